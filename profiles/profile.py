@@ -1,0 +1,153 @@
+"""A profile: the standards as data, plus the code that interprets it.
+
+A profile is a folder holding ``profile.toml`` and the data files it names.
+The reference profile lives in ``profiles/reference/``.  A variant (e.g. a
+city's local rules) is a folder whose ``profile.toml`` says
+``extends = "reference"`` and ships only what differs:
+
+* a TOML data file of the variant is deep-merged over the base's (tables
+  merge key by key; any other value, lists included, replaces the base's);
+* a CSV data file of the variant replaces the base's whole.
+
+So a variant never touches the reference profile's files.
+
+Errors: :class:`ProfileError` for a missing or malformed profile (a
+configuration error, exit code 2 in the CLI).
+"""
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+PROFILES_DIR = Path(__file__).resolve().parent
+
+
+class ProfileError(Exception):
+    """The profile itself is missing or malformed (not bad user *input*)."""
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+class Profile:
+    """One loaded profile.  Parts are loaded lazily, once, on first use."""
+
+    def __init__(self, root: Path, base: "Profile | None" = None):
+        self.root = root
+        try:
+            self.manifest: dict[str, Any] = tomllib.loads((root / "profile.toml").read_text("utf-8"))
+        except FileNotFoundError as exc:
+            raise ProfileError(f"no profile.toml in {root}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(f"{root / 'profile.toml'}: {exc}") from exc
+        self.base = base
+        self.name: str = self.manifest.get("name", root.name)
+        self.version: str = str(self.manifest.get("version", "0"))
+
+    # -- files -------------------------------------------------------------
+    def _own_file(self, key: str) -> Path | None:
+        fname = self.manifest.get("files", {}).get(key)
+        if fname and (self.root / fname).is_file():
+            return self.root / fname
+        return None
+
+    def path(self, key: str) -> Path:
+        """The data file for ``key`` (``regions``, ``codes``…), own or inherited."""
+        own = self._own_file(key)
+        if own is not None:
+            return own
+        if self.base is not None:
+            return self.base.path(key)
+        raise ProfileError(f"profile {self.name!r} has no data file for {key!r}")
+
+    def data(self, key: str) -> dict[str, Any]:
+        """A TOML data file as a dict, deep-merged over the base profile's."""
+        merged: dict[str, Any] = self.base.data(key) if self.base is not None else {}
+        own = self._own_file(key)
+        if own is None:
+            if self.base is None:
+                raise ProfileError(f"profile {self.name!r} has no data file for {key!r}")
+            return merged
+        try:
+            mine = tomllib.loads(own.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(f"{own}: {exc}") from exc
+        return _deep_merge(merged, mine)
+
+    @property
+    def lineage(self) -> list[str]:
+        """Names of this profile and its bases, this one first."""
+        out, p = [], self
+        while p is not None:
+            out.append(f"{p.name}@{p.version}")
+            p = p.base
+        return out
+
+    # -- parts -------------------------------------------------------------
+    @cached_property
+    def regions(self):
+        from .regions import RegionTable
+        return RegionTable.from_csv(self.path("regions"))
+
+    @cached_property
+    def commodities(self):
+        from .commodities import CommodityTable
+        return CommodityTable.from_csv(self.path("commodities"))
+
+    @cached_property
+    def codes(self):
+        from .codes import CodeBook
+        return CodeBook(self.regions, self.data("codes"), self.commodities)
+
+    @cached_property
+    def identifiers(self):
+        from .identifiers import Identifiers
+        return Identifiers(self.regions, self.data("identifiers"))
+
+    @cached_property
+    def records(self):
+        from .records import RecordCatalog
+        return RecordCatalog(self)
+
+    @cached_property
+    def envelope(self):
+        from .envelope import EnvelopeSpec
+        return EnvelopeSpec(self)
+
+    @cached_property
+    def requirements(self):
+        from .requirements import RequirementCatalog
+        return RequirementCatalog.from_data(self.data("requirements"))
+
+
+def _resolve(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p.resolve()
+    cand = PROFILES_DIR / name_or_path
+    if cand.is_dir() and (cand / "profile.toml").is_file():
+        return cand
+    raise ProfileError(f"unknown profile {name_or_path!r}; known: {', '.join(available_profiles())}")
+
+
+@lru_cache(maxsize=None)
+def load_profile(name_or_path: str = "reference") -> Profile:
+    """Load a profile by name (a folder under ``profiles/``) or by path."""
+    root = _resolve(name_or_path)
+    manifest = tomllib.loads((root / "profile.toml").read_text("utf-8")) if (root / "profile.toml").is_file() else {}
+    base_name = manifest.get("extends")
+    base = load_profile(base_name) if base_name else None
+    return Profile(root, base)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.name for p in PROFILES_DIR.iterdir() if (p / "profile.toml").is_file())

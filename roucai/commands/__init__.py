@@ -1,0 +1,1 @@
+"""One module per ``roucai`` subcommand; each defines ``register(subparsers, common)``."""
