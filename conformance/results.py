@@ -1,0 +1,121 @@
+"""Results of a conformance run: the JSON document, and writing every output.
+
+The results JSON (``results.json``) is the one source of the HTML reports and
+the bundle.  Its shape (stable)::
+
+    {"format": "roucai-results/1", "harness": {...}, "profile": {...}, "target": URL, "seed": N,
+     "capabilities": {...}, "started": ISO, "finished": ISO, "duration_s": s, "environment": {...},
+     "tests": [{"nodeid", "name", "suite", "requirements", "verdict", "reason_zh", "reason_en",
+                "selection_zh", "selection_en", "duration_s", "evidence", "notes", "doc"}],
+     "requirements": [{"id", "title_zh", "title_en", "statement_zh", "statement_en", "level",
+                       "evidence", "source", "verdict", "tests"}],
+     "summary": {"tests": {verdict: n}, "requirements": {verdict: n}, "conformant": bool,
+                 "failed_required": [ids], "failed_recommended": [ids]}}
+
+Conformant means: no requirement of level ``required`` or ``conditional``
+ends in a bad verdict (fail, timeout, error, partial, unexpected-pass), and
+no test ended in error or unexpected pass.  Recommended requirements that
+fail are listed but do not make the target non-conformant.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import platform
+import sys
+from collections import Counter
+from pathlib import Path
+
+from . import verdicts as V
+
+
+def _iso(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def environment() -> dict:
+    return {
+        "python": sys.version.split()[0], "implementation": platform.python_implementation(),
+        "platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
+        "packages": {d: _version(d) for d in ("roucai-harness", "pytest", "simpy", "pyserial", "faker",
+                                              "fastapi", "uvicorn", "httpx", "hypothesis")},
+    }
+
+
+def profile_fingerprint(profile) -> dict:
+    files = {}
+    p = profile
+    while p is not None:
+        for key, fname in sorted(p.manifest.get("files", {}).items()):
+            path = p.root / fname
+            if path.is_file():
+                files[f"{p.name}/{fname}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        p = p.base
+    return {"name": profile.name, "version": profile.version, "lineage": profile.lineage, "files": files}
+
+
+def build_results(session) -> dict:
+    tests = list(session.items.values())
+    for t in tests:
+        if t["verdict"] is None:  # collected but never reported (interrupted run)
+            t["verdict"], t["reason_zh"], t["reason_en"] = V.ERROR, "未执行完毕", "did not complete"
+    by_req: dict[str, list[dict]] = {}
+    for t in tests:
+        for r in t["requirements"]:
+            by_req.setdefault(r, []).append(t)
+    reqs = []
+    for rid in sorted(by_req):
+        q = session.catalogue.get(rid)
+        reqs.append({
+            "id": rid, "title_zh": q.title_zh, "title_en": q.title_en,
+            "statement_zh": q.statement_zh, "statement_en": q.statement_en,
+            "level": q.level, "evidence": q.evidence, "source": q.source,
+            "verdict": V.combine([t["verdict"] for t in by_req[rid]]),
+            "tests": [t["nodeid"] for t in by_req[rid]]})
+    failed_required = [r["id"] for r in reqs if r["verdict"] in V.BAD and r["level"] != "recommended"]
+    failed_recommended = [r["id"] for r in reqs if r["verdict"] in V.BAD and r["level"] == "recommended"]
+    hard = [t for t in tests if t["verdict"] in (V.ERROR, V.UNEXPECTED_PASS)]
+    now = _dt.datetime.now(_dt.timezone.utc).timestamp()
+    return {
+        "format": "roucai-results/1",
+        "harness": {"name": "roucai-harness", "version": _version("roucai-harness")},
+        "profile": profile_fingerprint(session.profile),
+        "target": session.target.url, "seed": session.seed,
+        "capabilities": session.capabilities.to_dict(),
+        "started": _iso(session.started), "finished": _iso(now),
+        "duration_s": round(now - session.started, 2),
+        "environment": environment(),
+        "tests": tests, "requirements": reqs,
+        "summary": {
+            "tests": dict(sorted(Counter(t["verdict"] for t in tests).items())),
+            "requirements": dict(sorted(Counter(r["verdict"] for r in reqs).items())),
+            "conformant": not failed_required and not hard,
+            "failed_required": failed_required, "failed_recommended": failed_recommended},
+    }
+
+
+def write_outputs(results: dict, root: Path, session, write_files: bool = True) -> None:
+    """results.json, report.zh.html, report.en.html and bundle.zip into ``root``."""
+    if not write_files:
+        return
+    from .bundle import write_bundle
+    from .report import render_html
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    for lang in ("zh", "en"):
+        (root / f"report.{lang}.html").write_text(render_html(results, lang), "utf-8")
+    (root / "capabilities.toml").write_text(session.capabilities.text, "utf-8")
+    (root / "environment.json").write_text(json.dumps(results["environment"], indent=2) + "\n", "utf-8")
+    (root / "profile.json").write_text(json.dumps(results["profile"], indent=2, ensure_ascii=False) + "\n",
+                                       "utf-8")
+    write_bundle(root, root / "bundle.zip")

@@ -1,0 +1,46 @@
+"""Verdicts of a conformance test and of a requirement.
+
+A test ends in exactly one verdict.  ``timeout`` is its own verdict (a
+timeout is never a hang and never a silent gap); ``unexpected-pass`` is a
+declared expected failure that passed, and fails the run.
+
+Per requirement, the verdicts of its tests are combined by
+:func:`combine`: the worst one wins, in :data:`ORDER`, except that ``pass``
+mixed with ``partial`` (or with ``not-applicable``) is ``partial`` (resp.
+``pass``).
+"""
+from __future__ import annotations
+
+PASS, FAIL, ERROR, TIMEOUT = "pass", "fail", "error", "timeout"
+NOT_APPLICABLE, PARTIAL = "not-applicable", "partial"
+EXPECTED_FAILURE, UNEXPECTED_PASS = "expected-failure", "unexpected-pass"
+
+#: Worst first.
+ORDER = (UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL, EXPECTED_FAILURE, PASS, NOT_APPLICABLE)
+#: Verdicts that make a target non-conformant when the requirement is required.
+BAD = frozenset({UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL})
+
+LABELS = {
+    PASS: ("通过", "pass"), FAIL: ("不通过", "fail"), ERROR: ("错误", "error"),
+    TIMEOUT: ("超时", "timeout"), NOT_APPLICABLE: ("不适用", "not applicable"),
+    PARTIAL: ("部分通过", "partial"), EXPECTED_FAILURE: ("已声明的预期失败", "expected failure"),
+    UNEXPECTED_PASS: ("意外通过", "UNEXPECTED PASS"),
+}
+
+
+def label(verdict: str, lang: str = "zh") -> str:
+    zh, en = LABELS[verdict]
+    return en if lang == "en" else zh
+
+
+def combine(verdicts: list[str]) -> str:
+    """One verdict for a requirement from the verdicts of its tests."""
+    vs = set(verdicts)
+    if not vs:
+        return NOT_APPLICABLE
+    for v in ORDER:
+        if v in vs:
+            if v == PASS and PARTIAL in vs:
+                return PARTIAL
+            return v
+    raise ValueError(f"unknown verdicts {vs}")
