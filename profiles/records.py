@@ -1,0 +1,614 @@
+"""Record catalogue: the records nodes upload, their validation, and their XML and JSON encodings.
+
+Data: ``records.toml`` of the profile (field dictionary, quantities, record
+types with their Index codes and evidence).  A record is a ``dict`` mapping
+element name -> wire text (``str``); decimals, dates and codes are strings on
+the wire so every value round-trips exactly.  Use :meth:`RecordType.normalize`
+to build a record from Python values (``Decimal``, ``int``, ``date``,
+``datetime``) and :meth:`RecordType.typed` to read one back.
+
+Wire forms (the profile's definition; element names are the practice names)::
+
+    XML, one record:   <TYPE><field>text</field>...</TYPE>
+    XML, a list:       <records><TYPE>...</TYPE>...</records>
+    JSON, one record:  {"TYPE": {"field": "text", ...}}
+    JSON, a list:      {"records": [{"TYPE": {...}}, ...]}   (a bare list is accepted too)
+
+Element names on the wire are the field names; the one place that maps
+between them is :meth:`RecordType.wire_name` / :attr:`RecordType.by_wire`
+(identity in the reference profile; a variant may rename elements with a
+``wire`` key in its field dictionary).
+
+Validation (:meth:`RecordCatalog.validate`) never raises for bad input; it
+returns findings with rule ids TRAN-REC-01..07.  Decoding never raises
+either: hostile or malformed bytes give TRAN-ENC findings (see
+:mod:`profiles.xmlsafe`).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field as dc_field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Iterable
+from xml.etree.ElementTree import Element
+
+from .findings import Finding
+from .jsonsafe import read_json
+from .xmlsafe import DEFAULT_LIMITS, Limits, XmlSource, looks_like_xml
+
+R_KNOWN, R_REQUIRED, R_FORMAT, R_UNITS, R_MEAT, R_CODES, R_DATES = (
+    "TRAN-REC-01", "TRAN-REC-02", "TRAN-REC-03", "TRAN-REC-04", "TRAN-REC-05", "TRAN-REC-06", "TRAN-REC-07")
+
+FIELD_TYPES = ("node_code", "operator_code", "trace_code", "commodity_code", "region_code", "string", "date",
+               "datetime", "decimal", "integer", "enum")
+_CODE_KIND = {"node_code": "node", "operator_code": "operator", "trace_code": "trace", "commodity_code": "commodity"}
+_DECIMAL = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?\Z")
+_INTEGER = re.compile(r"(0|[1-9][0-9]*)\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: characters XML 1.0 cannot carry at all
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+class RecordEncodeError(ValueError):
+    """Raised by the encoders for a value XML cannot carry (a programming error, not bad input)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A measured quantity: its unit and the decimals on the wire (TRAN-REC-04)."""
+
+    name: str
+    zh: str
+    en: str
+    unit: str
+    unit_en: str
+    decimals: int
+    int_digits: int
+    positive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One element: its labels, type and constraints (see ``records.toml`` for the types)."""
+
+    name: str
+    zh: str
+    en: str
+    type: str
+    max: int | None = None
+    pattern: re.Pattern | None = None
+    values: dict | None = None
+    quantity: Quantity | None = None
+    kind: str | None = None          #: commodity kind required ("meat"), if any
+    wire: str = ""                   #: element name on the wire (defaults to ``name``)
+
+    def label(self, lang: str = "zh") -> str:
+        return self.en if lang == "en" else self.zh
+
+    def describe(self) -> str:
+        """A short English description of the type, e.g. ``decimal kg 3dp``."""
+        if self.quantity is not None:
+            return f"decimal {self.quantity.unit_en} {self.quantity.decimals}dp"
+        if self.type == "enum":
+            return "enum " + "|".join(self.values or {})
+        if self.type == "string":
+            return f"string<= {self.max}" if self.max else "string"
+        if self.type == "date":
+            return "date yyyyMMdd"
+        if self.type == "datetime":
+            return "datetime yyyyMMddHHmmss"
+        if self.type == "integer":
+            return f"integer<= {self.max} digits" if self.max else "integer"
+        return self.type + (f" ({self.kind})" if self.kind else "")
+
+
+@dataclass(slots=True)
+class RecordType:
+    """One record type of the catalogue."""
+
+    name: str
+    zh: str
+    en: str
+    index: str
+    node_type: str
+    evidence: str
+    source: str
+    fields: tuple[FieldSpec, ...]
+    required: frozenset
+    date_field: str | None = None
+    node_field: str | None = None
+    meat_rule: str | None = None
+    meat_certs: tuple[str, ...] = ()
+    not_greater: tuple = ()
+    profile_fields: tuple[str, ...] = ()
+    by_name: dict = dc_field(default_factory=dict)
+    by_wire: dict = dc_field(default_factory=dict)
+
+    def __post_init__(self):
+        self.by_name = {f.name: f for f in self.fields}
+        self.by_wire = {f.wire or f.name: f for f in self.fields}
+
+    def label(self, lang: str = "zh") -> str:
+        return self.en if lang == "en" else self.zh
+
+    def wire_name(self, field: str) -> str:
+        f = self.by_name[field]
+        return f.wire or f.name
+
+    # -- Python values <-> wire text --------------------------------------
+    def normalize(self, values: dict[str, Any]) -> dict[str, str]:
+        """Wire record from Python values, in catalogue order; ``None`` values are left out.
+
+        Decimals are rounded half-up to the quantity's decimals and written
+        with exactly that many; dates as yyyyMMdd, datetimes as
+        yyyyMMddHHmmss.  Raises ``KeyError`` for a field the type does not
+        have and ``ValueError`` for a value of the wrong Python type.
+        """
+        for k in values:
+            if k not in self.by_name:
+                raise KeyError(f"{self.name} has no field {k!r}")
+        out: dict[str, str] = {}
+        for f in self.fields:
+            v = values.get(f.name)
+            if v is None:
+                continue
+            out[f.name] = _to_wire(f, v)
+        return out
+
+    def typed(self, record: dict[str, str]) -> dict[str, Any]:
+        """Python values of a *valid* record: Decimal, int, date, datetime or str."""
+        out: dict[str, Any] = {}
+        for k, v in record.items():
+            f = self.by_name.get(k)
+            if f is None or v in (None, ""):
+                continue
+            if f.type == "decimal":
+                out[k] = Decimal(v)
+            elif f.type == "integer":
+                out[k] = int(v)
+            elif f.type == "date":
+                out[k] = _dt.date(int(v[:4]), int(v[4:6]), int(v[6:8]))
+            elif f.type == "datetime":
+                out[k] = _dt.datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:14]))
+            else:
+                out[k] = v
+        return out
+
+    def business_date(self, record: dict[str, str]) -> str | None:
+        """The record's business date (yyyyMMdd) or ``None`` if the type has none or it is missing."""
+        if self.date_field is None:
+            return None
+        v = record.get(self.date_field)
+        return v[:8] if isinstance(v, str) and v else None
+
+
+def _to_wire(f: FieldSpec, v: Any) -> str:
+    if f.type == "decimal":
+        if isinstance(v, bool) or not isinstance(v, (Decimal, int, float, str)):
+            raise ValueError(f"{f.name}: a decimal needs Decimal/int/float/str, not {type(v).__name__}")
+        d = Decimal(str(v)) if not isinstance(v, Decimal) else v
+        q = Decimal(1).scaleb(-f.quantity.decimals)
+        return str(d.quantize(q, rounding=ROUND_HALF_UP))
+    if f.type == "date":
+        if isinstance(v, _dt.datetime):
+            v = v.date()
+        if isinstance(v, _dt.date):
+            return v.strftime("%Y%m%d")
+    if f.type == "datetime" and isinstance(v, _dt.datetime):
+        return v.strftime("%Y%m%d%H%M%S")
+    if f.type == "integer" and isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, str):
+        return v
+    raise ValueError(f"{f.name}: cannot write {type(v).__name__} as {f.type}")
+
+
+@dataclass(slots=True)
+class DecodedRecord:
+    """One record read from a file or message: its type, fields, and structural findings."""
+
+    type: str
+    record: dict[str, str]
+    position: int                                          #: 1-based position in the input
+    findings: list[Finding] = dc_field(default_factory=list)  #: TRAN-REC-01 (duplicates, nested elements)
+
+
+@dataclass(slots=True)
+class Decoded:
+    """The result of decoding a document: ``shape`` is ``record``, ``list`` or ``None`` (unreadable)."""
+
+    shape: str | None
+    items: list[DecodedRecord]
+    findings: list[Finding]       #: document-level findings (TRAN-ENC-*, TRAN-REC-01)
+    format: str                   #: ``xml`` or ``json``
+
+
+def _escape(s: str) -> str:
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    if "\r" in s:
+        s = s.replace("\r", "&#13;")
+    return s
+
+
+class RecordCatalog:
+    """The profile's record types (``.types``: name -> :class:`RecordType`) and their codecs.
+
+    :param profile: a :class:`~profiles.profile.Profile` (for ``records``
+        data, ``codes``, ``regions`` and ``commodities``).
+    """
+
+    def __init__(self, profile):
+        from .profile import ProfileError
+        self.profile = profile
+        data = profile.data("records")
+        self.meta = data.get("meta", {})
+        self.list_root: str = self.meta.get("list_root", "records")
+        self._years = (int(self.meta.get("date_min_year", 1990)), int(self.meta.get("date_max_year", 2099)))
+        self.quantities = {k: Quantity(k, q["zh"], q["en"], q["unit"], q.get("unit_en", q["unit"]),
+                                       int(q["decimals"]), int(q["int_digits"]), bool(q.get("positive", True)))
+                           for k, q in data.get("quantities", {}).items()}
+        fdefs = data.get("fields", {})
+        specs: dict[str, FieldSpec] = {}
+        for name, d in fdefs.items():
+            if d.get("type") not in FIELD_TYPES:
+                raise ProfileError(f"records.toml: field {name!r} has unknown type {d.get('type')!r}")
+            q = None
+            if d["type"] == "decimal":
+                q = self.quantities.get(d.get("quantity"))
+                if q is None:
+                    raise ProfileError(f"records.toml: decimal field {name!r} needs a known quantity")
+            specs[name] = FieldSpec(name, d["zh"], d["en"], d["type"], d.get("max"),
+                                    re.compile(d["pattern"]) if d.get("pattern") else None,
+                                    d.get("values"), q, d.get("kind"), d.get("wire", ""))
+        self.fields = specs
+        self.types: dict[str, RecordType] = {}
+        for tname, t in data.get("types", {}).items():
+            try:
+                flds = tuple(specs[f] for f in t["fields"])
+            except KeyError as exc:
+                raise ProfileError(f"records.toml: type {tname!r} uses undefined field {exc}") from exc
+            optional = set(t.get("optional", []))
+            if not optional <= set(t["fields"]):
+                raise ProfileError(f"records.toml: type {tname!r} lists optional fields it does not have")
+            certs = tuple(c for c in ("quarantine_animal_products_id", "inspection_meat_id") if c in t["fields"])
+            self.types[tname] = RecordType(
+                tname, t["zh"], t["en"], t["index"], t.get("node_type", "any"), t["evidence"], t.get("source", ""),
+                flds, frozenset(set(t["fields"]) - optional), t.get("date_field"), t.get("node_field"),
+                t.get("meat_rule"), certs, tuple(tuple(p) for p in t.get("not_greater", [])),
+                tuple(t.get("profile_fields", [])))
+        self.by_index = {t.index: t for t in self.types.values()}
+        if len(self.by_index) != len(self.types):
+            raise ProfileError("records.toml: two record types share an Index code")
+        self._codes = profile.codes
+        self._regions = profile.regions
+        self._commodities = profile.commodities
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.types
+
+    def __getitem__(self, name: str) -> RecordType:
+        return self.types[name]
+
+    # -- validation --------------------------------------------------------
+    def validate(self, type_name: str, record: dict) -> list[Finding]:
+        """Every finding about ``record`` read as ``type_name`` (empty list: valid)."""
+        rt = self.types.get(type_name)
+        if rt is None:
+            return [Finding(R_KNOWN, type_name, f"未知的记录类型「{type_name}」",
+                            f"unknown record type {type_name!r}", value=str(type_name)[:60])]
+        if not isinstance(record, dict):
+            return [Finding(R_KNOWN, type_name, "记录应为字段集合（对象）", "a record must be a set of fields (an object)")]
+        out: list[Finding] = []
+        by_wire = rt.by_wire
+        for k in record:
+            if k not in by_wire:
+                out.append(Finding(R_KNOWN, str(k), f"{rt.zh}没有元素「{k}」",
+                                   f"{rt.name} has no element {k!r}", value=str(k)[:60]))
+        for name in rt.required:
+            v = record.get(rt.wire_name(name))
+            if v is None or v == "":
+                f = rt.by_name[name]
+                out.append(Finding(R_REQUIRED, name, f"缺少必填字段 {name}（{f.zh}）",
+                                   f"required field {name} ({f.en}) is missing"))
+        bad = set()
+        for f in rt.fields:
+            v = record.get(f.wire or f.name)
+            if v is None or v == "":
+                continue
+            ff = self._field_findings(f, v)
+            if ff:
+                out += ff
+                bad.add(f.name)
+        out += self._cross_findings(rt, record, bad)
+        return out
+
+    def is_valid(self, type_name: str, record: dict) -> bool:
+        return not self.validate(type_name, record)
+
+    def _field_findings(self, f: FieldSpec, v: Any) -> list[Finding]:
+        n = f.name
+        if not isinstance(v, str):
+            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）应为文本，实为 {type(v).__name__}",
+                            f"{n} ({f.en}) must be text, not {type(v).__name__}")]
+        if _CONTROL.search(v):
+            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）含控制字符", f"{n} ({f.en}) contains control characters",
+                            value=v[:60])]
+        t = f.type
+        if t in _CODE_KIND:
+            kind = _CODE_KIND[t]
+            found = self._codes.findings(v, kind) if not self._codes.is_valid(v, kind) else []
+            out = [Finding(R_CODES, f"{n}{c.field}" if c.field.startswith("[") else n,
+                           f"{n}（{f.zh}）：{c.zh}（{c.rule}）", f"{n} ({f.en}): {c.en} ({c.rule})", value=v[:60])
+                   for c in found]
+            if not out and f.kind:
+                c = self._commodities.get(v)
+                if c is not None and c.kind != f.kind:
+                    out.append(Finding(R_CODES, n, f"{n}（{f.zh}）应为肉类商品编码，「{v}」是{c.name_zh}",
+                                       f"{n} ({f.en}) must be a {f.kind} commodity code; {v} is {c.name_en}", value=v))
+            return out
+        if t == "string":
+            out = []
+            if f.max is not None and len(v) > f.max:
+                out.append(Finding(R_FORMAT, n, f"{n}（{f.zh}）最长 {f.max} 个字符，实为 {len(v)}",
+                                   f"{n} ({f.en}) is at most {f.max} characters, this has {len(v)}", value=v[:60]))
+            elif f.pattern is not None and not f.pattern.match(v):
+                out.append(Finding(R_FORMAT, n, f"{n}（{f.zh}）格式不符（{f.pattern.pattern}）",
+                                   f"{n} ({f.en}) does not match {f.pattern.pattern}", value=v[:60]))
+            return out
+        if t == "decimal":
+            return self._decimal_findings(f, v)
+        if t == "integer":
+            if not _INTEGER.match(v) or (f.max and len(v) > f.max):
+                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）应为不超过 {f.max or '∞'} 位的非负整数",
+                                f"{n} ({f.en}) must be a non-negative integer of at most {f.max or 'any'} digits",
+                                value=v[:60])]
+            return []
+        if t == "enum":
+            if v not in f.values:
+                allowed = "、".join(f"{k}={lab}" for k, lab in f.values.items())
+                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）取值应为 {allowed}",
+                                f"{n} ({f.en}) must be one of {', '.join(f.values)}", value=v[:60])]
+            return []
+        if t in ("date", "datetime"):
+            return self._date_findings(f, v)
+        if t == "region_code":
+            if not (len(v) == 6 and v.isascii() and v.isdigit()):
+                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）应为6位GB/T 2260行政区划代码",
+                                f"{n} ({f.en}) must be a 6-digit GB/T 2260 code", value=v[:60])]
+            if v not in self._regions:
+                return [Finding(R_CODES, n, f"{n}（{f.zh}）「{v}」不是GB/T 2260行政区划代码",
+                                f"{n} ({f.en}) {v!r} is not a GB/T 2260 administrative division code", value=v)]
+            return []
+        return []
+
+    def _decimal_findings(self, f: FieldSpec, v: str) -> list[Finding]:
+        q, n = f.quantity, f.name
+        unit = f"{q.unit}，{q.decimals}位小数"
+        m = _DECIMAL.match(v)
+        if m is None:
+            if v.startswith("-") and _DECIMAL.match(v[1:]):
+                return [Finding(R_UNITS, n, f"{n}（{f.zh}，{unit}）必须为正数", f"{n} ({f.en}, {q.unit_en}) must be positive",
+                                value=v)]
+            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）应为十进制数（如 12.5），不带符号与指数",
+                            f"{n} ({f.en}) must be a plain decimal number (e.g. 12.5), no sign or exponent",
+                            value=v[:60])]
+        out = []
+        ip, fp = m.group(1), m.group(2) or ""
+        if len(ip) > q.int_digits:
+            out.append(Finding(R_FORMAT, n, f"{n}（{f.zh}）整数部分最多 {q.int_digits} 位",
+                               f"{n} ({f.en}) has at most {q.int_digits} integer digits", value=v[:60]))
+        if len(fp) > q.decimals:
+            out.append(Finding(R_UNITS, n, f"{n}（{f.zh}）单位{q.unit}，最多 {q.decimals} 位小数，实为 {len(fp)} 位",
+                               f"{n} ({f.en}) is in {q.unit_en} with at most {q.decimals} decimals; this has {len(fp)}",
+                               value=v))
+        if q.positive and not ip.strip("0") and not fp.strip("0"):
+            out.append(Finding(R_UNITS, n, f"{n}（{f.zh}）必须大于0", f"{n} ({f.en}) must be greater than 0", value=v))
+        return out
+
+    def _date_findings(self, f: FieldSpec, v: str) -> list[Finding]:
+        n = f.name
+        width, fmt = (8, "yyyyMMdd") if f.type == "date" else (14, "yyyyMMddHHmmss")
+        if not (len(v) == width and v.isascii() and v.isdigit()):
+            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）格式应为 {fmt}（{width}位数字）",
+                            f"{n} ({f.en}) must be {fmt} ({width} digits)", value=v[:60])]
+        y = int(v[:4])
+        try:
+            if f.type == "date":
+                _dt.date(y, int(v[4:6]), int(v[6:8]))
+            else:
+                _dt.datetime(y, int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:14]))
+        except ValueError:
+            return [Finding(R_DATES, n, f"{n}（{f.zh}）「{v}」不是有效的日历{'日期' if width == 8 else '时间'}",
+                            f"{n} ({f.en}) {v!r} is not a valid calendar {'date' if width == 8 else 'date-time'}",
+                            value=v)]
+        lo, hi = self._years
+        if not lo <= y <= hi:
+            return [Finding(R_DATES, n, f"{n}（{f.zh}）年份 {y} 不在 {lo}-{hi} 之间",
+                            f"{n} ({f.en}) year {y} is outside {lo}-{hi}", value=v)]
+        return []
+
+    def _cross_findings(self, rt: RecordType, record: dict, bad: set) -> list[Finding]:
+        """Rules across fields, applied only to fields that are valid on their own."""
+        out = []
+        for a, b in rt.not_greater:
+            va, vb = record.get(a), record.get(b)
+            if va and vb and a not in bad and b not in bad and Decimal(va) > Decimal(vb):
+                out.append(Finding(R_UNITS, a, f"{a}（{rt.by_name[a].zh}）{va} 不能大于 {b}（{rt.by_name[b].zh}）{vb}",
+                                   f"{a} ({rt.by_name[a].en}) {va} cannot exceed {b} ({rt.by_name[b].en}) {vb}", value=va))
+        code = record.get(rt.meat_rule, "") if rt.meat_rule else ""
+        if rt.meat_certs and code and rt.meat_rule not in bad and self.is_meat(code):
+            if not any(record.get(c) for c in rt.meat_certs):
+                names = " / ".join(rt.meat_certs)
+                zh = " 或 ".join(rt.by_name[c].zh for c in rt.meat_certs)
+                out.append(Finding(R_MEAT, names, f"肉类商品须有{zh}", f"meat needs {names}",
+                                   value=record.get(rt.meat_rule)))
+        return out
+
+    def is_meat(self, commodity_code: str) -> bool:
+        """True if the commodity code is a meat code (by the table, else by the meat prefix)."""
+        c = self._commodities.get(commodity_code)
+        if c is not None:
+            return c.kind == "meat"
+        return commodity_code.startswith(self._codes.meat_prefix)
+
+    # -- XML ---------------------------------------------------------------
+    def record_xml(self, type_name: str, record: dict[str, str]) -> str:
+        """One record as an XML element string (no declaration); fields in the record's order.
+
+        Raises :class:`RecordEncodeError` for an unknown type, a non-text
+        value or a character XML 1.0 cannot carry.
+        """
+        rt = self.types.get(type_name)
+        if rt is None:
+            raise RecordEncodeError(f"unknown record type {type_name!r}")
+        parts = [f"<{type_name}>"]
+        for k, v in record.items():
+            if not isinstance(v, str):
+                raise RecordEncodeError(f"{type_name}.{k}: value must be str, not {type(v).__name__}")
+            f = rt.by_name.get(k)
+            w = (f.wire or f.name) if f is not None else k
+            parts.append(f"<{w}>{_escape(v)}</{w}>")
+        parts.append(f"</{type_name}>")
+        s = "".join(parts)
+        if _NOT_XML.search(s):
+            raise RecordEncodeError(f"{type_name}: a value holds a character XML 1.0 cannot carry")
+        return s
+
+    def encode_xml(self, type_name: str, record: dict[str, str]) -> bytes:
+        """One record as a UTF-8 XML document."""
+        return b'<?xml version="1.0" encoding="UTF-8"?>' + self.record_xml(type_name, record).encode("utf-8")
+
+    def encode_xml_list(self, items: Iterable[tuple[str, dict[str, str]]]) -> bytes:
+        """Records ``(type_name, record)`` as one UTF-8 XML document under :attr:`list_root`."""
+        body = "".join(self.record_xml(t, r) for t, r in items)
+        return (f'<?xml version="1.0" encoding="UTF-8"?><{self.list_root}>{body}</{self.list_root}>').encode("utf-8")
+
+    def element_record(self, el: Element) -> tuple[dict[str, str], list[Finding]]:
+        """Fields of one record element (wire names mapped to field names) and structural findings."""
+        rt = self.types.get(el.tag)
+        rec = {c.tag: (c.text or "") for c in el}
+        findings: list[Finding] = []
+        if len(rec) != len(el):
+            seen: set = set()
+            for c in el:
+                if c.tag in seen:
+                    findings.append(Finding(R_KNOWN, str(c.tag), f"元素「{c.tag}」重复出现",
+                                            f"element {c.tag!r} occurs more than once", value=str(c.tag)[:60]))
+                seen.add(c.tag)
+        for c in el:
+            if len(c):
+                findings.append(Finding(R_KNOWN, str(c.tag), f"字段元素「{c.tag}」不应含子元素",
+                                        f"field element {c.tag!r} must not contain elements", value=str(c.tag)[:60]))
+        if rt is not None and any(f.wire for f in rt.fields):
+            rec = {(rt.by_wire[k].name if k in rt.by_wire else k): v for k, v in rec.items()}
+        return rec, findings
+
+    def decode_xml(self, data: bytes, type_name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+        """Read one record or a list of records from untrusted XML bytes (never raises for bad input).
+
+        With ``type_name``, every record element must be of that type.
+        """
+        src = XmlSource(data, limits)
+        items: list[DecodedRecord] = []
+        shape = None
+        root_tag = None
+        for ev, el, depth in src.events():
+            if ev == "start":
+                if depth == 1:
+                    root_tag = el.tag
+                    shape = "record" if el.tag in self.types or (type_name and el.tag == type_name) else "list"
+                continue
+            rec_depth = 1 if shape == "record" else 2
+            if depth == rec_depth:
+                items.append(self._decoded(el, len(items) + 1, type_name))
+                el.clear()
+        findings = list(src.findings)
+        if findings:
+            return Decoded(None, items, findings, "xml")
+        if shape == "list" and root_tag != self.list_root:
+            findings.append(Finding(R_KNOWN, str(root_tag), f"根元素「{root_tag}」既不是已知记录类型，也不是记录列表 <{self.list_root}>",
+                                    f"root element {root_tag!r} is neither a known record type nor a <{self.list_root}> list",
+                                    value=str(root_tag)[:60]))
+        return Decoded(shape, items, findings, "xml")
+
+    def _decoded(self, el: Element, pos: int, type_name: str | None) -> DecodedRecord:
+        rec, findings = self.element_record(el)
+        tag = str(el.tag)
+        if type_name and tag != type_name:
+            findings.insert(0, Finding(R_KNOWN, tag, f"记录元素应为「{type_name}」，实为「{tag}」",
+                                       f"record element should be {type_name!r}, not {tag!r}", value=tag[:60]))
+        return DecodedRecord(tag, rec, pos, findings)
+
+    # -- JSON --------------------------------------------------------------
+    def encode_json(self, type_name: str, record: dict[str, str]) -> bytes:
+        """One record as UTF-8 JSON ``{"TYPE": {...}}`` (all values strings)."""
+        import json
+        self._check_json(type_name, record)
+        return json.dumps({type_name: record}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def encode_json_list(self, items: Iterable[tuple[str, dict[str, str]]]) -> bytes:
+        import json
+        out = []
+        for t, r in items:
+            self._check_json(t, r)
+            out.append({t: r})
+        return json.dumps({self.list_root: out}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def _check_json(self, type_name: str, record: dict) -> None:
+        if type_name not in self.types:
+            raise RecordEncodeError(f"unknown record type {type_name!r}")
+        for k, v in record.items():
+            if not isinstance(v, str):
+                raise RecordEncodeError(f"{type_name}.{k}: value must be str, not {type(v).__name__}")
+
+    def decode_json(self, data: bytes, type_name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+        """Read one record or a list from untrusted JSON bytes (never raises for bad input).
+
+        Accepted shapes: ``{"TYPE": {...}}``, ``{"records": [{"TYPE": {...}}, ...]}``, a bare list of
+        ``{"TYPE": {...}}``; with ``type_name`` also bare field objects ``{...}`` or a list of them.
+        JSON numbers are kept as their literal text; ``null`` means the field is absent.
+        """
+        value, findings = read_json(data, limits)
+        if findings:
+            return Decoded(None, [], findings, "json")
+        if isinstance(value, dict) and set(value) == {self.list_root} and isinstance(value[self.list_root], list):
+            return Decoded("list", [self._json_item(v, i + 1, type_name) for i, v in enumerate(value[self.list_root])],
+                           [], "json")
+        if isinstance(value, list):
+            return Decoded("list", [self._json_item(v, i + 1, type_name) for i, v in enumerate(value)], [], "json")
+        if isinstance(value, dict):
+            return Decoded("record", [self._json_item(value, 1, type_name)], [], "json")
+        return Decoded(None, [], [Finding(R_KNOWN, "$", "JSON 顶层应为对象或数组", "top-level JSON must be an object or an array")],
+                       "json")
+
+    def _json_item(self, v: Any, pos: int, type_name: str | None) -> DecodedRecord:
+        if isinstance(v, dict) and len(v) == 1:
+            (tag, body), = v.items()
+            if isinstance(body, dict) and (tag in self.types or tag == type_name or type_name is None):
+                findings = []
+                if type_name and tag != type_name:
+                    findings.append(Finding(R_KNOWN, tag, f"记录应为「{type_name}」，实为「{tag}」",
+                                            f"record should be {type_name!r}, not {tag!r}", value=str(tag)[:60]))
+                return DecodedRecord(tag, _json_fields(body), pos, findings)
+        if isinstance(v, dict) and type_name:
+            return DecodedRecord(type_name, _json_fields(v), pos, [])
+        return DecodedRecord("?", {}, pos, [Finding(R_KNOWN, f"[{pos}]", "无法识别的记录（应为 {\"记录类型\": {字段…}}）",
+                                                    "unrecognised record (expected {\"TYPE\": {fields…}})")])
+
+    # -- either ------------------------------------------------------------
+    def decode(self, data: bytes, type_name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+        """XML or JSON, by the first non-blank byte."""
+        if looks_like_xml(data):
+            return self.decode_xml(data, type_name, limits)
+        return self.decode_json(data, type_name, limits)
+
+
+def _json_fields(body: dict) -> dict:
+    # null = absent; anything else is kept as is (validate() reports non-text values)
+    return {str(k): v for k, v in body.items() if v is not None}
