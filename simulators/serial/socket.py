@@ -10,6 +10,7 @@ raise ``SerialException``) and refuses new ones until replug.
 from __future__ import annotations
 
 import socket as _socket
+import time
 
 from .pump import PumpedLine
 
@@ -39,6 +40,19 @@ class SocketLine(PumpedLine):
     @property
     def host_url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
+
+    @property
+    def connected(self) -> bool:
+        """True while a host is connected."""
+        return self._conn is not None
+
+    def wait_connected(self, timeout: float = 5.0) -> bool:
+        """Wait up to ``timeout`` s for a host connection (bytes the device writes before
+        are lost, as on an unplugged cable); returns :attr:`connected`."""
+        deadline = time.monotonic() + timeout
+        while self._conn is None and time.monotonic() < deadline and not self.closed:
+            time.sleep(0.002)
+        return self._conn is not None
 
     def _fd(self):
         return self._conn.fileno() if self._conn is not None else None
