@@ -26,10 +26,10 @@ URUMQI_COUNTIES = ["650102", "650103", "650104", "650105", "650106", "650107", "
 
 
 class _Gen:
-    def __init__(self, cat: RecordCatalog, rng: random.Random, day: _dt.date):
+    def __init__(self, cat: RecordCatalog, rng: random.Random, day: _dt.date, node: str | None):
         self.cat, self.rng, self.day = cat, rng, day
         self.codes = cat.profile.codes
-        self.node = self.codes.node_code(rng.choice(URUMQI_COUNTIES), rng.randint(1, 60))
+        self.node = node or self.codes.node_code(rng.choice(URUMQI_COUNTIES), rng.randint(1, 60))
 
     def operator(self) -> str:
         return self.codes.operator_code(self.node, self.rng.randint(1, 999))
@@ -107,11 +107,16 @@ class _Gen:
 
 
 def example_record(cat: RecordCatalog, type_name: str, rng: random.Random | None = None,
-                   day: _dt.date = _dt.date(2024, 5, 18), optional: bool = True) -> dict[str, str]:
-    """A valid record of ``type_name`` (``KeyError`` if unknown); ``optional=False`` leaves optional fields out."""
+                   day: _dt.date = _dt.date(2024, 5, 18), optional: bool = True,
+                   node: str | None = None) -> dict[str, str]:
+    """A valid record of ``type_name`` (``KeyError`` if unknown).
+
+    ``optional=False`` leaves optional fields out (meat certificates stay);
+    ``node``: the reporting node's code (its operators' codes derive from it).
+    """
     rt = cat.types[type_name]
     rng = rng or random.Random(0)
-    g = _Gen(cat, rng, day)
+    g = _Gen(cat, rng, day, node)
     commodity = None
     comm_field = next((f for f in rt.fields if f.type == "commodity_code"), None)
     if comm_field is not None:

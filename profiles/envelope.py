@@ -1,0 +1,646 @@
+"""The upload envelope ``DataExchangeReq`` and its response ``DataExchangeResp`` (data: ``envelope.toml``).
+
+Build (:meth:`EnvelopeSpec.build`) and parse (:meth:`EnvelopeSpec.parse`) in
+XML and in the profile's JSON variant.  Parsing is streaming for XML (records
+are turned into dicts as their end tags arrive and the tree is cleared), so a
+10,000-record envelope stays far below 100 MB.  Parsing never raises for bad
+input; it returns an :class:`EnvelopeResult` with envelope-level findings
+(TRAN-ENC-*, TRAN-ENV-*) and per-record findings (TRAN-REC-*, TRAN-ENV-08).
+
+VerifyCode (profile): lowercase hex HMAC-MD5, keyed with the node's secret
+(UTF-8), over ``NodeId|RequestTime|Index|Count|DataDate|PayloadDigest`` where
+PayloadDigest is the hex SHA-256 of the canonical payload (the profile's XML
+encoding of the records, see ``envelope.toml``); verified with
+:func:`hmac.compare_digest`.
+
+Times: RequestTime is Beijing time (UTC+8).  A ``now`` given as a naive
+``datetime`` is read as Beijing time; an aware one is converted.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Callable, Iterable
+
+from .findings import Finding
+from .jsonsafe import read_json
+from .records import DecodedRecord, _escape
+from .xmlsafe import Limits, XmlSource, looks_like_xml
+
+E01, E02, E03, E04, E05, E06, E07, E08, E09, E10 = (f"TRAN-ENV-{i:02d}" for i in range(1, 11))
+_REQ_TIME = re.compile(r"[0-9]{17}\Z")
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}\Z")
+_DIGITS = re.compile(r"(0|[1-9][0-9]{0,8})\Z")
+VERDICTS = ("accepted", "duplicate", "rejected")
+
+KeySource = str | bytes | Callable[[str], "str | bytes | None"] | None
+
+
+def _canonical(type_name: str, record: dict) -> str:
+    parts = [f"<{type_name}>"]
+    for k, v in record.items():
+        parts.append(f"<{k}>{_escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))}</{k}>")
+    parts.append(f"</{type_name}>")
+    return "".join(parts)
+
+
+def payload_digest(items: Iterable[tuple[str, dict]]) -> str:
+    """Hex SHA-256 of the canonical payload of ``(type_name, record)`` items (see ``envelope.toml``)."""
+    h = hashlib.sha256()
+    for t, r in items:
+        h.update(_canonical(t, r).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _key_bytes(key: str | bytes) -> bytes:
+    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+
+def beijing(now: _dt.datetime, offset_hours: int = 8) -> _dt.datetime:
+    """``now`` as naive Beijing wall time (naive input is taken to be Beijing time already)."""
+    if now.tzinfo is None:
+        return now
+    return now.astimezone(_dt.timezone(_dt.timedelta(hours=offset_hours))).replace(tzinfo=None)
+
+
+def format_request_time(t: _dt.datetime) -> str:
+    """yyyyMMddHHmmssSSS of a (naive Beijing) datetime."""
+    return t.strftime("%Y%m%d%H%M%S") + f"{t.microsecond // 1000:03d}"
+
+
+def parse_request_time(s: str) -> _dt.datetime | None:
+    """The datetime of a yyyyMMddHHmmssSSS string, or ``None`` if it is not a valid one."""
+    if not isinstance(s, str) or not _REQ_TIME.match(s):
+        return None
+    try:
+        return _dt.datetime(int(s[:4]), int(s[4:6]), int(s[6:8]), int(s[8:10]), int(s[10:12]), int(s[12:14]),
+                            int(s[14:17]) * 1000)
+    except ValueError:
+        return None
+
+
+@dataclass(slots=True)
+class EnvelopeResult:
+    """What :meth:`EnvelopeSpec.parse` found.
+
+    :attr header: envelope elements by wire name (``NodeId``…) as text.
+    :attr records: the records in payload order.
+    :attr findings: envelope-level findings; any error refuses the whole envelope.
+    :attr record_findings: per record (same order as ``records``).
+    :attr authenticated: the VerifyCode was checked against the node's key and matched.
+    """
+
+    format: str
+    header: dict[str, str] = dc_field(default_factory=dict)
+    record_type: str | None = None
+    records: list[DecodedRecord] = dc_field(default_factory=list)
+    findings: list[Finding] = dc_field(default_factory=list)
+    record_findings: list[list[Finding]] = dc_field(default_factory=list)
+    digest: str | None = None
+    authenticated: bool = False
+
+    @property
+    def envelope_ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def ok(self) -> bool:
+        return self.envelope_ok and not any(any(f.severity == "error" for f in rf) for rf in self.record_findings)
+
+    @property
+    def node_id(self) -> str | None:
+        return self.header.get("NodeId")
+
+    @property
+    def request_time(self) -> str | None:
+        return self.header.get("RequestTime")
+
+    @property
+    def index(self) -> str | None:
+        return self.header.get("Index")
+
+
+@dataclass(slots=True)
+class RecordVerdict:
+    """One record's verdict in a response."""
+
+    seq: int
+    verdict: str                 #: accepted | duplicate | rejected
+    reason: str = "0000"
+    field: str | None = None
+    message: str | None = None
+
+
+@dataclass(slots=True)
+class Response:
+    """A ``DataExchangeResp``.  ``code`` "0000": processed, one verdict per record; else refused whole."""
+
+    node_id: str
+    request_time: str
+    response_time: str
+    index: str
+    code: str
+    message: str
+    count: int
+    results: list[RecordVerdict] = dc_field(default_factory=list)
+
+    def tally(self) -> dict[str, int]:
+        out = {v: 0 for v in VERDICTS}
+        for r in self.results:
+            out[r.verdict] = out.get(r.verdict, 0) + 1
+        return out
+
+
+class ReplayGuard:
+    """Remembers (NodeId, RequestTime, VerifyCode) keys to refuse replays; bounded in time and count.
+
+    Thread-safe.  Keys older than ``remember_seconds`` (by RequestTime, against
+    ``now``) are forgotten: such envelopes fail the clock window anyway.  When
+    ``max_entries`` keys are live, the oldest inserted is dropped and
+    :attr:`evicted_live` counts it (a replay of that one key would then go
+    unnoticed by this guard; size ``max_entries`` above the peak rate x window).
+    """
+
+    def __init__(self, remember_seconds: float = 600, max_entries: int = 200_000):
+        if max_entries < 1 or remember_seconds <= 0:
+            raise ValueError("max_entries >= 1 and remember_seconds > 0")
+        self.remember = _dt.timedelta(seconds=remember_seconds)
+        self.max_entries = max_entries
+        self._seen: OrderedDict[tuple[str, str, str], _dt.datetime] = OrderedDict()
+        self._lock = threading.Lock()
+        self.evicted_live = 0
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def check_and_remember(self, node_id: str, request_time: str, verify_code: str, now: _dt.datetime) -> bool:
+        """True if the key is new (and now remembered); False if it is a replay."""
+        key = (node_id, request_time, verify_code.lower())
+        t = parse_request_time(request_time) or now
+        with self._lock:
+            self._expire(now)
+            if key in self._seen:
+                return False
+            while len(self._seen) >= self.max_entries:
+                self._seen.popitem(last=False)
+                self.evicted_live += 1
+            self._seen[key] = t
+            return True
+
+    def _expire(self, now: _dt.datetime) -> None:
+        horizon = now - self.remember
+        stale = [k for k, t in self._seen.items() if t < horizon] if len(self._seen) < 4096 else None
+        if stale is None:  # large: drop from the front while old (insertion order ~ time order)
+            while self._seen:
+                k, t = next(iter(self._seen.items()))
+                if t >= horizon:
+                    break
+                self._seen.popitem(last=False)
+            return
+        for k in stale:
+            del self._seen[k]
+
+
+class EnvelopeSpec:
+    """The profile's envelope: build, parse, sign, verify, respond."""
+
+    def __init__(self, profile):
+        self.profile = profile
+        d = profile.data("envelope")
+        self.data = d
+        req = d["request"]
+        self.root: str = req["root"]
+        self.payload: str = req["payload"]
+        self.elements: list[str] = list(req["elements"])
+        self.header_elements = [e for e in self.elements if e != self.payload]
+        self.window = _dt.timedelta(seconds=int(d["clock"]["window_seconds"]))
+        self.utc_offset = int(d["clock"].get("utc_offset_hours", 8))
+        lim = d["limits"]
+        self.max_count = int(lim["max_count"])
+        self.limits = Limits(max_bytes=int(lim["max_bytes"]), max_depth=int(lim["max_depth"]))
+        self.replay_seconds = float(d["replay"]["remember_seconds"])
+        self.replay_max = int(d["replay"]["max_entries"])
+        resp = d["response"]
+        self.resp_root: str = resp["root"]
+        self.resp_elements: list[str] = list(resp["elements"])
+        self.reasons: dict[str, dict] = d["reasons"]
+        self._reason_by_rule = {r: code for code, v in self.reasons.items() for r in v.get("rules", [])}
+        self.records = profile.records
+
+    def replay_guard(self) -> ReplayGuard:
+        """A :class:`ReplayGuard` sized by the profile."""
+        return ReplayGuard(self.replay_seconds, self.replay_max)
+
+    # -- signing -----------------------------------------------------------
+    def verify_code(self, key: str | bytes, node_id: str, request_time: str, index: str, count: str,
+                    data_date: str, digest: str) -> str:
+        """The VerifyCode (32 lowercase hex) for these values, exactly as transmitted."""
+        msg = "|".join((node_id, request_time, index, str(count), data_date, digest))
+        return hmac.new(_key_bytes(key), msg.encode("utf-8", "surrogatepass"), hashlib.md5).hexdigest()
+
+    # -- building ----------------------------------------------------------
+    def build(self, node_id: str, record_type: str, records: list[dict[str, str]], key: str | bytes,
+              request_time: _dt.datetime | str | None = None, data_date: str | None = None,
+              fmt: str = "xml") -> bytes:
+        """An envelope of ``records`` (all of ``record_type``) signed with ``key``.
+
+        ``request_time``: a datetime (Beijing time if naive), a 17-digit
+        string, or ``None`` for now.  ``data_date``: yyyyMMdd; by default the
+        first record's business date, else the request date.  Raises
+        ``KeyError`` for an unknown record type and
+        :class:`~profiles.records.RecordEncodeError` for unencodable values.
+        """
+        rt = self.records.types[record_type]
+        if request_time is None:
+            request_time = _dt.datetime.now(_dt.timezone.utc)
+        rtime = request_time if isinstance(request_time, str) else format_request_time(
+            beijing(request_time, self.utc_offset))
+        if data_date is None:
+            data_date = next((d for d in (rt.business_date(r) for r in records) if d), rtime[:8])
+        count = str(len(records))
+        digest = payload_digest((record_type, r) for r in records)
+        vc = self.verify_code(key, node_id, rtime, rt.index, count, data_date, digest)
+        head = {"NodeId": node_id, "RequestTime": rtime, "VerifyCode": vc, "Index": rt.index, "Count": count,
+                "DataDate": data_date}
+        if fmt == "json":
+            self.records._check_json(record_type, {})
+            for r in records:
+                self.records._check_json(record_type, r)
+            return json.dumps({self.root: {**head, self.payload: {record_type: records}}},
+                              ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if fmt != "xml":
+            raise ValueError("fmt must be 'xml' or 'json'")
+        body = "".join(self.records.record_xml(record_type, r) for r in records)
+        heads = "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in head.items())
+        return (f'<?xml version="1.0" encoding="UTF-8"?><{self.root}>{heads}'
+                f"<{self.payload}>{body}</{self.payload}></{self.root}>").encode("utf-8")
+
+    # -- parsing -----------------------------------------------------------
+    def parse(self, data: bytes, key: KeySource = None, now: _dt.datetime | None = None,
+              replay: ReplayGuard | None = None, validate_records: bool = True,
+              max_count: int | None = None, limits: Limits | None = None) -> EnvelopeResult:
+        """Parse and check an envelope (XML or JSON, by its first byte).  Never raises for bad input.
+
+        :param key: the node's secret, or a callable ``node_id -> secret | None``
+            (``None``: unknown node, TRAN-ENV-05), or ``None`` to check the
+            VerifyCode's format only.
+        :param now: the receiver's clock for TRAN-ENV-04 (skipped if ``None``).
+        :param replay: a :class:`ReplayGuard`; consulted only for authenticated envelopes.
+        :param max_count: override of the profile's maximum Count.
+        """
+        limits = limits or self.limits
+        if looks_like_xml(data):
+            res = self._parse_xml(data, limits)
+        else:
+            res = self._parse_json(data, limits)
+        if res.findings:
+            return res
+        self._check(res, key, now, replay, validate_records, self.max_count if max_count is None else max_count)
+        return res
+
+    def _parse_xml(self, data: bytes, limits: Limits) -> EnvelopeResult:
+        res = EnvelopeResult("xml")
+        src = XmlSource(data, limits)
+        cat = self.records
+        seen_payload = in_payload = False
+        for ev, el, depth in src.events():
+            if ev == "start":
+                if depth == 1 and el.tag != self.root:
+                    res.findings.append(Finding(E01, str(el.tag)[:40], f"根元素应为 <{self.root}>，实为 <{el.tag}>",
+                                                f"the root element must be <{self.root}>, not <{el.tag}>"))
+                    break
+                if depth == 2:
+                    in_payload = el.tag == self.payload
+                continue
+            if depth == 3 and in_payload:
+                rec, found = cat.element_record(el)
+                res.records.append(DecodedRecord(str(el.tag), rec, len(res.records) + 1, found))
+                el.clear()
+            elif depth == 2:
+                tag = str(el.tag)
+                if tag == self.payload:
+                    if seen_payload:
+                        res.findings.append(Finding(E01, tag, f"<{tag}> 出现多次", f"<{tag}> occurs more than once"))
+                    seen_payload = True
+                elif tag in self.header_elements:
+                    if tag in res.header:
+                        res.findings.append(Finding(E01, tag, f"<{tag}> 出现多次", f"<{tag}> occurs more than once"))
+                    elif len(el):
+                        res.findings.append(Finding(E01, tag, f"<{tag}> 不应含子元素", f"<{tag}> must not contain elements"))
+                    else:
+                        res.header[tag] = el.text or ""
+                else:
+                    res.findings.append(Finding(E01, tag[:40], f"{self.root} 中有未知元素 <{tag}>",
+                                                f"unknown element <{tag}> in {self.root}"))
+                el.clear()
+        res.findings[:0] = src.findings
+        if not res.findings and not seen_payload:
+            res.findings.append(Finding(E01, self.payload, f"缺少 <{self.payload}>（数据记录）",
+                                        f"<{self.payload}> (the records) is missing"))
+        return res
+
+    def _parse_json(self, data: bytes, limits: Limits) -> EnvelopeResult:
+        res = EnvelopeResult("json")
+        value, found = read_json(data, limits)
+        if found:
+            res.findings += found
+            return res
+        if not (isinstance(value, dict) and set(value) == {self.root} and isinstance(value[self.root], dict)):
+            res.findings.append(Finding(E01, "$", f"JSON 应为 {{\"{self.root}\": {{…}}}}",
+                                        f"JSON must be {{\"{self.root}\": {{…}}}}"))
+            return res
+        body = value[self.root]
+        for k, v in body.items():
+            if k == self.payload:
+                continue
+            if k not in self.header_elements:
+                res.findings.append(Finding(E01, str(k)[:40], f"{self.root} 中有未知元素 {k}", f"unknown element {k} in {self.root}"))
+            elif not isinstance(v, str):
+                res.findings.append(Finding(E01, k, f"{k} 应为文本", f"{k} must be text"))
+            else:
+                res.header[k] = v
+        pay = body.get(self.payload)
+        if pay is None:
+            res.findings.append(Finding(E01, self.payload, f"缺少 {self.payload}（数据记录）", f"{self.payload} (the records) is missing"))
+            return res
+        if not (isinstance(pay, dict) and len(pay) <= 1 and all(isinstance(v, list) for v in pay.values())):
+            res.findings.append(Finding(E01, self.payload, f"{self.payload} 应为 {{\"记录类型\": [记录…]}}",
+                                        f"{self.payload} must be {{\"TYPE\": [records…]}}"))
+            return res
+        for tname, recs in pay.items():
+            for r in recs:
+                pos = len(res.records) + 1
+                if isinstance(r, dict):
+                    res.records.append(DecodedRecord(tname, {str(k): v for k, v in r.items() if v is not None}, pos))
+                else:
+                    res.records.append(DecodedRecord(tname, {}, pos, [Finding(
+                        "TRAN-REC-01", f"[{pos}]", "记录应为 JSON 对象", "a record must be a JSON object")]))
+        return res
+
+    def _check(self, res: EnvelopeResult, key: KeySource, now, replay, validate_records: bool, max_count: int):
+        h, fs = res.header, res.findings
+        for e in self.header_elements:
+            if e not in h or h[e] == "":
+                fs.append(Finding(E01, e, f"缺少 <{e}>", f"<{e}> is missing"))
+        codes = self.profile.codes
+        node = h.get("NodeId", "")
+        if node and not codes.is_valid(node, "node"):
+            for c in codes.findings(node, "node"):
+                fs.append(Finding(E02, "NodeId", f"NodeId：{c.zh}（{c.rule}）", f"NodeId: {c.en} ({c.rule})", value=node[:40]))
+        rtime = h.get("RequestTime", "")
+        when = parse_request_time(rtime) if rtime else None
+        if rtime and when is None:
+            fs.append(Finding(E03, "RequestTime", "RequestTime 应为 yyyyMMddHHmmssSSS（17位数字，有效时间）",
+                              "RequestTime must be yyyyMMddHHmmssSSS (17 digits, a valid time)", value=rtime[:40]))
+        if when is not None and now is not None:
+            skew = when - beijing(now, self.utc_offset)
+            if abs(skew) > self.window:
+                secs = int(skew.total_seconds())
+                fs.append(Finding(E04, "RequestTime",
+                                  f"RequestTime 与平台时钟相差 {secs} 秒，超出 ±{int(self.window.total_seconds())} 秒",
+                                  f"RequestTime is {secs} s off the receiver's clock, outside ±{int(self.window.total_seconds())} s",
+                                  value=rtime))
+        index = h.get("Index", "")
+        rt = self.records.by_index.get(index) if index else None
+        if index and rt is None:
+            fs.append(Finding(E06, "Index", f"未知的 Index「{index}」", f"unknown Index {index!r}", value=index[:40]))
+        if rt is not None:
+            res.record_type = rt.name
+            for r in res.records:
+                if r.type != rt.name:
+                    fs.append(Finding(E06, f"{self.payload}[{r.position}]",
+                                      f"Index {index} 表示 {rt.name}，第 {r.position} 条记录却是 {r.type}",
+                                      f"Index {index} means {rt.name}, but record {r.position} is {r.type}",
+                                      value=str(r.type)[:40]))
+                    break
+        count = h.get("Count", "")
+        if count:
+            if not _DIGITS.match(count):
+                fs.append(Finding(E07, "Count", "Count 应为非负整数", "Count must be a non-negative integer", value=count[:40]))
+            else:
+                if int(count) != len(res.records):
+                    fs.append(Finding(E07, "Count", f"Count 为 {count}，实际记录 {len(res.records)} 条",
+                                      f"Count says {count} but there are {len(res.records)} records", value=count))
+                if len(res.records) > max_count:
+                    fs.append(Finding(E07, "Count", f"记录 {len(res.records)} 条，超过每个报文上限 {max_count} 条",
+                                      f"{len(res.records)} records, over the limit of {max_count} per envelope",
+                                      value=str(len(res.records))))
+        ddate = h.get("DataDate", "")
+        ddate_ok = False
+        if ddate:
+            try:
+                ok_fmt = len(ddate) == 8 and ddate.isascii() and ddate.isdigit()
+                ddate_ok = ok_fmt and bool(_dt.date(int(ddate[:4]), int(ddate[4:6]), int(ddate[6:])))
+            except ValueError:
+                ddate_ok = False
+            if not ddate_ok:
+                fs.append(Finding(E08, "DataDate", "DataDate 应为有效的 yyyyMMdd 日期", "DataDate must be a valid yyyyMMdd date",
+                                  value=ddate[:40]))
+            elif when is not None and ddate > rtime[:8]:
+                fs.append(Finding(E08, "DataDate", f"DataDate {ddate} 晚于 RequestTime 的日期",
+                                  f"DataDate {ddate} is after the RequestTime's date", value=ddate))
+        # VerifyCode last among header checks: it needs the payload digest
+        vc = h.get("VerifyCode", "")
+        res.digest = payload_digest((r.type, r.record) for r in res.records)
+        if vc and not _HEX32.match(vc):
+            fs.append(Finding(E05, "VerifyCode", "VerifyCode 应为32位十六进制字符", "VerifyCode must be 32 hex characters",
+                              value=vc[:40]))
+        elif vc and key is not None and all(h.get(e) for e in self.header_elements):
+            k = key(node) if callable(key) else key
+            if k is None:
+                fs.append(Finding(E05, "NodeId", f"节点 {node} 未注册或无密钥，无法校验 VerifyCode",
+                                  f"node {node} is not registered or has no key; VerifyCode cannot be checked", value=node[:40]))
+            else:
+                want = self.verify_code(k, node, rtime, index, count, ddate, res.digest)
+                if hmac.compare_digest(want.encode("ascii"), vc.lower().encode("ascii")):
+                    res.authenticated = True
+                else:
+                    fs.append(Finding(E05, "VerifyCode", "VerifyCode 校验失败（密钥或报文内容不符）",
+                                      "VerifyCode does not match (wrong key or altered content)"))
+        if res.authenticated and replay is not None and now is not None and not fs:
+            if not replay.check_and_remember(node, rtime, vc, beijing(now, self.utc_offset)):
+                fs.append(Finding(E10, "RequestTime", "重复提交的报文（NodeId+RequestTime+VerifyCode 已出现过）",
+                                  "replayed envelope (NodeId+RequestTime+VerifyCode seen before)", value=rtime))
+        # per record
+        cat = self.records
+        for r in res.records:
+            rf = list(r.findings)
+            if validate_records:
+                rf += cat.validate(r.type, r.record)
+            if ddate_ok and rt is not None and r.type == rt.name:
+                bd = rt.business_date(r.record)
+                if bd and bd != ddate and rt.date_field not in {f.field for f in rf}:
+                    rf.append(Finding(E08, rt.date_field, f"记录业务日期 {bd} 与 DataDate {ddate} 不一致",
+                                      f"the record's business date {bd} is not the DataDate {ddate}", value=bd))
+            res.record_findings.append(rf)
+
+    # -- responses ---------------------------------------------------------
+    def reason_for(self, finding: Finding) -> str:
+        """The reason code for a finding's rule ("1199" if the rule has none)."""
+        return self._reason_by_rule.get(finding.rule, "1199")
+
+    def reason_text(self, code: str, lang: str = "zh") -> str:
+        r = self.reasons.get(code)
+        return "" if r is None else (r["en"] if lang == "en" else r["zh"])
+
+    def respond(self, res: EnvelopeResult, now: _dt.datetime | None = None,
+                duplicates: Iterable[int] = (), overrides: dict[int, tuple[str, str]] | None = None) -> Response:
+        """The response to a parsed envelope.
+
+        ``duplicates``: 1-based positions the receiver already had (verdict
+        duplicate, reason 2009); ``overrides``: position -> (reason, message)
+        for records the receiver rejects for its own reasons (e.g. 2008).
+        """
+        now = now or _dt.datetime.now(_dt.timezone.utc)
+        h = res.header
+        base = dict(node_id=h.get("NodeId", ""), request_time=h.get("RequestTime", ""),
+                    response_time=format_request_time(beijing(now, self.utc_offset)), index=h.get("Index", ""))
+        errs = [f for f in res.findings if f.severity == "error"]
+        if errs:
+            code = self.reason_for(errs[0])
+            return Response(**base, code=code, message=self.reason_text(code), count=0)
+        dup = set(duplicates)
+        overrides = overrides or {}
+        results = []
+        for r, rf in zip(res.records, res.record_findings):
+            errs = [f for f in rf if f.severity == "error"]
+            if errs:
+                f = errs[0]
+                results.append(RecordVerdict(r.position, "rejected", self.reason_for(f), f.field, f.zh))
+            elif r.position in overrides:
+                reason, msg = overrides[r.position]
+                results.append(RecordVerdict(r.position, "rejected", reason, None, msg))
+            elif r.position in dup:
+                results.append(RecordVerdict(r.position, "duplicate", "2009"))
+            else:
+                results.append(RecordVerdict(r.position, "accepted", "0000"))
+        return Response(**base, code="0000", message=self.reason_text("0000"), count=len(results), results=results)
+
+    def refuse(self, code: str, now: _dt.datetime | None = None, header: dict | None = None) -> Response:
+        """A whole-envelope refusal with ``code`` (e.g. "1111" unknown node, "1199" busy)."""
+        if code not in self.reasons or code == "0000":
+            raise ValueError(f"not a refusal reason: {code!r}")
+        now = now or _dt.datetime.now(_dt.timezone.utc)
+        h = header or {}
+        return Response(h.get("NodeId", ""), h.get("RequestTime", ""), format_request_time(beijing(now, self.utc_offset)),
+                        h.get("Index", ""), code, self.reason_text(code), 0)
+
+    def build_response(self, resp: Response, fmt: str = "xml") -> bytes:
+        """Serialise a response (XML or JSON)."""
+        t = resp.tally()
+        head = {"NodeId": resp.node_id, "RequestTime": resp.request_time, "ResponseTime": resp.response_time,
+                "Index": resp.index, "ResultCode": resp.code, "ResultMsg": resp.message, "Count": str(resp.count),
+                "Accepted": str(t["accepted"]), "Duplicate": str(t["duplicate"]), "Rejected": str(t["rejected"])}
+        rows = []
+        for r in resp.results:
+            row = {"Seq": str(r.seq), "Verdict": r.verdict, "Reason": r.reason}
+            if r.field is not None:
+                row["Field"] = r.field
+            if r.message is not None:
+                row["Message"] = r.message
+            rows.append(row)
+        if fmt == "json":
+            return json.dumps({self.resp_root: {**head, "Results": rows}}, ensure_ascii=False,
+                              separators=(",", ":")).encode("utf-8")
+        inner = "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in head.items())
+        res = "".join("<Result>" + "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in row.items()) + "</Result>"
+                      for row in rows)
+        return (f'<?xml version="1.0" encoding="UTF-8"?><{self.resp_root}>{inner}<Results>{res}</Results>'
+                f"</{self.resp_root}>").encode("utf-8")
+
+    def parse_response(self, data: bytes, limits: Limits | None = None) -> tuple[Response | None, list[Finding]]:
+        """Read and check a response (TRAN-ENV-09 and TRAN-ENC-*); ``(None, findings)`` if unreadable."""
+        limits = limits or self.limits
+        head: dict[str, Any] = {}
+        rows: list[dict] = []
+        fs: list[Finding] = []
+        if looks_like_xml(data):
+            src = XmlSource(data, limits)
+            root = src.tree()
+            if root is None:
+                return None, src.findings
+            if root.tag != self.resp_root:
+                return None, [Finding(E09, str(root.tag)[:40], f"根元素应为 <{self.resp_root}>",
+                                      f"the root element must be <{self.resp_root}>")]
+            for c in root:
+                if c.tag == "Results":
+                    rows = [{g.tag: g.text or "" for g in r} for r in c if r.tag == "Result"]
+                    if any(r.tag != "Result" for r in c):
+                        fs.append(Finding(E09, "Results", "Results 只能含 <Result>", "Results holds only <Result>"))
+                elif c.tag in head:
+                    fs.append(Finding(E09, str(c.tag), f"<{c.tag}> 出现多次", f"<{c.tag}> occurs more than once"))
+                else:
+                    head[c.tag] = c.text or ""
+            if "Results" not in {c.tag for c in root}:
+                head.pop("Results", None)
+                fs.append(Finding(E09, "Results", "缺少 <Results>", "<Results> is missing"))
+        else:
+            value, found = read_json(data, limits)
+            if found:
+                return None, found
+            if not (isinstance(value, dict) and isinstance(value.get(self.resp_root), dict)):
+                return None, [Finding(E09, "$", f"JSON 应为 {{\"{self.resp_root}\": {{…}}}}",
+                                      f"JSON must be {{\"{self.resp_root}\": {{…}}}}")]
+            body = value[self.resp_root]
+            head = {k: v for k, v in body.items() if k != "Results"}
+            rows = body.get("Results") if isinstance(body.get("Results"), list) else []
+            if not isinstance(body.get("Results"), list):
+                fs.append(Finding(E09, "Results", "缺少 Results 数组", "Results (an array) is missing"))
+            rows = [r if isinstance(r, dict) else {} for r in rows]
+        return self._check_response(head, rows, fs)
+
+    def _check_response(self, head: dict, rows: list[dict], fs: list[Finding]) -> tuple[Response | None, list[Finding]]:
+        for e in self.resp_elements:
+            if e != "Results" and e not in head:
+                fs.append(Finding(E09, e, f"响应缺少 <{e}>", f"the response lacks <{e}>"))
+        for k in head:
+            if k not in self.resp_elements:
+                fs.append(Finding(E09, str(k)[:40], f"响应中有未知元素 <{k}>", f"unknown element <{k}> in the response"))
+        if fs:
+            return None, fs
+        head = {k: (v if isinstance(v, str) else str(v)) for k, v in head.items()}
+        code = head["ResultCode"]
+        if code not in self.reasons:
+            fs.append(Finding(E09, "ResultCode", f"未知的结果码 {code}", f"unknown result code {code!r}", value=code[:40]))
+        if parse_request_time(head["ResponseTime"]) is None:
+            fs.append(Finding(E09, "ResponseTime", "ResponseTime 应为 yyyyMMddHHmmssSSS", "ResponseTime must be yyyyMMddHHmmssSSS",
+                              value=head["ResponseTime"][:40]))
+        nums = {}
+        for e in ("Count", "Accepted", "Duplicate", "Rejected"):
+            if not _DIGITS.match(head[e]):
+                fs.append(Finding(E09, e, f"{e} 应为非负整数", f"{e} must be a non-negative integer", value=head[e][:40]))
+            else:
+                nums[e] = int(head[e])
+        results = []
+        for i, row in enumerate(rows, 1):
+            seq, verdict, reason = str(row.get("Seq", "")), row.get("Verdict"), str(row.get("Reason", ""))
+            where = f"Results[{i}]"
+            if seq != str(i):
+                fs.append(Finding(E09, where, f"Seq 应为 {i}", f"Seq must be {i}", value=seq[:40]))
+            if verdict not in VERDICTS:
+                fs.append(Finding(E09, where, "Verdict 应为 accepted/duplicate/rejected",
+                                  "Verdict must be accepted/duplicate/rejected", value=str(verdict)[:40]))
+            want = {"accepted": "0000", "duplicate": "2009"}.get(verdict)
+            if reason not in self.reasons or (want and reason != want) or (verdict == "rejected" and reason in ("0000", "2009")):
+                fs.append(Finding(E09, where, f"Reason {reason} 与 Verdict {verdict} 不符",
+                                  f"Reason {reason!r} does not fit Verdict {verdict!r}", value=reason[:40]))
+            results.append(RecordVerdict(i, str(verdict), reason,
+                                         row.get("Field"), row.get("Message")))
+        resp = Response(head["NodeId"], head["RequestTime"], head["ResponseTime"], head["Index"], code,
+                        head["ResultMsg"], nums.get("Count", 0), results)
+        if len(nums) == 4:
+            t = resp.tally()
+            if code == "0000" and nums["Count"] != len(results):
+                fs.append(Finding(E09, "Count", "Count 与 Result 条数不符", "Count differs from the number of Results"))
+            if code != "0000" and results:
+                fs.append(Finding(E09, "Results", "整报文被拒时不应有逐条结果", "a refused envelope has no per-record results"))
+            if (nums["Accepted"], nums["Duplicate"], nums["Rejected"]) != (t["accepted"], t["duplicate"], t["rejected"]):
+                fs.append(Finding(E09, "Accepted", "Accepted/Duplicate/Rejected 与逐条结果不符",
+                                  "Accepted/Duplicate/Rejected do not match the results"))
+        return (None if fs else resp), fs
