@@ -190,8 +190,12 @@ class Channel:
         return sum(len(p[2]) - p[3] for p in self._pending)
 
     def in_flight(self, now: float) -> int:
-        """Characters written but not yet off the sender (for ``out_waiting``). Caller holds cond."""
-        return sum(len(p[2]) - p[3] for p in self._pending if p[0] > now)
+        """Characters written whose last bit has not yet left the sender (for ``out_waiting``). Caller holds cond."""
+        left = 0
+        for start, bt, data, taken in self._pending:
+            done = len(data) if bt <= 0 else max(0, min(len(data), int((now - start) / bt + _EPS)))
+            left += len(data) - max(done, taken)
+        return left
 
     def reset_input(self) -> None:
         with self.cond:
