@@ -67,7 +67,9 @@ class _Gen:
         if f.type == "enum":
             return "1"
         if f.type == "integer":
-            return str(r.randint(1, 120))
+            if any(name == a for a, _ in rt.not_greater):   # dead / positive head counts: few
+                return str(r.randint(0, 2))
+            return str(r.randint(3, 120))
         if f.type == "decimal":
             q = f.quantity
             if q.name == "price" and commodity is not None:
@@ -77,6 +79,8 @@ class _Gen:
                 return str(Decimal(r.randint(500, 500_000)).scaleb(-3))
             return str(Decimal(r.randint(100, 10_000_000)).scaleb(-2))
         # strings
+        if rt.node_field and name == rt.node_field.replace("_id", "_name"):   # the node's own name: stable
+            return _COMPANY[int(self.node) % len(_COMPANY)] + _NODE_WORD.get(name, "")
         if name in _NODE_WORD:
             return r.choice(_COMPANY) + _NODE_WORD[name]
         if name in ("goods_name", "meat_name"):
