@@ -91,6 +91,27 @@ def _check_nonneg(name: str, v: float) -> None:
         raise ValueError(f"{name} must be >= 0, got {v!r}")
 
 
+def _drop(pieces: list[Piece], bt: float, lost) -> list[Piece]:
+    """Remove the characters for which ``lost(start_time_of_char)`` is true; the survivors
+    keep their times (a lost character's wire time still passes), so pieces split into runs."""
+    out: list[Piece] = []
+    for start, data in pieces:
+        run_start, run = None, bytearray()
+        for k, b in enumerate(data):
+            t0 = start + k * bt
+            if lost(t0):
+                if run:
+                    out.append((run_start, bytes(run)))
+                run_start, run = None, bytearray()
+                continue
+            if run_start is None:
+                run_start = t0
+            run.append(b)
+        if run:
+            out.append((run_start, bytes(run)))
+    return out
+
+
 @dataclass(frozen=True)
 class ByteLoss(Fault):
     """Each character is lost with probability ``rate`` (its wire time still passes)."""
@@ -105,21 +126,7 @@ class ByteLoss(Fault):
         _check_direction(self.direction)
 
     def apply(self, pieces, ctx, rng):
-        out: list[Piece] = []
-        for start, data in pieces:
-            run_start, run = None, bytearray()
-            for k, b in enumerate(data):
-                if rng.random() < self.rate:
-                    if run:
-                        out.append((run_start, bytes(run)))
-                    run_start, run = None, bytearray()
-                    continue
-                if run_start is None:
-                    run_start = start + k * ctx.bt
-                run.append(b)
-            if run:
-                out.append((run_start, bytes(run)))
-        return out
+        return _drop(pieces, ctx.bt, lambda t0: rng.random() < self.rate)
 
 
 @dataclass(frozen=True)
@@ -268,22 +275,7 @@ class Unplug(Fault):
 
     def apply(self, pieces, ctx, rng):
         lo, hi = ctx.t_open + self.at, ctx.t_open + self.at + self.duration
-        out: list[Piece] = []
-        for start, data in pieces:
-            run_start, run = None, bytearray()
-            for k, b in enumerate(data):
-                t0 = start + k * ctx.bt
-                if t0 + ctx.bt > lo and t0 < hi:
-                    if run:
-                        out.append((run_start, bytes(run)))
-                    run_start, run = None, bytearray()
-                    continue
-                if run_start is None:
-                    run_start = t0
-                run.append(b)
-            if run:
-                out.append((run_start, bytes(run)))
-        return out
+        return _drop(pieces, ctx.bt, lambda t0: t0 + ctx.bt > lo and t0 < hi)
 
 
 # the switch names, as the CLI spells them ------------------------------------------
