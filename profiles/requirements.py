@@ -94,6 +94,9 @@ class Requirement:
     testable_by: str | None = None
     not_tested_reason: Mapping[str, str] | None = None
 
+    def __hash__(self) -> int:  # profile_values is a dict: hash by id (ids are unique in a catalogue)
+        return hash(self.id)
+
     def title(self, lang: str = "zh") -> str:
         return self.title_en if lang == "en" else self.title_zh
 
