@@ -31,6 +31,15 @@ _ORIGIN_CERT = {"pig_farm": "animal_quarantine", "cattle_sheep_farm": "animal_qu
                 "poultry_farm": "animal_quarantine", "vegetable_base": "veg_origin"}
 
 
+def _text(v) -> str | None:
+    """``v`` if it is text, else ``None`` (JSON may hold anything where a code belongs)."""
+    return v if isinstance(v, str) else None
+
+
+def _has(mapping, v) -> bool:
+    return isinstance(v, str) and v in mapping
+
+
 class NotACityError(ValueError):
     def __init__(self, zh: str, en: str):
         self.zh, self.en = zh, en
@@ -154,7 +163,7 @@ def check_city(data, profile=None) -> CityCheck:
         chk.code(code, "operator", f"{path}.code")
         if isinstance(code, str):
             operators[code] = o
-            if o.get("node_code") != chk.codes.node_of(code) or o.get("node_code") not in nodes:
+            if o.get("node_code") != chk.codes.node_of(code) or not _has(nodes, o.get("node_code")):
                 chk.reg(f"{path}.node_code", "经营者编码不在其所属节点编码之下，或节点不存在",
                         "the operator code is not under its node's code, or the node does not exist",
                         o.get("node_code"))
@@ -169,10 +178,10 @@ def check_city(data, profile=None) -> CityCheck:
     stalls: set[tuple] = set()
     for path, s in _items(data, "stalls", chk):
         chk.count("stall")
-        key = (s.get("node_code"), s.get("number"))
+        key = (_text(s.get("node_code")), _text(s.get("number")))
         chk.unique("stall", f"{key[0]}/{key[1]}", path)
         stalls.add(key)
-        op = operators.get(s.get("operator_code"))
+        op = operators.get(_text(s.get("operator_code")))
         if op is None or op.get("node_code") != s.get("node_code"):
             chk.reg(f"{path}.operator_code", "摊位的经营者不存在或不属于该节点",
                     "the stall's operator does not exist or belongs to another node", s.get("operator_code"))
@@ -180,7 +189,7 @@ def check_city(data, profile=None) -> CityCheck:
         chk.ident(c.get("uid"), "card_uid", f"{path}.uid")
         chk.enum(c, "card_type", "card_type", path)
         chk.enum(c, "card_kind", "card_kind", path)
-        if c.get("operator_code") not in operators:
+        if not _has(operators, c.get("operator_code")):
             chk.reg(f"{path}.operator_code", "卡片所属经营者不存在", "the card's operator does not exist",
                     c.get("operator_code"))
     for name in ("scales", "handhelds"):
@@ -188,18 +197,18 @@ def check_city(data, profile=None) -> CityCheck:
             chk.count(name[:-1])
             chk.unique(name[:-1], d.get("id"), f"{path}.id")
             chk.unique("device serial", d.get("serial"), f"{path}.serial")
-            if d.get("node_code") not in nodes:
+            if not _has(nodes, d.get("node_code")):
                 chk.reg(f"{path}.node_code", "设备所在节点不存在", "the device's node does not exist", d.get("node_code"))
             if name == "scales":
-                if d.get("operator_code") not in operators:
+                if not _has(operators, d.get("operator_code")):
                     chk.reg(f"{path}.operator_code", "秤绑定的经营者不存在", "the scale's operator does not exist",
                             d.get("operator_code"))
-                if d.get("stall") is not None and (d.get("node_code"), d.get("stall")) not in stalls:
+                if d.get("stall") is not None and (_text(d.get("node_code")), _text(d.get("stall"))) not in stalls:
                     chk.reg(f"{path}.stall", "秤绑定的摊位不存在", "the scale's stall does not exist", d.get("stall"))
     for path, v in _items(data, "vehicles", chk):
         chk.ident(v.get("plate"), "plate", f"{path}.plate")
         chk.ident(v.get("disinfection_cert"), "certificate", f"{path}.disinfection_cert", "vehicle_disinfection")
-        if v.get("operator_code") not in operators:
+        if not _has(operators, v.get("operator_code")):
             chk.reg(f"{path}.operator_code", "车辆所属经营者不存在", "the vehicle's operator does not exist",
                     v.get("operator_code"))
     for path, o in _items(data, "origins", chk):
@@ -208,7 +217,7 @@ def check_city(data, profile=None) -> CityCheck:
         if not isinstance(region, str) or region not in chk.regions:
             chk.reg(f"{path}.region_code", "产地区划代码不是GB/T 2260代码", "the origin's region is not a GB/T 2260 code",
                     region)
-        want = _ORIGIN_CERT.get(o.get("type"))
+        want = _ORIGIN_CERT.get(_text(o.get("type")))
         if want is None:
             chk.reg(f"{path}.type", f"未知产地类型 {o.get('type')!r}", f"unknown origin type {o.get('type')!r}")
         chk.ident(o.get("certificate"), "certificate", f"{path}.certificate", want)
