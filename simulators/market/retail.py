@@ -1,0 +1,235 @@
+"""Consumers at farmers' markets, shops and supermarket counters; the end of the day.
+
+Arrivals at a node are a non-homogeneous Poisson process (Lewis–Shedler thinning,
+toolchain.md §3): candidate times at the day's peak rate λmax, each kept with
+probability λ(t)/λmax, where λ(t) = the node's expected consumers × the hourly shape
+of its kind (rates.toml ``farmers_market_sales``, ``shop_sales``, ``supermarket_sales``).
+Rejected candidates cost no SimPy event.
+
+A consumer is a *regular* (``regular_share``: one of a fixed pool per node, always at
+the same favourite stall) or a passer-by (a stall drawn by its expected custom).  The
+stall is a SimPy ``Resource`` of capacity 1 (service ``U(service_s)`` seconds); the
+consumer then buys 1–3 lines (``items_veg``/``items_meat``) of what the stall has,
+each from the stall's oldest lot, lognormal kg.
+
+Every sale line is real in the truth.  On the stall's traceability scale it gets a new
+trace code of the stall operator and a ``scale_sale`` record (the scale's own upload,
+one sale per request: devices.md §1.2 e; a *profile* record, not in the catalogue); a
+vendor with a second, non-traceability scale (fault ``second_scale``) makes some sales
+on it: no code, no record (``traced = false``).  With the fault ``scale_no_paper`` on,
+the scale records the sale but prints no receipt (``printed = "0"``).
+
+At 23:30 each farmers' market and shop stall reports its day: one
+``retail_market_tran_info_summ`` per lot sold from (weight, mean price, ``sale_tran_id`` a
+new code of the stall), from the scale's data (so second-scale sales are missing, as in
+the field); vegetables still held at stalls and wholesalers lose ``veg_spoilage``.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import simpy
+
+from .rates import DAY_S, HOUR_S
+from .stock import kg3
+
+ACTIVITY = {"farmers_market": "farmers_market_sales", "shop": "shop_sales", "supermarket": "supermarket_sales"}
+END_OF_DAY_H = 23.5
+
+
+def customers(m, node, d: int, f):
+    env = m.env
+    v = m.rates.volume
+    t0 = d * DAY_S
+    stalls = [a for a in node.actors if a.assortment]
+    if not stalls:
+        return
+    klass = "supermarket" if node.role == "supermarket" else "retail"
+    act = ACTIVITY[node.role]
+    expected = sum(a.base_customers for a in stalls) * f.demand[klass]
+    lam_max = m.rates.peak_intensity(act, expected)
+    if lam_max <= 0:
+        return
+    r = m.rng(f"customers:{node.code}:{d}")
+    weights = [a.base_customers for a in stalls]
+    cum = []
+    acc = 0.0
+    for w in weights:
+        acc += w
+        cum.append(acc)
+    n_regulars = max(1, int(sum(weights) * float(v["regular_share"]) / 2))
+    favourites = node.__dict__.setdefault("_favourites", {})
+    regular_share = float(v["regular_share"])
+    shape = m.rates.shape(act)
+    per_s = expected / HOUR_S
+    t = t0
+    end = t0 + DAY_S
+    while True:
+        t += r.expovariate(lam_max)
+        if t >= end:
+            return
+        if r.random() * lam_max > per_s * shape[int((t - t0) // HOUR_S)]:
+            continue
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        if r.random() < regular_share:
+            i = r.randrange(n_regulars)
+            stall = favourites.get(i)
+            if stall is None:
+                fr = random.Random(f"{m.seed}:favourite:{node.code}:{i}")
+                stall = favourites[i] = stalls[_bisect(cum, fr.random() * acc)]
+            cid = f"R{i:05d}"
+        else:
+            stall = stalls[_bisect(cum, r.random() * acc)]
+            cid = ""
+        env.process(customer(m, stall, d, cid))
+
+
+def _bisect(cum: list[float], x: float) -> int:
+    lo, hi = 0, len(cum) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cum[mid] > x:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def customer(m, a, d: int, cid: str):
+    env = m.env
+    res = a.__dict__.get("res")
+    if res is None:
+        res = a.res = simpy.Resource(env, capacity=1)
+    r = m.rng(f"sale:{a.code}")
+    v = m.rates.volume
+    with res.request() as req:
+        yield req
+        yield env.timeout(r.uniform(*v["service_s"]))
+    hold = m.holding(a)
+    goods = [g for g in a.assortment if hold.first_lot(g) is not None]
+    if not goods:
+        a.__dict__["missed"] = a.__dict__.get("missed", 0) + 1
+        return
+    kind = "veg" if a.specialty == "veg" else "meat"
+    probs = v[f"items_{kind}"]
+    n = r.choices(range(1, len(probs) + 1), weights=probs)[0]
+    expected = a.__dict__.get("expected") or {}
+    picks = []
+    pool = list(goods)
+    for _ in range(min(n, len(pool))):
+        ws = [expected.get(g, 1.0) for g in pool]
+        g = r.choices(pool, weights=ws)[0]
+        pool.remove(g)
+        picks.append(g)
+    med = float(v[f"{kind}_kg_median"])
+    sig = float(v[f"{kind}_kg_sigma"])
+    lo, hi = float(v["line_kg_min"]), float(v["line_kg_max"])
+    for g in picks:
+        kg = min(max(med * math.exp(r.gauss(0.0, sig)), lo), hi)
+        sale(m, a, g, kg3(kg), d, cid, r)
+
+
+def stall_price(m, a, g: str, d: int) -> float:
+    cache = a.__dict__.setdefault("_prices", {})
+    key = (g, d)
+    p = cache.get(key)
+    if p is None:
+        p = cache[key] = m.prices.stall(m.prices.retail(g, d), m.rng(f"stallprice:{a.code}"))
+    return p
+
+
+def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
+    got = m.holding(a).take_one(g, kg)
+    if got is None:
+        return
+    lot, kg = got
+    env = m.env
+    now = env.now
+    price = stall_price(m, a, g, d)
+    amount = round(kg * price, 2)
+    second = a.__dict__.get("second_scale")
+    if second is None:
+        second = a.second_scale = m.faults.second_scale(a.code)
+    traced = not (second and r.random() < float(m.fault_rates.get("second_scale_use", 0.0)))
+    np_ = a.__dict__.get("no_paper")
+    printed = not (np_ is not None and np_[0] <= now < np_[1])
+    node = a.node
+    if traced:
+        code = m.issuer.issue(a.code)
+    else:
+        n = a.__dict__.get("untraced", 0) + 1
+        a.untraced = n
+        code = f"U{a.code}{n:07d}"
+    obj = {"k": "sale", "id": code, "parent": lot.ref, "node": node.code, "holder": a.code, "goods_code": g,
+           "category": m.commodities[g].category, "kg": kg, "price": price, "amount": amount, "traced": traced,
+           "t": round(now, 3), "day": d}
+    if cid:
+        obj["customer"] = cid
+    if traced and not printed:
+        obj["printed"] = False
+    m.ledger.add(obj, m._text(obj))
+    m.counters["sales"] += 1
+    if not traced:
+        m.counters["untraceable"] += 1
+        return
+    off = m.faults.drift(node.code)
+    clock = m.ts(max(0.0, now + off))
+    m.record("scale_sale", node.code, {
+        "scale_id": a.scale or "", "node_id": node.code, "position_id": a.position or "", "retailer_id": a.code,
+        "trace_code": code, "batch_id": lot.ref, "goods_code": g, "goods_name": m.commodities[g].name_zh,
+        "weight": m.w3(kg), "price": m.p2(price), "amount": m.p2(amount),
+        "sale_time": clock[:4] + clock[5:7] + clock[8:10] + clock[11:13] + clock[14:16] + clock[17:19],
+        "printed": "1" if printed else "0"}, scale=True)
+    if node.role != "supermarket":
+        day_sold = a.__dict__.setdefault("sold", {})
+        cell = day_sold.get(lot.ref)
+        if cell is None:
+            day_sold[lot.ref] = [kg, amount, lot]
+        else:
+            cell[0] += kg
+            cell[1] += amount
+
+
+def end_of_day(m, d: int):
+    env = m.env
+    t_end = d * DAY_S + END_OF_DAY_H * HOUR_S
+    if env.now < t_end:
+        yield env.timeout(t_end - env.now)
+    for a in m.topo.stalls:
+        missed = a.__dict__.pop("missed", 0)
+        if missed:
+            m.event("retail_stockout", node=a.node.code, holder=a.code, customers=missed)
+        sold = a.__dict__.pop("sold", None)
+        if not sold:
+            continue
+        node = a.node
+        sale_date = m.node_ymd(node.code, env.now)
+        for ref in sorted(sold):
+            kg, amount, lot = sold[ref]
+            kg = kg3(kg)
+            if kg <= 0:
+                continue
+            rec = {"retail_market_id": node.code, "retail_market_name": node.name[:100],
+                   "in_date": m.ymd(lot.day_in * DAY_S), "sale_date": sale_date, "retailer_id": a.code,
+                   "retailer_name": a.name[:50], "position_id": a.position or "0", "tran_id": ref[:20],
+                   "batch_id": ref[:20], "goods_code": lot.goods_code,
+                   "goods_name": m.commodities[lot.goods_code].name_zh, "weight": m.w3(kg),
+                   "price": m.p2(max(0.01, amount / kg)), "sale_tran_id": m.issuer.issue(a.code)}
+            q = lot.cert.get("quarantine_animal_products_id")
+            if q:
+                rec["quarantine_animal_products_id"] = q
+            m.record("retail_market_tran_info_summ", node.code, rec)
+    spoil = float(m.rates.volume["veg_spoilage"])
+    if spoil <= 0:
+        return
+    for holder in sorted(m.holdings):
+        h = m.holdings[holder]
+        for lot in list(h.all_lots()):
+            if lot.remaining > 0 and not lot.stopped and m.commodities[lot.goods_code].kind == "vegetable":
+                kg = kg3(lot.remaining * spoil)
+                if kg > 0:
+                    lot.remaining = kg3(lot.remaining - kg)
+                    lot.spoiled = kg3(lot.spoiled + kg)
+                    m.event("spoil", lot=lot.ref, node=lot.node, holder=holder, kg=kg)
