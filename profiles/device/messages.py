@@ -251,6 +251,7 @@ class TareRequest(Message, wire="TARE", role="request"):
 @dataclass
 class SellRequest(Message, wire="SELL", role="request"):
     batch_trace: str
+    request_id: int = 0
 
 
 @dataclass

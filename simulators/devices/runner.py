@@ -1,0 +1,122 @@
+"""Serve a device endpoint on a port: a thread in real time, a SimPy process in virtual time.
+
+Real time (:class:`ThreadRunner`): one thread reads the device-side port
+(any pyserial-like object: ``line.device`` of :mod:`simulators.serial`, a
+``serial.Serial``) with a short timeout, feeds the endpoint and writes its
+answers.  Other threads that touch the model (a test calling
+``scale.sell(...)``) hold :attr:`ThreadRunner.lock`.  Unplugged or closed ports
+are survived (counted in ``stats``) until :meth:`ThreadRunner.stop`.
+
+Virtual time (:class:`SimRunner`): a SimPy process per device on a
+``SimClock`` line end (``end.read_event``), no thread.  After changing the model
+from another SimPy process (a simulated shopper selling), call
+:meth:`SimRunner.kick` so pushed events leave at once.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+import serial
+
+from .endpoint import DeviceEndpoint
+
+
+class ThreadRunner:
+    """:param endpoint: what to serve.  :param port: the device-side port.
+    :param tick: optional ``tick(now)`` called under the lock every loop (device activity).
+    :param poll_s: read timeout per loop (the latency of pushed events and timeouts)."""
+
+    def __init__(self, endpoint: DeviceEndpoint, port, *, time_source: Callable[[], float] = time.monotonic,
+                 tick: Callable[[float], None] | None = None, poll_s: float = 0.005):
+        self.endpoint = endpoint
+        self.port = port
+        self.time_source = time_source
+        self.tick = tick
+        self.poll_s = poll_s
+        self.lock = threading.RLock()
+        self.stats = {"bytes_in": 0, "bytes_out": 0, "port_errors": 0}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "ThreadRunner":
+        self.port.timeout = self.poll_s
+        self._thread = threading.Thread(target=self._loop, name=f"device-{id(self):x}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> "ThreadRunner":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        port, ep = self.port, self.endpoint
+        while not self._stop.is_set():
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError, ValueError, TypeError):
+                self.stats["port_errors"] += 1
+                if self._stop.wait(self.poll_s * 4):
+                    break
+                continue
+            now = self.time_source()
+            with self.lock:
+                out = ep.receive(data, now) if data else ep.poll(now)
+                if self.tick is not None:
+                    self.tick(now)
+                    out += ep.poll(now)
+            self.stats["bytes_in"] += len(data)
+            if out:
+                try:
+                    port.write(out)
+                    self.stats["bytes_out"] += len(out)
+                except (serial.SerialException, OSError, ValueError, TypeError):
+                    self.stats["port_errors"] += 1
+
+
+class SimRunner:
+    """SimPy process serving ``endpoint`` on ``end`` (a SimClock line's device end)."""
+
+    def __init__(self, env, endpoint: DeviceEndpoint, end):
+        self.env = env
+        self.endpoint = endpoint
+        self.end = end
+        self._wake = env.event()
+        self.process = env.process(self._run())
+
+    def kick(self) -> None:
+        """Something changed in the model: push its events now."""
+        out = self.endpoint.poll(self.env.now)
+        if out:
+            self.end.write(out)
+        if not self._wake.triggered:
+            self._wake.succeed()
+
+    def _run(self):
+        env, ep, end = self.env, self.endpoint, self.end
+        rd = end.read_event(1)
+        while True:
+            dl = ep.next_deadline(env.now)
+            waits = [rd, self._wake]
+            if dl is not None:
+                waits.append(env.timeout(max(0.0, dl - env.now)))
+            yield env.any_of(waits)
+            if self._wake.triggered:
+                self._wake = env.event()
+            if rd.triggered:
+                data = rd.value + end.read(end.in_waiting)
+                rd = end.read_event(1)
+                out = ep.receive(data, env.now)
+            else:
+                out = ep.poll(env.now)
+            if out:
+                end.write(out)
