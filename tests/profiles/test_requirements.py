@@ -105,6 +105,7 @@ def test_consistent_with_envelope_data(cat):
     env = p.data("envelope")
     assert cat["TRAN-ENV-04"].profile_values["clock_window_s"] == env["clock"]["window_seconds"]
     assert cat["TRAN-ENV-07"].profile_values["max_count"] == env["limits"]["max_count"]
+    assert cat["TRAN-ENV-10"].profile_values["remember_s"] == env["replay"]["remember_seconds"]
     for code, reason in env.get("reasons", {}).items():
         for rule in reason.get("rules", []):
             assert rule in cat, (code, rule)
