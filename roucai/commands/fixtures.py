@@ -25,9 +25,8 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from simulators.city import (PresetError, available_presets, check_city, dump_bytes, generate_city,
-                             load_preset)
-from simulators.city.check import NotACityError
+from simulators.city import (NotACityError, PresetError, available_presets, check_city, dump_bytes,
+                             generate_city, load_preset)
 
 from ..console import EXIT_NONCONFORMANT, EXIT_OK, UsageError
 from ._profile import profile_of

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from profiles import Finding, load_profile
 
+from .errors import NotACityError
 from .model import City
 
 REG = "NODE-REG-01"
@@ -38,12 +39,6 @@ def _text(v) -> str | None:
 
 def _has(mapping, v) -> bool:
     return isinstance(v, str) and v in mapping
-
-
-class NotACityError(ValueError):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
 
 
 @dataclass

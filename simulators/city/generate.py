@@ -17,7 +17,7 @@ at slaughterhouse gates); handhelds; vehicles with plates of the city's prefix;
 and the last certificate numbers a node issued.  Origins (farms, vegetable
 bases) carry their region and their latest certificate.
 
-Errors: :class:`~simulators.city.presets.PresetError` for a bad preset.
+Errors: :class:`~simulators.city.errors.PresetError` for a bad preset.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ from .addresses import address
 from .catalogue import load_catalogue, node_type_order
 from .model import Card, City, Handheld, Node, Operator, Origin, Scale, Stall, Vehicle
 from .people import FAKER_VERSION, People
-from .presets import Preset, PresetError, load_preset
+from .errors import PresetError
+from .presets import Preset, load_preset
 
 _INDIVIDUAL_LICENCE_SHARE = 0.8   # individuals who also hold a 个体工商户 licence (USCC 92…): profile estimate
 _WHOLESALER_COMPANY_SHARE = 0.3   # registered operators that are companies: profile estimate

@@ -22,19 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalogue import load_catalogue
+from .errors import PresetError
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _MAX_NODE_SEQ = 999        # 3-digit node registration sequence per district
 _MAX_OPERATOR_SEQ = 9999   # 4-digit operator sequence per node
-
-
-class PresetError(ValueError):
-    """A preset that cannot be used (unknown, malformed, inconsistent)."""
-
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
 
 
 @dataclass(frozen=True)

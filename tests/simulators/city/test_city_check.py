@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from simulators.city import check_city
-from simulators.city.check import NotACityError
+from simulators.city import NotACityError
 
 GOLDEN = json.loads((Path(__file__).parents[3] / "fixtures/cities/tiny-seed1.json").read_text("utf-8"))
 
