@@ -79,7 +79,6 @@ class ConformanceSession:
     # -- set-up ----------------------------------------------------------------
     def _activate(self):
         from profiles import load_profile
-        self.active = True
         try:
             self.target = parse_target(self.config.getoption("target") or "builtin")
             cap_file = self.config.getoption("capabilities")
@@ -98,6 +97,7 @@ class ConformanceSession:
         root = self.report_dir or Path(tempfile.mkdtemp(prefix="roucai-report-"))
         self.report_root = root
         self.evidence_root = root / "evidence"
+        self.active = True
 
     @property
     def seed(self) -> int:
@@ -109,8 +109,16 @@ class ConformanceSession:
         marked = [it for it in items if it.get_closest_marker("requirement")]
         if not marked:
             return
+        from profiles import load_profile
+        known = set(load_profile().requirements.ids)
+        undeclared = [f"{it.nodeid}: {[r for m in it.iter_markers('requirement') for r in m.args if r not in known]}"
+                      for it in marked
+                      if any(r not in known for m in it.iter_markers("requirement") for r in m.args)]
+        if undeclared:
+            raise pytest.UsageError(
+                "测试声明了目录中不存在的需求编号 / tests name requirement ids that are not in the catalogue:\n  "
+                + "\n  ".join(undeclared))
         self._activate()
-        known = set(self.catalogue.ids)
         unknown = []
         for it in marked:
             reqs = [r for m in it.iter_markers("requirement") for r in m.args]
@@ -174,6 +182,8 @@ class ConformanceSession:
             return
         verdict, zh, en = _verdict_of(rep, call)
         if verdict is None:
+            if rep.when == "teardown":
+                self._junit_properties(item, rep, rec)
             return
         ev = self.evidence.get(item.nodeid)
         if verdict == V.PASS and ev is not None and ev.partial_reason:
@@ -184,10 +194,15 @@ class ConformanceSession:
         rec["duration_s"] = round(rec["duration_s"] + rep.duration, 4)
         if ev is not None:
             rec["evidence"], rec["notes"] = list(ev.files), list(ev.notes)
-        if first:
-            for r in rec["requirements"]:
-                rep.user_properties.append(("requirement", r))
-        rep.user_properties.append(("verdict", rec["verdict"]))
+        if rep.when == "teardown" or rep.skipped:
+            self._junit_properties(item, rep, rec)
+
+    @staticmethod
+    def _junit_properties(item, rep, rec):
+        # junitxml reads the properties of the last report of a test (teardown, or setup if skipped)
+        own = [(k, v) for k, v in item.user_properties if k not in ("requirement", "verdict")]
+        rep.user_properties = own + [("requirement", r) for r in rec["requirements"]] + [
+            ("verdict", rec["verdict"] or V.ERROR)]
 
     def pytest_runtest_logreport(self, report):
         if not (self.active and self.config.getoption("roucai_progress")) or report.when != "teardown":
