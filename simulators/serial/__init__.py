@@ -24,7 +24,9 @@ Backends (``open_line(backend=...)``)
                  in software by a pump thread (the kernel ignores baud rates); modem
                  lines are *unsupported* (``line.modem_lines_supported is False``;
                  ``line.device.cts`` etc. raise :class:`ModemLinesUnsupported`).
-                 The host's termios settings are not seen, so no mismatch garbage.
+                 The host's baud rate and stop bits are read from the pty's termios, so a
+                 host at the wrong rate gets garbage; Linux ptys force 8N, so data bits
+                 and parity are assumed to match.
     ``"socket"`` a TCP listener on 127.0.0.1 (ephemeral port unless ``port=``);
                  ``host_url == "socket://127.0.0.1:PORT"``; one host connection at a
                  time.  Paced and faulted like ``pty``; modem lines unsupported.

@@ -12,6 +12,11 @@ Measured gotchas handled here (../shared/reference/toolchain.md §2):
 * a master read while no slave fd is open fails with ``EIO``: the line keeps
   its own slave fd open (in raw mode, no echo) for its whole life, so a host
   may open, close and reopen the path freely;
+* the host's baud rate and stop bits are read from the slave's termios (shared
+  by every fd on the slave) and applied to the host end, so a host at the wrong
+  baud rate receives garbage as on a real line.  Linux ptys force CS8 without
+  parity whatever the host asks, so data bits and parity cannot be seen: the
+  line assumes the host uses the line's;
 * ``unplug`` closes the master: a host read raises ``SerialException``
   ("device reports readiness to read but returned no data"); the symlink is
   removed.  Replug creates a new pty and points the same symlink at it; like a
@@ -25,6 +30,7 @@ import tty
 from pathlib import Path
 
 from .line import LineError
+from .termios_settings import read_settings, write_settings
 from .pump import PumpedLine
 
 
@@ -63,6 +69,7 @@ class PtyLine(PumpedLine):
         master, slave = os.openpty()
         tty.setraw(slave)                 # no echo, no CR/LF mangling before the host opens
         tty.setraw(master)
+        write_settings(slave, self.settings)   # a host that sets nothing gets the line's rate
         os.set_blocking(master, False)
         self._master, self._slave = master, slave
         self.pts = os.ttyname(slave)
@@ -76,6 +83,15 @@ class PtyLine(PumpedLine):
 
     def _fd(self):
         return self._master
+
+    def _sync_host_settings(self) -> None:
+        slave = self._slave
+        seen = read_settings(slave) if slave is not None else None
+        if seen is None:
+            return
+        want = self.settings.with_(baudrate=seen.baudrate, stopbits=seen.stopbits)
+        if want != self._pump_end.settings:
+            self._pump_end.settings = want
 
     def _unplug(self) -> None:
         self._remove_link()

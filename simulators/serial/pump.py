@@ -81,6 +81,9 @@ class PumpedLine(Line):
     def _close_fds(self) -> None:
         pass
 
+    def _sync_host_settings(self) -> None:
+        """Follow settings the host program chose, where the backend can see them."""
+
     # --- the loop ----------------------------------------------------------------------
     def _run(self) -> None:
         ch_out, ch_in = self.d2h, self.h2d
@@ -93,6 +96,7 @@ class PumpedLine(Line):
                 (self._unplug if unplugged else self._replug)()
                 if self.trace is not None:
                     self.trace.event(now - self.t_open, "unplug" if unplugged else "replug")
+            self._sync_host_settings()
             with ch_out.cond:
                 ch_out.promote(now)
                 data = ch_out.take(len(ch_out.ready)) if ch_out.ready else b""
@@ -131,6 +135,7 @@ class PumpedLine(Line):
                     except OSError:
                         got = b""
                     if got:
+                        self._sync_host_settings()
                         ch_in.write(got)
                     else:
                         self._host_gone()

@@ -105,3 +105,33 @@ def test_unplug_destroys_pty_and_replug_restores_the_same_name(tmp_path):
         with serial.serial_for_url(link, timeout=1) as h2:
             line.device.write(b"back")
             assert h2.read(4) == b"back"
+
+
+def test_host_baud_rate_is_seen_through_termios_and_mismatch_garbles():
+    from simulators.serial import LineSettings
+    with open_line("pt-baud", backend="pty", settings=LineSettings(9600)) as line:
+        with serial.serial_for_url(line.host_url, baudrate=4800, timeout=0.5) as h:
+            time.sleep(0.02)
+            line.device.write(b"hello")
+            assert h.read(5) not in (b"hello", b"")
+            h.baudrate = 9600
+            time.sleep(0.02)
+            line.device.write(b"hello")
+            assert h.read(5) == b"hello"
+            h.write(b"\x02ok\x03")
+            line.device.timeout = 0.5
+            assert line.device.read(4) == b"\x02ok\x03"
+
+
+def test_termios_settings_round_trip_on_a_pty():
+    from simulators.serial import LineSettings
+    from simulators.serial.termios_settings import read_settings, write_settings
+    m, s = os.openpty()
+    try:
+        write_settings(s, LineSettings(115200, stopbits=2))
+        assert read_settings(s) == LineSettings(115200, stopbits=2)
+        with serial.Serial(os.ttyname(s), baudrate=12345) as h:   # non-standard rate: BOTHER
+            assert read_settings(s).baudrate == 12345
+    finally:
+        os.close(m)
+        os.close(s)
