@@ -7,6 +7,8 @@ content.  What is checked, with the rule of each finding:
 * node codes, operator codes (``p.codes``: CODE-NODE-*, CODE-OPER-*);
 * USCCs, resident ids, plates, certificates, card UIDs (``p.identifiers``:
   CODE-USCC-*, CODE-RESID-*, CODE-PLATE-*, CODE-CERT-*, CODE-CARD-*);
+* a node's own operator record is node code + 0000 (CODE-OPER-02); origins
+  carry a GB/T 2260 code whose name matches (CODE-ORIG-01);
 * registration consistency, rule NODE-REG-01 (this profile's own rule): an
   operator code extends its node's code, a node's district is its code's
   region, references (stall → operator, card → operator, scale → node/stall,
@@ -142,8 +144,9 @@ def check_city(data, profile=None) -> CityCheck:
                 chk.reg(f"{path}.district_code", f"区县代码「{n.get('district_code')}」与节点编码前6位不一致",
                         f"district_code {n.get('district_code')!r} differs from the node code's region", code)
             if n.get("operator_code") != code + chk.codes.self_seq:
-                chk.reg(f"{path}.operator_code", "节点自身经营者编码应为节点编码+0000",
-                        "the node's own operator code must be the node code + 0000", n.get("operator_code"))
+                chk.res.findings.append(Finding(
+                    "CODE-OPER-02", f"{path}.operator_code", "节点自身经营者编码应为节点编码+0000",
+                    "the node's own operator code must be the node code + 0000", value=str(n.get("operator_code"))))
         chk.enum(n, "supply_type", "supply_type", path)
         certs = n.get("last_certificates", {})
         for kind, number in (certs.items() if isinstance(certs, dict) else []):
@@ -210,8 +213,12 @@ def check_city(data, profile=None) -> CityCheck:
         chk.count("origin")
         region = o.get("region_code")
         if not isinstance(region, str) or region not in chk.regions:
-            chk.reg(f"{path}.region_code", "产地区划代码不是GB/T 2260代码", "the origin's region is not a GB/T 2260 code",
-                    region)
+            chk.res.findings.append(Finding("CODE-ORIG-01", f"{path}.region_code", "产地区划代码不是GB/T 2260代码",
+                                            "the origin's region is not a GB/T 2260 code", value=str(region)))
+        elif o.get("region_name") != chk.regions.full_name(region):
+            chk.res.findings.append(Finding("CODE-ORIG-01", f"{path}.region_name", "产地名称与区划代码不一致",
+                                            "the origin's name does not match its region code",
+                                            value=str(o.get("region_name"))))
         want = _ORIGIN_CERT.get(_text(o.get("type")))
         if want is None:
             chk.reg(f"{path}.type", f"未知产地类型 {o.get('type')!r}", f"unknown origin type {o.get('type')!r}")

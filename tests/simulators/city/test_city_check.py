@@ -40,6 +40,9 @@ def test_golden_is_clean():
     (lambda d: d["nodes"][0].update(district_code="650105"), "NODE-REG-01"),
     (lambda d: d["scales"][0].update(node_code="650102999"), "NODE-REG-01"),
     (lambda d: d["nodes"][0].update(supply_type="0009"), "NODE-REG-01"),
+    (lambda d: d["nodes"][0].update(operator_code=d["nodes"][0]["code"] + "0001"), "CODE-OPER-02"),
+    (lambda d: d["origins"][0].update(region_code="659999"), "CODE-ORIG-01"),
+    (lambda d: d["origins"][0].update(region_name="火星"), "CODE-ORIG-01"),
 ])
 def test_each_defect_is_found(mutate, rule):
     found = {r for r, _ in rules_after(mutate)}
@@ -72,3 +75,15 @@ def test_not_a_city():
 def test_garbage_city_content_never_raises(parts):
     res = check_city({"format": "roucai-city", **parts})
     assert isinstance(res.ok, bool)
+
+
+def test_every_rule_id_used_is_in_the_requirement_catalogue():
+    import re
+    from profiles import load_profile
+    root = Path(__file__).parents[3]
+    used = set()
+    for f in ("profiles/identifiers.py", "simulators/city/check.py"):
+        used |= set(re.findall(r'"((?:CODE|NODE)-[A-Z]+-\d\d)"', (root / f).read_text("utf-8")))
+    assert {"CODE-USCC-03", "CODE-PLATE-02", "NODE-REG-01"} <= used
+    cat = load_profile().requirements
+    assert sorted(r for r in used if r not in cat) == []
