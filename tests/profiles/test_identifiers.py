@@ -193,3 +193,12 @@ def test_enums_from_practice():
     assert set(I.enums["card_kind"]) == {"01", "02"}
     assert I.enums["voucher_type"]["2"]["certificate"] == "product_quarantine"
     assert I.enum_label("supply_type", "9999") is None
+
+
+@given(kind=st.sampled_from(sorted(I.cert_kinds)), region=regions,
+       date=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31)),
+       serial=st.integers(1, 9999))
+def test_generated_certificates_always_validate(kind, region, date, serial):
+    n = I.new_certificate(kind, region, date, serial)
+    assert I.findings(n, "certificate", cert_kind=kind) == []
+    assert (I.certificate_kind(n), n[2:8], n[8:16], int(n[16:])) == (kind, region, f"{date:%Y%m%d}", serial)
