@@ -1,0 +1,366 @@
+"""The FastAPI app factory: every HTTP endpoint of the reference platform.
+
+``create_app(config)`` opens (and migrates) the store, loads the platform
+secret and the profile, and returns an app; it raises
+:class:`~.config.ConfigError` / :class:`~.storage.StoreError` /
+:class:`~.secret.SecretError` before anything is bound, so the CLI can exit 2
+with a clear message.  ``/openapi.json`` describes every endpoint, XML bodies
+included.
+
+Errors never leak internals: every error body is ``{"error": {"zh", "en"}}``
+(or a ``DataExchangeResp`` on the upload endpoints); unexpected exceptions are
+logged (type only) and answered 500 with a generic message.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import anyio
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from profiles import load_profile
+
+from . import feed as feedmod
+from . import logs
+from .config import PlatformConfig
+from .ingest import Ingestor
+from .monitor import Monitor
+from .nodeauth import AuthError, RequestVerifier
+from .pages import render_trace_page
+from .recordmap import RecordMap
+from .registry import CITY_PLATFORM, Registry
+from .secret import PlatformSecret
+from .stats import Stats
+from .stoptrade import StopTrade
+from .storage import Store, applied_versions, open_store
+from .trace import Tracer
+
+API = "/api/v1"
+#: the path the Changchun city platform used in practice (standards.md §4.3); same handler
+PRACTICE_PATH = "/dts_if/servlet/IfRevSubServlet"
+_DATE_RE = r"^[0-9]{8}$"
+
+
+def _err(status: int, zh: str, en: str) -> JSONResponse:
+    return JSONResponse({"error": {"zh": zh, "en": en}}, status_code=status)
+
+
+@dataclass
+class Services:
+    config: PlatformConfig
+    profile: object
+    store: Store
+    registry: Registry
+    recmap: RecordMap
+    ingestor: Ingestor
+    tracer: Tracer
+    monitor: Monitor
+    stats: Stats
+    stoptrade: StopTrade
+    verifier: RequestVerifier
+    pusher: feedmod.FeedPusher | None
+    max_body: int
+
+
+def build_services(config: PlatformConfig, store: Store | None = None) -> Services:
+    config.validate()
+    profile = load_profile(config.profile)
+    secret = PlatformSecret.load(config.resolved_secret_file(), create=True)
+    store = store or open_store(config.db)
+    recmap = RecordMap(profile)
+    rules = recmap.rules
+    registry = Registry(store, secret, profile)
+    stop = StopTrade(rules, profile.codes)
+    ingestor = Ingestor(store, registry, profile, recmap, stop, int(rules["timeliness"]["grace_s"]))
+    monitor = Monitor(store, int(rules["monitor"]["offline_after_s"]))
+    spec = profile.envelope
+    verifier = RequestVerifier(spec, registry.current_key)
+    pusher = None
+    if config.upstream:
+        pusher = feedmod.FeedPusher(store, spec, config.upstream, config.platform_id, config.upstream_key,
+                                    config.feed_interval_s)
+    max_body = min(config.max_body, spec.limits.max_bytes)
+    return Services(config, profile, store, registry, recmap, ingestor, Tracer(store, profile), monitor,
+                    Stats(store, recmap, profile), stop, verifier, pusher, max_body)
+
+
+class _Edge:
+    """Pure ASGI middleware: JSON access log line per request; 413 for a declared body over the limit."""
+
+    def __init__(self, app, max_body: int):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = {"code": 0}
+        length = None
+        for k, v in scope.get("headers", ()):
+            if k == b"content-length":
+                try:
+                    length = int(v)
+                except ValueError:
+                    length = -1
+        path = scope.get("path", "")
+        is_upload = path in (f"{API}/exchange", PRACTICE_PATH)
+
+        async def send_wrapped(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        if length is not None and (length < 0 or length > self.max_body) and not is_upload:
+            resp = _err(413, f"请求体超过上限 {self.max_body} 字节", f"request body over the limit of {self.max_body} bytes")
+            await resp(scope, receive, send_wrapped)
+        else:
+            await self.app(scope, receive, send_wrapped)
+        logs.event("http", method=scope.get("method"), path=path[:200], status=status["code"],
+                   ms=round((time.perf_counter() - start) * 1000, 2))
+
+
+_XML_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?><DataExchangeReq><NodeId>650102001</NodeId>'
+                '<RequestTime>20250601083000123</RequestTime><VerifyCode>0123456789abcdef0123456789abcdef</VerifyCode>'
+                '<Index>A03003</Index><Count>1</Count><DataDate>20250601</DataDate><Address>'
+                '<retail_market_tran_info_summ>…</retail_market_tran_info_summ></Address></DataExchangeReq>')
+_RESP_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?><DataExchangeResp><NodeId>650102001</NodeId>'
+                 '<RequestTime>20250601083000123</RequestTime><ResponseTime>20250601083000456</ResponseTime>'
+                 '<Index>A03003</Index><ResultCode>0000</ResultCode><ResultMsg>成功</ResultMsg><Count>1</Count>'
+                 '<Accepted>1</Accepted><Duplicate>0</Duplicate><Rejected>0</Rejected><Results><Result><Seq>1</Seq>'
+                 '<Verdict>accepted</Verdict><Reason>0000</Reason></Result></Results></DataExchangeResp>')
+_UPLOAD_DOC = {
+    "requestBody": {"required": True, "description": (
+        "A DataExchangeReq envelope of the profile (profiles/reference/envelope.toml): XML, or the JSON variant "
+        "{\"DataExchangeReq\": {…}}. The format is detected from the body (first non-blank byte '<' = XML). "
+        "Bodies over the size limit are refused before they are read (413)."),
+        "content": {"application/xml": {"schema": {"type": "string", "format": "xml"}, "example": _XML_EXAMPLE},
+                    "application/json": {"schema": {"type": "object", "required": ["DataExchangeReq"]}}}},
+    "responses": {
+        "200": {"description": "Processed: a DataExchangeResp with ResultCode 0000 and one Result per record "
+                               "(accepted / duplicate / rejected + reason). Sent only after the transaction committed.",
+                "content": {"application/xml": {"schema": {"type": "string", "format": "xml"}, "example": _RESP_EXAMPLE},
+                            "application/json": {"schema": {"type": "object"}}}},
+        "400": {"description": "Refused whole (envelope-level reason 1001/1002/1101-1108); nothing stored."},
+        "401": {"description": "Refused: VerifyCode wrong (1105) or node unknown / without key (1111)."},
+        "409": {"description": "Refused: replayed envelope (1110)."},
+        "413": {"description": "Refused: body over the size limit (1003)."},
+        "503": {"description": "Not stored (1199): storage failure; build a new envelope and retry."},
+    },
+}
+_SIGNED = ("Signed request: headers X-Node-Id, X-Request-Time (yyyyMMddHHmmssSSS), X-Verify-Code "
+           "(see simulators/platform/nodeauth.py). 401 without a valid signature, 409 for a replay.")
+
+
+def create_app(config: PlatformConfig, services: Services | None = None) -> FastAPI:
+    svc = services or build_services(config)
+    p = svc.profile
+
+    async def lifespan(app):
+        logs.event("starting", role=config.role, db=svc.store.display_url if svc.store.dialect == "sqlite"
+                   else "postgresql", profile=p.lineage[0])
+        if svc.pusher:
+            svc.pusher.start()
+        yield
+        if svc.pusher:
+            svc.pusher.stop()
+        svc.store.close()
+        logs.event("store_closed")
+
+    app = FastAPI(title="roucai reference traceability platform / 肉菜追溯参考平台",
+                  version=p.lineage[0], lifespan=lifespan,
+                  description=("The reference city (or central) platform of roucai-harness. Uploads follow the "
+                               "profile's DataExchangeReq envelope; everything else is this platform's own API. "
+                               "Read-only monitoring endpoints are unauthenticated: bind to 127.0.0.1 "
+                               "(the default) or put a proxy in front."))
+    app.state.services = svc
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_exc(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            return _err(404, "没有这个地址", "no such endpoint")
+        if exc.status_code == 405:
+            return _err(405, "不支持该方法", "method not allowed")
+        return _err(exc.status_code, "请求错误", "request error")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        where = ", ".join(".".join(str(x) for x in e.get("loc", ())) for e in exc.errors()[:5])
+        return _err(400, f"参数错误：{where}", f"invalid parameters: {where}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        logs.event("internal_error", logging.ERROR, path=request.url.path, error=type(exc).__name__)
+        return _err(500, "平台内部错误", "internal platform error")
+
+    # -- health -----------------------------------------------------------------
+    @app.get("/healthz", tags=["operations"], summary="Liveness and storage health")
+    def healthz():
+        ok = svc.store.ping()
+        body = {"status": "ok" if ok else "degraded", "role": config.role, "db": svc.store.dialect,
+                "profile": p.lineage[0]}
+        if ok:
+            body["schema_version"] = max(applied_versions(svc.store), default=0)
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    # -- upload -----------------------------------------------------------------
+    async def _upload(request: Request) -> Response:
+        ing = svc.ingestor
+        length = request.headers.get("content-length")
+        fmt = "json" if "json" in request.headers.get("content-type", "") else "xml"
+        if length is not None and (not length.isdigit() or int(length) > svc.max_body):
+            out = ing.refuse("1003", fmt)
+            return Response(out.body, status_code=413, media_type=out.media_type)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > svc.max_body:
+                out = ing.refuse("1003", fmt)
+                return Response(out.body, status_code=413, media_type=out.media_type)
+            chunks.append(chunk)
+        out = await anyio.to_thread.run_sync(ing.ingest, b"".join(chunks))
+        return Response(out.body, status_code=out.status, media_type=out.media_type + "; charset=utf-8")
+
+    app.post(f"{API}/exchange", tags=["upload"], summary="Upload a DataExchangeReq envelope (XML or JSON)",
+             openapi_extra=_UPLOAD_DOC, response_class=Response)(_upload)
+    app.post(PRACTICE_PATH, tags=["upload"], summary="Same as /api/v1/exchange, at the path seen in practice",
+             openapi_extra=_UPLOAD_DOC, response_class=Response)(_upload)
+
+    # -- trace ------------------------------------------------------------------
+    @app.get(f"{API}/trace/{{code}}", tags=["trace"], summary="The chain behind a 20-digit trace code (JSON)",
+             responses={200: {"description": "status=found: chain from the sale back to the origin"},
+                        400: {"description": "status=invalid: the code is malformed (findings from the profile)"},
+                        404: {"description": "status=unknown: a valid code no node issued"}})
+    def trace_json(code: str):
+        ans = svc.tracer.trace(code[:64])
+        status = {"found": 200, "invalid": 400, "unknown": 404}[ans["status"]]
+        return JSONResponse(ans, status_code=status)
+
+    @app.get("/trace", tags=["trace"], summary="Consumer trace page (HTML, zh; lang=en for English)",
+             response_class=HTMLResponse)
+    def trace_page(code: str = Query("", max_length=64), lang: str = Query("zh", pattern="^(zh|en)$")):
+        code = code.strip()
+        if not code:
+            return HTMLResponse(render_trace_page(None, "", lang))
+        ans = svc.tracer.trace(code)
+        status = {"found": 200, "invalid": 400, "unknown": 404}[ans["status"]]
+        return HTMLResponse(render_trace_page(ans, code, lang), status_code=status)
+
+    # -- monitoring and statistics ------------------------------------------------
+    @app.get(f"{API}/nodes", tags=["monitoring"], summary="Registered nodes with online status")
+    def nodes():
+        return {"summary": svc.monitor.summary(), "nodes": svc.monitor.nodes()}
+
+    @app.get(f"{API}/nodes/{{node_id}}", tags=["monitoring"], summary="One node's status")
+    def node(node_id: str):
+        found = svc.monitor.nodes(node_id[:20])
+        if not found:
+            return _err(404, "节点未登记", "node not registered")
+        return found[0]
+
+    @app.get(f"{API}/stats/daily", tags=["statistics"],
+             summary="Records, kg and on-time records per node, record type and commodity for one business day")
+    def stats_daily(date: str = Query(..., pattern=_DATE_RE), node_id: str | None = Query(None, max_length=20),
+                    goods_code: str | None = Query(None, max_length=20)):
+        return {"date": date, "rows": svc.stats.daily(date, node_id, goods_code)}
+
+    @app.get(f"{API}/stats/totals", tags=["statistics"], summary="Totals per node, node type and commodity")
+    def stats_totals(date: str = Query(..., pattern=_DATE_RE)):
+        return svc.stats.totals(date)
+
+    @app.get(f"{API}/kpis", tags=["statistics"],
+             summary="KPIs of a day: 追溯数据上报率, 上传及时率, 完整率, 追溯链完整率 (definitions in stats.py)")
+    def kpis(date: str = Query(..., pattern=_DATE_RE)):
+        return svc.stats.kpis(date)
+
+    # -- stop-trade ---------------------------------------------------------------
+    async def _verified(request: Request) -> tuple[str, bytes]:
+        body = await request.body()
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        node_id = svc.verifier.verify(request.headers, request.method, path, body)
+        await anyio.to_thread.run_sync(svc.monitor.touch, node_id)
+        return node_id, body
+
+    @app.get(f"{API}/stoptrade", tags=["stop-trade"], summary="Pending stop-trade instructions for the calling node",
+             description=_SIGNED)
+    async def stop_pending(request: Request):
+        try:
+            node_id, _ = await _verified(request)
+        except AuthError as exc:
+            return _err(exc.status, exc.zh, exc.en)
+
+        def work():
+            with svc.store.read() as tx:
+                return StopTrade.pending(tx, node_id)
+        return {"node_id": node_id, "instructions": await anyio.to_thread.run_sync(work)}
+
+    @app.post(f"{API}/stoptrade/{{instruction_id}}/ack", tags=["stop-trade"],
+              summary="Acknowledge a stop-trade instruction", description=_SIGNED)
+    async def stop_ack(instruction_id: int, request: Request):
+        try:
+            node_id, _ = await _verified(request)
+        except AuthError as exc:
+            return _err(exc.status, exc.zh, exc.en)
+        from .clock import now_ms
+
+        def work():
+            with svc.store.write() as tx:
+                return StopTrade.ack(tx, node_id, instruction_id, now_ms())
+        result = await anyio.to_thread.run_sync(work)
+        if result == "unknown":
+            return _err(404, "没有发给本节点的该指令", "no such instruction for this node")
+        return {"id": instruction_id, "result": result}
+
+    @app.get(f"{API}/stoptrade/broadcasts", tags=["stop-trade"],
+             summary="All stop-trade instructions and their acknowledgements (monitoring)")
+    def stop_list(root: str | None = Query(None, max_length=30)):
+        with svc.store.read() as tx:
+            items = StopTrade.listing(tx, root)
+        return {"instructions": items, "pending": sum(1 for i in items if i["acked_ms"] is None)}
+
+    # -- upward feed --------------------------------------------------------------
+    if config.role == "central":
+        @app.post(f"{API}/feed", tags=["feed"], summary="A city platform's daily aggregates (central role)",
+                  description=_SIGNED + " The caller must be registered as node_type city_platform.")
+        async def feed_in(request: Request):
+            try:
+                city, body = await _verified(request)
+            except AuthError as exc:
+                return _err(exc.status, exc.zh, exc.en)
+            n = svc.registry.node(city)
+            if n is None or n.node_type != CITY_PLATFORM:
+                return _err(403, "调用方不是已登记的城市平台", "the caller is not a registered city platform")
+            try:
+                payload = json.loads(body)
+                stored = await anyio.to_thread.run_sync(feedmod.receive, svc.store, p, city, payload)
+            except (ValueError, RecursionError):
+                return _err(400, "报文不是有效的 JSON", "body is not valid JSON")
+            except feedmod.FeedError as exc:
+                return _err(400, exc.zh, exc.en)
+            return {"stored": stored}
+
+        @app.get(f"{API}/feed/summary", tags=["feed"], summary="What the cities sent (central role)")
+        def feed_summary(date: str | None = Query(None, pattern=_DATE_RE)):
+            return feedmod.summary(svc.store, date)
+    else:
+        @app.get(f"{API}/feed/status", tags=["feed"], summary="The upward feed's cursor and last error (city role)")
+        def feed_status():
+            with svc.store.read() as tx:
+                row = tx.one("SELECT cursor_ms, pushed_ms, last_error FROM feed_cursor WHERE name = ?",
+                             (feedmod.CURSOR,))
+            return {"upstream": config.upstream, "cursor_ms": row[0] if row else None,
+                    "pushed_ms": row[1] if row else None, "last_error": row[2] if row else None,
+                    "pushed_rows": svc.pusher.pushed if svc.pusher else 0}
+
+    return _wrap(app, svc.max_body)
+
+
+def _wrap(app: FastAPI, max_body: int) -> FastAPI:
+    app.add_middleware(_Edge, max_body=max_body)
+    return app

@@ -1,0 +1,226 @@
+"""Ingest: a ``DataExchangeReq`` in, per-record verdicts out, committed before the answer.
+
+Order of work for one envelope (XML or the JSON variant):
+
+1. parse and check with the profile (``p.envelope.parse``: hostile XML,
+   envelope elements, NodeId, RequestTime window, VerifyCode with the node's
+   key in constant time, Index, Count, DataDate, every record validated);
+2. records of another node are rejected (reason 2008, see :mod:`.recordmap`);
+3. one write transaction: the envelope key goes into ``requests`` (the replay
+   guard: durable, so it survives a restart, and written in the same
+   transaction as the records, so an envelope whose commit failed is not
+   remembered and its retry is not mistaken for a replay; the in-memory
+   :class:`~profiles.envelope.ReplayGuard` is not used for that reason), every acceptable record is inserted
+   with ``ON CONFLICT DO NOTHING`` on its identity (``duplicate`` if it was
+   there), certificate links, daily statistics, node last-upload time and the
+   stop-trade hooks are written; then COMMIT;
+4. only then the ``DataExchangeResp`` is built and returned.
+
+If anything fails before COMMIT nothing is stored and the node gets reason
+1199 (retry later).  A record with the identity of a stored one but different
+content is answered ``duplicate`` with a message saying the content differs
+(the stored version is kept; the profile has no reason code for it).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+
+from . import logs
+from .clock import now_ms, parse_cst
+from .recordmap import RecordMap
+from .registry import Registry
+from .stoptrade import StopTrade
+from .storage import Store
+
+#: HTTP status for an envelope refused as a whole, by reason code
+STATUS = {"1001": 400, "1002": 400, "1003": 413, "1101": 400, "1102": 400, "1103": 400, "1104": 400,
+          "1105": 401, "1106": 400, "1107": 400, "1110": 409, "1111": 401, "1199": 503}
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int
+    body: bytes
+    media_type: str
+    code: str
+    node_id: str | None
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+
+
+def _dumps(rec: dict) -> str:
+    return json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class Ingestor:
+    def __init__(self, store: Store, registry: Registry, profile, recmap: RecordMap, stoptrade: StopTrade,
+                 grace_s: int, clock=None):
+        self.store = store
+        self.registry = registry
+        self.spec = profile.envelope
+        self.catalog = profile.records
+        self.recmap = recmap
+        self.stoptrade = stoptrade
+        self.grace_ms = int(grace_s) * 1000
+        self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
+        self._last_prune = 0
+        self._prune_lock = threading.Lock()
+
+    # -- helpers ---------------------------------------------------------------
+    def _deadline_ms(self, data_date: str) -> int | None:
+        start = parse_cst(data_date, "%Y%m%d")
+        return None if start is None else start + 86_400_000 + self.grace_ms
+
+    def _answer(self, resp, fmt: str, status: int, node: str | None) -> Outcome:
+        body = self.spec.build_response(resp, fmt)
+        media = "application/json" if fmt == "json" else "application/xml"
+        t = resp.tally()
+        return Outcome(status, body, media, resp.code, node, t["accepted"], t["duplicate"], t["rejected"])
+
+    def refuse(self, code: str, fmt: str = "xml", header: dict | None = None) -> Outcome:
+        resp = self.spec.refuse(code, self.clock(), header)
+        return self._answer(resp, fmt, STATUS.get(code, 400), (header or {}).get("NodeId"))
+
+    # -- the work ----------------------------------------------------------------
+    def ingest(self, data: bytes) -> Outcome:
+        now = self.clock()
+        lookups: dict[str, bool] = {}
+
+        def key_of(node_id: str):
+            key = self.registry.current_key(node_id)
+            lookups[node_id] = key is not None
+            return key
+
+        res = self.spec.parse(data, key=key_of, now=now)
+        fmt = res.format
+        node = res.node_id
+        if not res.envelope_ok:
+            errs = [f for f in res.findings if f.severity == "error"]
+            if node in lookups and not lookups[node] and any(f.rule == "TRAN-ENV-05" for f in errs):
+                out = self.refuse("1111", fmt, res.header)
+            else:
+                resp = self.spec.respond(res, now)
+                out = self._answer(resp, fmt, STATUS.get(resp.code, 400), node)
+            logs.event("envelope_refused", logging.WARNING, node=node, code=out.code,
+                       rule=errs[0].rule, field=errs[0].field)
+            return out
+        rt_name = res.record_type
+        data_date_env = res.header.get("DataDate", "")
+        overrides: dict[int, tuple[str, str]] = {}
+        rows = []
+        for r, rf in zip(res.records, res.record_findings):
+            if any(f.severity == "error" for f in rf):
+                continue
+            facts = self.recmap.facts(rt_name, r.record, node)
+            if facts.foreign:
+                overrides[r.position] = ("2008", facts.foreign[1])
+                continue
+            rtype = self.catalog.types[rt_name]
+            rows.append((r.position, r.record, facts, rtype.business_date(r.record) or data_date_env))
+        try:
+            duplicates, conflicts = self._commit(node, res, rt_name, rows)
+        except _Replay:
+            out = self.refuse("1110", fmt, res.header)
+            logs.event("envelope_refused", logging.WARNING, node=node, code="1110", rule="TRAN-ENV-10")
+            return out
+        except Exception as exc:  # storage failure: nothing committed, the node must retry
+            logs.event("ingest_failed", logging.ERROR, node=node, error=f"{type(exc).__name__}")
+            logging.getLogger(logs.LOGGER).debug("ingest failure", exc_info=True)
+            return self.refuse("1199", fmt, res.header)
+        resp = self.spec.respond(res, now, duplicates=duplicates, overrides=overrides)
+        for rv in resp.results:
+            if rv.seq in conflicts:
+                rv.message = "与已存记录标识相同但内容不同，保留已存版本"
+        out = self._answer(resp, fmt, 200, node)
+        logs.event("envelope", node=node, index=res.index, count=len(res.records), accepted=out.accepted,
+                   duplicate=out.duplicate, rejected=out.rejected)
+        self._maybe_prune()
+        return out
+
+    def _commit(self, node: str, res, rtype: str, rows: list) -> tuple[set[int], set[int]]:
+        request_id = uuid.uuid4().hex[:16]
+        duplicates: set[int] = set()
+        conflicts: set[int] = set()
+        seen_keys: dict[str, str] = {}
+        stats: dict[tuple[str, str], list[int]] = {}
+        with self.store.write() as tx:
+            t = now_ms()  # taken under the write lock: commit order = time order (the feed cursor relies on it)
+            n = tx.execute("INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
+                           " duplicate, rejected) VALUES (?, ?, ?, ?, 0, 0, 0)"
+                           " ON CONFLICT (node_id, request_time, verify_code) DO NOTHING",
+                           (node, res.request_time, res.header.get("VerifyCode", "").lower(), t))
+            if n == 0:
+                raise _Replay()
+            for pos, rec, facts, ddate in rows:
+                body = _dumps(rec)
+                sha = hashlib.sha256(body.encode()).hexdigest()
+                if facts.rkey in seen_keys:  # the same record twice in one envelope
+                    duplicates.add(pos)
+                    if seen_keys[facts.rkey] != sha:
+                        conflicts.add(pos)
+                    continue
+                seen_keys[facts.rkey] = sha
+                row = tx.one("INSERT INTO records (node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
+                             " goods_code, weight_g, body_sha, body, received_ms, request_id)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                             " ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING id",
+                             (node, rtype, facts.rkey, ddate, facts.own_code, facts.received, facts.batch_local,
+                              facts.goods_code, facts.weight_g, sha, body, t, request_id))
+                if row is None:
+                    duplicates.add(pos)
+                    old = tx.scalar("SELECT body_sha FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?",
+                                    (node, rtype, facts.rkey))
+                    if old != sha:
+                        conflicts.add(pos)
+                    continue
+                rid = row[0]
+                if facts.links:
+                    tx.executemany("INSERT INTO record_links (record_id, node_id, kind, value) VALUES (?, ?, ?, ?)",
+                                   [(rid, node, k, v) for k, v in facts.links])
+                agg = stats.setdefault((ddate, facts.goods_code or ""), [0, 0, 0])
+                agg[0] += 1
+                agg[1] += facts.weight_g or 0
+                deadline = self._deadline_ms(ddate)
+                agg[2] += 1 if deadline is not None and t <= deadline else 0
+                if self.stoptrade.is_failure(rtype, rec):
+                    self.stoptrade.broadcast(tx, node, rid, rec, facts.received, t)
+                self.stoptrade.on_record(tx, node, rid, facts.received, facts.own_code, t)
+            tx.executemany(
+                "INSERT INTO daily_stats (node_id, data_date, rtype, goods_code, records, weight_g, timely, updated_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id, data_date, rtype, goods_code) DO UPDATE SET"
+                " records = daily_stats.records + excluded.records, weight_g = daily_stats.weight_g + excluded.weight_g,"
+                " timely = daily_stats.timely + excluded.timely, updated_ms = excluded.updated_ms",
+                [(node, d, rtype, g, a[0], a[1], a[2], t) for (d, g), a in sorted(stats.items())])
+            accepted = sum(a[0] for a in stats.values())
+            tx.execute("UPDATE requests SET accepted = ?, duplicate = ?, rejected = ? WHERE node_id = ?"
+                       " AND request_time = ? AND verify_code = ?",
+                       (accepted, len(duplicates), len(res.records) - accepted - len(duplicates), node,
+                        res.request_time, res.header.get("VerifyCode", "").lower()))
+            tx.execute("UPDATE nodes SET last_upload_ms = ?, last_seen_ms = ? WHERE node_id = ?", (t, t, node))
+        return duplicates, conflicts
+
+    def _maybe_prune(self) -> None:
+        """Forget envelope keys older than twice the replay memory (they fail the clock window anyway)."""
+        t = now_ms()
+        if t - self._last_prune < 60_000 or not self._prune_lock.acquire(blocking=False):
+            return
+        try:
+            self._last_prune = t
+            horizon = t - int(self.spec.replay_seconds * 2000)
+            with self.store.write() as tx:
+                tx.execute("DELETE FROM requests WHERE received_ms < ?", (horizon,))
+        except Exception:  # pruning is housekeeping: never fail an answered upload for it
+            pass
+        finally:
+            self._prune_lock.release()
+
+
+class _Replay(Exception):
+    pass

@@ -1,0 +1,133 @@
+"""What the platform reads from each record type: identity, trace links, statistics fields.
+
+Data: ``platform.toml`` ``[records.TYPE]`` (the platform's own definitions,
+checked against the profile's record catalogue at start-up: every catalogue
+type must be described and every field named must exist, else
+:class:`RecordMapError`, a configuration error).
+
+:meth:`RecordMap.facts` turns one *valid* record into :class:`Facts`:
+
+* ``rkey``: identity of the record within (node, type); the same record sent
+  twice has the same ``rkey`` and is stored once;
+* ``own_code``: the 20-digit trace code it issues (or ``None``);
+* ``received``: the upstream trace code the goods arrived under (or ``None``);
+* ``batch_local``: the record's ``batch_id`` field as sent (or ``None``);
+* ``links``: certificate numbers joining slaughterhouse records;
+* ``goods_code``, ``weight_g`` (integer grams, exact from the 3-decimal kg text);
+* ``foreign``: why the record does not belong to the uploading node, or ``None``.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "platform.toml"
+_SEP = "\x1f"  # unit separator: cannot occur in a valid field value (control characters are refused)
+
+
+class RecordMapError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    rkey: str
+    own_code: str | None
+    received: str | None
+    batch_local: str | None
+    goods_code: str | None
+    weight_g: int | None
+    links: tuple[tuple[str, str], ...]
+    foreign: tuple[str, str, str] | None  # (field, zh, en)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeMap:
+    name: str
+    key: tuple[str, ...]
+    own: str | None
+    receive: tuple[str, ...]
+    links: tuple[str, ...]
+    goods: str | None
+    weight: str | None
+    node_field: str | None
+    operator: str | None
+    role: str
+
+
+def load_rules(path: Path = DATA) -> dict:
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RecordMapError(f"{path}: {exc}") from exc
+
+
+def kg_to_g(text: str | None) -> int | None:
+    """Exact grams of a kg decimal text with at most 3 decimals ("12.5" -> 12500)."""
+    if not text:
+        return None
+    whole, _, frac = text.partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()) or len(frac) > 3:
+        return None
+    return int(whole) * 1000 + int((frac + "000")[:3])
+
+
+class RecordMap:
+    def __init__(self, profile, rules: dict | None = None):
+        self.profile = profile
+        rules = rules if rules is not None else load_rules()
+        self.rules = rules
+        cat = profile.records
+        self.types: dict[str, TypeMap] = {}
+        described = rules.get("records", {})
+        for name, rt in cat.types.items():
+            spec = described.get(name)
+            if spec is None:
+                raise RecordMapError(f"platform.toml does not describe record type {name!r}")
+            names = set(rt.by_name)
+            tm = TypeMap(name, tuple(spec["key"]), spec.get("own"), tuple(spec.get("receive", ())),
+                         tuple(spec.get("links", ())), spec.get("goods"), spec.get("weight"),
+                         getattr(rt, "node_field", None), spec.get("operator"), getattr(rt, "node_type", "any"))
+            used = set(tm.key) | set(tm.receive) | set(tm.links) | {x for x in (tm.own, tm.goods, tm.weight,
+                                                                                tm.operator) if x}
+            missing = used - names
+            if missing:
+                raise RecordMapError(f"platform.toml: {name} names unknown fields {sorted(missing)}")
+            self.types[name] = tm
+        self.codes = profile.codes
+
+    def facts(self, rtype: str, rec: dict[str, str], node_id: str) -> Facts:
+        tm = self.types[rtype]
+        rkey = _SEP.join(rec.get(f, "") for f in tm.key)
+        own = rec.get(tm.own) if tm.own else None
+        received = None
+        for f in tm.receive:
+            v = rec.get(f)
+            if v and self.codes.is_valid(v, "trace"):
+                received = v
+                break
+        foreign = None
+        if tm.node_field and rec.get(tm.node_field) != node_id:
+            v = rec.get(tm.node_field, "")
+            foreign = (tm.node_field, f"{tm.node_field}「{v}」不是上传节点 {node_id}",
+                       f"{tm.node_field} {v!r} is not the uploading node {node_id}")
+        elif own and not own.startswith(node_id):
+            foreign = (tm.own, f"{tm.own}「{own}」不是本节点（{node_id}）签发的追溯码",
+                       f"{tm.own} {own!r} was not issued by the uploading node {node_id}")
+        elif tm.operator and not rec.get(tm.operator, "").startswith(node_id):
+            v = rec.get(tm.operator, "")
+            foreign = (tm.operator, f"经营者「{v}」不属于上传节点 {node_id}",
+                       f"operator {v!r} is not registered at the uploading node {node_id}")
+        links = tuple((f, rec[f]) for f in tm.links if rec.get(f))
+        goods = rec.get(tm.goods) if tm.goods else None
+        weight = kg_to_g(rec.get(tm.weight)) if tm.weight else None
+        return Facts(rkey, own or None, received, rec.get("batch_id") or None, goods or None, weight, links, foreign)
+
+    # -- roles and KPIs -------------------------------------------------------
+    def role_of(self, node_type: str) -> str | None:
+        return self.rules.get("node_roles", {}).get(node_type)
+
+    def expected_types(self, role: str) -> list[str]:
+        occasional = set(self.rules.get("completeness", {}).get("occasional", []))
+        return sorted(n for n, t in self.types.items() if t.role == role and n not in occasional)

@@ -1,0 +1,71 @@
+"""Run a platform under uvicorn: validated config, JSON logs, graceful shutdown.
+
+``serve(config)`` blocks until SIGINT/SIGTERM.  On a signal uvicorn stops
+accepting connections, lets requests in flight finish (at most
+``GRACE_S`` seconds), then the app's lifespan closes the feed thread and the
+store; an upload whose transaction committed has been answered or will be
+answered before exit, and one that did not commit stored nothing.
+
+The first log line after start-up is ``{"event": "listening", "host", "port",
+"url", …}`` with the real port (useful with ``--port 0``).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from . import logs
+from .config import PlatformConfig
+
+GRACE_S = 10
+
+
+class _Server(uvicorn.Server):
+    """uvicorn.Server that logs the bound address once sockets are up."""
+
+    def __init__(self, config: uvicorn.Config, pconf: PlatformConfig):
+        super().__init__(config)
+        self._pconf = pconf
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit:
+            return
+        for server in getattr(self, "servers", []):
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                logs.event("listening", host=host, port=port, url=f"http://{host}:{port}",
+                           role=self._pconf.role, db=self._pconf.db if not self._pconf.is_postgres else "postgresql")
+                return
+
+
+def build_server(pconf: PlatformConfig, app=None) -> uvicorn.Server:
+    """A uvicorn server for ``pconf`` (the app is built from it unless given)."""
+    from .app import create_app
+    app = app or create_app(pconf)
+    config = uvicorn.Config(app, host=pconf.host, port=pconf.port, log_config=None,
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=GRACE_S,
+                            timeout_keep_alive=5, limit_concurrency=1000, server_header=False,
+                            http="httptools", loop="uvloop")
+    return _Server(config, pconf)
+
+
+def serve(pconf: PlatformConfig) -> int:
+    """Validate, start, block until a signal; returns the process exit code."""
+    logs.setup(pconf.log_level)
+    server = build_server(pconf)
+    try:
+        server.run()
+    except OSError as exc:  # port in use, permission denied…
+        logs.event("start_failed", logging.ERROR, error=str(exc))
+        return 3
+    if not server.started:
+        return 3
+    logs.event("stopped")
+    return 0
+
+
+async def serve_async(pconf: PlatformConfig) -> None:  # pragma: no cover - convenience for embedding
+    await build_server(pconf).serve()

@@ -1,0 +1,98 @@
+"""The interface both backends implement.
+
+A :class:`Tx` is a transaction handle: ``execute`` / ``executemany`` /
+``one`` / ``all`` with portable SQL (``?`` placeholders).  Rows are tuples.
+``Store.write()`` yields a Tx inside a write transaction that commits when the
+block exits normally and rolls back if it raises; the commit has happened when
+the ``with`` statement returns (the platform acknowledges only after that).
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Iterable, Sequence
+
+
+class StoreError(Exception):
+    """The database cannot be opened, reached or migrated (configuration, exit 2)."""
+
+
+class Tx:
+    """A transaction handle over a DB-API cursor; ``sql`` uses ``?`` placeholders."""
+
+    def __init__(self, cursor, translate=None):
+        self._cur = cursor
+        self._translate = translate or (lambda sql: sql)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed (``-1`` if unknown)."""
+        self._cur.execute(self._translate(sql), tuple(params))
+        return self._cur.rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self._cur.executemany(self._translate(sql), rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        self._cur.execute(self._translate(sql), tuple(params))
+        return self._cur.fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        self._cur.execute(self._translate(sql), tuple(params))
+        return list(self._cur.fetchall())
+
+    def scalar(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
+        row = self.one(sql, params)
+        return default if row is None or row[0] is None else row[0]
+
+
+class Store:
+    """Abstract store.  ``dialect`` is ``"sqlite"`` or ``"postgresql"``."""
+
+    dialect: str = ""
+    #: the URL with any password removed, safe for logs and /healthz
+    display_url: str = ""
+
+    def write(self) -> AbstractContextManager[Tx]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def read(self) -> AbstractContextManager[Tx]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def script(self, sql: str) -> None:
+        """Run several DDL statements in one write transaction (used by the migrator)."""
+        with self.write() as tx:
+            for stmt in split_statements(sql):
+                tx.execute(stmt)
+
+    def ping(self) -> bool:
+        try:
+            with self.read() as tx:
+                return tx.scalar("SELECT 1") == 1
+        except Exception:
+            return False
+
+    def close(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a migration file into statements at ``;`` ending a line; ``--`` comments dropped.
+
+    Migration files must not put ``;`` inside string literals at a line end (ours do not).
+    """
+    out, buf = [], []
+    for line in sql.splitlines():
+        stripped = line.split("--", 1)[0].rstrip()
+        if not stripped.strip():
+            continue
+        buf.append(stripped)
+        if stripped.endswith(";"):
+            stmt = "\n".join(buf).rstrip(";").strip()
+            if stmt:
+                out.append(stmt)
+            buf = []
+    tail = "\n".join(buf).strip()
+    if tail:
+        out.append(tail)
+    return out
