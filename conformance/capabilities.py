@@ -14,7 +14,7 @@ A capability statement is a TOML file::
     storage_records = 18000
 
     [expected_failures]       # declared known failures: requirement id = reason
-    "PERC-SCALE-09" = "clock drifts 3 s/day, fixed in 1.3"
+    "PERC-SCALE-18" = "clock drifts 3 s/day, fixed in 1.3"
 
 Selection is deterministic: a test applies iff the target's kind is one of
 the kinds the test names and every capability it needs is declared truthy.

@@ -36,7 +36,7 @@ def collect_tests(root: Path = SUITES_ROOT) -> tuple[dict[str, list[str]], list[
     """(tests → requirement ids, collection errors) of every suite under ``root``."""
     import pytest
     col = _Collector()
-    rc = pytest.main([str(root), "--collect-only", "-qq", "-c", str(root / "pytest.ini"),
+    rc = pytest.main([str(root), "--collect-only", "-c", str(root / "pytest.ini"),
                       "--rootdir", str(root), "-p", "no:terminal"], plugins=[col])
     if rc not in (0, 5):
         col.errors.append(f"pytest exit code {int(rc)}")
@@ -51,7 +51,8 @@ def coverage(catalogue, tests: dict[str, list[str]]) -> dict:
     rows, missing = [], []
     for q in catalogue:
         checked = sorted(by_req.get(q.id, []))
-        reason = getattr(q, "not_tested_reason", None) or None
+        reason = getattr(q, "not_tested_reason", None)
+        reason = dict(reason) if reason else None
         status = "tested" if checked else ("reasoned" if reason else "missing")
         if status == "missing":
             missing.append(q.id)

@@ -43,6 +43,10 @@ def register(sub, common):
     sh = s.add_parser("show", parents=[common], help="show one requirement / 显示一条需求")
     sh.add_argument("id", metavar="ID")
     sh.set_defaults(func=run_show)
+    cv = s.add_parser("coverage", parents=[common],
+                      help="which tests check each requirement, both directions / 需求覆盖")
+    cv.add_argument("--missing", action="store_true", help="only requirements with no test and no reason")
+    cv.set_defaults(func=run_coverage)
     p.set_defaults(func=lambda a, c: (p.print_help(), 2)[1])
 
 
@@ -112,3 +116,38 @@ def run_show(args, con) -> int:
     if req.not_tested_reason:
         con.say(con.t("  不测原因：", "  not tested because: ") + req.not_tested_reason[lang])
     return EXIT_OK
+
+
+def run_coverage(args, con) -> int:
+    """Exit 0 when every requirement has a test or a stated reason and every test names a requirement."""
+    from conformance.coverage import collect_tests, coverage
+    tests, errors = collect_tests()
+    if errors:
+        for e in errors:
+            con.err(f"收集测试出错：{e}", f"collection error: {e}")
+        return 3
+    cov = coverage(profile_of(args).requirements, tests)
+    if con.as_json:
+        con.json(cov)
+        return 0 if cov["ok"] else 1
+    status = {"tested": ("已测", "tested"), "reasoned": ("不测（有理由）", "not tested (reason)"),
+              "missing": ("缺失", "MISSING")}
+    for row in cov["requirements"]:
+        if args.missing and row["status"] != "missing":
+            continue
+        zh, en = status[row["status"]]
+        detail = ", ".join(t.split("::")[-1] for t in row["tests"]) or (row["not_tested_reason"] or "")
+        if isinstance(detail, dict):
+            detail = detail.get(con.lang, "")
+        con.say(f"{row['id']:<16} {con.t(zh, en):<10} {detail}")
+    for n in cov["orphan_tests"]:
+        con.say(con.t(f"未声明需求的测试：{n}", f"test checking no requirement: {n}"))
+    for n in cov["unknown_ids"]:
+        con.say(con.t(f"未知需求编号：{n}", f"unknown requirement id: {n}"))
+    tested = sum(r["status"] == "tested" for r in cov["requirements"])
+    reasoned = sum(r["status"] == "reasoned" for r in cov["requirements"])
+    con.say(con.t(f"共 {len(cov['requirements'])} 条需求：已测 {tested}，有理由不测 {reasoned}，缺失 {len(cov['missing'])}；"
+                  f"测试 {cov['tests']} 个",
+                  f"{len(cov['requirements'])} requirements: {tested} tested, {reasoned} not tested with a reason, "
+                  f"{len(cov['missing'])} missing; {cov['tests']} tests"))
+    return 0 if cov["ok"] else 1
