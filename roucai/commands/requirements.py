@@ -33,7 +33,7 @@ from ._profile import profile_of
 
 def register(sub, common):
     p = sub.add_parser("requirements", parents=[common], help="the requirement catalogue / 需求目录")
-    s = p.add_subparsers(dest="requirements_cmd", metavar="list|show")
+    s = p.add_subparsers(dest="requirements_cmd", metavar="list|show|coverage")
     ls = s.add_parser("list", parents=[common], help="list requirements / 列出需求")
     ls.add_argument("--area", choices=list(AREAS))
     ls.add_argument("--actor", choices=list(ACTORS))
