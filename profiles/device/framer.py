@@ -154,8 +154,9 @@ class FrameDecoder:
         """The line went idle: give up on a partial frame (``truncated`` fault).
 
         Bytes after the partial frame's STX are re-scanned, so a frame hidden
-        behind a bogus STX is still found.  Returns the fault (if a partial frame
-        with SEQ/CMD was pending) followed by any frames found on re-scan.
+        behind a bogus STX is still found; whatever is still incomplete after
+        that is stale too and dropped, so nothing is pending afterwards.  Returns
+        the fault (SEQ/CMD when they were read) followed by any frames found.
         """
         if not self._buf:
             return []
@@ -163,11 +164,10 @@ class FrameDecoder:
         seq = buf[3] if len(buf) > 3 else None
         cmd = buf[4] if len(buf) > 4 else None
         self.stats["truncated"] += 1
-        self.stats["garbage_bytes"] += 1
-        rest = bytes(buf[1:])
-        buf.clear()
         out: list[Frame | FrameFault] = [FrameFault("truncated", seq, cmd)]
-        out += self.feed(rest)
+        while buf:
+            self._drop_stx()
+            out += self.feed(b"")
         return out
 
     def reset(self) -> None:

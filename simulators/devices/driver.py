@@ -5,14 +5,17 @@ port or a URL (``sim://scale-01``, ``/dev/ttyUSB0``, ``socket://127.0.0.1:PORT``
 a pty path): the same code reaches a simulated or a real device.
 
 Every call is one transaction (:meth:`DeviceDriver.transact`): send the
-request, wait ``response_timeout_s`` for the answer with the same SEQ,
+request, wait ``response_timeout_s`` (after the request's own time on the wire
+at the port's baud rate, and again after each byte of an answer still
+arriving) for the answer with the same SEQ,
 retransmit (same SEQ) on timeout or on NAK BAD_CRC / TRUNCATED, at most
 ``retries`` times; then :class:`DeviceTimeout`.  A NAK for any other reason
 raises :class:`DeviceNak` (reason name, zh, en).  Garbage on the line is
 skipped by the frame decoder (resync on the next STX) and counted in
 :attr:`DeviceDriver.stats`; events the device pushes meanwhile (SALE_EVENT,
 CARD_EVENT) are ACKed and queued in :attr:`DeviceDriver.events`.  Nothing
-blocks longer than ``(retries + 1) × response_timeout_s`` per call.
+blocks longer than ``(retries + 1) × response_timeout_s`` per call beyond the
+time the bytes themselves need on the line.
 
 The protocol logic without I/O is :class:`HostSession`; :func:`sim_transact`
 runs it as a SimPy process on a virtual-time line end.
@@ -163,12 +166,14 @@ class DeviceDriver:
                 self.session.stats["retransmissions"] += 1
             attempts += 1
             self.port.write(frame)
-            deadline = time.monotonic() + self.response_timeout_s
+            deadline = time.monotonic() + self._wire_time(len(frame)) + self.response_timeout_s
             retry = False
             while not retry and time.monotonic() < deadline:
                 data = self.port.read(max(1, self.port.in_waiting))
                 if not data:
                     continue
+                if self.session.decoder.pending:      # an answer is still arriving: wait for its bytes
+                    deadline = max(deadline, time.monotonic() + self.response_timeout_s)
                 items, ack = self.session.feed(data, seq, code)
                 if ack:
                     self.port.write(ack)
@@ -183,6 +188,11 @@ class DeviceDriver:
                         retry = True
         self.session.stats["timeouts"] += 1
         raise DeviceTimeout(msg.wire, attempts, self.response_timeout_s)
+
+    def _wire_time(self, nbytes: int) -> float:
+        """Seconds ``nbytes`` take on the line at the port's baud rate (10 bits per byte, 8N1)."""
+        baud = getattr(self.port, "baudrate", None)
+        return nbytes * 10 / baud if isinstance(baud, (int, float)) and baud > 0 else 0.0
 
     def wait_event(self, timeout_s: float = 1.0) -> m.Message | None:
         """The next pushed event (ACKed), or ``None`` after ``timeout_s``."""
@@ -321,13 +331,15 @@ def sim_transact(env, end, session: HostSession, msg: m.Message, timeout_s: floa
         if attempt:
             session.stats["retransmissions"] += 1
         end.write(frame)
-        deadline = env.now + timeout_s
+        deadline = env.now + len(frame) * end.settings.bits_per_byte / end.settings.baudrate + timeout_s
         retry = False
         while not retry and env.now < deadline:
             data = yield end.read_event(1, timeout=deadline - env.now)
             if not data:
                 break
             data += end.read(end.in_waiting)
+            if session.decoder.pending:
+                deadline = max(deadline, env.now + timeout_s)
             items, ack = session.feed(data, seq, code)
             if ack:
                 end.write(ack)

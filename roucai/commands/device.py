@@ -1,0 +1,536 @@
+"""``roucai device``: run a simulated device, drive any device, render a receipt.
+
+    roucai device scale  [--pty | --url URL] [--baud N] [--fault NAME[=V] ...] [--seed N] [--for S]
+    roucai device reader [--pty | --url URL] ...
+    roucai device handheld --url PLATFORM_URL --node CODE --key SECRET [--entries N]
+    roucai device drive URL COMMAND [ARGS...]      (identify, status, read-records 1 10, ...)
+    roucai device receipt --out FILE.png [--text]
+    roucai device faults
+
+Device side ``--url``: ``socket://127.0.0.1:PORT`` serves on a TCP port,
+``sim://NAME`` an in-process line, anything else is opened with pyserial as the
+device's own port (e.g. ``/dev/ttyUSB1`` wired to the host's adapter).
+Default: ``--pty`` (a pseudo-terminal with a stable symlink).
+
+Exit codes: 0 ok; 1 the device refused (NAK) or an upload was rejected;
+2 usage or a port that cannot be opened; 3 timeout or harness error.
+JSON (``--json``) of ``drive``: ``{"ok", "command", "result" | "error", "stats"}``.
+"""
+from __future__ import annotations
+
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, UsageError
+from ._profile import profile_of
+
+DEMO_NODE = "650102001"
+
+
+def register(sub, common):
+    p = sub.add_parser("device", parents=[common], help="simulated devices and host driver / 设备仿真与驱动")
+    s = p.add_subparsers(dest="device_cmd", metavar="scale|reader|handheld|drive|receipt|faults")
+    for kind, zh in (("scale", "追溯秤"), ("reader", "读卡器")):
+        d = s.add_parser(kind, parents=[common], help=f"run a simulated {kind} / 运行仿真{zh}")
+        g = d.add_mutually_exclusive_group()
+        g.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (default)")
+        g.add_argument("--url", help="socket://127.0.0.1:PORT, sim://NAME, or a real port path for the device side")
+        d.add_argument("--name", default=f"roucai-{kind}", help="line name / pty symlink name")
+        d.add_argument("--baud", type=int, default=9600, help="baud rate (paced; default 9600)")
+        d.add_argument("--fault", action="append", default=[], metavar="NAME[=V]", help="inject a fault (repeatable)")
+        d.add_argument("--seed", type=int, default=0)
+        d.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS",
+                       help="stop after this many seconds (default: until Ctrl-C)")
+        d.add_argument("--trace", help="write a JSON-lines wire trace to this file")
+        if kind == "scale":
+            d.add_argument("--db", help="durable record store (SQLite); default: a temporary file")
+            d.add_argument("--model", choices=["counter", "platform"], default="counter", help="案秤 15 kg / 台秤 150 kg")
+            d.add_argument("--blank", action="store_true", help="no demo stall and batches")
+            d.add_argument("--sale-every", type=float, default=None, metavar="SECONDS",
+                           help="simulate a customer sale every N seconds")
+        else:
+            d.add_argument("--no-card", action="store_true", help="start with no card in the field")
+        d.set_defaults(func=run_device, kind=kind)
+    h = s.add_parser("handheld", parents=[common], help="simulated handheld: register entries and upload / 手持终端")
+    h.add_argument("--url", required=True, help="platform URL the envelopes are POSTed to")
+    h.add_argument("--node", default=DEMO_NODE, help="9-digit node code")
+    h.add_argument("--node-name", default="示例农产品批发市场")
+    h.add_argument("--key", required=True, help="the node's secret (VerifyCode key)")
+    h.add_argument("--kind", choices=["wholesale", "slaughterhouse"], default="wholesale")
+    h.add_argument("--entries", type=int, default=3, help="entries to register (1..1000)")
+    h.add_argument("--format", choices=["xml", "json"], default="xml")
+    h.add_argument("--timeout", type=float, default=5.0)
+    h.add_argument("--fault", action="append", default=[], metavar="NAME")
+    h.add_argument("--seed", type=int, default=0)
+    h.set_defaults(func=run_handheld)
+    dr = s.add_parser("drive", parents=[common], help="talk to any device through the driver / 驱动任意设备")
+    dr.add_argument("url", help="pyserial URL or path: sim://NAME, /dev/ttyUSB0, socket://HOST:PORT, a pty")
+    dr.add_argument("command", help=", ".join(sorted(_DRIVE)))
+    dr.add_argument("args", nargs="*")
+    dr.add_argument("--baud", type=int, default=9600)
+    dr.add_argument("--timeout", type=float, default=None, help="response timeout per attempt, seconds")
+    dr.add_argument("--retries", type=int, default=None)
+    dr.set_defaults(func=run_drive)
+    r = s.add_parser("receipt", parents=[common], help="render a receipt PNG / 生成追溯小票图片")
+    r.add_argument("--out", required=True, help="PNG file to write")
+    r.add_argument("--text", action="store_true", help="also print the text receipt")
+    r.add_argument("--market", default="北园春农贸市场")
+    r.add_argument("--stall", default="A-12")
+    r.add_argument("--vendor", default="张建国")
+    r.add_argument("--commodity", default="21111002", help="commodity code")
+    r.add_argument("--weight-g", type=int, default=1234)
+    r.add_argument("--price-fen", type=int, default=None, help="unit price, fen per kg (default: the table's band)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--font", help="a CJK font file (default: fontconfig, $ROUCAI_CJK_FONT)")
+    r.set_defaults(func=run_receipt)
+    f = s.add_parser("faults", parents=[common], help="list fault switches / 故障开关")
+    f.set_defaults(func=run_faults)
+    p.set_defaults(func=lambda a, c: (p.print_help(), EXIT_USAGE)[1])
+
+
+# -- device runners --------------------------------------------------------------------
+
+def _faults(specs, device):
+    from simulators.devices.faults import FaultError, FaultSet
+    try:
+        return FaultSet(specs, device)
+    except FaultError as e:
+        raise UsageError(e.zh, e.en)
+
+
+def _open_device_port(args):
+    """(line or None, device port, host URL)."""
+    from simulators.serial import LineError, LineSettings, WireTrace, open_line
+    if args.baud <= 0:
+        raise UsageError("--baud 须为正数", "--baud must be positive")
+    url = args.url
+    trace = None
+    if args.trace:
+        from profiles.device import get_protocol
+        trace = WireTrace(args.trace, decoder=get_protocol(profile=profile_of(args)).trace_decoder())
+    try:
+        settings = LineSettings(baudrate=args.baud)
+        if url is None or args.pty:
+            line = open_line(args.name, backend="pty", settings=settings, trace=trace)
+        elif url.startswith("socket://"):
+            host, _, port = url[len("socket://"):].partition(":")
+            if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+                raise UsageError("设备端只监听 socket://127.0.0.1:PORT", "the device side listens on socket://127.0.0.1:PORT only")
+            line = open_line(args.name, backend="socket", settings=settings, trace=trace, port=int(port))
+        elif url.startswith("sim://"):
+            line = open_line(url[len("sim://"):], backend="sim", settings=settings, trace=trace)
+        else:
+            import serial
+            try:
+                port = serial.serial_for_url(url, baudrate=args.baud, timeout=0.01)
+            except (serial.SerialException, ValueError, OSError) as e:
+                raise UsageError(f"无法打开端口 {url}：{e}", f"cannot open port {url}: {e}")
+            return None, port, url
+    except (LineError, ValueError, OSError) as e:
+        raise UsageError(f"无法创建串口线路：{e}", f"cannot create the serial line: {e}")
+    return line, line.device, line.host_url
+
+
+def run_device(args, con) -> int:
+    from profiles.device import get_protocol
+    from simulators.devices.endpoint import DeviceEndpoint
+    from simulators.devices.runner import ThreadRunner
+    prof = profile_of(args)
+    faults = _faults(args.fault, args.kind)
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--for 须为正数", "--for must be positive")
+    tick = None
+    tmp = None
+    if args.kind == "scale":
+        from simulators.devices.scale import ScaleModel
+        db = args.db
+        if db is None:
+            tmp = tempfile.TemporaryDirectory(prefix="roucai-scale-")
+            db = str(Path(tmp.name) / "scale.db")
+        try:
+            model = ScaleModel(db, profile=prof, model=args.model, seed=args.seed, faults=faults)
+        except Exception as e:   # sqlite3 errors on a bad --db path
+            raise UsageError(f"无法打开记录存储 {db}：{e}", f"cannot open the record store {db}: {e}")
+        batches = [] if args.blank else _demo_setup(model, prof, args.seed)
+        if args.sale_every:
+            tick = _sale_ticker(model, batches, args.sale_every, args.seed)
+        info = {"device": "scale", "model": args.model, "db": db, "batches": batches}
+    else:
+        from simulators.devices.reader import ReaderModel
+        model = ReaderModel(profile=prof, faults=faults, seed=args.seed)
+        info = {"device": "reader"}
+        if not args.no_card:
+            card = _demo_card(model, prof, args.seed)
+            model.present(card)
+            info["card_uid"] = card.uid.hex()
+    line, port, host_url = _open_device_port(args)
+    runner = ThreadRunner(DeviceEndpoint(get_protocol(profile=prof), model), port, tick=tick)
+    info.update({"url": host_url, "baud": args.baud, "faults": faults.names, "protocol": get_protocol(profile=prof).name})
+    stop = threading.Event()
+    old = signal.signal(signal.SIGTERM, lambda *a: stop.set()) if threading.current_thread() is threading.main_thread() else None
+    runner.start()
+    try:
+        if con.as_json:
+            con.json(info)
+        else:
+            con.say(con.t(f"仿真{'追溯秤' if args.kind == 'scale' else '读卡器'}已就绪，主机请打开：", f"simulated {args.kind} ready; a host opens:"))
+            con.say(f"  {host_url}")
+            for line_ in faults.describe(con.lang):
+                con.say(con.t("  故障：", "  fault: ") + line_)
+            con.say(con.t("  按 Ctrl-C 停止", "  Ctrl-C stops it"))
+        sys.stdout.flush()
+        stop.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+        if line is not None:
+            line.close()
+        else:
+            port.close()
+        if args.kind == "scale":
+            model.store.close()
+        if tmp is not None:
+            tmp.cleanup()
+    st = dict(runner.endpoint.stats, **runner.endpoint.decoder.stats)
+    if not con.as_json:
+        con.say(con.t("已停止。统计：", "stopped. stats: ") + ", ".join(f"{k}={v}" for k, v in st.items()))
+    return EXIT_OK
+
+
+def _demo_setup(model, prof, seed: int) -> list[str]:
+    codes = prof.codes
+    rng = random.Random(seed)
+    op = codes.operator_code(DEMO_NODE, 1 + rng.randrange(50))
+    model.bind_stall(DEMO_NODE, op, f"A-{1 + rng.randrange(40):02d}", "北园春农贸市场", "张建国")
+    upstream = codes.operator_code("650102002", 1 + rng.randrange(50))
+    out = []
+    for i, com in enumerate(("21111002", "21111004")):
+        bt = codes.trace_code(upstream, 1000 + i + rng.randrange(1000))
+        c = prof.commodities[com] if com in prof.commodities else None
+        price = int((c.price_low + c.price_high) / 2 * 100) if c else 3000
+        model.load_batch(bt, com, c.name_zh if c else "", 50_000, price)
+        out.append(bt)
+    return out
+
+
+def _sale_ticker(model, batches, every: float, seed: int):
+    rng = random.Random(seed)
+    state = {"next": time.monotonic() + every}
+
+    def tick(now: float) -> None:
+        if now < state["next"] or not batches:
+            return
+        state["next"] = now + every
+        from simulators.devices.refusal import PowerLost, Refused
+        try:
+            model.sell(rng.choice(batches), rng.randrange(200, 3000))
+        except (Refused, PowerLost):
+            pass
+    return tick
+
+
+def _demo_card(model, prof, seed: int):
+    from profiles.device.card_layout import CardBatch, CardHolder
+    from simulators.devices.card import MifareCard
+    rng = random.Random(seed)
+    codes = prof.codes
+    uid = bytes(rng.randrange(256) for _ in range(4))
+    op = codes.operator_code(DEMO_NODE, 1 + rng.randrange(50))
+    card = MifareCard.issued(model.layout, uid, CardHolder(op, DEMO_NODE, "张建国"))
+    reading = model.layout.read(card.blocks(), uid)
+    for blk, data in model.layout.plan_batch_write(reading, CardBatch(
+            codes.trace_code(codes.operator_code("650102002", 1), 1 + rng.randrange(9999)), "21111002", 25_000, 2600,
+            20240518)):
+        card.mem[blk * 16:(blk + 1) * 16] = data
+    return card
+
+
+# -- handheld ----------------------------------------------------------------------
+
+def run_handheld(args, con) -> int:
+    from simulators.devices.handheld import EntryError, HandheldTerminal
+    prof = profile_of(args)
+    if not 1 <= args.entries <= 1000:
+        raise UsageError("--entries 须在1到1000之间", "--entries must be 1..1000")
+    if not args.url.startswith(("http://", "https://")):
+        raise UsageError("--url 须为 http:// 或 https:// 地址", "--url must be an http:// or https:// URL")
+    faults = _faults(args.fault, "handheld")
+    try:
+        hh = HandheldTerminal(args.node, args.node_name, args.url, args.key, node_kind=args.kind, profile=prof,
+                              faults=faults, seed=args.seed, timeout_s=args.timeout, fmt=args.format)
+    except EntryError as e:
+        raise UsageError("节点编码无效：" + "；".join(f.zh for f in e.findings),
+                         "invalid node code: " + "; ".join(f.en for f in e.findings))
+    rng = random.Random(args.seed)
+    codes, ids = prof.codes, prof.identifiers
+    for i in range(args.entries):
+        op = codes.operator_code(args.node, 1 + rng.randrange(200))
+        plate = ids.new_plate(rng)
+        cert = f"{rng.randint(10, 65)}{rng.randint(0, 99_999_999):08d}"
+        if args.kind == "slaughterhouse":
+            hh.register_animal_intake(op, "养殖户" + str(i + 1), cert, rng.randint(10, 60), plate=plate,
+                                      origin_region="650121")
+        else:
+            meat = rng.random() < 0.5
+            goods = [("21111001" if meat else "01201001", f"{rng.randint(200, 3000)}.000")]
+            goods = [(c, w) for c, w in goods if c in prof.commodities] or [(next(iter(prof.commodities)).code, "500.000")]
+            kw = {"quarantine_animal_products_id": cert} if prof.records.is_meat(goods[0][0]) else {"prov_id": cert}
+            hh.register_market_entry(op, "批发商" + str(i + 1), goods, plate=plate, origin_region="650121", **kw)
+    outcomes = hh.upload()
+    ok = all(o.status == "accepted" for o in outcomes)
+    timeout = any(o.status == "timeout" for o in outcomes)
+    if con.as_json:
+        con.json({"ok": ok, "uploaded": hh.uploaded, "pending": len(hh.outbox),
+                  "outcomes": [o.__dict__ for o in outcomes]})
+    else:
+        for o in outcomes:
+            con.say(f"{o.record_type}: {o.status} {o.count} " + con.t(
+                f"（接收{o.accepted}，重复{o.duplicate}，拒收{o.rejected}）", f"(accepted {o.accepted}, duplicate "
+                f"{o.duplicate}, rejected {o.rejected})") + (f" {o.detail}" if o.detail else ""))
+            for pos, code, msg in o.reasons:
+                con.say(f"    #{pos} {code} {msg}")
+    return EXIT_OK if ok else (EXIT_HARNESS if timeout else EXIT_NONCONFORMANT)
+
+
+# -- drive -------------------------------------------------------------------------
+
+def _int(v: str, name: str) -> int:
+    try:
+        return int(v)
+    except ValueError:
+        raise UsageError(f"{name} 应为整数：{v!r}", f"{name} must be an integer: {v!r}")
+
+
+def _need(args, n: int, usage: str):
+    if len(args) < n:
+        raise UsageError(f"参数不足，用法：{usage}", f"missing arguments; usage: {usage}")
+
+
+def _d_set_clock(d, a):
+    if not a or a[0] == "now":
+        value = datetime.now()
+    else:
+        try:
+            value = datetime.fromisoformat(a[0])
+        except ValueError:
+            raise UsageError(f"时间格式应为 ISO，例如 2024-05-18T08:00:00：{a[0]!r}", f"time must be ISO, e.g. 2024-05-18T08:00:00: {a[0]!r}")
+    d.set_clock(value)
+    return {"set": value.replace(microsecond=0).isoformat(sep=" ")}
+
+
+def _d_bind(d, a):
+    _need(a, 3, "bind NODE OPERATOR STALL [MARKET] [VENDOR]")
+    d.bind_stall(a[0], a[1], a[2], a[3] if len(a) > 3 else "", a[4] if len(a) > 4 else "")
+
+
+def _d_load(d, a):
+    _need(a, 4, "load BATCH_TRACE COMMODITY LIMIT_G PRICE_FEN_PER_KG [NAME]")
+    d.load_batch(a[0], a[1], _int(a[2], "LIMIT_G"), _int(a[3], "PRICE_FEN"), a[4] if len(a) > 4 else "")
+
+
+def _d_read(d, a):
+    start = _int(a[0], "FROM") if a else 1
+    count = _int(a[1], "COUNT") if len(a) > 1 else 10
+    if not 0 <= start < 2 ** 32 or not 0 <= count <= 255:
+        raise UsageError("FROM 须为 0..2^32-1，COUNT 须为 0..255", "FROM must be 0..2^32-1 and COUNT 0..255")
+    return d.read_records(start, count)
+
+
+def _d_events(d, a):
+    secs = float(a[0]) if a else 2.0
+    out, end = [], time.monotonic() + min(secs, 600)
+    while time.monotonic() < end:
+        ev = d.wait_event(end - time.monotonic())
+        if ev is not None:
+            out.append(ev)
+    return out
+
+
+def _d_block(d, a):
+    _need(a, 2, "read-block SECTOR_KEY_HEX BLOCK")
+    blk = _int(a[1], "BLOCK")
+    try:
+        key = bytes.fromhex(a[0])
+    except ValueError:
+        raise UsageError("密钥应为12位十六进制", "the key must be 12 hex digits")
+    d.auth(blk // 4, key, 0x60)
+    return {"block": blk, "data": d.read_block(blk).hex()}
+
+
+def _d_read_card(d, a, prof=None):
+    r = d.read_card(prof.codes if prof else None)
+    return {"uid": r.uid.hex(), "ok": r.ok, "version": r.version,
+            "holder": r.holder.__dict__ if r.holder else None,
+            "batches": [b.__dict__ for b in r.batches], "findings": [f.to_dict() for f in r.findings]}
+
+
+_DRIVE = {
+    "identify": (None, lambda d, a: d.identify()),
+    "status": (None, lambda d, a: d.status()),
+    "clock": (None, lambda d, a: {"time": d.get_clock().isoformat(sep=" ")}),
+    "set-clock": (None, _d_set_clock),
+    "weigh": ("scale", lambda d, a: d.weigh()),
+    "tare": ("scale", lambda d, a: d.tare()),
+    "bind": ("scale", _d_bind),
+    "load": ("scale", _d_load),
+    "stop": ("scale", lambda d, a: (_need(a, 1, "stop BATCH_TRACE [REASON]"),
+                                     d.stop_trade(a[0], a[1] if len(a) > 1 else ""))[1]),
+    "sell": ("scale", lambda d, a: (_need(a, 1, "sell BATCH_TRACE"), d.sell(a[0]))[1]),
+    "read-records": ("scale", _d_read),
+    "ack-records": ("scale", lambda d, a: (_need(a, 1, "ack-records UP_TO_INDEX"),
+                                            d.ack_records(_int(a[0], "UP_TO_INDEX")))[1]),
+    "upload": ("scale", lambda d, a: d.upload_all(_int(a[0], "FROM") if a else 1)),
+    "events": (None, _d_events),
+    "poll": ("reader", lambda d, a: d.poll()),
+    "read-block": ("reader", _d_block),
+    "read-card": ("reader", _d_read_card),
+}
+
+
+def _plain(obj):
+    if obj is None:
+        return {"ack": True}
+    if isinstance(obj, list):
+        return [_plain(o) for o in obj]
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if hasattr(obj, "__dataclass_fields__"):
+        from profiles.device.messages import _plain as mp
+        return mp(obj)
+    return obj
+
+
+def run_drive(args, con) -> int:
+    import serial
+    from profiles.device import get_protocol
+    from simulators.devices.driver import DeviceNak, DeviceTimeout, ReaderDriver, ScaleDriver
+    prof = profile_of(args)
+    if args.command not in _DRIVE:
+        raise UsageError(f"未知命令「{args.command}」；可用：{', '.join(sorted(_DRIVE))}",
+                         f"unknown command {args.command!r}; known: {', '.join(sorted(_DRIVE))}")
+    kind, fn = _DRIVE[args.command]
+    if args.timeout is not None and not 0 < args.timeout <= 60:
+        raise UsageError("--timeout 须在0到60秒之间", "--timeout must be within (0, 60] s")
+    if args.retries is not None and not 0 <= args.retries <= 10:
+        raise UsageError("--retries 须在0到10之间", "--retries must be 0..10")
+    cls = ReaderDriver if kind == "reader" else ScaleDriver
+    try:
+        drv = cls(args.url, protocol=get_protocol(profile=prof), baudrate=args.baud,
+                  response_timeout_s=args.timeout, retries=args.retries)
+    except (serial.SerialException, ValueError, OSError) as e:
+        raise UsageError(f"无法打开端口 {args.url}：{e}", f"cannot open port {args.url}: {e}")
+    with drv:
+        try:
+            result = fn(drv, args.args) if fn is not _d_read_card else fn(drv, args.args, prof)
+        except DeviceTimeout as e:
+            return _drive_out(con, args, False, error=e, stats=drv.stats, code=EXIT_HARNESS, kind="timeout")
+        except DeviceNak as e:
+            return _drive_out(con, args, False, error=e, stats=drv.stats, code=EXIT_NONCONFORMANT, kind="nak")
+        except serial.SerialException as e:
+            con.err(f"串口错误：{e}", f"serial port error: {e}")
+            return EXIT_HARNESS
+        return _drive_out(con, args, True, result=_plain(result), stats=drv.stats, code=EXIT_OK)
+
+
+def _drive_out(con, args, ok, *, result=None, error=None, stats=None, code=0, kind=None) -> int:
+    if con.as_json:
+        out = {"ok": ok, "command": args.command, "stats": stats}
+        if ok:
+            out["result"] = result
+        else:
+            out["error"] = {"kind": kind, "zh": error.zh, "en": error.en,
+                            **({"reason": error.reason} if kind == "nak" else {})}
+        con.json(out)
+        return code
+    if not ok:
+        con.say(con.t("失败：", "failed: ") + con.t(error.zh, error.en))
+        return code
+    _print_result(con, result)
+    errs = {k: v for k, v in (stats or {}).items() if v and k in ("garbage_bytes", "bad_crc", "bad_etx", "bad_length",
+                                                                   "retransmissions", "resyncs", "truncated")}
+    if errs:
+        con.say(con.t("线路错误计数：", "line error counters: ") + ", ".join(f"{k}={v}" for k, v in errs.items()))
+    return code
+
+
+def _print_result(con, result, indent: str = "") -> None:
+    if isinstance(result, dict):
+        for k, v in result.items():
+            if isinstance(v, (dict, list)) and v:
+                con.say(f"{indent}{k}:")
+                _print_result(con, v, indent + "  ")
+            else:
+                con.say(f"{indent}{k}: {v}")
+    elif isinstance(result, list):
+        if not result:
+            con.say(f"{indent}" + con.t("（无）", "(none)"))
+        for i, v in enumerate(result):
+            con.say(f"{indent}[{i}]")
+            _print_result(con, v, indent + "  ")
+    else:
+        con.say(f"{indent}{result}")
+
+
+# -- receipt -----------------------------------------------------------------------
+
+def run_receipt(args, con) -> int:
+    from simulators.devices.receipt import Receipt, ReceiptLine
+    prof = profile_of(args)
+    if args.commodity not in prof.commodities:
+        raise UsageError(f"商品编码 {args.commodity} 不在商品码表中", f"commodity {args.commodity} is not in the table")
+    if not 0 < args.weight_g <= 150_000:
+        raise UsageError("--weight-g 须在1到150000之间", "--weight-g must be 1..150000")
+    c = prof.commodities[args.commodity]
+    rng = random.Random(args.seed)
+    price = args.price_fen if args.price_fen is not None else rng.randint(int(c.price_low * 100), int(c.price_high * 100))
+    if price <= 0:
+        raise UsageError("--price-fen 须为正数", "--price-fen must be positive")
+    codes = prof.codes
+    trace = codes.trace_code(codes.operator_code(DEMO_NODE, 1 + rng.randrange(50)), 1 + rng.randrange(9_999_998))
+    cfg = prof.data("device_protocol")["receipt"]
+    now = datetime(2024, 5, 18, 8, 0, 0).replace(minute=rng.randrange(60), second=rng.randrange(60))
+    amount = (args.weight_g * price + 500) // 1000
+    r = Receipt(args.market, args.stall, args.vendor, now, f"RS{rng.randrange(10 ** 10):010d}{now:%y%m%d%H%M%S}0001",
+                [ReceiptLine(c.name_zh, args.weight_g, price, amount, trace, c.name_en)],
+                cfg["qr_template"].format(url=cfg["qr_url"], trace_code=trace, order_no=""))
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UsageError("--out 须为 .png 文件", "--out must be a .png file")
+    if args.font and not Path(args.font).is_file():
+        raise UsageError(f"字体文件不存在：{args.font}", f"font file not found: {args.font}")
+    try:
+        info = r.png(out, args.font)
+    except OSError as e:
+        raise UsageError(f"无法写入 {out}：{e}", f"cannot write {out}: {e}")
+    if con.as_json:
+        con.json({"ok": True, **info, "trace_code": trace, "qr": r.qr_content, "text": r.text()})
+    else:
+        if args.text:
+            con.say(r.text())
+        con.say(con.t(f"已写入 {info['path']}（{info['width']}×{info['height']}，字体模式 {info['font_mode']}）",
+                      f"wrote {info['path']} ({info['width']}x{info['height']}, font mode {info['font_mode']})"))
+        if info["font_mode"] != "cjk":
+            con.say(con.t("  未找到中文字体：图片使用英文标签，中文见 --text；可设置 ROUCAI_CJK_FONT 或 --font",
+                          "  no CJK font found: the PNG uses English labels (Chinese in --text); set ROUCAI_CJK_FONT or --font"))
+    return EXIT_OK
+
+
+def run_faults(args, con) -> int:
+    from simulators.devices.faults import FAULTS
+    if con.as_json:
+        con.json([{"name": f.name, "devices": list(f.devices), "zh": f.zh, "en": f.en, "param": f.param,
+                   "default": f.default, "unit": f.unit} for f in FAULTS.values()])
+        return EXIT_OK
+    for f in FAULTS.values():
+        par = f"={f.param}({f.default}{f.unit and ' ' + f.unit})" if f.param else ""
+        con.say(f"{f.name}{par}  [{','.join(f.devices)}]  {con.t(f.zh, f.en)}")
+    return EXIT_OK
