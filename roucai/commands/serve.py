@@ -1,0 +1,240 @@
+"""``roucai serve platform|admin``: run the reference platform; administer its registry.
+
+``roucai serve platform [--host 127.0.0.1] [--port 8553] [--db FILE|postgresql://…]
+[--role city|central] [--upstream URL --platform-id ID --upstream-key KEY]``
+runs a city (default) or central platform until SIGINT/SIGTERM (graceful
+shutdown), logging JSON lines on stderr; the first ``"event": "listening"``
+line carries the real port (``--port 0`` picks a free one).
+
+``roucai serve admin --db … ACTION`` works on the same database directly
+(SQLite WAL or PostgreSQL: safe while the server runs):
+
+* ``init`` — create/migrate the database and the platform secret;
+* ``register-node NODE --name N --type T`` — a node (9-digit code, city node type);
+* ``register-operator OPERATOR --name N [--business-type T] [--reg-id R]``;
+* ``issue-key NODE`` — a new key (revokes the previous one), printed once;
+* ``disable-node NODE`` / ``enable-node NODE``; ``list-nodes``;
+* ``import-city CITY.json [--keys-out FILE]`` — every node and operator of a
+  city fixture (``roucai fixtures city``), keys issued for nodes without one,
+  written to FILE (mode 0600) as ``{"node_id": "key"}``;
+* ``register-city ID --name N`` — at a *central* platform: a city platform
+  (6-digit GB/T 2260 id) and its key.
+
+Keys are derived from the platform secret (``--secret-file``, default
+``<db>.secret``); the database holds only a version and a fingerprint.
+Exit codes: 0 ok, 2 configuration or usage error, 3 harness error.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..console import EXIT_HARNESS, EXIT_OK, UsageError
+
+
+def register(sub, common):
+    p = sub.add_parser("serve", parents=[common], help="run the reference platform / 运行参考平台")
+    s = p.add_subparsers(dest="serve_cmd", metavar="platform|admin")
+
+    def db_args(x, need_port=False):
+        x.add_argument("--db", default="platform.db",
+                       help="SQLite file (default platform.db) or postgresql://… / 数据库")
+        x.add_argument("--secret-file", help="platform secret (default <db>.secret) / 平台密钥文件")
+
+    sp = s.add_parser("platform", parents=[common], help="run a city or central platform / 运行城市或中央平台")
+    sp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8553, help="port (default 8553; 0 = any free port)")
+    db_args(sp)
+    sp.add_argument("--role", choices=["city", "central"], default="city")
+    sp.add_argument("--upstream", help="central platform URL to feed (city role)")
+    sp.add_argument("--platform-id", help="this city's 6-digit id at the central platform")
+    sp.add_argument("--upstream-key", help="key issued by the central platform (or env ROUCAI_UPSTREAM_KEY)")
+    sp.add_argument("--feed-interval", type=float, default=60.0, help="seconds between feed pushes (default 60)")
+    sp.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body, bytes")
+    sp.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sp.set_defaults(func=run_platform)
+
+    sa = s.add_parser("admin", parents=[common], help="register nodes/operators, issue keys / 节点登记与密钥")
+    db_args(sa)
+    a = sa.add_subparsers(dest="admin_cmd", metavar="ACTION")
+    a.add_parser("init", parents=[common], help="create the database and secret")
+    x = a.add_parser("register-node", parents=[common], help="register a node")
+    x.add_argument("node")
+    x.add_argument("--name", required=True)
+    x.add_argument("--type", required=True, help="node type, e.g. farmers_market, slaughter_pig")
+    x = a.add_parser("register-operator", parents=[common], help="register an operator")
+    x.add_argument("operator")
+    x.add_argument("--name", required=True)
+    x.add_argument("--business-type")
+    x.add_argument("--reg-id")
+    for name in ("issue-key", "disable-node", "enable-node"):
+        a.add_parser(name, parents=[common]).add_argument("node")
+    a.add_parser("list-nodes", parents=[common], help="nodes with status")
+    x = a.add_parser("import-city", parents=[common], help="register a whole city fixture")
+    x.add_argument("city", help="city JSON from `roucai fixtures city`")
+    x.add_argument("--keys-out", help="write the issued keys here (JSON, mode 0600)")
+    x = a.add_parser("register-city", parents=[common], help="(central) register a city platform")
+    x.add_argument("city_id")
+    x.add_argument("--name", required=True)
+    sa.set_defaults(func=run_admin)
+    p.set_defaults(func=lambda args, con: (p.print_help(), 2)[1])
+
+
+def _config(args):
+    from simulators.platform.config import PlatformConfig
+    return PlatformConfig(
+        host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8553), db=args.db,
+        role=getattr(args, "role", "city"), upstream=getattr(args, "upstream", None),
+        platform_id=getattr(args, "platform_id", None),
+        upstream_key=getattr(args, "upstream_key", None) or os.environ.get("ROUCAI_UPSTREAM_KEY") or None,
+        secret_file=args.secret_file, profile=getattr(args, "profile", "reference"),
+        max_body=getattr(args, "max_body", 8 * 1024 * 1024),
+        feed_interval_s=getattr(args, "feed_interval", 60.0), log_level=getattr(args, "log_level", "info"))
+
+
+def _usage_errors():
+    from simulators.platform.config import ConfigError
+    from simulators.platform.recordmap import RecordMapError
+    from simulators.platform.registry import RegistryError
+    from simulators.platform.secret import SecretError
+    from simulators.platform.storage import StoreError
+    return ConfigError, SecretError, StoreError, RegistryError, RecordMapError
+
+
+def _as_usage(exc) -> UsageError:
+    zh = getattr(exc, "zh", None) or f"{exc}"
+    en = getattr(exc, "en", None) or f"{exc}"
+    findings = getattr(exc, "findings", None) or []
+    if findings:
+        zh += "：" + "；".join(f.zh for f in findings)
+        en += ": " + "; ".join(f.en for f in findings)
+    if exc.__class__.__name__ == "StoreError":
+        zh = f"数据库错误：{exc}"
+    return UsageError(zh, en)
+
+
+def run_platform(args, con) -> int:
+    from simulators.platform import logs
+    from simulators.platform.app import build_services, create_app
+    from simulators.platform.server import build_server
+    errors = _usage_errors()
+    cfg = _config(args)
+    try:
+        svc = build_services(cfg)
+    except errors as exc:
+        raise _as_usage(exc) from None
+    logs.setup(cfg.log_level)
+    server = build_server(cfg, create_app(cfg, svc))
+    try:
+        server.run()
+    except OSError as exc:
+        con.err(f"无法启动：{exc.strerror or exc}", f"cannot start: {exc.strerror or exc}")
+        return EXIT_HARNESS
+    if not server.started:
+        con.err(f"无法监听 {cfg.host}:{cfg.port}", f"cannot listen on {cfg.host}:{cfg.port}")
+        return EXIT_HARNESS
+    return EXIT_OK
+
+
+def _registry(args):
+    from profiles import load_profile
+    from simulators.platform.registry import Registry
+    from simulators.platform.secret import PlatformSecret
+    from simulators.platform.storage import open_store
+    cfg = _config(args).validate()
+    secret = PlatformSecret.load(cfg.resolved_secret_file(), create=True)
+    store = open_store(cfg.db)
+    return Registry(store, secret, load_profile(cfg.profile)), cfg
+
+
+def _write_keys(path: str, keys: dict) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(keys, fh, ensure_ascii=False, indent=1, sort_keys=True)
+        fh.write("\n")
+
+
+def run_admin(args, con) -> int:
+    action = getattr(args, "admin_cmd", None)
+    if not action:
+        raise UsageError("请给出操作：init、register-node、issue-key…", "give an action: init, register-node, issue-key…")
+    errors = _usage_errors()
+    try:
+        reg, cfg = _registry(args)
+        try:
+            return _admin(action, args, con, reg, cfg)
+        finally:
+            reg.store.close()
+    except errors as exc:
+        raise _as_usage(exc) from None
+
+
+def _admin(action, args, con, reg, cfg) -> int:
+    out: dict
+    if action == "init":
+        out = {"db": reg.store.display_url, "secret_file": cfg.resolved_secret_file()}
+        con.say(f"数据库与平台密钥已就绪：{out['db']}（密钥文件 {out['secret_file']}）",
+                f"database and platform secret ready: {out['db']} (secret file {out['secret_file']})")
+    elif action == "register-node":
+        n = reg.register_node(args.node, args.name, args.type)
+        out = n.to_dict()
+        con.say(f"已登记节点 {n.node_id} {n.name}（{n.node_type}）", f"registered node {n.node_id} {n.name} ({n.node_type})")
+    elif action == "register-city":
+        from simulators.platform.registry import CITY_PLATFORM
+        n = reg.register_node(args.city_id, args.name, CITY_PLATFORM)
+        key = reg.issue_key(n.node_id)
+        out = {**n.to_dict(), "key": key}
+        con.say(f"已登记城市平台 {n.node_id}，密钥（仅显示一次）：{key}",
+                f"registered city platform {n.node_id}; key (shown once): {key}")
+    elif action == "register-operator":
+        out = reg.register_operator(args.operator, args.name, args.business_type, args.reg_id)
+        con.say(f"已登记经营者 {args.operator}", f"registered operator {args.operator}")
+    elif action == "issue-key":
+        key = reg.issue_key(args.node)
+        out = {"node_id": args.node, "key": key}
+        con.say(f"节点 {args.node} 的新密钥（旧密钥已作废，仅显示一次）：{key}",
+                f"new key for {args.node} (the old one is revoked; shown once): {key}")
+    elif action in ("disable-node", "enable-node"):
+        n = reg.set_status(args.node, "disabled" if action == "disable-node" else "active")
+        out = n.to_dict()
+        con.say(f"节点 {n.node_id} 状态：{n.status}", f"node {n.node_id} status: {n.status}")
+    elif action == "list-nodes":
+        out = {"nodes": [n.to_dict() for n in reg.nodes()]}
+        for n in reg.nodes():
+            con.say(f"{n.node_id}  {n.node_type:<22} key v{n.key_version} {n.key_fingerprint or '-':<12} "
+                    f"{n.status:<8} {n.name}")
+    elif action == "import-city":
+        out = _import_city(args, con, reg)
+    else:  # pragma: no cover - argparse restricts actions
+        raise UsageError(f"未知操作 {action}", f"unknown action {action}")
+    if con.as_json:
+        con.json(out)
+    return EXIT_OK
+
+
+def _import_city(args, con, reg) -> dict:
+    path = Path(args.city)
+    try:
+        city = json.loads(path.read_text("utf-8"))
+        nodes, operators = city["nodes"], city["operators"]
+    except FileNotFoundError:
+        raise UsageError(f"找不到城市文件 {path}", f"city file not found: {path}") from None
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"{path} 不是城市文件（roucai fixtures city 的输出）",
+                         f"{path} is not a city file (output of roucai fixtures city)") from None
+    keys = {}
+    for n in nodes:
+        reg.register_node(n["code"], n["name"], n["type"])
+        existing = reg.node(n["code"])
+        keys[n["code"]] = reg.current_key(n["code"]) if existing.key_version else reg.issue_key(n["code"])
+    for o in operators:
+        reg.register_operator(o["code"], o["name"], o.get("business_type"), o.get("uscc"))
+    if args.keys_out:
+        _write_keys(args.keys_out, keys)
+    con.say(f"已导入 {len(nodes)} 个节点、{len(operators)} 个经营者" +
+            (f"；密钥已写入 {args.keys_out}" if args.keys_out else ""),
+            f"imported {len(nodes)} nodes and {len(operators)} operators" +
+            (f"; keys written to {args.keys_out}" if args.keys_out else ""))
+    return {"nodes": len(nodes), "operators": len(operators), "keys_out": args.keys_out,
+            **({"keys": keys} if not args.keys_out else {})}
