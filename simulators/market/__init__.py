@@ -22,7 +22,8 @@ __all__ = ["run_market", "MarketModel", "Ledger", "Rates", "MarketConfigError"]
 
 def run_market(preset: str, seed: int, start: dt.date, days: int = 1, *, city_seed: int | None = None,
                profile=None, fault_rates: dict | None = None, stream: IO[str] | None = None,
-               ledger_sink: IO[str] | None = None, env=None, progress=None, mode: str = "fast") -> Ledger:
+               ledger_sink: IO[str] | None = None, env=None, progress=None, mode: str = "fast",
+               record_hooks: list | None = None) -> Ledger:
     """Generate the city of ``preset`` (seed ``city_seed``, default ``seed``) and run the days.
 
     :raises MarketConfigError: impossible configuration (nothing has run yet).
@@ -35,5 +36,6 @@ def run_market(preset: str, seed: int, start: dt.date, days: int = 1, *, city_se
     rates = Rates.load()
     ledger = Ledger(ledger_sink, deadline_grace_s=rates.upload["deadline_grace_s"])
     model = MarketModel(city, prof, seed=seed, start=start, days=days, rates=rates, fault_rates=fault_rates,
-                        ledger=ledger, stream=stream, env=env, progress=progress, mode=mode)
+                        ledger=ledger, stream=stream, env=env, progress=progress, mode=mode,
+                        record_hooks=record_hooks)
     return model.run()

@@ -63,6 +63,8 @@ class Faults:
         self.rates = rates
         self.up = upload
         self.seed = seed
+        self._drift: dict[str, float] = {}
+        self._second: dict[str, bool] = {}
 
     def _rng(self, name: str, subject: str, day: int) -> random.Random:
         return random.Random(f"{self.seed}:fault:{name}:{subject}:{day}")
@@ -87,14 +89,19 @@ class Faults:
 
     def second_scale(self, stall: str) -> bool:
         """Whether this stall's vendor keeps a second scale (decided once per run)."""
-        return self._rng("second_scale", stall, 0).random() < self.rate("second_scale")
+        v = self._second.get(stall)
+        if v is None:
+            v = self._second[stall] = self._rng("second_scale", stall, 0).random() < self.rate("second_scale")
+        return v
 
     def drift(self, node: str) -> float:
         """Seconds the node's clock is off (0.0 for most nodes; decided once per run)."""
-        r = self._rng("clock_drift", node, 0)
-        if r.random() >= self.rate("clock_drift"):
-            return 0.0
-        return round(r.gauss(0.0, float(self.up["drift_sd_s"])), 3)
+        v = self._drift.get(node)
+        if v is None:
+            r = self._rng("clock_drift", node, 0)
+            v = 0.0 if r.random() >= self.rate("clock_drift") else round(r.gauss(0.0, float(self.up["drift_sd_s"])), 3)
+            self._drift[node] = v
+        return v
 
     def upload_extras(self, r: random.Random) -> tuple[float, float | None]:
         """``(delay added, duplicate offset or None)`` for one record, from the caller's stream."""

@@ -61,6 +61,7 @@ class Ledger:
         self.stall_node: dict[str, str] = {}
         self.records_by_node: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # [generated, on time, duplicates]
         self.records_by_type: dict[str, int] = defaultdict(int)
+        self.hourly: dict[str, list[int]] = defaultdict(lambda: [0] * 24)   # node -> records per clock hour
         self.lines_written = 0
         self._dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
@@ -114,6 +115,7 @@ class Ledger:
         if len(ups) > 1:
             c[2] += 1
         self.records_by_type[obj["type"]] += 1
+        self.hourly[node][int(obj["t"] % 86400 // 3600)] += 1
 
     # -- reading -----------------------------------------------------------
     @classmethod
@@ -200,6 +202,15 @@ class Ledger:
                         by_goods[g][key] += cell[key]
         rnd = lambda d: {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in sorted(d.items())}
         return {"days": days, "by_node_type": rnd(by_type), "by_commodity": rnd(by_goods)}
+
+    def hourly_by_node_type(self) -> dict[str, list[int]]:
+        """Records made per local clock hour (0..23, summed over days), per node type."""
+        out: dict[str, list[int]] = {}
+        for node, counts in self.hourly.items():
+            row = out.setdefault(self.node_type(node), [0] * 24)
+            for h, c in enumerate(counts):
+                row[h] += c
+        return dict(sorted(out.items()))
 
     def kpis(self) -> dict[str, Any]:
         """True 追溯秤使用率 and 追溯数据上报率 (profile definitions; docs/market-model.md).

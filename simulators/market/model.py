@@ -53,7 +53,7 @@ class MarketModel:
     def __init__(self, city, profile, *, seed: int, start: dt.date, days: int = 1, rates: Rates | None = None,
                  fault_rates: dict[str, float] | None = None, ledger: Ledger | None = None,
                  stream: IO[str] | None = None, env: simpy.Environment | None = None,
-                 progress: Callable | None = None, mode: str = "fast"):
+                 progress: Callable | None = None, mode: str = "fast", record_hooks: list | None = None):
         if not 1 <= days <= MAX_DAYS:
             raise MarketConfigError(f"--days 须在1到{MAX_DAYS}之间", f"--days must be 1..{MAX_DAYS}")
         self.city = city
@@ -70,6 +70,7 @@ class MarketModel:
         self.ledger = ledger if ledger is not None else Ledger(deadline_grace_s=self.rates.upload["deadline_grace_s"])
         self.stream = stream
         self.progress = progress
+        self.record_hooks = list(record_hooks or [])
         self.commodities = profile.commodities
         self.issuer = TraceIssuer(profile.codes)
         self.ids = profile.identifiers
@@ -283,6 +284,8 @@ class MarketModel:
             self.stream.write(text)
             self.stream.write("\n")
         self.counters["records"] += 1
+        for hook in self.record_hooks:
+            hook(obj)
 
     # -- running -----------------------------------------------------------
     def run(self) -> Ledger:

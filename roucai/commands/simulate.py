@@ -1,0 +1,236 @@
+"""``roucai simulate``: a seeded SimPy market day (or days) of a city, with its ground truth.
+
+    roucai simulate --preset tiny --seed 1 --date 2025-03-10 --out day.jsonl --ledger truth.jsonl
+    roucai simulate --preset lanzhou --seed 7 --days 2 --envelopes env/ --plot day.png
+    roucai simulate --preset urumqi --speed x144      # one day in ten minutes of wall time
+
+Outputs: ``--out`` the time-ordered JSON-lines stream of records (as nodes upload them);
+``--ledger`` the ground truth (every record, lot, sale, fault; ``roucai truth`` reads it);
+``--envelopes`` signed ``DataExchangeReq`` XML files per node; ``--plot`` a PNG of the
+activity by node type and hour.  The closing summary (stdout; ``--json`` for JSON)
+gives records by node type, tonnes sold by category, true KPIs and the faults injected.
+Progress goes to stderr for runs longer than a few seconds (``--quiet`` silences it).
+
+Exit codes: 0 done; 2 bad options, preset, date or an impossible configuration (refused
+before the run); 3 harness error.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+from simulators.city import PresetError, available_presets
+from simulators.market.errors import MarketConfigError
+from simulators.market.faults import parse_fault_options
+from simulators.market.model import MAX_DAYS
+
+from ..console import EXIT_OK, UsageError
+from ._profile import profile_of
+
+ROLE_ZH = {"slaughterhouse": "屠宰厂", "meat_wholesale": "肉品批发市场", "veg_wholesale": "蔬菜批发市场",
+           "distribution_centre": "蔬菜配送中心", "farmers_market": "农贸市场", "shop": "社区直销店",
+           "supermarket": "超市", "canteen": "团体消费单位"}
+FAULT_ZH = {"network_outage": "节点网络中断", "scale_no_paper": "电子秤缺纸", "second_scale": "使用非追溯秤的摊位",
+            "late_upload": "延迟上传", "duplicate_upload": "重复上传", "clock_drift": "时钟偏差"}
+MAX_SPEED = 1_000_000.0
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (CJK characters count two)."""
+    import unicodedata
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - cols)
+
+
+def register(sub, common):
+    p = sub.add_parser("simulate", parents=[common], help="simulate market days with ground truth / 市场流通仿真")
+    p.add_argument("--preset", required=True, help="city preset: " + ", ".join(available_presets()))
+    p.add_argument("--seed", type=int, default=1, help="seed of the run (default 1)")
+    p.add_argument("--city-seed", type=int, help="seed of the city (default: --seed)")
+    p.add_argument("--date", help="first business day YYYY-MM-DD (default: the preset's reference date)")
+    p.add_argument("--days", type=int, default=1, help=f"number of days, 1..{MAX_DAYS} (default 1)")
+    p.add_argument("--mode", choices=["fast", "devices"], default="fast",
+                   help="fast: records directly; devices: sales through simulated scales")
+    p.add_argument("--speed", default="max", help="max (as fast as possible), realtime, or xFACTOR (e.g. x144)")
+    p.add_argument("--out", help="JSON-lines stream of records")
+    p.add_argument("--ledger", help="ground-truth ledger (JSON lines)")
+    p.add_argument("--envelopes", metavar="DIR", help="write DataExchangeReq XML envelopes per node here")
+    p.add_argument("--envelope-key", default=None, help="signing key of the envelopes (default: a development key)")
+    p.add_argument("--plot", metavar="FILE.png", help="PNG of the activity by node type and hour")
+    p.add_argument("--fault", action="append", metavar="NAME=RATE", help="set a fault switch (repeatable)")
+    p.add_argument("--no-faults", action="store_true", help="switch every fault off")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def _speed(text: str) -> float | None:
+    """None = as fast as possible; else wall seconds per simulated second."""
+    t = text.strip().lower()
+    if t == "max":
+        return None
+    if t == "realtime":
+        return 1.0
+    if t.startswith("x"):
+        try:
+            f = float(t[1:])
+        except ValueError:
+            f = -1.0
+        if 0 < f <= MAX_SPEED:
+            return 1.0 / f
+    raise UsageError(f"--speed 须为 max、realtime 或 x倍数（如 x144，最大 x{int(MAX_SPEED)}），收到 {text!r}",
+                     f"--speed must be max, realtime or xFACTOR (e.g. x144, at most x{int(MAX_SPEED)}), got {text!r}")
+
+
+def _writable(path: str | None, opt: str) -> None:
+    if not path:
+        return
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"{opt} 的目录不存在：{parent}", f"{opt}: directory does not exist: {parent}")
+    if Path(path).is_dir():
+        raise UsageError(f"{opt} 须为文件，而 {path} 是目录", f"{opt} must be a file; {path} is a directory")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{opt} 的目录不可写：{parent}", f"{opt}: directory not writable: {parent}")
+
+
+def _options(args, con, prof):
+    from simulators.city import load_preset
+    if args.seed < 0 or (args.city_seed is not None and args.city_seed < 0):
+        raise UsageError("种子须为非负整数", "seeds must be non-negative integers")
+    if not 1 <= args.days <= MAX_DAYS:
+        raise UsageError(f"--days 须在1到{MAX_DAYS}之间", f"--days must be 1..{MAX_DAYS}")
+    try:
+        preset = load_preset(args.preset, prof)
+    except PresetError as exc:
+        raise UsageError(exc.zh, exc.en) from None
+    date_text = args.date or str(preset.reference_date)
+    try:
+        start = dt.date.fromisoformat(date_text)
+    except ValueError:
+        raise UsageError(f"--date 须为 YYYY-MM-DD 格式的有效日期，收到 {date_text!r}",
+                         f"--date must be a valid YYYY-MM-DD date, got {date_text!r}") from None
+    if not 1990 <= start.year <= 2099:
+        raise UsageError("--date 的年份须在1990到2099之间", "--date: the year must be 1990..2099")
+    factor = _speed(args.speed)
+    for path, opt in ((args.out, "--out"), (args.ledger, "--ledger"), (args.plot, "--plot")):
+        _writable(path, opt)
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise UsageError("--plot 须为 .png 文件", "--plot must name a .png file")
+    if args.envelopes and Path(args.envelopes).exists() and not Path(args.envelopes).is_dir():
+        raise UsageError(f"--envelopes 须为目录：{args.envelopes}", f"--envelopes must be a directory: {args.envelopes}")
+    if args.mode == "devices":
+        from simulators.market import devices
+        problem = devices.unavailable()
+        if problem:
+            raise UsageError(*problem)
+    return start, factor
+
+
+def run(args, con) -> int:
+    from simulators.city import generate_city
+    from simulators.market.ledger import Ledger
+    from simulators.market.model import MarketModel
+    from simulators.market.output import DEFAULT_KEY, EnvelopeBatcher
+    from simulators.market.rates import Rates
+    import simpy
+    import simpy.rt
+
+    prof = profile_of(args)
+    start, factor = _options(args, con, prof)
+    rates = Rates.load()
+    try:
+        faults = parse_fault_options(args.fault, rates.faults, none=args.no_faults)
+    except MarketConfigError as exc:
+        raise UsageError(exc.zh, exc.en) from None
+    city = generate_city(args.preset, args.seed if args.city_seed is None else args.city_seed, prof)
+    env = simpy.Environment() if factor is None else simpy.rt.RealtimeEnvironment(factor=factor, strict=False)
+    hooks = []
+    batcher = None
+    if args.envelopes:
+        batcher = EnvelopeBatcher(prof, start, rates.upload["node_batch_s"], args.envelope_key or DEFAULT_KEY)
+        hooks.append(batcher.add)
+    t_wall = time.monotonic()
+    last = [t_wall]
+
+    def progress(t, model):
+        now = time.monotonic()
+        if args.quiet or (now - t_wall < 3.0 and factor is None) or now - last[0] < 1.0:
+            return
+        last[0] = now
+        c = model.counters
+        print(con.t(f"[仿真] {model.ts(t)[:16]}  记录 {c['records']}  零售 {c['sales']}  用时 {now - t_wall:.1f}s",
+                    f"[simulate] {model.ts(t)[:16]}  records {c['records']}  sales {c['sales']}  wall {now - t_wall:.1f}s"),
+              file=sys.stderr, flush=True)
+
+    out_fh = open(args.out, "w", encoding="utf-8", newline="\n") if args.out else None
+    led_fh = open(args.ledger, "w", encoding="utf-8", newline="\n") if args.ledger else None
+    try:
+        ledger = Ledger(led_fh, deadline_grace_s=rates.upload["deadline_grace_s"])
+        try:
+            model = MarketModel(city, prof, seed=args.seed, start=start, days=args.days, rates=rates,
+                                fault_rates=faults, ledger=ledger, stream=out_fh, env=env, progress=progress,
+                                mode=args.mode, record_hooks=hooks)
+        except MarketConfigError as exc:
+            raise UsageError(exc.zh, exc.en) from None
+        if args.mode == "devices":
+            from simulators.market import devices
+            devices.attach(model)
+        model.run()
+    finally:
+        for fh in (out_fh, led_fh):
+            if fh is not None:
+                fh.close()
+    wall = time.monotonic() - t_wall
+    env_info = batcher.write(args.envelopes) if batcher is not None else None
+    if args.plot:
+        from simulators.market.plot import render
+        render(ledger.hourly_by_node_type(), f"{args.preset} seed {args.seed} from {start} ({args.days} day(s))",
+               args.plot)
+    summary = ledger.summary()
+    summary.update({"preset": args.preset, "seed": args.seed, "start": start.isoformat(), "days": args.days,
+                    "mode": args.mode, "wall_s": round(wall, 3), "day_types": model.day_info,
+                    "sales": model.counters["sales"], "stockouts": model.counters["stockouts"]})
+    if env_info:
+        summary["envelopes"] = env_info
+    _report(con, summary, args)
+    return EXIT_OK
+
+
+def _report(con, s: dict, args) -> None:
+    if con.as_json:
+        con.json(s)
+        return
+    k = s["kpis"]
+    con.say(con.t(f"仿真完成：{args.preset}，种子 {args.seed}，{s['start']} 起 {s['days']} 天，模式 {s['mode']}，用时 {s['wall_s']}s",
+                  f"simulated {args.preset}, seed {args.seed}, {s['days']} day(s) from {s['start']}, mode {s['mode']}, wall {s['wall_s']}s"))
+    for d in s["day_types"]:
+        if d["labels"]:
+            con.say(f"  {d['date']}: {', '.join(d['labels'])}")
+    con.say(con.t("按节点类型的记录数：", "records by node type:"))
+    for role, n in s["records_by_node_type"].items():
+        con.say(f"  {_pad(con.t(ROLE_ZH.get(role, role), role), 22)} {n:>10}")
+    con.say(con.t("零售销量（吨，按品类）：", "retail sales (tonnes, by category):"))
+    for cat, t in s["retail_tonnes_by_category"].items():
+        con.say(f"  {_pad(cat, 12)} {t:>10.3f}")
+    su, ur = k["scale_usage"], k["upload_rate"]
+    pct = lambda x: "—" if x is None else f"{100 * x:.1f}%"
+    con.say(con.t(f"追溯秤使用率（真值）：{pct(su['overall'])}（摊位平均 {pct(su['stall_mean'])}；零售 {su['sales']} 笔，无追溯 {su['untraceable']} 笔）",
+                  f"traceability-scale usage (true): {pct(su['overall'])} (stall mean {pct(su['stall_mean'])}; {su['sales']} retail sales, {su['untraceable']} untraceable)"))
+    con.say(con.t(f"追溯数据上报率（真值，菜市场与超市）：{pct(ur['overall'])}（节点平均 {pct(ur['node_mean'])}；{ur['records']} 条记录）",
+                  f"traceability data upload rate (true, markets and supermarkets): {pct(ur['overall'])} (node mean {pct(ur['node_mean'])}; {ur['records']} records)"))
+    if s["faults"]:
+        con.say(con.t("注入的故障：", "faults injected:"))
+        for name, n in s["faults"].items():
+            con.say(f"  {_pad(con.t(FAULT_ZH.get(name, name), name), 22)} {n:>8}")
+    con.say(con.t(f"中止交易指令：{s['stop_trades']}；缺货未满足的采购：{s['stockouts']}",
+                  f"stop-trade orders: {s['stop_trades']}; purchases left short: {s['stockouts']}"))
+    if s.get("envelopes"):
+        e = s["envelopes"]
+        con.say(con.t(f"上传报文：{e['envelopes']} 个（{e['records']} 条记录，{e['nodes']} 个节点）→ {args.envelopes}",
+                      f"envelopes: {e['envelopes']} ({e['records']} records, {e['nodes']} nodes) → {args.envelopes}"))
+    for path, zh, en in ((args.out, "记录流", "stream"), (args.ledger, "真值台账", "ledger"), (args.plot, "活动图", "plot")):
+        if path:
+            con.say(con.t(f"{zh}：{path}", f"{en}: {path}"))
