@@ -10,9 +10,10 @@ init 0xFFFF, not reflected, xorout 0) over LEN..PAYLOAD.  There is no byte
 stuffing: the length delimits the frame and ETX + CRC confirm it.
 
 Resynchronisation ("hunting"): on a length out of range, a missing ETX or a bad
-CRC the decoder drops only the leading STX byte and searches for the next STX,
-so any garbage followed by a good frame still yields that frame (unless the
-garbage itself forms a frame with a valid CRC).  Every discarded byte and every
+CRC the decoder drops only the leading STX byte and searches for the next STX;
+while a candidate is incomplete, a complete frame with a good CRC starting at a
+later STX wins over it.  So any garbage followed by a good frame yields that
+frame at once (unless the garbage itself forms a frame with a valid CRC).  Every discarded byte and every
 rejected candidate is counted in :attr:`FrameDecoder.stats`.  The decoder never
 raises on input bytes.
 """
@@ -130,7 +131,13 @@ class FrameDecoder:
                 continue
             total = n + 6
             if len(buf) < total:
-                break
+                j = self._later_frame(maxlen)
+                if j is None:
+                    break
+                st["garbage_bytes"] += j      # the candidate was garbage: a whole valid frame starts later
+                st["resyncs"] += 1
+                del buf[:j]
+                continue
             if buf[total - 1] != etx:
                 st["bad_etx"] += 1
                 self._drop_stx()
@@ -145,6 +152,24 @@ class FrameDecoder:
             st["frames"] += 1
             del buf[:total]
         return out
+
+    def _later_frame(self, maxlen: int) -> int | None:
+        """Offset of a later STX that begins a complete frame with a good CRC, if any.
+
+        Needed because there is no byte stuffing: a bogus STX can announce a
+        long frame and would otherwise swallow the good frames behind it until
+        the line goes idle.
+        """
+        buf, stx, etx = self._buf, self.spec.stx, self.spec.etx
+        j = buf.find(stx, 1)
+        while j >= 0 and len(buf) - j >= 8:
+            n = (buf[j + 1] << 8) | buf[j + 2]
+            end = j + n + 6
+            if 2 <= n <= maxlen and end <= len(buf) and buf[end - 1] == etx \
+                    and binascii.crc_hqx(buf[j + 1:end - 3], 0xFFFF) == ((buf[end - 3] << 8) | buf[end - 2]):
+                return j
+            j = buf.find(stx, j + 1)
+        return None
 
     def _drop_stx(self) -> None:
         del self._buf[:1]

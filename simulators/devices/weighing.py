@@ -14,6 +14,7 @@ Units: grams (int on the wire, float internally for the true load).
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Callable
@@ -69,7 +70,7 @@ class WeighingUnit:
         self.load_g = 0.0
         self.zero_offset_g = 0.0
         self.tare_g = 0
-        self._changed_at = -1e18
+        self._changed_at = -math.inf
 
     def division(self, gross_g: float) -> int:
         return self.m.e1_g if gross_g <= self.m.switch_g else self.m.e2_g
@@ -83,13 +84,13 @@ class WeighingUnit:
         if load_g < 0:
             raise ValueError("load must be >= 0 g")
         self.load_g = float(load_g)
-        self._changed_at = self.time_source() - (self.m.settle_s if settled else 0.0)
+        self._changed_at = -math.inf if settled else self.time_source()
 
     def clear(self) -> None:
         self.place(0.0)
 
     def stable(self) -> bool:
-        return self.time_source() - self._changed_at >= self.m.settle_s
+        return self.time_source() - self._changed_at >= self.m.settle_s - 1e-9
 
     def read(self) -> Reading:
         true = self.load_g - self.zero_offset_g
