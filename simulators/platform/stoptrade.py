@@ -57,6 +57,9 @@ class StopTrade:
         reason = (f"{rec.get('detection_date', '')} {rec.get('market_name', src_node)} 检测不合格："
                   f"{rec.get('goods_name', '')} {rec.get('result_expl', '')}").strip()
         goods = rec.get("goods_code")
+        tx.execute("INSERT INTO stop_roots (root_code, source_node, source_record, goods_code, reason, created_ms)"
+                   " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (root_code) DO NOTHING",
+                   (root, src_node, src_record, goods, reason, now))
         queue, stopped = [root], 0
         local_root = upstream is None
         while queue and stopped < self.max_codes:
@@ -85,12 +88,8 @@ class StopTrade:
         if row is None:
             return
         root = row[0]
-        src = tx.one("SELECT source_node, source_record, reason, goods_code FROM stop_instructions"
-                     " WHERE root_code = ? ORDER BY id LIMIT 1", (root,))
-        if src is None:
-            det = tx.one("SELECT node_id, id FROM records WHERE upstream = ? OR batch_local = ? ORDER BY id LIMIT 1",
-                         (root, root))
-            src = (det[0], det[1], "上游批次检测不合格", None) if det else ("", 0, "上游批次检测不合格", None)
+        src = tx.one("SELECT source_node, source_record, reason, goods_code FROM stop_roots WHERE root_code = ?",
+                     (root,))
         if node != src[0]:
             self._instruct(tx, node, upstream, root, src[3], src[0], src[1], src[2], now)
         if own:

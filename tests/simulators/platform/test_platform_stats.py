@@ -1,0 +1,60 @@
+"""Statistics equal the stored records; KPIs; node monitoring."""
+import json
+
+from conftest import R, S, V, W, meat_chain, today, upload_all, veg_chain
+from simulators.platform.recordmap import kg_to_g
+
+
+def test_daily_stats_equal_a_recount_of_stored_records(platform):
+    for n in range(1, 4):
+        upload_all(platform, meat_chain(n=n))
+        upload_all(platform, veg_chain(n=n))
+    platform.upload(*meat_chain(n=1)["uploads"][-1])  # duplicates do not count
+    rows = platform.client.get("/api/v1/stats/daily", params={"date": today()}).json()["rows"]
+    got = {(r["node_id"], r["type"], r["goods_code"]): (r["records"], r["weight_kg"]) for r in rows}
+    with platform.svc.store.read() as tx:
+        stored = tx.all("SELECT node_id, rtype, goods_code, body FROM records WHERE data_date = ?", (today(),))
+    want = {}
+    for node, rtype, goods, body in stored:
+        k = (node, rtype, goods)
+        n, g = want.get(k, (0, 0))
+        want[k] = (n + 1, g + (kg_to_g(json.loads(body).get("weight")) or 0 if goods else 0))
+    assert got == {k: (n, f"{g // 1000}.{g % 1000:03d}") for k, (n, g) in want.items()}
+    assert sum(r["records"] for r in rows) == len(stored) == 3 * 14
+    totals = platform.client.get("/api/v1/stats/totals", params={"date": today()}).json()
+    assert totals["by_node"][R]["records"] == 3 * 4
+    assert totals["by_node_type"]["slaughter_pig"]["records"] == 3 * 4
+
+
+def test_kpis(platform):
+    upload_all(platform, meat_chain())
+    k = platform.client.get("/api/v1/kpis", params={"date": today()}).json()
+    # 6 registered nodes, 3 reported (slaughterhouse, meat wholesale, farmers' market)
+    assert (k["report_rate"]["reporting"], k["report_rate"]["nodes"]) == (3, 6)
+    assert k["report_rate"]["by_role"]["canteen"]["rate"] == 0.0
+    assert k["timeliness"]["overall"] == 1.0 and k["timeliness"]["records"] == 11
+    assert k["completeness"]["by_role"]["slaughterhouse"] == 1.0
+    assert k["completeness"]["by_role"]["wholesale"] == 0.75  # no market_tran_info_base
+    assert k["completeness"]["by_role"]["retail"] == 1.0
+    assert k["chain"] == {"overall": 1.0, "linked": 7, "resolved": 7}  # 4 at W, 3 at R
+
+
+def test_kpi_chain_counts_unresolved_links(platform):
+    chain = meat_chain()
+    chain["uploads"] = [u for u in chain["uploads"] if u[0] != S]
+    upload_all(platform, chain)
+    k = platform.client.get("/api/v1/kpis", params={"date": today()}).json()
+    assert k["chain"]["linked"] == 7 and k["chain"]["resolved"] == 3  # W's 4 point at the missing S
+
+
+def test_node_monitoring_online_offline_never(platform):
+    upload_all(platform, veg_chain())
+    nodes = {n["node_id"]: n for n in platform.client.get("/api/v1/nodes").json()["nodes"]}
+    assert nodes[V]["state"] == "online" and nodes[R]["state"] == "online" and nodes[W]["state"] == "never"
+    with platform.svc.store.write() as tx:  # heard from 16 minutes ago
+        tx.execute("UPDATE nodes SET last_seen_ms = last_seen_ms - 960000 WHERE node_id = ?", (V,))
+    assert platform.client.get(f"/api/v1/nodes/{V}").json()["state"] == "offline"
+    platform.svc.registry.set_status(R, "disabled")
+    summary = platform.client.get("/api/v1/nodes").json()["summary"]
+    assert summary == {"offline_after_s": 900, "online": 0, "offline": 1, "never": 4, "disabled": 1}
+    assert platform.client.get("/api/v1/nodes/650199999").status_code == 404
