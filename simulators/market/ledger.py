@@ -184,7 +184,7 @@ class Ledger:
                 cell["out"] += e["kg"]
                 cell["sold"] += e["kg"]
                 continue
-            if kind in ("carcass", "veg_batch", "line"):
+            if kind in ("carcass", "veg_batch", "line") and e.get("node"):
                 per[day][e["node"]][e["goods_code"]]["in"] += e["kg"]
             if kind == "line" and e.get("from_node"):
                 per[day][e["from_node"]][e["goods_code"]]["out"] += e["kg"]
