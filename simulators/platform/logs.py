@@ -47,3 +47,12 @@ def setup(level: str = "info", stream=None) -> logging.Logger:
 
 def event(name: str, level: int = logging.INFO, **fields) -> None:
     logging.getLogger(LOGGER).log(level, name, extra={"event": name, "fields": fields})
+
+
+def always(name: str, **fields) -> None:
+    """Log an event whatever the level (start-up lines such as ``listening`` that tools wait for)."""
+    lg = logging.getLogger(LOGGER)
+    record = lg.makeRecord(LOGGER, logging.INFO, __file__, 0, name, (), None,
+                           extra={"event": name, "fields": fields})
+    for h in lg.handlers or [logging.lastResort]:
+        h.handle(record)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import uvicorn
 
@@ -29,6 +30,16 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._pconf = pconf
 
+    def handle_exit(self, sig, frame) -> None:
+        """Graceful stop on SIGINT/SIGTERM, then exit 0 (uvicorn would re-raise the signal afterwards).
+
+        A second SIGINT forces the exit, as in uvicorn."""
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+            logs.event("shutdown_requested", signal=signal.Signals(sig).name)
+
     async def startup(self, sockets=None) -> None:
         await super().startup(sockets=sockets)
         if self.should_exit:
@@ -36,7 +47,7 @@ class _Server(uvicorn.Server):
         for server in getattr(self, "servers", []):
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
-                logs.event("listening", host=host, port=port, url=f"http://{host}:{port}",
+                logs.always("listening", host=host, port=port, url=f"http://{host}:{port}",
                            role=self._pconf.role, db=self._pconf.db if not self._pconf.is_postgres else "postgresql")
                 return
 

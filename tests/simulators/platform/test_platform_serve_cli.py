@@ -1,0 +1,106 @@
+"""`roucai serve`: admin commands, configuration errors (exit 2), JSON logs, graceful shutdown, OpenAPI."""
+import json
+import os
+import stat
+
+import httpx
+import pytest
+
+from roucai.cli import main
+from simulators.platform.launcher import PlatformProcess
+
+CITY = None
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    from simulators.city import generate_city
+    from simulators.city.canonical import dumps
+    path = tmp_path_factory.mktemp("city") / "tiny.json"
+    path.write_text(dumps(generate_city("tiny", 1)), "utf-8")
+    return path
+
+
+def test_admin_import_city_registers_everything_and_writes_keys_0600(tmp_path, capsys, city):
+    db, keys = str(tmp_path / "p.db"), str(tmp_path / "keys.json")
+    rc, out, _ = run(capsys, "serve", "admin", "--db", db, "import-city", str(city), "--keys-out", keys)
+    assert rc == 0 and "已导入 6 个节点" in out
+    assert stat.S_IMODE(os.stat(keys).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(db + ".secret").st_mode) == 0o600
+    k = json.loads(open(keys).read())
+    rc, out, _ = run(capsys, "serve", "admin", "--db", db, "list-nodes", "--json")
+    nodes = json.loads(out)["nodes"]
+    assert rc == 0 and {n["node_id"] for n in nodes} == set(k) and all(n["key_version"] == 1 for n in nodes)
+    # the database holds no key
+    raw = open(db, "rb").read() + (open(db + "-wal", "rb").read() if os.path.exists(db + "-wal") else b"")
+    assert not any(v.encode() in raw for v in k.values())
+    # importing again keeps the keys
+    rc, out, _ = run(capsys, "serve", "admin", "--db", db, "import-city", str(city), "--json")
+    assert json.loads(out)["keys"] == k
+    node = sorted(k)[0]
+    rc, out, _ = run(capsys, "--lang", "en", "serve", "admin", "--db", db, "issue-key", node, "--json")
+    assert rc == 0 and json.loads(out)["key"] != k[node]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["serve", "admin", "register-node", "12345", "--name", "x", "--type", "shop"], "流通节点编码"),
+    (["serve", "admin", "register-node", "650102001", "--name", "x", "--type", "Bad Type"], "节点类型"),
+    (["serve", "admin", "register-operator", "6501020019999", "--name", "x"], "节点未登记"),
+    (["serve", "admin", "issue-key", "650102001"], "节点未登记"),
+    (["serve", "admin", "import-city", "/nonexistent.json"], "找不到城市文件"),
+    (["serve", "platform", "--db", "/nonexistent/dir/p.db"], "目录不存在"),
+    (["serve", "platform", "--host", "not-an-ip"], "IP"),
+    (["serve", "platform", "--upstream", "http://127.0.0.1:1"], "--platform-id"),
+    (["serve", "platform", "--role", "central", "--upstream", "http://127.0.0.1:1"], "--upstream"),
+    (["serve", "platform", "--db", "postgresql://nobody@127.0.0.1:1/none"], "--secret-file"),
+    (["serve", "platform", "--db", "postgresql://nobody@127.0.0.1:1/none", "--secret-file", "SECRET"], "数据库错误"),
+    (["serve", "platform", "--max-body", "10"], "--max-body"),
+])
+def test_configuration_errors_exit_2_with_a_clear_message(tmp_path, capsys, argv, needle):
+    argv = [a.replace("SECRET", str(tmp_path / "s")) for a in argv]
+    if "--db" not in argv:
+        argv[2:2] = ["--db", str(tmp_path / "p.db")]
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2, (out, err)
+    assert needle in err and "Traceback" not in err
+
+
+def test_secret_file_readable_by_others_is_refused(tmp_path, capsys):
+    s = tmp_path / "s"
+    s.write_text("ab" * 32)
+    os.chmod(s, 0o644)
+    rc, _, err = run(capsys, "serve", "admin", "--db", str(tmp_path / "p.db"), "--secret-file", str(s), "init")
+    assert rc == 2 and "权限过宽" in err
+
+
+def test_server_logs_json_lines_binds_loopback_and_stops_gracefully(tmp_path):
+    proc = PlatformProcess(str(tmp_path / "p.db")).start()
+    try:
+        assert proc.url.startswith("http://127.0.0.1:")
+        h = httpx.get(proc.url + "/healthz", timeout=5).json()
+        assert h["status"] == "ok" and h["db"] == "sqlite" and h["schema_version"] >= 2
+    finally:
+        rc = proc.stop()
+    assert rc == 0
+    events = [json.loads(line)["event"] for line in proc.log_lines if line.startswith("{")]
+    assert {"starting", "listening", "http", "shutdown_requested", "store_closed"} <= set(events)
+    assert events.index("shutdown_requested") < events.index("store_closed")
+    assert all(line.startswith("{") for line in proc.log_lines), proc.log_lines[:3]
+
+
+def test_openapi_documents_every_route_and_xml_bodies(platform):
+    spec = platform.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    routes = {r.path for r in platform.tp.app.routes if getattr(r, "include_in_schema", False)}
+    assert routes <= set(paths), routes - set(paths)
+    up = paths["/api/v1/exchange"]["post"]
+    assert "application/xml" in up["requestBody"]["content"] and "application/json" in up["requestBody"]["content"]
+    assert {"200", "400", "401", "409", "413", "503"} <= set(up["responses"])
+    assert "application/xml" in up["responses"]["200"]["content"]
+    assert "/dts_if/servlet/IfRevSubServlet" in paths
