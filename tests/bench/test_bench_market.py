@@ -1,0 +1,81 @@
+"""Market model throughput: a full ``lanzhou`` day in fast mode ≤ 30 s wall and ≤ 1 GB, streaming.
+
+The day runs in a child process (so its peak RSS is its own: ``RUSAGE_CHILDREN``), writing
+the record stream and the ledger to files as it goes.  Reported beside it: records/s,
+SimPy events/s (events scheduled, read from the environment's event counter) and a bare
+SimPy loop scheduling the same number of events in this process: the overhead ratio is
+(market wall) / (bare wall).  Run with ``python3 tasks.py bench``.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import pytest
+import simpy
+
+MAX_WALL_S = 30.0
+MAX_RSS_KB = 1024 * 1024
+
+CHILD = r"""
+import datetime, json, sys, time
+from profiles import load_profile
+from simulators.city import generate_city
+from simulators.market.ledger import Ledger
+from simulators.market.model import MarketModel
+out, led = sys.argv[1], sys.argv[2]
+p = load_profile()
+city = generate_city("lanzhou", 1, p)
+with open(out, "w", encoding="utf-8") as s, open(led, "w", encoding="utf-8") as l:
+    m = MarketModel(city, p, seed=1, start=datetime.date(2025, 3, 10), ledger=Ledger(l), stream=s)
+    t = time.perf_counter()
+    m.run()
+    wall = time.perf_counter() - t
+print(json.dumps({"wall_s": wall, "records": m.counters["records"], "sales": m.counters["sales"],
+                  "events": next(m.env._eid), "ledger_lines": m.ledger.lines_written}))
+"""
+
+
+def bare_simpy(n_events: int) -> float:
+    """Wall seconds of a bare SimPy loop that schedules ``n_events`` events (timeouts)."""
+    env = simpy.Environment()
+
+    def proc(env, k):
+        for _ in range(k):
+            yield env.timeout(1)
+
+    per = 1000
+    for _ in range(n_events // (per + 2)):
+        env.process(proc(env, per))
+    t = time.perf_counter()
+    env.run()
+    return time.perf_counter() - t
+
+
+@pytest.mark.bench
+def test_bench_lanzhou_day_fast(benchmark, tmp_path):
+    result = {}
+
+    def run():
+        proc = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "s.jsonl"), str(tmp_path / "l.jsonl")],
+                              capture_output=True, text=True, timeout=300, check=True)
+        result.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    bare = bare_simpy(result["events"])
+    info = {
+        "sim_wall_s": round(result["wall_s"], 2), "records": result["records"], "sales": result["sales"],
+        "records_per_s": round(result["records"] / result["wall_s"]),
+        "simpy_events": result["events"], "events_per_s": round(result["events"] / result["wall_s"]),
+        "bare_simpy_events_per_s": round(result["events"] / bare), "overhead_ratio": round(result["wall_s"] / bare, 1),
+        "peak_rss_mb": round(rss_kb / 1024), "stream_mb": round((tmp_path / "s.jsonl").stat().st_size / 2 ** 20),
+        "ledger_mb": round((tmp_path / "l.jsonl").stat().st_size / 2 ** 20),
+    }
+    benchmark.extra_info.update(info)
+    print(json.dumps(info))
+    assert result["wall_s"] <= MAX_WALL_S, info
+    assert rss_kb <= MAX_RSS_KB, info
