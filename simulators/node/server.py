@@ -1,0 +1,38 @@
+"""Run a node under uvicorn: JSON logs, graceful shutdown on SIGTERM/SIGINT.
+
+On a signal uvicorn stops accepting connections and lets requests in flight
+finish (at most ``GRACE_S``); then the app's lifespan stops the runtime (scale
+workers, poller, uploader finishing its envelope in flight) and closes the
+outbox.  Anything not yet acknowledged stays in the outbox for the next start.
+
+The first ``{"event": "listening", "host", "port", "url"}`` log line carries the
+real port (``port = 0`` picks a free one).
+"""
+from __future__ import annotations
+
+import uvicorn
+
+from . import logs
+from .app import create_app
+from .runtime import NodeRuntime
+
+GRACE_S = 10
+
+
+class _Server(uvicorn.Server):
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit:
+            return
+        for server in getattr(self, "servers", []):
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                logs.event("listening", host=host, port=port, url=f"http://{host}:{port}", role="node")
+                return
+
+
+def build_server(config, runtime: NodeRuntime | None = None) -> uvicorn.Server:
+    app = create_app(runtime or NodeRuntime(config))
+    return _Server(uvicorn.Config(app, host=config.host, port=config.port, log_config=None, access_log=False,
+                                  lifespan="on", timeout_graceful_shutdown=GRACE_S, timeout_keep_alive=5,
+                                  limit_concurrency=200, server_header=False))
