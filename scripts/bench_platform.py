@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Benchmark the reference platform; the load generator runs in separate processes.
+
+    .venv/bin/python scripts/bench_platform.py ingest  [--envelopes 300] [--per 100] [--senders 4]
+    .venv/bin/python scripts/bench_platform.py trace   [--records 1000000] [--queries 2000]
+    .venv/bin/python scripts/bench_platform.py all     (both; prints one JSON summary)
+
+ingest: a fresh SQLite platform (subprocess, `roucai serve platform`), 50 registered retail
+  nodes; generator processes pre-build signed DataExchangeReq envelopes of ``--per`` records
+  (retail daily sales summaries, all distinct) and POST them over keep-alive connections; the
+  figure is accepted records ÷ wall time from the first request to the last answer.
+trace: ``--records`` records are bulk-loaded into a fresh database through the platform's own
+  storage layer (meat chains of 11 records: intake … retail sale, columns computed by the
+  platform's RecordMap exactly as ingest does), the platform is started on it, and a generator
+  process queries /api/v1/trace/{code} for random retail sale codes; latency is measured by the
+  generator per request (p50/p95/p99).  The platform's peak RSS (VmHWM) is read from /proc.
+Targets (issue 5): ≥ 5,000 records/s ingest; trace p95 ≤ 20 ms at 1,000,000 records; RSS ≤ 500 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform as pyplatform
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from profiles import load_profile  # noqa: E402
+from profiles.record_examples import example_record  # noqa: E402
+
+P = load_profile()
+
+
+def machine() -> dict:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+    return {"cpus": os.cpu_count(), "cpu": cpu, "mem_mb": mem, "python": pyplatform.python_version(),
+            "sqlite": sqlite3.sqlite_version, "kernel": pyplatform.release()}
+
+
+def rss_mb(pid: int) -> dict:
+    out = {}
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(("VmRSS", "VmHWM")):
+            k, v = line.split(":")
+            out[k] = round(int(v.split()[0]) / 1024, 1)
+    return out
+
+
+def _setup_nodes(db: str, nodes: list[tuple[str, str, str]]) -> dict[str, str]:
+    from simulators.platform.registry import Registry
+    from simulators.platform.secret import PlatformSecret
+    from simulators.platform.storage import open_store
+    store = open_store(db)
+    reg = Registry(store, PlatformSecret.load(db + ".secret", create=True), P)
+    keys = {}
+    for code, name, ntype in nodes:
+        reg.register_node(code, name, ntype)
+        keys[code] = reg.current_key(code) or reg.issue_key(code)
+    store.close()
+    return keys
+
+
+# -- ingest ------------------------------------------------------------------------------------
+def _sender(args):
+    """Generator process: build this share of envelopes, then send them; returns (accepted, t0, t1, errors)."""
+    url, keys, share, per, seed, threads = args
+    import threading
+    import httpx
+    rng = random.Random(seed)
+    bodies = []
+    for env_no in share:
+        node = sorted(keys)[env_no % len(keys)]
+        base = example_record(P.records, "retail_market_tran_info_summ", rng, node=node)
+        base["sale_date"] = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
+        base.pop("in_date", None)
+        recs = []
+        for i in range(per):
+            r = dict(base)
+            r["sale_tran_id"] = P.codes.trace_code(node + "0001", env_no * per + i + 1)
+            r["position_id"] = f"A{i % 99:02d}"
+            recs.append(r)
+        bodies.append(P.envelope.build(node, "retail_market_tran_info_summ", recs, keys[node]))
+    accepted, errors = [0], [0]
+    lock = threading.Lock()
+    chunks = [bodies[i::threads] for i in range(threads)]
+
+    def run(chunk):
+        with httpx.Client(base_url=url, timeout=30) as c:
+            for b in chunk:
+                r = c.post("/api/v1/exchange", content=b, headers={"Content-Type": "application/xml"})
+                n = r.text.count("<Verdict>accepted</Verdict>")
+                with lock:
+                    accepted[0] += n
+                    errors[0] += r.status_code != 200
+    t0 = time.time()
+    ts = [threading.Thread(target=run, args=(ch,)) for ch in chunks]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return accepted[0], t0, time.time(), errors[0]
+
+
+def bench_ingest(envelopes: int, per: int, senders: int, workdir: str) -> dict:
+    from simulators.platform.launcher import PlatformProcess
+    db = os.path.join(workdir, "ingest.db")
+    nodes = [(P.codes.node_code("650102", i + 1), f"农贸市场{i + 1}", "farmers_market") for i in range(50)]
+    keys = _setup_nodes(db, nodes)
+    with PlatformProcess(db, args=["--log-level", "warning"], cwd=str(ROOT)) as proc:
+        shares = [list(range(k, envelopes, senders)) for k in range(senders)]
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(senders) as pool:
+            res = pool.map(_sender, [(proc.url, keys, s, per, k, 2) for k, s in enumerate(shares)])
+        mem = rss_mb(proc.proc.pid)
+    accepted = sum(r[0] for r in res)
+    t0, t1 = min(r[1] for r in res), max(r[2] for r in res)
+    return {"envelopes": envelopes, "records_per_envelope": per, "sender_processes": senders,
+            "accepted": accepted, "errors": sum(r[3] for r in res), "seconds": round(t1 - t0, 3),
+            "records_per_s": round(accepted / (t1 - t0)), "platform_rss_mb": mem}
+
+
+# -- trace -------------------------------------------------------------------------------------
+S, W, R = "650104001", "650103001", "650103002"
+
+
+def bulk_load(db: str, records: int) -> tuple[list[str], float]:
+    """Insert ``records`` (rounded to whole chains of 11) as the platform would store them; returns sale codes."""
+    from simulators.platform.recordmap import RecordMap
+    from simulators.platform.storage import open_store
+    store = open_store(db)
+    rm = RecordMap(P)
+    day = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
+    rng = random.Random(7)
+    tpl = {t: example_record(P.records, t, rng, node=n) for n, t in [
+        (S, "animal_in_info"), (S, "quarantine_info"), (S, "meat_out_info_base"), (S, "meat_out_info_detail"),
+        (W, "market_in_info_base"), (W, "market_in_info_detail"), (W, "qmarket_detection_info"),
+        (W, "market_tran_info_detail"), (R, "retail_market_in_info_base"), (R, "retail_market_in_info_detail"),
+        (R, "retail_market_tran_info_summ")]}
+    meat = P.commodities.of_kind("meat")[0]
+    chains = max(1, records // 11)
+    sales = []
+    t0 = time.time()
+    rid = 0
+    batch, links = [], []
+
+    def flush():
+        with store.write() as tx:
+            tx.executemany("INSERT INTO records (id, node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
+                           " goods_code, weight_g, body_sha, body, received_ms, request_id)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            tx.executemany("INSERT INTO record_links (record_id, node_id, kind, value) VALUES (?, ?, ?, ?)", links)
+        batch.clear()
+        links.clear()
+
+    now = int(time.time() * 1000)
+    for i in range(1, chains + 1):
+        t1, t2, t3 = (P.codes.trace_code(S + "0000", i), P.codes.trace_code(W + "0001", i),
+                      P.codes.trace_code(R + "0001", i))
+        qid, qap, im = f"AQ{i:010d}", f"QA{i:010d}", f"IM{i:010d}"
+        g = {"goods_code": meat.code, "goods_name": meat.name_zh}
+        spec = [
+            (S, "animal_in_info", dict(butcher_fac_id=S, in_date=day, quarantine_id=qid, area_origin_id="650121")),
+            (S, "quarantine_info", dict(butcher_fac_id=S, check_date=day, quarantine_id=qid,
+                                        quarantine_animal_products_id=qap, inspection_meat_id=im)),
+            (S, "meat_out_info_base", dict(butcher_fac_id=S, tran_date=day, tran_id=t1)),
+            (S, "meat_out_info_detail", dict(tran_id=t1, quarantine_animal_products_id=qap, inspection_meat_id=im,
+                                             meat_code=meat.code, meat_name=meat.name_zh)),
+            (W, "market_in_info_base", dict(market_id=W, in_date=day, tran_id=t1, batch_id=t1)),
+            (W, "market_in_info_detail", dict(tran_id=t1, batch_id=t1, **g)),
+            (W, "qmarket_detection_info", dict(market_id=W, detection_date=day, batch_id=t1, tran_id=t1,
+                                               detection_result="1", **g)),
+            (W, "market_tran_info_detail", dict(market_id=W, tran_date=day, tran_id=t2, batch_id=t1, **g)),
+            (R, "retail_market_in_info_base", dict(retail_market_id=R, in_date=day, tran_id=t2, batch_id=t2)),
+            (R, "retail_market_in_info_detail", dict(tran_id=t2, batch_id=t2, **g)),
+            (R, "retail_market_tran_info_summ", dict(retail_market_id=R, sale_date=day, batch_id=t2, tran_id=t2,
+                                                     sale_tran_id=t3, **g)),
+        ]
+        for node, rtype, over in spec:
+            rec = dict(tpl[rtype], **over)
+            f = rm.facts(rtype, rec, node)
+            body = json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            rid += 1
+            batch.append((rid, node, rtype, f.rkey, day, f.own_code, f.received, f.batch_local, f.goods_code,
+                          f.weight_g, "-", body, now, "bulk"))
+            links.extend((rid, node, k, v) for k, v in f.links)
+        sales.append(t3)
+        if len(batch) >= 50_000:
+            flush()
+    if batch:
+        flush()
+    store.close()
+    return sales, time.time() - t0
+
+
+def _querier(args):
+    url, codes, n, seed = args
+    import httpx
+    rng = random.Random(seed)
+    lat = []
+    with httpx.Client(base_url=url, timeout=10) as c:
+        for code in (rng.choice(codes) for _ in range(n)):
+            t = time.perf_counter()
+            r = c.get(f"/api/v1/trace/{code}")
+            lat.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200 and r.json()["complete"], r.text[:200]
+    return lat
+
+
+def bench_trace(records: int, queries: int, workdir: str) -> dict:
+    from simulators.platform.launcher import PlatformProcess
+    db = os.path.join(workdir, "trace.db")
+    _setup_nodes(db, [(S, "生猪屠宰厂", "slaughter_pig"), (W, "冷冻肉品批发市场", "meat_wholesale"),
+                      (R, "农贸市场", "farmers_market")])
+    sales, load_s = bulk_load(db, records)
+    with PlatformProcess(db, args=["--log-level", "warning"], cwd=str(ROOT)) as proc:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            pool.map(_querier, [(proc.url, sales, 50, 99)])  # warm-up
+            lat = sorted(pool.map(_querier, [(proc.url, sales, queries, 1)])[0])
+        mem = rss_mb(proc.proc.pid)
+    size_mb = round(sum(os.path.getsize(os.path.join(workdir, f)) for f in os.listdir(workdir)
+                        if f.startswith("trace.db")) / 2**20, 1)
+    pct = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 2)
+    return {"records_stored": len(sales) * 11, "bulk_load_s": round(load_s, 1), "db_mb": size_mb,
+            "queries": len(lat), "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "max_ms": round(lat[-1], 2), "platform_rss_mb": mem}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["ingest", "trace", "all"])
+    ap.add_argument("--envelopes", type=int, default=300)
+    ap.add_argument("--per", type=int, default=100)
+    ap.add_argument("--senders", type=int, default=2)
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--workdir", help="keep the databases here (default: a temporary directory)")
+    a = ap.parse_args()
+    out = {"machine": machine()}
+    with tempfile.TemporaryDirectory() as tmp:
+        wd = a.workdir or tmp
+        os.makedirs(wd, exist_ok=True)
+        if a.what in ("ingest", "all"):
+            out["ingest"] = bench_ingest(a.envelopes, a.per, a.senders, wd)
+        if a.what in ("trace", "all"):
+            out["trace"] = bench_trace(a.records, a.queries, wd)
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
