@@ -102,6 +102,23 @@ class FrameDecoder:
         return len(self._buf)
 
     @property
+    def wanted(self) -> int:
+        """Bytes still needed before the pending candidate frame can be judged (≥ 1).
+
+        Lets a reader ask for a whole frame at once instead of byte by byte
+        (SimPy ``read_event(n)``); never more than one frame's worth.
+        """
+        buf = self._buf
+        if not buf:
+            return 1
+        if len(buf) < 3:
+            return 3 - len(buf)
+        n = (buf[1] << 8) | buf[2]
+        if n < 2 or n > self.spec.max_payload + 2:
+            return 1
+        return max(1, n + 6 - len(buf))
+
+    @property
     def errors(self) -> int:
         """Total of all error counters (everything but ``frames``)."""
         return sum(v for k, v in self.stats.items() if k != "frames")

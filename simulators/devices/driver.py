@@ -334,7 +334,7 @@ def sim_transact(env, end, session: HostSession, msg: m.Message, timeout_s: floa
         deadline = env.now + len(frame) * end.settings.bits_per_byte / end.settings.baudrate + timeout_s
         retry = False
         while not retry and env.now < deadline:
-            data = yield end.read_event(1, timeout=deadline - env.now)
+            data = yield end.read_event(session.decoder.wanted, timeout=deadline - env.now)
             if not data:
                 break
             data += end.read(end.in_waiting)

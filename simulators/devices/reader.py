@@ -20,6 +20,7 @@ from collections import deque
 from typing import Callable
 
 from profiles import load_profile
+from profiles.device import get_protocol
 from profiles.device import messages as m
 from profiles.device.card_layout import CardLayout
 
@@ -35,7 +36,7 @@ class ReaderModel:
     def __init__(self, *, profile=None, faults: FaultSet | None = None, seed: int = 0,
                  time_source: Callable[[], float] = time.monotonic, layout: CardLayout | None = None):
         self.profile = profile or load_profile()
-        data = self.profile.data("device_protocol")
+        data = get_protocol(profile=self.profile).data      # parsed once per profile
         self.protocol_name = data["protocol"]["name"]
         self.layout = layout or CardLayout(data)
         self.faults = faults or FaultSet()

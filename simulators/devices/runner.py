@@ -114,8 +114,14 @@ class SimRunner:
                 self._wake = env.event()
             if rd.triggered:
                 data = rd.value + end.read(end.in_waiting)
-                rd = end.read_event(1)
                 out = ep.receive(data, env.now)
+                gap = ep.timing.inter_byte_timeout_s
+                while ep.decoder.pending:          # the rest of a frame: one wake-up, not one per byte
+                    if out:
+                        end.write(out)
+                    more = yield end.read_event(ep.decoder.wanted, timeout=gap)
+                    out = ep.receive(more, env.now) if more else ep.poll(env.now)
+                rd = end.read_event(1)
             else:
                 out = ep.poll(env.now)
             if out:

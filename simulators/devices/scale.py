@@ -37,6 +37,7 @@ from typing import Callable
 
 from profiles import load_profile
 from profiles.codes import CodeError
+from profiles.device import get_protocol
 from profiles.device import messages as m
 
 from .clock import DeviceClock
@@ -75,7 +76,7 @@ class ScaleModel:
                  max_batches: int | None = None, trace_seq_start: int = 1, paper_receipts: int = 500,
                  card_reader: bool = True, identity: Identity | None = None, keep_receipts: int = 20):
         self.profile = profile or load_profile()
-        data = self.profile.data("device_protocol")
+        data = get_protocol(profile=self.profile).data      # parsed once per profile
         self.protocol_name = data["protocol"]["name"]
         self.receipt_cfg = data["receipt"]
         defaults = data["scale"]["defaults"]
