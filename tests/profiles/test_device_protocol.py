@@ -296,3 +296,10 @@ def test_card_watch_flags_clone():
     new = L.read(img, UID)
     assert w.observe(new) == []
     assert [f.rule for f in w.observe(old)] == ["PERC-CARD-05"]
+
+
+def test_reference_page_is_rendered_from_the_data():
+    from pathlib import Path
+    from profiles.device.doc import render
+    page = Path(__file__).resolve().parents[2] / "docs" / "device-protocol.md"
+    assert page.read_text("utf-8") == render(), "run: python -m profiles.device.doc > docs/device-protocol.md"

@@ -1,0 +1,109 @@
+"""``roucai device``: run, drive, receipt, faults; exit codes; zh/en; --json."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from roucai.cli import main
+from simulators.devices import serve
+from simulators.devices.faults import FaultSet
+from simulators.devices.scale import ScaleModel
+from simulators.serial import LineSettings, get_line, open_line
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def scale_line():
+    scale = ScaleModel(None, seed=2)
+    scale.bind_stall("650102001", "6501020010001", "A-12", "北园春农贸市场", "张建国")
+    scale.load_batch("65010200200010000007", "21111002", "", 10_000, 2800)
+    scale.sell("65010200200010000007", 1234)
+    with open_line("cli-drive", settings=LineSettings(baudrate=9600)) as line, serve(scale, line.device):
+        yield line.host_url, scale
+
+
+def test_drive_identify_zh_and_json(scale_line, capsys):
+    url, _ = scale_line
+    code, out, _ = run(capsys, "device", "drive", url, "identify")
+    assert code == 0 and "device_kind: scale" in out and "max_g" in out
+    code, out, _ = run(capsys, "device", "drive", url, "read-records", "1", "5", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["ok"] and d["result"]["records"][0]["weight_g"] > 0
+
+
+def test_drive_nak_exit_1(scale_line, capsys):
+    url, _ = scale_line
+    code, out, _ = run(capsys, "device", "drive", url, "stop", "65010200200010009999", "--lang", "en")
+    assert code == 1 and "UNKNOWN_BATCH" in out
+
+
+def test_drive_timeout_exit_3(capsys):
+    scale = ScaleModel(None, faults=FaultSet(["mute"]))
+    with open_line("cli-mute") as line, serve(scale, line.device):
+        t = time.monotonic()
+        code, out, _ = run(capsys, "device", "drive", line.host_url, "status", "--timeout", "0.1", "--retries", "1",
+                           "--json")
+    assert code == 3 and json.loads(out)["error"]["kind"] == "timeout" and time.monotonic() - t < 2
+
+
+def test_drive_usage_errors(capsys):
+    assert run(capsys, "device", "drive", "sim://no-such-line", "identify")[0] == 2
+    assert run(capsys, "device", "drive", "/dev/does-not-exist", "identify")[0] == 2
+    code, _, err = run(capsys, "device", "drive", "sim://x", "dance")
+    assert code == 2 and "dance" in err
+
+
+def test_run_scale_for_a_while_and_drive_it(capsys):
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("code", main(
+        ["device", "scale", "--url", "sim://cli-run", "--for", "1.5", "--seed", "4", "--baud", "115200"])))
+    t.start()
+    for _ in range(100):
+        try:
+            get_line("cli-run")
+            break
+        except Exception:
+            time.sleep(0.02)
+    code = main(["device", "drive", "sim://cli-run", "status", "--baud", "115200", "--json"])
+    t.join(10)
+    out = capsys.readouterr().out
+    assert code == 0 and result["code"] == 0
+    status, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "ok"'):])
+    assert status["result"]["bound"] and len(status["result"]["batches"]) == 2
+
+
+def test_unknown_fault_is_usage_error(capsys):
+    code, _, err = run(capsys, "device", "scale", "--fault", "gremlins", "--for", "0.1")
+    assert code == 2 and "gremlins" in err
+    code, _, err = run(capsys, "device", "reader", "--fault", "paper_out", "--for", "0.1", "--lang", "en")
+    assert code == 2 and "does not apply" in err
+
+
+def test_receipt_png(tmp_path, capsys):
+    out = tmp_path / "r.png"
+    code, text, _ = run(capsys, "device", "receipt", "--out", str(out), "--text", "--seed", "1")
+    assert code == 0 and out.stat().st_size > 1000 and "追溯码" in text
+    code, text, _ = run(capsys, "device", "receipt", "--out", str(tmp_path / "r.txt"))
+    assert code == 2
+
+
+def test_faults_list(capsys):
+    code, out, _ = run(capsys, "device", "faults", "--json")
+    names = {f["name"] for f in json.loads(out)}
+    assert code == 0 and {"paper_out", "power_loss", "card_pulled", "dup_seq", "bad_crc"} <= names
+
+
+def test_handheld_bad_url_and_node(capsys):
+    assert run(capsys, "device", "handheld", "--url", "ftp://x", "--key", "k")[0] == 2
+    assert run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9/", "--key", "k", "--node", "123")[0] == 2
+    code, out, _ = run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9/", "--key", "k", "--entries", "1",
+                       "--timeout", "0.5", "--json")
+    assert code == 1 and json.loads(out)["pending"] == 2
