@@ -93,7 +93,8 @@ def test_request_time_outside_the_window_is_refused(platform):
         t = dt.datetime.now(CST).replace(tzinfo=None) + dt.timedelta(minutes=minutes)
         r, resp = platform.upload(R, "retail_market_tran_info_summ", recs, request_time=t, data_date=today())
         assert r.status_code == 400 and resp.code == "1104", minutes
-    t = dt.datetime.now(CST).replace(tzinfo=None) - dt.timedelta(minutes=4)
+    # inside the window (ahead, so that DataDate is never after the RequestTime's date around midnight)
+    t = dt.datetime.now(CST).replace(tzinfo=None) + dt.timedelta(minutes=4)
     assert platform.upload(R, "retail_market_tran_info_summ", recs, request_time=t)[0].status_code == 200
 
 
