@@ -141,3 +141,54 @@ def write_config(path: Path, node: str, name: str, ntype: str, url: str, key: st
         out.append("[[devices]]\n" + "".join(f"{k} = {d(v)}\n" for k, v in dev.items()))
     path.write_text("\n".join(out), "utf-8")
     return path
+
+
+RT_ENTRY = "retail_market_in_info_base"
+
+
+def entry_records(profile, n: int, node: str, seed: int = 0) -> list[dict]:
+    """``n`` valid retail entry records of ``node`` with distinct platform identities (batch, tran, retailer)."""
+    import random
+    from profiles.record_examples import example_record
+    rng = random.Random(seed)
+    out, keys = [], set()
+    while len(out) < n:
+        r = example_record(profile.records, RT_ENTRY, rng, node=node)
+        k = (r["batch_id"], r.get("tran_id"), r["retailer_id"])
+        if k not in keys:
+            keys.add(k)
+            out.append(r)
+    return out
+
+
+def post_envelopes(url: str, profile, node: str, key: str, rtype: str, recs: list[dict], size: int = 500) -> None:
+    """POST ``recs`` as envelopes of at most ``size`` to ``url``; every record must be accepted or duplicate."""
+    import datetime as dt
+    with httpx.Client(timeout=30, trust_env=False) as c:
+        for i in range(0, len(recs), size):
+            body = profile.envelope.build(node, rtype, recs[i:i + size], key,
+                                          request_time=dt.datetime.now(dt.timezone.utc))
+            r = c.post(url, content=body, headers={"Content-Type": "application/xml"})
+            resp, findings = profile.envelope.parse_response(r.content)
+            assert resp is not None and resp.code == "0000", (r.status_code, findings)
+            assert resp.tally()["rejected"] == 0
+
+
+def db_rows(path: str, sql: str, args: tuple = ()) -> list[tuple]:
+    """Rows of a query on a SQLite file opened read-only (safe while its owner runs or after kill -9)."""
+    import sqlite3
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def platform_bodies(db: str, node: str) -> list[str]:
+    """Canonical JSON of every record the platform stored for ``node`` (one entry per stored row)."""
+    return [json.dumps(json.loads(b), sort_keys=True, ensure_ascii=False)
+            for (b,) in db_rows(db, "SELECT body FROM records WHERE node_id = ?", (node,))]
+
+
+def canon(rec: dict) -> str:
+    return json.dumps(rec, sort_keys=True, ensure_ascii=False)
