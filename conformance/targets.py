@@ -2,6 +2,7 @@
 
 =====================================  ===========================================
 ``builtin``                            the reference implementations and simulated devices
+``builtin?variant=NAME``               the same with one deliberately broken variant (conformance/variants.toml)
 ``serial:///dev/ttyUSB0?baud=9600``    a device on a serial port (baud, bytesize, parity, stopbits)
 ``sim://scale-01``                     a simulated device in this process (pyserial ``sim://``)
 ``socket://127.0.0.1:7001``            a device (or a simulator) in another process, over TCP
@@ -29,6 +30,8 @@ class TargetError(Exception):
 class Target:
     url: str
     scheme: str
+
+    variant: str | None = None
 
     @property
     def is_builtin(self) -> bool:
@@ -58,6 +61,18 @@ def parse_target(url: str) -> Target:
     """Validate a target URL; raise :class:`TargetError` with a bilingual message."""
     if url == "builtin":
         return Target(url, "builtin")
+    if url.startswith("builtin?"):
+        q = parse_qs(url.partition("?")[2])
+        names = q.pop("variant", [])
+        if q or len(names) != 1:
+            raise TargetError("内置目标只接受一个参数 variant，例如 builtin?variant=reuses-trace-codes",
+                              "the builtin target takes one option, variant, e.g. builtin?variant=reuses-trace-codes")
+        from .variants import load_variants
+        known = load_variants()
+        if names[0] not in known:
+            raise TargetError(f"未知的缺陷变体「{names[0]}」，可选：{', '.join(sorted(known))}",
+                              f"unknown variant {names[0]!r}; known: {', '.join(sorted(known))}")
+        return Target(url, "builtin", names[0])
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "serial":
