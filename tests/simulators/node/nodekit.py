@@ -50,7 +50,7 @@ class ThreadPlatform:
         self.keys = {}
         for code, (name, ntype) in nodes.items():
             self.svc.registry.register_node(code, name, ntype)
-            self.keys[code] = self.svc.registry.issue_key(code)
+            self.keys[code] = self.svc.registry.current_key(code) or self.svc.registry.issue_key(code)
         self.server = build_server(cfg, create_app(cfg, self.svc))
         self.server.config.install_signal_handlers = False
         self.thread = threading.Thread(target=self.server.run, daemon=True)
