@@ -18,6 +18,9 @@ from __future__ import annotations
 from .driver import DeviceDriver, DeviceError, DeviceNak, DeviceTimeout, HostSession, ReaderDriver, ScaleDriver
 from .endpoint import DeviceEndpoint
 from .faults import FAULTS, FaultError, FaultSet
+from .fleet import run_fleet
+from .handheld import HandheldTerminal
+from .reader import ReaderModel
 from .runner import SimRunner, ThreadRunner
 from .scale import ScaleModel
 
@@ -30,4 +33,5 @@ def serve(model, port, *, protocol=None, poll_s: float = 0.005, tick=None) -> Th
 
 
 __all__ = ["DeviceDriver", "DeviceError", "DeviceNak", "DeviceTimeout", "HostSession", "ReaderDriver", "ScaleDriver",
-           "DeviceEndpoint", "FAULTS", "FaultError", "FaultSet", "SimRunner", "ThreadRunner", "ScaleModel", "serve"]
+           "DeviceEndpoint", "FAULTS", "FaultError", "FaultSet", "SimRunner", "ThreadRunner", "ScaleModel", "serve",
+           "run_fleet", "HandheldTerminal", "ReaderModel"]
