@@ -87,7 +87,7 @@ def test_node_killed_mid_upload_loses_and_duplicates_nothing(tmp_path, profile):
         sales = []
         with runner.lock:
             sales += [scale.sell(BATCH, weight_g=200 + i) for i in range(40)]
-        entries = entry_records(profile, 3000, NODE)
+        entries = entry_records(profile, 2000, NODE)
         post_envelopes(node_url + "/api/v1/exchange", profile, NODE, key, RT_ENTRY, entries)
         # kill -9 once the platform holds some but not all of the records
         total = len(entries) + len(sales)
@@ -128,7 +128,7 @@ def test_platform_killed_mid_stream_node_resends_the_rest(tmp_path, profile):
     try:
         cfg, outbox = _node(tmp_path, url, key)
         node, node_url = _start_node(cfg)
-        entries = entry_records(profile, 3000, NODE, seed=7)
+        entries = entry_records(profile, 2000, NODE, seed=7)
         post_envelopes(node_url + "/api/v1/exchange", profile, NODE, key, RT_ENTRY, entries)
         wait_until(lambda: len(platform_bodies(db, NODE)) >= 300, 30, 0.005, what="upload under way")
         plat.kill9()

@@ -96,7 +96,7 @@ ops = st.lists(st.one_of(
     st.tuples(st.just("crash"), st.just(0))), max_size=40)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(ops)
 def test_any_history_keeps_every_record_exactly_once(history):
     with tempfile.TemporaryDirectory() as d:
