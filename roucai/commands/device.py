@@ -423,8 +423,16 @@ def run_drive(args, con) -> int:
     if args.retries is not None and not 0 <= args.retries <= 10:
         raise UsageError("--retries 须在0到10之间", "--retries must be 0..10")
     cls = ReaderDriver if kind == "reader" else ScaleDriver
+    url, baud = args.url, args.baud
+    if url.startswith("serial://"):  # the harness's target form: serial:///dev/ttyUSB0?baud=9600
+        from conformance.targets import TargetError, parse_target
+        try:
+            url, opts = parse_target(url).serial_open_args()
+        except TargetError as e:
+            raise UsageError(e.zh, e.en)
+        baud = opts.get("baudrate", baud)
     try:
-        drv = cls(args.url, protocol=get_protocol(profile=prof), baudrate=args.baud,
+        drv = cls(url, protocol=get_protocol(profile=prof), baudrate=baud,
                   response_timeout_s=args.timeout, retries=args.retries)
     except (serial.SerialException, ValueError, OSError) as e:
         raise UsageError(f"无法打开端口 {args.url}：{e}", f"cannot open port {args.url}: {e}")

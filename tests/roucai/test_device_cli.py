@@ -107,3 +107,13 @@ def test_handheld_bad_url_and_node(capsys):
     code, out, _ = run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9/", "--key", "k", "--entries", "1",
                        "--timeout", "0.5", "--json")
     assert code == 1 and json.loads(out)["pending"] == 2
+
+
+def test_drive_accepts_the_harness_serial_url_form(capsys):
+    scale = ScaleModel(None, seed=2)
+    with open_line("cli-serial-url", backend="pty", settings=LineSettings(baudrate=9600)) as line, \
+            serve(scale, line.device):
+        code, out, _ = run(capsys, "device", "drive", f"serial://{line.host_url}?baud=9600", "status", "--json")
+        assert code == 0 and json.loads(out)["ok"]
+        code, _, err = run(capsys, "device", "drive", f"serial://{line.host_url}?speed=9600", "status")
+        assert code == 2 and "speed" in err
