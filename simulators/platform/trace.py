@@ -134,13 +134,17 @@ class Tracer:
                     hops.append(self._hop(tx, "received", ups[0] if ups else None, entries, cache))
                 links = [(k, v) for r in issuers for k, v in r["fields"].items()
                          if k in ("quarantine_animal_products_id", "inspection_meat_id") and v]
+                # a code the node issued itself for goods it received is its own batch number, not an
+                # upstream node's code (e.g. a wholesale market numbering an origin delivery): the chain
+                # ends at that entry's origin instead of reporting the code as a missing upstream record
+                foreign = [u for u in ups if u[:9] != node]
                 if links:
                     hops.extend(self._slaughter(tx, node, links, cache))
-                elif not ups:
+                elif not foreign:
                     origin = self._origin(entries + issuers)
                     if origin:
                         hops.append(origin)
-                frontier.extend(u for u in ups if u not in seen)
+                frontier.extend(u for u in foreign if u not in seen)
         return {"code": code, "status": "found", "findings": [], "chain": hops,
                 "complete": bool(hops) and hops[-1]["kind"] in ("origin", "intake") and
                             not any(h["kind"] == "missing" for h in hops)}
