@@ -78,6 +78,8 @@ def register(sub, common):
     x.add_argument("city_id")
     x.add_argument("--name", required=True)
     sa.set_defaults(func=run_admin)
+    from .serve_node import add_parser as add_node_parser  # roucai serve node (simulators/node)
+    add_node_parser(s, common)
     p.set_defaults(func=lambda args, con: (p.print_help(), 2)[1])
 
 
