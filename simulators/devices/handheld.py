@@ -72,7 +72,9 @@ class HandheldTerminal:
         self.url, self.key, self.fmt, self.timeout_s = url, key, fmt, timeout_s
         self.faults = faults or FaultSet()
         self.rng = random.Random(seed)
-        self.now = now or _dt.datetime.now
+        # aware UTC by default: the envelope converts it to Beijing time (a naive local clock would be
+        # read as Beijing time and be refused on a machine whose local zone is not UTC+8)
+        self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.outbox: list[tuple[str, dict]] = []
         self.rejected: list[tuple[str, dict, str, str]] = []
         self.uploaded = 0
