@@ -138,7 +138,7 @@ class ScaleModel:
     # -- identity, clock ----------------------------------------------------------------
     def capabilities(self) -> dict[str, str]:
         mt = self.metro
-        return {"max_g": str(mt.max_g), "min_g": str(mt.min_g), "e1_g": str(mt.e1_g), "e2_g": str(mt.e2_g),
+        return {"max_g": "30000" if self.faults.on("caps_misreported") else str(mt.max_g), "min_g": str(mt.min_g), "e1_g": str(mt.e1_g), "e2_g": str(mt.e2_g),
                 "switch_g": str(mt.switch_g), "accuracy_class": "III", "max_batches": str(self.max_batches),
                 "storage_records": str(self.capacity), "storage_full_policy": "refuse-sales",
                 "printer": "1", "card_reader": "1" if self.card_reader else "0", "qr": "1"}
@@ -166,11 +166,13 @@ class ScaleModel:
     def load_batch(self, batch_trace: str, commodity: str, commodity_name: str, limit_g: int,
                    unit_price_fen: int) -> None:
         codes = self.profile.codes
-        if not codes.is_valid(batch_trace, "trace") or not codes.is_valid(commodity, "commodity"):
+        if not self.faults.on("accepts_bad_codes") and (not codes.is_valid(batch_trace, "trace")
+                                                         or not codes.is_valid(commodity, "commodity")):
             raise Refused("BAD_CODE", f"{batch_trace}/{commodity}")
         if limit_g <= 0 or unit_price_fen <= 0:
             raise Refused("BAD_PAYLOAD", "limit and price must be positive")
-        if self.store.batch(batch_trace) is None and len(self.store.batches()) >= self.max_batches:
+        room = 1 if self.faults.on("one_batch") else self.max_batches
+        if self.store.batch(batch_trace) is None and len(self.store.batches()) >= room:
             raise Refused("BATCH_TABLE_FULL")
         if not commodity_name and commodity in self.profile.commodities:
             commodity_name = self.profile.commodities[commodity].name_zh
@@ -197,6 +199,8 @@ class ScaleModel:
     def status(self) -> m.StatusResponse:
         used = self.store.unacked_count()
         paper = 2 if self.paper <= 0 else (1 if self.paper <= 20 else 0)
+        if self.faults.on("hides_paper_out"):
+            paper = 0
         power = 2 if self.faults.on("battery_low") else 0
         batches = [m.BatchEntry(b["batch_trace"], b["commodity"], b["limit_g"], b["sold_g"], b["unit_price_fen"],
                                 bool(b["stopped"])) for b in self.store.batches()]
@@ -222,18 +226,20 @@ class ScaleModel:
         batch = self.store.batch(batch_trace)
         if batch is None:
             raise Refused("UNKNOWN_BATCH", batch_trace)
-        if batch["stopped"]:
+        if batch["stopped"] and not self.faults.on("ignore_stop"):
             raise Refused("TRADE_STOPPED", batch["stop_reason"])
         if self.paper <= 0:
             raise Refused("PAPER_OUT")
         if self.store.unacked_count() >= self.capacity:
-            raise Refused("MEMORY_FULL", f"{self.capacity} records")
+            if not self.faults.on("overwrite_full"):
+                raise Refused("MEMORY_FULL", f"{self.capacity} records")
+            self.store.acknowledge(self.store.read_from(0, 1)[0]["idx"])     # the bug: drops the oldest
         if weight_g is not None:
             self.weigh.place(weight_g + self.weigh.tare_g, settled=True)
         r = self.weigh.read()
-        if not self.weigh.saleable(r):
+        if not self.weigh.saleable(r) and not self._fault_saleable(r):
             raise Refused("WEIGHT_INVALID", f"net {r.net_g} g stable={r.stable} overload={r.overload}")
-        if batch["sold_g"] + r.net_g > batch["limit_g"]:
+        if batch["sold_g"] + r.net_g > batch["limit_g"] and not self.faults.on("no_limit"):
             raise Refused("LIMIT_EXCEEDED", f"{batch['sold_g']} + {r.net_g} > {batch['limit_g']} g")
         self.sale_attempts += 1
         last = max(self.store.last_trace_seq, self.trace_seq_start - 1)
@@ -243,7 +249,7 @@ class ScaleModel:
         except CodeError as exc:
             raise Refused("BAD_CODE", str(exc)) from exc
         now = self.clock.now().replace(microsecond=0)
-        amount = (r.net_g * batch["unit_price_fen"] + 500) // 1000
+        amount = (r.net_g * batch["unit_price_fen"] + (0 if self.faults.on("amount_truncated") else 500)) // 1000
         missing = self.faults.on("missing_fields")
         idx = self.store.next_index
         sale = {"trace_code": trace, "batch_trace": "" if missing else batch_trace,
@@ -264,20 +270,30 @@ class ScaleModel:
             self.events.append(m.SaleEvent([rec]))
         return rec
 
+    def _fault_saleable(self, r) -> bool:
+        """Firmware bugs ``sells_unstable`` / ``no_overload``: a reading the clean scale refuses passes."""
+        mt, f = self.metro, self.faults
+        if r.net_g < mt.min_g or (not r.stable and not f.on("sells_unstable")):
+            return False
+        return f.on("no_overload") or (not r.overload and r.gross_g <= mt.max_g)
+
     @staticmethod
     def _cut_power() -> None:
         raise PowerLost()
 
     def _print(self, rec: m.SaleRecord, stall: dict) -> None:
         self.paper -= 1
-        qr = self.receipt_cfg["qr_template"].format(url=self.receipt_cfg["qr_url"], trace_code=rec.trace_code,
-                                                    order_no=rec.order_no)
+        qr = self.receipt_cfg["qr_template"].format(
+            url=self.receipt_cfg["qr_url"], order_no=rec.order_no,
+            trace_code=rec.order_no if self.faults.on("qr_order_no") else rec.trace_code)
         name_en = ""
         if rec.commodity in self.profile.commodities:
             name_en = self.profile.commodities[rec.commodity].name_en
         self.receipts.append(Receipt(stall.get("market_name", ""), rec.stall, stall.get("vendor_name", ""), rec.time,
                                      rec.order_no, [ReceiptLine(rec.commodity_name, rec.weight_g, rec.unit_price_fen,
-                                                                rec.amount_fen, rec.trace_code, name_en)],
+                                                                rec.amount_fen,
+                                                                "" if self.faults.on("receipt_no_trace")
+                                                                else rec.trace_code, name_en)],
                                      qr, blank=self.faults.on("ink_out")))
 
     # -- upload ---------------------------------------------------------------------------
@@ -296,6 +312,8 @@ class ScaleModel:
             recs.append(rec)
             size += n
         cont = recs[-1].index + 1 if recs else max(from_index, 1)
+        if self.faults.on("free_on_read") and recs:
+            self.store.acknowledge(recs[-1].index)          # the bug: freed before the host acknowledged
         return m.ReadRecordsResponse(cont, self.store.count_from(cont), recs)
 
     def ack_records(self, up_to_index: int) -> m.AckRecordsResponse:
@@ -315,6 +333,8 @@ class ScaleModel:
         """Power is gone: uncommitted work, tare and unsent events are lost; storage and RTC stay."""
         self.powered = False
         self.events.clear()
+        if self.faults.on("lose_on_power_cut") and self.store.path is not None and not self.store.db.in_transaction:
+            self.store.db.execute("DELETE FROM sales WHERE idx = (SELECT MAX(idx) FROM sales)")   # the bug
         self.weigh.clear_tare()
         if self.store.path is not None:
             self.store.abandon()
@@ -325,6 +345,12 @@ class ScaleModel:
         """Power back: reopen storage (the durable state is whatever was committed)."""
         if self.store.path is not None:
             self.store = ScaleStore(self.store.path)
+        if self.faults.on("seq_reset_on_power_cut"):                         # the bug: sequence goes back
+            with self.store.tx():
+                self.store._set_meta("last_trace_seq", str(max(0, self.store.last_trace_seq - 1)))
+        if self.faults.on("binding_volatile"):                               # the bug: binding in RAM only
+            with self.store.tx():
+                self.store._set_meta("stall", "null")
         self.faults.clear("power_loss")
         self.powered = True
 

@@ -89,6 +89,8 @@ class MarketModel:
         self.counters = {"records": 0, "sales": 0, "untraceable": 0, "stockouts": 0}
         self.day_info: list[dict] = []
         self._check()
+        from .devices import FastScales
+        self.scales = FastScales(self)
 
     # -- configuration -----------------------------------------------------
     def _species_map(self) -> dict[str, str]:
@@ -308,7 +310,10 @@ class MarketModel:
             self.env.process(self._ticker())
         if hasattr(self.env, "sync"):
             self.env.sync()
-        self.env.run(until=self.days * DAY_S)
+        try:
+            self.env.run(until=self.days * DAY_S)
+        finally:
+            self.scales.close()
         self._close()
         return self.ledger
 

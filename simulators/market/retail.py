@@ -12,16 +12,17 @@ stall is a SimPy ``Resource`` of capacity 1 (service ``U(service_s)`` seconds); 
 consumer then buys 1–3 lines (``items_veg``/``items_meat``) of what the stall has,
 each from the stall's oldest lot, lognormal kg.
 
-Every sale line is real in the truth.  On the stall's traceability scale it gets a new
-trace code of the stall operator and a ``scale_sale`` record (the scale's own upload,
-one sale per request: devices.md §1.2 e; a *profile* record, not in the catalogue); a
+Every sale line is real in the truth.  On the stall's traceability scale (``devices.py``:
+weighed to the scale's division, refused below its minimum) it gets a new trace code of
+the stall operator and a ``scale_sale`` record (the scale's own upload, one sale per
+request: devices.md §1.2 e; a *profile* record, not in the catalogue); a
 vendor with a second, non-traceability scale (fault ``second_scale``) makes some sales
 on it: no code, no record (``traced = false``).  With the fault ``scale_no_paper`` on,
 the scale records the sale but prints no receipt (``printed = "0"``).
 
 At 23:30 each farmers' market and shop stall reports its day: one
 ``retail_market_tran_info_summ`` per lot sold from (weight, mean price, ``sale_tran_id`` a
-new code of the stall), from the scale's data (so second-scale sales are missing, as in
+new code of the market's own operator record), from the scale's data (so second-scale sales are missing, as in
 the field); vegetables still held at stalls and wholesalers lose ``veg_spoilage``.
 """
 from __future__ import annotations
@@ -141,14 +142,29 @@ def stall_price(m, a, g: str, d: int) -> float:
 
 
 def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
-    got = m.holding(a).take_one(g, kg)
-    if got is None:
+    """One sale line of about ``kg`` of ``g`` at stall ``a`` (see module doc)."""
+    hold = m.holding(a)
+    scales = m.scales
+    want = int(round(kg * 1000))
+    for _ in range(3):
+        lot = hold.first_lot(g)
+        if lot is None:
+            return
+        room = int(round(lot.remaining * 1000)) - scales.margin_g
+        if room >= scales.min_g:
+            break
+        # a scrap too small to weigh and sell: written off, next lot
+        scrap = lot.remaining
+        lot.remaining = 0.0
+        lot.spoiled = kg3(lot.spoiled + scrap)
+        m.event("spoil", lot=lot.ref, node=lot.node, holder=a.code, kg=scrap, why="scrap")
+    else:
         return
-    lot, kg = got
+    want_g = min(want, room)
     env = m.env
     now = env.now
     price = stall_price(m, a, g, d)
-    amount = round(kg * price, 2)
+    price_fen = int(round(price * 100))
     second = a.__dict__.get("second_scale")
     if second is None:
         second = a.second_scale = m.faults.second_scale(a.code)
@@ -157,11 +173,19 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
     printed = not (np_ is not None and np_[0] <= now < np_[1])
     node = a.node
     if traced:
-        code = m.issuer.issue(a.code)
+        got = scales.sell(a, lot, want_g, price_fen, printed)
+        if got is None:
+            return
+        net_g, code, amount_fen, _when = got
     else:
+        net_g = want_g
+        amount_fen = (net_g * price_fen + 500) // 1000
         n = a.__dict__.get("untraced", 0) + 1
         a.untraced = n
         code = f"U{a.code}{n:07d}"
+    taken = hold.take_one(g, net_g / 1000.0)
+    kg = taken[1] if taken else 0.0
+    amount = amount_fen / 100.0
     obj = {"k": "sale", "id": code, "parent": lot.ref, "node": node.code, "holder": a.code, "goods_code": g,
            "category": m.commodities[g].category, "kg": kg, "price": price, "amount": amount, "traced": traced,
            "t": round(now, 3), "day": d}
@@ -174,14 +198,6 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
     if not traced:
         m.counters["untraceable"] += 1
         return
-    off = m.faults.drift(node.code)
-    clock = m.ts(max(0.0, now + off))
-    m.record("scale_sale", node.code, {
-        "scale_id": a.scale or "", "node_id": node.code, "position_id": a.position or "", "retailer_id": a.code,
-        "trace_code": code, "batch_id": lot.ref, "goods_code": g, "goods_name": m.commodities[g].name_zh,
-        "weight": m.w3(kg), "price": m.p2(price), "amount": m.p2(amount),
-        "sale_time": clock[:4] + clock[5:7] + clock[8:10] + clock[11:13] + clock[14:16] + clock[17:19],
-        "printed": "1" if printed else "0"}, scale=True)
     if node.role != "supermarket":
         day_sold = a.__dict__.setdefault("sold", {})
         cell = day_sold.get(lot.ref)
@@ -216,7 +232,7 @@ def end_of_day(m, d: int):
                    "retailer_name": a.name[:50], "position_id": a.position or "0", "tran_id": ref[:20],
                    "batch_id": ref[:20], "goods_code": lot.goods_code,
                    "goods_name": m.commodities[lot.goods_code].name_zh, "weight": m.w3(kg),
-                   "price": m.p2(max(0.01, amount / kg)), "sale_tran_id": m.issuer.issue(a.code)}
+                   "price": m.p2(max(0.01, amount / kg)), "sale_tran_id": m.issuer.issue(node.self_actor.code)}
             q = lot.cert.get("quarantine_animal_products_id")
             if q:
                 rec["quarantine_animal_products_id"] = q
