@@ -358,6 +358,8 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
                     "pushed_ms": row[1] if row else None, "last_error": row[2] if row else None,
                     "pushed_rows": svc.pusher.pushed if svc.pusher else 0}
 
+    from .variants import apply_from_env  # conformance proofs only: ROUCAI_PLATFORM_VARIANT (variants.py)
+    apply_from_env(svc, app)
     return _wrap(app, svc.max_body)
 
 

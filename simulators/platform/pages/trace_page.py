@@ -30,6 +30,7 @@ _T = {
     "incomplete": ("追溯链不完整：部分环节的数据尚未上传。", "Incomplete chain: some links have not been uploaded."),
     "node": ("经营单位", "Business"), "date": ("日期", "Date"), "goods": ("商品", "Product"),
     "weight": ("重量", "Weight"), "price": ("单价", "Unit price"), "seller": ("经营者", "Seller"),
+    "stall": ("摊位号", "Stall"),
     "cert_q": ("动物产品检疫合格证号", "Animal product quarantine cert."),
     "cert_m": ("肉品品质检验合格证号", "Meat inspection cert."),
     "cert_v": ("产地证明号", "Origin certificate"),
@@ -39,7 +40,7 @@ _T = {
 }
 
 _FIELDS = [("goods", ("goods_name", "meat_name")), ("weight", ("weight",)), ("price", ("price",)),
-           ("seller", ("retailer_name", "wholesaler_name", "seller_name", "supplier_name")),
+           ("seller", ("retailer_name", "wholesaler_name", "seller_name", "supplier_name")), ("stall", ("position_id",)),
            ("cert_q", ("quarantine_animal_products_id",)), ("cert_m", ("inspection_meat_id",)),
            ("cert_v", ("prov_id",))]
 

@@ -1,0 +1,356 @@
+"""Deliberately broken variants of the reference platform: one named switch, one broken requirement.
+
+They exist only to prove that the conformance suites can fail (``conformance/variants.toml``
+lists them with the requirement each breaks; ``tests/conformance/test_variants.py`` runs the
+suites against each and requires a failing test that names that requirement).
+
+A platform process applies a variant when the environment variable ``ROUCAI_PLATFORM_VARIANT``
+names one (the conformance fixtures set it for ``--target builtin?variant=NAME``); it then logs
+a ``broken_variant`` warning line.  Never set it on a platform anyone relies on.  An unknown
+name is a :class:`~.config.ConfigError` (the process refuses to start).
+
+Each switch is a small wrapper around one method of the running services (or of the app),
+applied after they are built; the reference code itself has no variant branches.  The
+wrappers change behaviour only in the process that applied them.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import os
+import re
+import threading
+import uuid
+from typing import Callable
+
+from . import logs
+from .config import ConfigError
+
+ENV = "ROUCAI_PLATFORM_VARIANT"
+
+_SWITCHES: dict[str, Callable] = {}
+
+
+def switch(name: str):
+    def deco(fn):
+        _SWITCHES[name] = fn
+        return fn
+    return deco
+
+
+def names() -> list[str]:
+    return sorted(_SWITCHES)
+
+
+def apply(name: str, svc, app) -> None:
+    """Break ``svc`` / ``app`` the way variant ``name`` says; :class:`ConfigError` if unknown."""
+    fn = _SWITCHES.get(name)
+    if fn is None:
+        raise ConfigError(f"未知的缺陷变体 {name!r}（{ENV}）", f"unknown broken variant {name!r} ({ENV})")
+    fn(svc, app)
+    logs.event("broken_variant", logging.WARNING, variant=name,
+               msg="deliberately broken platform for conformance proofs; not for use")
+
+
+def apply_from_env(svc, app) -> str | None:
+    name = os.environ.get(ENV, "").strip()
+    if name:
+        apply(name, svc, app)
+    return name or None
+
+
+# -- helpers ---------------------------------------------------------------------
+def _spec_copy(svc):
+    """A private copy of the ingestor's envelope spec, so that wrappers on it touch nothing else."""
+    spec = copy.copy(svc.ingestor.spec)
+    svc.ingestor.spec = spec
+    return spec
+
+
+def _drop_findings(envelope: Callable = None, record: Callable = None, rewrite: Callable = None, **parse_kw):
+    """A switch that parses as usual, then forgets the findings the predicates select."""
+    def install(svc, app):
+        spec = _spec_copy(svc)
+        real = spec.parse
+
+        def parse(data, *a, **kw):
+            res = real(rewrite(data) if rewrite else data, *a, **{**kw, **parse_kw})
+            if envelope:
+                res.findings[:] = [f for f in res.findings if not envelope(f)]
+            if record:
+                for rf in res.record_findings:
+                    rf[:] = [f for f in rf if not record(f)]
+            return res
+        spec.parse = parse
+    return install
+
+
+def _rule(rule: str, field: str | None = None):
+    return lambda f: f.rule == rule and (field is None or f.field == field)
+
+
+# -- envelope checks (transmission suite, the platform as the receiving server) ----------------
+switch("accepts-unknown-envelope-elements")(_drop_findings(
+    envelope=lambda f: f.rule == "TRAN-ENV-01" and f.en.startswith("unknown element")))
+switch("accepts-bad-requesttime-format")(_drop_findings(envelope=_rule("TRAN-ENV-03")))
+switch("accepts-stale-requesttime")(_drop_findings(envelope=_rule("TRAN-ENV-04")))
+switch("accepts-bad-verifycode")(_drop_findings(envelope=_rule("TRAN-ENV-05", "VerifyCode")))
+switch("accepts-unregistered-nodes")(_drop_findings(envelope=_rule("TRAN-ENV-05", "NodeId")))
+switch("ignores-index")(_drop_findings(envelope=_rule("TRAN-ENV-06")))
+switch("ignores-count")(_drop_findings(envelope=_rule("TRAN-ENV-07")))
+switch("ignores-datadate")(_drop_findings(envelope=_rule("TRAN-ENV-08"), record=_rule("TRAN-ENV-08")))
+# records: each switch forgets one rule's findings
+for _name, _r in (("accepts-unknown-fields", "TRAN-REC-01"), ("accepts-missing-required-fields", "TRAN-REC-02"),
+                  ("accepts-malformed-fields", "TRAN-REC-03"), ("accepts-wrong-decimals", "TRAN-REC-04"),
+                  ("accepts-meat-without-certificates", "TRAN-REC-05"),
+                  ("accepts-invalid-codes-in-records", "TRAN-REC-06"), ("accepts-impossible-dates", "TRAN-REC-07")):
+    switch(_name)(_drop_findings(record=_rule(_r)))
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[(?P<subset>.*?)\])?\s*>", re.S)
+_ENTITY = re.compile(rb"""<!ENTITY\s+(\w+)\s+["']([^"'&<]{0,200})["']\s*>""")
+
+
+def _strip_dtd(data: bytes) -> bytes:
+    """Drop the DOCTYPE and expand its simple internal entities once (what a careless parser does)."""
+    m = _DOCTYPE.search(data[:65536])
+    if not m:
+        return data
+    ents = dict(_ENTITY.findall(m.group("subset") or b""))
+    body = data[:m.start()] + data[m.end():]
+    for k, v in list(ents.items())[:50]:
+        body = body.replace(b"&" + k + b";", v)
+    return body
+
+
+_GBK_DECL = re.compile(rb"""(<\?xml[^>]*encoding\s*=\s*["'])(gbk|gb2312|gb18030)(["'])""", re.I)
+
+
+def _utf8_if_it_decodes(data: bytes) -> bytes:
+    """Believe the bytes, not the declaration: UTF-8 sent as "GBK" is read as UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    return _GBK_DECL.sub(rb"\1UTF-8\3", data[:200], count=1) + data[200:]
+
+
+switch("accepts-dtd")(_drop_findings(rewrite=_strip_dtd))
+switch("guesses-encoding")(_drop_findings(rewrite=_utf8_if_it_decodes))
+
+
+@switch("no-size-limit")
+def _no_size_limit(svc, app):
+    from profiles.xmlsafe import Limits
+    big = 512 * 1024 * 1024
+    svc.max_body = big
+    spec = _spec_copy(svc)
+    spec.limits = Limits(max_bytes=big, max_depth=10_000, max_elements=50_000_000)
+
+
+@switch("no-per-record-verdicts")
+def _no_verdicts(svc, app):
+    spec = _spec_copy(svc)
+    real = spec.build_response
+    spec.build_response = lambda resp, fmt="xml": real(dataclasses.replace(resp, results=[]), fmt)
+
+
+@switch("accepts-replays")
+def _accepts_replays(svc, app):
+    real = svc.ingestor.ingest
+
+    def ingest(data):
+        with svc.store.write() as tx:          # forgets every envelope it has received
+            tx.execute("DELETE FROM requests")
+        return real(data)
+    svc.ingestor.ingest = ingest
+
+
+@switch("stores-duplicates")
+def _stores_duplicates(svc, app):
+    real = svc.recmap.facts
+    svc.recmap.facts = lambda *a: dataclasses.replace(real(*a), rkey=uuid.uuid4().hex)
+
+
+# -- platform functions --------------------------------------------------------------
+@switch("refuses-team-buy-records")
+def _refuses_team_buy(svc, app):
+    real = svc.ingestor.ingest
+
+    def ingest(data):
+        if b"team_buy_acceptance_info" in data:
+            return svc.ingestor.refuse("1106", "json" if data.lstrip()[:1] == b"{" else "xml")
+        return real(data)
+    svc.ingestor.ingest = ingest
+
+
+@switch("drops-every-100th-record")
+def _drops(svc, app):
+    real = svc.ingestor._commit
+    seen = [0]
+
+    def commit(node, res, rtype, rows):
+        kept = []
+        for row in rows:
+            seen[0] += 1
+            if seen[0] % 100:
+                kept.append(row)
+        return real(node, res, rtype, kept)     # the dropped record is still answered "accepted"
+    svc.ingestor._commit = commit
+
+
+@switch("double-counts-duplicates")
+def _double_counts(svc, app):
+    real = svc.ingestor._commit
+
+    def commit(node, res, rtype, rows):
+        duplicates, conflicts = real(node, res, rtype, rows)
+        with svc.store.write() as tx:
+            for pos, _rec, facts, ddate in rows:
+                if pos in duplicates:
+                    tx.execute("UPDATE daily_stats SET records = records + 1, weight_g = weight_g + ? WHERE"
+                               " node_id = ? AND data_date = ? AND rtype = ? AND goods_code = ?",
+                               (facts.weight_g or 0, node, ddate, rtype, facts.goods_code or ""))
+        return duplicates, conflicts
+    svc.ingestor._commit = commit
+
+
+@switch("loses-data-on-restart")
+def _write_behind(svc, app):
+    real = svc.ingestor._commit
+
+    def commit(node, res, rtype, rows):
+        t = threading.Timer(30.0, real, (node, res, rtype, rows))   # answers before anything is committed
+        t.daemon = True
+        t.start()
+        return set(), set()
+    svc.ingestor._commit = commit
+
+
+@switch("overwrites-records")
+def _overwrites(svc, app):
+    real = svc.ingestor._commit
+
+    def commit(node, res, rtype, rows):
+        with svc.store.write() as tx:           # a changed record silently replaces the stored one
+            for _pos, _rec, facts, _d in rows:
+                tx.execute("DELETE FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?", (node, rtype, facts.rkey))
+        return real(node, res, rtype, rows)
+    svc.ingestor._commit = commit
+
+
+@switch("accepts-other-nodes-records")
+def _foreign(svc, app):
+    real = svc.recmap.facts
+    svc.recmap.facts = lambda *a: dataclasses.replace(real(*a), foreign=None)
+
+
+@switch("leaks-internals")
+def _leaks(svc, app):
+    real = svc.ingestor._answer
+
+    def answer(resp, fmt, status, node):
+        if resp.code != "0000":
+            resp.message += (' Traceback (most recent call last): File "/srv/roucai/simulators/platform/ingest.py",'
+                             ' line 131, in ingest: sqlite3.OperationalError')
+        return real(resp, fmt, status, node)
+    svc.ingestor._answer = answer
+
+
+@switch("no-operating-logs")
+def _silent(svc, app):
+    logs.event = lambda *a, **k: None
+
+
+@switch("openapi-incomplete")
+def _openapi(svc, app):
+    real = app.openapi
+
+    def openapi():
+        doc = real()
+        doc["paths"].pop("/api/v1/trace/{code}", None)
+        return doc
+    app.openapi = openapi
+
+
+# -- trace ------------------------------------------------------------------------
+_WHOLESALE = ("market_in_info", "market_tran_info", "qmarket_detection_info")
+
+
+@switch("trace-skips-wholesale-hop")
+def _skip_wholesale(svc, app):
+    real = svc.tracer.trace
+
+    def trace(code):
+        ans = real(code)
+        ans["chain"] = [h for h in ans.get("chain", [])
+                        if not (h.get("records") and h["records"][0]["type"].startswith(_WHOLESALE))]
+        return ans
+    svc.tracer.trace = trace
+
+
+def _page_wrapper(change: Callable):
+    def install(svc, app):
+        from . import app as appmod
+        real = appmod.render_trace_page
+        appmod.render_trace_page = lambda ans, code="", lang="zh": real(*change(ans, code, lang))
+    return install
+
+
+switch("trace-page-drops-origin")(_page_wrapper(lambda ans, code, lang: (
+    ans if not ans else {**ans, "chain": [h for h in ans.get("chain", []) if h["kind"] not in ("origin", "intake")]},
+    code, lang)))
+switch("trace-page-english-only")(_page_wrapper(lambda ans, code, lang: (ans, code, "en")))
+
+
+@switch("trace-invalid-code-500")
+def _invalid_500(svc, app):
+    real = svc.tracer.trace
+
+    def trace(code):
+        ans = real(code)
+        if ans["status"] == "invalid":
+            raise ValueError("code does not parse")
+        return ans
+    svc.tracer.trace = trace
+
+
+# -- monitoring, stop-trade, statistics, feed ------------------------------------------------
+@switch("no-offline-status")
+def _never_offline(svc, app):
+    svc.monitor.offline_after_ms = 10 ** 15
+
+
+@switch("stop-trade-undelivered")
+def _undelivered(svc, app):
+    svc.stoptrade.max_codes = 1     # stops the tested batch, never the codes issued from it
+
+
+@switch("ignores-stop-trade-acks")
+def _ignores_acks(svc, app):
+    from .stoptrade import StopTrade
+
+    def ack(tx, node, instruction_id, now):
+        row = tx.one("SELECT 1 FROM stop_instructions WHERE id = ? AND node_id = ?", (instruction_id, node))
+        return "unknown" if row is None else "acked"        # answers, records nothing
+    StopTrade.ack = staticmethod(ack)
+
+
+@switch("wrong-kpi")
+def _wrong_kpi(svc, app):
+    real = svc.stats.kpis
+
+    def kpis(date):
+        k = real(date)
+        for r in [k["report_rate"], *k["report_rate"]["by_role"].values()]:
+            r["nodes"] = r["reporting"]           # counts only the nodes that reported
+            r["rate" if "rate" in r else "overall"] = 1.0 if r["reporting"] else None
+        return k
+    svc.stats.kpis = kpis
+
+
+@switch("feed-drops-canteens")
+def _feed_drops(svc, app):
+    from . import feed
+    real = feed.rows_since
+    feed.rows_since = lambda *a, **k: [r for r in real(*a, **k) if r["rtype"] != "team_buy_acceptance_info"]
