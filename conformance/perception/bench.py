@@ -1,0 +1,476 @@
+"""The test bench of the perception suite: how a test reaches the device under test.
+
+A *bench* is what a test talks to; the same tests run unchanged on both kinds:
+
+* **builtin** (``--target builtin[?variant=NAME]``): a fresh reference model per
+  test (:class:`~simulators.devices.scale.ScaleModel`, ``ReaderModel``) served on
+  an in-process ``sim://`` line at 115,200 baud, with the variant's fault switch
+  on when the variant's actor is this device.  The harness can also do what a
+  lab technician does to a real device: put loads on the platter, cut the
+  power, let time pass, pull a card out of the field.
+* **device** (``serial://…``, ``sim://…``, ``socket://…``): one port for the whole
+  session, opened with ``serial.serial_for_url(*target.serial_open_args())``.
+  Physical actions are possible only where the capability statement declares how
+  (see :data:`HARNESS_CAPABILITIES`); otherwise the part of a test that needs them
+  is *not applicable* (or the test is *partial*), with the reason.
+
+Every byte either way goes through a :class:`TracedPort`, which writes the wire
+trace of the running test (``wire.jsonl``: time, direction, hex and the decoded
+frames) into its evidence, so every verdict has the bytes behind it.  Every
+driver call has the protocol's timeout; a device that stops answering raises
+:class:`DeviceSilent`, a ``TimeoutError``, so the verdict is ``timeout``.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import shlex
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import serial
+
+from profiles.device import Frame, get_protocol
+from simulators.devices.driver import DeviceNak, DeviceTimeout, ReaderDriver, ScaleDriver
+from simulators.devices.faults import FaultSet
+from simulators.serial import LineSettings, WireTrace, open_line
+
+#: Capability-statement keys that tell the harness how it can act on a real device.
+HARNESS_CAPABILITIES = {
+    "sell_command": "设备实现 SELL 命令（按当前净重成交一行），否则销售类测试无法自动进行",
+    "test_load_g": "测试期间秤盘上放置的已知砝码质量（克），销售按此重量成交",
+    "power_off_command": "切断被测设备电源的命令（argv 列表或字符串，例如可编程电源插座）",
+    "power_on_command": "恢复被测设备电源的命令",
+    "clock_observe_s": "测量时钟漂移的观察时长（秒）；未声明时只验证校时偏差",
+    "storage_fill": "允许把存储写满（长时间运行；用于离线容量与存满策略）",
+    "test_card": "读卡器上放着一张按本配置布局与测试密钥发行的服务卡",
+}
+
+BUILTIN_BAUD = 115_200
+NODE = "650102001"               #: the harness's market (node) code
+UPSTREAM_NODE = "650102002"      #: where the incoming batches come from
+_line_ids = itertools.count(1)
+
+
+class DeviceSilent(DeviceTimeout, TimeoutError):
+    """The device did not answer within the protocol's time limit (verdict: timeout)."""
+
+
+def _silent(exc: DeviceTimeout) -> DeviceSilent:
+    err = DeviceSilent(exc.wire, exc.attempts, 0.0)
+    err.zh, err.en = exc.zh, exc.en
+    err.args = (exc.en,)
+    return err
+
+
+class _Judged:
+    """Mix-in: a driver whose timeouts are ``TimeoutError`` (the plugin's ``timeout`` verdict)."""
+
+    def transact(self, msg):
+        try:
+            return super().transact(msg)
+        except DeviceSilent:
+            raise
+        except DeviceTimeout as exc:
+            raise _silent(exc) from None
+
+
+class JudgedScaleDriver(_Judged, ScaleDriver):
+    pass
+
+
+class JudgedReaderDriver(_Judged, ReaderDriver):
+    pass
+
+
+class TracedPort:
+    """A pyserial-like port that copies every chunk into the current test's wire trace."""
+
+    def __init__(self, port, protocol):
+        self._port = port
+        self._protocol = protocol
+        self.trace: WireTrace | None = None
+        self._t0 = time.monotonic()
+        self._dec = {}
+
+    def start_trace(self) -> None:
+        """Begin a new trace (one per test); records are kept until :meth:`take_trace`."""
+        self._t0 = time.monotonic()
+        self._dec = {"host->device": self._protocol.decoder(), "device->host": self._protocol.decoder()}
+        self.trace = WireTrace(None)
+        self.trace.write({"event": "open", "port": str(getattr(self._port, "name", None) or self._port),
+                          "baudrate": getattr(self._port, "baudrate", None),
+                          "protocol": self._protocol.name, "wall_time": datetime.now().isoformat()})
+
+    def take_trace(self) -> str:
+        """The trace so far as JSON lines (and stop tracing)."""
+        recs, self.trace = (self.trace.records if self.trace else []), None
+        return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str) + "\n" for r in recs)
+
+    def _record(self, direction: str, data: bytes) -> None:
+        if self.trace is None or not data:
+            return
+        rec = {"t": round(time.monotonic() - self._t0, 6), "dir": direction, "hex": data.hex(" "), "n": len(data)}
+        frames = [self._protocol.describe(f) for f in self._dec[direction].feed(data) if isinstance(f, Frame)]
+        if frames:
+            rec["frames"] = frames
+        self.trace.write(rec)
+
+    # -- the pyserial surface the drivers use --------------------------------------
+    def write(self, data: bytes) -> int:
+        self._record("host->device", bytes(data))
+        return self._port.write(data)
+
+    def read(self, size: int = 1) -> bytes:
+        data = self._port.read(size)
+        self._record("device->host", data)
+        return data
+
+    @property
+    def in_waiting(self) -> int:
+        return self._port.in_waiting
+
+    @property
+    def timeout(self):
+        return self._port.timeout
+
+    @timeout.setter
+    def timeout(self, value) -> None:
+        self._port.timeout = value
+
+    @property
+    def baudrate(self):
+        return getattr(self._port, "baudrate", None)
+
+    def reset_input_buffer(self) -> None:
+        self._port.reset_input_buffer()
+
+    def close(self) -> None:
+        self.trace = None
+        self._port.close()
+
+
+def variant_faults(target, actor: str, device: str) -> FaultSet:
+    """The fault switches of ``target``'s variant when it belongs to ``actor`` (else none)."""
+    faults = FaultSet()
+    if target.variant:
+        from conformance.variants import load_variants
+        v = load_variants()[target.variant]
+        if v.actor == actor:
+            for spec in v.switch.split(","):
+                faults.add(spec.strip(), device)
+    return faults
+
+
+def run_power_command(cmd, what: str, timeout_s: float = 30.0) -> None:
+    """Run a declared power command (argv list, or a string split like a shell would)."""
+    argv = shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd]
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"{what} command did not finish within {timeout_s:g} s: {argv}") from None
+    except OSError as exc:
+        raise RuntimeError(f"{what} command could not run: {argv}: {exc}") from None
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} command failed (exit {done.returncode}): {argv}: "
+                           f"{done.stderr.decode(errors='replace')[-300:]}")
+
+
+class Bench:
+    """What every bench has: the driver, the capability statement, the evidence."""
+
+    kind = ""
+
+    def __init__(self, target, caps, evidence, seed: int):
+        self.target = target
+        self.caps = caps
+        self.evidence = evidence
+        self.seed = seed
+        self.protocol = get_protocol()
+        self.builtin = target.is_builtin
+        self.notes: list[str] = []
+
+    def declared(self, key: str, default=None):
+        return self.caps.capabilities.get(key, default)
+
+    def needs(self, key: str, why_zh: str, why_en: str):
+        """The declared harness capability ``key`` (a device target), or not-applicable with the reason."""
+        val = self.declared(key)
+        if not val:
+            pytest.skip(f"{why_en}; the capability statement does not declare {key!r} "
+                        f"({HARNESS_CAPABILITIES.get(key, '')}) / {why_zh}")
+        return val
+
+    def attach_evidence(self) -> None:
+        """The wire trace (``wire.jsonl``) and the bench's facts (``bench.json``) of this test."""
+        self.evidence.attach_text("wire.jsonl", self.port.take_trace())
+        self.evidence.attach_json("bench.json", {
+            "bench": "builtin" if self.builtin else "device", "target": self.target.url,
+            "variant": self.target.variant, "faults": self.model.faults.names if self.model else [],
+            "driver_stats": dict(self.drv.stats) if hasattr(self, "drv") else {}, "notes": self.notes})
+
+    def require_builtin(self, why_zh: str, why_en: str) -> None:
+        """Only the built-in reference device lets the harness do this (e.g. pull a card mid-write)."""
+        if not self.builtin:
+            pytest.skip(f"{why_en} — possible with the built-in device only / {why_zh}（仅内置设备可做）")
+
+
+class ScaleBench(Bench):
+    """The scale under test.
+
+    ``drv`` is a :class:`ScaleDriver` (every call timed out by the protocol);
+    ``model`` the reference model on builtin (``None`` on a device target).
+    ``unit_g`` is the load a sale is made at: on builtin whatever the test places
+    (default 1 kg), on a device the declared ``test_load_g``.
+    """
+
+    kind = "scale"
+
+    def __init__(self, target, caps, evidence, seed: int, *, port=None, durable: bool = True,
+                 bind: bool = True, tmpdir: Path | None = None):
+        super().__init__(target, caps, evidence, seed)
+        self.model = None
+        self.runner = None
+        self.line = None
+        self._skew = 0.0
+        self._request_ids = itertools.count(1 if self.builtin else int(time.time() * 10) % 2_000_000_000)
+        codes = self._codes = __import__("profiles").load_profile().codes
+        self.operator = codes.operator_code(NODE, 1 + seed % 900)
+        self.stall = f"A-{1 + seed % 90:02d}"
+        if self.builtin:
+            self._start_builtin(durable, tmpdir)
+            self.unit_g = 1000
+        else:
+            self.port = port
+            self.unit_g = None
+            load = self.declared("test_load_g")
+            if load:
+                self.unit_g = int(load)
+        self.port.start_trace()
+        self.drv = JudgedScaleDriver(self.port, protocol=self.protocol, seq_start=seed % 255)
+        if bind:
+            self.bind()
+
+    # -- set-up -----------------------------------------------------------------------
+    def _start_builtin(self, durable: bool, tmpdir: Path | None) -> None:
+        from simulators.devices import serve
+        from simulators.devices.scale import ScaleModel
+        self.faults = variant_faults(self.target, "scale", "scale")
+        self._tmp = None
+        store = None
+        if durable:
+            if tmpdir is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="roucai-perc-")
+                tmpdir = Path(self._tmp.name)
+            store = tmpdir / "scale.db"
+        self.model = ScaleModel(store, seed=self.seed, faults=self.faults,
+                                time_source=lambda: time.monotonic() + self._skew)
+        self.line = open_line(f"perc-scale-{next(_line_ids)}", backend="sim",
+                              settings=LineSettings(baudrate=BUILTIN_BAUD))
+        self.runner = serve(self.model, self.line.device).start()
+        self.port = TracedPort(serial.serial_for_url(self.line.host_url, baudrate=BUILTIN_BAUD, timeout=0.01),
+                               self.protocol)
+
+    def close(self) -> None:
+        self.attach_evidence()
+        if self.builtin:
+            self.runner.stop()
+            self.port.close()
+            self.line.close()
+            self.model.store.close()
+            if self._tmp is not None:
+                self._tmp.cleanup()
+
+    # -- the stall and the batches --------------------------------------------------------
+    def bind(self) -> None:
+        self.drv.bind_stall(NODE, self.operator, self.stall, "北园春农贸市场", "张建国")
+
+    def batch_code(self, n: int) -> str:
+        """The ``n``-th incoming batch trace code of this run (deterministic per seed)."""
+        up = self._codes.operator_code(UPSTREAM_NODE, 1 + self.seed % 900)
+        return self._codes.trace_code(up, 100_000 + (self.seed * 97) % 800_000 + n)
+
+    def new_batch(self, limit_g: int, price_fen: int = 2800, commodity: str = "21111002",
+                  avoid: tuple[str, ...] = ()) -> str:
+        """Load a batch with ``limit_g`` still to sell; returns its trace code.
+
+        Builtin: a fresh code each time.  Device: batches stay on a device (the protocol
+        has no unload), so codes already on it are reused, least used first, with the
+        limit reloaded to what is sold + ``limit_g``; new codes only while the declared
+        batch table has room.
+        """
+        if self.builtin:
+            self._n = getattr(self, "_n", 0) + 1
+            code = self.batch_code(self._n)
+            self.drv.load_batch(code, commodity, limit_g, price_fen)
+            return code
+        st = self.drv.status()
+        usable = [b for b in st.batches if not b.stopped and b.batch_trace not in avoid]
+        room = int(self.declared("max_batches", 8)) - len(st.batches)
+        if room > 0 or not usable:
+            n = 0
+            held = {b.batch_trace for b in st.batches}
+            while True:
+                n += 1
+                code = self.batch_code(n)
+                if code not in held and code not in avoid:
+                    break
+            self.drv.load_batch(code, commodity, limit_g, price_fen)
+            return code
+        b = min(usable, key=lambda b: b.sold_g)
+        self.drv.load_batch(b.batch_trace, b.commodity, b.sold_g + limit_g, price_fen)
+        return b.batch_trace
+
+    # -- weighing and selling -------------------------------------------------------------
+    def place(self, load_g: float, settled: bool = True) -> None:
+        """Put ``load_g`` on the platter (builtin), or check it is the declared test load."""
+        if self.builtin:
+            with self.runner.lock:
+                self.model.place(load_g, settled=settled)
+            return
+        if self.unit_g is None or abs(load_g - self.unit_g) > 0.5 or not settled:
+            pytest.skip(f"needs {load_g:g} g {'settled ' if settled else 'unsettled '}on the platter; "
+                        f"the harness cannot place loads on a device (declared test_load_g="
+                        f"{self.unit_g}) / 需要在秤盘上放置 {load_g:g} 克，测试工具无法对实物设备加载")
+
+    def sell(self, batch: str, load_g: float | None = None, request_id: int | None = None):
+        """One sale line of ``batch`` at ``load_g`` (default ``unit_g``) through SELL; the record."""
+        if not self.builtin:
+            self.needs("sell_command", "设备未声明支持 SELL 命令，无法自动成交",
+                       "sales need the SELL command")
+            self.needs("test_load_g", "未声明秤盘上的测试砝码", "sales need a known load on the platter")
+        self.place(self.unit_g if load_g is None else load_g)
+        rid = next(self._request_ids) if request_id is None else request_id
+        return self.drv.sell(batch, rid)
+
+    def next_request_id(self) -> int:
+        return next(self._request_ids)
+
+    def read_all(self, from_index: int, acknowledge: bool = False, chunk: int = 10, limit: int = 100_000):
+        """Every stored record from ``from_index`` on (READ_RECORDS until none remain)."""
+        out, idx = [], from_index
+        while len(out) < limit:
+            resp = self.drv.read_records(idx, chunk)
+            if not resp.records:
+                break
+            out += resp.records
+            if acknowledge:
+                self.drv.ack_records(resp.records[-1].index)
+            idx = resp.next_index
+            if resp.remaining == 0:
+                break
+        return out
+
+    # -- power and time ---------------------------------------------------------------------
+    def can_power_cycle(self) -> bool:
+        return self.builtin or bool(self.declared("power_off_command") and self.declared("power_on_command"))
+
+    def power_off(self) -> None:
+        if self.builtin:
+            with self.runner.lock:
+                self.model.power_cut()
+            return
+        run_power_command(self.declared("power_off_command"), "power-off")
+
+    def power_on(self, wait_s: float = 30.0) -> None:
+        """Power back; returns once the device answers IDENTIFY again (at most ``wait_s``)."""
+        if self.builtin:
+            with self.runner.lock:
+                self.runner.endpoint.power_reset()
+                self.model.restart()
+            return
+        run_power_command(self.declared("power_on_command"), "power-on")
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.drv.identify()
+                return
+            except (DeviceTimeout, serial.SerialException, OSError):
+                if time.monotonic() > deadline:
+                    raise DeviceSilent("IDENTIFY", 0, wait_s) from None
+                time.sleep(0.5)
+
+    def power_cycle(self) -> None:
+        if not self.can_power_cycle():
+            pytest.skip("the harness cannot cut a device's power unless the capability statement declares "
+                        "power_off_command and power_on_command / 能力声明未给出断电与上电命令，无法对实物设备断电")
+        self.power_off()
+        self.power_on()
+
+    def let_time_pass(self, seconds: float) -> None:
+        """Builtin: the device (and the reference clock) live ``seconds`` later."""
+        self.require_builtin("无法让实物设备的时间快进", "cannot fast-forward a device's time")
+        self._skew += seconds
+
+    def reference_now(self) -> datetime:
+        """The reference clock the device's clock is judged against (host wall time, plus any fast-forward)."""
+        return datetime.now() + timedelta(seconds=self._skew)
+
+
+class ReaderBench(Bench):
+    """The card reader under test; ``model`` is the reference reader on builtin."""
+
+    kind = "card_reader"
+
+    def __init__(self, target, caps, evidence, seed: int, *, port=None):
+        super().__init__(target, caps, evidence, seed)
+        from profiles import load_profile
+        from profiles.device.card_layout import load_card_layout
+        self.profile = load_profile()
+        self.layout = load_card_layout(self.profile)
+        self.model = None
+        if self.builtin:
+            from simulators.devices import serve
+            from simulators.devices.reader import ReaderModel
+            self.model = ReaderModel(faults=variant_faults(target, "card_reader", "reader"), seed=seed)
+            self.line = open_line(f"perc-reader-{next(_line_ids)}", backend="sim",
+                                  settings=LineSettings(baudrate=BUILTIN_BAUD))
+            self.runner = serve(self.model, self.line.device).start()
+            self.port = TracedPort(serial.serial_for_url(self.line.host_url, baudrate=BUILTIN_BAUD, timeout=0.01),
+                                   self.protocol)
+        else:
+            self.port = port
+        self.port.start_trace()
+        self.drv = JudgedReaderDriver(self.port, protocol=self.protocol, layout=self.layout, seq_start=seed % 255)
+
+    def issue_card(self, n: int = 1, kind: int = 1, holder_name: str = "张建国"):
+        """A service card issued by the harness (the profile's layout and test keys)."""
+        from profiles.device.card_layout import CardHolder
+        from simulators.devices.card import MifareCard
+        codes = self.profile.codes
+        uid = bytes(((self.seed * 31 + n * 7 + i * 13) % 256 for i in range(4)))
+        holder = CardHolder(codes.operator_code(NODE, n), NODE, holder_name, kind=kind)
+        return MifareCard.issued(self.layout, uid, holder)
+
+    def present(self, card):
+        """Put ``card`` in the field (builtin only) and return what the reader now has."""
+        self.require_builtin("无法把卡片放到实物读卡器上", "cannot put a card on a device's reader")
+        with self.runner.lock:
+            return self.model.present(card)
+
+    def remove(self):
+        self.require_builtin("无法从实物读卡器上拿走卡片", "cannot take a card off a device's reader")
+        with self.runner.lock:
+            return self.model.remove()
+
+    def card_in_field(self):
+        """Builtin: a freshly issued card; device: the declared test card must be there."""
+        if self.builtin:
+            return self.present(self.issue_card())
+        self.needs("test_card", "读卡器上没有声明的测试卡", "needs a test card on the reader")
+        return None
+
+    def close(self) -> None:
+        self.attach_evidence()
+        if self.builtin:
+            self.runner.stop()
+            self.port.close()
+            self.line.close()
+
+
+def nak_reason(exc: BaseException) -> str | None:
+    return exc.reason if isinstance(exc, DeviceNak) else None

@@ -1,0 +1,77 @@
+"""Fixtures of the perception suite: the device under test, reached the same way by every test.
+
+``scale`` / ``scale_unbound`` (a :class:`~conformance.perception.bench.ScaleBench`),
+``reader`` (a :class:`~conformance.perception.bench.ReaderBench`) and ``handheld_rig``
+(the reference handheld against the harness's receiving server).  On the built-in
+target each test gets a fresh reference device (with the variant's switch, if any);
+on a device target (``serial://``, ``sim://``, ``socket://``) the session's one port.
+Each bench writes its wire trace and facts into the test's evidence at teardown.
+"""
+from __future__ import annotations
+
+import pytest
+import serial
+
+from profiles.device import get_protocol
+
+from .bench import ReaderBench, ScaleBench, TracedPort
+
+
+@pytest.fixture(scope="session")
+def device_port(target):
+    """The device target's port for the whole session (``None`` on builtin)."""
+    if not target.is_device:
+        yield None
+        return
+    url, opts = target.serial_open_args()
+    try:
+        raw = serial.serial_for_url(url, timeout=0.01, **opts)
+    except (serial.SerialException, ValueError, OSError) as exc:
+        pytest.fail(f"cannot open the device target {target.url}: {exc} / 无法打开被测设备端口", pytrace=False)
+    port = TracedPort(raw, get_protocol())
+    yield port
+    port.close()
+
+
+def _bench(cls, request, target, capabilities, evidence, seed, device_port, **kw):
+    if not (target.is_builtin or target.is_device):
+        pytest.skip(f"the perception suite judges devices; target {target.url} is not one / 感知层测试只针对设备")
+    bench = cls(target, capabilities, evidence, seed, port=device_port, **kw)
+    request.addfinalizer(bench.close)
+    return bench
+
+
+@pytest.fixture
+def scale(request, target, capabilities, evidence, seed, device_port, tmp_path) -> ScaleBench:
+    """A bound scale (stall bound to the harness's node and operator)."""
+    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, tmpdir=tmp_path)
+
+
+@pytest.fixture
+def scale_unbound(request, target, capabilities, evidence, seed, device_port, tmp_path) -> ScaleBench:
+    """The scale as found: no binding sent (builtin: a fresh, never bound scale)."""
+    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, bind=False,
+                  tmpdir=tmp_path)
+
+
+@pytest.fixture
+def scale_in_memory(request, target, capabilities, evidence, seed, device_port) -> ScaleBench:
+    """Builtin: a scale whose store is in memory (fast fills; counts, not durability, are judged)."""
+    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, durable=False)
+
+
+@pytest.fixture
+def reader(request, target, capabilities, evidence, seed, device_port) -> ReaderBench:
+    return _bench(ReaderBench, request, target, capabilities, evidence, seed, device_port)
+
+
+@pytest.fixture
+def handheld_rig(request, target, evidence, seed):
+    """(make_terminal, receiver): the reference handheld and a receiving server on 127.0.0.1."""
+    from .handheld_rig import HandheldRig
+    if not target.is_builtin:
+        pytest.skip("a handheld under test uploads over HTTP and is operated by hand; the harness drives only the "
+                    "built-in handheld / 手持终端需人工操作，本版本只自动测试内置手持终端")
+    rig = HandheldRig(target, evidence, seed)
+    request.addfinalizer(rig.close)
+    return rig
