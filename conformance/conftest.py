@@ -1,0 +1,82 @@
+"""Fixtures shared by the suites (the plugin's ``target``, ``capabilities``, ``seed``, ``profile``,
+``evidence`` come from ``conformance/plugin.py``).
+
+* ``city`` — the seeded city fixture every suite plays (preset ``[capabilities] city_preset``,
+  default ``tiny``; seed ``--seed``).  An external platform must have it registered: ``roucai
+  fixtures city --preset tiny --seed N`` then its own import (the reference: ``roucai serve admin
+  import-city``).
+* ``platform`` — the :class:`~conformance.platform_under_test.PlatformUnderTest`: for ``builtin``
+  the reference city platform in a subprocess on 127.0.0.1 (temporary SQLite, the city imported,
+  ``target.variant`` applied when its actor is ``city_platform``); for ``http(s)://…`` the user's
+  platform with the keys of ``[capabilities] keys_file`` (see that module for every capability).
+* ``platform_url``, ``node_keys`` — its URL and ``{node code: key}``.
+* ``http`` — an ``httpx.Client`` with 10 s timeouts whose every exchange goes to the test's
+  evidence (``http.jsonl``); ``uploader`` — an :class:`~conformance.uploads.Uploader` on it.
+* ``records`` — a :class:`~conformance.testrecords.RecordMaker` for fresh valid records.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance.platform_under_test import PlatformError, connect_external, launch_builtin
+
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+@pytest.fixture(scope="session")
+def city(profile, capabilities, seed):
+    from simulators.city import generate_city
+    return generate_city(str(capabilities.capabilities.get("city_preset", "tiny")), seed, profile)
+
+
+@pytest.fixture(scope="session")
+def platform(target, capabilities, city, tmp_path_factory):
+    if target.is_builtin:
+        from conformance.variants import load_variants
+        v = load_variants().get(target.variant) if target.variant else None
+        variant = v.switch if v is not None and v.actor == "city_platform" else None
+        try:
+            put = launch_builtin(city, tmp_path_factory.mktemp("platform"), variant)
+        except PlatformError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    elif target.is_platform:
+        base = Path(capabilities.source).parent if capabilities.source != "built-in" else Path.cwd()
+        try:
+            put = connect_external(target.url, capabilities.capabilities, base)
+        except PlatformError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    else:
+        pytest.skip("the target is not a platform")
+    yield put
+    put.close()
+
+
+@pytest.fixture(scope="session")
+def platform_url(platform) -> str:
+    return platform.url
+
+
+@pytest.fixture(scope="session")
+def node_keys(platform) -> dict[str, str]:
+    return platform.keys
+
+
+@pytest.fixture
+def http(evidence):
+    with httpx.Client(timeout=HTTP_TIMEOUT, event_hooks=evidence.httpx_hooks(), trust_env=False) as c:
+        yield c
+
+
+@pytest.fixture
+def uploader(http, profile, platform):
+    from conformance.uploads import Uploader
+    return Uploader(http, profile, platform.url, platform.upload_path, platform.keys)
+
+
+@pytest.fixture(scope="session")
+def records(profile, city, seed):
+    from conformance.testrecords import RecordMaker
+    return RecordMaker(profile, city, seed)

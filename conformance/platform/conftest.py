@@ -1,0 +1,63 @@
+"""Fixtures of the platform suite: one simulated day of the city, uploaded once per run.
+
+``day`` is the :class:`~conformance.simday.SimulatedDay` (market model, same preset and seed as
+the city); ``day_upload`` uploads it to the platform once (every record, then the day's repeated
+uploads again) and returns :class:`DayUpload`: the answers per envelope.  Its HTTP exchanges go to
+the evidence folder ``session-simulated-day``; :func:`cite_day_upload` lists that file in a test's
+evidence.  Tests that add records of their own use other business days (``records.fresh_day()``),
+so the day's statistics stay exactly the day's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from conformance.evidence import Evidence
+from conformance.simday import SimulatedDay
+from conformance.uploads import Uploader
+
+
+@dataclass
+class DayUpload:
+    day: SimulatedDay
+    answers: list = field(default_factory=list)     # (node, rtype, records, is_repeat, Answer)
+    evidence_files: list = field(default_factory=list)
+
+    def summary(self) -> dict:
+        out = {"envelopes": len(self.answers), "accepted": 0, "duplicate": 0, "rejected": 0, "refused": 0}
+        for *_, a in self.answers:
+            if a.code != "0000":
+                out["refused"] += 1
+            for k, v in a.tally().items():
+                out[k] += v
+        return out
+
+
+def cite_day_upload(evidence, up: DayUpload) -> None:
+    """List the day upload's evidence (HTTP exchanges) in this test's evidence, with its summary."""
+    for f in up.evidence_files:
+        if f not in evidence.files:
+            evidence.files.append(f)
+    evidence.attach_json("day-upload-summary.json", {"date": up.day.date, **up.summary()})
+
+
+@pytest.fixture(scope="session")
+def day(profile, capabilities, seed):
+    return SimulatedDay(profile, str(capabilities.capabilities.get("city_preset", "tiny")), seed)
+
+
+@pytest.fixture(scope="session")
+def day_upload(request, day, profile, platform):
+    from conformance.plugin import PLUGIN_NAME
+    s = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    ev = Evidence(s.evidence_root, "session-simulated-day", s.report_root)
+    up = DayUpload(day)
+    with httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), event_hooks=ev.httpx_hooks(), trust_env=False) as c:
+        node = Uploader(c, profile, platform.url, platform.upload_path, platform.keys)
+        for n, rtype, recs, repeat in day.envelopes(min(profile.envelope.max_count, 200)):
+            a = node.upload(n, rtype, recs, header={"DataDate": day.date})
+            up.answers.append((n, rtype, recs, repeat, a))
+    up.evidence_files = list(ev.files)
+    return up

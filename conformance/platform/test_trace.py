@@ -1,0 +1,177 @@
+"""Trace queries: the chain of every code of a simulated day equals the simulator's ground truth."""
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from conformance.platform.conftest import cite_day_upload
+from conformance.queries import trace, trace_page
+
+PLATFORM = ("city_platform",)
+
+
+def _compare(ans: dict, truth: dict) -> list[str]:
+    """What differs between a trace answer and the truth (empty: equal)."""
+    if ans.get("status") != "found":
+        return [f"status {ans.get('status')!r}, expected 'found'"]
+    chain = ans.get("chain") or []
+    out = []
+    issued = [h.get("code") for h in chain if h.get("kind") == "issued"]
+    if issued != truth["issued"]:
+        out.append(f"trade hops {issued} != truth {truth['issued']}")
+    if truth["batch"]:
+        received = [h.get("code") for h in chain if h.get("kind") == "received"]
+        if not received or received[-1] != truth["batch"]:
+            out.append(f"wholesale batch {received[-1:] or None} != truth {truth['batch']}")
+    if truth["intake"]:
+        intake = [h for h in chain if h.get("kind") == "intake"]
+        got = {r["fields"].get("quarantine_id") for h in intake for r in h.get("records", [])}
+        if got != {truth["intake"]}:
+            out.append(f"slaughter intake quarantine ids {sorted(got)} != truth {truth['intake']}")
+    origin = [h for h in chain if h.get("kind") == "origin"]
+    if truth["origin_region"] and (not origin or origin[-1].get("region_code") != truth["origin_region"]):
+        out.append(f"origin region {origin[-1].get('region_code') if origin else None} != truth {truth['origin_region']}")
+    if not ans.get("complete"):
+        out.append("answer says the chain is incomplete")
+    return out
+
+
+@pytest.mark.requirement("PLAT-TRACE-01")
+@pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
+def test_every_code_of_the_day_traces_to_the_truth(day_upload, http, platform, evidence):
+    """Each trace code the simulated day issued (sales summaries, wholesale trades, meat out) is queried;
+    the answer's hops (codes), the wholesale batch, the slaughter intake and the origin region equal
+    the market simulator's ledger."""
+    cite_day_upload(evidence, day_upload)
+    codes = day_upload.day.own_codes()
+    wrong = {}
+    for code in sorted(codes):
+        status, ans = trace(http, platform.url, code)
+        diff = [f"HTTP {status}"] if status != 200 or not isinstance(ans, dict) else _compare(
+            ans, day_upload.day.truth_of(code))
+        if diff:
+            wrong[code] = diff
+    evidence.note(f"查询了模拟日的 {len(codes)} 个追溯码，{len(wrong)} 个与真值不符",
+                  f"queried {len(codes)} trace codes of the simulated day; {len(wrong)} differ from the truth")
+    evidence.attach_json("differences.json", wrong)
+    assert codes, "the simulated day issued no trace code"
+    assert not wrong, (f"{len(wrong)} of {len(codes)} trace answers differ from the ground truth (the chain must "
+                       f"follow every uploaded hop back to the intake/origin), e.g. "
+                       + "; ".join(f"{c}: {', '.join(d)}" for c, d in list(wrong.items())[:3]))
+
+
+def _page_text(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def _sample(day, kinds=("retail_market_tran_info_summ", "market_tran_info_base")):
+    """A meat sale and a vegetable sale of the day (retail summaries), and one wholesale trade."""
+    codes = day.own_codes()
+    meat = next(c for c, r in sorted(codes.items()) if r["type"] == kinds[0] and day.truth_of(c)["intake"])
+    veg = next(c for c, r in sorted(codes.items()) if r["type"] == kinds[0] and day.truth_of(c)["batch"])
+    trade = next(c for c, r in sorted(codes.items()) if r["type"] == kinds[1])
+    return [meat, veg, trade]
+
+
+@pytest.mark.requirement("PLAT-TRACE-02")
+@pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
+def test_web_page_and_json_give_the_same_answer(day_upload, http, platform, evidence):
+    """The consumer web page and the JSON interface answer the same for a meat sale, a vegetable sale and
+    a wholesale trade: every hop's trace code and node name, and the origin, appear on the page."""
+    cite_day_upload(evidence, day_upload)
+    problems = []
+    for code in _sample(day_upload.day):
+        status, ans = trace(http, platform.url, code)
+        pstatus, html = trace_page(http, platform.url, code)
+        if status != 200 or pstatus != 200:
+            problems.append(f"{code}: JSON HTTP {status}, page HTTP {pstatus}")
+            continue
+        text = _page_text(html)
+        want = [(h["kind"], (h.get("node") or {}).get("name") if h["kind"] != "origin" else h.get("region"))
+                for h in ans["chain"]]
+        at = 0
+        for kind, w in want:      # every hop's business (or the origin), in the JSON answer's order
+            found = text.find(w, at) if w else at
+            if found < 0:
+                problems.append(f"{code}: the page lacks {w!r} ({kind} hop of the JSON answer) after position {at}")
+            else:
+                at = found
+    assert not problems, "the web page must show the same chain as the JSON interface: " + "; ".join(problems[:6])
+
+
+@pytest.mark.requirement("PLAT-TRACE-03")
+@pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
+def test_consumer_answer_shows_what_a_buyer_needs_in_chinese(day_upload, http, platform, evidence):
+    """For a meat sale, the Chinese page shows the commodity, stall and market, sale date, weight and unit
+    price, the wholesale market and wholesaler, the slaughterhouse and origin, the quarantine/inspection
+    certificate numbers and a test result — with Chinese labels."""
+    cite_day_upload(evidence, day_upload)
+    day = day_upload.day
+    meat, veg, _ = _sample(day)
+    codes = day.own_codes()
+    problems = []
+    for code in (meat, veg):
+        rec = codes[code]["data"]
+        status, html = trace_page(http, platform.url, code)
+        _s, ans = trace(http, platform.url, code)
+        text = _page_text(html)
+        d = rec["sale_date"]
+        want = {"commodity": rec["goods_name"], "stall": rec["position_id"], "market": rec["retail_market_name"],
+                "sale date": f"{d[:4]}-{d[4:6]}-{d[6:]}", "weight": rec["weight"], "unit price": rec["price"]}
+        hops = ans.get("chain", []) if isinstance(ans, dict) else []
+        for h in hops:
+            if h["kind"] == "issued" and h.get("records") and h["records"][0]["type"].startswith("market_tran"):
+                f = h["records"][0]["fields"]
+                want["wholesale market"] = f.get("market_name")
+                want["wholesaler"] = f.get("wholesaler_name")
+            if h["kind"] in ("quarantine", "intake", "issued") and h.get("records"):
+                for r in h["records"]:
+                    f = r["fields"]
+                    if f.get("quarantine_animal_products_id") and code == meat:
+                        want["quarantine certificate"] = f["quarantine_animal_products_id"]
+                    if f.get("butcher_fac_name") and code == meat:
+                        want["slaughterhouse"] = f["butcher_fac_name"]
+            if h["kind"] == "origin":
+                want["origin"] = h.get("region")
+        labels = ["追溯码", "商品", "重量", "单价", "产地"] + (["动物产品检疫合格证号"] if code == meat else [])
+        if status != 200:
+            problems.append(f"{code}: page HTTP {status}")
+            continue
+        problems += [f"{code}: no {k} ({v!r})" for k, v in want.items() if v and v not in text]
+        problems += [f"{code}: no Chinese label {lab!r}" for lab in labels if lab not in text]
+    evidence.attach_text("page-meat.html", trace_page(http, platform.url, meat)[1])
+    evidence.note("批发检测结果仅在该批次有检测记录时显示；摊位号按 position_id 核对",
+                  "a test result shows only where the batch has a test record; the stall is checked as position_id")
+    assert not problems, "the consumer's page must show, in Chinese: " + "; ".join(problems[:8])
+
+
+@pytest.mark.requirement("PLAT-TRACE-04")
+@pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
+def test_malformed_and_unknown_codes(profile, records, http, platform, evidence):
+    """A malformed code is answered 'invalid' naming the profile's code rule it breaks (HTTP 400), a valid code nobody
+    issued 'unknown' (HTTP 404), on the JSON interface and the page; never a server error."""
+    unknown = records.trace_code(records.node_for("retail_market_tran_info_summ"))
+    good = unknown[:-1]
+    malformed = {"too short": good, "letters": unknown[:10] + "ABCDEFGHIJ", "bad region": "99" + unknown[2:]}
+    problems = []
+    status, ans = trace(http, platform.url, unknown)
+    if status != 404 or not isinstance(ans, dict) or ans.get("status") != "unknown":
+        problems.append(f"unknown code {unknown}: HTTP {status} {ans!r:.200} (expected 404, status 'unknown')")
+    for what, code in malformed.items():
+        expected = {f.rule for f in profile.codes.findings(code, "trace")}
+        if not expected:
+            continue
+        status, ans = trace(http, platform.url, code)
+        rules = {f.get("rule", "") for f in ans.get("findings", [])} if isinstance(ans, dict) else set()
+        if status != 400 or ans.get("status") != "invalid" or not rules & expected:
+            problems.append(f"{what} {code}: HTTP {status} {ans!r:.200} (expected 400, status 'invalid' and the "
+                            f"profile's rule {sorted(expected)})")
+        pstatus, _html = trace_page(http, platform.url, code)
+        if pstatus >= 500:
+            problems.append(f"{what} {code}: the page answered HTTP {pstatus}")
+    pstatus, _html = trace_page(http, platform.url, unknown)
+    if pstatus >= 500:
+        problems.append(f"unknown code page: HTTP {pstatus}")
+    assert not problems, "; ".join(problems)

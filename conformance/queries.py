@@ -1,0 +1,82 @@
+"""The platform's read interfaces the suites query, as the reference platform defines them (docs/platform.md).
+
+The upload envelope is the profile's; these query interfaces are this project's own design (evidence
+``profile``).  A platform declares that it offers them with capabilities: ``trace_query`` (trace JSON
+and page), ``statistics`` (daily statistics and KPIs), ``node_monitoring`` (node registry and status),
+``stop_trade_broadcast`` (signed fetch and acknowledgement, broadcast listing), ``upward_feed``.
+Each function returns ``(HTTP status, decoded JSON or text)`` and never raises for an HTTP error status.
+"""
+from __future__ import annotations
+
+import json
+
+import httpx
+
+
+def _get(http: httpx.Client, url: str, params: dict | None = None, headers: dict | None = None):
+    r = http.get(url, params=params, headers=headers)
+    try:
+        return r.status_code, r.json()
+    except (json.JSONDecodeError, ValueError):
+        return r.status_code, r.text
+
+
+def trace(http, base: str, code: str):
+    return _get(http, f"{base}/api/v1/trace/{code}")
+
+
+def trace_page(http, base: str, code: str, lang: str = "zh"):
+    r = http.get(f"{base}/trace", params={"code": code, "lang": lang})
+    return r.status_code, r.text
+
+
+def stats_daily(http, base: str, date: str, node_id: str | None = None):
+    return _get(http, f"{base}/api/v1/stats/daily", {"date": date, **({"node_id": node_id} if node_id else {})})
+
+
+def kpis(http, base: str, date: str):
+    return _get(http, f"{base}/api/v1/kpis", {"date": date})
+
+
+def node_status(http, base: str, node_id: str):
+    return _get(http, f"{base}/api/v1/nodes/{node_id}")
+
+
+def nodes(http, base: str):
+    return _get(http, f"{base}/api/v1/nodes")
+
+
+def signed(profile, key: str, node: str, method: str, path: str, body: bytes = b"") -> dict:
+    """Headers of a signed request (reference definition: ``simulators/platform/nodeauth.py``)."""
+    from simulators.platform.nodeauth import sign
+    return sign(profile.envelope, key, node, method, path, body)
+
+
+def stop_pending(http, base: str, profile, node: str, key: str):
+    path = "/api/v1/stoptrade"
+    return _get(http, base + path, headers=signed(profile, key, node, "GET", path))
+
+
+def stop_ack(http, base: str, profile, node: str, key: str, instruction_id: int):
+    path = f"/api/v1/stoptrade/{instruction_id}/ack"
+    r = http.post(base + path, content=b"", headers=signed(profile, key, node, "POST", path))
+    try:
+        return r.status_code, r.json()
+    except ValueError:
+        return r.status_code, r.text
+
+
+def broadcasts(http, base: str, root: str | None = None):
+    return _get(http, f"{base}/api/v1/stoptrade/broadcasts", {"root": root} if root else None)
+
+
+def day_rows(http, base: str, date: str) -> dict[tuple[str, str, str], list[int]]:
+    """Daily statistics as ``(node, record type, goods or "") -> [records, grams, on time]``."""
+    status, doc = stats_daily(http, base, date)
+    assert status == 200 and isinstance(doc, dict), f"GET /api/v1/stats/daily?date={date} answered {status}: {doc!r:.300}"
+    out = {}
+    for r in doc["rows"]:
+        whole, _, frac = r["weight_kg"].partition(".")
+        out[(r["node_id"], r["type"], r["goods_code"] or "")] = [r["records"], int(whole) * 1000 + int((frac + "000")[:3]),
+                                                                  r["on_time"]]
+    return out

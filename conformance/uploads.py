@@ -1,0 +1,118 @@
+"""Playing a node against a platform: envelopes (well-formed or deliberately wrong) and their answers.
+
+:func:`envelope` builds a ``DataExchangeReq`` from the profile's own pieces (record XML, payload
+digest, VerifyCode recipe) with any header value, element or byte replaced, and *signs what it
+sends*: a wrong ``Count`` is signed as the wrong ``Count``, so a platform that refuses it must
+refuse it for the ``Count`` (raw mode: negative tests need no validation bypass in the target).
+:class:`Uploader` posts bodies and reads the ``DataExchangeResp`` with the profile's response
+checker; :class:`Answer` carries what came back, for assertions and their messages.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+
+import httpx
+
+from profiles.envelope import beijing, format_request_time, payload_digest
+from profiles.records import _escape
+
+DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+HEADER = ("NodeId", "RequestTime", "VerifyCode", "Index", "Count", "DataDate")
+
+
+def request_time(spec, offset_s: float = 0.0) -> str:
+    """RequestTime of now (+ ``offset_s``) on the Beijing clock."""
+    now = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=offset_s)
+    return format_request_time(beijing(now, spec.utc_offset))
+
+
+def envelope(profile, node: str, key: str, rtype: str, records: list[dict], *, fmt: str = "xml",
+             header: dict | None = None, omit: tuple[str, ...] = (), extra_xml: str = "",
+             declaration: str = DECLARATION, encoding: str = "utf-8", sign: bool = True,
+             payload_type: str | None = None) -> bytes:
+    """An envelope of ``records`` signed with ``key``; ``header`` overrides any header value.
+
+    The VerifyCode is computed (unless ``sign`` is false or ``header`` gives one) from the header
+    values actually sent.  ``payload_type``: the record element name when it should differ from
+    ``rtype`` (Index mismatch).  ``encoding`` encodes the text (the declaration says what it says).
+    """
+    spec = profile.envelope
+    rt = profile.records.types[rtype]
+    ptype = payload_type or rtype
+    h = {"NodeId": node, "RequestTime": request_time(spec), "Index": rt.index, "Count": str(len(records))}
+    h["DataDate"] = next((d for d in (rt.business_date(r) for r in records) if d), h["RequestTime"][:8])
+    h.update({k: v for k, v in (header or {}).items() if k != "VerifyCode"})
+    if sign and "VerifyCode" not in (header or {}):
+        h["VerifyCode"] = spec.verify_code(key, h["NodeId"], h["RequestTime"], h["Index"], h["Count"], h["DataDate"],
+                                           payload_digest((ptype, r) for r in records))
+    elif "VerifyCode" in (header or {}):
+        h["VerifyCode"] = header["VerifyCode"]
+    order = [e for e in HEADER if e in h and e not in omit]
+    if fmt == "json":
+        body = {spec.root: {**{e: h[e] for e in order}, spec.payload: {ptype: records}}}
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(encoding)
+    heads = "".join(f"<{e}>{_escape(h[e])}</{e}>" for e in order)
+    recs = "".join(_record_xml(profile, ptype, r) for r in records)
+    text = f"{declaration}<{spec.root}>{heads}{extra_xml}<{spec.payload}>{recs}</{spec.payload}></{spec.root}>"
+    return text.encode(encoding)
+
+
+def _record_xml(profile, rtype: str, rec: dict) -> str:
+    if rtype in profile.records.types:
+        return profile.records.record_xml(rtype, rec)
+    return f"<{rtype}>" + "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in rec.items()) + f"</{rtype}>"
+
+
+@dataclass
+class Answer:
+    """One exchange: HTTP status, the parsed response (``None`` if unreadable) and its findings."""
+
+    status: int
+    body: bytes
+    response: object = None
+    findings: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def code(self) -> str | None:
+        return self.response.code if self.response is not None else None
+
+    @property
+    def verdicts(self) -> list[str]:
+        return [r.verdict for r in self.response.results] if self.response is not None else []
+
+    @property
+    def reasons(self) -> list[str]:
+        return [r.reason for r in self.response.results] if self.response is not None else []
+
+    def tally(self) -> dict:
+        return self.response.tally() if self.response is not None else {}
+
+    def __str__(self) -> str:
+        text = self.body[:600].decode("utf-8", "replace")
+        return f"HTTP {self.status}, ResultCode {self.code}, verdicts {self.verdicts[:20]}: {text}"
+
+
+class Uploader:
+    """Posts envelopes to the platform's upload endpoint through ``http`` (an ``httpx.Client``)."""
+
+    def __init__(self, http: httpx.Client, profile, url: str, path: str, keys: dict[str, str]):
+        self.http = http
+        self.profile = profile
+        self.endpoint = url.rstrip("/") + path
+        self.keys = keys
+
+    def post(self, body: bytes, content_type: str | None = None) -> Answer:
+        ctype = content_type or ("application/json" if body.lstrip()[:1] == b"{" else "application/xml")
+        t0 = _dt.datetime.now()
+        r = self.http.post(self.endpoint, content=body, headers={"Content-Type": ctype})
+        secs = (_dt.datetime.now() - t0).total_seconds()
+        resp, findings = self.profile.envelope.parse_response(r.content)
+        return Answer(r.status_code, r.content, resp, findings, secs)
+
+    def upload(self, node: str, rtype: str, records: list[dict], **kw) -> Answer:
+        """A correctly signed envelope from ``node`` (its key) with ``kw`` passed to :func:`envelope`."""
+        key = kw.pop("key", None) or self.keys[node]
+        return self.post(envelope(self.profile, node, key, rtype, records, **kw))
