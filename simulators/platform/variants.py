@@ -354,3 +354,15 @@ def _feed_drops(svc, app):
     from . import feed
     real = feed.rows_since
     feed.rows_since = lambda *a, **k: [r for r in real(*a, **k) if r["rtype"] != "team_buy_acceptance_info"]
+
+
+@switch("slow-ingest")
+def _slow_ingest(svc, app):
+    """Every upload is answered 0.2 s late (stored as usual): the load tests' SLO-breach proof."""
+    import time
+    real = svc.ingestor.ingest
+
+    def ingest(data):
+        time.sleep(0.2)
+        return real(data)
+    svc.ingestor.ingest = ingest
