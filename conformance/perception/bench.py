@@ -347,6 +347,13 @@ class ScaleBench(Bench):
         rid = next(self._request_ids) if request_id is None else request_id
         return self.drv.sell(batch, rid)
 
+    def receipts(self, n: int = 1) -> list:
+        """The last ``n`` receipts the scale printed (builtin: the reference printer's output)."""
+        self.require_builtin("无法自动读取实物设备打印的纸质小票（需人工拍照核对）",
+                             "cannot read a device's paper receipt automatically (photograph and check it by hand)")
+        with self.runner.lock:
+            return list(self.model.receipts)[-n:]
+
     def next_request_id(self) -> int:
         return next(self._request_ids)
 
