@@ -61,3 +61,27 @@ def day_upload(request, day, profile, platform):
             up.answers.append((n, rtype, recs, repeat, a))
     up.evidence_files = list(ev.files)
     return up
+
+
+@pytest.fixture(scope="session")
+def central(platform, city, capabilities, tmp_path_factory):
+    """The central platform the city platform under test feeds: ``(summary URL base, city id)``.
+
+    Built-in: a reference central platform is started, the city registered there, and the city platform
+    under test restarted (gracefully) with ``--upstream`` and a 0.5 s feed interval.  External: the
+    ``central_url`` capability (its ``/api/v1/feed/summary`` is read); without it, not applicable."""
+    from conformance.platform_under_test import PlatformError, launch_central
+    if not platform.builtin:
+        url = capabilities.capabilities.get("central_url")
+        if not url:
+            pytest.skip("not applicable: the capability statement declares no central_url")
+        yield str(url).rstrip("/"), str(capabilities.capabilities.get("city_id", city.city_code))
+        return
+    try:
+        proc, key = launch_central(tmp_path_factory.mktemp("central"), city.city_code, city.city_name + "平台")
+        platform.restart(kill=False, args=[*platform.args, "--upstream", proc.url, "--platform-id", city.city_code,
+                                           "--upstream-key", key, "--feed-interval", "0.5"])
+    except PlatformError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield proc.url, city.city_code
+    proc.stop()

@@ -1,0 +1,146 @@
+"""Node monitoring, health and operating logs, and the published interface description."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conformance.queries import node_status
+
+PLATFORM = ("city_platform",)
+
+
+@pytest.mark.requirement("PLAT-MON-01")
+@pytest.mark.applies(kinds=PLATFORM, needs=("node_monitoring",))
+def test_nodes_online_after_contact_and_offline_after_silence(records, uploader, http, platform, capabilities, evidence):
+    """A node that just uploaded is online with that upload as its last; a node silent for longer than the
+    offline threshold (default 15 min) is offline, and online again after its next upload."""
+    offline_after = float(capabilities.capabilities.get("offline_after_s", 900))
+    d = records.fresh_day()
+    rtype = "retail_market_in_info_base"
+    node = records.node_for(rtype)
+    silent = records.node_for("animal_in_info")
+    a = uploader.upload(node, rtype, [records.make(rtype, d)], header={"DataDate": d.strftime("%Y%m%d")})
+    assert a.verdicts == ["accepted"], f"upload not accepted: {a}"
+    status, n = node_status(http, platform.url, node)
+    assert status == 200 and n.get("state") == "online", f"{node} uploaded just now but shows {status} {n!r:.300}"
+    assert n.get("last_upload"), f"{node} shows no last upload time: {n}"
+
+    if platform.age_contact(silent, offline_after + 60):
+        evidence.note(f"内置平台：节点 {silent} 的最后联系时间在数据库中前移 {offline_after + 60:g} 秒（模拟静默）",
+                      f"builtin: node {silent}'s last contact moved {offline_after + 60:g} s into the past in its database")
+    elif offline_after <= 120:
+        evidence.note(f"等待 {offline_after + 5:g} 秒，期间节点 {silent} 不联系平台",
+                      f"waiting {offline_after + 5:g} s without contact from {silent}")
+        time.sleep(offline_after + 5)
+    else:
+        evidence.partial(f"离线阈值 {offline_after:g} 秒过长，未观察离线状态", f"offline threshold {offline_after:g} s "
+                         "is too long to wait: the offline state was not observed")
+        return
+    status, s = node_status(http, platform.url, silent)
+    assert status == 200 and s.get("state") == "offline", (
+        f"{silent} has been silent longer than {offline_after:g} s but shows {s!r:.300} (must be offline)")
+    rt2 = "animal_in_info"
+    a = uploader.upload(silent, rt2, [records.make(rt2, d)], header={"DataDate": d.strftime("%Y%m%d")})
+    assert a.verdicts == ["accepted"], f"upload not accepted: {a}"
+    status, s = node_status(http, platform.url, silent)
+    assert s.get("state") == "online", f"{silent} uploaded again but shows {s!r:.300}"
+    evidence.note("平台不单独监测电子秤（秤的上传经由节点）", "the platform does not monitor scales separately")
+
+
+def _log_objects(lines: list[str]) -> list[dict]:
+    out = []
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+@pytest.mark.requirement("PLAT-MAINT-01")
+@pytest.mark.applies(kinds=PLATFORM)
+def test_health_endpoint_and_structured_operating_logs(records, uploader, http, platform, capabilities, evidence):
+    """The health endpoint answers 200 with a JSON status; every envelope — accepted or refused — leaves a
+    structured log line with its time, node and verdict."""
+    path = str(capabilities.capabilities.get("health_path", "/healthz"))
+    r = http.get(platform.url + path)
+    assert r.status_code == 200, f"GET {path} answered {r.status_code}"
+    assert r.headers.get("content-type", "").startswith("application/json") and r.json().get("status"), (
+        f"GET {path} must answer a JSON object with a status: {r.text[:200]}")
+    lines = platform.log_lines
+    if lines is None:
+        log = capabilities.capabilities.get("log_file")
+        if not log:
+            evidence.partial("未声明 log_file，无法读取运行日志", "no log_file declared: operating logs not read")
+            return
+    start = len(lines) if lines is not None else 0
+    d = records.fresh_day()
+    rtype = "market_in_info_base"
+    node = records.node_for(rtype)
+    ok = uploader.upload(node, rtype, [records.make(rtype, d)], header={"DataDate": d.strftime("%Y%m%d")})
+    bad = uploader.upload(node, rtype, [records.make(rtype, d)], header={"DataDate": d.strftime("%Y%m%d")},
+                          key="0" * 32)
+    assert ok.verdicts == ["accepted"] and bad.code not in (None, "0000"), f"set-up: {ok} / {bad}"
+
+    def found():
+        src = lines[start:] if lines is not None else open(log, encoding="utf-8", errors="replace").read().splitlines()
+        objs = [o for o in _log_objects(src) if o.get("node") == node]
+        return objs if len(objs) >= 2 else None
+    end = time.monotonic() + 5
+    objs = found()
+    while objs is None and time.monotonic() < end:
+        time.sleep(0.1)
+        objs = found()
+    evidence.attach_json("log-lines.json", objs or [])
+    assert objs, f"no structured (JSON) log line names node {node} for its two envelopes (one accepted, one refused)"
+    assert all(o.get("ts") or o.get("time") for o in objs), f"log lines without a time: {objs[:2]}"
+    accepted_line = any(o.get("accepted") == 1 for o in objs)
+    refused_line = any(o.get("code") == bad.code for o in objs)
+    assert accepted_line and refused_line, (f"the log must give each envelope's verdict: accepted line {accepted_line}, "
+                                            f"refusal line with code {bad.code} {refused_line}: {objs[:3]}")
+
+
+_PATH_VALUES = {"code": None, "node_id": None, "instruction_id": "999999999"}
+
+
+@pytest.mark.requirement("PLAT-IF-01")
+@pytest.mark.applies(kinds=PLATFORM)
+def test_openapi_describes_every_endpoint_it_serves(records, http, platform, capabilities, evidence):
+    """``/openapi.json`` is an OpenAPI document describing the upload endpoint and every query interface
+    the platform declares; each described operation exists (never 404/405 unless documented, never 5xx)."""
+    r = http.get(platform.url + "/openapi.json")
+    assert r.status_code == 200, f"GET /openapi.json answered {r.status_code}"
+    doc = r.json()
+    assert str(doc.get("openapi", "")).startswith("3"), "not an OpenAPI 3 document"
+    paths = doc.get("paths", {})
+    caps = capabilities.capabilities
+    expected = [platform.upload_path]
+    for cap, ps in (("trace_query", ["/api/v1/trace/{code}", "/trace"]),
+                    ("statistics", ["/api/v1/stats/daily", "/api/v1/kpis"]),
+                    ("node_monitoring", ["/api/v1/nodes", "/api/v1/nodes/{node_id}"]),
+                    ("stop_trade_broadcast", ["/api/v1/stoptrade", "/api/v1/stoptrade/{instruction_id}/ack",
+                                              "/api/v1/stoptrade/broadcasts"])):
+        if caps.get(cap):
+            expected += ps
+    missing = [p for p in expected if p not in paths]
+    assert not missing, f"the interface description lacks endpoints the platform serves: {missing}"
+    values = {"code": records.trace_code(records.node_for("retail_market_tran_info_summ")),
+              "node_id": records.node_for("retail_market_in_info_base"), "instruction_id": "999999999"}
+    wrong = []
+    for path, ops in paths.items():
+        url = platform.url + path.format(**values) if "{" in path else platform.url + path
+        for method, op in ops.items():
+            if method not in ("get", "post"):
+                continue
+            params = {p["name"]: ("20250310" if "[0-9]{8}" in json.dumps(p.get("schema", {})) else "1")
+                      for p in op.get("parameters", []) if p.get("in") == "query" and p.get("required")}
+            resp = http.request(method.upper(), url, params=params, content=b"" if method == "post" else None)
+            documented = set(op.get("responses", {}))
+            if resp.status_code >= 500 or (resp.status_code in (404, 405) and str(resp.status_code) not in documented):
+                wrong.append(f"{method.upper()} {path}: HTTP {resp.status_code}")
+    evidence.note(f"探测了 {len(paths)} 个已描述的地址", f"probed {len(paths)} described paths")
+    assert not wrong, "operations described in /openapi.json do not behave as described: " + "; ".join(wrong)
