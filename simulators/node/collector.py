@@ -36,6 +36,11 @@ from simulators.devices.driver import DeviceError, DeviceNak, ScaleDriver
 from . import logs
 from .outbox import Item, Outbox
 from .sales import SaleMapper, in_catalogue_order
+from .variants import active as _active
+
+
+def active_variant(config, name: str) -> bool:
+    return config is not None and _active(config, name)
 
 MAX_RETRY_S = 30.0
 _REASON_CHARS = 60
@@ -45,8 +50,9 @@ class ScaleWorker:
     """:param device: a :class:`~.config.DeviceConfig`.  :param mapper: a :class:`SaleMapper`."""
 
     def __init__(self, device, outbox: Outbox, mapper: SaleMapper, profile, node_code: str, node_name: str,
-                 clock=None):
+                 clock=None, variant_of=None):
         self.dev = device
+        self.variant_of = variant_of      #: the node config (its ``variant``), for the broken variants only
         self.outbox = outbox
         self.mapper = mapper
         self.catalog = profile.records
@@ -105,6 +111,8 @@ class ScaleWorker:
             return
         st = self.driver.status()
         for b in st.batches:
+            if active_variant(self.variant_of, "stop-trade-not-pushed"):
+                break                                   # broken: nothing reaches the scale
             if b.batch_trace in stops and not b.stopped:
                 self.driver.stop_trade(b.batch_trace, stops[b.batch_trace][:_REASON_CHARS])
                 logs.event("stop_trade_pushed", device=self.dev.id, batch=b.batch_trace)
@@ -148,6 +156,8 @@ class ScaleWorker:
 
     def _acknowledge(self) -> None:
         idx = self.outbox.ackable_index(self.source)
+        if active_variant(self.variant_of, "acks-scale-before-upload"):
+            idx = self.outbox.cursor(self.dev.id)[0] - 1      # broken: everything read, uploaded or not
         _, acked = self.outbox.cursor(self.dev.id)
         if idx > acked:
             try:

@@ -4,8 +4,10 @@ Every problem is a :class:`ConfigError` with a Chinese and an English message
 naming the key (the CLI prints it and exits 2).  See
 ``fixtures/nodes/example-node.toml`` for a documented example; the keys::
 
-    [node]      code (9-digit node code), name, type (city node type, e.g. farmers_market)
-    [[operators]] code (13 digits, under the node), name
+    [node]      code (9-digit node code), name, type (city node type, e.g. farmers_market),
+                report_operators (default true: upload each operator's manager_base_info first, NODE-REC-06)
+    [[operators]] code (13 digits, under the node), name; optional property (1 company, 2 individual),
+                type (4-digit business type), reg_id, legal_represent, tel (for manager_base_info)
     [platform]  url (http(s)://host:port), path (default /api/v1/exchange),
                 key | key_file (a file holding the key, or the JSON written by
                 `roucai serve admin import-city --keys-out`) | env ROUCAI_NODE_KEY,
@@ -36,6 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 #: scheme-less device URLs that are paths (a pty symlink or /dev/tty*)
 _DEVICE_SCHEMES = ("sim", "socket", "serial", "")
 KEY_ENV = "ROUCAI_NODE_KEY"
+#: optional [[operators]] keys that go into the operator's manager_base_info record
+OPERATOR_DETAILS = ("property", "type", "reg_id", "legal_represent", "tel")
 
 
 class ConfigError(Exception):
@@ -82,6 +86,10 @@ class NodeConfig:
     devices: list[DeviceConfig] = field(default_factory=list)
     profile: str = "reference"
     source: str = ""
+    #: details of operators for manager_base_info (code -> {property, type, reg_id, legal_represent, tel})
+    operator_info: dict[str, dict[str, str]] = field(default_factory=dict)
+    report_operators: bool = True   #: queue manager_base_info per operator at start (NODE-REC-06)
+    variant: str | None = None    #: a broken variant's name (simulators/node/variants.py); None = clean
 
     @property
     def upload_url(self) -> str:
@@ -222,7 +230,9 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
                           f"[node] code {code!r} is not a valid node code: {fs[0].en}")
     name = _req(node, "name", "node")
     ntype = _req(node, "type", "node")
+    report_operators = _opt(node, "report_operators", "node", True, bool)
     operators: dict[str, str] = {}
+    operator_info: dict[str, dict[str, str]] = {}
     for i, op in enumerate(_typed(data.get("operators", []), "[[operators]]", list), 1):
         op = _typed(op, f"[[operators]] #{i}", dict)
         oc = _req(op, "code", f"operators #{i}")
@@ -230,6 +240,9 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
             raise ConfigError(f"[[operators]] #{i} code {oc!r} 不是本节点（{code}）的经营者编码",
                               f"[[operators]] #{i} code {oc!r} is not an operator code of node {code}")
         operators[oc] = _req(op, "name", f"operators #{i}")
+        info = {k: _opt(op, k, f"operators #{i}", "", str) for k in OPERATOR_DETAILS if k in op}
+        if info:
+            operator_info[oc] = info
     operators.setdefault(codes.operator_code(code, 0), name)
 
     plat = _typed(data.get("platform", {}), "[platform]", dict)
@@ -323,4 +336,5 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
         except SaleMappingError as exc:
             raise ConfigError(exc.zh, exc.en) from None
     return NodeConfig(code, name, ntype, operators, url, key, str(opath), ppath, timeout_s, fmt, max_count, wait,
-                      interval, first, cap, stop_poll, stop_enabled, host, port, devices, prof_name, source)
+                      interval, first, cap, stop_poll, stop_enabled, host, port, devices, prof_name, source,
+                      operator_info, report_operators)

@@ -27,6 +27,7 @@ from simulators.platform.recordmap import RecordMap
 from . import logs
 from .outbox import Item, Outbox, content_key
 from .sales import in_catalogue_order
+from .variants import active
 
 
 @dataclass(slots=True)
@@ -84,6 +85,8 @@ class HandheldIntake:
                 continue
             rec = in_catalogue_order(rtype, r.record)
             ddate = rtype.business_date(rec) or res.header.get("DataDate", "")
+            if rtype.name == "qmarket_detection_info" and active(self.cfg, "drops-detection-records"):
+                continue                                # broken: answered accepted, never queued
             items.append(Item(rtype.name, rec, ddate, "handheld", content_key(rtype.name, rec)))
             positions.append(r.position)
         try:

@@ -84,8 +84,12 @@ def content_key(rtype: str, record: dict[str, str]) -> str:
 
 
 class Outbox:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, drop_every: int = 0):
+        """:param drop_every: broken variant ``drops-every-100th-record`` only: every Nth item added is
+        stored as already acknowledged (never sent).  0 (the default) drops nothing."""
         self.path = str(path)
+        self.drop_every = int(drop_every)
+        self._added = 0
         self._lock = threading.RLock()
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -114,6 +118,10 @@ class Outbox:
             for it in items:
                 body = json.dumps(it.record, ensure_ascii=False, separators=(",", ":"))
                 state = "invalid" if it.findings else "pending"
+                if self.drop_every and state == "pending":
+                    self._added += 1
+                    if self._added % self.drop_every == 0:
+                        state = "acknowledged"      # the broken variant's silent loss
                 f = it.findings[0] if it.findings else None
                 cur = self.db.execute(
                     "INSERT INTO outbox (rtype, data_date, body, source, source_key, device_index, state, verdict,"
@@ -143,17 +151,18 @@ class Outbox:
         return json.loads(row[0]) if row else {}
 
     # -- uploading ----------------------------------------------------------------
-    def claim(self, max_count: int, wait_ms: int, now: int | None = None) -> Batch | None:
+    def claim(self, max_count: int, wait_ms: int, now: int | None = None, newest_first: bool = False) -> Batch | None:
         """The next envelope's rows (marked ``sent``), or ``None``.
 
         The group is the oldest pending row's (record type, business date), so
         records go in the order they arrived (TRAN-UPL-05).  A group smaller than
         ``max_count`` waits until its oldest row is ``wait_ms`` old (TRAN-UPL-02).
+        ``newest_first`` (broken variant ``uploads-out-of-order`` only) takes the newest group instead.
         """
         now = now_ms() if now is None else now
         with self._tx():
             head = self.db.execute("SELECT rtype, data_date, created_ms FROM outbox WHERE state = 'pending'"
-                                   " ORDER BY id LIMIT 1").fetchone()
+                                   f" ORDER BY id {'DESC' if newest_first else ''} LIMIT 1").fetchone()
             if head is None:
                 return None
             rtype, ddate, created = head
@@ -165,6 +174,12 @@ class Outbox:
             self.db.executemany("UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_ms = ? WHERE id = ?",
                                 [(now, i) for i in ids])
         return Batch(rtype, ddate, ids, [json.loads(r[1]) for r in rows])
+
+    def requeue_once(self, ids: list[int]) -> int:
+        """Broken variant ``resends-accepted-records`` only: acknowledged rows sent once go back to pending."""
+        with self._tx():
+            return sum(self.db.execute("UPDATE outbox SET state = 'pending' WHERE id = ? AND state = 'acknowledged'"
+                                       " AND attempts = 1", (i,)).rowcount for i in ids)
 
     def release(self, ids: list[int]) -> None:
         """The envelope did not get a per-record answer: back to ``pending``."""
@@ -240,6 +255,12 @@ class Outbox:
         with self._lock:
             got = dict(self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
         return {s: got.get(s, 0) for s in STATES}
+
+    def rows_of_type(self, rtype: str) -> list[dict]:
+        """Every row of one record type (any state), oldest first."""
+        with self._lock:
+            rows = self.db.execute("SELECT id, state, body FROM outbox WHERE rtype = ? ORDER BY id", (rtype,)).fetchall()
+        return [{"id": r[0], "state": r[1], "record": json.loads(r[2])} for r in rows]
 
     def rows(self, state: str | None = None, limit: int = 100) -> list[dict]:
         q = ("SELECT id, rtype, data_date, body, source, device_index, state, attempts, verdict, reason, field,"

@@ -12,9 +12,10 @@ import datetime as _dt
 
 from profiles import load_profile
 
-from . import logs
+from . import logs, variants
 from .collector import ScaleWorker
 from .handheld_api import HandheldIntake
+from .operators import queue_operators
 from .outbox import Outbox
 from .sales import SaleMapper
 from .stoptrade import StopTradePoller
@@ -26,13 +27,15 @@ class NodeRuntime:
         self.cfg = config
         self.profile = profile or load_profile(config.profile)
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
-        self.outbox = Outbox(config.outbox_path)
+        variants.check(config.variant)
+        self.outbox = Outbox(config.outbox_path,
+                             drop_every=100 if variants.active(config, "drops-every-100th-record") else 0)
         self.workers: list[ScaleWorker] = []
         if config.devices:
             mapper = SaleMapper(config.node_code, config.node_name, config.node_type, config.operator_name,
                                 self.profile.codes)
             self.workers = [ScaleWorker(d, self.outbox, mapper, self.profile, config.node_code, config.node_name,
-                                        self.clock) for d in config.devices]
+                                        self.clock, config) for d in config.devices]
         self.uploader = Uploader(config, self.outbox, self.profile, self.clock)
         self.poller = StopTradePoller(config, self.outbox, self.workers, self.profile, self.clock) \
             if config.stop_enabled else None
@@ -41,7 +44,10 @@ class NodeRuntime:
 
     def start(self) -> "NodeRuntime":
         logs.event("node_starting", node=self.cfg.node_code, devices=len(self.workers), platform=self.cfg.upload_url,
-                   outbox=self.cfg.outbox_path, recovered=self.outbox.recovered, **self.outbox.counts())
+                   outbox=self.cfg.outbox_path, recovered=self.outbox.recovered, variant=self.cfg.variant,
+                   **self.outbox.counts())
+        if self.cfg.report_operators and not variants.active(self.cfg, "no-operator-info"):   # NODE-REC-06: operators before their business
+            queue_operators(self.cfg, self.outbox, self.profile.records, self.clock())
         for w in self.workers:
             w.start()
         if self.poller:

@@ -30,6 +30,7 @@ import time
 import httpx
 
 from . import logs
+from .variants import active
 from .outbox import Batch, Outbox, now_ms
 
 
@@ -69,16 +70,24 @@ class Uploader:
     # -- one attempt -------------------------------------------------------------
     def step(self) -> str:
         """Try one envelope: ``idle`` (nothing due), ``sent`` (answered per record) or ``failed``."""
-        batch = self.outbox.claim(self.cfg.max_count, int(self.cfg.batch_wait_s * 1000))
+        cfg = self.cfg
+        max_count = 10 ** 6 if active(cfg, "ignores-count-limit") else cfg.max_count
+        wait_ms = 10 ** 12 if active(cfg, "misses-deadline") else int(cfg.batch_wait_s * 1000)
+        batch = self.outbox.claim(max_count, wait_ms, newest_first=active(cfg, "uploads-out-of-order"))
         if batch is None:
             return "idle"
         error = self._send(batch)
         if error is None:
+            if active(cfg, "resends-accepted-records"):
+                self.outbox.requeue_once(batch.ids)
             self.backoff.reset()
             self.status.update(last_ok_ms=now_ms(), last_error=None, retry_in_s=0.0)
             return "sent"
-        self.outbox.release(batch.ids)
-        delay = self.backoff.next()
+        if active(cfg, "no-resume-after-outage"):   # broken: the batch is given up as if uploaded
+            self.outbox.settle(batch.ids, [("accepted", "0000", None, "discarded")] * len(batch.ids))
+        else:
+            self.outbox.release(batch.ids)
+        delay = cfg.interval_s if active(cfg, "no-backoff") else self.backoff.next()
         self.status["failures"] += 1
         self.status.update(last_error=error, retry_in_s=delay)
         logs.event("upload_failed", logging.WARNING, index=self.spec.records.types[batch.rtype].index,
@@ -87,9 +96,14 @@ class Uploader:
 
     def _send(self, batch: Batch) -> str | None:
         """POST one envelope; settle its rows on a per-record answer.  Returns an error text or ``None``."""
+        key, data_date = self.cfg.key, batch.data_date
+        if active(self.cfg, "wrong-verifycode"):
+            key = key + "x"
+        if active(self.cfg, "wrong-datadate"):
+            data_date = (_dt.datetime.strptime(data_date, "%Y%m%d") - _dt.timedelta(days=1)).strftime("%Y%m%d")
         try:
-            body = self.spec.build(self.cfg.node_code, batch.rtype, batch.records, self.cfg.key,
-                                   request_time=self.clock(), data_date=batch.data_date, fmt=self.cfg.fmt)
+            body = self.spec.build(self.cfg.node_code, batch.rtype, batch.records, key,
+                                   request_time=self.clock(), data_date=data_date, fmt=self.cfg.fmt)
         except (ValueError, KeyError) as exc:  # cannot happen for rows that passed validation on entry
             return f"cannot build envelope: {type(exc).__name__}"
         t0 = time.perf_counter()

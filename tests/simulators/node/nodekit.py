@@ -130,7 +130,8 @@ def write_config(path: Path, node: str, name: str, ntype: str, url: str, key: st
     d = json.dumps
     up = {"max_count": 50, "batch_wait_s": 0.05, "interval_s": 0.02, "backoff_first_s": 0.05,
           "backoff_max_s": 0.5, **(upload or {})}
-    out = [f"[node]\ncode = {d(node)}\nname = {d(name)}\ntype = {d(ntype)}\n"]
+    # these tests count business records exactly: the operators' manager_base_info (NODE-REC-06) is off here
+    out = [f"[node]\ncode = {d(node)}\nname = {d(name)}\ntype = {d(ntype)}\nreport_operators = false\n"]
     for code, oname in operators:
         out.append(f"[[operators]]\ncode = {d(code)}\nname = {d(oname)}\n")
     out.append(f"[platform]\nurl = {d(url)}\nkey = {d(key)}\ntimeout_s = 5\n")
