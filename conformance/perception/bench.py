@@ -354,6 +354,34 @@ class ScaleBench(Bench):
         with self.runner.lock:
             return list(self.model.receipts)[-n:]
 
+    def fill_storage(self, batch: str, count: int) -> tuple[int, str | None]:
+        """Make up to ``count`` sales of ``batch`` (offline: nothing acknowledged); (stored, refusal or None).
+
+        Builtin: the operator's key presses on the model itself (no wire: 18,000 sales take about a
+        second).  Device: SELL over the wire, only if the statement declares ``storage_fill``.
+        """
+        from simulators.devices.refusal import Refused
+        if self.builtin:
+            done = 0
+            with self.runner.lock:
+                self.model.paper = max(self.model.paper, count + 1)     # the technician keeps paper in it
+                for _ in range(count):
+                    try:
+                        self.model.sell(batch, 500)
+                    except Refused as exc:
+                        return done, exc.reason
+                    done += 1
+            return done, None
+        self.needs("storage_fill", "未声明允许写满存储", "filling the storage needs storage_fill")
+        done = 0
+        for _ in range(count):
+            try:
+                self.sell(batch)
+            except DeviceNak as exc:
+                return done, exc.reason
+            done += 1
+        return done, None
+
     def next_request_id(self) -> int:
         return next(self._request_ids)
 
