@@ -124,7 +124,7 @@ class NodeUploader(User):
         spec = STATE.profile.envelope
         up = STATE.traffic["uploaders"]
         env.attempts += 1
-        body = env.stamp(spec, wl.keys[env.node], _now_cst())
+        body = wl.stamp(env, _now_cst())
         ctx = {"node": env.node, "rtype": env.rtype, "records": env.count}
 
         def judge(status: int, data: bytes):
