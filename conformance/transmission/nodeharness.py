@@ -194,6 +194,34 @@ def _write_config(n: NodeUnderTest, platform_url: str, devices: list[dict]) -> N
     n.config.write_text("\n".join(out), "utf-8")
 
 
+def _with_certificates(records: list[dict], ledger) -> list[dict]:
+    """The day's records with the quarantine sampling carrying the certificates the slaughterhouse issued.
+
+    The market model leaves the optional certificate numbers out of ``quarantine_info`` (as in
+    tests/simulators/node/test_flow_tiny.py), so the platform could not join meat-out lines to the intake;
+    the harness, registering the sampling at the slaughterhouse, gives one record per certificate pair the
+    ledger's truth links to that intake.
+    """
+    pairs: dict[str, set] = {}
+    for r in records:
+        if r["type"] == "meat_out_info_detail":
+            chain = ledger.chain(r["data"]["tran_id"]) or []
+            intake = next((e["id"] for e in chain if e.get("kind") == "intake"), None)
+            if intake:
+                pairs.setdefault(intake, set()).add((r["data"].get("quarantine_animal_products_id"),
+                                                     r["data"].get("inspection_meat_id")))
+    out = []
+    for r in records:
+        q = r["data"].get("quarantine_id")
+        if r["type"] == "quarantine_info" and pairs.get(q) and not r["data"].get("quarantine_animal_products_id"):
+            for pq, mq in sorted(pairs[q], key=str):
+                extra = {k: v for k, v in (("quarantine_animal_products_id", pq), ("inspection_meat_id", mq)) if v}
+                out.append({**r, "data": {**r["data"], **extra}})
+        else:
+            out.append(r)
+    return out
+
+
 # -- the scenario ------------------------------------------------------------------------------------
 class NodeSession:
     """Run the scenario once (:meth:`run`), then judge with the accessors.  Always :meth:`close`."""
@@ -265,8 +293,9 @@ class NodeSession:
             self.city = generate_city("tiny", self.seed, self.profile)
             sink = io.StringIO()
             self.ledger = run_market("tiny", seed=self.seed, start=day, ledger_sink=sink, profile=self.profile)
-            self.day_records = [o for o in map(json.loads, sink.getvalue().splitlines())
-                                if o["k"] == "record" and o["type"] in self.profile.records.types]
+            self.day_records = _with_certificates([o for o in map(json.loads, sink.getvalue().splitlines())
+                                                   if o["k"] == "record" and o["type"] in self.profile.records.types],
+                                                  self.ledger)
             roles = load_rules()["node_roles"]
             self.platform.start()
             reg = self.platform.services.registry

@@ -154,3 +154,26 @@ def test_slaughterhouse_refuses_intake_without_certificate(node_session, evidenc
     assert n.refused_intake["verdict"] == "rejected", (
         f"the node answered {n.refused_intake['verdict']!r} to an intake without quarantine certificate")
     assert not leaked, "the uncertified intake reached the platform"
+
+
+@pytest.mark.requirement("NODE-CHAIN-01")
+@pytest.mark.applies(kinds=("node",), needs=("node_scales", "handheld_intake"))
+def test_uploaded_records_compose_complete_chains(node_session, evidence):
+    """The records the nodes uploaded compose complete chains: the trace query of the harness platform (the
+    reference platform) answers every trace code sold on the node's scales with a complete chain back to the
+    slaughterhouse intake or the vegetable origin."""
+    import httpx
+    s = node_session
+    s.require("sales")
+    codes = sorted({sale.trace_code for b in s._scales() for (_, sale, ph) in b.sales if ph == "sales"})
+    broken = []
+    with httpx.Client(timeout=10, trust_env=False, event_hooks=evidence.httpx_hooks()) as c:
+        for code in codes:
+            ans = c.get(f"{s.platform.url}/api/v1/trace/{code}").json()
+            if ans.get("status") != "found" or not ans.get("complete"):
+                broken.append({"code": code, "status": ans.get("status"), "complete": ans.get("complete"),
+                               "missing": ans.get("missing")})
+    evidence.attach_json("chains.json", {"codes": len(codes), "broken": broken[:50]})
+    assert codes, "no sale was made on the node's scales"
+    assert not broken, (f"{len(broken)} of {len(codes)} sold codes do not resolve to a complete chain (first: "
+                        f"{broken[0]}). Fix: upload every entry and sale record with the upstream code as batch_id")
