@@ -1,7 +1,7 @@
 """The platform a suite judges: the built-in reference (a subprocess) or the user's platform at a URL.
 
 Built-in (``--target builtin``, ``builtin?variant=NAME``): :func:`launch_builtin` writes the
-seeded city to a temporary folder, registers it with ``roucai serve admin import-city`` (keys
+seeded city to a temporary folder, registers it with ``roucai serve admin import-city`` (run in-process; keys
 issued there), and starts ``roucai serve platform`` on 127.0.0.1 with a temporary SQLite
 database; a variant whose actor is ``city_platform`` is applied through
 ``ROUCAI_PLATFORM_VARIANT`` (``simulators/platform/variants.py``).  It can be restarted (kill -9
@@ -29,11 +29,12 @@ could not set the target up) with a bilingual message.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shlex
 import sqlite3
 import subprocess
-import sys
 import time
 import tomllib
 from pathlib import Path
@@ -134,11 +135,14 @@ class PlatformUnderTest:
 
 
 def _admin(db: str, *args: str) -> dict:
-    cmd = [sys.executable, "-m", "roucai.cli", "serve", "admin", "--db", db, *args, "--json"]
-    p = subprocess.run(cmd, capture_output=True, timeout=60)
-    if p.returncode != 0:
-        raise PlatformError("参考平台管理命令失败", f"{' '.join(args[:1])} failed: {p.stderr.decode('utf-8', 'replace')[-500:]}")
-    return json.loads(p.stdout or b"{}")
+    """``roucai serve admin --db DB ARGS --json``, run in this process (the database is not in use yet)."""
+    from roucai.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(["serve", "admin", "--db", db, *args, "--json"])
+    if rc != 0:
+        raise PlatformError("参考平台管理命令失败", f"{' '.join(args[:1])} failed: {err.getvalue()[-500:]}")
+    return json.loads(out.getvalue() or "{}")
 
 
 def launch_builtin(city, workdir: Path, variant: str | None = None, args: list[str] = ()) -> PlatformUnderTest:

@@ -16,7 +16,7 @@ PLATFORM = ("city_platform",)
 @pytest.mark.conformance_timeout(60)
 def test_central_totals_equal_the_city_totals(day_upload, central, http, platform, evidence):
     """After the simulated day, the central platform's records and kilograms for the city, in total and per
-    node type, equal the city platform's own statistics of that day (waiting at most 30 s for the feed)."""
+    node type, equal the city platform's own statistics of that day (waiting at most 20 s for the feed)."""
     cite_day_upload(evidence, day_upload)
     base, city_id = central
     date = day_upload.day.date
@@ -30,7 +30,7 @@ def test_central_totals_equal_the_city_totals(day_upload, central, http, platfor
     want_by_type: dict = {}
     for (node, _t, _g), v in city_rows.items():
         want_by_type[node_types.get(node, "unregistered")] = want_by_type.get(node_types.get(node, "unregistered"), 0) + v[0]
-    end = time.monotonic() + 30
+    end = time.monotonic() + 20
     got = {}
     while time.monotonic() < end:
         resp = http.get(base + "/api/v1/feed/summary", params={"date": date})
