@@ -477,7 +477,7 @@ class ReaderBench(Bench):
         from profiles.device.card_layout import CardHolder
         from simulators.devices.card import MifareCard
         codes = self.profile.codes
-        uid = bytes(((self.seed * 31 + n * 7 + i * 13) % 256 for i in range(4)))
+        uid = bytes(((self.seed * 31 + n * 7 + kind * 101 + i * 13) % 256 for i in range(4)))
         holder = CardHolder(codes.operator_code(NODE, n), NODE, holder_name, kind=kind)
         return MifareCard.issued(self.layout, uid, holder)
 
