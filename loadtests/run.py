@@ -180,7 +180,7 @@ def run(opts: LoadOptions, say=lambda zh, en: None) -> tuple[int, dict]:
                         "an external target needs --keys (JSON file: node code -> key)")
     report = Path(opts.report or f"load-report-{dt.datetime.now():%Y%m%d-%H%M%S}").resolve()
     report.mkdir(parents=True, exist_ok=True)
-    for old in ("parts", "locust.json", "summary.json"):
+    for old in ("parts", "locust.json", "summary.json", "pids.json"):
         p = report / old
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     drain = opts.drain if opts.drain is not None else max(10.0, min(120.0, 0.25 * opts.duration))
@@ -227,6 +227,8 @@ def run(opts: LoadOptions, say=lambda zh, en: None) -> tuple[int, dict]:
             for k, w in enumerate(workers):
                 wout = stack.enter_context(open(report / f"locust-worker-{k}.out", "wb"))
                 procs.append(subprocess.Popen(w, cwd=ROOT, stdout=wout, stderr=subprocess.STDOUT, start_new_session=True))
+            (report / "pids.json").write_text(json.dumps({"master": procs[0].pid,
+                                                          "workers": [p.pid for p in procs[1:]]}), "utf-8")
             limit = opts.duration + drain + START_MARGIN_S
             try:
                 locust_rc = procs[0].wait(limit)
