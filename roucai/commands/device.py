@@ -54,6 +54,8 @@ def register(sub, common):
             d.add_argument("--blank", action="store_true", help="no demo stall and batches")
             d.add_argument("--sale-every", type=float, default=None, metavar="SECONDS",
                            help="simulate a customer sale every N seconds")
+            d.add_argument("--load-g", type=float, default=None, metavar="GRAMS",
+                           help="a test weight left on the platter (settled), e.g. for SELL from a host")
         else:
             d.add_argument("--no-card", action="store_true", help="start with no card in the field")
         d.set_defaults(func=run_device, kind=kind)
@@ -158,6 +160,10 @@ def run_device(args, con) -> int:
         except Exception as e:   # sqlite3 errors on a bad --db path
             raise UsageError(f"无法打开记录存储 {db}：{e}", f"cannot open the record store {db}: {e}")
         batches = [] if args.blank else _demo_setup(model, prof, args.seed)
+        if args.load_g is not None:
+            if not 0 <= args.load_g <= 1_000_000:
+                raise UsageError("--load-g 须在 0 到 1000000 克之间", "--load-g must be 0..1,000,000 g")
+            model.place(args.load_g, settled=True)
         if args.sale_every:
             tick = _sale_ticker(model, batches, args.sale_every, args.seed)
         info = {"device": "scale", "model": args.model, "db": db, "batches": batches}
