@@ -54,13 +54,22 @@ def _certify(variant, tests: list[str], out: Path) -> dict:
             "stderr": p.stderr.decode("utf-8", "replace")[-1500:]}
 
 
+def _selected(request) -> list[str]:
+    """The variants this session needs: all when the catch rate is selected, else the selected cases."""
+    mine = [it for it in request.session.items if it.module is request.module]
+    if any(it.originalname == "test_catch_rate_is_complete" for it in mine):
+        return sorted(VARIANTS)
+    return sorted({it.callspec.params["name"] for it in mine if hasattr(it, "callspec")})
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(request, tmp_path_factory):
     by_req = _tests_by_requirement()
     root = tmp_path_factory.mktemp("variants")
     jobs = {}
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        for name, v in sorted(VARIANTS.items()):
+        for name in _selected(request):
+            v = VARIANTS[name]
             tests = [t for t in by_req.get(v.breaks, []) if t.split("/", 1)[0] == v.suite]
             if tests:
                 jobs[name] = pool.submit(_certify, v, tests, root / name)
