@@ -54,6 +54,7 @@ BUILTIN_BAUD = 115_200
 NODE = "650102001"               #: the harness's market (node) code
 UPSTREAM_NODE = "650102002"      #: where the incoming batches come from
 _line_ids = itertools.count(1)
+_DEVICE_REQUEST_IDS = itertools.count(int(time.time() * 10) % 2_000_000_000)   #: SELL request ids, session-wide
 
 
 class DeviceSilent(DeviceTimeout, TimeoutError):
@@ -206,7 +207,9 @@ class Bench:
         return val
 
     def attach_evidence(self) -> None:
-        """The wire trace (``wire.jsonl``) and the bench's facts (``bench.json``) of this test."""
+        """The wire trace (``wire.jsonl``) and the bench's facts (``bench.json``) of this test (idempotent)."""
+        if self.port.trace is None and self.evidence.files and any(f.endswith("wire.jsonl") for f in self.evidence.files):
+            return
         self.evidence.attach_text("wire.jsonl", self.port.take_trace())
         self.evidence.attach_json("bench.json", {
             "bench": "builtin" if self.builtin else "device", "target": self.target.url,
@@ -237,7 +240,8 @@ class ScaleBench(Bench):
         self.runner = None
         self.line = None
         self._skew = 0.0
-        self._request_ids = itertools.count(1 if self.builtin else int(time.time() * 10) % 2_000_000_000)
+        # a fresh device per test on builtin; a device target keeps its sales, so ids stay unique over runs
+        self._request_ids = itertools.count(1) if self.builtin else _DEVICE_REQUEST_IDS
         codes = self._codes = __import__("profiles").load_profile().codes
         self.operator = codes.operator_code(NODE, 1 + seed % 900)
         self.stall = f"A-{1 + seed % 90:02d}"

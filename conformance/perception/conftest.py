@@ -33,6 +33,20 @@ def device_port(target):
     port.close()
 
 
+BENCH_FIXTURES = ("scale", "scale_unbound", "scale_in_memory", "reader")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Attach each bench's wire trace as soon as the test body ends (the results list a test's evidence
+    files as of its call phase, so files written at teardown would not be linked)."""
+    yield
+    for name in BENCH_FIXTURES:
+        bench = getattr(item, "funcargs", {}).get(name)
+        if bench is not None:
+            bench.attach_evidence()
+
+
 def _bench(cls, request, target, capabilities, evidence, seed, device_port, **kw):
     if not (target.is_builtin or target.is_device):
         pytest.skip(f"the perception suite judges devices; target {target.url} is not one / 感知层测试只针对设备")

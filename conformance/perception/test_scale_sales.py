@@ -101,6 +101,7 @@ def test_trace_codes_are_unique_and_never_reused(scale, evidence):
 def test_receipt_prints_every_trace_code_and_no_paper_no_sale(scale, evidence):
     """Each completed sale prints a receipt with the line's 20-digit trace code in plain digits; when the
     paper has run out the sale is not completed (a failed print is never taken as printed)."""
+    scale.receipts(1)                             # the receipt must be readable: builtin only
     batch = scale.new_batch(20 * (scale.unit_g or 1000))
     sold = sell_lines(scale, [batch], 3)
     receipts = scale.receipts(3)
@@ -126,6 +127,7 @@ def half_up_fen(weight_g: int, price_fen_per_kg: int) -> int:
 def test_receipt_contents(scale, evidence):
     """Market, stall, operator, time; per line name, weight (kg, 3 decimals), price (元/kg, 2 decimals),
     amount (= weight × price rounded half-up to the fen) and trace code; the total."""
+    scale.receipts(1)                             # the receipt must be readable: builtin only
     price = 2990
     batch = scale.new_batch(50 * (scale.unit_g or 1000), price_fen=price)
     halves = 0
@@ -155,6 +157,7 @@ def test_receipt_contents(scale, evidence):
 @pytest.mark.applies(kinds=("scale",), needs=("qr_code",))
 def test_receipt_qr_carries_the_query_url_and_trace_code(scale, profile, evidence):
     """The receipt's QR code encodes the profile's query URL followed by the first line's trace code."""
+    scale.receipts(1)                             # the receipt must be readable: builtin only
     cfg = profile.data("device_protocol")["receipt"]
     batch = scale.new_batch(10 * (scale.unit_g or 1000))
     s = scale.sell(batch)
@@ -173,6 +176,7 @@ def test_receipt_qr_carries_the_query_url_and_trace_code(scale, profile, evidenc
 @pytest.mark.applies(kinds=("scale",), needs=("printer",))
 def test_retail_voucher_links_to_the_wholesale_purchase(scale, evidence):
     """A retail stall in a wholesale market: the voucher's lines name the wholesale batch they were sold from."""
+    scale.receipts(1)                             # the receipt must be readable: builtin only
     wholesale = scale.new_batch(10 * (scale.unit_g or 1000))
     s = scale.sell(wholesale)
     assert s.batch_trace == wholesale, f"the retail line names batch {s.batch_trace!r}, not the wholesale {wholesale}"
