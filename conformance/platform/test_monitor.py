@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -77,7 +78,7 @@ def test_health_endpoint_and_structured_operating_logs(records, uploader, http, 
         if not log:
             evidence.partial("未声明 log_file，无法读取运行日志", "no log_file declared: operating logs not read")
             return
-    start = len(lines) if lines is not None else 0
+    start = len(lines) if lines is not None else os.path.getsize(log)
     d = records.fresh_day()
     rtype = "market_in_info_base"
     node = records.node_for(rtype)
@@ -87,7 +88,12 @@ def test_health_endpoint_and_structured_operating_logs(records, uploader, http, 
     assert ok.verdicts == ["accepted"] and bad.code not in (None, "0000"), f"set-up: {ok} / {bad}"
 
     def found():
-        src = lines[start:] if lines is not None else open(log, encoding="utf-8", errors="replace").read().splitlines()
+        if lines is not None:
+            src = lines[start:]
+        else:
+            with open(log, "rb") as fh:
+                fh.seek(start)
+                src = fh.read().decode("utf-8", "replace").splitlines()
         objs = [o for o in _log_objects(src) if o.get("node") == node]
         return objs if len(objs) >= 2 else None
     end = time.monotonic() + 5
