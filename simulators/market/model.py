@@ -88,6 +88,8 @@ class MarketModel:
         self.species_of: dict[str, str] = self._species_map()
         self.counters = {"records": 0, "sales": 0, "untraceable": 0, "stockouts": 0}
         self.day_info: list[dict] = []
+        self.slaughter_choice: dict[tuple, object] = {}   # (buyer, species) -> slaughterhouse actor
+        self.samples: dict[str, int] = {}                 # node -> detection samples taken
         self._check()
         from .devices import FastScales
         self.scales = FastScales(self)

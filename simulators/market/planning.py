@@ -62,12 +62,11 @@ def _supplier_for(m, buyer, goods: str):
         return None
     sp = m.species_of[goods]
     nodes = m.topo.slaughter_by_species[sp]
-    r = m.rng(f"supplier:{buyer.code}:{sp}")
     key = (buyer.code, sp)
-    choice = m.__dict__.setdefault("_slaughter_choice", {}).get(key)
+    choice = m.slaughter_choice.get(key)
     if choice is None:
-        choice = nodes[r.randrange(len(nodes))].self_actor
-        m._slaughter_choice[key] = choice
+        r = m.rng(f"supplier:{buyer.code}:{sp}")
+        choice = m.slaughter_choice[key] = nodes[r.randrange(len(nodes))].self_actor
     return choice
 
 

@@ -60,7 +60,7 @@ def customers(m, node, d: int, f):
         acc += w
         cum.append(acc)
     n_regulars = max(1, int(sum(weights) * float(v["regular_share"]) / 2))
-    favourites = node.__dict__.setdefault("_favourites", {})
+    favourites = node.favourites
     regular_share = float(v["regular_share"])
     shape = m.rates.shape(act)
     per_s = expected / HOUR_S
@@ -100,7 +100,7 @@ def _bisect(cum: list[float], x: float) -> int:
 
 def customer(m, a, d: int, cid: str):
     env = m.env
-    res = a.__dict__.get("res")
+    res = a.res
     if res is None:
         res = a.res = simpy.Resource(env, capacity=1)
     r = m.rng(f"sale:{a.code}")
@@ -111,12 +111,12 @@ def customer(m, a, d: int, cid: str):
     hold = m.holding(a)
     goods = [g for g in a.assortment if hold.first_lot(g) is not None]
     if not goods:
-        a.__dict__["missed"] = a.__dict__.get("missed", 0) + 1
+        a.missed += 1
         return
     kind = "veg" if a.specialty == "veg" else "meat"
     probs = v[f"items_{kind}"]
     n = r.choices(range(1, len(probs) + 1), weights=probs)[0]
-    expected = a.__dict__.get("expected") or {}
+    expected = a.expected
     picks = []
     pool = list(goods)
     for _ in range(min(n, len(pool))):
@@ -133,7 +133,7 @@ def customer(m, a, d: int, cid: str):
 
 
 def stall_price(m, a, g: str, d: int) -> float:
-    cache = a.__dict__.setdefault("_prices", {})
+    cache = a.prices
     key = (g, d)
     p = cache.get(key)
     if p is None:
@@ -165,11 +165,11 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
     now = env.now
     price = stall_price(m, a, g, d)
     price_fen = int(round(price * 100))
-    second = a.__dict__.get("second_scale")
+    second = a.second_scale
     if second is None:
         second = a.second_scale = m.faults.second_scale(a.code)
     traced = not (second and r.random() < float(m.fault_rates.get("second_scale_use", 0.0)))
-    np_ = a.__dict__.get("no_paper")
+    np_ = a.no_paper
     printed = not (np_ is not None and np_[0] <= now < np_[1])
     node = a.node
     if traced:
@@ -180,8 +180,8 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
     else:
         net_g = want_g
         amount_fen = (net_g * price_fen + 500) // 1000
-        n = a.__dict__.get("untraced", 0) + 1
-        a.untraced = n
+        a.untraced += 1
+        n = a.untraced
         code = f"U{a.code}{n:07d}"
     taken = hold.take_one(g, net_g / 1000.0)
     kg = taken[1] if taken else 0.0
@@ -199,7 +199,7 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
         m.counters["untraceable"] += 1
         return
     if node.role != "supermarket":
-        day_sold = a.__dict__.setdefault("sold", {})
+        day_sold = a.sold
         cell = day_sold.get(lot.ref)
         if cell is None:
             day_sold[lot.ref] = [kg, amount, lot]
@@ -214,10 +214,10 @@ def end_of_day(m, d: int):
     if env.now < t_end:
         yield env.timeout(t_end - env.now)
     for a in m.topo.stalls:
-        missed = a.__dict__.pop("missed", 0)
+        missed, a.missed = a.missed, 0
         if missed:
             m.event("retail_stockout", node=a.node.code, holder=a.code, customers=missed)
-        sold = a.__dict__.pop("sold", None)
+        sold, a.sold = a.sold, {}
         if not sold:
             continue
         node = a.node

@@ -59,6 +59,15 @@ class Actor:
     assortment: list[str] = field(default_factory=list)
     base_customers: float = 0.0
     suppliers: dict[str, "Actor"] = field(default_factory=dict)   #: goods family -> supplier
+    # state of a stall during a run (set by the market model)
+    expected: dict[str, float] = field(default_factory=dict)      #: today's expected kg per commodity
+    no_paper: tuple[float, float] | None = None                   #: today's paper-out window
+    second_scale: bool | None = None                              #: keeps a non-traceability scale
+    untraced: int = 0                                             #: sales made on it so far
+    missed: int = 0                                               #: consumers who found nothing today
+    sold: dict = field(default_factory=dict)                      #: lot -> [kg, yuan, lot] sold today (traced)
+    prices: dict = field(default_factory=dict)                    #: (goods, day) -> yuan/kg
+    res: object = None                                            #: the stall as a SimPy Resource
 
 
 @dataclass(eq=False)
@@ -71,6 +80,7 @@ class MNode:
     species: tuple[str, ...] = ()
     self_actor: Actor | None = None
     actors: list[Actor] = field(default_factory=list)   #: wholesalers or stall vendors
+    favourites: dict[int, Actor] = field(default_factory=dict)   #: regular consumer -> favourite stall
 
 
 @dataclass

@@ -207,8 +207,8 @@ def detection(m, w, lot, passed: bool, delay: float, d: int):
     env = m.env
     yield env.timeout(delay)
     node = w.node
-    n = m.__dict__.setdefault("_samples", {}).get(node.code, 0) + 1
-    m._samples[node.code] = n
+    n = m.samples.get(node.code, 0) + 1
+    m.samples[node.code] = n
     rec = {"market_id": node.code, "market_name": node.name[:100], "wholesaler_id": w.code,
            "wholesaler_name": w.name[:50], "batch_id": lot.ref, "goods_code": lot.goods_code,
            "goods_name": m.commodities[lot.goods_code].name_zh, "sample_id": f"D{node.code}{d:03d}{n:05d}",

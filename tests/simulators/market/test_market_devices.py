@@ -1,6 +1,7 @@
 """Device mode: sales on simulated scales, records as SALE_EVENT frames over virtual serial lines."""
-import datetime as dt
 import io
+
+import pytest
 
 from profiles import load_profile
 from simulators.city import generate_city
@@ -21,9 +22,14 @@ def run(mode, days=1, faults=None):
     return m, s.getvalue()
 
 
-def test_same_seed_same_business_records_in_both_modes(tiny_day):
+@pytest.fixture(scope="module")
+def device_day():
+    return run("devices")
+
+
+def test_same_seed_same_business_records_in_both_modes(tiny_day, device_day):
     fast_model, fast_led, fast_stream, _ = tiny_day
-    m, stream = run("devices")
+    m, stream = device_day
     st = m.scales.stats
     assert st["sales"] > 1000 and st["uploaded"] == st["sales"] and st["host_errors"] == 0
     # every traced sale crossed a serial line as a SALE_EVENT frame and was acknowledged
@@ -36,8 +42,8 @@ def test_same_seed_same_business_records_in_both_modes(tiny_day):
     assert m.ledger.conservation() == []
 
 
-def test_scales_hold_what_they_sold_and_hosts_acknowledge():
-    m, _ = run("devices", days=2)
+def test_scales_hold_what_they_sold_and_hosts_acknowledge(device_day):
+    m, _ = device_day
     for code, scale in m.scales.scales.items():
         n_sales = sum(1 for s in m.ledger.sales(traced=True) if s["holder"] == code)
         assert scale.store.last_trace_seq == n_sales
