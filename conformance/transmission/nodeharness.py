@@ -194,6 +194,15 @@ def _write_config(n: NodeUnderTest, platform_url: str, devices: list[dict]) -> N
     n.config.write_text("\n".join(out), "utf-8")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the harness process dies (Linux), so a killed run leaves no node."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _with_certificates(records: list[dict], ledger) -> list[dict]:
     """The day's records with the quarantine sampling carrying the certificates the slaughterhouse issued.
 
@@ -349,8 +358,11 @@ class NodeSession:
             self.nodes[nd.code] = n
             if self.with_scales and role in ("retail", "wholesale"):
                 self._make_scales(n)
+            # a generous answer timeout: the harness's scales share this process with the platform, and a
+            # loaded CI machine must not turn into device errors (the node's reconnect backoff grows to 30 s)
             _write_config(n, self.platform.url, [{"id": b.id, "url": b.line.host_url, "baud": 115200,
-                                                  "poll_s": 0.2, "operator": b.operator, "stall": b.stall}
+                                                  "poll_s": 0.2, "operator": b.operator, "stall": b.stall,
+                                                  "response_timeout_s": 2.0}
                                                  for b in n.scales])
 
     def _make_scales(self, n: NodeUnderTest) -> None:
@@ -427,7 +439,8 @@ class NodeSession:
         with open(n.log, "wb") as fh:
             try:
                 n.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=str(n.workdir),
-                                          start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                          start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                          preexec_fn=_die_with_parent)
             except OSError as exc:
                 raise HarnessError(f"cannot start the node: {cmd[0]}: {exc.strerror}") from None
 
