@@ -126,6 +126,25 @@ def _cert_fields(cert: dict, keys) -> dict:
 
 
 _MEAT_CERTS = ("quarantine_animal_products_id", "inspection_meat_id")
+_ALL_CERTS = (*_MEAT_CERTS, "prov_id", "quarantine_vege_id")
+_ORIGIN = ("area_origin_id", "area_origin_name")
+#: entry records per kind of receiving node: record types, element names, which certificates go where
+_ENTRY = {
+    "wholesale": {"base": "market_in_info_base", "detail": "market_in_info_detail",
+                  "node_keys": ("market_id", "market_name"), "party_keys": ("wholesaler_id", "wholesaler_name"),
+                  "party": "buyer", "base_certs": _ALL_CERTS, "detail_certs": _ALL_CERTS, "price": False,
+                  "origin_keys": (*_ORIGIN, "base_name"), "plate": True},
+    "retail": {"base": "retail_market_in_info_base", "detail": "retail_market_in_info_detail",
+               "node_keys": ("retail_market_id", "retail_market_name"), "party_keys": ("retailer_id", "retailer_name"),
+               "party": "buyer", "base_certs": (*_MEAT_CERTS, "prov_id"), "detail_certs": _MEAT_CERTS[:1],
+               "price": True, "origin_keys": _ORIGIN, "plate": False},
+    "supermarket": {"base": "super_market_in_info_base", "detail": "super_market_in_info_detail",
+                    "node_keys": ("supermarket_id", "supermarket_name"), "party_keys": ("supplier_id", "supplier_name"),
+                    "party": "seller", "base_certs": _ALL_CERTS, "detail_certs": _ALL_CERTS, "price": True,
+                    "origin_keys": _ORIGIN, "plate": False},
+}
+_ENTRY_KIND = {"meat_wholesale": "wholesale", "veg_wholesale": "wholesale", "distribution_centre": "wholesale",
+               "farmers_market": "retail", "shop": "retail", "supermarket": "supermarket"}
 
 
 def arrive(m, seller, buyer, lines, arrive_at: float, d: int):
@@ -150,52 +169,31 @@ def arrive(m, seller, buyer, lines, arrive_at: float, d: int):
                 line.moved = kg3(line.moved + kg)
                 line.remaining = 0.0
         return
+    spec = _ENTRY[_ENTRY_KIND[role]]
+    party = buyer if spec["party"] == "buyer" else seller
     groups: dict[tuple, list] = {}
     for line in lines:
         key = tuple(line.cert.get(k, "") for k in ("quarantine_animal_products_id", "prov_id"))
         groups.setdefault(key, []).append(line)
+    (node_id, node_name), (party_id, party_name) = spec["node_keys"], spec["party_keys"]
     for key in sorted(groups):
         glines = groups[key]
         first = glines[0]
-        c = first.cert
-        if role in ("meat_wholesale", "veg_wholesale", "distribution_centre"):
-            base = {"market_id": node.code, "market_name": node.name[:100], "in_date": day_txt,
-                    "wholesaler_id": buyer.code, "wholesaler_name": buyer.name[:50], "tran_id": first.ref,
-                    **_cert_fields(c, (*_MEAT_CERTS, "prov_id", "quarantine_vege_id")), "batch_id": first.ref}
-            if buyer.plate:
-                base["transporter_id"] = buyer.plate
-            m.record("market_in_info_base", node.code, base)
-            for line in glines:
-                m.record("market_in_info_detail", node.code, {
-                    "tran_id": line.ref, **_cert_fields(line.cert, (*_MEAT_CERTS, "prov_id", "quarantine_vege_id")),
-                    "batch_id": line.ref, "goods_code": line.goods_code,
-                    "goods_name": m.commodities[line.goods_code].name_zh, "weight": m.w3(line.received),
-                    **line.origin, **ws})
-        elif role in ("farmers_market", "shop"):
-            m.record("retail_market_in_info_base", node.code, {
-                "retail_market_id": node.code, "retail_market_name": node.name[:100], "in_date": day_txt,
-                "retailer_id": buyer.code, "retailer_name": buyer.name[:50], "tran_id": first.ref,
-                **_cert_fields(c, (*_MEAT_CERTS, "prov_id")), "batch_id": first.ref})
-            for line in glines:
-                o = line.origin
-                m.record("retail_market_in_info_detail", node.code, {
-                    "tran_id": line.ref, **_cert_fields(line.cert, _MEAT_CERTS[:1]), "batch_id": line.ref,
-                    "goods_code": line.goods_code, "goods_name": m.commodities[line.goods_code].name_zh,
-                    "weight": m.w3(line.received), "price": m.p2(line.price),
-                    **{k: o[k] for k in ("area_origin_id", "area_origin_name") if k in o}, **ws})
-        elif role == "supermarket":
-            m.record("super_market_in_info_base", node.code, {
-                "supermarket_id": node.code, "supermarket_name": node.name[:100], "in_date": day_txt,
-                "supplier_id": seller.code, "supplier_name": seller.name[:50], "tran_id": first.ref,
-                **_cert_fields(c, (*_MEAT_CERTS, "prov_id", "quarantine_vege_id")), "batch_id": first.ref})
-            for line in glines:
-                o = line.origin
-                m.record("super_market_in_info_detail", node.code, {
-                    "tran_id": line.ref, **_cert_fields(line.cert, (*_MEAT_CERTS, "prov_id", "quarantine_vege_id")),
-                    "batch_id": line.ref, "goods_code": line.goods_code,
-                    "goods_name": m.commodities[line.goods_code].name_zh, "weight": m.w3(line.received),
-                    "price": m.p2(line.price), **{k: o[k] for k in ("area_origin_id", "area_origin_name") if k in o},
-                    **ws})
+        base = {node_id: node.code, node_name: node.name[:100], "in_date": day_txt, party_id: party.code,
+                party_name: party.name[:50], "tran_id": first.ref, **_cert_fields(first.cert, spec["base_certs"]),
+                "batch_id": first.ref}
+        if spec["plate"] and buyer.plate:
+            base["transporter_id"] = buyer.plate
+        m.record(spec["base"], node.code, base)
+        for line in glines:
+            det = {"tran_id": line.ref, **_cert_fields(line.cert, spec["detail_certs"]), "batch_id": line.ref,
+                   "goods_code": line.goods_code, "goods_name": m.commodities[line.goods_code].name_zh,
+                   "weight": m.w3(line.received)}
+            if spec["price"]:
+                det["price"] = m.p2(line.price)
+            det.update({k: line.origin[k] for k in spec["origin_keys"] if k in line.origin})
+            det.update(ws)
+            m.record(spec["detail"], node.code, det)
     hold = m.holding(buyer)
     for line in lines:
         hold.add(line)
