@@ -111,7 +111,7 @@ def test_any_history_keeps_every_record_exactly_once(history):
                 added |= set(arg)
             elif op == "claim":
                 b = ob.claim(arg, 0)
-                claimed = b.ids if b else []
+                claimed = claimed + (b.ids if b else [])   # a second claim adds to what is in flight
             elif op == "settle" and claimed:
                 ob.settle(claimed, [(arg, "0000", None, None)] * len(claimed))
                 final |= set(claimed)
