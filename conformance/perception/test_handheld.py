@@ -3,13 +3,9 @@ reliable upload (-03).  The handheld uploads to a receiving server the harness r
 checks every envelope and record with the profile and answers per record."""
 from __future__ import annotations
 
-import datetime as _dt
-
 import pytest
 
 from simulators.devices.handheld import EntryError
-
-from .bench import NODE
 
 ORIGIN = "650102"
 

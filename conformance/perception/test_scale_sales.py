@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from simulators.devices.driver import DeviceNak
 
 from .test_scale_weighing import assert_refused
 
