@@ -91,8 +91,9 @@ class JudgedReaderDriver(_Judged, ReaderDriver):
 class TracedPort:
     """A pyserial-like port that copies every chunk into the current test's wire trace."""
 
-    def __init__(self, port, protocol):
+    def __init__(self, port, protocol, reopen=None):
         self._port = port
+        self._reopen = reopen            #: () -> a fresh raw port (after the device was power-cycled)
         self._protocol = protocol
         self.trace: WireTrace | None = None
         self._t0 = time.monotonic()
@@ -149,6 +150,16 @@ class TracedPort:
 
     def reset_input_buffer(self) -> None:
         self._port.reset_input_buffer()
+
+    def reopen(self) -> None:
+        """Close and open the port again (a device that lost power may have dropped the connection)."""
+        if self._reopen is None:
+            return
+        try:
+            self._port.close()
+        except (serial.SerialException, OSError):
+            pass
+        self._port = self._reopen()
 
     def close(self) -> None:
         self.trace = None
@@ -426,6 +437,7 @@ class ScaleBench(Bench):
         deadline = time.monotonic() + wait_s
         while True:
             try:
+                self.port.reopen()
                 self.drv.identify()
                 return
             except (DeviceTimeout, serial.SerialException, OSError):

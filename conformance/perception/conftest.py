@@ -24,11 +24,14 @@ def device_port(target):
         yield None
         return
     url, opts = target.serial_open_args()
+
+    def open_raw():
+        return serial.serial_for_url(url, timeout=0.01, **opts)
     try:
-        raw = serial.serial_for_url(url, timeout=0.01, **opts)
+        raw = open_raw()
     except (serial.SerialException, ValueError, OSError) as exc:
         pytest.fail(f"cannot open the device target {target.url}: {exc} / 无法打开被测设备端口", pytrace=False)
-    port = TracedPort(raw, get_protocol())
+    port = TracedPort(raw, get_protocol(), reopen=open_raw)
     yield port
     port.close()
 

@@ -207,3 +207,36 @@ def test_power_commands_are_bounded_and_their_failures_reported(tmp_path):
     with pytest.raises(TimeoutError):
         run_power_command([sys.executable, "-c", "import time; time.sleep(5)"], "power-off", timeout_s=0.5)
     assert {"sell_command", "test_load_g", "power_off_command", "power_on_command"} <= set(HARNESS_CAPABILITIES)
+
+
+def test_power_cut_of_a_device_through_declared_commands(tmp_path):
+    """A scale in another process whose 'power' the statement switches (kill -9 / restart on the same store):
+    the power-cut tests run against a device target instead of being not applicable."""
+    port, db, pid = free_port(), tmp_path / "scale.db", tmp_path / "scale.pid"
+    start = (f"cd {ROOT} && nohup {sys.executable} -m roucai.cli device scale --url socket://127.0.0.1:{port} "
+             f"--baud 115200 --blank --load-g 1000 --db {db} --for 150 >/dev/null 2>&1 & echo $! > {pid}")
+    stop = f"kill -9 $(cat {pid}) && while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done"
+    caps = EXAMPLE.read_text("utf-8").replace(
+        "# power_off_command", f"power_off_command = {json.dumps(['sh', '-c', stop])}\n# ").replace(
+        "# power_on_command", f"power_on_command = {json.dumps(['sh', '-c', start])}\n# ")
+    (tmp_path / "caps.toml").write_text(caps, "utf-8")
+    run_power_command(["sh", "-c", start], "power-on")
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                time.sleep(0.2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the simulated scale did not start"
+                time.sleep(0.1)
+        rc, res = certify(tmp_path / "rep", "--target", f"socket://127.0.0.1:{port}", "--capabilities",
+                          str(tmp_path / "caps.toml"), "-k", "power_cut_between or stop_trade or stall_binding")
+        v = {t["name"]: (t["verdict"], t["reason_en"][:300]) for t in res["tests"]}
+        assert v == {"test_power_cut_between_sales_loses_and_repeats_nothing": ("pass", ""),
+                     "test_stop_trade_blocks_the_batch_only_and_survives_restart": ("pass", ""),
+                     "test_stall_binding_refused_unbound_carried_and_kept": ("pass", "")}, v
+        assert rc == 0
+    finally:
+        subprocess.run(["sh", "-c", f"kill $(cat {pid}) 2>/dev/null"], timeout=10)
