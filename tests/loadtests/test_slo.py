@@ -57,7 +57,7 @@ def test_each_breach_names_its_threshold(tmp_path):
     slo = load_slo(DEFAULT_SLO)
     f = facts()
     f["endpoints"][UP] = {"requests": 100, "failures": 2, "hist": {"900": 50, "6000": 50}}
-    f.update(lag_hist={"20.0": 100}, answered=90, checks={"upload": [10, 1]}, wrong_verdicts=3,
+    f.update(lag_hist={"40.0": 100}, answered=90, checks={"upload": [10, 1]}, wrong_verdicts=3,
               reconciled=False, reconcile_reason=("丢了", "lost 3 records"))
     got = {b.threshold: b for b in judge(slo, f)}
     assert {f'latency."{UP}".p50_ms', f'latency."{UP}".p95_ms', f'latency."{UP}".p99_ms', "errors.max_rate",
@@ -65,7 +65,7 @@ def test_each_breach_names_its_threshold(tmp_path):
             "throughput.min_completed", "correctness.max_failed", "correctness.max_wrong_verdicts",
             "reconcile.required"} <= set(got)
     assert got[f'latency."{UP}".p95_ms'].actual == 6000 and "6000 ms" in got[f'latency."{UP}".p95_ms'].en
-    assert got["throughput.max_lag_model_min"].actual == 480.0     # 20 s at 2.5 s per model hour
+    assert got["throughput.max_lag_model_min"].actual == 960.0     # 40 s at 2.5 s per model hour
     assert "lost 3 records" in got["reconcile.required"].en
 
 
