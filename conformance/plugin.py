@@ -181,19 +181,19 @@ class ConformanceSession:
         if rec is None:
             return
         verdict, zh, en = _verdict_of(rep, call)
+        ev = self.evidence.get(item.nodeid)
+        if ev is not None:  # files attached in any phase, teardown included
+            rec["evidence"], rec["notes"] = list(ev.files), list(ev.notes)
         if verdict is None:
             if rep.when == "teardown":
                 self._junit_properties(item, rep, rec)
             return
-        ev = self.evidence.get(item.nodeid)
         if verdict == V.PASS and ev is not None and ev.partial_reason:
             verdict, (zh, en) = V.PARTIAL, ev.partial_reason
         first = rec["verdict"] is None
         if first or V.ORDER.index(verdict) < V.ORDER.index(rec["verdict"]):
             rec["verdict"], rec["reason_zh"], rec["reason_en"] = verdict, zh, en
         rec["duration_s"] = round(rec["duration_s"] + rep.duration, 4)
-        if ev is not None:
-            rec["evidence"], rec["notes"] = list(ev.files), list(ev.notes)
         if rep.when == "teardown" or rep.skipped:
             self._junit_properties(item, rep, rec)
 

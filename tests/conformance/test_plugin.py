@@ -42,8 +42,13 @@ def test_verdicts_selection_and_outputs(run):
     result, doc, report = run('''
 import time, pytest
 
+@pytest.fixture
+def traced(evidence):
+    yield
+    evidence.attach_json("teardown.json", {"wire": "captured after the test"})
+
 @pytest.mark.requirement("CODE-TRACE-01")
-def test_ok(evidence):
+def test_ok(evidence, traced):
     evidence.note("看到了", "seen")
     evidence.attach_json("x.json", {"a": 1})
 
@@ -85,6 +90,7 @@ def test_error(nonexistent_fixture):
     assert "applies" in tests["test_ok"]["selection_en"]
     assert tests["test_ok"]["notes"] == [{"zh": "看到了", "en": "seen"}]
     assert any(f.endswith("x.json") for f in tests["test_ok"]["evidence"])
+    assert any(f.endswith("teardown.json") for f in tests["test_ok"]["evidence"])   # attached in teardown
     assert doc["summary"]["conformant"] is False
     assert doc["capabilities"]["info"]["vendor"] == "测试厂商"
     reqs = {r["id"]: r["verdict"] for r in doc["requirements"]}
