@@ -43,7 +43,7 @@ def test_card_layout(reader, profile, evidence):
         assert rule_findings(r2, "PERC-CARD-01") and not r2.ok, "a card without the application id read as valid"
 
 
-@pytest.mark.requirement("PERC-CARD-04")
+@pytest.mark.requirement("PERC-CARD-04", "CODE-CARD-01")
 @pytest.mark.applies(kinds=("card_reader",))
 def test_codes_on_the_card_are_valid(reader, profile, evidence):
     reader.card_in_field()
@@ -51,6 +51,10 @@ def test_codes_on_the_card_are_valid(reader, profile, evidence):
     bad = rule_findings(r, "PERC-CARD-04")
     evidence.attach_json("findings.json", [f"{f.field}: {f.en}" for f in r.findings])
     assert not bad, "codes on the card are invalid: " + "; ".join(f"{f.field}={f.value}: {f.en}" for f in bad)
+    uid = r.uid.hex().upper()
+    uid_bad = profile.identifiers.findings(uid, "card_uid")
+    evidence.note(f"卡UID {uid}", f"card UID {uid}")
+    assert not uid_bad, f"card UID {uid} as reported by the reader: " + "; ".join(f.en for f in uid_bad)
 
 
 @pytest.mark.requirement("PERC-CARD-02")
