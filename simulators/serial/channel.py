@@ -27,6 +27,17 @@ from .trace import WireTrace
 _EPS = 1e-9
 
 
+def _slack(now: float, bt: float) -> float:
+    """Tolerance, in characters, for "is character k due at ``now``?".
+
+    A fixed 1e-9 is not enough late in a long virtual-time run: at t ≈ 25,000 s the rounding of
+    ``now - start`` alone is ~1e-8 of a 9600-baud character, so a reader woken exactly at a character's
+    due time found it not yet due and waited Timeout(0) forever.  The slack grows with the magnitude of
+    the clock (a few ulps of ``now``, in characters), staying far below any real timing resolution.
+    """
+    return _EPS + 8 * math.ulp(abs(now) + 1.0) / bt
+
+
 class Channel:
     """Characters travelling from one end to the other.
 
@@ -145,9 +156,9 @@ class Channel:
             item = pend[0]
             start, bt, data, taken = item
             if bt <= 0:
-                due = len(data) if now + _EPS >= start else 0
+                due = len(data) if now + _EPS + 8 * math.ulp(abs(now) + 1.0) >= start else 0
             else:
-                due = min(len(data), int(math.floor((now - start) / bt + _EPS)))
+                due = min(len(data), int(math.floor((now - start) / bt + _slack(now, bt))))
             if due > taken:
                 self.ready += data[taken:due]
                 item[3] = due
@@ -193,7 +204,7 @@ class Channel:
         """Characters written whose last bit has not yet left the sender (for ``out_waiting``). Caller holds cond."""
         left = 0
         for start, bt, data, taken in self._pending:
-            done = len(data) if bt <= 0 else max(0, min(len(data), int((now - start) / bt + _EPS)))
+            done = len(data) if bt <= 0 else max(0, min(len(data), int((now - start) / bt + _slack(now, bt))))
             left += len(data) - max(done, taken)
         return left
 
