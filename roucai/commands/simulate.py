@@ -3,16 +3,23 @@
     roucai simulate --preset tiny --seed 1 --date 2025-03-10 --out day.jsonl --ledger truth.jsonl
     roucai simulate --preset lanzhou --seed 7 --days 2 --envelopes env/ --plot day.png
     roucai simulate --preset urumqi --speed x144      # one day in ten minutes of wall time
+    roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json   # live uploads
 
 Outputs: ``--out`` the time-ordered JSON-lines stream of records (as nodes upload them);
 ``--ledger`` the ground truth (every record, lot, sale, fault; ``roucai truth`` reads it);
 ``--envelopes`` signed ``DataExchangeReq`` XML files per node; ``--plot`` a PNG of the
-activity by node type and hour.  The closing summary (stdout; ``--json`` for JSON)
+activity by node type and hour.  ``--to URL --keys FILE`` POSTs every node's envelopes to a
+platform (``simulators.market.upload``): the model runs first at full speed, then the uploads go
+out in upload-time order, paced by ``--speed`` (``max``: as fast as the platform answers),
+each signed with its node's key (``roucai serve admin import-city --keys-out``) and
+RequestTime = now; bounded retries, ``--upload-limit`` seconds in all.  The closing summary (stdout; ``--json`` for JSON)
 gives records by node type, tonnes sold by category, true KPIs and the faults injected.
 Progress goes to stderr for runs longer than a few seconds (``--quiet`` silences it).
 
-Exit codes: 0 done; 2 bad options, preset, date or an impossible configuration (refused
-before the run); 3 harness error.
+Exit codes: 0 done; 1 (with ``--to``) a record was rejected or lost; 2 bad options, preset,
+date, an impossible configuration, a missing or invalid keys file, a node with no key or a
+URL that is not http(s) (all refused before the run); 3 harness error, the platform could not
+be reached, or the upload time limit ran out.
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ from simulators.market.errors import MarketConfigError
 from simulators.market.faults import parse_fault_options
 from simulators.market.model import MAX_DAYS
 
-from ..console import EXIT_OK, UsageError
+from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, UsageError
 from ._profile import profile_of
 
 ROLE_ZH = {"slaughterhouse": "屠宰厂", "meat_wholesale": "肉品批发市场", "veg_wholesale": "蔬菜批发市场",
@@ -62,6 +69,11 @@ def register(sub, common):
     p.add_argument("--plot", metavar="FILE.png", help="PNG of the activity by node type and hour")
     p.add_argument("--fault", action="append", metavar="NAME=RATE", help="set a fault switch (repeatable)")
     p.add_argument("--no-faults", action="store_true", help="switch every fault off")
+    p.add_argument("--to", metavar="URL", help="upload every node's envelopes live to this platform "
+                   "(base URL: /api/v1/exchange is appended)")
+    p.add_argument("--keys", metavar="FILE", help="with --to: node keys, JSON {node_id: key} (import-city --keys-out)")
+    p.add_argument("--upload-limit", type=float, metavar="S",
+                   help="with --to: seconds for the whole upload (default: the paced span + 600)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -129,6 +141,32 @@ def _options(args, con, prof):
     return start, factor
 
 
+def _upload_target(args) -> tuple[str, dict] | None:
+    """``(ingest URL, keys)`` for ``--to``, or None; UsageError for a bad URL, keys file or limit."""
+    from simulators.market.upload import ingest_url, load_keys
+    if not args.to:
+        if args.keys or args.upload_limit is not None:
+            raise UsageError("--keys 与 --upload-limit 仅与 --to 一起使用", "--keys and --upload-limit go with --to only")
+        return None
+    if not args.keys:
+        raise UsageError("--to 需要 --keys 密钥文件（roucai serve admin import-city --keys-out 的输出）",
+                         "--to needs --keys FILE (output of roucai serve admin import-city --keys-out)")
+    if args.upload_limit is not None and not 0 < args.upload_limit <= 30 * 86400:
+        raise UsageError("--upload-limit 须为正的秒数", "--upload-limit must be a positive number of seconds")
+    try:
+        return ingest_url(args.to), load_keys(args.keys)
+    except MarketConfigError as exc:
+        raise UsageError(exc.zh, exc.en) from None
+
+
+def _check_keys(city, keys: dict) -> None:
+    missing = sorted(n.code for n in city.nodes if n.code not in keys)
+    if missing:
+        more = f" (+{len(missing) - 5})" if len(missing) > 5 else ""
+        raise UsageError(f"密钥文件缺少 {len(missing)} 个节点的密钥：{', '.join(missing[:5])}{more}",
+                         f"the keys file has no key for {len(missing)} node(s): {', '.join(missing[:5])}{more}")
+
+
 def run(args, con) -> int:
     from simulators.city import generate_city
     from simulators.market.ledger import Ledger
@@ -140,24 +178,36 @@ def run(args, con) -> int:
 
     prof = profile_of(args)
     start, factor = _options(args, con, prof)
+    target = _upload_target(args)
     rates = Rates.load()
     try:
         faults = parse_fault_options(args.fault, rates.faults, none=args.no_faults)
     except MarketConfigError as exc:
         raise UsageError(exc.zh, exc.en) from None
     city = generate_city(args.preset, args.seed if args.city_seed is None else args.city_seed, prof)
-    env = simpy.Environment() if factor is None else simpy.rt.RealtimeEnvironment(factor=factor, strict=False)
+    if target:
+        from simulators.market.upload import check_reachable
+        _check_keys(city, target[1])
+        problem = check_reachable(target[0])
+        if problem:
+            con.err(f"无法连接平台 {target[0]}：{problem}", f"cannot reach the platform {target[0]}: {problem}")
+            return EXIT_HARNESS
+    paced_model = factor is not None and not target   # with --to the uploads are paced, not the model
+    env = simpy.rt.RealtimeEnvironment(factor=factor, strict=False) if paced_model else simpy.Environment()
     hooks = []
-    batcher = None
+    batcher = live = None
     if args.envelopes:
         batcher = EnvelopeBatcher(prof, start, rates.upload["node_batch_s"], args.envelope_key or DEFAULT_KEY)
         hooks.append(batcher.add)
+    if target:
+        live = EnvelopeBatcher(prof, start, rates.upload["node_batch_s"])
+        hooks.append(live.add)
     t_wall = time.monotonic()
     last = [t_wall]
 
     def progress(t, model):
         now = time.monotonic()
-        if args.quiet or (now - t_wall < 3.0 and factor is None) or now - last[0] < 1.0:
+        if args.quiet or (now - t_wall < 3.0 and not paced_model) or now - last[0] < 1.0:
             return
         last[0] = now
         c = model.counters
@@ -188,15 +238,40 @@ def run(args, con) -> int:
     if args.plot:
         from simulators.market.plot import render
         render(ledger.hourly_by_node_type(), f"{args.preset} seed {args.seed} from {start} ({args.days} day(s))",
-               args.plot)
+               args.plot, lang=con.lang,
+               title_zh=f"{args.preset}，种子 {args.seed}，{start} 起 {args.days} 天（各类节点每小时记录数）")
     summary = ledger.summary()
     summary.update({"preset": args.preset, "seed": args.seed, "start": start.isoformat(), "days": args.days,
                     "mode": args.mode, "wall_s": round(wall, 3), "day_types": model.day_info,
                     "sales": model.counters["sales"], "stockouts": model.counters["stockouts"]})
     if env_info:
         summary["envelopes"] = env_info
+    code = EXIT_OK
+    if live is not None:
+        up = _upload(args, con, prof, target, live, factor)
+        summary["upload"] = {"url": target[0], **up.to_dict()}
+        code = (EXIT_HARNESS if up.timed_out or not up.answered else EXIT_NONCONFORMANT if not up.ok else EXIT_OK)
     _report(con, summary, args)
-    return EXIT_OK
+    return code
+
+
+def _upload(args, con, prof, target, live, factor):
+    from simulators.market.upload import Uploader
+    batches = list(live.batches())
+    span = (max(b[0] for b in batches) - min(b[0] for b in batches)) if batches else 0.0
+    limit = args.upload_limit or (span * (factor or 0.0) + 600.0)
+    last = [time.monotonic()]
+
+    def progress(res, done, total):
+        now = time.monotonic()
+        if args.quiet or now - last[0] < 2.0:
+            return
+        last[0] = now
+        print(con.t(f"[上传] 报文 {done}/{total}  接收 {res.accepted}  重复 {res.duplicate}  拒收 {res.rejected}",
+                    f"[upload] envelopes {done}/{total}  accepted {res.accepted}  duplicate {res.duplicate}  "
+                    f"rejected {res.rejected}"), file=sys.stderr, flush=True)
+
+    return Uploader(prof.envelope, target[0], target[1], factor=factor, limit_s=limit, progress=progress).run(batches)
 
 
 def _report(con, s: dict, args) -> None:
@@ -231,6 +306,26 @@ def _report(con, s: dict, args) -> None:
         e = s["envelopes"]
         con.say(con.t(f"上传报文：{e['envelopes']} 个（{e['records']} 条记录，{e['nodes']} 个节点）→ {args.envelopes}",
                       f"envelopes: {e['envelopes']} ({e['records']} records, {e['nodes']} nodes) → {args.envelopes}"))
+    if s.get("upload"):
+        _report_upload(con, s["upload"])
     for path, zh, en in ((args.out, "记录流", "stream"), (args.ledger, "真值台账", "ledger"), (args.plot, "活动图", "plot")):
         if path:
             con.say(con.t(f"{zh}：{path}", f"{en}: {path}"))
+
+
+def _report_upload(con, u: dict) -> None:
+    rate = u["records_per_s"] if u["records_per_s"] is not None else "—"
+    con.say(con.t(f"实时上传 → {u['url']}：报文 {u['envelopes']} 个（请求 {u['attempts']} 次），记录 {u['records']} 条，"
+                  f"用时 {u['wall_s']}s（{rate} 条/秒）",
+                  f"live upload → {u['url']}: {u['envelopes']} envelopes ({u['attempts']} requests), {u['records']} "
+                  f"records, {u['wall_s']}s ({rate} records/s)"))
+    con.say(con.t(f"  接收 {u['accepted']}  重复 {u['duplicate']}（其中意外 {u['unexpected_duplicates']}）  拒收 {u['rejected']}"
+                  f"  丢失 {u['lost']}  未发送 {u['unsent']}",
+                  f"  accepted {u['accepted']}  duplicate {u['duplicate']} (unexpected {u['unexpected_duplicates']})  "
+                  f"rejected {u['rejected']}  lost {u['lost']}  unsent {u['unsent']}"))
+    for r in u["top_reasons"]:
+        con.say(con.t(f"  拒收原因 {r['reason']}：{r['records']} 条", f"  rejected {r['reason']}: {r['records']} record(s)"))
+    if not u["answered"]:
+        con.say(con.t("  平台没有应答", "  the platform never answered"))
+    elif u["timed_out"]:
+        con.say(con.t("  上传时限已到，余下报文未发送", "  the upload time limit ran out; the rest was not sent"))

@@ -41,27 +41,36 @@ class EnvelopeBatcher:
         for up in obj["upload"]:
             self._groups[(obj["node"], int(up // self.window), rtype, date)].append((up, obj["data"]))
 
+    def batches(self):
+        """Every upload as ``(t_up, node, rtype, data_date, records)``, grouped as :meth:`write` writes them
+        (per node, upload window, type and business date; at most ``max_count`` records), in that order.
+
+        ``t_up`` is the chunk's last upload time (simulated seconds from ``start``); ``data_date``
+        (yyyyMMdd) is the records' business date, or for a type without one the date of ``t_up``."""
+        maxc = self.spec.max_count
+        for key in sorted(self._groups):
+            node, _w, rtype, date = key
+            items = self._groups[key]
+            for i in range(0, len(items), maxc):
+                chunk = items[i:i + maxc]
+                t_up = max(u for u, _ in chunk)
+                ddate = date or (self.start + dt.timedelta(seconds=t_up)).strftime("%Y%m%d")
+                yield t_up, node, rtype, ddate, [r for _, r in chunk]
+
     def write(self, out_dir: str | Path) -> dict:
         """Write every envelope; returns ``{"envelopes": n, "records": n, "nodes": n}``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         seq: dict[str, int] = defaultdict(int)
         n_env = n_rec = 0
-        maxc = self.spec.max_count
-        for key in sorted(self._groups):
-            node, _w, rtype, date = key
-            items = self._groups[key]
+        for t_up, node, rtype, date, records in self.batches():
             index = self.p.records.types[rtype].index
-            for i in range(0, len(items), maxc):
-                chunk = items[i:i + maxc]
-                t_up = max(u for u, _ in chunk)
-                when = self.start + dt.timedelta(seconds=t_up)
-                body = self.spec.build(node, rtype, [r for _, r in chunk], self.key, request_time=when,
-                                       data_date=date or None)
-                seq[node] += 1
-                d = out / node
-                d.mkdir(exist_ok=True)
-                (d / f"{seq[node]:06d}-{index}-{rtype}.xml").write_bytes(body)
-                n_env += 1
-                n_rec += len(chunk)
+            when = self.start + dt.timedelta(seconds=t_up)
+            body = self.spec.build(node, rtype, records, self.key, request_time=when, data_date=date)
+            seq[node] += 1
+            d = out / node
+            d.mkdir(exist_ok=True)
+            (d / f"{seq[node]:06d}-{index}-{rtype}.xml").write_bytes(body)
+            n_env += 1
+            n_rec += len(records)
         return {"envelopes": n_env, "records": n_rec, "nodes": len(seq)}
