@@ -53,6 +53,8 @@ from pathlib import Path
 
 import httpx
 
+from simulators.lifetime import die_with_parent
+
 from .recorder import Recorder, analyse_upload, canon
 
 UPLOAD_PATH = "/api/v1/exchange"
@@ -194,13 +196,6 @@ def _write_config(n: NodeUnderTest, platform_url: str, devices: list[dict]) -> N
     n.config.write_text("\n".join(out), "utf-8")
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the harness process dies (Linux), so a killed run leaves no node."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _with_certificates(records: list[dict], ledger) -> list[dict]:
@@ -440,7 +435,7 @@ class NodeSession:
             try:
                 n.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=str(n.workdir),
                                           start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                          preexec_fn=_die_with_parent)
+                                          preexec_fn=die_with_parent)
             except OSError as exc:
                 raise HarnessError(f"cannot start the node: {cmd[0]}: {exc.strerror}") from None
 

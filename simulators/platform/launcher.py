@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..lifetime import die_with_parent
 from .config import PlatformConfig
 
 
@@ -86,7 +87,7 @@ class PlatformProcess:
     def start(self) -> "PlatformProcess":
         cmd = [sys.executable, "-m", "roucai.cli", "serve", "platform", "--db", self.db, "--port", "0", *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.cwd,
-                                     env=self.env, start_new_session=True)
+                                     env=self.env, start_new_session=True, preexec_fn=die_with_parent)
         ready = threading.Event()
 
         def read():
