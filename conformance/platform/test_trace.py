@@ -165,7 +165,7 @@ def test_malformed_and_unknown_codes(profile, records, http, platform, evidence)
             continue
         status, ans = trace(http, platform.url, code)
         rules = {f.get("rule", "") for f in ans.get("findings", [])} if isinstance(ans, dict) else set()
-        if status != 400 or ans.get("status") != "invalid" or not rules & expected:
+        if status != 400 or not isinstance(ans, dict) or ans.get("status") != "invalid" or not rules & expected:
             problems.append(f"{what} {code}: HTTP {status} {ans!r:.200} (expected 400, status 'invalid' and the "
                             f"profile's rule {sorted(expected)})")
         pstatus, _html = trace_page(http, platform.url, code)
