@@ -38,6 +38,7 @@ import json
 import math
 import random
 import shutil
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -88,13 +89,16 @@ def prepare(preset: str, seed: int, scale: float, cache_dir: str | Path | None =
     out = root / f"{preset}-s{seed}-x{scale:g}-{key}"
     if (out / "meta.json").is_file():
         return out
-    tmp = root / f".{out.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    # a private build folder per process: concurrent runs (several `roucai load` at once) must not share one
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=root))
     try:
         _build(tmp, p, preset, seed, float(scale), key, progress)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
+        try:
+            tmp.rename(out)              # atomic; fails if another process finished the same plan first
+        except OSError:
+            if not (out / "meta.json").is_file():
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -152,9 +152,13 @@ def test_a_platform_that_loses_acknowledged_records_fails_reconciliation(failing
 def test_a_lost_worker_is_detected_not_hidden(failing):
     code, out, err, report = failing["lost"]
     assert code == 3, out + err
+    assert (report / "summary.json").is_file(), out + err
     s = json.loads((report / "summary.json").read_text())
     assert s["verdict"] == "error" and not s["stats_check"]["ok"]
-    assert s["stats_check"]["parts_reported"] == [0] and "[1]" in s["stats_check"]["reason"][1]
+    # which load part the killed worker was serving is decided at run time: exactly one summary is missing
+    reported = s["stats_check"]["parts_reported"]
+    assert len(reported) == 1 and reported[0] in (0, 1)
+    assert f"[{1 - reported[0]}]" in s["stats_check"]["reason"][1]
     assert "statistics lost" in out
     _gone(report)
 
