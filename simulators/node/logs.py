@@ -5,24 +5,15 @@ Keys, VerifyCodes and record bodies are never logged.
 from __future__ import annotations
 
 import logging
-import sys
 
-from simulators.platform.logs import JsonLineFormatter
+from simulators.platform import logs as _platform_logs
 
 LOGGER = "roucai.node"
 
 
 def setup(level: str = "info", stream=None) -> logging.Logger:
     """Send the node's and uvicorn's loggers to ``stream`` (stderr) as JSON lines."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonLineFormatter())
-    for name in (LOGGER, "uvicorn", "uvicorn.error"):
-        lg = logging.getLogger(name)
-        lg.handlers[:] = [handler]
-        lg.setLevel(level.upper())
-        lg.propagate = False
-    logging.getLogger("uvicorn.access").disabled = True
-    return logging.getLogger(LOGGER)
+    return _platform_logs.setup(level, stream, logger=LOGGER)
 
 
 def event(name: str, level: int = logging.INFO, **fields) -> None:

@@ -32,17 +32,18 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def setup(level: str = "info", stream=None) -> logging.Logger:
-    """Send our logger and uvicorn's to ``stream`` (stderr) as JSON lines."""
+def setup(level: str = "info", stream=None, logger: str = LOGGER) -> logging.Logger:
+    """Send ``logger`` (the platform's by default; the node passes its own) and uvicorn's to ``stream``
+    (stderr) as JSON lines."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLineFormatter())
-    for name in (LOGGER, "uvicorn", "uvicorn.error"):
+    for name in (logger, "uvicorn", "uvicorn.error"):
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler]
         lg.setLevel(level.upper())
         lg.propagate = False
     logging.getLogger("uvicorn.access").disabled = True  # our middleware logs requests
-    return logging.getLogger(LOGGER)
+    return logging.getLogger(logger)
 
 
 def event(name: str, level: int = logging.INFO, **fields) -> None:
