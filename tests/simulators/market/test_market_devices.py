@@ -8,7 +8,7 @@ from simulators.city import generate_city
 from simulators.market import devices
 from simulators.market.model import MarketModel
 
-from conftest import DAY
+from marketkit import DAY
 
 P = load_profile()
 

@@ -13,7 +13,7 @@ from simulators.market.faults import SWITCHES
 from simulators.market.model import MarketModel
 from simulators.market.rates import Rates
 
-from conftest import DAY, run_tiny
+from marketkit import DAY, run_tiny
 
 P = load_profile()
 NO_FAULTS = {**{s: 0.0 for s in SWITCHES}, "second_scale_use": 0.0}

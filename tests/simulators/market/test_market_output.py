@@ -3,7 +3,7 @@ import datetime as dt
 from profiles import load_profile
 from simulators.market.output import DEFAULT_KEY, EnvelopeBatcher
 
-from conftest import DAY, run_tiny
+from marketkit import DAY, run_tiny
 
 P = load_profile()
 

@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from conftest import NODES, P, R, code, rec
+from platformkit import NODES, P, R, code, rec
 from simulators.platform.launcher import PlatformProcess
 from simulators.platform.registry import Registry
 from simulators.platform.secret import PlatformSecret

@@ -1,7 +1,7 @@
 """Upward feed: a city platform pushes its daily aggregates to a central instance."""
 import httpx
 
-from conftest import P, meat_chain, today, upload_all, veg_chain
+from platformkit import P, meat_chain, today, upload_all, veg_chain
 from simulators.platform import nodeauth
 from simulators.platform.config import PlatformConfig
 from simulators.platform.feed import FeedPusher

@@ -5,7 +5,7 @@ import socket
 import httpx
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import CST, P, R, S, W, code, meat_chain, rec, today
+from platformkit import CST, P, R, S, W, code, meat_chain, rec, today
 
 LEAKS = ("Traceback", "sqlite", "SELECT", "INSERT", "psycopg", "File \"", "Error:")
 

@@ -1,7 +1,7 @@
 """Statistics equal the stored records; KPIs; node monitoring."""
 import json
 
-from conftest import R, S, V, W, meat_chain, today, upload_all, veg_chain
+from platformkit import R, S, V, W, meat_chain, today, upload_all, veg_chain
 from simulators.platform.recordmap import kg_to_g
 
 

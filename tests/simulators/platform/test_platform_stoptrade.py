@@ -1,7 +1,7 @@
 """Stop-trade broadcast: a failed wholesale test reaches every downstream holder; fetch and acknowledge."""
 import httpx
 
-from conftest import MEAT, P, R, W, M, code, meat_chain, rec, upload_all
+from platformkit import MEAT, P, R, W, M, code, meat_chain, rec, upload_all
 from simulators.platform import nodeauth
 
 

@@ -107,7 +107,7 @@ def test_platform_ingest_and_trace_on_postgresql(tmp_path):
     if not PG_URL:
         pytest.skip("set ROUCAI_PG_URL to run the PostgreSQL tests")
     _pg_store().close()
-    from conftest import NODES, Platform, meat_chain, upload_all
+    from platformkit import NODES, Platform, meat_chain, upload_all
     from simulators.platform.config import PlatformConfig
     from simulators.platform.launcher import ThreadedPlatform
     cfg = PlatformConfig(db=PG_URL, secret_file=str(tmp_path / "s"), port=0, log_level="warning")

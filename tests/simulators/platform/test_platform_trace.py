@@ -1,5 +1,5 @@
 """Trace query: the whole chain behind a trace code, as JSON and as the consumer's Chinese page."""
-from conftest import MEAT, R, S, V, W, meat_chain, upload_all, veg_chain
+from platformkit import MEAT, R, S, V, W, meat_chain, upload_all, veg_chain
 
 
 def test_meat_sale_traces_back_through_wholesale_and_slaughter_to_the_farm(platform):
