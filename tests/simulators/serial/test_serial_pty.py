@@ -110,12 +110,18 @@ def test_unplug_destroys_pty_and_replug_restores_the_same_name(tmp_path):
 def test_host_baud_rate_is_seen_through_termios_and_mismatch_garbles():
     from simulators.serial import LineSettings
     with open_line("pt-baud", backend="pty", settings=LineSettings(9600)) as line:
+        def device_sees(baud):   # the pump re-reads the host's termios periodically: wait for it (bounded)
+            deadline = time.monotonic() + 5
+            while line._pump_end.settings.baudrate != baud and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert line._pump_end.settings.baudrate == baud
+
         with serial.serial_for_url(line.host_url, baudrate=4800, timeout=0.5) as h:
-            time.sleep(0.02)
+            device_sees(4800)
             line.device.write(b"hello")
             assert h.read(5) not in (b"hello", b"")
             h.baudrate = 9600
-            time.sleep(0.02)
+            device_sees(9600)
             line.device.write(b"hello")
             assert h.read(5) == b"hello"
             h.write(b"\x02ok\x03")
