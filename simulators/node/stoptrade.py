@@ -19,12 +19,15 @@ import httpx
 from simulators.platform.nodeauth import sign
 
 from . import logs
+from .worker import BackgroundLoop
 from .outbox import Outbox, now_ms
 
 PENDING_PATH = "/api/v1/stoptrade"
 
 
-class StopTradePoller:
+class StopTradePoller(BackgroundLoop):
+    thread_name = "node-stoptrade"
+
     def __init__(self, config, outbox: Outbox, workers: list, profile, clock=None, client: httpx.Client | None = None):
         self.cfg = config
         self.outbox = outbox
@@ -82,14 +85,3 @@ class StopTradePoller:
                 logs.event("stop_trade_poll_failed", logging.WARNING, error=self.status["last_error"])
             self._stop.wait(self.cfg.stop_poll_s)
 
-    def start(self) -> "StopTradePoller":
-        self._thread = threading.Thread(target=self.run, name="node-stoptrade", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.cfg.timeout_s + 1 if timeout is None else timeout)
-            self._thread = None
-        self.client.close()

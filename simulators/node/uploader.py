@@ -30,6 +30,7 @@ import time
 import httpx
 
 from . import logs
+from .worker import BackgroundLoop
 from .variants import active
 from .outbox import Batch, Outbox, now_ms
 
@@ -51,8 +52,10 @@ class Backoff:
         self.failures = 0
 
 
-class Uploader:
+class Uploader(BackgroundLoop):
     """:param config: a :class:`~.config.NodeConfig`.  :param clock: ``() -> aware datetime`` for RequestTime."""
+
+    thread_name = "node-uploader"
 
     def __init__(self, config, outbox: Outbox, profile, clock=None, client: httpx.Client | None = None):
         self.cfg = config
@@ -147,14 +150,3 @@ class Uploader:
                 continue
             self._stop.wait(self.status["retry_in_s"] if result == "failed" else self.cfg.interval_s)
 
-    def start(self) -> "Uploader":
-        self._thread = threading.Thread(target=self.run, name="node-uploader", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.cfg.timeout_s + 1 if timeout is None else timeout)
-            self._thread = None
-        self.client.close()
