@@ -19,7 +19,8 @@ import logging
 import anyio
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from simulators.platform.app import install_http_error_handler
 
 from . import logs
 from .outbox import STATES
@@ -42,13 +43,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
                   description="The reference node subsystem of roucai-harness: scales over serial lines, "
                               "handheld uploads, a durable outbox, uploads to the city platform.")
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_exc(request: Request, exc: StarletteHTTPException):
-        if exc.status_code == 404:
-            return _err(404, "没有这个地址", "no such endpoint")
-        if exc.status_code == 405:
-            return _err(405, "不支持该方法", "method not allowed")
-        return _err(exc.status_code, "请求错误", "request error")
+    install_http_error_handler(app)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -51,6 +51,17 @@ def _err(status: int, zh: str, en: str) -> JSONResponse:
     return JSONResponse({"error": {"zh": zh, "en": en}}, status_code=status)
 
 
+def install_http_error_handler(app: FastAPI) -> None:
+    """404/405/other HTTP errors as the bilingual ``{"error": {"zh", "en"}}`` body (platform and node alike)."""
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_exc(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            return _err(404, "没有这个地址", "no such endpoint")
+        if exc.status_code == 405:
+            return _err(405, "不支持该方法", "method not allowed")
+        return _err(exc.status_code, "请求错误", "request error")
+
+
 @dataclass
 class Services:
     config: PlatformConfig
@@ -181,13 +192,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
                                "(the default) or put a proxy in front."))
     app.state.services = svc
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_exc(request: Request, exc: StarletteHTTPException):
-        if exc.status_code == 404:
-            return _err(404, "没有这个地址", "no such endpoint")
-        if exc.status_code == 405:
-            return _err(405, "不支持该方法", "method not allowed")
-        return _err(exc.status_code, "请求错误", "request error")
+    install_http_error_handler(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
