@@ -5,6 +5,8 @@ The upload envelope is the profile's; these query interfaces are this project's 
 and page), ``statistics`` (daily statistics and KPIs), ``node_monitoring`` (node registry and status),
 ``stop_trade_broadcast`` (signed fetch and acknowledgement, broadcast listing), ``upward_feed``.
 Each function returns ``(HTTP status, decoded JSON or text)`` and never raises for an HTTP error status.
+A platform that drops the connection (reset, closed mid-answer) is answered with status ``0`` and a text naming
+the transport error, so the calling test records it as a finding; timeouts still raise (a timeout is a verdict).
 """
 from __future__ import annotations
 
@@ -13,8 +15,38 @@ import json
 import httpx
 
 
+DROPPED = 0
+"""The status reported when the platform dropped the connection twice instead of answering."""
+
+
+def _send_get(http: httpx.Client, url: str, params: dict | None = None, headers: dict | None = None):
+    """GET once more on a fresh connection when the first attempt's connection was dropped.
+
+    HTTP/1.1 lets a server close a keep-alive connection at any time (uvicorn does after an unhandled error), and a
+    GET is idempotent, so one retry is what any client does.  Returns the response, or a :class:`_Dropped` text when
+    the second attempt was dropped too.  Raises :class:`httpx.TimeoutException` unchanged."""
+    try:
+        return http.get(url, params=params, headers=headers)
+    except httpx.TimeoutException:
+        raise
+    except httpx.TransportError:
+        pass
+    try:
+        return http.get(url, params=params, headers=headers)
+    except httpx.TimeoutException:
+        raise
+    except httpx.TransportError as exc:
+        return _Dropped(f"connection dropped ({type(exc).__name__}: {exc})")
+
+
+class _Dropped(str):
+    """What :func:`_send_get` returns instead of a response: the transport error, as text."""
+
+
 def _get(http: httpx.Client, url: str, params: dict | None = None, headers: dict | None = None):
-    r = http.get(url, params=params, headers=headers)
+    r = _send_get(http, url, params, headers)
+    if isinstance(r, _Dropped):
+        return DROPPED, str(r)
     try:
         return r.status_code, r.json()
     except (json.JSONDecodeError, ValueError):
@@ -26,7 +58,9 @@ def trace(http, base: str, code: str):
 
 
 def trace_page(http, base: str, code: str, lang: str = "zh"):
-    r = http.get(f"{base}/trace", params={"code": code, "lang": lang})
+    r = _send_get(http, f"{base}/trace", {"code": code, "lang": lang})
+    if isinstance(r, _Dropped):
+        return DROPPED, str(r)
     return r.status_code, r.text
 
 

@@ -7,7 +7,7 @@ from html import unescape
 import pytest
 
 from conformance.platform.conftest import cite_day_upload
-from conformance.queries import trace, trace_page
+from conformance.queries import DROPPED, trace, trace_page
 
 PLATFORM = ("city_platform",)
 
@@ -169,9 +169,9 @@ def test_malformed_and_unknown_codes(profile, records, http, platform, evidence)
             problems.append(f"{what} {code}: HTTP {status} {ans!r:.200} (expected 400, status 'invalid' and the "
                             f"profile's rule {sorted(expected)})")
         pstatus, _html = trace_page(http, platform.url, code)
-        if pstatus >= 500:
+        if pstatus >= 500 or pstatus == DROPPED:
             problems.append(f"{what} {code}: the page answered HTTP {pstatus}")
     pstatus, _html = trace_page(http, platform.url, unknown)
-    if pstatus >= 500:
+    if pstatus >= 500 or pstatus == DROPPED:
         problems.append(f"unknown code page: HTTP {pstatus}")
     assert not problems, "; ".join(problems)
