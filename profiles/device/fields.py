@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any, Callable
 
 ENCODING = "gb18030"
-_DT_FMT = "%Y%m%d%H%M%S"
 
 
 class PayloadError(ValueError):
@@ -163,7 +162,8 @@ def _datetime_codec(name: str) -> tuple[Encoder, Decoder]:
         try:
             if not raw.isdigit():
                 raise ValueError
-            return datetime.strptime(raw.decode("ascii"), _DT_FMT), pos + 14
+            return datetime(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]),
+                            int(raw[12:14])), pos + 14
         except ValueError as exc:
             raise PayloadError(name, f"字段「{name}」不是有效时间 yyyyMMddHHmmss",
                                f"{name} is not a valid yyyyMMddHHmmss time") from exc

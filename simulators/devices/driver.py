@@ -177,15 +177,14 @@ class DeviceDriver:
                 items, ack = self.session.feed(data, seq, code)
                 if ack:
                     self.port.write(ack)
-                for kind, obj in items:
-                    if kind == "event":
-                        self.events.append(obj)
-                    elif kind == "answer":
+                outcome = _keep_events(items, self.events)
+                if outcome is not None:
+                    kind, obj = outcome
+                    if kind == "answer":
                         return obj
-                    elif kind == "nak":
+                    if kind == "nak":
                         raise DeviceNak(msg.wire, obj.reason, self.protocol)
-                    else:
-                        retry = True
+                    retry = True
         self.session.stats["timeouts"] += 1
         raise DeviceTimeout(msg.wire, attempts, self.response_timeout_s)
 
@@ -319,6 +318,20 @@ class ReaderDriver(DeviceDriver):
         self._write(self.layout.plan_batch_write(reading, batch))
 
 
+def _keep_events(items, events: list | None):
+    """Append every pushed event of one read to ``events`` (``None``: drop them) and return the read's
+    first other item ``(kind, obj)`` (answer, nak, …) or ``None``.  The session has already ACKed the
+    events, so one that follows the answer in the same read must not be lost with the return."""
+    outcome = None
+    for kind, obj in items:
+        if kind == "event":
+            if events is not None:
+                events.append(obj)
+        elif outcome is None:
+            outcome = (kind, obj)
+    return outcome
+
+
 def sim_transact(env, end, session: HostSession, msg: m.Message, timeout_s: float = 0.5, retries: int = 3,
                  events: list | None = None):
     """SimPy process: one transaction on a virtual-time line end; value = response (or None for ACK).
@@ -343,16 +356,14 @@ def sim_transact(env, end, session: HostSession, msg: m.Message, timeout_s: floa
             items, ack = session.feed(data, seq, code)
             if ack:
                 end.write(ack)
-            for kind, obj in items:
-                if kind == "event":
-                    if events is not None:
-                        events.append(obj)
-                elif kind == "answer":
+            outcome = _keep_events(items, events)
+            if outcome is not None:
+                kind, obj = outcome
+                if kind == "answer":
                     return obj
-                elif kind == "nak":
+                if kind == "nak":
                     raise DeviceNak(msg.wire, obj.reason, session.protocol)
-                else:
-                    retry = True
+                retry = True
     session.stats["timeouts"] += 1
     raise DeviceTimeout(msg.wire, retries + 1, timeout_s)
 

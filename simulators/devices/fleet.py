@@ -30,6 +30,7 @@ from .faults import FaultSet
 from .refusal import Refused
 from .runner import SimRunner
 from .scale import ScaleModel
+from .storage import MemoryScaleStore
 
 
 @dataclass
@@ -65,7 +66,7 @@ def run_fleet(n: int = 1000, hours: float = 1.0, *, seed: int = 0, sales_per_hou
             lines.append(line)
             node = codes.node_code("650102", 1 + i // 9000)
             op = codes.operator_code(node, 1 + i % 9000)
-            scale = ScaleModel(None, profile=prof, seed=rng.randrange(2 ** 32), time_source=lambda: env.now,
+            scale = ScaleModel(MemoryScaleStore(), profile=prof, seed=rng.randrange(2 ** 32), time_source=lambda: env.now,
                                faults=FaultSet(["no_events"]), paper_receipts=10 ** 6)
             scale.bind_stall(node, op, f"S{i}")
             batch = codes.trace_code(codes.operator_code("650102999", 1 + i % 9000), 1 + i)

@@ -84,13 +84,19 @@ class ThreadRunner:
 
 
 class SimRunner:
-    """SimPy process serving ``endpoint`` on ``end`` (a SimClock line's device end)."""
+    """SimPy process serving ``endpoint`` on ``end`` (a SimClock line's device end).
+
+    The process sleeps on one event, woken by whichever comes first: a byte on the line, a
+    :meth:`kick`, or the endpoint's next deadline (event retransmission, a stale partial frame).
+    One timer is kept per deadline, not one per wake-up, so a busy device leaves no pile of
+    stale timers on the event heap."""
 
     def __init__(self, env, endpoint: DeviceEndpoint, end):
         self.env = env
         self.endpoint = endpoint
         self.end = end
         self._wake = env.event()
+        self._timer_at: float | None = None
         self.process = env.process(self._run())
 
     def kick(self) -> None:
@@ -98,20 +104,36 @@ class SimRunner:
         out = self.endpoint.poll(self.env.now)
         if out:
             self.end.write(out)
+        self._wake_up()
+
+    def _wake_up(self, _evt=None) -> None:
         if not self._wake.triggered:
             self._wake.succeed()
 
+    def _on_timer(self, evt) -> None:
+        if evt.value == self._timer_at:             # the current timer (not one a nearer deadline replaced)
+            self._timer_at = None
+        self._wake_up()
+
+    def _arm(self, deadline: float) -> None:
+        if self._timer_at is None or deadline < self._timer_at:
+            self._timer_at = deadline
+            self.env.timeout(max(0.0, deadline - self.env.now), value=deadline).callbacks.append(self._on_timer)
+
+    def _read(self):
+        rd = self.end.read_event(1)
+        rd.callbacks.append(self._wake_up)
+        return rd
+
     def _run(self):
         env, ep, end = self.env, self.endpoint, self.end
-        rd = end.read_event(1)
+        rd = self._read()
         while True:
             dl = ep.next_deadline(env.now)
-            waits = [rd, self._wake]
             if dl is not None:
-                waits.append(env.timeout(max(0.0, dl - env.now)))
-            yield env.any_of(waits)
-            if self._wake.triggered:
-                self._wake = env.event()
+                self._arm(dl)
+            yield self._wake
+            self._wake = env.event()
             if rd.triggered:
                 data = rd.value + end.read(end.in_waiting)
                 out = ep.receive(data, env.now)
@@ -121,7 +143,7 @@ class SimRunner:
                         end.write(out)
                     more = yield end.read_event(ep.decoder.wanted, timeout=gap)
                     out = ep.receive(more, env.now) if more else ep.poll(env.now)
-                rd = end.read_event(1)
+                rd = self._read()
             else:
                 out = ep.poll(env.now)
             if out:

@@ -44,7 +44,7 @@ from .clock import DeviceClock
 from .faults import FaultSet
 from .receipt import Receipt, ReceiptLine
 from .refusal import PowerLost, Refused
-from .storage import ScaleStore
+from .storage import MemoryScaleStore, ScaleStore
 from .weighing import Metrology, WeighingUnit
 
 
@@ -59,7 +59,8 @@ class Identity:
 class ScaleModel:
     """One simulated scale.
 
-    :param store: a :class:`ScaleStore`, a file path (durable), or ``None`` (in memory).
+    :param store: a :class:`ScaleStore` or :class:`MemoryScaleStore`, a file path (durable), or ``None``
+        (SQLite in memory).
     :param model: ``"counter"`` (案秤 15 kg) or ``"platform"`` (台秤 150 kg).
     :param seed: seeds the weighing noise and the serial number.
     :param time_source: seconds (``time.monotonic`` or ``lambda: env.now``).
@@ -70,7 +71,7 @@ class ScaleModel:
 
     kind = "scale"
 
-    def __init__(self, store: ScaleStore | str | Path | None = None, *, profile=None, model: str = "counter",
+    def __init__(self, store: ScaleStore | MemoryScaleStore | str | Path | None = None, *, profile=None, model: str = "counter",
                  seed: int = 0, time_source: Callable[[], float] = time.monotonic,
                  clock: DeviceClock | None = None, faults: FaultSet | None = None, capacity: int | None = None,
                  max_batches: int | None = None, trace_seq_start: int = 1, paper_receipts: int = 500,
@@ -88,8 +89,7 @@ class ScaleModel:
         self.weigh = WeighingUnit(self.metro, self.rng, time_source)
         self.identity = identity or Identity(model="RS-15" if model == "counter" else "RS-150",
                                              serial_no=f"RS{random.Random(seed).randrange(10 ** 10):010d}")
-        self._store_arg = store
-        self.store = store if isinstance(store, ScaleStore) else ScaleStore(store)
+        self.store = store if isinstance(store, (ScaleStore, MemoryScaleStore)) else ScaleStore(store)
         self.capacity = int(capacity if capacity is not None else defaults["storage_records"])
         if self.faults.on("memory_full"):
             n = int(self.faults.value("memory_full"))
@@ -333,24 +333,18 @@ class ScaleModel:
         """Power is gone: uncommitted work, tare and unsent events are lost; storage and RTC stay."""
         self.powered = False
         self.events.clear()
-        if self.faults.on("lose_on_power_cut") and self.store.path is not None and not self.store.db.in_transaction:
-            self.store.db.execute("DELETE FROM sales WHERE idx = (SELECT MAX(idx) FROM sales)")   # the bug
+        if self.faults.on("lose_on_power_cut") and self.store.durable:
+            self.store.drop_newest()                                         # the bug
         self.weigh.clear_tare()
-        if self.store.path is not None:
-            self.store.abandon()
-        elif self.store.db.in_transaction:
-            self.store.db.rollback()
+        self.store.power_cut()
 
     def restart(self) -> None:
         """Power back: reopen storage (the durable state is whatever was committed)."""
-        if self.store.path is not None:
-            self.store = ScaleStore(self.store.path)
+        self.store = self.store.reopen()
         if self.faults.on("seq_reset_on_power_cut"):                         # the bug: sequence goes back
-            with self.store.tx():
-                self.store._set_meta("last_trace_seq", str(max(0, self.store.last_trace_seq - 1)))
+            self.store.reset_trace_seq(max(0, self.store.last_trace_seq - 1))
         if self.faults.on("binding_volatile"):                               # the bug: binding in RAM only
-            with self.store.tx():
-                self.store._set_meta("stall", "null")
+            self.store.forget_stall()
         self.faults.clear("power_loss")
         self.powered = True
 

@@ -12,9 +12,12 @@ Policy when full (profile's definition): a sale is refused once
 deleted (memory freed) only by :meth:`acknowledge`, i.e. after the host
 confirms them.  Unacknowledged records are never overwritten.
 
-``path=None`` keeps the store in memory (benchmarks: thousands of scales, no
-durability needed).  A store is used from one thread at a time (the device
-runner serialises access).
+``path=None`` keeps the SQLite database in memory.  :class:`MemoryScaleStore` is the
+same contract in plain Python objects, for simulations of thousands of scales in
+one process (the market model's device mode, fleets), where SQLite's per-statement
+cost dominated; it models battery-backed RAM (a power cut loses the sale in
+progress, nothing committed).  Both are checked by the same contract tests.  A store
+is used from one thread at a time (the device runner serialises access).
 """
 from __future__ import annotations
 
@@ -183,6 +186,38 @@ class ScaleStore:
         with self.tx():
             return self.db.execute("DELETE FROM sales WHERE idx <= ?", (up_to_index,)).rowcount
 
+    # -- power and firmware bugs ------------------------------------------------------
+    @property
+    def durable(self) -> bool:
+        """Whether the state lives in a file (a power cut closes it; :meth:`reopen` reads it back)."""
+        return self.path is not None
+
+    def power_cut(self) -> None:
+        """Power is gone: whatever transaction is open is lost (a file store is closed)."""
+        if self.path is not None:
+            self.abandon()
+        elif self.db.in_transaction:
+            self.db.rollback()
+
+    def reopen(self) -> "ScaleStore":
+        """The store after power comes back: the file read again (an in-memory store is itself)."""
+        return ScaleStore(self.path) if self.path is not None else self
+
+    def drop_newest(self) -> None:
+        """Firmware bug ``lose_on_power_cut``: the newest committed record is gone."""
+        if not self.db.in_transaction:
+            self.db.execute("DELETE FROM sales WHERE idx = (SELECT MAX(idx) FROM sales)")
+
+    def reset_trace_seq(self, seq: int) -> None:
+        """Firmware bug ``seq_reset_on_power_cut``: the last trace sequence goes back to ``seq``."""
+        with self.tx():
+            self._set_meta("last_trace_seq", str(seq))
+
+    def forget_stall(self) -> None:
+        """Firmware bug ``binding_volatile``: the stall binding was kept in RAM only."""
+        with self.tx():
+            self._set_meta("stall", "null")
+
 
 class _Tx:
     """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error); re-entrant."""
@@ -205,3 +240,140 @@ class _Tx:
         elif self.db.in_transaction:
             self.db.execute("ROLLBACK")
         return False
+
+
+class MemoryScaleStore:
+    """:class:`ScaleStore`'s contract in Python objects (battery-backed RAM; see the module doc).
+
+    A sale is applied only after ``before_commit`` has returned, so a power cut raised there
+    leaves nothing behind, exactly as the SQLite transaction does.  Rows are returned as
+    copies: a caller changing one does not change the store.
+    """
+
+    path = None
+    durable = False
+
+    def __init__(self):
+        self.next_index = 1
+        self.last_trace_seq = 0
+        self._stall: dict | None = None
+        self._batches: dict[str, dict] = {}
+        self._sales: dict[int, dict] = {}           # idx -> row (``time`` a datetime), insertion = idx order
+        self._request_of: dict[int, int] = {}      # idx -> request id, for sales that had one
+        self._by_request: dict[int, int] = {}      # request id -> oldest stored idx (what SQLite's index finds)
+
+    def close(self) -> None:
+        pass
+
+    # -- stall and batches --------------------------------------------------------------
+    def stall(self) -> dict | None:
+        return None if self._stall is None else dict(self._stall)
+
+    def bind_stall(self, stall: dict) -> None:
+        self._stall = dict(stall)
+
+    def batches(self) -> list[dict]:
+        return [dict(b) for b in sorted(self._batches.values(), key=lambda b: b["slot"])]
+
+    def batch(self, batch_trace: str) -> dict | None:
+        b = self._batches.get(batch_trace)
+        return None if b is None else dict(b)
+
+    def load_batch(self, b: dict) -> None:
+        old = self._batches.get(b["batch_trace"])
+        slot = old["slot"] if old else max((x["slot"] for x in self._batches.values()), default=0) + 1
+        self._batches[b["batch_trace"]] = {
+            "batch_trace": b["batch_trace"], "commodity": b["commodity"], "commodity_name": b["commodity_name"],
+            "limit_g": b["limit_g"], "sold_g": old["sold_g"] if old else 0, "unit_price_fen": b["unit_price_fen"],
+            "stopped": old["stopped"] if old else 0, "stop_reason": old["stop_reason"] if old else "", "slot": slot}
+
+    def stop_batch(self, batch_trace: str, reason: str) -> bool:
+        b = self._batches.get(batch_trace)
+        if b is None:
+            return False
+        b["stopped"], b["stop_reason"] = 1, reason
+        return True
+
+    # -- sales ----------------------------------------------------------------------------
+    def commit_sale(self, sale: dict, trace_seq: int, request_id: int | None = None,
+                    batch_trace: str | None = None, before_commit=None) -> dict:
+        """As :meth:`ScaleStore.commit_sale`."""
+        idx = self.next_index
+        row = dict(sale, idx=idx)
+        if row["time"].microsecond:                      # what the SQLite text column keeps
+            row["time"] = row["time"].replace(microsecond=0)
+        batch = self._batches.get(batch_trace or sale["batch_trace"])
+        if before_commit is not None:
+            before_commit()
+        self._sales[idx] = row
+        if request_id is not None:
+            self._request_of[idx] = request_id
+            self._by_request.setdefault(request_id, idx)
+        if batch is not None:
+            batch["sold_g"] += sale["weight_g"]
+        self.next_index = idx + 1
+        self.last_trace_seq = max(trace_seq, self.last_trace_seq)
+        return dict(row)
+
+    def sale_by_request(self, request_id: int) -> dict | None:
+        idx = self._by_request.get(request_id)
+        row = self._sales.get(idx) if idx is not None else None
+        return None if row is None else dict(row)
+
+    def unacked_count(self) -> int:
+        return len(self._sales)
+
+    def read_from(self, index: int, limit: int) -> list[dict]:
+        """As :meth:`ScaleStore.read_from` (``limit`` < 0: no limit)."""
+        out = []
+        for idx, row in self._sales.items():
+            if idx >= index:
+                if 0 <= limit <= len(out):
+                    break
+                out.append(dict(row))
+        return out
+
+    def count_from(self, index: int) -> int:
+        return sum(1 for idx in self._sales if idx >= index)
+
+    def all_sales(self) -> list[dict]:
+        return self.read_from(0, -1)
+
+    def acknowledge(self, up_to_index: int) -> int:
+        gone = [idx for idx in self._sales if idx <= up_to_index]
+        for idx in gone:
+            del self._sales[idx]
+            self._request_of.pop(idx, None)
+        if gone:
+            self._by_request = {}
+            for idx, r in self._request_of.items():
+                self._by_request.setdefault(r, idx)
+        return len(gone)
+
+    # -- power and firmware bugs ------------------------------------------------------
+    def power_cut(self) -> None:
+        pass
+
+    def reopen(self) -> "MemoryScaleStore":
+        return self
+
+    def drop_newest(self) -> None:
+        if self._sales:
+            self._forget(max(self._sales))
+
+    def _forget(self, idx: int) -> None:
+        """Forget the one record ``idx`` (the firmware bug's way of losing it)."""
+        self._sales.pop(idx, None)
+        r = self._request_of.pop(idx, None)
+        if r is not None and self._by_request.get(r) == idx:
+            del self._by_request[r]
+            for i, rr in self._request_of.items():
+                if rr == r:
+                    self._by_request[r] = i
+                    break
+
+    def reset_trace_seq(self, seq: int) -> None:
+        self.last_trace_seq = seq
+
+    def forget_stall(self) -> None:
+        self._stall = None

@@ -109,6 +109,7 @@ class DeviceScales(FastScales):
         from simulators.devices.faults import FaultSet
         from simulators.devices.runner import SimRunner
         from simulators.devices.scale import ScaleModel
+        from simulators.devices.storage import MemoryScaleStore
         from simulators.serial import LineSettings, SimClock, open_line
         env = model.env
         #: bytes take their wire time at 9600 baud (True) or arrive at once (False, the default:
@@ -127,7 +128,7 @@ class DeviceScales(FastScales):
             line = open_line(f"market-{run_id}-{i}", clock=clock, settings=LineSettings(baudrate=9600),
                              paced=self.paced)
             self.lines.append(line)
-            scale = ScaleModel(None, profile=model.p, seed=self.seed_of(a), time_source=lambda: env.now,
+            scale = ScaleModel(MemoryScaleStore(), profile=model.p, seed=self.seed_of(a), time_source=lambda: env.now,
                                clock=DeviceClock(lambda: env.now, start=self.clock_base(a)),
                                paper_receipts=10 ** 9, keep_receipts=1,
                                max_batches=100_000)
@@ -163,8 +164,12 @@ class DeviceScales(FastScales):
 
     def _host(self, a, scale, end, session, rng):
         """The node's host software for one scale: listen for SALE_EVENT frames (ACK each, emit
-        its records); every ``upload.scale_cycle_s`` × 60 acknowledge the stored records
-        (ACK_RECORDS) so the scale's memory never fills."""
+        its records); at the first sale after each ``upload.scale_cycle_s`` × 60 seconds, acknowledge
+        the stored records (ACK_RECORDS) so the scale's memory never fills.
+
+        The acknowledgement rides on a sale rather than on a timer: a scale that sells nothing
+        stores nothing new, and a waiting read with a timeout would leave one stale timer per sale
+        on the event heap."""
         from profiles.device import messages as msg
         from simulators.devices.driver import DeviceError, sim_transact
         env = self.m.env
@@ -174,7 +179,7 @@ class DeviceScales(FastScales):
         acked = 0
         events: list = []
         while True:
-            data = yield end.read_event(1, timeout=max(0.0, next_ack - env.now))
+            data = yield end.read_event(1)
             if data:
                 data += end.read(end.in_waiting)
                 items, ack = session.feed(data, -1, -1)

@@ -127,3 +127,34 @@ def test_garbage_from_device_is_skipped():
                 stop.set()
                 t.join()
             assert d.stats["garbage_bytes"] > 0 and d.stats["timeouts"] == 0
+
+
+def test_event_right_after_the_answer_is_kept():
+    """A device that pushes a SALE_EVENT in the same burst as an answer: the host ACKs the event and keeps it
+    (an earlier driver returned the answer and dropped the event it had already acknowledged)."""
+    scale = bound_scale(faults=FaultSet(["no_events"]))
+    rec = scale.sell(BATCH, 700)
+    with open_line("answer-then-event", settings=LineSettings(baudrate=115200), paced=False) as line:   # one burst
+        acks = []
+
+        def device():
+            dec, deadline = FrameDecoder(P.frame), time.monotonic() + 3.0
+            while time.monotonic() < deadline:
+                for f in dec.feed(line.device.read(256)):
+                    if isinstance(f, Frame) and f.cmd == P.commands["GET_CLOCK"].code:
+                        line.device.write(P.encode(m.GetClockResponse(rec.time), f.seq)
+                                          + P.encode(m.SaleEvent([rec]), 9))
+                    elif isinstance(f, Frame) and f.cmd == P.ack_code:
+                        acks.append(f.seq)
+                        return
+        line.device.timeout = 0.02
+        t = threading.Thread(target=device)
+        t.start()
+        try:
+            with ScaleDriver(line.host_url, baudrate=115200) as d:
+                assert d.get_clock() == rec.time
+                ev = d.wait_event(1.0)
+        finally:
+            t.join()
+    assert isinstance(ev, m.SaleEvent) and ev.record == [rec]
+    assert acks == [9]

@@ -11,6 +11,7 @@ from profiles import load_profile
 from simulators.devices.faults import FaultError, FaultSet
 from simulators.devices.refusal import PowerLost, Refused
 from simulators.devices.scale import ScaleModel
+from simulators.devices.storage import MemoryScaleStore
 from simulators.devices.weighing import Metrology, WeighingUnit
 
 CODES = load_profile().codes
@@ -21,6 +22,12 @@ def refused(fn, *a, **kw) -> str:
     with pytest.raises(Refused) as e:
         fn(*a, **kw)
     return e.value.reason
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(request):
+    """Each storage contract test runs on both stores: SQLite (in memory) and the plain-Python one."""
+    return None if request.param == "sqlite" else MemoryScaleStore()
 
 
 # -- weighing ------------------------------------------------------------------------------
@@ -87,8 +94,8 @@ def test_noise_is_seeded():
 
 # -- selling ------------------------------------------------------------------------------
 
-def test_sale_issues_sequential_valid_trace_codes():
-    s = bound_scale()
+def test_sale_issues_sequential_valid_trace_codes(store):
+    s = bound_scale(store)
     recs = [s.sell(BATCH, 500) for _ in range(5)]
     assert [r.trace_code for r in recs] == [CODES.trace_code(OPERATOR, i) for i in range(1, 6)]
     assert all(CODES.is_valid(r.trace_code, "trace") for r in recs)
@@ -98,13 +105,13 @@ def test_sale_issues_sequential_valid_trace_codes():
     assert r.commodity_name == "猪前腿肉"
 
 
-def test_trace_seq_start_for_disjoint_ranges():
-    s = bound_scale(trace_seq_start=5_000_001)
+def test_trace_seq_start_for_disjoint_ranges(store):
+    s = bound_scale(store, trace_seq_start=5_000_001)
     assert s.sell(BATCH, 500).trace_code == CODES.trace_code(OPERATOR, 5_000_001)
 
 
-def test_limit_control_refuses_oversell():
-    s = bound_scale()
+def test_limit_control_refuses_oversell(store):
+    s = bound_scale(store)
     s.sell(BATCH, 6000)
     assert refused(s.sell, BATCH, 4100) == "LIMIT_EXCEEDED"
     s.sell(BATCH, 3990)        # what is left (noise ≤ 2 divisions)
@@ -112,23 +119,23 @@ def test_limit_control_refuses_oversell():
     assert st[BATCH].sold_g <= 10_000
 
 
-def test_several_batches_independent():
-    s = bound_scale()
+def test_several_batches_independent(store):
+    s = bound_scale(store)
     s.sell(BATCH2, 4900)
     assert refused(s.sell, BATCH2, 500) == "LIMIT_EXCEEDED"
     assert s.sell(BATCH, 500).batch_trace == BATCH
 
 
-def test_stop_trade_blocks_only_that_batch():
-    s = bound_scale()
+def test_stop_trade_blocks_only_that_batch(store):
+    s = bound_scale(store)
     s.stop_trade(BATCH, "检测不合格")
     assert refused(s.sell, BATCH, 500) == "TRADE_STOPPED"
     s.sell(BATCH2, 500)
     assert refused(s.stop_trade, "65010200200010009999") == "UNKNOWN_BATCH"
 
 
-def test_refusals_before_setup():
-    s = ScaleModel(None)
+def test_refusals_before_setup(store):
+    s = ScaleModel(store)
     assert refused(s.sell, BATCH, 500) == "NOT_BOUND"
     s.bind_stall(NODE, OPERATOR, "A-1")
     assert refused(s.sell, BATCH, 500) == "UNKNOWN_BATCH"
@@ -137,15 +144,15 @@ def test_refusals_before_setup():
     assert refused(s.load_batch, BATCH, "21111002", "", 0, 100) == "BAD_PAYLOAD"
 
 
-def test_batch_table_full():
-    s = bound_scale(max_batches=2)
+def test_batch_table_full(store):
+    s = bound_scale(store, max_batches=2)
     assert refused(s.load_batch, "65010200200010000009", "21111002", "", 100, 100) == "BATCH_TABLE_FULL"
     s.load_batch(BATCH, "21111002", "", 20_000, 2900)          # reloading a known batch is fine
     assert {b.batch_trace: b.limit_g for b in s.status().batches}[BATCH] == 20_000
 
 
-def test_weight_invalid_refused():
-    s = bound_scale()
+def test_weight_invalid_refused(store):
+    s = bound_scale(store)
     s.place(20, settled=True)
     assert refused(s.sell, BATCH) == "WEIGHT_INVALID"
     s.place(1000)                                             # not yet stable
@@ -154,8 +161,8 @@ def test_weight_invalid_refused():
 
 # -- storage policy -----------------------------------------------------------------------
 
-def test_memory_full_refuses_and_ack_frees():
-    s = bound_scale(capacity=3)
+def test_memory_full_refuses_and_ack_frees(store):
+    s = bound_scale(store, capacity=3)
     for _ in range(3):
         s.sell(BATCH, 100)
     assert refused(s.sell, BATCH, 100) == "MEMORY_FULL"
@@ -166,15 +173,15 @@ def test_memory_full_refuses_and_ack_frees():
     assert [r.index for r in s.read_records(1, 10).records] == [3, 4]
 
 
-def test_ack_of_future_index_refused():
-    s = bound_scale()
+def test_ack_of_future_index_refused(store):
+    s = bound_scale(store)
     s.sell(BATCH, 100)
     assert refused(s.ack_records, 2) == "BAD_INDEX"
     assert refused(s.read_records, 5, 1) == "BAD_INDEX"
 
 
-def test_read_records_resumable_and_bounded():
-    s = bound_scale()
+def test_read_records_resumable_and_bounded(store):
+    s = bound_scale(store)
     for _ in range(30):
         s.sell(BATCH, 100)
     got, idx = [], 1
@@ -189,8 +196,8 @@ def test_read_records_resumable_and_bounded():
     assert 0 < len(first.records) < 30 and first.remaining == 30 - len(first.records)   # bounded by frame size
 
 
-def test_request_id_idempotent():
-    s = bound_scale()
+def test_request_id_idempotent(store):
+    s = bound_scale(store)
     a = s.sell(BATCH, 500, request_id=77)
     b = s.sell(BATCH, 900, request_id=77)
     assert a == b and s.status().memory_used == 1
@@ -207,30 +214,30 @@ def test_unknown_fault_and_bad_value():
         FaultSet(["card_pulled"], device="scale")
 
 
-def test_paper_out_and_low():
-    s = bound_scale(faults=FaultSet(["paper_out"]))
+def test_paper_out_and_low(store):
+    s = bound_scale(store, faults=FaultSet(["paper_out"]))
     assert s.status().paper == 2 and refused(s.sell, BATCH, 100) == "PAPER_OUT"
-    s = bound_scale(faults=FaultSet(["paper_low=2"]))
+    s = bound_scale(store, faults=FaultSet(["paper_low=2"]))
     assert s.status().paper == 1
     s.sell(BATCH, 100)
     s.sell(BATCH, 100)
     assert refused(s.sell, BATCH, 100) == "PAPER_OUT"
 
 
-def test_ink_out_prints_blank():
-    s = bound_scale(faults=FaultSet(["ink_out"]))
+def test_ink_out_prints_blank(store):
+    s = bound_scale(store, faults=FaultSet(["ink_out"]))
     s.sell(BATCH, 100)
     assert s.receipts[-1].blank and s.receipts[-1].text().strip() == "" and s.status().ink == 1
 
 
-def test_dup_seq_fault_duplicates_trace_codes():
-    s = bound_scale(faults=FaultSet(["dup_seq"]))
+def test_dup_seq_fault_duplicates_trace_codes(store):
+    s = bound_scale(store, faults=FaultSet(["dup_seq"]))
     codes = [s.sell(BATCH, 100).trace_code for _ in range(4)]
     assert len(set(codes)) == 2
 
 
-def test_missing_fields_fault():
-    s = bound_scale(faults=FaultSet(["missing_fields"]))
+def test_missing_fields_fault(store):
+    s = bound_scale(store, faults=FaultSet(["missing_fields"]))
     r = s.sell(BATCH, 100)
     assert r.batch_trace == "" and r.commodity == ""
     assert {b.batch_trace: b.sold_g for b in s.status().batches}[BATCH] == r.weight_g
@@ -245,8 +252,9 @@ def test_clock_drift_ppm():
     assert refused(s.set_clock, datetime(1999, 1, 1)) == "CLOCK_INVALID"
 
 
-def test_power_loss_fault_loses_only_the_sale_in_progress(tmp_path):
-    s = bound_scale(tmp_path / "s.db", faults=FaultSet(["power_loss=3"]))
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_power_loss_fault_loses_only_the_sale_in_progress(tmp_path, kind):
+    s = bound_scale(tmp_path / "s.db" if kind == "file" else MemoryScaleStore(), faults=FaultSet(["power_loss=3"]))
     a, b = s.sell(BATCH, 100), s.sell(BATCH, 200)
     with pytest.raises(PowerLost):
         s.sell(BATCH, 300)
