@@ -152,6 +152,9 @@ class NodeUnderTest:
     log: Path | None = None
     handheld: list = field(default_factory=list)    #: (t answered, rtype, canon record, verdict)
     refused_intake: dict | None = None              #: the slaughterhouse's uncertified intake and its verdict
+    devices: list = field(default_factory=list)     #: [[devices]] tables of its config
+    operator_edits: dict = field(default_factory=dict)  #: operator code -> details changed in its config
+    operator_change: dict | None = None             #: the ``operators`` phase: what changed, when, restart times
 
     @property
     def url(self) -> str:
@@ -183,10 +186,10 @@ def _write_config(n: NodeUnderTest, platform_url: str, devices: list[dict]) -> N
     d = json.dumps
     out = [f"[node]\ncode = {d(n.code)}\nname = {d(n.name)}\ntype = {d(n.node_type)}\n"]
     for o in n.operators:
+        details = {"property": "1" if o.kind == "company" else "2", "type": o.business_type, "reg_id": o.uscc,
+                   "tel": o.phone, **n.operator_edits.get(o.code, {})}
         out.append(f"[[operators]]\ncode = {d(o.code)}\nname = {d(o.name)}\n"
-                   f"property = {d('1' if o.kind == 'company' else '2')}\ntype = {d(o.business_type)}\n"
-                   + (f"reg_id = {d(o.uscc)}\n" if o.uscc else "")
-                   + (f"tel = {d(o.phone)}\n" if o.phone else ""))
+                   + "".join(f"{k} = {d(v)}\n" for k, v in details.items() if v))
     out.append(f"[platform]\nurl = {d(platform_url)}\nkey = {d(n.key)}\ntimeout_s = 5\n")
     out.append(f"[outbox]\npath = {d(str(n.workdir / 'outbox.db'))}\n")
     out.append("[upload]\n" + "".join(f"{k} = {d(v)}\n" for k, v in UPLOAD_CFG.items()))
@@ -327,6 +330,8 @@ class NodeSession:
             self._backoff()
         with self._phase("stoptrade"):
             self._stoptrade()
+        with self._phase("operators"):
+            self._operator_change()
         return self
 
     def _choose_nodes(self, roles: dict) -> None:
@@ -355,10 +360,9 @@ class NodeSession:
                 self._make_scales(n)
             # a generous answer timeout: the harness's scales share this process with the platform, and a
             # loaded CI machine must not turn into device errors (the node's reconnect backoff grows to 30 s)
-            _write_config(n, self.platform.url, [{"id": b.id, "url": b.line.host_url, "baud": 115200,
-                                                  "poll_s": 0.2, "operator": b.operator, "stall": b.stall,
-                                                  "response_timeout_s": 2.0}
-                                                 for b in n.scales])
+            n.devices = [{"id": b.id, "url": b.line.host_url, "baud": 115200, "poll_s": 0.2, "operator": b.operator,
+                          "stall": b.stall, "response_timeout_s": 2.0} for b in n.scales]
+            _write_config(n, self.platform.url, n.devices)
 
     def _make_scales(self, n: NodeUnderTest) -> None:
         from simulators.devices import ScaleModel, serve
@@ -590,6 +594,56 @@ class NodeSession:
         if not ok_stop and not ok_ack:
             self.timeouts.setdefault("stoptrade", "the scale did not stop the batch and the node did not acknowledge")
 
+    def _stop_nodes(self, nodes: list[NodeUnderTest]) -> None:
+        """SIGTERM to each node's process group (all first, then wait), SIGKILL after 10 s."""
+        live = [n for n in nodes if n.proc is not None and n.proc.poll() is None]
+        for n in live:
+            try:
+                os.killpg(n.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for n in live:
+            try:
+                n.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(n.proc.pid, signal.SIGKILL)
+                    n.proc.wait(5)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    pass
+
+    def _operator_change(self) -> None:
+        """TRAN-UPL-08: one operator's telephone changes in each node's configuration (the nodes are stopped,
+        their configs rewritten, and started again on the same outboxes); wait until each changed
+        ``manager_base_info`` has been answered by the platform."""
+        changed = [n for n in self.nodes.values() if any(not o.code.endswith("0000") for o in n.operators)]
+        self._stop_nodes(changed)
+        for n in changed:
+            op = min((o for o in n.operators if not o.code.endswith("0000")), key=lambda o: o.code)
+            tel = "139" + "".join(str(self.rng.randint(0, 9)) for _ in range(8))
+            n.operator_edits[op.code] = {"tel": tel}
+            _write_config(n, self.platform.url, n.devices)
+            n.operator_change = {"operator": op.code, "old_tel": op.phone, "tel": tel, "changed_at": time.time()}
+            self._start_node(n)
+        for n in changed:
+            self._wait("operators", lambda n=n: self._node_ready(n), 30, f"node {n.code} listening again")
+
+        def reuploaded(n):
+            want = n.operator_change
+            for ex in self.recorder.snapshot():
+                if ex.method != "POST" or ex.path != UPLOAD_PATH or ex.t < want["changed_at"]:
+                    continue
+                up = analyse_upload(self.spec, ex, self.keys.get)
+                if up.node == n.code and up.rtype == "manager_base_info" and up.answered:
+                    for rec, v in zip(up.records, up.verdicts):
+                        d = json.loads(rec)
+                        if d.get("id") == want["operator"] and d.get("tel") == want["tel"] and v:
+                            return True
+            return False
+        for n in changed:
+            self._wait("operators", lambda n=n: reuploaded(n), 15,
+                       f"node {n.code}: operator {n.operator_change['operator']}'s changed information uploaded")
+
     def _has_table(self, name: str) -> bool:
         return bool(self.platform.rows("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (name,)))
 
@@ -661,17 +715,7 @@ class NodeSession:
         if self._closed:
             return
         self._closed = True
-        for n in self.nodes.values():
-            if n.proc is not None and n.proc.poll() is None:
-                try:
-                    os.killpg(n.proc.pid, signal.SIGTERM)
-                    n.proc.wait(10)
-                except (subprocess.TimeoutExpired, ProcessLookupError):
-                    try:
-                        os.killpg(n.proc.pid, signal.SIGKILL)
-                        n.proc.wait(5)
-                    except (ProcessLookupError, subprocess.TimeoutExpired):
-                        pass
+        self._stop_nodes(list(self.nodes.values()))
         for b in self._scales():
             b.runner.stop()
             b.line.close()

@@ -253,3 +253,68 @@ def test_uploads_by_http_post_and_answers_read(node_session, evidence):
     assert not wrong_method, f"uploads with HTTP {set(wrong_method)}; the profile uploads by POST"
     assert answered, "no upload got a per-record answer"
     assert not ignored, f"{len(ignored)} records were sent again after an answer: the node does not read the answers"
+
+
+def _cst_stamp(text: str | None):
+    """A ``YYYYMMDDHHMMSS`` Beijing-time stamp as epoch seconds; ``None`` if it is not one."""
+    import datetime as _dt
+    try:
+        t = _dt.datetime.strptime(text or "", "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return t.replace(tzinfo=_dt.timezone(_dt.timedelta(hours=8))).timestamp()
+
+
+@pytest.mark.requirement("TRAN-UPL-08")
+def test_changed_operator_uploaded_again(node_session, profile, evidence):
+    """After an operator's base information changed at the node (the harness changed its telephone in the node's
+    configuration and started the node again on the same outbox), the node uploads that operator's
+    manager_base_info again, with the new details and an info_update_date, and the platform answers it.  The
+    profile's bound (within_days) is judged from the record's info_update_date and its arrival time against the
+    time of the change; nobody waits two days."""
+    s = node_session
+    days = float(_profile_value(profile, "TRAN-UPL-08", "within_days", 2))
+    bound = days * 86400
+    changed = [n for n in s.nodes.values() if n.operator_change]
+    if not changed:
+        s.require("operators")
+        pytest.skip("no node under test has an operator besides its own 0000 record")
+    problems, seen = [], []
+    for n in changed:
+        ch = n.operator_change
+        t0 = ch["changed_at"]
+        hits = [(up, load(rec), v) for up in s.uploads(n.code) if up.rtype == "manager_base_info" and up.ex.t >= t0
+                for rec, v in zip(up.records, up.verdicts or [""] * len(up.records))
+                if load(rec).get("id") == ch["operator"]]
+        new = [(up, d, v) for up, d, v in hits if d.get("tel") == ch["tel"]]
+        answered = [(up, d, v) for up, d, v in new if v in ("accepted", "duplicate")]
+        first = answered[0] if answered else None
+        row = {"node": n.code, "operator": ch["operator"], "old_tel": ch["old_tel"], "new_tel": ch["tel"],
+               "changed_at": t0, "uploads_after_change": len(hits)}
+        if first is None:
+            row["problem"] = ("never uploaded again after the change" if not new else
+                              f"uploaded again but not answered accepted/duplicate ({[v for _, _, v in new]})")
+            problems.append(row)
+            seen.append(row)
+            continue
+        up, d, v = first
+        stamp = _cst_stamp(d.get("info_update_date"))
+        row.update(arrived_s=round(up.ex.t - t0, 3), verdict=v, info_update_date=d.get("info_update_date"),
+                   record_date=d.get("record_date"))
+        if up.ex.t - t0 > bound:
+            row["problem"] = f"arrived {up.ex.t - t0:.0f} s after the change (bound {days:g} days)"
+        elif stamp is None:
+            row["problem"] = "the re-uploaded record has no info_update_date (YYYYMMDDHHMMSS)"
+        elif not t0 - 1.0 <= stamp <= t0 + bound:
+            row["problem"] = (f"info_update_date {d.get('info_update_date')} is not within {days:g} days after "
+                              "the change")
+        if "problem" in row:
+            problems.append(row)
+        seen.append(row)
+    evidence.attach_json("operator_change.json", seen)
+    evidence.note(f"{len(changed)} 个节点的经营者信息变更；{len(changed) - len(problems)} 个按时重新上传",
+                  f"operator changed at {len(changed)} nodes; {len(changed) - len(problems)} re-uploaded in time")
+    assert not problems, (f"{len(problems)} changed operators not re-uploaded as required: node {problems[0]['node']} "
+                          f"operator {problems[0]['operator']}: {problems[0]['problem']}. Fix: upload the "
+                          "operator's manager_base_info again (with info_update_date) after any change, "
+                          f"within {days:g} days")

@@ -22,6 +22,7 @@ from profiles.envelope import beijing
 
 from .outbox import Item, Outbox
 from .sales import in_catalogue_order
+from .variants import active
 
 RTYPE = "manager_base_info"
 _DEFAULT_TYPE = "1001"      # business type when the configuration gives none (4 digits, profile: free-form)
@@ -53,6 +54,8 @@ def queue_operators(config, outbox: Outbox, catalog, now: _dt.datetime) -> int:
     rt = catalog.types[RTYPE]
     items = []
     for key, rec in operator_records(config, now, first_seen):
+        if rec["id"] in first_seen and active(config, "no-operator-reupload"):
+            continue                                    # broken: a change is never uploaded again
         rec = in_catalogue_order(rt, rec)
         errs = tuple(f for f in catalog.validate(RTYPE, rec) if f.severity == "error")
         items.append(Item(RTYPE, rec, beijing(now).strftime("%Y%m%d"), "operators", key, None, errs))

@@ -61,6 +61,9 @@ VARIANTS: dict[str, NodeVariant] = {v.name: v for v in [
     NodeVariant("drops-detection-records", "NODE-WHOL-04",
                 "手持终端登记的检测结果被接收却不上传",
                 "test results registered on the handheld are accepted but never uploaded"),
+    NodeVariant("no-operator-reupload", "TRAN-UPL-08",
+                "经营者信息变更后不重新上传（只在首次登记时上传一次manager_base_info）",
+                "a changed operator is never uploaded again (manager_base_info only once, when first registered)"),
 ]}
 
 
