@@ -108,28 +108,30 @@ def customer(m, a, d: int, cid: str):
     with res.request() as req:
         yield req
         yield env.timeout(r.uniform(*v["service_s"]))
-    hold = m.holding(a)
-    goods = [g for g in a.assortment if hold.first_lot(g) is not None]
-    if not goods:
-        a.missed += 1
-        return
-    kind = "veg" if a.specialty == "veg" else "meat"
-    probs = v[f"items_{kind}"]
-    n = r.choices(range(1, len(probs) + 1), weights=probs)[0]
-    expected = a.expected
-    picks = []
-    pool = list(goods)
-    for _ in range(min(n, len(pool))):
-        ws = [expected.get(g, 1.0) for g in pool]
-        g = r.choices(pool, weights=ws)[0]
-        pool.remove(g)
-        picks.append(g)
-    med = float(v[f"{kind}_kg_median"])
-    sig = float(v[f"{kind}_kg_sigma"])
-    lo, hi = float(v["line_kg_min"]), float(v["line_kg_max"])
-    for g in picks:
-        kg = min(max(med * math.exp(r.gauss(0.0, sig)), lo), hi)
-        sale(m, a, g, kg3(kg), d, cid, r)
+        # the stall stays busy until the last line is sold (in device mode a sale may wait for
+        # the scale's LOAD_BATCH: the next customer must not draw from the stall's stream meanwhile)
+        hold = m.holding(a)
+        goods = [g for g in a.assortment if hold.first_lot(g) is not None]
+        if not goods:
+            a.missed += 1
+            return
+        kind = "veg" if a.specialty == "veg" else "meat"
+        probs = v[f"items_{kind}"]
+        n = r.choices(range(1, len(probs) + 1), weights=probs)[0]
+        expected = a.expected
+        picks = []
+        pool = list(goods)
+        for _ in range(min(n, len(pool))):
+            ws = [expected.get(g, 1.0) for g in pool]
+            g = r.choices(pool, weights=ws)[0]
+            pool.remove(g)
+            picks.append(g)
+        med = float(v[f"{kind}_kg_median"])
+        sig = float(v[f"{kind}_kg_sigma"])
+        lo, hi = float(v["line_kg_min"]), float(v["line_kg_max"])
+        for g in picks:
+            kg = min(max(med * math.exp(r.gauss(0.0, sig)), lo), hi)
+            yield from sale(m, a, g, kg3(kg), d, cid, r)
 
 
 def stall_price(m, a, g: str, d: int) -> float:
@@ -141,8 +143,12 @@ def stall_price(m, a, g: str, d: int) -> float:
     return p
 
 
-def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
-    """One sale line of about ``kg`` of ``g`` at stall ``a`` (see module doc)."""
+def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random):
+    """One sale line of about ``kg`` of ``g`` at stall ``a`` (see module doc); a SimPy generator.
+
+    A traced line first waits for the scale to hold the lot at the day's price
+    (``scales.load``: nothing to wait for in fast mode; a LOAD_BATCH transaction that takes
+    no simulated time in device mode)."""
     hold = m.holding(a)
     scales = m.scales
     want = int(round(kg * 1000))
@@ -173,6 +179,9 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random) -> None:
     printed = not (np_ is not None and np_[0] <= now < np_[1])
     node = a.node
     if traced:
+        loading = scales.load(a, lot, price_fen)
+        if loading is not None:
+            yield loading
         got = scales.sell(a, lot, want_g, price_fen, printed)
         if got is None:
             return

@@ -238,6 +238,7 @@ def stop_trade(m, lot) -> None:
         seen.add(ref)
         L = m.lots[ref]
         L.stopped = True
+        m.scales.stop(L)                  # device mode: STOP_TRADE to the stall scale holding it
         if L.holder:
             holders.add((L.node, L.holder))
         if L.remaining > 0:
