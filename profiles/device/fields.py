@@ -15,6 +15,7 @@ be put on the wire (text too long, non-ASCII code, integer out of range).
 """
 from __future__ import annotations
 
+import operator
 import struct
 from dataclasses import dataclass
 from datetime import datetime
@@ -185,6 +186,8 @@ class Layout:
         self._codecs: list[tuple[str, Encoder, Decoder]] = []
         for f in fields:
             self._codecs.append((f.name, *self._codec(f, structs or {}, make or {})))
+        self._encoders = tuple(enc for _, enc, _ in self._codecs)
+        self._attrs = operator.attrgetter(*self.names) if len(self.names) > 1 else None
 
     @staticmethod
     def _codec(f: FieldSpec, structs: dict, make: dict) -> tuple[Encoder, Decoder]:
@@ -212,9 +215,14 @@ class Layout:
     def encode(self, obj: Any) -> bytes:
         """Bytes of ``obj`` (an object with the fields as attributes, or a dict)."""
         out = bytearray()
-        get = obj.get if isinstance(obj, dict) else (lambda k: getattr(obj, k))
-        for name, enc, _ in self._codecs:
-            enc(get(name), out)
+        if isinstance(obj, dict):
+            values = [obj.get(n) for n in self.names]
+        elif self._attrs is not None:
+            values = self._attrs(obj)                   # one C call for every field
+        else:
+            values = [getattr(obj, n) for n in self.names]
+        for enc, v in zip(self._encoders, values):
+            enc(v, out)
         return bytes(out)
 
     def decode(self, buf: bytes, pos: int = 0, exact: bool = True) -> dict[str, Any]:

@@ -84,67 +84,51 @@ class ThreadRunner:
 
 
 class SimRunner:
-    """SimPy process serving ``endpoint`` on ``end`` (a SimClock line's device end).
+    """Serves ``endpoint`` on ``end`` (a SimClock line's device end) in virtual time, with no process of its own.
 
-    The process sleeps on one event, woken by whichever comes first: a byte on the line, a
-    :meth:`kick`, or the endpoint's next deadline (event retransmission, a stale partial frame).
-    One timer is kept per deadline, not one per wake-up, so a busy device leaves no pile of
-    stale timers on the event heap."""
+    The device reacts in callbacks of the events it waits for: a byte on the line (a ``read_event``; the rest
+    of a started frame is read with the endpoint's inter-byte timeout), the endpoint's next deadline (event
+    retransmission, a stale partial frame; one timer per deadline), or a :meth:`kick` from the SimPy process
+    that changed the model.  Answers leave at the same simulated instant as the request's last byte, as the
+    thread runner's do in real time, without a process resume per frame."""
 
     def __init__(self, env, endpoint: DeviceEndpoint, end):
         self.env = env
         self.endpoint = endpoint
         self.end = end
-        self._wake = env.event()
         self._timer_at: float | None = None
-        self.process = env.process(self._run())
+        self._read(1)
 
     def kick(self) -> None:
         """Something changed in the model: push its events now."""
-        out = self.endpoint.poll(self.env.now)
+        self._respond(self.endpoint.poll(self.env.now))
+
+    def _respond(self, out: bytes) -> None:
         if out:
             self.end.write(out)
-        self._wake_up()
+        dl = self.endpoint.next_deadline(self.env.now)
+        if dl is not None and (self._timer_at is None or dl < self._timer_at):
+            self._timer_at = dl
+            self.env.timeout(max(0.0, dl - self.env.now), value=dl).callbacks.append(self._on_timer)
 
-    def _wake_up(self, _evt=None) -> None:
-        if not self._wake.triggered:
-            self._wake.succeed()
+    def _read(self, n: int, timeout: float | None = None) -> None:
+        if self.end.is_open:
+            self.end.read_event(n, timeout=timeout).callbacks.append(self._on_data)
+
+    def _on_data(self, evt) -> None:
+        ep, end, now = self.endpoint, self.end, self.env.now
+        data = evt.value
+        if data and end.is_open:
+            data += end.read(end.in_waiting)
+        out = ep.receive(data, now) if data else ep.poll(now)
+        if ep.decoder.pending:                     # the rest of a frame: one wake-up, not one per byte
+            self._read(ep.decoder.wanted, ep.timing.inter_byte_timeout_s)
+        else:
+            self._read(1)
+        self._respond(out)
 
     def _on_timer(self, evt) -> None:
         if evt.value == self._timer_at:             # the current timer (not one a nearer deadline replaced)
             self._timer_at = None
-        self._wake_up()
-
-    def _arm(self, deadline: float) -> None:
-        if self._timer_at is None or deadline < self._timer_at:
-            self._timer_at = deadline
-            self.env.timeout(max(0.0, deadline - self.env.now), value=deadline).callbacks.append(self._on_timer)
-
-    def _read(self):
-        rd = self.end.read_event(1)
-        rd.callbacks.append(self._wake_up)
-        return rd
-
-    def _run(self):
-        env, ep, end = self.env, self.endpoint, self.end
-        rd = self._read()
-        while True:
-            dl = ep.next_deadline(env.now)
-            if dl is not None:
-                self._arm(dl)
-            yield self._wake
-            self._wake = env.event()
-            if rd.triggered:
-                data = rd.value + end.read(end.in_waiting)
-                out = ep.receive(data, env.now)
-                gap = ep.timing.inter_byte_timeout_s
-                while ep.decoder.pending:          # the rest of a frame: one wake-up, not one per byte
-                    if out:
-                        end.write(out)
-                    more = yield end.read_event(ep.decoder.wanted, timeout=gap)
-                    out = ep.receive(more, env.now) if more else ep.poll(env.now)
-                rd = self._read()
-            else:
-                out = ep.poll(env.now)
-            if out:
-                end.write(out)
+        if self.end.is_open:
+            self._respond(self.endpoint.poll(self.env.now))

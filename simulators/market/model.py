@@ -17,6 +17,7 @@ wait for (with a deadline).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import math
 import random
@@ -312,9 +313,11 @@ class MarketModel:
             self.env.process(self._ticker())
         if hasattr(self.env, "sync"):
             self.env.sync()
+        gc.freeze()        # the city, topology and profile live all run long: the collector need not rescan them
         try:
             self.env.run(until=self.days * DAY_S)
         finally:
+            gc.unfreeze()
             self.scales.close()
         self._close()
         return self.ledger
