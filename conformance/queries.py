@@ -3,7 +3,8 @@
 The upload envelope is the profile's; these query interfaces are this project's own design (evidence
 ``profile``).  A platform declares that it offers them with capabilities: ``trace_query`` (trace JSON
 and page), ``statistics`` (daily statistics and KPIs), ``node_monitoring`` (node registry and status),
-``stop_trade_broadcast`` (signed fetch and acknowledgement, broadcast listing), ``upward_feed``.
+``stop_trade_broadcast`` (signed fetch and acknowledgement, broadcast listing), ``upward_feed``, ``time_service``
+(Beijing time with milliseconds), ``scale_usage`` (追溯秤使用率 of a day or a quarter).
 Each function returns ``(HTTP status, decoded JSON or text)`` and never raises for an HTTP error status.
 A platform that drops the connection (reset, closed mid-answer) is answered with status ``0`` and a text naming
 the transport error, so the calling test records it as a finding; timeouts still raise (a timeout is a verdict).
@@ -114,3 +115,13 @@ def day_rows(http, base: str, date: str) -> dict[tuple[str, str, str], list[int]
         out[(r["node_id"], r["type"], r["goods_code"] or "")] = [r["records"], int(whole) * 1000 + int((frac + "000")[:3]),
                                                                   r["on_time"]]
     return out
+
+
+def server_time(http, base: str):
+    """The time service (capability ``time_service``): ``GET /api/v1/time``."""
+    return _get(http, f"{base}/api/v1/time")
+
+
+def scale_usage(http, base: str, date: str | None = None, quarter: str | None = None):
+    """The scale usage rate (capability ``scale_usage``): ``GET /api/v1/kpis/scales?date=`` or ``?quarter=``."""
+    return _get(http, f"{base}/api/v1/kpis/scales", {"date": date} if date else {"quarter": quarter})

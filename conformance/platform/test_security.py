@@ -68,8 +68,40 @@ def test_unregistered_nodes_are_refused_and_the_registry_is_kept(profile, city, 
         missing = sorted(used - set(listed))
         keyless = sorted(n for n in used & set(listed) if not listed[n].get("key_issued"))
         assert not missing and not keyless, f"registry: nodes missing {missing}, without a key {keyless}"
-    evidence.note("未登记经营者的记录未被核对（参考平台尚未实现该检查）",
-                  "records naming an unregistered operator are not checked (the reference platform lacks the check)")
+
+
+def _unregistered_operator(profile, city, node: str) -> str:
+    used = {o.code for o in city.operators}
+    return next(c for c in (profile.codes.operator_code(node, s) for s in range(9999, 1, -1)) if c not in used)
+
+
+@pytest.mark.requirement("PLAT-REG-01", "PLAT-SEC-02")
+@pytest.mark.applies(kinds=PLATFORM)
+def test_records_naming_unregistered_operators_are_rejected(profile, city, records, uploader, http, platform,
+                                                           capabilities, evidence):
+    """In one envelope of a wholesale market: a sale by a registered wholesaler to a registered retailer is
+    accepted; a sale whose seller (wholesaler_id, an operator code under the uploading market) is not
+    registered, and one whose buyer (retailer_id, under another registered node of the city) is not
+    registered, are rejected with reason 2010 (operator not registered); nothing of them is stored."""
+    d = records.fresh_day()
+    date = d.strftime("%Y%m%d")
+    rtype = "market_tran_info_base"
+    node = records.node_for(rtype)
+    other = records.node_for("retail_market_in_info_base")
+    buyer = sorted(records.ops[other])[0]
+    recs = [records.make(rtype, d, retailer_id=buyer),
+            records.make(rtype, d, wholesaler_id=_unregistered_operator(profile, city, node), retailer_id=buyer),
+            records.make(rtype, d, retailer_id=_unregistered_operator(profile, city, other))]
+    evidence.attach_json("operators.json", {"uploading_node": node, "buyer_node": other,
+                                            "records": [{k: r[k] for k in ("wholesaler_id", "retailer_id")}
+                                                        for r in recs]})
+    a = uploader.upload(node, rtype, recs, header={"DataDate": date})
+    assert a.verdicts == ["accepted", "rejected", "rejected"] and a.reasons[1:] == ["2010", "2010"], (
+        f"records naming an operator the platform has not registered (seller under the node, buyer under another "
+        f"registered node) must be rejected with 2010, the registered one accepted: {a}")
+    if capabilities.capabilities.get("statistics"):
+        stored = sum(v[0] for k, v in day_rows(http, platform.url, date).items() if k[1] == rtype)
+        assert stored == 1, f"{stored} records stored for {date}; only the one naming registered operators (1) may be"
 
 
 @pytest.mark.requirement("PLAT-SEC-02")

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections import defaultdict
 
 import pytest
 
 from conformance.platform.conftest import cite_day_upload
-from conformance.queries import day_rows, kpis, nodes
+from conformance.queries import day_rows, kpis, nodes, scale_usage
 from conformance.simday import grams
 from conformance.testrecords import role_of
 
@@ -91,3 +92,84 @@ def test_reporting_rate_equals_the_truth(city, records, uploader, http, platform
         elif (got["reporting"], got["nodes"]) != (rep, len(members)):
             wrong.append(f"{role}: {got['reporting']}/{got['nodes']} != {rep}/{len(members)}")
     assert not wrong, "per node type the reporting rate differs from the truth: " + "; ".join(wrong)
+
+
+def _scale_truth(city, sales: list[tuple[str, str, str]]) -> dict:
+    """Per node and overall, ``[used, registered]`` scales given the sales ``(node, seller, stall)`` of a period
+    (the profile's definition: a scale is used when a sale of its node names its operator and, if the scale is
+    bound to a stall, that stall)."""
+    by_node = defaultdict(lambda: [0, 0])
+    for s in city.scales:
+        used = any(n == s.node_code and o == s.operator_code and (not s.stall or st == s.stall) for n, o, st in sales)
+        by_node[s.node_code][0] += used
+        by_node[s.node_code][1] += 1
+    return {"overall": [sum(v[0] for v in by_node.values()), len(city.scales)], "by_node": dict(by_node)}
+
+
+def _scale_sales(records, city, d: _dt.date, stall_scales: list, platform_scale, stray_stall: str) -> list:
+    """Upload the test's sales of day ``d``; returns the ``(node, seller, stall)`` of the accepted ones."""
+    out = []
+    for sc in stall_scales:       # stall scales: the sale names the scale's operator and stall
+        out.append(("retail_market_tran_info_summ", sc.node_code,
+                    records.make("retail_market_tran_info_summ", d, node=sc.node_code, retailer_id=sc.operator_code,
+                                 position_id=sc.stall), (sc.node_code, sc.operator_code, sc.stall)))
+    if stall_scales:              # the same operator at a stall without a scale: uses no scale
+        sc = stall_scales[0]
+        out.append(("retail_market_tran_info_summ", sc.node_code,
+                    records.make("retail_market_tran_info_summ", d, node=sc.node_code, retailer_id=sc.operator_code,
+                                 position_id=stray_stall), (sc.node_code, sc.operator_code, stray_stall)))
+    if platform_scale is not None:    # a wholesaler's platform scale: any sale by the wholesaler
+        out.append(("market_tran_info_detail", platform_scale.node_code,
+                    records.make("market_tran_info_detail", d, node=platform_scale.node_code,
+                                 wholesaler_id=platform_scale.operator_code),
+                    (platform_scale.node_code, platform_scale.operator_code, "")))
+    return out
+
+
+@pytest.mark.requirement("PLAT-KPI-01")
+@pytest.mark.applies(kinds=PLATFORM, needs=("scale_usage",))
+def test_scale_usage_rate_equals_the_truth(city, records, uploader, http, platform, evidence):
+    """Sales naming some registered scales' operator and stall (and one at a stall with no scale) are uploaded on
+    a day of their own, and on days of a quarter no other test uses (one sale just after it): the scale usage
+    rate of the day and of the quarter = scales used ÷ registered scales, overall and per node, as the sales say."""
+    stalls = sorted((s for s in city.scales if s.stall), key=lambda s: (s.node_code, s.stall))
+    flat = sorted((s for s in city.scales if not s.stall and s.node_code in records.by_role.get("wholesale", [])),
+                  key=lambda s: s.id)
+    if not stalls and not flat:
+        pytest.skip("not applicable: the city registers no scale at a retail stall or a wholesaler")
+    taken = {s.stall for s in stalls}
+    stray = next(f"Z{i:02d}" for i in range(1, 100) if f"Z{i:02d}" not in taken)
+    d = records.fresh_day()
+    days = {d.strftime("%Y%m%d"): _scale_sales(records, city, d, stalls[:2], flat[0] if flat else None, stray)}
+    # the quarter 2023Q4: two days inside (other scales), one day after it (2024-01-01) that must not count
+    q_days = [(_dt.date(2023, 10, 9), stalls[2:3], None), (_dt.date(2023, 12, 29), stalls[3:4], None),
+              (_dt.date(2024, 1, 1), stalls[4:6], flat[1] if len(flat) > 1 else None)]
+    for qd, sc, fl in q_days:
+        days[qd.strftime("%Y%m%d")] = _scale_sales(records, city, qd, sc, fl, stray)
+    for date, sales in days.items():
+        for rtype, node, rec, _key in sales:
+            a = uploader.upload(node, rtype, [rec], header={"DataDate": date})
+            assert a.verdicts in (["accepted"], ["duplicate"]), f"{rtype} of {node} on {date} not accepted: {a}"
+    day = d.strftime("%Y%m%d")
+    checks = {f"date={day}": (dict(date=day), [k for *_, k in days[day]]),
+              "quarter=2023Q4": (dict(quarter="2023Q4"), [k for date in ("20231009", "20231229") for *_, k in days[date]])}
+    wrong, seen = [], {}
+    for label, (params, sales) in checks.items():
+        truth = _scale_truth(city, sales)
+        status, got = scale_usage(http, platform.url, **params)
+        seen[label] = {"truth": truth, "platform": got}
+        if status != 200 or not isinstance(got, dict):
+            wrong.append(f"{label}: HTTP {status} {got!r:.200}")
+            continue
+        o = got.get("overall", {})
+        want = truth["overall"]
+        if (o.get("used"), o.get("scales")) != tuple(want) or o.get("rate") is None or \
+                abs(o["rate"] - round(want[0] / want[1], 4)) > 1e-4:
+            wrong.append(f"{label}: overall {o.get('used')}/{o.get('scales')} = {o.get('rate')}, truth "
+                         f"{want[0]}/{want[1]}")
+        for node, (u, n) in sorted(truth["by_node"].items()):
+            g = got.get("by_node", {}).get(node, {})
+            if (g.get("used"), g.get("scales")) != (u, n):
+                wrong.append(f"{label}: node {node} {g.get('used')}/{g.get('scales')}, truth {u}/{n}")
+    evidence.attach_json("scale-usage.json", seen)
+    assert not wrong, "scale usage rate (scales used ÷ registered scales) differs from the sales: " + "; ".join(wrong)

@@ -14,7 +14,7 @@ line carries the real port (``--port 0`` picks a free one).
 * ``register-operator OPERATOR --name N [--business-type T] [--reg-id R]``;
 * ``issue-key NODE`` — a new key (revokes the previous one), printed once;
 * ``disable-node NODE`` / ``enable-node NODE``; ``list-nodes``;
-* ``import-city CITY.json [--keys-out FILE]`` — every node and operator of a
+* ``import-city CITY.json [--keys-out FILE]`` — every node, operator and scale of a
   city fixture (``roucai fixtures city``), keys issued for nodes without one,
   written to FILE (mode 0600) as ``{"node_id": "key"}``;
 * ``register-city ID --name N`` — at a *central* platform: a city platform
@@ -232,6 +232,8 @@ def _import_city(args, con, reg) -> dict:
         keys[n["code"]] = reg.current_key(n["code"]) if existing.key_version else reg.issue_key(n["code"])
     for o in operators:
         reg.register_operator(o["code"], o["name"], o.get("business_type"), o.get("uscc"))
+    for sc in city.get("scales", []):
+        reg.register_scale(sc["id"], sc["node_code"], sc["operator_code"], sc.get("stall"), sc.get("kind"))
     if args.keys_out:
         _write_keys(args.keys_out, keys)
     con.say(f"已导入 {len(nodes)} 个节点、{len(operators)} 个经营者" +

@@ -36,7 +36,7 @@ from .pages import render_trace_page
 from .recordmap import RecordMap
 from .registry import CITY_PLATFORM, Registry
 from .secret import PlatformSecret
-from .stats import Stats
+from .stats import PeriodError, Stats, period_bounds
 from .stoptrade import StopTrade
 from .storage import Store, applied_versions, open_store
 from .trace import Tracer
@@ -214,6 +214,16 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             body["schema_version"] = max(applied_versions(svc.store), default=0)
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    # -- time service (PLAT-TIME-01) ------------------------------------------------
+    @app.get(f"{API}/time", tags=["operations"],
+             summary="Beijing time with milliseconds, for nodes and scales to set their clocks",
+             description=("beijing_time: yyyyMMddHHmmssSSS (China Standard Time, the RequestTime format); "
+                          "iso: ISO 8601 with milliseconds and +08:00; epoch_ms: the same instant. "
+                          "In practice scales ask at boot (GetServerTime, getSysTime: devices.md §1.2)."))
+    def server_time():
+        from .clock import now_ms, time_answer
+        return JSONResponse(time_answer(now_ms()), headers={"Cache-Control": "no-store"})
+
     # -- upload -----------------------------------------------------------------
     async def _upload(request: Request) -> Response:
         ing = svc.ingestor
@@ -283,6 +293,16 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
              summary="KPIs of a day: 追溯数据上报率, 上传及时率, 完整率, 追溯链完整率 (definitions in stats.py)")
     def kpis(date: str = Query(..., pattern=_DATE_RE)):
         return svc.stats.kpis(date)
+
+    @app.get(f"{API}/kpis/scales", tags=["statistics"],
+             summary="追溯秤使用率 (scale usage rate) of a business day or a quarter, per node, node type and role",
+             description="Exactly one of date=yyyyMMdd or quarter=YYYYQn (e.g. 2025Q1). Definition in stats.py.")
+    def kpi_scales(date: str | None = Query(None, max_length=8), quarter: str | None = Query(None, max_length=6)):
+        try:
+            first, last = period_bounds(date, quarter)
+        except PeriodError as exc:
+            return _err(400, "统计期须为 date=yyyyMMdd 或 quarter=YYYYQn 之一", str(exc))
+        return svc.stats.scale_usage(first, last)
 
     # -- stop-trade ---------------------------------------------------------------
     async def _verified(request: Request) -> tuple[str, bytes]:

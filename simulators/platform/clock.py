@@ -32,3 +32,13 @@ def parse_cst(text: str, fmt: str) -> int | None:
         return int(datetime.strptime(text, fmt).replace(tzinfo=CST).timestamp() * 1000)
     except (ValueError, TypeError):
         return None
+
+
+def time_answer(ms: int) -> dict:
+    """The time service's answer (PLAT-TIME-01) for the instant ``ms`` (milliseconds since the epoch).
+
+    ``beijing_time``: yyyyMMddHHmmssSSS in China Standard Time (the RequestTime format, so a node can copy it);
+    ``iso``: ISO 8601 with milliseconds and ``+08:00``; ``epoch_ms``: the same instant as an integer."""
+    t = datetime.fromtimestamp(ms / 1000, CST)
+    return {"beijing_time": t.strftime("%Y%m%d%H%M%S") + f"{ms % 1000:03d}",
+            "iso": t.isoformat(timespec="milliseconds"), "epoch_ms": ms, "utc_offset": "+08:00"}

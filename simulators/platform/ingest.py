@@ -5,15 +5,17 @@ Order of work for one envelope (XML or the JSON variant):
 1. parse and check with the profile (``p.envelope.parse``: hostile XML,
    envelope elements, NodeId, RequestTime window, VerifyCode with the node's
    key in constant time, Index, Count, DataDate, every record validated);
-2. records of another node are rejected (reason 2008, see :mod:`.recordmap`);
+2. records of another node are rejected (reason 2008, see :mod:`.recordmap`); records naming an
+   operator under a node registered here that is not itself registered are rejected (reason 2010,
+   PLAT-REG-01; :meth:`~.registry.Registry.unregistered_operators`);
 3. one write transaction: the envelope key goes into ``requests`` (the replay
    guard: durable, so it survives a restart, and written in the same
    transaction as the records, so an envelope whose commit failed is not
    remembered and its retry is not mistaken for a replay; the in-memory
    :class:`~profiles.envelope.ReplayGuard` is not used for that reason), every acceptable record is inserted
    with ``ON CONFLICT DO NOTHING`` on its identity (``duplicate`` if it was
-   there), certificate links, daily statistics, node last-upload time and the
-   stop-trade hooks are written; then COMMIT;
+   there), certificate links, daily statistics, the sellers of the day (scale
+   usage), node last-upload time and the stop-trade hooks are written; then COMMIT;
 4. only then the ``DataExchangeResp`` is built and returned.
 
 If anything fails before COMMIT nothing is stored and the node gets reason
@@ -71,6 +73,9 @@ class Ingestor:
         self.grace_ms = int(grace_s) * 1000
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self._last_prune = 0
+        #: sale record type -> (seller field, stall field or ""): the scale usage rate's input (PLAT-KPI-01)
+        self.sales = {t: (v["seller"], v.get("stall", "")) for t, v in
+                      recmap.rules.get("scale_usage", {}).get("sales", {}).items()}
         self._prune_lock = threading.Lock()
 
     # -- helpers ---------------------------------------------------------------
@@ -124,6 +129,7 @@ class Ingestor:
                 continue
             rtype = self.catalog.types[rt_name]
             rows.append((r.position, r.record, facts, rtype.business_date(r.record) or data_date_env))
+        rows = self._registered_operators_only(rows, overrides)
         try:
             duplicates, conflicts = self._commit(node, res, rt_name, rows)
         except _Replay:
@@ -144,12 +150,29 @@ class Ingestor:
         self._maybe_prune()
         return out
 
+    def _registered_operators_only(self, rows: list, overrides: dict[int, tuple[str, str]]) -> list:
+        """Rows whose operator fields name no unregistered operator; the others go to ``overrides`` (2010)."""
+        named = {code for _pos, _rec, facts, _d in rows for _f, code in facts.operators}
+        unknown = self.registry.unregistered_operators(named) if named else set()
+        if not unknown:
+            return rows
+        kept = []
+        for row in rows:
+            bad = next(((f, c) for f, c in row[2].operators if c in unknown), None)
+            if bad is None:
+                kept.append(row)
+            else:
+                overrides[row[0]] = ("2010", f"{bad[0]}「{bad[1]}」未在本平台备案")
+        return kept
+
     def _commit(self, node: str, res, rtype: str, rows: list) -> tuple[set[int], set[int]]:
         request_id = uuid.uuid4().hex[:16]
         duplicates: set[int] = set()
         conflicts: set[int] = set()
         seen_keys: dict[str, str] = {}
         stats: dict[tuple[str, str], list[int]] = {}
+        sellers: dict[tuple[str, str, str], int] = {}   # (operator, stall, business date) -> accepted sales
+        sale = self.sales.get(rtype)
         with self.store.write() as tx:
             t = now_ms()  # taken under the write lock: commit order = time order (the feed cursor relies on it)
             n = tx.execute("INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
@@ -189,6 +212,9 @@ class Ingestor:
                 agg[1] += facts.weight_g or 0
                 deadline = self._deadline_ms(ddate)
                 agg[2] += 1 if deadline is not None and t <= deadline else 0
+                if sale and rec.get(sale[0]):
+                    k = (rec[sale[0]], rec.get(sale[1], "") if sale[1] else "", ddate)
+                    sellers[k] = sellers.get(k, 0) + 1
                 if self.stoptrade.is_failure(rtype, rec):
                     self.stoptrade.broadcast(tx, node, rid, rec, facts.received, t)
                 self.stoptrade.on_record(tx, node, rid, facts.received, facts.own_code, t)
@@ -198,6 +224,11 @@ class Ingestor:
                 " records = daily_stats.records + excluded.records, weight_g = daily_stats.weight_g + excluded.weight_g,"
                 " timely = daily_stats.timely + excluded.timely, updated_ms = excluded.updated_ms",
                 [(node, d, rtype, g, a[0], a[1], a[2], t) for (d, g), a in sorted(stats.items())])
+            tx.executemany(
+                "INSERT INTO seller_days (node_id, operator_id, stall, data_date, records) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (node_id, operator_id, stall, data_date) DO UPDATE SET"
+                " records = seller_days.records + excluded.records",
+                [(node, o, st, d, n) for (o, st, d), n in sorted(sellers.items())])
             accepted = sum(a[0] for a in stats.values())
             tx.execute("UPDATE requests SET accepted = ?, duplicate = ?, rejected = ? WHERE node_id = ?"
                        " AND request_time = ? AND verify_code = ?",

@@ -14,7 +14,9 @@ type must be described and every field named must exist, else
 * ``batch_local``: the record's ``batch_id`` field as sent (or ``None``);
 * ``links``: certificate numbers joining slaughterhouse records;
 * ``goods_code``, ``weight_g`` (integer grams, exact from the 3-decimal kg text);
-* ``foreign``: why the record does not belong to the uploading node, or ``None``.
+* ``foreign``: why the record does not belong to the uploading node, or ``None``;
+* ``operators``: ``(field, code)`` of every operator-code field the record fills (the catalogue's
+  ``operator_code`` fields), for the registration check (PLAT-REG-01, reason 2010, see :mod:`.ingest`).
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class Facts:
     weight_g: int | None
     links: tuple[tuple[str, str], ...]
     foreign: tuple[str, str, str] | None  # (field, zh, en)
+    operators: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class TypeMap:
     node_field: str | None
     operator: str | None
     role: str
+    operator_fields: tuple[str, ...] = ()
 
 
 def load_rules(path: Path = DATA) -> dict:
@@ -88,7 +92,8 @@ class RecordMap:
             names = set(rt.by_name)
             tm = TypeMap(name, tuple(spec["key"]), spec.get("own"), tuple(spec.get("receive", ())),
                          tuple(spec.get("links", ())), spec.get("goods"), spec.get("weight"),
-                         getattr(rt, "node_field", None), spec.get("operator"), getattr(rt, "node_type", "any"))
+                         getattr(rt, "node_field", None), spec.get("operator"), getattr(rt, "node_type", "any"),
+                         tuple(f.name for f in rt.fields if f.type == "operator_code"))
             used = set(tm.key) | set(tm.receive) | set(tm.links) | {x for x in (tm.own, tm.goods, tm.weight,
                                                                                 tm.operator) if x}
             missing = used - names
@@ -122,7 +127,9 @@ class RecordMap:
         links = tuple((f, rec[f]) for f in tm.links if rec.get(f))
         goods = rec.get(tm.goods) if tm.goods else None
         weight = kg_to_g(rec.get(tm.weight)) if tm.weight else None
-        return Facts(rkey, own or None, received, rec.get("batch_id") or None, goods or None, weight, links, foreign)
+        operators = tuple((f, rec[f]) for f in tm.operator_fields if rec.get(f))
+        return Facts(rkey, own or None, received, rec.get("batch_id") or None, goods or None, weight, links, foreign,
+                     operators)
 
     # -- roles and KPIs -------------------------------------------------------
     def role_of(self, node_type: str) -> str | None:

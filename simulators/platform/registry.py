@@ -1,4 +1,4 @@
-"""Node registry: nodes, operators and their keys (see :mod:`.secret` for how keys work).
+"""Node registry: nodes, operators, traceability scales and the nodes' keys (see :mod:`.secret` for how keys work).
 
 Registration validates codes with the profile (``p.codes``): a node code must
 be a valid 9-digit 流通节点编码 whose region is a GB/T 2260 county; an operator
@@ -161,6 +161,49 @@ class Registry:
         with self.store.read() as tx:
             rows = tx.all(sql + " ORDER BY operator_id", params)
         return [dict(zip(("operator_id", "node_id", "name", "business_type", "reg_id"), r)) for r in rows]
+
+    # -- scales --------------------------------------------------------------------
+    def register_scale(self, scale_id: str, node_id: str, operator_id: str, stall: str | None = None,
+                       kind: str | None = None) -> dict:
+        """Register (or update) a traceability scale of ``node_id``, used by ``operator_id`` [at ``stall``]."""
+        scale_id = (scale_id or "").strip()
+        if not scale_id or len(scale_id) > 40 or not scale_id.isprintable():
+            raise RegistryError("秤编号须为1..40个可打印字符", "a scale id is 1..40 printable characters")
+        if not operator_id.startswith(node_id):
+            raise RegistryError(f"秤的经营者 {operator_id} 不属于节点 {node_id}",
+                                f"the scale's operator {operator_id} is not under node {node_id}")
+        with self.store.write() as tx:
+            if tx.one("SELECT 1 FROM nodes WHERE node_id = ?", (node_id,)) is None:
+                raise RegistryError(f"秤所属节点未登记：{node_id}", f"the scale's node is not registered: {node_id}")
+            tx.execute("INSERT INTO scales (scale_id, node_id, operator_id, stall, kind, registered_ms)"
+                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scale_id) DO UPDATE SET node_id = excluded.node_id,"
+                       " operator_id = excluded.operator_id, stall = excluded.stall, kind = excluded.kind",
+                       (scale_id, node_id, operator_id, stall or "", kind, now_ms()))
+        return {"scale_id": scale_id, "node_id": node_id, "operator_id": operator_id, "stall": stall or None,
+                "kind": kind}
+
+    def unregistered_operators(self, codes) -> set[str]:
+        """The operator codes of ``codes`` that this platform should know and does not (PLAT-REG-01).
+
+        An operator code (13 digits) whose first 9 digits are a node registered here must itself be a
+        registered operator; codes under a node this platform does not register (another city) cannot be
+        judged here and are never returned.  One read transaction, at most 2 queries per 500 codes."""
+        codes = sorted({c for c in codes if isinstance(c, str)})
+        unknown: set[str] = set()
+        with self.store.read() as tx:
+            for i in range(0, len(codes), 500):
+                part = codes[i:i + 500]
+                marks = ", ".join("?" * len(part))
+                known = {r[0] for r in tx.all(f"SELECT operator_id FROM operators WHERE operator_id IN ({marks})",
+                                              part)}
+                rest = [c for c in part if c not in known]
+                if not rest:
+                    continue
+                heads = sorted({c[:9] for c in rest})
+                nodes = {r[0] for r in tx.all(
+                    f"SELECT node_id FROM nodes WHERE node_id IN ({', '.join('?' * len(heads))})", heads)}
+                unknown.update(c for c in rest if c[:9] in nodes)
+        return unknown
 
     def operator_name(self, operator_id: str) -> str | None:
         with self.store.read() as tx:

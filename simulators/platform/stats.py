@@ -19,9 +19,18 @@ ones used in practice, standards.md §7 and devices.md §5):
   sent; mean per role and overall.
 * ``chain`` 追溯链完整率: records of the day that name an upstream trace code ÷
   of those, the ones whose upstream code was issued by a record on the platform.
+
+Per period (a business day or a quarter, :func:`period_bounds`):
+
+* ``scale_usage`` 追溯秤使用率 (PLAT-KPI-01, the profile's formula ``scales_with_sales /
+  scales_registered``): registered scales of active nodes that were used in the period ÷ registered
+  scales, per node, node type and role.  A scale is used when an accepted sale record of its node names
+  its operator as seller and, for a scale bound to a stall, that stall (``platform.toml [scale_usage]``).
 """
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from collections import defaultdict
 
 from .recordmap import RecordMap
@@ -35,6 +44,38 @@ def kg(grams: int | None) -> str:
 
 def _rate(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
+
+
+class PeriodError(ValueError):
+    """A period that is not one business day (yyyyMMdd) or one quarter (YYYYQn)."""
+
+
+_QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
+
+
+def period_bounds(date: str | None = None, quarter: str | None = None) -> tuple[str, str]:
+    """``(first, last)`` business day (yyyyMMdd, inclusive) of exactly one of ``date`` / ``quarter`` (``2025Q1``).
+
+    Raises :class:`PeriodError` for none, both, or a value that is not a real day / quarter."""
+    if (date is None) == (quarter is None):
+        raise PeriodError("give date=yyyyMMdd or quarter=YYYYQn")
+    if date is not None:
+        try:
+            _dt.datetime.strptime(date, "%Y%m%d")
+        except ValueError:
+            raise PeriodError(f"not a calendar day: {date!r}") from None
+        return date, date
+    m = _QUARTER.match(quarter)
+    if not m:
+        raise PeriodError(f"not a quarter (YYYYQn): {quarter!r}")
+    year, q = int(m.group(1)), int(m.group(2))
+    first = _dt.date(year, 3 * q - 2, 1)
+    last = _dt.date(year + (q == 4), (3 * q) % 12 + 1, 1) - _dt.timedelta(days=1)
+    return first.strftime("%Y%m%d"), last.strftime("%Y%m%d")
+
+
+def _rates(counts: dict) -> dict:
+    return {k: {"rate": _rate(u, n), "used": u, "scales": n} for k, (u, n) in sorted(counts.items())}
 
 
 class Stats:
@@ -120,3 +161,27 @@ class Stats:
             "chain": {"overall": _rate(int(chain_ok), int(chain_all)), "linked": int(chain_all),
                       "resolved": int(chain_ok)},
         }
+
+    def scale_usage(self, first: str, last: str) -> dict:
+        """追溯秤使用率 for the business days ``first``..``last`` (yyyyMMdd, inclusive); see the module docstring."""
+        with self.store.read() as tx:
+            scales = tx.all("SELECT s.scale_id, s.node_id, n.node_type, s.operator_id, s.stall FROM scales s"
+                            " JOIN nodes n ON n.node_id = s.node_id WHERE n.status = 'active'"
+                            " ORDER BY s.scale_id")
+            sold = tx.all("SELECT DISTINCT node_id, operator_id, stall FROM seller_days"
+                          " WHERE data_date >= ? AND data_date <= ?", (first, last))
+        at_stall = {(n, o, st) for n, o, st in sold}
+        anywhere = {(n, o) for n, o, _st in sold}
+        by = {"node": defaultdict(lambda: [0, 0]), "type": defaultdict(lambda: [0, 0]),
+              "role": defaultdict(lambda: [0, 0])}
+        total = [0, 0]
+        for _sid, node, ntype, op, stall in scales:
+            used = (node, op, stall) in at_stall if stall else (node, op) in anywhere
+            for d, k in ((by["node"], node), (by["type"], ntype), (by["role"], self.recmap.role_of(ntype) or ntype)):
+                d[k][0] += used
+                d[k][1] += 1
+            total[0] += used
+            total[1] += 1
+        return {"from": first, "to": last, "formula": "scales_with_sales / scales_registered",
+                "overall": {"rate": _rate(*total), "used": total[0], "scales": total[1]},
+                "by_node": _rates(by["node"]), "by_node_type": _rates(by["type"]), "by_role": _rates(by["role"])}

@@ -245,6 +245,11 @@ def _foreign(svc, app):
     svc.recmap.facts = lambda *a: dataclasses.replace(real(*a), foreign=None)
 
 
+@switch("accepts-unregistered-operators")
+def _unregistered_operators(svc, app):
+    svc.registry.unregistered_operators = lambda codes: set()    # never looks operators up
+
+
 @switch("leaks-internals")
 def _leaks(svc, app):
     real = svc.ingestor._answer
@@ -315,6 +320,21 @@ def _invalid_500(svc, app):
     svc.tracer.trace = trace
 
 
+# -- time service -------------------------------------------------------------------------
+def _time_wrapper(change: Callable):
+    def install(svc, app):
+        from . import clock
+        real = clock.time_answer
+        clock.time_answer = lambda ms: change(real, ms)
+    return install
+
+
+# UTC wall time labelled as Beijing time (the 8-hour mistake)
+switch("time-service-utc")(_time_wrapper(lambda real, ms: real(ms - 8 * 3_600_000)))
+# whole seconds only, written with a 000 millisecond part
+switch("time-service-no-milliseconds")(_time_wrapper(lambda real, ms: real(ms - ms % 1000)))
+
+
 # -- monitoring, stop-trade, statistics, feed ------------------------------------------------
 @switch("no-offline-status")
 def _never_offline(svc, app):
@@ -347,6 +367,33 @@ def _wrong_kpi(svc, app):
             r["rate" if "rate" in r else "overall"] = 1.0 if r["reporting"] else None
         return k
     svc.stats.kpis = kpis
+
+
+@switch("scale-usage-quarter-overruns")
+def _quarter_overruns(svc, app):
+    import datetime as dt
+    real = svc.stats.scale_usage
+
+    def usage(first, last):              # "up to the first day of the next quarter", inclusive
+        if first != last:
+            last = (dt.datetime.strptime(last, "%Y%m%d") + dt.timedelta(days=1)).strftime("%Y%m%d")
+        return real(first, last)
+    svc.stats.scale_usage = usage
+
+
+@switch("scale-usage-counts-sellers")
+def _counts_sellers(svc, app):
+    real = svc.stats.scale_usage
+
+    def usage(first, last):              # "used" = sellers seen, whatever scale (or none) they stand at
+        out = real(first, last)
+        with svc.store.read() as tx:
+            n = tx.scalar("SELECT COUNT(*) FROM (SELECT DISTINCT node_id, operator_id, stall FROM seller_days"
+                          " WHERE data_date >= ? AND data_date <= ?) x", (first, last))
+        o = out["overall"]
+        o["used"], o["rate"] = n, (round(n / o["scales"], 4) if o["scales"] else None)
+        return out
+    svc.stats.scale_usage = usage
 
 
 @switch("feed-drops-canteens")

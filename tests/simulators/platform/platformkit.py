@@ -25,6 +25,17 @@ def today() -> str:
     return dt.datetime.now(CST).strftime("%Y%m%d")
 
 
+def register_named_operators(registry, rtype: str, records: list[dict]) -> None:
+    """Register the operator codes ``records`` name (catalogue ``operator_code`` fields) whose node is registered."""
+    fields = [f.name for f in P.records.types[rtype].fields if f.type == "operator_code"]
+    known = {n.node_id for n in registry.nodes()}
+    for r in records:
+        for f in fields:
+            code = r.get(f)
+            if code and code[:9] in known and P.codes.is_valid(code, "operator"):
+                registry.register_operator(code, f"经营者{code[-4:]}")
+
+
 class Platform:
     """A running platform plus the keys of the registered nodes."""
 
@@ -44,7 +55,15 @@ class Platform:
     def envelope(self, node: str, rtype: str, records: list[dict], fmt: str = "xml", **kw) -> bytes:
         return P.envelope.build(node, rtype, records, self.keys[node], fmt=fmt, **kw)
 
-    def upload(self, node: str, rtype: str, records: list[dict], fmt: str = "xml", **kw):
+    def register_operators(self, rtype: str, records: list[dict]) -> None:
+        """Register every operator the records name under a registered node (what a city import does)."""
+        register_named_operators(self.svc.registry, rtype, records)
+
+    def upload(self, node: str, rtype: str, records: list[dict], fmt: str = "xml", operators: bool = True, **kw):
+        """Upload; ``operators`` (default) first registers the operators the records name (tests of the
+        operator check pass ``operators=False``)."""
+        if operators:
+            self.register_operators(rtype, records)
         body = self.envelope(node, rtype, records, fmt, **kw)
         r = self.client.post("/api/v1/exchange", content=body,
                              headers={"Content-Type": "application/json" if fmt == "json" else "application/xml"})

@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from platformkit import NODES, P, R, code, rec
+from platformkit import NODES, P, R, code, rec, register_named_operators
 from simulators.platform.launcher import PlatformProcess
 from simulators.platform.registry import Registry
 from simulators.platform.secret import PlatformSecret
@@ -14,10 +14,11 @@ from simulators.platform.storage import open_store
 pytestmark = pytest.mark.slow
 
 
-def _setup(db: str) -> str:
+def _setup(db: str, batches: list[list[dict]]) -> str:
     store = open_store(db)
     reg = Registry(store, PlatformSecret.load(db + ".secret", create=True), P)
     reg.register_node(R, *NODES[R])
+    register_named_operators(reg, "retail_market_tran_info_summ", [r for b in batches for r in b])
     key = reg.issue_key(R)
     store.close()
     return key
@@ -42,8 +43,8 @@ def _send(url: str, key: str, batch: list[dict]) -> list[str] | None:
 
 def test_kill_minus_9_mid_stream_loses_no_acknowledged_record_and_duplicates_none(tmp_path):
     db = str(tmp_path / "p.db")
-    key = _setup(db)
     batches = _batches(160, 20)
+    key = _setup(db, batches)
     acked: dict[int, list[str]] = {}
     lock = threading.Lock()
     proc = PlatformProcess(db, args=["--log-level", "warning"]).start()

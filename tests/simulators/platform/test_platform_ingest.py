@@ -198,3 +198,34 @@ def test_fuzzed_envelopes_get_a_clean_answer_and_store_only_valid_records(platfo
     for node, rtype, b in rows:
         assert node == R and P.records.validate(rtype, json.loads(b)) == []
     assert len(rows) == len({b for _, _, b in rows})
+
+
+def test_records_naming_unregistered_operators_are_rejected_2010(platform):
+    """Operators under a registered node must be registered (PLAT-REG-01); codes under an unknown node pass."""
+    seller = P.codes.operator_code(W, 7)
+    platform.svc.registry.register_operator(seller, "批发商七")
+    stranger = P.codes.operator_code("650102099", 5)          # node not registered here: not judged
+    recs = [rec("market_tran_info_base", W, seed=1, market_id=W, wholesaler_id=seller, retailer_id=stranger,
+                tran_id=code(seller, 1)),
+            rec("market_tran_info_base", W, seed=2, market_id=W, wholesaler_id=P.codes.operator_code(W, 8),
+                retailer_id=stranger, tran_id=code(seller, 2)),
+            rec("market_tran_info_base", W, seed=3, market_id=W, wholesaler_id=seller,
+                retailer_id=P.codes.operator_code(R, 9), tran_id=code(seller, 3))]
+    _, resp = platform.upload(W, "market_tran_info_base", recs, operators=False)
+    assert [(x.verdict, x.reason) for x in resp.results] == [("accepted", "0000"), ("rejected", "2010"),
+                                                             ("rejected", "2010")]
+    assert "未在本平台备案" in resp.results[1].message
+    assert platform.count() == 1
+    platform.svc.registry.register_operator(P.codes.operator_code(R, 9), "零售商九")
+    _, resp = platform.upload(W, "market_tran_info_base", recs[2:], operators=False)
+    assert [x.verdict for x in resp.results] == ["accepted"]
+
+
+def test_time_service_is_beijing_time_with_milliseconds(platform):
+    before = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+    doc = platform.client.get("/api/v1/time").json()
+    after = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+    assert before <= doc["epoch_ms"] <= after
+    t = dt.datetime.fromisoformat(doc["iso"])
+    assert t.utcoffset() == dt.timedelta(hours=8) and int(t.timestamp() * 1000) == doc["epoch_ms"]
+    assert doc["beijing_time"] == t.strftime("%Y%m%d%H%M%S") + doc["iso"][20:23]

@@ -1,7 +1,7 @@
 """Statistics equal the stored records; KPIs; node monitoring."""
 import json
 
-from platformkit import R, S, V, W, meat_chain, today, upload_all, veg_chain
+from platformkit import P, R, S, V, W, code, meat_chain, rec, today, upload_all, veg_chain
 from simulators.platform.recordmap import kg_to_g
 
 
@@ -58,3 +58,53 @@ def test_node_monitoring_online_offline_never(platform):
     summary = platform.client.get("/api/v1/nodes").json()["summary"]
     assert summary == {"offline_after_s": 900, "online": 0, "offline": 1, "never": 4, "disabled": 1}
     assert platform.client.get("/api/v1/nodes/650199999").status_code == 404
+
+
+def test_period_bounds_cover_each_day_once():
+    import datetime as dt
+
+    from hypothesis import given, strategies as st
+
+    from simulators.platform.stats import PeriodError, period_bounds
+
+    @given(st.dates(dt.date(1990, 1, 1), dt.date(2099, 12, 31)))
+    def check(d):
+        q = f"{d.year}Q{(d.month - 1) // 3 + 1}"
+        first, last = period_bounds(quarter=q)
+        assert first <= d.strftime("%Y%m%d") <= last
+        nxt = dt.datetime.strptime(last, "%Y%m%d").date() + dt.timedelta(days=1)
+        assert period_bounds(date=nxt.strftime("%Y%m%d"))[0] == nxt.strftime("%Y%m%d")
+        assert nxt.month in (1, 4, 7, 10) and nxt.day == 1
+    check()
+    for bad in (dict(), dict(date="20250230"), dict(quarter="2025Q5"), dict(date="20250101", quarter="2025Q1")):
+        try:
+            period_bounds(**bad)
+        except PeriodError:
+            continue
+        raise AssertionError(f"accepted {bad}")
+
+
+def test_scale_usage_counts_scales_whose_operator_sold_at_their_stall(platform):
+    reg = platform.svc.registry
+    op1, op2, wop = P.codes.operator_code(R, 1), P.codes.operator_code(R, 2), P.codes.operator_code(W, 3)
+    for o in (op1, op2, wop):
+        reg.register_operator(o, "经营者")
+    reg.register_scale("SC-R-A01", R, op1, "A01", "counter")
+    reg.register_scale("SC-R-A02", R, op2, "A02", "counter")
+    reg.register_scale("SC-R-A03", R, op1, "A03", "counter")     # op1's second stall: no sale there
+    reg.register_scale("SC-W-1", W, wop, None, "platform")
+    sale = lambda op, stall, seq: rec("retail_market_tran_info_summ", R, seed=seq, retail_market_id=R, retailer_id=op,
+                                      position_id=stall, sale_tran_id=code(op, seq))
+    platform.upload(R, "retail_market_tran_info_summ", [sale(op1, "A01", 1), sale(op1, "A01", 2), sale(op2, "B09", 3)])
+    q = f"{today()[:4]}Q{(int(today()[4:6]) - 1) // 3 + 1}"
+    for params in ({"date": today()}, {"quarter": q}):
+        k = platform.client.get("/api/v1/kpis/scales", params=params).json()
+        assert k["overall"] == {"rate": 0.25, "used": 1, "scales": 4}, k
+        assert k["by_node"][R] == {"rate": 0.3333, "used": 1, "scales": 3}
+        assert k["by_role"]["wholesale"] == {"rate": 0.0, "used": 0, "scales": 1}
+    platform.upload(W, "market_tran_info_detail", [rec("market_tran_info_detail", W, seed=4, market_id=W,
+                                                       wholesaler_id=wop, tran_id=code(wop, 4))])
+    assert platform.client.get("/api/v1/kpis/scales", params={"date": today()}).json()["overall"]["used"] == 2
+    assert platform.client.get("/api/v1/kpis/scales", params={"date": "19990101"}).json()["overall"]["used"] == 0
+    r = platform.client.get("/api/v1/kpis/scales", params={"quarter": "2025Q9"})
+    assert r.status_code == 400 and set(r.json()["error"]) == {"zh", "en"}
