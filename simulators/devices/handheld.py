@@ -125,33 +125,53 @@ class HandheldTerminal:
         self._batch_seq += 1
         return self.p.codes.trace_code(self.p.codes.operator_code(self.node_code, 0), self._batch_seq)
 
-    def register_market_entry(self, wholesaler_id: str, wholesaler_name: str, goods: list[tuple[str, Decimal | str]],
+    def register_market_entry(self, wholesaler_id: str, wholesaler_name: str, goods: list[tuple],
                               *, quarantine_animal_products_id: str | None = None,
                               inspection_meat_id: str | None = None, prov_id: str | None = None,
-                              plate: str | None = None, origin_region: str | None = None,
-                              upstream_tran_id: str | None = None, day: _dt.date | None = None) -> tuple[dict, list[dict]]:
-        """Wholesale 入场登记 of one batch: ``goods`` = [(commodity code, weight kg)]. Returns (base, details)."""
+                              quarantine_vege_id: str | None = None, plate: str | None = None,
+                              origin_region: str | None = None, base_name: str | None = None,
+                              supplier: tuple[str, str] | None = None, upstream_tran_id: str | None = None,
+                              batch_id: str | None = None, day: _dt.date | None = None) -> tuple[dict, list[dict]]:
+        """Wholesale 入场登记 of one batch (批次 = the same wholesaler + the same certificate). Returns (base, details).
+
+        ``goods``: lines ``(commodity code, weight kg)``, or ``(code, kg, upstream trace code)`` when the
+        seller's ledger already gave the line a trace code (持卡申报 against the upstream electronic ledger,
+        standards.md §3.3): such a line keeps that code as its ``tran_id`` and ``batch_id`` (the buyer's entry
+        reuses the upstream line's code: the chain link, standards.md §2(c)), and the entry's ``tran_id`` and
+        ``batch_id`` are the first line's.  Without upstream codes the batch code is ``batch_id`` when the
+        node's system issued one (it owns the operators' code sequences), else :meth:`next_batch_id`.
+        ``supplier`` = (code, name) of the supplying slaughterhouse or market (``ws_supplier_*`` of every
+        line); ``base_name`` the 生产基地 of the goods; certificates go on the entry and on every line."""
         if self.node_kind != "wholesale":
             raise ValueError("market entry is registered at a wholesale market")
         if not goods:
             raise EntryError([Finding("TRAN-REC-02", "goods", "入场登记至少需要一种商品", "an entry needs at least one good")])
-        batch = self.next_batch_id()
+        upstream = [g[2] if len(g) > 2 else None for g in goods]
+        batch = upstream[0] or batch_id or self.next_batch_id()
         certs = {k: v for k, v in (("quarantine_animal_products_id", quarantine_animal_products_id),
-                                   ("inspection_meat_id", inspection_meat_id), ("prov_id", prov_id)) if v}
+                                   ("inspection_meat_id", inspection_meat_id), ("prov_id", prov_id),
+                                   ("quarantine_vege_id", quarantine_vege_id)) if v}
         base = {"market_id": self.node_code, "market_name": self.node_name, "in_date": self._day(day),
                 "wholesaler_id": wholesaler_id, "wholesaler_name": wholesaler_name, "batch_id": batch, **certs}
-        if upstream_tran_id:
-            base["tran_id"] = upstream_tran_id
+        if upstream_tran_id or upstream[0]:
+            base["tran_id"] = upstream_tran_id or upstream[0]
         if plate:
             base["transporter_id"] = plate
         details = []
-        for code, kg in goods:
-            d = {"batch_id": batch, "goods_code": code,
+        for line, up in zip(goods, upstream):
+            code, kg = line[0], line[1]
+            d = {"batch_id": up or batch, "goods_code": code,
                  "goods_name": self.p.commodities[code].name_zh if code in self.p.commodities else "",
                  "weight": str(Decimal(str(kg)).quantize(Decimal("0.001"))), **certs}
+            if up:
+                d["tran_id"] = up
             if origin_region:
                 d["area_origin_id"] = origin_region
                 d["area_origin_name"] = self.p.regions.full_name(origin_region) or ""
+            if base_name:
+                d["base_name"] = base_name
+            if supplier:
+                d["ws_supplier_id"], d["ws_supplier_name"] = supplier
             details.append(d)
         base = self._check("market_in_info_base", base)
         details = [self._check("market_in_info_detail", d) for d in details]

@@ -319,3 +319,5 @@ def attach(model) -> None:
     """Switch ``model`` to device mode (before :meth:`MarketModel.run`)."""
     model.scales = DeviceScales(model)
     model.mode = "devices"
+    from .terminals import attach as attach_terminals
+    attach_terminals(model)                 # card readers at the wholesale counters, handhelds at the gates

@@ -94,6 +94,8 @@ class MarketModel:
         self._check()
         from .devices import FastScales
         self.scales = FastScales(self)
+        #: device mode: card readers and handhelds (:class:`simulators.market.terminals.DeviceTerminals`)
+        self.terminals = None
 
     # -- configuration -----------------------------------------------------
     def _species_map(self) -> dict[str, str]:
@@ -319,6 +321,8 @@ class MarketModel:
         finally:
             gc.unfreeze()
             self.scales.close()
+            if self.terminals is not None:
+                self.terminals.close()
         self._close()
         return self.ledger
 

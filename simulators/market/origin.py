@@ -59,15 +59,18 @@ def truck(m, w, base, goods: str, kg: float, t_at: float, d: int):
                    "base_name": base.name[:100]}
     lot = m.new_lot(ref=batch, kind="veg_batch", goods=goods, kg=kg, holder=w, parent=oid,
                     cert={"prov_id": cert}, origin=origin_info)
-    day_txt = m.node_ymd(node.code, env.now)
-    base_rec = {"market_id": node.code, "market_name": node.name[:100], "in_date": day_txt,
-                "wholesaler_id": w.code, "wholesaler_name": w.name[:50], "prov_id": cert, "batch_id": batch}
-    if w.plate:
-        base_rec["transporter_id"] = w.plate
-    m.record("market_in_info_base", node.code, base_rec)
-    detail = {"prov_id": cert, "batch_id": batch, "goods_code": goods, "goods_name": m.commodities[goods].name_zh,
-              "weight": m.w3(kg), **origin_info}
-    m.record("market_in_info_detail", node.code, detail)
+    if m.terminals is not None:       # device mode: the market's handheld registers the entry
+        m.terminals.veg_entry(w, base, cert, batch, goods, kg)
+    else:
+        day_txt = m.node_ymd(node.code, env.now)
+        base_rec = {"market_id": node.code, "market_name": node.name[:100], "in_date": day_txt,
+                    "wholesaler_id": w.code, "wholesaler_name": w.name[:50], "prov_id": cert, "batch_id": batch}
+        if w.plate:
+            base_rec["transporter_id"] = w.plate
+        m.record("market_in_info_base", node.code, base_rec)
+        detail = {"prov_id": cert, "batch_id": batch, "goods_code": goods,
+                  "goods_name": m.commodities[goods].name_zh, "weight": m.w3(kg), **origin_info}
+        m.record("market_in_info_detail", node.code, detail)
     m.holding(w).add(lot)
     m.notify_restock(w.code)
     r = m.rng(f"detect:{node.code}")

@@ -63,12 +63,15 @@ def truck(m, node, farm, seller, species: str, heads: int, shares: dict[str, flo
     live = float(m.rates.species[species]["live_kg"])
     m.new_lot(ref=cert, kind="intake", goods="", kg=heads * live, holder=node.self_actor, parent=oid,
               extra={"heads": heads, "species": species})
-    m.record("animal_in_info", node.code, {
-        "butcher_fac_id": node.code, "butcher_fac_name": node.name[:100], "in_date": m.node_ymd(node.code, env.now),
-        "seller_id": seller.code, "seller_name": seller.name[:50], "quarantine_id": cert,
-        "quarantine_num": str(heads), "check_result": "1", "area_origin_id": farm.region_code,
-        "area_origin_name": farm.region_name[:100], "farm_name": farm.name[:100],
-        "dead_num": "0"})
+    if m.terminals is not None:       # device mode: the house's handheld registers the intake
+        m.terminals.animal_intake(node, seller, cert, heads, farm)
+    else:
+        m.record("animal_in_info", node.code, {
+            "butcher_fac_id": node.code, "butcher_fac_name": node.name[:100],
+            "in_date": m.node_ymd(node.code, env.now), "seller_id": seller.code, "seller_name": seller.name[:50],
+            "quarantine_id": cert, "quarantine_num": str(heads), "check_result": "1",
+            "area_origin_id": farm.region_code, "area_origin_name": farm.region_name[:100],
+            "farm_name": farm.name[:100], "dead_num": "0"})
     yield env.timeout(r.uniform(600, 1800))
     sample = max(1, math.ceil(heads * float(m.rates.volume["quarantine_sample_share"])))
     m.record("quarantine_info", node.code, {

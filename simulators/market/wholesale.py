@@ -34,7 +34,10 @@ def trip(m, seller, buyer, goods: dict[str, float], t_at: float, deadline: float
     want = {g: kg for g, kg in goods.items() if kg > 0}
     hold = m.holding(seller)
     r = m.rng(f"trip:{seller.code}")
+    term = m.terminals                  # device mode: card readers (one buyer at a time at their counters)
     while want:
+        if term is not None:
+            yield from term.step_up(seller)
         pieces = []
         for g in sorted(want):
             for lot, kg in hold.take(g, want[g]):
@@ -42,13 +45,18 @@ def trip(m, seller, buyer, goods: dict[str, float], t_at: float, deadline: float
                 want[g] = kg3(want[g] - kg)
         want = {g: kg for g, kg in want.items() if kg > 0}
         if pieces:
-            lines = sell(m, seller, buyer, pieces, d)
-            if buyer is not None:
+            who = buyer
+            if term is not None:        # the buyer as read from the service card (None: trades as cash)
+                who = yield from term.identify(seller, buyer)
+            lines = sell(m, seller, who, pieces, d)
+            if who is not None:
                 travel = r.uniform(1200, 3600)
                 arrive_at = env.now + travel
-                if buyer.node.role == "canteen":
+                if who.node.role == "canteen":
                     arrive_at = max(arrive_at, d * DAY_S + m.rates.sample_time("canteen_acceptance", r))
-                env.process(arrive(m, seller, buyer, lines, arrive_at, d))
+                env.process(arrive(m, seller, who, lines, arrive_at, d))
+        if term is not None:
+            term.leave(seller)
         if not want:
             return
         if env.now >= deadline:
@@ -178,6 +186,9 @@ def arrive(m, seller, buyer, lines, arrive_at: float, d: int):
     (node_id, node_name), (party_id, party_name) = spec["node_keys"], spec["party_keys"]
     for key in sorted(groups):
         glines = groups[key]
+        if m.terminals is not None and spec is _ENTRY["wholesale"]:   # device mode: the market's handheld
+            m.terminals.market_entry(node, buyer, glines, sup_node)
+            continue
         first = glines[0]
         base = {node_id: node.code, node_name: node.name[:100], "in_date": day_txt, party_id: party.code,
                 party_name: party.name[:50], "tran_id": first.ref, **_cert_fields(first.cert, spec["base_certs"]),
