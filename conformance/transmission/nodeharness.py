@@ -69,6 +69,8 @@ STOP_POLL_S = 0.25
 SALES_PER_SCALE = 12
 OUTAGE_SALES = 6
 BACKOFF_WINDOW_S = 3.2
+#: how long the harness waits for the node to load the entered batches onto its scales (node poll is 0.2 s)
+PUSH_WAIT_S = 6.0
 
 
 class HarnessError(Exception):
@@ -173,13 +175,24 @@ class ScaleBench:
     stall: str
     batch: str
     commodity: str
+    entry: tuple = ()           #: (commodity name, limit g, price fen) of the batch, from the entry records
     sales: list = field(default_factory=list)       #: (epoch seconds, SaleRecord, phase)
     unacked_during_outage: int | None = None
+    pushed_at: float | None = None  #: when the harness saw the node's push of ``batch`` (None: it loaded it itself)
+    table_at_push: list = field(default_factory=list)  #: the scale's batch table when the push was seen
 
     def sell(self, rng: random.Random, phase: str) -> None:
+        # at most 1/40 of the batch per sale: every sale of the scenario (about 20) stays within the limit
+        hi = max(150, min(2500, self.entry[1] // 40)) if self.entry else 2500
         with self.runner.lock:
-            sale = self.model.sell(self.batch, weight_g=rng.randint(150, 2500))
+            sale = self.model.sell(self.batch, weight_g=rng.randint(min(150, hi), hi))
         self.sales.append((time.time(), sale, phase))
+
+    def load_entry(self) -> None:
+        """The harness loads the batch itself (no node push to wait for, or the node did not push it)."""
+        name, limit, price = self.entry
+        with self.runner.lock:
+            self.model.load_batch(self.batch, self.commodity, name, limit, price)
 
 
 def _write_config(n: NodeUnderTest, platform_url: str, devices: list[dict]) -> None:
@@ -319,6 +332,7 @@ class NodeSession:
                 self._wait("start", lambda n=n: self._node_ready(n), 30, f"node {n.code} listening on {n.port}")
         with self._phase("handheld"):
             self._handheld()
+            self._await_batch_push()
         with self._phase("sales"):
             for b in self._scales():
                 for _ in range(SALES_PER_SCALE):
@@ -401,10 +415,14 @@ class NodeSession:
             model = ScaleModel(n.workdir / f"scale{i + 1}.db", seed=self.seed * 100 + i, trace_seq_start=9_000_001,
                                profile=self.profile)
             model.bind_stall(n.code, op, stall, n.name, "")
+            # what the node is to push (NODE-WHOL-05): the entered weight as the limit, the entry's price or the
+            # reference node's default (the wholesale entry carries no price)
             price = int(round(float(d.get("price") or "10.00") * 100))
-            model.load_batch(b["batch_id"], d["goods_code"], d["goods_name"], 10_000_000, max(price, 100))
+            entry = (d["goods_name"], int(round(float(d["weight"]) * 1000)), max(price, 1))
             runner = serve(model, line.device).start()
-            bench = ScaleBench(sid, line, model, runner, op, stall, b["batch_id"], d["goods_code"])
+            bench = ScaleBench(sid, line, model, runner, op, stall, b["batch_id"], d["goods_code"], entry)
+            if not self.with_handheld:
+                bench.load_entry()          # the node has no entry records to learn the batch from
             n.scales.append(bench)
             if b["batch_id"] == self.stop_batch:
                 self.stop_scale = bench
@@ -497,6 +515,24 @@ class NodeSession:
                         self._post_handheld(c, n, "animal_in_info", [bad])
                         if len(n.handheld) > before:
                             n.refused_intake = {"record": bad, "verdict": n.handheld.pop()[3]}
+
+    def _await_batch_push(self, timeout: float = PUSH_WAIT_S) -> None:
+        """NODE-WHOL-05: wait (bounded) until the node has loaded each scale's batch from the entry records it
+        took in; a batch not pushed in time is loaded by the harness (``pushed_at`` stays ``None``) so the rest
+        of the scenario runs; the test judges it."""
+        waiting = [b for b in self._scales() if not b.pushed_at and self.with_handheld]
+
+        def held(b):
+            with b.runner.lock:
+                table = b.model.store.batches()
+            if any(x["batch_trace"] == b.batch for x in table):
+                b.pushed_at, b.table_at_push = time.time(), table
+                return True
+            return False
+        wait_for(lambda: all([held(b) for b in waiting if not b.pushed_at]), timeout)
+        for b in waiting:
+            if not b.pushed_at:
+                b.load_entry()
 
     def _outage(self) -> None:
         retail = next((n for n in self.nodes.values() if n.role == "retail"), None)

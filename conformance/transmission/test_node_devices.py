@@ -64,3 +64,82 @@ def test_stop_trade_relayed_to_the_scale_and_acknowledged(node_session, evidence
     assert r.get("acked"), "the node did not acknowledge the instruction to the platform"
     acked = [row.get("acked_ms") for row in r.get("ack_rows", []) if row.get("acked_ms")]
     assert acked and min(acked) / 1000 >= r["posted"] - 1, "acknowledgement recorded before the instruction existed"
+
+
+def _entered_batches(n, base_t: str, det_t: str, op_field: str) -> dict[str, list[dict]]:
+    """Operator -> the batches it entered through the node's handheld intake (base and detail both accepted),
+    in entry order: ``{"batch", "goods_code", "limit_g"}``."""
+    import json
+    bases, details = [], {}
+    for (_, rtype, rec, verdict) in n.handheld:
+        if verdict != "accepted":
+            continue
+        d = json.loads(rec)
+        if rtype == base_t:
+            bases.append(d)
+        elif rtype == det_t:
+            details.setdefault(d.get("batch_id"), d)
+    out: dict[str, list[dict]] = {}
+    seen = set()
+    for b in bases:
+        d = details.get(b.get("batch_id"))
+        if d is None or b["batch_id"] in seen:
+            continue
+        seen.add(b["batch_id"])
+        out.setdefault(b.get(op_field), []).append({"batch": b["batch_id"], "goods_code": d.get("goods_code"),
+                                                    "limit_g": int(round(float(d["weight"]) * 1000))})
+    return out
+
+
+@pytest.mark.requirement("NODE-WHOL-05")
+@pytest.mark.applies(kinds=("node",), needs=("node_scales", "node_wholesale", "handheld_intake"))
+def test_entered_batches_pushed_to_the_bound_scales(node_session, evidence):
+    """Before trading, the wholesale node loads onto each scale bound to a wholesaler the batches that wholesaler
+    entered that day (registered through the node's handheld intake, base and detail): the harness does not load
+    them and waits at most a few seconds before the first sale.  Each batch is on the scale with the entry's
+    commodity and the entered weight as its limit (as many as the scale's batch table holds, in entry order), and
+    every sale record the node uploaded from that scale names a batch the node pushed."""
+    import json
+
+    from .nodeharness import PUSH_WAIT_S
+    s = node_session
+    n = next((n for n in s.nodes.values() if n.role == "wholesale"), None)
+    if n is None or not n.scales:
+        pytest.fail("no wholesale node with scales could be run (harness problem)", pytrace=False)
+    entered = _entered_batches(n, "market_in_info_base", "market_in_info_detail", "wholesaler_id")
+    vouchers = [json.loads(b) for (_, t, _, b) in s.stored(n.code) if t == "market_tran_info_detail"]
+    rows, problems = [], []
+    for b in n.scales:
+        room = b.model.max_batches
+        want = entered.get(b.operator, [])[:room]
+        with b.runner.lock:
+            table = {x["batch_trace"]: x for x in b.model.store.batches()}     # at the end of the scenario
+        row = {"scale": b.id, "operator": b.operator, "batch_sold": b.batch, "pushed_at": b.pushed_at,
+               "entered": len(entered.get(b.operator, [])), "table_room": room,
+               "table_at_push": sorted(x["batch_trace"] for x in b.table_at_push), "table": sorted(table),
+               "problems": []}
+        if not b.pushed_at:
+            row["problems"].append(f"batch {b.batch} entered by {b.operator} was not on the scale within "
+                                   f"{PUSH_WAIT_S:g} s of its entry registration (the harness loaded it itself)")
+        else:
+            for w in want:
+                got = table.get(w["batch"])
+                if got is None:
+                    row["problems"].append(f"entered batch {w['batch']} not on the scale")
+                elif got["commodity"] != w["goods_code"] or got["limit_g"] != w["limit_g"]:
+                    row["problems"].append(f"batch {w['batch']} pushed as {got['commodity']}/{got['limit_g']} g, "
+                                           f"entered as {w['goods_code']}/{w['limit_g']} g")
+        sold = {sale.trace_code for (_, sale, _) in b.sales}
+        mine = [v for v in vouchers if v.get("tran_id") in sold]
+        stray = [v.get("batch_id") for v in mine if v.get("batch_id") not in table]
+        if b.pushed_at and stray:
+            row["problems"].append(f"{len(stray)} sale records name batches the node never pushed: {stray[:3]}")
+        row["vouchers"] = len(mine)
+        rows.append(row)
+        problems += [f"{b.id}: {p}" for p in row["problems"]]
+    evidence.attach_json("batch_push.json", rows)
+    _attach_wire(evidence, s)
+    assert entered, "the wholesale node accepted no entry (base + detail) through its handheld intake"
+    assert not problems, (f"{len(problems)} problems pushing entered batches to the scales; first: {problems[0]}. "
+                          "Fix: before trading, LOAD_BATCH each operator's entered batches of the day onto the "
+                          "operator's bound scales")

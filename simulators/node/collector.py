@@ -11,6 +11,8 @@ One :class:`ScaleWorker` thread per configured scale owns its port and driver
 2. **collect**: READ_RECORDS from the durable cursor; each sale line becomes the
    profile's records (:mod:`.sales`), checked with the catalogue, and goes into the
    outbox *together with* the new cursor (one transaction);
+0. **batches**: load the bound operator's entered batches of the day the scale does not hold yet
+   (LOAD_BATCH, :mod:`.batchpush`, NODE-WHOL-05); a full batch table stops pushing until the next connection;
 3. **acknowledge**: ACK_RECORDS up to the highest index whose records all have a
    final verdict from the platform (accepted / duplicate / rejected-and-kept), so
    the scale frees its memory only for records the platform has answered.
@@ -50,8 +52,13 @@ class ScaleWorker:
     """:param device: a :class:`~.config.DeviceConfig`.  :param mapper: a :class:`SaleMapper`."""
 
     def __init__(self, device, outbox: Outbox, mapper: SaleMapper, profile, node_code: str, node_name: str,
-                 clock=None, variant_of=None):
+                 clock=None, variant_of=None, entries=None, default_price_fen: int = 1000):
+        """:param entries: an :class:`~.batchpush.EntryBatches` to push from, or ``None`` (no pushing)."""
         self.dev = device
+        self.entries = entries
+        self.default_price_fen = default_price_fen
+        self.pushed: set[str] = set()
+        self.table_full = False
         self.variant_of = variant_of      #: the node config (its ``variant``), for the broken variants only
         self.outbox = outbox
         self.mapper = mapper
@@ -82,6 +89,7 @@ class ScaleWorker:
             drv.close()
             raise
         self.driver = drv
+        self.pushed, self.table_full = set(), False
         self.status.update(connected=True, serial_no=ident.serial_no, model=ident.model, last_error=None)
         logs.event("device_connected", device=self.dev.id, model=ident.model, serial_no=ident.serial_no)
 
@@ -99,11 +107,42 @@ class ScaleWorker:
         """Stop-trade, collect, acknowledge once; returns the number of sale lines read."""
         if self.driver is None:
             self._connect()
+        self._push_batches()
         self._enforce_stops()
         n = self._collect()
         self._acknowledge()
         self.status["last_ok_ms"] = time.time_ns() // 1_000_000
         return n
+
+    def _push_batches(self) -> None:
+        if self.entries is None or not self.dev.operator or self.table_full:
+            return
+        if active_variant(self.variant_of, "no-batch-push"):
+            return                                      # broken: the scales get no batch from the node
+        self.entries.refresh()
+        new = [b for b in self.entries.of_operator(self.dev.operator, self.clock()) if b.batch not in self.pushed]
+        if not new:
+            return
+        held = {b.batch_trace for b in self.driver.status().batches}
+        for b in new:
+            if b.batch in held:
+                self.pushed.add(b.batch)
+                continue
+            try:
+                self.driver.load_batch(b.batch, b.commodity, b.limit_g, b.price_fen or self.default_price_fen,
+                                       b.commodity_name)
+            except DeviceNak as exc:
+                if exc.reason == "BATCH_TABLE_FULL":
+                    self.table_full = True
+                    logs.event("batch_table_full", logging.WARNING, device=self.dev.id, batch=b.batch)
+                    return
+                if exc.reason not in ("BAD_CODE", "BAD_PAYLOAD"):
+                    raise
+                logs.event("batch_refused", logging.WARNING, device=self.dev.id, batch=b.batch, reason=exc.reason)
+            else:
+                logs.event("batch_pushed", device=self.dev.id, batch=b.batch, commodity=b.commodity,
+                           limit_g=b.limit_g)
+            self.pushed.add(b.batch)
 
     def _enforce_stops(self) -> None:
         stops = self.outbox.stopped_batches()

@@ -16,6 +16,8 @@ naming the key (the CLI prints it and exits 2).  See
     [upload]    max_count (<= the profile's Count limit), batch_wait_s (<= TRAN-UPL-01
                 deadline), interval_s, backoff_first_s, backoff_max_s (TRAN-UPL-06 defaults)
     [stoptrade] poll_s (<= 60, NODE-STOP-01), enabled
+    [batches]   push (default true: load each operator's entered batches of the day onto its bound scales,
+                NODE-WHOL-05), default_price (yuan/kg, default 10, when the entry record carries no price)
     [server]    host (default 127.0.0.1), port (0 = any free port)
     [[devices]] id, kind = "scale", url (sim://NAME, /dev/pts/N or a pty symlink,
                 socket://127.0.0.1:PORT, serial:///dev/ttyUSB0?baud=9600), baud,
@@ -90,6 +92,8 @@ class NodeConfig:
     operator_info: dict[str, dict[str, str]] = field(default_factory=dict)
     report_operators: bool = True   #: queue manager_base_info per operator at start (NODE-REC-06)
     variant: str | None = None    #: a broken variant's name (simulators/node/variants.py); None = clean
+    push_batches: bool = True     #: load entered batches onto the operators' bound scales (NODE-WHOL-05)
+    default_price_fen: int = 1000  #: fen/kg pushed when an entry record has no price
 
     @property
     def upload_url(self) -> str:
@@ -211,7 +215,8 @@ def load_config(path: str | Path, profile=None) -> NodeConfig:
 def parse_config(data: dict, base: Path, profile=None, source: str = "") -> NodeConfig:
     """Validate a parsed TOML document (relative paths against ``base``)."""
     from profiles import ProfileError, load_profile
-    known = {"node", "operators", "platform", "outbox", "upload", "stoptrade", "server", "devices", "profile"}
+    known = {"node", "operators", "platform", "outbox", "upload", "stoptrade", "batches", "server", "devices",
+             "profile"}
     for k in data:
         if k not in known:
             raise ConfigError(f"未知的配置项 {k!r}", f"unknown configuration key {k!r}")
@@ -290,6 +295,11 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
     _range(stop_poll, 0.05, 60, "[stoptrade] poll_s", "（至少每60秒取一次，NODE-STOP-01）", " (fetch at least every 60 s, NODE-STOP-01)")
     stop_enabled = _opt(st, "enabled", "stoptrade", True, bool)
 
+    bt = _typed(data.get("batches", {}), "[batches]", dict)
+    push_batches = _opt(bt, "push", "batches", True, bool)
+    price = _opt(bt, "default_price", "batches", 10.0, float)
+    _range(price, 0.01, 99999.99, "[batches] default_price")
+
     srv = _typed(data.get("server", {}), "[server]", dict)
     host = _opt(srv, "host", "server", "127.0.0.1", str)
     try:
@@ -337,4 +347,5 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
             raise ConfigError(exc.zh, exc.en) from None
     return NodeConfig(code, name, ntype, operators, url, key, str(opath), ppath, timeout_s, fmt, max_count, wait,
                       interval, first, cap, stop_poll, stop_enabled, host, port, devices, prof_name, source,
-                      operator_info, report_operators)
+                      operator_info, report_operators, push_batches=push_batches,
+                      default_price_fen=round(price * 100))

@@ -256,10 +256,11 @@ class Outbox:
             got = dict(self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
         return {s: got.get(s, 0) for s in STATES}
 
-    def rows_of_type(self, rtype: str) -> list[dict]:
-        """Every row of one record type (any state), oldest first."""
+    def rows_of_type(self, rtype: str, after_id: int = 0) -> list[dict]:
+        """Every row of one record type (any state) with an id above ``after_id``, oldest first."""
         with self._lock:
-            rows = self.db.execute("SELECT id, state, body FROM outbox WHERE rtype = ? ORDER BY id", (rtype,)).fetchall()
+            rows = self.db.execute("SELECT id, state, body FROM outbox WHERE rtype = ? AND id > ? ORDER BY id",
+                                   (rtype, after_id)).fetchall()
         return [{"id": r[0], "state": r[1], "record": json.loads(r[2])} for r in rows]
 
     def rows(self, state: str | None = None, limit: int = 100) -> list[dict]:

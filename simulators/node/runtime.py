@@ -13,6 +13,7 @@ import datetime as _dt
 from profiles import load_profile
 
 from . import logs, variants
+from .batchpush import EntryBatches
 from .collector import ScaleWorker
 from .handheld_api import HandheldIntake
 from .operators import queue_operators
@@ -34,8 +35,10 @@ class NodeRuntime:
         if config.devices:
             mapper = SaleMapper(config.node_code, config.node_name, config.node_type, config.operator_name,
                                 self.profile.codes)
+            entries = EntryBatches(self.outbox, mapper.role) if config.push_batches else None
             self.workers = [ScaleWorker(d, self.outbox, mapper, self.profile, config.node_code, config.node_name,
-                                        self.clock, config) for d in config.devices]
+                                        self.clock, config, entries, config.default_price_fen)
+                            for d in config.devices]
         self.uploader = Uploader(config, self.outbox, self.profile, self.clock)
         self.poller = StopTradePoller(config, self.outbox, self.workers, self.profile, self.clock) \
             if config.stop_enabled else None

@@ -64,6 +64,9 @@ VARIANTS: dict[str, NodeVariant] = {v.name: v for v in [
     NodeVariant("no-operator-reupload", "TRAN-UPL-08",
                 "经营者信息变更后不重新上传（只在首次登记时上传一次manager_base_info）",
                 "a changed operator is never uploaded again (manager_base_info only once, when first registered)"),
+    NodeVariant("no-batch-push", "NODE-WHOL-05",
+                "不把进场登记的批次下发到经营者绑定的电子秤（由经营者自己在秤上录入）",
+                "entered batches are never pushed to the operators' bound scales (left to the operators to key in)"),
 ]}
 
 
