@@ -4,6 +4,7 @@
     roucai simulate --preset lanzhou --seed 7 --days 2 --envelopes env/ --plot day.png
     roucai simulate --preset urumqi --speed x144      # one day in ten minutes of wall time
     roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json   # live uploads
+    roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json --via-node --node-dir nodes/
 
 Outputs: ``--out`` the time-ordered JSON-lines stream of records (as nodes upload them);
 ``--ledger`` the ground truth (every record, lot, sale, fault; ``roucai truth`` reads it);
@@ -12,19 +13,24 @@ activity by node type and hour.  ``--to URL --keys FILE`` POSTs every node's env
 platform (``simulators.market.upload``): the model runs first at full speed, then the uploads go
 out in upload-time order, paced by ``--speed`` (``max``: as fast as the platform answers),
 each signed with its node's key (``roucai serve admin import-city --keys-out``) and
-RequestTime = now; bounded retries, ``--upload-limit`` seconds in all.  The closing summary (stdout; ``--json`` for JSON)
+RequestTime = now; bounded retries, ``--upload-limit`` seconds in all.  With ``--via-node`` the uploads
+go through the reference node's code instead (``simulators.market.vianode``): one node outbox per
+simulated node under ``--node-dir`` (default a temporary directory), each record entering it at its
+upload time (paced by ``--speed``), sent by the node's uploader; the summary adds the node-side truth
+(generated = entered = acknowledged + rejected + invalid + left pending).  The closing summary (stdout; ``--json`` for JSON)
 gives records by node type, tonnes sold by category, true KPIs and the faults injected.
 Progress goes to stderr for runs longer than a few seconds (``--quiet`` silences it).
 
-Exit codes: 0 done; 1 (with ``--to``) a record was rejected or lost; 2 bad options, preset,
+Exit codes: 0 done; 1 (with ``--to``) a record was rejected or lost (``--via-node``: not acknowledged); 2 bad options, preset,
 date, an impossible configuration, a missing or invalid keys file, a node with no key or a
-URL that is not http(s) (all refused before the run); 3 harness error, the platform could not
+URL that is not http(s), a ``--node-dir`` of another run (all refused before the run); 3 harness error, the platform could not
 be reached, or the upload time limit ran out.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -74,6 +80,10 @@ def register(sub, common):
     p.add_argument("--keys", metavar="FILE", help="with --to: node keys, JSON {node_id: key} (import-city --keys-out)")
     p.add_argument("--upload-limit", type=float, metavar="S",
                    help="with --to: seconds for the whole upload (default: the paced span + 600)")
+    p.add_argument("--via-node", action="store_true",
+                   help="with --to: upload through the reference node's outbox and uploader, one outbox per node")
+    p.add_argument("--node-dir", metavar="DIR", help="with --via-node: keep the node outboxes and node.log here "
+                   "(rerunning the same command resumes; default: a temporary directory, removed at the end)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -144,9 +154,12 @@ def _options(args, con, prof):
 def _upload_target(args) -> tuple[str, dict] | None:
     """``(ingest URL, keys)`` for ``--to``, or None; UsageError for a bad URL, keys file or limit."""
     from simulators.market.upload import ingest_url, load_keys
+    if args.node_dir and not args.via_node:
+        raise UsageError("--node-dir 仅与 --via-node 一起使用", "--node-dir goes with --via-node only")
     if not args.to:
-        if args.keys or args.upload_limit is not None:
-            raise UsageError("--keys 与 --upload-limit 仅与 --to 一起使用", "--keys and --upload-limit go with --to only")
+        if args.keys or args.upload_limit is not None or args.via_node:
+            raise UsageError("--keys、--upload-limit 与 --via-node 仅与 --to 一起使用",
+                             "--keys, --upload-limit and --via-node go with --to only")
         return None
     if not args.keys:
         raise UsageError("--to 需要 --keys 密钥文件（roucai serve admin import-city --keys-out 的输出）",
@@ -185,11 +198,15 @@ def run(args, con) -> int:
     except MarketConfigError as exc:
         raise UsageError(exc.zh, exc.en) from None
     city = generate_city(args.preset, args.seed if args.city_seed is None else args.city_seed, prof)
+    via = None
     if target:
         from simulators.market.upload import check_reachable
         _check_keys(city, target[1])
+        via = _via_node(args, prof, city, start, target, faults, factor, rates) if args.via_node else None
         problem = check_reachable(target[0])
         if problem:
+            if via is not None and via.temporary:
+                shutil.rmtree(via.dir, ignore_errors=True)
             con.err(f"无法连接平台 {target[0]}：{problem}", f"cannot reach the platform {target[0]}: {problem}")
             return EXIT_HARNESS
     paced_model = factor is not None and not target   # with --to the uploads are paced, not the model
@@ -199,7 +216,11 @@ def run(args, con) -> int:
     if args.envelopes:
         batcher = EnvelopeBatcher(prof, start, rates.upload["node_batch_s"], args.envelope_key or DEFAULT_KEY)
         hooks.append(batcher.add)
-    if target:
+    if via is not None:
+        from simulators.market.vianode import UploadLog
+        live = UploadLog(prof)
+        hooks.append(live.add)
+    elif target:
         live = EnvelopeBatcher(prof, start, rates.upload["node_batch_s"])
         hooks.append(live.add)
     t_wall = time.monotonic()
@@ -247,12 +268,60 @@ def run(args, con) -> int:
     if env_info:
         summary["envelopes"] = env_info
     code = EXIT_OK
-    if live is not None:
+    if via is not None:
+        res = _upload_via_node(args, con, via, live, factor)
+        summary["via_node"] = {"url": target[0], **res.to_dict()}
+        code = (EXIT_HARNESS if res.timed_out or not res.answered else EXIT_NONCONFORMANT if not res.ok else EXIT_OK)
+    elif live is not None:
         up = _upload(args, con, prof, target, live, factor)
         summary["upload"] = {"url": target[0], **up.to_dict()}
         code = (EXIT_HARNESS if up.timed_out or not up.answered else EXIT_NONCONFORMANT if not up.ok else EXIT_OK)
     _report(con, summary, args)
     return code
+
+
+def _via_node(args, prof, city, start, target, faults, factor, rates):
+    """The :class:`~simulators.market.vianode.ViaNode` of a ``--via-node`` run, its directory ready
+    (UsageError for a directory of another run or a node configuration the node refuses)."""
+    import tempfile
+    from simulators.market.vianode import ViaNode, prepare_dir
+    run_id = {"preset": args.preset, "seed": args.seed, "city_seed": args.city_seed, "start": start.isoformat(),
+              "days": args.days, "mode": args.mode, "faults": faults, "url": target[0], "profile": prof.name}
+    temporary = not args.node_dir
+    path = args.node_dir or tempfile.mkdtemp(prefix="roucai-vianode-")
+    try:
+        work = prepare_dir(path, run_id)
+        via = ViaNode(prof, target[0], target[1], [(n.code, n.name, n.type) for n in city.nodes], work, start,
+                      factor=factor, tick_s=rates.upload["node_batch_s"])
+    except MarketConfigError as exc:
+        if temporary:
+            shutil.rmtree(path, ignore_errors=True)
+        raise UsageError(exc.zh, exc.en) from None
+    via.temporary = temporary
+    return via
+
+
+def _upload_via_node(args, con, via, log, factor):
+    times = [e[0] for e in log.entries]
+    span = (max(times) - min(times)) if times else 0.0
+    via.limit_s = args.upload_limit or (span * (factor or 0.0) + 600.0)
+
+    def progress(p):
+        if not args.quiet:
+            print(con.t(f"[经节点上传] 进入出站队列 {p['offered']}/{p['total']}  报文 {p['envelopes']}  "
+                        f"确认 {p['acknowledged']}  拒收 {p['rejected']}",
+                        f"[via node] entered {p['offered']}/{p['total']}  envelopes {p['envelopes']}  "
+                        f"acknowledged {p['acknowledged']}  rejected {p['rejected']}"), file=sys.stderr, flush=True)
+
+    via.progress = progress
+    try:
+        res = via.run(log)
+    finally:
+        if via.temporary:
+            shutil.rmtree(via.dir, ignore_errors=True)
+    if via.temporary:
+        res.work_dir = None
+    return res
 
 
 def _upload(args, con, prof, target, live, factor):
@@ -308,6 +377,8 @@ def _report(con, s: dict, args) -> None:
                       f"envelopes: {e['envelopes']} ({e['records']} records, {e['nodes']} nodes) → {args.envelopes}"))
     if s.get("upload"):
         _report_upload(con, s["upload"])
+    if s.get("via_node"):
+        _report_via_node(con, s["via_node"], args)
     for path, zh, en in ((args.out, "记录流", "stream"), (args.ledger, "真值台账", "ledger"), (args.plot, "活动图", "plot")):
         if path:
             con.say(con.t(f"{zh}：{path}", f"{en}: {path}"))
@@ -329,3 +400,37 @@ def _report_upload(con, u: dict) -> None:
         con.say(con.t("  平台没有应答", "  the platform never answered"))
     elif u["timed_out"]:
         con.say(con.t("  上传时限已到，余下报文未发送", "  the upload time limit ran out; the rest was not sent"))
+
+
+def _report_via_node(con, u: dict, args) -> None:
+    rate = u["records_per_s"] if u["records_per_s"] is not None else "—"
+    con.say(con.t(f"经参考节点上传 → {u['url']}：节点 {u['nodes']} 个，报文 {u['envelopes']} 个（失败尝试 {u['failures']} 次），"
+                  f"用时 {u['wall_s']}s（{rate} 条/秒）",
+                  f"uploaded via the reference node → {u['url']}: {u['nodes']} nodes, {u['envelopes']} envelopes "
+                  f"({u['failures']} failed attempts), {u['wall_s']}s ({rate} records/s)"))
+    con.say(con.t(f"  生成 {u['generated']} = 进入出站队列 {u['entered']} = 已确认 {u['acknowledged']}"
+                  f"（接收 {u['accepted']}，平台已有 {u['duplicate']}）+ 拒收 {u['rejected']} + 无效 {u['invalid']}"
+                  f" + 滞留 {u['pending']}",
+                  f"  generated {u['generated']} = entered outboxes {u['entered']} = acknowledged {u['acknowledged']}"
+                  f" (accepted {u['accepted']}, already held {u['duplicate']}) + rejected {u['rejected']}"
+                  f" + invalid {u['invalid']} + left pending {u['pending']}"))
+    if u["not_entered"]:
+        con.say(con.t(f"  未进入出站队列：{u['not_entered']} 条", f"  not entered: {u['not_entered']} record(s)"))
+    if u["deduplicated"]:
+        con.say(con.t(f"  已在出站队列中（模型的重复上传，或 --node-dir 中上次运行的记录）：{u['deduplicated']} 次",
+                      f"  already in the outboxes (the model's repeated uploads, or an earlier run in --node-dir): "
+                      f"{u['deduplicated']}"))
+    for r in u["top_reasons"]:
+        con.say(con.t(f"  拒收原因 {r['reason']}：{r['records']} 条", f"  rejected {r['reason']}: {r['records']} record(s)"))
+    for r in u["top_findings"]:
+        con.say(con.t(f"  无效（{r['finding']}）：{r['records']} 条", f"  invalid ({r['finding']}): {r['records']} record(s)"))
+    for r in u["refused"]:
+        con.say(con.t(f"  节点 {r['node']} 的报文被平台整体拒收（{r['code']}），节点已放弃：{r['records']} 条记录滞留",
+                      f"  node {r['node']}: envelopes refused whole by the platform ({r['error']}); the node gave up, "
+                      f"{r['records']} record(s) left pending"))
+    if not u["answered"]:
+        con.say(con.t("  平台没有应答", "  the platform never answered"))
+    elif u["timed_out"]:
+        con.say(con.t("  上传时限已到，余下记录仍在出站队列", "  the upload time limit ran out; the rest is still in the outboxes"))
+    if args.node_dir:
+        con.say(con.t(f"  节点出站队列与日志：{u['work_dir']}", f"  node outboxes and log: {u['work_dir']}"))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -88,6 +89,27 @@ def check_reachable(url: str, timeout_s: float = 10.0) -> str | None:
     return None
 
 
+class RequestClock:
+    """``clock(node)`` -> RequestTime for a node's next envelope: now, naive Beijing wall time, whole
+    milliseconds, strictly increasing per node (two envelopes of one node never share a RequestTime,
+    which the platform would refuse as a replay).  Thread-safe."""
+
+    def __init__(self, utc_offset: int = 8):
+        self.utc_offset = utc_offset
+        self._last: dict[str, dt.datetime] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, node: str) -> dt.datetime:
+        now = beijing(dt.datetime.now(dt.timezone.utc), self.utc_offset)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        with self._lock:
+            last = self._last.get(node)
+            if last is not None and now <= last:
+                now = last + dt.timedelta(milliseconds=1)
+            self._last[node] = now
+        return now
+
+
 @dataclass
 class UploadResult:
     envelopes: int = 0            # envelopes answered with per-record verdicts or a refusal
@@ -138,16 +160,8 @@ class Uploader:
         self.backoff_s = float(backoff_s)
         self.progress = progress
         self._clock, self._sleep = clock, sleep
-        self._last_rt: dict[str, dt.datetime] = {}
+        self._request_time = RequestClock(spec.utc_offset)
 
-    def _request_time(self, node: str) -> dt.datetime:
-        now = beijing(dt.datetime.now(dt.timezone.utc), self.spec.utc_offset)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        last = self._last_rt.get(node)
-        if last is not None and now <= last:
-            now = last + dt.timedelta(milliseconds=1)
-        self._last_rt[node] = now
-        return now
 
     def run(self, batches) -> UploadResult:
         batches = sorted(batches, key=lambda b: (b[0], b[1], b[2], b[3]))

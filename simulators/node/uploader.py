@@ -64,8 +64,9 @@ class Uploader(BackgroundLoop):
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.client = client or httpx.Client(timeout=config.timeout_s, trust_env=False)
         self.backoff = Backoff(config.backoff_first_s, config.backoff_max_s)
+        #: ``refused``: the ResultCode of the last attempt if the platform refused the envelope whole, else None
         self.status = {"envelopes": 0, "acknowledged": 0, "rejected": 0, "failures": 0, "last_ok_ms": None,
-                       "last_error": None, "retry_in_s": 0.0}
+                       "last_error": None, "retry_in_s": 0.0, "refused": None}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ctype = "application/json" if config.fmt == "json" else "application/xml; charset=utf-8"
@@ -79,6 +80,7 @@ class Uploader(BackgroundLoop):
         batch = self.outbox.claim(max_count, wait_ms, newest_first=active(cfg, "uploads-out-of-order"))
         if batch is None:
             return "idle"
+        self.status["refused"] = None
         error = self._send(batch)
         if error is None:
             if active(cfg, "resends-accepted-records"):
@@ -121,6 +123,7 @@ class Uploader(BackgroundLoop):
         if parsed is None:
             return f"HTTP {resp.status_code}: unreadable response ({findings[0].rule if findings else '?'})"
         if parsed.code != "0000":
+            self.status["refused"] = parsed.code
             return f"HTTP {resp.status_code}: refused {parsed.code} {self.spec.reason_text(parsed.code, 'en')}"
         if len(parsed.results) != len(batch.ids):
             return f"HTTP {resp.status_code}: {len(parsed.results)} results for {len(batch.ids)} records"

@@ -7,79 +7,28 @@ Real processes, real HTTP, real SQLite; every wait is bounded.
 from __future__ import annotations
 
 import json
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import given, strategies as st
 
-from profiles import load_profile
-from simulators.city import dump_bytes, generate_city
+from simulators.city import generate_city
 from simulators.market.errors import MarketConfigError
 from simulators.market.upload import INGEST_PATH, Uploader, ingest_url, load_keys
-from simulators.platform.launcher import PlatformProcess
-from simulators.platform.recordmap import RecordMap
-
-ROOT = Path(__file__).resolve().parents[3]
-P = load_profile()
-DATE = "2025-03-10"
-
-
-def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "roucai.cli", "simulate", "--preset", "tiny", "--seed", "1",
-                           "--date", DATE, "--quiet", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def city_file(tmp_path_factory):
-    d = tmp_path_factory.mktemp("upcity")
-    (d / "city.json").write_bytes(dump_bytes(generate_city("tiny", 1, P)))
-    return d / "city.json"
-
-
-@pytest.fixture
-def platform(tmp_path, city_file):
-    """A fresh reference platform with the tiny city imported: ``(process, db path, keys dict, keys path)``."""
-    db = tmp_path / "p.db"
-    keys_path = tmp_path / "keys.json"
-    r = subprocess.run([sys.executable, "-m", "roucai.cli", "serve", "admin", "--db", str(db), "import-city",
-                        str(city_file), "--keys-out", str(keys_path)], cwd=ROOT, capture_output=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    with PlatformProcess(str(db), cwd=str(ROOT), timeout=30) as proc:
-        yield proc, db, json.loads(keys_path.read_text()), keys_path
-
-
-def _expected_identities(stream: Path) -> set[tuple]:
-    """(node, type, rkey) of every catalogue record in the model's stream (the platform's identity)."""
-    rmap = RecordMap(P)
-    out = set()
-    for line in stream.read_text("utf-8").splitlines():
-        obj = json.loads(line)
-        if obj.get("k") == "record" and obj["type"] in P.records.types:
-            out.add((obj["node"], obj["type"], rmap.facts(obj["type"], obj["data"], obj["node"]).rkey))
-    return out
-
-
-def _stored(db: Path) -> list[tuple]:
-    with sqlite3.connect(db) as c:
-        return c.execute("SELECT node_id, rtype, rkey FROM records").fetchall()
+from uploadkit import DATE, P, city_file, expected_identities, platform, simulate_cli, stored_records  # noqa: F401 (fixtures)
 
 
 def test_a_day_uploaded_live_is_stored_exactly(platform, tmp_path):
     proc, db, _keys, keys_path = platform
     stream = tmp_path / "day.jsonl"
-    r = _cli("--to", proc.url, "--keys", str(keys_path), "--out", str(stream), "--json")
+    r = simulate_cli("--to", proc.url, "--keys", str(keys_path), "--out", str(stream), "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     up = json.loads(r.stdout)["upload"]
-    expected = _expected_identities(stream)
-    stored = _stored(db)
+    expected = expected_identities(stream)
+    stored = stored_records(db)
     assert len(stored) == len(set(stored))                        # each record once
     assert set(stored) == expected                                # exactly the day's records
     assert up["accepted"] == len(expected) > 300
@@ -87,12 +36,12 @@ def test_a_day_uploaded_live_is_stored_exactly(platform, tmp_path):
     assert up["accepted"] + up["duplicate"] == up["records"]      # the model's duplicate uploads come back duplicate
     assert up["url"] == proc.url + INGEST_PATH
     # the same day again: all held already, nothing new stored, still a success (duplicates are not losses)
-    again = _cli("--to", proc.url, "--keys", str(keys_path), "--json", "--lang", "en")
+    again = simulate_cli("--to", proc.url, "--keys", str(keys_path), "--json", "--lang", "en")
     assert again.returncode == 0, again.stderr[-2000:]
     up2 = json.loads(again.stdout)["upload"]
     assert up2["accepted"] == 0 and up2["duplicate"] == up2["records"] == up["records"]
     assert up2["unexpected_duplicates"] > 0
-    assert len(_stored(db)) == len(stored)
+    assert len(stored_records(db)) == len(stored)
 
 
 def test_a_wrong_key_gets_that_nodes_records_rejected_and_exit_1(platform, tmp_path):
@@ -101,17 +50,17 @@ def test_a_wrong_key_gets_that_nodes_records_rejected_and_exit_1(platform, tmp_p
     victim = sorted(keys)[1]
     bad = tmp_path / "bad-keys.json"
     bad.write_text(json.dumps({**keys, victim: "not-the-key"}))
-    r = _cli("--to", proc.url, "--keys", str(bad), "--out", str(stream), "--json")
+    r = simulate_cli("--to", proc.url, "--keys", str(bad), "--out", str(stream), "--json")
     assert r.returncode == 1, r.stderr[-2000:]
     up = json.loads(r.stdout)["upload"]
-    expected = _expected_identities(stream)
+    expected = expected_identities(stream)
     victims = {i for i in expected if i[0] == victim}
     assert victims
-    stored = set(_stored(db))
+    stored = set(stored_records(db))
     assert stored == expected - victims
     assert up["rejected"] >= len(victims) and up["lost"] == 0
     assert up["top_reasons"][0]["reason"].startswith("1105")
-    text = _cli("--to", proc.url, "--keys", str(bad), "--lang", "en")
+    text = simulate_cli("--to", proc.url, "--keys", str(bad), "--lang", "en")
     assert text.returncode == 1 and "rejected 1105" in text.stdout
 
 
@@ -243,7 +192,7 @@ def test_retries_after_503_and_a_lost_answer_count_the_records_once(platform, da
     assert res.ok and res.answered
     assert res.accepted == n and res.duplicate == 0 and res.rejected == 0
     assert res.attempts == len(batches) + 3
-    assert len(_stored(db)) == n
+    assert len(stored_records(db)) == n
 
 
 def test_retries_are_bounded_then_the_records_are_lost(platform, day_batches):
