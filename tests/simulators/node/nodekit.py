@@ -37,8 +37,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: operators registered per node by the test platforms (PLAT-REG-01: a record naming an operator of a registered
+#: node that is not registered is rejected, 2010); generated records name only these
+OPERATORS_PER_NODE = 5
+
+
+def registered_operators(node: str) -> list[str]:
+    """The operator codes ``node``'s test records may name (all registered by the test platforms)."""
+    from profiles import load_profile
+    codes = load_profile().codes
+    return [codes.operator_code(node, i) for i in range(1, OPERATORS_PER_NODE + 1)]
+
+
+def with_registered_operator(rec: dict, rng, node: str) -> dict:
+    """``rec`` with its retailer replaced by one of :func:`registered_operators` (``rng`` picks which)."""
+    return {**rec, "retailer_id": rng.choice(registered_operators(node))} if "retailer_id" in rec else rec
+
+
 class ThreadPlatform:
-    """The reference city platform under uvicorn in a thread, with nodes registered and keys issued."""
+    """The reference city platform under uvicorn in a thread, with nodes (and their :func:`registered_operators`)
+    registered and keys issued."""
 
     def __init__(self, tmp: Path, nodes: dict[str, tuple[str, str]], port: int = 0):
         from simulators.platform.app import build_services, create_app
@@ -51,6 +69,8 @@ class ThreadPlatform:
         for code, (name, ntype) in nodes.items():
             self.svc.registry.register_node(code, name, ntype)
             self.keys[code] = self.svc.registry.current_key(code) or self.svc.registry.issue_key(code)
+            for op in registered_operators(code):
+                self.svc.registry.register_operator(op, "测试经营者", None, None)
         self.server = build_server(cfg, create_app(cfg, self.svc))
         self.server.config.install_signal_handlers = False
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -118,6 +138,12 @@ def admin(db: str, *args: str) -> dict:
     return json.loads(r.stdout)
 
 
+def register_test_operators(db: str, node: str) -> None:
+    """Register :func:`registered_operators` of ``node`` in a platform database (``serve admin register-operator``)."""
+    for op in registered_operators(node):
+        admin(db, "register-operator", op, "--name", "测试经营者")
+
+
 def start_platform_proc(db: str, port: int = 0) -> tuple[Proc, str]:
     proc = Proc([ROUCAI, "serve", "platform", "--db", db, "--port", str(port), "--log-level", "info"])
     ev = proc.event("listening", 30)
@@ -154,7 +180,7 @@ def entry_records(profile, n: int, node: str, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     out, keys = [], set()
     while len(out) < n:
-        r = example_record(profile.records, RT_ENTRY, rng, node=node)
+        r = with_registered_operator(example_record(profile.records, RT_ENTRY, rng, node=node), rng, node)
         k = (r["batch_id"], r.get("tran_id"), r["retailer_id"])
         if k not in keys:
             keys.add(k)

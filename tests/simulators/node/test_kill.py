@@ -21,7 +21,7 @@ from simulators.devices import ScaleModel, serve
 from simulators.serial import LineSettings, open_line
 
 from nodekit import (ROUCAI, RT_ENTRY, Proc, admin, canon, db_rows, entry_records, free_port, platform_bodies,
-                     post_envelopes, start_platform_proc, wait_until, write_config)
+                     post_envelopes, register_test_operators, start_platform_proc, wait_until, write_config)
 
 NODE, NAME, OP = "650103002", "昊嘉农贸市场", "6501030020001"
 BATCH = "65010400200030000052"
@@ -32,6 +32,7 @@ def _platform(tmp):
     db = str(tmp / "platform.db")
     admin(db, "register-node", NODE, "--name", NAME, "--type", "farmers_market")
     key = admin(db, "issue-key", NODE)["key"]
+    register_test_operators(db, NODE)
     return db, key
 
 

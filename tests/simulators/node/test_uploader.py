@@ -10,7 +10,7 @@ from simulators.node.config import load_config
 from simulators.node.outbox import Item, Outbox, content_key
 from simulators.node.uploader import Backoff, Uploader
 
-from nodekit import ThreadPlatform, free_port, wait_until, write_config
+from nodekit import ThreadPlatform, free_port, wait_until, with_registered_operator, write_config
 
 NODE = "650103002"
 RT = "retail_market_in_info_base"
@@ -20,7 +20,7 @@ def records(profile, n: int, seed: int = 0, node: str = NODE) -> list[dict]:
     out, keys = [], set()
     rng = random.Random(seed)
     while len(out) < n:
-        r = example_record(profile.records, RT, rng, node=node)
+        r = with_registered_operator(example_record(profile.records, RT, rng, node=node), rng, node)
         k = (r["batch_id"], r.get("tran_id"), r["retailer_id"])
         if k not in keys:
             keys.add(k)
