@@ -197,3 +197,22 @@ def test_unreachable_platform_is_exit_3_and_the_temporary_dir_is_removed(tmp_pat
     rc, _out, err = _main(capsys, "--to", "http://127.0.0.1:9", "--keys", tmp_path / "keys.json", "--via-node")
     assert rc == 3 and "cannot reach" in err
     assert not list(tmp_path.glob("roucai-vianode-*"))
+
+
+def test_a_foreign_record_is_rejected_and_a_malformed_one_kept_invalid(platform, day_log, tmp_path):
+    proc, db, keys, _ = platform
+    part = _first_hours(day_log, 2)
+    t_up, _n, node, rtype, data = part.entries[0]
+    other = next(code for code, *_ in NODES if code != node)
+    bad = dict(data)
+    bad[P.records.types[rtype].fields[0].name] = "x"                      # a code field that is not a code
+    part.entries += [(t_up, part.generated, other, rtype, data),          # node A's record sent by node B: 2008
+                     (t_up, part.generated + 1, node, rtype, bad)]        # fails the profile: never sent
+    part.generated += 2
+    work = prepare_dir(tmp_path / "w", {"test": "bad"})
+    res = ViaNode(P, proc.url + INGEST_PATH, keys, NODES, work, dt.date.fromisoformat(DATE)).run(part)
+    assert not res.ok and not res.timed_out
+    assert res.entered == res.generated == res.acknowledged + res.rejected + res.invalid + res.pending
+    assert (res.rejected, res.invalid, res.pending) == (1, 1, 0)
+    assert list(res.reasons)[0].startswith("2008") and sum(res.findings.values()) == 1
+    assert len(stored_records(db)) == res.acknowledged
