@@ -394,12 +394,20 @@ def _report_upload(con, u: dict) -> None:
                   f"  丢失 {u['lost']}  未发送 {u['unsent']}",
                   f"  accepted {u['accepted']}  duplicate {u['duplicate']} (unexpected {u['unexpected_duplicates']})  "
                   f"rejected {u['rejected']}  lost {u['lost']}  unsent {u['unsent']}"))
+    _report_reasons(con, u)
+    _report_ending(con, u, "余下报文未发送", "the rest was not sent")
+
+
+def _report_reasons(con, u: dict) -> None:
     for r in u["top_reasons"]:
         con.say(con.t(f"  拒收原因 {r['reason']}：{r['records']} 条", f"  rejected {r['reason']}: {r['records']} record(s)"))
+
+
+def _report_ending(con, u: dict, rest_zh: str, rest_en: str) -> None:
     if not u["answered"]:
         con.say(con.t("  平台没有应答", "  the platform never answered"))
     elif u["timed_out"]:
-        con.say(con.t("  上传时限已到，余下报文未发送", "  the upload time limit ran out; the rest was not sent"))
+        con.say(con.t(f"  上传时限已到，{rest_zh}", f"  the upload time limit ran out; {rest_en}"))
 
 
 def _report_via_node(con, u: dict, args) -> None:
@@ -420,17 +428,13 @@ def _report_via_node(con, u: dict, args) -> None:
         con.say(con.t(f"  已在出站队列中（模型的重复上传，或 --node-dir 中上次运行的记录）：{u['deduplicated']} 次",
                       f"  already in the outboxes (the model's repeated uploads, or an earlier run in --node-dir): "
                       f"{u['deduplicated']}"))
-    for r in u["top_reasons"]:
-        con.say(con.t(f"  拒收原因 {r['reason']}：{r['records']} 条", f"  rejected {r['reason']}: {r['records']} record(s)"))
+    _report_reasons(con, u)
     for r in u["top_findings"]:
         con.say(con.t(f"  无效（{r['finding']}）：{r['records']} 条", f"  invalid ({r['finding']}): {r['records']} record(s)"))
     for r in u["refused"]:
         con.say(con.t(f"  节点 {r['node']} 的报文被平台整体拒收（{r['code']}），节点已放弃：{r['records']} 条记录滞留",
                       f"  node {r['node']}: envelopes refused whole by the platform ({r['error']}); the node gave up, "
                       f"{r['records']} record(s) left pending"))
-    if not u["answered"]:
-        con.say(con.t("  平台没有应答", "  the platform never answered"))
-    elif u["timed_out"]:
-        con.say(con.t("  上传时限已到，余下记录仍在出站队列", "  the upload time limit ran out; the rest is still in the outboxes"))
+    _report_ending(con, u, "余下记录仍在出站队列", "the rest is still in the outboxes")
     if args.node_dir:
         con.say(con.t(f"  节点出站队列与日志：{u['work_dir']}", f"  node outboxes and log: {u['work_dir']}"))

@@ -18,7 +18,8 @@ from hypothesis import given, strategies as st
 from simulators.city import generate_city
 from simulators.market.errors import MarketConfigError
 from simulators.market.upload import INGEST_PATH, Uploader, ingest_url, load_keys
-from uploadkit import DATE, P, city_file, expected_identities, platform, simulate_cli, stored_records  # noqa: F401 (fixtures)
+from uploadkit import (DATE, P, city_file, expected_identities, platform, simulate_cli,  # noqa: F401 (fixtures)
+                       stored_records, wrong_key_file)
 
 
 def test_a_day_uploaded_live_is_stored_exactly(platform, tmp_path):
@@ -47,9 +48,7 @@ def test_a_day_uploaded_live_is_stored_exactly(platform, tmp_path):
 def test_a_wrong_key_gets_that_nodes_records_rejected_and_exit_1(platform, tmp_path):
     proc, db, keys, _ = platform
     stream = tmp_path / "day.jsonl"
-    victim = sorted(keys)[1]
-    bad = tmp_path / "bad-keys.json"
-    bad.write_text(json.dumps({**keys, victim: "not-the-key"}))
+    victim, bad = wrong_key_file(tmp_path, keys)
     r = simulate_cli("--to", proc.url, "--keys", str(bad), "--out", str(stream), "--json")
     assert r.returncode == 1, r.stderr[-2000:]
     up = json.loads(r.stdout)["upload"]

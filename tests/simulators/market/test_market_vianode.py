@@ -23,7 +23,8 @@ from simulators.market import run_market
 from simulators.market.errors import MarketConfigError
 from simulators.market.upload import INGEST_PATH
 from simulators.market.vianode import RUN_FILE, UploadLog, ViaNode, prepare_dir
-from uploadkit import DATE, P, city_file, expected_identities, platform, simulate_cli, stored_records  # noqa: F401
+from uploadkit import (DATE, P, city_file, expected_identities, platform, simulate_cli,  # noqa: F401 (fixtures)
+                       stored_records, wrong_key_file)
 
 CITY = generate_city("tiny", 1, P)
 NODES = [(n.code, n.name, n.type) for n in CITY.nodes]
@@ -71,9 +72,7 @@ def test_a_day_via_the_node_arrives_complete(platform, tmp_path):
 def test_a_refused_key_leaves_that_nodes_records_pending_and_exit_1(platform, tmp_path):
     proc, db, keys, _ = platform
     stream = tmp_path / "day.jsonl"
-    victim = sorted(keys)[1]
-    bad = tmp_path / "bad-keys.json"
-    bad.write_text(json.dumps({**keys, victim: "not-the-key"}))
+    victim, bad = wrong_key_file(tmp_path, keys)
     r = simulate_cli("--to", proc.url, "--keys", str(bad), "--via-node", "--out", str(stream), "--json")
     assert r.returncode == 1, r.stderr[-2000:]
     via = json.loads(r.stdout)["via_node"]

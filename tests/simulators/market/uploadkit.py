@@ -61,3 +61,11 @@ def stored_records(db: Path) -> list[tuple]:
     """(node, type, rkey) of every record the platform stored."""
     with sqlite3.connect(db) as c:
         return c.execute("SELECT node_id, rtype, rkey FROM records").fetchall()
+
+
+def wrong_key_file(tmp_path: Path, keys: dict[str, str]) -> tuple[str, Path]:
+    """A keys file in which the second node's key is wrong: ``(that node, the file)``."""
+    victim = sorted(keys)[1]
+    bad = tmp_path / "bad-keys.json"
+    bad.write_text(json.dumps({**keys, victim: "not-the-key"}))
+    return victim, bad
