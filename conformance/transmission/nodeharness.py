@@ -157,6 +157,7 @@ class NodeUnderTest:
     devices: list = field(default_factory=list)     #: [[devices]] tables of its config
     operator_edits: dict = field(default_factory=dict)  #: operator code -> details changed in its config
     operator_change: dict | None = None             #: the ``operators`` phase: what changed, when, restart times
+    transfer: dict | None = None                    #: the stall transfer of the ``handheld`` phase (retail)
 
     @property
     def url(self) -> str:
@@ -333,6 +334,7 @@ class NodeSession:
         with self._phase("handheld"):
             self._handheld()
             self._await_batch_push()
+            self._stall_transfer()
         with self._phase("sales"):
             for b in self._scales():
                 for _ in range(SALES_PER_SCALE):
@@ -413,7 +415,7 @@ class NodeSession:
                              link=str(n.workdir / f"scale{i + 1}"),
                              trace=WireTrace(n.workdir / f"scale{i + 1}.wire.jsonl"))
             model = ScaleModel(n.workdir / f"scale{i + 1}.db", seed=self.seed * 100 + i, trace_seq_start=9_000_001,
-                               profile=self.profile)
+                               profile=self.profile, keep_receipts=500)
             model.bind_stall(n.code, op, stall, n.name, "")
             # what the node is to push (NODE-WHOL-05): the entered weight as the limit, the entry's price or the
             # reference node's default (the wholesale entry carries no price)
@@ -533,6 +535,48 @@ class NodeSession:
         for b in waiting:
             if not b.pushed_at:
                 b.load_entry()
+
+    def _stall_transfer(self, timeout: float = PUSH_WAIT_S) -> None:
+        """NODE-RETL-01: a quarter of one retail stall's batch moves to another stall of the node, registered
+        through the handheld as the receiving retailer's entry of the same batch under a transfer voucher
+        (``tran_id``) the source retailer issued; wait (bounded) until the receiving scale holds the batch and the
+        source scale's limit has fallen."""
+        from simulators.node.sales import kg_text
+        retail = next((n for n in self.nodes.values() if n.role == "retail" and len(n.scales) >= 2), None)
+        if retail is None or not self.with_handheld:
+            return
+        src = self.stop_scale if self.stop_scale in retail.scales else retail.scales[0]
+        dst = next((b for b in retail.scales if b.operator != src.operator), None)
+        base = next((r["data"] for r in self.day_records if r["type"] == "retail_market_in_info_base"
+                     and r["data"]["batch_id"] == src.batch and r["node"] == retail.code), None)
+        detail = next((r["data"] for r in self.day_records if r["type"] == "retail_market_in_info_detail"
+                       and r["data"]["batch_id"] == src.batch and r["node"] == retail.code), None)
+        if dst is None or base is None or detail is None:
+            return
+        moved = src.entry[1] // 4
+        tran = self.profile.codes.trace_code(src.operator, 8_000_001)
+        name = next((o.name for o in retail.operators if o.code == dst.operator), "")
+        t0 = time.time()
+        with httpx.Client(timeout=10, trust_env=False) as c:
+            self._post_handheld(c, retail, "retail_market_in_info_base",
+                                [{**base, "retailer_id": dst.operator, "retailer_name": name, "tran_id": tran}])
+            self._post_handheld(c, retail, "retail_market_in_info_detail",
+                                [{**detail, "tran_id": tran, "weight": kg_text(moved)}])
+        src.entry = (src.entry[0], src.entry[1] - moved, src.entry[2])
+
+        def limits():
+            out = []
+            for b in (src, dst):
+                with b.runner.lock:
+                    got = b.model.store.batch(src.batch)
+                out.append(got["limit_g"] if got else None)
+            return out
+        done = wait_for(lambda: limits() == [src.entry[1], moved], timeout)
+        src_limit, dst_limit = limits()
+        retail.transfer = {"batch": src.batch, "from": src.operator, "to": dst.operator, "from_scale": src.id,
+                           "to_scale": dst.id, "voucher": tran, "moved_g": moved, "entered_g": src.entry[1] + moved,
+                           "registered": t0, "seen": time.time() if done else None,
+                           "source_limit_g": src_limit, "receiving_limit_g": dst_limit}
 
     def _outage(self) -> None:
         retail = next((n for n in self.nodes.values() if n.role == "retail"), None)

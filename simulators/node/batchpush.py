@@ -49,15 +49,21 @@ def scaled(text: str | None, factor: int) -> int | None:
 
 
 class EntryBatches:
-    """Batches the node has seen on its entry records.  Thread-safe; :meth:`refresh` reads new rows only."""
+    """Batches the node has seen on its entry records.  Thread-safe; :meth:`refresh` reads new rows only.
+
+    A base and its detail are paired by ``(batch_id, tran_id)``.  **Stall transfers** (NODE-RETL-01): an entry of a
+    batch another operator of this node entered before, whose ``tran_id`` is a trace code issued by that operator
+    (its 13-digit operator code first), is a transfer from that operator: the receiving operator's scales get the
+    batch (same ``batch_id``) with the transferred weight as its limit, and the source's limit falls by it.
+    """
 
     def __init__(self, outbox, role: str):
         self.outbox = outbox
         self.types = ENTRY.get(role)
         self._lock = threading.Lock()
         self._after = {t: 0 for t in (self.types or ())[:2]}
-        self._base: dict[str, tuple[str, str]] = {}       #: batch -> (operator, in_date)
-        self._detail: dict[str, dict] = {}                #: batch -> its first detail record
+        self._bases: dict[str, list[tuple[str, str, str]]] = {}   #: batch -> [(operator, in_date, tran_id)]
+        self._details: dict[tuple[str, str], dict] = {}           #: (batch, tran_id) -> its first detail
         self._order: list[str] = []
 
     def refresh(self) -> None:
@@ -72,27 +78,37 @@ class EntryBatches:
                     b = rec.get("batch_id")
                     if row["state"] == "invalid" or not b:
                         continue
+                    tran = rec.get("tran_id", "")
                     if rtype == base_t and rec.get(op_field):
-                        if b not in self._base:
+                        if b not in self._bases:
                             self._order.append(b)
-                        self._base.setdefault(b, (rec[op_field], rec.get("in_date", "")))
+                        holders = self._bases.setdefault(b, [])
+                        if all(h[0] != rec[op_field] or h[2] != tran for h in holders):
+                            holders.append((rec[op_field], rec.get("in_date", ""), tran))
                     elif rtype == det_t:
-                        self._detail.setdefault(b, rec)
+                        self._details.setdefault((b, tran), rec)
+
+    def _weight(self, batch: str, tran: str) -> int | None:
+        d = self._details.get((batch, tran))
+        return scaled(d.get("weight"), 1000) if d else None
 
     def of_operator(self, operator: str, now: _dt.datetime) -> list[EntryBatch]:
-        """The operator's pushable batches, in entry order: a base and a detail seen, entered today or
-        yesterday (Beijing date of ``now``), with a valid positive weight."""
+        """The operator's pushable batches, in entry order: a base and its detail seen, entered today or
+        yesterday (Beijing date of ``now``), a valid positive weight; the limit net of transfers out."""
         since = (beijing(now).date() - _dt.timedelta(days=PUSH_DAYS)).strftime("%Y%m%d")
         out = []
         with self._lock:
             for b in self._order:
-                op, day = self._base[b]
-                d = self._detail.get(b)
-                if op != operator or d is None or day < since:
-                    continue
-                limit = scaled(d.get("weight"), 1000)
-                if limit is None or not d.get("goods_code"):
-                    continue
-                out.append(EntryBatch(b, op, d["goods_code"], d.get("goods_name", ""), limit,
-                                      scaled(d.get("price"), 100), day))
+                holders = self._bases[b]
+                for op, day, tran in holders:
+                    d = self._details.get((b, tran))
+                    limit = self._weight(b, tran)
+                    if op != operator or d is None or day < since or limit is None or not d.get("goods_code"):
+                        continue
+                    limit -= sum(self._weight(b, t2) or 0 for (op2, _d2, t2) in holders
+                                 if op2 != operator and t2.startswith(operator))      # transferred out
+                    if limit > 0:
+                        out.append(EntryBatch(b, op, d["goods_code"], d.get("goods_name", ""), limit,
+                                              scaled(d.get("price"), 100), day))
+                    break                   # one line per batch and operator: its first entry
         return out

@@ -12,7 +12,8 @@ One :class:`ScaleWorker` thread per configured scale owns its port and driver
    profile's records (:mod:`.sales`), checked with the catalogue, and goes into the
    outbox *together with* the new cursor (one transaction);
 0. **batches**: load the bound operator's entered batches of the day the scale does not hold yet
-   (LOAD_BATCH, :mod:`.batchpush`, NODE-WHOL-05); a full batch table stops pushing until the next connection;
+   (LOAD_BATCH, :mod:`.batchpush`, NODE-WHOL-05) and reload a held batch whose limit a stall transfer lowered
+   (NODE-RETL-01); once the batch table is full no new batch is tried until the next connection;
 3. **acknowledge**: ACK_RECORDS up to the highest index whose records all have a
    final verdict from the platform (accepted / duplicate / rejected-and-kept), so
    the scale frees its memory only for records the platform has answered.
@@ -57,7 +58,7 @@ class ScaleWorker:
         self.dev = device
         self.entries = entries
         self.default_price_fen = default_price_fen
-        self.pushed: set[str] = set()
+        self.pushed: dict[str, int] = {}      #: batch -> limit the scale holds (as pushed or found)
         self.table_full = False
         self.variant_of = variant_of      #: the node config (its ``variant``), for the broken variants only
         self.outbox = outbox
@@ -89,7 +90,7 @@ class ScaleWorker:
             drv.close()
             raise
         self.driver = drv
-        self.pushed, self.table_full = set(), False
+        self.pushed, self.table_full = {}, False
         self.status.update(connected=True, serial_no=ident.serial_no, model=ident.model, last_error=None)
         logs.event("device_connected", device=self.dev.id, model=ident.model, serial_no=ident.serial_no)
 
@@ -115,34 +116,40 @@ class ScaleWorker:
         return n
 
     def _push_batches(self) -> None:
-        if self.entries is None or not self.dev.operator or self.table_full:
+        """Load entered batches the scale lacks, and reload a held batch whose limit changed (a transfer out)."""
+        if self.entries is None or not self.dev.operator:
             return
         if active_variant(self.variant_of, "no-batch-push"):
             return                                      # broken: the scales get no batch from the node
         self.entries.refresh()
-        new = [b for b in self.entries.of_operator(self.dev.operator, self.clock()) if b.batch not in self.pushed]
+        new = [b for b in self.entries.of_operator(self.dev.operator, self.clock())
+               if self.pushed.get(b.batch) != b.limit_g and (b.batch in self.pushed or not self.table_full)]
         if not new:
             return
-        held = {b.batch_trace for b in self.driver.status().batches}
+        held = {b.batch_trace: b for b in self.driver.status().batches}
         for b in new:
-            if b.batch in held:
-                self.pushed.add(b.batch)
+            h = held.get(b.batch)
+            if h is None and self.table_full:
+                continue
+            if h is not None and (h.limit_g == b.limit_g or active_variant(self.variant_of, "no-stall-transfer")):
+                self.pushed[b.batch] = b.limit_g
                 continue
             try:
-                self.driver.load_batch(b.batch, b.commodity, b.limit_g, b.price_fen or self.default_price_fen,
+                self.driver.load_batch(b.batch, b.commodity, b.limit_g,
+                                       h.unit_price_fen if h else (b.price_fen or self.default_price_fen),
                                        b.commodity_name)
             except DeviceNak as exc:
                 if exc.reason == "BATCH_TABLE_FULL":
                     self.table_full = True
                     logs.event("batch_table_full", logging.WARNING, device=self.dev.id, batch=b.batch)
-                    return
+                    continue
                 if exc.reason not in ("BAD_CODE", "BAD_PAYLOAD"):
                     raise
                 logs.event("batch_refused", logging.WARNING, device=self.dev.id, batch=b.batch, reason=exc.reason)
             else:
-                logs.event("batch_pushed", device=self.dev.id, batch=b.batch, commodity=b.commodity,
-                           limit_g=b.limit_g)
-            self.pushed.add(b.batch)
+                logs.event("batch_pushed" if h is None else "batch_limit_changed", device=self.dev.id,
+                           batch=b.batch, commodity=b.commodity, limit_g=b.limit_g)
+            self.pushed[b.batch] = b.limit_g
 
     def _enforce_stops(self) -> None:
         stops = self.outbox.stopped_batches()

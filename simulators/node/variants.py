@@ -67,6 +67,10 @@ VARIANTS: dict[str, NodeVariant] = {v.name: v for v in [
     NodeVariant("no-batch-push", "NODE-WHOL-05",
                 "不把进场登记的批次下发到经营者绑定的电子秤（由经营者自己在秤上录入）",
                 "entered batches are never pushed to the operators' bound scales (left to the operators to key in)"),
+    NodeVariant("no-stall-transfer", "NODE-RETL-01",
+                "摊位间调拨时调出摊位的秤上批次余量不减少（同一批次可被重复销售）",
+                "a stall transfer never lowers the source stall's remaining quantity on its scale (the batch can be "
+                "sold twice)"),
 ]}
 
 

@@ -32,11 +32,13 @@ def _batch(op: str, seq: int) -> str:
     return P.codes.trace_code(op, seq)
 
 
-def _entry(op: str, seq: int, day: _dt.date, grams: int = 12_000, goods=("01202002", "小白菜")) -> list[Item]:
-    b = _batch(op, seq)
+def _entry(op: str, seq: int, day: _dt.date, grams: int = 12_000, goods=("01202002", "小白菜"),
+           batch: str | None = None, tran: str | None = None) -> list[Item]:
+    b = batch or _batch(op, seq)
+    t = {"tran_id": tran} if tran else {}
     base = {"market_id": NODE, "market_name": "北园批发市场", "in_date": day.strftime("%Y%m%d"),
-            "wholesaler_id": op, "wholesaler_name": "王杨", "batch_id": b}
-    detail = {"batch_id": b, "goods_code": goods[0], "goods_name": goods[1], "weight": kg_text(grams)}
+            "wholesaler_id": op, "wholesaler_name": "王杨", **t, "batch_id": b}
+    detail = {**t, "batch_id": b, "goods_code": goods[0], "goods_name": goods[1], "weight": kg_text(grams)}
     return [Item("market_in_info_base", base, base["in_date"], "handheld", content_key("b", base)),
             Item("market_in_info_detail", detail, base["in_date"], "handheld", content_key("d", detail))]
 
@@ -46,13 +48,13 @@ class _Cfg:
         self.variant = variant
 
 
-def _bench(tmp_path, name: str, max_batches: int = 8, variant=None):
+def _bench(tmp_path, name: str, max_batches: int = 8, variant=None, op: str = OP, outbox: Outbox | None = None):
     line = open_line(name, settings=LineSettings(baudrate=115200))
     scale = ScaleModel(tmp_path / f"{name}.db", seed=1, trace_seq_start=9_300_001, max_batches=max_batches)
     runner = serve(scale, line.device).start()
-    outbox = Outbox(tmp_path / f"{name}.outbox.db")
+    outbox = outbox or Outbox(tmp_path / f"{name}.outbox.db")
     mapper = SaleMapper(NODE, "北园批发市场", "vegetable_wholesale", {OP: "王杨"}.get, P.codes)
-    dev = DeviceConfig("S1", "scale", line.host_url, line.host_url, 115200, 0.05, 20, 1.0, OP, "A01")
+    dev = DeviceConfig("S1", "scale", line.host_url, line.host_url, 115200, 0.05, 20, 1.0, op, "A01")
     worker = ScaleWorker(dev, outbox, mapper, P, NODE, "北园批发市场", lambda: NOW, _Cfg(variant),
                          EntryBatches(outbox, mapper.role), default_price_fen=1234)
     return line, scale, runner, outbox, worker
@@ -93,6 +95,29 @@ def test_the_operators_entered_batches_of_the_day_are_loaded(tmp_path):
         assert _batch(OP, 6) in got and got[_batch(OP, 1)]["sold_g"] == 1_000
     finally:
         _close(line, runner, outbox, worker)
+
+
+@pytest.mark.parametrize("variant", [None, "no-stall-transfer"])
+def test_stall_transfer_moves_quantity_to_the_receiving_scale(tmp_path, variant):
+    """A's batch (12 kg) entered again by B under a transfer voucher A issued (3 kg): B's scale gets the batch
+    with 3 kg, A's scale keeps what it sold and its limit falls to 9 kg (not with the broken variant)."""
+    line, scale, runner, outbox, wa = _bench(tmp_path, "push-t1", variant=variant)
+    lb, sb, rb, _, wb = _bench(tmp_path, "push-t2", op=OTHER, outbox=outbox, variant=variant)
+    try:
+        outbox.add(_entry(OP, 1, TODAY, 12_000))
+        wa.round()
+        with runner.lock:
+            scale.sell(_batch(OP, 1), weight_g=1_500)
+        outbox.add(_entry(OTHER, 0, TODAY, 3_000, batch=_batch(OP, 1), tran=_batch(OP, 900)))
+        wa.round()
+        wb.round()
+        a, b = _table(scale, runner)[_batch(OP, 1)], _table(sb, rb)[_batch(OP, 1)]
+        assert b["limit_g"] == 3_000 and b["sold_g"] == 0
+        assert a["sold_g"] == 1_500
+        assert a["limit_g"] == (12_000 if variant else 9_000)
+    finally:
+        _close(lb, rb, outbox, wb)
+        _close(line, runner, outbox, wa)
 
 
 def test_a_full_batch_table_stops_pushing_without_a_device_error(tmp_path):
