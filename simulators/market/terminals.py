@@ -46,7 +46,7 @@ import random
 from .topology import ENTRY_ROLES
 
 _LINE_IDS = itertools.count(1)
-#: NAK reasons and outcomes that count a card as unreadable (named in ``stats["unreadable"]``)
+#: reasons of an unreadable card besides the reader's NAK reason names (keys of ``stats["unreadable"]``)
 TIMEOUT = "timeout"
 UNREGISTERED = "unregistered"
 
@@ -95,11 +95,11 @@ class DeviceTerminals:
     """Card readers at the wholesale counters and handhelds at the gates (see module doc).
 
     :param model: a :class:`~simulators.market.model.MarketModel` (before :meth:`run`).
-    :param reader_faults: reader fault specs (``["wrong_key"]``…, :class:`FaultSet` names of device
-        ``reader``) given to every reader; ``None``: none.
+    Each reader has its own empty :class:`~simulators.devices.faults.FaultSet`
+    (``readers[node].model.faults.add("wrong_key", "reader")`` breaks the cards presented there).
     """
 
-    def __init__(self, model, reader_faults: list[str] | None = None):
+    def __init__(self, model):
         from profiles.device import get_protocol
         from profiles.device.card_layout import CardHolder, load_card_layout
         from simulators.devices.card import MifareCard
@@ -127,7 +127,7 @@ class DeviceTerminals:
         for i, n in enumerate(x for x in model.topo.nodes if x.role in ENTRY_ROLES):
             seed = random.Random(f"{model.seed}:reader:{n.code}").randrange(2 ** 32)
             self.readers[n.code] = CardReader(env, n, self.proto, self.layout, model.p,
-                                              FaultSet(list(reader_faults or []), "reader"), seed, run_id, i)
+                                              FaultSet(), seed, run_id, i)
         self.handhelds: dict[str, object] = {}
         for n in model.topo.nodes:
             if n.role == "slaughterhouse" or n.role in ENTRY_ROLES:
@@ -282,7 +282,7 @@ class DeviceTerminals:
             rd.line.close()
 
 
-def attach(model, reader_faults: list[str] | None = None) -> DeviceTerminals:
+def attach(model) -> DeviceTerminals:
     """Give ``model`` card readers and handhelds (device mode; before :meth:`MarketModel.run`)."""
-    model.terminals = DeviceTerminals(model, reader_faults)
+    model.terminals = DeviceTerminals(model)
     return model.terminals
