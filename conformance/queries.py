@@ -4,7 +4,8 @@ The upload envelope is the profile's; these query interfaces are this project's 
 ``profile``).  A platform declares that it offers them with capabilities: ``trace_query`` (trace JSON
 and page), ``statistics`` (daily statistics and KPIs), ``node_monitoring`` (node registry and status),
 ``stop_trade_broadcast`` (signed fetch and acknowledgement, broadcast listing), ``upward_feed``, ``time_service``
-(Beijing time with milliseconds), ``scale_usage`` (追溯秤使用率 of a day or a quarter).
+(Beijing time with milliseconds), ``scale_usage`` (追溯秤使用率 of a day or a quarter), ``quarterly_kpis``
+(企业覆盖率 and 追溯环节使用率 of a quarter).
 Each function returns ``(HTTP status, decoded JSON or text)`` and never raises for an HTTP error status.
 A platform that drops the connection (reset, closed mid-answer) is answered with status ``0`` and a text naming
 the transport error, so the calling test records it as a finding; timeouts still raise (a timeout is a verdict).
@@ -125,3 +126,8 @@ def server_time(http, base: str):
 def scale_usage(http, base: str, date: str | None = None, quarter: str | None = None):
     """The scale usage rate (capability ``scale_usage``): ``GET /api/v1/kpis/scales?date=`` or ``?quarter=``."""
     return _get(http, f"{base}/api/v1/kpis/scales", {"date": date} if date else {"quarter": quarter})
+
+
+def quarter_kpis(http, base: str, quarter: str):
+    """Coverage and node usage rates of a quarter (capability ``quarterly_kpis``): ``GET /api/v1/kpis/quarter``."""
+    return _get(http, f"{base}/api/v1/kpis/quarter", {"quarter": quarter})

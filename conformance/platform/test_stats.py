@@ -7,7 +7,7 @@ from collections import defaultdict
 import pytest
 
 from conformance.platform.conftest import cite_day_upload
-from conformance.queries import day_rows, kpis, nodes, scale_usage
+from conformance.queries import day_rows, kpis, nodes, quarter_kpis, scale_usage
 from conformance.simday import grams
 from conformance.testrecords import role_of
 
@@ -173,3 +173,63 @@ def test_scale_usage_rate_equals_the_truth(city, records, uploader, http, platfo
                 wrong.append(f"{label}: node {node} {g.get('used')}/{g.get('scales')}, truth {u}/{n}")
     evidence.attach_json("scale-usage.json", seen)
     assert not wrong, "scale usage rate (scales used ÷ registered scales) differs from the sales: " + "; ".join(wrong)
+
+
+QUARTER = "2023Q3"          # no other test uploads records of this quarter
+
+
+@pytest.mark.requirement("PLAT-KPI-03")
+@pytest.mark.applies(kinds=PLATFORM, needs=("quarterly_kpis",))
+def test_quarterly_coverage_and_node_usage_rates_equal_the_truth(city, records, uploader, http, platform, evidence):
+    """A slaughterhouse and a retail market upload on days of 2023Q3, a wholesale market on 2023-10-01 (after
+    it): per node type the node usage rate is uploading ÷ registered nodes, the coverage rate registered nodes ÷
+    the enterprises to cover (set by the harness on the built-in platform; read from the answer elsewhere),
+    and each composite is the mean of the node types' rates."""
+    plan = [("animal_in_info", _dt.date(2023, 7, 1)), ("retail_market_in_info_base", _dt.date(2023, 9, 30)),
+            ("market_in_info_base", _dt.date(2023, 10, 1))]
+    inside = set()
+    for rtype, d in plan:
+        node = records.node_for(rtype)
+        a = uploader.upload(node, rtype, [records.make(rtype, d, node=node)], header={"DataDate": d.strftime("%Y%m%d")})
+        assert a.verdicts in (["accepted"], ["duplicate"]), f"{rtype} of {node} on {d} not accepted: {a}"
+        if d.month < 10:
+            inside.add(node)
+    registered = defaultdict(list)
+    for n in city.nodes:
+        registered[n.type].append(n.code)
+    targets = {t: len(v) + i for i, (t, v) in enumerate(sorted(registered.items()))}   # a rate per type
+    if platform.builtin:
+        from conformance.platform_under_test import _admin
+        for t, count in targets.items():
+            _admin(platform.db, "set-enterprises", QUARTER, t, str(count))
+    status, got = quarter_kpis(http, platform.url, QUARTER)
+    assert status == 200 and isinstance(got, dict), f"GET /api/v1/kpis/quarter?quarter={QUARTER}: HTTP {status} {got!r:.300}"
+    by_type = got.get("by_node_type", {})
+    if not platform.builtin:
+        targets = {t: (by_type.get(t, {}).get("coverage") or {}).get("enterprises") for t in registered}
+        evidence.note("企业覆盖率分母取自平台答复", "the coverage denominators are the platform's own (from its answer)")
+    wrong, usage_rates, coverage_rates = [], [], []
+    for t, nodes_of_t in sorted(registered.items()):
+        up = sum(1 for n in nodes_of_t if n in inside)
+        g = by_type.get(t, {})
+        u, c = g.get("usage") or {}, g.get("coverage") or {}
+        usage_rates.append(up / len(nodes_of_t))
+        if (u.get("uploading"), u.get("registered")) != (up, len(nodes_of_t)) or u.get("rate") is None or \
+                abs(u["rate"] - up / len(nodes_of_t)) > 1e-4:
+            wrong.append(f"{t} usage {u.get('uploading')}/{u.get('registered')} = {u.get('rate')}, truth "
+                         f"{up}/{len(nodes_of_t)}")
+        ent = targets.get(t)
+        if ent:
+            coverage_rates.append(len(nodes_of_t) / ent)
+            if c.get("registered") != len(nodes_of_t) or c.get("rate") is None or \
+                    abs(c["rate"] - len(nodes_of_t) / ent) > 1e-4:
+                wrong.append(f"{t} coverage {c.get('registered')}/{c.get('enterprises')} = {c.get('rate')}, truth "
+                             f"{len(nodes_of_t)}/{ent}")
+    comp = got.get("composite", {})
+    for family, rates in (("usage", usage_rates), ("coverage", coverage_rates)):
+        want = round(sum(rates) / len(rates), 4) if rates else None
+        if want is not None and (comp.get(family) is None or abs(comp[family] - want) > 1e-3):
+            wrong.append(f"composite {family} {comp.get(family)}, truth {want} (mean over node types)")
+    evidence.attach_json("quarter-kpis.json", {"quarter": QUARTER, "uploading_in_quarter": sorted(inside),
+                                               "registered": registered, "enterprises": targets, "platform": got})
+    assert not wrong, f"{QUARTER} rates differ from the truth: " + "; ".join(wrong)

@@ -17,6 +17,8 @@ line carries the real port (``--port 0`` picks a free one).
 * ``import-city CITY.json [--keys-out FILE]`` — every node, operator and scale of a
   city fixture (``roucai fixtures city``), keys issued for nodes without one,
   written to FILE (mode 0600) as ``{"node_id": "key"}``;
+* ``set-enterprises QUARTER NODE_TYPE COUNT`` — the enterprise coverage rate's
+  denominator (PLAT-KPI-03), entered per quarter;
 * ``register-city ID --name N`` — at a *central* platform: a city platform
   (6-digit GB/T 2260 id) and its key.
 
@@ -74,6 +76,11 @@ def register(sub, common):
     x = a.add_parser("import-city", parents=[common], help="register a whole city fixture")
     x.add_argument("city", help="city JSON from `roucai fixtures city`")
     x.add_argument("--keys-out", help="write the issued keys here (JSON, mode 0600)")
+    x = a.add_parser("set-enterprises", parents=[common],
+                     help="enterprises of a node type to cover in a quarter (企业覆盖率 denominator)")
+    x.add_argument("quarter", help="YYYYQn, e.g. 2025Q1")
+    x.add_argument("node_type", help="e.g. farmers_market")
+    x.add_argument("count", type=int)
     x = a.add_parser("register-city", parents=[common], help="(central) register a city platform")
     x.add_argument("city_id")
     x.add_argument("--name", required=True)
@@ -192,6 +199,10 @@ def _admin(action, args, con, reg, cfg) -> int:
     elif action == "register-operator":
         out = reg.register_operator(args.operator, args.name, args.business_type, args.reg_id)
         con.say(f"已登记经营者 {args.operator}", f"registered operator {args.operator}")
+    elif action == "set-enterprises":
+        out = reg.set_enterprises(args.quarter, args.node_type, args.count)
+        con.say(f"{args.quarter} {args.node_type} 应覆盖企业数：{args.count}",
+                f"{args.quarter} {args.node_type}: {args.count} enterprises to cover")
     elif action == "issue-key":
         key = reg.issue_key(args.node)
         out = {"node_id": args.node, "key": key}

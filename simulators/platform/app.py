@@ -304,6 +304,16 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             return _err(400, "统计期须为 date=yyyyMMdd 或 quarter=YYYYQn 之一", str(exc))
         return svc.stats.scale_usage(first, last)
 
+    @app.get(f"{API}/kpis/quarter", tags=["statistics"],
+             summary="企业覆盖率 and 追溯环节使用率 of a quarter per node type, with their composites (means)",
+             description="quarter=YYYYQn. Coverage needs the enterprise counts entered with "
+                         "`roucai serve admin set-enterprises`. Definitions in stats.py.")
+    def kpi_quarter(quarter: str = Query(..., max_length=6)):
+        try:
+            return svc.stats.quarter_kpis(quarter)
+        except PeriodError as exc:
+            return _err(400, "季度须为 YYYYQn", str(exc))
+
     # -- stop-trade ---------------------------------------------------------------
     async def _verified(request: Request) -> tuple[str, bytes]:
         body = await request.body()

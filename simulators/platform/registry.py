@@ -182,6 +182,24 @@ class Registry:
         return {"scale_id": scale_id, "node_id": node_id, "operator_id": operator_id, "stall": stall or None,
                 "kind": kind}
 
+    # -- coverage denominators -------------------------------------------------------------
+    def set_enterprises(self, quarter: str, node_type: str, count: int) -> dict:
+        """How many enterprises of ``node_type`` the city must cover in ``quarter`` (YYYYQn), count 1..10**6."""
+        from .stats import PeriodError, period_bounds
+        try:
+            period_bounds(quarter=quarter)
+        except PeriodError:
+            raise RegistryError(f"季度格式应为 YYYYQn：{quarter!r}", f"a quarter is YYYYQn: {quarter!r}") from None
+        if not _TYPE.match(node_type or "") or node_type == CITY_PLATFORM:
+            raise RegistryError(f"节点类型格式错误：{node_type!r}", f"invalid node type {node_type!r}")
+        if not isinstance(count, int) or not 1 <= count <= 1_000_000:
+            raise RegistryError("企业数应为 1..1000000 的整数", "the enterprise count is an integer 1..1000000")
+        with self.store.write() as tx:
+            tx.execute("INSERT INTO enterprise_counts (quarter, node_type, enterprises, updated_ms) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (quarter, node_type) DO UPDATE SET enterprises = excluded.enterprises,"
+                       " updated_ms = excluded.updated_ms", (quarter, node_type, count, now_ms()))
+        return {"quarter": quarter, "node_type": node_type, "enterprises": count}
+
     def unregistered_operators(self, codes) -> set[str]:
         """The operator codes of ``codes`` that this platform should know and does not (PLAT-REG-01).
 

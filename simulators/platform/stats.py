@@ -26,6 +26,16 @@ Per period (a business day or a quarter, :func:`period_bounds`):
   scales_registered``): registered scales of active nodes that were used in the period ÷ registered
   scales, per node, node type and role.  A scale is used when an accepted sale record of its node names
   its operator as seller and, for a scale bound to a stall, that stall (``platform.toml [scale_usage]``).
+
+Per quarter (PLAT-KPI-03; the three families and the quarterly cycle are practice, devices.md §5.2; the exact
+definitions are the profile's), per node type of the active registered nodes:
+
+* ``usage`` 追溯环节使用率: nodes with at least one accepted record whose business date is in the quarter ÷
+  registered nodes;
+* ``coverage`` 企业覆盖率: registered nodes ÷ the enterprises the city must cover that quarter (entered by
+  hand: ``roucai serve admin set-enterprises``); ``None`` where no count was entered;
+* ``composite`` 综合: for each family, the arithmetic mean of the node types' rates (types without a rate
+  left out).
 """
 from __future__ import annotations
 
@@ -185,3 +195,31 @@ class Stats:
         return {"from": first, "to": last, "formula": "scales_with_sales / scales_registered",
                 "overall": {"rate": _rate(*total), "used": total[0], "scales": total[1]},
                 "by_node": _rates(by["node"]), "by_node_type": _rates(by["type"]), "by_role": _rates(by["role"])}
+
+    def quarter_kpis(self, quarter: str) -> dict:
+        """企业覆盖率, 追溯环节使用率 and their composites for ``quarter`` (YYYYQn); see the module docstring."""
+        first, last = period_bounds(quarter=quarter)
+        with self.store.read() as tx:
+            nodes = tx.all("SELECT node_id, node_type FROM nodes WHERE status = 'active' AND node_type <> ?",
+                           ("city_platform",))
+            sent = {r[0] for r in tx.all("SELECT DISTINCT node_id FROM daily_stats WHERE data_date >= ?"
+                                         " AND data_date <= ? AND records > 0", (first, last))}
+            targets = dict(tx.all("SELECT node_type, enterprises FROM enterprise_counts WHERE quarter = ?",
+                                  (quarter,)))
+        per = defaultdict(lambda: [0, 0])   # node type -> [uploading, registered]
+        for node, ntype in nodes:
+            per[ntype][0] += node in sent
+            per[ntype][1] += 1
+        by_type = {}
+        for ntype in sorted(set(per) | set(targets)):
+            up, reg = per.get(ntype, (0, 0))
+            ent = targets.get(ntype)
+            by_type[ntype] = {"usage": {"rate": _rate(up, reg), "uploading": up, "registered": reg},
+                              "coverage": {"rate": _rate(reg, ent) if ent else None, "registered": reg,
+                                           "enterprises": ent}}
+
+        def mean(family: str):
+            rates = [v[family]["rate"] for v in by_type.values() if v[family]["rate"] is not None]
+            return round(sum(rates) / len(rates), 4) if rates else None
+        return {"quarter": quarter, "from": first, "to": last, "by_node_type": by_type,
+                "composite": {"usage": mean("usage"), "coverage": mean("coverage")}}

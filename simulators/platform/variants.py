@@ -396,6 +396,38 @@ def _counts_sellers(svc, app):
     svc.stats.scale_usage = usage
 
 
+@switch("node-usage-ignores-quarter")
+def _usage_all_time(svc, app):
+    real = svc.stats.quarter_kpis
+
+    def quarter_kpis(quarter):           # "uploading" = ever uploaded, whatever the business date
+        out = real(quarter)
+        with svc.store.read() as tx:
+            rows = tx.all("SELECT n.node_type, COUNT(DISTINCT s.node_id) FROM daily_stats s JOIN nodes n"
+                          " ON n.node_id = s.node_id WHERE n.status = 'active' GROUP BY n.node_type")
+        for ntype, n in rows:
+            u = out["by_node_type"].get(ntype, {}).get("usage")
+            if u and u["registered"]:
+                u["uploading"], u["rate"] = n, round(n / u["registered"], 4)
+        return out
+    svc.stats.quarter_kpis = quarter_kpis
+
+
+@switch("coverage-ignores-enterprises")
+def _coverage_full(svc, app):
+    real = svc.stats.quarter_kpis
+
+    def quarter_kpis(quarter):           # registered ÷ registered: always 100 %
+        out = real(quarter)
+        for v in out["by_node_type"].values():
+            c = v["coverage"]
+            c["rate"] = 1.0 if c["registered"] else None
+        rates = [v["coverage"]["rate"] for v in out["by_node_type"].values() if v["coverage"]["rate"] is not None]
+        out["composite"]["coverage"] = round(sum(rates) / len(rates), 4) if rates else None
+        return out
+    svc.stats.quarter_kpis = quarter_kpis
+
+
 @switch("feed-drops-canteens")
 def _feed_drops(svc, app):
     from . import feed

@@ -46,6 +46,21 @@ def test_admin_import_city_registers_everything_and_writes_keys_0600(tmp_path, c
     node = sorted(k)[0]
     rc, out, _ = run(capsys, "--lang", "en", "serve", "admin", "--db", db, "issue-key", node, "--json")
     assert rc == 0 and json.loads(out)["key"] != k[node]
+    from simulators.platform.storage import open_store
+    want = json.loads(city.read_text("utf-8"))
+    store = open_store(db)
+    try:
+        with store.read() as tx:
+            scales = {r[0]: r[1:] for r in tx.all("SELECT scale_id, node_id, operator_id, stall FROM scales")}
+            operators = tx.scalar("SELECT COUNT(*) FROM operators")
+    finally:
+        store.close()
+    assert scales == {s["id"]: (s["node_code"], s["operator_code"], s["stall"] or "") for s in want["scales"]}
+    assert scales and operators == len(want["operators"])
+    rc, out, _ = run(capsys, "serve", "admin", "--db", db, "set-enterprises", "2025Q1", "farmers_market", "12", "--json")
+    assert rc == 0 and json.loads(out) == {"quarter": "2025Q1", "node_type": "farmers_market", "enterprises": 12}
+    rc, _, err = run(capsys, "serve", "admin", "--db", db, "set-enterprises", "2025Q5", "farmers_market", "12")
+    assert rc == 2 and "YYYYQn" in err
 
 
 @pytest.mark.parametrize("argv,needle", [

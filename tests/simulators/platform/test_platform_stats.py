@@ -108,3 +108,32 @@ def test_scale_usage_counts_scales_whose_operator_sold_at_their_stall(platform):
     assert platform.client.get("/api/v1/kpis/scales", params={"date": "19990101"}).json()["overall"]["used"] == 0
     r = platform.client.get("/api/v1/kpis/scales", params={"quarter": "2025Q9"})
     assert r.status_code == 400 and set(r.json()["error"]) == {"zh", "en"}
+
+
+def test_quarter_kpis_usage_coverage_and_composites(platform):
+    upload_all(platform, meat_chain())          # today: slaughterhouse, meat wholesale, farmers' market
+    q = f"{today()[:4]}Q{(int(today()[4:6]) - 1) // 3 + 1}"
+    platform.svc.registry.set_enterprises(q, "farmers_market", 4)
+    platform.svc.registry.set_enterprises(q, "slaughter_pig", 1)
+    k = platform.client.get("/api/v1/kpis/quarter", params={"quarter": q}).json()
+    t = k["by_node_type"]
+    assert t["farmers_market"] == {"usage": {"rate": 1.0, "uploading": 1, "registered": 1},
+                                   "coverage": {"rate": 0.25, "registered": 1, "enterprises": 4}}
+    assert t["canteen"]["usage"]["rate"] == 0.0 and t["canteen"]["coverage"]["rate"] is None
+    assert k["composite"] == {"usage": 0.5, "coverage": 0.625}     # 3 of 6 types used; (0.25 + 1) / 2
+    other = platform.client.get("/api/v1/kpis/quarter", params={"quarter": "1999Q1"}).json()
+    assert other["composite"] == {"usage": 0.0, "coverage": None}
+    r = platform.client.get("/api/v1/kpis/quarter", params={"quarter": "2025Q0"})
+    assert r.status_code == 400 and set(r.json()["error"]) == {"zh", "en"}
+
+
+def test_set_enterprises_refuses_bad_values(platform):
+    from simulators.platform.registry import RegistryError
+    for args in (("2025Q5", "farmers_market", 3), ("2025Q1", "Farmers", 3), ("2025Q1", "farmers_market", 0),
+                 ("2025Q1", "city_platform", 3)):
+        try:
+            platform.svc.registry.set_enterprises(*args)
+        except RegistryError as exc:
+            assert exc.zh and exc.en
+            continue
+        raise AssertionError(f"accepted {args}")
