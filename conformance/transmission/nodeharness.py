@@ -158,6 +158,7 @@ class NodeUnderTest:
     operator_edits: dict = field(default_factory=dict)  #: operator code -> details changed in its config
     operator_change: dict | None = None             #: the ``operators`` phase: what changed, when, restart times
     transfer: dict | None = None                    #: the stall transfer of the ``handheld`` phase (retail)
+    ledger_probes: list = field(default_factory=list)  #: NODE-WHOL-03 entries that must be refused, with verdicts
 
     @property
     def url(self) -> str:
@@ -507,6 +508,8 @@ class NodeSession:
                         groups.setdefault(r["type"], []).append(r["data"])
                 for rtype, recs in groups.items():
                     self._post_handheld(c, n, rtype, recs)
+                if n.role == "wholesale":
+                    self._ledger_probes(c, n)
                 if n.role == "slaughterhouse":
                     tmpl = next((r["data"] for r in self.day_records if r["node"] == n.code
                                  and r["type"] == "animal_in_info"), None)
@@ -577,6 +580,26 @@ class NodeSession:
                            "to_scale": dst.id, "voucher": tran, "moved_g": moved, "entered_g": src.entry[1] + moved,
                            "registered": t0, "seen": time.time() if done else None,
                            "source_limit_g": src_limit, "receiving_limit_g": dst_limit}
+
+    def _ledger_probes(self, client, n: NodeUnderTest) -> None:
+        """NODE-WHOL-03: two entries without an upstream voucher (no tran_id) the node must refuse: one without
+        any certificate, one whose wholesaler + certificate already name another batch."""
+        tmpl = next((r["data"] for r in self.day_records if r["node"] == n.code and r["type"] == "market_in_info_base"
+                     and not r["data"].get("tran_id") and r["data"].get("prov_id")), None)
+        if tmpl is None:
+            return
+        codes = self.profile.codes
+        other = codes.trace_code(tmpl["wholesaler_id"], 7_000_001)
+        probes = [("no certificate", {k: v for k, v in tmpl.items() if k not in (
+                      "prov_id", "quarantine_animal_products_id", "quarantine_vege_id", "inspection_meat_id")}
+                   | {"batch_id": codes.trace_code(tmpl["wholesaler_id"], 7_000_002)}),
+                  ("certificate of another batch", {**tmpl, "batch_id": other})]
+        for what, rec in probes:
+            before = len(n.handheld)
+            self._post_handheld(client, n, "market_in_info_base", [rec])
+            verdict = n.handheld.pop()[3] if len(n.handheld) > before else ""
+            n.ledger_probes.append({"case": what, "record": rec, "verdict": verdict,
+                                    "ledger_batch": tmpl["batch_id"]})
 
     def _outage(self) -> None:
         retail = next((n for n in self.nodes.values() if n.role == "retail"), None)

@@ -177,3 +177,40 @@ def test_uploaded_records_compose_complete_chains(node_session, evidence):
     assert codes, "no sale was made on the node's scales"
     assert not broken, (f"{len(broken)} of {len(codes)} sold codes do not resolve to a complete chain (first: "
                         f"{broken[0]}). Fix: upload every entry and sale record with the upstream code as batch_id")
+
+
+@pytest.mark.requirement("NODE-WHOL-03")
+@pytest.mark.applies(kinds=("node",), needs=("node_wholesale", "handheld_intake"))
+def test_wholesale_batch_is_wholesaler_plus_certificate(node_session, evidence):
+    """Without an upstream ledger (an entry with no tran_id) one batch is the same wholesaler with the same
+    certificate: every such entry the node accepted carries a certificate and the accepted entries map
+    wholesaler + certificate to one batch and back; an entry without any certificate and an entry whose
+    wholesaler + certificate already name another batch are both refused (not admitted)."""
+    s = node_session
+    n = _node_of(s, "wholesale")
+    certs = ("quarantine_animal_products_id", "prov_id", "quarantine_vege_id")
+    by_pair, by_batch, bad = {}, {}, []
+    free = [json.loads(r) for (_, t, r, v) in n.handheld
+            if t == "market_in_info_base" and v == "accepted" and not json.loads(r).get("tran_id")]
+    for rec in free:
+        cert = next((rec[k] for k in certs if rec.get(k)), None)
+        if cert is None:
+            bad.append({"problem": "accepted without a certificate", "batch": rec.get("batch_id")})
+            continue
+        pair = (rec.get("wholesaler_id"), cert)
+        if by_pair.setdefault(pair, rec["batch_id"]) != rec["batch_id"] or \
+                by_batch.setdefault(rec["batch_id"], pair) != pair:
+            bad.append({"problem": "wholesaler + certificate and batch not one-to-one", "batch": rec["batch_id"],
+                        "pair": pair})
+    for p in n.ledger_probes:
+        if p["verdict"] != "rejected":
+            bad.append({"problem": f"entry with {p['case']} answered {p['verdict'] or 'nothing'}, not rejected",
+                        "batch": p["record"].get("batch_id"), "ledger_batch": p["ledger_batch"]})
+    evidence.attach_json("ledger.json", {"entries_without_voucher": len(free), "probes": n.ledger_probes,
+                                         "problems": bad[:50]})
+    if not free or len(n.ledger_probes) < 2:
+        pytest.fail("the scenario registered no wholesale entry without an upstream voucher (harness problem)",
+                    pytrace=False)
+    assert not bad, (f"{len(bad)} ledger problems; first: {bad[0]['problem']} (batch {bad[0]['batch']}). Fix: "
+                     "without an upstream voucher, key the batch by wholesaler + certificate and refuse entries "
+                     "without a certificate or contradicting the ledger")

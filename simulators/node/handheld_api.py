@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import threading
 from dataclasses import dataclass
 
 from simulators.platform.ingest import STATUS
 from simulators.platform.recordmap import RecordMap
 
 from . import logs
+from .ledger import RTYPE as LEDGER_RTYPE, CertificateLedger
 from .outbox import Item, Outbox, content_key
 from .sales import in_catalogue_order
 from .variants import active
@@ -49,6 +51,8 @@ class HandheldIntake:
         self.recmap = RecordMap(profile)
         self.guard = self.spec.replay_guard()
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
+        self.ledger = CertificateLedger(outbox)     #: NODE-WHOL-03, wholesale entries without a voucher
+        self._admit = threading.Lock()               #: one envelope at a time through the ledger
 
     def _answer(self, resp, fmt: str, status: int) -> Answer:
         t = resp.tally()
@@ -73,15 +77,26 @@ class HandheldIntake:
                 out = self._answer(resp, res.format, STATUS.get(resp.code, 400))
             logs.event("handheld_refused", logging.WARNING, code=self.spec.reason_for(errs[0]), rule=errs[0].rule)
             return out
+        with self._admit:
+            return self._admit_records(res, now, node)
+
+    def _admit_records(self, res, now, node: str) -> Answer:
         rtype = self.catalog.types[res.record_type]
         overrides: dict[int, tuple[str, str]] = {}
         items, positions = [], []
+        ledger = rtype.name == LEDGER_RTYPE and not active(self.cfg, "no-certificate-ledger")
+        if ledger:
+            self.ledger.refresh()
         for r, rf in zip(res.records, res.record_findings):
             if any(f.severity == "error" for f in rf):
                 continue
             foreign = self.recmap.facts(rtype.name, r.record, node).foreign
             if foreign:
                 overrides[r.position] = ("2008", foreign[1])
+                continue
+            refusal = self.ledger.check(r.record) if ledger else None
+            if refusal:
+                overrides[r.position] = refusal
                 continue
             rec = in_catalogue_order(rtype, r.record)
             ddate = rtype.business_date(rec) or res.header.get("DataDate", "")

@@ -71,6 +71,10 @@ VARIANTS: dict[str, NodeVariant] = {v.name: v for v in [
                 "摊位间调拨时调出摊位的秤上批次余量不减少（同一批次可被重复销售）",
                 "a stall transfer never lowers the source stall's remaining quantity on its scale (the batch can be "
                 "sold twice)"),
+    NodeVariant("no-certificate-ledger", "NODE-WHOL-03",
+                "无上游台账的批发进场不按“批发商+证明编号”成批：无证或批次与证明不符的进场也被接收",
+                "wholesale entries without an upstream voucher are not keyed by wholesaler + certificate: entries "
+                "without a certificate, or whose batch contradicts the certificate, are admitted"),
 ]}
 
 
