@@ -39,7 +39,9 @@ def platform(target, capabilities, city, tmp_path_factory):
         v = load_variants().get(target.variant) if target.variant else None
         variant = v.switch if v is not None and v.actor == "city_platform" else None
         try:
-            put = launch_builtin(city, tmp_path_factory.mktemp("platform"), variant)
+            deadline = str(capabilities.capabilities.get("stop_ack_deadline_s", 600))   # PLAT-STOP-02 alert
+            put = launch_builtin(city, tmp_path_factory.mktemp("platform"), variant,
+                                 args=["--stop-ack-deadline", deadline])
         except PlatformError as exc:
             pytest.fail(str(exc), pytrace=False)
     elif target.is_platform:

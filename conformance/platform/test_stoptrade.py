@@ -1,6 +1,8 @@
 """Stop-trade: a failed wholesale test reaches every downstream holder, who fetch and acknowledge it."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from conformance.platform.conftest import cite_day_upload
@@ -73,9 +75,13 @@ def test_failed_test_stops_the_batch_at_every_downstream_holder(day_upload, reco
 @pytest.mark.requirement("PLAT-STOP-02")
 @pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
 def test_instructions_are_fetched_acknowledged_and_recorded(day_upload, records, uploader, http, platform,
-                                                           profile, evidence):
+                                                           profile, capabilities, evidence):
     """Each holder fetches its instructions and acknowledges them; acknowledged instructions are no longer
-    pending, the platform records when each was acknowledged, and a node cannot acknowledge another's."""
+    pending, the platform records when each was acknowledged, and a node cannot acknowledge another's.
+    One instruction is left unacknowledged: once the platform's alert deadline (capability
+    ``stop_ack_deadline_s``, the profile's 600 s unless configured shorter; waited for only when ≤ 60 s) has
+    passed, the broadcast listing flags it ``overdue`` and counts it in ``overdue``; instructions acknowledged
+    within the deadline are not flagged."""
     cite_day_upload(evidence, day_upload)
     day = day_upload.day
     batch, ws, codes, holders = _holders(day)[1]
@@ -83,6 +89,8 @@ def test_instructions_are_fetched_acknowledged_and_recorded(day_upload, records,
     problems = []
     acked = {}
     outsider = ws
+    deadline = float(capabilities.capabilities.get("stop_ack_deadline_s", 600))
+    late = _left_unacknowledged(http, platform, profile, holders, codes) if deadline <= 60 else None
     for node in sorted(holders):
         key = platform.keys[node]
         status, doc = stop_pending(http, platform.url, profile, node, key)
@@ -94,6 +102,8 @@ def test_instructions_are_fetched_acknowledged_and_recorded(day_upload, records,
         if s < 400:
             problems.append(f"{outsider} acknowledged {node}'s instruction {mine[0]['id']} (HTTP {s})")
         for i in mine:
+            if late is not None and i["id"] == late[1]:
+                continue
             s, body = stop_ack(http, platform.url, profile, node, key, i["id"])
             if s != 200:
                 problems.append(f"{node}: acknowledging {i['id']} answered HTTP {s} {body!r:.100}")
@@ -107,6 +117,53 @@ def test_instructions_are_fetched_acknowledged_and_recorded(day_upload, records,
     unrecorded = [i for i in acked if not recorded.get(i)]
     if unrecorded:
         problems.append(f"no acknowledgement time recorded for {unrecorded}")
-    evidence.note("未确认超过10分钟的告警未核对（需等待10分钟）",
-                  "the alert for instructions unacknowledged after 10 minutes is not checked (it needs 10 minutes)")
+    if late is None:
+        evidence.partial(f"告警时限 {deadline:g} 秒过长或指令不足两条，未核对超时未确认告警",
+                         f"alert deadline {deadline:g} s too long to wait for (or fewer than two instructions): "
+                         "the alert for unacknowledged instructions is not checked")
+    else:
+        problems += _overdue_problems(http, platform, profile, late, acked, deadline, evidence)
     assert acked and not problems, "stop-trade acknowledgement: " + "; ".join(problems[:6] or ["nothing acknowledged"])
+
+
+def _left_unacknowledged(http, platform, profile, holders, codes) -> tuple[str, int] | None:
+    """``(node, instruction id)`` of the instruction the test leaves unacknowledged (the last holder's last
+    one), or ``None`` when the holders have fewer than two instructions in all."""
+    mine = []
+    for node in sorted(holders):
+        status, doc = stop_pending(http, platform.url, profile, node, platform.keys[node])
+        if status == 200:
+            mine += [(node, i["id"]) for i in doc.get("instructions", []) if i["batch_code"] in codes]
+    return mine[-1] if len(mine) >= 2 else None
+
+
+def _overdue_problems(http, platform, profile, late, acked, deadline: float, evidence) -> list[str]:
+    """Wait (at most the deadline + 10 s) for the alert on ``late``; then acknowledge it."""
+    end = time.monotonic() + deadline + 10
+    listing, flagged = {}, None
+    while time.monotonic() < end:
+        status, listing = broadcasts(http, platform.url)
+        items = {i["id"]: i for i in listing.get("instructions", [])} if status == 200 else {}
+        flagged = items.get(late[1])
+        if flagged and flagged.get("overdue"):
+            break
+        time.sleep(0.5)
+    evidence.attach_json("stop-trade-overdue.json", {"left_unacknowledged": late, "deadline_s": deadline,
+                                                     "listing": listing})
+    out = []
+    if not (flagged and flagged.get("overdue")) or not isinstance(listing.get("overdue"), int) or listing["overdue"] < 1:
+        out.append(f"instruction {late[1]} of {late[0]}, unacknowledged for more than {deadline:g} s, is not flagged "
+                   f"overdue (listing overdue = {listing.get('overdue')!r})")
+    items = {i["id"]: i for i in listing.get("instructions", [])}
+    for iid in acked:
+        i = items.get(iid, {})
+        if i.get("acked_ms") and i.get("created_ms") is not None and \
+                i["acked_ms"] - i["created_ms"] <= deadline * 1000 - 500 and i.get("overdue"):
+            out.append(f"instruction {iid}, acknowledged within the deadline, is flagged overdue")
+    before = listing.get("overdue")
+    s, _ = stop_ack(http, platform.url, profile, late[0], platform.keys[late[0]], late[1])
+    status, after = broadcasts(http, platform.url)
+    if s != 200 or status != 200 or not isinstance(before, int) or after.get("overdue") != before - 1:
+        out.append(f"after acknowledging {late[1]} the alert count went {before!r} -> {after.get('overdue')!r} "
+                   f"(HTTP {s}); it must drop by one")
+    return out

@@ -54,6 +54,8 @@ def register(sub, common):
     sp.add_argument("--upstream-key", help="key issued by the central platform (or env ROUCAI_UPSTREAM_KEY)")
     sp.add_argument("--feed-interval", type=float, default=60.0, help="seconds between feed pushes (default 60)")
     sp.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body, bytes")
+    sp.add_argument("--stop-ack-deadline", type=float, default=600.0,
+                    help="seconds before an unacknowledged stop-trade instruction is flagged overdue (default 600)")
     sp.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sp.set_defaults(func=run_platform)
 
@@ -99,7 +101,8 @@ def _config(args):
         upstream_key=getattr(args, "upstream_key", None) or os.environ.get("ROUCAI_UPSTREAM_KEY") or None,
         secret_file=args.secret_file, profile=getattr(args, "profile", "reference"),
         max_body=getattr(args, "max_body", 8 * 1024 * 1024),
-        feed_interval_s=getattr(args, "feed_interval", 60.0), log_level=getattr(args, "log_level", "info"))
+        feed_interval_s=getattr(args, "feed_interval", 60.0), log_level=getattr(args, "log_level", "info"),
+        stop_ack_deadline_s=getattr(args, "stop_ack_deadline", 600.0))
 
 
 def _usage_errors():

@@ -353,11 +353,18 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         return {"id": instruction_id, "result": result}
 
     @app.get(f"{API}/stoptrade/broadcasts", tags=["stop-trade"],
-             summary="All stop-trade instructions and their acknowledgements (monitoring)")
+             summary="All stop-trade instructions and their acknowledgements (monitoring)",
+             description="Each instruction is flagged overdue when it was not acknowledged within ack_deadline_s "
+                         "(--stop-ack-deadline, default 600 s); overdue = how many are overdue and still unacknowledged "
+                         "(the alert).")
     def stop_list(root: str | None = Query(None, max_length=30)):
+        from .clock import now_ms
         with svc.store.read() as tx:
             items = StopTrade.listing(tx, root)
-        return {"instructions": items, "pending": sum(1 for i in items if i["acked_ms"] is None)}
+        deadline_ms = int(config.stop_ack_deadline_s * 1000)
+        overdue = StopTrade.flag_overdue(items, now_ms(), deadline_ms)
+        return {"instructions": items, "pending": sum(1 for i in items if i["acked_ms"] is None),
+                "ack_deadline_s": config.stop_ack_deadline_s, "overdue": overdue}
 
     # -- upward feed --------------------------------------------------------------
     if config.role == "central":

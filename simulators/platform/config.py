@@ -36,6 +36,8 @@ class PlatformConfig:
     :param platform_id: this city's id at the central platform (6-digit GB/T 2260 code).
     :param upstream_key: the key the central platform issued to this city.
     :param max_body: largest request body accepted, bytes (413 above it, before reading it).
+    :param stop_ack_deadline_s: a stop-trade instruction not acknowledged within this many seconds is
+        flagged ``overdue`` (the alert of PLAT-STOP-02; the profile's value is 600 s), 1..86400.
     """
 
     host: str = "127.0.0.1"
@@ -49,6 +51,7 @@ class PlatformConfig:
     profile: str = "reference"
     max_body: int = DEFAULT_MAX_BODY
     feed_interval_s: float = DEFAULT_FEED_INTERVAL_S
+    stop_ack_deadline_s: float = 600.0
     log_level: str = "info"
     extra: dict = field(default_factory=dict)
 
@@ -93,6 +96,8 @@ class PlatformConfig:
             raise ConfigError("--max-body 应在 1 KiB 到 512 MiB 之间", "--max-body must be 1 KiB..512 MiB")
         if not 0.2 <= self.feed_interval_s <= 86400:
             raise ConfigError("--feed-interval 应在 0.2 到 86400 秒之间", "--feed-interval must be 0.2..86400 s")
+        if not 1 <= self.stop_ack_deadline_s <= 86400:
+            raise ConfigError("--stop-ack-deadline 应在 1 到 86400 秒之间", "--stop-ack-deadline must be 1..86400 s")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("--log-level 只能是 debug/info/warning/error", "--log-level: debug|info|warning|error")
         if not self.is_postgres and self.db != ":memory:":

@@ -115,6 +115,17 @@ class StopTrade:
         return "acked"
 
     @staticmethod
+    def flag_overdue(items: list[dict], now: int, deadline_ms: int) -> int:
+        """Mark each listed instruction ``overdue`` (not acknowledged within ``deadline_ms`` of its creation,
+        judged at ``now``); returns how many are overdue and still unacknowledged (the alert)."""
+        alerts = 0
+        for i in items:
+            until = i["acked_ms"] if i["acked_ms"] is not None else now
+            i["overdue"] = until - i["created_ms"] > deadline_ms
+            alerts += i["overdue"] and i["acked_ms"] is None
+        return alerts
+
+    @staticmethod
     def listing(tx: Tx, root: str | None = None, limit: int = 1000) -> list[dict]:
         if root:
             rows = tx.all(f"SELECT {_COLS} FROM stop_instructions WHERE root_code = ? ORDER BY id LIMIT ?",

@@ -69,3 +69,22 @@ def test_fetch_requires_a_valid_signature_and_refuses_replays(platform):
     # a signature for one path does not open another
     h = nodeauth.sign(P.envelope, platform.keys[R], R, "GET", "/api/v1/stoptrade")
     assert platform.client.post("/api/v1/stoptrade/1/ack", headers=h).status_code == 401
+
+
+def test_overdue_flag_is_the_ack_delay_against_the_deadline():
+    from simulators.platform.stoptrade import StopTrade
+    items = [{"created_ms": 0, "acked_ms": 600_000}, {"created_ms": 0, "acked_ms": 600_001},
+             {"created_ms": 0, "acked_ms": None}, {"created_ms": 500_000, "acked_ms": None}]
+    assert StopTrade.flag_overdue(items, now=700_000, deadline_ms=600_000) == 1
+    assert [i["overdue"] for i in items] == [False, True, True, False]
+
+
+def test_stop_ack_deadline_is_bounded(tmp_path):
+    import pytest as _pytest
+
+    from simulators.platform.config import ConfigError, PlatformConfig
+    db = str(tmp_path / "p.db")
+    for bad in (0, 0.5, 86401):
+        with _pytest.raises(ConfigError, match="stop-ack-deadline"):
+            PlatformConfig(db=db, stop_ack_deadline_s=bad).validate()
+    PlatformConfig(db=db, stop_ack_deadline_s=3).validate()
