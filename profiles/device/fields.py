@@ -161,10 +161,7 @@ def _datetime_codec(name: str) -> tuple[Encoder, Decoder]:
         _need(buf, pos, 14, name)
         raw = bytes(buf[pos:pos + 14])
         try:
-            if not raw.isdigit():
-                raise ValueError
-            return datetime(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]),
-                            int(raw[12:14])), pos + 14
+            return _datetime_post(raw), pos + 14
         except ValueError as exc:
             raise PayloadError(name, f"字段「{name}」不是有效时间 yyyyMMddHHmmss",
                                f"{name} is not a valid yyyyMMddHHmmss time") from exc
@@ -188,6 +185,7 @@ class Layout:
             self._codecs.append((f.name, *self._codec(f, structs or {}, make or {})))
         self._encoders = tuple(enc for _, enc, _ in self._codecs)
         self._attrs = operator.attrgetter(*self.names) if len(self.names) > 1 else None
+        self._plan = _decode_plan(fields, self._codecs)
 
     @staticmethod
     def _codec(f: FieldSpec, structs: dict, make: dict) -> tuple[Encoder, Decoder]:
@@ -234,8 +232,21 @@ class Layout:
 
     def decode_from(self, buf: bytes, pos: int) -> tuple[dict[str, Any], int]:
         values = {}
-        for name, _, dec in self._codecs:
-            values[name], pos = dec(buf, pos)
+        for step in self._plan:
+            if type(step) is _Run:
+                try:
+                    raw = step.st.unpack_from(buf, pos)
+                    for name, post, v in zip(step.names, step.posts, raw):
+                        values[name] = v if post is None else post(v)
+                    pos += step.st.size
+                    continue
+                except (struct.error, ValueError):
+                    pass                                # the field-by-field decoders raise the precise error
+                for name, dec in step.decoders:
+                    values[name], pos = dec(buf, pos)
+            else:
+                name, dec = step
+                values[name], pos = dec(buf, pos)
         return values, pos
 
     @property
@@ -255,6 +266,70 @@ class Layout:
             else:
                 return None
         return size
+
+
+class _Run:
+    """Consecutive fixed-width fields decoded with one ``struct`` call.
+
+    ``posts`` turn each raw value into the field's value and raise ``ValueError`` wherever the field's own
+    decoder raises (so on any error :meth:`Layout.decode_from` re-reads the run field by field and raises
+    that decoder's :class:`PayloadError`)."""
+
+    __slots__ = ("st", "names", "posts", "decoders")
+
+    def __init__(self, fmt: str, names: list[str], posts: list, decoders: list):
+        self.st = struct.Struct(">" + fmt)
+        self.names, self.posts, self.decoders = tuple(names), tuple(posts), tuple(decoders)
+
+
+def _ascii_post(raw: bytes) -> str:
+    return raw.decode("ascii").rstrip(" ")
+
+
+def _bool_post(raw: int) -> bool:
+    if raw > 1:
+        raise ValueError(raw)
+    return bool(raw)
+
+
+def _datetime_post(raw: bytes) -> datetime:
+    if not raw.isdigit():
+        raise ValueError(raw)
+    return datetime(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]), int(raw[12:14]))
+
+
+_INT_FMT = {"u8": "B", "u16": "H", "u32": "I", "i32": "i"}
+
+
+def _decode_plan(fields: list[FieldSpec], codecs: list[tuple[str, Encoder, Decoder]]) -> list:
+    """Steps of :meth:`Layout.decode_from`: a :class:`_Run` for each stretch of two or more fixed-width
+    fields (integers, bool, ascii, datetime), ``(name, decoder)`` for every other field."""
+    plan: list = []
+    run: list[tuple[str, str, Any, Decoder]] = []
+
+    def close():
+        if len(run) >= 2:
+            plan.append(_Run("".join(r[1] for r in run), [r[0] for r in run], [r[2] for r in run],
+                             [(r[0], r[3]) for r in run]))
+        else:
+            plan.extend((r[0], r[3]) for r in run)
+        run.clear()
+
+    for f, (name, _, dec) in zip(fields, codecs):
+        t, _, arg = f.type.partition(":")
+        if t in _INT_FMT:
+            run.append((name, _INT_FMT[t], None, dec))
+        elif t == "bool":
+            run.append((name, "B", _bool_post, dec))
+        elif t == "ascii":
+            run.append((name, f"{int(arg)}s", _ascii_post, dec))
+        elif t == "datetime":
+            run.append((name, "14s", _datetime_post, dec))
+        else:
+            close()
+            plan.append((name, dec))
+    close()
+    return plan
 
 
 def _list_codec(name: str, layout: Layout, make) -> tuple[Encoder, Decoder]:

@@ -13,6 +13,7 @@ characters are readable at once (faults that act on times then only reorder).
 """
 from __future__ import annotations
 
+import _thread
 import bisect
 import math
 import threading
@@ -38,6 +39,19 @@ def _slack(now: float, bt: float) -> float:
     return _EPS + 8 * math.ulp(abs(now) + 1.0) / bt
 
 
+class _VirtualCond(_thread.RLock):
+    """The condition of a virtual-time channel: a C-level lock whose notifications reach nobody (SimPy
+    readers are woken by :attr:`Channel.listeners`); waiting on it is a programming error."""
+
+    __slots__ = ()
+
+    def notify_all(self) -> None:
+        pass
+
+    def wait(self, timeout=None):
+        raise RuntimeError("a virtual-time line is waited on with read_event, not by blocking")
+
+
 class Channel:
     """Characters travelling from one end to the other.
 
@@ -54,7 +68,8 @@ class Channel:
         self.paced = paced
         self.trace = trace
         self.t_open = t_open
-        self.cond = threading.Condition()
+        #: realtime lines: readers block on it; virtual-time lines: a plain lock (SimPy waits on events)
+        self.cond = threading.Condition() if clock.realtime else _VirtualCond()
         self.ready = bytearray()
         self._pending: deque[list] = deque()       # [start, bt, data, taken]
         self.busy_until = t_open

@@ -77,9 +77,10 @@ class End:
         return self._line
 
     def _check(self) -> None:
-        if not self.is_open:
+        line = self._line
+        if not self._open or line.closed:
             raise _port_closed()
-        if self.role == "host" and self._line.unplugged():
+        if line.has_unplug and self.role == "host" and line.unplugged():
             raise serial.SerialException("device disconnected (cable unplugged)")
 
     # --- data ------------------------------------------------------------------------

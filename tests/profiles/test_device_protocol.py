@@ -306,3 +306,47 @@ def test_reference_page_is_rendered_from_the_data():
     from profiles.device.doc import render
     page = Path(__file__).resolve().parents[2] / "docs" / "device-protocol.md"
     assert page.read_text("utf-8") == render(), "run: python -m profiles.device.doc > docs/device-protocol.md"
+
+
+def _every_layout():
+    out = [(f"struct {n}", lay) for n, lay in sorted(P.struct_layouts.items())]
+    for wire, cmd in sorted(P.commands.items()):
+        out.append((f"{wire} request", cmd.request))
+        if cmd.response is not None:
+            out.append((f"{wire} response", cmd.response))
+    out += [("card base", load_card_layout().base_layout), ("card batch", load_card_layout().batch_layout)]
+    return out
+
+
+def _field_by_field(layout, buf):
+    values, pos = {}, 0
+    for name, _, dec in layout._codecs:
+        values[name], pos = dec(buf, pos)
+    return values, pos
+
+
+def _outcome(fn, *a):
+    try:
+        return ("ok", fn(*a))
+    except PayloadError as e:
+        return ("error", e.field, e.en)
+
+
+def _mutated(data, layout):
+    """A valid encoding of ``layout`` with a few bytes changed (digits, spaces, NUL, 0xFF, high bytes)."""
+    values = data.draw(st.fixed_dictionaries({f.name: _field_strategy(f.type) for f in layout.fields}))
+    buf = bytearray(layout.encode(values))
+    for _ in range(data.draw(st.integers(0, 3))):
+        if buf:
+            buf[data.draw(st.integers(0, len(buf) - 1))] = data.draw(st.sampled_from(b"0 9\x00\xff\x80A"))
+    return bytes(buf[:data.draw(st.integers(0, len(buf)))]) if data.draw(st.booleans()) and buf else bytes(buf)
+
+
+@pytest.mark.parametrize("what,layout", _every_layout(), ids=[w for w, _ in _every_layout()])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_struct_runs_decode_as_field_by_field(what, layout, data):
+    """The one-struct-call runs of fixed-width fields give exactly the values or the error the field decoders give."""
+    payload = data.draw(st.one_of(st.binary(max_size=120), st.builds(lambda: None).flatmap(
+        lambda _: st.just(_mutated(data, layout)))))
+    assert _outcome(layout.decode_from, payload, 0) == _outcome(_field_by_field, layout, payload)
