@@ -159,6 +159,8 @@ class NodeUnderTest:
     operator_change: dict | None = None             #: the ``operators`` phase: what changed, when, restart times
     transfer: dict | None = None                    #: the stall transfer of the ``handheld`` phase (retail)
     ledger_probes: list = field(default_factory=list)  #: NODE-WHOL-03 entries that must be refused, with verdicts
+    guest: object | None = None                     #: NODE-WHOL-01: an operator of another node trading here
+    guest_entry: str | None = None                  #: canonical entry record registered for the guest
 
     @property
     def url(self) -> str:
@@ -370,8 +372,14 @@ class NodeSession:
             wd = self.workdir / f"node-{nd.code}"
             wd.mkdir(exist_ok=True)
             ops = [o for o in self.city.operators if o.node_code == nd.code]
+            guest = None
+            if role == "wholesale":     # NODE-WHOL-01: an operator registered at another node also trades here
+                others = sorted((o for o in self.city.operators if o.node_code != nd.code
+                                 and not o.code.endswith("0000")), key=lambda o: (o.node_code in {x.code for x in wanted.values()}, o.code))
+                guest = others[0] if others else None
             n = NodeUnderTest(nd.code, nd.name, nd.type, role, self.keys[nd.code], free_port(), wd / "node.toml", wd,
-                              ops)
+                              ops + ([guest] if guest else []))
+            n.guest = guest
             self.nodes[nd.code] = n
             if self.with_scales and role in ("retail", "wholesale"):
                 self._make_scales(n)
@@ -510,6 +518,7 @@ class NodeSession:
                     self._post_handheld(c, n, rtype, recs)
                 if n.role == "wholesale":
                     self._ledger_probes(c, n)
+                    self._guest_entry(c, n)
                 if n.role == "slaughterhouse":
                     tmpl = next((r["data"] for r in self.day_records if r["node"] == n.code
                                  and r["type"] == "animal_in_info"), None)
@@ -580,6 +589,18 @@ class NodeSession:
                            "to_scale": dst.id, "voucher": tran, "moved_g": moved, "entered_g": src.entry[1] + moved,
                            "registered": t0, "seen": time.time() if done else None,
                            "source_limit_g": src_limit, "receiving_limit_g": dst_limit}
+
+    def _guest_entry(self, client, n: NodeUnderTest) -> None:
+        """NODE-WHOL-01: the guest operator (registered at its own node) enters a lot here under its own code."""
+        tmpl = next((r["data"] for r in self.day_records if r["node"] == n.code and r["type"] == "market_in_info_base"
+                     and not r["data"].get("tran_id") and r["data"].get("prov_id")), None)
+        if n.guest is None or tmpl is None:
+            return
+        codes = self.profile.codes          # the lot's batch code is the market's own (no upstream voucher)
+        rec = {**tmpl, "wholesaler_id": n.guest.code, "wholesaler_name": n.guest.name,
+               "batch_id": codes.trace_code(codes.operator_code(n.code, 0), 6_000_001)}
+        self._post_handheld(client, n, "market_in_info_base", [rec])
+        n.guest_entry = canon(rec)
 
     def _ledger_probes(self, client, n: NodeUnderTest) -> None:
         """NODE-WHOL-03: two entries without an upstream voucher (no tran_id) the node must refuse: one without
@@ -719,10 +740,12 @@ class NodeSession:
         """TRAN-UPL-08: one operator's telephone changes in each node's configuration (the nodes are stopped,
         their configs rewritten, and started again on the same outboxes); wait until each changed
         ``manager_base_info`` has been answered by the platform."""
-        changed = [n for n in self.nodes.values() if any(not o.code.endswith("0000") for o in n.operators)]
+        changed = [n for n in self.nodes.values()
+                   if any(not o.code.endswith("0000") and o.code.startswith(n.code) for o in n.operators)]
         self._stop_nodes(changed)
         for n in changed:
-            op = min((o for o in n.operators if not o.code.endswith("0000")), key=lambda o: o.code)
+            op = min((o for o in n.operators if not o.code.endswith("0000") and o.code.startswith(n.code)),
+                     key=lambda o: o.code)
             tel = "139" + "".join(str(self.rng.randint(0, 9)) for _ in range(8))
             n.operator_edits[op.code] = {"tel": tel}
             _write_config(n, self.platform.url, n.devices)

@@ -214,3 +214,32 @@ def test_wholesale_batch_is_wholesaler_plus_certificate(node_session, evidence):
     assert not bad, (f"{len(bad)} ledger problems; first: {bad[0]['problem']} (batch {bad[0]['batch']}). Fix: "
                      "without an upstream voucher, key the batch by wholesaler + certificate and refuse entries "
                      "without a certificate or contradicting the ledger")
+
+
+@pytest.mark.requirement("NODE-WHOL-01")
+@pytest.mark.applies(kinds=("node",), needs=("node_wholesale", "handheld_intake"))
+def test_operator_of_another_node_not_registered_again(node_session, evidence):
+    """An operator already registered at another node (configured at the wholesale node with that node's operator
+    code) trades here under its own code: the node registers it nowhere again (no manager_base_info for that code,
+    none with its name and licence or telephone under another code), and its entry reaches the platform naming
+    its original code.  (The node's own operators registering before trading is NODE-REC-06.)"""
+    s = node_session
+    n = _node_of(s, "wholesale")
+    g = n.guest
+    if g is None or n.guest_entry is None:
+        pytest.fail("the scenario found no operator of another node to trade at the wholesale node (harness problem)",
+                    pytrace=False)
+    infos = [load(rec) for up in s.uploads(n.code) if up.rtype == "manager_base_info" for rec in up.records]
+    ident = [v for v in (g.uscc, g.phone) if v]
+    again = [r for r in infos if r.get("id") == g.code or
+             (r.get("name") == g.name and (not ident or any(r.get(k) in ident for k in ("reg_id", "tel"))))]
+    verdict = next((v for (_, t, rec, v) in n.handheld if rec == n.guest_entry), "")
+    stored = {b for (_, t, _, b) in s.stored(n.code) if t == "market_in_info_base"}
+    evidence.attach_json("guest_operator.json", {"operator": g.code, "home_node": g.node_code, "name": g.name,
+                                                 "registered_again": again, "entry_verdict": verdict,
+                                                 "entry_at_platform": n.guest_entry in stored})
+    assert not again, (f"operator {g.code} (registered at node {g.node_code}) was registered again by node {n.code}: "
+                       f"manager_base_info id {again[0].get('id')}. Fix: keep the operator's code; upload its base "
+                       "information only at its own node")
+    assert verdict == "accepted", f"the node answered {verdict or 'nothing'} to the guest operator's entry"
+    assert n.guest_entry in stored, "the guest operator's entry (under its own code) never reached the platform"

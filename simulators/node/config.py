@@ -6,8 +6,10 @@ naming the key (the CLI prints it and exits 2).  See
 
     [node]      code (9-digit node code), name, type (city node type, e.g. farmers_market),
                 report_operators (default true: upload each operator's manager_base_info first, NODE-REC-06)
-    [[operators]] code (13 digits, under the node), name; optional property (1 company, 2 individual),
-                type (4-digit business type), reg_id, legal_represent, tel (for manager_base_info)
+    [[operators]] code (13 digits), name; optional property (1 company, 2 individual),
+                type (4-digit business type), reg_id, legal_represent, tel (for manager_base_info).
+                A code under another node is an operator registered there: it trades here under that
+                code and is not registered again (no manager_base_info from this node, NODE-WHOL-01)
     [platform]  url (http(s)://host:port), path (default /api/v1/exchange),
                 key | key_file (a file holding the key, or the JSON written by
                 `roucai serve admin import-city --keys-out`) | env ROUCAI_NODE_KEY,
@@ -241,9 +243,10 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
     for i, op in enumerate(_typed(data.get("operators", []), "[[operators]]", list), 1):
         op = _typed(op, f"[[operators]] #{i}", dict)
         oc = _req(op, "code", f"operators #{i}")
-        if not codes.is_valid(oc, "operator") or not oc.startswith(code):
-            raise ConfigError(f"[[operators]] #{i} code {oc!r} 不是本节点（{code}）的经营者编码",
-                              f"[[operators]] #{i} code {oc!r} is not an operator code of node {code}")
+        if not codes.is_valid(oc, "operator"):
+            raise ConfigError(f"[[operators]] #{i} code {oc!r} 不是有效的经营者编码：{codes.findings(oc, 'operator')[0].zh}",
+                              f"[[operators]] #{i} code {oc!r} is not a valid operator code: "
+                              f"{codes.findings(oc, 'operator')[0].en}")
         operators[oc] = _req(op, "name", f"operators #{i}")
         info = {k: _opt(op, k, f"operators #{i}", "", str) for k in OPERATOR_DETAILS if k in op}
         if info:

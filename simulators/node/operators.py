@@ -11,6 +11,9 @@ so a restart with the same configuration queues nothing new, and a changed
 operator (name, kind, licence, phone) is queued again with ``info_update_date``
 (the behaviour TRAN-UPL-08 recommends).  ``record_date`` (registration) is the
 time the operator was first queued, kept in the outbox row.
+
+NODE-WHOL-01: an operator configured with a code of another node was registered there; it keeps that code
+and this node uploads no ``manager_base_info`` for it.
 """
 from __future__ import annotations
 
@@ -32,10 +35,15 @@ def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> l
     """``(source key, record)`` per configured operator; ``first_seen`` maps code -> record_date already used."""
     stamp = beijing(now).strftime("%Y%m%d%H%M%S")
     out = []
-    for code in sorted(config.operators):
-        info = config.operator_info.get(code, {})
+    for src in sorted(config.operators):
+        code = src
+        if not src.startswith(config.node_code):
+            if not active(config, "registers-operators-again"):
+                continue                                # registered at its own node: not registered again
+            code = _local_code(config, src)             # broken: a second registration under a new code
+        info = config.operator_info.get(src, {})
         own = code.endswith("0000")
-        details = {"name": config.operators[code] or config.node_name,
+        details = {"name": config.operators[src] or config.node_name,
                    "property": info.get("property") or ("1" if own else "2"),
                    "type": info.get("type") or _DEFAULT_TYPE,
                    **{k: info[k] for k in ("reg_id", "legal_represent", "tel") if info.get(k)}}
@@ -46,6 +54,13 @@ def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> l
             rec["info_update_date"] = stamp
         out.append((f"op:{code}:{digest}", rec))
     return out
+
+
+def _local_code(config, code: str) -> str:
+    """The broken variant's new local operator code for an operator of another node (9000 + its position)."""
+    from profiles import load_profile
+    foreign = sorted(c for c in config.operators if not c.startswith(config.node_code))
+    return load_profile(config.profile).codes.operator_code(config.node_code, 9000 + foreign.index(code))
 
 
 def queue_operators(config, outbox: Outbox, catalog, now: _dt.datetime) -> int:

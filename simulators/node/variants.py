@@ -75,6 +75,10 @@ VARIANTS: dict[str, NodeVariant] = {v.name: v for v in [
                 "无上游台账的批发进场不按“批发商+证明编号”成批：无证或批次与证明不符的进场也被接收",
                 "wholesale entries without an upstream voucher are not keyed by wholesaler + certificate: entries "
                 "without a certificate, or whose batch contradicts the certificate, are admitted"),
+    NodeVariant("registers-operators-again", "NODE-WHOL-01",
+                "已在其他节点备案的经营者在本节点以新的本地编码再次备案（上传manager_base_info）",
+                "an operator already registered at another node is registered again here under a new local code "
+                "(manager_base_info uploaded)"),
 ]}
 
 

@@ -41,6 +41,6 @@ def test_node_suite_passes_against_the_reference_node():
     assert len(tests) >= 20
     ids = {r for t in tests for r in t["requirements"]}
     for rid in ("TRAN-UPL-01", "TRAN-UPL-02", "TRAN-UPL-03", "TRAN-UPL-04", "TRAN-UPL-05", "TRAN-UPL-06",
-                "TRAN-UPL-07", "TRAN-UPL-08", "NODE-STOP-01", "NODE-WHOL-05", "NODE-RETL-01", "NODE-WHOL-03", "NODE-DEV-01", "NODE-REC-06", "NODE-CHAIN-01"):
+                "TRAN-UPL-07", "TRAN-UPL-08", "NODE-STOP-01", "NODE-WHOL-05", "NODE-RETL-01", "NODE-WHOL-03", "NODE-WHOL-01", "NODE-DEV-01", "NODE-REC-06", "NODE-CHAIN-01"):
         assert rid in ids
     assert took < 90, f"coding + node suites took {took:.0f} s"

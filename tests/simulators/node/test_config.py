@@ -36,7 +36,7 @@ def test_example_config_is_valid_and_documented():
     (lambda d: d["node"].update(code="65010300"), "[node] code"),
     (lambda d: d["node"].update(code="000000001"), "[node] code"),
     (lambda d: d["node"].pop("name"), "[node] name"),
-    (lambda d: d["operators"][0].update(code="6501030030001"), "[[operators]] #1"),
+    (lambda d: d["operators"][0].update(code="650103002001"), "[[operators]] #1"),   # 12 digits
     (lambda d: d["platform"].update(url="ftp://x"), "[platform] url"),
     (lambda d: d["platform"].pop("key"), "ROUCAI_NODE_KEY"),
     (lambda d: d["platform"].update(key="a b"), "key"),
@@ -111,3 +111,22 @@ def test_cli_check_and_usage_errors(tmp_path):
     assert r.returncode == 2 and "[node] code" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run([ROUCAI, "serve", "node", "--config", str(bad)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "节点配置错误" in r.stderr
+
+
+def test_operator_of_another_node_is_kept_and_not_registered_again(tmp_path):
+    """NODE-WHOL-01: an operator code of another node is accepted as is; no manager_base_info is made for it,
+    unless the broken variant registers it again under a new local code."""
+    import datetime as dt
+
+    from simulators.node.operators import operator_records
+    from nodekit import write_config
+    path = write_config(tmp_path / "n.toml", "650104002", "北园批发市场", "vegetable_wholesale", "http://127.0.0.1:9",
+                        "k", operators=[("6501040020001", "王杨"), ("6501030010001", "天益公司")])
+    cfg = load_config(path)
+    assert cfg.operator_name("6501030010001") == "天益公司"
+    now = dt.datetime(2024, 5, 18, tzinfo=dt.timezone.utc)
+    ids = {r["id"] for _, r in operator_records(cfg, now, {})}
+    assert ids == {"6501040020001", "6501040020000"}
+    cfg.variant = "registers-operators-again"
+    again = {r["id"]: r["name"] for _, r in operator_records(cfg, now, {})}
+    assert again.get("6501040029000") == "天益公司" and "6501030010001" not in again
