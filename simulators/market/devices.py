@@ -149,7 +149,7 @@ class DeviceScales(FastScales):
         #: ``naks``: NAK reason -> count over all host transactions (a timeout counts in ``timeouts``)
         self.stats = {"sales": 0, "refused": 0, "uploaded": 0, "transactions": 0, "host_errors": 0,
                       "loads": 0, "stops": 0, "timeouts": 0, "naks": {}}
-        self._queues: dict[str, deque] = {}     # stall -> host commands waiting: (request, done event or None)
+        self._queues: dict[str, deque] = {}     # stall -> host commands waiting: (request, done event)
         self._reads: dict[str, object] = {}     # stall -> the idle host's pending read (cancelled to wake it)
         run_id = next(_LINE_IDS)
         clock = SimClock(env)
