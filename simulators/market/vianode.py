@@ -266,7 +266,7 @@ class ViaNode:
             for w in workers:
                 w.start()
             deadline = t0 + self.limit_s
-            self._feed(entries, res, t0, deadline)
+            self._feed(entries, res, self._clock(), deadline)     # paced from now: opening took its time
             if not self._drain(deadline, res, res.offered):
                 res.timed_out = True
         finally:
