@@ -255,7 +255,8 @@ class ScaleModel:
         sale = {"trace_code": trace, "batch_trace": "" if missing else batch_trace,
                 "commodity": "" if missing else batch["commodity"], "commodity_name": batch["commodity_name"],
                 "weight_g": r.net_g, "unit_price_fen": batch["unit_price_fen"], "amount_fen": amount, "time": now,
-                "order_no": f"{self.identity.serial_no}{now:%y%m%d%H%M%S}{idx % 10000:04d}",
+                "order_no": f"{self.identity.serial_no}{now.year % 100:02d}{now.month:02d}{now.day:02d}{now.hour:02d}"
+                            f"{now.minute:02d}{now.second:02d}{idx % 10000:04d}",
                 "operator_code": stall["operator_code"], "stall": stall["stall"]}
         cut = self.faults.on("power_loss") and self.sale_attempts == int(self.faults.value("power_loss"))
         try:

@@ -117,7 +117,9 @@ def sale_data(m, a, code, batch, goods, name, g, price_fen, amount_fen, when, pr
     return {"scale_id": a.scale or "", "node_id": a.node.code, "position_id": a.position or "",
             "retailer_id": a.code, "trace_code": code, "batch_id": batch, "goods_code": goods, "goods_name": name,
             "weight": fmt_g(g), "price": fmt_fen(price_fen), "amount": fmt_fen(amount_fen),
-            "sale_time": when.strftime("%Y%m%d%H%M%S"), "printed": "1" if printed else "0"}
+            "sale_time": f"{when.year:04d}{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}"
+                         f"{when.second:02d}",
+            "printed": "1" if printed else "0"}
 
 
 class DeviceScales(FastScales):
