@@ -66,7 +66,8 @@ def register(sub, common):
     p.add_argument("--date", help="first business day YYYY-MM-DD (default: the preset's reference date)")
     p.add_argument("--days", type=int, default=1, help=f"number of days, 1..{MAX_DAYS} (default 1)")
     p.add_argument("--mode", choices=["fast", "devices"], default="fast",
-                   help="fast: records directly; devices: sales through simulated scales")
+                   help="fast: records directly; devices: sales, batch loads and stop-trades as frames to "
+                        "simulated scales, buyers' cards read on simulated readers, entries on simulated handhelds")
     p.add_argument("--speed", default="max", help="max (as fast as possible), realtime, or xFACTOR (e.g. x144)")
     p.add_argument("--out", help="JSON-lines stream of records")
     p.add_argument("--ledger", help="ground-truth ledger (JSON lines)")
@@ -267,6 +268,8 @@ def run(args, con) -> int:
                     "sales": model.counters["sales"], "stockouts": model.counters["stockouts"]})
     if env_info:
         summary["envelopes"] = env_info
+    if args.mode == "devices":
+        summary["devices"] = _device_stats(model)
     code = EXIT_OK
     if via is not None:
         res = _upload_via_node(args, con, via, live, factor)
@@ -343,6 +346,36 @@ def _upload(args, con, prof, target, live, factor):
     return Uploader(prof.envelope, target[0], target[1], factor=factor, limit_s=limit, progress=progress).run(batches)
 
 
+def _device_stats(model) -> dict:
+    """What crossed the virtual serial lines in device mode (scales, readers, handhelds)."""
+    sc = model.scales.stats
+    out = {"scales": len(model.scales.scales), "sale_events": sc["sales"], "records_received": sc["uploaded"],
+           "load_batch": sc["loads"], "stop_trade": sc["stops"], "host_errors": sc["host_errors"],
+           "naks": dict(sc["naks"]), "timeouts": sc["timeouts"]}
+    t = model.terminals
+    if t is not None:
+        ts = t.stats
+        out.update({"readers": len(t.readers), "cards_read": ts["reads"], "card_trades": ts["card_trades"],
+                    "cash_trades": ts["cash_trades"], "cards_unreadable": dict(ts["unreadable"]),
+                    "handheld_entries": dict(ts["entries"])})
+    return out
+
+
+def _report_devices(con, d: dict) -> None:
+    con.say(con.t(f"设备模式：{d['scales']} 台追溯秤，销售事件帧 {d['sale_events']}（主机收到记录 {d['records_received']}），"
+                  f"LOAD_BATCH {d['load_batch']}，STOP_TRADE {d['stop_trade']}，主机错误 {d['host_errors']}",
+                  f"device mode: {d['scales']} scales, {d['sale_events']} SALE_EVENT frames ({d['records_received']} "
+                  f"records received by the hosts), {d['load_batch']} LOAD_BATCH, {d['stop_trade']} STOP_TRADE, "
+                  f"{d['host_errors']} host errors"))
+    if "readers" in d:
+        bad = sum(d["cards_unreadable"].values())
+        entries = sum(d["handheld_entries"].values())
+        con.say(con.t(f"  读卡器 {d['readers']} 台：读卡 {d['cards_read']} 次（持卡交易 {d['card_trades']}，现金 "
+                      f"{d['cash_trades']}，读卡失败 {bad}）；手持终端登记 {entries} 条记录",
+                      f"  {d['readers']} card readers: {d['cards_read']} cards read ({d['card_trades']} card trades, "
+                      f"{d['cash_trades']} cash, {bad} unreadable); {entries} records registered on handhelds"))
+
+
 def _report(con, s: dict, args) -> None:
     if con.as_json:
         con.json(s)
@@ -371,6 +404,8 @@ def _report(con, s: dict, args) -> None:
             con.say(f"  {_pad(con.t(FAULT_ZH.get(name, name), name), 22)} {n:>8}")
     con.say(con.t(f"中止交易指令：{s['stop_trades']}；缺货未满足的采购：{s['stockouts']}",
                   f"stop-trade orders: {s['stop_trades']}; purchases left short: {s['stockouts']}"))
+    if s.get("devices"):
+        _report_devices(con, s["devices"])
     if s.get("envelopes"):
         e = s["envelopes"]
         con.say(con.t(f"上传报文：{e['envelopes']} 个（{e['records']} 条记录，{e['nodes']} 个节点）→ {args.envelopes}",

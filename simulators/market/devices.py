@@ -139,8 +139,8 @@ class DeviceScales(FastScales):
         from simulators.devices.storage import MemoryScaleStore
         from simulators.serial import LineSettings, SimClock, open_line
         env = model.env
-        #: bytes take their wire time at 9600 baud (True) or arrive at once (False, the default:
-        #: paced SimClock lines lose characters to float rounding after a few simulated hours)
+        #: bytes take their wire time at 9600 baud (True) or arrive at once (False, the default: paced
+        #: lines cost ~10x the CPU and a LOAD_BATCH's wire time would move sale times off the fast mode's)
         self.paced = paced
         self.proto = get_protocol(profile=model.p)
         self.scales: dict[str, object] = {}

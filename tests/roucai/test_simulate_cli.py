@@ -107,3 +107,14 @@ def test_device_mode_gives_the_same_stream(capsys, tmp_path):
                       "devices", "--lang", "en")
     assert rc1 == rc2 == 0 and "mode devices" in out
     assert fast.read_bytes() == dev.read_bytes()
+    assert "SALE_EVENT frames" in out and "card readers" in out
+
+
+def test_device_mode_summary_counts_what_crossed_the_lines(capsys):
+    rc, out, _ = run(capsys, "simulate", "--preset", "tiny", "--seed", "5", "--quiet", "--mode", "devices", "--json")
+    d = json.loads(out)["devices"]
+    assert rc == 0 and d["sale_events"] == d["records_received"] > 0 and d["host_errors"] == 0
+    assert 0 < d["load_batch"] < d["sale_events"] and d["scales"] > 0
+    assert d["cards_read"] == d["card_trades"] and sum(d["handheld_entries"].values()) > 0
+    rc, out, _ = run(capsys, "simulate", "--preset", "tiny", "--seed", "5", "--quiet", "--json")
+    assert rc == 0 and "devices" not in json.loads(out)
