@@ -142,9 +142,16 @@ def test_a_platform_that_loses_acknowledged_records_fails_reconciliation(failing
     code, out, err, report = failing["drops"]
     s = json.loads(out)
     assert code == 1
-    assert [b["threshold"] for b in s["breaches"]] == ["reconcile.required"]
     rec = s["reconcile"]
     lost = rec["totals"]["acknowledged"] - rec["totals"]["stored"]
+    breaches = {b["threshold"]: b for b in s["breaches"]}
+    assert "reconcile.required" in breaches, s["breaches"]
+    # A dropped record that the plan also uploads twice (fault duplicate_upload) comes back "accepted" where
+    # "duplicate" was due: which records are dropped depends on arrival order, so that breach may join in,
+    # never with more wrong verdicts than records lost.
+    assert set(breaches) <= {"reconcile.required", "correctness.max_wrong_verdicts"}, s["breaches"]
+    if "correctness.max_wrong_verdicts" in breaches:
+        assert 0 < breaches["correctness.max_wrong_verdicts"]["actual"] <= lost, s["breaches"]
     assert lost > 0 and rec["lost_cells"] > 0 and rec["records"]["missing"] == lost
     assert "acknowledged records are not stored" in rec["reason"][1]
 
