@@ -316,9 +316,12 @@ class MarketModel:
         if hasattr(self.env, "sync"):
             self.env.sync()
         gc.freeze()        # the city, topology and profile live all run long: the collector need not rescan them
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], 100_000), *thresholds[1:])   # events and records die young in bulk
         try:
             self.env.run(until=self.days * DAY_S)
         finally:
+            gc.set_threshold(*thresholds)
             gc.unfreeze()
             self.scales.close()
             if self.terminals is not None:

@@ -282,7 +282,8 @@ class End:
         ch = self._rx
         env = self._line.clock.env
         now = float(env.now)
-        ch.promote(now)
+        if ch._pending:
+            ch.promote(now)
         while self._waiters:
             need_fn, ev, expired, cap = self._waiters[0]
             if ev.triggered:
