@@ -54,23 +54,14 @@ def http():
 
 
 @pytest.mark.parametrize("query", [trace, trace_page])
-def test_one_dropped_connection_is_retried(http, query):
-    srv = FlakyServer(drops=1)
+@pytest.mark.parametrize("drops,expected", [(1, 200), (10, DROPPED)], ids=["dropped-once", "keeps-dropping"])
+def test_a_dropped_connection_is_retried_once_then_reported(http, query, drops, expected):
+    """Dropped once: retried on a fresh connection and answered.  Dropped again: status ``DROPPED`` and a text
+    naming the transport error, not an exception (the calling test records a finding)."""
+    srv = FlakyServer(drops=drops)
     try:
         status, body = query(http, srv.url, "1" * 20)
     finally:
         srv.close()
-    assert status == 200 and "found" in str(body)
-    assert srv.accepted == 2
-
-
-@pytest.mark.parametrize("query", [trace, trace_page])
-def test_a_platform_that_keeps_dropping_is_reported_not_raised(http, query):
-    srv = FlakyServer(drops=10)
-    try:
-        status, body = query(http, srv.url, "1" * 20)
-    finally:
-        srv.close()
-    assert status == DROPPED
-    assert "connection dropped" in body
-    assert srv.accepted == 2
+    assert status == expected and srv.accepted == 2
+    assert ("found" if expected == 200 else "connection dropped") in str(body)
