@@ -263,7 +263,7 @@ class MemoryScaleStore:
         self._by_request: dict[int, int] = {}      # request id -> oldest stored idx (what SQLite's index finds)
 
     def close(self) -> None:
-        pass
+        """Nothing to release (no file, no connection)."""
 
     # -- stall and batches --------------------------------------------------------------
     def stall(self) -> dict | None:
@@ -352,7 +352,7 @@ class MemoryScaleStore:
 
     # -- power and firmware bugs ------------------------------------------------------
     def power_cut(self) -> None:
-        pass
+        """Battery-backed RAM: a sale in progress was never applied (see :meth:`commit_sale`), the rest stays."""
 
     def reopen(self) -> "MemoryScaleStore":
         return self
