@@ -111,9 +111,10 @@ def test_keys_required_and_data_bound_to_the_uid(reader, profile, evidence):
     assert wrong_refused, "authentication with a wrong key B was accepted: check the key"
     try:
         reader.drv.write_block(base, bytes(16))
-        raise AssertionError("a write after a failed authentication was accepted")
+        written = True
     except DeviceNak:
-        pass
+        written = False
+    assert not written, "a write after a failed authentication was accepted"
     reader.drv.auth(L.base_sectors[0], L.key_a, 0x60)
     assert reader.drv.read_block(base) == original, "the refused write changed the card"
     if not reader.builtin:

@@ -8,7 +8,7 @@ import pytest
 
 from simulators.devices.driver import DeviceNak
 
-from .test_scale_identify import same
+from .test_scale_identify import identified, same
 
 POLLS = 40
 
@@ -24,12 +24,7 @@ def nak_of(call) -> str | None:
 @pytest.mark.requirement("PERC-SCALE-20")
 @pytest.mark.applies(kinds=("card_reader",))
 def test_reader_identify_matches_the_capability_statement(reader, capabilities, evidence):
-    ident = reader.drv.identify()
-    observed = ident.capability_map()
-    evidence.attach_json("identify.json", {"device_kind": ident.device_kind, "vendor": ident.vendor,
-                                           "model": ident.model, "firmware": ident.firmware,
-                                           "serial_no": ident.serial_no, "capabilities": observed})
-    assert ident.device_kind == "reader", f"IDENTIFY says device kind {ident.device_kind!r}, expected 'reader'"
+    _ident, observed = identified(reader.drv, "reader", evidence)
     assert "card_family" in observed, "IDENTIFY does not report the card family the reader handles"
     bad = [f"{k}: declared {capabilities.capabilities[k]!r}, reports {observed.get(k)!r}"
            for k in ("card_family", "sectors") if k in capabilities.capabilities

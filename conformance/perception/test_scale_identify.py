@@ -12,6 +12,19 @@ DECLARED_TO_OBSERVED = {"max_g": "max_g", "min_g": "min_g", "e1_g": "e1_g", "e2_
 MUST_REPORT = ("max_g", "e1_g", "max_batches", "storage_records", "printer", "card_reader", "qr")
 
 
+def identified(drv, kind: str, evidence):
+    """IDENTIFY through ``drv``, kept as evidence (``identify.json``); asserts the device kind is ``kind``.
+    Returns ``(the answer, its capabilities as a dict)``."""
+    ident = drv.identify()
+    observed = ident.capability_map()
+    evidence.attach_json("identify.json", {"device_kind": ident.device_kind, "vendor": ident.vendor,
+                                           "model": ident.model, "firmware": ident.firmware,
+                                           "serial_no": ident.serial_no, "protocol": ident.protocol,
+                                           "capabilities": observed})
+    assert ident.device_kind == kind, f"IDENTIFY says device kind {ident.device_kind!r}, expected {kind!r}"
+    return ident, observed
+
+
 def same(declared, observed: str) -> bool:
     if isinstance(declared, bool):
         return observed.strip().lower() in (("1", "true", "yes") if declared else ("0", "false", "no"))
@@ -27,13 +40,7 @@ def same(declared, observed: str) -> bool:
 @pytest.mark.applies(kinds=("scale",))
 def test_identify_matches_the_capability_statement(scale, capabilities, evidence):
     """IDENTIFY names the device and reports its capabilities; each one the vendor declared must match."""
-    ident = scale.drv.identify()
-    observed = ident.capability_map()
-    evidence.attach_json("identify.json", {"device_kind": ident.device_kind, "vendor": ident.vendor,
-                                           "model": ident.model, "firmware": ident.firmware,
-                                           "serial_no": ident.serial_no, "protocol": ident.protocol,
-                                           "capabilities": observed})
-    assert ident.device_kind == "scale", f"IDENTIFY says device kind {ident.device_kind!r}, expected 'scale'"
+    ident, observed = identified(scale.drv, "scale", evidence)
     blank = [k for k in ("vendor", "model", "firmware", "serial_no") if not getattr(ident, k).strip()]
     assert not blank, f"IDENTIFY leaves {blank} empty: report vendor, model, firmware and serial number"
     unreported = [k for k in MUST_REPORT if k not in observed]

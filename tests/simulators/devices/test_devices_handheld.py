@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from profiles import load_profile
 from simulators.devices.faults import FaultSet
 from simulators.devices.handheld import EntryError, HandheldTerminal
+from tests.httpkit import BackgroundHTTPServer, QuietHandler
 
 P = load_profile()
 KEY = "node-secret"
@@ -18,7 +17,7 @@ NODE = "650102001"
 NOW = dt.datetime(2024, 5, 18, 6, 30, 0)
 
 
-class Platform:
+class Platform(BackgroundHTTPServer):
     """A minimal receiver: parse with the profile, answer per record, remember what it has."""
 
     def __init__(self, delay_s: float = 0.0):
@@ -27,7 +26,7 @@ class Platform:
         self.delay_s = delay_s
         outer = self
 
-        class H(BaseHTTPRequestHandler):
+        class H(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 time.sleep(outer.delay_s)
@@ -46,21 +45,8 @@ class Platform:
                 self.end_headers()
                 self.wfile.write(out)
 
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/upload"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        super().__init__(H)
+        self.url = self.base_url + "/upload"
 
 
 def terminal(url, kind="wholesale", **kw) -> HandheldTerminal:

@@ -7,9 +7,7 @@ Real processes, real HTTP, real SQLite; every wait is bounded.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -18,6 +16,7 @@ from hypothesis import given, strategies as st
 from simulators.city import generate_city
 from simulators.market.errors import MarketConfigError
 from simulators.market.upload import INGEST_PATH, Uploader, ingest_url, load_keys
+from tests.httpkit import BackgroundHTTPServer, QuietHandler
 from uploadkit import (DATE, P, city_file, expected_identities, platform, simulate_cli,  # noqa: F401 (fixtures)
                        stored_records, wrong_key_file)
 
@@ -126,7 +125,7 @@ def test_load_keys_refuses_non_string_values(tmp_path):
     assert load_keys(f) == {"650103001": "abc"}
 
 
-class _FlakyProxy:
+class _FlakyProxy(BackgroundHTTPServer):
     """A real HTTP proxy to ``target`` that answers 503 to the first ``fail`` requests and, for the next
     ``drop`` ones, forwards the request but closes the connection without the answer."""
 
@@ -134,10 +133,7 @@ class _FlakyProxy:
         self.seen = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.seen += 1
@@ -158,17 +154,8 @@ class _FlakyProxy:
                 self.end_headers()
                 self.wfile.write(r.content)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url = self.base_url
 
 
 @pytest.fixture(scope="module")
