@@ -1,9 +1,9 @@
 """``roucai fixtures city|check|presets``: seeded city fixtures.
 
 ``city --preset NAME --seed N [--out FILE]`` writes the city's canonical JSON
-(byte-identical for the same preset, seed, profile and Faker version) to FILE,
-or to stdout; the summary then goes to stderr.  ``--json`` makes the summary
-JSON::
+(byte-identical for the same preset, seed, profile and Faker version) to FILE
+(atomically), or to stdout; the summary then goes to stderr.  ``--json`` prints the
+summary as JSON on stdout and needs ``--out`` (stdout cannot carry both)::
 
     {"preset", "seed", "out", "bytes", "sha256", "counts": {"nodes": …}, "nodes_by_type": {…}}
 
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import unicodedata
 from pathlib import Path
 
+from simulators.atomic_file import atomic_write_bytes
 from simulators.city import (NotACityError, PresetError, available_presets, check_city, dump_bytes,
                              generate_city, load_preset)
 
@@ -74,6 +74,9 @@ def register(sub, common):
 
 def run_city(args, con) -> int:
     seed = _seed(args.seed)
+    if con.as_json and not args.out:
+        raise UsageError("--json 在标准输出打印摘要，城市数据需用 --out FILE 写入文件",
+                         "--json prints the summary on stdout: give --out FILE for the city itself")
     prof = profile_of(args)
     try:
         city = generate_city(args.preset, seed, prof)
@@ -85,10 +88,8 @@ def run_city(args, con) -> int:
                "nodes_by_type": city.nodes_by_type()}
     if args.out:
         out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp")
         try:
-            tmp.write_bytes(data)
-            os.replace(tmp, out)
+            atomic_write_bytes(out, data)
         except OSError as exc:
             raise UsageError(f"无法写入 {out}：{exc.strerror}", f"cannot write {out}: {exc.strerror}") from None
         stream = sys.stdout

@@ -28,6 +28,7 @@ be reached, or the upload time limit ran out.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -35,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+from simulators.atomic_file import atomic_open
 from simulators.city import PresetError, available_presets
 from simulators.market.errors import MarketConfigError
 from simulators.market.faults import parse_fault_options
@@ -237,9 +239,9 @@ def run(args, con) -> int:
                     f"[simulate] {model.ts(t)[:16]}  records {c['records']}  sales {c['sales']}  wall {now - t_wall:.1f}s"),
               file=sys.stderr, flush=True)
 
-    out_fh = open(args.out, "w", encoding="utf-8", newline="\n") if args.out else None
-    led_fh = open(args.ledger, "w", encoding="utf-8", newline="\n") if args.ledger else None
-    try:
+    with contextlib.ExitStack() as files:     # both appear under their final names only when the run completes
+        out_fh = files.enter_context(atomic_open(args.out)) if args.out else None
+        led_fh = files.enter_context(atomic_open(args.ledger)) if args.ledger else None
         ledger = Ledger(led_fh, deadline_grace_s=rates.upload["deadline_grace_s"])
         try:
             model = MarketModel(city, prof, seed=args.seed, start=start, days=args.days, rates=rates,
@@ -251,10 +253,7 @@ def run(args, con) -> int:
             from simulators.market import devices
             devices.attach(model)
         model.run()
-    finally:
-        for fh in (out_fh, led_fh):
-            if fh is not None:
-                fh.close()
+        ledger.finish()
     wall = time.monotonic() - t_wall
     env_info = batcher.write(args.envelopes) if batcher is not None else None
     if args.plot:

@@ -38,4 +38,6 @@ def run_market(preset: str, seed: int, start: dt.date, days: int = 1, *, city_se
     model = MarketModel(city, prof, seed=seed, start=start, days=days, rates=rates, fault_rates=fault_rates,
                         ledger=ledger, stream=stream, env=env, progress=progress, mode=mode,
                         record_hooks=record_hooks)
-    return model.run()
+    led = model.run()
+    led.finish()
+    return led

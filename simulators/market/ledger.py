@@ -19,7 +19,11 @@ record     a record as the node would upload it: ``type, node, data, upload`` (u
            times; empty = never), ``stamp_offset_s`` (the node clock's error)
 event      ``name`` in ``stop_trade, withdraw, spoil, stockout, end_stock`` with its data
 fault      a fault injected: ``name, node`` and its parameters
+end        trailer, the last line of a complete export: ``lines`` (the lines before it)
 =========  ===========================================================================
+
+An export without its ``end`` line (an interrupted or truncated file) is refused by
+:meth:`Ledger.load`.
 
 Queries (available live during a run and after :meth:`Ledger.load`):
 :meth:`chain` (the true chain of a trace code, sale first, ending at an origin),
@@ -95,6 +99,10 @@ class Ledger:
             self.header = obj
         self._emit(obj, text)
 
+    def finish(self) -> None:
+        """Write the trailer that marks the export complete (call once, after the run)."""
+        self._emit({"k": "end", "lines": self.lines_written}, None)
+
     def _index_sale(self, obj: dict) -> None:
         self.entries[obj["id"]] = obj
         self.children[obj["parent"]].append(obj["id"])
@@ -122,6 +130,7 @@ class Ledger:
     def load(cls, path: str | Path) -> "Ledger":
         """Read an exported ledger back (raises ``OSError``/``ValueError`` on a bad file)."""
         led = cls()
+        end = None
         with open(path, encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
                 line = line.strip()
@@ -133,9 +142,18 @@ class Ledger:
                     raise ValueError(f"line {n}: not JSON ({exc.msg})") from None
                 if not isinstance(obj, dict) or "k" not in obj:
                     raise ValueError(f"line {n}: not a ledger object")
+                if end is not None:
+                    raise ValueError(f"line {n}: data after the end line")
+                if obj["k"] == "end":
+                    end = obj
+                    continue
                 led.add(obj)
         if not led.header:
             raise ValueError("no run header: not a roucai ledger")
+        if end is None:
+            raise ValueError("no end line: the ledger is truncated (an interrupted run?)")
+        if end.get("lines") != led.lines_written:
+            raise ValueError(f"the end line counts {end.get('lines')} lines, the file has {led.lines_written}")
         led.grace = float(led.header.get("deadline_grace_s", led.grace))
         return led
 

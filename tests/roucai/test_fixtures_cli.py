@@ -29,11 +29,21 @@ def test_city_to_file_then_check(capsys, tmp_path):
 
 
 def test_city_to_stdout_with_summary_on_stderr(capsys):
-    rc, so, se = run(capsys, "fixtures", "city", "--preset", "tiny", "--seed", "1", "--json")
+    rc, so, se = run(capsys, "fixtures", "city", "--preset", "tiny", "--seed", "1")
     assert rc == 0
     assert json.loads(so)["format"] == "roucai-city"
-    summary = json.loads(se)
-    assert summary["counts"]["nodes"] == 6 and summary["out"] == "-"
+    assert "节点 6" in se and "-> -" in se
+
+
+def test_json_summary_on_stdout_needs_out(capsys, tmp_path):
+    rc, so, se = run(capsys, "--lang", "en", "fixtures", "city", "--preset", "tiny", "--seed", "1", "--json")
+    assert rc == 2 and so == "" and "--out" in se
+    out = tmp_path / "t.json"
+    rc, so, _ = run(capsys, "fixtures", "city", "--preset", "tiny", "--seed", "1", "--json", "--out", out)
+    summary = json.loads(so)
+    assert rc == 0 and summary["counts"]["nodes"] == 6 and summary["out"] == str(out)
+    assert json.loads(out.read_text(encoding="utf-8"))["format"] == "roucai-city"
+    assert not (tmp_path / "t.json.partial").exists()
 
 
 def test_urumqi_twice_gives_identical_bytes_via_the_console_script(tmp_path):

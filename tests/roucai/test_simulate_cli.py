@@ -118,3 +118,28 @@ def test_device_mode_summary_counts_what_crossed_the_lines(capsys):
     assert d["cards_read"] == d["card_trades"] and sum(d["handheld_entries"].values()) > 0
     rc, out, _ = run(capsys, "simulate", "--preset", "tiny", "--seed", "5", "--quiet", "--json")
     assert rc == 0 and "devices" not in json.loads(out)
+
+
+def test_ctrl_c_leaves_no_output_under_a_final_name(tmp_path):
+    """SIGINT mid-run: exit 3, neither the stream nor the ledger appears (nor their .partial files)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    out, led = tmp_path / "day.jsonl", tmp_path / "ledger.jsonl"
+    cmd = [sys.executable, "-m", "roucai.cli", "simulate", "--preset", "lanzhou", "--seed", "1", "--quiet",
+           "--out", str(out), "--ledger", str(led)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=os.getcwd())
+    partial = tmp_path / "ledger.jsonl.partial"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:   # wait until records are being written
+        if any(f.exists() and f.stat().st_size > 100_000 for f in (partial, led)):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "已中断" in err.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

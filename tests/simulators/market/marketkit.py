@@ -25,6 +25,8 @@ def run_tiny(seed=1, start=DAY, days=1, faults=None, overrides=None, city=None, 
     m = MarketModel(city or generate_city("tiny", 1, prof), prof, seed=seed, start=start, days=days, rates=rates,
                     fault_rates=faults, ledger=ledger, stream=stream, record_hooks=hooks)
     m.run()
+    if led_sink is not None:
+        ledger.finish()
     return m, ledger, stream.getvalue(), (led_sink.getvalue() if led_sink is not None else None)
 
 

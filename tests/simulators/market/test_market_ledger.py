@@ -35,6 +35,25 @@ def test_unknown_codes_and_broken_files(tmp_path):
         Ledger.load(notobj)
 
 
+def test_a_truncated_export_is_refused(tiny_day, tmp_path):
+    """An interrupted run's ledger (no end line, or lines missing before it) is never read as complete."""
+    text = tiny_day[3]
+    lines = text.splitlines(keepends=True)
+    assert lines[-1].startswith('{"k":"end"')
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+    with pytest.raises(ValueError, match="truncated"):
+        Ledger.load(cut)
+    holed = tmp_path / "holed.jsonl"
+    holed.write_text("".join(lines[:5] + lines[6:]), encoding="utf-8")
+    with pytest.raises(ValueError, match="end line counts"):
+        Ledger.load(holed)
+    after = tmp_path / "after.jsonl"
+    after.write_text(text + lines[1], encoding="utf-8")
+    with pytest.raises(ValueError, match="after the end"):
+        Ledger.load(after)
+
+
 def test_chain_walk_stops_on_a_cycle():
     led = Ledger()
     led.add({"k": "lot", "id": "a", "kind": "line", "parent": "b", "node": "n", "holder": "h", "goods_code": "g", "kg": 1.0})
