@@ -197,7 +197,7 @@ class ViaNode:
                  max_refusals: int = 3, backoff_first_s: float | None = None, progress=None):
         from simulators.node.config import ConfigError, parse_config
         self.p = profile
-        self.dir = Path(work_dir)
+        self.dir = Path(work_dir).resolve()     # the node config resolves paths against it: keep them absolute
         self.start = dt.datetime.combine(start, dt.time())
         self.factor = factor
         self.tick_s = float(tick_s)

@@ -189,6 +189,14 @@ def test_a_key_the_node_refuses_is_a_configuration_error(tmp_path):
     assert NODES[0][0] in exc.value.en and "whitespace" in exc.value.en
 
 
+def test_a_relative_node_dir_holds_the_outboxes_once(tmp_path, monkeypatch):
+    """--node-dir nodes/ (relative): each outbox is nodes/CODE.db, not nodes/nodes/CODE.db."""
+    monkeypatch.chdir(tmp_path)
+    via = ViaNode(P, "http://127.0.0.1:9" + INGEST_PATH, {n[0]: "k" for n in NODES}, NODES,
+                  prepare_dir("nodes/", {}), dt.date.fromisoformat(DATE))
+    assert {Path(s.cfg.outbox_path) for s in via.slots.values()} == {tmp_path / "nodes" / f"{n[0]}.db" for n in NODES}
+
+
 def test_unreachable_platform_is_exit_3_and_the_temporary_dir_is_removed(tmp_path, capsys, monkeypatch):
     import tempfile
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
