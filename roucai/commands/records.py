@@ -30,6 +30,7 @@ from profiles.record_examples import example_record
 from ..console import EXIT_NONCONFORMANT, EXIT_OK, UsageError
 from ._profile import profile_of
 
+_BEIJING = _dt.timezone(_dt.timedelta(hours=8))
 _MAX_READ = 64 * 1024 * 1024  # never read more than this from a file (the profile's limit is lower)
 
 
@@ -52,6 +53,9 @@ def register(sub, common):
     e.add_argument("--count", type=int, default=1, help="records (default 1; >1 gives a list)")
     e.add_argument("--envelope", action="store_true", help="wrap in a DataExchangeReq signed with --key")
     e.add_argument("--key", default="demo-secret", help="node secret for --envelope (default demo-secret)")
+    e.add_argument("--request-time", default="20240518203000", metavar="now|yyyyMMddHHmmss",
+                   help="RequestTime of --envelope, Beijing time (default a fixed 20240518203000, so the same seed "
+                        "gives the same bytes; 'now' for an envelope a platform accepts now)")
     e.set_defaults(func=run_example)
     p.set_defaults(func=lambda a, c: (p.print_help(), 2)[1])
 
@@ -187,6 +191,17 @@ def run_types(args, con) -> int:
     return EXIT_OK
 
 
+def _request_time(text: str) -> _dt.datetime:
+    """--request-time as a naive Beijing clock time ('now', or yyyyMMddHHmmss)."""
+    if text == "now":
+        return _dt.datetime.now(_BEIJING).replace(tzinfo=None, microsecond=0)
+    try:
+        return _dt.datetime.strptime(text, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise UsageError("--request-time 应为 now 或 yyyyMMddHHmmss（北京时间）",
+                         "--request-time must be 'now' or yyyyMMddHHmmss (Beijing time)") from None
+
+
 def run_example(args, con) -> int:
     prof = profile_of(args)
     cat = prof.records
@@ -198,7 +213,7 @@ def run_example(args, con) -> int:
     node = prof.codes.node_code("650102", 1 + rng.randrange(60)) if rt.node_field or args.envelope else None
     recs = [example_record(cat, name, rng, node=node) for _ in range(args.count)]
     if args.envelope:
-        when = _dt.datetime(2024, 5, 18, 20, 30, 0)
+        when = _request_time(args.request_time)
         out = prof.envelope.build(node, name, recs, args.key, request_time=when, fmt=args.format)
     elif args.count == 1:
         out = (cat.encode_json if args.format == "json" else cat.encode_xml)(name, recs[0])

@@ -106,6 +106,20 @@ def test_example_output_validates(capsys, tmp_path, fmt):
         assert rc == 0, out
 
 
+def test_readme_example_envelope_validates_now(capsys, tmp_path):
+    """README: `records example … --envelope --key demo-secret --request-time now > env.xml`, then
+    `records validate env.xml --key demo-secret --now now` is conformant (the clock window holds)."""
+    rc, out, _ = run(capsys, "records", "example", "market_in_info_detail", "--count", "3", "--envelope",
+                     "--key", "demo-secret", "--request-time", "now")
+    f = tmp_path / "env.xml"
+    f.write_text(out, "utf-8")
+    rc, out, _ = run(capsys, "records", "validate", f, "--key", "demo-secret", "--now", "now")
+    assert rc == 0, out
+    rc, _, err = run(capsys, "--lang", "en", "records", "example", "market_in_info_detail", "--envelope",
+                     "--request-time", "yesterday")
+    assert rc == 2 and "--request-time" in err
+
+
 def test_example_is_deterministic_and_matches_golden(capsys):
     rc, a, _ = run(capsys, "records", "example", "quarantine_info", "--envelope", "--seed", "1", "--count", "2")
     rc, b, _ = run(capsys, "records", "example", "quarantine_info", "--envelope", "--seed", "1", "--count", "2")
