@@ -39,7 +39,8 @@ def ensure_venv() -> None:
     if not PY.exists():
         print(f"+ creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    rc = _run([PY, "-m", "pip", "install", "-q", "-e", ".[test,load,pg]"])
+    print("+ 安装依赖（首次约 1 分钟）/ installing dependencies (about a minute the first time)", flush=True)
+    rc = _run([PY, "-m", "pip", "install", "--progress-bar", "on", "-e", ".[test,load,pg]"])
     if rc != 0:
         sys.exit(f"pip install failed ({rc}) / 安装依赖失败")
     stamp.write_text(want)
