@@ -7,17 +7,21 @@ are turned into dicts as their end tags arrive and the tree is cleared), so a
 input; it returns an :class:`EnvelopeResult` with envelope-level findings
 (TRAN-ENC-*, TRAN-ENV-*) and per-record findings (TRAN-REC-*, TRAN-ENV-08).
 
-VerifyCode (profile): lowercase hex HMAC-MD5, keyed with the node's secret
-(UTF-8), over ``NodeId|RequestTime|Index|Count|DataDate|PayloadDigest`` where
-PayloadDigest is the hex SHA-256 of the canonical payload (the profile's XML
-encoding of the records, see ``envelope.toml``); verified with
-:func:`hmac.compare_digest`.
+VerifyCode: the recipe the profile declares (``[verify_code]``, see
+:mod:`profiles.signature`); the reference profile's own is lowercase hex
+HMAC-MD5, keyed with the node's secret (UTF-8), over
+``NodeId|RequestTime|Index|Count|DataDate|PayloadDigest`` where PayloadDigest
+is the hex SHA-256 of the canonical payload (the profile's XML encoding of the
+records, see ``envelope.toml``); verified with :func:`hmac.compare_digest`.
+Under a recipe declared ``unknown`` the code is checked for its form only and
+the finding says it cannot be verified (severity warning), never "tampered".
 
 Times: RequestTime is Beijing time (UTC+8).  A ``now`` given as a naive
 ``datetime`` is read as Beijing time; an aware one is converted.
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import hashlib
 import hmac
@@ -31,11 +35,12 @@ from typing import Any, Callable, Iterable
 from .findings import Finding
 from .jsonsafe import read_json
 from .records import DecodedRecord, _escape
+from .signature import Recipe, RecipeUnavailable
 from .xmlsafe import Limits, XmlSource, looks_like_xml
 
 E01, E02, E03, E04, E05, E06, E07, E08, E09, E10 = (f"TRAN-ENV-{i:02d}" for i in range(1, 11))
 _REQ_TIME = re.compile(r"[0-9]{17}\Z")
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}\Z")
+_HEX = re.compile(r"[0-9a-fA-F]+\Z")
 _DIGITS = re.compile(r"(0|[1-9][0-9]{0,8})\Z")
 VERDICTS = ("accepted", "duplicate", "rejected")
 
@@ -58,8 +63,15 @@ def payload_digest(items: Iterable[tuple[str, dict]]) -> str:
     return h.hexdigest()
 
 
-def _key_bytes(key: str | bytes) -> bytes:
-    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+def _not_verifiable(recipe: Recipe) -> Finding:
+    """TRAN-ENV-05 as a warning: the declared recipe cannot verify a VerifyCode (not a sign of tampering)."""
+    if recipe.algorithm == "none":
+        return Finding(E05, "VerifyCode", "声明为无报文认证：VerifyCode 不作校验，报文来源与完整性无法确认",
+                       "declared without message authentication: the VerifyCode is not checked, so the sender and "
+                       "the content's integrity cannot be confirmed", severity="warning")
+    return Finding(E05, "VerifyCode", "VerifyCode 无法校验：未掌握该城市的签名算法（配置声明 unknown），并非判定报文被篡改",
+                   "the VerifyCode cannot be verified without the city's recipe (the profile declares it unknown); "
+                   "this does not mean the message was altered", severity="warning")
 
 
 def beijing(now: _dt.datetime, offset_hours: int = 8) -> _dt.datetime:
@@ -230,6 +242,17 @@ class EnvelopeSpec:
         self.reasons: dict[str, dict] = d["reasons"]
         self._reason_by_rule = {r: code for code, v in self.reasons.items() for r in v.get("rules", [])}
         self.records = profile.records
+        try:
+            self.recipe: Recipe = Recipe.from_data(d.get("verify_code"))
+        except ValueError as exc:
+            from .profile import ProfileError
+            raise ProfileError(f"envelope.toml [verify_code]: {exc}") from exc
+
+    def with_recipe(self, recipe: Recipe) -> "EnvelopeSpec":
+        """The same envelope with another VerifyCode recipe (e.g. the one a target declares)."""
+        other = copy.copy(self)
+        other.recipe = recipe
+        return other
 
     def replay_guard(self) -> ReplayGuard:
         """A :class:`ReplayGuard` sized by the profile."""
@@ -238,9 +261,12 @@ class EnvelopeSpec:
     # -- signing -----------------------------------------------------------
     def verify_code(self, key: str | bytes, node_id: str, request_time: str, index: str, count: str,
                     data_date: str, digest: str) -> str:
-        """The VerifyCode (32 lowercase hex) for these values, exactly as transmitted."""
-        msg = "|".join((node_id, request_time, index, str(count), data_date, digest))
-        return hmac.new(_key_bytes(key), msg.encode("utf-8", "surrogatepass"), hashlib.md5).hexdigest()
+        """The VerifyCode (lowercase hex) for these values, exactly as transmitted, by the declared recipe.
+
+        Raises :class:`~profiles.signature.RecipeUnavailable` under a recipe declared
+        ``unknown`` or ``none`` (nothing can be signed with it)."""
+        return self.recipe.compute(key, {"NodeId": node_id, "RequestTime": request_time, "Index": index,
+                                         "Count": str(count), "DataDate": data_date, "PayloadDigest": digest})
 
     # -- building ----------------------------------------------------------
     def build(self, node_id: str, record_type: str, records: list[dict[str, str]], key: str | bytes,
@@ -446,9 +472,12 @@ class EnvelopeSpec:
         # VerifyCode last among header checks: it needs the payload digest
         vc = h.get("VerifyCode", "")
         res.digest = payload_digest((r.type, r.record) for r in res.records)
-        if vc and not _HEX32.match(vc):
-            fs.append(Finding(E05, "VerifyCode", "VerifyCode 应为32位十六进制字符", "VerifyCode must be 32 hex characters",
+        n = self.recipe.hex_length
+        if vc and not (len(vc) == n and _HEX.match(vc)):
+            fs.append(Finding(E05, "VerifyCode", f"VerifyCode 应为{n}位十六进制字符", f"VerifyCode must be {n} hex characters",
                               value=vc[:40]))
+        elif vc and not self.recipe.verifiable:
+            fs.append(_not_verifiable(self.recipe))
         elif vc and key is not None and all(h.get(e) for e in self.header_elements):
             k = key(node) if callable(key) else key
             if k is None:

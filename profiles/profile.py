@@ -7,9 +7,18 @@ city's local rules) is a folder whose ``profile.toml`` says
 
 * a TOML data file of the variant is deep-merged over the base's (tables
   merge key by key; any other value, lists included, replaces the base's);
+* a table of the overlay holding ``_replace = true`` replaces the base's
+  table whole instead of merging into it (how a dialect *narrows* an enum's
+  values or a record type's field list to what the city is seen to use);
+* ``_remove = ["key", …]`` in an overlay table drops those keys of the base's
+  table (e.g. a record type the city does not have);
 * a CSV data file of the variant replaces the base's whole.
 
-So a variant never touches the reference profile's files.
+So a variant never touches the reference profile's files.  A dialect's
+``profile.toml`` may also carry ``[dialect]`` (what it changes, with its
+evidence and source; rendered by ``roucai docs profile`` and
+``roucai profile diff``); its ``transport`` data file declares the city's
+endpoint paths, port, TLS and encodings (:attr:`Profile.transport`).
 
 Errors: :class:`ProfileError` for a missing or malformed profile (a
 configuration error, exit code 2 in the CLI).
@@ -28,13 +37,32 @@ class ProfileError(Exception):
     """The profile itself is missing or malformed (not bad user *input*)."""
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
+REPLACE, REMOVE = "_replace", "_remove"
+
+
+def _strip(d: dict) -> dict:
+    """``d`` without merge directives, at every depth."""
+    return {k: (_strip(v) if isinstance(v, dict) else v) for k, v in d.items() if k not in (REPLACE, REMOVE)}
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``over`` merged onto ``base`` (neither is changed), with the overlay directives.
+
+    Tables merge key by key; any other value (lists included) replaces the base's.
+    An overlay table with ``_replace = true`` replaces the base's table whole;
+    ``_remove = [keys]`` drops keys of the base's table.  Directives never reach
+    the result.
+    """
     out = dict(base)
+    for k in over.get(REMOVE, ()):
+        out.pop(k, None)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
+        if k in (REPLACE, REMOVE):
+            continue
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and not v.get(REPLACE):
+            out[k] = deep_merge(out[k], v)
         else:
-            out[k] = v
+            out[k] = _strip(v) if isinstance(v, dict) else v
     return out
 
 
@@ -81,7 +109,29 @@ class Profile:
             mine = tomllib.loads(own.read_text("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ProfileError(f"{own}: {exc}") from exc
-        return _deep_merge(merged, mine)
+        return deep_merge(merged, mine)
+
+    @cached_property
+    def transport(self) -> dict[str, Any]:
+        """The ``transport`` data file (endpoint paths, port, TLS, encodings), merged; ``{}`` if none."""
+        try:
+            return self.data("transport")
+        except ProfileError:
+            if self.path_or_none("transport") is not None:
+                raise
+            return {}
+
+    def path_or_none(self, key: str) -> Path | None:
+        """Like :meth:`path`, ``None`` when neither this profile nor a base has the file."""
+        try:
+            return self.path(key)
+        except ProfileError:
+            return None
+
+    @property
+    def dialect(self) -> dict[str, Any]:
+        """``[dialect]`` of the manifest (what this overlay changes and on what evidence); empty for a base."""
+        return self.manifest.get("dialect", {})
 
     @property
     def lineage(self) -> list[str]:
