@@ -13,14 +13,21 @@ External (``--target http://host:port``): :func:`connect_external` reads from th
 statement's ``[capabilities]`` table:
 
 ================== =======================================================================
-``keys_file``      TOML with ``[keys] "NODE" = "KEY"`` for the nodes of the city fixture
-                   (``roucai fixtures city --preset tiny --seed SEED``) registered on the
-                   platform (path relative to the statement); required
+``keys_file``      the nodes' keys for the nodes of the city fixture (``roucai fixtures city
+                   --preset tiny --seed SEED``) registered on the platform: the JSON object
+                   ``roucai serve admin import-city --keys-out`` writes (``{"NODE": "KEY"}``) or
+                   TOML ``[keys] "NODE" = "KEY"`` (path relative to the statement); required
 ``upload_path``    path of the upload endpoint (default ``/api/v1/exchange``)
-``restart_command`` shell command restarting the platform (durability tests; without it they
-                   are not applicable); ``restart_timeout_s`` bounds it (default 120)
+``health_path``    the health endpoint (default ``/healthz``): 200 with a JSON ``status`` of
+                   ``ok``/``healthy``/``up`` means ready (pre-flight, and after a restart)
+``restart_command`` command restarting the platform (durability tests; without it they are not
+                   applicable), run detached (no shell; stdin, stdout, stderr not inherited:
+                   its output goes to ``restart.log`` in the report folder); ``restart_timeout_s``
+                   bounds it and the wait for health (default 120)
 ``offline_after_s`` seconds without contact after which the platform shows a node offline
-                   (monitoring test waits that long when it is at most 120, else partial)
+                   (monitoring test waits that long when it is at most 120, else partial;
+                   the reference: ``roucai serve platform --offline-after``)
+``log_file``       the platform's JSON-lines operating log (path relative to the statement)
 ``central_url``    the central platform this city platform feeds (upward feed test)
 ================== =======================================================================
 
@@ -42,6 +49,8 @@ from pathlib import Path
 import httpx
 
 UPLOAD_PATH = "/api/v1/exchange"
+HEALTH_PATH = "/healthz"
+HEALTHY = ("ok", "healthy", "up", "pass")
 CITY_ID_KEY = "city_platform"
 
 
@@ -67,6 +76,9 @@ class PlatformUnderTest:
         self.env: dict = {}
         self.args: list[str] = []
         self.restart_command: str | None = self.capabilities.get("restart_command")
+        self.health_path = str(self.capabilities.get("health_path", HEALTH_PATH))
+        self.restart_log: Path | None = None     #: where restart_command's output goes (set by the session)
+        self.log_file: Path | None = None        #: the external platform's operating log (``log_file``)
 
     # -- control --------------------------------------------------------------
     @property
@@ -95,25 +107,22 @@ class PlatformUnderTest:
         if not self.restart_command:
             raise PlatformError("能力声明未给出 restart_command", "the capability statement has no restart_command")
         limit = float(self.capabilities.get("restart_timeout_s", 120))
-        try:
-            subprocess.run(shlex.split(self.restart_command), timeout=limit, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise PlatformError("restart_command 执行失败", f"restart_command failed: {exc}")
+        run_detached(self.restart_command, limit, self.restart_log)
         self.wait_ready(limit)
 
     def wait_ready(self, limit: float) -> None:
-        """Wait (bounded) until the upload endpoint answers at all."""
+        """Wait (bounded by ``limit`` seconds) until the health endpoint answers healthy."""
         end = time.monotonic() + limit
+        last = "no answer"
         with httpx.Client(timeout=2, trust_env=False) as c:
             while True:
-                try:
-                    c.post(self.url + self.upload_path, content=b"")
+                ok, last = health(c, self.url, self.health_path)
+                if ok:
                     return
-                except httpx.HTTPError:
-                    if time.monotonic() > end:
-                        raise PlatformError(f"平台在 {limit:g} 秒内未恢复服务", f"the platform did not answer within {limit:g} s")
-                    time.sleep(0.2)
+                if time.monotonic() > end:
+                    raise PlatformError(f"平台在 {limit:g} 秒内未恢复健康（{last}）",
+                                        f"the platform was not healthy within {limit:g} s ({last})")
+                time.sleep(0.2)
 
     def age_contact(self, node_id: str, seconds: float) -> bool:
         """Move the node's last contact ``seconds`` into the past (built-in only; False elsewhere)."""
@@ -180,17 +189,77 @@ def launch_central(workdir: Path, city_id: str, city_name: str) -> tuple[object,
     return proc, key
 
 
+def health(client: httpx.Client, url: str, path: str = HEALTH_PATH) -> tuple[bool, str]:
+    """(healthy, what was seen): healthy iff ``GET url+path`` answers 200 with a JSON object whose
+    ``status`` is one of :data:`HEALTHY` (a proxy's 502, an HTML page or ``"degraded"`` is not)."""
+    try:
+        r = client.get(url + path)
+    except httpx.HTTPError as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    if r.status_code != 200:
+        return False, f"HTTP {r.status_code}"
+    try:
+        status = r.json().get("status")
+    except (ValueError, AttributeError):
+        return False, "HTTP 200 but not a JSON object"
+    ok = str(status).lower() in HEALTHY
+    return ok, f"status {status!r}"
+
+
+def run_detached(command: str, limit: float, log: Path | None) -> None:
+    """Run ``command`` (split like a POSIX shell line, no shell) to completion within ``limit`` s,
+    detached: stdin from /dev/null, stdout and stderr to ``log`` (or /dev/null), its own session.
+    A daemon it leaves behind holds none of the harness's pipes, so it cannot hang the harness."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise PlatformError(f"restart_command 无法解析：{exc}", f"restart_command cannot be parsed: {exc}")
+    sink = open(log, "ab") if log is not None else subprocess.DEVNULL
+    try:
+        proc = subprocess.run(argv, timeout=limit, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
+                              start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise PlatformError(f"restart_command 超过 {limit:g} 秒未结束", f"restart_command ran past {limit:g} s")
+    except OSError as exc:
+        raise PlatformError(f"restart_command 无法执行：{exc}", f"restart_command cannot run: {exc}")
+    finally:
+        if log is not None:
+            sink.close()
+    if proc.returncode != 0:
+        raise PlatformError(f"restart_command 退出码 {proc.returncode}", f"restart_command exited {proc.returncode}")
+
+
+def read_keys(path: Path) -> dict[str, str]:
+    """The nodes' keys from ``path``: the JSON ``import-city --keys-out`` writes or TOML ``[keys]``."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlatformError(f"无法读取节点密钥文件 {path}：{exc}", f"cannot read the keys file {path}: {exc}")
+    try:
+        if text.lstrip().startswith("{"):
+            doc = json.loads(text)
+        else:
+            doc = tomllib.loads(text)["keys"]
+        if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
+            raise ValueError("not a table of node = key strings")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PlatformError(f"节点密钥文件 {path} 格式不对：应为 import-city --keys-out 写出的 JSON "
+                            "{\"节点\": \"密钥\"} 或 TOML [keys]",
+                            f"the keys file {path} is malformed ({exc}): expected the JSON import-city "
+                            "--keys-out writes ({\"NODE\": \"KEY\"}) or TOML [keys]")
+    return {str(k): v for k, v in doc.items()}
+
+
 def connect_external(url: str, capabilities: dict, statement_dir: Path) -> PlatformUnderTest:
     """The user's platform; keys from ``keys_file`` (see the module docstring)."""
     name = capabilities.get("keys_file")
     if not name:
-        raise PlatformError("能力声明须给出 [capabilities] keys_file（节点密钥 TOML）",
-                            "the capability statement must name [capabilities] keys_file (the nodes' keys, TOML)")
-    path = (statement_dir / str(name)).resolve()
-    try:
-        doc = tomllib.loads(path.read_text("utf-8"))
-        keys = {str(k): str(v) for k, v in doc["keys"].items()}
-    except (OSError, tomllib.TOMLDecodeError, KeyError, AttributeError) as exc:
-        raise PlatformError(f"无法读取节点密钥文件 {path}", f"cannot read the keys file {path}: {exc}")
-    return PlatformUnderTest(url, keys, upload_path=str(capabilities.get("upload_path", UPLOAD_PATH)),
-                             capabilities=capabilities)
+        raise PlatformError("能力声明须给出 [capabilities] keys_file（节点密钥，import-city --keys-out 写出的 JSON）",
+                            "the capability statement must name [capabilities] keys_file (the nodes' keys: the "
+                            "JSON import-city --keys-out writes)")
+    keys = read_keys((statement_dir / str(name)).resolve())
+    put = PlatformUnderTest(url, keys, upload_path=str(capabilities.get("upload_path", UPLOAD_PATH)),
+                            capabilities=capabilities)
+    if capabilities.get("log_file"):
+        put.log_file = (statement_dir / str(capabilities["log_file"])).resolve()
+    return put

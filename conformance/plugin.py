@@ -10,17 +10,19 @@ What it adds:
   error), ``applies(kinds=(...), needs=(...))`` (capability-driven selection),
   ``conformance_timeout(seconds)``;
 * options ``--target``, ``--capabilities``, ``--seed``, ``--report``,
-  ``--conformance-timeout``, ``--roucai-progress``;
+  ``--conformance-timeout``, ``--roucai-progress``, ``--roucai-lang zh|en``;
 * fixtures ``target``, ``capabilities``, ``seed``, ``profile``, ``evidence``;
 * one verdict per test (pass, fail, error, timeout, not-applicable, partial,
   expected-failure, unexpected-pass), requirement ids and verdicts as JUnit
   properties, and at session end the results JSON, the HTML reports (zh, en)
-  and the hashed result bundle in ``--report DIR``.
+  and the hashed result bundle in ``--report DIR``; a run stopped by Ctrl-C (or SIGTERM, which
+  ``roucai certify`` turns into the same) is INTERRUPTED: results and reports say so, no bundle.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -52,6 +54,8 @@ def pytest_addoption(parser):
     g.addoption("--conformance-timeout", type=float, default=60.0,
                 help="per-test time budget in seconds (default 60); past it the verdict is timeout")
     g.addoption("--roucai-progress", action="store_true", help="one line per test with its verdict")
+    g.addoption("--roucai-lang", choices=("zh", "en"), default="zh",
+                help="language of the progress lines and the summary table (default zh)")
 
 
 def pytest_configure(config):
@@ -131,6 +135,7 @@ class ConformanceSession:
             if am:
                 kinds = tuple(am.kwargs.get("kinds", ()))
                 needs = tuple(am.kwargs.get("needs", ()))
+            kinds = _implied_kinds(it, kinds)
             ok, why_zh, why_en = self.capabilities.applies(kinds, needs)
             self.items[it.nodeid] = {
                 "nodeid": it.nodeid, "name": it.name, "suite": _suite_of(it),
@@ -211,18 +216,22 @@ class ConformanceSession:
         if rec is None or rec["verdict"] is None:
             return
         done = sum(1 for r in self.items.values() if r["verdict"] is not None)
-        tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        line = (f"[{done}/{len(self.items)}] {V.label(rec['verdict']):<6} {','.join(rec['requirements'])}  "
+        lang = self.config.getoption("roucai_lang")
+        line = (f"[{done}/{len(self.items)}] {V.label(rec['verdict'], lang):<6} {','.join(rec['requirements'])}  "
                 f"{rec['name']} ({rec['duration_s']:.2f}s)")
-        if tr is not None:
-            tr.write_line(line)
+        print(line, file=sys.stderr, flush=True)   # stdout stays for the summary (or --json)
 
     # -- results ---------------------------------------------------------------
+    def pytest_keyboard_interrupt(self, excinfo):
+        self.interrupted_by = str(excinfo.value) or "SIGINT"
+
     def pytest_sessionfinish(self, session, exitstatus):
         if not self.active:
             return
-        from .results import build_results, write_outputs
+        from .results import build_results, mark_interrupted, write_outputs
         results = build_results(self)
+        if exitstatus == pytest.ExitCode.INTERRUPTED or getattr(self, "interrupted_by", None):
+            mark_interrupted(results, getattr(self, "interrupted_by", None) or "SIGINT")
         session.config._roucai_results = results
         write_outputs(results, self.report_root, self, write_files=self.report_dir is not None)
 
@@ -230,15 +239,26 @@ class ConformanceSession:
         res = getattr(self.config, "_roucai_results", None)
         if not res:
             return
-        s = res["summary"]
-        terminalreporter.section("roucai conformance / 一致性判定")
-        for req in res["requirements"]:
-            if req["verdict"] != V.NOT_APPLICABLE or self.config.getoption("verbose") > 0:
-                terminalreporter.write_line(f"  {req['id']:<16} {req['level']:<11} {V.label(req['verdict'])}")
-        verdict = "符合 CONFORMANT" if s["conformant"] else "不符合 NON-CONFORMANT"
-        terminalreporter.write_line(f"requirements: {s['requirements']}  tests: {s['tests']}  => {verdict}")
+        from .textsummary import summary_lines
+        lang = self.config.getoption("roucai_lang")
+        terminalreporter.section("roucai conformance" if lang == "en" else "roucai 一致性判定")
+        for line in summary_lines(res, lang, verbose=self.config.getoption("verbose") > 0):
+            terminalreporter.write_line(line)
         if self.report_dir:
-            terminalreporter.write_line(f"report: {self.report_dir}")
+            terminalreporter.write_line(("report: " if lang == "en" else "报告：") + str(self.report_dir))
+
+
+#: Session fixtures that only a target of these kinds can provide: a test using one applies to
+#: those kinds whatever its ``applies`` marker says (a node-only test never runs against a platform).
+FIXTURE_KINDS = {"node_session": ("node",)}
+
+
+def _implied_kinds(item, kinds: tuple) -> tuple:
+    """``kinds`` narrowed by the kind-bound fixtures ``item`` uses (:data:`FIXTURE_KINDS`)."""
+    for fixture, only in FIXTURE_KINDS.items():
+        if fixture in getattr(item, "fixturenames", ()):
+            kinds = tuple(k for k in (kinds or only) if k in only) or only
+    return kinds
 
 
 def _suite_of(item) -> str:

@@ -39,7 +39,7 @@ vertical-align:top;text-align:left;font-size:.92em}th{background:#f3f3f3}
 .v{font-weight:bold;white-space:nowrap}.v-pass{color:#176a1c}.v-fail,.v-unexpected-pass,.v-timeout,.v-error{color:#b00}
 .v-partial{color:#b66b00}.v-not-applicable,.v-expected-failure{color:#666}
 .banner{font-size:1.3em;padding:.5em 1em;display:inline-block;border-radius:4px;color:#fff}
-.ok{background:#1f7a2b}.bad{background:#b3261e}code,pre{font-family:monospace;font-size:.9em}
+.ok{background:#1f7a2b}.bad{background:#b3261e}.stopped{background:#666}code,pre{font-family:monospace;font-size:.9em}
 pre{background:#f7f7f7;padding:.5em;overflow:auto}
 """
 
@@ -60,8 +60,7 @@ def render_html(results: dict, lang: str = "zh") -> str:
     out = [f'<!DOCTYPE html><html lang="{"en" if i else "zh-CN"}"><head><meta charset="utf-8">',
            f"<title>{t('title')}</title><style>{_CSS}</style></head><body>",
            f"<h1>{t('title')}</h1>", '<section id="summary">', f"<h2>{t('summary')}</h2>",
-           f'<p><span class="banner {"ok" if s["conformant"] else "bad"}">'
-           f'{t("conformant") if s["conformant"] else t("nonconformant")}</span></p>', "<table>"]
+           f'<p><span class="banner {_banner_class(s)}">{e(_banner(s, i))}</span></p>', "<table>"]
     rows = [(t("target"), results["target"]), (t("seed"), results["seed"]),
             (t("profile"), " ← ".join(results["profile"]["lineage"])),
             (t("harness"), f'{results["harness"]["name"]} {results["harness"]["version"]}'),
@@ -118,6 +117,17 @@ def render_html(results: dict, lang: str = "zh") -> str:
             f"<pre>{e(json.dumps(results['environment'], ensure_ascii=False, indent=2))}</pre></section>",
             "</body></html>"]
     return "\n".join(out)
+
+
+def _banner_class(s: dict) -> str:
+    return "ok" if s["conformant"] else ("stopped" if s["conformant"] is None else "bad")
+
+
+def _banner(s: dict, i: int) -> str:
+    """The run's verdict line: CONFORMANT / NON-CONFORMANT, or INTERRUPTED (no verdict)."""
+    if s["conformant"] is None:
+        return ("已中断：运行未完成，无一致性结论", "INTERRUPTED: the run did not finish; no conformance verdict")[i]
+    return _T["conformant" if s["conformant"] else "nonconformant"][i]
 
 
 def _anchor(nodeid: str) -> str:

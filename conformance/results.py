@@ -3,7 +3,7 @@
 The results JSON (``results.json``) is the one source of the HTML reports and
 the bundle.  Its shape (stable)::
 
-    {"format": "roucai-results/1", "harness": {...}, "profile": {...}, "target": URL, "seed": N,
+    {"format": "roucai-results/1", "status": "finished"|"interrupted", "harness": {...}, "profile": {...}, "target": URL, "seed": N,
      "capabilities": {...}, "started": ISO, "finished": ISO, "duration_s": s, "environment": {...},
      "tests": [{"nodeid", "name", "suite", "requirements", "verdict", "reason_zh", "reason_en",
                 "selection_zh", "selection_en", "duration_s", "evidence", "notes", "doc"}],
@@ -30,6 +30,9 @@ from collections import Counter
 from pathlib import Path
 
 from . import verdicts as V
+
+#: ``summary.verdict`` of a run stopped by Ctrl-C or SIGTERM (``status`` ``interrupted``): no conformance verdict.
+INTERRUPTED = "INTERRUPTED"
 
 
 def _iso(t: float) -> str:
@@ -87,7 +90,7 @@ def build_results(session) -> dict:
     hard = [t for t in tests if t["verdict"] in (V.ERROR, V.UNEXPECTED_PASS)]
     now = _dt.datetime.now(_dt.timezone.utc).timestamp()
     return {
-        "format": "roucai-results/1",
+        "format": "roucai-results/1", "status": "finished",
         "harness": {"name": "roucai-harness", "version": _version("roucai-harness")},
         "profile": profile_fingerprint(session.profile),
         "target": session.target.url, "seed": session.seed,
@@ -104,18 +107,37 @@ def build_results(session) -> dict:
     }
 
 
+def mark_interrupted(results: dict, why: str) -> dict:
+    """The results of a run stopped by Ctrl-C or SIGTERM: ``status`` ``interrupted``, no conformance
+    verdict (``summary.conformant`` is ``None``, ``summary.verdict`` ``INTERRUPTED``); ``why`` says how."""
+    results["status"] = "interrupted"
+    results["interrupted_by"] = why
+    results["summary"]["conformant"] = None
+    results["summary"]["verdict"] = INTERRUPTED
+    return results
+
+
 def write_outputs(results: dict, root: Path, session, write_files: bool = True) -> None:
-    """results.json, report.zh.html, report.en.html and bundle.zip into ``root``."""
+    """results.json, report.zh.html, report.en.html and bundle.zip into ``root``, each written
+    atomically (``simulators.atomic_file``: .partial, fsync, rename).  An interrupted run
+    (:func:`mark_interrupted`) gets its results and reports but NO bundle: nothing it leaves
+    verifies as a finished run."""
     if not write_files:
         return
+    from simulators.atomic_file import atomic_write_bytes
+
     from .bundle import write_bundle
     from .report import render_html
+
+    def put(name: str, text: str) -> None:
+        atomic_write_bytes(root / name, text.encode("utf-8"))
     root.mkdir(parents=True, exist_ok=True)
-    (root / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    (root / "bundle.zip").unlink(missing_ok=True)
+    put("results.json", json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     for lang in ("zh", "en"):
-        (root / f"report.{lang}.html").write_text(render_html(results, lang), "utf-8")
-    (root / "capabilities.toml").write_text(session.capabilities.text, "utf-8")
-    (root / "environment.json").write_text(json.dumps(results["environment"], indent=2) + "\n", "utf-8")
-    (root / "profile.json").write_text(json.dumps(results["profile"], indent=2, ensure_ascii=False) + "\n",
-                                       "utf-8")
-    write_bundle(root, root / "bundle.zip")
+        put(f"report.{lang}.html", render_html(results, lang))
+    put("capabilities.toml", session.capabilities.text)
+    put("environment.json", json.dumps(results["environment"], indent=2) + "\n")
+    put("profile.json", json.dumps(results["profile"], indent=2, ensure_ascii=False) + "\n")
+    if results.get("status") != "interrupted":
+        write_bundle(root, root / "bundle.zip")

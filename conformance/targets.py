@@ -7,6 +7,7 @@
 ``sim://scale-01``                     a simulated device in this process (pyserial ``sim://``)
 ``socket://127.0.0.1:7001``            a device (or a simulator) in another process, over TCP
 ``http://127.0.0.1:8080``              a platform (the harness plays nodes and consumers)
+``node``                               node software, started from the statement's ``[target] start_command``
 =====================================  ===========================================
 
 Errors: :class:`TargetError` (a usage error, exit 2) for anything else.
@@ -42,6 +43,10 @@ class Target:
         return self.scheme in ("serial", "sim", "socket")
 
     @property
+    def is_node(self) -> bool:
+        return self.scheme == "node"
+
+    @property
     def is_platform(self) -> bool:
         return self.scheme in ("http", "https")
 
@@ -61,6 +66,8 @@ def parse_target(url: str) -> Target:
     """Validate a target URL; raise :class:`TargetError` with a bilingual message."""
     if url == "builtin":
         return Target(url, "builtin")
+    if url == "node":
+        return Target(url, "node")
     if url.startswith("builtin?"):
         q = parse_qs(url.partition("?")[2])
         names = q.pop("variant", [])
@@ -97,5 +104,5 @@ def parse_target(url: str) -> Target:
             raise TargetError(f"{scheme} 目标需要主机和端口，例如 {scheme}://127.0.0.1:8080",
                               f"a {scheme} target needs host and port, e.g. {scheme}://127.0.0.1:8080")
         return Target(url.rstrip("/"), scheme)
-    raise TargetError(f"无法识别的目标「{url}」：可用 builtin、serial://、sim://、socket://、http://",
-                      f"unrecognised target {url!r}: use builtin, serial://, sim://, socket:// or http://")
+    raise TargetError(f"无法识别的目标「{url}」：可用 builtin、node、serial://、sim://、socket://、http://",
+                      f"unrecognised target {url!r}: use builtin, node, serial://, sim://, socket:// or http://")

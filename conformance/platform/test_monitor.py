@@ -74,7 +74,7 @@ def test_health_endpoint_and_structured_operating_logs(records, uploader, http, 
         f"GET {path} must answer a JSON object with a status: {r.text[:200]}")
     lines = platform.log_lines
     if lines is None:
-        log = capabilities.capabilities.get("log_file")
+        log = platform.log_file      # [capabilities] log_file, relative to the statement
         if not log:
             evidence.partial("未声明 log_file，无法读取运行日志", "no log_file declared: operating logs not read")
             return

@@ -89,6 +89,7 @@ def test_node_uploads_every_record_of_its_type(node_session, role, evidence):
 
 
 @pytest.mark.requirement("NODE-REC-06")
+@pytest.mark.applies(kinds=("node",))
 def test_operator_base_information_first(node_session, evidence):
     """Each node uploads the base information (manager_base_info) of its own 0000 record and of each of its
     operators before (or with) the first business record in which that operator is a party."""

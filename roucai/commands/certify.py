@@ -3,12 +3,22 @@
     roucai certify                                   # everything, against the built-in target
     roucai certify --target serial:///dev/ttyUSB0?baud=9600 --capabilities my-scale.toml --suite perception
     roucai certify --target http://127.0.0.1:8080 --capabilities platform.toml --suite platform,transmission
+    roucai certify --target node --capabilities my-node.toml --suite coding,transmission
+
+Order of a run: the options, the target URL and the capability statement are checked (exit 2);
+the pre-flight (``conformance/preflight.py``) checks the target is there and set up (exit 2 or 3,
+ONE line; the detail in ``REPORT/certify.log``); only then do tests run.  A setup problem is never
+a verdict.
 
 Outputs in ``--report DIR`` (default ``roucai-report``): ``results.json``,
 ``report.zh.html``, ``report.en.html``, ``junit.xml`` (or ``--junit FILE``),
 ``bundle.zip`` (with ``MANIFEST.sha256``; check it with ``roucai certify
---verify-bundle FILE``).  Exit: 0 conformant, 1 non-conformant, 2 usage or
-configuration error, 3 harness error or timeout.
+--verify-bundle FILE``), ``certify.log`` (pre-flight steps and pytest's own output, tracebacks
+included).  Every file is written atomically.  On screen: one progress line per test on stderr,
+then the summary table (``--lang``) on stdout; with ``--json`` stdout carries only one JSON object.
+Ctrl-C or SIGTERM: the run is INTERRUPTED (results and reports say so, no conformance verdict, no
+bundle), exit 3.  Exit: 0 conformant, 1 non-conformant, 2 usage or configuration error, 3
+unreachable target, harness error, timeout or interrupted.
 """
 from __future__ import annotations
 
@@ -42,7 +52,18 @@ def register(sub, common):
 def run(args, con) -> int:
     if args.verify_bundle:
         return _verify(args.verify_bundle, con)
-    import pytest
+    try:
+        return _run(args, con)
+    except (Refused, UsageError) as exc:
+        line = exc.line if isinstance(exc, Refused) else con.t(f"错误：{exc.zh}", f"error: {exc.en}")
+        code = exc.exit_code if isinstance(exc, Refused) else EXIT_USAGE
+        con.err(line, line)
+        if con.as_json:
+            con.json({"verdict": None, "status": "not-run", "exit": code, "error": line})
+        return code
+
+
+def _run(args, con) -> int:
     import conformance
     root = Path(conformance.__file__).resolve().parent
     suites = available_suites()
@@ -55,39 +76,128 @@ def run(args, con) -> int:
         raise UsageError("--timeout 必须为正数", "--timeout must be positive")
     report = Path(args.report).resolve()
     junit = Path(args.junit).resolve() if args.junit else report / "junit.xml"
-    report.mkdir(parents=True, exist_ok=True)
-    for stale in ("results.json", "bundle.zip"):
-        (report / stale).unlink(missing_ok=True)
-    argv = [str(root / s) for s in chosen] + [
-        "-c", str(root / "pytest.ini"), "--rootdir", str(root), "-qq", "--roucai-progress",
-        "--target", args.target, "--seed", str(args.seed), "--report", str(report),
-        "--junitxml", str(junit), "--conformance-timeout", str(args.timeout), "-o", "junit_family=xunit1"]
+    try:
+        report.mkdir(parents=True, exist_ok=True)
+        for stale in ("results.json", "bundle.zip", LOG):
+            (report / stale).unlink(missing_ok=True)
+    except OSError as exc:
+        raise UsageError(f"无法使用报告目录 {report}：{exc.strerror}", f"cannot use the report folder {report}: "
+                         f"{exc.strerror}") from None
+    log_path = report / LOG
+    with open(log_path, "a", encoding="utf-8") as log:
+        def note(line: str) -> None:
+            log.write(line.rstrip("\n") + "\n")
+            log.flush()
+        capabilities = _setup(args, con, note, log_path)
+        con.say(f"一致性测试：目标 {args.target}，套件 {', '.join(chosen)}，种子 {args.seed}",
+                f"certify: target {args.target}, suites {', '.join(chosen)}, seed {args.seed}")
+        argv = [str(root / s) for s in chosen] + [
+            "-c", str(root / "pytest.ini"), "--rootdir", str(root), "-q", "--tb=short", "-rfE", "--roucai-progress",
+            "--roucai-lang", con.lang, "--target", args.target, "--seed", str(args.seed), "--report", str(report),
+            "--junitxml", str(junit), "--conformance-timeout", str(args.timeout), "-o", "junit_family=xunit1"]
+        if capabilities:
+            argv += ["--capabilities", capabilities]
+        if args.keyword:
+            argv += ["-k", args.keyword]
+        note("pytest " + " ".join(argv))
+        rc = _pytest(argv, log)
+    return _conclude(rc, report, junit, log_path, con)
+
+
+LOG = "certify.log"
+
+
+def _setup(args, con, note, log_path: Path) -> str | None:
+    """Target, capability statement and pre-flight; return the statement's path (or None for builtin).
+    Raises :class:`Refused` (one line, exit 2 or 3) for anything that stops the run before its tests."""
+    from conformance.capabilities import CapabilityError, CapabilityStatement
+    from conformance.plugin import BUILTIN_CAPABILITIES
+    from conformance.preflight import EXIT_USAGE as PRE_USAGE, PreflightError, preflight
+    from conformance.targets import TargetError, parse_target
+    try:
+        target = parse_target(args.target)
+    except TargetError as exc:
+        raise UsageError(exc.zh, exc.en) from None
     if args.capabilities:
-        argv += ["--capabilities", args.capabilities]
-    if args.keyword:
-        argv += ["-k", args.keyword]
-    con.say(f"一致性测试：目标 {args.target}，套件 {', '.join(chosen)}，种子 {args.seed}",
-            f"certify: target {args.target}, suites {', '.join(chosen)}, seed {args.seed}")
-    rc = pytest.main(argv)
-    if rc in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
-        con.err("用法或配置错误（见上）", "usage or configuration error (see above)")
-        return EXIT_USAGE
+        path = args.capabilities
+    elif target.is_builtin:
+        path = None
+    else:
+        raise UsageError("非内置目标需要能力声明：--capabilities FILE（见 docs/certify.md）",
+                         "a target other than builtin needs a capability statement: --capabilities FILE "
+                         "(docs/certify.md)")
+    try:
+        statement = CapabilityStatement.load(path or BUILTIN_CAPABILITIES)
+    except CapabilityError as exc:
+        raise UsageError(exc.zh, exc.en) from None
+    note(f"target {target.url}; capability statement {statement.source}: kinds {list(statement.kinds)}")
+    try:
+        preflight(target, statement, args.seed, note)
+    except PreflightError as exc:
+        note(f"pre-flight refused the run: {exc.en}")
+        code = EXIT_USAGE if exc.exit_code == PRE_USAGE else EXIT_HARNESS
+        raise Refused(con.t(f"{exc.zh}（详见 {log_path}）", f"{exc.en} (details: {log_path})"), code) from None
+    except Exception as exc:  # the pre-flight itself broke: a harness error, shown in one line
+        import traceback
+        note(traceback.format_exc())
+        raise Refused(con.t(f"预检出错：{type(exc).__name__}（详见 {log_path}）",
+                            f"pre-flight error: {type(exc).__name__} (details: {log_path})"), EXIT_HARNESS) from None
+    note("pre-flight passed")
+    return path
+
+
+class Refused(Exception):
+    """The run stops before its tests: one line for the screen, and the exit code."""
+
+    def __init__(self, line: str, exit_code: int):
+        self.line, self.exit_code = line, exit_code
+        super().__init__(line)
+
+
+def _pytest(argv: list[str], log) -> int:
+    """pytest.main with its own output in the log, SIGTERM raising KeyboardInterrupt (pytest then ends the
+    session as interrupted, like Ctrl-C)."""
+    import contextlib
+    import signal
+
+    import pytest
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with contextlib.redirect_stdout(log):
+            return int(pytest.main(argv))
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _conclude(rc: int, report: Path, junit: Path, log_path: Path, con) -> int:
+    import pytest
+
+    from conformance.textsummary import run_verdict, summary_lines
     results_path = report / "results.json"
-    if rc in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.INTERRUPTED) or not results_path.is_file():
-        con.err("测试工具内部错误或运行被中断", "harness error or interrupted run")
-        return EXIT_HARNESS
+    if not results_path.is_file():
+        usage = rc in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
+        raise Refused(con.t(f"{'用法或配置错误' if usage else '测试工具内部错误'}，未运行测试（详见 {log_path}）",
+                            f"{'usage or configuration error' if usage else 'harness error'}: no tests ran "
+                            f"(details: {log_path})"), EXIT_USAGE if usage else EXIT_HARNESS)
     results = json.loads(results_path.read_text("utf-8"))
     s = results["summary"]
+    interrupted = results.get("status") == "interrupted"
+    bundle = report / "bundle.zip"
     if con.as_json:
-        con.json({"conformant": s["conformant"], "summary": s, "report": str(report),
-                  "junit": str(junit), "bundle": str(report / "bundle.zip")})
+        con.json({"verdict": s.get("verdict") or run_verdict(s, "en"), "conformant": s["conformant"],
+                  "status": results.get("status", "finished"), "summary": s, "report": str(report),
+                  "junit": str(junit), "bundle": str(bundle) if bundle.is_file() else None, "log": str(log_path)})
     else:
-        con.say(("结论：符合" if s["conformant"] else "结论：不符合") + f"（报告 {report / 'report.zh.html'}）",
-                ("verdict: CONFORMANT" if s["conformant"] else "verdict: NON-CONFORMANT")
-                + f" (report {report / 'report.en.html'})")
-        if s["failed_required"]:
-            con.say("未通过的必须项：" + ", ".join(s["failed_required"]),
-                    "failed required: " + ", ".join(s["failed_required"]))
+        for line in summary_lines(results, con.lang):
+            con.say(line)
+        con.say(f"报告：{report / 'report.zh.html'}", f"report: {report / 'report.en.html'}")
+    if interrupted:
+        con.err(f"已中断：运行未完成，无一致性结论，未生成结果包（{report}）",
+                f"INTERRUPTED: the run did not finish; no conformance verdict, no bundle ({report})")
+        return EXIT_HARNESS
     if s["tests"].get("timeout"):
         return EXIT_HARNESS
     return EXIT_OK if s["conformant"] else EXIT_NONCONFORMANT
