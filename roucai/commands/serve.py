@@ -56,6 +56,8 @@ def register(sub, common):
     sp.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body, bytes")
     sp.add_argument("--stop-ack-deadline", type=float, default=600.0,
                     help="seconds before an unacknowledged stop-trade instruction is flagged overdue (default 600)")
+    sp.add_argument("--offline-after", type=int, default=None, metavar="SECONDS",
+                    help="seconds without contact after which a node shows offline (default 900, platform.toml)")
     sp.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sp.set_defaults(func=run_platform)
 
@@ -89,6 +91,13 @@ def register(sub, common):
     sa.set_defaults(func=run_admin)
     from .serve_node import add_parser as add_node_parser  # roucai serve node (simulators/node)
     add_node_parser(s, common)
+    px = s.add_parser("proxy", parents=[common], help="HTTP fault-injecting proxy (conformance proofs) / 故障注入代理")
+    px.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT on the loopback (default 127.0.0.1:0, any port)")
+    px.add_argument("--to", required=True, help="the platform it forwards to, e.g. http://127.0.0.1:8553")
+    px.add_argument("--defect", help="one defect of conformance/proofs/http_defects.toml (default: none, transparent)")
+    px.add_argument("--seed", type=int, default=1, help="seed of the defect's choices (default 1)")
+    px.add_argument("--keys", help="the nodes' keys (JSON of import-city --keys-out, or TOML [keys]) for re-signing")
+    px.set_defaults(func=run_proxy)
     p.set_defaults(func=lambda args, con: (p.print_help(), 2)[1])
 
 
@@ -102,7 +111,8 @@ def _config(args):
         secret_file=args.secret_file, profile=getattr(args, "profile", "reference"),
         max_body=getattr(args, "max_body", 8 * 1024 * 1024),
         feed_interval_s=getattr(args, "feed_interval", 60.0), log_level=getattr(args, "log_level", "info"),
-        stop_ack_deadline_s=getattr(args, "stop_ack_deadline", 600.0))
+        stop_ack_deadline_s=getattr(args, "stop_ack_deadline", 600.0),
+        offline_after_s=getattr(args, "offline_after", None))
 
 
 def _usage_errors():
@@ -161,10 +171,9 @@ def _registry(args):
 
 
 def _write_keys(path: str, keys: dict) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(keys, fh, ensure_ascii=False, indent=1, sort_keys=True)
-        fh.write("\n")
+    """Atomically, mode 0600 even over an existing file with wider permissions."""
+    from simulators.platform.filemode import write_private
+    write_private(path, (json.dumps(keys, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def run_admin(args, con) -> int:

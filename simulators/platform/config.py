@@ -38,6 +38,8 @@ class PlatformConfig:
     :param max_body: largest request body accepted, bytes (413 above it, before reading it).
     :param stop_ack_deadline_s: a stop-trade instruction not acknowledged within this many seconds is
         flagged ``overdue`` (the alert of PLAT-STOP-02; the profile's value is 600 s), 1..86400.
+    :param offline_after_s: a node silent for longer than this many seconds shows ``offline``
+        (PLAT-MON-01); ``None``: ``platform.toml [monitor] offline_after_s`` (900 s), else 1..86400.
     """
 
     host: str = "127.0.0.1"
@@ -52,6 +54,7 @@ class PlatformConfig:
     max_body: int = DEFAULT_MAX_BODY
     feed_interval_s: float = DEFAULT_FEED_INTERVAL_S
     stop_ack_deadline_s: float = 600.0
+    offline_after_s: int | None = None
     log_level: str = "info"
     extra: dict = field(default_factory=dict)
 
@@ -98,6 +101,8 @@ class PlatformConfig:
             raise ConfigError("--feed-interval 应在 0.2 到 86400 秒之间", "--feed-interval must be 0.2..86400 s")
         if not 1 <= self.stop_ack_deadline_s <= 86400:
             raise ConfigError("--stop-ack-deadline 应在 1 到 86400 秒之间", "--stop-ack-deadline must be 1..86400 s")
+        if self.offline_after_s is not None and not 1 <= self.offline_after_s <= 86400:
+            raise ConfigError("--offline-after 应在 1 到 86400 秒之间", "--offline-after must be 1..86400 s")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("--log-level 只能是 debug/info/warning/error", "--log-level: debug|info|warning|error")
         if not self.is_postgres and self.db != ":memory:":

@@ -1,0 +1,747 @@
+"""The transformations the HTTP proxy can apply: one named, seeded defect per proxy (catalogue ``http_defects.toml``).
+
+A transformation is a class registered in :data:`TRANSFORMS` under its name.  The proxy
+(:mod:`conformance.proofs.proxy`) calls, for every exchange, under one lock (so state needs no locking):
+
+* ``request(ex) -> Exchange | Reply`` — change the request, or answer it without forwarding;
+* ``delay(ex) -> float`` — seconds to hold the request before forwarding (a slow query);
+* ``response(ex, reply) -> Reply | Exchange`` — change the answer, or return a request to send instead (once).
+
+Each is built with its catalogue ``params``, a ``random.Random(seed)`` and the nodes' keys (for transformations
+that re-sign what they change, as a broken node or a platform that ignores signatures would).  Every choice is
+drawn from the seed or from a hash of the seed and the object, so a run is reproducible.
+
+:func:`make_transform` builds the transformation of a catalogue entry; :func:`load_catalogue` reads the
+catalogue (:class:`HttpDefect`: name, zh/en, the requirement expected to catch it, suite, side, transform, params).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+import tomllib
+import zlib
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from .proxy import Exchange, ProxyError, Reply
+
+CATALOGUE = Path(__file__).resolve().parent / "http_defects.toml"
+UPLOAD_PATHS = ("/api/v1/exchange", "/dts_if/servlet/IfRevSubServlet")
+TRACE_JSON = "/api/v1/trace/"
+SIDES = ("platform", "node")
+
+
+@dataclass(frozen=True)
+class HttpDefect:
+    name: str
+    zh: str
+    en: str
+    breaks: str          #: the requirement a test must fail on
+    suite: str           #: the suite expected to catch it
+    side: str            #: platform: the proxy fronts the platform under test; node: it carries a node's uplink
+    transform: str
+    params: dict = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def load_catalogue() -> dict[str, HttpDefect]:
+    doc = tomllib.loads(CATALOGUE.read_text("utf-8"))
+    out = {}
+    for name, d in doc.get("defect", {}).items():
+        if d["transform"] not in TRANSFORMS:
+            raise ValueError(f"defect {name}: unknown transform {d['transform']!r}")
+        if d["side"] not in SIDES:
+            raise ValueError(f"defect {name}: side must be one of {SIDES}")
+        out[name] = HttpDefect(name, d["zh"], d["en"], d["breaks"], d["suite"], d["side"], d["transform"],
+                               dict(d.get("params", {})))
+    return out
+
+
+def make_transform(name: str, seed: int, keys: dict[str, str]):
+    """The transformation of catalogue entry ``name``, or of a bare transform name; :class:`ProxyError` if unknown."""
+    cat = load_catalogue()
+    if name in cat:
+        d = cat[name]
+        return TRANSFORMS[d.transform](d.params, random.Random(seed), keys, seed)
+    if name in TRANSFORMS:
+        return TRANSFORMS[name]({}, random.Random(seed), keys, seed)
+    raise ProxyError(f"未知的缺陷「{name}」，可选：{', '.join(sorted(cat))}",
+                     f"unknown defect {name!r}; known: {', '.join(sorted(cat))}")
+
+
+TRANSFORMS: dict[str, type] = {}
+
+
+def transform(name: str):
+    def reg(cls):
+        cls.name = name
+        TRANSFORMS[name] = cls
+        return cls
+    return reg
+
+
+class Transform:
+    """The identity; subclasses override what they change."""
+
+    name = "identity"
+
+    def __init__(self, params: dict, rng: random.Random, keys: dict[str, str], seed: int):
+        self.params, self.rng, self.keys, self.seed = params, rng, keys, seed
+
+    def picks(self, key: str, every: int) -> bool:
+        """Whether the object ``key`` is among the affected: one in ``every``, by a hash of seed and key."""
+        return zlib.crc32(f"{self.seed}:{key}".encode()) % max(1, every) == 0
+
+    def request(self, ex: Exchange):
+        return ex
+
+    def delay(self, ex: Exchange) -> float:
+        return 0.0
+
+    def response(self, ex: Exchange, reply: Reply):
+        return reply
+
+
+def _doc(reply: Reply):
+    try:
+        return json.loads(reply.body)
+    except ValueError:
+        return None
+
+
+# --- trace answers -------------------------------------------------------------------------------------------
+class _TraceJson(Transform):
+    """Base of the transformations of found trace answers (``GET /api/v1/trace/CODE``)."""
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or not ex.path.startswith(TRACE_JSON) or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        if not isinstance(doc, dict) or doc.get("status") != "found":
+            return reply
+        code = ex.path[len(TRACE_JSON):]
+        if not self.picks(code, int(self.params.get("every", 1))):
+            return reply
+        return reply.with_json(self.change(code, doc))
+
+    def change(self, code: str, doc: dict) -> dict:
+        return doc
+
+
+@transform("trace-drop-record")
+class TraceDropRecord(_TraceJson):
+    """A hop with several records shows one fewer (the seeded one): stored, but missing from the answer."""
+
+    def change(self, code, doc):
+        for hop in doc.get("chain", []):
+            recs = hop.get("records") or []
+            if len(recs) >= 2:
+                recs.pop(zlib.crc32(f"{self.seed}:{code}".encode()) % len(recs))
+                break
+        return doc
+
+
+@transform("trace-field-wrong")
+class TraceFieldWrong(_TraceJson):
+    """One field (``params.field``) of one record of the answer differs from what was stored: its last digit."""
+
+    def change(self, code, doc):
+        name = self.params.get("field", "weight")
+        for hop in doc.get("chain", []):
+            for r in hop.get("records") or []:
+                v = (r.get("fields") or {}).get(name)
+                if v and v[-1].isdigit():
+                    r["fields"][name] = v[:-1] + str((int(v[-1]) + 1) % 10)
+                    return doc
+        return doc
+
+
+@transform("trace-truncate")
+class TraceTruncate(_TraceJson):
+    """Every hop lists at most ``params.n`` records (a LIMIT in the query)."""
+
+    def change(self, code, doc):
+        n = int(self.params.get("n", 2))
+        for hop in doc.get("chain", []):
+            if isinstance(hop.get("records"), list):
+                hop["records"] = hop["records"][:n]
+        return doc
+
+
+@transform("trace-swap-hops")
+class TraceSwapHops(_TraceJson):
+    """The first two trade hops of the chain change places (a sort on the wrong key)."""
+
+    def change(self, code, doc):
+        chain = doc.get("chain", [])
+        idx = [i for i, h in enumerate(chain) if h.get("kind") == "issued"]
+        if len(idx) >= 2:
+            a, b = idx[0], idx[1]
+            chain[a], chain[b] = chain[b], chain[a]
+        return doc
+
+
+@transform("trace-names-mojibake")
+class TraceNamesMojibake(_TraceJson):
+    """Business names in the JSON answer are UTF-8 bytes read as GBK (the classic 乱码)."""
+
+    def change(self, code, doc):
+        for hop in doc.get("chain", []):
+            node = hop.get("node") or {}
+            if node.get("name"):
+                node["name"] = node["name"].encode("utf-8").decode("gbk", "replace")
+        return doc
+
+
+@transform("trace-invalid-as-unknown")
+class TraceInvalidAsUnknown(Transform):
+    """A malformed code is answered like a valid code nobody issued (404 unknown instead of 400 invalid)."""
+
+    def response(self, ex, reply):
+        if ex.path.startswith(TRACE_JSON) and reply.status == 400:
+            doc = _doc(reply)
+            if isinstance(doc, dict):
+                doc.update(status="unknown", findings=[])
+                reply.status = 404
+                return reply.with_json(doc)
+        return reply
+
+
+@transform("trace-stale-cache")
+class TraceStaleCache(Transform):
+    """Trace answers (JSON and page) are served from a cache keyed by the request, never invalidated by uploads."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.cache: dict[str, Reply] = {}
+
+    def _is_trace(self, ex):
+        return ex.method == "GET" and (ex.path.startswith(TRACE_JSON) or ex.path == "/trace")
+
+    def request(self, ex):
+        if self._is_trace(ex) and ex.target in self.cache:
+            return copy.deepcopy(self.cache[ex.target])
+        return ex
+
+    def response(self, ex, reply):
+        if self._is_trace(ex):
+            self.cache[ex.target] = copy.deepcopy(reply)
+        return reply
+
+
+@transform("trace-slow")
+class TraceSlow(Transform):
+    """One trace query in ``params.every`` (the first of them included) waits ``params.seconds`` (a missing index)."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.n = 0
+
+    def delay(self, ex):
+        if ex.method == "GET" and ex.path.startswith(TRACE_JSON):
+            self.n += 1
+            if (self.n - 1) % int(self.params.get("every", 1000)) == 0:
+                return float(self.params.get("seconds", 3.5))
+        return 0.0
+
+
+# --- the consumer page ----------------------------------------------------------------------------------------
+class _Page(Transform):
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != "/trace" or reply.status != 200:
+            return reply
+        reply.body = self.change(reply.body.decode("utf-8", "replace")).encode(self.encoding)
+        return reply
+
+    encoding = "utf-8"
+
+    def change(self, html: str) -> str:
+        return html
+
+
+@transform("page-gbk")
+class PageGbk(_Page):
+    """The consumer page is encoded in GBK while its headers (and meta) still declare UTF-8."""
+
+    encoding = "gbk"
+
+
+@transform("page-test-result-flipped")
+class PageTestResultFlipped(_Page):
+    """The consumer page shows the opposite of the stored test result (the template tests the wrong value)."""
+
+    def change(self, html):
+        return re.sub(r"不合格|合格", lambda m: "合格" if m.group(0) == "不合格" else "不合格", html)
+
+
+# --- statistics and KPIs ----------------------------------------------------------------------------------------
+class _Rows(Transform):
+    """Base of the transformations of daily statistics rows (``GET /api/v1/stats/daily``)."""
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != "/api/v1/stats/daily" or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or not doc["rows"]:
+            return reply
+        return reply.with_json(self.change(ex, doc))
+
+    def change(self, ex, doc):
+        return doc
+
+
+@transform("stats-off-by-one")
+class StatsOffByOne(_Rows):
+    """One row (the seeded one) counts one record more than were accepted (a ``<=`` bound)."""
+
+    def change(self, ex, doc):
+        rows = doc["rows"]
+        rows[zlib.crc32(str(self.seed).encode()) % len(rows)]["records"] += 1
+        return doc
+
+
+@transform("stats-weight-rounded")
+class StatsWeightRounded(_Rows):
+    """Weights are summed after rounding each to one decimal of a kilogram (float money/weight arithmetic)."""
+
+    def change(self, ex, doc):
+        for r in doc["rows"]:
+            try:
+                r["weight_kg"] = f"{Decimal(r['weight_kg']).quantize(Decimal('0.1'), ROUND_HALF_UP):.3f}"
+            except (KeyError, ArithmeticError, TypeError):
+                pass
+        return doc
+
+
+@transform("stats-misattributed")
+class StatsMisattributed(_Rows):
+    """The records of one node are counted under another node (a join on the wrong column)."""
+
+    def change(self, ex, doc):
+        nodes = sorted({r.get("node_id") for r in doc["rows"]})
+        if len(nodes) >= 2:
+            a, b = nodes[0], nodes[1]
+            for r in doc["rows"]:
+                if r.get("node_id") == a:
+                    r["node_id"] = b
+        return doc
+
+
+@transform("stats-count-resends")
+class StatsCountResends(_Rows):
+    """Records answered ``duplicate`` are counted again in the statistics (re-sends counted twice)."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.extra: dict[tuple[str, str, str, str], list[int]] = {}     # (date, node, type, goods) -> [n, grams]
+
+    def response(self, ex, reply):
+        if ex.method == "POST" and ex.path in UPLOAD_PATHS and reply.status == 200:
+            self._note(ex, reply)
+            return reply
+        return super().response(ex, reply)
+
+    def _note(self, ex, reply):
+        p = _profile()
+        res = p.envelope.parse(ex.body, validate_records=False)
+        resp, _f = p.envelope.parse_response(reply.body)
+        if resp is None or resp.code != "0000" or not res.records:
+            return
+        date = res.header.get("DataDate", "")
+        for rec, verdict in zip(res.records, resp.results):
+            if verdict.verdict != "duplicate":
+                continue
+            f = rec.record
+            goods = f.get("goods_code") or f.get("meat_code") or ""
+            cell = self.extra.setdefault((date, res.header.get("NodeId", ""), rec.type, goods), [0, 0])
+            cell[0] += 1
+            cell[1] += _grams(f.get("weight"))
+
+    def change(self, ex, doc):
+        date = doc.get("date", "")
+        for r in doc["rows"]:
+            add = self.extra.get((date, r.get("node_id"), r.get("type"), r.get("goods_code") or ""))
+            if add:
+                r["records"] += add[0]
+                r["weight_kg"] = _kg(_grams(r.get("weight_kg")) + add[1])
+        return doc
+
+
+def _grams(kg) -> int:
+    whole, _, frac = str(kg or "0").partition(".")
+    try:
+        return int(whole or 0) * 1000 + int((frac + "000")[:3])
+    except ValueError:
+        return 0
+
+
+def _kg(g: int) -> str:
+    return f"{g // 1000}.{g % 1000:03d}"
+
+
+class _Rates(Transform):
+    """Base of the transformations of the KPI answers under ``params.path``: :meth:`leaf` maps every value."""
+
+    default_path = "/api/v1/kpis"
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != self.params.get("path", self.default_path) or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        if doc is None:
+            return reply
+
+        def walk(x):
+            if isinstance(x, dict):
+                return {k: (walk(v) if isinstance(v, (dict, list)) else self.leaf(k, v)) for k, v in x.items()}
+            if isinstance(x, list):
+                return [walk(v) for v in x]
+            return x
+        return reply.with_json(walk(doc))
+
+    def leaf(self, key: str, value):
+        return value
+
+
+@transform("rate-floored")
+class RateFloored(_Rates):
+    """Every rate of the KPI answers (``params.path``) is cut to ``params.places`` decimals instead of rounded."""
+
+    def leaf(self, key, value):
+        if ("rate" in key or key == "overall") and isinstance(value, float):
+            q = Decimal(1).scaleb(-int(self.params.get("places", 2)))
+            return float(Decimal(str(value)).quantize(q, rounding="ROUND_DOWN"))
+        return value
+
+
+@transform("rate-null-as-zero")
+class RateNullAsZero(_Rates):
+    """A rate whose denominator is zero (``null``) is answered 0 (or ``params.value``) under ``params.path``."""
+
+    def leaf(self, key, value):
+        if value is None and ("rate" in key or key == "overall"):
+            return float(self.params.get("value", 0.0))
+        return value
+
+
+# --- operations: time, monitoring, interface description ------------------------------------------------------------
+@transform("time-utc")
+class TimeUtc(Transform):
+    """The time service formats the instant in UTC but still labels it Beijing time (+08:00)."""
+
+    def response(self, ex, reply):
+        if ex.path != "/api/v1/time" or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        if not isinstance(doc, dict) or "epoch_ms" not in doc:
+            return reply
+        import datetime as dt
+        ms = int(doc["epoch_ms"])
+        t = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+        doc["beijing_time"] = t.strftime("%Y%m%d%H%M%S") + f"{ms % 1000:03d}"
+        doc["iso"] = t.replace(tzinfo=None).isoformat(timespec="milliseconds") + "+08:00"
+        return reply.with_json(doc)
+
+
+@transform("monitor-online-as-offline")
+class MonitorOnlineAsOffline(Transform):
+    """Node monitoring compares the last contact across time zones: every online node is shown offline."""
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or not ex.path.startswith("/api/v1/nodes") or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+
+        def fix(n):
+            if isinstance(n, dict) and n.get("state") == "online":
+                n["state"] = "offline"
+        if isinstance(doc, dict) and isinstance(doc.get("nodes"), list):
+            for n in doc["nodes"]:
+                fix(n)
+        else:
+            fix(doc)
+        return reply.with_json(doc) if doc is not None else reply
+
+
+@transform("openapi-hides-path")
+class OpenapiHidesPath(Transform):
+    """The interface description lacks one served endpoint (``params.path``)."""
+
+    def response(self, ex, reply):
+        if ex.path != "/openapi.json" or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        if isinstance(doc, dict) and isinstance(doc.get("paths"), dict):
+            doc["paths"].pop(self.params.get("path", "/api/v1/kpis"), None)
+            return reply.with_json(doc)
+        return reply
+
+
+# --- stop-trade -----------------------------------------------------------------------------------------------
+@transform("stop-pending-dropped")
+class StopPendingDropped(Transform):
+    """A node fetching its pending stop-trade instructions gets none (the seeded nodes: one in ``params.every``)."""
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != "/api/v1/stoptrade" or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        node = ex.header("X-Node-Id") or ""
+        if isinstance(doc, dict) and doc.get("instructions") and self.picks(node, int(self.params.get("every", 1))):
+            doc["instructions"] = []
+            return reply.with_json(doc)
+        return reply
+
+
+@transform("stop-broadcast-wrong-node")
+class StopBroadcastWrongNode(Transform):
+    """The broadcast listing names the wrong addressee: each instruction shows the next instruction's node."""
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != "/api/v1/stoptrade/broadcasts" or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        items = doc.get("instructions") if isinstance(doc, dict) else None
+        if items and len({i.get("node_id") for i in items}) >= 2:
+            nodes = [i.get("node_id") for i in items]
+            for i, it in enumerate(items):
+                it["node_id"] = nodes[(i + 1) % len(nodes)]
+            return reply.with_json(doc)
+        return reply
+
+
+# --- uploads: answers -----------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _profile():
+    from profiles import load_profile
+    return load_profile()
+
+
+def _is_upload(ex: Exchange) -> bool:
+    return ex.method == "POST" and ex.path in UPLOAD_PATHS
+
+
+def _fmt(body: bytes) -> str:
+    return "json" if body.lstrip()[:1] == b"{" else "xml"
+
+
+@transform("duplicate-as-accepted")
+class DuplicateAsAccepted(Transform):
+    """A re-sent record is answered ``accepted`` (reason 0000) instead of ``duplicate`` (it is still stored once)."""
+
+    def response(self, ex, reply):
+        if not _is_upload(ex) or reply.status != 200:
+            return reply
+        spec = _profile().envelope
+        resp, _f = spec.parse_response(reply.body)
+        if resp is None or not any(r.verdict == "duplicate" for r in resp.results):
+            return reply
+        for r in resp.results:
+            if r.verdict == "duplicate":
+                r.verdict, r.reason = "accepted", "0000"
+        reply.body = spec.build_response(resp, _fmt(reply.body))
+        return reply
+
+
+@transform("ack-then-lose")
+class AckThenLose(Transform):
+    """One well-formed envelope in ``params.every`` is acknowledged (0000, every record accepted) and never stored."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.n = 0
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        spec = _profile().envelope
+        res = spec.parse(ex.body)
+        if not res.ok or not res.records:
+            return ex
+        self.n += 1
+        if (self.n + self.seed) % int(self.params.get("every", 7)):
+            return ex
+        body = spec.build_response(spec.respond(res), _fmt(ex.body))
+        return Reply(200, [("content-type", "application/xml; charset=utf-8" if _fmt(ex.body) == "xml"
+                            else "application/json; charset=utf-8")], body)
+
+
+# --- uploads: requests re-signed --------------------------------------------------------------------------------
+def _resign(ex: Exchange, keys: dict, *, records=None, header: dict | None = None, now: bool = False) -> Exchange | None:
+    """``ex`` rebuilt and signed with its node's key: ``records`` instead of the parsed ones, ``header`` values over
+    the parsed ones, a fresh RequestTime if ``now``.  ``None`` when the body cannot be parsed or the key is unknown."""
+    import datetime as dt
+    from profiles.envelope import beijing, format_request_time, payload_digest
+    p = _profile()
+    spec = p.envelope
+    res = spec.parse(ex.body, validate_records=False)
+    node = res.header.get("NodeId")
+    if not res.records or node not in keys or res.record_type is None:
+        return None
+    recs = [r.record for r in res.records] if records is None else records(res)
+    h = {**res.header, **(header or {})}
+    if h.get("Count") is None:
+        h["Count"] = str(len(recs))
+    if now:
+        h["RequestTime"] = format_request_time(beijing(dt.datetime.now(dt.timezone.utc), spec.utc_offset))
+    digest = payload_digest((res.record_type, r) for r in recs)
+    h["VerifyCode"] = spec.verify_code(keys[node], h["NodeId"], h["RequestTime"], h["Index"], h["Count"],
+                                       h["DataDate"], digest)
+    rt = res.record_type
+    if _fmt(ex.body) == "json":
+        body = json.dumps({spec.root: {**h, spec.payload: {rt: recs}}}, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+    else:
+        from profiles.records import _escape
+        heads = "".join(f"<{k}>{_escape(h[k])}</{k}>" for k in ("NodeId", "RequestTime", "VerifyCode", "Index",
+                                                                    "Count", "DataDate") if k in h)
+        inner = "".join(p.records.record_xml(rt, r) for r in recs)
+        body = (f'<?xml version="1.0" encoding="UTF-8"?><{spec.root}>{heads}<{spec.payload}>{inner}'
+                f"</{spec.payload}></{spec.root}>").encode("utf-8")
+    return Exchange(ex.method, ex.path, ex.query, list(ex.headers), body)
+
+
+@transform("ignores-verifycode")
+class IgnoresVerifyCode(Transform):
+    """Uploads are accepted whatever their VerifyCode: every envelope is re-signed with its node's key."""
+
+    def request(self, ex):
+        if _is_upload(ex):
+            return _resign(ex, self.keys) or ex
+        return ex
+
+
+class _RetryRefused(Transform):
+    """A refused upload (ResultCode in ``codes``) is re-signed with a fresh RequestTime and sent once more."""
+
+    codes: tuple[str, ...] = ()
+
+    def response(self, ex, reply):
+        if not _is_upload(ex) or reply.status == 200:
+            return reply
+        resp, _f = _profile().envelope.parse_response(reply.body)
+        if resp is not None and resp.code in self.codes:
+            again = _resign(ex, self.keys, now=True)
+            if again is not None:
+                return again
+        return reply
+
+
+@transform("accepts-replay")
+class AcceptsReplay(_RetryRefused):
+    """A replayed envelope (1110) is not refused: the platform forgets what it has seen."""
+
+    codes = ("1110",)
+
+
+@transform("accepts-stale-request-time")
+class AcceptsStaleRequestTime(_RetryRefused):
+    """A RequestTime outside the clock window (1104) is not refused."""
+
+    codes = ("1104",)
+
+
+@transform("signed-endpoints-open")
+class SignedEndpointsOpen(Transform):
+    """The signed node endpoints (stop-trade fetch and acknowledgement) accept any signature: the proxy signs
+    every such request afresh with the key of the node its X-Node-Id names."""
+
+    def request(self, ex):
+        if not ex.path.startswith("/api/v1/stoptrade") or ex.path.endswith("/broadcasts"):
+            return ex
+        node = ex.header("X-Node-Id")
+        if node not in self.keys:
+            return ex
+        from simulators.platform.nodeauth import sign
+        for k, v in sign(_profile().envelope, self.keys[node], node, ex.method, ex.target, ex.body).items():
+            ex.set_header(k, v)
+        return ex
+
+
+# --- a node's uplink (the proxy between the node under test and the harness platform) ---------------------------
+@transform("node-record-twice")
+class NodeRecordTwice(Transform):
+    """The node sends the last record of an envelope twice in it (Count and VerifyCode consistent)."""
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        out = _resign(ex, self.keys, records=lambda res: [r.record for r in res.records] + [res.records[-1].record],
+                      header={"Count": None})
+        return out or ex
+
+
+@transform("node-drops-field")
+class NodeDropsField(Transform):
+    """The node leaves one field (``params.field``, else the record's first field) out of the first record."""
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        name = self.params.get("field")
+
+        def recs(res):
+            out = [dict(r.record) for r in res.records]
+            f = name if name in out[0] else next(iter(out[0]))
+            out[0].pop(f, None)
+            return out
+        return _resign(ex, self.keys, records=recs) or ex
+
+
+@transform("node-header-shifted")
+class NodeHeaderShifted(Transform):
+    """The node writes one header wrong and signs it: ``params.header`` RequestTime shifted by ``params.hours``
+    (a clock in UTC), DataDate a day early, or Count one more than the records."""
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        import datetime as dt
+        res = _profile().envelope.parse(ex.body, validate_records=False)
+        h = dict(res.header)
+        which = self.params.get("header", "RequestTime")
+        try:
+            if which == "RequestTime":
+                t = dt.datetime.strptime(h["RequestTime"][:14], "%Y%m%d%H%M%S")
+                h["RequestTime"] = (t + dt.timedelta(hours=float(self.params.get("hours", -8)))).strftime(
+                    "%Y%m%d%H%M%S") + h["RequestTime"][14:]
+            elif which == "DataDate":
+                h["DataDate"] = (dt.datetime.strptime(h["DataDate"], "%Y%m%d") - dt.timedelta(days=1)).strftime("%Y%m%d")
+            elif which == "Count":
+                h["Count"] = str(int(h["Count"]) + 1)
+        except (KeyError, ValueError):
+            return ex
+        return _resign(ex, self.keys, header=h) or ex
+
+
+@transform("node-loses-retry")
+class NodeLosesRetry(Transform):
+    """After an upload of a node was answered with a failure (HTTP 5xx or a transport error), the node's next
+    envelope is lost: the proxy acknowledges it (0000, all accepted) and never forwards it."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.failed: set[str] = set()
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        spec = _profile().envelope
+        res = spec.parse(ex.body)
+        node = res.header.get("NodeId") or ""
+        if node in self.failed and res.records:
+            self.failed.discard(node)
+            return Reply(200, [("content-type", "application/xml; charset=utf-8")],
+                         spec.build_response(spec.respond(res), _fmt(ex.body)))
+        return ex
+
+    def response(self, ex, reply):
+        if _is_upload(ex) and reply.status >= 500:
+            node = _profile().envelope.parse(ex.body, validate_records=False).header.get("NodeId")
+            if node:
+                self.failed.add(node)
+        return reply
