@@ -1,6 +1,7 @@
 """Pre-flight of a certification run: is the target there and set up, before any test runs?
 
-A setup problem is never a verdict.  :func:`preflight` checks, per target kind, what every test
+A setup problem is never a verdict.  :func:`reachable` comes first (is anything there at all?
+before even a capability statement is required), then :func:`preflight` checks, per target kind, what every test
 would otherwise trip over, and raises :class:`PreflightError` with ONE line (zh and en) and the
 exit code of ``roucai certify``: 2 (usage or configuration: a statement that does not fit the
 target, a missing or malformed keys file, keys the platform refuses, a node program that does not
@@ -41,6 +42,25 @@ class PreflightError(Exception):
     def __init__(self, zh: str, en: str, exit_code: int):
         self.zh, self.en, self.exit_code = zh, en, exit_code
         super().__init__(en)
+
+
+def reachable(target: Target, log: Callable[[str], None]) -> None:
+    """Raise :class:`PreflightError` (exit 3) when nothing answers at a platform's host and port (TCP
+    connect, at most 5 s); devices and nodes are checked by :func:`preflight`."""
+    if not target.is_platform:
+        return
+    import socket
+    from urllib.parse import urlsplit
+    parts = urlsplit(target.url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=HEALTH_BUDGET_S):
+            log(f"TCP {parts.hostname}:{port}: connected")
+    except OSError as exc:
+        log(f"TCP {parts.hostname}:{port}: {exc}")
+        raise PreflightError(f"无法连接被测平台 {target.url}（{exc.strerror or exc}）",
+                             f"cannot connect to the platform at {target.url} ({exc.strerror or exc})",
+                             EXIT_UNREACHABLE) from None
 
 
 def preflight(target: Target, statement: CapabilityStatement, seed: int, log: Callable[[str], None]) -> None:

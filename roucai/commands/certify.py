@@ -112,31 +112,34 @@ def _setup(args, con, note, log_path: Path) -> str | None:
     Raises :class:`Refused` (one line, exit 2 or 3) for anything that stops the run before its tests."""
     from conformance.capabilities import CapabilityError, CapabilityStatement
     from conformance.plugin import BUILTIN_CAPABILITIES
-    from conformance.preflight import EXIT_USAGE as PRE_USAGE, PreflightError, preflight
+    from conformance.preflight import EXIT_USAGE as PRE_USAGE, PreflightError, preflight, reachable
     from conformance.targets import TargetError, parse_target
     try:
         target = parse_target(args.target)
     except TargetError as exc:
         raise UsageError(exc.zh, exc.en) from None
-    if args.capabilities:
-        path = args.capabilities
-    elif target.is_builtin:
-        path = None
-    else:
-        raise UsageError("非内置目标需要能力声明：--capabilities FILE（见 docs/certify.md）",
-                         "a target other than builtin needs a capability statement: --capabilities FILE "
-                         "(docs/certify.md)")
     try:
-        statement = CapabilityStatement.load(path or BUILTIN_CAPABILITIES)
-    except CapabilityError as exc:
-        raise UsageError(exc.zh, exc.en) from None
-    note(f"target {target.url}; capability statement {statement.source}: kinds {list(statement.kinds)}")
-    try:
+        reachable(target, note)
+        if args.capabilities:
+            path = args.capabilities
+        elif target.is_builtin:
+            path = None
+        else:
+            raise UsageError("非内置目标需要能力声明：--capabilities FILE（见 docs/certify.md）",
+                             "a target other than builtin needs a capability statement: --capabilities FILE "
+                             "(docs/certify.md)")
+        try:
+            statement = CapabilityStatement.load(path or BUILTIN_CAPABILITIES)
+        except CapabilityError as exc:
+            raise UsageError(exc.zh, exc.en) from None
+        note(f"target {target.url}; capability statement {statement.source}: kinds {list(statement.kinds)}")
         preflight(target, statement, args.seed, note)
     except PreflightError as exc:
         note(f"pre-flight refused the run: {exc.en}")
         code = EXIT_USAGE if exc.exit_code == PRE_USAGE else EXIT_HARNESS
         raise Refused(con.t(f"{exc.zh}（详见 {log_path}）", f"{exc.en} (details: {log_path})"), code) from None
+    except UsageError:
+        raise
     except Exception as exc:  # the pre-flight itself broke: a harness error, shown in one line
         import traceback
         note(traceback.format_exc())
@@ -164,12 +167,15 @@ def _pytest(argv: list[str], log) -> int:
 
     def on_term(signum, frame):
         raise KeyboardInterrupt("SIGTERM")
-    old = signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C interrupts even when this process was started with SIGINT ignored (a shell's background job)
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    old_term = signal.signal(signal.SIGTERM, on_term)
     try:
         with contextlib.redirect_stdout(log):
             return int(pytest.main(argv))
     finally:
-        signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def _conclude(rc: int, report: Path, junit: Path, log_path: Path, con) -> int:
