@@ -1,0 +1,81 @@
+"""Security against a recorded request: signed requests cannot be replayed, not even after a restart (PLAT-SEC-10).
+
+A wholesale market fails a test of one of the day's vegetable batches, so a holder has an instruction.  The holder
+fetches its instructions (signed GET) and acknowledges one (signed POST); both exact requests (same three
+signature headers, same body) are sent again: refused.  The platform is restarted (built-in: graceful restart on
+the same database; yours: the capability statement's ``restart_command``) and both are sent once more, still
+within the profile's clock window: refused again, while a freshly signed fetch still works.  Without a way to
+restart, the replays before the restart are checked and the verdict is partial.
+"""
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from conformance.platform.conftest import cite_day_upload
+from conformance.platform.test_stoptrade import _fail_test, _holders
+from conformance.platform_under_test import PlatformError
+from conformance.queries import signed, stop_pending
+
+PLATFORM = ("city_platform",)
+
+
+def _send(http, method: str, url: str, headers: dict) -> int:
+    try:
+        return http.request(method, url, content=b"", headers=headers).status_code
+    except httpx.TransportError:
+        return 0
+
+
+def _replays(http, base: str, sent: list[tuple[str, str, dict]], when: str) -> list[str]:
+    """Each recorded request sent again: what was not refused (a 4xx)."""
+    out = []
+    for method, path, headers in sent:
+        status = _send(http, method, base + path, headers)
+        if not 400 <= status < 500:
+            out.append(f"{when}: the replayed {method} {path} answered HTTP {status} (must be refused, 409)")
+    return out
+
+
+@pytest.mark.requirement("PLAT-SEC-10")
+@pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
+def test_signed_requests_cannot_be_replayed_across_a_restart(day_upload, records, uploader, http, platform,
+                                                             profile, evidence):
+    """A holder's signed fetch and acknowledgement, each accepted once, are refused when replayed, before and
+    after the platform restarts (within the clock window); a fresh signed fetch works after the restart."""
+    cite_day_upload(evidence, day_upload)
+    day = day_upload.day
+    batch, ws, codes, holders = _holders(day)[2]
+    _fail_test(day, records, uploader, batch, ws, "R")
+    node = sorted(holders)[0]
+    key = platform.keys[node]
+    fetch = ("GET", "/api/v1/stoptrade", signed(profile, key, node, "GET", "/api/v1/stoptrade"))
+    r = http.get(platform.url + fetch[1], headers=fetch[2])
+    mine = [i for i in r.json().get("instructions", []) if i.get("batch_code") in codes] if r.status_code == 200 else []
+    assert mine, f"{node} got no instruction for batch {batch} to acknowledge (HTTP {r.status_code}): {r.text[:300]}"
+    ack_path = f"/api/v1/stoptrade/{mine[0]['id']}/ack"
+    ack = ("POST", ack_path, signed(profile, key, node, "POST", ack_path))
+    s = _send(http, ack[0], platform.url + ack[1], ack[2])
+    assert s == 200, f"{node}'s first acknowledgement of {mine[0]['id']} answered HTTP {s}"
+    sent = [fetch, ack]
+    t0 = time.monotonic()
+    problems = _replays(http, platform.url, sent, "before the restart")
+    if not platform.can_restart:
+        evidence.partial("能力声明未给出 restart_command：只检查了重启前的重放",
+                         "the capability statement declares no restart_command: replays checked before a restart only")
+    else:
+        try:
+            platform.restart(kill=False)
+        except PlatformError as exc:
+            pytest.fail(f"the platform did not restart: {exc}", pytrace=False)
+        waited = time.monotonic() - t0
+        evidence.note(f"重启用时 {waited:.1f} 秒（时钟窗口 {profile.envelope.window}）",
+                      f"the restart took {waited:.1f} s (clock window {profile.envelope.window})")
+        problems += _replays(http, platform.url, sent, "after the restart")
+        status, doc = stop_pending(http, platform.url, profile, node, key)
+        if status != 200:
+            problems.append(f"after the restart a freshly signed fetch answered HTTP {status}: {doc!r:.200}")
+    evidence.attach_json("replayed.json", [{"method": m, "path": p, "headers": h} for m, p, h in sent])
+    assert not problems, "signed requests must not be accepted twice: " + "; ".join(problems)
