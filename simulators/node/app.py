@@ -21,6 +21,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from simulators.platform.app import install_http_error_handler
+from simulators.platform.webguard import Guard
 
 from . import logs
 from .outbox import STATES
@@ -88,4 +89,6 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     def stoptrade():
         return {"instructions": runtime.outbox.stop_instructions()}
 
+    # the exchange endpoint answers an oversized envelope itself (DataExchangeResp, reason 1003)
+    app.add_middleware(Guard, max_body=max_body, exempt=("/api/v1/exchange",), log_event=logs.event)
     return app

@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 
 from simulators.platform.ingest import STATUS
+from simulators.platform.envelope_gate import field_cap, gate
 from simulators.platform.recordmap import RecordMap
 
 from . import logs
@@ -53,6 +54,7 @@ class HandheldIntake:
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.ledger = CertificateLedger(outbox)     #: NODE-WHOL-03, wholesale entries without a voucher
         self._admit = threading.Lock()               #: one envelope at a time through the ledger
+        self._field_cap = field_cap(profile)
 
     def _answer(self, resp, fmt: str, status: int) -> Answer:
         t = resp.tally()
@@ -67,7 +69,12 @@ class HandheldIntake:
         """Check one envelope and queue its good records.  Never raises for bad input."""
         now = self.clock()
         node = self.cfg.node_code
-        res = self.spec.parse(data, key=lambda n: self.cfg.key if n == node else None, now=now, replay=self.guard)
+        key_of = lambda n: self.cfg.key if n == node else None  # noqa: E731
+        early = gate(self.spec, data, key_of, self._field_cap)  # record count and sizes, before the full parse
+        if early is not None:
+            logs.event("handheld_refused", logging.WARNING, code=early.code, rule=early.finding.rule)
+            return self.refuse(early.code, "xml" if data.lstrip()[:1] == b"<" else "json")
+        res = self.spec.parse(data, key=key_of, now=now, replay=self.guard)
         if not res.envelope_ok:
             errs = [f for f in res.findings if f.severity == "error"]
             if res.node_id and res.node_id != node and any(f.rule == "TRAN-ENV-05" for f in errs):

@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulators.platform.filemode import private_file
+
 from .sales import certificates_of
 
 _SCHEMA = """
@@ -91,6 +93,7 @@ class Outbox:
         self.drop_every = int(drop_every)
         self._added = 0
         self._lock = threading.RLock()
+        private_file(self.path)  # 0600: SQLite gives the -wal / -shm files the same mode
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

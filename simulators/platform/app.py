@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 
 import anyio
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from profiles import load_profile
 
@@ -32,7 +32,7 @@ from .config import PlatformConfig
 from .ingest import Ingestor
 from .monitor import Monitor
 from .nodeauth import AuthError, RequestVerifier
-from .pages import render_trace_page
+from .pages import install_docs, render_trace_page
 from .recordmap import RecordMap
 from .registry import CITY_PLATFORM, Registry
 from .secret import PlatformSecret
@@ -40,6 +40,7 @@ from .stats import PeriodError, Stats, period_bounds
 from .stoptrade import StopTrade
 from .storage import Store, applied_versions, open_store
 from .trace import Tracer
+from .webguard import Guard
 
 API = "/api/v1"
 #: the path the Changchun city platform used in practice (standards.md §4.3); same handler
@@ -58,8 +59,15 @@ def install_http_error_handler(app: FastAPI) -> None:
         if exc.status_code == 404:
             return _err(404, "没有这个地址", "no such endpoint")
         if exc.status_code == 405:
-            return _err(405, "不支持该方法", "method not allowed")
+            resp = _err(405, "不支持该方法", "method not allowed")
+            resp.headers.update(exc.headers or {})  # Allow: the methods the path supports (RFC 9110 §15.5.6)
+            return resp
         return _err(exc.status_code, "请求错误", "request error")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect):
+        # the client left, or webguard.Guard already answered 408/413: nobody reads this answer
+        return _err(400, "请求中断", "request interrupted")
 
 
 @dataclass
@@ -100,42 +108,6 @@ def build_services(config: PlatformConfig, store: Store | None = None) -> Servic
     max_body = min(config.max_body, spec.limits.max_bytes)
     return Services(config, profile, store, registry, recmap, ingestor, Tracer(store, profile), monitor,
                     Stats(store, recmap, profile), stop, verifier, pusher, max_body)
-
-
-class _Edge:
-    """Pure ASGI middleware: JSON access log line per request; 413 for a declared body over the limit."""
-
-    def __init__(self, app, max_body: int):
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        start = time.perf_counter()
-        status = {"code": 0}
-        length = None
-        for k, v in scope.get("headers", ()):
-            if k == b"content-length":
-                try:
-                    length = int(v)
-                except ValueError:
-                    length = -1
-        path = scope.get("path", "")
-        is_upload = path in (f"{API}/exchange", PRACTICE_PATH)
-
-        async def send_wrapped(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        if length is not None and (length < 0 or length > self.max_body) and not is_upload:
-            resp = _err(413, f"请求体超过上限 {self.max_body} 字节", f"request body over the limit of {self.max_body} bytes")
-            await resp(scope, receive, send_wrapped)
-        else:
-            await self.app(scope, receive, send_wrapped)
-        logs.event("http", method=scope.get("method"), path=path[:200], status=status["code"],
-                   ms=round((time.perf_counter() - start) * 1000, 2))
 
 
 _XML_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?><DataExchangeReq><NodeId>650102001</NodeId>'
@@ -186,7 +158,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         logs.event("store_closed")
 
     app = FastAPI(title="roucai reference traceability platform / 肉菜追溯参考平台",
-                  version=p.lineage[0], lifespan=lifespan,
+                  version=p.lineage[0], lifespan=lifespan, docs_url=None, redoc_url=None,
                   description=("The reference city (or central) platform of roucai-harness. Uploads follow the "
                                "profile's DataExchangeReq envelope; everything else is this platform's own API. "
                                "Read-only monitoring endpoints are unauthenticated: bind to 127.0.0.1 "
@@ -194,11 +166,16 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
     app.state.services = svc
 
     install_http_error_handler(app)
+    install_docs(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         where = ", ".join(".".join(str(x) for x in e.get("loc", ())) for e in exc.errors()[:5])
         return _err(400, f"参数错误：{where}", f"invalid parameters: {where}")
+
+    @app.exception_handler(PeriodError)
+    async def _period(request: Request, exc: PeriodError):
+        return _err(400, "统计期须为有效的 yyyyMMdd 日期或 YYYYQn 季度", str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
@@ -284,15 +261,18 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
              summary="Records, kg and on-time records per node, record type and commodity for one business day")
     def stats_daily(date: str = Query(..., pattern=_DATE_RE), node_id: str | None = Query(None, max_length=20),
                     goods_code: str | None = Query(None, max_length=20)):
+        period_bounds(date=date)
         return {"date": date, "rows": svc.stats.daily(date, node_id, goods_code)}
 
     @app.get(f"{API}/stats/totals", tags=["statistics"], summary="Totals per node, node type and commodity")
     def stats_totals(date: str = Query(..., pattern=_DATE_RE)):
+        period_bounds(date=date)
         return svc.stats.totals(date)
 
     @app.get(f"{API}/kpis", tags=["statistics"],
              summary="KPIs of a day: 追溯数据上报率, 上传及时率, 完整率, 追溯链完整率 (definitions in stats.py)")
     def kpis(date: str = Query(..., pattern=_DATE_RE)):
+        period_bounds(date=date)
         return svc.stats.kpis(date)
 
     @app.get(f"{API}/kpis/scales", tags=["statistics"],
@@ -338,7 +318,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
 
     @app.post(f"{API}/stoptrade/{{instruction_id}}/ack", tags=["stop-trade"],
               summary="Acknowledge a stop-trade instruction", description=_SIGNED)
-    async def stop_ack(instruction_id: int, request: Request):
+    async def stop_ack(request: Request, instruction_id: int = Path(..., ge=1, le=2**63 - 1)):
         try:
             node_id, _ = await _verified(request)
         except AuthError as exc:
@@ -407,5 +387,6 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
 
 
 def _wrap(app: FastAPI, max_body: int) -> FastAPI:
-    app.add_middleware(_Edge, max_body=max_body)
+    # the upload paths answer an oversized envelope themselves (DataExchangeResp, reason 1003)
+    app.add_middleware(Guard, max_body=max_body, exempt=(f"{API}/exchange", PRACTICE_PATH))
     return app

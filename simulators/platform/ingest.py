@@ -2,6 +2,8 @@
 
 Order of work for one envelope (XML or the JSON variant):
 
+0. a streaming gate (:mod:`.envelope_gate`) refuses, before anything is parsed in full, an envelope with more
+   records than the profile allows, an absurdly long header element or field, or a NodeId without a key;
 1. parse and check with the profile (``p.envelope.parse``: hostile XML,
    envelope elements, NodeId, RequestTime window, VerifyCode with the node's
    key in constant time, Index, Count, DataDate, every record validated);
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 
 from . import logs
 from .clock import now_ms, parse_cst
+from .envelope_gate import field_cap, gate
 from .recordmap import RecordMap
 from .registry import Registry
 from .stoptrade import StopTrade
@@ -77,6 +80,7 @@ class Ingestor:
         self.sales = {t: (v["seller"], v.get("stall", "")) for t, v in
                       recmap.rules.get("scale_usage", {}).get("sales", {}).items()}
         self._prune_lock = threading.Lock()
+        self._field_cap = field_cap(profile)
 
     # -- helpers ---------------------------------------------------------------
     def _deadline_ms(self, data_date: str) -> int | None:
@@ -103,6 +107,12 @@ class Ingestor:
             lookups[node_id] = key is not None
             return key
 
+        early = gate(self.spec, data, key_of, self._field_cap)  # record count and sizes, before the full parse
+        if early is not None:
+            fmt = "xml" if data.lstrip()[:1] == b"<" else "json"
+            logs.event("envelope_refused", logging.WARNING, node=early.node_id, code=early.code,
+                       rule=early.finding.rule, field=early.finding.field)
+            return self.refuse(early.code, fmt, {"NodeId": early.node_id} if early.node_id else None)
         res = self.spec.parse(data, key=key_of, now=now)
         fmt = res.format
         node = res.node_id

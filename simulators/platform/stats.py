@@ -39,6 +39,7 @@ definitions are the profile's), per node type of the active registered nodes:
 """
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import re
 from collections import defaultdict
@@ -71,16 +72,18 @@ def period_bounds(date: str | None = None, quarter: str | None = None) -> tuple[
         raise PeriodError("give date=yyyyMMdd or quarter=YYYYQn")
     if date is not None:
         try:
-            _dt.datetime.strptime(date, "%Y%m%d")
+            if len(date) != 8 or not date.isdigit():
+                raise ValueError
+            _dt.date(int(date[:4]), int(date[4:6]), int(date[6:]))
         except ValueError:
-            raise PeriodError(f"not a calendar day: {date!r}") from None
+            raise PeriodError(f"not a calendar day (yyyyMMdd): {date[:20]!r}") from None
         return date, date
     m = _QUARTER.match(quarter)
-    if not m:
-        raise PeriodError(f"not a quarter (YYYYQn): {quarter!r}")
+    if not m or m.group(1) == "0000":
+        raise PeriodError(f"not a quarter (YYYYQn, year 0001-9999): {quarter[:20]!r}")
     year, q = int(m.group(1)), int(m.group(2))
     first = _dt.date(year, 3 * q - 2, 1)
-    last = _dt.date(year + (q == 4), (3 * q) % 12 + 1, 1) - _dt.timedelta(days=1)
+    last = _dt.date(year, 3 * q, calendar.monthrange(year, 3 * q)[1])
     return first.strftime("%Y%m%d"), last.strftime("%Y%m%d")
 
 

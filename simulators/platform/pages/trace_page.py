@@ -1,7 +1,10 @@
 """The consumer's trace page: what a 查询机 or a phone shows for a 追溯码.
 
 Plain HTML5, no script, one inline stylesheet, readable at 360 px wide; every
-value from the database is HTML-escaped.  Chinese by default, English with
+value from the database is HTML-escaped: markup is built only from the page's
+own structure (row label, text, one of the page's CSS classes), never passed
+through from a string.  The answer's HTTP headers (CSP and friends) come from
+:mod:`simulators.platform.webguard`.  Chinese by default, English with
 ``lang="en"``.  Input: the :meth:`~simulators.platform.trace.Tracer.trace` answer.
 """
 from __future__ import annotations
@@ -54,13 +57,19 @@ def _date(d: str | None) -> str:
     return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if d and len(d) >= 8 else (d or "")
 
 
+def _row(label: str, text: str, css: str | None = None) -> str:
+    """One table row; ``label`` and ``text`` are always escaped, ``css`` is one of the page's own class names."""
+    cell = escape(text) if css is None else f'<span class="{escape(css)}">{escape(text)}</span>'
+    return f"<tr><td>{escape(label)}</td><td>{cell}</td></tr>"
+
+
 def _hop_html(hop: dict, lang: str) -> str:
     e = escape
     kind = hop["kind"]
     stage = hop["stage_en"] if lang == "en" else hop["stage_zh"]
     if kind == "origin":
         rows = [(_t("region", lang), hop.get("region") or ""), (_t("place", lang), hop.get("place") or "")]
-        body = "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows if v)
+        body = "".join(_row(k, v) for k, v in rows if v)
         return f'<section class="hop origin"><h2>{e(stage)}</h2><table>{body}</table></section>'
     node = hop.get("node") or {}
     head = f'<h2>{e(stage)}</h2><div class="muted">{e(node.get("name") or node.get("node_id") or "")}'
@@ -70,10 +79,9 @@ def _hop_html(hop: dict, lang: str) -> str:
     if kind == "missing":
         return (f'<section class="hop missing">{head}<p class="bad">{e(_t("missing", lang))}'
                 f'（{e(hop.get("code") or "")}）</p></section>')
-    rows = []
     rec = hop["records"][0]
     f = rec["fields"]
-    rows.append((_t("date", lang), _date(rec.get("data_date"))))
+    rows: list[tuple[str, str] | tuple[str, str, str]] = [(_t("date", lang), _date(rec.get("data_date")))]
     for key, names in _FIELDS:
         for n in names:
             if f.get(n):
@@ -86,8 +94,8 @@ def _hop_html(hop: dict, lang: str) -> str:
         if res is not None:
             ok = res == "1"
             cls = "ok" if ok else "bad"
-            rows.append((_t("test", lang), f'<span class="{cls}">{e(_t("pass" if ok else "fail", lang))}</span>'))
-    body = "".join(f"<tr><td>{e(k)}</td><td>{v if v.startswith('<span') else e(v)}</td></tr>" for k, v in rows)
+            rows.append((_t("test", lang), _t("pass" if ok else "fail", lang), cls))
+    body = "".join(_row(*r) for r in rows)
     return f'<section class="hop">{head}<table>{body}</table></section>'
 
 
