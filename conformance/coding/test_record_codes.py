@@ -147,25 +147,30 @@ def test_line_codes_are_reused_downstream_as_batch(coded, evidence):
 
 @pytest.mark.requirement("CODE-COMM-01", "CODE-COMM-02")
 def test_commodity_codes(coded, evidence):
-    """Every commodity code is 8 digits and in the profile's table, with the table's name; its prefix (2111 meat,
-    012 vegetable) agrees with the record (no vegetable test certificate on meat, no meat certificate on
-    vegetables)."""
+    """Every commodity code of every record is 8 digits and in the profile's table, and *that record* carries the
+    table's name; its prefix (2111 meat, 012 vegetable) agrees with the record (no vegetable test certificate on
+    meat, no meat certificate on vegetables).  Every record is judged, not the first one with each code."""
     p = coded.profile
     bad, n = [], 0
     names = {"goods_code": "goods_name", "meat_code": "meat_name"}
-    for node, rtype, fname, v in coded.fields_of_type("commodity_code"):
-        n += 1
-        fs = [f for f in p.codes.findings(v, "commodity") if f.severity == "error"]
-        rec = next(r for (nd, t, r) in coded.records if t == rtype and r.get(fname) == v)
-        item = p.commodities.get(v)
-        if fs:
-            bad.append({"record": rtype, "code": v, "en": fs[0].en})
-        elif item is not None and names.get(fname) in rec and rec[names[fname]] != item.name("zh"):
-            bad.append({"record": rtype, "code": v, "name": rec[names[fname]], "table": item.name("zh")})
-        elif v.startswith(p.codes.meat_prefix) and rec.get("quarantine_vege_id"):
-            bad.append({"record": rtype, "code": v, "problem": "meat with a vegetable test certificate"})
-        elif v.startswith(p.codes.vegetable_prefix) and (rec.get("quarantine_animal_products_id") or rec.get("inspection_meat_id")):
-            bad.append({"record": rtype, "code": v, "problem": "vegetable with a meat certificate"})
+    for node, rtype, rec in coded.records:
+        for f in p.records.types[rtype].fields:
+            v = rec.get(f.wire or f.name)
+            if f.type != "commodity_code" or v in (None, ""):
+                continue
+            n += 1
+            fs = [x for x in p.codes.findings(v, "commodity") if x.severity == "error"]
+            item = p.commodities.get(v)
+            name_field = names.get(f.name)
+            if fs:
+                bad.append({"node": node, "record": rtype, "code": v, "en": fs[0].en})
+            elif item is not None and name_field in rec and rec[name_field] != item.name("zh"):
+                bad.append({"node": node, "record": rtype, "code": v, "name": rec[name_field], "table": item.name("zh")})
+            elif v.startswith(p.codes.meat_prefix) and rec.get("quarantine_vege_id"):
+                bad.append({"node": node, "record": rtype, "code": v, "problem": "meat with a vegetable test certificate"})
+            elif v.startswith(p.codes.vegetable_prefix) and (rec.get("quarantine_animal_products_id")
+                                                             or rec.get("inspection_meat_id")):
+                bad.append({"node": node, "record": rtype, "code": v, "problem": "vegetable with a meat certificate"})
     _judge(evidence, bad, n, "commodity codes are wrong", "use codes and names of profiles/reference/commodities.csv")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.platform.conftest import cite_day_upload
-from conformance.queries import day_rows
+from conformance.queries import day_rows, trace
 
 PLATFORM = ("city_platform",)
 
@@ -35,14 +35,25 @@ def test_every_record_type_is_ingested_in_xml_and_json(profile, records, uploade
 
 
 @pytest.mark.requirement("PLAT-ING-02")
-@pytest.mark.applies(kinds=PLATFORM, needs=("statistics",))
+@pytest.mark.applies(kinds=PLATFORM, needs=("statistics", "trace_query"))
 def test_verdicts_match_what_is_stored(profile, records, uploader, http, platform, day_upload, evidence):
-    """Every record of the simulated day answered ``accepted`` is counted in the platform's statistics
-    exactly once (duplicates never); in a mixed envelope, the rejected records are not stored and the
-    accepted ones are."""
+    """Judged from stored content, record by record: every record of the simulated day answered ``accepted`` or
+    ``duplicate`` that issues a trace code is returned by the trace interface with every field as sent; the
+    records answered ``accepted`` per node and type are counted exactly once (duplicates never); in a mixed
+    envelope of sales, the accepted ones are found by their codes and the rejected one is unknown."""
+    from conformance.platform.test_invariants import _missing_in, issuing
     cite_day_upload(evidence, day_upload)
     refused = [(n, t, str(a)) for n, t, _r, _rep, a in day_upload.answers if a.code != "0000"]
     assert not refused, f"envelopes of the simulated day were refused whole: {refused[:3]}"
+    lost = {}
+    for code, expected in sorted(issuing(day_upload).items()):
+        status, ans = trace(http, platform.url, code)
+        diff = [f"HTTP {status}"] if status != 200 or not isinstance(ans, dict) else _missing_in(ans, expected)
+        if diff:
+            lost[code] = diff
+    evidence.attach_json("acknowledged-not-stored.json", lost)
+    assert not lost, (f"{len(lost)} trace codes of acknowledged records are not stored as sent (an acknowledgement "
+                      f"must mean stored), e.g. " + "; ".join(f"{c}: {d[0]}" for c, d in list(lost.items())[:3]))
     accepted: dict[tuple[str, str], int] = {}
     for n, t, _r, repeat, a in day_upload.answers:
         accepted[(n, t)] = accepted.get((n, t), 0) + a.tally().get("accepted", 0)
@@ -56,16 +67,21 @@ def test_verdicts_match_what_is_stored(profile, records, uploader, http, platfor
     assert not diff, ("records answered 'accepted' differ from the records the platform counts (node/type: "
                       f"(accepted, stored)): {dict(sorted(diff.items())[:10])} — an acknowledgement must mean stored")
 
-    # a mixed envelope: two valid records and one without a required field, on a day of its own
+    # a mixed envelope of sales: two valid and one without a required field, on a day of its own
     d = records.fresh_day()
-    rtype = "retail_market_in_info_base"
+    rtype = "retail_market_tran_info_summ"
     node = records.node_for(rtype)
     good = [records.make(rtype, d) for _ in range(2)]
     bad = records.make(rtype, d)
-    required = sorted(profile.records.types[rtype].required - {"in_date", "retail_market_id"})
+    required = sorted(profile.records.types[rtype].required - {"sale_tran_id", "market_id", "sale_date"})
     bad.pop(required[0])
     a = uploader.upload(node, rtype, [good[0], bad, good[1]], header={"DataDate": d.strftime("%Y%m%d")})
     assert a.verdicts == ["accepted", "rejected", "accepted"], f"expected accepted, rejected, accepted: {a}"
-    counted = sum(c for (n, t, _g), (c, _w, _o) in day_rows(http, platform.url, d.strftime("%Y%m%d")).items()
-                  if n == node and t == rtype)
-    assert counted == 2, f"after 2 accepted and 1 rejected record the platform counts {counted} (must be 2)"
+    found = {r["sale_tran_id"]: trace(http, platform.url, r["sale_tran_id"]) for r in (*good, bad)}
+    missing = [c for c in (good[0]["sale_tran_id"], good[1]["sale_tran_id"])
+               if found[c][0] != 200 or not isinstance(found[c][1], dict) or _missing_in(
+                   found[c][1], [(node, rtype, next(g for g in good if g["sale_tran_id"] == c))])]
+    assert not missing, f"accepted records of the mixed envelope are not stored as sent: {missing}"
+    assert found[bad["sale_tran_id"]][0] == 404, (
+        f"the rejected record {bad['sale_tran_id']} must not be stored, but its code answers HTTP "
+        f"{found[bad['sale_tran_id']][0]}")

@@ -745,3 +745,35 @@ class NodeLosesRetry(Transform):
             if node:
                 self.failed.add(node)
         return reply
+
+
+@transform("node-stale-commodity-name")
+class NodeStaleCommodityName(Transform):
+    """The node writes the right commodity name on the first record of each commodity code only; later records of
+    the same code carry a name cut to ``params.chars`` characters (a fixed-width column filled from a cache)."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.seen: set[tuple[str, str]] = set()
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        n = int(self.params.get("chars", 1))
+        changed = []
+
+        def recs(res):
+            out = []
+            for r in res.records:
+                rec = dict(r.record)
+                for code_f, name_f in (("goods_code", "goods_name"), ("meat_code", "meat_name")):
+                    code = rec.get(code_f)
+                    if code and rec.get(name_f):
+                        if (code_f, code) in self.seen and len(rec[name_f]) > n:
+                            rec[name_f] = rec[name_f][:n]
+                            changed.append(code)
+                        self.seen.add((code_f, code))
+                out.append(rec)
+            return out
+        out = _resign(ex, self.keys, records=recs)
+        return out if out is not None and changed else ex

@@ -85,14 +85,14 @@ def _platform_run(defect: str | None, suite: str, names: list[str], work: Path) 
         put.close()
 
 
-def _node_run(defect: str | None, names: list[str], work: Path) -> dict:
-    """The reference node with its uplink through the proxy (``defect``); certify the transmission suite."""
+def _node_run(defect: str | None, suite: str, names: list[str], work: Path) -> dict:
+    """The reference node with its uplink through the proxy (``defect``); certify ``suite`` (tests ``names``)."""
     work.mkdir(parents=True, exist_ok=True)
     start = NODE_START + (f" --defect {defect}" if defect else "")
     caps = work / "node.toml"
     caps.write_text(f'[target]\nkind = "node"\nstart_command = {json.dumps(start)}\n[capabilities]\n'
                     + "".join(f"{c} = true\n" for c in (*NODE_ROLES, "node_scales", "handheld_intake")), "utf-8")
-    return _certify("node", caps, "transmission", names, work / "report")
+    return _certify("node", caps, suite, names, work / "report")
 
 
 def _selected(request) -> list[str]:
@@ -121,13 +121,13 @@ def runs(request, tmp_path_factory):
                 continue
             clean.setdefault((d.side, d.suite), set()).update(_names(tests))
             if d.side == "node":
-                jobs[name] = pool.submit(_node_run, name, _names(tests), root / name)
+                jobs[name] = pool.submit(_node_run, name, d.suite, _names(tests), root / name)
             else:
                 jobs[name] = pool.submit(_platform_run, name, d.suite, _names(tests), root / name)
         for (side, suite), names in clean.items():
             key = f"clean:{side}:{suite}"
             work = root / key.replace(":", "-")
-            jobs[key] = (pool.submit(_node_run, None, sorted(names), work) if side == "node"
+            jobs[key] = (pool.submit(_node_run, None, suite, sorted(names), work) if side == "node"
                          else pool.submit(_platform_run, None, suite, sorted(names), work))
         out = {k: (f.result() if f is not None else {"rc": None, "tests": {}, "reasons": {},
                                                     "stderr": "no test of the suite names the requirement"})

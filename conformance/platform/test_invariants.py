@@ -1,0 +1,246 @@
+"""Run-wide invariants of the platform: every observation judged, not samples.
+
+* every record of the simulated day that the platform acknowledged (accepted or duplicate) and that carries the
+  trace code it issues is in the trace answer of that code, every field as sent (PLAT-TRACE-01);
+* a record is traceable as soon as it is acknowledged: no answer from before the upload is served after it;
+* for every trace code of the day the consumer page shows every hop of the JSON answer and exactly its test
+  results (PLAT-TRACE-02, PLAT-TRACE-03: what consumers are shown is what was stored);
+* every node-facing endpoint (upload, stop-trade fetch and acknowledgement) refuses every request that is
+  unsigned, signed with another key, signed outside the clock window, or replayed (PLAT-SEC-01).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from html import unescape
+
+import pytest
+
+from conformance.platform.conftest import cite_day_upload
+from conformance.queries import DROPPED, trace, trace_page
+from conformance.simday import OWN_CODE
+
+PLATFORM = ("city_platform",)
+ACKED = ("accepted", "duplicate")
+#: a test result as a consumer reads it: 合格 / 不合格, not part of a certificate's name (检疫合格证号)
+RESULT_WORD = re.compile(r"(不?)合格(?!证)")
+
+
+def acknowledged(up) -> list[tuple[str, str, dict]]:
+    """``(node, record type, record)`` of every record the platform answered accepted or duplicate, once each."""
+    out, seen = [], set()
+    for node, rtype, recs, _rep, a in up.answers:
+        if a.code != "0000":
+            continue
+        for rec, verdict in zip(recs, a.verdicts):
+            key = (node, rtype, tuple(sorted(rec.items())))
+            if verdict in ACKED and key not in seen:
+                seen.add(key)
+                out.append((node, rtype, rec))
+    return out
+
+
+def issuing(up) -> dict[str, list[tuple[str, str, dict]]]:
+    """Trace code -> the acknowledged records at the issuing node (the code's first 9 digits) that carry it in the
+    field naming the code a record issues (``tran_id`` / ``sale_tran_id``, base and detail lines alike)."""
+    fields = set(OWN_CODE.values())
+    codes = set(up.day.own_codes())
+    out: dict[str, list] = {c: [] for c in codes}
+    for node, rtype, rec in acknowledged(up):
+        for f in fields:
+            c = rec.get(f)
+            if c in codes and c[:9] == node:
+                out[c].append((node, rtype, rec))
+                break
+    return out
+
+
+def same_record(sent: dict, shown: dict) -> list[str]:
+    """The fields of ``sent`` that ``shown`` (a record of a trace answer: its ``fields``) does not repeat exactly."""
+    fields = shown.get("fields") if isinstance(shown.get("fields"), dict) else {}
+    return [k for k, v in sent.items() if (fields.get(k) or "") != (v or "")]
+
+
+def _missing_in(ans: dict, expected: list[tuple[str, str, dict]]) -> list[str]:
+    """Each expected record must match a record of its own in the answer (any hop): what is missing or differs."""
+    shown = [r for h in ans.get("chain") or [] for r in h.get("records") or [] if isinstance(r, dict)]
+    used: set[int] = set()
+    out = []
+    for node, rtype, rec in expected:
+        candidates = [(i, same_record(rec, r)) for i, r in enumerate(shown)
+                      if i not in used and r.get("type") in (None, rtype)]
+        exact = next((i for i, diff in candidates if not diff), None)
+        if exact is not None:
+            used.add(exact)
+        elif not candidates:
+            out.append(f"{rtype} of {node} is not in the answer")
+        else:
+            closest = min((diff for _i, diff in candidates), key=len)
+            out.append(f"{rtype} of {node}: no record of the answer repeats it (closest differs in {closest[:4]})")
+    return out
+
+
+@pytest.mark.requirement("PLAT-TRACE-01")
+@pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
+def test_every_acknowledged_record_is_in_its_trace_answer_in_full(day_upload, http, platform, evidence):
+    """For every trace code the simulated day issued, every acknowledged record of the issuing node that carries
+    the code (base and every detail line) is in the code's trace answer with every field exactly as uploaded —
+    no hop may drop, truncate, reorder into another record or alter one of them."""
+    cite_day_upload(evidence, day_upload)
+    expected = issuing(day_upload)
+    wrong, checked = {}, 0
+    for code in sorted(expected):
+        status, ans = trace(http, platform.url, code)
+        if status != 200 or not isinstance(ans, dict):
+            wrong[code] = [f"HTTP {status}"]
+            continue
+        checked += len(expected[code])
+        diff = _missing_in(ans, expected[code])
+        if diff:
+            wrong[code] = diff
+    evidence.note(f"{len(expected)} 个追溯码，逐条核对 {checked} 条已确认记录的全部字段；{len(wrong)} 个应答不符",
+                  f"{len(expected)} trace codes, every field of {checked} acknowledged records checked; "
+                  f"{len(wrong)} answers differ")
+    evidence.attach_json("differences.json", wrong)
+    assert checked, "the simulated day acknowledged no record that issues a trace code"
+    assert not wrong, (f"{len(wrong)} of {len(expected)} trace answers lack or alter acknowledged records (every "
+                       "record of every hop, every field, must be as uploaded), e.g. "
+                       + "; ".join(f"{c}: {', '.join(d[:2])}" for c, d in list(wrong.items())[:3]))
+
+
+@pytest.mark.requirement("PLAT-TRACE-01")
+@pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
+def test_a_record_is_traceable_as_soon_as_it_is_acknowledged(records, uploader, http, platform, evidence):
+    """A sale's trace code queried before its upload is unknown (JSON and page); once the upload is acknowledged
+    the very next queries find it with the uploaded weight: no answer is served from before the upload."""
+    d = records.fresh_day()
+    rtype = "retail_market_tran_info_summ"
+    node = records.node_for(rtype)
+    rec = records.make(rtype, d, weight="7.431")
+    code = rec["sale_tran_id"]
+    before, _a = trace(http, platform.url, code)
+    pbefore, _p = trace_page(http, platform.url, code)
+    assert before == 404 and pbefore == 404, f"set-up: {code} is not uploaded yet but answers JSON {before}, page {pbefore}"
+    a = uploader.upload(node, rtype, [rec], header={"DataDate": d.strftime("%Y%m%d")})
+    assert a.verdicts == ["accepted"], f"set-up: {a}"
+    status, ans = trace(http, platform.url, code)
+    pstatus, html = trace_page(http, platform.url, code)
+    evidence.note(f"上传前 {before}/{pbefore}，上传后 {status}/{pstatus}", f"before the upload {before}/{pbefore}, "
+                  f"after {status}/{pstatus}")
+    assert status == 200 and isinstance(ans, dict), (
+        f"{code} was acknowledged but its trace answer is still HTTP {status} (a stale answer from before the upload)")
+    weights = [r.get("fields", {}).get("weight") for h in ans.get("chain", []) for r in h.get("records", [])]
+    assert "7.431" in weights, f"the trace answer of {code} does not show the uploaded sale: weights {weights}"
+    assert pstatus == 200 and "7.431" in html, (
+        f"{code} was acknowledged but the consumer page still answers HTTP {pstatus} without the sale")
+
+
+def _page_text(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def _results(ans: dict) -> tuple[int, int]:
+    """(passed, failed) test results among the records of every hop of a JSON trace answer."""
+    vals = [r.get("fields", {}).get("detection_result") for h in ans.get("chain", []) for r in h.get("records", [])]
+    return sum(v == "1" for v in vals), sum(v not in (None, "", "1") for v in vals)
+
+
+@pytest.mark.requirement("PLAT-TRACE-02", "PLAT-TRACE-03")
+@pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
+def test_consumer_page_shows_every_hop_and_the_stored_test_results(day_upload, http, platform, evidence):
+    """For every trace code of the day, the consumer page (zh) shows, in the JSON answer's order, every hop's
+    business (or origin), and exactly the test results stored in the chain: as many 合格 and 不合格 as the
+    chain's records hold passed and failed results."""
+    cite_day_upload(evidence, day_upload)
+    codes = sorted(day_upload.day.own_codes())
+    problems, results = [], [0, 0]
+    for code in codes:
+        status, ans = trace(http, platform.url, code)
+        pstatus, html = trace_page(http, platform.url, code)
+        if status != 200 or pstatus != 200 or not isinstance(ans, dict) or status == DROPPED:
+            problems.append(f"{code}: JSON HTTP {status}, page HTTP {pstatus}")
+            continue
+        text = _page_text(html)
+        at = 0
+        for h in ans.get("chain", []):
+            w = (h.get("node") or {}).get("name") if h.get("kind") != "origin" else h.get("region")
+            found = text.find(w, at) if w else at
+            if found < 0:
+                problems.append(f"{code}: the page lacks {w!r} ({h.get('kind')} hop) after position {at}")
+                break
+            at = found
+        passed, failed = _results(ans)
+        results[0] += passed
+        results[1] += failed
+        shown = RESULT_WORD.findall(text)
+        shown_fail = shown.count("不")
+        shown_pass = len(shown) - shown_fail
+        if (shown_pass, shown_fail) != (passed, failed):
+            problems.append(f"{code}: the page shows {shown_pass} 合格 and {shown_fail} 不合格, the stored chain holds "
+                            f"{passed} passed and {failed} failed test results")
+    evidence.note(f"{len(codes)} 个追溯码的网页逐一核对；链中检测结果 合格 {results[0]}、不合格 {results[1]}",
+                  f"the pages of {len(codes)} codes checked; test results in the chains: {results[0]} passed, "
+                  f"{results[1]} failed")
+    evidence.attach_json("problems.json", problems)
+    assert codes, "the simulated day issued no trace code"
+    assert sum(results), "no chain of the day holds a test result: the test results on the page were not exercised"
+    assert not problems, (f"{len(problems)} consumer pages differ from the stored chain: " + "; ".join(problems[:4]))
+
+
+def _signed_get(profile, key: str, node: str, path: str, now=None) -> dict:
+    from simulators.platform.nodeauth import sign
+    return sign(profile.envelope, key, node, "GET", path, b"", now=now)
+
+
+@pytest.mark.requirement("PLAT-SEC-01")
+@pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
+def test_every_node_facing_endpoint_authenticates_every_request(profile, records, uploader, http, platform, evidence):
+    """Upload, stop-trade fetch and stop-trade acknowledgement each refuse: no signature, a wrong VerifyCode,
+    another node's key, a RequestTime outside the clock window, and a replay of a request that was accepted.
+    The correctly signed request is accepted (so the refusals are for the signature, not the request)."""
+    from conformance.uploads import envelope
+    keys = platform.keys
+    node, other = sorted(keys)[:2]
+    stale = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(hours=2)
+    got: dict[str, object] = {}
+    # signed GET: the stop-trade fetch
+    path = "/api/v1/stoptrade"
+    good = _signed_get(profile, keys[node], node, path)
+    cases = {"unsigned": {}, "wrong VerifyCode": {**good, "X-Verify-Code": "0" * 32},
+             "another node's key": _signed_get(profile, keys[other], node, path),
+             "outside the clock window": _signed_get(profile, keys[node], node, path, now=stale)}
+    for what, heads in cases.items():
+        got[f"GET {path}: {what}"] = http.get(platform.url + path, headers=heads).status_code
+    first = http.get(platform.url + path, headers=good).status_code
+    assert first == 200, f"set-up: a correctly signed fetch of {path} answered {first}"
+    got[f"GET {path}: replay"] = http.get(platform.url + path, headers=good).status_code
+    # signed POST: an acknowledgement (of an instruction that need not exist: refusal must come first)
+    ack = "/api/v1/stoptrade/999999999/ack"
+    from simulators.platform.nodeauth import sign
+    for what, heads in {"unsigned": {}, "another node's key": sign(profile.envelope, keys[other], node, "POST", ack),
+                        "outside the clock window": sign(profile.envelope, keys[node], node, "POST", ack, now=stale)}.items():
+        got[f"POST {ack}: {what}"] = http.post(platform.url + ack, content=b"", headers=heads).status_code
+    # upload
+    d = records.fresh_day()
+    rtype = "retail_market_in_info_base"
+    un = records.node_for(rtype)
+    rec = records.make(rtype, d)
+    date = {"DataDate": d.strftime("%Y%m%d")}
+    ups = {"wrong VerifyCode": envelope(profile, un, keys[un], rtype, [rec], header={**date, "VerifyCode": "0" * 32}),
+           "another node's key": envelope(profile, un, keys[other if other != un else node], rtype, [rec], header=date),
+           "outside the clock window": envelope(profile, un, keys[un], rtype, [rec], header={
+               **date, "RequestTime": (_dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(hours=6)).strftime(
+                   "%Y%m%d%H%M%S") + "000"})}
+    for what, body in ups.items():
+        a = uploader.post(body)
+        got[f"upload: {what}"] = a.code
+    body = envelope(profile, un, keys[un], rtype, [rec], header=date)
+    a = uploader.post(body)
+    assert a.verdicts == ["accepted"], f"set-up: a correctly signed upload was answered {a}"
+    got["upload: replay"] = uploader.post(body).code
+    evidence.attach_json("answers.json", got)
+    let_in = {k: v for k, v in got.items() if v in (200, "0000") or (isinstance(v, int) and v < 400)}
+    evidence.note(f"{len(got)} 个未正确签名的请求，{len(let_in)} 个被接受", f"{len(got)} badly signed requests, "
+                  f"{len(let_in)} let in")
+    assert not let_in, f"node-facing endpoints let badly signed requests in: {let_in}"
+    assert all(v is not None for v in got.values()), f"unreadable answers: {got}"
