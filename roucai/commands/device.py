@@ -2,8 +2,9 @@
 
     roucai device scale  [--pty | --url URL] [--baud N] [--fault NAME[=V] ...] [--seed N] [--for S]
     roucai device reader [--pty | --url URL] ...
-    roucai device handheld --url PLATFORM_URL --node CODE --key SECRET [--entries N]
+    roucai device handheld --url PLATFORM_URL (--city CITY.json --keys KEYS.json | --node CODE --key SECRET) [--entries N]
     roucai device drive URL COMMAND [ARGS...]      (identify, status, read-records 1 10, ...)
+    roucai device act CONTROL_URL ACTION [VALUE | NAME=VALUE ...]   (put-load 1236, power-off, ...)
     roucai device receipt --out FILE.png [--text]
     roucai device faults
 
@@ -11,8 +12,11 @@ Device side ``--url``: ``socket://127.0.0.1:PORT`` serves on a TCP port,
 ``sim://NAME`` an in-process line, anything else is opened with pyserial as the
 device's own port (e.g. ``/dev/ttyUSB1`` wired to the host's adapter).
 Default: ``--pty`` (a pseudo-terminal with a stable symlink).
+``--control socket://127.0.0.1:PORT`` also serves the device's control channel: the profile's operator
+actions (profiles/reference/actions.toml) performed on the simulated device, so a harness certifies it as
+it would a foreign device (:mod:`simulators.devices.control`); ``act`` sends one action to it.
 
-Exit codes: 0 ok; 1 the device refused (NAK) or an upload was rejected;
+Exit codes: 0 ok; 1 the device refused (NAK, or an action it cannot perform now) or an upload was rejected;
 2 usage or a port that cannot be opened; 3 timeout or harness error.
 JSON (``--json``) of ``drive``: ``{"ok", "command", "result" | "error", "stats"}``.
 """
@@ -35,7 +39,7 @@ DEMO_NODE = "650102001"
 
 def register(sub, common):
     p = sub.add_parser("device", parents=[common], help="simulated devices and host driver / 设备仿真与驱动")
-    s = p.add_subparsers(dest="device_cmd", metavar="scale|reader|handheld|drive|receipt|faults")
+    s = p.add_subparsers(dest="device_cmd", metavar="scale|reader|handheld|drive|act|receipt|faults")
     for kind, zh in (("scale", "追溯秤"), ("reader", "读卡器")):
         d = s.add_parser(kind, parents=[common], help=f"run a simulated {kind} / 运行仿真{zh}")
         g = d.add_mutually_exclusive_group()
@@ -48,6 +52,8 @@ def register(sub, common):
         d.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS",
                        help="stop after this many seconds (default: until Ctrl-C)")
         d.add_argument("--trace", help="write a JSON-lines wire trace to this file")
+        d.add_argument("--control", metavar="socket://127.0.0.1:PORT",
+                       help="also serve the control channel (operator actions) on this TCP port")
         if kind == "scale":
             d.add_argument("--db", help="durable record store (SQLite); default: a temporary file")
             d.add_argument("--model", choices=["counter", "platform"], default="counter", help="案秤 15 kg / 台秤 150 kg")
@@ -56,14 +62,20 @@ def register(sub, common):
                            help="simulate a customer sale every N seconds")
             d.add_argument("--load-g", type=float, default=None, metavar="GRAMS",
                            help="a test weight left on the platter (settled), e.g. for SELL from a host")
+            d.add_argument("--storage-records", type=int, default=None, metavar="N",
+                           help="offline storage capacity in records (default: the profile's, 18000)")
         else:
             d.add_argument("--no-card", action="store_true", help="start with no card in the field")
         d.set_defaults(func=run_device, kind=kind)
     h = s.add_parser("handheld", parents=[common], help="simulated handheld: register entries and upload / 手持终端")
-    h.add_argument("--url", required=True, help="platform URL the envelopes are POSTed to")
-    h.add_argument("--node", default=DEMO_NODE, help="9-digit node code")
+    h.add_argument("--url", required=True,
+                   help="platform (or node) URL the envelopes are POSTed to; no path = the upload path /api/v1/exchange")
+    h.add_argument("--city", metavar="FILE", help="a city fixture (roucai fixtures city): the node and its registered "
+                   "operators come from it (the first node of --kind unless --node)")
+    h.add_argument("--keys", metavar="FILE", help="the keys file of import-city --keys-out: the node's key from it")
+    h.add_argument("--node", help=f"9-digit node code (default: from --city, else {DEMO_NODE})")
     h.add_argument("--node-name", default="示例农产品批发市场")
-    h.add_argument("--key", required=True, help="the node's secret (VerifyCode key)")
+    h.add_argument("--key", help="the node's secret (VerifyCode key); or --keys")
     h.add_argument("--kind", choices=["wholesale", "slaughterhouse"], default="wholesale")
     h.add_argument("--entries", type=int, default=3, help="entries to register (1..1000)")
     h.add_argument("--format", choices=["xml", "json"], default="xml")
@@ -79,6 +91,13 @@ def register(sub, common):
     dr.add_argument("--timeout", type=float, default=None, help="response timeout per attempt, seconds")
     dr.add_argument("--retries", type=int, default=None)
     dr.set_defaults(func=run_drive)
+    ac = s.add_parser("act", parents=[common], help="perform an operator action on a control channel / 执行操作")
+    ac.add_argument("url", nargs="?", help="the device's control channel: socket://127.0.0.1:PORT")
+    ac.add_argument("action", help="an action of the profile (put-load, power-off, …; --list shows them)", nargs="?")
+    ac.add_argument("values", nargs="*", help="parameters in order (put-load 1236) or NAME=VALUE")
+    ac.add_argument("--list", action="store_true", help="list the profile's actions and exit")
+    ac.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer (default 30)")
+    ac.set_defaults(func=run_act)
     r = s.add_parser("receipt", parents=[common], help="render a receipt PNG / 生成追溯小票图片")
     r.add_argument("--out", required=True, help="PNG file to write")
     r.add_argument("--text", action="store_true", help="also print the text receipt")
@@ -93,6 +112,15 @@ def register(sub, common):
     r.set_defaults(func=run_receipt)
     f = s.add_parser("faults", parents=[common], help="list fault switches / 故障开关")
     f.set_defaults(func=run_faults)
+    rl = s.add_parser("relay", parents=[common], help="frame-aware relay with one injected defect / 帧级中继（注入缺陷）")
+    rl.add_argument("--listen", default="pty", help="host side: socket://127.0.0.1:PORT or pty (default)")
+    rl.add_argument("--to", help="device side: socket://127.0.0.1:PORT or a pty/serial port path")
+    rl.add_argument("--defect", help="a defect of conformance/proofs/device_defects.toml (default: none, transparent)")
+    rl.add_argument("--seed", type=int, default=0)
+    rl.add_argument("--link", help="with --listen pty: a symlink to the pty")
+    rl.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS")
+    rl.add_argument("--list", action="store_true", help="list the defect catalogue and exit")
+    rl.set_defaults(func=run_relay)
     p.set_defaults(func=lambda a, c: (p.print_help(), EXIT_USAGE)[1])
 
 
@@ -142,6 +170,7 @@ def _open_device_port(args):
 def run_device(args, con) -> int:
     from profiles.device import get_protocol
     from simulators.devices.endpoint import DeviceEndpoint
+    from simulators.devices.control import TimeSkew
     from simulators.devices.runner import ThreadRunner
     prof = profile_of(args)
     faults = _faults(args.fault, args.kind)
@@ -149,14 +178,19 @@ def run_device(args, con) -> int:
         raise UsageError("--for 须为正数", "--for must be positive")
     tick = None
     tmp = None
+    skew = TimeSkew()
+    control_port = _control_port(args.control)
     if args.kind == "scale":
         from simulators.devices.scale import ScaleModel
         db = args.db
         if db is None:
             tmp = tempfile.TemporaryDirectory(prefix="roucai-scale-")
             db = str(Path(tmp.name) / "scale.db")
+        if args.storage_records is not None and not 1 <= args.storage_records <= 1_000_000:
+            raise UsageError("--storage-records 须在 1 到 1000000 之间", "--storage-records must be 1..1,000,000")
         try:
-            model = ScaleModel(db, profile=prof, model=args.model, seed=args.seed, faults=faults)
+            model = ScaleModel(db, profile=prof, model=args.model, seed=args.seed, faults=faults,
+                               time_source=skew.source, capacity=args.storage_records)
         except Exception as e:   # sqlite3 errors on a bad --db path
             raise UsageError(f"无法打开记录存储 {db}：{e}", f"cannot open the record store {db}: {e}")
         batches = [] if args.blank else _demo_setup(model, prof, args.seed)
@@ -176,8 +210,12 @@ def run_device(args, con) -> int:
             model.present(card)
             info["card_uid"] = card.uid.hex()
     line, port, host_url = _open_device_port(args)
-    runner = ThreadRunner(DeviceEndpoint(get_protocol(profile=prof), model), port, tick=tick)
+    runner = ThreadRunner(DeviceEndpoint(get_protocol(profile=prof), model), port, tick=tick,
+                          time_source=skew.source)
+    control = _start_control(args, model, runner, skew, control_port, line, port)
     info.update({"url": host_url, "baud": args.baud, "faults": faults.names, "protocol": get_protocol(profile=prof).name})
+    if control is not None:
+        info["control"] = control.url
     stop = threading.Event()
     old = signal.signal(signal.SIGTERM, lambda *a: stop.set()) if threading.current_thread() is threading.main_thread() else None
     runner.start()
@@ -187,6 +225,8 @@ def run_device(args, con) -> int:
         else:
             con.say(con.t(f"仿真{'追溯秤' if args.kind == 'scale' else '读卡器'}已就绪，主机请打开：", f"simulated {args.kind} ready; a host opens:"))
             con.say(f"  {host_url}")
+            if control is not None:
+                con.say(con.t("  控制通道（操作）：", "  control channel (actions): ") + control.url)
             for line_ in faults.describe(con.lang):
                 con.say(con.t("  故障：", "  fault: ") + line_)
             con.say(con.t("  按 Ctrl-C 停止", "  Ctrl-C stops it"))
@@ -196,6 +236,8 @@ def run_device(args, con) -> int:
         pass
     finally:
         runner.stop()
+        if control is not None:
+            control.stop()
         if old is not None:
             signal.signal(signal.SIGTERM, old)
         if line is not None:
@@ -209,6 +251,98 @@ def run_device(args, con) -> int:
     st = dict(runner.endpoint.stats, **runner.endpoint.decoder.stats)
     if not con.as_json:
         con.say(con.t("已停止。统计：", "stopped. stats: ") + ", ".join(f"{k}={v}" for k, v in st.items()))
+    return EXIT_OK
+
+
+def _control_port(url: str | None) -> int | None:
+    """The TCP port of ``--control`` (checked before anything starts), or None."""
+    if url is None:
+        return None
+    from simulators.devices.control import parse_control_url
+    try:
+        host, port = parse_control_url(url)
+    except ValueError:
+        host, port = "", 0
+    if host not in ("127.0.0.1", "localhost"):
+        raise UsageError("--control 须为 socket://127.0.0.1:PORT", "--control must be socket://127.0.0.1:PORT")
+    return port
+
+
+def _start_control(args, model, runner, skew, port: int | None, line, dev_port):
+    """The control channel server, started (None without ``--control``); a busy port is a usage error."""
+    if port is None:
+        return None
+    from simulators.devices.control import ControlServer, ReaderControl, ScaleControl
+    if args.kind == "scale":
+        ctl = ScaleControl(model, runner.lock, runner.endpoint, skew)
+    else:
+        ctl = ReaderControl(model, runner.lock)
+    try:
+        return ControlServer(ctl, port).start()
+    except OSError as e:
+        if line is not None:
+            line.close()
+        else:
+            dev_port.close()
+        raise UsageError(f"无法监听控制通道端口 {port}：{e}", f"cannot listen on control port {port}: {e}")
+
+
+def _act_params(cat, action: str, values: list[str]) -> dict:
+    """Parameters of ``action`` from ``VALUE`` (in declared order) and ``NAME=VALUE`` words."""
+    declared = cat[action].params
+    params, positional = {}, []
+    for v in values:
+        k, eq, val = v.partition("=")
+        if eq and k in declared:
+            params[k] = val
+        else:
+            positional.append(v)
+    free = [p for p in declared if p not in params]
+    if len(positional) > len(free):
+        raise UsageError(f"操作「{action}」的参数过多：{positional}", f"too many parameters for {action!r}: {positional}")
+    params.update(zip(free, positional))
+    return params
+
+
+def run_act(args, con) -> int:
+    from profiles.actions import ActionError, load_actions
+    from simulators.devices.control import ControlError, ControlUnreachable, send_action
+    cat = load_actions(profile_of(args))
+    if args.list:
+        rows = [{"action": a.name, "kinds": list(a.kinds), "params": list(a.params), "zh": a.zh, "en": a.en}
+                for a in cat.actions.values()]
+        if con.as_json:
+            con.json(rows)
+        else:
+            for r in rows:
+                con.say(f"{r['action']:<20} {' '.join('{' + p + '}' for p in r['params']):<18} "
+                        + (r["en"] if con.lang == "en" else r["zh"]))
+        return EXIT_OK
+    if not args.url or not args.action:
+        raise UsageError("用法：roucai device act 控制通道URL 操作 [参数…]（--list 列出全部操作）",
+                         "usage: roucai device act CONTROL_URL ACTION [VALUES…] (--list shows the actions)")
+    if not 0 < args.timeout <= 3600:
+        raise UsageError("--timeout 须在 0 到 3600 秒之间", "--timeout must be within (0, 3600] s")
+    if args.action not in cat:
+        raise UsageError(f"未知的操作「{args.action}」，可选：{', '.join(cat.names)}",
+                         f"unknown action {args.action!r}; one of {', '.join(cat.names)}")
+    try:
+        params = cat.check(args.action, _act_params(cat, args.action, args.values))
+        result = send_action(args.url, args.action, params, timeout=args.timeout)
+    except ActionError as e:
+        raise UsageError(e.zh, e.en)
+    except ControlUnreachable as e:
+        con.err(e.zh, e.en)
+        return EXIT_HARNESS
+    except ControlError as e:
+        if e.code in ("bad-params", "unknown-action", "bad-request"):
+            raise UsageError(e.zh, e.en)
+        con.err(e.zh, e.en)
+        return EXIT_NONCONFORMANT
+    if con.as_json or result is not None:
+        con.json({"ok": True, "action": args.action, "params": params, "result": result})
+    else:
+        con.say(con.t(f"已执行：{cat.text(args.action, params, 'zh')}", f"done: {cat.text(args.action, params, 'en')}"))
     return EXIT_OK
 
 
@@ -270,8 +404,11 @@ def run_handheld(args, con) -> int:
     if not args.url.startswith(("http://", "https://")):
         raise UsageError("--url 须为 http:// 或 https:// 地址", "--url must be an http:// or https:// URL")
     faults = _faults(args.fault, "handheld")
+    from simulators.market.upload import ingest_url
+    node, node_name, operators = _handheld_node(args)
+    key = _handheld_key(args, node)
     try:
-        hh = HandheldTerminal(args.node, args.node_name, args.url, args.key, node_kind=args.kind, profile=prof,
+        hh = HandheldTerminal(node, node_name, ingest_url(args.url), key, node_kind=args.kind, profile=prof,
                               faults=faults, seed=args.seed, timeout_s=args.timeout, fmt=args.format)
     except EntryError as e:
         raise UsageError("节点编码无效：" + "；".join(f.zh for f in e.findings),
@@ -279,7 +416,7 @@ def run_handheld(args, con) -> int:
     rng = random.Random(args.seed)
     codes, ids = prof.codes, prof.identifiers
     for i in range(args.entries):
-        op = codes.operator_code(args.node, 1 + rng.randrange(200))
+        op = rng.choice(operators) if operators else codes.operator_code(node, 1 + rng.randrange(200))
         plate = ids.new_plate(rng)
         cert = f"{rng.randint(10, 65)}{rng.randint(0, 99_999_999):08d}"
         if args.kind == "slaughterhouse":
@@ -293,7 +430,7 @@ def run_handheld(args, con) -> int:
             hh.register_market_entry(op, "批发商" + str(i + 1), goods, plate=plate, origin_region="650121", **kw)
     outcomes = hh.upload()
     ok = all(o.status == "accepted" for o in outcomes)
-    timeout = any(o.status == "timeout" for o in outcomes)
+    timeout = any(o.status == "timeout" or (o.status == "error" and o.http_status is None) for o in outcomes)
     if con.as_json:
         con.json({"ok": ok, "uploaded": hh.uploaded, "pending": len(hh.outbox),
                   "outcomes": [o.__dict__ for o in outcomes]})
@@ -305,6 +442,46 @@ def run_handheld(args, con) -> int:
             for pos, code, msg in o.reasons:
                 con.say(f"    #{pos} {code} {msg}")
     return EXIT_OK if ok else (EXIT_HARNESS if timeout else EXIT_NONCONFORMANT)
+
+
+_HANDHELD_NODE_TYPES = {"slaughterhouse": ("slaughter_pig", "slaughter_cattle_sheep", "slaughter_poultry"),
+                        "wholesale": ("meat_wholesale", "vegetable_wholesale")}
+
+
+def _handheld_node(args) -> tuple[str, str, list[str]]:
+    """(node code, node name, registered operator codes) of a handheld run: from --city, else --node."""
+    if not args.city:
+        return args.node or DEMO_NODE, args.node_name, []
+    from simulators.city import City
+    from .fixtures import _load_city_file
+    try:
+        city = City.from_dict(_load_city_file(args.city))
+    except (KeyError, TypeError):
+        raise UsageError(f"{args.city} 不是城市数据文件（roucai fixtures city）",
+                         f"{args.city} is not a city file (roucai fixtures city)") from None
+    types = _HANDHELD_NODE_TYPES[args.kind]
+    nodes = [n for n in city.nodes if (n.code == args.node if args.node else n.type in types)]
+    if not nodes:
+        raise UsageError(f"{args.city} 中没有{'节点 ' + args.node if args.node else '该类型（' + args.kind + '）的节点'}",
+                         f"{args.city} has no {'node ' + args.node if args.node else args.kind + ' node'}")
+    n = nodes[0]
+    return n.code, n.name, [o.code for o in city.operators if o.node_code == n.code]
+
+
+def _handheld_key(args, node: str) -> str:
+    if args.key:
+        return args.key
+    if not args.keys:
+        raise UsageError("需要节点密钥：--key 或 --keys FILE", "the node's key is needed: --key or --keys FILE")
+    from simulators.market.errors import MarketConfigError
+    from simulators.market.upload import load_keys
+    try:
+        keys = load_keys(args.keys)
+    except MarketConfigError as exc:
+        raise UsageError(exc.zh, exc.en) from None
+    if node not in keys:
+        raise UsageError(f"{args.keys} 中没有节点 {node} 的密钥", f"{args.keys} has no key for node {node}")
+    return keys[node]
 
 
 # -- drive -------------------------------------------------------------------------
@@ -547,4 +724,60 @@ def run_faults(args, con) -> int:
     for f in FAULTS.values():
         par = f"={f.param}({f.default}{f.unit and ' ' + f.unit})" if f.param else ""
         con.say(f"{f.name}{par}  [{','.join(f.devices)}]  {con.t(f.zh, f.en)}")
+    return EXIT_OK
+
+
+def run_relay(args, con) -> int:
+    """``roucai device relay``: forward a host to a device, injecting ``--defect`` (conformance/proofs)."""
+    from conformance.proofs.device_defects import DefectError, load_catalogue
+    from conformance.proofs.relay import Relay, RelayError
+    try:
+        cat = load_catalogue(profile=profile_of(args))
+    except DefectError as e:
+        raise UsageError(e.zh, e.en)
+    if args.list:
+        if con.as_json:
+            con.json([{"name": d.name, "area": d.area, "requirement": d.requirement, "zh": d.zh, "en": d.en}
+                      for d in cat.values()])
+        else:
+            for d in cat.values():
+                con.say(f"{d.name}  [{d.requirement}]  {con.t(d.zh, d.en)}")
+        return EXIT_OK
+    if not args.to:
+        raise UsageError("需要 --to（设备端）", "--to (the device side) is required")
+    if args.defect and args.defect not in cat:
+        raise UsageError(f"未知缺陷 {args.defect}（--list 列出目录）", f"unknown defect {args.defect} (--list shows them)")
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--for 须为正数", "--for must be positive")
+    try:
+        relay = Relay(args.listen, args.to, cat.get(args.defect), seed=args.seed, link=args.link)
+    except RelayError as e:
+        raise UsageError(e.zh, e.en)
+    stop = threading.Event()
+    old = signal.signal(signal.SIGTERM, lambda *a: stop.set()) if threading.current_thread() is threading.main_thread() else None
+    relay.start()
+    info = {"url": relay.host_url, "to": args.to, "defect": args.defect, "seed": args.seed}
+    if con.as_json:
+        con.json(info)
+    else:
+        con.say(con.t(f"中继已就绪，主机请打开：{relay.host_url}", f"relay ready; a host opens: {relay.host_url}"))
+        con.say(con.t(f"  设备端：{args.to}；缺陷：{args.defect or '无（透明转发）'}",
+                      f"  device side: {args.to}; defect: {args.defect or 'none (transparent)'}"))
+    sys.stdout.flush()
+    try:
+        stop.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        relay.stop()
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+    err = getattr(relay, "error", None)
+    if err is not None:
+        con.say(con.t(err.zh, err.en))
+        return EXIT_HARNESS
+    if not con.as_json:
+        st = relay.stats
+        con.say(con.t("已停止。", "stopped. ") + ", ".join(
+            f"{d}: {v['frames']} frames, {v['changed']} changed" for d, v in st.items() if isinstance(v, dict)))
     return EXIT_OK

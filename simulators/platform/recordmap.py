@@ -14,7 +14,8 @@ type must be described and every field named must exist, else
 * ``batch_local``: the record's ``batch_id`` field as sent (or ``None``);
 * ``links``: certificate numbers joining slaughterhouse records;
 * ``goods_code``, ``weight_g`` (integer grams, exact from the 3-decimal kg text);
-* ``foreign``: why the record does not belong to the uploading node, or ``None``;
+* ``foreign``: why the record does not belong to the uploading node, or ``None`` (including a ``sellers`` field,
+  when filled, naming an operator code outside the uploading node: issue 13);
 * ``operators``: ``(field, code)`` of every operator-code field the record fills (the catalogue's
   ``operator_code`` fields), for the registration check (PLAT-REG-01, reason 2010, see :mod:`.ingest`).
 """
@@ -58,6 +59,7 @@ class TypeMap:
     operator: str | None
     role: str
     operator_fields: tuple[str, ...] = ()
+    sellers: tuple[str, ...] = ()
 
 
 def load_rules(path: Path = DATA) -> dict:
@@ -93,8 +95,8 @@ class RecordMap:
             tm = TypeMap(name, tuple(spec["key"]), spec.get("own"), tuple(spec.get("receive", ())),
                          tuple(spec.get("links", ())), spec.get("goods"), spec.get("weight"),
                          getattr(rt, "node_field", None), spec.get("operator"), getattr(rt, "node_type", "any"),
-                         tuple(f.name for f in rt.fields if f.type == "operator_code"))
-            used = set(tm.key) | set(tm.receive) | set(tm.links) | {x for x in (tm.own, tm.goods, tm.weight,
+                         tuple(f.name for f in rt.fields if f.type == "operator_code"), tuple(spec.get("sellers", ())))
+            used = set(tm.key) | set(tm.receive) | set(tm.links) | set(tm.sellers) | {x for x in (tm.own, tm.goods, tm.weight,
                                                                                 tm.operator) if x}
             missing = used - names
             if missing:
@@ -124,6 +126,12 @@ class RecordMap:
             v = rec.get(tm.operator, "")
             foreign = (tm.operator, f"经营者「{v}」不属于上传节点 {node_id}",
                        f"operator {v!r} is not registered at the uploading node {node_id}")
+        else:
+            other = next((f for f in tm.sellers if rec.get(f) and not rec[f].startswith(node_id)), None)
+            if other is not None:
+                v = rec[other][:40]
+                foreign = (other, f"{other}「{v}」不是上传节点 {node_id} 的经营者",
+                           f"{other} {v!r} is not an operator of the uploading node {node_id}")
         links = tuple((f, rec[f]) for f in tm.links if rec.get(f))
         goods = rec.get(tm.goods) if tm.goods else None
         weight = kg_to_g(rec.get(tm.weight)) if tm.weight else None

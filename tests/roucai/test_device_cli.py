@@ -106,7 +106,27 @@ def test_handheld_bad_url_and_node(capsys):
     assert run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9/", "--key", "k", "--node", "123")[0] == 2
     code, out, _ = run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9/", "--key", "k", "--entries", "1",
                        "--timeout", "0.5", "--json")
-    assert code == 1 and json.loads(out)["pending"] == 2
+    assert code == 3 and json.loads(out)["pending"] == 2          # nothing answers: unreachable, not a verdict
+
+
+def test_handheld_node_and_key_from_the_city_and_keys_files(capsys, tmp_path):
+    """--city picks a node of --kind and its registered operators; --keys its key; bad files exit 2."""
+    city, keys = str(tmp_path / "tiny.json"), tmp_path / "keys.json"
+    assert run(capsys, "fixtures", "city", "--preset", "tiny", "--seed", "1", "--out", city)[0] == 0
+    nodes = json.loads((tmp_path / "tiny.json").read_text("utf-8"))["nodes"]
+    slaughter = next(n["code"] for n in nodes if n["type"].startswith("slaughter"))
+    keys.write_text(json.dumps({"999999999": "k"}), "utf-8")
+    code, _, err = run(capsys, "--lang", "en", "device", "handheld", "--url", "http://127.0.0.1:9", "--city", city,
+                       "--keys", str(keys), "--kind", "slaughterhouse")
+    assert code == 2 and f"no key for node {slaughter}" in err
+    keys.write_text(json.dumps({slaughter: "k"}), "utf-8")
+    code, out, _ = run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9", "--city", city, "--keys", str(keys),
+                       "--kind", "slaughterhouse", "--entries", "1", "--timeout", "0.5", "--json")
+    assert code == 3 and json.loads(out)["pending"] == 1
+    code, _, err = run(capsys, "--lang", "en", "device", "handheld", "--url", "http://127.0.0.1:9", "--city", str(keys),
+                       "--key", "k")
+    assert code == 2 and "not a city file" in err
+    assert run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9")[0] == 2     # no key at all
 
 
 def test_drive_accepts_the_harness_serial_url_form(capsys):
