@@ -7,6 +7,9 @@ the platform's own design (evidence ``profile``):
 * A ``qmarket_detection_info`` record whose ``detection_result`` is a fail
   value (``platform.toml [stoptrade]``) stops the batch it names: its upstream
   trace code, else its local ``batch_id`` at the testing node.
+* Only a node whose role may test (``tester_roles``) may stop trade, and only
+  for a batch it received (:meth:`StopTrade.refusal`); otherwise the ingest
+  rejects the test record with reason 2012 (issue 13).
 * The *closure* of the stop: the batch code, every trace code issued from it
   (a wholesale trade line whose batch is the stopped code), recursively.
   Every node other than the testing node holding a record received under a
@@ -35,10 +38,29 @@ class StopTrade:
         self.result_field = st.get("result_field", "detection_result")
         self.fail_values = set(st.get("fail_values", ["0"]))
         self.max_codes = int(st.get("max_codes", 100000))
+        self.tester_roles = frozenset(st.get("tester_roles", ["wholesale"]))
         self.codes = codes
 
     def is_failure(self, rtype: str, rec: dict) -> bool:
         return rtype == self.record and rec.get(self.result_field) in self.fail_values
+
+    def refusal(self, tx: Tx, node: str, role: str | None, rec: dict, upstream: str | None,
+                record_type: str) -> tuple[str, str] | None:
+        """Why ``node`` (of ``role``) may not stop the batch of the failed test ``rec``: ``(zh, en)``, or ``None``.
+
+        Allowed only for a role in ``tester_roles`` and a batch the node received: one of its own records of
+        another type names the batch (as upstream trace code, or as its local ``batch_id``)."""
+        if role not in self.tester_roles:
+            return (f"节点角色「{role or '未登记'}」不是检测环节，不能发起中止交易",
+                    f"a node of role {role or 'unregistered'!r} does not test goods and may not stop trade")
+        root = upstream or rec.get("batch_id")
+        col = "upstream" if upstream else "batch_local"
+        held = tx.one(f"SELECT 1 FROM records WHERE node_id = ? AND {col} = ? AND rtype <> ? LIMIT 1",
+                      (node, root, record_type)) if root else None
+        if held is None:
+            return (f"本节点未收到批次「{(root or '')[:40]}」，不能中止其交易",
+                    f"this node never received batch {(root or '')[:40]!r} and may not stop its trade")
+        return None
 
     @staticmethod
     def _instruct(tx: Tx, node: str, code: str, root: str, goods: str | None, src_node: str, src_rec: int,
