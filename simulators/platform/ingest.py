@@ -10,6 +10,7 @@ Order of work for one envelope (XML or the JSON variant):
 2. records of another node are rejected (reason 2008, see :mod:`.recordmap`); records naming an
    operator under a node registered here that is not itself registered are rejected (reason 2010,
    PLAT-REG-01; :meth:`~.registry.Registry.unregistered_operators`); a failed test from a node that may not
+   stop trade, or for a batch it never received, is rejected (reason 2012, :meth:`.StopTrade.refusal`); a failed test from a node that may not
    stop trade, or for a batch it never received, is rejected (reason 2012, :meth:`.StopTrade.refusal`);
 3. one write transaction: the envelope key goes into ``requests`` (the replay
    guard: durable, so it survives a restart, and written in the same
@@ -142,6 +143,7 @@ class Ingestor:
             rows.append((r.position, r.record, facts, rtype.business_date(r.record) or data_date_env))
         rows = self._registered_operators_only(rows, overrides)
         rows = self._authorised_stops(node, rt_name, rows, overrides)
+        rows = self._authorised_stops(node, rt_name, rows, overrides)
         try:
             duplicates, conflicts = self._commit(node, res, rt_name, rows)
         except _Replay:
@@ -176,6 +178,22 @@ class Ingestor:
             else:
                 overrides[row[0]] = ("2010", f"{bad[0]}「{bad[1]}」未在本平台备案")
         return kept
+
+    def _authorised_stops(self, node: str, rtype: str, rows: list, overrides: dict[int, tuple[str, str]]) -> list:
+        """Rows without a failed test the node may not send (:meth:`.StopTrade.refusal`; reason 2012)."""
+        failing = [row for row in rows if self.stoptrade.is_failure(rtype, row[1])]
+        if not failing:
+            return rows
+        n = self.registry.node(node)
+        role = self.recmap.role_of(n.node_type) if n else None
+        refused = set()
+        with self.store.read() as tx:
+            for pos, rec, facts, _d in failing:
+                why = self.stoptrade.refusal(tx, node, role, rec, facts.received, rtype)
+                if why is not None:
+                    overrides[pos] = ("2012", why[0])
+                    refused.add(pos)
+        return [row for row in rows if row[0] not in refused]
 
     def _authorised_stops(self, node: str, rtype: str, rows: list, overrides: dict[int, tuple[str, str]]) -> list:
         """Rows without a failed test the node may not send (:meth:`.StopTrade.refusal`; reason 2012)."""
