@@ -165,6 +165,7 @@ def render_png(r: Receipt, path: Path, font_path: str | None = None, width_px: i
                      f"  {ln.weight_g / 1000:.3f}kg x {ln.unit_price_fen / 100:.2f} = {ln.amount_fen / 100:.2f}",
                      f"  Trace: {ln.trace_code}"]
         rows += ["-" * 30, f"Total: {len(r.lines)} line(s) {r.total_fen / 100:.2f} CNY", "Scan to trace:"]
+    rows = _fit(rows, font, width_px - 12)
     line_h = size + 6
     qr_img = None
     if r.qr_content and not r.blank:
@@ -185,4 +186,19 @@ def render_png(r: Receipt, path: Path, font_path: str | None = None, width_px: i
         img.paste(qr_img, ((width_px - qr_img.width) // 2, y + 8))
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format="PNG")
-    return {"path": str(path), "width": img.width, "height": img.height, "font_mode": mode, "font": fpath}
+    return {"path": str(path), "width": img.width, "height": img.height, "font_mode": mode, "font": fpath,
+            "rows": rows}
+
+
+def _fit(rows: list[str], font, max_px: int) -> list[str]:
+    """Rows broken (by character) so that none is wider than ``max_px`` in ``font``: nothing printed is cut off."""
+    out: list[str] = []
+    for row in rows:
+        while row and font.getlength(row) > max_px:
+            n = len(row) - 1
+            while n > 1 and font.getlength(row[:n]) > max_px:
+                n -= 1
+            out.append(row[:n])
+            row = row[n:]
+        out.append(row)
+    return out

@@ -50,3 +50,13 @@ def test_blank_receipt(tmp_path):
     assert r.text().strip() == ""
     img = Image.open(r.png(tmp_path / "b.png")["path"]).convert("L")
     assert img.getextrema() == (255, 255)
+
+
+def test_png_prints_every_character_of_a_long_order_number(tmp_path):
+    """The 28-character order number did not fit one row at 384 px and was cut off: every row fits now,
+    and the rows joined still hold the whole order number."""
+    from PIL import ImageFont
+    info = receipt().png(tmp_path / "r.png")
+    font = ImageFont.truetype(info["font"], 20) if info["font"] else ImageFont.load_default()
+    assert all(font.getlength(row) <= 384 - 12 for row in info["rows"])
+    assert "RS00000000012405180731050042" in "".join(info["rows"])
