@@ -74,8 +74,10 @@ def register(sub, common):
     x.add_argument("--name", required=True)
     x.add_argument("--business-type")
     x.add_argument("--reg-id")
-    for name in ("issue-key", "disable-node", "enable-node"):
-        a.add_parser(name, parents=[common]).add_argument("node")
+    for name, what in (("issue-key", "issue a new key for a node (revokes the old one), printed once / 签发新密钥"),
+                       ("disable-node", "refuse a node's uploads / 停用节点"),
+                       ("enable-node", "accept a node's uploads again / 启用节点")):
+        a.add_parser(name, parents=[common], help=what).add_argument("node")
     a.add_parser("list-nodes", parents=[common], help="nodes with status")
     x = a.add_parser("import-city", parents=[common], help="register a whole city fixture")
     x.add_argument("city", help="city JSON from `roucai fixtures city`")

@@ -119,3 +119,13 @@ def test_openapi_documents_every_route_and_xml_bodies(platform):
     assert {"200", "400", "401", "409", "413", "503"} <= set(up["responses"])
     assert "application/xml" in up["responses"]["200"]["content"]
     assert "/dts_if/servlet/IfRevSubServlet" in paths
+
+
+def test_admin_help_lists_every_action(capsys):
+    """`serve admin --help` names every action the docs use (issue-key was missing)."""
+    with pytest.raises(SystemExit):
+        main(["serve", "admin", "--help"])
+    out = capsys.readouterr().out
+    for action in ("init", "register-node", "register-operator", "issue-key", "disable-node", "enable-node",
+                   "list-nodes", "import-city", "set-enterprises", "register-city"):
+        assert f"    {action} " in out, action
