@@ -10,7 +10,6 @@ Order of work for one envelope (XML or the JSON variant):
 2. records of another node are rejected (reason 2008, see :mod:`.recordmap`); records naming an
    operator under a node registered here that is not itself registered are rejected (reason 2010,
    PLAT-REG-01; :meth:`~.registry.Registry.unregistered_operators`); a failed test from a node that may not
-   stop trade, or for a batch it never received, is rejected (reason 2012, :meth:`.StopTrade.refusal`); a failed test from a node that may not
    stop trade, or for a batch it never received, is rejected (reason 2012, :meth:`.StopTrade.refusal`);
 3. one write transaction: the envelope key goes into ``requests`` (the replay
    guard: durable, so it survives a restart, and written in the same
