@@ -35,6 +35,7 @@ from .nodeauth import AuthError, RequestVerifier
 from .pages import install_docs, render_trace_page
 from .recordmap import RecordMap
 from .registry import CITY_PLATFORM, Registry
+from .replaystore import StoredReplayMemory
 from .secret import PlatformSecret
 from .stats import PeriodError, Stats, period_bounds
 from .stoptrade import StopTrade
@@ -100,7 +101,7 @@ def build_services(config: PlatformConfig, store: Store | None = None) -> Servic
     offline_after = config.offline_after_s or int(rules["monitor"]["offline_after_s"])
     monitor = Monitor(store, offline_after)
     spec = profile.envelope
-    verifier = RequestVerifier(spec, registry.current_key)
+    verifier = RequestVerifier(spec, registry.current_key, remember=StoredReplayMemory(store).seen_first)
     pusher = None
     if config.upstream:
         pusher = feedmod.FeedPusher(store, spec, config.upstream, config.platform_id, config.upstream_key,

@@ -11,8 +11,9 @@ key) so that a node needs one key and one algorithm.  Three headers::
 
 ``PATH`` is the request path with its query string.  The fixed Index ``HTTP``
 is not a record Index, so a request signature can never pass as an envelope's.
-Replays (the same three headers twice) are refused with a bounded
-:class:`~profiles.envelope.ReplayGuard`.  Comparison is constant time.
+Replays (the same three headers twice) are refused: by the platform with its
+durable memory (:mod:`.replaystore`, across restarts), else with a bounded
+in-memory :class:`~profiles.envelope.ReplayGuard`.  Comparison is constant time.
 """
 from __future__ import annotations
 
@@ -47,10 +48,13 @@ class AuthError(Exception):
 
 
 class RequestVerifier:
-    def __init__(self, spec, key_of, clock=None):
+    def __init__(self, spec, key_of, clock=None, remember=None):
+        """:param remember: ``(node, request_time, verify_code) -> bool`` (True the first time), e.g. the durable
+            :meth:`.replaystore.StoredReplayMemory.seen_first`; without it an in-memory guard is used."""
         self.spec = spec
         self.key_of = key_of
         self.guard = spec.replay_guard()
+        self.remember = remember
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
 
     def verify(self, headers, method: str, path: str, body: bytes) -> str:
@@ -73,6 +77,8 @@ class RequestVerifier:
         want = self.spec.verify_code(key, node, rtime, INDEX, "0", rtime[:8], digest(method, path, body))
         if not hmac.compare_digest(want.encode(), vc.lower().encode("ascii", "replace")):
             raise AuthError(401, "X-Verify-Code 校验失败", "X-Verify-Code does not match")
-        if not self.guard.check_and_remember(node, rtime, vc, beijing(now, self.spec.utc_offset)):
+        first = (self.remember(node, rtime, vc) if self.remember is not None else
+                 self.guard.check_and_remember(node, rtime, vc, beijing(now, self.spec.utc_offset)))
+        if not first:
             raise AuthError(409, "重复提交的请求（重放）", "replayed request")
         return node
