@@ -225,6 +225,10 @@ def run_device(args, con) -> int:
         else:
             con.say(con.t(f"仿真{'追溯秤' if args.kind == 'scale' else '读卡器'}已就绪，主机请打开：", f"simulated {args.kind} ready; a host opens:"))
             con.say(f"  {host_url}")
+            if host_url.startswith("sim://"):
+                con.say(con.t("  （sim:// 只在本进程内可达；其他程序请用 --pty 或 --url socket://127.0.0.1:PORT）",
+                              "  (sim:// is reachable only inside this process; for other programs use --pty or "
+                              "--url socket://127.0.0.1:PORT)"))
             if control is not None:
                 con.say(con.t("  控制通道（操作）：", "  control channel (actions): ") + control.url)
             for line_ in faults.describe(con.lang):
@@ -614,11 +618,19 @@ def run_drive(args, con) -> int:
         except TargetError as e:
             raise UsageError(e.zh, e.en)
         baud = opts.get("baudrate", baud)
+    from simulators.serial import line_names
+    if url.startswith("sim://") and url[len("sim://"):] not in line_names():
+        raise UsageError("sim:// 线路只存在于创建它的进程内；另一进程中的设备请用 socket://127.0.0.1:PORT 或伪终端路径",
+                         "a sim:// line exists only inside the process that made it; reach a device in another "
+                         "process by socket://127.0.0.1:PORT or its pty path")
     try:
         drv = cls(url, protocol=get_protocol(profile=prof), baudrate=baud,
                   response_timeout_s=args.timeout, retries=args.retries)
-    except (serial.SerialException, ValueError, OSError) as e:
-        raise UsageError(f"无法打开端口 {args.url}：{e}", f"cannot open port {args.url}: {e}")
+    except ValueError as e:
+        raise UsageError(f"端口参数无效 {args.url}：{e}", f"invalid port settings {args.url}: {e}")
+    except (serial.SerialException, OSError) as e:     # nothing answers there: unreachable, not a usage error
+        con.err(f"无法打开端口 {args.url}：{e}", f"cannot open port {args.url}: {e}")
+        return EXIT_HARNESS
     with drv:
         try:
             result = fn(drv, args.args) if fn is not _d_read_card else fn(drv, args.args, prof)

@@ -54,9 +54,12 @@ def test_drive_timeout_exit_3(capsys):
     assert code == 3 and json.loads(out)["error"]["kind"] == "timeout" and time.monotonic() - t < 2
 
 
-def test_drive_usage_errors(capsys):
-    assert run(capsys, "device", "drive", "sim://no-such-line", "identify")[0] == 2
-    assert run(capsys, "device", "drive", "/dev/does-not-exist", "identify")[0] == 2
+def test_drive_usage_errors_and_unreachable_ports(capsys):
+    code, _, err = run(capsys, "--lang", "en", "device", "drive", "sim://no-such-line", "identify")
+    assert code == 2 and "exists only inside the process that made it" in err and "socket://" in err
+    assert run(capsys, "device", "drive", "/dev/does-not-exist", "identify")[0] == 3      # nothing there: unreachable
+    code, _, err = run(capsys, "--lang", "en", "device", "drive", "socket://127.0.0.1:1", "identify")
+    assert code == 3 and err.count("\n") == 1 and "cannot open port" in err
     code, _, err = run(capsys, "device", "drive", "sim://x", "dance")
     assert code == 2 and "dance" in err
 
