@@ -34,7 +34,7 @@ PROBES = [
     ("node_monitoring", f"/api/v1/nodes/{LONG}", {}),
     ("node_monitoring", "/api/v1/nodes/65010x001", {}),
     ("trace_query", f"/api/v1/trace/{LONG}", {}),
-    ("trace_query", "/api/v1/trace/6501030020%00000001", {}),
+    ("trace_query", "/api/v1/trace/-1", {}),
     ("trace_query", "/trace", {"code": LONG}),
     ("trace_query", "/trace", {"code": "65010300200009000001", "lang": "xx"}),
     ("stop_trade_broadcast", "/api/v1/stoptrade/broadcasts", {"root": LONG}),
