@@ -5,6 +5,7 @@ Structures (reference profile, ``codes.toml``; evidence: deployed practice)::
     node      RRRRRR NNN                    9 digits  (GB/T 2260 county code + registration seq)
     operator  RRRRRR NNN OOOO              13 digits  (node code + operator seq; 0000 = the node itself)
     trace     RRRRRR NNN OOOO TTTTTTT      20 digits  (operator code + 7-digit sequence)
+    batch     RRRRRR NNN BBBBBBB           16 digits  (node code + 7-digit sequence; Guangzhou 批次码)
     commodity CCCCCCCC                      8 digits  (the profile's commodity table)
 
 Every validator returns :class:`~profiles.findings.Finding` objects; it never
@@ -22,13 +23,14 @@ from dataclasses import dataclass, asdict
 from .findings import Finding, Report
 from .regions import RegionTable
 
-KINDS = ("node", "operator", "trace", "commodity")
+KINDS = ("node", "operator", "trace", "commodity", "batch")
 
-_KIND_ZH = {"node": "流通节点编码", "operator": "经营者编码", "trace": "追溯码", "commodity": "商品编码"}
+_KIND_ZH = {"node": "流通节点编码", "operator": "经营者编码", "trace": "追溯码", "commodity": "商品编码",
+            "batch": "批次码"}
 _KIND_EN = {"node": "node code", "operator": "operator code", "trace": "trace code",
-            "commodity": "commodity code"}
+            "commodity": "commodity code", "batch": "batch code"}
 _RULE_FORMAT = {"node": "CODE-NODE-01", "operator": "CODE-OPER-01", "trace": "CODE-TRACE-01",
-                "commodity": "CODE-COMM-01"}
+                "commodity": "CODE-COMM-01", "batch": "CODE-BATCH-01"}
 
 
 class CodeError(ValueError):
@@ -52,6 +54,7 @@ class CodeParts:
     operator_code: str | None = None
     operator_seq: str | None = None
     trace_seq: str | None = None
+    batch_seq: str | None = None
     commodity_name: str | None = None
 
     def to_dict(self) -> dict:
@@ -93,8 +96,10 @@ class CodeBook:
         self.spec = spec
         self.commodities = commodities
         n, o, t, c = spec["node"], spec["operator"], spec["trace"], spec["commodity"]
+        b = spec.get("batch", {"length": int(n["length"]) + int(t["seq_digits"]), "seq_digits": t["seq_digits"]})
         self.len = {"node": int(n["length"]), "operator": int(o["length"]),
-                    "trace": int(t["length"]), "commodity": int(c["length"])}
+                    "trace": int(t["length"]), "commodity": int(c["length"]), "batch": int(b["length"])}
+        self._zero_batch = "0" * (int(b["length"]) - int(n["length"]))
         self._rd = int(n["region_digits"])
         self._nl, self._ol, self._tl = self.len["node"], self.len["operator"], self.len["trace"]
         self._zero_node = "0" * int(n["seq_digits"])
@@ -112,8 +117,10 @@ class CodeBook:
         if kind == "commodity":
             return self._commodity_known(code)
         rd, nl = self._rd, self._nl
-        if code[:rd] not in self._prefixes or code[rd:nl] == self._zero_node:
+        if code[:rd] not in self._prefixes:
             return False
+        if kind == "batch":
+            return code[nl:] != self._zero_batch
         return kind != "trace" or code[self._ol:] != self._zero_trace
 
     def _commodity_known(self, code: str) -> bool:
@@ -125,7 +132,7 @@ class CodeBook:
     def guess_kind(self, code: str) -> str:
         """The kind whose length is nearest to ``len(code)`` (ties go to ``trace``)."""
         n = len(code)
-        return min(("trace", "operator", "node", "commodity"), key=lambda k: abs(self.len[k] - n))
+        return min(("trace", "batch", "operator", "node", "commodity"), key=lambda k: abs(self.len[k] - n))
 
     def findings(self, code: str, kind: str | None = None) -> list[Finding]:
         """Every finding about ``code`` read as ``kind`` (guessed by length if ``None``)."""
@@ -135,7 +142,7 @@ class CodeBook:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         if self.is_valid(code, kind):
-            return []
+            return self._advice(code, kind)
         rule = _RULE_FORMAT[kind]
         lz, le = _KIND_ZH[kind], _KIND_EN[kind]
         out: list[Finding] = []
@@ -161,7 +168,26 @@ class CodeBook:
                                f"追溯码流水号（第{self._ol + 1}-{self._tl}位）不能全为0",
                                f"the trace sequence (positions {self._ol + 1}-{self._tl}) cannot be all zeros",
                                value=code[self._ol:]))
+        if kind == "batch" and code[self._nl:] == self._zero_batch:
+            out.append(Finding("CODE-BATCH-01", f"[{self._nl}:{self.len['batch']}]",
+                               f"批次码流水号（第{self._nl + 1}-{self.len['batch']}位）不能全为0",
+                               f"the batch sequence (positions {self._nl + 1}-{self.len['batch']}) cannot be all zeros",
+                               value=code[self._nl:]))
         return out
+
+    def _advice(self, code: str, kind: str) -> list[Finding]:
+        """Warnings (recommended rules) about a valid code: node registration sequence 000 (CODE-NODE-03).
+
+        Practice shows 000 (Guangzhou's portal code 4401060000014401; rlscsy's getNodeCode does not refuse
+        it), so the profile's 001-999 rule is a recommendation.
+        """
+        if kind == "commodity" or code[self._rd:self._nl] != self._zero_node:
+            return []
+        rd, nl = self._rd, self._nl
+        return [Finding("CODE-NODE-03", f"[{rd}:{nl}]",
+                        f"节点备案流水号（第{rd + 1}-{nl}位）为{self._zero_node}：实践中可见，本配置建议从001起",
+                        f"the node registration sequence (positions {rd + 1}-{nl}) is {self._zero_node}: seen in "
+                        "practice; the profile recommends starting at 001", severity="warning", value=code[rd:nl])]
 
     def _node_part_findings(self, code: str) -> list[Finding]:
         out = []
@@ -177,11 +203,6 @@ class CodeBook:
                 zh = f"区域码「{region}」是{level_zh}代码（{r.name}），节点编码应使用县级代码"
                 en = f"region {region!r} is a {r.level}-level code ({r.name}); node codes use a county-level code"
             out.append(Finding("CODE-NODE-02", f"[0:{rd}]", zh, en, value=region))
-        if code[rd:nl] == self._zero_node:
-            out.append(Finding("CODE-NODE-03", f"[{rd}:{nl}]",
-                               f"节点备案流水号（第{rd + 1}-{nl}位）不能为{self._zero_node}",
-                               f"the node registration sequence (positions {rd + 1}-{nl}) cannot be {self._zero_node}",
-                               value=code[rd:nl]))
         return out
 
     def _commodity_findings(self, code: str) -> list[Finding]:
@@ -190,8 +211,10 @@ class CodeBook:
                             f"商品编码「{code}」不以肉类前缀{self.meat_prefix}或蔬菜前缀{self.vegetable_prefix}开头",
                             f"commodity code {code!r} starts with neither the meat prefix {self.meat_prefix} "
                             f"nor the vegetable prefix {self.vegetable_prefix}", value=code)]
-        return [Finding("CODE-COMM-01", "code", f"商品编码「{code}」不在本配置的商品码表中",
-                        f"commodity code {code!r} is not in the profile's commodity table", value=code)]
+        # practice sends codes outside any one table (Ningbo's pork 21113011): a recommendation only
+        return [Finding("CODE-COMM-03", "code", f"商品编码「{code}」不在本配置的商品码表中（实践中可见，按原样接收）",
+                        f"commodity code {code!r} is not in the profile's commodity table (seen in practice; "
+                        "accepted as sent)", severity="warning", value=code)]
 
     def parts(self, code: str, kind: str) -> CodeParts:
         """Split a code (assumed valid for ``kind``) into its named parts."""
@@ -208,7 +231,8 @@ class CodeBook:
             node_code=code[:nl], node_seq=code[rd:nl],
             operator_code=code[:ol] if kind in ("operator", "trace") else None,
             operator_seq=code[nl:ol] if kind in ("operator", "trace") else None,
-            trace_seq=code[ol:] if kind == "trace" else None)
+            trace_seq=code[ol:] if kind == "trace" else None,
+            batch_seq=code[nl:] if kind == "batch" else None)
 
     def check(self, code: str, kind: str | None = None) -> Report:
         """Parse and explain ``code``: a :class:`Report` with parts and findings."""
@@ -252,6 +276,14 @@ class CodeBook:
             raise CodeError([Finding("CODE-TRACE-03", "seq", f"追溯码流水号须为1-{10 ** width - 1}",
                                      f"trace sequence must be 1..{10 ** width - 1}", value=str(seq))])
         return self._ensure(f"{operator}{int(seq):0{width}d}", "trace")
+
+    def batch_code(self, node: str, seq: int) -> str:
+        """16-digit batch code ``seq`` (1..9,999,999) first booked at ``node`` (Guangzhou 批次码: node + 7)."""
+        width = self.len["batch"] - self._nl
+        if not 1 <= int(seq) < 10 ** width:
+            raise CodeError([Finding("CODE-BATCH-01", "seq", f"批次码流水号须为1-{10 ** width - 1}",
+                                     f"batch sequence must be 1..{10 ** width - 1}", value=str(seq))])
+        return self._ensure(f"{node}{int(seq):0{width}d}", "batch")
 
     def operator_of(self, trace: str) -> str:
         return trace[:self._ol]

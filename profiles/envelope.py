@@ -146,7 +146,10 @@ class RecordVerdict:
     verdict: str                 #: accepted | duplicate | rejected
     reason: str = "0000"
     field: str | None = None
-    message: str | None = None
+    message: str | None = None   #: zh text of the first error (or the receiver's own reason)
+    message_en: str | None = None
+    #: every finding about the record, errors and warnings alike: {"rule", "field", "severity", "zh", "en"}
+    findings: list = dc_field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -503,8 +506,9 @@ class EnvelopeSpec:
             if ddate_ok and rt is not None and r.type == rt.name:
                 bd = rt.business_date(r.record)
                 if bd and bd != ddate and rt.date_field not in {f.field for f in rf}:
+                    # a warning: in practice DataDate is the upload day (Changchun 2015, standards.md §4.3)
                     rf.append(Finding(E08, rt.date_field, f"记录业务日期 {bd} 与 DataDate {ddate} 不一致",
-                                      f"the record's business date {bd} is not the DataDate {ddate}", value=bd))
+                                      f"the record's business date {bd} is not the DataDate {ddate}", "warning", value=bd))
             res.record_findings.append(rf)
 
     # -- responses ---------------------------------------------------------
@@ -531,23 +535,32 @@ class EnvelopeSpec:
         errs = [f for f in res.findings if f.severity == "error"]
         if errs:
             code = self.reason_for(errs[0])
-            return Response(**base, code=code, message=self.reason_text(code), count=0)
+            return Response(**base, code=code, message=self.result_message(code), count=0)
         dup = set(duplicates)
         overrides = overrides or {}
         results = []
         for r, rf in zip(res.records, res.record_findings):
             errs = [f for f in rf if f.severity == "error"]
+            every = [_finding_row(f) for f in rf]      # all of them, not only the first (issue 12)
             if errs:
                 f = errs[0]
-                results.append(RecordVerdict(r.position, "rejected", self.reason_for(f), f.field, f.zh))
+                results.append(RecordVerdict(r.position, "rejected", self.reason_for(f), f.field, f.zh, f.en, every))
             elif r.position in overrides:
-                reason, msg = overrides[r.position]
-                results.append(RecordVerdict(r.position, "rejected", reason, None, msg))
+                reason, msg, *more = overrides[r.position]
+                en = more[0] if more else self.reason_text(reason, "en")
+                every.insert(0, {"rule": more[1] if len(more) > 1 else "", "field": "", "severity": "error",
+                                 "zh": msg, "en": en})
+                results.append(RecordVerdict(r.position, "rejected", reason, None, msg, en, every))
             elif r.position in dup:
-                results.append(RecordVerdict(r.position, "duplicate", "2009"))
+                results.append(RecordVerdict(r.position, "duplicate", "2009", findings=every))
             else:
-                results.append(RecordVerdict(r.position, "accepted", "0000"))
-        return Response(**base, code="0000", message=self.reason_text("0000"), count=len(results), results=results)
+                results.append(RecordVerdict(r.position, "accepted", "0000", findings=every))
+        return Response(**base, code="0000", message=self.result_message("0000"), count=len(results), results=results)
+
+    def result_message(self, code: str) -> str:
+        """ResultMsg: the reason's text in both languages, ``"zh / en"`` (one element, as the format allows)."""
+        zh, en = self.reason_text(code, "zh"), self.reason_text(code, "en")
+        return f"{zh} / {en}" if en and en != zh else zh
 
     def refuse(self, code: str, now: _dt.datetime | None = None, header: dict | None = None) -> Response:
         """A whole-envelope refusal with ``code`` (e.g. "1111" unknown node, "1199" busy)."""
@@ -556,7 +569,7 @@ class EnvelopeSpec:
         now = now or _dt.datetime.now(_dt.timezone.utc)
         h = header or {}
         return Response(h.get("NodeId", ""), h.get("RequestTime", ""), format_request_time(beijing(now, self.utc_offset)),
-                        h.get("Index", ""), code, self.reason_text(code), 0)
+                        h.get("Index", ""), code, self.result_message(code), 0)
 
     def build_response(self, resp: Response, fmt: str = "xml") -> bytes:
         """Serialise a response (XML or JSON)."""
@@ -571,13 +584,18 @@ class EnvelopeSpec:
                 row["Field"] = r.field
             if r.message is not None:
                 row["Message"] = r.message
+            if r.message_en is not None:
+                row["MessageEn"] = r.message_en
             rows.append(row)
         if fmt == "json":
+            for row, r in zip(rows, resp.results):
+                if r.findings:
+                    row["Findings"] = [{k.capitalize(): v for k, v in f.items()} for f in r.findings]
             return json.dumps({self.resp_root: {**head, "Results": rows}}, ensure_ascii=False,
                               separators=(",", ":")).encode("utf-8")
         inner = "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in head.items())
-        res = "".join("<Result>" + "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in row.items()) + "</Result>"
-                      for row in rows)
+        res = "".join("<Result>" + "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in row.items()) + _findings_xml(r)
+                      + "</Result>" for row, r in zip(rows, resp.results))
         return (f'<?xml version="1.0" encoding="UTF-8"?><{self.resp_root}>{inner}<Results>{res}</Results>'
                 f"</{self.resp_root}>").encode("utf-8")
 
@@ -597,7 +615,8 @@ class EnvelopeSpec:
                                       f"the root element must be <{self.resp_root}>")]
             for c in root:
                 if c.tag == "Results":
-                    rows = [{g.tag: g.text or "" for g in r} for r in c if r.tag == "Result"]
+                    rows = [{g.tag: (_findings_of(g) if g.tag == "Findings" else g.text or "") for g in r}
+                            for r in c if r.tag == "Result"]
                     if any(r.tag != "Result" for r in c):
                         fs.append(Finding(E09, "Results", "Results 只能含 <Result>", "Results holds only <Result>"))
                 elif c.tag in head:
@@ -657,8 +676,10 @@ class EnvelopeSpec:
             if reason not in self.reasons or (want and reason != want) or (verdict == "rejected" and reason in ("0000", "2009")):
                 fs.append(Finding(E09, where, f"Reason {reason} 与 Verdict {verdict} 不符",
                                   f"Reason {reason!r} does not fit Verdict {verdict!r}", value=reason[:40]))
-            results.append(RecordVerdict(i, str(verdict), reason,
-                                         row.get("Field"), row.get("Message")))
+            found = row.get("Findings") if isinstance(row.get("Findings"), list) else []
+            results.append(RecordVerdict(i, str(verdict), reason, row.get("Field"), row.get("Message"),
+                                         row.get("MessageEn"),
+                                         [{k.lower(): str(v) for k, v in f.items()} for f in found if isinstance(f, dict)]))
         resp = Response(head["NodeId"], head["RequestTime"], head["ResponseTime"], head["Index"], code,
                         head["ResultMsg"], nums.get("Count", 0), results)
         if len(nums) == 4:
@@ -671,3 +692,24 @@ class EnvelopeSpec:
                 fs.append(Finding(E09, "Accepted", "Accepted/Duplicate/Rejected 与逐条结果不符",
                                   "Accepted/Duplicate/Rejected do not match the results"))
         return (None if fs else resp), fs
+
+
+# -- the per-record findings of a response (a documented extension of the profile's response) --------------
+_FINDING_KEYS = ("rule", "field", "severity", "zh", "en")
+
+
+def _finding_row(f: Finding) -> dict:
+    return {"rule": f.rule, "field": f.field, "severity": f.severity, "zh": f.zh, "en": f.en}
+
+
+def _findings_xml(r: RecordVerdict) -> str:
+    """``<Findings><Finding><Rule/><Field/><Severity/><Zh/><En/></Finding>…</Findings>`` ('' if none)."""
+    if not r.findings:
+        return ""
+    return "<Findings>" + "".join(
+        "<Finding>" + "".join(f"<{k.capitalize()}>{_escape(str(f.get(k, '')))}</{k.capitalize()}>" for k in _FINDING_KEYS)
+        + "</Finding>" for f in r.findings) + "</Findings>"
+
+
+def _findings_of(el) -> list[dict]:
+    return [{g.tag: g.text or "" for g in f} for f in el if f.tag == "Finding"]

@@ -20,9 +20,25 @@ between them is :meth:`RecordType.wire_name` / :attr:`RecordType.by_wire`
 ``wire`` key in its field dictionary).
 
 Validation (:meth:`RecordCatalog.validate`) never raises for bad input; it
-returns findings with rule ids TRAN-REC-01..07.  Decoding never raises
-either: hostile or malformed bytes give TRAN-ENC findings (see
-:mod:`profiles.xmlsafe`).
+returns findings with rule ids TRAN-REC-01..08, CODE-* and CODE-BATCH-*.
+Decoding never raises either: hostile or malformed bytes give TRAN-ENC
+findings (see :mod:`profiles.xmlsafe`).
+
+Practice outranks the profile (issue 12).  A record is judged against the
+union of its type's evidenced forms (``forms`` in ``records.toml``: the
+profile's own field list plus each deployed system's); elements may come
+under an alias (``aliases``: e.g. Guangzhou's ``qua_id``); dates in any of the
+evidenced ``date_forms``; enums as codes or as the words practice sends
+(``synonyms``: 企业 = 1, 合格 = 1); decimals with trailing zeros beyond the
+quantity's decimals (13.8000).  What the profile invented and practice does
+not show is at most a ``warning`` (a *recommended* finding: TRAN-REC-08,
+CODE-COMM-03, CODE-BATCH-02), never an error.  :meth:`RecordCatalog.canonical`
+gives the one stored form (aliases resolved, dates yyyyMMdd /
+yyyyMMddHHmmss, enum words as codes, decimals at the quantity's decimals).
+
+Every list in the data (forms, aliases, synonyms, date forms, batch link
+kinds) is a TOML array, so a dialect overlay that sets it *replaces* it:
+that is how a city narrows the union.
 """
 from __future__ import annotations
 
@@ -37,11 +53,43 @@ from .findings import Finding
 from .jsonsafe import read_json
 from .xmlsafe import DEFAULT_LIMITS, Limits, XmlSource, looks_like_xml
 
-R_KNOWN, R_REQUIRED, R_FORMAT, R_UNITS, R_MEAT, R_CODES, R_DATES = (
-    "TRAN-REC-01", "TRAN-REC-02", "TRAN-REC-03", "TRAN-REC-04", "TRAN-REC-05", "TRAN-REC-06", "TRAN-REC-07")
+R_KNOWN, R_REQUIRED, R_FORMAT, R_UNITS, R_MEAT, R_CODES, R_DATES, R_PREFERRED = (
+    "TRAN-REC-01", "TRAN-REC-02", "TRAN-REC-03", "TRAN-REC-04", "TRAN-REC-05", "TRAN-REC-06", "TRAN-REC-07",
+    "TRAN-REC-08")
+R_BATCH_LOCAL = "CODE-BATCH-02"
+WARN = "warning"
 
 FIELD_TYPES = ("node_code", "operator_code", "trace_code", "commodity_code", "region_code", "string", "date",
-               "datetime", "decimal", "integer", "enum")
+               "datetime", "decimal", "integer", "enum", "batch")
+#: canonical (stored) form of each date type
+CANONICAL_DATE = {"date": "yyyyMMdd", "datetime": "yyyyMMddHHmmss"}
+_TOKENS = (("yyyy", r"(?P<y>[0-9]{4})"), ("MM", r"(?P<mo>[0-9]{2})"), ("dd", r"(?P<d>[0-9]{2})"),
+           ("HH", r"(?P<h>[0-9]{2})"), ("mm", r"(?P<mi>[0-9]{2})"), ("ss", r"(?P<s>[0-9]{2})"),
+           ("SSS", r"(?P<ms>[0-9]{1,3})"))
+
+
+def date_form_regex(form: str) -> re.Pattern:
+    """A date form such as ``yyyy-MM-dd HH:mm:ss`` as an anchored regular expression with named parts."""
+    out, i = [], 0
+    while i < len(form):
+        for tok, rx in _TOKENS:
+            if form.startswith(tok, i):
+                out.append(rx)
+                i += len(tok)
+                break
+        else:
+            out.append(re.escape(form[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def parse_date_form(forms: tuple, v: str) -> tuple[str, dict] | None:
+    """``(form, parts)`` of the first form ``v`` matches (parts: y, mo, d, h, mi, s as text), else ``None``."""
+    for form, rx in forms:
+        m = rx.match(v)
+        if m is not None:
+            return form, {k: x for k, x in m.groupdict().items() if x is not None}
+    return None
 _CODE_KIND = {"node_code": "node", "operator_code": "operator", "trace_code": "trace", "commodity_code": "commodity"}
 _DECIMAL = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?\Z")
 _INTEGER = re.compile(r"(0|[1-9][0-9]*)\Z")
@@ -82,6 +130,9 @@ class FieldSpec:
     quantity: Quantity | None = None
     kind: str | None = None          #: commodity kind required ("meat"), if any
     wire: str = ""                   #: element name on the wire (defaults to ``name``)
+    date_forms: tuple = ()           #: (form, regex) accepted for date/datetime fields, canonical first
+    synonyms: dict | None = None     #: enum: word practice sends -> code (合格 -> 1)
+    open: bool = False               #: enum: other text (<= max) is a warning, not an error
 
     def label(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
@@ -94,10 +145,10 @@ class FieldSpec:
             return "enum " + "|".join(self.values or {})
         if self.type == "string":
             return f"string<= {self.max}" if self.max else "string"
-        if self.type == "date":
-            return "date yyyyMMdd"
-        if self.type == "datetime":
-            return "datetime yyyyMMddHHmmss"
+        if self.type in ("date", "datetime"):
+            return f"{self.type} " + " | ".join(f for f, _ in self.date_forms)
+        if self.type == "batch":
+            return f"batch id<= {self.max}"
         if self.type == "integer":
             return f"integer<= {self.max} digits" if self.max else "integer"
         return self.type + (f" ({self.kind})" if self.kind else "")
@@ -122,12 +173,20 @@ class RecordType:
     meat_certs: tuple[str, ...] = ()
     not_greater: tuple = ()
     profile_fields: tuple[str, ...] = ()
+    #: evidenced forms: (name, evidence, source, fields, required); the profile's own list is the first
+    forms: tuple = ()
+    #: alias element name -> field name (the same thing under another name, as practice sends it)
+    aliases: dict = dc_field(default_factory=dict)
+    extra: tuple = ()                #: fields of the other forms that the profile's own list lacks
     by_name: dict = dc_field(default_factory=dict)
     by_wire: dict = dc_field(default_factory=dict)
 
     def __post_init__(self):
-        self.by_name = {f.name: f for f in self.fields}
-        self.by_wire = {f.wire or f.name: f for f in self.fields}
+        every = self.fields + self.extra
+        self.by_name = {f.name: f for f in every}
+        self.by_wire = {f.wire or f.name: f for f in every}
+        if not self.forms:
+            self.forms = (("profile", self.evidence, self.source, tuple(f.name for f in self.fields), self.required),)
 
     def label(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
@@ -167,20 +226,44 @@ class RecordType:
                 out[k] = Decimal(v)
             elif f.type == "integer":
                 out[k] = int(v)
-            elif f.type == "date":
-                out[k] = _dt.date(int(v[:4]), int(v[4:6]), int(v[6:8]))
-            elif f.type == "datetime":
-                out[k] = _dt.datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:14]))
+            elif f.type in ("date", "datetime"):
+                p = parse_date_form(f.date_forms, v)[1]
+                if f.type == "date":
+                    out[k] = _dt.date(int(p["y"]), int(p["mo"]), int(p["d"]))
+                else:
+                    out[k] = _dt.datetime(int(p["y"]), int(p["mo"]), int(p["d"]), int(p["h"]), int(p["mi"]),
+                                          int(p["s"]))
             else:
                 out[k] = v
         return out
 
     def business_date(self, record: dict[str, str]) -> str | None:
-        """The record's business date (yyyyMMdd) or ``None`` if the type has none or it is missing."""
+        """The record's business date (yyyyMMdd) or ``None`` if the type has none or it is missing.
+
+        Any accepted date form counts (2015-06-03 gives 20150603); an unreadable value gives its
+        first 8 characters (the caller's comparison then fails visibly).
+        """
         if self.date_field is None:
             return None
         v = record.get(self.date_field)
-        return v[:8] if isinstance(v, str) and v else None
+        if not isinstance(v, str) or not v:
+            return None
+        f = self.by_name.get(self.date_field)
+        got = parse_date_form(f.date_forms, v) if f is not None else None
+        return got[1]["y"] + got[1]["mo"] + got[1]["d"] if got else v[:8]
+
+    def best_form(self, record: dict) -> tuple[tuple, list[str]]:
+        """The evidenced form the record is nearest to (fewest required fields missing plus elements outside
+        the form; ties go to the earlier form, the profile's own first) and the required fields it misses."""
+        best, best_cost = None, None
+        for form in self.forms:
+            missing = [n for n in form[4] if record.get(self.wire_name(n)) in (None, "")]
+            names = {self.wire_name(n) for n in form[3]}
+            # elements outside the form count against it: a record is in a form by what it carries, too
+            cost = len(missing) + sum(1 for k in record if k not in names)
+            if best is None or cost < best_cost:
+                best, best_cost = (form, missing), cost
+        return best
 
 
 def _to_wire(f: FieldSpec, v: Any) -> str:
@@ -250,6 +333,11 @@ class RecordCatalog:
         self.meta = data.get("meta", {})
         self.list_root: str = self.meta.get("list_root", "records")
         self._years = (int(self.meta.get("date_min_year", 1990)), int(self.meta.get("date_max_year", 2099)))
+        #: code kinds a batch_id may be read as an upstream link (CODE-TRACE-05); a dialect may narrow it
+        self.batch_link_kinds: tuple[str, ...] = tuple(self.meta.get("batch_link_kinds", ["trace", "batch"]))
+        #: voucher_type values saying batch_id holds a certificate number, not a code (dppc mtrace)
+        self.certificate_vouchers = frozenset(self.meta.get("certificate_vouchers", []))
+        default_forms = {t: tuple(self.meta.get(f"{t}_forms", [CANONICAL_DATE[t]])) for t in CANONICAL_DATE}
         self.quantities = {k: Quantity(k, q["zh"], q["en"], q["unit"], q.get("unit_en", q["unit"]),
                                        int(q["decimals"]), int(q["int_digits"]), bool(q.get("positive", True)))
                            for k, q in data.get("quantities", {}).items()}
@@ -263,9 +351,20 @@ class RecordCatalog:
                 q = self.quantities.get(d.get("quantity"))
                 if q is None:
                     raise ProfileError(f"records.toml: decimal field {name!r} needs a known quantity")
+            forms = ()
+            if d["type"] in CANONICAL_DATE:
+                names = tuple(d.get("forms", default_forms[d["type"]]))
+                if not names or names[0] != CANONICAL_DATE[d["type"]]:
+                    raise ProfileError(f"records.toml: field {name!r}: the first date form must be "
+                                       f"{CANONICAL_DATE[d['type']]} (the stored form)")
+                forms = tuple((n, date_form_regex(n)) for n in names)
+            syn = {str(a): str(b) for a, b in d.get("synonyms", [])}
+            if d["type"] == "enum" and not set(syn.values()) <= set(d.get("values", {})):
+                raise ProfileError(f"records.toml: field {name!r}: a synonym names an unknown code")
             specs[name] = FieldSpec(name, d["zh"], d["en"], d["type"], d.get("max"),
                                     re.compile(d["pattern"]) if d.get("pattern") else None,
-                                    d.get("values"), q, d.get("kind"), d.get("wire", ""))
+                                    d.get("values"), q, d.get("kind"), d.get("wire", ""), forms, syn or None,
+                                    bool(d.get("open", False)))
         self.fields = specs
         self.types: dict[str, RecordType] = {}
         for tname, t in data.get("types", {}).items():
@@ -277,17 +376,51 @@ class RecordCatalog:
             if not optional <= set(t["fields"]):
                 raise ProfileError(f"records.toml: type {tname!r} lists optional fields it does not have")
             certs = tuple(c for c in ("quarantine_animal_products_id", "inspection_meat_id") if c in t["fields"])
+            required = frozenset(set(t["fields"]) - optional)
+            forms, extra = self._forms(tname, t, required, specs)
+            every = set(t["fields"]) | {f.name for f in extra}
+            # an alias that is itself a field of the type (a dialect naming the element as its own field) is
+            # not an alias there
+            aliases = {str(a): str(b) for a, b in t.get("aliases", []) if str(a) not in every}
+            if not set(aliases.values()) <= every:
+                raise ProfileError(f"records.toml: type {tname!r}: an alias names a field the type lacks")
             self.types[tname] = RecordType(
                 tname, t["zh"], t["en"], t["index"], t.get("node_type", "any"), t["evidence"], t.get("source", ""),
-                flds, frozenset(set(t["fields"]) - optional), t.get("date_field"), t.get("node_field"),
+                flds, required, t.get("date_field"), t.get("node_field"),
                 t.get("meat_rule"), certs, tuple(tuple(p) for p in t.get("not_greater", [])),
-                tuple(t.get("profile_fields", [])))
+                tuple(t.get("profile_fields", [])), forms, aliases, extra)
         self.by_index = {t.index: t for t in self.types.values()}
         if len(self.by_index) != len(self.types):
             raise ProfileError("records.toml: two record types share an Index code")
         self._codes = profile.codes
         self._regions = profile.regions
         self._commodities = profile.commodities
+
+    @staticmethod
+    def _forms(tname: str, t: dict, required: frozenset, specs: dict) -> tuple[tuple, tuple]:
+        """The type's evidenced forms and the fields they add to the profile's own list.
+
+        A form (``[[types.X.forms]]``) gives either ``fields`` (its whole list) or ``add`` (fields added to
+        the profile's list); ``optional`` lists its optional fields (with ``add``: the added fields are
+        optional unless ``required`` names them).
+        """
+        from .profile import ProfileError
+        forms = [("profile", t["evidence"], t.get("source", ""), tuple(t["fields"]), required)]
+        extra: dict[str, FieldSpec] = {}
+        for fm in t.get("forms", []):
+            if "fields" in fm:
+                names = tuple(fm["fields"])
+                req = frozenset(names) - set(fm.get("optional", []))
+            else:
+                names = tuple(t["fields"]) + tuple(fm.get("add", []))
+                req = (required - set(fm.get("optional", []))) | set(fm.get("required", []))
+            for n in names:
+                if n not in specs:
+                    raise ProfileError(f"records.toml: form {fm.get('name')!r} of {tname!r} uses undefined field {n!r}")
+                if n not in t["fields"]:
+                    extra.setdefault(n, specs[n])
+            forms.append((fm["name"], fm.get("evidence", "practice"), fm.get("source", ""), names, req))
+        return tuple(forms), tuple(extra.values())
 
     def __contains__(self, name: str) -> bool:
         return name in self.types
@@ -305,31 +438,68 @@ class RecordCatalog:
         if not isinstance(record, dict):
             return [Finding(R_KNOWN, type_name, "记录应为字段集合（对象）", "a record must be a set of fields (an object)")]
         out: list[Finding] = []
+        record = self._unalias(rt, record, out)
         by_wire = rt.by_wire
         for k in record:
             if k not in by_wire:
                 out.append(Finding(R_KNOWN, str(k), f"{rt.zh}没有元素「{k}」",
                                    f"{rt.name} has no element {k!r}", value=str(k)[:60]))
-        for name in rt.required:
-            v = record.get(rt.wire_name(name))
-            if v is None or v == "":
-                f = rt.by_name[name]
-                out.append(Finding(R_REQUIRED, name, f"缺少必填字段 {name}（{f.zh}）",
-                                   f"required field {name} ({f.en}) is missing"))
+        form, missing = rt.best_form(record)
+        for name in sorted(missing, key=[f.name for f in rt.fields + rt.extra].index):
+            f = rt.by_name[name]
+            where = "" if len(rt.forms) == 1 else f"（按{form[0]}形式）"
+            where_en = "" if len(rt.forms) == 1 else f" (as the {form[0]} form)"
+            out.append(Finding(R_REQUIRED, name, f"缺少必填字段 {name}（{f.zh}）{where}",
+                               f"required field {name} ({f.en}) is missing{where_en}"))
         bad = set()
-        for f in rt.fields:
+        for f in rt.fields + rt.extra:
             v = record.get(f.wire or f.name)
             if v is None or v == "":
                 continue
             ff = self._field_findings(f, v)
             if ff:
                 out += ff
-                bad.add(f.name)
+                if any(x.severity == "error" for x in ff):
+                    bad.add(f.name)
         out += self._cross_findings(rt, record, bad)
         return out
 
+    @staticmethod
+    def _unalias(rt: RecordType, record: dict, out: list) -> dict:
+        """The record with alias element names replaced by the field names (an alias and its field both
+        present is a TRAN-REC-01 finding; the field's own element wins)."""
+        if not rt.aliases or not any(k in rt.aliases for k in record):
+            return record
+        res = {}
+        for k, v in record.items():
+            name = rt.aliases.get(k)
+            if name is None:
+                res[k] = v
+                continue
+            if rt.wire_name(name) in record:
+                out.append(Finding(R_KNOWN, str(k), f"「{k}」与「{name}」是同一字段，不能同时出现",
+                                   f"{k!r} and {name!r} are the same field; send one of them", value=str(k)))
+                continue
+            res[rt.wire_name(name)] = v
+        return res
+
     def is_valid(self, type_name: str, record: dict) -> bool:
-        return not self.validate(type_name, record)
+        """True iff the record has no finding of severity error (warnings are recommendations)."""
+        return not any(f.severity == "error" for f in self.validate(type_name, record))
+
+    def canonical(self, type_name: str, record: dict[str, str]) -> dict[str, str]:
+        """The stored form of a record that has no error finding: aliases resolved to field names, dates
+        yyyyMMdd / yyyyMMddHHmmss, enum words as their codes, decimals with trailing zeros beyond the
+        quantity's decimals cut (13.8000 -> 13.80).  Values that have no canonical form (free text in an
+        open enum, excess non-zero decimals) are kept as sent.  Field order: as the record's."""
+        rt = self.types[type_name]
+        rec = self._unalias(rt, record, [])
+        out: dict[str, str] = {}
+        for k, v in rec.items():
+            f = rt.by_wire.get(k)
+            name = f.name if f is not None else k
+            out[name] = v if f is None or not isinstance(v, str) else _canonical_value(f, v)
+        return out
 
     def _field_findings(self, f: FieldSpec, v: Any) -> list[Finding]:
         n = f.name
@@ -342,11 +512,14 @@ class RecordCatalog:
         t = f.type
         if t in _CODE_KIND:
             kind = _CODE_KIND[t]
-            found = self._codes.findings(v, kind) if not self._codes.is_valid(v, kind) else []
-            out = [Finding(R_CODES, f"{n}{c.field}" if c.field.startswith("[") else n,
-                           f"{n}（{f.zh}）：{c.zh}（{c.rule}）", f"{n} ({f.en}): {c.en} ({c.rule})", value=v[:60])
+            found = self._codes.findings(v, kind) if not self._codes.is_valid(v, kind) or kind != "commodity" else []
+            # errors become TRAN-REC-06 naming the code rule; warnings (recommended code rules) keep their rule
+            out = [Finding(R_CODES if c.severity == "error" else c.rule,
+                           f"{n}{c.field}" if c.field.startswith("[") else n,
+                           f"{n}（{f.zh}）：{c.zh}（{c.rule}）", f"{n} ({f.en}): {c.en} ({c.rule})", c.severity,
+                           value=v[:60])
                    for c in found]
-            if not out and f.kind:
+            if not any(x.severity == "error" for x in out) and f.kind:
                 c = self._commodities.get(v)
                 if c is not None and c.kind != f.kind:
                     out.append(Finding(R_CODES, n, f"{n}（{f.zh}）应为肉类商品编码，「{v}」是{c.name_zh}",
@@ -358,9 +531,16 @@ class RecordCatalog:
                 out.append(Finding(R_FORMAT, n, f"{n}（{f.zh}）最长 {f.max} 个字符，实为 {len(v)}",
                                    f"{n} ({f.en}) is at most {f.max} characters, this has {len(v)}", value=v[:60]))
             elif f.pattern is not None and not f.pattern.match(v):
-                out.append(Finding(R_FORMAT, n, f"{n}（{f.zh}）格式不符（{f.pattern.pattern}）",
-                                   f"{n} ({f.en}) does not match {f.pattern.pattern}", value=v[:60]))
+                # the patterns are the profile's own (no deployed system checks them): a recommendation
+                out.append(Finding(R_PREFERRED, n, f"{n}（{f.zh}）不是本配置建议的格式（{f.pattern.pattern}）",
+                                   f"{n} ({f.en}) is not in the profile's preferred form {f.pattern.pattern}",
+                                   severity=WARN, value=v[:60]))
             return out
+        if t == "batch":
+            if f.max is not None and len(v) > f.max:
+                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）最长 {f.max} 个字符，实为 {len(v)}",
+                                f"{n} ({f.en}) is at most {f.max} characters, this has {len(v)}", value=v[:60])]
+            return []
         if t == "decimal":
             return self._decimal_findings(f, v)
         if t == "integer":
@@ -370,10 +550,16 @@ class RecordCatalog:
                                 value=v[:60])]
             return []
         if t == "enum":
-            if v not in f.values:
+            if v not in f.values and v not in (f.synonyms or {}):
                 allowed = "、".join(f"{k}={lab}" for k, lab in f.values.items())
-                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）取值应为 {allowed}",
-                                f"{n} ({f.en}) must be one of {', '.join(f.values)}", value=v[:60])]
+                words = "、".join(f.synonyms or {})
+                if f.open and (f.max is None or len(v) <= f.max):
+                    return [Finding(R_PREFERRED, n, f"{n}（{f.zh}）「{v}」不是已知取值（{allowed}；或 {words}），按原文接收",
+                                    f"{n} ({f.en}) {v!r} is none of the known values ({', '.join(f.values)}; or "
+                                    f"{', '.join(f.synonyms or {})}); accepted as free text", severity=WARN, value=v[:60])]
+                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）取值应为 {allowed}" + (f"（或 {words}）" if words else ""),
+                                f"{n} ({f.en}) must be one of {', '.join(f.values)}"
+                                + (f" (or {', '.join(f.synonyms)})" if f.synonyms else ""), value=v[:60])]
             return []
         if t in ("date", "datetime"):
             return self._date_findings(f, v)
@@ -403,7 +589,7 @@ class RecordCatalog:
         if len(ip) > q.int_digits:
             out.append(Finding(R_FORMAT, n, f"{n}（{f.zh}）整数部分最多 {q.int_digits} 位",
                                f"{n} ({f.en}) has at most {q.int_digits} integer digits", value=v[:60]))
-        if len(fp) > q.decimals:
+        if len(fp.rstrip("0")) > q.decimals:
             out.append(Finding(R_UNITS, n, f"{n}（{f.zh}）单位{q.unit}，最多 {q.decimals} 位小数，实为 {len(fp)} 位",
                                f"{n} ({f.en}) is in {q.unit_en} with at most {q.decimals} decimals; this has {len(fp)}",
                                value=v))
@@ -413,16 +599,16 @@ class RecordCatalog:
 
     def _date_findings(self, f: FieldSpec, v: str) -> list[Finding]:
         n = f.name
-        width, fmt = (8, "yyyyMMdd") if f.type == "date" else (14, "yyyyMMddHHmmss")
-        if not (len(v) == width and v.isascii() and v.isdigit()):
-            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）格式应为 {fmt}（{width}位数字）",
-                            f"{n} ({f.en}) must be {fmt} ({width} digits)", value=v[:60])]
-        y = int(v[:4])
+        width = 8 if f.type == "date" else 14
+        got = parse_date_form(f.date_forms, v)
+        if got is None:
+            fmt = " / ".join(x for x, _ in f.date_forms)
+            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）格式应为 {fmt}",
+                            f"{n} ({f.en}) must be {fmt}", value=v[:60])]
+        p = got[1]
+        y = int(p["y"])
         try:
-            if f.type == "date":
-                _dt.date(y, int(v[4:6]), int(v[6:8]))
-            else:
-                _dt.datetime(y, int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:14]))
+            _dt.datetime(y, int(p["mo"]), int(p["d"]), int(p.get("h", 0)), int(p.get("mi", 0)), int(p.get("s", 0)))
         except ValueError:
             return [Finding(R_DATES, n, f"{n}（{f.zh}）「{v}」不是有效的日历{'日期' if width == 8 else '时间'}",
                             f"{n} ({f.en}) {v!r} is not a valid calendar {'date' if width == 8 else 'date-time'}",
@@ -441,13 +627,44 @@ class RecordCatalog:
             if va and vb and a not in bad and b not in bad and Decimal(va) > Decimal(vb):
                 out.append(Finding(R_UNITS, a, f"{a}（{rt.by_name[a].zh}）{va} 不能大于 {b}（{rt.by_name[b].zh}）{vb}",
                                    f"{a} ({rt.by_name[a].en}) {va} cannot exceed {b} ({rt.by_name[b].en}) {vb}", value=va))
+        out += self._batch_findings(rt, record, bad)
         code = record.get(rt.meat_rule, "") if rt.meat_rule else ""
-        if rt.meat_certs and code and rt.meat_rule not in bad and self.is_meat(code):
+        # the rule binds the forms that carry a certificate field (Ningbo's retail feed carries none); a
+        # certificate carried in batch_id and typed by voucher_type (dppc mtrace) satisfies it
+        form_fields = rt.best_form(record)[0][3]
+        typed_cert = record.get("voucher_type") in self.certificate_vouchers and record.get("batch_id")
+        if rt.meat_certs and code and rt.meat_rule not in bad and self.is_meat(code) \
+                and any(c in form_fields for c in rt.meat_certs) and not typed_cert:
             if not any(record.get(c) for c in rt.meat_certs):
                 names = " / ".join(rt.meat_certs)
                 zh = " 或 ".join(rt.by_name[c].zh for c in rt.meat_certs)
                 out.append(Finding(R_MEAT, names, f"肉类商品须有{zh}", f"meat needs {names}",
                                    value=record.get(rt.meat_rule)))
+        return out
+
+    def batch_kind(self, value: str, voucher_type: str | None = None) -> str | None:
+        """What a batch id is: ``trace`` (20-digit trace code), ``batch`` (16-digit batch code),
+        ``certificate`` (voucher_type says so) or ``None`` (locally generated or unknown)."""
+        if voucher_type in self.certificate_vouchers:
+            return "certificate"
+        for kind in ("trace", "batch"):
+            if self._codes.is_valid(value, kind):
+                return kind
+        return None
+
+    def _batch_findings(self, rt: RecordType, record: dict, bad: set) -> list[Finding]:
+        out = []
+        for f in rt.fields + rt.extra:
+            v = record.get(f.wire or f.name)
+            if f.type != "batch" or not v or f.name in bad:
+                continue
+            if self.batch_kind(v, record.get("voucher_type")) is None:
+                out.append(Finding(R_BATCH_LOCAL, f.name,
+                                   f"{f.name}（{f.zh}）「{v[:40]}」既不是追溯码、16位批次码，也不是凭证类型所指的证号："
+                                   "本地生成的批次号可以接收，但无法与上游追溯链衔接",
+                                   f"{f.name} ({f.en}) {v[:40]!r} is neither a trace code, a 16-digit batch code nor a "
+                                   "certificate typed by voucher_type: a locally generated batch id is accepted but does "
+                                   "not link to the upstream chain", severity=WARN, value=v[:60]))
         return out
 
     def is_meat(self, commodity_code: str) -> bool:
@@ -607,6 +824,23 @@ class RecordCatalog:
         if looks_like_xml(data):
             return self.decode_xml(data, type_name, limits)
         return self.decode_json(data, type_name, limits)
+
+
+def _canonical_value(f: FieldSpec, v: str) -> str:
+    if f.type in CANONICAL_DATE:
+        got = parse_date_form(f.date_forms, v)
+        if got is None:
+            return v
+        p = got[1]
+        d = p["y"] + p["mo"] + p["d"]
+        return d if f.type == "date" else d + p.get("h", "00") + p.get("mi", "00") + p.get("s", "00")
+    if f.type == "enum" and f.synonyms and v in f.synonyms:
+        return f.synonyms[v]
+    if f.type == "decimal" and "." in v:
+        whole, frac = v.split(".", 1)
+        keep = max(len(frac.rstrip("0")), min(len(frac), f.quantity.decimals))
+        return whole + ("." + frac[:keep] if keep else "")
+    return v
 
 
 def _json_fields(body: dict) -> dict:

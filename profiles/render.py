@@ -132,6 +132,21 @@ def _summary(doc: _Doc, reqs: list[Requirement]) -> None:
     doc.add(doc.t("按级别：", "By level: ") + ", ".join(
         f"{doc.t(LEVELS[k][0], LEVELS[k][1])} {levels[k]}" for k in LEVELS), "")
     doc.add(doc.t("按测试套件：", "By suite: ") + ", ".join(f"{k} {v}" for k, v in sorted(tested.items())), "")
+    _invented_but_required(doc, reqs)
+
+
+def _invented_but_required(doc: _Doc, reqs: list[Requirement]) -> None:
+    """The required rules that rest on the profile's own definition, each with why it may fail a target."""
+    items = [r for r in reqs if r.level == "required" and r.evidence == "profile"]
+    doc.h(3, f"仍为必须的自定义规则（{len(items)}）及其理由",
+          f"Required rules resting on the profile's own definition ({len(items)}) and why")
+    doc.add(doc.t("实践证据高于本配置的发明：未见于标准与实践的规则通常只作推荐（警告）。下列规则仍为必须，理由如下。",
+                  "Practice outranks the profile's inventions: a rule seen neither in the standards nor in practice "
+                  "is normally only recommended (a warning). These remain required, for the reasons given."), "")
+    rows = [[f"`{r.id}`", r.title(doc.lang),
+             r.justification[doc.lang] if r.justification else doc.t("（未说明理由）", "(no justification given)")]
+            for r in items]
+    doc.add(*_table([doc.t("编号", "id"), doc.t("标题", "title"), doc.t("理由", "justification")], rows))
 
 
 _CODE_LABELS = {"node": ("流通节点编码", "node code"), "operator": ("经营者编码", "operator code"),
@@ -274,12 +289,37 @@ def _records(doc: _Doc, p: Profile) -> None:
                 fmt += f", ≤{spec['max']}"
             if isinstance(spec.get("values"), dict):
                 fmt += ": " + ", ".join(f"{k}={v}" for k, v in spec["values"].items())
+            if spec.get("synonyms"):
+                fmt += doc.t("；同义词 ", "; synonyms ") + ", ".join(f"{a}→{b}" for a, b in spec["synonyms"])
+            if spec.get("type") in ("date", "datetime"):
+                fmt += ": " + " | ".join(spec.get("forms", meta.get(f"{spec['type']}_forms", [])))
             mark = doc.t("选填", "optional") if f in optional else doc.t("必填", "required")
             if f in added:
                 mark += doc.t("（本配置增补）", " (added by profile)")
             rows.append([f"`{f}`", doc.t(spec.get("zh", ""), spec.get("en", "")), fmt, mark])
         doc.add(*_table([doc.t("元素", "element"), doc.t("名称", "name"), doc.t("类型", "type"),
                          doc.t("必填", "required")], rows))
+        _forms(doc, t)
+
+
+def _forms(doc: _Doc, t: dict) -> None:
+    """A record type's aliases and the other forms practice shows (records.toml ``aliases`` / ``forms``)."""
+    if t.get("aliases"):
+        doc.add(doc.t("别名（同一字段的另一元素名，存储为字段名）：", "Aliases (the same field under another element name, "
+                      "stored under the field's name): ") + ", ".join(f"`{a}` → `{b}`" for a, b in t["aliases"]), "")
+    for fm in t.get("forms", []):
+        if "fields" in fm:
+            opt = set(fm.get("optional", []))
+            names = ", ".join(f"`{f}`" + ("" if f in opt else "*") for f in fm["fields"])
+            what = doc.t(f"字段（*为必填）：{names}", f"fields (* required): {names}")
+        else:
+            what = doc.t("在本配置字段之外增加：", "adds to the profile's fields: ") + ", ".join(
+                f"`{f}`" for f in fm.get("add", []))
+        doc.add(f"- {doc.t('实践形式', 'practice form')} `{fm.get('name')}` "
+                f"`{doc.t('证据', 'evidence')}: {fm.get('evidence', 'practice')}`: {what}. "
+                + doc.t("来源：", "Source: ") + str(fm.get("source", "")))
+    if t.get("forms"):
+        doc.add("")
 
 
 def _requirements(doc: _Doc, reqs: list[Requirement]) -> None:
@@ -304,6 +344,8 @@ def _requirements(doc: _Doc, reqs: list[Requirement]) -> None:
                 doc.add(f"- {doc.t('测试套件', 'tested by')}: {r.testable_by}")
             if r.not_tested_reason:
                 doc.add(f"- {doc.t('不测原因', 'not tested because')}: {r.not_tested_reason[doc.lang]}")
+            if r.justification:
+                doc.add(f"- {doc.t('仍为必须的理由', 'why required')}: {r.justification[doc.lang]}")
             doc.add("")
 
 

@@ -17,7 +17,12 @@ strong the evidence is that the standards really require it:
 a missing or empty field, an id not of the form ``AREA-TOPIC-NN`` or whose
 area prefix disagrees with ``area``, an unknown enum value, a conditional
 requirement without a ``condition`` (or a condition on a non-conditional one),
-``testable_by = "not-tested"`` without a zh+en reason.  Ids are unique by
+``testable_by = "not-tested"`` without a zh+en reason, a ``justification``
+that is not ``{zh, en}``.  A ``required`` requirement resting on evidence
+``profile`` should carry a ``justification`` (issue 12: practice outranks
+invention, so an invented rule may fail a target only for a stated reason;
+the docs render it; tests/profiles/test_requirements.py checks the reference
+catalogue).  Ids are unique by
 construction (they are TOML keys).  No I/O: the data is handed in.
 """
 from __future__ import annotations
@@ -72,7 +77,7 @@ ID_RE = re.compile(r"^(CODE|PERC|TRAN|PLAT|NODE)-[A-Z]{2,6}-\d{2}$")
 _CONDITION_RE = re.compile(r"^(capability|field|node_type) [a-z0-9_]+(\|[a-z0-9_]+)*$")
 _TEXT_FIELDS = ("title_zh", "title_en", "statement_zh", "statement_en", "source")
 _KNOWN_KEYS = frozenset(_TEXT_FIELDS + ("id", "area", "level", "condition", "actors", "evidence",
-                                       "profile_values", "testable_by", "not_tested_reason"))
+                                       "profile_values", "testable_by", "not_tested_reason", "justification"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,8 @@ class Requirement:
     profile_values: Mapping[str, Any] = field(default_factory=dict)
     testable_by: str | None = None
     not_tested_reason: Mapping[str, str] | None = None
+    #: why a required rule of evidence ``profile`` may fail a target ({"zh", "en"}); ``None`` otherwise
+    justification: Mapping[str, str] | None = None
 
     def __hash__(self) -> int:  # profile_values is a dict: hash by id (ids are unique in a catalogue)
         return hash(self.id)
@@ -113,6 +120,7 @@ class Requirement:
             "profile_values": dict(self.profile_values),
             "testable_by": self.testable_by,
             "not_tested_reason": dict(self.not_tested_reason) if self.not_tested_reason else None,
+            "justification": dict(self.justification) if self.justification else None,
         }
 
 
@@ -171,12 +179,16 @@ def _parse(rid: str, raw: Any) -> Requirement:
             raise _bad(rid, "testable_by = \"not-tested\" needs not_tested_reason = { zh = …, en = … }")
     elif reason is not None:
         raise _bad(rid, "not_tested_reason is only allowed with testable_by = \"not-tested\"")
+    why = raw.get("justification")
+    if why is not None and (not isinstance(why, dict) or set(why) != {"zh", "en"}
+                            or not all(isinstance(v, str) and v.strip() for v in why.values())):
+        raise _bad(rid, "justification must be { zh = …, en = … }")
     return Requirement(
         id=rid, area=area, level=level, actors=tuple(actors), evidence=evidence,
         source=raw["source"], title_zh=raw["title_zh"], title_en=raw["title_en"],
         statement_zh=raw["statement_zh"], statement_en=raw["statement_en"],
         condition=condition, profile_values=dict(values), testable_by=testable_by,
-        not_tested_reason=dict(reason) if reason else None)
+        not_tested_reason=dict(reason) if reason else None, justification=dict(why) if why else None)
 
 
 class RequirementCatalog:

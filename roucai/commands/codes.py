@@ -18,10 +18,12 @@ _PART_LABELS = [
     ("region_code", "区域码", "region"), ("region_name", "行政区", "region name"),
     ("node_code", "节点编码", "node code"), ("node_seq", "节点流水号", "node sequence"),
     ("operator_code", "经营者编码", "operator code"), ("operator_seq", "经营者流水号", "operator sequence"),
-    ("trace_seq", "追溯流水号", "trace sequence"), ("commodity_name", "商品名称", "commodity"),
+    ("trace_seq", "追溯流水号", "trace sequence"), ("batch_seq", "批次流水号", "batch sequence"),
+    ("commodity_name", "商品名称", "commodity"),
 ]
 _KIND = {"node": ("流通节点编码", "node code"), "operator": ("经营者编码", "operator code"),
-         "trace": ("追溯码", "trace code"), "commodity": ("商品编码", "commodity code")}
+         "trace": ("追溯码", "trace code"), "commodity": ("商品编码", "commodity code"),
+         "batch": ("批次码", "batch code")}
 
 
 def register(sub, common):
@@ -32,9 +34,9 @@ def register(sub, common):
     c.add_argument("--kind", choices=KINDS, help="read every CODE as this kind (default: by length)")
     c.set_defaults(func=run_check)
     n = s.add_parser("new", parents=[common], help="build a code from its parts / 生成编码")
-    n.add_argument("kind", choices=["node", "operator", "trace"])
+    n.add_argument("kind", choices=["node", "operator", "trace", "batch"])
     n.add_argument("--region", help="6-digit GB/T 2260 code (node)")
-    n.add_argument("--node", help="9-digit node code (operator)")
+    n.add_argument("--node", help="9-digit node code (operator, batch)")
     n.add_argument("--operator", help="13-digit operator code (trace)")
     n.add_argument("--seq", type=int, required=True, help="sequence number")
     n.add_argument("--count", type=int, default=1, help="how many consecutive codes (default 1)")
@@ -69,11 +71,12 @@ def run_new(args, con) -> int:
     book = profile_of(args).codes
     if not 1 <= args.count <= 100000:
         raise UsageError("--count 须在1到100000之间", "--count must be 1..100000")
-    need = {"node": "region", "operator": "node", "trace": "operator"}[args.kind]
+    need = {"node": "region", "operator": "node", "trace": "operator", "batch": "node"}[args.kind]
     base = getattr(args, need)
     if not base:
         raise UsageError(f"生成{_KIND[args.kind][0]}需要 --{need}", f"a new {args.kind} code needs --{need}")
-    make = {"node": book.node_code, "operator": book.operator_code, "trace": book.trace_code}[args.kind]
+    make = {"node": book.node_code, "operator": book.operator_code, "trace": book.trace_code,
+            "batch": book.batch_code}[args.kind]
     out = []
     try:
         for i in range(args.count):

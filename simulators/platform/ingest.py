@@ -21,6 +21,11 @@ Order of work for one envelope (XML or the JSON variant):
    usage), node last-upload time and the stop-trade hooks are written; then COMMIT;
 4. only then the ``DataExchangeResp`` is built and returned.
 
+Records are stored in their canonical form (:meth:`profiles.records.RecordCatalog.canonical`: aliases
+resolved, dates yyyyMMdd, enum words as codes, 13.8000 as 13.80), the form as sent kept beside it in
+``records.original`` when it differs (issue 12: normalise on ingest, original kept).  The response
+answers every finding of every record (rule, field, severity, zh, en), warnings included.
+
 If anything fails before COMMIT nothing is stored and the node gets reason
 1199 (retry later).  A record with the identity of a stored one but different
 content is answered ``duplicate`` with a message saying the content differs
@@ -130,20 +135,24 @@ class Ingestor:
         rt_name = res.record_type
         data_date_env = res.header.get("DataDate", "")
         overrides: dict[int, tuple[str, str]] = {}
+        originals: dict[int, dict] = {}     # position -> the record as sent, when its canonical form differs
         rows = []
         for r, rf in zip(res.records, res.record_findings):
             if any(f.severity == "error" for f in rf):
                 continue
-            facts = self.recmap.facts(rt_name, r.record, node)
+            rec = self.catalog.canonical(rt_name, r.record)
+            facts = self.recmap.facts(rt_name, rec, node)
             if facts.foreign:
-                overrides[r.position] = ("2008", facts.foreign[1])
+                overrides[r.position] = ("2008", facts.foreign[1], facts.foreign[2], "PLAT-SEC-02")
                 continue
             rtype = self.catalog.types[rt_name]
-            rows.append((r.position, r.record, facts, rtype.business_date(r.record) or data_date_env))
+            if rec != r.record:
+                originals[r.position] = r.record
+            rows.append((r.position, rec, facts, rtype.business_date(rec) or data_date_env))
         rows = self._registered_operators_only(rows, overrides)
         rows = self._authorised_stops(node, rt_name, rows, overrides)
         try:
-            duplicates, conflicts = self._commit(node, res, rt_name, rows)
+            duplicates, conflicts = self._commit(node, res, rt_name, rows, originals)
         except _Replay:
             out = self.refuse("1110", fmt, res.header)
             logs.event("envelope_refused", logging.WARNING, node=node, code="1110", rule="TRAN-ENV-10")
@@ -156,6 +165,7 @@ class Ingestor:
         for rv in resp.results:
             if rv.seq in conflicts:
                 rv.message = "与已存记录标识相同但内容不同，保留已存版本"
+                rv.message_en = "same identity as a stored record but different content; the stored version is kept"
         out = self._answer(resp, fmt, 200, node)
         logs.event("envelope", node=node, index=res.index, count=len(res.records), accepted=out.accepted,
                    duplicate=out.duplicate, rejected=out.rejected)
@@ -174,7 +184,8 @@ class Ingestor:
             if bad is None:
                 kept.append(row)
             else:
-                overrides[row[0]] = ("2010", f"{bad[0]}「{bad[1]}」未在本平台备案")
+                overrides[row[0]] = ("2010", f"{bad[0]}「{bad[1]}」未在本平台备案",
+                                     f"{bad[0]} {bad[1]!r} is not registered at this platform", "PLAT-REG-01")
         return kept
 
     def _authorised_stops(self, node: str, rtype: str, rows: list, overrides: dict[int, tuple[str, str]]) -> list:
@@ -193,7 +204,9 @@ class Ingestor:
                     refused.add(pos)
         return [row for row in rows if row[0] not in refused]
 
-    def _commit(self, node: str, res, rtype: str, rows: list) -> tuple[set[int], set[int]]:
+    def _commit(self, node: str, res, rtype: str, rows: list, originals: dict | None = None
+                ) -> tuple[set[int], set[int]]:
+        originals = originals or {}
         request_id = uuid.uuid4().hex[:16]
         duplicates: set[int] = set()
         conflicts: set[int] = set()
@@ -219,11 +232,12 @@ class Ingestor:
                     continue
                 seen_keys[facts.rkey] = sha
                 row = tx.one("INSERT INTO records (node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
-                             " goods_code, weight_g, body_sha, body, received_ms, request_id)"
-                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                             " goods_code, weight_g, body_sha, body, received_ms, request_id, original)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                              " ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING id",
                              (node, rtype, facts.rkey, ddate, facts.own_code, facts.received, facts.batch_local,
-                              facts.goods_code, facts.weight_g, sha, body, t, request_id))
+                              facts.goods_code, facts.weight_g, sha, body, t, request_id,
+                              _dumps(originals[pos]) if pos in originals else None))
                 if row is None:
                     duplicates.add(pos)
                     old = tx.scalar("SELECT body_sha FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?",

@@ -10,7 +10,11 @@ type must be described and every field named must exist, else
 * ``rkey``: identity of the record within (node, type); the same record sent
   twice has the same ``rkey`` and is stored once;
 * ``own_code``: the 20-digit trace code it issues (or ``None``);
-* ``received``: the upstream trace code the goods arrived under (or ``None``);
+* ``received``: the upstream code the goods arrived under (or ``None``): the first ``receive`` field
+  holding a code of one of the profile's ``batch_link_kinds`` (reference: the 20-digit trace code and
+  the 16-digit batch code; a dialect whose batch_id does not carry the upstream code narrows it, so chain
+  linking (CODE-TRACE-05) does not assume it); a batch_id that voucher_type says is a certificate is
+  not a code and goes to ``links`` instead;
 * ``batch_local``: the record's ``batch_id`` field as sent (or ``None``);
 * ``links``: certificate numbers joining slaughterhouse records;
 * ``goods_code``, ``weight_g`` (integer grams, exact from the 3-decimal kg text);
@@ -79,6 +83,15 @@ def kg_to_g(text: str | None) -> int | None:
     return int(whole) * 1000 + int((frac + "000")[:3])
 
 
+def _root_fields(profile, type_name: str) -> set[str]:
+    """Field names of ``type_name`` in the profile this one (a dialect) extends, at the root of its lineage."""
+    root = profile
+    while getattr(root, "base", None) is not None:
+        root = root.base
+    rt = root.records.types.get(type_name) if root is not profile else None
+    return set(rt.by_name) if rt is not None else set()
+
+
 class RecordMap:
     def __init__(self, profile, rules: dict | None = None):
         self.profile = profile
@@ -91,7 +104,9 @@ class RecordMap:
             spec = described.get(name)
             if spec is None:
                 raise RecordMapError(f"platform.toml does not describe record type {name!r}")
-            names = set(rt.by_name)
+            # checked against the root profile's catalogue: a dialect whose form lacks a field (Guangzhou's
+            # market_tran_info_detail has no wholesaler_id) simply never fills it
+            names = set(rt.by_name) | _root_fields(profile, name)
             tm = TypeMap(name, tuple(spec["key"]), spec.get("own"), tuple(spec.get("receive", ())),
                          tuple(spec.get("links", ())), spec.get("goods"), spec.get("weight"),
                          getattr(rt, "node_field", None), spec.get("operator"), getattr(rt, "node_type", "any"),
@@ -109,13 +124,18 @@ class RecordMap:
         rkey = _SEP.join(rec.get(f, "") for f in tm.key)
         own = rec.get(tm.own) if tm.own else None
         received = None
+        cat = self.profile.records
+        cert_batch = rec.get("voucher_type") in cat.certificate_vouchers
         for f in tm.receive:
             v = rec.get(f)
-            if v and self.codes.is_valid(v, "trace"):
+            if f == "batch_id" and cert_batch:
+                continue
+            if v and any(self.codes.is_valid(v, k) for k in cat.batch_link_kinds):
                 received = v
                 break
         foreign = None
-        if tm.node_field and rec.get(tm.node_field) != node_id:
+        # a form without the node field (Guangzhou's market_tran_info_detail) is judged by its own code below
+        if tm.node_field and rec.get(tm.node_field) and rec.get(tm.node_field) != node_id:
             v = rec.get(tm.node_field, "")
             foreign = (tm.node_field, f"{tm.node_field}「{v}」不是上传节点 {node_id}",
                        f"{tm.node_field} {v!r} is not the uploading node {node_id}")
@@ -133,6 +153,8 @@ class RecordMap:
                 foreign = (other, f"{other}「{v}」不是上传节点 {node_id} 的经营者",
                            f"{other} {v!r} is not an operator of the uploading node {node_id}")
         links = tuple((f, rec[f]) for f in tm.links if rec.get(f))
+        if cert_batch and rec.get("batch_id"):
+            links += (("batch_id", rec["batch_id"]),)
         goods = rec.get(tm.goods) if tm.goods else None
         weight = kg_to_g(rec.get(tm.weight)) if tm.weight else None
         operators = tuple((f, rec[f]) for f in tm.operator_fields if rec.get(f))

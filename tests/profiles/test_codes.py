@@ -34,7 +34,6 @@ def test_good_trace_code_from_urumqi_node_parses():
     ("99010200100120000345", "CODE-NODE-02", "[0:6]"),           # unknown region
     ("65000000100120000345", "CODE-NODE-02", "[0:6]"),           # province-level region
     ("65010000100120000345", "CODE-NODE-02", "[0:6]"),           # prefecture with counties
-    ("65010200000120000345", "CODE-NODE-03", "[6:9]"),           # zero node sequence
     ("65010200100120000000", "CODE-TRACE-03", "[13:20]"),        # zero trace sequence
 ])
 def test_malformed_trace_codes_rejected_with_reason(code, rule, field):
@@ -69,7 +68,21 @@ def test_kind_is_guessed_by_length():
 def test_commodity_codes():
     assert BOOK.is_valid("21113002", "commodity")      # 羊前腿肉
     assert rules("21199999", "commodity") == ["CODE-COMM-02"]
-    assert rules("21119999", "commodity") == ["CODE-COMM-01"]
+    assert rules("21119999", "commodity") == ["CODE-COMM-03"]      # outside the table: a warning (practice)
+    assert BOOK.check("21113011", "commodity").ok                      # Ningbo's pork
+
+
+def test_zero_node_sequence_is_a_warning():
+    rep = BOOK.check("65010200000120000345", "trace")
+    assert rep.ok and [(f.rule, f.severity, f.field) for f in rep.findings] == [("CODE-NODE-03", "warning", "[6:9]")]
+
+
+def test_batch_codes():
+    assert BOOK.batch_code("440106001", 1) == "4401060010000001"
+    rep = BOOK.check("4401060010000001")
+    assert rep.ok and rep.details["kind"] == "batch" and rep.details["parts"]["batch_seq"] == "0000001"
+    assert rules("4401060010000000", "batch") == ["CODE-BATCH-01"]
+    assert rules("1000000000000123", "batch") == ["CODE-NODE-02"]      # Ningbo's local ids are no batch codes
 
 
 def test_generators_refuse_invalid_parts():

@@ -79,7 +79,7 @@ def field_value(draw, f):
         return draw(node_codes())
     if t == "operator_code":
         return draw(node_codes()) + f"{draw(st.integers(0, 9999)):04d}"
-    if t == "trace_code":
+    if t in ("trace_code", "batch"):   # a batch id is valid in any form; a trace code links it without a warning
         return draw(node_codes()) + f"{draw(st.integers(0, 9999)):04d}" + f"{draw(st.integers(1, 9_999_999)):07d}"
     if t == "commodity_code":
         return draw(st.sampled_from(MEAT if f.kind == "meat" else MEAT + VEG))
@@ -169,7 +169,8 @@ def test_random_mutation_gives_findings_not_exceptions(item, data):
     else:
         rec[key] = rec[key][: data.draw(st.integers(0, max(0, len(rec[key]) - 1)))]
     found = CAT.validate(t, rec)
-    assert all(isinstance(f, Finding) and f.zh and f.en and re.fullmatch(r"TRAN-REC-0[1-7]", f.rule) for f in found)
+    assert all(isinstance(f, Finding) and f.zh and f.en and re.fullmatch(r"TRAN-REC-0[1-8]|CODE-[A-Z]+-0[0-9]", f.rule)
+               for f in found)
     if op == "unknown":
         assert "TRAN-REC-01" in rules(found)
     if op == "drop" and key in CAT[t].required:
@@ -199,7 +200,7 @@ def test_example_records_validate_for_every_type_and_seed():
 
 
 @pytest.mark.parametrize("value,rule", [
-    ("12.5000", "TRAN-REC-04"), ("-1.5", "TRAN-REC-04"), ("0", "TRAN-REC-04"), ("0.000", "TRAN-REC-04"),
+    ("12.5001", "TRAN-REC-04"), ("-1.5", "TRAN-REC-04"), ("0", "TRAN-REC-04"), ("0.000", "TRAN-REC-04"),
     ("1e3", "TRAN-REC-03"), ("12,5", "TRAN-REC-03"), ("+3", "TRAN-REC-03"), ("007.5", "TRAN-REC-03"),
     ("１２.5", "TRAN-REC-03"), ("1234567890.5", "TRAN-REC-03"), (" 12.5", "TRAN-REC-03")])
 def test_weight_format_and_decimals(value, rule):
@@ -232,8 +233,6 @@ def test_meat_code_field_must_be_meat():
 @pytest.mark.parametrize("field,value,code_rule", [
     ("tran_id", "6501020010012000000", "CODE-TRACE-01"),
     ("tran_id", "99010200100120000345", "CODE-NODE-02"),
-    ("ws_supplier_id", "650102000", "CODE-NODE-03"),
-    ("goods_code", "21119999", "CODE-COMM-01"),
     ("area_origin_id", "990000", None)])
 def test_codes_inside_records(field, value, code_rule):
     found = CAT.validate("retail_market_in_info_detail", good(**{field: value}))
@@ -243,8 +242,9 @@ def test_codes_inside_records(field, value, code_rule):
 
 
 @pytest.mark.parametrize("value,rule", [("20240230", "TRAN-REC-07"), ("20241301", "TRAN-REC-07"),
-                                        ("18991231", "TRAN-REC-07"), ("2024-05-18", "TRAN-REC-03"),
-                                        ("2024051", "TRAN-REC-03")])
+                                        ("18991231", "TRAN-REC-07"), ("2024/05/18", "TRAN-REC-03"),
+                                        ("2024051", "TRAN-REC-03"), ("2024-02-30", "TRAN-REC-07"),
+                                        ("2024-5-18", "TRAN-REC-03")])
 def test_dates(value, rule):
     assert rules(CAT.validate("retail_market_in_info_base", good("retail_market_in_info_base", in_date=value))) == [rule]
 
@@ -260,8 +260,8 @@ def test_required_unknown_length_enum_control():
     rec = good(t)
     del rec["seller_id"]
     rec["pig_colour"] = "pink"
-    rec["butcher_fac_name"] = "厂" * 101
-    rec["check_result"] = "2"
+    rec["butcher_fac_name"] = "厂" * 151
+    rec["check_result"] = "2" * 101                       # free text is a warning up to its practice length
     rec["farm_name"] = "a\nb"
     found = {(f.rule, f.field) for f in CAT.validate(t, rec)}
     assert found == {("TRAN-REC-02", "seller_id"), ("TRAN-REC-01", "pig_colour"), ("TRAN-REC-03", "butcher_fac_name"),
@@ -349,3 +349,68 @@ def test_normalize_and_typed():
 def test_business_date():
     assert CAT["retail_market_tran_info_summ"].business_date({"sale_date": "20240518"}) == "20240518"
     assert CAT["meat_out_info_detail"].business_date({"tran_id": "x"}) is None
+
+
+# -- practice outranks the profile (issue 12) ------------------------------------------
+@pytest.mark.parametrize("field,value,code_rule", [
+    ("ws_supplier_id", "650102000", "CODE-NODE-03"),      # node sequence 000: seen in Guangzhou's codes
+    ("goods_code", "21113011", "CODE-COMM-03")])          # Ningbo's pork: outside the profile's table
+def test_practice_codes_inside_records_are_warnings(field, value, code_rule):
+    rec = good(**{field: value, "quarantine_animal_products_id": "4401234567"})   # 21113011 is meat
+    found = CAT.validate("retail_market_in_info_detail", rec)
+    assert [(f.rule, f.severity) for f in found] == [(code_rule, "warning")] and found[0].field.startswith(field)
+    assert CAT.is_valid("retail_market_in_info_detail", rec)
+
+
+@pytest.mark.parametrize("field,sent,stored", [
+    ("in_date", "2024-05-18", "20240518"), ("in_date", "2024-05-18 08:30:00", "20240518"),
+    ("weight", "13.8000", "13.800"), ("price", "13.8000", "13.80"), ("price", "12.5", "12.5")])
+def test_practice_forms_accepted_and_stored_canonically(field, sent, stored):
+    t = "retail_market_in_info_base" if field == "in_date" else "retail_market_in_info_detail"
+    rec = good(t, **{field: sent})
+    assert CAT.validate(t, rec) == []
+    assert CAT.canonical(t, rec)[field] == stored
+
+
+@pytest.mark.parametrize("field,word,code", [("check_result", "合格", "1"), ("check_result", "不合格", "0")])
+def test_result_words_are_codes(field, word, code):
+    t = "animal_in_info"
+    assert CAT.validate(t, good(t, **{field: word})) == []
+    assert CAT.canonical(t, good(t, **{field: word}))[field] == code
+    (f,) = CAT.validate(t, good(t, **{field: "阴性，未检出"}))      # free text: kept, a recommendation
+    assert (f.rule, f.severity) == ("TRAN-REC-08", "warning")
+
+
+def test_property_words_and_canonical_manager():
+    t = "manager_base_info"
+    for word, code in (("企业", "1"), ("个体", "2")):
+        rec = good(t, property=word, record_date="2015-05-18 15:23:10")
+        assert CAT.validate(t, rec) == []
+        assert CAT.canonical(t, rec)["property"] == code
+        assert CAT.canonical(t, rec)["record_date"] == "20150518152310"
+
+
+def test_aliases_and_a_form_without_header_fields():
+    t = "market_tran_info_detail"
+    rec = {"tran_id": "44010600100010000001", "qua_id": "A4401234567", "batch_id": "4401060010000001",
+           "goods_code": "21111001", "goods_name": "白条猪", "weight": "100.5", "price": "13.8000", "dest": "广州"}
+    assert CAT.validate(t, rec) == []
+    c = CAT.canonical(t, rec)
+    assert "qua_id" not in c and c["quarantine_animal_products_id"] == "A4401234567" and c["price"] == "13.80"
+    both = {**rec, "quarantine_animal_products_id": "A1"}
+    assert rules(CAT.validate(t, both)) == ["TRAN-REC-01"]
+    short = dict(rec)
+    del short["goods_code"]
+    assert rules(CAT.validate(t, short)) == ["TRAN-REC-02"]
+
+
+def test_batch_ids_of_every_evidenced_kind():
+    t = "market_in_info_detail"
+    for batch in ("4401060010000001", "65010200100120000345"):          # 16-digit batch code, 20-digit trace code
+        assert CAT.validate(t, good(t, batch_id=batch)) == []
+    (f,) = CAT.validate(t, good(t, batch_id="1000000000000000123"))     # Ningbo-style local id: recommended only
+    assert (f.rule, f.severity) == ("CODE-BATCH-02", "warning")
+    cert = good(t, goods_code="21111001", batch_id="A44012345678", voucher_type="2")
+    cert.pop("quarantine_animal_products_id", None)
+    cert.pop("inspection_meat_id", None)
+    assert CAT.validate(t, cert) == [], "a certificate typed by voucher_type is neither a local id nor a missing cert"

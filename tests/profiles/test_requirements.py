@@ -247,3 +247,19 @@ def test_generated_entries_validate_and_round_trip(entry):
     assert req.id == rid and req.area == raw["area"]
     again = RequirementCatalog.from_data({"requirement": {rid: _raw_of(req)}})[rid]
     assert again == req
+
+
+def test_required_rules_resting_on_the_profiles_own_definition_say_why(cat):
+    """Issue 12: practice outranks invention; an invented rule may fail a target only for a stated reason
+    (rendered in docs/profile.*.md).  Otherwise it is recommended: a warning, not a failure."""
+    silent = [r.id for r in cat.select(level="required", evidence="profile") if not r.justification]
+    assert not silent, f"required + evidence profile without justification (add one, or make it recommended): {silent}"
+
+
+def test_practice_contradicted_rules_are_recommended(cat):
+    """The rules deployed practice contradicts (deployed/: node sequence 000, codes outside the table, local batch
+    ids, free-text values) are recommendations, and the rules practice now supports say so."""
+    for rid in ("CODE-NODE-03", "CODE-COMM-03", "CODE-BATCH-02", "TRAN-REC-08"):
+        assert cat[rid].level == "recommended", rid
+    for rid in ("TRAN-REC-03", "TRAN-REC-04", "CODE-COMM-01", "CODE-BATCH-01"):
+        assert cat[rid].evidence == "practice" and "deployed/" in cat[rid].source, rid

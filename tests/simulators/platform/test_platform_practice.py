@@ -1,0 +1,76 @@
+"""What deployed systems send, over real HTTP (issue 12): every finding answered per record in zh and en,
+practice forms accepted and stored in one canonical form with the original kept."""
+import datetime as dt
+import json
+
+from platformkit import CST, P, R, W, code, rec, today
+
+
+def _iso(day: str) -> str:
+    return f"{day[:4]}-{day[4:6]}-{day[6:]}"
+
+
+def _summ(seed: int = 0, **over) -> dict:
+    return rec("retail_market_tran_info_summ", R, seed=seed, **{"retail_market_id": R,
+                                                                "sale_tran_id": code(R + "0001", 7), **over})
+
+
+def test_every_finding_of_a_record_is_answered_in_zh_and_en_xml_and_json(platform):
+    bad = _summ(seed=3)
+    bad.update(weight="1.2345", price="12,5", position_id="摊位八")     # TRAN-REC-04, TRAN-REC-03, TRAN-REC-08
+    bad["colour"] = "pink"                                               # TRAN-REC-01
+    good = _summ(seed=4, sale_tran_id=code(R + "0001", 8))
+    for n, fmt in enumerate(("xml", "json")):
+        r, resp = platform.upload(R, "retail_market_tran_info_summ", [good, bad], fmt=fmt,
+                                  request_time=dt.datetime.now(CST).replace(tzinfo=None) + dt.timedelta(seconds=n))
+        assert r.status_code == 200 and resp.code == "0000"
+        assert "成功" in resp.message and "accepted" in resp.message               # ResultMsg in both languages
+        v = resp.results[1]
+        assert v.verdict == "rejected" and v.message and v.message_en and v.message != v.message_en
+        got = {(f["rule"], f["field"], f["severity"]) for f in v.findings}
+        assert got == {("TRAN-REC-04", "weight", "error"), ("TRAN-REC-03", "price", "error"),
+                       ("TRAN-REC-08", "position_id", "warning"), ("TRAN-REC-01", "colour", "error")}, got
+        assert all(f["zh"] and f["en"] and f["zh"] != f["en"] for f in v.findings)
+        expected = {(f.rule, f.field, f.severity, f.zh, f.en) for f in P.records.validate("retail_market_tran_info_summ", bad)}
+        assert {(f["rule"], f["field"], f["severity"], f["zh"], f["en"]) for f in v.findings} == expected
+        assert resp.results[0].verdict == ("accepted", "duplicate")[n] and resp.results[0].findings == []
+    assert platform.count() == 1
+
+
+def test_practice_forms_are_accepted_stored_canonically_with_the_original_kept(platform):
+    """Ningbo's retail sales row: retail_id / position_code aliases, yyyy-MM-dd, 13.8000, a local vegetable batch id."""
+    day = today()
+    sent = {"retail_id": R, "retail_name": "昊嘉农贸市场", "in_date": _iso(day), "sale_date": _iso(day),
+            "retailer_id": R + "0001", "retailer_name": "张三", "position_code": "1027", "vege_batch_id": "1000000000000123",
+            "goods_code": "01201001", "goods_name": "大白菜", "weight": "0.850", "price": "13.8000",
+            "sale_tran_id": code(R + "0001", 42), "electronic_id": "90011000", "err": "0"}
+    r, resp = platform.upload(R, "retail_market_tran_info_summ", [sent])
+    v = resp.results[0]
+    assert v.verdict == "accepted", v
+    assert {(f["rule"], f["severity"]) for f in v.findings} == {("CODE-BATCH-02", "warning")}
+    with platform.svc.store.read() as tx:
+        body, original, ddate = tx.one("SELECT body, original, data_date FROM records")
+    stored, kept = json.loads(body), json.loads(original)
+    assert stored["retail_market_id"] == R and "retail_id" not in stored and stored["position_id"] == "1027"
+    assert stored["sale_date"] == day and stored["price"] == "13.80" and ddate == day
+    assert kept == sent
+
+
+def test_a_canonical_record_keeps_no_second_copy(platform):
+    platform.upload(R, "retail_market_tran_info_summ", [_summ(seed=5)])
+    assert platform.count("SELECT COUNT(*) FROM records WHERE original IS NULL") == 1
+
+
+def test_guangzhou_trade_detail_without_header_fields_and_ownership_still_holds(platform):
+    """tb_market_tran_info_detail has no market_id: the record is the node's by its own trace code."""
+    day = today()
+    mine = {"tran_id": code(W + "0001", 11), "qua_id": "4401170602001", "batch_id": "6501030010000001",
+            "goods_code": "21111001", "goods_name": "白条猪", "weight": "85.500", "price": "13.8000", "dest": "昊嘉农贸市场"}
+    theirs = dict(mine, tran_id=code(R + "0001", 12))
+    _, resp = platform.upload(W, "market_tran_info_detail", [mine, theirs], data_date=day)
+    assert [(x.verdict, x.reason) for x in resp.results] == [("accepted", "0000"), ("rejected", "2008")]
+    assert resp.results[1].findings[0]["rule"] == "PLAT-SEC-02" and resp.results[1].message_en
+    with platform.svc.store.read() as tx:
+        body, upstream = tx.one("SELECT body, upstream FROM records")
+    assert json.loads(body)["quarantine_animal_products_id"] == "4401170602001"
+    assert upstream == "6501030010000001"          # a 16-digit batch code links upstream (CODE-TRACE-05)
