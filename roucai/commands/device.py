@@ -208,7 +208,7 @@ def run_device(args, con) -> int:
         if not args.no_card:
             card = _demo_card(model, prof, args.seed)
             model.present(card)
-            info["card_uid"] = card.uid.hex()
+            info["card_uid"] = card.uid.hex().upper()      # CODE-CARD-01: upper-case hex text
     line, port, host_url = _open_device_port(args)
     runner = ThreadRunner(DeviceEndpoint(get_protocol(profile=prof), model), port, tick=tick,
                           time_source=skew.source)
@@ -555,7 +555,7 @@ def _d_block(d, a):
 
 def _d_read_card(d, a, prof=None):
     r = d.read_card(prof.codes if prof else None)
-    return {"uid": r.uid.hex(), "ok": r.ok, "version": r.version,
+    return {"uid": r.uid.hex().upper(), "ok": r.ok, "version": r.version,
             "holder": r.holder.__dict__ if r.holder else None,
             "batches": [b.__dict__ for b in r.batches], "findings": [f.to_dict() for f in r.findings]}
 

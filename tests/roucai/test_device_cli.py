@@ -140,3 +140,23 @@ def test_drive_accepts_the_harness_serial_url_form(capsys):
         assert code == 0 and json.loads(out)["ok"]
         code, _, err = run(capsys, "device", "drive", f"serial://{line.host_url}?speed=9600", "status")
         assert code == 2 and "speed" in err
+
+
+def test_read_card_prints_the_uid_in_upper_case(capsys):
+    """CODE-CARD-01: the card UID as upper-case hex text (read-card printed it lower case)."""
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("code", main(
+        ["device", "reader", "--url", "sim://cli-reader", "--for", "3", "--seed", "5", "--baud", "115200", "--json"])))
+    t.start()
+    for _ in range(100):
+        try:
+            get_line("cli-reader")
+            break
+        except Exception:
+            time.sleep(0.02)
+    code = main(["device", "drive", "sim://cli-reader", "read-card", "--baud", "115200", "--json"])
+    t.join(10)
+    out = capsys.readouterr().out
+    card, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "ok"'):])
+    uid = card["result"]["uid"]
+    assert code == 0 and result["code"] == 0 and len(uid) == 8 and uid == uid.upper() and not uid.isdigit()
