@@ -533,15 +533,17 @@ def _fmt(body: bytes) -> str:
 class DuplicateAsAccepted(Transform):
     """A re-sent record is answered ``accepted`` (reason 0000) instead of ``duplicate`` (it is still stored once)."""
 
+    turned = ("duplicate",)     #: the verdicts answered ``accepted`` instead (a subclass may name others)
+
     def response(self, ex, reply):
         if not _is_upload(ex) or reply.status != 200:
             return reply
         spec = _profile().envelope
         resp, _f = spec.parse_response(reply.body)
-        if resp is None or not any(r.verdict == "duplicate" for r in resp.results):
+        if resp is None or not any(r.verdict in self.turned for r in resp.results):
             return reply
         for r in resp.results:
-            if r.verdict == "duplicate":
+            if r.verdict in self.turned:
                 r.verdict, r.reason = "accepted", "0000"
         reply.body = spec.build_response(resp, _fmt(reply.body))
         return reply

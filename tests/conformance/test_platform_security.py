@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conformance.proofs.http_defects import TRANSFORMS, Transform, _fmt, _is_upload, _profile, transform
+from conformance.proofs.http_defects import TRANSFORMS, DuplicateAsAccepted, Transform, _is_upload, transform
 from tests.conformance.test_http_defects import _platform_run
 
 pytestmark = pytest.mark.slow
@@ -73,21 +73,10 @@ class ParsesBeforeRefusing(Transform):
 
 
 @transform("sec-rejections-answered-accepted")
-class RejectionsAnsweredAccepted(Transform):
+class RejectionsAnsweredAccepted(DuplicateAsAccepted):
     """Records the platform rejects are answered ``accepted`` (reason 0000)."""
 
-    def response(self, ex, reply):
-        if not _is_upload(ex):
-            return reply
-        spec = _profile().envelope
-        resp, _f = spec.parse_response(reply.body)
-        if resp is None or not any(r.verdict == "rejected" for r in resp.results):
-            return reply
-        for r in resp.results:
-            if r.verdict == "rejected":
-                r.verdict, r.reason = "accepted", "0000"
-        reply.body = spec.build_response(resp, _fmt(reply.body))
-        return reply
+    turned = ("rejected",)
 
 
 @transform("sec-no-read-deadline")
