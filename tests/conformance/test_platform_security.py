@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -135,6 +136,8 @@ def runs(request, tmp_path_factory):
 @pytest.mark.parametrize("test", sorted(CASES))
 def test_the_defect_injected_from_outside_is_caught(test, runs):
     rid, defect = CASES[test]
+    if rid == "PLAT-SEC-05" and not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no chromium installed (scripts/ci-browser.sh installs it): the page test is not applicable")
     assert defect in TRANSFORMS
     r = runs[test]
     caught = [n for n, (v, reqs) in r["tests"].items() if v in CAUGHT and rid in reqs and n.endswith("::" + test)]
