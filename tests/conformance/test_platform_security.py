@@ -150,5 +150,7 @@ def test_the_clean_reference_passes_every_plat_sec_test(tmp_path):
     r = _clean(tmp_path / "clean")
     names = {n.rsplit("::", 1)[-1] for n in r["tests"]}
     assert names == set(CASES), f"tests run {sorted(names)} != {sorted(CASES)}\n{r['stderr']}"
-    bad = {n: (v, r["reasons"].get(n)) for n, (v, _reqs) in r["tests"].items() if v != "pass"}
+    ok = ("pass", "not-applicable") if not (shutil.which("chromium") or shutil.which("chromium-browser")) else ("pass",)
+    bad = {n: (v, r["reasons"].get(n)) for n, (v, _reqs) in r["tests"].items()
+           if v not in (ok if n.endswith("::test_hostile_names_do_not_run_on_the_consumer_page") else ("pass",))}
     assert not bad and r["rc"] == 0, f"the clean reference must pass every PLAT-SEC test: exit {r['rc']}, {bad}"
