@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from conformance.platform_under_test import PlatformError, connect_external, launch_builtin
+from simulators.tls import client_verify
 
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -68,7 +69,7 @@ def node_keys(platform) -> dict[str, str]:
 
 @pytest.fixture
 def http(evidence):
-    with httpx.Client(timeout=HTTP_TIMEOUT, event_hooks=evidence.httpx_hooks(), trust_env=False) as c:
+    with httpx.Client(timeout=HTTP_TIMEOUT, event_hooks=evidence.httpx_hooks(), trust_env=False, verify=client_verify()) as c:
         yield c
 
 

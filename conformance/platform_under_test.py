@@ -48,6 +48,8 @@ from pathlib import Path
 
 import httpx
 
+from simulators.tls import client_verify
+
 UPLOAD_PATH = "/api/v1/exchange"
 HEALTH_PATH = "/healthz"
 HEALTHY = ("ok", "healthy", "up", "pass")
@@ -114,7 +116,7 @@ class PlatformUnderTest:
         """Wait (bounded by ``limit`` seconds) until the health endpoint answers healthy."""
         end = time.monotonic() + limit
         last = "no answer"
-        with httpx.Client(timeout=2, trust_env=False) as c:
+        with httpx.Client(timeout=2, trust_env=False, verify=client_verify()) as c:
             while True:
                 ok, last = health(c, self.url, self.health_path)
                 if ok:

@@ -93,6 +93,7 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
     import httpx
 
     from profiles import load_profile
+    from simulators.tls import client_verify
 
     from .platform_under_test import PlatformError, connect_external, health
     from .queries import stop_pending
@@ -114,7 +115,8 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
             f"e.g. {', '.join(missing[:3])}: import the same city (roucai fixtures city --preset {preset} --seed {seed})",
             EXIT_USAGE)
     log(f"every node of the city fixture ({preset}, seed {seed}) has a key: {', '.join(nodes)}")
-    with httpx.Client(timeout=httpx.Timeout(HEALTH_BUDGET_S, connect=HEALTH_BUDGET_S), trust_env=False) as c:
+    with httpx.Client(timeout=httpx.Timeout(HEALTH_BUDGET_S, connect=HEALTH_BUDGET_S), trust_env=False,
+                      verify=client_verify()) as c:
         ok, seen = health(c, put.url, put.health_path)
         log(f"GET {put.url}{put.health_path}: {seen}")
         if not ok:

@@ -44,7 +44,8 @@ class SimulatedDay:
         self.ledger = run_market(preset, seed=seed, start=DAY, ledger_sink=sink, profile=profile)
         objs = [json.loads(x) for x in sink.getvalue().splitlines()]
         recs = [o for o in objs if o["k"] == "record" and o["type"] in profile.records.types]
-        self.records = self._with_certificates(recs)
+        form = profile.envelope.city_form   # a dialect: what its city's form carries of each record
+        self.records = [{**r, "data": form.narrow(r["type"], r["data"])} for r in self._with_certificates(recs)]
         self.nodes = sorted({r["node"] for r in self.records})
 
     def _with_certificates(self, records: list[dict]) -> list[dict]:

@@ -37,10 +37,14 @@ def envelope(profile, node: str, key: str, rtype: str, records: list[dict], *, f
     The VerifyCode is computed (unless ``sign`` is false or ``header`` gives one) from the header
     values actually sent.  ``payload_type``: the record element name when it should differ from
     ``rtype`` (Index mismatch).  ``encoding`` encodes the text (the declaration says what it says).
+    Under a dialect that declares ``[emit]`` the records are written in that city's form
+    (:mod:`profiles.forms`), as its nodes send them.
     """
     spec = profile.envelope
     rt = profile.records.types[rtype]
     ptype = payload_type or rtype
+    if ptype == rtype and spec.city_form.active:   # a dialect's platform gets that city's record forms
+        records = [spec.city_form.write(rtype, r) for r in records]
     h = {"NodeId": node, "RequestTime": request_time(spec), "Index": rt.index, "Count": str(len(records))}
     h["DataDate"] = next((d for d in (rt.business_date(r) for r in records) if d), h["RequestTime"][:8])
     h.update({k: v for k, v in (header or {}).items() if k != "VerifyCode"})

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from geventhttpclient import HTTPClient
 from geventhttpclient.url import URL
 
+from simulators.tls import gevent_options
+
 NAME = "POST /api/v1/exchange"
 PATH = "/api/v1/exchange"
 _HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
@@ -44,7 +46,8 @@ class ExchangeClient:
 
     def __init__(self, base_url: str, request_event, timeout: float = 30.0, path: str = PATH):
         url = URL(base_url)
-        self.http = HTTPClient.from_url(url, concurrency=1, connection_timeout=timeout, network_timeout=timeout)
+        self.http = HTTPClient.from_url(url, concurrency=1, connection_timeout=timeout, network_timeout=timeout,
+                                        **gevent_options())
         self.base = base_url.rstrip("/")
         self.path = path
         self.fire = request_event.fire

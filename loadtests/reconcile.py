@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from simulators.tls import client_verify
+
 from .plan import read_meta, read_truth
 
 #: our per-process request counters -> the Locust endpoint names they correspond to
@@ -43,7 +45,7 @@ def _g(kg: str) -> int:
 def stored_by_api(url: str, dates: list[str], timeout: float = 30.0) -> dict[str, list[int]]:
     """``{NODE|DATE|RTYPE: [records, grams]}`` from the platform's statistics API."""
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    with httpx.Client(base_url=url, timeout=timeout) as c:
+    with httpx.Client(base_url=url, timeout=timeout, verify=client_verify()) as c:
         for d in dates:
             r = c.get("/api/v1/stats/daily", params={"date": d})
             r.raise_for_status()

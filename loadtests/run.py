@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from simulators.tls import client_verify
+
 from . import reconcile as rec
 from .plan import PlanError, prepare, read_meta, read_truth
 from .report import render, write_summary
@@ -160,7 +162,7 @@ def _import_city(plan_dir: Path, db: Path, keys: Path) -> None:
 
 def _health(url: str) -> None:
     try:
-        r = httpx.get(url + "/healthz", timeout=10)
+        r = httpx.get(url + "/healthz", timeout=10, verify=client_verify())
     except httpx.HTTPError as exc:
         raise LoadError(f"无法连接目标平台 {url}：{exc}", f"cannot reach the target platform {url}: {exc}", EXIT_HARNESS) from None
     if r.status_code != 200:

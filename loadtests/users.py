@@ -30,11 +30,13 @@ from locust import User, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from profiles.envelope import beijing
+from simulators.tls import gevent_options
 
 from .exchange import ExchangeClient, Outcome
 from .workload import DAY_S, parse_verdicts
 
 MAX_IDLE_S = 0.25
+_TLS = gevent_options()
 TRACE_API = "GET /api/v1/trace/{code}"
 TRACE_PAGE = "GET /trace?code="
 
@@ -177,6 +179,8 @@ class Consumer(FastHttpUser):
     fixed_count = 1
     network_timeout = 30.0
     connection_timeout = 30.0
+    insecure = _TLS["insecure"]                                     # --ca / --insecure of roucai load
+    ssl_context_factory = staticmethod(_TLS["ssl_context_factory"])
 
     def on_start(self):
         self.rng = random.Random(f"consumer:{id(self)}:{STATE.rng.random()}")
@@ -289,6 +293,8 @@ class Monitor(FastHttpUser):
     fixed_count = 1
     network_timeout = 30.0
     connection_timeout = 30.0
+    insecure = _TLS["insecure"]                                     # --ca / --insecure of roucai load
+    ssl_context_factory = staticmethod(_TLS["ssl_context_factory"])
 
     def wait_time(self):
         return float(STATE.traffic["monitors"]["period_s"])

@@ -30,12 +30,14 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field as dc_field
+from functools import cached_property
 from typing import Any, Callable, Iterable
 
 from .findings import Finding
+from .forms import CityForm
 from .jsonsafe import read_json
 from .records import DecodedRecord, _escape
-from .signature import Recipe, RecipeUnavailable
+from .signature import Recipe
 from .xmlsafe import Limits, XmlSource, looks_like_xml
 
 E01, E02, E03, E04, E05, E06, E07, E08, E09, E10 = (f"TRAN-ENV-{i:02d}" for i in range(1, 11))
@@ -251,6 +253,11 @@ class EnvelopeSpec:
             from .profile import ProfileError
             raise ProfileError(f"envelope.toml [verify_code]: {exc}") from exc
 
+    @cached_property
+    def city_form(self) -> CityForm:
+        """How this profile writes its records (a dialect's ``[emit]``; identity for the reference)."""
+        return CityForm(self.records, self.profile.data("records").get("emit"))
+
     def with_recipe(self, recipe: Recipe) -> "EnvelopeSpec":
         """The same envelope with another VerifyCode recipe (e.g. the one a target declares)."""
         other = copy.copy(self)
@@ -284,6 +291,8 @@ class EnvelopeSpec:
         :class:`~profiles.records.RecordEncodeError` for unencodable values.
         """
         rt = self.records.types[record_type]
+        if self.city_form.active:
+            records = [self.city_form.write(record_type, r) for r in records]
         if request_time is None:
             request_time = _dt.datetime.now(_dt.timezone.utc)
         rtime = request_time if isinstance(request_time, str) else format_request_time(

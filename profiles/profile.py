@@ -25,7 +25,9 @@ configuration error, exit code 2 in the CLI).
 """
 from __future__ import annotations
 
+import os
 import tomllib
+from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -189,13 +191,50 @@ def _resolve(name_or_path: str) -> Path:
     raise ProfileError(f"unknown profile {name_or_path!r}; known: {', '.join(available_profiles())}")
 
 
+#: environment variable naming the profile of this process and its children (set by ``roucai --profile``)
+ENV_PROFILE = "ROUCAI_PROFILE"
+
+
+def default_profile_name() -> str:
+    """The profile ``load_profile()`` gives without a name: ``$ROUCAI_PROFILE``, else ``reference``."""
+    return os.environ.get(ENV_PROFILE) or "reference"
+
+
+def load_profile(name_or_path: str | None = None) -> Profile:
+    """Load a profile by name (a folder under ``profiles/``) or by path; ``None``: :func:`default_profile_name`.
+
+    Loaded once per name and process (later calls return the same object)."""
+    return _load(name_or_path or default_profile_name())
+
+
+@contextmanager
+def profile_in_use(name_or_path: str | None):
+    """Make ``name_or_path`` the default profile of this process (and of processes it starts) for the block.
+
+    The CLI wraps every command in it, so ``--profile`` reaches every part a command runs: the
+    platform it starts, the conformance suites, the load test's workers.  Raises :class:`ProfileError`
+    for an unknown profile before changing anything."""
+    if not name_or_path:
+        yield None
+        return
+    prof = load_profile(name_or_path)
+    old = os.environ.get(ENV_PROFILE)
+    os.environ[ENV_PROFILE] = str(prof.root) if Path(name_or_path).is_dir() else name_or_path
+    try:
+        yield prof
+    finally:
+        if old is None:
+            os.environ.pop(ENV_PROFILE, None)
+        else:
+            os.environ[ENV_PROFILE] = old
+
+
 @lru_cache(maxsize=None)
-def load_profile(name_or_path: str = "reference") -> Profile:
-    """Load a profile by name (a folder under ``profiles/``) or by path."""
+def _load(name_or_path: str) -> Profile:
     root = _resolve(name_or_path)
     manifest = tomllib.loads((root / "profile.toml").read_text("utf-8")) if (root / "profile.toml").is_file() else {}
     base_name = manifest.get("extends")
-    base = load_profile(base_name) if base_name else None
+    base = _load(base_name) if base_name else None
     return Profile(root, base)
 
 

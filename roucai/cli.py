@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from profiles import ProfileError
+    from profiles.profile import profile_in_use
     try:
-        return int(args.func(args, console))
+        with profile_in_use(getattr(args, "profile", None)):
+            return int(args.func(args, console))
     except UsageError as exc:
         console.err(f"错误：{exc.zh}", f"error: {exc.en}")
         return EXIT_USAGE

@@ -17,6 +17,7 @@ import pytest
 from conformance.evidence import Evidence
 from conformance.simday import SimulatedDay
 from conformance.uploads import Uploader
+from simulators.tls import client_verify
 
 
 @dataclass
@@ -54,7 +55,8 @@ def day_upload(request, day, profile, platform):
     s = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
     ev = Evidence(s.evidence_root, "session-simulated-day", s.report_root)
     up = DayUpload(day)
-    with httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), event_hooks=ev.httpx_hooks(), trust_env=False) as c:
+    with httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), event_hooks=ev.httpx_hooks(), trust_env=False,
+                      verify=client_verify()) as c:
         node = Uploader(c, profile, platform.url, platform.upload_path, platform.keys)
         for n, rtype, recs, repeat in day.envelopes(min(profile.envelope.max_count, 200)):
             a = node.upload(n, rtype, recs, header={"DataDate": day.date})

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from conformance.platform.conftest import cite_day_upload
+from simulators.tls import client_verify
 
 PLATFORM = ("city_platform",)
 SIMPLE_QUERY_S = 3.0
@@ -46,7 +47,7 @@ def test_300_concurrent_users_answered_within_3_seconds(day_upload, platform, ev
 
     async def crowd() -> list[tuple[int, float]]:
         limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-        async with httpx.AsyncClient(timeout=10, trust_env=False, limits=limits) as c:
+        async with httpx.AsyncClient(timeout=10, trust_env=False, limits=limits, verify=client_verify()) as c:
             async def one(i: int) -> tuple[int, float]:
                 await asyncio.sleep(i * RAMP_S / users)      # the users arrive within RAMP_S, then all wait
                 t0 = time.perf_counter()

@@ -3,6 +3,8 @@
     roucai certify                                   # everything, against the built-in target
     roucai certify --target serial:///dev/ttyUSB0?baud=9600 --capabilities my-scale.toml --suite perception
     roucai certify --target http://127.0.0.1:8080 --capabilities platform.toml --suite platform,transmission
+    roucai certify --profile guangzhou --target https://127.0.0.1:8553 --ca tls/cert.pem \
+        --capabilities platform.toml --suite platform      # a dialect's platform over HTTPS
     roucai certify --target node --capabilities my-node.toml --suite coding,transmission
 
 Order of a run: the options, the target URL and the capability statement are checked (exit 2);
@@ -26,6 +28,7 @@ import json
 from pathlib import Path
 
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, UsageError
+from ._tls import add_arguments as add_tls_arguments, trust_of
 
 
 
@@ -46,6 +49,7 @@ def register(sub, common):
     p.add_argument("--timeout", type=float, default=60.0, help="per-test time budget, seconds (default 60)")
     p.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     p.add_argument("--verify-bundle", metavar="BUNDLE", help="check a result bundle's SHA-256 manifest and exit")
+    add_tls_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -53,7 +57,8 @@ def run(args, con) -> int:
     if args.verify_bundle:
         return _verify(args.verify_bundle, con)
     try:
-        return _run(args, con)
+        with trust_of(args):
+            return _run(args, con)
     except (Refused, UsageError) as exc:
         line = exc.line if isinstance(exc, Refused) else con.t(f"错误：{exc.zh}", f"error: {exc.en}")
         code = exc.exit_code if isinstance(exc, Refused) else EXIT_USAGE

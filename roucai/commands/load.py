@@ -3,6 +3,7 @@
     roucai load --target builtin --duration 60s
     roucai load --target http://127.0.0.1:8553 --keys keys.json --preset lanzhou --scale 10 --duration 15m
     roucai load --workers 2 --slo my-slo.toml --report out/load
+    roucai load --target https://127.0.0.1:8553 --keys keys.json --ca tls/cert.pem --duration 60s
 
 This process never imports locust: :mod:`loadtests.run` starts Locust as subprocesses.  Exit codes:
 0 every SLO met and reconciled; 1 an SLO breached or the data did not reconcile (each breach names
@@ -12,12 +13,14 @@ a load process's summary lost).  ``--json`` prints the summary (also written to 
 from __future__ import annotations
 
 from ..console import EXIT_HARNESS, UsageError
+from ._tls import add_arguments as add_tls_arguments, trust_of
 
 
 def register(sub, common):
     p = sub.add_parser("load", parents=[common], help="load test a platform with a city's day / 负载测试")
     p.add_argument("--target", default="builtin", help="builtin, builtin?variant=NAME or http://host:port (default builtin)")
     p.add_argument("--keys", help="JSON file node code -> key (needed for an external --target)")
+    add_tls_arguments(p)
     p.add_argument("--preset", default="lanzhou", help="city preset (default lanzhou)")
     p.add_argument("--scale", default="1", help="times the city's daily traffic, 0 < F <= 31 (default 1)")
     p.add_argument("--duration", default="15m", help="the day compressed into this: 60s, 15m, 1h (default 15m)")
@@ -46,7 +49,8 @@ def run_load(args, con) -> int:
                            drain=_num(args.drain, "--drain") if args.drain else None)
         if opts.seed < 0:
             raise UsageError("--seed 不能为负数", "--seed must not be negative")
-        code, summary = run(opts, say=lambda zh, en: con.say(zh, en))
+        with trust_of(args):
+            code, summary = run(opts, say=lambda zh, en: con.say(zh, en))
     except LoadError as exc:
         if exc.code == EXIT_HARNESS:
             con.err("负载测试未能完成：" + exc.zh, "the load test could not complete: " + exc.en)

@@ -58,6 +58,11 @@ def register(sub, common):
                     help="seconds before an unacknowledged stop-trade instruction is flagged overdue (default 600)")
     sp.add_argument("--offline-after", type=int, default=None, metavar="SECONDS",
                     help="seconds without contact after which a node shows offline (default 900, platform.toml)")
+    sp.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (with --tls-key) / HTTPS 证书")
+    sp.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert / 私钥")
+    sp.add_argument("--tls-self-signed", metavar="DIR",
+                    help="serve HTTPS with a self-signed certificate for 127.0.0.1 made in DIR (cert.pem, key.pem, "
+                         "mode 0600; reused if present) / 自签名证书")
     sp.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sp.set_defaults(func=run_platform)
 
@@ -104,13 +109,14 @@ def register(sub, common):
 
 
 def _config(args):
+    from profiles.profile import default_profile_name
     from simulators.platform.config import PlatformConfig
     return PlatformConfig(
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8553), db=args.db,
         role=getattr(args, "role", "city"), upstream=getattr(args, "upstream", None),
         platform_id=getattr(args, "platform_id", None),
         upstream_key=getattr(args, "upstream_key", None) or os.environ.get("ROUCAI_UPSTREAM_KEY") or None,
-        secret_file=args.secret_file, profile=getattr(args, "profile", "reference"),
+        secret_file=args.secret_file, profile=getattr(args, "profile", None) or default_profile_name(),
         max_body=getattr(args, "max_body", 8 * 1024 * 1024),
         feed_interval_s=getattr(args, "feed_interval", 60.0), log_level=getattr(args, "log_level", "info"),
         stop_ack_deadline_s=getattr(args, "stop_ack_deadline", 600.0),
@@ -138,12 +144,28 @@ def _as_usage(exc) -> UsageError:
     return UsageError(zh, en)
 
 
+def _tls(args, cfg) -> None:
+    """--tls-self-signed DIR / --tls-cert + --tls-key into the config (certificate made on request)."""
+    from simulators.tls import TlsError, self_signed
+    cert, key, folder = getattr(args, "tls_cert", None), getattr(args, "tls_key", None), getattr(args, "tls_self_signed", None)
+    if folder and (cert or key):
+        raise UsageError("--tls-self-signed 与 --tls-cert/--tls-key 不能同时使用",
+                         "--tls-self-signed excludes --tls-cert/--tls-key")
+    if folder:
+        try:
+            cert, key = (str(p) for p in self_signed(folder))
+        except TlsError as exc:
+            raise UsageError(exc.zh, exc.en) from None
+    cfg.tls_cert, cfg.tls_key = cert, key
+
+
 def run_platform(args, con) -> int:
     from simulators.platform import logs
     from simulators.platform.app import build_services, create_app
     from simulators.platform.server import build_server
     errors = _usage_errors()
     cfg = _config(args)
+    _tls(args, cfg)
     try:
         svc = build_services(cfg)
     except errors as exc:

@@ -5,10 +5,13 @@
     roucai simulate --preset urumqi --speed x144      # one day in ten minutes of wall time
     roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json   # live uploads
     roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json --via-node --node-dir nodes/
+    roucai simulate --profile guangzhou --preset tiny \
+        --to https://127.0.0.1:8553/dts_if/servlet/IfRevSubServlet --keys keys.json --ca tls/cert.pem
 
 Outputs: ``--out`` the time-ordered JSON-lines stream of records (as nodes upload them);
 ``--ledger`` the ground truth (every record, lot, sale, fault; ``roucai truth`` reads it);
-``--envelopes`` signed ``DataExchangeReq`` XML files per node; ``--plot`` a PNG of the
+``--envelopes`` signed ``DataExchangeReq`` XML files per node (under a dialect, ``--profile guangzhou``, in
+that city's record forms: ``profiles/forms.py``); ``--plot`` a PNG of the
 activity by node type and hour.  ``--to URL --keys FILE`` POSTs every node's envelopes to a
 platform (``simulators.market.upload``): the model runs first at full speed, then the uploads go
 out in upload-time order, paced by ``--speed`` (``max``: as fast as the platform answers),
@@ -44,6 +47,7 @@ from simulators.market.model import MAX_DAYS
 
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, UsageError
 from ._profile import profile_of
+from ._tls import add_arguments as add_tls_arguments, trust_of
 
 ROLE_ZH = {"slaughterhouse": "屠宰厂", "meat_wholesale": "肉品批发市场", "veg_wholesale": "蔬菜批发市场",
            "distribution_centre": "蔬菜配送中心", "farmers_market": "农贸市场", "shop": "社区直销店",
@@ -81,6 +85,7 @@ def register(sub, common):
     p.add_argument("--to", metavar="URL", help="upload every node's envelopes live to this platform "
                    "(base URL: /api/v1/exchange is appended)")
     p.add_argument("--keys", metavar="FILE", help="with --to: node keys, JSON {node_id: key} (import-city --keys-out)")
+    add_tls_arguments(p)
     p.add_argument("--upload-limit", type=float, metavar="S",
                    help="with --to: seconds for the whole upload (default: the paced span + 600)")
     p.add_argument("--via-node", action="store_true",
@@ -184,6 +189,11 @@ def _check_keys(city, keys: dict) -> None:
 
 
 def run(args, con) -> int:
+    with trust_of(args):
+        return _run(args, con)
+
+
+def _run(args, con) -> int:
     from simulators.city import generate_city
     from simulators.market.ledger import Ledger
     from simulators.market.model import MarketModel

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from profiles.envelope import beijing
+from simulators.tls import client_verify
 
 from .errors import MarketConfigError
 
@@ -82,7 +83,7 @@ def load_keys(path: str | Path) -> dict[str, str]:
 def check_reachable(url: str, timeout_s: float = 10.0) -> str | None:
     """``None`` if anything answers HTTP at ``url`` (any status), else the transport error's text."""
     try:
-        with httpx.Client(timeout=timeout_s) as c:
+        with httpx.Client(timeout=timeout_s, verify=client_verify()) as c:
             c.get(url)
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"
@@ -172,7 +173,7 @@ class Uploader:
         deadline = t0 + self.limit_s
         t_first = batches[0][0] if batches else 0.0
         headers = {"Content-Type": "application/xml; charset=utf-8"}
-        with httpx.Client(timeout=self.timeout_s, headers=headers) as client:
+        with httpx.Client(timeout=self.timeout_s, headers=headers, verify=client_verify()) as client:
             for i, (t_up, node, rtype, date, records) in enumerate(batches):
                 if self.factor is not None:
                     wait = t0 + (t_up - t_first) * self.factor - self._clock()

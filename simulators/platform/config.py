@@ -56,7 +56,13 @@ class PlatformConfig:
     stop_ack_deadline_s: float = 600.0
     offline_after_s: int | None = None
     log_level: str = "info"
+    tls_cert: str | None = None    #: PEM certificate: serve HTTPS (with tls_key); see simulators/tls.py
+    tls_key: str | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     @property
     def is_postgres(self) -> bool:
@@ -117,7 +123,22 @@ class PlatformConfig:
         self.resolved_secret_file()
         from profiles import ProfileError, load_profile
         try:
-            load_profile(self.profile)
+            prof = load_profile(self.profile)
         except ProfileError as exc:
             raise ConfigError(f"配置（profile）错误：{exc}", f"profile error: {exc}") from exc
+        self._validate_tls(prof)
         return self
+
+    def _validate_tls(self, prof) -> None:
+        """Both of tls_cert/tls_key or neither, loadable; a profile whose transport requires TLS needs them."""
+        from simulators.tls import TlsError, check_pair
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("--tls-cert 与 --tls-key 须同时给出", "--tls-cert and --tls-key go together")
+        if self.tls_cert:
+            try:
+                check_pair(self.tls_cert, self.tls_key)
+            except TlsError as exc:
+                raise ConfigError(exc.zh, exc.en) from None
+        elif prof.transport.get("tls", {}).get("mode") == "required":
+            raise ConfigError(f"配置 {prof.name} 要求 HTTPS：请加 --tls-self-signed DIR 或 --tls-cert/--tls-key",
+                              f"profile {prof.name} requires HTTPS: add --tls-self-signed DIR or --tls-cert/--tls-key")

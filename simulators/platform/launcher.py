@@ -80,6 +80,7 @@ class PlatformProcess:
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.port = 0
+        self.scheme = "http"
         self.log_lines: list[str] = []
         self._reader: threading.Thread | None = None
         self.log_file = log_file
@@ -101,7 +102,9 @@ class PlatformProcess:
                     self.log_lines.append(line)
                 if not self.port and '"listening"' in line:
                     try:
-                        self.port = int(json.loads(line)["port"])
+                        listening = json.loads(line)
+                        self.port = int(listening["port"])
+                        self.scheme = str(listening.get("url", "http:")).split(":", 1)[0]  # https with TLS
                         ready.set()
                     except (ValueError, KeyError):
                         pass
@@ -114,7 +117,7 @@ class PlatformProcess:
         if not ready.wait(self.timeout) or not self.port:
             self.kill()
             raise LaunchError("platform process did not start: " + " | ".join(self.log_lines[-5:]))
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         return self
 
     def kill(self) -> None:

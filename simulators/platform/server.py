@@ -47,7 +47,7 @@ class _Server(uvicorn.Server):
         for server in getattr(self, "servers", []):
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
-                logs.always("listening", host=host, port=port, url=f"http://{host}:{port}",
+                logs.always("listening", host=host, port=port, url=f"{self._pconf.scheme}://{host}:{port}",
                            role=self._pconf.role, db=self._pconf.db if not self._pconf.is_postgres else "postgresql")
                 return
 
@@ -59,7 +59,8 @@ def build_server(pconf: PlatformConfig, app=None) -> uvicorn.Server:
     config = uvicorn.Config(app, host=pconf.host, port=pconf.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=GRACE_S,
                             timeout_keep_alive=5, limit_concurrency=1000, server_header=False,
-                            http="httptools", loop="uvloop")
+                            http="httptools", loop="uvloop",
+                            ssl_certfile=pconf.tls_cert, ssl_keyfile=pconf.tls_key)
     return _Server(config, pconf)
 
 
