@@ -33,7 +33,7 @@ def _rate(benchmark) -> float:
     return N / benchmark.stats.stats.mean
 
 
-def test_bench_is_valid(benchmark, trace_codes):
+def test_bench_is_valid(benchmark, trace_codes, figure):
     is_valid = P.codes.is_valid
 
     def run():
@@ -42,10 +42,11 @@ def test_bench_is_valid(benchmark, trace_codes):
     assert benchmark(run) == N
     rate = _rate(benchmark)
     benchmark.extra_info["codes_per_s"] = round(rate)
+    figure("trace code validation (is_valid)", round(rate), "codes/s", goal=MIN_RATE)
     assert rate >= MIN_RATE, f"{rate:,.0f} codes/s < {MIN_RATE:,}"
 
 
-def test_bench_findings(benchmark, trace_codes):
+def test_bench_findings(benchmark, trace_codes, figure):
     findings = P.codes.findings
 
     def run():
@@ -54,4 +55,5 @@ def test_bench_findings(benchmark, trace_codes):
     assert benchmark(run) == N
     rate = _rate(benchmark)
     benchmark.extra_info["codes_per_s"] = round(rate)
+    figure("trace code findings", round(rate), "codes/s", goal=MIN_RATE)
     assert rate >= MIN_RATE, f"{rate:,.0f} codes/s < {MIN_RATE:,}"

@@ -13,8 +13,9 @@ from simulators.devices.fleet import run_fleet
 
 
 @pytest.mark.bench
-def test_bench_1000_scales_one_market_hour(benchmark):
+def test_bench_1000_scales_one_market_hour(benchmark, figure):
     stats = benchmark.pedantic(lambda: run_fleet(1000, 1.0, seed=1), rounds=1, iterations=1)
+    figure("1,000 scales, one market hour (virtual time)", round(benchmark.stats.stats.max, 2), "s wall")
     benchmark.extra_info.update({"scales": stats.scales, "sim_hours": 1, "sales": stats.sales,
                                  "uploaded": stats.uploaded, "transactions": stats.transactions,
                                  "bytes_on_wire": stats.bytes_on_wire, "duplicates": stats.duplicates})

@@ -71,7 +71,7 @@ def _locust(tmp: Path, host: str, plan: Path, keys: Path, name: str, classes: li
 
 @pytest.mark.bench
 @pytest.mark.load
-def test_bench_uploader_vs_plain_fasthttpuser(benchmark, trivial, tmp_path):
+def test_bench_uploader_vs_plain_fasthttpuser(benchmark, trivial, tmp_path, figure):
     plan = prepare("tiny", 1, 1.0, tmp_path / "cache")
     nodes = {json.loads(l)["node"] for l in (plan / "batches.jsonl").open()}
     keys = tmp_path / "keys.json"
@@ -92,4 +92,5 @@ def test_bench_uploader_vs_plain_fasthttpuser(benchmark, trivial, tmp_path):
           f"{statistics.median(solo_plain):.0f} req/s, ratio {solo:.2f}")
     benchmark.extra_info.update({"same_run_uploader_rps": round(same[OURS]), "same_run_plain_rps": round(same[PLAIN]),
                                  "same_run_ratio": round(ratio, 3), "solo_ratio": round(solo, 3)})
+    figure("load generator: uploader / plain FastHttpUser (same run)", round(ratio, 3), "ratio", goal=0.8)
     assert ratio >= 0.8

@@ -61,7 +61,7 @@ def bare_simpy(n_events: int) -> float:
 
 
 @pytest.mark.bench
-def test_bench_lanzhou_day_fast(benchmark, tmp_path):
+def test_bench_lanzhou_day_fast(benchmark, tmp_path, figure):
     result = {}
 
     def run():
@@ -82,6 +82,9 @@ def test_bench_lanzhou_day_fast(benchmark, tmp_path):
     }
     benchmark.extra_info.update(info)
     print(json.dumps(info))
+    figure("lanzhou fast day", info["sim_wall_s"], "s", goal=MAX_WALL_S, better="lower")
+    figure("lanzhou fast day, peak RSS", info["peak_rss_mb"], "MB", goal=MAX_RSS_KB / 1024, better="lower")
+    figure("lanzhou fast day, SimPy overhead vs a bare loop", info["overhead_ratio"], "ratio")
     assert result["wall_s"] <= MAX_WALL_S, info
     assert rss_kb <= MAX_RSS_KB, info
 
@@ -123,11 +126,13 @@ def _device_run(preset: str, days: int) -> dict:
 
 @pytest.mark.bench
 @pytest.mark.parametrize("preset,days", [("tiny", 3), ("urumqi", 1)])
-def test_bench_devices(benchmark, preset, days):
+def test_bench_devices(benchmark, preset, days, figure):
     """Device mode: every traced sale a SALE_EVENT frame over a virtual serial line, every lot a LOAD_BATCH."""
     info = {}
     benchmark.pedantic(lambda: info.update(_device_run(preset, days)), rounds=1, iterations=1)
     benchmark.extra_info.update(info)
     print(json.dumps(info))
+    figure(f"device mode, {preset} x{days} day(s)", info["device_sales_per_s"], "sales/s", goal=MIN_DEVICE_SALES_PER_S)
+    figure(f"fast mode, {preset} x{days} day(s) (baseline)", info["fast_sales_per_s"], "sales/s")
     assert info["sale_event_frames"] == info["device_sales"] > 0
     assert info["device_sales_per_s"] >= DEVICE_FLOOR[preset], info

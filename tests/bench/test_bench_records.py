@@ -33,7 +33,7 @@ def items():
     return [(types[i % len(types)], example_record(CAT, types[i % len(types)], rng)) for i in range(N)]
 
 
-def test_bench_xml_round_trip(benchmark, items):
+def test_bench_xml_round_trip(benchmark, items, figure):
     def run():
         return CAT.decode_xml(CAT.encode_xml_list(items))
 
@@ -41,6 +41,7 @@ def test_bench_xml_round_trip(benchmark, items):
     assert [(i.type, i.record) for i in dec.items] == items
     rate = N / benchmark.stats.stats.mean
     benchmark.extra_info["records_per_s"] = round(rate)
+    figure("XML round trip", round(rate), "records/s", goal=MIN_RATE)
     assert rate >= MIN_RATE, f"{rate:,.0f} records/s < {MIN_RATE:,}"
 
 
@@ -67,7 +68,7 @@ def big_envelope():
     return ENV.build(NODE, t, recs, KEY, request_time=WHEN)
 
 
-def test_bench_envelope_10k_memory_and_time(benchmark, big_envelope):
+def test_bench_envelope_10k_memory_and_time(benchmark, big_envelope, figure):
     tracemalloc.start()
     res = ENV.parse(big_envelope, key=KEY, now=WHEN, max_count=10_000)
     _, peak = tracemalloc.get_traced_memory()
@@ -75,6 +76,8 @@ def test_bench_envelope_10k_memory_and_time(benchmark, big_envelope):
     assert res.ok and len(res.records) == 10_000
     benchmark.extra_info["envelope_bytes"] = len(big_envelope)
     benchmark.extra_info["peak_mb"] = round(peak / 2**20, 1)
+    figure("10,000-record envelope parse, peak memory", round(peak / 2**20, 1), "MB", goal=MAX_PEAK / 2**20,
+           better="lower")
     assert peak <= MAX_PEAK, f"peak {peak / 2**20:.1f} MB > 100 MB"
     out = benchmark.pedantic(lambda: ENV.parse(big_envelope, key=KEY, now=WHEN, max_count=10_000), rounds=3)
     assert out.ok

@@ -36,17 +36,20 @@ def raw_openpty_frames_per_s(n: int = BATCH) -> float:
         os.close(slave)
 
 
-def _report(benchmark, what: str) -> None:
+def _report(benchmark, what: str, figure=None) -> float:
     fps = BATCH / benchmark.stats.stats.median
     raw = max(raw_openpty_frames_per_s() for _ in range(3))
     benchmark.extra_info.update({"frames_per_s": round(fps), "raw_openpty_frames_per_s": round(raw),
                                  "ratio_to_openpty": round(fps / raw, 3)})
     print(f"\n{what}: {fps:,.0f} frames/s (64 B); raw os.openpty(): {raw:,.0f} frames/s; "
           f"ratio {fps / raw:.2f}")
+    if figure is not None:
+        figure(f"{what}", round(fps), "frames/s", goal=100_000)
+        figure(f"{what}, ratio to raw os.openpty()", round(fps / raw, 3), "ratio")
     return fps
 
 
-def test_bench_unpaced_in_process_line(benchmark):
+def test_bench_unpaced_in_process_line(benchmark, figure):
     with open_line("bench-end", paced=False) as line:
         dev, host = line.device, line.host
         host.timeout = 0
@@ -56,7 +59,7 @@ def test_bench_unpaced_in_process_line(benchmark):
                 dev.write(FRAME)
                 host.read(64)
         benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
-    assert _report(benchmark, "in-process line (End API)") >= 100_000
+    assert _report(benchmark, "in-process line (End API)", figure) >= 100_000
 
 
 def test_bench_unpaced_sim_url(benchmark):
