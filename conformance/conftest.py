@@ -34,7 +34,7 @@ def city(profile, capabilities, seed):
 
 
 @pytest.fixture(scope="session")
-def platform(target, capabilities, city, tmp_path_factory):
+def platform(request, target, capabilities, city, tmp_path_factory):
     if target.is_builtin:
         from conformance.variants import load_variants
         v = load_variants().get(target.variant) if target.variant else None
@@ -51,6 +51,8 @@ def platform(target, capabilities, city, tmp_path_factory):
             put = connect_external(target.url, capabilities.capabilities, base)
         except PlatformError as exc:
             pytest.fail(str(exc), pytrace=False)
+        from conformance.plugin import PLUGIN_NAME
+        put.restart_log = request.config.pluginmanager.get_plugin(PLUGIN_NAME).report_root / "restart.log"
     else:
         pytest.skip("the target is not a platform")
     yield put

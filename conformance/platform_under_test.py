@@ -21,9 +21,11 @@ statement's ``[capabilities]`` table:
 ``health_path``    the health endpoint (default ``/healthz``): 200 with a JSON ``status`` of
                    ``ok``/``healthy``/``up`` means ready (pre-flight, and after a restart)
 ``restart_command`` command restarting the platform (durability tests; without it they are not
-                   applicable), run detached (no shell; stdin, stdout, stderr not inherited:
-                   its output goes to ``restart.log`` in the report folder); ``restart_timeout_s``
-                   bounds it and the wait for health (default 120)
+                   applicable), run detached in the statement's folder (no shell; ``{python}`` is
+                   the harness's Python; stdin, stdout, stderr not inherited: its output goes to
+                   ``restart.log`` in the report folder); it must return once the restart is
+                   under way or done; ``restart_timeout_s`` bounds it and the wait for health
+                   (default 120).  The reference: ``roucai serve restart --pid-file FILE``
 ``offline_after_s`` seconds without contact after which the platform shows a node offline
                    (monitoring test waits that long when it is at most 120, else partial;
                    the reference: ``roucai serve platform --offline-after``)
@@ -42,6 +44,7 @@ import json
 import shlex
 import sqlite3
 import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -81,6 +84,7 @@ class PlatformUnderTest:
         self.health_path = str(self.capabilities.get("health_path", HEALTH_PATH))
         self.restart_log: Path | None = None     #: where restart_command's output goes (set by the session)
         self.log_file: Path | None = None        #: the external platform's operating log (``log_file``)
+        self.statement_dir: Path | None = None   #: where restart_command runs (the statement's folder)
 
     # -- control --------------------------------------------------------------
     @property
@@ -109,7 +113,7 @@ class PlatformUnderTest:
         if not self.restart_command:
             raise PlatformError("能力声明未给出 restart_command", "the capability statement has no restart_command")
         limit = float(self.capabilities.get("restart_timeout_s", 120))
-        run_detached(self.restart_command, limit, self.restart_log)
+        run_detached(self.restart_command, limit, self.restart_log, self.statement_dir)
         self.wait_ready(limit)
 
     def wait_ready(self, limit: float) -> None:
@@ -208,18 +212,19 @@ def health(client: httpx.Client, url: str, path: str = HEALTH_PATH) -> tuple[boo
     return ok, f"status {status!r}"
 
 
-def run_detached(command: str, limit: float, log: Path | None) -> None:
-    """Run ``command`` (split like a POSIX shell line, no shell) to completion within ``limit`` s,
-    detached: stdin from /dev/null, stdout and stderr to ``log`` (or /dev/null), its own session.
+def run_detached(command: str, limit: float, log: Path | None, cwd: Path | None = None) -> None:
+    """Run ``command`` (split like a POSIX shell line, no shell; ``{python}`` = this Python) in ``cwd`` to
+    completion within ``limit`` s, detached: stdin from /dev/null, stdout and stderr to ``log`` (or
+    /dev/null), its own session.
     A daemon it leaves behind holds none of the harness's pipes, so it cannot hang the harness."""
     try:
-        argv = shlex.split(command)
+        argv = [a.replace("{python}", sys.executable) for a in shlex.split(command)]
     except ValueError as exc:
         raise PlatformError(f"restart_command 无法解析：{exc}", f"restart_command cannot be parsed: {exc}")
     sink = open(log, "ab") if log is not None else subprocess.DEVNULL
     try:
         proc = subprocess.run(argv, timeout=limit, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
-                              start_new_session=True)
+                              start_new_session=True, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise PlatformError(f"restart_command 超过 {limit:g} 秒未结束", f"restart_command ran past {limit:g} s")
     except OSError as exc:
@@ -262,6 +267,7 @@ def connect_external(url: str, capabilities: dict, statement_dir: Path) -> Platf
     keys = read_keys((statement_dir / str(name)).resolve())
     put = PlatformUnderTest(url, keys, upload_path=str(capabilities.get("upload_path", UPLOAD_PATH)),
                             capabilities=capabilities)
+    put.statement_dir = statement_dir
     if capabilities.get("log_file"):
         put.log_file = (statement_dir / str(capabilities["log_file"])).resolve()
     return put

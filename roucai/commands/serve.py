@@ -4,7 +4,11 @@
 [--role city|central] [--upstream URL --platform-id ID --upstream-key KEY]``
 runs a city (default) or central platform until SIGINT/SIGTERM (graceful
 shutdown), logging JSON lines on stderr; the first ``"event": "listening"``
-line carries the real port (``--port 0`` picks a free one).
+line carries the real port (``--port 0`` picks a free one).  ``--offline-after S``
+sets when a silent node shows offline; with ``--pid-file FILE`` it writes
+``{pid, url, started_ns}`` there once listening, and SIGHUP restarts it in place
+(``roucai serve restart --pid-file FILE`` does that and waits until healthy;
+``simulators/platform/restart.py``).
 
 ``roucai serve admin --db … ACTION`` works on the same database directly
 (SQLite WAL or PostgreSQL: safe while the server runs):
@@ -58,6 +62,9 @@ def register(sub, common):
                     help="seconds before an unacknowledged stop-trade instruction is flagged overdue (default 600)")
     sp.add_argument("--offline-after", type=int, default=None, metavar="SECONDS",
                     help="seconds without contact after which a node shows offline (default 900, platform.toml)")
+    sp.add_argument("--pid-file", metavar="FILE",
+                    help="write {pid, url, started_ns} here once listening; SIGHUP then restarts in place "
+                         "(roucai serve restart) / 写入进程文件，SIGHUP 原地重启")
     sp.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (with --tls-key) / HTTPS 证书")
     sp.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert / 私钥")
     sp.add_argument("--tls-self-signed", metavar="DIR",
@@ -65,6 +72,11 @@ def register(sub, common):
                          "mode 0600; reused if present) / 自签名证书")
     sp.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sp.set_defaults(func=run_platform)
+    sr = s.add_parser("restart", parents=[common],
+                      help="restart a platform started with --pid-file, wait until healthy / 重启平台")
+    sr.add_argument("--pid-file", required=True, metavar="FILE", help="the platform's --pid-file")
+    sr.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health (default 60)")
+    sr.set_defaults(func=run_restart)
 
     sa = s.add_parser("admin", parents=[common], help="register nodes/operators, issue keys / 节点登记与密钥")
     db_args(sa)
@@ -172,14 +184,39 @@ def run_platform(args, con) -> int:
         raise _as_usage(exc) from None
     logs.setup(cfg.log_level)
     server = build_server(cfg, create_app(cfg, svc))
+    from simulators.platform.restart import RestartOnHangup, reexec, write_pid_file_when_listening
+    pid_file = getattr(args, "pid_file", None)
+    if pid_file:
+        write_pid_file_when_listening(server, pid_file, getattr(cfg, "scheme", "http"))
+    hup = RestartOnHangup(server)
     try:
-        server.run()
+        with hup:
+            server.run()
     except OSError as exc:
         con.err(f"无法启动：{exc.strerror or exc}", f"cannot start: {exc.strerror or exc}")
         return EXIT_HARNESS
     if not server.started:
         con.err(f"无法监听 {cfg.host}:{cfg.port}", f"cannot listen on {cfg.host}:{cfg.port}")
         return EXIT_HARNESS
+    if hup.requested:           # SIGHUP: stopped gracefully, now the same command line again, same pid
+        reexec()
+    if pid_file:
+        Path(pid_file).unlink(missing_ok=True)
+    return EXIT_OK
+
+
+def run_restart(args, con) -> int:
+    """``roucai serve restart --pid-file FILE``: SIGHUP the platform, wait until it is healthy again."""
+    from simulators.platform.restart import RestartError, restart
+    try:
+        doc = restart(args.pid_file, args.timeout)
+    except RestartError as exc:
+        con.err(f"重启失败：{exc.zh}", f"restart failed: {exc.en}")
+        return EXIT_HARNESS
+    if con.as_json:
+        con.json(doc)
+    else:
+        con.say(f"平台已重启：{doc['url']}（进程 {doc['pid']}）", f"platform restarted: {doc['url']} (pid {doc['pid']})")
     return EXIT_OK
 
 
