@@ -179,15 +179,22 @@ def run_types(args, con) -> int:
     t = cat.types[name]
     fields = [{"name": f.name, "zh": f.zh, "en": f.en, "type": f.describe(), "required": f.name in t.required,
                "evidence": "profile" if f.name in t.profile_fields else t.evidence} for f in t.fields]
+    forms = [{"name": n, "evidence": ev, "source": src, "fields": list(names), "required": sorted(req)}
+             for n, ev, src, names, req in t.forms[1:]]
     if con.as_json:
         con.json({"profile": prof.lineage[0], "name": t.name, "index": t.index, "zh": t.zh, "en": t.en,
                   "evidence": t.evidence, "source": t.source, "date_field": t.date_field,
-                  "node_field": t.node_field, "fields": fields})
+                  "node_field": t.node_field, "fields": fields, "aliases": t.aliases, "forms": forms})
         return EXIT_OK
     con.say(f"{t.index} {t.name}  {con.t(t.zh, t.en)}  [{t.evidence}]  {t.source}")
     for f in fields:
         req = con.t("必填", "required") if f["required"] else con.t("可选", "optional")
         con.say(f"  {f['name']:<32} {con.t(f['zh'], f['en'])}  {f['type']}  {req}")
+    if t.aliases:
+        con.say(con.t("  别名：", "  aliases: ") + ", ".join(f"{a} → {b}" for a, b in t.aliases.items()))
+    for fm in forms:
+        con.say(con.t(f"  实践形式 {fm['name']} [{fm['evidence']}]：", f"  practice form {fm['name']} [{fm['evidence']}]: ")
+                + ", ".join(n + ("*" if n in fm["required"] else "") for n in fm["fields"]) + f"  ({fm['source']})")
     return EXIT_OK
 
 

@@ -45,3 +45,15 @@ def test_usage_errors_exit_2(capsys):
     assert run(capsys, "codes", "new", "trace", "--seq", "1")[0] == 2
     assert run(capsys, "codes", "new", "trace", "--operator", "6501020010012", "--seq", "1", "--count", "0")[0] == 2
     assert run(capsys, "codes", "check", "1", "--profile", "nope")[0] == 2
+
+
+def test_batch_codes_are_a_kind(capsys):
+    rc, out, _ = run(capsys, "codes", "new", "batch", "--node", "440106001", "--seq", "1")
+    assert rc == 0 and out.split() == ["4401060010000001"]
+    rc, out, _ = run(capsys, "codes", "check", "4401060010000001", "--json")
+    (r,) = json.loads(out)["results"]
+    assert rc == 0 and r["details"]["kind"] == "batch" and r["details"]["parts"]["node_code"] == "440106001"
+    rc, out, _ = run(capsys, "codes", "check", "4401060010000000", "--lang", "en")
+    assert rc == 1 and "CODE-BATCH-01" in out
+    rc, out, _ = run(capsys, "codes", "check", "21113011", "--kind", "commodity", "--lang", "en")
+    assert rc == 0 and "[CODE-COMM-03] warning" in out

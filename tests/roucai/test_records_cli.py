@@ -133,3 +133,20 @@ def test_golden_envelopes_have_not_drifted(capsys):
     for p in files:
         rc, out, _ = run(capsys, "records", "example", p.stem, "--envelope", "--seed", "1", "--count", "2")
         assert rc == 0 and out == p.read_text("utf-8"), p.name
+
+
+def test_types_shows_the_practice_forms_and_aliases(capsys):
+    rc, out, _ = run(capsys, "records", "types", "super_market_in_info_detail", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and doc["aliases"] == {"market_code": "ws_supplier_id", "market_name": "ws_supplier_name"}
+    (gz,) = doc["forms"]
+    assert gz["name"] == "guangzhou" and "sale_tran_id" in gz["fields"] and "deployed/" in gz["source"]
+    rc, out, _ = run(capsys, "records", "types", "super_market_in_info_detail")
+    assert "别名" in out and "实践形式 guangzhou" in out
+
+
+def test_deployed_forms_pass_with_warnings_named(capsys):
+    deployed = sorted((GOLDEN / "deployed").iterdir())
+    rc, out, _ = run(capsys, "records", "validate", *deployed, "--lang", "en")
+    assert rc == 0 and out.count("— conformant") == len(deployed) and "NOT conformant" not in out
+    assert "[CODE-COMM-03] warning goods_code" in out and "[CODE-BATCH-02] warning" in out
