@@ -39,6 +39,8 @@ from simulators.devices.driver import DeviceNak, DeviceTimeout, ReaderDriver, Sc
 from simulators.devices.faults import FaultSet
 from simulators.serial import LineSettings, WireTrace, open_line
 
+from . import observations
+
 #: Capability-statement keys that tell the harness how it can act on a real device.
 HARNESS_CAPABILITIES = {
     "sell_command": "设备实现 SELL 命令（按当前净重成交一行），否则销售类测试无法自动进行",
@@ -96,6 +98,7 @@ class TracedPort:
         self._reopen = reopen            #: () -> a fresh raw port (after the device was power-cycled)
         self._protocol = protocol
         self.trace: WireTrace | None = None
+        self.device = str(getattr(port, "name", None) or port)   #: key of the device in the run's observation log
         self._t0 = time.monotonic()
         self._dec = {}
 
@@ -117,7 +120,9 @@ class TracedPort:
         if self.trace is None or not data:
             return
         rec = {"t": round(time.monotonic() - self._t0, 6), "dir": direction, "hex": data.hex(" "), "n": len(data)}
-        frames = [self._protocol.describe(f) for f in self._dec[direction].feed(data) if isinstance(f, Frame)]
+        items = self._dec[direction].feed(data)
+        observations.RUN.saw(self.device, direction, items, self._protocol)
+        frames = [self._protocol.describe(f) for f in items if isinstance(f, Frame)]
         if frames:
             rec["frames"] = frames
         self.trace.write(rec)
@@ -420,6 +425,7 @@ class ScaleBench(Bench):
         return self.builtin or bool(self.declared("power_off_command") and self.declared("power_on_command"))
 
     def power_off(self) -> None:
+        observations.RUN.mark(self.port.device, "power_off")
         if self.builtin:
             with self.runner.lock:
                 self.model.power_cut()
@@ -428,6 +434,7 @@ class ScaleBench(Bench):
 
     def power_on(self, wait_s: float = 30.0) -> None:
         """Power back; returns once the device answers IDENTIFY again (at most ``wait_s``)."""
+        observations.RUN.mark(self.port.device, "power_on")
         if self.builtin:
             with self.runner.lock:
                 self.runner.endpoint.power_reset()

@@ -14,6 +14,7 @@ import serial
 
 from profiles.device import get_protocol
 
+from . import observations
 from .bench import ReaderBench, ScaleBench, TracedPort
 
 
@@ -39,10 +40,26 @@ def device_port(target):
 BENCH_FIXTURES = ("scale", "scale_unbound", "scale_in_memory", "reader")
 
 
+RUNWIDE_MODULE = "test_scale_invariants.py"
+
+
+def pytest_collection_modifyitems(items):
+    """The run-wide invariants judge what every other test observed: they run last."""
+    items.sort(key=lambda it: it.nodeid.split("::", 1)[0].endswith(RUNWIDE_MODULE))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _observation_log():
+    """A fresh run-wide observation log per session (conformance/perception/observations.py)."""
+    observations.RUN.reset()
+    yield observations.RUN
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
     """Attach each bench's wire trace as soon as the test body ends (the results list a test's evidence
     files as of its call phase, so files written at teardown would not be linked)."""
+    observations.RUN.nodeid = item.nodeid
     yield
     for name in BENCH_FIXTURES:
         bench = getattr(item, "funcargs", {}).get(name)
