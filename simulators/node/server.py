@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import uvicorn
 
+from simulators.platform import slowloris
+
 from . import logs
 from .app import create_app
 from .runtime import NodeRuntime
@@ -35,4 +37,5 @@ def build_server(config, runtime: NodeRuntime | None = None) -> uvicorn.Server:
     app = create_app(runtime or NodeRuntime(config))
     return _Server(uvicorn.Config(app, host=config.host, port=config.port, log_config=None, access_log=False,
                                   lifespan="on", timeout_graceful_shutdown=GRACE_S, timeout_keep_alive=5,
-                                  limit_concurrency=200, server_header=False))
+                                  limit_concurrency=200, server_header=False,
+                                  http=slowloris.protocol()))  # header deadline (issue 13)

@@ -17,7 +17,7 @@ import signal
 
 import uvicorn
 
-from . import logs
+from . import logs, slowloris
 from .config import PlatformConfig
 
 GRACE_S = 10
@@ -59,7 +59,7 @@ def build_server(pconf: PlatformConfig, app=None) -> uvicorn.Server:
     config = uvicorn.Config(app, host=pconf.host, port=pconf.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=GRACE_S,
                             timeout_keep_alive=5, limit_concurrency=1000, server_header=False,
-                            http="httptools", loop="uvloop",
+                            http=slowloris.protocol(), loop="uvloop",  # header deadline (issue 13)
                             ssl_certfile=pconf.tls_cert, ssl_keyfile=pconf.tls_key)
     return _Server(config, pconf)
 
