@@ -514,10 +514,14 @@ class EnvelopeSpec:
                 rf += cat.validate(r.type, r.record)
             if ddate_ok and rt is not None and r.type == rt.name:
                 bd = rt.business_date(r.record)
-                if bd and bd != ddate and rt.date_field not in {f.field for f in rf}:
-                    # a warning: in practice DataDate is the upload day (Changchun 2015, standards.md §4.3)
-                    rf.append(Finding(E08, rt.date_field, f"记录业务日期 {bd} 与 DataDate {ddate} 不一致",
-                                      f"the record's business date {bd} is not the DataDate {ddate}", "warning", value=bd))
+                if bd and bd > ddate and rt.date_field not in {f.field for f in rf}:
+                    rf.append(Finding(E08, rt.date_field, f"记录业务日期 {bd} 晚于 DataDate {ddate}",
+                                      f"the record's business date {bd} is after the DataDate {ddate}", value=bd))
+                elif bd and bd != ddate and rt.date_field not in {f.field for f in rf}:
+                    # earlier: only a warning, in practice DataDate is the upload day (Changchun 2015, standards.md §4.3)
+                    rf.append(Finding(E08, rt.date_field, f"记录业务日期 {bd} 早于 DataDate {ddate}（实践中 DataDate 可为上传日）",
+                                      f"the record's business date {bd} is before the DataDate {ddate} (in practice "
+                                      "DataDate may be the upload day)", "warning", value=bd))
             res.record_findings.append(rf)
 
     # -- responses ---------------------------------------------------------

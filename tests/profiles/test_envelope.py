@@ -154,6 +154,11 @@ def test_record_dated_another_day_is_a_record_finding():
     records[1]["sale_date"] = "20240517"
     res = ENV.parse(ENV.build(NODE, t, records, KEY, request_time=WHEN, data_date="20240518"), key=KEY)
     assert res.envelope_ok and rules(res.record_findings[0]) == [] and rules(res.record_findings[1]) == ["TRAN-ENV-08"]
+    # before DataDate: a warning (Changchun sends the upload day as DataDate); after it: an error
+    assert res.record_findings[1][0].severity == "warning" and res.ok
+    records[1]["sale_date"] = "2024-05-19"
+    res = ENV.parse(ENV.build(NODE, t, records, KEY, request_time=WHEN, data_date="20240518"), key=KEY)
+    assert [(f.rule, f.severity) for f in res.record_findings[1]] == [("TRAN-ENV-08", "error")] and not res.ok
 
 
 def test_max_count():
