@@ -23,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conformance.proofs.http_defects import TRANSFORMS, DuplicateAsAccepted, Transform, _is_upload, transform
+from conformance.proofs.http_defects import (TRANSFORMS, DuplicateAsAccepted, Transform, _is_upload, _profile,
+                                             _resign, transform)
 from tests.conformance.test_http_defects import _platform_run
 
 pytestmark = pytest.mark.slow
@@ -80,6 +81,30 @@ class RejectionsAnsweredAccepted(DuplicateAsAccepted):
     turned = ("rejected",)
 
 
+@transform("sec-stop-trade-from-anyone")
+class StopTradeFromAnyone(Transform):
+    """A failed test the platform rejects is taken as the batch issuer's own: the proxy re-sends it re-signed as from
+    the node that issued the batch (the first 9 digits of the batch's trace code), so it is accepted and stops the
+    batch, whoever really tested."""
+
+    def response(self, ex, reply):
+        if not _is_upload(ex) or b"qmarket_detection_info" not in ex.body:
+            return reply
+        resp, _f = _profile().envelope.parse_response(reply.body)
+        if resp is None or not any(r.verdict == "rejected" for r in resp.results):
+            return reply
+
+        def as_issuer(res):
+            return [{**r.record, "market_id": r.record["batch_id"][:9], "wholesaler_id": r.record["batch_id"][:13]}
+                    for r in res.records]
+        res = _profile().envelope.parse(ex.body, validate_records=False)
+        tester, issuer = res.header.get("NodeId"), res.records[0].record.get("batch_id", "")[:9]
+        if issuer not in self.keys:
+            return reply
+        keys = {**self.keys, tester: self.keys[issuer]}     # _resign signs with the key of the NodeId it parsed
+        return _resign(ex, keys, records=as_issuer, header={"NodeId": issuer}, now=True) or reply
+
+
 @transform("sec-no-read-deadline")
 class NoReadDeadline(Transform):
     """Nothing is changed: the defect is the proxy's own, it holds incomplete requests without a deadline."""
@@ -89,7 +114,7 @@ class NoReadDeadline(Transform):
 CASES = {
     "test_hostile_names_do_not_run_on_the_consumer_page": ("PLAT-SEC-05", "sec-page-unescaped"),
     "test_html_pages_send_security_headers": ("PLAT-SEC-06", "sec-headers-stripped"),
-    "test_a_node_without_the_right_cannot_stop_trade": ("PLAT-SEC-07", "sec-rejections-answered-accepted"),
+    "test_a_node_without_the_right_cannot_stop_trade": ("PLAT-SEC-07", "sec-stop-trade-from-anyone"),
     "test_bulky_unsigned_envelopes_are_refused_quickly": ("PLAT-SEC-08", "sec-parses-before-refusing"),
     "test_slow_connections_do_not_stop_service": ("PLAT-SEC-09", "sec-no-read-deadline"),
     "test_signed_requests_cannot_be_replayed_across_a_restart": ("PLAT-SEC-10", "signed-endpoints-open"),
