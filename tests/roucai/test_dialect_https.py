@@ -1,0 +1,128 @@
+"""Dialect traffic over HTTPS on the real path (issue 12, must-show): a Guangzhou simulation day uploaded to the
+reference platform run with the guangzhou profile, HTTPS with a self-signed certificate, on
+/dts_if/servlet/IfRevSubServlet, and accepted; the platform answering a dialect envelope with all its findings;
+the same platform certified with the dialect's traffic (certify --profile guangzhou --ca)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from profiles import load_profile
+from simulators.city import dump_bytes, generate_city
+from simulators.platform.launcher import PlatformProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_PATH = "/dts_if/servlet/IfRevSubServlet"
+GZ = load_profile("guangzhou")
+DATE = "2025-03-10"
+
+
+def cli(*args, cwd=ROOT, timeout=300):
+    return subprocess.run([sys.executable, "-m", "roucai.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@contextlib.contextmanager
+def guangzhou_platform(d: Path):
+    """The reference platform, --profile guangzhou, HTTPS (self-signed certificate made in d/tls), the tiny
+    city imported (keys in d/keys.json), its log in d/platform.log."""
+    (d / "city.json").write_bytes(dump_bytes(generate_city("tiny", 1, GZ)))
+    r = cli("--profile", "guangzhou", "serve", "admin", "--db", str(d / "p.db"), "import-city", str(d / "city.json"),
+            "--keys-out", str(d / "keys.json"))
+    assert r.returncode == 0, r.stderr
+    args = ["--profile", "guangzhou", "--tls-self-signed", str(d / "tls"), "--offline-after", "5",
+            "--stop-ack-deadline", "3"]
+    with PlatformProcess(str(d / "p.db"), args=args, cwd=str(ROOT), timeout=30, log_file=d / "platform.log") as proc:
+        assert proc.url.startswith("https://")
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def gz_platform(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gz-https")
+    with guangzhou_platform(d) as proc:
+        yield proc, d
+
+
+def test_a_guangzhou_day_uploaded_over_https_on_the_real_path_is_accepted(gz_platform, tmp_path):
+    proc, d = gz_platform
+    stream = tmp_path / "day.jsonl"
+    common = ["--profile", "guangzhou", "--lang", "en", "simulate", "--preset", "tiny", "--seed", "1", "--date", DATE,
+              "--quiet", "--to", proc.url + REAL_PATH, "--keys", str(d / "keys.json")]
+    refused = cli(*common)                                   # the self-signed certificate is not trusted
+    assert refused.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr, refused.stderr
+    r = cli(*common, "--ca", str(d / "tls" / "cert.pem"), "--out", str(stream), "--json")
+    assert r.returncode == 0, r.stderr
+    up = json.loads(r.stdout)["upload"]
+    assert up["rejected"] == 0 and up["lost"] == 0 and up["unsent"] == 0 and up["accepted"] > 0, up
+    sent = [json.loads(x) for x in stream.read_text("utf-8").splitlines()]
+    sent = [o for o in sent if o.get("k") == "record" and o["type"] in GZ.records.types]
+    with sqlite3.connect(d / "p.db") as c:
+        rows = c.execute("SELECT rtype, body, original FROM records").fetchall()
+    assert len(rows) == up["accepted"]
+    # one stored record per distinct record the model sent (the duplicates it sent twice are answered duplicate)
+    assert len(rows) == len({(o["node"], o["type"], json.dumps(o["data"], sort_keys=True)) for o in sent})
+    # what arrived is Guangzhou's form, kept as the original beside the canonical body: yyyy-MM-dd dates,
+    # market_code in supermarket entries; tran details without the reference's header fields
+    originals = " ".join(o for _t, _b, o in rows if o)
+    assert f"{DATE}" in originals and "market_code" in originals
+    tran = [b for t, b, _o in rows if t == "market_tran_info_detail"]
+    assert tran and all("market_id" not in b and "tran_date" not in b for b in tran)
+
+
+def test_the_platform_answers_a_dialect_envelope_with_every_finding(gz_platform):
+    proc, d = gz_platform
+    keys = json.loads((d / "keys.json").read_text("utf-8"))
+    city = json.loads((d / "city.json").read_text("utf-8"))
+    node = next(n["code"] for n in city["nodes"] if n["type"] == "vegetable_wholesale")
+    good = {"tran_id": node + "00010000001", "qua_id": "Q-1", "batch_id": node + "0000001", "goods_code": "01201001",
+            "goods_name": "大白菜", "weight": "10.5", "price": "1.20", "dest": "广州"}
+    bad = {**good, "tran_id": node + "00010000002", "weight": "ten", "price": "-1"}
+    spec = GZ.envelope
+    from profiles.envelope import format_request_time
+    import datetime as dt
+    now = format_request_time(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None))
+    # the records are already in Guangzhou's form (qua_id): written as given
+    body = spec.build(node, "market_tran_info_detail", [good, bad], keys[node], request_time=now)
+    r = httpx.post(proc.url + REAL_PATH, content=body, headers={"Content-Type": "application/xml; charset=utf-8"},
+                   verify=ssl.create_default_context(cafile=str(d / "tls" / "cert.pem")))
+    resp, problems = spec.parse_response(r.content)
+    assert r.status_code == 200 and resp is not None and not problems, (r.status_code, r.text[:500], problems)
+    assert [x.verdict for x in resp.results] == ["accepted", "rejected"]
+    fields = {f["field"] if isinstance(f, dict) and "field" in f else f.get("Field") for f in resp.results[1].findings}
+    assert {"weight", "price"} <= fields, resp.results[1].findings
+    for f in resp.results[1].findings:
+        assert (f.get("zh") or f.get("Zh")) and (f.get("en") or f.get("En")) and (f.get("rule") or f.get("Rule"))
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_a_dialect_platform_is_certified_over_https_with_the_dialects_traffic(tmp_path):
+    """certify --profile guangzhou: the suites' uploads are written in Guangzhou's form (profiles/forms.py) and
+    posted over HTTPS (--ca) on the real path; ingest, trace and daily statistics are CONFORMANT."""
+    d = tmp_path / "platform"
+    d.mkdir()
+    with guangzhou_platform(d) as proc:
+        caps = (ROOT / "fixtures" / "capabilities" / "platform-example.toml").read_text("utf-8")
+        caps = caps.replace('keys_file = "keys.json"', f'keys_file = "{d / "keys.json"}"')
+        caps = caps.replace('log_file = "platform.log"', f'log_file = "{d / "platform.log"}"')
+        caps = caps.replace('upload_path = "/api/v1/exchange"', f'upload_path = "{REAL_PATH}"')
+        (tmp_path / "caps.toml").write_text(caps, "utf-8")
+        base = ["--profile", "guangzhou", "--lang", "en", "certify", "--target", proc.url, "--capabilities",
+                str(tmp_path / "caps.toml"), "--suite", "platform", "-k", "test_ingest or test_trace or daily_statistics"]
+        untrusted = cli(*base, "--report", str(tmp_path / "rep0"), timeout=120)
+        assert untrusted.returncode in (2, 3) and "CERTIFICATE_VERIFY_FAILED" in (untrusted.stdout + untrusted.stderr
+                                                                                  + (tmp_path / "rep0" / "certify.log").read_text("utf-8"))
+        r = cli(*base, "--ca", str(d / "tls" / "cert.pem"), "--report", str(tmp_path / "rep"), timeout=600)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    res = json.loads((tmp_path / "rep" / "results.json").read_text("utf-8"))
+    verdicts = {t["nodeid"]: t["verdict"] for t in res["tests"]}
+    assert len(verdicts) >= 7 and set(verdicts.values()) == {"pass"}, verdicts
