@@ -115,6 +115,8 @@ def run_show(args, con) -> int:
         con.say(con.t("  测试套件：", "  tested by: ") + req.testable_by)
     if req.not_tested_reason:
         con.say(con.t("  不测原因：", "  not tested because: ") + req.not_tested_reason[lang])
+    if req.justification:
+        con.say(con.t("  仍为必须的理由：", "  why required: ") + req.justification[lang])
     return EXIT_OK
 
 

@@ -6,7 +6,7 @@ import pytest
 from roucai.cli import main
 
 FIELDS = {"id", "area", "level", "condition", "actors", "evidence", "source", "title_zh", "title_en",
-          "statement_zh", "statement_en", "profile_values", "testable_by", "not_tested_reason"}
+          "statement_zh", "statement_en", "profile_values", "testable_by", "not_tested_reason", "justification"}
 
 
 def run(capsys, *argv):
@@ -96,3 +96,11 @@ def test_docs_profile_usage_errors(capsys, tmp_path):
     assert rc == 2 and "不是目录" in err
     rc, _, err = run(capsys, "docs", "profile", "--out", str(tmp_path), "--check", str(tmp_path), "--lang", "en")
     assert rc == 2 and "cannot be used together" in err
+
+
+def test_show_gives_the_justification_of_a_required_invented_rule(capsys):
+    rc, out, _ = run(capsys, "requirements", "show", "TRAN-ENC-02", "--lang", "en")
+    assert rc == 0 and "why required: DTDs and external entities" in out
+    rc, out, _ = run(capsys, "requirements", "list", "--evidence", "profile", "--level", "required", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and doc["requirements"] and all(r["justification"] for r in doc["requirements"])
