@@ -16,6 +16,14 @@ A capability statement is a TOML file::
     [expected_failures]       # declared known failures: requirement id = reason
     "PERC-SCALE-18" = "clock drifts 3 s/day, fixed in 1.3"
 
+    [actions]                 # operator actions (profiles/reference/actions.toml): command or "prompt"
+    put-load = ["my-rig", "load", "{grams}"]
+    power-off = "prompt"
+    control = "socket://127.0.0.1:7302"   # a simulated device's control channel: every other action
+
+The legacy keys ``power_off_command`` / ``power_on_command`` of ``[capabilities]`` still work: they declare
+the actions ``power-off`` / ``power-on`` when ``[actions]`` does not (:mod:`conformance.actions`).
+
 Selection is deterministic: a test applies iff the target's kind is one of
 the kinds the test names and every capability it needs is declared truthy.
 Every decision carries its reason (zh and en), which goes into the report.
@@ -46,6 +54,8 @@ class CapabilityStatement:
     expected_failures: dict = field(default_factory=dict)
     source: str = "built-in"                     #: file path, or "built-in"
     text: str = ""                               #: the statement as given (goes into the bundle)
+    actions: dict = field(default_factory=dict)  #: action name -> conformance.actions.ActionSpec
+    control: str | None = None                   #: a control channel performing every other action
 
     @classmethod
     def load(cls, path: str | Path) -> "CapabilityStatement":
@@ -77,12 +87,14 @@ class CapabilityStatement:
         if not isinstance(caps, dict) or not isinstance(xf, dict):
             raise CapabilityError("[capabilities] 与 [expected_failures] 必须是表",
                                   "[capabilities] and [expected_failures] must be tables")
-        unknown = set(doc) - {"target", "capabilities", "expected_failures"}
+        unknown = set(doc) - {"target", "capabilities", "expected_failures", "actions"}
         if unknown:
             raise CapabilityError(f"能力声明含未知的表 {sorted(unknown)}",
                                   f"unknown tables in capability statement: {sorted(unknown)}")
         info = {k: v for k, v in target.items() if k != "kind"}
-        return cls(tuple(kinds), info, dict(caps), {str(k): str(v) for k, v in xf.items()}, source, text)
+        actions, control = _actions(doc.get("actions", {}), caps, source)
+        return cls(tuple(kinds), info, dict(caps), {str(k): str(v) for k, v in xf.items()}, source, text,
+                   actions, control)
 
     def applies(self, kinds: tuple[str, ...] | None, needs: tuple[str, ...]) -> tuple[bool, str, str]:
         """Whether a test for ``kinds`` needing ``needs`` applies, and why (zh, en)."""
@@ -102,4 +114,23 @@ class CapabilityStatement:
 
     def to_dict(self) -> dict:
         return {"kinds": list(self.kinds), "info": self.info, "capabilities": self.capabilities,
-                "expected_failures": self.expected_failures, "source": self.source}
+                "expected_failures": self.expected_failures, "source": self.source,
+                "actions": {k: v.how for k, v in sorted(self.actions.items())}, "control": self.control}
+
+
+#: legacy [capabilities] keys that declare an action (kept working; docs/perception-suite.md)
+LEGACY_ACTIONS = {"power_off_command": "power-off", "power_on_command": "power-on"}
+
+
+def _actions(table, caps: dict, source: str):
+    from .actions import parse_actions_table
+    if not isinstance(table, dict):
+        raise CapabilityError("[actions] 必须是表", "[actions] must be a table")
+    table = dict(table)
+    for key, name in LEGACY_ACTIONS.items():
+        if caps.get(key) and name not in table:
+            table[name] = caps[key]
+    try:
+        return parse_actions_table(table, source)
+    except ValueError as exc:
+        raise CapabilityError(*exc.args) from None

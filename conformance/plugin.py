@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from . import verdicts as V
+from .actions import ActionMissing
 from .capabilities import CapabilityError, CapabilityStatement
 from .evidence import Evidence
 from .targets import TargetError, parse_target
@@ -193,6 +194,8 @@ class ConformanceSession:
             if rep.when == "teardown":
                 self._junit_properties(item, rep, rec)
             return
+        if verdict == V.NOT_TESTED:
+            rec["needs_actions"] = call.excinfo.value.actions
         if verdict == V.PASS and ev is not None and ev.partial_reason:
             verdict, (zh, en) = V.PARTIAL, ev.partial_reason
         first = rec["verdict"] is None
@@ -274,6 +277,8 @@ def _verdict_of(rep, call):
     """(verdict, reason zh, reason en) for one phase report, or (None, …) for a passing set-up/teardown."""
     exc = call.excinfo
     if rep.skipped:
+        if exc is not None and exc.errisinstance(ActionMissing):
+            return V.NOT_TESTED, exc.value.zh, exc.value.en
         if hasattr(rep, "wasxfail"):
             return V.EXPECTED_FAILURE, "已声明的预期失败：" + rep.wasxfail, "expected failure: " + rep.wasxfail
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)

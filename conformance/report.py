@@ -37,7 +37,7 @@ h1{font-size:1.5em}h2{border-bottom:2px solid #c33;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .5em;
 vertical-align:top;text-align:left;font-size:.92em}th{background:#f3f3f3}
 .v{font-weight:bold;white-space:nowrap}.v-pass{color:#176a1c}.v-fail,.v-unexpected-pass,.v-timeout,.v-error{color:#b00}
-.v-partial{color:#b66b00}.v-not-applicable,.v-expected-failure{color:#666}
+.v-partial,.v-not-tested{color:#b66b00}.incomplete{background:#b66b00}.v-not-applicable,.v-expected-failure{color:#666}
 .banner{font-size:1.3em;padding:.5em 1em;display:inline-block;border-radius:4px;color:#fff}
 .ok{background:#1f7a2b}.bad{background:#b3261e}.stopped{background:#666}code,pre{font-family:monospace;font-size:.9em}
 pre{background:#f7f7f7;padding:.5em;overflow:auto}
@@ -69,6 +69,7 @@ def render_html(results: dict, lang: str = "zh") -> str:
             (t("tests_col"), ", ".join(f"{V.label(k, lang)} {n}" for k, n in s["tests"].items()))]
     out += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]
     out.append("</table></section>")
+    out += _actions_section(s, i)
 
     out += ['<section id="requirements">', f"<h2>{t('requirements')}</h2><table>",
             f"<tr><th>{t('id')}</th><th>{t('name')}</th><th>{t('level')}</th><th>{t('evidence_level')}</th>"
@@ -120,11 +121,30 @@ def render_html(results: dict, lang: str = "zh") -> str:
 
 
 def _banner_class(s: dict) -> str:
+    if s.get("verdict") == V.INCOMPLETE:
+        return "incomplete"
     return "ok" if s["conformant"] else ("stopped" if s["conformant"] is None else "bad")
+
+
+def _actions_section(s: dict, i: int) -> list[str]:
+    """INCOMPLETE: the operator actions to declare, and the requirements each one would let be tested."""
+    need = s.get("actions_needed") or []
+    if not need:
+        return []
+    out = ['<section id="actions">', "<h2>" + ("需声明的操作", "Actions to declare")[i] + "</h2><p>"
+           + ("以下必须项未测试：请在能力声明 [actions] 中声明这些操作（命令、prompt 或控制通道），见 docs/certify.md。",
+              "Required requirements were not tested: declare these actions in the capability statement's "
+              "[actions] (a command, prompt, or a control channel); see docs/certify.md.")[i] + "</p><ul>"]
+    for a in need:
+        out.append(f'<li><code>{html.escape(a["action"])}</code> — {html.escape(a["en" if i else "zh"])} '
+                   f'({html.escape(", ".join(a["requirements"]))})</li>')
+    return out + ["</ul></section>"]
 
 
 def _banner(s: dict, i: int) -> str:
     """The run's verdict line: CONFORMANT / NON-CONFORMANT, or INTERRUPTED (no verdict)."""
+    if s.get("verdict") == V.INCOMPLETE:
+        return V.RUN_VERDICTS[V.INCOMPLETE][i]
     if s["conformant"] is None:
         return ("已中断：运行未完成，无一致性结论", "INTERRUPTED: the run did not finish; no conformance verdict")[i]
     return _T["conformant" if s["conformant"] else "nonconformant"][i]

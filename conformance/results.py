@@ -14,8 +14,12 @@ the bundle.  Its shape (stable)::
 
 Conformant means: no requirement of level ``required`` or ``conditional``
 ends in a bad verdict (fail, timeout, error, partial, unexpected-pass), and
-no test ended in error or unexpected pass.  Recommended requirements that
-fail are listed but do not make the target non-conformant.
+no test ended in error or unexpected pass, and none of them ended
+``not-tested``.  ``summary.verdict`` is CONFORMANT, NON-CONFORMANT, or
+INCOMPLETE (nothing failed, but required requirements were not tested:
+``summary.not_tested_required``, and ``summary.actions_needed`` lists the
+operator actions to declare).  Recommended requirements that fail are listed
+but do not make the target non-conformant.
 """
 from __future__ import annotations
 
@@ -88,6 +92,8 @@ def build_results(session) -> dict:
     failed_required = [r["id"] for r in reqs if r["verdict"] in V.BAD and r["level"] != "recommended"]
     failed_recommended = [r["id"] for r in reqs if r["verdict"] in V.BAD and r["level"] == "recommended"]
     hard = [t for t in tests if t["verdict"] in (V.ERROR, V.UNEXPECTED_PASS)]
+    not_tested = [r["id"] for r in reqs if r["verdict"] == V.NOT_TESTED and r["level"] != "recommended"]
+    verdict = V.run_verdict(bool(failed_required or hard), bool(not_tested))
     now = _dt.datetime.now(_dt.timezone.utc).timestamp()
     return {
         "format": "roucai-results/1", "status": "finished",
@@ -102,9 +108,23 @@ def build_results(session) -> dict:
         "summary": {
             "tests": dict(sorted(Counter(t["verdict"] for t in tests).items())),
             "requirements": dict(sorted(Counter(r["verdict"] for r in reqs).items())),
-            "conformant": not failed_required and not hard,
-            "failed_required": failed_required, "failed_recommended": failed_recommended},
+            "conformant": verdict == V.CONFORMANT, "verdict": verdict,
+            "failed_required": failed_required, "failed_recommended": failed_recommended,
+            "not_tested_required": not_tested, "actions_needed": actions_needed(tests)},
     }
+
+
+def actions_needed(tests: list[dict]) -> list[dict]:
+    """The operator actions not-tested tests asked for: name, zh/en text, the requirements waiting on it."""
+    from profiles.actions import load_actions
+    cat, out = load_actions(), {}
+    for t in tests:
+        for name in t.get("needs_actions", ()):
+            shown = {q: f"<{q}>" for q in (cat[name].params if name in cat else ())}
+            a = out.setdefault(name, {"action": name, "zh": cat.text(name, shown, "zh") if name in cat else "",
+                                      "en": cat.text(name, shown, "en") if name in cat else "", "requirements": []})
+            a["requirements"] = sorted(set(a["requirements"]) | set(t["requirements"]))
+    return [out[k] for k in sorted(out)]
 
 
 def mark_interrupted(results: dict, why: str) -> dict:

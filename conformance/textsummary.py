@@ -23,6 +23,8 @@ def run_verdict(summary: dict, lang: str) -> str:
     i = 1 if lang == "en" else 0
     if summary.get("conformant") is None:
         return ("已中断（无结论）", "INTERRUPTED (no verdict)")[i]
+    if summary.get("verdict") == V.INCOMPLETE:
+        return V.RUN_VERDICTS[V.INCOMPLETE][i]
     return ("符合", "CONFORMANT")[i] if summary["conformant"] else ("不符合", "NON-CONFORMANT")[i]
 
 
@@ -48,4 +50,7 @@ def summary_lines(results: dict, lang: str = "zh", verbose: bool = False) -> lis
         counts = s["requirements" if key == "reqs" else "tests"]
         out.append(f"{_HEAD[key][i]}: " + ", ".join(f"{V.label(k, lang)} {n}" for k, n in counts.items()))
     out.append(("结论：", "verdict: ")[i] + run_verdict(s, lang))
+    for a in s.get("actions_needed") or []:       # INCOMPLETE: what to declare in [actions]
+        out.append(("  需声明操作 ", "  declare action ")[i] + f"{a['action']}: {a['en' if i else 'zh']} "
+                   f"({', '.join(a['requirements'])})")
     return out

@@ -2,7 +2,12 @@
 
 A test ends in exactly one verdict.  ``timeout`` is its own verdict (a
 timeout is never a hang and never a silent gap); ``unexpected-pass`` is a
-declared expected failure that passed, and fails the run.
+declared expected failure that passed, and fails the run.  ``not-tested``:
+the test could not exercise its requirement because an operator action it
+needs is not declared (the reason names the action); it is neither a pass nor
+a failure, and a required requirement left ``not-tested`` makes the run
+INCOMPLETE (:data:`RUN_VERDICTS`).  ``partial`` is kept for a test that
+observed part of its requirement and says which part.
 
 Per requirement, the verdicts of its tests are combined by
 :func:`combine`: the worst one wins, in :data:`ORDER`, except that ``pass``
@@ -12,11 +17,11 @@ mixed with ``partial`` (or with ``not-applicable``) is ``partial`` (resp.
 from __future__ import annotations
 
 PASS, FAIL, ERROR, TIMEOUT = "pass", "fail", "error", "timeout"
-NOT_APPLICABLE, PARTIAL = "not-applicable", "partial"
+NOT_APPLICABLE, PARTIAL, NOT_TESTED = "not-applicable", "partial", "not-tested"
 EXPECTED_FAILURE, UNEXPECTED_PASS = "expected-failure", "unexpected-pass"
 
 #: Worst first.
-ORDER = (UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL, EXPECTED_FAILURE, PASS, NOT_APPLICABLE)
+ORDER = (UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL, NOT_TESTED, EXPECTED_FAILURE, PASS, NOT_APPLICABLE)
 #: Verdicts that make a target non-conformant when the requirement is required.
 BAD = frozenset({UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL})
 
@@ -24,8 +29,19 @@ LABELS = {
     PASS: ("通过", "pass"), FAIL: ("不通过", "fail"), ERROR: ("错误", "error"),
     TIMEOUT: ("超时", "timeout"), NOT_APPLICABLE: ("不适用", "not applicable"),
     PARTIAL: ("部分通过", "partial"), EXPECTED_FAILURE: ("已声明的预期失败", "expected failure"),
-    UNEXPECTED_PASS: ("意外通过", "UNEXPECTED PASS"),
+    UNEXPECTED_PASS: ("意外通过", "UNEXPECTED PASS"), NOT_TESTED: ("未测试", "not tested"),
 }
+
+#: The verdict of a whole run: every applicable required requirement passed / something failed /
+#: nothing failed but required requirements were not exercised (actions to declare).  Exit 0, 1, 1.
+CONFORMANT, NON_CONFORMANT, INCOMPLETE = "CONFORMANT", "NON-CONFORMANT", "INCOMPLETE"
+RUN_VERDICTS = {CONFORMANT: ("符合", "CONFORMANT"), NON_CONFORMANT: ("不符合", "NON-CONFORMANT"),
+                INCOMPLETE: ("未完成：部分必须项未测试", "INCOMPLETE: required requirements not tested")}
+
+
+def run_verdict(failed: bool, not_tested: bool) -> str:
+    """NON-CONFORMANT if anything failed, else INCOMPLETE if a required requirement was not tested."""
+    return NON_CONFORMANT if failed else (INCOMPLETE if not_tested else CONFORMANT)
 
 
 def label(verdict: str, lang: str = "zh") -> str:

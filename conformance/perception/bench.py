@@ -5,14 +5,18 @@ A *bench* is what a test talks to; the same tests run unchanged on both kinds:
 * **builtin** (``--target builtin[?variant=NAME]``): a fresh reference model per
   test (:class:`~simulators.devices.scale.ScaleModel`, ``ReaderModel``) served on
   an in-process ``sim://`` line at 115,200 baud, with the variant's fault switch
-  on when the variant's actor is this device.  The harness can also do what a
-  lab technician does to a real device: put loads on the platter, cut the
-  power, let time pass, pull a card out of the field.
+  on when the variant's actor is this device.  Physical steps are the profile's
+  operator actions, performed by the simulator's own control handler
+  (:class:`~simulators.devices.control.ScaleControl`, in process: the same code
+  that serves ``roucai device scale --control``).
 * **device** (``serial://…``, ``sim://…``, ``socket://…``): one port for the whole
   session, opened with ``serial.serial_for_url(*target.serial_open_args())``.
-  Physical actions are possible only where the capability statement declares how
-  (see :data:`HARNESS_CAPABILITIES`); otherwise the part of a test that needs them
-  is *not applicable* (or the test is *partial*), with the reason.
+  Physical steps are the operator actions its capability statement declares
+  (``[actions]``: a command, a prompt, or a simulator's control channel;
+  :mod:`conformance.actions`).  A step whose action is not declared ends the
+  test ``not-tested``, naming the action (:class:`~conformance.actions.ActionMissing`).
+
+Both go through :meth:`ScaleBench.act`; the tests never touch a model.
 
 Every byte either way goes through a :class:`TracedPort`, which writes the wire
 trace of the running test (``wire.jsonl``: time, direction, hex and the decoded
@@ -24,8 +28,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shlex
-import subprocess
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -34,21 +36,23 @@ from pathlib import Path
 import pytest
 import serial
 
+from conformance.actions import ActionFailed, ActionMissing, ActionRunner
 from profiles.device import Frame, get_protocol
+from simulators.devices.control import ControlError, ScaleControl, TimeSkew, receipt_from_dict
 from simulators.devices.driver import DeviceNak, DeviceTimeout, ReaderDriver, ScaleDriver
 from simulators.devices.faults import FaultSet
 from simulators.serial import LineSettings, WireTrace, open_line
 
 from . import observations
 
-#: Capability-statement keys that tell the harness how it can act on a real device.
+#: Capability-statement keys that tell the harness how it can act on a real device (besides [actions]).
 HARNESS_CAPABILITIES = {
     "sell_command": "设备实现 SELL 命令（按当前净重成交一行），否则销售类测试无法自动进行",
-    "test_load_g": "测试期间秤盘上放置的已知砝码质量（克），销售按此重量成交",
-    "power_off_command": "切断被测设备电源的命令（argv 列表或字符串，例如可编程电源插座）",
-    "power_on_command": "恢复被测设备电源的命令",
-    "clock_observe_s": "测量时钟漂移的观察时长（秒）；未声明时只验证校时偏差",
-    "storage_fill": "允许把存储写满（长时间运行；用于离线容量与存满策略）",
+    "test_load_g": "秤盘上的已知砝码质量（克），销售按此重量成交；未声明 put-load 操作时它须一直在秤盘上",
+    "power_off_command": "旧写法：等同于 [actions] power-off（切断被测设备电源的命令）",
+    "power_on_command": "旧写法：等同于 [actions] power-on（恢复被测设备电源的命令）",
+    "clock_observe_s": "测量时钟漂移的观察时长（秒，默认 86400）；有 advance-clock 操作时快进这么久，否则真实等待",
+    "storage_fill": "允许用 SELL 把存储写满（无 fill-store 操作时；长时间运行）",
     "test_card": "读卡器上放着一张按本配置布局与测试密钥发行的服务卡",
 }
 
@@ -183,20 +187,6 @@ def variant_faults(target, actor: str, device: str) -> FaultSet:
     return faults
 
 
-def run_power_command(cmd, what: str, timeout_s: float = 30.0) -> None:
-    """Run a declared power command (argv list, or a string split like a shell would)."""
-    argv = shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd]
-    try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        raise TimeoutError(f"{what} command did not finish within {timeout_s:g} s: {argv}") from None
-    except OSError as exc:
-        raise RuntimeError(f"{what} command could not run: {argv}: {exc}") from None
-    if done.returncode != 0:
-        raise RuntimeError(f"{what} command failed (exit {done.returncode}): {argv}: "
-                           f"{done.stderr.decode(errors='replace')[-300:]}")
-
-
 class Bench:
     """What every bench has: the driver, the capability statement, the evidence."""
 
@@ -250,33 +240,35 @@ class ScaleBench(Bench):
     kind = "scale"
 
     def __init__(self, target, caps, evidence, seed: int, *, port=None, durable: bool = True,
-                 bind: bool = True, tmpdir: Path | None = None):
+                 bind: bool = True, tmpdir: Path | None = None, paced: bool = True):
         super().__init__(target, caps, evidence, seed)
         self.model = None
         self.runner = None
         self.line = None
-        self._skew = 0.0
+        self.control = None              #: builtin: the simulator's control handler
+        self.actions = None              #: device: the declared actions
+        self._skew = 0.0                 #: seconds the reference clock was moved forward (advance-clock)
+        self._placed = None              #: device: the load last put on the pan by an action
         # a fresh device per test on builtin; a device target keeps its sales, so ids stay unique over runs
         self._request_ids = itertools.count(1) if self.builtin else _DEVICE_REQUEST_IDS
         codes = self._codes = __import__("profiles").load_profile().codes
         self.operator = codes.operator_code(NODE, 1 + seed % 900)
         self.stall = f"A-{1 + seed % 90:02d}"
         if self.builtin:
-            self._start_builtin(durable, tmpdir)
+            self._start_builtin(durable, tmpdir, paced)
             self.unit_g = 1000
         else:
             self.port = port
-            self.unit_g = None
+            self.actions = ActionRunner(caps, evidence)
             load = self.declared("test_load_g")
-            if load:
-                self.unit_g = int(load)
+            self.unit_g = int(load) if load else (1000 if self.can("put-load") else None)
         self.port.start_trace()
         self.drv = JudgedScaleDriver(self.port, protocol=self.protocol, seq_start=seed % 255)
         if bind:
             self.bind()
 
     # -- set-up -----------------------------------------------------------------------
-    def _start_builtin(self, durable: bool, tmpdir: Path | None) -> None:
+    def _start_builtin(self, durable: bool, tmpdir: Path | None, paced: bool = True) -> None:
         from simulators.devices import serve
         from simulators.devices.scale import ScaleModel
         self.faults = variant_faults(self.target, "scale", "scale")
@@ -287,11 +279,12 @@ class ScaleBench(Bench):
                 self._tmp = tempfile.TemporaryDirectory(prefix="roucai-perc-")
                 tmpdir = Path(self._tmp.name)
             store = tmpdir / "scale.db"
-        self.model = ScaleModel(store, seed=self.seed, faults=self.faults,
-                                time_source=lambda: time.monotonic() + self._skew)
+        self._time = TimeSkew()
+        self.model = ScaleModel(store, seed=self.seed, faults=self.faults, time_source=self._time.source)
         self.line = open_line(f"perc-scale-{next(_line_ids)}", backend="sim",
-                              settings=LineSettings(baudrate=BUILTIN_BAUD))
+                              settings=LineSettings(baudrate=BUILTIN_BAUD), paced=paced)
         self.runner = serve(self.model, self.line.device).start()
+        self.control = ScaleControl(self.model, self.runner.lock, self.runner.endpoint, self._time)
         self.port = TracedPort(serial.serial_for_url(self.line.host_url, baudrate=BUILTIN_BAUD, timeout=0.01),
                                self.protocol)
 
@@ -345,54 +338,72 @@ class ScaleBench(Bench):
         self.drv.load_batch(b.batch_trace, b.commodity, b.sold_g + limit_g, price_fen)
         return b.batch_trace
 
+    # -- operator actions -------------------------------------------------------------------
+    def can(self, action: str) -> bool:
+        """Whether the harness can perform ``action`` on this scale (builtin: always)."""
+        return self.builtin or self.actions.available(action)
+
+    def act(self, action: str, **params):
+        """Perform operator action ``action``; its result (read-receipt, fill-store) or None.
+
+        Not declared: :class:`ActionMissing` (the test is not-tested); a failing action: ActionFailed."""
+        if not self.builtin:
+            return self.actions.perform(action, **params)
+        try:
+            out = self.control.perform(action, {k: str(v) for k, v in params.items()})
+        except ControlError as exc:
+            raise ActionFailed(f"action {action} on the built-in scale failed: {exc.en}") from None
+        self.evidence.append_jsonl("actions.jsonl", {"action": action, "params": params, "how": "builtin"})
+        return out
+
     # -- weighing and selling -------------------------------------------------------------
-    def place(self, load_g: float, settled: bool = True) -> None:
-        """Put ``load_g`` on the platter (builtin), or check it is the declared test load."""
-        if self.builtin:
-            with self.runner.lock:
-                self.model.place(load_g, settled=settled)
+    def place(self, load_g: float, settled: bool = True, action: str | None = None) -> None:
+        """Put ``load_g`` on the platter: action ``put-load`` (``unstable-load`` when not ``settled``, or the
+        ``action`` named: overload, below-min).  A device without it passes only if ``load_g`` is the declared
+        test load that stays on the platter; otherwise not-tested (needs the action)."""
+        action = action or ("put-load" if settled else "unstable-load")
+        if not self.builtin and settled and action == "put-load" and self._placed == load_g:
             return
-        if self.unit_g is None or abs(load_g - self.unit_g) > 0.5 or not settled:
-            pytest.skip(f"needs {load_g:g} g {'settled ' if settled else 'unsettled '}on the platter; "
-                        f"the harness cannot place loads on a device (declared test_load_g="
-                        f"{self.unit_g}) / 需要在秤盘上放置 {load_g:g} 克，测试工具无法对实物设备加载")
+        if self.can(action):
+            self.act(action, grams=int(round(load_g)))
+            self._placed = load_g if settled and action == "put-load" else None
+            return
+        if settled and action == "put-load" and self.unit_g is not None and abs(load_g - self.unit_g) <= 0.5:
+            return
+        raise ActionMissing([action], f"秤盘上需要 {load_g:g} 克", f"{load_g:g} g on the platter")
+
+    def need_sell(self) -> None:
+        """A device must implement SELL (``sell_command``) for the harness to make sales; else not applicable."""
+        if not self.builtin:
+            self.needs("sell_command", "设备未声明支持 SELL 命令，无法自动成交", "sales need the SELL command")
 
     def sell(self, batch: str, load_g: float | None = None, request_id: int | None = None):
         """One sale line of ``batch`` at ``load_g`` (default ``unit_g``) through SELL; the record."""
-        if not self.builtin:
-            self.needs("sell_command", "设备未声明支持 SELL 命令，无法自动成交",
-                       "sales need the SELL command")
-            self.needs("test_load_g", "未声明秤盘上的测试砝码", "sales need a known load on the platter")
+        self.need_sell()
+        if self.unit_g is None:
+            raise ActionMissing(["put-load"], "销售需要秤盘上有已知负载（或声明 test_load_g）",
+                                "sales need a known load on the platter (or a declared test_load_g)")
         self.place(self.unit_g if load_g is None else load_g)
         rid = next(self._request_ids) if request_id is None else request_id
         return self.drv.sell(batch, rid)
 
     def receipts(self, n: int = 1) -> list:
-        """The last ``n`` receipts the scale printed (builtin: the reference printer's output)."""
-        self.require_builtin("无法自动读取实物设备打印的纸质小票（需人工拍照核对）",
-                             "cannot read a device's paper receipt automatically (photograph and check it by hand)")
-        with self.runner.lock:
-            return list(self.model.receipts)[-n:]
+        """The last ``n`` receipts the scale printed, at most ``n`` (action ``read-receipt``)."""
+        return [receipt_from_dict(d) for d in (self.act("read-receipt", count=n) or [])]
 
     def fill_storage(self, batch: str, count: int) -> tuple[int, str | None]:
         """Make up to ``count`` sales of ``batch`` (offline: nothing acknowledged); (stored, refusal or None).
 
-        Builtin: the operator's key presses on the model itself (no wire: 18,000 sales take about a
-        second).  Device: SELL over the wire, only if the statement declares ``storage_fill``.
+        Action ``fill-store`` (the operator's key presses on the scale itself, no wire: the built-in and the
+        simulated scale make 10,000 sales in seconds), else, on a device that declares ``storage_fill``, SELL
+        over the wire; else not-tested (needs fill-store).
         """
-        from simulators.devices.refusal import Refused
-        if self.builtin:
-            done = 0
-            with self.runner.lock:
-                self.model.paper = max(self.model.paper, count + 1)     # the technician keeps paper in it
-                for _ in range(count):
-                    try:
-                        self.model.sell(batch, 500)
-                    except Refused as exc:
-                        return done, exc.reason
-                    done += 1
-            return done, None
-        self.needs("storage_fill", "未声明允许写满存储", "filling the storage needs storage_fill")
+        if self.can("fill-store"):
+            out = self.act("fill-store", batch=batch, count=count)
+            self._placed = None
+            return int(out["stored"]), out["refusal"]
+        if not self.declared("storage_fill"):
+            raise ActionMissing(["fill-store"], "写满存储", "filling the storage")
         done = 0
         for _ in range(count):
             try:
@@ -422,25 +433,18 @@ class ScaleBench(Bench):
 
     # -- power and time ---------------------------------------------------------------------
     def can_power_cycle(self) -> bool:
-        return self.builtin or bool(self.declared("power_off_command") and self.declared("power_on_command"))
+        return self.can("power-off") and self.can("power-on")
 
     def power_off(self) -> None:
         observations.RUN.mark(self.port.device, "power_off")
-        if self.builtin:
-            with self.runner.lock:
-                self.model.power_cut()
-            return
-        run_power_command(self.declared("power_off_command"), "power-off")
+        self.act("power-off")
 
     def power_on(self, wait_s: float = 30.0) -> None:
-        """Power back; returns once the device answers IDENTIFY again (at most ``wait_s``)."""
+        """Power back (action power-on); returns once the device answers IDENTIFY again (at most ``wait_s``)."""
         observations.RUN.mark(self.port.device, "power_on")
+        self.act("power-on")
         if self.builtin:
-            with self.runner.lock:
-                self.runner.endpoint.power_reset()
-                self.model.restart()
             return
-        run_power_command(self.declared("power_on_command"), "power-on")
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -453,15 +457,15 @@ class ScaleBench(Bench):
                 time.sleep(0.5)
 
     def power_cycle(self) -> None:
-        if not self.can_power_cycle():
-            pytest.skip("the harness cannot cut a device's power unless the capability statement declares "
-                        "power_off_command and power_on_command / 能力声明未给出断电与上电命令，无法对实物设备断电")
+        missing = [a for a in ("power-off", "power-on") if not self.can(a)]
+        if missing:
+            raise ActionMissing(missing, "断电重启设备", "power-cycling the device")
         self.power_off()
         self.power_on()
 
     def let_time_pass(self, seconds: float) -> None:
-        """Builtin: the device (and the reference clock) live ``seconds`` later."""
-        self.require_builtin("无法让实物设备的时间快进", "cannot fast-forward a device's time")
+        """Action advance-clock: the device and the reference clock live ``seconds`` later."""
+        self.act("advance-clock", seconds=int(seconds))
         self._skew += seconds
 
     def reference_now(self) -> datetime:

@@ -90,8 +90,10 @@ def scale_unbound(request, target, capabilities, evidence, seed, device_port, tm
 
 @pytest.fixture
 def scale_in_memory(request, target, capabilities, evidence, seed, device_port) -> ScaleBench:
-    """Builtin: a scale whose store is in memory (fast fills; counts, not durability, are judged)."""
-    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, durable=False)
+    """Builtin: a scale whose store is in memory on an unpaced line (fast fills and read-outs of the whole
+    store; counts, not durability or line speed, are judged)."""
+    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, durable=False,
+                  paced=False)
 
 
 @pytest.fixture

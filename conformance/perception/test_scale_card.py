@@ -11,10 +11,8 @@ from profiles.device import messages as m
 def test_operator_card_at_the_scale_reports_the_trading_operator(scale, evidence):
     """The operator presents the service card: the scale reports it (CARD_EVENT) with the card's UID and
     operator code, which equals the operator the scale is bound to."""
-    scale.require_builtin("需要把服务卡放到秤的读卡区", "needs a service card presented to the scale's reader")
     uid = bytes((0x5A, 0x11, scale.seed % 256, 0x42))
-    with scale.runner.lock:
-        scale.model.card_tap(uid, scale.operator, kind=1)
+    scale.act("tap-card", operator=scale.operator, uid=uid.hex())        # a service card of the bound operator
     ev = scale.drv.wait_event(2.0)
     while ev is not None and not isinstance(ev, m.CardEvent):
         ev = scale.drv.wait_event(2.0)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.actions import ActionMissing
 
 from .test_scale_weighing import assert_refused
 
@@ -19,7 +20,7 @@ SALES = 30
 def sell_lines(scale, batches: list[str], n: int, loads=None) -> list:
     out = []
     for i in range(n):
-        load = None if loads is None or not scale.builtin else loads[i % len(loads)]
+        load = None if loads is None or not scale.can("put-load") else loads[i % len(loads)]
         out.append(scale.sell(batches[i % len(batches)], load))
     return out
 
@@ -98,23 +99,33 @@ def test_trace_codes_are_unique_and_never_reused(scale, evidence):
 @pytest.mark.requirement("PERC-SCALE-09", "CODE-CARR-01")
 @pytest.mark.applies(kinds=("scale",), needs=("printer",))
 def test_receipt_prints_every_trace_code_and_no_paper_no_sale(scale, evidence):
-    """Each completed sale prints a receipt with the line's 20-digit trace code in plain digits; when the
-    paper has run out the sale is not completed (a failed print is never taken as printed)."""
-    scale.receipts(1)                             # the receipt must be readable: builtin only
+    """Each completed sale prints a receipt with the line's 20-digit trace code in plain digits, one receipt per
+    sale; when the paper has run out the sale is not completed (a failed print is never taken as printed).
+    Actions read-receipt, paper-out, paper-in."""
+    missing = [a for a in ("read-receipt", "paper-out", "paper-in") if not scale.can(a)]
+    if missing:
+        raise ActionMissing(missing, "读取小票与缺纸", "reading receipts and running out of paper")
+    scale.act("paper-in")                         # a new roll: every sale below prints
     batch = scale.new_batch(20 * (scale.unit_g or 1000))
     sold = sell_lines(scale, [batch], 3)
-    receipts = scale.receipts(3)
+    receipts = scale.receipts(len(sold))
+    printed = [ln.trace_code for rc in receipts for ln in rc.lines]
+    evidence.attach_json("receipts.json", {"sold": [s.trace_code for s in sold], "receipt_lines": printed})
+    assert len(receipts) == len(sold), (f"{len(sold)} sales printed {len(receipts)} receipts: every completed sale "
+                                        "must print its receipt")
     for s, rc in zip(sold, receipts):
         text = rc.text(qr_text=False)             # what is printed as text; the QR is an image on paper
         evidence.attach_text(f"receipt-{s.index}.txt", text)
         digits = re.findall(r"(?<!\d)\d{20}(?!\d)", text)
         assert s.trace_code in digits, (f"the receipt of sale {s.index} does not show its trace code {s.trace_code} "
                                         "as 20 plain digits")
-    with scale.runner.lock:
-        scale.model.paper = 0                     # the roll runs out
-    before = scale.drv.status().next_index
-    assert_refused(lambda: scale.sell(batch), "PAPER_OUT", "a sale with the paper out")
-    assert scale.drv.status().next_index == before, "a sale without paper was stored as completed"
+    scale.act("paper-out")                        # the roll runs out
+    try:
+        before = scale.drv.status().next_index
+        assert_refused(lambda: scale.sell(batch), "PAPER_OUT", "a sale with the paper out")
+        assert scale.drv.status().next_index == before, "a sale without paper was stored as completed"
+    finally:
+        scale.act("paper-in")
 
 
 def half_up_fen(weight_g: int, price_fen_per_kg: int) -> int:
@@ -126,12 +137,12 @@ def half_up_fen(weight_g: int, price_fen_per_kg: int) -> int:
 def test_receipt_contents(scale, evidence):
     """Market, stall, operator, time; per line name, weight (kg, 3 decimals), price (元/kg, 2 decimals),
     amount (= weight × price rounded half-up to the fen) and trace code; the total."""
-    scale.receipts(1)                             # the receipt must be readable: builtin only
+    scale.receipts(1)                             # the receipt must be readable: action read-receipt
     price = 2990
     batch = scale.new_batch(50 * (scale.unit_g or 1000), price_fen=price)
     halves = 0
     for i in range(8):
-        s = scale.sell(batch, 1001 + 37 * i if scale.builtin else None)
+        s = scale.sell(batch, 1001 + 37 * i if scale.can("put-load") else None)
         assert s.amount_fen == half_up_fen(s.weight_g, price), (
             f"sale {s.index}: {s.weight_g} g x {price / 100:.2f} 元/kg is {half_up_fen(s.weight_g, price)} fen "
             f"rounded half-up; the scale says {s.amount_fen}")
@@ -156,7 +167,7 @@ def test_receipt_contents(scale, evidence):
 @pytest.mark.applies(kinds=("scale",), needs=("qr_code",))
 def test_receipt_qr_carries_the_query_url_and_trace_code(scale, profile, evidence):
     """The receipt's QR code encodes the profile's query URL followed by the first line's trace code."""
-    scale.receipts(1)                             # the receipt must be readable: builtin only
+    scale.receipts(1)                             # the receipt must be readable: action read-receipt
     cfg = profile.data("device_protocol")["receipt"]
     batch = scale.new_batch(10 * (scale.unit_g or 1000))
     s = scale.sell(batch)
@@ -175,7 +186,7 @@ def test_receipt_qr_carries_the_query_url_and_trace_code(scale, profile, evidenc
 @pytest.mark.applies(kinds=("scale",), needs=("printer",))
 def test_retail_voucher_links_to_the_wholesale_purchase(scale, evidence):
     """A retail stall in a wholesale market: the voucher's lines name the wholesale batch they were sold from."""
-    scale.receipts(1)                             # the receipt must be readable: builtin only
+    scale.receipts(1)                             # the receipt must be readable: action read-receipt
     wholesale = scale.new_batch(10 * (scale.unit_g or 1000))
     s = scale.sell(wholesale)
     assert s.batch_trace == wholesale, f"the retail line names batch {s.batch_trace!r}, not the wholesale {wholesale}"

@@ -1,17 +1,19 @@
 """Offline storage: capacity (PERC-SCALE-14), policy when full (-15), freed only after acknowledgement
 (-16), power loss without loss or duplicate (-17).
 
-Power cuts: on the built-in scale the harness cuts the model's power (also in the middle of a sale, before
-its commit).  A real device is power-cut only if the capability statement declares how
-(``power_off_command`` / ``power_on_command``: e.g. a switchable socket); otherwise those tests are not
-applicable, with that reason.
+Physical steps are operator actions (profiles/reference/actions.toml): ``fill-store`` (or SELL over the wire
+where ``storage_fill`` is declared), ``power-off`` / ``power-on`` and ``power-cut-mid-sale``.  The built-in
+scale performs them itself; a device performs those its capability statement declares, and a test whose
+action is not declared is not-tested, naming it.  The storage tests leave the device as they found it: what
+they filled is acknowledged afterwards.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import asdict
 
 import pytest
+
+from conformance.actions import ActionMissing
 
 from .bench import DeviceSilent
 from .test_scale_weighing import assert_refused
@@ -24,21 +26,17 @@ def declared_capacity(scale, capabilities) -> int:
     return int(val if val is not None else scale.drv.identify().capability_map()["storage_records"])
 
 
-def fill(scale, capabilities, evidence, partial_ok: bool = False) -> tuple[int, object, str | None]:
+def fill(scale, capabilities, evidence) -> tuple[int, object, str | None]:
     """Fill the storage to the declared capacity; returns (capacity, status when full, batch).
 
-    A device that may not be filled (no ``storage_fill``): not applicable, or with ``partial_ok`` the test is
-    partial after the capacity check and ``(capacity, None, None)`` comes back."""
+    Without a way to fill it (action fill-store, or ``storage_fill``) the test is not-tested, after the
+    capacity STATUS reports was checked."""
     cap = declared_capacity(scale, capabilities)
     assert cap >= PROFILE_MIN_RECORDS, f"declared capacity {cap} records is below the profile minimum of 10,000"
     st = scale.drv.status()
     assert st.memory_used + st.memory_free == cap, (
         f"STATUS says {st.memory_used} used + {st.memory_free} free = {st.memory_used + st.memory_free} records; "
         f"the declared capacity is {cap}")
-    if not (scale.builtin or scale.declared("storage_fill")) and partial_ok:
-        evidence.partial("未声明 storage_fill：只核对了 STATUS 报告的容量，未实际写满",
-                         "storage_fill not declared: only the capacity STATUS reports was checked, not filled")
-        return cap, None, None
     batch = scale.new_batch(cap * 1000)
     stored, refusal = scale.fill_storage(batch, cap - st.memory_used)
     full = scale.drv.status()
@@ -55,21 +53,18 @@ def fill(scale, capabilities, evidence, partial_ok: bool = False) -> tuple[int, 
 def test_offline_capacity_as_declared_and_all_readable(scale_in_memory, capabilities, evidence):
     """Offline, the scale keeps its declared number of unacknowledged records (≥ 10,000); they can be read out."""
     scale = scale_in_memory
-    cap, full, _ = fill(scale, capabilities, evidence, partial_ok=True)
-    if full is None:
-        return
-    assert full.memory_used == cap, f"full storage reports {full.memory_used} records used, declared {cap}"
-    first = scale.drv.read_records(1, 10)
-    assert first.records, "nothing can be read back from a full storage"
-    start = first.records[0].index
-    assert first.remaining + len(first.records) == cap, (
-        f"reading from the start: {len(first.records)} records + {first.remaining} remaining != {cap} stored")
-    rng = random.Random(scale.seed)
-    probes = sorted({start + rng.randrange(cap) for _ in range(6)} | {start + cap - 1})
-    for idx in probes:
-        got = scale.drv.read_records(idx, 1).records
-        assert got and got[0].index == idx, f"record {idx} of the {cap} stored cannot be read back"
-    evidence.note(f"存满 {cap} 条；抽查序号 {probes}", f"filled {cap} records; spot-read indices {probes}")
+    cap, full, _ = fill(scale, capabilities, evidence)
+    try:
+        assert full.memory_used == cap, f"full storage reports {full.memory_used} records used, declared {cap}"
+        first = scale.drv.read_records(1, 10)
+        assert first.records, "nothing can be read back from a full storage"
+        start = first.records[0].index
+        assert first.remaining + len(first.records) == cap, (
+            f"reading from the start: {len(first.records)} records + {first.remaining} remaining != {cap} stored")
+        got = scale.read_all(start, chunk=255, limit=cap + 1)
+        check_all_read(got, start, cap, full.next_index, evidence)
+    finally:
+        acknowledge_all(scale)
     if scale.builtin:
         evidence.note("内置秤此项使用内存存储（验证条数，不验证耐久性；耐久性见 PERC-SCALE-17）",
                       "the built-in scale uses its in-memory store here (counts, not durability: see PERC-SCALE-17)")
@@ -82,18 +77,46 @@ def test_when_full_sales_are_refused_and_nothing_overwritten(scale_in_memory, ca
     """Full: the next traced sale is refused (MEMORY_FULL), STATUS shows no free memory, the oldest
     unacknowledged record is still there unchanged."""
     scale = scale_in_memory
+    scale.need_sell()
     cap, full, batch = fill(scale, capabilities, evidence)
-    oldest = scale.drv.read_records(1, 1).records[0]
-    assert full.memory_free == 0, f"full storage reports {full.memory_free} records free: report storage full"
-    if scale.builtin:
-        with scale.runner.lock:
-            scale.model.place(500, settled=True)
-    assert_refused(lambda: scale.drv.sell(batch, scale.next_request_id()), "MEMORY_FULL", "a sale with full storage")
-    again = scale.drv.read_records(1, 1).records
-    assert again and again[0] == oldest, (
-        f"the oldest unacknowledged record (index {oldest.index}) was overwritten or deleted: never drop records "
-        "the node has not acknowledged")
-    assert scale.drv.status().memory_used == cap, "the number of stored records changed after the refusal"
+    try:
+        oldest = scale.drv.read_records(1, 1).records[0]
+        assert full.memory_free == 0, f"full storage reports {full.memory_free} records free: report storage full"
+        if scale.can("put-load"):
+            scale.place(500)
+        assert_refused(lambda: scale.drv.sell(batch, scale.next_request_id()), "MEMORY_FULL",
+                       "a sale with full storage")
+        again = scale.drv.read_records(1, 1).records
+        assert again and again[0] == oldest, (
+            f"the oldest unacknowledged record (index {oldest.index}) was overwritten or deleted: never drop "
+            "records the node has not acknowledged")
+        assert scale.drv.status().memory_used == cap, "the number of stored records changed after the refusal"
+    finally:
+        acknowledge_all(scale)
+
+
+def check_all_read(got: list, start: int, cap: int, next_index: int, evidence) -> None:
+    """Every one of the ``cap`` stored records was read out: ``cap`` records, indices ``start`` .. next - 1,
+    each once, in order (PERC-SCALE-14 "all can be read out")."""
+    idx = [r.index for r in got]
+    evidence.attach_json("read_all.json", {"stored": cap, "read": len(got), "first": idx[:1], "last": idx[-1:],
+                                           "next_index": next_index})
+    dup = len(idx) - len(set(idx))
+    assert not dup, f"reading the full storage out returned {dup} records twice"
+    assert len(got) == cap, (f"{len(got)} of the {cap} stored records could be read out "
+                             f"(indices {idx[:1]}..{idx[-1:]}): every stored record must be readable")
+    assert idx == list(range(start, start + cap)) and start + cap == next_index, (
+        f"the records read out are not indices {start}..{next_index - 1} in order: first gap at "
+        f"{next((a for a, b in zip(range(start, start + cap), idx) if a != b), None)}")
+    evidence.note(f"存满 {cap} 条，全部读出（序号 {start}–{start + cap - 1}）",
+                  f"filled {cap} records and read every one out (indices {start}-{start + cap - 1})")
+
+
+def acknowledge_all(scale) -> None:
+    """Acknowledge every stored record (as the node would), so the device is usable by the next test."""
+    nxt = scale.drv.status().next_index
+    if nxt > 1:
+        scale.drv.ack_records(nxt - 1)
 
 
 @pytest.mark.requirement("PERC-SCALE-16")
@@ -142,13 +165,15 @@ def assert_exactly_once(scale, first: int, answered: list, evidence) -> None:
 @pytest.mark.applies(kinds=("scale",))
 def test_power_cut_in_the_middle_of_a_sale(scale, evidence):
     """Power fails inside a sale (before its commit): after restart, every sale answered before is there exactly
-    once, the interrupted one is not, and retrying it with the same request id sells it once."""
-    scale.require_builtin("需要在一笔销售进行中断电", "needs the power cut inside a sale")
-    batch = scale.new_batch(50 * 1000)
+    once, the interrupted one is not, and retrying it with the same request id sells it once (actions
+    power-cut-mid-sale, power-on)."""
+    missing = [a for a in ("power-cut-mid-sale", "power-on") if not scale.can(a)]
+    if missing:
+        raise ActionMissing(missing, "销售进行中断电", "a power cut inside a sale")
+    batch = scale.new_batch(50 * (scale.unit_g or 1000))
     first = scale.drv.status().next_index
     answered = [scale.sell(batch) for _ in range(5)]
-    with scale.runner.lock:
-        scale.model.faults.add(f"power_loss={scale.model.sale_attempts + 1}")
+    scale.act("power-cut-mid-sale")
     rid = scale.next_request_id()
     retries, scale.drv.retries = scale.drv.retries, 0
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.actions import ActionMissing
 from simulators.devices.driver import DeviceNak
 
 
@@ -19,10 +20,11 @@ def assert_refused(call, reason: str, what: str) -> None:
 @pytest.mark.requirement("PERC-SCALE-01")
 @pytest.mark.applies(kinds=("scale",))
 def test_weighs_net_after_tare(scale, evidence):
-    """A stable load is reported to its division; after a tare the net is gross minus tare."""
-    load = scale.unit_g if not scale.builtin else 1234
+    """A stable load is reported to its division; after a tare the net is gross minus tare (actions put-load,
+    or a declared test load for the first part)."""
+    load = 1234 if scale.can("put-load") else scale.unit_g
     if load is None:
-        scale.needs("test_load_g", "未声明秤盘上的测试砝码", "weighing needs a known load on the platter")
+        raise ActionMissing(["put-load"], "秤盘上需要已知负载", "a known load on the platter")
     scale.place(load)
     r = scale.drv.weigh()
     evidence.append_jsonl("readings.jsonl", {"load_g": load, **r.to_dict()})
@@ -30,24 +32,33 @@ def test_weighs_net_after_tare(scale, evidence):
     assert r.net_g % r.division_g == 0, f"net {r.net_g} g is not a multiple of the division {r.division_g} g"
     assert abs(r.net_g - load) <= 2 * r.division_g, (
         f"{load} g on the platter reads {r.net_g} g: more than 2 divisions ({r.division_g} g) off; calibrate")
-    if not scale.builtin:
-        evidence.partial("实物设备上无法更换容器与负载，去皮未验证", "tare not shown: the harness cannot change loads on a device")
-        return
     scale.place(300)
     scale.drv.tare()
-    scale.place(300 + 1000)
-    r = scale.drv.weigh()
+    try:
+        scale.place(300 + 1000)
+        r = scale.drv.weigh()
+    finally:                                     # the device stays in use: leave no tare behind
+        clear_tare(scale, evidence)
     evidence.append_jsonl("readings.jsonl", {"load_g": 1300, "container_g": 300, **r.to_dict()})
     assert r.tare_g == 300 or abs(r.tare_g - 300) <= r.division_g, f"tare reads {r.tare_g} g for a 300 g container"
     assert r.net_g == r.gross_g - r.tare_g, f"net {r.net_g} g != gross {r.gross_g} g - tare {r.tare_g} g"
     assert abs(r.net_g - 1000) <= 2 * r.division_g, f"1000 g net in a 300 g container reads {r.net_g} g net"
 
 
+def clear_tare(scale, evidence) -> None:
+    """Empty the pan and press TARE (an empty pan clears the tare); noted if the device keeps it."""
+    scale.place(0)
+    try:
+        scale.drv.tare()
+    except DeviceNak as exc:
+        evidence.note(f"空秤盘去皮被拒绝（{exc.reason}），皮重可能残留", f"TARE on an empty pan refused ({exc.reason})")
+
+
 @pytest.mark.requirement("PERC-SCALE-01")
 @pytest.mark.applies(kinds=("scale",))
 def test_no_sale_on_an_unstable_reading(scale, evidence):
-    """A load just put on (still moving) cannot be sold; once settled it can."""
-    scale.require_builtin("需要在秤盘上放置未稳定的负载", "needs an unsettled load on the platter")
+    """A load just put on (still moving) cannot be sold; once settled it can (actions unstable-load, put-load)."""
+    scale.need_sell()
     batch = scale.new_batch(10_000)
     before = scale.drv.status().next_index
     scale.place(800, settled=False)
@@ -71,13 +82,7 @@ def test_capacity_division_and_overload(scale, capabilities, evidence):
     for k, v in (("max_g", max_g), ("e1_g", e1), ("e2_g", e2)):
         if k in capabilities.capabilities:
             assert int(capabilities.capabilities[k]) == v, f"{k}: declared {capabilities.capabilities[k]}, reported {v}"
-    if not scale.builtin:
-        r = scale.drv.weigh() if scale.unit_g else None
-        if r is not None:
-            want = e1 if scale.unit_g <= switch else e2
-            assert r.division_g == want, f"{scale.unit_g} g reads with division {r.division_g} g, declared {want} g"
-        evidence.partial("实物设备上无法加载超载与小于最小秤量的负载", "overload and below-Min not shown: cannot load a device")
-        return
+    scale.need_sell()
     batch = scale.new_batch(10 * max_g)
     readings = {}
     for load in (switch // 2, (switch + max_g) // 2, max_g):
@@ -88,13 +93,13 @@ def test_capacity_division_and_overload(scale, capabilities, evidence):
         assert r.division_g == want, f"{load} g reads with division {r.division_g} g; the range says {want} g"
         assert not r.overload, f"{load} g (within Max {max_g} g) reads as overload"
     over = max_g + 9 * e2 + 5 * e2
-    scale.place(over)
+    scale.place(over, action="overload")
     r = scale.drv.weigh()
     readings[over] = r.to_dict()
     evidence.attach_json("readings.json", readings)
     assert r.overload, f"{over} g (beyond Max + 9e = {max_g + 9 * e2} g) does not read as overload"
     assert_refused(lambda: scale.drv.sell(batch, scale.next_request_id()), "WEIGHT_INVALID", f"sale at {over} g")
-    scale.place(min_g // 2)
+    scale.place(min_g // 2, action="below-min")
     assert_refused(lambda: scale.drv.sell(batch, scale.next_request_id()), "WEIGHT_INVALID",
                    f"sale at {min_g // 2} g (below Min {min_g} g)")
     evidence.note("置零范围无法通过 roucai-dp/1 验证（协议没有置零命令）",

@@ -104,8 +104,12 @@ class WeighingUnit:
         return Reading(gross, self.tare_g, gross - self.tare_g, e, stable, overload)
 
     def tare(self) -> bool:
-        """Take the stable gross as tare; False if unstable, overload or out of range."""
+        """Take the stable gross as tare; False if unstable, overload or out of range.  With the pan
+        empty (stable gross 0) it clears the tare, as a scale's tare key does."""
         r = self.read()
+        if r.stable and r.gross_g == 0 and self.tare_g:
+            self.tare_g = 0
+            return True
         if not r.stable or r.overload or not 0 < r.gross_g <= self.m.max_g:
             return False
         self.tare_g = r.gross_g

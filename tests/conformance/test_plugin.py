@@ -179,3 +179,33 @@ def test_plugin_is_inert_without_requirement_markers(pytester):
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(passed=1)
     assert "roucai conformance" not in result.stdout.str()
+
+
+def test_a_missing_action_is_not_tested_and_the_run_incomplete(run):
+    """ActionMissing -> verdict not-tested naming the action (never pass, never partial); a required
+    requirement left not-tested makes the run INCOMPLETE (not conformant) with the action listed."""
+    src = '''
+import pytest
+from conformance.actions import ActionMissing
+
+@pytest.mark.requirement("CODE-TRACE-01")
+def test_ok():
+    pass
+
+@pytest.mark.requirement("CODE-TRACE-02")
+def test_needs_the_pan(evidence):
+    raise ActionMissing(["put-load"], "秤盘上需要 1236 克", "1236 g on the platter")
+'''
+    _, doc, report = run(src)
+    assert verdicts(doc) == {"test_ok": "pass", "test_needs_the_pan": "not-tested"}
+    t = [x for x in doc["tests"] if x["name"] == "test_needs_the_pan"][0]
+    assert "needs action put-load" in t["reason_en"] and "需要操作 put-load" in t["reason_zh"]
+    s = doc["summary"]
+    assert s["verdict"] == "INCOMPLETE" and s["conformant"] is False and not s["failed_required"]
+    assert s["not_tested_required"] == ["CODE-TRACE-02"]
+    assert [a["action"] for a in s["actions_needed"]] == ["put-load"]
+    assert s["actions_needed"][0]["requirements"] == ["CODE-TRACE-02"]
+    assert "INCOMPLETE" in (report / "report.en.html").read_text("utf-8")
+    _, doc, _ = run(src.replace('raise ActionMissing(["put-load"], "秤盘上需要 1236 克", "1236 g on the platter")',
+                                "assert False, 'the reading is wrong'"))
+    assert doc["summary"]["verdict"] == "NON-CONFORMANT"                 # a failure outranks not-tested
