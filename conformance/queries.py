@@ -55,8 +55,21 @@ def _get(http: httpx.Client, url: str, params: dict | None = None, headers: dict
         return r.status_code, r.text
 
 
-def trace(http, base: str, code: str):
-    return _get(http, f"{base}/api/v1/trace/{code}")
+def trace(http, base: str, code: str, max_pages: int = 100):
+    """The trace answer; a paged answer (``next_cursor``, as the reference platform sends) is followed to its
+    last page (at most ``max_pages``) and the records of every page are merged into their hops."""
+    status, ans = _get(http, f"{base}/api/v1/trace/{code}")
+    pages = 1
+    while isinstance(ans, dict) and ans.get("next_cursor") and pages < max_pages:
+        st, more = _get(http, f"{base}/api/v1/trace/{code}", {"cursor": ans["next_cursor"]})
+        if st != status or not isinstance(more, dict) or len(more.get("chain", [])) != len(ans.get("chain", [])):
+            return st, more
+        for hop, extra in zip(ans["chain"], more["chain"]):
+            if "records" in hop:
+                hop["records"] = hop["records"] + extra.get("records", [])
+        ans["next_cursor"] = more.get("next_cursor")
+        pages += 1
+    return status, ans
 
 
 def trace_page(http, base: str, code: str, lang: str = "zh"):

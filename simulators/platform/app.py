@@ -40,7 +40,7 @@ from .secret import PlatformSecret
 from .stats import PeriodError, Stats, period_bounds
 from .stoptrade import StopTrade
 from .storage import Store, applied_versions, open_store
-from .trace import Tracer
+from .trace import PAGE_DEFAULT, PAGE_MAX, Tracer, page
 from .webguard import Guard
 
 API = "/api/v1"
@@ -228,13 +228,18 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
 
     # -- trace ------------------------------------------------------------------
     @app.get(f"{API}/trace/{{code}}", tags=["trace"], summary="The chain behind a 20-digit trace code (JSON)",
+             description=(f"Paged: every hop, but at most `limit` records (default {PAGE_DEFAULT}, at most "
+                          f"{PAGE_MAX}) counted across the chain; `next_cursor` (null on the last page) is the "
+                          "`cursor` of the next page; `records_total` counts them all."),
              responses={200: {"description": "status=found: chain from the sale back to the origin"},
                         400: {"description": "status=invalid: the code is malformed (findings from the profile)"},
                         404: {"description": "status=unknown: a valid code no node issued"}})
-    def trace_json(code: str):
+    def trace_json(code: str, limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX,
+                                                 description="records in this answer (across the chain)"),
+                   cursor: str = Query("0", pattern="^[0-9]{1,9}$", description="next_cursor of the previous page")):
         ans = svc.tracer.trace(code[:64])
         status = {"found": 200, "invalid": 400, "unknown": 404}[ans["status"]]
-        return JSONResponse(ans, status_code=status)
+        return JSONResponse(page(ans, int(cursor), limit), status_code=status)
 
     @app.get("/trace", tags=["trace"], summary="Consumer trace page (HTML, zh; lang=en for English)",
              response_class=HTMLResponse)

@@ -14,7 +14,9 @@ Walk (records as stored; see :mod:`.recordmap` for own/upstream/batch fields):
    the entry's ``area_origin_id`` / farm / production base.
 
 Bounded: at most ``MAX_HOPS`` codes are followed and ``MAX_ROWS`` records read
-per step, so a malicious cycle or a huge fan-out cannot hang a query.
+per step, so a malicious cycle or a huge fan-out cannot hang a query.  The API
+answers one page of it (:func:`page`): every hop, but at most ``limit`` records
+(counted across the chain in order), with ``next_cursor`` for the next page.
 
 Answers: :meth:`Tracer.trace` returns a dict with ``status``: ``found``,
 ``unknown`` (a valid code nobody issued) or ``invalid`` (findings from
@@ -29,6 +31,9 @@ from .storage import Store
 
 MAX_HOPS = 16
 MAX_ROWS = 200
+#: records in one answer of the trace API: default and maximum page size (issue 13, finding 10)
+PAGE_DEFAULT = 100
+PAGE_MAX = 500
 
 #: stage labels per record type (zh, en)
 STAGES = {
@@ -117,12 +122,16 @@ class Tracer:
                 locals_ = sorted({r["batch_id"] for r in issuers if not r["upstream"] and r["batch_id"]})
                 entries, got = [], set()
                 for u in ups:
+                    if len(entries) >= MAX_ROWS:  # a bound per hop, not per upstream code: no fan-out blow-up
+                        break
                     for r in tx.all(f"SELECT {_COLS} FROM records WHERE upstream = ? AND node_id = ?"
                                     " AND own_code IS NULL ORDER BY id LIMIT ?", (u, node, MAX_ROWS)):
                         if r[0] not in got:
                             got.add(r[0])
                             entries.append(_rec(r))
                 for b in locals_:
+                    if len(entries) >= MAX_ROWS:
+                        break
                     for r in tx.all(f"SELECT {_COLS} FROM records WHERE batch_local = ? AND node_id = ?"
                                     " AND own_code IS NULL ORDER BY id LIMIT ?", (b, node, MAX_ROWS)):
                         if r[0] not in got:
@@ -178,3 +187,22 @@ class Tracer:
             if origin:
                 out.append(origin)
         return out
+
+
+def page(answer: dict, cursor: int = 0, limit: int = PAGE_DEFAULT) -> dict:
+    """One page of a :meth:`Tracer.trace` answer: every hop, but only the records numbered ``cursor`` to
+    ``cursor + limit - 1`` across the chain (in hop order).  Adds ``records_total``, ``cursor``, ``limit`` and
+    ``next_cursor`` (a string, ``None`` on the last page).  The answer given is not modified."""
+    total, chain, seen = 0, [], 0
+    for hop in answer.get("chain", []):
+        recs = hop.get("records")
+        if recs is None:
+            chain.append(hop)
+            continue
+        lo, hi = max(cursor - seen, 0), max(cursor + limit - seen, 0)
+        chain.append({**hop, "records": recs[lo:hi], "records_in_hop": len(recs)})
+        seen += len(recs)
+    total = seen
+    nxt = cursor + limit
+    return {**answer, "chain": chain, "records_total": total, "cursor": str(cursor), "limit": limit,
+            "next_cursor": str(nxt) if nxt < total else None}
