@@ -78,6 +78,9 @@ def prepare(preset: str, seed: int, scale: float, cache_dir: str | Path | None =
             progress=None) -> Path:
     """The plan directory for these inputs, built (about 26 s per lanzhou day) unless cached.
 
+    ``progress(zh, en, fraction)`` is told each step of a build and, during the market model, the
+    fraction of the simulated days done.
+
     :raises PlanError: scale out of range, unknown preset, or a market configuration error.
     """
     if not (isinstance(scale, (int, float)) and 0 < scale <= MAX_SCALE and math.isfinite(scale)):
@@ -121,10 +124,16 @@ def _build(out: Path, p, preset: str, seed: int, scale: float, key: str, progres
     batcher = EnvelopeBatcher(p, start, rates.upload["node_batch_s"])
     sales = [0] * 24
     stream = _LineSink(batcher, sales)
-    if progress:
-        progress(f"市场模型：{preset} × {days} 天", f"market model: {preset} x {days} day(s)")
+    say = progress or (lambda zh, en, fraction=None: None)
+    say(f"市场模型：{preset} × {days} 天", f"market model: {preset} x {days} day(s)", 0.0)
+
+    def tick(t, model):
+        c = model.counters
+        say(f"市场模型：{model.ts(t)[:16]}，记录 {c['records']}", f"market model: {model.ts(t)[:16]}, records {c['records']}",
+            t / (days * DAY_S))
+
     try:
-        run_market(preset, seed, start, days, profile=p, stream=stream)
+        run_market(preset, seed, start, days, profile=p, stream=stream, progress=tick)
     except MarketConfigError as exc:
         raise PlanError(exc.zh, exc.en) from None
     rmap = RecordMap(p)
@@ -149,6 +158,7 @@ def _build(out: Path, p, preset: str, seed: int, scale: float, key: str, progres
             at = min(max(t_up - day * DAY_S, 0.0), DAY_S)
             batches.append((round(at, 3), node, rtype, date, day, [r for _, r in chunk]))
     batches.sort(key=lambda b: (b[0], b[1], b[2], b[3], b[4]))
+    say(f"写出负载计划：{len(batches)} 个报文", f"writing the load plan: {len(batches)} envelopes", None)
     cells: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     seen: dict[tuple, str] = {}
     collisions = sends = 0

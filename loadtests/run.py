@@ -65,6 +65,7 @@ class LoadOptions:
     drain: float | None = None
     traffic: str | None = None
     extra_env: dict = field(default_factory=dict)
+    keep_db: bool = False
 
 
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|)\s*$")
@@ -169,9 +170,11 @@ def _health(url: str) -> None:
         raise LoadError(f"目标平台 {url}/healthz 返回 {r.status_code}", f"{url}/healthz answered {r.status_code}", EXIT_HARNESS)
 
 
-def run(opts: LoadOptions, say=lambda zh, en: None) -> tuple[int, dict]:
+def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int, dict]:
     """Run the test; returns ``(exit code, summary)``.  Raises :class:`LoadError` for usage/config
-    problems found before anything started (exit 2) and harness failures (exit 3)."""
+    problems found before anything started (exit 2) and harness failures (exit 3).
+
+    ``say(zh, en)`` reports each phase; ``progress(zh, en, fraction)`` the steps of building the plan."""
     from simulators.platform.launcher import LaunchError, PlatformProcess
     slo = _slo(opts.slo)
     url, variant = parse_target(opts.target)
@@ -180,19 +183,24 @@ def run(opts: LoadOptions, say=lambda zh, en: None) -> tuple[int, dict]:
     if url and not opts.keys:
         raise LoadError("外部平台需要 --keys（节点编码到密钥的 JSON 文件）",
                         "an external target needs --keys (JSON file: node code -> key)")
-    report = Path(opts.report or f"load-report-{dt.datetime.now():%Y%m%d-%H%M%S}").resolve()
-    report.mkdir(parents=True, exist_ok=True)
-    for old in ("parts", "locust.json", "summary.json", "pids.json"):
-        p = report / old
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    ext_keys = _external_keys(opts.keys) if url else None
+    if url:
+        _health(url)                       # unreachable: exit 3 before minutes of planning
     drain = opts.drain if opts.drain is not None else max(10.0, min(120.0, 0.25 * opts.duration))
     say(f"准备负载计划：{opts.preset} × {opts.scale:g}（种子 {opts.seed}）",
         f"preparing the load plan: {opts.preset} x {opts.scale:g} (seed {opts.seed})")
     try:
-        plan_dir = prepare(opts.preset, opts.seed, opts.scale, opts.cache, progress=say)
+        plan_dir = prepare(opts.preset, opts.seed, opts.scale, opts.cache, progress=progress)
     except PlanError as exc:
         raise LoadError(exc.zh, exc.en) from None
     meta = read_meta(plan_dir)
+    if ext_keys is not None:
+        _keys_cover(ext_keys, plan_dir, opts)
+    report = Path(opts.report or f"load-report-{dt.datetime.now():%Y%m%d-%H%M%S}").resolve()
+    report.mkdir(parents=True, exist_ok=True)      # only now: a usage error above leaves no empty report folder
+    for old in ("parts", "locust.json", "summary.json", "pids.json"):
+        p = report / old
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     say(f"计划：{meta['envelopes']} 个报文、{meta['sends']} 条记录、{meta['nodes']} 个节点，压缩到 {opts.duration:g} 秒",
         f"plan: {meta['envelopes']} envelopes, {meta['sends']} records, {meta['nodes']} nodes, compressed into {opts.duration:g} s")
     procs: list[subprocess.Popen] = []
@@ -216,8 +224,6 @@ def run(opts: LoadOptions, say=lambda zh, en: None) -> tuple[int, dict]:
                 f"reference platform: {url}" + (f" (broken variant {variant})" if variant else ""))
         else:
             keys = Path(opts.keys)
-            if not keys.is_file():
-                raise LoadError(f"找不到密钥文件 {keys}", f"keys file not found: {keys}")
         _health(url)
         main, workers = locust_commands(opts, url, plan_dir, keys, report, drain, _free_port())
         (report / "commands.json").write_text(json.dumps({"master": main, "workers": workers}, indent=1), "utf-8")
@@ -257,6 +263,9 @@ def run(opts: LoadOptions, say=lambda zh, en: None) -> tuple[int, dict]:
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             raise LoadError(f"读取平台统计失败：{exc}", f"reading the platform's statistics failed: {exc}", EXIT_HARNESS) from None
         records = rec.record_level(plan_dir, db) if db is not None else None
+    if db is not None and not opts.keep_db:     # the reference platform's database: tens of MB, kept on request
+        for suffix in ("", "-wal", "-shm", ".secret"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
     recon = rec.reconcile(plan_dir, parts, stored, records)
     stats_check = rec.check_stats(stats, parts, max(1, opts.workers))
     facts = facts_of(stats, parts, meta, opts.duration, recon)
@@ -274,6 +283,28 @@ def run(opts: LoadOptions, say=lambda zh, en: None) -> tuple[int, dict]:
     except (OSError, ValueError) as exc:  # the plot is an extra: never lose the verdict to it
         summary["plot_error"] = str(exc)
     return code, summary
+
+
+def _external_keys(path: str) -> dict[str, str]:
+    """The keys file of an external target, validated before anything runs (LoadError exit 2 with why)."""
+    from simulators.market.errors import MarketConfigError
+    from simulators.market.upload import load_keys
+    try:
+        return load_keys(path)
+    except MarketConfigError as exc:
+        raise LoadError(exc.zh, exc.en) from None
+
+
+def _keys_cover(keys: dict[str, str], plan_dir: Path, opts: LoadOptions) -> None:
+    """Every node of the plan has a key, else nothing could be uploaded: exit 2 naming the mismatch."""
+    nodes = {n["code"] for n in json.loads((plan_dir / "city.json").read_text("utf-8"))["nodes"]}
+    missing = sorted(nodes - set(keys))
+    if missing:
+        raise LoadError(
+            f"密钥文件 {opts.keys} 缺少计划中 {len(missing)}/{len(nodes)} 个节点的密钥（如 {missing[0]}）："
+            f"--preset {opts.preset} --seed {opts.seed} 与平台导入的城市不一致？",
+            f"the keys file {opts.keys} has no key for {len(missing)} of the plan's {len(nodes)} nodes (e.g. "
+            f"{missing[0]}): does --preset {opts.preset} --seed {opts.seed} match the city the platform imported?")
 
 
 def _slo(path: str | None) -> dict:

@@ -13,7 +13,9 @@ a load process's summary lost).  ``--json`` prints the summary (also written to 
 from __future__ import annotations
 
 from ..console import EXIT_HARNESS, UsageError
-from ._tls import add_arguments as add_tls_arguments, trust_of
+from ..progress import Progress
+from ._tls import add_arguments as add_tls_arguments
+from ._tls import trust_of
 
 
 def register(sub, common):
@@ -30,6 +32,8 @@ def register(sub, common):
     p.add_argument("--seed", default="1", help="seed of the city and its day (default 1)")
     p.add_argument("--report", help="report directory (default ./load-report-TIMESTAMP)")
     p.add_argument("--cache", help="plan cache directory (default ~/.cache/roucai-harness/load)")
+    p.add_argument("--keep-db", action="store_true",
+                   help="keep the built-in platform's database in the report (tens of MB; removed by default)")
     p.set_defaults(func=run_load)
 
 
@@ -46,11 +50,11 @@ def run_load(args, con) -> int:
         opts = LoadOptions(target=args.target, preset=args.preset, scale=_num(args.scale, "--scale"),
                            duration=parse_duration(args.duration), slo=args.slo, workers=_num(args.workers, "--workers", int),
                            seed=_num(args.seed, "--seed", int), report=args.report, keys=args.keys, cache=args.cache,
-                           drain=_num(args.drain, "--drain") if args.drain else None)
+                           drain=_num(args.drain, "--drain") if args.drain else None, keep_db=args.keep_db)
         if opts.seed < 0:
             raise UsageError("--seed 不能为负数", "--seed must not be negative")
-        with trust_of(args):
-            code, summary = run(opts, say=lambda zh, en: con.say(zh, en))
+        with trust_of(args), Progress(con.lang, quiet=con.as_json) as progress:
+            code, summary = run(opts, say=lambda zh, en: con.say(zh, en), progress=progress)
     except LoadError as exc:
         if exc.code == EXIT_HARNESS:
             con.err("负载测试未能完成：" + exc.zh, "the load test could not complete: " + exc.en)

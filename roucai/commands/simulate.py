@@ -46,8 +46,10 @@ from simulators.market.faults import parse_fault_options
 from simulators.market.model import MAX_DAYS
 
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, UsageError
+from ..progress import Progress
 from ._profile import profile_of
-from ._tls import add_arguments as add_tls_arguments, trust_of
+from ._tls import add_arguments as add_tls_arguments
+from ._tls import trust_of
 
 ROLE_ZH = {"slaughterhouse": "屠宰厂", "meat_wholesale": "肉品批发市场", "veg_wholesale": "蔬菜批发市场",
            "distribution_centre": "蔬菜配送中心", "farmers_market": "农贸市场", "shop": "社区直销店",
@@ -194,13 +196,14 @@ def run(args, con) -> int:
 
 
 def _run(args, con) -> int:
+    import simpy
+    import simpy.rt
+
     from simulators.city import generate_city
     from simulators.market.ledger import Ledger
     from simulators.market.model import MarketModel
     from simulators.market.output import DEFAULT_KEY, EnvelopeBatcher
     from simulators.market.rates import Rates
-    import simpy
-    import simpy.rt
 
     prof = profile_of(args)
     start, factor = _options(args, con, prof)
@@ -237,19 +240,16 @@ def _run(args, con) -> int:
         live = EnvelopeBatcher(prof, start, rates.upload["node_batch_s"])
         hooks.append(live.add)
     t_wall = time.monotonic()
-    last = [t_wall]
+    span = args.days * 86400.0
+    shown = Progress(con.lang, interval_s=1.0, quiet=args.quiet)
 
     def progress(t, model):
-        now = time.monotonic()
-        if args.quiet or (now - t_wall < 3.0 and not paced_model) or now - last[0] < 1.0:
-            return
-        last[0] = now
         c = model.counters
-        print(con.t(f"[仿真] {model.ts(t)[:16]}  记录 {c['records']}  零售 {c['sales']}  用时 {now - t_wall:.1f}s",
-                    f"[simulate] {model.ts(t)[:16]}  records {c['records']}  sales {c['sales']}  wall {now - t_wall:.1f}s"),
-              file=sys.stderr, flush=True)
+        shown(f"[仿真] {model.ts(t)[:16]}  记录 {c['records']}  零售 {c['sales']}",
+              f"[simulate] {model.ts(t)[:16]}  records {c['records']}  sales {c['sales']}", t / span)
 
     with contextlib.ExitStack() as files:     # both appear under their final names only when the run completes
+        files.enter_context(shown)
         out_fh = files.enter_context(atomic_open(args.out)) if args.out else None
         led_fh = files.enter_context(atomic_open(args.ledger)) if args.ledger else None
         ledger = Ledger(led_fh, deadline_grace_s=rates.upload["deadline_grace_s"])
@@ -296,6 +296,7 @@ def _via_node(args, prof, city, start, target, faults, factor, rates):
     """The :class:`~simulators.market.vianode.ViaNode` of a ``--via-node`` run, its directory ready
     (UsageError for a directory of another run or a node configuration the node refuses)."""
     import tempfile
+
     from simulators.market.vianode import ViaNode, prepare_dir
     run_id = {"preset": args.preset, "seed": args.seed, "city_seed": args.city_seed, "start": start.isoformat(),
               "days": args.days, "mode": args.mode, "faults": faults, "url": target[0], "profile": prof.name}

@@ -69,12 +69,14 @@ def test_builtin_day_passes_the_default_slos_and_reconciles(tmp_path, cache):
     assert (tmp_path / "load.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "locust.html").stat().st_size > 1000
     assert json.loads((tmp_path / "summary.json").read_text())["verdict"] == "pass"
+    assert not list(tmp_path.glob("platform.db*"))          # the platform's database only with --keep-db
     _gone(tmp_path)
 
 
 def test_distributed_run_reports_what_the_platform_stored(tmp_path, cache):
-    r = load(tmp_path / "r", cache, *QUICK, "--workers", "2", "--json", "--slo", functional(tmp_path))
+    r = load(tmp_path / "r", cache, *QUICK, "--workers", "2", "--json", "--slo", functional(tmp_path), "--keep-db")
     s = json.loads(r.stdout)
+    assert (tmp_path / "r" / "platform.db").stat().st_size > 0                # kept on request
     assert r.returncode == 0, (s["breaches"], s["stats_check"], s["reconcile"]["reason"])
     sc = s["stats_check"]
     assert sc["ok"] and sc["parts_reported"] == [0, 1] and sc["lost_requests"] == 0
@@ -185,11 +187,36 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path, cache, args, code, ne
 
 
 def test_an_unreachable_target_is_a_harness_error(tmp_path, cache):
+    """Exit 3 before any planning, and no report folder is left behind."""
     keys = tmp_path / "keys.json"
-    keys.write_text("{}")
-    r = load(tmp_path / "r", cache, "--preset", "tiny", "--duration", "10s", "--target", "http://127.0.0.1:9",
+    keys.write_text('{"650102001": "k"}')
+    t = time.monotonic()
+    r = load(tmp_path / "r", cache, "--preset", "lanzhou", "--duration", "10s", "--target", "http://127.0.0.1:9",
              "--keys", str(keys), timeout=120)
     assert r.returncode == 3 and "cannot reach" in r.stderr and "Traceback" not in r.stderr
+    assert time.monotonic() - t < 15 and not (tmp_path / "r").exists()
+
+
+def test_keys_that_do_not_fit_are_a_configuration_error(tmp_path, cache):
+    """Garbage keys and keys of another city: exit 2 with the reason, nothing run, no report folder."""
+    from httpkit import BackgroundHTTPServer, QuietHandler
+
+    class Healthy(QuietHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    garbage, other = tmp_path / "garbage.json", tmp_path / "other.json"
+    garbage.write_text("not json at all")
+    other.write_text('{"650102001": "k"}')
+    with BackgroundHTTPServer(Healthy) as srv:
+        r = load(tmp_path / "r1", cache, "--preset", "tiny", "--target", srv.base_url, "--keys", str(garbage), timeout=60)
+        assert r.returncode == 2 and "JSON keys file" in r.stderr and not (tmp_path / "r1").exists()
+        r = load(tmp_path / "r2", cache, *QUICK, "--target", srv.base_url, "--keys", str(other), timeout=120)
+        assert r.returncode == 2 and "has no key for" in r.stderr and "--preset tiny" in r.stderr, r.stderr
+        assert not (tmp_path / "r2").exists()
 
 
 @pytest.mark.slow
