@@ -74,3 +74,18 @@ def test_guangzhou_trade_detail_without_header_fields_and_ownership_still_holds(
         body, upstream = tx.one("SELECT body, upstream FROM records")
     assert json.loads(body)["quarantine_animal_products_id"] == "4401170602001"
     assert upstream == "6501030010000001"          # a 16-digit batch code links upstream (CODE-TRACE-05)
+
+
+def test_a_dialect_can_stop_chain_linking_from_assuming_batch_id_is_the_upstream_code(tmp_path):
+    """CODE-TRACE-05: the reference reads batch_id as the upstream trace/batch code; a dialect saying otherwise
+    (records meta batch_link_kinds = []) gets no upstream link from it, and a typed certificate never is one."""
+    from profiles import load_profile
+    from simulators.platform.recordmap import RecordMap
+    (tmp_path / "profile.toml").write_text('name = "nolink"\nextends = "reference"\n[files]\nrecords = "r.toml"\n', "utf-8")
+    (tmp_path / "r.toml").write_text("[meta]\nbatch_link_kinds = []\n", "utf-8")
+    r = rec("market_in_info_detail", W, batch_id=code(R + "0001", 3), tran_id=None)
+    assert RecordMap(P).facts("market_in_info_detail", r, W).received == r["batch_id"]
+    assert RecordMap(load_profile(str(tmp_path))).facts("market_in_info_detail", r, W).received is None
+    cert = dict(r, batch_id="A44012345678", voucher_type="2")
+    facts = RecordMap(P).facts("market_in_info_detail", cert, W)
+    assert facts.received is None and ("batch_id", "A44012345678") in facts.links
