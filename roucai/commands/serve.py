@@ -55,7 +55,9 @@ def register(sub, common):
     sp.add_argument("--role", choices=["city", "central"], default="city")
     sp.add_argument("--upstream", help="central platform URL to feed (city role)")
     sp.add_argument("--platform-id", help="this city's 6-digit id at the central platform")
-    sp.add_argument("--upstream-key", help="key issued by the central platform (or env ROUCAI_UPSTREAM_KEY)")
+    sp.add_argument("--upstream-key-file", metavar="FILE",
+                    help="file holding the key issued by the central platform (or env ROUCAI_UPSTREAM_KEY) / 上级平台密钥文件")
+    sp.add_argument("--upstream-key", help="discouraged: visible in ps; use --upstream-key-file or ROUCAI_UPSTREAM_KEY")
     sp.add_argument("--feed-interval", type=float, default=60.0, help="seconds between feed pushes (default 60)")
     sp.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body, bytes")
     sp.add_argument("--stop-ack-deadline", type=float, default=600.0,
@@ -120,6 +122,18 @@ def register(sub, common):
     p.set_defaults(func=lambda args, con: (p.print_help(), 2)[1])
 
 
+def _upstream_key(args) -> str | None:
+    """The central platform's key: --upstream-key-file, else env ROUCAI_UPSTREAM_KEY, else --upstream-key."""
+    path = getattr(args, "upstream_key_file", None)
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read().strip() or None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"无法读取上级平台密钥文件 {path}：{exc}", f"cannot read the upstream key file {path}: {exc}")
+    return os.environ.get("ROUCAI_UPSTREAM_KEY") or getattr(args, "upstream_key", None) or None
+
+
 def _config(args):
     from profiles.profile import default_profile_name
     from simulators.platform.config import PlatformConfig
@@ -127,7 +141,7 @@ def _config(args):
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8553), db=args.db,
         role=getattr(args, "role", "city"), upstream=getattr(args, "upstream", None),
         platform_id=getattr(args, "platform_id", None),
-        upstream_key=getattr(args, "upstream_key", None) or os.environ.get("ROUCAI_UPSTREAM_KEY") or None,
+        upstream_key=_upstream_key(args),
         secret_file=args.secret_file, profile=getattr(args, "profile", None) or default_profile_name(),
         max_body=getattr(args, "max_body", 8 * 1024 * 1024),
         feed_interval_s=getattr(args, "feed_interval", 60.0), log_level=getattr(args, "log_level", "info"),
@@ -176,6 +190,10 @@ def run_platform(args, con) -> int:
     from simulators.platform.app import build_services, create_app
     from simulators.platform.server import build_server
     errors = _usage_errors()
+    if getattr(args, "upstream_key", None):
+        con.err("警告：--upstream-key 写在命令行上，ps 可见；请改用 --upstream-key-file 或环境变量 ROUCAI_UPSTREAM_KEY",
+                "warning: --upstream-key on the command line is visible in ps; use --upstream-key-file or the "
+                "environment variable ROUCAI_UPSTREAM_KEY")
     cfg = _config(args)
     _tls(args, cfg)
     try:

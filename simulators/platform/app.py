@@ -383,8 +383,8 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             with svc.store.read() as tx:
                 row = tx.one("SELECT cursor_ms, pushed_ms, last_error FROM feed_cursor WHERE name = ?",
                              (feedmod.CURSOR,))
-            return {"upstream": config.upstream, "cursor_ms": row[0] if row else None,
-                    "pushed_ms": row[1] if row else None, "last_error": row[2] if row else None,
+            return {"upstream": feedmod.without_credentials(config.upstream), "cursor_ms": row[0] if row else None,
+                    "pushed_ms": row[1] if row else None, "last_error": feedmod.without_credentials(row[2] if row else None),
                     "pushed_rows": svc.pusher.pushed if svc.pusher else 0}
 
     from .variants import apply_from_env  # conformance proofs only: ROUCAI_PLATFORM_VARIANT (variants.py)

@@ -38,6 +38,14 @@ _DATE = re.compile(r"^(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$")
 _TYPE = re.compile(r"^[a-z][a-z_]{1,39}$")
 
 
+_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
+
+
+def without_credentials(text: str | None) -> str | None:
+    """``text`` (a URL, or an error message quoting one) with any ``user:password@`` of a URL removed."""
+    return None if text is None else _USERINFO.sub("", text)
+
+
 class FeedError(Exception):
     def __init__(self, zh: str, en: str):
         self.zh, self.en = zh, en
