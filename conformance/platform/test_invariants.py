@@ -6,7 +6,9 @@
 * for every trace code of the day the consumer page shows every hop of the JSON answer and exactly its test
   results (PLAT-TRACE-02, PLAT-TRACE-03: what consumers are shown is what was stored);
 * every node-facing endpoint (upload, stop-trade fetch and acknowledgement) refuses every request that is
-  unsigned, signed with another key, signed outside the clock window, or replayed (PLAT-SEC-01).
+  unsigned, signed with another key, signed outside the clock window, or replayed (PLAT-SEC-01);
+* a rate whose denominator is zero or unknown is not computable (PLAT-KPI-03, PLAT-KPI-04);
+* the stop-trade listing shows exactly what each node fetched and acknowledged (PLAT-STOP-02).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from html import unescape
 import pytest
 
 from conformance.platform.conftest import cite_day_upload
-from conformance.queries import DROPPED, trace, trace_page
+from conformance.queries import DROPPED, kpis, quarter_kpis, trace, trace_page
 from conformance.simday import OWN_CODE
 
 PLATFORM = ("city_platform",)
@@ -244,3 +246,87 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
                   f"{len(let_in)} let in")
     assert not let_in, f"node-facing endpoints let badly signed requests in: {let_in}"
     assert all(v is not None for v in got.values()), f"unreadable answers: {got}"
+
+
+EMPTY_QUARTER = "2022Q2"    # no test uploads records of this quarter, and no enterprise count is entered for it
+
+
+@pytest.mark.requirement("PLAT-KPI-03", "PLAT-KPI-04")
+@pytest.mark.applies(kinds=PLATFORM, needs=("statistics", "quarterly_kpis"))
+def test_rates_with_a_zero_denominator_are_not_computable(records, http, platform, evidence):
+    """A rate whose denominator is zero or unknown is answered ``null`` (not computable), never 0 or 100 %: the
+    upload timeliness and chain rates of a business day without any record, and the coverage rate of a node type
+    whose enterprise count is not entered (or 0); a composite is the mean of the computable rates only."""
+    date = records.fresh_day().strftime("%Y%m%d")
+    status, k = kpis(http, platform.url, date)
+    assert status == 200 and isinstance(k, dict), f"GET /api/v1/kpis?date={date}: HTTP {status} {k!r:.300}"
+    wrong = []
+    t = k.get("timeliness") or {}
+    if t.get("records") != 0 or t.get("overall") is not None:
+        wrong.append(f"timeliness of {date} (no record): {t.get('on_time')}/{t.get('records')} = {t.get('overall')!r}")
+    for role, v in (t.get("by_role") or {}).items():
+        if v.get("records") == 0 and v.get("rate") is not None:
+            wrong.append(f"timeliness of {role} on {date} with 0 records = {v.get('rate')!r}")
+    c = k.get("chain") or {}
+    if c.get("linked") == 0 and c.get("overall") is not None:
+        wrong.append(f"chain rate of {date} with 0 linked records = {c.get('overall')!r}")
+    status, q = quarter_kpis(http, platform.url, EMPTY_QUARTER)
+    assert status == 200 and isinstance(q, dict), f"GET /api/v1/kpis/quarter?quarter={EMPTY_QUARTER}: HTTP {status}"
+    rates = []
+    for ntype, g in sorted((q.get("by_node_type") or {}).items()):
+        cov = g.get("coverage") or {}
+        if not cov.get("enterprises"):
+            if cov.get("rate") is not None:
+                wrong.append(f"{EMPTY_QUARTER} coverage of {ntype} with enterprises {cov.get('enterprises')!r} = "
+                             f"{cov.get('rate')!r}")
+        elif cov.get("rate") is not None:
+            rates.append(cov["rate"])
+    comp = (q.get("composite") or {}).get("coverage")
+    want = round(sum(rates) / len(rates), 4) if rates else None
+    if (comp is None) != (want is None) or (comp is not None and abs(comp - want) > 1e-3):
+        wrong.append(f"{EMPTY_QUARTER} composite coverage {comp!r}, mean of the computable rates {want!r}")
+    evidence.attach_json("zero-denominators.json", {"date": date, "kpis": k, "quarter": q})
+    assert not wrong, "rates with a zero or unknown denominator must be null (not computable): " + "; ".join(wrong[:6])
+
+
+@pytest.mark.requirement("PLAT-STOP-02")
+@pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
+def test_stop_trade_listing_shows_what_each_node_fetched_and_acknowledged(day_upload, records, uploader, http,
+                                                                         platform, profile, evidence):
+    """After a failed test of a batch of the day, every instruction any node fetches is in the broadcast listing
+    addressed to that node with the same batch code; once the node acknowledges it, the listing shows it
+    acknowledged, and every instruction not acknowledged shows no acknowledgement."""
+    from conformance.platform.test_stoptrade import _fail_test, _holders
+    from conformance.queries import broadcasts, stop_ack, stop_pending
+    cite_day_upload(evidence, day_upload)
+    day = day_upload.day
+    batch, ws, _codes, _holders_ = _holders(day)[-1]
+    _fail_test(day, records, uploader, batch, ws, "INV")
+    fetched: dict[int, tuple[str, str]] = {}
+    for node in sorted(platform.keys):
+        status, doc = stop_pending(http, platform.url, profile, node, platform.keys[node])
+        assert status == 200, f"{node} could not fetch its instructions: HTTP {status}"
+        for i in doc.get("instructions", []):
+            fetched[i["id"]] = (node, i.get("batch_code"))
+    assert fetched, "set-up: the failed test produced no stop-trade instruction"
+    acked = sorted(fetched)[::2]
+    for iid in acked:
+        node = fetched[iid][0]
+        s, _ = stop_ack(http, platform.url, profile, node, platform.keys[node], iid)
+        assert s == 200, f"set-up: {node} could not acknowledge instruction {iid}: HTTP {s}"
+    status, listing = broadcasts(http, platform.url)
+    assert status == 200 and isinstance(listing, dict), f"GET /api/v1/stoptrade/broadcasts: HTTP {status}"
+    items = {i.get("id"): i for i in listing.get("instructions", [])}
+    wrong = []
+    for iid, (node, code) in sorted(fetched.items()):
+        i = items.get(iid)
+        if i is None:
+            wrong.append(f"instruction {iid} fetched by {node} is not listed")
+        elif (i.get("node_id"), i.get("batch_code")) != (node, code):
+            wrong.append(f"instruction {iid} fetched by {node} for {code} is listed for {i.get('node_id')} / "
+                         f"{i.get('batch_code')}")
+        elif bool(i.get("acked_ms")) != (iid in acked):
+            wrong.append(f"instruction {iid} of {node}: acknowledged {iid in acked}, listed acked_ms {i.get('acked_ms')!r}")
+    evidence.attach_json("fetched-vs-listed.json", {"fetched": {str(k): v for k, v in fetched.items()},
+                                                     "acknowledged": acked, "listing": listing})
+    assert not wrong, "the stop-trade listing differs from what the nodes fetched and acknowledged: " + "; ".join(wrong[:5])

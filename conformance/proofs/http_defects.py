@@ -162,13 +162,11 @@ class TraceFieldWrong(_TraceJson):
 
 @transform("trace-truncate")
 class TraceTruncate(_TraceJson):
-    """Every hop lists at most ``params.n`` records (a LIMIT in the query)."""
+    """The chain stops after ``params.n`` hops (a recursion bound set too low), still answered as found."""
 
     def change(self, code, doc):
-        n = int(self.params.get("n", 2))
-        for hop in doc.get("chain", []):
-            if isinstance(hop.get("records"), list):
-                hop["records"] = hop["records"][:n]
+        if isinstance(doc.get("chain"), list):
+            doc["chain"] = doc["chain"][:int(self.params.get("n", 3))]
         return doc
 
 
@@ -665,16 +663,25 @@ class SignedEndpointsOpen(Transform):
 
 
 # --- a node's uplink (the proxy between the node under test and the harness platform) ---------------------------
-@transform("node-record-twice")
-class NodeRecordTwice(Transform):
-    """The node sends the last record of an envelope twice in it (Count and VerifyCode consistent)."""
+@transform("node-resends-answered")
+class NodeResendsAnswered(Transform):
+    """One answered envelope in ``params.every`` is sent again at once (fresh RequestTime, signed): the node does
+    not clear its outbox on the platform's answer; the node is given the answer to the re-send."""
 
-    def request(self, ex):
-        if not _is_upload(ex):
-            return ex
-        out = _resign(ex, self.keys, records=lambda res: [r.record for r in res.records] + [res.records[-1].record],
-                      header={"Count": None})
-        return out or ex
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.n = 0
+
+    def response(self, ex, reply):
+        if not _is_upload(ex) or reply.status != 200:
+            return reply
+        resp, _f = _profile().envelope.parse_response(reply.body)
+        if resp is None or resp.code != "0000" or not resp.results:
+            return reply
+        self.n += 1
+        if (self.n + self.seed) % int(self.params.get("every", 5)):
+            return reply
+        return _resign(ex, self.keys, now=True) or reply
 
 
 @transform("node-drops-field")

@@ -188,7 +188,7 @@ class Proxy:
 def _server(app, host: str, port: int):
     import uvicorn
     cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                         timeout_graceful_shutdown=5)
+                         timeout_graceful_shutdown=5, server_header=False, date_header=False)  # the target's own
     return uvicorn.Server(cfg)
 
 

@@ -8,7 +8,8 @@ SUITE -k TESTS`` runs in a subprocess against the proxy, restricted to the suite
 requirement (``roucai requirements coverage``).  Node side: ``roucai certify --suite transmission`` with a node
 capability statement whose ``start_command`` is ``conformance.proofs.node_uplink`` (the reference node whose
 uplink runs through the proxy with the defect).  Caught = a ``fail`` or ``timeout`` verdict on such a test and
-exit 1 (or 3).  The clean proxy runs every test the catalogue selects, per side and suite: exit 0.
+exit 1 (or 3); exit 0 when the requirement is a recommendation, reported as failed (as in test_variants.py).
+The clean proxy runs every test the catalogue selects, per side and suite: exit 0.
 Runs go two at a time; the wall time is printed.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +36,7 @@ PLATFORM_CAPS = ("trace_query", "statistics", "node_monitoring", "stop_trade_bro
                  "scale_usage", "quarterly_kpis")
 OFFLINE_AFTER_S = 5
 NODE_START = "{python} -m conformance.proofs.node_uplink --config {config} --seed 1"
+_LAUNCH = threading.Lock()
 NODE_ROLES = ("node_slaughterhouse", "node_wholesale", "node_retail", "node_supermarket", "node_canteen")
 
 
@@ -51,16 +54,19 @@ def _certify(target: str, caps: Path, suite: str, names: list[str], out: Path) -
     cmd = [sys.executable, "-m", "roucai.cli", "certify", "--target", target, "--capabilities", str(caps),
            "--suite", suite, "--report", str(out), "-k", " or ".join(names), "--timeout", "120"]
     try:
-        p = subprocess.run(cmd, capture_output=True, timeout=RUN_TIMEOUT_S, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        # a basetemp of its own: concurrent pytest runs on this machine prune each other's numbered temp folders
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTEST_ADDOPTS": f"--basetemp={out.parent / 'tmp'}"}
+        p = subprocess.run(cmd, capture_output=True, timeout=RUN_TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:
         return {"rc": None, "tests": {}, "reasons": {}, "stderr": f"certify ran over {RUN_TIMEOUT_S} s"}
     res = out / "results.json"
-    tests, reasons = {}, {}
+    tests, reasons, recommended = {}, {}, []
     if res.is_file():
         doc = json.loads(res.read_text("utf-8"))
+        recommended = doc["summary"].get("failed_recommended", [])
         tests = {t["nodeid"]: (t["verdict"], t["requirements"]) for t in doc["tests"]}
         reasons = {t["nodeid"]: t["reason_en"][:400] for t in doc["tests"] if t["verdict"] != "pass"}
-    return {"rc": p.returncode, "tests": tests, "reasons": reasons,
+    return {"rc": p.returncode, "tests": tests, "reasons": reasons, "failed_recommended": recommended,
             "stderr": p.stderr.decode("utf-8", "replace")[-1500:]}
 
 
@@ -70,8 +76,9 @@ def _platform_run(defect: str | None, suite: str, names: list[str], work: Path) 
     from conformance.proofs.proxy import ProxyThread
     from profiles import load_profile
     from simulators.city import generate_city
-    put = launch_builtin(generate_city("tiny", 1, load_profile()), work / "platform",
-                         args=["--stop-ack-deadline", "3", "--offline-after", str(OFFLINE_AFTER_S)])
+    with _LAUNCH:       # launch_builtin runs the admin command in this process with stdout redirected: one at a time
+        put = launch_builtin(generate_city("tiny", 1, load_profile()), work / "platform",
+                             args=["--stop-ack-deadline", "3", "--offline-after", str(OFFLINE_AFTER_S)])
     try:
         (work / "keys.toml").write_text("[keys]\n" + "".join(f'"{n}" = "{k}"\n' for n, k in put.keys.items()), "utf-8")
         caps = work / "platform.toml"
@@ -146,6 +153,8 @@ def test_defect_is_caught_by_a_test_naming_its_requirement(name, runs):
     d, r = DEFECTS[name], runs[name]
     assert _caught(name, r), (f"defect {name} ({d.side}, breaks {d.breaks}) was not caught by suite {d.suite}: "
                               f"exit {r['rc']}, verdicts {r['tests']}, reasons {r['reasons']}\n{r['stderr']}")
+    if r["rc"] == 0 and d.breaks in r.get("failed_recommended", []):
+        return      # a failed recommendation is reported, but leaves the target conformant (exit 0) by design
     assert r["rc"] in (1, 3), f"certify through the proxy with {name} must exit 1 (or 3), not {r['rc']}"
 
 
