@@ -64,22 +64,30 @@ def test_drive_usage_errors_and_unreachable_ports(capsys):
     assert code == 2 and "dance" in err
 
 
-def test_run_scale_for_a_while_and_drive_it(capsys):
+def drive_a_served_device(capsys, serve_argv: list[str], line: str, drive_argv: list[str]) -> tuple[int, int, dict]:
+    """Run ``roucai device scale|reader --url sim://LINE …`` in a thread and ``roucai device drive sim://LINE …``
+    against it; returns (device exit code, drive exit code, the drive's JSON answer)."""
     result = {}
-    t = threading.Thread(target=lambda: result.setdefault("code", main(
-        ["device", "scale", "--url", "sim://cli-run", "--for", "1.5", "--seed", "4", "--baud", "115200"])))
+    t = threading.Thread(target=lambda: result.setdefault("code", main(serve_argv)))
     t.start()
     for _ in range(100):
         try:
-            get_line("cli-run")
+            get_line(line)
             break
         except Exception:
             time.sleep(0.02)
-    code = main(["device", "drive", "sim://cli-run", "status", "--baud", "115200", "--json"])
+    code = main(["device", "drive", f"sim://{line}", *drive_argv, "--json"])
     t.join(10)
     out = capsys.readouterr().out
-    assert code == 0 and result["code"] == 0
-    status, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "ok"'):])
+    answer, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "ok"'):])
+    return result["code"], code, answer
+
+
+def test_run_scale_for_a_while_and_drive_it(capsys):
+    served, code, status = drive_a_served_device(
+        capsys, ["device", "scale", "--url", "sim://cli-run", "--for", "1.5", "--seed", "4", "--baud", "115200"],
+        "cli-run", ["status", "--baud", "115200"])
+    assert code == 0 and served == 0
     assert status["result"]["bound"] and len(status["result"]["batches"]) == 2
 
 
@@ -144,19 +152,8 @@ def test_drive_accepts_the_harness_serial_url_form(capsys):
 
 def test_read_card_prints_the_uid_in_upper_case(capsys):
     """CODE-CARD-01: the card UID as upper-case hex text (read-card printed it lower case)."""
-    result = {}
-    t = threading.Thread(target=lambda: result.setdefault("code", main(
-        ["device", "reader", "--url", "sim://cli-reader", "--for", "3", "--seed", "5", "--baud", "115200", "--json"])))
-    t.start()
-    for _ in range(100):
-        try:
-            get_line("cli-reader")
-            break
-        except Exception:
-            time.sleep(0.02)
-    code = main(["device", "drive", "sim://cli-reader", "read-card", "--baud", "115200", "--json"])
-    t.join(10)
-    out = capsys.readouterr().out
-    card, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "ok"'):])
+    served, code, card = drive_a_served_device(
+        capsys, ["device", "reader", "--url", "sim://cli-reader", "--for", "3", "--seed", "5", "--baud", "115200",
+                 "--json"], "cli-reader", ["read-card", "--baud", "115200"])
     uid = card["result"]["uid"]
-    assert code == 0 and result["code"] == 0 and len(uid) == 8 and uid == uid.upper() and not uid.isdigit()
+    assert code == 0 and served == 0 and len(uid) == 8 and uid == uid.upper() and not uid.isdigit()
