@@ -95,7 +95,8 @@ def restart(path: str | os.PathLike, timeout: float = 60.0) -> dict:
     except ProcessLookupError:
         raise RestartError(f"进程 {before['pid']} 不存在", f"no process {before['pid']}") from None
     end = time.monotonic() + timeout
-    with httpx.Client(timeout=2, trust_env=False) as c:
+    from simulators.tls import client_verify
+    with httpx.Client(timeout=2, trust_env=False, verify=client_verify()) as c:
         while time.monotonic() < end:
             try:
                 now = read_pid_file(path)
