@@ -32,6 +32,7 @@ from .config import PlatformConfig
 from .ingest import Ingestor
 from .monitor import Monitor
 from .nodeauth import AuthError, RequestVerifier
+from .openapi_doc import ERROR_SCHEMA, document_errors
 from .pages import install_docs, render_trace_page
 from .recordmap import RecordMap
 from .registry import CITY_PLATFORM, Registry
@@ -46,7 +47,10 @@ from .webguard import Guard
 API = "/api/v1"
 #: the path the Changchun city platform used in practice (standards.md §4.3); same handler
 PRACTICE_PATH = "/dts_if/servlet/IfRevSubServlet"
-_DATE_RE = r"^[0-9]{8}$"
+#: a calendar day yyyyMMdd, 1900-2099, leap years included (a schema-valid date is a real day)
+_DATE_RE = (r"^(?:(?:19|20)[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
+            r"|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:(?:19|20)(?:0[48]|[2468][048]|[13579][26])|2000)0229)$")
+_QUARTER_RE = r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})Q[1-4]$"
 
 
 def _err(status: int, zh: str, en: str) -> JSONResponse:
@@ -168,6 +172,10 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
 
     install_http_error_handler(app)
     install_docs(app)
+    document_errors(app, {("GET", f"{API}/nodes/{{node_id}}"): {"404": "Node not registered"},
+                          ("POST", f"{API}/stoptrade/{{instruction_id}}/ack"): {"404": "No such instruction for this node"},
+                          ("GET", f"{API}/kpis/scales"): {"400": "Not exactly one of date / quarter, or a bad one"},
+                          ("POST", f"{API}/feed"): {"403": "The caller is not a registered city platform"}})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -242,7 +250,10 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         return JSONResponse(page(ans, int(cursor), limit), status_code=status)
 
     @app.get("/trace", tags=["trace"], summary="Consumer trace page (HTML, zh; lang=en for English)",
-             response_class=HTMLResponse)
+             response_class=HTMLResponse, responses={
+                 400: {"description": "The page saying the code is malformed; or invalid parameters (JSON)",
+                       "content": {"text/html": {}, "application/json": {"schema": ERROR_SCHEMA}}},
+                 404: {"description": "The page saying no node issued the code", "content": {"text/html": {}}}})
     def trace_page(code: str = Query("", max_length=64), lang: str = Query("zh", pattern="^(zh|en)$")):
         code = code.strip()
         if not code:
@@ -295,7 +306,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
              summary="企业覆盖率 and 追溯环节使用率 of a quarter per node type, with their composites (means)",
              description="quarter=YYYYQn. Coverage needs the enterprise counts entered with "
                          "`roucai serve admin set-enterprises`. Definitions in stats.py.")
-    def kpi_quarter(quarter: str = Query(..., max_length=6)):
+    def kpi_quarter(quarter: str = Query(..., pattern=_QUARTER_RE)):
         try:
             return svc.stats.quarter_kpis(quarter)
         except PeriodError as exc:

@@ -63,7 +63,7 @@ class Guard:
     def __init__(self, app, max_body: int, exempt: tuple[str, ...] = (), body_timeout_s: float | None = None,
                  log_event=None):
         self.app = app
-        self.log_event = log_event or logs.event
+        self.log_event = log_event  # None: the platform's logs.event, looked up at each request
         self.max_body = int(max_body)
         self.exempt = frozenset(exempt)
         self.body_timeout_s = BODY_TIMEOUT_S if body_timeout_s is None else float(body_timeout_s)
@@ -132,5 +132,5 @@ class Guard:
         self._log(scope, path, state, start)
 
     def _log(self, scope, path: str, state: dict, start: float) -> None:
-        self.log_event("http", method=scope.get("method"), path=path[:200], status=state["status"],
+        (self.log_event or logs.event)("http", method=scope.get("method"), path=path[:200], status=state["status"],
                    ms=round((time.perf_counter() - start) * 1000, 2))
