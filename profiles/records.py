@@ -133,6 +133,7 @@ class FieldSpec:
     date_forms: tuple = ()           #: (form, regex) accepted for date/datetime fields, canonical first
     synonyms: dict | None = None     #: enum: word practice sends -> code (合格 -> 1)
     open: bool = False               #: enum: other text (<= max) is a warning, not an error
+    placeholders: tuple = ()         #: code fields: values practice sends for "not identified" (a warning)
 
     def label(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
@@ -364,7 +365,7 @@ class RecordCatalog:
             specs[name] = FieldSpec(name, d["zh"], d["en"], d["type"], d.get("max"),
                                     re.compile(d["pattern"]) if d.get("pattern") else None,
                                     d.get("values"), q, d.get("kind"), d.get("wire", ""), forms, syn or None,
-                                    bool(d.get("open", False)))
+                                    bool(d.get("open", False)), tuple(d.get("placeholders", [])))
         self.fields = specs
         self.types: dict[str, RecordType] = {}
         for tname, t in data.get("types", {}).items():
@@ -510,6 +511,10 @@ class RecordCatalog:
             return [Finding(R_FORMAT, n, f"{n}（{f.zh}）含控制字符", f"{n} ({f.en}) contains control characters",
                             value=v[:60])]
         t = f.type
+        if t in _CODE_KIND and v in f.placeholders:
+            return [Finding(R_PREFERRED, n, f"{n}（{f.zh}）「{v}」是占位值（实践中表示未识别），按原样接收",
+                            f"{n} ({f.en}) {v!r} is a placeholder (practice: not identified); accepted as sent",
+                            severity=WARN, value=v)]
         if t in _CODE_KIND:
             kind = _CODE_KIND[t]
             found = self._codes.findings(v, kind) if not self._codes.is_valid(v, kind) or kind != "commodity" else []

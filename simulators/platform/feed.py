@@ -139,6 +139,8 @@ def receive(store: Store, profile, city_id: str, payload) -> int:
     if len(rows) > BATCH:
         raise FeedError(f"每次最多 {BATCH} 行", f"at most {BATCH} rows per request")
     codes, regions = profile.codes, profile.regions
+    spec = profile.records.fields.get("goods_code")
+    placeholders = spec.placeholders if spec is not None else ()    # Ningbo's '0': commodity not identified
     out = []
     for i, r in enumerate(rows):
         where = f"rows[{i}]"
@@ -156,7 +158,7 @@ def receive(store: Store, profile, city_id: str, payload) -> int:
             raise FeedError(f"{where}.rtype 未知", f"{where}.rtype is unknown")
         # a code outside the profile's table is a warning at the city (CODE-COMM-03, Ningbo's 21113011), not a
         # reason to refuse the city's statistics
-        if not (goods == "" or (isinstance(goods, str) and codes.check(goods, "commodity").ok)):
+        if not (goods == "" or goods in placeholders or (isinstance(goods, str) and codes.check(goods, "commodity").ok)):
             raise FeedError(f"{where}.goods_code 无效", f"{where}.goods_code is invalid")
         if not (isinstance(ntype, str) and _TYPE.match(ntype)):
             raise FeedError(f"{where}.node_type 无效", f"{where}.node_type is invalid")

@@ -414,3 +414,10 @@ def test_batch_ids_of_every_evidenced_kind():
     cert.pop("quarantine_animal_products_id", None)
     cert.pop("inspection_meat_id", None)
     assert CAT.validate(t, cert) == [], "a certificate typed by voucher_type is neither a local id nor a missing cert"
+
+
+def test_ningbos_placeholder_commodity_code_is_a_warning():
+    t = "retail_market_in_info_detail"
+    found = CAT.validate(t, good(t, goods_code="0"))
+    assert [(f.rule, f.severity, f.field) for f in found] == [("TRAN-REC-08", "warning", "goods_code")]
+    assert rules(CAT.validate(t, good(t, goods_code="00"))) == ["TRAN-REC-06"]      # only the evidenced placeholder

@@ -92,14 +92,16 @@ def test_a_dialect_can_stop_chain_linking_from_assuming_batch_id_is_the_upstream
 
 
 def test_the_city_feeds_statistics_of_codes_outside_the_table_to_central(platform, tmp_path):
-    """A city that accepted Ningbo's pork 21113011 (a warning) still gets its daily statistics into central."""
+    """A city that accepted Ningbo's pork 21113011 and its placeholder code 0 (warnings) still gets its daily
+    statistics into central."""
     import httpx
     from simulators.platform.config import PlatformConfig
     from simulators.platform.feed import FeedPusher
     from simulators.platform.launcher import ThreadedPlatform
     sale = _summ(seed=6, goods_code="21113011", goods_name="猪肉", quarantine_animal_products_id="4401234567")
-    _, resp = platform.upload(R, "retail_market_tran_info_summ", [sale])
-    assert resp.results[0].verdict == "accepted"
+    unknown = _summ(seed=7, goods_code="0", goods_name="未识别", sale_tran_id=code(R + "0001", 9))   # Ningbo's placeholder
+    _, resp = platform.upload(R, "retail_market_tran_info_summ", [sale, unknown])
+    assert [v.verdict for v in resp.results] == ["accepted", "accepted"]
     cfg = PlatformConfig(db=str(tmp_path / "central.db"), role="central", port=0, log_level="warning")
     with ThreadedPlatform(cfg) as central:
         central.services.registry.register_node("650100", "乌鲁木齐市追溯平台", "city_platform")
@@ -108,4 +110,4 @@ def test_the_city_feeds_statistics_of_codes_outside_the_table_to_central(platfor
         with httpx.Client(timeout=10) as c:
             assert pusher.push_once(c) > 0
         got = httpx.get(central.url + "/api/v1/feed/summary", params={"date": today()}).json()["cities"]["650100"]
-        assert got["records"] == 1
+        assert got["records"] == 2
