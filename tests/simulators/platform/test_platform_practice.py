@@ -111,3 +111,17 @@ def test_the_city_feeds_statistics_of_codes_outside_the_table_to_central(platfor
             assert pusher.push_once(c) > 0
         got = httpx.get(central.url + "/api/v1/feed/summary", params={"date": today()}).json()["cities"]["650100"]
         assert got["records"] == 2
+
+
+def test_a_failed_test_in_words_stops_trade_like_the_code(platform):
+    """Guangzhou stores 不合格 where the profile has 0: canonical on ingest, so the stop-trade broadcast follows."""
+    from platformkit import meat_chain, upload_all
+    from simulators.platform import nodeauth
+    chain = meat_chain()
+    for _node, rtype, recs in chain["uploads"]:
+        if rtype == "qmarket_detection_info":
+            recs[0].update(detection_result="不合格", detection_date=_iso(recs[0]["detection_date"]))
+    upload_all(platform, chain)
+    h = nodeauth.sign(P.envelope, platform.keys[R], R, "GET", "/api/v1/stoptrade", b"")
+    pending = platform.client.get("/api/v1/stoptrade", headers=h).json()["instructions"]
+    assert [(i["node_id"], i["batch_code"]) for i in pending] == [(R, chain["codes"]["wholesale"])]
