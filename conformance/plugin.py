@@ -34,6 +34,7 @@ from . import verdicts as V
 from .actions import ActionMissing
 from .capabilities import CapabilityError, CapabilityStatement
 from .evidence import Evidence
+from .preflight import TargetDown
 from .targets import TargetError, parse_target
 
 PLUGIN_NAME = "roucai-conformance"
@@ -80,6 +81,7 @@ class ConformanceSession:
         self.capabilities = None
         self.catalogue = None
         self.profile = None
+        self.target_down = None     #: the TargetDown a session fixture raised, if any
 
     # -- set-up ----------------------------------------------------------------
     def _activate(self):
@@ -186,6 +188,9 @@ class ConformanceSession:
         rec = self.items.get(item.nodeid) if self.active else None
         if rec is None:
             return
+        if call.excinfo is not None and call.excinfo.errisinstance(TargetDown) and self.target_down is None:
+            self.target_down = call.excinfo.value      # the target did not come up: no verdict, stop here
+            item.session.shouldstop = "target down"
         verdict, zh, en = _verdict_of(rep, call)
         ev = self.evidence.get(item.nodeid)
         if ev is not None:  # files attached in any phase, teardown included
@@ -231,9 +236,11 @@ class ConformanceSession:
     def pytest_sessionfinish(self, session, exitstatus):
         if not self.active:
             return
-        from .results import build_results, mark_interrupted, write_outputs
+        from .results import build_results, mark_interrupted, mark_target_down, write_outputs
         results = build_results(self)
-        if exitstatus == pytest.ExitCode.INTERRUPTED or getattr(self, "interrupted_by", None):
+        if self.target_down is not None:        # stopped on purpose (session.shouldstop): the target is down
+            mark_target_down(results, self.target_down.zh, self.target_down.en)
+        elif exitstatus == pytest.ExitCode.INTERRUPTED or getattr(self, "interrupted_by", None):
             mark_interrupted(results, getattr(self, "interrupted_by", None) or "SIGINT")
         session.config._roucai_results = results
         write_outputs(results, self.report_root, self, write_files=self.report_dir is not None)

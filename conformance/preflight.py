@@ -15,8 +15,9 @@ and every detail (the report folder's ``preflight.log``).
   (``city_preset``, ``--seed``); the health endpoint answers healthy (bounded: 5 s); when the
   statement declares ``stop_trade_broadcast``, one signed ``GET /api/v1/stoptrade`` (no side
   effect) per node is not refused (401/403 = wrong keys);
-* node (``--target node``): ``[target] start_command`` is given, parses, and its program exists
-  (the node coming up is checked when the scenario starts it);
+* node (``--target node``): ``[target] start_command`` is given, parses, and its program exists;
+  that the node comes up is checked when the scenario starts it: a node that exits or never listens
+  raises :class:`TargetDown` there, and the run ends with no verdict (exit 3) all the same;
 * builtin: nothing (the harness starts the reference itself).
 """
 from __future__ import annotations
@@ -34,6 +35,15 @@ EXIT_USAGE, EXIT_UNREACHABLE = 2, 3
 PLATFORM_KINDS = {"city_platform", "central_platform"}
 DEVICE_KINDS = {"scale", "card_reader", "handheld"}
 HEALTH_BUDGET_S = 5.0
+
+
+class TargetDown(Exception):
+    """Raised by a session fixture when the target does not come up once the run started (a node whose
+    start_command exits or never listens): the run ends with no verdict, like a refused pre-flight, exit 3."""
+
+    def __init__(self, zh: str, en: str):
+        self.zh, self.en = zh, en
+        super().__init__(f"{zh} / {en}")
 
 
 class PreflightError(Exception):

@@ -145,6 +145,8 @@ def _banner(s: dict, i: int) -> str:
     """The run's verdict line: CONFORMANT / NON-CONFORMANT, or INTERRUPTED (no verdict)."""
     if s.get("verdict") == V.INCOMPLETE:
         return V.RUN_VERDICTS[V.INCOMPLETE][i]
+    if s.get("verdict") == "TARGET-DOWN":
+        return ("被测对象未能启动：无一致性结论", "TARGET DOWN: the target did not come up; no conformance verdict")[i]
     if s["conformant"] is None:
         return ("已中断：运行未完成，无一致性结论", "INTERRUPTED: the run did not finish; no conformance verdict")[i]
     return _T["conformant" if s["conformant"] else "nonconformant"][i]

@@ -37,6 +37,8 @@ from . import verdicts as V
 
 #: ``summary.verdict`` of a run stopped by Ctrl-C or SIGTERM (``status`` ``interrupted``): no conformance verdict.
 INTERRUPTED = "INTERRUPTED"
+#: ``summary.verdict`` of a run whose target did not come up (``status`` ``target-down``): no verdict either.
+TARGET_DOWN = "TARGET-DOWN"
 
 
 def _iso(t: float) -> str:
@@ -137,6 +139,16 @@ def mark_interrupted(results: dict, why: str) -> dict:
     return results
 
 
+def mark_target_down(results: dict, zh: str, en: str) -> dict:
+    """The results of a run whose target did not come up once it started (``preflight.TargetDown``):
+    ``status`` ``target-down``, no conformance verdict, ``summary.verdict`` ``TARGET-DOWN``, the reason."""
+    results["status"] = "target-down"
+    results["target_down"] = {"zh": zh, "en": en}
+    results["summary"]["conformant"] = None
+    results["summary"]["verdict"] = TARGET_DOWN
+    return results
+
+
 def write_outputs(results: dict, root: Path, session, write_files: bool = True) -> None:
     """results.json, report.zh.html, report.en.html and bundle.zip into ``root``, each written
     atomically (``simulators.atomic_file``: .partial, fsync, rename).  An interrupted run
@@ -159,5 +171,5 @@ def write_outputs(results: dict, root: Path, session, write_files: bool = True) 
     put("capabilities.toml", session.capabilities.text)
     put("environment.json", json.dumps(results["environment"], indent=2) + "\n")
     put("profile.json", json.dumps(results["profile"], indent=2, ensure_ascii=False) + "\n")
-    if results.get("status") != "interrupted":
+    if results.get("status", "finished") == "finished":
         write_bundle(root, root / "bundle.zip")

@@ -21,6 +21,8 @@ _HEAD = {"id": ("需求", "requirement"), "level": ("级别", "level"), "verdict
 def run_verdict(summary: dict, lang: str) -> str:
     """CONFORMANT / NON-CONFORMANT / INTERRUPTED in ``lang``."""
     i = 1 if lang == "en" else 0
+    if summary.get("verdict") == "TARGET-DOWN":
+        return ("被测对象未能启动（无结论）", "TARGET DOWN (no verdict)")[i]
     if summary.get("conformant") is None:
         return ("已中断（无结论）", "INTERRUPTED (no verdict)")[i]
     if summary.get("verdict") == V.INCOMPLETE:

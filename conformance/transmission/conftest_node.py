@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.preflight import TargetDown
+
 from .nodeharness import BUILTIN_COMMAND, ROLE_CAPS, HarnessError, NodeSession
 
 
@@ -48,9 +50,14 @@ def node_session_for(request, target, capabilities, seed, profile, tmp_path_fact
     config.add_cleanup(sess.close)
     try:
         sess.run()
-    except HarnessError as exc:
-        config._roucai_node_session = exc
-        raise
+        if "start" in sess.timeouts:
+            raise HarnessError(sess.timeouts["start"])
+    except HarnessError as exc:   # the node (or the harness around it) did not come up: no verdict, exit 3
+        what = (str(exc).splitlines() or [""])[0][:200]          # the node's log tail is in the test's reason
+        down = TargetDown(f"节点未能启动或测试环境出错：{what}", f"the node did not come up (or the harness around it "
+                          f"failed): {what}")
+        config._roucai_node_session = down
+        raise down from None
     config._roucai_node_session = sess
     return sess
 

@@ -334,6 +334,8 @@ class NodeSession:
                 self._start_node(n)
             for n in self.nodes.values():
                 self._wait("start", lambda n=n: self._node_ready(n), 30, f"node {n.code} listening on {n.port}")
+            if "start" in self.timeouts:        # the node did not come up: nothing further can be judged
+                raise HarnessError(self.timeouts["start"])
         with self._phase("handheld"):
             self._handheld()
             self._await_batch_push()

@@ -195,6 +195,10 @@ def _conclude(rc: int, report: Path, junit: Path, log_path: Path, con) -> int:
                             f"(details: {log_path})"), EXIT_USAGE if usage else EXIT_HARNESS)
     results = json.loads(results_path.read_text("utf-8"))
     s = results["summary"]
+    if results.get("status") == "target-down":
+        down = results["target_down"]
+        raise Refused(con.t(f"{down['zh']}（无结论，详见 {log_path}）", f"{down['en']} (no verdict; details: {log_path})"),
+                      EXIT_HARNESS)
     interrupted = results.get("status") == "interrupted"
     bundle = report / "bundle.zip"
     if con.as_json:

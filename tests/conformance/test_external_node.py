@@ -47,3 +47,20 @@ def test_missing_node_program_is_refused_in_one_line(tmp_path):
     p = run(tmp_path, "certify", "--target", "node", "--capabilities", "n.toml", "--lang", "en", timeout=60)
     lines = (p.stdout + p.stderr).strip().splitlines()
     assert p.returncode == 2 and len(lines) == 1 and "/nonexistent/tracenode" in lines[0], lines
+
+
+def test_node_that_does_not_come_up_is_no_verdict_exit_3(tmp_path):
+    """The program exists (the pre-flight passes) but exits at once: TARGET-DOWN, exit 3, at most 5 lines,
+    no bundle, and the results say so."""
+    text = (ROOT / "fixtures/capabilities/node-example.toml").read_text("utf-8")
+    cmd = 'start_command = "{python} -c \\"import sys; sys.exit(4)\\""'
+    (tmp_path / "n.toml").write_text(text.replace(
+        'start_command = "{python} -m roucai.cli serve node --config {config}"', cmd), "utf-8")
+    p = run(tmp_path, "certify", "--target", "node", "--capabilities", "n.toml", "--suite", "transmission",
+            "--lang", "en", "--report", "rep", timeout=120)
+    lines = (p.stdout + p.stderr).strip().splitlines()
+    assert p.returncode == 3 and len(lines) <= 5 and "did not come up" in lines[-1], lines
+    assert "Traceback" not in p.stdout + p.stderr
+    res = json.loads((tmp_path / "rep" / "results.json").read_text("utf-8"))
+    assert res["status"] == "target-down" and res["summary"]["conformant"] is None
+    assert not (tmp_path / "rep" / "bundle.zip").exists()
