@@ -81,8 +81,11 @@ def central(platform, city, capabilities, tmp_path_factory):
         return
     try:
         proc, key = launch_central(tmp_path_factory.mktemp("central"), city.city_code, city.city_name + "平台")
+        from simulators.platform.filemode import write_private
+        key_file = tmp_path_factory.mktemp("upstream") / "upstream.key"
+        write_private(key_file, key.encode())  # never the key itself on a command line (issue 13)
         platform.restart(kill=False, args=[*platform.args, "--upstream", proc.url, "--platform-id", city.city_code,
-                                           "--upstream-key", key, "--feed-interval", "0.5"])
+                                           "--upstream-key-file", str(key_file), "--feed-interval", "0.5"])
     except PlatformError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield proc.url, city.city_code

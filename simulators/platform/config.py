@@ -99,8 +99,9 @@ class PlatformConfig:
                 raise ConfigError("使用 --upstream 时须给出 --platform-id（6位行政区划代码）",
                                   "--upstream needs --platform-id (a 6-digit GB/T 2260 code)")
             if not self.upstream_key:
-                raise ConfigError("使用 --upstream 时须给出中央平台签发的 --upstream-key",
-                                  "--upstream needs --upstream-key (issued by the central platform)")
+                raise ConfigError("使用 --upstream 时须给出中央平台签发的密钥：--upstream-key-file 或环境变量 ROUCAI_UPSTREAM_KEY",
+                                  "--upstream needs the key the central platform issued: --upstream-key-file or "
+                                  "the environment variable ROUCAI_UPSTREAM_KEY")
         if not 1024 <= self.max_body <= 512 * 1024 * 1024:
             raise ConfigError("--max-body 应在 1 KiB 到 512 MiB 之间", "--max-body must be 1 KiB..512 MiB")
         if not 0.2 <= self.feed_interval_s <= 86400:
