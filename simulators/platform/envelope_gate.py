@@ -103,7 +103,7 @@ def _gate_json(spec, data: bytes, field_chars: int) -> Refusal | None:
     for m in _JSON_TOKEN.finditer(data):
         tok = m.group()
         if tok[:1] == b'"':
-            if len(tok) > limit:
+            if len(tok) > limit or (depth == 2 and len(tok) > MAX_HEADER_CHARS + 2):  # depth 2: header keys, values
                 return _too_long(spec, "JSON", len(tok), None)
         elif tok in (b"{", b"["):
             depth += 1

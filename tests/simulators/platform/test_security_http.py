@@ -135,3 +135,13 @@ def test_refusal_does_not_echo_a_huge_node_id(platform):
     r = platform.client.post("/api/v1/exchange", content=body, headers={"Content-Type": "application/xml"})
     assert r.status_code in (400, 401, 413)
     assert len(r.content) < 4096, len(r.content)
+
+
+def test_json_refusal_does_not_echo_a_long_node_id(platform):
+    import json
+    body = json.dumps({"DataExchangeReq": {"NodeId": "6" * 3000, "RequestTime": "20250101000000000",
+                                           "VerifyCode": "0" * 32, "Index": "A03003", "Count": "0",
+                                           "DataDate": "20250101", "Address": {}}}).encode()
+    r = platform.client.post("/api/v1/exchange", content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500
+    assert len(r.content) < 2048 and "6" * 100 not in r.text, r.text[:300]
