@@ -163,10 +163,12 @@ class Refused(Exception):
 
 
 def _pytest(argv: list[str], log) -> int:
-    """pytest.main with its own output in the log, SIGTERM raising KeyboardInterrupt (pytest then ends the
-    session as interrupted, like Ctrl-C)."""
+    """pytest.main with its own output (and file descriptor 1) in the log, SIGTERM raising KeyboardInterrupt
+    (pytest then ends the session as interrupted, like Ctrl-C)."""
     import contextlib
+    import os
     import signal
+    import sys
 
     import pytest
 
@@ -175,10 +177,18 @@ def _pytest(argv: list[str], log) -> int:
     # Ctrl-C interrupts even when this process was started with SIGINT ignored (a shell's background job)
     old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     old_term = signal.signal(signal.SIGTERM, on_term)
+    # stdout is the summary's (or --json's) alone: pytest's output and anything a child process started
+    # during the run writes on file descriptor 1 go to the log
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(log.fileno(), 1)
     try:
         with contextlib.redirect_stdout(log):
             return int(pytest.main(argv))
     finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGINT, old_int)
 
