@@ -70,6 +70,19 @@ def node_keys(platform) -> dict[str, str]:
 
 
 @pytest.fixture
+def message_authentication(capabilities):
+    """A check to call first in a test of message authentication: it fails the test, with the reason, when
+    the target declares none (capability verify_code = "none"; conformance/recipe.py)."""
+    from conformance.recipe import no_mac_reason
+
+    def check() -> None:
+        why = no_mac_reason(capabilities)
+        if why is not None:   # an AssertionError: the verdict is fail (the requirement is not met), not error
+            raise AssertionError(f"{why[0]} / {why[1]}")
+    return check
+
+
+@pytest.fixture
 def http(evidence):
     with httpx.Client(timeout=HTTP_TIMEOUT, event_hooks=evidence.httpx_hooks(), trust_env=False, verify=client_verify()) as c:
         yield c

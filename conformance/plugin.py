@@ -99,7 +99,11 @@ class ConformanceSession:
                     "a target other than builtin needs a capability statement: --capabilities FILE")
         except (TargetError, CapabilityError) as exc:
             raise pytest.UsageError(f"{exc.zh} / {exc.en}")
-        self.profile = load_profile()
+        from .recipe import target_profile
+        try:   # the harness signs with the recipe the target declares (capability verify_code)
+            self.profile = target_profile(load_profile(), self.capabilities)
+        except CapabilityError as exc:
+            raise pytest.UsageError(f"{exc.zh} / {exc.en}")
         self.catalogue = self.profile.requirements
         root = self.report_dir or Path(tempfile.mkdtemp(prefix="roucai-report-"))
         self.report_root = root

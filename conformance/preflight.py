@@ -113,7 +113,8 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
     except PlatformError as exc:
         raise PreflightError(exc.zh, exc.en, EXIT_USAGE) from None
     log(f"keys file: {len(put.keys)} keys")
-    profile = load_profile()
+    from .recipe import target_profile
+    profile = target_profile(load_profile(), statement)   # signed with the recipe the target declares
     from simulators.city import generate_city
     preset = str(statement.capabilities.get("city_preset", "tiny"))
     nodes = sorted(n.code for n in generate_city(preset, seed, profile).nodes)

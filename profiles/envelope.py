@@ -343,6 +343,11 @@ class EnvelopeSpec:
     def _parse_xml(self, data: bytes, limits: Limits) -> EnvelopeResult:
         res = EnvelopeResult("xml")
         src = XmlSource(data, limits)
+        if not src.findings:
+            wrong = self._undeclared_encoding(src.declared)
+            if wrong is not None:
+                res.findings.append(wrong)
+                return res
         cat = self.records
         seen_payload = in_payload = False
         for ev, el, depth in src.events():
@@ -380,6 +385,21 @@ class EnvelopeSpec:
             res.findings.append(Finding(E01, self.payload, f"缺少 <{self.payload}>（数据记录）",
                                         f"<{self.payload}> (the records) is missing"))
         return res
+
+    def _undeclared_encoding(self, declared: str | None) -> Finding | None:
+        """TRAN-ENC-01 when the XML declares an encoding the profile's transport does not accept (GBK, GB2312
+        and CP936 count as GBK; no declaration is UTF-8); ``None`` if accepted or the profile declares no list."""
+        accepted = self.profile.transport.get("encodings", {}).get("accepted")
+        if not accepted:
+            return None
+        norm = {"GB2312": "GBK", "CP936": "GBK", "X-GBK": "GBK", "EUC-CN": "GBK", "UTF8": "UTF-8"}
+        name = (declared or "UTF-8").upper()
+        name = norm.get(name, name)
+        if name in {norm.get(a.upper(), a.upper()) for a in accepted}:
+            return None
+        return Finding("TRAN-ENC-01", "encoding", f"声明的编码 {declared} 不在本配置接受的编码（{'、'.join(accepted)}）之内",
+                       f"the declared encoding {declared} is not one this profile accepts ({', '.join(accepted)})",
+                       value=str(declared)[:40])
 
     def _parse_json(self, data: bytes, limits: Limits) -> EnvelopeResult:
         res = EnvelopeResult("json")

@@ -354,6 +354,33 @@ def _requirements(doc: _Doc, reqs: list[Requirement]) -> None:
 # -- entry points -----------------------------------------------------------------
 
 
+def _dialect(doc: _Doc, p: Profile) -> None:
+    """A dialect (a profile that extends another): what it changes, on what evidence, value by value."""
+    from .diff import diff_profiles, short
+    doc.h(2, f"方言：相对 {p.base.name} 的改变", f"Dialect: what it changes from {p.base.name}")
+    doc.add(doc.t(f"本配置是 `{p.base.name}` 的覆盖层（profiles/{p.name}/），只含有证据的差异；"
+                  "其余一切继承自基础配置。写法见 docs/dialects.md。",
+                  f"This profile is an overlay of `{p.base.name}` (profiles/{p.name}/) holding only what its "
+                  "evidence shows differs; everything else is inherited. How to write one: docs/dialects.md."), "")
+    rows = [[doc.t(c.get("what_zh", ""), c.get("what_en", "")), f"`{c.get('evidence', '')}`", c.get("source", "")]
+            for c in p.dialect.get("changes", [])]
+    if rows:
+        doc.add(*_table([doc.t("改变", "change"), doc.t("证据", "evidence"), doc.t("来源", "source")], rows))
+    changes = diff_profiles(p.base, p)
+    doc.h(3, f"逐值差异（{len(changes)}）", f"Value by value ({len(changes)})")
+    doc.add(*_table([doc.t("文件", "file"), doc.t("位置", "path"), p.base.name, p.name, doc.t("证据", "evidence")],
+                    [[c.file, f"`{c.path}`", short(c.a, 60), short(c.b, 60), c.evidence or ""] for c in changes]))
+    transport = p.transport
+    if transport:
+        ep, tls, enc = transport.get("endpoint", {}), transport.get("tls", {}), transport.get("encodings", {})
+        doc.h(3, "传输", "Transport")
+        doc.add(f"- {doc.t('上传路径', 'upload paths')}: " + ", ".join(f"`{x}`" for x in ep.get("paths", [])),
+                f"- {doc.t('端口', 'port')}: {ep.get('port', '')}",
+                f"- TLS: `{tls.get('mode', '')}`",
+                f"- {doc.t('编码', 'encodings')}: " + ", ".join(enc.get("accepted", [])),
+                f"- VerifyCode: {p.envelope.recipe.describe(doc.lang)} (`{p.envelope.recipe.evidence}`)", "")
+
+
 def render_profile(profile: Profile, lang: str = "zh") -> str:
     """The whole profile as Markdown in ``lang`` (``zh`` or ``en``).
 
@@ -365,6 +392,8 @@ def render_profile(profile: Profile, lang: str = "zh") -> str:
     doc = _Doc(lang)
     _header(doc, profile)
     _legend(doc)
+    if profile.base is not None:
+        _dialect(doc, profile)
     reqs = list(profile.requirements) if _has(profile, "requirements") else []
     if reqs:
         _summary(doc, reqs)

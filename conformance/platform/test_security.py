@@ -20,9 +20,10 @@ def _leaks(body: bytes) -> list[str]:
 
 @pytest.mark.requirement("PLAT-SEC-01")
 @pytest.mark.applies(kinds=PLATFORM)
-def test_uploads_without_the_right_verifycode_are_refused(profile, records, uploader, evidence):
+def test_uploads_without_the_right_verifycode_are_refused(message_authentication, profile, records, uploader, evidence):
     """An envelope signed with a wrong key, or without a VerifyCode, is refused whole; the refusal does not
     reveal the right VerifyCode or the key; the records were not stored (the right upload is then accepted)."""
+    message_authentication()
     d = records.fresh_day()
     rtype = "market_tran_info_base"
     node = records.node_for(rtype)

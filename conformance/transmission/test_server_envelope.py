@@ -85,9 +85,10 @@ def test_requesttime_outside_the_clock_window_refused(profile, records, uploader
 
 @pytest.mark.requirement("TRAN-ENV-05")
 @pytest.mark.applies(kinds=PLATFORM)
-def test_verifycode_checked(profile, records, uploader):
+def test_verifycode_checked(message_authentication, profile, records, uploader):
     """A VerifyCode made with another key, or not 32 hex digits, is refused (1105); the right one written in
     upper case is accepted."""
+    message_authentication()
     node, recs, date = _setup(records)
     other = next(k for n, k in sorted(uploader.keys.items()) if n != node)
     _refused(uploader.upload(node, RTYPE, recs, key=other, header={"DataDate": date}), "1105",

@@ -183,6 +183,7 @@ def _tls(args, cfg) -> None:
         except TlsError as exc:
             raise UsageError(exc.zh, exc.en) from None
     cfg.tls_cert, cfg.tls_key = cert, key
+    cfg.extra["serving"] = True
 
 
 def run_platform(args, con) -> int:

@@ -131,7 +131,8 @@ class PlatformConfig:
         return self
 
     def _validate_tls(self, prof) -> None:
-        """Both of tls_cert/tls_key or neither, loadable; a profile whose transport requires TLS needs them."""
+        """Both of tls_cert/tls_key or neither, loadable; a profile whose transport requires TLS needs them
+        to serve (``extra["serving"]``: the admin commands work on the database without a certificate)."""
         from simulators.tls import TlsError, check_pair
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("--tls-cert 与 --tls-key 须同时给出", "--tls-cert and --tls-key go together")
@@ -140,6 +141,6 @@ class PlatformConfig:
                 check_pair(self.tls_cert, self.tls_key)
             except TlsError as exc:
                 raise ConfigError(exc.zh, exc.en) from None
-        elif prof.transport.get("tls", {}).get("mode") == "required":
+        elif prof.transport.get("tls", {}).get("mode") == "required" and self.extra.get("serving"):
             raise ConfigError(f"配置 {prof.name} 要求 HTTPS：请加 --tls-self-signed DIR 或 --tls-cert/--tls-key",
                               f"profile {prof.name} requires HTTPS: add --tls-self-signed DIR or --tls-cert/--tls-key")

@@ -163,9 +163,10 @@ class DocRun:
             if proc.poll() is not None:
                 return f"exited {proc.returncode} instead of serving"
             if key.isdigit() and key != "0":
-                if text.startswith("roucai serve platform") and _healthy(int(key)):
+                plain_http = text.startswith("roucai serve platform") and "--tls-" not in text   # HTTPS: port only
+                if plain_http and _healthy(int(key)):
                     return None
-                if not text.startswith("roucai serve platform") and _accepts(int(key)):
+                if not plain_http and _accepts(int(key)):
                     return None
             elif log.stat().st_size > 0:
                 return None

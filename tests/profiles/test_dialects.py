@@ -69,3 +69,74 @@ def test_changchun_narrows_property_to_words():
            "name": "长春众品食品有限公司", "property": "1", "type": "2002", "record_date": "20150518152310"}
     assert [f.field for f in cat.validate("manager_base_info", rec)] == ["property"]
     assert cat.validate("manager_base_info", {**rec, "property": "企业"}) == []
+
+
+# -- differences between profiles (profiles/diff.py, roucai profile diff, roucai docs profile --profile) ---------
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from profiles.diff import diff_profiles  # noqa: E402
+from profiles.render import render_profile  # noqa: E402
+from roucai.cli import main  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_profile_has_no_difference_with_itself():
+    assert diff_profiles(load_profile("guangzhou"), load_profile("guangzhou")) == []
+
+
+@pytest.mark.parametrize("name", ["guangzhou", "changchun"])
+def test_every_difference_of_a_shipped_dialect_is_labelled_with_its_evidence(name):
+    changes = diff_profiles(load_profile("reference"), load_profile(name))
+    assert changes
+    for c in changes:
+        assert c.evidence == "practice" and c.source, c
+
+
+def test_diff_names_the_changed_values_both_ways():
+    ref, cc = load_profile("reference"), load_profile("changchun")
+    fwd = {(c.file, c.path): c for c in diff_profiles(ref, cc)}
+    back = {(c.file, c.path): c for c in diff_profiles(cc, ref)}
+    assert set(fwd) == set(back)
+    c = fwd[("envelope", "verify_code.algorithm")]
+    assert (c.a, c.b, c.kind) == ("hmac-md5", "unknown", "changed")
+    assert fwd[("transport", "tls.mode")].b == "required"
+    assert fwd[("records", "fields.property.values.企业")].kind == "added"
+    assert back[("records", "fields.property.values.企业")].kind == "removed"
+
+
+def test_profile_diff_command(capsys):
+    assert main(["profile", "diff", "reference", "guangzhou", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["a"].startswith("reference@") and out["b"].startswith("guangzhou@")
+    paths = {(c["file"], c["path"]) for c in out["changes"]}
+    assert ("records", "types.market_tran_info_detail.fields") in paths
+    assert main(["profile", "diff", "reference", "changchun"]) == 0
+    zh = capsys.readouterr().out
+    assert "配置差异" in zh and "verify_code.algorithm" in zh and "证据：实践" in zh
+    assert main(["--lang", "en", "profile", "diff", "reference", "changchun"]) == 0
+    assert "profile differences" in capsys.readouterr().out
+    assert main(["profile", "diff", "reference", "no-such-city"]) == 2
+    assert main(["--json", "profile", "list"]) == 0
+    listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)["profiles"]}
+    assert listed["guangzhou"]["extends"] == "reference" and listed["reference"]["extends"] is None
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_docs_render_a_dialects_differences(lang):
+    gz = load_profile("guangzhou")
+    text = render_profile(gz, lang)
+    head = "方言：相对 reference 的改变" if lang == "zh" else "Dialect: what it changes from reference"
+    assert head in text
+    for c in gz.dialect["changes"]:
+        assert c["what_zh" if lang == "zh" else "what_en"] in text
+    assert "`types.market_tran_info_detail.fields`" in text
+    assert head not in render_profile(load_profile("reference"), lang)
+
+
+def test_encodings_are_accepted_as_declared():
+    gbk = (ROOT / "fixtures" / "records" / "valid" / "retail_market_in_info_detail.gbk.xml").read_bytes()
+    assert load_profile("reference").envelope.parse(gbk).findings == []
+    [f] = load_profile("changchun").envelope.parse(gbk).findings
+    assert f.rule == "TRAN-ENC-01" and "UTF-8" in f.en and f.severity == "error"

@@ -97,6 +97,10 @@ def test_a_profile_that_requires_https_refuses_to_serve_plain_http(tmp_path):
     r = _serve("--profile", "changchun", "--lang", "en", "serve", "platform", "--db", str(tmp_path / "p.db"),
                "--port", "0")
     assert r.returncode == 2 and "requires HTTPS" in r.stderr and "Traceback" not in r.stderr
+    # administering its database needs no certificate
+    r = _serve("--profile", "changchun", "serve", "admin", "--db", str(tmp_path / "p.db"), "register-node",
+               "220122001", "--name", "长春众品", "--type", "slaughter_pig")
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("args, words", [

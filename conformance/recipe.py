@@ -1,0 +1,63 @@
+"""The VerifyCode recipe a target declares (capability ``verify_code``), and what the suites do with it.
+
+A capability statement may say how the target computes its VerifyCode::
+
+    [capabilities]
+    verify_code = "hmac-sha256"                     # or a table, as in envelope.toml [verify_code]:
+    # verify_code = { algorithm = "md5", inputs = ["NodeId", "RequestTime", "Key"], separator = "" }
+    # verify_code = "none"                          # the target authenticates nothing
+
+Without it the profile's own recipe is assumed.  The harness then signs every upload with the
+declared recipe (:func:`target_profile`), so a real node or platform is certified with the recipe it
+actually uses.  ``none``: uploads are still signed with the profile's recipe (the target ignores the
+code), envelope parsing is judged as usual, and every test of message authentication fails with the
+reason :func:`no_mac_reason` gives.  ``unknown`` cannot be declared by a target: the harness could not
+sign for it (a :class:`~conformance.capabilities.CapabilityError`, exit 2).
+"""
+from __future__ import annotations
+
+import copy
+
+from profiles.signature import Recipe
+
+from .capabilities import CapabilityError
+
+KEY = "verify_code"
+
+
+def declared(capabilities) -> Recipe | None:
+    """The recipe the statement declares, ``None`` if it declares none; CapabilityError if malformed."""
+    caps = getattr(capabilities, "capabilities", None) or {}
+    if KEY not in caps:
+        return None
+    try:
+        recipe = Recipe.from_data(caps[KEY])
+    except (ValueError, TypeError) as exc:
+        raise CapabilityError(f"能力声明中的 verify_code 无效：{exc}", f"capability verify_code is malformed: {exc}") from None
+    if recipe.algorithm == "unknown":
+        raise CapabilityError("verify_code 不能声明为 unknown：请写明算法（或 none 表示不认证）",
+                              "verify_code cannot be declared unknown: state the recipe (or none for no authentication)")
+    return recipe
+
+
+def target_profile(profile, capabilities):
+    """``profile``, or a copy whose envelope signs with the target's declared recipe (the shared, cached
+    profile object is never changed)."""
+    recipe = declared(capabilities)
+    if recipe is None or recipe.algorithm == "none" or recipe == profile.envelope.recipe:
+        return profile
+    derived = copy.copy(profile)
+    derived.__dict__["envelope"] = profile.envelope.with_recipe(recipe)
+    return derived
+
+
+def no_mac_reason(capabilities) -> tuple[str, str] | None:
+    """(zh, en) why message authentication fails for a target declaring ``verify_code = "none"``, else ``None``."""
+    recipe = declared(capabilities)
+    if recipe is None or recipe.algorithm != "none":
+        return None
+    return ("被测对象声明不做报文认证（verify_code = \"none\"）：任何人都能以任一节点的名义上传，"
+            "安全要求不满足；报文解析等其余检查照常判定",
+            "the target declares no message authentication (verify_code = \"none\"): anyone can upload in any "
+            "node's name, so the security requirement is not met; envelope parsing and the other checks are "
+            "judged as usual")
