@@ -5,8 +5,8 @@ profile (``profiles/reference/actions.toml``) to one of:
 
 * a **command**: an argv list, or a string split like a shell would, with ``{param}`` placeholders filled in
   per word (never through a shell).  It runs detached: stdin is ``/dev/null``, stdout and stderr go to a log
-  kept as the test's evidence, in a new session; bounded by ``timeout_s`` (default
-  :data:`DEFAULT_TIMEOUT_S`), after which its process group is killed.  Exit 0 is done; any other exit is a
+  kept as the test's evidence, in a new session; bounded by ``timeout_s`` (default: the action's own in the
+  profile, e.g. 3600 s for fill-store, else :data:`DEFAULT_TIMEOUT_S`), after which its process group is killed.  Exit 0 is done; any other exit is a
   harness error.  An action marked ``output`` (read-receipt) prints its result as JSON on stdout;
 * ``"prompt"``: the person at the bench is asked (zh and en) on the terminal and presses Enter, bounded by
   ``timeout_s``.  Only when the run is interactive (``roucai certify`` on a TTY sets
@@ -86,7 +86,7 @@ class ActionRunner:
     def spec(self, name: str) -> ActionSpec | None:
         s = self.specs.get(name)
         if s is None and self.control:
-            s = ActionSpec("control", url=self.control)
+            s = ActionSpec("control", url=self.control, timeout_s=self.catalogue[name].timeout_s)
         if s is not None and s.how == "prompt" and not self.interactive:
             return None
         return s
@@ -182,9 +182,9 @@ def parse_actions_table(table: dict, source: str):
         if name not in cat:
             raise ValueError(f"{source}：[actions] 中的未知操作「{name}」，可选：{', '.join(cat.names)}",
                              f"{source}: unknown action {name!r} in [actions]; one of {', '.join(cat.names)}")
-        timeout = DEFAULT_TIMEOUT_S
+        timeout = cat[name].timeout_s
         if isinstance(val, dict):
-            timeout = val.get("timeout_s", DEFAULT_TIMEOUT_S)
+            timeout = val.get("timeout_s", timeout)
             val = val.get("command")
         if not isinstance(timeout, (int, float)) or not 0 < timeout <= 86_400 * 2:
             raise ValueError(f"{source}：操作「{name}」的 timeout_s 须在 0 到 172800 秒之间",

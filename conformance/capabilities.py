@@ -131,6 +131,11 @@ def _actions(table, caps: dict, source: str):
         if caps.get(key) and name not in table:
             table[name] = caps[key]
     try:
-        return parse_actions_table(table, source)
+        specs, control = parse_actions_table(table, source)
     except ValueError as exc:
         raise CapabilityError(*exc.args) from None
+    if caps.get("test_load_g") and ("put-load" in specs or control):
+        raise CapabilityError(f"{source}：test_load_g 表示砝码一直在秤盘上，与 put-load 操作（测试工具自行加载）不能同时声明",
+                              f"{source}: test_load_g (a weight that stays on the pan) and the action put-load (the "
+                              "harness places loads) exclude each other: declare one")
+    return specs, control

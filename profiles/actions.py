@@ -34,6 +34,7 @@ class Action:
     zh: str
     en: str
     output: bool = False        #: the action prints data the test reads (JSON on stdout)
+    timeout_s: float = 30.0     #: its default time limit
 
 
 class ActionCatalogue:
@@ -73,7 +74,7 @@ def _parse(doc: dict) -> ActionCatalogue:
     out = {}
     for name, spec in doc.get("actions", {}).items():
         out[name] = Action(name, tuple(spec.get("kinds", ())), tuple(spec.get("params", ())), spec["zh"],
-                           spec["en"], bool(spec.get("output", False)))
+                           spec["en"], bool(spec.get("output", False)), float(spec.get("timeout_s", 30.0)))
     return ActionCatalogue(out)
 
 

@@ -60,12 +60,21 @@ def test_actions_table_forms_and_its_errors():
     assert st.actions["put-load"].argv == ("rig", "load", "{grams}")
     assert st.actions["power-off"].argv == ("relay", "off")
     assert (st.actions["power-on"].how, st.actions["power-on"].timeout_s) == ("prompt", 5.0)
+    assert statement('fill-store = "vendor-tool fill"').actions["fill-store"].timeout_s == 3600   # the profile's
     assert st.control == "socket://127.0.0.1:7302"
     for bad in ('nope = "x"', 'put-load = "rig {gram}"', "put-load = 3", 'control = "http://x"',
                 'put-load = { command = "x", timeout_s = -1 }', 'put-load = []'):
         with pytest.raises(CapabilityError) as e:
             statement(bad)
         assert e.value.zh and e.value.en
+
+
+def test_a_test_load_and_put_load_exclude_each_other():
+    with pytest.raises(CapabilityError, match="exclude each other"):
+        statement('control = "socket://127.0.0.1:7302"', "test_load_g = 1000")
+    with pytest.raises(CapabilityError):
+        statement('put-load = "prompt"', "test_load_g = 1000")
+    assert statement('power-off = "prompt"', "test_load_g = 1000").actions["power-off"].how == "prompt"
 
 
 def test_legacy_power_commands_declare_the_power_actions():

@@ -53,7 +53,9 @@ def clean(tmp_path_factory):
 def test_clean_builtin_target_passes_every_perception_test(clean):
     rc, res, seconds, _ = clean
     tests = res["tests"]
-    bad = [(t["name"], t["verdict"], t["reason_en"][:300]) for t in tests if t["verdict"] != "pass"]
+    # the run-wide test-load invariant applies to a device with a declared test load only (not builtin)
+    bad = [(t["name"], t["verdict"], t["reason_en"][:300]) for t in tests if t["verdict"] != "pass"
+           and t["name"] != "test_every_sale_weighs_the_declared_test_load"]
     assert not bad, bad
     assert rc == 0 and res["summary"]["conformant"]
     assert len(tests) >= 40
@@ -74,7 +76,7 @@ def test_every_perception_requirement_a_device_can_show_is_checked(clean):
 def test_every_device_test_carries_its_wire_trace_with_decoded_frames(clean):
     _, res, _, report = clean
     for t in res["tests"]:
-        if "/test_scale_" in t["nodeid"] or "/test_card_" in t["nodeid"]:
+        if ("/test_scale_" in t["nodeid"] or "/test_card_" in t["nodeid"]) and "/test_scale_invariants" not in t["nodeid"]:
             assert any(e.endswith("wire.jsonl") for e in t["evidence"]), t["nodeid"]
     t = next(t for t in res["tests"] if t["name"] == "test_never_sells_past_the_quantity_limit")
     wire = next(e for e in t["evidence"] if e.endswith("wire.jsonl"))
@@ -143,10 +145,12 @@ def device(tmp_path):
 
 
 def without_actions(text: str) -> str:
-    """The statement with its [actions] table removed."""
+    """The statement with its [actions] table removed, and the 1 kg test weight the device process keeps on
+    its pan (``--load-g 1000``) declared instead of put-load."""
     head, found, rest = text.partition("\n[actions]\n")
     tail = rest.partition("\n[")[2]
-    return head + ("\n[" + tail if tail else "\n") if found else text
+    text = head + ("\n[" + tail if tail else "\n") if found else text
+    return text.replace("# test_load_g = 1000", "test_load_g = 1000")
 
 
 def statement(tmp: Path, dev: DeviceProcess, actions: bool = False) -> str:
@@ -239,8 +243,12 @@ def test_device_variants_name_existing_switches_of_their_actor():
     required = {q.id for q in load_profile().requirements
                 if q.area == "perception" and q.level == "required" and q.testable_by == "perception"}
     broken = {v.breaks for v in mine}
-    # judged on the card or on the node's registry, not breakable by a device: see the suite's report
-    assert required - broken <= {"PERC-CARD-01", "PERC-CARD-04", "PERC-CARD-05", "PERC-CARD-06"}, required - broken
+    # judged on the card or on the node's registry, not breakable by a device: see the suite's report;
+    # the run-wide invariants' own requirements are broken from outside, by the relay's defect catalogue
+    # (conformance/proofs/device_defects.toml), not by a switch
+    from_outside = {"PERC-SCALE-24", "PERC-SCALE-25", "PERC-SCALE-26"}
+    assert required - broken <= {"PERC-CARD-01", "PERC-CARD-04", "PERC-CARD-05", "PERC-CARD-06"} | from_outside, \
+        required - broken
 
 
 def test_variant_switches_reach_only_their_actor():
