@@ -23,23 +23,31 @@ def _judge(evidence, bad, n, what, fix):
     assert not bad, f"{len(bad)} of {n} {what}; first: {bad[0]}. Fix: {fix}"
 
 
-def _code_findings(coded, ftype, kind, rules):
+def _code_findings(coded, ftype, kind, rules, severity="error"):
     codes = coded.profile.codes
     bad, n = [], 0
     for node, rtype, fname, v in coded.fields_of_type(ftype):
         n += 1
-        fs = [f for f in codes.findings(v, kind) if f.severity == "error" and f.rule in rules]
+        fs = [f for f in codes.findings(v, kind) if f.severity == severity and f.rule in rules]
         if fs:
             bad.append({"node": node, "record": rtype, "field": fname, "value": v, "rule": fs[0].rule, "en": fs[0].en})
     return bad, n
 
 
-@pytest.mark.requirement("CODE-NODE-01", "CODE-NODE-02", "CODE-NODE-03")
+@pytest.mark.requirement("CODE-NODE-01", "CODE-NODE-02")
 def test_node_codes_in_records(coded, evidence):
     """Every node code in the node's records is 9 ASCII digits: a county-level GB/T 2260 code of the region
-    table and a registration sequence 001-999."""
-    bad, n = _code_findings(coded, "node_code", "node", {"CODE-NODE-01", "CODE-NODE-02", "CODE-NODE-03"})
+    table and a 3-digit registration sequence."""
+    bad, n = _code_findings(coded, "node_code", "node", {"CODE-NODE-01", "CODE-NODE-02"})
     _judge(evidence, bad, n, "node codes are invalid", "write the 9-digit node code the platform registered")
+
+
+@pytest.mark.requirement("CODE-NODE-03")
+def test_node_registration_sequences_start_at_001(coded, evidence):
+    """Recommended (practice shows 000, e.g. Guangzhou's 4401060000014401): no node code in the node's records has
+    the registration sequence 000."""
+    bad, n = _code_findings(coded, "node_code", "node", {"CODE-NODE-03"}, severity="warning")
+    _judge(evidence, bad, n, "node codes have the registration sequence 000", "number node registrations from 001")
 
 
 @pytest.mark.requirement("CODE-OPER-01")
@@ -147,8 +155,8 @@ def test_line_codes_are_reused_downstream_as_batch(coded, evidence):
 
 @pytest.mark.requirement("CODE-COMM-01", "CODE-COMM-02")
 def test_commodity_codes(coded, evidence):
-    """Every commodity code of every record is 8 digits and in the profile's table, and *that record* carries the
-    table's name; its prefix (2111 meat, 012 vegetable) agrees with the record (no vegetable test certificate on
+    """Every commodity code of every record is 8 digits with a known prefix and, when it is in the profile's table,
+    *that record* carries the table's name (a code outside the table is CODE-COMM-03, recommended); its prefix (2111 meat, 012 vegetable) agrees with the record (no vegetable test certificate on
     meat, no meat certificate on vegetables).  Every record is judged, not the first one with each code."""
     p = coded.profile
     bad, n = [], 0
@@ -172,6 +180,15 @@ def test_commodity_codes(coded, evidence):
                                                              or rec.get("inspection_meat_id")):
                 bad.append({"node": node, "record": rtype, "code": v, "problem": "vegetable with a meat certificate"})
     _judge(evidence, bad, n, "commodity codes are wrong", "use codes and names of profiles/reference/commodities.csv")
+
+
+@pytest.mark.requirement("CODE-COMM-03")
+def test_commodity_codes_in_the_profiles_table(coded, evidence):
+    """Recommended (practice sends codes outside any one table, e.g. Ningbo's pork 21113011): every commodity
+    code of the node's records is an entry of the profile's commodity table."""
+    bad, n = _code_findings(coded, "commodity_code", "commodity", {"CODE-COMM-03"}, severity="warning")
+    _judge(evidence, bad, n, "commodity codes are outside the profile's table",
+           "use the codes of profiles/reference/commodities.csv where the goods are in it")
 
 
 @pytest.mark.requirement("CODE-ORIG-01")
@@ -236,3 +253,27 @@ def test_operator_registrations_consistent(coded, evidence):
     bad += [{"id": k, "problem": f"registered {c} times"} for k, c in ids.items() if c > 1]
     bad += [{"reg_id": k, "problem": f"used by {c} operators"} for k, c in regs.items() if c > 1]
     _judge(evidence, bad, n, "registrations are inconsistent", "register each operator once, under its own node")
+
+
+@pytest.mark.requirement("CODE-BATCH-01")
+def test_sixteen_digit_batch_codes(coded, evidence):
+    """Every batch field (batch_id, meat_batch_id, vege_batch_id…) holding 16 digits is a valid batch code: the
+    node code of the node that first booked the lot, then a 7-digit sequence that is not all zeros (Guangzhou's
+    批次码).  Other batch ids are judged by CODE-TRACE-05 and CODE-BATCH-02."""
+    p = coded.profile
+    bad, n = [], 0
+    for node, rtype, rec in coded.records:
+        rt = p.records.types[rtype]
+        for f in rt.fields + rt.extra:
+            v = rec.get(f.wire or f.name)
+            if f.type != "batch" or not isinstance(v, str) or len(v) != p.codes.len["batch"] or not v.isdigit():
+                continue
+            n += 1
+            fs = [x for x in p.codes.findings(v, "batch") if x.severity == "error"]
+            if fs:
+                bad.append({"node": node, "record": rtype, "field": f.name, "value": v, "rule": fs[0].rule,
+                            "en": fs[0].en})
+    evidence.attach_json("findings.json", bad[:200])
+    evidence.note(f"检查了 {n} 个16位批次码", f"{n} 16-digit batch codes checked")
+    assert not bad, (f"{len(bad)} of {n} 16-digit batch codes are invalid; first: {bad[0]}. Fix: write the node code "
+                     "of the node that first booked the lot and a 7-digit sequence from 0000001")

@@ -110,3 +110,20 @@ def test_repeats_are_answered_duplicate_and_stored_once(records, uploader, http,
     if capabilities.capabilities.get("statistics"):
         n = sum(v[0] for k, v in day_rows(http, platform.url, date).items() if k[0] == node and k[1] == RTYPE)
         assert n == 2, f"2 distinct records were sent (5 times in all); the platform counts {n}"
+
+
+@pytest.mark.requirement("TRAN-REC-08", "CODE-BATCH-02", "TRAN-REC-03", "TRAN-REC-04")
+@pytest.mark.applies(kinds=PLATFORM)
+def test_forms_practice_sends_are_accepted(records, uploader):
+    """What deployed systems send is accepted, not rejected (issue 12): dates as yyyy-MM-dd, a price with trailing
+    zeros (13.8000), a locally generated batch id (Ningbo's 1000…), a stall number outside the profile's pattern.
+    The profile only recommends its own forms (TRAN-REC-08, CODE-BATCH-02)."""
+    d = records.fresh_day()
+    iso = d.strftime("%Y-%m-%d")
+    good = records.make(RTYPE, d)
+    practice = records.make(RTYPE, d, sale_date=iso, in_date=iso, batch_id="1000000000000123", position_id="摊位八")
+    practice["price"] = practice["price"] + ("00" if "." in practice["price"] else ".0000")
+    a = uploader.upload(records.node_for(RTYPE), RTYPE, [good, practice], header={"DataDate": d.strftime("%Y%m%d")})
+    assert a.status == 200 and a.code == "0000" and a.verdicts == ["accepted", "accepted"], (
+        f"a record in forms practice sends ({iso}, price {practice['price']}, local batch id 1000000000000123, "
+        f"stall 摊位八) must be accepted: got {list(zip(a.verdicts, a.reasons))}: {a}")

@@ -107,6 +107,21 @@ for _name, _r in (("accepts-unknown-fields", "TRAN-REC-01"), ("accepts-missing-r
                   ("accepts-invalid-codes-in-records", "TRAN-REC-06"), ("accepts-impossible-dates", "TRAN-REC-07")):
     switch(_name)(_drop_findings(record=_rule(_r)))
 
+
+@switch("rejects-practice-forms")
+def _rejects_practice_forms(svc, app):
+    """Every recommended finding counts as an error: records in forms practice sends (a locally generated batch id,
+    a stall number outside the profile's pattern, free-text results) are rejected (breaks TRAN-REC-08)."""
+    spec = _spec_copy(svc)
+    real = spec.parse
+
+    def parse(data, *a, **kw):
+        res = real(data, *a, **kw)
+        for rf in res.record_findings:
+            rf[:] = [dataclasses.replace(f, severity="error") for f in rf]
+        return res
+    spec.parse = parse
+
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[(?P<subset>.*?)\])?\s*>", re.S)
 _ENTITY = re.compile(rb"""<!ENTITY\s+(\w+)\s+["']([^"'&<]{0,200})["']\s*>""")
 
