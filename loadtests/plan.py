@@ -66,10 +66,13 @@ def default_cache_dir() -> Path:
     return Path(base) / "roucai-harness" / "load"
 
 
-def plan_key(preset: str, seed: int, scale: float) -> str:
+def plan_key(preset: str, seed: int, scale: float, profile=None) -> str:
+    """The cache key of a plan: its inputs, the market rates and the profile (a dialect's plan is its own)."""
+    from profiles import load_profile
     from simulators.market.rates import RATES_FILE
     h = hashlib.sha256()
-    for part in (str(VERSION), preset, str(seed), repr(float(scale)), RATES_FILE.read_bytes().hex()):
+    fingerprint = (profile or load_profile()).fingerprint
+    for part in (str(VERSION), preset, str(seed), repr(float(scale)), RATES_FILE.read_bytes().hex(), fingerprint):
         h.update(part.encode() + b"\0")
     return h.hexdigest()[:16]
 
@@ -88,7 +91,7 @@ def prepare(preset: str, seed: int, scale: float, cache_dir: str | Path | None =
     from profiles import load_profile
     p = profile or load_profile()
     root = Path(cache_dir) if cache_dir else default_cache_dir()
-    key = plan_key(preset, seed, scale)
+    key = plan_key(preset, seed, scale, p)
     out = root / f"{preset}-s{seed}-x{scale:g}-{key}"
     if (out / "meta.json").is_file():
         return out

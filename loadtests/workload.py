@@ -86,7 +86,7 @@ def build_envelope(spec, rec: dict, key: str) -> Envelope:
     rtime = format_request_time(t0)
     rt = spec.records.types[rtype]
     ddate = rec["date"] or rtime[:8]
-    digest = payload_digest((rtype, r) for r in records)
+    digest = payload_digest((rtype, spec.city_form.write(rtype, r)) for r in records)   # as build() sends them
     vc = spec.verify_code(key, rec["node"], rtime, rt.index, str(len(records)), ddate, digest)
     head, mid, tail = _split(body, rtime, vc)
     return Envelope(rec["i"], float(rec["at"]), rec["node"], rtype, rec["date"], list(rec["ids"]), rec["codes"],

@@ -16,7 +16,8 @@ Fields of the catalogue the dialect's type does not carry are left out; order
 is the type's; keys that are no field of the catalogue at all are kept, last.
 Without ``[emit]`` (the reference profile) records are written as given.
 Contract: :meth:`CityForm.write` never invents a value and never drops one
-the type carries; a value not in canonical form is written as it is.
+the type carries; a value not in canonical form is written as it is; writing
+a written record changes nothing.
 """
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ class CityForm:
         out: dict[str, str] = {}
         for f in rt.fields:
             v = record.get(f.name)
+            if v is None:   # already written under its alias: writing is idempotent
+                v = record.get(alias_of.get(f.name, f.name))
             if v is None:
                 continue
             if f.type == "date" and "date_form" in self.emit:
@@ -74,7 +77,7 @@ class CityForm:
                 v = _reform(v, _CANON_DT, self.emit["datetime_form"])
             out[alias_of.get(f.name, f.name)] = v
         for k, v in record.items():   # not a field of the catalogue at all: kept as given (negative tests)
-            if k not in self.catalog.fields and k not in out:
+            if k not in self.catalog.fields and k not in out and k not in getattr(rt, "aliases", {}):
                 out[k] = v
         return out
 

@@ -135,6 +135,21 @@ class Profile:
         """``[dialect]`` of the manifest (what this overlay changes and on what evidence); empty for a base."""
         return self.manifest.get("dialect", {})
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 over the manifests and data files of this profile and its bases (cache keys)."""
+        import hashlib
+        h = hashlib.sha256()
+        q = self
+        while q is not None:
+            h.update(str(q.name).encode() + b"\0" + (q.root / "profile.toml").read_bytes())
+            for key, fname in sorted(q.manifest.get("files", {}).items()):
+                f = q.root / fname
+                if f.is_file():
+                    h.update(key.encode() + b"\0" + f.read_bytes())
+            q = q.base
+        return h.hexdigest()
+
     @property
     def lineage(self) -> list[str]:
         """Names of this profile and its bases, this one first."""

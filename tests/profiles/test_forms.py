@@ -64,3 +64,11 @@ def test_the_reference_writes_records_as_given_and_guangzhou_narrows_other_citie
 def test_keys_outside_the_catalogue_survive_for_negative_tests():
     rec = {**_ref_record("market_tran_info_detail"), "not_a_field": "x"}
     assert GZ.envelope.city_form.write("market_tran_info_detail", rec)["not_a_field"] == "x"
+
+
+@pytest.mark.parametrize("rtype", ["market_tran_info_detail", "super_market_in_info_detail", "market_in_info_base"])
+def test_writing_a_written_record_changes_nothing(rtype):
+    form = GZ.envelope.city_form
+    once = form.write(rtype, _ref_record(rtype, quarantine_animal_products_id="Q-9") if rtype == "market_tran_info_detail"
+                      else _ref_record(rtype))
+    assert form.write(rtype, once) == once and list(form.write(rtype, once)) == list(once)

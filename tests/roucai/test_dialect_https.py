@@ -126,3 +126,27 @@ def test_a_dialect_platform_is_certified_over_https_with_the_dialects_traffic(tm
     res = json.loads((tmp_path / "rep" / "results.json").read_text("utf-8"))
     verdicts = {t["nodeid"]: t["verdict"] for t in res["tests"]}
     assert len(verdicts) >= 7 and set(verdicts.values()) == {"pass"}, verdicts
+
+
+@pytest.mark.load
+def test_a_dialect_load_test_over_https_reconciles(tmp_path):
+    """roucai load --profile guangzhou against the HTTPS dialect platform: refused without --ca (exit 3); with it
+    the plan (built in Guangzhou's forms, its own cache key) is uploaded, answered and reconciled (exit 0)."""
+    d = tmp_path / "platform"
+    d.mkdir()
+    slo = tmp_path / "slo.toml"
+    slo.write_text("[correctness]\nmax_failed = 0\nmax_wrong_verdicts = 0\n[reconcile]\nrequired = true\n", "utf-8")
+    with guangzhou_platform(d) as proc:
+        base = ["--profile", "guangzhou", "--lang", "en", "load", "--target", proc.url, "--keys", str(d / "keys.json"),
+                "--preset", "tiny", "--duration", "10s", "--drain", "10", "--slo", str(slo),
+                "--cache", str(tmp_path / "cache")]
+        refused = cli(*base, "--report", str(tmp_path / "rep0"), timeout=240)
+        assert refused.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr, refused.stderr[-1500:]
+        r = cli(*base, "--ca", str(d / "tls" / "cert.pem"), "--report", str(tmp_path / "rep"), "--json", timeout=300)
+    assert r.returncode == 0, r.stdout[-2500:] + r.stderr[-1500:]
+    s = json.loads(r.stdout)
+    assert s["verdict"] == "pass" and s["breaches"] == [] and s["reconcile"]["ok"], s
+    t = s["reconcile"]["totals"]
+    assert t["stored"] == t["acknowledged"] == t["truth"] > 0
+    assert s["uploads"]["answered"] == s["uploads"]["planned"] == s["plan"]["envelopes"]
+    assert s["endpoints"]["GET /api/v1/trace/{code}"]["requests"] > 0      # the consumers' HTTPS client too
