@@ -421,3 +421,38 @@ def test_ningbos_placeholder_commodity_code_is_a_warning():
     found = CAT.validate(t, good(t, goods_code="0"))
     assert [(f.rule, f.severity, f.field) for f in found] == [("TRAN-REC-08", "warning", "goods_code")]
     assert rules(CAT.validate(t, good(t, goods_code="00"))) == ["TRAN-REC-06"]      # only the evidenced placeholder
+
+
+def _practice_form(rt, rec: dict, data) -> dict:
+    """The record rewritten the way deployed systems write it (issue 12): ISO dates, words, trailing zeros."""
+    out = dict(rec)
+    for k, v in rec.items():
+        f = rt.by_name[k]
+        if f.type == "date" and data.draw(st.booleans()):
+            out[k] = f"{v[:4]}-{v[4:6]}-{v[6:]}"
+        elif f.type == "datetime" and data.draw(st.booleans()):
+            out[k] = f"{v[:4]}-{v[4:6]}-{v[6:8]} {v[8:10]}:{v[10:12]}:{v[12:]}"
+        elif f.type == "decimal" and data.draw(st.booleans()):
+            out[k] = v + ("00" if "." in v else ".0000")
+        elif f.type == "enum" and f.synonyms and data.draw(st.booleans()):
+            words = [w for w, code in f.synonyms.items() if code == v]
+            out[k] = words[0] if words else v
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_valid, st.data())
+def test_practice_forms_of_valid_records_are_valid_and_canonical_is_stable(item, data):
+    t, rec = item
+    rt = CAT[t]
+    sent = _practice_form(rt, rec, data)
+    assert CAT.is_valid(t, sent), CAT.validate(t, sent)
+    stored = CAT.canonical(t, sent)
+    assert CAT.is_valid(t, stored) and CAT.canonical(t, stored) == stored
+    for k, v in stored.items():                # the canonical form is the profile's own wire form
+        f = rt.by_name[k]
+        if f.type in ("date", "datetime"):
+            assert v.isdigit() and len(v) == (8 if f.type == "date" else 14)
+        if f.type == "enum" and f.synonyms:
+            assert v in f.values
+    assert rt.typed(stored) == rt.typed(CAT.canonical(t, rec)) == rt.typed(rec)   # same values, any form
