@@ -146,3 +146,54 @@ def test_verify_bundle_refuses_an_interrupted_runs_bundle(tmp_path):
     p = subprocess.run([sys.executable, "-m", "roucai.cli", "certify", "--verify-bundle", str(tmp_path / "b.zip")],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0
+
+
+SCALE_EXAMPLE = ROOT / "fixtures" / "capabilities" / "scale-example.toml"
+
+
+def test_device_that_is_not_there_or_silent_exits_3_in_one_line(tmp_path):
+    """A socket:// device: nothing listening -> cannot open; a listener that never answers -> no IDENTIFY."""
+    import threading
+    p = certify(tmp_path, "--target", f"socket://127.0.0.1:{dead_port()}", "--capabilities", str(SCALE_EXAMPLE),
+                "--suite", "perception", "--lang", "en", timeout=60)
+    assert p.returncode == 3 and len(screen(p)) == 1 and "cannot open the device port" in p.stderr, screen(p)
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        held = []
+        threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()
+        t0 = time.monotonic()
+        p = certify(tmp_path, "--target", f"socket://127.0.0.1:{srv.getsockname()[1]}", "--capabilities",
+                    str(SCALE_EXAMPLE), "--suite", "perception", timeout=60)
+        assert time.monotonic() - t0 < 30
+    lines = screen(p)
+    assert p.returncode == 3 and len(lines) == 1 and "IDENTIFY" in lines[0] and CJK.search(lines[0]), lines
+    assert not (tmp_path / "rep" / "results.json").exists()
+
+
+def test_live_simulated_scale_passes_the_preflight(tmp_path):
+    """The simulated scale in its own process: the pre-flight's IDENTIFY leaves it ready for the suite."""
+    port, control = dead_port(), dead_port()
+    dev = subprocess.Popen([sys.executable, "-m", "roucai.cli", "device", "scale", "--url", f"socket://127.0.0.1:{port}",
+                            "--control", f"socket://127.0.0.1:{control}", "--blank", "--load-g", "1000", "--db",
+                            str(tmp_path / "scale.db"), "--storage-records", "10000", "--for", "120"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(0.3)                      # the device takes one host at a time
+        statement = SCALE_EXAMPLE.read_text("utf-8").replace("socket://127.0.0.1:7302", f"socket://127.0.0.1:{control}")
+        (tmp_path / "scale.toml").write_text(statement, "utf-8")
+        p = certify(tmp_path, "--target", f"socket://127.0.0.1:{port}", "--capabilities", "scale.toml",
+                    "--suite", "perception", "-k", "test_identify_matches", "--json", timeout=120)
+        doc = json.loads(p.stdout)
+        assert p.returncode == 0 and doc["verdict"] == "CONFORMANT", (doc, p.stderr[-1500:])
+        assert "IDENTIFY" in (tmp_path / "rep" / "certify.log").read_text("utf-8")
+    finally:
+        dev.terminate()
+        dev.wait(10)
