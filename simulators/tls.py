@@ -124,6 +124,33 @@ def client_verify() -> ssl.SSLContext | bool:
     return True
 
 
+def browser_args() -> list[str]:
+    """Chromium flags for the same trust: ``--ignore-certificate-errors-spki-list`` pinned to the public keys
+    of the ``--ca`` certificates (a chain holding one of them is accepted, nothing else), or
+    ``--ignore-certificate-errors`` under ``--insecure``; ``[]`` otherwise."""
+    if os.environ.get(ENV_INSECURE) == "1":
+        return ["--ignore-certificate-errors"]
+    ca = os.environ.get(ENV_CA)
+    if not ca:
+        return []
+    return [f"--ignore-certificate-errors-spki-list={','.join(_spki_hashes(Path(ca)))}"]
+
+
+def _spki_hashes(ca: Path) -> list[str]:
+    """base64 SHA-256 of the SubjectPublicKeyInfo of every certificate in the PEM file ``ca``."""
+    import base64
+    import hashlib
+    import re
+    out = []
+    for pem in re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", ca.read_text("ascii"), re.S):
+        der = subprocess.run(["openssl", "x509", "-pubkey", "-noout"], input=pem.encode(), capture_output=True,
+                             timeout=OPENSSL_TIMEOUT_S, check=True).stdout
+        spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=der, capture_output=True,
+                              timeout=OPENSSL_TIMEOUT_S, check=True).stdout
+        out.append(base64.b64encode(hashlib.sha256(spki).digest()).decode())
+    return out
+
+
 def gevent_options() -> dict:
     """``insecure`` and ``ssl_context_factory`` for geventhttpclient (Locust's clients), from the same trust."""
     ca = os.environ.get(ENV_CA)

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from conformance.queries import trace_page
+from simulators.tls import browser_args     # the run's --ca / --insecure, for Chromium too
 
 PLATFORM = ("city_platform",)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -74,7 +75,8 @@ class _Injected(HTMLParser):
 def rendered_dom(url: str, timeout_s: float = 60) -> str:
     """The DOM of ``url`` after headless Chromium ran the page (scripts, image errors) for 3 s of virtual time."""
     with tempfile.TemporaryDirectory(prefix="roucai-chromium-") as profile:
-        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        cmd = [CHROMIUM, *browser_args(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+               "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--virtual-time-budget=3000", f"--user-data-dir={profile}", "--dump-dom", url]
         p = subprocess.run(cmd, capture_output=True, timeout=timeout_s)

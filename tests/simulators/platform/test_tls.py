@@ -131,3 +131,19 @@ def test_profile_option_is_scoped_to_the_command(capsys):
     assert ENV_PROFILE not in os.environ
     assert main(["--lang", "en", "records", "validate", str(CHANGCHUN), "--key", "k"]) == 1
     assert "does not match" in capsys.readouterr().out
+
+
+def test_browser_args_pin_the_ca_key(tmp_path):
+    """Chromium (the consumer-page check) trusts what the run trusts: the --ca key pinned, or nothing checked."""
+    import base64
+    import hashlib
+    from simulators.tls import browser_args
+    cert, key = self_signed(tmp_path / "tls")
+    assert browser_args() == []
+    with client_trust(insecure=True):
+        assert browser_args() == ["--ignore-certificate-errors"]
+    spki = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "der"], capture_output=True,
+                          check=True).stdout
+    want = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    with client_trust(ca=str(cert)):
+        assert browser_args() == [f"--ignore-certificate-errors-spki-list={want}"]
