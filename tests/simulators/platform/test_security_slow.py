@@ -62,3 +62,21 @@ def test_slow_connections_are_cut_and_others_still_served(quick):
     finally:
         for s in slow:
             s.close()
+
+
+def test_endless_headers_are_cut_off(quick):
+    host, port = quick.url.removeprefix("http://").split(":")
+    s = socket.create_connection((host, int(port)), timeout=10)
+    sent = 0
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        line = b"X-Pad: " + b"a" * 1000 + b"\r\n"
+        while sent < 16 * 1024 * 1024:
+            s.sendall(line)
+            sent += len(line)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        s.close()
+    assert sent < 4 * 1024 * 1024, f"the server read {sent} bytes of headers"
+    assert httpx.get(quick.url + "/healthz", timeout=5).status_code == 200
