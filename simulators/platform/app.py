@@ -121,9 +121,11 @@ _XML_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?><DataExchangeReq><NodeId>
                 '<retail_market_tran_info_summ>…</retail_market_tran_info_summ></Address></DataExchangeReq>')
 _RESP_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?><DataExchangeResp><NodeId>650102001</NodeId>'
                  '<RequestTime>20250601083000123</RequestTime><ResponseTime>20250601083000456</ResponseTime>'
-                 '<Index>A03003</Index><ResultCode>0000</ResultCode><ResultMsg>成功</ResultMsg><Count>1</Count>'
+                 '<Index>A03003</Index><ResultCode>0000</ResultCode><ResultMsg>成功 / accepted</ResultMsg><Count>1</Count>'
                  '<Accepted>1</Accepted><Duplicate>0</Duplicate><Rejected>0</Rejected><Results><Result><Seq>1</Seq>'
-                 '<Verdict>accepted</Verdict><Reason>0000</Reason></Result></Results></DataExchangeResp>')
+                 '<Verdict>accepted</Verdict><Reason>0000</Reason><Findings><Finding><Rule>CODE-BATCH-02</Rule>'
+                 '<Field>batch_id</Field><Severity>warning</Severity><Zh>…</Zh><En>…</En></Finding></Findings>'
+                 '</Result></Results></DataExchangeResp>')
 _UPLOAD_DOC = {
     "requestBody": {"required": True, "description": (
         "A DataExchangeReq envelope of the profile (profiles/reference/envelope.toml): XML, or the JSON variant "
