@@ -132,17 +132,24 @@ def test_trace_codes_unique_across_the_day(coded, evidence):
 def test_line_codes_are_reused_downstream_as_batch(coded, evidence):
     """Each sale line the node issued carries its own trace code, and each lot the node took in names, as its
     batch, either the upstream line's trace code (found among the day's stored sale lines) or a code the node
-    issued itself for a lot without an upstream ledger."""
+    issued itself for a lot without an upstream ledger.  A lot's batch_id is read as the upstream trace code only
+    where the profile says so (records meta ``batch_link_kinds`` holds ``trace``: a dialect may say otherwise) and
+    not when voucher_type says it carries a certificate."""
+    cat = coded.profile.records
     upstream = {rec[OWN[t]] for (_, t, rec) in coded.all_stored if t in LINE_TYPES and rec.get(OWN[t])}
+    links_trace = "trace" in cat.batch_link_kinds
+    if not links_trace:
+        evidence.note("本配置不把进货批次号当作上游追溯码：只检查销售明细", "the profile does not read batch_id as the "
+                      "upstream trace code: only the sale lines are judged")
     bad, n = [], 0
     for node, rtype, rec in coded.records:
         if rtype in LINE_TYPES:
             n += 1
             if not rec.get(OWN[rtype]):
                 bad.append({"node": node, "record": rtype, "problem": "sale line without its own trace code"})
-        for f in RECEIVE.get(rtype, ()):
+        for f in RECEIVE.get(rtype, ()) if links_trace else ():
             v = rec.get(f)
-            if not v or len(v) != 20:
+            if not v or len(v) != 20 or (f == "batch_id" and rec.get("voucher_type") in cat.certificate_vouchers):
                 continue
             n += 1
             if not v.startswith(node) and v not in upstream:
@@ -156,8 +163,9 @@ def test_line_codes_are_reused_downstream_as_batch(coded, evidence):
 @pytest.mark.requirement("CODE-COMM-01", "CODE-COMM-02")
 def test_commodity_codes(coded, evidence):
     """Every commodity code of every record is 8 digits with a known prefix and, when it is in the profile's table,
-    *that record* carries the table's name (a code outside the table is CODE-COMM-03, recommended); its prefix (2111 meat, 012 vegetable) agrees with the record (no vegetable test certificate on
-    meat, no meat certificate on vegetables).  Every record is judged, not the first one with each code."""
+    *that record* carries the table's name (a code outside the table is CODE-COMM-03, recommended); its prefix
+    (2111 meat, 012 vegetable) agrees with the record (no vegetable test certificate on meat, no meat certificate
+    on vegetables).  Every record is judged, not the first one with each code."""
     p = coded.profile
     bad, n = [], 0
     names = {"goods_code": "goods_name", "meat_code": "meat_name"}

@@ -42,3 +42,24 @@ def test_the_required_checks_leave_the_practice_values_alone(tmp_path):
     coded = _coded(goods_code="21113011", ws_supplier_id="650102000", quarantine_animal_products_id="4401234567")
     suite.test_node_codes_in_records(coded, _evidence(tmp_path))
     suite.test_commodity_codes(coded, _evidence(tmp_path))
+
+
+def test_chain_linking_reads_batch_id_as_the_profile_says(tmp_path):
+    """CODE-TRACE-05 judges a lot's 20-digit batch_id against the upstream lines; a dialect whose batch_id is not
+    the upstream trace code (batch_link_kinds without trace) is not failed for it, nor is a typed certificate."""
+    line = example_record(P.records, "market_tran_info_detail", random.Random(4), node=NODE)
+    lot = example_record(P.records, "market_in_info_detail", random.Random(5), node=NODE)
+    lot.update(batch_id="65010300100010000009", tran_id="")               # names no upstream line
+
+    def coded(profile, entry):
+        return CodedRecords(profile, [(NODE, "market_tran_info_detail", line), (NODE, "market_in_info_detail", entry)],
+                            [], [NODE])
+    with pytest.raises(AssertionError, match="names no upstream sale line"):
+        suite.test_line_codes_are_reused_downstream_as_batch(coded(P, lot), _evidence(tmp_path))
+    suite.test_line_codes_are_reused_downstream_as_batch(coded(P, dict(lot, voucher_type="2")), _evidence(tmp_path))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "profile.toml").write_text('name = "nolink"\nextends = "reference"\n[files]\nrecords = "r.toml"\n',
+                                                 "utf-8")
+    (tmp_path / "d" / "r.toml").write_text('[meta]\nbatch_link_kinds = ["batch"]\n', "utf-8")
+    suite.test_line_codes_are_reused_downstream_as_batch(coded(load_profile(str(tmp_path / "d")), lot),
+                                                         _evidence(tmp_path))
