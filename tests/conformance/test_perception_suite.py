@@ -53,9 +53,9 @@ def clean(tmp_path_factory):
 def test_clean_builtin_target_passes_every_perception_test(clean):
     rc, res, seconds, _ = clean
     tests = res["tests"]
-    # the run-wide test-load invariant applies to a device with a declared test load only (not builtin)
+    # a run-wide invariant may find nothing of its kind in a builtin run (e.g. sales at a declared test load)
     bad = [(t["name"], t["verdict"], t["reason_en"][:300]) for t in tests if t["verdict"] != "pass"
-           and t["name"] != "test_every_sale_weighs_the_declared_test_load"]
+           and not (t["verdict"] == "not-applicable" and "/test_scale_invariants.py" in t["nodeid"])]
     assert not bad, bad
     assert rc == 0 and res["summary"]["conformant"]
     assert len(tests) >= 40
