@@ -497,19 +497,20 @@ class StopPendingDropped(Transform):
 
 @transform("stop-broadcast-wrong-node")
 class StopBroadcastWrongNode(Transform):
-    """The broadcast listing names the wrong addressee: each instruction shows the next instruction's node."""
+    """The broadcast listing names the wrong addressee: each instruction shows the node whose failed test raised it
+    (``source_node``) instead of the node it was sent to (a join on the wrong column)."""
 
     def response(self, ex, reply):
         if ex.method != "GET" or ex.path != "/api/v1/stoptrade/broadcasts" or reply.status != 200:
             return reply
         doc = _doc(reply)
         items = doc.get("instructions") if isinstance(doc, dict) else None
-        if items and len({i.get("node_id") for i in items}) >= 2:
-            nodes = [i.get("node_id") for i in items]
-            for i, it in enumerate(items):
-                it["node_id"] = nodes[(i + 1) % len(nodes)]
-            return reply.with_json(doc)
-        return reply
+        if not items:
+            return reply
+        for it in items:
+            if it.get("source_node"):
+                it["node_id"] = it["source_node"]
+        return reply.with_json(doc)
 
 
 # --- uploads: answers -----------------------------------------------------------------------------------------

@@ -177,4 +177,7 @@ def test_every_defect_is_caught(runs, capsys):
             + f"; wall time {runs['_wall_s']:.0f} s")
     with capsys.disabled():
         print("\n" + line)
+        for n in sorted(names):
+            by = ", ".join(t.rsplit("::", 1)[-1] for t in _caught(n, runs[n])) or "NOT CAUGHT"
+            print(f"  {n} ({DEFECTS[n].breaks}): {by}")
     assert len(caught) == len(names) >= 20, line
