@@ -170,6 +170,19 @@ def _as_usage(exc) -> UsageError:
     return UsageError(zh, en)
 
 
+def run_proxy(args, con) -> int:
+    """``roucai serve proxy``: see conformance/proofs/proxy.py and docs/proofs.md."""
+    from conformance.proofs.proxy import ProxyError, serve
+    try:
+        serve(args.listen, args.to, args.defect, args.seed, args.keys)
+    except ProxyError as exc:
+        raise UsageError(exc.zh, exc.en) from None
+    except OSError as exc:
+        con.err(f"代理无法启动：{exc.strerror or exc}", f"the proxy cannot start: {exc.strerror or exc}")
+        return EXIT_HARNESS
+    return EXIT_OK
+
+
 def _tls(args, cfg) -> None:
     """--tls-self-signed DIR / --tls-cert + --tls-key into the config (certificate made on request)."""
     from simulators.tls import TlsError, self_signed
