@@ -142,7 +142,12 @@ class Proxy:
                     return
         if scope["type"] != "http":
             return
-        reply = await self._handle(scope, receive)
+        try:
+            reply = await self._handle(scope, receive)
+        except Exception as exc:        # a transformation's own bug: say so, never a silent pass-through
+            print(json.dumps({"event": "defect_error", "error": f"{type(exc).__name__}: {exc}"[:300]}),
+                  file=sys.stderr, flush=True)
+            reply = _error(500, "代理的缺陷变换出错", f"the proxy's defect transformation failed: {type(exc).__name__}")
         heads = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers
                  if k.lower().encode() not in _HOP]
         heads.append((b"content-length", str(len(reply.body)).encode()))
