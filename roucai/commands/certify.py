@@ -40,7 +40,9 @@ def available_suites() -> list[str]:
 
 def register(sub, common):
     p = sub.add_parser("certify", parents=[common], help="run the conformance suites / 一致性认证测试")
-    p.add_argument("--target", default="builtin", help="builtin (default), serial://…, sim://…, socket://…, http://…")
+    p.add_argument("--target", default="builtin",
+                   help="builtin (default), node (the statement's start_command), serial://…, sim://…, socket://…, "
+                        "http://…")
     p.add_argument("--suite", default=None, help="comma-separated suites (default: all): coding, perception, transmission, platform")
     p.add_argument("--capabilities", help="capability statement TOML (required for targets other than builtin)")
     p.add_argument("--report", default="roucai-report", help="report folder (default ./roucai-report)")
