@@ -123,7 +123,8 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
         raise PreflightError(
             f"密钥文件缺少城市样例（{preset}，种子 {seed}）的节点 {', '.join(missing[:3])} 等 {len(missing)} 个的密钥",
             f"the keys file has no key for {len(missing)} node(s) of the city fixture ({preset}, seed {seed}), "
-            f"e.g. {', '.join(missing[:3])}: import the same city (roucai fixtures city --preset {preset} --seed {seed})",
+            f"e.g. {', '.join(missing[:3])}: import the same city "
+            f"(roucai fixtures city --preset {preset} --seed {seed})",
             EXIT_USAGE)
     log(f"every node of the city fixture ({preset}, seed {seed}) has a key: {', '.join(nodes)}")
     with httpx.Client(timeout=httpx.Timeout(HEALTH_BUDGET_S, connect=HEALTH_BUDGET_S), trust_env=False,

@@ -3,7 +3,8 @@
 The results JSON (``results.json``) is the one source of the HTML reports and
 the bundle.  Its shape (stable)::
 
-    {"format": "roucai-results/1", "status": "finished"|"interrupted", "harness": {...}, "profile": {...}, "target": URL, "seed": N,
+    {"format": "roucai-results/1", "status": "finished"|"interrupted"|"target-down", "harness": {...},
+     "profile": {...}, "target": URL, "seed": N,
      "capabilities": {...}, "started": ISO, "finished": ISO, "duration_s": s, "environment": {...},
      "tests": [{"nodeid", "name", "suite", "requirements", "verdict", "reason_zh", "reason_en",
                 "selection_zh", "selection_en", "duration_s", "evidence", "notes", "doc"}],

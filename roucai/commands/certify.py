@@ -209,8 +209,8 @@ def _conclude(rc: int, report: Path, junit: Path, log_path: Path, con) -> int:
     s = results["summary"]
     if results.get("status") == "target-down":
         down = results["target_down"]
-        raise Refused(con.t(f"{down['zh']}（无结论，详见 {log_path}）", f"{down['en']} (no verdict; details: {log_path})"),
-                      EXIT_HARNESS)
+        raise Refused(con.t(f"{down['zh']}（无结论，详见 {log_path}）",
+                            f"{down['en']} (no verdict; details: {log_path})"), EXIT_HARNESS)
     interrupted = results.get("status") == "interrupted"
     bundle = report / "bundle.zip"
     if con.as_json:

@@ -110,4 +110,5 @@ def restart(path: str | os.PathLike, timeout: float = 60.0) -> dict:
                 except (httpx.HTTPError, ValueError):
                     pass
             time.sleep(0.1)
-    raise RestartError(f"平台在 {timeout:g} 秒内未完成重启", f"the platform did not come back healthy within {timeout:g} s")
+    raise RestartError(f"平台在 {timeout:g} 秒内未完成重启",
+                       f"the platform did not come back healthy within {timeout:g} s")

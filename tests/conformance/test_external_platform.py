@@ -32,7 +32,8 @@ DOC_PORT = "8553"
 WALKTHROUGH = [
     "roucai fixtures city --preset tiny --seed 1 --out tiny.json",
     "roucai serve admin --db cert.db import-city tiny.json --keys-out keys.json",
-    "roucai serve platform --db cert.db --port 8553 --offline-after 5 --stop-ack-deadline 3 --pid-file platform.pid 2> platform.log",
+    "roucai serve platform --db cert.db --port 8553 --offline-after 5 --stop-ack-deadline 3 --pid-file platform.pid"
+    " 2> platform.log",
     "cp fixtures/capabilities/platform-example.toml .",
     "roucai certify --target http://127.0.0.1:8553 --capabilities platform-example.toml --suite platform,transmission",
 ]
