@@ -6,9 +6,9 @@ A *bench* is what a test talks to; the same tests run unchanged on both kinds:
   test (:class:`~simulators.devices.scale.ScaleModel`, ``ReaderModel``) served on
   an in-process ``sim://`` line at 115,200 baud, with the variant's fault switch
   on when the variant's actor is this device.  Physical steps are the profile's
-  operator actions, performed by the simulator's own control handler
-  (:class:`~simulators.devices.control.ScaleControl`, in process: the same code
-  that serves ``roucai device scale --control``).
+  operator actions, sent to the simulated scale's control channel (a
+  :class:`~simulators.devices.control.ControlServer` on 127.0.0.1, the same one
+  ``roucai device scale --control`` serves) exactly as to a foreign device's.
 * **device** (``serial://…``, ``sim://…``, ``socket://…``): one port for the whole
   session, opened with ``serial.serial_for_url(*target.serial_open_args())``.
   Physical steps are the operator actions its capability statement declares
@@ -16,7 +16,8 @@ A *bench* is what a test talks to; the same tests run unchanged on both kinds:
   :mod:`conformance.actions`).  A step whose action is not declared ends the
   test ``not-tested``, naming the action (:class:`~conformance.actions.ActionMissing`).
 
-Both go through :meth:`ScaleBench.act`; the tests never touch a model.
+Both go through :meth:`ScaleBench.act` and an :class:`~conformance.actions.ActionRunner`; the tests never
+touch a model.
 
 Every byte either way goes through a :class:`TracedPort`, which writes the wire
 trace of the running test (``wire.jsonl``: time, direction, hex and the decoded
@@ -32,13 +33,14 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import serial
 
-from conformance.actions import ActionFailed, ActionMissing, ActionRunner
+from conformance.actions import ActionMissing, ActionRunner
 from profiles.device import Frame, get_protocol
-from simulators.devices.control import ControlError, ScaleControl, TimeSkew, receipt_from_dict
+from simulators.devices.control import ControlServer, ScaleControl, TimeSkew, receipt_from_dict
 from simulators.devices.driver import DeviceNak, DeviceTimeout, ReaderDriver, ScaleDriver
 from simulators.devices.faults import FaultSet
 from simulators.serial import LineSettings, WireTrace, open_line
@@ -245,8 +247,8 @@ class ScaleBench(Bench):
         self.model = None
         self.runner = None
         self.line = None
-        self.control = None              #: builtin: the simulator's control handler
-        self.actions = None              #: device: the declared actions
+        self.control = None              #: builtin: the simulator's control channel (a ControlServer)
+        self.actions = None              #: the actions the harness can perform (ActionRunner)
         self._skew = 0.0                 #: seconds the reference clock was moved forward (advance-clock)
         self._placed = None              #: device: the load last put on the pan by an action
         # a fresh device per test on builtin; a device target keeps its sales, so ids stay unique over runs
@@ -284,13 +286,16 @@ class ScaleBench(Bench):
         self.line = open_line(f"perc-scale-{next(_line_ids)}", backend="sim",
                               settings=LineSettings(baudrate=BUILTIN_BAUD), paced=paced)
         self.runner = serve(self.model, self.line.device).start()
-        self.control = ScaleControl(self.model, self.runner.lock, self.runner.endpoint, self._time)
+        self.control = ControlServer(ScaleControl(self.model, self.runner.lock, self.runner.endpoint,
+                                                  self._time)).start()
+        self.actions = ActionRunner(SimpleNamespace(actions={}, control=self.control.url), self.evidence)
         self.port = TracedPort(serial.serial_for_url(self.line.host_url, baudrate=BUILTIN_BAUD, timeout=0.01),
                                self.protocol)
 
     def close(self) -> None:
         self.attach_evidence()
         if self.builtin:
+            self.control.stop()
             self.runner.stop()
             self.port.close()
             self.line.close()
@@ -340,21 +345,14 @@ class ScaleBench(Bench):
 
     # -- operator actions -------------------------------------------------------------------
     def can(self, action: str) -> bool:
-        """Whether the harness can perform ``action`` on this scale (builtin: always)."""
-        return self.builtin or self.actions.available(action)
+        """Whether the harness can perform ``action`` on this scale (builtin: every action of the simulator)."""
+        return self.actions.available(action)
 
     def act(self, action: str, **params):
         """Perform operator action ``action``; its result (read-receipt, fill-store) or None.
 
         Not declared: :class:`ActionMissing` (the test is not-tested); a failing action: ActionFailed."""
-        if not self.builtin:
-            return self.actions.perform(action, **params)
-        try:
-            out = self.control.perform(action, {k: str(v) for k, v in params.items()})
-        except ControlError as exc:
-            raise ActionFailed(f"action {action} on the built-in scale failed: {exc.en}") from None
-        self.evidence.append_jsonl("actions.jsonl", {"action": action, "params": params, "how": "builtin"})
-        return out
+        return self.actions.perform(action, **params)
 
     # -- weighing and selling -------------------------------------------------------------
     def place(self, load_g: float, settled: bool = True, action: str | None = None) -> None:
