@@ -4,6 +4,7 @@
     python3 tasks.py main    # set up .venv, then run the main end-to-end job
     python3 tasks.py test    # set up .venv, then run the whole test suite
     python3 tasks.py bench   # set up .venv, then run the benchmarks (not part of `test`)
+    python3 tasks.py mutation [--sample N] [--module M]   # mutation score of the pure modules (not in CI)
 
 The virtual environment lives in ``.venv`` beside this file and is
 (re)installed whenever ``pyproject.toml`` changes.  Extra arguments after the
@@ -76,7 +77,16 @@ def bench(extra: list[str]) -> int:
                  "--benchmark-columns=min,mean,median,ops", *extra])
 
 
-TASKS = {"main": main_job, "test": test, "bench": bench}
+def mutation(extra: list[str]) -> int:
+    """Mutation testing in a scratch copy (scripts/mutation.py); installs the ``mutation`` extra once."""
+    if subprocess.call([str(PY), "-c", "import cosmic_ray"], stderr=subprocess.DEVNULL) != 0:
+        rc = _run([PY, "-m", "pip", "install", "-e", ".[test,load,pg,mutation]"])
+        if rc != 0:
+            return rc
+    return _run([PY, "scripts/mutation.py", *extra])
+
+
+TASKS = {"main": main_job, "test": test, "bench": bench, "mutation": mutation}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
