@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # module under mutation -> the unit tests that are its oracle
 MODULES: dict[str, list[str]] = {
-    "profiles/codes.py": ["tests/profiles/test_codes.py"],
+    "profiles/codes.py": ["tests/profiles/test_codes.py", "tests/profiles/test_codes_exact.py"],
     "profiles/envelope.py": ["tests/profiles/test_envelope.py"],
     "simulators/platform/stats.py": ["tests/simulators/platform/test_platform_stats.py"],
 }
