@@ -7,7 +7,8 @@ gives each document a setup and a teardown; this module evaluates a block line b
   ``scripts/`` linked in, ``docs/`` and ``fixtures/`` copied), so examples may use what
   earlier ones wrote (``tiny.json`` → ``city.db`` → ``keys.json``) and nothing is written
   into the repository;
-* a line expects exit 0, or N when its comment says ``exit N``;
+* a line expects exit 0, or N when its comment says so: ``exit N`` at its start, ``→ exit N``,
+  ``: exit N`` or ``(exit N)`` (a condition such as ``exit 1 if …`` is not an outcome);
 * a server (``roucai serve platform|node|proxy`` and ``roucai device scale|reader|relay``)
   starts in the background and is waited for (its health endpoint, its TCP port, or its
   first output line, bounded); it is stopped at the end of its document, or before a later
@@ -40,7 +41,7 @@ LINE_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 30.0
 
 _SKIP = re.compile(r"<!--\s*example-skip:\s*(.+?)\s*\|\s*(.+?)\s*-->", re.S)
-_EXIT = re.compile(r"\bexit (\d)\b")
+_EXIT = re.compile(r"(?:^|→|->|:|\()\s*exit (\d)\b(?!\s+if\b)")   # "exit 3", "… → exit 1", "(exit 0)"; not "exit 1 if …"
 _SERVER = re.compile(r"^roucai (serve (platform|node|proxy)|device (scale|reader|relay))\b")
 _PORT = re.compile(r"--port[ =](\d+)")
 _SOCKET = re.compile(r"socket://127\.0\.0\.1:(\d+)")

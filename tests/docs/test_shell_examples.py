@@ -13,12 +13,18 @@ def test_blocks_become_commands_with_their_documented_exit_codes():
              "roucai codes check 65010200X --lang en  # bad digit → exit 1\n"
              "roucai certify --suite coding \\\n"
              "  --seed 7   # two lines, exit 0\n"
-             "roucai records validate 'a # b.xml'   # a quoted # is not a comment\n")
+             "roucai records validate 'a # b.xml'   # a quoted # is not a comment\n"
+             "roucai docs profile --check docs   # exit 1 if the docs drifted (a condition, not the outcome)\n"
+             "roucai certify --target http://127.0.0.1:1   # exit 3: one line\n"
+             "roucai codes check 21113011 --kind commodity   # a warning (exit 0)\n")
     assert commands(block, 10) == [
         Command("roucai codes check 650102001", 0, 11),
         Command("roucai codes check 65010200X --lang en", 1, 13),
         Command("roucai certify --suite coding    --seed 7", 0, 14),
         Command("roucai records validate 'a # b.xml'", 0, 16),
+        Command("roucai docs profile --check docs", 0, 17),
+        Command("roucai certify --target http://127.0.0.1:1", 3, 18),
+        Command("roucai codes check 21113011 --kind commodity", 0, 19),
     ]
 
 
