@@ -494,6 +494,7 @@ class ReaderBench(Bench):
                                    self.protocol)
         else:
             self.port = port
+            self.actions = ActionRunner(caps, evidence)
         self.port.start_trace()
         self.drv = JudgedReaderDriver(self.port, protocol=self.protocol, layout=self.layout, seq_start=seed % 255)
 
@@ -518,10 +519,15 @@ class ReaderBench(Bench):
             return self.model.remove()
 
     def card_in_field(self):
-        """Builtin: a freshly issued card; device: the declared test card must be there."""
+        """Builtin: a freshly issued card.  Device: action tap-card (a card of the harness's operator, issued
+        with the profile's layout and test keys), else the declared test card must be there."""
         if self.builtin:
             return self.present(self.issue_card())
-        self.needs("test_card", "读卡器上没有声明的测试卡", "needs a test card on the reader")
+        if self.actions.available("tap-card"):
+            card = self.issue_card()
+            self.actions.perform("tap-card", operator=self.profile.codes.operator_code(NODE, 1), uid=card.uid.hex())
+            return None
+        self.needs("test_card", "读卡器上没有声明的测试卡", "needs a test card on the reader (or action tap-card)")
         return None
 
     def close(self) -> None:

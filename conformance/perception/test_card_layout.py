@@ -15,6 +15,8 @@ from dataclasses import replace
 
 import pytest
 
+from conformance.actions import ActionMissing
+
 from profiles.device.card_layout import CardBatch, CardWatch
 from simulators.devices.card import MifareCard
 from simulators.devices.driver import DeviceNak
@@ -117,14 +119,16 @@ def test_keys_required_and_data_bound_to_the_uid(reader, profile, evidence):
     assert not written, "a write after a failed authentication was accepted"
     reader.drv.auth(L.base_sectors[0], L.key_a, 0x60)
     assert reader.drv.read_block(base) == original, "the refused write changed the card"
-    if not reader.builtin:
-        evidence.partial("无法在实物读卡器上放置复制卡，UID 绑定未验证", "UID binding not shown: cannot present a copied card")
-        return
-    card = reader.issue_card(3)
-    copy = MifareCard(bytes((1, 2, 3, 4)), {})
-    copy.mem[16:] = card.mem[16:]                       # everything but the manufacturer block, onto another UID
-    copy.mem[0:16] = L.manufacturer_block(copy.uid)
-    reader.present(copy)
+    if reader.builtin:
+        card = reader.issue_card(3)
+        copy = MifareCard(bytes((1, 2, 3, 4)), {})
+        copy.mem[16:] = card.mem[16:]                   # everything but the manufacturer block, onto another UID
+        copy.mem[0:16] = L.manufacturer_block(copy.uid)
+        reader.present(copy)
+    elif reader.actions.available("tap-copied-card"):
+        reader.actions.perform("tap-copied-card", uid="01020304")
+    else:
+        raise ActionMissing(["tap-copied-card"], "验证 UID 绑定", "to show the data is bound to the UID")
     r = reader.drv.read_card(profile.codes)
     evidence.attach_json("copy.json", [f.en for f in r.findings])
     assert rule_findings(r, "PERC-CARD-03") and not r.ok, "data copied onto a card with another UID read as valid"

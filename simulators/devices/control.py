@@ -187,13 +187,26 @@ class ReaderControl(_Control):
     layout and test keys for the operator named."""
 
     kind = "card_reader"
+    _last = None
 
     def _tap_card(self, operator, uid):
         from profiles.device.card_layout import CardHolder, load_card_layout
         from .card import MifareCard
         layout = load_card_layout(self.model.profile)
         holder = CardHolder(operator, operator[:9], "张建国", kind=1)
-        self.model.present(MifareCard.issued(layout, bytes.fromhex(uid), holder))
+        self._last = MifareCard.issued(layout, bytes.fromhex(uid), holder)
+        self.model.present(self._last)
+
+    def _tap_copied_card(self, uid):
+        """A clone's data on another UID: every block of the last card but its manufacturer block."""
+        from profiles.device.card_layout import load_card_layout
+        from .card import MifareCard
+        if self._last is None:
+            raise ValueError("no card was presented to copy")
+        copy = MifareCard(bytes.fromhex(uid), {})
+        copy.mem[16:] = self._last.mem[16:]
+        copy.mem[0:16] = load_card_layout(self.model.profile).manufacturer_block(copy.uid)
+        self.model.present(copy)
 
     def _remove_card(self):
         self.model.remove()

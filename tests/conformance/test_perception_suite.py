@@ -294,3 +294,35 @@ def test_power_cut_of_a_device_through_declared_commands(tmp_path):
         assert rc == 0
     finally:
         subprocess.run(["sh", "-c", f"kill $(cat {pid}) 2>/dev/null"], timeout=10)
+
+
+def test_simulated_reader_as_a_foreign_device_is_conformant(tmp_path):
+    """The simulated reader in its own process, a card presented through its control channel (tap-card,
+    tap-copied-card): the reader and card tests that a device can show run and pass; CONFORMANT."""
+    port, ctl = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "roucai.cli", "device", "reader", "--url",
+                             f"socket://127.0.0.1:{port}", "--control", f"socket://127.0.0.1:{ctl}", "--no-card",
+                             "--baud", "115200", "--for", "200"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", ctl), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+                time.sleep(0.1)
+        caps = (ROOT / "fixtures" / "capabilities" / "reader-example.toml").read_text("utf-8").replace(
+            "socket://127.0.0.1:7312", f"socket://127.0.0.1:{ctl}")
+        (tmp_path / "reader.toml").write_text(caps, "utf-8")
+        rc, res = certify(tmp_path / "rep", "--target", f"socket://127.0.0.1:{port}", "--capabilities",
+                          str(tmp_path / "reader.toml"))
+        v = {t["name"]: t["verdict"] for t in res["tests"]}
+        assert rc == 0 and res["summary"]["verdict"] == "CONFORMANT", v
+        for name in ("test_reader_commands_answered_in_time_with_status_codes", "test_mifare_classic_1k_geometry",
+                     "test_keys_required_and_data_bound_to_the_uid"):
+            assert v[name] == "pass", (name, v[name])
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -129,3 +129,7 @@ def test_reader_control_taps_an_issued_card():
     assert model.poll().present and model.poll().uid == bytes.fromhex("a1b2c3d4")
     ctl.perform("remove-card")
     assert not model.poll().present
+    ctl.perform("tap-copied-card", {"uid": "01020304"})             # the last card's data on another UID
+    assert model.poll().uid == bytes((1, 2, 3, 4))
+    with pytest.raises(ControlError):
+        ReaderControl(ReaderModel(seed=2)).perform("tap-copied-card", {"uid": "01020304"})   # nothing to copy
