@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # module under mutation -> the unit tests that are its oracle
 MODULES: dict[str, list[str]] = {
     "profiles/codes.py": ["tests/profiles/test_codes.py", "tests/profiles/test_codes_exact.py"],
-    "profiles/envelope.py": ["tests/profiles/test_envelope.py"],
+    "profiles/envelope.py": ["tests/profiles/test_envelope.py", "tests/profiles/test_envelope_exact.py"],
     "simulators/platform/stats.py": ["tests/simulators/platform/test_platform_stats.py"],
 }
 
