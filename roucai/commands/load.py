@@ -12,6 +12,8 @@ a load process's summary lost).  ``--json`` prints the summary (also written to 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..console import EXIT_HARNESS, UsageError
 from ..progress import Progress
 from ._tls import add_arguments as add_tls_arguments
@@ -44,12 +46,17 @@ def _num(text: str, name: str, kind=float):
         raise UsageError(f"{name} 应为数字：{text!r}", f"{name} must be a number: {text!r}") from None
 
 
+def _abs(path: str | None) -> str | None:
+    """A path given relative to the user's directory, made absolute: Locust runs from the project root."""
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
 def run_load(args, con) -> int:
     from loadtests.run import LoadError, LoadOptions, parse_duration, run
     try:
         opts = LoadOptions(target=args.target, preset=args.preset, scale=_num(args.scale, "--scale"),
-                           duration=parse_duration(args.duration), slo=args.slo, workers=_num(args.workers, "--workers", int),
-                           seed=_num(args.seed, "--seed", int), report=args.report, keys=args.keys, cache=args.cache,
+                           duration=parse_duration(args.duration), slo=_abs(args.slo), workers=_num(args.workers, "--workers", int),
+                           seed=_num(args.seed, "--seed", int), report=args.report, keys=_abs(args.keys), cache=_abs(args.cache),
                            drain=_num(args.drain, "--drain") if args.drain else None, keep_db=args.keep_db)
         if opts.seed < 0:
             raise UsageError("--seed 不能为负数", "--seed must not be negative")
