@@ -27,6 +27,7 @@ import shlex
 import signal
 import string
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -66,6 +67,13 @@ class ActionFailed(RuntimeError):
 
 def interactive() -> bool:
     return os.environ.get(INTERACTIVE_ENV) == "1"
+
+
+def mark_interactive(stdin=None) -> None:
+    """``roucai certify`` calls this before pytest takes the terminal over: "prompt" actions are asked
+    iff its stdin is a terminal (:data:`INTERACTIVE_ENV` is ``1``, else ``0``)."""
+    s = sys.stdin if stdin is None else stdin
+    os.environ[INTERACTIVE_ENV] = "1" if s is not None and s.isatty() else "0"
 
 
 class ActionRunner:

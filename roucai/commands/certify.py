@@ -107,6 +107,8 @@ def _run(args, con) -> int:
         if args.keyword:
             argv += ["-k", args.keyword]
         note("pytest " + " ".join(argv))
+        from conformance.actions import mark_interactive
+        mark_interactive()                      # "prompt" actions only when certify runs on a terminal
         rc = _pytest(argv, log)
     return _conclude(rc, report, junit, log_path, con)
 

@@ -127,6 +127,22 @@ def test_an_output_action_returns_the_json_the_command_prints(tmp_path):
         r.perform("read-receipt", count=1)
 
 
+def test_certify_allows_prompts_only_on_a_terminal(monkeypatch):
+    import io
+    from conformance.actions import INTERACTIVE_ENV, interactive, mark_interactive
+    monkeypatch.setenv(INTERACTIVE_ENV, "1")
+    mark_interactive(io.StringIO())
+    assert not interactive()
+    master, slave = pty.openpty()
+    try:
+        with os.fdopen(os.dup(slave)) as tty:
+            mark_interactive(tty)
+        assert interactive()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_prompts_only_when_interactive_and_bounded():
     st = statement('tap-card = { command = "prompt", timeout_s = 1 }')
     assert not ActionRunner(st, Ev(), is_interactive=False).available("tap-card")
