@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, list[str]] = {
     "profiles/codes.py": ["tests/profiles/test_codes.py", "tests/profiles/test_codes_exact.py"],
     "profiles/envelope.py": ["tests/profiles/test_envelope.py", "tests/profiles/test_envelope_exact.py"],
-    "simulators/platform/stats.py": ["tests/simulators/platform/test_platform_stats.py"],
+    "simulators/platform/stats.py": ["tests/simulators/platform/test_platform_stats.py",
+                                     "tests/simulators/platform/test_platform_stats_exact.py"],
 }
 
 _IGNORE = shutil.ignore_patterns(".venv", ".git", "out", "reports", "__pycache__", ".hypothesis",

@@ -61,7 +61,7 @@ class PeriodError(ValueError):
     """A period that is not one business day (yyyyMMdd) or one quarter (YYYYQn)."""
 
 
-_QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
+_QUARTER = re.compile(r"([0-9]{4})Q([1-4])\Z")
 
 
 def period_bounds(date: str | None = None, quarter: str | None = None) -> tuple[str, str]:
@@ -72,7 +72,7 @@ def period_bounds(date: str | None = None, quarter: str | None = None) -> tuple[
         raise PeriodError("give date=yyyyMMdd or quarter=YYYYQn")
     if date is not None:
         try:
-            if len(date) != 8 or not date.isdigit():
+            if len(date) != 8 or not (date.isascii() and date.isdigit()):
                 raise ValueError
             _dt.date(int(date[:4]), int(date[4:6]), int(date[6:]))
         except ValueError:
@@ -84,7 +84,8 @@ def period_bounds(date: str | None = None, quarter: str | None = None) -> tuple[
     year, q = int(m.group(1)), int(m.group(2))
     first = _dt.date(year, 3 * q - 2, 1)
     last = _dt.date(year, 3 * q, calendar.monthrange(year, 3 * q)[1])
-    return first.strftime("%Y%m%d"), last.strftime("%Y%m%d")
+    # not strftime("%Y"): glibc writes years before 1000 without leading zeros
+    return f"{year:04d}{first.month:02d}01", f"{year:04d}{last.month:02d}{last.day:02d}"
 
 
 def _rates(counts: dict) -> dict:
