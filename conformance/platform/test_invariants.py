@@ -203,7 +203,7 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
     from conformance.uploads import envelope
     keys = platform.keys
     node, other = sorted(keys)[:2]
-    stale = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(hours=2)
+    stale = _dt.datetime.now(_dt.UTC) - _dt.timedelta(hours=2)
     got: dict[str, object] = {}
     # signed GET: the stop-trade fetch
     path = "/api/v1/stoptrade"
@@ -231,7 +231,7 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
     ups = {"wrong VerifyCode": envelope(profile, un, keys[un], rtype, [rec], header={**date, "VerifyCode": "0" * 32}),
            "another node's key": envelope(profile, un, keys[other if other != un else node], rtype, [rec], header=date),
            "outside the clock window": envelope(profile, un, keys[un], rtype, [rec], header={
-               **date, "RequestTime": (_dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(hours=6)).strftime(
+               **date, "RequestTime": (_dt.datetime.now(_dt.UTC) + _dt.timedelta(hours=6)).strftime(
                    "%Y%m%d%H%M%S") + "000"})}
     for what, body in ups.items():
         a = uploader.post(body)
@@ -300,7 +300,7 @@ def test_stop_trade_listing_shows_what_each_node_fetched_and_acknowledged(day_up
     from conformance.queries import broadcasts, stop_ack, stop_pending
     cite_day_upload(evidence, day_upload)
     day = day_upload.day
-    batch, ws, _codes, _holders_ = _holders(day)[-1]
+    batch, ws, *_ = _holders(day)[-1]
     _fail_test(day, records, uploader, batch, ws, "INV")
     fetched: dict[int, tuple[str, str]] = {}
     for node in sorted(platform.keys):

@@ -439,7 +439,7 @@ class TimeUtc(Transform):
             return reply
         import datetime as dt
         ms = int(doc["epoch_ms"])
-        t = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+        t = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
         doc["beijing_time"] = t.strftime("%Y%m%d%H%M%S") + f"{ms % 1000:03d}"
         doc["iso"] = t.replace(tzinfo=None).isoformat(timespec="milliseconds") + "+08:00"
         return reply.with_json(doc)
@@ -576,6 +576,7 @@ def _resign(ex: Exchange, keys: dict, *, records=None, header: dict | None = Non
     """``ex`` rebuilt and signed with its node's key: ``records`` instead of the parsed ones, ``header`` values over
     the parsed ones, a fresh RequestTime if ``now``.  ``None`` when the body cannot be parsed or the key is unknown."""
     import datetime as dt
+
     from profiles.envelope import beijing, format_request_time, payload_digest
     p = _profile()
     spec = p.envelope
@@ -588,7 +589,7 @@ def _resign(ex: Exchange, keys: dict, *, records=None, header: dict | None = Non
     if h.get("Count") is None:
         h["Count"] = str(len(recs))
     if now:
-        h["RequestTime"] = format_request_time(beijing(dt.datetime.now(dt.timezone.utc), spec.utc_offset))
+        h["RequestTime"] = format_request_time(beijing(dt.datetime.now(dt.UTC), spec.utc_offset))
     digest = payload_digest((res.record_type, r) for r in recs)
     h["VerifyCode"] = spec.verify_code(keys[node], h["NodeId"], h["RequestTime"], h["Index"], h["Count"],
                                        h["DataDate"], digest)
@@ -602,7 +603,7 @@ def _resign(ex: Exchange, keys: dict, *, records=None, header: dict | None = Non
                                                                     "Count", "DataDate") if k in h)
         inner = "".join(p.records.record_xml(rt, r) for r in recs)
         body = (f'<?xml version="1.0" encoding="UTF-8"?><{spec.root}>{heads}<{spec.payload}>{inner}'
-                f"</{spec.payload}></{spec.root}>").encode("utf-8")
+                f"</{spec.payload}></{spec.root}>").encode()
     return Exchange(ex.method, ex.path, ex.query, list(ex.headers), body)
 
 

@@ -77,7 +77,7 @@ class Reply:
     def json(self):
         return json.loads(self.body)
 
-    def with_json(self, doc) -> "Reply":
+    def with_json(self, doc) -> Reply:
         self.body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         return self
 
@@ -144,7 +144,7 @@ class Proxy:
             return
         try:
             reply = await self._handle(scope, receive)
-        except Exception as exc:        # a transformation's own bug: say so, never a silent pass-through
+        except Exception as exc:  # noqa: BLE001 — a transformation's own bug: say so, never a silent pass-through
             print(json.dumps({"event": "defect_error", "error": f"{type(exc).__name__}: {exc}"[:300]}),
                   file=sys.stderr, flush=True)
             reply = _error(500, "代理的缺陷变换出错", f"the proxy's defect transformation failed: {type(exc).__name__}")
@@ -217,7 +217,7 @@ class ProxyThread:
         self.url = ""
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "ProxyThread":
+    def start(self) -> ProxyThread:
         self._thread = threading.Thread(target=self.server.run, name="proxy", daemon=True)
         self._thread.start()
         end = time.monotonic() + self.timeout
