@@ -10,6 +10,8 @@ strong the evidence is that the standards really require it:
 * ``standard-toc``: only the standard's contents page names the topic, the
   content is this profile's;
 * ``practice``: deployed systems (code, firmware, design documents, press);
+* ``industry``: a published general guide (OWASP and the like), not specific to
+  traceability systems; the bounds it is applied with are the profile's;
 * ``profile``: this project's own definition.
 
 :meth:`RequirementCatalog.from_data` validates the whole catalogue and raises
@@ -65,6 +67,9 @@ EVIDENCE: dict[str, tuple[str, str, str, str]] = {
                      "仅见标准目录中的章节标题，内容为本配置所定", "only the standard's contents page names the topic; the content is the profile's"),
     "practice": ("实践", "practice",
                  "已部署系统（代码、固件、设计文档、报道）", "deployed systems (code, firmware, design documents, press)"),
+    "industry": ("行业规范", "industry",
+                 "公开的通用行业规范（如 OWASP），并非肉菜追溯系统专有；具体界限由本配置定",
+                 "a published industry guide (e.g. OWASP), not specific to traceability systems; the bounds are the profile's"),
     "profile": ("本配置", "profile",
                 "本项目自己的定义", "this project's own definition"),
 }

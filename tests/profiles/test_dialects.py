@@ -48,7 +48,7 @@ def test_shipped_dialects_extend_the_reference_and_label_every_change():
         changes = p.dialect["changes"]
         assert changes
         for c in changes:
-            assert c["evidence"] in ("standard", "standard-toc", "practice", "profile") and c["source"]
+            assert c["evidence"] in ("standard", "standard-toc", "practice", "industry", "profile") and c["source"]
             assert c["what_zh"] and c["what_en"]
 
 

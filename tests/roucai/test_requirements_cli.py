@@ -23,7 +23,7 @@ def test_list_json_has_every_field_and_evidence(capsys):
     assert doc["filters"] == {"area": None, "actor": None, "level": None, "evidence": None}
     for r in doc["requirements"]:
         assert set(r) == FIELDS
-        assert r["evidence"] in ("standard", "standard-toc", "practice", "profile")
+        assert r["evidence"] in ("standard", "standard-toc", "practice", "industry", "profile")
         assert r["source"] and r["title_zh"] and r["statement_en"]
 
 
