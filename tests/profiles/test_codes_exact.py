@@ -227,3 +227,11 @@ def test_generators_refuse_an_invalid_region_with_its_finding():
 def test_operator_and_node_of_a_trace_code():
     assert BOOK.operator_of("65010200100120000345") == "6501020010012"
     assert BOOK.node_of("65010200100120000345") == "650102001"
+
+
+def test_batch_length_defaults_to_node_plus_trace_sequence():
+    spec = {k: v for k, v in BOOK.spec.items() if k != "batch"}
+    bare = CodeBook(BOOK.regions, spec)
+    assert bare.len["batch"] == 9 + 7
+    assert bare.batch_code("650102001", 1) == "6501020010000001"
+    assert bare.findings("6501020010000000", "batch")[0].rule == "CODE-BATCH-01"

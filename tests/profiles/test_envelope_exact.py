@@ -294,3 +294,14 @@ def test_response_counts_are_checked_against_the_results():
                             ("<Duplicate>1</Duplicate>", "<Duplicate>0</Duplicate>", "Accepted")):
         resp, fs = ENV.parse_response(good.replace(old, new, 1).encode())
         assert resp is None and rows(fs) == [("TRAN-ENV-09", field, "error", None)]
+
+
+def test_long_values_are_quoted_to_40_characters():
+    data = build()
+    vc = ENV.parse(data).header["VerifyCode"]
+    long_vc = vc + "0" * 13
+    assert rows(ENV.parse(sub(data, vc, long_vc)).findings) == [("TRAN-ENV-05", "VerifyCode", "error", long_vc[:40])]
+    tag = "x" * 50
+    odd = sub(sub(data, f"<{T}>", f"<{tag}>"), f"</{T}>", f"</{tag}>")
+    res = ENV.parse(odd)
+    assert rows(res.findings)[:1] == [("TRAN-ENV-06", "Address[1]", "error", tag[:40])]
