@@ -59,6 +59,9 @@ HARNESS_CAPABILITIES = {
 }
 
 BUILTIN_BAUD = 115_200
+#: The load a device's sales are made at when the harness places loads (put-load): 1232 g x 28.00 yuan/kg is
+#: 34.496 yuan, so every such sale exercises the amount's rounding (at 1000 g nothing is rounded).
+SALE_LOAD_G = 1232
 NODE = "650102001"               #: the harness's market (node) code
 UPSTREAM_NODE = "650102002"      #: where the incoming batches come from
 _line_ids = itertools.count(1)
@@ -263,7 +266,7 @@ class ScaleBench(Bench):
             self.port = port
             self.actions = ActionRunner(caps, evidence)
             load = self.declared("test_load_g")
-            self.unit_g = int(load) if load else (1000 if self.can("put-load") else None)
+            self.unit_g = int(load) if load else (SALE_LOAD_G if self.can("put-load") else None)
         self.port.start_trace()
         self.drv = JudgedScaleDriver(self.port, protocol=self.protocol, seq_start=seed % 255)
         if bind:
@@ -365,6 +368,7 @@ class ScaleBench(Bench):
         if self.can(action):
             self.act(action, grams=int(round(load_g)))
             self._placed = load_g if settled and action == "put-load" else None
+            observations.RUN.mark(self.port.device, f"load:{load_g:g}" if self._placed is not None else "load:?")
             return
         if settled and action == "put-load" and self.unit_g is not None and abs(load_g - self.unit_g) <= 0.5:
             return

@@ -75,6 +75,27 @@ class ObservationLog:
         """Something the harness did to ``device`` outside the wire (``power_off``, ``power_on``)."""
         self._add(Observation(time.monotonic(), device, "mark", None, None, None, what, self.nodeid))
 
+    def unpushed_sales(self, device: str, nodeid: str) -> list[tuple[float, int]]:
+        """(time, record index) of the sales answered to SELL on ``device`` in test ``nodeid`` whose SALE_EVENT
+        has not been seen, with no power mark after them (the harness may still be owed these events)."""
+        from profiles.device import messages as m
+        sold: dict[int, float] = {}
+        known: set[int] = set()          # a SELL answer repeating a known record (idempotent request) is no sale
+        for o in self.entries:
+            if o.device != device:
+                continue
+            if o.direction == D2H and isinstance(o.msg, m.SellResponse):
+                for r in o.msg.record:
+                    if r.index not in known and o.nodeid == nodeid:
+                        sold[r.index] = o.t
+                    known.add(r.index)
+            elif o.direction == D2H and isinstance(o.msg, m.SaleEvent):
+                for r in o.msg.record:
+                    sold.pop(r.index, None)
+            elif o.direction == "mark" and o.fault in ("power_off", "power_on"):
+                sold.clear()
+        return sorted((t, i) for i, t in sold.items())
+
     def devices(self) -> list[str]:
         return list(dict.fromkeys(o.device for o in self.entries))
 

@@ -228,7 +228,8 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
     un = records.node_for(rtype)
     rec = records.make(rtype, d)
     date = {"DataDate": d.strftime("%Y%m%d")}
-    ups = {"wrong VerifyCode": envelope(profile, un, keys[un], rtype, [rec], header={**date, "VerifyCode": "0" * 32}),
+    ups = {"unsigned": envelope(profile, un, keys[un], rtype, [rec], header=date, omit=("VerifyCode",)),
+           "wrong VerifyCode": envelope(profile, un, keys[un], rtype, [rec], header={**date, "VerifyCode": "0" * 32}),
            "another node's key": envelope(profile, un, keys[other if other != un else node], rtype, [rec], header=date),
            "outside the clock window": envelope(profile, un, keys[un], rtype, [rec], header={
                **date, "RequestTime": (_dt.datetime.now(_dt.UTC) + _dt.timedelta(hours=6)).strftime(

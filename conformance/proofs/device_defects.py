@@ -49,13 +49,17 @@ class DeviceDefect:
 
 
 class Transform:
-    """Base: forwards everything unchanged.  Subclasses override :meth:`frame`."""
+    """Base: forwards everything unchanged (``inert``: the relay need not even decode).  Subclasses override
+    :meth:`frame`."""
+
+    inert = True
 
     def __init__(self, protocol, rng: random.Random, **params):
         self.protocol = protocol
         self.rng = rng
         self.params = params
         self.applied = 0           #: frames this transform changed, dropped, delayed or answered
+        self.inert = type(self) is Transform
 
     def frame(self, direction: str, frame, msg, now: float):
         return None
@@ -110,7 +114,7 @@ class RecordPrice(_Records):
             self.sources = (m.SaleEvent,)
 
     def record(self, r):
-        price = int(round(r.unit_price_fen * float(self.params["factor"])))
+        price = round(r.unit_price_fen * float(self.params["factor"]))
         amount = _amount(r.weight_g, price) if self.params.get("amount", "recompute") == "recompute" else r.amount_fen
         return replace(r, unit_price_fen=price, amount_fen=amount)
 
@@ -243,13 +247,23 @@ class EventDropped(Transform):
 
 
 class EventRepeated(Transform):
-    """Every SALE_EVENT is pushed again ``after_s`` later under a new SEQ (after the host ACKed it)."""
+    """Every SALE_EVENT is pushed once more under a new SEQ right after the host ACKed it (the firmware marks
+    a copy as sent); ``after_s`` after the ACK."""
+
+    def __init__(self, protocol, rng, **params):
+        super().__init__(protocol, rng, **params)
+        self.sent: dict[int, m.SaleEvent] = {}
 
     def frame(self, direction, frame, msg, now):
         if direction == D2H and isinstance(msg, m.SaleEvent):
+            self.sent[frame.seq] = msg
+            return None
+        if direction == H2D and isinstance(msg, m.Ack) and frame.seq in self.sent \
+                and msg.cmd == self.protocol.commands["SALE_EVENT"].code:
+            again = self.sent.pop(frame.seq)
             self.applied += 1
-            return [(0.0, self.protocol.frame.encode(frame.seq, frame.cmd, frame.payload), "host"),
-                    (float(self.params["after_s"]), self.protocol.encode(msg, (frame.seq + 128) % 256), "host")]
+            return [(0.0, self.protocol.frame.encode(frame.seq, frame.cmd, frame.payload), "device"),
+                    (float(self.params["after_s"]), self.protocol.encode(again, (frame.seq + 128) % 256), "host")]
         return None
 
 

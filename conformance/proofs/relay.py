@@ -83,6 +83,10 @@ class _Path:
             if pos > cur:
                 out.append((0.0, consumed[cur:pos], self.out_to))
             self.stats["frames"] += 1
+            if self.transform.inert:           # the clean relay: forward, nothing to decode
+                out.append((0.0, enc, self.out_to))
+                cur = pos + len(enc)
+                continue
             try:
                 msg = self.protocol.decode(it)
             except Exception:              # noqa: BLE001 - an undecodable frame is forwarded as it came
@@ -207,6 +211,8 @@ class Relay:
         self._queue: list = []
         self._order = itertools.count()
         self._stop = threading.Event()
+        self.done = threading.Event()     #: set when the relay's thread has ended
+        self.error: RelayError | None = None   #: the last side that could not be reached (the relay goes on)
         self._thread: threading.Thread | None = None
         self._listener = None
         self._host = None
@@ -277,7 +283,7 @@ class Relay:
         self._queue = [q for q in self._queue if q[3] != "host"]
 
     # -- running ------------------------------------------------------------------------------------
-    def start(self) -> "Relay":
+    def start(self) -> Relay:
         self._thread = threading.Thread(target=self._run, name="roucai-relay", daemon=True)
         self._thread.start()
         return self
@@ -308,12 +314,12 @@ class Relay:
             heapq.heappush(self._queue, (now + delay, next(self._order), data, to))
 
     def _run(self) -> None:
-        error = None
         try:
             self._loop()
         except RelayError as exc:
-            error = exc
-        self.error = error
+            self.error = exc
+        finally:
+            self.done.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -336,10 +342,15 @@ class Relay:
                     conn, _ = self._listener.accept()
                     if self._host is not None:
                         self._drop_host()
+                    if self._device is None:
+                        try:
+                            self._device = self._connect_device()
+                        except RelayError as exc:    # the device is not there: refuse this host, keep serving
+                            self.error = exc
+                            conn.close()
+                            continue
                     self._host = _Sock(conn)
                     self.stats["host_connections"] += 1
-                    if self._device is None:
-                        self._device = self._connect_device()
                 elif side is self._host:
                     data = self._host.recv()
                     if data is None:

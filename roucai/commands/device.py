@@ -776,18 +776,23 @@ def run_relay(args, con) -> int:
         con.say(con.t(f"  设备端：{args.to}；缺陷：{args.defect or '无（透明转发）'}",
                       f"  device side: {args.to}; defect: {args.defect or 'none (transparent)'}"))
     sys.stdout.flush()
+    deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
-        stop.wait(args.duration)
+        while not stop.wait(0.2) and not relay.done.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
     except KeyboardInterrupt:
         pass
     finally:
+        died = relay.done.is_set()          # the relay's thread ended by itself: it could not go on
         relay.stop()
         if old is not None:
             signal.signal(signal.SIGTERM, old)
-    err = getattr(relay, "error", None)
+    err = relay.error
     if err is not None:
         con.say(con.t(err.zh, err.en))
-        return EXIT_HARNESS
+        if died:
+            return EXIT_HARNESS
     if not con.as_json:
         st = relay.stats
         con.say(con.t("已停止。", "stopped. ") + ", ".join(
