@@ -10,7 +10,8 @@ answers a ``DataExchangeResp`` whose verdicts mean:
 * ``accepted``  – the record is committed in the node's outbox (it will reach the platform);
 * ``duplicate`` – the same record (same type and content) was already in the outbox;
 * ``rejected``  – the record fails the profile's checks (its reason code) or does not
-  belong to this node (2008, the platform's own rule, :mod:`simulators.platform.recordmap`).
+  belong to this node (2008, the platform's own rule, :mod:`simulators.platform.recordmap`; a seller of another
+  node is this node's only when configured among its operators: a guest, NODE-WHOL-01).
 
 The answer is sent only after the outbox transaction committed.  Envelopes for
 another NodeId are refused whole (1111).
@@ -49,7 +50,8 @@ class HandheldIntake:
         self.outbox = outbox
         self.spec = profile.envelope
         self.catalog = profile.records
-        self.recmap = RecordMap(profile)
+        # NODE-WHOL-01: an operator of another node configured here (its card, its home code) trades here as a guest
+        self.recmap = RecordMap(profile, guests=lambda _node, code: code in config.operators)
         self.guard = self.spec.replay_guard()
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.ledger = CertificateLedger(outbox)     #: NODE-WHOL-03, wholesale entries without a voucher

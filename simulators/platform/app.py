@@ -29,6 +29,7 @@ from profiles import load_profile
 from . import feed as feedmod
 from . import logs
 from .config import PlatformConfig
+from .guests import GuestRule
 from .ingest import Ingestor
 from .monitor import Monitor
 from .nodeauth import AuthError, RequestVerifier
@@ -100,6 +101,7 @@ def build_services(config: PlatformConfig, store: Store | None = None) -> Servic
     recmap = RecordMap(profile)
     rules = recmap.rules
     registry = Registry(store, secret, profile)
+    recmap.guests = GuestRule(rules, registry, recmap.role_of)     # NODE-WHOL-01: a wholesale market's guests
     stop = StopTrade(rules, profile.codes)
     ingestor = Ingestor(store, registry, profile, recmap, stop, int(rules["timeliness"]["grace_s"]))
     offline_after = config.offline_after_s or int(rules["monitor"]["offline_after_s"])

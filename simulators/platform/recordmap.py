@@ -19,7 +19,8 @@ type must be described and every field named must exist, else
 * ``links``: certificate numbers joining slaughterhouse records;
 * ``goods_code``, ``weight_g`` (integer grams, exact from the 3-decimal kg text);
 * ``foreign``: why the record does not belong to the uploading node, or ``None`` (including a ``sellers`` field,
-  when filled, naming an operator code outside the uploading node: issue 13);
+  when filled, naming an operator code outside the uploading node: issue 13; unless ``guests(node, code)``
+  says that operator of another node trades at the uploading node, NODE-WHOL-01, :mod:`.guests`);
 * ``operators``: ``(field, code)`` of every operator-code field the record fills (the catalogue's
   ``operator_code`` fields), for the registration check (PLAT-REG-01, reason 2010, see :mod:`.ingest`).
 """
@@ -93,8 +94,11 @@ def _root_fields(profile, type_name: str) -> set[str]:
 
 
 class RecordMap:
-    def __init__(self, profile, rules: dict | None = None):
+    def __init__(self, profile, rules: dict | None = None, guests=None):
+        """``guests``: ``(uploading node, operator code) -> bool``, the operators of other nodes a node may name as
+        seller (the platform's :class:`.guests.GuestRule`, a node's configured operators); ``None``: none."""
         self.profile = profile
+        self.guests = guests
         rules = rules if rules is not None else load_rules()
         self.rules = rules
         cat = profile.records
@@ -147,7 +151,8 @@ class RecordMap:
             foreign = (tm.operator, f"经营者「{v}」不属于上传节点 {node_id}",
                        f"operator {v!r} is not registered at the uploading node {node_id}")
         else:
-            other = next((f for f in tm.sellers if rec.get(f) and not rec[f].startswith(node_id)), None)
+            other = next((f for f in tm.sellers if rec.get(f) and not rec[f].startswith(node_id)
+                          and not (self.guests is not None and self.guests(node_id, rec[f]))), None)
             if other is not None:
                 v = rec[other][:40]
                 foreign = (other, f"{other}「{v}」不是上传节点 {node_id} 的经营者",

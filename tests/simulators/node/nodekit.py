@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -148,6 +149,26 @@ def start_platform_proc(db: str, port: int = 0) -> tuple[Proc, str]:
     proc = Proc([ROUCAI, "serve", "platform", "--db", db, "--port", str(port), "--log-level", "info"])
     ev = proc.event("listening", 30)
     return proc, f"http://127.0.0.1:{ev['port']}"
+
+
+@contextmanager
+def node_http(cfg):
+    """A node runtime and its HTTP server (uvicorn in a thread, 127.0.0.1): yields ``(runtime, url)``; on exit the
+    server stops and the lifespan stops the runtime (asserted)."""
+    from simulators.node.runtime import NodeRuntime
+    from simulators.node.server import build_server
+    rt = NodeRuntime(cfg)
+    server = build_server(cfg, rt)
+    server.config.install_signal_handlers = False
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    wait_until(lambda: server.started, 10, what="node start")
+    try:
+        yield rt, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        t.join(15)
+    assert not rt.started                              # lifespan stopped the runtime
 
 
 def write_config(path: Path, node: str, name: str, ntype: str, url: str, key: str, *, operators=(), devices=(),

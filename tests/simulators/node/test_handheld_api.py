@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from decimal import Decimal
 
 import httpx
@@ -10,10 +9,8 @@ import pytest
 
 from simulators.devices.handheld import HandheldTerminal
 from simulators.node.config import load_config
-from simulators.node.runtime import NodeRuntime
-from simulators.node.server import build_server
 
-from nodekit import RT_ENTRY, entry_records, free_port, wait_until, write_config
+from nodekit import RT_ENTRY, entry_records, free_port, node_http, write_config
 
 NODE, NAME = "650104002", "超艺蔬菜批发市场"
 KEY = "handheld-test-key"
@@ -24,17 +21,8 @@ def node(tmp_path):
     # the platform URL points nowhere: uploads fail and back off, records stay pending for inspection
     cfg = load_config(write_config(tmp_path / "n.toml", NODE, NAME, "vegetable_wholesale",
                                    f"http://127.0.0.1:{free_port()}", KEY, upload={"backoff_first_s": 5, "backoff_max_s": 5}))
-    rt = NodeRuntime(cfg)
-    server = build_server(cfg, rt)
-    server.config.install_signal_handlers = False
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    wait_until(lambda: server.started, 10, what="node start")
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    yield rt, url
-    server.should_exit = True
-    t.join(15)
-    assert not rt.started                              # lifespan stopped the runtime
+    with node_http(cfg) as (rt, url):
+        yield rt, url
 
 
 def test_handheld_terminal_uploads_into_the_outbox(node, profile):
