@@ -305,3 +305,24 @@ def test_long_values_are_quoted_to_40_characters():
     odd = sub(sub(data, f"<{T}>", f"<{tag}>"), f"</{T}>", f"</{tag}>")
     res = ENV.parse(odd)
     assert rows(res.findings)[:1] == [("TRAN-ENV-06", "Address[1]", "error", tag[:40])]
+
+
+def test_children_of_a_header_element_are_not_records():
+    res = ENV.parse(sub(build(), f"<NodeId>{NODE}</NodeId>", f"<NodeId>{NODE}<x>1</x></NodeId>"))
+    assert rows(res.findings) == [("TRAN-ENV-01", "NodeId", "error", None)]
+    assert res.findings[0].en == "<NodeId> must not contain elements"
+    assert [(r.type, r.position) for r in res.records] == [(T, 1), (T, 2)]
+
+
+def test_reason_text_is_chinese_unless_english_is_asked():
+    zh, en = ENV.reasons["0000"]["zh"], ENV.reasons["0000"]["en"]
+    assert zh != en
+    assert [ENV.reason_text("0000", lang) for lang in ("zh", "en", "de", "", "fr")] == [zh, en, zh, zh, zh]
+
+
+def test_unknown_response_element_is_quoted_to_40_characters():
+    res = ENV.parse(build(), key=KEY)
+    good = ENV.build_response(ENV.respond(res, now=WHEN)).decode()
+    tag = "Y" * 50
+    resp, fs = ENV.parse_response(good.replace("</Count>", f"</Count><{tag}>1</{tag}>", 1).encode())
+    assert resp is None and rows(fs) == [("TRAN-ENV-09", tag[:40], "error", None)]

@@ -137,3 +137,41 @@ def test_quarter_usage_counts_only_days_inside_the_quarter(platform):
     platform.upload(R, "retail_market_tran_info_summ", [rec("retail_market_tran_info_summ", R, day=first, seed=2)])
     usage = platform.svc.stats.quarter_kpis(q)["by_node_type"]["farmers_market"]["usage"]
     assert usage == {"rate": 1.0, "uploading": 1, "registered": 1}
+
+
+def test_completeness_is_the_mean_over_the_nodes_of_a_role(platform):
+    from platformkit import V, veg_chain
+    upload_all(platform, meat_chain())
+    upload_all(platform, veg_chain())
+    recmap, stats = platform.svc.recmap, platform.svc.stats
+    sent: dict = {}
+    for r in stats.daily(today()):
+        sent.setdefault(r["node_id"], set()).add(r["type"])
+    share = {}
+    for node, types in sent.items():
+        role = recmap.role_of(NODES[node][1])
+        expected = set(recmap.expected_types(role))
+        share.setdefault(role, []).append(len(types & expected) / len(expected))
+    assert len(share["wholesale"]) == 2 and {W, V} <= set(sent)        # two nodes of one role
+    k = stats.kpis(today())["completeness"]
+    assert k["by_role"] == {role: round(sum(v) / len(v), 4) for role, v in sorted(share.items())}
+    every = [x for v in share.values() for x in v]
+    assert k["overall"] == round(sum(every) / len(every), 4)
+
+
+def test_scale_usage_by_node_type_is_exact(platform):
+    from platformkit import code
+    reg, codes = platform.svc.registry, platform.svc.profile.codes
+    op, wop = codes.operator_code(R, 1), codes.operator_code(W, 3)
+    for o in (op, wop):
+        reg.register_operator(o, "经营者")
+    reg.register_scale("SC-R-A01", R, op, "A01", "counter")
+    reg.register_scale("SC-W-1", W, wop, None, "platform")
+    platform.upload(R, "retail_market_tran_info_summ", [rec("retail_market_tran_info_summ", R, seed=1,
+                                                            retail_market_id=R, retailer_id=op, position_id="A01",
+                                                            sale_tran_id=code(op, 1))])
+    k = platform.svc.stats.scale_usage(today(), today())
+    assert k["by_node_type"] == {"farmers_market": {"rate": 1.0, "used": 1, "scales": 1},
+                                 "meat_wholesale": {"rate": 0.0, "used": 0, "scales": 1}}
+    assert k["by_node"] == {R: {"rate": 1.0, "used": 1, "scales": 1}, W: {"rate": 0.0, "used": 0, "scales": 1}}
+    assert k["overall"] == {"rate": 0.5, "used": 1, "scales": 2}
