@@ -51,7 +51,8 @@ class HandheldIntake:
         self.spec = profile.envelope
         self.catalog = profile.records
         # NODE-WHOL-01: an operator of another node configured here (its card, its home code) trades here as a guest
-        self.recmap = RecordMap(profile, guests=lambda _node, code: code in config.operators)
+        guests = None if active(config, "rejects-guest-operators") else (lambda _node, code: code in config.operators)
+        self.recmap = RecordMap(profile, guests=guests)
         self.guard = self.spec.replay_guard()
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.ledger = CertificateLedger(outbox)     #: NODE-WHOL-03, wholesale entries without a voucher

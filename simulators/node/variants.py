@@ -79,6 +79,10 @@ VARIANTS: dict[str, NodeVariant] = {v.name: v for v in [
                 "已在其他节点备案的经营者在本节点以新的本地编码再次备案（上传manager_base_info）",
                 "an operator already registered at another node is registered again here under a new local code "
                 "(manager_base_info uploaded)"),
+    NodeVariant("rejects-guest-operators", "NODE-WHOL-01",
+                "已在其他节点备案、在本节点以原编码交易的经营者，其进场记录被当作他人记录拒收（2008）",
+                "an operator registered at another node, trading here under its home code, has its entry rejected as "
+                "another node's record (2008)"),
 ]}
 
 
