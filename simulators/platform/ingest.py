@@ -11,14 +11,15 @@ Order of work for one envelope (XML or the JSON variant):
    operator under a node registered here that is not itself registered are rejected (reason 2010,
    PLAT-REG-01; :meth:`~.registry.Registry.unregistered_operators`); a failed test from a node that may not
    stop trade, or for a batch it never received, is rejected (reason 2012, :meth:`.StopTrade.refusal`);
-3. one write transaction: the envelope key goes into ``requests`` (the replay
+3. one write transaction (shared with concurrent envelopes, each in its own savepoint: group commit,
+   :mod:`.storage.groupcommit`): the envelope key goes into ``requests`` (the replay
    guard: durable, so it survives a restart, and written in the same
    transaction as the records, so an envelope whose commit failed is not
    remembered and its retry is not mistaken for a replay; the in-memory
    :class:`~profiles.envelope.ReplayGuard` is not used for that reason), every acceptable record is inserted
    with ``ON CONFLICT DO NOTHING`` on its identity (``duplicate`` if it was
    there), certificate links, daily statistics, the sellers of the day (scale
-   usage), node last-upload time and the stop-trade hooks are written; then COMMIT;
+   usage), node last-upload time and the stop-trade hooks are written; then COMMIT (one fsync for the group);
 4. only then the ``DataExchangeResp`` is built and returned.
 
 Records are stored in their canonical form (:meth:`profiles.records.RecordCatalog.canonical`: aliases
@@ -107,11 +108,14 @@ class Ingestor:
     def ingest(self, data: bytes) -> Outcome:
         now = self.clock()
         lookups: dict[str, bool] = {}
+        keys: dict[str, str | None] = {}
 
         def key_of(node_id: str):
-            key = self.registry.current_key(node_id)
-            lookups[node_id] = key is not None
-            return key
+            # the gate and the parse both ask: one registry read per envelope (the key of this request)
+            if node_id not in keys:
+                keys[node_id] = self.registry.current_key(node_id)
+                lookups[node_id] = keys[node_id] is not None
+            return keys[node_id]
 
         early = gate(self.spec, data, key_of, self._field_cap)  # record count and sizes, before the full parse
         if early is not None:
@@ -208,13 +212,14 @@ class Ingestor:
                 ) -> tuple[set[int], set[int]]:
         originals = originals or {}
         request_id = uuid.uuid4().hex[:16]
-        duplicates: set[int] = set()
-        conflicts: set[int] = set()
-        seen_keys: dict[str, str] = {}
-        stats: dict[tuple[str, str], list[int]] = {}
-        sellers: dict[tuple[str, str, str], int] = {}   # (operator, stall, business date) -> accepted sales
         sale = self.sales.get(rtype)
-        with self.store.write() as tx:
+
+        def work(tx) -> tuple[set[int], set[int]]:
+            duplicates: set[int] = set()
+            conflicts: set[int] = set()
+            seen_keys: dict[str, str] = {}
+            stats: dict[tuple[str, str], list[int]] = {}
+            sellers: dict[tuple[str, str, str], int] = {}   # (operator, stall, business date) -> accepted sales
             t = now_ms()  # taken under the write lock: commit order = time order (the feed cursor relies on it)
             n = tx.execute("INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
                            " duplicate, rejected) VALUES (?, ?, ?, ?, 0, 0, 0)"
@@ -277,7 +282,9 @@ class Ingestor:
                        (accepted, len(duplicates), len(res.records) - accepted - len(duplicates), node,
                         res.request_time, res.header.get("VerifyCode", "").lower()))
             tx.execute("UPDATE nodes SET last_upload_ms = ?, last_seen_ms = ? WHERE node_id = ?", (t, t, node))
-        return duplicates, conflicts
+            return duplicates, conflicts
+        # group commit: concurrent envelopes share one transaction and one fsync; this returns after COMMIT
+        return self.store.grouped(work)
 
     def _maybe_prune(self) -> None:
         """Forget envelope keys older than twice the replay memory (they fail the clock window anyway)."""

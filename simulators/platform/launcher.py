@@ -71,9 +71,12 @@ class ThreadedPlatform:
 
 class PlatformProcess:
     def __init__(self, db: str, *, args: list[str] = (), cwd: str | None = None, timeout: float = 20.0,
-                 env: dict | None = None, log_file: str | Path | None = None):
+                 env: dict | None = None, log_file: str | Path | None = None, command: list[str] | None = None):
+        """``command``: what to run instead of ``python -m roucai.cli serve platform`` (the bench's no-op
+        server, built from the same factories); it gets ``--db DB --port 0 *args`` and must log ``listening``."""
         self.db = db
         self.args = list(args)
+        self.command = list(command) if command else [sys.executable, "-m", "roucai.cli", "serve", "platform"]
         self.timeout = timeout
         self.cwd = cwd
         self.env = {**os.environ, **(env or {})}
@@ -86,7 +89,7 @@ class PlatformProcess:
         self.log_file = log_file
 
     def start(self) -> "PlatformProcess":
-        cmd = [sys.executable, "-m", "roucai.cli", "serve", "platform", "--db", self.db, "--port", "0", *self.args]
+        cmd = [*self.command, "--db", self.db, "--port", "0", *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.cwd,
                                      env=self.env, start_new_session=True, preexec_fn=die_with_parent)
         ready = threading.Event()

@@ -19,9 +19,10 @@ class StoredReplayMemory:
         self.store = store
 
     def seen_first(self, node_id: str, request_time: str, verify_code: str) -> bool:
-        with self.store.write() as tx:
-            n = tx.execute("INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
-                           " duplicate, rejected) VALUES (?, ?, ?, ?, 0, 0, 0)"
-                           " ON CONFLICT (node_id, request_time, verify_code) DO NOTHING",
-                           (node_id, request_time, verify_code.lower(), now_ms()))
-        return n != 0
+        """Durable before it returns (the key is committed, in a group commit shared with concurrent writers)."""
+        def remember(tx) -> int:
+            return tx.execute("INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
+                              " duplicate, rejected) VALUES (?, ?, ?, ?, 0, 0, 0)"
+                              " ON CONFLICT (node_id, request_time, verify_code) DO NOTHING",
+                              (node_id, request_time, verify_code.lower(), now_ms()))
+        return self.store.grouped(remember) != 0

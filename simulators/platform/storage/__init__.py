@@ -7,7 +7,9 @@
 * PostgreSQL (``postgresql://…``, psycopg 3): one connection per thread.
 
 Callers write portable SQL with ``?`` placeholders and use
-:meth:`Store.write` / :meth:`Store.read` context managers.  Every statement is
+:meth:`Store.write` / :meth:`Store.read` context managers; a write that must be
+durable before an answer and may share its COMMIT with concurrent ones (an upload)
+goes through :meth:`Store.grouped` (group commit, :mod:`.groupcommit`).  Every statement is
 parameterised; no value is ever formatted into SQL text.
 
 Errors: :class:`StoreError` when the database cannot be opened or migrated

@@ -8,8 +8,9 @@ the ``with`` statement returns (the platform acknowledges only after that).
 """
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 
 class StoreError(Exception):
@@ -58,6 +59,19 @@ class Store:
 
     def read(self) -> AbstractContextManager[Tx]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    _group_lock = threading.Lock()  # guards the lazy creation of a store's GroupCommit (once per store)
+
+    def grouped(self, fn: Callable[[Tx], Any]) -> Any:
+        """``fn(tx)`` in a write transaction shared with concurrent callers (group commit: one COMMIT, one
+        fsync for all); returns ``fn``'s result once that transaction has committed, raises ``fn``'s exception
+        (its writes rolled back alone) or the group's (nothing of the group stored).  See :mod:`.groupcommit`."""
+        group = self.__dict__.get("_group")
+        if group is None:
+            from .groupcommit import GroupCommit
+            with Store._group_lock:
+                group = self.__dict__.setdefault("_group", GroupCommit(self))
+        return group.run(fn)
 
     def script(self, sql: str) -> None:
         """Run several DDL statements in one write transaction (used by the migrator)."""
