@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the reference platform; the load generator runs in separate processes.
 
-    .venv/bin/python scripts/bench_platform.py ingest  [--envelopes 300] [--per 100] [--senders 4]
+    .venv/bin/python scripts/bench_platform.py ingest  [--envelopes 300] [--per 100] [--senders 2] [--threads 2]
     .venv/bin/python scripts/bench_platform.py trace   [--records 1000000] [--queries 2000]
     .venv/bin/python scripts/bench_platform.py all     (both; prints one JSON summary)
     .venv/bin/python scripts/bench_platform.py noop-server --db FILE --port 0   (used by ingest; see below)
@@ -145,16 +145,17 @@ def _sender(args):
     return accepted[0], t0, time.time(), errors[0], ok[0]
 
 
-def _send_all(proc, keys: dict, envelopes: int, per: int, senders: int, path: str) -> tuple[list, float]:
+def _send_all(proc, keys: dict, envelopes: int, per: int, senders: int, threads: int, path: str
+              ) -> tuple[list, float]:
     """Every generator's answer tuple and the wall time from the first request to the last answer."""
     shares = [list(range(k, envelopes, senders)) for k in range(senders)]
     ctx = mp.get_context("spawn")
     with ctx.Pool(senders) as pool:
-        res = pool.map(_sender, [(proc.url, keys, s, per, k, 2, path) for k, s in enumerate(shares)])
+        res = pool.map(_sender, [(proc.url, keys, s, per, k, threads, path) for k, s in enumerate(shares)])
     return res, max(r[2] for r in res) - min(r[1] for r in res)
 
 
-def bench_ingest(envelopes: int, per: int, senders: int, workdir: str) -> dict:
+def bench_ingest(envelopes: int, per: int, senders: int, workdir: str, threads: int = 2) -> dict:
     from simulators.platform.launcher import PlatformProcess
     db = os.path.join(workdir, "ingest.db")
     nodes = [(P.codes.node_code("650102", i + 1), f"农贸市场{i + 1}", "farmers_market") for i in range(50)]
@@ -162,15 +163,16 @@ def bench_ingest(envelopes: int, per: int, senders: int, workdir: str) -> dict:
     quiet = ["--log-level", "warning"]
     noop_cmd = [sys.executable, str(Path(__file__).resolve()), "noop-server"]
     with PlatformProcess(db, args=quiet, cwd=str(ROOT), command=noop_cmd) as proc:   # the baseline first
-        res, noop_s = _send_all(proc, keys, envelopes, per, senders, NOOP_PATH)
+        res, noop_s = _send_all(proc, keys, envelopes, per, senders, threads, NOOP_PATH)
     noop_ok, noop_errors = sum(r[4] for r in res), sum(r[3] for r in res)
     with PlatformProcess(db, args=quiet, cwd=str(ROOT)) as proc:
-        res, secs = _send_all(proc, keys, envelopes, per, senders, "/api/v1/exchange")
+        res, secs = _send_all(proc, keys, envelopes, per, senders, threads, "/api/v1/exchange")
         mem = rss_mb(proc.proc.pid)
     accepted = sum(r[0] for r in res)
     env_s, noop_rps = sum(r[4] for r in res) / secs, noop_ok / noop_s
     return {"envelopes": envelopes, "records_per_envelope": per, "sender_processes": senders,
-            "accepted": accepted, "errors": sum(r[3] for r in res), "seconds": round(secs, 3),
+            "connections": senders * threads, "accepted": accepted, "errors": sum(r[3] for r in res),
+            "seconds": round(secs, 3),
             "records_per_s": round(accepted / secs), "envelopes_per_s": round(env_s),
             "noop_requests_per_s": round(noop_rps), "noop_errors": noop_errors,
             "ratio_to_noop": round(env_s / noop_rps, 3), "platform_rss_mb": mem}
@@ -292,6 +294,8 @@ def main() -> int:
     ap.add_argument("--envelopes", type=int, default=300)
     ap.add_argument("--per", type=int, default=100)
     ap.add_argument("--senders", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="connections per sender process (requests in flight: senders × threads)")
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--workdir", help="keep the databases here (default: a temporary directory)")
@@ -305,7 +309,7 @@ def main() -> int:
         wd = a.workdir or tmp
         os.makedirs(wd, exist_ok=True)
         if a.what in ("ingest", "all"):
-            out["ingest"] = bench_ingest(a.envelopes, a.per, a.senders, wd)
+            out["ingest"] = bench_ingest(a.envelopes, a.per, a.senders, wd, a.threads)
         if a.what in ("trace", "all"):
             out["trace"] = bench_trace(a.records, a.queries, wd)
     print(json.dumps(out, ensure_ascii=False, indent=1))

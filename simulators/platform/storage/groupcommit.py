@@ -19,7 +19,8 @@ in the leader's thread, under the store's write lock: calling ``store.write()`` 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .base import Store, Tx
 
@@ -28,7 +29,7 @@ MAX_GROUP = 64
 
 
 class _Job:
-    __slots__ = ("fn", "done", "result", "error")
+    __slots__ = ("done", "error", "fn", "result")
 
     def __init__(self, fn: Callable[[Tx], Any]):
         self.fn = fn
@@ -76,7 +77,7 @@ class GroupCommit:
                         tx.execute(f"SAVEPOINT g{i}")
                         try:
                             job.result = job.fn(tx)
-                        except Exception as exc:
+                        except Exception as exc:  # noqa: BLE001 - any failure is this writer's answer
                             job.error = exc
                             tx.execute(f"ROLLBACK TO SAVEPOINT g{i}")
                         tx.execute(f"RELEASE SAVEPOINT g{i}")

@@ -8,10 +8,9 @@ import threading
 import time
 
 import pytest
+from test_platform_storage import store  # noqa: F401  (the sqlite / postgresql store fixture)
 
 from simulators.platform.storage.groupcommit import GroupCommit
-
-from test_platform_storage import store  # noqa: F401  (the sqlite / postgresql store fixture)
 
 INSERT = "INSERT INTO feed_cursor (name, cursor_ms, pushed_ms) VALUES (?, ?, ?)"
 WAIT_S = 10  # every wait below is bounded
@@ -111,7 +110,7 @@ def test_a_failed_commit_fails_the_whole_group(store):  # noqa: F811
         tx.execute("INSERT INTO gc_child (id, parent) VALUES (?, ?)", (1, 99))
         return "orphan"
 
-    gc, out, _seen = _queued_group(store, [_insert("w0"), orphan, _insert("w1")])
+    _gc, out, _seen = _queued_group(store, [_insert("w0"), orphan, _insert("w1")])
     assert out[0] == "first"                       # the leader's own group committed before
     assert all(isinstance(out[i], Exception) for i in (1, 2, 3)), out
     assert _names(store) == ["first"]
