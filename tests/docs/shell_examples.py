@@ -118,7 +118,8 @@ class DocRun:
             self.skipped.append(f"{self.path.name}:{cmd.line} {cmd.text} — {reason}")
             return
         self.ran += 1
-        if _SERVER.match(cmd.text) and "--check" not in cmd.text and "--for" not in cmd.text:
+        if _SERVER.match(cmd.text) and "--check" not in cmd.text and "--for" not in cmd.text \
+                and not re.search(r"--list\b", cmd.text):
             self._start(cmd)
             return
         try:
