@@ -29,7 +29,11 @@ from pathlib import Path
 
 import httpx
 
-MAX_BODY = 16 * 1024 * 1024
+from simulators.platform.webguard import BODY_TIMEOUT_S   # the platform's own body deadline
+
+#: twice the largest body a platform test sends (16 MiB + a little, TRAN-ENC-03): the target, not the proxy, must
+#: be the one that refuses it, or a clean proxy would not be transparent
+MAX_BODY = 32 * 1024 * 1024
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 #: hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy recomputes
 _HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
@@ -108,6 +112,7 @@ class Proxy:
         self.transform = transform
         self.client = httpx.AsyncClient(timeout=TIMEOUT, trust_env=False, follow_redirects=False)
         self.lock = None        # created in the loop: transforms with state run one exchange at a time
+        self.read_deadlines = getattr(transform, "read_deadlines", True)
 
     async def forward(self, ex: Exchange) -> Reply:
         """Send ``ex`` to the target once; its answer (bounded), or a 502 naming the transport error."""
@@ -157,8 +162,15 @@ class Proxy:
     async def _handle(self, scope, receive) -> Reply:
         import asyncio
         chunks, size, more = [], 0, True
+        end = asyncio.get_running_loop().time() + BODY_TIMEOUT_S
         while more:
-            msg = await receive()
+            if self.read_deadlines:
+                try:
+                    msg = await asyncio.wait_for(receive(), max(0.0, end - asyncio.get_running_loop().time()))
+                except asyncio.TimeoutError:
+                    return _error(408, "请求体未在时限内收齐", f"request body not received within {BODY_TIMEOUT_S:g} s")
+            else:
+                msg = await receive()
             if msg["type"] == "http.disconnect":
                 return _error(400, "客户端断开", "client disconnected")
             size += len(msg.get("body", b""))
@@ -190,10 +202,16 @@ class Proxy:
         return out
 
 
-def _server(app, host: str, port: int):
+def _server(app: "Proxy", host: str, port: int):
+    """A uvicorn server for the proxy.  A clean proxy holds no connection forever: the platform's header
+    deadline (``slowloris.protocol``) and :meth:`Proxy._handle`'s body deadline, unless the defect is the
+    proxy's own missing deadlines (``read_deadlines = False`` on the transform)."""
     import uvicorn
+    from simulators.platform import slowloris
+    extra = {"http": slowloris.protocol()} if app.read_deadlines else {}
     cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                         timeout_graceful_shutdown=5, server_header=False, date_header=False)  # the target's own
+                         timeout_graceful_shutdown=5, server_header=False, date_header=False,  # the target's own
+                         **extra)
     return uvicorn.Server(cfg)
 
 

@@ -107,7 +107,10 @@ class StopTradeFromAnyone(Transform):
 
 @transform("sec-no-read-deadline")
 class NoReadDeadline(Transform):
-    """Nothing is changed: the defect is the proxy's own, it holds incomplete requests without a deadline."""
+    """Nothing is changed: the defect is the proxy's own, it holds incomplete requests without a deadline
+    (a clean proxy has the platform's header and body deadlines)."""
+
+    read_deadlines = False
 
 
 #: test (conformance/platform) -> (the requirement it names, the transform that breaks it)
