@@ -1,4 +1,8 @@
-"""Acknowledged means committed: kill -9 the platform in the middle of a stream of uploads, restart, reconcile."""
+"""Acknowledged means committed: kill -9 the platform in the middle of a stream of uploads, restart, reconcile.
+
+SQLite always; PostgreSQL too when ROUCAI_PG_URL is set (its ``public`` schema is dropped and recreated), both
+with group commit (simulators/platform/storage/groupcommit.py): four senders, so envelopes share COMMITs."""
+import os
 import threading
 import time
 
@@ -14,9 +18,9 @@ from simulators.platform.storage import open_store
 pytestmark = pytest.mark.slow
 
 
-def _setup(db: str, batches: list[list[dict]]) -> str:
+def _setup(db: str, secret: str, batches: list[list[dict]]) -> str:
     store = open_store(db)
-    reg = Registry(store, PlatformSecret.load(db + ".secret", create=True), P)
+    reg = Registry(store, PlatformSecret.load(secret, create=True), P)
     reg.register_node(R, *NODES[R])
     register_named_operators(reg, "retail_market_tran_info_summ", [r for b in batches for r in b])
     key = reg.issue_key(R)
@@ -41,13 +45,30 @@ def _send(url: str, key: str, batch: list[dict]) -> list[str] | None:
     return [x.verdict for x in resp.results] if resp.code == "0000" else None
 
 
-def test_kill_minus_9_mid_stream_loses_no_acknowledged_record_and_duplicates_none(tmp_path):
-    db = str(tmp_path / "p.db")
+def _database(kind: str, tmp_path) -> str:
+    if kind == "sqlite":
+        return str(tmp_path / "p.db")
+    url = os.environ.get("ROUCAI_PG_URL")
+    if not url:
+        pytest.skip("set ROUCAI_PG_URL to run the PostgreSQL tests")
+    store = open_store(url, migrate_schema=False)
+    with store.write() as tx:  # a clean schema for the test
+        tx.execute("DROP SCHEMA public CASCADE")
+        tx.execute("CREATE SCHEMA public")
+    store.close()
+    return url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def test_kill_minus_9_mid_stream_loses_no_acknowledged_record_and_duplicates_none(tmp_path, kind):
+    db = _database(kind, tmp_path)
+    secret = str(tmp_path / "p.secret")
+    args = ["--log-level", "warning", "--secret-file", secret]
     batches = _batches(160, 20)
-    key = _setup(db, batches)
+    key = _setup(db, secret, batches)
     acked: dict[int, list[str]] = {}
     lock = threading.Lock()
-    proc = PlatformProcess(db, args=["--log-level", "warning"]).start()
+    proc = PlatformProcess(db, args=args).start()
     url = proc.url
     stop = threading.Event()
 
@@ -73,7 +94,7 @@ def test_kill_minus_9_mid_stream_loses_no_acknowledged_record_and_duplicates_non
     assert 40 <= len(acked) < len(batches), len(acked)
     assert all(v == ["accepted"] * 20 for v in acked.values())
 
-    with PlatformProcess(db, args=["--log-level", "warning"]) as proc2:
+    with PlatformProcess(db, args=args) as proc2:
         store = open_store(db)
         try:
             with store.read() as tx:
