@@ -30,14 +30,18 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._pconf = pconf
 
+    stop_signal: str | None = None       #: the signal that stopped the server (SIGINT, SIGTERM), if one did
+
     def handle_exit(self, sig, frame) -> None:
-        """Graceful stop on SIGINT/SIGTERM, then exit 0 (uvicorn would re-raise the signal afterwards).
+        """Graceful stop on SIGINT/SIGTERM (uvicorn would re-raise the signal afterwards; the command
+        reports it and exits 3, the project's code for interrupted work).
 
         A second SIGINT forces the exit, as in uvicorn."""
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True
         else:
             self.should_exit = True
+            self.stop_signal = self.stop_signal or signal.Signals(sig).name
             logs.event("shutdown_requested", signal=signal.Signals(sig).name)
 
     async def startup(self, sockets=None) -> None:

@@ -102,11 +102,32 @@ def test_server_logs_json_lines_binds_loopback_and_stops_gracefully(tmp_path):
         assert h["status"] == "ok" and h["db"] == "sqlite" and h["schema_version"] >= 2
     finally:
         rc = proc.stop()
-    assert rc == 0
+    assert rc == 3                       # README's exit-code table: stopped by a signal = interrupted = 3
     events = [json.loads(line)["event"] for line in proc.log_lines if line.startswith("{")]
     assert {"starting", "listening", "http", "shutdown_requested", "store_closed"} <= set(events)
     assert events.index("shutdown_requested") < events.index("store_closed")
-    assert all(line.startswith("{") for line in proc.log_lines), proc.log_lines[:3]
+    assert all(line.startswith("{") for line in proc.log_lines[:-1]), proc.log_lines[:3]
+    assert proc.log_lines[-1] == "已停止（SIGTERM）"                  # then one plain line says why it ended
+
+
+def test_a_port_in_use_is_one_line_before_any_log_and_exit_3(tmp_path):
+    import subprocess
+    import sys
+    with PlatformProcess(str(tmp_path / "a.db")) as first:
+        port = first.url.rsplit(":", 1)[1]
+        r = subprocess.run([sys.executable, "-m", "roucai.cli", "--lang", "en", "serve", "platform", "--db",
+                            str(tmp_path / "b.db"), "--port", port], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [f"cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_ctrl_c_stops_the_platform_with_exit_3(tmp_path):
+    import signal
+    proc = PlatformProcess(str(tmp_path / "c.db")).start()
+    proc.proc.send_signal(signal.SIGINT)
+    assert proc.proc.wait(30) == 3
+    proc.stop()
+    assert proc.log_lines[-1] == "已停止（SIGINT）"
 
 
 def test_openapi_documents_every_route_and_xml_bodies(platform):
