@@ -35,6 +35,7 @@ content is answered ``duplicate`` with a message saying the content differs
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import logging
@@ -67,6 +68,12 @@ class Outcome:
     rejected: int = 0
 
 
+@functools.lru_cache(maxsize=1024)
+def _day_start_ms(data_date: str) -> int | None:
+    """Start of the day yyyyMMdd in CST, ms (cached: every record of a day asks for the same one)."""
+    return parse_cst(data_date, "%Y%m%d")
+
+
 def _dumps(rec: dict) -> str:
     return json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -91,7 +98,7 @@ class Ingestor:
 
     # -- helpers ---------------------------------------------------------------
     def _deadline_ms(self, data_date: str) -> int | None:
-        start = parse_cst(data_date, "%Y%m%d")
+        start = _day_start_ms(data_date) if isinstance(data_date, str) else None
         return None if start is None else start + 86_400_000 + self.grace_ms
 
     def _answer(self, resp, fmt: str, status: int, node: str | None) -> Outcome:
