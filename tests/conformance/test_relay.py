@@ -93,3 +93,16 @@ def test_usage_errors_are_bilingual(listen, to):
     with pytest.raises(RelayError) as exc:
         Relay(listen, to)
     assert exc.value.zh and exc.value.en and exc.value.zh != exc.value.en
+
+
+def test_host_side_on_a_pty(scale, tmp_path):
+    """``--listen pty``: the harness opens the relay's pseudo-terminal (here through a symlink) like a COM port."""
+    link = tmp_path / "scale-behind-relay"
+    relay = Relay("pty", scale.url, link=str(link)).start()
+    try:
+        drv, port = _driver(str(link))
+        assert drv.identify().device_kind == "scale"
+        port.close()
+    finally:
+        relay.stop()
+    assert not link.exists() and relay.stats["device->host"]["frames"] >= 1
