@@ -37,6 +37,7 @@ import os
 from pathlib import Path
 
 from ..console import EXIT_HARNESS, EXIT_OK, UsageError
+from ._listen import port_in_use, stopped_by_signal
 
 
 def register(sub, common):
@@ -214,7 +215,7 @@ def run_platform(args, con) -> int:
         svc = build_services(cfg)
     except errors as exc:
         raise _as_usage(exc) from None
-    busy = _port_in_use(cfg.host, cfg.port)
+    busy = port_in_use(cfg.host, cfg.port)
     if busy:                       # one line before any log output (uvicorn would log it among JSON lines)
         con.err(f"无法监听 {cfg.host}:{cfg.port}：{busy}", f"cannot listen on {cfg.host}:{cfg.port}: {busy}")
         return EXIT_HARNESS
@@ -238,24 +239,8 @@ def run_platform(args, con) -> int:
         reexec()
     if pid_file:
         Path(pid_file).unlink(missing_ok=True)
-    if getattr(server, "stop_signal", None):   # README's exit-code table: interrupted (SIGINT, SIGTERM) is 3
-        con.err(f"已停止（{server.stop_signal}）", f"stopped ({server.stop_signal})")
-        return EXIT_HARNESS
-    return EXIT_OK
+    return stopped_by_signal(con, server)
 
-
-def _port_in_use(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be listened on now (``None``: it can; port 0 is always free)."""
-    import socket
-    if not port:
-        return None
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as uvicorn binds: TIME_WAIT is no obstacle
-            s.bind((host, port))
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
 
 
 def run_restart(args, con) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..console import EXIT_HARNESS, EXIT_OK, UsageError
+from ._listen import port_in_use, stopped_by_signal
 
 
 def add_parser(sub, common) -> None:
@@ -65,6 +66,10 @@ def run_node(args, con) -> int:
                     f"configuration valid: node {cfg.node_code} {cfg.node_name}, {len(cfg.devices)} scale(s), "
                     f"uploading to {cfg.upload_url}")
         return EXIT_OK
+    busy = port_in_use(cfg.host, cfg.port)
+    if busy:                       # one line before any log output
+        con.err(f"无法监听 {cfg.host}:{cfg.port}：{busy}", f"cannot listen on {cfg.host}:{cfg.port}: {busy}")
+        return EXIT_HARNESS
     logs.setup(args.log_level)
     try:
         runtime = NodeRuntime(cfg)
@@ -80,4 +85,4 @@ def run_node(args, con) -> int:
         con.err(f"无法监听 {cfg.host}:{cfg.port}", f"cannot listen on {cfg.host}:{cfg.port}")
         runtime.stop()
         return EXIT_HARNESS
-    return EXIT_OK
+    return stopped_by_signal(con, server)

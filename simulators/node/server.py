@@ -10,6 +10,8 @@ real port (``port = 0`` picks a free one).
 """
 from __future__ import annotations
 
+import signal
+
 import uvicorn
 
 from simulators.platform import slowloris
@@ -22,6 +24,17 @@ GRACE_S = 10
 
 
 class _Server(uvicorn.Server):
+    stop_signal: str | None = None       #: the signal that stopped the node (SIGINT, SIGTERM), if one did
+
+    def handle_exit(self, sig, frame) -> None:
+        """Graceful stop on SIGINT/SIGTERM, not re-raised afterwards as uvicorn would: the command reports
+        the signal and exits 3 (interrupted).  A second SIGINT forces the exit, as in uvicorn."""
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+            self.stop_signal = self.stop_signal or signal.Signals(sig).name
+
     async def startup(self, sockets=None) -> None:
         await super().startup(sockets=sockets)
         if self.should_exit:

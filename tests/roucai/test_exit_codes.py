@@ -69,3 +69,28 @@ def test_row_3_unreachable_targets(tmp_path):
         assert r.returncode == 3, (argv, r.stdout[-500:], r.stderr[-500:])
         assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, argv
         assert len(r.stderr.strip().splitlines()) + len(r.stdout.strip().splitlines()) <= 5, (argv, r.stdout, r.stderr)
+
+
+def test_row_3_a_server_stopped_by_a_signal(tmp_path):
+    """serve platform and serve node: SIGINT or SIGTERM stops them gracefully, one line, exit 3."""
+    import shutil
+    import signal
+    import time
+    node_cfg = tmp_path / "node.toml"
+    shutil.copy(ROOT / "fixtures" / "nodes" / "example-node.toml", node_cfg)
+    text = node_cfg.read_text("utf-8").replace("port = 8660", "port = 0")
+    node_cfg.write_text(text, "utf-8")
+    servers = {"platform": ["serve", "platform", "--db", tmp_path / "p.db", "--port", "0"],
+               "node": ["serve", "node", "--config", node_cfg]}
+    for name, argv in servers.items():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            p = subprocess.Popen([sys.executable, "-m", "roucai.cli", "--lang", "en", *map(str, argv)], cwd=tmp_path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+            seen = ""
+            deadline = time.monotonic() + 30
+            while '"listening"' not in seen and time.monotonic() < deadline:
+                seen += p.stderr.readline()
+            p.send_signal(sig)
+            _, err = p.communicate(timeout=30)
+            assert p.returncode == 3, (name, sig, err[-800:])
+            assert err.strip().splitlines()[-1] == f"stopped ({signal.Signals(sig).name})", (name, err[-300:])
