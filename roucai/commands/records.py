@@ -138,6 +138,8 @@ def run_validate(args, con) -> int:
              None: ("无法读取", "unreadable")}
     for r in results:
         verdict = con.t("符合", "conformant") if r["ok"] else con.t("不符合", "NOT conformant")
+        if r["ok"] and r["kind"] == "envelope" and args.key is None:
+            verdict = con.t("符合（签名未核验：未给出 --key）", "conformant, signature NOT verified (no --key)")
         nbad = sum(1 for x in r["records"] if not x["ok"])
         con.say(f"{r['file']}: {con.t(*kinds[r['kind']])} ({r['format'].upper()}), "
                 + con.t(f"{len(r['records'])} 条记录，{nbad} 条有误", f"{len(r['records'])} records, {nbad} with errors")

@@ -150,3 +150,14 @@ def test_deployed_forms_pass_with_warnings_named(capsys):
     rc, out, _ = run(capsys, "records", "validate", *deployed, "--lang", "en")
     assert rc == 0 and out.count("— conformant") == len(deployed) and "NOT conformant" not in out
     assert "[CODE-COMM-03] warning goods_code" in out and "[CODE-BATCH-02] warning" in out
+
+
+def test_an_envelope_checked_without_a_key_says_its_signature_was_not_verified(capsys, tmp_path):
+    """A tampered envelope validated without --key must not read as plainly conformant."""
+    rc, out, _ = run(capsys, "records", "example", "market_in_info_detail", "--envelope", "--key", "k1")
+    f = tmp_path / "env.xml"
+    f.write_text(out.replace("<weight>", "<weight>9", 1), "utf-8")
+    rc, out, _ = run(capsys, "--lang", "en", "records", "validate", f)
+    assert rc == 0 and "conformant, signature NOT verified (no --key)" in out
+    rc, out, _ = run(capsys, "--lang", "en", "records", "validate", f, "--key", "k1")
+    assert rc == 1 and "NOT conformant" in out and "TRAN-ENV-05" in out
