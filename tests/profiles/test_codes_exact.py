@@ -235,3 +235,16 @@ def test_batch_length_defaults_to_node_plus_trace_sequence():
     assert bare.len["batch"] == 9 + 7
     assert bare.batch_code("650102001", 1) == "6501020010000001"
     assert bare.findings("6501020010000000", "batch")[0].rule == "CODE-BATCH-01"
+
+
+def test_white_space_position_at_an_odd_index():
+    assert [f.zh for f in BOOK.findings("6501020\t1", "node")] == ["第8位是空白字符（U+0009），流通节点编码不能含空格"]
+
+
+def test_node_self_follows_the_profile_and_a_kind_read_from_input():
+    kind = "".join(["oper", "ator"])                    # not the interned literal: read from input
+    assert BOOK.check("6501020010000", kind).details["node_self"] is True
+    spec = dict(BOOK.spec, operator=dict(BOOK.spec["operator"], self_seq="0001"))
+    other = CodeBook(BOOK.regions, spec)
+    assert other.check("6501020010001", "operator").details["node_self"] is True
+    assert "node_self" not in other.check("6501020010000", "operator").details

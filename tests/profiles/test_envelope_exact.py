@@ -326,3 +326,11 @@ def test_unknown_response_element_is_quoted_to_40_characters():
     tag = "Y" * 50
     resp, fs = ENV.parse_response(good.replace("</Count>", f"</Count><{tag}>1</{tag}>", 1).encode())
     assert resp is None and rows(fs) == [("TRAN-ENV-09", tag[:40], "error", None)]
+
+
+def test_a_response_of_300_records_reads_back_without_findings():
+    t = "market_tran_info_detail"
+    res = ENV.parse(ENV.build(NODE, t, recs(t, 300), KEY, request_time=WHEN), key=KEY)
+    resp = ENV.respond(res, now=WHEN)
+    back, fs = ENV.parse_response(ENV.build_response(resp))
+    assert fs == [] and back == resp and back.count == 300

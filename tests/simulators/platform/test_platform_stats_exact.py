@@ -121,8 +121,12 @@ def test_daily_filters_and_totals_agree(platform):
         n, w = want.get(r["node_id"], (0, 0))
         want[r["node_id"]] = (n + r["records"], w + g)
     assert tot["by_node"] == {k: {"records": n, "weight_kg": kg(w)} for k, (n, w) in sorted(want.items())}
-    assert sum(v["records"] for v in tot["by_node_type"].values()) == sum(r["records"] for r in rows)
-    assert sum(v["records"] for v in tot["by_commodity"].values()) == sum(r["records"] for r in rows)
+    for key, part in (("by_node_type", lambda r: r["node_type"]), ("by_commodity", lambda r: r["goods_code"] or "")):
+        want = {}
+        for r in rows:
+            n, w = want.get(part(r), (0, 0))
+            want[part(r)] = (n + r["records"], w + int(r["weight_kg"].replace(".", "")))
+        assert tot[key] == {k: {"records": n, "weight_kg": kg(w)} for k, (n, w) in sorted(want.items())}, key
     assert set(tot["by_node"]) == {S, W, R}
 
 
@@ -175,3 +179,11 @@ def test_scale_usage_by_node_type_is_exact(platform):
                                  "meat_wholesale": {"rate": 0.0, "used": 0, "scales": 1}}
     assert k["by_node"] == {R: {"rate": 1.0, "used": 1, "scales": 1}, W: {"rate": 0.0, "used": 0, "scales": 1}}
     assert k["overall"] == {"rate": 0.5, "used": 1, "scales": 2}
+
+
+def test_quarter_coverage_of_a_type_with_no_registered_node(platform):
+    platform.svc.registry.set_status("650109001", "disabled")          # the only supermarket
+    platform.svc.registry.set_enterprises("2025Q1", "supermarket", 3)
+    q = platform.svc.stats.quarter_kpis("2025Q1")
+    assert q["by_node_type"]["supermarket"] == {"usage": {"rate": None, "uploading": 0, "registered": 0},
+                                                "coverage": {"rate": 0.0, "registered": 0, "enterprises": 3}}
