@@ -72,8 +72,11 @@ class PlatformConfig:
         if self.secret_file:
             return self.secret_file
         if self.is_postgres or self.db == ":memory:":
-            raise ConfigError("使用 PostgreSQL 或内存数据库时必须给出 --secret-file",
-                              "--secret-file is required with PostgreSQL or an in-memory database")
+            raise ConfigError("使用 PostgreSQL 或内存数据库时必须给出 --secret-file FILE（文件不存在时自动创建，权限 0600；"
+                              "同一数据库须始终用同一个文件，节点密钥由它派生）",
+                              "--secret-file FILE is required with PostgreSQL or an in-memory database (created, "
+                              "mode 0600, if it does not exist; keep the same file for the same database: node keys "
+                              "derive from it)")
         path = self.db[len("sqlite:///"):] if self.db.startswith("sqlite:///") else self.db
         return path + ".secret"
 
