@@ -160,6 +160,8 @@ def test_parts_of_every_kind_are_exact():
     # no parts for a code that is not all ASCII digits of the right length
     assert "parts" not in BOOK.check("6501020010012000034５").details
     assert "parts" not in BOOK.check("650102001001200003", "trace").details
+    assert "parts" not in BOOK.check("650102001001200003451", "trace").details
+    assert "node_self" not in BOOK.check("65010200100001", "operator").details
 
 
 @pytest.mark.parametrize("n,kind", [(0, "commodity"), (7, "commodity"), (8, "commodity"), (9, "node"),
