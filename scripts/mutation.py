@@ -76,6 +76,10 @@ def _cosmic(args: list[str], cwd: Path, timeout: float | None = None) -> int | N
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return None
+    except BaseException:       # Ctrl-C: the tests in cosmic-ray's own session go too
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
 
 
 def _sample(db_path: Path, n: int | None, seed: int, module: str) -> int:

@@ -334,3 +334,11 @@ def test_a_response_of_300_records_reads_back_without_findings():
     resp = ENV.respond(res, now=WHEN)
     back, fs = ENV.parse_response(ENV.build_response(resp))
     assert fs == [] and back == resp and back.count == 300
+
+
+def test_a_record_error_read_from_data_refuses_the_record():
+    from profiles.envelope import EnvelopeResult
+    severity = "".join(["err", "or"])                   # as read from a profile's data, not the literal
+    bad = EnvelopeResult("xml", record_findings=[[], [Finding("TRAN-REC-02", "weight", "z", "e", severity)]])
+    assert bad.envelope_ok and not bad.ok
+    assert EnvelopeResult("xml", record_findings=[[Finding("X", "f", "z", "e", "warning")]]).ok
