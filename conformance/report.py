@@ -37,7 +37,7 @@ h1{font-size:1.5em}h2{border-bottom:2px solid #c33;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .5em;
 vertical-align:top;text-align:left;font-size:.92em}th{background:#f3f3f3}
 .v{font-weight:bold;white-space:nowrap}.v-pass{color:#176a1c}.v-fail,.v-unexpected-pass,.v-timeout,.v-error{color:#b00}
-.v-partial,.v-not-tested{color:#b66b00}.incomplete{background:#b66b00}.v-not-applicable,.v-expected-failure{color:#666}
+.v-partial,.v-not-tested{color:#b66b00}.v-not-testable{color:#666;font-style:italic}.incomplete{background:#b66b00}.v-not-applicable,.v-expected-failure{color:#666}
 .banner{font-size:1.3em;padding:.5em 1em;display:inline-block;border-radius:4px;color:#fff}
 .ok{background:#1f7a2b}.bad{background:#b3261e}.stopped{background:#666}code,pre{font-family:monospace;font-size:.9em}
 pre{background:#f7f7f7;padding:.5em;overflow:auto}
@@ -75,7 +75,8 @@ def render_html(results: dict, lang: str = "zh") -> str:
             f"<tr><th>{t('id')}</th><th>{t('name')}</th><th>{t('level')}</th><th>{t('evidence_level')}</th>"
             f"<th>{t('verdict')}</th><th>{t('tests_col')}</th></tr>"]
     for r in results["requirements"]:
-        links = " ".join(f'<a href="#{_anchor(n)}">{e(n.split("::")[-1])}</a>' for n in r["tests"])
+        links = (" ".join(f'<a href="#{_anchor(n)}">{e(n.split("::")[-1])}</a>' for n in r["tests"])
+                 or e(r.get("reason_en" if i else "reason_zh", "")))      # not testable: the catalogue's reason
         out.append(f'<tr id="req-{e(r["id"])}"><td><code>{e(r["id"])}</code></td>'
                    f'<td>{e(r["title_en" if i else "title_zh"])}</td><td>{e(_LEVEL[r["level"]][i])}</td>'
                    f'<td>{e(_EVID.get(r["evidence"], (r["evidence"],) * 2)[i])}</td>'

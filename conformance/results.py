@@ -92,6 +92,7 @@ def build_results(session) -> dict:
             "level": q.level, "evidence": q.evidence, "source": q.source,
             "verdict": V.combine([t["verdict"] for t in by_req[rid]]),
             "tests": [t["nodeid"] for t in by_req[rid]]})
+    reqs += not_testable(session.catalogue, {t["suite"] for t in tests}, set(by_req))
     failed_required = [r["id"] for r in reqs if r["verdict"] in V.BAD and r["level"] != "recommended"]
     failed_recommended = [r["id"] for r in reqs if r["verdict"] in V.BAD and r["level"] == "recommended"]
     hard = [t for t in tests if t["verdict"] in (V.ERROR, V.UNEXPECTED_PASS)]
@@ -115,6 +116,26 @@ def build_results(session) -> dict:
             "failed_required": failed_required, "failed_recommended": failed_recommended,
             "not_tested_required": not_tested, "actions_needed": actions_needed(tests)},
     }
+
+
+#: suite -> the catalogue areas it judges
+SUITE_AREAS = {"coding": ("coding",), "perception": ("perception",), "transmission": ("transmission", "node"),
+               "platform": ("platform",)}
+
+
+def not_testable(catalogue, suites: set[str], tested: set[str]) -> list[dict]:
+    """The requirements of the suites that ran which no test can judge, each with the catalogue's reason
+    (verdict ``not-testable``, outside the run verdict): the report lists every requirement of its suites."""
+    areas = {a for s in suites for a in SUITE_AREAS.get(s, ())}
+    out = []
+    for q in sorted(catalogue, key=lambda q: q.id):
+        if q.area in areas and q.testable_by == "not-tested" and q.id not in tested:
+            why = q.not_tested_reason or {}
+            out.append({"id": q.id, "title_zh": q.title_zh, "title_en": q.title_en, "statement_zh": q.statement_zh,
+                        "statement_en": q.statement_en, "level": q.level, "evidence": q.evidence, "source": q.source,
+                        "verdict": V.NOT_TESTABLE, "tests": [], "reason_zh": why.get("zh", ""),
+                        "reason_en": why.get("en", "")})
+    return out
 
 
 def actions_needed(tests: list[dict]) -> list[dict]:

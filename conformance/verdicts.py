@@ -18,10 +18,15 @@ from __future__ import annotations
 
 PASS, FAIL, ERROR, TIMEOUT = "pass", "fail", "error", "timeout"
 NOT_APPLICABLE, PARTIAL, NOT_TESTED = "not-applicable", "partial", "not-tested"
+#: a requirement of a suite that ran which no test of this harness can judge (the catalogue's
+#: ``testable_by = "not-tested"`` with its reason: an audit, a document not public…): listed with the
+#: reason, outside the run verdict
+NOT_TESTABLE = "not-testable"
 EXPECTED_FAILURE, UNEXPECTED_PASS = "expected-failure", "unexpected-pass"
 
 #: Worst first.
-ORDER = (UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL, NOT_TESTED, EXPECTED_FAILURE, PASS, NOT_APPLICABLE)
+ORDER = (UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL, NOT_TESTED, EXPECTED_FAILURE, PASS, NOT_APPLICABLE,
+         NOT_TESTABLE)
 #: Verdicts that make a target non-conformant when the requirement is required.
 BAD = frozenset({UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL})
 
@@ -30,6 +35,7 @@ LABELS = {
     TIMEOUT: ("超时", "timeout"), NOT_APPLICABLE: ("不适用", "not applicable"),
     PARTIAL: ("部分通过", "partial"), EXPECTED_FAILURE: ("已声明的预期失败", "expected failure"),
     UNEXPECTED_PASS: ("意外通过", "UNEXPECTED PASS"), NOT_TESTED: ("未测试", "not tested"),
+    NOT_TESTABLE: ("本工具无法测试", "not testable by the harness"),
 }
 
 #: The verdict of a whole run: every applicable required requirement passed / something failed /
