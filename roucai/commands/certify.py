@@ -25,6 +25,7 @@ unreachable target, harness error, timeout or interrupted.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, UsageError
@@ -83,6 +84,7 @@ def _run(args, con) -> int:
         raise UsageError("--timeout 必须为正数", "--timeout must be positive")
     report = Path(args.report).resolve()
     junit = Path(args.junit).resolve() if args.junit else report / "junit.xml"
+    created = not report.exists()
     try:
         report.mkdir(parents=True, exist_ok=True)
         for stale in ("results.json", "bundle.zip", LOG):
@@ -95,7 +97,12 @@ def _run(args, con) -> int:
         def note(line: str) -> None:
             log.write(line.rstrip("\n") + "\n")
             log.flush()
-        capabilities = _setup(args, con, note, log_path)
+        try:
+            capabilities = _setup(args, con, note, log_path)
+        except UsageError:                     # a usage error says all in its one line: leave no report folder
+            if created:
+                shutil.rmtree(report, ignore_errors=True)
+            raise
         con.say(f"一致性测试：目标 {args.target}，套件 {', '.join(chosen)}，种子 {args.seed}",
                 f"certify: target {args.target}, suites {', '.join(chosen)}, seed {args.seed}")
         argv = [str(root / s) for s in chosen] + [

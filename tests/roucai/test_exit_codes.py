@@ -94,3 +94,10 @@ def test_row_3_a_server_stopped_by_a_signal(tmp_path):
             _, err = p.communicate(timeout=30)
             assert p.returncode == 3, (name, sig, err[-800:])
             assert err.strip().splitlines()[-1] == f"stopped ({signal.Signals(sig).name})", (name, err[-300:])
+
+
+def test_a_usage_error_leaves_no_report_folder(tmp_path):
+    r = roucai("--lang", "en", "certify", "--capabilities", "no/such/capabilities.toml", cwd=tmp_path)
+    assert r.returncode == 2 and list(tmp_path.iterdir()) == []
+    r = roucai("--lang", "en", "certify", "--target", "http://127.0.0.1:1", "--report", tmp_path / "rep", cwd=tmp_path)
+    assert r.returncode == 3 and (tmp_path / "rep" / "certify.log").stat().st_size > 0   # the details it points to
