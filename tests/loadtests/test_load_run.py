@@ -228,3 +228,35 @@ def test_full_lanzhou_day_in_60s_passes_and_reconciles(tmp_path, cache):
     assert r.returncode == 0, s["breaches"]
     t = s["reconcile"]["totals"]
     assert s["reconcile"]["ok"] and t["stored"] == t["acknowledged"] == t["truth"] == s["plan"]["unique"]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Pids of live processes whose command line mentions ``text`` (a report folder: the run's own children)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if text in (d / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace"):
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
+def test_ctrl_c_stops_every_process_and_leaves_no_summary(tmp_path, cache):
+    """SIGINT mid-run: exit 3, no summary.json (nothing that reads as a finished run), no Locust or platform
+    process left behind."""
+    report = tmp_path / "r"
+    p = load(report, cache, "--preset", "tiny", "--scale", "3", "--duration", "60s", background=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and p.poll() is None and not (report / "pids.json").is_file():
+        time.sleep(0.2)
+    assert p.poll() is None, p.communicate()[1][-2000:]
+    time.sleep(2)                                   # Locust is sending
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 3, err[-2000:]
+    assert not (report / "summary.json").exists()
+    _gone(report)
+    time.sleep(1)
+    assert _processes_mentioning(str(report)) == []     # the reference platform (its db is in the report) too
