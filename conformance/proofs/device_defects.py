@@ -64,6 +64,9 @@ class Transform:
     def frame(self, direction: str, frame, msg, now: float):
         return None
 
+    def host_connected(self, count: int) -> None:
+        """The relay accepted host connection number ``count`` (a harness reopens its port after a power cycle)."""
+
     def send(self, msg, seq: int, delay: float = 0.0, to: str = "host"):
         return [(delay, self.protocol.encode(msg, seq), to)]
 
@@ -162,15 +165,27 @@ class TraceForeignOperator(_Records):
 
 
 class TraceRewound(_Records):
-    """The trace sequence went back by ``by`` (a counter restored from a stale copy, as after a power cut):
-    record ``i`` carries the code the scale issued to record ``i - by`` (learned from the traffic)."""
+    """The trace sequence went back by ``by`` (a counter restored from a stale copy): record ``i`` carries the
+    code the scale issued to record ``i - by`` (learned from the traffic).  ``after_power_cycle``: only records
+    first seen after the host reconnected (as a harness does after power-cycling the scale)."""
 
     def __init__(self, protocol, rng, **params):
         super().__init__(protocol, rng, **params)
         self.codes: dict[int, str] = {}
+        self.rewound_from: int | None = None if params.get("after_power_cycle") else 0
+        self.armed = False
+
+    def host_connected(self, count):
+        if self.codes:               # the host came back after sales: the scale was power-cycled
+            self.armed = True
 
     def record(self, r):
+        first_seen = r.index not in self.codes
         self.codes.setdefault(r.index, r.trace_code)
+        if self.rewound_from is None and self.armed and first_seen:
+            self.rewound_from = r.index
+        if self.rewound_from is None or r.index < self.rewound_from:
+            return r
         old = self.codes.get(r.index - int(self.params["by"]))
         return replace(r, trace_code=old) if old else r
 

@@ -351,6 +351,7 @@ class Relay:
                             continue
                     self._host = _Sock(conn)
                     self.stats["host_connections"] += 1
+                    self.transform.host_connected(self.stats["host_connections"])
                 elif side is self._host:
                     data = self._host.recv()
                     if data is None:
