@@ -187,3 +187,10 @@ def test_quarter_coverage_of_a_type_with_no_registered_node(platform):
     q = platform.svc.stats.quarter_kpis("2025Q1")
     assert q["by_node_type"]["supermarket"] == {"usage": {"rate": None, "uploading": 0, "registered": 0},
                                                 "coverage": {"rate": 0.0, "registered": 0, "enterprises": 3}}
+
+
+def test_quarter_composite_keeps_four_decimals(platform):
+    platform.svc.registry.set_enterprises("2025Q1", "farmers_market", 3)   # 1 registered of 3: 0.3333
+    q = platform.svc.stats.quarter_kpis("2025Q1")
+    assert q["by_node_type"]["farmers_market"]["coverage"] == {"rate": 0.3333, "registered": 1, "enterprises": 3}
+    assert q["composite"] == {"usage": 0.0, "coverage": 0.3333}
