@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sessionkit import items_of_module
 from test_perception_suite import (
     DeviceProcess,  # the simulated scale in another process, control channel
 )
@@ -84,7 +85,7 @@ def run_behind_relay(tmp: Path, defect, k: str | None) -> dict:
 def runs(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("device-defects")
     by_req = _tests_by_requirement()
-    mine = [it for it in request.session.items if it.module is request.module]
+    mine = items_of_module(request)
     names = sorted({it.callspec.params["name"] for it in mine if hasattr(it, "callspec")})
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:

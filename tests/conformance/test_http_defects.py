@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sessionkit import items_of_module
 
 from conformance.proofs.http_defects import load_catalogue
 
@@ -103,7 +104,7 @@ def _node_run(defect: str | None, suite: str, names: list[str], work: Path) -> d
 
 
 def _selected(request) -> list[str]:
-    mine = [it for it in request.session.items if it.module is request.module]
+    mine = items_of_module(request)
     if any(it.originalname in ("test_every_defect_is_caught", "test_clean_proxy_is_conformant") for it in mine):
         return sorted(DEFECTS)
     return sorted({it.callspec.params["name"] for it in mine if hasattr(it, "callspec")})

@@ -22,9 +22,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sessionkit import items_of_module
 
-from conformance.proofs.http_defects import (TRANSFORMS, DuplicateAsAccepted, Transform, _is_upload, _profile,
-                                             _resign, transform)
+from conformance.proofs.http_defects import (
+    TRANSFORMS,
+    DuplicateAsAccepted,
+    Transform,
+    _is_upload,
+    _profile,
+    _resign,
+    transform,
+)
 from tests.conformance.test_http_defects import _platform_run
 
 pytestmark = pytest.mark.slow
@@ -141,7 +149,7 @@ def _clean(out) -> dict:
 
 def _selected(request) -> tuple[list[str], bool]:
     """The cases this session needs, and whether it needs the clean run."""
-    mine = [it for it in request.session.items if it.module is request.module]
+    mine = items_of_module(request)
     return (sorted({it.callspec.params["test"] for it in mine if hasattr(it, "callspec")}),
             any(it.originalname == "test_the_clean_reference_passes_every_plat_sec_test" for it in mine))
 

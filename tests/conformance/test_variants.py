@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sessionkit import items_of_module
 
 from conformance.variants import load_variants
 
@@ -70,7 +71,7 @@ def _certify_once_more_on_error(variant, tests: list[str], out: Path) -> dict:
 
 def _selected(request) -> list[str]:
     """The variants this session needs: all when the catch rate is selected, else the selected cases."""
-    mine = [it for it in request.session.items if it.module is request.module]
+    mine = items_of_module(request)
     if any(it.originalname == "test_catch_rate_is_complete" for it in mine):
         return sorted(VARIANTS)
     return sorted({it.callspec.params["name"] for it in mine if hasattr(it, "callspec")})
