@@ -204,13 +204,13 @@ def _drops(svc, app):
     real = svc.ingestor._commit
     seen = [0]
 
-    def commit(node, res, rtype, rows):
+    def commit(node, res, rtype, rows, *extra):
         kept = []
         for row in rows:
             seen[0] += 1
             if seen[0] % 100:
                 kept.append(row)
-        return real(node, res, rtype, kept)     # the dropped record is still answered "accepted"
+        return real(node, res, rtype, kept, *extra)     # the dropped record is still answered "accepted"
     svc.ingestor._commit = commit
 
 
@@ -218,8 +218,8 @@ def _drops(svc, app):
 def _double_counts(svc, app):
     real = svc.ingestor._commit
 
-    def commit(node, res, rtype, rows):
-        duplicates, conflicts = real(node, res, rtype, rows)
+    def commit(node, res, rtype, rows, *extra):
+        duplicates, conflicts = real(node, res, rtype, rows, *extra)
         with svc.store.write() as tx:
             for pos, _rec, facts, ddate in rows:
                 if pos in duplicates:
@@ -234,8 +234,8 @@ def _double_counts(svc, app):
 def _write_behind(svc, app):
     real = svc.ingestor._commit
 
-    def commit(node, res, rtype, rows):
-        t = threading.Timer(30.0, real, (node, res, rtype, rows))   # answers before anything is committed
+    def commit(node, res, rtype, rows, *extra):
+        t = threading.Timer(30.0, real, (node, res, rtype, rows, *extra))   # answers before anything is committed
         t.daemon = True
         t.start()
         return set(), set()
@@ -246,11 +246,11 @@ def _write_behind(svc, app):
 def _overwrites(svc, app):
     real = svc.ingestor._commit
 
-    def commit(node, res, rtype, rows):
+    def commit(node, res, rtype, rows, *extra):
         with svc.store.write() as tx:           # a changed record silently replaces the stored one
             for _pos, _rec, facts, _d in rows:
                 tx.execute("DELETE FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?", (node, rtype, facts.rkey))
-        return real(node, res, rtype, rows)
+        return real(node, res, rtype, rows, *extra)
     svc.ingestor._commit = commit
 
 
