@@ -30,7 +30,8 @@ _T = {
 _LEVEL = {"required": ("必须", "required"), "conditional": ("条件", "conditional"),
           "recommended": ("推荐", "recommended")}
 _EVID = {"standard": ("标准正文", "standard text"), "standard-toc": ("仅标准目录", "standard contents page"),
-         "practice": ("已部署实践", "deployed practice"), "profile": ("本项目自定义", "project profile")}
+         "practice": ("已部署实践", "deployed practice"), "industry": ("通用行业规范", "industry guide"),
+         "profile": ("本项目自定义", "project profile")}
 _CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;margin:2em;color:#222}
 h1{font-size:1.5em}h2{border-bottom:2px solid #c33;padding-bottom:.2em;margin-top:1.6em}
