@@ -191,6 +191,15 @@ class Profile:
         return EnvelopeSpec(self)
 
     @cached_property
+    def problems(self):
+        """Problem discovery rules (``problems.toml``: :mod:`profiles.problems`)."""
+        from .problems import ProblemRules, ProblemRulesError
+        try:
+            return ProblemRules.from_data(self.data("problems"))
+        except ProblemRulesError as exc:
+            raise ProfileError(f"{self.path('problems')}: {exc}") from None
+
+    @cached_property
     def requirements(self):
         from .requirements import RequirementCatalog
         return RequirementCatalog.from_data(self.data("requirements"))
