@@ -4,7 +4,7 @@
     python3 tasks.py main    # set up .venv, then run the main end-to-end job
     python3 tasks.py test    # set up .venv, then run the whole test suite
     python3 tasks.py bench   # set up .venv, then run the benchmarks (not part of `test`)
-    python3 tasks.py mutation [--sample N] [--module M]   # mutation score of the pure modules (not in CI)
+    python3 tasks.py mutation [--oracle unit|certify] [--sample N] [--module M]   # mutation score (not in CI)
 
 The virtual environment lives in ``.venv`` beside this file and is
 (re)installed whenever ``pyproject.toml`` changes.  Extra arguments after the
