@@ -1,0 +1,126 @@
+"""District assessment (属地管理 / 运行评价): the indicators of every district for a period, and their score.
+
+A node's district is the first ``[district] digits`` (6) of its node code (GB/T 2260 county code).  The
+districts listed are those of the active registered nodes (the city platform itself left out).  The indicator
+definitions, weights and grades are ``profiles/reference/assessment.toml`` ``[assessment]`` (evidence
+``profile``; docs/regulator.md); each indicator is ``{"rate", "num", "den"}`` with ``rate = round(num / den, 4)``
+or ``None`` when ``den`` is 0 (completeness: ``num`` is the sum of the node-days' shares, 4 decimals).
+
+Score: ``100 × Σ weight × rate / Σ weight`` over the indicators with a rate, 2 decimals; ``None`` when none has
+one.  Grade: the first ``[[assessment.grades]]`` whose ``min`` the score reaches.
+
+Open problems and time to close come from the problem store when the platform has one (issue 14 item 1;
+:meth:`Assessment.problem_columns` returns ``None`` otherwise and the answer says so: ``"problems": null``).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .periods import Period
+from .recordmap import RecordMap
+from .regstats import load_rules
+from .stats import Stats
+from .storage import Store
+
+INDICATORS = ("coverage", "scale_usage", "report_rate", "timeliness", "completeness", "chain")
+
+
+def _ind(num, den) -> dict:
+    return {"rate": round(num / den, 4) if den else None, "num": num, "den": den}
+
+
+class Assessment:
+    def __init__(self, store: Store, recmap: RecordMap, stats: Stats, profile, rules: dict | None = None):
+        self.store = store
+        self.recmap = recmap
+        self.stats = stats
+        self.profile = profile
+        self.rules = rules if rules is not None else load_rules()
+        self.digits = int(self.rules["district"]["digits"])
+
+    def district_of(self, node_id: str) -> str:
+        return node_id[:self.digits]
+
+    def problem_columns(self, period: Period) -> dict | None:
+        """district -> ``{"open", "closed", "mean_close_h"}`` from the platform's problem store, or ``None``
+        while the platform has none (a seam: a platform with problems overrides it)."""
+        return None
+
+    def districts(self, period: Period) -> dict:
+        """The assessment of every district for ``period`` (see the module docstring)."""
+        days = period.days
+        with self.store.read() as tx:
+            nodes = tx.all("SELECT node_id, node_type FROM nodes WHERE status = 'active' AND node_type <> ?",
+                           ("city_platform",))
+            sent = tx.all("SELECT node_id, data_date, rtype, SUM(records), SUM(timely) FROM daily_stats"
+                          " WHERE data_date >= ? AND data_date <= ? AND records > 0"
+                          " GROUP BY node_id, data_date, rtype", (period.first, period.last))
+            chain = tx.all(
+                "SELECT r.node_id, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM records u"
+                " WHERE u.own_code = r.upstream) THEN 1 ELSE 0 END), 0) FROM records r"
+                " WHERE r.data_date >= ? AND r.data_date <= ? AND r.upstream IS NOT NULL GROUP BY r.node_id",
+                (period.first, period.last))
+        role = {n: self.recmap.role_of(t) or t for n, t in nodes}
+        acc = defaultdict(lambda: defaultdict(lambda: [0, 0]))   # district -> indicator -> [num, den]
+        node_days: dict = defaultdict(set)                       # (node, day) -> record types
+        for node, date, rtype, n, timely in sent:
+            node_days[(node, date)].add(rtype)
+            d = acc[self.district_of(node)]["timeliness"]
+            d[0] += int(timely)
+            d[1] += int(n)
+        for node in role:
+            a = acc[self.district_of(node)]
+            a["coverage"][1] += 1
+            a["coverage"][0] += any((node, day) in node_days for day in days)
+            a["report_rate"][1] += len(days)
+            a["report_rate"][0] += sum(1 for day in days if (node, day) in node_days)
+        for (node, _day), types in node_days.items():
+            if node not in role:
+                continue
+            expected = self.recmap.expected_types(role[node])
+            if expected:
+                c = acc[self.district_of(node)]["completeness"]
+                c[0] += len(types & set(expected)) / len(expected)
+                c[1] += 1
+        for node, linked, ok in chain:
+            c = acc[self.district_of(node)]["chain"]
+            c[0] += int(ok)
+            c[1] += int(linked)
+        usage = self.stats.scale_usage(period.first, period.last)["by_node"]
+        for node, u in usage.items():
+            s = acc[self.district_of(node)]["scale_usage"]
+            s[0] += u["used"]
+            s[1] += u["scales"]
+        problems = self.problem_columns(period)
+        regions = self.profile.regions
+        out = []
+        for code in sorted({self.district_of(n) for n in role}):
+            a = acc[code]
+            ind = {}
+            for k in INDICATORS:
+                num, den = a[k] if k in a else (0, 0)
+                ind[k] = _ind(round(num, 4) if k == "completeness" else num, den)
+            r = regions.get(code)
+            row = {"code": code, "name": r.name if r else None, "nodes": a["coverage"][1], "indicators": ind,
+                   **self.score(ind)}
+            if problems is not None:
+                row["problems"] = problems.get(code, {"open": 0, "closed": 0, "mean_close_h": None})
+            out.append(row)
+        return {"period": period.label, "from": period.first, "to": period.last, "days": len(days),
+                "weights": dict(self.rules["assessment"]["weights"]), "indicators": list(INDICATORS),
+                "problems": "included" if problems is not None else None, "districts": out}
+
+    def score(self, ind: dict) -> dict:
+        """``{"score", "grade": {"zh", "en"} | None}`` of one district's indicators (profile weights)."""
+        weights = self.rules["assessment"]["weights"]
+        num = den = 0.0
+        for k, w in weights.items():
+            rate = ind.get(k, {}).get("rate")
+            if rate is not None:
+                num += w * rate
+                den += w
+        if not den:
+            return {"score": None, "grade": None}
+        score = round(100 * num / den, 2)
+        grade = next((g for g in self.rules["assessment"]["grades"] if score >= g["min"]), None)
+        return {"score": score, "grade": {"zh": grade["zh"], "en": grade["en"]} if grade else None}
