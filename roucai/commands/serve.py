@@ -24,7 +24,10 @@ sets when a silent node shows offline; with ``--pid-file FILE`` it writes
 * ``set-enterprises QUARTER NODE_TYPE COUNT`` — the enterprise coverage rate's
   denominator (PLAT-KPI-03), entered per quarter;
 * ``register-city ID --name N`` — at a *central* platform: a city platform
-  (6-digit GB/T 2260 id) and its key.
+  (6-digit GB/T 2260 id) and its key;
+* ``register-regulator ID --name N`` — a regulator (6-digit GB/T 2260 code of its
+  jurisdiction) who runs problem detection and acknowledges or closes problems; a new
+  key each time (the previous one revoked), printed once.
 
 Keys are derived from the platform secret (``--secret-file``, default
 ``<db>.secret``); the database holds only a version and a fingerprint.
@@ -109,6 +112,10 @@ def register(sub, common):
     x.add_argument("count", type=int)
     x = a.add_parser("register-city", parents=[common], help="(central) register a city platform")
     x.add_argument("city_id")
+    x.add_argument("--name", required=True)
+    x = a.add_parser("register-regulator", parents=[common],
+                     help="a regulator (6-digit GB/T 2260 jurisdiction) who handles problems; new key / 登记监管部门")
+    x.add_argument("regulator_id")
     x.add_argument("--name", required=True)
     sa.set_defaults(func=run_admin)
     from .serve_node import add_parser as add_node_parser  # roucai serve node (simulators/node)
@@ -307,6 +314,12 @@ def _admin(action, args, con, reg, cfg) -> int:
         out = {**n.to_dict(), "key": key}
         con.say(f"已登记城市平台 {n.node_id}，密钥（仅显示一次）：{key}",
                 f"registered city platform {n.node_id}; key (shown once): {key}")
+    elif action == "register-regulator":
+        from simulators.platform.regulators import Regulators
+        key = Regulators(reg.store, reg.secret, reg.profile).register(args.regulator_id, args.name)
+        out = {"regulator_id": args.regulator_id, "name": args.name, "key": key}
+        con.say(f"已登记监管部门 {args.regulator_id}，密钥（仅显示一次）：{key}",
+                f"registered regulator {args.regulator_id}; key (shown once): {key}")
     elif action == "register-operator":
         out = reg.register_operator(args.operator, args.name, args.business_type, args.reg_id)
         con.say(f"已登记经营者 {args.operator}", f"registered operator {args.operator}")

@@ -35,6 +35,7 @@ from .monitor import Monitor
 from .nodeauth import AuthError, RequestVerifier
 from .openapi_doc import ERROR_SCHEMA, document_errors
 from .pages import install_docs, render_trace_page
+from .problem_routes import install_problem_routes
 from .recordmap import RecordMap
 from .registry import CITY_PLATFORM, Registry
 from .replaystore import StoredReplayMemory
@@ -91,6 +92,7 @@ class Services:
     verifier: RequestVerifier
     pusher: feedmod.FeedPusher | None
     max_body: int
+    secret: PlatformSecret | None = None
 
 
 def build_services(config: PlatformConfig, store: Store | None = None) -> Services:
@@ -114,7 +116,7 @@ def build_services(config: PlatformConfig, store: Store | None = None) -> Servic
                                     config.feed_interval_s)
     max_body = min(config.max_body, spec.limits.max_bytes)
     return Services(config, profile, store, registry, recmap, ingestor, Tracer(store, profile), monitor,
-                    Stats(store, recmap, profile), stop, verifier, pusher, max_body)
+                    Stats(store, recmap, profile), stop, verifier, pusher, max_body, secret)
 
 
 _XML_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?><DataExchangeReq><NodeId>650102001</NodeId>'
@@ -367,6 +369,8 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         overdue = StopTrade.flag_overdue(items, now_ms(), deadline_ms)
         return {"instructions": items, "pending": sum(1 for i in items if i["acked_ms"] is None),
                 "ack_deadline_s": config.stop_ack_deadline_s, "overdue": overdue}
+
+    install_problem_routes(app, svc, API, _err, _DATE_RE)   # problem discovery (issue 14): problem_routes.py
 
     # -- upward feed --------------------------------------------------------------
     if config.role == "central":

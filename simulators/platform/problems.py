@@ -1,0 +1,249 @@
+"""Problem discovery (问题发现) over the stored records: detection, the problem list, and its states.
+
+Rules: the profile's ``problems.toml`` (:mod:`profiles.problems`); only kinds with ``status = "detected"``
+are flagged here.  Contracts:
+
+* :meth:`Problems.detect` runs every detected kind for one business day ``D`` (yyyyMMdd, Beijing time) over
+  the records stored so far, in one write transaction; cost is bounded by the day's records (queries by
+  ``data_date``, indexed) plus, for duplicate codes and stock, the records sharing the day's codes.
+  It returns the number of new flags per kind.  A flag's identity is ``(kind, subject, data_date)``
+  (``INSERT … ON CONFLICT DO NOTHING``): re-running never duplicates a flag and never resets its state.
+  Where a flag's day is not ``D`` by nature (a code reused on two days, a batch that tipped over earlier),
+  the day is the earliest day the evidence shows, so the identity does not depend on the order of runs.
+* Every flag carries the records that prove it (``records``: platform record ids, at most
+  :data:`MAX_EVIDENCE`; ``codes``: the trace codes involved), its node, its district (the node code's
+  first 6 digits, GB/T 2260) and ``detail`` (numbers behind the verdict).
+* States: ``open`` → ``acknowledged`` → ``closed`` (:meth:`Problems.act`); only a regulator whose
+  jurisdiction covers the problem's district moves them; closing needs a note; a closed problem stays closed.
+* :func:`listing` is the query the API and other modules (district assessment) use: by district (a county
+  code, or a prefix), kind, state, node and business-day range, ordered by id, bounded.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+
+from .clock import now_ms
+from .recordmap import RecordMap
+from .regulators import covers
+from .storage import Store, Tx
+
+MAX_EVIDENCE = 50
+LIST_MAX = 1000
+_COLS = ("id, kind, subject, data_date, node_id, district, records, codes, detail, state, detected_ms, acked_ms,"
+         " acked_by, closed_ms, closed_by, note")
+_KEYS = [c.strip() for c in _COLS.split(",")]
+_JSON = ("records", "codes", "detail")
+
+
+class ActionError(Exception):
+    """A problem action refused: ``status`` (404/403/409), zh, en."""
+
+    def __init__(self, status: int, zh: str, en: str):
+        self.status, self.zh, self.en = status, zh, en
+        super().__init__(en)
+
+
+def _row(r: tuple) -> dict:
+    d = dict(zip(_KEYS, r))
+    for k in _JSON:
+        d[k] = json.loads(d[k])
+    return d
+
+
+def listing(tx: Tx, district: str | None = None, kind: str | None = None, state: str | None = None,
+            first: str | None = None, last: str | None = None, node_id: str | None = None,
+            after_id: int = 0, limit: int = LIST_MAX) -> list[dict]:
+    """Problems matching every given filter, by id ascending, ids > ``after_id``, at most ``limit``.
+
+    ``district`` is a county code or any prefix of one (``6501`` = every district of Urumqi);
+    ``first``/``last`` bound the business day (yyyyMMdd, inclusive)."""
+    sql, params = f"SELECT {_COLS} FROM problems WHERE id > ?", [int(after_id)]
+    if district:
+        sql += " AND district LIKE ?"
+        params.append(district.replace("%", "").replace("_", "") + "%")
+    for col, val in (("kind", kind), ("state", state), ("node_id", node_id)):
+        if val:
+            sql += f" AND {col} = ?"
+            params.append(val)
+    if first:
+        sql += " AND data_date >= ?"
+        params.append(first)
+    if last:
+        sql += " AND data_date <= ?"
+        params.append(last)
+    sql += " ORDER BY id LIMIT ?"
+    params.append(max(1, min(int(limit), LIST_MAX)))
+    return [_row(r) for r in tx.all(sql, params)]
+
+
+class Problems:
+    def __init__(self, store: Store, recmap: RecordMap, profile):
+        self.store = store
+        self.recmap = recmap
+        self.rules = profile.problems
+        self.codes = profile.codes
+
+    # -- detection ---------------------------------------------------------------
+    def detect(self, day: str) -> dict[str, int]:
+        """Flag every detected kind for business day ``day``; returns new flags per kind (see module doc)."""
+        found: list[tuple] = []
+        with self.store.write() as tx:
+            nodes = {n: t for n, t in tx.all("SELECT node_id, node_type FROM nodes")}
+            for kind in self.rules.detected:
+                found += [(kind, *f) for f in getattr(self, "_" + kind.replace("-", "_"))(tx, day, nodes)]
+            now = now_ms()
+            new: dict[str, int] = {k: 0 for k in self.rules.detected}
+            for kind, subject, date, node, recs, codes, detail in found:
+                n = tx.execute("INSERT INTO problems (kind, subject, data_date, node_id, district, records, codes,"
+                               " detail, detected_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                               " ON CONFLICT (kind, subject, data_date) DO NOTHING",
+                               (kind, subject, date, node, node[:6], json.dumps(sorted(recs)[:MAX_EVIDENCE]),
+                                json.dumps(sorted(codes)[:MAX_EVIDENCE]),
+                                json.dumps(detail, ensure_ascii=False, sort_keys=True), now))
+                new[kind] += 1 if n != 0 else 0
+        return new
+
+    def _registered(self, nodes: dict, code: str) -> bool:
+        return code[:9] in nodes
+
+    def _chain_break(self, tx: Tx, day: str, nodes: dict):
+        k = self.rules.kind("chain-break")
+        types = list(k.get("record_types", []))
+        if not types:
+            return []
+        marks = ",".join("?" * len(types))
+        rows = tx.all(f"SELECT r.id, r.node_id, r.upstream FROM records r WHERE r.data_date = ? AND r.rtype IN"
+                      f" ({marks}) AND r.upstream IS NOT NULL AND NOT EXISTS (SELECT 1 FROM records u WHERE"
+                      f" u.own_code = r.upstream) AND NOT (substr(r.upstream, 1, 9) = r.node_id AND EXISTS (SELECT 1"
+                      f" FROM records e WHERE e.upstream = r.upstream AND e.node_id = r.node_id AND e.rtype <> r.rtype"
+                      f" AND e.rtype IN ({marks})))", [day, *types, *types])
+        by: dict = defaultdict(list)
+        for rid, node, up in rows:
+            if self._registered(nodes, up):       # a code of a node on this platform: it must be issued here
+                by[(node, up)].append(rid)
+        return [(f"{node}:{up}", day, node, ids, [up], {"upstream": up, "issuer_node": up[:9]})
+                for (node, up), ids in sorted(by.items())]
+
+    def _duplicate_trace_code(self, tx: Tx, day: str, nodes: dict):
+        rows = tx.all("SELECT a.own_code, b.id, b.node_id, b.rtype, b.data_date, b.body FROM records a JOIN records b"
+                      " ON b.own_code = a.own_code AND b.rtype = a.rtype AND b.id <> a.id WHERE a.data_date = ?"
+                      " AND a.own_code IS NOT NULL", (day,))
+        by: dict = defaultdict(dict)
+        for code, rid, node, rtype, date, body in rows:
+            sellers = self.recmap.rules.get("records", {}).get(rtype, {}).get("sellers", [])
+            rec = json.loads(body)
+            issuer = (node, tuple(rec.get(f) or "" for f in sellers))
+            by[code][rid] = (issuer, date, node)
+        out = []
+        for code, recs in sorted(by.items()):
+            issuers = {v[0] for v in recs.values()}
+            if len(issuers) < 2:
+                continue
+            first = min(v[1] for v in recs.values())
+            node = code[:9] if code[:9] in nodes else min(v[2] for v in recs.values())
+            out.append((code, first, node, list(recs), [code],
+                        {"issuers": sorted([n, "/".join(s)] for n, s in issuers)}))
+        return out
+
+    def _price_outlier(self, tx: Tx, day: str, nodes: dict):
+        k = self.rules.kind("price-outlier")
+        types, field = list(k.get("record_types", [])), k.get("price_field", "price")
+        factor, least = float(k.get("factor")), int(k.get("min_records"))
+        if not types:
+            return []
+        marks = ",".join("?" * len(types))
+        rows = tx.all(f"SELECT id, node_id, own_code, goods_code, body FROM records WHERE data_date = ? AND rtype IN"
+                      f" ({marks}) AND goods_code IS NOT NULL", [day, *types])
+        prices: dict = defaultdict(list)
+        for rid, node, own, goods, body in rows:
+            try:
+                p = float(json.loads(body).get(field) or "")
+            except ValueError:
+                continue
+            if p > 0:
+                prices[goods].append((p, rid, node, own))
+        out = []
+        for goods, items in sorted(prices.items()):
+            if len(items) < least:
+                continue
+            med = statistics.median(p for p, *_ in items)
+            for p, rid, node, own in items:
+                if p > med * factor or p < med / factor:
+                    out.append((f"{node}:{own or rid}", day, node, [rid], [own] if own else [],
+                                {"goods_code": goods, "price": p, "median": round(med, 4), "factor": factor}))
+        return out
+
+    def _silent_node(self, tx: Tx, day: str, nodes: dict):
+        import datetime as dt
+        k = self.rules.kind("silent-node")
+        roles = set(k.get("node_roles", []))
+        n = max(1, int(k.get("days", 1)))
+        d = dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
+        first = (d - dt.timedelta(days=n - 1)).strftime("%Y%m%d")
+        heard = {r[0] for r in tx.all("SELECT DISTINCT node_id FROM daily_stats WHERE data_date >= ? AND"
+                                      " data_date <= ? AND records > 0", (first, day))}
+        active = tx.all("SELECT node_id, node_type FROM nodes WHERE status = 'active' ORDER BY node_id")
+        out = []
+        for node, ntype in active:
+            if self.recmap.role_of(ntype) in roles and node not in heard:
+                last = tx.one("SELECT MAX(id) FROM records WHERE node_id = ? AND data_date < ?", (node, first))
+                out.append((node, day, node, [last[0]] if last and last[0] else [], [],
+                            {"from": first, "to": day, "days": n, "node_type": ntype}))
+        return out
+
+    def _stock_imbalance(self, tx: Tx, day: str, nodes: dict):
+        k = self.rules.kind("stock-imbalance")
+        tol, tol_g = float(k.get("tolerance")), int(round(float(k.get("tolerance_kg")) * 1000))
+        out = []
+        for in_type, out_type in k.get("pairs", []):
+            batches = tx.all("SELECT DISTINCT node_id, upstream FROM records WHERE data_date = ? AND rtype = ?"
+                             " AND upstream IS NOT NULL", (day, out_type))
+            for node, up in sorted(batches):
+                got = tx.all("SELECT id, weight_g FROM records WHERE node_id = ? AND upstream = ? AND rtype = ?",
+                             (node, up, in_type))    # entries of any day: a node's clock may date them late
+                received = sum(int(g or 0) for _, g in got)
+                if received <= 0:
+                    continue        # a sale of a batch never entered is a chain problem, not a stock one
+                sold_rows = tx.all("SELECT id, data_date, weight_g FROM records WHERE node_id = ? AND upstream = ?"
+                                   " AND rtype = ? AND data_date <= ? ORDER BY data_date, id",
+                                   (node, up, out_type, day))
+                limit = received * (1 + tol) + tol_g
+                sold, tipped = 0, None
+                for _rid, date, g in sold_rows:
+                    sold += int(g or 0)
+                    if tipped is None and sold > limit:
+                        tipped = date
+                if tipped is None:
+                    continue
+                ids = [r for r, _ in got] + [r for r, *_ in sold_rows]
+                out.append((f"{node}:{up}", tipped, node, ids, [up],
+                            {"received_kg": received / 1000, "sold_kg": sold / 1000, "tolerance": tol}))
+        return out
+
+    # -- states ------------------------------------------------------------------
+    def act(self, problem_id: int, action: str, regulator: str, note: str | None = None) -> dict:
+        """``ack`` or ``close`` problem ``problem_id`` as ``regulator``; returns the problem after the action.
+
+        Raises :class:`ActionError`: 404 no such problem, 403 outside the regulator's jurisdiction,
+        409 already closed (or acknowledging twice: answered with the unchanged problem instead)."""
+        with self.store.write() as tx:
+            row = tx.one(f"SELECT {_COLS} FROM problems WHERE id = ?", (problem_id,))
+            if row is None:
+                raise ActionError(404, "没有这个问题", "no such problem")
+            p = _row(row)
+            if not covers(regulator, p["district"]):
+                raise ActionError(403, "该问题不在本监管部门辖区内", "the problem is outside this regulator's jurisdiction")
+            if p["state"] == "closed":
+                raise ActionError(409, "问题已办结", "the problem is already closed")
+            now = now_ms()
+            if action == "ack":
+                if p["state"] == "open":
+                    tx.execute("UPDATE problems SET state = 'acknowledged', acked_ms = ?, acked_by = ? WHERE id = ?",
+                               (now, regulator, problem_id))
+            else:
+                tx.execute("UPDATE problems SET state = 'closed', closed_ms = ?, closed_by = ?, note = ?,"
+                           " acked_ms = COALESCE(acked_ms, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ?",
+                           (now, regulator, note, now, regulator, problem_id))
+            return _row(tx.one(f"SELECT {_COLS} FROM problems WHERE id = ?", (problem_id,)))

@@ -1,0 +1,174 @@
+"""Problem discovery on the reference platform (issue 14): each detected kind over hand-built records, stable
+identity on re-runs, the listing's filters, and who may acknowledge or close a problem."""
+import json
+
+import pytest
+
+from platformkit import VEG, P, C, M, R, S, V, W, code, meat_chain, rec, upload_all
+from simulators.platform import nodeauth
+from simulators.platform.regulators import Regulators, covers
+
+DAY = "20250310"
+
+
+def regulator(platform, rid="650100"):
+    return Regulators(platform.svc.store, platform.svc.secret, platform.svc.profile).register(rid, f"商务局{rid}")
+
+
+def signed(platform, who, key, path, body=b""):
+    h = nodeauth.sign(P.envelope, key, who, "POST", path, body)
+    return platform.client.post(path, content=body, headers=h)
+
+
+def detect(platform, key, day=DAY, who="650100"):
+    r = signed(platform, who, key, f"/api/v1/problems/detect?date={day}")
+    assert r.status_code == 200, r.text
+    return r.json()["new"]
+
+
+def problems(platform, **q):
+    r = platform.client.get("/api/v1/problems", params=q)
+    assert r.status_code == 200, r.text
+    return r.json()["problems"]
+
+
+def by_kind(platform, kind):
+    return [p for p in problems(platform) if p["kind"] == kind]
+
+
+def test_a_clean_chain_is_not_flagged_and_nodes_without_records_are_silent(platform):
+    key = regulator(platform)
+    upload_all(platform, meat_chain(DAY))
+    new = detect(platform, key)
+    assert new == {"chain-break": 0, "stock-imbalance": 0, "silent-node": 3, "duplicate-trace-code": 0,
+                   "price-outlier": 0}
+    silent = {p["subject"] for p in by_kind(platform, "silent-node")}
+    assert silent == {V, M, C}                     # the three registered nodes that sent nothing that day
+    p = by_kind(platform, "silent-node")[0]
+    assert p["district"] == p["node_id"][:6] and p["state"] == "open" and p["data_date"] == DAY
+    assert detect(platform, key) == {k: 0 for k in new}   # re-running adds nothing
+
+
+def test_chain_break_names_the_records_and_the_unissued_code(platform):
+    key = regulator(platform)
+    chain = meat_chain(DAY)
+    ghost = code(W + "0001", 9999)                  # a wholesale code no record issued
+    for node, rtype, recs in chain["uploads"]:
+        if rtype.startswith("retail_market_in_info"):
+            recs[0].update(tran_id=ghost, batch_id=ghost)
+    upload_all(platform, chain)
+    detect(platform, key)
+    [p] = by_kind(platform, "chain-break")
+    assert p["subject"] == f"{R}:{ghost}" and p["codes"] == [ghost] and p["node_id"] == R
+    with platform.svc.store.read() as tx:
+        types = {t for (t,) in tx.all(f"SELECT rtype FROM records WHERE id IN ({','.join('?' * len(p['records']))})",
+                                      p["records"])}
+    assert types == {"retail_market_in_info_base"}   # the detail carries no date: its business day is the upload's
+
+
+def test_stock_imbalance_when_a_batch_sells_more_than_it_took_in(platform):
+    key = regulator(platform)
+    chain = meat_chain(DAY)
+    for node, rtype, recs in chain["uploads"]:
+        if rtype == "retail_market_tran_info_summ":
+            recs[0].update(weight="45.000")          # 40 kg in (tolerance 5% + 0.5 kg = 42.5)
+    upload_all(platform, chain)
+    detect(platform, key)
+    [p] = by_kind(platform, "stock-imbalance")
+    assert p["subject"] == f"{R}:{chain['codes']['wholesale']}"
+    assert p["detail"]["received_kg"] == 40.0 and p["detail"]["sold_kg"] == 45.0 and len(p["records"]) == 2
+
+
+def test_stock_within_tolerance_is_not_flagged(platform):
+    key = regulator(platform)
+    chain = meat_chain(DAY)
+    for node, rtype, recs in chain["uploads"]:
+        if rtype == "retail_market_tran_info_summ":
+            recs[0].update(weight="42.000")
+    upload_all(platform, chain)
+    detect(platform, key)
+    assert by_kind(platform, "stock-imbalance") == []
+
+
+def _sales(n, price=lambda i: "30.00", seller=lambda i: R + "0001", sale=lambda i: code(R + "0001", 100 + i)):
+    g = dict(goods_code=VEG.code, goods_name=VEG.name_zh)
+    return [rec("retail_market_tran_info_summ", R, DAY, retail_market_id=R, retailer_id=seller(i), position_id=f"A{i}",
+                batch_id=code(W + "0001", 1), tran_id=None, sale_tran_id=sale(i), weight="1.000", price=price(i),
+                quarantine_animal_products_id=None, **g) for i in range(n)]
+
+
+def test_price_outlier_against_the_citys_median_of_the_commodity(platform):
+    key = regulator(platform)
+    platform.upload(R, "retail_market_tran_info_summ", _sales(6, price=lambda i: "300.00" if i == 4 else "30.00"))
+    detect(platform, key)
+    [p] = by_kind(platform, "price-outlier")
+    assert p["codes"] == [code(R + "0001", 104)] and p["detail"]["median"] == 30.0 and p["detail"]["price"] == 300.0
+
+
+def test_too_few_prices_are_not_judged(platform):
+    key = regulator(platform)
+    platform.upload(R, "retail_market_tran_info_summ", _sales(4, price=lambda i: "300.00" if i == 3 else "30.00"))
+    detect(platform, key)
+    assert by_kind(platform, "price-outlier") == []
+
+
+def test_one_trace_code_issued_for_two_operators_is_a_duplicate(platform):
+    key = regulator(platform)
+    same = code(R + "0001", 500)
+    platform.upload(R, "retail_market_tran_info_summ",
+                    _sales(2, seller=lambda i: R + f"000{i + 1}", sale=lambda i: same))
+    detect(platform, key)
+    [p] = by_kind(platform, "duplicate-trace-code")
+    assert p["subject"] == same and len(p["records"]) == 2 and len(p["detail"]["issuers"]) == 2
+
+
+def test_listing_filters_by_district_kind_state_and_days(platform):
+    key = regulator(platform)
+    upload_all(platform, meat_chain(DAY))
+    detect(platform, key)
+    detect(platform, key, "20250311")
+    assert {p["node_id"] for p in problems(platform, district=V[:6])} == {V, S}   # 650104: 头屯河区 nodes
+    assert {p["node_id"][:4] for p in problems(platform, district="6501")} == {"6501"}
+    assert all(p["data_date"] == "20250311" for p in problems(platform, **{"from": "20250311"}))
+    assert len(problems(platform, to=DAY)) == 3 and problems(platform, kind="price-outlier") == []
+    page = platform.client.get("/api/v1/problems", params={"limit": 2}).json()
+    assert len(page["problems"]) == 2 and page["next_cursor"] == str(page["problems"][-1]["id"])
+    assert platform.client.get("/api/v1/problems", params={"from": "20251399"}).status_code == 400
+
+
+def test_only_a_regulator_of_the_district_moves_a_problem_and_closing_needs_a_note(platform):
+    city, district_other = regulator(platform), regulator(platform, "650102")
+    upload_all(platform, meat_chain(DAY))
+    detect(platform, city)
+    pid = next(p["id"] for p in problems(platform) if p["node_id"] == V)
+    path = f"/api/v1/problems/{pid}"
+    # no signature, a node's own key, a wrong key: refused, nothing changes
+    assert platform.client.post(f"{path}/ack").status_code == 401
+    assert signed(platform, V, platform.keys[V], f"{path}/ack").status_code == 401
+    assert signed(platform, V, platform.keys[V], f"/api/v1/problems/detect?date={DAY}").status_code == 401
+    assert signed(platform, "650100", platform.keys[V], f"{path}/close", b'{"note": "x"}').status_code == 401
+    assert signed(platform, "650102", district_other, f"{path}/ack").status_code == 403   # 天山区 ≠ 头屯河区
+    assert problems(platform, state="open")[0]["state"] == "open"
+    r = signed(platform, "650100", city, f"{path}/ack")
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged" and r.json()["acked_by"] == "650100"
+    assert signed(platform, "650100", city, f"{path}/close", b'{"note": " "}').status_code == 400
+    assert signed(platform, "650100", city, f"{path}/close", b"not json").status_code == 400
+    r = signed(platform, "650100", city, f"{path}/close", json.dumps({"note": "已电话核实，节点停业装修"}).encode())
+    assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["note"] == "已电话核实，节点停业装修"
+    assert signed(platform, "650100", city, f"{path}/close", b'{"note": "again"}').status_code == 409
+    assert signed(platform, "650100", city, "/api/v1/problems/999999/ack").status_code == 404
+    detect(platform, city)                          # re-detection keeps the closed state
+    assert next(p for p in problems(platform) if p["id"] == pid)["state"] == "closed"
+
+
+@pytest.mark.parametrize("rid, district, yes", [("650100", "650104", True), ("650104", "650104", True),
+                                                ("650102", "650104", False), ("650000", "650121", True),
+                                                ("650100", "650204", False)])
+def test_jurisdiction(rid, district, yes):
+    assert covers(rid, district) is yes
+
+
+def test_register_regulator_refuses_a_non_region(platform):
+    from simulators.platform.registry import RegistryError
+    with pytest.raises(RegistryError):
+        regulator(platform, "659999")
