@@ -31,6 +31,7 @@ import httpx
 from simulators.tls import client_verify
 
 from . import reconcile as rec
+from . import bottleneck
 from .plan import PlanError, prepare, read_meta, read_truth
 from .report import render, write_summary
 from .slo import SloError, judge, load_slo, percentile
@@ -230,6 +231,9 @@ def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int,
         say(f"Locust：{'本地单进程' if not workers else f'主控 + {len(workers)} 个工作进程'}，{opts.duration:g} 秒 + 收尾 ≤ {drain:g} 秒",
             f"Locust: {'one local process' if not workers else f'master + {len(workers)} workers'}, {opts.duration:g} s + drain <= {drain:g} s")
         t_start = time.monotonic()
+        plat_pid = plat.proc.pid if db is not None else bottleneck.local_pid(url)
+        sampler = bottleneck.Sampler(lambda: [p.pid for p in procs], plat_pid, url + "/healthz", verify=client_verify()).start()
+        stack.callback(sampler.stop)
         with open(report / "locust-master.out", "wb") as mout:
             procs.append(subprocess.Popen(main, cwd=ROOT, stdout=mout, stderr=subprocess.STDOUT, start_new_session=True))
             for k, w in enumerate(workers):
@@ -249,6 +253,7 @@ def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int,
             except subprocess.TimeoutExpired:
                 pass
         wall = time.monotonic() - t_start
+        limit_found = bottleneck.judge(sampler.stop())
         try:
             stats = json.loads((report / "locust.json").read_text("utf-8"))
         except (OSError, ValueError):
@@ -272,6 +277,7 @@ def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int,
     breaches = judge(slo, facts)
     summary = _summary(opts, meta, plan_dir, report, url if opts.target != "builtin" else "builtin", variant, stats,
                        parts, facts, recon, stats_check, breaches, locust_rc, wall, drain)
+    summary["bottleneck"] = limit_found
     code = EXIT_HARNESS if not stats_check["ok"] else (EXIT_BREACH if breaches else EXIT_OK)
     summary["exit_code"] = code
     summary["verdict"] = {EXIT_OK: "pass", EXIT_BREACH: "fail", EXIT_HARNESS: "error"}[code]

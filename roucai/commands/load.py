@@ -90,6 +90,14 @@ def _print(con, s: dict) -> None:
             f"minutes; busiest 5 s {u['peak_records_per_s_5s']} records/s")
     con.say(f"对账：真值 {t['truth']}，确认 {t['acknowledged']}，存储 {t['stored']} — {r['reason'][0]}",
             f"reconciliation: truth {t['truth']}, acknowledged {t['acknowledged']}, stored {t['stored']} — {r['reason'][1]}")
+    bn = s.get("bottleneck")
+    if bn:
+        fig = bn["figures"]
+        pct = lambda k: "-" if fig.get(k) is None else f"{fig[k]['mean']:.0%}/{fig[k]['peak']:.0%}"
+        con.say(f"瓶颈：{bn['zh']}（均值/峰值：生成端 {pct('generator')}，平台 CPU {pct('platform')}，"
+                f"存储等待 {pct('storage')}，本机 {pct('machine')}，其他进程 {pct('other')}）",
+                f"bottleneck: {bn['en']} (mean/peak: generator {pct('generator')}, platform CPU {pct('platform')}, "
+                f"storage wait {pct('storage')}, machine {pct('machine')}, other processes {pct('other')})")
     sc = s["stats_check"]
     if not sc["ok"]:
         con.say("统计丢失：" + sc["reason"][0], "statistics lost: " + sc["reason"][1])

@@ -73,6 +73,12 @@ class Store:
                 group = self.__dict__.setdefault("_group", GroupCommit(self))
         return group.run(fn)
 
+    def write_figures(self) -> dict:
+        """The group commit's cumulative counters (:meth:`.groupcommit.GroupCommit.figures`); zeros before the
+        first grouped write."""
+        group = self.__dict__.get("_group")
+        return group.figures() if group is not None else {"groups": 0, "writers": 0, "tx_s": 0.0, "tx_cpu_s": 0.0}
+
     def script(self, sql: str) -> None:
         """Run several DDL statements in one write transaction (used by the migrator)."""
         with self.write() as tx:

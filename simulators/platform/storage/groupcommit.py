@@ -19,6 +19,7 @@ in the leader's thread, under the store's write lock: calling ``store.write()`` 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,15 @@ class GroupCommit:
         #: groups committed and writers they held (for the bench and the tests)
         self.groups = 0
         self.writers = 0
+        #: seconds spent inside write transactions (wall), and the leader thread's CPU seconds within them; the
+        #: difference is time the store waited (COMMIT's fsync, locks, the GIL): the load test's storage figure
+        self.tx_s = 0.0
+        self.tx_cpu_s = 0.0
+
+    def figures(self) -> dict:
+        """Cumulative counters since start: ``groups``, ``writers``, ``tx_s``, ``tx_cpu_s`` (seconds)."""
+        return {"groups": self.groups, "writers": self.writers, "tx_s": round(self.tx_s, 4),
+                "tx_cpu_s": round(self.tx_cpu_s, 4)}
 
     def run(self, fn: Callable[[Tx], Any]) -> Any:
         """``fn(tx)``'s result once committed; its exception (or the group's) otherwise."""
@@ -68,6 +78,7 @@ class GroupCommit:
         return job.result
 
     def _commit(self, group: list[_Job]) -> None:
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             with self.store.write() as tx:
                 if len(group) == 1:  # alone: its own transaction is its savepoint
@@ -89,6 +100,8 @@ class GroupCommit:
             if not isinstance(exc, Exception):
                 raise
         finally:
+            self.tx_s += time.perf_counter() - t0
+            self.tx_cpu_s += time.thread_time() - c0
             self.groups += 1
             self.writers += len(group)
             for job in group:
