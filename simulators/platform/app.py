@@ -205,6 +205,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
                 "profile": p.lineage[0]}
         if ok:
             body["schema_version"] = max(applied_versions(svc.store), default=0)
+            body["writes"] = svc.store.write_figures()   # group-commit counters: the load test's storage figure
         return JSONResponse(body, status_code=200 if ok else 503)
 
     # -- time service (PLAT-TIME-01) ------------------------------------------------
