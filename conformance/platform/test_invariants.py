@@ -8,7 +8,10 @@
 * every node-facing endpoint (upload, stop-trade fetch and acknowledgement) refuses every request that is
   unsigned, signed with another key, signed outside the clock window, or replayed (PLAT-SEC-01);
 * a rate whose denominator is zero or unknown is not computable (PLAT-KPI-03, PLAT-KPI-04);
-* the stop-trade listing shows exactly what each node fetched and acknowledged (PLAT-STOP-02).
+* the stop-trade listing shows exactly what each node fetched and acknowledged (PLAT-STOP-02);
+* every daily statistics cell (node, record type, commodity) of every business day the harness sent records of,
+  and the day's KPI counts, equal the records acknowledged, each once, on its business day in Beijing time,
+  re-sends and corrections included (PLAT-KPI-04; :mod:`conformance.acknowledged`).
 """
 from __future__ import annotations
 
@@ -19,8 +22,8 @@ from html import unescape
 import pytest
 
 from conformance.platform.conftest import cite_day_upload
-from conformance.queries import DROPPED, kpis, quarter_kpis, trace, trace_page
-from conformance.simday import OWN_CODE
+from conformance.queries import DROPPED, day_rows, kpis, quarter_kpis, trace, trace_page
+from conformance.simday import OWN_CODE, grams
 
 PLATFORM = ("city_platform",)
 ACKED = ("accepted", "duplicate")
@@ -331,3 +334,102 @@ def test_stop_trade_listing_shows_what_each_node_fetched_and_acknowledged(day_up
     evidence.attach_json("fetched-vs-listed.json", {"fetched": {str(k): v for k, v in fetched.items()},
                                                      "acknowledged": acked, "listing": listing})
     assert not wrong, "the stop-trade listing differs from what the nodes fetched and acknowledged: " + "; ".join(wrong[:5])
+
+
+#: times of day (Beijing) of the business-day boundary probe, as (day offset, hh, mm, ss): each side of midnight,
+#: the last second before 08:00 (midnight UTC) and 16:00 (midnight UTC+16): a platform that takes the date in UTC,
+#: or shifts it by 8 h either way, puts some of them on a neighbouring day
+BOUNDARY = ((1, 0, 0, 0), (1, 23, 59, 59), (2, 0, 0, 0), (2, 7, 59, 59), (2, 16, 0, 0))
+
+
+def _with_time(profile, rtype: str, d: _dt.date, hh: int, mm: int, ss: int) -> str | None:
+    """``d`` at ``hh:mm:ss`` in a form of ``rtype``'s business-date field that carries the time, or ``None``."""
+    rt = profile.records.types[rtype]
+    f = rt.by_name.get(rt.date_field) if rt.date_field else None
+    forms = [name for name, _rx in (f.date_forms if f is not None else ())]
+    t = _dt.datetime(d.year, d.month, d.day, hh, mm, ss)
+    for form, fmt in (("yyyy-MM-dd HH:mm:ss", "%Y-%m-%d %H:%M:%S"), ("yyyyMMddHHmmss", "%Y%m%d%H%M%S")):
+        if form in forms:
+            return t.strftime(fmt)
+    return None
+
+
+def _boundary_probe(profile, records, uploader, ledger) -> list[_dt.date]:
+    """Sales on both sides of the business-day boundaries of two consecutive fresh days (with a fresh day before
+    and after, where nothing is sent), one envelope per business day and node; then the first day's envelope sent
+    again (re-sends) and one record sent again with another weight (a correction).  Every answer goes to
+    ``ledger``.  Returns the four days."""
+    days = [records.fresh_day() for _ in range(4)]
+    assert all(b - a == _dt.timedelta(days=1) for a, b in zip(days, days[1:])), f"set-up: fresh days {days}"
+    sent = []
+    for rtype in ("retail_market_tran_info_summ", "market_tran_info_detail"):
+        node = records.node_for(rtype)
+        by_day: dict[_dt.date, list[dict]] = {}
+        for off, hh, mm, ss in BOUNDARY:
+            when = _with_time(profile, rtype, days[off], hh, mm, ss)
+            if when is None:
+                continue
+            rec = records.make(rtype, days[off], node=node)
+            rec[profile.records.types[rtype].date_field] = when
+            by_day.setdefault(days[off], []).append(rec)
+        for d, recs in sorted(by_day.items()):
+            date = d.strftime("%Y%m%d")
+            a = uploader.upload(node, rtype, recs, header={"DataDate": date})
+            assert a.verdicts == ["accepted"] * len(recs), f"set-up: {rtype} of {node} on {date}: {a}"
+            ledger.add(node, rtype, recs, a, date)
+            sent.append((node, rtype, recs, date))
+    if sent:
+        node, rtype, recs, date = sent[0]
+        ledger.add(node, rtype, recs, uploader.upload(node, rtype, recs, header={"DataDate": date}), date)
+        fix = {**recs[-1], "weight": f"{grams(recs[-1].get('weight')) / 1000 + 1.25:.3f}"}
+        ledger.add(node, rtype, [fix], uploader.upload(node, rtype, [fix], header={"DataDate": date}), date)
+    return days if sent else []
+
+
+@pytest.mark.requirement("PLAT-KPI-04")
+@pytest.mark.applies(kinds=PLATFORM, needs=("statistics",))
+def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(day_upload, records, uploader,
+                                                                              http, platform, profile, evidence):
+    """The truth is computed from exactly what the harness sent and the platform acknowledged (every envelope of
+    the simulated day with its re-sends, and a probe of the business-day boundary in Beijing time with a re-send
+    and a correction): a record answered accepted counts once on the day its business date names, a duplicate
+    not at all.  Every (node, record type, commodity) cell of every such day, and of the empty days around the
+    probe, equals it: records and grams; and each day's KPI answer counts the same records and reporting nodes."""
+    from conformance.acknowledged import AcknowledgedLedger
+    cite_day_upload(evidence, day_upload)
+    ledger = AcknowledgedLedger(profile)
+    for node, rtype, recs, _rep, a in day_upload.answers:
+        ledger.add(node, rtype, recs, a, day_upload.day.date)
+    probe = _boundary_probe(profile, records, uploader, ledger)
+    if not probe:
+        evidence.note("记录的业务日期字段不含时刻：未能检验营业日边界", "no business-date form with a time of day: "
+                      "the business-day boundary was not probed")
+    dates = sorted(ledger.dates() | {d.strftime("%Y%m%d") for d in probe})
+    diff, kpi_diff, cells = {}, {}, 0
+    for date in dates:
+        truth = ledger.cells(date)
+        got = day_rows(http, platform.url, date)
+        for k in sorted(set(truth) | set(got)):
+            cells += 1
+            t, g = truth.get(k, [0, 0]), got.get(k, [0, 0, 0])
+            if [g[0], g[1]] != t:
+                diff[f"{date}/{'/'.join(k)}"] = {"truth": {"records": t[0], "grams": t[1]},
+                                                 "platform": {"records": g[0], "grams": g[1]}}
+        status, k = kpis(http, platform.url, date)
+        if status != 200 or not isinstance(k, dict):
+            kpi_diff[date] = f"HTTP {status} {k!r:.200}"
+            continue
+        want = (sum(v[0] for v in truth.values()), len({n for n, _t, _g in truth}))
+        seen = ((k.get("timeliness") or {}).get("records"), (k.get("report_rate") or {}).get("reporting"))
+        if seen != want:
+            kpi_diff[date] = {"truth": {"records": want[0], "reporting_nodes": want[1]},
+                              "platform": {"records": seen[0], "reporting_nodes": seen[1]}}
+    evidence.attach_json("statistics-vs-acknowledged.json", {"dates": dates, "cells": diff, "kpis": kpi_diff})
+    evidence.note(f"{len(dates)} 个营业日的 {cells} 个统计单元逐一核对；{len(diff)} 个单元、{len(kpi_diff)} 天的 KPI 不符",
+                  f"{cells} statistics cells of {len(dates)} business days checked one by one; {len(diff)} cells and "
+                  f"the KPIs of {len(kpi_diff)} days differ")
+    assert cells, "nothing acknowledged: no statistics cell was judged"
+    assert not diff, (f"{len(diff)} daily statistics cells differ from the records acknowledged (each record once, on "
+                      f"its business day in Beijing time; re-sends and kept-version corrections add nothing), e.g. "
+                      f"{dict(list(diff.items())[:3])}")
+    assert not kpi_diff, f"the KPIs of {len(kpi_diff)} days count other records or nodes: {dict(list(kpi_diff.items())[:3])}"

@@ -183,6 +183,23 @@ class TraceSwapHops(_TraceJson):
         return doc
 
 
+@transform("trace-source-stripped")
+class TraceSourceStripped(_TraceJson):
+    """源头衔接 lost: the answer keeps its hops and the intake's certificate, but no ear tag and no production base id
+    anywhere (a platform that stores the profile's known fields only), and the origin hop has no source items."""
+
+    GONE = ("ear_tag_start", "ear_tag_end", "base_id")
+
+    def change(self, code, doc):
+        for hop in doc.get("chain", []):
+            for k in (*self.GONE, "sources"):
+                hop.pop(k, None)
+            for r in hop.get("records") or []:
+                for k in self.GONE:
+                    (r.get("fields") or {}).pop(k, None)
+        return doc
+
+
 @transform("trace-names-mojibake")
 class TraceNamesMojibake(_TraceJson):
     """Business names in the JSON answer are UTF-8 bytes read as GBK (the classic 乱码)."""
@@ -280,11 +297,13 @@ class PageTestResultFlipped(_Page):
 class _Rows(Transform):
     """Base of the transformations of daily statistics rows (``GET /api/v1/stats/daily``)."""
 
+    empty_too = False   #: whether :meth:`change` also sees a day without rows (a transformation that adds rows)
+
     def response(self, ex, reply):
         if ex.method != "GET" or ex.path != "/api/v1/stats/daily" or reply.status != 200:
             return reply
         doc = _doc(reply)
-        if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or not doc["rows"]:
+        if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or not (doc["rows"] or self.empty_too):
             return reply
         return reply.with_json(self.change(ex, doc))
 
@@ -344,18 +363,12 @@ class StatsCountResends(_Rows):
         return super().response(ex, reply)
 
     def _note(self, ex, reply):
-        p = _profile()
-        res = p.envelope.parse(ex.body, validate_records=False)
-        resp, _f = p.envelope.parse_response(reply.body)
-        if resp is None or resp.code != "0000" or not res.records:
-            return
-        date = res.header.get("DataDate", "")
-        for rec, verdict in zip(res.records, resp.results):
-            if verdict.verdict != "duplicate":
+        for header, rec, verdict in _answered_records(ex, reply):
+            if verdict != "duplicate":
                 continue
             f = rec.record
             goods = f.get("goods_code") or f.get("meat_code") or ""
-            cell = self.extra.setdefault((date, res.header.get("NodeId", ""), rec.type, goods), [0, 0])
+            cell = self.extra.setdefault((header.get("DataDate", ""), header.get("NodeId", ""), rec.type, goods), [0, 0])
             cell[0] += 1
             cell[1] += _grams(f.get("weight"))
 
@@ -367,6 +380,68 @@ class StatsCountResends(_Rows):
                 r["records"] += add[0]
                 r["weight_kg"] = _kg(_grams(r.get("weight_kg")) + add[1])
         return doc
+
+
+@transform("stats-day-utc")
+class StatsDayUtc(_Rows):
+    """Business days taken in UTC: an accepted record whose business time of day is before 08:00 Beijing time is
+    counted on the day before (the platform converts record times to UTC before taking the date, or buckets by a
+    UTC timestamp); records whose business date has no time of day stay where they are."""
+
+    empty_too = True
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.moved: list[tuple[str, str, tuple[str, str, str], int]] = []   # (from day, to day, cell, grams)
+
+    def response(self, ex, reply):
+        if _is_upload(ex) and reply.status == 200:
+            self._note(ex, reply)
+            return reply
+        return super().response(ex, reply)
+
+    def _note(self, ex, reply):
+        import datetime as dt
+
+        from profiles.records import parse_date_form
+        types = _profile().records.types
+        for header, rec, verdict in _answered_records(ex, reply):
+            rt = types.get(rec.type)
+            f = rt.by_name.get(rt.date_field) if rt is not None and rt.date_field else None
+            got = parse_date_form(f.date_forms, rec.record.get(f.name, "")) if f is not None else None
+            if verdict != "accepted" or got is None or "h" not in got[1] or int(got[1]["h"]) >= 8:
+                continue
+            day = got[1]["y"] + got[1]["mo"] + got[1]["d"]
+            before = (dt.datetime.strptime(day, "%Y%m%d") - dt.timedelta(days=1)).strftime("%Y%m%d")
+            r = rec.record
+            cell = (header.get("NodeId", ""), rec.type, r.get("goods_code") or r.get("meat_code") or "")
+            self.moved.append((day, before, cell, _grams(r.get("weight"))))
+
+    def change(self, ex, doc):
+        date = doc.get("date", "")
+        rows = {(r.get("node_id"), r.get("type"), r.get("goods_code") or ""): r for r in doc["rows"]}
+        for frm, to, cell, g in self.moved:
+            if date not in (frm, to):
+                continue
+            sign = -1 if date == frm else 1
+            r = rows.get(cell)
+            if r is None:
+                r = rows[cell] = {"node_id": cell[0], "node_type": None, "type": cell[1], "goods_code": cell[2] or None,
+                                  "goods_name": None, "records": 0, "weight_kg": "0.000", "on_time": 0}
+            r["records"] += sign
+            r["weight_kg"] = _kg(max(0, _grams(r.get("weight_kg")) + sign * g))
+        doc["rows"] = [r for r in rows.values() if r["records"] > 0]
+        return doc
+
+
+def _answered_records(ex, reply):
+    """``(header, record, verdict)`` of every record of the upload ``ex`` that ``reply`` answered (ResultCode 0000)."""
+    p = _profile()
+    res = p.envelope.parse(ex.body, validate_records=False)
+    resp, _f = p.envelope.parse_response(reply.body)
+    if resp is None or resp.code != "0000" or not res.records:
+        return []
+    return [(res.header, rec, v.verdict) for rec, v in zip(res.records, resp.results)]
 
 
 def _grams(kg) -> int:
@@ -784,6 +859,36 @@ class NodeStaleCommodityName(Transform):
                             rec[name_f] = rec[name_f][:n]
                             changed.append(code)
                         self.seen.add((code_f, code))
+                out.append(rec)
+            return out
+        out = _resign(ex, self.keys, records=recs)
+        return out if out is not None and changed else ex
+
+
+SALE_LINES = ("retail_market_tran_info_summ", "market_tran_info_detail")
+
+
+@transform("node-sale-weight-rounded")
+class NodeSaleWeightRounded(Transform):
+    """The node rounds the weight of every sale line record it uploads (``SALE_LINES``) half-up to ``params.round_g``
+    grams (a weight kept as float kg with fewer decimals) and signs the records as changed; the records stay valid.
+    Envelopes it does not change pass as sent."""
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        step = max(1, int(self.params.get("round_g", 10)))
+        changed = []
+
+        def recs(res):
+            out = []
+            for r in res.records:
+                rec = dict(r.record)
+                if r.type in SALE_LINES and "weight" in rec:
+                    g = _grams(rec["weight"])
+                    rec["weight"] = _kg((g + step // 2) // step * step)
+                    if rec["weight"] != r.record["weight"]:
+                        changed.append(r.type)
                 out.append(rec)
             return out
         out = _resign(ex, self.keys, records=recs)
