@@ -4,6 +4,7 @@
     roucai simulate --preset lanzhou --seed 7 --days 2 --envelopes env/ --plot day.png
     roucai simulate --preset urumqi --speed x144      # one day in ten minutes of wall time
     roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json   # live uploads
+    roucai simulate --preset urumqi --fault-set regulator --ledger truth.jsonl  # every problem kind injected
     roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json --via-node --node-dir nodes/
     roucai simulate --profile guangzhou --preset tiny \
         --to https://127.0.0.1:8553/dts_if/servlet/IfRevSubServlet --keys keys.json --ca tls/cert.pem
@@ -55,7 +56,9 @@ ROLE_ZH = {"slaughterhouse": "屠宰厂", "meat_wholesale": "肉品批发市场"
            "distribution_centre": "蔬菜配送中心", "farmers_market": "农贸市场", "shop": "社区直销店",
            "supermarket": "超市", "canteen": "团体消费单位"}
 FAULT_ZH = {"network_outage": "节点网络中断", "scale_no_paper": "电子秤缺纸", "second_scale": "使用非追溯秤的摊位",
-            "late_upload": "延迟上传", "duplicate_upload": "重复上传", "clock_drift": "时钟偏差"}
+            "late_upload": "延迟上传", "duplicate_upload": "重复上传", "clock_drift": "时钟偏差",
+            "silent_node": "节点整日未上报", "price_outlier": "价格录错", "duplicate_trace_code": "追溯码重复使用",
+            "chain_break": "进货记录追溯码录错", "stock_imbalance": "进货重量少录"}
 MAX_SPEED = 1_000_000.0
 
 
@@ -84,6 +87,9 @@ def register(sub, common):
     p.add_argument("--plot", metavar="FILE.png", help="PNG of the activity by node type and hour")
     p.add_argument("--fault", action="append", metavar="NAME=RATE", help="set a fault switch (repeatable)")
     p.add_argument("--no-faults", action="store_true", help="switch every fault off")
+    p.add_argument("--fault-set", metavar="NAME",
+                   help="a named set of fault rates, rates.toml [fault_sets.NAME] (e.g. regulator: every problem "
+                        "kind of problem discovery); --fault still overrides / 故障集")
     p.add_argument("--to", metavar="URL", help="upload every node's envelopes live to this platform "
                    "(base URL: /api/v1/exchange is appended)")
     p.add_argument("--keys", metavar="FILE", help="with --to: node keys, JSON {node_id: key} (import-city --keys-out)")
@@ -210,7 +216,13 @@ def _run(args, con) -> int:
     target = _upload_target(args)
     rates = Rates.load()
     try:
-        faults = parse_fault_options(args.fault, rates.faults, none=args.no_faults)
+        base = rates.faults
+        if args.fault_set:
+            if args.fault_set not in rates.fault_sets:
+                raise MarketConfigError(f"没有故障集 {args.fault_set!r}（可选：{', '.join(sorted(rates.fault_sets))}）",
+                                        f"no fault set {args.fault_set!r} (known: {', '.join(sorted(rates.fault_sets))})")
+            base = {**base, **rates.fault_sets[args.fault_set]}
+        faults = parse_fault_options(args.fault, base, none=args.no_faults)
     except MarketConfigError as exc:
         raise UsageError(exc.zh, exc.en) from None
     city = generate_city(args.preset, args.seed if args.city_seed is None else args.city_seed, prof)

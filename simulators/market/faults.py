@@ -21,6 +21,10 @@ clock_drift         share of nodes whose clock is off by ``N(0, upload.drift_sd_
                     the records' own time fields carry the error, the ledger the true time
 ==================  ===========================================================================
 
+Record-level switches for problem discovery (``silent_node``, ``price_outlier``,
+``duplicate_trace_code``, ``chain_break``, ``stock_imbalance``): :mod:`.recordfaults`.
+``rates.toml [fault_sets.NAME]`` names a set of rates (``roucai simulate --fault-set NAME``).
+
 Every decision comes from ``random.Random(f"{seed}:fault:{name}:{subject}:{day}")``, so
 switching one fault on or off never changes another fault's draws, nor the business
 flows (which use their own streams).
@@ -30,8 +34,10 @@ from __future__ import annotations
 import random
 
 from .errors import MarketConfigError
+from .recordfaults import RECORD_SWITCHES
 
-SWITCHES = ("network_outage", "scale_no_paper", "second_scale", "late_upload", "duplicate_upload", "clock_drift")
+SWITCHES = ("network_outage", "scale_no_paper", "second_scale", "late_upload", "duplicate_upload", "clock_drift",
+            *RECORD_SWITCHES)
 PARAMETERS = ("second_scale_use",)
 
 

@@ -30,6 +30,7 @@ from .errors import MarketConfigError
 from .faults import Faults
 from .issuer import TraceIssuer
 from .ledger import Ledger
+from .recordfaults import RECORD_SWITCHES, RecordFaults
 from .pricing import PriceBook
 from .rates import DAY_S, Rates
 from .stock import Holding, Lot, kg3
@@ -67,6 +68,7 @@ class MarketModel:
         self.fault_rates = dict(self.rates.faults if fault_rates is None else fault_rates)
         self.faults = Faults(self.fault_rates, self.rates.upload, self.seed)
         self.topo = build_topology(city, profile.commodities, self.seed)
+        self.record_faults = RecordFaults(self.faults, {n.code: n.role for n in self.topo.nodes}, self.fault)
         self.env = env if env is not None else simpy.Environment()
         self.ledger = ledger if ledger is not None else Ledger(deadline_grace_s=self.rates.upload["deadline_grace_s"])
         self.stream = stream
@@ -280,8 +282,13 @@ class MarketModel:
     def record(self, rtype: str, node: str, data: dict, scale: bool = False) -> None:
         """Emit one record made at ``node`` now: ledger line + stream line (same text)."""
         t = self.env.now
+        rf = self.record_faults
+        if rf.active:       # record-level faults (recordfaults.py): all rates 0 by default
+            data = rf.apply(rtype, node, data, int(t // DAY_S), self.node_ymd(node, t))
         obj = {"k": "record", "t": round(t, 3), "ts": self.ts(t), "type": rtype, "node": node, "data": data,
                "upload": self.upload_times(node, t, scale)}
+        if rf.active and rf.silent(node, int(t // DAY_S), self.ymd(t)):
+            obj["upload"] = []
         off = self.faults.drift(node)
         if off:
             obj["clock_offset_s"] = off
@@ -333,7 +340,8 @@ class MarketModel:
         return {"k": "run", "format": "roucai-ledger", "version": 1, "preset": self.city.preset, "seed": self.seed,
                 "city_seed": self.city.seed, "city": self.city.city_code, "start": self.start.isoformat(),
                 "days": self.days, "mode": self.mode, "profile": self.p.lineage[0],
-                "faults": dict(sorted(self.fault_rates.items())),
+                "faults": {k: v for k, v in sorted(self.fault_rates.items())
+                           if v or k not in RECORD_SWITCHES},    # a default ledger stays byte-identical
                 "deadline_grace_s": self.rates.upload["deadline_grace_s"]}
 
     def _ticker(self):

@@ -43,6 +43,8 @@ class Rates:
         self.festivals: dict[str, Any] = data.get("festival", {})
         self.faults: dict[str, float] = {k: float(v) for k, v in data["faults"].items() if k != "source"}
         self.upload: dict[str, Any] = data["upload"]
+        self.fault_sets: dict[str, dict[str, float]] = {
+            name: {k: float(v) for k, v in t.items() if k != "source"} for name, t in data.get("fault_sets", {}).items()}
 
     @classmethod
     def load(cls, path: Path | None = None, overrides: dict | None = None) -> "Rates":
@@ -85,6 +87,11 @@ class Rates:
         for key, x in d["faults"].items():
             if key != "source" and not (isinstance(x, (int, float)) and 0 <= x <= 1):
                 raise MarketConfigError(f"故障 {key} 的比率须在0到1之间（{x}）", f"fault {key}: rate must be 0..1 ({x})")
+        for name, t in d.get("fault_sets", {}).items():
+            for key, x in (t.items() if isinstance(t, dict) else [("", None)]):
+                if key != "source" and not (key in d["faults"] and isinstance(x, (int, float)) and 0 <= x <= 1):
+                    raise MarketConfigError(f"故障集 {name}：{key} 须为 [faults] 中的开关，比率在0到1之间",
+                                            f"fault set {name}: {key} must be a [faults] switch with a rate 0..1")
         for key, x in d["upload"].items():
             for v in _numbers(x):
                 if v < 0:

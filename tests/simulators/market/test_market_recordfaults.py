@@ -1,0 +1,78 @@
+"""Record-level faults (simulators/market/recordfaults.py): off by default, each one visible in the records the
+nodes upload and named in the ledger with its problem kind and subject; one switch never moves another's draws."""
+import datetime as dt
+import io
+import json
+from collections import Counter, defaultdict
+
+import pytest
+
+from simulators.market import run_market
+from simulators.market.rates import Rates
+from simulators.market.recordfaults import RECORD_SWITCHES
+
+R = Rates.load()
+DAY = dt.date(2025, 3, 10)
+HIGH = {**R.faults, "silent_node": 0.3, "price_outlier": 0.1, "duplicate_trace_code": 0.1, "chain_break": 0.1,
+        "stock_imbalance": 0.1}
+
+
+def lines(rates):
+    sink = io.StringIO()
+    run_market("tiny", seed=1, start=DAY, days=2, fault_rates=rates, ledger_sink=sink)
+    return [json.loads(x) for x in sink.getvalue().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def faulty():
+    return lines(HIGH)
+
+
+def test_default_rates_are_zero_and_the_header_does_not_name_them():
+    assert all(R.faults[s] == 0 for s in RECORD_SWITCHES)
+    assert set(R.fault_sets["regulator"]) == set(RECORD_SWITCHES) and all(R.fault_sets["regulator"].values())
+    objs = lines(None)
+    assert not any(o["k"] == "fault" and o.get("kind") for o in objs)
+    assert not set(RECORD_SWITCHES) & set(objs[0]["faults"])
+
+
+def test_every_fault_is_in_the_ledger_with_kind_subject_and_day(faulty):
+    got = Counter(o["name"] for o in faulty if o["k"] == "fault" and o.get("kind"))
+    assert set(got) == set(RECORD_SWITCHES), got
+    for o in faulty:
+        if o["k"] == "fault" and o.get("kind"):
+            assert o["subject"] and len(o["day"]) == 8 and o["day"].startswith("202503")
+
+
+def test_each_fault_is_what_the_node_uploads(faulty):
+    recs = [o for o in faulty if o["k"] == "record"]
+    sales = {o["id"]: o for o in faulty if o["k"] == "sale"}
+    issued = {r["data"].get(f) for r in recs for f in ("tran_id", "sale_tran_id")
+              if r["type"] in ("market_tran_info_detail", "market_tran_info_base", "retail_market_tran_info_summ")}
+    by_code = defaultdict(list)
+    for r in recs:
+        if r["type"] == "retail_market_tran_info_summ":
+            by_code[r["data"]["sale_tran_id"]].append(r)
+    for f in (o for o in faulty if o["k"] == "fault" and o.get("kind")):
+        if f["name"] == "silent_node":
+            day = [r for r in recs if r["node"] == f["node"] and r["ts"][:10].replace("-", "") == f["day"]]
+            assert day and all(r["upload"] == [] for r in day)
+        elif f["name"] == "price_outlier":
+            [r] = [r for r in recs if r["type"] == "retail_market_tran_info_summ"
+                   and f"{r['node']}:{r['data']['sale_tran_id']}" == f["subject"] and r["data"]["price"] == f["recorded"]]
+            ratio = float(f["recorded"]) / float(f["price"])
+            assert ratio >= 3.9 or ratio <= 1 / 3.9
+        elif f["name"] == "duplicate_trace_code":
+            assert len({r["data"]["retailer_id"] for r in by_code[f["subject"]]}) >= 2
+        elif f["name"] == "chain_break":
+            wrong = f["subject"].split(":")[1]
+            assert wrong not in issued and wrong not in sales
+            assert any(r["data"].get("batch_id") == wrong for r in recs if r["type"].startswith("retail_market_in"))
+        elif f["name"] == "stock_imbalance":
+            assert float(f["recorded"]) < 0.51 * float(f["kg"])
+
+
+def test_one_switch_does_not_move_anothers_draws(faulty):
+    only = lines({**R.faults, "chain_break": 0.1})
+    pick = lambda objs: [(o["subject"], o["day"]) for o in objs if o["k"] == "fault" and o["name"] == "chain_break"]
+    assert pick(only) == pick(faulty) and pick(only)
