@@ -39,7 +39,6 @@ could not set the target up) with a bilingual message.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import shlex
 import sqlite3
@@ -149,15 +148,20 @@ class PlatformUnderTest:
             self.proc.stop()
 
 
-def _admin(db: str, *args: str) -> dict:
-    """``roucai serve admin --db DB ARGS --json``, run in this process (the database is not in use yet)."""
-    from roucai.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(["serve", "admin", "--db", db, *args, "--json"])
-    if rc != 0:
-        raise PlatformError("参考平台管理命令失败", f"{' '.join(args[:1])} failed: {err.getvalue()[-500:]}")
-    return json.loads(out.getvalue() or "{}")
+@contextlib.contextmanager
+def admin(db: str):
+    """The reference platform database's registry (``simulators.platform.admin``, the library behind
+    ``roucai serve admin``); its errors become :class:`PlatformError` (a harness error, never a verdict)."""
+    from simulators.platform import admin as lib
+    try:
+        with lib.registry(db) as reg:
+            yield reg
+    except PlatformError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the registry's and storage's own errors, all bilingual or plain
+        zh = getattr(exc, "zh", None) or str(exc)
+        en = getattr(exc, "en", None) or str(exc)
+        raise PlatformError(f"参考平台管理操作失败：{zh}", f"administering the reference platform failed: {en}") from exc
 
 
 def launch_builtin(city, workdir: Path, variant: str | None = None, args: list[str] = ()) -> PlatformUnderTest:
@@ -168,8 +172,10 @@ def launch_builtin(city, workdir: Path, variant: str | None = None, args: list[s
     (workdir / "city.json").write_text(dumps(city), "utf-8")
     db = str(workdir / "platform.db")
     keys_file = workdir / "keys.json"
-    _admin(db, "import-city", str(workdir / "city.json"), "--keys-out", str(keys_file))
-    keys = json.loads(keys_file.read_text("utf-8"))
+    from simulators.platform.admin import import_city, write_keys
+    with admin(db) as reg:
+        keys = import_city(reg, json.loads((workdir / "city.json").read_text("utf-8")))
+    write_keys(keys_file, keys)
     env = {"ROUCAI_PLATFORM_VARIANT": variant} if variant else {"ROUCAI_PLATFORM_VARIANT": ""}
     try:
         proc = PlatformProcess(db, args=list(args), env=env, timeout=20,
@@ -186,7 +192,9 @@ def launch_central(workdir: Path, city_id: str, city_name: str) -> tuple[object,
     from simulators.platform.launcher import LaunchError, PlatformProcess
     workdir.mkdir(parents=True, exist_ok=True)
     db = str(workdir / "central.db")
-    key = _admin(db, "register-city", city_id, "--name", city_name)["key"]
+    from simulators.platform.admin import register_city
+    with admin(db) as reg:
+        _, key = register_city(reg, city_id, city_name)
     try:
         proc = PlatformProcess(db, args=["--role", "central"], env={"ROUCAI_PLATFORM_VARIANT": ""}, timeout=20,
                                log_file=workdir / "central.log").start()

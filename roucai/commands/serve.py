@@ -278,8 +278,8 @@ def _registry(args):
 
 def _write_keys(path: str, keys: dict) -> None:
     """Atomically, mode 0600 even over an existing file with wider permissions."""
-    from simulators.platform.filemode import write_private
-    write_private(path, (json.dumps(keys, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    from simulators.platform.admin import write_keys
+    write_keys(path, keys)
 
 
 def run_admin(args, con) -> int:
@@ -308,12 +308,11 @@ def _admin(action, args, con, reg, cfg) -> int:
         out = n.to_dict()
         con.say(f"已登记节点 {n.node_id} {n.name}（{n.node_type}）", f"registered node {n.node_id} {n.name} ({n.node_type})")
     elif action == "register-city":
-        from simulators.platform.registry import CITY_PLATFORM
-        n = reg.register_node(args.city_id, args.name, CITY_PLATFORM)
-        key = reg.issue_key(n.node_id)
-        out = {**n.to_dict(), "key": key}
-        con.say(f"已登记城市平台 {n.node_id}，密钥（仅显示一次）：{key}",
-                f"registered city platform {n.node_id}; key (shown once): {key}")
+        from simulators.platform.admin import register_city
+        entry, key = register_city(reg, args.city_id, args.name)
+        out = {**entry, "key": key}
+        con.say(f"已登记城市平台 {entry['node_id']}，密钥（仅显示一次）：{key}",
+                f"registered city platform {entry['node_id']}; key (shown once): {key}")
     elif action == "register-regulator":
         from simulators.platform.regulators import Regulators
         key = Regulators(reg.store, reg.secret, reg.profile).register(args.regulator_id, args.name)
@@ -360,15 +359,12 @@ def _import_city(args, con, reg) -> dict:
     except (ValueError, KeyError, TypeError):
         raise UsageError(f"{path} 不是城市文件（roucai fixtures city 的输出）",
                          f"{path} is not a city file (output of roucai fixtures city)") from None
-    keys = {}
-    for n in nodes:
-        reg.register_node(n["code"], n["name"], n["type"])
-        existing = reg.node(n["code"])
-        keys[n["code"]] = reg.current_key(n["code"]) if existing.key_version else reg.issue_key(n["code"])
-    for o in operators:
-        reg.register_operator(o["code"], o["name"], o.get("business_type"), o.get("uscc"))
-    for sc in city.get("scales", []):
-        reg.register_scale(sc["id"], sc["node_code"], sc["operator_code"], sc.get("stall"), sc.get("kind"))
+    from simulators.platform.admin import import_city
+    try:
+        keys = import_city(reg, city)
+    except (KeyError, TypeError):
+        raise UsageError(f"{path} 不是城市文件（roucai fixtures city 的输出）",
+                         f"{path} is not a city file (output of roucai fixtures city)") from None
     if args.keys_out:
         _write_keys(args.keys_out, keys)
     con.say(f"已导入 {len(nodes)} 个节点、{len(operators)} 个经营者" +
