@@ -199,9 +199,10 @@ def test_quarterly_coverage_and_node_usage_rates_equal_the_truth(city, records, 
         registered[n.type].append(n.code)
     targets = {t: len(v) + i for i, (t, v) in enumerate(sorted(registered.items()))}   # a rate per type
     if platform.builtin:
-        from conformance.platform_under_test import _admin
-        for t, count in targets.items():
-            _admin(platform.db, "set-enterprises", QUARTER, t, str(count))
+        from conformance.platform_under_test import admin
+        with admin(platform.db) as reg:
+            for t, count in targets.items():
+                reg.set_enterprises(QUARTER, t, count)
     status, got = quarter_kpis(http, platform.url, QUARTER)
     assert status == 200 and isinstance(got, dict), f"GET /api/v1/kpis/quarter?quarter={QUARTER}: HTTP {status} {got!r:.300}"
     by_type = got.get("by_node_type", {})
