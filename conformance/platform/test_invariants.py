@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 from html import unescape
 
@@ -360,7 +361,7 @@ def _boundary_probe(profile, records, uploader, ledger) -> list[_dt.date]:
     again (re-sends) and one record sent again with another weight (a correction).  Every answer goes to
     ``ledger``.  Returns the four days."""
     days = [records.fresh_day() for _ in range(4)]
-    assert all(b - a == _dt.timedelta(days=1) for a, b in zip(days, days[1:])), f"set-up: fresh days {days}"
+    assert all(b - a == _dt.timedelta(days=1) for a, b in itertools.pairwise(days)), f"set-up: fresh days {days}"
     sent = []
     for rtype in ("retail_market_tran_info_summ", "market_tran_info_detail"):
         node = records.node_for(rtype)

@@ -382,11 +382,10 @@ class StatsCountResends(_Rows):
         return doc
 
 
-@transform("stats-day-utc")
-class StatsDayUtc(_Rows):
-    """Business days taken in UTC: an accepted record whose business time of day is before 08:00 Beijing time is
-    counted on the day before (the platform converts record times to UTC before taking the date, or buckets by a
-    UTC timestamp); records whose business date has no time of day stay where they are."""
+class _StatsDayMoved(_Rows):
+    """Base of the transformations that count accepted records on another day than their business day:
+    :meth:`to_day` maps a record's business day (yyyyMMdd, and the parts of its business-date value) to the day
+    the broken platform counts it on (``None``: where it belongs)."""
 
     empty_too = True
 
@@ -400,22 +399,25 @@ class StatsDayUtc(_Rows):
             return reply
         return super().response(ex, reply)
 
-    def _note(self, ex, reply):
-        import datetime as dt
+    def to_day(self, day: str, parts: dict) -> str | None:
+        return None
 
+    def _note(self, ex, reply):
         from profiles.records import parse_date_form
         types = _profile().records.types
         for header, rec, verdict in _answered_records(ex, reply):
             rt = types.get(rec.type)
             f = rt.by_name.get(rt.date_field) if rt is not None and rt.date_field else None
             got = parse_date_form(f.date_forms, rec.record.get(f.name, "")) if f is not None else None
-            if verdict != "accepted" or got is None or "h" not in got[1] or int(got[1]["h"]) >= 8:
+            if verdict != "accepted" or got is None:
                 continue
             day = got[1]["y"] + got[1]["mo"] + got[1]["d"]
-            before = (dt.datetime.strptime(day, "%Y%m%d") - dt.timedelta(days=1)).strftime("%Y%m%d")
+            to = self.to_day(day, got[1])
+            if to is None or to == day:
+                continue
             r = rec.record
             cell = (header.get("NodeId", ""), rec.type, r.get("goods_code") or r.get("meat_code") or "")
-            self.moved.append((day, before, cell, _grams(r.get("weight"))))
+            self.moved.append((day, to, cell, _grams(r.get("weight"))))
 
     def change(self, ex, doc):
         date = doc.get("date", "")
@@ -432,6 +434,29 @@ class StatsDayUtc(_Rows):
             r["weight_kg"] = _kg(max(0, _grams(r.get("weight_kg")) + sign * g))
         doc["rows"] = [r for r in rows.values() if r["records"] > 0]
         return doc
+
+
+@transform("stats-day-utc")
+class StatsDayUtc(_StatsDayMoved):
+    """Business days taken in UTC: an accepted record whose business time of day is before 08:00 Beijing time is
+    counted on the day before (the platform converts record times to UTC before taking the date, or buckets by a
+    UTC timestamp); records whose business date has no time of day stay where they are."""
+
+    def to_day(self, day, parts):
+        import datetime as dt
+        if "h" not in parts or int(parts["h"]) >= 8:
+            return None
+        return (dt.datetime.strptime(day, "%Y%m%d") - dt.timedelta(days=1)).strftime("%Y%m%d")
+
+
+@transform("stats-day-of-upload")
+class StatsDayOfUpload(_StatsDayMoved):
+    """Records counted on the Beijing day they were uploaded, not on their business day (the platform buckets by
+    its receipt timestamp)."""
+
+    def to_day(self, day, parts):
+        import datetime as dt
+        return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).strftime("%Y%m%d")
 
 
 def _answered_records(ex, reply):
