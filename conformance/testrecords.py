@@ -58,8 +58,9 @@ class RecordMaker:
         nodes = self.by_role.get(role) or [n.code for n in self.city.nodes]
         return sorted(nodes)[0]
 
-    def trace_code(self, node: str) -> str:
-        return self.codes.trace_code(sorted(self.ops[node])[0], next(self._seq))
+    def trace_code(self, node: str, operator: str | None = None) -> str:
+        """A fresh trace code issued under ``operator`` (default: the node's first operator)."""
+        return self.codes.trace_code(operator or sorted(self.ops[node])[0], next(self._seq))
 
     def make(self, rtype: str, day: _dt.date | None = None, node: str | None = None, **fields) -> dict:
         """A valid record of ``rtype`` (``fields`` override values after the fix-ups)."""

@@ -119,9 +119,12 @@ def _scale_sales(records, city, d: _dt.date, stall_scales: list, platform_scale,
                     records.make("retail_market_tran_info_summ", d, node=sc.node_code, retailer_id=sc.operator_code,
                                  position_id=stray_stall), (sc.node_code, sc.operator_code, stray_stall)))
     if platform_scale is not None:    # a wholesaler's platform scale: any sale by the wholesaler
+        # the voucher is the seller's, as the simulated day and Guangzhou's getTranId(comCode) issue it: a dialect
+        # whose detail carries no wholesaler_id (guangzhou) names the seller only through it
+        op = platform_scale.operator_code
         out.append(("market_tran_info_detail", platform_scale.node_code,
-                    records.make("market_tran_info_detail", d, node=platform_scale.node_code,
-                                 wholesaler_id=platform_scale.operator_code),
+                    records.make("market_tran_info_detail", d, node=platform_scale.node_code, wholesaler_id=op,
+                                 tran_id=records.trace_code(platform_scale.node_code, op)),
                     (platform_scale.node_code, platform_scale.operator_code, "")))
     return out
 

@@ -90,9 +90,11 @@ class Ingestor:
         self.grace_ms = int(grace_s) * 1000
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self._last_prune = 0
-        #: sale record type -> (seller field, stall field or ""): the scale usage rate's input (PLAT-KPI-01)
-        self.sales = {t: (v["seller"], v.get("stall", "")) for t, v in
+        #: sale record type -> (seller field, stall field or "", issuer field or ""): the scale usage rate's
+        #: input (PLAT-KPI-01); see :meth:`_seller`
+        self.sales = {t: (v["seller"], v.get("stall", ""), v.get("issuer", "")) for t, v in
                       recmap.rules.get("scale_usage", {}).get("sales", {}).items()}
+        self.codes = profile.codes
         self._prune_lock = threading.Lock()
         self._field_cap = field_cap(profile)
 
@@ -215,6 +217,16 @@ class Ingestor:
                     refused.add(pos)
         return [row for row in rows if row[0] not in refused]
 
+    def _seller(self, sale: tuple[str, str, str], rec: dict) -> str | None:
+        """The seller of sale record ``rec`` (canonical form): its seller field; when the record's form carries
+        none (Guangzhou's wholesale detail), the operator that issued the trace code in its issuer field (the
+        code's operator part), if that is a valid trace code; else None (the sale counts for no scale)."""
+        seller_field, _stall, issuer = sale
+        if rec.get(seller_field):
+            return rec[seller_field]
+        code = rec.get(issuer) if issuer else None
+        return self.codes.operator_of(code) if self.codes.is_valid(code, "trace") else None
+
     def _commit(self, node: str, res, rtype: str, rows: list, originals: dict | None = None
                 ) -> tuple[set[int], set[int]]:
         originals = originals or {}
@@ -266,8 +278,9 @@ class Ingestor:
                 agg[1] += facts.weight_g or 0
                 deadline = self._deadline_ms(ddate)
                 agg[2] += 1 if deadline is not None and t <= deadline else 0
-                if sale and rec.get(sale[0]):
-                    k = (rec[sale[0]], rec.get(sale[1], "") if sale[1] else "", ddate)
+                seller = self._seller(sale, rec) if sale else None
+                if seller:
+                    k = (seller, rec.get(sale[1], "") if sale[1] else "", ddate)
                     sellers[k] = sellers.get(k, 0) + 1
                 if self.stoptrade.is_failure(rtype, rec):
                     self.stoptrade.broadcast(tx, node, rid, rec, facts.received, t)

@@ -25,7 +25,9 @@ Per period (a business day or a quarter, :func:`period_bounds`):
 * ``scale_usage`` 追溯秤使用率 (PLAT-KPI-01, the profile's formula ``scales_with_sales /
   scales_registered``): registered scales of active nodes that were used in the period ÷ registered
   scales, per node, node type and role.  A scale is used when an accepted sale record of its node names
-  its operator as seller and, for a scale bound to a stall, that stall (``platform.toml [scale_usage]``).
+  its operator as seller and, for a scale bound to a stall, that stall (``platform.toml [scale_usage]``); a
+  sale whose form carries no seller field (Guangzhou's wholesale detail) names the operator that issued its
+  voucher (``issuer``: tran_id = operator code + sequence, Guangzhou practice).
 
 Per quarter (PLAT-KPI-03; the three families and the quarterly cycle are practice, devices.md §5.2; the exact
 definitions are the profile's), per node type of the active registered nodes:

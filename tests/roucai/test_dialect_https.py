@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -31,16 +33,23 @@ def cli(*args, cwd=ROOT, timeout=300):
                           timeout=timeout)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextlib.contextmanager
 def guangzhou_platform(d: Path):
     """The reference platform, --profile guangzhou, HTTPS (self-signed certificate made in d/tls), the tiny
-    city imported (keys in d/keys.json), its log in d/platform.log."""
+    city imported (keys in d/keys.json), its log in d/platform.log, its pid file d/platform.pid (restartable in
+    place with ``roucai serve restart``: a fixed port, which a restart keeps)."""
     (d / "city.json").write_bytes(dump_bytes(generate_city("tiny", 1, GZ)))
     r = cli("--profile", "guangzhou", "serve", "admin", "--db", str(d / "p.db"), "import-city", str(d / "city.json"),
             "--keys-out", str(d / "keys.json"))
     assert r.returncode == 0, r.stderr
     args = ["--profile", "guangzhou", "--tls-self-signed", str(d / "tls"), "--offline-after", "5",
-            "--stop-ack-deadline", "3"]
+            "--stop-ack-deadline", "3", "--port", str(free_port()), "--pid-file", str(d / "platform.pid")]
     with PlatformProcess(str(d / "p.db"), args=args, cwd=str(ROOT), timeout=30, log_file=d / "platform.log") as proc:
         assert proc.url.startswith("https://")
         yield proc
@@ -105,9 +114,11 @@ def test_the_platform_answers_a_dialect_envelope_with_every_finding(gz_platform)
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-def test_a_dialect_platform_is_certified_over_https_with_the_dialects_traffic(tmp_path):
-    """certify --profile guangzhou: the suites' uploads are written in Guangzhou's form (profiles/forms.py) and
-    posted over HTTPS (--ca) on the real path; ingest, trace and daily statistics are CONFORMANT."""
+def test_a_dialect_platform_is_certified_over_https_on_the_whole_platform_suite(tmp_path):
+    """certify --profile guangzhou --suite platform, the WHOLE suite (no -k) with the capability statement of the
+    reference run: the suites' uploads are written in Guangzhou's form (profiles/forms.py) and posted over HTTPS
+    (--ca) on the real path; CONFORMANT, every test run, none failed.  PLAT-KPI-01 among them: Guangzhou's
+    wholesale detail carries no wholesaler_id, the platform names the seller by the voucher's issuer."""
     d = tmp_path / "platform"
     d.mkdir()
     with guangzhou_platform(d) as proc:
@@ -115,17 +126,36 @@ def test_a_dialect_platform_is_certified_over_https_with_the_dialects_traffic(tm
         caps = caps.replace('keys_file = "keys.json"', f'keys_file = "{d / "keys.json"}"')
         caps = caps.replace('log_file = "platform.log"', f'log_file = "{d / "platform.log"}"')
         caps = caps.replace('upload_path = "/api/v1/exchange"', f'upload_path = "{REAL_PATH}"')
+        caps = caps.replace("--pid-file platform.pid", f"--pid-file {d / 'platform.pid'}")
         (tmp_path / "caps.toml").write_text(caps, "utf-8")
         base = ["--profile", "guangzhou", "--lang", "en", "certify", "--target", proc.url, "--capabilities",
-                str(tmp_path / "caps.toml"), "--suite", "platform", "-k", "test_ingest or test_trace or daily_statistics"]
-        untrusted = cli(*base, "--report", str(tmp_path / "rep0"), timeout=120)
+                str(tmp_path / "caps.toml"), "--suite", "platform"]
+        untrusted = cli(*base, "-k", "test_health", "--report", str(tmp_path / "rep0"), timeout=120)
         assert untrusted.returncode in (2, 3) and "CERTIFICATE_VERIFY_FAILED" in (untrusted.stdout + untrusted.stderr
                                                                                   + (tmp_path / "rep0" / "certify.log").read_text("utf-8"))
-        r = cli(*base, "--ca", str(d / "tls" / "cert.pem"), "--report", str(tmp_path / "rep"), timeout=600)
+        r = cli(*base, "--ca", str(d / "tls" / "cert.pem"), "--report", str(tmp_path / "rep"), timeout=900)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     res = json.loads((tmp_path / "rep" / "results.json").read_text("utf-8"))
-    verdicts = {t["nodeid"]: t["verdict"] for t in res["tests"]}
-    assert len(verdicts) >= 7 and set(verdicts.values()) == {"pass"}, verdicts
+    assert res["summary"]["verdict"] == "CONFORMANT" and res["profile"]["name"] == "guangzhou"
+    level = {q["id"]: q["level"] for q in res["requirements"]}
+    # the recommended response-time tests (300 TLS handshakes within 3 s…) ran and gave a verdict; on this shared
+    # two-core machine their timing is not asserted here (test_external_platform.py asserts them, over HTTP)
+    timing = {t["nodeid"] for t in res["tests"] if t["verdict"] == "fail" and
+              all(r.startswith("PLAT-PERF-") and level.get(r) == "recommended" for r in t["requirements"])}
+    bad = {t["nodeid"]: (t["verdict"], t["reason_en"][:300]) for t in res["tests"]
+           if t["verdict"] not in ("pass", "not-applicable") and t["nodeid"] not in timing}
+    assert not bad, bad
+    # the whole suite ran: a test of every file of conformance/platform, and only what the statement (a capability
+    # the reference run's statement does not declare either) or the transport (the slow-connection probe speaks
+    # plain HTTP) rules out is not applicable - never the dialect
+    files = {p.name for p in (ROOT / "conformance" / "platform").glob("test_*.py")}
+    assert {t["nodeid"].split("::")[0].rsplit("/", 1)[-1] for t in res["tests"]} == files
+    na = {t["nodeid"]: t["reason_en"] for t in res["tests"] if t["verdict"] == "not-applicable"}
+    assert all(re.fullmatch(r"capability '\w+' is not declared", why) or "plain HTTP" in why
+               for why in na.values()), na
+    verdicts = {q["id"]: q["verdict"] for q in res["requirements"]}
+    for rid in ("PLAT-KPI-01", "PLAT-DUR-01", "PLAT-ING-01", "PLAT-TRACE-01", "PLAT-SEC-01", "PLAT-STOP-01"):
+        assert verdicts.get(rid) == "pass", (rid, verdicts.get(rid))
 
 
 @pytest.mark.load

@@ -125,3 +125,33 @@ def test_a_failed_test_in_words_stops_trade_like_the_code(platform):
     h = nodeauth.sign(P.envelope, platform.keys[R], R, "GET", "/api/v1/stoptrade", b"")
     pending = platform.client.get("/api/v1/stoptrade", headers=h).json()["instructions"]
     assert [(i["node_id"], i["batch_code"]) for i in pending] == [(R, chain["codes"]["wholesale"])]
+
+
+def test_a_guangzhou_trade_detail_counts_for_its_voucher_issuers_scale(platform):
+    """PLAT-KPI-01 under Guangzhou's form: tb_market_tran_info_detail carries no wholesaler_id; Guangzhou's voucher
+    is the seller's (tran_id = comCode + 7-digit sequence, getTranId), so the detail counts for the scale of the
+    operator that issued its tran_id.  A detail that names its wholesaler_id is counted by that field."""
+    reg = platform.svc.registry
+    wop, other, third = (P.codes.operator_code(W, n) for n in (3, 4, 5))
+    for o in (wop, other, third):
+        reg.register_operator(o, "经营者")
+    for n, o in enumerate((wop, other, third)):
+        reg.register_scale(f"SC-W-{n}", W, o, None, "platform")
+    day = today()
+    gz = {"tran_id": code(wop, 21), "qua_id": "4401170602001", "batch_id": "6501030010000001", "goods_code": "21111001",
+          "goods_name": "白条猪", "weight": "85.500", "price": "13.8000", "dest": "昊嘉农贸市场"}
+    _, resp = platform.upload(W, "market_tran_info_detail", [gz], data_date=day)
+    assert resp.results[0].verdict == "accepted", resp.results[0]
+
+    def used() -> dict:
+        k = platform.client.get("/api/v1/kpis/scales", params={"date": day}).json()
+        return {"used": k["overall"]["used"], "scales": k["overall"]["scales"]}
+    assert used() == {"used": 1, "scales": 3}
+    with platform.svc.store.read() as tx:
+        assert tx.all("SELECT operator_id FROM seller_days WHERE node_id = ?", (W,)) == [(wop,)]
+    # the reference form names the seller itself: the field counts, not the voucher's issuer
+    named = rec("market_tran_info_detail", W, seed=22, market_id=W, wholesaler_id=third, tran_id=code(other, 22))
+    platform.upload(W, "market_tran_info_detail", [named])
+    with platform.svc.store.read() as tx:
+        assert sorted(tx.all("SELECT operator_id FROM seller_days WHERE node_id = ?", (W,))) == sorted([(wop,), (third,)])
+    assert used() == {"used": 2, "scales": 3}
