@@ -8,6 +8,8 @@ uploads the records (:meth:`SimulatedDay.envelopes`) and compares the platform's
 * :meth:`truth_of` — the true chain of a trace code the day issued: the codes of every hop,
   the wholesale market's own batch (vegetables), the slaughter intake's quarantine number and
   the origin's region (meat);
+* :meth:`source_of` — the source identifiers that chain must reach (源头衔接): the intake's certificate and
+  ear-tag range, or the vegetable entry's origin certificate and production base id, as uploaded;
 * :meth:`expected_stats` — records and grams per (node, record type, commodity), each record
   once however often it was uploaded.
 
@@ -47,6 +49,7 @@ class SimulatedDay:
         form = profile.envelope.city_form   # a dialect: what its city's form carries of each record
         self.records = [{**r, "data": form.narrow(r["type"], r["data"])} for r in self._with_certificates(recs)]
         self.nodes = sorted({r["node"] for r in self.records})
+        self._sources: dict | None = None
 
     def _with_certificates(self, records: list[dict]) -> list[dict]:
         pairs = defaultdict(set)
@@ -103,6 +106,24 @@ class SimulatedDay:
                 "batch": kinds["veg_batch"]["id"] if "veg_batch" in kinds else None,
                 "intake": kinds["intake"]["id"] if "intake" in kinds else None,
                 "origin_region": chain[-1].get("region") if chain and chain[-1].get("kind") == "origin" else None}
+
+    def source_of(self, code: str) -> dict[str, str]:
+        """The source identifiers (源头衔接) the chain of ``code`` must reach, as the nodes uploaded them: for meat
+        the slaughter intake's ``quarantine_id``, ``ear_tag_start`` and ``ear_tag_end``; for vegetables the first
+        entry's ``prov_id`` and ``base_id`` (only the fields the city's form carries; ``{}`` when none)."""
+        if self._sources is None:
+            self._sources = {}
+            for r in self.records:
+                d = r["data"]
+                if r["type"] == "animal_in_info" and d.get("quarantine_id"):
+                    self._sources[("intake", d["quarantine_id"])] = {
+                        k: d[k] for k in ("quarantine_id", "ear_tag_start", "ear_tag_end") if d.get(k)}
+                elif r["type"] == "market_in_info_detail" and d.get("base_id") and d.get("batch_id"):
+                    self._sources.setdefault(("veg_batch", d["batch_id"]), {
+                        k: d[k] for k in ("prov_id", "base_id") if d.get(k)})
+        t = self.truth_of(code)
+        key = ("intake", t["intake"]) if t["intake"] else ("veg_batch", t["batch"]) if t["batch"] else None
+        return dict(self._sources.get(key, {})) if key else {}
 
     def expected_stats(self) -> dict[tuple[str, str, str], list[int]]:
         """(node, record type, goods code or "") -> [records, grams]; weights from the records' weight field."""

@@ -1,4 +1,4 @@
-"""Identifiers carried as data: 统一社会信用代码, plates, certificates, resident ids, card UIDs.
+"""Identifiers carried as data: 统一社会信用代码, plates, certificates, resident ids, card UIDs, ear tags, bases.
 
 The rules live in ``identifiers.toml`` (each section states its evidence);
 this module interprets them.  Kinds (:data:`KINDS`) and their rule ids::
@@ -10,6 +10,8 @@ this module interprets them.  Kinds (:data:`KINDS`) and their rule ids::
     certificate  profile format (20 chars)    CODE-CERT-01
     resident_id  GB 11643, 18 chars           CODE-RESID-01 structure, birth date;  CODE-RESID-02 check
     card_uid     4-byte UID, 8 uppercase hex  CODE-CARD-01
+    ear_tag      畜禽标识, 15 digits           CODE-EARTAG-01 species + county + serial (and a tag range)
+    base_id      profile format (10 digits)   CODE-BASE-01 county + serial of a production base
 
 Validators (``findings``, ``is_valid``, ``check``) never raise for bad input,
 whatever its type; they return :class:`~profiles.findings.Finding` objects.
@@ -26,13 +28,15 @@ import random
 from .findings import Finding, Report
 from .regions import RegionTable
 
-KINDS = ("uscc", "plate", "certificate", "resident_id", "card_uid")
+KINDS = ("uscc", "plate", "certificate", "resident_id", "card_uid", "ear_tag", "base_id")
 PLATE_KINDS = ("ordinary", "nev_small", "nev_large")
 
 _KIND_ZH = {"uscc": "统一社会信用代码", "plate": "车牌号", "certificate": "证明编号",
-            "resident_id": "公民身份号码", "card_uid": "卡片UID"}
+            "resident_id": "公民身份号码", "card_uid": "卡片UID", "ear_tag": "畜禽标识编码",
+            "base_id": "生产基地编号"}
 _KIND_EN = {"uscc": "unified social credit code", "plate": "vehicle plate", "certificate": "certificate number",
-            "resident_id": "resident id number", "card_uid": "card UID"}
+            "resident_id": "resident id number", "card_uid": "card UID", "ear_tag": "ear tag number",
+            "base_id": "production base id"}
 _HEX = "0123456789ABCDEF"
 
 
@@ -91,6 +95,12 @@ class Identifiers:
         self._rid_weights = [int(w) for w in r["weights"]]
         self._rid_checks: str = r["check_chars"]
         self._uid_len = 2 * int(spec["card_uid"]["bytes"])
+        e = spec["ear_tag"]
+        self.ear_tag_species: dict[str, dict] = dict(e["species"])
+        self._tag_serial = int(e["serial_digits"])
+        self._tag_len = 1 + 6 + self._tag_serial
+        self._base_serial = int(spec["base_id"]["serial_digits"])
+        self._base_len = 6 + self._base_serial
         self.enums: dict[str, dict] = {k: {c: v for c, v in t.items() if isinstance(v, dict)}
                                        for k, t in spec.get("enums", {}).items()}
 
@@ -359,6 +369,89 @@ class Identifiers:
     def new_card_uid(self, rng: random.Random) -> str:
         return "".join(rng.choice(_HEX) for _ in range(self._uid_len))
 
+    # == 畜禽标识编码 / 生产基地编号 ===========================================
+    #: digit-only identifiers: rule, zh name, en name, zh layout, en layout (``{n}``: serial digits)
+    _DIGIT_KINDS = {
+        "ear_tag": ("CODE-EARTAG-01", "畜禽标识编码", "ear tag number", "畜种1位+县级区划码6位+顺序号{n}位",
+                    "species 1 + county code 6 + serial {n}"),
+        "base_id": ("CODE-BASE-01", "生产基地编号（本配置格式）", "production base id (profile format)",
+                    "县级区划码6位+基地顺序号{n}位", "county code 6 + base serial {n}"),
+    }
+
+    def _digits_findings(self, kind: str, value: str) -> list[Finding]:
+        """The length and charset finding of a digit-only identifier ``kind`` (empty when both hold)."""
+        rule, zh_kind, en_kind, lay_zh, lay_en = self._DIGIT_KINDS[kind]
+        n, length = (self._tag_serial, self._tag_len) if kind == "ear_tag" else (self._base_serial, self._base_len)
+        if value == "":
+            return [Finding(rule, "value", f"{zh_kind}为空", f"the {en_kind} is empty")]
+        if len(value) != length or not (value.isascii() and value.isdigit()):
+            return [Finding(rule, "format", f"{zh_kind}应为{length}位半角数字（{lay_zh.format(n=n)}），实为「{value}」",
+                            f"the {en_kind} must be {length} ASCII digits ({lay_en.format(n=n)}), this is {value!r}",
+                            value=value)]
+        return []
+
+    def _county_serial(self, county: str, serial: int, digits: int) -> None:
+        """Raise ``ValueError`` unless ``county`` is a current GB/T 2260 code and ``serial`` fits ``digits``."""
+        if county not in self.regions:
+            raise ValueError(f"unknown GB/T 2260 code {county!r}")
+        if not 1 <= serial < 10 ** digits:
+            raise ValueError(f"serial must be 1..{10 ** digits - 1}")
+
+    def _region_warning(self, rule: str, field: str, region: str) -> list[Finding]:
+        if region in self.regions:
+            return []
+        return [Finding(rule, field, f"区划码「{region}」不是现行GB/T 2260代码（可能是历史代码）",
+                        f"region {region!r} is not a current GB/T 2260 code (may be a historic one)",
+                        severity="warning", value=region)]
+
+    def _ear_tag_findings(self, tag: str) -> list[Finding]:
+        R = "CODE-EARTAG-01"
+        out = self._digits_findings("ear_tag", tag)
+        if out:
+            return out
+        if tag[0] not in self.ear_tag_species:
+            known = "、".join(f"{k}={v['zh']}" for k, v in self.ear_tag_species.items())
+            out.append(Finding(R, "[0]", f"畜种代码「{tag[0]}」未知（{known}）",
+                               f"species code {tag[0]!r} is unknown ({', '.join(self.ear_tag_species)})", value=tag[0]))
+        out += self._region_warning(R, "[1:7]", tag[1:7])
+        return out
+
+    def ear_tag_range_findings(self, start: object, end: object) -> list[Finding]:
+        """Findings about a range of tags ``start``..``end`` on one record (profile convention): both valid
+        tags, the same species and county, and ``start <= end``.  Never raises."""
+        R = "CODE-EARTAG-01"
+        out = self.findings(start, "ear_tag") + self.findings(end, "ear_tag")
+        if any(f.severity == "error" for f in out):
+            return out
+        if start[:7] != end[:7]:
+            out.append(Finding(R, "range", f"耳标号段「{start}」至「{end}」的畜种或县级区划码不一致",
+                               f"the tag range {start}..{end} spans two species or counties", value=f"{start}-{end}"))
+        elif start > end:
+            out.append(Finding(R, "range", f"耳标号段起号「{start}」大于止号「{end}」",
+                               f"the tag range starts after it ends ({start} > {end})", value=f"{start}-{end}"))
+        return out
+
+    def new_ear_tag(self, species: str, county: str, serial: int) -> str:
+        """The ear tag of ``species`` (a species code ``1``… or an animal name ``pig``…) under ``county``."""
+        code = species if species in self.ear_tag_species else next(
+            (k for k, v in self.ear_tag_species.items() if v.get("animal") == species and "evidence" not in v), None)
+        if code is None:
+            raise ValueError(f"no ear-tag species code for {species!r}")
+        self._county_serial(county, serial, self._tag_serial)
+        return f"{code}{county}{serial:0{self._tag_serial}d}"
+
+    def _base_id_findings(self, base: str) -> list[Finding]:
+        out = self._digits_findings("base_id", base)
+        if not out and set(base[6:]) == {"0"}:
+            out.append(Finding("CODE-BASE-01", "[6:]", "基地顺序号不能全为0", "the base serial cannot be all zeros",
+                               value=base[6:]))
+        return out or self._region_warning("CODE-BASE-01", "[0:6]", base[:6])
+
+    def new_base_id(self, county: str, serial: int) -> str:
+        """The production base id of the ``serial``-th base of ``county`` (profile format)."""
+        self._county_serial(county, serial, self._base_serial)
+        return f"{county}{serial:0{self._base_serial}d}"
+
     # == dispatch ============================================================
     def findings(self, value: object, kind: str, cert_kind: str | None = None) -> list[Finding]:
         """Every finding about ``value`` read as ``kind`` (one of :data:`KINDS`).
@@ -370,7 +463,8 @@ class Identifiers:
             raise ValueError(f"kind must be one of {KINDS}")
         if not isinstance(value, str):
             rule = {"uscc": "CODE-USCC-01", "plate": "CODE-PLATE-01", "certificate": "CODE-CERT-01",
-                    "resident_id": "CODE-RESID-01", "card_uid": "CODE-CARD-01"}[kind]
+                    "resident_id": "CODE-RESID-01", "card_uid": "CODE-CARD-01", "ear_tag": "CODE-EARTAG-01",
+                    "base_id": "CODE-BASE-01"}[kind]
             return [Finding(rule, kind, f"{_KIND_ZH[kind]}应为文本，实为{type(value).__name__}",
                             f"a {_KIND_EN[kind]} must be text, not {type(value).__name__}")]
         if kind == "uscc":
@@ -381,6 +475,10 @@ class Identifiers:
             return self._cert_findings(value, cert_kind)
         if kind == "resident_id":
             return self._resident_id_findings(value)
+        if kind == "ear_tag":
+            return self._ear_tag_findings(value)
+        if kind == "base_id":
+            return self._base_id_findings(value)
         return self._card_uid_findings(value)
 
     def is_valid(self, value: object, kind: str, cert_kind: str | None = None) -> bool:

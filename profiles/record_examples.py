@@ -22,6 +22,8 @@ _NODE_WORD = {"butcher_fac_name": "肉联厂", "market_name": "农产品批发�
               "supermarket_name": "超市", "team_consume_name": "食堂", "ws_supplier_name": "农产品批发市场"}
 _PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 #: Urumqi districts: the seed city of the project (any county-level code would do)
+#: 源头衔接 identifiers (identifiers.toml [ear_tag], [base_id]): generated from a stream of their own
+_SOURCE_IDS = ("ear_tag_start", "ear_tag_end", "base_id")
 URUMQI_COUNTIES = ["650102", "650103", "650104", "650105", "650106", "650107", "650109", "650121"]
 
 
@@ -39,6 +41,16 @@ class _Gen:
 
     def cert(self) -> str:
         return f"{self.rng.randint(10, 65)}{self.rng.randint(0, 99_999_999):08d}"
+
+    def source_id(self, name: str) -> str:
+        """Ear tags (a range of a pig lot's consecutive tags) and a production base id, valid under the profile."""
+        ids = self.cat.profile.identifiers
+        r = random.Random(repr(self.rng.getstate()[1]))   # reads the main stream's state, draws nothing from it
+        county = r.choice(URUMQI_COUNTIES)
+        if name == "base_id":
+            return ids.new_base_id(county, r.randint(1, 99))
+        first = r.randint(1, 10 ** 7)
+        return ids.new_ear_tag("pig", county, first if name == "ear_tag_start" else first + r.randint(10, 60))
 
     def person(self) -> str:
         return self.rng.choice(_SURNAMES) + self.rng.choice(_GIVEN)
@@ -101,6 +113,8 @@ class _Gen:
             return f"{r.choice('ABCD')}{r.randint(1, 99):02d}"
         if name == "result_expl":
             return "农药残留快速检测合格"
+        if name in _SOURCE_IDS:       # a stream of their own: the other fields' values stay as they were
+            return self.source_id(name)
         if f.pattern is not None:
             return f"{r.randint(1, 99_999_999):08d}"
         if name.endswith("_name") or name in ("name", "legal_represent", "detector"):

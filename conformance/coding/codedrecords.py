@@ -16,6 +16,7 @@ CERT_FIELDS = {"quarantine_id": "animal_quarantine", "quarantine_animal_products
                "inspection_meat_id": "meat_quality", "prov_id": "veg_origin", "quarantine_vege_id": "veg_test"}
 PLATE_FIELDS = ("transporter_id",)
 USCC_FIELDS = ("reg_id",)
+BASE_FIELDS = ("base_id",)   #: 生产基地编号 (identifiers.toml [base_id])
 #: fields naming the upstream code a lot arrived under (a downstream entry), first valid one is judged
 RECEIVE = {"market_in_info_base": ("batch_id", "tran_id"), "market_in_info_detail": ("batch_id", "tran_id"),
            "retail_market_in_info_base": ("batch_id", "tran_id"), "retail_market_in_info_detail": ("batch_id", "tran_id"),

@@ -11,7 +11,7 @@ import pytest
 
 from conformance.transmission.nodeviews import LINE_TYPES, OWN
 
-from .codedrecords import CERT_FIELDS, PLATE_FIELDS, RECEIVE, SELLER, USCC_FIELDS
+from .codedrecords import BASE_FIELDS, CERT_FIELDS, PLATE_FIELDS, RECEIVE, SELLER, USCC_FIELDS
 
 pytestmark = pytest.mark.applies(kinds=("node",))
 
@@ -219,10 +219,11 @@ def test_origin_codes(coded, evidence):
 
 
 @pytest.mark.requirement("CODE-USCC-01", "CODE-USCC-02", "CODE-USCC-03", "CODE-PLATE-01", "CODE-PLATE-02",
-                         "CODE-CERT-01")
+                         "CODE-CERT-01", "CODE-EARTAG-01", "CODE-BASE-01")
 def test_identifiers_in_records(coded, evidence):
-    """Unified social credit codes (18-character reg_id), vehicle plates and certificate numbers in the node's
-    records follow GB 32100 / GA 36 as profiled and the profile's certificate formats."""
+    """Unified social credit codes (18-character reg_id), vehicle plates, certificate numbers, ear tags (each
+    record's range: both tags valid, one species and county, first <= last) and production base ids in the node's
+    records follow GB 32100 / GA 36 / the 畜禽标识 regulation as profiled and the profile's formats."""
     ids = coded.profile.identifiers
     bad, n = [], 0
     for node, rtype, f, v in coded.named_fields(USCC_FIELDS):
@@ -241,7 +242,21 @@ def test_identifiers_in_records(coded, evidence):
         fs = [x for x in ids.findings(v, "certificate", CERT_FIELDS[f]) if x.severity == "error"]
         if fs:
             bad.append({"record": rtype, "field": f, "value": v, "rule": fs[0].rule})
-    _judge(evidence, bad, n, "identifiers are malformed", "copy licence, plate and certificate numbers exactly")
+    for node, rtype, rec in coded.records:
+        start, end = rec.get("ear_tag_start"), rec.get("ear_tag_end")
+        if start or end:
+            n += 1
+            fs = [x for x in ids.ear_tag_range_findings(start or "", end or "") if x.severity == "error"]
+            if fs:
+                bad.append({"record": rtype, "field": "ear_tag_start..ear_tag_end", "value": f"{start}..{end}",
+                            "rule": fs[0].rule, "en": fs[0].en})
+    for node, rtype, f, v in coded.named_fields(BASE_FIELDS):
+        n += 1
+        fs = [x for x in ids.findings(v, "base_id") if x.severity == "error"]
+        if fs:
+            bad.append({"record": rtype, "field": f, "value": v, "rule": fs[0].rule})
+    _judge(evidence, bad, n, "identifiers are malformed",
+           "copy licence, plate, certificate, ear tag and base numbers exactly")
 
 
 @pytest.mark.requirement("NODE-REG-01")

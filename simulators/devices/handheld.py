@@ -100,8 +100,10 @@ class HandheldTerminal:
                                dead: int = 0, passed: bool = True, plate: str | None = None,
                                origin_region: str | None = None, farm_name: str | None = None,
                                price_yuan_per_kg: Decimal | str | None = None,
+                               ear_tags: tuple[str, str] | None = None,
                                day: _dt.date | None = None) -> dict:
-        """Slaughterhouse: pigs arrive with a 产地检疫证明 (``quarantine_id``). Returns the queued record."""
+        """Slaughterhouse: pigs arrive with a 产地检疫证明 (``quarantine_id``) and their ear tags (``ear_tags``:
+        first and last of the lot's consecutive 畜禽标识 numbers). Returns the queued record."""
         if self.node_kind != "slaughterhouse":
             raise ValueError("animal intake is registered at a slaughterhouse")
         rec = {"butcher_fac_id": self.node_code, "butcher_fac_name": self.node_name, "in_date": self._day(day),
@@ -116,6 +118,8 @@ class HandheldTerminal:
             rec["area_origin_name"] = self.p.regions.full_name(origin_region) or ""
         if farm_name:
             rec["farm_name"] = farm_name
+        if ear_tags:
+            rec["ear_tag_start"], rec["ear_tag_end"] = ear_tags
         rec = self._check("animal_in_info", rec)
         self.outbox.append(("animal_in_info", rec))
         return rec
@@ -130,6 +134,7 @@ class HandheldTerminal:
                               inspection_meat_id: str | None = None, prov_id: str | None = None,
                               quarantine_vege_id: str | None = None, plate: str | None = None,
                               origin_region: str | None = None, base_name: str | None = None,
+                              base_id: str | None = None,
                               supplier: tuple[str, str] | None = None, upstream_tran_id: str | None = None,
                               batch_id: str | None = None, day: _dt.date | None = None) -> tuple[dict, list[dict]]:
         """Wholesale 入场登记 of one batch (批次 = the same wholesaler + the same certificate). Returns (base, details).
@@ -141,7 +146,7 @@ class HandheldTerminal:
         ``batch_id`` are the first line's.  Without upstream codes the batch code is ``batch_id`` when the
         node's system issued one (it owns the operators' code sequences), else :meth:`next_batch_id`.
         ``supplier`` = (code, name) of the supplying slaughterhouse or market (``ws_supplier_*`` of every
-        line); ``base_name`` the 生产基地 of the goods; certificates go on the entry and on every line."""
+        line); ``base_name`` / ``base_id`` the 生产基地 of the goods (name, id); certificates go on the entry and on every line."""
         if self.node_kind != "wholesale":
             raise ValueError("market entry is registered at a wholesale market")
         if not goods:
@@ -170,6 +175,8 @@ class HandheldTerminal:
                 d["area_origin_name"] = self.p.regions.full_name(origin_region) or ""
             if base_name:
                 d["base_name"] = base_name
+            if base_id:
+                d["base_id"] = base_id
             if supplier:
                 d["ws_supplier_id"], d["ws_supplier_name"] = supplier
             details.append(d)

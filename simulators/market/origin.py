@@ -1,6 +1,7 @@
 """Vegetables from origins (蔬菜基地) into wholesale markets and distribution centres.
 
-A truck carries one commodity of one base with one 产地证明 (``veg_origin`` certificate),
+A truck carries one commodity of one base (its 生产基地编号 ``base_id``, :mod:`.sources`) with one
+产地证明 (``veg_origin`` certificate),
 so each truck is one entry batch (批次 = the same wholesaler + the same certificate,
 standards.md §3.3).  Loads are lognormal around ``veg_truck_kg_median`` (one 莴笋 truck
 ≈ 1.5 t, refdata.md §4).  Local bases (same province as the city) supply
@@ -55,12 +56,13 @@ def truck(m, w, base, goods: str, kg: float, t_at: float, d: int):
     oid = m.origin_entry(base)
     cert = m.certificate("veg_origin", base.region_code, d)
     batch = m.issuer.issue(w.code)
+    base_id = m.sources.base_id(base)
     origin_info = {"area_origin_id": base.region_code, "area_origin_name": base.region_name[:100],
-                   "base_name": base.name[:100]}
+                   "base_name": base.name[:100], "base_id": base_id}
     lot = m.new_lot(ref=batch, kind="veg_batch", goods=goods, kg=kg, holder=w, parent=oid,
-                    cert={"prov_id": cert}, origin=origin_info)
+                    cert={"prov_id": cert}, origin=origin_info, extra={"prov_id": cert, "base_id": base_id})
     if m.terminals is not None:       # device mode: the market's handheld registers the entry
-        m.terminals.veg_entry(w, base, cert, batch, goods, kg)
+        m.terminals.veg_entry(w, base, cert, batch, goods, kg, base_id)
     else:
         day_txt = m.node_ymd(node.code, env.now)
         base_rec = {"market_id": node.code, "market_name": node.name[:100], "in_date": day_txt,

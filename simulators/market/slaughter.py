@@ -3,7 +3,8 @@
 Per species the house takes in ``ceil(kg ordered × 1.05 / dressed kg per head)`` head,
 in truckloads of ``heads_per_truck`` from farms of the species (rates.toml ``[species]``,
 ``[volume]``).  Each truck is one intake (``animal_in_info``, its ``quarantine_id`` = an
-``animal_quarantine`` certificate), sampled for quarantine ``quarantine_sample_share``
+``animal_quarantine`` certificate, its ``ear_tag_start``/``_end`` the animals' consecutive ear tags from the
+farm's block, :mod:`.sources`; poultry carry none), sampled for quarantine ``quarantine_sample_share``
 of head after 10–30 min (``quarantine_info``), and slaughtered 60–120 min after arrival:
 its meat becomes one *carcass* lot per commodity, held under the slaughterhouse's own
 operator record, cut to order (output per commodity ∝ the day's orders).
@@ -61,17 +62,22 @@ def truck(m, node, farm, seller, species: str, heads: int, shares: dict[str, flo
     oid = m.origin_entry(farm)
     cert = m.certificate("animal_quarantine", farm.region_code, d)
     live = float(m.rates.species[species]["live_kg"])
-    m.new_lot(ref=cert, kind="intake", goods="", kg=heads * live, holder=node.self_actor, parent=oid,
-              extra={"heads": heads, "species": species})
+    tags = m.sources.ear_tags(farm, species, heads)
+    extra = {"heads": heads, "species": species}
+    if tags:
+        extra["ear_tags"] = list(tags)
+    m.new_lot(ref=cert, kind="intake", goods="", kg=heads * live, holder=node.self_actor, parent=oid, extra=extra)
     if m.terminals is not None:       # device mode: the house's handheld registers the intake
-        m.terminals.animal_intake(node, seller, cert, heads, farm)
+        m.terminals.animal_intake(node, seller, cert, heads, farm, tags)
     else:
-        m.record("animal_in_info", node.code, {
-            "butcher_fac_id": node.code, "butcher_fac_name": node.name[:100],
-            "in_date": m.node_ymd(node.code, env.now), "seller_id": seller.code, "seller_name": seller.name[:50],
-            "quarantine_id": cert, "quarantine_num": str(heads), "check_result": "1",
-            "area_origin_id": farm.region_code, "area_origin_name": farm.region_name[:100],
-            "farm_name": farm.name[:100], "dead_num": "0"})
+        rec = {"butcher_fac_id": node.code, "butcher_fac_name": node.name[:100],
+               "in_date": m.node_ymd(node.code, env.now), "seller_id": seller.code, "seller_name": seller.name[:50],
+               "quarantine_id": cert, "quarantine_num": str(heads), "check_result": "1",
+               "area_origin_id": farm.region_code, "area_origin_name": farm.region_name[:100],
+               "farm_name": farm.name[:100], "dead_num": "0"}
+        if tags:
+            rec["ear_tag_start"], rec["ear_tag_end"] = tags
+        m.record("animal_in_info", node.code, rec)
     yield env.timeout(r.uniform(600, 1800))
     sample = max(1, math.ceil(heads * float(m.rates.volume["quarantine_sample_share"])))
     m.record("quarantine_info", node.code, {

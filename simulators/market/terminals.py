@@ -156,19 +156,21 @@ class DeviceTerminals:
             entries[rtype] = entries.get(rtype, 0) + 1
         hh.outbox.clear()
 
-    def animal_intake(self, node, seller, cert: str, heads: int, farm) -> None:
-        """A truck of ``heads`` animals from ``farm`` with 产地检疫证明 ``cert`` entered slaughterhouse ``node``."""
+    def animal_intake(self, node, seller, cert: str, heads: int, farm, ear_tags=None) -> None:
+        """A truck of ``heads`` animals from ``farm`` with 产地检疫证明 ``cert`` (and ``ear_tags``: first and last
+        tag, or ``None``) entered slaughterhouse ``node``."""
         hh = self.handhelds[node.code]
         hh.register_animal_intake(seller.code, seller.name[:50], cert, heads, origin_region=farm.region_code,
-                                  farm_name=farm.name[:100])
+                                  farm_name=farm.name[:100], ear_tags=ear_tags)
         self._emit(node, hh)
 
-    def veg_entry(self, w, base, cert: str, batch: str, goods: str, kg: float) -> None:
+    def veg_entry(self, w, base, cert: str, batch: str, goods: str, kg: float, base_id: str | None = None) -> None:
         """A vegetable truck (no upstream ledger: 产地证明 ``cert``) entered for wholesaler ``w``; ``batch``
         is the batch code the node's system issued under ``w``'s operator code."""
         hh = self.handhelds[w.node.code]
         hh.register_market_entry(w.code, w.name[:50], [(goods, self.m.w3(kg))], prov_id=cert, plate=w.plate,
-                                 origin_region=base.region_code, base_name=base.name[:100], batch_id=batch)
+                                 origin_region=base.region_code, base_name=base.name[:100], base_id=base_id,
+                                 batch_id=batch)
         self._emit(w.node, hh)
 
     def market_entry(self, node, buyer, lines, supplier_node) -> None:
@@ -183,6 +185,7 @@ class DeviceTerminals:
         hh.register_market_entry(
             buyer.code, buyer.name[:50], [(ln.goods_code, self.m.w3(ln.received), ln.ref) for ln in lines],
             plate=buyer.plate, origin_region=o.get("area_origin_id"), base_name=o.get("base_name"),
+            base_id=o.get("base_id"),
             supplier=(supplier_node.code, supplier_node.name[:100]),
             **{k: v for k, v in first.cert.items() if v})
         self._emit(node, hh)

@@ -141,7 +141,7 @@ _ENTRY = {
     "wholesale": {"base": "market_in_info_base", "detail": "market_in_info_detail",
                   "node_keys": ("market_id", "market_name"), "party_keys": ("wholesaler_id", "wholesaler_name"),
                   "party": "buyer", "base_certs": _ALL_CERTS, "detail_certs": _ALL_CERTS, "price": False,
-                  "origin_keys": (*_ORIGIN, "base_name"), "plate": True},
+                  "origin_keys": (*_ORIGIN, "base_name", "base_id"), "plate": True},
     "retail": {"base": "retail_market_in_info_base", "detail": "retail_market_in_info_detail",
                "node_keys": ("retail_market_id", "retail_market_name"), "party_keys": ("retailer_id", "retailer_name"),
                "party": "buyer", "base_certs": (*_MEAT_CERTS, "prov_id"), "detail_certs": _MEAT_CERTS[:1],

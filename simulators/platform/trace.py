@@ -11,7 +11,9 @@ Walk (records as stored; see :mod:`.recordmap` for own/upstream/batch fields):
 4. at a slaughterhouse, certificates join the meat-out lines to the
    quarantine records and those to the live-animal intake (``quarantine_id``);
 5. where no upstream code exists the chain ends at an origin: the intake's or
-   the entry's ``area_origin_id`` / farm / production base.
+   the entry's ``area_origin_id`` / farm / production base, with the source identifiers
+   those records carry (源头衔接: the intake's 产地检疫证号 and ear-tag range, the entry's
+   产地证明号 and production base id), one ``sources`` item per farm or base.
 
 Bounded: at most ``MAX_HOPS`` codes are followed and ``MAX_ROWS`` records read
 per step, so a malicious cycle or a huge fan-out cannot hang a query.  The API
@@ -82,17 +84,29 @@ class Tracer:
                 "node": self._node_info(tx, first["node_id"], cache), "records": recs}
 
     def _origin(self, recs: list[dict]) -> dict | None:
+        """The origin hop from the records that name one (源头衔接): one ``source`` per distinct farm or base with
+        its certificate (产地检疫证号 of an intake, 产地证明号 of a vegetable entry), ear-tag range and base id;
+        the first source's values are repeated at the top of the hop."""
+        sources, seen = [], set()
         for r in recs:
             f = r["fields"]
-            if f.get("area_origin_id") or f.get("area_origin_name") or f.get("base_name") or f.get("farm_name"):
-                code = f.get("area_origin_id")
-                region = None
-                if code and code in self.profile.regions:
-                    region = self.profile.regions.full_name(code)
-                return {"kind": "origin", "stage_zh": "产地", "stage_en": "origin", "region_code": code,
-                        "region": region or f.get("area_origin_name"), "place": f.get("farm_name") or f.get("base_name"),
-                        "from_record": r["id"]}
-        return None
+            if not (f.get("area_origin_id") or f.get("area_origin_name") or f.get("base_name") or f.get("farm_name")):
+                continue
+            code = f.get("area_origin_id")
+            region = self.profile.regions.full_name(code) if code and code in self.profile.regions else None
+            cert_kind = "animal_quarantine" if f.get("quarantine_id") else "veg_origin" if f.get("prov_id") else None
+            src = {"region_code": code, "region": region or f.get("area_origin_name"),
+                   "place": f.get("farm_name") or f.get("base_name"),
+                   "certificate": f.get("quarantine_id") or f.get("prov_id"), "certificate_kind": cert_kind,
+                   "ear_tag_start": f.get("ear_tag_start"), "ear_tag_end": f.get("ear_tag_end"),
+                   "base_id": f.get("base_id"), "from_record": r["id"]}
+            key = tuple(v for k, v in src.items() if k != "from_record")
+            if key not in seen:
+                seen.add(key)
+                sources.append(src)
+        if not sources:
+            return None
+        return {"kind": "origin", "stage_zh": "产地", "stage_en": "origin", **sources[0], "sources": sources}
 
     def trace(self, code: str) -> dict:
         findings = self.profile.codes.findings(code, "trace")

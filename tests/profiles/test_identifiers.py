@@ -202,3 +202,48 @@ def test_generated_certificates_always_validate(kind, region, date, serial):
     n = I.new_certificate(kind, region, date, serial)
     assert I.findings(n, "certificate", cert_kind=kind) == []
     assert (I.certificate_kind(n), n[2:8], n[8:16], int(n[16:])) == (kind, region, f"{date:%Y%m%d}", serial)
+
+
+# -- 畜禽标识 ear tags and production base ids (issue 14 item 7) ---------------------------
+def test_ear_tag_structure_from_the_regulation():
+    """15 digits: species (1 pig, 2 cattle, 3 sheep; 7 breeding sow) + county GB/T 2260 + 8-digit serial."""
+    assert I.is_valid("165012100000001", "ear_tag")
+    assert I.is_valid("365010212345678", "ear_tag") and I.is_valid("765010200000009", "ear_tag")
+    for bad in ("16501210000001", "1650121000000011", "16501210000000A", "465012100000001", "", "１65012100000001"):
+        assert ("CODE-EARTAG-01", "error") in rules(bad, "ear_tag"), bad
+    assert rules("199999900000001", "ear_tag") == [("CODE-EARTAG-01", "warning")]   # no such county: a warning
+
+
+def test_ear_tag_ranges():
+    a, b = I.new_ear_tag("pig", "650121", 7), I.new_ear_tag("pig", "650121", 46)
+    assert I.ear_tag_range_findings(a, b) == [] and I.ear_tag_range_findings(a, a) == []
+    assert [f.field for f in I.ear_tag_range_findings(b, a)] == ["range"]
+    assert [f.field for f in I.ear_tag_range_findings(a, I.new_ear_tag("sheep", "650121", 46))] == ["range"]
+    assert [f.field for f in I.ear_tag_range_findings(a, I.new_ear_tag("pig", "650102", 46))] == ["range"]
+    assert I.ear_tag_range_findings(a, None) and I.ear_tag_range_findings(12, b)
+    with pytest.raises(ValueError):
+        I.new_ear_tag("poultry", "650121", 1)           # poultry carry no 畜禽标识 ear tag
+    with pytest.raises(ValueError):
+        I.new_ear_tag("pig", "650121", 10 ** 8)
+
+
+@given(species=st.sampled_from(["pig", "cattle", "sheep", "1", "2", "3", "7"]), region=regions,
+       first=st.integers(1, 10 ** 8 - 1), n=st.integers(0, 500))
+def test_generated_ear_tags_and_ranges_always_validate(species, region, first, n):
+    last = min(first + n, 10 ** 8 - 1)
+    a, b = I.new_ear_tag(species, region, first), I.new_ear_tag(species, region, last)
+    assert I.findings(a, "ear_tag") == [] and I.ear_tag_range_findings(a, b) == []
+    assert (a[1:7], int(a[7:]), int(b[7:]) - int(a[7:])) == (region, first, last - first)
+    assert I.ear_tag_species[a[0]]["animal"] == {"1": "pig", "2": "cattle", "3": "sheep", "7": "pig"}.get(species, species)
+
+
+@given(region=regions, serial=st.integers(1, 9999))
+def test_generated_base_ids_always_validate(region, serial):
+    b = I.new_base_id(region, serial)
+    assert I.findings(b, "base_id") == [] and (b[:6], int(b[6:])) == (region, serial)
+
+
+def test_bad_base_ids():
+    for bad in ("650109000", "65010900011", "6501090000", "65010900A1", ""):
+        assert ("CODE-BASE-01", "error") in rules(bad, "base_id"), bad
+    assert rules("9999990001", "base_id") == [("CODE-BASE-01", "warning")]

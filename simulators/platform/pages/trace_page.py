@@ -38,6 +38,8 @@ _T = {
     "cert_m": ("肉品品质检验合格证号", "Meat inspection cert."),
     "cert_v": ("产地证明号", "Origin certificate"),
     "test": ("检测结果", "Test result"), "region": ("产地", "Origin"), "place": ("养殖场/生产基地", "Farm / base"),
+    "cert_a": ("产地检疫证号（动物检疫合格证明）", "Origin quarantine certificate"),
+    "ear_tags": ("畜禽标识（耳标号段）", "Ear tags (range)"), "base_id": ("生产基地编号", "Production base id"),
     "pass": ("合格", "pass"), "fail": ("不合格", "FAIL"),
     "missing": ("该环节数据未上传", "this link has not been uploaded"),
 }
@@ -63,13 +65,22 @@ def _row(label: str, text: str, css: str | None = None) -> str:
     return f"<tr><td>{escape(label)}</td><td>{cell}</td></tr>"
 
 
+def _source_rows(src: dict, lang: str) -> list[tuple[str, str]]:
+    """Rows of one source of the origin hop: region, farm or base, certificate, ear-tag range, base id."""
+    cert_key = "cert_a" if src.get("certificate_kind") == "animal_quarantine" else "cert_v"
+    first, last = src.get("ear_tag_start") or "", src.get("ear_tag_end") or ""
+    tags = f"{first} – {last}" if first and last and first != last else first or last
+    return [(_t("region", lang), src.get("region") or ""), (_t("place", lang), src.get("place") or ""),
+            (_t(cert_key, lang), src.get("certificate") or ""), (_t("ear_tags", lang), tags),
+            (_t("base_id", lang), src.get("base_id") or "")]
+
+
 def _hop_html(hop: dict, lang: str) -> str:
     e = escape
     kind = hop["kind"]
     stage = hop["stage_en"] if lang == "en" else hop["stage_zh"]
     if kind == "origin":
-        rows = [(_t("region", lang), hop.get("region") or ""), (_t("place", lang), hop.get("place") or "")]
-        body = "".join(_row(k, v) for k, v in rows if v)
+        body = "".join(_row(k, v) for src in (hop.get("sources") or [hop]) for k, v in _source_rows(src, lang) if v)
         return f'<section class="hop origin"><h2>{e(stage)}</h2><table>{body}</table></section>'
     node = hop.get("node") or {}
     head = f'<h2>{e(stage)}</h2><div class="muted">{e(node.get("name") or node.get("node_id") or "")}'

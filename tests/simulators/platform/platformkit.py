@@ -101,6 +101,9 @@ def code(operator: str, seq: int) -> str:
     return P.codes.trace_code(operator, seq)
 
 
+#: the source identifiers of the chains (源头衔接): the intake's ear-tag range, the vegetable base and its certificate
+EAR_TAGS = ("165012100000101", "165012100000140")
+BASE_ID, VEG_CERT = "3707830001", "VO370783202501060001"
 MEAT = P.commodities.of_kind("meat")[0]
 VEG = P.commodities.of_kind("vegetable")[0]
 
@@ -116,7 +119,7 @@ def meat_chain(day: str | None = None, n: int = 1) -> dict:
     up = [
         (S, "animal_in_info", [rec("animal_in_info", S, day, butcher_fac_id=S, quarantine_id=qid,
                                    area_origin_id="650121", area_origin_name="乌鲁木齐县", farm_name="南山养殖场",
-                                   seller_id=S + "0001")]),
+                                   seller_id=S + "0001", ear_tag_start=EAR_TAGS[0], ear_tag_end=EAR_TAGS[1])]),
         (S, "quarantine_info", [rec("quarantine_info", S, day, butcher_fac_id=S, quarantine_id=qid,
                                     quarantine_animal_products_id=qap, inspection_meat_id=im, seller_id=S + "0001")]),
         (S, "meat_out_info_base", [rec("meat_out_info_base", S, day, butcher_fac_id=S, tran_id=t1,
@@ -128,7 +131,8 @@ def meat_chain(day: str | None = None, n: int = 1) -> dict:
                                         tran_id=t1, batch_id=t1, quarantine_animal_products_id=qap)]),
         (W, "market_in_info_detail", [rec("market_in_info_detail", W, day, tran_id=t1, batch_id=t1, **g,
                                           quarantine_animal_products_id=qap, weight="100.000", ws_supplier_id=S,
-                                          area_origin_id=None, area_origin_name=None, base_name=None)]),
+                                          area_origin_id=None, area_origin_name=None, base_name=None,
+                                          base_id=None)]),
         (W, "qmarket_detection_info", [rec("qmarket_detection_info", W, day, market_id=W, batch_id=t1,
                                            wholesaler_id=W + "0001", tran_id=t1, detection_result="1",
                                            quarantine_animal_products_id=qap, **g)]),
@@ -154,7 +158,8 @@ def veg_chain(day: str | None = None, n: int = 1) -> dict:
     up = [
         (V, "market_in_info_detail", [rec("market_in_info_detail", V, day, tran_id=None, batch_id=batch, **g,
                                           weight="500.000", area_origin_id="370783", area_origin_name="寿光市",
-                                          base_name="寿光蔬菜基地", quarantine_animal_products_id=None,
+                                          base_name="寿光蔬菜基地", base_id=BASE_ID, prov_id=VEG_CERT,
+                                          quarantine_animal_products_id=None,
                                           inspection_meat_id=None, sale_tran_id=None)]),
         (V, "market_tran_info_detail", [rec("market_tran_info_detail", V, day, market_id=V, wholesaler_id=V + "0002",
                                             retailer_id=R + "0002", tran_id=t4, batch_id=batch, weight="30.000", **g)]),
