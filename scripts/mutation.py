@@ -60,6 +60,7 @@ UNIT: dict[str, list[str]] = {
     "simulators/platform/stats.py": ["tests/simulators/platform/test_platform_stats.py",
                                      "tests/simulators/platform/test_platform_stats_exact.py"],
     "simulators/platform/trace.py": ["tests/simulators/platform/test_platform_trace.py",
+                                     "tests/simulators/platform/test_platform_trace_exact.py",
                                      "tests/simulators/platform/test_security_trace_paging.py"],
 }
 
