@@ -382,6 +382,29 @@ class StatsCountResends(_Rows):
         return doc
 
 
+
+@transform("kpi-count-resends")
+class KpiCountResends(StatsCountResends):
+    """The daily KPI answer counts records answered ``duplicate`` again: the day's timeliness record count (and its
+    rate) includes re-sends (the KPI is computed over received records, not stored ones); the statistics rows
+    stay right."""
+
+    def response(self, ex, reply):
+        if _is_upload(ex) and reply.status == 200:
+            self._note(ex, reply)
+            return reply
+        if ex.method != "GET" or ex.path != "/api/v1/kpis" or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        t = doc.get("timeliness") if isinstance(doc, dict) else None
+        if not isinstance(t, dict) or not isinstance(t.get("records"), int):
+            return reply
+        add = sum(v[0] for (date, *_rest), v in self.extra.items() if date == doc.get("date"))
+        if add:
+            t["records"] += add
+            t["overall"] = round((t.get("on_time") or 0) / t["records"], 4)
+        return reply.with_json(doc)
+
 class _StatsDayMoved(_Rows):
     """Base of the transformations that count accepted records on another day than their business day:
     :meth:`to_day` maps a record's business day (yyyyMMdd, and the parts of its business-date value) to the day
