@@ -4,6 +4,7 @@
     roucai truth totals --ledger truth.jsonl [--day 0] [--node 650103002]
     roucai truth kpis --ledger truth.jsonl
     roucai truth check --ledger truth.jsonl    # every sale resolves to an origin; stock conserved
+    roucai truth problems --ledger truth.jsonl --platform URL   # problem discovery: truth_problems.py
 
 ``chain`` prints the true chain of a trace code (a retail sale or any traded line),
 from the code back to the slaughterhouse intake and the farm, or to the vegetable base.
@@ -26,7 +27,7 @@ KIND_ZH = {"sale": "零售", "line": "交易", "carcass": "屠宰产品", "veg_b
 
 def register(sub, common):
     p = sub.add_parser("truth", parents=[common], help="query a simulation's ground truth / 查询仿真真值")
-    s = p.add_subparsers(dest="truth_cmd", metavar="chain|totals|kpis|check")
+    s = p.add_subparsers(dest="truth_cmd", metavar="chain|totals|kpis|check|problems")
     c = s.add_parser("chain", parents=[common], help="the true chain of a trace code / 追溯链真值")
     c.add_argument("code", metavar="TRACE_CODE")
     c.add_argument("--ledger", required=True, help="ledger file written by roucai simulate --ledger")
@@ -42,6 +43,8 @@ def register(sub, common):
     h = s.add_parser("check", parents=[common], help="chains complete and stock conserved / 真值自检")
     h.add_argument("--ledger", required=True)
     h.set_defaults(func=run_check)
+    from .truth_problems import add_parser as add_problems   # roucai truth problems (issue 14)
+    add_problems(s, common)
     p.set_defaults(func=lambda a, c: (p.print_help(), 2)[1])
 
 
@@ -78,22 +81,14 @@ def run_chain(args, con) -> int:
         kind = _entry_kind(e)
         label = con.t(KIND_ZH.get(kind, kind), kind)
         if kind == "origin":
-            base = f"  {con.t('基地编号', 'base id')} {e['base_id']}" if e.get("base_id") else ""
-            con.say(f"{'  ' * i}{label}  {e.get('name', '')}  ({e.get('region', '')}){base}")
+            con.say(f"{'  ' * i}{label}  {e.get('name', '')}  ({e.get('region', '')})")
             continue
         node = led.nodes.get(e.get("node") or "", {})
         where = f"{node.get('name', e.get('node') or '')}"
         goods = e.get("goods_code") or ""
         extra = ""
         if kind == "intake":
-            extra = con.t(f"{e.get('heads', '?')} 头  产地检疫证 {e['id']}", f"{e.get('heads', '?')} head  "
-                          f"origin quarantine certificate {e['id']}")
-            if e.get("ear_tags"):
-                first, last = e["ear_tags"]
-                extra += con.t(f"  耳标 {first}–{last}", f"  ear tags {first}–{last}")
-        elif kind == "veg_batch" and e.get("prov_id"):
-            extra = con.t(f"产地证明 {e['prov_id']}  基地编号 {e.get('base_id') or '-'}",
-                          f"origin certificate {e['prov_id']}  base id {e.get('base_id') or '-'}")
+            extra = con.t(f"{e.get('heads', '?')} 头", f"{e.get('heads', '?')} head")
         elif kind == "sale" and not e.get("traced", True):
             extra = con.t("（非追溯秤，无记录）", "(second scale: no record)")
         con.say(f"{'  ' * i}{label}  {e['id']}  {where}  {goods}  {e['kg']:.3f} kg  {led_ts(led, e)}  {extra}".rstrip())

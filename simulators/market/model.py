@@ -33,7 +33,6 @@ from .ledger import Ledger
 from .recordfaults import RECORD_SWITCHES, RecordFaults
 from .pricing import PriceBook
 from .rates import DAY_S, Rates
-from .sources import SourceBook
 from .stock import Holding, Lot, kg3
 from .topology import ORIGIN_OF_SPECIES, build_topology
 
@@ -78,7 +77,6 @@ class MarketModel:
         self.commodities = profile.commodities
         self.issuer = TraceIssuer(profile.codes)
         self.ids = profile.identifiers
-        self.sources = SourceBook(city.origins, profile.identifiers, self.seed)
         self.prices = PriceBook(profile.commodities, self.rates, self.seed, start)
         self.holdings: dict[str, Holding] = {}
         self.lots: dict[str, Lot] = {}
@@ -234,9 +232,6 @@ class MarketModel:
             obj = {"k": "lot", "id": oid, "kind": "origin", "parent": None, "node": None, "holder": "",
                    "goods_code": "", "kg": 0.0, "t": round(self.env.now, 3), "day": int(self.env.now // DAY_S),
                    "origin_type": origin.type, "name": origin.name, "region": origin.region_code}
-            base_id = self.sources.base_id(origin)
-            if base_id:
-                obj["base_id"] = base_id
             self.ledger.add(obj, self._text(obj))
         return oid
 
@@ -288,11 +283,12 @@ class MarketModel:
         """Emit one record made at ``node`` now: ledger line + stream line (same text)."""
         t = self.env.now
         rf = self.record_faults
-        if rf.active:       # record-level faults (recordfaults.py): all rates 0 by default
+        silent = rf.active and rf.silent(node, int(t // DAY_S), self.ymd(t))
+        if rf.active and not silent:   # record-level faults (recordfaults.py): all rates 0 by default
             data = rf.apply(rtype, node, data, int(t // DAY_S), self.node_ymd(node, t))
         obj = {"k": "record", "t": round(t, 3), "ts": self.ts(t), "type": rtype, "node": node, "data": data,
                "upload": self.upload_times(node, t, scale)}
-        if rf.active and rf.silent(node, int(t // DAY_S), self.ymd(t)):
+        if silent:          # the node uploads nothing of this day (its mistakes cannot show either)
             obj["upload"] = []
         off = self.faults.drift(node)
         if off:

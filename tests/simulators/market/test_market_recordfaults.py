@@ -13,8 +13,8 @@ from simulators.market.recordfaults import RECORD_SWITCHES
 
 R = Rates.load()
 DAY = dt.date(2025, 3, 10)
-HIGH = {**R.faults, "silent_node": 0.3, "price_outlier": 0.1, "duplicate_trace_code": 0.1, "chain_break": 0.1,
-        "stock_imbalance": 0.1}
+MISTAKES = {**R.faults, "price_outlier": 0.1, "duplicate_trace_code": 0.3, "chain_break": 0.1, "stock_imbalance": 0.1}
+HIGH = {**MISTAKES, "silent_node": 0.2}
 
 
 def lines(rates):
@@ -72,7 +72,14 @@ def test_each_fault_is_what_the_node_uploads(faulty):
             assert float(f["recorded"]) < 0.51 * float(f["kg"])
 
 
-def test_one_switch_does_not_move_anothers_draws(faulty):
+def test_one_switch_does_not_move_anothers_draws():
     only = lines({**R.faults, "chain_break": 0.1})
     pick = lambda objs: [(o["subject"], o["day"]) for o in objs if o["k"] == "fault" and o["name"] == "chain_break"]
-    assert pick(only) == pick(faulty) and pick(only)
+    assert pick(only) == pick(lines(MISTAKES)) and pick(only)
+
+
+def test_a_silent_node_shows_no_mistakes_of_that_day(faulty):
+    silent = {(o["node"], o["day"]) for o in faulty if o["k"] == "fault" and o["name"] == "silent_node"}
+    assert silent
+    assert not [o for o in faulty if o["k"] == "fault" and o.get("kind") not in (None, "silent-node")
+                and (o["node"], o["day"]) in silent]

@@ -1,0 +1,110 @@
+"""The problems a perfect detector should find in a simulated run, from its ledger (issue 14, item 5).
+
+Contract: :func:`expected_problems` reads a ledger export once and returns, per problem kind asked for, the set
+of :func:`problem_key` values that are true:
+
+* every injected record-level fault naming that kind (``fault`` lines with ``kind``, ``subject``, ``day``:
+  :mod:`.recordfaults`);
+* ``silent-node`` also every (node, business day of the run) with no record uploaded at all, whatever the
+  cause (a node with nothing to report, an outage lasting the day): the ledger knows what was uploaded;
+* ``stock-imbalance`` only where the run exposes the understated entry: the batch's sales the node uploaded
+  during the run exceed the recorded entry weight × (1 + tolerance) + tolerance_kg of the profile's rule (an
+  understatement of a lot not yet sold past it is not yet visible in any data).  :func:`expected_problems`
+  also returns the injected counts, so what was left out is reported, not hidden.
+  A record's business day here is its true calendar day (a drifting clock near midnight may move a record's
+  own date: a known, small source of disagreement).
+
+:func:`problem_key` is how a platform's flag and a true problem are matched: ``(kind, subject)``, plus the
+business day for ``silent-node`` (one node can be silent on several days).  Raises ``ValueError`` for a file
+that is not a complete ledger.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from pathlib import Path
+
+_PLATFORM_TOML = Path(__file__).resolve().parents[1] / "platform" / "platform.toml"
+
+
+def problem_key(kind: str, subject: str, day: str) -> tuple:
+    return (kind, subject, day) if kind == "silent-node" else (kind, subject)
+
+
+def run_days(header: dict) -> list[str]:
+    """The business days (yyyyMMdd) a ledger's run covers."""
+    start = dt.date.fromisoformat(header["start"])
+    return [(start + dt.timedelta(days=i)).strftime("%Y%m%d") for i in range(int(header.get("days", 1)))]
+
+
+def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[str, set], dict[str, int]]:
+    """``(header, {kind: {problem_key…}}, {kind: injected faults})`` of the ledger at ``path`` (module docstring).
+
+    ``rules``: the profile's problem rules (default: the reference profile's)."""
+    kinds = list(kinds)
+    roles_of = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))["node_roles"]
+    if rules is None:
+        from profiles import load_profile
+        rules = load_profile().problems
+    silent_roles = rules.kind("silent-node").get("node_roles", [])
+    stock = rules.kind("stock-imbalance")
+    out: dict[str, set] = {k: set() for k in kinds}
+    injected: dict[str, int] = {k: 0 for k in kinds}
+    understated: dict[str, tuple[str, float]] = {}     # subject -> (day, recorded kg)
+    sold: dict[str, float] = {}                         # node:batch -> kg of uploaded sale summaries
+    header, nodes, heard, lines, end = {}, {}, set(), 0, None
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            if end is not None:
+                raise ValueError(f"line {n}: data after the end line")
+            try:
+                o = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"line {n}: not JSON ({exc.msg})") from None
+            k = o.get("k") if isinstance(o, dict) else None
+            if k == "end":
+                end = o
+                continue
+            lines += 1
+            if k == "run":
+                header = o
+            elif k == "node":
+                nodes[o["code"]] = o.get("city_type") or o.get("type")
+            elif k == "record" and o.get("upload"):
+                heard.add((o["node"], o["ts"][:10].replace("-", "")))
+                if o["type"] == "retail_market_tran_info_summ":
+                    at = f"{o['node']}:{o['data'].get('batch_id')}"
+                    sold[at] = sold.get(at, 0.0) + float(o["data"].get("weight") or 0)
+            elif k == "fault" and o.get("kind") in out:
+                injected[o["kind"]] += 1
+                if o["kind"] == "stock-imbalance":
+                    understated[o["subject"]] = (o["day"], float(o["recorded"]))
+                else:
+                    out[o["kind"]].add(problem_key(o["kind"], o["subject"], o["day"]))
+    if not header:
+        raise ValueError("no run header: not a roucai ledger")
+    if end is None or end.get("lines") != lines:
+        raise ValueError("no matching end line: the ledger is truncated (an interrupted run?)")
+    if "stock-imbalance" in out:
+        tol, tol_kg = float(stock.get("tolerance")), float(stock.get("tolerance_kg"))
+        for subject, (day, recorded) in understated.items():
+            if sold.get(subject, 0.0) > recorded * (1 + tol) + tol_kg:
+                out["stock-imbalance"].add(problem_key("stock-imbalance", subject, day))
+    if "silent-node" in out:
+        for day in run_days(header):
+            for node, ctype in nodes.items():
+                if roles_of.get(ctype) in silent_roles and (node, day) not in heard:
+                    out["silent-node"].add(problem_key("silent-node", node, day))
+    return header, out, injected
+
+
+def score(expected: set, flagged: set) -> dict:
+    """Counts, precision and recall of ``flagged`` against ``expected`` (``None`` where undefined)."""
+    hit = len(expected & flagged)
+    return {"expected": len(expected), "flagged": len(flagged), "matched": hit,
+            "precision": round(hit / len(flagged), 4) if flagged else None,
+            "recall": round(hit / len(expected), 4) if expected else None,
+            "missed": sorted(map(list, expected - flagged))[:20], "extra": sorted(map(list, flagged - expected))[:20]}

@@ -1,0 +1,52 @@
+"""``roucai truth problems``: the tiny city simulated with record faults, uploaded to a real reference platform,
+detection run by a registered regulator, the flags matched against the ledger; a platform that lost one kind's
+flags fails; bad input and an unreachable platform give exit 2 and 3."""
+import json
+import sqlite3
+import subprocess
+import sys
+
+from uploadkit import ROOT, city_file, platform, simulate_cli  # noqa: F401  (fixtures)
+
+FAULTS = ["--fault", "silent_node=0.2", "--fault", "duplicate_trace_code=0.3", "--fault", "chain_break=0.1",
+          "--fault", "stock_imbalance=0.1"]
+
+
+def cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "roucai.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_truth_problems_on_the_tiny_city(platform, tmp_path):
+    proc, db, _keys, keys_path = platform
+    ledger = tmp_path / "truth.jsonl"
+    r = simulate_cli("--days", "2", "--ledger", str(ledger), "--to", proc.url, "--keys", str(keys_path), *FAULTS)
+    assert r.returncode == 0, r.stderr
+    r = cli("serve", "admin", "--db", str(db), "register-regulator", "650100", "--name", "市商务局", "--json")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "reg.key").write_text(json.loads(r.stdout)["key"])
+    args = ["truth", "problems", "--ledger", str(ledger), "--platform", proc.url]
+    r = cli(*args, "--regulator", "650100", "--key-file", str(tmp_path / "reg.key"), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    kinds = json.loads(r.stdout)["kinds"]
+    for k in ("chain-break", "stock-imbalance", "duplicate-trace-code", "silent-node"):
+        assert kinds[k]["expected"] > 0 and kinds[k]["precision"] == kinds[k]["recall"] == 1.0, (k, kinds[k])
+    assert kinds["price-outlier"]["expected"] == kinds["price-outlier"]["flagged"] == 0
+    r = cli(*args, "--lang", "en")
+    assert r.returncode == 0 and "chain break" in r.stdout and "100.0%" in r.stdout
+    # a platform that lost its chain-break flags: recall 0 for that kind, exit 1
+    with sqlite3.connect(db) as c:
+        c.execute("DELETE FROM problems WHERE kind = 'chain-break'")
+    r = cli(*args, "--json")
+    assert r.returncode == 1
+    bad = json.loads(r.stdout)["kinds"]["chain-break"]
+    assert bad["recall"] == 0.0 and bad["flagged"] == 0 and len(bad["missed"]) == min(20, bad["expected"])
+    # a truncated ledger is refused (exit 2), an unreachable platform is exit 3
+    (tmp_path / "cut.jsonl").write_text("".join(ledger.read_text().splitlines(True)[:-1]))
+    r = cli("truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"), "--platform", proc.url)
+    assert r.returncode == 2 and "truncated" in cli("truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"),
+                                                    "--platform", proc.url, "--lang", "en").stderr
+    r = cli("truth", "problems", "--ledger", str(ledger), "--platform", "http://127.0.0.1:9")
+    assert r.returncode == 3 and "平台不可达" in r.stderr
+    r = cli(*args, "--regulator", "650100")
+    assert r.returncode == 2 and "ROUCAI_REGULATOR_KEY" in r.stderr
