@@ -18,7 +18,7 @@ from .console import EXIT_HARNESS, EXIT_USAGE, Console, UsageError
 
 #: Subcommands in the order ``--help`` lists them (stable contract, DESIGN.md).
 COMMANDS = ["codes", "records", "requirements", "fixtures", "device", "simulate", "truth",
-            "serve", "certify", "load", "docs", "profile"]
+            "serve", "certify", "load", "report", "docs", "profile"]
 
 
 def _common() -> argparse.ArgumentParser:

@@ -319,6 +319,10 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         except PeriodError as exc:
             return _err(400, "季度须为 YYYYQn", str(exc))
 
+    # -- regulator: statistics and district assessment (regulator_api.py) ----------
+    from .regulator_api import install as install_regulator
+    install_regulator(app, svc)
+
     # -- stop-trade ---------------------------------------------------------------
     async def _verified(request: Request) -> tuple[str, bytes]:
         body = await request.body()

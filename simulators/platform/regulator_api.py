@@ -21,6 +21,8 @@ from .regstats import GROUPINGS, RegulatorStats, to_csv
 from .stats import PeriodError
 
 API = "/api/v1"
+#: the shapes of a period (a real day, week 53 of a year that has one, … are checked by periods.parse: 400 otherwise)
+PERIOD_RE = (r"^(?:[0-9]{8}|[0-9]{4}-W(?:0[1-9]|[1-4][0-9]|5[0-3])|[0-9]{4}-(?:0[1-9]|1[0-2])|[0-9]{4}Q[1-4])$")
 _PERIOD_ZH = "统计期须为 yyyyMMdd（日）、YYYY-Www（ISO 周）、YYYY-MM（月）或 YYYYQn（季度）"
 
 
@@ -39,8 +41,10 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
              description=("period = yyyyMMdd | YYYY-Www | YYYY-MM | YYYYQn; by = " + " | ".join(GROUPINGS) +
                           "; top = at most N groups (by=operator); format=csv for a CSV file. Definitions: "
                           "profiles/reference/assessment.toml [statistics], docs/regulator.md."),
-             responses={400: {"description": "A bad period or grouping"}})
-    def regulator_stats(period: str = Query(..., max_length=10), by: str = Query("district", max_length=12),
+             responses={200: {"description": "The table (JSON), or with format=csv the CSV file (UTF-8 with BOM)",
+                              "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}},
+                        400: {"description": "A bad period or grouping"}})
+    def regulator_stats(period: str = Query(..., max_length=10, pattern=PERIOD_RE), by: str = Query("district", pattern="^(?:" + "|".join(GROUPINGS) + ")$"),
                         top: int | None = Query(None, ge=1, le=1000),
                         format: str = Query("json", pattern="^(json|csv)$")):
         try:
@@ -62,7 +66,7 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
              description=("period = yyyyMMdd | YYYY-Www | YYYY-MM | YYYYQn. Indicators, weights and grades: "
                           "profiles/reference/assessment.toml [assessment], docs/regulator.md."),
              responses={400: {"description": "A bad period"}})
-    def regulator_districts(period: str = Query(..., max_length=10)):
+    def regulator_districts(period: str = Query(..., max_length=10, pattern=PERIOD_RE)):
         try:
             p = periods.parse(period)
         except PeriodError as exc:
@@ -71,7 +75,7 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
 
     @app.get("/regulator/districts", tags=["regulator"], response_class=HTMLResponse,
              summary="The district report (HTML, print-ready A4; zh, lang=en for English)")
-    def regulator_page(period: str = Query(..., max_length=10), lang: str = Query("zh", pattern="^(zh|en)$")):
+    def regulator_page(period: str = Query(..., max_length=10, pattern=PERIOD_RE), lang: str = Query("zh", pattern="^(zh|en)$")):
         try:
             p = periods.parse(period)
         except PeriodError as exc:
