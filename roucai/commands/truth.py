@@ -81,14 +81,22 @@ def run_chain(args, con) -> int:
         kind = _entry_kind(e)
         label = con.t(KIND_ZH.get(kind, kind), kind)
         if kind == "origin":
-            con.say(f"{'  ' * i}{label}  {e.get('name', '')}  ({e.get('region', '')})")
+            base = f"  {con.t('基地编号', 'base id')} {e['base_id']}" if e.get("base_id") else ""
+            con.say(f"{'  ' * i}{label}  {e.get('name', '')}  ({e.get('region', '')}){base}")
             continue
         node = led.nodes.get(e.get("node") or "", {})
         where = f"{node.get('name', e.get('node') or '')}"
         goods = e.get("goods_code") or ""
         extra = ""
         if kind == "intake":
-            extra = con.t(f"{e.get('heads', '?')} 头", f"{e.get('heads', '?')} head")
+            extra = con.t(f"{e.get('heads', '?')} 头  产地检疫证 {e['id']}", f"{e.get('heads', '?')} head  "
+                          f"origin quarantine certificate {e['id']}")
+            if e.get("ear_tags"):
+                first, last = e["ear_tags"]
+                extra += con.t(f"  耳标 {first}–{last}", f"  ear tags {first}–{last}")
+        elif kind == "veg_batch" and e.get("prov_id"):
+            extra = con.t(f"产地证明 {e['prov_id']}  基地编号 {e.get('base_id') or '-'}",
+                          f"origin certificate {e['prov_id']}  base id {e.get('base_id') or '-'}")
         elif kind == "sale" and not e.get("traced", True):
             extra = con.t("（非追溯秤，无记录）", "(second scale: no record)")
         con.say(f"{'  ' * i}{label}  {e['id']}  {where}  {goods}  {e['kg']:.3f} kg  {led_ts(led, e)}  {extra}".rstrip())

@@ -33,6 +33,7 @@ from .ledger import Ledger
 from .recordfaults import RECORD_SWITCHES, RecordFaults
 from .pricing import PriceBook
 from .rates import DAY_S, Rates
+from .sources import SourceBook
 from .stock import Holding, Lot, kg3
 from .topology import ORIGIN_OF_SPECIES, build_topology
 
@@ -77,6 +78,7 @@ class MarketModel:
         self.commodities = profile.commodities
         self.issuer = TraceIssuer(profile.codes)
         self.ids = profile.identifiers
+        self.sources = SourceBook(city.origins, profile.identifiers, self.seed)
         self.prices = PriceBook(profile.commodities, self.rates, self.seed, start)
         self.holdings: dict[str, Holding] = {}
         self.lots: dict[str, Lot] = {}
@@ -232,6 +234,9 @@ class MarketModel:
             obj = {"k": "lot", "id": oid, "kind": "origin", "parent": None, "node": None, "holder": "",
                    "goods_code": "", "kg": 0.0, "t": round(self.env.now, 3), "day": int(self.env.now // DAY_S),
                    "origin_type": origin.type, "name": origin.name, "region": origin.region_code}
+            base_id = self.sources.base_id(origin)
+            if base_id:
+                obj["base_id"] = base_id
             self.ledger.add(obj, self._text(obj))
         return oid
 
