@@ -37,6 +37,9 @@ from .evidence import Evidence
 from .preflight import TargetDown
 from .targets import TargetError, parse_target
 
+#: the run's results (conformance/results.py), kept on the config's stash for the terminal summary
+RESULTS_KEY = pytest.StashKey[dict]()
+
 PLUGIN_NAME = "roucai-conformance"
 NA_PREFIX = "roucai-not-applicable: "
 BUILTIN_CAPABILITIES = Path(__file__).resolve().parent / "builtin-capabilities.toml"
@@ -246,11 +249,11 @@ class ConformanceSession:
             mark_target_down(results, self.target_down.zh, self.target_down.en)
         elif exitstatus == pytest.ExitCode.INTERRUPTED or getattr(self, "interrupted_by", None):
             mark_interrupted(results, getattr(self, "interrupted_by", None) or "SIGINT")
-        session.config._roucai_results = results
+        session.config.stash[RESULTS_KEY] = results
         write_outputs(results, self.report_root, self, write_files=self.report_dir is not None)
 
     def pytest_terminal_summary(self, terminalreporter):
-        res = getattr(self.config, "_roucai_results", None)
+        res = self.config.stash.get(RESULTS_KEY, None)
         if not res:
             return
         from .textsummary import summary_lines

@@ -98,6 +98,9 @@ def test_error(nonexistent_fixture):
     # JUnit carries requirement ids and verdicts as properties
     junit = (report / "junit.xml").read_text("utf-8")
     assert 'name="requirement" value="CODE-TRACE-02"' in junit and 'value="timeout"' in junit
+    # the terminal summary reads the results the session kept (config.stash), in the run's language
+    out = result.stdout.str()
+    assert "roucai 一致性判定" in out and "CODE-TRACE-02" in out.split("roucai 一致性判定", 1)[1]
     # HTML in both languages, every section present
     for lang, word in (("zh", "不符合"), ("en", "NON-CONFORMANT")):
         page = (report / f"report.{lang}.html").read_text("utf-8")
