@@ -383,6 +383,33 @@ class StatsCountResends(_Rows):
 
 
 
+@transform("stats-apply-corrections")
+class StatsApplyCorrections(StatsCountResends):
+    """A re-sent record with the same trace code and another weight (a correction, answered ``duplicate``: the stored
+    version is kept) still changes the statistics: its weight replaces the stored one's in the day's row (the
+    statistics are updated by a trigger on every received record, not on what is stored)."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.kept: dict[tuple[str, str, str], int] = {}     # (node, type, code) -> grams of the stored version
+
+    def _note(self, ex, reply):
+        from conformance.simday import OWN_CODE
+        for header, rec, verdict in _answered_records(ex, reply):
+            f = rec.record
+            code = f.get(OWN_CODE.get(rec.type, ""))
+            if not code or "weight" not in f:
+                continue
+            key, g = (header.get("NodeId", ""), rec.type, code), _grams(f.get("weight"))
+            if verdict == "accepted":
+                self.kept.setdefault(key, g)
+            elif verdict == "duplicate" and key in self.kept and g != self.kept[key]:
+                goods = f.get("goods_code") or f.get("meat_code") or ""
+                cell = self.extra.setdefault((header.get("DataDate", ""), key[0], rec.type, goods), [0, 0])
+                cell[1] += g - self.kept[key]
+                self.kept[key] = g
+
+
 @transform("kpi-count-resends")
 class KpiCountResends(StatsCountResends):
     """The daily KPI answer counts records answered ``duplicate`` again: the day's timeliness record count (and its
@@ -941,3 +968,6 @@ class NodeSaleWeightRounded(Transform):
             return out
         out = _resign(ex, self.keys, records=recs)
         return out if out is not None and changed else ex
+
+
+from . import regulator_defects  # noqa: E402,F401  (registers the regulator answers' transformations)
