@@ -45,11 +45,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import httpx
 
+from simulators import keysfile
 from simulators.tls import client_verify
 
 UPLOAD_PATH = "/api/v1/exchange"
@@ -245,24 +245,11 @@ def run_detached(command: str, limit: float, log: Path | None, cwd: Path | None 
 
 
 def read_keys(path: Path) -> dict[str, str]:
-    """The nodes' keys from ``path``: the JSON ``import-city --keys-out`` writes or TOML ``[keys]``."""
+    """The nodes' keys from ``path`` (:func:`simulators.keysfile.read_keys`); :class:`PlatformError` if unusable."""
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlatformError(f"无法读取节点密钥文件 {path}：{exc}", f"cannot read the keys file {path}: {exc}")
-    try:
-        if text.lstrip().startswith("{"):
-            doc = json.loads(text)
-        else:
-            doc = tomllib.loads(text)["keys"]
-        if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
-            raise ValueError("not a table of node = key strings")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PlatformError(f"节点密钥文件 {path} 格式不对：应为 import-city --keys-out 写出的 JSON "
-                            "{\"节点\": \"密钥\"} 或 TOML [keys]",
-                            f"the keys file {path} is malformed ({exc}): expected the JSON import-city "
-                            "--keys-out writes ({\"NODE\": \"KEY\"}) or TOML [keys]")
-    return {str(k): v for k, v in doc.items()}
+        return keysfile.read_keys(path)
+    except keysfile.KeysFileError as exc:
+        raise PlatformError(exc.zh, exc.en) from None
 
 
 def connect_external(url: str, capabilities: dict, statement_dir: Path) -> PlatformUnderTest:

@@ -23,12 +23,12 @@ import json
 import sys
 import threading
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from simulators.keysfile import KeysFileError, read_keys
 from simulators.platform.webguard import BODY_TIMEOUT_S   # the platform's own body deadline
 
 #: twice the largest body a platform test sends (16 MiB + a little, TRAN-ENC-03): the target, not the proxy, must
@@ -92,16 +92,13 @@ def _error(status: int, zh: str, en: str) -> Reply:
 
 
 def load_keys(path: str | Path | None) -> dict[str, str]:
-    """``{node: key}`` from JSON (``import-city --keys-out``) or TOML (``[keys]``); ``{}`` without a path."""
+    """``{node: key}`` (:func:`simulators.keysfile.read_keys`: JSON or TOML ``[keys]``); ``{}`` without a path."""
     if not path:
         return {}
-    p = Path(path)
     try:
-        text = p.read_text("utf-8")
-        doc = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text).get("keys", {})
-        return {str(k): str(v) for k, v in doc.items()}
-    except (OSError, ValueError, tomllib.TOMLDecodeError, AttributeError) as exc:
-        raise ProxyError(f"无法读取节点密钥文件 {p}", f"cannot read the keys file {p}: {exc}")
+        return read_keys(path)
+    except KeysFileError as exc:
+        raise ProxyError(exc.zh, exc.en) from None
 
 
 class Proxy:

@@ -41,12 +41,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from profiles.envelope import beijing
+from simulators.keysfile import KeysFileError, read_keys
 from simulators.tls import client_verify
 
 from .errors import MarketConfigError
 
 INGEST_PATH = "/api/v1/exchange"
-MAX_KEYS_FILE = 64 * 1024 * 1024   # bytes; a lanzhou keys file is well under 1 MB
 
 
 def ingest_url(url: str) -> str:
@@ -60,24 +60,11 @@ def ingest_url(url: str) -> str:
 
 
 def load_keys(path: str | Path) -> dict[str, str]:
-    """``{node_id: key}`` from a keys file; raises MarketConfigError if missing, unreadable or malformed."""
-    p = Path(path)
+    """``{node_id: key}`` from a keys file (:func:`simulators.keysfile.read_keys`); raises MarketConfigError."""
     try:
-        if p.stat().st_size > MAX_KEYS_FILE:
-            raise MarketConfigError(f"密钥文件过大：{p}", f"keys file too large: {p}")
-        data = json.loads(p.read_text("utf-8"))
-    except FileNotFoundError:
-        raise MarketConfigError(f"找不到密钥文件 {p}", f"keys file not found: {p}") from None
-    except IsADirectoryError:
-        raise MarketConfigError(f"密钥文件须为文件，而 {p} 是目录", f"the keys file {p} is a directory") from None
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise MarketConfigError(f"{p} 不是 UTF-8 JSON 密钥文件", f"{p} is not a UTF-8 JSON keys file") from None
-    if not (isinstance(data, dict) and data
-            and all(isinstance(k, str) and isinstance(v, str) and v for k, v in data.items())):
-        raise MarketConfigError(f"{p} 须为 {{\"节点编码\": \"密钥\"}} 形式的 JSON 对象（roucai serve admin import-city --keys-out 的输出）",
-                                f"{p} must be a JSON object {{\"node_id\": \"key\"}} (output of roucai serve admin "
-                                "import-city --keys-out)")
-    return data
+        return read_keys(path)
+    except KeysFileError as exc:
+        raise MarketConfigError(exc.zh, exc.en) from None
 
 
 def check_reachable(url: str, timeout_s: float = 10.0) -> str | None:

@@ -222,7 +222,7 @@ def test_keys_that_do_not_fit_are_a_configuration_error(tmp_path, cache):
     other.write_text('{"650102001": "k"}')
     with BackgroundHTTPServer(Healthy) as srv:
         r = load(tmp_path / "r1", cache, "--preset", "tiny", "--target", srv.base_url, "--keys", str(garbage), timeout=60)
-        assert r.returncode == 2 and "JSON keys file" in r.stderr and not (tmp_path / "r1").exists()
+        assert r.returncode == 2 and "is not a keys file" in r.stderr and not (tmp_path / "r1").exists()
         r = load(tmp_path / "r2", cache, *QUICK, "--target", srv.base_url, "--keys", str(other), timeout=120)
         assert r.returncode == 2 and "has no key for" in r.stderr and "--preset tiny" in r.stderr, r.stderr
         assert not (tmp_path / "r2").exists()
