@@ -60,6 +60,11 @@ class SimulatedDay:
                 if intake:
                     pairs[intake].add((r["data"].get("quarantine_animal_products_id", ""),
                                        r["data"].get("inspection_meat_id", "")))
+        for r in records:      # pairs the model recorded itself (slaughter.certificates_issued) are not added
+            d = r["data"]
+            if r["type"] == "quarantine_info" and d.get("quarantine_animal_products_id"):
+                pairs.get(d.get("quarantine_id"), set()).discard((d["quarantine_animal_products_id"],
+                                                                   d.get("inspection_meat_id", "")))
         out = []
         for r in records:
             q = r["data"].get("quarantine_id")

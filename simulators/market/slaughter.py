@@ -9,7 +9,8 @@ of head after 10–30 min (``quarantine_info``), and slaughtered 60–120 min af
 its meat becomes one *carcass* lot per commodity, held under the slaughterhouse's own
 operator record, cut to order (output per commodity ∝ the day's orders).
 
-Meat leaves through :func:`wholesale.trip` (``meat_out_info_base`` / ``_detail``).
+Meat leaves through :func:`wholesale.trip` (``meat_out_info_base`` / ``_detail``); each sale's product
+certificates are recorded against the intakes the meat came from (:func:`certificates_issued`).
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def truck(m, node, farm, seller, species: str, heads: int, shares: dict[str, flo
     cert = m.certificate("animal_quarantine", farm.region_code, d)
     live = float(m.rates.species[species]["live_kg"])
     tags = m.sources.ear_tags(farm, species, heads)
-    extra = {"heads": heads, "species": species}
+    extra = {"heads": heads, "species": species, "seller": seller.code}
     if tags:
         extra["ear_tags"] = list(tags)
     m.new_lot(ref=cert, kind="intake", goods="", kg=heads * live, holder=node.self_actor, parent=oid, extra=extra)
@@ -95,3 +96,18 @@ def truck(m, node, farm, seller, species: str, heads: int, shares: dict[str, flo
         lot = m.new_lot(ref=f"{cert}:{g}", kind="carcass", goods=g, kg=kg, holder=node.self_actor, parent=cert)
         hold.add(lot)
     m.notify_restock(node.self_actor.code)
+
+
+def certificates_issued(m, node, intake: str, certs: dict, day_txt: str) -> None:
+    """Record that product certificates ``certs`` (动物产品检疫合格证号, 肉品品质检验合格证号) were issued at
+    slaughterhouse ``node`` for meat of the intake ``intake`` (its 产地检疫证号): one ``quarantine_info`` per
+    certificate pair and intake.  It is the link a platform follows from ``meat_out_info_detail`` to the live
+    animals (``animal_in_info``: farm, ear tags), 源头衔接; the intake's own quarantine record has no product
+    certificate yet (the meat is cut to order later)."""
+    e = m.ledger.entries.get(intake)
+    if e is None or e.get("kind") != "intake":
+        return
+    seller = next((a for a in node.actors if a.code == e.get("seller")), node.self_actor)
+    m.record("quarantine_info", node.code, {
+        "butcher_fac_id": node.code, "butcher_fac_name": node.name[:100], "seller_id": seller.code,
+        "seller_name": seller.name[:50], "quarantine_id": intake, "check_date": day_txt, **certs})

@@ -21,6 +21,7 @@ is the upstream line's trace code.
 """
 from __future__ import annotations
 
+from . import slaughter as slaughterhouse
 from .rates import DAY_S
 from .stock import kg3
 
@@ -114,6 +115,8 @@ def sell(m, seller, buyer, pieces, d: int) -> list:
         m.record("meat_out_info_base", node.code, base)
         for det in details:
             m.record("meat_out_info_detail", node.code, det)
+        for intake in sorted({lot.parent for lot, _kg in pieces if lot.parent}):
+            slaughterhouse.certificates_issued(m, node, intake, extra_cert, day_txt)
     else:
         m.record("market_tran_info_base", node.code, {
             "market_id": node.code, "market_name": node.name[:100], "tran_date": day_txt, "wholesaler_id": seller.code,

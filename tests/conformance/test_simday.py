@@ -37,4 +37,8 @@ def test_quarantine_records_carry_the_certificates_of_their_meat(day):
     q = [r["data"] for r in day.records if r["type"] == "quarantine_info"]
     outs = {(r["data"]["quarantine_animal_products_id"], r["data"]["inspection_meat_id"])
             for r in day.records if r["type"] == "meat_out_info_detail"}
-    assert q and {(d.get("quarantine_animal_products_id"), d.get("inspection_meat_id")) for d in q} == outs
+    # the intake's own check carries no product certificate yet; every pair of the meat out is on a record of
+    # each intake the meat came from (the model's slaughter.certificates_issued), none added twice
+    keyed = [(d["quarantine_animal_products_id"], d.get("inspection_meat_id"), d["quarantine_id"]) for d in q
+             if d.get("quarantine_animal_products_id")]
+    assert q and {k[:2] for k in keyed} == outs and len(keyed) == len(set(keyed))
