@@ -5,7 +5,8 @@ The upload envelope is the profile's; these query interfaces are this project's 
 and page), ``statistics`` (daily statistics and KPIs), ``node_monitoring`` (node registry and status),
 ``stop_trade_broadcast`` (signed fetch and acknowledgement, broadcast listing), ``upward_feed``, ``time_service``
 (Beijing time with milliseconds), ``scale_usage`` (追溯秤使用率 of a day or a quarter), ``quarterly_kpis``
-(企业覆盖率 and 追溯环节使用率 of a quarter).
+(企业覆盖率 and 追溯环节使用率 of a quarter), ``regulator_statistics`` (volumes, prices and inflow by district,
+node type and origin), ``district_assessment`` (each district's indicators and score; docs/regulator.md).
 Each function returns ``(HTTP status, decoded JSON or text)`` and never raises for an HTTP error status.
 A platform that drops the connection (reset, closed mid-answer) is answered with status ``0`` and a text naming
 the transport error, so the calling test records it as a finding; timeouts still raise (a timeout is a verdict).
@@ -144,3 +145,13 @@ def scale_usage(http, base: str, date: str | None = None, quarter: str | None = 
 def quarter_kpis(http, base: str, quarter: str):
     """Coverage and node usage rates of a quarter (capability ``quarterly_kpis``): ``GET /api/v1/kpis/quarter``."""
     return _get(http, f"{base}/api/v1/kpis/quarter", {"quarter": quarter})
+
+
+def regulator_stats(http, base: str, period: str, by: str):
+    """Regulator statistics (capability ``regulator_statistics``): ``GET /api/v1/regulator/stats?period=&by=``."""
+    return _get(http, f"{base}/api/v1/regulator/stats", {"period": period, "by": by})
+
+
+def district_assessment(http, base: str, period: str):
+    """District assessment (capability ``district_assessment``): ``GET /api/v1/regulator/districts?period=``."""
+    return _get(http, f"{base}/api/v1/regulator/districts", {"period": period})

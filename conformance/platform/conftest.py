@@ -44,6 +44,18 @@ def cite_day_upload(evidence, up: DayUpload) -> None:
     evidence.attach_json("day-upload-summary.json", {"date": up.day.date, **up.summary()})
 
 
+def registered_nodes(http, base: str, city, evidence) -> dict[str, str]:
+    """node code -> node type of the platform's active registered nodes (its node listing, the city platform left
+    out); the city fixture's nodes, with a note in ``evidence``, when the platform gives no listing."""
+    from conformance.queries import nodes
+    status, listing = nodes(http, base)
+    if status == 200 and isinstance(listing, dict):
+        return {n["node_id"]: n["node_type"] for n in listing["nodes"]
+                if n.get("state") != "disabled" and n["node_type"] != "city_platform"}
+    evidence.note("节点清单不可用，按城市夹具计数", "no node listing: registered nodes counted from the city fixture")
+    return {n.code: n.type for n in city.nodes}
+
+
 @pytest.fixture(scope="session")
 def day(profile, capabilities, seed):
     return SimulatedDay(profile, str(capabilities.capabilities.get("city_preset", "tiny")), seed)
