@@ -486,9 +486,31 @@ class Identifiers:
         return not any(f.severity == "error" for f in self.findings(value, kind, cert_kind))
 
     def check(self, value: str, kind: str, cert_kind: str | None = None) -> Report:
+        """A report on ``value`` as ``kind``; an ear tag or base id without errors also gets its ``parts``
+        (``details["parts"]``: species, region code and name, serial)."""
         rep = Report(str(value), details={"kind": kind})
         rep.extend(self.findings(value, kind, cert_kind))
+        if rep.ok and kind in ("ear_tag", "base_id"):
+            rep.details["parts"] = self._source_parts(value, kind)
         return rep
+
+    def check_ear_tag_range(self, start: object, end: object) -> Report:
+        """A report on the range ``start``..``end`` (:meth:`ear_tag_range_findings`), with its head count."""
+        rep = Report(f"{start}..{end}", details={"kind": "ear_tag_range"})
+        rep.extend(self.ear_tag_range_findings(start, end))
+        if rep.ok:
+            rep.details["parts"] = {**self._source_parts(start, "ear_tag"), "serial": f"{start[7:]}..{end[7:]}",
+                                    "head_count": str(int(end[7:]) - int(start[7:]) + 1)}
+        return rep
+
+    def _source_parts(self, value: str, kind: str) -> dict[str, str]:
+        region = value[1:7] if kind == "ear_tag" else value[:6]
+        parts = {"region_code": region, "region_name": self.regions.full_name(region) or ""}
+        if kind == "ear_tag":
+            parts.update(species=self.ear_tag_species[value[0]]["zh"], serial=value[7:])
+        else:
+            parts["base_seq"] = value[6:]
+        return parts
 
     def enum_label(self, enum: str, code: str, lang: str = "zh") -> str | None:
         """The label of ``code`` in enumeration ``enum`` (``supply_type``…), or ``None``."""

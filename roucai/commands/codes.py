@@ -1,5 +1,8 @@
 """``roucai codes check|new``: explain, validate and generate codes.
 
+``check --kind ear_tag|base_id`` reads the farming side's identifiers (畜禽标识 ear tags, a range
+``FIRST..LAST`` of them, production base ids) with ``profiles/identifiers.py``.
+
 JSON output of ``check`` (stable)::
 
     {"profile": "reference@1.0.0", "ok": false,
@@ -20,10 +23,15 @@ _PART_LABELS = [
     ("operator_code", "经营者编码", "operator code"), ("operator_seq", "经营者流水号", "operator sequence"),
     ("trace_seq", "追溯流水号", "trace sequence"), ("batch_seq", "批次流水号", "batch sequence"),
     ("commodity_name", "商品名称", "commodity"),
+    ("species", "畜种", "species"), ("serial", "标识顺序号", "serial"), ("head_count", "头数", "head count"),
+    ("base_seq", "基地顺序号", "base serial"),
 ]
+#: identifiers of the farming side (源头衔接) this command also reads: profiles/identifiers.py
+SOURCE_KINDS = ("ear_tag", "base_id")
 _KIND = {"node": ("流通节点编码", "node code"), "operator": ("经营者编码", "operator code"),
          "trace": ("追溯码", "trace code"), "commodity": ("商品编码", "commodity code"),
-         "batch": ("批次码", "batch code")}
+         "batch": ("批次码", "batch code"), "ear_tag": ("畜禽标识编码（耳标号）", "ear tag number"),
+         "ear_tag_range": ("耳标号段", "ear tag range"), "base_id": ("生产基地编号", "production base id")}
 
 
 def register(sub, common):
@@ -31,7 +39,8 @@ def register(sub, common):
     s = p.add_subparsers(dest="codes_cmd", metavar="check|new")
     c = s.add_parser("check", parents=[common], help="explain and validate codes / 解析并校验编码")
     c.add_argument("codes", nargs="+", metavar="CODE")
-    c.add_argument("--kind", choices=KINDS, help="read every CODE as this kind (default: by length)")
+    c.add_argument("--kind", choices=(*KINDS, *SOURCE_KINDS),
+                   help="read every CODE as this kind (default: by length); ear_tag takes FIRST..LAST for a range")
     c.set_defaults(func=run_check)
     n = s.add_parser("new", parents=[common], help="build a code from its parts / 生成编码")
     n.add_argument("kind", choices=["node", "operator", "trace", "batch"])
@@ -47,7 +56,8 @@ def register(sub, common):
 def run_check(args, con) -> int:
     prof = profile_of(args)
     book = prof.codes
-    reports = [book.check(code, args.kind) for code in args.codes]
+    reports = [_source_check(prof.identifiers, code, args.kind) if args.kind in SOURCE_KINDS
+               else book.check(code, args.kind) for code in args.codes]
     ok = all(r.ok for r in reports)
     if con.as_json:
         con.json({"profile": prof.lineage[0], "ok": ok, "results": [r.to_dict() for r in reports]})
@@ -65,6 +75,13 @@ def run_check(args, con) -> int:
         for f in r.findings:
             con.say("    " + f.render(con.lang))
     return EXIT_OK if ok else EXIT_NONCONFORMANT
+
+
+def _source_check(ids, value: str, kind: str):
+    """An ear tag, a range of ear tags (``FIRST..LAST``) or a production base id, as the profile reads it."""
+    if kind == "ear_tag" and ".." in value:
+        return ids.check_ear_tag_range(*value.split("..", 1))
+    return ids.check(value, kind)
 
 
 def run_new(args, con) -> int:

@@ -57,3 +57,19 @@ def test_batch_codes_are_a_kind(capsys):
     assert rc == 1 and "CODE-BATCH-01" in out
     rc, out, _ = run(capsys, "codes", "check", "21113011", "--kind", "commodity", "--lang", "en")
     assert rc == 0 and "[CODE-COMM-03] warning" in out
+
+
+def test_check_reads_ear_tags_their_ranges_and_base_ids(capsys):
+    """源头衔接 identifiers through `codes check --kind ear_tag|base_id` (profiles/identifiers.py)."""
+    rc, out, _ = run(capsys, "codes", "check", "--kind", "ear_tag", "165012100496650", "165012100496650..165012100496659")
+    assert rc == 0 and out.count("符合") == 2 and "畜种: 猪" in out and "头数: 10" in out and "乌鲁木齐县" in out
+    rc, out, _ = run(capsys, "codes", "check", "--kind", "ear_tag", "465012100496650", "--lang", "en")
+    assert rc == 1 and "INVALID" in out and "CODE-EARTAG-01" in out and "species code '4'" in out
+    rc, out, _ = run(capsys, "codes", "check", "--kind", "ear_tag", "165012100496659..165012100496650", "..", "--json")
+    doc = json.loads(out)
+    assert rc == 1 and [r["ok"] for r in doc["results"]] == [False, False]
+    assert doc["results"][0]["findings"][0]["field"] == "range"
+    rc, out, _ = run(capsys, "codes", "check", "--kind", "base_id", "3707830001", "3707830000", "--json")
+    doc = json.loads(out)
+    assert rc == 1 and doc["results"][0]["details"]["parts"]["region_name"] == "山东省潍坊市寿光市"
+    assert [f["rule"] for f in doc["results"][1]["findings"]] == ["CODE-BASE-01"]
