@@ -58,7 +58,8 @@ class Assessment:
             chain = tx.all(
                 "SELECT r.node_id, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM records u"
                 " WHERE u.own_code = r.upstream) THEN 1 ELSE 0 END), 0) FROM records r"
-                " WHERE r.data_date >= ? AND r.data_date <= ? AND r.upstream IS NOT NULL GROUP BY r.node_id",
+                " WHERE r.data_date >= ? AND r.data_date <= ? AND r.upstream IS NOT NULL"
+                " AND substr(r.upstream, 1, length(r.node_id)) <> r.node_id GROUP BY r.node_id",
                 (period.first, period.last))
         role = {n: self.recmap.role_of(t) or t for n, t in nodes}
         acc = defaultdict(lambda: defaultdict(lambda: [0, 0]))   # district -> indicator -> [num, den]

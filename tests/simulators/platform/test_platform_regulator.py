@@ -2,7 +2,7 @@
 import datetime as dt
 
 import pytest
-from platformkit import MEAT, P, R, S, V, W, meat_chain, rec, today, upload_all, veg_chain
+from platformkit import MEAT, VEG, P, R, S, V, W, code, meat_chain, rec, today, upload_all, veg_chain
 
 from simulators.platform import periods
 from simulators.platform.assessment import Assessment
@@ -116,3 +116,18 @@ def test_report_page_escapes_and_draws(platform):
     assert "<th>综合得分</th>" in html and "<th>未结问题</th>" not in html and "从略" in html
     en = render_district_report(doc, None, "en")
     assert "Score" in en and 'id="chart-volume"' not in en and "http" not in en.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_chain_leaves_out_a_nodes_own_batch_codes(platform):
+    """A wholesale market's entry under its own 20-digit batch code names no upstream: not in the chain indicator
+    (it is in the daily KPI's chain, which counts every code-shaped batch)."""
+    own = code(V + "0002", 99)
+    r, resp = platform.upload(V, "market_in_info_detail", [rec("market_in_info_detail", V, tran_id=None, batch_id=own,
+                                                               goods_code=VEG.code, goods_name=VEG.name_zh,
+                                                               quarantine_animal_products_id=None,
+                                                               inspection_meat_id=None, sale_tran_id=None)])
+    assert [x.verdict for x in resp.results] == ["accepted"], resp.results
+    a = Assessment(platform.svc.store, platform.svc.recmap, platform.svc.stats, P)
+    rows = {d["code"]: d for d in a.districts(periods.parse(today()))["districts"]}
+    assert rows[V[:6]]["indicators"]["chain"] == {"rate": None, "num": 0, "den": 0}
+    assert platform.svc.stats.kpis(today())["chain"]["linked"] == 1
