@@ -34,7 +34,7 @@ DEFECTS = load_catalogue()
 CAUGHT = ("fail", "timeout")
 RUN_TIMEOUT_S = 400
 PLATFORM_CAPS = ("trace_query", "statistics", "node_monitoring", "stop_trade_broadcast", "time_service",
-                 "scale_usage", "quarterly_kpis")
+                 "scale_usage", "quarterly_kpis", "problem_discovery")
 OFFLINE_AFTER_S = 5
 NODE_START = "{python} -m conformance.proofs.node_uplink --config {config} --seed 1"
 _LAUNCH = threading.Lock()
@@ -78,14 +78,22 @@ def _platform_run(defect: str | None, suite: str, names: list[str], work: Path) 
     from profiles import load_profile
     from simulators.city import generate_city
     with _LAUNCH:       # launch_builtin runs the admin command in this process with stdout redirected: one at a time
-        put = launch_builtin(generate_city("tiny", 1, load_profile()), work / "platform",
+        city = generate_city("tiny", 1, load_profile())
+        put = launch_builtin(city, work / "platform",
                              args=["--stop-ack-deadline", "3", "--offline-after", str(OFFLINE_AFTER_S)])
+        from conformance.platform_under_test import admin
+        from simulators.platform.regulators import Regulators
+        regulator = city.city_code[:4] + "00"     # the problem-discovery tests act as the city's regulator
+        with admin(put.db) as reg:
+            (work / "regulator.key").write_text(Regulators(reg.store, reg.secret, reg.profile).register(
+                regulator, "proofs"), "utf-8")
     try:
         (work / "keys.toml").write_text("[keys]\n" + "".join(f'"{n}" = "{k}"\n' for n, k in put.keys.items()), "utf-8")
         caps = work / "platform.toml"
         caps.write_text('[target]\nkind = "city_platform"\n[capabilities]\nkeys_file = "keys.toml"\n'
                         + "".join(f"{c} = true\n" for c in PLATFORM_CAPS)
                         + f"stop_ack_deadline_s = 3\noffline_after_s = {OFFLINE_AFTER_S}\n"
+                        + f'regulator_id = "{regulator}"\nregulator_key_file = "regulator.key"\n'
                         + f"log_file = {json.dumps(str(work / 'platform' / 'platform.log'))}\n", "utf-8")
         with ProxyThread(put.url, defect, 1, put.keys) as px:
             return _certify(px.url, caps, suite, names, work / "report")

@@ -1,0 +1,164 @@
+"""A simulated business day of the city with known problems injected, for the problem-discovery tests (PLAT-PROB-*).
+
+:class:`ProblemDay` runs the market model (the city's preset and seed, default faults) for :data:`PROBLEM_DAY`,
+a day no other test uses, and changes what the nodes upload so that each detected kind of
+``profiles/reference/problems.toml`` has a known case, chosen from the seed (the harness injects them from
+outside the platform; the platform under test knows nothing of them):
+
+* every 20-digit trace code's serial is moved up by :data:`SHIFT` (the day's codes never meet the session day's,
+  which the model issues from the same serials: otherwise the same code would name two hand-overs);
+* failed wholesale tests are left out (no stop-trade broadcast: other tests count instructions);
+* ``chain-break``: one farmers' market entry batch names a mistyped code (serial ``9`` + 6 digits);
+* ``stock-imbalance``: another entry batch, of which at least 2 kg were sold, records half of what was sold;
+* ``duplicate-trace-code``: one stall's sale summary reuses another stall's sale code at the same market;
+* ``silent-node``: one retail node's records are all left out; nodes with no record at all are silent too;
+* ``price-outlier``: a stall of a farmers' market sells one commodity it has plenty of in eight small lines at
+  the day's price, one of them keyed ×6.
+
+:attr:`ProblemDay.expected` is ``{kind: {subject}}`` (the subjects a conforming platform flags for the day and no
+others); :meth:`ProblemDay.envelopes` gives what to upload.  Subjects follow ``problems.toml``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import random
+import tomllib
+from collections import defaultdict
+from pathlib import Path
+
+PROBLEM_DAY = _dt.date(2025, 9, 1)
+SHIFT = 5_000_000
+_PLATFORM_TOML = Path(__file__).resolve().parents[1] / "simulators" / "platform" / "platform.toml"
+_SUMM = "retail_market_tran_info_summ"
+_ENTRY = ("retail_market_in_info_base", "retail_market_in_info_detail")
+
+
+def _grams(kg) -> int:
+    whole, _, frac = str(kg or "0").partition(".")
+    return int(whole or 0) * 1000 + int((frac + "000")[:3])
+
+
+class ProblemDay:
+    def __init__(self, profile, city, preset: str, seed: int):
+        from simulators.market import run_market
+        self.p = profile
+        self.date = PROBLEM_DAY.strftime("%Y%m%d")
+        self.rng = random.Random(f"{seed}:problem-day")
+        sink = io.StringIO()
+        run_market(preset, seed=seed, start=PROBLEM_DAY, ledger_sink=sink, profile=profile)
+        rules = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))
+        fail = set(rules["stoptrade"]["fail_values"])
+        objs = [json.loads(x) for x in sink.getvalue().splitlines()]
+        self.records = [{"type": o["type"], "node": o["node"], "data": self._shift(o["data"])} for o in objs
+                        if o["k"] == "record" and o["type"] in profile.records.types
+                        and not (o["type"] == "qmarket_detection_info" and o["data"].get("detection_result") in fail)]
+        roles = rules["node_roles"]
+        self.role = {n.code: roles.get(n.type) for n in city.nodes}
+        self.expected: dict[str, set] = defaultdict(set)
+        self._chain_break()
+        self._stock()
+        self._duplicate()
+        self._price()
+        self._silent()
+
+    # -- helpers -------------------------------------------------------------------------
+    def _shift(self, data: dict) -> dict:
+        out = {}
+        for k, v in data.items():
+            if isinstance(v, str) and len(v) == 20 and v.isdigit() and self.p.codes.is_valid(v, "trace"):
+                v = f"{v[:13]}{int(v[13:]) + SHIFT:07d}"
+            out[k] = v
+        return out
+
+    def _retail(self, rtype: str) -> list[dict]:
+        return [r for r in self.records if r["type"] == rtype and self.role.get(r["node"]) == "retail"]
+
+    def _sold(self) -> dict[tuple[str, str], int]:
+        sold: dict = defaultdict(int)
+        for r in self._retail(_SUMM):
+            sold[(r["node"], r["data"]["batch_id"])] += _grams(r["data"]["weight"])
+        return sold
+
+    def _entries(self) -> dict[tuple[str, str], list[dict]]:
+        out: dict = defaultdict(list)
+        for rtype in _ENTRY:
+            for r in self._retail(rtype):
+                out[(r["node"], r["data"].get("batch_id"))].append(r)
+        return out
+
+    # -- injections ----------------------------------------------------------------------
+    def _chain_break(self) -> None:
+        entries = self._entries()
+        node, code = self.rng.choice(sorted(entries))
+        wrong = f"{code[:13]}9{self.rng.randrange(10**6):06d}"
+        for r in entries[(node, code)]:
+            r["data"] = {**r["data"], **{k: wrong for k in ("batch_id", "tran_id") if r["data"].get(k) == code}}
+        self.broken = (node, code)
+        self.expected["chain-break"].add(f"{node}:{wrong}")
+
+    def _stock(self) -> None:
+        sold, entries = self._sold(), self._entries()
+        pick = sorted(k for k in entries if sold.get(k, 0) >= 2000 and k != self.broken
+                      and sum(1 for r in entries[k] if r["type"].endswith("_detail")) == 1)
+        node, code = self.rng.choice(pick)
+        det = next(r for r in entries[(node, code)] if r["type"].endswith("_detail"))
+        g = sold[(node, code)] // 2
+        det["data"] = {**det["data"], "weight": f"{g // 1000}.{g % 1000:03d}"}
+        self.understated = (node, code)
+        self.expected["stock-imbalance"].add(f"{node}:{code}")
+
+    def _duplicate(self) -> None:
+        by_node: dict = defaultdict(list)
+        for r in self._retail(_SUMM):
+            by_node[r["node"]].append(r)
+        node = self.rng.choice(sorted(n for n, rs in by_node.items() if len({r["data"]["retailer_id"] for r in rs}) > 1))
+        rs = by_node[node]
+        first = rs[0]
+        second = next(r for r in rs if r["data"]["retailer_id"] != first["data"]["retailer_id"])
+        code = first["data"]["sale_tran_id"]
+        second["data"] = {**second["data"], "sale_tran_id": code}
+        self.expected["duplicate-trace-code"].add(code)
+
+    def _price(self) -> None:
+        sold, entries = self._sold(), self._entries()
+        room = []
+        for (node, code), recs in sorted(entries.items()):
+            det = [r for r in recs if r["type"].endswith("_detail")]
+            if (node, code) in (self.broken, self.understated) or len(det) != 1:
+                continue
+            left = _grams(det[0]["data"].get("weight")) - sold.get((node, code), 0)
+            tmpl = next((r for r in self._retail(_SUMM) if r["node"] == node and r["data"]["batch_id"] == code), None)
+            if left >= 3000 and tmpl is not None:
+                room.append(tmpl)
+        tmpl = self.rng.choice(room)
+        node, base = tmpl["node"], tmpl["data"]
+        odd = self.rng.randrange(8)
+        for i in range(8):
+            code = f"{base['sale_tran_id'][:13]}8{i:06d}"
+            price = float(base["price"]) * (6 if i == odd else 1)
+            self.records.append({"type": _SUMM, "node": node, "data": {
+                **base, "sale_tran_id": code, "position_id": f"P{i}", "weight": "0.200", "price": f"{price:.2f}"}})
+            if i == odd:
+                self.expected["price-outlier"].add(f"{node}:{code}")
+
+    def _silent(self) -> None:
+        covered = set(self.p.problems.kind("silent-node").get("node_roles", []))
+        quiet = sorted(n for n, role in self.role.items() if role in ("retail", "supermarket", "canteen")
+                       and any(r["node"] == n for r in self.records)
+                       and n not in {self.broken[0], self.understated[0]})
+        gone = self.rng.choice(quiet)
+        self.records = [r for r in self.records if r["node"] != gone]
+        sending = {r["node"] for r in self.records}
+        for n, role in self.role.items():
+            if role in covered and n not in sending:
+                self.expected["silent-node"].add(n)
+        self.silenced = gone
+
+    def envelopes(self, max_count: int) -> list[tuple[str, str, list[dict]]]:
+        """``(node, record type, records)`` per node and type, chunks of at most ``max_count``."""
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for r in self.records:
+            groups.setdefault((r["node"], r["type"]), []).append(r["data"])
+        return [(n, t, recs[i:i + max_count]) for (n, t), recs in groups.items() for i in range(0, len(recs), max_count)]
