@@ -908,6 +908,29 @@ class NodeLosesRetry(Transform):
         return reply
 
 
+@transform("node-ear-tags-swapped")
+class NodeEarTagsSwapped(Transform):
+    """The node writes an intake's ear-tag range the wrong way round (``ear_tag_start`` and ``ear_tag_end`` swapped:
+    the first tag after the last), as a form whose two columns are mapped crosswise."""
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        changed = []
+
+        def recs(res):
+            out = []
+            for r in res.records:
+                rec = dict(r.record)
+                if rec.get("ear_tag_start") and rec.get("ear_tag_end") and rec["ear_tag_start"] != rec["ear_tag_end"]:
+                    rec["ear_tag_start"], rec["ear_tag_end"] = rec["ear_tag_end"], rec["ear_tag_start"]
+                    changed.append(rec["ear_tag_start"])
+                out.append(rec)
+            return out
+        out = _resign(ex, self.keys, records=recs)
+        return out if out is not None and changed else ex
+
+
 @transform("node-stale-commodity-name")
 class NodeStaleCommodityName(Transform):
     """The node writes the right commodity name on the first record of each commodity code only; later records of
