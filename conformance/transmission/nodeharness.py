@@ -55,7 +55,7 @@ import httpx
 
 from simulators.lifetime import die_with_parent
 
-from .recorder import Recorder, analyse_upload, canon
+from .recorder import Recorder, analyse_upload, canon, canon_stored
 
 UPLOAD_PATH = "/api/v1/exchange"
 BUILTIN_COMMAND = "{python} -m roucai.cli serve node --config {config}"
@@ -457,7 +457,7 @@ class NodeSession:
                     part = recs[i:i + 200]
                     body = self.spec.build(node, rtype, part, self.keys[node])
                     c.post(self.platform.url + UPLOAD_PATH, content=body, headers={"Content-Type": "application/xml"})
-                    self.harness_records.update(canon(x) for x in part)
+                    self.harness_records.update(canon_stored(self.spec, rtype, x) for x in part)
 
     def _start_node(self, n: NodeUnderTest) -> None:
         values = {"config": str(n.config), "platform_url": self.platform.url, "node_code": n.code, "key": n.key,
@@ -509,7 +509,7 @@ class NodeSession:
             t = time.time()
             verdicts = {v.seq: v.verdict for v in resp.results} if resp is not None else {}
             for j, rec in enumerate(part, 1):
-                n.handheld.append((t, rtype, canon(rec), verdicts.get(j, "")))
+                n.handheld.append((t, rtype, canon_stored(self.spec, rtype, rec), verdicts.get(j, "")))
 
     def _handheld(self) -> None:
         if not self.with_handheld:
@@ -607,7 +607,7 @@ class NodeSession:
         rec = {**tmpl, "wholesaler_id": n.guest.code, "wholesaler_name": n.guest.name,
                "batch_id": codes.trace_code(codes.operator_code(n.code, 0), 6_000_001)}
         self._post_handheld(client, n, "market_in_info_base", [rec])
-        n.guest_entry = canon(rec)
+        n.guest_entry = canon_stored(self.spec, "market_in_info_base", rec)
 
     def _ledger_probes(self, client, n: NodeUnderTest) -> None:
         """NODE-WHOL-03: two entries without an upstream voucher (no tran_id) the node must refuse: one without
@@ -649,7 +649,7 @@ class NodeSession:
                 recs.append({**t, "batch_id": own, **({"tran_id": own} if "tran_id" in t else {})})
             with httpx.Client(timeout=10, trust_env=False) as c:
                 self._post_handheld(c, retail, rtype, recs)
-            self.backlog = [canon(r) for r in recs]
+            self.backlog = [canon_stored(self.spec, rtype, r) for r in recs]
         # the node must not acknowledge to its scales what the platform has not answered (NODE-DEV-01)
         time.sleep(max(0.0, 1.5 - (time.time() - t_down)))
         for b in self._scales():
@@ -696,7 +696,7 @@ class NodeSession:
         body = self.spec.build(ws, "qmarket_detection_info", [failed], self.keys[ws])
         with httpx.Client(timeout=10, trust_env=False) as c:
             c.post(self.platform.url + UPLOAD_PATH, content=body, headers={"Content-Type": "application/xml"})
-        self.harness_records.add(canon(failed))
+        self.harness_records.add(canon_stored(self.spec, "qmarket_detection_info", failed))
         node = next(n.code for n in self.nodes.values() if self.stop_scale in n.scales)
         scale = self.stop_scale
 

@@ -120,12 +120,32 @@ def canon(record: dict) -> str:
     return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def canon_stored(spec, rtype: str, record: dict) -> str:
+    """:func:`canon` of what a receiver speaking ``spec``'s profile stores of ``record`` (canonical names and
+    values): under a dialect that writes its city's form (``records.toml [emit]``, profiles/forms.py) the record
+    as that form carries it, read back to canonical form (Guangzhou's trade detail has no header fields); else
+    ``canon(record)``."""
+    form = spec.city_form
+    if not form.active or rtype not in spec.records.types:
+        return canon(record)
+    return canon(spec.records.canonical(rtype, form.write(rtype, record)))
+
+
+def _canon_received(spec, rtype: str | None, record: dict) -> str:
+    """:func:`canon` of a record as received: under a dialect that writes its city's form, read to canonical
+    form (aliases resolved, yyyyMMdd dates), so it compares with :func:`canon_stored`."""
+    if rtype in spec.records.types and spec.city_form.active:
+        return canon(spec.records.canonical(rtype, record))
+    return canon(record)
+
+
 def analyse_upload(spec, ex: Exchange, key_of) -> Upload:
     """Read ``ex`` (a POST of an envelope) with the profile: ``key_of(node) -> key | None``."""
     now = _dt.datetime.fromtimestamp(ex.t, _dt.timezone.utc)
     res = spec.parse(ex.body, key=key_of, now=now)
     up = Upload(ex, res.node_id, res.record_type, dict(res.header), len(res.records),
-                [canon(r.record) for r in res.records], list(res.findings), list(res.record_findings))
+                [_canon_received(spec, res.record_type, r.record) for r in res.records], list(res.findings),
+                list(res.record_findings))
     if ex.outage or not ex.answer:
         return up
     resp, _ = spec.parse_response(ex.answer)

@@ -64,6 +64,7 @@ class ScaleWorker:
         self.outbox = outbox
         self.mapper = mapper
         self.catalog = profile.records
+        self.form = profile.envelope.city_form    #: a dialect's record forms: a sale keeps what its form carries
         self.node_code, self.node_name = node_code, node_name
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.source = f"scale:{device.id}"
@@ -183,7 +184,7 @@ class ScaleWorker:
                 certs = self.outbox.batch_certificates(sale.batch_trace) if sale.batch_trace else {}
                 for rtype, rec in self.mapper.records(sale, certs):
                     rt = self.catalog.types[rtype]
-                    rec = in_catalogue_order(rt, rec)
+                    rec = in_catalogue_order(rt, self.form.narrow(rtype, rec))
                     errs = tuple(f for f in self.catalog.validate(rtype, rec) if f.severity == "error")
                     items.append(Item(rtype, rec, rt.business_date(rec) or sale.time.strftime("%Y%m%d"), self.source,
                                       f"sale:{sale.trace_code}:{rtype}", sale.index, errs))

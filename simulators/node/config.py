@@ -21,6 +21,8 @@ naming the key (the CLI prints it and exits 2).  See
     [batches]   push (default true: load each operator's entered batches of the day onto its bound scales,
                 NODE-WHOL-05), default_price (yuan/kg, default 10, when the entry record carries no price)
     [server]    host (default 127.0.0.1), port (0 = any free port)
+    profile     (top-level) the profile name or folder the node speaks (its record forms, envelope, recipe);
+                default: the command's ``--profile`` (``$ROUCAI_PROFILE``), else ``reference``
     [[devices]] id, kind = "scale", url (sim://NAME, /dev/pts/N or a pty symlink,
                 socket://127.0.0.1:PORT, serial:///dev/ttyUSB0?baud=9600), baud,
                 poll_s, read_max, response_timeout_s, operator + stall (bind at start, optional)
@@ -217,12 +219,13 @@ def load_config(path: str | Path, profile=None) -> NodeConfig:
 def parse_config(data: dict, base: Path, profile=None, source: str = "") -> NodeConfig:
     """Validate a parsed TOML document (relative paths against ``base``)."""
     from profiles import ProfileError, load_profile
+    from profiles.profile import default_profile_name
     known = {"node", "operators", "platform", "outbox", "upload", "stoptrade", "batches", "server", "devices",
              "profile"}
     for k in data:
         if k not in known:
             raise ConfigError(f"未知的配置项 {k!r}", f"unknown configuration key {k!r}")
-    prof_name = _typed(data.get("profile", "reference"), "profile", str)
+    prof_name = _typed(data.get("profile", default_profile_name()), "profile", str)   # else the command's --profile
     if profile is None:
         try:
             profile = load_profile(prof_name)

@@ -100,15 +100,18 @@ class HandheldIntake:
         for r, rf in zip(res.records, res.record_findings):
             if any(f.severity == "error" for f in rf):
                 continue
-            foreign = self.recmap.facts(rtype.name, r.record, node).foreign
+            # stored in canonical form (aliases resolved, yyyyMMdd dates), as the platform stores it: a dialect's
+            # handheld sends its city's form, and the node's own logic (batch push by entry date) reads canonical
+            canonical = self.catalog.canonical(rtype.name, r.record)
+            foreign = self.recmap.facts(rtype.name, canonical, node).foreign
             if foreign:
                 overrides[r.position] = ("2008", foreign[1])
                 continue
-            refusal = self.ledger.check(r.record) if ledger else None
+            refusal = self.ledger.check(canonical) if ledger else None
             if refusal:
                 overrides[r.position] = refusal
                 continue
-            rec = in_catalogue_order(rtype, r.record)
+            rec = in_catalogue_order(rtype, canonical)
             ddate = rtype.business_date(rec) or res.header.get("DataDate", "")
             if rtype.name == "qmarket_detection_info" and active(self.cfg, "drops-detection-records"):
                 continue                                # broken: answered accepted, never queued

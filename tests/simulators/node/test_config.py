@@ -130,3 +130,14 @@ def test_operator_of_another_node_is_kept_and_not_registered_again(tmp_path):
     cfg.variant = "registers-operators-again"
     again = {r["id"]: r["name"] for _, r in operator_records(cfg, now, {})}
     assert again.get("6501040029000") == "天益公司" and "6501030010001" not in again
+
+
+def test_the_node_speaks_the_commands_profile_unless_its_config_names_one(tmp_path, monkeypatch):
+    """`roucai --profile guangzhou serve node` (the CLI sets $ROUCAI_PROFILE): the node speaks guangzhou, its
+    record forms and envelope; a `profile` key in the configuration names the node's own."""
+    from profiles.profile import ENV_PROFILE
+    monkeypatch.setenv(ENV_PROFILE, "guangzhou")
+    assert parse_config(base(tmp_path), tmp_path).profile == "guangzhou"
+    assert parse_config({**base(tmp_path), "profile": "reference"}, tmp_path).profile == "reference"
+    monkeypatch.delenv(ENV_PROFILE)
+    assert parse_config(base(tmp_path), tmp_path).profile == "reference"
