@@ -9,20 +9,26 @@ or ``None`` when ``den`` is 0 (completeness: ``num`` is the sum of the node-days
 Score: ``100 × Σ weight × rate / Σ weight`` over the indicators with a rate, 2 decimals; ``None`` when none has
 one.  Grade: the first ``[[assessment.grades]]`` whose ``min`` the score reaches.
 
-Open problems and time to close come from the problem store when the platform has one (issue 14 item 1;
-:meth:`Assessment.problem_columns` returns ``None`` otherwise and the answer says so: ``"problems": null``).
+Open problems and time to close come from the problem store (issue 14 item 1, :func:`.problems.listing`): the
+problems flagged for the business days of the period in the district, whatever detected them and when.  Per
+district: ``flagged``, ``open`` (not closed: open or acknowledged), ``closed`` and ``mean_close_h`` (mean hours
+from detection to closing over the closed ones, 2 decimals; ``None`` if none is closed); the indicator
+``closure`` 问题结案率 is closed ÷ flagged.  Detection runs when a regulator asks for it (``POST
+/api/v1/problems/detect``): a day never detected has no flags.  :meth:`Assessment.problem_columns` is the seam.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
 from .periods import Period
+from .problems import LIST_MAX, listing
 from .recordmap import RecordMap
 from .regstats import load_rules
 from .stats import Stats
 from .storage import Store
 
-INDICATORS = ("coverage", "scale_usage", "report_rate", "timeliness", "completeness", "chain")
+INDICATORS = ("coverage", "scale_usage", "report_rate", "timeliness", "completeness", "chain", "closure")
+MAX_PAGES = 1000     #: bound on the problem listing's pages (LIST_MAX each) read for one period
 
 
 def _ind(num, den) -> dict:
@@ -42,9 +48,27 @@ class Assessment:
         return node_id[:self.digits]
 
     def problem_columns(self, period: Period) -> dict | None:
-        """district -> ``{"open", "closed", "mean_close_h"}`` from the platform's problem store, or ``None``
-        while the platform has none (a seam: a platform with problems overrides it)."""
-        return None
+        """district -> ``{"flagged", "open", "closed", "mean_close_h"}`` of the problems flagged for the period's
+        business days (module docstring); ``None`` for a platform without a problem store (an override)."""
+        per: dict = defaultdict(lambda: {"flagged": 0, "open": 0, "closed": 0, "_h": []})
+        after = 0
+        with self.store.read() as tx:
+            for _page in range(MAX_PAGES):
+                rows = listing(tx, first=period.first, last=period.last, after_id=after, limit=LIST_MAX)
+                for p in rows:
+                    d = per[p["district"]]
+                    d["flagged"] += 1
+                    if p["state"] == "closed" and p["closed_ms"] is not None:
+                        d["closed"] += 1
+                        d["_h"].append((int(p["closed_ms"]) - int(p["detected_ms"])) / 3_600_000)
+                    else:
+                        d["open"] += 1
+                if len(rows) < LIST_MAX:
+                    break
+                after = rows[-1]["id"]
+        return {k: {"flagged": v["flagged"], "open": v["open"], "closed": v["closed"],
+                    "mean_close_h": round(sum(v["_h"]) / len(v["_h"]), 2) if v["_h"] else None}
+                for k, v in per.items()}
 
     def districts(self, period: Period) -> dict:
         """The assessment of every district for ``period`` (see the module docstring)."""
@@ -93,6 +117,9 @@ class Assessment:
             s[0] += u["used"]
             s[1] += u["scales"]
         problems = self.problem_columns(period)
+        for code, p in (problems or {}).items():
+            acc[code]["closure"][0] += p["closed"]
+            acc[code]["closure"][1] += p["flagged"]
         regions = self.profile.regions
         out = []
         for code in sorted({self.district_of(n) for n in role}):
@@ -105,7 +132,7 @@ class Assessment:
             row = {"code": code, "name": r.name if r else None, "nodes": a["coverage"][1], "indicators": ind,
                    **self.score(ind)}
             if problems is not None:
-                row["problems"] = problems.get(code, {"open": 0, "closed": 0, "mean_close_h": None})
+                row["problems"] = problems.get(code, {"flagged": 0, "open": 0, "closed": 0, "mean_close_h": None})
             out.append(row)
         return {"period": period.label, "from": period.first, "to": period.last, "days": len(days),
                 "weights": dict(self.rules["assessment"]["weights"]), "indicators": list(INDICATORS),

@@ -15,7 +15,7 @@ _CSS = """body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margi
 header{background:#1b5e20;color:#fff;padding:12px 20px}header h1{font-size:20px;margin:0}
 main{padding:8px 20px;max-width:1100px}table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #bbb;padding:3px 6px;text-align:right}th{background:#e8f5e9}
-td.t,th.t{text-align:left}.muted{color:#666;font-size:12px}h2{font-size:16px;margin:16px 0 6px}
+td.t,th.t{text-align:left;white-space:nowrap}.muted{color:#666;font-size:12px}h2{font-size:16px;margin:16px 0 6px}
 svg{display:block;margin:4px 0}.method li{font-size:13px}
 @media print{@page{size:A4 landscape;margin:12mm}header{background:none;color:#000;padding:0}
 main{padding:0;max-width:none}section{break-inside:avoid}body{font-size:11px}}"""
@@ -27,6 +27,7 @@ _T = {
     "coverage": ("节点覆盖率", "Coverage"), "scale_usage": ("追溯秤使用率", "Scale usage"),
     "report_rate": ("上报率", "Report rate"), "timeliness": ("上传及时率", "Timeliness"),
     "completeness": ("数据完整率", "Completeness"), "chain": ("追溯链完整率", "Chain completeness"),
+    "closure": ("问题结案率", "Problems closed"),
     "open": ("未结问题", "Open problems"), "close_h": ("平均结案时长（小时）", "Mean time to close (h)"),
     "volume": ("流通量（kg）", "Volume (kg)"), "change": ("环比", "vs previous"),
     "score": ("综合得分", "Score"), "grade": ("等级", "Grade"),

@@ -85,7 +85,8 @@ def test_district_assessment_indicators_and_score(platform):
     a = Assessment(platform.svc.store, platform.svc.recmap, platform.svc.stats, P)
     out = a.districts(periods.parse(today()))
     rows = {d["code"]: d for d in out["districts"]}
-    assert set(rows) == {"650103", "650104", "650109"} and out["problems"] is None
+    assert set(rows) == {"650103", "650104", "650109"} and out["problems"] == "included"
+    assert rows["650103"]["problems"] == {"flagged": 0, "open": 0, "closed": 0, "mean_close_h": None}
     w = rows["650103"]["indicators"]       # W (meat wholesale), R (farmers' market) uploaded; C (canteen) did not
     assert (w["coverage"]["num"], w["coverage"]["den"]) == (2, 3)
     assert (w["report_rate"]["num"], w["report_rate"]["den"]) == (2, 3)
@@ -113,7 +114,10 @@ def test_report_page_escapes_and_draws(platform):
     html = render_district_report(doc, vols, "zh")
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert html.count("<tr>") == 1 + len(doc["districts"]) and 'id="chart-score"' in html and "@media print" in html
-    assert "<th>综合得分</th>" in html and "<th>未结问题</th>" not in html and "从略" in html
+    assert "<th>综合得分</th>" in html and "<th>未结问题</th>" in html and "从略" not in html
+    doc["problems"] = None                   # a platform without a problem store: the columns are left out
+    html = render_district_report(doc, vols, "zh")
+    assert "<th>未结问题</th>" not in html and "从略" in html
     en = render_district_report(doc, None, "en")
     assert "Score" in en and 'id="chart-volume"' not in en and "http" not in en.replace("http://www.w3.org/2000/svg", "")
 
@@ -131,3 +135,24 @@ def test_chain_leaves_out_a_nodes_own_batch_codes(platform):
     rows = {d["code"]: d for d in a.districts(periods.parse(today()))["districts"]}
     assert rows[V[:6]]["indicators"]["chain"] == {"rate": None, "num": 0, "den": 0}
     assert platform.svc.stats.kpis(today())["chain"]["linked"] == 1
+
+
+def test_open_problems_time_to_close_and_closure(platform):
+    """Problems flagged for the period's days: open (open or acknowledged), closed, mean hours to close, and the
+    closure indicator closed ÷ flagged; a problem of a day outside the period does not count."""
+    upload_all(platform, meat_chain())
+    day, h = today(), 3_600_000
+    rows = [("silent_node", W, day, "open", 0, None), ("chain_break", W + "x", day, "acknowledged", 0, None),
+            ("price_outlier", R, day, "closed", 10 * h, 12 * h), ("stock_imbalance", R, day, "closed", 0, 3 * h),
+            ("silent_node", R, _day(-1), "closed", 0, h), ("silent_node", S, day, "closed", 5 * h, 6 * h)]
+    with platform.svc.store.write() as tx:
+        for kind, subject, d, state, det, closed in rows:
+            tx.execute("INSERT INTO problems (kind, subject, data_date, node_id, district, records, codes, detail, state,"
+                       " detected_ms, closed_ms) VALUES (?, ?, ?, ?, ?, '[]', '[]', '{}', ?, ?, ?)",
+                       (kind, subject, d, subject[:9], subject[:6], state, det, closed))
+    a = Assessment(platform.svc.store, platform.svc.recmap, platform.svc.stats, P)
+    got = {d["code"]: d for d in a.districts(periods.parse(today()))["districts"]}
+    assert got[W[:6]]["problems"] == {"flagged": 4, "open": 2, "closed": 2, "mean_close_h": 2.5}
+    assert got[W[:6]]["indicators"]["closure"] == {"rate": 0.5, "num": 2, "den": 4}
+    assert got[S[:6]]["problems"] == {"flagged": 1, "open": 0, "closed": 1, "mean_close_h": 1.0}
+    assert got["650109"]["indicators"]["closure"]["rate"] is None
