@@ -34,7 +34,7 @@ DEFECTS = load_catalogue()
 CAUGHT = ("fail", "timeout")
 RUN_TIMEOUT_S = 400
 PLATFORM_CAPS = ("trace_query", "statistics", "node_monitoring", "stop_trade_broadcast", "time_service",
-                 "scale_usage", "quarterly_kpis", "problem_discovery")
+                 "scale_usage", "quarterly_kpis", "problem_discovery", "regulator_statistics", "district_assessment")
 OFFLINE_AFTER_S = 5
 NODE_START = "{python} -m conformance.proofs.node_uplink --config {config} --seed 1"
 _LAUNCH = threading.Lock()

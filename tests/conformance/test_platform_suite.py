@@ -40,7 +40,8 @@ def test_every_platform_requirement_with_a_test_is_judged(certified):
     for rid in ("PLAT-ING-01", "PLAT-ING-02", "PLAT-TRACE-01", "PLAT-STOP-01", "PLAT-STOP-02", "PLAT-MON-01",
                 "PLAT-KPI-01", "PLAT-KPI-02", "PLAT-KPI-03", "PLAT-KPI-04", "PLAT-REG-01", "PLAT-TIME-01",
                 "PLAT-SEC-01", "PLAT-SEC-02", "PLAT-SEC-03", "PLAT-DUR-01",
-                "PLAT-FEED-01", "TRAN-ENV-05", "TRAN-ENV-10", "TRAN-ENC-02", "TRAN-UPL-04"):
+                "PLAT-FEED-01", "PLAT-DIST-01", "PLAT-DIST-02", "PLAT-DIST-03", "TRAN-ENV-05", "TRAN-ENV-10", "TRAN-ENC-02",
+                "TRAN-UPL-04"):
         assert rid in judged, f"{rid} has no verdict in the results"
     assert (out / "bundle.zip").is_file() and (out / "junit.xml").is_file()
     # every test left evidence: the HTTP exchanges (or, for session-level work, the cited day upload)
