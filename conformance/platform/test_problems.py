@@ -166,12 +166,19 @@ def test_problem_list_by_district_and_only_a_regulator_closes(problem_day, platf
                                        key=platform.keys[some_node])}
     let_in = {k: r.status_code for k, r in tries.items() if r.status_code < 400}
     assert not let_in, f"requests without a regulator's signature changed a problem: {let_in}"
+    if prob["state"] != "open":     # an earlier run against this platform handled it: take another open one
+        prob = next((p for ps in found.values() for p in ps.values() if p["state"] == "open"), None)
+        if prob is None:
+            evidence.note("当天的问题都已被之前的运行处理：受理与办结未重新测试",
+                          "every problem of the day was handled by an earlier run: acknowledge and close not re-tested")
+            return
+        path = f"{API}/{prob['id']}"
     r = _signed(http, platform, profile, regulator, path + "/ack")
     assert r.status_code == 200 and r.json()["state"] == "acknowledged", f"acknowledge: {r.status_code} {r.text[:200]}"
     r = _signed(http, platform, profile, regulator, path + "/close", b'{"note": ""}')
     assert r.status_code >= 400, "closed without a note"
     r = _signed(http, platform, profile, regulator, path + "/close", note)
     assert r.status_code == 200, f"close: {r.status_code} {r.text[:200]}"
-    now = [p for p in http.get(platform.url + API, params={"state": "closed", "district": node[:6]}).json()["problems"]
+    now = [p for p in http.get(platform.url + API, params={"state": "closed", "district": prob["district"]}).json()["problems"]
            if p["id"] == prob["id"]]
     assert now and now[0]["note"] == "一致性测试：已核实", "the closed problem and its note are not in the list"

@@ -172,3 +172,39 @@ def test_register_regulator_refuses_a_non_region(platform):
     from simulators.platform.registry import RegistryError
     with pytest.raises(RegistryError):
         regulator(platform, "659999")
+
+
+@pytest.mark.pg
+def test_detection_and_actions_on_postgresql(tmp_path):
+    """The same detector and states on PostgreSQL (ROUCAI_PG_URL): a chain break and a duplicate code flagged once,
+    re-detection adds nothing, the regulator closes one."""
+    import os
+    from test_platform_storage import PG_URL, _pg_store
+    if not PG_URL:
+        pytest.skip("set ROUCAI_PG_URL to run the PostgreSQL tests")
+    _pg_store().close()
+    from platformkit import NODES, Platform
+    from simulators.platform.config import PlatformConfig
+    from simulators.platform.launcher import ThreadedPlatform
+    assert os.environ.get("ROUCAI_PG_URL") == PG_URL
+    cfg = PlatformConfig(db=PG_URL, secret_file=str(tmp_path / "s"), port=0, log_level="warning")
+    with ThreadedPlatform(cfg) as tp:
+        p = Platform(tp)
+        p.register(*NODES)
+        key = regulator(p)
+        chain = meat_chain(DAY)
+        ghost = code(W + "0001", 9999)
+        for node, rtype, recs in chain["uploads"]:
+            if rtype.startswith("retail_market_in_info"):
+                recs[0].update(tran_id=ghost, batch_id=ghost)
+        upload_all(p, chain)
+        same = code(R + "0001", 500)
+        p.upload(R, "retail_market_tran_info_summ", _sales(2, seller=lambda i: R + f"000{i + 1}", sale=lambda i: same))
+        new = detect(p, key)
+        assert new["chain-break"] == 1 and new["duplicate-trace-code"] == 1 and new["silent-node"] == 3
+        assert detect(p, key) == {k: 0 for k in new}
+        [cb] = by_kind(p, "chain-break")
+        assert cb["subject"] == f"{R}:{ghost}" and problems(p, district=R[:6], kind="chain-break")[0]["id"] == cb["id"]
+        r = signed(p, "650100", key, f"/api/v1/problems/{cb['id']}/close", b'{"note": "pg"}')
+        assert r.status_code == 200 and r.json()["state"] == "closed"
+        p.client.close()
