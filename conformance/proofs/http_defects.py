@@ -908,10 +908,12 @@ class NodeLosesRetry(Transform):
         return reply
 
 
-@transform("node-ear-tags-swapped")
-class NodeEarTagsSwapped(Transform):
-    """The node writes an intake's ear-tag range the wrong way round (``ear_tag_start`` and ``ear_tag_end`` swapped:
-    the first tag after the last), as a form whose two columns are mapped crosswise."""
+class _NodeRecordEdit(Transform):
+    """Base of node-side defects that change single fields of the records the node uploads (then re-sign)."""
+
+    def edit(self, rec: dict) -> bool:
+        """Change ``rec`` in place; True when it changed."""
+        return False
 
     def request(self, ex):
         if not _is_upload(ex):
@@ -919,16 +921,35 @@ class NodeEarTagsSwapped(Transform):
         changed = []
 
         def recs(res):
-            out = []
-            for r in res.records:
-                rec = dict(r.record)
-                if rec.get("ear_tag_start") and rec.get("ear_tag_end") and rec["ear_tag_start"] != rec["ear_tag_end"]:
-                    rec["ear_tag_start"], rec["ear_tag_end"] = rec["ear_tag_end"], rec["ear_tag_start"]
-                    changed.append(rec["ear_tag_start"])
-                out.append(rec)
+            out = [dict(r.record) for r in res.records]
+            changed.extend(rec for rec in out if self.edit(rec))
             return out
         out = _resign(ex, self.keys, records=recs)
         return out if out is not None and changed else ex
+
+
+@transform("node-ear-tags-swapped")
+class NodeEarTagsSwapped(_NodeRecordEdit):
+    """The node writes an intake's ear-tag range the wrong way round (``ear_tag_start`` and ``ear_tag_end`` swapped:
+    the first tag after the last), as a form whose two columns are mapped crosswise."""
+
+    def edit(self, rec):
+        if rec.get("ear_tag_start") and rec.get("ear_tag_end") and rec["ear_tag_start"] != rec["ear_tag_end"]:
+            rec["ear_tag_start"], rec["ear_tag_end"] = rec["ear_tag_end"], rec["ear_tag_start"]
+            return True
+        return False
+
+
+@transform("node-base-id-cut")
+class NodeBaseIdCut(_NodeRecordEdit):
+    """The node cuts every production base id to ``params.chars`` characters (a column defined too short)."""
+
+    def edit(self, rec):
+        n = int(self.params.get("chars", 9))
+        if len(rec.get("base_id") or "") > n:
+            rec["base_id"] = rec["base_id"][:n]
+            return True
+        return False
 
 
 @transform("node-stale-commodity-name")
