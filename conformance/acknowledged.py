@@ -15,7 +15,10 @@
   no such field;
 * goods code: ``goods_code`` or ``meat_code``; weight: the ``weight`` field, exact grams of its kg text.
 
-Pure bookkeeping: no I/O.  The judge's own reading of the profile (evidence ``profile``), not the platform's code.
+Days an upload the ledger cannot count may have touched (a raw envelope that was not refused outright, an answer
+lost to a transport error) are :attr:`AcknowledgedLedger.uncertain` and left out of :meth:`dates`.
+:class:`~conformance.uploads.Uploader` feeds a ledger it is given; the platform suite's ``acknowledged`` fixture is
+one ledger for the whole run.  Pure bookkeeping: no I/O.  The judge's own reading of the profile (evidence ``profile``), not the platform's code.
 """
 from __future__ import annotations
 
@@ -29,8 +32,25 @@ class AcknowledgedLedger:
     """Every record the platform acknowledged as new, by identity (see the module docstring)."""
 
     def __init__(self, profile):
+        self.profile = profile
         self.types = profile.records.types
         self._by_id: dict[tuple, tuple[str, str, int]] = {}   # identity (node, type, …) -> (date, goods, grams)
+        self.uncertain: set[str] = set()    #: business days an upload the ledger cannot count may have touched
+
+    def uncertain_body(self, body: bytes) -> None:
+        """An envelope sent as raw bytes, or one whose answer was lost: the business days it names (its DataDate,
+        its records' dates) are left out of the judgement, since what the platform stored of it is unknown."""
+        try:
+            res = self.profile.envelope.parse(body, validate_records=False)
+        except Exception:   # noqa: BLE001 - an unreadable body names no day the ledger could exclude
+            return
+        if res.header.get("DataDate"):
+            self.uncertain.add(res.header["DataDate"])
+        for r in res.records:
+            rt = self.types.get(r.type)
+            d = rt.business_date(r.record) if rt is not None else None
+            if d:
+                self.uncertain.add(d)
 
     def add(self, node: str, rtype: str, records: list[dict], answer, data_date: str = "") -> None:
         """Note the records of one envelope of ``node`` with the platform's ``answer`` (:class:`~.uploads.Answer`).
@@ -51,8 +71,8 @@ class AcknowledgedLedger:
             self._by_id[ident] = (day, goods, grams(rec.get("weight")) if "weight" in rec else 0)
 
     def dates(self) -> set[str]:
-        """The business dates (yyyyMMdd) of the acknowledged records."""
-        return {d for d, _g, _w in self._by_id.values()}
+        """The business dates (yyyyMMdd) of the acknowledged records, without the :attr:`uncertain` ones."""
+        return {d for d, _g, _w in self._by_id.values()} - self.uncertain
 
     def cells(self, date: str) -> dict[tuple[str, str, str], list[int]]:
         """``(node, record type, goods or "") -> [records, grams]`` of the business day ``date``."""

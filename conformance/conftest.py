@@ -88,10 +88,25 @@ def http(evidence):
         yield c
 
 
+@pytest.fixture(scope="session")
+def acknowledged(profile):
+    """One :class:`~conformance.acknowledged.AcknowledgedLedger` for the run: every upload through ``uploader``."""
+    from conformance.acknowledged import AcknowledgedLedger
+    return AcknowledgedLedger(profile)
+
+
 @pytest.fixture
-def uploader(http, profile, platform):
+def uploader(http, profile, platform, acknowledged):
     from conformance.uploads import Uploader
-    return Uploader(http, profile, platform.url, platform.upload_path, platform.keys)
+    return Uploader(http, profile, platform.url, platform.upload_path, platform.keys, ledger=acknowledged)
+
+
+#: tests that judge what every other test of the run sent: they run last
+RUN_LAST = ("test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged",)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda it: getattr(it, "originalname", it.name) in RUN_LAST)
 
 
 @pytest.fixture(scope="session")

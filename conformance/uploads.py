@@ -102,21 +102,48 @@ class Answer:
 class Uploader:
     """Posts envelopes to the platform's upload endpoint through ``http`` (an ``httpx.Client``)."""
 
-    def __init__(self, http: httpx.Client, profile, url: str, path: str, keys: dict[str, str]):
+    def __init__(self, http: httpx.Client, profile, url: str, path: str, keys: dict[str, str], ledger=None):
+        """``ledger``: an :class:`~conformance.acknowledged.AcknowledgedLedger` told of every upload and its answer
+        (the run-wide statistics invariant), or ``None``."""
         self.http = http
         self.profile = profile
         self.endpoint = url.rstrip("/") + path
         self.keys = keys
+        self.ledger = ledger
 
-    def post(self, body: bytes, content_type: str | None = None) -> Answer:
+    def _send(self, body: bytes, content_type: str | None) -> Answer:
+        """Post ``body``; an answer lost to a transport error or timeout makes its days uncertain in the ledger."""
         ctype = content_type or ("application/json" if body.lstrip()[:1] == b"{" else "application/xml")
         t0 = _dt.datetime.now()
-        r = self.http.post(self.endpoint, content=body, headers={"Content-Type": ctype})
+        try:
+            r = self.http.post(self.endpoint, content=body, headers={"Content-Type": ctype})
+        except httpx.HTTPError:
+            if self.ledger is not None:
+                self.ledger.uncertain_body(body)
+            raise
         secs = (_dt.datetime.now() - t0).total_seconds()
         resp, findings = self.profile.envelope.parse_response(r.content)
         return Answer(r.status_code, r.content, resp, findings, secs)
 
+    def post(self, body: bytes, content_type: str | None = None) -> Answer:
+        """Post ``body`` as given (raw mode); the ledger learns only which business days it may have touched."""
+        a = self._send(body, content_type)
+        refused = a.response is not None and all(v == "rejected" for v in a.verdicts)
+        if self.ledger is not None and not refused:
+            self.ledger.uncertain_body(body)    # anything not refused outright: its days are not judged
+        return a
+
     def upload(self, node: str, rtype: str, records: list[dict], **kw) -> Answer:
-        """A correctly signed envelope from ``node`` (its key) with ``kw`` passed to :func:`envelope`."""
+        """A correctly signed envelope from ``node`` (its key) with ``kw`` passed to :func:`envelope`; the ledger
+        (if any) is told of the records and the answer."""
         key = kw.pop("key", None) or self.keys[node]
-        return self.post(envelope(self.profile, node, key, rtype, records, **kw))
+        body = envelope(self.profile, node, key, rtype, records, **kw)
+        a = self._send(body, None)
+        if self.ledger is not None and a.response is None:
+            self.ledger.uncertain_body(body)    # no readable answer: what was stored is unknown
+        elif self.ledger is not None:
+            rt = self.profile.records.types.get(rtype)
+            date = (kw.get("header") or {}).get("DataDate") or next(
+                (d for d in (rt.business_date(r) for r in records) if d), "") if rt is not None else ""
+            self.ledger.add(node, rtype, records, a, date)
+        return a

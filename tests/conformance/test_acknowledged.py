@@ -85,3 +85,15 @@ def test_data_date_when_the_type_has_no_date_field():
     led = AcknowledgedLedger(P)
     led.add(node, rtype, [rec], Answer(200, raw, parsed, findings), "20240603")
     assert led.dates() == {"20240603"}
+
+
+def test_days_of_raw_or_unanswered_uploads_are_left_out():
+    node, recs = _sales("2024-06-01 10:00:00")
+    other, raw = _sales("2024-06-04 10:00:00")
+    led = AcknowledgedLedger(P)
+    led.add(node, RTYPE, recs, _answer(node, recs), "20240601")
+    led.uncertain_body(envelope(P, other, "0" * 32, RTYPE, raw, header={"DataDate": "20240605"}))
+    assert led.uncertain == {"20240604", "20240605"}
+    assert led.dates() == {"20240601"}
+    led.uncertain_body(b"not an envelope")
+    assert led.uncertain == {"20240604", "20240605"}
