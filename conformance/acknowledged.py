@@ -6,7 +6,9 @@
 (PLAT-KPI-04: "the figures equal the accepted data exactly"):
 
 * only records of an envelope answered ``0000`` and themselves answered ``accepted`` count; a record answered
-  ``duplicate`` (a re-send, or a correction the platform kept the stored version against) adds nothing;
+  ``duplicate`` (a re-send, or a correction the platform kept the stored version against) adds nothing; a
+  ``duplicate`` of a record this run never saw accepted (the platform held it before the run, or it is a correction
+  whose identity the ledger cannot tell) makes its day uncertain;
 * a record's identity is its node, type and the trace code it issues (when its type issues one), else its whole
   content: a second ``accepted`` of the same identity (a correction the platform took) replaces the first, so a
   record never counts twice;
@@ -61,12 +63,16 @@ class AcknowledgedLedger:
         verdict = {r.seq: r.verdict for r in answer.response.results}
         rt = self.types.get(rtype)
         for i, rec in enumerate(records, 1):
-            if verdict.get(i) != "accepted":
+            if verdict.get(i) not in ("accepted", "duplicate"):
                 continue
             own = OWN_CODE.get(rtype)
             ident = (node, rtype, "code", rec[own]) if own and rec.get(own) else \
                 (node, rtype, "body", json.dumps(rec, sort_keys=True, ensure_ascii=False))
             day = (rt.business_date(rec) if rt is not None else None) or data_date
+            if verdict[i] == "duplicate":
+                if ident not in self._by_id:    # held before this run, or a correction of another identity
+                    self.uncertain.add(day)
+                continue
             goods = rec.get("goods_code") or rec.get("meat_code") or ""
             self._by_id[ident] = (day, goods, grams(rec.get("weight")) if "weight" in rec else 0)
 

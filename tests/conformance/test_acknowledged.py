@@ -97,3 +97,10 @@ def test_days_of_raw_or_unanswered_uploads_are_left_out():
     assert led.dates() == {"20240601"}
     led.uncertain_body(b"not an envelope")
     assert led.uncertain == {"20240604", "20240605"}
+
+
+def test_a_duplicate_never_seen_accepted_makes_its_day_uncertain():
+    node, recs = _sales("2024-06-07 10:00:00")
+    led = AcknowledgedLedger(P)
+    led.add(node, RTYPE, recs, _answer(node, recs, duplicates=(1,)), "20240607")   # held before this run
+    assert led.uncertain == {"20240607"} and led.dates() == set()
