@@ -6,7 +6,7 @@ single field of a single requirement by deep merge).  Each requirement says
 what is required (zh and en), of whom (actors), how strongly (level), and how
 strong the evidence is that the standards really require it:
 
-* ``standard``: the standard's or MOFCOM document's body text was seen;
+* ``standard``: the body text of the standard or of an official document (a MOFCOM notice, a ministry regulation) was seen;
 * ``standard-toc``: only the standard's contents page names the topic, the
   content is this profile's;
 * ``practice``: deployed systems (code, firmware, design documents, press);
@@ -62,7 +62,7 @@ LEVELS: dict[str, tuple[str, str]] = {
 #: evidence -> (zh, en, zh description, en description), strongest first.
 EVIDENCE: dict[str, tuple[str, str, str, str]] = {
     "standard": ("标准原文", "standard",
-                 "见到标准或商务部文件正文", "the standard's or MOFCOM document's body text was seen"),
+                 "见到标准或官方文件（商务部文件、部门规章）正文", "the body text of the standard or of an official document (a MOFCOM notice, a ministry regulation) was seen"),
     "standard-toc": ("标准目录", "standard-toc",
                      "仅见标准目录中的章节标题，内容为本配置所定", "only the standard's contents page names the topic; the content is the profile's"),
     "practice": ("实践", "practice",
