@@ -12,7 +12,8 @@ Contract:
   certify`` runs ``roucai certify --target builtin --suite S --seed 1 [-k K]``
   (``CERTIFY``, through scripts/mutation_certify.py): exit 0 is a survivor, exit 1
   killed, exit 2/3 or a timeout "killed (crash/timeout)", counted as killed and
-  listed apart.
+  listed apart; a survivor that made a recommended-level requirement fail (which
+  does not change certify's exit code) is marked with those requirements.
 - Every run happens in a scratch copy of the project (a temporary directory,
   removed at the end): the work tree is never edited, even when a run is killed.
   The copy is the committed tree (``git archive HEAD``), so uncommitted work in a
@@ -48,7 +49,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mutation_certify import exit_code
+from mutation_certify import exit_code, failed_recommended
 from mutation_select import annotation_spans, choose, inside
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,7 +166,8 @@ def _collect(db_path: Path, oracle: str) -> dict:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
                 skipped += 1
             elif result.test_outcome == TestOutcome.SURVIVED:
-                survived.append({**where, "diff": result.diff or ""})
+                survived.append({**where, "failed_recommended": failed_recommended(result.output),
+                                 "diff": result.diff or ""})
             elif result.test_outcome == TestOutcome.KILLED:
                 rc = exit_code(result.output)
                 if oracle == "certify" and rc != 1:
@@ -237,7 +239,9 @@ def _save(r: dict) -> None:
     out = ROOT / "out" / "mutation" / r["oracle"]
     _write_atomic(out / f"{name}.json", json.dumps(r, ensure_ascii=False, indent=1))
     _write_atomic(out / f"{name}.survivors.txt",
-                  "\n".join(f"# line {s['line']} {s['operator']} #{s['occurrence']}\n{s['diff']}"
+                  "\n".join(f"# line {s['line']} {s['operator']} #{s['occurrence']}"
+                            + (f" (failed recommended: {' '.join(s['failed_recommended'])})"
+                               if s.get("failed_recommended") else "") + f"\n{s['diff']}"
                             for s in r["survived"]))
 
 

@@ -140,3 +140,18 @@ def test_usage_errors_exit_2_with_a_bilingual_message(argv, words, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_recommended_failures_are_read_from_the_report_and_from_the_oracles_output(tmp_path):
+    """A recommended requirement's failure does not change certify's exit code: the survivor is marked."""
+    import json
+    (tmp_path / "results.json").write_text(json.dumps({"summary": {"failed_recommended": ["PLAT-KPI-03", "PLAT-KPI-04"],
+                                                                   "failed_required": []}}))
+    assert mutation_certify._recommended_failures(tmp_path) == ["PLAT-KPI-03", "PLAT-KPI-04"]
+    assert mutation_certify._recommended_failures(tmp_path / "absent") == []
+    (tmp_path / "results.json").write_text("{not json")
+    assert mutation_certify._recommended_failures(tmp_path) == []
+    out = f"{mutation_certify.RECOMMENDED} PLAT-KPI-03 PLAT-KPI-04\n{mutation_certify.MARK} 0\n"
+    assert mutation_certify.failed_recommended(out) == ["PLAT-KPI-03", "PLAT-KPI-04"]
+    assert mutation_certify.failed_recommended(f"{mutation_certify.RECOMMENDED}\n{mutation_certify.MARK} 0") == []
+    assert mutation_certify.failed_recommended(None) == [] and mutation_certify.exit_code(out) == 0
