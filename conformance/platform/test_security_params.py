@@ -38,6 +38,13 @@ PROBES = [
     ("trace_query", "/trace", {"code": LONG}),
     ("trace_query", "/trace", {"code": "65010300200009000001", "lang": "xx"}),
     ("stop_trade_broadcast", "/api/v1/stoptrade/broadcasts", {"root": LONG}),
+    ("regulator_statistics", "/api/v1/regulator/stats", {"period": "2025-W53", "by": "district"}),
+    ("regulator_statistics", "/api/v1/regulator/stats", {"period": "0000-01", "by": "origin"}),
+    ("regulator_statistics", "/api/v1/regulator/stats", {"period": "2025-W11", "by": "nation"}),
+    ("regulator_statistics", "/api/v1/regulator/stats", {"period": LONG}),
+    ("district_assessment", "/api/v1/regulator/districts", {"period": "20250230"}),
+    ("district_assessment", "/api/v1/regulator/districts", {"period": "2025-13"}),
+    ("district_assessment", "/api/v1/regulator/districts", {}),
 ]
 #: instruction ids of signed acknowledgements: none exists; too large for 64 bits; negative; not a number
 BAD_IDS = ("99999999999999999999999", "-1", "abc", "0")

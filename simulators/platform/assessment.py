@@ -126,7 +126,7 @@ class Assessment:
             a = acc[code]
             ind = {}
             for k in INDICATORS:
-                num, den = a[k] if k in a else (0, 0)
+                num, den = a.get(k, (0, 0))
                 ind[k] = _ind(round(num, 4) if k == "completeness" else num, den)
             r = regions.get(code)
             row = {"code": code, "name": r.name if r else None, "nodes": a["coverage"][1], "indicators": ind,

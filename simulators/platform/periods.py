@@ -36,7 +36,7 @@ class Period:
             d += _dt.timedelta(days=1)
         return out
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The period of the same kind just before this one; :class:`PeriodError` before year 1."""
         try:
             before = _day(self.first) - _dt.timedelta(days=1)

@@ -70,7 +70,7 @@ def change(now_g: int, before_g: int) -> float | None:
 
 
 class _Cell:
-    __slots__ = ("records", "grams", "priced_g", "value")
+    __slots__ = ("grams", "priced_g", "records", "value")
 
     def __init__(self):
         self.records, self.grams, self.priced_g, self.value = 0, 0, 0, Decimal(0)

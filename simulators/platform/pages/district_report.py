@@ -33,11 +33,11 @@ _T = {
     "score": ("综合得分", "Score"), "grade": ("等级", "Grade"),
     "chart_score": ("综合得分（0–100）", "Score (0-100)"), "chart_volume": ("流通量（kg）", "Volume (kg)"),
     "method": ("评分方法", "Score method"),
-    "formula": ("综合得分 = 100 × Σ(权重 × 指标) ÷ Σ权重，只计有分母的指标；权重与等级为本配置的规定"
-                "（profiles/reference/assessment.toml，依据类别：profile），非标准原文。",
-                "Score = 100 × Σ(weight × rate) ÷ Σ weight over the indicators that have a denominator; weights "
-                "and grades are this profile's (profiles/reference/assessment.toml, evidence: profile), not a "
-                "standard's text."),
+    "formula": (("综合得分 = 100 × Σ(权重 × 指标) ÷ Σ权重，只计有分母的指标；权重与等级为本配置的规定"
+                 "（profiles/reference/assessment.toml，依据类别：profile），非标准原文。"),
+                ("Score = 100 × Σ(weight × rate) ÷ Σ weight over the indicators that have a denominator; weights "
+                 "and grades are this profile's (profiles/reference/assessment.toml, evidence: profile), not a "
+                 "standard's text.")),
     "weights": ("权重", "Weights"),
     "no_problems": ("本平台未提供问题数据：未结问题与结案时长两列从略。",
                     "The platform gives no problem data: the open-problem and time-to-close columns are left out."),
@@ -69,8 +69,8 @@ def _bars(rows: list[tuple[str, float]], vmax: float, label_fmt: str, chart_id: 
     """A horizontal bar chart as inline SVG; ``rows`` = (label, value)."""
     bar_h, left, width = 22, 120, 520
     height = bar_h * len(rows) + 24
-    parts = [f'<svg id="{chart_id}" role="img" aria-label="{escape(title)}" width="{left + width + 110}" '
-             f'height="{height}" viewBox="0 0 {left + width + 110} {height}" xmlns="http://www.w3.org/2000/svg">']
+    parts = [(f'<svg id="{chart_id}" role="img" aria-label="{escape(title)}" width="{left + width + 110}" '
+              f'height="{height}" viewBox="0 0 {left + width + 110} {height}" xmlns="http://www.w3.org/2000/svg">')]
     for i, (label, value) in enumerate(rows):
         y = 12 + i * bar_h
         w = 0 if vmax <= 0 else max(0.0, min(1.0, value / vmax)) * width
@@ -121,17 +121,18 @@ def render_district_report(assessment: dict, volumes: dict | None, lang: str = "
                       f"{_bars(kgs, max([v for _, v in kgs] or [0.0]), '{:.0f}', 'chart-volume', t('chart_volume'))}"
                       "</section>")
     weights = assessment.get("weights") or {}
-    wl = "、".join(f"{escape(t(k) if k in _T else str(k))} {escape(str(v))}" for k, v in weights.items())
-    period = (f"{escape(str(assessment.get('period', '')))}（{escape(str(assessment.get('from', '')))}–"
-              f"{escape(str(assessment.get('to', '')))}）")
+    wl = ("、" if lang == "zh" else ", ").join(f"{escape(t(k) if k in _T else str(k))} {escape(str(v))}" for k, v in weights.items())
+    colon, op, cp = (": ", " (", ")") if lang == "en" else ("：", "（", "）")
+    period = (f"{escape(str(assessment.get('period', '')))}{op}{escape(str(assessment.get('from', '')))}–"
+              f"{escape(str(assessment.get('to', '')))}{cp}")
     thead = "".join(f'<th class="{c}">{escape(t(k))}</th>' if c else f"<th>{escape(t(k))}</th>" for k, c in head)
     note = "" if with_problems else f'<p class="muted">{t("no_problems")}</p>'
     return (f'<!DOCTYPE html><html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{t("title")} {period}</title>'
             f"<style>{_CSS}</style></head><body><header><h1>{t('title')}</h1>"
-            f"<div>{t('period')}：{period}</div></header><main>"
+            f"<div>{t('period')}{colon}{period}</div></header><main>"
             f'<section id="districts"><h2>{t("table")}</h2><table><thead><tr>{thead}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>{note}</section>"
             + "".join(charts) +
             f'<section id="method"><h2>{t("method")}</h2><ul class="method"><li>{t("formula")}</li>'
-            f"<li>{t('weights')}：{wl}</li></ul></section></main></body></html>")
+            f"<li>{t('weights')}{colon}{wl}</li></ul></section></main></body></html>")

@@ -2,7 +2,21 @@
 import datetime as dt
 
 import pytest
-from platformkit import MEAT, VEG, P, R, S, V, W, code, meat_chain, rec, today, upload_all, veg_chain
+from platformkit import (
+    MEAT,
+    VEG,
+    P,
+    R,
+    S,
+    V,
+    W,
+    code,
+    meat_chain,
+    rec,
+    today,
+    upload_all,
+    veg_chain,
+)
 
 from simulators.platform import periods
 from simulators.platform.assessment import Assessment
@@ -40,7 +54,7 @@ def test_bad_periods_are_refused(bad):
 def test_volumes_prices_origin_operators_and_trend(platform):
     before = _day(-1)
     for node, rtype, recs in meat_chain(day=before, n=7)["uploads"]:    # the day before: the trend's base
-        r, resp = platform.upload(node, rtype, recs, data_date=before)
+        _r, resp = platform.upload(node, rtype, recs, data_date=before)
         assert [x.verdict for x in resp.results] == ["accepted"], resp.results
     upload_all(platform, meat_chain())
     upload_all(platform, veg_chain())
@@ -126,7 +140,7 @@ def test_chain_leaves_out_a_nodes_own_batch_codes(platform):
     """A wholesale market's entry under its own 20-digit batch code names no upstream: not in the chain indicator
     (it is in the daily KPI's chain, which counts every code-shaped batch)."""
     own = code(V + "0002", 99)
-    r, resp = platform.upload(V, "market_in_info_detail", [rec("market_in_info_detail", V, tran_id=None, batch_id=own,
+    _r, resp = platform.upload(V, "market_in_info_detail", [rec("market_in_info_detail", V, tran_id=None, batch_id=own,
                                                                goods_code=VEG.code, goods_name=VEG.name_zh,
                                                                quarantine_animal_products_id=None,
                                                                inspection_meat_id=None, sale_tran_id=None)])
