@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import pytest
 
-from conformance.platform.conftest import cite_day_upload
-from conformance.queries import day_rows, kpis, nodes, quarter_kpis, scale_usage
+from conformance.platform.conftest import cite_day_upload, registered_nodes
+from conformance.queries import day_rows, kpis, quarter_kpis, scale_usage
 from conformance.simday import grams
 from conformance.testrecords import role_of
 
@@ -66,13 +66,7 @@ def test_reporting_rate_equals_the_truth(city, records, uploader, http, platform
         a = uploader.upload(node, rtype, [records.make(rtype, d)], header={"DataDate": date})
         assert a.verdicts == ["accepted"], f"{rtype} from {node} not accepted: {a}"
         senders[node] = rtype
-    status, listing = nodes(http, platform.url)
-    if status == 200 and isinstance(listing, dict):
-        registered = {n["node_id"]: n["node_type"] for n in listing["nodes"]
-                      if n.get("state") != "disabled" and n["node_type"] != "city_platform"}
-    else:
-        registered = {n.code: n.type for n in city.nodes}
-        evidence.note("节点清单不可用，按城市夹具计数", "no node listing: registered nodes counted from the city fixture")
+    registered = registered_nodes(http, platform.url, city, evidence)
     status, k = kpis(http, platform.url, date)
     assert status == 200 and isinstance(k, dict), f"GET /api/v1/kpis?date={date}: HTTP {status} {k!r:.300}"
     rr = k["report_rate"]
