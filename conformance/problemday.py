@@ -11,6 +11,8 @@ outside the platform; the platform under test knows nothing of them):
 * ``chain-break``: one farmers' market entry batch names a mistyped code (serial ``9`` + 6 digits);
 * ``stock-imbalance``: another entry batch, of which at least 2 kg were sold, records half of what was sold;
 * ``duplicate-trace-code``: one stall's sale summary reuses another stall's sale code at the same market;
+* ``silent-scale``: one farmers' market stall's sale summaries are left out (its scale recorded nothing); every
+  registered scale of a reporting node (of the rule's roles) that no uploaded sale record names is silent too;
 * ``silent-node``: one retail node's records are all left out; nodes with no record at all are silent too;
 * ``price-outlier``: a stall of a farmers' market sells one commodity it has plenty of in eight small lines at
   the day's price, one of them keyed ×6.
@@ -56,12 +58,16 @@ class ProblemDay:
                         and not (o["type"] == "qmarket_detection_info" and o["data"].get("detection_result") in fail)]
         roles = rules["node_roles"]
         self.role = {n.code: roles.get(n.type) for n in city.nodes}
+        self.city = city
+        self.sales_spec = rules["scale_usage"]["sales"]
         self.expected: dict[str, set] = defaultdict(set)
         self._chain_break()
         self._stock()
         self._duplicate()
         self._price()
+        self._quiet_scale()
         self._silent()
+        self._silent_scales()
 
     # -- helpers -------------------------------------------------------------------------
     def _shift(self, data: dict) -> dict:
@@ -119,6 +125,7 @@ class ProblemDay:
         second = next(r for r in rs if r["data"]["retailer_id"] != first["data"]["retailer_id"])
         code = first["data"]["sale_tran_id"]
         second["data"] = {**second["data"], "sale_tran_id": code}
+        self.busy = {(r["node"], r["data"].get("position_id")) for r in (first, second)}
         self.expected["duplicate-trace-code"].add(code)
 
     def _price(self) -> None:
@@ -133,6 +140,7 @@ class ProblemDay:
             if left >= 3000 and tmpl is not None:
                 room.append(tmpl)
         tmpl = self.rng.choice(room)
+        self.busy.add((tmpl["node"], tmpl["data"].get("position_id")))
         node, base = tmpl["node"], tmpl["data"]
         odd = self.rng.randrange(8)
         for i in range(8):
@@ -143,11 +151,38 @@ class ProblemDay:
             if i == odd:
                 self.expected["price-outlier"].add(f"{node}:{code}")
 
+    def _quiet_scale(self) -> None:
+        bound = {(sc.node_code, sc.stall): sc.id for sc in self.city.scales if sc.stall}
+        stalls = sorted({(r["node"], r["data"].get("position_id")) for r in self._retail(_SUMM)} & set(bound) - self.busy
+                        - {(self.broken[0], None)})
+        node, stall = self.rng.choice(stalls)
+        self.records = [r for r in self.records if not (r["type"] == _SUMM and r["node"] == node
+                                                        and r["data"].get("position_id") == stall)]
+        self.quiet_scale = bound[(node, stall)]
+        self.busy.add((node, stall))
+
+    def _silent_scales(self) -> None:
+        roles = set(self.p.problems.kind("silent-scale").get("node_roles", []))
+        reporting = {r["node"] for r in self.records}
+        used = set()
+        for r in self.records:
+            spec = self.sales_spec.get(r["type"])
+            if spec:
+                op = r["data"].get(spec["seller"]) or ""
+                used.add((r["node"], op, None))
+                if spec["stall"]:
+                    used.add((r["node"], op, r["data"].get(spec["stall"]) or ""))
+        for sc in self.city.scales:
+            if (self.role.get(sc.node_code) in roles and sc.node_code in reporting
+                    and (sc.node_code, sc.operator_code, sc.stall or None) not in used):
+                self.expected["silent-scale"].add(sc.id)
+        assert self.quiet_scale in self.expected["silent-scale"]
+
     def _silent(self) -> None:
         covered = set(self.p.problems.kind("silent-node").get("node_roles", []))
         quiet = sorted(n for n, role in self.role.items() if role in ("retail", "supermarket", "canteen")
                        and any(r["node"] == n for r in self.records)
-                       and n not in {self.broken[0], self.understated[0]})
+                       and n not in {self.broken[0], self.understated[0]} | {n for n, _ in self.busy})
         gone = self.rng.choice(quiet)
         self.records = [r for r in self.records if r["node"] != gone]
         sending = {r["node"] for r in self.records}

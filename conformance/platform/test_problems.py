@@ -95,7 +95,7 @@ def _judge(problem_day, kind: str, evidence) -> dict:
         p = got[subject]
         assert p["data_date"] == day.date and p["state"] in ("open", "acknowledged", "closed"), p
         assert p["district"] == p["node_id"][:6], f"{kind} {subject}: district {p['district']} is not the node's county"
-        if kind != "silent-node":
+        if kind not in ("silent-node", "silent-scale"):
             assert p["records"], f"{kind} {subject}: the flag carries no record that proves it"
     return got
 
@@ -119,6 +119,14 @@ def test_stock_imbalances_are_found(problem_day, evidence):
 def test_silent_nodes_are_found(problem_day, evidence):
     """A retail node's whole day is left out (and any node with nothing that day): exactly those are silent."""
     _judge(problem_day, "silent-node", evidence)
+
+
+@pytest.mark.requirement("PLAT-PROB-07")
+@pytest.mark.applies(kinds=PLATFORM, needs=NEEDS)
+def test_silent_scales_are_found(problem_day, evidence):
+    """One farmers' market stall's sale summaries are left out (its scale recorded nothing) while its market
+    reports: that scale is flagged, and every other registered scale a sale record of the day names is not."""
+    _judge(problem_day, "silent-scale", evidence)
 
 
 @pytest.mark.requirement("PLAT-PROB-05")

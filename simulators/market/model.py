@@ -69,7 +69,8 @@ class MarketModel:
         self.fault_rates = dict(self.rates.faults if fault_rates is None else fault_rates)
         self.faults = Faults(self.fault_rates, self.rates.upload, self.seed)
         self.topo = build_topology(city, profile.commodities, self.seed)
-        self.record_faults = RecordFaults(self.faults, {n.code: n.role for n in self.topo.nodes}, self.fault)
+        self.record_faults = RecordFaults(self.faults, {n.code: n.role for n in self.topo.nodes}, self.fault,
+                                          {(a.node.code, a.position): a.scale for a in self.topo.stalls if a.scale})
         self.env = env if env is not None else simpy.Environment()
         self.ledger = ledger if ledger is not None else Ledger(deadline_grace_s=self.rates.upload["deadline_grace_s"])
         self.stream = stream
@@ -288,7 +289,8 @@ class MarketModel:
         """Emit one record made at ``node`` now: ledger line + stream line (same text)."""
         t = self.env.now
         rf = self.record_faults
-        silent = rf.active and rf.silent(node, int(t // DAY_S), self.ymd(t))
+        silent = rf.active and (rf.silent(node, int(t // DAY_S), self.ymd(t))
+                                or rf.scale_silent(rtype, node, data, int(t // DAY_S), self.ymd(t)))
         if rf.active and not silent:   # record-level faults (recordfaults.py): all rates 0 by default
             data = rf.apply(rtype, node, data, int(t // DAY_S), self.node_ymd(node, t))
         obj = {"k": "record", "t": round(t, 3), "ts": self.ts(t), "type": rtype, "node": node, "data": data,

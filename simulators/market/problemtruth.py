@@ -7,6 +7,9 @@ of :func:`problem_key` values that are true:
   :mod:`.recordfaults`);
 * ``silent-node`` also every (node, business day of the run) with no record uploaded at all, whatever the
   cause (a node with nothing to report, an outage lasting the day): the ledger knows what was uploaded;
+* ``silent-scale`` also every registered scale of the city (regenerated from the header's preset and city seed)
+  at a node of the rule's roles that uploaded something that day, whose operator (and stall) no uploaded sale
+  record of the day names (platform.toml ``[scale_usage.sales]``: the platform's reading of "used");
 * ``stock-imbalance`` only where the run exposes the understated entry: the batch's sales the node uploaded
   during the run exceed the recorded entry weight × (1 + tolerance) + tolerance_kg of the profile's rule (an
   understatement of a lot not yet sold past it is not yet visible in any data).  :func:`expected_problems`
@@ -15,7 +18,7 @@ of :func:`problem_key` values that are true:
   own date: a known, small source of disagreement).
 
 :func:`problem_key` is how a platform's flag and a true problem are matched: ``(kind, subject)``, plus the
-business day for ``silent-node`` (one node can be silent on several days).  Raises ``ValueError`` for a file
+business day for ``silent-node`` and ``silent-scale`` (one node or scale can be silent on several days).  Raises ``ValueError`` for a file
 that is not a complete ledger.
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ _PLATFORM_TOML = Path(__file__).resolve().parents[1] / "platform" / "platform.to
 
 
 def problem_key(kind: str, subject: str, day: str) -> tuple:
-    return (kind, subject, day) if kind == "silent-node" else (kind, subject)
+    return (kind, subject, day) if kind in ("silent-node", "silent-scale") else (kind, subject)
 
 
 def run_days(header: dict) -> list[str]:
@@ -53,6 +56,8 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
     injected: dict[str, int] = {k: 0 for k in kinds}
     understated: dict[str, tuple[str, float]] = {}     # subject -> (day, recorded kg)
     sold: dict[str, float] = {}                         # node:batch -> kg of uploaded sale summaries
+    sales_spec = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))["scale_usage"]["sales"]
+    used: set = set()                                   # (day, node, operator, stall or "")
     header, nodes, heard, lines, end = {}, {}, set(), 0, None
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -74,7 +79,13 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
             elif k == "node":
                 nodes[o["code"]] = o.get("city_type") or o.get("type")
             elif k == "record" and o.get("upload"):
-                heard.add((o["node"], o["ts"][:10].replace("-", "")))
+                day = o["ts"][:10].replace("-", "")
+                heard.add((o["node"], day))
+                spec = sales_spec.get(o["type"])
+                if spec:
+                    op = o["data"].get(spec["seller"]) or ""
+                    used.add((day, o["node"], op, o["data"].get(spec["stall"]) or "" if spec["stall"] else ""))
+                    used.add((day, o["node"], op, None))
                 if o["type"] == "retail_market_tran_info_summ":
                     at = f"{o['node']}:{o['data'].get('batch_id')}"
                     sold[at] = sold.get(at, 0.0) + float(o["data"].get("weight") or 0)
@@ -93,6 +104,17 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
         for subject, (day, recorded) in understated.items():
             if sold.get(subject, 0.0) > recorded * (1 + tol) + tol_kg:
                 out["stock-imbalance"].add(problem_key("stock-imbalance", subject, day))
+    if "silent-scale" in out:
+        from profiles import load_profile
+        from simulators.city import generate_city
+        city = generate_city(header["preset"], int(header.get("city_seed", header["seed"])),
+                             load_profile(str(header.get("profile", "reference")).split("@")[0]))
+        scale_roles = rules.kind("silent-scale").get("node_roles", [])
+        for day in run_days(header):
+            for sc in city.scales:
+                if (roles_of.get(nodes.get(sc.node_code)) in scale_roles and (sc.node_code, day) in heard
+                        and (day, sc.node_code, sc.operator_code, sc.stall if sc.stall else None) not in used):
+                    out["silent-scale"].add(problem_key("silent-scale", sc.id, day))
     if "silent-node" in out:
         for day in run_days(header):
             for node, ctype in nodes.items():

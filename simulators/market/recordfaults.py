@@ -9,6 +9,8 @@ names its problem ``kind`` (``profiles/reference/problems.toml``), ``subject`` a
 ====================  =====================================================================================
 name                  meaning of the rate, and the effect (problem kind; subject)
 ====================  =====================================================================================
+silent_scale          chance per farmers' market stall scale per day that it records nothing that day: the
+                      stall's sale summaries of the day are never uploaded (silent-scale; scale id)
 silent_node           chance per retail, supermarket or canteen node per day that it uploads nothing of
                       that day (every record made that day keeps ``upload = []``) (silent-node; node; the
                       day is the true calendar day)
@@ -28,19 +30,23 @@ switching one on never changes another switch's draws, nor the business flows.
 """
 from __future__ import annotations
 
-RECORD_SWITCHES = ("silent_node", "price_outlier", "duplicate_trace_code", "chain_break", "stock_imbalance")
+RECORD_SWITCHES = ("silent_node", "price_outlier", "duplicate_trace_code", "chain_break", "stock_imbalance",
+                   "silent_scale")
 SILENT_ROLES = ("farmers_market", "supermarket", "shop", "canteen")
 _SUMM = "retail_market_tran_info_summ"
 _ENTRY = ("retail_market_in_info_base", "retail_market_in_info_detail")
 
 
 class RecordFaults:
-    """Applies the record-level switches; ``emit(name, **data)`` writes a ledger fault line."""
+    """Applies the record-level switches; ``emit(name, **data)`` writes a ledger fault line; ``scales`` maps a
+    farmers' market stall ``(node, stall number)`` to its traceability scale's id."""
 
-    def __init__(self, faults, roles: dict[str, str], emit):
+    def __init__(self, faults, roles: dict[str, str], emit, scales: dict[tuple[str, str], str] | None = None):
         self.f = faults
         self.roles = roles                      # node code -> role
         self.emit = emit
+        self.scales = scales or {}
+        self._quiet_scale: dict[tuple[str, int], bool] = {}
         self.active = any(faults.rate(n) > 0 for n in RECORD_SWITCHES)
         self._silent: dict[tuple[str, int], bool] = {}
         self._last_sale: dict[str, tuple[str, str]] = {}     # node -> (retailer, sale code)
@@ -56,6 +62,22 @@ class RecordFaults:
             self._silent[key] = v
             if v:
                 self.emit("silent_node", node=node, kind="silent-node", subject=node, day=ymd)
+        return v
+
+    def scale_silent(self, rtype: str, node: str, data: dict, day: int, ymd: str) -> bool:
+        """Whether this record is a sale summary of a stall whose scale records nothing that day."""
+        if rtype != _SUMM or self.roles.get(node) != "farmers_market" or not self.f.rate("silent_scale"):
+            return False
+        scale = self.scales.get((node, data.get("position_id")))
+        if scale is None:
+            return False
+        key = (scale, day)
+        v = self._quiet_scale.get(key)
+        if v is None:
+            v = self._quiet_scale[key] = self.f._rng("silent_scale", scale, day).random() < self.f.rate("silent_scale")
+            if v:
+                self.emit("silent_scale", node=node, kind="silent-scale", subject=scale, day=ymd,
+                          stall=data.get("position_id"), operator=data.get("retailer_id"))
         return v
 
     def apply(self, rtype: str, node: str, data: dict, day: int, ymd: str) -> dict:

@@ -193,6 +193,31 @@ class Problems:
                             {"from": first, "to": day, "days": n, "node_type": ntype}))
         return out
 
+    def _silent_scale(self, tx: Tx, day: str, nodes: dict):
+        """Registered scales of nodes (of the rule's roles) that reported on the day, unused for ``days`` days; used
+        as in PLAT-KPI-01 (stats.py): a sale record names the scale's operator and, for a stall scale, its stall."""
+        import datetime as dt
+        k = self.rules.kind("silent-scale")
+        roles = set(k.get("node_roles", []))
+        n = max(1, int(k.get("days", 1)))
+        d = dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
+        first = (d - dt.timedelta(days=n - 1)).strftime("%Y%m%d")
+        reported = {r[0]: r[1] for r in tx.all("SELECT node_id, MIN(id) FROM records WHERE data_date = ?"
+                                               " GROUP BY node_id", (day,))}
+        sold = tx.all("SELECT DISTINCT node_id, operator_id, stall FROM seller_days WHERE data_date >= ?"
+                      " AND data_date <= ?", (first, day))
+        at_stall = {(a, b, c) for a, b, c in sold}
+        anywhere = {(a, b) for a, b, _c in sold}
+        out = []
+        for sid, node, op, stall in tx.all("SELECT scale_id, node_id, operator_id, stall FROM scales ORDER BY scale_id"):
+            if node not in reported or self.recmap.role_of(nodes.get(node, "")) not in roles:
+                continue
+            if ((node, op, stall) in at_stall) if stall else ((node, op) in anywhere):
+                continue
+            out.append((sid, day, node, [reported[node]], [],
+                        {"operator_id": op, "stall": stall, "from": first, "to": day, "days": n}))
+        return out
+
     def _stock_imbalance(self, tx: Tx, day: str, nodes: dict):
         k = self.rules.kind("stock-imbalance")
         tol, tol_g = float(k.get("tolerance")), int(round(float(k.get("tolerance_kg")) * 1000))

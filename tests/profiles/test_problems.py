@@ -33,7 +33,7 @@ def test_no_rule_claims_the_standards_words():
     (lambda d: d["kind"]["price-outlier"].update(evidence="folklore"), "evidence"),
     (lambda d: d["kind"]["price-outlier"].update(factor=-1), "factor"),
     (lambda d: d["kind"]["price-outlier"].update(status="maybe"), "status"),
-    (lambda d: d["kind"]["silent-scale"].pop("planned_en"), "planned"),
+    (lambda d: d["kind"]["late-upload"].pop("planned_en"), "planned"),
     (lambda d: d["states"].update(order=["open", "closed"]), "order"),
 ])
 def test_malformed_rules_are_refused(mutate, why):

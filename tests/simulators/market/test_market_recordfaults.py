@@ -13,7 +13,8 @@ from simulators.market.recordfaults import RECORD_SWITCHES
 
 R = Rates.load()
 DAY = dt.date(2025, 3, 10)
-MISTAKES = {**R.faults, "price_outlier": 0.1, "duplicate_trace_code": 0.3, "chain_break": 0.1, "stock_imbalance": 0.1}
+MISTAKES = {**R.faults, "price_outlier": 0.1, "duplicate_trace_code": 0.3, "chain_break": 0.1, "stock_imbalance": 0.1,
+            "silent_scale": 0.1}
 HIGH = {**MISTAKES, "silent_node": 0.2}
 
 
@@ -68,6 +69,10 @@ def test_each_fault_is_what_the_node_uploads(faulty):
             wrong = f["subject"].split(":")[1]
             assert wrong not in issued and wrong not in sales
             assert any(r["data"].get("batch_id") == wrong for r in recs if r["type"].startswith("retail_market_in"))
+        elif f["name"] == "silent_scale":
+            mine = [r for r in recs if r["type"] == "retail_market_tran_info_summ" and r["node"] == f["node"]
+                    and r["data"]["position_id"] == f["stall"] and r["ts"][:10].replace("-", "") == f["day"]]
+            assert mine and all(r["upload"] == [] for r in mine)
         elif f["name"] == "stock_imbalance":
             assert float(f["recorded"]) < 0.51 * float(f["kg"])
 

@@ -40,8 +40,8 @@ def test_a_clean_chain_is_not_flagged_and_nodes_without_records_are_silent(platf
     key = regulator(platform)
     upload_all(platform, meat_chain(DAY))
     new = detect(platform, key)
-    assert new == {"chain-break": 0, "stock-imbalance": 0, "silent-node": 3, "duplicate-trace-code": 0,
-                   "price-outlier": 0}
+    assert new == {"chain-break": 0, "stock-imbalance": 0, "silent-node": 3, "silent-scale": 0,
+                   "duplicate-trace-code": 0, "price-outlier": 0}
     silent = {p["subject"] for p in by_kind(platform, "silent-node")}
     assert silent == {V, M, C}                     # the three registered nodes that sent nothing that day
     p = by_kind(platform, "silent-node")[0]
@@ -208,3 +208,23 @@ def test_detection_and_actions_on_postgresql(tmp_path):
         r = signed(p, "650100", key, f"/api/v1/problems/{cb['id']}/close", b'{"note": "pg"}')
         assert r.status_code == 200 and r.json()["state"] == "closed"
         p.client.close()
+
+
+def test_a_registered_scale_without_sales_on_a_reporting_day_is_silent(platform):
+    key = regulator(platform)
+    reg = platform.svc.registry
+    for sid, op, stall in (("SC-A1", R + "0001", "A1"), ("SC-A2", R + "0002", "A2"), ("SC-W", W + "0001", ""),
+                           ("SC-M", M + "0001", "")):
+        if op[:9] == M:
+            reg.register_operator(op, "超市柜台")
+        with platform.svc.store.write() as tx:
+            tx.execute("INSERT INTO scales (scale_id, node_id, operator_id, stall, registered_ms) VALUES (?, ?, ?, ?, 0)",
+                       (sid, op[:9], op, stall))
+    platform.upload(R, "retail_market_tran_info_summ", _sales(1, seller=lambda i: R + "0001", sale=lambda i: code(R + "0001", 700)))
+    with platform.svc.store.write() as tx:       # the sale was made at stall A1 (position_id A0 in _sales)
+        tx.execute("UPDATE seller_days SET stall = 'A1' WHERE operator_id = ?", (R + "0001",))
+    upload_all(platform, meat_chain(DAY))         # the wholesale market trades under W0001; the supermarket is silent
+    detect(platform, key)
+    got = {p["subject"]: p for p in by_kind(platform, "silent-scale")}
+    assert set(got) == {"SC-A2"}                  # A1 sold, W's gate scale sold, M's node sent nothing (and is a supermarket)
+    assert got["SC-A2"]["node_id"] == R and got["SC-A2"]["detail"]["stall"] == "A2" and got["SC-A2"]["records"]
