@@ -25,6 +25,12 @@ SALE_FIELDS = {
 }
 
 
+#: the voucher's header record per node role: a dialect whose sale line record does not carry a field of the line
+#: (Guangzhou's market_tran_info_detail has no wholesaler_id, no tran_date: deployed/guangzhou_rlscsy_pdm_record_tables.md)
+#: carries it in the header of the same voucher (tran_id = the line's trace code)
+HEADER = {"wholesale": "market_tran_info_base"}
+
+
 def as_given(sale) -> dict[str, str]:
     """What of a scale's sale line (:class:`~profiles.device.messages.SaleRecord`) a record must carry, as text."""
     return {"operator": sale.operator_code, "stall": sale.stall, "batch": sale.batch_trace,
@@ -47,10 +53,15 @@ def test_every_scale_sale_is_uploaded_once_with_every_field_as_the_scale_gave_it
             continue
         rtype, code_field, table = SALE_FIELDS[n.role]
         stored: dict[str, list[dict]] = {}
+        headers: dict[str, dict] = {}
+        htype = HEADER.get(n.role)
         for (_node, t, _own, body) in s.stored(n.code):
             if t == rtype:
                 rec = load(body)
                 stored.setdefault(rec.get(code_field), []).append(rec)
+            elif t == htype:
+                hrec = load(body)
+                headers.setdefault(hrec.get("tran_id"), hrec)
         sold = set()
         for b in n.scales:
             for (_t, sale, phase) in b.sales:
@@ -66,8 +77,11 @@ def test_every_scale_sale_is_uploaded_once_with_every_field_as_the_scale_gave_it
                 for f, part in table.items():
                     if part == "stall" and not want[part]:
                         continue
+                    carrier, src = rtype, rec
+                    if f not in types[rtype].by_name and htype and f in types[htype].by_name:
+                        carrier, src = htype, headers.get(sale.trace_code, {})   # the dialect's header carries it
                     fields += 1
-                    have = types[rtype].business_date(rec) if part == "day" else rec.get(f)
+                    have = types[carrier].business_date(src) if part == "day" else src.get(f)
                     if have != want[part]:
                         problems.append({"node": n.code, "scale": b.id, "trace_code": sale.trace_code, "field": f,
                                          "scale_gave": want[part], "uploaded": have})

@@ -41,8 +41,8 @@ def test_a_malformed_recipe_in_an_overlay_is_a_profile_error(tmp_path):
 
 
 def test_shipped_dialects_extend_the_reference_and_label_every_change():
-    assert {"reference", "guangzhou", "changchun"} <= set(available_profiles())
-    for name in ("guangzhou", "changchun"):
+    assert {"reference", "guangzhou", "changchun", "ningbo"} <= set(available_profiles())
+    for name in ("guangzhou", "changchun", "ningbo"):
         p = load_profile(name)
         assert p.base is load_profile("reference")
         changes = p.dialect["changes"]
@@ -69,6 +69,21 @@ def test_changchun_narrows_property_to_words():
            "name": "长春众品食品有限公司", "property": "1", "type": "2002", "record_date": "20150518152310"}
     assert [f.field for f in cat.validate("manager_base_info", rec)] == ["property"]
     assert cat.validate("manager_base_info", {**rec, "property": "企业"}) == []
+
+
+def test_ningbo_dates_are_days_without_a_time_of_day():
+    """deployed/ningbo_yinzhou_retail.md: in_date = date_format(insertDateTime, '%Y-%m-%d'); the reference union also
+    takes Guangzhou's yyyy-MM-dd HH:mm:ss in a date field, Ningbo's dialect does not."""
+    rec = {"retail_id": "330212333", "retail_name": "宁波市鄞州区示例菜市场", "in_date": "2018-08-23",
+           "sale_date": "2018-08-23", "retailer_id": "3302123331027", "retailer_name": "李四", "position_code": "1027",
+           "vege_batch_id": "1000000000000123", "goods_code": "01201001", "goods_name": "大白菜", "weight": "0.850",
+           "price": "3.0000", "sale_tran_id": "33021233310270000042"}
+    timed = {**rec, "sale_date": "2018-08-23 07:02:11"}
+    nb, ref = load_profile("ningbo").records, load_profile("reference").records
+    errors = lambda cat, r: [(f.rule, f.field) for f in cat.validate("retail_market_tran_info_summ", r)
+                             if f.severity == "error"]
+    assert errors(nb, rec) == [] and errors(ref, rec) == [] and errors(ref, timed) == []
+    assert errors(nb, timed) == [("TRAN-REC-03", "sale_date")]      # not a form of a date the dialect takes
 
 
 # -- differences between profiles (profiles/diff.py, roucai profile diff, roucai docs profile --profile) ---------
