@@ -140,12 +140,12 @@ def run_problems(args, con) -> int:
     con.say(con.t(f"问题发现对真值：{header.get('preset')} 种子 {header.get('seed')}，{days[0]}–{days[-1]}，阈值 {pct(args.threshold)}",
                   f"problem discovery against the truth: {header.get('preset')} seed {header.get('seed')}, "
                   f"{days[0]}–{days[-1]}, threshold {pct(args.threshold)}"))
-    con.say(con.t("  类型              注入   真值   标记   命中   精确率    召回率",
-                  "  kind              injected   true flagged matched precision    recall"))
-    for k, s in table.items():
-        name = s["name_zh"] if con.lang != "en" else s["name_en"]
-        con.say(f"  {name:<16}{s['injected']:>7}{s['expected']:>7}{s['flagged']:>7}{s['matched']:>7}{pct(s['precision']):>10}"
-                f"{pct(s['recall']):>10}")
+    con.say(con.t("  类型" + " " * 12 + "".join("    " + h for h in ("注入", "真值", "标记", "命中")) + "    精确率    召回率",
+                  "  kind                  injected    true flagged matched precision    recall"))
+    for k, s in table.items():   # Chinese names are double-width: pad to 16 columns
+        name = s["name_zh"] + " " * (16 - 2 * len(s["name_zh"])) if con.lang != "en" else f"{s['name_en']:<22}"
+        con.say(f"  {name}{s['injected']:>8}{s['expected']:>8}{s['flagged']:>8}{s['matched']:>8}"
+                f"{pct(s['precision']):>10}{pct(s['recall']):>10}")
     con.say(con.t("结论：全部达到阈值" if ok else "结论：有类型未达到阈值",
                   "verdict: every kind reaches the threshold" if ok else "verdict: a kind falls short"))
     return EXIT_OK if ok else EXIT_NONCONFORMANT
