@@ -96,6 +96,9 @@ def register(sub, common):
     add_tls_arguments(p)
     p.add_argument("--upload-limit", type=float, metavar="S",
                    help="with --to: seconds for the whole upload (default: the paced span + 600)")
+    p.add_argument("--upload-workers", type=int, default=1, metavar="N",
+                   help="with --to and --speed max: N uploaders at once, each for a share of the nodes (1-16, "
+                        "default 1) / 并行上传")
     p.add_argument("--via-node", action="store_true",
                    help="with --to: upload through the reference node's outbox and uploader, one outbox per node")
     p.add_argument("--node-dir", metavar="DIR", help="with --via-node: keep the node outboxes and node.log here "
@@ -172,10 +175,15 @@ def _upload_target(args) -> tuple[str, dict] | None:
     from simulators.market.upload import ingest_url, load_keys
     if args.node_dir and not args.via_node:
         raise UsageError("--node-dir 仅与 --via-node 一起使用", "--node-dir goes with --via-node only")
+    if not 1 <= args.upload_workers <= 16:
+        raise UsageError("--upload-workers 须为 1 到 16", "--upload-workers must be 1 to 16")
+    if args.upload_workers > 1 and (args.via_node or args.speed != "max"):
+        raise UsageError("--upload-workers 仅与 --to 和 --speed max 一起使用（不能与 --via-node 同用）",
+                         "--upload-workers goes with --to and --speed max only (not with --via-node)")
     if not args.to:
-        if args.keys or args.upload_limit is not None or args.via_node:
-            raise UsageError("--keys、--upload-limit 与 --via-node 仅与 --to 一起使用",
-                             "--keys, --upload-limit and --via-node go with --to only")
+        if args.keys or args.upload_limit is not None or args.via_node or args.upload_workers > 1:
+            raise UsageError("--keys、--upload-limit、--upload-workers 与 --via-node 仅与 --to 一起使用",
+                             "--keys, --upload-limit, --upload-workers and --via-node go with --to only")
         return None
     if not args.keys:
         raise UsageError("--to 需要 --keys 密钥文件（roucai serve admin import-city --keys-out 的输出）",
@@ -365,7 +373,9 @@ def _upload(args, con, prof, target, live, factor):
                     f"[upload] envelopes {done}/{total}  accepted {res.accepted}  duplicate {res.duplicate}  "
                     f"rejected {res.rejected}"), file=sys.stderr, flush=True)
 
-    return Uploader(prof.envelope, target[0], target[1], factor=factor, limit_s=limit, progress=progress).run(batches)
+    from simulators.market.upload import run_sharded
+    return run_sharded(lambda: Uploader(prof.envelope, target[0], target[1], factor=factor, limit_s=limit,
+                                        progress=progress), batches, args.upload_workers)
 
 
 def _device_stats(model) -> dict:

@@ -223,3 +223,43 @@ class Uploader:
                     res.reasons[f"{v.reason} {v.message or ''}".strip()] += 1
             return
         res.lost += len(records)
+
+
+def run_sharded(make_uploader, batches, workers: int) -> UploadResult:
+    """The batches sent by ``workers`` uploaders at once (``make_uploader()`` builds each, unpaced), one per shard
+    of the nodes: round robin over the sorted node codes, so all of a node's batches go to one uploader and keep
+    their order, and its RequestTimes still increase.  Returns the merged result: counts summed, reasons merged,
+    ``answered`` / ``timed_out`` if any shard's is, ``wall_s`` of the whole run.  ``workers`` ≤ 1: one uploader."""
+    batches = list(batches)
+    nodes = sorted({b[1] for b in batches})
+    n = max(1, min(int(workers), len(nodes) or 1))
+    if n == 1:
+        return make_uploader().run(batches)
+    shard = {node: i % n for i, node in enumerate(nodes)}
+    parts = [[b for b in batches if shard[b[1]] == w] for w in range(n)]
+    results: list[UploadResult | None] = [None] * n
+    errors: list[BaseException] = []
+
+    def go(w: int) -> None:
+        try:
+            results[w] = make_uploader().run(parts[w])
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread below)
+            errors.append(exc)
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=go, args=(w,), name=f"upload-{w}", daemon=True) for w in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    out = UploadResult()
+    for r in results:
+        for f in ("envelopes", "attempts", "records", "accepted", "duplicate", "rejected", "lost", "unsent",
+                  "unexpected_duplicates"):
+            setattr(out, f, getattr(out, f) + getattr(r, f))
+        out.reasons.update(r.reasons)
+        out.answered |= r.answered
+        out.timed_out |= r.timed_out
+    out.wall_s = time.monotonic() - t0
+    return out

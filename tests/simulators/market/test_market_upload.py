@@ -44,6 +44,22 @@ def test_a_day_uploaded_live_is_stored_exactly(platform, tmp_path):
     assert len(stored_records(db)) == len(stored)
 
 
+def test_parallel_uploaders_store_the_day_exactly(platform, tmp_path):
+    """--upload-workers 3: the day's records stored exactly once on a fresh platform, no loss, no unexpected
+    duplicate (a node's envelopes stay with one uploader: in order, RequestTimes increasing)."""
+    proc, db, _keys, keys_path = platform
+    stream = tmp_path / "day.jsonl"
+    r = simulate_cli("--to", proc.url, "--keys", str(keys_path), "--out", str(stream), "--json",
+                     "--upload-workers", "3")
+    assert r.returncode == 0, r.stderr[-2000:]
+    up = json.loads(r.stdout)["upload"]
+    stored = stored_records(db)
+    assert len(stored) == len(set(stored)) and set(stored) == expected_identities(stream)
+    assert up["accepted"] == len(stored) > 300
+    assert up["rejected"] == up["lost"] == up["unsent"] == up["unexpected_duplicates"] == 0
+    assert up["accepted"] + up["duplicate"] == up["records"]
+
+
 def test_a_wrong_key_gets_that_nodes_records_rejected_and_exit_1(platform, tmp_path):
     proc, db, keys, _ = platform
     stream = tmp_path / "day.jsonl"
@@ -89,6 +105,9 @@ def test_unreachable_platform_is_exit_3_before_the_run(tmp_path, capsys):
     (["--to", "http://127.0.0.1:9", "--keys", "{notjson}"], "JSON"),
     (["--to", "http://127.0.0.1:9", "--keys", "{partial}"], "no key for 1 node"),
     (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-limit", "0"], "--upload-limit"),
+    (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-workers", "17"], "--upload-workers"),
+    (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-workers", "2", "--speed", "x144"], "--speed max"),
+    (["--upload-workers", "2"], "--to"),
 ])
 def test_usage_errors_are_exit_2(tmp_path, capsys, args, words):
     nodes = sorted(n.code for n in generate_city("tiny", 1, P).nodes)
