@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 import sqlite3
 import subprocess
@@ -177,6 +178,7 @@ def launch_builtin(city, workdir: Path, variant: str | None = None, args: list[s
         keys = import_city(reg, json.loads((workdir / "city.json").read_text("utf-8")))
     write_keys(keys_file, keys)
     env = {"ROUCAI_PLATFORM_VARIANT": variant} if variant else {"ROUCAI_PLATFORM_VARIANT": ""}
+    args = [*args, *_tls_args(workdir, args)]
     try:
         proc = PlatformProcess(db, args=list(args), env=env, timeout=20,
                                log_file=workdir / "platform.log").start()
@@ -185,6 +187,20 @@ def launch_builtin(city, workdir: Path, variant: str | None = None, args: list[s
     put = PlatformUnderTest(proc.url, keys, builtin=True)
     put.proc, put.db, put.workdir, put.env, put.args = proc, db, workdir, env, list(args)
     return put
+
+
+def _tls_args(workdir: Path, args) -> list[str]:
+    """A profile whose transport requires HTTPS (changchun) serves the built-in platform with a self-signed
+    certificate made in ``workdir/tls``, which every client of this run then trusts (``ROUCAI_TLS_CA``, as
+    ``--ca`` would set it); nothing for other profiles or when ``args`` already carry a certificate."""
+    from profiles import load_profile
+    from simulators.tls import ENV_CA, self_signed
+    if load_profile().transport.get("tls", {}).get("mode") != "required" or any(
+            a in ("--tls-self-signed", "--tls-cert") for a in args):
+        return []
+    cert, _key = self_signed(workdir / "tls")
+    os.environ[ENV_CA] = str(cert.resolve())
+    return ["--tls-self-signed", str(workdir / "tls")]
 
 
 def launch_central(workdir: Path, city_id: str, city_name: str) -> tuple[object, str]:

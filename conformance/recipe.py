@@ -61,3 +61,32 @@ def no_mac_reason(capabilities) -> tuple[str, str] | None:
             "the target declares no message authentication (verify_code = \"none\"): anyone can upload in any "
             "node's name, so the security requirement is not met; envelope parsing and the other checks are "
             "judged as usual")
+
+
+#: suites in which the harness (or the reference node it runs) signs uploads (coding: its simulated day)
+SIGNING_SUITES = ("coding", "platform", "transmission")
+
+
+def check_signable(profile, capabilities, suites, builtin: bool = False) -> None:
+    """:class:`CapabilityError` (a setup problem, exit 2, never a verdict) when the run must sign uploads (a
+    suite of :data:`SIGNING_SUITES`) but nobody can: the target declares no recipe and the profile's is
+    ``unknown`` (a dialect whose VerifyCode algorithm was never seen, e.g. changchun).  Against the built-in
+    target the reference node signs the coding and transmission suites' uploads with the profile's own recipe,
+    so under ``unknown`` those suites are refused even with a declared one."""
+    if profile.envelope.recipe.algorithm != "unknown" or not set(suites) & set(SIGNING_SUITES):
+        return
+    node_suites = sorted(set(suites) & {"coding", "transmission"})
+    if builtin and node_suites:
+        raise CapabilityError(
+            f"配置 {profile.name} 的 VerifyCode 算法未知，参考节点无法为上传签名：内置目标下请只运行 platform、perception 套件"
+            f"（并在能力声明中写明算法），不能运行 {', '.join(node_suites)}",
+            f"profile {profile.name}'s VerifyCode recipe is unknown, so the reference node cannot sign its uploads: "
+            f"against the built-in target run only the platform and perception suites (with the recipe declared in "
+            f"the capability statement), not {', '.join(node_suites)}")
+    if declared(capabilities) is None:
+        raise CapabilityError(
+            f"配置 {profile.name} 的 VerifyCode 算法未知，测试工具无法为上传签名：请在能力声明中写明被测对象所用的算法"
+            "（[capabilities] verify_code = \"hmac-sha256\" 等，见 docs/dialects.md），或只运行 perception 套件",
+            f"profile {profile.name}'s VerifyCode recipe is unknown, so the harness cannot sign uploads: declare the "
+            "recipe the target uses in the capability statement ([capabilities] verify_code = \"hmac-sha256\" or "
+            "another, docs/dialects.md), or run only the perception suite")

@@ -10,7 +10,10 @@ produces Guangzhou's forms:
     "quarantine_animal_products_id"]]``) is written under the alias;
 ``date_form`` / ``datetime_form``
     dates and date-times written in that form (``yyyy-MM-dd``,
-    ``yyyy-MM-dd HH:mm:ss``, ``yyyyMMdd``, ``yyyyMMddHHmmss``).
+    ``yyyy-MM-dd HH:mm:ss``, ``yyyyMMdd``, ``yyyyMMddHHmmss``);
+``values = { FIELD = { CODE = VALUE } }``
+    a field's value written in the dialect's own words (Changchun: ``property``
+    ``1`` is written ``企业``); values not listed are written as given.
 
 Fields of the catalogue the dialect's type does not carry are left out; order
 is the type's; keys that are no field of the catalogue at all are kept, last.
@@ -64,6 +67,7 @@ class CityForm:
         if self.emit.get("aliases"):
             for alias, field in getattr(rt, "aliases", {}).items():
                 alias_of.setdefault(field, alias)
+        words = self.emit.get("values", {})
         out: dict[str, str] = {}
         for f in rt.fields:
             v = record.get(f.name)
@@ -75,6 +79,8 @@ class CityForm:
                 v = _reform(v, _CANON_DATE, self.emit["date_form"])
             elif f.type == "datetime" and "datetime_form" in self.emit:
                 v = _reform(v, _CANON_DT, self.emit["datetime_form"])
+            elif f.name in words:
+                v = words[f.name].get(v, v)
             out[alias_of.get(f.name, f.name)] = v
         for k, v in record.items():   # not a field of the catalogue at all: kept as given (negative tests)
             if k not in self.catalog.fields and k not in out and k not in getattr(rt, "aliases", {}):

@@ -123,6 +123,18 @@ def _run(args, con) -> int:
 LOG = "certify.log"
 
 
+def _signable(args, statement, builtin: bool) -> None:
+    """The chosen suites can sign their uploads under the profile (conformance/recipe.py), else exit 2."""
+    from conformance.capabilities import CapabilityError
+    from conformance.recipe import check_signable
+    from profiles import load_profile
+    chosen = available_suites() if not args.suite else [s.strip() for s in args.suite.split(",") if s.strip()]
+    try:
+        check_signable(load_profile(), statement, chosen, builtin)
+    except CapabilityError as exc:
+        raise UsageError(exc.zh, exc.en) from None
+
+
 def _setup(args, con, note, log_path: Path) -> str | None:
     """Target, capability statement and pre-flight; return the statement's path (or None for builtin).
     Raises :class:`Refused` (one line, exit 2 or 3) for anything that stops the run before its tests."""
@@ -149,6 +161,7 @@ def _setup(args, con, note, log_path: Path) -> str | None:
         except CapabilityError as exc:
             raise UsageError(exc.zh, exc.en) from None
         note(f"target {target.url}; capability statement {statement.source}: kinds {list(statement.kinds)}")
+        _signable(args, statement, target.is_builtin)
         preflight(target, statement, args.seed, note)
     except PreflightError as exc:
         note(f"pre-flight refused the run: {exc.en}")

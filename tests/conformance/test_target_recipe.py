@@ -99,3 +99,46 @@ def test_a_target_without_mac_fails_authentication_with_the_reason_and_is_still_
     assert verdict == "fail" and "declares no message authentication" in reason, v
     assert v["test_every_record_type_is_ingested_in_xml_and_json"][0] == "pass", v
     assert r.returncode == 1
+
+
+def test_a_run_that_must_sign_under_an_unknown_recipe_is_a_setup_error_not_a_verdict(tmp_path):
+    """Changchun's VerifyCode recipe is unknown: a run of a signing suite with no declared recipe is refused
+    (exit 2, one line, no report) instead of ending in 'error' verdicts and NON-CONFORMANT; the perception suite
+    signs nothing and is not refused; a declared recipe lets the run go on."""
+    from conformance.recipe import check_signable
+    cc = load_profile("changchun")
+    for suites in (["platform"], ["coding"], ["transmission"], ["perception", "platform"]):
+        with pytest.raises(CapabilityError) as err:
+            check_signable(cc, _statement(""), suites)
+        assert "changchun" in err.value.en and "verify_code" in err.value.en
+    check_signable(cc, _statement(""), ["perception"])
+    check_signable(cc, _statement('verify_code = "hmac-md5"'), ["platform"])
+    check_signable(cc, _statement('verify_code = "hmac-md5"'), ["platform", "perception"], builtin=True)
+    for suites in (["coding"], ["platform", "transmission"]):    # the reference node signs with the profile's
+        with pytest.raises(CapabilityError, match="reference node cannot sign"):
+            check_signable(cc, _statement('verify_code = "hmac-md5"'), suites, builtin=True)
+    check_signable(load_profile("reference"), _statement(""), ["platform", "coding"])
+    r = subprocess.run([sys.executable, "-m", "roucai.cli", "--lang", "en", "--profile", "changchun", "certify",
+                        "--target", "builtin", "--suite", "platform", "--report", str(tmp_path / "rep")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "recipe is unknown" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "rep").exists()
+
+
+def test_the_builtin_target_speaks_changchun_over_https_with_a_declared_recipe(tmp_path):
+    """Under changchun (HTTPS required, property written in words) the built-in platform starts with a
+    self-signed certificate the run trusts, and the harness writes 企业 where the reference writes 1: ingest of
+    every record type and the time service pass (each was an 'error' or a rejected record before)."""
+    caps = (ROOT / "conformance" / "builtin-capabilities.toml").read_text("utf-8")
+    assert "[capabilities]\n" in caps
+    (tmp_path / "caps.toml").write_text(caps.replace("[capabilities]\n", '[capabilities]\nverify_code = "hmac-md5"\n', 1),
+                                        "utf-8")
+    r = subprocess.run([sys.executable, "-m", "roucai.cli", "--lang", "en", "--profile", "changchun", "certify",
+                        "--target", "builtin", "--capabilities", str(tmp_path / "caps.toml"), "--suite", "platform",
+                        "-k", "test_time or test_every_record_type_is_ingested", "--report", str(tmp_path / "rep")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    doc = json.loads((tmp_path / "rep" / "results.json").read_text("utf-8"))
+    verdicts = {t["name"]: t["verdict"] for t in doc["tests"]}
+    assert verdicts and set(verdicts.values()) == {"pass"}, verdicts
+    assert any(n.startswith("test_every_record_type_is_ingested") for n in verdicts)

@@ -72,3 +72,18 @@ def test_writing_a_written_record_changes_nothing(rtype):
     once = form.write(rtype, _ref_record(rtype, quarantine_animal_products_id="Q-9") if rtype == "market_tran_info_detail"
                       else _ref_record(rtype))
     assert form.write(rtype, once) == once and list(form.write(rtype, once)) == list(once)
+
+
+def test_changchun_writes_the_operator_kind_in_words_and_its_own_validation_passes():
+    """records.toml [emit] values: the harness's canonical property 1/2 is written 企业/个体 under changchun, whose
+    dialect reads only the words (a record written in the reference's codes would be refused by its platform)."""
+    from profiles import load_profile
+    cc = load_profile("changchun")
+    rec = {"butcher_fac_id": "220122001", "butcher_fac_name": "长春众品食品有限公司", "id": "2201220010000",
+           "name": "长春众品食品有限公司", "property": "1", "type": "2002", "record_date": "20150518152310"}
+    form = cc.envelope.city_form
+    written = form.write("manager_base_info", rec)
+    assert written["property"] == "企业"
+    assert cc.records.validate("manager_base_info", written) == []
+    assert form.write("manager_base_info", {**rec, "property": "2"})["property"] == "个体"
+    assert form.write("manager_base_info", written) == written          # writing twice changes nothing
