@@ -191,7 +191,7 @@ class CodeBook:
 
     def _node_part_findings(self, code: str) -> list[Finding]:
         out = []
-        rd, nl = self._rd, self._nl
+        rd = self._rd
         region = code[:rd]
         if region not in self._prefixes:
             r = self.regions.get(region)

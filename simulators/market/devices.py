@@ -133,7 +133,6 @@ class DeviceScales(FastScales):
         from simulators.devices.clock import DeviceClock
         from simulators.devices.driver import HostSession
         from simulators.devices.endpoint import DeviceEndpoint
-        from simulators.devices.faults import FaultSet
         from simulators.devices.runner import SimRunner
         from simulators.devices.scale import ScaleModel
         from simulators.devices.storage import MemoryScaleStore

@@ -25,7 +25,6 @@ from typing import IO, Callable
 
 import simpy
 
-from .daytype import day_factors
 from .errors import MarketConfigError
 from .faults import Faults
 from .issuer import TraceIssuer
@@ -35,7 +34,7 @@ from .pricing import PriceBook
 from .rates import DAY_S, Rates
 from .sources import SourceBook
 from .stock import Holding, Lot, kg3
-from .topology import ORIGIN_OF_SPECIES, build_topology
+from .topology import build_topology
 
 MAX_DAYS = 31
 

@@ -11,7 +11,6 @@ The first log line after start-up is ``{"event": "listening", "host", "port",
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 

@@ -11,7 +11,6 @@ from simulators.city import generate_city
 from simulators.market.errors import MarketConfigError
 from simulators.market.faults import SWITCHES
 from simulators.market.model import MarketModel
-from simulators.market.rates import Rates
 
 from marketkit import DAY, run_tiny
 

@@ -1,4 +1,3 @@
-import datetime as dt
 
 from profiles import load_profile
 from simulators.market.output import DEFAULT_KEY, EnvelopeBatcher

@@ -1,5 +1,4 @@
 """Stop-trade broadcast: a failed wholesale test reaches every downstream holder; fetch and acknowledge."""
-import httpx
 
 from platformkit import MEAT, P, R, W, M, code, meat_chain, rec, upload_all
 from simulators.platform import nodeauth

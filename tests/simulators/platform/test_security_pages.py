@@ -2,7 +2,7 @@
 markup, and every HTML answer carries the security headers (CSP, nosniff, frame denial, referrer policy)."""
 import pytest
 
-from platformkit import R, meat_chain, upload_all
+from platformkit import meat_chain, upload_all
 
 HOSTILE = '<span><img src=x onerror=alert(1)>'
 

@@ -1,5 +1,4 @@
 """HTTPS on the reference platform: a self-signed certificate made on request, the real path, the clients' trust."""
-import json
 import os
 import ssl
 import stat

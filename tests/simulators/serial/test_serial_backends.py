@@ -40,7 +40,6 @@ def test_same_host_code_on_every_backend(backend):
 
 @pytest.mark.parametrize("backend", ["sim", "pty", "socket"])
 def test_every_backend_is_paced(backend):
-    import threading
     n = 96                                          # 100 ms at 9600 8N1
     with open_line(f"paced-{backend}", backend=backend, settings=LineSettings(9600)) as line:
         with serial.serial_for_url(line.host_url, baudrate=9600, timeout=2) as h:

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.usefixtures("no_leaks")
 
 
 def test_register_is_idempotent():
-    register(); register()
+    register()
+    register()
     assert serial.protocol_handler_packages.count("simulators.serial.urlhandler") == 1
 
 

@@ -136,7 +136,7 @@ def test_termios_settings_round_trip_on_a_pty():
     try:
         write_settings(s, LineSettings(115200, stopbits=2))
         assert read_settings(s) == LineSettings(115200, stopbits=2)
-        with serial.Serial(os.ttyname(s), baudrate=12345) as h:   # non-standard rate: BOTHER
+        with serial.Serial(os.ttyname(s), baudrate=12345):   # non-standard rate: BOTHER
             assert read_settings(s).baudrate == 12345
     finally:
         os.close(m)

@@ -7,7 +7,6 @@ never sees the data faster than the wire allows (pacing) nor much slower
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
