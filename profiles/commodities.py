@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class CommodityTable:
     def __getitem__(self, code: str) -> Commodity:
         return self._by_code[code]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Commodity]:
         return iter(sorted(self._by_code.values(), key=lambda c: c.code))
 
     def __len__(self) -> int:

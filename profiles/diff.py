@@ -35,13 +35,14 @@ class Change:
     def kind(self) -> str:
         return "added" if self.a is None else "removed" if self.b is None else "changed"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "path": self.path, "kind": self.kind, "a": self.a, "b": self.b,
                 "evidence": self.evidence, "source": self.source}
 
 
 def _files(p: Profile) -> set[str]:
-    out, q = set(), p
+    out: set[str] = set()
+    q: Profile | None = p
     while q is not None:
         out |= set(q.manifest.get("files", {}))
         q = q.base
@@ -63,11 +64,12 @@ def _walk(a: Any, b: Any, path: list[str], out: list[tuple[list[str], Any, Any]]
         out.append((path, None if a is _MISSING else a, None if b is _MISSING else b))
 
 
-def _label(data: dict, path: list[str], keys: tuple[str, str] = ("evidence", "source")
+def _label(data: dict[str, Any], path: list[str], keys: tuple[str, str] = ("evidence", "source")
            ) -> tuple[str | None, str | None]:
     """``keys`` (evidence, source) of the nearest table on ``path`` (deepest first, the value itself if it is
     a table) that states one."""
-    tables, node = [], data
+    tables: list[dict[str, Any]] = []
+    node: Any = data
     for k in path:
         node = node.get(k) if isinstance(node, dict) else None
         if not isinstance(node, dict):
@@ -79,7 +81,7 @@ def _label(data: dict, path: list[str], keys: tuple[str, str] = ("evidence", "so
     return None, None
 
 
-def _own(p: Profile, key: str) -> dict:
+def _own(p: Profile, key: str) -> dict[str, Any]:
     """The profile's own data file for ``key`` as written (no merge), ``{}`` if it has none."""
     import tomllib
     fname = p.manifest.get("files", {}).get(key)
@@ -89,7 +91,7 @@ def _own(p: Profile, key: str) -> dict:
         return {}
 
 
-def _data(p: Profile, key: str) -> dict:
+def _data(p: Profile, key: str) -> dict[str, Any]:
     try:
         return p.data(key)
     except ProfileError:

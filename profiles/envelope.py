@@ -30,7 +30,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field as dc_field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Callable, Iterable
 
 from .findings import Finding
@@ -554,7 +554,7 @@ class EnvelopeSpec:
         return "" if r is None else (r["en"] if lang == "en" else r["zh"])
 
     def respond(self, res: EnvelopeResult, now: _dt.datetime | None = None,
-                duplicates: Iterable[int] = (), overrides: dict[int, tuple[str, str]] | None = None) -> Response:
+                duplicates: Iterable[int] = (), overrides: dict[int, tuple[str, ...]] | None = None) -> Response:
         """The response to a parsed envelope.
 
         ``duplicates``: 1-based positions the receiver already had (verdict
@@ -563,12 +563,12 @@ class EnvelopeSpec:
         """
         now = now or _dt.datetime.now(_dt.timezone.utc)
         h = res.header
-        base = dict(node_id=h.get("NodeId", ""), request_time=h.get("RequestTime", ""),
-                    response_time=format_request_time(beijing(now, self.utc_offset)), index=h.get("Index", ""))
+        reply = partial(Response, h.get("NodeId", ""), h.get("RequestTime", ""),
+                        format_request_time(beijing(now, self.utc_offset)), h.get("Index", ""))
         errs = [f for f in res.findings if f.severity == "error"]
         if errs:
             code = self.reason_for(errs[0])
-            return Response(**base, code=code, message=self.result_message(code), count=0)
+            return reply(code=code, message=self.result_message(code), count=0)
         dup = set(duplicates)
         overrides = overrides or {}
         results = []
@@ -588,7 +588,7 @@ class EnvelopeSpec:
                 results.append(RecordVerdict(r.position, "duplicate", "2009", findings=every))
             else:
                 results.append(RecordVerdict(r.position, "accepted", "0000", findings=every))
-        return Response(**base, code="0000", message=self.result_message("0000"), count=len(results), results=results)
+        return reply(code="0000", message=self.result_message("0000"), count=len(results), results=results)
 
     def result_message(self, code: str) -> str:
         """ResultMsg: the reason's text in both languages, ``"zh / en"`` (one element, as the format allows)."""
@@ -612,7 +612,7 @@ class EnvelopeSpec:
                 "Accepted": str(t["accepted"]), "Duplicate": str(t["duplicate"]), "Rejected": str(t["rejected"])}
         rows = []
         for r in resp.results:
-            row = {"Seq": str(r.seq), "Verdict": r.verdict, "Reason": r.reason}
+            row: dict[str, Any] = {"Seq": str(r.seq), "Verdict": r.verdict, "Reason": r.reason}
             if r.field is not None:
                 row["Field"] = r.field
             if r.message is not None:
@@ -705,11 +705,12 @@ class EnvelopeSpec:
             if verdict not in VERDICTS:
                 fs.append(Finding(E09, where, "Verdict 应为 accepted/duplicate/rejected",
                                   "Verdict must be accepted/duplicate/rejected", value=str(verdict)[:40]))
-            want = {"accepted": "0000", "duplicate": "2009"}.get(verdict)
+            want = {"accepted": "0000", "duplicate": "2009"}.get(str(verdict))
             if reason not in self.reasons or (want and reason != want) or (verdict == "rejected" and reason in ("0000", "2009")):
                 fs.append(Finding(E09, where, f"Reason {reason} 与 Verdict {verdict} 不符",
                                   f"Reason {reason!r} does not fit Verdict {verdict!r}", value=reason[:40]))
-            found = row.get("Findings") if isinstance(row.get("Findings"), list) else []
+            listed = row.get("Findings")
+            found = listed if isinstance(listed, list) else []
             results.append(RecordVerdict(i, str(verdict), reason, row.get("Field"), row.get("Message"),
                                          row.get("MessageEn"),
                                          [{k.lower(): str(v) for k, v in f.items()} for f in found if isinstance(f, dict)]))

@@ -9,7 +9,7 @@ misuse of the API (wrong argument types) or a broken profile.
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
-from typing import Iterable
+from typing import Any, Iterable
 
 #: Severities, most serious first.  ``error`` makes the input non-conformant.
 SEVERITIES = ("error", "warning", "info")
@@ -37,7 +37,7 @@ class Finding:
     def message(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = {"rule": self.rule, "field": self.field, "severity": self.severity,
              "zh": self.zh, "en": self.en}
         if self.value is not None:
@@ -56,7 +56,7 @@ class Report:
 
     subject: str
     findings: list[Finding] = dc_field(default_factory=list)
-    details: dict = dc_field(default_factory=dict)
+    details: dict[str, Any] = dc_field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +65,6 @@ class Report:
     def extend(self, items: Iterable[Finding]) -> None:
         self.findings.extend(items)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"subject": self.subject, "ok": self.ok, "details": self.details,
                 "findings": [f.to_dict() for f in self.findings]}

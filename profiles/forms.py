@@ -25,6 +25,10 @@ a written record changes nothing.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:                   # typing only: records.py is the catalogue's home, loaded by the profile
+    from .records import RecordCatalog
 
 _FORMS = {"yyyyMMdd": "{y}{mo}{d}", "yyyy-MM-dd": "{y}-{mo}-{d}", "yyyyMMddHHmmss": "{y}{mo}{d}{h}{mi}{s}",
           "yyyy-MM-dd HH:mm:ss": "{y}-{mo}-{d} {h}:{mi}:{s}"}
@@ -35,7 +39,7 @@ _CANON_DT = re.compile(r"(?P<y>[0-9]{4})(?P<mo>[0-9]{2})(?P<d>[0-9]{2})(?P<h>[0-
 class CityForm:
     """The writer of one profile's records (identity when the profile declares no ``[emit]``)."""
 
-    def __init__(self, catalog, emit: dict | None):
+    def __init__(self, catalog: RecordCatalog, emit: dict[str, Any] | None):
         from .profile import ProfileError
         self.catalog = catalog
         self.emit = emit or {}
@@ -63,7 +67,7 @@ class CityForm:
         if not self.emit:
             return record
         rt = self.catalog.types[type_name]
-        alias_of = {}
+        alias_of: dict[str, str] = {}
         if self.emit.get("aliases"):
             for alias, field in getattr(rt, "aliases", {}).items():
                 alias_of.setdefault(field, alias)
@@ -88,7 +92,7 @@ class CityForm:
         return out
 
 
-def _reform(v: str, canon: re.Pattern, form: str) -> str:
+def _reform(v: str, canon: re.Pattern[str], form: str) -> str:
     m = canon.match(v) if isinstance(v, str) else None
     if m is None:
         return v

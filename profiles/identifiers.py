@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
+from typing import Any
 
 from .findings import Finding, Report
 from .regions import RegionTable
@@ -69,7 +70,7 @@ class Identifiers:
     :param spec: the ``identifiers`` data of the profile (``identifiers.toml``).
     """
 
-    def __init__(self, regions: RegionTable, spec: dict):
+    def __init__(self, regions: RegionTable, spec: dict[str, Any]):
         self.regions = regions
         self.spec = spec
         u = spec["uscc"]
@@ -77,7 +78,7 @@ class Identifiers:
         self._uscc_value = {c: i for i, c in enumerate(self.uscc_alphabet)}
         self._uscc_weights = [int(w) for w in u["weights"]]
         self._org_weights = [int(w) for w in u["orgcode"]["weights"]]
-        self.departments: dict = u["departments"]
+        self.departments: dict[str, Any] = u["departments"]
         self._national = frozenset(u.get("national_region_codes", []))
         p = spec["plate"]
         self.provinces: dict[str, str] = dict(p["provinces"])
@@ -87,7 +88,7 @@ class Identifiers:
         self._energy = p["nev_energy_letters"]
         self.city_plate_prefix: dict[str, str] = dict(p.get("city_prefix", {}))
         c = spec["certificates"]
-        self.cert_kinds: dict[str, dict] = c["kinds"]
+        self.cert_kinds: dict[str, dict[str, Any]] = c["kinds"]
         self._cert_serial = int(c["serial_digits"])
         self._cert_by_prefix = {v["prefix"]: k for k, v in self.cert_kinds.items()}
         self._cert_len = 2 + 6 + 8 + self._cert_serial
@@ -96,12 +97,12 @@ class Identifiers:
         self._rid_checks: str = r["check_chars"]
         self._uid_len = 2 * int(spec["card_uid"]["bytes"])
         e = spec["ear_tag"]
-        self.ear_tag_species: dict[str, dict] = dict(e["species"])
+        self.ear_tag_species: dict[str, dict[str, Any]] = dict(e["species"])
         self._tag_serial = int(e["serial_digits"])
         self._tag_len = 1 + 6 + self._tag_serial
         self._base_serial = int(spec["base_id"]["serial_digits"])
         self._base_len = 6 + self._base_serial
-        self.enums: dict[str, dict] = {k: {c: v for c, v in t.items() if isinstance(v, dict)}
+        self.enums: dict[str, dict[str, Any]] = {k: {c: v for c, v in t.items() if isinstance(v, dict)}
                                        for k, t in spec.get("enums", {}).items()}
 
     # == 统一社会信用代码 ====================================================
@@ -421,8 +422,8 @@ class Identifiers:
         tags, the same species and county, and ``start <= end``.  Never raises."""
         R = "CODE-EARTAG-01"
         out = self.findings(start, "ear_tag") + self.findings(end, "ear_tag")
-        if any(f.severity == "error" for f in out):
-            return out
+        if any(f.severity == "error" for f in out) or not (isinstance(start, str) and isinstance(end, str)):
+            return out      # a value that is not text is an error finding above: the second test only narrows
         if start[:7] != end[:7]:
             out.append(Finding(R, "range", f"耳标号段「{start}」至「{end}」的畜种或县级区划码不一致",
                                f"the tag range {start}..{end} spans two species or counties", value=f"{start}-{end}"))
@@ -498,7 +499,7 @@ class Identifiers:
         """A report on the range ``start``..``end`` (:meth:`ear_tag_range_findings`), with its head count."""
         rep = Report(f"{start}..{end}", details={"kind": "ear_tag_range"})
         rep.extend(self.ear_tag_range_findings(start, end))
-        if rep.ok:
+        if rep.ok and isinstance(start, str) and isinstance(end, str):     # ok implies text (findings)
             rep.details["parts"] = {**self._source_parts(start, "ear_tag"), "serial": f"{start[7:]}..{end[7:]}",
                                     "head_count": str(int(end[7:]) - int(start[7:]) + 1)}
         return rep

@@ -9,7 +9,7 @@ nothing is ever a float.  Rules: TRAN-ENC-03 (size, depth), TRAN-ENC-01
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 from .findings import Finding
 from .xmlsafe import DEFAULT_LIMITS, ENC_RULE, LIMIT_RULE, Limits
@@ -54,5 +54,5 @@ def read_json(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, list[F
     return value, []
 
 
-def _no_constant(name: str):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")

@@ -138,6 +138,13 @@ class FieldSpec:
     def label(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
 
+    @property
+    def decimal(self) -> Quantity:
+        """The quantity of a ``decimal`` field (records.toml gives each one); ValueError for another type."""
+        if self.quantity is None:
+            raise ValueError(f"{self.name} is a {self.type} field, not a decimal one")
+        return self.quantity
+
     def describe(self) -> str:
         """A short English description of the type, e.g. ``decimal kg 3dp``."""
         if self.quantity is not None:
@@ -228,7 +235,10 @@ class RecordType:
             elif f.type == "integer":
                 out[k] = int(v)
             elif f.type in ("date", "datetime"):
-                p = parse_date_form(f.date_forms, v)[1]
+                got = parse_date_form(f.date_forms, v)
+                if got is None:
+                    raise ValueError(f"{k}: {v!r} is in no accepted date form (typed() needs a valid record)")
+                p = got[1]
                 if f.type == "date":
                     out[k] = _dt.date(int(p["y"]), int(p["mo"]), int(p["d"]))
                 else:
@@ -256,7 +266,8 @@ class RecordType:
     def best_form(self, record: dict) -> tuple[tuple, list[str]]:
         """The evidenced form the record is nearest to (fewest required fields missing plus elements outside
         the form; ties go to the earlier form, the profile's own first) and the required fields it misses."""
-        best, best_cost = None, None
+        best: tuple[tuple, list[str]] | None = None
+        best_cost = 0
         for form in self.forms:
             missing = [n for n in form[4] if record.get(self.wire_name(n)) in (None, "")]
             names = {self.wire_name(n) for n in form[3]}
@@ -264,6 +275,7 @@ class RecordType:
             cost = len(missing) + sum(1 for k in record if k not in names)
             if best is None or cost < best_cost:
                 best, best_cost = (form, missing), cost
+        assert best is not None, "every type has a form (its own profile form when records.toml names none)"
         return best
 
 
@@ -272,7 +284,7 @@ def _to_wire(f: FieldSpec, v: Any) -> str:
         if isinstance(v, bool) or not isinstance(v, (Decimal, int, float, str)):
             raise ValueError(f"{f.name}: a decimal needs Decimal/int/float/str, not {type(v).__name__}")
         d = Decimal(str(v)) if not isinstance(v, Decimal) else v
-        q = Decimal(1).scaleb(-f.quantity.decimals)
+        q = Decimal(1).scaleb(-f.decimal.decimals)
         return str(d.quantize(q, rounding=ROUND_HALF_UP))
     if f.type == "date":
         if isinstance(v, _dt.datetime):
@@ -555,15 +567,16 @@ class RecordCatalog:
                                 value=v[:60])]
             return []
         if t == "enum":
-            if v not in f.values and v not in (f.synonyms or {}):
-                allowed = "、".join(f"{k}={lab}" for k, lab in f.values.items())
+            values = f.values or {}
+            if v not in values and v not in (f.synonyms or {}):
+                allowed = "、".join(f"{k}={lab}" for k, lab in values.items())
                 words = "、".join(f.synonyms or {})
                 if f.open and (f.max is None or len(v) <= f.max):
                     return [Finding(R_PREFERRED, n, f"{n}（{f.zh}）「{v}」不是已知取值（{allowed}；或 {words}），按原文接收",
-                                    f"{n} ({f.en}) {v!r} is none of the known values ({', '.join(f.values)}; or "
+                                    f"{n} ({f.en}) {v!r} is none of the known values ({', '.join(values)}; or "
                                     f"{', '.join(f.synonyms or {})}); accepted as free text", severity=WARN, value=v[:60])]
                 return [Finding(R_FORMAT, n, f"{n}（{f.zh}）取值应为 {allowed}" + (f"（或 {words}）" if words else ""),
-                                f"{n} ({f.en}) must be one of {', '.join(f.values)}"
+                                f"{n} ({f.en}) must be one of {', '.join(values)}"
                                 + (f" (or {', '.join(f.synonyms)})" if f.synonyms else ""), value=v[:60])]
             return []
         if t in ("date", "datetime"):
@@ -579,7 +592,7 @@ class RecordCatalog:
         return []
 
     def _decimal_findings(self, f: FieldSpec, v: str) -> list[Finding]:
-        q, n = f.quantity, f.name
+        q, n = f.decimal, f.name
         unit = f"{q.unit}，{q.decimals}位小数"
         m = _DECIMAL.match(v)
         if m is None:
@@ -843,7 +856,7 @@ def _canonical_value(f: FieldSpec, v: str) -> str:
         return f.synonyms[v]
     if f.type == "decimal" and "." in v:
         whole, frac = v.split(".", 1)
-        keep = max(len(frac.rstrip("0")), min(len(frac), f.quantity.decimals))
+        keep = max(len(frac.rstrip("0")), min(len(frac), f.decimal.decimals))
         return whole + ("." + frac[:keep] if keep else "")
     return v
 

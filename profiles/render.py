@@ -199,7 +199,7 @@ def _regions(doc: _Doc, p: Profile) -> None:
     doc.add("")
 
 
-def _generic(doc: _Doc, data: dict, level: int) -> None:
+def _generic(doc: _Doc, data: dict[str, Any], level: int) -> None:
     """Render an unknown TOML document: scalars as a list, tables as subsections, arrays of tables as tables."""
     scalars = [(k, v) for k, v in data.items()
                if not isinstance(v, dict) and not (isinstance(v, list) and v and all(isinstance(i, dict) for i in v))]
@@ -223,7 +223,7 @@ def _generic(doc: _Doc, data: dict, level: int) -> None:
             doc.add(*_table(cols, [[i.get(c, "") for c in cols] for i in v]))
 
 
-def _uniform(items: list) -> bool:
+def _uniform(items: list[Any]) -> bool:
     """True if these values are rows of one table: tables sharing keys, nested at most one level."""
     if len(items) < 2 or not all(isinstance(i, dict) for i in items):
         return False
@@ -234,7 +234,7 @@ def _uniform(items: list) -> bool:
     return all(len(first & set(i)) >= max(1, len(first) // 2) for i in items)
 
 
-def _columns(items: list[dict]) -> list[str]:
+def _columns(items: list[dict[str, Any]]) -> list[str]:
     cols: list[str] = []
     for i in items:
         cols += [k for k in i if k not in cols]
@@ -266,7 +266,7 @@ def _records(doc: _Doc, p: Profile) -> None:
         doc.add(f"> {note}", "")
     if quantities:
         rows = [[f"`{k}`", doc.t(q.get("zh", k), q.get("en", k)),
-                 doc.t(q.get("unit", ""), q.get("unit_en", q.get("unit", ""))), q.get("decimals", "")]
+                 doc.t(str(q.get("unit", "")), str(q.get("unit_en", q.get("unit", "")))), q.get("decimals", "")]
                 for k, q in quantities.items() if isinstance(q, dict)]
         doc.add(*_table([doc.t("数量", "quantity"), doc.t("名称", "name"), doc.t("单位", "unit"),
                          doc.t("小数位", "decimals")], rows))
@@ -304,7 +304,7 @@ def _records(doc: _Doc, p: Profile) -> None:
         _forms(doc, t)
 
 
-def _forms(doc: _Doc, t: dict) -> None:
+def _forms(doc: _Doc, t: dict[str, Any]) -> None:
     """A record type's aliases and the other forms practice shows (records.toml ``aliases`` / ``forms``)."""
     if t.get("aliases"):
         doc.add(doc.t("别名（同一字段的另一元素名，存储为字段名）：", "Aliases (the same field under another element name, "
@@ -354,21 +354,21 @@ def _requirements(doc: _Doc, reqs: list[Requirement]) -> None:
 # -- entry points -----------------------------------------------------------------
 
 
-def _dialect(doc: _Doc, p: Profile) -> None:
-    """A dialect (a profile that extends another): what it changes, on what evidence, value by value."""
+def _dialect(doc: _Doc, p: Profile, base: Profile) -> None:
+    """A dialect (``p``, an overlay of ``base``): what it changes, on what evidence, value by value."""
     from .diff import diff_profiles, short
-    doc.h(2, f"方言：相对 {p.base.name} 的改变", f"Dialect: what it changes from {p.base.name}")
-    doc.add(doc.t(f"本配置是 `{p.base.name}` 的覆盖层（profiles/{p.name}/），只含有证据的差异；"
+    doc.h(2, f"方言：相对 {base.name} 的改变", f"Dialect: what it changes from {base.name}")
+    doc.add(doc.t(f"本配置是 `{base.name}` 的覆盖层（profiles/{p.name}/），只含有证据的差异；"
                   "其余一切继承自基础配置。写法见 docs/dialects.md。",
-                  f"This profile is an overlay of `{p.base.name}` (profiles/{p.name}/) holding only what its "
+                  f"This profile is an overlay of `{base.name}` (profiles/{p.name}/) holding only what its "
                   "evidence shows differs; everything else is inherited. How to write one: docs/dialects.md."), "")
     rows = [[doc.t(c.get("what_zh", ""), c.get("what_en", "")), f"`{c.get('evidence', '')}`", c.get("source", "")]
             for c in p.dialect.get("changes", [])]
     if rows:
         doc.add(*_table([doc.t("改变", "change"), doc.t("证据", "evidence"), doc.t("来源", "source")], rows))
-    changes = diff_profiles(p.base, p)
+    changes = diff_profiles(base, p)
     doc.h(3, f"逐值差异（{len(changes)}）", f"Value by value ({len(changes)})")
-    doc.add(*_table([doc.t("文件", "file"), doc.t("位置", "path"), p.base.name, p.name, doc.t("证据", "evidence")],
+    doc.add(*_table([doc.t("文件", "file"), doc.t("位置", "path"), base.name, p.name, doc.t("证据", "evidence")],
                     [[c.file, f"`{c.path}`", short(c.a, 60), short(c.b, 60), c.evidence or ""] for c in changes]))
     transport = p.transport
     if transport:
@@ -393,7 +393,7 @@ def render_profile(profile: Profile, lang: str = "zh") -> str:
     _header(doc, profile)
     _legend(doc)
     if profile.base is not None:
-        _dialect(doc, profile)
+        _dialect(doc, profile, profile.base)
     reqs = list(profile.requirements) if _has(profile, "requirements") else []
     if reqs:
         _summary(doc, reqs)

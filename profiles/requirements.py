@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Collection, Iterator, Mapping
 
 from .profile import ProfileError
 
@@ -133,8 +133,8 @@ def _bad(rid: str, what: str) -> ProfileError:
     return ProfileError(f"requirement {rid}: {what}")
 
 
-def _one_of(rid: str, key: str, value: Any, allowed) -> str:
-    if value not in allowed:
+def _one_of(rid: str, key: str, value: Any, allowed: Collection[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
         raise _bad(rid, f"{key} = {value!r} is not one of {', '.join(allowed)}")
     return value
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
 ALGORITHMS = ("hmac-md5", "hmac-sha256", "md5", "sha256", "unknown", "none")
 INPUTS = ("NodeId", "RequestTime", "Index", "Count", "DataDate", "PayloadDigest", "Key")
@@ -55,7 +56,7 @@ class Recipe:
     source: str = ""
 
     @classmethod
-    def from_data(cls, d: dict | str | None) -> "Recipe":
+    def from_data(cls, d: dict[str, Any] | str | None) -> "Recipe":
         """A recipe from a ``[verify_code]`` table, or from a bare algorithm name."""
         if d is None:
             return cls()

@@ -34,10 +34,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding
 from .fields import FieldSpec, Layout, PayloadError
 from .framer import crc16
+
+if TYPE_CHECKING:                   # typing only: the loader is imported lazily (load_card_layout)
+    from ..codes import CodeBook
+    from ..profile import Profile
 
 RECORD_BYTES = 48
 
@@ -85,7 +90,7 @@ class CardReading:
 class CardLayout:
     """The profile's card layout; pure functions over block dicts ``{block: 16 bytes}``."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict[str, Any]):
         c = data["card"]
         self.sectors = int(c["sectors"])
         self.bps = int(c["blocks_per_sector"])
@@ -150,8 +155,9 @@ class CardLayout:
         return raw[:-2] + crc16(raw[:-2]).to_bytes(2, "big")
 
     def _record(self, blocks: dict[int, bytes], sector: int) -> bytes | None:
-        parts = [blocks.get(b) for b in self.data_blocks(sector)]
-        if any(p is None or len(p) != self.block_size for p in parts):
+        wanted = self.data_blocks(sector)
+        parts = [p for b in wanted if (p := blocks.get(b)) is not None and len(p) == self.block_size]
+        if len(parts) != len(wanted):
             return None
         return b"".join(parts)
 
@@ -159,7 +165,7 @@ class CardLayout:
     def _blank(raw: bytes) -> bool:
         return raw.count(0) == len(raw)
 
-    def _decode_checked(self, layout: Layout, magic: str, raw: bytes) -> tuple[dict | None, str]:
+    def _decode_checked(self, layout: Layout, magic: str, raw: bytes) -> tuple[dict[str, Any] | None, str]:
         """(values, problem): problem is '' (ok), 'blank', 'magic', 'crc' or 'format'."""
         if self._blank(raw):
             return None, "blank"
@@ -174,7 +180,7 @@ class CardLayout:
         return vals, ""
 
     # -- reading ------------------------------------------------------------------
-    def read(self, blocks: dict[int, bytes], uid: bytes, codes=None) -> CardReading:
+    def read(self, blocks: dict[int, bytes], uid: bytes, codes: CodeBook | None = None) -> CardReading:
         """Interpret the card's blocks (missing blocks count as unreadable).
 
         ``codes``: a :class:`profiles.codes.CodeBook` to check the codes inside.
@@ -242,7 +248,7 @@ class CardLayout:
             r.findings += self._code_findings(r, codes)
         return r
 
-    def _code_findings(self, r: CardReading, codes) -> list[Finding]:
+    def _code_findings(self, r: CardReading, codes: CodeBook) -> list[Finding]:
         out = []
         checks = []
         if r.holder:
@@ -263,15 +269,15 @@ class CardLayout:
 
     def plan_base_write(self, reading: CardReading, holder: CardHolder) -> list[tuple[int, bytes]]:
         """Blocks to write to store ``holder`` safely (into the older or invalid copy)."""
-        target = min(self.base_sectors, key=lambda s: (-1 if reading.base_copies.get(s) is None
-                                                       else reading.base_copies[s]))
+        copies = reading.base_copies
+        target = min(self.base_sectors, key=lambda s: -1 if (v := copies.get(s)) is None else v)
         raw = self.encode_base(holder, reading.uid, reading.version + 1)
         return self._as_blocks(target, raw)
 
     def plan_batch_write(self, reading: CardReading, batch: CardBatch) -> list[tuple[int, bytes]]:
         """Blocks to write to add ``batch`` as the newest ring entry (overwrites the oldest)."""
         slots = reading.batch_slots
-        target = min(self.batch_sectors, key=lambda s: (-1 if slots.get(s) is None else slots[s]))
+        target = min(self.batch_sectors, key=lambda s: -1 if (v := slots.get(s)) is None else v)
         seq = (max(reading.batch_seqs) + 1) if reading.batch_seqs else 1
         return self._as_blocks(target, self.encode_batch(batch, seq))
 
@@ -339,7 +345,7 @@ class CardWatch:
         self._seen[bytes(uid)] = (operator_code, version, batch_seq)
 
 
-def load_card_layout(profile=None) -> CardLayout:
+def load_card_layout(profile: Profile | None = None) -> CardLayout:
     """The card layout of ``profile`` (default: the reference profile)."""
     if profile is None:
         from ..profile import load_profile

@@ -5,6 +5,9 @@ committed page equal to the rendering, so the page cannot drift from the data.
 """
 from __future__ import annotations
 
+from typing import Any, Iterable
+
+from .fields import FieldSpec
 from .protocol import Protocol, get_protocol
 
 _INTRO = """\
@@ -90,7 +93,7 @@ keys**; MOFCOM's card format and keys are not public.
 """
 
 
-def _fields_table(fields) -> str:
+def _fields_table(fields: Iterable[FieldSpec | dict[str, Any]]) -> str:
     rows = ["| field | type | unit | code | 中文 | English |", "|---|---|---|---|---|---|"]
     for f in fields:
         rows.append(f"| `{f['name'] if isinstance(f, dict) else f.name}` | "

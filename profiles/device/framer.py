@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import binascii
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 
 def crc16(data: bytes) -> int:
@@ -58,7 +58,7 @@ class FrameSpec:
     max_payload: int = 2048
 
     @classmethod
-    def from_data(cls, d: dict) -> "FrameSpec":
+    def from_data(cls, d: dict[str, Any]) -> "FrameSpec":
         if (d.get("len_bytes", 2), d.get("seq_bytes", 1), d.get("cmd_bytes", 1), d.get("crc_bytes", 2)) != (2, 1, 1, 2) \
                 or d.get("crc", "crc16-ccitt-false") != "crc16-ccitt-false":
             raise ValueError("this framer implements LEN=2, SEQ=1, CMD=1, CRC-16/CCITT-FALSE only")

@@ -46,7 +46,8 @@ class Message:
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (datetimes ISO, bytes hex, structs as dicts)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        # every concrete message is declared with @dataclass; the base class itself never is
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
 
 
 def _plain(v):

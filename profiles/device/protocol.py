@@ -14,14 +14,18 @@ table.  Both carry what a device needs to NAK the frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields as dc_fields
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from ..findings import Finding
 from .fields import FieldSpec, Layout, PayloadError
 from .framer import Frame, FrameDecoder, FrameSpec
 from .messages import REGISTRY, STRUCTS, Ack, Message, Nak
 
+if TYPE_CHECKING:                   # typing only: the loader is imported lazily (get_protocol)
+    from ..profile import Profile
+
 DEFAULT = "roucai-dp/1"
+_C = TypeVar("_C", bound=type)      # a message or struct class checked against its layout
 
 
 class UnknownCommand(ValueError):
@@ -100,9 +104,8 @@ class Protocol:
     def _command(self, wire: str, md: dict) -> Command:
         direction = md["direction"]
         req_role = "request" if direction == "host" else "event"
-        req_cls = REGISTRY.get((wire, req_role))
         req = Layout([FieldSpec.from_data(f) for f in md["request"]], self.struct_layouts, STRUCTS)
-        _check_fields(req_cls, req, f"{wire} {req_role}")
+        req_cls = _check_fields(REGISTRY.get((wire, req_role)), req, f"{wire} {req_role}")
         resp = resp_cls = None
         if md["response"] != "ACK":
             resp = Layout([FieldSpec.from_data(f) for f in md["response"]], self.struct_layouts, STRUCTS)
@@ -129,6 +132,8 @@ class Protocol:
         """Only the payload bytes of ``msg`` (benchmarks, traces)."""
         cmd = self.commands[msg.wire]
         layout = cmd.response if msg.role == "response" else cmd.request
+        if layout is None:
+            raise ValueError(f"{msg.wire} is answered with ACK, not a response")
         return layout.encode(msg)
 
     def ack(self, seq: int, cmd: int) -> bytes:
@@ -159,7 +164,7 @@ class Protocol:
             return Nak(p[0], p[1])
         if c & self.response_flag:
             cmd = self.by_code.get(c & ~self.response_flag & 0xFF)
-            if cmd is None or cmd.response is None:
+            if cmd is None or cmd.response is None or cmd.response_cls is None:    # both or neither (_command)
                 raise UnknownCommand(c)
             return cmd.response_cls(**cmd.response.decode(p))
         cmd = self.by_code.get(c)
@@ -209,6 +214,8 @@ class Protocol:
         if cmd is None:
             return []
         layout = cmd.response if msg.role == "response" else cmd.request
+        if layout is None:                  # answered with ACK: no response fields
+            return []
         return self._layout_findings(layout, msg, codes, prefix or msg.wire)
 
     def _layout_findings(self, layout: Layout, obj, codes, where: str) -> list[Finding]:
@@ -226,20 +233,22 @@ class Protocol:
         return out
 
 
-def _check_fields(cls, layout: Layout, what: str) -> None:
+def _check_fields(cls: _C | None, layout: Layout, what: str) -> _C:
+    """``cls``, once its dataclass fields are the layout's, in order; ValueError otherwise."""
     if cls is None:
         raise ValueError(f"{what}: no message class registered")
     names = tuple(f.name for f in dc_fields(cls))
     if names != layout.names:
         raise ValueError(f"{what}: class {cls.__name__} fields {names} != profile fields {layout.names}")
+    return cls
 
 
 # -- registry -------------------------------------------------------------------
 
-_FACTORIES: dict[str, Callable[[object], Protocol]] = {}
+_FACTORIES: dict[str, Callable[[Profile], Protocol]] = {}
 
 
-def register_protocol(name: str, factory: Callable[[object], Protocol]) -> None:
+def register_protocol(name: str, factory: Callable[[Profile], Protocol]) -> None:
     """Make protocol ``name`` available; ``factory(profile) -> Protocol``."""
     _FACTORIES[name] = factory
 
