@@ -140,7 +140,7 @@ class Profile:
         """Hex SHA-256 over the manifests and data files of this profile and its bases (cache keys)."""
         import hashlib
         h = hashlib.sha256()
-        q = self
+        q: Profile | None = self
         while q is not None:
             h.update(str(q.name).encode() + b"\0" + (q.root / "profile.toml").read_bytes())
             for key, fname in sorted(q.manifest.get("files", {}).items()):
