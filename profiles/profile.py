@@ -153,7 +153,8 @@ class Profile:
     @property
     def lineage(self) -> list[str]:
         """Names of this profile and its bases, this one first."""
-        out, p = [], self
+        out: list[str] = []
+        p: Profile | None = self
         while p is not None:
             out.append(f"{p.name}@{p.version}")
             p = p.base
