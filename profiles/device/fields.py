@@ -19,7 +19,7 @@ import operator
 import struct
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 ENCODING = "gb18030"
 
