@@ -177,7 +177,7 @@ class Layout:
     """
 
     def __init__(self, fields: list[FieldSpec], structs: dict[str, "Layout"] | None = None,
-                 make: dict[str, Callable[..., Any]] | None = None):
+                 make: Mapping[str, Callable[..., Any]] | None = None):
         self.fields = fields
         self.names = tuple(f.name for f in fields)
         self._codecs: list[tuple[str, Encoder, Decoder]] = []
