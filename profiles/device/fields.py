@@ -188,7 +188,7 @@ class Layout:
         self._plan = _decode_plan(fields, self._codecs)
 
     @staticmethod
-    def _codec(f: FieldSpec, structs: dict, make: dict) -> tuple[Encoder, Decoder]:
+    def _codec(f: FieldSpec, structs: dict, make: Mapping[str, Callable[..., Any]]) -> tuple[Encoder, Decoder]:
         t, _, arg = f.type.partition(":")
         if t in _INT:
             return _int_codec(f.name, _INT[t])
