@@ -213,6 +213,7 @@ class Layout:
     def encode(self, obj: Any) -> bytes:
         """Bytes of ``obj`` (an object with the fields as attributes, or a dict)."""
         out = bytearray()
+        values: Sequence[Any]
         if isinstance(obj, dict):
             values = [obj.get(n) for n in self.names]
         elif self._attrs is not None:
