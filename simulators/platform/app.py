@@ -29,6 +29,7 @@ from profiles import load_profile
 from . import feed as feedmod
 from . import logs
 from .config import PlatformConfig
+from .dashboard import install_dashboard
 from .guests import GuestRule
 from .ingest import Ingestor
 from .monitor import Monitor
@@ -321,7 +322,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
 
     # -- regulator: statistics and district assessment (regulator_api.py) ----------
     from .regulator_api import install as install_regulator
-    install_regulator(app, svc)
+    reg, assess = install_regulator(app, svc)
 
     # -- stop-trade ---------------------------------------------------------------
     async def _verified(request: Request) -> tuple[str, bytes]:
@@ -376,6 +377,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
                 "ack_deadline_s": config.stop_ack_deadline_s, "overdue": overdue}
 
     install_problem_routes(app, svc, API, _err, _DATE_RE)   # problem discovery (issue 14): problem_routes.py
+    install_dashboard(app, svc, reg, assess)                # the regulator's dashboard (issue 14): dashboard.py
 
     # -- upward feed --------------------------------------------------------------
     if config.role == "central":

@@ -15,15 +15,18 @@ from .secret import PlatformSecret, fingerprint
 from .storage import Store
 
 
+def jurisdiction_prefix(regulator_id: str) -> str:
+    """The prefix every county code of ``regulator_id``'s jurisdiction starts with (``650100`` -> ``6501``)."""
+    if regulator_id.endswith("0000"):
+        return regulator_id[:2]
+    if regulator_id.endswith("00"):
+        return regulator_id[:4]
+    return regulator_id
+
+
 def covers(regulator_id: str, district: str) -> bool:
     """Whether the jurisdiction ``regulator_id`` includes the county ``district`` (both GB/T 2260 codes)."""
-    if regulator_id.endswith("0000"):
-        prefix = regulator_id[:2]
-    elif regulator_id.endswith("00"):
-        prefix = regulator_id[:4]
-    else:
-        prefix = regulator_id
-    return district.startswith(prefix)
+    return district.startswith(jurisdiction_prefix(regulator_id))
 
 
 class Regulators:
