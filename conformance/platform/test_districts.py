@@ -6,6 +6,7 @@ reference platform's code), docs/regulator.md.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import tomllib
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -134,20 +135,28 @@ def test_inflow_by_province_of_origin_equals_the_truth(day_upload, http, platfor
 
 @pytest.mark.requirement("PLAT-DIST-03")
 @pytest.mark.applies(kinds=PLATFORM, needs=("district_assessment",))
-def test_district_indicators_and_score_equal_the_truth(day_upload, city, http, platform, profile, evidence):
+def test_district_indicators_and_score_equal_the_truth(day_upload, city, records, uploader, http, platform, profile,
+                                                       evidence):
     """For the week of the simulated day (7 days), per district of the registered nodes: coverage = nodes that
     uploaded ÷ nodes, report rate = node-days with records ÷ (nodes × 7), timeliness = 0 ÷ the records (all sent
-    long after their day), completeness = Σ over the nodes that uploaded of the share of their role's expected
-    record types sent ÷ those nodes; the score = 100 × Σ weight × rate ÷ Σ weight over the platform's own rates
-    (assessment.toml).  Scale usage and chain completeness are compared only through the score (their truth is
-    judged by PLAT-KPI-01 and PLAT-KPI-04)."""
+    long after their day), completeness = Σ over the node-days with records of the share of their role's expected
+    record types sent ÷ those node-days; the score = 100 × Σ weight × rate ÷ Σ weight over the platform's own rates
+    (assessment.toml).  The day after the simulated day, one retail node uploads one record type only (an
+    incomplete node-day: completeness below 1, a second reporting day).  Scale usage, chain completeness and
+    problems are compared only through the score (judged by PLAT-KPI-01, PLAT-KPI-04 and PLAT-PROB-*)."""
     cite_day_upload(evidence, day_upload)
     registered = registered_nodes(http, platform.url, city, evidence)
-    recs = day_upload.day.records
-    types_of = defaultdict(set)
+    extra_type = "retail_market_in_info_base"
+    extra_node, extra_day = records.node_for(extra_type), DAY + _dt.timedelta(days=1)
+    a = uploader.upload(extra_node, extra_type, [records.make(extra_type, extra_day, node=extra_node)],
+                        header={"DataDate": extra_day.strftime("%Y%m%d")})
+    assert a.verdicts in (["accepted"], ["duplicate"]), f"{extra_type} of {extra_node} on {extra_day} not accepted: {a}"
+    recs = [*({"node": r["node"], "type": r["type"], "day": DAY} for r in day_upload.day.records),
+            {"node": extra_node, "type": extra_type, "day": extra_day}]
+    types_of = defaultdict(set)          # (node, day) -> record types
     records_of = defaultdict(int)
     for r in recs:
-        types_of[r["node"]].add(r["type"])
+        types_of[(r["node"], r["day"])].add(r["type"])
         records_of[r["node"][:DIGITS]] += 1
     occasional = set(_platform_rules().get("completeness", {}).get("occasional", []))
     expected = {role: {n for n, t in profile.records.types.items() if t.node_type == role and n not in occasional}
@@ -156,14 +165,14 @@ def test_district_indicators_and_score_equal_the_truth(day_upload, city, http, p
                                  "completeness": [0.0, 0]})
     for node, ntype in registered.items():
         t = truth[node[:DIGITS]]
-        sent = node in types_of
-        t["coverage"][0] += sent
+        days = [types for (n, _d), types in types_of.items() if n == node]
+        t["coverage"][0] += bool(days)
         t["coverage"][1] += 1
-        t["report_rate"][0] += sent
+        t["report_rate"][0] += len(days)
         t["report_rate"][1] += 7
         exp = expected.get(role_of(ntype))
-        if sent and exp:
-            t["completeness"][0] += len(types_of[node] & exp) / len(exp)
+        for types in days if exp else ():
+            t["completeness"][0] += len(types & exp) / len(exp)
             t["completeness"][1] += 1
     for d, n in records_of.items():
         if d in truth:
