@@ -46,7 +46,7 @@ _T = {
 }
 _STATES = ("online", "offline", "never", "disabled")
 _EXTRA_CSS = ("form.inline{display:inline;margin:0 2px}input[type=text],input[type=password]{padding:3px}"
-              ".msg{padding:6px 10px;background:#fff3e0;border:1px solid #ffb74d;margin:8px 0}"
+              "h3{font-size:14px;margin:8px 0 2px}.msg{padding:6px 10px;background:#fff3e0;border:1px solid #ffb74d;margin:8px 0}"
               ".nav{float:right;color:#fff}.nav form{display:inline}.cards span{display:inline-block;"
               "border:1px solid #bbb;padding:6px 12px;margin:0 8px 8px 0;font-size:14px}")
 
@@ -130,8 +130,7 @@ def _trend(days: list[dict], lang: str) -> str:
     if not days:
         return f'<section id="trend"><h2>{t("trend")}</h2><p class="muted">{t("no_trend")}</p></section>'
     vol = [(str(g.get("key", "")), _kg(g.get("weight_kg"))) for g in days]
-    price = [(str(g.get("key", "")), float(g["avg_price"]) if isinstance(g.get("avg_price"), (int, float)) else 0.0)
-             for g in days]
+    price = [(str(g.get("key", "")), _kg(g.get("avg_price"))) for g in days]   # a decimal string, or null
     return (f'<section id="trend"><h2>{t("trend")}</h2><h3>{t("volume_day")}</h3>'
             f'{_bars(vol, max(v for _, v in vol), "{:.0f}", "chart-volume-day", t("volume_day"))}'
             f'<h3>{t("price_day")}</h3>'

@@ -95,7 +95,8 @@ class Browser:
 READ = """(() => {
   const rows = s => [...document.querySelectorAll(s)];
   const box = id => { const e = document.getElementById(id); if (!e) return null;
-    const r = e.getBoundingClientRect(); return [r.width, r.height, e.querySelectorAll('rect.bar').length]; };
+    const r = e.getBoundingClientRect(); const bars = [...e.querySelectorAll('rect.bar')];
+    return [r.width, r.height, bars.length, Math.max(...bars.map(b => b.getBoundingClientRect().width))]; };
   return {districts: rows('#districts tbody tr').map(r => [...r.cells].map(c => c.textContent)),
           score_col: [...document.querySelectorAll('#districts th')].map(h => h.textContent).indexOf('综合得分'),
           problems: rows('#problems tbody tr').map(r => [Number(r.dataset.problem), r.dataset.state]),
@@ -149,8 +150,8 @@ def test_dashboard_in_chromium_shows_the_regulators_data_and_acknowledges_by_cli
         assert listed and sorted(tuple(p) for p in seen["problems"]) == listed, (seen["problems"], listed)
         days = platform.client.get("/api/v1/regulator/stats", params={"period": WEEK, "by": "day"}).json()["groups"]
         for chart in ("volume", "price"):
-            w, h, bars = seen[chart]
-            assert w > 100 and h > 20 and bars == len(days) > 0, (chart, seen[chart])
+            w, h, bars, widest = seen[chart]
+            assert w > 100 and h > 20 and bars == len(days) > 0 and widest > 10, (chart, seen[chart])
         summary = platform.client.get("/api/v1/nodes").json()["summary"]
         assert seen["health"] == {s: summary[s] for s in ("online", "offline", "never", "disabled")}, seen["health"]
         assert sum(seen["health"].values()) == 6
