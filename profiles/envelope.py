@@ -31,7 +31,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field as dc_field
 from functools import cached_property, partial
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .findings import Finding
 from .forms import CityForm
@@ -39,6 +39,11 @@ from .jsonsafe import read_json
 from .records import DecodedRecord, _escape
 from .signature import Recipe
 from .xmlsafe import Limits, XmlSource, looks_like_xml
+
+if TYPE_CHECKING:                   # typing only: the profile imports this module
+    from xml.etree.ElementTree import Element
+
+    from .profile import Profile
 
 E01, E02, E03, E04, E05, E06, E07, E08, E09, E10 = (f"TRAN-ENV-{i:02d}" for i in range(1, 11))
 _REQ_TIME = re.compile(r"[0-9]{17}\Z")
@@ -49,7 +54,7 @@ VERDICTS = ("accepted", "duplicate", "rejected")
 KeySource = str | bytes | Callable[[str], "str | bytes | None"] | None
 
 
-def _canonical(type_name: str, record: dict) -> str:
+def _canonical(type_name: str, record: dict[str, Any]) -> str:
     parts = [f"<{type_name}>"]
     for k, v in record.items():
         parts.append(f"<{k}>{_escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))}</{k}>")
@@ -57,7 +62,7 @@ def _canonical(type_name: str, record: dict) -> str:
     return "".join(parts)
 
 
-def payload_digest(items: Iterable[tuple[str, dict]]) -> str:
+def payload_digest(items: Iterable[tuple[str, dict[str, Any]]]) -> str:
     """Hex SHA-256 of the canonical payload of ``(type_name, record)`` items (see ``envelope.toml``)."""
     h = hashlib.sha256()
     for t, r in items:
@@ -151,7 +156,7 @@ class RecordVerdict:
     message: str | None = None   #: zh text of the first error (or the receiver's own reason)
     message_en: str | None = None
     #: every finding about the record, errors and warnings alike: {"rule", "field", "severity", "zh", "en"}
-    findings: list = dc_field(default_factory=list)
+    findings: list[dict[str, str]] = dc_field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -225,7 +230,7 @@ class ReplayGuard:
 class EnvelopeSpec:
     """The profile's envelope: build, parse, sign, verify, respond."""
 
-    def __init__(self, profile):
+    def __init__(self, profile: Profile):
         self.profile = profile
         d = profile.data("envelope")
         self.data = d
@@ -244,8 +249,8 @@ class EnvelopeSpec:
         resp = d["response"]
         self.resp_root: str = resp["root"]
         self.resp_elements: list[str] = list(resp["elements"])
-        self.reasons: dict[str, dict] = d["reasons"]
-        self._reason_by_rule = {r: code for code, v in self.reasons.items() for r in v.get("rules", [])}
+        self.reasons: dict[str, dict[str, Any]] = d["reasons"]
+        self._reason_by_rule: dict[str, str] = {r: code for code, v in self.reasons.items() for r in v.get("rules", [])}
         self.records = profile.records
         try:
             self.recipe: Recipe = Recipe.from_data(d.get("verify_code"))
@@ -439,7 +444,8 @@ class EnvelopeSpec:
                         "TRAN-REC-01", f"[{pos}]", "记录应为 JSON 对象", "a record must be a JSON object")]))
         return res
 
-    def _check(self, res: EnvelopeResult, key: KeySource, now, replay, validate_records: bool, max_count: int):
+    def _check(self, res: EnvelopeResult, key: KeySource, now: _dt.datetime | None, replay: ReplayGuard | None,
+               validate_records: bool, max_count: int) -> None:
         h, fs = res.header, res.findings
         for e in self.header_elements:
             if e not in h or h[e] == "":
@@ -595,7 +601,7 @@ class EnvelopeSpec:
         zh, en = self.reason_text(code, "zh"), self.reason_text(code, "en")
         return f"{zh} / {en}" if en and en != zh else zh
 
-    def refuse(self, code: str, now: _dt.datetime | None = None, header: dict | None = None) -> Response:
+    def refuse(self, code: str, now: _dt.datetime | None = None, header: dict[str, str] | None = None) -> Response:
         """A whole-envelope refusal with ``code`` (e.g. "1111" unknown node, "1199" busy)."""
         if code not in self.reasons or code == "0000":
             raise ValueError(f"not a refusal reason: {code!r}")
@@ -636,7 +642,7 @@ class EnvelopeSpec:
         """Read and check a response (TRAN-ENV-09 and TRAN-ENC-*); ``(None, findings)`` if unreadable."""
         limits = limits or self.limits
         head: dict[str, Any] = {}
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         fs: list[Finding] = []
         if looks_like_xml(data):
             src = XmlSource(data, limits)
@@ -674,7 +680,7 @@ class EnvelopeSpec:
             rows = [r if isinstance(r, dict) else {} for r in rows]
         return self._check_response(head, rows, fs)
 
-    def _check_response(self, head: dict, rows: list[dict], fs: list[Finding]) -> tuple[Response | None, list[Finding]]:
+    def _check_response(self, head: dict[str, Any], rows: list[dict[str, Any]], fs: list[Finding]) -> tuple[Response | None, list[Finding]]:
         for e in self.resp_elements:
             if e != "Results" and e not in head:
                 fs.append(Finding(E09, e, f"响应缺少 <{e}>", f"the response lacks <{e}>"))
@@ -732,7 +738,7 @@ class EnvelopeSpec:
 _FINDING_KEYS = ("rule", "field", "severity", "zh", "en")
 
 
-def _finding_row(f: Finding) -> dict:
+def _finding_row(f: Finding) -> dict[str, str]:
     return {"rule": f.rule, "field": f.field, "severity": f.severity, "zh": f.zh, "en": f.en}
 
 
@@ -745,5 +751,5 @@ def _findings_xml(r: RecordVerdict) -> str:
         + "</Finding>" for f in r.findings) + "</Findings>"
 
 
-def _findings_of(el) -> list[dict]:
+def _findings_of(el: Element) -> list[dict[str, str]]:
     return [{g.tag: g.text or "" for g in f} for f in el if f.tag == "Finding"]

@@ -12,8 +12,15 @@ from __future__ import annotations
 import datetime as _dt
 import random
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .records import RecordCatalog, RecordType
+
+if TYPE_CHECKING:                   # typing only: the profile builds these parts lazily
+    from .codes import CodeBook
+    from .commodities import Commodity
+    from .identifiers import Identifiers
+    from .regions import RegionTable
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高艾买热阿"
 _GIVEN = ["建国", "丽", "军", "芳", "伟", "娜", "强", "磊", "秀英", "古丽", "江", "明", "提", "海燕", "斌"]
@@ -30,7 +37,7 @@ URUMQI_COUNTIES = ["650102", "650103", "650104", "650105", "650106", "650107", "
 class _Gen:
     def __init__(self, cat: RecordCatalog, rng: random.Random, day: _dt.date, node: str | None):
         self.cat, self.rng, self.day = cat, rng, day
-        self.codes = cat.profile.codes
+        self.codes: CodeBook = cat.profile.codes
         self.node = node or self.codes.node_code(rng.choice(URUMQI_COUNTIES), rng.randint(1, 60))
 
     def operator(self) -> str:
@@ -44,7 +51,7 @@ class _Gen:
 
     def source_id(self, name: str) -> str:
         """Ear tags (a range of a pig lot's consecutive tags) and a production base id, valid under the profile."""
-        ids = self.cat.profile.identifiers
+        ids: Identifiers = self.cat.profile.identifiers
         r = random.Random(repr(self.rng.getstate()[1]))   # reads the main stream's state, draws nothing from it
         county = r.choice(URUMQI_COUNTIES)
         if name == "base_id":
@@ -55,7 +62,7 @@ class _Gen:
     def person(self) -> str:
         return self.rng.choice(_SURNAMES) + self.rng.choice(_GIVEN)
 
-    def value(self, rt: RecordType, name: str, commodity) -> str | None:
+    def value(self, rt: RecordType, name: str, commodity: Commodity | None) -> str | None:
         f = rt.by_name[name]
         r = self.rng
         if name in rt.meat_certs:
@@ -68,6 +75,7 @@ class _Gen:
         if f.type == "trace_code":
             return self.trace()
         if f.type == "commodity_code":
+            assert commodity is not None, "example_record draws a commodity for every type with a commodity code"
             return commodity.code
         if f.type == "region_code":
             return r.choice(URUMQI_COUNTIES)
@@ -98,7 +106,8 @@ class _Gen:
         if name in ("goods_name", "meat_name"):
             return commodity.name_zh if commodity is not None else "商品"
         if name in ("area_origin_name", "dest"):
-            return self.cat.profile.regions.full_name(r.choice(URUMQI_COUNTIES))
+            regions: RegionTable = self.cat.profile.regions
+            return regions.full_name(r.choice(URUMQI_COUNTIES))
         if name == "batch_id":
             return self.trace()
         if name == "transporter_id":

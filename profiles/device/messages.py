@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 #: (wire name, role) -> message class.  Roles: request, response, event, control.
 REGISTRY: dict[tuple[str, str], type["Message"]] = {}
@@ -36,7 +36,7 @@ class Message:
     wire: ClassVar[str] = ""
     role: ClassVar[str] = ""
 
-    def __init_subclass__(cls, wire: str = "", role: str = "", **kw):
+    def __init_subclass__(cls, wire: str = "", role: str = "", **kw: Any) -> None:
         super().__init_subclass__(**kw)
         if wire:
             cls.wire, cls.role = wire, role
@@ -44,13 +44,13 @@ class Message:
                 raise TypeError(f"{cls.__name__} should be named {class_name(wire, role)}")
             REGISTRY[(wire, role)] = cls
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (datetimes ISO, bytes hex, structs as dicts)."""
         # every concrete message is declared with @dataclass; the base class itself never is
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
 
 
-def _plain(v):
+def _plain(v: Any) -> Any:
     if isinstance(v, datetime):
         return v.isoformat(sep=" ")
     if isinstance(v, (bytes, bytearray)):
@@ -62,9 +62,12 @@ def _plain(v):
     return v
 
 
-def struct(name: str):
+_T = TypeVar("_T", bound=type)
+
+
+def struct(name: str) -> Callable[[_T], _T]:
     """Register a dataclass as the struct ``[structs.NAME]``."""
-    def deco(cls):
+    def deco(cls: _T) -> _T:
         STRUCTS[name] = cls
         return cls
     return deco

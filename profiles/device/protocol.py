@@ -14,7 +14,7 @@ table.  Both carry what a device needs to NAK the frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields as dc_fields
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..findings import Finding
 from .fields import FieldSpec, Layout, PayloadError
@@ -22,6 +22,7 @@ from .framer import Frame, FrameDecoder, FrameSpec
 from .messages import REGISTRY, STRUCTS, Ack, Message, Nak
 
 if TYPE_CHECKING:                   # typing only: the loader is imported lazily (get_protocol)
+    from ..codes import CodeBook
     from ..profile import Profile
 
 DEFAULT = "roucai-dp/1"
@@ -74,7 +75,7 @@ class Command:
 class Protocol:
     """A named device protocol built from a ``device_protocol`` data dict."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict[str, Any]):
         p = data["protocol"]
         self.name: str = p["name"]
         self.evidence: str = p.get("evidence", "profile")
@@ -101,7 +102,7 @@ class Protocol:
             self.commands[wire] = cmd
             self.by_code[cmd.code] = cmd
 
-    def _command(self, wire: str, md: dict) -> Command:
+    def _command(self, wire: str, md: dict[str, Any]) -> Command:
         direction = md["direction"]
         req_role = "request" if direction == "host" else "event"
         req = Layout([FieldSpec.from_data(f) for f in md["request"]], self.struct_layouts, STRUCTS)
@@ -172,7 +173,7 @@ class Protocol:
             raise UnknownCommand(c)
         return cmd.request_cls(**cmd.request.decode(p))
 
-    def describe(self, frame: Frame) -> dict:
+    def describe(self, frame: Frame) -> dict[str, Any]:
         """A JSON-able description of a frame (for wire traces): never raises."""
         out = {"seq": frame.seq, "cmd": f"0x{frame.cmd:02X}"}
         try:
@@ -187,9 +188,9 @@ class Protocol:
             out["reason"] = self.naks[msg.reason].name
         return out
 
-    def trace_decoder(self) -> Callable[[bytes], dict | None]:
+    def trace_decoder(self) -> Callable[[bytes], dict[str, Any] | None]:
         """``bytes -> dict | None`` for :class:`simulators.serial.WireTrace`."""
-        def decode_chunk(data: bytes) -> dict | None:
+        def decode_chunk(data: bytes) -> dict[str, Any] | None:
             frames = [f for f in FrameDecoder(self.frame).feed(data) if isinstance(f, Frame)]
             if not frames:
                 return None
@@ -204,7 +205,7 @@ class Protocol:
         return f"{r.name}: {r.en if lang == 'en' else r.zh}"
 
     # -- conformance helpers ----------------------------------------------------
-    def code_findings(self, msg: Message, codes, prefix: str = "") -> list[Finding]:
+    def code_findings(self, msg: Message, codes: CodeBook, prefix: str = "") -> list[Finding]:
         """Findings about every code-typed field of ``msg`` (and its structs).
 
         ``codes`` is a :class:`profiles.codes.CodeBook`.  An empty code field
@@ -218,7 +219,7 @@ class Protocol:
             return []
         return self._layout_findings(layout, msg, codes, prefix or msg.wire)
 
-    def _layout_findings(self, layout: Layout, obj, codes, where: str) -> list[Finding]:
+    def _layout_findings(self, layout: Layout, obj: Any, codes: CodeBook, where: str) -> list[Finding]:
         out: list[Finding] = []
         for f in layout.fields:
             v = getattr(obj, f.name)
@@ -260,7 +261,7 @@ def available_protocols() -> list[str]:
 _CACHE: dict[tuple[int, str], Protocol] = {}
 
 
-def get_protocol(name: str = DEFAULT, profile=None) -> Protocol:
+def get_protocol(name: str = DEFAULT, profile: Profile | None = None) -> Protocol:
     """Protocol ``name`` for ``profile`` (default: the reference profile); cached."""
     if profile is None:
         from ..profile import load_profile
