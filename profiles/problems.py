@@ -19,6 +19,10 @@ _NON_THRESHOLD = frozenset(_TEXT + ("evidence", "status", "planned_zh", "planned
                                     "node_roles", "price_field"))
 
 
+def _threshold(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+
+
 class ProblemRulesError(ValueError):
     """``problems.toml`` is malformed (a profile error: exit 2 in the CLI)."""
 
