@@ -84,9 +84,10 @@ class ProblemRules:
                 raise ProblemRulesError(f"[kind.{kid}] a planned kind says why (planned_zh, planned_en)")
             params = {k: v for k, v in t.items() if k not in _TEXT + ("evidence", "status")}
             for k, v in params.items():
-                if k not in _NON_THRESHOLD and not (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                    and v >= 0):
-                    raise ProblemRulesError(f"[kind.{kid}] threshold {k} must be a number >= 0")
+                if k not in _NON_THRESHOLD and not all(_threshold(x) for x in (v.values() if isinstance(v, dict)
+                                                                               and v else [v])):
+                    raise ProblemRulesError(f"[kind.{kid}] threshold {k} must be a number >= 0"
+                                            " (or a table of them)")
             kinds[kid] = ProblemKind(kid, t["name_zh"], t["name_en"], t["rule_zh"], t["rule_en"], t["evidence"],
                                      t["source"], t["status"], params)
         if not kinds:
