@@ -5,7 +5,8 @@ are flagged here.  Contracts:
 
 * :meth:`Problems.detect` runs every detected kind for one business day ``D`` (yyyyMMdd, Beijing time) over
   the records stored so far, in one write transaction; cost is bounded by the day's records (queries by
-  ``data_date``, indexed) plus, for duplicate codes and stock, the records sharing the day's codes.
+  ``data_date``, indexed) plus, for duplicate codes and stock, the records sharing the day's codes, and for
+  certificate overuse the records linked (``record_links``, indexed by value) to the day's certificates.
   It returns the number of new flags per kind.  A flag's identity is ``(kind, subject, data_date)``
   (``INSERT … ON CONFLICT DO NOTHING``): re-running never duplicates a flag and never resets its state.
   Where a flag's day is not ``D`` by nature (a code reused on two days, a batch that tipped over earlier),
@@ -245,6 +246,75 @@ class Problems:
                 ids = [r for r, _ in got] + [r for r, *_ in sold_rows]
                 out.append((f"{node}:{up}", tipped, node, ids, [up],
                             {"received_kg": received / 1000, "sold_kg": sold / 1000, "tolerance": tol}))
+        return out
+
+    def _certificate_overuse(self, tx: Tx, day: str, nodes: dict):
+        """Origin certificates (animal_in_info.quarantine_id) whose meat out, through product certificates linked to
+        that certificate alone (quarantine_info), outgrows heads × the most meat per head × (1 + tolerance), counted
+        in (data_date, id) order up to ``day``; the bound per head is the largest over the meat codes counted so far,
+        so the day it tips over does not depend on later days (identity: node + certificate + that day)."""
+        k = self.rules.kind("certificate-overuse")
+        tol, table = float(k.get("tolerance")), dict(k.get("max_carcass_kg") or {})
+        if not table:
+            return []
+
+        def per_head(goods: str | None) -> float:
+            best = max((p for p in table if goods and goods.startswith(p)), key=len, default=None)
+            return float(table[best]) if best else 0.0
+
+        def origins(node: str, product: str) -> set:
+            return {v for (v,) in tx.all(
+                "SELECT DISTINCT q.value FROM record_links p JOIN record_links q ON q.record_id = p.record_id"
+                " AND q.kind = 'quarantine_id' JOIN records r ON r.id = p.record_id WHERE p.node_id = ?"
+                " AND p.kind = 'quarantine_animal_products_id' AND p.value = ? AND r.rtype = 'quarantine_info'",
+                (node, product))}
+
+        today = tx.all("SELECT DISTINCT l.node_id, l.value FROM record_links l JOIN records r ON r.id = l.record_id"
+                       " WHERE r.data_date = ? AND r.rtype = 'meat_out_info_detail'"
+                       " AND l.kind = 'quarantine_animal_products_id'", (day,))
+        certs = set()
+        for node, product in today:
+            linked = origins(node, product)
+            if len(linked) == 1:
+                certs.add((node, linked.pop()))
+        out = []
+        for node, cert in sorted(certs):
+            intake = tx.all("SELECT r.id, r.body FROM record_links l JOIN records r ON r.id = l.record_id"
+                            " WHERE l.node_id = ? AND l.kind = 'quarantine_id' AND l.value = ?"
+                            " AND r.rtype = 'animal_in_info' ORDER BY r.id", (node, cert))
+            heads = 0
+            for _rid, body in intake:
+                try:
+                    heads += max(0, int(json.loads(body).get("quarantine_num") or 0))
+                except ValueError:
+                    continue
+            if heads <= 0:
+                continue            # no intake on the platform: a chain question, not an overuse
+            links = tx.all("SELECT DISTINCT r.id, p.value FROM record_links q JOIN record_links p ON"
+                           " p.record_id = q.record_id AND p.kind = 'quarantine_animal_products_id' JOIN records r"
+                           " ON r.id = q.record_id WHERE q.node_id = ? AND q.kind = 'quarantine_id' AND q.value = ?"
+                           " AND r.rtype = 'quarantine_info'", (node, cert))
+            own = sorted({p for _r, p in links if origins(node, p) == {cert}})
+            if not own:
+                continue
+            marks = ",".join("?" * len(own))
+            rows = tx.all(f"SELECT DISTINCT r.id, r.data_date, r.goods_code, r.weight_g FROM record_links l JOIN"
+                          f" records r ON r.id = l.record_id WHERE l.node_id = ? AND l.kind ="
+                          f" 'quarantine_animal_products_id' AND l.value IN ({marks}) AND r.rtype ="
+                          f" 'meat_out_info_detail' AND r.data_date <= ? ORDER BY r.data_date, r.id",
+                          [node, *own, day])
+            out_g, bound, tipped = 0, 0.0, None
+            for _rid, date, goods, g in rows:
+                out_g += int(g or 0)
+                bound = max(bound, per_head(goods))
+                if tipped is None and bound > 0 and out_g > heads * bound * 1000 * (1 + tol):
+                    tipped = date
+            if tipped is None:
+                continue
+            ids = [r for r, _ in intake] + [r for r, _ in links] + [r for r, *_ in rows]
+            out.append((f"{node}:{cert}", tipped, node, ids, [cert],
+                        {"certificate": cert, "heads": heads, "out_kg": out_g / 1000, "max_kg_per_head": bound,
+                         "tolerance": tol, "product_certificates": len(own)}))
         return out
 
     # -- states ------------------------------------------------------------------

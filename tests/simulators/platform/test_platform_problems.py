@@ -41,7 +41,7 @@ def test_a_clean_chain_is_not_flagged_and_nodes_without_records_are_silent(platf
     upload_all(platform, meat_chain(DAY))
     new = detect(platform, key)
     assert new == {"chain-break": 0, "stock-imbalance": 0, "silent-node": 3, "silent-scale": 0,
-                   "duplicate-trace-code": 0, "price-outlier": 0}
+                   "duplicate-trace-code": 0, "price-outlier": 0, "certificate-overuse": 0}
     silent = {p["subject"] for p in by_kind(platform, "silent-node")}
     assert silent == {V, M, C}                     # the three registered nodes that sent nothing that day
     p = by_kind(platform, "silent-node")[0]
@@ -88,6 +88,74 @@ def test_stock_within_tolerance_is_not_flagged(platform):
     upload_all(platform, chain)
     detect(platform, key)
     assert by_kind(platform, "stock-imbalance") == []
+
+
+def _meat_out(chain, heads: str, kg: str):
+    for node, rtype, recs in chain["uploads"]:
+        if rtype == "animal_in_info":
+            recs[0].update(quarantine_num=heads)
+        if rtype == "meat_out_info_detail":
+            recs[0].update(weight=kg)
+
+
+def _upload_on_day(platform, chain):
+    """Like upload_all, with the envelope's DataDate = DAY (meat_out_info_detail carries no date of its own)."""
+    for node, rtype, recs in chain["uploads"]:
+        r, resp = platform.upload(node, rtype, recs, data_date=DAY)
+        assert [x.verdict for x in resp.results] == ["accepted"] * len(recs), (rtype, resp.results)
+
+
+def _overuse_flags(platform, chain):
+    key = regulator(platform)
+    _upload_on_day(platform, chain)
+    detect(platform, key)
+    return by_kind(platform, "certificate-overuse")
+
+
+def test_certificate_overuse_when_meat_out_outgrows_the_certified_heads(platform):
+    key = regulator(platform)
+    chain = meat_chain(DAY)
+    _meat_out(chain, "1", "150.000")                # 1 pig: at most 130 kg × 1.1 = 143 kg
+    _upload_on_day(platform, chain)
+    assert detect(platform, key)["certificate-overuse"] == 1
+    [p] = by_kind(platform, "certificate-overuse")
+    assert p["subject"] == f"{S}:AQ00000001" and p["node_id"] == S and p["district"] == S[:6]
+    assert p["data_date"] == DAY and p["codes"] == ["AQ00000001"] and len(p["records"]) == 3
+    assert p["detail"]["heads"] == 1 and p["detail"]["out_kg"] == 150.0 and p["detail"]["max_kg_per_head"] == 130.0
+    assert detect(platform, key)["certificate-overuse"] == 0      # re-running adds nothing
+
+
+@pytest.mark.parametrize("heads, kg", [("1", "143.000"), ("2", "200.000")])
+def test_meat_within_what_the_heads_yield_is_not_overuse(platform, heads, kg):
+    chain = meat_chain(DAY)
+    _meat_out(chain, heads, kg)
+    assert _overuse_flags(platform, chain) == []
+
+
+def test_a_product_certificate_of_two_intakes_is_not_counted_against_either(platform):
+    chain = meat_chain(DAY)
+    _meat_out(chain, "1", "150.000")
+    for node, rtype, recs in chain["uploads"]:
+        if rtype == "animal_in_info":
+            recs.append({**recs[0], "quarantine_id": "AQ00000002"})
+        if rtype == "quarantine_info":
+            recs.append({**recs[0], "quarantine_id": "AQ00000002", "sample_id": "S2"})
+    assert _overuse_flags(platform, chain) == []
+
+
+def test_meat_under_a_shared_product_certificate_is_left_out_of_the_sum(platform):
+    chain = meat_chain(DAY)
+    _meat_out(chain, "1", "100.000")                # 100 kg under QA1 (AQ1 only) + 100 kg under QA2 (AQ1 and AQ2)
+    for node, rtype, recs in chain["uploads"]:
+        if rtype == "animal_in_info":
+            recs.append({**recs[0], "quarantine_id": "AQ00000002"})
+        if rtype == "quarantine_info":
+            recs += [{**recs[0], "quarantine_animal_products_id": "QA00000002", "inspection_meat_id": "IM2"},
+                     {**recs[0], "quarantine_id": "AQ00000002", "quarantine_animal_products_id": "QA00000002",
+                      "inspection_meat_id": "IM2"}]
+        if rtype == "meat_out_info_detail":
+            recs.append({**recs[0], "quarantine_animal_products_id": "QA00000002", "inspection_meat_id": "IM2"})
+    assert _overuse_flags(platform, chain) == []
 
 
 def _sales(n, price=lambda i: "30.00", seller=lambda i: R + "0001", sale=lambda i: code(R + "0001", 100 + i)):
