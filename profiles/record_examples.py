@@ -91,7 +91,7 @@ class _Gen:
                 return str(r.randint(0, 2))
             return str(r.randint(3, 120))
         if f.type == "decimal":
-            q = f.quantity
+            q = f.decimal
             if q.name == "price" and commodity is not None:
                 lo, hi = int(commodity.price_low * 100), int(commodity.price_high * 100)
                 return str(Decimal(r.randint(lo, hi)).scaleb(-2))

@@ -46,12 +46,23 @@ import datetime as _dt
 import re
 from dataclasses import dataclass, field as dc_field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from xml.etree.ElementTree import Element
 
 from .findings import Finding
 from .jsonsafe import read_json
 from .xmlsafe import DEFAULT_LIMITS, Limits, XmlSource, looks_like_xml
+
+if TYPE_CHECKING:                   # typing only: the profile imports this module and builds these parts
+    from .codes import CodeBook
+    from .commodities import CommodityTable
+    from .profile import Profile
+    from .regions import RegionTable
+
+#: the accepted forms of a date field: (form name, its regex), the canonical form first
+DateForms = tuple[tuple[str, re.Pattern[str]], ...]
+#: an evidenced form of a record type: (name, evidence, source, fields, required fields)
+Form = tuple[str, str, str, tuple[str, ...], frozenset[str]]
 
 R_KNOWN, R_REQUIRED, R_FORMAT, R_UNITS, R_MEAT, R_CODES, R_DATES, R_PREFERRED = (
     "TRAN-REC-01", "TRAN-REC-02", "TRAN-REC-03", "TRAN-REC-04", "TRAN-REC-05", "TRAN-REC-06", "TRAN-REC-07",
@@ -68,7 +79,7 @@ _TOKENS = (("yyyy", r"(?P<y>[0-9]{4})"), ("MM", r"(?P<mo>[0-9]{2})"), ("dd", r"(
            ("SSS", r"(?P<ms>[0-9]{1,3})"))
 
 
-def date_form_regex(form: str) -> re.Pattern:
+def date_form_regex(form: str) -> re.Pattern[str]:
     """A date form such as ``yyyy-MM-dd HH:mm:ss`` as an anchored regular expression with named parts."""
     out, i = [], 0
     while i < len(form):
@@ -83,7 +94,7 @@ def date_form_regex(form: str) -> re.Pattern:
     return re.compile("".join(out) + r"\Z")
 
 
-def parse_date_form(forms: tuple, v: str) -> tuple[str, dict] | None:
+def parse_date_form(forms: DateForms, v: str) -> tuple[str, dict[str, str]] | None:
     """``(form, parts)`` of the first form ``v`` matches (parts: y, mo, d, h, mi, s as text), else ``None``."""
     for form, rx in forms:
         m = rx.match(v)
@@ -125,15 +136,15 @@ class FieldSpec:
     en: str
     type: str
     max: int | None = None
-    pattern: re.Pattern | None = None
-    values: dict | None = None
+    pattern: re.Pattern[str] | None = None
+    values: dict[str, Any] | None = None
     quantity: Quantity | None = None
     kind: str | None = None          #: commodity kind required ("meat"), if any
     wire: str = ""                   #: element name on the wire (defaults to ``name``)
-    date_forms: tuple = ()           #: (form, regex) accepted for date/datetime fields, canonical first
-    synonyms: dict | None = None     #: enum: word practice sends -> code (合格 -> 1)
+    date_forms: DateForms = ()           #: (form, regex) accepted for date/datetime fields, canonical first
+    synonyms: dict[str, str] | None = None     #: enum: word practice sends -> code (合格 -> 1)
     open: bool = False               #: enum: other text (<= max) is a warning, not an error
-    placeholders: tuple = ()         #: code fields: values practice sends for "not identified" (a warning)
+    placeholders: tuple[str, ...] = ()         #: code fields: values practice sends for "not identified" (a warning)
 
     def label(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
@@ -174,22 +185,22 @@ class RecordType:
     evidence: str
     source: str
     fields: tuple[FieldSpec, ...]
-    required: frozenset
+    required: frozenset[str]
     date_field: str | None = None
     node_field: str | None = None
     meat_rule: str | None = None
     meat_certs: tuple[str, ...] = ()
-    not_greater: tuple = ()
+    not_greater: tuple[tuple[str, ...], ...] = ()
     profile_fields: tuple[str, ...] = ()
     #: evidenced forms: (name, evidence, source, fields, required); the profile's own list is the first
-    forms: tuple = ()
+    forms: tuple[Form, ...] = ()
     #: alias element name -> field name (the same thing under another name, as practice sends it)
-    aliases: dict = dc_field(default_factory=dict)
-    extra: tuple = ()                #: fields of the other forms that the profile's own list lacks
-    by_name: dict = dc_field(default_factory=dict)
-    by_wire: dict = dc_field(default_factory=dict)
+    aliases: dict[str, str] = dc_field(default_factory=dict)
+    extra: tuple[FieldSpec, ...] = ()                #: fields of the other forms that the profile's own list lacks
+    by_name: dict[str, FieldSpec] = dc_field(default_factory=dict)
+    by_wire: dict[str, FieldSpec] = dc_field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         every = self.fields + self.extra
         self.by_name = {f.name: f for f in every}
         self.by_wire = {f.wire or f.name: f for f in every}
@@ -263,10 +274,10 @@ class RecordType:
         got = parse_date_form(f.date_forms, v) if f is not None else None
         return got[1]["y"] + got[1]["mo"] + got[1]["d"] if got else v[:8]
 
-    def best_form(self, record: dict) -> tuple[tuple, list[str]]:
+    def best_form(self, record: dict[str, Any]) -> tuple[Form, list[str]]:
         """The evidenced form the record is nearest to (fewest required fields missing plus elements outside
         the form; ties go to the earlier form, the profile's own first) and the required fields it misses."""
-        best: tuple[tuple, list[str]] | None = None
+        best: tuple[Form, list[str]] | None = None
         best_cost = 0
         for form in self.forms:
             missing = [n for n in form[4] if record.get(self.wire_name(n)) in (None, "")]
@@ -339,7 +350,7 @@ class RecordCatalog:
         data, ``codes``, ``regions`` and ``commodities``).
     """
 
-    def __init__(self, profile):
+    def __init__(self, profile: Profile):
         from .profile import ProfileError
         self.profile = profile
         data = profile.data("records")
@@ -364,19 +375,19 @@ class RecordCatalog:
                 q = self.quantities.get(d.get("quantity"))
                 if q is None:
                     raise ProfileError(f"records.toml: decimal field {name!r} needs a known quantity")
-            forms = ()
+            date_forms: DateForms = ()
             if d["type"] in CANONICAL_DATE:
                 names = tuple(d.get("forms", default_forms[d["type"]]))
                 if not names or names[0] != CANONICAL_DATE[d["type"]]:
                     raise ProfileError(f"records.toml: field {name!r}: the first date form must be "
                                        f"{CANONICAL_DATE[d['type']]} (the stored form)")
-                forms = tuple((n, date_form_regex(n)) for n in names)
+                date_forms = tuple((n, date_form_regex(n)) for n in names)
             syn = {str(a): str(b) for a, b in d.get("synonyms", [])}
             if d["type"] == "enum" and not set(syn.values()) <= set(d.get("values", {})):
                 raise ProfileError(f"records.toml: field {name!r}: a synonym names an unknown code")
             specs[name] = FieldSpec(name, d["zh"], d["en"], d["type"], d.get("max"),
                                     re.compile(d["pattern"]) if d.get("pattern") else None,
-                                    d.get("values"), q, d.get("kind"), d.get("wire", ""), forms, syn or None,
+                                    d.get("values"), q, d.get("kind"), d.get("wire", ""), date_forms, syn or None,
                                     bool(d.get("open", False)), tuple(d.get("placeholders", [])))
         self.fields = specs
         self.types: dict[str, RecordType] = {}
@@ -405,12 +416,13 @@ class RecordCatalog:
         self.by_index = {t.index: t for t in self.types.values()}
         if len(self.by_index) != len(self.types):
             raise ProfileError("records.toml: two record types share an Index code")
-        self._codes = profile.codes
-        self._regions = profile.regions
-        self._commodities = profile.commodities
+        self._codes: CodeBook = profile.codes
+        self._regions: RegionTable = profile.regions
+        self._commodities: CommodityTable = profile.commodities
 
     @staticmethod
-    def _forms(tname: str, t: dict, required: frozenset, specs: dict) -> tuple[tuple, tuple]:
+    def _forms(tname: str, t: dict[str, Any], required: frozenset[str], specs: dict[str, FieldSpec]
+               ) -> tuple[tuple[Form, ...], tuple[FieldSpec, ...]]:
         """The type's evidenced forms and the fields they add to the profile's own list.
 
         A form (``[[types.X.forms]]``) gives either ``fields`` (its whole list) or ``add`` (fields added to
@@ -418,7 +430,7 @@ class RecordCatalog:
         optional unless ``required`` names them).
         """
         from .profile import ProfileError
-        forms = [("profile", t["evidence"], t.get("source", ""), tuple(t["fields"]), required)]
+        forms: list[Form] = [("profile", t["evidence"], t.get("source", ""), tuple(t["fields"]), required)]
         extra: dict[str, FieldSpec] = {}
         for fm in t.get("forms", []):
             if "fields" in fm:
@@ -442,7 +454,7 @@ class RecordCatalog:
         return self.types[name]
 
     # -- validation --------------------------------------------------------
-    def validate(self, type_name: str, record: dict) -> list[Finding]:
+    def validate(self, type_name: str, record: dict[str, Any]) -> list[Finding]:
         """Every finding about ``record`` read as ``type_name`` (empty list: valid)."""
         rt = self.types.get(type_name)
         if rt is None:
@@ -478,7 +490,7 @@ class RecordCatalog:
         return out
 
     @staticmethod
-    def _unalias(rt: RecordType, record: dict, out: list) -> dict:
+    def _unalias(rt: RecordType, record: dict[str, Any], out: list[Finding]) -> dict[str, Any]:
         """The record with alias element names replaced by the field names (an alias and its field both
         present is a TRAN-REC-01 finding; the field's own element wins)."""
         if not rt.aliases or not any(k in rt.aliases for k in record):
@@ -496,7 +508,7 @@ class RecordCatalog:
             res[rt.wire_name(name)] = v
         return res
 
-    def is_valid(self, type_name: str, record: dict) -> bool:
+    def is_valid(self, type_name: str, record: dict[str, Any]) -> bool:
         """True iff the record has no finding of severity error (warnings are recommendations)."""
         return not any(f.severity == "error" for f in self.validate(type_name, record))
 
@@ -637,7 +649,7 @@ class RecordCatalog:
                             f"{n} ({f.en}) year {y} is outside {lo}-{hi}", value=v)]
         return []
 
-    def _cross_findings(self, rt: RecordType, record: dict, bad: set) -> list[Finding]:
+    def _cross_findings(self, rt: RecordType, record: dict[str, Any], bad: set[str]) -> list[Finding]:
         """Rules across fields, applied only to fields that are valid on their own."""
         out = []
         for a, b in rt.not_greater:
@@ -657,7 +669,7 @@ class RecordCatalog:
                 names = " / ".join(rt.meat_certs)
                 zh = " 或 ".join(rt.by_name[c].zh for c in rt.meat_certs)
                 out.append(Finding(R_MEAT, names, f"肉类商品须有{zh}", f"meat needs {names}",
-                                   value=record.get(rt.meat_rule)))
+                                   value=code))
         return out
 
     def batch_kind(self, value: str, voucher_type: str | None = None) -> str | None:
@@ -670,7 +682,7 @@ class RecordCatalog:
                 return kind
         return None
 
-    def _batch_findings(self, rt: RecordType, record: dict, bad: set) -> list[Finding]:
+    def _batch_findings(self, rt: RecordType, record: dict[str, Any], bad: set[str]) -> list[Finding]:
         out = []
         for f in rt.fields + rt.extra:
             v = record.get(f.wire or f.name)
@@ -730,7 +742,7 @@ class RecordCatalog:
         rec = {c.tag: (c.text or "") for c in el}
         findings: list[Finding] = []
         if len(rec) != len(el):
-            seen: set = set()
+            seen: set[str] = set()
             for c in el:
                 if c.tag in seen:
                     findings.append(Finding(R_KNOWN, str(c.tag), f"元素「{c.tag}」重复出现",
@@ -795,7 +807,7 @@ class RecordCatalog:
             out.append({t: r})
         return json.dumps({self.list_root: out}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-    def _check_json(self, type_name: str, record: dict) -> None:
+    def _check_json(self, type_name: str, record: dict[str, Any]) -> None:
         if type_name not in self.types:
             raise RecordEncodeError(f"unknown record type {type_name!r}")
         for k, v in record.items():
@@ -861,6 +873,6 @@ def _canonical_value(f: FieldSpec, v: str) -> str:
     return v
 
 
-def _json_fields(body: dict) -> dict:
+def _json_fields(body: dict[str, Any]) -> dict[str, Any]:
     # null = absent; anything else is kept as is (validate() reports non-text values)
     return {str(k): v for k, v in body.items() if v is not None}
