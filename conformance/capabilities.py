@@ -37,13 +37,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 KINDS = ("scale", "card_reader", "handheld", "node", "city_platform", "central_platform")
 
 
-class CapabilityError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class CapabilityError(RoucaiError):
+    """The capability statement cannot be used (exit 2)."""
 
 
 @dataclass

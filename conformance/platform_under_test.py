@@ -50,6 +50,7 @@ from pathlib import Path
 
 import httpx
 
+from profiles.errors import RoucaiError
 from simulators import keysfile
 from simulators.tls import client_verify
 
@@ -59,10 +60,13 @@ HEALTHY = ("ok", "healthy", "up", "pass")
 CITY_ID_KEY = "city_platform"
 
 
-class PlatformError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
+class PlatformError(RoucaiError):
+    """The platform under test cannot be used or reached (a harness error, exit 3)."""
+
+    exit_code = 3
+
+    def __str__(self) -> str:      # both languages: it ends up in verdicts and logs read by either reader
+        return f"{self.zh} / {self.en}"
 
 
 class PlatformUnderTest:

@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from profiles.errors import RoucaiError
+
 from .capabilities import CapabilityStatement
 from .targets import Target
 
@@ -37,21 +39,21 @@ DEVICE_KINDS = {"scale", "card_reader", "handheld"}
 HEALTH_BUDGET_S = 5.0
 
 
-class TargetDown(Exception):
+class TargetDown(RoucaiError):
     """Raised by a session fixture when the target does not come up once the run started (a node whose
     start_command exits or never listens): the run ends with no verdict, like a refused pre-flight, exit 3."""
 
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
+    exit_code = EXIT_UNREACHABLE
+
+    def __str__(self) -> str:      # both languages: it ends up in the run's results
+        return f"{self.zh} / {self.en}"
 
 
-class PreflightError(Exception):
+class PreflightError(RoucaiError):
     """The run cannot start: ``zh``/``en`` is the one line to show, ``exit_code`` 2 or 3."""
 
     def __init__(self, zh: str, en: str, exit_code: int):
-        self.zh, self.en, self.exit_code = zh, en, exit_code
-        super().__init__(en)
+        super().__init__(zh, en, exit_code)
 
 
 def reachable(target: Target, log: Callable[[str], None]) -> None:

@@ -17,14 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from profiles.errors import RoucaiError
+
 _SERIAL_OPTS = {"baud": ("baudrate", int), "bytesize": ("bytesize", int), "parity": ("parity", str),
                 "stopbits": ("stopbits", float), "timeout": ("timeout", float)}
 
 
-class TargetError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class TargetError(RoucaiError):
+    """A ``--target`` that cannot be parsed (exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 VERSION = 2
 DAY_S = 86400.0
 MAX_SCALE = 31.0
@@ -52,12 +54,8 @@ CODE_KINDS = {"retail_market_tran_info_summ": "retail", "market_tran_info_base":
 RETAIL_SALE_TYPES = ("scale_sale",)
 
 
-class PlanError(Exception):
+class PlanError(RoucaiError):
     """A plan cannot be built or read (bilingual; the CLI exits 2)."""
-
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
 
 
 def default_cache_dir() -> Path:

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from profiles.errors import RoucaiError
 from simulators.tls import client_verify
 
 from . import reconcile as rec
@@ -42,10 +43,15 @@ START_MARGIN_S = 120.0
 EXIT_OK, EXIT_BREACH, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 
 
-class LoadError(Exception):
+class LoadError(RoucaiError):
+    """The load test cannot run (``code`` 2) or could not complete (``code`` 3); ``code`` is ``exit_code``."""
+
     def __init__(self, zh: str, en: str, code: int = EXIT_USAGE):
-        self.zh, self.en, self.code = zh, en, code
-        super().__init__(en)
+        super().__init__(zh, en, code)
+
+    @property
+    def code(self) -> int:
+        return self.exit_code
 
 
 @dataclass

@@ -15,6 +15,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 DEFAULT_SLO = Path(__file__).with_name("slo-default.toml")
 _PCTS = {"p50_ms": 0.50, "p90_ms": 0.90, "p95_ms": 0.95, "p99_ms": 0.99, "max_ms": 1.0}
 _SCHEMA = {
@@ -26,10 +28,8 @@ _SCHEMA = {
 }
 
 
-class SloError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class SloError(RoucaiError):
+    """The SLO file cannot be used (exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .errors import RoucaiError
 
-class ActionError(ValueError):
+
+class ActionError(RoucaiError, ValueError):
     """An unknown action or wrong parameters (a usage/configuration error)."""
-
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
 
 
 @dataclass(frozen=True)

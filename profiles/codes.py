@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, asdict
 
+from .errors import RoucaiError
 from .findings import Finding, Report
 from .regions import RegionTable
 
@@ -33,12 +34,14 @@ _RULE_FORMAT = {"node": "CODE-NODE-01", "operator": "CODE-OPER-01", "trace": "CO
                 "commodity": "CODE-COMM-01", "batch": "CODE-BATCH-01"}
 
 
-class CodeError(ValueError):
-    """Raised by the generators when the requested code would be invalid."""
+class CodeError(RoucaiError, ValueError):
+    """Raised by the generators when the requested code would be invalid (non-conformant, exit 1)."""
+
+    exit_code = 1
 
     def __init__(self, findings: list[Finding]):
+        super().__init__("；".join(f.zh for f in findings), "; ".join(f.en for f in findings))
         self.findings = findings
-        super().__init__("; ".join(f.en for f in findings))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .errors import RoucaiError
 from .requirements import EVIDENCE
 
 STATUSES = ("detected", "planned")
@@ -23,7 +24,7 @@ def _threshold(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
 
 
-class ProblemRulesError(ValueError):
+class ProblemRulesError(RoucaiError, ValueError):
     """``problems.toml`` is malformed (a profile error: exit 2 in the CLI)."""
 
 

@@ -32,10 +32,12 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+from .errors import RoucaiError
+
 PROFILES_DIR = Path(__file__).resolve().parent
 
 
-class ProfileError(Exception):
+class ProfileError(RoucaiError):
     """The profile itself is missing or malformed (not bad user *input*)."""
 
 

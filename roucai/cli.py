@@ -13,8 +13,10 @@ import importlib.util
 import sys
 import traceback
 
+from profiles.errors import RoucaiError
+
 from . import __version__
-from .console import EXIT_HARNESS, EXIT_USAGE, Console, UsageError
+from .console import EXIT_HARNESS, EXIT_USAGE, Console
 
 #: Subcommands in the order ``--help`` lists them (stable contract, DESIGN.md).
 COMMANDS = ["codes", "records", "requirements", "fixtures", "device", "simulate", "truth",
@@ -61,12 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with profile_in_use(getattr(args, "profile", None)):
             return int(args.func(args, console))
-    except UsageError as exc:
+    except ProfileError as exc:           # a RoucaiError too, said with its own prefix
+        console.err(f"配置错误：{exc.zh}", f"profile error: {exc.en}")
+        return exc.exit_code
+    except RoucaiError as exc:            # every domain error: one line in the run's language, its exit code
         console.err(f"错误：{exc.zh}", f"error: {exc.en}")
-        return EXIT_USAGE
-    except ProfileError as exc:
-        console.err(f"配置错误：{exc}", f"profile error: {exc}")
-        return EXIT_USAGE
+        return exc.exit_code
     except KeyboardInterrupt:
         console.err("已中断", "interrupted")
         return EXIT_HARNESS

@@ -9,15 +9,13 @@ import json
 import sys
 from typing import Any
 
+from profiles.errors import RoucaiError
+
 EXIT_OK, EXIT_NONCONFORMANT, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 
 
-class UsageError(Exception):
+class UsageError(RoucaiError):
     """A user mistake (bad option, missing file…): reported in both languages, exit 2."""
-
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
 
 
 class Console:

@@ -12,15 +12,13 @@ import json
 import tomllib
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 MAX_BYTES = 64 * 1024 * 1024   # a lanzhou keys file is well under 1 MB
 
 
-class KeysFileError(ValueError):
+class KeysFileError(RoucaiError, ValueError):
     """The keys file cannot be used; ``zh`` and ``en`` say why and name the file."""
-
-    def __init__(self, zh: str, en: str):
-        super().__init__(en)
-        self.zh, self.en = zh, en
 
 
 def read_keys(path: str | Path) -> dict[str, str]:

@@ -24,15 +24,15 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 ENV_CA, ENV_INSECURE = "ROUCAI_TLS_CA", "ROUCAI_TLS_INSECURE"
 CERT_NAME, KEY_NAME = "cert.pem", "key.pem"
 OPENSSL_TIMEOUT_S = 30
 
 
-class TlsError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class TlsError(RoucaiError):
+    """A certificate or key that cannot be used (exit 2)."""
 
 
 def check_pair(cert: str | Path, key: str | Path) -> None:

@@ -24,15 +24,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from profiles.device import messages as m
+from profiles.errors import RoucaiError
 
 CATALOGUE = Path(__file__).with_name("device_defects.toml")
 H2D, D2H = "host->device", "device->host"
 
 
-class DefectError(ValueError):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class DefectError(RoucaiError, ValueError):
+    """An unknown device defect or bad parameters (exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from profiles.errors import RoucaiError
 from simulators.keysfile import KeysFileError, read_keys
 from simulators.platform.webguard import BODY_TIMEOUT_S   # the platform's own body deadline
 
@@ -40,12 +41,11 @@ _HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"
         b"host", b"content-length"}
 
 
-class ProxyError(Exception):
+class ProxyError(RoucaiError):
     """A usage error of the proxy (bad listen address, unknown defect, unreadable keys): exit 2."""
 
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
+    def __str__(self) -> str:      # both languages: it ends up in verdicts and logs read by either reader
+        return f"{self.zh} / {self.en}"
 
 
 @dataclass

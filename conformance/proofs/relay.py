@@ -35,6 +35,7 @@ import tty
 from urllib.parse import urlsplit
 
 from profiles.device import Frame, get_protocol
+from profiles.errors import RoucaiError
 
 from .device_defects import D2H, H2D, DeviceDefect, make_transform
 
@@ -43,12 +44,8 @@ CONNECT_TIMEOUT_S = 5.0
 _TICK_S = 0.01
 
 
-class RelayError(Exception):
+class RelayError(RoucaiError):
     """A side cannot be opened (usage or unreachable): ``zh``/``en`` say which and why."""
-
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
 
 
 class _Path:

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import httpx
 
+from profiles.errors import RoucaiError
 from simulators.lifetime import die_with_parent
 
 from .recorder import Recorder, analyse_upload, canon, canon_stored
@@ -73,8 +74,10 @@ BACKOFF_WINDOW_S = 3.2
 PUSH_WAIT_S = 6.0
 
 
-class HarnessError(Exception):
+class HarnessError(RoucaiError):
     """The harness itself could not set up (not the target's fault): verdict error."""
+
+    exit_code = 3
 
 
 def free_port() -> int:

@@ -21,15 +21,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
+from ..errors import RoucaiError
+
 ENCODING = "gb18030"
 
 
-class PayloadError(ValueError):
-    """A payload that does not fit its layout (``field`` names the culprit)."""
+class PayloadError(RoucaiError, ValueError):
+    """A payload that does not fit its layout (``field`` names the culprit): non-conformant data, exit 1."""
+
+    exit_code = 1
 
     def __init__(self, field: str, zh: str, en: str):
-        self.field, self.zh, self.en = field, zh, en
-        super().__init__(f"{field}: {en}")
+        super().__init__(zh, en)
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.en}"
 
 
 @dataclass(frozen=True, slots=True)

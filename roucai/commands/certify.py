@@ -28,6 +28,8 @@ import json
 import shutil
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, UsageError
 from ._tls import add_arguments as add_tls_arguments, trust_of
 
@@ -142,6 +144,8 @@ def _setup(args, con, note, log_path: Path) -> str | None:
     from conformance.plugin import BUILTIN_CAPABILITIES
     from conformance.preflight import EXIT_USAGE as PRE_USAGE, PreflightError, preflight, reachable
     from conformance.targets import TargetError, parse_target
+    # TargetError and CapabilityError become UsageError on purpose here: a UsageError leaves no report
+    # folder (_run), while any other error of the pre-flight is a harness error (exit 3) below
     try:
         target = parse_target(args.target)
     except TargetError as exc:
@@ -178,12 +182,12 @@ def _setup(args, con, note, log_path: Path) -> str | None:
     return path
 
 
-class Refused(Exception):
-    """The run stops before its tests: one line for the screen, and the exit code."""
+class Refused(RoucaiError):
+    """The run stops before its tests: one line for the screen (already in the run's language), and the exit code."""
 
     def __init__(self, line: str, exit_code: int):
-        self.line, self.exit_code = line, exit_code
-        super().__init__(line)
+        super().__init__(line, line, exit_code)
+        self.line = line
 
 
 def _pytest(argv: list[str], log) -> int:

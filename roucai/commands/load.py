@@ -66,7 +66,7 @@ def run_load(args, con) -> int:
         if exc.code == EXIT_HARNESS:
             con.err("负载测试未能完成：" + exc.zh, "the load test could not complete: " + exc.en)
             return EXIT_HARNESS
-        raise UsageError(exc.zh, exc.en) from None
+        raise                              # exit 2: main() says it
     if con.as_json:
         con.json(summary)
         return code

@@ -180,11 +180,9 @@ def _as_usage(exc) -> UsageError:
 
 def run_proxy(args, con) -> int:
     """``roucai serve proxy``: see conformance/proofs/proxy.py and docs/proofs.md."""
-    from conformance.proofs.proxy import ProxyError, serve
+    from conformance.proofs.proxy import serve
     try:
         serve(args.listen, args.to, args.defect, args.seed, args.keys)
-    except ProxyError as exc:
-        raise UsageError(exc.zh, exc.en) from None
     except OSError as exc:
         con.err(f"代理无法启动：{exc.strerror or exc}", f"the proxy cannot start: {exc.strerror or exc}")
         return EXIT_HARNESS
@@ -193,16 +191,13 @@ def run_proxy(args, con) -> int:
 
 def _tls(args, cfg) -> None:
     """--tls-self-signed DIR / --tls-cert + --tls-key into the config (certificate made on request)."""
-    from simulators.tls import TlsError, self_signed
+    from simulators.tls import self_signed
     cert, key, folder = getattr(args, "tls_cert", None), getattr(args, "tls_key", None), getattr(args, "tls_self_signed", None)
     if folder and (cert or key):
         raise UsageError("--tls-self-signed 与 --tls-cert/--tls-key 不能同时使用",
                          "--tls-self-signed excludes --tls-cert/--tls-key")
     if folder:
-        try:
-            cert, key = (str(p) for p in self_signed(folder))
-        except TlsError as exc:
-            raise UsageError(exc.zh, exc.en) from None
+        cert, key = (str(p) for p in self_signed(folder))
     cfg.tls_cert, cfg.tls_key = cert, key
     cfg.extra["serving"] = True
 

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 from simulators.atomic_file import atomic_open
-from simulators.city import PresetError, available_presets
+from simulators.city import available_presets
 from simulators.market.errors import MarketConfigError
 from simulators.market.faults import parse_fault_options
 from simulators.market.model import MAX_DAYS
@@ -143,10 +143,7 @@ def _options(args, con, prof):
         raise UsageError("种子须为非负整数", "seeds must be non-negative integers")
     if not 1 <= args.days <= MAX_DAYS:
         raise UsageError(f"--days 须在1到{MAX_DAYS}之间", f"--days must be 1..{MAX_DAYS}")
-    try:
-        preset = load_preset(args.preset, prof)
-    except PresetError as exc:
-        raise UsageError(exc.zh, exc.en) from None
+    preset = load_preset(args.preset, prof)
     date_text = args.date or str(preset.reference_date)
     try:
         start = dt.date.fromisoformat(date_text)
@@ -190,10 +187,7 @@ def _upload_target(args) -> tuple[str, dict] | None:
                          "--to needs --keys FILE (output of roucai serve admin import-city --keys-out)")
     if args.upload_limit is not None and not 0 < args.upload_limit <= 30 * 86400:
         raise UsageError("--upload-limit 须为正的秒数", "--upload-limit must be a positive number of seconds")
-    try:
-        return ingest_url(args.to), load_keys(args.keys)
-    except MarketConfigError as exc:
-        raise UsageError(exc.zh, exc.en) from None
+    return ingest_url(args.to), load_keys(args.keys)
 
 
 def _check_keys(city, keys: dict) -> None:
@@ -223,16 +217,13 @@ def _run(args, con) -> int:
     start, factor = _options(args, con, prof)
     target = _upload_target(args)
     rates = Rates.load()
-    try:
-        base = rates.faults
-        if args.fault_set:
-            if args.fault_set not in rates.fault_sets:
-                raise MarketConfigError(f"没有故障集 {args.fault_set!r}（可选：{', '.join(sorted(rates.fault_sets))}）",
-                                        f"no fault set {args.fault_set!r} (known: {', '.join(sorted(rates.fault_sets))})")
-            base = {**base, **rates.fault_sets[args.fault_set]}
-        faults = parse_fault_options(args.fault, base, none=args.no_faults)
-    except MarketConfigError as exc:
-        raise UsageError(exc.zh, exc.en) from None
+    base = rates.faults
+    if args.fault_set:
+        if args.fault_set not in rates.fault_sets:
+            raise MarketConfigError(f"没有故障集 {args.fault_set!r}（可选：{', '.join(sorted(rates.fault_sets))}）",
+                                    f"no fault set {args.fault_set!r} (known: {', '.join(sorted(rates.fault_sets))})")
+        base = {**base, **rates.fault_sets[args.fault_set]}
+    faults = parse_fault_options(args.fault, base, none=args.no_faults)
     city = generate_city(args.preset, args.seed if args.city_seed is None else args.city_seed, prof)
     via = None
     if target:
@@ -273,12 +264,9 @@ def _run(args, con) -> int:
         out_fh = files.enter_context(atomic_open(args.out)) if args.out else None
         led_fh = files.enter_context(atomic_open(args.ledger)) if args.ledger else None
         ledger = Ledger(led_fh, deadline_grace_s=rates.upload["deadline_grace_s"])
-        try:
-            model = MarketModel(city, prof, seed=args.seed, start=start, days=args.days, rates=rates,
-                                fault_rates=faults, ledger=ledger, stream=out_fh, env=env, progress=progress,
-                                mode=args.mode, record_hooks=hooks)
-        except MarketConfigError as exc:
-            raise UsageError(exc.zh, exc.en) from None
+        model = MarketModel(city, prof, seed=args.seed, start=start, days=args.days, rates=rates,
+                            fault_rates=faults, ledger=ledger, stream=out_fh, env=env, progress=progress,
+                            mode=args.mode, record_hooks=hooks)
         if args.mode == "devices":
             from simulators.market import devices
             devices.attach(model)
@@ -326,10 +314,10 @@ def _via_node(args, prof, city, start, target, faults, factor, rates):
         work = prepare_dir(path, run_id)
         via = ViaNode(prof, target[0], target[1], [(n.code, n.name, n.type) for n in city.nodes], work, start,
                       factor=factor, tick_s=rates.upload["node_batch_s"])
-    except MarketConfigError as exc:
+    except MarketConfigError:
         if temporary:
             shutil.rmtree(path, ignore_errors=True)
-        raise UsageError(exc.zh, exc.en) from None
+        raise
     via.temporary = temporary
     return via
 

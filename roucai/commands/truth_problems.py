@@ -22,15 +22,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, UsageError
 
 MAX_PAGES = 10_000
 
 
-class _Unreachable(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class _Unreachable(RoucaiError):
+    """The platform cannot be reached or answers nonsense (exit 3)."""
+
+    exit_code = 3
 
 
 def add_parser(s, common) -> None:

@@ -6,11 +6,11 @@ errors (exit 2).
 """
 from __future__ import annotations
 
+from profiles.errors import RoucaiError
 
-class CityError(ValueError):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+
+class CityError(RoucaiError, ValueError):
+    """A city document or preset that cannot be used (exit 2)."""
 
 
 class PresetError(CityError):

@@ -23,6 +23,7 @@ import time
 from contextlib import nullcontext
 
 from profiles.actions import ActionError, load_actions
+from profiles.errors import RoucaiError
 
 from .refusal import Refused
 
@@ -30,13 +31,22 @@ MAX_LINE = 64 * 1024
 PAPER_ROLL = 500                 #: receipts on a new roll (paper-in)
 
 
-class ControlError(Exception):
+class ControlError(RoucaiError):
+    """The device refused an action (``code``): non-conformant, exit 1; ``roucai device act`` reports the
+    usage codes (bad-params, unknown-action, bad-request) as exit 2 itself."""
+
+    exit_code = 1
+
     def __init__(self, code: str, zh: str, en: str):
-        self.code, self.zh, self.en = code, zh, en
-        super().__init__(en)
+        super().__init__(zh, en)
+        self.code = code
 
 
 class ControlUnreachable(ControlError):
+    """Nothing answers on the control channel: exit 3."""
+
+    exit_code = 3
+
     def __init__(self, zh: str, en: str):
         super().__init__("unreachable", zh, en)
 

@@ -32,33 +32,37 @@ import serial
 from profiles.device import FrameFault, PayloadError, Protocol, UnknownCommand, get_protocol
 from profiles.device import messages as m
 from profiles.device.card_layout import CardBatch, CardHolder, CardLayout, CardReading, load_card_layout
+from profiles.errors import RoucaiError
 
 _RETRY_REASONS = ("BAD_CRC", "TRUNCATED")
 
 
-class DeviceError(Exception):
+class DeviceError(RoucaiError):
     """Base of driver errors (zh/en text for the CLI)."""
-
-    zh = "设备错误"
-    en = "device error"
 
 
 class DeviceTimeout(DeviceError):
+    """No answer after every retry: unreachable, exit 3."""
+
+    exit_code = 3
+
     def __init__(self, wire: str, attempts: int, timeout_s: float):
+        super().__init__(f"{wire}：设备无应答（{attempts}次，每次{timeout_s:g}秒）",
+                         f"{wire}: no answer from the device ({attempts} attempts of {timeout_s:g} s)")
         self.wire, self.attempts = wire, attempts
-        self.zh = f"{wire}：设备无应答（{attempts}次，每次{timeout_s:g}秒）"
-        self.en = f"{wire}: no answer from the device ({attempts} attempts of {timeout_s:g} s)"
-        super().__init__(self.en)
 
 
 class DeviceNak(DeviceError):
+    """The device refused the command (a NAK): exit 1."""
+
+    exit_code = 1
+
     def __init__(self, wire: str, code: int, protocol: Protocol):
         r = protocol.naks.get(code)
         self.wire, self.code = wire, code
         self.reason = r.name if r else f"0x{code:02X}"
-        self.zh = f"{wire}：设备拒绝（{self.reason}：{r.zh if r else '未知原因'}）"
-        self.en = f"{wire}: refused by the device ({self.reason}: {r.en if r else 'unknown reason'})"
-        super().__init__(self.en)
+        super().__init__(f"{wire}：设备拒绝（{self.reason}：{r.zh if r else '未知原因'}）",
+                         f"{wire}: refused by the device ({self.reason}: {r.en if r else 'unknown reason'})")
 
 
 class HostSession:

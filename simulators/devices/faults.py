@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from profiles.errors import RoucaiError
 
-class FaultError(ValueError):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+
+class FaultError(RoucaiError, ValueError):
+    """An unknown device fault or bad parameters (exit 2)."""
 
 
 @dataclass(frozen=True)

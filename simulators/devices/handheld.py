@@ -30,16 +30,17 @@ from typing import Callable
 import httpx
 
 from profiles import Finding, load_profile
+from profiles.errors import RoucaiError
 
 from .faults import FaultSet
 
 
-class EntryError(ValueError):
-    """An entry the profile's record rules reject (``findings`` says why)."""
+class EntryError(RoucaiError, ValueError):
+    """An entry the profile's record rules reject (``findings`` says why): a usage error, exit 2."""
 
     def __init__(self, findings: list[Finding]):
+        super().__init__("；".join(f.zh for f in findings), "; ".join(f.en for f in findings))
         self.findings = findings
-        super().__init__("; ".join(f.en for f in findings))
 
 
 @dataclass

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from profiles.errors import RoucaiError
+
 #: scheme-less device URLs that are paths (a pty symlink or /dev/tty*)
 _DEVICE_SCHEMES = ("sim", "socket", "serial", "")
 KEY_ENV = "ROUCAI_NODE_KEY"
@@ -48,10 +50,8 @@ KEY_ENV = "ROUCAI_NODE_KEY"
 OPERATOR_DETAILS = ("property", "type", "reg_id", "legal_represent", "tel")
 
 
-class ConfigError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class ConfigError(RoucaiError):
+    """The configuration cannot be used (exit 2)."""
 
 
 @dataclass(frozen=True)

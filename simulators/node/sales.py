@@ -26,15 +26,14 @@ maps to a record without it and is kept locally as invalid (never sent).
 from __future__ import annotations
 
 from profiles.device.messages import SaleRecord
+from profiles.errors import RoucaiError
 
 RETAIL, WHOLESALE = "retail", "wholesale"
 _CERTS = ("quarantine_animal_products_id", "inspection_meat_id", "prov_id", "quarantine_vege_id")
 
 
-class SaleMappingError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class SaleMappingError(RoucaiError):
+    """A sale mapping that cannot be used (node configuration, exit 2)."""
 
 
 def kg_text(grams: int) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from profiles.errors import RoucaiError
+
 
 @dataclass(frozen=True)
 class NodeVariant:
@@ -86,11 +88,10 @@ VARIANTS: dict[str, NodeVariant] = {v.name: v for v in [
 ]}
 
 
-class VariantError(ValueError):
+class VariantError(RoucaiError, ValueError):
     def __init__(self, name: str):
-        self.zh = f"未知的节点缺陷变体「{name}」，可选：{', '.join(sorted(VARIANTS))}"
-        self.en = f"unknown node variant {name!r}; known: {', '.join(sorted(VARIANTS))}"
-        super().__init__(self.en)
+        super().__init__(f"未知的节点缺陷变体「{name}」，可选：{', '.join(sorted(VARIANTS))}",
+                         f"unknown node variant {name!r}; known: {', '.join(sorted(VARIANTS))}")
 
 
 def check(name: str | None) -> str | None:

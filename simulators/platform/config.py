@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from profiles.errors import RoucaiError
+
 #: defaults (profile-independent; each is the platform's own choice, see docs/platform.md)
 DEFAULT_PORT = 8553            # the port of the Changchun platform in practice (standards.md §4.3)
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 DEFAULT_FEED_INTERVAL_S = 60.0
 
 
-class ConfigError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class ConfigError(RoucaiError):
+    """The configuration cannot be used (exit 2)."""
 
 
 @dataclass

@@ -25,6 +25,8 @@ import threading
 
 import httpx
 
+from profiles.errors import RoucaiError
+
 from . import logs, nodeauth
 from .clock import now_ms
 from .recordmap import kg_to_g
@@ -46,10 +48,8 @@ def without_credentials(text: str | None) -> str | None:
     return None if text is None else _USERINFO.sub("", text)
 
 
-class FeedError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class FeedError(RoucaiError):
+    """The upward feed cannot be used (configuration, exit 2)."""
 
 
 def rows_since(store: Store, cursor_ms: int, limit: int = BATCH) -> list[dict]:

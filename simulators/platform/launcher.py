@@ -23,12 +23,16 @@ import threading
 import time
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 from ..lifetime import die_with_parent
 from .config import PlatformConfig
 
 
-class LaunchError(Exception):
-    pass
+class LaunchError(RoucaiError):
+    """The platform did not come up (a harness error, exit 3)."""
+
+    exit_code = 3
 
 
 class ThreadedPlatform:

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 
 from profiles.envelope import beijing, format_request_time, parse_request_time
+from profiles.errors import RoucaiError
 from profiles.signature import RecipeUnavailable
 
 INDEX = "HTTP"
@@ -42,10 +43,14 @@ def sign(spec, key: str, node_id: str, method: str, path: str, body: bytes = b""
     return {"X-Node-Id": node_id, "X-Request-Time": rtime, "X-Verify-Code": vc}
 
 
-class AuthError(Exception):
+class AuthError(RoucaiError):
+    """A signed request refused with HTTP ``status`` (answered over HTTP; if it ever reached the CLI: exit 1)."""
+
+    exit_code = 1
+
     def __init__(self, status: int, zh: str, en: str):
-        self.status, self.zh, self.en = status, zh, en
-        super().__init__(en)
+        super().__init__(zh, en)
+        self.status = status
 
 
 class RequestVerifier:

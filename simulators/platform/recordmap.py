@@ -30,12 +30,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 DATA = Path(__file__).resolve().parent / "platform.toml"
 _SEP = "\x1f"  # unit separator: cannot occur in a valid field value (control characters are refused)
 
 
-class RecordMapError(Exception):
-    pass
+class RecordMapError(RoucaiError):
+    """A record or the record map that cannot be used (configuration, exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)

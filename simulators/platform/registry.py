@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from profiles.errors import RoucaiError
+
 from .clock import now_ms
 from .secret import PlatformSecret, fingerprint
 from .storage import Store
@@ -22,10 +24,12 @@ CITY_PLATFORM = "city_platform"
 _TYPE = re.compile(r"^[a-z][a-z_]{1,39}$")
 
 
-class RegistryError(Exception):
+class RegistryError(RoucaiError):
+    """A node registration refused (configuration, exit 2); ``findings`` says why, if known."""
+
     def __init__(self, zh: str, en: str, findings=()):
-        self.zh, self.en, self.findings = zh, en, list(findings)
-        super().__init__(en)
+        super().__init__(zh, en)
+        self.findings = list(findings)
 
 
 @dataclass(frozen=True, slots=True)

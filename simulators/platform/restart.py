@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 
 from simulators.atomic_file import atomic_write_bytes
+from profiles.errors import RoucaiError
 
 
-class RestartError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class RestartError(RoucaiError):
+    """A restart that failed (exit 3)."""
+
+    exit_code = 3
 
 
 def write_pid_file_when_listening(server, path: str | os.PathLike, scheme: str = "http") -> threading.Thread:

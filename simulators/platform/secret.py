@@ -24,13 +24,13 @@ import secrets
 import stat
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 _HEX64 = frozenset("0123456789abcdef")
 
 
-class SecretError(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class SecretError(RoucaiError):
+    """The platform secret cannot be used (configuration, exit 2)."""
 
 
 class PlatformSecret:

@@ -46,6 +46,8 @@ import datetime as _dt
 import re
 from collections import defaultdict
 
+from profiles.errors import RoucaiError
+
 from .recordmap import RecordMap
 from .storage import Store
 
@@ -59,7 +61,7 @@ def _rate(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
 
-class PeriodError(ValueError):
+class PeriodError(RoucaiError, ValueError):
     """A period that is not one business day (yyyyMMdd) or one quarter (YYYYQn)."""
 
 

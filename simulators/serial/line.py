@@ -11,6 +11,8 @@ import threading
 
 import serial
 
+from profiles.errors import RoucaiError
+
 from .channel import Channel
 from .clock import WallClock
 from .faults import Fault
@@ -18,7 +20,7 @@ from .settings import LineSettings
 from .trace import WireTrace
 
 
-class LineError(Exception):
+class LineError(RoucaiError):
     """Misuse of the line API: duplicate or unknown name, wrong backend/clock combination."""
 
 

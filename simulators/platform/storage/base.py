@@ -12,8 +12,10 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any, Callable, Iterable, Sequence
 
+from profiles.errors import RoucaiError
 
-class StoreError(Exception):
+
+class StoreError(RoucaiError):
     """The database cannot be opened, reached or migrated (configuration, exit 2)."""
 
 
