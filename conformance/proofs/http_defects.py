@@ -1016,4 +1016,3 @@ class NodeSaleWeightRounded(Transform):
 
 from . import regulator_defects  # noqa: E402,F401  (registers the regulator answers' transformations)
 from . import problem_defects  # noqa: E402,F401  (registers the problem-discovery answers' transformations)
-from . import problem_defects  # noqa: E402,F401  (registers the problem-discovery answers' transformations)
