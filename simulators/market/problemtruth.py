@@ -14,6 +14,10 @@ of :func:`problem_key` values that are true:
   during the run exceed the recorded entry weight × (1 + tolerance) + tolerance_kg of the profile's rule (an
   understatement of a lot not yet sold past it is not yet visible in any data).  :func:`expected_problems`
   also returns the injected counts, so what was left out is reported, not hidden.
+* ``certificate-overuse`` likewise only where the run exposes the understated head count: the weight of the
+  uploaded ``meat_out_info_detail`` records whose product certificate the uploaded ``quarantine_info`` records
+  link to that origin certificate alone exceeds recorded heads × the most meat per head × (1 + tolerance), the
+  profile's rule (:func:`simulators.platform.problems.max_kg_per_head`).
   A record's business day here is its true calendar day (a drifting clock near midnight may move a record's
   own date: a known, small source of disagreement).
 
@@ -56,6 +60,9 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
     injected: dict[str, int] = {k: 0 for k in kinds}
     understated: dict[str, tuple[str, float]] = {}     # subject -> (day, recorded kg)
     sold: dict[str, float] = {}                         # node:batch -> kg of uploaded sale summaries
+    fewer_heads: dict[str, tuple[str, int]] = {}        # node:certificate -> (day, recorded heads)
+    origin_of: dict[tuple[str, str], set] = {}          # (node, product certificate) -> origin certificates
+    meat_out: list[tuple[str, str, str, float]] = []    # (node, product certificate, meat code, kg) uploaded
     sales_spec = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))["scale_usage"]["sales"]
     used: set = set()                                   # (day, node, operator, stall or "")
     header, nodes, heard, lines, end = {}, {}, set(), 0, None
@@ -89,10 +96,18 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
                 if o["type"] == "retail_market_tran_info_summ":
                     at = f"{o['node']}:{o['data'].get('batch_id')}"
                     sold[at] = sold.get(at, 0.0) + float(o["data"].get("weight") or 0)
+                elif o["type"] == "quarantine_info" and o["data"].get("quarantine_animal_products_id"):
+                    origin_of.setdefault((o["node"], o["data"]["quarantine_animal_products_id"]), set()).add(
+                        o["data"].get("quarantine_id"))
+                elif o["type"] == "meat_out_info_detail":
+                    meat_out.append((o["node"], o["data"].get("quarantine_animal_products_id") or "",
+                                     o["data"].get("meat_code") or "", float(o["data"].get("weight") or 0)))
             elif k == "fault" and o.get("kind") in out:
                 injected[o["kind"]] += 1
                 if o["kind"] == "stock-imbalance":
                     understated[o["subject"]] = (o["day"], float(o["recorded"]))
+                elif o["kind"] == "certificate-overuse":
+                    fewer_heads[o["subject"]] = (o["day"], int(o["recorded"]))
                 else:
                     out[o["kind"]].add(problem_key(o["kind"], o["subject"], o["day"]))
     if not header:
@@ -104,6 +119,8 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
         for subject, (day, recorded) in understated.items():
             if sold.get(subject, 0.0) > recorded * (1 + tol) + tol_kg:
                 out["stock-imbalance"].add(problem_key("stock-imbalance", subject, day))
+    if "certificate-overuse" in out:
+        _exposed_overuse(rules.kind("certificate-overuse"), fewer_heads, origin_of, meat_out, out)
     if "silent-scale" in out:
         from profiles import load_profile
         from simulators.city import generate_city
@@ -121,6 +138,23 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
                 if roles_of.get(ctype) in silent_roles and (node, day) not in heard:
                     out["silent-node"].add(problem_key("silent-node", node, day))
     return header, out, injected
+
+
+def _exposed_overuse(rule, fewer_heads: dict, origin_of: dict, meat_out: list, out: dict) -> None:
+    """Add the understated intakes whose uploaded meat out outgrows the recorded heads (module docstring)."""
+    from simulators.platform.problems import max_kg_per_head
+    table, tol = dict(rule.get("max_carcass_kg") or {}), float(rule.get("tolerance"))
+    kg: dict[str, float] = {}
+    bound: dict[str, float] = {}
+    for node, product, goods, w in meat_out:
+        linked = origin_of.get((node, product), set())
+        if len(linked) == 1:
+            at = f"{node}:{next(iter(linked))}"
+            kg[at] = kg.get(at, 0.0) + w
+            bound[at] = max(bound.get(at, 0.0), max_kg_per_head(table, goods))
+    for subject, (day, heads) in fewer_heads.items():
+        if kg.get(subject, 0.0) > heads * bound.get(subject, 0.0) * (1 + tol) and bound.get(subject):
+            out["certificate-overuse"].add(problem_key("certificate-overuse", subject, day))
 
 
 def score(expected: set, flagged: set) -> dict:

@@ -23,6 +23,9 @@ chain_break           chance per farmers' market entry batch (node, upstream cod
                       (chain-break; node:mistyped code)
 stock_imbalance       chance per farmers' market entry batch not already chain-broken that its entry
                       detail records ``U(0.2, 0.5)`` of the true weight (stock-imbalance; node:code)
+certificate_overuse   chance per slaughterhouse intake (``animal_in_info``) that it records ``U(0.1, 0.3)`` of
+                      the true head count (at least 1) in ``quarantine_num``: the meat out under its
+                      certificate then outgrows the heads it certifies (certificate-overuse; node:certificate)
 ====================  =====================================================================================
 
 Decisions use the same streams as :class:`~.faults.Faults` (``{seed}:fault:{name}:{subject}:{day}``):
@@ -31,7 +34,7 @@ switching one on never changes another switch's draws, nor the business flows.
 from __future__ import annotations
 
 RECORD_SWITCHES = ("silent_node", "price_outlier", "duplicate_trace_code", "chain_break", "stock_imbalance",
-                   "silent_scale")
+                   "silent_scale", "certificate_overuse")
 SILENT_ROLES = ("farmers_market", "supermarket", "shop", "canteen")
 _SUMM = "retail_market_tran_info_summ"
 _ENTRY = ("retail_market_in_info_base", "retail_market_in_info_detail")
@@ -86,7 +89,19 @@ class RecordFaults:
             return self._summary(node, data, day, ymd)
         if rtype in _ENTRY and self.roles.get(node) == "farmers_market":
             return self._entry_fault(rtype, node, data, day, ymd)
+        if rtype == "animal_in_info" and self.roles.get(node) == "slaughterhouse":
+            return self._intake_fault(node, data, day, ymd)
         return data
+
+    def _intake_fault(self, node: str, data: dict, day: int, ymd: str) -> dict:
+        cert, heads = data.get("quarantine_id", ""), int(data.get("quarantine_num") or 0)
+        r = self.f._rng("certificate_overuse", f"{node}:{cert}", day)
+        if heads <= 1 or not self.f.rate("certificate_overuse") or r.random() >= self.f.rate("certificate_overuse"):
+            return data
+        recorded = str(max(1, int(heads * r.uniform(0.1, 0.3))))
+        self.emit("certificate_overuse", node=node, kind="certificate-overuse", subject=f"{node}:{cert}", day=ymd,
+                  heads=heads, recorded=recorded)
+        return {**data, "quarantine_num": recorded}
 
     def _summary(self, node: str, data: dict, day: int, ymd: str) -> dict:
         code = data.get("sale_tran_id", "")

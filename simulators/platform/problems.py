@@ -25,6 +25,8 @@ import json
 import statistics
 from collections import defaultdict
 
+from profiles.errors import RoucaiError
+
 from .clock import now_ms
 from .recordmap import RecordMap
 from .regulators import covers
@@ -38,12 +40,18 @@ _KEYS = [c.strip() for c in _COLS.split(",")]
 _JSON = ("records", "codes", "detail")
 
 
-class ActionError(Exception):
-    """A problem action refused: ``status`` (404/403/409), zh, en."""
+def max_kg_per_head(table: dict, goods: str | None) -> float:
+    """certificate-overuse's bound for one meat code: ``table``'s value of the code's longest prefix, 0 if none."""
+    best = max((p for p in table if goods and goods.startswith(p)), key=len, default=None)
+    return float(table[best]) if best else 0.0
+
+
+class ActionError(RoucaiError):
+    """A problem action refused: ``status`` (404/403/409), zh, en (answered over HTTP, never by the CLI)."""
 
     def __init__(self, status: int, zh: str, en: str):
-        self.status, self.zh, self.en = status, zh, en
-        super().__init__(en)
+        super().__init__(zh, en)
+        self.status = status
 
 
 def _row(r: tuple) -> dict:
@@ -259,8 +267,7 @@ class Problems:
             return []
 
         def per_head(goods: str | None) -> float:
-            best = max((p for p in table if goods and goods.startswith(p)), key=len, default=None)
-            return float(table[best]) if best else 0.0
+            return max_kg_per_head(table, goods)
 
         def origins(node: str, product: str) -> set:
             return {v for (v,) in tx.all(

@@ -14,7 +14,7 @@ from simulators.market.recordfaults import RECORD_SWITCHES
 R = Rates.load()
 DAY = dt.date(2025, 3, 10)
 MISTAKES = {**R.faults, "price_outlier": 0.1, "duplicate_trace_code": 0.3, "chain_break": 0.1, "stock_imbalance": 0.1,
-            "silent_scale": 0.1}
+            "silent_scale": 0.1, "certificate_overuse": 1.0}     # the tiny city has 2 intakes in 2 days
 HIGH = {**MISTAKES, "silent_node": 0.2}
 
 
@@ -75,6 +75,12 @@ def test_each_fault_is_what_the_node_uploads(faulty):
             assert mine and all(r["upload"] == [] for r in mine)
         elif f["name"] == "stock_imbalance":
             assert float(f["recorded"]) < 0.51 * float(f["kg"])
+        elif f["name"] == "certificate_overuse":
+            [r] = [r for r in recs if r["type"] == "animal_in_info"
+                   and f"{r['node']}:{r['data']['quarantine_id']}" == f["subject"]]
+            assert r["data"]["quarantine_num"] == f["recorded"] and 1 <= int(f["recorded"]) <= 0.3 * f["heads"]
+            tags = int(r["data"]["ear_tag_end"]) - int(r["data"]["ear_tag_start"]) + 1   # the truth stays in the tags
+            assert tags == f["heads"]
 
 
 def test_one_switch_does_not_move_anothers_draws():

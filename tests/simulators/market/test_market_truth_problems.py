@@ -9,7 +9,7 @@ import sys
 from uploadkit import ROOT, city_file, platform, simulate_cli  # noqa: F401  (fixtures)
 
 FAULTS = ["--fault", "silent_node=0.2", "--fault", "duplicate_trace_code=0.3", "--fault", "chain_break=0.1",
-          "--fault", "stock_imbalance=0.1", "--fault", "silent_scale=0.1"]
+          "--fault", "stock_imbalance=0.1", "--fault", "silent_scale=0.1", "--fault", "certificate_overuse=1"]
 
 
 def cli(*args, timeout=120):
@@ -29,7 +29,8 @@ def test_truth_problems_on_the_tiny_city(platform, tmp_path):
     r = cli(*args, "--regulator", "650100", "--key-file", str(tmp_path / "reg.key"), "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     kinds = json.loads(r.stdout)["kinds"]
-    for k in ("chain-break", "stock-imbalance", "duplicate-trace-code", "silent-node", "silent-scale"):
+    for k in ("chain-break", "stock-imbalance", "duplicate-trace-code", "silent-node", "silent-scale",
+              "certificate-overuse"):
         assert kinds[k]["expected"] > 0 and kinds[k]["precision"] == kinds[k]["recall"] == 1.0, (k, kinds[k])
     assert kinds["price-outlier"]["expected"] == kinds["price-outlier"]["flagged"] == 0
     r = cli(*args, "--lang", "en")
