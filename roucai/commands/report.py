@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from profiles.errors import RoucaiError
+
 from ..console import EXIT_HARNESS, EXIT_OK, UsageError
 from . import _tls
 
@@ -33,10 +35,10 @@ def register(sub, common):
     p.set_defaults(func=lambda a, c: (p.print_help(), 2)[1])
 
 
-class _Unreachable(Exception):
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-        super().__init__(en)
+class _Unreachable(RoucaiError):
+    """The platform cannot be reached or answers nonsense (exit 3)."""
+
+    exit_code = 3
 
 
 def _get(client, url: str, params: dict):
