@@ -29,8 +29,6 @@ ALLOWED = {
     "conformance.actions.ActionMissing": "a pytest skip: a declared action is absent",
     "conformance.actions.ActionFailed": "a declared action's command failed: turned into a verdict by the suites",
     "loadtests.exchange.UploadError": "a failed request reported to Locust's statistics, never raised",
-    "roucai.commands.report._Unreachable": "in a file still being edited by another engineer this session",
-    "simulators.platform.problems.ActionError": "in a file still being edited by another engineer this session",
 }
 
 
