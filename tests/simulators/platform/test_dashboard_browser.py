@@ -1,8 +1,9 @@
 """The regulator's dashboard (监管驾驶舱, issue 14 item 4) as a regulator uses it, in a real headless Chromium.
 
-A real platform on 127.0.0.1 (platformkit) gets a hand-built day of the meat and vegetable chains with a chain break
-injected from outside (a retail entry naming a code no node issued), a regulator is registered and detection runs
-through the signed problem API.  Chromium (Debian's package, the same flags as tests/conformance/test_report_browser.py)
+A real platform on 127.0.0.1 holds the tiny city (imported as ``roucai serve admin import-city`` does) and gets two
+simulated business days with the regulator fault set (``roucai simulate --fault-set regulator``, rates raised as in
+docs/problems.md: 16 problems); a regulator is registered and detection runs for both days through the signed
+problem API.  Chromium (Debian's package, the same flags as tests/conformance/test_report_browser.py)
 is driven over the DevTools protocol (to type into the login form and click): the page must show every district
 of the assessment with its score, exactly the open problems the API lists, charts with a size, node-health counts
 equal to the monitor's; a click on 受理 must acknowledge the problem in the API.  A node's key must not log in.
@@ -16,14 +17,19 @@ import time
 
 import httpx
 import pytest
-from platformkit import P, R, W, code, meat_chain, upload_all, veg_chain
+from platformkit import P
 from websockets.sync.client import connect
 
+from roucai.cli import main
 from simulators.platform import nodeauth
+from simulators.platform.config import PlatformConfig
+from simulators.platform.launcher import ThreadedPlatform
 from simulators.platform.regulators import Regulators
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DAY, WEEK, RID = "20250310", "2025-W11", "650100"
+DAYS, WEEK, RID, NODE = ("20250310", "20250311"), "2025-W11", "650100", "650103002"
+FAULTS = ["--fault-set", "regulator", "--fault", "silent_node=0.2", "--fault", "duplicate_trace_code=0.3",
+          "--fault", "chain_break=0.1", "--fault", "stock_imbalance=0.1", "--fault", "silent_scale=0.1"]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 
@@ -108,84 +114,100 @@ READ = """(() => {
 })()"""
 
 
+class City:
+    """The running platform of the tiny city: ``url``, ``client``, the nodes' ``keys`` and the regulator's ``key``."""
+
+    def __init__(self, tp, keys, key):
+        self.url, self.keys, self.key = tp.url, keys, key
+        self.client = httpx.Client(base_url=tp.url, timeout=10.0)
+
+
 @pytest.fixture
-def day(platform):
-    """The platform with the day uploaded, a regulator of the city registered, detection run; yields its key."""
-    key = Regulators(platform.svc.store, platform.svc.secret, platform.svc.profile).register(RID, "乌鲁木齐市商务局")
-    chain = meat_chain(DAY)
-    ghost = code(W + "0001", 9999)                      # a wholesale code no record issued: a chain break
-    for node, rtype, recs in chain["uploads"]:
-        if rtype.startswith("retail_market_in_info"):
-            recs[0].update(tran_id=ghost, batch_id=ghost)
-    upload_all(platform, chain)
-    upload_all(platform, veg_chain(DAY))
-    path = f"/api/v1/problems/detect?date={DAY}"
-    r = platform.client.post(path, headers=nodeauth.sign(P.envelope, key, RID, "POST", path))
-    assert r.status_code == 200 and sum(r.json()["new"].values()) > 0, r.text
-    return key
+def city(tmp_path, capsys):
+    """The tiny city's platform with one simulated day uploaded and detected (see the module docstring)."""
+    assert main(["fixtures", "city", "--preset", "tiny", "--seed", "1", "--out", str(tmp_path / "tiny.json")]) == 0
+    db, keys = tmp_path / "city.db", tmp_path / "keys.json"
+    assert main(["serve", "admin", "--db", str(db), "import-city", str(tmp_path / "tiny.json"),
+                 "--keys-out", str(keys)]) == 0
+    with ThreadedPlatform(PlatformConfig(db=str(db), port=0, log_level="warning")) as tp:
+        svc = tp.services
+        key = Regulators(svc.store, svc.secret, svc.profile).register(RID, "乌鲁木齐市商务局")
+        assert main(["simulate", "--preset", "tiny", "--seed", "1", "--date", "2025-03-10", "--days", "2", *FAULTS,
+                     "--to", tp.url, "--keys", str(keys), "--quiet"]) == 0
+        capsys.readouterr()
+        c = City(tp, json.loads(keys.read_text("utf-8")), key)
+        found = 0
+        for day in DAYS:
+            path = f"/api/v1/problems/detect?date={day}"
+            r = c.client.post(path, headers=nodeauth.sign(P.envelope, key, RID, "POST", path))
+            assert r.status_code == 200, r.text
+            found += sum(r.json()["new"].values())
+        assert found > 1
+        yield c
+        c.client.close()
 
 
-def api_problems(platform, **q):
-    r = platform.client.get("/api/v1/problems", params={"district": "6501", **q})
+def api_problems(city, **q):
+    r = city.client.get("/api/v1/problems", params={"district": "6501", **q})
     assert r.status_code == 200, r.text
     return r.json()["problems"]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
-def test_dashboard_in_chromium_shows_the_regulators_data_and_acknowledges_by_click(platform, day, tmp_path):
-    url = f"{platform.url}/regulator?period={WEEK}"
+def test_dashboard_in_chromium_shows_the_regulators_data_and_acknowledges_by_click(city, tmp_path):
+    url = f"{city.url}/regulator?period={WEEK}"
     b = Browser(tmp_path)
     try:
-        b.login(url, RID, platform.keys[R])                    # a node's key: refused, nothing shown
+        b.login(url, RID, city.keys[NODE])                    # a node's key: refused, nothing shown
         seen = b.js(READ.replace("Number(document.querySelector('#health-' + s + ' b').textContent)", "0"))
         assert seen["login_error"] and seen["districts"] == [] and seen["problems"] == [], seen
-        b.login(url, RID, day)
+        b.login(url, RID, city.key)
         seen = b.js(READ)
-        assessment = platform.client.get("/api/v1/regulator/districts", params={"period": WEEK}).json()
+        assessment = city.client.get("/api/v1/regulator/districts", params={"period": WEEK}).json()
         want = [(d["code"], d["name"], f"{d['score']:.2f}") for d in assessment["districts"]]
         assert [n for _, n, _ in want] == ["沙依巴克区", "新市区", "米东区"]
         col = seen["score_col"]
         assert col > 2 and [(r[0], r[1], r[col]) for r in seen["districts"]] == want, seen["districts"]
-        listed = sorted((p["id"], p["state"]) for s in ("open", "acknowledged") for p in api_problems(platform, state=s))
+        listed = sorted((p["id"], p["state"]) for s in ("open", "acknowledged") for p in api_problems(city, state=s))
         assert listed and sorted(tuple(p) for p in seen["problems"]) == listed, (seen["problems"], listed)
-        days = platform.client.get("/api/v1/regulator/stats", params={"period": WEEK, "by": "day"}).json()["groups"]
+        days = city.client.get("/api/v1/regulator/stats", params={"period": WEEK, "by": "day"}).json()["groups"]
         for chart in ("volume", "price"):
             w, h, bars, widest = seen[chart]
             assert w > 100 and h > 20 and bars == len(days) > 0 and widest > 10, (chart, seen[chart])
-        summary = platform.client.get("/api/v1/nodes").json()["summary"]
+        summary = city.client.get("/api/v1/nodes").json()["summary"]
         assert seen["health"] == {s: summary[s] for s in ("online", "offline", "never", "disabled")}, seen["health"]
-        assert sum(seen["health"].values()) == 6
+        assert sum(seen["health"].values()) == len(city.keys) == 6
         target = next(pid for pid, state in seen["problems"] if state == "open")
         b.click(f'button[data-ack="{target}"]')
         after = b.js(READ)
         assert after["message"] == f"问题 {target} 已受理" and [target, "acknowledged"] in after["problems"], after
-        [p] = [p for p in api_problems(platform) if p["id"] == target]
+        [p] = [p for p in api_problems(city) if p["id"] == target]
         assert p["state"] == "acknowledged" and p["acked_by"] == RID, p
     finally:
         b.close()
 
 
-def test_anonymous_and_node_keys_see_nothing_and_actions_need_the_session(platform, day):
-    c = httpx.Client(base_url=platform.url, timeout=10, follow_redirects=False)
+def test_anonymous_and_node_keys_see_nothing_and_actions_need_the_session(city):
+    c = httpx.Client(base_url=city.url, timeout=10, follow_redirects=False)
     page = c.get(f"/regulator?period={WEEK}")
     assert page.status_code == 200 and 'id="login"' in page.text and "沙依巴克区" not in page.text
     assert "script-src" not in page.headers["content-security-policy"] and "<script" not in page.text
     en = c.get("/regulator?lang=en")
     assert "Regulator login" in en.text and 'lang="en"' in en.text
-    r = c.post("/regulator/login", data={"regulator_id": RID, "key": platform.keys[R], "period": WEEK})
+    r = c.post("/regulator/login", data={"regulator_id": RID, "key": city.keys[NODE], "period": WEEK})
     assert r.status_code == 401 and "roucai_regulator" not in r.headers.get("set-cookie", "")
-    r = c.post("/regulator/login", data={"regulator_id": RID, "key": day, "period": WEEK})
-    assert r.status_code == 303 and day not in r.headers["location"]
+    r = c.post("/regulator/login", data={"regulator_id": RID, "key": city.key, "period": WEEK})
+    assert r.status_code == 303 and city.key not in r.headers["location"]
     assert "HttpOnly" in r.headers["set-cookie"] and "SameSite=strict" in r.headers["set-cookie"]
-    target = api_problems(platform, state="open")[0]["id"]
+    target = api_problems(city, state="open")[0]["id"]
     assert c.post(f"/regulator/problems/{target}/ack", data={"csrf": "forged"}).status_code == 403
     board = c.get(f"/regulator?period={WEEK}")
     csrf = re.search(r'name="csrf" value="([^"]+)"', board.text).group(1)
     assert c.post(f"/regulator/problems/{target}/close", data={"csrf": csrf, "note": " "}).status_code == 400
-    assert [p["state"] for p in api_problems(platform) if p["id"] == target] == ["open"]
+    assert [p["state"] for p in api_problems(city) if p["id"] == target] == ["open"]
     r = c.post(f"/regulator/problems/{target}/close", data={"csrf": csrf, "note": "已核实，错录", "period": WEEK})
     assert r.status_code == 200 and f"问题 {target} 已办结" in r.text
-    [p] = [p for p in api_problems(platform) if p["id"] == target]
+    [p] = [p for p in api_problems(city) if p["id"] == target]
     assert p["state"] == "closed" and p["note"] == "已核实，错录" and p["closed_by"] == RID
     assert c.post(f"/regulator/problems/{target}/close", data={"csrf": csrf, "note": "x"}).status_code == 409
     assert c.get(f"/regulator?period=2025-W60").status_code == 400
