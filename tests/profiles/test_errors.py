@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from profiles.errors import RoucaiError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +108,13 @@ def test_classes_keep_their_bases_and_attributes():
     f = Finding("CODE-01", "code", "编码错", "bad code")
     c = CodeError([f])
     assert (c.findings, c.zh, c.en, c.exit_code) == ([f], "编码错", "bad code", 1)
+
+
+@pytest.mark.parametrize("lang, text", [(None, "错误：没有故障集 'nosuch'"), ("en", "error: no fault set 'nosuch'")])
+def test_the_cli_says_a_domain_error_in_one_place(lang, text):
+    """A MarketConfigError (no command re-wraps it) reaches roucai's main: one line in the run's language, exit 2."""
+    argv = [sys.executable, "-m", "roucai.cli", *(["--lang", lang] if lang else []),
+            "simulate", "--preset", "tiny", "--fault-set", "nosuch"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert (r.returncode, r.stdout) == (2, "") and r.stderr.splitlines()[0].startswith(text), r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
