@@ -118,7 +118,7 @@ class City:
     """The running platform of the tiny city: ``url``, ``client``, the nodes' ``keys`` and the regulator's ``key``."""
 
     def __init__(self, tp, keys, key):
-        self.url, self.keys, self.key = tp.url, keys, key
+        self.url, self.keys, self.key, self.svc = tp.url, keys, key, tp.services
         self.client = httpx.Client(base_url=tp.url, timeout=10.0)
 
 
@@ -213,3 +213,39 @@ def test_anonymous_and_node_keys_see_nothing_and_actions_need_the_session(city):
     assert c.get(f"/regulator?period=2025-W60").status_code == 400
     c.post("/regulator/logout", data={"csrf": csrf})
     assert 'id="login"' in c.get("/regulator").text
+
+
+def test_a_district_regulator_sees_and_acts_on_its_district_only_and_english_works(city):
+    districts = city.client.get("/api/v1/regulator/districts", params={"period": WEEK}).json()["districts"]
+    assert len(districts) == 3
+    outside = next(p for p in api_problems(city) if p["district"] != "650104")
+    inside = [p for p in api_problems(city) if p["district"] == "650104"]
+    with RegulatorClient(city, "650104") as (c, key):
+        board = c.get(f"/regulator?period={WEEK}&lang=en")
+        assert re.findall(r'<tr data-district="(\d+)"', board.text) == ["650104"]
+        assert sorted(int(x) for x in re.findall(r'<tr data-problem="(\d+)"', board.text)) == sorted(p["id"] for p in inside)
+        nodes = re.findall(r'<tr data-node="(\d+)"', board.text)
+        assert nodes and all(n.startswith("650104") for n in nodes)
+        for word in ("Regulator's dashboard", "District assessment", "Problem queue", "Node health", "Score"):
+            assert word.lower() in board.text.lower(), word
+        csrf = re.search(r'name="csrf" value="([^"]+)"', board.text).group(1)
+        r = c.post(f"/regulator/problems/{outside['id']}/ack", data={"csrf": csrf, "lang": "en", "period": WEEK})
+        assert r.status_code == 403 and 'id="message">the problem is outside this regulator' in r.text
+    assert [p["state"] for p in api_problems(city) if p["id"] == outside["id"]] == ["open"]
+
+
+class RegulatorClient:
+    """A logged-in dashboard client (httpx) of a newly registered regulator ``rid``."""
+
+    def __init__(self, city, rid):
+        self.city, self.rid = city, rid
+
+    def __enter__(self):
+        key = Regulators(self.city.svc.store, self.city.svc.secret, self.city.svc.profile).register(self.rid, "区商务局")
+        self.c = httpx.Client(base_url=self.city.url, timeout=10, follow_redirects=False)
+        r = self.c.post("/regulator/login", data={"regulator_id": self.rid, "key": key, "period": WEEK})
+        assert r.status_code == 303, r.text
+        return self.c, key
+
+    def __exit__(self, *exc):
+        self.c.close()
