@@ -19,7 +19,7 @@ def trust_of(args):
     cm = client_trust(getattr(args, "ca", None), bool(getattr(args, "insecure", False)))
     try:
         cm.__enter__()
-    except TlsError as exc:
+    except TlsError as exc:                 # a UsageError on purpose: certify's run() reports UsageError itself
         raise UsageError(exc.zh, exc.en) from None
     try:
         yield

@@ -133,7 +133,7 @@ def _signable(args, statement, builtin: bool) -> None:
     chosen = available_suites() if not args.suite else [s.strip() for s in args.suite.split(",") if s.strip()]
     try:
         check_signable(load_profile(), statement, chosen, builtin)
-    except CapabilityError as exc:
+    except CapabilityError as exc:          # a UsageError on purpose: see _setup
         raise UsageError(exc.zh, exc.en) from None
 
 
