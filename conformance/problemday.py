@@ -15,7 +15,10 @@ outside the platform; the platform under test knows nothing of them):
   registered scale of a reporting node (of the rule's roles) that no uploaded sale record names is silent too;
 * ``silent-node``: one retail node's records are all left out; nodes with no record at all are silent too;
 * ``price-outlier``: a stall of a farmers' market sells one commodity it has plenty of in eight small lines at
-  the day's price, one of them keyed ×6.
+  the day's price, one of them keyed ×6;
+* ``certificate-overuse``: one slaughterhouse intake (``animal_in_info``) records the most heads (at least 1,
+  fewer than the truth) for which the day's meat out under product certificates linked to it alone still exceeds
+  heads × the most meat per head × (1 + tolerance) of the profile's rule.
 
 :attr:`ProblemDay.expected` is ``{kind: {subject}}`` (the subjects a conforming platform flags for the day and no
 others); :meth:`ProblemDay.envelopes` gives what to upload.  Subjects follow ``problems.toml``.
@@ -68,6 +71,7 @@ class ProblemDay:
         self._quiet_scale()
         self._silent()
         self._silent_scales()
+        self._overuse()
 
     # -- helpers -------------------------------------------------------------------------
     def _shift(self, data: dict) -> dict:
@@ -190,6 +194,36 @@ class ProblemDay:
             if role in covered and n not in sending:
                 self.expected["silent-node"].add(n)
         self.silenced = gone
+
+    def _overuse(self) -> None:
+        from simulators.platform.problems import max_kg_per_head
+        rule = self.p.problems.kind("certificate-overuse")
+        table, tol = dict(rule.get("max_carcass_kg") or {}), float(rule.get("tolerance"))
+        origins: dict = defaultdict(set)
+        for r in self.records:
+            if r["type"] == "quarantine_info" and r["data"].get("quarantine_animal_products_id"):
+                origins[(r["node"], r["data"]["quarantine_animal_products_id"])].add(r["data"].get("quarantine_id"))
+        grams: dict = defaultdict(int)
+        bound: dict = defaultdict(float)
+        for r in self.records:
+            linked = origins.get((r["node"], r["data"].get("quarantine_animal_products_id")), set())
+            if r["type"] == "meat_out_info_detail" and len(linked) == 1:
+                at = (r["node"], next(iter(linked)))
+                grams[at] += _grams(r["data"].get("weight"))
+                bound[at] = max(bound[at], max_kg_per_head(table, r["data"].get("meat_code")))
+        room = []
+        for r in self.records:
+            at = (r["node"], r["data"].get("quarantine_id"))
+            if r["type"] == "animal_in_info" and bound.get(at):
+                per = bound[at] * 1000 * (1 + tol)
+                heads = -(-grams[at] // int(per)) - 1        # the most heads the meat out still exceeds
+                while heads >= 1 and grams[at] <= heads * per:
+                    heads -= 1
+                if 1 <= heads < int(r["data"].get("quarantine_num") or 0):
+                    room.append((r, heads))
+        r, heads = self.rng.choice(room)
+        r["data"] = {**r["data"], "quarantine_num": str(heads)}
+        self.expected["certificate-overuse"].add(f"{r['node']}:{r['data']['quarantine_id']}")
 
     def envelopes(self, max_count: int) -> list[tuple[str, str, list[dict]]]:
         """``(node, record type, records)`` per node and type, chunks of at most ``max_count``."""

@@ -145,6 +145,14 @@ def test_price_outliers_are_found(problem_day, evidence):
     _judge(problem_day, "price-outlier", evidence)
 
 
+@pytest.mark.requirement("PLAT-PROB-08")
+@pytest.mark.applies(kinds=PLATFORM, needs=NEEDS)
+def test_certificate_overuse_is_found(problem_day, evidence):
+    """One slaughterhouse intake records too few heads for the meat sent out under its certificate: that
+    (node, certificate) is flagged with its records; no other certificate of the day is."""
+    _judge(problem_day, "certificate-overuse", evidence)
+
+
 @pytest.mark.requirement("PLAT-PROB-01")
 @pytest.mark.applies(kinds=PLATFORM, needs=NEEDS)
 def test_problem_list_by_district_and_only_a_regulator_closes(problem_day, platform, profile, regulator, http,
