@@ -24,14 +24,14 @@ def test_missing_or_bad_keys_file_is_refused(tmp_path, caps, text):
 
 
 def test_restart_without_command_is_refused(tmp_path):
-    (tmp_path / "k.toml").write_text('[keys]\n', "utf-8")
+    (tmp_path / "k.toml").write_text('[keys]\n"650103002" = "abc"\n', "utf-8")
     put = connect_external("http://127.0.0.1:9", {"keys_file": "k.toml"}, tmp_path)
     with pytest.raises(PlatformError):
         put.restart()
 
 
 def test_restart_command_failure_is_bounded(tmp_path):
-    (tmp_path / "k.toml").write_text('[keys]\n', "utf-8")
+    (tmp_path / "k.toml").write_text('[keys]\n"650103002" = "abc"\n', "utf-8")
     put = connect_external("http://127.0.0.1:9", {"keys_file": "k.toml", "restart_command": "false",
                                                   "restart_timeout_s": 2}, tmp_path)
     assert put.can_restart
@@ -85,7 +85,7 @@ def test_ready_means_the_health_endpoint_answers_healthy(tmp_path, status, body,
     import time
 
     from tests.httpkit import BackgroundHTTPServer
-    (tmp_path / "k.toml").write_text('[keys]\n', "utf-8")
+    (tmp_path / "k.toml").write_text('[keys]\n"650103002" = "abc"\n', "utf-8")
     with BackgroundHTTPServer(_answering(status, body, ctype)) as srv:
         put = connect_external(srv.base_url, {"keys_file": "k.toml"}, tmp_path)
         t0 = time.monotonic()
@@ -99,7 +99,7 @@ def test_ready_means_the_health_endpoint_answers_healthy(tmp_path, status, body,
 
 def test_restart_command_runs_in_the_statement_folder_with_the_harness_python(tmp_path):
     from tests.httpkit import BackgroundHTTPServer
-    (tmp_path / "k.toml").write_text('[keys]\n', "utf-8")
+    (tmp_path / "k.toml").write_text('[keys]\n"650103002" = "abc"\n', "utf-8")
     cmd = "{python} -c \"import os, sys; print(os.getcwd()); print(sys.executable)\""
     with BackgroundHTTPServer(_answering(200, b'{"status": "ok"}')) as srv:
         put = connect_external(srv.base_url, {"keys_file": "k.toml", "restart_command": cmd}, tmp_path)
