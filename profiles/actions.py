@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from .errors import RoucaiError
+
+if TYPE_CHECKING:                   # typing only
+    from .profile import Profile
 
 
 class ActionError(RoucaiError, ValueError):
@@ -49,7 +53,7 @@ class ActionCatalogue:
     def names(self) -> list[str]:
         return list(self.actions)
 
-    def check(self, name: str, params: dict) -> dict[str, str]:
+    def check(self, name: str, params: dict[str, Any]) -> dict[str, str]:
         """``params`` of action ``name`` as strings (exactly the declared ones), or :class:`ActionError`."""
         a = self.actions.get(name)
         if a is None:
@@ -63,12 +67,12 @@ class ActionCatalogue:
                               f"action {name!r} takes: {want} (missing {missing}, unexpected {extra})")
         return {p: str(params[p]) for p in a.params}
 
-    def text(self, name: str, params: dict, lang: str = "zh") -> str:
+    def text(self, name: str, params: dict[str, Any], lang: str = "zh") -> str:
         a = self.actions[name]
         return (a.en if lang == "en" else a.zh).format(**{p: params.get(p, "?") for p in a.params})
 
 
-def _parse(doc: dict) -> ActionCatalogue:
+def _parse(doc: dict[str, Any]) -> ActionCatalogue:
     out = {}
     for name, spec in doc.get("actions", {}).items():
         out[name] = Action(name, tuple(spec.get("kinds", ())), tuple(spec.get("params", ())), spec["zh"],
@@ -82,7 +86,7 @@ def _cached(profile_name: str) -> ActionCatalogue:
     return _parse(load_profile(profile_name).data("actions"))
 
 
-def load_actions(profile=None) -> ActionCatalogue:
+def load_actions(profile: Profile | None = None) -> ActionCatalogue:
     """The action catalogue of ``profile`` (default: the reference profile)."""
     if profile is None:
         return _cached("reference")

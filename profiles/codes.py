@@ -19,10 +19,14 @@ for codes that fail it.
 from __future__ import annotations
 
 from dataclasses import dataclass, asdict
+from typing import TYPE_CHECKING, Any
 
 from .errors import RoucaiError
 from .findings import Finding, Report
 from .regions import RegionTable
+
+if TYPE_CHECKING:                   # typing only: the profile builds the table
+    from .commodities import CommodityTable
 
 KINDS = ("node", "operator", "trace", "commodity", "batch")
 
@@ -60,7 +64,7 @@ class CodeParts:
     batch_seq: str | None = None
     commodity_name: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
@@ -94,7 +98,7 @@ class CodeBook:
         prefix passes the table check).
     """
 
-    def __init__(self, regions: RegionTable, spec: dict, commodities=None):
+    def __init__(self, regions: RegionTable, spec: dict[str, Any], commodities: CommodityTable | None = None):
         self.regions = regions
         self.spec = spec
         self.commodities = commodities

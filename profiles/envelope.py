@@ -538,8 +538,8 @@ class EnvelopeSpec:
             rf = list(r.findings)
             if validate_records:
                 rf += cat.validate(r.type, r.record)
-            if ddate_ok and rt is not None and r.type == rt.name:
-                bd = rt.business_date(r.record)
+            if ddate_ok and rt is not None and rt.date_field is not None and r.type == rt.name:
+                bd = rt.business_date(r.record)          # None without a date field
                 if bd and bd > ddate and rt.date_field not in {f.field for f in rf}:
                     rf.append(Finding(E08, rt.date_field, f"记录业务日期 {bd} 晚于 DataDate {ddate}",
                                       f"the record's business date {bd} is after the DataDate {ddate}", value=bd))

@@ -46,7 +46,7 @@ class ProblemKind:
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name_zh": self.name_zh, "name_en": self.name_en, "rule_zh": self.rule_zh,
                 "rule_en": self.rule_en, "evidence": self.evidence, "source": self.source, "status": self.status,
                 "params": dict(self.params)}
@@ -59,7 +59,7 @@ class ProblemRules:
     state_names: Mapping[str, tuple[str, str]]
 
     @classmethod
-    def from_data(cls, data: dict) -> "ProblemRules":
+    def from_data(cls, data: dict[str, Any]) -> "ProblemRules":
         st = data.get("states") or {}
         order = tuple(st.get("order") or ())
         if order != ("open", "acknowledged", "closed"):

@@ -30,9 +30,19 @@ import tomllib
 from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import RoucaiError
+
+if TYPE_CHECKING:                   # typing only: the parts import this module, so they are loaded lazily below
+    from .codes import CodeBook
+    from .commodities import CommodityTable
+    from .envelope import EnvelopeSpec
+    from .identifiers import Identifiers
+    from .problems import ProblemRules
+    from .records import RecordCatalog
+    from .regions import RegionTable
+    from .requirements import RequirementCatalog
 
 PROFILES_DIR = Path(__file__).resolve().parent
 
@@ -44,12 +54,12 @@ class ProfileError(RoucaiError):
 REPLACE, REMOVE = "_replace", "_remove"
 
 
-def _strip(d: dict) -> dict:
+def _strip(d: dict[str, Any]) -> dict[str, Any]:
     """``d`` without merge directives, at every depth."""
     return {k: (_strip(v) if isinstance(v, dict) else v) for k, v in d.items() if k not in (REPLACE, REMOVE)}
 
 
-def deep_merge(base: dict, over: dict) -> dict:
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """``over`` merged onto ``base`` (neither is changed), with the overlay directives.
 
     Tables merge key by key; any other value (lists included) replaces the base's.
@@ -87,7 +97,7 @@ class Profile:
 
     # -- files -------------------------------------------------------------
     def _own_file(self, key: str) -> Path | None:
-        fname = self.manifest.get("files", {}).get(key)
+        fname: str | None = self.manifest.get("files", {}).get(key)
         if fname and (self.root / fname).is_file():
             return self.root / fname
         return None
@@ -135,7 +145,8 @@ class Profile:
     @property
     def dialect(self) -> dict[str, Any]:
         """``[dialect]`` of the manifest (what this overlay changes and on what evidence); empty for a base."""
-        return self.manifest.get("dialect", {})
+        dialect: dict[str, Any] = self.manifest.get("dialect", {})
+        return dialect
 
     @cached_property
     def fingerprint(self) -> str:
@@ -164,37 +175,37 @@ class Profile:
 
     # -- parts -------------------------------------------------------------
     @cached_property
-    def regions(self):
+    def regions(self) -> RegionTable:
         from .regions import RegionTable
         return RegionTable.from_csv(self.path("regions"))
 
     @cached_property
-    def commodities(self):
+    def commodities(self) -> CommodityTable:
         from .commodities import CommodityTable
         return CommodityTable.from_csv(self.path("commodities"))
 
     @cached_property
-    def codes(self):
+    def codes(self) -> CodeBook:
         from .codes import CodeBook
         return CodeBook(self.regions, self.data("codes"), self.commodities)
 
     @cached_property
-    def identifiers(self):
+    def identifiers(self) -> Identifiers:
         from .identifiers import Identifiers
         return Identifiers(self.regions, self.data("identifiers"))
 
     @cached_property
-    def records(self):
+    def records(self) -> RecordCatalog:
         from .records import RecordCatalog
         return RecordCatalog(self)
 
     @cached_property
-    def envelope(self):
+    def envelope(self) -> EnvelopeSpec:
         from .envelope import EnvelopeSpec
         return EnvelopeSpec(self)
 
     @cached_property
-    def problems(self):
+    def problems(self) -> ProblemRules:
         """Problem discovery rules (``problems.toml``: :mod:`profiles.problems`)."""
         from .problems import ProblemRules, ProblemRulesError
         try:
@@ -203,7 +214,7 @@ class Profile:
             raise ProfileError(f"{self.path('problems')}: {exc}") from None
 
     @cached_property
-    def requirements(self):
+    def requirements(self) -> RequirementCatalog:
         from .requirements import RequirementCatalog
         return RequirementCatalog.from_data(self.data("requirements"))
 
@@ -235,7 +246,7 @@ def load_profile(name_or_path: str | None = None) -> Profile:
 
 
 @contextmanager
-def profile_in_use(name_or_path: str | None):
+def profile_in_use(name_or_path: str | None) -> Iterator[Profile | None]:
     """Make ``name_or_path`` the default profile of this process (and of processes it starts) for the block.
 
     The CLI wraps every command in it, so ``--profile`` reaches every part a command runs: the

@@ -45,16 +45,16 @@ def test_mypy_passes_on_profiles():
     assert "Success: no issues found" in r.stdout, r.stdout[-2000:]
 
 
-def test_mypy_is_strict_on_the_listed_modules_only(tmp_path):
-    """The per-module overrides bite: under the project's configuration an untyped function is reported in a
-    module listed as strict (profiles.findings) and passes in one that is not (profiles.records)."""
+def test_mypy_is_strict_on_profiles_only(tmp_path):
+    """The strict override bites: under the project's configuration an untyped function is reported in a
+    new module of profiles/ and passes in a module of another package (checked non-strict)."""
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    pkg = tmp_path / "profiles"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("", "utf-8")
-    for name in ("findings", "records"):
-        (pkg / f"{name}.py").write_text("def untyped(x):\n    return x\n", "utf-8")
-    r = tool("mypy", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), "profiles/", cwd=tmp_path)
+    for pkg in ("profiles", "simulators"):
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text("", "utf-8")
+        (tmp_path / pkg / "planted.py").write_text("def untyped(x):\n    return x\n", "utf-8")
+    r = tool("mypy", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), "profiles/", "simulators/",
+             cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "profiles/findings.py:1: error" in r.stdout and "no-untyped-def" in r.stdout, r.stdout
-    assert "profiles/records.py" not in r.stdout, r.stdout
+    assert "profiles/planted.py:1: error" in r.stdout and "no-untyped-def" in r.stdout, r.stdout
+    assert "simulators/planted.py" not in r.stdout, r.stdout

@@ -19,7 +19,7 @@ import operator
 import struct
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, final
 
 from ..errors import RoucaiError
 
@@ -51,7 +51,7 @@ class FieldSpec:
     en: str = ""
 
     @classmethod
-    def from_data(cls, d: dict) -> "FieldSpec":
+    def from_data(cls, d: dict[str, Any]) -> "FieldSpec":
         return cls(name=d["name"], type=d["type"], code=d.get("code"), unit=d.get("unit"),
                    zh=d.get("zh", ""), en=d.get("en", ""))
 
@@ -69,23 +69,23 @@ def _need(buf: bytes, pos: int, n: int, name: str) -> None:
 
 
 def _int_codec(name: str, st: struct.Struct) -> tuple[Encoder, Decoder]:
-    def enc(v, out):
+    def enc(v: Any, out: bytearray) -> None:
         try:
             out += st.pack(v)
         except (struct.error, TypeError) as exc:
             raise PayloadError(name, f"字段「{name}」数值超出范围：{v!r}", f"{name}: value out of range: {v!r}") from exc
 
-    def dec(buf, pos):
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, st.size, name)
         return st.unpack_from(buf, pos)[0], pos + st.size
     return enc, dec
 
 
 def _bool_codec(name: str) -> tuple[Encoder, Decoder]:
-    def enc(v, out):
+    def enc(v: Any, out: bytearray) -> None:
         out.append(1 if v else 0)
 
-    def dec(buf, pos):
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, 1, name)
         if buf[pos] > 1:
             raise PayloadError(name, f"字段「{name}」应为0或1", f"{name} must be 0 or 1")
@@ -94,7 +94,7 @@ def _bool_codec(name: str) -> tuple[Encoder, Decoder]:
 
 
 def _fixed_text_codec(name: str, n: int, encoding: str, pad: bytes) -> tuple[Encoder, Decoder]:
-    def enc(v, out):
+    def enc(v: Any, out: bytearray) -> None:
         try:
             b = (v or "").encode(encoding)
         except (UnicodeEncodeError, AttributeError) as exc:
@@ -103,7 +103,7 @@ def _fixed_text_codec(name: str, n: int, encoding: str, pad: bytes) -> tuple[Enc
             raise PayloadError(name, f"字段「{name}」超长（{len(b)}>{n}字节）", f"{name} too long ({len(b)} > {n} bytes)")
         out += b + pad * (n - len(b))
 
-    def dec(buf, pos):
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, n, name)
         raw = bytes(buf[pos:pos + n])
         raw = raw.rstrip(pad) if pad == b"\0" else raw
@@ -117,20 +117,20 @@ def _fixed_text_codec(name: str, n: int, encoding: str, pad: bytes) -> tuple[Enc
 
 
 def _bytes_codec(name: str, n: int) -> tuple[Encoder, Decoder]:
-    def enc(v, out):
+    def enc(v: Any, out: bytearray) -> None:
         b = bytes(v)
         if len(b) != n:
             raise PayloadError(name, f"字段「{name}」应为{n}字节", f"{name} must be {n} bytes")
         out += b
 
-    def dec(buf, pos):
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, n, name)
         return bytes(buf[pos:pos + n]), pos + n
     return enc, dec
 
 
 def _var_codec(name: str, is_text: bool) -> tuple[Encoder, Decoder]:
-    def enc(v, out):
+    def enc(v: Any, out: bytearray) -> None:
         if is_text:
             try:
                 b = (v or "").encode(ENCODING)
@@ -144,7 +144,7 @@ def _var_codec(name: str, is_text: bool) -> tuple[Encoder, Decoder]:
         out.append(len(b))
         out += b
 
-    def dec(buf, pos):
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, 1, name)
         n = buf[pos]
         _need(buf, pos + 1, n, name)
@@ -159,12 +159,12 @@ def _var_codec(name: str, is_text: bool) -> tuple[Encoder, Decoder]:
 
 
 def _datetime_codec(name: str) -> tuple[Encoder, Decoder]:
-    def enc(v, out):
+    def enc(v: Any, out: bytearray) -> None:
         if not isinstance(v, datetime) or not 1 <= v.year <= 9999:
             raise PayloadError(name, f"字段「{name}」应为时间", f"{name} must be a datetime")
         out += f"{v.year:04d}{v.month:02d}{v.day:02d}{v.hour:02d}{v.minute:02d}{v.second:02d}".encode()
 
-    def dec(buf, pos):
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, 14, name)
         raw = bytes(buf[pos:pos + 14])
         try:
@@ -195,7 +195,8 @@ class Layout:
         self._plan = _decode_plan(fields, self._codecs)
 
     @staticmethod
-    def _codec(f: FieldSpec, structs: dict, make: Mapping[str, Callable[..., Any]]) -> tuple[Encoder, Decoder]:
+    def _codec(f: FieldSpec, structs: dict[str, Layout], make: Mapping[str, Callable[..., Any]]
+               ) -> tuple[Encoder, Decoder]:
         t, _, arg = f.type.partition(":")
         if t in _INT:
             return _int_codec(f.name, _INT[t])
@@ -276,6 +277,7 @@ class Layout:
         return size
 
 
+@final                              # decode_from tests `type(step) is _Run` (fast): no subclass may exist
 class _Run:
     """Consecutive fixed-width fields decoded with one ``struct`` call.
 
@@ -285,7 +287,8 @@ class _Run:
 
     __slots__ = ("st", "names", "posts", "decoders")
 
-    def __init__(self, fmt: str, names: list[str], posts: list, decoders: list):
+    def __init__(self, fmt: str, names: list[str], posts: list[Callable[[Any], Any] | None],
+                 decoders: list[tuple[str, Decoder]]):
         self.st = struct.Struct(">" + fmt)
         self.names, self.posts, self.decoders = tuple(names), tuple(posts), tuple(decoders)
 
@@ -309,13 +312,14 @@ def _datetime_post(raw: bytes) -> datetime:
 _INT_FMT = {"u8": "B", "u16": "H", "u32": "I", "i32": "i"}
 
 
-def _decode_plan(fields: list[FieldSpec], codecs: list[tuple[str, Encoder, Decoder]]) -> list:
+def _decode_plan(fields: list[FieldSpec], codecs: list[tuple[str, Encoder, Decoder]]
+                 ) -> list[_Run | tuple[str, Decoder]]:
     """Steps of :meth:`Layout.decode_from`: a :class:`_Run` for each stretch of two or more fixed-width
     fields (integers, bool, ascii, datetime), ``(name, decoder)`` for every other field."""
-    plan: list = []
+    plan: list[_Run | tuple[str, Decoder]] = []
     run: list[tuple[str, str, Any, Decoder]] = []
 
-    def close():
+    def close() -> None:
         if len(run) >= 2:
             plan.append(_Run("".join(r[1] for r in run), [r[0] for r in run], [r[2] for r in run],
                              [(r[0], r[3]) for r in run]))
@@ -340,8 +344,8 @@ def _decode_plan(fields: list[FieldSpec], codecs: list[tuple[str, Encoder, Decod
     return plan
 
 
-def _list_codec(name: str, layout: Layout, make) -> tuple[Encoder, Decoder]:
-    def enc(v, out):
+def _list_codec(name: str, layout: Layout, make: Callable[..., Any] | None) -> tuple[Encoder, Decoder]:
+    def enc(v: Any, out: bytearray) -> None:
         items = list(v or [])
         if len(items) > 255:
             raise PayloadError(name, f"字段「{name}」超过255项", f"{name}: more than 255 items")
@@ -349,7 +353,7 @@ def _list_codec(name: str, layout: Layout, make) -> tuple[Encoder, Decoder]:
         for it in items:
             out += layout.encode(it)
 
-    def dec(buf, pos):
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, 1, name)
         n = buf[pos]
         pos += 1
