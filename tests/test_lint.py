@@ -27,7 +27,7 @@ def test_ruff_check_passes_over_the_project():
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 
 
-def test_ruff_reports_an_unused_import_under_the_project_config(tmp_path):
+def test_ruff_reports_planted_defects_under_the_project_config(tmp_path):
     """The selection is not empty: an unused import and a bare `except:` in a profiles/ file are reported."""
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     bad = tmp_path / "profiles" / "planted.py"
@@ -36,7 +36,6 @@ def test_ruff_reports_an_unused_import_under_the_project_config(tmp_path):
     r = tool("ruff", "check", "--no-cache", "--output-format", "concise", ".", cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "F401" in r.stdout and "E722" in r.stdout, r.stdout
-
 
 
 def test_mypy_passes_on_profiles():
