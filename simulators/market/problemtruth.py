@@ -17,7 +17,8 @@ of :func:`problem_key` values that are true:
 * ``certificate-overuse`` likewise only where the run exposes the understated head count: the weight of the
   uploaded ``meat_out_info_detail`` records whose product certificate the uploaded ``quarantine_info`` records
   link to that origin certificate alone exceeds recorded heads × the most meat per head × (1 + tolerance), the
-  profile's rule (:func:`simulators.platform.problems.max_kg_per_head`).
+  profile's rule (:func:`simulators.platform.problems.max_kg_per_head`); a meat-out record, which carries no date,
+  counts only when first uploaded within the run (the platform dates it by its upload's day).
   A record's business day here is its true calendar day (a drifting clock near midnight may move a record's
   own date: a known, small source of disagreement).
 
@@ -31,6 +32,8 @@ import datetime as dt
 import json
 import tomllib
 from pathlib import Path
+
+from .rates import DAY_S
 
 _PLATFORM_TOML = Path(__file__).resolve().parents[1] / "platform" / "platform.toml"
 
@@ -62,7 +65,7 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
     sold: dict[str, float] = {}                         # node:batch -> kg of uploaded sale summaries
     fewer_heads: dict[str, tuple[str, int]] = {}        # node:certificate -> (day, recorded heads)
     origin_of: dict[tuple[str, str], set] = {}          # (node, product certificate) -> origin certificates
-    meat_out: list[tuple[str, str, str, float]] = []    # (node, product certificate, meat code, kg) uploaded
+    meat_out: list[tuple] = []                          # (node, product cert, meat code, kg, upload day) uploaded
     sales_spec = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))["scale_usage"]["sales"]
     used: set = set()                                   # (day, node, operator, stall or "")
     header, nodes, heard, lines, end = {}, {}, set(), 0, None
@@ -99,9 +102,10 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
                 elif o["type"] == "quarantine_info" and o["data"].get("quarantine_animal_products_id"):
                     origin_of.setdefault((o["node"], o["data"]["quarantine_animal_products_id"]), set()).add(
                         o["data"].get("quarantine_id"))
-                elif o["type"] == "meat_out_info_detail":
+                elif o["type"] == "meat_out_info_detail":     # no date of its own: dated by its upload's day
                     meat_out.append((o["node"], o["data"].get("quarantine_animal_products_id") or "",
-                                     o["data"].get("meat_code") or "", float(o["data"].get("weight") or 0)))
+                                     o["data"].get("meat_code") or "", float(o["data"].get("weight") or 0),
+                                     int(min(o["upload"]) // DAY_S)))
             elif k == "fault" and o.get("kind") in out:
                 injected[o["kind"]] += 1
                 if o["kind"] == "stock-imbalance":
@@ -120,7 +124,8 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
             if sold.get(subject, 0.0) > recorded * (1 + tol) + tol_kg:
                 out["stock-imbalance"].add(problem_key("stock-imbalance", subject, day))
     if "certificate-overuse" in out:
-        _exposed_overuse(rules.kind("certificate-overuse"), fewer_heads, origin_of, meat_out, out)
+        _exposed_overuse(rules.kind("certificate-overuse"), fewer_heads, origin_of, meat_out,
+                         int(header.get("days", 1)), out)
     if "silent-scale" in out:
         from profiles import load_profile
         from simulators.city import generate_city
@@ -140,15 +145,17 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
     return header, out, injected
 
 
-def _exposed_overuse(rule, fewer_heads: dict, origin_of: dict, meat_out: list, out: dict) -> None:
-    """Add the understated intakes whose uploaded meat out outgrows the recorded heads (module docstring)."""
+def _exposed_overuse(rule, fewer_heads: dict, origin_of: dict, meat_out: list, days: int, out: dict) -> None:
+    """Add the understated intakes whose uploaded meat out outgrows the recorded heads (module docstring); a meat-out
+    record counts when it was first uploaded within the run's ``days`` (its envelope's DataDate is its upload's
+    simulated day, so a later one falls on a day detection never ran for)."""
     from simulators.platform.problems import max_kg_per_head
     table, tol = dict(rule.get("max_carcass_kg") or {}), float(rule.get("tolerance"))
     kg: dict[str, float] = {}
     bound: dict[str, float] = {}
-    for node, product, goods, w in meat_out:
+    for node, product, goods, w, up_day in meat_out:
         linked = origin_of.get((node, product), set())
-        if len(linked) == 1:
+        if len(linked) == 1 and up_day < days:
             at = f"{node}:{next(iter(linked))}"
             kg[at] = kg.get(at, 0.0) + w
             bound[at] = max(bound.get(at, 0.0), max_kg_per_head(table, goods))
