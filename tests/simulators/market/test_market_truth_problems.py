@@ -51,3 +51,24 @@ def test_truth_problems_on_the_tiny_city(platform, tmp_path):
     assert r.returncode == 3 and "平台不可达" in r.stderr
     r = cli(*args, "--regulator", "650100")
     assert r.returncode == 2 and "ROUCAI_REGULATOR_KEY" in r.stderr
+
+
+def test_overuse_truth_counts_meat_out_uploaded_within_the_run_only():
+    """The truth of certificate-overuse: 1 pig recorded (bound 130 kg × 1.1); 100 kg + 50 kg out under a product
+    certificate of that intake alone expose it, unless the 50 kg were first uploaded after the run's last day;
+    meat under a product certificate shared with another intake is not counted."""
+    from profiles import load_profile
+    from simulators.market.problemtruth import _exposed_overuse
+    rule = load_profile().problems.kind("certificate-overuse")
+    origin_of = {("S", "P1"): {"AQ1"}, ("S", "P2"): {"AQ1", "AQ2"}}
+
+    def truth(late_day, shared_kg=0.0):
+        out = {"certificate-overuse": set()}
+        meat = [("S", "P1", "21111001", 100.0, 0), ("S", "P1", "21111002", 50.0, late_day),
+                ("S", "P2", "21111001", shared_kg, 0)]
+        _exposed_overuse(rule, {"S:AQ1": ("20250106", 1)}, origin_of, meat, 2, out)
+        return out["certificate-overuse"]
+
+    assert truth(1) == {("certificate-overuse", "S:AQ1")}
+    assert truth(2) == set()                       # uploaded on day 3 of a 2-day run: never detected
+    assert truth(2, shared_kg=500.0) == set()
