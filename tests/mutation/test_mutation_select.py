@@ -155,3 +155,26 @@ def test_recommended_failures_are_read_from_the_report_and_from_the_oracles_outp
     assert mutation_certify.failed_recommended(out) == ["PLAT-KPI-03", "PLAT-KPI-04"]
     assert mutation_certify.failed_recommended(f"{mutation_certify.RECOMMENDED}\n{mutation_certify.MARK} 0") == []
     assert mutation_certify.failed_recommended(None) == [] and mutation_certify.exit_code(out) == 0
+
+
+def test_select_skips_every_annotation_mutant_and_all_but_the_sample_in_a_cosmic_ray_session(tmp_path):
+    """scripts/mutation.py's _select on a real cosmic-ray session of SOURCE: what is left to run is exactly the
+    seeded sample of the mutants outside annotations."""
+    pytest.importorskip("cosmic_ray")
+    from cosmic_ray.work_db import WorkDB, use_db
+    (tmp_path / "m.py").write_text(SOURCE, encoding="utf-8")
+    (tmp_path / "c.toml").write_text('[cosmic-ray]\nmodule-path = "m.py"\ntimeout = 10\nexcluded-modules = []\n'
+                                     'test-command = "true"\n[cosmic-ray.distributor]\nname = "local"\n')
+    assert mutation._cosmic(["init", "c.toml", "s.sqlite"], tmp_path) == 0
+    total, filtered = mutation._select(tmp_path / "s.sqlite", SOURCE, 5, 1, "m.py")
+    spans = annotation_spans(SOURCE)
+    with use_db(str(tmp_path / "s.sqlite"), WorkDB.Mode.open) as db:
+        items = list(db.work_items)
+        done = {item.job_id for item, _ in db.completed_work_items}
+    outside = [w for w in items if not inside(w.mutations[0].start_pos, w.mutations[0].end_pos, spans)]
+    left = [w for w in items if w.job_id not in done]
+    assert total == len(items) and filtered == len(items) - len(outside) and filtered >= 5
+    assert len(left) == 5 and all(w in outside for w in left)
+    keys = [(w.mutations[0].operator_name, w.mutations[0].occurrence) for w in left]
+    assert sorted(keys) == choose([(w.mutations[0].operator_name, w.mutations[0].occurrence) for w in outside],
+                                  5, 1, "m.py")
