@@ -173,7 +173,9 @@ def test_random_mutation_gives_findings_not_exceptions(item, data):
                for f in found)
     if op == "unknown":
         assert "TRAN-REC-01" in rules(found)
-    if op == "drop" and key in CAT[t].required:
+    # a record is judged against the union of evidenced forms (records.toml [[types.X.forms]]): dropping a field
+    # the profile's form requires may leave another city's form whole (Ningbo's retail summary has no batch_id)
+    if op == "drop" and key in CAT[t].required and all(key in f[4] for f in CAT[t].forms):
         assert "TRAN-REC-02" in rules(found)
 
 
