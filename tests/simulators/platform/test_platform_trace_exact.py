@@ -113,3 +113,31 @@ def test_the_first_page_is_the_default():
     ans = _answer(PAGE_DEFAULT + 1)
     assert page(ans) == page(ans, 0, PAGE_DEFAULT)
     assert _ids(page(ans))[0] == list(range(PAGE_DEFAULT)) and page(ans)["cursor"] == "0"
+
+
+def test_a_chain_that_ends_without_an_origin_is_not_complete(platform):
+    """Mutant: ``complete = … ends at an origin/intake or no missing hop`` (a chain with no missing hop but no
+    origin was called complete)."""
+    chain = _veg_chain_with_entry()            # the entry names no origin, no base and no upstream code
+    upload_all(platform, chain)
+    ans = _trace(platform, chain["sale"])
+    assert [h["kind"] for h in ans["chain"]] == ["issued", "issued", "received"]
+    assert ans["complete"] is False
+
+
+def test_the_origin_hop_repeats_its_first_source_at_the_top(platform):
+    """Mutant: ``**sources[-1]`` (the top of the origin hop named the last source, not the first)."""
+    chain = veg_chain()
+    node, rtype, (entry,) = chain["uploads"][0]
+    other = P.commodities.of_kind("vegetable")[1]          # another line of the same batch (its own identity)
+    second = rec(rtype, V, seed=1, **{"batch_id": entry["batch_id"], "goods_code": other.code,
+                                     "goods_name": other.name_zh,
+                                     "weight": "200.000", "area_origin_id": "370783", "area_origin_name": "寿光市",
+                                     "base_name": "第二蔬菜基地", "tran_id": None, "sale_tran_id": None,
+                                     "quarantine_animal_products_id": None, "inspection_meat_id": None})
+    chain["uploads"][0] = (node, rtype, [entry, second])
+    upload_all(platform, chain)
+    origin = _trace(platform, chain["sale"])["chain"][-1]
+    places = [s["place"] for s in origin.get("sources", [origin])]
+    assert places[0] == "寿光蔬菜基地" and origin["place"] == places[0]
+    assert "第二蔬菜基地" in places
