@@ -9,12 +9,15 @@ Ctrl-C), the ``.partial`` file is removed and the final name is left as it was: 
 interrupted run leaves nothing that looks complete.
 
 Contract: the final name is either absent, the previous complete file, or the new
-complete file; never a truncated one.
+complete file; never a truncated one.  A final name that exists and is not a regular file
+(``/dev/null``, ``/dev/stdout``, a FIFO) is written straight through, never renamed over: a
+rename would replace the device itself with a regular file.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -25,6 +28,15 @@ def partial_path(path: str | os.PathLike) -> Path:
     """Where the data of ``path`` are written until complete."""
     p = Path(path)
     return p.with_name(p.name + PARTIAL_SUFFIX)
+
+
+def is_special(path: str | os.PathLike) -> bool:
+    """``path`` exists and is not a regular file (a device, FIFO or socket): written in place, never renamed over."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -51,8 +63,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", *, encoding: str | Non
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open writes whole files: mode 'w' or 'wb', not {mode!r}")
     final = Path(path)
-    tmp = partial_path(final)
     kw = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+    if is_special(final):              # /dev/null, /dev/stdout, a FIFO: there is no file to replace
+        with open(final, mode, **kw) as direct:
+            yield direct
+        return
+    tmp = partial_path(final)
     fh = open(tmp, mode, **kw)
     try:
         if perms is not None:

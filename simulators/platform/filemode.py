@@ -13,6 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from simulators.atomic_file import is_special
+
 MODE = 0o600
 
 
@@ -31,6 +33,10 @@ def private_file(path: str | Path) -> None:
 def write_private(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically with mode 0600 (replacing any existing file)."""
     p = Path(path)
+    if is_special(p):                  # /dev/null or a FIFO: written through, never renamed over (see atomic_file)
+        with open(p, "wb") as f:
+            f.write(data)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=str(p.parent or "."))  # mkstemp: mode 0600
     try:
         with os.fdopen(fd, "wb") as f:
