@@ -10,6 +10,7 @@ The virtual environment lives in ``.venv`` beside this file and is
 (re)installed whenever ``pyproject.toml`` changes.  Extra arguments after the
 task are passed on (to pytest for ``test``/``bench``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -73,8 +74,19 @@ def test(extra: list[str]) -> int:
 
 
 def bench(extra: list[str]) -> int:
-    return _run([PY, "-m", "pytest", "tests/bench", "--benchmark-only", "-p", "no:randomly",
-                 "--benchmark-columns=min,mean,median,ops", *extra])
+    return _run(
+        [
+            PY,
+            "-m",
+            "pytest",
+            "tests/bench",
+            "--benchmark-only",
+            "-p",
+            "no:randomly",
+            "--benchmark-columns=min,mean,median,ops",
+            *extra,
+        ]
+    )
 
 
 def mutation(extra: list[str]) -> int:

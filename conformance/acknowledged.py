@@ -22,6 +22,7 @@ lost to a transport error) are :attr:`AcknowledgedLedger.uncertain` and left out
 :class:`~conformance.uploads.Uploader` feeds a ledger it is given; the platform suite's ``acknowledged`` fixture is
 one ledger for the whole run.  Pure bookkeeping: no I/O.  The judge's own reading of the profile (evidence ``profile``), not the platform's code.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,15 +37,15 @@ class AcknowledgedLedger:
     def __init__(self, profile):
         self.profile = profile
         self.types = profile.records.types
-        self._by_id: dict[tuple, tuple[str, str, int]] = {}   # identity (node, type, …) -> (date, goods, grams)
-        self.uncertain: set[str] = set()    #: business days an upload the ledger cannot count may have touched
+        self._by_id: dict[tuple, tuple[str, str, int]] = {}  # identity (node, type, …) -> (date, goods, grams)
+        self.uncertain: set[str] = set()  #: business days an upload the ledger cannot count may have touched
 
     def uncertain_body(self, body: bytes) -> None:
         """An envelope sent as raw bytes, or one whose answer was lost: the business days it names (its DataDate,
         its records' dates) are left out of the judgement, since what the platform stored of it is unknown."""
         try:
             res = self.profile.envelope.parse(body, validate_records=False)
-        except Exception:   # noqa: BLE001 - an unreadable body names no day the ledger could exclude
+        except Exception:  # noqa: BLE001 - an unreadable body names no day the ledger could exclude
             return
         if res.header.get("DataDate"):
             self.uncertain.add(res.header["DataDate"])
@@ -66,11 +67,14 @@ class AcknowledgedLedger:
             if verdict.get(i) not in ("accepted", "duplicate"):
                 continue
             own = OWN_CODE.get(rtype)
-            ident = (node, rtype, "code", rec[own]) if own and rec.get(own) else \
-                (node, rtype, "body", json.dumps(rec, sort_keys=True, ensure_ascii=False))
+            ident = (
+                (node, rtype, "code", rec[own])
+                if own and rec.get(own)
+                else (node, rtype, "body", json.dumps(rec, sort_keys=True, ensure_ascii=False))
+            )
             day = (rt.business_date(rec) if rt is not None else None) or data_date
             if verdict[i] == "duplicate":
-                if ident not in self._by_id:    # held before this run, or a correction of another identity
+                if ident not in self._by_id:  # held before this run, or a correction of another identity
                     self.uncertain.add(day)
                 continue
             goods = rec.get("goods_code") or rec.get("meat_code") or ""

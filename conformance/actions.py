@@ -18,6 +18,7 @@ An action that is not available raises :class:`ActionMissing` (a pytest skip who
 ``not-tested``, naming the action); a command that fails raises :class:`ActionFailed` (verdict ``error``);
 one that runs past its time, ``TimeoutError`` (verdict ``timeout``).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,9 @@ NT_PREFIX = "roucai-not-tested: "
 
 @dataclass(frozen=True)
 class ActionSpec:
-    how: str                       #: "command" | "prompt" | "control"
-    argv: tuple[str, ...] = ()     #: the command's words (templates)
-    url: str = ""                  #: the control channel
+    how: str  #: "command" | "prompt" | "control"
+    argv: tuple[str, ...] = ()  #: the command's words (templates)
+    url: str = ""  #: the control channel
     timeout_s: float = DEFAULT_TIMEOUT_S
 
 
@@ -55,9 +56,14 @@ class ActionMissing(pytest.skip.Exception):
     def __init__(self, actions: list[str], zh_what: str = "", en_what: str = ""):
         self.actions = list(actions)
         names = " / ".join(self.actions)
-        self.zh = f"未测试：需要操作 {names}" + (f"（{zh_what}）" if zh_what else "") + "，请在能力声明 [actions] 中声明"
-        self.en = f"not tested: needs action {names}" + (f" ({en_what})" if en_what else "") + \
-            "; declare it in the capability statement's [actions]"
+        self.zh = (
+            f"未测试：需要操作 {names}" + (f"（{zh_what}）" if zh_what else "") + "，请在能力声明 [actions] 中声明"
+        )
+        self.en = (
+            f"not tested: needs action {names}"
+            + (f" ({en_what})" if en_what else "")
+            + "; declare it in the capability statement's [actions]"
+        )
         super().__init__(msg=NT_PREFIX + self.en, allow_module_level=False)
 
 
@@ -112,6 +118,7 @@ class ActionRunner:
         t0 = time.monotonic()
         if s.how == "control":
             from simulators.devices.control import ControlError, send_action
+
             try:
                 out = send_action(s.url, name, p, timeout=s.timeout_s)
             except ControlError as exc:
@@ -120,16 +127,17 @@ class ActionRunner:
             out = self._prompt(name, p, s.timeout_s)
         else:
             out = self._command(name, p, s)
-        self.evidence.append_jsonl("actions.jsonl", {"n": self._n, "action": name, "params": p, "how": s.how,
-                                                    "seconds": round(time.monotonic() - t0, 3)})
+        self.evidence.append_jsonl(
+            "actions.jsonl",
+            {"n": self._n, "action": name, "params": p, "how": s.how, "seconds": round(time.monotonic() - t0, 3)},
+        )
         return out
 
     def _command(self, name: str, params: dict, s: ActionSpec):
         argv = [w.format(**params) for w in s.argv]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                        start_new_session=True)
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
             except OSError as exc:
                 raise ActionFailed(f"action {name}: command could not run: {argv}: {exc}") from None
             try:
@@ -140,14 +148,15 @@ class ActionRunner:
                 except ProcessLookupError:
                     pass
                 proc.wait(5)
-                raise TimeoutError(f"action {name}: command did not finish within {s.timeout_s:g} s: {argv}") \
-                    from None
+                raise TimeoutError(f"action {name}: command did not finish within {s.timeout_s:g} s: {argv}") from None
             out.seek(0)
             err.seek(0)
             stdout = out.read(1 << 20).decode("utf-8", "replace")
             stderr = err.read(1 << 16).decode("utf-8", "replace")
-        self.evidence.attach_text(f"action-{self._n:03d}-{name}.log",
-                                  f"$ {shlex.join(argv)}\nexit {rc}\n--- stdout\n{stdout}\n--- stderr\n{stderr}")
+        self.evidence.attach_text(
+            f"action-{self._n:03d}-{name}.log",
+            f"$ {shlex.join(argv)}\nexit {rc}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        )
         if rc != 0:
             raise ActionFailed(f"action {name}: command failed (exit {rc}): {argv}: {stderr[-300:]}")
         if not self.catalogue[name].output:
@@ -165,8 +174,13 @@ class ActionRunner:
         except OSError as exc:
             raise ActionFailed(f"action {name}: cannot open the terminal {self.tty} to ask: {exc}") from None
         try:
-            os.write(fd, (f"\n>>> 操作 {name}：{zh}\n>>> action {name}: {en}\n"
-                          f"    完成后按回车 / press Enter when done ({timeout_s:g} s) ").encode("utf-8"))
+            os.write(
+                fd,
+                (
+                    f"\n>>> 操作 {name}：{zh}\n>>> action {name}: {en}\n"
+                    f"    完成后按回车 / press Enter when done ({timeout_s:g} s) "
+                ).encode("utf-8"),
+            )
             ready, _, _ = select.select([fd], [], [], timeout_s)
             if not ready:
                 raise TimeoutError(f"action {name}: nobody confirmed it at the bench within {timeout_s:g} s")
@@ -182,21 +196,27 @@ def parse_actions_table(table: dict, source: str):
     specs: dict[str, ActionSpec] = {}
     control = table.get("control")
     if control is not None and not (isinstance(control, str) and control.startswith("socket://")):
-        raise ValueError(f"{source}：[actions] control 须为 socket://HOST:PORT",
-                         f"{source}: [actions] control must be socket://HOST:PORT")
+        raise ValueError(
+            f"{source}：[actions] control 须为 socket://HOST:PORT",
+            f"{source}: [actions] control must be socket://HOST:PORT",
+        )
     for name, val in table.items():
         if name == "control":
             continue
         if name not in cat:
-            raise ValueError(f"{source}：[actions] 中的未知操作「{name}」，可选：{', '.join(cat.names)}",
-                             f"{source}: unknown action {name!r} in [actions]; one of {', '.join(cat.names)}")
+            raise ValueError(
+                f"{source}：[actions] 中的未知操作「{name}」，可选：{', '.join(cat.names)}",
+                f"{source}: unknown action {name!r} in [actions]; one of {', '.join(cat.names)}",
+            )
         timeout = cat[name].timeout_s
         if isinstance(val, dict):
             timeout = val.get("timeout_s", timeout)
             val = val.get("command")
         if not isinstance(timeout, (int, float)) or not 0 < timeout <= 86_400 * 2:
-            raise ValueError(f"{source}：操作「{name}」的 timeout_s 须在 0 到 172800 秒之间",
-                             f"{source}: timeout_s of action {name!r} must be within (0, 172800] s")
+            raise ValueError(
+                f"{source}：操作「{name}」的 timeout_s 须在 0 到 172800 秒之间",
+                f"{source}: timeout_s of action {name!r} must be within (0, 172800] s",
+            )
         if val == "prompt":
             specs[name] = ActionSpec("prompt", timeout_s=float(timeout))
             continue
@@ -206,8 +226,10 @@ def parse_actions_table(table: dict, source: str):
             except ValueError:
                 val = None
         if not (isinstance(val, list) and val and all(isinstance(w, str) for w in val)):
-            raise ValueError(f"{source}：操作「{name}」须映射为命令（argv 列表或字符串）或 \"prompt\"",
-                             f"{source}: action {name!r} must map to a command (argv list or string) or \"prompt\"")
+            raise ValueError(
+                f'{source}：操作「{name}」须映射为命令（argv 列表或字符串）或 "prompt"',
+                f'{source}: action {name!r} must map to a command (argv list or string) or "prompt"',
+            )
         allowed = set(cat[name].params)
         for w in val:
             try:
@@ -216,8 +238,10 @@ def parse_actions_table(table: dict, source: str):
                 used = {"{"}
             bad = used - allowed
             if bad:
-                raise ValueError(f"{source}：操作「{name}」的命令使用了未知占位符 {sorted(bad)}（可用：{sorted(allowed)}）",
-                                 f"{source}: the command of {name!r} uses unknown placeholders {sorted(bad)} "
-                                 f"(available: {sorted(allowed)})")
+                raise ValueError(
+                    f"{source}：操作「{name}」的命令使用了未知占位符 {sorted(bad)}（可用：{sorted(allowed)}）",
+                    f"{source}: the command of {name!r} uses unknown placeholders {sorted(bad)} "
+                    f"(available: {sorted(allowed)})",
+                )
         specs[name] = ActionSpec("command", tuple(val), timeout_s=float(timeout))
     return specs, control

@@ -11,6 +11,7 @@ report folder always gives the same bundle bytes.
 interrupted run writes no bundle, and one whose ``results.json`` says ``interrupted`` is
 refused); an empty list means intact.  The zip is written atomically (``.partial``, fsync, rename).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,9 @@ _EPOCH = (2020, 1, 1, 0, 0, 0)
 
 
 def write_bundle(folder: Path, out: Path) -> Path:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p != out and p.name != MANIFEST
-                   and p.suffix != ".partial")
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p != out and p.name != MANIFEST and p.suffix != ".partial"
+    )
     lines = []
     with atomic_open(out, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as z:
         for p in files:

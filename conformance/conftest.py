@@ -14,6 +14,7 @@
   evidence (``http.jsonl``); ``uploader`` — an :class:`~conformance.uploads.Uploader` on it.
 * ``records`` — a :class:`~conformance.testrecords.RecordMaker` for fresh valid records.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,6 +31,7 @@ HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 @pytest.fixture(scope="session")
 def city(profile, capabilities, seed):
     from simulators.city import generate_city
+
     return generate_city(str(capabilities.capabilities.get("city_preset", "tiny")), seed, profile)
 
 
@@ -37,12 +39,14 @@ def city(profile, capabilities, seed):
 def platform(request, target, capabilities, city, tmp_path_factory):
     if target.is_builtin:
         from conformance.variants import load_variants
+
         v = load_variants().get(target.variant) if target.variant else None
         variant = v.switch if v is not None and v.actor == "city_platform" else None
         try:
-            deadline = str(capabilities.capabilities.get("stop_ack_deadline_s", 600))   # PLAT-STOP-02 alert
-            put = launch_builtin(city, tmp_path_factory.mktemp("platform"), variant,
-                                 args=["--stop-ack-deadline", deadline])
+            deadline = str(capabilities.capabilities.get("stop_ack_deadline_s", 600))  # PLAT-STOP-02 alert
+            put = launch_builtin(
+                city, tmp_path_factory.mktemp("platform"), variant, args=["--stop-ack-deadline", deadline]
+            )
         except PlatformError as exc:
             pytest.fail(str(exc), pytrace=False)
     elif target.is_platform:
@@ -52,6 +56,7 @@ def platform(request, target, capabilities, city, tmp_path_factory):
         except PlatformError as exc:
             pytest.fail(str(exc), pytrace=False)
         from conformance.plugin import PLUGIN_NAME
+
         put.restart_log = request.config.pluginmanager.get_plugin(PLUGIN_NAME).report_root / "restart.log"
     else:
         pytest.skip("the target is not a platform")
@@ -77,14 +82,17 @@ def message_authentication(capabilities):
 
     def check() -> None:
         why = no_mac_reason(capabilities)
-        if why is not None:   # an AssertionError: the verdict is fail (the requirement is not met), not error
+        if why is not None:  # an AssertionError: the verdict is fail (the requirement is not met), not error
             raise AssertionError(f"{why[0]} / {why[1]}")
+
     return check
 
 
 @pytest.fixture
 def http(evidence):
-    with httpx.Client(timeout=HTTP_TIMEOUT, event_hooks=evidence.httpx_hooks(), trust_env=False, verify=client_verify()) as c:
+    with httpx.Client(
+        timeout=HTTP_TIMEOUT, event_hooks=evidence.httpx_hooks(), trust_env=False, verify=client_verify()
+    ) as c:
         yield c
 
 
@@ -92,12 +100,14 @@ def http(evidence):
 def acknowledged(profile):
     """One :class:`~conformance.acknowledged.AcknowledgedLedger` for the run: every upload through ``uploader``."""
     from conformance.acknowledged import AcknowledgedLedger
+
     return AcknowledgedLedger(profile)
 
 
 @pytest.fixture
 def uploader(http, profile, platform, acknowledged):
     from conformance.uploads import Uploader
+
     return Uploader(http, profile, platform.url, platform.upload_path, platform.keys, ledger=acknowledged)
 
 
@@ -112,4 +122,5 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def records(profile, city, seed):
     from conformance.testrecords import RecordMaker
+
     return RecordMaker(profile, city, seed)

@@ -9,6 +9,7 @@ or names an unknown id).
 :func:`collect_tests` collects the suites with pytest (no test runs) and
 returns ``{nodeid: [requirement ids]}``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,9 +36,12 @@ class _Collector:
 def collect_tests(root: Path = SUITES_ROOT) -> tuple[dict[str, list[str]], list[str]]:
     """(tests → requirement ids, collection errors) of every suite under ``root``."""
     import pytest
+
     col = _Collector()
-    rc = pytest.main([str(root), "--collect-only", "-c", str(root / "pytest.ini"),
-                      "--rootdir", str(root), "-p", "no:terminal"], plugins=[col])
+    rc = pytest.main(
+        [str(root), "--collect-only", "-c", str(root / "pytest.ini"), "--rootdir", str(root), "-p", "no:terminal"],
+        plugins=[col],
+    )
     if rc not in (0, 5):
         col.errors.append(f"pytest exit code {int(rc)}")
     return col.tests, col.errors
@@ -56,10 +60,24 @@ def coverage(catalogue, tests: dict[str, list[str]]) -> dict:
         status = "tested" if checked else ("reasoned" if reason else "missing")
         if status == "missing":
             missing.append(q.id)
-        rows.append({"id": q.id, "level": q.level, "area": q.area, "status": status,
-                     "tests": checked, "not_tested_reason": reason})
+        rows.append(
+            {
+                "id": q.id,
+                "level": q.level,
+                "area": q.area,
+                "status": status,
+                "tests": checked,
+                "not_tested_reason": reason,
+            }
+        )
     known = set(catalogue.ids)
     orphans = sorted(n for n, reqs in tests.items() if not reqs)
     unknown = sorted({f"{n}: {r}" for n, reqs in tests.items() for r in reqs if r not in known})
-    return {"requirements": rows, "missing": missing, "orphan_tests": orphans, "unknown_ids": unknown,
-            "tests": len(tests), "ok": not missing and not orphans and not unknown}
+    return {
+        "requirements": rows,
+        "missing": missing,
+        "orphan_tests": orphans,
+        "unknown_ids": unknown,
+        "tests": len(tests),
+        "ok": not missing and not orphans and not unknown,
+    }

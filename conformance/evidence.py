@@ -7,6 +7,7 @@ temporary folder and still listed.  HTTP exchanges go to ``http.jsonl``
 through :meth:`Evidence.httpx_hooks`; serial traces are attached by the
 fixtures that own the line.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,6 +67,7 @@ class Evidence:
 
     def httpx_hooks(self) -> dict:
         """``event_hooks`` for an ``httpx.Client``: every exchange to ``http.jsonl``."""
+
         def on_request(request):
             request.extensions["roucai_t0"] = time.monotonic()
 
@@ -73,13 +75,25 @@ class Evidence:
             response.read()
             req = response.request
             t0 = req.extensions.get("roucai_t0", time.monotonic())
-            self.append_jsonl("http.jsonl", {
-                "t": time.time(), "ms": round((time.monotonic() - t0) * 1000, 2),
-                "request": {"method": req.method, "url": str(req.url),
-                            "headers": {k: v for k, v in req.headers.items() if k.lower() != "authorization"},
-                            "body": _text(req.content)},
-                "response": {"status": response.status_code, "headers": dict(response.headers),
-                             "body": _text(response.content)}})
+            self.append_jsonl(
+                "http.jsonl",
+                {
+                    "t": time.time(),
+                    "ms": round((time.monotonic() - t0) * 1000, 2),
+                    "request": {
+                        "method": req.method,
+                        "url": str(req.url),
+                        "headers": {k: v for k, v in req.headers.items() if k.lower() != "authorization"},
+                        "body": _text(req.content),
+                    },
+                    "response": {
+                        "status": response.status_code,
+                        "headers": dict(response.headers),
+                        "body": _text(response.content),
+                    },
+                },
+            )
+
         return {"request": [on_request], "response": [on_response]}
 
 

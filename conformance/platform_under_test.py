@@ -36,6 +36,7 @@ statement's ``[capabilities]`` table:
 Every wait is bounded; errors are :class:`PlatformError` (an ``error`` verdict: the harness
 could not set the target up) with a bilingual message.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -65,30 +66,37 @@ class PlatformError(RoucaiError):
 
     exit_code = 3
 
-    def __str__(self) -> str:      # both languages: it ends up in verdicts and logs read by either reader
+    def __str__(self) -> str:  # both languages: it ends up in verdicts and logs read by either reader
         return f"{self.zh} / {self.en}"
 
 
 class PlatformUnderTest:
     """What the suites need of the platform: its URL, the nodes' keys, and (built-in) control."""
 
-    def __init__(self, url: str, keys: dict[str, str], *, upload_path: str = UPLOAD_PATH,
-                 builtin: bool = False, capabilities: dict | None = None):
+    def __init__(
+        self,
+        url: str,
+        keys: dict[str, str],
+        *,
+        upload_path: str = UPLOAD_PATH,
+        builtin: bool = False,
+        capabilities: dict | None = None,
+    ):
         self.url = url.rstrip("/")
         self.keys = keys
         self.upload_path = upload_path
         self.builtin = builtin
         self.capabilities = capabilities or {}
-        self.proc = None            # builtin: the PlatformProcess
+        self.proc = None  # builtin: the PlatformProcess
         self.db: str | None = None
         self.workdir: Path | None = None
         self.env: dict = {}
         self.args: list[str] = []
         self.restart_command: str | None = self.capabilities.get("restart_command")
         self.health_path = str(self.capabilities.get("health_path", HEALTH_PATH))
-        self.restart_log: Path | None = None     #: where restart_command's output goes (set by the session)
-        self.log_file: Path | None = None        #: the external platform's operating log (``log_file``)
-        self.statement_dir: Path | None = None   #: where restart_command runs (the statement's folder)
+        self.restart_log: Path | None = None  #: where restart_command's output goes (set by the session)
+        self.log_file: Path | None = None  #: the external platform's operating log (``log_file``)
+        self.statement_dir: Path | None = None  #: where restart_command runs (the statement's folder)
 
     # -- control --------------------------------------------------------------
     @property
@@ -104,13 +112,15 @@ class PlatformUnderTest:
         """Restart on the same URL and data: kill -9 (``kill``) or SIGTERM, then start again."""
         if self.builtin:
             from simulators.platform.launcher import LaunchError, PlatformProcess
+
             port = self.url.rsplit(":", 1)[1]
             if args is not None:
                 self.args = list(args)
             self.proc.kill() if kill else self.proc.stop()
             try:
-                self.proc = PlatformProcess(self.db, args=[*self.args, "--port", port], env=self.env,
-                                            timeout=20).start()
+                self.proc = PlatformProcess(
+                    self.db, args=[*self.args, "--port", port], env=self.env, timeout=20
+                ).start()
             except LaunchError as exc:
                 raise PlatformError("参考平台重启失败", f"the reference platform did not restart: {exc}")
             return
@@ -130,8 +140,10 @@ class PlatformUnderTest:
                 if ok:
                     return
                 if time.monotonic() > end:
-                    raise PlatformError(f"平台在 {limit:g} 秒内未恢复健康（{last}）",
-                                        f"the platform was not healthy within {limit:g} s ({last})")
+                    raise PlatformError(
+                        f"平台在 {limit:g} 秒内未恢复健康（{last}）",
+                        f"the platform was not healthy within {limit:g} s ({last})",
+                    )
                 time.sleep(0.2)
 
     def age_contact(self, node_id: str, seconds: float) -> bool:
@@ -142,8 +154,9 @@ class PlatformUnderTest:
         con = sqlite3.connect(self.db, timeout=10)
         try:
             with con:
-                n = con.execute("UPDATE nodes SET last_seen_ms = ?, last_upload_ms = ? WHERE node_id = ?",
-                                (then, then, node_id)).rowcount
+                n = con.execute(
+                    "UPDATE nodes SET last_seen_ms = ?, last_upload_ms = ? WHERE node_id = ?", (then, then, node_id)
+                ).rowcount
         finally:
             con.close()
         return n == 1
@@ -158,6 +171,7 @@ def admin(db: str):
     """The reference platform database's registry (``simulators.platform.admin``, the library behind
     ``roucai serve admin``); its errors become :class:`PlatformError` (a harness error, never a verdict)."""
     from simulators.platform import admin as lib
+
     try:
         with lib.registry(db) as reg:
             yield reg
@@ -166,26 +180,29 @@ def admin(db: str):
     except Exception as exc:  # noqa: BLE001 - the registry's and storage's own errors, all bilingual or plain
         zh = getattr(exc, "zh", None) or str(exc)
         en = getattr(exc, "en", None) or str(exc)
-        raise PlatformError(f"参考平台管理操作失败：{zh}", f"administering the reference platform failed: {en}") from exc
+        raise PlatformError(
+            f"参考平台管理操作失败：{zh}", f"administering the reference platform failed: {en}"
+        ) from exc
 
 
 def launch_builtin(city, workdir: Path, variant: str | None = None, args: list[str] = ()) -> PlatformUnderTest:
     """The reference city platform with ``city`` registered, in a subprocess on 127.0.0.1."""
     from simulators.city import dumps
     from simulators.platform.launcher import LaunchError, PlatformProcess
+
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "city.json").write_text(dumps(city), "utf-8")
     db = str(workdir / "platform.db")
     keys_file = workdir / "keys.json"
     from simulators.platform.admin import import_city, write_keys
+
     with admin(db) as reg:
         keys = import_city(reg, json.loads((workdir / "city.json").read_text("utf-8")))
     write_keys(keys_file, keys)
     env = {"ROUCAI_PLATFORM_VARIANT": variant} if variant else {"ROUCAI_PLATFORM_VARIANT": ""}
     args = [*args, *_tls_args(workdir, args)]
     try:
-        proc = PlatformProcess(db, args=list(args), env=env, timeout=20,
-                               log_file=workdir / "platform.log").start()
+        proc = PlatformProcess(db, args=list(args), env=env, timeout=20, log_file=workdir / "platform.log").start()
     except LaunchError as exc:
         raise PlatformError("参考平台未能启动", f"the reference platform did not start: {exc}")
     put = PlatformUnderTest(proc.url, keys, builtin=True)
@@ -199,8 +216,10 @@ def _tls_args(workdir: Path, args) -> list[str]:
     ``--ca`` would set it); nothing for other profiles or when ``args`` already carry a certificate."""
     from profiles import load_profile
     from simulators.tls import ENV_CA, self_signed
+
     if load_profile().transport.get("tls", {}).get("mode") != "required" or any(
-            a in ("--tls-self-signed", "--tls-cert") for a in args):
+        a in ("--tls-self-signed", "--tls-cert") for a in args
+    ):
         return []
     cert, _key = self_signed(workdir / "tls")
     os.environ[ENV_CA] = str(cert.resolve())
@@ -210,14 +229,21 @@ def _tls_args(workdir: Path, args) -> list[str]:
 def launch_central(workdir: Path, city_id: str, city_name: str) -> tuple[object, str]:
     """A reference *central* platform (subprocess) with ``city_id`` registered: (process, the city's key)."""
     from simulators.platform.launcher import LaunchError, PlatformProcess
+
     workdir.mkdir(parents=True, exist_ok=True)
     db = str(workdir / "central.db")
     from simulators.platform.admin import register_city
+
     with admin(db) as reg:
         _, key = register_city(reg, city_id, city_name)
     try:
-        proc = PlatformProcess(db, args=["--role", "central"], env={"ROUCAI_PLATFORM_VARIANT": ""}, timeout=20,
-                               log_file=workdir / "central.log").start()
+        proc = PlatformProcess(
+            db,
+            args=["--role", "central"],
+            env={"ROUCAI_PLATFORM_VARIANT": ""},
+            timeout=20,
+            log_file=workdir / "central.log",
+        ).start()
     except LaunchError as exc:
         raise PlatformError("中央平台未能启动", f"the central platform did not start: {exc}")
     return proc, key
@@ -251,8 +277,9 @@ def run_detached(command: str, limit: float, log: Path | None, cwd: Path | None 
         raise PlatformError(f"restart_command 无法解析：{exc}", f"restart_command cannot be parsed: {exc}")
     sink = open(log, "ab") if log is not None else subprocess.DEVNULL
     try:
-        proc = subprocess.run(argv, timeout=limit, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
-                              start_new_session=True, cwd=cwd)
+        proc = subprocess.run(
+            argv, timeout=limit, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True, cwd=cwd
+        )
     except subprocess.TimeoutExpired:
         raise PlatformError(f"restart_command 超过 {limit:g} 秒未结束", f"restart_command ran past {limit:g} s")
     except OSError as exc:
@@ -276,12 +303,15 @@ def connect_external(url: str, capabilities: dict, statement_dir: Path) -> Platf
     """The user's platform; keys from ``keys_file`` (see the module docstring)."""
     name = capabilities.get("keys_file")
     if not name:
-        raise PlatformError("能力声明须给出 [capabilities] keys_file（节点密钥，import-city --keys-out 写出的 JSON）",
-                            "the capability statement must name [capabilities] keys_file (the nodes' keys: the "
-                            "JSON import-city --keys-out writes)")
+        raise PlatformError(
+            "能力声明须给出 [capabilities] keys_file（节点密钥，import-city --keys-out 写出的 JSON）",
+            "the capability statement must name [capabilities] keys_file (the nodes' keys: the "
+            "JSON import-city --keys-out writes)",
+        )
     keys = read_keys((statement_dir / str(name)).resolve())
-    put = PlatformUnderTest(url, keys, upload_path=str(capabilities.get("upload_path", UPLOAD_PATH)),
-                            capabilities=capabilities)
+    put = PlatformUnderTest(
+        url, keys, upload_path=str(capabilities.get("upload_path", UPLOAD_PATH)), capabilities=capabilities
+    )
     put.statement_dir = statement_dir
     if capabilities.get("log_file"):
         put.log_file = (statement_dir / str(capabilities["log_file"])).resolve()

@@ -18,6 +18,7 @@ What it adds:
   and the hashed result bundle in ``--report DIR``; a run stopped by Ctrl-C (or SIGTERM, which
   ``roucai certify`` turns into the same) is INTERRUPTED: results and reports say so, no bundle.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -54,13 +55,25 @@ def pytest_addoption(parser):
     g.addoption("--target", default=None, help="target URL or 'builtin' (default builtin) / 被测对象")
     g.addoption("--capabilities", default=None, help="capability statement (TOML) / 能力声明")
     g.addoption("--seed", type=int, default=None, help="seed of every simulation in the run (default 1)")
-    g.addoption("--report", dest="roucai_report", default=None,
-                help="folder for results.json, report.zh.html, report.en.html, bundle.zip")
-    g.addoption("--conformance-timeout", type=float, default=60.0,
-                help="per-test time budget in seconds (default 60); past it the verdict is timeout")
+    g.addoption(
+        "--report",
+        dest="roucai_report",
+        default=None,
+        help="folder for results.json, report.zh.html, report.en.html, bundle.zip",
+    )
+    g.addoption(
+        "--conformance-timeout",
+        type=float,
+        default=60.0,
+        help="per-test time budget in seconds (default 60); past it the verdict is timeout",
+    )
     g.addoption("--roucai-progress", action="store_true", help="one line per test with its verdict")
-    g.addoption("--roucai-lang", choices=("zh", "en"), default="zh",
-                help="language of the progress lines and the summary table (default zh)")
+    g.addoption(
+        "--roucai-lang",
+        choices=("zh", "en"),
+        default="zh",
+        help="language of the progress lines and the summary table (default zh)",
+    )
 
 
 def pytest_configure(config):
@@ -84,11 +97,12 @@ class ConformanceSession:
         self.capabilities = None
         self.catalogue = None
         self.profile = None
-        self.target_down = None     #: the TargetDown a session fixture raised, if any
+        self.target_down = None  #: the TargetDown a session fixture raised, if any
 
     # -- set-up ----------------------------------------------------------------
     def _activate(self):
         from profiles import load_profile
+
         try:
             self.target = parse_target(self.config.getoption("target") or "builtin")
             cap_file = self.config.getoption("capabilities")
@@ -99,11 +113,13 @@ class ConformanceSession:
             else:
                 raise CapabilityError(
                     "非内置目标需要能力声明：--capabilities FILE（见 docs/certify.md）",
-                    "a target other than builtin needs a capability statement: --capabilities FILE")
+                    "a target other than builtin needs a capability statement: --capabilities FILE",
+                )
         except (TargetError, CapabilityError) as exc:
             raise pytest.UsageError(f"{exc.zh} / {exc.en}")
         from .recipe import target_profile
-        try:   # the harness signs with the recipe the target declares (capability verify_code)
+
+        try:  # the harness signs with the recipe the target declares (capability verify_code)
             self.profile = target_profile(load_profile(), self.capabilities)
         except CapabilityError as exc:
             raise pytest.UsageError(f"{exc.zh} / {exc.en}")
@@ -124,14 +140,18 @@ class ConformanceSession:
         if not marked:
             return
         from profiles import load_profile
+
         known = set(load_profile().requirements.ids)
-        undeclared = [f"{it.nodeid}: {[r for m in it.iter_markers('requirement') for r in m.args if r not in known]}"
-                      for it in marked
-                      if any(r not in known for m in it.iter_markers("requirement") for r in m.args)]
+        undeclared = [
+            f"{it.nodeid}: {[r for m in it.iter_markers('requirement') for r in m.args if r not in known]}"
+            for it in marked
+            if any(r not in known for m in it.iter_markers("requirement") for r in m.args)
+        ]
         if undeclared:
             raise pytest.UsageError(
                 "测试声明了目录中不存在的需求编号 / tests name requirement ids that are not in the catalogue:\n  "
-                + "\n  ".join(undeclared))
+                + "\n  ".join(undeclared)
+            )
         self._activate()
         unknown = []
         for it in marked:
@@ -148,10 +168,20 @@ class ConformanceSession:
             kinds = _implied_kinds(it, kinds)
             ok, why_zh, why_en = self.capabilities.applies(kinds, needs)
             self.items[it.nodeid] = {
-                "nodeid": it.nodeid, "name": it.name, "suite": _suite_of(it),
-                "requirements": reqs, "doc": (it.function.__doc__ or "").strip() if hasattr(it, "function") else "",
-                "selection_zh": why_zh, "selection_en": why_en, "verdict": None,
-                "reason_zh": "", "reason_en": "", "duration_s": 0.0, "evidence": [], "notes": []}
+                "nodeid": it.nodeid,
+                "name": it.name,
+                "suite": _suite_of(it),
+                "requirements": reqs,
+                "doc": (it.function.__doc__ or "").strip() if hasattr(it, "function") else "",
+                "selection_zh": why_zh,
+                "selection_en": why_en,
+                "verdict": None,
+                "reason_zh": "",
+                "reason_en": "",
+                "duration_s": 0.0,
+                "evidence": [],
+                "notes": [],
+            }
             if not ok:
                 it.add_marker(pytest.mark.skip(reason=NA_PREFIX + why_en))
                 continue
@@ -162,11 +192,14 @@ class ConformanceSession:
         if unknown:
             raise pytest.UsageError(
                 "测试声明了目录中不存在的需求编号 / tests name requirement ids that are not in the catalogue:\n  "
-                + "\n  ".join(unknown))
+                + "\n  ".join(unknown)
+            )
         for it in items:  # unmarked tests in a conformance run are not allowed either
             if it.nodeid not in self.items and not it.get_closest_marker("requirement"):
-                raise pytest.UsageError(f"{it.nodeid}: 一致性测试必须声明需求编号 / a conformance test must "
-                                        "declare requirement ids (@pytest.mark.requirement)")
+                raise pytest.UsageError(
+                    f"{it.nodeid}: 一致性测试必须声明需求编号 / a conformance test must "
+                    "declare requirement ids (@pytest.mark.requirement)"
+                )
 
     # -- running ---------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -177,8 +210,10 @@ class ConformanceSession:
             budget = float(m.args[0]) if m else self.config.getoption("conformance_timeout")
         use_alarm = budget and threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
         if use_alarm:
+
             def on_alarm(signum, frame):
                 raise ConformanceTimeout(f"test exceeded its time budget of {budget:g} s")
+
             old = signal.signal(signal.SIGALRM, on_alarm)
             signal.setitimer(signal.ITIMER_REAL, budget)
         try:
@@ -196,7 +231,7 @@ class ConformanceSession:
         if rec is None:
             return
         if call.excinfo is not None and call.excinfo.errisinstance(TargetDown) and self.target_down is None:
-            self.target_down = call.excinfo.value      # the target did not come up: no verdict, stop here
+            self.target_down = call.excinfo.value  # the target did not come up: no verdict, stop here
             item.session.shouldstop = "target down"
         verdict, zh, en = _verdict_of(rep, call)
         ev = self.evidence.get(item.nodeid)
@@ -221,8 +256,9 @@ class ConformanceSession:
     def _junit_properties(item, rep, rec):
         # junitxml reads the properties of the last report of a test (teardown, or setup if skipped)
         own = [(k, v) for k, v in item.user_properties if k not in ("requirement", "verdict")]
-        rep.user_properties = own + [("requirement", r) for r in rec["requirements"]] + [
-            ("verdict", rec["verdict"] or V.ERROR)]
+        rep.user_properties = (
+            own + [("requirement", r) for r in rec["requirements"]] + [("verdict", rec["verdict"] or V.ERROR)]
+        )
 
     def pytest_runtest_logreport(self, report):
         if not (self.active and self.config.getoption("roucai_progress")) or report.when != "teardown":
@@ -232,9 +268,11 @@ class ConformanceSession:
             return
         done = sum(1 for r in self.items.values() if r["verdict"] is not None)
         lang = self.config.getoption("roucai_lang")
-        line = (f"[{done}/{len(self.items)}] {V.label(rec['verdict'], lang):<6} {','.join(rec['requirements'])}  "
-                f"{rec['name']} ({rec['duration_s']:.2f}s)")
-        print(line, file=sys.stderr, flush=True)   # stdout stays for the summary (or --json)
+        line = (
+            f"[{done}/{len(self.items)}] {V.label(rec['verdict'], lang):<6} {','.join(rec['requirements'])}  "
+            f"{rec['name']} ({rec['duration_s']:.2f}s)"
+        )
+        print(line, file=sys.stderr, flush=True)  # stdout stays for the summary (or --json)
 
     # -- results ---------------------------------------------------------------
     def pytest_keyboard_interrupt(self, excinfo):
@@ -244,8 +282,9 @@ class ConformanceSession:
         if not self.active:
             return
         from .results import build_results, mark_interrupted, mark_target_down, write_outputs
+
         results = build_results(self)
-        if self.target_down is not None:        # stopped on purpose (session.shouldstop): the target is down
+        if self.target_down is not None:  # stopped on purpose (session.shouldstop): the target is down
             mark_target_down(results, self.target_down.zh, self.target_down.en)
         elif exitstatus == pytest.ExitCode.INTERRUPTED or getattr(self, "interrupted_by", None):
             mark_interrupted(results, getattr(self, "interrupted_by", None) or "SIGINT")
@@ -257,6 +296,7 @@ class ConformanceSession:
         if not res:
             return
         from .textsummary import summary_lines
+
         lang = self.config.getoption("roucai_lang")
         terminalreporter.section("roucai conformance" if lang == "en" else "roucai 一致性判定")
         for line in summary_lines(res, lang, verbose=self.config.getoption("verbose") > 0):
@@ -298,13 +338,16 @@ def _verdict_of(rep, call):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
         reason = reason.removeprefix("Skipped: ")
         if reason.startswith(NA_PREFIX):
-            reason = reason[len(NA_PREFIX):]
+            reason = reason[len(NA_PREFIX) :]
         return V.NOT_APPLICABLE, reason, reason
     if rep.failed:
         text = _short(rep)
         if exc is None and "XPASS(strict)" in text:
-            return (V.UNEXPECTED_PASS, "声明为预期失败的测试通过了：请更新能力声明",
-                    "a declared expected failure passed: update the capability statement")
+            return (
+                V.UNEXPECTED_PASS,
+                "声明为预期失败的测试通过了：请更新能力声明",
+                "a declared expected failure passed: update the capability statement",
+            )
         if exc is not None and exc.errisinstance((ConformanceTimeout, TimeoutError)):
             return V.TIMEOUT, "超时：" + text, "timeout: " + text
         if rep.when == "call" and exc is not None and exc.errisinstance(AssertionError):
@@ -357,7 +400,9 @@ def evidence(request) -> Evidence:
     """Evidence of the running test (files and notes that go into the report and bundle)."""
     s = _session(request)
     ev = Evidence(s.evidence_root, request.node.nodeid, s.report_root)
-    ev.append_jsonl("meta.jsonl", {"seed": s.seed, "target": s.target.url,
-                                   "started": _dt.datetime.now(_dt.timezone.utc).isoformat()})
+    ev.append_jsonl(
+        "meta.jsonl",
+        {"seed": s.seed, "target": s.target.url, "started": _dt.datetime.now(_dt.timezone.utc).isoformat()},
+    )
     s.evidence[request.node.nodeid] = ev
     return ev

@@ -20,6 +20,7 @@ and every detail (the report folder's ``preflight.log``).
   raises :class:`TargetDown` there, and the run ends with no verdict (exit 3) all the same;
 * builtin: nothing (the harness starts the reference itself).
 """
+
 from __future__ import annotations
 
 import shlex
@@ -45,7 +46,7 @@ class TargetDown(RoucaiError):
 
     exit_code = EXIT_UNREACHABLE
 
-    def __str__(self) -> str:      # both languages: it ends up in the run's results
+    def __str__(self) -> str:  # both languages: it ends up in the run's results
         return f"{self.zh} / {self.en}"
 
 
@@ -63,6 +64,7 @@ def reachable(target: Target, log: Callable[[str], None]) -> None:
         return
     import socket
     from urllib.parse import urlsplit
+
     parts = urlsplit(target.url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
@@ -70,9 +72,11 @@ def reachable(target: Target, log: Callable[[str], None]) -> None:
             log(f"TCP {parts.hostname}:{port}: connected")
     except OSError as exc:
         log(f"TCP {parts.hostname}:{port}: {exc}")
-        raise PreflightError(f"无法连接被测平台 {target.url}（{exc.strerror or exc}）",
-                             f"cannot connect to the platform at {target.url} ({exc.strerror or exc})",
-                             EXIT_UNREACHABLE) from None
+        raise PreflightError(
+            f"无法连接被测平台 {target.url}（{exc.strerror or exc}）",
+            f"cannot connect to the platform at {target.url} ({exc.strerror or exc})",
+            EXIT_UNREACHABLE,
+        ) from None
 
 
 def preflight(target: Target, statement: CapabilityStatement, seed: int, log: Callable[[str], None]) -> None:
@@ -97,7 +101,9 @@ def _kinds_fit(kinds: set, allowed: set, target: Target, example: str) -> None:
         raise PreflightError(
             f"能力声明的类型 {'/'.join(sorted(kinds))} 与目标 {target.url} 不符（应为 {'/'.join(sorted(allowed))}，如 {example}）",
             f"the statement's kind {'/'.join(sorted(kinds))} does not fit target {target.url} "
-            f"(expected {'/'.join(sorted(allowed))}, e.g. {example})", EXIT_USAGE)
+            f"(expected {'/'.join(sorted(allowed))}, e.g. {example})",
+            EXIT_USAGE,
+        )
 
 
 # -- platform ---------------------------------------------------------------------------------------
@@ -109,6 +115,7 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
 
     from .platform_under_test import PlatformError, connect_external, health
     from .queries import stop_pending
+
     base = Path(statement.source).parent if statement.source != "built-in" else Path.cwd()
     try:
         put = connect_external(target.url, statement.capabilities, base)
@@ -116,8 +123,10 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
         raise PreflightError(exc.zh, exc.en, EXIT_USAGE) from None
     log(f"keys file: {len(put.keys)} keys")
     from .recipe import target_profile
-    profile = target_profile(load_profile(), statement)   # signed with the recipe the target declares
+
+    profile = target_profile(load_profile(), statement)  # signed with the recipe the target declares
     from simulators.city import generate_city
+
     preset = str(statement.capabilities.get("city_preset", "tiny"))
     nodes = sorted(n.code for n in generate_city(preset, seed, profile).nodes)
     missing = [n for n in nodes if n not in put.keys]
@@ -127,19 +136,25 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
             f"the keys file has no key for {len(missing)} node(s) of the city fixture ({preset}, seed {seed}), "
             f"e.g. {', '.join(missing[:3])}: import the same city "
             f"(roucai fixtures city --preset {preset} --seed {seed})",
-            EXIT_USAGE)
+            EXIT_USAGE,
+        )
     log(f"every node of the city fixture ({preset}, seed {seed}) has a key: {', '.join(nodes)}")
-    with httpx.Client(timeout=httpx.Timeout(HEALTH_BUDGET_S, connect=HEALTH_BUDGET_S), trust_env=False,
-                      verify=client_verify()) as c:
+    with httpx.Client(
+        timeout=httpx.Timeout(HEALTH_BUDGET_S, connect=HEALTH_BUDGET_S), trust_env=False, verify=client_verify()
+    ) as c:
         ok, seen = health(c, put.url, put.health_path)
         log(f"GET {put.url}{put.health_path}: {seen}")
         if not ok:
-            raise PreflightError(f"平台 {put.url} 不可达或不健康（{put.health_path}：{seen}）",
-                                 f"the platform at {put.url} is unreachable or unhealthy ({put.health_path}: {seen})",
-                                 EXIT_UNREACHABLE)
+            raise PreflightError(
+                f"平台 {put.url} 不可达或不健康（{put.health_path}：{seen}）",
+                f"the platform at {put.url} is unreachable or unhealthy ({put.health_path}: {seen})",
+                EXIT_UNREACHABLE,
+            )
         if not statement.capabilities.get("stop_trade_broadcast"):
-            log("keys not checked against the platform: it declares no signed read-only endpoint "
-                "(stop_trade_broadcast); a wrong key shows in the first upload")
+            log(
+                "keys not checked against the platform: it declares no signed read-only endpoint "
+                "(stop_trade_broadcast); a wrong key shows in the first upload"
+            )
             return
         refused = []
         for node in nodes:
@@ -151,7 +166,9 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
             raise PreflightError(
                 f"平台拒绝了密钥文件中节点 {', '.join(refused[:3])} 等 {len(refused)} 个的签名：密钥不对",
                 f"the platform refused the signature of {len(refused)} node(s) of the keys file "
-                f"(e.g. {', '.join(refused[:3])}): wrong keys", EXIT_USAGE)
+                f"(e.g. {', '.join(refused[:3])}): wrong keys",
+                EXIT_USAGE,
+            )
 
 
 # -- device -----------------------------------------------------------------------------------------
@@ -159,20 +176,25 @@ def _device(target: Target, log) -> None:
     import serial
 
     from simulators.devices.driver import DeviceDriver, DeviceError
+
     url, opts = target.serial_open_args()
     try:
         port = serial.serial_for_url(url, timeout=0.01, **opts)
     except (serial.SerialException, ValueError, OSError) as exc:
         log(f"open {url} {opts}: {exc}")
-        raise PreflightError(f"无法打开设备端口 {target.url}", f"cannot open the device port {target.url}: {exc}",
-                             EXIT_UNREACHABLE) from None
+        raise PreflightError(
+            f"无法打开设备端口 {target.url}", f"cannot open the device port {target.url}: {exc}", EXIT_UNREACHABLE
+        ) from None
     try:
         ident = DeviceDriver(port).identify()
         log(f"IDENTIFY: {ident}")
     except (DeviceError, serial.SerialException, OSError) as exc:
         log(f"IDENTIFY on {target.url}: {type(exc).__name__}: {exc}")
-        raise PreflightError(f"设备 {target.url} 未应答 IDENTIFY", f"the device at {target.url} does not answer "
-                             "IDENTIFY (roucai-dp/1)", EXIT_UNREACHABLE) from None
+        raise PreflightError(
+            f"设备 {target.url} 未应答 IDENTIFY",
+            f"the device at {target.url} does not answer IDENTIFY (roucai-dp/1)",
+            EXIT_UNREACHABLE,
+        ) from None
     finally:
         port.close()
 
@@ -181,16 +203,21 @@ def _device(target: Target, log) -> None:
 def _node(statement: CapabilityStatement, log) -> None:
     command = statement.info.get("start_command")
     if not command:
-        raise PreflightError("节点目标的能力声明须给出 [target] start_command",
-                             "a node target's capability statement needs [target] start_command", EXIT_USAGE)
+        raise PreflightError(
+            "节点目标的能力声明须给出 [target] start_command",
+            "a node target's capability statement needs [target] start_command",
+            EXIT_USAGE,
+        )
     try:
         argv = shlex.split(str(command))
     except ValueError as exc:
-        raise PreflightError(f"start_command 无法解析：{exc}", f"start_command cannot be parsed: {exc}",
-                             EXIT_USAGE) from None
+        raise PreflightError(
+            f"start_command 无法解析：{exc}", f"start_command cannot be parsed: {exc}", EXIT_USAGE
+        ) from None
     program = argv[0].replace("{python}", sys.executable) if argv else ""
     found = shutil.which(program) or (Path(program).is_file() and program)
     log(f"start_command {command!r}: program {program!r} -> {found or 'not found'}")
     if not found:
-        raise PreflightError(f"start_command 的程序不存在：{program}", f"start_command's program does not exist: "
-                             f"{program}", EXIT_USAGE)
+        raise PreflightError(
+            f"start_command 的程序不存在：{program}", f"start_command's program does not exist: {program}", EXIT_USAGE
+        )

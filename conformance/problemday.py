@@ -23,6 +23,7 @@ outside the platform; the platform under test knows nothing of them):
 :attr:`ProblemDay.expected` is ``{kind: {subject}}`` (the subjects a conforming platform flags for the day and no
 others); :meth:`ProblemDay.envelopes` gives what to upload.  Subjects follow ``problems.toml``.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -48,6 +49,7 @@ def _grams(kg) -> int:
 class ProblemDay:
     def __init__(self, profile, city, preset: str, seed: int):
         from simulators.market import run_market
+
         self.p = profile
         self.date = PROBLEM_DAY.strftime("%Y%m%d")
         self.rng = random.Random(f"{seed}:problem-day")
@@ -56,9 +58,13 @@ class ProblemDay:
         rules = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))
         fail = set(rules["stoptrade"]["fail_values"])
         objs = [json.loads(x) for x in sink.getvalue().splitlines()]
-        self.records = [{"type": o["type"], "node": o["node"], "data": self._shift(o["data"])} for o in objs
-                        if o["k"] == "record" and o["type"] in profile.records.types
-                        and not (o["type"] == "qmarket_detection_info" and o["data"].get("detection_result") in fail)]
+        self.records = [
+            {"type": o["type"], "node": o["node"], "data": self._shift(o["data"])}
+            for o in objs
+            if o["k"] == "record"
+            and o["type"] in profile.records.types
+            and not (o["type"] == "qmarket_detection_info" and o["data"].get("detection_result") in fail)
+        ]
         roles = rules["node_roles"]
         self.role = {n.code: roles.get(n.type) for n in city.nodes}
         self.city = city
@@ -110,8 +116,13 @@ class ProblemDay:
 
     def _stock(self) -> None:
         sold, entries = self._sold(), self._entries()
-        pick = sorted(k for k in entries if sold.get(k, 0) >= 2000 and k != self.broken
-                      and sum(1 for r in entries[k] if r["type"].endswith("_detail")) == 1)
+        pick = sorted(
+            k
+            for k in entries
+            if sold.get(k, 0) >= 2000
+            and k != self.broken
+            and sum(1 for r in entries[k] if r["type"].endswith("_detail")) == 1
+        )
         node, code = self.rng.choice(pick)
         det = next(r for r in entries[(node, code)] if r["type"].endswith("_detail"))
         g = sold[(node, code)] // 2
@@ -123,7 +134,9 @@ class ProblemDay:
         by_node: dict = defaultdict(list)
         for r in self._retail(_SUMM):
             by_node[r["node"]].append(r)
-        node = self.rng.choice(sorted(n for n, rs in by_node.items() if len({r["data"]["retailer_id"] for r in rs}) > 1))
+        node = self.rng.choice(
+            sorted(n for n, rs in by_node.items() if len({r["data"]["retailer_id"] for r in rs}) > 1)
+        )
         rs = by_node[node]
         first = rs[0]
         second = next(r for r in rs if r["data"]["retailer_id"] != first["data"]["retailer_id"])
@@ -150,18 +163,34 @@ class ProblemDay:
         for i in range(8):
             code = f"{base['sale_tran_id'][:13]}8{i:06d}"
             price = float(base["price"]) * (6 if i == odd else 1)
-            self.records.append({"type": _SUMM, "node": node, "data": {
-                **base, "sale_tran_id": code, "position_id": f"P{i}", "weight": "0.200", "price": f"{price:.2f}"}})
+            self.records.append(
+                {
+                    "type": _SUMM,
+                    "node": node,
+                    "data": {
+                        **base,
+                        "sale_tran_id": code,
+                        "position_id": f"P{i}",
+                        "weight": "0.200",
+                        "price": f"{price:.2f}",
+                    },
+                }
+            )
             if i == odd:
                 self.expected["price-outlier"].add(f"{node}:{code}")
 
     def _quiet_scale(self) -> None:
         bound = {(sc.node_code, sc.stall): sc.id for sc in self.city.scales if sc.stall}
-        stalls = sorted({(r["node"], r["data"].get("position_id")) for r in self._retail(_SUMM)} & set(bound) - self.busy
-                        - {(self.broken[0], None)})
+        stalls = sorted(
+            {(r["node"], r["data"].get("position_id")) for r in self._retail(_SUMM)}
+            & set(bound) - self.busy - {(self.broken[0], None)}
+        )
         node, stall = self.rng.choice(stalls)
-        self.records = [r for r in self.records if not (r["type"] == _SUMM and r["node"] == node
-                                                        and r["data"].get("position_id") == stall)]
+        self.records = [
+            r
+            for r in self.records
+            if not (r["type"] == _SUMM and r["node"] == node and r["data"].get("position_id") == stall)
+        ]
         self.quiet_scale = bound[(node, stall)]
         self.busy.add((node, stall))
 
@@ -177,16 +206,23 @@ class ProblemDay:
                 if spec["stall"]:
                     used.add((r["node"], op, r["data"].get(spec["stall"]) or ""))
         for sc in self.city.scales:
-            if (self.role.get(sc.node_code) in roles and sc.node_code in reporting
-                    and (sc.node_code, sc.operator_code, sc.stall or None) not in used):
+            if (
+                self.role.get(sc.node_code) in roles
+                and sc.node_code in reporting
+                and (sc.node_code, sc.operator_code, sc.stall or None) not in used
+            ):
                 self.expected["silent-scale"].add(sc.id)
         assert self.quiet_scale in self.expected["silent-scale"]
 
     def _silent(self) -> None:
         covered = set(self.p.problems.kind("silent-node").get("node_roles", []))
-        quiet = sorted(n for n, role in self.role.items() if role in ("retail", "supermarket", "canteen")
-                       and any(r["node"] == n for r in self.records)
-                       and n not in {self.broken[0], self.understated[0]} | {n for n, _ in self.busy})
+        quiet = sorted(
+            n
+            for n, role in self.role.items()
+            if role in ("retail", "supermarket", "canteen")
+            and any(r["node"] == n for r in self.records)
+            and n not in {self.broken[0], self.understated[0]} | {n for n, _ in self.busy}
+        )
         gone = self.rng.choice(quiet)
         self.records = [r for r in self.records if r["node"] != gone]
         sending = {r["node"] for r in self.records}
@@ -197,6 +233,7 @@ class ProblemDay:
 
     def _overuse(self) -> None:
         from simulators.platform.problems import max_kg_per_head
+
         rule = self.p.problems.kind("certificate-overuse")
         table, tol = dict(rule.get("max_carcass_kg") or {}), float(rule.get("tolerance"))
         origins: dict = defaultdict(set)
@@ -216,7 +253,7 @@ class ProblemDay:
             at = (r["node"], r["data"].get("quarantine_id"))
             if r["type"] == "animal_in_info" and bound.get(at):
                 per = bound[at] * 1000 * (1 + tol)
-                heads = -(-grams[at] // int(per)) - 1        # the most heads the meat out still exceeds
+                heads = -(-grams[at] // int(per)) - 1  # the most heads the meat out still exceeds
                 while heads >= 1 and grams[at] <= heads * per:
                     heads -= 1
                 if 1 <= heads < int(r["data"].get("quarantine_num") or 0):
@@ -230,4 +267,6 @@ class ProblemDay:
         groups: dict[tuple[str, str], list[dict]] = {}
         for r in self.records:
             groups.setdefault((r["node"], r["type"]), []).append(r["data"])
-        return [(n, t, recs[i:i + max_count]) for (n, t), recs in groups.items() for i in range(0, len(recs), max_count)]
+        return [
+            (n, t, recs[i : i + max_count]) for (n, t), recs in groups.items() for i in range(0, len(recs), max_count)
+        ]

@@ -11,6 +11,7 @@ Each function returns ``(HTTP status, decoded JSON or text)`` and never raises f
 A platform that drops the connection (reset, closed mid-answer) is answered with status ``0`` and a text naming
 the transport error, so the calling test records it as a finding; timeouts still raise (a timeout is a verdict).
 """
+
 from __future__ import annotations
 
 import json
@@ -99,6 +100,7 @@ def nodes(http, base: str):
 def signed(profile, key: str, node: str, method: str, path: str, body: bytes = b"") -> dict:
     """Headers of a signed request (reference definition: ``simulators/platform/nodeauth.py``)."""
     from simulators.platform.nodeauth import sign
+
     return sign(profile.envelope, key, node, method, path, body)
 
 
@@ -123,12 +125,17 @@ def broadcasts(http, base: str, root: str | None = None):
 def day_rows(http, base: str, date: str) -> dict[tuple[str, str, str], list[int]]:
     """Daily statistics as ``(node, record type, goods or "") -> [records, grams, on time]``."""
     status, doc = stats_daily(http, base, date)
-    assert status == 200 and isinstance(doc, dict), f"GET /api/v1/stats/daily?date={date} answered {status}: {doc!r:.300}"
+    assert status == 200 and isinstance(doc, dict), (
+        f"GET /api/v1/stats/daily?date={date} answered {status}: {doc!r:.300}"
+    )
     out = {}
     for r in doc["rows"]:
         whole, _, frac = r["weight_kg"].partition(".")
-        out[(r["node_id"], r["type"], r["goods_code"] or "")] = [r["records"], int(whole) * 1000 + int((frac + "000")[:3]),
-                                                                  r["on_time"]]
+        out[(r["node_id"], r["type"], r["goods_code"] or "")] = [
+            r["records"],
+            int(whole) * 1000 + int((frac + "000")[:3]),
+            r["on_time"],
+        ]
     return out
 
 

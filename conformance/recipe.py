@@ -14,6 +14,7 @@ code), envelope parsing is judged as usual, and every test of message authentica
 reason :func:`no_mac_reason` gives.  ``unknown`` cannot be declared by a target: the harness could not
 sign for it (a :class:`~conformance.capabilities.CapabilityError`, exit 2).
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,10 +34,14 @@ def declared(capabilities) -> Recipe | None:
     try:
         recipe = Recipe.from_data(caps[KEY])
     except (ValueError, TypeError) as exc:
-        raise CapabilityError(f"能力声明中的 verify_code 无效：{exc}", f"capability verify_code is malformed: {exc}") from None
+        raise CapabilityError(
+            f"能力声明中的 verify_code 无效：{exc}", f"capability verify_code is malformed: {exc}"
+        ) from None
     if recipe.algorithm == "unknown":
-        raise CapabilityError("verify_code 不能声明为 unknown：请写明算法（或 none 表示不认证）",
-                              "verify_code cannot be declared unknown: state the recipe (or none for no authentication)")
+        raise CapabilityError(
+            "verify_code 不能声明为 unknown：请写明算法（或 none 表示不认证）",
+            "verify_code cannot be declared unknown: state the recipe (or none for no authentication)",
+        )
     return recipe
 
 
@@ -56,11 +61,13 @@ def no_mac_reason(capabilities) -> tuple[str, str] | None:
     recipe = declared(capabilities)
     if recipe is None or recipe.algorithm != "none":
         return None
-    return ("被测对象声明不做报文认证（verify_code = \"none\"）：任何人都能以任一节点的名义上传，"
-            "安全要求不满足；报文解析等其余检查照常判定",
-            "the target declares no message authentication (verify_code = \"none\"): anyone can upload in any "
-            "node's name, so the security requirement is not met; envelope parsing and the other checks are "
-            "judged as usual")
+    return (
+        '被测对象声明不做报文认证（verify_code = "none"）：任何人都能以任一节点的名义上传，'
+        "安全要求不满足；报文解析等其余检查照常判定",
+        'the target declares no message authentication (verify_code = "none"): anyone can upload in any '
+        "node's name, so the security requirement is not met; envelope parsing and the other checks are "
+        "judged as usual",
+    )
 
 
 #: suites in which the harness (or the reference node it runs) signs uploads (coding: its simulated day)
@@ -82,11 +89,13 @@ def check_signable(profile, capabilities, suites, builtin: bool = False) -> None
             f"（并在能力声明中写明算法），不能运行 {', '.join(node_suites)}",
             f"profile {profile.name}'s VerifyCode recipe is unknown, so the reference node cannot sign its uploads: "
             f"against the built-in target run only the platform and perception suites (with the recipe declared in "
-            f"the capability statement), not {', '.join(node_suites)}")
+            f"the capability statement), not {', '.join(node_suites)}",
+        )
     if declared(capabilities) is None:
         raise CapabilityError(
             f"配置 {profile.name} 的 VerifyCode 算法未知，测试工具无法为上传签名：请在能力声明中写明被测对象所用的算法"
-            "（[capabilities] verify_code = \"hmac-sha256\" 等，见 docs/dialects.md），或只运行 perception 套件",
+            '（[capabilities] verify_code = "hmac-sha256" 等，见 docs/dialects.md），或只运行 perception 套件',
             f"profile {profile.name}'s VerifyCode recipe is unknown, so the harness cannot sign uploads: declare the "
-            "recipe the target uses in the capability statement ([capabilities] verify_code = \"hmac-sha256\" or "
-            "another, docs/dialects.md), or run only the perception suite")
+            'recipe the target uses in the capability statement ([capabilities] verify_code = "hmac-sha256" or '
+            "another, docs/dialects.md), or run only the perception suite",
+        )

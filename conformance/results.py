@@ -22,6 +22,7 @@ INCOMPLETE (nothing failed, but required requirements were not tested:
 operator actions to declare).  Recommended requirements that fail are listed
 but do not make the target non-conformant.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -55,10 +56,25 @@ def _version(dist: str) -> str:
 
 def environment() -> dict:
     return {
-        "python": sys.version.split()[0], "implementation": platform.python_implementation(),
-        "platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
-        "packages": {d: _version(d) for d in ("roucai-harness", "pytest", "simpy", "pyserial", "faker",
-                                              "fastapi", "uvicorn", "httpx", "hypothesis")},
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "packages": {
+            d: _version(d)
+            for d in (
+                "roucai-harness",
+                "pytest",
+                "simpy",
+                "pyserial",
+                "faker",
+                "fastapi",
+                "uvicorn",
+                "httpx",
+                "hypothesis",
+            )
+        },
     }
 
 
@@ -86,12 +102,20 @@ def build_results(session) -> dict:
     reqs = []
     for rid in sorted(by_req):
         q = session.catalogue.get(rid)
-        reqs.append({
-            "id": rid, "title_zh": q.title_zh, "title_en": q.title_en,
-            "statement_zh": q.statement_zh, "statement_en": q.statement_en,
-            "level": q.level, "evidence": q.evidence, "source": q.source,
-            "verdict": V.combine([t["verdict"] for t in by_req[rid]]),
-            "tests": [t["nodeid"] for t in by_req[rid]]})
+        reqs.append(
+            {
+                "id": rid,
+                "title_zh": q.title_zh,
+                "title_en": q.title_en,
+                "statement_zh": q.statement_zh,
+                "statement_en": q.statement_en,
+                "level": q.level,
+                "evidence": q.evidence,
+                "source": q.source,
+                "verdict": V.combine([t["verdict"] for t in by_req[rid]]),
+                "tests": [t["nodeid"] for t in by_req[rid]],
+            }
+        )
     reqs += not_testable(session.catalogue, {t["suite"] for t in tests}, set(by_req))
     failed_required = [r["id"] for r in reqs if r["verdict"] in V.BAD and r["level"] != "recommended"]
     failed_recommended = [r["id"] for r in reqs if r["verdict"] in V.BAD and r["level"] == "recommended"]
@@ -100,27 +124,39 @@ def build_results(session) -> dict:
     verdict = V.run_verdict(bool(failed_required or hard), bool(not_tested))
     now = _dt.datetime.now(_dt.timezone.utc).timestamp()
     return {
-        "format": "roucai-results/1", "status": "finished",
+        "format": "roucai-results/1",
+        "status": "finished",
         "harness": {"name": "roucai-harness", "version": _version("roucai-harness")},
         "profile": profile_fingerprint(session.profile),
-        "target": session.target.url, "seed": session.seed,
+        "target": session.target.url,
+        "seed": session.seed,
         "capabilities": session.capabilities.to_dict(),
-        "started": _iso(session.started), "finished": _iso(now),
+        "started": _iso(session.started),
+        "finished": _iso(now),
         "duration_s": round(now - session.started, 2),
         "environment": environment(),
-        "tests": tests, "requirements": reqs,
+        "tests": tests,
+        "requirements": reqs,
         "summary": {
             "tests": dict(sorted(Counter(t["verdict"] for t in tests).items())),
             "requirements": dict(sorted(Counter(r["verdict"] for r in reqs).items())),
-            "conformant": verdict == V.CONFORMANT, "verdict": verdict,
-            "failed_required": failed_required, "failed_recommended": failed_recommended,
-            "not_tested_required": not_tested, "actions_needed": actions_needed(tests)},
+            "conformant": verdict == V.CONFORMANT,
+            "verdict": verdict,
+            "failed_required": failed_required,
+            "failed_recommended": failed_recommended,
+            "not_tested_required": not_tested,
+            "actions_needed": actions_needed(tests),
+        },
     }
 
 
 #: suite -> the catalogue areas it judges
-SUITE_AREAS = {"coding": ("coding",), "perception": ("perception",), "transmission": ("transmission", "node"),
-               "platform": ("platform",)}
+SUITE_AREAS = {
+    "coding": ("coding",),
+    "perception": ("perception",),
+    "transmission": ("transmission", "node"),
+    "platform": ("platform",),
+}
 
 
 def not_testable(catalogue, suites: set[str], tested: set[str]) -> list[dict]:
@@ -131,22 +167,42 @@ def not_testable(catalogue, suites: set[str], tested: set[str]) -> list[dict]:
     for q in sorted(catalogue, key=lambda q: q.id):
         if q.area in areas and q.testable_by == "not-tested" and q.id not in tested:
             why = q.not_tested_reason or {}
-            out.append({"id": q.id, "title_zh": q.title_zh, "title_en": q.title_en, "statement_zh": q.statement_zh,
-                        "statement_en": q.statement_en, "level": q.level, "evidence": q.evidence, "source": q.source,
-                        "verdict": V.NOT_TESTABLE, "tests": [], "reason_zh": why.get("zh", ""),
-                        "reason_en": why.get("en", "")})
+            out.append(
+                {
+                    "id": q.id,
+                    "title_zh": q.title_zh,
+                    "title_en": q.title_en,
+                    "statement_zh": q.statement_zh,
+                    "statement_en": q.statement_en,
+                    "level": q.level,
+                    "evidence": q.evidence,
+                    "source": q.source,
+                    "verdict": V.NOT_TESTABLE,
+                    "tests": [],
+                    "reason_zh": why.get("zh", ""),
+                    "reason_en": why.get("en", ""),
+                }
+            )
     return out
 
 
 def actions_needed(tests: list[dict]) -> list[dict]:
     """The operator actions not-tested tests asked for: name, zh/en text, the requirements waiting on it."""
     from profiles.actions import load_actions
+
     cat, out = load_actions(), {}
     for t in tests:
         for name in t.get("needs_actions", ()):
             shown = {q: f"<{q}>" for q in (cat[name].params if name in cat else ())}
-            a = out.setdefault(name, {"action": name, "zh": cat.text(name, shown, "zh") if name in cat else "",
-                                      "en": cat.text(name, shown, "en") if name in cat else "", "requirements": []})
+            a = out.setdefault(
+                name,
+                {
+                    "action": name,
+                    "zh": cat.text(name, shown, "zh") if name in cat else "",
+                    "en": cat.text(name, shown, "en") if name in cat else "",
+                    "requirements": [],
+                },
+            )
             a["requirements"] = sorted(set(a["requirements"]) | set(t["requirements"]))
     return [out[k] for k in sorted(out)]
 
@@ -185,6 +241,7 @@ def write_outputs(results: dict, root: Path, session, write_files: bool = True) 
 
     def put(name: str, text: str) -> None:
         atomic_write_bytes(root / name, text.encode("utf-8"))
+
     root.mkdir(parents=True, exist_ok=True)
     (root / "bundle.zip").unlink(missing_ok=True)
     put("results.json", json.dumps(results, ensure_ascii=False, indent=2) + "\n")

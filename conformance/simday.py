@@ -19,6 +19,7 @@ Playing the slaughterhouse: the market model leaves the optional certificate num
 certificate pair that the ledger gives its intake (the ledger is the truth of that link).
 When the model sends them itself, nothing is added.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -28,8 +29,11 @@ from collections import defaultdict
 
 DAY = _dt.date(2025, 3, 10)
 #: record type -> the field holding the trace code the record issues
-OWN_CODE = {"meat_out_info_base": "tran_id", "market_tran_info_base": "tran_id",
-            "retail_market_tran_info_summ": "sale_tran_id"}
+OWN_CODE = {
+    "meat_out_info_base": "tran_id",
+    "market_tran_info_base": "tran_id",
+    "retail_market_tran_info_summ": "sale_tran_id",
+}
 
 
 def grams(kg: str | None) -> int:
@@ -40,13 +44,14 @@ def grams(kg: str | None) -> int:
 class SimulatedDay:
     def __init__(self, profile, preset: str, seed: int):
         from simulators.market import run_market
+
         self.p = profile
         self.date = DAY.strftime("%Y%m%d")
         sink = io.StringIO()
         self.ledger = run_market(preset, seed=seed, start=DAY, ledger_sink=sink, profile=profile)
         objs = [json.loads(x) for x in sink.getvalue().splitlines()]
         recs = [o for o in objs if o["k"] == "record" and o["type"] in profile.records.types]
-        form = profile.envelope.city_form   # a dialect: what its city's form carries of each record
+        form = profile.envelope.city_form  # a dialect: what its city's form carries of each record
         self.records = [{**r, "data": form.narrow(r["type"], r["data"])} for r in self._with_certificates(recs)]
         self.nodes = sorted({r["node"] for r in self.records})
         self._sources: dict | None = None
@@ -55,23 +60,27 @@ class SimulatedDay:
         pairs = defaultdict(set)
         for r in records:
             if r["type"] == "meat_out_info_detail":
-                intake = next((e["id"] for e in self.ledger.chain(r["data"]["tran_id"]) or []
-                               if e.get("kind") == "intake"), None)
+                intake = next(
+                    (e["id"] for e in self.ledger.chain(r["data"]["tran_id"]) or [] if e.get("kind") == "intake"), None
+                )
                 if intake:
-                    pairs[intake].add((r["data"].get("quarantine_animal_products_id", ""),
-                                       r["data"].get("inspection_meat_id", "")))
-        for r in records:      # pairs the model recorded itself (slaughter.certificates_issued) are not added
+                    pairs[intake].add(
+                        (r["data"].get("quarantine_animal_products_id", ""), r["data"].get("inspection_meat_id", ""))
+                    )
+        for r in records:  # pairs the model recorded itself (slaughter.certificates_issued) are not added
             d = r["data"]
             if r["type"] == "quarantine_info" and d.get("quarantine_animal_products_id"):
-                pairs.get(d.get("quarantine_id"), set()).discard((d["quarantine_animal_products_id"],
-                                                                   d.get("inspection_meat_id", "")))
+                pairs.get(d.get("quarantine_id"), set()).discard(
+                    (d["quarantine_animal_products_id"], d.get("inspection_meat_id", ""))
+                )
         out = []
         for r in records:
             q = r["data"].get("quarantine_id")
             if r["type"] == "quarantine_info" and pairs.get(q) and not r["data"].get("quarantine_animal_products_id"):
                 for pq, mq in sorted(pairs[q]):
-                    out.append({**r, "data": {**r["data"], "quarantine_animal_products_id": pq,
-                                              "inspection_meat_id": mq}})
+                    out.append(
+                        {**r, "data": {**r["data"], "quarantine_animal_products_id": pq, "inspection_meat_id": mq}}
+                    )
             else:
                 out.append(r)
         return out
@@ -88,7 +97,7 @@ class SimulatedDay:
         out = []
         for (node, rtype), recs in groups.items():
             for i in range(0, len(recs), max_count):
-                out.append((node, rtype, recs[i:i + max_count], False))
+                out.append((node, rtype, recs[i : i + max_count], False))
         for (node, rtype), recs in repeats.items():
             out.append((node, rtype, recs, True))
         return out
@@ -102,15 +111,17 @@ class SimulatedDay:
         """``{"issued": [codes, sale first], "batch": wholesale batch or None, "intake": quarantine id
         or None, "origin_region": GB/T 2260 code or None}`` from the ledger."""
         rec = self.own_codes()[code]
-        if rec["type"] == "retail_market_tran_info_summ":   # a stall's day summary: its own code, then its lot
+        if rec["type"] == "retail_market_tran_info_summ":  # a stall's day summary: its own code, then its lot
             chain = [{"id": code, "kind": "line"}] + (self.ledger.chain(rec["data"]["batch_id"]) or [])
         else:
             chain = self.ledger.chain(code) or []
         kinds = {e.get("kind"): e for e in chain}
-        return {"issued": [e["id"] for e in chain if e.get("kind") == "line"],
-                "batch": kinds["veg_batch"]["id"] if "veg_batch" in kinds else None,
-                "intake": kinds["intake"]["id"] if "intake" in kinds else None,
-                "origin_region": chain[-1].get("region") if chain and chain[-1].get("kind") == "origin" else None}
+        return {
+            "issued": [e["id"] for e in chain if e.get("kind") == "line"],
+            "batch": kinds["veg_batch"]["id"] if "veg_batch" in kinds else None,
+            "intake": kinds["intake"]["id"] if "intake" in kinds else None,
+            "origin_region": chain[-1].get("region") if chain and chain[-1].get("kind") == "origin" else None,
+        }
 
     def source_of(self, code: str) -> dict[str, str]:
         """The source identifiers (源头衔接) the chain of ``code`` must reach, as the nodes uploaded them: for meat
@@ -122,10 +133,12 @@ class SimulatedDay:
                 d = r["data"]
                 if r["type"] == "animal_in_info" and d.get("quarantine_id"):
                     self._sources[("intake", d["quarantine_id"])] = {
-                        k: d[k] for k in ("quarantine_id", "ear_tag_start", "ear_tag_end") if d.get(k)}
+                        k: d[k] for k in ("quarantine_id", "ear_tag_start", "ear_tag_end") if d.get(k)
+                    }
                 elif r["type"] == "market_in_info_detail" and d.get("base_id") and d.get("batch_id"):
-                    self._sources.setdefault(("veg_batch", d["batch_id"]), {
-                        k: d[k] for k in ("prov_id", "base_id") if d.get(k)})
+                    self._sources.setdefault(
+                        ("veg_batch", d["batch_id"]), {k: d[k] for k in ("prov_id", "base_id") if d.get(k)}
+                    )
         t = self.truth_of(code)
         key = ("intake", t["intake"]) if t["intake"] else ("veg_batch", t["batch"]) if t["batch"] else None
         return dict(self._sources.get(key, {})) if key else {}

@@ -12,6 +12,7 @@
 
 Errors: :class:`TargetError` (a usage error, exit 2) for anything else.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from profiles.errors import RoucaiError
 
-_SERIAL_OPTS = {"baud": ("baudrate", int), "bytesize": ("bytesize", int), "parity": ("parity", str),
-                "stopbits": ("stopbits", float), "timeout": ("timeout", float)}
+_SERIAL_OPTS = {
+    "baud": ("baudrate", int),
+    "bytesize": ("bytesize", int),
+    "parity": ("parity", str),
+    "stopbits": ("stopbits", float),
+    "timeout": ("timeout", float),
+}
 
 
 class TargetError(RoucaiError):
@@ -72,37 +78,54 @@ def parse_target(url: str) -> Target:
         q = parse_qs(url.partition("?")[2])
         names = q.pop("variant", [])
         if q or len(names) != 1:
-            raise TargetError("内置目标只接受一个参数 variant，例如 builtin?variant=reuses-trace-codes",
-                              "the builtin target takes one option, variant, e.g. builtin?variant=reuses-trace-codes")
+            raise TargetError(
+                "内置目标只接受一个参数 variant，例如 builtin?variant=reuses-trace-codes",
+                "the builtin target takes one option, variant, e.g. builtin?variant=reuses-trace-codes",
+            )
         from .variants import load_variants
+
         known = load_variants()
         if names[0] not in known:
-            raise TargetError(f"未知的缺陷变体「{names[0]}」，可选：{', '.join(sorted(known))}",
-                              f"unknown variant {names[0]!r}; known: {', '.join(sorted(known))}")
+            raise TargetError(
+                f"未知的缺陷变体「{names[0]}」，可选：{', '.join(sorted(known))}",
+                f"unknown variant {names[0]!r}; known: {', '.join(sorted(known))}",
+            )
         return Target(url, "builtin", names[0])
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "serial":
         if not parts.path:
-            raise TargetError("串口目标需要设备路径，例如 serial:///dev/ttyUSB0?baud=9600",
-                              "a serial target needs a device path, e.g. serial:///dev/ttyUSB0?baud=9600")
+            raise TargetError(
+                "串口目标需要设备路径，例如 serial:///dev/ttyUSB0?baud=9600",
+                "a serial target needs a device path, e.g. serial:///dev/ttyUSB0?baud=9600",
+            )
         for key, vals in parse_qs(parts.query).items():
             if key not in _SERIAL_OPTS:
-                raise TargetError(f"串口参数「{key}」未知，可用：{', '.join(_SERIAL_OPTS)}",
-                                  f"unknown serial option {key!r}; known: {', '.join(_SERIAL_OPTS)}")
+                raise TargetError(
+                    f"串口参数「{key}」未知，可用：{', '.join(_SERIAL_OPTS)}",
+                    f"unknown serial option {key!r}; known: {', '.join(_SERIAL_OPTS)}",
+                )
             try:
                 _SERIAL_OPTS[key][1](vals[-1])
             except ValueError:
-                raise TargetError(f"串口参数 {key}={vals[-1]} 不是数值", f"serial option {key}={vals[-1]} is not a number")
+                raise TargetError(
+                    f"串口参数 {key}={vals[-1]} 不是数值", f"serial option {key}={vals[-1]} is not a number"
+                )
         return Target(url, "serial")
     if scheme == "sim":
         if not parts.netloc:
-            raise TargetError("sim 目标需要设备名，例如 sim://scale-01", "a sim target needs a name, e.g. sim://scale-01")
+            raise TargetError(
+                "sim 目标需要设备名，例如 sim://scale-01", "a sim target needs a name, e.g. sim://scale-01"
+            )
         return Target(url, "sim")
     if scheme in ("socket", "http", "https"):
         if not parts.hostname or (scheme == "socket" and not parts.port):
-            raise TargetError(f"{scheme} 目标需要主机和端口，例如 {scheme}://127.0.0.1:8080",
-                              f"a {scheme} target needs host and port, e.g. {scheme}://127.0.0.1:8080")
+            raise TargetError(
+                f"{scheme} 目标需要主机和端口，例如 {scheme}://127.0.0.1:8080",
+                f"a {scheme} target needs host and port, e.g. {scheme}://127.0.0.1:8080",
+            )
         return Target(url.rstrip("/"), scheme)
-    raise TargetError(f"无法识别的目标「{url}」：可用 builtin、node、serial://、sim://、socket://、http://",
-                      f"unrecognised target {url!r}: use builtin, node, serial://, sim://, socket:// or http://")
+    raise TargetError(
+        f"无法识别的目标「{url}」：可用 builtin、node、serial://、sim://、socket://、http://",
+        f"unrecognised target {url!r}: use builtin, node, serial://, sim://, socket:// or http://",
+    )

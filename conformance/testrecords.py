@@ -8,6 +8,7 @@ date on a day of its own (:meth:`RecordMaker.fresh_day`: from 2024-06-01 on, one
 tests never touch each other's statistics or the simulated day's.  Deterministic per seed and
 call order.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -81,5 +82,8 @@ class RecordMaker:
 
     def own_code_field(self, rtype: str) -> str | None:
         """The field of ``rtype`` holding the trace code the record issues (a 20-digit sale or trade code)."""
-        return {"meat_out_info_base": "tran_id", "market_tran_info_base": "tran_id",
-                "retail_market_tran_info_summ": "sale_tran_id"}.get(rtype)
+        return {
+            "meat_out_info_base": "tran_id",
+            "market_tran_info_base": "tran_id",
+            "retail_market_tran_info_summ": "sale_tran_id",
+        }.get(rtype)

@@ -6,16 +6,25 @@ reads at the end of ``roucai certify`` or a plain pytest run: one row per requir
 (CONFORMANT / NON-CONFORMANT, or INTERRUPTED with no verdict).  Every word is in ``lang``; ids and
 numbers are the same in both.
 """
+
 from __future__ import annotations
 
 import unicodedata
 
 from . import verdicts as V
 
-_LEVEL = {"required": ("必须", "required"), "conditional": ("条件", "conditional"),
-          "recommended": ("推荐", "recommended")}
-_HEAD = {"id": ("需求", "requirement"), "level": ("级别", "level"), "verdict": ("判定", "verdict"),
-         "reqs": ("需求", "requirements"), "tests": ("测试", "tests")}
+_LEVEL = {
+    "required": ("必须", "required"),
+    "conditional": ("条件", "conditional"),
+    "recommended": ("推荐", "recommended"),
+}
+_HEAD = {
+    "id": ("需求", "requirement"),
+    "level": ("级别", "level"),
+    "verdict": ("判定", "verdict"),
+    "reqs": ("需求", "requirements"),
+    "tests": ("测试", "tests"),
+}
 
 
 def run_verdict(summary: dict, lang: str) -> str:
@@ -40,8 +49,11 @@ def _pad(text: str, width: int) -> str:
 
 def summary_lines(results: dict, lang: str = "zh", verbose: bool = False) -> list[str]:
     i = 1 if lang == "en" else 0
-    rows = [(r["id"], _LEVEL.get(r["level"], (r["level"],) * 2)[i], V.label(r["verdict"], lang))
-            for r in results["requirements"] if verbose or r["verdict"] != V.NOT_APPLICABLE]
+    rows = [
+        (r["id"], _LEVEL.get(r["level"], (r["level"],) * 2)[i], V.label(r["verdict"], lang))
+        for r in results["requirements"]
+        if verbose or r["verdict"] != V.NOT_APPLICABLE
+    ]
     head = (_HEAD["id"][i], _HEAD["level"][i], _HEAD["verdict"][i])
     widths = [max(_width(x) for x in col) for col in zip(head, *rows)]
     rule = "-+-".join("-" * w for w in widths)
@@ -52,7 +64,9 @@ def summary_lines(results: dict, lang: str = "zh", verbose: bool = False) -> lis
         counts = s["requirements" if key == "reqs" else "tests"]
         out.append(f"{_HEAD[key][i]}: " + ", ".join(f"{V.label(k, lang)} {n}" for k, n in counts.items()))
     out.append(("结论：", "verdict: ")[i] + run_verdict(s, lang))
-    for a in s.get("actions_needed") or []:       # INCOMPLETE: what to declare in [actions]
-        out.append(("  需声明操作 ", "  declare action ")[i] + f"{a['action']}: {a['en' if i else 'zh']} "
-                   f"({', '.join(a['requirements'])})")
+    for a in s.get("actions_needed") or []:  # INCOMPLETE: what to declare in [actions]
+        out.append(
+            ("  需声明操作 ", "  declare action ")[i] + f"{a['action']}: {a['en' if i else 'zh']} "
+            f"({', '.join(a['requirements'])})"
+        )
     return out

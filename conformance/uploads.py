@@ -7,6 +7,7 @@ refuse it for the ``Count`` (raw mode: negative tests need no validation bypass 
 :class:`Uploader` posts bodies and reads the ``DataExchangeResp`` with the profile's response
 checker; :class:`Answer` carries what came back, for assertions and their messages.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -28,10 +29,22 @@ def request_time(spec, offset_s: float = 0.0) -> str:
     return format_request_time(beijing(now, spec.utc_offset))
 
 
-def envelope(profile, node: str, key: str, rtype: str, records: list[dict], *, fmt: str = "xml",
-             header: dict | None = None, omit: tuple[str, ...] = (), extra_xml: str = "",
-             declaration: str = DECLARATION, encoding: str = "utf-8", sign: bool = True,
-             payload_type: str | None = None) -> bytes:
+def envelope(
+    profile,
+    node: str,
+    key: str,
+    rtype: str,
+    records: list[dict],
+    *,
+    fmt: str = "xml",
+    header: dict | None = None,
+    omit: tuple[str, ...] = (),
+    extra_xml: str = "",
+    declaration: str = DECLARATION,
+    encoding: str = "utf-8",
+    sign: bool = True,
+    payload_type: str | None = None,
+) -> bytes:
     """An envelope of ``records`` signed with ``key``; ``header`` overrides any header value.
 
     The VerifyCode is computed (unless ``sign`` is false or ``header`` gives one) from the header
@@ -43,14 +56,21 @@ def envelope(profile, node: str, key: str, rtype: str, records: list[dict], *, f
     spec = profile.envelope
     rt = profile.records.types[rtype]
     ptype = payload_type or rtype
-    if ptype == rtype and spec.city_form.active:   # a dialect's platform gets that city's record forms
+    if ptype == rtype and spec.city_form.active:  # a dialect's platform gets that city's record forms
         records = [spec.city_form.write(rtype, r) for r in records]
     h = {"NodeId": node, "RequestTime": request_time(spec), "Index": rt.index, "Count": str(len(records))}
     h["DataDate"] = next((d for d in (rt.business_date(r) for r in records) if d), h["RequestTime"][:8])
     h.update({k: v for k, v in (header or {}).items() if k != "VerifyCode"})
     if sign and "VerifyCode" not in (header or {}):
-        h["VerifyCode"] = spec.verify_code(key, h["NodeId"], h["RequestTime"], h["Index"], h["Count"], h["DataDate"],
-                                           payload_digest((ptype, r) for r in records))
+        h["VerifyCode"] = spec.verify_code(
+            key,
+            h["NodeId"],
+            h["RequestTime"],
+            h["Index"],
+            h["Count"],
+            h["DataDate"],
+            payload_digest((ptype, r) for r in records),
+        )
     elif "VerifyCode" in (header or {}):
         h["VerifyCode"] = header["VerifyCode"]
     order = [e for e in HEADER if e in h and e not in omit]
@@ -130,7 +150,7 @@ class Uploader:
         a = self._send(body, content_type)
         refused = a.response is not None and all(v == "rejected" for v in a.verdicts)
         if self.ledger is not None and not refused:
-            self.ledger.uncertain_body(body)    # anything not refused outright: its days are not judged
+            self.ledger.uncertain_body(body)  # anything not refused outright: its days are not judged
         return a
 
     def upload(self, node: str, rtype: str, records: list[dict], **kw) -> Answer:
@@ -140,10 +160,14 @@ class Uploader:
         body = envelope(self.profile, node, key, rtype, records, **kw)
         a = self._send(body, None)
         if self.ledger is not None and a.response is None:
-            self.ledger.uncertain_body(body)    # no readable answer: what was stored is unknown
+            self.ledger.uncertain_body(body)  # no readable answer: what was stored is unknown
         elif self.ledger is not None:
             rt = self.profile.records.types.get(rtype)
-            date = (kw.get("header") or {}).get("DataDate") or next(
-                (d for d in (rt.business_date(r) for r in records) if d), "") if rt is not None else ""
+            date = (
+                (kw.get("header") or {}).get("DataDate")
+                or next((d for d in (rt.business_date(r) for r in records) if d), "")
+                if rt is not None
+                else ""
+            )
             self.ledger.add(node, rtype, records, a, date)
         return a

@@ -8,6 +8,7 @@ requires it to be caught — a ``fail`` (or ``timeout``) verdict on a test that
 names the broken requirement — and the clean reference to pass (the proof
 that each test can fail, see ``tests/conformance/test_variants.py``).
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -22,10 +23,10 @@ ACTORS = ("scale", "card_reader", "handheld", "node", "city_platform")
 @dataclass(frozen=True)
 class Variant:
     name: str
-    actor: str          #: which reference actor carries the switch
-    switch: str         #: the switch's name in that actor's fault/variant table
-    breaks: str         #: the requirement id it breaks
-    suite: str          #: the suite expected to catch it
+    actor: str  #: which reference actor carries the switch
+    switch: str  #: the switch's name in that actor's fault/variant table
+    breaks: str  #: the requirement id it breaks
+    suite: str  #: the suite expected to catch it
     zh: str
     en: str
 

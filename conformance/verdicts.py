@@ -14,6 +14,7 @@ Per requirement, the verdicts of its tests are combined by
 mixed with ``partial`` (or with ``not-applicable``) is ``partial`` (resp.
 ``pass``).
 """
+
 from __future__ import annotations
 
 PASS, FAIL, ERROR, TIMEOUT = "pass", "fail", "error", "timeout"
@@ -25,24 +26,42 @@ NOT_TESTABLE = "not-testable"
 EXPECTED_FAILURE, UNEXPECTED_PASS = "expected-failure", "unexpected-pass"
 
 #: Worst first.
-ORDER = (UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL, NOT_TESTED, EXPECTED_FAILURE, PASS, NOT_APPLICABLE,
-         NOT_TESTABLE)
+ORDER = (
+    UNEXPECTED_PASS,
+    FAIL,
+    TIMEOUT,
+    ERROR,
+    PARTIAL,
+    NOT_TESTED,
+    EXPECTED_FAILURE,
+    PASS,
+    NOT_APPLICABLE,
+    NOT_TESTABLE,
+)
 #: Verdicts that make a target non-conformant when the requirement is required.
 BAD = frozenset({UNEXPECTED_PASS, FAIL, TIMEOUT, ERROR, PARTIAL})
 
 LABELS = {
-    PASS: ("通过", "pass"), FAIL: ("不通过", "fail"), ERROR: ("错误", "error"),
-    TIMEOUT: ("超时", "timeout"), NOT_APPLICABLE: ("不适用", "not applicable"),
-    PARTIAL: ("部分通过", "partial"), EXPECTED_FAILURE: ("已声明的预期失败", "expected failure"),
-    UNEXPECTED_PASS: ("意外通过", "UNEXPECTED PASS"), NOT_TESTED: ("未测试", "not tested"),
+    PASS: ("通过", "pass"),
+    FAIL: ("不通过", "fail"),
+    ERROR: ("错误", "error"),
+    TIMEOUT: ("超时", "timeout"),
+    NOT_APPLICABLE: ("不适用", "not applicable"),
+    PARTIAL: ("部分通过", "partial"),
+    EXPECTED_FAILURE: ("已声明的预期失败", "expected failure"),
+    UNEXPECTED_PASS: ("意外通过", "UNEXPECTED PASS"),
+    NOT_TESTED: ("未测试", "not tested"),
     NOT_TESTABLE: ("本工具无法测试", "not testable by the harness"),
 }
 
 #: The verdict of a whole run: every applicable required requirement passed / something failed /
 #: nothing failed but required requirements were not exercised (actions to declare).  Exit 0, 1, 1.
 CONFORMANT, NON_CONFORMANT, INCOMPLETE = "CONFORMANT", "NON-CONFORMANT", "INCOMPLETE"
-RUN_VERDICTS = {CONFORMANT: ("符合", "CONFORMANT"), NON_CONFORMANT: ("不符合", "NON-CONFORMANT"),
-                INCOMPLETE: ("未完成：部分必须项未测试", "INCOMPLETE: required requirements not tested")}
+RUN_VERDICTS = {
+    CONFORMANT: ("符合", "CONFORMANT"),
+    NON_CONFORMANT: ("不符合", "NON-CONFORMANT"),
+    INCOMPLETE: ("未完成：部分必须项未测试", "INCOMPLETE: required requirements not tested"),
+}
 
 
 def run_verdict(failed: bool, not_tested: bool) -> str:

@@ -6,6 +6,7 @@ re-signing, per-record verdict checks, sampled profile validation, its own reque
 user posts one prebuilt envelope and looks at the status code only.  Equal weights, one process;
 the ratio of their requests per second is the cost of realism.
 """
+
 from locust import events, task
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -20,6 +21,7 @@ _BODY: list[bytes] = []
 @events.init.add_listener
 def _body(environment, **_kw):
     import datetime as dt
+
     wl = STATE.workload
     if wl is not None and wl.queue:
         _BODY.append(wl.stamp(wl.queue[0], dt.datetime(2025, 1, 6, 12)))
@@ -30,8 +32,9 @@ class PlainUploader(FastHttpUser):
 
     @task
     def post(self):
-        self.client.post("/api/v1/exchange", data=_BODY[0], name=PLAIN,
-                         headers={"Content-Type": "application/xml; charset=utf-8"})
+        self.client.post(
+            "/api/v1/exchange", data=_BODY[0], name=PLAIN, headers={"Content-Type": "application/xml; charset=utf-8"}
+        )
 
 
 __all__ = ["NodeUploader", "PlainUploader"]

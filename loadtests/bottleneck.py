@@ -25,6 +25,7 @@ the other figures meaningless).  The figures are ratios of measured CPU seconds;
 tool's own (evidence ``profile``).  A platform on another machine has no CPU figure; one whose ``/healthz``
 has no ``writes`` has no storage figure: the verdict says which figures were missing.
 """
+
 from __future__ import annotations
 
 import threading
@@ -36,17 +37,19 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
-SATURATED = 0.90      # share of one core (or of the interval, for storage) that counts as saturated
-MACHINE_BUSY = 0.95   # share of all the machine's cores
-OTHER_SHARE = 0.25    # share of the machine's cores used by processes outside the run
-MIN_SHARE = 0.10      # share of the intervals a resource must be saturated in to be named
+SATURATED = 0.90  # share of one core (or of the interval, for storage) that counts as saturated
+MACHINE_BUSY = 0.95  # share of all the machine's cores
+OTHER_SHARE = 0.25  # share of the machine's cores used by processes outside the run
+MIN_SHARE = 0.10  # share of the intervals a resource must be saturated in to be named
 ORDER = ("generator", "machine", "platform-cpu", "storage")
 
-NAMES = {"generator": ("负载生成端 CPU", "the load generator's CPU"),
-         "machine": ("本机其他进程占用 CPU", "other processes on this machine took the CPU"),
-         "platform-cpu": ("平台 CPU", "the platform's CPU"),
-         "storage": ("平台存储（提交/fsync）", "the platform's storage (commits, fsync)"),
-         "none": ("无饱和资源", "nothing saturated")}
+NAMES = {
+    "generator": ("负载生成端 CPU", "the load generator's CPU"),
+    "machine": ("本机其他进程占用 CPU", "other processes on this machine took the CPU"),
+    "platform-cpu": ("平台 CPU", "the platform's CPU"),
+    "storage": ("平台存储（提交/fsync）", "the platform's storage (commits, fsync)"),
+    "none": ("无饱和资源", "nothing saturated"),
+}
 
 
 @dataclass
@@ -58,7 +61,7 @@ class Sample:
     plat: float | None
     busy: float
     total: float
-    tx: tuple[float, float] | None      # (tx_s, tx_cpu_s) from /healthz, or None
+    tx: tuple[float, float] | None  # (tx_s, tx_cpu_s) from /healthz, or None
 
 
 def local_pid(url: str) -> int | None:
@@ -188,8 +191,15 @@ def utilisations(samples: list[Sample], cores: int) -> list[dict]:
         storage = None
         if a.tx is not None and b.tx is not None:
             storage = max(0.0, (b.tx[0] - a.tx[0]) - (b.tx[1] - a.tx[1])) / dt
-        out.append({"generator": max(gen, default=0.0) / dt, "platform": plat, "machine": machine,
-                    "other": max(0.0, machine - ours), "storage": storage})
+        out.append(
+            {
+                "generator": max(gen, default=0.0) / dt,
+                "platform": plat,
+                "machine": machine,
+                "other": max(0.0, machine - ours),
+                "storage": storage,
+            }
+        )
     return out
 
 
@@ -236,11 +246,26 @@ def judge(samples: list[Sample], cores: int | None = None) -> dict:
     else:
         zh, en = "采样不足，无法判断瓶颈", "too few samples to name a bottleneck"
     if missing:
-        zh += "；缺少数据：" + "、".join({"platform": "平台 CPU（平台不在本机）", "storage": "存储（/healthz 无 writes）"}[m]
-                                   for m in missing)
-        en += "; figures missing: " + ", ".join({"platform": "platform CPU (not on this machine)",
-                                                  "storage": "storage (/healthz has no writes)"}[m] for m in missing)
-    return {"verdict": verdict, "zh": zh, "en": en, "saturated_share": share, "figures": figures,
-            "intervals": n, "cores": cores, "missing": missing,
-            "thresholds": {"saturated": SATURATED, "machine_busy": MACHINE_BUSY, "other_share": OTHER_SHARE,
-                           "min_share": MIN_SHARE}}
+        zh += "；缺少数据：" + "、".join(
+            {"platform": "平台 CPU（平台不在本机）", "storage": "存储（/healthz 无 writes）"}[m] for m in missing
+        )
+        en += "; figures missing: " + ", ".join(
+            {"platform": "platform CPU (not on this machine)", "storage": "storage (/healthz has no writes)"}[m]
+            for m in missing
+        )
+    return {
+        "verdict": verdict,
+        "zh": zh,
+        "en": en,
+        "saturated_share": share,
+        "figures": figures,
+        "intervals": n,
+        "cores": cores,
+        "missing": missing,
+        "thresholds": {
+            "saturated": SATURATED,
+            "machine_busy": MACHINE_BUSY,
+            "other_share": OTHER_SHARE,
+            "min_share": MIN_SHARE,
+        },
+    }

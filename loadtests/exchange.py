@@ -9,6 +9,7 @@ platform answered 200 with exactly the verdicts the plan expects) and ``context`
 ``done`` (answered, verdicts recorded), ``retry`` (503/1199 or a connection failure: nothing
 known to be stored) or ``refused`` (4xx: the envelope as a whole was refused, never retried).
 """
+
 from __future__ import annotations
 
 import time
@@ -30,7 +31,7 @@ class UploadError(Exception):
 
 @dataclass(slots=True)
 class Outcome:
-    kind: str              # done | retry | refused
+    kind: str  # done | retry | refused
     status: int = 0
     body: bytes = b""
     verdicts: tuple = ()
@@ -46,8 +47,9 @@ class ExchangeClient:
 
     def __init__(self, base_url: str, request_event, timeout: float = 30.0, path: str = PATH):
         url = URL(base_url)
-        self.http = HTTPClient.from_url(url, concurrency=1, connection_timeout=timeout, network_timeout=timeout,
-                                        **gevent_options())
+        self.http = HTTPClient.from_url(
+            url, concurrency=1, connection_timeout=timeout, network_timeout=timeout, **gevent_options()
+        )
         self.base = base_url.rstrip("/")
         self.path = path
         self.fire = request_event.fire
@@ -71,7 +73,15 @@ class ExchangeClient:
                 exc = UploadError(problem)
         except Exception as e:  # connection refused/reset, timeout: unknown whether it was stored
             outcome, exc = Outcome("retry"), e
-        self.fire(request_type="POST", name=NAME, response_time=(time.perf_counter() - t0) * 1000.0,
-                  response_length=len(data), exception=exc, context=context, start_time=start,
-                  url=self.base + self.path, response=None)
+        self.fire(
+            request_type="POST",
+            name=NAME,
+            response_time=(time.perf_counter() - t0) * 1000.0,
+            response_length=len(data),
+            exception=exc,
+            context=context,
+            start_time=start,
+            url=self.base + self.path,
+            response=None,
+        )
         return outcome

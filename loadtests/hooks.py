@@ -17,6 +17,7 @@ writes it; a local runner writes it itself.  ``roucai_drained`` tells the master
 A worker whose summary never arrives is therefore visible (its file is missing), and its request
 counts can be compared with the master's Locust totals (``loadtests.reconcile``).
 """
+
 from __future__ import annotations
 
 import json
@@ -77,6 +78,7 @@ def _load_traffic(path: str) -> dict:
 def _init(environment, runner=None, **_kw):
     from profiles import load_profile
     from .plan import read_meta
+
     o = environment.parsed_options
     if o is None or not o.roucai_plan:
         return
@@ -99,9 +101,15 @@ def _init(environment, runner=None, **_kw):
         keys = json.loads(Path(o.roucai_keys).read_text("utf-8")) if o.roucai_keys else {}
         keys = keys.get("keys", keys)
         t = time.monotonic()
-        STATE.workload = Workload(STATE.profile.envelope, o.roucai_plan, keys,
-                                  HOOKS.duration if HOOKS.mode == "day" else 1e-9, part, HOOKS.parts,
-                                  cycle=HOOKS.mode == "bench")
+        STATE.workload = Workload(
+            STATE.profile.envelope,
+            o.roucai_plan,
+            keys,
+            HOOKS.duration if HOOKS.mode == "day" else 1e-9,
+            part,
+            HOOKS.parts,
+            cycle=HOOKS.mode == "bench",
+        )
         STATE.workload.load_s = round(time.monotonic() - t, 3)
     need = [users_needed(STATE.meta, STATE.traffic, HOOKS.duration, HOOKS.parts, h) for h in range(24)]
     Consumer.fixed_count = max(n["Consumer"] for n in need) if HOOKS.mode == "day" else 0
@@ -137,13 +145,28 @@ def summary() -> dict:
     """What this process sent and what came back (the worker's report to the master)."""
     wl = STATE.workload
     t = wl.tally
-    return {"part": wl.part, "parts": wl.parts, "pid": os.getpid(), "total": wl.total, "unsent": wl.unsent(),
-            "in_flight": wl.in_flight, "lost": STATE.lost, "refused": STATE.refused, "no_key": sorted(wl.no_key),
-            "load_s": getattr(wl, "load_s", None), "requests": dict(STATE.requests),
-            "checks": dict(STATE.checks), "check_examples": STATE.check_examples,
-            "acks": dict(t.cells), "wrong": t.wrong, "wrong_count": t.wrong_count, "missing": t.missing(),
-            "planned_unique": len(t.planned), "lag": dict(STATE.lag),
-            "accepted_per_s": {str(k): v for k, v in sorted(STATE.accepted_per_s.items())}}
+    return {
+        "part": wl.part,
+        "parts": wl.parts,
+        "pid": os.getpid(),
+        "total": wl.total,
+        "unsent": wl.unsent(),
+        "in_flight": wl.in_flight,
+        "lost": STATE.lost,
+        "refused": STATE.refused,
+        "no_key": sorted(wl.no_key),
+        "load_s": getattr(wl, "load_s", None),
+        "requests": dict(STATE.requests),
+        "checks": dict(STATE.checks),
+        "check_examples": STATE.check_examples,
+        "acks": dict(t.cells),
+        "wrong": t.wrong,
+        "wrong_count": t.wrong_count,
+        "missing": t.missing(),
+        "planned_unique": len(t.planned),
+        "lag": dict(STATE.lag),
+        "accepted_per_s": {str(k): v for k, v in sorted(STATE.accepted_per_s.items())},
+    }
 
 
 @events.test_stop.add_listener

@@ -6,6 +6,7 @@
 Users: :mod:`loadtests.users`; shape: :class:`loadtests.shape.DayShape`; options and summaries:
 :mod:`loadtests.hooks`.  Never import this module outside a Locust process (gevent patching).
 """
+
 from loadtests.hooks import HOOKS  # noqa: F401  (registers the listeners and options)
 from loadtests.shape import DayShape  # noqa: F401
 from loadtests.users import Consumer, Monitor, NodeUploader  # noqa: F401

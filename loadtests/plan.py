@@ -29,6 +29,7 @@ grouping (per node, record type, business date and 10-minute upload window, at m
 ``max_count`` records).  Same inputs, same bytes; plans are cached under ``cache_dir`` by a key
 over the inputs, ``rates.toml`` and :data:`VERSION`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,9 +49,13 @@ VERSION = 2
 DAY_S = 86400.0
 MAX_SCALE = 31.0
 #: record type -> kind of the trace codes it issues (who scans them: consumers scan retail codes)
-CODE_KINDS = {"retail_market_tran_info_summ": "retail", "market_tran_info_base": "wholesale",
-              "market_tran_info_detail": "wholesale", "meat_out_info_base": "slaughter",
-              "meat_out_info_detail": "slaughter"}
+CODE_KINDS = {
+    "retail_market_tran_info_summ": "retail",
+    "market_tran_info_base": "wholesale",
+    "market_tran_info_detail": "wholesale",
+    "meat_out_info_base": "slaughter",
+    "meat_out_info_detail": "slaughter",
+}
 RETAIL_SALE_TYPES = ("scale_sale",)
 
 
@@ -60,6 +65,7 @@ class PlanError(RoucaiError):
 
 def default_cache_dir() -> Path:
     import os
+
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "roucai-harness" / "load"
 
@@ -68,6 +74,7 @@ def plan_key(preset: str, seed: int, scale: float, profile=None) -> str:
     """The cache key of a plan: its inputs, the market rates and the profile (a dialect's plan is its own)."""
     from profiles import load_profile
     from simulators.market.rates import RATES_FILE
+
     h = hashlib.sha256()
     fingerprint = (profile or load_profile()).fingerprint
     for part in (str(VERSION), preset, str(seed), repr(float(scale)), RATES_FILE.read_bytes().hex(), fingerprint):
@@ -75,8 +82,9 @@ def plan_key(preset: str, seed: int, scale: float, profile=None) -> str:
     return h.hexdigest()[:16]
 
 
-def prepare(preset: str, seed: int, scale: float, cache_dir: str | Path | None = None, *, profile=None,
-            progress=None) -> Path:
+def prepare(
+    preset: str, seed: int, scale: float, cache_dir: str | Path | None = None, *, profile=None, progress=None
+) -> Path:
     """The plan directory for these inputs, built (about 26 s per lanzhou day) unless cached.
 
     ``progress(zh, en, fraction)`` is told each step of a build and, during the market model, the
@@ -87,6 +95,7 @@ def prepare(preset: str, seed: int, scale: float, cache_dir: str | Path | None =
     if not (isinstance(scale, (int, float)) and 0 < scale <= MAX_SCALE and math.isfinite(scale)):
         raise PlanError(f"--scale 须在 0 到 {MAX_SCALE:g} 之间（不含0）", f"--scale must be in (0, {MAX_SCALE:g}]")
     from profiles import load_profile
+
     p = profile or load_profile()
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     key = plan_key(preset, seed, scale, p)
@@ -99,7 +108,7 @@ def prepare(preset: str, seed: int, scale: float, cache_dir: str | Path | None =
     try:
         _build(tmp, p, preset, seed, float(scale), key, progress)
         try:
-            tmp.rename(out)              # atomic; fails if another process finished the same plan first
+            tmp.rename(out)  # atomic; fails if another process finished the same plan first
         except OSError:
             if not (out / "meta.json").is_file():
                 raise
@@ -114,6 +123,7 @@ def _build(out: Path, p, preset: str, seed: int, scale: float, key: str, progres
     from simulators.market.output import EnvelopeBatcher
     from simulators.market.rates import Rates
     from simulators.platform.recordmap import RecordMap
+
     days = max(1, math.ceil(scale - 1e-9))
     try:
         city = generate_city(preset, seed, p)
@@ -130,8 +140,11 @@ def _build(out: Path, p, preset: str, seed: int, scale: float, key: str, progres
 
     def tick(t, model):
         c = model.counters
-        say(f"市场模型：{model.ts(t)[:16]}，记录 {c['records']}", f"market model: {model.ts(t)[:16]}, records {c['records']}",
-            t / (days * DAY_S))
+        say(
+            f"市场模型：{model.ts(t)[:16]}，记录 {c['records']}",
+            f"market model: {model.ts(t)[:16]}, records {c['records']}",
+            t / (days * DAY_S),
+        )
 
     try:
         run_market(preset, seed, start, days, profile=p, stream=stream, progress=tick)
@@ -148,7 +161,7 @@ def _build(out: Path, p, preset: str, seed: int, scale: float, key: str, progres
         node, _w, rtype, bdate = gkey
         items = groups[gkey]
         for i in range(0, len(items), maxc):
-            chunk = items[i:i + maxc]
+            chunk = items[i : i + maxc]
             if keep < 1.0 and rng.random() >= keep:
                 continue
             t_up = max(u for u, _ in chunk)
@@ -188,16 +201,41 @@ def _build(out: Path, p, preset: str, seed: int, scale: float, key: str, progres
             h = min(int(at // 3600), 23)
             curve_env[h] += 1
             curve_rec[h] += len(recs)
-            fh.write(json.dumps({"i": i, "at": at, "day": day, "node": node, "rtype": rtype, "date": date,
-                                 "records": recs, "ids": ids, "codes": codes}, ensure_ascii=False,
-                                separators=(",", ":")) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "i": i,
+                        "at": at,
+                        "day": day,
+                        "node": node,
+                        "rtype": rtype,
+                        "date": date,
+                        "records": recs,
+                        "ids": ids,
+                        "codes": codes,
+                    },
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                )
+                + "\n"
+            )
     truth = {"cells": dict(sorted(cells.items())), "unique": len(seen), "sends": sends, "collisions": collisions}
     (out / "truth.json").write_text(json.dumps(truth, separators=(",", ":")), "utf-8")
-    meta = {"version": VERSION, "key": key, "preset": preset, "seed": seed, "scale": scale, "days": days,
-            "start": start.isoformat(), "envelopes": len(batches), "sends": sends, "unique": len(seen),
-            "nodes": len({b[1] for b in batches}),
-            "curve": {"envelopes": curve_env, "records": curve_rec, "sales": [round(x * keep) for x in sales]},
-            "codes": dict(sorted(code_counts.items()))}
+    meta = {
+        "version": VERSION,
+        "key": key,
+        "preset": preset,
+        "seed": seed,
+        "scale": scale,
+        "days": days,
+        "start": start.isoformat(),
+        "envelopes": len(batches),
+        "sends": sends,
+        "unique": len(seen),
+        "nodes": len({b[1] for b in batches}),
+        "curve": {"envelopes": curve_env, "records": curve_rec, "sales": [round(x * keep) for x in sales]},
+        "codes": dict(sorted(code_counts.items())),
+    }
     (out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), "utf-8")
 
 

@@ -17,6 +17,7 @@ and day equal).  :func:`check_stats` compares Locust's final totals (the master'
 processes' own request counts: a missing summary or fewer requests at the master than the
 processes sent means lost worker statistics.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,12 @@ from simulators.tls import client_verify
 from .plan import read_meta, read_truth
 
 #: our per-process request counters -> the Locust endpoint names they correspond to
-COUNTERS = {"upload": ["POST /api/v1/exchange"], "trace": ["GET /api/v1/trace/{code}"],
-            "trace_page": ["GET /trace?code="],
-            "monitor": ["GET /api/v1/stats/totals", "GET /api/v1/kpis", "GET /api/v1/nodes"]}
+COUNTERS = {
+    "upload": ["POST /api/v1/exchange"],
+    "trace": ["GET /api/v1/trace/{code}"],
+    "trace_page": ["GET /trace?code="],
+    "monitor": ["GET /api/v1/stats/totals", "GET /api/v1/kpis", "GET /api/v1/nodes"],
+}
 SHOW = 20
 
 
@@ -67,8 +71,9 @@ def acknowledged(parts: list[dict]) -> dict[str, list[int]]:
     return dict(out)
 
 
-def reconcile(plan_dir: str | Path, parts: list[dict], stored: dict[str, list[int]],
-              record_check: dict | None = None) -> dict:
+def reconcile(
+    plan_dir: str | Path, parts: list[dict], stored: dict[str, list[int]], record_check: dict | None = None
+) -> dict:
     meta, truth = read_meta(plan_dir), read_truth(plan_dir)
     acks = acknowledged(parts)
     cells = sorted(set(truth["cells"]) | set(acks) | set(stored))
@@ -88,21 +93,42 @@ def reconcile(plan_dir: str | Path, parts: list[dict], stored: dict[str, list[in
     unsent = sum(p["unsent"] + p["in_flight"] for p in parts)
     gave_up = sum(p["lost"] + p["refused"] for p in parts)
     missing_parts = sorted(set(range(parts[0]["parts"] if parts else 1)) - {p["part"] for p in parts})
-    totals = {"truth": truth["unique"], "sends": truth["sends"],
-              "acknowledged": sum(v[0] for v in acks.values()),
-              "duplicate_verdicts": sum(v[1] for v in acks.values()),
-              "rejected_verdicts": sum(v[2] for v in acks.values()),
-              "stored": sum(v[0] for v in stored.values()), "unsent_envelopes": unsent,
-              "given_up_envelopes": gave_up}
+    totals = {
+        "truth": truth["unique"],
+        "sends": truth["sends"],
+        "acknowledged": sum(v[0] for v in acks.values()),
+        "duplicate_verdicts": sum(v[1] for v in acks.values()),
+        "rejected_verdicts": sum(v[2] for v in acks.values()),
+        "stored": sum(v[0] for v in stored.values()),
+        "unsent_envelopes": unsent,
+        "given_up_envelopes": gave_up,
+    }
     complete = unsent == 0 and gave_up == 0 and not missing_parts
-    ok = (complete and not lost and not unacked and not vs_truth and not weight
-          and (record_check is None or record_check["ok"]))
+    ok = (
+        complete
+        and not lost
+        and not unacked
+        and not vs_truth
+        and not weight
+        and (record_check is None or record_check["ok"])
+    )
     reason = _reason(lost, unacked, vs_truth, weight, unsent, gave_up, missing_parts, record_check)
-    return {"ok": ok, "complete": complete, "totals": totals, "missing_parts": missing_parts,
-            "lost": lost[:SHOW], "lost_cells": len(lost), "unacknowledged": unacked[:SHOW],
-            "unacknowledged_cells": len(unacked), "truth_mismatch": vs_truth[:SHOW],
-            "truth_mismatch_cells": len(vs_truth), "weight_mismatch": weight[:SHOW],
-            "days": meta["days"], "records": record_check, "reason": reason}
+    return {
+        "ok": ok,
+        "complete": complete,
+        "totals": totals,
+        "missing_parts": missing_parts,
+        "lost": lost[:SHOW],
+        "lost_cells": len(lost),
+        "unacknowledged": unacked[:SHOW],
+        "unacknowledged_cells": len(unacked),
+        "truth_mismatch": vs_truth[:SHOW],
+        "truth_mismatch_cells": len(vs_truth),
+        "weight_mismatch": weight[:SHOW],
+        "days": meta["days"],
+        "records": record_check,
+        "reason": reason,
+    }
 
 
 def _reason(lost, unacked, vs_truth, weight, unsent, gave_up, missing_parts, record_check) -> tuple[str, str]:
@@ -110,20 +136,33 @@ def _reason(lost, unacked, vs_truth, weight, unsent, gave_up, missing_parts, rec
         return (f"缺少负载进程 {missing_parts} 的汇总", f"no summary from load process(es) {missing_parts}")
     if lost:
         n = sum(x["acknowledged"] - x["stored"] for x in lost)
-        return (f"{n} 条已确认接收的记录平台上不存在（{len(lost)} 个节点/日/类型）",
-                f"{n} acknowledged records are not stored ({len(lost)} node/day/type cells)")
+        return (
+            f"{n} 条已确认接收的记录平台上不存在（{len(lost)} 个节点/日/类型）",
+            f"{n} acknowledged records are not stored ({len(lost)} node/day/type cells)",
+        )
     if unacked:
         n = sum(x["stored"] - x["acknowledged"] for x in unacked)
         return (f"平台存了 {n} 条未确认的记录", f"{n} records stored without an acknowledgement")
     if unsent or gave_up:
-        return (f"{unsent} 个报文未发出，{gave_up} 个报文放弃或被整体拒收",
-                f"{unsent} envelopes not sent, {gave_up} given up or refused whole")
+        return (
+            f"{unsent} 个报文未发出，{gave_up} 个报文放弃或被整体拒收",
+            f"{unsent} envelopes not sent, {gave_up} given up or refused whole",
+        )
     if vs_truth:
-        return (f"{len(vs_truth)} 个节点/日/类型的存储条数与真值不符", f"{len(vs_truth)} node/day/type cells differ from the truth")
+        return (
+            f"{len(vs_truth)} 个节点/日/类型的存储条数与真值不符",
+            f"{len(vs_truth)} node/day/type cells differ from the truth",
+        )
     if weight:
-        return (f"{len(weight)} 个节点/日/类型的重量与真值不符", f"{len(weight)} node/day/type cells differ in weight from the truth")
+        return (
+            f"{len(weight)} 个节点/日/类型的重量与真值不符",
+            f"{len(weight)} node/day/type cells differ in weight from the truth",
+        )
     if record_check is not None and not record_check["ok"]:
-        return ("逐条核对不一致：" + record_check["reason"][0], "record-level check failed: " + record_check["reason"][1])
+        return (
+            "逐条核对不一致：" + record_check["reason"][0],
+            "record-level check failed: " + record_check["reason"][1],
+        )
     return ("一致", "consistent")
 
 
@@ -165,9 +204,17 @@ def record_level(plan_dir: str | Path, db_path: str | Path) -> dict:
         reason = (f"{len(extra)} 条存储记录不在计划中", f"{len(extra)} stored records were never planned")
     elif changed:
         reason = (f"{len(changed)} 条记录内容与计划不同", f"{len(changed)} stored records differ from the plan")
-    return {"ok": ok, "planned": len(planned), "stored": len(rows), "missing": len(missing), "twice": twice,
-            "extra": len(extra), "changed": len(changed), "examples": (missing + extra + changed)[:SHOW],
-            "reason": reason}
+    return {
+        "ok": ok,
+        "planned": len(planned),
+        "stored": len(rows),
+        "missing": len(missing),
+        "twice": twice,
+        "extra": len(extra),
+        "changed": len(changed),
+        "examples": (missing + extra + changed)[:SHOW],
+        "reason": reason,
+    }
 
 
 def check_stats(locust_stats: list[dict], parts: list[dict], expected_parts: int) -> dict:
@@ -187,11 +234,19 @@ def check_stats(locust_stats: list[dict], parts: list[dict], expected_parts: int
     if missing:
         reason = (f"负载进程 {missing} 的汇总丢失", f"the summary of load process(es) {missing} was lost")
     elif lost:
-        reason = (f"Locust 汇总少了 {lost} 个请求（工作进程统计丢失）",
-                  f"Locust's totals miss {lost} requests the load processes made (lost worker statistics)")
+        reason = (
+            f"Locust 汇总少了 {lost} 个请求（工作进程统计丢失）",
+            f"Locust's totals miss {lost} requests the load processes made (lost worker statistics)",
+        )
     elif over:
         reason = (f"Locust 汇总多了 {over} 个请求", f"Locust's totals count {over} requests more than were made")
     else:
         reason = ("一致", "consistent")
-    return {"ok": ok, "parts_expected": expected_parts, "parts_reported": got, "lost_requests": lost,
-            "rows": rows, "reason": reason}
+    return {
+        "ok": ok,
+        "parts_expected": expected_parts,
+        "parts_reported": got,
+        "lost_requests": lost,
+        "rows": rows,
+        "reason": reason,
+    }

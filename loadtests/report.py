@@ -6,6 +6,7 @@ expected envelope rate), upload latency percentiles (p50/p95, Locust's rolling w
 ``--csv`` history; trace p95 too) and failures per second.  Drawn with pillow (matplotlib is not a
 dependency); labels are English (pillow's built-in font has no CJK glyphs).  Same data, same bytes.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,9 @@ UPLOAD = "POST /api/v1/exchange"
 TRACE = "GET /api/v1/trace/{code}"
 
 
-def per_second(locust_stats: list[dict], t0: float, key: str = "num_reqs_per_sec",
-               names: list[str] | None = None) -> dict[int, int]:
+def per_second(
+    locust_stats: list[dict], t0: float, key: str = "num_reqs_per_sec", names: list[str] | None = None
+) -> dict[int, int]:
     """Requests (or failures) per test second, summed over ``names`` (all endpoints if ``None``)."""
     out: dict[int, int] = {}
     for e in locust_stats:
@@ -55,8 +57,7 @@ def start_time(locust_stats: list[dict], csv_path: Path) -> float:
     return min(starts) if starts else 0.0
 
 
-def render(path: Path, locust_stats: list[dict], csv_path: Path, curve: list[int], duration: float,
-           title: str) -> Path:
+def render(path: Path, locust_stats: list[dict], csv_path: Path, curve: list[int], duration: float, title: str) -> Path:
     t0 = start_time(locust_stats, csv_path)
     up = per_second(locust_stats, t0, names=[UPLOAD])
     allr = per_second(locust_stats, t0)
@@ -73,18 +74,43 @@ def render(path: Path, locust_stats: list[dict], csv_path: Path, curve: list[int
     font = ImageFont.load_default()
     dr.text((M, 12), title, fill="black", font=font)
     y = 40
-    _panel(dr, font, y, end, duration, "throughput (per second)", [
-        ("expected envelopes/s (market model)", "#999999", expected, True),
-        ("envelopes answered/s", "#2171b5", sorted(up.items()), False),
-        ("all requests/s", "#41ab5d", sorted(allr.items()), False)])
+    _panel(
+        dr,
+        font,
+        y,
+        end,
+        duration,
+        "throughput (per second)",
+        [
+            ("expected envelopes/s (market model)", "#999999", expected, True),
+            ("envelopes answered/s", "#2171b5", sorted(up.items()), False),
+            ("all requests/s", "#41ab5d", sorted(allr.items()), False),
+        ],
+    )
     y += PANEL_H + M
-    _panel(dr, font, y, end, duration, "latency (ms, rolling)", [
-        ("upload p50", "#6baed6", [(t, a) for t, a, _ in hist if a is not None], False),
-        ("upload p95", "#08519c", [(t, b) for t, _, b in hist if b is not None], False),
-        ("trace p95", "#d94801", [(t, b) for t, _, b in thist if b is not None], False)])
+    _panel(
+        dr,
+        font,
+        y,
+        end,
+        duration,
+        "latency (ms, rolling)",
+        [
+            ("upload p50", "#6baed6", [(t, a) for t, a, _ in hist if a is not None], False),
+            ("upload p95", "#08519c", [(t, b) for t, _, b in hist if b is not None], False),
+            ("trace p95", "#d94801", [(t, b) for t, _, b in thist if b is not None], False),
+        ],
+    )
     y += PANEL_H + M
-    _panel(dr, font, y, end, duration, "failures per second", [
-        ("failures/s", "#cb181d", sorted(fails.items()) or [(0, 0), (end, 0)], False)])
+    _panel(
+        dr,
+        font,
+        y,
+        end,
+        duration,
+        "failures per second",
+        [("failures/s", "#cb181d", sorted(fails.items()) or [(0, 0), (end, 0)], False)],
+    )
     out = Path(path)
     img.save(out, format="PNG", optimize=False)
     return out

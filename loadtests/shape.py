@@ -12,6 +12,7 @@
 The uploads themselves are paced by the plan's schedule (:mod:`.workload`); the shape provides the
 concurrency to carry them, following the same curve.
 """
+
 from __future__ import annotations
 
 from locust import LoadTestShape

@@ -6,6 +6,7 @@ checking or storing anything, so that the benchmark measures the load generator,
 
     python -m uvicorn loadtests.trivial:app --host 127.0.0.1 --port 18090 --log-level warning
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,16 @@ _HEAD = [(b"content-type", b"application/xml; charset=utf-8")]
 def answer(count: int) -> bytes:
     body = _CACHE.get(count)
     if body is None:
-        res = Answer("000000000", "20250101000000000", "20250101000000000", "0000", "0000", "ok", count,
-                     [RecordVerdict(i + 1, "accepted") for i in range(count)])
+        res = Answer(
+            "000000000",
+            "20250101000000000",
+            "20250101000000000",
+            "0000",
+            "0000",
+            "ok",
+            count,
+            [RecordVerdict(i + 1, "accepted") for i in range(count)],
+        )
         body = _CACHE[count] = _SPEC.build_response(res)
     return body
 

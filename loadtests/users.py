@@ -16,6 +16,7 @@ Imported only by ``locustfile.py`` inside a Locust process.  Shared per-process 
 
 Every wait is bounded (at most ``MAX_IDLE_S`` per task) and every request has a timeout.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,13 +54,13 @@ class ProcessState:
         self.t0: float | None = None
         self.rng = random.Random(0)
         self.pools: dict[str, list[str]] = defaultdict(list)
-        self.checks: dict[str, list[int]] = defaultdict(lambda: [0, 0])   # kind -> [checked, failed]
+        self.checks: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # kind -> [checked, failed]
         self.check_examples: list[dict] = []
         self.requests: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # name -> [requests, failures]
-        self.lost = 0            # envelopes given up after all attempts
-        self.refused = 0         # envelopes refused as a whole (4xx)
+        self.lost = 0  # envelopes given up after all attempts
+        self.refused = 0  # envelopes refused as a whole (4xx)
         self.reported = False
-        self.lag: dict[str, int] = defaultdict(int)          # answered-after-due seconds (10 ms buckets) -> envelopes
+        self.lag: dict[str, int] = defaultdict(int)  # answered-after-due seconds (10 ms buckets) -> envelopes
         self.accepted_per_s: dict[int, int] = defaultdict(int)  # test second -> records accepted
 
     def elapsed(self) -> float:
@@ -118,7 +119,7 @@ class NodeUploader(User):
             done = True
         finally:
             wl.in_flight -= 1
-            if not done:              # stopped mid-request (GreenletExit): the envelope goes back
+            if not done:  # stopped mid-request (GreenletExit): the envelope goes back
                 env.uncertain = True
                 wl.retry.appendleft(env)
 
@@ -136,8 +137,11 @@ class NodeUploader(User):
             if status != 200 or code != "0000":
                 return Outcome("refused", status, data), f"HTTP {status}, ResultCode {code}"
             problems = wl.tally.check(env, verdicts, uncertain=env.uncertain)
-            ctx.update(accepted=verdicts.count("accepted"), duplicate=verdicts.count("duplicate"),
-                       rejected=verdicts.count("rejected"))
+            ctx.update(
+                accepted=verdicts.count("accepted"),
+                duplicate=verdicts.count("duplicate"),
+                rejected=verdicts.count("rejected"),
+            )
             if STATE.sample(float(up["sample"])):
                 STATE.check("upload", _validate_upload(spec, data, env), {"node": env.node, "batch": env.index})
             return Outcome("done", status, data, tuple(verdicts)), ("; ".join(problems[:3]) or None)
@@ -152,7 +156,7 @@ class NodeUploader(User):
                 STATE.pools[kind].append(code)
         elif out.kind == "retry" and env.attempts < int(up["attempts"]):
             env.uncertain = env.uncertain or out.status != 503
-            gevent.sleep(min(0.05 * 2 ** env.attempts, 1.0))
+            gevent.sleep(min(0.05 * 2**env.attempts, 1.0))
             wl.retry.append(env)
         elif out.kind == "retry":
             STATE.lost += 1
@@ -179,7 +183,7 @@ class Consumer(FastHttpUser):
     fixed_count = 1
     network_timeout = 30.0
     connection_timeout = 30.0
-    insecure = _TLS["insecure"]                                     # --ca / --insecure of roucai load
+    insecure = _TLS["insecure"]  # --ca / --insecure of roucai load
     ssl_context_factory = staticmethod(_TLS["ssl_context_factory"])
 
     def on_start(self):
@@ -219,7 +223,7 @@ class Consumer(FastHttpUser):
             pool = STATE.pools.get("retail") or []
             base = pool[self.rng.randrange(len(pool))] if pool else "12345678901234567890"
             i = self.rng.randrange(len(base))
-            return kind, base[:i] + str((int(base[i]) + 1 + self.rng.randrange(8)) % 10) + base[i + 1:]
+            return kind, base[:i] + str((int(base[i]) + 1 + self.rng.randrange(8)) % 10) + base[i + 1 :]
         pool = STATE.pools[kind]
         return kind, pool[self.rng.randrange(len(pool))]
 
@@ -232,7 +236,7 @@ class Consumer(FastHttpUser):
         page = self.rng.random() < float(STATE.traffic["consumers"]["page_share"])
         want = {"miss": 404}.get(kind, 200)
         if kind == "typo":
-            want = None          # a mistype may still be a valid code (the check digit catches most)
+            want = None  # a mistype may still be a valid code (the check digit catches most)
         path, name = (f"/trace?code={code}", TRACE_PAGE) if page else (f"/api/v1/trace/{code}", TRACE_API)
         with self.client.get(path, name=name, catch_response=True) as resp:
             problem = None
@@ -241,7 +245,7 @@ class Consumer(FastHttpUser):
             elif want is None and resp.status_code not in (200, 400, 404):
                 problem = f"HTTP {resp.status_code} for a mistyped code"
             if problem is None and STATE.sample(float(STATE.traffic["uploaders"]["sample"])):
-                problem = (_validate_page(resp, code) if page else _validate_trace(resp, code, kind))
+                problem = _validate_page(resp, code) if page else _validate_trace(resp, code, kind)
                 STATE.check("trace", problem, {"code": code, "kind": kind})
             if problem:
                 resp.failure(problem)
@@ -293,7 +297,7 @@ class Monitor(FastHttpUser):
     fixed_count = 1
     network_timeout = 30.0
     connection_timeout = 30.0
-    insecure = _TLS["insecure"]                                     # --ca / --insecure of roucai load
+    insecure = _TLS["insecure"]  # --ca / --insecure of roucai load
     ssl_context_factory = staticmethod(_TLS["ssl_context_factory"])
 
     def wait_time(self):
@@ -306,9 +310,11 @@ class Monitor(FastHttpUser):
             return
         start = dt.date.fromisoformat(STATE.meta["start"])
         date = (start + dt.timedelta(days=random.randrange(STATE.meta["days"]))).strftime("%Y%m%d")
-        for path, name, key in ((f"/api/v1/stats/totals?date={date}", "GET /api/v1/stats/totals", "by_node"),
-                                (f"/api/v1/kpis?date={date}", "GET /api/v1/kpis", "report_rate"),
-                                ("/api/v1/nodes", "GET /api/v1/nodes", "nodes")):
+        for path, name, key in (
+            (f"/api/v1/stats/totals?date={date}", "GET /api/v1/stats/totals", "by_node"),
+            (f"/api/v1/kpis?date={date}", "GET /api/v1/kpis", "report_rate"),
+            ("/api/v1/nodes", "GET /api/v1/nodes", "nodes"),
+        ):
             with self.client.get(path, name=name, catch_response=True) as resp:
                 problem = None if resp.status_code == 200 else f"HTTP {resp.status_code}"
                 if problem is None:

@@ -15,6 +15,7 @@ Pure Python (no locust, no gevent): the Locust users drive it, the tests call it
   once and ``duplicate`` otherwise; ``rejected`` is always wrong.  :meth:`Tally.summary` is what a
   worker reports to the master.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,10 +49,10 @@ class Envelope:
     date: str
     ids: list[str]
     codes: list[list[str]]
-    head: bytes           # everything before the RequestTime value
-    mid: bytes            # from after RequestTime up to the VerifyCode value
-    tail: bytes           # the rest
-    sign_args: tuple      # (index, count, data_date, digest) for verify_code
+    head: bytes  # everything before the RequestTime value
+    mid: bytes  # from after RequestTime up to the VerifyCode value
+    tail: bytes  # the rest
+    sign_args: tuple  # (index, count, data_date, digest) for verify_code
     attempts: int = 0
     uncertain: bool = False  # an earlier attempt may have been stored (its answer was lost)
 
@@ -75,7 +76,7 @@ def _split(body: bytes, rtime: str, vc: str) -> tuple[bytes, bytes, bytes]:
         raise ValueError("VerifyCode before RequestTime")  # the profile's header order; never seen
     ri = i + len(b"<RequestTime>")
     vi = j + len(b"<VerifyCode>")
-    return body[:ri], body[ri + len(rtime):vi], body[vi + len(vc):]
+    return body[:ri], body[ri + len(rtime) : vi], body[vi + len(vc) :]
 
 
 def build_envelope(spec, rec: dict, key: str) -> Envelope:
@@ -86,11 +87,22 @@ def build_envelope(spec, rec: dict, key: str) -> Envelope:
     rtime = format_request_time(t0)
     rt = spec.records.types[rtype]
     ddate = rec["date"] or rtime[:8]
-    digest = payload_digest((rtype, spec.city_form.write(rtype, r)) for r in records)   # as build() sends them
+    digest = payload_digest((rtype, spec.city_form.write(rtype, r)) for r in records)  # as build() sends them
     vc = spec.verify_code(key, rec["node"], rtime, rt.index, str(len(records)), ddate, digest)
     head, mid, tail = _split(body, rtime, vc)
-    return Envelope(rec["i"], float(rec["at"]), rec["node"], rtype, rec["date"], list(rec["ids"]), rec["codes"],
-                    head, mid, tail, (rt.index, str(len(records)), ddate, digest))
+    return Envelope(
+        rec["i"],
+        float(rec["at"]),
+        rec["node"],
+        rtype,
+        rec["date"],
+        list(rec["ids"]),
+        rec["codes"],
+        head,
+        mid,
+        tail,
+        (rt.index, str(len(records)), ddate, digest),
+    )
 
 
 def parse_verdicts(body: bytes) -> tuple[str | None, list[str]]:
@@ -103,12 +115,12 @@ def parse_verdicts(body: bytes) -> tuple[str | None, list[str]]:
 class Tally:
     """Verdicts by record identity, and per-(node, date, type) acknowledgement counts."""
 
-    planned: dict[tuple, int] = field(default_factory=dict)           # identity -> planned sends
+    planned: dict[tuple, int] = field(default_factory=dict)  # identity -> planned sends
     accepted: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
     cells: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
-    wrong: list[dict] = field(default_factory=list)                     # first few wrong verdicts
+    wrong: list[dict] = field(default_factory=list)  # first few wrong verdicts
     wrong_count: int = 0
-    strict: bool = True   # False in benchmark mode: cycled twins of a duplicated record may both be accepted
+    strict: bool = True  # False in benchmark mode: cycled twins of a duplicated record may both be accepted
 
     def plan(self, env: Envelope) -> None:
         for rid in env.ids:
@@ -164,8 +176,16 @@ class Workload:
         verdict checks stay the same work per send).
     """
 
-    def __init__(self, spec, plan_dir: str | Path, keys: dict[str, str], duration: float, part: int = 0,
-                 parts: int = 1, cycle: bool = False):
+    def __init__(
+        self,
+        spec,
+        plan_dir: str | Path,
+        keys: dict[str, str],
+        duration: float,
+        part: int = 0,
+        parts: int = 1,
+        cycle: bool = False,
+    ):
         if duration <= 0:
             raise ValueError("duration must be > 0")
         self.spec = spec

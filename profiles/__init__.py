@@ -7,6 +7,7 @@
     p = load_profile()                     # the reference profile
     p.codes.check("65010200100010000001")  # -> Report
 """
+
 from .findings import Finding, Report
 from .profile import Profile, ProfileError, available_profiles, load_profile
 

@@ -12,6 +12,7 @@ Contract:
   parameters, and returns the parameters as strings, in declaration order;
 * :meth:`ActionCatalogue.text` renders the zh or en text with the parameters filled in.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import RoucaiError
 
-if TYPE_CHECKING:                   # typing only
+if TYPE_CHECKING:  # typing only
     from .profile import Profile
 
 
@@ -35,8 +36,8 @@ class Action:
     params: tuple[str, ...]
     zh: str
     en: str
-    output: bool = False        #: the action prints data the test reads (JSON on stdout)
-    timeout_s: float = 30.0     #: its default time limit
+    output: bool = False  #: the action prints data the test reads (JSON on stdout)
+    timeout_s: float = 30.0  #: its default time limit
 
 
 class ActionCatalogue:
@@ -57,14 +58,18 @@ class ActionCatalogue:
         """``params`` of action ``name`` as strings (exactly the declared ones), or :class:`ActionError`."""
         a = self.actions.get(name)
         if a is None:
-            raise ActionError(f"未知的操作「{name}」，可选：{', '.join(self.actions)}",
-                              f"unknown action {name!r}; one of {', '.join(self.actions)}")
+            raise ActionError(
+                f"未知的操作「{name}」，可选：{', '.join(self.actions)}",
+                f"unknown action {name!r}; one of {', '.join(self.actions)}",
+            )
         missing = [p for p in a.params if p not in params]
         extra = [p for p in params if p not in a.params]
         if missing or extra:
             want = ", ".join(a.params) or "无/none"
-            raise ActionError(f"操作「{name}」的参数应为：{want}（缺少 {missing}，多余 {extra}）",
-                              f"action {name!r} takes: {want} (missing {missing}, unexpected {extra})")
+            raise ActionError(
+                f"操作「{name}」的参数应为：{want}（缺少 {missing}，多余 {extra}）",
+                f"action {name!r} takes: {want} (missing {missing}, unexpected {extra})",
+            )
         return {p: str(params[p]) for p in a.params}
 
     def text(self, name: str, params: dict[str, Any], lang: str = "zh") -> str:
@@ -75,14 +80,22 @@ class ActionCatalogue:
 def _parse(doc: dict[str, Any]) -> ActionCatalogue:
     out = {}
     for name, spec in doc.get("actions", {}).items():
-        out[name] = Action(name, tuple(spec.get("kinds", ())), tuple(spec.get("params", ())), spec["zh"],
-                           spec["en"], bool(spec.get("output", False)), float(spec.get("timeout_s", 30.0)))
+        out[name] = Action(
+            name,
+            tuple(spec.get("kinds", ())),
+            tuple(spec.get("params", ())),
+            spec["zh"],
+            spec["en"],
+            bool(spec.get("output", False)),
+            float(spec.get("timeout_s", 30.0)),
+        )
     return ActionCatalogue(out)
 
 
 @lru_cache(maxsize=8)
 def _cached(profile_name: str) -> ActionCatalogue:
     from . import load_profile
+
     return _parse(load_profile(profile_name).data("actions"))
 
 

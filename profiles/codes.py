@@ -16,6 +16,7 @@ The fast path (:meth:`CodeBook.is_valid`) is a handful of string operations,
 so a valid code costs well under a microsecond; explanations are built only
 for codes that fail it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, asdict
@@ -25,17 +26,32 @@ from .errors import RoucaiError
 from .findings import Finding, Report
 from .regions import RegionTable
 
-if TYPE_CHECKING:                   # typing only: the profile builds the table
+if TYPE_CHECKING:  # typing only: the profile builds the table
     from .commodities import CommodityTable
 
 KINDS = ("node", "operator", "trace", "commodity", "batch")
 
-_KIND_ZH = {"node": "流通节点编码", "operator": "经营者编码", "trace": "追溯码", "commodity": "商品编码",
-            "batch": "批次码"}
-_KIND_EN = {"node": "node code", "operator": "operator code", "trace": "trace code",
-            "commodity": "commodity code", "batch": "batch code"}
-_RULE_FORMAT = {"node": "CODE-NODE-01", "operator": "CODE-OPER-01", "trace": "CODE-TRACE-01",
-                "commodity": "CODE-COMM-01", "batch": "CODE-BATCH-01"}
+_KIND_ZH = {
+    "node": "流通节点编码",
+    "operator": "经营者编码",
+    "trace": "追溯码",
+    "commodity": "商品编码",
+    "batch": "批次码",
+}
+_KIND_EN = {
+    "node": "node code",
+    "operator": "operator code",
+    "trace": "trace code",
+    "commodity": "commodity code",
+    "batch": "batch code",
+}
+_RULE_FORMAT = {
+    "node": "CODE-NODE-01",
+    "operator": "CODE-OPER-01",
+    "trace": "CODE-TRACE-01",
+    "commodity": "CODE-COMM-01",
+    "batch": "CODE-BATCH-01",
+}
 
 
 class CodeError(RoucaiError, ValueError):
@@ -104,8 +120,13 @@ class CodeBook:
         self.commodities = commodities
         n, o, t, c = spec["node"], spec["operator"], spec["trace"], spec["commodity"]
         b = spec.get("batch", {"length": int(n["length"]) + int(t["seq_digits"]), "seq_digits": t["seq_digits"]})
-        self.len = {"node": int(n["length"]), "operator": int(o["length"]),
-                    "trace": int(t["length"]), "commodity": int(c["length"]), "batch": int(b["length"])}
+        self.len = {
+            "node": int(n["length"]),
+            "operator": int(o["length"]),
+            "trace": int(t["length"]),
+            "commodity": int(c["length"]),
+            "batch": int(b["length"]),
+        }
         self._zero_batch = "0" * (int(b["length"]) - int(n["length"]))
         self._rd = int(n["region_digits"])
         self._nl, self._ol, self._tl = self.len["node"], self.len["operator"], self.len["trace"]
@@ -128,7 +149,7 @@ class CodeBook:
             return False
         if kind == "batch":
             return code[nl:] != self._zero_batch
-        return kind != "trace" or code[self._ol:] != self._zero_trace
+        return kind != "trace" or code[self._ol :] != self._zero_trace
 
     def _commodity_known(self, code: str) -> bool:
         if self.commodities is not None:
@@ -157,9 +178,15 @@ class CodeBook:
             return [Finding(rule, "code", f"{lz}为空", f"the {le} is empty")]
         want = self.len[kind]
         if len(code) != want:
-            out.append(Finding(rule, "length",
-                               f"{lz}应为{want}位，实为{len(code)}位",
-                               f"a {le} has {want} digits, this has {len(code)}", value=str(len(code))))
+            out.append(
+                Finding(
+                    rule,
+                    "length",
+                    f"{lz}应为{want}位，实为{len(code)}位",
+                    f"a {le} has {want} digits, this has {len(code)}",
+                    value=str(len(code)),
+                )
+            )
         out += _char_findings(code, rule, lz, le)
         if out and len(code) != want:
             return out
@@ -170,16 +197,26 @@ class CodeBook:
         out += self._node_part_findings(code)
         if kind in ("operator", "trace"):
             pass  # any 4-digit operator sequence is valid; 0000 is the node itself
-        if kind == "trace" and code[self._ol:] == self._zero_trace:
-            out.append(Finding("CODE-TRACE-03", f"[{self._ol}:{self._tl}]",
-                               f"追溯码流水号（第{self._ol + 1}-{self._tl}位）不能全为0",
-                               f"the trace sequence (positions {self._ol + 1}-{self._tl}) cannot be all zeros",
-                               value=code[self._ol:]))
-        if kind == "batch" and code[self._nl:] == self._zero_batch:
-            out.append(Finding("CODE-BATCH-01", f"[{self._nl}:{self.len['batch']}]",
-                               f"批次码流水号（第{self._nl + 1}-{self.len['batch']}位）不能全为0",
-                               f"the batch sequence (positions {self._nl + 1}-{self.len['batch']}) cannot be all zeros",
-                               value=code[self._nl:]))
+        if kind == "trace" and code[self._ol :] == self._zero_trace:
+            out.append(
+                Finding(
+                    "CODE-TRACE-03",
+                    f"[{self._ol}:{self._tl}]",
+                    f"追溯码流水号（第{self._ol + 1}-{self._tl}位）不能全为0",
+                    f"the trace sequence (positions {self._ol + 1}-{self._tl}) cannot be all zeros",
+                    value=code[self._ol :],
+                )
+            )
+        if kind == "batch" and code[self._nl :] == self._zero_batch:
+            out.append(
+                Finding(
+                    "CODE-BATCH-01",
+                    f"[{self._nl}:{self.len['batch']}]",
+                    f"批次码流水号（第{self._nl + 1}-{self.len['batch']}位）不能全为0",
+                    f"the batch sequence (positions {self._nl + 1}-{self.len['batch']}) cannot be all zeros",
+                    value=code[self._nl :],
+                )
+            )
         return out
 
     def _advice(self, code: str, kind: str) -> list[Finding]:
@@ -188,13 +225,20 @@ class CodeBook:
         Practice shows 000 (Guangzhou's portal code 4401060000014401; rlscsy's getNodeCode does not refuse
         it), so the profile's 001-999 rule is a recommendation.
         """
-        if kind == "commodity" or code[self._rd:self._nl] != self._zero_node:
+        if kind == "commodity" or code[self._rd : self._nl] != self._zero_node:
             return []
         rd, nl = self._rd, self._nl
-        return [Finding("CODE-NODE-03", f"[{rd}:{nl}]",
-                        f"节点备案流水号（第{rd + 1}-{nl}位）为{self._zero_node}：实践中可见，本配置建议从001起",
-                        f"the node registration sequence (positions {rd + 1}-{nl}) is {self._zero_node}: seen in "
-                        "practice; the profile recommends starting at 001", severity="warning", value=code[rd:nl])]
+        return [
+            Finding(
+                "CODE-NODE-03",
+                f"[{rd}:{nl}]",
+                f"节点备案流水号（第{rd + 1}-{nl}位）为{self._zero_node}：实践中可见，本配置建议从001起",
+                f"the node registration sequence (positions {rd + 1}-{nl}) is {self._zero_node}: seen in "
+                "practice; the profile recommends starting at 001",
+                severity="warning",
+                value=code[rd:nl],
+            )
+        ]
 
     def _node_part_findings(self, code: str) -> list[Finding]:
         out = []
@@ -214,14 +258,27 @@ class CodeBook:
 
     def _commodity_findings(self, code: str) -> list[Finding]:
         if not code.startswith((self.meat_prefix, self.vegetable_prefix)):
-            return [Finding("CODE-COMM-02", "[0:4]",
-                            f"商品编码「{code}」不以肉类前缀{self.meat_prefix}或蔬菜前缀{self.vegetable_prefix}开头",
-                            f"commodity code {code!r} starts with neither the meat prefix {self.meat_prefix} "
-                            f"nor the vegetable prefix {self.vegetable_prefix}", value=code)]
+            return [
+                Finding(
+                    "CODE-COMM-02",
+                    "[0:4]",
+                    f"商品编码「{code}」不以肉类前缀{self.meat_prefix}或蔬菜前缀{self.vegetable_prefix}开头",
+                    f"commodity code {code!r} starts with neither the meat prefix {self.meat_prefix} "
+                    f"nor the vegetable prefix {self.vegetable_prefix}",
+                    value=code,
+                )
+            ]
         # practice sends codes outside any one table (Ningbo's pork 21113011): a recommendation only
-        return [Finding("CODE-COMM-03", "code", f"商品编码「{code}」不在本配置的商品码表中（实践中可见，按原样接收）",
-                        f"commodity code {code!r} is not in the profile's commodity table (seen in practice; "
-                        "accepted as sent)", severity="warning", value=code)]
+        return [
+            Finding(
+                "CODE-COMM-03",
+                "code",
+                f"商品编码「{code}」不在本配置的商品码表中（实践中可见，按原样接收）",
+                f"commodity code {code!r} is not in the profile's commodity table (seen in practice; accepted as sent)",
+                severity="warning",
+                value=code,
+            )
+        ]
 
     def parts(self, code: str, kind: str) -> CodeParts:
         """Split a code (assumed valid for ``kind``) into its named parts."""
@@ -233,13 +290,17 @@ class CodeBook:
         rd, nl, ol = self._rd, self._nl, self._ol
         region = code[:rd]
         return CodeParts(
-            kind, code, region_code=region,
+            kind,
+            code,
+            region_code=region,
             region_name=self.regions.full_name(region) or None,
-            node_code=code[:nl], node_seq=code[rd:nl],
+            node_code=code[:nl],
+            node_seq=code[rd:nl],
             operator_code=code[:ol] if kind in ("operator", "trace") else None,
             operator_seq=code[nl:ol] if kind in ("operator", "trace") else None,
             trace_seq=code[ol:] if kind == "trace" else None,
-            batch_seq=code[nl:] if kind == "batch" else None)
+            batch_seq=code[nl:] if kind == "batch" else None,
+        )
 
     def check(self, code: str, kind: str | None = None) -> Report:
         """Parse and explain ``code``: a :class:`Report` with parts and findings."""
@@ -249,7 +310,7 @@ class CodeBook:
         rep.extend(self.findings(code, kind))
         if len(code) == self.len[kind] and code.isascii() and code.isdigit():
             rep.details["parts"] = self.parts(code, kind).to_dict()
-            if kind == "operator" and code[self._nl:] == self.self_seq:
+            if kind == "operator" and code[self._nl :] == self.self_seq:
                 rep.details["node_self"] = True
         return rep
 
@@ -263,37 +324,73 @@ class CodeBook:
     def node_code(self, region: str, seq: int) -> str:
         """Node code for ``region`` (6 digits) and registration ``seq`` (1..999)."""
         width = self._nl - self._rd
-        if not 1 <= int(seq) < 10 ** width:
-            raise CodeError([Finding("CODE-NODE-03", "seq", f"节点流水号须为1-{10 ** width - 1}",
-                                     f"node sequence must be 1..{10 ** width - 1}", value=str(seq))])
+        if not 1 <= int(seq) < 10**width:
+            raise CodeError(
+                [
+                    Finding(
+                        "CODE-NODE-03",
+                        "seq",
+                        f"节点流水号须为1-{10**width - 1}",
+                        f"node sequence must be 1..{10**width - 1}",
+                        value=str(seq),
+                    )
+                ]
+            )
         return self._ensure(f"{region}{int(seq):0{width}d}", "node")
 
     def operator_code(self, node: str, seq: int) -> str:
         """Operator code under ``node``; ``seq`` 0 is the node's own operator record."""
         width = self._ol - self._nl
-        if not 0 <= int(seq) < 10 ** width:
-            raise CodeError([Finding("CODE-OPER-01", "seq", f"经营者流水号须为0-{10 ** width - 1}",
-                                     f"operator sequence must be 0..{10 ** width - 1}", value=str(seq))])
+        if not 0 <= int(seq) < 10**width:
+            raise CodeError(
+                [
+                    Finding(
+                        "CODE-OPER-01",
+                        "seq",
+                        f"经营者流水号须为0-{10**width - 1}",
+                        f"operator sequence must be 0..{10**width - 1}",
+                        value=str(seq),
+                    )
+                ]
+            )
         return self._ensure(f"{node}{int(seq):0{width}d}", "operator")
 
     def trace_code(self, operator: str, seq: int) -> str:
         """Trace code ``seq`` (1..9,999,999) of ``operator``."""
         width = self._tl - self._ol
-        if not 1 <= int(seq) < 10 ** width:
-            raise CodeError([Finding("CODE-TRACE-03", "seq", f"追溯码流水号须为1-{10 ** width - 1}",
-                                     f"trace sequence must be 1..{10 ** width - 1}", value=str(seq))])
+        if not 1 <= int(seq) < 10**width:
+            raise CodeError(
+                [
+                    Finding(
+                        "CODE-TRACE-03",
+                        "seq",
+                        f"追溯码流水号须为1-{10**width - 1}",
+                        f"trace sequence must be 1..{10**width - 1}",
+                        value=str(seq),
+                    )
+                ]
+            )
         return self._ensure(f"{operator}{int(seq):0{width}d}", "trace")
 
     def batch_code(self, node: str, seq: int) -> str:
         """16-digit batch code ``seq`` (1..9,999,999) first booked at ``node`` (Guangzhou 批次码: node + 7)."""
         width = self.len["batch"] - self._nl
-        if not 1 <= int(seq) < 10 ** width:
-            raise CodeError([Finding("CODE-BATCH-01", "seq", f"批次码流水号须为1-{10 ** width - 1}",
-                                     f"batch sequence must be 1..{10 ** width - 1}", value=str(seq))])
+        if not 1 <= int(seq) < 10**width:
+            raise CodeError(
+                [
+                    Finding(
+                        "CODE-BATCH-01",
+                        "seq",
+                        f"批次码流水号须为1-{10**width - 1}",
+                        f"batch sequence must be 1..{10**width - 1}",
+                        value=str(seq),
+                    )
+                ]
+            )
         return self._ensure(f"{node}{int(seq):0{width}d}", "batch")
 
     def operator_of(self, trace: str) -> str:
-        return trace[:self._ol]
+        return trace[: self._ol]
 
     def node_of(self, code: str) -> str:
-        return code[:self._nl]
+        return code[: self._nl]

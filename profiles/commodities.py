@@ -10,6 +10,7 @@ meat under ``2111…`` (``21111`` pork, ``21112`` beef, ``21113`` mutton,
 Prices are retail yuan/kg bands; ``source`` says where each band comes from
 (refdata.md §4) or that it is a profile estimate.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,10 +24,10 @@ class Commodity:
     code: str
     name_zh: str
     name_en: str
-    kind: str          #: "meat" or "vegetable"
-    category: str      #: zh category, e.g. 羊肉, 叶菜类
-    unit: str          #: "kg"
-    price_low: float   #: retail yuan per unit, low end of the band
+    kind: str  #: "meat" or "vegetable"
+    category: str  #: zh category, e.g. 羊肉, 叶菜类
+    unit: str  #: "kg"
+    price_low: float  #: retail yuan per unit, low end of the band
     price_high: float  #: retail yuan per unit, high end of the band
     source: str
 
@@ -49,9 +50,22 @@ class CommodityTable:
     def from_csv(cls, path: Path) -> "CommodityTable":
         with open(path, encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh))
-        return cls([Commodity(r["code"], r["name_zh"], r["name_en"], r["kind"], r["category"],
-                              r["unit"], float(r["price_low"]), float(r["price_high"]), r["source"])
-                    for r in rows])
+        return cls(
+            [
+                Commodity(
+                    r["code"],
+                    r["name_zh"],
+                    r["name_en"],
+                    r["kind"],
+                    r["category"],
+                    r["unit"],
+                    float(r["price_low"]),
+                    float(r["price_high"]),
+                    r["source"],
+                )
+                for r in rows
+            ]
+        )
 
     def __contains__(self, code: str) -> bool:
         return code in self._by_code

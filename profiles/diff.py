@@ -6,6 +6,7 @@ returns one :class:`Change` per differing value, each with the evidence and
 source the nearer profile's data gives for it (the nearest enclosing table
 that states ``evidence`` / ``source``).  Deterministic: sorted by file and path.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,15 @@ class Change:
         return "added" if self.a is None else "removed" if self.b is None else "changed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "path": self.path, "kind": self.kind, "a": self.a, "b": self.b,
-                "evidence": self.evidence, "source": self.source}
+        return {
+            "file": self.file,
+            "path": self.path,
+            "kind": self.kind,
+            "a": self.a,
+            "b": self.b,
+            "evidence": self.evidence,
+            "source": self.source,
+        }
 
 
 def _files(p: Profile) -> set[str]:
@@ -64,8 +72,9 @@ def _walk(a: Any, b: Any, path: list[str], out: list[tuple[list[str], Any, Any]]
         out.append((path, None if a is _MISSING else a, None if b is _MISSING else b))
 
 
-def _label(data: dict[str, Any], path: list[str], keys: tuple[str, str] = ("evidence", "source")
-           ) -> tuple[str | None, str | None]:
+def _label(
+    data: dict[str, Any], path: list[str], keys: tuple[str, str] = ("evidence", "source")
+) -> tuple[str | None, str | None]:
     """``keys`` (evidence, source) of the nearest table on ``path`` (deepest first, the value itself if it is
     a table) that states one."""
     tables: list[dict[str, Any]] = []
@@ -84,6 +93,7 @@ def _label(data: dict[str, Any], path: list[str], keys: tuple[str, str] = ("evid
 def _own(p: Profile, key: str) -> dict[str, Any]:
     """The profile's own data file for ``key`` as written (no merge), ``{}`` if it has none."""
     import tomllib
+
     fname = p.manifest.get("files", {}).get(key)
     try:
         return tomllib.loads((p.root / fname).read_text("utf-8")) if fname else {}
@@ -131,7 +141,12 @@ def short(value: Any, width: int = 80) -> str:
     """A value as one line of at most ``width`` characters (``—`` for absent)."""
     if value is None:
         return "—"
-    s = value if isinstance(value, str) else repr(value) if not isinstance(value, (list, dict)) else \
-        __import__("json").dumps(value, ensure_ascii=False)
+    s = (
+        value
+        if isinstance(value, str)
+        else repr(value)
+        if not isinstance(value, (list, dict))
+        else __import__("json").dumps(value, ensure_ascii=False)
+    )
     s = " ".join(str(s).split())
     return s if len(s) <= width else s[: width - 1] + "…"

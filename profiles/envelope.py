@@ -19,6 +19,7 @@ the finding says it cannot be verified (severity warning), never "tampered".
 Times: RequestTime is Beijing time (UTC+8).  A ``now`` given as a naive
 ``datetime`` is read as Beijing time; an aware one is converted.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,7 +41,7 @@ from .records import DecodedRecord, _escape
 from .signature import Recipe
 from .xmlsafe import Limits, XmlSource, looks_like_xml
 
-if TYPE_CHECKING:                   # typing only: the profile imports this module
+if TYPE_CHECKING:  # typing only: the profile imports this module
     from xml.etree.ElementTree import Element
 
     from .profile import Profile
@@ -73,12 +74,22 @@ def payload_digest(items: Iterable[tuple[str, dict[str, Any]]]) -> str:
 def _not_verifiable(recipe: Recipe) -> Finding:
     """TRAN-ENV-05 as a warning: the declared recipe cannot verify a VerifyCode (not a sign of tampering)."""
     if recipe.algorithm == "none":
-        return Finding(E05, "VerifyCode", "声明为无报文认证：VerifyCode 不作校验，报文来源与完整性无法确认",
-                       "declared without message authentication: the VerifyCode is not checked, so the sender and "
-                       "the content's integrity cannot be confirmed", severity="warning")
-    return Finding(E05, "VerifyCode", "VerifyCode 无法校验：未掌握该城市的签名算法（配置声明 unknown），并非判定报文被篡改",
-                   "the VerifyCode cannot be verified without the city's recipe (the profile declares it unknown); "
-                   "this does not mean the message was altered", severity="warning")
+        return Finding(
+            E05,
+            "VerifyCode",
+            "声明为无报文认证：VerifyCode 不作校验，报文来源与完整性无法确认",
+            "declared without message authentication: the VerifyCode is not checked, so the sender and "
+            "the content's integrity cannot be confirmed",
+            severity="warning",
+        )
+    return Finding(
+        E05,
+        "VerifyCode",
+        "VerifyCode 无法校验：未掌握该城市的签名算法（配置声明 unknown），并非判定报文被篡改",
+        "the VerifyCode cannot be verified without the city's recipe (the profile declares it unknown); "
+        "this does not mean the message was altered",
+        severity="warning",
+    )
 
 
 def beijing(now: _dt.datetime, offset_hours: int = 8) -> _dt.datetime:
@@ -98,8 +109,9 @@ def parse_request_time(s: str) -> _dt.datetime | None:
     if not isinstance(s, str) or not _REQ_TIME.match(s):
         return None
     try:
-        return _dt.datetime(int(s[:4]), int(s[4:6]), int(s[6:8]), int(s[8:10]), int(s[10:12]), int(s[12:14]),
-                            int(s[14:17]) * 1000)
+        return _dt.datetime(
+            int(s[:4]), int(s[4:6]), int(s[6:8]), int(s[8:10]), int(s[10:12]), int(s[12:14]), int(s[14:17]) * 1000
+        )
     except ValueError:
         return None
 
@@ -150,10 +162,10 @@ class RecordVerdict:
     """One record's verdict in a response."""
 
     seq: int
-    verdict: str                 #: accepted | duplicate | rejected
+    verdict: str  #: accepted | duplicate | rejected
     reason: str = "0000"
     field: str | None = None
-    message: str | None = None   #: zh text of the first error (or the receiver's own reason)
+    message: str | None = None  #: zh text of the first error (or the receiver's own reason)
     message_en: str | None = None
     #: every finding about the record, errors and warnings alike: {"rule", "field", "severity", "zh", "en"}
     findings: list[dict[str, str]] = dc_field(default_factory=list)
@@ -256,6 +268,7 @@ class EnvelopeSpec:
             self.recipe: Recipe = Recipe.from_data(d.get("verify_code"))
         except ValueError as exc:
             from .profile import ProfileError
+
             raise ProfileError(f"envelope.toml [verify_code]: {exc}") from exc
 
     @cached_property
@@ -274,19 +287,36 @@ class EnvelopeSpec:
         return ReplayGuard(self.replay_seconds, self.replay_max)
 
     # -- signing -----------------------------------------------------------
-    def verify_code(self, key: str | bytes, node_id: str, request_time: str, index: str, count: str,
-                    data_date: str, digest: str) -> str:
+    def verify_code(
+        self, key: str | bytes, node_id: str, request_time: str, index: str, count: str, data_date: str, digest: str
+    ) -> str:
         """The VerifyCode (lowercase hex) for these values, exactly as transmitted, by the declared recipe.
 
         Raises :class:`~profiles.signature.RecipeUnavailable` under a recipe declared
         ``unknown`` or ``none`` (nothing can be signed with it)."""
-        return self.recipe.compute(key, {"NodeId": node_id, "RequestTime": request_time, "Index": index,
-                                         "Count": str(count), "DataDate": data_date, "PayloadDigest": digest})
+        return self.recipe.compute(
+            key,
+            {
+                "NodeId": node_id,
+                "RequestTime": request_time,
+                "Index": index,
+                "Count": str(count),
+                "DataDate": data_date,
+                "PayloadDigest": digest,
+            },
+        )
 
     # -- building ----------------------------------------------------------
-    def build(self, node_id: str, record_type: str, records: list[dict[str, str]], key: str | bytes,
-              request_time: _dt.datetime | str | None = None, data_date: str | None = None,
-              fmt: str = "xml") -> bytes:
+    def build(
+        self,
+        node_id: str,
+        record_type: str,
+        records: list[dict[str, str]],
+        key: str | bytes,
+        request_time: _dt.datetime | str | None = None,
+        data_date: str | None = None,
+        fmt: str = "xml",
+    ) -> bytes:
         """An envelope of ``records`` (all of ``record_type``) signed with ``key``.
 
         ``request_time``: a datetime (Beijing time if naive), a 17-digit
@@ -300,32 +330,51 @@ class EnvelopeSpec:
             records = [self.city_form.write(record_type, r) for r in records]
         if request_time is None:
             request_time = _dt.datetime.now(_dt.timezone.utc)
-        rtime = request_time if isinstance(request_time, str) else format_request_time(
-            beijing(request_time, self.utc_offset))
+        rtime = (
+            request_time
+            if isinstance(request_time, str)
+            else format_request_time(beijing(request_time, self.utc_offset))
+        )
         if data_date is None:
             data_date = next((d for d in (rt.business_date(r) for r in records) if d), rtime[:8])
         count = str(len(records))
         digest = payload_digest((record_type, r) for r in records)
         vc = self.verify_code(key, node_id, rtime, rt.index, count, data_date, digest)
-        head = {"NodeId": node_id, "RequestTime": rtime, "VerifyCode": vc, "Index": rt.index, "Count": count,
-                "DataDate": data_date}
+        head = {
+            "NodeId": node_id,
+            "RequestTime": rtime,
+            "VerifyCode": vc,
+            "Index": rt.index,
+            "Count": count,
+            "DataDate": data_date,
+        }
         if fmt == "json":
             self.records._check_json(record_type, {})
             for r in records:
                 self.records._check_json(record_type, r)
-            return json.dumps({self.root: {**head, self.payload: {record_type: records}}},
-                              ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            return json.dumps(
+                {self.root: {**head, self.payload: {record_type: records}}}, ensure_ascii=False, separators=(",", ":")
+            ).encode("utf-8")
         if fmt != "xml":
             raise ValueError("fmt must be 'xml' or 'json'")
         body = "".join(self.records.record_xml(record_type, r) for r in records)
         heads = "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in head.items())
-        return (f'<?xml version="1.0" encoding="UTF-8"?><{self.root}>{heads}'
-                f"<{self.payload}>{body}</{self.payload}></{self.root}>").encode("utf-8")
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?><{self.root}>{heads}'
+            f"<{self.payload}>{body}</{self.payload}></{self.root}>"
+        ).encode("utf-8")
 
     # -- parsing -----------------------------------------------------------
-    def parse(self, data: bytes, key: KeySource = None, now: _dt.datetime | None = None,
-              replay: ReplayGuard | None = None, validate_records: bool = True,
-              max_count: int | None = None, limits: Limits | None = None) -> EnvelopeResult:
+    def parse(
+        self,
+        data: bytes,
+        key: KeySource = None,
+        now: _dt.datetime | None = None,
+        replay: ReplayGuard | None = None,
+        validate_records: bool = True,
+        max_count: int | None = None,
+        limits: Limits | None = None,
+    ) -> EnvelopeResult:
         """Parse and check an envelope (XML or JSON, by its first byte).  Never raises for bad input.
 
         :param key: the node's secret, or a callable ``node_id -> secret | None``
@@ -358,8 +407,14 @@ class EnvelopeSpec:
         for ev, el, depth in src.events():
             if ev == "start":
                 if depth == 1 and el.tag != self.root:
-                    res.findings.append(Finding(E01, str(el.tag)[:40], f"根元素应为 <{self.root}>，实为 <{el.tag}>",
-                                                f"the root element must be <{self.root}>, not <{el.tag}>"))
+                    res.findings.append(
+                        Finding(
+                            E01,
+                            str(el.tag)[:40],
+                            f"根元素应为 <{self.root}>，实为 <{el.tag}>",
+                            f"the root element must be <{self.root}>, not <{el.tag}>",
+                        )
+                    )
                     break
                 if depth == 2:
                     in_payload = el.tag == self.payload
@@ -378,17 +433,31 @@ class EnvelopeSpec:
                     if tag in res.header:
                         res.findings.append(Finding(E01, tag, f"<{tag}> 出现多次", f"<{tag}> occurs more than once"))
                     elif len(el):
-                        res.findings.append(Finding(E01, tag, f"<{tag}> 不应含子元素", f"<{tag}> must not contain elements"))
+                        res.findings.append(
+                            Finding(E01, tag, f"<{tag}> 不应含子元素", f"<{tag}> must not contain elements")
+                        )
                     else:
                         res.header[tag] = el.text or ""
                 else:
-                    res.findings.append(Finding(E01, tag[:40], f"{self.root} 中有未知元素 <{tag}>",
-                                                f"unknown element <{tag}> in {self.root}"))
+                    res.findings.append(
+                        Finding(
+                            E01,
+                            tag[:40],
+                            f"{self.root} 中有未知元素 <{tag}>",
+                            f"unknown element <{tag}> in {self.root}",
+                        )
+                    )
                 el.clear()
         res.findings[:0] = src.findings
         if not res.findings and not seen_payload:
-            res.findings.append(Finding(E01, self.payload, f"缺少 <{self.payload}>（数据记录）",
-                                        f"<{self.payload}> (the records) is missing"))
+            res.findings.append(
+                Finding(
+                    E01,
+                    self.payload,
+                    f"缺少 <{self.payload}>（数据记录）",
+                    f"<{self.payload}> (the records) is missing",
+                )
+            )
         return res
 
     def _undeclared_encoding(self, declared: str | None) -> Finding | None:
@@ -402,9 +471,13 @@ class EnvelopeSpec:
         name = norm.get(name, name)
         if name in {norm.get(a.upper(), a.upper()) for a in accepted}:
             return None
-        return Finding("TRAN-ENC-01", "encoding", f"声明的编码 {declared} 不在本配置接受的编码（{'、'.join(accepted)}）之内",
-                       f"the declared encoding {declared} is not one this profile accepts ({', '.join(accepted)})",
-                       value=str(declared)[:40])
+        return Finding(
+            "TRAN-ENC-01",
+            "encoding",
+            f"声明的编码 {declared} 不在本配置接受的编码（{'、'.join(accepted)}）之内",
+            f"the declared encoding {declared} is not one this profile accepts ({', '.join(accepted)})",
+            value=str(declared)[:40],
+        )
 
     def _parse_json(self, data: bytes, limits: Limits) -> EnvelopeResult:
         res = EnvelopeResult("json")
@@ -413,26 +486,39 @@ class EnvelopeSpec:
             res.findings += found
             return res
         if not (isinstance(value, dict) and set(value) == {self.root} and isinstance(value[self.root], dict)):
-            res.findings.append(Finding(E01, "$", f"JSON 应为 {{\"{self.root}\": {{…}}}}",
-                                        f"JSON must be {{\"{self.root}\": {{…}}}}"))
+            res.findings.append(
+                Finding(E01, "$", f'JSON 应为 {{"{self.root}": {{…}}}}', f'JSON must be {{"{self.root}": {{…}}}}')
+            )
             return res
         body = value[self.root]
         for k, v in body.items():
             if k == self.payload:
                 continue
             if k not in self.header_elements:
-                res.findings.append(Finding(E01, str(k)[:40], f"{self.root} 中有未知元素 {k}", f"unknown element {k} in {self.root}"))
+                res.findings.append(
+                    Finding(E01, str(k)[:40], f"{self.root} 中有未知元素 {k}", f"unknown element {k} in {self.root}")
+                )
             elif not isinstance(v, str):
                 res.findings.append(Finding(E01, k, f"{k} 应为文本", f"{k} must be text"))
             else:
                 res.header[k] = v
         pay = body.get(self.payload)
         if pay is None:
-            res.findings.append(Finding(E01, self.payload, f"缺少 {self.payload}（数据记录）", f"{self.payload} (the records) is missing"))
+            res.findings.append(
+                Finding(
+                    E01, self.payload, f"缺少 {self.payload}（数据记录）", f"{self.payload} (the records) is missing"
+                )
+            )
             return res
         if not (isinstance(pay, dict) and len(pay) <= 1 and all(isinstance(v, list) for v in pay.values())):
-            res.findings.append(Finding(E01, self.payload, f"{self.payload} 应为 {{\"记录类型\": [记录…]}}",
-                                        f"{self.payload} must be {{\"TYPE\": [records…]}}"))
+            res.findings.append(
+                Finding(
+                    E01,
+                    self.payload,
+                    f'{self.payload} 应为 {{"记录类型": [记录…]}}',
+                    f'{self.payload} must be {{"TYPE": [records…]}}',
+                )
+            )
             return res
         for tname, recs in pay.items():
             for r in recs:
@@ -440,12 +526,29 @@ class EnvelopeSpec:
                 if isinstance(r, dict):
                     res.records.append(DecodedRecord(tname, {str(k): v for k, v in r.items() if v is not None}, pos))
                 else:
-                    res.records.append(DecodedRecord(tname, {}, pos, [Finding(
-                        "TRAN-REC-01", f"[{pos}]", "记录应为 JSON 对象", "a record must be a JSON object")]))
+                    res.records.append(
+                        DecodedRecord(
+                            tname,
+                            {},
+                            pos,
+                            [
+                                Finding(
+                                    "TRAN-REC-01", f"[{pos}]", "记录应为 JSON 对象", "a record must be a JSON object"
+                                )
+                            ],
+                        )
+                    )
         return res
 
-    def _check(self, res: EnvelopeResult, key: KeySource, now: _dt.datetime | None, replay: ReplayGuard | None,
-               validate_records: bool, max_count: int) -> None:
+    def _check(
+        self,
+        res: EnvelopeResult,
+        key: KeySource,
+        now: _dt.datetime | None,
+        replay: ReplayGuard | None,
+        validate_records: bool,
+        max_count: int,
+    ) -> None:
         h, fs = res.header, res.findings
         for e in self.header_elements:
             if e not in h or h[e] == "":
@@ -454,20 +557,34 @@ class EnvelopeSpec:
         node = h.get("NodeId", "")
         if node and not codes.is_valid(node, "node"):
             for c in codes.findings(node, "node"):
-                fs.append(Finding(E02, "NodeId", f"NodeId：{c.zh}（{c.rule}）", f"NodeId: {c.en} ({c.rule})", value=node[:40]))
+                fs.append(
+                    Finding(E02, "NodeId", f"NodeId：{c.zh}（{c.rule}）", f"NodeId: {c.en} ({c.rule})", value=node[:40])
+                )
         rtime = h.get("RequestTime", "")
         when = parse_request_time(rtime) if rtime else None
         if rtime and when is None:
-            fs.append(Finding(E03, "RequestTime", "RequestTime 应为 yyyyMMddHHmmssSSS（17位数字，有效时间）",
-                              "RequestTime must be yyyyMMddHHmmssSSS (17 digits, a valid time)", value=rtime[:40]))
+            fs.append(
+                Finding(
+                    E03,
+                    "RequestTime",
+                    "RequestTime 应为 yyyyMMddHHmmssSSS（17位数字，有效时间）",
+                    "RequestTime must be yyyyMMddHHmmssSSS (17 digits, a valid time)",
+                    value=rtime[:40],
+                )
+            )
         if when is not None and now is not None:
             skew = when - beijing(now, self.utc_offset)
             if abs(skew) > self.window:
                 secs = int(skew.total_seconds())
-                fs.append(Finding(E04, "RequestTime",
-                                  f"RequestTime 与平台时钟相差 {secs} 秒，超出 ±{int(self.window.total_seconds())} 秒",
-                                  f"RequestTime is {secs} s off the receiver's clock, outside ±{int(self.window.total_seconds())} s",
-                                  value=rtime))
+                fs.append(
+                    Finding(
+                        E04,
+                        "RequestTime",
+                        f"RequestTime 与平台时钟相差 {secs} 秒，超出 ±{int(self.window.total_seconds())} 秒",
+                        f"RequestTime is {secs} s off the receiver's clock, outside ±{int(self.window.total_seconds())} s",
+                        value=rtime,
+                    )
+                )
         index = h.get("Index", "")
         rt = self.records.by_index.get(index) if index else None
         if index and rt is None:
@@ -476,23 +593,45 @@ class EnvelopeSpec:
             res.record_type = rt.name
             for r in res.records:
                 if r.type != rt.name:
-                    fs.append(Finding(E06, f"{self.payload}[{r.position}]",
-                                      f"Index {index} 表示 {rt.name}，第 {r.position} 条记录却是 {r.type}",
-                                      f"Index {index} means {rt.name}, but record {r.position} is {r.type}",
-                                      value=str(r.type)[:40]))
+                    fs.append(
+                        Finding(
+                            E06,
+                            f"{self.payload}[{r.position}]",
+                            f"Index {index} 表示 {rt.name}，第 {r.position} 条记录却是 {r.type}",
+                            f"Index {index} means {rt.name}, but record {r.position} is {r.type}",
+                            value=str(r.type)[:40],
+                        )
+                    )
                     break
         count = h.get("Count", "")
         if count:
             if not _DIGITS.match(count):
-                fs.append(Finding(E07, "Count", "Count 应为非负整数", "Count must be a non-negative integer", value=count[:40]))
+                fs.append(
+                    Finding(
+                        E07, "Count", "Count 应为非负整数", "Count must be a non-negative integer", value=count[:40]
+                    )
+                )
             else:
                 if int(count) != len(res.records):
-                    fs.append(Finding(E07, "Count", f"Count 为 {count}，实际记录 {len(res.records)} 条",
-                                      f"Count says {count} but there are {len(res.records)} records", value=count))
+                    fs.append(
+                        Finding(
+                            E07,
+                            "Count",
+                            f"Count 为 {count}，实际记录 {len(res.records)} 条",
+                            f"Count says {count} but there are {len(res.records)} records",
+                            value=count,
+                        )
+                    )
                 if len(res.records) > max_count:
-                    fs.append(Finding(E07, "Count", f"记录 {len(res.records)} 条，超过每个报文上限 {max_count} 条",
-                                      f"{len(res.records)} records, over the limit of {max_count} per envelope",
-                                      value=str(len(res.records))))
+                    fs.append(
+                        Finding(
+                            E07,
+                            "Count",
+                            f"记录 {len(res.records)} 条，超过每个报文上限 {max_count} 条",
+                            f"{len(res.records)} records, over the limit of {max_count} per envelope",
+                            value=str(len(res.records)),
+                        )
+                    )
         ddate = h.get("DataDate", "")
         ddate_ok = False
         if ddate:
@@ -502,36 +641,77 @@ class EnvelopeSpec:
             except ValueError:
                 ddate_ok = False
             if not ddate_ok:
-                fs.append(Finding(E08, "DataDate", "DataDate 应为有效的 yyyyMMdd 日期", "DataDate must be a valid yyyyMMdd date",
-                                  value=ddate[:40]))
+                fs.append(
+                    Finding(
+                        E08,
+                        "DataDate",
+                        "DataDate 应为有效的 yyyyMMdd 日期",
+                        "DataDate must be a valid yyyyMMdd date",
+                        value=ddate[:40],
+                    )
+                )
             elif when is not None and ddate > rtime[:8]:
-                fs.append(Finding(E08, "DataDate", f"DataDate {ddate} 晚于 RequestTime 的日期",
-                                  f"DataDate {ddate} is after the RequestTime's date", value=ddate))
+                fs.append(
+                    Finding(
+                        E08,
+                        "DataDate",
+                        f"DataDate {ddate} 晚于 RequestTime 的日期",
+                        f"DataDate {ddate} is after the RequestTime's date",
+                        value=ddate,
+                    )
+                )
         # VerifyCode last among header checks: it needs the payload digest
         vc = h.get("VerifyCode", "")
         res.digest = payload_digest((r.type, r.record) for r in res.records)
         n = self.recipe.hex_length
         if vc and not (len(vc) == n and _HEX.match(vc)):
-            fs.append(Finding(E05, "VerifyCode", f"VerifyCode 应为{n}位十六进制字符", f"VerifyCode must be {n} hex characters",
-                              value=vc[:40]))
+            fs.append(
+                Finding(
+                    E05,
+                    "VerifyCode",
+                    f"VerifyCode 应为{n}位十六进制字符",
+                    f"VerifyCode must be {n} hex characters",
+                    value=vc[:40],
+                )
+            )
         elif vc and not self.recipe.verifiable:
             fs.append(_not_verifiable(self.recipe))
         elif vc and key is not None and all(h.get(e) for e in self.header_elements):
             k = key(node) if callable(key) else key
             if k is None:
-                fs.append(Finding(E05, "NodeId", f"节点 {node} 未注册或无密钥，无法校验 VerifyCode",
-                                  f"node {node} is not registered or has no key; VerifyCode cannot be checked", value=node[:40]))
+                fs.append(
+                    Finding(
+                        E05,
+                        "NodeId",
+                        f"节点 {node} 未注册或无密钥，无法校验 VerifyCode",
+                        f"node {node} is not registered or has no key; VerifyCode cannot be checked",
+                        value=node[:40],
+                    )
+                )
             else:
                 want = self.verify_code(k, node, rtime, index, count, ddate, res.digest)
                 if hmac.compare_digest(want.encode("ascii"), vc.lower().encode("ascii")):
                     res.authenticated = True
                 else:
-                    fs.append(Finding(E05, "VerifyCode", "VerifyCode 校验失败（密钥或报文内容不符）",
-                                      "VerifyCode does not match (wrong key or altered content)"))
+                    fs.append(
+                        Finding(
+                            E05,
+                            "VerifyCode",
+                            "VerifyCode 校验失败（密钥或报文内容不符）",
+                            "VerifyCode does not match (wrong key or altered content)",
+                        )
+                    )
         if res.authenticated and replay is not None and now is not None and not fs:
             if not replay.check_and_remember(node, rtime, vc, beijing(now, self.utc_offset)):
-                fs.append(Finding(E10, "RequestTime", "重复提交的报文（NodeId+RequestTime+VerifyCode 已出现过）",
-                                  "replayed envelope (NodeId+RequestTime+VerifyCode seen before)", value=rtime))
+                fs.append(
+                    Finding(
+                        E10,
+                        "RequestTime",
+                        "重复提交的报文（NodeId+RequestTime+VerifyCode 已出现过）",
+                        "replayed envelope (NodeId+RequestTime+VerifyCode seen before)",
+                        value=rtime,
+                    )
+                )
         # per record
         cat = self.records
         for r in res.records:
@@ -539,15 +719,30 @@ class EnvelopeSpec:
             if validate_records:
                 rf += cat.validate(r.type, r.record)
             if ddate_ok and rt is not None and rt.date_field is not None and r.type == rt.name:
-                bd = rt.business_date(r.record)          # None without a date field
+                bd = rt.business_date(r.record)  # None without a date field
                 if bd and bd > ddate and rt.date_field not in {f.field for f in rf}:
-                    rf.append(Finding(E08, rt.date_field, f"记录业务日期 {bd} 晚于 DataDate {ddate}",
-                                      f"the record's business date {bd} is after the DataDate {ddate}", value=bd))
+                    rf.append(
+                        Finding(
+                            E08,
+                            rt.date_field,
+                            f"记录业务日期 {bd} 晚于 DataDate {ddate}",
+                            f"the record's business date {bd} is after the DataDate {ddate}",
+                            value=bd,
+                        )
+                    )
                 elif bd and bd != ddate and rt.date_field not in {f.field for f in rf}:
                     # earlier: only a warning, in practice DataDate is the upload day (Changchun 2015, standards.md §4.3)
-                    rf.append(Finding(E08, rt.date_field, f"记录业务日期 {bd} 早于 DataDate {ddate}（实践中 DataDate 可为上传日）",
-                                      f"the record's business date {bd} is before the DataDate {ddate} (in practice "
-                                      "DataDate may be the upload day)", "warning", value=bd))
+                    rf.append(
+                        Finding(
+                            E08,
+                            rt.date_field,
+                            f"记录业务日期 {bd} 早于 DataDate {ddate}（实践中 DataDate 可为上传日）",
+                            f"the record's business date {bd} is before the DataDate {ddate} (in practice "
+                            "DataDate may be the upload day)",
+                            "warning",
+                            value=bd,
+                        )
+                    )
             res.record_findings.append(rf)
 
     # -- responses ---------------------------------------------------------
@@ -559,8 +754,13 @@ class EnvelopeSpec:
         r = self.reasons.get(code)
         return "" if r is None else (r["en"] if lang == "en" else r["zh"])
 
-    def respond(self, res: EnvelopeResult, now: _dt.datetime | None = None,
-                duplicates: Iterable[int] = (), overrides: dict[int, tuple[str, ...]] | None = None) -> Response:
+    def respond(
+        self,
+        res: EnvelopeResult,
+        now: _dt.datetime | None = None,
+        duplicates: Iterable[int] = (),
+        overrides: dict[int, tuple[str, ...]] | None = None,
+    ) -> Response:
         """The response to a parsed envelope.
 
         ``duplicates``: 1-based positions the receiver already had (verdict
@@ -569,8 +769,13 @@ class EnvelopeSpec:
         """
         now = now or _dt.datetime.now(_dt.timezone.utc)
         h = res.header
-        reply = partial(Response, h.get("NodeId", ""), h.get("RequestTime", ""),
-                        format_request_time(beijing(now, self.utc_offset)), h.get("Index", ""))
+        reply = partial(
+            Response,
+            h.get("NodeId", ""),
+            h.get("RequestTime", ""),
+            format_request_time(beijing(now, self.utc_offset)),
+            h.get("Index", ""),
+        )
         errs = [f for f in res.findings if f.severity == "error"]
         if errs:
             code = self.reason_for(errs[0])
@@ -580,15 +785,16 @@ class EnvelopeSpec:
         results = []
         for r, rf in zip(res.records, res.record_findings):
             errs = [f for f in rf if f.severity == "error"]
-            every = [_finding_row(f) for f in rf]      # all of them, not only the first (issue 12)
+            every = [_finding_row(f) for f in rf]  # all of them, not only the first (issue 12)
             if errs:
                 f = errs[0]
                 results.append(RecordVerdict(r.position, "rejected", self.reason_for(f), f.field, f.zh, f.en, every))
             elif r.position in overrides:
                 reason, msg, *more = overrides[r.position]
                 en = more[0] if more else self.reason_text(reason, "en")
-                every.insert(0, {"rule": more[1] if len(more) > 1 else "", "field": "", "severity": "error",
-                                 "zh": msg, "en": en})
+                every.insert(
+                    0, {"rule": more[1] if len(more) > 1 else "", "field": "", "severity": "error", "zh": msg, "en": en}
+                )
                 results.append(RecordVerdict(r.position, "rejected", reason, None, msg, en, every))
             elif r.position in dup:
                 results.append(RecordVerdict(r.position, "duplicate", "2009", findings=every))
@@ -607,15 +813,31 @@ class EnvelopeSpec:
             raise ValueError(f"not a refusal reason: {code!r}")
         now = now or _dt.datetime.now(_dt.timezone.utc)
         h = header or {}
-        return Response(h.get("NodeId", ""), h.get("RequestTime", ""), format_request_time(beijing(now, self.utc_offset)),
-                        h.get("Index", ""), code, self.result_message(code), 0)
+        return Response(
+            h.get("NodeId", ""),
+            h.get("RequestTime", ""),
+            format_request_time(beijing(now, self.utc_offset)),
+            h.get("Index", ""),
+            code,
+            self.result_message(code),
+            0,
+        )
 
     def build_response(self, resp: Response, fmt: str = "xml") -> bytes:
         """Serialise a response (XML or JSON)."""
         t = resp.tally()
-        head = {"NodeId": resp.node_id, "RequestTime": resp.request_time, "ResponseTime": resp.response_time,
-                "Index": resp.index, "ResultCode": resp.code, "ResultMsg": resp.message, "Count": str(resp.count),
-                "Accepted": str(t["accepted"]), "Duplicate": str(t["duplicate"]), "Rejected": str(t["rejected"])}
+        head = {
+            "NodeId": resp.node_id,
+            "RequestTime": resp.request_time,
+            "ResponseTime": resp.response_time,
+            "Index": resp.index,
+            "ResultCode": resp.code,
+            "ResultMsg": resp.message,
+            "Count": str(resp.count),
+            "Accepted": str(t["accepted"]),
+            "Duplicate": str(t["duplicate"]),
+            "Rejected": str(t["rejected"]),
+        }
         rows = []
         for r in resp.results:
             row: dict[str, Any] = {"Seq": str(r.seq), "Verdict": r.verdict, "Reason": r.reason}
@@ -630,13 +852,18 @@ class EnvelopeSpec:
             for row, r in zip(rows, resp.results):
                 if r.findings:
                     row["Findings"] = [{k.capitalize(): v for k, v in f.items()} for f in r.findings]
-            return json.dumps({self.resp_root: {**head, "Results": rows}}, ensure_ascii=False,
-                              separators=(",", ":")).encode("utf-8")
+            return json.dumps(
+                {self.resp_root: {**head, "Results": rows}}, ensure_ascii=False, separators=(",", ":")
+            ).encode("utf-8")
         inner = "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in head.items())
-        res = "".join("<Result>" + "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in row.items()) + _findings_xml(r)
-                      + "</Result>" for row, r in zip(rows, resp.results))
-        return (f'<?xml version="1.0" encoding="UTF-8"?><{self.resp_root}>{inner}<Results>{res}</Results>'
-                f"</{self.resp_root}>").encode("utf-8")
+        res = "".join(
+            "<Result>" + "".join(f"<{k}>{_escape(v)}</{k}>" for k, v in row.items()) + _findings_xml(r) + "</Result>"
+            for row, r in zip(rows, resp.results)
+        )
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?><{self.resp_root}>{inner}<Results>{res}</Results>'
+            f"</{self.resp_root}>"
+        ).encode("utf-8")
 
     def parse_response(self, data: bytes, limits: Limits | None = None) -> tuple[Response | None, list[Finding]]:
         """Read and check a response (TRAN-ENV-09 and TRAN-ENC-*); ``(None, findings)`` if unreadable."""
@@ -650,12 +877,21 @@ class EnvelopeSpec:
             if root is None:
                 return None, src.findings
             if root.tag != self.resp_root:
-                return None, [Finding(E09, str(root.tag)[:40], f"根元素应为 <{self.resp_root}>",
-                                      f"the root element must be <{self.resp_root}>")]
+                return None, [
+                    Finding(
+                        E09,
+                        str(root.tag)[:40],
+                        f"根元素应为 <{self.resp_root}>",
+                        f"the root element must be <{self.resp_root}>",
+                    )
+                ]
             for c in root:
                 if c.tag == "Results":
-                    rows = [{g.tag: (_findings_of(g) if g.tag == "Findings" else g.text or "") for g in r}
-                            for r in c if r.tag == "Result"]
+                    rows = [
+                        {g.tag: (_findings_of(g) if g.tag == "Findings" else g.text or "") for g in r}
+                        for r in c
+                        if r.tag == "Result"
+                    ]
                     if any(r.tag != "Result" for r in c):
                         fs.append(Finding(E09, "Results", "Results 只能含 <Result>", "Results holds only <Result>"))
                 elif c.tag in head:
@@ -670,8 +906,14 @@ class EnvelopeSpec:
             if found:
                 return None, found
             if not (isinstance(value, dict) and isinstance(value.get(self.resp_root), dict)):
-                return None, [Finding(E09, "$", f"JSON 应为 {{\"{self.resp_root}\": {{…}}}}",
-                                      f"JSON must be {{\"{self.resp_root}\": {{…}}}}")]
+                return None, [
+                    Finding(
+                        E09,
+                        "$",
+                        f'JSON 应为 {{"{self.resp_root}": {{…}}}}',
+                        f'JSON must be {{"{self.resp_root}": {{…}}}}',
+                    )
+                ]
             body = value[self.resp_root]
             head = {k: v for k, v in body.items() if k != "Results"}
             rows = body.get("Results") if isinstance(body.get("Results"), list) else []
@@ -680,26 +922,41 @@ class EnvelopeSpec:
             rows = [r if isinstance(r, dict) else {} for r in rows]
         return self._check_response(head, rows, fs)
 
-    def _check_response(self, head: dict[str, Any], rows: list[dict[str, Any]], fs: list[Finding]) -> tuple[Response | None, list[Finding]]:
+    def _check_response(
+        self, head: dict[str, Any], rows: list[dict[str, Any]], fs: list[Finding]
+    ) -> tuple[Response | None, list[Finding]]:
         for e in self.resp_elements:
             if e != "Results" and e not in head:
                 fs.append(Finding(E09, e, f"响应缺少 <{e}>", f"the response lacks <{e}>"))
         for k in head:
             if k not in self.resp_elements:
-                fs.append(Finding(E09, str(k)[:40], f"响应中有未知元素 <{k}>", f"unknown element <{k}> in the response"))
+                fs.append(
+                    Finding(E09, str(k)[:40], f"响应中有未知元素 <{k}>", f"unknown element <{k}> in the response")
+                )
         if fs:
             return None, fs
         head = {k: (v if isinstance(v, str) else str(v)) for k, v in head.items()}
         code = head["ResultCode"]
         if code not in self.reasons:
-            fs.append(Finding(E09, "ResultCode", f"未知的结果码 {code}", f"unknown result code {code!r}", value=code[:40]))
+            fs.append(
+                Finding(E09, "ResultCode", f"未知的结果码 {code}", f"unknown result code {code!r}", value=code[:40])
+            )
         if parse_request_time(head["ResponseTime"]) is None:
-            fs.append(Finding(E09, "ResponseTime", "ResponseTime 应为 yyyyMMddHHmmssSSS", "ResponseTime must be yyyyMMddHHmmssSSS",
-                              value=head["ResponseTime"][:40]))
+            fs.append(
+                Finding(
+                    E09,
+                    "ResponseTime",
+                    "ResponseTime 应为 yyyyMMddHHmmssSSS",
+                    "ResponseTime must be yyyyMMddHHmmssSSS",
+                    value=head["ResponseTime"][:40],
+                )
+            )
         nums = {}
         for e in ("Count", "Accepted", "Duplicate", "Rejected"):
             if not _DIGITS.match(head[e]):
-                fs.append(Finding(E09, e, f"{e} 应为非负整数", f"{e} must be a non-negative integer", value=head[e][:40]))
+                fs.append(
+                    Finding(E09, e, f"{e} 应为非负整数", f"{e} must be a non-negative integer", value=head[e][:40])
+                )
             else:
                 nums[e] = int(head[e])
         results = []
@@ -709,28 +966,76 @@ class EnvelopeSpec:
             if seq != str(i):
                 fs.append(Finding(E09, where, f"Seq 应为 {i}", f"Seq must be {i}", value=seq[:40]))
             if verdict not in VERDICTS:
-                fs.append(Finding(E09, where, "Verdict 应为 accepted/duplicate/rejected",
-                                  "Verdict must be accepted/duplicate/rejected", value=str(verdict)[:40]))
+                fs.append(
+                    Finding(
+                        E09,
+                        where,
+                        "Verdict 应为 accepted/duplicate/rejected",
+                        "Verdict must be accepted/duplicate/rejected",
+                        value=str(verdict)[:40],
+                    )
+                )
             want = {"accepted": "0000", "duplicate": "2009"}.get(str(verdict))
-            if reason not in self.reasons or (want and reason != want) or (verdict == "rejected" and reason in ("0000", "2009")):
-                fs.append(Finding(E09, where, f"Reason {reason} 与 Verdict {verdict} 不符",
-                                  f"Reason {reason!r} does not fit Verdict {verdict!r}", value=reason[:40]))
+            if (
+                reason not in self.reasons
+                or (want and reason != want)
+                or (verdict == "rejected" and reason in ("0000", "2009"))
+            ):
+                fs.append(
+                    Finding(
+                        E09,
+                        where,
+                        f"Reason {reason} 与 Verdict {verdict} 不符",
+                        f"Reason {reason!r} does not fit Verdict {verdict!r}",
+                        value=reason[:40],
+                    )
+                )
             listed = row.get("Findings")
             found = listed if isinstance(listed, list) else []
-            results.append(RecordVerdict(i, str(verdict), reason, row.get("Field"), row.get("Message"),
-                                         row.get("MessageEn"),
-                                         [{k.lower(): str(v) for k, v in f.items()} for f in found if isinstance(f, dict)]))
-        resp = Response(head["NodeId"], head["RequestTime"], head["ResponseTime"], head["Index"], code,
-                        head["ResultMsg"], nums.get("Count", 0), results)
+            results.append(
+                RecordVerdict(
+                    i,
+                    str(verdict),
+                    reason,
+                    row.get("Field"),
+                    row.get("Message"),
+                    row.get("MessageEn"),
+                    [{k.lower(): str(v) for k, v in f.items()} for f in found if isinstance(f, dict)],
+                )
+            )
+        resp = Response(
+            head["NodeId"],
+            head["RequestTime"],
+            head["ResponseTime"],
+            head["Index"],
+            code,
+            head["ResultMsg"],
+            nums.get("Count", 0),
+            results,
+        )
         if len(nums) == 4:
             t = resp.tally()
             if code == "0000" and nums["Count"] != len(results):
                 fs.append(Finding(E09, "Count", "Count 与 Result 条数不符", "Count differs from the number of Results"))
             if code != "0000" and results:
-                fs.append(Finding(E09, "Results", "整报文被拒时不应有逐条结果", "a refused envelope has no per-record results"))
-            if (nums["Accepted"], nums["Duplicate"], nums["Rejected"]) != (t["accepted"], t["duplicate"], t["rejected"]):
-                fs.append(Finding(E09, "Accepted", "Accepted/Duplicate/Rejected 与逐条结果不符",
-                                  "Accepted/Duplicate/Rejected do not match the results"))
+                fs.append(
+                    Finding(
+                        E09, "Results", "整报文被拒时不应有逐条结果", "a refused envelope has no per-record results"
+                    )
+                )
+            if (nums["Accepted"], nums["Duplicate"], nums["Rejected"]) != (
+                t["accepted"],
+                t["duplicate"],
+                t["rejected"],
+            ):
+                fs.append(
+                    Finding(
+                        E09,
+                        "Accepted",
+                        "Accepted/Duplicate/Rejected 与逐条结果不符",
+                        "Accepted/Duplicate/Rejected do not match the results",
+                    )
+                )
         return (None if fs else resp), fs
 
 
@@ -746,9 +1051,16 @@ def _findings_xml(r: RecordVerdict) -> str:
     """``<Findings><Finding><Rule/><Field/><Severity/><Zh/><En/></Finding>…</Findings>`` ('' if none)."""
     if not r.findings:
         return ""
-    return "<Findings>" + "".join(
-        "<Finding>" + "".join(f"<{k.capitalize()}>{_escape(str(f.get(k, '')))}</{k.capitalize()}>" for k in _FINDING_KEYS)
-        + "</Finding>" for f in r.findings) + "</Findings>"
+    return (
+        "<Findings>"
+        + "".join(
+            "<Finding>"
+            + "".join(f"<{k.capitalize()}>{_escape(str(f.get(k, '')))}</{k.capitalize()}>" for k in _FINDING_KEYS)
+            + "</Finding>"
+            for f in r.findings
+        )
+        + "</Findings>"
+    )
 
 
 def _findings_of(el: Element) -> list[dict[str, str]]:

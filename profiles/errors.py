@@ -8,6 +8,7 @@ one place and prints ``zh`` (``en`` with ``--lang en``).  ``str(exc)`` is ``en``
 
 ``profiles`` is the lowest layer, so every layer can import this module; it imports nothing.
 """
+
 from __future__ import annotations
 
 

@@ -6,6 +6,7 @@ A finding names the rule it comes from (a requirement id of the catalogue,
 never raise for bad *input*; they return findings.  They raise only for
 misuse of the API (wrong argument types) or a broken profile.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
@@ -38,15 +39,15 @@ class Finding:
         return self.en if lang == "en" else self.zh
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"rule": self.rule, "field": self.field, "severity": self.severity,
-             "zh": self.zh, "en": self.en}
+        d = {"rule": self.rule, "field": self.field, "severity": self.severity, "zh": self.zh, "en": self.en}
         if self.value is not None:
             d["value"] = self.value
         return d
 
     def render(self, lang: str = "zh") -> str:
         sev = {"zh": {"error": "错误", "warning": "警告", "info": "提示"}}.get(lang, {}).get(
-            self.severity, self.severity)
+            self.severity, self.severity
+        )
         return f"[{self.rule}] {sev} {self.field}: {self.message(lang)}"
 
 
@@ -66,5 +67,9 @@ class Report:
         self.findings.extend(items)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject, "ok": self.ok, "details": self.details,
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "subject": self.subject,
+            "ok": self.ok,
+            "details": self.details,
+            "findings": [f.to_dict() for f in self.findings],
+        }

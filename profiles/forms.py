@@ -22,18 +22,25 @@ Contract: :meth:`CityForm.write` never invents a value and never drops one
 the type carries; a value not in canonical form is written as it is; writing
 a written record changes nothing.
 """
+
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:                   # typing only: records.py is the catalogue's home, loaded by the profile
+if TYPE_CHECKING:  # typing only: records.py is the catalogue's home, loaded by the profile
     from .records import RecordCatalog
 
-_FORMS = {"yyyyMMdd": "{y}{mo}{d}", "yyyy-MM-dd": "{y}-{mo}-{d}", "yyyyMMddHHmmss": "{y}{mo}{d}{h}{mi}{s}",
-          "yyyy-MM-dd HH:mm:ss": "{y}-{mo}-{d} {h}:{mi}:{s}"}
+_FORMS = {
+    "yyyyMMdd": "{y}{mo}{d}",
+    "yyyy-MM-dd": "{y}-{mo}-{d}",
+    "yyyyMMddHHmmss": "{y}{mo}{d}{h}{mi}{s}",
+    "yyyy-MM-dd HH:mm:ss": "{y}-{mo}-{d} {h}:{mi}:{s}",
+}
 _CANON_DATE = re.compile(r"(?P<y>[0-9]{4})(?P<mo>[0-9]{2})(?P<d>[0-9]{2})\Z")
-_CANON_DT = re.compile(r"(?P<y>[0-9]{4})(?P<mo>[0-9]{2})(?P<d>[0-9]{2})(?P<h>[0-9]{2})(?P<mi>[0-9]{2})(?P<s>[0-9]{2})\Z")
+_CANON_DT = re.compile(
+    r"(?P<y>[0-9]{4})(?P<mo>[0-9]{2})(?P<d>[0-9]{2})(?P<h>[0-9]{2})(?P<mi>[0-9]{2})(?P<s>[0-9]{2})\Z"
+)
 
 
 class CityForm:
@@ -41,6 +48,7 @@ class CityForm:
 
     def __init__(self, catalog: RecordCatalog, emit: dict[str, Any] | None):
         from .profile import ProfileError
+
         self.catalog = catalog
         self.emit = emit or {}
         for key in ("date_form", "datetime_form"):
@@ -75,7 +83,7 @@ class CityForm:
         out: dict[str, str] = {}
         for f in rt.fields:
             v = record.get(f.name)
-            if v is None:   # already written under its alias: writing is idempotent
+            if v is None:  # already written under its alias: writing is idempotent
                 v = record.get(alias_of.get(f.name, f.name))
             if v is None:
                 continue
@@ -86,7 +94,7 @@ class CityForm:
             elif f.name in words:
                 v = words[f.name].get(v, v)
             out[alias_of.get(f.name, f.name)] = v
-        for k, v in record.items():   # not a field of the catalogue at all: kept as given (negative tests)
+        for k, v in record.items():  # not a field of the catalogue at all: kept as given (negative tests)
             if k not in self.catalog.fields and k not in out and k not in getattr(rt, "aliases", {}):
                 out[k] = v
         return out

@@ -20,6 +20,7 @@ An unknown GB/T 2260 code inside a USCC or a certificate is a *warning*
 always return valid identifiers; they raise ``ValueError`` when asked for an
 impossible one (unknown province, bad region…).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -32,12 +33,24 @@ from .regions import RegionTable
 KINDS = ("uscc", "plate", "certificate", "resident_id", "card_uid", "ear_tag", "base_id")
 PLATE_KINDS = ("ordinary", "nev_small", "nev_large")
 
-_KIND_ZH = {"uscc": "统一社会信用代码", "plate": "车牌号", "certificate": "证明编号",
-            "resident_id": "公民身份号码", "card_uid": "卡片UID", "ear_tag": "畜禽标识编码",
-            "base_id": "生产基地编号"}
-_KIND_EN = {"uscc": "unified social credit code", "plate": "vehicle plate", "certificate": "certificate number",
-            "resident_id": "resident id number", "card_uid": "card UID", "ear_tag": "ear tag number",
-            "base_id": "production base id"}
+_KIND_ZH = {
+    "uscc": "统一社会信用代码",
+    "plate": "车牌号",
+    "certificate": "证明编号",
+    "resident_id": "公民身份号码",
+    "card_uid": "卡片UID",
+    "ear_tag": "畜禽标识编码",
+    "base_id": "生产基地编号",
+}
+_KIND_EN = {
+    "uscc": "unified social credit code",
+    "plate": "vehicle plate",
+    "certificate": "certificate number",
+    "resident_id": "resident id number",
+    "card_uid": "card UID",
+    "ear_tag": "ear tag number",
+    "base_id": "production base id",
+}
 _HEX = "0123456789ABCDEF"
 
 
@@ -102,8 +115,9 @@ class Identifiers:
         self._tag_len = 1 + 6 + self._tag_serial
         self._base_serial = int(spec["base_id"]["serial_digits"])
         self._base_len = 6 + self._base_serial
-        self.enums: dict[str, dict[str, Any]] = {k: {c: v for c, v in t.items() if isinstance(v, dict)}
-                                       for k, t in spec.get("enums", {}).items()}
+        self.enums: dict[str, dict[str, Any]] = {
+            k: {c: v for c, v in t.items() if isinstance(v, dict)} for k, t in spec.get("enums", {}).items()
+        }
 
     # == 统一社会信用代码 ====================================================
     def orgcode_check_char(self, body8: str) -> str:
@@ -127,47 +141,89 @@ class Identifiers:
             return [Finding("CODE-USCC-01", "code", "统一社会信用代码为空", "the unified social credit code is empty")]
         out: list[Finding] = []
         if len(code) != n:
-            out.append(Finding("CODE-USCC-01", "length", f"统一社会信用代码应为{n}位，实为{len(code)}位",
-                               f"a unified social credit code has {n} characters, this has {len(code)}",
-                               value=str(len(code))))
+            out.append(
+                Finding(
+                    "CODE-USCC-01",
+                    "length",
+                    f"统一社会信用代码应为{n}位，实为{len(code)}位",
+                    f"a unified social credit code has {n} characters, this has {len(code)}",
+                    value=str(len(code)),
+                )
+            )
         for i, ch in enumerate(code):
             if ch in self._uscc_value:
                 continue
             dz, de = _describe_char(ch)
             if ch in "IOZSV":
                 dz, de = f"字母「{ch}」（不使用I、O、Z、S、V）", f"the letter {ch!r} (I, O, Z, S, V are not used)"
-            out.append(Finding("CODE-USCC-01", f"[{i}]", f"第{i + 1}位是{dz}，不在代码字符集中",
-                               f"position {i + 1} is {de}, outside the code's character set", value=ch))
+            out.append(
+                Finding(
+                    "CODE-USCC-01",
+                    f"[{i}]",
+                    f"第{i + 1}位是{dz}，不在代码字符集中",
+                    f"position {i + 1} is {de}, outside the code's character set",
+                    value=ch,
+                )
+            )
         if out:
             return out
         dept, cat, region = code[0], code[1], code[2:8]
         d = self.departments.get(dept)
         if d is None:
-            out.append(Finding("CODE-USCC-01", "[0]", f"登记管理部门代码「{dept}」不存在",
-                               f"registration department code {dept!r} does not exist", value=dept))
+            out.append(
+                Finding(
+                    "CODE-USCC-01",
+                    "[0]",
+                    f"登记管理部门代码「{dept}」不存在",
+                    f"registration department code {dept!r} does not exist",
+                    value=dept,
+                )
+            )
         elif cat not in d["categories"]:
             sev = "error" if d.get("verified", True) else "warning"
-            out.append(Finding("CODE-USCC-01", "[1]",
-                               f"机构类别代码「{cat}」不属于登记管理部门「{dept}」（{d['zh']}）",
-                               f"organisation category {cat!r} is not one of department {dept!r} ({d['en']})",
-                               severity=sev, value=cat))
+            out.append(
+                Finding(
+                    "CODE-USCC-01",
+                    "[1]",
+                    f"机构类别代码「{cat}」不属于登记管理部门「{dept}」（{d['zh']}）",
+                    f"organisation category {cat!r} is not one of department {dept!r} ({d['en']})",
+                    severity=sev,
+                    value=cat,
+                )
+            )
         if region not in self.regions and region not in self._national:
-            out.append(Finding("CODE-USCC-01", "[2:8]",
-                               f"第3-8位「{region}」不是现行GB/T 2260行政区划代码（可能是历史代码）",
-                               f"positions 3-8 {region!r} are not a current GB/T 2260 code (may be a historic one)",
-                               severity="warning", value=region))
+            out.append(
+                Finding(
+                    "CODE-USCC-01",
+                    "[2:8]",
+                    f"第3-8位「{region}」不是现行GB/T 2260行政区划代码（可能是历史代码）",
+                    f"positions 3-8 {region!r} are not a current GB/T 2260 code (may be a historic one)",
+                    severity="warning",
+                    value=region,
+                )
+            )
         want17 = self.orgcode_check_char(code[8:16])
         if code[16] != want17:
-            out.append(Finding("CODE-USCC-03", "[16]",
-                               f"组织机构代码校验码（第17位）应为「{want17}」，实为「{code[16]}」",
-                               f"the org-code check character (position 17) should be {want17!r}, is {code[16]!r}",
-                               value=code[16]))
+            out.append(
+                Finding(
+                    "CODE-USCC-03",
+                    "[16]",
+                    f"组织机构代码校验码（第17位）应为「{want17}」，实为「{code[16]}」",
+                    f"the org-code check character (position 17) should be {want17!r}, is {code[16]!r}",
+                    value=code[16],
+                )
+            )
         want18 = self.uscc_check_char(code[:17])
         if code[17] != want18:
-            out.append(Finding("CODE-USCC-02", "[17]",
-                               f"校验码（第18位）应为「{want18}」，实为「{code[17]}」",
-                               f"the check character (position 18) should be {want18!r}, is {code[17]!r}",
-                               value=code[17]))
+            out.append(
+                Finding(
+                    "CODE-USCC-02",
+                    "[17]",
+                    f"校验码（第18位）应为「{want18}」，实为「{code[17]}」",
+                    f"the check character (position 18) should be {want18!r}, is {code[17]!r}",
+                    value=code[17],
+                )
+            )
         return out
 
     def new_uscc(self, rng: random.Random, region: str, department: str = "9", category: str = "1") -> str:
@@ -207,47 +263,93 @@ class Identifiers:
         out: list[Finding] = []
         for i, ch in enumerate(plate):
             if ch in "IO":
-                out.append(Finding(R2, f"[{i}]", f"第{i + 1}位是字母「{ch}」，号牌不使用I和O",
-                                   f"position {i + 1} is the letter {ch!r}; plates never use I or O", value=ch))
+                out.append(
+                    Finding(
+                        R2,
+                        f"[{i}]",
+                        f"第{i + 1}位是字母「{ch}」，号牌不使用I和O",
+                        f"position {i + 1} is the letter {ch!r}; plates never use I or O",
+                        value=ch,
+                    )
+                )
         if "-" in plate:
-            out.append(Finding(R1, "plate", "车牌号不含连字符「-」（可写作「新A·12345」或「新A12345」）",
-                               "a plate has no hyphen (write 新A·12345 or 新A12345)", value=plate))
+            out.append(
+                Finding(
+                    R1,
+                    "plate",
+                    "车牌号不含连字符「-」（可写作「新A·12345」或「新A12345」）",
+                    "a plate has no hyphen (write 新A·12345 or 新A12345)",
+                    value=plate,
+                )
+            )
             return out
         prov = plate[0]
         if prov not in self.provinces:
-            out.append(Finding(R1, "[0]", f"第1位「{prov}」不是省、自治区、直辖市简称",
-                               f"position 1 {prov!r} is not a provincial abbreviation", value=prov))
+            out.append(
+                Finding(
+                    R1,
+                    "[0]",
+                    f"第1位「{prov}」不是省、自治区、直辖市简称",
+                    f"position 1 {prov!r} is not a provincial abbreviation",
+                    value=prov,
+                )
+            )
         if len(plate) < 2 or plate[1] not in self.plate_letters + "IO":
             got = plate[1] if len(plate) > 1 else ""
-            out.append(Finding(R1, "[1]", f"第2位「{got}」应为发牌机关代号（大写字母）",
-                               f"position 2 {got!r} should be the issuing authority letter (upper case)", value=got))
+            out.append(
+                Finding(
+                    R1,
+                    "[1]",
+                    f"第2位「{got}」应为发牌机关代号（大写字母）",
+                    f"position 2 {got!r} should be the issuing authority letter (upper case)",
+                    value=got,
+                )
+            )
         serial = self._plate_serial(plate) if len(plate) > 2 else ""
         allowed = self.plate_letters + "0123456789IO"
         bad = [ch for ch in serial if ch not in allowed]
         if bad or len(serial) not in (5, 6):
-            out.append(Finding(R1, "serial",
-                               f"序号「{serial}」应为5位（普通号牌）或6位（新能源号牌）数字或大写字母",
-                               f"the serial {serial!r} should be 5 (ordinary) or 6 (new-energy) digits or upper-case letters",
-                               value=serial))
+            out.append(
+                Finding(
+                    R1,
+                    "serial",
+                    f"序号「{serial}」应为5位（普通号牌）或6位（新能源号牌）数字或大写字母",
+                    f"the serial {serial!r} should be 5 (ordinary) or 6 (new-energy) digits or upper-case letters",
+                    value=serial,
+                )
+            )
             return out
         if len(serial) == 5:
             letters = sum(1 for ch in serial if not ch.isdigit())
             if letters > self._max_serial_letters:
-                out.append(Finding(R1, "serial", f"普通号牌序号最多含{self._max_serial_letters}个字母，此处有{letters}个",
-                                   f"an ordinary plate's serial has at most {self._max_serial_letters} letters, "
-                                   f"this has {letters}", value=serial))
+                out.append(
+                    Finding(
+                        R1,
+                        "serial",
+                        f"普通号牌序号最多含{self._max_serial_letters}个字母，此处有{letters}个",
+                        f"an ordinary plate's serial has at most {self._max_serial_letters} letters, "
+                        f"this has {letters}",
+                        value=serial,
+                    )
+                )
         else:
             small = serial[0] in self._energy and serial[2:].isdigit()
             large = serial[:5].isdigit() and serial[5] in self._energy
             if not (small or large):
-                out.append(Finding(R1, "serial",
-                                   "新能源号牌序号应为D/F+字母或数字+4位数字（小型）或5位数字+D/F（大型）",
-                                   "a new-energy serial is D/F + letter-or-digit + 4 digits (small) "
-                                   "or 5 digits + D/F (large)", value=serial))
+                out.append(
+                    Finding(
+                        R1,
+                        "serial",
+                        "新能源号牌序号应为D/F+字母或数字+4位数字（小型）或5位数字+D/F（大型）",
+                        "a new-energy serial is D/F + letter-or-digit + 4 digits (small) or 5 digits + D/F (large)",
+                        value=serial,
+                    )
+                )
         return out
 
-    def new_plate(self, rng: random.Random, prefix: str = "新A", kind: str = "ordinary",
-                  separator: bool = False) -> str:
+    def new_plate(
+        self, rng: random.Random, prefix: str = "新A", kind: str = "ordinary", separator: bool = False
+    ) -> str:
         """A valid plate under ``prefix`` (province + authority letter, default 新A = 乌鲁木齐).
 
         ``kind`` is one of :data:`PLATE_KINDS`; ordinary serials carry 0-2
@@ -263,8 +365,9 @@ class Identifiers:
                 chars[pos] = rng.choice(letters)
             serial = "".join(chars)
         elif kind == "nev_small":
-            serial = rng.choice(self._energy) + rng.choice(letters + digits) + "".join(
-                rng.choice(digits) for _ in range(4))
+            serial = (
+                rng.choice(self._energy) + rng.choice(letters + digits) + "".join(rng.choice(digits) for _ in range(4))
+            )
         elif kind == "nev_large":
             serial = "".join(rng.choice(digits) for _ in range(5)) + rng.choice(self._energy)
         else:
@@ -285,38 +388,74 @@ class Identifiers:
         n = self._cert_len
         out: list[Finding] = []
         if len(number) != n:
-            out.append(Finding(R, "length", f"证明编号（本配置格式 PP+区划6位+日期8位+流水{self._cert_serial}位）"
-                               f"应为{n}位，实为{len(number)}位",
-                               f"a certificate number (profile format PP + 6-digit region + 8-digit date + "
-                               f"{self._cert_serial}-digit serial) has {n} characters, this has {len(number)}",
-                               value=str(len(number))))
+            out.append(
+                Finding(
+                    R,
+                    "length",
+                    f"证明编号（本配置格式 PP+区划6位+日期8位+流水{self._cert_serial}位）"
+                    f"应为{n}位，实为{len(number)}位",
+                    f"a certificate number (profile format PP + 6-digit region + 8-digit date + "
+                    f"{self._cert_serial}-digit serial) has {n} characters, this has {len(number)}",
+                    value=str(len(number)),
+                )
+            )
             return out
         prefix = number[:2]
         got_kind = self._cert_by_prefix.get(prefix)
         if got_kind is None:
             known = "、".join(f"{v['prefix']}({v['zh']})" for v in self.cert_kinds.values())
-            out.append(Finding(R, "[0:2]", f"前缀「{prefix}」不是已知证明类别：{known}",
-                               f"prefix {prefix!r} is not a known certificate kind "
-                               f"({', '.join(v['prefix'] for v in self.cert_kinds.values())})", value=prefix))
+            out.append(
+                Finding(
+                    R,
+                    "[0:2]",
+                    f"前缀「{prefix}」不是已知证明类别：{known}",
+                    f"prefix {prefix!r} is not a known certificate kind "
+                    f"({', '.join(v['prefix'] for v in self.cert_kinds.values())})",
+                    value=prefix,
+                )
+            )
         elif kind is not None and got_kind != kind:
             want = self.cert_kinds[kind]
-            out.append(Finding(R, "[0:2]", f"前缀「{prefix}」是{self.cert_kinds[got_kind]['zh']}，"
-                               f"此处应为{want['zh']}（{want['prefix']}）",
-                               f"prefix {prefix!r} is a {self.cert_kinds[got_kind]['en']}; "
-                               f"expected a {want['en']} ({want['prefix']})", value=prefix))
+            out.append(
+                Finding(
+                    R,
+                    "[0:2]",
+                    f"前缀「{prefix}」是{self.cert_kinds[got_kind]['zh']}，此处应为{want['zh']}（{want['prefix']}）",
+                    f"prefix {prefix!r} is a {self.cert_kinds[got_kind]['en']}; "
+                    f"expected a {want['en']} ({want['prefix']})",
+                    value=prefix,
+                )
+            )
         rest = number[2:]
         if not (rest.isascii() and rest.isdigit()):
-            out.append(Finding(R, "[2:]", "前缀之后应全为半角数字", "everything after the prefix must be ASCII digits",
-                               value=rest))
+            out.append(
+                Finding(
+                    R, "[2:]", "前缀之后应全为半角数字", "everything after the prefix must be ASCII digits", value=rest
+                )
+            )
             return out
         region, date, serial = rest[:6], rest[6:14], rest[14:]
         if region not in self.regions:
-            out.append(Finding(R, "[2:8]", f"签发地区划码「{region}」不是现行GB/T 2260代码",
-                               f"issuer region {region!r} is not a current GB/T 2260 code",
-                               severity="warning", value=region))
+            out.append(
+                Finding(
+                    R,
+                    "[2:8]",
+                    f"签发地区划码「{region}」不是现行GB/T 2260代码",
+                    f"issuer region {region!r} is not a current GB/T 2260 code",
+                    severity="warning",
+                    value=region,
+                )
+            )
         if not _valid_date(date):
-            out.append(Finding(R, "[8:16]", f"签发日期「{date}」不是有效日期（YYYYMMDD）",
-                               f"issue date {date!r} is not a valid date (YYYYMMDD)", value=date))
+            out.append(
+                Finding(
+                    R,
+                    "[8:16]",
+                    f"签发日期「{date}」不是有效日期（YYYYMMDD）",
+                    f"issue date {date!r} is not a valid date (YYYYMMDD)",
+                    value=date,
+                )
+            )
         if set(serial) == {"0"}:
             out.append(Finding(R, "[16:]", "流水号不能全为0", "the serial cannot be all zeros", value=serial))
         return out
@@ -327,8 +466,8 @@ class Identifiers:
             raise ValueError(f"certificate kind must be one of {sorted(self.cert_kinds)}")
         if region not in self.regions:
             raise ValueError(f"unknown GB/T 2260 code {region!r}")
-        if not 1 <= serial < 10 ** self._cert_serial:
-            raise ValueError(f"serial must be 1..{10 ** self._cert_serial - 1}")
+        if not 1 <= serial < 10**self._cert_serial:
+            raise ValueError(f"serial must be 1..{10**self._cert_serial - 1}")
         return f"{self.cert_kinds[kind]['prefix']}{region}{date:%Y%m%d}{serial:0{self._cert_serial}d}"
 
     def certificate_kind(self, number: str) -> str | None:
@@ -343,20 +482,48 @@ class Identifiers:
     def _resident_id_findings(self, rid: str) -> list[Finding]:
         R1, R2 = "CODE-RESID-01", "CODE-RESID-02"
         if len(rid) != 18:
-            return [Finding(R1, "length", f"公民身份号码应为18位，实为{len(rid)}位",
-                            f"a resident id number has 18 characters, this has {len(rid)}", value=str(len(rid)))]
+            return [
+                Finding(
+                    R1,
+                    "length",
+                    f"公民身份号码应为18位，实为{len(rid)}位",
+                    f"a resident id number has 18 characters, this has {len(rid)}",
+                    value=str(len(rid)),
+                )
+            ]
         out: list[Finding] = []
         body, last = rid[:17], rid[17]
         if not (body.isascii() and body.isdigit()) or last not in "0123456789X":
-            return [Finding(R1, "charset", "前17位应为数字，第18位为数字或大写X",
-                            "the first 17 characters are digits, the 18th a digit or upper-case X", value=rid)]
+            return [
+                Finding(
+                    R1,
+                    "charset",
+                    "前17位应为数字，第18位为数字或大写X",
+                    "the first 17 characters are digits, the 18th a digit or upper-case X",
+                    value=rid,
+                )
+            ]
         if not _valid_date(body[6:14]):
-            out.append(Finding(R1, "[6:14]", f"出生日期「{body[6:14]}」无效", f"birth date {body[6:14]!r} is invalid",
-                               value=body[6:14]))
+            out.append(
+                Finding(
+                    R1,
+                    "[6:14]",
+                    f"出生日期「{body[6:14]}」无效",
+                    f"birth date {body[6:14]!r} is invalid",
+                    value=body[6:14],
+                )
+            )
         want = self.resident_id_check_char(body)
         if last != want:
-            out.append(Finding(R2, "[17]", f"校验码应为「{want}」，实为「{last}」",
-                               f"the check character should be {want!r}, is {last!r}", value=last))
+            out.append(
+                Finding(
+                    R2,
+                    "[17]",
+                    f"校验码应为「{want}」，实为「{last}」",
+                    f"the check character should be {want!r}, is {last!r}",
+                    value=last,
+                )
+            )
         return out
 
     # == 卡片 UID ============================================================
@@ -364,8 +531,15 @@ class Identifiers:
         n = self._uid_len
         if len(uid) == n and all(ch in _HEX for ch in uid):
             return []
-        return [Finding("CODE-CARD-01", "uid", f"卡片UID应为{n // 2}字节，即{n}位大写十六进制（无分隔符）",
-                        f"a card UID is {n // 2} bytes: {n} upper-case hex digits, no separators", value=uid)]
+        return [
+            Finding(
+                "CODE-CARD-01",
+                "uid",
+                f"卡片UID应为{n // 2}字节，即{n}位大写十六进制（无分隔符）",
+                f"a card UID is {n // 2} bytes: {n} upper-case hex digits, no separators",
+                value=uid,
+            )
+        ]
 
     def new_card_uid(self, rng: random.Random) -> str:
         return "".join(rng.choice(_HEX) for _ in range(self._uid_len))
@@ -373,10 +547,20 @@ class Identifiers:
     # == 畜禽标识编码 / 生产基地编号 ===========================================
     #: digit-only identifiers: rule, zh name, en name, zh layout, en layout (``{n}``: serial digits)
     _DIGIT_KINDS = {
-        "ear_tag": ("CODE-EARTAG-01", "畜禽标识编码", "ear tag number", "畜种1位+县级区划码6位+顺序号{n}位",
-                    "species 1 + county code 6 + serial {n}"),
-        "base_id": ("CODE-BASE-01", "生产基地编号（本配置格式）", "production base id (profile format)",
-                    "县级区划码6位+基地顺序号{n}位", "county code 6 + base serial {n}"),
+        "ear_tag": (
+            "CODE-EARTAG-01",
+            "畜禽标识编码",
+            "ear tag number",
+            "畜种1位+县级区划码6位+顺序号{n}位",
+            "species 1 + county code 6 + serial {n}",
+        ),
+        "base_id": (
+            "CODE-BASE-01",
+            "生产基地编号（本配置格式）",
+            "production base id (profile format)",
+            "县级区划码6位+基地顺序号{n}位",
+            "county code 6 + base serial {n}",
+        ),
     }
 
     def _digits_findings(self, kind: str, value: str) -> list[Finding]:
@@ -386,24 +570,37 @@ class Identifiers:
         if value == "":
             return [Finding(rule, "value", f"{zh_kind}为空", f"the {en_kind} is empty")]
         if len(value) != length or not (value.isascii() and value.isdigit()):
-            return [Finding(rule, "format", f"{zh_kind}应为{length}位半角数字（{lay_zh.format(n=n)}），实为「{value}」",
-                            f"the {en_kind} must be {length} ASCII digits ({lay_en.format(n=n)}), this is {value!r}",
-                            value=value)]
+            return [
+                Finding(
+                    rule,
+                    "format",
+                    f"{zh_kind}应为{length}位半角数字（{lay_zh.format(n=n)}），实为「{value}」",
+                    f"the {en_kind} must be {length} ASCII digits ({lay_en.format(n=n)}), this is {value!r}",
+                    value=value,
+                )
+            ]
         return []
 
     def _county_serial(self, county: str, serial: int, digits: int) -> None:
         """Raise ``ValueError`` unless ``county`` is a current GB/T 2260 code and ``serial`` fits ``digits``."""
         if county not in self.regions:
             raise ValueError(f"unknown GB/T 2260 code {county!r}")
-        if not 1 <= serial < 10 ** digits:
-            raise ValueError(f"serial must be 1..{10 ** digits - 1}")
+        if not 1 <= serial < 10**digits:
+            raise ValueError(f"serial must be 1..{10**digits - 1}")
 
     def _region_warning(self, rule: str, field: str, region: str) -> list[Finding]:
         if region in self.regions:
             return []
-        return [Finding(rule, field, f"区划码「{region}」不是现行GB/T 2260代码（可能是历史代码）",
-                        f"region {region!r} is not a current GB/T 2260 code (may be a historic one)",
-                        severity="warning", value=region)]
+        return [
+            Finding(
+                rule,
+                field,
+                f"区划码「{region}」不是现行GB/T 2260代码（可能是历史代码）",
+                f"region {region!r} is not a current GB/T 2260 code (may be a historic one)",
+                severity="warning",
+                value=region,
+            )
+        ]
 
     def _ear_tag_findings(self, tag: str) -> list[Finding]:
         R = "CODE-EARTAG-01"
@@ -412,8 +609,15 @@ class Identifiers:
             return out
         if tag[0] not in self.ear_tag_species:
             known = "、".join(f"{k}={v['zh']}" for k, v in self.ear_tag_species.items())
-            out.append(Finding(R, "[0]", f"畜种代码「{tag[0]}」未知（{known}）",
-                               f"species code {tag[0]!r} is unknown ({', '.join(self.ear_tag_species)})", value=tag[0]))
+            out.append(
+                Finding(
+                    R,
+                    "[0]",
+                    f"畜种代码「{tag[0]}」未知（{known}）",
+                    f"species code {tag[0]!r} is unknown ({', '.join(self.ear_tag_species)})",
+                    value=tag[0],
+                )
+            )
         out += self._region_warning(R, "[1:7]", tag[1:7])
         return out
 
@@ -423,19 +627,38 @@ class Identifiers:
         R = "CODE-EARTAG-01"
         out = self.findings(start, "ear_tag") + self.findings(end, "ear_tag")
         if any(f.severity == "error" for f in out) or not (isinstance(start, str) and isinstance(end, str)):
-            return out      # a value that is not text is an error finding above: the second test only narrows
+            return out  # a value that is not text is an error finding above: the second test only narrows
         if start[:7] != end[:7]:
-            out.append(Finding(R, "range", f"耳标号段「{start}」至「{end}」的畜种或县级区划码不一致",
-                               f"the tag range {start}..{end} spans two species or counties", value=f"{start}-{end}"))
+            out.append(
+                Finding(
+                    R,
+                    "range",
+                    f"耳标号段「{start}」至「{end}」的畜种或县级区划码不一致",
+                    f"the tag range {start}..{end} spans two species or counties",
+                    value=f"{start}-{end}",
+                )
+            )
         elif start > end:
-            out.append(Finding(R, "range", f"耳标号段起号「{start}」大于止号「{end}」",
-                               f"the tag range starts after it ends ({start} > {end})", value=f"{start}-{end}"))
+            out.append(
+                Finding(
+                    R,
+                    "range",
+                    f"耳标号段起号「{start}」大于止号「{end}」",
+                    f"the tag range starts after it ends ({start} > {end})",
+                    value=f"{start}-{end}",
+                )
+            )
         return out
 
     def new_ear_tag(self, species: str, county: str, serial: int) -> str:
         """The ear tag of ``species`` (a species code ``1``… or an animal name ``pig``…) under ``county``."""
-        code = species if species in self.ear_tag_species else next(
-            (k for k, v in self.ear_tag_species.items() if v.get("animal") == species and "evidence" not in v), None)
+        code = (
+            species
+            if species in self.ear_tag_species
+            else next(
+                (k for k, v in self.ear_tag_species.items() if v.get("animal") == species and "evidence" not in v), None
+            )
+        )
         if code is None:
             raise ValueError(f"no ear-tag species code for {species!r}")
         self._county_serial(county, serial, self._tag_serial)
@@ -444,8 +667,11 @@ class Identifiers:
     def _base_id_findings(self, base: str) -> list[Finding]:
         out = self._digits_findings("base_id", base)
         if not out and set(base[6:]) == {"0"}:
-            out.append(Finding("CODE-BASE-01", "[6:]", "基地顺序号不能全为0", "the base serial cannot be all zeros",
-                               value=base[6:]))
+            out.append(
+                Finding(
+                    "CODE-BASE-01", "[6:]", "基地顺序号不能全为0", "the base serial cannot be all zeros", value=base[6:]
+                )
+            )
         return out or self._region_warning("CODE-BASE-01", "[0:6]", base[:6])
 
     def new_base_id(self, county: str, serial: int) -> str:
@@ -463,11 +689,23 @@ class Identifiers:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         if not isinstance(value, str):
-            rule = {"uscc": "CODE-USCC-01", "plate": "CODE-PLATE-01", "certificate": "CODE-CERT-01",
-                    "resident_id": "CODE-RESID-01", "card_uid": "CODE-CARD-01", "ear_tag": "CODE-EARTAG-01",
-                    "base_id": "CODE-BASE-01"}[kind]
-            return [Finding(rule, kind, f"{_KIND_ZH[kind]}应为文本，实为{type(value).__name__}",
-                            f"a {_KIND_EN[kind]} must be text, not {type(value).__name__}")]
+            rule = {
+                "uscc": "CODE-USCC-01",
+                "plate": "CODE-PLATE-01",
+                "certificate": "CODE-CERT-01",
+                "resident_id": "CODE-RESID-01",
+                "card_uid": "CODE-CARD-01",
+                "ear_tag": "CODE-EARTAG-01",
+                "base_id": "CODE-BASE-01",
+            }[kind]
+            return [
+                Finding(
+                    rule,
+                    kind,
+                    f"{_KIND_ZH[kind]}应为文本，实为{type(value).__name__}",
+                    f"a {_KIND_EN[kind]} must be text, not {type(value).__name__}",
+                )
+            ]
         if kind == "uscc":
             return self._uscc_findings(value)
         if kind == "plate":
@@ -499,9 +737,12 @@ class Identifiers:
         """A report on the range ``start``..``end`` (:meth:`ear_tag_range_findings`), with its head count."""
         rep = Report(f"{start}..{end}", details={"kind": "ear_tag_range"})
         rep.extend(self.ear_tag_range_findings(start, end))
-        if rep.ok and isinstance(start, str) and isinstance(end, str):     # ok implies text (findings)
-            rep.details["parts"] = {**self._source_parts(start, "ear_tag"), "serial": f"{start[7:]}..{end[7:]}",
-                                    "head_count": str(int(end[7:]) - int(start[7:]) + 1)}
+        if rep.ok and isinstance(start, str) and isinstance(end, str):  # ok implies text (findings)
+            rep.details["parts"] = {
+                **self._source_parts(start, "ear_tag"),
+                "serial": f"{start[7:]}..{end[7:]}",
+                "head_count": str(int(end[7:]) - int(start[7:]) + 1),
+            }
         return rep
 
     def _source_parts(self, value: str, kind: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ the literal (``"12.500"`` stays ``"12.500"``), so decimals round-trip and
 nothing is ever a float.  Rules: TRAN-ENC-03 (size, depth), TRAN-ENC-01
 (not UTF-8, or not well-formed JSON).  Never raises for bad input.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,16 +30,28 @@ def _depth_ok(value: Any, max_depth: int) -> bool:
 def read_json(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, list[Finding]]:
     """Parse untrusted JSON bytes; see the module docstring for the contract."""
     if len(data) > limits.max_bytes:
-        return None, [Finding(LIMIT_RULE, "size", f"JSON 大小 {len(data)} 字节，超过上限 {limits.max_bytes} 字节",
-                              f"JSON is {len(data)} bytes, over the limit of {limits.max_bytes} bytes",
-                              value=str(len(data)))]
+        return None, [
+            Finding(
+                LIMIT_RULE,
+                "size",
+                f"JSON 大小 {len(data)} 字节，超过上限 {limits.max_bytes} 字节",
+                f"JSON is {len(data)} bytes, over the limit of {limits.max_bytes} bytes",
+                value=str(len(data)),
+            )
+        ]
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Finding(ENC_RULE, f"byte {exc.start}", f"JSON 必须是 UTF-8，第 {exc.start} 字节起不是有效的 UTF-8",
-                              f"JSON must be UTF-8; the bytes from offset {exc.start} are not valid UTF-8")]
+        return None, [
+            Finding(
+                ENC_RULE,
+                f"byte {exc.start}",
+                f"JSON 必须是 UTF-8，第 {exc.start} 字节起不是有效的 UTF-8",
+                f"JSON must be UTF-8; the bytes from offset {exc.start} are not valid UTF-8",
+            )
+        ]
     try:
         value = json.loads(text, parse_float=str, parse_int=str, parse_constant=_no_constant)
     except RecursionError:
@@ -46,11 +59,23 @@ def read_json(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, list[F
     except ValueError as exc:
         line, col = getattr(exc, "lineno", 0), getattr(exc, "colno", 0)
         msg = getattr(exc, "msg", str(exc))
-        return None, [Finding(ENC_RULE, f"line {line} col {col}", f"JSON 格式错误：第 {line} 行第 {col} 列：{msg}",
-                              f"JSON is not well-formed: line {line} column {col}: {msg}")]
+        return None, [
+            Finding(
+                ENC_RULE,
+                f"line {line} col {col}",
+                f"JSON 格式错误：第 {line} 行第 {col} 列：{msg}",
+                f"JSON is not well-formed: line {line} column {col}: {msg}",
+            )
+        ]
     if not _depth_ok(value, limits.max_depth):
-        return None, [Finding(LIMIT_RULE, "depth", f"JSON 嵌套超过 {limits.max_depth} 层",
-                              f"JSON nests deeper than {limits.max_depth} levels")]
+        return None, [
+            Finding(
+                LIMIT_RULE,
+                "depth",
+                f"JSON 嵌套超过 {limits.max_depth} 层",
+                f"JSON nests deeper than {limits.max_depth} levels",
+            )
+        ]
     return value, []
 
 

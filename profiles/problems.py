@@ -6,6 +6,7 @@ planned kind says why in zh and en; thresholds are numbers >= 0) and raises :cla
 otherwise.  :meth:`ProblemRules.kind` gives one kind's table; :attr:`ProblemRules.detected` the ids the
 reference platform flags.  The rules are the profile's own (see the file's header for what is known).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ from .requirements import EVIDENCE
 
 STATUSES = ("detected", "planned")
 _TEXT = ("name_zh", "name_en", "rule_zh", "rule_en", "source")
-_NON_THRESHOLD = frozenset(_TEXT + ("evidence", "status", "planned_zh", "planned_en", "record_types", "pairs",
-                                    "node_roles", "price_field"))
+_NON_THRESHOLD = frozenset(
+    _TEXT + ("evidence", "status", "planned_zh", "planned_en", "record_types", "pairs", "node_roles", "price_field")
+)
 
 
 def _threshold(v: Any) -> bool:
@@ -47,9 +49,17 @@ class ProblemKind:
         return self.params.get(key, default)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name_zh": self.name_zh, "name_en": self.name_en, "rule_zh": self.rule_zh,
-                "rule_en": self.rule_en, "evidence": self.evidence, "source": self.source, "status": self.status,
-                "params": dict(self.params)}
+        return {
+            "id": self.id,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "rule_zh": self.rule_zh,
+            "rule_en": self.rule_en,
+            "evidence": self.evidence,
+            "source": self.source,
+            "status": self.status,
+            "params": dict(self.params),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +95,21 @@ class ProblemRules:
                 raise ProblemRulesError(f"[kind.{kid}] a planned kind says why (planned_zh, planned_en)")
             params = {k: v for k, v in t.items() if k not in _TEXT + ("evidence", "status")}
             for k, v in params.items():
-                if k not in _NON_THRESHOLD and not all(_threshold(x) for x in (v.values() if isinstance(v, dict)
-                                                                               and v else [v])):
-                    raise ProblemRulesError(f"[kind.{kid}] threshold {k} must be a number >= 0"
-                                            " (or a table of them)")
-            kinds[kid] = ProblemKind(kid, t["name_zh"], t["name_en"], t["rule_zh"], t["rule_en"], t["evidence"],
-                                     t["source"], t["status"], params)
+                if k not in _NON_THRESHOLD and not all(
+                    _threshold(x) for x in (v.values() if isinstance(v, dict) and v else [v])
+                ):
+                    raise ProblemRulesError(f"[kind.{kid}] threshold {k} must be a number >= 0 (or a table of them)")
+            kinds[kid] = ProblemKind(
+                kid,
+                t["name_zh"],
+                t["name_en"],
+                t["rule_zh"],
+                t["rule_en"],
+                t["evidence"],
+                t["source"],
+                t["status"],
+                params,
+            )
         if not kinds:
             raise ProblemRulesError("no [kind.*] table")
         return cls(kinds, order, names)

@@ -23,6 +23,7 @@ endpoint paths, port, TLS and encodings (:attr:`Profile.transport`).
 Errors: :class:`ProfileError` for a missing or malformed profile (a
 configuration error, exit code 2 in the CLI).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import RoucaiError
 
-if TYPE_CHECKING:                   # typing only: the parts import this module, so they are loaded lazily below
+if TYPE_CHECKING:  # typing only: the parts import this module, so they are loaded lazily below
     from .codes import CodeBook
     from .commodities import CommodityTable
     from .envelope import EnvelopeSpec
@@ -152,6 +153,7 @@ class Profile:
     def fingerprint(self) -> str:
         """Hex SHA-256 over the manifests and data files of this profile and its bases (cache keys)."""
         import hashlib
+
         h = hashlib.sha256()
         q: Profile | None = self
         while q is not None:
@@ -177,37 +179,44 @@ class Profile:
     @cached_property
     def regions(self) -> RegionTable:
         from .regions import RegionTable
+
         return RegionTable.from_csv(self.path("regions"))
 
     @cached_property
     def commodities(self) -> CommodityTable:
         from .commodities import CommodityTable
+
         return CommodityTable.from_csv(self.path("commodities"))
 
     @cached_property
     def codes(self) -> CodeBook:
         from .codes import CodeBook
+
         return CodeBook(self.regions, self.data("codes"), self.commodities)
 
     @cached_property
     def identifiers(self) -> Identifiers:
         from .identifiers import Identifiers
+
         return Identifiers(self.regions, self.data("identifiers"))
 
     @cached_property
     def records(self) -> RecordCatalog:
         from .records import RecordCatalog
+
         return RecordCatalog(self)
 
     @cached_property
     def envelope(self) -> EnvelopeSpec:
         from .envelope import EnvelopeSpec
+
         return EnvelopeSpec(self)
 
     @cached_property
     def problems(self) -> ProblemRules:
         """Problem discovery rules (``problems.toml``: :mod:`profiles.problems`)."""
         from .problems import ProblemRules, ProblemRulesError
+
         try:
             return ProblemRules.from_data(self.data("problems"))
         except ProblemRulesError as exc:
@@ -216,6 +225,7 @@ class Profile:
     @cached_property
     def requirements(self) -> RequirementCatalog:
         from .requirements import RequirementCatalog
+
         return RequirementCatalog.from_data(self.data("requirements"))
 
 

@@ -7,6 +7,7 @@ profile (regions, commodity table, code rules).  Same ``random.Random`` state
 profile imports nothing heavy); the city fixtures in ``simulators/`` make
 realistic ones.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .records import RecordCatalog, RecordType
 
-if TYPE_CHECKING:                   # typing only: the profile builds these parts lazily
+if TYPE_CHECKING:  # typing only: the profile builds these parts lazily
     from .codes import CodeBook
     from .commodities import Commodity
     from .identifiers import Identifiers
@@ -25,8 +26,14 @@ if TYPE_CHECKING:                   # typing only: the profile builds these part
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高艾买热阿"
 _GIVEN = ["建国", "丽", "军", "芳", "伟", "娜", "强", "磊", "秀英", "古丽", "江", "明", "提", "海燕", "斌"]
 _COMPANY = ["天山", "昆仑", "丝路", "雪莲", "红山", "金穗", "绿源", "丰收", "博格达", "天润"]
-_NODE_WORD = {"butcher_fac_name": "肉联厂", "market_name": "农产品批发市场", "retail_market_name": "农贸市场",
-              "supermarket_name": "超市", "team_consume_name": "食堂", "ws_supplier_name": "农产品批发市场"}
+_NODE_WORD = {
+    "butcher_fac_name": "肉联厂",
+    "market_name": "农产品批发市场",
+    "retail_market_name": "农贸市场",
+    "supermarket_name": "超市",
+    "team_consume_name": "食堂",
+    "ws_supplier_name": "农产品批发市场",
+}
 _PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 #: Urumqi districts: the seed city of the project (any county-level code would do)
 #: 源头衔接 identifiers (identifiers.toml [ear_tag], [base_id]): generated from a stream of their own
@@ -52,11 +59,11 @@ class _Gen:
     def source_id(self, name: str) -> str:
         """Ear tags (a range of a pig lot's consecutive tags) and a production base id, valid under the profile."""
         ids: Identifiers = self.cat.profile.identifiers
-        r = random.Random(repr(self.rng.getstate()[1]))   # reads the main stream's state, draws nothing from it
+        r = random.Random(repr(self.rng.getstate()[1]))  # reads the main stream's state, draws nothing from it
         county = r.choice(URUMQI_COUNTIES)
         if name == "base_id":
             return ids.new_base_id(county, r.randint(1, 99))
-        first = r.randint(1, 10 ** 7)
+        first = r.randint(1, 10**7)
         return ids.new_ear_tag("pig", county, first if name == "ear_tag_start" else first + r.randint(10, 60))
 
     def person(self) -> str:
@@ -68,8 +75,11 @@ class _Gen:
         if name in rt.meat_certs:
             return self.cert() if commodity is None or commodity.kind == "meat" else None
         if f.type == "node_code":
-            return self.node if name == rt.node_field else self.codes.node_code(
-                r.choice(URUMQI_COUNTIES), r.randint(1, 60))
+            return (
+                self.node
+                if name == rt.node_field
+                else self.codes.node_code(r.choice(URUMQI_COUNTIES), r.randint(1, 60))
+            )
         if f.type == "operator_code":
             return self.operator()
         if f.type == "trace_code":
@@ -82,12 +92,13 @@ class _Gen:
         if f.type == "date":
             return self.day.strftime("%Y%m%d")
         if f.type == "datetime":
-            return _dt.datetime.combine(self.day, _dt.time(r.randint(5, 20), r.randint(0, 59), r.randint(0, 59))
-                                        ).strftime("%Y%m%d%H%M%S")
+            return _dt.datetime.combine(
+                self.day, _dt.time(r.randint(5, 20), r.randint(0, 59), r.randint(0, 59))
+            ).strftime("%Y%m%d%H%M%S")
         if f.type == "enum":
             return "1"
         if f.type == "integer":
-            if any(name == a for a, _ in rt.not_greater):   # dead / positive head counts: few
+            if any(name == a for a, _ in rt.not_greater):  # dead / positive head counts: few
                 return str(r.randint(0, 2))
             return str(r.randint(3, 120))
         if f.type == "decimal":
@@ -99,7 +110,7 @@ class _Gen:
                 return str(Decimal(r.randint(500, 500_000)).scaleb(-3))
             return str(Decimal(r.randint(100, 10_000_000)).scaleb(-2))
         # strings
-        if rt.node_field and name == rt.node_field.replace("_id", "_name"):   # the node's own name: stable
+        if rt.node_field and name == rt.node_field.replace("_id", "_name"):  # the node's own name: stable
             return _COMPANY[int(self.node) % len(_COMPANY)] + _NODE_WORD.get(name, "")
         if name in _NODE_WORD:
             return r.choice(_COMPANY) + _NODE_WORD[name]
@@ -113,7 +124,7 @@ class _Gen:
         if name == "transporter_id":
             return "新A" + r.choice(_PLATE_LETTERS) + f"{r.randint(0, 9999):04d}"
         if name == "reg_id":
-            return f"{r.randint(0, 10 ** 15 - 1):015d}"
+            return f"{r.randint(0, 10**15 - 1):015d}"
         if name == "type":
             return "2002"
         if name == "tel":
@@ -122,20 +133,27 @@ class _Gen:
             return f"{r.choice('ABCD')}{r.randint(1, 99):02d}"
         if name == "result_expl":
             return "农药残留快速检测合格"
-        if name in _SOURCE_IDS:       # a stream of their own: the other fields' values stay as they were
+        if name in _SOURCE_IDS:  # a stream of their own: the other fields' values stay as they were
             return self.source_id(name)
         if f.pattern is not None:
             return f"{r.randint(1, 99_999_999):08d}"
         if name.endswith("_name") or name in ("name", "legal_represent", "detector"):
             if name in ("name", "supplier_name", "wholesaler_name"):
-                return r.choice(_COMPANY) + r.choice(["商贸有限公司", "蔬菜合作社"]) if r.random() < 0.5 else self.person()
+                return (
+                    r.choice(_COMPANY) + r.choice(["商贸有限公司", "蔬菜合作社"]) if r.random() < 0.5 else self.person()
+                )
             return self.person()
         return "示例"
 
 
-def example_record(cat: RecordCatalog, type_name: str, rng: random.Random | None = None,
-                   day: _dt.date = _dt.date(2024, 5, 18), optional: bool = True,
-                   node: str | None = None) -> dict[str, str]:
+def example_record(
+    cat: RecordCatalog,
+    type_name: str,
+    rng: random.Random | None = None,
+    day: _dt.date = _dt.date(2024, 5, 18),
+    optional: bool = True,
+    node: str | None = None,
+) -> dict[str, str]:
     """A valid record of ``type_name`` (``KeyError`` if unknown).
 
     ``optional=False`` leaves optional fields out (meat certificates stay);

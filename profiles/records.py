@@ -40,6 +40,7 @@ Every list in the data (forms, aliases, synonyms, date forms, batch link
 kinds) is a TOML array, so a dialect overlay that sets it *replaces* it:
 that is how a city narrows the union.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -53,7 +54,7 @@ from .findings import Finding
 from .jsonsafe import read_json
 from .xmlsafe import DEFAULT_LIMITS, Limits, XmlSource, looks_like_xml
 
-if TYPE_CHECKING:                   # typing only: the profile imports this module and builds these parts
+if TYPE_CHECKING:  # typing only: the profile imports this module and builds these parts
     from .codes import CodeBook
     from .commodities import CommodityTable
     from .profile import Profile
@@ -65,18 +66,43 @@ DateForms = tuple[tuple[str, re.Pattern[str]], ...]
 Form = tuple[str, str, str, tuple[str, ...], frozenset[str]]
 
 R_KNOWN, R_REQUIRED, R_FORMAT, R_UNITS, R_MEAT, R_CODES, R_DATES, R_PREFERRED = (
-    "TRAN-REC-01", "TRAN-REC-02", "TRAN-REC-03", "TRAN-REC-04", "TRAN-REC-05", "TRAN-REC-06", "TRAN-REC-07",
-    "TRAN-REC-08")
+    "TRAN-REC-01",
+    "TRAN-REC-02",
+    "TRAN-REC-03",
+    "TRAN-REC-04",
+    "TRAN-REC-05",
+    "TRAN-REC-06",
+    "TRAN-REC-07",
+    "TRAN-REC-08",
+)
 R_BATCH_LOCAL = "CODE-BATCH-02"
 WARN = "warning"
 
-FIELD_TYPES = ("node_code", "operator_code", "trace_code", "commodity_code", "region_code", "string", "date",
-               "datetime", "decimal", "integer", "enum", "batch")
+FIELD_TYPES = (
+    "node_code",
+    "operator_code",
+    "trace_code",
+    "commodity_code",
+    "region_code",
+    "string",
+    "date",
+    "datetime",
+    "decimal",
+    "integer",
+    "enum",
+    "batch",
+)
 #: canonical (stored) form of each date type
 CANONICAL_DATE = {"date": "yyyyMMdd", "datetime": "yyyyMMddHHmmss"}
-_TOKENS = (("yyyy", r"(?P<y>[0-9]{4})"), ("MM", r"(?P<mo>[0-9]{2})"), ("dd", r"(?P<d>[0-9]{2})"),
-           ("HH", r"(?P<h>[0-9]{2})"), ("mm", r"(?P<mi>[0-9]{2})"), ("ss", r"(?P<s>[0-9]{2})"),
-           ("SSS", r"(?P<ms>[0-9]{1,3})"))
+_TOKENS = (
+    ("yyyy", r"(?P<y>[0-9]{4})"),
+    ("MM", r"(?P<mo>[0-9]{2})"),
+    ("dd", r"(?P<d>[0-9]{2})"),
+    ("HH", r"(?P<h>[0-9]{2})"),
+    ("mm", r"(?P<mi>[0-9]{2})"),
+    ("ss", r"(?P<s>[0-9]{2})"),
+    ("SSS", r"(?P<ms>[0-9]{1,3})"),
+)
 
 
 def date_form_regex(form: str) -> re.Pattern[str]:
@@ -101,6 +127,8 @@ def parse_date_form(forms: DateForms, v: str) -> tuple[str, dict[str, str]] | No
         if m is not None:
             return form, {k: x for k, x in m.groupdict().items() if x is not None}
     return None
+
+
 _CODE_KIND = {"node_code": "node", "operator_code": "operator", "trace_code": "trace", "commodity_code": "commodity"}
 _DECIMAL = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?\Z")
 _INTEGER = re.compile(r"(0|[1-9][0-9]*)\Z")
@@ -139,12 +167,12 @@ class FieldSpec:
     pattern: re.Pattern[str] | None = None
     values: dict[str, Any] | None = None
     quantity: Quantity | None = None
-    kind: str | None = None          #: commodity kind required ("meat"), if any
-    wire: str = ""                   #: element name on the wire (defaults to ``name``)
-    date_forms: DateForms = ()           #: (form, regex) accepted for date/datetime fields, canonical first
-    synonyms: dict[str, str] | None = None     #: enum: word practice sends -> code (合格 -> 1)
-    open: bool = False               #: enum: other text (<= max) is a warning, not an error
-    placeholders: tuple[str, ...] = ()         #: code fields: values practice sends for "not identified" (a warning)
+    kind: str | None = None  #: commodity kind required ("meat"), if any
+    wire: str = ""  #: element name on the wire (defaults to ``name``)
+    date_forms: DateForms = ()  #: (form, regex) accepted for date/datetime fields, canonical first
+    synonyms: dict[str, str] | None = None  #: enum: word practice sends -> code (合格 -> 1)
+    open: bool = False  #: enum: other text (<= max) is a warning, not an error
+    placeholders: tuple[str, ...] = ()  #: code fields: values practice sends for "not identified" (a warning)
 
     def label(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
@@ -196,7 +224,7 @@ class RecordType:
     forms: tuple[Form, ...] = ()
     #: alias element name -> field name (the same thing under another name, as practice sends it)
     aliases: dict[str, str] = dc_field(default_factory=dict)
-    extra: tuple[FieldSpec, ...] = ()                #: fields of the other forms that the profile's own list lacks
+    extra: tuple[FieldSpec, ...] = ()  #: fields of the other forms that the profile's own list lacks
     by_name: dict[str, FieldSpec] = dc_field(default_factory=dict)
     by_wire: dict[str, FieldSpec] = dc_field(default_factory=dict)
 
@@ -253,8 +281,9 @@ class RecordType:
                 if f.type == "date":
                     out[k] = _dt.date(int(p["y"]), int(p["mo"]), int(p["d"]))
                 else:
-                    out[k] = _dt.datetime(int(p["y"]), int(p["mo"]), int(p["d"]), int(p["h"]), int(p["mi"]),
-                                          int(p["s"]))
+                    out[k] = _dt.datetime(
+                        int(p["y"]), int(p["mo"]), int(p["d"]), int(p["h"]), int(p["mi"]), int(p["s"])
+                    )
             else:
                 out[k] = v
         return out
@@ -317,7 +346,7 @@ class DecodedRecord:
 
     type: str
     record: dict[str, str]
-    position: int                                          #: 1-based position in the input
+    position: int  #: 1-based position in the input
     findings: list[Finding] = dc_field(default_factory=list)  #: TRAN-REC-01 (duplicates, nested elements)
 
 
@@ -327,8 +356,8 @@ class Decoded:
 
     shape: str | None
     items: list[DecodedRecord]
-    findings: list[Finding]       #: document-level findings (TRAN-ENC-*, TRAN-REC-01)
-    format: str                   #: ``xml`` or ``json``
+    findings: list[Finding]  #: document-level findings (TRAN-ENC-*, TRAN-REC-01)
+    format: str  #: ``xml`` or ``json``
 
 
 def _escape(s: str) -> str:
@@ -352,6 +381,7 @@ class RecordCatalog:
 
     def __init__(self, profile: Profile):
         from .profile import ProfileError
+
         self.profile = profile
         data = profile.data("records")
         self.meta = data.get("meta", {})
@@ -362,9 +392,19 @@ class RecordCatalog:
         #: voucher_type values saying batch_id holds a certificate number, not a code (dppc mtrace)
         self.certificate_vouchers = frozenset(self.meta.get("certificate_vouchers", []))
         default_forms = {t: tuple(self.meta.get(f"{t}_forms", [CANONICAL_DATE[t]])) for t in CANONICAL_DATE}
-        self.quantities = {k: Quantity(k, q["zh"], q["en"], q["unit"], q.get("unit_en", q["unit"]),
-                                       int(q["decimals"]), int(q["int_digits"]), bool(q.get("positive", True)))
-                           for k, q in data.get("quantities", {}).items()}
+        self.quantities = {
+            k: Quantity(
+                k,
+                q["zh"],
+                q["en"],
+                q["unit"],
+                q.get("unit_en", q["unit"]),
+                int(q["decimals"]),
+                int(q["int_digits"]),
+                bool(q.get("positive", True)),
+            )
+            for k, q in data.get("quantities", {}).items()
+        }
         fdefs = data.get("fields", {})
         specs: dict[str, FieldSpec] = {}
         for name, d in fdefs.items():
@@ -379,16 +419,30 @@ class RecordCatalog:
             if d["type"] in CANONICAL_DATE:
                 names = tuple(d.get("forms", default_forms[d["type"]]))
                 if not names or names[0] != CANONICAL_DATE[d["type"]]:
-                    raise ProfileError(f"records.toml: field {name!r}: the first date form must be "
-                                       f"{CANONICAL_DATE[d['type']]} (the stored form)")
+                    raise ProfileError(
+                        f"records.toml: field {name!r}: the first date form must be "
+                        f"{CANONICAL_DATE[d['type']]} (the stored form)"
+                    )
                 date_forms = tuple((n, date_form_regex(n)) for n in names)
             syn = {str(a): str(b) for a, b in d.get("synonyms", [])}
             if d["type"] == "enum" and not set(syn.values()) <= set(d.get("values", {})):
                 raise ProfileError(f"records.toml: field {name!r}: a synonym names an unknown code")
-            specs[name] = FieldSpec(name, d["zh"], d["en"], d["type"], d.get("max"),
-                                    re.compile(d["pattern"]) if d.get("pattern") else None,
-                                    d.get("values"), q, d.get("kind"), d.get("wire", ""), date_forms, syn or None,
-                                    bool(d.get("open", False)), tuple(d.get("placeholders", [])))
+            specs[name] = FieldSpec(
+                name,
+                d["zh"],
+                d["en"],
+                d["type"],
+                d.get("max"),
+                re.compile(d["pattern"]) if d.get("pattern") else None,
+                d.get("values"),
+                q,
+                d.get("kind"),
+                d.get("wire", ""),
+                date_forms,
+                syn or None,
+                bool(d.get("open", False)),
+                tuple(d.get("placeholders", [])),
+            )
         self.fields = specs
         self.types: dict[str, RecordType] = {}
         for tname, t in data.get("types", {}).items():
@@ -409,10 +463,25 @@ class RecordCatalog:
             if not set(aliases.values()) <= every:
                 raise ProfileError(f"records.toml: type {tname!r}: an alias names a field the type lacks")
             self.types[tname] = RecordType(
-                tname, t["zh"], t["en"], t["index"], t.get("node_type", "any"), t["evidence"], t.get("source", ""),
-                flds, required, t.get("date_field"), t.get("node_field"),
-                t.get("meat_rule"), certs, tuple(tuple(p) for p in t.get("not_greater", [])),
-                tuple(t.get("profile_fields", [])), forms, aliases, extra)
+                tname,
+                t["zh"],
+                t["en"],
+                t["index"],
+                t.get("node_type", "any"),
+                t["evidence"],
+                t.get("source", ""),
+                flds,
+                required,
+                t.get("date_field"),
+                t.get("node_field"),
+                t.get("meat_rule"),
+                certs,
+                tuple(tuple(p) for p in t.get("not_greater", [])),
+                tuple(t.get("profile_fields", [])),
+                forms,
+                aliases,
+                extra,
+            )
         self.by_index = {t.index: t for t in self.types.values()}
         if len(self.by_index) != len(self.types):
             raise ProfileError("records.toml: two record types share an Index code")
@@ -421,8 +490,9 @@ class RecordCatalog:
         self._commodities: CommodityTable = profile.commodities
 
     @staticmethod
-    def _forms(tname: str, t: dict[str, Any], required: frozenset[str], specs: dict[str, FieldSpec]
-               ) -> tuple[tuple[Form, ...], tuple[FieldSpec, ...]]:
+    def _forms(
+        tname: str, t: dict[str, Any], required: frozenset[str], specs: dict[str, FieldSpec]
+    ) -> tuple[tuple[Form, ...], tuple[FieldSpec, ...]]:
         """The type's evidenced forms and the fields they add to the profile's own list.
 
         A form (``[[types.X.forms]]``) gives either ``fields`` (its whole list) or ``add`` (fields added to
@@ -430,6 +500,7 @@ class RecordCatalog:
         optional unless ``required`` names them).
         """
         from .profile import ProfileError
+
         forms: list[Form] = [("profile", t["evidence"], t.get("source", ""), tuple(t["fields"]), required)]
         extra: dict[str, FieldSpec] = {}
         for fm in t.get("forms", []):
@@ -458,24 +529,42 @@ class RecordCatalog:
         """Every finding about ``record`` read as ``type_name`` (empty list: valid)."""
         rt = self.types.get(type_name)
         if rt is None:
-            return [Finding(R_KNOWN, type_name, f"未知的记录类型「{type_name}」",
-                            f"unknown record type {type_name!r}", value=str(type_name)[:60])]
+            return [
+                Finding(
+                    R_KNOWN,
+                    type_name,
+                    f"未知的记录类型「{type_name}」",
+                    f"unknown record type {type_name!r}",
+                    value=str(type_name)[:60],
+                )
+            ]
         if not isinstance(record, dict):
-            return [Finding(R_KNOWN, type_name, "记录应为字段集合（对象）", "a record must be a set of fields (an object)")]
+            return [
+                Finding(R_KNOWN, type_name, "记录应为字段集合（对象）", "a record must be a set of fields (an object)")
+            ]
         out: list[Finding] = []
         record = self._unalias(rt, record, out)
         by_wire = rt.by_wire
         for k in record:
             if k not in by_wire:
-                out.append(Finding(R_KNOWN, str(k), f"{rt.zh}没有元素「{k}」",
-                                   f"{rt.name} has no element {k!r}", value=str(k)[:60]))
+                out.append(
+                    Finding(
+                        R_KNOWN, str(k), f"{rt.zh}没有元素「{k}」", f"{rt.name} has no element {k!r}", value=str(k)[:60]
+                    )
+                )
         form, missing = rt.best_form(record)
         for name in sorted(missing, key=[f.name for f in rt.fields + rt.extra].index):
             f = rt.by_name[name]
             where = "" if len(rt.forms) == 1 else f"（按{form[0]}形式）"
             where_en = "" if len(rt.forms) == 1 else f" (as the {form[0]} form)"
-            out.append(Finding(R_REQUIRED, name, f"缺少必填字段 {name}（{f.zh}）{where}",
-                               f"required field {name} ({f.en}) is missing{where_en}"))
+            out.append(
+                Finding(
+                    R_REQUIRED,
+                    name,
+                    f"缺少必填字段 {name}（{f.zh}）{where}",
+                    f"required field {name} ({f.en}) is missing{where_en}",
+                )
+            )
         bad = set()
         for f in rt.fields + rt.extra:
             v = record.get(f.wire or f.name)
@@ -502,8 +591,15 @@ class RecordCatalog:
                 res[k] = v
                 continue
             if rt.wire_name(name) in record:
-                out.append(Finding(R_KNOWN, str(k), f"「{k}」与「{name}」是同一字段，不能同时出现",
-                                   f"{k!r} and {name!r} are the same field; send one of them", value=str(k)))
+                out.append(
+                    Finding(
+                        R_KNOWN,
+                        str(k),
+                        f"「{k}」与「{name}」是同一字段，不能同时出现",
+                        f"{k!r} and {name!r} are the same field; send one of them",
+                        value=str(k),
+                    )
+                )
                 continue
             res[rt.wire_name(name)] = v
         return res
@@ -529,54 +625,110 @@ class RecordCatalog:
     def _field_findings(self, f: FieldSpec, v: Any) -> list[Finding]:
         n = f.name
         if not isinstance(v, str):
-            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）应为文本，实为 {type(v).__name__}",
-                            f"{n} ({f.en}) must be text, not {type(v).__name__}")]
+            return [
+                Finding(
+                    R_FORMAT,
+                    n,
+                    f"{n}（{f.zh}）应为文本，实为 {type(v).__name__}",
+                    f"{n} ({f.en}) must be text, not {type(v).__name__}",
+                )
+            ]
         if _CONTROL.search(v):
-            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）含控制字符", f"{n} ({f.en}) contains control characters",
-                            value=v[:60])]
+            return [
+                Finding(
+                    R_FORMAT, n, f"{n}（{f.zh}）含控制字符", f"{n} ({f.en}) contains control characters", value=v[:60]
+                )
+            ]
         t = f.type
         if t in _CODE_KIND and v in f.placeholders:
-            return [Finding(R_PREFERRED, n, f"{n}（{f.zh}）「{v}」是占位值（实践中表示未识别），按原样接收",
-                            f"{n} ({f.en}) {v!r} is a placeholder (practice: not identified); accepted as sent",
-                            severity=WARN, value=v)]
+            return [
+                Finding(
+                    R_PREFERRED,
+                    n,
+                    f"{n}（{f.zh}）「{v}」是占位值（实践中表示未识别），按原样接收",
+                    f"{n} ({f.en}) {v!r} is a placeholder (practice: not identified); accepted as sent",
+                    severity=WARN,
+                    value=v,
+                )
+            ]
         if t in _CODE_KIND:
             kind = _CODE_KIND[t]
             found = self._codes.findings(v, kind) if not self._codes.is_valid(v, kind) or kind != "commodity" else []
             # errors become TRAN-REC-06 naming the code rule; warnings (recommended code rules) keep their rule
-            out = [Finding(R_CODES if c.severity == "error" else c.rule,
-                           f"{n}{c.field}" if c.field.startswith("[") else n,
-                           f"{n}（{f.zh}）：{c.zh}（{c.rule}）", f"{n} ({f.en}): {c.en} ({c.rule})", c.severity,
-                           value=v[:60])
-                   for c in found]
+            out = [
+                Finding(
+                    R_CODES if c.severity == "error" else c.rule,
+                    f"{n}{c.field}" if c.field.startswith("[") else n,
+                    f"{n}（{f.zh}）：{c.zh}（{c.rule}）",
+                    f"{n} ({f.en}): {c.en} ({c.rule})",
+                    c.severity,
+                    value=v[:60],
+                )
+                for c in found
+            ]
             if not any(x.severity == "error" for x in out) and f.kind:
                 c = self._commodities.get(v)
                 if c is not None and c.kind != f.kind:
-                    out.append(Finding(R_CODES, n, f"{n}（{f.zh}）应为肉类商品编码，「{v}」是{c.name_zh}",
-                                       f"{n} ({f.en}) must be a {f.kind} commodity code; {v} is {c.name_en}", value=v))
+                    out.append(
+                        Finding(
+                            R_CODES,
+                            n,
+                            f"{n}（{f.zh}）应为肉类商品编码，「{v}」是{c.name_zh}",
+                            f"{n} ({f.en}) must be a {f.kind} commodity code; {v} is {c.name_en}",
+                            value=v,
+                        )
+                    )
             return out
         if t == "string":
             out = []
             if f.max is not None and len(v) > f.max:
-                out.append(Finding(R_FORMAT, n, f"{n}（{f.zh}）最长 {f.max} 个字符，实为 {len(v)}",
-                                   f"{n} ({f.en}) is at most {f.max} characters, this has {len(v)}", value=v[:60]))
+                out.append(
+                    Finding(
+                        R_FORMAT,
+                        n,
+                        f"{n}（{f.zh}）最长 {f.max} 个字符，实为 {len(v)}",
+                        f"{n} ({f.en}) is at most {f.max} characters, this has {len(v)}",
+                        value=v[:60],
+                    )
+                )
             elif f.pattern is not None and not f.pattern.match(v):
                 # the patterns are the profile's own (no deployed system checks them): a recommendation
-                out.append(Finding(R_PREFERRED, n, f"{n}（{f.zh}）不是本配置建议的格式（{f.pattern.pattern}）",
-                                   f"{n} ({f.en}) is not in the profile's preferred form {f.pattern.pattern}",
-                                   severity=WARN, value=v[:60]))
+                out.append(
+                    Finding(
+                        R_PREFERRED,
+                        n,
+                        f"{n}（{f.zh}）不是本配置建议的格式（{f.pattern.pattern}）",
+                        f"{n} ({f.en}) is not in the profile's preferred form {f.pattern.pattern}",
+                        severity=WARN,
+                        value=v[:60],
+                    )
+                )
             return out
         if t == "batch":
             if f.max is not None and len(v) > f.max:
-                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）最长 {f.max} 个字符，实为 {len(v)}",
-                                f"{n} ({f.en}) is at most {f.max} characters, this has {len(v)}", value=v[:60])]
+                return [
+                    Finding(
+                        R_FORMAT,
+                        n,
+                        f"{n}（{f.zh}）最长 {f.max} 个字符，实为 {len(v)}",
+                        f"{n} ({f.en}) is at most {f.max} characters, this has {len(v)}",
+                        value=v[:60],
+                    )
+                ]
             return []
         if t == "decimal":
             return self._decimal_findings(f, v)
         if t == "integer":
             if not _INTEGER.match(v) or (f.max and len(v) > f.max):
-                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）应为不超过 {f.max or '∞'} 位的非负整数",
-                                f"{n} ({f.en}) must be a non-negative integer of at most {f.max or 'any'} digits",
-                                value=v[:60])]
+                return [
+                    Finding(
+                        R_FORMAT,
+                        n,
+                        f"{n}（{f.zh}）应为不超过 {f.max or '∞'} 位的非负整数",
+                        f"{n} ({f.en}) must be a non-negative integer of at most {f.max or 'any'} digits",
+                        value=v[:60],
+                    )
+                ]
             return []
         if t == "enum":
             values = f.values or {}
@@ -584,22 +736,51 @@ class RecordCatalog:
                 allowed = "、".join(f"{k}={lab}" for k, lab in values.items())
                 words = "、".join(f.synonyms or {})
                 if f.open and (f.max is None or len(v) <= f.max):
-                    return [Finding(R_PREFERRED, n, f"{n}（{f.zh}）「{v}」不是已知取值（{allowed}；或 {words}），按原文接收",
-                                    f"{n} ({f.en}) {v!r} is none of the known values ({', '.join(values)}; or "
-                                    f"{', '.join(f.synonyms or {})}); accepted as free text", severity=WARN, value=v[:60])]
-                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）取值应为 {allowed}" + (f"（或 {words}）" if words else ""),
-                                f"{n} ({f.en}) must be one of {', '.join(values)}"
-                                + (f" (or {', '.join(f.synonyms)})" if f.synonyms else ""), value=v[:60])]
+                    return [
+                        Finding(
+                            R_PREFERRED,
+                            n,
+                            f"{n}（{f.zh}）「{v}」不是已知取值（{allowed}；或 {words}），按原文接收",
+                            f"{n} ({f.en}) {v!r} is none of the known values ({', '.join(values)}; or "
+                            f"{', '.join(f.synonyms or {})}); accepted as free text",
+                            severity=WARN,
+                            value=v[:60],
+                        )
+                    ]
+                return [
+                    Finding(
+                        R_FORMAT,
+                        n,
+                        f"{n}（{f.zh}）取值应为 {allowed}" + (f"（或 {words}）" if words else ""),
+                        f"{n} ({f.en}) must be one of {', '.join(values)}"
+                        + (f" (or {', '.join(f.synonyms)})" if f.synonyms else ""),
+                        value=v[:60],
+                    )
+                ]
             return []
         if t in ("date", "datetime"):
             return self._date_findings(f, v)
         if t == "region_code":
             if not (len(v) == 6 and v.isascii() and v.isdigit()):
-                return [Finding(R_FORMAT, n, f"{n}（{f.zh}）应为6位GB/T 2260行政区划代码",
-                                f"{n} ({f.en}) must be a 6-digit GB/T 2260 code", value=v[:60])]
+                return [
+                    Finding(
+                        R_FORMAT,
+                        n,
+                        f"{n}（{f.zh}）应为6位GB/T 2260行政区划代码",
+                        f"{n} ({f.en}) must be a 6-digit GB/T 2260 code",
+                        value=v[:60],
+                    )
+                ]
             if v not in self._regions:
-                return [Finding(R_CODES, n, f"{n}（{f.zh}）「{v}」不是GB/T 2260行政区划代码",
-                                f"{n} ({f.en}) {v!r} is not a GB/T 2260 administrative division code", value=v)]
+                return [
+                    Finding(
+                        R_CODES,
+                        n,
+                        f"{n}（{f.zh}）「{v}」不是GB/T 2260行政区划代码",
+                        f"{n} ({f.en}) {v!r} is not a GB/T 2260 administrative division code",
+                        value=v,
+                    )
+                ]
             return []
         return []
 
@@ -609,20 +790,46 @@ class RecordCatalog:
         m = _DECIMAL.match(v)
         if m is None:
             if v.startswith("-") and _DECIMAL.match(v[1:]):
-                return [Finding(R_UNITS, n, f"{n}（{f.zh}，{unit}）必须为正数", f"{n} ({f.en}, {q.unit_en}) must be positive",
-                                value=v)]
-            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）应为十进制数（如 12.5），不带符号与指数",
-                            f"{n} ({f.en}) must be a plain decimal number (e.g. 12.5), no sign or exponent",
-                            value=v[:60])]
+                return [
+                    Finding(
+                        R_UNITS,
+                        n,
+                        f"{n}（{f.zh}，{unit}）必须为正数",
+                        f"{n} ({f.en}, {q.unit_en}) must be positive",
+                        value=v,
+                    )
+                ]
+            return [
+                Finding(
+                    R_FORMAT,
+                    n,
+                    f"{n}（{f.zh}）应为十进制数（如 12.5），不带符号与指数",
+                    f"{n} ({f.en}) must be a plain decimal number (e.g. 12.5), no sign or exponent",
+                    value=v[:60],
+                )
+            ]
         out = []
         ip, fp = m.group(1), m.group(2) or ""
         if len(ip) > q.int_digits:
-            out.append(Finding(R_FORMAT, n, f"{n}（{f.zh}）整数部分最多 {q.int_digits} 位",
-                               f"{n} ({f.en}) has at most {q.int_digits} integer digits", value=v[:60]))
+            out.append(
+                Finding(
+                    R_FORMAT,
+                    n,
+                    f"{n}（{f.zh}）整数部分最多 {q.int_digits} 位",
+                    f"{n} ({f.en}) has at most {q.int_digits} integer digits",
+                    value=v[:60],
+                )
+            )
         if len(fp.rstrip("0")) > q.decimals:
-            out.append(Finding(R_UNITS, n, f"{n}（{f.zh}）单位{q.unit}，最多 {q.decimals} 位小数，实为 {len(fp)} 位",
-                               f"{n} ({f.en}) is in {q.unit_en} with at most {q.decimals} decimals; this has {len(fp)}",
-                               value=v))
+            out.append(
+                Finding(
+                    R_UNITS,
+                    n,
+                    f"{n}（{f.zh}）单位{q.unit}，最多 {q.decimals} 位小数，实为 {len(fp)} 位",
+                    f"{n} ({f.en}) is in {q.unit_en} with at most {q.decimals} decimals; this has {len(fp)}",
+                    value=v,
+                )
+            )
         if q.positive and not ip.strip("0") and not fp.strip("0"):
             out.append(Finding(R_UNITS, n, f"{n}（{f.zh}）必须大于0", f"{n} ({f.en}) must be greater than 0", value=v))
         return out
@@ -633,20 +840,32 @@ class RecordCatalog:
         got = parse_date_form(f.date_forms, v)
         if got is None:
             fmt = " / ".join(x for x, _ in f.date_forms)
-            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）格式应为 {fmt}",
-                            f"{n} ({f.en}) must be {fmt}", value=v[:60])]
+            return [Finding(R_FORMAT, n, f"{n}（{f.zh}）格式应为 {fmt}", f"{n} ({f.en}) must be {fmt}", value=v[:60])]
         p = got[1]
         y = int(p["y"])
         try:
             _dt.datetime(y, int(p["mo"]), int(p["d"]), int(p.get("h", 0)), int(p.get("mi", 0)), int(p.get("s", 0)))
         except ValueError:
-            return [Finding(R_DATES, n, f"{n}（{f.zh}）「{v}」不是有效的日历{'日期' if width == 8 else '时间'}",
-                            f"{n} ({f.en}) {v!r} is not a valid calendar {'date' if width == 8 else 'date-time'}",
-                            value=v)]
+            return [
+                Finding(
+                    R_DATES,
+                    n,
+                    f"{n}（{f.zh}）「{v}」不是有效的日历{'日期' if width == 8 else '时间'}",
+                    f"{n} ({f.en}) {v!r} is not a valid calendar {'date' if width == 8 else 'date-time'}",
+                    value=v,
+                )
+            ]
         lo, hi = self._years
         if not lo <= y <= hi:
-            return [Finding(R_DATES, n, f"{n}（{f.zh}）年份 {y} 不在 {lo}-{hi} 之间",
-                            f"{n} ({f.en}) year {y} is outside {lo}-{hi}", value=v)]
+            return [
+                Finding(
+                    R_DATES,
+                    n,
+                    f"{n}（{f.zh}）年份 {y} 不在 {lo}-{hi} 之间",
+                    f"{n} ({f.en}) year {y} is outside {lo}-{hi}",
+                    value=v,
+                )
+            ]
         return []
 
     def _cross_findings(self, rt: RecordType, record: dict[str, Any], bad: set[str]) -> list[Finding]:
@@ -655,21 +874,33 @@ class RecordCatalog:
         for a, b in rt.not_greater:
             va, vb = record.get(a), record.get(b)
             if va and vb and a not in bad and b not in bad and Decimal(va) > Decimal(vb):
-                out.append(Finding(R_UNITS, a, f"{a}（{rt.by_name[a].zh}）{va} 不能大于 {b}（{rt.by_name[b].zh}）{vb}",
-                                   f"{a} ({rt.by_name[a].en}) {va} cannot exceed {b} ({rt.by_name[b].en}) {vb}", value=va))
+                out.append(
+                    Finding(
+                        R_UNITS,
+                        a,
+                        f"{a}（{rt.by_name[a].zh}）{va} 不能大于 {b}（{rt.by_name[b].zh}）{vb}",
+                        f"{a} ({rt.by_name[a].en}) {va} cannot exceed {b} ({rt.by_name[b].en}) {vb}",
+                        value=va,
+                    )
+                )
         out += self._batch_findings(rt, record, bad)
         code = record.get(rt.meat_rule, "") if rt.meat_rule else ""
         # the rule binds the forms that carry a certificate field (Ningbo's retail feed carries none); a
         # certificate carried in batch_id and typed by voucher_type (dppc mtrace) satisfies it
         form_fields = rt.best_form(record)[0][3]
         typed_cert = record.get("voucher_type") in self.certificate_vouchers and record.get("batch_id")
-        if rt.meat_certs and code and rt.meat_rule not in bad and self.is_meat(code) \
-                and any(c in form_fields for c in rt.meat_certs) and not typed_cert:
+        if (
+            rt.meat_certs
+            and code
+            and rt.meat_rule not in bad
+            and self.is_meat(code)
+            and any(c in form_fields for c in rt.meat_certs)
+            and not typed_cert
+        ):
             if not any(record.get(c) for c in rt.meat_certs):
                 names = " / ".join(rt.meat_certs)
                 zh = " 或 ".join(rt.by_name[c].zh for c in rt.meat_certs)
-                out.append(Finding(R_MEAT, names, f"肉类商品须有{zh}", f"meat needs {names}",
-                                   value=code))
+                out.append(Finding(R_MEAT, names, f"肉类商品须有{zh}", f"meat needs {names}", value=code))
         return out
 
     def batch_kind(self, value: str, voucher_type: str | None = None) -> str | None:
@@ -689,12 +920,19 @@ class RecordCatalog:
             if f.type != "batch" or not v or f.name in bad:
                 continue
             if self.batch_kind(v, record.get("voucher_type")) is None:
-                out.append(Finding(R_BATCH_LOCAL, f.name,
-                                   f"{f.name}（{f.zh}）「{v[:40]}」既不是追溯码、16位批次码，也不是凭证类型所指的证号："
-                                   "本地生成的批次号可以接收，但无法与上游追溯链衔接",
-                                   f"{f.name} ({f.en}) {v[:40]!r} is neither a trace code, a 16-digit batch code nor a "
-                                   "certificate typed by voucher_type: a locally generated batch id is accepted but does "
-                                   "not link to the upstream chain", severity=WARN, value=v[:60]))
+                out.append(
+                    Finding(
+                        R_BATCH_LOCAL,
+                        f.name,
+                        f"{f.name}（{f.zh}）「{v[:40]}」既不是追溯码、16位批次码，也不是凭证类型所指的证号："
+                        "本地生成的批次号可以接收，但无法与上游追溯链衔接",
+                        f"{f.name} ({f.en}) {v[:40]!r} is neither a trace code, a 16-digit batch code nor a "
+                        "certificate typed by voucher_type: a locally generated batch id is accepted but does "
+                        "not link to the upstream chain",
+                        severity=WARN,
+                        value=v[:60],
+                    )
+                )
         return out
 
     def is_meat(self, commodity_code: str) -> bool:
@@ -745,13 +983,27 @@ class RecordCatalog:
             seen: set[str] = set()
             for c in el:
                 if c.tag in seen:
-                    findings.append(Finding(R_KNOWN, str(c.tag), f"元素「{c.tag}」重复出现",
-                                            f"element {c.tag!r} occurs more than once", value=str(c.tag)[:60]))
+                    findings.append(
+                        Finding(
+                            R_KNOWN,
+                            str(c.tag),
+                            f"元素「{c.tag}」重复出现",
+                            f"element {c.tag!r} occurs more than once",
+                            value=str(c.tag)[:60],
+                        )
+                    )
                 seen.add(c.tag)
         for c in el:
             if len(c):
-                findings.append(Finding(R_KNOWN, str(c.tag), f"字段元素「{c.tag}」不应含子元素",
-                                        f"field element {c.tag!r} must not contain elements", value=str(c.tag)[:60]))
+                findings.append(
+                    Finding(
+                        R_KNOWN,
+                        str(c.tag),
+                        f"字段元素「{c.tag}」不应含子元素",
+                        f"field element {c.tag!r} must not contain elements",
+                        value=str(c.tag)[:60],
+                    )
+                )
         if rt is not None and any(f.wire for f in rt.fields):
             rec = {(rt.by_wire[k].name if k in rt.by_wire else k): v for k, v in rec.items()}
         return rec, findings
@@ -779,28 +1031,44 @@ class RecordCatalog:
         if findings:
             return Decoded(None, items, findings, "xml")
         if shape == "list" and root_tag != self.list_root:
-            findings.append(Finding(R_KNOWN, str(root_tag), f"根元素「{root_tag}」既不是已知记录类型，也不是记录列表 <{self.list_root}>",
-                                    f"root element {root_tag!r} is neither a known record type nor a <{self.list_root}> list",
-                                    value=str(root_tag)[:60]))
+            findings.append(
+                Finding(
+                    R_KNOWN,
+                    str(root_tag),
+                    f"根元素「{root_tag}」既不是已知记录类型，也不是记录列表 <{self.list_root}>",
+                    f"root element {root_tag!r} is neither a known record type nor a <{self.list_root}> list",
+                    value=str(root_tag)[:60],
+                )
+            )
         return Decoded(shape, items, findings, "xml")
 
     def _decoded(self, el: Element, pos: int, type_name: str | None) -> DecodedRecord:
         rec, findings = self.element_record(el)
         tag = str(el.tag)
         if type_name and tag != type_name:
-            findings.insert(0, Finding(R_KNOWN, tag, f"记录元素应为「{type_name}」，实为「{tag}」",
-                                       f"record element should be {type_name!r}, not {tag!r}", value=tag[:60]))
+            findings.insert(
+                0,
+                Finding(
+                    R_KNOWN,
+                    tag,
+                    f"记录元素应为「{type_name}」，实为「{tag}」",
+                    f"record element should be {type_name!r}, not {tag!r}",
+                    value=tag[:60],
+                ),
+            )
         return DecodedRecord(tag, rec, pos, findings)
 
     # -- JSON --------------------------------------------------------------
     def encode_json(self, type_name: str, record: dict[str, str]) -> bytes:
         """One record as UTF-8 JSON ``{"TYPE": {...}}`` (all values strings)."""
         import json
+
         self._check_json(type_name, record)
         return json.dumps({type_name: record}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def encode_json_list(self, items: Iterable[tuple[str, dict[str, str]]]) -> bytes:
         import json
+
         out = []
         for t, r in items:
             self._check_json(t, r)
@@ -825,28 +1093,51 @@ class RecordCatalog:
         if findings:
             return Decoded(None, [], findings, "json")
         if isinstance(value, dict) and set(value) == {self.list_root} and isinstance(value[self.list_root], list):
-            return Decoded("list", [self._json_item(v, i + 1, type_name) for i, v in enumerate(value[self.list_root])],
-                           [], "json")
+            return Decoded(
+                "list", [self._json_item(v, i + 1, type_name) for i, v in enumerate(value[self.list_root])], [], "json"
+            )
         if isinstance(value, list):
             return Decoded("list", [self._json_item(v, i + 1, type_name) for i, v in enumerate(value)], [], "json")
         if isinstance(value, dict):
             return Decoded("record", [self._json_item(value, 1, type_name)], [], "json")
-        return Decoded(None, [], [Finding(R_KNOWN, "$", "JSON 顶层应为对象或数组", "top-level JSON must be an object or an array")],
-                       "json")
+        return Decoded(
+            None,
+            [],
+            [Finding(R_KNOWN, "$", "JSON 顶层应为对象或数组", "top-level JSON must be an object or an array")],
+            "json",
+        )
 
     def _json_item(self, v: Any, pos: int, type_name: str | None) -> DecodedRecord:
         if isinstance(v, dict) and len(v) == 1:
-            (tag, body), = v.items()
+            ((tag, body),) = v.items()
             if isinstance(body, dict) and (tag in self.types or tag == type_name or type_name is None):
                 findings = []
                 if type_name and tag != type_name:
-                    findings.append(Finding(R_KNOWN, tag, f"记录应为「{type_name}」，实为「{tag}」",
-                                            f"record should be {type_name!r}, not {tag!r}", value=str(tag)[:60]))
+                    findings.append(
+                        Finding(
+                            R_KNOWN,
+                            tag,
+                            f"记录应为「{type_name}」，实为「{tag}」",
+                            f"record should be {type_name!r}, not {tag!r}",
+                            value=str(tag)[:60],
+                        )
+                    )
                 return DecodedRecord(tag, _json_fields(body), pos, findings)
         if isinstance(v, dict) and type_name:
             return DecodedRecord(type_name, _json_fields(v), pos, [])
-        return DecodedRecord("?", {}, pos, [Finding(R_KNOWN, f"[{pos}]", "无法识别的记录（应为 {\"记录类型\": {字段…}}）",
-                                                    "unrecognised record (expected {\"TYPE\": {fields…}})")])
+        return DecodedRecord(
+            "?",
+            {},
+            pos,
+            [
+                Finding(
+                    R_KNOWN,
+                    f"[{pos}]",
+                    '无法识别的记录（应为 {"记录类型": {字段…}}）',
+                    'unrecognised record (expected {"TYPE": {fields…}})',
+                )
+            ],
+        )
 
     # -- either ------------------------------------------------------------
     def decode(self, data: bytes, type_name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Decoded:

@@ -6,6 +6,7 @@ columns ``code,name,type,level,parent_code``; see ``profile.toml`` for its
 provenance.  Codes are 6 ASCII digits.  Levels: ``province``,
 ``prefecture``, ``county``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,16 +38,16 @@ class RegionTable:
         self._by_code = {r.code: r for r in regions}
         parents_with_counties = {r.parent_code for r in regions if r.level == "county"}
         self.node_prefixes = frozenset(
-            r.code for r in regions
-            if r.level == "county"
-            or (r.level == "prefecture" and r.code not in parents_with_counties))
+            r.code
+            for r in regions
+            if r.level == "county" or (r.level == "prefecture" and r.code not in parents_with_counties)
+        )
 
     @classmethod
     def from_csv(cls, path: Path) -> "RegionTable":
         with open(path, encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh))
-        return cls([Region(r["code"], r["name"], r["type"], r["level"], r["parent_code"] or None)
-                    for r in rows])
+        return cls([Region(r["code"], r["name"], r["type"], r["level"], r["parent_code"] or None) for r in rows])
 
     def __len__(self) -> int:
         return len(self._by_code)

@@ -27,6 +27,7 @@ the docs render it; tests/profiles/test_requirements.py checks the reference
 catalogue).  Ids are unique by
 construction (they are TOML keys).  No I/O: the data is handed in.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,17 +62,31 @@ LEVELS: dict[str, tuple[str, str]] = {
 }
 #: evidence -> (zh, en, zh description, en description), strongest first.
 EVIDENCE: dict[str, tuple[str, str, str, str]] = {
-    "standard": ("标准原文", "standard",
-                 "见到标准或官方文件（商务部文件、部门规章）正文", "the body text of the standard or of an official document (a MOFCOM notice, a ministry regulation) was seen"),
-    "standard-toc": ("标准目录", "standard-toc",
-                     "仅见标准目录中的章节标题，内容为本配置所定", "only the standard's contents page names the topic; the content is the profile's"),
-    "practice": ("实践", "practice",
-                 "已部署系统（代码、固件、设计文档、报道）", "deployed systems (code, firmware, design documents, press)"),
-    "industry": ("行业规范", "industry",
-                 "公开的通用行业规范（如 OWASP），并非肉菜追溯系统专有；具体界限由本配置定",
-                 "a published industry guide (e.g. OWASP), not specific to traceability systems; the bounds are the profile's"),
-    "profile": ("本配置", "profile",
-                "本项目自己的定义", "this project's own definition"),
+    "standard": (
+        "标准原文",
+        "standard",
+        "见到标准或官方文件（商务部文件、部门规章）正文",
+        "the body text of the standard or of an official document (a MOFCOM notice, a ministry regulation) was seen",
+    ),
+    "standard-toc": (
+        "标准目录",
+        "standard-toc",
+        "仅见标准目录中的章节标题，内容为本配置所定",
+        "only the standard's contents page names the topic; the content is the profile's",
+    ),
+    "practice": (
+        "实践",
+        "practice",
+        "已部署系统（代码、固件、设计文档、报道）",
+        "deployed systems (code, firmware, design documents, press)",
+    ),
+    "industry": (
+        "行业规范",
+        "industry",
+        "公开的通用行业规范（如 OWASP），并非肉菜追溯系统专有；具体界限由本配置定",
+        "a published industry guide (e.g. OWASP), not specific to traceability systems; the bounds are the profile's",
+    ),
+    "profile": ("本配置", "profile", "本项目自己的定义", "this project's own definition"),
 }
 #: suites that can check a requirement, plus "not-tested".
 TESTABLE_BY = ("coding", "perception", "transmission", "platform", "not-tested")
@@ -81,8 +96,21 @@ CONDITION_KINDS = ("capability", "field", "node_type")
 ID_RE = re.compile(r"^(CODE|PERC|TRAN|PLAT|NODE)-[A-Z]{2,6}-\d{2}$")
 _CONDITION_RE = re.compile(r"^(capability|field|node_type) [a-z0-9_]+(\|[a-z0-9_]+)*$")
 _TEXT_FIELDS = ("title_zh", "title_en", "statement_zh", "statement_en", "source")
-_KNOWN_KEYS = frozenset(_TEXT_FIELDS + ("id", "area", "level", "condition", "actors", "evidence",
-                                       "profile_values", "testable_by", "not_tested_reason", "justification"))
+_KNOWN_KEYS = frozenset(
+    _TEXT_FIELDS
+    + (
+        "id",
+        "area",
+        "level",
+        "condition",
+        "actors",
+        "evidence",
+        "profile_values",
+        "testable_by",
+        "not_tested_reason",
+        "justification",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +146,17 @@ class Requirement:
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form: every key always present (``None`` when absent)."""
         return {
-            "id": self.id, "area": self.area, "level": self.level, "condition": self.condition,
-            "actors": list(self.actors), "evidence": self.evidence, "source": self.source,
-            "title_zh": self.title_zh, "title_en": self.title_en,
-            "statement_zh": self.statement_zh, "statement_en": self.statement_en,
+            "id": self.id,
+            "area": self.area,
+            "level": self.level,
+            "condition": self.condition,
+            "actors": list(self.actors),
+            "evidence": self.evidence,
+            "source": self.source,
+            "title_zh": self.title_zh,
+            "title_en": self.title_en,
+            "statement_zh": self.statement_zh,
+            "statement_en": self.statement_en,
             "profile_values": dict(self.profile_values),
             "testable_by": self.testable_by,
             "not_tested_reason": dict(self.not_tested_reason) if self.not_tested_reason else None,
@@ -168,9 +203,9 @@ def _parse(rid: str, raw: Any) -> Requirement:
     condition = raw.get("condition")
     if level == "conditional":
         if not isinstance(condition, str) or not _CONDITION_RE.match(condition):
-            raise _bad(rid, "a conditional requirement needs condition = \"capability|field|node_type NAME\"")
+            raise _bad(rid, 'a conditional requirement needs condition = "capability|field|node_type NAME"')
     elif condition is not None:
-        raise _bad(rid, "condition is only allowed when level = \"conditional\"")
+        raise _bad(rid, 'condition is only allowed when level = "conditional"')
     values = raw.get("profile_values", {})
     if not isinstance(values, dict):
         raise _bad(rid, "profile_values must be a table")
@@ -179,21 +214,38 @@ def _parse(rid: str, raw: Any) -> Requirement:
         _one_of(rid, "testable_by", testable_by, TESTABLE_BY)
     reason = raw.get("not_tested_reason")
     if testable_by == "not-tested":
-        if (not isinstance(reason, dict) or set(reason) != {"zh", "en"}
-                or not all(isinstance(v, str) and v.strip() for v in reason.values())):
-            raise _bad(rid, "testable_by = \"not-tested\" needs not_tested_reason = { zh = …, en = … }")
+        if (
+            not isinstance(reason, dict)
+            or set(reason) != {"zh", "en"}
+            or not all(isinstance(v, str) and v.strip() for v in reason.values())
+        ):
+            raise _bad(rid, 'testable_by = "not-tested" needs not_tested_reason = { zh = …, en = … }')
     elif reason is not None:
-        raise _bad(rid, "not_tested_reason is only allowed with testable_by = \"not-tested\"")
+        raise _bad(rid, 'not_tested_reason is only allowed with testable_by = "not-tested"')
     why = raw.get("justification")
-    if why is not None and (not isinstance(why, dict) or set(why) != {"zh", "en"}
-                            or not all(isinstance(v, str) and v.strip() for v in why.values())):
+    if why is not None and (
+        not isinstance(why, dict)
+        or set(why) != {"zh", "en"}
+        or not all(isinstance(v, str) and v.strip() for v in why.values())
+    ):
         raise _bad(rid, "justification must be { zh = …, en = … }")
     return Requirement(
-        id=rid, area=area, level=level, actors=tuple(actors), evidence=evidence,
-        source=raw["source"], title_zh=raw["title_zh"], title_en=raw["title_en"],
-        statement_zh=raw["statement_zh"], statement_en=raw["statement_en"],
-        condition=condition, profile_values=dict(values), testable_by=testable_by,
-        not_tested_reason=dict(reason) if reason else None, justification=dict(why) if why else None)
+        id=rid,
+        area=area,
+        level=level,
+        actors=tuple(actors),
+        evidence=evidence,
+        source=raw["source"],
+        title_zh=raw["title_zh"],
+        title_en=raw["title_en"],
+        statement_zh=raw["statement_zh"],
+        statement_en=raw["statement_en"],
+        condition=condition,
+        profile_values=dict(values),
+        testable_by=testable_by,
+        not_tested_reason=dict(reason) if reason else None,
+        justification=dict(why) if why else None,
+    )
 
 
 class RequirementCatalog:
@@ -217,9 +269,12 @@ class RequirementCatalog:
         if not isinstance(reqs, Mapping) or not reqs:
             raise ProfileError("requirement catalogue: no [requirement.ID] tables")
         meta = data.get("catalogue", {})
-        return cls([_parse(str(rid), raw) for rid, raw in reqs.items()],
-                   version=str(meta.get("version", "0")),
-                   title_zh=meta.get("title_zh", ""), title_en=meta.get("title_en", ""))
+        return cls(
+            [_parse(str(rid), raw) for rid, raw in reqs.items()],
+            version=str(meta.get("version", "0")),
+            title_zh=meta.get("title_zh", ""),
+            title_en=meta.get("title_en", ""),
+        )
 
     def get(self, rid: str) -> Requirement | None:
         """The requirement with this id (exact, case-sensitive), or ``None``."""
@@ -245,9 +300,20 @@ class RequirementCatalog:
         """Requirements of one area (``coding`` …), in catalogue order; unknown area → empty list."""
         return [r for r in self if r.area == area]
 
-    def select(self, *, area: str | None = None, actor: str | None = None,
-               level: str | None = None, evidence: str | None = None) -> list[Requirement]:
+    def select(
+        self,
+        *,
+        area: str | None = None,
+        actor: str | None = None,
+        level: str | None = None,
+        evidence: str | None = None,
+    ) -> list[Requirement]:
         """Requirements matching every given filter (``None`` = any)."""
-        return [r for r in self
-                if (area is None or r.area == area) and (actor is None or actor in r.actors)
-                and (level is None or r.level == level) and (evidence is None or r.evidence == evidence)]
+        return [
+            r
+            for r in self
+            if (area is None or r.area == area)
+            and (actor is None or actor in r.actors)
+            and (level is None or r.level == level)
+            and (evidence is None or r.evidence == evidence)
+        ]

@@ -25,6 +25,7 @@ Contract: :meth:`Recipe.compute` returns lowercase hex or raises
 (``unknown``/``none``); :meth:`Recipe.from_data` raises ``ValueError`` for a
 malformed declaration (the profile loader turns it into a ProfileError).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,8 +83,14 @@ class Recipe:
         hex_length = int(d.get("hex_length", full if algo not in ("unknown", "none") else 32))
         if algo not in ("unknown", "none") and not 16 <= hex_length <= full:
             raise ValueError(f"verify_code hex_length {hex_length}: 16..{full} for {algo}")
-        return cls(algo, inputs, str(d.get("separator", "|")), hex_length, str(d.get("evidence", "profile")),
-                   str(d.get("source", "")))
+        return cls(
+            algo,
+            inputs,
+            str(d.get("separator", "|")),
+            hex_length,
+            str(d.get("evidence", "profile")),
+            str(d.get("source", "")),
+        )
 
     @property
     def verifiable(self) -> bool:

@@ -34,6 +34,7 @@ stops.  ``XmlSource.events()`` streams ``(event, element, depth)`` with
 constant memory per element (the caller clears what it has consumed);
 ``XmlSource.tree()`` builds the whole tree for small documents.
 """
+
 from __future__ import annotations
 
 import io
@@ -57,8 +58,13 @@ _ASCII = frozenset({"us-ascii", "ascii"})
 
 _DECL = re.compile(rb"""^<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:\-]{1,40})["'][^>]*\?>""")
 _DECL_ANY = re.compile(rb"^<\?xml[^>]*\?>")
-_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
-         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ def _f(rule: str, field: str, zh: str, en: str, value: str | None = None) -> Fin
 
 
 def _offset_context(err: UnicodeDecodeError) -> str:
-    return err.object[err.start:err.start + 4].hex(" ")
+    return err.object[err.start : err.start + 4].hex(" ")
 
 
 class XmlSource:
@@ -114,9 +120,15 @@ class XmlSource:
         self._utf8: bytes | None = None
         data = bytes(data)
         if len(data) > limits.max_bytes:
-            self.findings.append(_f(
-                LIMIT_RULE, "size", f"XML 大小 {len(data)} 字节，超过上限 {limits.max_bytes} 字节",
-                f"XML is {len(data)} bytes, over the limit of {limits.max_bytes} bytes", str(len(data))))
+            self.findings.append(
+                _f(
+                    LIMIT_RULE,
+                    "size",
+                    f"XML 大小 {len(data)} 字节，超过上限 {limits.max_bytes} 字节",
+                    f"XML is {len(data)} bytes, over the limit of {limits.max_bytes} bytes",
+                    str(len(data)),
+                )
+            )
             return
         self._utf8 = self._decode(data)
 
@@ -128,18 +140,30 @@ class XmlSource:
                 bom = name
                 break
         if bom in ("utf-16", "utf-32"):
-            self.findings.append(_f(ENC_RULE, "encoding", f"不支持的编码 {bom.upper()}（仅支持 UTF-8 与 GBK/GB18030）",
-                                    f"unsupported encoding {bom.upper()} (only UTF-8 and GBK/GB18030)", bom))
+            self.findings.append(
+                _f(
+                    ENC_RULE,
+                    "encoding",
+                    f"不支持的编码 {bom.upper()}（仅支持 UTF-8 与 GBK/GB18030）",
+                    f"unsupported encoding {bom.upper()} (only UTF-8 and GBK/GB18030)",
+                    bom,
+                )
+            )
             return None
         body = data[3:] if bom == "utf-8" else data
         m = _DECL.match(body[:300])
         self.declared = m.group(1).decode("ascii") if m else None
         name = (self.declared or "utf-8").lower().replace("_", "-")
         if bom == "utf-8" and self.declared and name not in _UTF8:
-            self.findings.append(_f(ENC_RULE, "encoding",
-                                    f"字节顺序标记为 UTF-8，但声明的编码是 {self.declared}",
-                                    f"the byte-order mark says UTF-8 but the declaration says {self.declared}",
-                                    self.declared))
+            self.findings.append(
+                _f(
+                    ENC_RULE,
+                    "encoding",
+                    f"字节顺序标记为 UTF-8，但声明的编码是 {self.declared}",
+                    f"the byte-order mark says UTF-8 but the declaration says {self.declared}",
+                    self.declared,
+                )
+            )
             return None
         if name in _UTF8:
             try:
@@ -147,14 +171,21 @@ class XmlSource:
             except UnicodeDecodeError as exc:
                 hint_zh = hint_en = ""
                 if _decodes(body, "gb18030"):
-                    hint_zh, hint_en = "（内容像是 GBK/GB18030，却未声明）", " (the bytes look like GBK/GB18030, undeclared)"
-                self.findings.append(_f(
-                    ENC_RULE, f"byte {exc.start}",
-                    f"{'声明为' + self.declared if self.declared else '未声明编码（默认 UTF-8）'}，"
-                    f"但第 {exc.start} 字节起不是有效的 UTF-8（{_offset_context(exc)}）{hint_zh}",
-                    f"{'declared ' + self.declared if self.declared else 'no encoding declared (UTF-8 by default)'}"
-                    f" but the bytes from offset {exc.start} are not valid UTF-8 ({_offset_context(exc)}){hint_en}",
-                    self.declared))
+                    hint_zh, hint_en = (
+                        "（内容像是 GBK/GB18030，却未声明）",
+                        " (the bytes look like GBK/GB18030, undeclared)",
+                    )
+                self.findings.append(
+                    _f(
+                        ENC_RULE,
+                        f"byte {exc.start}",
+                        f"{'声明为' + self.declared if self.declared else '未声明编码（默认 UTF-8）'}，"
+                        f"但第 {exc.start} 字节起不是有效的 UTF-8（{_offset_context(exc)}）{hint_zh}",
+                        f"{'declared ' + self.declared if self.declared else 'no encoding declared (UTF-8 by default)'}"
+                        f" but the bytes from offset {exc.start} are not valid UTF-8 ({_offset_context(exc)}){hint_en}",
+                        self.declared,
+                    )
+                )
                 return None
             self.encoding = "utf-8"
             if self.declared and self.declared.upper() != "UTF-8":  # e.g. "utf8": expat knows only UTF-8
@@ -163,35 +194,56 @@ class XmlSource:
         if name in _ASCII:
             if not body.isascii():
                 pos = next(i for i, b in enumerate(body) if b > 127)
-                self.findings.append(_f(ENC_RULE, f"byte {pos}", f"声明为 {self.declared}，但第 {pos} 字节不是 ASCII",
-                                        f"declared {self.declared} but byte {pos} is not ASCII", self.declared))
+                self.findings.append(
+                    _f(
+                        ENC_RULE,
+                        f"byte {pos}",
+                        f"声明为 {self.declared}，但第 {pos} 字节不是 ASCII",
+                        f"declared {self.declared} but byte {pos} is not ASCII",
+                        self.declared,
+                    )
+                )
                 return None
             self.encoding = "ascii"
             return body
         if name in GB_FAMILY:
             if not body.isascii() and _decodes(body, "utf-8"):
-                self.findings.append(_f(
-                    ENC_RULE, "encoding",
-                    f"声明为 {self.declared}，但内容是含中文的 UTF-8 字节（编码标注错误）",
-                    f"declared {self.declared} but the bytes are UTF-8 with non-ASCII characters (mislabelled)",
-                    self.declared))
+                self.findings.append(
+                    _f(
+                        ENC_RULE,
+                        "encoding",
+                        f"声明为 {self.declared}，但内容是含中文的 UTF-8 字节（编码标注错误）",
+                        f"declared {self.declared} but the bytes are UTF-8 with non-ASCII characters (mislabelled)",
+                        self.declared,
+                    )
+                )
                 return None
             try:
                 text = body.decode("gb18030")
             except UnicodeDecodeError as exc:
-                self.findings.append(_f(
-                    ENC_RULE, f"byte {exc.start}",
-                    f"声明为 {self.declared}，但第 {exc.start} 字节起不是有效的 GB18030 字节（{_offset_context(exc)}）",
-                    f"declared {self.declared} but the bytes from offset {exc.start} are not valid GB18030 "
-                    f"({_offset_context(exc)})", self.declared))
+                self.findings.append(
+                    _f(
+                        ENC_RULE,
+                        f"byte {exc.start}",
+                        f"声明为 {self.declared}，但第 {exc.start} 字节起不是有效的 GB18030 字节（{_offset_context(exc)}）",
+                        f"declared {self.declared} but the bytes from offset {exc.start} are not valid GB18030 "
+                        f"({_offset_context(exc)})",
+                        self.declared,
+                    )
+                )
                 return None
             self.encoding = "gb18030"
             # hand expat UTF-8 without the (now false) declaration
             return _DECL_ANY.sub(b"", text.encode("utf-8"), count=1)
-        self.findings.append(_f(ENC_RULE, "encoding",
-                                f"不支持的编码 {self.declared}（仅支持 UTF-8 与 GBK/GB2312/GB18030）",
-                                f"unsupported encoding {self.declared} (only UTF-8 and GBK/GB2312/GB18030)",
-                                self.declared))
+        self.findings.append(
+            _f(
+                ENC_RULE,
+                "encoding",
+                f"不支持的编码 {self.declared}（仅支持 UTF-8 与 GBK/GB2312/GB18030）",
+                f"unsupported encoding {self.declared} (only UTF-8 and GBK/GB2312/GB18030)",
+                self.declared,
+            )
+        )
         return None
 
     @property
@@ -211,8 +263,13 @@ class XmlSource:
         depth = count = 0
         if b"<!DOCTYPE" in self._utf8:
             # any DTD goes through defusedxml, which refuses it with a precise reason
-            it = _det.iterparse(io.BytesIO(self._utf8), events=("start", "end"), forbid_dtd=True,
-                                forbid_entities=True, forbid_external=True)
+            it = _det.iterparse(
+                io.BytesIO(self._utf8),
+                events=("start", "end"),
+                forbid_dtd=True,
+                forbid_entities=True,
+                forbid_external=True,
+            )
         else:
             # Without the literal "<!DOCTYPE" (the bytes are UTF-8 here) expat cannot see a DTD, so no entity
             # can be declared or fetched and an undefined reference is a parse error: the C parser is safe.
@@ -223,36 +280,71 @@ class XmlSource:
                     depth += 1
                     count += 1
                     if depth > lim.max_depth:
-                        self.findings.append(_f(LIMIT_RULE, "depth",
-                                                f"元素嵌套超过 {lim.max_depth} 层（<{_tag(el)}>）",
-                                                f"elements nest deeper than {lim.max_depth} levels (<{_tag(el)}>)",
-                                                str(depth)))
+                        self.findings.append(
+                            _f(
+                                LIMIT_RULE,
+                                "depth",
+                                f"元素嵌套超过 {lim.max_depth} 层（<{_tag(el)}>）",
+                                f"elements nest deeper than {lim.max_depth} levels (<{_tag(el)}>)",
+                                str(depth),
+                            )
+                        )
                         return
                     if count > lim.max_elements:
-                        self.findings.append(_f(LIMIT_RULE, "elements", f"元素个数超过 {lim.max_elements}",
-                                                f"more than {lim.max_elements} elements", str(count)))
+                        self.findings.append(
+                            _f(
+                                LIMIT_RULE,
+                                "elements",
+                                f"元素个数超过 {lim.max_elements}",
+                                f"more than {lim.max_elements} elements",
+                                str(count),
+                            )
+                        )
                         return
                     yield ev, el, depth
                 else:
                     yield ev, el, depth
                     depth -= 1
         except DTDForbidden:
-            self.findings.append(_f(HOSTILE_RULE, "DOCTYPE", "不允许 DTD（<!DOCTYPE>）：拒绝实体展开与外部引用",
-                                    "a DTD (<!DOCTYPE>) is not allowed: no entity expansion, no external references"))
+            self.findings.append(
+                _f(
+                    HOSTILE_RULE,
+                    "DOCTYPE",
+                    "不允许 DTD（<!DOCTYPE>）：拒绝实体展开与外部引用",
+                    "a DTD (<!DOCTYPE>) is not allowed: no entity expansion, no external references",
+                )
+            )
         except EntitiesForbidden:
-            self.findings.append(_f(HOSTILE_RULE, "ENTITY", "不允许实体声明（<!ENTITY>）",
-                                    "entity declarations (<!ENTITY>) are not allowed"))
+            self.findings.append(
+                _f(
+                    HOSTILE_RULE,
+                    "ENTITY",
+                    "不允许实体声明（<!ENTITY>）",
+                    "entity declarations (<!ENTITY>) are not allowed",
+                )
+            )
         except ExternalReferenceForbidden:
             self.findings.append(_f(HOSTILE_RULE, "external", "不允许外部引用", "external references are not allowed"))
         except DefusedXmlException as exc:
-            self.findings.append(_f(HOSTILE_RULE, "xml", f"不安全的 XML 结构：{type(exc).__name__}",
-                                    f"unsafe XML construct: {type(exc).__name__}"))
+            self.findings.append(
+                _f(
+                    HOSTILE_RULE,
+                    "xml",
+                    f"不安全的 XML 结构：{type(exc).__name__}",
+                    f"unsafe XML construct: {type(exc).__name__}",
+                )
+            )
         except ParseError as exc:
             line, col = getattr(exc, "position", (0, 0))
             msg = str(exc).split(":")[0]
-            self.findings.append(_f(ENC_RULE, f"line {line} col {col}",
-                                    f"XML 格式错误（非良构）：第 {line} 行第 {col} 列：{msg}",
-                                    f"XML is not well-formed: line {line} column {col}: {msg}"))
+            self.findings.append(
+                _f(
+                    ENC_RULE,
+                    f"line {line} col {col}",
+                    f"XML 格式错误（非良构）：第 {line} 行第 {col} 列：{msg}",
+                    f"XML is not well-formed: line {line} column {col}: {msg}",
+                )
+            )
         except RecursionError:
             self.findings.append(_f(LIMIT_RULE, "depth", "结构嵌套过深", "structure nested too deep"))
         finally:
@@ -286,6 +378,6 @@ def looks_like_xml(data: bytes) -> bool:
     head = data[:64]
     for mark, _ in _BOMS:
         if head.startswith(mark):
-            head = head[len(mark):]
+            head = head[len(mark) :]
             break
     return head.lstrip()[:1] == b"<"

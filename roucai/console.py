@@ -3,6 +3,7 @@
 Exit codes used everywhere (see README): 0 ok / conformant, 1 non-conformant
 input or target, 2 usage or configuration error, 3 harness error or timeout.
 """
+
 from __future__ import annotations
 
 import json

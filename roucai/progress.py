@@ -5,6 +5,7 @@ On a terminal (stderr is a TTY) it draws one live line with rich (spinner, bar, 
 otherwise it degrades to plain lines on stderr, at most one per ``interval_s`` plus the last one, so
 logs and CI output stay short.  It never writes to stdout (which may carry ``--json``).
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,8 +16,7 @@ from typing import TextIO
 class Progress:
     """A context manager; call it with ``(zh, en, fraction=None)`` as the work goes on."""
 
-    def __init__(self, lang: str = "zh", *, interval_s: float = 2.0, stream: TextIO | None = None,
-                 quiet: bool = False):
+    def __init__(self, lang: str = "zh", *, interval_s: float = 2.0, stream: TextIO | None = None, quiet: bool = False):
         self.lang = lang
         self.interval_s = interval_s
         self.stream = stream or sys.stderr
@@ -37,8 +37,15 @@ class Progress:
                 TimeElapsedColumn,
             )
             from rich.progress import Progress as RichProgress
-            self._live = RichProgress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      TimeElapsedColumn(), console=Console(file=self.stream), transient=True)
+
+            self._live = RichProgress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=self.stream),
+                transient=True,
+            )
             self._live.start()
             self._task = self._live.add_task("", total=None)
         return self
@@ -57,8 +64,12 @@ class Progress:
         text = en if self.lang == "en" else zh
         if self._live is not None:
             total = 1.0 if fraction is not None else None
-            self._live.update(self._task, description=text, total=total,
-                              completed=min(max(fraction, 0.0), 1.0) if fraction is not None else 0)
+            self._live.update(
+                self._task,
+                description=text,
+                total=total,
+                completed=min(max(fraction, 0.0), 1.0) if fraction is not None else 0,
+            )
             return
         if fraction is not None:
             text = f"{text}  {100 * min(max(fraction, 0.0), 1.0):.0f}%"

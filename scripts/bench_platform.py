@@ -21,6 +21,7 @@ trace: ``--records`` records are bulk-loaded into a fresh database through the p
   generator per request (p50/p95/p99).  The platform's peak RSS (VmHWM) is read from /proc.
 Targets (issue 5): ≥ 5,000 records/s ingest; trace p95 ≤ 20 ms at 1,000,000 records; RSS ≤ 500 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,14 @@ P = load_profile()
 def machine() -> dict:
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
-    return {"cpus": os.cpu_count(), "cpu": cpu, "mem_mb": mem, "python": pyplatform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "kernel": pyplatform.release()}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "mem_mb": mem,
+        "python": pyplatform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "kernel": pyplatform.release(),
+    }
 
 
 def rss_mb(pid: int) -> dict:
@@ -64,12 +71,13 @@ def _setup_nodes(db: str, nodes: list[tuple[str, str, str]]) -> dict[str, str]:
     from simulators.platform.registry import Registry
     from simulators.platform.secret import PlatformSecret
     from simulators.platform.storage import open_store
+
     store = open_store(db)
     reg = Registry(store, PlatformSecret.load(db + ".secret", create=True), P)
     keys = {}
     for code, name, ntype in nodes:
         reg.register_node(code, name, ntype)
-        reg.register_operator(code + "0001", name + "经营户")   # the seller the records name (PLAT-REG-01)
+        reg.register_operator(code + "0001", name + "经营户")  # the seller the records name (PLAT-REG-01)
         keys[code] = reg.current_key(code) or reg.issue_key(code)
     store.close()
     return keys
@@ -89,6 +97,7 @@ def serve_noop(db: str, port: int, log_level: str) -> int:
     from simulators.platform.app import create_app
     from simulators.platform.config import PlatformConfig
     from simulators.platform.server import build_server
+
     cfg = PlatformConfig(db=db, port=port, log_level=log_level)
     app = create_app(cfg)
 
@@ -108,13 +117,14 @@ def _sender(args):
     url, keys, share, per, seed, threads, path = args
     import threading
     import httpx
+
     rng = random.Random(seed)
     bodies = []
     for env_no in share:
         node = sorted(keys)[env_no % len(keys)]
         base = example_record(P.records, "retail_market_tran_info_summ", rng, node=node)
         base["sale_date"] = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
-        base["retailer_id"] = node + "0001"                    # registered by _setup_nodes
+        base["retailer_id"] = node + "0001"  # registered by _setup_nodes
         base.pop("in_date", None)
         recs = []
         for i in range(per):
@@ -136,6 +146,7 @@ def _sender(args):
                     accepted[0] += n
                     errors[0] += r.status_code != 200
                     ok[0] += r.status_code == 200
+
     t0 = time.time()
     ts = [threading.Thread(target=run, args=(ch,)) for ch in chunks]
     for t in ts:
@@ -145,8 +156,7 @@ def _sender(args):
     return accepted[0], t0, time.time(), errors[0], ok[0]
 
 
-def _send_all(proc, keys: dict, envelopes: int, per: int, senders: int, threads: int, path: str
-              ) -> tuple[list, float]:
+def _send_all(proc, keys: dict, envelopes: int, per: int, senders: int, threads: int, path: str) -> tuple[list, float]:
     """Every generator's answer tuple and the wall time from the first request to the last answer."""
     shares = [list(range(k, envelopes, senders)) for k in range(senders)]
     ctx = mp.get_context("spawn")
@@ -157,12 +167,13 @@ def _send_all(proc, keys: dict, envelopes: int, per: int, senders: int, threads:
 
 def bench_ingest(envelopes: int, per: int, senders: int, workdir: str, threads: int = 2) -> dict:
     from simulators.platform.launcher import PlatformProcess
+
     db = os.path.join(workdir, "ingest.db")
     nodes = [(P.codes.node_code("650102", i + 1), f"农贸市场{i + 1}", "farmers_market") for i in range(50)]
     keys = _setup_nodes(db, nodes)
     quiet = ["--log-level", "warning"]
     noop_cmd = [sys.executable, str(Path(__file__).resolve()), "noop-server"]
-    with PlatformProcess(db, args=quiet, cwd=str(ROOT), command=noop_cmd) as proc:   # the baseline first
+    with PlatformProcess(db, args=quiet, cwd=str(ROOT), command=noop_cmd) as proc:  # the baseline first
         res, noop_s = _send_all(proc, keys, envelopes, per, senders, threads, NOOP_PATH)
     noop_ok, noop_errors = sum(r[4] for r in res), sum(r[3] for r in res)
     with PlatformProcess(db, args=quiet, cwd=str(ROOT)) as proc:
@@ -170,12 +181,21 @@ def bench_ingest(envelopes: int, per: int, senders: int, workdir: str, threads: 
         mem = rss_mb(proc.proc.pid)
     accepted = sum(r[0] for r in res)
     env_s, noop_rps = sum(r[4] for r in res) / secs, noop_ok / noop_s
-    return {"envelopes": envelopes, "records_per_envelope": per, "sender_processes": senders,
-            "connections": senders * threads, "accepted": accepted, "errors": sum(r[3] for r in res),
-            "seconds": round(secs, 3),
-            "records_per_s": round(accepted / secs), "envelopes_per_s": round(env_s),
-            "noop_requests_per_s": round(noop_rps), "noop_errors": noop_errors,
-            "ratio_to_noop": round(env_s / noop_rps, 3), "platform_rss_mb": mem}
+    return {
+        "envelopes": envelopes,
+        "records_per_envelope": per,
+        "sender_processes": senders,
+        "connections": senders * threads,
+        "accepted": accepted,
+        "errors": sum(r[3] for r in res),
+        "seconds": round(secs, 3),
+        "records_per_s": round(accepted / secs),
+        "envelopes_per_s": round(env_s),
+        "noop_requests_per_s": round(noop_rps),
+        "noop_errors": noop_errors,
+        "ratio_to_noop": round(env_s / noop_rps, 3),
+        "platform_rss_mb": mem,
+    }
 
 
 # -- trace -------------------------------------------------------------------------------------
@@ -186,15 +206,27 @@ def bulk_load(db: str, records: int) -> tuple[list[str], float]:
     """Insert ``records`` (rounded to whole chains of 11) as the platform would store them; returns sale codes."""
     from simulators.platform.recordmap import RecordMap
     from simulators.platform.storage import open_store
+
     store = open_store(db)
     rm = RecordMap(P)
     day = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
     rng = random.Random(7)
-    tpl = {t: example_record(P.records, t, rng, node=n) for n, t in [
-        (S, "animal_in_info"), (S, "quarantine_info"), (S, "meat_out_info_base"), (S, "meat_out_info_detail"),
-        (W, "market_in_info_base"), (W, "market_in_info_detail"), (W, "qmarket_detection_info"),
-        (W, "market_tran_info_detail"), (R, "retail_market_in_info_base"), (R, "retail_market_in_info_detail"),
-        (R, "retail_market_tran_info_summ")]}
+    tpl = {
+        t: example_record(P.records, t, rng, node=n)
+        for n, t in [
+            (S, "animal_in_info"),
+            (S, "quarantine_info"),
+            (S, "meat_out_info_base"),
+            (S, "meat_out_info_detail"),
+            (W, "market_in_info_base"),
+            (W, "market_in_info_detail"),
+            (W, "qmarket_detection_info"),
+            (W, "market_tran_info_detail"),
+            (R, "retail_market_in_info_base"),
+            (R, "retail_market_in_info_detail"),
+            (R, "retail_market_tran_info_summ"),
+        ]
+    }
     meat = P.commodities.of_kind("meat")[0]
     chains = max(1, records // 11)
     sales = []
@@ -204,43 +236,89 @@ def bulk_load(db: str, records: int) -> tuple[list[str], float]:
 
     def flush():
         with store.write() as tx:
-            tx.executemany("INSERT INTO records (id, node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
-                           " goods_code, weight_g, body_sha, body, received_ms, request_id)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            tx.executemany(
+                "INSERT INTO records (id, node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
+                " goods_code, weight_g, body_sha, body, received_ms, request_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                batch,
+            )
             tx.executemany("INSERT INTO record_links (record_id, node_id, kind, value) VALUES (?, ?, ?, ?)", links)
         batch.clear()
         links.clear()
 
     now = int(time.time() * 1000)
     for i in range(1, chains + 1):
-        t1, t2, t3 = (P.codes.trace_code(S + "0000", i), P.codes.trace_code(W + "0001", i),
-                      P.codes.trace_code(R + "0001", i))
+        t1, t2, t3 = (
+            P.codes.trace_code(S + "0000", i),
+            P.codes.trace_code(W + "0001", i),
+            P.codes.trace_code(R + "0001", i),
+        )
         qid, qap, im = f"AQ{i:010d}", f"QA{i:010d}", f"IM{i:010d}"
         g = {"goods_code": meat.code, "goods_name": meat.name_zh}
         spec = [
             (S, "animal_in_info", dict(butcher_fac_id=S, in_date=day, quarantine_id=qid, area_origin_id="650121")),
-            (S, "quarantine_info", dict(butcher_fac_id=S, check_date=day, quarantine_id=qid,
-                                        quarantine_animal_products_id=qap, inspection_meat_id=im)),
+            (
+                S,
+                "quarantine_info",
+                dict(
+                    butcher_fac_id=S,
+                    check_date=day,
+                    quarantine_id=qid,
+                    quarantine_animal_products_id=qap,
+                    inspection_meat_id=im,
+                ),
+            ),
             (S, "meat_out_info_base", dict(butcher_fac_id=S, tran_date=day, tran_id=t1)),
-            (S, "meat_out_info_detail", dict(tran_id=t1, quarantine_animal_products_id=qap, inspection_meat_id=im,
-                                             meat_code=meat.code, meat_name=meat.name_zh)),
+            (
+                S,
+                "meat_out_info_detail",
+                dict(
+                    tran_id=t1,
+                    quarantine_animal_products_id=qap,
+                    inspection_meat_id=im,
+                    meat_code=meat.code,
+                    meat_name=meat.name_zh,
+                ),
+            ),
             (W, "market_in_info_base", dict(market_id=W, in_date=day, tran_id=t1, batch_id=t1)),
             (W, "market_in_info_detail", dict(tran_id=t1, batch_id=t1, **g)),
-            (W, "qmarket_detection_info", dict(market_id=W, detection_date=day, batch_id=t1, tran_id=t1,
-                                               detection_result="1", **g)),
+            (
+                W,
+                "qmarket_detection_info",
+                dict(market_id=W, detection_date=day, batch_id=t1, tran_id=t1, detection_result="1", **g),
+            ),
             (W, "market_tran_info_detail", dict(market_id=W, tran_date=day, tran_id=t2, batch_id=t1, **g)),
             (R, "retail_market_in_info_base", dict(retail_market_id=R, in_date=day, tran_id=t2, batch_id=t2)),
             (R, "retail_market_in_info_detail", dict(tran_id=t2, batch_id=t2, **g)),
-            (R, "retail_market_tran_info_summ", dict(retail_market_id=R, sale_date=day, batch_id=t2, tran_id=t2,
-                                                     sale_tran_id=t3, **g)),
+            (
+                R,
+                "retail_market_tran_info_summ",
+                dict(retail_market_id=R, sale_date=day, batch_id=t2, tran_id=t2, sale_tran_id=t3, **g),
+            ),
         ]
         for node, rtype, over in spec:
             rec = dict(tpl[rtype], **over)
             f = rm.facts(rtype, rec, node)
             body = json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
             rid += 1
-            batch.append((rid, node, rtype, f.rkey, day, f.own_code, f.received, f.batch_local, f.goods_code,
-                          f.weight_g, "-", body, now, "bulk"))
+            batch.append(
+                (
+                    rid,
+                    node,
+                    rtype,
+                    f.rkey,
+                    day,
+                    f.own_code,
+                    f.received,
+                    f.batch_local,
+                    f.goods_code,
+                    f.weight_g,
+                    "-",
+                    body,
+                    now,
+                    "bulk",
+                )
+            )
             links.extend((rid, node, k, v) for k, v in f.links)
         sales.append(t3)
         if len(batch) >= 50_000:
@@ -254,6 +332,7 @@ def bulk_load(db: str, records: int) -> tuple[list[str], float]:
 def _querier(args):
     url, codes, n, seed = args
     import httpx
+
     rng = random.Random(seed)
     lat = []
     with httpx.Client(base_url=url, timeout=10) as c:
@@ -267,9 +346,16 @@ def _querier(args):
 
 def bench_trace(records: int, queries: int, workdir: str) -> dict:
     from simulators.platform.launcher import PlatformProcess
+
     db = os.path.join(workdir, "trace.db")
-    _setup_nodes(db, [(S, "生猪屠宰厂", "slaughter_pig"), (W, "冷冻肉品批发市场", "meat_wholesale"),
-                      (R, "农贸市场", "farmers_market")])
+    _setup_nodes(
+        db,
+        [
+            (S, "生猪屠宰厂", "slaughter_pig"),
+            (W, "冷冻肉品批发市场", "meat_wholesale"),
+            (R, "农贸市场", "farmers_market"),
+        ],
+    )
     sales, load_s = bulk_load(db, records)
     with PlatformProcess(db, args=["--log-level", "warning"], cwd=str(ROOT)) as proc:
         ctx = mp.get_context("spawn")
@@ -277,12 +363,22 @@ def bench_trace(records: int, queries: int, workdir: str) -> dict:
             pool.map(_querier, [(proc.url, sales, 50, 99)])  # warm-up
             lat = sorted(pool.map(_querier, [(proc.url, sales, queries, 1)])[0])
         mem = rss_mb(proc.proc.pid)
-    size_mb = round(sum(os.path.getsize(os.path.join(workdir, f)) for f in os.listdir(workdir)
-                        if f.startswith("trace.db")) / 2**20, 1)
+    size_mb = round(
+        sum(os.path.getsize(os.path.join(workdir, f)) for f in os.listdir(workdir) if f.startswith("trace.db")) / 2**20,
+        1,
+    )
     pct = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 2)
-    return {"records_stored": len(sales) * 11, "bulk_load_s": round(load_s, 1), "db_mb": size_mb,
-            "queries": len(lat), "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-            "max_ms": round(lat[-1], 2), "platform_rss_mb": mem}
+    return {
+        "records_stored": len(sales) * 11,
+        "bulk_load_s": round(load_s, 1),
+        "db_mb": size_mb,
+        "queries": len(lat),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "max_ms": round(lat[-1], 2),
+        "platform_rss_mb": mem,
+    }
 
 
 def main() -> int:
@@ -294,8 +390,9 @@ def main() -> int:
     ap.add_argument("--envelopes", type=int, default=300)
     ap.add_argument("--per", type=int, default=100)
     ap.add_argument("--senders", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2,
-                    help="connections per sender process (requests in flight: senders × threads)")
+    ap.add_argument(
+        "--threads", type=int, default=2, help="connections per sender process (requests in flight: senders × threads)"
+    )
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--workdir", help="keep the databases here (default: a temporary directory)")
@@ -315,8 +412,11 @@ def main() -> int:
     print(json.dumps(out, ensure_ascii=False, indent=1))
     ing = out.get("ingest")
     if ing and (ing["accepted"] != a.envelopes * a.per or ing["errors"] or ing["noop_errors"]):
-        print(f"ingest: {ing['accepted']} of {a.envelopes * a.per} records accepted, {ing['errors']} errors, "
-              f"{ing['noop_errors']} no-op errors: the rates above are not ingest rates", file=sys.stderr)
+        print(
+            f"ingest: {ing['accepted']} of {a.envelopes * a.per} records accepted, {ing['errors']} errors, "
+            f"{ing['noop_errors']} no-op errors: the rates above are not ingest rates",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -35,6 +35,7 @@ Contract:
   fails in the scratch copy (nothing is then measured), a budget ran out, or the
   run was interrupted (SIGINT/SIGTERM).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,11 +59,15 @@ ROOT = Path(__file__).resolve().parent.parent
 UNIT: dict[str, list[str]] = {
     "profiles/codes.py": ["tests/profiles/test_codes.py", "tests/profiles/test_codes_exact.py"],
     "profiles/envelope.py": ["tests/profiles/test_envelope.py", "tests/profiles/test_envelope_exact.py"],
-    "simulators/platform/stats.py": ["tests/simulators/platform/test_platform_stats.py",
-                                     "tests/simulators/platform/test_platform_stats_exact.py"],
-    "simulators/platform/trace.py": ["tests/simulators/platform/test_platform_trace.py",
-                                     "tests/simulators/platform/test_platform_trace_exact.py",
-                                     "tests/simulators/platform/test_security_trace_paging.py"],
+    "simulators/platform/stats.py": [
+        "tests/simulators/platform/test_platform_stats.py",
+        "tests/simulators/platform/test_platform_stats_exact.py",
+    ],
+    "simulators/platform/trace.py": [
+        "tests/simulators/platform/test_platform_trace.py",
+        "tests/simulators/platform/test_platform_trace_exact.py",
+        "tests/simulators/platform/test_security_trace_paging.py",
+    ],
 }
 
 # oracle 2: module under mutation -> (certify suite, -k expression or None)
@@ -84,8 +89,19 @@ CERTIFY: dict[str, tuple[str, str | None]] = {
 }
 ORACLES = {"unit": UNIT, "certify": CERTIFY}
 
-_IGNORE = shutil.ignore_patterns(".venv", ".git", "out", "reports", "__pycache__", ".hypothesis",
-                                 ".pytest_cache", ".benchmarks", ".tox", "*.egg-info", "roucai-report")
+_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "out",
+    "reports",
+    "__pycache__",
+    ".hypothesis",
+    ".pytest_cache",
+    ".benchmarks",
+    ".tox",
+    "*.egg-info",
+    "roucai-report",
+)
 
 
 class OracleBroken(RuntimeError):
@@ -123,15 +139,14 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _cosmic(args: list[str], cwd: Path, timeout: float | None = None) -> int | None:
     """Run one cosmic-ray command in its own process group; None when it ran out of time."""
-    proc = subprocess.Popen([sys.executable, "-m", "cosmic_ray.cli", *args], cwd=cwd,
-                            start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "cosmic_ray.cli", *args], cwd=cwd, start_new_session=True)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return None
-    except BaseException:       # Ctrl-C: the tests in cosmic-ray's own session go too
+    except BaseException:  # Ctrl-C: the tests in cosmic-ray's own session go too
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
@@ -145,8 +160,11 @@ def _select(db_path: Path, source: str, n: int | None, seed: int, module: str) -
     spans = annotation_spans(source)
     with use_db(str(db_path), WorkDB.Mode.open) as db:
         items = list(db.work_items)
-        rest = {(w.mutations[0].operator_name, w.mutations[0].occurrence): w for w in items
-                if not inside(w.mutations[0].start_pos, w.mutations[0].end_pos, spans)}
+        rest = {
+            (w.mutations[0].operator_name, w.mutations[0].occurrence): w
+            for w in items
+            if not inside(w.mutations[0].start_pos, w.mutations[0].end_pos, spans)
+        }
         keep = {rest[k].job_id for k in choose(rest, n, seed, module)}
         for w in items:
             if w.job_id not in keep:
@@ -166,8 +184,9 @@ def _collect(db_path: Path, oracle: str) -> dict:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
                 skipped += 1
             elif result.test_outcome == TestOutcome.SURVIVED:
-                survived.append({**where, "failed_recommended": failed_recommended(result.output),
-                                 "diff": result.diff or ""})
+                survived.append(
+                    {**where, "failed_recommended": failed_recommended(result.output), "diff": result.diff or ""}
+                )
             elif result.test_outcome == TestOutcome.KILLED:
                 rc = exit_code(result.output)
                 if oracle == "certify" and rc != 1:
@@ -179,8 +198,14 @@ def _collect(db_path: Path, oracle: str) -> dict:
         total = db.num_work_items
     survived.sort(key=lambda s: (s["line"], s["operator"], s["occurrence"]))
     crashed.sort(key=lambda s: (s["line"], s["operator"], s["occurrence"]))
-    return {"mutants": total, "skipped": skipped, "killed": killed, "crashed": crashed,
-            "survived": survived, "incompetent": errors}
+    return {
+        "mutants": total,
+        "skipped": skipped,
+        "killed": killed,
+        "crashed": crashed,
+        "survived": survived,
+        "incompetent": errors,
+    }
 
 
 def run_module(oracle: str, module: str, tree: Path, args: argparse.Namespace) -> dict:
@@ -190,13 +215,15 @@ def run_module(oracle: str, module: str, tree: Path, args: argparse.Namespace) -
     baseline = time.monotonic() - t0
     if rc != 0:
         kept = ""
-        if (tree / ".mutation-report").is_dir():    # certify's report says which tests failed
+        if (tree / ".mutation-report").is_dir():  # certify's report says which tests failed
             kept = ROOT / "out" / "mutation" / oracle / f"baseline-{Path(module).stem}"
             shutil.rmtree(kept, ignore_errors=True)
             shutil.copytree(tree / ".mutation-report", kept)
             kept = f"; report: {kept}"
-        raise OracleBroken(f"unmutated oracle fails in the scratch copy ({oracle}, {module}, exit {rc}{kept}) / "
-                           f"未变异的判定在临时副本中失败")
+        raise OracleBroken(
+            f"unmutated oracle fails in the scratch copy ({oracle}, {module}, exit {rc}{kept}) / "
+            f"未变异的判定在临时副本中失败"
+        )
     timeout = args.timeout or (max(30.0, 5 * baseline) if oracle == "unit" else max(60.0, 3 * baseline))
     stem = f".mutation-{oracle}-{Path(module).stem}"
     cfg, db = tree / f"{stem}.toml", tree / f"{stem}.sqlite"
@@ -206,23 +233,37 @@ def run_module(oracle: str, module: str, tree: Path, args: argparse.Namespace) -
         f"timeout = {timeout}\n"
         "excluded-modules = []\n"
         f"test-command = {json.dumps(shlex.join(cmd))}\n"
-        "[cosmic-ray.distributor]\nname = \"local\"\n", encoding="utf-8")
+        '[cosmic-ray.distributor]\nname = "local"\n',
+        encoding="utf-8",
+    )
     if _cosmic(["init", cfg.name, db.name], tree) != 0:
         raise OracleBroken(f"cosmic-ray init failed for {module} / 初始化失败")
     total, filtered = _select(db, (tree / module).read_text(encoding="utf-8"), args.sample, args.seed, module)
-    print(f"+ {oracle} {module}: {total} mutants, {filtered} in annotations (filtered), "
-          f"baseline {baseline:.1f}s, timeout {timeout:.0f}s", flush=True)
+    print(
+        f"+ {oracle} {module}: {total} mutants, {filtered} in annotations (filtered), "
+        f"baseline {baseline:.1f}s, timeout {timeout:.0f}s",
+        flush=True,
+    )
     finished = _cosmic(["exec", cfg.name, db.name], tree, timeout=args.budget) is not None
     res = _collect(db, oracle)
-    res.update(module=module, oracle=oracle, seed=args.seed, sample=args.sample, filtered=filtered,
-               finished=finished, baseline_s=round(baseline, 1))
+    res.update(
+        module=module,
+        oracle=oracle,
+        seed=args.seed,
+        sample=args.sample,
+        filtered=filtered,
+        finished=finished,
+        baseline_s=round(baseline, 1),
+    )
     planned = total - filtered if args.sample is None else min(args.sample, total - filtered)
     res["not_run"] = planned - res["killed"] - len(res["crashed"]) - len(res["survived"]) - res["incompetent"]
     return res
 
 
-HEADER = ("| module | mutants | filtered (annotations) | run | killed | killed (crash/timeout) | survived "
-          "| not run | score |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+HEADER = (
+    "| module | mutants | filtered (annotations) | run | killed | killed (crash/timeout) | survived "
+    "| not run | score |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
 
 
 def row(r: dict) -> str:
@@ -230,39 +271,54 @@ def row(r: dict) -> str:
     dead = r["killed"] + len(r["crashed"])
     run = dead + len(r["survived"])
     score = f"{100 * dead / run:.1f} %" if run else "-"
-    return (f"| {r['module']} | {r['mutants']} | {r['filtered']} | {run} | {r['killed']} | {len(r['crashed'])} | "
-            f"{len(r['survived'])} | {r['not_run']} | {score} |")
+    return (
+        f"| {r['module']} | {r['mutants']} | {r['filtered']} | {run} | {r['killed']} | {len(r['crashed'])} | "
+        f"{len(r['survived'])} | {r['not_run']} | {score} |"
+    )
 
 
 def _save(r: dict) -> None:
     name = Path(r["module"]).with_suffix("").as_posix().replace("/", ".")
     out = ROOT / "out" / "mutation" / r["oracle"]
     _write_atomic(out / f"{name}.json", json.dumps(r, ensure_ascii=False, indent=1))
-    _write_atomic(out / f"{name}.survivors.txt",
-                  "\n".join(f"# line {s['line']} {s['operator']} #{s['occurrence']}"
-                            + (f" (failed recommended: {' '.join(s['failed_recommended'])})"
-                               if s.get("failed_recommended") else "") + f"\n{s['diff']}"
-                            for s in r["survived"]))
+    _write_atomic(
+        out / f"{name}.survivors.txt",
+        "\n".join(
+            f"# line {s['line']} {s['operator']} #{s['occurrence']}"
+            + (f" (failed recommended: {' '.join(s['failed_recommended'])})" if s.get("failed_recommended") else "")
+            + f"\n{s['diff']}"
+            for s in r["survived"]
+        ),
+    )
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="tasks.py mutation", description=__doc__.split("\n")[0])
-    ap.add_argument("--oracle", choices=sorted(ORACLES), default="unit",
-                    help="unit: the module's unit tests; certify: roucai certify --target builtin")
+    ap.add_argument(
+        "--oracle",
+        choices=sorted(ORACLES),
+        default="unit",
+        help="unit: the module's unit tests; certify: roucai certify --target builtin",
+    )
     ap.add_argument("--sample", type=int, help="seeded random sample of N mutants per module")
     ap.add_argument("--module", action="append", help="module to mutate (repeatable; default: all of the oracle's)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, help="seconds per mutant's oracle run")
     ap.add_argument("--budget", type=float, default=1800.0, help="seconds per module (default 1800)")
-    ap.add_argument("--worktree", action="store_true",
-                    help="mutate a copy of the files on disk, uncommitted changes included (default: HEAD)")
+    ap.add_argument(
+        "--worktree",
+        action="store_true",
+        help="mutate a copy of the files on disk, uncommitted changes included (default: HEAD)",
+    )
     args = ap.parse_args(argv)
     if args.sample is not None and args.sample < 1:
         ap.error("--sample must be at least 1 / --sample 至少为 1")
     unknown = [m for m in args.module or [] if m not in ORACLES[args.oracle]]
     if unknown:
-        ap.error(f"not a module of oracle {args.oracle} / 不是该判定的模块: {', '.join(unknown)} "
-                 f"(choose from / 可选: {', '.join(ORACLES[args.oracle])})")
+        ap.error(
+            f"not a module of oracle {args.oracle} / 不是该判定的模块: {', '.join(unknown)} "
+            f"(choose from / 可选: {', '.join(ORACLES[args.oracle])})"
+        )
     return args
 
 

@@ -17,6 +17,7 @@ Contract:
   2/3 (usage, harness or unreachable) also count as killed, and the mutation run
   lists them apart as "killed (crash/timeout)" by reading that line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,20 @@ RECOMMENDED = "mutation-oracle: failed recommended"
 
 
 def command(suite: str, report: str, keyword: str | None, seed: int = 1) -> list[str]:
-    cmd = [sys.executable, "-m", "roucai.cli", "certify", "--target", "builtin", "--suite", suite,
-           "--seed", str(seed), "--report", report]
+    cmd = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        "certify",
+        "--target",
+        "builtin",
+        "--suite",
+        suite,
+        "--seed",
+        str(seed),
+        "--report",
+        report,
+    ]
     return cmd + (["-k", keyword] if keyword else [])
 
 
@@ -42,7 +55,7 @@ def exit_code(output: str | None) -> int | None:
     for line in reversed((output or "").splitlines()):
         if line.startswith(MARK):
             try:
-                return int(line[len(MARK):].strip())
+                return int(line[len(MARK) :].strip())
             except ValueError:
                 return None
     return None
@@ -52,7 +65,7 @@ def failed_recommended(output: str | None) -> list[str]:
     """The recommended-level requirements printed as failed by this script (none when not printed)."""
     for line in (output or "").splitlines():
         if line.startswith(RECOMMENDED):
-            return line[len(RECOMMENDED):].split()
+            return line[len(RECOMMENDED) :].split()
     return []
 
 
@@ -71,8 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", dest="keyword")
     args = ap.parse_args(argv)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TREE), os.environ.get("PYTHONPATH")])))
-    rc = subprocess.call(command(args.suite, args.report, args.keyword), cwd=TREE, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rc = subprocess.call(
+        command(args.suite, args.report, args.keyword),
+        cwd=TREE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     print(f"{RECOMMENDED} {' '.join(_recommended_failures(TREE / args.report))}".rstrip(), flush=True)
     print(f"{MARK} {rc}", flush=True)
     return rc

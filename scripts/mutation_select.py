@@ -15,6 +15,7 @@ Contract:
   ``random.Random(f"{seed}:{module}").sample(keys, n)``; all keys when ``n`` is
   None or at least their number. Same inputs, same sample.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,8 +27,12 @@ Span = tuple[Pos, Pos]
 
 
 def _has_future_annotations(tree: ast.Module) -> bool:
-    return any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
-               and any(a.name == "annotations" for a in node.names) for node in tree.body)
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(a.name == "annotations" for a in node.names)
+        for node in tree.body
+    )
 
 
 def _annotations(tree: ast.AST) -> Iterable[ast.expr]:
@@ -53,8 +58,10 @@ def annotation_spans(source: str) -> list[Span]:
     def chars(line: int, byte_col: int) -> int:
         return len(lines[line - 1].encode("utf-8")[:byte_col].decode("utf-8"))
 
-    return sorted(((n.lineno, chars(n.lineno, n.col_offset)), (n.end_lineno, chars(n.end_lineno, n.end_col_offset)))
-                  for n in _annotations(tree))
+    return sorted(
+        ((n.lineno, chars(n.lineno, n.col_offset)), (n.end_lineno, chars(n.end_lineno, n.end_col_offset)))
+        for n in _annotations(tree)
+    )
 
 
 def inside(start: Pos, end: Pos, spans: Sequence[Span]) -> bool:

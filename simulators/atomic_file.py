@@ -13,6 +13,7 @@ complete file; never a truncated one.  A final name that exists and is not a reg
 (``/dev/null``, ``/dev/stdout``, a FIFO) is written straight through, never renamed over: a
 rename would replace the device itself with a regular file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,19 +43,25 @@ def is_special(path: str | os.PathLike) -> bool:
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
-    except OSError:          # not every platform opens directories; the rename is still atomic
+    except OSError:  # not every platform opens directories; the rename is still atomic
         return
     try:
         os.fsync(fd)
-    except OSError:          # some file systems refuse fsync on a directory; nothing else to do
+    except OSError:  # some file systems refuse fsync on a directory; nothing else to do
         pass
     finally:
         os.close(fd)
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w", *, encoding: str | None = "utf-8",
-                newline: str | None = "\n", perms: int | None = None) -> Iterator[IO]:
+def atomic_open(
+    path: str | os.PathLike,
+    mode: str = "w",
+    *,
+    encoding: str | None = "utf-8",
+    newline: str | None = "\n",
+    perms: int | None = None,
+) -> Iterator[IO]:
     """Open ``path`` for writing (``mode`` ``"w"`` or ``"wb"``); it appears only on a clean exit.
 
     :param perms: file mode bits to set before the rename (e.g. ``0o600`` for secrets).
@@ -64,7 +71,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", *, encoding: str | Non
         raise ValueError(f"atomic_open writes whole files: mode 'w' or 'wb', not {mode!r}")
     final = Path(path)
     kw = {} if "b" in mode else {"encoding": encoding, "newline": newline}
-    if is_special(final):              # /dev/null, /dev/stdout, a FIFO: there is no file to replace
+    if is_special(final):  # /dev/null, /dev/stdout, a FIFO: there is no file to replace
         with open(final, mode, **kw) as direct:
             yield direct
         return

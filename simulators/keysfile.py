@@ -6,6 +6,7 @@ output), or TOML with a ``[keys]`` table of the same (a capability statement's s
 bilingual :class:`KeysFileError`: a missing file, a directory, a file over :data:`MAX_BYTES`, text that is not
 UTF-8 JSON/TOML, and anything but a non-empty table of non-empty string keys.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from profiles.errors import RoucaiError
 
-MAX_BYTES = 64 * 1024 * 1024   # a lanzhou keys file is well under 1 MB
+MAX_BYTES = 64 * 1024 * 1024  # a lanzhou keys file is well under 1 MB
 
 
 class KeysFileError(RoucaiError, ValueError):
@@ -33,16 +34,20 @@ def read_keys(path: str | Path) -> dict[str, str]:
     except IsADirectoryError:
         raise KeysFileError(f"密钥文件须为文件，而 {p} 是目录", f"the keys file {p} is a directory") from None
     except (OSError, UnicodeDecodeError):
-        raise KeysFileError(f"无法读取密钥文件 {p}（须为 UTF-8 文本）", f"cannot read the keys file {p} (UTF-8 text expected)") from None
+        raise KeysFileError(
+            f"无法读取密钥文件 {p}（须为 UTF-8 文本）", f"cannot read the keys file {p} (UTF-8 text expected)"
+        ) from None
     try:
         doc = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text).get("keys")
     except (ValueError, tomllib.TOMLDecodeError):
         doc = None
-    if not (isinstance(doc, dict) and doc
-            and all(isinstance(k, str) and isinstance(v, str) and v for k, v in doc.items())):
+    if not (
+        isinstance(doc, dict) and doc and all(isinstance(k, str) and isinstance(v, str) and v for k, v in doc.items())
+    ):
         raise KeysFileError(
-            f"{p} 不是密钥文件：须为 {{\"节点编码\": \"密钥\"}} 形式的 JSON 对象（roucai serve admin import-city "
+            f'{p} 不是密钥文件：须为 {{"节点编码": "密钥"}} 形式的 JSON 对象（roucai serve admin import-city '
             "--keys-out 的输出）或含 [keys] 表的 TOML",
-            f"{p} is not a keys file: expected a JSON object {{\"node_id\": \"key\"}} (the output of roucai serve "
-            "admin import-city --keys-out) or TOML with a [keys] table")
+            f'{p} is not a keys file: expected a JSON object {{"node_id": "key"}} (the output of roucai serve '
+            "admin import-city --keys-out) or TOML with a [keys] table",
+        )
     return dict(doc)

@@ -15,6 +15,7 @@ that worker processes (Locust workers) inherit it.
 Errors: :class:`TlsError` with a Chinese and an English message (a usage or
 configuration error, exit 2).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,9 @@ def check_pair(cert: str | Path, key: str | Path) -> None:
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
     except (OSError, ssl.SSLError) as exc:
-        raise TlsError(f"证书或私钥无法加载（{cert}，{key}）：{exc}",
-                       f"cannot load the certificate or key ({cert}, {key}): {exc}") from None
+        raise TlsError(
+            f"证书或私钥无法加载（{cert}，{key}）：{exc}", f"cannot load the certificate or key ({cert}, {key}): {exc}"
+        ) from None
 
 
 def self_signed(folder: str | Path, days: int = 30) -> tuple[Path, Path]:
@@ -53,21 +55,46 @@ def self_signed(folder: str | Path, days: int = 30) -> tuple[Path, Path]:
         return cert, key
     exe = shutil.which("openssl")
     if exe is None:
-        raise TlsError("找不到 openssl 命令，无法生成自签名证书；请用 --tls-cert/--tls-key 提供证书",
-                       "the openssl command is not found, so no self-signed certificate can be made; "
-                       "give one with --tls-cert/--tls-key")
+        raise TlsError(
+            "找不到 openssl 命令，无法生成自签名证书；请用 --tls-cert/--tls-key 提供证书",
+            "the openssl command is not found, so no self-signed certificate can be made; "
+            "give one with --tls-cert/--tls-key",
+        )
     try:
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        raise TlsError(f"无法创建目录 {d}：{exc.strerror or exc}", f"cannot create {d}: {exc.strerror or exc}") from None
+        raise TlsError(
+            f"无法创建目录 {d}：{exc.strerror or exc}", f"cannot create {d}: {exc.strerror or exc}"
+        ) from None
     tmp_cert, tmp_key = d / (CERT_NAME + ".partial"), d / (KEY_NAME + ".partial")
     old = os.umask(0o077)
     try:
-        r = subprocess.run([exe, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                            "-nodes", "-days", str(days), "-subj", "/CN=127.0.0.1/O=roucai-harness",
-                            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                            "-keyout", str(tmp_key), "-out", str(tmp_cert)],
-                           capture_output=True, text=True, timeout=OPENSSL_TIMEOUT_S, check=False)
+        r = subprocess.run(
+            [
+                exe,
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                str(days),
+                "-subj",
+                "/CN=127.0.0.1/O=roucai-harness",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-keyout",
+                str(tmp_key),
+                "-out",
+                str(tmp_cert),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=OPENSSL_TIMEOUT_S,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         raise TlsError("openssl 生成证书超时", "openssl timed out making the certificate") from None
     finally:
@@ -75,8 +102,10 @@ def self_signed(folder: str | Path, days: int = 30) -> tuple[Path, Path]:
     if r.returncode != 0:
         for t in (tmp_cert, tmp_key):
             t.unlink(missing_ok=True)
-        raise TlsError(f"openssl 生成证书失败：{r.stderr.strip()[:300]}",
-                       f"openssl failed to make the certificate: {r.stderr.strip()[:300]}")
+        raise TlsError(
+            f"openssl 生成证书失败：{r.stderr.strip()[:300]}",
+            f"openssl failed to make the certificate: {r.stderr.strip()[:300]}",
+        )
     for t in (tmp_cert, tmp_key):
         os.chmod(t, 0o600)
     os.replace(tmp_key, key)
@@ -95,8 +124,9 @@ def client_trust(ca: str | None = None, insecure: bool = False):
         try:
             ssl.create_default_context(cafile=ca)
         except (OSError, ssl.SSLError) as exc:
-            raise TlsError(f"--ca {ca} 不是可读的 PEM 证书：{exc}",
-                           f"--ca {ca} is not a readable PEM certificate: {exc}") from None
+            raise TlsError(
+                f"--ca {ca} 不是可读的 PEM 证书：{exc}", f"--ca {ca} is not a readable PEM certificate: {exc}"
+            ) from None
     old = {k: os.environ.get(k) for k in (ENV_CA, ENV_INSECURE)}
     os.environ.pop(ENV_CA, None)
     os.environ.pop(ENV_INSECURE, None)
@@ -141,12 +171,23 @@ def _spki_hashes(ca: Path) -> list[str]:
     import base64
     import hashlib
     import re
+
     out = []
     for pem in re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", ca.read_text("ascii"), re.S):
-        der = subprocess.run(["openssl", "x509", "-pubkey", "-noout"], input=pem.encode(), capture_output=True,
-                             timeout=OPENSSL_TIMEOUT_S, check=True).stdout
-        spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=der, capture_output=True,
-                              timeout=OPENSSL_TIMEOUT_S, check=True).stdout
+        der = subprocess.run(
+            ["openssl", "x509", "-pubkey", "-noout"],
+            input=pem.encode(),
+            capture_output=True,
+            timeout=OPENSSL_TIMEOUT_S,
+            check=True,
+        ).stdout
+        spki = subprocess.run(
+            ["openssl", "pkey", "-pubin", "-outform", "der"],
+            input=der,
+            capture_output=True,
+            timeout=OPENSSL_TIMEOUT_S,
+            check=True,
+        ).stdout
         out.append(base64.b64encode(hashlib.sha256(spki).digest()).decode())
     return out
 
@@ -163,11 +204,13 @@ def gevent_options() -> dict:
 
 def _gevent_context(ca: str):
     import gevent.ssl
+
     return gevent.ssl.create_default_context(cafile=ca)
 
 
 def _gevent_unverified(cafile=None):
     import gevent.ssl
+
     ctx = gevent.ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = gevent.ssl.CERT_NONE
@@ -176,6 +219,11 @@ def _gevent_unverified(cafile=None):
 
 def add_client_arguments(parser) -> None:
     """``--ca FILE`` and ``--insecure`` on a command that talks to https:// targets."""
-    parser.add_argument("--ca", metavar="FILE", help="CA certificate (PEM) to trust for an https:// target / 信任的 CA 证书")
-    parser.add_argument("--insecure", action="store_true",
-                        help="do not verify the https:// target's certificate (tests only) / 不校验服务器证书")
+    parser.add_argument(
+        "--ca", metavar="FILE", help="CA certificate (PEM) to trust for an https:// target / 信任的 CA 证书"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the https:// target's certificate (tests only) / 不校验服务器证书",
+    )

@@ -1,4 +1,5 @@
 """A real HTTP server for tests: 127.0.0.1, a free port, served from a daemon thread while entered."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """What a module-scoped fixture may ask of the whole pytest session."""
+
 from __future__ import annotations
 
 

@@ -1,6 +1,7 @@
 """Lint and types in CI (issue 17 item 4): `ruff check` over the whole tree and `mypy` over profiles/, both
 configured in pyproject.toml ([tool.ruff], [tool.mypy]).  Each check is shown not vacuous: the same tool,
 with the project's configuration, reports a defect planted in a scratch copy."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,13 +19,26 @@ def tool(module: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProce
     """Run `python -m MODULE ARGS` from this interpreter's environment; skip when the tool is not installed."""
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} is not installed (pip install -e '.[test]')")
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def test_ruff_check_passes_over_the_project():
     r = tool("ruff", "check", "--no-cache", ".")
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_ruff_format_check_passes_over_the_project():
+    """Every file is as `ruff format` writes it (issue 17 item 4); run `ruff format .` before a commit."""
+    r = tool("ruff", "format", "--check", "--no-cache", ".")
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_ruff_format_check_reports_an_unformatted_file(tmp_path):
+    """The format check is not vacuous: a file written against the style is reported under the project config."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "planted.py").write_text("x = {  'a':1 }\n", "utf-8")
+    r = tool("ruff", "format", "--check", "--no-cache", ".", cwd=tmp_path)
+    assert r.returncode == 1 and "planted.py" in r.stdout, r.stdout + r.stderr
 
 
 def test_ruff_reports_planted_defects_under_the_project_config(tmp_path):
@@ -52,8 +66,9 @@ def test_mypy_is_strict_on_profiles_only(tmp_path):
         (tmp_path / pkg).mkdir()
         (tmp_path / pkg / "__init__.py").write_text("", "utf-8")
         (tmp_path / pkg / "planted.py").write_text("def untyped(x):\n    return x\n", "utf-8")
-    r = tool("mypy", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), "profiles/", "simulators/",
-             cwd=tmp_path)
+    r = tool(
+        "mypy", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), "profiles/", "simulators/", cwd=tmp_path
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "profiles/planted.py:1: error" in r.stdout and "no-untyped-def" in r.stdout, r.stdout
     assert "simulators/planted.py" not in r.stdout, r.stdout

@@ -5,6 +5,7 @@ transmission suite: the same scenario, run once): the records uploaded by the no
 every record the platform stored that day (for upstream references), and the trace codes the harness's
 scales issued.
 """
+
 from __future__ import annotations
 
 import pytest

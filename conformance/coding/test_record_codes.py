@@ -3,6 +3,7 @@
 Judged on the records the node software under test uploaded during the run's node session and the
 harness platform stored (``coded`` fixture), with the profile's code book and identifier rules.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -74,8 +75,13 @@ def test_node_has_exactly_one_own_operator_record(coded, evidence):
     for node in coded.nodes:
         if per_node[node] != 1:
             bad.append({"node": node, "own_records": per_node[node], "problem": "not exactly one 0000 record"})
-    _judge(evidence, bad, len(coded.nodes), "nodes break the 0000 rule",
-           "upload one manager_base_info with id = node code + 0000 for the node itself")
+    _judge(
+        evidence,
+        bad,
+        len(coded.nodes),
+        "nodes break the 0000 rule",
+        "upload one manager_base_info with id = node code + 0000 for the node itself",
+    )
 
 
 @pytest.mark.requirement("CODE-TRACE-01", "CODE-TRACE-03")
@@ -86,7 +92,11 @@ def test_trace_codes_in_records_are_well_formed(coded, evidence):
     codes = coded.profile.codes
     for c in coded.scale_codes:
         n += 1
-        fs = [f for f in codes.findings(c, "trace") if f.severity == "error" and f.rule in ("CODE-TRACE-01", "CODE-TRACE-03")]
+        fs = [
+            f
+            for f in codes.findings(c, "trace")
+            if f.severity == "error" and f.rule in ("CODE-TRACE-01", "CODE-TRACE-03")
+        ]
         if fs:
             bad.append({"scale_code": c, "rule": fs[0].rule, "en": fs[0].en})
     _judge(evidence, bad, n, "trace codes are malformed", "issue 20-digit codes: operator code + 7-digit sequence")
@@ -106,10 +116,16 @@ def test_issued_trace_codes_begin_with_the_seller(coded, evidence):
         issuer = code[:13]
         seller = rec.get(SELLER.get(rtype, ""), issuer)
         if issuer != seller or issuer not in coded.operators or not issuer.startswith(node):
-            bad.append({"node": node, "record": rtype, "code": code, "seller": seller,
-                        "registered": issuer in coded.operators})
-    _judge(evidence, bad, n, "issued trace codes do not begin with their seller's registered operator code",
-           "form each trace code as the seller's operator code + its own 7-digit sequence")
+            bad.append(
+                {"node": node, "record": rtype, "code": code, "seller": seller, "registered": issuer in coded.operators}
+            )
+    _judge(
+        evidence,
+        bad,
+        n,
+        "issued trace codes do not begin with their seller's registered operator code",
+        "form each trace code as the seller's operator code + its own 7-digit sequence",
+    )
 
 
 @pytest.mark.requirement("CODE-TRACE-04")
@@ -124,8 +140,13 @@ def test_trace_codes_unique_across_the_day(coded, evidence):
     bad = [{"code": c, "lines": len(lines[c])} for c in sorted(mine) if len(lines[c]) > 1]
     dup_scale = [c for c, k in Counter(coded.scale_codes).items() if k > 1]
     bad += [{"scale_code": c, "problem": "issued twice"} for c in dup_scale]
-    _judge(evidence, bad, len(mine) + len(coded.scale_codes), "trace codes are not unique",
-           "never reuse a trace sequence number (keep the counter durable across power loss)")
+    _judge(
+        evidence,
+        bad,
+        len(mine) + len(coded.scale_codes),
+        "trace codes are not unique",
+        "never reuse a trace sequence number (keep the counter durable across power loss)",
+    )
 
 
 @pytest.mark.requirement("CODE-TRACE-05")
@@ -139,8 +160,10 @@ def test_line_codes_are_reused_downstream_as_batch(coded, evidence):
     upstream = {rec[OWN[t]] for (_, t, rec) in coded.all_stored if t in LINE_TYPES and rec.get(OWN[t])}
     links_trace = "trace" in cat.batch_link_kinds
     if not links_trace:
-        evidence.note("本配置不把进货批次号当作上游追溯码：只检查销售明细", "the profile does not read batch_id as the "
-                      "upstream trace code: only the sale lines are judged")
+        evidence.note(
+            "本配置不把进货批次号当作上游追溯码：只检查销售明细",
+            "the profile does not read batch_id as the upstream trace code: only the sale lines are judged",
+        )
     bad, n = [], 0
     for node, rtype, rec in coded.records:
         if rtype in LINE_TYPES:
@@ -153,11 +176,17 @@ def test_line_codes_are_reused_downstream_as_batch(coded, evidence):
                 continue
             n += 1
             if not v.startswith(node) and v not in upstream:
-                bad.append({"node": node, "record": rtype, "field": f, "code": v,
-                            "problem": "names no upstream sale line"})
+                bad.append(
+                    {"node": node, "record": rtype, "field": f, "code": v, "problem": "names no upstream sale line"}
+                )
             break
-    _judge(evidence, bad, n, "lots or lines break the chain of codes",
-           "record the upstream voucher's trace code as the lot's batch_id")
+    _judge(
+        evidence,
+        bad,
+        n,
+        "lots or lines break the chain of codes",
+        "record the upstream voucher's trace code as the lot's batch_id",
+    )
 
 
 @pytest.mark.requirement("CODE-COMM-01", "CODE-COMM-02")
@@ -181,11 +210,16 @@ def test_commodity_codes(coded, evidence):
             if fs:
                 bad.append({"node": node, "record": rtype, "code": v, "en": fs[0].en})
             elif item is not None and name_field in rec and rec[name_field] != item.name("zh"):
-                bad.append({"node": node, "record": rtype, "code": v, "name": rec[name_field], "table": item.name("zh")})
+                bad.append(
+                    {"node": node, "record": rtype, "code": v, "name": rec[name_field], "table": item.name("zh")}
+                )
             elif v.startswith(p.codes.meat_prefix) and rec.get("quarantine_vege_id"):
-                bad.append({"node": node, "record": rtype, "code": v, "problem": "meat with a vegetable test certificate"})
-            elif v.startswith(p.codes.vegetable_prefix) and (rec.get("quarantine_animal_products_id")
-                                                             or rec.get("inspection_meat_id")):
+                bad.append(
+                    {"node": node, "record": rtype, "code": v, "problem": "meat with a vegetable test certificate"}
+                )
+            elif v.startswith(p.codes.vegetable_prefix) and (
+                rec.get("quarantine_animal_products_id") or rec.get("inspection_meat_id")
+            ):
                 bad.append({"node": node, "record": rtype, "code": v, "problem": "vegetable with a meat certificate"})
     _judge(evidence, bad, n, "commodity codes are wrong", "use codes and names of profiles/reference/commodities.csv")
 
@@ -195,8 +229,13 @@ def test_commodity_codes_in_the_profiles_table(coded, evidence):
     """Recommended (practice sends codes outside any one table, e.g. Ningbo's pork 21113011): every commodity
     code of the node's records is an entry of the profile's commodity table."""
     bad, n = _code_findings(coded, "commodity_code", "commodity", {"CODE-COMM-03"}, severity="warning")
-    _judge(evidence, bad, n, "commodity codes are outside the profile's table",
-           "use the codes of profiles/reference/commodities.csv where the goods are in it")
+    _judge(
+        evidence,
+        bad,
+        n,
+        "commodity codes are outside the profile's table",
+        "use the codes of profiles/reference/commodities.csv where the goods are in it",
+    )
 
 
 @pytest.mark.requirement("CODE-ORIG-01")
@@ -218,8 +257,16 @@ def test_origin_codes(coded, evidence):
     _judge(evidence, bad, n, "origin codes are wrong", "write GB/T 2260 codes with their names")
 
 
-@pytest.mark.requirement("CODE-USCC-01", "CODE-USCC-02", "CODE-USCC-03", "CODE-PLATE-01", "CODE-PLATE-02",
-                         "CODE-CERT-01", "CODE-EARTAG-01", "CODE-BASE-01")
+@pytest.mark.requirement(
+    "CODE-USCC-01",
+    "CODE-USCC-02",
+    "CODE-USCC-03",
+    "CODE-PLATE-01",
+    "CODE-PLATE-02",
+    "CODE-CERT-01",
+    "CODE-EARTAG-01",
+    "CODE-BASE-01",
+)
 def test_identifiers_in_records(coded, evidence):
     """Unified social credit codes (18-character reg_id), vehicle plates, certificate numbers, ear tags (each
     record's range: both tags valid, one species and county, first <= last) and production base ids in the node's
@@ -248,15 +295,27 @@ def test_identifiers_in_records(coded, evidence):
             n += 1
             fs = [x for x in ids.ear_tag_range_findings(start or "", end or "") if x.severity == "error"]
             if fs:
-                bad.append({"record": rtype, "field": "ear_tag_start..ear_tag_end", "value": f"{start}..{end}",
-                            "rule": fs[0].rule, "en": fs[0].en})
+                bad.append(
+                    {
+                        "record": rtype,
+                        "field": "ear_tag_start..ear_tag_end",
+                        "value": f"{start}..{end}",
+                        "rule": fs[0].rule,
+                        "en": fs[0].en,
+                    }
+                )
     for node, rtype, f, v in coded.named_fields(BASE_FIELDS):
         n += 1
         fs = [x for x in ids.findings(v, "base_id") if x.severity == "error"]
         if fs:
             bad.append({"record": rtype, "field": f, "value": v, "rule": fs[0].rule})
-    _judge(evidence, bad, n, "identifiers are malformed",
-           "copy licence, plate, certificate, ear tag and base numbers exactly")
+    _judge(
+        evidence,
+        bad,
+        n,
+        "identifiers are malformed",
+        "copy licence, plate, certificate, ear tag and base numbers exactly",
+    )
 
 
 @pytest.mark.requirement("NODE-REG-01")
@@ -294,9 +353,12 @@ def test_sixteen_digit_batch_codes(coded, evidence):
             n += 1
             fs = [x for x in p.codes.findings(v, "batch") if x.severity == "error"]
             if fs:
-                bad.append({"node": node, "record": rtype, "field": f.name, "value": v, "rule": fs[0].rule,
-                            "en": fs[0].en})
+                bad.append(
+                    {"node": node, "record": rtype, "field": f.name, "value": v, "rule": fs[0].rule, "en": fs[0].en}
+                )
     evidence.attach_json("findings.json", bad[:200])
     evidence.note(f"检查了 {n} 个16位批次码", f"{n} 16-digit batch codes checked")
-    assert not bad, (f"{len(bad)} of {n} 16-digit batch codes are invalid; first: {bad[0]}. Fix: write the node code "
-                     "of the node that first booked the lot and a 7-digit sequence from 0000001")
+    assert not bad, (
+        f"{len(bad)} of {n} 16-digit batch codes are invalid; first: {bad[0]}. Fix: write the node code "
+        "of the node that first booked the lot and a 7-digit sequence from 0000001"
+    )

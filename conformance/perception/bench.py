@@ -25,6 +25,7 @@ frames) into its evidence, so every verdict has the bytes behind it.  Every
 driver call has the protocol's timeout; a device that stops answering raises
 :class:`DeviceSilent`, a ``TimeoutError``, so the verdict is ``timeout``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -62,10 +63,10 @@ BUILTIN_BAUD = 115_200
 #: The load a device's sales are made at when the harness places loads (put-load): 1232 g x 28.00 yuan/kg is
 #: 34.496 yuan, so every such sale exercises the amount's rounding (at 1000 g nothing is rounded).
 SALE_LOAD_G = 1232
-NODE = "650102001"               #: the harness's market (node) code
-UPSTREAM_NODE = "650102002"      #: where the incoming batches come from
+NODE = "650102001"  #: the harness's market (node) code
+UPSTREAM_NODE = "650102002"  #: where the incoming batches come from
 _line_ids = itertools.count(1)
-_DEVICE_REQUEST_IDS = itertools.count(int(time.time() * 10) % 2_000_000_000)   #: SELL request ids, session-wide
+_DEVICE_REQUEST_IDS = itertools.count(int(time.time() * 10) % 2_000_000_000)  #: SELL request ids, session-wide
 
 
 class DeviceSilent(DeviceTimeout, TimeoutError):
@@ -104,10 +105,10 @@ class TracedPort:
 
     def __init__(self, port, protocol, reopen=None):
         self._port = port
-        self._reopen = reopen            #: () -> a fresh raw port (after the device was power-cycled)
+        self._reopen = reopen  #: () -> a fresh raw port (after the device was power-cycled)
         self._protocol = protocol
         self.trace: WireTrace | None = None
-        self.device = str(getattr(port, "name", None) or port)   #: key of the device in the run's observation log
+        self.device = str(getattr(port, "name", None) or port)  #: key of the device in the run's observation log
         self._t0 = time.monotonic()
         self._dec = {}
 
@@ -116,9 +117,15 @@ class TracedPort:
         self._t0 = time.monotonic()
         self._dec = {"host->device": self._protocol.decoder(), "device->host": self._protocol.decoder()}
         self.trace = WireTrace(None)
-        self.trace.write({"event": "open", "port": str(getattr(self._port, "name", None) or self._port),
-                          "baudrate": getattr(self._port, "baudrate", None),
-                          "protocol": self._protocol.name, "wall_time": datetime.now().isoformat()})
+        self.trace.write(
+            {
+                "event": "open",
+                "port": str(getattr(self._port, "name", None) or self._port),
+                "baudrate": getattr(self._port, "baudrate", None),
+                "protocol": self._protocol.name,
+                "wall_time": datetime.now().isoformat(),
+            }
+        )
 
     def take_trace(self) -> str:
         """The trace so far as JSON lines (and stop tracing)."""
@@ -185,6 +192,7 @@ def variant_faults(target, actor: str, device: str) -> FaultSet:
     faults = FaultSet()
     if target.variant:
         from conformance.variants import load_variants
+
         v = load_variants()[target.variant]
         if v.actor == actor:
             for spec in v.switch.split(","):
@@ -213,19 +221,32 @@ class Bench:
         """The declared harness capability ``key`` (a device target), or not-applicable with the reason."""
         val = self.declared(key)
         if not val:
-            pytest.skip(f"{why_en}; the capability statement does not declare {key!r} "
-                        f"({HARNESS_CAPABILITIES.get(key, '')}) / {why_zh}")
+            pytest.skip(
+                f"{why_en}; the capability statement does not declare {key!r} "
+                f"({HARNESS_CAPABILITIES.get(key, '')}) / {why_zh}"
+            )
         return val
 
     def attach_evidence(self) -> None:
         """The wire trace (``wire.jsonl``) and the bench's facts (``bench.json``) of this test (idempotent)."""
-        if self.port.trace is None and self.evidence.files and any(f.endswith("wire.jsonl") for f in self.evidence.files):
+        if (
+            self.port.trace is None
+            and self.evidence.files
+            and any(f.endswith("wire.jsonl") for f in self.evidence.files)
+        ):
             return
         self.evidence.attach_text("wire.jsonl", self.port.take_trace())
-        self.evidence.attach_json("bench.json", {
-            "bench": "builtin" if self.builtin else "device", "target": self.target.url,
-            "variant": self.target.variant, "faults": self.model.faults.names if self.model else [],
-            "driver_stats": dict(self.drv.stats) if hasattr(self, "drv") else {}, "notes": self.notes})
+        self.evidence.attach_json(
+            "bench.json",
+            {
+                "bench": "builtin" if self.builtin else "device",
+                "target": self.target.url,
+                "variant": self.target.variant,
+                "faults": self.model.faults.names if self.model else [],
+                "driver_stats": dict(self.drv.stats) if hasattr(self, "drv") else {},
+                "notes": self.notes,
+            },
+        )
 
     def require_builtin(self, why_zh: str, why_en: str) -> None:
         """Only the built-in reference device lets the harness do this (e.g. pull a card mid-write)."""
@@ -244,16 +265,27 @@ class ScaleBench(Bench):
 
     kind = "scale"
 
-    def __init__(self, target, caps, evidence, seed: int, *, port=None, durable: bool = True,
-                 bind: bool = True, tmpdir: Path | None = None, paced: bool = True):
+    def __init__(
+        self,
+        target,
+        caps,
+        evidence,
+        seed: int,
+        *,
+        port=None,
+        durable: bool = True,
+        bind: bool = True,
+        tmpdir: Path | None = None,
+        paced: bool = True,
+    ):
         super().__init__(target, caps, evidence, seed)
         self.model = None
         self.runner = None
         self.line = None
-        self.control = None              #: builtin: the simulator's control channel (a ControlServer)
-        self.actions = None              #: the actions the harness can perform (ActionRunner)
-        self._skew = 0.0                 #: seconds the reference clock was moved forward (advance-clock)
-        self._placed = None              #: device: the load last put on the pan by an action
+        self.control = None  #: builtin: the simulator's control channel (a ControlServer)
+        self.actions = None  #: the actions the harness can perform (ActionRunner)
+        self._skew = 0.0  #: seconds the reference clock was moved forward (advance-clock)
+        self._placed = None  #: device: the load last put on the pan by an action
         # a fresh device per test on builtin; a device target keeps its sales, so ids stay unique over runs
         self._request_ids = itertools.count(1) if self.builtin else _DEVICE_REQUEST_IDS
         codes = self._codes = __import__("profiles").load_profile().codes
@@ -276,6 +308,7 @@ class ScaleBench(Bench):
     def _start_builtin(self, durable: bool, tmpdir: Path | None, paced: bool = True) -> None:
         from simulators.devices import serve
         from simulators.devices.scale import ScaleModel
+
         self.faults = variant_faults(self.target, "scale", "scale")
         self._tmp = None
         store = None
@@ -286,14 +319,17 @@ class ScaleBench(Bench):
             store = tmpdir / "scale.db"
         self._time = TimeSkew()
         self.model = ScaleModel(store, seed=self.seed, faults=self.faults, time_source=self._time.source)
-        self.line = open_line(f"perc-scale-{next(_line_ids)}", backend="sim",
-                              settings=LineSettings(baudrate=BUILTIN_BAUD), paced=paced)
+        self.line = open_line(
+            f"perc-scale-{next(_line_ids)}", backend="sim", settings=LineSettings(baudrate=BUILTIN_BAUD), paced=paced
+        )
         self.runner = serve(self.model, self.line.device).start()
-        self.control = ControlServer(ScaleControl(self.model, self.runner.lock, self.runner.endpoint,
-                                                  self._time)).start()
+        self.control = ControlServer(
+            ScaleControl(self.model, self.runner.lock, self.runner.endpoint, self._time)
+        ).start()
         self.actions = ActionRunner(SimpleNamespace(actions={}, control=self.control.url), self.evidence)
-        self.port = TracedPort(serial.serial_for_url(self.line.host_url, baudrate=BUILTIN_BAUD, timeout=0.01),
-                               self.protocol)
+        self.port = TracedPort(
+            serial.serial_for_url(self.line.host_url, baudrate=BUILTIN_BAUD, timeout=0.01), self.protocol
+        )
 
     def close(self) -> None:
         self.attach_evidence()
@@ -315,8 +351,9 @@ class ScaleBench(Bench):
         up = self._codes.operator_code(UPSTREAM_NODE, 1 + self.seed % 900)
         return self._codes.trace_code(up, 100_000 + (self.seed * 97) % 800_000 + n)
 
-    def new_batch(self, limit_g: int, price_fen: int = 2800, commodity: str = "21111002",
-                  avoid: tuple[str, ...] = ()) -> str:
+    def new_batch(
+        self, limit_g: int, price_fen: int = 2800, commodity: str = "21111002", avoid: tuple[str, ...] = ()
+    ) -> str:
         """Load a batch with ``limit_g`` still to sell; returns its trace code.
 
         Builtin: a fresh code each time.  Device: batches stay on a device (the protocol
@@ -383,8 +420,11 @@ class ScaleBench(Bench):
         """One sale line of ``batch`` at ``load_g`` (default ``unit_g``) through SELL; the record."""
         self.need_sell()
         if self.unit_g is None:
-            raise ActionMissing(["put-load"], "销售需要秤盘上有已知负载（或声明 test_load_g）",
-                                "sales need a known load on the platter (or a declared test_load_g)")
+            raise ActionMissing(
+                ["put-load"],
+                "销售需要秤盘上有已知负载（或声明 test_load_g）",
+                "sales need a known load on the platter (or a declared test_load_g)",
+            )
         self.place(self.unit_g if load_g is None else load_g)
         rid = next(self._request_ids) if request_id is None else request_id
         return self.drv.sell(batch, rid)
@@ -484,18 +524,22 @@ class ReaderBench(Bench):
         super().__init__(target, caps, evidence, seed)
         from profiles import load_profile
         from profiles.device.card_layout import load_card_layout
+
         self.profile = load_profile()
         self.layout = load_card_layout(self.profile)
         self.model = None
         if self.builtin:
             from simulators.devices import serve
             from simulators.devices.reader import ReaderModel
+
             self.model = ReaderModel(faults=variant_faults(target, "card_reader", "reader"), seed=seed)
-            self.line = open_line(f"perc-reader-{next(_line_ids)}", backend="sim",
-                                  settings=LineSettings(baudrate=BUILTIN_BAUD))
+            self.line = open_line(
+                f"perc-reader-{next(_line_ids)}", backend="sim", settings=LineSettings(baudrate=BUILTIN_BAUD)
+            )
             self.runner = serve(self.model, self.line.device).start()
-            self.port = TracedPort(serial.serial_for_url(self.line.host_url, baudrate=BUILTIN_BAUD, timeout=0.01),
-                                   self.protocol)
+            self.port = TracedPort(
+                serial.serial_for_url(self.line.host_url, baudrate=BUILTIN_BAUD, timeout=0.01), self.protocol
+            )
         else:
             self.port = port
             self.actions = ActionRunner(caps, evidence)
@@ -506,6 +550,7 @@ class ReaderBench(Bench):
         """A service card issued by the harness (the profile's layout and test keys)."""
         from profiles.device.card_layout import CardHolder
         from simulators.devices.card import MifareCard
+
         codes = self.profile.codes
         uid = bytes(((self.seed * 31 + n * 7 + kind * 101 + i * 13) % 256 for i in range(4)))
         holder = CardHolder(codes.operator_code(NODE, n), NODE, holder_name, kind=kind)

@@ -7,6 +7,7 @@ target each test gets a fresh reference device (with the variant's switch, if an
 on a device target (``serial://``, ``sim://``, ``socket://``) the session's one port.
 Each bench writes its wire trace and facts into the test's evidence at teardown.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,6 +31,7 @@ def device_port(target):
 
     def open_raw():
         return serial.serial_for_url(url, timeout=0.01, **opts)
+
     try:
         raw = open_raw()
     except (serial.SerialException, ValueError, OSError) as exc:
@@ -106,16 +108,14 @@ def scale(request, target, capabilities, evidence, seed, device_port, tmp_path) 
 @pytest.fixture
 def scale_unbound(request, target, capabilities, evidence, seed, device_port, tmp_path) -> ScaleBench:
     """The scale as found: no binding sent (builtin: a fresh, never bound scale)."""
-    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, bind=False,
-                  tmpdir=tmp_path)
+    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, bind=False, tmpdir=tmp_path)
 
 
 @pytest.fixture
 def scale_in_memory(request, target, capabilities, evidence, seed, device_port) -> ScaleBench:
     """Builtin: a scale whose store is in memory on an unpaced line (fast fills and read-outs of the whole
     store; counts, not durability or line speed, are judged)."""
-    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, durable=False,
-                  paced=False)
+    return _bench(ScaleBench, request, target, capabilities, evidence, seed, device_port, durable=False, paced=False)
 
 
 @pytest.fixture
@@ -127,9 +127,12 @@ def reader(request, target, capabilities, evidence, seed, device_port) -> Reader
 def handheld_rig(request, target, evidence, seed):
     """(make_terminal, receiver): the reference handheld and a receiving server on 127.0.0.1."""
     from .handheld_rig import HandheldRig
+
     if not target.is_builtin:
-        pytest.skip("a handheld under test uploads over HTTP and is operated by hand; the harness drives only the "
-                    "built-in handheld / 手持终端需人工操作，本版本只自动测试内置手持终端")
+        pytest.skip(
+            "a handheld under test uploads over HTTP and is operated by hand; the harness drives only the "
+            "built-in handheld / 手持终端需人工操作，本版本只自动测试内置手持终端"
+        )
     rig = HandheldRig(target, evidence, seed)
     request.addfinalizer(rig.close)
     return rig

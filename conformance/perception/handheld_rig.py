@@ -8,6 +8,7 @@ compare what the operator entered with what arrived.  ``online = False`` makes
 the link drop (the request's connection is closed without an answer).  Every
 exchange goes to the test's evidence (``http.jsonl``).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -43,7 +44,7 @@ class HandheldRig:
                 body = self.rfile.read(min(int(self.headers.get("Content-Length", 0) or 0), 4 << 20))
                 out = rig._receive(body)
                 if out is None:
-                    self.close_connection = True       # link down: no answer at all
+                    self.close_connection = True  # link down: no answer at all
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/xml; charset=utf-8")
@@ -63,8 +64,18 @@ class HandheldRig:
     def terminal(self, kind: str = "wholesale", **kw):
         """The handheld under test, pointed at this receiver."""
         from simulators.devices.handheld import HandheldTerminal
-        return HandheldTerminal(NODE, "北园春农产品批发市场", self.url, KEY, node_kind=kind, faults=self.faults,
-                                seed=self.seed, timeout_s=2.0, **kw)
+
+        return HandheldTerminal(
+            NODE,
+            "北园春农产品批发市场",
+            self.url,
+            KEY,
+            node_kind=kind,
+            faults=self.faults,
+            seed=self.seed,
+            timeout_s=2.0,
+            **kw,
+        )
 
     def _receive(self, body: bytes) -> bytes | None:
         env = self.profile.envelope
@@ -72,8 +83,10 @@ class HandheldRig:
             self.posts += 1
             if not self.online:
                 self.dropped += 1
-                self.evidence.append_jsonl("http.jsonl", {"t": time.time(), "request_bytes": len(body),
-                                                          "response": "connection dropped (link down)"})
+                self.evidence.append_jsonl(
+                    "http.jsonl",
+                    {"t": time.time(), "request_bytes": len(body), "response": "connection dropped (link down)"},
+                )
                 return None
             res = env.parse(body, key=KEY, now=_dt.datetime.now(_dt.timezone.utc))
             dups = []
@@ -93,10 +106,15 @@ class HandheldRig:
                 elif v.verdict == "rejected":
                     self.rejected.append((r.type, dict(r.record), v.reason))
             out = env.build_response(resp)
-            self.evidence.append_jsonl("http.jsonl", {
-                "t": time.time(), "request": body.decode("utf-8", "replace")[:20000],
-                "response": out.decode("utf-8", "replace")[:20000],
-                "envelope_findings": [f.en for f in res.findings]})
+            self.evidence.append_jsonl(
+                "http.jsonl",
+                {
+                    "t": time.time(),
+                    "request": body.decode("utf-8", "replace")[:20000],
+                    "response": out.decode("utf-8", "replace")[:20000],
+                    "envelope_findings": [f.en for f in res.findings],
+                },
+            )
             return out
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ Contract:
 * Bounded: at most :data:`MAX_OBSERVATIONS` entries are kept; beyond that ``overflow`` counts what was
   not kept, and the invariants report it (never a silent gap).
 """
+
 from __future__ import annotations
 
 import time
@@ -29,14 +30,14 @@ MAX_OBSERVATIONS = 2_000_000
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    t: float                    #: host monotonic time
-    device: str                 #: which device
-    direction: str              #: H2D or D2H, or "mark"
+    t: float  #: host monotonic time
+    device: str  #: which device
+    direction: str  #: H2D or D2H, or "mark"
     seq: int | None
     cmd: int | None
-    msg: object = None          #: the decoded message (None for a fault or a mark)
-    fault: str = ""             #: bad_crc | truncated | undecodable | a mark's name
-    nodeid: str = ""            #: the test that was running
+    msg: object = None  #: the decoded message (None for a fault or a mark)
+    fault: str = ""  #: bad_crc | truncated | undecodable | a mark's name
+    nodeid: str = ""  #: the test that was running
 
 
 class ObservationLog:
@@ -79,8 +80,9 @@ class ObservationLog:
         """(time, record index) of the sales answered to SELL on ``device`` in test ``nodeid`` whose SALE_EVENT
         has not been seen, with no power mark after them (the harness may still be owed these events)."""
         from profiles.device import messages as m
+
         sold: dict[int, float] = {}
-        known: set[int] = set()          # a SELL answer repeating a known record (idempotent request) is no sale
+        known: set[int] = set()  # a SELL answer repeating a known record (idempotent request) is no sale
         for o in self.entries:
             if o.device != device:
                 continue

@@ -7,6 +7,7 @@ pull and clone them; on a reader device a declared test card (``test_card``) mus
 tests that need a card moved are not applicable.  Writes go only to the layout's own sectors (base copies,
 batch ring) and leave a valid card.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -33,10 +34,19 @@ def test_card_layout(reader, profile, evidence):
     operator code, issuing node, holder; a card without the application id is not a service card."""
     reader.card_in_field()
     r = reader.drv.read_card(profile.codes)
-    evidence.attach_json("card.json", {"uid": r.uid.hex(), "holder": r.holder and vars(r.holder),
-                                       "version": r.version, "findings": [f.en for f in r.findings]})
+    evidence.attach_json(
+        "card.json",
+        {
+            "uid": r.uid.hex(),
+            "holder": r.holder and vars(r.holder),
+            "version": r.version,
+            "findings": [f.en for f in r.findings],
+        },
+    )
     bad = rule_findings(r, "PERC-CARD-01")
-    assert r.holder is not None and not bad, f"the card does not follow the layout: {[f.en for f in bad] or 'no base record'}"
+    assert r.holder is not None and not bad, (
+        f"the card does not follow the layout: {[f.en for f in bad] or 'no base record'}"
+    )
     assert r.holder.card_type == 1 and r.holder.kind in (1, 2)
     if reader.builtin:
         blank = MifareCard(bytes((9, 8, 7, 6)), {b: reader.layout.trailer() for b in range(3, 64, 4)})
@@ -71,19 +81,30 @@ def test_torn_write_and_corrupt_block_detected(reader, profile, evidence):
         reader.model.faults.add("card_pulled=8")
     try:
         reader.drv.write_holder(before, replace(before.holder, holder_name="李四"))
-        raise AssertionError("the card left the field in the middle of a write and the reader answered success: "
-                             "report CARD_LOST")
+        raise AssertionError(
+            "the card left the field in the middle of a write and the reader answered success: report CARD_LOST"
+        )
     except DeviceNak as exc:
-        assert exc.reason == "CARD_LOST", (f"the card left the field in the middle of a write; the reader "
-                                           f"answered {exc.reason} (after acknowledging the torn block?): report "
-                                           "CARD_LOST for the torn write")
+        assert exc.reason == "CARD_LOST", (
+            f"the card left the field in the middle of a write; the reader "
+            f"answered {exc.reason} (after acknowledging the torn block?): report "
+            "CARD_LOST for the torn write"
+        )
     reader.present(card)
     after = reader.drv.read_card(profile.codes)
     torn = rule_findings(after, "PERC-CARD-02")
-    evidence.attach_json("torn.json", {"before_version": before.version, "after_version": after.version,
-                                       "copies": after.base_copies, "findings": [f.en for f in after.findings]})
+    evidence.attach_json(
+        "torn.json",
+        {
+            "before_version": before.version,
+            "after_version": after.version,
+            "copies": after.base_copies,
+            "findings": [f.en for f in after.findings],
+        },
+    )
     assert after.holder == before.holder and after.version == before.version, (
-        "after a torn write the card does not read as the last complete record")
+        "after a torn write the card does not read as the last complete record"
+    )
     assert torn, "the torn copy of the record was not detected"
     card2 = reader.present(reader.issue_card(2))
     r = reader.drv.read_card(profile.codes)
@@ -91,7 +112,7 @@ def test_torn_write_and_corrupt_block_detected(reader, profile, evidence):
     reader.drv.add_batch(r, CardBatch(lot, "21111002", 12_000, 2600, 20240518))
     blk = reader.layout.data_blocks(reader.layout.batch_sectors[0])[1]
     with reader.runner.lock:
-        card2.corrupt(blk, random.Random(reader.seed))       # the card ages: bits flip in the batch record
+        card2.corrupt(blk, random.Random(reader.seed))  # the card ages: bits flip in the batch record
     r = reader.drv.read_card(profile.codes)
     assert rule_findings(r, "PERC-CARD-02") and not r.batches, "a corrupt batch record was read as data"
 
@@ -122,7 +143,7 @@ def test_keys_required_and_data_bound_to_the_uid(reader, profile, evidence):
     if reader.builtin:
         card = reader.issue_card(3)
         copy = MifareCard(bytes((1, 2, 3, 4)), {})
-        copy.mem[16:] = card.mem[16:]                   # everything but the manufacturer block, onto another UID
+        copy.mem[16:] = card.mem[16:]  # everything but the manufacturer block, onto another UID
         copy.mem[0:16] = L.manufacturer_block(copy.uid)
         reader.present(copy)
     elif reader.actions.available("tap-copied-card"):
@@ -143,8 +164,12 @@ def test_cloned_card_detected(reader, profile, evidence):
     card = reader.present(reader.issue_card(4))
     r = reader.drv.read_card(profile.codes)
     assert not watch.observe(r)
-    reader.drv.add_batch(r, CardBatch(profile.codes.trace_code(profile.codes.operator_code("650102002", 1), 9),
-                                      "21111002", 8_000, 2600, 20240518))
+    reader.drv.add_batch(
+        r,
+        CardBatch(
+            profile.codes.trace_code(profile.codes.operator_code("650102002", 1), 9), "21111002", 8_000, 2600, 20240518
+        ),
+    )
     r2 = reader.drv.read_card(profile.codes)
     assert not watch.observe(r2) and r2.batch_seqs, "the batch just written is not on the card"
     reader.remove()
@@ -172,13 +197,17 @@ def test_wholesale_batches_written_and_read_back(reader, profile, evidence):
     reader.card_in_field()
     codes = profile.codes
     up = codes.operator_code("650102002", 1 + reader.seed % 900)
-    lots = [CardBatch(codes.trace_code(up, 500 + reader.seed % 1000 + i), com, w, p, 20240518)
-            for i, (com, w, p) in enumerate((("21111002", 25_000, 2600), ("21111004", 8_000, 3300),
-                                            ("21111002", 12_500, 2550)))]
+    lots = [
+        CardBatch(codes.trace_code(up, 500 + reader.seed % 1000 + i), com, w, p, 20240518)
+        for i, (com, w, p) in enumerate(
+            (("21111002", 25_000, 2600), ("21111004", 8_000, 3300), ("21111002", 12_500, 2550))
+        )
+    ]
     r = write_batches(reader, profile, lots)
     evidence.attach_json("card_batches.json", [vars(b) for b in r.batches])
-    assert r.batches[:3] == lots[::-1], ("the lots read back from the card differ from the lots written: "
-                                         f"{[b.batch_trace for b in r.batches[:3]]}")
+    assert r.batches[:3] == lots[::-1], (
+        f"the lots read back from the card differ from the lots written: {[b.batch_trace for b in r.batches[:3]]}"
+    )
 
 
 @pytest.mark.requirement("PERC-CARD-08")
@@ -188,6 +217,7 @@ def test_card_and_voucher_travel_together(reader, profile, evidence, tmp_path):
     every trace code on the voucher is on the card, with the same weight and price."""
     from simulators.devices.scale import ScaleModel
     from .bench import NODE
+
     codes = profile.codes
     scale = ScaleModel(None, seed=reader.seed)
     scale.bind_stall(NODE, codes.operator_code(NODE, 7), "P-01", "北园春农产品批发市场", "王五")
@@ -196,17 +226,18 @@ def test_card_and_voucher_travel_together(reader, profile, evidence, tmp_path):
     voucher = [scale.sell(batch, w) for w in (12_000, 8_500)]
     reader.card_in_field()
     day = int(_dt.date.today().strftime("%Y%m%d"))
-    r = write_batches(reader, profile, [CardBatch(v.trace_code, v.commodity, v.weight_g, v.unit_price_fen, day)
-                                        for v in voucher])
+    r = write_batches(
+        reader, profile, [CardBatch(v.trace_code, v.commodity, v.weight_g, v.unit_price_fen, day) for v in voucher]
+    )
     on_card = {b.batch_trace: b for b in r.batches}
-    evidence.attach_json("voucher_and_card.json", {"voucher": [v.trace_code for v in voucher],
-                                                   "card": list(on_card)})
+    evidence.attach_json("voucher_and_card.json", {"voucher": [v.trace_code for v in voucher], "card": list(on_card)})
     for v in voucher:
         b = on_card.get(v.trace_code)
         assert b is not None, f"voucher trace code {v.trace_code} is not on the buyer's card"
         assert (b.weight_g, b.unit_price_fen) == (v.weight_g, v.unit_price_fen), (
             f"the card records {b.weight_g} g at {b.unit_price_fen} fen/kg for {v.trace_code}; the voucher "
-            f"{v.weight_g} g at {v.unit_price_fen}")
+            f"{v.weight_g} g at {v.unit_price_fen}"
+        )
 
 
 @pytest.mark.requirement("PERC-CARD-09")
@@ -221,8 +252,11 @@ def test_main_and_secondary_cards(reader, profile, evidence):
         got.append(reader.drv.read_card(profile.codes))
     evidence.attach_json("cards.json", [{"uid": g.uid.hex(), "holder": vars(g.holder)} for g in got])
     assert all(g.ok for g in got), "a main or secondary card does not read as valid"
-    assert got[0].holder.operator_code == got[1].holder.operator_code, "main and secondary cards carry different operators"
+    assert got[0].holder.operator_code == got[1].holder.operator_code, (
+        "main and secondary cards carry different operators"
+    )
     assert (got[0].holder.kind, got[1].holder.kind) == (1, 2), "card kinds are not 01 (main) and 02 (secondary)"
-    evidence.note("副卡挂失不影响主卡属节点/平台的登记功能，不在设备测试中",
-                  "revoking a secondary card without the main one is the node's/platform's registry, not a device test")
-
+    evidence.note(
+        "副卡挂失不影响主卡属节点/平台的登记功能，不在设备测试中",
+        "revoking a secondary card without the main one is the node's/platform's registry, not a device test",
+    )

@@ -1,5 +1,6 @@
 """The service-card reader: its commands and time limit (PERC-READER-01), Mifare Classic 1K geometry
 (PERC-READER-02), its own capability statement (PERC-SCALE-20)."""
+
 from __future__ import annotations
 
 import time
@@ -26,9 +27,11 @@ def nak_of(call) -> str | None:
 def test_reader_identify_matches_the_capability_statement(reader, capabilities, evidence):
     _ident, observed = identified(reader.drv, "reader", evidence)
     assert "card_family" in observed, "IDENTIFY does not report the card family the reader handles"
-    bad = [f"{k}: declared {capabilities.capabilities[k]!r}, reports {observed.get(k)!r}"
-           for k in ("card_family", "sectors") if k in capabilities.capabilities
-           and not same(capabilities.capabilities[k], observed.get(k, ""))]
+    bad = [
+        f"{k}: declared {capabilities.capabilities[k]!r}, reports {observed.get(k)!r}"
+        for k in ("card_family", "sectors")
+        if k in capabilities.capabilities and not same(capabilities.capabilities[k], observed.get(k, ""))
+    ]
     assert not bad, "the reader's own capability statement contradicts the vendor's: " + "; ".join(bad)
 
 
@@ -48,17 +51,18 @@ def test_reader_commands_answered_in_time_with_status_codes(reader, evidence):
         times[name] = round(time.monotonic() - t0, 4)
         return out
 
-    for _ in range(POLLS):                        # a host polls for cards continuously
+    for _ in range(POLLS):  # a host polls for cards continuously
         p = timed("POLL", reader.drv.poll)
         assert p.present, "the reader does not see the card in its field"
     timed("AUTH", lambda: reader.drv.auth(15, L.key_b, 0x61))
     data = timed("READ_BLOCK", lambda: reader.drv.read_block(60))
-    timed("WRITE_BLOCK", lambda: reader.drv.write_block(60, data))      # writes back what was there
+    timed("WRITE_BLOCK", lambda: reader.drv.write_block(60, data))  # writes back what was there
     wrong = nak_of(lambda: reader.drv.auth(15, bytes(6), 0x60))
     assert wrong == "AUTH_FAILED", f"a wrong key was answered {wrong or 'ACK'}; expected NAK AUTH_FAILED"
     unauth = nak_of(lambda: reader.drv.read_block(60))
-    assert unauth == "NOT_AUTHENTICATED", (f"reading after a failed authentication was answered {unauth or 'with data'};"
-                                           " expected NAK NOT_AUTHENTICATED")
+    assert unauth == "NOT_AUTHENTICATED", (
+        f"reading after a failed authentication was answered {unauth or 'with data'}; expected NAK NOT_AUTHENTICATED"
+    )
     if reader.builtin:
         reader.remove()
         none = nak_of(lambda: reader.drv.read_block(4))
@@ -69,7 +73,8 @@ def test_reader_commands_answered_in_time_with_status_codes(reader, evidence):
     assert not slow, f"commands answered later than {limit:g} s: {slow}"
     assert st["retransmissions"] == 0 and st["timeouts"] == 0 and not st["bad_crc"], (
         f"{st['retransmissions']} requests had to be repeated ({st['bad_crc']} damaged answer frames): answer every "
-        "command at once in good frames")
+        "command at once in good frames"
+    )
 
 
 @pytest.mark.requirement("PERC-READER-02")
@@ -92,8 +97,9 @@ def test_mifare_classic_1k_geometry(reader, evidence):
                 if b % 4 == 3:
                     assert data[:6] == bytes(6), f"block {b} (sector {s} trailer) reads key A back: not a trailer"
         except DeviceNak as exc:
-            raise AssertionError(f"sector {s} of a Mifare Classic 1K card cannot be read ({exc.reason}): "
-                                 "handle all 16 sectors") from None
+            raise AssertionError(
+                f"sector {s} of a Mifare Classic 1K card cannot be read ({exc.reason}): handle all 16 sectors"
+            ) from None
     reader.drv.auth(15, L.key_b, 0x61)
     old = reader.drv.read_block(61)
     probe = bytes((reader.seed + i) % 256 for i in range(16))

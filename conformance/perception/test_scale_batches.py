@@ -1,4 +1,5 @@
 """PERC-SCALE-05 (多批次), -06 (限量控制), -07 (数据下发): batches loaded by the node."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -23,8 +24,10 @@ def test_holds_the_declared_number_of_batches(scale, capabilities, evidence):
         try:
             loaded.append(scale.new_batch(5 * (scale.unit_g or 1000), price_fen=2000 + 100 * i, avoid=tuple(loaded)))
         except DeviceNak as exc:
-            raise AssertionError(f"loading batch {i + 1} of the {n} declared was refused ({exc.reason}): the scale "
-                                 "must hold every declared batch at once") from None
+            raise AssertionError(
+                f"loading batch {i + 1} of the {n} declared was refused ({exc.reason}): the scale "
+                "must hold every declared batch at once"
+            ) from None
     held = {b.batch_trace: b for b in scale.drv.status().batches}
     evidence.attach_json("batches.json", {"loaded": loaded, "held": sorted(held)})
     missing = [b for b in loaded if b not in held]
@@ -36,7 +39,8 @@ def test_holds_the_declared_number_of_batches(scale, capabilities, evidence):
         assert (ra.batch_trace, rb.batch_trace) == (a, b), "a sale line does not name the batch it was sold from"
         after = {x.batch_trace: x.sold_g for x in scale.drv.status().batches}
         assert after[a] - sold_before[a] == ra.weight_g and after[b] - sold_before[b] == rb.weight_g, (
-            "each batch's sold quantity must grow by exactly its own sales")
+            "each batch's sold quantity must grow by exactly its own sales"
+        )
 
 
 @pytest.mark.requirement("PERC-SCALE-06")
@@ -54,7 +58,8 @@ def test_never_sells_past_the_quantity_limit(scale, evidence):
     b = {x.batch_trace: x for x in after.batches}[batch]
     evidence.attach_json("batch.json", {"before": asdict(before), "after": asdict(b)})
     assert b.sold_g == before.sold_g and after.next_index == index_before, (
-        "the refused sale changed what was sold or stored")
+        "the refused sale changed what was sold or stored"
+    )
     assert b.sold_g <= b.limit_g, f"sold {b.sold_g} g of a {b.limit_g} g batch"
 
 
@@ -65,8 +70,10 @@ def test_batch_download_validates_codes(scale, profile, evidence):
     bad_trace, bad_commodity = "00000000000000000000", "99999999"
     assert not profile.codes.is_valid(bad_trace, "trace") and not profile.codes.is_valid(bad_commodity, "commodity")
     good = scale.batch_code(900)
-    for trace, com, what in ((bad_trace, "21111002", "an invalid batch trace code"),
-                             (good, bad_commodity, "an invalid commodity code")):
+    for trace, com, what in (
+        (bad_trace, "21111002", "an invalid batch trace code"),
+        (good, bad_commodity, "an invalid commodity code"),
+    ):
         try:
             scale.drv.load_batch(trace, com, 5000, 2800)
         except DeviceNak as exc:

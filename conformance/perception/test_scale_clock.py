@@ -7,6 +7,7 @@ declared; with neither the test is not-tested, needing advance-clock).  The limi
 exactly the per-day limit scaled to it.  The clock reads in whole seconds, so each offset is taken at the
 instant the device's second turns over (:func:`tick_offset`), to within one GET_CLOCK round trip.
 """
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,11 @@ DAY = 86_400
 
 def limits(requirement) -> tuple[float, float, float]:
     pv = getattr(requirement, "profile_values", None) or {}
-    return (pv.get("set_offset_s", SET_OFFSET_S), pv.get("drift_s_per_day", DRIFT_S_PER_DAY),
-            pv.get("record_offset_s", RECORD_OFFSET_S))
+    return (
+        pv.get("set_offset_s", SET_OFFSET_S),
+        pv.get("drift_s_per_day", DRIFT_S_PER_DAY),
+        pv.get("record_offset_s", RECORD_OFFSET_S),
+    )
 
 
 def offset_s(scale) -> float:
@@ -74,7 +78,9 @@ def test_clock_drift_per_day(scale, profile, evidence):
     _, drift_lim, _ = limits(profile.requirements["PERC-SCALE-18"])
     observe = scale.declared("clock_observe_s")
     if not observe and not scale.can("advance-clock"):
-        raise ActionMissing(["advance-clock"], "或声明 clock_observe_s 以真实等待", "or declare clock_observe_s to wait")
+        raise ActionMissing(
+            ["advance-clock"], "或声明 clock_observe_s 以真实等待", "or declare clock_observe_s to wait"
+        )
     window = float(observe or DAY)
     assert window > 0, "clock_observe_s must be positive"
     scale.drv.set_clock(scale.reference_now())
@@ -85,13 +91,23 @@ def test_clock_drift_per_day(scale, profile, evidence):
         time.sleep(window)
     try:
         end, u1 = tick_offset(scale)
-    finally:                                       # the device stays in use: back to the host's time
+    finally:  # the device stays in use: back to the host's time
         scale.drv.set_clock(datetime.now())
     drift, limit = end - start, drift_lim * window / DAY
-    evidence.attach_json("drift.json", {"window_s": window, "offset_start_s": round(start, 4),
-                                        "offset_end_s": round(end, 4), "drift_s": round(drift, 4),
-                                        "uncertainty_s": round(u0 + u1, 4), "limit_over_window_s": round(limit, 4),
-                                        "drift_s_per_day": round(drift * DAY / window, 3),
-                                        "how": "advance-clock" if scale.can("advance-clock") else "waited"})
-    assert abs(drift) <= limit, (f"the clock drifted {drift:+.2f} s in {window / 3600:g} h: {drift * DAY / window:+.1f} s "
-                                 f"per day (limit ±{drift_lim} s per day, ±{limit:.2f} s over the window); trim the RTC")
+    evidence.attach_json(
+        "drift.json",
+        {
+            "window_s": window,
+            "offset_start_s": round(start, 4),
+            "offset_end_s": round(end, 4),
+            "drift_s": round(drift, 4),
+            "uncertainty_s": round(u0 + u1, 4),
+            "limit_over_window_s": round(limit, 4),
+            "drift_s_per_day": round(drift * DAY / window, 3),
+            "how": "advance-clock" if scale.can("advance-clock") else "waited",
+        },
+    )
+    assert abs(drift) <= limit, (
+        f"the clock drifted {drift:+.2f} s in {window / 3600:g} h: {drift * DAY / window:+.1f} s "
+        f"per day (limit ±{drift_lim} s per day, ±{limit:.2f} s over the window); trim the RTC"
+    )

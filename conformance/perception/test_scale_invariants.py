@@ -9,6 +9,7 @@ reference scale; a device target is one scale for the whole run.
 Each test is named after what it judges and marked with the requirement it judges.  When the run saw
 nothing of what a test judges (e.g. ``-k`` selected no sales), the test is *not applicable*, never a pass.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -31,8 +32,10 @@ def _scale_devices() -> list[str]:
 
 def _need(what_en: str, what_zh: str, found) -> None:
     if RUN.overflow:
-        pytest.fail(f"the observation log overflowed ({RUN.overflow} frames not kept): the run is too long to "
-                    f"judge every frame / 观察记录溢出，无法判定全部帧")
+        pytest.fail(
+            f"the observation log overflowed ({RUN.overflow} frames not kept): the run is too long to "
+            f"judge every frame / 观察记录溢出，无法判定全部帧"
+        )
     if not found:
         pytest.skip(f"this run observed no {what_en} / 本次运行未观察到{what_zh}")
 
@@ -42,7 +45,9 @@ def _records(kinds=RECORD_MESSAGES):
     for o in RUN.entries:
         if o.direction == D2H and isinstance(o.msg, kinds):
             recs = o.msg.records if isinstance(o.msg, m.ReadRecordsResponse) else o.msg.record
-            src = {m.SellResponse: "SELL", m.SaleEvent: "SALE_EVENT", m.ReadRecordsResponse: "READ_RECORDS"}[type(o.msg)]
+            src = {m.SellResponse: "SELL", m.SaleEvent: "SALE_EVENT", m.ReadRecordsResponse: "READ_RECORDS"}[
+                type(o.msg)
+            ]
             for r in recs:
                 yield o, r, src
 
@@ -59,7 +64,7 @@ def _answered(device_entries):
     for o in device_entries:
         if o.direction == H2D and o.msg is not None and o.msg.role == "request":
             key = (o.seq, type(o.msg).__name__.removesuffix("Request"))
-            if key not in pending or pending[key].msg != o.msg:      # a retransmission keeps the first send
+            if key not in pending or pending[key].msg != o.msg:  # a retransmission keeps the first send
                 pending[key] = o
         elif o.direction == D2H and o.msg is not None and o.msg.role in ("response", "control"):
             name = type(o.msg).__name__.removesuffix("Response")
@@ -73,12 +78,14 @@ def _answered(device_entries):
 
 def RUN_PROTOCOL():
     from profiles.device import get_protocol
+
     return get_protocol()
 
 
 def _attach(evidence, name: str, bad: list, judged: int) -> None:
-    evidence.attach_json(name, {"judged": judged, "violations": bad[:200], "violations_total": len(bad),
-                                "devices": _scale_devices()})
+    evidence.attach_json(
+        name, {"judged": judged, "violations": bad[:200], "violations_total": len(bad), "devices": _scale_devices()}
+    )
 
 
 def _show(bad: list, n: int = 3) -> str:
@@ -86,6 +93,7 @@ def _show(bad: list, n: int = 3) -> str:
 
 
 # -- arithmetic of the record -------------------------------------------------------------------
+
 
 def profile_amount(weight_g: int, unit_price_fen: int) -> int:
     """The profile's amount of a sale line: weight (g) x unit price (fen/kg), rounded half-up to the fen
@@ -100,13 +108,25 @@ def test_every_record_amount_is_weight_times_price_rounded_half_up(evidence):
     rounded half-up to the fen."""
     rows = list(_records())
     _need("sale records", "销售记录", rows)
-    bad = [{"device": o.device, "source": src, "index": r.index, "weight_g": r.weight_g,
-            "unit_price_fen": r.unit_price_fen, "amount_fen": r.amount_fen,
-            "expected_fen": profile_amount(r.weight_g, r.unit_price_fen), "test": o.nodeid}
-           for o, r, src in rows if r.amount_fen != profile_amount(r.weight_g, r.unit_price_fen)]
+    bad = [
+        {
+            "device": o.device,
+            "source": src,
+            "index": r.index,
+            "weight_g": r.weight_g,
+            "unit_price_fen": r.unit_price_fen,
+            "amount_fen": r.amount_fen,
+            "expected_fen": profile_amount(r.weight_g, r.unit_price_fen),
+            "test": o.nodeid,
+        }
+        for o, r, src in rows
+        if r.amount_fen != profile_amount(r.weight_g, r.unit_price_fen)
+    ]
     _attach(evidence, "amounts.json", bad, len(rows))
-    assert not bad, (f"{len(bad)} of {len(rows)} sale records carry an amount that is not weight x price rounded "
-                     f"half-up to the fen: {_show(bad)}")
+    assert not bad, (
+        f"{len(bad)} of {len(rows)} sale records carry an amount that is not weight x price rounded "
+        f"half-up to the fen: {_show(bad)}"
+    )
 
 
 @pytest.mark.requirement("PERC-SCALE-01")
@@ -115,8 +135,11 @@ def test_every_weighing_net_is_gross_minus_tare(evidence):
     """Every WEIGH answer the run saw: net = gross - tare."""
     rows = [o for o in RUN.entries if o.direction == D2H and isinstance(o.msg, m.WeighResponse)]
     _need("WEIGH answers", "称重应答", rows)
-    bad = [dict(asdict(o.msg), device=o.device, test=o.nodeid) for o in rows
-           if not o.msg.overload and o.msg.net_g != o.msg.gross_g - o.msg.tare_g]
+    bad = [
+        dict(asdict(o.msg), device=o.device, test=o.nodeid)
+        for o in rows
+        if not o.msg.overload and o.msg.net_g != o.msg.gross_g - o.msg.tare_g
+    ]
     _attach(evidence, "net_gross_tare.json", bad, len(rows))
     assert not bad, f"{len(bad)} of {len(rows)} weighings report net != gross - tare: {_show(bad)}"
 
@@ -165,15 +188,32 @@ def test_every_weight_is_a_multiple_of_the_declared_division(capabilities, evide
             continue
         want = _division_at(caps, w.gross_g, o.device)
         if w.division_g != want or w.gross_g % want:
-            bad.append({"device": o.device, "what": "WEIGH", "gross_g": w.gross_g, "net_g": w.net_g,
-                        "division_g": w.division_g, "declared_division_g": want, "test": o.nodeid})
+            bad.append(
+                {
+                    "device": o.device,
+                    "what": "WEIGH",
+                    "gross_g": w.gross_g,
+                    "net_g": w.net_g,
+                    "division_g": w.division_g,
+                    "declared_division_g": want,
+                    "test": o.nodeid,
+                }
+            )
     e1 = int(caps["e1_g"])
     for o, r, src in rows:
         want = _division_at(caps, r.weight_g, o.device)
         # a net weight is gross (a multiple of e) minus a tare that may have been taken in the first range
         if r.weight_g % want and (want == e1 or r.weight_g % e1):
-            bad.append({"device": o.device, "what": src, "index": r.index, "weight_g": r.weight_g,
-                        "declared_division_g": want, "test": o.nodeid})
+            bad.append(
+                {
+                    "device": o.device,
+                    "what": src,
+                    "index": r.index,
+                    "weight_g": r.weight_g,
+                    "declared_division_g": want,
+                    "test": o.nodeid,
+                }
+            )
     _attach(evidence, "divisions.json", bad, len(weighs) + len(rows))
     assert not bad, f"{len(bad)} weights are not on the declared division: {_show(bad)}"
 
@@ -202,13 +242,22 @@ def test_every_sale_weighs_the_load_on_the_platter(target, capabilities, evidenc
     for o, r, load in rows:
         e = _division_at(capabilities.capabilities, load, o.device) or 1
         if abs(r.weight_g - load) > 2 * e:
-            bad.append({"device": o.device, "index": r.index, "weight_g": r.weight_g, "load_g": load,
-                        "tolerance_g": 2 * e, "test": o.nodeid})
+            bad.append(
+                {
+                    "device": o.device,
+                    "index": r.index,
+                    "weight_g": r.weight_g,
+                    "load_g": load,
+                    "tolerance_g": 2 * e,
+                    "test": o.nodeid,
+                }
+            )
     _attach(evidence, "loads.json", bad, len(rows))
     assert not bad, f"{len(bad)} of {len(rows)} sales weigh more than 2 divisions off the load: {_show(bad)}"
 
 
 # -- identity of the record ------------------------------------------------------------------------
+
 
 @pytest.mark.requirement("CODE-TRACE-04", "PERC-SCALE-13")
 @pytest.mark.applies(kinds=("scale",))
@@ -222,8 +271,16 @@ def test_trace_codes_unique_across_the_whole_run(evidence):
         key = (o.device, r.trace_code)
         seen = first.setdefault(key, (r.index, o.nodeid))
         if seen[0] != r.index:
-            bad.append({"device": o.device, "trace_code": r.trace_code, "index": r.index, "first_index": seen[0],
-                        "first_test": seen[1], "test": o.nodeid})
+            bad.append(
+                {
+                    "device": o.device,
+                    "trace_code": r.trace_code,
+                    "index": r.index,
+                    "first_index": seen[0],
+                    "first_test": seen[1],
+                    "test": o.nodeid,
+                }
+            )
     _attach(evidence, "trace_codes.json", bad, len(rows))
     assert not bad, f"{len(bad)} trace codes were issued to more than one sale line: {_show(bad)}"
 
@@ -264,8 +321,17 @@ def test_every_new_trace_code_is_valid_under_the_bound_operator(profile, evidenc
         bind = _latest(acked[o.device], o.t, m.BindStallRequest)
         fs = [f.en for f in profile.codes.findings(r.trace_code, "trace")]
         if fs or (bind is not None and not r.trace_code.startswith(bind.operator_code)):
-            bad.append({"device": o.device, "source": src, "index": r.index, "trace_code": r.trace_code,
-                        "bound_operator": bind.operator_code if bind else None, "findings": fs, "test": o.nodeid})
+            bad.append(
+                {
+                    "device": o.device,
+                    "source": src,
+                    "index": r.index,
+                    "trace_code": r.trace_code,
+                    "bound_operator": bind.operator_code if bind else None,
+                    "findings": fs,
+                    "test": o.nodeid,
+                }
+            )
     _attach(evidence, "trace_code_validity.json", bad, len(rows))
     assert not bad, f"{len(bad)} of {len(rows)} sale lines carry an invalid or foreign trace code: {_show(bad)}"
 
@@ -285,8 +351,17 @@ def test_every_sale_carries_the_bound_operator_and_stall(evidence):
             continue
         judged += 1
         if (r.operator_code, r.stall) != (bind.operator_code, bind.stall):
-            bad.append({"device": o.device, "source": src, "index": r.index, "operator_code": r.operator_code,
-                        "stall": r.stall, "bound": [bind.operator_code, bind.stall], "test": o.nodeid})
+            bad.append(
+                {
+                    "device": o.device,
+                    "source": src,
+                    "index": r.index,
+                    "operator_code": r.operator_code,
+                    "stall": r.stall,
+                    "bound": [bind.operator_code, bind.stall],
+                    "test": o.nodeid,
+                }
+            )
     _need("sales after a binding", "绑定后的销售", judged)
     _attach(evidence, "bindings.json", bad, judged)
     assert not bad, f"{len(bad)} of {judged} sale lines do not carry the bound operator and stall: {_show(bad)}"
@@ -310,10 +385,16 @@ def test_every_sale_matches_its_batch_as_loaded(profile, evidence):
             continue
         known = profile.commodities[b.commodity].name_zh if b.commodity in profile.commodities else None
         name = b.commodity_name or known
-        if (r.commodity, r.unit_price_fen) != (b.commodity, b.unit_price_fen) \
-                or (name is not None and r.commodity_name != name):
-            bad.append(dict(row, record=[r.commodity, r.commodity_name, r.unit_price_fen],
-                            loaded=[b.commodity, b.commodity_name, b.unit_price_fen]))
+        if (r.commodity, r.unit_price_fen) != (b.commodity, b.unit_price_fen) or (
+            name is not None and r.commodity_name != name
+        ):
+            bad.append(
+                dict(
+                    row,
+                    record=[r.commodity, r.commodity_name, r.unit_price_fen],
+                    loaded=[b.commodity, b.commodity_name, b.unit_price_fen],
+                )
+            )
     _attach(evidence, "batches.json", bad, len(rows))
     assert not bad, f"{len(bad)} of {len(rows)} sale lines do not match their batch as loaded: {_show(bad)}"
 
@@ -330,8 +411,15 @@ def test_every_observation_of_a_record_agrees(evidence):
     for o, r, src in rows:
         seen = first.setdefault((o.device, r.index), (r, src, o.nodeid))
         if seen[0] != r:
-            bad.append({"device": o.device, "index": r.index, "first": [seen[1], asdict(seen[0])],
-                        "then": [src, asdict(r)], "test": o.nodeid})
+            bad.append(
+                {
+                    "device": o.device,
+                    "index": r.index,
+                    "first": [seen[1], asdict(seen[0])],
+                    "then": [src, asdict(r)],
+                    "test": o.nodeid,
+                }
+            )
     _attach(evidence, "record_agreement.json", bad, len(rows))
     assert not bad, f"{len(bad)} observations of a record disagree with its first one: {_show(bad, 2)}"
 
@@ -354,28 +442,35 @@ def test_every_sale_is_pushed_once_as_an_event(evidence):
     no power cut in between: otherwise the event may still have been on its way."""
     proto = RUN_PROTOCOL()
     first_sold: dict[tuple[str, int], tuple] = {}
-    for o, r, _ in _records((m.SellResponse,)):          # a repeated request's answer is the same sale
+    for o, r, _ in _records((m.SellResponse,)):  # a repeated request's answer is the same sale
         first_sold.setdefault((o.device, r.index), (o, r))
     sells = list(first_sold.values())
     _need("SELL answers", "SELL 应答", sells)
     sale_code = proto.commands["SALE_EVENT"].code
     events: dict[tuple[str, int], list] = defaultdict(list)
-    acked: dict[tuple[str, int], tuple[int, float]] = {}       #: (device, index) -> (SEQ, time) of the ACK
+    acked: dict[tuple[str, int], tuple[int, float]] = {}  #: (device, index) -> (SEQ, time) of the ACK
     pending_seq: dict[tuple[str, int], int] = {}
     answers: dict[str, list[float]] = defaultdict(list)
     excused: dict[str, int] = defaultdict(int)
     bad = []
     for o in RUN.entries:
-        if (o.direction == D2H and o.msg is not None and o.msg.role in ("response", "control")) \
-                or (o.direction == "mark" and o.fault == "listened"):
+        if (o.direction == D2H and o.msg is not None and o.msg.role in ("response", "control")) or (
+            o.direction == "mark" and o.fault == "listened"
+        ):
             answers[o.device].append(o.t)
         if o.direction == D2H and isinstance(o.msg, m.SaleEvent):
             for r in o.msg.record:
                 ack = acked.get((o.device, r.index))
                 # a resend that crossed the host's ACK on the wire (same SEQ, within the ACK timeout) is allowed
                 if ack and (o.seq != ack[0] or o.t - ack[1] > proto.timing.event_ack_timeout_s):
-                    bad.append({"device": o.device, "index": r.index, "problem": "pushed again after it was ACKed",
-                                "test": o.nodeid})
+                    bad.append(
+                        {
+                            "device": o.device,
+                            "index": r.index,
+                            "problem": "pushed again after it was ACKed",
+                            "test": o.nodeid,
+                        }
+                    )
                 events[(o.device, r.index)].append(r)
                 pending_seq[(o.device, o.seq)] = r.index
         elif o.direction == H2D and isinstance(o.msg, m.Ack) and o.msg.cmd == sale_code:
@@ -386,16 +481,31 @@ def test_every_sale_is_pushed_once_as_an_event(evidence):
         got = events.get((o.device, r.index))
         if got:
             if any(e != r for e in got):
-                bad.append({"device": o.device, "index": r.index, "problem": "event differs from the SELL answer",
-                            "sold": asdict(r), "event": asdict(next(e for e in got if e != r)), "test": o.nodeid})
+                bad.append(
+                    {
+                        "device": o.device,
+                        "index": r.index,
+                        "problem": "event differs from the SELL answer",
+                        "sold": asdict(r),
+                        "event": asdict(next(e for e in got if e != r)),
+                        "test": o.nodeid,
+                    }
+                )
             continue
         cut = any(t >= o.t for t in _power_marks(o.device))
         went_on = any(t >= o.t + proto.timing.event_ack_timeout_s for t in answers[o.device])
         if cut or not went_on:
             excused["power cut after the sale" if cut else "host stopped talking to the scale"] += 1
             continue
-        bad.append({"device": o.device, "index": r.index, "trace_code": r.trace_code,
-                    "problem": "no SALE_EVENT arrived", "test": o.nodeid})
+        bad.append(
+            {
+                "device": o.device,
+                "index": r.index,
+                "trace_code": r.trace_code,
+                "problem": "no SALE_EVENT arrived",
+                "test": o.nodeid,
+            }
+        )
     _attach(evidence, "events.json", bad, len(sells))
     evidence.attach_json("events_not_judged.json", dict(excused))
     assert not bad, f"{len(bad)} sales were not pushed exactly once as an equal SALE_EVENT: {_show(bad)}"
@@ -403,7 +513,7 @@ def test_every_sale_is_pushed_once_as_an_event(evidence):
 
 # -- the line ------------------------------------------------------------------------------------
 
-DEFAULT_MAX_LINE_ERROR_RATE = 0.01    #: PERC-SCALE-26 profile value (max_line_error_rate)
+DEFAULT_MAX_LINE_ERROR_RATE = 0.01  #: PERC-SCALE-26 profile value (max_line_error_rate)
 
 
 @pytest.mark.requirement("PERC-SCALE-26")
@@ -425,34 +535,49 @@ def test_line_quality_over_the_whole_run(capabilities, profile, evidence):
         for o in obs:
             if o.direction == H2D and o.msg is not None and o.msg.role == "request":
                 key = (o.seq, o.cmd, repr(o.msg))
-                near_cut = any(abs(t - o.t) < 3 * proto.timing.response_timeout_s * (proto.timing.retries + 1)
-                               for t in marks)
+                near_cut = any(
+                    abs(t - o.t) < 3 * proto.timing.response_timeout_s * (proto.timing.retries + 1) for t in marks
+                )
                 if key == last_req:
                     if not near_cut:
                         counts["retransmissions"] += 1
-                        examples.append({"device": dev, "retransmitted": type(o.msg).__name__, "seq": o.seq,
-                                         "test": o.nodeid})
+                        examples.append(
+                            {"device": dev, "retransmitted": type(o.msg).__name__, "seq": o.seq, "test": o.nodeid}
+                        )
                 else:
                     counts["requests"] += 1
                 last_req = key
             elif o.direction == D2H and o.fault:
                 counts["damaged_from_device"] += 1
                 examples.append({"device": dev, "damaged": o.fault, "test": o.nodeid})
-            elif o.direction == D2H and isinstance(o.msg, m.Nak) and proto.naks.get(o.msg.reason) \
-                    and proto.naks[o.msg.reason].name in ("BAD_CRC", "TRUNCATED"):
-                counts["naks_line"] += 1          # the host's resend that follows counts as a retransmission
-            elif o.direction == D2H and o.msg is not None and o.msg.role in ("response", "control") \
-                    and last_req is not None and o.seq == last_req[0]:
-                last_req = None                   # answered: the same request sent again later is a new one
+            elif (
+                o.direction == D2H
+                and isinstance(o.msg, m.Nak)
+                and proto.naks.get(o.msg.reason)
+                and proto.naks[o.msg.reason].name in ("BAD_CRC", "TRUNCATED")
+            ):
+                counts["naks_line"] += 1  # the host's resend that follows counts as a retransmission
+            elif (
+                o.direction == D2H
+                and o.msg is not None
+                and o.msg.role in ("response", "control")
+                and last_req is not None
+                and o.seq == last_req[0]
+            ):
+                last_req = None  # answered: the same request sent again later is a new one
         for q, a in _answered(obs):
             if a.t - q.t > proto.timing.response_timeout_s and not any(q.t - 1 <= t <= a.t for t in marks):
                 counts["late_answers"] += 1
-                examples.append({"device": dev, "late": type(q.msg).__name__, "after_s": round(a.t - q.t, 3),
-                                 "test": a.nodeid})
+                examples.append(
+                    {"device": dev, "late": type(q.msg).__name__, "after_s": round(a.t - q.t, 3), "test": a.nodeid}
+                )
     _need("requests", "请求", counts["requests"])
     errors = counts["retransmissions"] + counts["damaged_from_device"] + counts["late_answers"]
     rate = errors / counts["requests"]
-    evidence.attach_json("line_quality.json", dict(counts, errors=errors, rate=round(rate, 5), limit=limit,
-                                                   examples=examples[:100]))
-    assert rate <= limit, (f"line errors over the whole run: {errors} in {counts['requests']} requests "
-                           f"({rate:.2%}) exceed the declared {limit:.2%} ({counts}): {_show(examples)}")
+    evidence.attach_json(
+        "line_quality.json", dict(counts, errors=errors, rate=round(rate, 5), limit=limit, examples=examples[:100])
+    )
+    assert rate <= limit, (
+        f"line errors over the whole run: {errors} in {counts['requests']} requests "
+        f"({rate:.2%}) exceed the declared {limit:.2%} ({counts}): {_show(examples)}"
+    )

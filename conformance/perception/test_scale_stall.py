@@ -1,4 +1,5 @@
 """PERC-SCALE-04 (摊位号管理): bound to node, operator and stall, kept across restarts."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,11 @@ def test_stall_binding_refused_unbound_carried_and_kept(scale_unbound, evidence)
     batch = scale.new_batch(10 * (scale.unit_g or 1000))
     if scale.drv.status().bound:
         if not scale.can("unbind"):
-            raise ActionMissing(["unbind"], "设备已绑定，需先解除绑定以验证未绑定时拒绝销售",
-                                "the device is bound: unbinding it shows the refusal when unbound")
+            raise ActionMissing(
+                ["unbind"],
+                "设备已绑定，需先解除绑定以验证未绑定时拒绝销售",
+                "the device is bound: unbinding it shows the refusal when unbound",
+            )
         scale.act("unbind")
         assert not scale.drv.status().bound, "after the stall binding was cleared, STATUS still reports it bound"
     assert_refused(lambda: scale.sell(batch), "NOT_BOUND", "a sale on an unbound scale")
@@ -28,7 +32,8 @@ def test_stall_binding_refused_unbound_carried_and_kept(scale_unbound, evidence)
     rec = scale.sell(batch)
     assert (rec.operator_code, rec.stall) == (scale.operator, scale.stall), (
         f"the record carries operator {rec.operator_code!r} stall {rec.stall!r}; bound were "
-        f"{scale.operator!r} {scale.stall!r}")
+        f"{scale.operator!r} {scale.stall!r}"
+    )
     assert rec.operator_code.startswith(NODE), "the operator code is not under the bound node"
     scale.power_cycle()
     assert scale.drv.status().bound, "the stall binding was lost at a restart: keep it in non-volatile memory"

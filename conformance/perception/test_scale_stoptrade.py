@@ -1,4 +1,5 @@
 """PERC-SCALE-19: a stop-trade instruction blocks a batch's sales (others unaffected), across a restart."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,6 +21,6 @@ def test_stop_trade_blocks_the_batch_only_and_survives_restart(scale, evidence):
     assert scale.sell(other).batch_trace == other, "another batch no longer sells after a stop-trade"
     held = {b.batch_trace: b for b in scale.drv.status().batches}
     assert held[stopped].stopped, "STATUS does not show the batch as stopped"
-    scale.power_cycle()                            # actions power-off, power-on
+    scale.power_cycle()  # actions power-off, power-on
     assert_refused(lambda: scale.sell(stopped), "TRADE_STOPPED", "after a restart, a sale of the stopped batch")
     assert scale.sell(other).batch_trace == other, "after a restart, the other batch no longer sells"

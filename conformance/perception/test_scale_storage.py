@@ -7,6 +7,7 @@ scale performs them itself; a device performs those its capability statement dec
 action is not declared is not-tested, naming it.  The storage tests leave the device as they found it: what
 they filled is acknowledged afterwards.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -36,14 +37,25 @@ def fill(scale, capabilities, evidence) -> tuple[int, object, str | None]:
     st = scale.drv.status()
     assert st.memory_used + st.memory_free == cap, (
         f"STATUS says {st.memory_used} used + {st.memory_free} free = {st.memory_used + st.memory_free} records; "
-        f"the declared capacity is {cap}")
+        f"the declared capacity is {cap}"
+    )
     batch = scale.new_batch(cap * 1000)
     stored, refusal = scale.fill_storage(batch, cap - st.memory_used)
     full = scale.drv.status()
-    evidence.attach_json("fill.json", {"declared": cap, "was_used": st.memory_used, "stored": stored,
-                                       "refusal": refusal, "status_when_full": asdict(full) | {"batches": None}})
-    assert refusal is None, (f"the scale refused sale {st.memory_used + stored + 1} of its declared {cap} records "
-                             f"({refusal}): it must store as many unacknowledged records as it declares")
+    evidence.attach_json(
+        "fill.json",
+        {
+            "declared": cap,
+            "was_used": st.memory_used,
+            "stored": stored,
+            "refusal": refusal,
+            "status_when_full": asdict(full) | {"batches": None},
+        },
+    )
+    assert refusal is None, (
+        f"the scale refused sale {st.memory_used + stored + 1} of its declared {cap} records "
+        f"({refusal}): it must store as many unacknowledged records as it declares"
+    )
     return cap, full, batch
 
 
@@ -60,14 +72,17 @@ def test_offline_capacity_as_declared_and_all_readable(scale_in_memory, capabili
         assert first.records, "nothing can be read back from a full storage"
         start = first.records[0].index
         assert first.remaining + len(first.records) == cap, (
-            f"reading from the start: {len(first.records)} records + {first.remaining} remaining != {cap} stored")
+            f"reading from the start: {len(first.records)} records + {first.remaining} remaining != {cap} stored"
+        )
         got = scale.read_all(start, chunk=255, limit=cap + 1)
         check_all_read(got, start, cap, full.next_index, evidence)
     finally:
         acknowledge_all(scale)
     if scale.builtin:
-        evidence.note("内置秤此项使用内存存储（验证条数，不验证耐久性；耐久性见 PERC-SCALE-17）",
-                      "the built-in scale uses its in-memory store here (counts, not durability: see PERC-SCALE-17)")
+        evidence.note(
+            "内置秤此项使用内存存储（验证条数，不验证耐久性；耐久性见 PERC-SCALE-17）",
+            "the built-in scale uses its in-memory store here (counts, not durability: see PERC-SCALE-17)",
+        )
 
 
 @pytest.mark.requirement("PERC-SCALE-15")
@@ -84,12 +99,14 @@ def test_when_full_sales_are_refused_and_nothing_overwritten(scale_in_memory, ca
         assert full.memory_free == 0, f"full storage reports {full.memory_free} records free: report storage full"
         if scale.can("put-load"):
             scale.place(500)
-        assert_refused(lambda: scale.drv.sell(batch, scale.next_request_id()), "MEMORY_FULL",
-                       "a sale with full storage")
+        assert_refused(
+            lambda: scale.drv.sell(batch, scale.next_request_id()), "MEMORY_FULL", "a sale with full storage"
+        )
         again = scale.drv.read_records(1, 1).records
         assert again and again[0] == oldest, (
             f"the oldest unacknowledged record (index {oldest.index}) was overwritten or deleted: never drop "
-            "records the node has not acknowledged")
+            "records the node has not acknowledged"
+        )
         assert scale.drv.status().memory_used == cap, "the number of stored records changed after the refusal"
     finally:
         acknowledge_all(scale)
@@ -99,17 +116,23 @@ def check_all_read(got: list, start: int, cap: int, next_index: int, evidence) -
     """Every one of the ``cap`` stored records was read out: ``cap`` records, indices ``start`` .. next - 1,
     each once, in order (PERC-SCALE-14 "all can be read out")."""
     idx = [r.index for r in got]
-    evidence.attach_json("read_all.json", {"stored": cap, "read": len(got), "first": idx[:1], "last": idx[-1:],
-                                           "next_index": next_index})
+    evidence.attach_json(
+        "read_all.json", {"stored": cap, "read": len(got), "first": idx[:1], "last": idx[-1:], "next_index": next_index}
+    )
     dup = len(idx) - len(set(idx))
     assert not dup, f"reading the full storage out returned {dup} records twice"
-    assert len(got) == cap, (f"{len(got)} of the {cap} stored records could be read out "
-                             f"(indices {idx[:1]}..{idx[-1:]}): every stored record must be readable")
+    assert len(got) == cap, (
+        f"{len(got)} of the {cap} stored records could be read out "
+        f"(indices {idx[:1]}..{idx[-1:]}): every stored record must be readable"
+    )
     assert idx == list(range(start, start + cap)) and start + cap == next_index, (
         f"the records read out are not indices {start}..{next_index - 1} in order: first gap at "
-        f"{next((a for a, b in zip(range(start, start + cap), idx) if a != b), None)}")
-    evidence.note(f"存满 {cap} 条，全部读出（序号 {start}–{start + cap - 1}）",
-                  f"filled {cap} records and read every one out (indices {start}-{start + cap - 1})")
+        f"{next((a for a, b in zip(range(start, start + cap), idx) if a != b), None)}"
+    )
+    evidence.note(
+        f"存满 {cap} 条，全部读出（序号 {start}–{start + cap - 1}）",
+        f"filled {cap} records and read every one out (indices {start}-{start + cap - 1})",
+    )
 
 
 def acknowledge_all(scale) -> None:
@@ -127,8 +150,10 @@ def test_records_freed_only_after_acknowledgement(scale, evidence):
     batch = scale.new_batch(20 * (scale.unit_g or 1000))
     first = scale.drv.status().next_index
     if first > 1:
-        scale.drv.ack_records(first - 1)          # a clean start: earlier records of this device acknowledged
-        evidence.note(f"先确认了此前的 {first - 1} 号及之前记录", f"acknowledged earlier records up to {first - 1} first")
+        scale.drv.ack_records(first - 1)  # a clean start: earlier records of this device acknowledged
+        evidence.note(
+            f"先确认了此前的 {first - 1} 号及之前记录", f"acknowledged earlier records up to {first - 1} first"
+        )
     sold = [scale.sell(batch) for _ in range(5)]
     used = scale.drv.status().memory_used
     assert used == 5, f"5 unacknowledged sales, STATUS says {used} used"
@@ -142,19 +167,23 @@ def test_records_freed_only_after_acknowledgement(scale, evidence):
     assert st.memory_used == 2, f"after acknowledging 3 of 5 records, {st.memory_used} remain stored (expected 2)"
     rest = scale.read_all(first)
     assert [r.index for r in rest] == [s.index for s in sold[3:]], (
-        "reading after the acknowledgement does not resume at the first unacknowledged record")
+        "reading after the acknowledgement does not resume at the first unacknowledged record"
+    )
 
 
 def assert_exactly_once(scale, first: int, answered: list, evidence) -> None:
     got = scale.read_all(first)
-    evidence.attach_json("after_power_cut.json", {"answered": [asdict(r) for r in answered],
-                                                  "stored": [asdict(r) for r in got]})
+    evidence.attach_json(
+        "after_power_cut.json", {"answered": [asdict(r) for r in answered], "stored": [asdict(r) for r in got]}
+    )
     codes = [r.trace_code for r in got]
     dups = sorted({c for c in codes if codes.count(c) > 1})
     assert not dups, f"after the power cut, trace codes {dups[:3]} are stored twice: the sequence went back"
     stored = {r.index: r for r in got}
     missing = [a.index for a in answered if stored.get(a.index) != a]
-    assert not missing, f"committed sales {missing} are missing or changed after the power cut: nothing committed may be lost"
+    assert not missing, (
+        f"committed sales {missing} are missing or changed after the power cut: nothing committed may be lost"
+    )
     extra = sorted(set(stored) - {a.index for a in answered})
     assert not extra, f"records {extra} appeared that no sale committed"
     seqs = [int(r.trace_code[-7:]) for r in got]
@@ -199,7 +228,9 @@ def test_power_cut_between_sales_loses_and_repeats_nothing(scale, evidence):
     answered.append(scale.sell(batch, request_id=last_rid))
     scale.power_cycle()
     repeat = scale.sell(batch, request_id=last_rid)
-    assert repeat == answered[-1], ("repeating a committed sale's request id after the power cut sold again "
-                                    f"(index {repeat.index}) instead of returning sale {answered[-1].index}")
+    assert repeat == answered[-1], (
+        "repeating a committed sale's request id after the power cut sold again "
+        f"(index {repeat.index}) instead of returning sale {answered[-1].index}"
+    )
     answered += [scale.sell(batch) for _ in range(2)]
     assert_exactly_once(scale, first, answered, evidence)

@@ -1,4 +1,5 @@
 """PERC-SCALE-01 (计量) and PERC-SCALE-02 (capacity, division, overload) on the scale's WEIGH and SELL."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,9 @@ def assert_refused(call, reason: str, what: str) -> None:
     except DeviceNak as exc:
         assert exc.reason == reason, f"{what}: refused, but with {exc.reason} instead of {reason}"
         return
-    raise AssertionError(f"{what}: the scale completed the sale (trace code {rec.trace_code}); it must refuse "
-                         f"it ({reason})")
+    raise AssertionError(
+        f"{what}: the scale completed the sale (trace code {rec.trace_code}); it must refuse it ({reason})"
+    )
 
 
 @pytest.mark.requirement("PERC-SCALE-01")
@@ -31,13 +33,14 @@ def test_weighs_net_after_tare(scale, evidence):
     assert r.stable, f"a settled {load} g load reads unstable: the indicator must settle"
     assert r.net_g % r.division_g == 0, f"net {r.net_g} g is not a multiple of the division {r.division_g} g"
     assert abs(r.net_g - load) <= 2 * r.division_g, (
-        f"{load} g on the platter reads {r.net_g} g: more than 2 divisions ({r.division_g} g) off; calibrate")
+        f"{load} g on the platter reads {r.net_g} g: more than 2 divisions ({r.division_g} g) off; calibrate"
+    )
     scale.place(300)
     scale.drv.tare()
     try:
         scale.place(300 + 1000)
         r = scale.drv.weigh()
-    finally:                                     # the device stays in use: leave no tare behind
+    finally:  # the device stays in use: leave no tare behind
         clear_tare(scale, evidence)
     evidence.append_jsonl("readings.jsonl", {"load_g": 1300, "container_g": 300, **r.to_dict()})
     assert r.tare_g == 300 or abs(r.tare_g - 300) <= r.division_g, f"tare reads {r.tare_g} g for a 300 g container"
@@ -63,8 +66,9 @@ def test_no_sale_on_an_unstable_reading(scale, evidence):
     before = scale.drv.status().next_index
     scale.place(800, settled=False)
     assert not scale.drv.weigh().stable, "a load just placed already reads stable (settling not modelled?)"
-    assert_refused(lambda: scale.drv.sell(batch, scale.next_request_id()), "WEIGHT_INVALID",
-                   "sale on an unstable reading")
+    assert_refused(
+        lambda: scale.drv.sell(batch, scale.next_request_id()), "WEIGHT_INVALID", "sale on an unstable reading"
+    )
     assert scale.drv.status().next_index == before, "a refused sale left a record behind"
     rec = scale.sell(batch, 800)
     assert abs(rec.weight_g - 800) <= 4, f"the settled sale recorded {rec.weight_g} g for 800 g"
@@ -100,7 +104,12 @@ def test_capacity_division_and_overload(scale, capabilities, evidence):
     assert r.overload, f"{over} g (beyond Max + 9e = {max_g + 9 * e2} g) does not read as overload"
     assert_refused(lambda: scale.drv.sell(batch, scale.next_request_id()), "WEIGHT_INVALID", f"sale at {over} g")
     scale.place(min_g // 2, action="below-min")
-    assert_refused(lambda: scale.drv.sell(batch, scale.next_request_id()), "WEIGHT_INVALID",
-                   f"sale at {min_g // 2} g (below Min {min_g} g)")
-    evidence.note("置零范围无法通过 roucai-dp/1 验证（协议没有置零命令）",
-                  "the zero-setting range cannot be shown over roucai-dp/1 (the protocol has no ZERO command)")
+    assert_refused(
+        lambda: scale.drv.sell(batch, scale.next_request_id()),
+        "WEIGHT_INVALID",
+        f"sale at {min_g // 2} g (below Min {min_g} g)",
+    )
+    evidence.note(
+        "置零范围无法通过 roucai-dp/1 验证（协议没有置零命令）",
+        "the zero-setting range cannot be shown over roucai-dp/1 (the protocol has no ZERO command)",
+    )

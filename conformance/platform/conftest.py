@@ -7,6 +7,7 @@ the evidence folder ``session-simulated-day``; :func:`cite_day_upload` lists tha
 evidence.  Tests that add records of their own use other business days (``records.fresh_day()``),
 so the day's statistics stay exactly the day's.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from simulators.tls import client_verify
 @dataclass
 class DayUpload:
     day: SimulatedDay
-    answers: list = field(default_factory=list)     # (node, rtype, records, is_repeat, Answer)
+    answers: list = field(default_factory=list)  # (node, rtype, records, is_repeat, Answer)
     evidence_files: list = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -48,10 +49,14 @@ def registered_nodes(http, base: str, city, evidence) -> dict[str, str]:
     """node code -> node type of the platform's active registered nodes (its node listing, the city platform left
     out); the city fixture's nodes, with a note in ``evidence``, when the platform gives no listing."""
     from conformance.queries import nodes
+
     status, listing = nodes(http, base)
     if status == 200 and isinstance(listing, dict):
-        return {n["node_id"]: n["node_type"] for n in listing["nodes"]
-                if n.get("state") != "disabled" and n["node_type"] != "city_platform"}
+        return {
+            n["node_id"]: n["node_type"]
+            for n in listing["nodes"]
+            if n.get("state") != "disabled" and n["node_type"] != "city_platform"
+        }
     evidence.note("节点清单不可用，按城市夹具计数", "no node listing: registered nodes counted from the city fixture")
     return {n.code: n.type for n in city.nodes}
 
@@ -64,11 +69,13 @@ def day(profile, capabilities, seed):
 @pytest.fixture(scope="session")
 def day_upload(request, day, profile, platform):
     from conformance.plugin import PLUGIN_NAME
+
     s = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
     ev = Evidence(s.evidence_root, "session-simulated-day", s.report_root)
     up = DayUpload(day)
-    with httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), event_hooks=ev.httpx_hooks(), trust_env=False,
-                      verify=client_verify()) as c:
+    with httpx.Client(
+        timeout=httpx.Timeout(30.0, connect=5.0), event_hooks=ev.httpx_hooks(), trust_env=False, verify=client_verify()
+    ) as c:
         node = Uploader(c, profile, platform.url, platform.upload_path, platform.keys)
         for n, rtype, recs, repeat in day.envelopes(min(profile.envelope.max_count, 200)):
             a = node.upload(n, rtype, recs, header={"DataDate": day.date})
@@ -85,6 +92,7 @@ def central(platform, city, capabilities, tmp_path_factory):
     under test restarted (gracefully) with ``--upstream`` and a 0.5 s feed interval.  External: the
     ``central_url`` capability (its ``/api/v1/feed/summary`` is read); without it, not applicable."""
     from conformance.platform_under_test import PlatformError, launch_central
+
     if not platform.builtin:
         url = capabilities.capabilities.get("central_url")
         if not url:
@@ -94,10 +102,23 @@ def central(platform, city, capabilities, tmp_path_factory):
     try:
         proc, key = launch_central(tmp_path_factory.mktemp("central"), city.city_code, city.city_name + "平台")
         from simulators.platform.filemode import write_private
+
         key_file = tmp_path_factory.mktemp("upstream") / "upstream.key"
         write_private(key_file, key.encode())  # never the key itself on a command line (issue 13)
-        platform.restart(kill=False, args=[*platform.args, "--upstream", proc.url, "--platform-id", city.city_code,
-                                           "--upstream-key-file", str(key_file), "--feed-interval", "0.5"])
+        platform.restart(
+            kill=False,
+            args=[
+                *platform.args,
+                "--upstream",
+                proc.url,
+                "--platform-id",
+                city.city_code,
+                "--upstream-key-file",
+                str(key_file),
+                "--feed-interval",
+                "0.5",
+            ],
+        )
     except PlatformError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield proc.url, city.city_code

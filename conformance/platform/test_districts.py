@@ -4,6 +4,7 @@ The period is the ISO week of the simulated day (no other test uploads records o
 figures are the day's.  Definitions: ``profiles/reference/assessment.toml`` (read here as data, not through the
 reference platform's code), docs/regulator.md.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -20,8 +21,9 @@ from conformance.simday import DAY, grams
 from conformance.testrecords import role_of
 
 PLATFORM = ("city_platform",)
-RULES = tomllib.loads((Path(__file__).resolve().parents[2] / "profiles" / "reference" / "assessment.toml")
-                      .read_text("utf-8"))
+RULES = tomllib.loads(
+    (Path(__file__).resolve().parents[2] / "profiles" / "reference" / "assessment.toml").read_text("utf-8")
+)
 DIGITS = int(RULES["district"]["digits"])
 _y, _w, _ = DAY.isocalendar()
 WEEK = f"{_y:04d}-W{_w:02d}"
@@ -73,8 +75,10 @@ def _compare(label: str, truth: dict, got, with_price: bool) -> list[str]:
         cells = {c.get("goods_code"): c for c in g.get("commodities", []) if isinstance(c, dict)}
         t_total = sum(v[1] for v in t.values())
         if g.get("weight_kg") != _kg(t_total) or g.get("records") != sum(v[0] for v in t.values()):
-            wrong.append(f"{label} {key}: {g.get('records')} records, {g.get('weight_kg')} kg; truth "
-                         f"{sum(v[0] for v in t.values())} records, {_kg(t_total)} kg")
+            wrong.append(
+                f"{label} {key}: {g.get('records')} records, {g.get('weight_kg')} kg; truth "
+                f"{sum(v[0] for v in t.values())} records, {_kg(t_total)} kg"
+            )
         for goods in sorted(set(t) | set(cells)):
             tv, c = t.get(goods, [0, 0, 0, Decimal(0)]), cells.get(goods, {})
             want = {"records": tv[0], "weight_kg": _kg(tv[1])}
@@ -97,19 +101,24 @@ def test_district_and_node_type_volumes_and_prices_equal_the_truth(day_upload, c
     ntype = {n.code: n.type for n in city.nodes}
     recs = day_upload.day.records
     wrong, seen = [], {}
-    for by, key_of in (("district", lambda r: r["node"][:DIGITS]),
-                       ("node_type", lambda r: ntype.get(r["node"], "unregistered"))):
+    for by, key_of in (
+        ("district", lambda r: r["node"][:DIGITS]),
+        ("node_type", lambda r: ntype.get(r["node"], "unregistered")),
+    ):
         truth = _truth_cells(recs, key_of, types)
         status, got = regulator_stats(http, platform.url, WEEK, by)
-        seen[by] = {"platform": got, "truth": {k: {g: [v[0], _kg(v[1]), _avg(v[3], v[2])] for g, v in c.items()}
-                                               for k, c in truth.items()}}
+        seen[by] = {
+            "platform": got,
+            "truth": {k: {g: [v[0], _kg(v[1]), _avg(v[3], v[2])] for g, v in c.items()} for k, c in truth.items()},
+        }
         if status != 200:
             wrong.append(f"by={by}: HTTP {status} {got!r:.200}")
             continue
         wrong += _compare(f"by={by}", truth, got, with_price=True)
     evidence.attach_json("district-volumes.json", seen)
-    assert not wrong, (f"{len(wrong)} figures differ from the uploaded records (period {WEEK}), e.g. "
-                       + "; ".join(wrong[:5]))
+    assert not wrong, f"{len(wrong)} figures differ from the uploaded records (period {WEEK}), e.g. " + "; ".join(
+        wrong[:5]
+    )
 
 
 @pytest.mark.requirement("PLAT-DIST-02")
@@ -123,10 +132,13 @@ def test_inflow_by_province_of_origin_equals_the_truth(day_upload, http, platfor
     def province(r):
         c = r["data"].get(st["origin_field"]) or ""
         return c[:2] + "0000" if len(c) == 6 and c.isdigit() else "unknown"
+
     truth = _truth_cells(day_upload.day.records, province, set(st["origin_types"]))
     status, got = regulator_stats(http, platform.url, WEEK, "origin")
-    evidence.attach_json("origin-inflow.json", {"platform": got, "truth": {
-        k: {g: [v[0], _kg(v[1])] for g, v in c.items()} for k, c in truth.items()}})
+    evidence.attach_json(
+        "origin-inflow.json",
+        {"platform": got, "truth": {k: {g: [v[0], _kg(v[1])] for g, v in c.items()} for k, c in truth.items()}},
+    )
     assert status == 200, f"GET /api/v1/regulator/stats?period={WEEK}&by=origin: HTTP {status} {got!r:.300}"
     assert truth, "the simulated day uploaded no wholesale entry: nothing to compare"
     wrong = _compare("by=origin", truth, got, with_price=False)
@@ -135,8 +147,9 @@ def test_inflow_by_province_of_origin_equals_the_truth(day_upload, http, platfor
 
 @pytest.mark.requirement("PLAT-DIST-03")
 @pytest.mark.applies(kinds=PLATFORM, needs=("district_assessment",))
-def test_district_indicators_and_score_equal_the_truth(day_upload, city, records, uploader, http, platform, profile,
-                                                       evidence):
+def test_district_indicators_and_score_equal_the_truth(
+    day_upload, city, records, uploader, http, platform, profile, evidence
+):
     """For the week of the simulated day (7 days), per district of the registered nodes: coverage = nodes that
     uploaded ÷ nodes, report rate = node-days with records ÷ (nodes × 7), timeliness = 0 ÷ the records (all sent
     long after their day), completeness = Σ over the node-days with records of the share of their role's expected
@@ -148,21 +161,30 @@ def test_district_indicators_and_score_equal_the_truth(day_upload, city, records
     registered = registered_nodes(http, platform.url, city, evidence)
     extra_type = "retail_market_in_info_base"
     extra_node, extra_day = records.node_for(extra_type), DAY + _dt.timedelta(days=1)
-    a = uploader.upload(extra_node, extra_type, [records.make(extra_type, extra_day, node=extra_node)],
-                        header={"DataDate": extra_day.strftime("%Y%m%d")})
+    a = uploader.upload(
+        extra_node,
+        extra_type,
+        [records.make(extra_type, extra_day, node=extra_node)],
+        header={"DataDate": extra_day.strftime("%Y%m%d")},
+    )
     assert a.verdicts in (["accepted"], ["duplicate"]), f"{extra_type} of {extra_node} on {extra_day} not accepted: {a}"
-    recs = [*({"node": r["node"], "type": r["type"], "day": DAY} for r in day_upload.day.records),
-            {"node": extra_node, "type": extra_type, "day": extra_day}]
-    types_of = defaultdict(set)          # (node, day) -> record types
+    recs = [
+        *({"node": r["node"], "type": r["type"], "day": DAY} for r in day_upload.day.records),
+        {"node": extra_node, "type": extra_type, "day": extra_day},
+    ]
+    types_of = defaultdict(set)  # (node, day) -> record types
     records_of = defaultdict(int)
     for r in recs:
         types_of[(r["node"], r["day"])].add(r["type"])
         records_of[r["node"][:DIGITS]] += 1
     occasional = set(_platform_rules().get("completeness", {}).get("occasional", []))
-    expected = {role: {n for n, t in profile.records.types.items() if t.node_type == role and n not in occasional}
-                for role in {role_of(t) for t in registered.values()}}
-    truth = defaultdict(lambda: {"coverage": [0, 0], "report_rate": [0, 0], "timeliness": [0, 0],
-                                 "completeness": [0.0, 0]})
+    expected = {
+        role: {n for n, t in profile.records.types.items() if t.node_type == role and n not in occasional}
+        for role in {role_of(t) for t in registered.values()}
+    }
+    truth = defaultdict(
+        lambda: {"coverage": [0, 0], "report_rate": [0, 0], "timeliness": [0, 0], "completeness": [0.0, 0]}
+    )
     for node, ntype in registered.items():
         t = truth[node[:DIGITS]]
         days = [types for (n, _d), types in types_of.items() if n == node]
@@ -179,25 +201,34 @@ def test_district_indicators_and_score_equal_the_truth(day_upload, city, records
             truth[d]["timeliness"][1] = n
     status, got = district_assessment(http, platform.url, WEEK)
     evidence.attach_json("district-assessment.json", {"platform": got, "truth": truth})
-    assert status == 200 and isinstance(got, dict), (f"GET /api/v1/regulator/districts?period={WEEK}: HTTP {status} "
-                                                    f"{got!r:.300}")
+    assert status == 200 and isinstance(got, dict), (
+        f"GET /api/v1/regulator/districts?period={WEEK}: HTTP {status} {got!r:.300}"
+    )
     rows = {d.get("code"): d for d in got.get("districts", []) if isinstance(d, dict)}
     wrong = []
     if set(rows) != set(truth):
-        wrong.append(f"districts {sorted(rows)}, truth {sorted(truth)} (the first {DIGITS} digits of the "
-                     "registered nodes' codes)")
+        wrong.append(
+            f"districts {sorted(rows)}, truth {sorted(truth)} (the first {DIGITS} digits of the "
+            "registered nodes' codes)"
+        )
     weights = RULES["assessment"]["weights"]
     for code in sorted(set(rows) & set(truth)):
         ind = rows[code].get("indicators") or {}
         for k, (num, den) in truth[code].items():
             g = ind.get(k) or {}
             want = round(num / den, 4) if den else None
-            ok = g.get("den") == den and abs(float(g.get("num") or 0) - num) < 1e-3 and (
-                (want is None and g.get("rate") is None) or
-                (want is not None and g.get("rate") is not None and abs(g["rate"] - want) < 1e-3))
+            ok = (
+                g.get("den") == den
+                and abs(float(g.get("num") or 0) - num) < 1e-3
+                and (
+                    (want is None and g.get("rate") is None)
+                    or (want is not None and g.get("rate") is not None and abs(g["rate"] - want) < 1e-3)
+                )
+            )
             if not ok:
-                wrong.append(f"{code} {k}: {g.get('num')}/{g.get('den')} = {g.get('rate')}, truth "
-                             f"{round(num, 4)}/{den} = {want}")
+                wrong.append(
+                    f"{code} {k}: {g.get('num')}/{g.get('den')} = {g.get('rate')}, truth {round(num, 4)}/{den} = {want}"
+                )
         rated = [(w, (ind.get(k) or {}).get("rate")) for k, w in weights.items()]
         rated = [(w, r) for w, r in rated if isinstance(r, (int, float))]
         want = round(100 * sum(w * r for w, r in rated) / sum(w for w, _ in rated), 2) if rated else None

@@ -1,4 +1,5 @@
 """Durability and retention: acknowledged means committed, across a kill; nothing stored is replaced or deleted."""
+
 from __future__ import annotations
 
 import threading
@@ -38,7 +39,7 @@ def test_acknowledged_records_survive_a_kill(profile, records, uploader, http, p
                 return
             try:
                 a = uploader.post(body)
-            except Exception:       # connection refused/reset by the kill: the stream ends
+            except Exception:  # connection refused/reset by the kill: the stream ends
                 return
             if a.verdicts == ["accepted"] * 10:
                 acked.append(i)
@@ -53,10 +54,14 @@ def test_acknowledged_records_survive_a_kill(profile, records, uploader, http, p
     stop.set()
     t.join(15)
     killed_at = len(acked)
-    evidence.note(f"在 {killed_at} 个报文被确认后重启（内置：kill -9）",
-                  f"restarted after {killed_at} envelopes were acknowledged (builtin: kill -9)")
+    evidence.note(
+        f"在 {killed_at} 个报文被确认后重启（内置：kill -9）",
+        f"restarted after {killed_at} envelopes were acknowledged (builtin: kill -9)",
+    )
     replay = uploader.post(bodies[acked[0]])
-    assert replay.code == "1110", f"a replay of an acknowledged envelope after the restart must be refused (1110): {replay}"
+    assert replay.code == "1110", (
+        f"a replay of an acknowledged envelope after the restart must be refused (1110): {replay}"
+    )
     lost = []
     for i, b in enumerate(batches):
         a = uploader.upload(node, rtype, b, header={"DataDate": date})
@@ -64,8 +69,10 @@ def test_acknowledged_records_survive_a_kill(profile, records, uploader, http, p
             lost.append(f"envelope {i}: {a.verdicts}")
         elif a.code != "0000" or "rejected" in a.verdicts:
             lost.append(f"envelope {i} re-sent: {a}")
-    assert not lost, (f"acknowledged records were lost or stored twice across the kill (re-sent, each must be "
-                      f"'duplicate'): {lost[:5]}")
+    assert not lost, (
+        f"acknowledged records were lost or stored twice across the kill (re-sent, each must be "
+        f"'duplicate'): {lost[:5]}"
+    )
     if capabilities.capabilities.get("statistics"):
         n = sum(v[0] for k, v in day_rows(http, platform.url, date).items() if k[0] == node and k[1] == rtype)
         assert n == 400, f"the statistics count {n} records of {date}; exactly 400 were sent (each once)"
@@ -77,7 +84,9 @@ def test_no_interface_deletes_or_silently_replaces_records(records, uploader, ht
     """The interface description offers no DELETE (or PUT/PATCH) operation; a stored sale re-sent with a
     different weight does not silently replace the stored record (the trace answer keeps the original)."""
     doc = http.get(platform.url + "/openapi.json").json()
-    writes = [f"{m.upper()} {p}" for p, ops in doc.get("paths", {}).items() for m in ops if m in ("delete", "put", "patch")]
+    writes = [
+        f"{m.upper()} {p}" for p, ops in doc.get("paths", {}).items() for m in ops if m in ("delete", "put", "patch")
+    ]
     assert not writes, f"operations that could delete or overwrite business records: {writes}"
     d = records.fresh_day()
     rtype = "retail_market_tran_info_summ"
@@ -88,8 +97,14 @@ def test_no_interface_deletes_or_silently_replaces_records(records, uploader, ht
     changed = uploader.upload(node, rtype, [{**rec, "weight": "99.999"}], header={"DataDate": d.strftime("%Y%m%d")})
     status, ans = trace(http, platform.url, rec["sale_tran_id"])
     assert status == 200, f"trace of {rec['sale_tran_id']}: HTTP {status}"
-    weights = [r["fields"].get("weight") for h in ans["chain"] if h["kind"] == "issued" and h["code"] == rec["sale_tran_id"]
-               for r in h["records"]]
+    weights = [
+        r["fields"].get("weight")
+        for h in ans["chain"]
+        if h["kind"] == "issued" and h["code"] == rec["sale_tran_id"]
+        for r in h["records"]
+    ]
     evidence.note(f"改动后的重发得到 {changed.verdicts}", f"the changed re-send was answered {changed.verdicts}")
-    assert "12.345" in weights, (f"the stored sale (12.345 kg) was replaced by a re-sent version {weights}: "
-                                 "a correction must be appended with an audit trail, never overwrite")
+    assert "12.345" in weights, (
+        f"the stored sale (12.345 kg) was replaced by a re-sent version {weights}: "
+        "a correction must be appended with an audit trail, never overwrite"
+    )

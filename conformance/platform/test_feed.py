@@ -1,4 +1,5 @@
 """Upward feed: the central platform's totals equal the city platform's."""
+
 from __future__ import annotations
 
 import time
@@ -29,7 +30,9 @@ def test_central_totals_equal_the_city_totals(day_upload, central, http, platfor
         node_types[n["node_id"]] = n["node_type"]
     want_by_type: dict = {}
     for (node, _t, _g), v in city_rows.items():
-        want_by_type[node_types.get(node, "unregistered")] = want_by_type.get(node_types.get(node, "unregistered"), 0) + v[0]
+        want_by_type[node_types.get(node, "unregistered")] = (
+            want_by_type.get(node_types.get(node, "unregistered"), 0) + v[0]
+        )
     end = time.monotonic() + 20
     got = {}
     while time.monotonic() < end:
@@ -38,13 +41,18 @@ def test_central_totals_equal_the_city_totals(day_upload, central, http, platfor
         if got.get("records") == want_records:
             break
         time.sleep(0.5)
-    evidence.attach_json("feed.json", {"city": {"records": want_records, "grams": want_grams, "by_node_type": want_by_type},
-                                       "central": got})
+    evidence.attach_json(
+        "feed.json",
+        {"city": {"records": want_records, "grams": want_grams, "by_node_type": want_by_type}, "central": got},
+    )
     assert got.get("records") == want_records, (
         f"the central platform shows {got.get('records')} records of {date} for city {city_id}; the city has "
-        f"{want_records} (the feed must carry every accepted record's statistics, without loss or duplicates)")
+        f"{want_records} (the feed must carry every accepted record's statistics, without loss or duplicates)"
+    )
     whole, _, frac = got["weight_kg"].partition(".")
-    assert int(whole) * 1000 + int((frac + "000")[:3]) == want_grams, f"kg differ: central {got['weight_kg']}, city {want_grams} g"
+    assert int(whole) * 1000 + int((frac + "000")[:3]) == want_grams, (
+        f"kg differ: central {got['weight_kg']}, city {want_grams} g"
+    )
     by_type = {t: v["records"] for t, v in got.get("by_node_type", {}).items()}
     assert by_type == want_by_type, f"per node type, central {by_type} != city {want_by_type}"
     evidence.note("“次日06:00前送达”的时限未核对", "the 06:00 next-day deadline is not checked")

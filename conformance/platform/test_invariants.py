@@ -13,6 +13,7 @@
   the whole run, and the day's KPI counts, equal the records acknowledged, each once, on its business day in
   Beijing time, re-sends and corrections included (PLAT-KPI-04; :mod:`conformance.acknowledged`; runs last).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -73,8 +74,9 @@ def _missing_in(ans: dict, expected: list[tuple[str, str, dict]]) -> list[str]:
     used: set[int] = set()
     out = []
     for node, rtype, rec in expected:
-        candidates = [(i, same_record(rec, r)) for i, r in enumerate(shown)
-                      if i not in used and r.get("type") in (None, rtype)]
+        candidates = [
+            (i, same_record(rec, r)) for i, r in enumerate(shown) if i not in used and r.get("type") in (None, rtype)
+        ]
         exact = next((i for i, diff in candidates if not diff), None)
         if exact is not None:
             used.add(exact)
@@ -104,14 +106,18 @@ def test_every_acknowledged_record_is_in_its_trace_answer_in_full(day_upload, ht
         diff = _missing_in(ans, expected[code])
         if diff:
             wrong[code] = diff
-    evidence.note(f"{len(expected)} 个追溯码，逐条核对 {checked} 条已确认记录的全部字段；{len(wrong)} 个应答不符",
-                  f"{len(expected)} trace codes, every field of {checked} acknowledged records checked; "
-                  f"{len(wrong)} answers differ")
+    evidence.note(
+        f"{len(expected)} 个追溯码，逐条核对 {checked} 条已确认记录的全部字段；{len(wrong)} 个应答不符",
+        f"{len(expected)} trace codes, every field of {checked} acknowledged records checked; "
+        f"{len(wrong)} answers differ",
+    )
     evidence.attach_json("differences.json", wrong)
     assert checked, "the simulated day acknowledged no record that issues a trace code"
-    assert not wrong, (f"{len(wrong)} of {len(expected)} trace answers lack or alter acknowledged records (every "
-                       "record of every hop, every field, must be as uploaded), e.g. "
-                       + "; ".join(f"{c}: {', '.join(d[:2])}" for c, d in list(wrong.items())[:3]))
+    assert not wrong, (
+        f"{len(wrong)} of {len(expected)} trace answers lack or alter acknowledged records (every "
+        "record of every hop, every field, must be as uploaded), e.g. "
+        + "; ".join(f"{c}: {', '.join(d[:2])}" for c, d in list(wrong.items())[:3])
+    )
 
 
 @pytest.mark.requirement("PLAT-TRACE-01")
@@ -126,19 +132,25 @@ def test_a_record_is_traceable_as_soon_as_it_is_acknowledged(records, uploader, 
     code = rec["sale_tran_id"]
     before, _a = trace(http, platform.url, code)
     pbefore, _p = trace_page(http, platform.url, code)
-    assert before == 404 and pbefore == 404, f"set-up: {code} is not uploaded yet but answers JSON {before}, page {pbefore}"
+    assert before == 404 and pbefore == 404, (
+        f"set-up: {code} is not uploaded yet but answers JSON {before}, page {pbefore}"
+    )
     a = uploader.upload(node, rtype, [rec], header={"DataDate": d.strftime("%Y%m%d")})
     assert a.verdicts == ["accepted"], f"set-up: {a}"
     status, ans = trace(http, platform.url, code)
     pstatus, html = trace_page(http, platform.url, code)
-    evidence.note(f"上传前 {before}/{pbefore}，上传后 {status}/{pstatus}", f"before the upload {before}/{pbefore}, "
-                  f"after {status}/{pstatus}")
+    evidence.note(
+        f"上传前 {before}/{pbefore}，上传后 {status}/{pstatus}",
+        f"before the upload {before}/{pbefore}, after {status}/{pstatus}",
+    )
     assert status == 200 and isinstance(ans, dict), (
-        f"{code} was acknowledged but its trace answer is still HTTP {status} (a stale answer from before the upload)")
+        f"{code} was acknowledged but its trace answer is still HTTP {status} (a stale answer from before the upload)"
+    )
     weights = [r.get("fields", {}).get("weight") for h in ans.get("chain", []) for r in h.get("records", [])]
     assert "7.431" in weights, f"the trace answer of {code} does not show the uploaded sale: weights {weights}"
     assert pstatus == 200 and "7.431" in html, (
-        f"{code} was acknowledged but the consumer page still answers HTTP {pstatus} without the sale")
+        f"{code} was acknowledged but the consumer page still answers HTTP {pstatus} without the sale"
+    )
 
 
 def _page_text(html: str) -> str:
@@ -182,19 +194,24 @@ def test_consumer_page_shows_every_hop_and_the_stored_test_results(day_upload, h
         shown_fail = shown.count("不")
         shown_pass = len(shown) - shown_fail
         if (shown_pass, shown_fail) != (passed, failed):
-            problems.append(f"{code}: the page shows {shown_pass} 合格 and {shown_fail} 不合格, the stored chain holds "
-                            f"{passed} passed and {failed} failed test results")
-    evidence.note(f"{len(codes)} 个追溯码的网页逐一核对；链中检测结果 合格 {results[0]}、不合格 {results[1]}",
-                  f"the pages of {len(codes)} codes checked; test results in the chains: {results[0]} passed, "
-                  f"{results[1]} failed")
+            problems.append(
+                f"{code}: the page shows {shown_pass} 合格 and {shown_fail} 不合格, the stored chain holds "
+                f"{passed} passed and {failed} failed test results"
+            )
+    evidence.note(
+        f"{len(codes)} 个追溯码的网页逐一核对；链中检测结果 合格 {results[0]}、不合格 {results[1]}",
+        f"the pages of {len(codes)} codes checked; test results in the chains: {results[0]} passed, "
+        f"{results[1]} failed",
+    )
     evidence.attach_json("problems.json", problems)
     assert codes, "the simulated day issued no trace code"
     assert sum(results), "no chain of the day holds a test result: the test results on the page were not exercised"
-    assert not problems, (f"{len(problems)} consumer pages differ from the stored chain: " + "; ".join(problems[:4]))
+    assert not problems, f"{len(problems)} consumer pages differ from the stored chain: " + "; ".join(problems[:4])
 
 
 def _signed_get(profile, key: str, node: str, path: str, now=None) -> dict:
     from simulators.platform.nodeauth import sign
+
     return sign(profile.envelope, key, node, "GET", path, b"", now=now)
 
 
@@ -205,6 +222,7 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
     another node's key, a RequestTime outside the clock window, and a replay of a request that was accepted.
     The correctly signed request is accepted (so the refusals are for the signature, not the request)."""
     from conformance.uploads import envelope
+
     keys = platform.keys
     node, other = sorted(keys)[:2]
     stale = _dt.datetime.now(_dt.UTC) - _dt.timedelta(hours=2)
@@ -212,9 +230,12 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
     # signed GET: the stop-trade fetch
     path = "/api/v1/stoptrade"
     good = _signed_get(profile, keys[node], node, path)
-    cases = {"unsigned": {}, "wrong VerifyCode": {**good, "X-Verify-Code": "0" * 32},
-             "another node's key": _signed_get(profile, keys[other], node, path),
-             "outside the clock window": _signed_get(profile, keys[node], node, path, now=stale)}
+    cases = {
+        "unsigned": {},
+        "wrong VerifyCode": {**good, "X-Verify-Code": "0" * 32},
+        "another node's key": _signed_get(profile, keys[other], node, path),
+        "outside the clock window": _signed_get(profile, keys[node], node, path, now=stale),
+    }
     for what, heads in cases.items():
         got[f"GET {path}: {what}"] = http.get(platform.url + path, headers=heads).status_code
     first = http.get(platform.url + path, headers=good).status_code
@@ -223,8 +244,12 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
     # signed POST: an acknowledgement (of an instruction that need not exist: refusal must come first)
     ack = "/api/v1/stoptrade/999999999/ack"
     from simulators.platform.nodeauth import sign
-    for what, heads in {"unsigned": {}, "another node's key": sign(profile.envelope, keys[other], node, "POST", ack),
-                        "outside the clock window": sign(profile.envelope, keys[node], node, "POST", ack, now=stale)}.items():
+
+    for what, heads in {
+        "unsigned": {},
+        "another node's key": sign(profile.envelope, keys[other], node, "POST", ack),
+        "outside the clock window": sign(profile.envelope, keys[node], node, "POST", ack, now=stale),
+    }.items():
         got[f"POST {ack}: {what}"] = http.post(platform.url + ack, content=b"", headers=heads).status_code
     # upload
     d = records.fresh_day()
@@ -232,12 +257,22 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
     un = records.node_for(rtype)
     rec = records.make(rtype, d)
     date = {"DataDate": d.strftime("%Y%m%d")}
-    ups = {"unsigned": envelope(profile, un, keys[un], rtype, [rec], header=date, omit=("VerifyCode",)),
-           "wrong VerifyCode": envelope(profile, un, keys[un], rtype, [rec], header={**date, "VerifyCode": "0" * 32}),
-           "another node's key": envelope(profile, un, keys[other if other != un else node], rtype, [rec], header=date),
-           "outside the clock window": envelope(profile, un, keys[un], rtype, [rec], header={
-               **date, "RequestTime": (_dt.datetime.now(_dt.UTC) + _dt.timedelta(hours=6)).strftime(
-                   "%Y%m%d%H%M%S") + "000"})}
+    ups = {
+        "unsigned": envelope(profile, un, keys[un], rtype, [rec], header=date, omit=("VerifyCode",)),
+        "wrong VerifyCode": envelope(profile, un, keys[un], rtype, [rec], header={**date, "VerifyCode": "0" * 32}),
+        "another node's key": envelope(profile, un, keys[other if other != un else node], rtype, [rec], header=date),
+        "outside the clock window": envelope(
+            profile,
+            un,
+            keys[un],
+            rtype,
+            [rec],
+            header={
+                **date,
+                "RequestTime": (_dt.datetime.now(_dt.UTC) + _dt.timedelta(hours=6)).strftime("%Y%m%d%H%M%S") + "000",
+            },
+        ),
+    }
     for what, body in ups.items():
         a = uploader.post(body)
         got[f"upload: {what}"] = a.code
@@ -247,13 +282,15 @@ def test_every_node_facing_endpoint_authenticates_every_request(profile, records
     got["upload: replay"] = uploader.post(body).code
     evidence.attach_json("answers.json", got)
     let_in = {k: v for k, v in got.items() if v in (200, "0000") or (isinstance(v, int) and v < 400)}
-    evidence.note(f"{len(got)} 个未正确签名的请求，{len(let_in)} 个被接受", f"{len(got)} badly signed requests, "
-                  f"{len(let_in)} let in")
+    evidence.note(
+        f"{len(got)} 个未正确签名的请求，{len(let_in)} 个被接受",
+        f"{len(got)} badly signed requests, {len(let_in)} let in",
+    )
     assert not let_in, f"node-facing endpoints let badly signed requests in: {let_in}"
     assert all(v is not None for v in got.values()), f"unreadable answers: {got}"
 
 
-EMPTY_QUARTER = "2022Q2"    # no test uploads records of this quarter, and no enterprise count is entered for it
+EMPTY_QUARTER = "2022Q2"  # no test uploads records of this quarter, and no enterprise count is entered for it
 
 
 @pytest.mark.requirement("PLAT-KPI-03", "PLAT-KPI-04")
@@ -282,8 +319,10 @@ def test_rates_with_a_zero_denominator_are_not_computable(records, http, platfor
         cov = g.get("coverage") or {}
         if not cov.get("enterprises"):
             if cov.get("rate") is not None:
-                wrong.append(f"{EMPTY_QUARTER} coverage of {ntype} with enterprises {cov.get('enterprises')!r} = "
-                             f"{cov.get('rate')!r}")
+                wrong.append(
+                    f"{EMPTY_QUARTER} coverage of {ntype} with enterprises {cov.get('enterprises')!r} = "
+                    f"{cov.get('rate')!r}"
+                )
         elif cov.get("rate") is not None:
             rates.append(cov["rate"])
     comp = (q.get("composite") or {}).get("coverage")
@@ -296,13 +335,15 @@ def test_rates_with_a_zero_denominator_are_not_computable(records, http, platfor
 
 @pytest.mark.requirement("PLAT-STOP-02")
 @pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
-def test_stop_trade_listing_shows_what_each_node_fetched_and_acknowledged(day_upload, records, uploader, http,
-                                                                         platform, profile, evidence):
+def test_stop_trade_listing_shows_what_each_node_fetched_and_acknowledged(
+    day_upload, records, uploader, http, platform, profile, evidence
+):
     """After a failed test of a batch of the day, every instruction any node fetches is in the broadcast listing
     addressed to that node with the same batch code; once the node acknowledges it, the listing shows it
     acknowledged, and every instruction not acknowledged shows no acknowledgement."""
     from conformance.platform.test_stoptrade import _fail_test, _holders
     from conformance.queries import broadcasts, stop_ack, stop_pending
+
     cite_day_upload(evidence, day_upload)
     day = day_upload.day
     batch, ws, *_ = _holders(day)[-1]
@@ -328,13 +369,21 @@ def test_stop_trade_listing_shows_what_each_node_fetched_and_acknowledged(day_up
         if i is None:
             wrong.append(f"instruction {iid} fetched by {node} is not listed")
         elif (i.get("node_id"), i.get("batch_code")) != (node, code):
-            wrong.append(f"instruction {iid} fetched by {node} for {code} is listed for {i.get('node_id')} / "
-                         f"{i.get('batch_code')}")
+            wrong.append(
+                f"instruction {iid} fetched by {node} for {code} is listed for {i.get('node_id')} / "
+                f"{i.get('batch_code')}"
+            )
         elif bool(i.get("acked_ms")) != (iid in acked):
-            wrong.append(f"instruction {iid} of {node}: acknowledged {iid in acked}, listed acked_ms {i.get('acked_ms')!r}")
-    evidence.attach_json("fetched-vs-listed.json", {"fetched": {str(k): v for k, v in fetched.items()},
-                                                     "acknowledged": acked, "listing": listing})
-    assert not wrong, "the stop-trade listing differs from what the nodes fetched and acknowledged: " + "; ".join(wrong[:5])
+            wrong.append(
+                f"instruction {iid} of {node}: acknowledged {iid in acked}, listed acked_ms {i.get('acked_ms')!r}"
+            )
+    evidence.attach_json(
+        "fetched-vs-listed.json",
+        {"fetched": {str(k): v for k, v in fetched.items()}, "acknowledged": acked, "listing": listing},
+    )
+    assert not wrong, "the stop-trade listing differs from what the nodes fetched and acknowledged: " + "; ".join(
+        wrong[:5]
+    )
 
 
 #: times of day (Beijing) of the business-day boundary probe, as (day offset, hh, mm, ss): each side of midnight,
@@ -388,9 +437,9 @@ def _boundary_probe(profile, records, uploader) -> list[_dt.date]:
 
 @pytest.mark.requirement("PLAT-KPI-04")
 @pytest.mark.applies(kinds=PLATFORM, needs=("statistics",))
-def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(day_upload, records, uploader,
-                                                                              acknowledged, http, platform, profile,
-                                                                              evidence):
+def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(
+    day_upload, records, uploader, acknowledged, http, platform, profile, evidence
+):
     """Runs last.  The truth is computed from exactly what the harness sent and the platform acknowledged over the
     whole run (every envelope of the simulated day with its re-sends, every upload of every other test, and a probe
     of the business-day boundary in Beijing time with a re-send and a correction): a record answered accepted
@@ -404,8 +453,10 @@ def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(
         ledger.add(node, rtype, recs, a, day_upload.day.date)
     probe = _boundary_probe(profile, records, uploader)
     if not probe:
-        evidence.note("记录的业务日期字段不含时刻：未能检验营业日边界", "no business-date form with a time of day: "
-                      "the business-day boundary was not probed")
+        evidence.note(
+            "记录的业务日期字段不含时刻：未能检验营业日边界",
+            "no business-date form with a time of day: the business-day boundary was not probed",
+        )
     today = _dt.datetime.now(_dt.timezone(_dt.timedelta(hours=8))).strftime("%Y%m%d")
     left_out = sorted(ledger.uncertain | {today})
     dates = sorted((ledger.dates() | {d.strftime("%Y%m%d") for d in probe}) - set(left_out))
@@ -417,8 +468,10 @@ def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(
             cells += 1
             t, g = truth.get(k, [0, 0]), got.get(k, [0, 0, 0])
             if [g[0], g[1]] != t:
-                diff[f"{date}/{'/'.join(k)}"] = {"truth": {"records": t[0], "grams": t[1]},
-                                                 "platform": {"records": g[0], "grams": g[1]}}
+                diff[f"{date}/{'/'.join(k)}"] = {
+                    "truth": {"records": t[0], "grams": t[1]},
+                    "platform": {"records": g[0], "grams": g[1]},
+                }
         status, k = kpis(http, platform.url, date)
         if status != 200 or not isinstance(k, dict):
             kpi_diff[date] = f"HTTP {status} {k!r:.200}"
@@ -426,15 +479,24 @@ def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(
         want = (sum(v[0] for v in truth.values()), len({n for n, _t, _g in truth}))
         seen = ((k.get("timeliness") or {}).get("records"), (k.get("report_rate") or {}).get("reporting"))
         if seen != want:
-            kpi_diff[date] = {"truth": {"records": want[0], "reporting_nodes": want[1]},
-                              "platform": {"records": seen[0], "reporting_nodes": seen[1]}}
-    evidence.attach_json("statistics-vs-acknowledged.json", {"dates": dates, "left_out": left_out, "cells": diff,
-                                                             "kpis": kpi_diff})
-    evidence.note(f"{len(dates)} 个营业日的 {cells} 个统计单元逐一核对；{len(diff)} 个单元、{len(kpi_diff)} 天的 KPI 不符",
-                  f"{cells} statistics cells of {len(dates)} business days checked one by one; {len(diff)} cells and "
-                  f"the KPIs of {len(kpi_diff)} days differ")
+            kpi_diff[date] = {
+                "truth": {"records": want[0], "reporting_nodes": want[1]},
+                "platform": {"records": seen[0], "reporting_nodes": seen[1]},
+            }
+    evidence.attach_json(
+        "statistics-vs-acknowledged.json", {"dates": dates, "left_out": left_out, "cells": diff, "kpis": kpi_diff}
+    )
+    evidence.note(
+        f"{len(dates)} 个营业日的 {cells} 个统计单元逐一核对；{len(diff)} 个单元、{len(kpi_diff)} 天的 KPI 不符",
+        f"{cells} statistics cells of {len(dates)} business days checked one by one; {len(diff)} cells and "
+        f"the KPIs of {len(kpi_diff)} days differ",
+    )
     assert cells, "nothing acknowledged: no statistics cell was judged"
-    assert not diff, (f"{len(diff)} daily statistics cells differ from the records acknowledged (each record once, on "
-                      f"its business day in Beijing time; re-sends and kept-version corrections add nothing), e.g. "
-                      f"{dict(list(diff.items())[:3])}")
-    assert not kpi_diff, f"the KPIs of {len(kpi_diff)} days count other records or nodes: {dict(list(kpi_diff.items())[:3])}"
+    assert not diff, (
+        f"{len(diff)} daily statistics cells differ from the records acknowledged (each record once, on "
+        f"its business day in Beijing time; re-sends and kept-version corrections add nothing), e.g. "
+        f"{dict(list(diff.items())[:3])}"
+    )
+    assert not kpi_diff, (
+        f"the KPIs of {len(kpi_diff)} days count other records or nodes: {dict(list(kpi_diff.items())[:3])}"
+    )

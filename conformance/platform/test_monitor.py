@@ -1,4 +1,5 @@
 """Node monitoring, health and operating logs, and the published interface description."""
+
 from __future__ import annotations
 
 import collections
@@ -15,7 +16,9 @@ PLATFORM = ("city_platform",)
 
 @pytest.mark.requirement("PLAT-MON-01")
 @pytest.mark.applies(kinds=PLATFORM, needs=("node_monitoring",))
-def test_nodes_online_after_contact_and_offline_after_silence(records, uploader, http, platform, capabilities, evidence):
+def test_nodes_online_after_contact_and_offline_after_silence(
+    records, uploader, http, platform, capabilities, evidence
+):
     """A node that just uploaded is online with that upload as its last; a node silent for longer than the
     offline threshold (default 15 min) is offline, and online again after its next upload."""
     offline_after = float(capabilities.capabilities.get("offline_after_s", 900))
@@ -30,19 +33,26 @@ def test_nodes_online_after_contact_and_offline_after_silence(records, uploader,
     assert n.get("last_upload"), f"{node} shows no last upload time: {n}"
 
     if platform.age_contact(silent, offline_after + 60):
-        evidence.note(f"内置平台：节点 {silent} 的最后联系时间在数据库中前移 {offline_after + 60:g} 秒（模拟静默）",
-                      f"builtin: node {silent}'s last contact moved {offline_after + 60:g} s into the past in its database")
+        evidence.note(
+            f"内置平台：节点 {silent} 的最后联系时间在数据库中前移 {offline_after + 60:g} 秒（模拟静默）",
+            f"builtin: node {silent}'s last contact moved {offline_after + 60:g} s into the past in its database",
+        )
     elif offline_after <= 120:
-        evidence.note(f"等待 {offline_after + 5:g} 秒，期间节点 {silent} 不联系平台",
-                      f"waiting {offline_after + 5:g} s without contact from {silent}")
+        evidence.note(
+            f"等待 {offline_after + 5:g} 秒，期间节点 {silent} 不联系平台",
+            f"waiting {offline_after + 5:g} s without contact from {silent}",
+        )
         time.sleep(offline_after + 5)
     else:
-        evidence.partial(f"离线阈值 {offline_after:g} 秒过长，未观察离线状态", f"offline threshold {offline_after:g} s "
-                         "is too long to wait: the offline state was not observed")
+        evidence.partial(
+            f"离线阈值 {offline_after:g} 秒过长，未观察离线状态",
+            f"offline threshold {offline_after:g} s is too long to wait: the offline state was not observed",
+        )
         return
     status, s = node_status(http, platform.url, silent)
     assert status == 200 and s.get("state") == "offline", (
-        f"{silent} has been silent longer than {offline_after:g} s but shows {s!r:.300} (must be offline)")
+        f"{silent} has been silent longer than {offline_after:g} s but shows {s!r:.300} (must be offline)"
+    )
     rt2 = "animal_in_info"
     a = uploader.upload(silent, rt2, [records.make(rt2, d)], header={"DataDate": d.strftime("%Y%m%d")})
     assert a.verdicts == ["accepted"], f"upload not accepted: {a}"
@@ -72,10 +82,11 @@ def test_health_endpoint_and_structured_operating_logs(records, uploader, http, 
     r = http.get(platform.url + path)
     assert r.status_code == 200, f"GET {path} answered {r.status_code}"
     assert r.headers.get("content-type", "").startswith("application/json") and r.json().get("status"), (
-        f"GET {path} must answer a JSON object with a status: {r.text[:200]}")
+        f"GET {path} must answer a JSON object with a status: {r.text[:200]}"
+    )
     lines = platform.log_lines
     if lines is None:
-        log = platform.log_file      # [capabilities] log_file, relative to the statement
+        log = platform.log_file  # [capabilities] log_file, relative to the statement
         if not log:
             evidence.partial("未声明 log_file，无法读取运行日志", "no log_file declared: operating logs not read")
             return
@@ -84,8 +95,9 @@ def test_health_endpoint_and_structured_operating_logs(records, uploader, http, 
     rtype = "market_in_info_base"
     node = records.node_for(rtype)
     ok = uploader.upload(node, rtype, [records.make(rtype, d)], header={"DataDate": d.strftime("%Y%m%d")})
-    bad = uploader.upload(node, rtype, [records.make(rtype, d)], header={"DataDate": d.strftime("%Y%m%d")},
-                          key="0" * 32)
+    bad = uploader.upload(
+        node, rtype, [records.make(rtype, d)], header={"DataDate": d.strftime("%Y%m%d")}, key="0" * 32
+    )
     assert ok.verdicts == ["accepted"] and bad.code not in (None, "0000"), f"set-up: {ok} / {bad}"
 
     def found():
@@ -97,6 +109,7 @@ def test_health_endpoint_and_structured_operating_logs(records, uploader, http, 
                 src = fh.read().decode("utf-8", "replace").splitlines()
         objs = [o for o in _log_objects(src) if o.get("node") == node]
         return objs if len(objs) >= 2 else None
+
     end = time.monotonic() + 5
     objs = found()
     while objs is None and time.monotonic() < end:
@@ -107,8 +120,10 @@ def test_health_endpoint_and_structured_operating_logs(records, uploader, http, 
     assert all(o.get("ts") or o.get("time") for o in objs), f"log lines without a time: {objs[:2]}"
     accepted_line = any(o.get("accepted") == 1 for o in objs)
     refused_line = any(o.get("code") == bad.code for o in objs)
-    assert accepted_line and refused_line, (f"the log must give each envelope's verdict: accepted line {accepted_line}, "
-                                            f"refusal line with code {bad.code} {refused_line}: {objs[:3]}")
+    assert accepted_line and refused_line, (
+        f"the log must give each envelope's verdict: accepted line {accepted_line}, "
+        f"refusal line with code {bad.code} {refused_line}: {objs[:3]}"
+    )
 
 
 _PATH_VALUES = {"code": None, "node_id": None, "instruction_id": "999999999"}
@@ -126,27 +141,38 @@ def test_openapi_describes_every_endpoint_it_serves(records, http, platform, cap
     paths = doc.get("paths", {})
     caps = capabilities.capabilities
     expected = [platform.upload_path]
-    for cap, ps in (("trace_query", ["/api/v1/trace/{code}", "/trace"]),
-                    ("statistics", ["/api/v1/stats/daily", "/api/v1/kpis"]),
-                    ("node_monitoring", ["/api/v1/nodes", "/api/v1/nodes/{node_id}"]),
-                    ("stop_trade_broadcast", ["/api/v1/stoptrade", "/api/v1/stoptrade/{instruction_id}/ack",
-                                              "/api/v1/stoptrade/broadcasts"])):
+    for cap, ps in (
+        ("trace_query", ["/api/v1/trace/{code}", "/trace"]),
+        ("statistics", ["/api/v1/stats/daily", "/api/v1/kpis"]),
+        ("node_monitoring", ["/api/v1/nodes", "/api/v1/nodes/{node_id}"]),
+        (
+            "stop_trade_broadcast",
+            ["/api/v1/stoptrade", "/api/v1/stoptrade/{instruction_id}/ack", "/api/v1/stoptrade/broadcasts"],
+        ),
+    ):
         if caps.get(cap):
             expected += ps
     missing = [p for p in expected if p not in paths]
     assert not missing, f"the interface description lacks endpoints the platform serves: {missing}"
     # any other path parameter (an instruction's or a problem's id, ...) gets a number nobody holds
-    values = collections.defaultdict(lambda: "999999999", {
-        "code": records.trace_code(records.node_for("retail_market_tran_info_summ")),
-        "node_id": records.node_for("retail_market_in_info_base")})
+    values = collections.defaultdict(
+        lambda: "999999999",
+        {
+            "code": records.trace_code(records.node_for("retail_market_tran_info_summ")),
+            "node_id": records.node_for("retail_market_in_info_base"),
+        },
+    )
     wrong = []
     for path, ops in paths.items():
         url = platform.url + path.format_map(values) if "{" in path else platform.url + path
         for method, op in ops.items():
             if method not in ("get", "post"):
                 continue
-            params = {p["name"]: ("20250310" if "[0-9]{8}" in json.dumps(p.get("schema", {})) else "1")
-                      for p in op.get("parameters", []) if p.get("in") == "query" and p.get("required")}
+            params = {
+                p["name"]: ("20250310" if "[0-9]{8}" in json.dumps(p.get("schema", {})) else "1")
+                for p in op.get("parameters", [])
+                if p.get("in") == "query" and p.get("required")
+            }
             resp = http.request(method.upper(), url, params=params, content=b"" if method == "post" else None)
             documented = set(op.get("responses", {}))
             if resp.status_code >= 500 or (resp.status_code in (404, 405) and str(resp.status_code) not in documented):

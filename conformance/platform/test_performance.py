@@ -1,5 +1,6 @@
 """Response times and throughput (recommended requirements; small, bounded samples — the load tests
 (``roucai load``) measure at scale)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,10 +31,15 @@ def test_trace_queries_answer_within_3_seconds(day_upload, http, platform, evide
         assert r.status_code == 200, f"trace {code}: HTTP {r.status_code}"
     times.sort()
     p95 = times[int(len(times) * 0.95) - 1]
-    evidence.note(f"{len(times)} 次查询：中位 {statistics.median(times) * 1000:.1f} ms，p95 {p95 * 1000:.1f} ms，"
-                  f"最大 {times[-1] * 1000:.1f} ms", f"{len(times)} queries: median {statistics.median(times) * 1000:.1f} ms, "
-                  f"p95 {p95 * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
-    assert times[-1] < SIMPLE_QUERY_S, f"the slowest trace query took {times[-1]:.2f} s (must be under {SIMPLE_QUERY_S} s)"
+    evidence.note(
+        f"{len(times)} 次查询：中位 {statistics.median(times) * 1000:.1f} ms，p95 {p95 * 1000:.1f} ms，"
+        f"最大 {times[-1] * 1000:.1f} ms",
+        f"{len(times)} queries: median {statistics.median(times) * 1000:.1f} ms, "
+        f"p95 {p95 * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms",
+    )
+    assert times[-1] < SIMPLE_QUERY_S, (
+        f"the slowest trace query took {times[-1]:.2f} s (must be under {SIMPLE_QUERY_S} s)"
+    )
 
 
 @pytest.mark.requirement("PLAT-PERF-02")
@@ -48,20 +54,26 @@ def test_300_concurrent_users_answered_within_3_seconds(day_upload, platform, ev
     async def crowd() -> list[tuple[int, float]]:
         limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
         async with httpx.AsyncClient(timeout=10, trust_env=False, limits=limits, verify=client_verify()) as c:
+
             async def one(i: int) -> tuple[int, float]:
-                await asyncio.sleep(i * RAMP_S / users)      # the users arrive within RAMP_S, then all wait
+                await asyncio.sleep(i * RAMP_S / users)  # the users arrive within RAMP_S, then all wait
                 t0 = time.perf_counter()
                 r = await c.get(f"{platform.url}/api/v1/trace/{codes[i % len(codes)]}")
                 return r.status_code, time.perf_counter() - t0
+
             return await asyncio.gather(*(one(i) for i in range(users)))
 
     got = asyncio.run(crowd())
     bad = [s for s, _ in got if s != 200]
     slowest = max(t for _, t in got)
-    evidence.note(f"{users} 个并发用户，最慢 {slowest:.2f} 秒，非200答复 {len(bad)} 个",
-                  f"{users} concurrent users: slowest {slowest:.2f} s, {len(bad)} answers not 200")
-    assert not bad and slowest < SIMPLE_QUERY_S, (f"with {users} concurrent users: {len(bad)} failed answers, slowest "
-                                                  f"{slowest:.2f} s (each must be 200 within {SIMPLE_QUERY_S} s)")
+    evidence.note(
+        f"{users} 个并发用户，最慢 {slowest:.2f} 秒，非200答复 {len(bad)} 个",
+        f"{users} concurrent users: slowest {slowest:.2f} s, {len(bad)} answers not 200",
+    )
+    assert not bad and slowest < SIMPLE_QUERY_S, (
+        f"with {users} concurrent users: {len(bad)} failed answers, slowest "
+        f"{slowest:.2f} s (each must be 200 within {SIMPLE_QUERY_S} s)"
+    )
 
 
 @pytest.mark.requirement("PLAT-PERF-03")
@@ -79,7 +91,9 @@ def test_ingest_sustains_100_records_per_second(records, uploader, evidence):
     secs = time.perf_counter() - t0
     errors = sum(100 if a.code != "0000" else a.tally().get("rejected", 0) for a in answers)
     rate = 1000 / secs
-    evidence.note(f"1000 条记录用时 {secs:.2f} 秒（{rate:.0f} 条/秒），错误 {errors} 条",
-                  f"1,000 records in {secs:.2f} s ({rate:.0f} records/s), {errors} errors")
+    evidence.note(
+        f"1000 条记录用时 {secs:.2f} 秒（{rate:.0f} 条/秒），错误 {errors} 条",
+        f"1,000 records in {secs:.2f} s ({rate:.0f} records/s), {errors} errors",
+    )
     assert errors / 1000 < 0.001, f"{errors} of 1,000 records failed (error rate must be under 0.1 %)"
     assert rate >= 100, f"{rate:.0f} records/s (at least 100 records/s with 100 records per envelope)"

@@ -7,6 +7,7 @@ platform declares ``regulator_id`` and ``regulator_key_file`` (a file holding th
 in ``[capabilities]``, with ``problem_discovery = true``; the API is the reference platform's
 (``GET /api/v1/problems``, ``POST /api/v1/problems/detect``, ``/{id}/ack``, ``/{id}/close``: docs/problems.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,6 +35,7 @@ def regulator(platform, capabilities, city):
     if platform.builtin:
         from conformance.platform_under_test import admin
         from simulators.platform.regulators import Regulators
+
         rid = _region_of(city)
         with admin(platform.db) as reg:
             return rid, Regulators(reg.store, reg.secret, reg.profile).register(rid, "一致性测试监管部门")
@@ -45,6 +47,7 @@ def regulator(platform, capabilities, city):
 
 def _signed(client, platform, profile, regulator, path: str, body: bytes = b"", who=None, key=None):
     from simulators.platform.nodeauth import sign
+
     rid, rkey = regulator
     headers = sign(profile.envelope, key or rkey, who or rid, "POST", path, body)
     return client.post(platform.url + path, content=body, headers=headers)
@@ -56,11 +59,13 @@ def problem_day(request, profile, city, capabilities, seed, platform, regulator)
     from conformance.evidence import Evidence
     from conformance.plugin import PLUGIN_NAME
     from conformance.uploads import Uploader
+
     s = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
     ev = Evidence(s.evidence_root, "session-problem-day", s.report_root)
     day = ProblemDay(profile, city, str(capabilities.capabilities.get("city_preset", "tiny")), seed)
-    with httpx.Client(timeout=httpx.Timeout(60.0, connect=5.0), event_hooks=ev.httpx_hooks(), trust_env=False,
-                      verify=client_verify()) as c:
+    with httpx.Client(
+        timeout=httpx.Timeout(60.0, connect=5.0), event_hooks=ev.httpx_hooks(), trust_env=False, verify=client_verify()
+    ) as c:
         up = Uploader(c, profile, platform.url, platform.upload_path, platform.keys)
         for node, rtype, recs in day.envelopes(min(profile.envelope.max_count, 200)):
             a = up.upload(node, rtype, recs, header={"DataDate": day.date})
@@ -78,8 +83,14 @@ def problem_day(request, profile, city, capabilities, seed, platform, regulator)
             cursor = body.get("next_cursor")
             if not cursor:
                 break
-    ev.attach_json("problem-day.json", {"date": day.date, "expected": {k: sorted(v) for k, v in day.expected.items()},
-                                        "flagged": {k: sorted(v) for k, v in found.items()}})
+    ev.attach_json(
+        "problem-day.json",
+        {
+            "date": day.date,
+            "expected": {k: sorted(v) for k, v in day.expected.items()},
+            "flagged": {k: sorted(v) for k, v in found.items()},
+        },
+    )
     return day, found, list(ev.files)
 
 
@@ -155,8 +166,9 @@ def test_certificate_overuse_is_found(problem_day, evidence):
 
 @pytest.mark.requirement("PLAT-PROB-01")
 @pytest.mark.applies(kinds=PLATFORM, needs=NEEDS)
-def test_problem_list_by_district_and_only_a_regulator_closes(problem_day, platform, profile, regulator, http,
-                                                              evidence):
+def test_problem_list_by_district_and_only_a_regulator_closes(
+    problem_day, platform, profile, regulator, http, evidence
+):
     """The silent node's problem is listed under its district (and not under another); a node's key and an
     unsigned request cannot acknowledge or close it; the regulator acknowledges it, cannot close it without a
     note, closes it with one, and the list shows it closed with that note."""
@@ -165,28 +177,37 @@ def test_problem_list_by_district_and_only_a_regulator_closes(problem_day, platf
     node = day.silenced
     prob = found.get("silent-node", {}).get(node)
     assert prob is not None, f"the silenced node {node} is not in the problem list"
-    listed = http.get(platform.url + API, params={"district": node[:6], "kind": "silent-node", "from": day.date,
-                                                  "to": day.date}).json()["problems"]
+    listed = http.get(
+        platform.url + API, params={"district": node[:6], "kind": "silent-node", "from": day.date, "to": day.date}
+    ).json()["problems"]
     assert prob["id"] in [p["id"] for p in listed], "not listed under its own district"
     assert all(p["district"].startswith(node[:6]) for p in listed), "the district filter lets other districts through"
     other = next((c for c in ("659001", "110101") if c != node[:6]), "110101")
-    assert prob["id"] not in [p["id"] for p in http.get(platform.url + API, params={"district": other}).json()["problems"]]
+    assert prob["id"] not in [
+        p["id"] for p in http.get(platform.url + API, params={"district": other}).json()["problems"]
+    ]
     path = f"{API}/{prob['id']}"
     some_node = sorted(platform.keys)[0]
     note = json.dumps({"note": "一致性测试：已核实"}).encode()
-    tries = {"unsigned ack": http.post(platform.url + path + "/ack"),
-             "unsigned close": http.post(platform.url + path + "/close", content=note),
-             "node key ack": _signed(http, platform, profile, regulator, path + "/ack", who=some_node,
-                                     key=platform.keys[some_node]),
-             "node key close": _signed(http, platform, profile, regulator, path + "/close", note, who=some_node,
-                                       key=platform.keys[some_node])}
+    tries = {
+        "unsigned ack": http.post(platform.url + path + "/ack"),
+        "unsigned close": http.post(platform.url + path + "/close", content=note),
+        "node key ack": _signed(
+            http, platform, profile, regulator, path + "/ack", who=some_node, key=platform.keys[some_node]
+        ),
+        "node key close": _signed(
+            http, platform, profile, regulator, path + "/close", note, who=some_node, key=platform.keys[some_node]
+        ),
+    }
     let_in = {k: r.status_code for k, r in tries.items() if r.status_code < 400}
     assert not let_in, f"requests without a regulator's signature changed a problem: {let_in}"
-    if prob["state"] != "open":     # an earlier run against this platform handled it: take another open one
+    if prob["state"] != "open":  # an earlier run against this platform handled it: take another open one
         prob = next((p for ps in found.values() for p in ps.values() if p["state"] == "open"), None)
         if prob is None:
-            evidence.note("当天的问题都已被之前的运行处理：受理与办结未重新测试",
-                          "every problem of the day was handled by an earlier run: acknowledge and close not re-tested")
+            evidence.note(
+                "当天的问题都已被之前的运行处理：受理与办结未重新测试",
+                "every problem of the day was handled by an earlier run: acknowledge and close not re-tested",
+            )
             return
         path = f"{API}/{prob['id']}"
     r = _signed(http, platform, profile, regulator, path + "/ack")
@@ -195,6 +216,11 @@ def test_problem_list_by_district_and_only_a_regulator_closes(problem_day, platf
     assert r.status_code >= 400, "closed without a note"
     r = _signed(http, platform, profile, regulator, path + "/close", note)
     assert r.status_code == 200, f"close: {r.status_code} {r.text[:200]}"
-    now = [p for p in http.get(platform.url + API, params={"state": "closed", "district": prob["district"]}).json()["problems"]
-           if p["id"] == prob["id"]]
+    now = [
+        p
+        for p in http.get(platform.url + API, params={"state": "closed", "district": prob["district"]}).json()[
+            "problems"
+        ]
+        if p["id"] == prob["id"]
+    ]
     assert now and now[0]["note"] == "一致性测试：已核实", "the closed problem and its note are not in the list"

@@ -1,4 +1,5 @@
 """Security: authentication, registration, ownership of records, hostile XML."""
+
 from __future__ import annotations
 
 import re
@@ -45,13 +46,15 @@ def test_uploads_without_the_right_verifycode_are_refused(message_authentication
         problems.append("the refusal reveals the correct VerifyCode")
     assert not problems, "unauthenticated uploads must be refused whole: " + "; ".join(problems)
     assert right.verdicts == ["accepted", "accepted"], (
-        f"the same records, correctly signed, must be accepted as new (nothing of the refused upload stored): {right}")
+        f"the same records, correctly signed, must be accepted as new (nothing of the refused upload stored): {right}"
+    )
 
 
 @pytest.mark.requirement("PLAT-REG-01", "TRAN-ENV-02")
 @pytest.mark.applies(kinds=PLATFORM)
-def test_unregistered_nodes_are_refused_and_the_registry_is_kept(profile, city, records, uploader, http, platform,
-                                                                capabilities, evidence):
+def test_unregistered_nodes_are_refused_and_the_registry_is_kept(
+    profile, city, records, uploader, http, platform, capabilities, evidence
+):
     """A valid node code that is not registered is refused whole (reason 1111, unknown node), whatever key
     it signs with; the registry lists every registered node of the city, each with a key issued."""
     d = records.fresh_day()
@@ -62,7 +65,8 @@ def test_unregistered_nodes_are_refused_and_the_registry_is_kept(profile, city, 
     rec = records.make(rtype, d)
     a = uploader.upload(stranger, rtype, [rec], key=uploader.keys[node], header={"DataDate": d.strftime("%Y%m%d")})
     assert a.status in (401, 403) and a.code == "1111" and not a.verdicts, (
-        f"an envelope from the unregistered node {stranger} must be refused whole with 1111 (HTTP 401/403): {a}")
+        f"an envelope from the unregistered node {stranger} must be refused whole with 1111 (HTTP 401/403): {a}"
+    )
     if capabilities.capabilities.get("node_monitoring"):
         status, doc = nodes(http, platform.url)
         listed = {n["node_id"]: n for n in doc.get("nodes", [])} if status == 200 else {}
@@ -78,8 +82,9 @@ def _unregistered_operator(profile, city, node: str) -> str:
 
 @pytest.mark.requirement("PLAT-REG-01", "PLAT-SEC-02")
 @pytest.mark.applies(kinds=PLATFORM)
-def test_records_naming_unregistered_operators_are_rejected(profile, city, records, uploader, http, platform,
-                                                           capabilities, evidence):
+def test_records_naming_unregistered_operators_are_rejected(
+    profile, city, records, uploader, http, platform, capabilities, evidence
+):
     """In one envelope of a wholesale market: a sale by a registered wholesaler to a registered retailer is
     accepted; a sale whose seller (wholesaler_id, an operator code under the uploading market) is not
     registered, and one whose buyer (retailer_id, under another registered node of the city) is not
@@ -90,16 +95,24 @@ def test_records_naming_unregistered_operators_are_rejected(profile, city, recor
     node = records.node_for(rtype)
     other = records.node_for("retail_market_in_info_base")
     buyer = sorted(records.ops[other])[0]
-    recs = [records.make(rtype, d, retailer_id=buyer),
-            records.make(rtype, d, wholesaler_id=_unregistered_operator(profile, city, node), retailer_id=buyer),
-            records.make(rtype, d, retailer_id=_unregistered_operator(profile, city, other))]
-    evidence.attach_json("operators.json", {"uploading_node": node, "buyer_node": other,
-                                            "records": [{k: r[k] for k in ("wholesaler_id", "retailer_id")}
-                                                        for r in recs]})
+    recs = [
+        records.make(rtype, d, retailer_id=buyer),
+        records.make(rtype, d, wholesaler_id=_unregistered_operator(profile, city, node), retailer_id=buyer),
+        records.make(rtype, d, retailer_id=_unregistered_operator(profile, city, other)),
+    ]
+    evidence.attach_json(
+        "operators.json",
+        {
+            "uploading_node": node,
+            "buyer_node": other,
+            "records": [{k: r[k] for k in ("wholesaler_id", "retailer_id")} for r in recs],
+        },
+    )
     a = uploader.upload(node, rtype, recs, header={"DataDate": date})
     assert a.verdicts == ["accepted", "rejected", "rejected"] and a.reasons[1:] == ["2010", "2010"], (
         f"records naming an operator the platform has not registered (seller under the node, buyer under another "
-        f"registered node) must be rejected with 2010, the registered one accepted: {a}")
+        f"registered node) must be rejected with 2010, the registered one accepted: {a}"
+    )
     if capabilities.capabilities.get("statistics"):
         stored = sum(v[0] for k, v in day_rows(http, platform.url, date).items() if k[1] == rtype)
         assert stored == 1, f"{stored} records stored for {date}; only the one naming registered operators (1) may be"
@@ -120,7 +133,8 @@ def test_a_node_cannot_upload_another_nodes_records(records, uploader, http, pla
     foreign_code = records.make(rtype, d, sale_tran_id=records.trace_code(b_node))
     a = uploader.upload(a_node, rtype, [own, posing, foreign_code], header={"DataDate": date})
     assert a.verdicts == ["accepted", "rejected", "rejected"] and a.reasons[1:] == ["2008", "2008"], (
-        f"records of another node must be rejected with 2008 (not your record), the node's own accepted: {a}")
+        f"records of another node must be rejected with 2008 (not your record), the node's own accepted: {a}"
+    )
     if capabilities.capabilities.get("statistics"):
         stored = sum(v[0] for k, v in day_rows(http, platform.url, date).items() if k[1] == rtype)
         assert stored == 1, f"{stored} records stored for {date}; only the node's own (1) may be"
@@ -133,11 +147,12 @@ def _hostile(profile, node, key, rec) -> dict[str, bytes]:
     lol = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">' for i in range(1, 10))
     return {
         "billion laughs": f'{decl}<!DOCTYPE DataExchangeReq [<!ENTITY l0 "lol">{lol}]>'
-                          + body.replace("<Count>", "<Count>&l9;", 1),
+        + body.replace("<Count>", "<Count>&l9;", 1),
         "external entity (XXE)": f'{decl}<!DOCTYPE DataExchangeReq [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                                 + body.replace("<Count>", "<Count>&x;", 1),
+        + body.replace("<Count>", "<Count>&x;", 1),
         "external DTD": f'{decl}<!DOCTYPE DataExchangeReq SYSTEM "http://127.0.0.1:9/evil.dtd">' + body,
-        "parameter entity": f'{decl}<!DOCTYPE DataExchangeReq [<!ENTITY % p SYSTEM "file:///etc/hostname"> %p;]>' + body,
+        "parameter entity": f'{decl}<!DOCTYPE DataExchangeReq [<!ENTITY % p SYSTEM "file:///etc/hostname"> %p;]>'
+        + body,
         "plain DOCTYPE": f"{decl}<!DOCTYPE DataExchangeReq>" + body,
     }
 
@@ -161,7 +176,7 @@ def test_hostile_xml_is_refused_quickly_without_leaking_internals(profile, recor
             problems.append(f"{what}: took {secs:.1f} s")
         if b"root:" in a.body or _leaks(a.body):
             problems.append(f"{what}: the answer leaks {_leaks(a.body) or 'file content'}")
-    for junk in (b"<DataExchangeReq><NodeId>", b"{\"DataExchangeReq\": [", b"\xff\xfe\x00<"):
+    for junk in (b"<DataExchangeReq><NodeId>", b'{"DataExchangeReq": [', b"\xff\xfe\x00<"):
         a = uploader.post(junk)
         if a.status >= 500 or _leaks(a.body):
             problems.append(f"malformed body {junk!r}: HTTP {a.status}, leaks {_leaks(a.body)}")

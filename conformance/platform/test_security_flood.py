@@ -11,6 +11,7 @@ seconds and hundreds of MiB, small enough not to hurt the machine running the ha
 Each must be refused with a 4xx within 2 s, with an answer under 64 KiB; four record floods sent at once must all be
 refused within 2 s too; the health check and an ordinary signed upload work before and after.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,8 +33,10 @@ def _unsigned(profile, node: str, rtype: str, payload: str, count: int) -> bytes
     spec = profile.envelope
     rt = profile.records.types[rtype]
     now = request_time(spec)
-    head = (f"<NodeId>{node}</NodeId><RequestTime>{now}</RequestTime><VerifyCode>{'0' * 32}</VerifyCode>"
-            f"<Index>{rt.index}</Index><Count>{count}</Count><DataDate>{now[:8]}</DataDate>")
+    head = (
+        f"<NodeId>{node}</NodeId><RequestTime>{now}</RequestTime><VerifyCode>{'0' * 32}</VerifyCode>"
+        f"<Index>{rt.index}</Index><Count>{count}</Count><DataDate>{now[:8]}</DataDate>"
+    )
     return f"{DECLARATION}<{spec.root}>{head}<{spec.payload}>{payload}</{spec.payload}></{spec.root}>".encode()
 
 
@@ -57,7 +60,7 @@ def _send(client: httpx.Client, url: str, body: bytes) -> tuple[int | str, float
         return r.status_code, time.monotonic() - t0, len(r.content)
     except httpx.TimeoutException:
         return "timeout", time.monotonic() - t0, 0
-    except httpx.TransportError as exc:     # a server may close after answering 413 before reading everything
+    except httpx.TransportError as exc:  # a server may close after answering 413 before reading everything
         return f"connection closed ({type(exc).__name__})", time.monotonic() - t0, 0
 
 
@@ -73,7 +76,9 @@ def _healthy(http, platform, profile, records, uploader, capabilities) -> list[s
     except httpx.HTTPError as exc:
         out.append(f"{path}: {type(exc).__name__}")
     d = records.fresh_day()
-    a = uploader.upload(records.node_for(RTYPE), RTYPE, [records.make(RTYPE, d)], header={"DataDate": d.strftime("%Y%m%d")})
+    a = uploader.upload(
+        records.node_for(RTYPE), RTYPE, [records.make(RTYPE, d)], header={"DataDate": d.strftime("%Y%m%d")}
+    )
     if a.verdicts != ["accepted"]:
         out.append(f"an ordinary signed upload was not accepted: {a}")
     return out
@@ -81,8 +86,9 @@ def _healthy(http, platform, profile, records, uploader, capabilities) -> list[s
 
 @pytest.mark.requirement("PLAT-SEC-08", "PLAT-SEC-03")
 @pytest.mark.applies(kinds=PLATFORM)
-def test_bulky_unsigned_envelopes_are_refused_quickly(profile, records, uploader, http, platform, capabilities,
-                                                      evidence):
+def test_bulky_unsigned_envelopes_are_refused_quickly(
+    profile, records, uploader, http, platform, capabilities, evidence
+):
     """A 4 MiB record flood, a 4 MiB field and a 4 MiB NodeId, all unsigned, are each refused (4xx) within 2 s
     with an answer under 64 KiB; four record floods at once are all refused within 2 s; the platform is healthy
     (health check, an ordinary upload accepted) before and after."""
@@ -102,14 +108,19 @@ def test_bulky_unsigned_envelopes_are_refused_quickly(profile, records, uploader
     def one(_i):
         with httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), trust_env=False) as c:
             return _send(c, url, flood)
+
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(one, range(4)))
     seen["four record floods at once"] = [{"status": s, "seconds": round(t, 3)} for s, t, _n in together]
-    slow = [(s, round(t, 1)) for s, t, _n in together
-            if t > MAX_REFUSAL_S or not (isinstance(s, int) and 400 <= s < 500 or str(s).startswith("connection"))]
+    slow = [
+        (s, round(t, 1))
+        for s, t, _n in together
+        if t > MAX_REFUSAL_S or not (isinstance(s, int) and 400 <= s < 500 or str(s).startswith("connection"))
+    ]
     if slow:
         problems.append(f"four record floods at once: {slow} (status, seconds) not refused within {MAX_REFUSAL_S:g} s")
     problems += [f"after: {p}" for p in _healthy(http, platform, profile, records, uploader, capabilities)]
     evidence.attach_json("bulky-unsigned.json", seen)
-    assert not problems, ("bulky unsigned envelopes must be refused cheaply, the platform staying healthy: "
-                          + "; ".join(problems))
+    assert not problems, "bulky unsigned envelopes must be refused cheaply, the platform staying healthy: " + "; ".join(
+        problems
+    )

@@ -9,6 +9,7 @@ image errors had time to run) and the rendered DOM is searched for the markers i
 script elements.  Without Chromium the test is not applicable, with that reason (``scripts/ci-browser.sh``
 installs Debian's package in CI).
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from conformance.queries import trace_page
-from simulators.tls import browser_args     # the run's --ca / --insecure, for Chromium too
+from simulators.tls import browser_args  # the run's --ca / --insecure, for Chromium too
 
 PLATFORM = ("city_platform",)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -55,8 +56,10 @@ class _Injected(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self._in.append(tag)
-        for name, value in attrs:      # an escaped name may sit in a title="…" attribute: that is not flagged
-            if (name == "id" and MARKER.fullmatch(value or "")) or (name.startswith("on") and MARKER.search(value or "")):
+        for name, value in attrs:  # an escaped name may sit in a title="…" attribute: that is not flagged
+            if (name == "id" and MARKER.fullmatch(value or "")) or (
+                name.startswith("on") and MARKER.search(value or "")
+            ):
                 self.found.append(f"<{tag} {name}={value!r}>")
 
     def handle_endtag(self, tag):
@@ -75,10 +78,22 @@ class _Injected(HTMLParser):
 def rendered_dom(url: str, timeout_s: float = 60) -> str:
     """The DOM of ``url`` after headless Chromium ran the page (scripts, image errors) for 3 s of virtual time."""
     with tempfile.TemporaryDirectory(prefix="roucai-chromium-") as profile:
-        cmd = [CHROMIUM, *browser_args(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--virtual-time-budget=3000", f"--user-data-dir={profile}", "--dump-dom", url]
+        cmd = [
+            CHROMIUM,
+            *browser_args(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=3000",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            url,
+        ]
         p = subprocess.run(cmd, capture_output=True, timeout=timeout_s)
     if p.returncode != 0:
         raise RuntimeError(f"chromium exit {p.returncode}: {p.stderr.decode('utf-8', 'replace')[-500:]}")
@@ -97,6 +112,7 @@ def injected(dom: str) -> list[str]:
 
 def _text(dom: str) -> str:
     from html import unescape
+
     return unescape(re.sub(r"<[^>]+>", "", dom))
 
 
@@ -105,12 +121,20 @@ def _upload_hostile_sales(records, uploader, evidence) -> tuple[list[str], list[
     d = records.fresh_day()
     recs = []
     for goods, seller, market in SALES:
-        recs.append(records.make(RTYPE, d, goods_name=PAYLOADS[goods], retailer_name=PAYLOADS[seller],
-                                 retail_market_name=PAYLOADS[market]))
+        recs.append(
+            records.make(
+                RTYPE,
+                d,
+                goods_name=PAYLOADS[goods],
+                retailer_name=PAYLOADS[seller],
+                retail_market_name=PAYLOADS[market],
+            )
+        )
     node = records.node_for(RTYPE)
     a = uploader.upload(node, RTYPE, recs, header={"DataDate": d.strftime("%Y%m%d")})
-    evidence.attach_json("hostile-sales.json", {"node": node, "verdicts": a.verdicts, "reasons": a.reasons,
-                                                "records": recs})
+    evidence.attach_json(
+        "hostile-sales.json", {"node": node, "verdicts": a.verdicts, "reasons": a.reasons, "records": recs}
+    )
     codes, refused = [], []
     for rec, names, v in zip(recs, SALES, a.verdicts or ["refused"] * len(recs)):
         (codes.append(rec["sale_tran_id"]) if v == "accepted" else refused.extend(names))
@@ -125,8 +149,10 @@ def test_hostile_names_do_not_run_on_the_consumer_page(records, uploader, http, 
     title, an attribute or a script element.  A platform may refuse such names at upload (that is safe too);
     if it refuses them all, the page is not observed and the verdict is partial."""
     if CHROMIUM is None:
-        pytest.skip("not applicable: no Chromium installed to render the page (apt-get install chromium); "
-                    "未安装 Chromium，无法在浏览器中检查查询网页")
+        pytest.skip(
+            "not applicable: no Chromium installed to render the page (apt-get install chromium); "
+            "未安装 Chromium，无法在浏览器中检查查询网页"
+        )
     codes, refused = _upload_hostile_sales(records, uploader, evidence)
     problems = []
     shown = set()
@@ -143,17 +169,23 @@ def test_hostile_names_do_not_run_on_the_consumer_page(records, uploader, http, 
             text = _text(dom)
             shown |= {k for k, v in PAYLOADS.items() if v in text}
     accepted = {k for names in SALES for k in names} - set(refused)
-    missing = sorted(accepted - shown - {s[2] for s in SALES})   # market names: a page may show the registry's
+    missing = sorted(accepted - shown - {s[2] for s in SALES})  # market names: a page may show the registry's
     if missing:
         problems.append(f"accepted names not shown as text on any page: {[PAYLOADS[k] for k in missing]}")
     if refused:
-        evidence.note(f"平台在上传时拒收了含 {sorted(refused)} 的记录（安全）", f"the platform refused the records "
-                      f"carrying {sorted(refused)} at upload (safe)")
+        evidence.note(
+            f"平台在上传时拒收了含 {sorted(refused)} 的记录（安全）",
+            f"the platform refused the records carrying {sorted(refused)} at upload (safe)",
+        )
     if not codes:
-        evidence.partial("平台在上传时拒收了全部含恶意名称的记录，网页未被观察",
-                         "the platform refused every record with a hostile name at upload: the page was not observed")
-    assert not problems, ("uploaded text must be shown as text on the consumer page, never run or turned into "
-                          "elements: " + "; ".join(problems[:8]))
+        evidence.partial(
+            "平台在上传时拒收了全部含恶意名称的记录，网页未被观察",
+            "the platform refused every record with a hostile name at upload: the page was not observed",
+        )
+    assert not problems, (
+        "uploaded text must be shown as text on the consumer page, never run or turned into "
+        "elements: " + "; ".join(problems[:8])
+    )
 
 
 def _csp(value: str) -> dict[str, list[str]]:
@@ -202,11 +234,17 @@ def test_html_pages_send_security_headers(records, uploader, http, platform, evi
     unknown = records.trace_code(records.node_for(rtype))
     problems = []
     seen = {}
-    for what, code, lang in (("found", rec["sale_tran_id"], "zh"), ("found", rec["sale_tran_id"], "en"),
-                             ("unknown", unknown, "zh"), ("malformed", "12345", "zh")):
+    for what, code, lang in (
+        ("found", rec["sale_tran_id"], "zh"),
+        ("found", rec["sale_tran_id"], "en"),
+        ("unknown", unknown, "zh"),
+        ("malformed", "12345", "zh"),
+    ):
         r = http.get(platform.url + "/trace", params={"code": code, "lang": lang})
         seen[f"/trace {what} {lang}"] = dict(r.headers)
-        problems += [f"/trace ({what} code, {lang}, HTTP {r.status_code}): {p}" for p in header_problems(r.headers, True)]
+        problems += [
+            f"/trace ({what} code, {lang}, HTTP {r.status_code}): {p}" for p in header_problems(r.headers, True)
+        ]
     for path in ("/", "/docs", "/redoc"):
         r = http.get(platform.url + path)
         if r.status_code == 200 and "text/html" in r.headers.get("content-type", ""):

@@ -5,6 +5,7 @@ Each probe is a malformed, out-of-range or overlong parameter of an interface th
 acknowledgement of instruction ``99999999999999999999999`` among them).  Every answer must be a 4xx; a 5xx, or a
 dropped connection, is a finding.
 """
+
 from __future__ import annotations
 
 import httpx
@@ -64,17 +65,20 @@ def test_bad_parameters_are_answered_4xx(records, http, platform, profile, capab
         status, body = _get(http, platform.url + path, params or None)
         seen.append({"path": path[:80], "params": {k: v[:40] for k, v in params.items()}, "status": status})
         if not 400 <= status < 500:
-            problems.append(f"GET {path[:60]} {({k: v[:20] for k, v in params.items()})}: HTTP "
-                            f"{'dropped' if status == DROPPED else status} {str(body)[:120]!r}")
+            problems.append(
+                f"GET {path[:60]} { ({k: v[:20] for k, v in params.items()}) }: HTTP "
+                f"{'dropped' if status == DROPPED else status} {str(body)[:120]!r}"
+            )
     if caps.get("stop_trade_broadcast"):
         node = records.node_for("retail_market_in_info_base")
         for iid in BAD_IDS:
             path = f"/api/v1/stoptrade/{iid}/ack"
             try:
-                r = http.post(platform.url + path, content=b"",
-                              headers=signed(profile, platform.keys[node], node, "POST", path))
+                r = http.post(
+                    platform.url + path, content=b"", headers=signed(profile, platform.keys[node], node, "POST", path)
+                )
                 status, text = r.status_code, r.text[:120]
-            except httpx.TransportError as exc:     # the server dropped the connection instead of answering
+            except httpx.TransportError as exc:  # the server dropped the connection instead of answering
                 status, text = DROPPED, f"connection dropped ({type(exc).__name__})"
             seen.append({"path": path, "signed_by": node, "status": status})
             if not 400 <= status < 500:

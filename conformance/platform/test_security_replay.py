@@ -8,6 +8,7 @@ within the profile's clock window: refused again, while a freshly signed fetch s
 restart, the replays before a restart are still checked (a replay accepted fails the test); if they are refused the
 test is not applicable, with that reason.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,8 +43,9 @@ def _replays(http, base: str, sent: list[tuple[str, str, dict]], when: str) -> l
 
 @pytest.mark.requirement("PLAT-SEC-10")
 @pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
-def test_signed_requests_cannot_be_replayed_across_a_restart(day_upload, records, uploader, http, platform,
-                                                             profile, evidence):
+def test_signed_requests_cannot_be_replayed_across_a_restart(
+    day_upload, records, uploader, http, platform, profile, evidence
+):
     """A holder's signed fetch and acknowledgement, each accepted once, are refused when replayed, before and
     after the platform restarts (within the clock window); a fresh signed fetch works after the restart."""
     cite_day_upload(evidence, day_upload)
@@ -65,16 +67,20 @@ def test_signed_requests_cannot_be_replayed_across_a_restart(day_upload, records
     problems = _replays(http, platform.url, sent, "before the restart")
     if not platform.can_restart:
         assert not problems, "signed requests must not be accepted twice: " + "; ".join(problems)
-        pytest.skip("not applicable: the capability statement declares no restart_command (replays after a restart "
-                    "not tested; the replays before it were refused) / 能力声明未给出 restart_command，未测重启后的重放")
+        pytest.skip(
+            "not applicable: the capability statement declares no restart_command (replays after a restart "
+            "not tested; the replays before it were refused) / 能力声明未给出 restart_command，未测重启后的重放"
+        )
     else:
         try:
             platform.restart(kill=False)
         except PlatformError as exc:
             pytest.fail(f"the platform did not restart: {exc}", pytrace=False)
         waited = time.monotonic() - t0
-        evidence.note(f"重启用时 {waited:.1f} 秒（时钟窗口 {profile.envelope.window}）",
-                      f"the restart took {waited:.1f} s (clock window {profile.envelope.window})")
+        evidence.note(
+            f"重启用时 {waited:.1f} 秒（时钟窗口 {profile.envelope.window}）",
+            f"the restart took {waited:.1f} s (clock window {profile.envelope.window})",
+        )
         problems += _replays(http, platform.url, sent, "after the restart")
         status, doc = stop_pending(http, platform.url, profile, node, key)
         if status != 200:

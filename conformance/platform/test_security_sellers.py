@@ -4,6 +4,7 @@ The existing ownership test (test_security.py) covers the node fields and trace 
 nobody registered; here the seller *is* registered, but at another node: a retail market uploads sales whose
 seller (``retailer_id``) is an operator registered at another retail-side node of the city.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,7 @@ def _other_node_with_operators(records, node: str) -> str:
 
 @pytest.mark.requirement("PLAT-SEC-02")
 @pytest.mark.applies(kinds=PLATFORM)
-def test_a_node_cannot_name_another_nodes_operator_as_seller(records, uploader, http, platform, capabilities,
-                                                            evidence):
+def test_a_node_cannot_name_another_nodes_operator_as_seller(records, uploader, http, platform, capabilities, evidence):
     """In one envelope of a retail market: a sale by one of its own operators is accepted; sales whose seller is
     an operator registered at another node (two of that node's operators) are rejected (2008 not your record,
     or 2010 operator not registered at this node), and nothing of them is stored."""
@@ -37,13 +37,15 @@ def test_a_node_cannot_name_another_nodes_operator_as_seller(records, uploader, 
     other = _other_node_with_operators(records, node)
     foreign = sorted(records.ops[other])[:2]
     recs = [records.make(RTYPE, d)] + [records.make(RTYPE, d, retailer_id=op) for op in foreign]
-    evidence.attach_json("sellers.json", {"uploading_node": node, "sellers_of": other,
-                                          "sellers": [r["retailer_id"] for r in recs]})
+    evidence.attach_json(
+        "sellers.json", {"uploading_node": node, "sellers_of": other, "sellers": [r["retailer_id"] for r in recs]}
+    )
     a = uploader.upload(node, RTYPE, recs, header={"DataDate": date})
     want = ["accepted"] + ["rejected"] * len(foreign)
     assert a.verdicts == want and all(r in ("2008", "2010") for r in a.reasons[1:]), (
         f"sales naming another node's operator ({other}) as seller must be rejected (2008 or 2010), the node's own "
-        f"accepted: {a}")
+        f"accepted: {a}"
+    )
     if capabilities.capabilities.get("statistics"):
         stored = sum(v[0] for k, v in day_rows(http, platform.url, date).items() if k[1] == RTYPE)
         assert stored == 1, f"{stored} sales stored for {date}; only the node's own (1) may be"

@@ -11,6 +11,7 @@ While they are held, the health check and an ordinary signed upload must be answ
 of the 50 connections must be closed by the platform (or answered, e.g. 408) within 60 s of being opened: the
 reading deadline of common servers (nginx's client_header_timeout and client_body_timeout default to 60 s).
 """
+
 from __future__ import annotations
 
 import selectors
@@ -41,13 +42,16 @@ class SlowClients:
     def open(self) -> None:
         head = f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/xml\r\n"
         self.opened = time.monotonic()
-        plan = [("idle headers", head.encode())] * IDLE_HEADERS + [("trickled headers", head.encode())] * TRICKLE_HEADERS \
+        plan = (
+            [("idle headers", head.encode())] * IDLE_HEADERS
+            + [("trickled headers", head.encode())] * TRICKLE_HEADERS
             + [("partial body", (head + "Content-Length: 65536\r\n\r\n").encode() + b"<" * 1024)] * PARTIAL_BODIES
+        )
         for i, (kind, data) in enumerate(plan):
             try:
                 s = socket.create_connection((self.host, self.port), timeout=5)
                 s.sendall(data)
-            except OSError:         # refused or reset at once (a per-client connection limit): closed, not held
+            except OSError:  # refused or reset at once (a per-client connection limit): closed, not held
                 self.closed_after[f"{kind} #{i}"] = 0.0
                 continue
             s.setblocking(False)
@@ -69,7 +73,7 @@ class SlowClients:
                     continue
                 except OSError:
                     data = b""
-                if not data:            # closed (an answer such as 408 may come first: read on until EOF)
+                if not data:  # closed (an answer such as 408 may come first: read on until EOF)
                     self.closed_after[self.socks[s]] = round(time.monotonic() - self.opened, 1)
                     sel.unregister(s)
             if time.monotonic() >= next_trickle:
@@ -109,8 +113,9 @@ def test_slow_connections_do_not_stop_service(records, uploader, http, platform,
     platform within 60 s."""
     u = urlsplit(platform.url)
     if u.scheme != "http":
-        pytest.skip("not applicable: the slow-connection probe speaks plain HTTP; the platform is reached over "
-                    f"{u.scheme}")
+        pytest.skip(
+            f"not applicable: the slow-connection probe speaks plain HTTP; the platform is reached over {u.scheme}"
+        )
     slow = SlowClients(u.hostname, u.port or 80, platform.upload_path)
     health = str(capabilities.capabilities.get("health_path", "/healthz"))
     problems, timings = [], {}
@@ -124,9 +129,11 @@ def test_slow_connections_do_not_stop_service(records, uploader, http, platform,
             return None if r.status_code == 200 else f"HTTP {r.status_code}"
 
         def upload_ok():
-            a = uploader.upload(records.node_for(RTYPE), RTYPE, [records.make(RTYPE, d)],
-                                header={"DataDate": d.strftime("%Y%m%d")})
+            a = uploader.upload(
+                records.node_for(RTYPE), RTYPE, [records.make(RTYPE, d)], header={"DataDate": d.strftime("%Y%m%d")}
+            )
             return None if a.verdicts == ["accepted"] else str(a)[:200]
+
         for what, fn in (("health check", health_ok), ("ordinary upload", upload_ok)):
             problem, timings[what] = _answered(what, fn)
             if problem:
@@ -135,10 +142,19 @@ def test_slow_connections_do_not_stop_service(records, uploader, http, platform,
     finally:
         slow.close()
     still = sorted(set(slow.socks.values()) - set(slow.closed_after), key=lambda n: int(n.rsplit("#", 1)[1]))
-    evidence.attach_json("slow-connections.json", {"answer_seconds": timings, "closed_after_s": slow.closed_after,
-                                                   "still_open_after_s": CLOSED_WITHIN_S, "still_open": still})
+    evidence.attach_json(
+        "slow-connections.json",
+        {
+            "answer_seconds": timings,
+            "closed_after_s": slow.closed_after,
+            "still_open_after_s": CLOSED_WITHIN_S,
+            "still_open": still,
+        },
+    )
     if still:
         kinds = sorted({n.rsplit(" #", 1)[0] for n in still})
-        problems.append(f"{len(still)} of {IDLE_HEADERS + TRICKLE_HEADERS + PARTIAL_BODIES} slow connections still open after {CLOSED_WITHIN_S:g} s "
-                        f"({', '.join(kinds)})")
+        problems.append(
+            f"{len(still)} of {IDLE_HEADERS + TRICKLE_HEADERS + PARTIAL_BODIES} slow connections still open after {CLOSED_WITHIN_S:g} s "
+            f"({', '.join(kinds)})"
+        )
     assert not problems, "slow connections must not hold the platform: " + "; ".join(problems)

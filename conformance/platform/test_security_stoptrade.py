@@ -6,6 +6,7 @@ held the batch.  Each uploads a correctly signed ``qmarket_detection_info`` nami
 vegetable batch of the simulated day that a wholesale market issued and other nodes received.  The record must
 not be accepted, and no node may get an instruction for any code of the batch.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,11 @@ def _instructed(http, platform, profile, codes: set[str]) -> dict[str, list[str]
     out: dict[str, list[str]] = {}
     for node in sorted(platform.keys):
         status, doc = stop_pending(http, platform.url, profile, node, platform.keys[node])
-        mine = sorted({i["batch_code"] for i in doc.get("instructions", []) if i.get("batch_code") in codes}) \
-            if status == 200 and isinstance(doc, dict) else []
+        mine = (
+            sorted({i["batch_code"] for i in doc.get("instructions", []) if i.get("batch_code") in codes})
+            if status == 200 and isinstance(doc, dict)
+            else []
+        )
         if mine:
             out[node] = mine
     status, listing = broadcasts(http, platform.url)
@@ -41,8 +45,12 @@ def _attackers(records, ws: str, holders: set[str]) -> dict[str, str]:
     canteens = records.by_role.get("canteen", [])
     if canteens:
         out["canteen"] = sorted(canteens)[0]
-    strangers = [n for role in ("wholesale", "retail") for n in sorted(records.by_role.get(role, []))
-                 if n != ws and n not in holders]
+    strangers = [
+        n
+        for role in ("wholesale", "retail")
+        for n in sorted(records.by_role.get(role, []))
+        if n != ws and n not in holders
+    ]
     if strangers:
         out["node that never held the batch"] = strangers[0]
     return out
@@ -50,8 +58,7 @@ def _attackers(records, ws: str, holders: set[str]) -> dict[str, str]:
 
 @pytest.mark.requirement("PLAT-SEC-07")
 @pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
-def test_a_node_without_the_right_cannot_stop_trade(day_upload, records, uploader, http, platform, profile,
-                                                    evidence):
+def test_a_node_without_the_right_cannot_stop_trade(day_upload, records, uploader, http, platform, profile, evidence):
     """A canteen and a node that never held the batch each upload a failed test of a vegetable batch the
     day's wholesale market issued (signed with their own key, naming themselves as the testing market, with a
     reason text of the attacker's choosing): neither record is accepted, and no node gets a stop-trade
@@ -66,20 +73,42 @@ def test_a_node_without_the_right_cannot_stop_trade(day_upload, records, uploade
     problems, answers = [], {}
     for what, node in attackers.items():
         d = records.fresh_day()
-        rec = records.make(RTYPE, d, node=node, batch_id=batch, goods_code=goods, detection_result="0",
-                           result_expl=REASON, detection_date=d.strftime("%Y%m%d"))
+        rec = records.make(
+            RTYPE,
+            d,
+            node=node,
+            batch_id=batch,
+            goods_code=goods,
+            detection_result="0",
+            result_expl=REASON,
+            detection_date=d.strftime("%Y%m%d"),
+        )
         rec.pop("tran_id", None)
         a = uploader.upload(node, RTYPE, [rec], header={"DataDate": d.strftime("%Y%m%d")})
-        answers[what] = {"node": node, "record": rec, "status": a.status, "code": a.code, "verdicts": a.verdicts,
-                         "reasons": a.reasons}
+        answers[what] = {
+            "node": node,
+            "record": rec,
+            "status": a.status,
+            "code": a.code,
+            "verdicts": a.verdicts,
+            "reasons": a.reasons,
+        }
         if a.verdicts == ["accepted"]:
             problems.append(f"the {what} ({node}) had its failed test of batch {batch} accepted")
     after = _instructed(http, platform, profile, codes)
     new = {n: sorted(set(c) - set(before.get(n, []))) for n, c in after.items() if set(c) - set(before.get(n, []))}
-    evidence.attach_json("stop-trade-attack.json", {"batch": batch, "issued_by": ws, "holders": sorted(holders),
-                                                    "codes": sorted(codes), "attempts": answers,
-                                                    "instructed_before": before, "instructed_after": after})
+    evidence.attach_json(
+        "stop-trade-attack.json",
+        {
+            "batch": batch,
+            "issued_by": ws,
+            "holders": sorted(holders),
+            "codes": sorted(codes),
+            "attempts": answers,
+            "instructed_before": before,
+            "instructed_after": after,
+        },
+    )
     if new:
         problems.append(f"stop-trade instructions went out for batch {batch}: {new}")
-    assert not problems, ("only a node whose role may test, for a batch it held, may stop trade: "
-                          + "; ".join(problems))
+    assert not problems, "only a node whose role may test, for a batch it held, may stop trade: " + "; ".join(problems)

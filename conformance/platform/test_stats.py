@@ -1,4 +1,5 @@
 """Statistics and KPIs equal the truth: the simulated day's records, and days whose truth the test makes."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -30,11 +31,16 @@ def test_daily_statistics_and_timeliness_equal_the_truth(day_upload, records, up
         t = truth.get(k, [0, 0])
         g = got.get(k, [0, 0, 0])
         if [g[0], g[1]] != t:
-            diff["/".join(k)] = {"truth": {"records": t[0], "grams": t[1]}, "platform": {"records": g[0], "grams": g[1]}}
+            diff["/".join(k)] = {
+                "truth": {"records": t[0], "grams": t[1]},
+                "platform": {"records": g[0], "grams": g[1]},
+            }
     late = {"/".join(k): v[2] for k, v in got.items() if v[2]}
     evidence.attach_json("statistics-diff.json", diff)
-    assert not diff, (f"{len(diff)} statistics cells differ from the records of the day (each record counts once, "
-                      f"weight = sum of its weight field), e.g. {dict(list(diff.items())[:3])}")
+    assert not diff, (
+        f"{len(diff)} statistics cells differ from the records of the day (each record counts once, "
+        f"weight = sum of its weight field), e.g. {dict(list(diff.items())[:3])}"
+    )
     assert not late, f"records of {day.date} uploaded now are past their deadline, yet counted on time: {late}"
 
     today = _dt.datetime.now(CST).date()
@@ -48,9 +54,13 @@ def test_daily_statistics_and_timeliness_equal_the_truth(day_upload, records, up
     after = {k: v for k, v in day_rows(http, platform.url, date).items() if k[0] == node and k[1] == rtype}
     added = [sum(v[i] for v in after.values()) - sum(v[i] for v in before.values()) for i in range(3)]
     want = [3, sum(grams(r["weight"]) for r in recs), 3]
-    assert added == want, (f"after 3 records of today sent now, the platform added (records, grams, on time) "
-                           f"{tuple(added)}; the truth is {tuple(want)}")
-    evidence.note("平台未发布金额统计：本测试未核对金额", "the platform publishes no amount statistics: amounts not checked")
+    assert added == want, (
+        f"after 3 records of today sent now, the platform added (records, grams, on time) "
+        f"{tuple(added)}; the truth is {tuple(want)}"
+    )
+    evidence.note(
+        "平台未发布金额统计：本测试未核对金额", "the platform publishes no amount statistics: amounts not checked"
+    )
 
 
 @pytest.mark.requirement("PLAT-KPI-02")
@@ -74,7 +84,8 @@ def test_reporting_rate_equals_the_truth(city, records, uploader, http, platform
     evidence.attach_json("report-rate.json", {"senders": senders, "registered": registered, "platform": rr})
     assert (rr["reporting"], rr["nodes"]) == (len(senders), len(registered)) and abs(rr["overall"] - want) < 1e-4, (
         f"reporting rate on {date}: platform says {rr['reporting']}/{rr['nodes']} = {rr['overall']}, truth "
-        f"{len(senders)}/{len(registered)} = {want} (nodes that uploaded ÷ registered nodes)")
+        f"{len(senders)}/{len(registered)} = {want} (nodes that uploaded ÷ registered nodes)"
+    )
     by_role = rr.get("by_role", {})
     wrong = []
     for role in sorted({role_of(t) for t in registered.values()}):
@@ -103,23 +114,55 @@ def _scale_truth(city, sales: list[tuple[str, str, str]]) -> dict:
 def _scale_sales(records, city, d: _dt.date, stall_scales: list, platform_scale, stray_stall: str) -> list:
     """Upload the test's sales of day ``d``; returns the ``(node, seller, stall)`` of the accepted ones."""
     out = []
-    for sc in stall_scales:       # stall scales: the sale names the scale's operator and stall
-        out.append(("retail_market_tran_info_summ", sc.node_code,
-                    records.make("retail_market_tran_info_summ", d, node=sc.node_code, retailer_id=sc.operator_code,
-                                 position_id=sc.stall), (sc.node_code, sc.operator_code, sc.stall)))
-    if stall_scales:              # the same operator at a stall without a scale: uses no scale
+    for sc in stall_scales:  # stall scales: the sale names the scale's operator and stall
+        out.append(
+            (
+                "retail_market_tran_info_summ",
+                sc.node_code,
+                records.make(
+                    "retail_market_tran_info_summ",
+                    d,
+                    node=sc.node_code,
+                    retailer_id=sc.operator_code,
+                    position_id=sc.stall,
+                ),
+                (sc.node_code, sc.operator_code, sc.stall),
+            )
+        )
+    if stall_scales:  # the same operator at a stall without a scale: uses no scale
         sc = stall_scales[0]
-        out.append(("retail_market_tran_info_summ", sc.node_code,
-                    records.make("retail_market_tran_info_summ", d, node=sc.node_code, retailer_id=sc.operator_code,
-                                 position_id=stray_stall), (sc.node_code, sc.operator_code, stray_stall)))
-    if platform_scale is not None:    # a wholesaler's platform scale: any sale by the wholesaler
+        out.append(
+            (
+                "retail_market_tran_info_summ",
+                sc.node_code,
+                records.make(
+                    "retail_market_tran_info_summ",
+                    d,
+                    node=sc.node_code,
+                    retailer_id=sc.operator_code,
+                    position_id=stray_stall,
+                ),
+                (sc.node_code, sc.operator_code, stray_stall),
+            )
+        )
+    if platform_scale is not None:  # a wholesaler's platform scale: any sale by the wholesaler
         # the voucher is the seller's, as the simulated day and Guangzhou's getTranId(comCode) issue it: a dialect
         # whose detail carries no wholesaler_id (guangzhou) names the seller only through it
         op = platform_scale.operator_code
-        out.append(("market_tran_info_detail", platform_scale.node_code,
-                    records.make("market_tran_info_detail", d, node=platform_scale.node_code, wholesaler_id=op,
-                                 tran_id=records.trace_code(platform_scale.node_code, op)),
-                    (platform_scale.node_code, platform_scale.operator_code, "")))
+        out.append(
+            (
+                "market_tran_info_detail",
+                platform_scale.node_code,
+                records.make(
+                    "market_tran_info_detail",
+                    d,
+                    node=platform_scale.node_code,
+                    wholesaler_id=op,
+                    tran_id=records.trace_code(platform_scale.node_code, op),
+                ),
+                (platform_scale.node_code, platform_scale.operator_code, ""),
+            )
+        )
     return out
 
 
@@ -130,8 +173,10 @@ def test_scale_usage_rate_equals_the_truth(city, records, uploader, http, platfo
     a day of their own, and on days of a quarter no other test uses (one sale just after it): the scale usage
     rate of the day and of the quarter = scales used ÷ registered scales, overall and per node, as the sales say."""
     stalls = sorted((s for s in city.scales if s.stall), key=lambda s: (s.node_code, s.stall))
-    flat = sorted((s for s in city.scales if not s.stall and s.node_code in records.by_role.get("wholesale", [])),
-                  key=lambda s: s.id)
+    flat = sorted(
+        (s for s in city.scales if not s.stall and s.node_code in records.by_role.get("wholesale", [])),
+        key=lambda s: s.id,
+    )
     if not stalls and not flat:
         pytest.skip("not applicable: the city registers no scale at a retail stall or a wholesaler")
     taken = {s.stall for s in stalls}
@@ -139,8 +184,11 @@ def test_scale_usage_rate_equals_the_truth(city, records, uploader, http, platfo
     d = records.fresh_day()
     days = {d.strftime("%Y%m%d"): _scale_sales(records, city, d, stalls[:2], flat[0] if flat else None, stray)}
     # the quarter 2023Q4: two days inside (other scales), one day after it (2024-01-01) that must not count
-    q_days = [(_dt.date(2023, 10, 9), stalls[2:3], None), (_dt.date(2023, 12, 29), stalls[3:4], None),
-              (_dt.date(2024, 1, 1), stalls[4:6], flat[1] if len(flat) > 1 else None)]
+    q_days = [
+        (_dt.date(2023, 10, 9), stalls[2:3], None),
+        (_dt.date(2023, 12, 29), stalls[3:4], None),
+        (_dt.date(2024, 1, 1), stalls[4:6], flat[1] if len(flat) > 1 else None),
+    ]
     for qd, sc, fl in q_days:
         days[qd.strftime("%Y%m%d")] = _scale_sales(records, city, qd, sc, fl, stray)
     for date, sales in days.items():
@@ -148,8 +196,10 @@ def test_scale_usage_rate_equals_the_truth(city, records, uploader, http, platfo
             a = uploader.upload(node, rtype, [rec], header={"DataDate": date})
             assert a.verdicts in (["accepted"], ["duplicate"]), f"{rtype} of {node} on {date} not accepted: {a}"
     day = d.strftime("%Y%m%d")
-    checks = {f"date={day}": (dict(date=day), [k for *_, k in days[day]]),
-              "quarter=2023Q4": (dict(quarter="2023Q4"), [k for date in ("20231009", "20231229") for *_, k in days[date]])}
+    checks = {
+        f"date={day}": (dict(date=day), [k for *_, k in days[day]]),
+        "quarter=2023Q4": (dict(quarter="2023Q4"), [k for date in ("20231009", "20231229") for *_, k in days[date]]),
+    }
     wrong, seen = [], {}
     for label, (params, sales) in checks.items():
         truth = _scale_truth(city, sales)
@@ -160,10 +210,14 @@ def test_scale_usage_rate_equals_the_truth(city, records, uploader, http, platfo
             continue
         o = got.get("overall", {})
         want = truth["overall"]
-        if (o.get("used"), o.get("scales")) != tuple(want) or o.get("rate") is None or \
-                abs(o["rate"] - round(want[0] / want[1], 4)) > 1e-4:
-            wrong.append(f"{label}: overall {o.get('used')}/{o.get('scales')} = {o.get('rate')}, truth "
-                         f"{want[0]}/{want[1]}")
+        if (
+            (o.get("used"), o.get("scales")) != tuple(want)
+            or o.get("rate") is None
+            or abs(o["rate"] - round(want[0] / want[1], 4)) > 1e-4
+        ):
+            wrong.append(
+                f"{label}: overall {o.get('used')}/{o.get('scales')} = {o.get('rate')}, truth {want[0]}/{want[1]}"
+            )
         for node, (u, n) in sorted(truth["by_node"].items()):
             g = got.get("by_node", {}).get(node, {})
             if (g.get("used"), g.get("scales")) != (u, n):
@@ -172,7 +226,7 @@ def test_scale_usage_rate_equals_the_truth(city, records, uploader, http, platfo
     assert not wrong, "scale usage rate (scales used ÷ registered scales) differs from the sales: " + "; ".join(wrong)
 
 
-QUARTER = "2023Q3"          # no other test uploads records of this quarter
+QUARTER = "2023Q3"  # no other test uploads records of this quarter
 
 
 @pytest.mark.requirement("PLAT-KPI-03")
@@ -182,8 +236,11 @@ def test_quarterly_coverage_and_node_usage_rates_equal_the_truth(city, records, 
     it): per node type the node usage rate is uploading ÷ registered nodes, the coverage rate registered nodes ÷
     the enterprises to cover (set by the harness on the built-in platform; read from the answer elsewhere),
     and each composite is the mean of the node types' rates."""
-    plan = [("animal_in_info", _dt.date(2023, 7, 1)), ("retail_market_in_info_base", _dt.date(2023, 9, 30)),
-            ("market_in_info_base", _dt.date(2023, 10, 1))]
+    plan = [
+        ("animal_in_info", _dt.date(2023, 7, 1)),
+        ("retail_market_in_info_base", _dt.date(2023, 9, 30)),
+        ("market_in_info_base", _dt.date(2023, 10, 1)),
+    ]
     inside = set()
     for rtype, d in plan:
         node = records.node_for(rtype)
@@ -194,40 +251,62 @@ def test_quarterly_coverage_and_node_usage_rates_equal_the_truth(city, records, 
     registered = defaultdict(list)
     for n in city.nodes:
         registered[n.type].append(n.code)
-    targets = {t: len(v) + i for i, (t, v) in enumerate(sorted(registered.items()))}   # a rate per type
+    targets = {t: len(v) + i for i, (t, v) in enumerate(sorted(registered.items()))}  # a rate per type
     if platform.builtin:
         from conformance.platform_under_test import admin
+
         with admin(platform.db) as reg:
             for t, count in targets.items():
                 reg.set_enterprises(QUARTER, t, count)
     status, got = quarter_kpis(http, platform.url, QUARTER)
-    assert status == 200 and isinstance(got, dict), f"GET /api/v1/kpis/quarter?quarter={QUARTER}: HTTP {status} {got!r:.300}"
+    assert status == 200 and isinstance(got, dict), (
+        f"GET /api/v1/kpis/quarter?quarter={QUARTER}: HTTP {status} {got!r:.300}"
+    )
     by_type = got.get("by_node_type", {})
     if not platform.builtin:
         targets = {t: (by_type.get(t, {}).get("coverage") or {}).get("enterprises") for t in registered}
-        evidence.note("企业覆盖率分母取自平台答复", "the coverage denominators are the platform's own (from its answer)")
+        evidence.note(
+            "企业覆盖率分母取自平台答复", "the coverage denominators are the platform's own (from its answer)"
+        )
     wrong, usage_rates, coverage_rates = [], [], []
     for t, nodes_of_t in sorted(registered.items()):
         up = sum(1 for n in nodes_of_t if n in inside)
         g = by_type.get(t, {})
         u, c = g.get("usage") or {}, g.get("coverage") or {}
         usage_rates.append(up / len(nodes_of_t))
-        if (u.get("uploading"), u.get("registered")) != (up, len(nodes_of_t)) or u.get("rate") is None or \
-                abs(u["rate"] - up / len(nodes_of_t)) > 1e-4:
-            wrong.append(f"{t} usage {u.get('uploading')}/{u.get('registered')} = {u.get('rate')}, truth "
-                         f"{up}/{len(nodes_of_t)}")
+        if (
+            (u.get("uploading"), u.get("registered")) != (up, len(nodes_of_t))
+            or u.get("rate") is None
+            or abs(u["rate"] - up / len(nodes_of_t)) > 1e-4
+        ):
+            wrong.append(
+                f"{t} usage {u.get('uploading')}/{u.get('registered')} = {u.get('rate')}, truth {up}/{len(nodes_of_t)}"
+            )
         ent = targets.get(t)
         if ent:
             coverage_rates.append(len(nodes_of_t) / ent)
-            if c.get("registered") != len(nodes_of_t) or c.get("rate") is None or \
-                    abs(c["rate"] - len(nodes_of_t) / ent) > 1e-4:
-                wrong.append(f"{t} coverage {c.get('registered')}/{c.get('enterprises')} = {c.get('rate')}, truth "
-                             f"{len(nodes_of_t)}/{ent}")
+            if (
+                c.get("registered") != len(nodes_of_t)
+                or c.get("rate") is None
+                or abs(c["rate"] - len(nodes_of_t) / ent) > 1e-4
+            ):
+                wrong.append(
+                    f"{t} coverage {c.get('registered')}/{c.get('enterprises')} = {c.get('rate')}, truth "
+                    f"{len(nodes_of_t)}/{ent}"
+                )
     comp = got.get("composite", {})
     for family, rates in (("usage", usage_rates), ("coverage", coverage_rates)):
         want = round(sum(rates) / len(rates), 4) if rates else None
         if want is not None and (comp.get(family) is None or abs(comp[family] - want) > 1e-3):
             wrong.append(f"composite {family} {comp.get(family)}, truth {want} (mean over node types)")
-    evidence.attach_json("quarter-kpis.json", {"quarter": QUARTER, "uploading_in_quarter": sorted(inside),
-                                               "registered": registered, "enterprises": targets, "platform": got})
+    evidence.attach_json(
+        "quarter-kpis.json",
+        {
+            "quarter": QUARTER,
+            "uploading_in_quarter": sorted(inside),
+            "registered": registered,
+            "enterprises": targets,
+            "platform": got,
+        },
+    )
     assert not wrong, f"{QUARTER} rates differ from the truth: " + "; ".join(wrong)

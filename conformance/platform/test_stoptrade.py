@@ -1,4 +1,5 @@
 """Stop-trade: a failed wholesale test reaches every downstream holder, who fetch and acknowledge it."""
+
 from __future__ import annotations
 
 import time
@@ -38,8 +39,15 @@ def _fail_test(day, records, uploader, batch: str, node: str, tag: str):
     tmpl = next(r["data"] for r in day.records if r["type"] == "qmarket_detection_info" and r["node"] == node)
     d = records.fresh_day().strftime("%Y%m%d")
     goods = next(e["goods_code"] for e in [day.ledger.entries[batch]])
-    rec = {**tmpl, "batch_id": batch, "goods_code": goods, "sample_id": f"DSTOP{tag}{d}",
-           "detection_date": d, "detection_result": "0", "result_expl": "农药残留超标"}
+    rec = {
+        **tmpl,
+        "batch_id": batch,
+        "goods_code": goods,
+        "sample_id": f"DSTOP{tag}{d}",
+        "detection_date": d,
+        "detection_result": "0",
+        "result_expl": "农药残留超标",
+    }
     rec.pop("tran_id", None)
     a = uploader.upload(node, "qmarket_detection_info", [rec], header={"DataDate": d})
     assert a.verdicts == ["accepted"], f"the failed test record was not accepted: {a}"
@@ -48,8 +56,9 @@ def _fail_test(day, records, uploader, batch: str, node: str, tag: str):
 
 @pytest.mark.requirement("PLAT-STOP-01")
 @pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
-def test_failed_test_stops_the_batch_at_every_downstream_holder(day_upload, records, uploader, http, platform,
-                                                              profile, evidence):
+def test_failed_test_stops_the_batch_at_every_downstream_holder(
+    day_upload, records, uploader, http, platform, profile, evidence
+):
     """The simulated day's vegetable batch with the most downstream holders fails its test: every node the
     ledger says received it, directly or through further trades, gets a stop-trade instruction naming a
     code of that batch; no other node does."""
@@ -64,18 +73,28 @@ def test_failed_test_stops_the_batch_at_every_downstream_holder(day_upload, reco
         mine = sorted({i["batch_code"] for i in doc.get("instructions", []) if i["batch_code"] in codes})
         if mine:
             got[node] = mine
-    evidence.attach_json("stop-trade.json", {"batch": batch, "testing_market": ws, "truth_holders": sorted(holders),
-                                             "codes": sorted(codes), "instructed": got})
+    evidence.attach_json(
+        "stop-trade.json",
+        {
+            "batch": batch,
+            "testing_market": ws,
+            "truth_holders": sorted(holders),
+            "codes": sorted(codes),
+            "instructed": got,
+        },
+    )
     missed, extra = sorted(holders - set(got)), sorted(set(got) - holders)
     assert not missed and not extra, (
         f"stop-trade of batch {batch}: holders without an instruction {missed}, instructed non-holders {extra} "
-        f"(truth: {sorted(holders)}); the instruction must reach every node downstream, however many trades away")
+        f"(truth: {sorted(holders)}); the instruction must reach every node downstream, however many trades away"
+    )
 
 
 @pytest.mark.requirement("PLAT-STOP-02")
 @pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
-def test_instructions_are_fetched_acknowledged_and_recorded(day_upload, records, uploader, http, platform,
-                                                           profile, capabilities, evidence):
+def test_instructions_are_fetched_acknowledged_and_recorded(
+    day_upload, records, uploader, http, platform, profile, capabilities, evidence
+):
     """Each holder fetches its instructions and acknowledges them; acknowledged instructions are no longer
     pending, the platform records when each was acknowledged, and a node cannot acknowledge another's.
     One instruction is left unacknowledged: once the platform's alert deadline (capability
@@ -118,9 +137,11 @@ def test_instructions_are_fetched_acknowledged_and_recorded(day_upload, records,
     if unrecorded:
         problems.append(f"no acknowledgement time recorded for {unrecorded}")
     if late is None:
-        evidence.partial(f"告警时限 {deadline:g} 秒过长或指令不足两条，未核对超时未确认告警",
-                         f"alert deadline {deadline:g} s too long to wait for (or fewer than two instructions): "
-                         "the alert for unacknowledged instructions is not checked")
+        evidence.partial(
+            f"告警时限 {deadline:g} 秒过长或指令不足两条，未核对超时未确认告警",
+            f"alert deadline {deadline:g} s too long to wait for (or fewer than two instructions): "
+            "the alert for unacknowledged instructions is not checked",
+        )
     else:
         problems += _overdue_problems(http, platform, profile, late, acked, deadline, evidence)
     assert acked and not problems, "stop-trade acknowledgement: " + "; ".join(problems[:6] or ["nothing acknowledged"])
@@ -148,22 +169,35 @@ def _overdue_problems(http, platform, profile, late, acked, deadline: float, evi
         if flagged and flagged.get("overdue"):
             break
         time.sleep(0.5)
-    evidence.attach_json("stop-trade-overdue.json", {"left_unacknowledged": late, "deadline_s": deadline,
-                                                     "listing": listing})
+    evidence.attach_json(
+        "stop-trade-overdue.json", {"left_unacknowledged": late, "deadline_s": deadline, "listing": listing}
+    )
     out = []
-    if not (flagged and flagged.get("overdue")) or not isinstance(listing.get("overdue"), int) or listing["overdue"] < 1:
-        out.append(f"instruction {late[1]} of {late[0]}, unacknowledged for more than {deadline:g} s, is not flagged "
-                   f"overdue (listing overdue = {listing.get('overdue')!r})")
+    if (
+        not (flagged and flagged.get("overdue"))
+        or not isinstance(listing.get("overdue"), int)
+        or listing["overdue"] < 1
+    ):
+        out.append(
+            f"instruction {late[1]} of {late[0]}, unacknowledged for more than {deadline:g} s, is not flagged "
+            f"overdue (listing overdue = {listing.get('overdue')!r})"
+        )
     items = {i["id"]: i for i in listing.get("instructions", [])}
     for iid in acked:
         i = items.get(iid, {})
-        if i.get("acked_ms") and i.get("created_ms") is not None and \
-                i["acked_ms"] - i["created_ms"] <= deadline * 1000 - 500 and i.get("overdue"):
+        if (
+            i.get("acked_ms")
+            and i.get("created_ms") is not None
+            and i["acked_ms"] - i["created_ms"] <= deadline * 1000 - 500
+            and i.get("overdue")
+        ):
             out.append(f"instruction {iid}, acknowledged within the deadline, is flagged overdue")
     before = listing.get("overdue")
     s, _ = stop_ack(http, platform.url, profile, late[0], platform.keys[late[0]], late[1])
     status, after = broadcasts(http, platform.url)
     if s != 200 or status != 200 or not isinstance(before, int) or after.get("overdue") != before - 1:
-        out.append(f"after acknowledging {late[1]} the alert count went {before!r} -> {after.get('overdue')!r} "
-                   f"(HTTP {s}); it must drop by one")
+        out.append(
+            f"after acknowledging {late[1]} the alert count went {before!r} -> {after.get('overdue')!r} "
+            f"(HTTP {s}); it must drop by one"
+        )
     return out

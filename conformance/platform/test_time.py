@@ -1,4 +1,5 @@
 """The platform's time service: Beijing time with milliseconds, compared with the harness's own clock."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -60,8 +61,10 @@ def test_time_service_gives_beijing_time_with_milliseconds(http, platform, evide
         problems += found
         seen.append({"answer": doc, "harness_before_ms": before, "harness_after_ms": after})
         if instant is not None and not (before - TOLERANCE_MS <= instant <= after + TOLERANCE_MS):
-            problems.append(f"the platform says {doc.get('beijing_time')} ({instant - after:+d} ms from the harness "
-                            f"clock; more than {TOLERANCE_MS} ms: is it Beijing time?)")
+            problems.append(
+                f"the platform says {doc.get('beijing_time')} ({instant - after:+d} ms from the harness "
+                f"clock; more than {TOLERANCE_MS} ms: is it Beijing time?)"
+            )
         time.sleep(0.013)
     evidence.attach_json("time-readings.json", seen)
     if len(seen) == SAMPLES and all(str(s["answer"].get("beijing_time", ""))[-3:] == "000" for s in seen):

@@ -1,4 +1,5 @@
 """Trace queries: the chain of every code of a simulated day equals the simulator's ground truth."""
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,9 @@ def _compare(ans: dict, truth: dict) -> list[str]:
             out.append(f"slaughter intake quarantine ids {sorted(got)} != truth {truth['intake']}")
     origin = [h for h in chain if h.get("kind") == "origin"]
     if truth["origin_region"] and (not origin or origin[-1].get("region_code") != truth["origin_region"]):
-        out.append(f"origin region {origin[-1].get('region_code') if origin else None} != truth {truth['origin_region']}")
+        out.append(
+            f"origin region {origin[-1].get('region_code') if origin else None} != truth {truth['origin_region']}"
+        )
     if not ans.get("complete"):
         out.append("answer says the chain is incomplete")
     return out
@@ -49,17 +52,24 @@ def test_every_code_of_the_day_traces_to_the_truth(day_upload, http, platform, e
     wrong = {}
     for code in sorted(codes):
         status, ans = trace(http, platform.url, code)
-        diff = [f"HTTP {status}"] if status != 200 or not isinstance(ans, dict) else _compare(
-            ans, day_upload.day.truth_of(code))
+        diff = (
+            [f"HTTP {status}"]
+            if status != 200 or not isinstance(ans, dict)
+            else _compare(ans, day_upload.day.truth_of(code))
+        )
         if diff:
             wrong[code] = diff
-    evidence.note(f"查询了模拟日的 {len(codes)} 个追溯码，{len(wrong)} 个与真值不符",
-                  f"queried {len(codes)} trace codes of the simulated day; {len(wrong)} differ from the truth")
+    evidence.note(
+        f"查询了模拟日的 {len(codes)} 个追溯码，{len(wrong)} 个与真值不符",
+        f"queried {len(codes)} trace codes of the simulated day; {len(wrong)} differ from the truth",
+    )
     evidence.attach_json("differences.json", wrong)
     assert codes, "the simulated day issued no trace code"
-    assert not wrong, (f"{len(wrong)} of {len(codes)} trace answers differ from the ground truth (the chain must "
-                       f"follow every uploaded hop back to the intake/origin), e.g. "
-                       + "; ".join(f"{c}: {', '.join(d)}" for c, d in list(wrong.items())[:3]))
+    assert not wrong, (
+        f"{len(wrong)} of {len(codes)} trace answers differ from the ground truth (the chain must "
+        f"follow every uploaded hop back to the intake/origin), e.g. "
+        + "; ".join(f"{c}: {', '.join(d)}" for c, d in list(wrong.items())[:3])
+    )
 
 
 def _page_text(html: str) -> str:
@@ -89,10 +99,12 @@ def test_web_page_and_json_give_the_same_answer(day_upload, http, platform, evid
             problems.append(f"{code}: JSON HTTP {status}, page HTTP {pstatus}")
             continue
         text = _page_text(html)
-        want = [(h["kind"], (h.get("node") or {}).get("name") if h["kind"] != "origin" else h.get("region"))
-                for h in ans["chain"]]
+        want = [
+            (h["kind"], (h.get("node") or {}).get("name") if h["kind"] != "origin" else h.get("region"))
+            for h in ans["chain"]
+        ]
         at = 0
-        for kind, w in want:      # every hop's business (or the origin), in the JSON answer's order
+        for kind, w in want:  # every hop's business (or the origin), in the JSON answer's order
             found = text.find(w, at) if w else at
             if found < 0:
                 problems.append(f"{code}: the page lacks {w!r} ({kind} hop of the JSON answer) after position {at}")
@@ -118,8 +130,14 @@ def test_consumer_answer_shows_what_a_buyer_needs_in_chinese(day_upload, http, p
         _s, ans = trace(http, platform.url, code)
         text = _page_text(html)
         d = rec["sale_date"]
-        want = {"commodity": rec["goods_name"], "stall": rec["position_id"], "market": rec["retail_market_name"],
-                "sale date": f"{d[:4]}-{d[4:6]}-{d[6:]}", "weight": rec["weight"], "unit price": rec["price"]}
+        want = {
+            "commodity": rec["goods_name"],
+            "stall": rec["position_id"],
+            "market": rec["retail_market_name"],
+            "sale date": f"{d[:4]}-{d[4:6]}-{d[6:]}",
+            "weight": rec["weight"],
+            "unit price": rec["price"],
+        }
         hops = ans.get("chain", []) if isinstance(ans, dict) else []
         for h in hops:
             if h["kind"] == "issued" and h.get("records") and h["records"][0]["type"].startswith("market_tran"):
@@ -142,8 +160,10 @@ def test_consumer_answer_shows_what_a_buyer_needs_in_chinese(day_upload, http, p
         problems += [f"{code}: no {k} ({v!r})" for k, v in want.items() if v and v not in text]
         problems += [f"{code}: no Chinese label {lab!r}" for lab in labels if lab not in text]
     evidence.attach_text("page-meat.html", trace_page(http, platform.url, meat)[1])
-    evidence.note("批发检测结果仅在该批次有检测记录时显示；摊位号按 position_id 核对",
-                  "a test result shows only where the batch has a test record; the stall is checked as position_id")
+    evidence.note(
+        "批发检测结果仅在该批次有检测记录时显示；摊位号按 position_id 核对",
+        "a test result shows only where the batch has a test record; the stall is checked as position_id",
+    )
     assert not problems, "the consumer's page must show, in Chinese: " + "; ".join(problems[:8])
 
 
@@ -166,8 +186,10 @@ def test_malformed_and_unknown_codes(profile, records, http, platform, evidence)
         status, ans = trace(http, platform.url, code)
         rules = {f.get("rule", "") for f in ans.get("findings", [])} if isinstance(ans, dict) else set()
         if status != 400 or not isinstance(ans, dict) or ans.get("status") != "invalid" or not rules & expected:
-            problems.append(f"{what} {code}: HTTP {status} {ans!r:.200} (expected 400, status 'invalid' and the "
-                            f"profile's rule {sorted(expected)})")
+            problems.append(
+                f"{what} {code}: HTTP {status} {ans!r:.200} (expected 400, status 'invalid' and the "
+                f"profile's rule {sorted(expected)})"
+            )
         pstatus, _html = trace_page(http, platform.url, code)
         if pstatus >= 500 or pstatus == DROPPED:
             problems.append(f"{what} {code}: the page answered HTTP {pstatus}")
@@ -213,21 +235,26 @@ def test_every_trace_answer_reaches_the_farm_or_the_base(day_upload, http, platf
         if missing:
             wrong[code] = [f"HTTP {status}"] if not text else missing
     pages = {}
-    for code in _sample(day)[:2]:              # a meat sale and a vegetable sale
+    for code in _sample(day)[:2]:  # a meat sale and a vegetable sale
         pstatus, html = trace_page(http, platform.url, code)
         text = _page_text(html) if pstatus == 200 and isinstance(html, str) else ""
         missing = [f"{k} {v}" for k, v in sorted(day.source_of(code).items()) if v not in text]
         if missing:
             pages[code] = [f"page HTTP {pstatus}"] if not text else [f"page lacks {m}" for m in missing]
-    evidence.note(f"核对了 {judged} 个追溯码的源头信息（耳标号段、检疫证号、生产基地编号、产地证明号），{len(wrong)} 个缺失；"
-                  f"网页 {len(pages)} 个缺失",
-                  f"checked the source identifiers (ear-tag range, quarantine certificate, base id, origin certificate) "
-                  f"of {judged} trace codes: {len(wrong)} lack some; pages lacking them: {len(pages)}")
+    evidence.note(
+        f"核对了 {judged} 个追溯码的源头信息（耳标号段、检疫证号、生产基地编号、产地证明号），{len(wrong)} 个缺失；"
+        f"网页 {len(pages)} 个缺失",
+        f"checked the source identifiers (ear-tag range, quarantine certificate, base id, origin certificate) "
+        f"of {judged} trace codes: {len(wrong)} lack some; pages lacking them: {len(pages)}",
+    )
     evidence.attach_json("missing-sources.json", {"json": wrong, "page": pages})
     if judged == 0:
-        pytest.skip("roucai-not-applicable: the city's form carries no source identifier (ear tags, certificates, base id)")
+        pytest.skip(
+            "roucai-not-applicable: the city's form carries no source identifier (ear tags, certificates, base id)"
+        )
     assert not wrong and not pages, (
         f"{len(wrong)} of {judged} trace answers (and {len(pages)} consumer pages) lose the link to the source: the "
         f"answer must carry the ear-tag range and quarantine certificate of the intake, or the base id and origin "
-        f"certificate of the first entry, e.g. " + "; ".join(f"{c}: {', '.join(d)}" for c, d in
-                                                              list({**wrong, **pages}.items())[:3]))
+        f"certificate of the first entry, e.g. "
+        + "; ".join(f"{c}: {', '.join(d)}" for c, d in list({**wrong, **pages}.items())[:3])
+    )

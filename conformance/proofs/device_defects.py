@@ -15,6 +15,7 @@ The catalogue is data: each ``[[defect]]`` names the transform, its parameters, 
 to catch it, and zh/en descriptions.  :func:`load_catalogue` checks every entry (unknown transform or
 parameter, unknown requirement: :class:`DefectError`, a usage error).
 """
+
 from __future__ import annotations
 
 import random
@@ -57,7 +58,7 @@ class Transform:
         self.protocol = protocol
         self.rng = rng
         self.params = params
-        self.applied = 0           #: frames this transform changed, dropped, delayed or answered
+        self.applied = 0  #: frames this transform changed, dropped, delayed or answered
         self.inert = type(self) is Transform
 
     def frame(self, direction: str, frame, msg, now: float):
@@ -71,6 +72,7 @@ class Transform:
 
 
 # -- sale records: every record the scale sends (SELL answer, SALE_EVENT, READ_RECORDS) ------------------
+
 
 def _amount(weight_g: int, price: int) -> int:
     return (weight_g * price + 500) // 1000
@@ -133,8 +135,9 @@ class RecordTime(_Records):
     """Record time shifted by ``hours`` (UTC instead of Beijing time: -8) or ``days``."""
 
     def record(self, r):
-        return replace(r, time=r.time + timedelta(hours=float(self.params.get("hours", 0)),
-                                                  days=float(self.params.get("days", 0))))
+        return replace(
+            r, time=r.time + timedelta(hours=float(self.params.get("hours", 0)), days=float(self.params.get("days", 0)))
+        )
 
 
 class RecordText(_Records):
@@ -149,7 +152,7 @@ class RecordText(_Records):
         elif op == "blank":
             v = ""
         elif op == "mojibake":
-            v = v.encode("utf-8").decode("gb18030", "replace")[:len(v) * 2]
+            v = v.encode("utf-8").decode("gb18030", "replace")[: len(v) * 2]
         return replace(r, **{field: v})
 
 
@@ -158,9 +161,10 @@ class TraceForeignOperator(_Records):
 
     def record(self, r):
         from profiles import load_profile
+
         codes = load_profile().codes
         op = codes.operator_code(r.trace_code[:9], int(self.params["operator_seq"]))
-        return replace(r, trace_code=op + r.trace_code[len(op):])
+        return replace(r, trace_code=op + r.trace_code[len(op) :])
 
 
 class TraceRewound(_Records):
@@ -175,7 +179,7 @@ class TraceRewound(_Records):
         self.armed = False
 
     def host_connected(self, count):
-        if self.codes:               # the host came back after sales: the scale was power-cycled
+        if self.codes:  # the host came back after sales: the scale was power-cycled
             self.armed = True
 
     def record(self, r):
@@ -222,6 +226,7 @@ class ReadSkipsFirst(Transform):
 
 # -- weighing ------------------------------------------------------------------------------------------
 
+
 class WeighAnswer(Transform):
     """WEIGH answers: ``net_plus_division`` (net = gross - tare + e) or ``division_g`` (a fixed division)."""
 
@@ -238,6 +243,7 @@ class WeighAnswer(Transform):
 
 # -- time ----------------------------------------------------------------------------------------------
 
+
 class ClockAnswer(Transform):
     """GET_CLOCK answers shifted by ``hours`` (the RTC kept in UTC)."""
 
@@ -249,6 +255,7 @@ class ClockAnswer(Transform):
 
 
 # -- events --------------------------------------------------------------------------------------------
+
 
 class EventDropped(Transform):
     """SALE_EVENT never reaches the host (the firmware's push is broken; READ_RECORDS still has the sale)."""
@@ -272,16 +279,23 @@ class EventRepeated(Transform):
         if direction == D2H and isinstance(msg, m.SaleEvent):
             self.sent[frame.seq] = msg
             return None
-        if direction == H2D and isinstance(msg, m.Ack) and frame.seq in self.sent \
-                and msg.cmd == self.protocol.commands["SALE_EVENT"].code:
+        if (
+            direction == H2D
+            and isinstance(msg, m.Ack)
+            and frame.seq in self.sent
+            and msg.cmd == self.protocol.commands["SALE_EVENT"].code
+        ):
             again = self.sent.pop(frame.seq)
             self.applied += 1
-            return [(0.0, self.protocol.frame.encode(frame.seq, frame.cmd, frame.payload), "device"),
-                    (float(self.params["after_s"]), self.protocol.encode(again, (frame.seq + 128) % 256), "host")]
+            return [
+                (0.0, self.protocol.frame.encode(frame.seq, frame.cmd, frame.payload), "device"),
+                (float(self.params["after_s"]), self.protocol.encode(again, (frame.seq + 128) % 256), "host"),
+            ]
         return None
 
 
 # -- the line ------------------------------------------------------------------------------------------
+
 
 class CorruptFrames(Transform):
     """Intermittent line errors: each device->host frame, with probability ``p`` (seeded), has one payload
@@ -291,7 +305,7 @@ class CorruptFrames(Transform):
         if direction != D2H or self.rng.random() >= float(self.params["p"]):
             return None
         raw = bytearray(self.protocol.frame.encode(frame.seq, frame.cmd, frame.payload))
-        raw[4] ^= 0x5A               # the CMD byte: covered by the CRC, LEN stays right
+        raw[4] ^= 0x5A  # the CMD byte: covered by the CRC, LEN stays right
         self.applied += 1
         return [(0.0, bytes(raw), "host")]
 
@@ -300,12 +314,17 @@ class LateAnswers(Transform):
     """Each answer (response, ACK, NAK) with probability ``p`` (seeded) is held back ``delay_s``."""
 
     def frame(self, direction, frame, msg, now):
-        if direction != D2H or msg is None or msg.role not in ("response", "control") \
-                or self.rng.random() >= float(self.params["p"]):
+        if (
+            direction != D2H
+            or msg is None
+            or msg.role not in ("response", "control")
+            or self.rng.random() >= float(self.params["p"])
+        ):
             return None
         self.applied += 1
-        return [(float(self.params["delay_s"]), self.protocol.frame.encode(frame.seq, frame.cmd, frame.payload),
-                 "host")]
+        return [
+            (float(self.params["delay_s"]), self.protocol.frame.encode(frame.seq, frame.cmd, frame.payload), "host")
+        ]
 
 
 class NakReason(Transform):
@@ -319,6 +338,7 @@ class NakReason(Transform):
 
 
 # -- identity ------------------------------------------------------------------------------------------
+
 
 class IdentifyCapability(Transform):
     """IDENTIFY reports capability ``key`` as ``value``, or leaves it out (``value`` absent)."""
@@ -336,6 +356,7 @@ class IdentifyCapability(Transform):
 
 # -- commands the firmware mishandles ------------------------------------------------------------------
 
+
 class Swallow(Transform):
     """Command ``wire`` is ACKed but never reaches the scale's logic (the firmware ignores it)."""
 
@@ -352,18 +373,30 @@ class LoadBatchLimit(Transform):
     def frame(self, direction, frame, msg, now):
         if direction == H2D and isinstance(msg, m.LoadBatchRequest):
             self.applied += 1
-            new = replace(msg, limit_g=min(msg.limit_g * int(self.params["factor"]), 2 ** 32 - 1))
+            new = replace(msg, limit_g=min(msg.limit_g * int(self.params["factor"]), 2**32 - 1))
             return [(0.0, self.protocol.encode(new, frame.seq), "device")]
         return None
 
 
 TRANSFORMS: dict[str, type[Transform]] = {
-    "record_amount": RecordAmount, "record_price": RecordPrice, "record_weight": RecordWeight,
-    "record_time": RecordTime, "record_text": RecordText, "trace_foreign_operator": TraceForeignOperator,
-    "trace_rewound": TraceRewound, "batch_swapped": BatchSwapped, "read_skips_first": ReadSkipsFirst,
-    "weigh_answer": WeighAnswer, "clock_answer": ClockAnswer, "event_dropped": EventDropped,
-    "event_repeated": EventRepeated, "corrupt_frames": CorruptFrames, "late_answers": LateAnswers,
-    "nak_reason": NakReason, "identify_capability": IdentifyCapability, "swallow": Swallow,
+    "record_amount": RecordAmount,
+    "record_price": RecordPrice,
+    "record_weight": RecordWeight,
+    "record_time": RecordTime,
+    "record_text": RecordText,
+    "trace_foreign_operator": TraceForeignOperator,
+    "trace_rewound": TraceRewound,
+    "batch_swapped": BatchSwapped,
+    "read_skips_first": ReadSkipsFirst,
+    "weigh_answer": WeighAnswer,
+    "clock_answer": ClockAnswer,
+    "event_dropped": EventDropped,
+    "event_repeated": EventRepeated,
+    "corrupt_frames": CorruptFrames,
+    "late_answers": LateAnswers,
+    "nak_reason": NakReason,
+    "identify_capability": IdentifyCapability,
+    "swallow": Swallow,
     "load_batch_limit": LoadBatchLimit,
 }
 
@@ -373,16 +406,20 @@ def load_catalogue(path: Path | str = CATALOGUE, profile=None) -> dict[str, Devi
     try:
         data = tomllib.loads(Path(path).read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DefectError(f"无法读取设备缺陷目录 {path}：{exc}", f"cannot read the device defect catalogue {path}: {exc}")
+        raise DefectError(
+            f"无法读取设备缺陷目录 {path}：{exc}", f"cannot read the device defect catalogue {path}: {exc}"
+        )
     if profile is None:
         from profiles import load_profile
+
         profile = load_profile()
     known = set(profile.requirements.ids)
     out: dict[str, DeviceDefect] = {}
     for d in data.get("defect", []):
         try:
-            dd = DeviceDefect(d["name"], d["requirement"], d["area"], d["transform"], dict(d.get("params", {})),
-                              d["zh"], d["en"])
+            dd = DeviceDefect(
+                d["name"], d["requirement"], d["area"], d["transform"], dict(d.get("params", {})), d["zh"], d["en"]
+            )
         except KeyError as exc:
             raise DefectError(f"缺陷条目缺少字段 {exc}", f"a defect entry lacks {exc}")
         if dd.name in out:
@@ -390,8 +427,10 @@ def load_catalogue(path: Path | str = CATALOGUE, profile=None) -> dict[str, Devi
         if dd.transform not in TRANSFORMS:
             raise DefectError(f"{dd.name}：未知变换 {dd.transform}", f"{dd.name}: unknown transform {dd.transform}")
         if dd.requirement not in known:
-            raise DefectError(f"{dd.name}：需求编号 {dd.requirement} 不在目录中",
-                              f"{dd.name}: requirement {dd.requirement} is not in the catalogue")
+            raise DefectError(
+                f"{dd.name}：需求编号 {dd.requirement} 不在目录中",
+                f"{dd.name}: requirement {dd.requirement} is not in the catalogue",
+            )
         out[dd.name] = dd
     return out
 

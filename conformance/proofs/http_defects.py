@@ -14,6 +14,7 @@ drawn from the seed or from a hash of the seed and the object, so a run is repro
 :func:`make_transform` builds the transformation of a catalogue entry; :func:`load_catalogue` reads the
 catalogue (:class:`HttpDefect`: name, zh/en, the requirement expected to catch it, suite, side, transform, params).
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,9 +41,9 @@ class HttpDefect:
     name: str
     zh: str
     en: str
-    breaks: str          #: the requirement a test must fail on
-    suite: str           #: the suite expected to catch it
-    side: str            #: platform: the proxy fronts the platform under test; node: it carries a node's uplink
+    breaks: str  #: the requirement a test must fail on
+    suite: str  #: the suite expected to catch it
+    side: str  #: platform: the proxy fronts the platform under test; node: it carries a node's uplink
     transform: str
     params: dict = field(default_factory=dict)
 
@@ -56,8 +57,9 @@ def load_catalogue() -> dict[str, HttpDefect]:
             raise ValueError(f"defect {name}: unknown transform {d['transform']!r}")
         if d["side"] not in SIDES:
             raise ValueError(f"defect {name}: side must be one of {SIDES}")
-        out[name] = HttpDefect(name, d["zh"], d["en"], d["breaks"], d["suite"], d["side"], d["transform"],
-                               dict(d.get("params", {})))
+        out[name] = HttpDefect(
+            name, d["zh"], d["en"], d["breaks"], d["suite"], d["side"], d["transform"], dict(d.get("params", {}))
+        )
     return out
 
 
@@ -69,8 +71,10 @@ def make_transform(name: str, seed: int, keys: dict[str, str]):
         return TRANSFORMS[d.transform](d.params, random.Random(seed), keys, seed)
     if name in TRANSFORMS:
         return TRANSFORMS[name]({}, random.Random(seed), keys, seed)
-    raise ProxyError(f"未知的缺陷「{name}」，可选：{', '.join(sorted(cat))}",
-                     f"unknown defect {name!r}; known: {', '.join(sorted(cat))}")
+    raise ProxyError(
+        f"未知的缺陷「{name}」，可选：{', '.join(sorted(cat))}",
+        f"unknown defect {name!r}; known: {', '.join(sorted(cat))}",
+    )
 
 
 TRANSFORMS: dict[str, type] = {}
@@ -81,6 +85,7 @@ def transform(name: str):
         cls.name = name
         TRANSFORMS[name] = cls
         return cls
+
     return reg
 
 
@@ -123,7 +128,7 @@ class _TraceJson(Transform):
         doc = _doc(reply)
         if not isinstance(doc, dict) or doc.get("status") != "found":
             return reply
-        code = ex.path[len(TRACE_JSON):]
+        code = ex.path[len(TRACE_JSON) :]
         if not self.picks(code, int(self.params.get("every", 1))):
             return reply
         return reply.with_json(self.change(code, doc))
@@ -166,7 +171,7 @@ class TraceTruncate(_TraceJson):
 
     def change(self, code, doc):
         if isinstance(doc.get("chain"), list):
-            doc["chain"] = doc["chain"][:int(self.params.get("n", 3))]
+            doc["chain"] = doc["chain"][: int(self.params.get("n", 3))]
         return doc
 
 
@@ -297,7 +302,7 @@ class PageTestResultFlipped(_Page):
 class _Rows(Transform):
     """Base of the transformations of daily statistics rows (``GET /api/v1/stats/daily``)."""
 
-    empty_too = False   #: whether :meth:`change` also sees a day without rows (a transformation that adds rows)
+    empty_too = False  #: whether :meth:`change` also sees a day without rows (a transformation that adds rows)
 
     def response(self, ex, reply):
         if ex.method != "GET" or ex.path != "/api/v1/stats/daily" or reply.status != 200:
@@ -354,7 +359,7 @@ class StatsCountResends(_Rows):
 
     def __init__(self, *a):
         super().__init__(*a)
-        self.extra: dict[tuple[str, str, str, str], list[int]] = {}     # (date, node, type, goods) -> [n, grams]
+        self.extra: dict[tuple[str, str, str, str], list[int]] = {}  # (date, node, type, goods) -> [n, grams]
 
     def response(self, ex, reply):
         if ex.method == "POST" and ex.path in UPLOAD_PATHS and reply.status == 200:
@@ -368,7 +373,9 @@ class StatsCountResends(_Rows):
                 continue
             f = rec.record
             goods = f.get("goods_code") or f.get("meat_code") or ""
-            cell = self.extra.setdefault((header.get("DataDate", ""), header.get("NodeId", ""), rec.type, goods), [0, 0])
+            cell = self.extra.setdefault(
+                (header.get("DataDate", ""), header.get("NodeId", ""), rec.type, goods), [0, 0]
+            )
             cell[0] += 1
             cell[1] += _grams(f.get("weight"))
 
@@ -382,7 +389,6 @@ class StatsCountResends(_Rows):
         return doc
 
 
-
 @transform("stats-apply-corrections")
 class StatsApplyCorrections(StatsCountResends):
     """A re-sent record with the same trace code and another weight (a correction, answered ``duplicate``: the stored
@@ -391,10 +397,11 @@ class StatsApplyCorrections(StatsCountResends):
 
     def __init__(self, *a):
         super().__init__(*a)
-        self.kept: dict[tuple[str, str, str], int] = {}     # (node, type, code) -> grams of the stored version
+        self.kept: dict[tuple[str, str, str], int] = {}  # (node, type, code) -> grams of the stored version
 
     def _note(self, ex, reply):
         from conformance.simday import OWN_CODE
+
         for header, rec, verdict in _answered_records(ex, reply):
             f = rec.record
             code = f.get(OWN_CODE.get(rec.type, ""))
@@ -432,6 +439,7 @@ class KpiCountResends(StatsCountResends):
             t["overall"] = round((t.get("on_time") or 0) / t["records"], 4)
         return reply.with_json(doc)
 
+
 class _StatsDayMoved(_Rows):
     """Base of the transformations that count accepted records on another day than their business day:
     :meth:`to_day` maps a record's business day (yyyyMMdd, and the parts of its business-date value) to the day
@@ -441,7 +449,7 @@ class _StatsDayMoved(_Rows):
 
     def __init__(self, *a):
         super().__init__(*a)
-        self.moved: list[tuple[str, str, tuple[str, str, str], int]] = []   # (from day, to day, cell, grams)
+        self.moved: list[tuple[str, str, tuple[str, str, str], int]] = []  # (from day, to day, cell, grams)
 
     def response(self, ex, reply):
         if _is_upload(ex) and reply.status == 200:
@@ -454,6 +462,7 @@ class _StatsDayMoved(_Rows):
 
     def _note(self, ex, reply):
         from profiles.records import parse_date_form
+
         types = _profile().records.types
         for header, rec, verdict in _answered_records(ex, reply):
             rt = types.get(rec.type)
@@ -478,8 +487,16 @@ class _StatsDayMoved(_Rows):
             sign = -1 if date == frm else 1
             r = rows.get(cell)
             if r is None:
-                r = rows[cell] = {"node_id": cell[0], "node_type": None, "type": cell[1], "goods_code": cell[2] or None,
-                                  "goods_name": None, "records": 0, "weight_kg": "0.000", "on_time": 0}
+                r = rows[cell] = {
+                    "node_id": cell[0],
+                    "node_type": None,
+                    "type": cell[1],
+                    "goods_code": cell[2] or None,
+                    "goods_name": None,
+                    "records": 0,
+                    "weight_kg": "0.000",
+                    "on_time": 0,
+                }
             r["records"] += sign
             r["weight_kg"] = _kg(max(0, _grams(r.get("weight_kg")) + sign * g))
         doc["rows"] = [r for r in rows.values() if r["records"] > 0]
@@ -494,6 +511,7 @@ class StatsDayUtc(_StatsDayMoved):
 
     def to_day(self, day, parts):
         import datetime as dt
+
         if "h" not in parts or int(parts["h"]) >= 8:
             return None
         return (dt.datetime.strptime(day, "%Y%m%d") - dt.timedelta(days=1)).strftime("%Y%m%d")
@@ -506,6 +524,7 @@ class StatsDayOfUpload(_StatsDayMoved):
 
     def to_day(self, day, parts):
         import datetime as dt
+
         return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).strftime("%Y%m%d")
 
 
@@ -549,6 +568,7 @@ class _Rates(Transform):
             if isinstance(x, list):
                 return [walk(v) for v in x]
             return x
+
         return reply.with_json(walk(doc))
 
     def leaf(self, key: str, value):
@@ -588,6 +608,7 @@ class TimeUtc(Transform):
         if not isinstance(doc, dict) or "epoch_ms" not in doc:
             return reply
         import datetime as dt
+
         ms = int(doc["epoch_ms"])
         t = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
         doc["beijing_time"] = t.strftime("%Y%m%d%H%M%S") + f"{ms % 1000:03d}"
@@ -607,6 +628,7 @@ class MonitorOnlineAsOffline(Transform):
         def fix(n):
             if isinstance(n, dict) and n.get("state") == "online":
                 n["state"] = "offline"
+
         if isinstance(doc, dict) and isinstance(doc.get("nodes"), list):
             for n in doc["nodes"]:
                 fix(n)
@@ -667,6 +689,7 @@ class StopBroadcastWrongNode(Transform):
 @lru_cache(maxsize=1)
 def _profile():
     from profiles import load_profile
+
     return load_profile()
 
 
@@ -682,7 +705,7 @@ def _fmt(body: bytes) -> str:
 class DuplicateAsAccepted(Transform):
     """A re-sent record is answered ``accepted`` (reason 0000) instead of ``duplicate`` (it is still stored once)."""
 
-    turned = ("duplicate",)     #: the verdicts answered ``accepted`` instead (a subclass may name others)
+    turned = ("duplicate",)  #: the verdicts answered ``accepted`` instead (a subclass may name others)
 
     def response(self, ex, reply):
         if not _is_upload(ex) or reply.status != 200:
@@ -717,17 +740,28 @@ class AckThenLose(Transform):
         if (self.n + self.seed) % int(self.params.get("every", 7)):
             return ex
         body = spec.build_response(spec.respond(res), _fmt(ex.body))
-        return Reply(200, [("content-type", "application/xml; charset=utf-8" if _fmt(ex.body) == "xml"
-                            else "application/json; charset=utf-8")], body)
+        return Reply(
+            200,
+            [
+                (
+                    "content-type",
+                    "application/xml; charset=utf-8" if _fmt(ex.body) == "xml" else "application/json; charset=utf-8",
+                )
+            ],
+            body,
+        )
 
 
 # --- uploads: requests re-signed --------------------------------------------------------------------------------
-def _resign(ex: Exchange, keys: dict, *, records=None, header: dict | None = None, now: bool = False) -> Exchange | None:
+def _resign(
+    ex: Exchange, keys: dict, *, records=None, header: dict | None = None, now: bool = False
+) -> Exchange | None:
     """``ex`` rebuilt and signed with its node's key: ``records`` instead of the parsed ones, ``header`` values over
     the parsed ones, a fresh RequestTime if ``now``.  ``None`` when the body cannot be parsed or the key is unknown."""
     import datetime as dt
 
     from profiles.envelope import beijing, format_request_time, payload_digest
+
     p = _profile()
     spec = p.envelope
     res = spec.parse(ex.body, validate_records=False)
@@ -741,19 +775,27 @@ def _resign(ex: Exchange, keys: dict, *, records=None, header: dict | None = Non
     if now:
         h["RequestTime"] = format_request_time(beijing(dt.datetime.now(dt.UTC), spec.utc_offset))
     digest = payload_digest((res.record_type, r) for r in recs)
-    h["VerifyCode"] = spec.verify_code(keys[node], h["NodeId"], h["RequestTime"], h["Index"], h["Count"],
-                                       h["DataDate"], digest)
+    h["VerifyCode"] = spec.verify_code(
+        keys[node], h["NodeId"], h["RequestTime"], h["Index"], h["Count"], h["DataDate"], digest
+    )
     rt = res.record_type
     if _fmt(ex.body) == "json":
-        body = json.dumps({spec.root: {**h, spec.payload: {rt: recs}}}, ensure_ascii=False,
-                          separators=(",", ":")).encode("utf-8")
+        body = json.dumps(
+            {spec.root: {**h, spec.payload: {rt: recs}}}, ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
     else:
         from profiles.records import _escape
-        heads = "".join(f"<{k}>{_escape(h[k])}</{k}>" for k in ("NodeId", "RequestTime", "VerifyCode", "Index",
-                                                                    "Count", "DataDate") if k in h)
+
+        heads = "".join(
+            f"<{k}>{_escape(h[k])}</{k}>"
+            for k in ("NodeId", "RequestTime", "VerifyCode", "Index", "Count", "DataDate")
+            if k in h
+        )
         inner = "".join(p.records.record_xml(rt, r) for r in recs)
-        body = (f'<?xml version="1.0" encoding="UTF-8"?><{spec.root}>{heads}<{spec.payload}>{inner}'
-                f"</{spec.payload}></{spec.root}>").encode()
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><{spec.root}>{heads}<{spec.payload}>{inner}'
+            f"</{spec.payload}></{spec.root}>"
+        ).encode()
     return Exchange(ex.method, ex.path, ex.query, list(ex.headers), body)
 
 
@@ -809,6 +851,7 @@ class SignedEndpointsOpen(Transform):
         if node not in self.keys:
             return ex
         from simulators.platform.nodeauth import sign
+
         for k, v in sign(_profile().envelope, self.keys[node], node, ex.method, ex.target, ex.body).items():
             ex.set_header(k, v)
         return ex
@@ -850,6 +893,7 @@ class NodeDropsField(Transform):
             f = name if name in out[0] else next(iter(out[0]))
             out[0].pop(f, None)
             return out
+
         return _resign(ex, self.keys, records=recs) or ex
 
 
@@ -862,6 +906,7 @@ class NodeHeaderShifted(Transform):
         if not _is_upload(ex):
             return ex
         import datetime as dt
+
         res = _profile().envelope.parse(ex.body, validate_records=False)
         h = dict(res.header)
         which = self.params.get("header", "RequestTime")
@@ -869,9 +914,12 @@ class NodeHeaderShifted(Transform):
             if which == "RequestTime":
                 t = dt.datetime.strptime(h["RequestTime"][:14], "%Y%m%d%H%M%S")
                 h["RequestTime"] = (t + dt.timedelta(hours=float(self.params.get("hours", -8)))).strftime(
-                    "%Y%m%d%H%M%S") + h["RequestTime"][14:]
+                    "%Y%m%d%H%M%S"
+                ) + h["RequestTime"][14:]
             elif which == "DataDate":
-                h["DataDate"] = (dt.datetime.strptime(h["DataDate"], "%Y%m%d") - dt.timedelta(days=1)).strftime("%Y%m%d")
+                h["DataDate"] = (dt.datetime.strptime(h["DataDate"], "%Y%m%d") - dt.timedelta(days=1)).strftime(
+                    "%Y%m%d"
+                )
             elif which == "Count":
                 h["Count"] = str(int(h["Count"]) + 1)
         except (KeyError, ValueError):
@@ -896,8 +944,11 @@ class NodeLosesRetry(Transform):
         node = res.header.get("NodeId") or ""
         if node in self.failed and res.records:
             self.failed.discard(node)
-            return Reply(200, [("content-type", "application/xml; charset=utf-8")],
-                         spec.build_response(spec.respond(res), _fmt(ex.body)))
+            return Reply(
+                200,
+                [("content-type", "application/xml; charset=utf-8")],
+                spec.build_response(spec.respond(res), _fmt(ex.body)),
+            )
         return ex
 
     def response(self, ex, reply):
@@ -924,6 +975,7 @@ class _NodeRecordEdit(Transform):
             out = [dict(r.record) for r in res.records]
             changed.extend(rec for rec in out if self.edit(rec))
             return out
+
         out = _resign(ex, self.keys, records=recs)
         return out if out is not None and changed else ex
 
@@ -980,6 +1032,7 @@ class NodeStaleCommodityName(Transform):
                         self.seen.add((code_f, code))
                 out.append(rec)
             return out
+
         out = _resign(ex, self.keys, records=recs)
         return out if out is not None and changed else ex
 
@@ -1010,6 +1063,7 @@ class NodeSaleWeightRounded(Transform):
                         changed.append(r.type)
                 out.append(rec)
             return out
+
         out = _resign(ex, self.keys, records=recs)
         return out if out is not None and changed else ex
 

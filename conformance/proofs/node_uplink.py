@@ -12,6 +12,7 @@ on to the node.  The exit status is the node's.  As a capability statement's sta
 
 Exit 2 for a usage error (unknown defect, unreadable configuration), with one bilingual line on stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def relay(sig, _frame):
         node.send_signal(sig)
+
     signal.signal(signal.SIGTERM, relay)
     signal.signal(signal.SIGINT, relay)
     try:

@@ -6,6 +6,7 @@
   platform refuses, is answered as done (a platform that checks the signature but not that the signer is a
   regulator).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,5 +38,8 @@ class ProblemsNodeKeyAccepted(Transform):
         if ex.method != "POST" or not m or reply.status != 401 or ex.header("X-Node-Id") not in self.keys:
             return reply
         state = "acknowledged" if m.group(2) == "ack" else "closed"
-        return Reply(200, [("content-type", "application/json")],
-                     json.dumps({"id": int(m.group(1)), "state": state}).encode("utf-8"))
+        return Reply(
+            200,
+            [("content-type", "application/json")],
+            json.dumps({"id": int(m.group(1)), "state": state}).encode("utf-8"),
+        )

@@ -17,6 +17,7 @@ has a timeout (:data:`TIMEOUT`); an unreachable target is answered 502 with a bi
 Bodies are read whole (every transform needs the whole document), so memory per exchange is bounded by
 ``MAX_BODY``.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,21 +31,30 @@ import httpx
 
 from profiles.errors import RoucaiError
 from simulators.keysfile import KeysFileError, read_keys
-from simulators.platform.webguard import BODY_TIMEOUT_S   # the platform's own body deadline
+from simulators.platform.webguard import BODY_TIMEOUT_S  # the platform's own body deadline
 
 #: twice the largest body a platform test sends (16 MiB + a little, TRAN-ENC-03): the target, not the proxy, must
 #: be the one that refuses it, or a clean proxy would not be transparent
 MAX_BODY = 32 * 1024 * 1024
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 #: hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy recomputes
-_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
-        b"host", b"content-length"}
+_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"te",
+    b"trailer",
+    b"transfer-encoding",
+    b"upgrade",
+    b"host",
+    b"content-length",
+}
 
 
 class ProxyError(RoucaiError):
     """A usage error of the proxy (bad listen address, unknown defect, unreadable keys): exit 2."""
 
-    def __str__(self) -> str:      # both languages: it ends up in verdicts and logs read by either reader
+    def __str__(self) -> str:  # both languages: it ends up in verdicts and logs read by either reader
         return f"{self.zh} / {self.en}"
 
 
@@ -87,8 +97,11 @@ class Reply:
 
 
 def _error(status: int, zh: str, en: str) -> Reply:
-    return Reply(status, [("content-type", "application/json")],
-                 json.dumps({"error": {"zh": zh, "en": en}}, ensure_ascii=False).encode("utf-8"))
+    return Reply(
+        status,
+        [("content-type", "application/json")],
+        json.dumps({"error": {"zh": zh, "en": en}}, ensure_ascii=False).encode("utf-8"),
+    )
 
 
 def load_keys(path: str | Path | None) -> dict[str, str]:
@@ -108,14 +121,15 @@ class Proxy:
         self.target = target.rstrip("/")
         self.transform = transform
         self.client = httpx.AsyncClient(timeout=TIMEOUT, trust_env=False, follow_redirects=False)
-        self.lock = None        # created in the loop: transforms with state run one exchange at a time
+        self.lock = None  # created in the loop: transforms with state run one exchange at a time
         self.read_deadlines = getattr(transform, "read_deadlines", True)
 
     async def forward(self, ex: Exchange) -> Reply:
         """Send ``ex`` to the target once; its answer (bounded), or a 502 naming the transport error."""
         try:
-            req = self.client.build_request(ex.method, self.target + ex.target, content=ex.body,
-                                            headers=[(k, v) for k, v in ex.headers])
+            req = self.client.build_request(
+                ex.method, self.target + ex.target, content=ex.body, headers=[(k, v) for k, v in ex.headers]
+            )
             r = await self.client.send(req, stream=True)
             try:
                 chunks, size = [], 0
@@ -127,8 +141,9 @@ class Proxy:
             finally:
                 await r.aclose()
         except httpx.HTTPError as exc:
-            return _error(502, f"代理无法连接目标 {self.target}", f"the proxy could not reach {self.target}: "
-                                                                f"{type(exc).__name__}")
+            return _error(
+                502, f"代理无法连接目标 {self.target}", f"the proxy could not reach {self.target}: {type(exc).__name__}"
+            )
         heads = [(k, v) for k, v in r.headers.multi_items() if k.lower().encode() not in _HOP]
         return Reply(r.status_code, heads, b"".join(chunks))
 
@@ -147,17 +162,20 @@ class Proxy:
         try:
             reply = await self._handle(scope, receive)
         except Exception as exc:  # noqa: BLE001 — a transformation's own bug: say so, never a silent pass-through
-            print(json.dumps({"event": "defect_error", "error": f"{type(exc).__name__}: {exc}"[:300]}),
-                  file=sys.stderr, flush=True)
+            print(
+                json.dumps({"event": "defect_error", "error": f"{type(exc).__name__}: {exc}"[:300]}),
+                file=sys.stderr,
+                flush=True,
+            )
             reply = _error(500, "代理的缺陷变换出错", f"the proxy's defect transformation failed: {type(exc).__name__}")
-        heads = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers
-                 if k.lower().encode() not in _HOP]
+        heads = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers if k.lower().encode() not in _HOP]
         heads.append((b"content-length", str(len(reply.body)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": heads})
         await send({"type": "http.response.body", "body": reply.body})
 
     async def _handle(self, scope, receive) -> Reply:
         import asyncio
+
         chunks, size, more = [], 0, True
         end = asyncio.get_running_loop().time() + BODY_TIMEOUT_S
         while more:
@@ -172,12 +190,17 @@ class Proxy:
                 return _error(400, "客户端断开", "client disconnected")
             size += len(msg.get("body", b""))
             if size > MAX_BODY:
-                return _error(413, f"请求体超过代理上限 {MAX_BODY} 字节", f"request body over the proxy's limit of {MAX_BODY} bytes")
+                return _error(
+                    413,
+                    f"请求体超过代理上限 {MAX_BODY} 字节",
+                    f"request body over the proxy's limit of {MAX_BODY} bytes",
+                )
             chunks.append(msg.get("body", b""))
             more = msg.get("more_body", False)
         heads = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.lower() not in _HOP]
-        ex = Exchange(scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"), heads,
-                      b"".join(chunks))
+        ex = Exchange(
+            scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"), heads, b"".join(chunks)
+        )
         t = self.transform
         if t is None:
             return await self.forward(ex)
@@ -194,7 +217,7 @@ class Proxy:
         reply = await self.forward(first)
         async with self.lock:
             out = t.response(first, reply)
-        if isinstance(out, Exchange):        # the defect sends something else instead (once; its answer as is)
+        if isinstance(out, Exchange):  # the defect sends something else instead (once; its answer as is)
             return await self.forward(out)
         return out
 
@@ -205,10 +228,20 @@ def _server(app: "Proxy", host: str, port: int):
     proxy's own missing deadlines (``read_deadlines = False`` on the transform)."""
     import uvicorn
     from simulators.platform import slowloris
+
     extra = {"http": slowloris.protocol()} if app.read_deadlines else {}
-    cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                         timeout_graceful_shutdown=5, server_header=False, date_header=False,  # the target's own
-                         **extra)
+    cfg = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        server_header=False,
+        date_header=False,  # the target's own
+        **extra,
+    )
     return uvicorn.Server(cfg)
 
 
@@ -217,6 +250,7 @@ def build(target: str, defect: str | None = None, seed: int = 1, keys: dict | No
     transform = None
     if defect:
         from .http_defects import make_transform
+
         transform = make_transform(defect, seed, keys or {})
     return Proxy(target, transform)
 
@@ -224,8 +258,15 @@ def build(target: str, defect: str | None = None, seed: int = 1, keys: dict | No
 class ProxyThread:
     """The proxy in a daemon thread of this process on 127.0.0.1 (``port`` 0: a free one); ``.url`` once started."""
 
-    def __init__(self, target: str, defect: str | None = None, seed: int = 1, keys: dict | None = None,
-                 port: int = 0, timeout: float = 10.0):
+    def __init__(
+        self,
+        target: str,
+        defect: str | None = None,
+        seed: int = 1,
+        keys: dict | None = None,
+        port: int = 0,
+        timeout: float = 10.0,
+    ):
         self.app = build(target, defect, seed, keys)
         self.server = _server(self.app, "127.0.0.1", port)
         self.timeout = timeout
@@ -260,10 +301,14 @@ def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` -> (host, port); only loopback hosts (the proxy never listens beyond this machine)."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535:
-        raise ProxyError(f"--listen 应为 主机:端口，例如 127.0.0.1:8600（收到 {text!r}）",
-                         f"--listen must be HOST:PORT, e.g. 127.0.0.1:8600 (got {text!r})")
+        raise ProxyError(
+            f"--listen 应为 主机:端口，例如 127.0.0.1:8600（收到 {text!r}）",
+            f"--listen must be HOST:PORT, e.g. 127.0.0.1:8600 (got {text!r})",
+        )
     if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-        raise ProxyError("代理只监听本机回环地址（127.0.0.1）", "the proxy listens on the loopback address only (127.0.0.1)")
+        raise ProxyError(
+            "代理只监听本机回环地址（127.0.0.1）", "the proxy listens on the loopback address only (127.0.0.1)"
+        )
     return ("127.0.0.1" if host == "localhost" else host.strip("[]")), int(port)
 
 
@@ -280,8 +325,14 @@ def serve(listen: str, target: str, defect: str | None = None, seed: int = 1, ke
             time.sleep(0.02)
         if server.started:
             h, p = server.servers[0].sockets[0].getsockname()[:2]
-            print(json.dumps({"event": "listening", "url": f"http://{h}:{p}", "to": target, "defect": defect,
-                              "seed": seed}), file=sys.stderr, flush=True)
+            print(
+                json.dumps(
+                    {"event": "listening", "url": f"http://{h}:{p}", "to": target, "defect": defect, "seed": seed}
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+
     threading.Thread(target=announce, daemon=True).start()
     try:
         server.run()

@@ -12,6 +12,7 @@ entries in ``http_defects.toml``.  Each rewrites the JSON answers of ``GET /api/
   definition applied to a longer period), the score left as the platform computed it;
 * ``district-score-unweighted``: the score is the plain mean of the rates (the profile's weights ignored).
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal

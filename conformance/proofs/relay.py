@@ -21,6 +21,7 @@ kept; if the device closes it, the relay reconnects (bounded: :data:`CONNECT_TIM
 Everything runs in one thread (:meth:`Relay.start`); :meth:`Relay.stop` ends it.  :attr:`Relay.stats`
 counts bytes and frames per direction and the frames the defect changed.
 """
+
 from __future__ import annotations
 
 import errno
@@ -39,7 +40,7 @@ from profiles.errors import RoucaiError
 
 from .device_defects import D2H, H2D, DeviceDefect, make_transform
 
-IDLE_FLUSH_S = 0.03          #: a partial frame is forwarded raw after this much silence
+IDLE_FLUSH_S = 0.03  #: a partial frame is forwarded raw after this much silence
 CONNECT_TIMEOUT_S = 5.0
 _TICK_S = 0.01
 
@@ -75,18 +76,18 @@ class _Path:
                 continue
             enc = self.protocol.frame.encode(it.seq, it.cmd, it.payload)
             pos = consumed.find(enc, cur)
-            if pos < 0:                    # cannot happen: a decoded frame is its own canonical encoding
+            if pos < 0:  # cannot happen: a decoded frame is its own canonical encoding
                 continue
             if pos > cur:
                 out.append((0.0, consumed[cur:pos], self.out_to))
             self.stats["frames"] += 1
-            if self.transform.inert:           # the clean relay: forward, nothing to decode
+            if self.transform.inert:  # the clean relay: forward, nothing to decode
                 out.append((0.0, enc, self.out_to))
                 cur = pos + len(enc)
                 continue
             try:
                 msg = self.protocol.decode(it)
-            except Exception:              # noqa: BLE001 - an undecodable frame is forwarded as it came
+            except Exception:  # noqa: BLE001 - an undecodable frame is forwarded as it came
                 msg = None
             got = self.transform.frame(self.direction, it, msg, now)
             if got is None:
@@ -128,7 +129,7 @@ class _Fd:
         except BlockingIOError:
             return b""
         except OSError as exc:
-            if exc.errno == errno.EIO:      # pty: nobody has the other end open
+            if exc.errno == errno.EIO:  # pty: nobody has the other end open
                 return b""
             return None
 
@@ -137,7 +138,7 @@ class _Fd:
         deadline = time.monotonic() + 2.0
         while view:
             try:
-                view = view[os.write(self.fd, view):]
+                view = view[os.write(self.fd, view) :]
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     return
@@ -164,7 +165,7 @@ class _Sock:
             return b""
         except OSError:
             return None
-        return data or None                 # b"": the peer closed
+        return data or None  # b"": the peer closed
 
     def send(self, data: bytes) -> None:
         self.s.setblocking(True)
@@ -187,29 +188,44 @@ def _socket_addr(url: str, what_zh: str, what_en: str) -> tuple[str, int]:
     except ValueError:
         port = None
     if parts.hostname not in ("127.0.0.1", "localhost") or port is None:
-        raise RelayError(f"{what_zh}只接受 socket://127.0.0.1:端口，收到「{url}」",
-                         f"{what_en} accepts socket://127.0.0.1:PORT only, got {url!r}")
+        raise RelayError(
+            f"{what_zh}只接受 socket://127.0.0.1:端口，收到「{url}」",
+            f"{what_en} accepts socket://127.0.0.1:PORT only, got {url!r}",
+        )
     return "127.0.0.1", port
 
 
 class Relay:
     """The relay (see the module docstring).  ``defect`` ``None`` is the clean relay."""
 
-    def __init__(self, listen: str, to: str, defect: DeviceDefect | None = None, seed: int = 0,
-                 protocol=None, link: str | None = None):
+    def __init__(
+        self,
+        listen: str,
+        to: str,
+        defect: DeviceDefect | None = None,
+        seed: int = 0,
+        protocol=None,
+        link: str | None = None,
+    ):
         self.protocol = protocol or get_protocol()
         self.defect = defect
         self.transform = make_transform(defect, self.protocol, seed)
         self.to = to
-        self.stats = {H2D: {"bytes": 0, "frames": 0, "changed": 0}, D2H: {"bytes": 0, "frames": 0, "changed": 0},
-                      "host_connections": 0, "device_connections": 0}
-        self._paths = {H2D: _Path(H2D, self.protocol, self.transform, self.stats[H2D]),
-                       D2H: _Path(D2H, self.protocol, self.transform, self.stats[D2H])}
+        self.stats = {
+            H2D: {"bytes": 0, "frames": 0, "changed": 0},
+            D2H: {"bytes": 0, "frames": 0, "changed": 0},
+            "host_connections": 0,
+            "device_connections": 0,
+        }
+        self._paths = {
+            H2D: _Path(H2D, self.protocol, self.transform, self.stats[H2D]),
+            D2H: _Path(D2H, self.protocol, self.transform, self.stats[D2H]),
+        }
         self._queue: list = []
         self._order = itertools.count()
         self._stop = threading.Event()
-        self.done = threading.Event()     #: set when the relay's thread has ended
-        self.error: RelayError | None = None   #: the last side that could not be reached (the relay goes on)
+        self.done = threading.Event()  #: set when the relay's thread has ended
+        self.error: RelayError | None = None  #: the last side that could not be reached (the relay goes on)
         self._thread: threading.Thread | None = None
         self._listener = None
         self._host = None
@@ -243,8 +259,10 @@ class Relay:
             self._listener = srv
             self.host_url = f"socket://127.0.0.1:{srv.getsockname()[1]}"
         else:
-            raise RelayError(f"监听端须为 socket://127.0.0.1:端口 或 pty，收到「{listen}」",
-                             f"the listening side must be socket://127.0.0.1:PORT or pty, got {listen!r}")
+            raise RelayError(
+                f"监听端须为 socket://127.0.0.1:端口 或 pty，收到「{listen}」",
+                f"the listening side must be socket://127.0.0.1:PORT or pty, got {listen!r}",
+            )
         if to.startswith("socket://"):
             _socket_addr(to, "设备端", "the device side")
         elif not os.path.exists(to):
@@ -256,8 +274,9 @@ class Relay:
         while True:
             try:
                 if self.to.startswith("socket://"):
-                    side = _Sock(socket.create_connection(_socket_addr(self.to, "设备端", "the device side"),
-                                                          timeout=1.0))
+                    side = _Sock(
+                        socket.create_connection(_socket_addr(self.to, "设备端", "the device side"), timeout=1.0)
+                    )
                 else:
                     fd = os.open(self.to, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
                     try:
@@ -269,7 +288,9 @@ class Relay:
                 return side
             except OSError as exc:
                 if time.monotonic() > deadline or self._stop.is_set():
-                    raise RelayError(f"无法连接设备端 {self.to}：{exc}", f"cannot reach the device side {self.to}: {exc}")
+                    raise RelayError(
+                        f"无法连接设备端 {self.to}：{exc}", f"cannot reach the device side {self.to}: {exc}"
+                    )
                 time.sleep(0.1)
 
     def _drop_host(self) -> None:
@@ -342,7 +363,7 @@ class Relay:
                     if self._device is None:
                         try:
                             self._device = self._connect_device()
-                        except RelayError as exc:    # the device is not there: refuse this host, keep serving
+                        except RelayError as exc:  # the device is not there: refuse this host, keep serving
                             self.error = exc
                             conn.close()
                             continue

@@ -33,6 +33,7 @@ writes, in the reference node's format), ``{platform_url}``, ``{node_code}``, ``
 ``{python}``.  The built-in target runs ``{python} -m roucai.cli serve node --config {config}``
 (plus ``--variant NAME`` for a broken variant).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -61,11 +62,15 @@ from .recorder import Recorder, analyse_upload, canon, canon_stored
 UPLOAD_PATH = "/api/v1/exchange"
 BUILTIN_COMMAND = "{python} -m roucai.cli serve node --config {config}"
 #: node roles (records.toml node_type) -> the capability that declares the node software handles it
-ROLE_CAPS = {"slaughterhouse": "node_slaughterhouse", "wholesale": "node_wholesale", "retail": "node_retail",
-             "supermarket": "node_supermarket", "canteen": "node_canteen"}
+ROLE_CAPS = {
+    "slaughterhouse": "node_slaughterhouse",
+    "wholesale": "node_wholesale",
+    "retail": "node_retail",
+    "supermarket": "node_supermarket",
+    "canteen": "node_canteen",
+}
 #: upload timing the harness writes into every node config (seconds); scaled down so a run is short
-UPLOAD_CFG = {"max_count": 100, "batch_wait_s": 0.2, "interval_s": 0.05, "backoff_first_s": 0.25,
-              "backoff_max_s": 1.0}
+UPLOAD_CFG = {"max_count": 100, "batch_wait_s": 0.2, "interval_s": 0.05, "backoff_first_s": 0.25, "backoff_max_s": 1.0}
 STOP_POLL_S = 0.25
 SALES_PER_SCALE = 12
 OUTAGE_SALES = 6
@@ -115,6 +120,7 @@ class HarnessPlatform:
         from simulators.platform.app import build_services, create_app
         from simulators.platform.config import PlatformConfig
         from simulators.platform.server import build_server
+
         cfg = PlatformConfig(db=self.db, port=self.port, log_level="warning")
         self.services = build_services(cfg)
         self.recorder.app = create_app(cfg, self.services)
@@ -144,26 +150,26 @@ class HarnessPlatform:
 class NodeUnderTest:
     code: str
     name: str
-    node_type: str              #: city node type (farmers_market, …)
-    role: str                   #: records.toml node type (retail, …)
+    node_type: str  #: city node type (farmers_market, …)
+    role: str  #: records.toml node type (retail, …)
     key: str
     port: int
     config: Path
     workdir: Path
-    operators: list             #: simulators.city Operator of this node
-    scales: list = field(default_factory=list)      #: ScaleBench of this node
+    operators: list  #: simulators.city Operator of this node
+    scales: list = field(default_factory=list)  #: ScaleBench of this node
     proc: subprocess.Popen | None = None
     command: list[str] = field(default_factory=list)
     log: Path | None = None
-    handheld: list = field(default_factory=list)    #: (t answered, rtype, canon record, verdict)
-    refused_intake: dict | None = None              #: the slaughterhouse's uncertified intake and its verdict
-    devices: list = field(default_factory=list)     #: [[devices]] tables of its config
+    handheld: list = field(default_factory=list)  #: (t answered, rtype, canon record, verdict)
+    refused_intake: dict | None = None  #: the slaughterhouse's uncertified intake and its verdict
+    devices: list = field(default_factory=list)  #: [[devices]] tables of its config
     operator_edits: dict = field(default_factory=dict)  #: operator code -> details changed in its config
-    operator_change: dict | None = None             #: the ``operators`` phase: what changed, when, restart times
-    transfer: dict | None = None                    #: the stall transfer of the ``handheld`` phase (retail)
+    operator_change: dict | None = None  #: the ``operators`` phase: what changed, when, restart times
+    transfer: dict | None = None  #: the stall transfer of the ``handheld`` phase (retail)
     ledger_probes: list = field(default_factory=list)  #: NODE-WHOL-03 entries that must be refused, with verdicts
-    guest: object | None = None                     #: NODE-WHOL-01: an operator of another node trading here
-    guest_entry: str | None = None                  #: canonical entry record registered for the guest
+    guest: object | None = None  #: NODE-WHOL-01: an operator of another node trading here
+    guest_entry: str | None = None  #: canonical entry record registered for the guest
 
     @property
     def url(self) -> str:
@@ -182,8 +188,8 @@ class ScaleBench:
     stall: str
     batch: str
     commodity: str
-    entry: tuple = ()           #: (commodity name, limit g, price fen) of the batch, from the entry records
-    sales: list = field(default_factory=list)       #: (epoch seconds, SaleRecord, phase)
+    entry: tuple = ()  #: (commodity name, limit g, price fen) of the batch, from the entry records
+    sales: list = field(default_factory=list)  #: (epoch seconds, SaleRecord, phase)
     unacked_during_outage: int | None = None
     pushed_at: float | None = None  #: when the harness saw the node's push of ``batch`` (None: it loaded it itself)
     table_at_push: list = field(default_factory=list)  #: the scale's batch table when the push was seen
@@ -206,10 +212,17 @@ def _write_config(n: NodeUnderTest, platform_url: str, devices: list[dict]) -> N
     d = json.dumps
     out = [f"[node]\ncode = {d(n.code)}\nname = {d(n.name)}\ntype = {d(n.node_type)}\n"]
     for o in n.operators:
-        details = {"property": "1" if o.kind == "company" else "2", "type": o.business_type, "reg_id": o.uscc,
-                   "tel": o.phone, **n.operator_edits.get(o.code, {})}
-        out.append(f"[[operators]]\ncode = {d(o.code)}\nname = {d(o.name)}\n"
-                   + "".join(f"{k} = {d(v)}\n" for k, v in details.items() if v))
+        details = {
+            "property": "1" if o.kind == "company" else "2",
+            "type": o.business_type,
+            "reg_id": o.uscc,
+            "tel": o.phone,
+            **n.operator_edits.get(o.code, {}),
+        }
+        out.append(
+            f"[[operators]]\ncode = {d(o.code)}\nname = {d(o.name)}\n"
+            + "".join(f"{k} = {d(v)}\n" for k, v in details.items() if v)
+        )
     out.append(f"[platform]\nurl = {d(platform_url)}\nkey = {d(n.key)}\ntimeout_s = 5\n")
     out.append(f"[outbox]\npath = {d(str(n.workdir / 'outbox.db'))}\n")
     out.append("[upload]\n" + "".join(f"{k} = {d(v)}\n" for k, v in UPLOAD_CFG.items()))
@@ -217,8 +230,6 @@ def _write_config(n: NodeUnderTest, platform_url: str, devices: list[dict]) -> N
     for dev in devices:
         out.append("[[devices]]\n" + "".join(f"{k} = {d(v)}\n" for k, v in dev.items()))
     n.config.write_text("\n".join(out), "utf-8")
-
-
 
 
 def _with_certificates(records: list[dict], ledger) -> list[dict]:
@@ -235,13 +246,15 @@ def _with_certificates(records: list[dict], ledger) -> list[dict]:
             chain = ledger.chain(r["data"]["tran_id"]) or []
             intake = next((e["id"] for e in chain if e.get("kind") == "intake"), None)
             if intake:
-                pairs.setdefault(intake, set()).add((r["data"].get("quarantine_animal_products_id"),
-                                                     r["data"].get("inspection_meat_id")))
-    for r in records:          # pairs the model recorded itself (slaughter.certificates_issued) are not added
+                pairs.setdefault(intake, set()).add(
+                    (r["data"].get("quarantine_animal_products_id"), r["data"].get("inspection_meat_id"))
+                )
+    for r in records:  # pairs the model recorded itself (slaughter.certificates_issued) are not added
         d = r["data"]
         if r["type"] == "quarantine_info" and d.get("quarantine_animal_products_id"):
-            pairs.get(d.get("quarantine_id"), set()).discard((d["quarantine_animal_products_id"],
-                                                               d.get("inspection_meat_id")))
+            pairs.get(d.get("quarantine_id"), set()).discard(
+                (d["quarantine_animal_products_id"], d.get("inspection_meat_id"))
+            )
     out = []
     for r in records:
         q = r["data"].get("quarantine_id")
@@ -258,8 +271,17 @@ def _with_certificates(records: list[dict], ledger) -> list[dict]:
 class NodeSession:
     """Run the scenario once (:meth:`run`), then judge with the accessors.  Always :meth:`close`."""
 
-    def __init__(self, workdir: Path, profile, seed: int, roles: list[str], start_command: str,
-                 handheld: bool = True, scales: bool = True, variant: str | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        profile,
+        seed: int,
+        roles: list[str],
+        start_command: str,
+        handheld: bool = True,
+        scales: bool = True,
+        variant: str | None = None,
+    ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.profile = profile
@@ -278,7 +300,7 @@ class NodeSession:
         self.phases: dict[str, tuple[float, float]] = {}
         self.keys: dict[str, str] = {}
         self.day = None
-        self.backlog: list[str] = []            #: canonical records of the outage backlog (retail node)
+        self.backlog: list[str] = []  #: canonical records of the outage backlog (retail node)
         self.stop_batch: str | None = None
         self.stop_scale: ScaleBench | None = None
         self.stop_result: dict = {}
@@ -297,10 +319,11 @@ class NodeSession:
 
             def __exit__(self, *exc):
                 sess.phases[name] = (self.t0, time.time())
+
         return _P()
 
     def _wait(self, phase: str, cond, timeout: float, what: str) -> bool:
-        if self.timeouts:                       # once something timed out, do not wait long again
+        if self.timeouts:  # once something timed out, do not wait long again
             timeout = min(timeout, 3.0)
         if wait_for(cond, timeout):
             return True
@@ -320,14 +343,20 @@ class NodeSession:
         from simulators.city import generate_city
         from simulators.market import run_market
         from simulators.platform.recordmap import load_rules
+
         with self._phase("start"):
             day = _dt.date.today()
             self.city = generate_city("tiny", self.seed, self.profile)
             sink = io.StringIO()
             self.ledger = run_market("tiny", seed=self.seed, start=day, ledger_sink=sink, profile=self.profile)
-            self.day_records = _with_certificates([o for o in map(json.loads, sink.getvalue().splitlines())
-                                                   if o["k"] == "record" and o["type"] in self.profile.records.types],
-                                                  self.ledger)
+            self.day_records = _with_certificates(
+                [
+                    o
+                    for o in map(json.loads, sink.getvalue().splitlines())
+                    if o["k"] == "record" and o["type"] in self.profile.records.types
+                ],
+                self.ledger,
+            )
             roles = load_rules()["node_roles"]
             self.platform.start()
             reg = self.platform.services.registry
@@ -342,7 +371,7 @@ class NodeSession:
                 self._start_node(n)
             for n in self.nodes.values():
                 self._wait("start", lambda n=n: self._node_ready(n), 30, f"node {n.code} listening on {n.port}")
-            if "start" in self.timeouts:        # the node did not come up: nothing further can be judged
+            if "start" in self.timeouts:  # the node did not come up: nothing further can be judged
                 raise HarnessError(self.timeouts["start"])
         with self._phase("handheld"):
             self._handheld()
@@ -365,17 +394,24 @@ class NodeSession:
 
     def _choose_nodes(self, roles: dict) -> None:
         fm = next((n for n in self.city.nodes if roles.get(n.type) == "retail"), None)
-        entries = [r for r in self.day_records if fm and r["node"] == fm.code
-                   and r["type"] == "retail_market_in_info_base"]
-        veg = next((r["data"]["batch_id"] for r in entries
-                    if len(self.ledger.chain(r["data"]["batch_id"]) or []) > 1
-                    and self.ledger.chain(r["data"]["batch_id"])[1].get("kind") == "veg_batch"), None)
+        entries = [
+            r for r in self.day_records if fm and r["node"] == fm.code and r["type"] == "retail_market_in_info_base"
+        ]
+        veg = next(
+            (
+                r["data"]["batch_id"]
+                for r in entries
+                if len(self.ledger.chain(r["data"]["batch_id"]) or []) > 1
+                and self.ledger.chain(r["data"]["batch_id"])[1].get("kind") == "veg_batch"
+            ),
+            None,
+        )
         self.stop_batch = veg
         wanted = {}
         for role in self.roles:
             cands = [n for n in self.city.nodes if roles.get(n.type) == role]
             if role == "wholesale" and veg:
-                cands.sort(key=lambda n: n.code != veg[:9])       # the wholesaler of the retail veg batch
+                cands.sort(key=lambda n: n.code != veg[:9])  # the wholesaler of the retail veg batch
             if cands:
                 wanted[role] = cands[0]
         for role, nd in wanted.items():
@@ -383,58 +419,105 @@ class NodeSession:
             wd.mkdir(exist_ok=True)
             ops = [o for o in self.city.operators if o.node_code == nd.code]
             guest = None
-            if role == "wholesale":     # NODE-WHOL-01: an operator registered at another node also trades here
-                others = sorted((o for o in self.city.operators if o.node_code != nd.code
-                                 and not o.code.endswith("0000")), key=lambda o: (o.node_code in {x.code for x in wanted.values()}, o.code))
+            if role == "wholesale":  # NODE-WHOL-01: an operator registered at another node also trades here
+                others = sorted(
+                    (o for o in self.city.operators if o.node_code != nd.code and not o.code.endswith("0000")),
+                    key=lambda o: (o.node_code in {x.code for x in wanted.values()}, o.code),
+                )
                 guest = others[0] if others else None
-            n = NodeUnderTest(nd.code, nd.name, nd.type, role, self.keys[nd.code], free_port(), wd / "node.toml", wd,
-                              ops + ([guest] if guest else []))
+            n = NodeUnderTest(
+                nd.code,
+                nd.name,
+                nd.type,
+                role,
+                self.keys[nd.code],
+                free_port(),
+                wd / "node.toml",
+                wd,
+                ops + ([guest] if guest else []),
+            )
             n.guest = guest
             self.nodes[nd.code] = n
             if self.with_scales and role in ("retail", "wholesale"):
                 self._make_scales(n)
             # a generous answer timeout: the harness's scales share this process with the platform, and a
             # loaded CI machine must not turn into device errors (the node's reconnect backoff grows to 30 s)
-            n.devices = [{"id": b.id, "url": b.line.host_url, "baud": 115200, "poll_s": 0.2, "operator": b.operator,
-                          "stall": b.stall, "response_timeout_s": 2.0} for b in n.scales]
+            n.devices = [
+                {
+                    "id": b.id,
+                    "url": b.line.host_url,
+                    "baud": 115200,
+                    "poll_s": 0.2,
+                    "operator": b.operator,
+                    "stall": b.stall,
+                    "response_timeout_s": 2.0,
+                }
+                for b in n.scales
+            ]
             _write_config(n, self.platform.url, n.devices)
 
     def _make_scales(self, n: NodeUnderTest) -> None:
         from simulators.devices import ScaleModel, serve
         from simulators.serial import LineSettings, open_line
         from simulators.serial.trace import WireTrace
+
         if n.role == "retail":
-            base = [r["data"] for r in self.day_records if r["node"] == n.code
-                    and r["type"] == "retail_market_in_info_base"]
-            details = {r["data"]["batch_id"]: r["data"] for r in self.day_records if r["node"] == n.code
-                       and r["type"] == "retail_market_in_info_detail"}
+            base = [
+                r["data"] for r in self.day_records if r["node"] == n.code and r["type"] == "retail_market_in_info_base"
+            ]
+            details = {
+                r["data"]["batch_id"]: r["data"]
+                for r in self.day_records
+                if r["node"] == n.code and r["type"] == "retail_market_in_info_detail"
+            }
             op_field = "retailer_id"
         else:
             base = [r["data"] for r in self.day_records if r["node"] == n.code and r["type"] == "market_in_info_base"]
-            details = {r["data"]["batch_id"]: r["data"] for r in self.day_records if r["node"] == n.code
-                       and r["type"] == "market_in_info_detail"}
+            details = {
+                r["data"]["batch_id"]: r["data"]
+                for r in self.day_records
+                if r["node"] == n.code and r["type"] == "market_in_info_detail"
+            }
             op_field = "wholesaler_id"
         picks = []
         if n.role == "retail" and self.stop_batch:
             picks.append(next(b for b in base if b["batch_id"] == self.stop_batch))
-        for b in base:                  # a second batch of another operator (meat if there is one)
+        for b in base:  # a second batch of another operator (meat if there is one)
             if len(picks) >= (2 if n.role == "retail" else 1):
                 break
-            if b["batch_id"] in details and all(p[op_field] != b[op_field] for p in picks) and \
-                    (n.role != "retail" or details[b["batch_id"]]["goods_code"].startswith("2111") or
-                     not any(details[x["batch_id"]]["goods_code"].startswith("2111") for x in base
-                             if x["batch_id"] in details)):
+            if (
+                b["batch_id"] in details
+                and all(p[op_field] != b[op_field] for p in picks)
+                and (
+                    n.role != "retail"
+                    or details[b["batch_id"]]["goods_code"].startswith("2111")
+                    or not any(
+                        details[x["batch_id"]]["goods_code"].startswith("2111")
+                        for x in base
+                        if x["batch_id"] in details
+                    )
+                )
+            ):
                 picks.append(b)
         for i, b in enumerate(picks):
             d = details[b["batch_id"]]
             op = b[op_field]
             stall = next((s.number for s in self.city.stalls if s.operator_code == op), f"Z{i + 1:02d}")
             sid = f"{n.code}-S{i + 1}"
-            line = open_line(f"h{n.code}s{i + 1}", backend="pty", settings=LineSettings(baudrate=115200),
-                             link=str(n.workdir / f"scale{i + 1}"),
-                             trace=WireTrace(n.workdir / f"scale{i + 1}.wire.jsonl"))
-            model = ScaleModel(n.workdir / f"scale{i + 1}.db", seed=self.seed * 100 + i, trace_seq_start=9_000_001,
-                               profile=self.profile, keep_receipts=500)
+            line = open_line(
+                f"h{n.code}s{i + 1}",
+                backend="pty",
+                settings=LineSettings(baudrate=115200),
+                link=str(n.workdir / f"scale{i + 1}"),
+                trace=WireTrace(n.workdir / f"scale{i + 1}.wire.jsonl"),
+            )
+            model = ScaleModel(
+                n.workdir / f"scale{i + 1}.db",
+                seed=self.seed * 100 + i,
+                trace_seq_start=9_000_001,
+                profile=self.profile,
+                keep_receipts=500,
+            )
             model.bind_stall(n.code, op, stall, n.name, "")
             # what the node is to push (NODE-WHOL-05): the entered weight as the limit, the entry's price or the
             # reference node's default (the wholesale entry carries no price)
@@ -443,7 +526,7 @@ class NodeSession:
             runner = serve(model, line.device).start()
             bench = ScaleBench(sid, line, model, runner, op, stall, b["batch_id"], d["goods_code"], entry)
             if not self.with_handheld:
-                bench.load_entry()          # the node has no entry records to learn the batch from
+                bench.load_entry()  # the node has no entry records to learn the batch from
             n.scales.append(bench)
             if b["batch_id"] == self.stop_batch:
                 self.stop_scale = bench
@@ -457,15 +540,22 @@ class NodeSession:
         with httpx.Client(timeout=10, trust_env=False) as c:
             for (node, rtype), recs in groups.items():
                 for i in range(0, len(recs), 200):
-                    part = recs[i:i + 200]
+                    part = recs[i : i + 200]
                     body = self.spec.build(node, rtype, part, self.keys[node])
                     c.post(self.platform.url + UPLOAD_PATH, content=body, headers={"Content-Type": "application/xml"})
                     self.harness_records.update(canon_stored(self.spec, rtype, x) for x in part)
 
     def _start_node(self, n: NodeUnderTest) -> None:
-        values = {"config": str(n.config), "platform_url": self.platform.url, "node_code": n.code, "key": n.key,
-                  "node_port": str(n.port), "scale_ports": ",".join(b.line.host_url for b in n.scales),
-                  "workdir": str(n.workdir), "python": sys.executable}
+        values = {
+            "config": str(n.config),
+            "platform_url": self.platform.url,
+            "node_code": n.code,
+            "key": n.key,
+            "node_port": str(n.port),
+            "scale_ports": ",".join(b.line.host_url for b in n.scales),
+            "workdir": str(n.workdir),
+            "python": sys.executable,
+        }
         try:
             cmd = [part.format(**values) for part in shlex.split(self.start_command)]
         except (KeyError, IndexError, ValueError) as exc:
@@ -476,16 +566,23 @@ class NodeSession:
         n.log = n.workdir / "node.log"
         with open(n.log, "wb") as fh:
             try:
-                n.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=str(n.workdir),
-                                          start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                          preexec_fn=die_with_parent)
+                n.proc = subprocess.Popen(
+                    cmd,
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    cwd=str(n.workdir),
+                    start_new_session=True,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    preexec_fn=die_with_parent,
+                )
             except OSError as exc:
                 raise HarnessError(f"cannot start the node: {cmd[0]}: {exc.strerror}") from None
 
     def _node_ready(self, n: NodeUnderTest) -> bool:
         if n.proc.poll() is not None:
-            self.timeouts.setdefault("start", f"node {n.code} exited with {n.proc.returncode}: "
-                                     + n.log.read_text("utf-8", "replace")[-600:])
+            self.timeouts.setdefault(
+                "start", f"node {n.code} exited with {n.proc.returncode}: " + n.log.read_text("utf-8", "replace")[-600:]
+            )
             return True
         if not self.with_handheld:
             return True
@@ -501,7 +598,7 @@ class NodeSession:
     # -- phases --------------------------------------------------------------------------------------
     def _post_handheld(self, client, n: NodeUnderTest, rtype: str, recs: list[dict]) -> None:
         for i in range(0, len(recs), 300):
-            part = recs[i:i + 300]
+            part = recs[i : i + 300]
             body = self.spec.build(n.code, rtype, part, n.key)
             try:
                 r = client.post(n.url + UPLOAD_PATH, content=body, headers={"Content-Type": "application/xml"})
@@ -517,7 +614,7 @@ class NodeSession:
     def _handheld(self) -> None:
         if not self.with_handheld:
             return
-        skip = {"retail_market_tran_info_summ"}         # retail sales come from the scales
+        skip = {"retail_market_tran_info_summ"}  # retail sales come from the scales
         with httpx.Client(timeout=10, trust_env=False) as c:
             for n in self.nodes.values():
                 groups: dict[str, list] = {}
@@ -530,8 +627,10 @@ class NodeSession:
                     self._ledger_probes(c, n)
                     self._guest_entry(c, n)
                 if n.role == "slaughterhouse":
-                    tmpl = next((r["data"] for r in self.day_records if r["node"] == n.code
-                                 and r["type"] == "animal_in_info"), None)
+                    tmpl = next(
+                        (r["data"] for r in self.day_records if r["node"] == n.code and r["type"] == "animal_in_info"),
+                        None,
+                    )
                     if tmpl:
                         bad = {k: v for k, v in tmpl.items() if k != "quarantine_id"}
                         bad["seller_name"] = (bad.get("seller_name") or "") + "（无证）"
@@ -553,6 +652,7 @@ class NodeSession:
                 b.pushed_at, b.table_at_push = time.time(), table
                 return True
             return False
+
         wait_for(lambda: all([held(b) for b in waiting if not b.pushed_at]), timeout)
         for b in waiting:
             if not b.pushed_at:
@@ -564,15 +664,32 @@ class NodeSession:
         (``tran_id``) the source retailer issued; wait (bounded) until the receiving scale holds the batch and the
         source scale's limit has fallen."""
         from simulators.node.sales import kg_text
+
         retail = next((n for n in self.nodes.values() if n.role == "retail" and len(n.scales) >= 2), None)
         if retail is None or not self.with_handheld:
             return
         src = self.stop_scale if self.stop_scale in retail.scales else retail.scales[0]
         dst = next((b for b in retail.scales if b.operator != src.operator), None)
-        base = next((r["data"] for r in self.day_records if r["type"] == "retail_market_in_info_base"
-                     and r["data"]["batch_id"] == src.batch and r["node"] == retail.code), None)
-        detail = next((r["data"] for r in self.day_records if r["type"] == "retail_market_in_info_detail"
-                       and r["data"]["batch_id"] == src.batch and r["node"] == retail.code), None)
+        base = next(
+            (
+                r["data"]
+                for r in self.day_records
+                if r["type"] == "retail_market_in_info_base"
+                and r["data"]["batch_id"] == src.batch
+                and r["node"] == retail.code
+            ),
+            None,
+        )
+        detail = next(
+            (
+                r["data"]
+                for r in self.day_records
+                if r["type"] == "retail_market_in_info_detail"
+                and r["data"]["batch_id"] == src.batch
+                and r["node"] == retail.code
+            ),
+            None,
+        )
         if dst is None or base is None or detail is None:
             return
         moved = src.entry[1] // 4
@@ -580,10 +697,15 @@ class NodeSession:
         name = next((o.name for o in retail.operators if o.code == dst.operator), "")
         t0 = time.time()
         with httpx.Client(timeout=10, trust_env=False) as c:
-            self._post_handheld(c, retail, "retail_market_in_info_base",
-                                [{**base, "retailer_id": dst.operator, "retailer_name": name, "tran_id": tran}])
-            self._post_handheld(c, retail, "retail_market_in_info_detail",
-                                [{**detail, "tran_id": tran, "weight": kg_text(moved)}])
+            self._post_handheld(
+                c,
+                retail,
+                "retail_market_in_info_base",
+                [{**base, "retailer_id": dst.operator, "retailer_name": name, "tran_id": tran}],
+            )
+            self._post_handheld(
+                c, retail, "retail_market_in_info_detail", [{**detail, "tran_id": tran, "weight": kg_text(moved)}]
+            )
         src.entry = (src.entry[0], src.entry[1] - moved, src.entry[2])
 
         def limits():
@@ -593,44 +715,84 @@ class NodeSession:
                     got = b.model.store.batch(src.batch)
                 out.append(got["limit_g"] if got else None)
             return out
+
         done = wait_for(lambda: limits() == [src.entry[1], moved], timeout)
         src_limit, dst_limit = limits()
-        retail.transfer = {"batch": src.batch, "from": src.operator, "to": dst.operator, "from_scale": src.id,
-                           "to_scale": dst.id, "voucher": tran, "moved_g": moved, "entered_g": src.entry[1] + moved,
-                           "registered": t0, "seen": time.time() if done else None,
-                           "source_limit_g": src_limit, "receiving_limit_g": dst_limit}
+        retail.transfer = {
+            "batch": src.batch,
+            "from": src.operator,
+            "to": dst.operator,
+            "from_scale": src.id,
+            "to_scale": dst.id,
+            "voucher": tran,
+            "moved_g": moved,
+            "entered_g": src.entry[1] + moved,
+            "registered": t0,
+            "seen": time.time() if done else None,
+            "source_limit_g": src_limit,
+            "receiving_limit_g": dst_limit,
+        }
 
     def _guest_entry(self, client, n: NodeUnderTest) -> None:
         """NODE-WHOL-01: the guest operator (registered at its own node) enters a lot here under its own code."""
-        tmpl = next((r["data"] for r in self.day_records if r["node"] == n.code and r["type"] == "market_in_info_base"
-                     and not r["data"].get("tran_id") and r["data"].get("prov_id")), None)
+        tmpl = next(
+            (
+                r["data"]
+                for r in self.day_records
+                if r["node"] == n.code
+                and r["type"] == "market_in_info_base"
+                and not r["data"].get("tran_id")
+                and r["data"].get("prov_id")
+            ),
+            None,
+        )
         if n.guest is None or tmpl is None:
             return
-        codes = self.profile.codes          # the lot's batch code is the market's own (no upstream voucher)
-        rec = {**tmpl, "wholesaler_id": n.guest.code, "wholesaler_name": n.guest.name,
-               "batch_id": codes.trace_code(codes.operator_code(n.code, 0), 6_000_001)}
+        codes = self.profile.codes  # the lot's batch code is the market's own (no upstream voucher)
+        rec = {
+            **tmpl,
+            "wholesaler_id": n.guest.code,
+            "wholesaler_name": n.guest.name,
+            "batch_id": codes.trace_code(codes.operator_code(n.code, 0), 6_000_001),
+        }
         self._post_handheld(client, n, "market_in_info_base", [rec])
         n.guest_entry = canon_stored(self.spec, "market_in_info_base", rec)
 
     def _ledger_probes(self, client, n: NodeUnderTest) -> None:
         """NODE-WHOL-03: two entries without an upstream voucher (no tran_id) the node must refuse: one without
         any certificate, one whose wholesaler + certificate already name another batch."""
-        tmpl = next((r["data"] for r in self.day_records if r["node"] == n.code and r["type"] == "market_in_info_base"
-                     and not r["data"].get("tran_id") and r["data"].get("prov_id")), None)
+        tmpl = next(
+            (
+                r["data"]
+                for r in self.day_records
+                if r["node"] == n.code
+                and r["type"] == "market_in_info_base"
+                and not r["data"].get("tran_id")
+                and r["data"].get("prov_id")
+            ),
+            None,
+        )
         if tmpl is None:
             return
         codes = self.profile.codes
         other = codes.trace_code(tmpl["wholesaler_id"], 7_000_001)
-        probes = [("no certificate", {k: v for k, v in tmpl.items() if k not in (
-                      "prov_id", "quarantine_animal_products_id", "quarantine_vege_id", "inspection_meat_id")}
-                   | {"batch_id": codes.trace_code(tmpl["wholesaler_id"], 7_000_002)}),
-                  ("certificate of another batch", {**tmpl, "batch_id": other})]
+        probes = [
+            (
+                "no certificate",
+                {
+                    k: v
+                    for k, v in tmpl.items()
+                    if k not in ("prov_id", "quarantine_animal_products_id", "quarantine_vege_id", "inspection_meat_id")
+                }
+                | {"batch_id": codes.trace_code(tmpl["wholesaler_id"], 7_000_002)},
+            ),
+            ("certificate of another batch", {**tmpl, "batch_id": other}),
+        ]
         for what, rec in probes:
             before = len(n.handheld)
             self._post_handheld(client, n, "market_in_info_base", [rec])
             verdict = n.handheld.pop()[3] if len(n.handheld) > before else ""
-            n.ledger_probes.append({"case": what, "record": rec, "verdict": verdict,
-                                    "ledger_batch": tmpl["batch_id"]})
+            n.ledger_probes.append({"case": what, "record": rec, "verdict": verdict, "ledger_batch": tmpl["batch_id"]})
 
     def _outage(self) -> None:
         retail = next((n for n in self.nodes.values() if n.role == "retail"), None)
@@ -673,8 +835,9 @@ class NodeSession:
                 tmpl = next((r["data"] for r in self.day_records if r["node"] == n.code), None)
                 if tmpl is not None:
                     with httpx.Client(timeout=10, trust_env=False) as c:
-                        self._post_handheld(c, n, next(r["type"] for r in self.day_records if r["node"] == n.code),
-                                            [tmpl])
+                        self._post_handheld(
+                            c, n, next(r["type"] for r in self.day_records if r["node"] == n.code), [tmpl]
+                        )
             time.sleep(BACKOFF_WINDOW_S)
         finally:
             self.recorder.unavailable = False
@@ -686,14 +849,25 @@ class NodeSession:
         chain = self.ledger.chain(self.stop_batch)
         vb = chain[1]["id"]
         ws = vb[:9]
-        tmpl = next((r["data"] for r in self.day_records if r["type"] == "qmarket_detection_info"
-                     and r["node"] == ws), None)
-        detail = next(r["data"] for r in self.day_records if r["type"] == "retail_market_in_info_detail"
-                      and r["data"]["batch_id"] == self.stop_batch)
+        tmpl = next(
+            (r["data"] for r in self.day_records if r["type"] == "qmarket_detection_info" and r["node"] == ws), None
+        )
+        detail = next(
+            r["data"]
+            for r in self.day_records
+            if r["type"] == "retail_market_in_info_detail" and r["data"]["batch_id"] == self.stop_batch
+        )
         if tmpl is None:
             return
-        failed = {**tmpl, "batch_id": vb, "goods_code": detail["goods_code"], "goods_name": detail["goods_name"],
-                  "sample_id": "DHARNESS0001", "detection_result": "0", "result_expl": "农药残留超标"}
+        failed = {
+            **tmpl,
+            "batch_id": vb,
+            "goods_code": detail["goods_code"],
+            "goods_name": detail["goods_name"],
+            "sample_id": "DHARNESS0001",
+            "detection_result": "0",
+            "result_expl": "农药残留超标",
+        }
         failed.pop("tran_id", None)
         t0 = time.time()
         body = self.spec.build(ws, "qmarket_detection_info", [failed], self.keys[ws])
@@ -709,11 +883,22 @@ class NodeSession:
             return b and b["stopped"]
 
         def acked():
-            rows = self.platform.rows("SELECT acked_ms FROM stop_instructions WHERE node_id = ? AND batch_code = ?",
-                                      (node, scale.batch)) if self._has_table("stop_instructions") else []
+            rows = (
+                self.platform.rows(
+                    "SELECT acked_ms FROM stop_instructions WHERE node_id = ? AND batch_code = ?", (node, scale.batch)
+                )
+                if self._has_table("stop_instructions")
+                else []
+            )
             return rows and all(r[0] for r in rows)
-        self.stop_result = {"batch": scale.batch, "wholesale_batch": vb, "node": node, "posted": t0,
-                            "poll_s": STOP_POLL_S}
+
+        self.stop_result = {
+            "batch": scale.batch,
+            "wholesale_batch": vb,
+            "node": node,
+            "posted": t0,
+            "poll_s": STOP_POLL_S,
+        }
         ok_stop = wait_for(stopped, STOP_POLL_S + 8.0)
         self.stop_result["scale_stopped_at"] = time.time() if ok_stop else None
         ok_ack = wait_for(acked, 5.0 if ok_stop else 1.0)
@@ -723,7 +908,7 @@ class NodeSession:
             try:
                 scale.model.sell(scale.batch, weight_g=500)
                 self.stop_result["sale_after_stop"] = "sold"
-            except Exception as exc:                  # Refused("TRADE_STOPPED") is the conformant answer
+            except Exception as exc:  # Refused("TRADE_STOPPED") is the conformant answer
                 self.stop_result["sale_after_stop"] = getattr(exc, "reason", type(exc).__name__)
         if not ok_stop and not ok_ack:
             self.timeouts.setdefault("stoptrade", "the scale did not stop the batch and the node did not acknowledge")
@@ -750,12 +935,17 @@ class NodeSession:
         """TRAN-UPL-08: one operator's telephone changes in each node's configuration (the nodes are stopped,
         their configs rewritten, and started again on the same outboxes); wait until each changed
         ``manager_base_info`` has been answered by the platform."""
-        changed = [n for n in self.nodes.values()
-                   if any(not o.code.endswith("0000") and o.code.startswith(n.code) for o in n.operators)]
+        changed = [
+            n
+            for n in self.nodes.values()
+            if any(not o.code.endswith("0000") and o.code.startswith(n.code) for o in n.operators)
+        ]
         self._stop_nodes(changed)
         for n in changed:
-            op = min((o for o in n.operators if not o.code.endswith("0000") and o.code.startswith(n.code)),
-                     key=lambda o: o.code)
+            op = min(
+                (o for o in n.operators if not o.code.endswith("0000") and o.code.startswith(n.code)),
+                key=lambda o: o.code,
+            )
             tel = "139" + "".join(str(self.rng.randint(0, 9)) for _ in range(8))
             n.operator_edits[op.code] = {"tel": tel}
             _write_config(n, self.platform.url, n.devices)
@@ -776,9 +966,14 @@ class NodeSession:
                         if d.get("id") == want["operator"] and d.get("tel") == want["tel"] and v:
                             return True
             return False
+
         for n in changed:
-            self._wait("operators", lambda n=n: reuploaded(n), 15,
-                       f"node {n.code}: operator {n.operator_change['operator']}'s changed information uploaded")
+            self._wait(
+                "operators",
+                lambda n=n: reuploaded(n),
+                15,
+                f"node {n.code}: operator {n.operator_change['operator']}'s changed information uploaded",
+            )
 
     def _has_table(self, name: str) -> bool:
         return bool(self.platform.rows("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (name,)))
@@ -840,12 +1035,25 @@ class NodeSession:
         with open(path, "w", encoding="utf-8") as fh:
             for up in self.uploads(node)[:limit]:
                 ex = up.ex
-                fh.write(json.dumps({"t": ex.t, "ms": round((ex.t_end - ex.t) * 1000, 2), "phase": ex.phase,
-                                     "node": up.node, "index": up.header.get("Index"), "count": up.count,
-                                     "status": ex.status, "outage": ex.outage, "answer_code": up.answer_code,
-                                     "request": ex.body[:4096].decode("utf-8", "replace"),
-                                     "answer": ex.answer[:2048].decode("utf-8", "replace")},
-                                    ensure_ascii=False) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "t": ex.t,
+                            "ms": round((ex.t_end - ex.t) * 1000, 2),
+                            "phase": ex.phase,
+                            "node": up.node,
+                            "index": up.header.get("Index"),
+                            "count": up.count,
+                            "status": ex.status,
+                            "outage": ex.outage,
+                            "answer_code": up.answer_code,
+                            "request": ex.body[:4096].decode("utf-8", "replace"),
+                            "answer": ex.answer[:2048].decode("utf-8", "replace"),
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
 
     def close(self) -> None:
         if self._closed:

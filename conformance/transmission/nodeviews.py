@@ -3,22 +3,30 @@ when it was first answered accepted/duplicate, and which business record names w
 
 Times are epoch seconds at the harness platform (arrival of the envelope).
 """
+
 from __future__ import annotations
 
 import json
 
 #: record type -> field holding the code the record issues (a line's trace code); the platform's reading
 #: (simulators/platform/platform.toml ``own``), repeated here as the judge's own table
-OWN = {"meat_out_info_base": "tran_id", "meat_out_info_detail": "tran_id", "market_tran_info_base": "tran_id",
-       "market_tran_info_detail": "tran_id", "retail_market_tran_info_summ": "sale_tran_id"}
+OWN = {
+    "meat_out_info_base": "tran_id",
+    "meat_out_info_detail": "tran_id",
+    "market_tran_info_base": "tran_id",
+    "market_tran_info_detail": "tran_id",
+    "retail_market_tran_info_summ": "sale_tran_id",
+}
 #: one record per commodity line (CODE-TRACE-04/05)
 LINE_TYPES = ("meat_out_info_detail", "market_tran_info_detail", "retail_market_tran_info_summ")
 #: base record type -> (detail type, the fields linking them)
-BASE_DETAIL = {"meat_out_info_base": ("meat_out_info_detail", ("tran_id",)),
-               "market_tran_info_base": ("market_tran_info_detail", ("tran_id",)),
-               "market_in_info_base": ("market_in_info_detail", ("batch_id",)),
-               "retail_market_in_info_base": ("retail_market_in_info_detail", ("batch_id",)),
-               "super_market_in_info_base": ("super_market_in_info_detail", ("batch_id",))}
+BASE_DETAIL = {
+    "meat_out_info_base": ("meat_out_info_detail", ("tran_id",)),
+    "market_tran_info_base": ("market_tran_info_detail", ("tran_id",)),
+    "market_in_info_base": ("market_in_info_detail", ("batch_id",)),
+    "retail_market_in_info_base": ("retail_market_in_info_detail", ("batch_id",)),
+    "super_market_in_info_base": ("super_market_in_info_detail", ("batch_id",)),
+}
 
 
 def first_sent(session, node: str | None = None) -> dict[str, float]:

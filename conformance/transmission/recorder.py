@@ -10,6 +10,7 @@ changes a request or an answer.
 judge sees it: the envelope's findings with the node's key and the clock of
 arrival, the records, and the per-record verdicts of the answer.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -23,15 +24,15 @@ UNAVAILABLE_BODY = b'{"detail":"service unavailable (harness outage)"}'
 
 @dataclass
 class Exchange:
-    t: float                 #: arrival, epoch seconds
-    t_end: float             #: answer sent
+    t: float  #: arrival, epoch seconds
+    t_end: float  #: answer sent
     method: str
     path: str
     body: bytes
     status: int
     answer: bytes
     phase: str
-    outage: bool = False     #: answered 503 by the recorder (platform unavailable)
+    outage: bool = False  #: answered 503 by the recorder (platform unavailable)
 
 
 class Recorder:
@@ -57,11 +58,13 @@ class Recorder:
             more = msg.get("more_body", False)
         body = b"".join(chunks)
         if self.unavailable:
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"application/json")]}
+            )
             await send({"type": "http.response.body", "body": UNAVAILABLE_BODY})
-            self._keep(Exchange(t0, time.time(), scope["method"], scope["path"], body, 503, UNAVAILABLE_BODY,
-                                self.phase, True))
+            self._keep(
+                Exchange(t0, time.time(), scope["method"], scope["path"], body, 503, UNAVAILABLE_BODY, self.phase, True)
+            )
             return
         delivered = False
 
@@ -84,8 +87,18 @@ class Recorder:
         try:
             await self.app(scope, replay, tap)
         finally:
-            self._keep(Exchange(t0, time.time(), scope["method"], scope["path"], body, state["status"],
-                                b"".join(state["out"]), self.phase))
+            self._keep(
+                Exchange(
+                    t0,
+                    time.time(),
+                    scope["method"],
+                    scope["path"],
+                    body,
+                    state["status"],
+                    b"".join(state["out"]),
+                    self.phase,
+                )
+            )
 
     def _keep(self, ex: Exchange) -> None:
         with self._lock:
@@ -104,11 +117,11 @@ class Upload:
     node: str | None
     rtype: str | None
     header: dict
-    count: int                              #: records in the payload
-    records: list[str]                      #: canonical JSON of each record
-    findings: list                          #: envelope-level findings (profiles.findings.Finding)
+    count: int  #: records in the payload
+    records: list[str]  #: canonical JSON of each record
+    findings: list  #: envelope-level findings (profiles.findings.Finding)
     record_findings: list[list]
-    verdicts: list[str] = field(default_factory=list)   #: per record, from the answer ('' if none)
+    verdicts: list[str] = field(default_factory=list)  #: per record, from the answer ('' if none)
     answer_code: str | None = None
 
     @property
@@ -143,9 +156,16 @@ def analyse_upload(spec, ex: Exchange, key_of) -> Upload:
     """Read ``ex`` (a POST of an envelope) with the profile: ``key_of(node) -> key | None``."""
     now = _dt.datetime.fromtimestamp(ex.t, _dt.timezone.utc)
     res = spec.parse(ex.body, key=key_of, now=now)
-    up = Upload(ex, res.node_id, res.record_type, dict(res.header), len(res.records),
-                [_canon_received(spec, res.record_type, r.record) for r in res.records], list(res.findings),
-                list(res.record_findings))
+    up = Upload(
+        ex,
+        res.node_id,
+        res.record_type,
+        dict(res.header),
+        len(res.records),
+        [_canon_received(spec, res.record_type, r.record) for r in res.records],
+        list(res.findings),
+        list(res.record_findings),
+    )
     if ex.outage or not ex.answer:
         return up
     resp, _ = spec.parse_response(ex.answer)

@@ -5,6 +5,7 @@ with a node of that type from the seeded ``tiny`` city; the harness registers th
 simulated day through its handheld intake and sells on its scales, then compares with what reached the
 platform, record by record.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,17 +15,29 @@ import pytest
 from .nodeviews import first_sent, load, parties
 
 ROLES = {
-    "slaughterhouse": ("NODE-REC-01", "node_slaughterhouse", ("animal_in_info", "quarantine_info", "meat_out_info_base",
-                                                               "meat_out_info_detail")),
-    "wholesale": ("NODE-REC-02", "node_wholesale", ("market_in_info_base", "market_in_info_detail",
-                                                     "qmarket_detection_info", "market_tran_info_detail")),
-    "retail": ("NODE-REC-03", "node_retail", ("retail_market_in_info_base", "retail_market_in_info_detail",
-                                               "retail_market_tran_info_summ")),
+    "slaughterhouse": (
+        "NODE-REC-01",
+        "node_slaughterhouse",
+        ("animal_in_info", "quarantine_info", "meat_out_info_base", "meat_out_info_detail"),
+    ),
+    "wholesale": (
+        "NODE-REC-02",
+        "node_wholesale",
+        ("market_in_info_base", "market_in_info_detail", "qmarket_detection_info", "market_tran_info_detail"),
+    ),
+    "retail": (
+        "NODE-REC-03",
+        "node_retail",
+        ("retail_market_in_info_base", "retail_market_in_info_detail", "retail_market_tran_info_summ"),
+    ),
     "supermarket": ("NODE-REC-04", "node_supermarket", ("super_market_in_info_base", "super_market_in_info_detail")),
     "canteen": ("NODE-REC-05", "node_canteen", ("team_buy_acceptance_info",)),
 }
 #: sale record type and the field carrying the sale's trace code, per role with scales
-SALE_RECORD = {"retail": ("retail_market_tran_info_summ", "sale_tran_id"), "wholesale": ("market_tran_info_detail", "tran_id")}
+SALE_RECORD = {
+    "retail": ("retail_market_tran_info_summ", "sale_tran_id"),
+    "wholesale": ("market_tran_info_detail", "tran_id"),
+}
 
 
 def _node_of(session, role):
@@ -38,8 +51,13 @@ def _params():
     out = []
     for role, (rid, cap, _) in ROLES.items():
         reqs = (rid, "NODE-CANT-01") if role == "canteen" else (rid,)
-        out.append(pytest.param(role, id=role, marks=[pytest.mark.requirement(*reqs),
-                                                      pytest.mark.applies(kinds=("node",), needs=(cap,))]))
+        out.append(
+            pytest.param(
+                role,
+                id=role,
+                marks=[pytest.mark.requirement(*reqs), pytest.mark.applies(kinds=("node",), needs=(cap,))],
+            )
+        )
     return out
 
 
@@ -59,31 +77,52 @@ def test_node_uploads_every_record_of_its_type(node_session, role, evidence):
         rtype, field = SALE_RECORD[role]
         by_code = {load(b).get(field): load(b) for (_, t, _, b) in stored if t == rtype}
         for bench in n.scales:
-            for (_, sale, _) in bench.sales:
+            for _, sale, _ in bench.sales:
                 rec = by_code.get(sale.trace_code)
                 if rec is None:
                     continue
                 w = f"{sale.weight_g // 1000}.{sale.weight_g % 1000:03d}"
                 p = f"{sale.unit_price_fen // 100}.{sale.unit_price_fen % 100:02d}"
                 if rec.get("weight") != w or rec.get("price") != p or rec.get("batch_id") != sale.batch_trace:
-                    wrong.append({"trace_code": sale.trace_code, "sold": {"weight": w, "price": p,
-                                                                          "batch": sale.batch_trace}, "uploaded": rec})
+                    wrong.append(
+                        {
+                            "trace_code": sale.trace_code,
+                            "sold": {"weight": w, "price": p, "batch": sale.batch_trace},
+                            "uploaded": rec,
+                        }
+                    )
     given = {t for (_, t, _, v) in n.handheld if v == "accepted"}
     need = [t for t in types if t in given or (n.scales and t == SALE_RECORD.get(role, ("",))[0])]
     absent = [t for t in need if t not in got_types]
     accepted = sum(1 for h in n.handheld if h[3] == "accepted")
     sales = sum(len(b.sales) for b in n.scales)
-    evidence.attach_json("completeness.json", {
-        "node": n.code, "node_type": n.node_type, "handheld_accepted": accepted, "sales": sales,
-        "stored": len(stored), "missing_records": [r[:300] for r in sorted(missing_recs)][:50],
-        "missing_sales": sorted(missing_sales)[:50], "wrong_sales": wrong[:20], "absent_types": absent})
-    evidence.note(f"节点 {n.code}：手持登记 {accepted} 条，秤销售 {sales} 笔，平台存储 {len(stored)} 条",
-                  f"node {n.code}: {accepted} handheld records, {sales} scale sales, {len(stored)} stored")
+    evidence.attach_json(
+        "completeness.json",
+        {
+            "node": n.code,
+            "node_type": n.node_type,
+            "handheld_accepted": accepted,
+            "sales": sales,
+            "stored": len(stored),
+            "missing_records": [r[:300] for r in sorted(missing_recs)][:50],
+            "missing_sales": sorted(missing_sales)[:50],
+            "wrong_sales": wrong[:20],
+            "absent_types": absent,
+        },
+    )
+    evidence.note(
+        f"节点 {n.code}：手持登记 {accepted} 条，秤销售 {sales} 笔，平台存储 {len(stored)} 条",
+        f"node {n.code}: {accepted} handheld records, {sales} scale sales, {len(stored)} stored",
+    )
     assert accepted or sales, "the harness registered nothing at this node (its intake refused everything?)"
-    assert not missing_recs, (f"{len(missing_recs)} of {accepted} records the node accepted never reached the platform "
-                              f"(first: {sorted(missing_recs)[0][:150]}). Fix: upload every record it accepts")
-    assert not missing_sales, (f"{len(missing_sales)} of {sales} scale sales never reached the platform "
-                               f"(first trace code {sorted(missing_sales)[0]})")
+    assert not missing_recs, (
+        f"{len(missing_recs)} of {accepted} records the node accepted never reached the platform "
+        f"(first: {sorted(missing_recs)[0][:150]}). Fix: upload every record it accepts"
+    )
+    assert not missing_sales, (
+        f"{len(missing_sales)} of {sales} scale sales never reached the platform "
+        f"(first trace code {sorted(missing_sales)[0]})"
+    )
     assert not wrong, f"{len(wrong)} sale records differ from the sale on the scale: {wrong[0]}"
     assert not absent, f"record types the {role} node must upload are missing: {absent}"
 
@@ -116,12 +155,21 @@ def test_operator_base_information_first(node_session, evidence):
             if op not in info_at:
                 problems.append({"node": n.code, "operator": op, "problem": "no manager_base_info uploaded"})
             elif info_at[op] > t:
-                problems.append({"node": n.code, "operator": op, "problem": "manager_base_info after business",
-                                 "info_sent": info_at[op], "first_business": t})
+                problems.append(
+                    {
+                        "node": n.code,
+                        "operator": op,
+                        "problem": "manager_base_info after business",
+                        "info_sent": info_at[op],
+                        "first_business": t,
+                    }
+                )
     evidence.attach_json("operators.json", problems[:100])
-    assert not problems, (f"{len(problems)} operator problems; first: node {problems[0]['node']} operator "
-                          f"{problems[0]['operator']}: {problems[0]['problem']}. Fix: upload manager_base_info "
-                          "for the node (…0000) and every operator before their business records")
+    assert not problems, (
+        f"{len(problems)} operator problems; first: node {problems[0]['node']} operator "
+        f"{problems[0]['operator']}: {problems[0]['problem']}. Fix: upload manager_base_info "
+        "for the node (…0000) and every operator before their business records"
+    )
 
 
 @pytest.mark.requirement("NODE-WHOL-04")
@@ -150,10 +198,12 @@ def test_slaughterhouse_refuses_intake_without_certificate(node_session, evidenc
     rec = n.refused_intake["record"]
     stored = [load(b) for (_, t, _, b) in s.stored(n.code) if t == "animal_in_info"]
     leaked = [d for d in stored if d.get("seller_name") == rec["seller_name"]]
-    evidence.attach_json("intake.json", {"record": rec, "node_verdict": n.refused_intake["verdict"],
-                                         "reached_platform": bool(leaked)})
+    evidence.attach_json(
+        "intake.json", {"record": rec, "node_verdict": n.refused_intake["verdict"], "reached_platform": bool(leaked)}
+    )
     assert n.refused_intake["verdict"] == "rejected", (
-        f"the node answered {n.refused_intake['verdict']!r} to an intake without quarantine certificate")
+        f"the node answered {n.refused_intake['verdict']!r} to an intake without quarantine certificate"
+    )
     assert not leaked, "the uncertified intake reached the platform"
 
 
@@ -164,6 +214,7 @@ def test_uploaded_records_compose_complete_chains(node_session, evidence):
     reference platform) answers every trace code sold on the node's scales with a complete chain back to the
     slaughterhouse intake or the vegetable origin."""
     import httpx
+
     s = node_session
     s.require("sales")
     codes = sorted({sale.trace_code for b in s._scales() for (_, sale, ph) in b.sales if ph == "sales"})
@@ -172,12 +223,20 @@ def test_uploaded_records_compose_complete_chains(node_session, evidence):
         for code in codes:
             ans = c.get(f"{s.platform.url}/api/v1/trace/{code}").json()
             if ans.get("status") != "found" or not ans.get("complete"):
-                broken.append({"code": code, "status": ans.get("status"), "complete": ans.get("complete"),
-                               "missing": ans.get("missing")})
+                broken.append(
+                    {
+                        "code": code,
+                        "status": ans.get("status"),
+                        "complete": ans.get("complete"),
+                        "missing": ans.get("missing"),
+                    }
+                )
     evidence.attach_json("chains.json", {"codes": len(codes), "broken": broken[:50]})
     assert codes, "no sale was made on the node's scales"
-    assert not broken, (f"{len(broken)} of {len(codes)} sold codes do not resolve to a complete chain (first: "
-                        f"{broken[0]}). Fix: upload every entry and sale record with the upstream code as batch_id")
+    assert not broken, (
+        f"{len(broken)} of {len(codes)} sold codes do not resolve to a complete chain (first: "
+        f"{broken[0]}). Fix: upload every entry and sale record with the upstream code as batch_id"
+    )
 
 
 @pytest.mark.requirement("NODE-WHOL-03")
@@ -191,30 +250,45 @@ def test_wholesale_batch_is_wholesaler_plus_certificate(node_session, evidence):
     n = _node_of(s, "wholesale")
     certs = ("quarantine_animal_products_id", "prov_id", "quarantine_vege_id")
     by_pair, by_batch, bad = {}, {}, []
-    free = [json.loads(r) for (_, t, r, v) in n.handheld
-            if t == "market_in_info_base" and v == "accepted" and not json.loads(r).get("tran_id")]
+    free = [
+        json.loads(r)
+        for (_, t, r, v) in n.handheld
+        if t == "market_in_info_base" and v == "accepted" and not json.loads(r).get("tran_id")
+    ]
     for rec in free:
         cert = next((rec[k] for k in certs if rec.get(k)), None)
         if cert is None:
             bad.append({"problem": "accepted without a certificate", "batch": rec.get("batch_id")})
             continue
         pair = (rec.get("wholesaler_id"), cert)
-        if by_pair.setdefault(pair, rec["batch_id"]) != rec["batch_id"] or \
-                by_batch.setdefault(rec["batch_id"], pair) != pair:
-            bad.append({"problem": "wholesaler + certificate and batch not one-to-one", "batch": rec["batch_id"],
-                        "pair": pair})
+        if (
+            by_pair.setdefault(pair, rec["batch_id"]) != rec["batch_id"]
+            or by_batch.setdefault(rec["batch_id"], pair) != pair
+        ):
+            bad.append(
+                {"problem": "wholesaler + certificate and batch not one-to-one", "batch": rec["batch_id"], "pair": pair}
+            )
     for p in n.ledger_probes:
         if p["verdict"] != "rejected":
-            bad.append({"problem": f"entry with {p['case']} answered {p['verdict'] or 'nothing'}, not rejected",
-                        "batch": p["record"].get("batch_id"), "ledger_batch": p["ledger_batch"]})
-    evidence.attach_json("ledger.json", {"entries_without_voucher": len(free), "probes": n.ledger_probes,
-                                         "problems": bad[:50]})
+            bad.append(
+                {
+                    "problem": f"entry with {p['case']} answered {p['verdict'] or 'nothing'}, not rejected",
+                    "batch": p["record"].get("batch_id"),
+                    "ledger_batch": p["ledger_batch"],
+                }
+            )
+    evidence.attach_json(
+        "ledger.json", {"entries_without_voucher": len(free), "probes": n.ledger_probes, "problems": bad[:50]}
+    )
     if not free or len(n.ledger_probes) < 2:
-        pytest.fail("the scenario registered no wholesale entry without an upstream voucher (harness problem)",
-                    pytrace=False)
-    assert not bad, (f"{len(bad)} ledger problems; first: {bad[0]['problem']} (batch {bad[0]['batch']}). Fix: "
-                     "without an upstream voucher, key the batch by wholesaler + certificate and refuse entries "
-                     "without a certificate or contradicting the ledger")
+        pytest.fail(
+            "the scenario registered no wholesale entry without an upstream voucher (harness problem)", pytrace=False
+        )
+    assert not bad, (
+        f"{len(bad)} ledger problems; first: {bad[0]['problem']} (batch {bad[0]['batch']}). Fix: "
+        "without an upstream voucher, key the batch by wholesaler + certificate and refuse entries "
+        "without a certificate or contradicting the ledger"
+    )
 
 
 @pytest.mark.requirement("NODE-WHOL-01")
@@ -228,19 +302,35 @@ def test_operator_of_another_node_not_registered_again(node_session, evidence):
     n = _node_of(s, "wholesale")
     g = n.guest
     if g is None or n.guest_entry is None:
-        pytest.fail("the scenario found no operator of another node to trade at the wholesale node (harness problem)",
-                    pytrace=False)
+        pytest.fail(
+            "the scenario found no operator of another node to trade at the wholesale node (harness problem)",
+            pytrace=False,
+        )
     infos = [load(rec) for up in s.uploads(n.code) if up.rtype == "manager_base_info" for rec in up.records]
     ident = [v for v in (g.uscc, g.phone) if v]
-    again = [r for r in infos if r.get("id") == g.code or
-             (r.get("name") == g.name and (not ident or any(r.get(k) in ident for k in ("reg_id", "tel"))))]
+    again = [
+        r
+        for r in infos
+        if r.get("id") == g.code
+        or (r.get("name") == g.name and (not ident or any(r.get(k) in ident for k in ("reg_id", "tel"))))
+    ]
     verdict = next((v for (_, t, rec, v) in n.handheld if rec == n.guest_entry), "")
     stored = {b for (_, t, _, b) in s.stored(n.code) if t == "market_in_info_base"}
-    evidence.attach_json("guest_operator.json", {"operator": g.code, "home_node": g.node_code, "name": g.name,
-                                                 "registered_again": again, "entry_verdict": verdict,
-                                                 "entry_at_platform": n.guest_entry in stored})
-    assert not again, (f"operator {g.code} (registered at node {g.node_code}) was registered again by node {n.code}: "
-                       f"manager_base_info id {again[0].get('id')}. Fix: keep the operator's code; upload its base "
-                       "information only at its own node")
+    evidence.attach_json(
+        "guest_operator.json",
+        {
+            "operator": g.code,
+            "home_node": g.node_code,
+            "name": g.name,
+            "registered_again": again,
+            "entry_verdict": verdict,
+            "entry_at_platform": n.guest_entry in stored,
+        },
+    )
+    assert not again, (
+        f"operator {g.code} (registered at node {g.node_code}) was registered again by node {n.code}: "
+        f"manager_base_info id {again[0].get('id')}. Fix: keep the operator's code; upload its base "
+        "information only at its own node"
+    )
     assert verdict == "accepted", f"the node answered {verdict or 'nothing'} to the guest operator's entry"
     assert n.guest_entry in stored, "the guest operator's entry (under its own code) never reached the platform"

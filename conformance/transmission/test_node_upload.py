@@ -7,6 +7,7 @@ node configuration the harness writes are scaled down (batch_wait 0.2 s, backoff
 takes seconds; the requirements' own limits (10 min deadline, 1 s .. 300 s backoff) are the profile's
 and a node must honour the values it is configured with.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -38,6 +39,7 @@ def _events(session):
 def _settled_by_code(session):
     """Trace code issued by a sale -> first settled time (the record carrying it as its own code)."""
     from .nodeviews import OWN
+
     out = {}
     for up in session.uploads():
         if not up.answered or up.rtype not in OWN:
@@ -64,15 +66,21 @@ def test_every_record_accepted_within_the_deadline(node_session, profile, eviden
         if at - t > deadline:
             late.append({"node": node, "record": key[:300], "latency_s": round(at - t, 3)})
     window = max(e for _, e in node_session.phases.values()) - min(s for s, _ in node_session.phases.values())
-    evidence.attach_json("latency.json", {"deadline_s": deadline, "worst_latency_s": round(worst, 3),
-                                          "late": late[:100], "never": never[:100]})
-    evidence.note(f"最长上传延迟 {worst:.2f} 秒（时限 {deadline:g} 秒）", f"worst latency {worst:.2f} s (deadline {deadline:g} s)")
+    evidence.attach_json(
+        "latency.json",
+        {"deadline_s": deadline, "worst_latency_s": round(worst, 3), "late": late[:100], "never": never[:100]},
+    )
+    evidence.note(
+        f"最长上传延迟 {worst:.2f} 秒（时限 {deadline:g} 秒）", f"worst latency {worst:.2f} s (deadline {deadline:g} s)"
+    )
     assert not late, f"{len(late)} records accepted later than {deadline:g} s after the business event"
     if never:
-        raise TimeoutError(f"{len(never)} of {len(_events(node_session))} records were not accepted by the platform "
-                           f"within the harness's observation window of {window:.0f} s (the deadline is "
-                           f"{deadline:g} s); first: {never[0]['record'][:120]}. A node must flush a partial "
-                           "batch after batch_wait_s")
+        raise TimeoutError(
+            f"{len(never)} of {len(_events(node_session))} records were not accepted by the platform "
+            f"within the harness's observation window of {window:.0f} s (the deadline is "
+            f"{deadline:g} s); first: {never[0]['record'][:120]}. A node must flush a partial "
+            "batch after batch_wait_s"
+        )
 
 
 @pytest.mark.requirement("TRAN-UPL-02")
@@ -90,20 +98,29 @@ def test_envelopes_batch_one_type_and_date_within_count(node_session, profile, e
         dates = {rt.business_date(load(r)) for r in up.records} - {None, ""}
         sizes[up.count] += 1
         if up.count > limit or len(dates) > 1:
-            bad.append({"node": up.node, "index": up.header.get("Index"), "count": up.count,
-                        "dates": sorted(dates)})
-    evidence.attach_json("envelopes.json", {"limit": limit, "configured_max_count": UPLOAD_CFG["max_count"],
-                                            "sizes": dict(sorted(sizes.items())), "bad": bad[:50]})
+            bad.append({"node": up.node, "index": up.header.get("Index"), "count": up.count, "dates": sorted(dates)})
+    evidence.attach_json(
+        "envelopes.json",
+        {
+            "limit": limit,
+            "configured_max_count": UPLOAD_CFG["max_count"],
+            "sizes": dict(sorted(sizes.items())),
+            "bad": bad[:50],
+        },
+    )
     if not node_session.uploads():
         raise TimeoutError("the node uploaded no envelope")
-    assert not bad, (f"{len(bad)} envelopes break batching: first holds {bad[0]['count']} records "
-                     f"(limit {limit}) of dates {bad[0]['dates']}. Fix: group by type and business date, "
-                     f"at most {limit} (and the configured max_count) per envelope")
+    assert not bad, (
+        f"{len(bad)} envelopes break batching: first holds {bad[0]['count']} records "
+        f"(limit {limit}) of dates {bad[0]['dates']}. Fix: group by type and business date, "
+        f"at most {limit} (and the configured max_count) per envelope"
+    )
     if node_session.backlog:
         sent = first_sent(node_session)
         carried = [r for r in node_session.backlog if r in sent]
-        assert len(carried) == len(node_session.backlog), \
+        assert len(carried) == len(node_session.backlog), (
             f"{len(node_session.backlog) - len(carried)} records of the outage backlog were never sent"
+        )
 
 
 @pytest.mark.requirement("TRAN-UPL-03")
@@ -121,15 +138,23 @@ def test_resume_after_platform_outage(node_session, evidence):
     lost_backlog = [r for r in s.backlog if bodies[r] == 0]
     t_up = s.phases["outage"][0]
     after = [u for u in s.uploads() if u.ex.t > t_up and u.answered]
-    evidence.attach_json("outage.json", {"outage_sales": len(codes), "backlog": len(s.backlog),
-                                         "lost_sales": lost_sales[:50], "lost_backlog": lost_backlog[:20],
-                                         "answered_envelopes_after_restart": len(after)})
+    evidence.attach_json(
+        "outage.json",
+        {
+            "outage_sales": len(codes),
+            "backlog": len(s.backlog),
+            "lost_sales": lost_sales[:50],
+            "lost_backlog": lost_backlog[:20],
+            "answered_envelopes_after_restart": len(after),
+        },
+    )
     assert codes or s.backlog, "the scenario produced no record during the outage (harness problem)"
     assert not lost_sales and not lost_backlog, (
         f"after the platform came back, {len(lost_sales)} of {len(codes)} sales and {len(lost_backlog)} of "
         f"{len(s.backlog)} registrations made during the outage never reached it. Fix: keep every record in a "
         "durable outbox until the platform answered it accepted or duplicate, and resume from the first "
-        "unacknowledged one")
+        "unacknowledged one"
+    )
 
 
 @pytest.mark.requirement("TRAN-UPL-04")
@@ -142,7 +167,9 @@ def test_no_record_uploaded_again_after_it_was_answered(node_session, evidence):
     for up in s.uploads():
         for rec in up.records:
             if rec in settled_at and up.ex.t > settled_at[rec]:
-                resent.append({"node": up.node, "record": rec[:300], "answered_at": settled_at[rec], "again_at": up.ex.t})
+                resent.append(
+                    {"node": up.node, "record": rec[:300], "answered_at": settled_at[rec], "again_at": up.ex.t}
+                )
         if up.answered:
             for rec, v in zip(up.records, up.verdicts):
                 if v in ("accepted", "duplicate"):
@@ -153,9 +180,12 @@ def test_no_record_uploaded_again_after_it_was_answered(node_session, evidence):
     if not s.uploads():
         raise TimeoutError("the node uploaded no envelope")
     assert not twice, f"{len(twice)} records are stored twice at the platform"
-    assert not resent, (f"{len(resent)} records were uploaded again after the platform had answered them "
-                        "(first: {}). Fix: remove a record from the outbox on its accepted/duplicate verdict"
-                        .format(resent[0]["record"][:120]))
+    assert not resent, (
+        f"{len(resent)} records were uploaded again after the platform had answered them "
+        "(first: {}). Fix: remove a record from the outbox on its accepted/duplicate verdict".format(
+            resent[0]["record"][:120]
+        )
+    )
 
 
 @pytest.mark.requirement("TRAN-UPL-05")
@@ -182,6 +212,7 @@ def test_base_before_detail_and_business_order(node_session, evidence):
             if b is not None and sent[rec] < b:
                 bad.append({"detail": det_t, "key": [d.get(k) for k in keys], "detail_sent": sent[rec], "base_sent": b})
     from .nodeviews import OWN
+
     code_sent = {}
     for up in s.uploads():
         if up.rtype in OWN:
@@ -189,14 +220,19 @@ def test_base_before_detail_and_business_order(node_session, evidence):
                 code_sent.setdefault(load(rec).get(OWN[up.rtype]), up.ex.t)
     disorder = []
     for b in s._scales():
-        times = [(sale.trace_code, code_sent.get(sale.trace_code)) for (_, sale, _) in sorted(b.sales, key=lambda x: x[1].index)]
+        times = [
+            (sale.trace_code, code_sent.get(sale.trace_code))
+            for (_, sale, _) in sorted(b.sales, key=lambda x: x[1].index)
+        ]
         times = [(c, t) for c, t in times if t is not None]
         for (c1, t1), (c2, t2) in zip(times, times[1:]):
             if t2 < t1:
                 disorder.append({"scale": b.id, "earlier_sale": c1, "later_sale": c2, "sent": [t1, t2]})
     evidence.attach_json("order.json", {"detail_before_base": bad[:50], "sales_out_of_order": disorder[:50]})
-    assert not bad, (f"{len(bad)} detail records were sent before their base record (first: {bad[0]['detail']} "
-                     f"{bad[0]['key']}). Fix: upload in the order the records were produced")
+    assert not bad, (
+        f"{len(bad)} detail records were sent before their base record (first: {bad[0]['detail']} "
+        f"{bad[0]['key']}). Fix: upload in the order the records were produced"
+    )
     assert not disorder, f"{len(disorder)} sales of one scale were uploaded out of their business order"
 
 
@@ -214,18 +250,25 @@ def test_bounded_retry_with_exponential_backoff(node_session, evidence):
         ts = [u.ex.t for u in s.uploads(code) if u.ex.outage]
         if len(ts) >= 2:
             per_node[code] = ts
-    evidence.attach_json("retries.json", {"backoff_first_s": first, "backoff_max_s": cap,
-                                          "attempts": {k: v for k, v in per_node.items()}})
+    evidence.attach_json(
+        "retries.json",
+        {"backoff_first_s": first, "backoff_max_s": cap, "attempts": {k: v for k, v in per_node.items()}},
+    )
     assert per_node, "no node retried during the 503 period: the node did not try to upload, or gave up at once"
     for code, ts in per_node.items():
         gaps = [b - a for a, b in zip(ts, ts[1:])]
-        evidence.note(f"节点 {code} 重试间隔 {[round(g, 2) for g in gaps]} 秒",
-                      f"node {code} retry gaps {[round(g, 2) for g in gaps]} s")
-        assert gaps[0] >= 0.8 * first, (f"node {code} retried {gaps[0]:.3f} s after a failure; the first delay must "
-                                        f"be about backoff_first_s = {first} s. Fix: back off exponentially")
+        evidence.note(
+            f"节点 {code} 重试间隔 {[round(g, 2) for g in gaps]} 秒",
+            f"node {code} retry gaps {[round(g, 2) for g in gaps]} s",
+        )
+        assert gaps[0] >= 0.8 * first, (
+            f"node {code} retried {gaps[0]:.3f} s after a failure; the first delay must "
+            f"be about backoff_first_s = {first} s. Fix: back off exponentially"
+        )
         for g1, g2 in zip(gaps, gaps[1:]):
-            assert g2 >= 0.7 * min(cap, 2 * g1), (f"node {code}: retry delays do not grow ({g1:.2f} s then "
-                                                  f"{g2:.2f} s); expected doubling up to {cap} s")
+            assert g2 >= 0.7 * min(cap, 2 * g1), (
+                f"node {code}: retry delays do not grow ({g1:.2f} s then {g2:.2f} s); expected doubling up to {cap} s"
+            )
         assert max(gaps) <= 1.5 * cap + 0.5, f"node {code}: a retry delay of {max(gaps):.2f} s exceeds the cap {cap} s"
     s.require("backoff")
     rejected = {rec for up in s.uploads() if up.answered for rec, v in zip(up.records, up.verdicts) if v == "rejected"}
@@ -246,10 +289,16 @@ def test_uploads_by_http_post_and_answers_read(node_session, evidence):
     wrong_method = [e.method for e in ex if e.method != "POST"]
     answered = [u for u in ups if u.answered]
     settled = first_settled(s)
-    ignored = [rec for u in ups for rec in u.records
-               if rec in settled and u.ex.t > settled[rec] + 0.001]
-    evidence.attach_json("http.json", {"uploads": len(ups), "answered": len(answered),
-                                       "non_post": wrong_method[:10], "sent_again_after_answer": len(ignored)})
+    ignored = [rec for u in ups for rec in u.records if rec in settled and u.ex.t > settled[rec] + 0.001]
+    evidence.attach_json(
+        "http.json",
+        {
+            "uploads": len(ups),
+            "answered": len(answered),
+            "non_post": wrong_method[:10],
+            "sent_again_after_answer": len(ignored),
+        },
+    )
     assert not wrong_method, f"uploads with HTTP {set(wrong_method)}; the profile uploads by POST"
     assert answered, "no upload got a per-record answer"
     assert not ignored, f"{len(ignored)} records were sent again after an answer: the node does not read the answers"
@@ -258,6 +307,7 @@ def test_uploads_by_http_post_and_answers_read(node_session, evidence):
 def _cst_stamp(text: str | None):
     """A ``YYYYMMDDHHMMSS`` Beijing-time stamp as epoch seconds; ``None`` if it is not one."""
     import datetime as _dt
+
     try:
         t = _dt.datetime.strptime(text or "", "%Y%m%d%H%M%S")
     except ValueError:
@@ -283,38 +333,60 @@ def test_changed_operator_uploaded_again(node_session, profile, evidence):
     for n in changed:
         ch = n.operator_change
         t0 = ch["changed_at"]
-        hits = [(up, load(rec), v) for up in s.uploads(n.code) if up.rtype == "manager_base_info" and up.ex.t >= t0
-                for rec, v in zip(up.records, up.verdicts or [""] * len(up.records))
-                if load(rec).get("id") == ch["operator"]]
+        hits = [
+            (up, load(rec), v)
+            for up in s.uploads(n.code)
+            if up.rtype == "manager_base_info" and up.ex.t >= t0
+            for rec, v in zip(up.records, up.verdicts or [""] * len(up.records))
+            if load(rec).get("id") == ch["operator"]
+        ]
         new = [(up, d, v) for up, d, v in hits if d.get("tel") == ch["tel"]]
         answered = [(up, d, v) for up, d, v in new if v in ("accepted", "duplicate")]
         first = answered[0] if answered else None
-        row = {"node": n.code, "operator": ch["operator"], "old_tel": ch["old_tel"], "new_tel": ch["tel"],
-               "changed_at": t0, "uploads_after_change": len(hits)}
+        row = {
+            "node": n.code,
+            "operator": ch["operator"],
+            "old_tel": ch["old_tel"],
+            "new_tel": ch["tel"],
+            "changed_at": t0,
+            "uploads_after_change": len(hits),
+        }
         if first is None:
-            row["problem"] = ("never uploaded again after the change" if not new else
-                              f"uploaded again but not answered accepted/duplicate ({[v for _, _, v in new]})")
+            row["problem"] = (
+                "never uploaded again after the change"
+                if not new
+                else f"uploaded again but not answered accepted/duplicate ({[v for _, _, v in new]})"
+            )
             problems.append(row)
             seen.append(row)
             continue
         up, d, v = first
         stamp = _cst_stamp(d.get("info_update_date"))
-        row.update(arrived_s=round(up.ex.t - t0, 3), verdict=v, info_update_date=d.get("info_update_date"),
-                   record_date=d.get("record_date"))
+        row.update(
+            arrived_s=round(up.ex.t - t0, 3),
+            verdict=v,
+            info_update_date=d.get("info_update_date"),
+            record_date=d.get("record_date"),
+        )
         if up.ex.t - t0 > bound:
             row["problem"] = f"arrived {up.ex.t - t0:.0f} s after the change (bound {days:g} days)"
         elif stamp is None:
             row["problem"] = "the re-uploaded record has no info_update_date (YYYYMMDDHHMMSS)"
         elif not t0 - 1.0 <= stamp <= t0 + bound:
-            row["problem"] = (f"info_update_date {d.get('info_update_date')} is not within {days:g} days after "
-                              "the change")
+            row["problem"] = (
+                f"info_update_date {d.get('info_update_date')} is not within {days:g} days after the change"
+            )
         if "problem" in row:
             problems.append(row)
         seen.append(row)
     evidence.attach_json("operator_change.json", seen)
-    evidence.note(f"{len(changed)} 个节点的经营者信息变更；{len(changed) - len(problems)} 个按时重新上传",
-                  f"operator changed at {len(changed)} nodes; {len(changed) - len(problems)} re-uploaded in time")
-    assert not problems, (f"{len(problems)} changed operators not re-uploaded as required: node {problems[0]['node']} "
-                          f"operator {problems[0]['operator']}: {problems[0]['problem']}. Fix: upload the "
-                          "operator's manager_base_info again (with info_update_date) after any change, "
-                          f"within {days:g} days")
+    evidence.note(
+        f"{len(changed)} 个节点的经营者信息变更；{len(changed) - len(problems)} 个按时重新上传",
+        f"operator changed at {len(changed)} nodes; {len(changed) - len(problems)} re-uploaded in time",
+    )
+    assert not problems, (
+        f"{len(problems)} changed operators not re-uploaded as required: node {problems[0]['node']} "
+        f"operator {problems[0]['operator']}: {problems[0]['problem']}. Fix: upload the "
+        "operator's manager_base_info again (with info_update_date) after any change, "
+        f"within {days:g} days"
+    )

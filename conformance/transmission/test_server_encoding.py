@@ -3,6 +3,7 @@
 DTDs and entities (TRAN-ENC-02) are tested with the other hostile inputs in the platform suite
 (``conformance/platform/test_security.py``).
 """
+
 from __future__ import annotations
 
 import time
@@ -31,9 +32,13 @@ def test_malformed_or_mislabelled_messages_refused(profile, records, uploader):
     key = uploader.keys[node]
     body = envelope(profile, node, key, RTYPE, recs, header={"DataDate": date})
     jbody = envelope(profile, node, key, RTYPE, recs, header={"DataDate": date}, fmt="json")
-    cases = {"XML cut in the middle": body[: len(body) // 2], "JSON cut in the middle": jbody[: len(jbody) // 2],
-             "UTF-8 bytes declared GBK": envelope(profile, node, key, RTYPE, recs, header={"DataDate": date},
-                                                  declaration=GBK)}
+    cases = {
+        "XML cut in the middle": body[: len(body) // 2],
+        "JSON cut in the middle": jbody[: len(jbody) // 2],
+        "UTF-8 bytes declared GBK": envelope(
+            profile, node, key, RTYPE, recs, header={"DataDate": date}, declaration=GBK
+        ),
+    }
     assert any(ord(ch) > 127 for ch in "".join(recs[0].values())), "set-up: the record must hold Chinese text"
     problems = []
     for what, b in cases.items():
@@ -65,10 +70,14 @@ def test_oversized_or_too_deep_messages_refused(profile, records, uploader, http
     assert a.status == 413 and a.code == "1003", f"a {len(big)}-byte body (limit {limits.max_bytes}): {a}"
     assert secs < 10, f"refusing the oversized body took {secs:.1f} s"
     deep = "".join(f"<n{i}>" for i in range(limits.max_depth + 2)) + "".join(
-        f"</n{i}>" for i in reversed(range(limits.max_depth + 2)))
+        f"</n{i}>" for i in reversed(range(limits.max_depth + 2))
+    )
     rec = dict(recs[0])
     body = envelope(profile, node, key, RTYPE, [rec], header={"DataDate": date}).replace(
-        b"</retail_market_in_info_base>", deep.encode() + b"</retail_market_in_info_base>", 1)
+        b"</retail_market_in_info_base>", deep.encode() + b"</retail_market_in_info_base>", 1
+    )
     a = uploader.post(body)
     assert a.status in (400, 413) and a.code == "1003", f"nesting {limits.max_depth + 2} levels below a record: {a}"
-    assert http.get(platform.url + "/healthz").status_code == 200, "the platform stopped answering after the large bodies"
+    assert http.get(platform.url + "/healthz").status_code == 200, (
+        "the platform stopped answering after the large bodies"
+    )

@@ -4,6 +4,7 @@ Raw mode: every wrong envelope is built with the profile's encoder and signed ov
 sent (a wrong Count is signed as that Count), so the platform must refuse it for the fault under test,
 with the profile's reason code — never because the signature broke.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -24,7 +25,8 @@ def _refused(a, code: str | tuple[str, ...], what: str, statuses=(400,)):
     codes = (code,) if isinstance(code, str) else code
     assert a.status in statuses and a.code in codes and not a.verdicts, (
         f"{what}: expected the envelope refused whole with {'/'.join(codes)} (HTTP {'/'.join(map(str, statuses))}), "
-        f"got {a}")
+        f"got {a}"
+    )
 
 
 @pytest.mark.requirement("TRAN-ENV-01")
@@ -35,11 +37,15 @@ def test_envelope_elements_checked(profile, records, uploader):
     key = uploader.keys[node]
     cases = {
         "DataDate missing": envelope(profile, node, key, RTYPE, recs, header={"DataDate": date}, omit=("DataDate",)),
-        "unknown element <Remark>": envelope(profile, node, key, RTYPE, recs, header={"DataDate": date},
-                                             extra_xml="<Remark>test</Remark>"),
-        "Count twice": envelope(profile, node, key, RTYPE, recs, header={"DataDate": date}, extra_xml="<Count>1</Count>"),
+        "unknown element <Remark>": envelope(
+            profile, node, key, RTYPE, recs, header={"DataDate": date}, extra_xml="<Remark>test</Remark>"
+        ),
+        "Count twice": envelope(
+            profile, node, key, RTYPE, recs, header={"DataDate": date}, extra_xml="<Count>1</Count>"
+        ),
         "root DataExchange": envelope(profile, node, key, RTYPE, recs, header={"DataDate": date}).replace(
-            b"DataExchangeReq>", b"DataExchange>"),
+            b"DataExchangeReq>", b"DataExchange>"
+        ),
     }
     for what, body in cases.items():
         _refused(uploader.post(body), "1101", what)
@@ -53,8 +59,12 @@ def test_malformed_nodeid_refused(profile, records, uploader):
     node, recs, date = _setup(records)
     for bad in ("990101001", node + "0"):
         assert profile.codes.findings(bad, "node"), bad
-        _refused(uploader.upload(node, RTYPE, recs, key=uploader.keys[node], header={"DataDate": date, "NodeId": bad}),
-                 ("1102", "1111"), f"NodeId {bad}", (400, 401, 403))
+        _refused(
+            uploader.upload(node, RTYPE, recs, key=uploader.keys[node], header={"DataDate": date, "NodeId": bad}),
+            ("1102", "1111"),
+            f"NodeId {bad}",
+            (400, 401, 403),
+        )
 
 
 @pytest.mark.requirement("TRAN-ENV-03")
@@ -64,8 +74,11 @@ def test_malformed_requesttime_refused(profile, records, uploader):
     node, recs, date = _setup(records)
     now = request_time(profile.envelope)
     for bad in (now[:14], now[:4] + "0230" + now[8:], now[:8] + "25" + now[10:]):
-        _refused(uploader.upload(node, RTYPE, recs, header={"DataDate": date, "RequestTime": bad}), "1103",
-                 f"RequestTime {bad}")
+        _refused(
+            uploader.upload(node, RTYPE, recs, header={"DataDate": date, "RequestTime": bad}),
+            "1103",
+            f"RequestTime {bad}",
+        )
 
 
 @pytest.mark.requirement("TRAN-ENV-04")
@@ -77,8 +90,11 @@ def test_requesttime_outside_the_clock_window_refused(profile, records, uploader
     w = spec.window.total_seconds()
     node, recs, date = _setup(records)
     for off in (-(w + 120), w + 120):
-        _refused(uploader.upload(node, RTYPE, recs, header={"DataDate": date, "RequestTime": request_time(spec, off)}),
-                 "1104", f"RequestTime {off:+.0f} s off")
+        _refused(
+            uploader.upload(node, RTYPE, recs, header={"DataDate": date, "RequestTime": request_time(spec, off)}),
+            "1104",
+            f"RequestTime {off:+.0f} s off",
+        )
     a = uploader.upload(node, RTYPE, recs, header={"DataDate": date, "RequestTime": request_time(spec, -(w - 60))})
     assert a.verdicts == ["accepted"], f"RequestTime {w - 60:.0f} s in the past is inside the window: {a}"
 
@@ -91,10 +107,18 @@ def test_verifycode_checked(message_authentication, profile, records, uploader):
     message_authentication()
     node, recs, date = _setup(records)
     other = next(k for n, k in sorted(uploader.keys.items()) if n != node)
-    _refused(uploader.upload(node, RTYPE, recs, key=other, header={"DataDate": date}), "1105",
-             "VerifyCode made with another node's key", (401, 403))
-    _refused(uploader.upload(node, RTYPE, recs, header={"DataDate": date, "VerifyCode": "z" * 32}), "1105",
-             "VerifyCode of 32 non-hex characters", (400, 401, 403))
+    _refused(
+        uploader.upload(node, RTYPE, recs, key=other, header={"DataDate": date}),
+        "1105",
+        "VerifyCode made with another node's key",
+        (401, 403),
+    )
+    _refused(
+        uploader.upload(node, RTYPE, recs, header={"DataDate": date, "VerifyCode": "z" * 32}),
+        "1105",
+        "VerifyCode of 32 non-hex characters",
+        (400, 401, 403),
+    )
     body = envelope(profile, node, uploader.keys[node], RTYPE, recs, header={"DataDate": date})
     head, _, tail = body.partition(b"<VerifyCode>")
     upper = head + b"<VerifyCode>" + tail[:32].upper() + tail[32:]
@@ -109,8 +133,11 @@ def test_index_checked(profile, records, uploader):
     node, recs, date = _setup(records)
     _refused(uploader.upload(node, RTYPE, recs, header={"DataDate": date, "Index": "Z99999"}), "1106", "Index Z99999")
     other = profile.records.types["retail_market_in_info_detail"].index
-    _refused(uploader.upload(node, RTYPE, recs, header={"DataDate": date, "Index": other}), "1106",
-             f"Index {other} over {RTYPE} records")
+    _refused(
+        uploader.upload(node, RTYPE, recs, header={"DataDate": date, "Index": other}),
+        "1106",
+        f"Index {other} over {RTYPE} records",
+    )
 
 
 @pytest.mark.requirement("TRAN-ENV-07")
@@ -118,12 +145,17 @@ def test_index_checked(profile, records, uploader):
 def test_count_checked(profile, records, uploader):
     """A Count that differs from the records, or more records than the profile's maximum, is refused (1107)."""
     node, recs, date = _setup(records, 2)
-    _refused(uploader.upload(node, RTYPE, recs, header={"DataDate": date, "Count": "3"}), "1107", "Count 3 over 2 records")
+    _refused(
+        uploader.upload(node, RTYPE, recs, header={"DataDate": date, "Count": "3"}), "1107", "Count 3 over 2 records"
+    )
     many = [records.make(RTYPE, records.fresh_day()) for _ in range(profile.envelope.max_count + 1)]
     for r in many:
         r["in_date"] = date
-    _refused(uploader.upload(node, RTYPE, many, header={"DataDate": date}), "1107",
-             f"{len(many)} records (maximum {profile.envelope.max_count})")
+    _refused(
+        uploader.upload(node, RTYPE, many, header={"DataDate": date}),
+        "1107",
+        f"{len(many)} records (maximum {profile.envelope.max_count})",
+    )
 
 
 @pytest.mark.requirement("TRAN-ENV-08")
@@ -138,7 +170,8 @@ def test_datadate_checked(profile, records, uploader):
     recs[1]["in_date"] = records.fresh_day().strftime("%Y%m%d")
     a = uploader.upload(node, RTYPE, recs, header={"DataDate": date})
     assert a.verdicts == ["accepted", "rejected"] and a.reasons[1] == "1108", (
-        f"a record dated {recs[1]['in_date']} in an envelope of DataDate {date}: expected [accepted, rejected 1108]: {a}")
+        f"a record dated {recs[1]['in_date']} in an envelope of DataDate {date}: expected [accepted, rejected 1108]: {a}"
+    )
 
 
 @pytest.mark.requirement("TRAN-ENV-09")
@@ -152,14 +185,17 @@ def test_response_gives_a_verdict_per_record_in_order(profile, records, uploader
     broken = {k: v for k, v in recs[1].items() if k != "retailer_name"}
     for fmt in ("xml", "json"):
         a = uploader.upload(node, RTYPE, [recs[0], broken, recs[2]], fmt=fmt, header={"DataDate": date})
-        assert a.response is not None and not a.findings, f"{fmt}: the answer is not a valid DataExchangeResp: {a.findings}"
+        assert a.response is not None and not a.findings, (
+            f"{fmt}: the answer is not a valid DataExchangeResp: {a.findings}"
+        )
         assert a.body.lstrip()[:1] == (b"{" if fmt == "json" else b"<"), f"a {fmt} envelope must be answered in {fmt}"
         want = ["duplicate" if fmt == "json" else "accepted", "rejected", "duplicate"]
         assert a.response.count == 3 and a.verdicts == want, f"{fmt}: verdicts {a.verdicts}, expected {want}"
         assert a.reasons[1] == "2002" and a.reasons[2] == "2009", f"{fmt}: reasons {a.reasons}"
     r = uploader.upload(node, RTYPE, recs, key="0" * 32, header={"DataDate": date})
     assert r.response is not None and not r.findings and r.code != "0000" and not r.verdicts, (
-        f"a refused envelope must be answered with its code and no per-record results: {r}")
+        f"a refused envelope must be answered with its code and no per-record results: {r}"
+    )
 
 
 @pytest.mark.requirement("TRAN-ENV-10")
@@ -173,4 +209,6 @@ def test_replayed_envelope_refused(profile, records, uploader):
     assert first.verdicts == ["accepted", "accepted"], f"set-up: {first}"
     _refused(uploader.post(body), "1110", "the same envelope again", (409, 400, 401, 403))
     again = uploader.upload(node, RTYPE, recs, header={"DataDate": date})
-    assert again.verdicts == ["duplicate", "duplicate"], f"the records of the first envelope must be stored once: {again}"
+    assert again.verdicts == ["duplicate", "duplicate"], (
+        f"the records of the first envelope must be stored once: {again}"
+    )

@@ -4,6 +4,7 @@ Each test sends one envelope holding a valid record and a record broken in exact
 with the profile's encoder (raw mode: the harness sends what a faulty node would); the platform must
 accept the valid one and reject the broken one with the profile's reason code.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -14,7 +15,9 @@ PLATFORM = ("city_platform",)
 RTYPE = "retail_market_tran_info_summ"
 
 
-def _pair(records, uploader, broken_fields: dict, drop: tuple[str, ...] = (), rtype: str = RTYPE, valid: dict | None = None):
+def _pair(
+    records, uploader, broken_fields: dict, drop: tuple[str, ...] = (), rtype: str = RTYPE, valid: dict | None = None
+):
     d = records.fresh_day()
     good = records.make(rtype, d, **(valid or {}))
     bad = {k: v for k, v in records.make(rtype, d, **(valid or {})).items() if k not in drop}
@@ -25,7 +28,8 @@ def _pair(records, uploader, broken_fields: dict, drop: tuple[str, ...] = (), rt
 def _expect(a, reason: str, what: str):
     assert a.status == 200 and a.code == "0000", f"{what}: the envelope must be processed (HTTP 200, 0000): {a}"
     assert a.verdicts == ["accepted", "rejected"] and a.reasons[1] == reason, (
-        f"{what}: expected [accepted, rejected {reason}], got {list(zip(a.verdicts, a.reasons))}: {a}")
+        f"{what}: expected [accepted, rejected {reason}], got {list(zip(a.verdicts, a.reasons))}: {a}"
+    )
 
 
 @pytest.mark.requirement("TRAN-REC-01")
@@ -71,8 +75,13 @@ def test_meat_without_certificate_rejected(profile, records, uploader):
     """A meat sale (commodity 2111…) without the quarantine certificate number is rejected (2005); the same
     record with it is accepted."""
     meat = sorted(c.code for c in profile.commodities.of_kind("meat") if c.code.startswith("2111"))[0]
-    a, _ = _pair(records, uploader, {}, drop=("quarantine_animal_products_id",),
-                 valid={"goods_code": meat, "quarantine_animal_products_id": "6512345678"})
+    a, _ = _pair(
+        records,
+        uploader,
+        {},
+        drop=("quarantine_animal_products_id",),
+        valid={"goods_code": meat, "quarantine_animal_products_id": "6512345678"},
+    )
     _expect(a, "2005", f"meat {meat} without quarantine_animal_products_id")
 
 
@@ -104,7 +113,8 @@ def test_repeats_are_answered_duplicate_and_stored_once(records, uploader, http,
     rec, other = records.make(RTYPE, d), records.make(RTYPE, d)
     a = uploader.upload(node, RTYPE, [rec, other, rec], header={"DataDate": date})
     assert a.verdicts == ["accepted", "accepted", "duplicate"] and a.reasons[2] == "2009", (
-        f"the same record twice in one envelope: expected accepted, accepted, duplicate 2009: {a}")
+        f"the same record twice in one envelope: expected accepted, accepted, duplicate 2009: {a}"
+    )
     b = uploader.upload(node, RTYPE, [other, rec], header={"DataDate": date})
     assert b.verdicts == ["duplicate", "duplicate"], f"re-sent records must be answered duplicate: {b}"
     if capabilities.capabilities.get("statistics"):
@@ -126,4 +136,5 @@ def test_forms_practice_sends_are_accepted(records, uploader):
     a = uploader.upload(records.node_for(RTYPE), RTYPE, [good, practice], header={"DataDate": d.strftime("%Y%m%d")})
     assert a.status == 200 and a.code == "0000" and a.verdicts == ["accepted", "accepted"], (
         f"a record in forms practice sends ({iso}, price {practice['price']}, local batch id 1000000000000123, "
-        f"stall 摊位八) must be accepted: got {list(zip(a.verdicts, a.reasons))}: {a}")
+        f"stall 摊位八) must be accepted: got {list(zip(a.verdicts, a.reasons))}: {a}"
+    )

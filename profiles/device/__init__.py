@@ -11,10 +11,25 @@ payload layouts), :mod:`.messages` (one class per message), :mod:`.protocol`
 No public standard defines a device serial protocol or a service-card layout;
 both are the profile's own (see ``device_protocol.toml``).
 """
+
 from .fields import PayloadError
 from .framer import Frame, FrameDecoder, FrameFault, FrameSpec, crc16
 from .messages import REGISTRY, Message
 from .protocol import DEFAULT, Protocol, UnknownCommand, available_protocols, get_protocol, register_protocol
 
-__all__ = ["PayloadError", "Frame", "FrameDecoder", "FrameFault", "FrameSpec", "crc16", "REGISTRY", "Message",
-           "DEFAULT", "Protocol", "UnknownCommand", "available_protocols", "get_protocol", "register_protocol"]
+__all__ = [
+    "PayloadError",
+    "Frame",
+    "FrameDecoder",
+    "FrameFault",
+    "FrameSpec",
+    "crc16",
+    "REGISTRY",
+    "Message",
+    "DEFAULT",
+    "Protocol",
+    "UnknownCommand",
+    "available_protocols",
+    "get_protocol",
+    "register_protocol",
+]

@@ -29,6 +29,7 @@ PERC-CARD-02 record check (torn write / corrupt block), PERC-CARD-03 UID
 binding (data copied to another card), PERC-CARD-04 codes inside the card,
 PERC-CARD-05 cloned UID suspected.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ from ..findings import Finding
 from .fields import FieldSpec, Layout, PayloadError
 from .framer import crc16
 
-if TYPE_CHECKING:                   # typing only: the loader is imported lazily (load_card_layout)
+if TYPE_CHECKING:  # typing only: the loader is imported lazily (load_card_layout)
     from ..codes import CodeBook
     from ..profile import Profile
 
@@ -54,8 +55,8 @@ class CardHolder:
     operator_code: str
     issuing_node: str
     holder_name: str
-    kind: int = 1            # 1 主卡, 2 副卡
-    card_type: int = 1       # 01 服务卡
+    kind: int = 1  # 1 主卡, 2 副卡
+    card_type: int = 1  # 01 服务卡
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class CardBatch:
     commodity: str
     weight_g: int
     unit_price_fen: int
-    date: int                # yyyymmdd
+    date: int  # yyyymmdd
 
 
 @dataclass
@@ -76,7 +77,7 @@ class CardReading:
     uid: bytes
     holder: CardHolder | None = None
     version: int = 0
-    batches: list[CardBatch] = field(default_factory=list)   # newest first
+    batches: list[CardBatch] = field(default_factory=list)  # newest first
     batch_seqs: list[int] = field(default_factory=list)
     base_copies: dict[int, int | None] = field(default_factory=dict)  # sector -> version (None: invalid)
     batch_slots: dict[int, int | None] = field(default_factory=dict)  # sector -> write_seq (None: invalid/empty)
@@ -141,16 +142,32 @@ class CardLayout:
 
     def encode_base(self, holder: CardHolder, uid: bytes, version: int) -> bytes:
         """48 bytes of the base record.  Raises PayloadError for values that do not fit."""
-        d = {"magic": self.base_magic, "version": version & 0xFFFF, "card_type": holder.card_type,
-             "kind": holder.kind, "operator_code": holder.operator_code, "issuing_node": holder.issuing_node,
-             "holder_name": holder.holder_name, "mac": self.mac(uid, holder.operator_code, holder.kind), "crc": 0}
+        d = {
+            "magic": self.base_magic,
+            "version": version & 0xFFFF,
+            "card_type": holder.card_type,
+            "kind": holder.kind,
+            "operator_code": holder.operator_code,
+            "issuing_node": holder.issuing_node,
+            "holder_name": holder.holder_name,
+            "mac": self.mac(uid, holder.operator_code, holder.kind),
+            "crc": 0,
+        }
         raw = self.base_layout.encode(d)
         return raw[:-2] + crc16(raw[:-2]).to_bytes(2, "big")
 
     def encode_batch(self, b: CardBatch, write_seq: int) -> bytes:
-        d = {"magic": self.batch_magic, "write_seq": write_seq & 0xFFFF, "batch_trace": b.batch_trace,
-             "commodity": b.commodity, "weight_g": b.weight_g, "unit_price_fen": b.unit_price_fen,
-             "date": b.date, "reserved": b"\0\0", "crc": 0}
+        d = {
+            "magic": self.batch_magic,
+            "write_seq": write_seq & 0xFFFF,
+            "batch_trace": b.batch_trace,
+            "commodity": b.commodity,
+            "weight_g": b.weight_g,
+            "unit_price_fen": b.unit_price_fen,
+            "date": b.date,
+            "reserved": b"\0\0",
+            "crc": 0,
+        }
         raw = self.batch_layout.encode(d)
         return raw[:-2] + crc16(raw[:-2]).to_bytes(2, "big")
 
@@ -189,9 +206,15 @@ class CardLayout:
         r = CardReading(uid=bytes(uid))
         app = blocks.get(1)
         if app is None or app[:4] != self.app_id:
-            r.findings.append(Finding("PERC-CARD-01", "block 1", "卡片应用标识不是本配置的「RCZS」（非服务卡或未发卡）",
-                                      "application id is not the profile's 'RCZS' (not a service card, or blank)",
-                                      value=(app or b"").hex()))
+            r.findings.append(
+                Finding(
+                    "PERC-CARD-01",
+                    "block 1",
+                    "卡片应用标识不是本配置的「RCZS」（非服务卡或未发卡）",
+                    "application id is not the profile's 'RCZS' (not a service card, or blank)",
+                    value=(app or b"").hex(),
+                )
+            )
         best = None
         for s in self.base_sectors:
             raw = self._record(blocks, s)
@@ -203,28 +226,50 @@ class CardLayout:
             if vals and (best is None or vals["version"] > best["version"]):
                 best = vals
             elif problem in ("crc", "magic", "format"):
-                r.findings.append(Finding("PERC-CARD-02", f"sector {s}",
-                                          f"基本信息副本（扇区{s}）校验失败：写入中断（撕裂写）或数据损坏",
-                                          f"base record copy (sector {s}) fails its check: torn write or corrupt block",
-                                          severity="warning"))
+                r.findings.append(
+                    Finding(
+                        "PERC-CARD-02",
+                        f"sector {s}",
+                        f"基本信息副本（扇区{s}）校验失败：写入中断（撕裂写）或数据损坏",
+                        f"base record copy (sector {s}) fails its check: torn write or corrupt block",
+                        severity="warning",
+                    )
+                )
         if best is None:
-            r.findings.append(Finding("PERC-CARD-02", "base", "没有有效的基本信息副本",
-                                      "no valid base record copy"))
+            r.findings.append(Finding("PERC-CARD-02", "base", "没有有效的基本信息副本", "no valid base record copy"))
         else:
-            r.holder = CardHolder(best["operator_code"], best["issuing_node"], best["holder_name"],
-                                  best["kind"], best["card_type"])
+            r.holder = CardHolder(
+                best["operator_code"], best["issuing_node"], best["holder_name"], best["kind"], best["card_type"]
+            )
             r.version = best["version"]
             if not hmac.compare_digest(best["mac"], self.mac(uid, r.holder.operator_code, r.holder.kind)):
-                r.findings.append(Finding("PERC-CARD-03", "mac",
-                                          "UID绑定码不符：卡内数据不是为此UID的卡写入的（复制卡）",
-                                          "UID binding MAC mismatch: the data was not written for this card's UID (copied)",
-                                          value=bytes(uid).hex()))
+                r.findings.append(
+                    Finding(
+                        "PERC-CARD-03",
+                        "mac",
+                        "UID绑定码不符：卡内数据不是为此UID的卡写入的（复制卡）",
+                        "UID binding MAC mismatch: the data was not written for this card's UID (copied)",
+                        value=bytes(uid).hex(),
+                    )
+                )
             if r.holder.card_type != self.card_type_service:
-                r.findings.append(Finding("PERC-CARD-01", "card_type", f"卡类型{r.holder.card_type:02d}不是01服务卡",
-                                          f"card type {r.holder.card_type:02d} is not 01 (service card)"))
+                r.findings.append(
+                    Finding(
+                        "PERC-CARD-01",
+                        "card_type",
+                        f"卡类型{r.holder.card_type:02d}不是01服务卡",
+                        f"card type {r.holder.card_type:02d} is not 01 (service card)",
+                    )
+                )
             if r.holder.kind not in self.kinds:
-                r.findings.append(Finding("PERC-CARD-01", "kind", f"卡别{r.holder.kind:02d}无效（01主卡/02副卡）",
-                                          f"kind {r.holder.kind:02d} is invalid (01 main / 02 secondary)"))
+                r.findings.append(
+                    Finding(
+                        "PERC-CARD-01",
+                        "kind",
+                        f"卡别{r.holder.kind:02d}无效（01主卡/02副卡）",
+                        f"kind {r.holder.kind:02d} is invalid (01 main / 02 secondary)",
+                    )
+                )
         got = []
         for s in self.batch_sectors:
             raw = self._record(blocks, s)
@@ -234,13 +279,28 @@ class CardLayout:
             vals, problem = self._decode_checked(self.batch_layout, self.batch_magic, raw)
             r.batch_slots[s] = vals["write_seq"] if vals else None
             if vals:
-                got.append((vals["write_seq"], CardBatch(vals["batch_trace"], vals["commodity"], vals["weight_g"],
-                                                         vals["unit_price_fen"], vals["date"])))
+                got.append(
+                    (
+                        vals["write_seq"],
+                        CardBatch(
+                            vals["batch_trace"],
+                            vals["commodity"],
+                            vals["weight_g"],
+                            vals["unit_price_fen"],
+                            vals["date"],
+                        ),
+                    )
+                )
             elif problem != "blank":
-                r.findings.append(Finding("PERC-CARD-02", f"sector {s}",
-                                          f"批次记录（扇区{s}）校验失败：写入中断（撕裂写）或数据损坏",
-                                          f"batch record (sector {s}) fails its check: torn write or corrupt block",
-                                          severity="warning"))
+                r.findings.append(
+                    Finding(
+                        "PERC-CARD-02",
+                        f"sector {s}",
+                        f"批次记录（扇区{s}）校验失败：写入中断（撕裂写）或数据损坏",
+                        f"batch record (sector {s}) fails its check: torn write or corrupt block",
+                        severity="warning",
+                    )
+                )
         got.sort(key=lambda t: -t[0])
         r.batches = [b for _, b in got]
         r.batch_seqs = [s for s, _ in got]
@@ -252,11 +312,15 @@ class CardLayout:
         out = []
         checks = []
         if r.holder:
-            checks += [("operator_code", r.holder.operator_code, "operator"),
-                       ("issuing_node", r.holder.issuing_node, "node")]
+            checks += [
+                ("operator_code", r.holder.operator_code, "operator"),
+                ("issuing_node", r.holder.issuing_node, "node"),
+            ]
         for i, b in enumerate(r.batches):
-            checks += [(f"batches[{i}].batch_trace", b.batch_trace, "trace"),
-                       (f"batches[{i}].commodity", b.commodity, "commodity")]
+            checks += [
+                (f"batches[{i}].batch_trace", b.batch_trace, "trace"),
+                (f"batches[{i}].commodity", b.commodity, "commodity"),
+            ]
         for name, value, kind in checks:
             for fi in codes.findings(value, kind):
                 out.append(Finding("PERC-CARD-04", name, fi.zh, fi.en, value=value))
@@ -265,7 +329,7 @@ class CardLayout:
     # -- writing ------------------------------------------------------------------
     def _as_blocks(self, sector: int, raw: bytes) -> list[tuple[int, bytes]]:
         bs = self.block_size
-        return [(blk, raw[i * bs:(i + 1) * bs]) for i, blk in enumerate(self.data_blocks(sector))]
+        return [(blk, raw[i * bs : (i + 1) * bs]) for i, blk in enumerate(self.data_blocks(sector))]
 
     def plan_base_write(self, reading: CardReading, holder: CardHolder) -> list[tuple[int, bytes]]:
         """Blocks to write to store ``holder`` safely (into the older or invalid copy)."""
@@ -325,15 +389,25 @@ class CardWatch:
         out = []
         if old is not None:
             if old[0] != cur[0]:
-                out.append(Finding("PERC-CARD-05", "uid",
-                                   f"同一UID出现不同经营者编码（{old[0]} / {cur[0]}）：疑似克隆卡",
-                                   f"the same UID carries another operator code ({old[0]} / {cur[0]}): cloned card suspected",
-                                   value=uid.hex()))
+                out.append(
+                    Finding(
+                        "PERC-CARD-05",
+                        "uid",
+                        f"同一UID出现不同经营者编码（{old[0]} / {cur[0]}）：疑似克隆卡",
+                        f"the same UID carries another operator code ({old[0]} / {cur[0]}): cloned card suspected",
+                        value=uid.hex(),
+                    )
+                )
             elif cur[1] < old[1] or cur[2] < old[2]:
-                out.append(Finding("PERC-CARD-05", "uid",
-                                   "同一UID的写入版本倒退：疑似克隆卡（旧数据的复制品）",
-                                   "the same UID shows an older write version than seen before: cloned card suspected",
-                                   value=uid.hex()))
+                out.append(
+                    Finding(
+                        "PERC-CARD-05",
+                        "uid",
+                        "同一UID的写入版本倒退：疑似克隆卡（旧数据的复制品）",
+                        "the same UID shows an older write version than seen before: cloned card suspected",
+                        value=uid.hex(),
+                    )
+                )
         if old is None and len(self._seen) >= self.max_cards:
             self._seen.pop(next(iter(self._seen)))
         if old is None or cur[1:] >= old[1:]:
@@ -349,5 +423,6 @@ def load_card_layout(profile: Profile | None = None) -> CardLayout:
     """The card layout of ``profile`` (default: the reference profile)."""
     if profile is None:
         from ..profile import load_profile
+
         profile = load_profile()
     return CardLayout(profile.data("device_protocol"))

@@ -3,6 +3,7 @@
 ``python -m profiles.device.doc > docs/device-protocol.md``; a test keeps the
 committed page equal to the rendering, so the page cannot drift from the data.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -96,12 +97,14 @@ keys**; MOFCOM's card format and keys are not public.
 def _fields_table(fields: Iterable[FieldSpec | dict[str, Any]]) -> str:
     rows = ["| field | type | unit | code | 中文 | English |", "|---|---|---|---|---|---|"]
     for f in fields:
-        rows.append(f"| `{f['name'] if isinstance(f, dict) else f.name}` | "
-                    f"`{f['type'] if isinstance(f, dict) else f.type}` | "
-                    f"{(f.get('unit') if isinstance(f, dict) else f.unit) or ''} | "
-                    f"{(f.get('code') if isinstance(f, dict) else f.code) or ''} | "
-                    f"{(f.get('zh') if isinstance(f, dict) else f.zh) or ''} | "
-                    f"{(f.get('en') if isinstance(f, dict) else f.en) or ''} |")
+        rows.append(
+            f"| `{f['name'] if isinstance(f, dict) else f.name}` | "
+            f"`{f['type'] if isinstance(f, dict) else f.type}` | "
+            f"{(f.get('unit') if isinstance(f, dict) else f.unit) or ''} | "
+            f"{(f.get('code') if isinstance(f, dict) else f.code) or ''} | "
+            f"{(f.get('zh') if isinstance(f, dict) else f.zh) or ''} | "
+            f"{(f.get('en') if isinstance(f, dict) else f.en) or ''} |"
+        )
     return "\n".join(rows)
 
 
@@ -113,26 +116,49 @@ def render(proto: Protocol | None = None) -> str:
     for wire, c in p.commands.items():
         who = "host → device" if c.direction == "host" else "device → host (event)"
         part = [f"### `{wire}` 0x{c.code:02X} ({who}; {', '.join(c.devices)})", "", f"{c.zh}  ", c.en, ""]
-        part += ["Request:" if c.direction == "host" else "Payload:", "",
-                 _fields_table(c.request.fields) if c.request.fields else "(empty)", ""]
+        part += [
+            "Request:" if c.direction == "host" else "Payload:",
+            "",
+            _fields_table(c.request.fields) if c.request.fields else "(empty)",
+            "",
+        ]
         part += ["Answer:", "", _fields_table(c.response.fields) if c.response else "ACK", ""]
         msgs.append("\n".join(part))
     structs = "\n\n".join(f"### `{name}`\n\n{_fields_table(lay.fields)}" for name, lay in p.struct_layouts.items())
     from .messages import IdentifyRequest
+
     card = d["card"]
     return _INTRO.format(
-        name=p.name, zh=p.statement[0], en=p.statement[1], stx=p.frame.stx, etx=p.frame.etx,
-        maxp=p.frame.max_payload, flag=p.response_flag, ack=p.ack_code, nak=p.nak_code,
+        name=p.name,
+        zh=p.statement[0],
+        en=p.statement[1],
+        stx=p.frame.stx,
+        etx=p.frame.etx,
+        maxp=p.frame.max_payload,
+        flag=p.response_flag,
+        ack=p.ack_code,
+        nak=p.nak_code,
         example=p.encode(IdentifyRequest(), 1).hex(" "),
         timing="\n".join(f"| `{k}` | {v} |" for k, v in d.get("timing", {}).items()),
         naks="\n".join(f"| 0x{n.code:02X} | `{n.name}` | {n.zh} | {n.en} |" for n in p.naks.values()),
-        messages="\n".join(msgs), structs=structs,
-        caps="\n".join(f"| `{k}` | {v['type']} | {v.get('unit', '')} | {v['zh']} | {v['en']} |"
-                       for k, v in d["capabilities"].items()),
-        sectors=card["sectors"], bps=card["blocks_per_sector"], bsize=card["block_size"], access=card["access_bits"],
-        app=card["app_id"], base=", ".join(map(str, card["base_sectors"])), nbatch=len(card["batch_sectors"]),
-        bfirst=card["batch_sectors"][0], blast=card["batch_sectors"][-1],
-        base_rec=_fields_table(card["base_record"]["fields"]), batch_rec=_fields_table(card["batch_record"]["fields"]))
+        messages="\n".join(msgs),
+        structs=structs,
+        caps="\n".join(
+            f"| `{k}` | {v['type']} | {v.get('unit', '')} | {v['zh']} | {v['en']} |"
+            for k, v in d["capabilities"].items()
+        ),
+        sectors=card["sectors"],
+        bps=card["blocks_per_sector"],
+        bsize=card["block_size"],
+        access=card["access_bits"],
+        app=card["app_id"],
+        base=", ".join(map(str, card["base_sectors"])),
+        nbatch=len(card["batch_sectors"]),
+        bfirst=card["batch_sectors"][0],
+        blast=card["batch_sectors"][-1],
+        base_rec=_fields_table(card["base_record"]["fields"]),
+        batch_rec=_fields_table(card["batch_record"]["fields"]),
+    )
 
 
 if __name__ == "__main__":

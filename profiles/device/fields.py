@@ -13,6 +13,7 @@ Decoding never raises anything but :class:`PayloadError` (a field name plus a
 zh/en message); encoding raises :class:`PayloadError` for values that cannot
 be put on the wire (text too long, non-ASCII code, integer out of range).
 """
+
 from __future__ import annotations
 
 import operator
@@ -52,12 +53,17 @@ class FieldSpec:
 
     @classmethod
     def from_data(cls, d: dict[str, Any]) -> "FieldSpec":
-        return cls(name=d["name"], type=d["type"], code=d.get("code"), unit=d.get("unit"),
-                   zh=d.get("zh", ""), en=d.get("en", ""))
+        return cls(
+            name=d["name"],
+            type=d["type"],
+            code=d.get("code"),
+            unit=d.get("unit"),
+            zh=d.get("zh", ""),
+            en=d.get("en", ""),
+        )
 
 
-_INT = {"u8": struct.Struct(">B"), "u16": struct.Struct(">H"), "u32": struct.Struct(">I"),
-        "i32": struct.Struct(">i")}
+_INT = {"u8": struct.Struct(">B"), "u16": struct.Struct(">H"), "u32": struct.Struct(">I"), "i32": struct.Struct(">i")}
 
 Encoder = Callable[[Any, bytearray], None]
 Decoder = Callable[[bytes, int], tuple[Any, int]]
@@ -73,11 +79,14 @@ def _int_codec(name: str, st: struct.Struct) -> tuple[Encoder, Decoder]:
         try:
             out += st.pack(v)
         except (struct.error, TypeError) as exc:
-            raise PayloadError(name, f"字段「{name}」数值超出范围：{v!r}", f"{name}: value out of range: {v!r}") from exc
+            raise PayloadError(
+                name, f"字段「{name}」数值超出范围：{v!r}", f"{name}: value out of range: {v!r}"
+            ) from exc
 
     def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, st.size, name)
         return st.unpack_from(buf, pos)[0], pos + st.size
+
     return enc, dec
 
 
@@ -90,6 +99,7 @@ def _bool_codec(name: str) -> tuple[Encoder, Decoder]:
         if buf[pos] > 1:
             raise PayloadError(name, f"字段「{name}」应为0或1", f"{name} must be 0 or 1")
         return bool(buf[pos]), pos + 1
+
     return enc, dec
 
 
@@ -100,19 +110,23 @@ def _fixed_text_codec(name: str, n: int, encoding: str, pad: bytes) -> tuple[Enc
         except (UnicodeEncodeError, AttributeError) as exc:
             raise PayloadError(name, f"字段「{name}」含无法编码的字符", f"{name}: cannot encode in {encoding}") from exc
         if len(b) > n:
-            raise PayloadError(name, f"字段「{name}」超长（{len(b)}>{n}字节）", f"{name} too long ({len(b)} > {n} bytes)")
+            raise PayloadError(
+                name, f"字段「{name}」超长（{len(b)}>{n}字节）", f"{name} too long ({len(b)} > {n} bytes)"
+            )
         out += b + pad * (n - len(b))
 
     def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, n, name)
-        raw = bytes(buf[pos:pos + n])
+        raw = bytes(buf[pos : pos + n])
         raw = raw.rstrip(pad) if pad == b"\0" else raw
         try:
             s = raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            raise PayloadError(name, f"字段「{name}」编码错误（应为{encoding}）",
-                               f"{name}: not valid {encoding}") from exc
+            raise PayloadError(
+                name, f"字段「{name}」编码错误（应为{encoding}）", f"{name}: not valid {encoding}"
+            ) from exc
         return (s.rstrip(" ") if pad == b" " else s), pos + n
+
     return enc, dec
 
 
@@ -125,7 +139,8 @@ def _bytes_codec(name: str, n: int) -> tuple[Encoder, Decoder]:
 
     def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, n, name)
-        return bytes(buf[pos:pos + n]), pos + n
+        return bytes(buf[pos : pos + n]), pos + n
+
     return enc, dec
 
 
@@ -135,8 +150,9 @@ def _var_codec(name: str, is_text: bool) -> tuple[Encoder, Decoder]:
             try:
                 b = (v or "").encode(ENCODING)
             except (UnicodeEncodeError, AttributeError) as exc:
-                raise PayloadError(name, f"字段「{name}」含无法用GB18030编码的字符",
-                                   f"{name}: cannot encode in GB18030") from exc
+                raise PayloadError(
+                    name, f"字段「{name}」含无法用GB18030编码的字符", f"{name}: cannot encode in GB18030"
+                ) from exc
         else:
             b = bytes(v)
         if len(b) > 255:
@@ -148,13 +164,14 @@ def _var_codec(name: str, is_text: bool) -> tuple[Encoder, Decoder]:
         _need(buf, pos, 1, name)
         n = buf[pos]
         _need(buf, pos + 1, n, name)
-        raw = bytes(buf[pos + 1:pos + 1 + n])
+        raw = bytes(buf[pos + 1 : pos + 1 + n])
         if not is_text:
             return raw, pos + 1 + n
         try:
             return raw.decode(ENCODING), pos + 1 + n
         except UnicodeDecodeError as exc:
             raise PayloadError(name, f"字段「{name}」不是有效的GB18030文本", f"{name}: not valid GB18030") from exc
+
     return enc, dec
 
 
@@ -166,12 +183,14 @@ def _datetime_codec(name: str) -> tuple[Encoder, Decoder]:
 
     def dec(buf: bytes, pos: int) -> tuple[Any, int]:
         _need(buf, pos, 14, name)
-        raw = bytes(buf[pos:pos + 14])
+        raw = bytes(buf[pos : pos + 14])
         try:
             return _datetime_post(raw), pos + 14
         except ValueError as exc:
-            raise PayloadError(name, f"字段「{name}」不是有效时间 yyyyMMddHHmmss",
-                               f"{name} is not a valid yyyyMMddHHmmss time") from exc
+            raise PayloadError(
+                name, f"字段「{name}」不是有效时间 yyyyMMddHHmmss", f"{name} is not a valid yyyyMMddHHmmss time"
+            ) from exc
+
     return enc, dec
 
 
@@ -183,8 +202,12 @@ class Layout:
     :param make: name -> factory building a struct value from a dict (``None``: dicts).
     """
 
-    def __init__(self, fields: list[FieldSpec], structs: dict[str, "Layout"] | None = None,
-                 make: Mapping[str, Callable[..., Any]] | None = None):
+    def __init__(
+        self,
+        fields: list[FieldSpec],
+        structs: dict[str, "Layout"] | None = None,
+        make: Mapping[str, Callable[..., Any]] | None = None,
+    ):
         self.fields = fields
         self.names = tuple(f.name for f in fields)
         self._codecs: list[tuple[str, Encoder, Decoder]] = []
@@ -195,8 +218,9 @@ class Layout:
         self._plan = _decode_plan(fields, self._codecs)
 
     @staticmethod
-    def _codec(f: FieldSpec, structs: dict[str, Layout], make: Mapping[str, Callable[..., Any]]
-               ) -> tuple[Encoder, Decoder]:
+    def _codec(
+        f: FieldSpec, structs: dict[str, Layout], make: Mapping[str, Callable[..., Any]]
+    ) -> tuple[Encoder, Decoder]:
         t, _, arg = f.type.partition(":")
         if t in _INT:
             return _int_codec(f.name, _INT[t])
@@ -225,7 +249,7 @@ class Layout:
         if isinstance(obj, dict):
             values = [obj.get(n) for n in self.names]
         elif self._attrs is not None:
-            values = self._attrs(obj)                   # one C call for every field
+            values = self._attrs(obj)  # one C call for every field
         else:
             values = [getattr(obj, n) for n in self.names]
         for enc, v in zip(self._encoders, values):
@@ -236,7 +260,9 @@ class Layout:
         """Field values of ``buf``; ``exact``: trailing bytes are an error."""
         values, pos = self.decode_from(buf, pos)
         if exact and pos != len(buf):
-            raise PayloadError("payload", f"数据域多出{len(buf) - pos}字节", f"{len(buf) - pos} unexpected trailing bytes")
+            raise PayloadError(
+                "payload", f"数据域多出{len(buf) - pos}字节", f"{len(buf) - pos} unexpected trailing bytes"
+            )
         return values
 
     def decode_from(self, buf: bytes, pos: int) -> tuple[dict[str, Any], int]:
@@ -250,7 +276,7 @@ class Layout:
                     pos += step.st.size
                     continue
                 except (struct.error, ValueError):
-                    pass                                # the field-by-field decoders raise the precise error
+                    pass  # the field-by-field decoders raise the precise error
                 for name, dec in step.decoders:
                     values[name], pos = dec(buf, pos)
             else:
@@ -277,7 +303,7 @@ class Layout:
         return size
 
 
-@final                              # decode_from tests `type(step) is _Run` (fast): no subclass may exist
+@final  # decode_from tests `type(step) is _Run` (fast): no subclass may exist
 class _Run:
     """Consecutive fixed-width fields decoded with one ``struct`` call.
 
@@ -287,8 +313,9 @@ class _Run:
 
     __slots__ = ("st", "names", "posts", "decoders")
 
-    def __init__(self, fmt: str, names: list[str], posts: list[Callable[[Any], Any] | None],
-                 decoders: list[tuple[str, Decoder]]):
+    def __init__(
+        self, fmt: str, names: list[str], posts: list[Callable[[Any], Any] | None], decoders: list[tuple[str, Decoder]]
+    ):
         self.st = struct.Struct(">" + fmt)
         self.names, self.posts, self.decoders = tuple(names), tuple(posts), tuple(decoders)
 
@@ -312,8 +339,9 @@ def _datetime_post(raw: bytes) -> datetime:
 _INT_FMT = {"u8": "B", "u16": "H", "u32": "I", "i32": "i"}
 
 
-def _decode_plan(fields: list[FieldSpec], codecs: list[tuple[str, Encoder, Decoder]]
-                 ) -> list[_Run | tuple[str, Decoder]]:
+def _decode_plan(
+    fields: list[FieldSpec], codecs: list[tuple[str, Encoder, Decoder]]
+) -> list[_Run | tuple[str, Decoder]]:
     """Steps of :meth:`Layout.decode_from`: a :class:`_Run` for each stretch of two or more fixed-width
     fields (integers, bool, ascii, datetime), ``(name, decoder)`` for every other field."""
     plan: list[_Run | tuple[str, Decoder]] = []
@@ -321,8 +349,9 @@ def _decode_plan(fields: list[FieldSpec], codecs: list[tuple[str, Encoder, Decod
 
     def close() -> None:
         if len(run) >= 2:
-            plan.append(_Run("".join(r[1] for r in run), [r[0] for r in run], [r[2] for r in run],
-                             [(r[0], r[3]) for r in run]))
+            plan.append(
+                _Run("".join(r[1] for r in run), [r[0] for r in run], [r[2] for r in run], [(r[0], r[3]) for r in run])
+            )
         else:
             plan.extend((r[0], r[3]) for r in run)
         run.clear()
@@ -362,4 +391,5 @@ def _list_codec(name: str, layout: Layout, make: Callable[..., Any] | None) -> t
             d, pos = layout.decode_from(buf, pos)
             items.append(make(**d) if make else d)
         return items, pos
+
     return enc, dec

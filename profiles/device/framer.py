@@ -17,6 +17,7 @@ frame at once (unless the garbage itself forms a frame with a valid CRC).  Every
 rejected candidate is counted in :attr:`FrameDecoder.stats`.  The decoder never
 raises on input bytes.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -59,8 +60,12 @@ class FrameSpec:
 
     @classmethod
     def from_data(cls, d: dict[str, Any]) -> "FrameSpec":
-        if (d.get("len_bytes", 2), d.get("seq_bytes", 1), d.get("cmd_bytes", 1), d.get("crc_bytes", 2)) != (2, 1, 1, 2) \
-                or d.get("crc", "crc16-ccitt-false") != "crc16-ccitt-false":
+        if (d.get("len_bytes", 2), d.get("seq_bytes", 1), d.get("cmd_bytes", 1), d.get("crc_bytes", 2)) != (
+            2,
+            1,
+            1,
+            2,
+        ) or d.get("crc", "crc16-ccitt-false") != "crc16-ccitt-false":
             raise ValueError("this framer implements LEN=2, SEQ=1, CMD=1, CRC-16/CCITT-FALSE only")
         return cls(stx=int(d["stx"]), etx=int(d["etx"]), max_payload=int(d["max_payload"]))
 
@@ -151,7 +156,7 @@ class FrameDecoder:
                 j = self._later_frame(maxlen)
                 if j is None:
                     break
-                st["garbage_bytes"] += j      # the candidate was garbage: a whole valid frame starts later
+                st["garbage_bytes"] += j  # the candidate was garbage: a whole valid frame starts later
                 st["resyncs"] += 1
                 del buf[:j]
                 continue
@@ -160,12 +165,12 @@ class FrameDecoder:
                 self._drop_stx()
                 continue
             crc = (buf[total - 3] << 8) | buf[total - 2]
-            if binascii.crc_hqx(buf[1:total - 3], 0xFFFF) != crc:
+            if binascii.crc_hqx(buf[1 : total - 3], 0xFFFF) != crc:
                 st["bad_crc"] += 1
                 out.append(FrameFault("bad_crc", buf[3], buf[4]))
                 self._drop_stx()
                 continue
-            out.append(Frame(buf[3], buf[4], bytes(buf[5:total - 3])))
+            out.append(Frame(buf[3], buf[4], bytes(buf[5 : total - 3])))
             st["frames"] += 1
             del buf[:total]
         return out
@@ -182,8 +187,12 @@ class FrameDecoder:
         while j >= 0 and len(buf) - j >= 8:
             n = (buf[j + 1] << 8) | buf[j + 2]
             end = j + n + 6
-            if 2 <= n <= maxlen and end <= len(buf) and buf[end - 1] == etx \
-                    and binascii.crc_hqx(buf[j + 1:end - 3], 0xFFFF) == ((buf[end - 3] << 8) | buf[end - 2]):
+            if (
+                2 <= n <= maxlen
+                and end <= len(buf)
+                and buf[end - 1] == etx
+                and binascii.crc_hqx(buf[j + 1 : end - 3], 0xFFFF) == ((buf[end - 3] << 8) | buf[end - 2])
+            ):
                 return j
             j = buf.find(stx, j + 1)
         return None

@@ -12,6 +12,7 @@ name: ``SALE_EVENT`` -> ``SaleEvent``).
 
 Units: grams, fen per kg, fen; times are naive ``datetime`` on the device clock.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -67,18 +68,22 @@ _T = TypeVar("_T", bound=type)
 
 def struct(name: str) -> Callable[[_T], _T]:
     """Register a dataclass as the struct ``[structs.NAME]``."""
+
     def deco(cls: _T) -> _T:
         STRUCTS[name] = cls
         return cls
+
     return deco
 
 
 # -- structs ----------------------------------------------------------------
 
+
 @struct("capability")
 @dataclass
 class Capability:
     """One entry of a capability statement (value as text; see ``[capabilities]``)."""
+
     key: str
     value: str
 
@@ -87,6 +92,7 @@ class Capability:
 @dataclass
 class SaleRecord:
     """One committed sale line as stored by a scale (grams, fen/kg, fen)."""
+
     index: int
     trace_code: str
     batch_trace: str
@@ -105,6 +111,7 @@ class SaleRecord:
 @dataclass
 class BatchEntry:
     """A batch loaded on a scale, with what was sold of it."""
+
     batch_trace: str
     commodity: str
     limit_g: int
@@ -115,20 +122,24 @@ class BatchEntry:
 
 # -- control ------------------------------------------------------------------
 
+
 @dataclass
 class Ack(Message, wire="ACK", role="control"):
     """Positive acknowledgement of command ``cmd`` (or of an event)."""
+
     cmd: int
 
 
 @dataclass
 class Nak(Message, wire="NAK", role="control"):
     """Negative acknowledgement of command ``cmd`` with a reason code (``[[nak]]``)."""
+
     cmd: int
     reason: int
 
 
 # -- common -------------------------------------------------------------------
+
 
 @dataclass
 class IdentifyRequest(Message, wire="IDENTIFY", role="request"):
@@ -183,6 +194,7 @@ class StatusResponse(Message, wire="STATUS", role="response"):
 
 
 # -- scale --------------------------------------------------------------------
+
 
 @dataclass
 class BindStallRequest(Message, wire="BIND_STALL", role="request"):
@@ -277,6 +289,7 @@ class CardEvent(Message, wire="CARD_EVENT", role="event"):
 
 
 # -- card reader ----------------------------------------------------------------
+
 
 @dataclass
 class PollRequest(Message, wire="POLL", role="request"):

@@ -11,6 +11,7 @@ Errors: :class:`~profiles.device.fields.PayloadError` for a payload that does
 not fit its message; :class:`UnknownCommand` for a command code not in the
 table.  Both carry what a device needs to NAK the frame.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields as dc_fields
@@ -21,12 +22,12 @@ from .fields import FieldSpec, Layout, PayloadError
 from .framer import Frame, FrameDecoder, FrameSpec
 from .messages import REGISTRY, STRUCTS, Ack, Message, Nak
 
-if TYPE_CHECKING:                   # typing only: the loader is imported lazily (get_protocol)
+if TYPE_CHECKING:  # typing only: the loader is imported lazily (get_protocol)
     from ..codes import CodeBook
     from ..profile import Profile
 
 DEFAULT = "roucai-dp/1"
-_C = TypeVar("_C", bound=type)      # a message or struct class checked against its layout
+_C = TypeVar("_C", bound=type)  # a message or struct class checked against its layout
 
 
 class UnknownCommand(ValueError):
@@ -62,12 +63,12 @@ class Command:
 
     wire: str
     code: int
-    direction: str              # "host" (request/response) or "device" (event)
+    direction: str  # "host" (request/response) or "device" (event)
     devices: tuple[str, ...]
     zh: str
     en: str
     request: Layout
-    response: Layout | None     # None: answered with ACK
+    response: Layout | None  # None: answered with ACK
     request_cls: type[Message]
     response_cls: type[Message] | None
 
@@ -90,8 +91,9 @@ class Protocol:
         self.nak_by_name = {n.name: n for n in self.naks.values()}
         self.struct_layouts: dict[str, Layout] = {}
         for sname, sd in data.get("structs", {}).items():
-            self.struct_layouts[sname] = Layout([FieldSpec.from_data(f) for f in sd["fields"]],
-                                                self.struct_layouts, STRUCTS)
+            self.struct_layouts[sname] = Layout(
+                [FieldSpec.from_data(f) for f in sd["fields"]], self.struct_layouts, STRUCTS
+            )
             _check_fields(STRUCTS.get(sname), self.struct_layouts[sname], f"struct {sname}")
         self.commands: dict[str, Command] = {}
         self.by_code: dict[int, Command] = {}
@@ -112,8 +114,18 @@ class Protocol:
             resp = Layout([FieldSpec.from_data(f) for f in md["response"]], self.struct_layouts, STRUCTS)
             resp_cls = REGISTRY.get((wire, "response"))
             _check_fields(resp_cls, resp, f"{wire} response")
-        return Command(wire, int(md["code"]), direction, tuple(md.get("devices", ())), md.get("zh", ""),
-                       md.get("en", ""), req, resp, req_cls, resp_cls)
+        return Command(
+            wire,
+            int(md["code"]),
+            direction,
+            tuple(md.get("devices", ())),
+            md.get("zh", ""),
+            md.get("en", ""),
+            req,
+            resp,
+            req_cls,
+            resp_cls,
+        )
 
     # -- encoding -------------------------------------------------------------
     def encode(self, msg: Message, seq: int) -> bytes:
@@ -165,7 +177,7 @@ class Protocol:
             return Nak(p[0], p[1])
         if c & self.response_flag:
             cmd = self.by_code.get(c & ~self.response_flag & 0xFF)
-            if cmd is None or cmd.response is None or cmd.response_cls is None:    # both or neither (_command)
+            if cmd is None or cmd.response is None or cmd.response_cls is None:  # both or neither (_command)
                 raise UnknownCommand(c)
             return cmd.response_cls(**cmd.response.decode(p))
         cmd = self.by_code.get(c)
@@ -190,12 +202,14 @@ class Protocol:
 
     def trace_decoder(self) -> Callable[[bytes], dict[str, Any] | None]:
         """``bytes -> dict | None`` for :class:`simulators.serial.WireTrace`."""
+
         def decode_chunk(data: bytes) -> dict[str, Any] | None:
             frames = [f for f in FrameDecoder(self.frame).feed(data) if isinstance(f, Frame)]
             if not frames:
                 return None
             descs = [self.describe(f) for f in frames]
             return descs[0] if len(descs) == 1 else {"frames": descs}
+
         return decode_chunk
 
     def nak_text(self, code: int, lang: str = "zh") -> str:
@@ -215,7 +229,7 @@ class Protocol:
         if cmd is None:
             return []
         layout = cmd.response if msg.role == "response" else cmd.request
-        if layout is None:                  # answered with ACK: no response fields
+        if layout is None:  # answered with ACK: no response fields
             return []
         return self._layout_findings(layout, msg, codes, prefix or msg.wire)
 
@@ -225,8 +239,15 @@ class Protocol:
             v = getattr(obj, f.name)
             if f.code:
                 for fi in codes.findings(v, f.code):
-                    out.append(Finding(fi.rule, f"{where}.{f.name}{'' if fi.field == 'code' else fi.field}",
-                                       f"{f.zh or f.name}：{fi.zh}", f"{f.en or f.name}: {fi.en}", value=v))
+                    out.append(
+                        Finding(
+                            fi.rule,
+                            f"{where}.{f.name}{'' if fi.field == 'code' else fi.field}",
+                            f"{f.zh or f.name}：{fi.zh}",
+                            f"{f.en or f.name}: {fi.en}",
+                            value=v,
+                        )
+                    )
             elif f.type.startswith("list:"):
                 sub = self.struct_layouts[f.type[5:]]
                 for i, item in enumerate(v):
@@ -265,6 +286,7 @@ def get_protocol(name: str = DEFAULT, profile: Profile | None = None) -> Protoco
     """Protocol ``name`` for ``profile`` (default: the reference profile); cached."""
     if profile is None:
         from ..profile import load_profile
+
         profile = load_profile()
     if name not in _FACTORIES:
         raise KeyError(f"unknown device protocol {name!r}; known: {', '.join(available_protocols())}")

@@ -4,6 +4,7 @@
 * :func:`stopped_by_signal`: a server stopped by SIGINT or SIGTERM says so in one line and exits 3,
   the README's code for interrupted work.
 """
+
 from __future__ import annotations
 
 import socket
@@ -17,7 +18,7 @@ def port_in_use(host: str, port: int) -> str | None:
         return None
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as uvicorn binds: TIME_WAIT is no obstacle
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
             s.bind((host, port))
     except OSError as exc:
         return exc.strerror or str(exc)

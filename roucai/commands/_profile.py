@@ -1,4 +1,5 @@
 """The profile a command works with (``--profile``, default ``$ROUCAI_PROFILE`` or ``reference``)."""
+
 from profiles import load_profile
 
 

@@ -10,6 +10,7 @@ JSON output of ``check`` (stable)::
                   "details": {"kind": "trace", "parts": {...}},
                   "findings": [{"rule", "field", "severity", "zh", "en", "value"?}]}]}
 """
+
 from __future__ import annotations
 
 from profiles.codes import KINDS, CodeError
@@ -18,20 +19,32 @@ from ..console import EXIT_NONCONFORMANT, EXIT_OK, UsageError
 from ._profile import profile_of
 
 _PART_LABELS = [
-    ("region_code", "区域码", "region"), ("region_name", "行政区", "region name"),
-    ("node_code", "节点编码", "node code"), ("node_seq", "节点流水号", "node sequence"),
-    ("operator_code", "经营者编码", "operator code"), ("operator_seq", "经营者流水号", "operator sequence"),
-    ("trace_seq", "追溯流水号", "trace sequence"), ("batch_seq", "批次流水号", "batch sequence"),
+    ("region_code", "区域码", "region"),
+    ("region_name", "行政区", "region name"),
+    ("node_code", "节点编码", "node code"),
+    ("node_seq", "节点流水号", "node sequence"),
+    ("operator_code", "经营者编码", "operator code"),
+    ("operator_seq", "经营者流水号", "operator sequence"),
+    ("trace_seq", "追溯流水号", "trace sequence"),
+    ("batch_seq", "批次流水号", "batch sequence"),
     ("commodity_name", "商品名称", "commodity"),
-    ("species", "畜种", "species"), ("serial", "标识顺序号", "serial"), ("head_count", "头数", "head count"),
+    ("species", "畜种", "species"),
+    ("serial", "标识顺序号", "serial"),
+    ("head_count", "头数", "head count"),
     ("base_seq", "基地顺序号", "base serial"),
 ]
 #: identifiers of the farming side (源头衔接) this command also reads: profiles/identifiers.py
 SOURCE_KINDS = ("ear_tag", "base_id")
-_KIND = {"node": ("流通节点编码", "node code"), "operator": ("经营者编码", "operator code"),
-         "trace": ("追溯码", "trace code"), "commodity": ("商品编码", "commodity code"),
-         "batch": ("批次码", "batch code"), "ear_tag": ("畜禽标识编码（耳标号）", "ear tag number"),
-         "ear_tag_range": ("耳标号段", "ear tag range"), "base_id": ("生产基地编号", "production base id")}
+_KIND = {
+    "node": ("流通节点编码", "node code"),
+    "operator": ("经营者编码", "operator code"),
+    "trace": ("追溯码", "trace code"),
+    "commodity": ("商品编码", "commodity code"),
+    "batch": ("批次码", "batch code"),
+    "ear_tag": ("畜禽标识编码（耳标号）", "ear tag number"),
+    "ear_tag_range": ("耳标号段", "ear tag range"),
+    "base_id": ("生产基地编号", "production base id"),
+}
 
 
 def register(sub, common):
@@ -39,8 +52,11 @@ def register(sub, common):
     s = p.add_subparsers(dest="codes_cmd", metavar="check|new")
     c = s.add_parser("check", parents=[common], help="explain and validate codes / 解析并校验编码")
     c.add_argument("codes", nargs="+", metavar="CODE")
-    c.add_argument("--kind", choices=(*KINDS, *SOURCE_KINDS),
-                   help="read every CODE as this kind (default: by length); ear_tag takes FIRST..LAST for a range")
+    c.add_argument(
+        "--kind",
+        choices=(*KINDS, *SOURCE_KINDS),
+        help="read every CODE as this kind (default: by length); ear_tag takes FIRST..LAST for a range",
+    )
     c.set_defaults(func=run_check)
     n = s.add_parser("new", parents=[common], help="build a code from its parts / 生成编码")
     n.add_argument("kind", choices=["node", "operator", "trace", "batch"])
@@ -56,8 +72,10 @@ def register(sub, common):
 def run_check(args, con) -> int:
     prof = profile_of(args)
     book = prof.codes
-    reports = [_source_check(prof.identifiers, code, args.kind) if args.kind in SOURCE_KINDS
-               else book.check(code, args.kind) for code in args.codes]
+    reports = [
+        _source_check(prof.identifiers, code, args.kind) if args.kind in SOURCE_KINDS else book.check(code, args.kind)
+        for code in args.codes
+    ]
     ok = all(r.ok for r in reports)
     if con.as_json:
         con.json({"profile": prof.lineage[0], "ok": ok, "results": [r.to_dict() for r in reports]})
@@ -71,7 +89,10 @@ def run_check(args, con) -> int:
             if val:
                 con.say(f"    {con.t(zh, en)}: {val}")
         if r.details.get("node_self"):
-            con.say("    " + con.t("（节点自身的经营者记录，流水号0000）", "(the node's own operator record, sequence 0000)"))
+            con.say(
+                "    "
+                + con.t("（节点自身的经营者记录，流水号0000）", "(the node's own operator record, sequence 0000)")
+            )
         for f in r.findings:
             con.say("    " + f.render(con.lang))
     return EXIT_OK if ok else EXIT_NONCONFORMANT
@@ -92,8 +113,9 @@ def run_new(args, con) -> int:
     base = getattr(args, need)
     if not base:
         raise UsageError(f"生成{_KIND[args.kind][0]}需要 --{need}", f"a new {args.kind} code needs --{need}")
-    make = {"node": book.node_code, "operator": book.operator_code, "trace": book.trace_code,
-            "batch": book.batch_code}[args.kind]
+    make = {"node": book.node_code, "operator": book.operator_code, "trace": book.trace_code, "batch": book.batch_code}[
+        args.kind
+    ]
     out = []
     try:
         for i in range(args.count):

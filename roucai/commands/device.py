@@ -20,6 +20,7 @@ Exit codes: 0 ok; 1 the device refused (NAK, or an action it cannot perform now)
 2 usage or a port that cannot be opened; 3 timeout or harness error.
 JSON (``--json``) of ``drive``: ``{"ok", "command", "result" | "error", "stats"}``.
 """
+
 from __future__ import annotations
 
 import random
@@ -49,29 +50,62 @@ def register(sub, common):
         d.add_argument("--baud", type=int, default=9600, help="baud rate (paced; default 9600)")
         d.add_argument("--fault", action="append", default=[], metavar="NAME[=V]", help="inject a fault (repeatable)")
         d.add_argument("--seed", type=int, default=0)
-        d.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS",
-                       help="stop after this many seconds (default: until Ctrl-C)")
+        d.add_argument(
+            "--for",
+            dest="duration",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="stop after this many seconds (default: until Ctrl-C)",
+        )
         d.add_argument("--trace", help="write a JSON-lines wire trace to this file")
-        d.add_argument("--control", metavar="socket://127.0.0.1:PORT",
-                       help="also serve the control channel (operator actions) on this TCP port")
+        d.add_argument(
+            "--control",
+            metavar="socket://127.0.0.1:PORT",
+            help="also serve the control channel (operator actions) on this TCP port",
+        )
         if kind == "scale":
             d.add_argument("--db", help="durable record store (SQLite); default: a temporary file")
-            d.add_argument("--model", choices=["counter", "platform"], default="counter", help="案秤 15 kg / 台秤 150 kg")
+            d.add_argument(
+                "--model", choices=["counter", "platform"], default="counter", help="案秤 15 kg / 台秤 150 kg"
+            )
             d.add_argument("--blank", action="store_true", help="no demo stall and batches")
-            d.add_argument("--sale-every", type=float, default=None, metavar="SECONDS",
-                           help="simulate a customer sale every N seconds")
-            d.add_argument("--load-g", type=float, default=None, metavar="GRAMS",
-                           help="a test weight left on the platter (settled), e.g. for SELL from a host")
-            d.add_argument("--storage-records", type=int, default=None, metavar="N",
-                           help="offline storage capacity in records (default: the profile's, 18000)")
+            d.add_argument(
+                "--sale-every",
+                type=float,
+                default=None,
+                metavar="SECONDS",
+                help="simulate a customer sale every N seconds",
+            )
+            d.add_argument(
+                "--load-g",
+                type=float,
+                default=None,
+                metavar="GRAMS",
+                help="a test weight left on the platter (settled), e.g. for SELL from a host",
+            )
+            d.add_argument(
+                "--storage-records",
+                type=int,
+                default=None,
+                metavar="N",
+                help="offline storage capacity in records (default: the profile's, 18000)",
+            )
         else:
             d.add_argument("--no-card", action="store_true", help="start with no card in the field")
         d.set_defaults(func=run_device, kind=kind)
     h = s.add_parser("handheld", parents=[common], help="simulated handheld: register entries and upload / 手持终端")
-    h.add_argument("--url", required=True,
-                   help="platform (or node) URL the envelopes are POSTed to; no path = the upload path /api/v1/exchange")
-    h.add_argument("--city", metavar="FILE", help="a city fixture (roucai fixtures city): the node and its registered "
-                   "operators come from it (the first node of --kind unless --node)")
+    h.add_argument(
+        "--url",
+        required=True,
+        help="platform (or node) URL the envelopes are POSTed to; no path = the upload path /api/v1/exchange",
+    )
+    h.add_argument(
+        "--city",
+        metavar="FILE",
+        help="a city fixture (roucai fixtures city): the node and its registered "
+        "operators come from it (the first node of --kind unless --node)",
+    )
     h.add_argument("--keys", metavar="FILE", help="the keys file of import-city --keys-out: the node's key from it")
     h.add_argument("--node", help=f"9-digit node code (default: from --city, else {DEMO_NODE})")
     h.add_argument("--node-name", default="示例农产品批发市场")
@@ -112,7 +146,9 @@ def register(sub, common):
     r.set_defaults(func=run_receipt)
     f = s.add_parser("faults", parents=[common], help="list fault switches / 故障开关")
     f.set_defaults(func=run_faults)
-    rl = s.add_parser("relay", parents=[common], help="frame-aware relay with one injected defect / 帧级中继（注入缺陷）")
+    rl = s.add_parser(
+        "relay", parents=[common], help="frame-aware relay with one injected defect / 帧级中继（注入缺陷）"
+    )
     rl.add_argument("--listen", default="pty", help="host side: socket://127.0.0.1:PORT or pty (default)")
     rl.add_argument("--to", help="device side: socket://127.0.0.1:PORT or a pty/serial port path")
     rl.add_argument("--defect", help="a defect of conformance/proofs/device_defects.toml (default: none, transparent)")
@@ -126,34 +162,41 @@ def register(sub, common):
 
 # -- device runners --------------------------------------------------------------------
 
+
 def _faults(specs, device):
     from simulators.devices.faults import FaultSet
+
     return FaultSet(specs, device)
 
 
 def _open_device_port(args):
     """(line or None, device port, host URL)."""
     from simulators.serial import LineError, LineSettings, WireTrace, open_line
+
     if args.baud <= 0:
         raise UsageError("--baud 须为正数", "--baud must be positive")
     url = args.url
     trace = None
     if args.trace:
         from profiles.device import get_protocol
+
         trace = WireTrace(args.trace, decoder=get_protocol(profile=profile_of(args)).trace_decoder())
     try:
         settings = LineSettings(baudrate=args.baud)
         if url is None or args.pty:
             line = open_line(args.name, backend="pty", settings=settings, trace=trace)
         elif url.startswith("socket://"):
-            host, _, port = url[len("socket://"):].partition(":")
+            host, _, port = url[len("socket://") :].partition(":")
             if host not in ("127.0.0.1", "localhost") or not port.isdigit():
-                raise UsageError("设备端只监听 socket://127.0.0.1:PORT", "the device side listens on socket://127.0.0.1:PORT only")
+                raise UsageError(
+                    "设备端只监听 socket://127.0.0.1:PORT", "the device side listens on socket://127.0.0.1:PORT only"
+                )
             line = open_line(args.name, backend="socket", settings=settings, trace=trace, port=int(port))
         elif url.startswith("sim://"):
-            line = open_line(url[len("sim://"):], backend="sim", settings=settings, trace=trace)
+            line = open_line(url[len("sim://") :], backend="sim", settings=settings, trace=trace)
         else:
             import serial
+
             try:
                 port = serial.serial_for_url(url, baudrate=args.baud, timeout=0.01)
             except (serial.SerialException, ValueError, OSError) as e:
@@ -169,6 +212,7 @@ def run_device(args, con) -> int:
     from simulators.devices.endpoint import DeviceEndpoint
     from simulators.devices.control import TimeSkew
     from simulators.devices.runner import ThreadRunner
+
     prof = profile_of(args)
     faults = _faults(args.fault, args.kind)
     if args.duration is not None and args.duration <= 0:
@@ -179,6 +223,7 @@ def run_device(args, con) -> int:
     control_port = _control_port(args.control)
     if args.kind == "scale":
         from simulators.devices.scale import ScaleModel
+
         db = args.db
         if db is None:
             tmp = tempfile.TemporaryDirectory(prefix="roucai-scale-")
@@ -186,9 +231,16 @@ def run_device(args, con) -> int:
         if args.storage_records is not None and not 1 <= args.storage_records <= 1_000_000:
             raise UsageError("--storage-records 须在 1 到 1000000 之间", "--storage-records must be 1..1,000,000")
         try:
-            model = ScaleModel(db, profile=prof, model=args.model, seed=args.seed, faults=faults,
-                               time_source=skew.source, capacity=args.storage_records)
-        except Exception as e:   # sqlite3 errors on a bad --db path
+            model = ScaleModel(
+                db,
+                profile=prof,
+                model=args.model,
+                seed=args.seed,
+                faults=faults,
+                time_source=skew.source,
+                capacity=args.storage_records,
+            )
+        except Exception as e:  # sqlite3 errors on a bad --db path
             raise UsageError(f"无法打开记录存储 {db}：{e}", f"cannot open the record store {db}: {e}")
         batches = [] if args.blank else _demo_setup(model, prof, args.seed)
         if args.load_g is not None:
@@ -200,32 +252,47 @@ def run_device(args, con) -> int:
         info = {"device": "scale", "model": args.model, "db": db, "batches": batches}
     else:
         from simulators.devices.reader import ReaderModel
+
         model = ReaderModel(profile=prof, faults=faults, seed=args.seed)
         info = {"device": "reader"}
         if not args.no_card:
             card = _demo_card(model, prof, args.seed)
             model.present(card)
-            info["card_uid"] = card.uid.hex().upper()      # CODE-CARD-01: upper-case hex text
+            info["card_uid"] = card.uid.hex().upper()  # CODE-CARD-01: upper-case hex text
     line, port, host_url = _open_device_port(args)
-    runner = ThreadRunner(DeviceEndpoint(get_protocol(profile=prof), model), port, tick=tick,
-                          time_source=skew.source)
+    runner = ThreadRunner(DeviceEndpoint(get_protocol(profile=prof), model), port, tick=tick, time_source=skew.source)
     control = _start_control(args, model, runner, skew, control_port, line, port)
-    info.update({"url": host_url, "baud": args.baud, "faults": faults.names, "protocol": get_protocol(profile=prof).name})
+    info.update(
+        {"url": host_url, "baud": args.baud, "faults": faults.names, "protocol": get_protocol(profile=prof).name}
+    )
     if control is not None:
         info["control"] = control.url
     stop = threading.Event()
-    old = signal.signal(signal.SIGTERM, lambda *a: stop.set()) if threading.current_thread() is threading.main_thread() else None
+    old = (
+        signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     runner.start()
     try:
         if con.as_json:
             con.json(info)
         else:
-            con.say(con.t(f"仿真{'追溯秤' if args.kind == 'scale' else '读卡器'}已就绪，主机请打开：", f"simulated {args.kind} ready; a host opens:"))
+            con.say(
+                con.t(
+                    f"仿真{'追溯秤' if args.kind == 'scale' else '读卡器'}已就绪，主机请打开：",
+                    f"simulated {args.kind} ready; a host opens:",
+                )
+            )
             con.say(f"  {host_url}")
             if host_url.startswith("sim://"):
-                con.say(con.t("  （sim:// 只在本进程内可达；其他程序请用 --pty 或 --url socket://127.0.0.1:PORT）",
-                              "  (sim:// is reachable only inside this process; for other programs use --pty or "
-                              "--url socket://127.0.0.1:PORT)"))
+                con.say(
+                    con.t(
+                        "  （sim:// 只在本进程内可达；其他程序请用 --pty 或 --url socket://127.0.0.1:PORT）",
+                        "  (sim:// is reachable only inside this process; for other programs use --pty or "
+                        "--url socket://127.0.0.1:PORT)",
+                    )
+                )
             if control is not None:
                 con.say(con.t("  控制通道（操作）：", "  control channel (actions): ") + control.url)
             for line_ in faults.describe(con.lang):
@@ -260,6 +327,7 @@ def _control_port(url: str | None) -> int | None:
     if url is None:
         return None
     from simulators.devices.control import parse_control_url
+
     try:
         host, port = parse_control_url(url)
     except ValueError:
@@ -274,6 +342,7 @@ def _start_control(args, model, runner, skew, port: int | None, line, dev_port):
     if port is None:
         return None
     from simulators.devices.control import ControlServer, ReaderControl, ScaleControl
+
     if args.kind == "scale":
         ctl = ScaleControl(model, runner.lock, runner.endpoint, skew)
     else:
@@ -300,7 +369,9 @@ def _act_params(cat, action: str, values: list[str]) -> dict:
             positional.append(v)
     free = [p for p in declared if p not in params]
     if len(positional) > len(free):
-        raise UsageError(f"操作「{action}」的参数过多：{positional}", f"too many parameters for {action!r}: {positional}")
+        raise UsageError(
+            f"操作「{action}」的参数过多：{positional}", f"too many parameters for {action!r}: {positional}"
+        )
     params.update(zip(free, positional))
     return params
 
@@ -308,32 +379,41 @@ def _act_params(cat, action: str, values: list[str]) -> dict:
 def run_act(args, con) -> int:
     from profiles.actions import load_actions
     from simulators.devices.control import ControlError, ControlUnreachable, send_action
+
     cat = load_actions(profile_of(args))
     if args.list:
-        rows = [{"action": a.name, "kinds": list(a.kinds), "params": list(a.params), "zh": a.zh, "en": a.en}
-                for a in cat.actions.values()]
+        rows = [
+            {"action": a.name, "kinds": list(a.kinds), "params": list(a.params), "zh": a.zh, "en": a.en}
+            for a in cat.actions.values()
+        ]
         if con.as_json:
             con.json(rows)
         else:
             for r in rows:
-                con.say(f"{r['action']:<20} {' '.join('{' + p + '}' for p in r['params']):<18} "
-                        + (r["en"] if con.lang == "en" else r["zh"]))
+                con.say(
+                    f"{r['action']:<20} {' '.join('{' + p + '}' for p in r['params']):<18} "
+                    + (r["en"] if con.lang == "en" else r["zh"])
+                )
         return EXIT_OK
     if not args.url or not args.action:
-        raise UsageError("用法：roucai device act 控制通道URL 操作 [参数…]（--list 列出全部操作）",
-                         "usage: roucai device act CONTROL_URL ACTION [VALUES…] (--list shows the actions)")
+        raise UsageError(
+            "用法：roucai device act 控制通道URL 操作 [参数…]（--list 列出全部操作）",
+            "usage: roucai device act CONTROL_URL ACTION [VALUES…] (--list shows the actions)",
+        )
     if not 0 < args.timeout <= 3600:
         raise UsageError("--timeout 须在 0 到 3600 秒之间", "--timeout must be within (0, 3600] s")
     if args.action not in cat:
-        raise UsageError(f"未知的操作「{args.action}」，可选：{', '.join(cat.names)}",
-                         f"unknown action {args.action!r}; one of {', '.join(cat.names)}")
+        raise UsageError(
+            f"未知的操作「{args.action}」，可选：{', '.join(cat.names)}",
+            f"unknown action {args.action!r}; one of {', '.join(cat.names)}",
+        )
     try:
         params = cat.check(args.action, _act_params(cat, args.action, args.values))
         result = send_action(args.url, args.action, params, timeout=args.timeout)
-    except ControlUnreachable as e:        # said without main()'s "error:" prefix, as the device said it
+    except ControlUnreachable as e:  # said without main()'s "error:" prefix, as the device said it
         con.err(e.zh, e.en)
         return EXIT_HARNESS
-    except ControlError as e:              # one class, two codes on purpose: our usage mistake 2, a refusal 1
+    except ControlError as e:  # one class, two codes on purpose: our usage mistake 2, a refusal 1
         if e.code in ("bad-params", "unknown-action", "bad-request"):
             raise UsageError(e.zh, e.en)
         con.err(e.zh, e.en)
@@ -370,33 +450,45 @@ def _sale_ticker(model, batches, every: float, seed: int):
             return
         state["next"] = now + every
         from simulators.devices.refusal import PowerLost, Refused
+
         try:
             model.sell(rng.choice(batches), rng.randrange(200, 3000))
         except (Refused, PowerLost):
             pass
+
     return tick
 
 
 def _demo_card(model, prof, seed: int):
     from profiles.device.card_layout import CardBatch, CardHolder
     from simulators.devices.card import MifareCard
+
     rng = random.Random(seed)
     codes = prof.codes
     uid = bytes(rng.randrange(256) for _ in range(4))
     op = codes.operator_code(DEMO_NODE, 1 + rng.randrange(50))
     card = MifareCard.issued(model.layout, uid, CardHolder(op, DEMO_NODE, "张建国"))
     reading = model.layout.read(card.blocks(), uid)
-    for blk, data in model.layout.plan_batch_write(reading, CardBatch(
-            codes.trace_code(codes.operator_code("650102002", 1), 1 + rng.randrange(9999)), "21111002", 25_000, 2600,
-            20240518)):
-        card.mem[blk * 16:(blk + 1) * 16] = data
+    for blk, data in model.layout.plan_batch_write(
+        reading,
+        CardBatch(
+            codes.trace_code(codes.operator_code("650102002", 1), 1 + rng.randrange(9999)),
+            "21111002",
+            25_000,
+            2600,
+            20240518,
+        ),
+    ):
+        card.mem[blk * 16 : (blk + 1) * 16] = data
     return card
 
 
 # -- handheld ----------------------------------------------------------------------
 
+
 def run_handheld(args, con) -> int:
     from simulators.devices.handheld import EntryError, HandheldTerminal
+
     prof = profile_of(args)
     if not 1 <= args.entries <= 1000:
         raise UsageError("--entries 须在1到1000之间", "--entries must be 1..1000")
@@ -404,14 +496,27 @@ def run_handheld(args, con) -> int:
         raise UsageError("--url 须为 http:// 或 https:// 地址", "--url must be an http:// or https:// URL")
     faults = _faults(args.fault, "handheld")
     from simulators.market.upload import ingest_url
+
     node, node_name, operators = _handheld_node(args)
     key = _handheld_key(args, node)
     try:
-        hh = HandheldTerminal(node, node_name, ingest_url(args.url), key, node_kind=args.kind, profile=prof,
-                              faults=faults, seed=args.seed, timeout_s=args.timeout, fmt=args.format)
+        hh = HandheldTerminal(
+            node,
+            node_name,
+            ingest_url(args.url),
+            key,
+            node_kind=args.kind,
+            profile=prof,
+            faults=faults,
+            seed=args.seed,
+            timeout_s=args.timeout,
+            fmt=args.format,
+        )
     except EntryError as e:
-        raise UsageError("节点编码无效：" + "；".join(f.zh for f in e.findings),
-                         "invalid node code: " + "; ".join(f.en for f in e.findings))
+        raise UsageError(
+            "节点编码无效：" + "；".join(f.zh for f in e.findings),
+            "invalid node code: " + "; ".join(f.en for f in e.findings),
+        )
     rng = random.Random(args.seed)
     codes, ids = prof.codes, prof.identifiers
     for i in range(args.entries):
@@ -419,32 +524,43 @@ def run_handheld(args, con) -> int:
         plate = ids.new_plate(rng)
         cert = f"{rng.randint(10, 65)}{rng.randint(0, 99_999_999):08d}"
         if args.kind == "slaughterhouse":
-            hh.register_animal_intake(op, "养殖户" + str(i + 1), cert, rng.randint(10, 60), plate=plate,
-                                      origin_region="650121")
+            hh.register_animal_intake(
+                op, "养殖户" + str(i + 1), cert, rng.randint(10, 60), plate=plate, origin_region="650121"
+            )
         else:
             meat = rng.random() < 0.5
             goods = [("21111001" if meat else "01201001", f"{rng.randint(200, 3000)}.000")]
-            goods = [(c, w) for c, w in goods if c in prof.commodities] or [(next(iter(prof.commodities)).code, "500.000")]
+            goods = [(c, w) for c, w in goods if c in prof.commodities] or [
+                (next(iter(prof.commodities)).code, "500.000")
+            ]
             kw = {"quarantine_animal_products_id": cert} if prof.records.is_meat(goods[0][0]) else {"prov_id": cert}
             hh.register_market_entry(op, "批发商" + str(i + 1), goods, plate=plate, origin_region="650121", **kw)
     outcomes = hh.upload()
     ok = all(o.status == "accepted" for o in outcomes)
     timeout = any(o.status == "timeout" or (o.status == "error" and o.http_status is None) for o in outcomes)
     if con.as_json:
-        con.json({"ok": ok, "uploaded": hh.uploaded, "pending": len(hh.outbox),
-                  "outcomes": [o.__dict__ for o in outcomes]})
+        con.json(
+            {"ok": ok, "uploaded": hh.uploaded, "pending": len(hh.outbox), "outcomes": [o.__dict__ for o in outcomes]}
+        )
     else:
         for o in outcomes:
-            con.say(f"{o.record_type}: {o.status} {o.count} " + con.t(
-                f"（接收{o.accepted}，重复{o.duplicate}，拒收{o.rejected}）", f"(accepted {o.accepted}, duplicate "
-                f"{o.duplicate}, rejected {o.rejected})") + (f" {o.detail}" if o.detail else ""))
+            con.say(
+                f"{o.record_type}: {o.status} {o.count} "
+                + con.t(
+                    f"（接收{o.accepted}，重复{o.duplicate}，拒收{o.rejected}）",
+                    f"(accepted {o.accepted}, duplicate {o.duplicate}, rejected {o.rejected})",
+                )
+                + (f" {o.detail}" if o.detail else "")
+            )
             for pos, code, msg in o.reasons:
                 con.say(f"    #{pos} {code} {msg}")
     return EXIT_OK if ok else (EXIT_HARNESS if timeout else EXIT_NONCONFORMANT)
 
 
-_HANDHELD_NODE_TYPES = {"slaughterhouse": ("slaughter_pig", "slaughter_cattle_sheep", "slaughter_poultry"),
-                        "wholesale": ("meat_wholesale", "vegetable_wholesale")}
+_HANDHELD_NODE_TYPES = {
+    "slaughterhouse": ("slaughter_pig", "slaughter_cattle_sheep", "slaughter_poultry"),
+    "wholesale": ("meat_wholesale", "vegetable_wholesale"),
+}
 
 
 def _handheld_node(args) -> tuple[str, str, list[str]]:
@@ -453,16 +569,21 @@ def _handheld_node(args) -> tuple[str, str, list[str]]:
         return args.node or DEMO_NODE, args.node_name, []
     from simulators.city import City
     from .fixtures import _load_city_file
+
     try:
         city = City.from_dict(_load_city_file(args.city))
     except (KeyError, TypeError):
-        raise UsageError(f"{args.city} 不是城市数据文件（roucai fixtures city）",
-                         f"{args.city} is not a city file (roucai fixtures city)") from None
+        raise UsageError(
+            f"{args.city} 不是城市数据文件（roucai fixtures city）",
+            f"{args.city} is not a city file (roucai fixtures city)",
+        ) from None
     types = _HANDHELD_NODE_TYPES[args.kind]
     nodes = [n for n in city.nodes if (n.code == args.node if args.node else n.type in types)]
     if not nodes:
-        raise UsageError(f"{args.city} 中没有{'节点 ' + args.node if args.node else '该类型（' + args.kind + '）的节点'}",
-                         f"{args.city} has no {'node ' + args.node if args.node else args.kind + ' node'}")
+        raise UsageError(
+            f"{args.city} 中没有{'节点 ' + args.node if args.node else '该类型（' + args.kind + '）的节点'}",
+            f"{args.city} has no {'node ' + args.node if args.node else args.kind + ' node'}",
+        )
     n = nodes[0]
     return n.code, n.name, [o.code for o in city.operators if o.node_code == n.code]
 
@@ -473,6 +594,7 @@ def _handheld_key(args, node: str) -> str:
     if not args.keys:
         raise UsageError("需要节点密钥：--key 或 --keys FILE", "the node's key is needed: --key or --keys FILE")
     from simulators.market.upload import load_keys
+
     keys = load_keys(args.keys)
     if node not in keys:
         raise UsageError(f"{args.keys} 中没有节点 {node} 的密钥", f"{args.keys} has no key for node {node}")
@@ -480,6 +602,7 @@ def _handheld_key(args, node: str) -> str:
 
 
 # -- drive -------------------------------------------------------------------------
+
 
 def _int(v: str, name: str) -> int:
     try:
@@ -500,7 +623,10 @@ def _d_set_clock(d, a):
         try:
             value = datetime.fromisoformat(a[0])
         except ValueError:
-            raise UsageError(f"时间格式应为 ISO，例如 2024-05-18T08:00:00：{a[0]!r}", f"time must be ISO, e.g. 2024-05-18T08:00:00: {a[0]!r}")
+            raise UsageError(
+                f"时间格式应为 ISO，例如 2024-05-18T08:00:00：{a[0]!r}",
+                f"time must be ISO, e.g. 2024-05-18T08:00:00: {a[0]!r}",
+            )
     d.set_clock(value)
     return {"set": value.replace(microsecond=0).isoformat(sep=" ")}
 
@@ -518,7 +644,7 @@ def _d_load(d, a):
 def _d_read(d, a):
     start = _int(a[0], "FROM") if a else 1
     count = _int(a[1], "COUNT") if len(a) > 1 else 10
-    if not 0 <= start < 2 ** 32 or not 0 <= count <= 255:
+    if not 0 <= start < 2**32 or not 0 <= count <= 255:
         raise UsageError("FROM 须为 0..2^32-1，COUNT 须为 0..255", "FROM must be 0..2^32-1 and COUNT 0..255")
     return d.read_records(start, count)
 
@@ -546,9 +672,14 @@ def _d_block(d, a):
 
 def _d_read_card(d, a, prof=None):
     r = d.read_card(prof.codes if prof else None)
-    return {"uid": r.uid.hex().upper(), "ok": r.ok, "version": r.version,
-            "holder": r.holder.__dict__ if r.holder else None,
-            "batches": [b.__dict__ for b in r.batches], "findings": [f.to_dict() for f in r.findings]}
+    return {
+        "uid": r.uid.hex().upper(),
+        "ok": r.ok,
+        "version": r.version,
+        "holder": r.holder.__dict__ if r.holder else None,
+        "batches": [b.__dict__ for b in r.batches],
+        "findings": [f.to_dict() for f in r.findings],
+    }
 
 
 _DRIVE = {
@@ -560,12 +691,16 @@ _DRIVE = {
     "tare": ("scale", lambda d, a: d.tare()),
     "bind": ("scale", _d_bind),
     "load": ("scale", _d_load),
-    "stop": ("scale", lambda d, a: (_need(a, 1, "stop BATCH_TRACE [REASON]"),
-                                     d.stop_trade(a[0], a[1] if len(a) > 1 else ""))[1]),
+    "stop": (
+        "scale",
+        lambda d, a: (_need(a, 1, "stop BATCH_TRACE [REASON]"), d.stop_trade(a[0], a[1] if len(a) > 1 else ""))[1],
+    ),
     "sell": ("scale", lambda d, a: (_need(a, 1, "sell BATCH_TRACE"), d.sell(a[0]))[1]),
     "read-records": ("scale", _d_read),
-    "ack-records": ("scale", lambda d, a: (_need(a, 1, "ack-records UP_TO_INDEX"),
-                                            d.ack_records(_int(a[0], "UP_TO_INDEX")))[1]),
+    "ack-records": (
+        "scale",
+        lambda d, a: (_need(a, 1, "ack-records UP_TO_INDEX"), d.ack_records(_int(a[0], "UP_TO_INDEX")))[1],
+    ),
     "upload": ("scale", lambda d, a: d.upload_all(_int(a[0], "FROM") if a else 1)),
     "events": (None, _d_events),
     "poll": ("reader", lambda d, a: d.poll()),
@@ -583,6 +718,7 @@ def _plain(obj):
         return obj.to_dict()
     if hasattr(obj, "__dataclass_fields__"):
         from profiles.device.messages import _plain as mp
+
         return mp(obj)
     return obj
 
@@ -591,10 +727,13 @@ def run_drive(args, con) -> int:
     import serial
     from profiles.device import get_protocol
     from simulators.devices.driver import DeviceNak, DeviceTimeout, ReaderDriver, ScaleDriver
+
     prof = profile_of(args)
     if args.command not in _DRIVE:
-        raise UsageError(f"未知命令「{args.command}」；可用：{', '.join(sorted(_DRIVE))}",
-                         f"unknown command {args.command!r}; known: {', '.join(sorted(_DRIVE))}")
+        raise UsageError(
+            f"未知命令「{args.command}」；可用：{', '.join(sorted(_DRIVE))}",
+            f"unknown command {args.command!r}; known: {', '.join(sorted(_DRIVE))}",
+        )
     kind, fn = _DRIVE[args.command]
     if args.timeout is not None and not 0 < args.timeout <= 60:
         raise UsageError("--timeout 须在0到60秒之间", "--timeout must be within (0, 60] s")
@@ -604,19 +743,28 @@ def run_drive(args, con) -> int:
     url, baud = args.url, args.baud
     if url.startswith("serial://"):  # the harness's target form: serial:///dev/ttyUSB0?baud=9600
         from conformance.targets import parse_target
+
         url, opts = parse_target(url).serial_open_args()
         baud = opts.get("baudrate", baud)
     from simulators.serial import line_names
-    if url.startswith("sim://") and url[len("sim://"):] not in line_names():
-        raise UsageError("sim:// 线路只存在于创建它的进程内；另一进程中的设备请用 socket://127.0.0.1:PORT 或伪终端路径",
-                         "a sim:// line exists only inside the process that made it; reach a device in another "
-                         "process by socket://127.0.0.1:PORT or its pty path")
+
+    if url.startswith("sim://") and url[len("sim://") :] not in line_names():
+        raise UsageError(
+            "sim:// 线路只存在于创建它的进程内；另一进程中的设备请用 socket://127.0.0.1:PORT 或伪终端路径",
+            "a sim:// line exists only inside the process that made it; reach a device in another "
+            "process by socket://127.0.0.1:PORT or its pty path",
+        )
     try:
-        drv = cls(url, protocol=get_protocol(profile=prof), baudrate=baud,
-                  response_timeout_s=args.timeout, retries=args.retries)
+        drv = cls(
+            url,
+            protocol=get_protocol(profile=prof),
+            baudrate=baud,
+            response_timeout_s=args.timeout,
+            retries=args.retries,
+        )
     except ValueError as e:
         raise UsageError(f"端口参数无效 {args.url}：{e}", f"invalid port settings {args.url}: {e}")
-    except (serial.SerialException, OSError) as e:     # nothing answers there: unreachable, not a usage error
+    except (serial.SerialException, OSError) as e:  # nothing answers there: unreachable, not a usage error
         con.err(f"无法打开端口 {args.url}：{e}", f"cannot open port {args.url}: {e}")
         return EXIT_HARNESS
     with drv:
@@ -638,16 +786,23 @@ def _drive_out(con, args, ok, *, result=None, error=None, stats=None, code=0, ki
         if ok:
             out["result"] = result
         else:
-            out["error"] = {"kind": kind, "zh": error.zh, "en": error.en,
-                            **({"reason": error.reason} if kind == "nak" else {})}
+            out["error"] = {
+                "kind": kind,
+                "zh": error.zh,
+                "en": error.en,
+                **({"reason": error.reason} if kind == "nak" else {}),
+            }
         con.json(out)
         return code
     if not ok:
         con.say(con.t("失败：", "failed: ") + con.t(error.zh, error.en))
         return code
     _print_result(con, result)
-    errs = {k: v for k, v in (stats or {}).items() if v and k in ("garbage_bytes", "bad_crc", "bad_etx", "bad_length",
-                                                                   "retransmissions", "resyncs", "truncated")}
+    errs = {
+        k: v
+        for k, v in (stats or {}).items()
+        if v and k in ("garbage_bytes", "bad_crc", "bad_etx", "bad_length", "retransmissions", "resyncs", "truncated")
+    }
     if errs:
         con.say(con.t("线路错误计数：", "line error counters: ") + ", ".join(f"{k}={v}" for k, v in errs.items()))
     return code
@@ -673,8 +828,10 @@ def _print_result(con, result, indent: str = "") -> None:
 
 # -- receipt -----------------------------------------------------------------------
 
+
 def run_receipt(args, con) -> int:
     from simulators.devices.receipt import Receipt, ReceiptLine
+
     prof = profile_of(args)
     if args.commodity not in prof.commodities:
         raise UsageError(f"商品编码 {args.commodity} 不在商品码表中", f"commodity {args.commodity} is not in the table")
@@ -682,7 +839,9 @@ def run_receipt(args, con) -> int:
         raise UsageError("--weight-g 须在1到150000之间", "--weight-g must be 1..150000")
     c = prof.commodities[args.commodity]
     rng = random.Random(args.seed)
-    price = args.price_fen if args.price_fen is not None else rng.randint(int(c.price_low * 100), int(c.price_high * 100))
+    price = (
+        args.price_fen if args.price_fen is not None else rng.randint(int(c.price_low * 100), int(c.price_high * 100))
+    )
     if price <= 0:
         raise UsageError("--price-fen 须为正数", "--price-fen must be positive")
     codes = prof.codes
@@ -690,9 +849,15 @@ def run_receipt(args, con) -> int:
     cfg = prof.data("device_protocol")["receipt"]
     now = datetime(2024, 5, 18, 8, 0, 0).replace(minute=rng.randrange(60), second=rng.randrange(60))
     amount = (args.weight_g * price + 500) // 1000
-    r = Receipt(args.market, args.stall, args.vendor, now, f"RS{rng.randrange(10 ** 10):010d}{now:%y%m%d%H%M%S}0001",
-                [ReceiptLine(c.name_zh, args.weight_g, price, amount, trace, c.name_en)],
-                cfg["qr_template"].format(url=cfg["qr_url"], trace_code=trace, order_no=""))
+    r = Receipt(
+        args.market,
+        args.stall,
+        args.vendor,
+        now,
+        f"RS{rng.randrange(10**10):010d}{now:%y%m%d%H%M%S}0001",
+        [ReceiptLine(c.name_zh, args.weight_g, price, amount, trace, c.name_en)],
+        cfg["qr_template"].format(url=cfg["qr_url"], trace_code=trace, order_no=""),
+    )
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise UsageError("--out 须为 .png 文件", "--out must be a .png file")
@@ -707,19 +872,40 @@ def run_receipt(args, con) -> int:
     else:
         if args.text:
             con.say(r.text())
-        con.say(con.t(f"已写入 {info['path']}（{info['width']}×{info['height']}，字体模式 {info['font_mode']}）",
-                      f"wrote {info['path']} ({info['width']}x{info['height']}, font mode {info['font_mode']})"))
+        con.say(
+            con.t(
+                f"已写入 {info['path']}（{info['width']}×{info['height']}，字体模式 {info['font_mode']}）",
+                f"wrote {info['path']} ({info['width']}x{info['height']}, font mode {info['font_mode']})",
+            )
+        )
         if info["font_mode"] != "cjk":
-            con.say(con.t("  未找到中文字体：图片使用英文标签，中文见 --text；可设置 ROUCAI_CJK_FONT 或 --font",
-                          "  no CJK font found: the PNG uses English labels (Chinese in --text); set ROUCAI_CJK_FONT or --font"))
+            con.say(
+                con.t(
+                    "  未找到中文字体：图片使用英文标签，中文见 --text；可设置 ROUCAI_CJK_FONT 或 --font",
+                    "  no CJK font found: the PNG uses English labels (Chinese in --text); set ROUCAI_CJK_FONT or --font",
+                )
+            )
     return EXIT_OK
 
 
 def run_faults(args, con) -> int:
     from simulators.devices.faults import FAULTS
+
     if con.as_json:
-        con.json([{"name": f.name, "devices": list(f.devices), "zh": f.zh, "en": f.en, "param": f.param,
-                   "default": f.default, "unit": f.unit} for f in FAULTS.values()])
+        con.json(
+            [
+                {
+                    "name": f.name,
+                    "devices": list(f.devices),
+                    "zh": f.zh,
+                    "en": f.en,
+                    "param": f.param,
+                    "default": f.default,
+                    "unit": f.unit,
+                }
+                for f in FAULTS.values()
+            ]
+        )
         return EXIT_OK
     for f in FAULTS.values():
         par = f"={f.param}({f.default}{f.unit and ' ' + f.unit})" if f.param else ""
@@ -731,11 +917,16 @@ def run_relay(args, con) -> int:
     """``roucai device relay``: forward a host to a device, injecting ``--defect`` (conformance/proofs)."""
     from conformance.proofs.device_defects import load_catalogue
     from conformance.proofs.relay import Relay
+
     cat = load_catalogue(profile=profile_of(args))
     if args.list:
         if con.as_json:
-            con.json([{"name": d.name, "area": d.area, "requirement": d.requirement, "zh": d.zh, "en": d.en}
-                      for d in cat.values()])
+            con.json(
+                [
+                    {"name": d.name, "area": d.area, "requirement": d.requirement, "zh": d.zh, "en": d.en}
+                    for d in cat.values()
+                ]
+            )
         else:
             for d in cat.values():
                 con.say(f"{d.name}  [{d.requirement}]  {con.t(d.zh, d.en)}")
@@ -743,20 +934,30 @@ def run_relay(args, con) -> int:
     if not args.to:
         raise UsageError("需要 --to（设备端）", "--to (the device side) is required")
     if args.defect and args.defect not in cat:
-        raise UsageError(f"未知缺陷 {args.defect}（--list 列出目录）", f"unknown defect {args.defect} (--list shows them)")
+        raise UsageError(
+            f"未知缺陷 {args.defect}（--list 列出目录）", f"unknown defect {args.defect} (--list shows them)"
+        )
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--for 须为正数", "--for must be positive")
     relay = Relay(args.listen, args.to, cat.get(args.defect), seed=args.seed, link=args.link)
     stop = threading.Event()
-    old = signal.signal(signal.SIGTERM, lambda *a: stop.set()) if threading.current_thread() is threading.main_thread() else None
+    old = (
+        signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     relay.start()
     info = {"url": relay.host_url, "to": args.to, "defect": args.defect, "seed": args.seed}
     if con.as_json:
         con.json(info)
     else:
         con.say(con.t(f"中继已就绪，主机请打开：{relay.host_url}", f"relay ready; a host opens: {relay.host_url}"))
-        con.say(con.t(f"  设备端：{args.to}；缺陷：{args.defect or '无（透明转发）'}",
-                      f"  device side: {args.to}; defect: {args.defect or 'none (transparent)'}"))
+        con.say(
+            con.t(
+                f"  设备端：{args.to}；缺陷：{args.defect or '无（透明转发）'}",
+                f"  device side: {args.to}; defect: {args.defect or 'none (transparent)'}",
+            )
+        )
     sys.stdout.flush()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
@@ -766,7 +967,7 @@ def run_relay(args, con) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        died = relay.done.is_set()          # the relay's thread ended by itself: it could not go on
+        died = relay.done.is_set()  # the relay's thread ended by itself: it could not go on
         relay.stop()
         if old is not None:
             signal.signal(signal.SIGTERM, old)
@@ -777,6 +978,10 @@ def run_relay(args, con) -> int:
             return EXIT_HARNESS
     if not con.as_json:
         st = relay.stats
-        con.say(con.t("已停止。", "stopped. ") + ", ".join(
-            f"{d}: {v['frames']} frames, {v['changed']} changed" for d, v in st.items() if isinstance(v, dict)))
+        con.say(
+            con.t("已停止。", "stopped. ")
+            + ", ".join(
+                f"{d}: {v['frames']} frames, {v['changed']} changed" for d, v in st.items() if isinstance(v, dict)
+            )
+        )
     return EXIT_OK

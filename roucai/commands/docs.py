@@ -14,6 +14,7 @@ JSON output (``--json``, with ``--out`` or ``--check``; stable)::
 Exit codes: 0 done / up to date, 1 stale (``--check``), 2 usage error (e.g.
 ``--out`` names a file, or both ``--out`` and ``--check``).
 """
+
 from __future__ import annotations
 
 import sys

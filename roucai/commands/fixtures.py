@@ -16,6 +16,7 @@ file is missing, not UTF-8 JSON, too large or not a city.  JSON output::
 ``presets`` lists the presets with their node mix (``--json``: a list of
 ``{"name", "zh", "en", "city", "districts", "nodes", "stalls", "node_mix"}``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,20 +26,45 @@ import unicodedata
 from pathlib import Path
 
 from simulators.atomic_file import atomic_write_bytes
-from simulators.city import (NotACityError, PresetError, available_presets, check_city, dump_bytes,
-                             generate_city, load_preset)
+from simulators.city import (
+    NotACityError,
+    PresetError,
+    available_presets,
+    check_city,
+    dump_bytes,
+    generate_city,
+    load_preset,
+)
 
 from ..console import EXIT_NONCONFORMANT, EXIT_OK, UsageError
 from ._profile import profile_of
 
-MAX_CITY_FILE = 256 * 1024 * 1024   # bytes; a lanzhou city is about 1.4 MB
-_SHOW_FINDINGS = 200                 # human output lists at most this many findings
+MAX_CITY_FILE = 256 * 1024 * 1024  # bytes; a lanzhou city is about 1.4 MB
+_SHOW_FINDINGS = 200  # human output lists at most this many findings
 
-_COUNT_LABELS = {"nodes": "节点", "operators": "经营者", "stalls": "摊位", "cards": "服务卡", "scales": "电子秤",
-                 "handhelds": "手持终端", "vehicles": "车辆", "origins": "产地"}
-_KIND_LABELS = {"node": "节点编码", "operator": "经营者编码", "uscc": "统一社会信用代码", "resident_id": "身份证号",
-                "plate": "车牌号", "certificate": "证明编号", "card_uid": "卡片UID", "stall": "摊位",
-                "scale": "电子秤", "handheld": "手持终端", "origin": "产地"}
+_COUNT_LABELS = {
+    "nodes": "节点",
+    "operators": "经营者",
+    "stalls": "摊位",
+    "cards": "服务卡",
+    "scales": "电子秤",
+    "handhelds": "手持终端",
+    "vehicles": "车辆",
+    "origins": "产地",
+}
+_KIND_LABELS = {
+    "node": "节点编码",
+    "operator": "经营者编码",
+    "uscc": "统一社会信用代码",
+    "resident_id": "身份证号",
+    "plate": "车牌号",
+    "certificate": "证明编号",
+    "card_uid": "卡片UID",
+    "stall": "摊位",
+    "scale": "电子秤",
+    "handheld": "手持终端",
+    "origin": "产地",
+}
 
 
 def _width(text: str) -> int:
@@ -75,14 +101,22 @@ def register(sub, common):
 def run_city(args, con) -> int:
     seed = _seed(args.seed)
     if con.as_json and not args.out:
-        raise UsageError("--json 在标准输出打印摘要，城市数据需用 --out FILE 写入文件",
-                         "--json prints the summary on stdout: give --out FILE for the city itself")
+        raise UsageError(
+            "--json 在标准输出打印摘要，城市数据需用 --out FILE 写入文件",
+            "--json prints the summary on stdout: give --out FILE for the city itself",
+        )
     prof = profile_of(args)
     city = generate_city(args.preset, seed, prof)
     data = dump_bytes(city)
-    summary = {"preset": city.preset, "seed": seed, "out": args.out or "-", "bytes": len(data),
-               "sha256": hashlib.sha256(data).hexdigest(), "counts": city.counts(),
-               "nodes_by_type": city.nodes_by_type()}
+    summary = {
+        "preset": city.preset,
+        "seed": seed,
+        "out": args.out or "-",
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "counts": city.counts(),
+        "nodes_by_type": city.nodes_by_type(),
+    }
     if args.out:
         out = Path(args.out)
         try:
@@ -98,8 +132,13 @@ def run_city(args, con) -> int:
         print(json.dumps(summary, ensure_ascii=False, indent=2), file=stream)
     else:
         counts = "，".join(f"{con.t(_COUNT_LABELS[k], k)} {v}" for k, v in summary["counts"].items())
-        print(con.t(f"城市 {city.city_name}（预设 {city.preset}，种子 {seed}）：{counts}",
-                    f"city {city.city_name} (preset {city.preset}, seed {seed}): {counts}"), file=stream)
+        print(
+            con.t(
+                f"城市 {city.city_name}（预设 {city.preset}，种子 {seed}）：{counts}",
+                f"city {city.city_name} (preset {city.preset}, seed {seed}): {counts}",
+            ),
+            file=stream,
+        )
         print(f"sha256 {summary['sha256']}  {summary['bytes']} bytes  -> {summary['out']}", file=stream)
     return EXIT_OK
 
@@ -113,14 +152,18 @@ def _load_city_file(path: str):
     if not p.is_file():
         raise UsageError(f"不是文件：{path}", f"not a file: {path}")
     if size > MAX_CITY_FILE:
-        raise UsageError(f"文件过大（{size} 字节，上限 {MAX_CITY_FILE}）", f"file too large ({size} bytes, limit {MAX_CITY_FILE})")
+        raise UsageError(
+            f"文件过大（{size} 字节，上限 {MAX_CITY_FILE}）", f"file too large ({size} bytes, limit {MAX_CITY_FILE})"
+        )
     try:
         return json.loads(p.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         raise UsageError(f"{path} 不是 UTF-8 文本", f"{path} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{path} 不是有效的 JSON：第{exc.lineno}行第{exc.colno}列 {exc.msg}",
-                         f"{path} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise UsageError(
+            f"{path} 不是有效的 JSON：第{exc.lineno}行第{exc.colno}列 {exc.msg}",
+            f"{path} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}",
+        ) from None
     except OSError as exc:
         raise UsageError(f"无法读取 {path}：{exc.strerror}", f"cannot read {path}: {exc.strerror}") from None
 
@@ -147,11 +190,19 @@ def run_check(args, con) -> int:
         con.say(con.t(f"  ……另有 {more} 条（用 --json 查看全部）", f"  … {more} more (use --json for all)"))
     total = sum(res.counts.values())
     if res.ok:
-        con.say(con.t(f"{args.file}：全部 {total} 项有效（警告 {warnings}）",
-                      f"{args.file}: all {total} values valid ({warnings} warnings)"))
+        con.say(
+            con.t(
+                f"{args.file}：全部 {total} 项有效（警告 {warnings}）",
+                f"{args.file}: all {total} values valid ({warnings} warnings)",
+            )
+        )
     else:
-        con.say(con.t(f"{args.file}：不符合，错误 {errors}，警告 {warnings}（共检查 {total} 项）",
-                      f"{args.file}: NON-CONFORMANT, {errors} errors, {warnings} warnings ({total} values checked)"))
+        con.say(
+            con.t(
+                f"{args.file}：不符合，错误 {errors}，警告 {warnings}（共检查 {total} 项）",
+                f"{args.file}: NON-CONFORMANT, {errors} errors, {warnings} warnings ({total} values checked)",
+            )
+        )
     return EXIT_OK if res.ok else EXIT_NONCONFORMANT
 
 
@@ -164,19 +215,35 @@ def run_presets(args, con) -> int:
         except PresetError as exc:
             broken.append((name, exc))
             continue
-        rows.append({"name": p.name, "zh": p.zh, "en": p.en, "city": p.city, "districts": list(p.districts),
-                     "nodes": p.node_count, "stalls": p.stall_count,
-                     "node_mix": {t: s.count for t, s in p.nodes.items() if s.count}})
+        rows.append(
+            {
+                "name": p.name,
+                "zh": p.zh,
+                "en": p.en,
+                "city": p.city,
+                "districts": list(p.districts),
+                "nodes": p.node_count,
+                "stalls": p.stall_count,
+                "node_mix": {t: s.count for t, s in p.nodes.items() if s.count},
+            }
+        )
     if con.as_json:
         con.json(rows)
     else:
         from simulators.city.catalogue import load_catalogue
+
         types = load_catalogue()["node_types"]
         for r in rows:
-            con.say(f"{r['name']}: {con.t(r['zh'], r['en'])} ({r['city']}) "
-                    + con.t(f"节点 {r['nodes']}，摊位 {r['stalls']}", f"{r['nodes']} nodes, {r['stalls']} stalls"))
-            con.say("    " + con.t("，", ", ").join(
-                f"{con.t(types[t]['zh'], types[t]['en'])} {n}" for t, n in r["node_mix"].items()))
+            con.say(
+                f"{r['name']}: {con.t(r['zh'], r['en'])} ({r['city']}) "
+                + con.t(f"节点 {r['nodes']}，摊位 {r['stalls']}", f"{r['nodes']} nodes, {r['stalls']} stalls")
+            )
+            con.say(
+                "    "
+                + con.t("，", ", ").join(
+                    f"{con.t(types[t]['zh'], types[t]['en'])} {n}" for t, n in r["node_mix"].items()
+                )
+            )
     for name, exc in broken:
         con.err(f"预设 {name} 无效：{exc.zh}", f"preset {name} is invalid: {exc.en}")
     return EXIT_OK if not broken else EXIT_NONCONFORMANT

@@ -13,6 +13,7 @@ for it.  JSON (stable)::
 
 Exit codes: 0 done (whether or not the profiles differ), 2 unknown profile.
 """
+
 from __future__ import annotations
 
 from profiles import available_profiles, load_profile
@@ -37,16 +38,25 @@ def run_list(args, con) -> int:
     rows = []
     for name in available_profiles():
         p = load_profile(name)
-        rows.append({"name": name, "version": p.version, "extends": p.base.name if p.base else None,
-                     "title_zh": p.manifest.get("title_zh", ""), "title_en": p.manifest.get("title_en", ""),
-                     "changes": len(p.dialect.get("changes", []))})
+        rows.append(
+            {
+                "name": name,
+                "version": p.version,
+                "extends": p.base.name if p.base else None,
+                "title_zh": p.manifest.get("title_zh", ""),
+                "title_en": p.manifest.get("title_en", ""),
+                "changes": len(p.dialect.get("changes", [])),
+            }
+        )
     if con.as_json:
         con.json({"profiles": rows})
         return EXIT_OK
     for r in rows:
         ext = f"（扩展 {r['extends']}，{r['changes']} 项变更）" if r["extends"] else ""
         ext_en = f" (extends {r['extends']}, {r['changes']} changes)" if r["extends"] else ""
-        con.say(f"{r['name']}@{r['version']}  {r['title_zh']}{ext}", f"{r['name']}@{r['version']}  {r['title_en']}{ext_en}")
+        con.say(
+            f"{r['name']}@{r['version']}  {r['title_zh']}{ext}", f"{r['name']}@{r['version']}  {r['title_en']}{ext_en}"
+        )
     return EXIT_OK
 
 
@@ -56,8 +66,10 @@ def run_diff(args, con) -> int:
     if con.as_json:
         con.json({"a": a.lineage[0], "b": b.lineage[0], "changes": [c.to_dict() for c in changes]})
         return EXIT_OK
-    con.say(f"配置差异：{a.lineage[0]} → {b.lineage[0]}（{len(changes)} 处）",
-            f"profile differences: {a.lineage[0]} -> {b.lineage[0]} ({len(changes)})")
+    con.say(
+        f"配置差异：{a.lineage[0]} → {b.lineage[0]}（{len(changes)} 处）",
+        f"profile differences: {a.lineage[0]} -> {b.lineage[0]} ({len(changes)})",
+    )
     kinds = {"added": ("新增", "added"), "removed": ("删除", "removed"), "changed": ("改变", "changed")}
     for c in changes:
         k = kinds[c.kind]
@@ -66,6 +78,8 @@ def run_diff(args, con) -> int:
         con.say(f"    {b.name}: {short(c.b, 100)}", f"    {b.name}: {short(c.b, 100)}")
         if c.evidence or c.source:
             ev = EVIDENCE.get(c.evidence or "", (c.evidence or "?",) * 2)
-            con.say(f"    证据：{ev[0]}（{c.evidence}）；来源：{c.source or '—'}",
-                    f"    evidence: {c.evidence}; source: {c.source or '—'}")
+            con.say(
+                f"    证据：{ev[0]}（{c.evidence}）；来源：{c.source or '—'}",
+                f"    evidence: {c.evidence}; source: {c.source or '—'}",
+            )
     return EXIT_OK

@@ -18,6 +18,7 @@ JSON output of ``validate`` (stable)::
                 "records": [{"position": 1, "type": NAME, "ok": bool, "findings": [FINDING...]}]}]}
     FINDING = {"rule", "field", "severity", "zh", "en", "value"?}
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -53,9 +54,13 @@ def register(sub, common):
     e.add_argument("--count", type=int, default=1, help="records (default 1; >1 gives a list)")
     e.add_argument("--envelope", action="store_true", help="wrap in a DataExchangeReq signed with --key")
     e.add_argument("--key", default="demo-secret", help="node secret for --envelope (default demo-secret)")
-    e.add_argument("--request-time", default="20240518203000", metavar="now|yyyyMMddHHmmss",
-                   help="RequestTime of --envelope, Beijing time (default a fixed 20240518203000, so the same seed "
-                        "gives the same bytes; 'now' for an envelope a platform accepts now)")
+    e.add_argument(
+        "--request-time",
+        default="20240518203000",
+        metavar="now|yyyyMMddHHmmss",
+        help="RequestTime of --envelope, Beijing time (default a fixed 20240518203000, so the same seed "
+        "gives the same bytes; 'now' for an envelope a platform accepts now)",
+    )
     e.set_defaults(func=run_example)
     p.set_defaults(func=lambda a, c: (p.print_help(), 2)[1])
 
@@ -66,8 +71,10 @@ def _type_or_usage(cat, name: str | None):
     close = difflib.get_close_matches(name, list(cat.types), n=3)
     hint_zh = f"；相近的有：{'、'.join(close)}" if close else ""
     hint_en = f"; did you mean: {', '.join(close)}" if close else ""
-    raise UsageError(f"未知的记录类型「{name}」{hint_zh}（roucai records types 可列出全部）",
-                     f"unknown record type {name!r}{hint_en} (roucai records types lists them)")
+    raise UsageError(
+        f"未知的记录类型「{name}」{hint_zh}（roucai records types 可列出全部）",
+        f"unknown record type {name!r}{hint_en} (roucai records types lists them)",
+    )
 
 
 def _read(path: str) -> bytes:
@@ -108,10 +115,19 @@ def check_file(prof, data: bytes, path: str, rtype: str | None, key, now) -> dic
     head, root = data[:1024], env.root.encode()
     if b"<" + root in head or b'"' + root + b'"' in head:
         res = env.parse(data, key=key, now=now)
-        recs = [{"position": r.position, "type": r.type, "ok": not _errors(rf), "findings": _fd(rf)}
-                for r, rf in zip(res.records, res.record_findings)]
-        return {"file": path, "kind": "envelope", "format": res.format, "ok": res.ok, "header": res.header,
-                "findings": _fd(res.findings), "records": recs}
+        recs = [
+            {"position": r.position, "type": r.type, "ok": not _errors(rf), "findings": _fd(rf)}
+            for r, rf in zip(res.records, res.record_findings)
+        ]
+        return {
+            "file": path,
+            "kind": "envelope",
+            "format": res.format,
+            "ok": res.ok,
+            "header": res.header,
+            "findings": _fd(res.findings),
+            "records": recs,
+        }
     dec = cat.decode(data, rtype)
     recs = []
     for item in dec.items:
@@ -120,34 +136,49 @@ def check_file(prof, data: bytes, path: str, rtype: str | None, key, now) -> dic
     ok = not _errors(dec.findings) and all(r["ok"] for r in recs) and dec.shape is not None
     if dec.shape == "list" and not dec.items and not dec.findings:
         ok = True
-    return {"file": path, "kind": dec.shape, "format": dec.format, "ok": ok, "findings": _fd(dec.findings),
-            "records": recs}
+    return {
+        "file": path,
+        "kind": dec.shape,
+        "format": dec.format,
+        "ok": ok,
+        "findings": _fd(dec.findings),
+        "records": recs,
+    }
 
 
 def run_validate(args, con) -> int:
     prof = profile_of(args)
     rtype = _type_or_usage(prof.records, args.rtype)
     now = _parse_now(args.now)
-    blobs = [(f, _read(f)) for f in args.files]       # every file readable before any output
+    blobs = [(f, _read(f)) for f in args.files]  # every file readable before any output
     results = [check_file(prof, data, f, rtype, args.key, now) for f, data in blobs]
     ok = all(r["ok"] for r in results)
     if con.as_json:
         con.json({"profile": prof.lineage[0], "ok": ok, "files": results})
         return EXIT_OK if ok else EXIT_NONCONFORMANT
-    kinds = {"envelope": ("报文", "envelope"), "record": ("单条记录", "one record"), "list": ("记录列表", "record list"),
-             None: ("无法读取", "unreadable")}
+    kinds = {
+        "envelope": ("报文", "envelope"),
+        "record": ("单条记录", "one record"),
+        "list": ("记录列表", "record list"),
+        None: ("无法读取", "unreadable"),
+    }
     for r in results:
         verdict = con.t("符合", "conformant") if r["ok"] else con.t("不符合", "NOT conformant")
         if r["ok"] and r["kind"] == "envelope" and args.key is None:
             verdict = con.t("符合（签名未核验：未给出 --key）", "conformant, signature NOT verified (no --key)")
         nbad = sum(1 for x in r["records"] if not x["ok"])
-        con.say(f"{r['file']}: {con.t(*kinds[r['kind']])} ({r['format'].upper()}), "
-                + con.t(f"{len(r['records'])} 条记录，{nbad} 条有误", f"{len(r['records'])} records, {nbad} with errors")
-                + f" — {verdict}")
+        con.say(
+            f"{r['file']}: {con.t(*kinds[r['kind']])} ({r['format'].upper()}), "
+            + con.t(f"{len(r['records'])} 条记录，{nbad} 条有误", f"{len(r['records'])} records, {nbad} with errors")
+            + f" — {verdict}"
+        )
         if r["kind"] == "envelope" and r["header"]:
             con.say("    " + "  ".join(f"{k}={v}" for k, v in r["header"].items() if k != "VerifyCode"))
             if args.key is None:
-                con.say("    " + con.t("（未给出 --key：只检查 VerifyCode 格式）", "(no --key: VerifyCode format checked only)"))
+                con.say(
+                    "    "
+                    + con.t("（未给出 --key：只检查 VerifyCode 格式）", "(no --key: VerifyCode format checked only)")
+                )
         for f in r["findings"]:
             con.say("    " + _render(f, con.lang))
         for x in r["records"]:
@@ -159,7 +190,11 @@ def run_validate(args, con) -> int:
 
 
 def _render(f: dict, lang: str) -> str:
-    sev = {"error": "错误", "warning": "警告", "info": "提示"}.get(f["severity"], f["severity"]) if lang != "en" else f["severity"]
+    sev = (
+        {"error": "错误", "warning": "警告", "info": "提示"}.get(f["severity"], f["severity"])
+        if lang != "en"
+        else f["severity"]
+    )
     return f"[{f['rule']}] {sev} {f['field']}: {f['en'] if lang == 'en' else f['zh']}"
 
 
@@ -168,25 +203,63 @@ def run_types(args, con) -> int:
     cat = prof.records
     name = _type_or_usage(cat, args.name)
     if name is None:
-        rows = [{"name": t.name, "index": t.index, "zh": t.zh, "en": t.en, "node_type": t.node_type,
-                 "evidence": t.evidence, "fields": len(t.fields)} for t in cat.types.values()]
+        rows = [
+            {
+                "name": t.name,
+                "index": t.index,
+                "zh": t.zh,
+                "en": t.en,
+                "node_type": t.node_type,
+                "evidence": t.evidence,
+                "fields": len(t.fields),
+            }
+            for t in cat.types.values()
+        ]
         if con.as_json:
             con.json({"profile": prof.lineage[0], "types": rows})
             return EXIT_OK
         for r in rows:
             con.say(f"{r['index']}  {r['name']:<32} {con.t(r['zh'], r['en'])}  [{r['evidence']}]")
-        con.say(con.t("（Index 编码表为本配置自定义；仅 A01002 见于实践）",
-                      "(the Index table is the profile's own; only A01002 was seen in practice)"))
+        con.say(
+            con.t(
+                "（Index 编码表为本配置自定义；仅 A01002 见于实践）",
+                "(the Index table is the profile's own; only A01002 was seen in practice)",
+            )
+        )
         return EXIT_OK
     t = cat.types[name]
-    fields = [{"name": f.name, "zh": f.zh, "en": f.en, "type": f.describe(), "required": f.name in t.required,
-               "evidence": "profile" if f.name in t.profile_fields else t.evidence} for f in t.fields]
-    forms = [{"name": n, "evidence": ev, "source": src, "fields": list(names), "required": sorted(req)}
-             for n, ev, src, names, req in t.forms[1:]]
+    fields = [
+        {
+            "name": f.name,
+            "zh": f.zh,
+            "en": f.en,
+            "type": f.describe(),
+            "required": f.name in t.required,
+            "evidence": "profile" if f.name in t.profile_fields else t.evidence,
+        }
+        for f in t.fields
+    ]
+    forms = [
+        {"name": n, "evidence": ev, "source": src, "fields": list(names), "required": sorted(req)}
+        for n, ev, src, names, req in t.forms[1:]
+    ]
     if con.as_json:
-        con.json({"profile": prof.lineage[0], "name": t.name, "index": t.index, "zh": t.zh, "en": t.en,
-                  "evidence": t.evidence, "source": t.source, "date_field": t.date_field,
-                  "node_field": t.node_field, "fields": fields, "aliases": t.aliases, "forms": forms})
+        con.json(
+            {
+                "profile": prof.lineage[0],
+                "name": t.name,
+                "index": t.index,
+                "zh": t.zh,
+                "en": t.en,
+                "evidence": t.evidence,
+                "source": t.source,
+                "date_field": t.date_field,
+                "node_field": t.node_field,
+                "fields": fields,
+                "aliases": t.aliases,
+                "forms": forms,
+            }
+        )
         return EXIT_OK
     con.say(f"{t.index} {t.name}  {con.t(t.zh, t.en)}  [{t.evidence}]  {t.source}")
     for f in fields:
@@ -195,8 +268,11 @@ def run_types(args, con) -> int:
     if t.aliases:
         con.say(con.t("  别名：", "  aliases: ") + ", ".join(f"{a} → {b}" for a, b in t.aliases.items()))
     for fm in forms:
-        con.say(con.t(f"  实践形式 {fm['name']} [{fm['evidence']}]：", f"  practice form {fm['name']} [{fm['evidence']}]: ")
-                + ", ".join(n + ("*" if n in fm["required"] else "") for n in fm["fields"]) + f"  ({fm['source']})")
+        con.say(
+            con.t(f"  实践形式 {fm['name']} [{fm['evidence']}]：", f"  practice form {fm['name']} [{fm['evidence']}]: ")
+            + ", ".join(n + ("*" if n in fm["required"] else "") for n in fm["fields"])
+            + f"  ({fm['source']})"
+        )
     return EXIT_OK
 
 
@@ -207,8 +283,10 @@ def _request_time(text: str) -> _dt.datetime:
     try:
         return _dt.datetime.strptime(text, "%Y%m%d%H%M%S")
     except ValueError:
-        raise UsageError("--request-time 应为 now 或 yyyyMMddHHmmss（北京时间）",
-                         "--request-time must be 'now' or yyyyMMddHHmmss (Beijing time)") from None
+        raise UsageError(
+            "--request-time 应为 now 或 yyyyMMddHHmmss（北京时间）",
+            "--request-time must be 'now' or yyyyMMddHHmmss (Beijing time)",
+        ) from None
 
 
 def run_example(args, con) -> int:
@@ -216,7 +294,9 @@ def run_example(args, con) -> int:
     cat = prof.records
     name = _type_or_usage(cat, args.name)
     if not 1 <= args.count <= prof.envelope.max_count:
-        raise UsageError(f"--count 须在1到{prof.envelope.max_count}之间", f"--count must be 1..{prof.envelope.max_count}")
+        raise UsageError(
+            f"--count 须在1到{prof.envelope.max_count}之间", f"--count must be 1..{prof.envelope.max_count}"
+        )
     rng = random.Random(args.seed)
     rt = cat.types[name]
     node = prof.codes.node_code("650102", 1 + rng.randrange(60)) if rt.node_field or args.envelope else None

@@ -10,6 +10,7 @@ received), ``districts.html`` (print-ready A4, inline SVG charts, Chinese unless
 Exit codes: 0 written; 2 bad period, URL or output folder; 3 platform unreachable or not answering the
 regulator endpoints (nothing written).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,13 +44,18 @@ class _Unreachable(RoucaiError):
 
 def _get(client, url: str, params: dict):
     import httpx
+
     try:
         r = client.get(url, params=params)
     except httpx.HTTPError as exc:
-        raise _Unreachable(f"平台不可达：{url}（{type(exc).__name__}）", f"platform unreachable: {url} ({type(exc).__name__})")
+        raise _Unreachable(
+            f"平台不可达：{url}（{type(exc).__name__}）", f"platform unreachable: {url} ({type(exc).__name__})"
+        )
     if r.status_code != 200:
-        raise _Unreachable(f"平台答复 HTTP {r.status_code}：{url}（{r.text[:200]}）",
-                           f"the platform answered HTTP {r.status_code}: {url} ({r.text[:200]})")
+        raise _Unreachable(
+            f"平台答复 HTTP {r.status_code}：{url}（{r.text[:200]}）",
+            f"the platform answered HTTP {r.status_code}: {url} ({r.text[:200]})",
+        )
     return r
 
 
@@ -70,22 +76,29 @@ def run_districts(args, con) -> int:
     from simulators.platform.pages.district_report import render_district_report
     from simulators.platform.periods import parse
     from simulators.platform.stats import PeriodError
+
     try:
         period = parse(args.period).label
     except PeriodError as exc:
-        raise UsageError(f"统计期无效：{args.period[:20]!r}（yyyyMMdd、YYYY-Www、YYYY-MM 或 YYYYQn）", str(exc)) from None
+        raise UsageError(
+            f"统计期无效：{args.period[:20]!r}（yyyyMMdd、YYYY-Www、YYYY-MM 或 YYYYQn）", str(exc)
+        ) from None
     base = args.platform.rstrip("/")
     if not base.startswith(("http://", "https://")):
-        raise UsageError(f"平台地址须以 http:// 或 https:// 开头：{base[:80]}",
-                         f"the platform URL must begin with http:// or https://: {base[:80]}")
+        raise UsageError(
+            f"平台地址须以 http:// 或 https:// 开头：{base[:80]}",
+            f"the platform URL must begin with http:// or https://: {base[:80]}",
+        )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"输出位置不是文件夹：{out}", f"the output is not a folder: {out}")
     from simulators.tls import client_verify
+
     with _tls.trust_of(args):
         try:
-            with httpx.Client(timeout=httpx.Timeout(TIMEOUT_S, connect=10.0), trust_env=False,
-                              verify=client_verify()) as c:
+            with httpx.Client(
+                timeout=httpx.Timeout(TIMEOUT_S, connect=10.0), trust_env=False, verify=client_verify()
+            ) as c:
                 u_dist, u_stats = f"{base}/api/v1/regulator/districts", f"{base}/api/v1/regulator/stats"
                 assessment = _json(_get(c, u_dist, {"period": period}), u_dist)
                 volumes = _json(_get(c, u_stats, {"period": period, "by": "district"}), u_stats)
@@ -95,23 +108,40 @@ def run_districts(args, con) -> int:
             return EXIT_HARNESS
     try:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out / "districts.json", json.dumps(
-            {"period": period, "platform": base, "assessment": assessment, "volumes": volumes},
-            ensure_ascii=False, indent=2).encode("utf-8"))
-        atomic_write_bytes(out / "districts.html", render_district_report(assessment, volumes, con.lang).encode("utf-8"))
+        atomic_write_bytes(
+            out / "districts.json",
+            json.dumps(
+                {"period": period, "platform": base, "assessment": assessment, "volumes": volumes},
+                ensure_ascii=False,
+                indent=2,
+            ).encode("utf-8"),
+        )
+        atomic_write_bytes(
+            out / "districts.html", render_district_report(assessment, volumes, con.lang).encode("utf-8")
+        )
         atomic_write_bytes(out / "districts.csv", csv_bytes)
     except OSError as exc:
         raise UsageError(f"无法写入 {out}：{exc.strerror}", f"cannot write {out}: {exc.strerror}") from None
     rows = assessment.get("districts") or []
     if con.as_json:
-        con.json({"period": period, "out": str(out), "files": ["districts.json", "districts.html", "districts.csv"],
-                  "districts": [{"code": d.get("code"), "name": d.get("name"), "score": d.get("score")} for d in rows]})
+        con.json(
+            {
+                "period": period,
+                "out": str(out),
+                "files": ["districts.json", "districts.html", "districts.csv"],
+                "districts": [{"code": d.get("code"), "name": d.get("name"), "score": d.get("score")} for d in rows],
+            }
+        )
         return EXIT_OK
     con.say(con.t(f"区县运行评价 {period}：{len(rows)} 个区县", f"district assessment {period}: {len(rows)} districts"))
     for d in rows:
         grade = (d.get("grade") or {}).get(con.lang, "—")
         score = d.get("score")
         con.say(f"  {d.get('code', '')} {d.get('name') or '':<8} {'—' if score is None else f'{score:6.2f}'}  {grade}")
-    con.say(con.t(f"报告：{out / 'districts.html'}（另有 districts.json、districts.csv）",
-                  f"report: {out / 'districts.html'} (also districts.json, districts.csv)"))
+    con.say(
+        con.t(
+            f"报告：{out / 'districts.html'}（另有 districts.json、districts.csv）",
+            f"report: {out / 'districts.html'} (also districts.json, districts.csv)",
+        )
+    )
     return EXIT_OK

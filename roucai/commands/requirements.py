@@ -19,6 +19,7 @@ JSON output (stable)::
 Exit codes: 0 listed/shown (an empty filtered list is still 0), 2 unknown id
 or bad option.  ``requirements coverage`` belongs to the conformance package.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -43,8 +44,9 @@ def register(sub, common):
     sh = s.add_parser("show", parents=[common], help="show one requirement / 显示一条需求")
     sh.add_argument("id", metavar="ID")
     sh.set_defaults(func=run_show)
-    cv = s.add_parser("coverage", parents=[common],
-                      help="which tests check each requirement, both directions / 需求覆盖")
+    cv = s.add_parser(
+        "coverage", parents=[common], help="which tests check each requirement, both directions / 需求覆盖"
+    )
     cv.add_argument("--missing", action="store_true", help="only requirements with no test and no reason")
     cv.set_defaults(func=run_coverage)
     p.set_defaults(func=lambda a, c: (p.print_help(), 2)[1])
@@ -60,7 +62,7 @@ def _close_ids(rid: str, ids: list[str]) -> list[str]:
     """Likely meant ids: the zero-padded form (PERC-SCALE-6 → PERC-SCALE-06) first, then close spellings."""
     padded = re.sub(r"-(\d)$", r"-0\1", rid)
     near = [padded] if padded != rid and padded in ids else []
-    return near + [i for i in difflib.get_close_matches(rid, ids, n=3, cutoff=0.6) if i not in near][:3 - len(near)]
+    return near + [i for i in difflib.get_close_matches(rid, ids, n=3, cutoff=0.6) if i not in near][: 3 - len(near)]
 
 
 def _label(table: dict, key: str, lang: str) -> str:
@@ -74,8 +76,15 @@ def run_list(args, con) -> int:
     filters = {k: getattr(args, k, None) for k in ("area", "actor", "level", "evidence")}
     rows = cat.select(**filters)
     if con.as_json:
-        con.json({"profile": prof.lineage[0], "catalogue_version": cat.version, "filters": filters,
-                  "count": len(rows), "requirements": [r.to_dict() for r in rows]})
+        con.json(
+            {
+                "profile": prof.lineage[0],
+                "catalogue_version": cat.version,
+                "filters": filters,
+                "count": len(rows),
+                "requirements": [r.to_dict() for r in rows],
+            }
+        )
         return EXIT_OK
     for r in rows:
         lvl = _label(LEVELS, r.level, con.lang)
@@ -123,6 +132,7 @@ def run_show(args, con) -> int:
 def run_coverage(args, con) -> int:
     """Exit 0 when every requirement has a test or a stated reason and every test names a requirement."""
     from conformance.coverage import collect_tests, coverage
+
     tests, errors = collect_tests()
     if errors:
         for e in errors:
@@ -132,8 +142,11 @@ def run_coverage(args, con) -> int:
     if con.as_json:
         con.json(cov)
         return 0 if cov["ok"] else 1
-    status = {"tested": ("已测", "tested"), "reasoned": ("不测（有理由）", "not tested (reason)"),
-              "missing": ("缺失", "MISSING")}
+    status = {
+        "tested": ("已测", "tested"),
+        "reasoned": ("不测（有理由）", "not tested (reason)"),
+        "missing": ("缺失", "MISSING"),
+    }
     for row in cov["requirements"]:
         if args.missing and row["status"] != "missing":
             continue
@@ -148,8 +161,12 @@ def run_coverage(args, con) -> int:
         con.say(con.t(f"未知需求编号：{n}", f"unknown requirement id: {n}"))
     tested = sum(r["status"] == "tested" for r in cov["requirements"])
     reasoned = sum(r["status"] == "reasoned" for r in cov["requirements"])
-    con.say(con.t(f"共 {len(cov['requirements'])} 条需求：已测 {tested}，有理由不测 {reasoned}，缺失 {len(cov['missing'])}；"
-                  f"测试 {cov['tests']} 个",
-                  f"{len(cov['requirements'])} requirements: {tested} tested, {reasoned} not tested with a reason, "
-                  f"{len(cov['missing'])} missing; {cov['tests']} tests"))
+    con.say(
+        con.t(
+            f"共 {len(cov['requirements'])} 条需求：已测 {tested}，有理由不测 {reasoned}，缺失 {len(cov['missing'])}；"
+            f"测试 {cov['tests']} 个",
+            f"{len(cov['requirements'])} requirements: {tested} tested, {reasoned} not tested with a reason, "
+            f"{len(cov['missing'])} missing; {cov['tests']} tests",
+        )
+    )
     return 0 if cov["ok"] else 1

@@ -33,6 +33,7 @@ Keys are derived from the platform secret (``--secret-file``, default
 ``<db>.secret``); the database holds only a version and a fingerprint.
 Exit codes: 0 ok, 2 configuration or usage error, 3 harness error.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def register(sub, common):
     s = p.add_subparsers(dest="serve_cmd", metavar="platform|admin")
 
     def db_args(x, need_port=False):
-        x.add_argument("--db", default="platform.db",
-                       help="SQLite file (default platform.db) or postgresql://… / 数据库")
+        x.add_argument(
+            "--db", default="platform.db", help="SQLite file (default platform.db) or postgresql://… / 数据库"
+        )
         x.add_argument("--secret-file", help="platform secret (default <db>.secret) / 平台密钥文件")
 
     sp = s.add_parser("platform", parents=[common], help="run a city or central platform / 运行城市或中央平台")
@@ -59,27 +61,46 @@ def register(sub, common):
     sp.add_argument("--role", choices=["city", "central"], default="city")
     sp.add_argument("--upstream", help="central platform URL to feed (city role)")
     sp.add_argument("--platform-id", help="this city's 6-digit id at the central platform")
-    sp.add_argument("--upstream-key-file", metavar="FILE",
-                    help="file holding the key issued by the central platform (or env ROUCAI_UPSTREAM_KEY) / 上级平台密钥文件")
+    sp.add_argument(
+        "--upstream-key-file",
+        metavar="FILE",
+        help="file holding the key issued by the central platform (or env ROUCAI_UPSTREAM_KEY) / 上级平台密钥文件",
+    )
     sp.add_argument("--upstream-key", help="discouraged: visible in ps; use --upstream-key-file or ROUCAI_UPSTREAM_KEY")
     sp.add_argument("--feed-interval", type=float, default=60.0, help="seconds between feed pushes (default 60)")
     sp.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body, bytes")
-    sp.add_argument("--stop-ack-deadline", type=float, default=600.0,
-                    help="seconds before an unacknowledged stop-trade instruction is flagged overdue (default 600)")
-    sp.add_argument("--offline-after", type=int, default=None, metavar="SECONDS",
-                    help="seconds without contact after which a node shows offline (default 900, platform.toml)")
-    sp.add_argument("--pid-file", metavar="FILE",
-                    help="write {pid, url, started_ns} here once listening; SIGHUP then restarts in place "
-                         "(roucai serve restart) / 写入进程文件，SIGHUP 原地重启")
+    sp.add_argument(
+        "--stop-ack-deadline",
+        type=float,
+        default=600.0,
+        help="seconds before an unacknowledged stop-trade instruction is flagged overdue (default 600)",
+    )
+    sp.add_argument(
+        "--offline-after",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="seconds without contact after which a node shows offline (default 900, platform.toml)",
+    )
+    sp.add_argument(
+        "--pid-file",
+        metavar="FILE",
+        help="write {pid, url, started_ns} here once listening; SIGHUP then restarts in place "
+        "(roucai serve restart) / 写入进程文件，SIGHUP 原地重启",
+    )
     sp.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (with --tls-key) / HTTPS 证书")
     sp.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert / 私钥")
-    sp.add_argument("--tls-self-signed", metavar="DIR",
-                    help="serve HTTPS with a self-signed certificate for 127.0.0.1 made in DIR (cert.pem, key.pem, "
-                         "mode 0600; reused if present) / 自签名证书")
+    sp.add_argument(
+        "--tls-self-signed",
+        metavar="DIR",
+        help="serve HTTPS with a self-signed certificate for 127.0.0.1 made in DIR (cert.pem, key.pem, "
+        "mode 0600; reused if present) / 自签名证书",
+    )
     sp.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sp.set_defaults(func=run_platform)
-    sr = s.add_parser("restart", parents=[common],
-                      help="restart a platform started with --pid-file, wait until healthy / 重启平台")
+    sr = s.add_parser(
+        "restart", parents=[common], help="restart a platform started with --pid-file, wait until healthy / 重启平台"
+    )
     sr.add_argument("--pid-file", required=True, metavar="FILE", help="the platform's --pid-file")
     sr.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health (default 60)")
     sr.set_defaults(func=run_restart)
@@ -97,28 +118,37 @@ def register(sub, common):
     x.add_argument("--name", required=True)
     x.add_argument("--business-type")
     x.add_argument("--reg-id")
-    for name, what in (("issue-key", "issue a new key for a node (revokes the old one), printed once / 签发新密钥"),
-                       ("disable-node", "refuse a node's uploads / 停用节点"),
-                       ("enable-node", "accept a node's uploads again / 启用节点")):
+    for name, what in (
+        ("issue-key", "issue a new key for a node (revokes the old one), printed once / 签发新密钥"),
+        ("disable-node", "refuse a node's uploads / 停用节点"),
+        ("enable-node", "accept a node's uploads again / 启用节点"),
+    ):
         a.add_parser(name, parents=[common], help=what).add_argument("node")
     a.add_parser("list-nodes", parents=[common], help="nodes with status")
     x = a.add_parser("import-city", parents=[common], help="register a whole city fixture")
     x.add_argument("city", help="city JSON from `roucai fixtures city`")
     x.add_argument("--keys-out", help="write the issued keys here (JSON, mode 0600)")
-    x = a.add_parser("set-enterprises", parents=[common],
-                     help="enterprises of a node type to cover in a quarter (企业覆盖率 denominator)")
+    x = a.add_parser(
+        "set-enterprises",
+        parents=[common],
+        help="enterprises of a node type to cover in a quarter (企业覆盖率 denominator)",
+    )
     x.add_argument("quarter", help="YYYYQn, e.g. 2025Q1")
     x.add_argument("node_type", help="e.g. farmers_market")
     x.add_argument("count", type=int)
     x = a.add_parser("register-city", parents=[common], help="(central) register a city platform")
     x.add_argument("city_id")
     x.add_argument("--name", required=True)
-    x = a.add_parser("register-regulator", parents=[common],
-                     help="a regulator (6-digit GB/T 2260 jurisdiction) who handles problems; new key / 登记监管部门")
+    x = a.add_parser(
+        "register-regulator",
+        parents=[common],
+        help="a regulator (6-digit GB/T 2260 jurisdiction) who handles problems; new key / 登记监管部门",
+    )
     x.add_argument("regulator_id")
     x.add_argument("--name", required=True)
     sa.set_defaults(func=run_admin)
     from .serve_node import add_parser as add_node_parser  # roucai serve node (simulators/node)
+
     add_node_parser(s, common)
     px = s.add_parser("proxy", parents=[common], help="HTTP fault-injecting proxy (conformance proofs) / 故障注入代理")
     px.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT on the loopback (default 127.0.0.1:0, any port)")
@@ -138,23 +168,32 @@ def _upstream_key(args) -> str | None:
             with open(path, encoding="utf-8") as fh:
                 return fh.read().strip() or None
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"无法读取上级平台密钥文件 {path}：{exc}", f"cannot read the upstream key file {path}: {exc}")
+            raise UsageError(
+                f"无法读取上级平台密钥文件 {path}：{exc}", f"cannot read the upstream key file {path}: {exc}"
+            )
     return os.environ.get("ROUCAI_UPSTREAM_KEY") or getattr(args, "upstream_key", None) or None
 
 
 def _config(args):
     from profiles.profile import default_profile_name
     from simulators.platform.config import PlatformConfig
+
     return PlatformConfig(
-        host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8553), db=args.db,
-        role=getattr(args, "role", "city"), upstream=getattr(args, "upstream", None),
+        host=getattr(args, "host", "127.0.0.1"),
+        port=getattr(args, "port", 8553),
+        db=args.db,
+        role=getattr(args, "role", "city"),
+        upstream=getattr(args, "upstream", None),
         platform_id=getattr(args, "platform_id", None),
         upstream_key=_upstream_key(args),
-        secret_file=args.secret_file, profile=getattr(args, "profile", None) or default_profile_name(),
+        secret_file=args.secret_file,
+        profile=getattr(args, "profile", None) or default_profile_name(),
         max_body=getattr(args, "max_body", 8 * 1024 * 1024),
-        feed_interval_s=getattr(args, "feed_interval", 60.0), log_level=getattr(args, "log_level", "info"),
+        feed_interval_s=getattr(args, "feed_interval", 60.0),
+        log_level=getattr(args, "log_level", "info"),
         stop_ack_deadline_s=getattr(args, "stop_ack_deadline", 600.0),
-        offline_after_s=getattr(args, "offline_after", None))
+        offline_after_s=getattr(args, "offline_after", None),
+    )
 
 
 def _usage_errors():
@@ -163,6 +202,7 @@ def _usage_errors():
     from simulators.platform.registry import RegistryError
     from simulators.platform.secret import SecretError
     from simulators.platform.storage import StoreError
+
     return ConfigError, SecretError, StoreError, RegistryError, RecordMapError
 
 
@@ -181,6 +221,7 @@ def _as_usage(exc) -> UsageError:
 def run_proxy(args, con) -> int:
     """``roucai serve proxy``: see conformance/proofs/proxy.py and docs/proofs.md."""
     from conformance.proofs.proxy import serve
+
     try:
         serve(args.listen, args.to, args.defect, args.seed, args.keys)
     except OSError as exc:
@@ -192,10 +233,16 @@ def run_proxy(args, con) -> int:
 def _tls(args, cfg) -> None:
     """--tls-self-signed DIR / --tls-cert + --tls-key into the config (certificate made on request)."""
     from simulators.tls import self_signed
-    cert, key, folder = getattr(args, "tls_cert", None), getattr(args, "tls_key", None), getattr(args, "tls_self_signed", None)
+
+    cert, key, folder = (
+        getattr(args, "tls_cert", None),
+        getattr(args, "tls_key", None),
+        getattr(args, "tls_self_signed", None),
+    )
     if folder and (cert or key):
-        raise UsageError("--tls-self-signed 与 --tls-cert/--tls-key 不能同时使用",
-                         "--tls-self-signed excludes --tls-cert/--tls-key")
+        raise UsageError(
+            "--tls-self-signed 与 --tls-cert/--tls-key 不能同时使用", "--tls-self-signed excludes --tls-cert/--tls-key"
+        )
     if folder:
         cert, key = (str(p) for p in self_signed(folder))
     cfg.tls_cert, cfg.tls_key = cert, key
@@ -206,11 +253,14 @@ def run_platform(args, con) -> int:
     from simulators.platform import logs
     from simulators.platform.app import build_services, create_app
     from simulators.platform.server import build_server
+
     errors = _usage_errors()
     if getattr(args, "upstream_key", None):
-        con.err("警告：--upstream-key 写在命令行上，ps 可见；请改用 --upstream-key-file 或环境变量 ROUCAI_UPSTREAM_KEY",
-                "warning: --upstream-key on the command line is visible in ps; use --upstream-key-file or the "
-                "environment variable ROUCAI_UPSTREAM_KEY")
+        con.err(
+            "警告：--upstream-key 写在命令行上，ps 可见；请改用 --upstream-key-file 或环境变量 ROUCAI_UPSTREAM_KEY",
+            "warning: --upstream-key on the command line is visible in ps; use --upstream-key-file or the "
+            "environment variable ROUCAI_UPSTREAM_KEY",
+        )
     cfg = _config(args)
     _tls(args, cfg)
     try:
@@ -218,12 +268,13 @@ def run_platform(args, con) -> int:
     except errors as exc:
         raise _as_usage(exc) from None
     busy = port_in_use(cfg.host, cfg.port)
-    if busy:                       # one line before any log output (uvicorn would log it among JSON lines)
+    if busy:  # one line before any log output (uvicorn would log it among JSON lines)
         con.err(f"无法监听 {cfg.host}:{cfg.port}：{busy}", f"cannot listen on {cfg.host}:{cfg.port}: {busy}")
         return EXIT_HARNESS
     logs.setup(cfg.log_level)
     server = build_server(cfg, create_app(cfg, svc))
     from simulators.platform.restart import RestartOnHangup, reexec, write_pid_file_when_listening
+
     pid_file = getattr(args, "pid_file", None)
     if pid_file:
         write_pid_file_when_listening(server, pid_file, getattr(cfg, "scheme", "http"))
@@ -237,17 +288,17 @@ def run_platform(args, con) -> int:
     if not server.started:
         con.err(f"无法监听 {cfg.host}:{cfg.port}", f"cannot listen on {cfg.host}:{cfg.port}")
         return EXIT_HARNESS
-    if hup.requested:           # SIGHUP: stopped gracefully, now the same command line again, same pid
+    if hup.requested:  # SIGHUP: stopped gracefully, now the same command line again, same pid
         reexec()
     if pid_file:
         Path(pid_file).unlink(missing_ok=True)
     return stopped_by_signal(con, server)
 
 
-
 def run_restart(args, con) -> int:
     """``roucai serve restart --pid-file FILE``: SIGHUP the platform, wait until it is healthy again."""
     from simulators.platform.restart import RestartError, restart
+
     try:
         doc = restart(args.pid_file, args.timeout)
     except RestartError as exc:
@@ -256,7 +307,9 @@ def run_restart(args, con) -> int:
     if con.as_json:
         con.json(doc)
     else:
-        con.say(f"平台已重启：{doc['url']}（进程 {doc['pid']}）", f"platform restarted: {doc['url']} (pid {doc['pid']})")
+        con.say(
+            f"平台已重启：{doc['url']}（进程 {doc['pid']}）", f"platform restarted: {doc['url']} (pid {doc['pid']})"
+        )
     return EXIT_OK
 
 
@@ -265,6 +318,7 @@ def _registry(args):
     from simulators.platform.registry import Registry
     from simulators.platform.secret import PlatformSecret
     from simulators.platform.storage import open_store
+
     cfg = _config(args).validate()
     secret = PlatformSecret.load(cfg.resolved_secret_file(), create=True)
     store = open_store(cfg.db)
@@ -274,13 +328,16 @@ def _registry(args):
 def _write_keys(path: str, keys: dict) -> None:
     """Atomically, mode 0600 even over an existing file with wider permissions."""
     from simulators.platform.admin import write_keys
+
     write_keys(path, keys)
 
 
 def run_admin(args, con) -> int:
     action = getattr(args, "admin_cmd", None)
     if not action:
-        raise UsageError("请给出操作：init、register-node、issue-key…", "give an action: init, register-node, issue-key…")
+        raise UsageError(
+            "请给出操作：init、register-node、issue-key…", "give an action: init, register-node, issue-key…"
+        )
     errors = _usage_errors()
     try:
         reg, cfg = _registry(args)
@@ -296,36 +353,50 @@ def _admin(action, args, con, reg, cfg) -> int:
     out: dict
     if action == "init":
         out = {"db": reg.store.display_url, "secret_file": cfg.resolved_secret_file()}
-        con.say(f"数据库与平台密钥已就绪：{out['db']}（密钥文件 {out['secret_file']}）",
-                f"database and platform secret ready: {out['db']} (secret file {out['secret_file']})")
+        con.say(
+            f"数据库与平台密钥已就绪：{out['db']}（密钥文件 {out['secret_file']}）",
+            f"database and platform secret ready: {out['db']} (secret file {out['secret_file']})",
+        )
     elif action == "register-node":
         n = reg.register_node(args.node, args.name, args.type)
         out = n.to_dict()
-        con.say(f"已登记节点 {n.node_id} {n.name}（{n.node_type}）", f"registered node {n.node_id} {n.name} ({n.node_type})")
+        con.say(
+            f"已登记节点 {n.node_id} {n.name}（{n.node_type}）", f"registered node {n.node_id} {n.name} ({n.node_type})"
+        )
     elif action == "register-city":
         from simulators.platform.admin import register_city
+
         entry, key = register_city(reg, args.city_id, args.name)
         out = {**entry, "key": key}
-        con.say(f"已登记城市平台 {entry['node_id']}，密钥（仅显示一次）：{key}",
-                f"registered city platform {entry['node_id']}; key (shown once): {key}")
+        con.say(
+            f"已登记城市平台 {entry['node_id']}，密钥（仅显示一次）：{key}",
+            f"registered city platform {entry['node_id']}; key (shown once): {key}",
+        )
     elif action == "register-regulator":
         from simulators.platform.regulators import Regulators
+
         key = Regulators(reg.store, reg.secret, reg.profile).register(args.regulator_id, args.name)
         out = {"regulator_id": args.regulator_id, "name": args.name, "key": key}
-        con.say(f"已登记监管部门 {args.regulator_id}，密钥（仅显示一次）：{key}",
-                f"registered regulator {args.regulator_id}; key (shown once): {key}")
+        con.say(
+            f"已登记监管部门 {args.regulator_id}，密钥（仅显示一次）：{key}",
+            f"registered regulator {args.regulator_id}; key (shown once): {key}",
+        )
     elif action == "register-operator":
         out = reg.register_operator(args.operator, args.name, args.business_type, args.reg_id)
         con.say(f"已登记经营者 {args.operator}", f"registered operator {args.operator}")
     elif action == "set-enterprises":
         out = reg.set_enterprises(args.quarter, args.node_type, args.count)
-        con.say(f"{args.quarter} {args.node_type} 应覆盖企业数：{args.count}",
-                f"{args.quarter} {args.node_type}: {args.count} enterprises to cover")
+        con.say(
+            f"{args.quarter} {args.node_type} 应覆盖企业数：{args.count}",
+            f"{args.quarter} {args.node_type}: {args.count} enterprises to cover",
+        )
     elif action == "issue-key":
         key = reg.issue_key(args.node)
         out = {"node_id": args.node, "key": key}
-        con.say(f"节点 {args.node} 的新密钥（旧密钥已作废，仅显示一次）：{key}",
-                f"new key for {args.node} (the old one is revoked; shown once): {key}")
+        con.say(
+            f"节点 {args.node} 的新密钥（旧密钥已作废，仅显示一次）：{key}",
+            f"new key for {args.node} (the old one is revoked; shown once): {key}",
+        )
     elif action in ("disable-node", "enable-node"):
         n = reg.set_status(args.node, "disabled" if action == "disable-node" else "active")
         out = n.to_dict()
@@ -333,8 +404,10 @@ def _admin(action, args, con, reg, cfg) -> int:
     elif action == "list-nodes":
         out = {"nodes": [n.to_dict() for n in reg.nodes()]}
         for n in reg.nodes():
-            con.say(f"{n.node_id}  {n.node_type:<22} key v{n.key_version} {n.key_fingerprint or '-':<12} "
-                    f"{n.status:<8} {n.name}")
+            con.say(
+                f"{n.node_id}  {n.node_type:<22} key v{n.key_version} {n.key_fingerprint or '-':<12} "
+                f"{n.status:<8} {n.name}"
+            )
     elif action == "import-city":
         out = _import_city(args, con, reg)
     else:  # pragma: no cover - argparse restricts actions
@@ -352,19 +425,30 @@ def _import_city(args, con, reg) -> dict:
     except FileNotFoundError:
         raise UsageError(f"找不到城市文件 {path}", f"city file not found: {path}") from None
     except (ValueError, KeyError, TypeError):
-        raise UsageError(f"{path} 不是城市文件（roucai fixtures city 的输出）",
-                         f"{path} is not a city file (output of roucai fixtures city)") from None
+        raise UsageError(
+            f"{path} 不是城市文件（roucai fixtures city 的输出）",
+            f"{path} is not a city file (output of roucai fixtures city)",
+        ) from None
     from simulators.platform.admin import import_city
+
     try:
         keys = import_city(reg, city)
     except (KeyError, TypeError):
-        raise UsageError(f"{path} 不是城市文件（roucai fixtures city 的输出）",
-                         f"{path} is not a city file (output of roucai fixtures city)") from None
+        raise UsageError(
+            f"{path} 不是城市文件（roucai fixtures city 的输出）",
+            f"{path} is not a city file (output of roucai fixtures city)",
+        ) from None
     if args.keys_out:
         _write_keys(args.keys_out, keys)
-    con.say(f"已导入 {len(nodes)} 个节点、{len(operators)} 个经营者" +
-            (f"；密钥已写入 {args.keys_out}" if args.keys_out else ""),
-            f"imported {len(nodes)} nodes and {len(operators)} operators" +
-            (f"; keys written to {args.keys_out}" if args.keys_out else ""))
-    return {"nodes": len(nodes), "operators": len(operators), "keys_out": args.keys_out,
-            **({"keys": keys} if not args.keys_out else {})}
+    con.say(
+        f"已导入 {len(nodes)} 个节点、{len(operators)} 个经营者"
+        + (f"；密钥已写入 {args.keys_out}" if args.keys_out else ""),
+        f"imported {len(nodes)} nodes and {len(operators)} operators"
+        + (f"; keys written to {args.keys_out}" if args.keys_out else ""),
+    )
+    return {
+        "nodes": len(nodes),
+        "operators": len(operators),
+        "keys_out": args.keys_out,
+        **({"keys": keys} if not args.keys_out else {}),
+    }

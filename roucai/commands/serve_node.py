@@ -8,6 +8,7 @@ on stderr; the first ``"event": "listening"`` line carries the real port.
 
 Exit codes: 0 ok, 2 configuration error (message names the key), 3 cannot start.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -22,8 +23,11 @@ def add_parser(sub, common) -> None:
     p.add_argument("--host", help="bind address (overrides [server] host; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (overrides [server] port; 0 = any free port)")
     p.add_argument("--check", action="store_true", help="validate the configuration and exit / 只检查配置")
-    p.add_argument("--variant", help="a deliberately broken variant (conformance self-test only; "
-                   "simulators/node/variants.py) / 缺陷变体（仅用于测试自检）")
+    p.add_argument(
+        "--variant",
+        help="a deliberately broken variant (conformance self-test only; "
+        "simulators/node/variants.py) / 缺陷变体（仅用于测试自检）",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run_node)
 
@@ -33,10 +37,12 @@ def run_node(args, con) -> int:
     from simulators.node.config import ConfigError, load_config
     from simulators.node.runtime import NodeRuntime
     from simulators.node.server import build_server
+
     try:
         cfg = load_config(args.config)
         if args.host is not None:
             import ipaddress
+
             try:
                 ipaddress.ip_address(args.host)
             except ValueError:
@@ -48,6 +54,7 @@ def run_node(args, con) -> int:
             cfg.port = args.port
         if args.variant is not None:
             from simulators.node.variants import VariantError, check
+
             try:
                 cfg.variant = check(args.variant)
             except VariantError as exc:
@@ -55,26 +62,38 @@ def run_node(args, con) -> int:
     except ConfigError as exc:
         raise UsageError(f"节点配置错误：{exc.zh}", f"node configuration error: {exc.en}") from None
     if args.check:
-        summary = {"node": cfg.node_code, "name": cfg.node_name, "type": cfg.node_type, "platform": cfg.upload_url,
-                   "outbox": cfg.outbox_path, "devices": [{"id": d.id, "url": d.url} for d in cfg.devices],
-                   "max_count": cfg.max_count, "batch_wait_s": cfg.batch_wait_s,
-                   "backoff_s": [cfg.backoff_first_s, cfg.backoff_max_s], "listen": f"{cfg.host}:{cfg.port}"}
+        summary = {
+            "node": cfg.node_code,
+            "name": cfg.node_name,
+            "type": cfg.node_type,
+            "platform": cfg.upload_url,
+            "outbox": cfg.outbox_path,
+            "devices": [{"id": d.id, "url": d.url} for d in cfg.devices],
+            "max_count": cfg.max_count,
+            "batch_wait_s": cfg.batch_wait_s,
+            "backoff_s": [cfg.backoff_first_s, cfg.backoff_max_s],
+            "listen": f"{cfg.host}:{cfg.port}",
+        }
         if con.as_json:
             con.json(summary)
         else:
-            con.say(f"配置有效：节点 {cfg.node_code} {cfg.node_name}，{len(cfg.devices)} 台电子秤，上传至 {cfg.upload_url}",
-                    f"configuration valid: node {cfg.node_code} {cfg.node_name}, {len(cfg.devices)} scale(s), "
-                    f"uploading to {cfg.upload_url}")
+            con.say(
+                f"配置有效：节点 {cfg.node_code} {cfg.node_name}，{len(cfg.devices)} 台电子秤，上传至 {cfg.upload_url}",
+                f"configuration valid: node {cfg.node_code} {cfg.node_name}, {len(cfg.devices)} scale(s), "
+                f"uploading to {cfg.upload_url}",
+            )
         return EXIT_OK
     busy = port_in_use(cfg.host, cfg.port)
-    if busy:                       # one line before any log output
+    if busy:  # one line before any log output
         con.err(f"无法监听 {cfg.host}:{cfg.port}：{busy}", f"cannot listen on {cfg.host}:{cfg.port}: {busy}")
         return EXIT_HARNESS
     logs.setup(args.log_level)
     try:
         runtime = NodeRuntime(cfg)
     except sqlite3.Error as exc:
-        raise UsageError(f"无法打开发件箱 {cfg.outbox_path}：{exc}", f"cannot open the outbox {cfg.outbox_path}: {exc}") from None
+        raise UsageError(
+            f"无法打开发件箱 {cfg.outbox_path}：{exc}", f"cannot open the outbox {cfg.outbox_path}: {exc}"
+        ) from None
     server = build_server(cfg, runtime)
     try:
         server.run()

@@ -15,14 +15,21 @@ JSON (``--json``): ``chain`` → ``{"code", "complete", "chain": [entry…]}`` (
 the ledger, sale first); ``totals`` → ``{"days", "by_node_type", "by_commodity"}``;
 ``kpis`` → ``Ledger.kpis()``; ``check`` → ``{"ok", "sales", "incomplete", "conservation"}``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..console import EXIT_NONCONFORMANT, EXIT_OK, UsageError
 
-KIND_ZH = {"sale": "零售", "line": "交易", "carcass": "屠宰产品", "veg_batch": "蔬菜进场批次",
-           "intake": "生猪/畜禽进厂", "origin": "产地"}
+KIND_ZH = {
+    "sale": "零售",
+    "line": "交易",
+    "carcass": "屠宰产品",
+    "veg_batch": "蔬菜进场批次",
+    "intake": "生猪/畜禽进厂",
+    "origin": "产地",
+}
 
 
 def register(sub, common):
@@ -43,13 +50,15 @@ def register(sub, common):
     h = s.add_parser("check", parents=[common], help="chains complete and stock conserved / 真值自检")
     h.add_argument("--ledger", required=True)
     h.set_defaults(func=run_check)
-    from .truth_problems import add_parser as add_problems   # roucai truth problems (issue 14)
+    from .truth_problems import add_parser as add_problems  # roucai truth problems (issue 14)
+
     add_problems(s, common)
     p.set_defaults(func=lambda a, c: (p.print_help(), 2)[1])
 
 
 def _load(path: str):
     from simulators.market.ledger import Ledger
+
     if not Path(path).is_file():
         raise UsageError(f"找不到真值台账文件：{path}", f"ledger file not found: {path}")
     try:
@@ -89,14 +98,18 @@ def run_chain(args, con) -> int:
         goods = e.get("goods_code") or ""
         extra = ""
         if kind == "intake":
-            extra = con.t(f"{e.get('heads', '?')} 头  产地检疫证 {e['id']}", f"{e.get('heads', '?')} head  "
-                          f"origin quarantine certificate {e['id']}")
+            extra = con.t(
+                f"{e.get('heads', '?')} 头  产地检疫证 {e['id']}",
+                f"{e.get('heads', '?')} head  origin quarantine certificate {e['id']}",
+            )
             if e.get("ear_tags"):
                 first, last = e["ear_tags"]
                 extra += con.t(f"  耳标 {first}–{last}", f"  ear tags {first}–{last}")
         elif kind == "veg_batch" and e.get("prov_id"):
-            extra = con.t(f"产地证明 {e['prov_id']}  基地编号 {e.get('base_id') or '-'}",
-                          f"origin certificate {e['prov_id']}  base id {e.get('base_id') or '-'}")
+            extra = con.t(
+                f"产地证明 {e['prov_id']}  基地编号 {e.get('base_id') or '-'}",
+                f"origin certificate {e['prov_id']}  base id {e.get('base_id') or '-'}",
+            )
         elif kind == "sale" and not e.get("traced", True):
             extra = con.t("（非追溯秤，无记录）", "(second scale: no record)")
         con.say(f"{'  ' * i}{label}  {e['id']}  {where}  {goods}  {e['kg']:.3f} kg  {led_ts(led, e)}  {extra}".rstrip())
@@ -107,6 +120,7 @@ def run_chain(args, con) -> int:
 
 def led_ts(led, e: dict) -> str:
     import datetime as dt
+
     start = led.header.get("start")
     if not start:
         return ""
@@ -146,6 +160,7 @@ def run_totals(args, con) -> int:
 
 def _commodities(led):
     from profiles import load_profile
+
     return list(load_profile().commodities)
 
 
@@ -157,10 +172,18 @@ def run_kpis(args, con) -> int:
         return EXIT_OK
     pct = lambda x: "—" if x is None else f"{100 * x:.2f}%"
     su, ur = k["scale_usage"], k["upload_rate"]
-    con.say(con.t(f"追溯秤使用率：{pct(su['overall'])}（摊位平均 {pct(su['stall_mean'])}；{su['traced']}/{su['sales']} 笔）",
-                  f"traceability-scale usage: {pct(su['overall'])} (stall mean {pct(su['stall_mean'])}; {su['traced']}/{su['sales']} sales)"))
-    con.say(con.t(f"追溯数据上报率（菜市场、超市）：{pct(ur['overall'])}（节点平均 {pct(ur['node_mean'])}；{ur['on_time']}/{ur['records']} 条）",
-                  f"traceability data upload rate (markets, supermarkets): {pct(ur['overall'])} (node mean {pct(ur['node_mean'])}; {ur['on_time']}/{ur['records']} records)"))
+    con.say(
+        con.t(
+            f"追溯秤使用率：{pct(su['overall'])}（摊位平均 {pct(su['stall_mean'])}；{su['traced']}/{su['sales']} 笔）",
+            f"traceability-scale usage: {pct(su['overall'])} (stall mean {pct(su['stall_mean'])}; {su['traced']}/{su['sales']} sales)",
+        )
+    )
+    con.say(
+        con.t(
+            f"追溯数据上报率（菜市场、超市）：{pct(ur['overall'])}（节点平均 {pct(ur['node_mean'])}；{ur['on_time']}/{ur['records']} 条）",
+            f"traceability data upload rate (markets, supermarkets): {pct(ur['overall'])} (node mean {pct(ur['node_mean'])}; {ur['on_time']}/{ur['records']} records)",
+        )
+    )
     for role, c in ur["by_node_type"].items():
         con.say(f"  {role:<22} {pct(c['rate']):>8}  {c['on_time']}/{c['records']}  dup {c['duplicated']}")
     return EXIT_OK
@@ -179,8 +202,12 @@ def run_check(args, con) -> int:
     if con.as_json:
         con.json({"ok": ok, "sales": sales, "incomplete": incomplete[:100], "conservation": cons[:100]})
         return EXIT_OK if ok else EXIT_NONCONFORMANT
-    con.say(con.t(f"零售 {sales} 笔；追溯链不完整 {len(incomplete)} 笔；库存不守恒的批次 {len(cons)} 个",
-                  f"{sales} retail sales; {len(incomplete)} with an incomplete chain; {len(cons)} lots not conserved"))
-    for x in (incomplete[:10] + cons[:10]):
+    con.say(
+        con.t(
+            f"零售 {sales} 笔；追溯链不完整 {len(incomplete)} 笔；库存不守恒的批次 {len(cons)} 个",
+            f"{sales} retail sales; {len(incomplete)} with an incomplete chain; {len(cons)} lots not conserved",
+        )
+    )
+    for x in incomplete[:10] + cons[:10]:
         con.say(f"  {x}")
     return EXIT_OK if ok else EXIT_NONCONFORMANT

@@ -17,6 +17,7 @@ JSON (``--json``): ``{"platform", "days", "threshold", "ok", "kinds": {kind: {"n
 "expected", "flagged", "matched", "precision", "recall", "missed", "extra"}}}`` (``injected``: faults of that
 kind in the ledger; ``expected``: true problems, see problemtruth.py; ``missed``/``extra``: up to 20 keys each).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,11 @@ class _Unreachable(RoucaiError):
 
 
 def add_parser(s, common) -> None:
-    x = s.add_parser("problems", parents=[common],
-                     help="a platform's problems against the ledger: precision and recall per kind / 问题发现对真值")
+    x = s.add_parser(
+        "problems",
+        parents=[common],
+        help="a platform's problems against the ledger: precision and recall per kind / 问题发现对真值",
+    )
     x.add_argument("--ledger", required=True, help="ledger file written by roucai simulate --ledger")
     x.add_argument("--platform", required=True, metavar="URL", help="the platform, e.g. http://127.0.0.1:8553")
     x.add_argument("--regulator", metavar="ID", help="run detection first as this regulator (6-digit id)")
@@ -54,12 +58,16 @@ def _key(args) -> str | None:
         try:
             return Path(args.key_file).read_text("utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"无法读取监管部门密钥文件 {args.key_file}：{exc}",
-                             f"cannot read the regulator key file {args.key_file}: {exc}") from None
+            raise UsageError(
+                f"无法读取监管部门密钥文件 {args.key_file}：{exc}",
+                f"cannot read the regulator key file {args.key_file}: {exc}",
+            ) from None
     key = os.environ.get("ROUCAI_REGULATOR_KEY")
     if not key:
-        raise UsageError("--regulator 需要 --key-file 或环境变量 ROUCAI_REGULATOR_KEY",
-                         "--regulator needs --key-file or env ROUCAI_REGULATOR_KEY")
+        raise UsageError(
+            "--regulator 需要 --key-file 或环境变量 ROUCAI_REGULATOR_KEY",
+            "--regulator needs --key-file or env ROUCAI_REGULATOR_KEY",
+        )
     return key
 
 
@@ -68,23 +76,29 @@ def _fetch(client, base: str, days: list[str], regulator: str | None, key: str |
 
     from simulators.market.problemtruth import problem_key
     from simulators.platform.nodeauth import sign
+
     try:
         if regulator:
             for day in days:
                 path = f"/api/v1/problems/detect?date={day}"
                 r = client.post(base + path, headers=sign(spec, key, regulator, "POST", path))
                 if r.status_code != 200:
-                    raise _Unreachable(f"平台拒绝了检测请求（HTTP {r.status_code}）：{r.text[:200]}",
-                                       f"the platform refused detection (HTTP {r.status_code}): {r.text[:200]}")
+                    raise _Unreachable(
+                        f"平台拒绝了检测请求（HTTP {r.status_code}）：{r.text[:200]}",
+                        f"the platform refused detection (HTTP {r.status_code}): {r.text[:200]}",
+                    )
         flagged: dict[str, set] = {}
         cursor = "0"
         for _ in range(MAX_PAGES):
-            r = client.get(base + "/api/v1/problems", params={"from": days[0], "to": days[-1], "cursor": cursor,
-                                                               "limit": 1000})
+            r = client.get(
+                base + "/api/v1/problems", params={"from": days[0], "to": days[-1], "cursor": cursor, "limit": 1000}
+            )
             body = r.json() if r.status_code == 200 else None
             if not isinstance(body, dict) or not isinstance(body.get("problems"), list):
-                raise _Unreachable(f"平台的问题列表答复无效（HTTP {r.status_code}）",
-                                   f"the platform's problem list answer is not valid (HTTP {r.status_code})")
+                raise _Unreachable(
+                    f"平台的问题列表答复无效（HTTP {r.status_code}）",
+                    f"the platform's problem list answer is not valid (HTTP {r.status_code})",
+                )
             for p in body["problems"]:
                 flagged.setdefault(p["kind"], set()).add(problem_key(p["kind"], p["subject"], p["data_date"]))
             cursor = body.get("next_cursor")
@@ -92,10 +106,13 @@ def _fetch(client, base: str, days: list[str], regulator: str | None, key: str |
                 return flagged
         raise _Unreachable("问题列表分页过多", "too many pages of problems")
     except httpx.HTTPError as exc:
-        raise _Unreachable(f"平台不可达：{base}（{type(exc).__name__}）",
-                           f"platform unreachable: {base} ({type(exc).__name__})") from None
+        raise _Unreachable(
+            f"平台不可达：{base}（{type(exc).__name__}）", f"platform unreachable: {base} ({type(exc).__name__})"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise _Unreachable(f"平台的问题列表答复无效：{exc}", f"the platform's problem list answer is not valid: {exc}") from None
+        raise _Unreachable(
+            f"平台的问题列表答复无效：{exc}", f"the platform's problem list answer is not valid: {exc}"
+        ) from None
 
 
 def run_problems(args, con) -> int:
@@ -104,11 +121,14 @@ def run_problems(args, con) -> int:
     from profiles import load_profile
     from simulators.market.problemtruth import expected_problems, run_days, score
     from simulators.tls import client_verify
+
     if not 0 < args.threshold <= 1:
         raise UsageError("--threshold 须在 (0, 1] 之间", "--threshold must be in (0, 1]")
     base = args.platform.rstrip("/")
     if not base.startswith(("http://", "https://")):
-        raise UsageError(f"--platform 须为 http(s) 网址：{args.platform}", f"--platform must be an http(s) URL: {args.platform}")
+        raise UsageError(
+            f"--platform 须为 http(s) 网址：{args.platform}", f"--platform must be an http(s) URL: {args.platform}"
+        )
     if not Path(args.ledger).is_file():
         raise UsageError(f"找不到真值台账文件：{args.ledger}", f"ledger file not found: {args.ledger}")
     key = _key(args)
@@ -118,11 +138,14 @@ def run_problems(args, con) -> int:
     try:
         header, expected, injected = expected_problems(args.ledger, kinds, rules)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, OSError) as exc:
-        raise UsageError(f"不是有效的真值台账：{args.ledger}（{exc}）", f"not a valid ledger: {args.ledger} ({exc})") from None
+        raise UsageError(
+            f"不是有效的真值台账：{args.ledger}（{exc}）", f"not a valid ledger: {args.ledger} ({exc})"
+        ) from None
     days = run_days(header)
     try:
-        with httpx.Client(timeout=httpx.Timeout(args.timeout, connect=5.0), trust_env=False,
-                          verify=client_verify()) as c:
+        with httpx.Client(
+            timeout=httpx.Timeout(args.timeout, connect=5.0), trust_env=False, verify=client_verify()
+        ) as c:
             flagged = _fetch(c, base, days, args.regulator, key, prof.envelope)
     except _Unreachable as exc:
         con.err(exc.zh, exc.en)
@@ -139,15 +162,32 @@ def run_problems(args, con) -> int:
         con.json({"platform": base, "days": days, "threshold": args.threshold, "ok": ok, "kinds": table})
         return EXIT_OK if ok else EXIT_NONCONFORMANT
     pct = lambda v: "—" if v is None else f"{100 * v:.1f}%"
-    con.say(con.t(f"问题发现对真值：{header.get('preset')} 种子 {header.get('seed')}，{days[0]}–{days[-1]}，阈值 {pct(args.threshold)}",
-                  f"problem discovery against the truth: {header.get('preset')} seed {header.get('seed')}, "
-                  f"{days[0]}–{days[-1]}, threshold {pct(args.threshold)}"))
-    con.say(con.t("  类型" + " " * 12 + "".join("    " + h for h in ("注入", "真值", "标记", "命中")) + "    精确率    召回率",
-                  "  kind                  injected    true flagged matched precision    recall"))
-    for k, s in table.items():   # Chinese names are double-width: pad to 16 columns
+    con.say(
+        con.t(
+            f"问题发现对真值：{header.get('preset')} 种子 {header.get('seed')}，{days[0]}–{days[-1]}，阈值 {pct(args.threshold)}",
+            f"problem discovery against the truth: {header.get('preset')} seed {header.get('seed')}, "
+            f"{days[0]}–{days[-1]}, threshold {pct(args.threshold)}",
+        )
+    )
+    con.say(
+        con.t(
+            "  类型"
+            + " " * 12
+            + "".join("    " + h for h in ("注入", "真值", "标记", "命中"))
+            + "    精确率    召回率",
+            "  kind                  injected    true flagged matched precision    recall",
+        )
+    )
+    for k, s in table.items():  # Chinese names are double-width: pad to 16 columns
         name = s["name_zh"] + " " * (16 - 2 * len(s["name_zh"])) if con.lang != "en" else f"{s['name_en']:<22}"
-        con.say(f"  {name}{s['injected']:>8}{s['expected']:>8}{s['flagged']:>8}{s['matched']:>8}"
-                f"{pct(s['precision']):>10}{pct(s['recall']):>10}")
-    con.say(con.t("结论：全部达到阈值" if ok else "结论：有类型未达到阈值",
-                  "verdict: every kind reaches the threshold" if ok else "verdict: a kind falls short"))
+        con.say(
+            f"  {name}{s['injected']:>8}{s['expected']:>8}{s['flagged']:>8}{s['matched']:>8}"
+            f"{pct(s['precision']):>10}{pct(s['recall']):>10}"
+        )
+    con.say(
+        con.t(
+            "结论：全部达到阈值" if ok else "结论：有类型未达到阈值",
+            "verdict: every kind reaches the threshold" if ok else "verdict: a kind falls short",
+        )
+    )
     return EXIT_OK if ok else EXIT_NONCONFORMANT

@@ -4,6 +4,7 @@ Never Faker's addresses (toolchain.md §1: province, city and district mixed at
 random).  The district, city and province are the real GB/T 2260 names; the
 street is generated (``{part}{suffix}{n}号``) and does not claim to exist.
 """
+
 from __future__ import annotations
 
 import random

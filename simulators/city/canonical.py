@@ -4,6 +4,7 @@ Sorted keys, ``ensure_ascii=False`` (UTF-8), indent 1, ``", "``/``": "``
 separators, a trailing newline.  Floats (none are produced today) are
 rounded to 6 decimals so their ``repr`` is stable; NaN/inf are refused.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ def _stable(obj):
 def dumps(city: City | dict) -> str:
     """The canonical JSON text (``str``) of a city or its dict form."""
     d = city.to_dict() if isinstance(city, City) else city
-    return json.dumps(_stable(d), ensure_ascii=False, sort_keys=True, indent=1,
-                      separators=(",", ": "), allow_nan=False) + "\n"
+    return (
+        json.dumps(_stable(d), ensure_ascii=False, sort_keys=True, indent=1, separators=(",", ": "), allow_nan=False)
+        + "\n"
+    )
 
 
 def dump_bytes(city: City | dict) -> bytes:

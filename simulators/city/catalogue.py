@@ -3,6 +3,7 @@
 :func:`load_catalogue` returns the parsed file (a dict, cached).  Node types
 are generated in the order the file lists them (:func:`node_type_order`).
 """
+
 from __future__ import annotations
 
 import tomllib

@@ -20,6 +20,7 @@ Each finding's ``field`` is the JSON path (``operators[12].uscc[17]``).
 :class:`NotACityError` is raised only when the top level is not a city at all
 (the CLI reports it as a usage error, exit 2).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,8 +31,12 @@ from .errors import NotACityError
 from .model import City
 
 REG = "NODE-REG-01"
-_ORIGIN_CERT = {"pig_farm": "animal_quarantine", "cattle_sheep_farm": "animal_quarantine",
-                "poultry_farm": "animal_quarantine", "vegetable_base": "veg_origin"}
+_ORIGIN_CERT = {
+    "pig_farm": "animal_quarantine",
+    "cattle_sheep_farm": "animal_quarantine",
+    "poultry_farm": "animal_quarantine",
+    "vegetable_base": "veg_origin",
+}
 
 
 def _text(v) -> str | None:
@@ -89,7 +94,9 @@ class _Checker:
             return
         seen = self._seen.setdefault(kind, {})
         if value in seen:
-            self.reg(path, f"{kind}「{value}」与 {seen[value]} 重复", f"{kind} {value!r} duplicates {seen[value]}", value)
+            self.reg(
+                path, f"{kind}「{value}」与 {seen[value]} 重复", f"{kind} {value!r} duplicates {seen[value]}", value
+            )
         else:
             seen[value] = path
 
@@ -130,8 +137,9 @@ def check_city(data, profile=None) -> CityCheck:
     if isinstance(data, City):
         data = data.to_dict()
     if not isinstance(data, dict) or data.get("format") != City.FORMAT:
-        raise NotACityError("这不是城市数据文件（缺少 \"format\": \"roucai-city\"）",
-                            "not a city file (no \"format\": \"roucai-city\")")
+        raise NotACityError(
+            '这不是城市数据文件（缺少 "format": "roucai-city"）', 'not a city file (no "format": "roucai-city")'
+        )
     profile = profile or load_profile()
     chk = _Checker(profile)
     nodes: dict[str, dict] = {}
@@ -141,18 +149,29 @@ def check_city(data, profile=None) -> CityCheck:
         if isinstance(code, str):
             nodes[code] = n
             if n.get("district_code") != code[:6]:
-                chk.reg(f"{path}.district_code", f"区县代码「{n.get('district_code')}」与节点编码前6位不一致",
-                        f"district_code {n.get('district_code')!r} differs from the node code's region", code)
+                chk.reg(
+                    f"{path}.district_code",
+                    f"区县代码「{n.get('district_code')}」与节点编码前6位不一致",
+                    f"district_code {n.get('district_code')!r} differs from the node code's region",
+                    code,
+                )
             if n.get("operator_code") != code + chk.codes.self_seq:
-                chk.res.findings.append(Finding(
-                    "CODE-OPER-02", f"{path}.operator_code", "节点自身经营者编码应为节点编码+0000",
-                    "the node's own operator code must be the node code + 0000", value=str(n.get("operator_code"))))
+                chk.res.findings.append(
+                    Finding(
+                        "CODE-OPER-02",
+                        f"{path}.operator_code",
+                        "节点自身经营者编码应为节点编码+0000",
+                        "the node's own operator code must be the node code + 0000",
+                        value=str(n.get("operator_code")),
+                    )
+                )
         chk.enum(n, "supply_type", "supply_type", path)
         certs = n.get("last_certificates", {})
-        for kind, number in (certs.items() if isinstance(certs, dict) else []):
+        for kind, number in certs.items() if isinstance(certs, dict) else []:
             if kind not in chk.ids.cert_kinds:
-                chk.reg(f"{path}.last_certificates.{kind}", f"未知证明类别 {kind!r}",
-                        f"unknown certificate kind {kind!r}")
+                chk.reg(
+                    f"{path}.last_certificates.{kind}", f"未知证明类别 {kind!r}", f"unknown certificate kind {kind!r}"
+                )
                 continue
             chk.ident(number, "certificate", f"{path}.last_certificates.{kind}", kind)
     operators: dict[str, dict] = {}
@@ -162,9 +181,12 @@ def check_city(data, profile=None) -> CityCheck:
         if isinstance(code, str):
             operators[code] = o
             if o.get("node_code") != chk.codes.node_of(code) or not _has(nodes, o.get("node_code")):
-                chk.reg(f"{path}.node_code", "经营者编码不在其所属节点编码之下，或节点不存在",
-                        "the operator code is not under its node's code, or the node does not exist",
-                        o.get("node_code"))
+                chk.reg(
+                    f"{path}.node_code",
+                    "经营者编码不在其所属节点编码之下，或节点不存在",
+                    "the operator code is not under its node's code, or the node does not exist",
+                    o.get("node_code"),
+                )
         chk.enum(o, "business_type", "business_type", path)
         kind = o.get("kind")
         if kind not in ("company", "individual"):
@@ -181,44 +203,75 @@ def check_city(data, profile=None) -> CityCheck:
         stalls.add(key)
         op = operators.get(_text(s.get("operator_code")))
         if op is None or op.get("node_code") != s.get("node_code"):
-            chk.reg(f"{path}.operator_code", "摊位的经营者不存在或不属于该节点",
-                    "the stall's operator does not exist or belongs to another node", s.get("operator_code"))
+            chk.reg(
+                f"{path}.operator_code",
+                "摊位的经营者不存在或不属于该节点",
+                "the stall's operator does not exist or belongs to another node",
+                s.get("operator_code"),
+            )
     for path, c in _items(data, "cards", chk):
         chk.ident(c.get("uid"), "card_uid", f"{path}.uid")
         chk.enum(c, "card_type", "card_type", path)
         chk.enum(c, "card_kind", "card_kind", path)
         if not _has(operators, c.get("operator_code")):
-            chk.reg(f"{path}.operator_code", "卡片所属经营者不存在", "the card's operator does not exist",
-                    c.get("operator_code"))
+            chk.reg(
+                f"{path}.operator_code",
+                "卡片所属经营者不存在",
+                "the card's operator does not exist",
+                c.get("operator_code"),
+            )
     for name in ("scales", "handhelds"):
         for path, d in _items(data, name, chk):
             chk.count(name[:-1])
             chk.unique(name[:-1], d.get("id"), f"{path}.id")
             chk.unique("device serial", d.get("serial"), f"{path}.serial")
             if not _has(nodes, d.get("node_code")):
-                chk.reg(f"{path}.node_code", "设备所在节点不存在", "the device's node does not exist", d.get("node_code"))
+                chk.reg(
+                    f"{path}.node_code", "设备所在节点不存在", "the device's node does not exist", d.get("node_code")
+                )
             if name == "scales":
                 if not _has(operators, d.get("operator_code")):
-                    chk.reg(f"{path}.operator_code", "秤绑定的经营者不存在", "the scale's operator does not exist",
-                            d.get("operator_code"))
+                    chk.reg(
+                        f"{path}.operator_code",
+                        "秤绑定的经营者不存在",
+                        "the scale's operator does not exist",
+                        d.get("operator_code"),
+                    )
                 if d.get("stall") is not None and (_text(d.get("node_code")), _text(d.get("stall"))) not in stalls:
                     chk.reg(f"{path}.stall", "秤绑定的摊位不存在", "the scale's stall does not exist", d.get("stall"))
     for path, v in _items(data, "vehicles", chk):
         chk.ident(v.get("plate"), "plate", f"{path}.plate")
         chk.ident(v.get("disinfection_cert"), "certificate", f"{path}.disinfection_cert", "vehicle_disinfection")
         if not _has(operators, v.get("operator_code")):
-            chk.reg(f"{path}.operator_code", "车辆所属经营者不存在", "the vehicle's operator does not exist",
-                    v.get("operator_code"))
+            chk.reg(
+                f"{path}.operator_code",
+                "车辆所属经营者不存在",
+                "the vehicle's operator does not exist",
+                v.get("operator_code"),
+            )
     for path, o in _items(data, "origins", chk):
         chk.count("origin")
         region = o.get("region_code")
         if not isinstance(region, str) or region not in chk.regions:
-            chk.res.findings.append(Finding("CODE-ORIG-01", f"{path}.region_code", "产地区划代码不是GB/T 2260代码",
-                                            "the origin's region is not a GB/T 2260 code", value=str(region)))
+            chk.res.findings.append(
+                Finding(
+                    "CODE-ORIG-01",
+                    f"{path}.region_code",
+                    "产地区划代码不是GB/T 2260代码",
+                    "the origin's region is not a GB/T 2260 code",
+                    value=str(region),
+                )
+            )
         elif o.get("region_name") != chk.regions.full_name(region):
-            chk.res.findings.append(Finding("CODE-ORIG-01", f"{path}.region_name", "产地名称与区划代码不一致",
-                                            "the origin's name does not match its region code",
-                                            value=str(o.get("region_name"))))
+            chk.res.findings.append(
+                Finding(
+                    "CODE-ORIG-01",
+                    f"{path}.region_name",
+                    "产地名称与区划代码不一致",
+                    "the origin's name does not match its region code",
+                    value=str(o.get("region_name")),
+                )
+            )
         want = _ORIGIN_CERT.get(_text(o.get("type")))
         if want is None:
             chk.reg(f"{path}.type", f"未知产地类型 {o.get('type')!r}", f"unknown origin type {o.get('type')!r}")

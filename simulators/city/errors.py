@@ -4,6 +4,7 @@
 a document that is not a city file at all.  The CLI reports both as usage
 errors (exit 2).
 """
+
 from __future__ import annotations
 
 from profiles.errors import RoucaiError

@@ -19,6 +19,7 @@ bases) carry their region and their latest certificate.
 
 Errors: :class:`~simulators.city.errors.PresetError` for a bad preset.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,8 @@ from .people import FAKER_VERSION, People
 from .errors import PresetError
 from .presets import Preset, load_preset
 
-_INDIVIDUAL_LICENCE_SHARE = 0.8   # individuals who also hold a 个体工商户 licence (USCC 92…): profile estimate
-_WHOLESALER_COMPANY_SHARE = 0.3   # registered operators that are companies: profile estimate
+_INDIVIDUAL_LICENCE_SHARE = 0.8  # individuals who also hold a 个体工商户 licence (USCC 92…): profile estimate
+_WHOLESALER_COMPANY_SHARE = 0.3  # registered operators that are companies: profile estimate
 _PLATE_KINDS = (("ordinary", 85), ("nev_small", 10), ("nev_large", 5))  # profile estimate
 
 
@@ -71,8 +72,10 @@ class _Builder:
         self.ids = profile.identifiers
         self.cat = load_catalogue()
         self.parts = self.cat["parts"]
-        self.rng = {s: random.Random(f"{seed}:{s}") for s in
-                    ("place", "operators", "devices", "vehicles", "origins", "ids", "people")}
+        self.rng = {
+            s: random.Random(f"{seed}:{s}")
+            for s in ("place", "operators", "devices", "vehicles", "origins", "ids", "people")
+        }
         self.people = People(seed, self.rng["people"], preset.reference_date, self.ids.resident_id_check_char)
         self.date: dt.date = preset.reference_date
         regions = profile.regions
@@ -80,12 +83,21 @@ class _Builder:
         prov_r = regions.get(city_r.parent_code)
         plate_prefix = self.ids.plate_prefix_of(preset.city)
         if plate_prefix is None:
-            raise PresetError(f"本配置不知道 {preset.city} 的车牌前缀", f"the profile knows no plate prefix for {preset.city}")
+            raise PresetError(
+                f"本配置不知道 {preset.city} 的车牌前缀", f"the profile knows no plate prefix for {preset.city}"
+            )
         self.city = City(
-            preset=preset.name, seed=seed, profile=profile.lineage[0], generator={"faker": FAKER_VERSION},
-            city_code=preset.city, city_name=city_r.name, province_name=prov_r.name, plate_prefix=plate_prefix,
+            preset=preset.name,
+            seed=seed,
+            profile=profile.lineage[0],
+            generator={"faker": FAKER_VERSION},
+            city_code=preset.city,
+            city_name=city_r.name,
+            province_name=prov_r.name,
+            plate_prefix=plate_prefix,
             reference_date=preset.reference_date.isoformat(),
-            districts=[{"code": d, "name": regions.get(d).name} for d in preset.districts])
+            districts=[{"code": d, "name": regions.get(d).name} for d in preset.districts],
+        )
         self.city_short = city_r.name.removesuffix("市")
         self._district_seq = {d: 0 for d in preset.districts}
         self._names: set[str] = set()
@@ -101,6 +113,7 @@ class _Builder:
     @staticmethod
     def _faker_prefixes() -> list[str]:
         from faker.providers.company.zh_CN import Provider
+
         return list(Provider.company_prefixes)
 
     # -- small helpers ---------------------------------------------------
@@ -168,18 +181,30 @@ class _Builder:
 
     # -- operators ---------------------------------------------------------
     def _company(self, node: Node, seq: int, business_type: str, name: str, dept_cat: str = "91") -> Operator:
-        return Operator(code=self.codes.operator_code(node.code, seq), node_code=node.code, name=name,
-                        kind="company", business_type=business_type, phone=self.people.phone(),
-                        uscc=self._new_uscc(node.district_code, dept_cat[0], dept_cat[1]),
-                        legal_person=self.people.name())
+        return Operator(
+            code=self.codes.operator_code(node.code, seq),
+            node_code=node.code,
+            name=name,
+            kind="company",
+            business_type=business_type,
+            phone=self.people.phone(),
+            uscc=self._new_uscc(node.district_code, dept_cat[0], dept_cat[1]),
+            legal_person=self.people.name(),
+        )
 
     def _individual(self, node: Node, seq: int, business_type: str) -> Operator:
         r = self.rng["operators"]
         licensed = r.random() < _INDIVIDUAL_LICENCE_SHARE
-        return Operator(code=self.codes.operator_code(node.code, seq), node_code=node.code,
-                        name=self.people.name(), kind="individual", business_type=business_type,
-                        phone=self.people.phone(), resident_id=self.people.resident_id(),
-                        uscc=self._new_uscc(node.district_code, "9", "2") if licensed else None)
+        return Operator(
+            code=self.codes.operator_code(node.code, seq),
+            node_code=node.code,
+            name=self.people.name(),
+            kind="individual",
+            business_type=business_type,
+            phone=self.people.phone(),
+            resident_id=self.people.resident_id(),
+            uscc=self._new_uscc(node.district_code, "9", "2") if licensed else None,
+        )
 
     def _trade_company_name(self, category: str) -> str:
         word = {"meat": "肉类食品", "vegetable": "蔬菜", "": "商贸"}[category]
@@ -215,15 +240,24 @@ class _Builder:
             name = self._unique_name(lambda b: ty["name"].format(brand=b, **fmt))
             brand = self.last_brand
         hours = spec.hours or tuple(ty["hours"])
-        node = Node(code=code, name=name, type=t, supply_type=ty["supply_type"], district_code=district,
-                    district_name=dname, address=address(r, self.city.province_name, self.city.city_name, dname,
-                                                         self.parts),
-                    hours_open=hours[0], hours_close=hours[1],
-                    operator_code=self.codes.operator_code(code, 0), phone=self.people.phone())
+        node = Node(
+            code=code,
+            name=name,
+            type=t,
+            supply_type=ty["supply_type"],
+            district_code=district,
+            district_name=dname,
+            address=address(r, self.city.province_name, self.city.city_name, dname, self.parts),
+            hours_open=hours[0],
+            hours_close=hours[1],
+            operator_code=self.codes.operator_code(code, 0),
+            phone=self.people.phone(),
+        )
         self.city.nodes.append(node)
         # the node's own operator record (seq 0000)
         company = self._unique_name(
-            lambda b: ty["company"].format(brand=b, **fmt), first=brand)  # same trade name as the node
+            lambda b: ty["company"].format(brand=b, **fmt), first=brand
+        )  # same trade name as the node
         own = self._company(node, 0, ty["self_business_type"], company, unit[1])
         self.city.operators.append(own)
         for kind in ty.get("certificates", []):
@@ -251,11 +285,15 @@ class _Builder:
             zone = ty.get("stall_prefix") or ("A" if category == "meat" else "B")
             zone_no[zone] = zone_no.get(zone, 0) + 1
             bt = ty["stall_business_type"]
-            op = (self._company(node, seq, bt, self._trade_company_name(category))
-                  if ty["stall_operator"] == "company" else self._individual(node, seq, bt))
+            op = (
+                self._company(node, seq, bt, self._trade_company_name(category))
+                if ty["stall_operator"] == "company"
+                else self._individual(node, seq, bt)
+            )
             stall_ops.append(op)
-            stalls.append(Stall(node_code=code, number=f"{zone}{zone_no[zone]:02d}",
-                                operator_code=op.code, category=category))
+            stalls.append(
+                Stall(node_code=code, number=f"{zone}{zone_no[zone]:02d}", operator_code=op.code, category=category)
+            )
         self.city.operators.extend(stall_ops)
         self.city.stalls.extend(stalls)
         self._cards(own if ty.get("self_card") else None, registered + stall_ops)
@@ -271,10 +309,19 @@ class _Builder:
     def _scale(self, node: Node, operator_code: str, stall: str | None, kind: str, model: dict) -> Scale:
         cap = self.cat["scale_capacities"][kind]
         n = self._next_scale(node)
-        return Scale(id=f"SC{node.code}{n:03d}", node_code=node.code, operator_code=operator_code, stall=stall,
-                     kind=kind, capacity_kg=cap["capacity_kg"], divisions_g=list(cap["divisions_g"]),
-                     vendor=model["vendor"], model=model["model"], serial=self._serial(model["serial_prefix"]),
-                     simulated=model["simulated"])
+        return Scale(
+            id=f"SC{node.code}{n:03d}",
+            node_code=node.code,
+            operator_code=operator_code,
+            stall=stall,
+            kind=kind,
+            capacity_kg=cap["capacity_kg"],
+            divisions_g=list(cap["divisions_g"]),
+            vendor=model["vendor"],
+            model=model["model"],
+            serial=self._serial(model["serial_prefix"]),
+            simulated=model["simulated"],
+        )
 
     def _next_scale(self, node: Node) -> int:
         if self._scale_node != node.code:
@@ -282,10 +329,9 @@ class _Builder:
         self._scale_no += 1
         return self._scale_no
 
-    def _devices(self, node: Node, ty: dict, own: Operator, registered: list[Operator],
-                 stalls: list[Stall]) -> None:
+    def _devices(self, node: Node, ty: dict, own: Operator, registered: list[Operator], stalls: list[Stall]) -> None:
         r = self.rng["devices"]
-        model = r.choice(self.cat["scale_models"])   # one tender per node: one scale model
+        model = r.choice(self.cat["scale_models"])  # one tender per node: one scale model
         for st in stalls:
             self.city.scales.append(self._scale(node, st.operator_code, st.number, "counter", model))
         if ty.get("wholesaler_scales"):
@@ -296,9 +342,16 @@ class _Builder:
         hm = self.cat["handheld_models"]
         for i in range(ty.get("handhelds", 0)):
             m = hm[i % len(hm)]
-            self.city.handhelds.append(Handheld(id=f"HH{node.code}{i + 1:02d}", node_code=node.code,
-                                                vendor=m["vendor"], model=m["model"],
-                                                serial=self._serial(m["serial_prefix"]), simulated=m["simulated"]))
+            self.city.handhelds.append(
+                Handheld(
+                    id=f"HH{node.code}{i + 1:02d}",
+                    node_code=node.code,
+                    vendor=m["vendor"],
+                    model=m["model"],
+                    serial=self._serial(m["serial_prefix"]),
+                    simulated=m["simulated"],
+                )
+            )
 
     def _vehicles(self, node: Node, ty: dict, own: Operator, registered: list[Operator]) -> None:
         r = self.rng["vehicles"]
@@ -310,10 +363,15 @@ class _Builder:
         owners += [op for op in registered if r.random() < share]
         for op in owners:
             plate, kind = self._plate()
-            self.city.vehicles.append(Vehicle(plate=plate, operator_code=op.code, kind=kind,
-                                              body=ty.get("vehicle_body", "van"),
-                                              disinfection_cert=self._certificate("vehicle_disinfection",
-                                                                                  node.district_code)))
+            self.city.vehicles.append(
+                Vehicle(
+                    plate=plate,
+                    operator_code=op.code,
+                    kind=kind,
+                    body=ty.get("vehicle_body", "van"),
+                    disinfection_cert=self._certificate("vehicle_disinfection", node.district_code),
+                )
+            )
 
     # -- origins -------------------------------------------------------------
     def _origins(self) -> None:
@@ -326,7 +384,15 @@ class _Builder:
                 region = spec.regions[i % len(spec.regions)]
                 county = regions.get(region).name
                 name = self._unique_name(lambda b: ot["name"].format(county=county, brand=b))
-                self.city.origins.append(Origin(
-                    id=f"OR{n:04d}", type=spec.type, name=name, region_code=region,
-                    region_name=regions.full_name(region), owner=self.people.name(), phone=self.people.phone(),
-                    certificate=self._certificate(ot["certificate"], region)))
+                self.city.origins.append(
+                    Origin(
+                        id=f"OR{n:04d}",
+                        type=spec.type,
+                        name=name,
+                        region_code=region,
+                        region_name=regions.full_name(region),
+                        owner=self.people.name(),
+                        phone=self.people.phone(),
+                        certificate=self._certificate(ot["certificate"], region),
+                    )
+                )

@@ -8,6 +8,7 @@ I/O, incoherent addresses).  Faker's ``ssn()`` computes the birth date from
 birth date drawn from the city's own ``random.Random`` relative to the preset's
 reference date, and recomputes the GB 11643 check character.
 """
+
 from __future__ import annotations
 
 import datetime as dt

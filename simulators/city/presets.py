@@ -13,6 +13,7 @@ names, optionally with their district) and ``[[origins]]`` (``type``,
 :class:`PresetError` (bilingual; the CLI exits 2) for an unknown name, a
 malformed file, negative counts, unknown types or regions.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,8 +27,8 @@ from .errors import PresetError
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_MAX_NODE_SEQ = 999        # 3-digit node registration sequence per district
-_MAX_OPERATOR_SEQ = 9999   # 4-digit operator sequence per node
+_MAX_NODE_SEQ = 999  # 3-digit node registration sequence per district
+_MAX_OPERATOR_SEQ = 9999  # 4-digit operator sequence per node
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,9 @@ def validate_preset(name: str, raw: dict, profile) -> Preset:
     city = raw.get("city")
     r = regions.get(city) if isinstance(city, str) else None
     if r is None or r.level != "prefecture":
-        _fail(f"city 应为地级行政区划代码，实为 {city!r}", f"city must be a prefecture-level GB/T 2260 code, not {city!r}")
+        _fail(
+            f"city 应为地级行政区划代码，实为 {city!r}", f"city must be a prefecture-level GB/T 2260 code, not {city!r}"
+        )
     counties = [c.code for c in regions.counties_of(city)]
     districts = raw.get("districts", counties)
     if not isinstance(districts, list) or not districts:
@@ -136,8 +139,10 @@ def validate_preset(name: str, raw: dict, profile) -> Preset:
     for t, spec in nodes_raw.items():
         where = f"nodes.{t}"
         if t not in cat["node_types"]:
-            _fail(f"未知节点类型 {t!r}；可用：{', '.join(cat['node_types'])}",
-                  f"unknown node type {t!r}; known: {', '.join(cat['node_types'])}")
+            _fail(
+                f"未知节点类型 {t!r}；可用：{', '.join(cat['node_types'])}",
+                f"unknown node type {t!r}; known: {', '.join(cat['node_types'])}",
+            )
         if not isinstance(spec, dict):
             _fail(f"{where} 应为表", f"{where} must be a table")
         _only(spec, {"count", "registered", "stalls", "hours", "named"}, where)
@@ -155,17 +160,22 @@ def validate_preset(name: str, raw: dict, profile) -> Preset:
             if "stall_operator" not in ty:
                 _fail(f"{where}：此类节点没有摊位", f"{where}: this node type has no stalls")
             if stalls < count:
-                _fail(f"{where}.stalls（{stalls}）少于节点数（{count}），每个节点至少1个摊位",
-                      f"{where}.stalls ({stalls}) is less than count ({count}); each node has at least one stall")
+                _fail(
+                    f"{where}.stalls（{stalls}）少于节点数（{count}），每个节点至少1个摊位",
+                    f"{where}.stalls ({stalls}) is less than count ({count}); each node has at least one stall",
+                )
             if count and -(-stalls // count) > _MAX_OPERATOR_SEQ // 2:
                 _fail(f"{where}.stalls 过多", f"{where}.stalls is too large")
         elif count and "stall_operator" in ty:
             _fail(f"{where}：需要 stalls（摊位总数）", f"{where}: needs stalls (total stalls)")
         hours = spec.get("hours")
         if hours is not None:
-            if not (isinstance(hours, list) and len(hours) == 2 and all(isinstance(h, str) and _HHMM.match(h)
-                                                                       for h in hours)):
-                _fail(f"{where}.hours 应为 [\"HH:MM\", \"HH:MM\"]", f"{where}.hours must be [\"HH:MM\", \"HH:MM\"]")
+            if not (
+                isinstance(hours, list)
+                and len(hours) == 2
+                and all(isinstance(h, str) and _HHMM.match(h) for h in hours)
+            ):
+                _fail(f'{where}.hours 应为 ["HH:MM", "HH:MM"]', f'{where}.hours must be ["HH:MM", "HH:MM"]')
             hours = tuple(hours)
         named = spec.get("named", [])
         if not isinstance(named, list) or len(named) > count:
@@ -174,11 +184,15 @@ def validate_preset(name: str, raw: dict, profile) -> Preset:
             if not (isinstance(n, dict) and isinstance(n.get("name"), str) and n["name"]):
                 _fail(f"{where}.named 的每项需要 name", f"every {where}.named entry needs a name")
             if "district" in n and n["district"] not in districts:
-                _fail(f"{where}.named 的区县 {n['district']!r} 不在 districts 中",
-                      f"{where}.named district {n['district']!r} is not among the districts")
+                _fail(
+                    f"{where}.named 的区县 {n['district']!r} 不在 districts 中",
+                    f"{where}.named district {n['district']!r} is not among the districts",
+                )
         nodes[t] = NodeSpec(t, count, (lo, hi), stalls, hours, tuple(named))
     if sum(s.count for s in nodes.values()) > _MAX_NODE_SEQ * len(districts):
-        _fail("节点总数超过区县流水号容量（每区县999个）", "more nodes than the districts' 999 registration numbers each")
+        _fail(
+            "节点总数超过区县流水号容量（每区县999个）", "more nodes than the districts' 999 registration numbers each"
+        )
     origins = []
     for i, o in enumerate(raw.get("origins", [])):
         where = f"origins[{i}]"
@@ -193,8 +207,19 @@ def validate_preset(name: str, raw: dict, profile) -> Preset:
         for code in regs:
             rr = regions.get(code) if isinstance(code, str) else None
             if rr is None or rr.level != "county":
-                _fail(f"{where}.regions：{code!r} 不是县级行政区划代码", f"{where}.regions: {code!r} is not a county-level code")
+                _fail(
+                    f"{where}.regions：{code!r} 不是县级行政区划代码",
+                    f"{where}.regions: {code!r} is not a county-level code",
+                )
         origins.append(OriginSpec(o["type"], tuple(regs), _int(o.get("count", 0), f"{where}.count", 0, 9999)))
-    return Preset(name=name, zh=str(raw.get("zh", name)), en=str(raw.get("en", name)), city=city,
-                  districts=tuple(districts), reference_date=ref, nodes=nodes, origins=tuple(origins),
-                  sources=str(raw.get("sources", "")))
+    return Preset(
+        name=name,
+        zh=str(raw.get("zh", name)),
+        en=str(raw.get("en", name)),
+        city=city,
+        districts=tuple(districts),
+        reference_date=ref,
+        nodes=nodes,
+        origins=tuple(origins),
+        sources=str(raw.get("sources", "")),
+    )

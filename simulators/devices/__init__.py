@@ -13,6 +13,7 @@ Models are state machines apart from any transport (:mod:`.scale`, :mod:`.reader
 + :mod:`.card`, :mod:`.handheld`); :mod:`.endpoint` puts a model behind the
 profile's wire protocol; :mod:`.runner` serves it on a port.
 """
+
 from __future__ import annotations
 
 from .driver import DeviceDriver, DeviceError, DeviceNak, DeviceTimeout, HostSession, ReaderDriver, ScaleDriver
@@ -28,10 +29,28 @@ from .scale import ScaleModel
 def serve(model, port, *, protocol=None, poll_s: float = 0.005, tick=None) -> ThreadRunner:
     """A (not yet started) :class:`ThreadRunner` serving ``model`` on ``port``; use as a context manager."""
     from profiles.device import get_protocol
+
     ep = DeviceEndpoint(protocol or get_protocol(profile=getattr(model, "profile", None)), model)
     return ThreadRunner(ep, port, poll_s=poll_s, tick=tick)
 
 
-__all__ = ["DeviceDriver", "DeviceError", "DeviceNak", "DeviceTimeout", "HostSession", "ReaderDriver", "ScaleDriver",
-           "DeviceEndpoint", "FAULTS", "FaultError", "FaultSet", "SimRunner", "ThreadRunner", "ScaleModel", "serve",
-           "run_fleet", "HandheldTerminal", "ReaderModel"]
+__all__ = [
+    "DeviceDriver",
+    "DeviceError",
+    "DeviceNak",
+    "DeviceTimeout",
+    "HostSession",
+    "ReaderDriver",
+    "ScaleDriver",
+    "DeviceEndpoint",
+    "FAULTS",
+    "FaultError",
+    "FaultSet",
+    "SimRunner",
+    "ThreadRunner",
+    "ScaleModel",
+    "serve",
+    "run_fleet",
+    "HandheldTerminal",
+    "ReaderModel",
+]

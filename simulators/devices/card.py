@@ -12,6 +12,7 @@ the card leaves the field (:class:`CardLost`), as when a customer pulls the
 card away mid-write.  The data layout on top is the profile's
 (:mod:`profiles.device.card_layout`).
 """
+
 from __future__ import annotations
 
 import random
@@ -19,13 +20,27 @@ import random
 from profiles.device.card_layout import CardHolder, CardLayout
 
 # data block conditions (C1, C2, C3) -> (keys that may read, keys that may write)
-_DATA = {(0, 0, 0): ("AB", "AB"), (0, 1, 0): ("AB", ""), (1, 0, 0): ("AB", "B"), (1, 1, 0): ("AB", "B"),
-         (0, 0, 1): ("AB", ""), (0, 1, 1): ("B", "B"), (1, 0, 1): ("B", ""), (1, 1, 1): ("", "")}
+_DATA = {
+    (0, 0, 0): ("AB", "AB"),
+    (0, 1, 0): ("AB", ""),
+    (1, 0, 0): ("AB", "B"),
+    (1, 1, 0): ("AB", "B"),
+    (0, 0, 1): ("AB", ""),
+    (0, 1, 1): ("B", "B"),
+    (1, 0, 1): ("B", ""),
+    (1, 1, 1): ("", ""),
+}
 # trailer conditions -> (keyA write, access read, access write, keyB read, keyB write)
-_TRAILER = {(0, 0, 0): ("A", "A", "", "A", "A"), (0, 1, 0): ("", "A", "", "A", ""),
-            (1, 0, 0): ("B", "AB", "", "", "B"), (1, 1, 0): ("", "AB", "", "", ""),
-            (0, 0, 1): ("A", "A", "A", "A", "A"), (0, 1, 1): ("B", "AB", "B", "", "B"),
-            (1, 0, 1): ("", "AB", "B", "", ""), (1, 1, 1): ("", "AB", "", "", "")}
+_TRAILER = {
+    (0, 0, 0): ("A", "A", "", "A", "A"),
+    (0, 1, 0): ("", "A", "", "A", ""),
+    (1, 0, 0): ("B", "AB", "", "", "B"),
+    (1, 1, 0): ("", "AB", "", "", ""),
+    (0, 0, 1): ("A", "A", "A", "A", "A"),
+    (0, 1, 1): ("B", "AB", "B", "", "B"),
+    (1, 0, 1): ("", "AB", "B", "", ""),
+    (1, 1, 1): ("", "AB", "", "", ""),
+}
 
 KEY_A, KEY_B = 0x60, 0x61
 
@@ -60,10 +75,10 @@ class MifareCard:
         self.sectors, self.bps = sectors, bps
         self.mem = bytearray(sectors * bps * 16)
         for b, data in blocks.items():
-            self.mem[b * 16:(b + 1) * 16] = data
+            self.mem[b * 16 : (b + 1) * 16] = data
         self.magic = magic
         self.sak = 0x08
-        self.auth_state: tuple[int, str] | None = None     # (sector, "A"|"B")
+        self.auth_state: tuple[int, str] | None = None  # (sector, "A"|"B")
         self.halted = False
         self.writes = 0
 
@@ -78,7 +93,7 @@ class MifareCard:
         return c
 
     def block(self, b: int) -> bytes:
-        return bytes(self.mem[b * 16:(b + 1) * 16])
+        return bytes(self.mem[b * 16 : (b + 1) * 16])
 
     def blocks(self) -> dict[int, bytes]:
         return {b: self.block(b) for b in range(self.sectors * self.bps)}
@@ -141,10 +156,10 @@ class MifareCard:
             raise CardError("ACCESS_DENIED")
         if tear_after is not None:
             n = max(0, min(16, tear_after))
-            self.mem[block * 16:block * 16 + n] = data[:n]
+            self.mem[block * 16 : block * 16 + n] = data[:n]
             self.auth_state = None
             raise CardLost()
-        self.mem[block * 16:(block + 1) * 16] = data
+        self.mem[block * 16 : (block + 1) * 16] = data
         self.writes += 1
         if block == 0:
             self.uid = data[:4]
@@ -160,4 +175,4 @@ class MifareCard:
         for s in range(self.sectors):
             t = self._trailer(s)
             b = s * self.bps + self.bps - 1
-            self.mem[b * 16:(b + 1) * 16] = bytes(key_a) + t[6:10] + bytes(key_b)
+            self.mem[b * 16 : (b + 1) * 16] = bytes(key_a) + t[6:10] + bytes(key_b)

@@ -5,6 +5,7 @@ from ``time_source()`` in seconds (``time.monotonic`` in real time, ``lambda:
 env.now`` under SimPy).  The clock survives a power cut of its device (it is
 the RTC); a device restart keeps the same :class:`DeviceClock` object.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,9 @@ class DeviceClock:
     """:param time_source: seconds, monotonic.  :param start: the clock's value now.
     :param drift_ppm: rate error in parts per million (+ runs fast)."""
 
-    def __init__(self, time_source: Callable[[], float] = time.monotonic,
-                 start: datetime | None = None, drift_ppm: float = 0.0):
+    def __init__(
+        self, time_source: Callable[[], float] = time.monotonic, start: datetime | None = None, drift_ppm: float = 0.0
+    ):
         self.time_source = time_source
         self.drift_ppm = float(drift_ppm)
         self._base = start or datetime.now().replace(microsecond=0)

@@ -13,6 +13,7 @@ its wire plus its actions.  Vocabulary: the profile's ``actions.toml`` (:mod:`pr
 * :func:`send_action`: one request, bounded by ``timeout``; raises :class:`ControlUnreachable` when the
   channel cannot be reached or does not answer in time.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ from profiles.errors import RoucaiError
 from .refusal import Refused
 
 MAX_LINE = 64 * 1024
-PAPER_ROLL = 500                 #: receipts on a new roll (paper-in)
+PAPER_ROLL = 500  #: receipts on a new roll (paper-in)
 
 
 class ControlError(RoucaiError):
@@ -69,7 +70,7 @@ class _Control:
         self.model = model
         self.lock = lock if lock is not None else nullcontext()
         self.catalogue = load_actions(getattr(model, "profile", None))
-        self.log: list[dict] = []          #: every action performed (name, params, time)
+        self.log: list[dict] = []  #: every action performed (name, params, time)
 
     def perform(self, name: str, params: dict | None = None):
         try:
@@ -79,8 +80,11 @@ class _Control:
             raise ControlError(code, exc.zh, exc.en) from None
         fn = getattr(self, "_" + name.replace("-", "_"), None)
         if fn is None:
-            raise ControlError("unknown-action", f"仿真{self.kind}不支持操作「{name}」",
-                               f"the simulated {self.kind} does not perform {name!r}")
+            raise ControlError(
+                "unknown-action",
+                f"仿真{self.kind}不支持操作「{name}」",
+                f"the simulated {self.kind} does not perform {name!r}",
+            )
         with self.lock:
             try:
                 out = fn(**p)
@@ -179,7 +183,7 @@ class ScaleControl(_Control):
         if not 0 <= n <= 1_000_000:
             raise ValueError("count must be 0..1000000")
         m = self.model
-        paper, m.paper = m.paper, m.paper + n          # the technician keeps the printer fed meanwhile
+        paper, m.paper = m.paper, m.paper + n  # the technician keeps the printer fed meanwhile
         done = 0
         for _ in range(n):
             try:
@@ -202,6 +206,7 @@ class ReaderControl(_Control):
     def _tap_card(self, operator, uid):
         from profiles.device.card_layout import CardHolder, load_card_layout
         from .card import MifareCard
+
         layout = load_card_layout(self.model.profile)
         holder = CardHolder(operator, operator[:9], "张建国", kind=1)
         self._last = MifareCard.issued(layout, bytes.fromhex(uid), holder)
@@ -211,6 +216,7 @@ class ReaderControl(_Control):
         """A clone's data on another UID: every block of the last card but its manufacturer block."""
         from profiles.device.card_layout import load_card_layout
         from .card import MifareCard
+
         if self._last is None:
             raise ValueError("no card was presented to copy")
         copy = MifareCard(bytes.fromhex(uid), {})
@@ -227,19 +233,42 @@ class ReaderControl(_Control):
 
 def receipt_dict(r) -> dict:
     """A printed receipt as data (what ``read-receipt`` returns); :func:`receipt_from_dict` inverts it."""
-    return {"market_name": r.market_name, "stall": r.stall, "vendor_name": r.vendor_name,
-            "time": r.time.isoformat(), "order_no": r.order_no, "qr_content": r.qr_content, "blank": r.blank,
-            "lines": [{"name": ln.name, "weight_g": ln.weight_g, "unit_price_fen": ln.unit_price_fen,
-                       "amount_fen": ln.amount_fen, "trace_code": ln.trace_code, "name_en": ln.name_en}
-                      for ln in r.lines]}
+    return {
+        "market_name": r.market_name,
+        "stall": r.stall,
+        "vendor_name": r.vendor_name,
+        "time": r.time.isoformat(),
+        "order_no": r.order_no,
+        "qr_content": r.qr_content,
+        "blank": r.blank,
+        "lines": [
+            {
+                "name": ln.name,
+                "weight_g": ln.weight_g,
+                "unit_price_fen": ln.unit_price_fen,
+                "amount_fen": ln.amount_fen,
+                "trace_code": ln.trace_code,
+                "name_en": ln.name_en,
+            }
+            for ln in r.lines
+        ],
+    }
 
 
 def receipt_from_dict(d: dict):
     from datetime import datetime
     from .receipt import Receipt, ReceiptLine
-    return Receipt(d["market_name"], d["stall"], d["vendor_name"], datetime.fromisoformat(d["time"]),
-                   d["order_no"], [ReceiptLine(**ln) for ln in d["lines"]], d.get("qr_content", ""),
-                   bool(d.get("blank", False)))
+
+    return Receipt(
+        d["market_name"],
+        d["stall"],
+        d["vendor_name"],
+        datetime.fromisoformat(d["time"]),
+        d["order_no"],
+        [ReceiptLine(**ln) for ln in d["lines"]],
+        d.get("qr_content", ""),
+        bool(d.get("blank", False)),
+    )
 
 
 # -- the wire of the channel: JSON lines on 127.0.0.1 ------------------------------------------------------
@@ -261,8 +290,12 @@ class _Handler(socketserver.StreamRequestHandler):
             if not isinstance(name, str) or not isinstance(params, dict):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            return {"ok": False, "code": "bad-request", "zh": "请求不是 {\"action\", \"params\"} JSON",
-                    "en": "a request is JSON {\"action\", \"params\"}"}
+            return {
+                "ok": False,
+                "code": "bad-request",
+                "zh": '请求不是 {"action", "params"} JSON',
+                "en": 'a request is JSON {"action", "params"}',
+            }
         try:
             return {"ok": True, "result": self.server.control.perform(name, params)}
         except ControlError as exc:
@@ -285,8 +318,9 @@ class ControlServer(socketserver.ThreadingTCPServer):
         return f"socket://127.0.0.1:{self.server_address[1]}"
 
     def start(self) -> "ControlServer":
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="device-control", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.1}, name="device-control", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -299,7 +333,7 @@ def parse_control_url(url: str) -> tuple[str, int]:
     """``socket://HOST:PORT`` -> (host, port); ValueError otherwise."""
     if not url.startswith("socket://"):
         raise ValueError(url)
-    host, _, port = url[len("socket://"):].partition(":")
+    host, _, port = url[len("socket://") :].partition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(url)
     return host, int(port)
@@ -310,8 +344,11 @@ def send_action(url: str, name: str, params: dict | None = None, timeout: float 
     try:
         host, port = parse_control_url(url)
     except ValueError:
-        raise ControlError("bad-request", f"控制通道地址应为 socket://HOST:PORT：{url}",
-                           f"a control channel URL is socket://HOST:PORT: {url}") from None
+        raise ControlError(
+            "bad-request",
+            f"控制通道地址应为 socket://HOST:PORT：{url}",
+            f"a control channel URL is socket://HOST:PORT: {url}",
+        ) from None
     req = json.dumps({"action": name, "params": {k: str(v) for k, v in (params or {}).items()}}) + "\n"
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
@@ -329,13 +366,15 @@ def send_action(url: str, name: str, params: dict | None = None, timeout: float 
                 if len(buf) > 16 * MAX_LINE:
                     break
     except (OSError, TimeoutError) as exc:
-        raise ControlUnreachable(f"无法连接控制通道 {url}：{exc}", f"cannot reach the control channel {url}: {exc}") \
-            from None
+        raise ControlUnreachable(
+            f"无法连接控制通道 {url}：{exc}", f"cannot reach the control channel {url}: {exc}"
+        ) from None
     try:
         ans = json.loads(buf)
     except ValueError:
-        raise ControlUnreachable(f"控制通道 {url} 未给出有效应答", f"the control channel {url} gave no valid answer") \
-            from None
+        raise ControlUnreachable(
+            f"控制通道 {url} 未给出有效应答", f"the control channel {url} gave no valid answer"
+        ) from None
     if not ans.get("ok"):
         raise ControlError(ans.get("code", "refused"), ans.get("zh", ""), ans.get("en", ""))
     return ans.get("result")

@@ -20,6 +20,7 @@ time the bytes themselves need on the line.
 The protocol logic without I/O is :class:`HostSession`; :func:`sim_transact`
 runs it as a SimPy process on a virtual-time line end.
 """
+
 from __future__ import annotations
 
 import random
@@ -47,8 +48,10 @@ class DeviceTimeout(DeviceError):
     exit_code = 3
 
     def __init__(self, wire: str, attempts: int, timeout_s: float):
-        super().__init__(f"{wire}：设备无应答（{attempts}次，每次{timeout_s:g}秒）",
-                         f"{wire}: no answer from the device ({attempts} attempts of {timeout_s:g} s)")
+        super().__init__(
+            f"{wire}：设备无应答（{attempts}次，每次{timeout_s:g}秒）",
+            f"{wire}: no answer from the device ({attempts} attempts of {timeout_s:g} s)",
+        )
         self.wire, self.attempts = wire, attempts
 
 
@@ -61,8 +64,10 @@ class DeviceNak(DeviceError):
         r = protocol.naks.get(code)
         self.wire, self.code = wire, code
         self.reason = r.name if r else f"0x{code:02X}"
-        super().__init__(f"{wire}：设备拒绝（{self.reason}：{r.zh if r else '未知原因'}）",
-                         f"{wire}: refused by the device ({self.reason}: {r.en if r else 'unknown reason'})")
+        super().__init__(
+            f"{wire}：设备拒绝（{self.reason}：{r.zh if r else '未知原因'}）",
+            f"{wire}: refused by the device ({self.reason}: {r.en if r else 'unknown reason'})",
+        )
 
 
 class HostSession:
@@ -72,11 +77,18 @@ class HostSession:
         self.protocol = protocol
         self.decoder = protocol.decoder()
         self.seq = (seq_start if seq_start is not None else random.SystemRandom().randrange(1, 256)) & 0xFF
-        self.stats = {"transactions": 0, "retransmissions": 0, "timeouts": 0, "naks": 0, "bad_payloads": 0,
-                      "events": 0, "unexpected": 0}
+        self.stats = {
+            "transactions": 0,
+            "retransmissions": 0,
+            "timeouts": 0,
+            "naks": 0,
+            "bad_payloads": 0,
+            "events": 0,
+            "unexpected": 0,
+        }
 
     def next_request(self, msg: m.Message) -> tuple[int, bytes]:
-        self.seq = self.seq % 255 + 1          # 1..255
+        self.seq = self.seq % 255 + 1  # 1..255
         self.stats["transactions"] += 1
         return self.seq, self.protocol.encode(msg, self.seq)
 
@@ -90,7 +102,7 @@ class HostSession:
         p = self.protocol
         for f in self.decoder.feed(data):
             if isinstance(f, FrameFault):
-                continue                      # counted by the decoder; the device will time out or resend
+                continue  # counted by the decoder; the device will time out or resend
             try:
                 msg = p.decode(f)
             except (PayloadError, UnknownCommand):
@@ -132,9 +144,17 @@ class DeviceDriver:
     :param response_timeout_s / retries: override the protocol's ``[timing]``.
     """
 
-    def __init__(self, port, *, protocol: Protocol | None = None, baudrate: int = 9600,
-                 response_timeout_s: float | None = None, retries: int | None = None,
-                 seq_start: int | None = None, poll_s: float = 0.01):
+    def __init__(
+        self,
+        port,
+        *,
+        protocol: Protocol | None = None,
+        baudrate: int = 9600,
+        response_timeout_s: float | None = None,
+        retries: int | None = None,
+        seq_start: int | None = None,
+        poll_s: float = 0.01,
+    ):
         self.protocol = protocol or get_protocol()
         self._owns = isinstance(port, str)
         self.port = serial.serial_for_url(port, baudrate=baudrate, timeout=poll_s) if self._owns else port
@@ -176,7 +196,7 @@ class DeviceDriver:
                 data = self.port.read(max(1, self.port.in_waiting))
                 if not data:
                     continue
-                if self.session.decoder.pending:      # an answer is still arriving: wait for its bytes
+                if self.session.decoder.pending:  # an answer is still arriving: wait for its bytes
                     deadline = max(deadline, time.monotonic() + self.response_timeout_s)
                 items, ack = self.session.feed(data, seq, code)
                 if ack:
@@ -226,12 +246,14 @@ class DeviceDriver:
 class ScaleDriver(DeviceDriver):
     """Host side of a traceability scale."""
 
-    def bind_stall(self, node_code: str, operator_code: str, stall: str, market_name: str = "",
-                   vendor_name: str = "") -> None:
+    def bind_stall(
+        self, node_code: str, operator_code: str, stall: str, market_name: str = "", vendor_name: str = ""
+    ) -> None:
         self.transact(m.BindStallRequest(node_code, operator_code, stall, market_name, vendor_name))
 
-    def load_batch(self, batch_trace: str, commodity: str, limit_g: int, unit_price_fen: int,
-                   commodity_name: str = "") -> None:
+    def load_batch(
+        self, batch_trace: str, commodity: str, limit_g: int, unit_price_fen: int, commodity_name: str = ""
+    ) -> None:
         self.transact(m.LoadBatchRequest(batch_trace, commodity, commodity_name, limit_g, unit_price_fen))
 
     def stop_trade(self, batch_trace: str, reason: str = "") -> None:
@@ -252,8 +274,9 @@ class ScaleDriver(DeviceDriver):
     def ack_records(self, up_to_index: int) -> m.AckRecordsResponse:
         return self.transact(m.AckRecordsRequest(up_to_index))
 
-    def upload_all(self, from_index: int = 1, batch: int = 10, limit: int = 100_000,
-                   acknowledge: bool = True) -> list[m.SaleRecord]:
+    def upload_all(
+        self, from_index: int = 1, batch: int = 10, limit: int = 100_000, acknowledge: bool = True
+    ) -> list[m.SaleRecord]:
         """Read every stored record from ``from_index`` (resumable), acknowledging each chunk."""
         out: list[m.SaleRecord] = []
         idx = from_index
@@ -336,8 +359,9 @@ def _keep_events(items, events: list | None):
     return outcome
 
 
-def sim_transact(env, end, session: HostSession, msg: m.Message, timeout_s: float = 0.5, retries: int = 3,
-                 events: list | None = None):
+def sim_transact(
+    env, end, session: HostSession, msg: m.Message, timeout_s: float = 0.5, retries: int = 3, events: list | None = None
+):
     """SimPy process: one transaction on a virtual-time line end; value = response (or None for ACK).
 
     Raises DeviceTimeout / DeviceNak inside the process, like :meth:`DeviceDriver.transact`.
@@ -372,5 +396,13 @@ def sim_transact(env, end, session: HostSession, msg: m.Message, timeout_s: floa
     raise DeviceTimeout(msg.wire, retries + 1, timeout_s)
 
 
-__all__ = ["DeviceDriver", "ScaleDriver", "ReaderDriver", "HostSession", "DeviceError", "DeviceTimeout",
-           "DeviceNak", "sim_transact"]
+__all__ = [
+    "DeviceDriver",
+    "ScaleDriver",
+    "ReaderDriver",
+    "HostSession",
+    "DeviceError",
+    "DeviceTimeout",
+    "DeviceNak",
+    "sim_transact",
+]

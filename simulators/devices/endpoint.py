@@ -25,6 +25,7 @@ Behaviour (``device_protocol.toml`` ``[timing]``):
 Faults handled here: ``mute`` (never answers), ``bad_crc=N`` (every Nth frame
 sent has a wrong CRC), ``no_events`` (nothing pushed).
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -50,12 +51,19 @@ class DeviceEndpoint:
         self._last_rx = 0.0
         self._events: deque[Message] = deque()
         self._event_seq = 0
-        self._outstanding: tuple[int, int, bytes] | None = None   # (seq, cmd, frame)
+        self._outstanding: tuple[int, int, bytes] | None = None  # (seq, cmd, frame)
         self._sent_at = 0.0
         self._tries = 0
         self._frames_out = 0
-        self.stats = {"requests": 0, "naks_sent": 0, "replays": 0, "events_sent": 0, "events_acked": 0,
-                      "events_dropped": 0, "ignored_off": 0}
+        self.stats = {
+            "requests": 0,
+            "naks_sent": 0,
+            "replays": 0,
+            "events_sent": 0,
+            "events_acked": 0,
+            "events_dropped": 0,
+            "ignored_off": 0,
+        }
 
     # -- input --------------------------------------------------------------------
     def receive(self, data: bytes, now: float) -> bytes:
@@ -196,4 +204,3 @@ class DeviceEndpoint:
         self._last_key, self._last_answer = None, b""
         self._events.clear()
         self._outstanding = None
-

@@ -8,6 +8,7 @@ models (``faults.on("paper_out")``, ``faults.value("clock_drift")``).
 Unknown names or bad values raise :class:`FaultError` (zh + en), which the CLI
 reports as a usage error (exit 2).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,85 +28,235 @@ class FaultKind:
     devices: tuple[str, ...]
     zh: str
     en: str
-    param: str | None = None        # "int" | "float" | None
+    param: str | None = None  # "int" | "float" | None
     default: float | int | None = None
     unit: str = ""
 
 
-FAULTS: dict[str, FaultKind] = {f.name: f for f in [
-    FaultKind("paper_out", ("scale",), "打印机缺纸：拒绝销售（PAPER_OUT），状态报告缺纸",
-              "printer out of paper: sales refused (PAPER_OUT), status reports it"),
-    FaultKind("paper_low", ("scale",), "纸将尽：状态报告纸将尽，可打印N张后缺纸",
-              "paper low: status says low; runs out after N receipts", "int", 3, "receipts"),
-    FaultKind("ink_out", ("scale",), "打印头/墨故障：小票为空白，状态报告打印故障",
-              "print head / ink fault: receipts come out blank, status reports it"),
-    FaultKind("memory_full", ("scale",), "存储已满：容量设为N条，存满后拒绝销售",
-              "memory full: capacity set to N records, sales refused when full", "int", 0, "records"),
-    FaultKind("power_loss", ("scale",), "第N笔销售进行中断电：未提交的丢失，已提交的保留",
-              "power cut during the Nth sale: the uncommitted sale is lost, committed ones kept", "int", 1, "sale"),
-    FaultKind("clock_drift", ("scale", "reader"), "时钟漂移（ppm）", "clock drift (ppm)", "float", 500.0, "ppm"),
-    FaultKind("dup_seq", ("scale",), "固件缺陷：追溯码流水号重复使用（每两笔共用一个）",
-              "firmware bug: trace sequence numbers reused (every two sales share one)"),
-    FaultKind("bad_crc", ("scale", "reader"), "固件缺陷：每N帧应答的CRC错误",
-              "firmware bug: every Nth response frame has a bad CRC", "int", 5, "frames"),
-    FaultKind("missing_fields", ("scale", "handheld"), "固件缺陷：记录缺少批次追溯码和商品编码",
-              "firmware bug: records lack the batch trace code and commodity code"),
-    FaultKind("tamper", ("scale",), "防拆开关触发", "tamper switch tripped"),
-    FaultKind("battery_low", ("scale",), "电池电量低", "battery low"),
-    FaultKind("mute", ("scale", "reader"), "设备不应答（主机应报告超时）", "device never answers (host must report a timeout)"),
-    FaultKind("no_events", ("scale", "reader"), "设备不主动上送事件（只能轮询读取）",
-              "device pushes no events (records only by polling)"),
-    FaultKind("card_pulled", ("reader",), "写卡时在第N字节处拿走卡片（撕裂写）",
-              "card pulled during a block write after N bytes (torn write)", "int", 8, "bytes"),
-    FaultKind("wrong_key", ("reader",), "卡片密钥不是本配置的密钥（认证失败）",
-              "the card's keys are not the profile's (authentication fails)"),
-    FaultKind("corrupt_block", ("reader",), "卡片第N块数据损坏", "block N of the card is corrupt", "int", 4, "block"),
-    FaultKind("cloned_uid", ("reader",), "读卡器上是一张克隆卡（同UID，复制的旧数据）",
-              "the card in the field is a clone (same UID, copied old data)"),
-    # Firmware bugs the conformance suites must catch (the broken variants of conformance/variants.toml).
-    FaultKind("no_limit", ("scale",), "固件缺陷：不执行限量控制（可超售批次数量）",
-              "firmware bug: no quantity limit (a batch can be oversold)"),
-    FaultKind("ignore_stop", ("scale",), "固件缺陷：忽略中止交易指令（已中止批次仍可销售）",
-              "firmware bug: stop-trade ignored (a stopped batch still sells)"),
-    FaultKind("overwrite_full", ("scale",), "固件缺陷：存储满时覆盖最早的未确认记录",
-              "firmware bug: when full, the oldest unacknowledged record is overwritten"),
-    FaultKind("free_on_read", ("scale",), "固件缺陷：记录一经读出即释放（不等确认）",
-              "firmware bug: records are freed as soon as they are read (no acknowledgement awaited)"),
-    FaultKind("lose_on_power_cut", ("scale",), "固件缺陷：断电时丢失最后一笔已成交记录（写缓存未落盘）",
-              "firmware bug: a power cut loses the last committed sale (write cache not flushed)"),
-    FaultKind("seq_reset_on_power_cut", ("scale",), "固件缺陷：断电重启后追溯流水号回退一位（重复签发）",
-              "firmware bug: after a power cut the trace sequence goes back by one (a code is issued twice)"),
-    FaultKind("binding_volatile", ("scale",), "固件缺陷：摊位绑定只存于内存，重启后丢失",
-              "firmware bug: the stall binding is kept in RAM only and lost at a restart"),
-    FaultKind("accepts_bad_codes", ("scale",), "固件缺陷：下发批次不校验编码",
-              "firmware bug: loaded batches' codes are not validated"),
-    FaultKind("sells_unstable", ("scale",), "固件缺陷：重量未稳定即可成交",
-              "firmware bug: sales complete on an unstable reading"),
-    FaultKind("no_overload", ("scale",), "固件缺陷：超载时仍可成交", "firmware bug: sales complete while overloaded"),
-    FaultKind("one_batch", ("scale",), "固件缺陷：实际只能持有1个批次（识别命令仍声明更多）",
-              "firmware bug: holds one batch only (while IDENTIFY declares more)"),
-    FaultKind("caps_misreported", ("scale",), "固件缺陷：识别命令报告的最大秤量与实际不符（30 kg）",
-              "firmware bug: IDENTIFY reports a capacity the scale does not have (30 kg)"),
-    FaultKind("hides_paper_out", ("scale",), "固件缺陷：缺纸时状态仍报告纸正常",
-              "firmware bug: status says paper ok while the paper is out"),
-    FaultKind("amount_truncated", ("scale",), "固件缺陷：金额截尾而非四舍五入到分",
-              "firmware bug: amounts truncated instead of rounded half-up to the fen"),
-    FaultKind("receipt_no_trace", ("scale",), "固件缺陷：小票不打印追溯码",
-              "firmware bug: receipts lack the trace code"),
-    FaultKind("qr_order_no", ("scale",), "固件缺陷：二维码内容为订单号而非追溯码",
-              "firmware bug: the QR code carries the order number instead of the trace code"),
-    FaultKind("ack_torn_write", ("reader",), "固件缺陷：写卡中卡片离开仍应答成功",
-              "firmware bug: a write torn by the card leaving is answered as success"),
-    FaultKind("skip_auth", ("reader",), "固件缺陷：任意密钥都通过扇区认证",
-              "firmware bug: any key passes sector authentication"),
-    FaultKind("lost_writes", ("reader",), "固件缺陷：写块应答成功但数据未写入卡片",
-              "firmware bug: block writes are acknowledged but never reach the card"),
-    FaultKind("half_card", ("reader",), "固件缺陷：只能访问前8个扇区", "firmware bug: only sectors 0-7 can be accessed"),
-    FaultKind("drops_unacked", ("handheld",), "固件缺陷：上传失败时仍删除本地登记",
-              "firmware bug: local entries are deleted even when the upload failed"),
-    FaultKind("http_timeout", ("handheld",), "上传无应答（超时）", "uploads get no answer (timeout)"),
-    FaultKind("duplicate_upload", ("handheld",), "每个报文重复上传两次", "every envelope is uploaded twice"),
-]}
+FAULTS: dict[str, FaultKind] = {
+    f.name: f
+    for f in [
+        FaultKind(
+            "paper_out",
+            ("scale",),
+            "打印机缺纸：拒绝销售（PAPER_OUT），状态报告缺纸",
+            "printer out of paper: sales refused (PAPER_OUT), status reports it",
+        ),
+        FaultKind(
+            "paper_low",
+            ("scale",),
+            "纸将尽：状态报告纸将尽，可打印N张后缺纸",
+            "paper low: status says low; runs out after N receipts",
+            "int",
+            3,
+            "receipts",
+        ),
+        FaultKind(
+            "ink_out",
+            ("scale",),
+            "打印头/墨故障：小票为空白，状态报告打印故障",
+            "print head / ink fault: receipts come out blank, status reports it",
+        ),
+        FaultKind(
+            "memory_full",
+            ("scale",),
+            "存储已满：容量设为N条，存满后拒绝销售",
+            "memory full: capacity set to N records, sales refused when full",
+            "int",
+            0,
+            "records",
+        ),
+        FaultKind(
+            "power_loss",
+            ("scale",),
+            "第N笔销售进行中断电：未提交的丢失，已提交的保留",
+            "power cut during the Nth sale: the uncommitted sale is lost, committed ones kept",
+            "int",
+            1,
+            "sale",
+        ),
+        FaultKind("clock_drift", ("scale", "reader"), "时钟漂移（ppm）", "clock drift (ppm)", "float", 500.0, "ppm"),
+        FaultKind(
+            "dup_seq",
+            ("scale",),
+            "固件缺陷：追溯码流水号重复使用（每两笔共用一个）",
+            "firmware bug: trace sequence numbers reused (every two sales share one)",
+        ),
+        FaultKind(
+            "bad_crc",
+            ("scale", "reader"),
+            "固件缺陷：每N帧应答的CRC错误",
+            "firmware bug: every Nth response frame has a bad CRC",
+            "int",
+            5,
+            "frames",
+        ),
+        FaultKind(
+            "missing_fields",
+            ("scale", "handheld"),
+            "固件缺陷：记录缺少批次追溯码和商品编码",
+            "firmware bug: records lack the batch trace code and commodity code",
+        ),
+        FaultKind("tamper", ("scale",), "防拆开关触发", "tamper switch tripped"),
+        FaultKind("battery_low", ("scale",), "电池电量低", "battery low"),
+        FaultKind(
+            "mute",
+            ("scale", "reader"),
+            "设备不应答（主机应报告超时）",
+            "device never answers (host must report a timeout)",
+        ),
+        FaultKind(
+            "no_events",
+            ("scale", "reader"),
+            "设备不主动上送事件（只能轮询读取）",
+            "device pushes no events (records only by polling)",
+        ),
+        FaultKind(
+            "card_pulled",
+            ("reader",),
+            "写卡时在第N字节处拿走卡片（撕裂写）",
+            "card pulled during a block write after N bytes (torn write)",
+            "int",
+            8,
+            "bytes",
+        ),
+        FaultKind(
+            "wrong_key",
+            ("reader",),
+            "卡片密钥不是本配置的密钥（认证失败）",
+            "the card's keys are not the profile's (authentication fails)",
+        ),
+        FaultKind(
+            "corrupt_block", ("reader",), "卡片第N块数据损坏", "block N of the card is corrupt", "int", 4, "block"
+        ),
+        FaultKind(
+            "cloned_uid",
+            ("reader",),
+            "读卡器上是一张克隆卡（同UID，复制的旧数据）",
+            "the card in the field is a clone (same UID, copied old data)",
+        ),
+        # Firmware bugs the conformance suites must catch (the broken variants of conformance/variants.toml).
+        FaultKind(
+            "no_limit",
+            ("scale",),
+            "固件缺陷：不执行限量控制（可超售批次数量）",
+            "firmware bug: no quantity limit (a batch can be oversold)",
+        ),
+        FaultKind(
+            "ignore_stop",
+            ("scale",),
+            "固件缺陷：忽略中止交易指令（已中止批次仍可销售）",
+            "firmware bug: stop-trade ignored (a stopped batch still sells)",
+        ),
+        FaultKind(
+            "overwrite_full",
+            ("scale",),
+            "固件缺陷：存储满时覆盖最早的未确认记录",
+            "firmware bug: when full, the oldest unacknowledged record is overwritten",
+        ),
+        FaultKind(
+            "free_on_read",
+            ("scale",),
+            "固件缺陷：记录一经读出即释放（不等确认）",
+            "firmware bug: records are freed as soon as they are read (no acknowledgement awaited)",
+        ),
+        FaultKind(
+            "lose_on_power_cut",
+            ("scale",),
+            "固件缺陷：断电时丢失最后一笔已成交记录（写缓存未落盘）",
+            "firmware bug: a power cut loses the last committed sale (write cache not flushed)",
+        ),
+        FaultKind(
+            "seq_reset_on_power_cut",
+            ("scale",),
+            "固件缺陷：断电重启后追溯流水号回退一位（重复签发）",
+            "firmware bug: after a power cut the trace sequence goes back by one (a code is issued twice)",
+        ),
+        FaultKind(
+            "binding_volatile",
+            ("scale",),
+            "固件缺陷：摊位绑定只存于内存，重启后丢失",
+            "firmware bug: the stall binding is kept in RAM only and lost at a restart",
+        ),
+        FaultKind(
+            "accepts_bad_codes",
+            ("scale",),
+            "固件缺陷：下发批次不校验编码",
+            "firmware bug: loaded batches' codes are not validated",
+        ),
+        FaultKind(
+            "sells_unstable",
+            ("scale",),
+            "固件缺陷：重量未稳定即可成交",
+            "firmware bug: sales complete on an unstable reading",
+        ),
+        FaultKind(
+            "no_overload", ("scale",), "固件缺陷：超载时仍可成交", "firmware bug: sales complete while overloaded"
+        ),
+        FaultKind(
+            "one_batch",
+            ("scale",),
+            "固件缺陷：实际只能持有1个批次（识别命令仍声明更多）",
+            "firmware bug: holds one batch only (while IDENTIFY declares more)",
+        ),
+        FaultKind(
+            "caps_misreported",
+            ("scale",),
+            "固件缺陷：识别命令报告的最大秤量与实际不符（30 kg）",
+            "firmware bug: IDENTIFY reports a capacity the scale does not have (30 kg)",
+        ),
+        FaultKind(
+            "hides_paper_out",
+            ("scale",),
+            "固件缺陷：缺纸时状态仍报告纸正常",
+            "firmware bug: status says paper ok while the paper is out",
+        ),
+        FaultKind(
+            "amount_truncated",
+            ("scale",),
+            "固件缺陷：金额截尾而非四舍五入到分",
+            "firmware bug: amounts truncated instead of rounded half-up to the fen",
+        ),
+        FaultKind(
+            "receipt_no_trace", ("scale",), "固件缺陷：小票不打印追溯码", "firmware bug: receipts lack the trace code"
+        ),
+        FaultKind(
+            "qr_order_no",
+            ("scale",),
+            "固件缺陷：二维码内容为订单号而非追溯码",
+            "firmware bug: the QR code carries the order number instead of the trace code",
+        ),
+        FaultKind(
+            "ack_torn_write",
+            ("reader",),
+            "固件缺陷：写卡中卡片离开仍应答成功",
+            "firmware bug: a write torn by the card leaving is answered as success",
+        ),
+        FaultKind(
+            "skip_auth",
+            ("reader",),
+            "固件缺陷：任意密钥都通过扇区认证",
+            "firmware bug: any key passes sector authentication",
+        ),
+        FaultKind(
+            "lost_writes",
+            ("reader",),
+            "固件缺陷：写块应答成功但数据未写入卡片",
+            "firmware bug: block writes are acknowledged but never reach the card",
+        ),
+        FaultKind(
+            "half_card", ("reader",), "固件缺陷：只能访问前8个扇区", "firmware bug: only sectors 0-7 can be accessed"
+        ),
+        FaultKind(
+            "drops_unacked",
+            ("handheld",),
+            "固件缺陷：上传失败时仍删除本地登记",
+            "firmware bug: local entries are deleted even when the upload failed",
+        ),
+        FaultKind("http_timeout", ("handheld",), "上传无应答（超时）", "uploads get no answer (timeout)"),
+        FaultKind("duplicate_upload", ("handheld",), "每个报文重复上传两次", "every envelope is uploaded twice"),
+    ]
+}
 
 
 class FaultSet:
@@ -121,11 +272,15 @@ class FaultSet:
         name = name.strip()
         kind = FAULTS.get(name)
         if kind is None:
-            raise FaultError(f"未知故障「{name}」；可用：{', '.join(sorted(FAULTS))}",
-                             f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
+            raise FaultError(
+                f"未知故障「{name}」；可用：{', '.join(sorted(FAULTS))}",
+                f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}",
+            )
         if device is not None and device not in kind.devices:
-            raise FaultError(f"故障「{name}」不适用于{device}（适用：{'、'.join(kind.devices)}）",
-                             f"fault {name!r} does not apply to a {device} (applies to {', '.join(kind.devices)})")
+            raise FaultError(
+                f"故障「{name}」不适用于{device}（适用：{'、'.join(kind.devices)}）",
+                f"fault {name!r} does not apply to a {device} (applies to {', '.join(kind.devices)})",
+            )
         if raw and kind.param is None:
             raise FaultError(f"故障「{name}」不带参数", f"fault {name!r} takes no value")
         value = kind.default
@@ -133,8 +288,10 @@ class FaultSet:
             try:
                 value = int(raw) if kind.param == "int" else float(raw)
             except ValueError:
-                raise FaultError(f"故障「{name}」的参数应为{'整数' if kind.param == 'int' else '数字'}：{raw!r}",
-                                 f"fault {name!r} needs a{'n integer' if kind.param == 'int' else ' number'}: {raw!r}")
+                raise FaultError(
+                    f"故障「{name}」的参数应为{'整数' if kind.param == 'int' else '数字'}：{raw!r}",
+                    f"fault {name!r} needs a{'n integer' if kind.param == 'int' else ' number'}: {raw!r}",
+                )
             if kind.param == "int" and value < 0:
                 raise FaultError(f"故障「{name}」的参数不能为负", f"fault {name!r} value must not be negative")
         self._on[name] = value

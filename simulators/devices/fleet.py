@@ -13,6 +13,7 @@ polls.
 committed by a scale is uploaded exactly once by its host (unless the run
 ended before the next poll: ``pending`` counts those).
 """
+
 from __future__ import annotations
 
 import random
@@ -48,8 +49,17 @@ class FleetStats:
     uploaded_codes: set = field(default_factory=set, repr=False)
 
 
-def run_fleet(n: int = 1000, hours: float = 1.0, *, seed: int = 0, sales_per_hour: float = 40.0,
-              poll_s: float = 60.0, baud: int = 9600, profile=None, env: simpy.Environment | None = None) -> FleetStats:
+def run_fleet(
+    n: int = 1000,
+    hours: float = 1.0,
+    *,
+    seed: int = 0,
+    sales_per_hour: float = 40.0,
+    poll_s: float = 60.0,
+    baud: int = 9600,
+    profile=None,
+    env: simpy.Environment | None = None,
+) -> FleetStats:
     """Simulate ``n`` scales for ``hours`` of virtual time; returns :class:`FleetStats`."""
     from simulators.serial import LineSettings, SimClock, open_line
 
@@ -66,29 +76,47 @@ def run_fleet(n: int = 1000, hours: float = 1.0, *, seed: int = 0, sales_per_hou
             lines.append(line)
             node = codes.node_code("650102", 1 + i // 9000)
             op = codes.operator_code(node, 1 + i % 9000)
-            scale = ScaleModel(MemoryScaleStore(), profile=prof, seed=rng.randrange(2 ** 32), time_source=lambda: env.now,
-                               faults=FaultSet(["no_events"]), paper_receipts=10 ** 6)
+            scale = ScaleModel(
+                MemoryScaleStore(),
+                profile=prof,
+                seed=rng.randrange(2**32),
+                time_source=lambda: env.now,
+                faults=FaultSet(["no_events"]),
+                paper_receipts=10**6,
+            )
             scale.bind_stall(node, op, f"S{i}")
             batch = codes.trace_code(codes.operator_code("650102999", 1 + i % 9000), 1 + i)
             scale.load_batch(batch, "21111002", "", 10_000_000, 2800)
             runner = SimRunner(env, DeviceEndpoint(proto, scale), line.device)
-            env.process(_shopper(env, scale, runner, batch, random.Random(rng.randrange(2 ** 32)),
-                                 sales_per_hour / 3600.0, stats))
-            env.process(_host(env, line.host, HostSession(proto, seq_start=i % 255), poll_s,
-                              random.Random(rng.randrange(2 ** 32)), stats))
+            env.process(
+                _shopper(env, scale, runner, batch, random.Random(rng.randrange(2**32)), sales_per_hour / 3600.0, stats)
+            )
+            env.process(
+                _host(
+                    env,
+                    line.host,
+                    HostSession(proto, seq_start=i % 255),
+                    poll_s,
+                    random.Random(rng.randrange(2**32)),
+                    stats,
+                )
+            )
         env.run(until=hours * 3600.0)
         stats.sim_seconds = hours * 3600.0
         stats.pending = stats.sales - stats.uploaded
-        stats.bytes_on_wire = sum(sum(v for k, v in d.items() if k.startswith("bytes_delivered"))
-                                  for ln in lines for d in ln.stats.values() if isinstance(d, dict))
+        stats.bytes_on_wire = sum(
+            sum(v for k, v in d.items() if k.startswith("bytes_delivered"))
+            for ln in lines
+            for d in ln.stats.values()
+            if isinstance(d, dict)
+        )
     finally:
         for ln in lines:
             ln.close()
     return stats
 
 
-def _shopper(env, scale: ScaleModel, runner: SimRunner, batch: str, rng: random.Random, rate: float,
-             stats: FleetStats):
+def _shopper(env, scale: ScaleModel, runner: SimRunner, batch: str, rng: random.Random, rate: float, stats: FleetStats):
     settle = scale.metro.settle_s
     while True:
         yield env.timeout(rng.expovariate(rate))
@@ -104,7 +132,7 @@ def _shopper(env, scale: ScaleModel, runner: SimRunner, batch: str, rng: random.
 
 
 def _host(env, end, session: HostSession, poll_s: float, rng: random.Random, stats: FleetStats):
-    yield env.timeout(rng.uniform(0, poll_s))          # hosts do not all poll in the same instant
+    yield env.timeout(rng.uniform(0, poll_s))  # hosts do not all poll in the same instant
     idx = 1
     while True:
         try:

@@ -19,6 +19,7 @@ An entry the catalogue rejects is refused at the keyboard (:class:`EntryError`
 with findings), except under the ``missing_fields`` fault (a firmware bug that
 drops a required field after the check, so the server must reject it).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -47,13 +48,13 @@ class EntryError(RoucaiError, ValueError):
 class UploadOutcome:
     record_type: str
     count: int
-    status: str                     # accepted | partial | rejected | refused | timeout | error
+    status: str  # accepted | partial | rejected | refused | timeout | error
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
     http_status: int | None = None
     detail: str = ""
-    reasons: list[tuple[int, str, str]] = field(default_factory=list)   # (position, reason code, message)
+    reasons: list[tuple[int, str, str]] = field(default_factory=list)  # (position, reason code, message)
 
 
 class HandheldTerminal:
@@ -61,9 +62,22 @@ class HandheldTerminal:
     :param url: where envelopes are POSTed.  :param key: the node's secret for the VerifyCode.
     :param node_kind: ``"slaughterhouse"`` or ``"wholesale"``.  :param now: clock (datetime factory)."""
 
-    def __init__(self, node_code: str, node_name: str, url: str, key: str, *, node_kind: str = "wholesale",
-                 profile=None, faults: FaultSet | None = None, seed: int = 0, timeout_s: float = 5.0,
-                 fmt: str = "xml", now: Callable[[], _dt.datetime] | None = None, batch_seq_start: int = 1):
+    def __init__(
+        self,
+        node_code: str,
+        node_name: str,
+        url: str,
+        key: str,
+        *,
+        node_kind: str = "wholesale",
+        profile=None,
+        faults: FaultSet | None = None,
+        seed: int = 0,
+        timeout_s: float = 5.0,
+        fmt: str = "xml",
+        now: Callable[[], _dt.datetime] | None = None,
+        batch_seq_start: int = 1,
+    ):
         if node_kind not in ("slaughterhouse", "wholesale"):
             raise ValueError("node_kind must be 'slaughterhouse' or 'wholesale'")
         self.p = profile or load_profile()
@@ -97,19 +111,37 @@ class HandheldTerminal:
     def _day(self, day: _dt.date | None) -> str:
         return (day or self.now().date()).strftime("%Y%m%d")
 
-    def register_animal_intake(self, seller_id: str, seller_name: str, quarantine_id: str, head_count: int, *,
-                               dead: int = 0, passed: bool = True, plate: str | None = None,
-                               origin_region: str | None = None, farm_name: str | None = None,
-                               price_yuan_per_kg: Decimal | str | None = None,
-                               ear_tags: tuple[str, str] | None = None,
-                               day: _dt.date | None = None) -> dict:
+    def register_animal_intake(
+        self,
+        seller_id: str,
+        seller_name: str,
+        quarantine_id: str,
+        head_count: int,
+        *,
+        dead: int = 0,
+        passed: bool = True,
+        plate: str | None = None,
+        origin_region: str | None = None,
+        farm_name: str | None = None,
+        price_yuan_per_kg: Decimal | str | None = None,
+        ear_tags: tuple[str, str] | None = None,
+        day: _dt.date | None = None,
+    ) -> dict:
         """Slaughterhouse: pigs arrive with a 产地检疫证明 (``quarantine_id``) and their ear tags (``ear_tags``:
         first and last of the lot's consecutive 畜禽标识 numbers). Returns the queued record."""
         if self.node_kind != "slaughterhouse":
             raise ValueError("animal intake is registered at a slaughterhouse")
-        rec = {"butcher_fac_id": self.node_code, "butcher_fac_name": self.node_name, "in_date": self._day(day),
-               "seller_id": seller_id, "seller_name": seller_name, "quarantine_id": quarantine_id,
-               "quarantine_num": str(head_count), "dead_num": str(dead), "check_result": "1" if passed else "0"}
+        rec = {
+            "butcher_fac_id": self.node_code,
+            "butcher_fac_name": self.node_name,
+            "in_date": self._day(day),
+            "seller_id": seller_id,
+            "seller_name": seller_name,
+            "quarantine_id": quarantine_id,
+            "quarantine_num": str(head_count),
+            "dead_num": str(dead),
+            "check_result": "1" if passed else "0",
+        }
         if price_yuan_per_kg is not None:
             rec["price"] = str(Decimal(str(price_yuan_per_kg)).quantize(Decimal("0.01")))
         if plate:
@@ -130,14 +162,25 @@ class HandheldTerminal:
         self._batch_seq += 1
         return self.p.codes.trace_code(self.p.codes.operator_code(self.node_code, 0), self._batch_seq)
 
-    def register_market_entry(self, wholesaler_id: str, wholesaler_name: str, goods: list[tuple],
-                              *, quarantine_animal_products_id: str | None = None,
-                              inspection_meat_id: str | None = None, prov_id: str | None = None,
-                              quarantine_vege_id: str | None = None, plate: str | None = None,
-                              origin_region: str | None = None, base_name: str | None = None,
-                              base_id: str | None = None,
-                              supplier: tuple[str, str] | None = None, upstream_tran_id: str | None = None,
-                              batch_id: str | None = None, day: _dt.date | None = None) -> tuple[dict, list[dict]]:
+    def register_market_entry(
+        self,
+        wholesaler_id: str,
+        wholesaler_name: str,
+        goods: list[tuple],
+        *,
+        quarantine_animal_products_id: str | None = None,
+        inspection_meat_id: str | None = None,
+        prov_id: str | None = None,
+        quarantine_vege_id: str | None = None,
+        plate: str | None = None,
+        origin_region: str | None = None,
+        base_name: str | None = None,
+        base_id: str | None = None,
+        supplier: tuple[str, str] | None = None,
+        upstream_tran_id: str | None = None,
+        batch_id: str | None = None,
+        day: _dt.date | None = None,
+    ) -> tuple[dict, list[dict]]:
         """Wholesale 入场登记 of one batch (批次 = the same wholesaler + the same certificate). Returns (base, details).
 
         ``goods``: lines ``(commodity code, weight kg)``, or ``(code, kg, upstream trace code)`` when the
@@ -151,14 +194,30 @@ class HandheldTerminal:
         if self.node_kind != "wholesale":
             raise ValueError("market entry is registered at a wholesale market")
         if not goods:
-            raise EntryError([Finding("TRAN-REC-02", "goods", "入场登记至少需要一种商品", "an entry needs at least one good")])
+            raise EntryError(
+                [Finding("TRAN-REC-02", "goods", "入场登记至少需要一种商品", "an entry needs at least one good")]
+            )
         upstream = [g[2] if len(g) > 2 else None for g in goods]
         batch = upstream[0] or batch_id or self.next_batch_id()
-        certs = {k: v for k, v in (("quarantine_animal_products_id", quarantine_animal_products_id),
-                                   ("inspection_meat_id", inspection_meat_id), ("prov_id", prov_id),
-                                   ("quarantine_vege_id", quarantine_vege_id)) if v}
-        base = {"market_id": self.node_code, "market_name": self.node_name, "in_date": self._day(day),
-                "wholesaler_id": wholesaler_id, "wholesaler_name": wholesaler_name, "batch_id": batch, **certs}
+        certs = {
+            k: v
+            for k, v in (
+                ("quarantine_animal_products_id", quarantine_animal_products_id),
+                ("inspection_meat_id", inspection_meat_id),
+                ("prov_id", prov_id),
+                ("quarantine_vege_id", quarantine_vege_id),
+            )
+            if v
+        }
+        base = {
+            "market_id": self.node_code,
+            "market_name": self.node_name,
+            "in_date": self._day(day),
+            "wholesaler_id": wholesaler_id,
+            "wholesaler_name": wholesaler_name,
+            "batch_id": batch,
+            **certs,
+        }
         if upstream_tran_id or upstream[0]:
             base["tran_id"] = upstream_tran_id or upstream[0]
         if plate:
@@ -166,9 +225,13 @@ class HandheldTerminal:
         details = []
         for line, up in zip(goods, upstream):
             code, kg = line[0], line[1]
-            d = {"batch_id": up or batch, "goods_code": code,
-                 "goods_name": self.p.commodities[code].name_zh if code in self.p.commodities else "",
-                 "weight": str(Decimal(str(kg)).quantize(Decimal("0.001"))), **certs}
+            d = {
+                "batch_id": up or batch,
+                "goods_code": code,
+                "goods_name": self.p.commodities[code].name_zh if code in self.p.commodities else "",
+                "weight": str(Decimal(str(kg)).quantize(Decimal("0.001"))),
+                **certs,
+            }
             if up:
                 d["tran_id"] = up
             if origin_region:
@@ -200,7 +263,7 @@ class HandheldTerminal:
             keep: list[tuple[str, dict]] = []
             for t, recs in groups.items():
                 for i in range(0, len(recs), max_per_envelope):
-                    chunk = recs[i:i + max_per_envelope]
+                    chunk = recs[i : i + max_per_envelope]
                     o, left = self._post(client, t, chunk)
                     outcomes.append(o)
                     keep += [(t, r) for r in left]
@@ -226,11 +289,17 @@ class HandheldTerminal:
             return UploadOutcome(t, len(recs), "error", detail=f"{type(exc).__name__}: {exc}"), recs
         parsed, findings = env.parse_response(resp.content)
         if parsed is None:
-            return UploadOutcome(t, len(recs), "error", http_status=resp.status_code,
-                                 detail="; ".join(f.en for f in findings) or f"HTTP {resp.status_code}"), recs
+            return UploadOutcome(
+                t,
+                len(recs),
+                "error",
+                http_status=resp.status_code,
+                detail="; ".join(f.en for f in findings) or f"HTTP {resp.status_code}",
+            ), recs
         if parsed.code != "0000":
-            return UploadOutcome(t, len(recs), "refused", http_status=resp.status_code,
-                                 detail=f"{parsed.code} {parsed.message}"), recs
+            return UploadOutcome(
+                t, len(recs), "refused", http_status=resp.status_code, detail=f"{parsed.code} {parsed.message}"
+            ), recs
         by_pos = {v.seq: v for v in parsed.results}
         left, out = [], UploadOutcome(t, len(recs), "accepted", http_status=resp.status_code)
         for pos, r in enumerate(recs, 1):

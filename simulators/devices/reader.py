@@ -12,6 +12,7 @@ other keys (AUTH_FAILED).  ``corrupt_block=N`` block N of a presented card has
 flipped bits.  ``cloned_uid`` when a UID comes back, the card presented is a
 copy of that UID's card as first seen (same UID, older data).
 """
+
 from __future__ import annotations
 
 import random
@@ -33,16 +34,23 @@ from .refusal import Refused
 class ReaderModel:
     kind = "reader"
 
-    def __init__(self, *, profile=None, faults: FaultSet | None = None, seed: int = 0,
-                 time_source: Callable[[], float] = time.monotonic, layout: CardLayout | None = None):
+    def __init__(
+        self,
+        *,
+        profile=None,
+        faults: FaultSet | None = None,
+        seed: int = 0,
+        time_source: Callable[[], float] = time.monotonic,
+        layout: CardLayout | None = None,
+    ):
         self.profile = profile or load_profile()
-        data = get_protocol(profile=self.profile).data      # parsed once per profile
+        data = get_protocol(profile=self.profile).data  # parsed once per profile
         self.protocol_name = data["protocol"]["name"]
         self.layout = layout or CardLayout(data)
         self.faults = faults or FaultSet()
         self.rng = random.Random(seed)
         self.clock = DeviceClock(time_source, drift_ppm=float(self.faults.value("clock_drift", 0.0)))
-        self.serial_no = f"RR{random.Random(seed).randrange(10 ** 10):010d}"
+        self.serial_no = f"RR{random.Random(seed).randrange(10**10):010d}"
         self.card: MifareCard | None = None
         self.events: deque[m.Message] = deque()
         self._first_seen: dict[bytes, MifareCard] = {}
@@ -54,8 +62,9 @@ class ReaderModel:
             m.StatusRequest: lambda q: m.StatusResponse(0, 0, 0, 0, 0, False, False, [], 0),
             m.PollRequest: lambda q: self.poll(),
             m.AuthRequest: lambda q: self.auth(q.sector, q.key_type, q.key),
-            m.ReadBlockRequest: lambda q: m.ReadBlockResponse(q.block, self._card_op(lambda c: c.read(q.block),
-                                                                                     q.block)),
+            m.ReadBlockRequest: lambda q: m.ReadBlockResponse(
+                q.block, self._card_op(lambda c: c.read(q.block), q.block)
+            ),
             m.WriteBlockRequest: lambda q: self.write_block(q.block, q.data),
             m.HaltRequest: lambda q: self.halt(),
         }
@@ -73,8 +82,15 @@ class ReaderModel:
 
     def identify(self) -> m.IdentifyResponse:
         caps = {"card_family": "mifare-classic-1k", "sectors": str(self.layout.sectors), "card_reader": "1"}
-        return m.IdentifyResponse("reader", "roucai-sim", "RR-1", "1.0.0", self.serial_no, self.protocol_name,
-                                  [m.Capability(k, v) for k, v in caps.items()])
+        return m.IdentifyResponse(
+            "reader",
+            "roucai-sim",
+            "RR-1",
+            "1.0.0",
+            self.serial_no,
+            self.protocol_name,
+            [m.Capability(k, v) for k, v in caps.items()],
+        )
 
     # -- the field --------------------------------------------------------------------
     def present(self, card: MifareCard) -> MifareCard:
@@ -109,7 +125,7 @@ class ReaderModel:
 
     def auth(self, sector: int, key_type: int, key: bytes) -> None:
         if self.faults.on("skip_auth") and self.card is not None and 0 <= sector < self.card.sectors:
-            self.card.auth_state = (sector, "B" if key_type == 0x61 else "A")   # the bug: any key passes
+            self.card.auth_state = (sector, "B" if key_type == 0x61 else "A")  # the bug: any key passes
             return
         self._card_op(lambda c: c.authenticate(sector, key_type, key), sector * self.layout.bps)
 
@@ -128,7 +144,7 @@ class ReaderModel:
         if self.faults.on("card_pulled"):
             tear = int(self.faults.value("card_pulled"))
             self.faults.clear("card_pulled")
-        if self.faults.on("lost_writes"):               # the bug: checked, acknowledged, never written
+        if self.faults.on("lost_writes"):  # the bug: checked, acknowledged, never written
             self._card_op(lambda c: c._check(block), block)
             return
         try:
@@ -136,7 +152,7 @@ class ReaderModel:
         except Refused as r:
             if r.reason == "CARD_LOST":
                 self.remove()
-                if self.faults.on("ack_torn_write"):    # the bug: the torn write is answered as success
+                if self.faults.on("ack_torn_write"):  # the bug: the torn write is answered as success
                     return
             raise
 

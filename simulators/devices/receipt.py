@@ -15,6 +15,7 @@ labels and shows Chinese values by their English/ASCII alternative (commodity
 English name, codes) -- the text receipt keeps the Chinese.  ``Receipt.png``
 reports which of the two it did (``font_mode``: ``cjk`` or ``latin-fallback``).
 """
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,7 @@ class Receipt:
     order_no: str
     lines: list[ReceiptLine] = field(default_factory=list)
     qr_content: str = ""
-    blank: bool = False          # ink/head fault: the paper comes out empty
+    blank: bool = False  # ink/head fault: the paper comes out empty
 
     @property
     def total_fen(self) -> int:
@@ -60,14 +61,26 @@ class Receipt:
         if self.blank:
             return "\n" * 12
         rule = "-" * width
-        out = [_center(self.market_name, width), _center("追溯小票", width), rule,
-               f"市场名称：{self.market_name}", f"摊位号：{self.stall}", f"商户：{self.vendor_name}",
-               f"交易时间：{self.time:%Y-%m-%d %H:%M:%S}", f"订单编号：{self.order_no}", rule,
-               _cols(["名称", "重量/kg", "单价/元", "金额/元"], width)]
+        out = [
+            _center(self.market_name, width),
+            _center("追溯小票", width),
+            rule,
+            f"市场名称：{self.market_name}",
+            f"摊位号：{self.stall}",
+            f"商户：{self.vendor_name}",
+            f"交易时间：{self.time:%Y-%m-%d %H:%M:%S}",
+            f"订单编号：{self.order_no}",
+            rule,
+            _cols(["名称", "重量/kg", "单价/元", "金额/元"], width),
+        ]
         for ln in self.lines:
             out.append(ln.name + "(计重Kg)")
-            out.append(_cols(["", f"{ln.weight_g / 1000:.3f}", f"{ln.unit_price_fen / 100:.2f}",
-                              f"{ln.amount_fen / 100:.2f}"], width))
+            out.append(
+                _cols(
+                    ["", f"{ln.weight_g / 1000:.3f}", f"{ln.unit_price_fen / 100:.2f}", f"{ln.amount_fen / 100:.2f}"],
+                    width,
+                )
+            )
             out.append(f"追溯码：{ln.trace_code}")
         out += [rule, f"合计: {len(self.lines)}笔 {self.total_fen / 100:.2f}元", "扫码查询追溯信息："]
         if qr_text:
@@ -157,13 +170,22 @@ def render_png(r: Receipt, path: Path, font_path: str | None = None, width_px: i
     elif mode == "cjk":
         rows = r.text(32, qr_text=False).rstrip("\n").split("\n")
     else:
-        rows = [_ascii(r.market_name, "market"), "TRACEABILITY RECEIPT", "-" * 30,
-                f"Stall: {_ascii(r.stall)}", f"Vendor: {_ascii(r.vendor_name, '(vendor)')}",
-                f"Time: {r.time:%Y-%m-%d %H:%M:%S}", f"Order: {_ascii(r.order_no)}", "-" * 30]
+        rows = [
+            _ascii(r.market_name, "market"),
+            "TRACEABILITY RECEIPT",
+            "-" * 30,
+            f"Stall: {_ascii(r.stall)}",
+            f"Vendor: {_ascii(r.vendor_name, '(vendor)')}",
+            f"Time: {r.time:%Y-%m-%d %H:%M:%S}",
+            f"Order: {_ascii(r.order_no)}",
+            "-" * 30,
+        ]
         for ln in r.lines:
-            rows += [_ascii(ln.name, ln.name_en or "goods"),
-                     f"  {ln.weight_g / 1000:.3f}kg x {ln.unit_price_fen / 100:.2f} = {ln.amount_fen / 100:.2f}",
-                     f"  Trace: {ln.trace_code}"]
+            rows += [
+                _ascii(ln.name, ln.name_en or "goods"),
+                f"  {ln.weight_g / 1000:.3f}kg x {ln.unit_price_fen / 100:.2f} = {ln.amount_fen / 100:.2f}",
+                f"  Trace: {ln.trace_code}",
+            ]
         rows += ["-" * 30, f"Total: {len(r.lines)} line(s) {r.total_fen / 100:.2f} CNY", "Scan to trace:"]
     rows = _fit(rows, font, width_px - 12)
     line_h = size + 6
@@ -186,8 +208,7 @@ def render_png(r: Receipt, path: Path, font_path: str | None = None, width_px: i
         img.paste(qr_img, ((width_px - qr_img.width) // 2, y + 8))
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format="PNG")
-    return {"path": str(path), "width": img.width, "height": img.height, "font_mode": mode, "font": fpath,
-            "rows": rows}
+    return {"path": str(path), "width": img.width, "height": img.height, "font_mode": mode, "font": fpath, "rows": rows}
 
 
 def _fit(rows: list[str], font, max_px: int) -> list[str]:

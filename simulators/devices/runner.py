@@ -12,6 +12,7 @@ Virtual time (:class:`SimRunner`): a SimPy process per device on a
 from another SimPy process (a simulated shopper selling), call
 :meth:`SimRunner.kick` so pushed events leave at once.
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,8 +29,15 @@ class ThreadRunner:
     :param tick: optional ``tick(now)`` called under the lock every loop (device activity).
     :param poll_s: read timeout per loop (the latency of pushed events and timeouts)."""
 
-    def __init__(self, endpoint: DeviceEndpoint, port, *, time_source: Callable[[], float] = time.monotonic,
-                 tick: Callable[[float], None] | None = None, poll_s: float = 0.005):
+    def __init__(
+        self,
+        endpoint: DeviceEndpoint,
+        port,
+        *,
+        time_source: Callable[[], float] = time.monotonic,
+        tick: Callable[[float], None] | None = None,
+        poll_s: float = 0.005,
+    ):
         self.endpoint = endpoint
         self.port = port
         self.time_source = time_source
@@ -121,14 +129,14 @@ class SimRunner:
         if data and end.is_open:
             data += end.read(end.in_waiting)
         out = ep.receive(data, now) if data else ep.poll(now)
-        if ep.decoder.pending:                     # the rest of a frame: one wake-up, not one per byte
+        if ep.decoder.pending:  # the rest of a frame: one wake-up, not one per byte
             self._read(ep.decoder.wanted, ep.timing.inter_byte_timeout_s)
         else:
             self._read(1)
         self._respond(out)
 
     def _on_timer(self, evt) -> None:
-        if evt.value == self._timer_at:             # the current timer (not one a nearer deadline replaced)
+        if evt.value == self._timer_at:  # the current timer (not one a nearer deadline replaced)
             self._timer_at = None
         if self.end.is_open:
             self._respond(self.endpoint.poll(self.env.now))

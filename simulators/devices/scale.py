@@ -25,6 +25,7 @@ devices.md §1.2 c) + the 4-digit storage index, so two sales in one second diff
 A sale with ``request_id`` is idempotent: the same id returns the committed
 sale instead of selling twice (what a host needs after a power cut).
 """
+
 from __future__ import annotations
 
 import random
@@ -71,13 +72,26 @@ class ScaleModel:
 
     kind = "scale"
 
-    def __init__(self, store: ScaleStore | MemoryScaleStore | str | Path | None = None, *, profile=None, model: str = "counter",
-                 seed: int = 0, time_source: Callable[[], float] = time.monotonic,
-                 clock: DeviceClock | None = None, faults: FaultSet | None = None, capacity: int | None = None,
-                 max_batches: int | None = None, trace_seq_start: int = 1, paper_receipts: int = 500,
-                 card_reader: bool = True, identity: Identity | None = None, keep_receipts: int = 20):
+    def __init__(
+        self,
+        store: ScaleStore | MemoryScaleStore | str | Path | None = None,
+        *,
+        profile=None,
+        model: str = "counter",
+        seed: int = 0,
+        time_source: Callable[[], float] = time.monotonic,
+        clock: DeviceClock | None = None,
+        faults: FaultSet | None = None,
+        capacity: int | None = None,
+        max_batches: int | None = None,
+        trace_seq_start: int = 1,
+        paper_receipts: int = 500,
+        card_reader: bool = True,
+        identity: Identity | None = None,
+        keep_receipts: int = 20,
+    ):
         self.profile = profile or load_profile()
-        data = get_protocol(profile=self.profile).data      # parsed once per profile
+        data = get_protocol(profile=self.profile).data  # parsed once per profile
         self.protocol_name = data["protocol"]["name"]
         self.receipt_cfg = data["receipt"]
         defaults = data["scale"]["defaults"]
@@ -87,8 +101,10 @@ class ScaleModel:
         self.faults = faults or FaultSet()
         self.clock = clock or DeviceClock(time_source, drift_ppm=float(self.faults.value("clock_drift", 0.0)))
         self.weigh = WeighingUnit(self.metro, self.rng, time_source)
-        self.identity = identity or Identity(model="RS-15" if model == "counter" else "RS-150",
-                                             serial_no=f"RS{random.Random(seed).randrange(10 ** 10):010d}")
+        self.identity = identity or Identity(
+            model="RS-15" if model == "counter" else "RS-150",
+            serial_no=f"RS{random.Random(seed).randrange(10**10):010d}",
+        )
         self.store = store if isinstance(store, (ScaleStore, MemoryScaleStore)) else ScaleStore(store)
         self.capacity = int(capacity if capacity is not None else defaults["storage_records"])
         if self.faults.on("memory_full"):
@@ -96,8 +112,11 @@ class ScaleModel:
             self.capacity = n if n > 0 else self.store.unacked_count()
         self.max_batches = int(max_batches if max_batches is not None else defaults["max_batches"])
         self.trace_seq_start = int(trace_seq_start)
-        self.paper = 0 if self.faults.on("paper_out") else (
-            int(self.faults.value("paper_low")) if self.faults.on("paper_low") else int(paper_receipts))
+        self.paper = (
+            0
+            if self.faults.on("paper_out")
+            else (int(self.faults.value("paper_low")) if self.faults.on("paper_low") else int(paper_receipts))
+        )
         self.card_reader = card_reader
         self.powered = True
         self.events: deque[m.Message] = deque()
@@ -107,10 +126,12 @@ class ScaleModel:
             m.IdentifyRequest: lambda q: self.identify(),
             m.GetClockRequest: lambda q: m.GetClockResponse(self.clock.now().replace(microsecond=0)),
             m.SetClockRequest: lambda q: self.set_clock(q.time),
-            m.BindStallRequest: lambda q: self.bind_stall(q.node_code, q.operator_code, q.stall, q.market_name,
-                                                          q.vendor_name),
-            m.LoadBatchRequest: lambda q: self.load_batch(q.batch_trace, q.commodity, q.commodity_name, q.limit_g,
-                                                          q.unit_price_fen),
+            m.BindStallRequest: lambda q: self.bind_stall(
+                q.node_code, q.operator_code, q.stall, q.market_name, q.vendor_name
+            ),
+            m.LoadBatchRequest: lambda q: self.load_batch(
+                q.batch_trace, q.commodity, q.commodity_name, q.limit_g, q.unit_price_fen
+            ),
             m.StopTradeRequest: lambda q: self.stop_trade(q.batch_trace, q.reason),
             m.StatusRequest: lambda q: self.status(),
             m.ReadRecordsRequest: lambda q: self.read_records(q.from_index, q.max_count),
@@ -138,15 +159,32 @@ class ScaleModel:
     # -- identity, clock ----------------------------------------------------------------
     def capabilities(self) -> dict[str, str]:
         mt = self.metro
-        return {"max_g": "30000" if self.faults.on("caps_misreported") else str(mt.max_g), "min_g": str(mt.min_g), "e1_g": str(mt.e1_g), "e2_g": str(mt.e2_g),
-                "switch_g": str(mt.switch_g), "accuracy_class": "III", "max_batches": str(self.max_batches),
-                "storage_records": str(self.capacity), "storage_full_policy": "refuse-sales",
-                "printer": "1", "card_reader": "1" if self.card_reader else "0", "qr": "1"}
+        return {
+            "max_g": "30000" if self.faults.on("caps_misreported") else str(mt.max_g),
+            "min_g": str(mt.min_g),
+            "e1_g": str(mt.e1_g),
+            "e2_g": str(mt.e2_g),
+            "switch_g": str(mt.switch_g),
+            "accuracy_class": "III",
+            "max_batches": str(self.max_batches),
+            "storage_records": str(self.capacity),
+            "storage_full_policy": "refuse-sales",
+            "printer": "1",
+            "card_reader": "1" if self.card_reader else "0",
+            "qr": "1",
+        }
 
     def identify(self) -> m.IdentifyResponse:
         i = self.identity
-        return m.IdentifyResponse("scale", i.vendor, i.model, i.firmware, i.serial_no, self.protocol_name,
-                                  [m.Capability(k, v) for k, v in self.capabilities().items()])
+        return m.IdentifyResponse(
+            "scale",
+            i.vendor,
+            i.model,
+            i.firmware,
+            i.serial_no,
+            self.protocol_name,
+            [m.Capability(k, v) for k, v in self.capabilities().items()],
+        )
 
     def set_clock(self, value: datetime) -> None:
         if not 2000 <= value.year <= 2099:
@@ -154,20 +192,33 @@ class ScaleModel:
         self.clock.set(value)
 
     # -- stall and batches ----------------------------------------------------------------
-    def bind_stall(self, node_code: str, operator_code: str, stall: str, market_name: str = "",
-                   vendor_name: str = "") -> None:
+    def bind_stall(
+        self, node_code: str, operator_code: str, stall: str, market_name: str = "", vendor_name: str = ""
+    ) -> None:
         codes = self.profile.codes
-        if not codes.is_valid(node_code, "node") or not codes.is_valid(operator_code, "operator") \
-                or not operator_code.startswith(node_code):
+        if (
+            not codes.is_valid(node_code, "node")
+            or not codes.is_valid(operator_code, "operator")
+            or not operator_code.startswith(node_code)
+        ):
             raise Refused("BAD_CODE", f"{node_code}/{operator_code}")
-        self.store.bind_stall({"node_code": node_code, "operator_code": operator_code, "stall": stall,
-                               "market_name": market_name, "vendor_name": vendor_name})
+        self.store.bind_stall(
+            {
+                "node_code": node_code,
+                "operator_code": operator_code,
+                "stall": stall,
+                "market_name": market_name,
+                "vendor_name": vendor_name,
+            }
+        )
 
-    def load_batch(self, batch_trace: str, commodity: str, commodity_name: str, limit_g: int,
-                   unit_price_fen: int) -> None:
+    def load_batch(
+        self, batch_trace: str, commodity: str, commodity_name: str, limit_g: int, unit_price_fen: int
+    ) -> None:
         codes = self.profile.codes
-        if not self.faults.on("accepts_bad_codes") and (not codes.is_valid(batch_trace, "trace")
-                                                         or not codes.is_valid(commodity, "commodity")):
+        if not self.faults.on("accepts_bad_codes") and (
+            not codes.is_valid(batch_trace, "trace") or not codes.is_valid(commodity, "commodity")
+        ):
             raise Refused("BAD_CODE", f"{batch_trace}/{commodity}")
         if limit_g <= 0 or unit_price_fen <= 0:
             raise Refused("BAD_PAYLOAD", "limit and price must be positive")
@@ -176,8 +227,15 @@ class ScaleModel:
             raise Refused("BATCH_TABLE_FULL")
         if not commodity_name and commodity in self.profile.commodities:
             commodity_name = self.profile.commodities[commodity].name_zh
-        self.store.load_batch({"batch_trace": batch_trace, "commodity": commodity, "commodity_name": commodity_name,
-                               "limit_g": limit_g, "unit_price_fen": unit_price_fen})
+        self.store.load_batch(
+            {
+                "batch_trace": batch_trace,
+                "commodity": commodity,
+                "commodity_name": commodity_name,
+                "limit_g": limit_g,
+                "unit_price_fen": unit_price_fen,
+            }
+        )
 
     def stop_trade(self, batch_trace: str, reason: str = "") -> None:
         if not self.store.stop_batch(batch_trace, reason):
@@ -202,11 +260,23 @@ class ScaleModel:
         if self.faults.on("hides_paper_out"):
             paper = 0
         power = 2 if self.faults.on("battery_low") else 0
-        batches = [m.BatchEntry(b["batch_trace"], b["commodity"], b["limit_g"], b["sold_g"], b["unit_price_fen"],
-                                bool(b["stopped"])) for b in self.store.batches()]
-        return m.StatusResponse(paper, 1 if self.faults.on("ink_out") else 0, used, max(0, self.capacity - used),
-                                power, self.faults.on("tamper"), self.store.stall() is not None, batches,
-                                self.store.next_index)
+        batches = [
+            m.BatchEntry(
+                b["batch_trace"], b["commodity"], b["limit_g"], b["sold_g"], b["unit_price_fen"], bool(b["stopped"])
+            )
+            for b in self.store.batches()
+        ]
+        return m.StatusResponse(
+            paper,
+            1 if self.faults.on("ink_out") else 0,
+            used,
+            max(0, self.capacity - used),
+            power,
+            self.faults.on("tamper"),
+            self.store.stall() is not None,
+            batches,
+            self.store.next_index,
+        )
 
     # -- selling ------------------------------------------------------------------------
     def sell(self, batch_trace: str, weight_g: int | None = None, request_id: int | None = None) -> m.SaleRecord:
@@ -233,7 +303,7 @@ class ScaleModel:
         if self.store.unacked_count() >= self.capacity:
             if not self.faults.on("overwrite_full"):
                 raise Refused("MEMORY_FULL", f"{self.capacity} records")
-            self.store.acknowledge(self.store.read_from(0, 1)[0]["idx"])     # the bug: drops the oldest
+            self.store.acknowledge(self.store.read_from(0, 1)[0]["idx"])  # the bug: drops the oldest
         if weight_g is not None:
             self.weigh.place(weight_g + self.weigh.tare_g, settled=True)
         r = self.weigh.read()
@@ -252,16 +322,25 @@ class ScaleModel:
         amount = (r.net_g * batch["unit_price_fen"] + (0 if self.faults.on("amount_truncated") else 500)) // 1000
         missing = self.faults.on("missing_fields")
         idx = self.store.next_index
-        sale = {"trace_code": trace, "batch_trace": "" if missing else batch_trace,
-                "commodity": "" if missing else batch["commodity"], "commodity_name": batch["commodity_name"],
-                "weight_g": r.net_g, "unit_price_fen": batch["unit_price_fen"], "amount_fen": amount, "time": now,
-                "order_no": f"{self.identity.serial_no}{now.year % 100:02d}{now.month:02d}{now.day:02d}{now.hour:02d}"
-                            f"{now.minute:02d}{now.second:02d}{idx % 10000:04d}",
-                "operator_code": stall["operator_code"], "stall": stall["stall"]}
+        sale = {
+            "trace_code": trace,
+            "batch_trace": "" if missing else batch_trace,
+            "commodity": "" if missing else batch["commodity"],
+            "commodity_name": batch["commodity_name"],
+            "weight_g": r.net_g,
+            "unit_price_fen": batch["unit_price_fen"],
+            "amount_fen": amount,
+            "time": now,
+            "order_no": f"{self.identity.serial_no}{now.year % 100:02d}{now.month:02d}{now.day:02d}{now.hour:02d}"
+            f"{now.minute:02d}{now.second:02d}{idx % 10000:04d}",
+            "operator_code": stall["operator_code"],
+            "stall": stall["stall"],
+        }
         cut = self.faults.on("power_loss") and self.sale_attempts == int(self.faults.value("power_loss"))
         try:
-            row = self.store.commit_sale(sale, seq, request_id, batch_trace,
-                                         before_commit=self._cut_power if cut else None)
+            row = self.store.commit_sale(
+                sale, seq, request_id, batch_trace, before_commit=self._cut_power if cut else None
+            )
         except PowerLost:
             self.power_cut()
             raise
@@ -285,17 +364,34 @@ class ScaleModel:
     def _print(self, rec: m.SaleRecord, stall: dict) -> None:
         self.paper -= 1
         qr = self.receipt_cfg["qr_template"].format(
-            url=self.receipt_cfg["qr_url"], order_no=rec.order_no,
-            trace_code=rec.order_no if self.faults.on("qr_order_no") else rec.trace_code)
+            url=self.receipt_cfg["qr_url"],
+            order_no=rec.order_no,
+            trace_code=rec.order_no if self.faults.on("qr_order_no") else rec.trace_code,
+        )
         name_en = ""
         if rec.commodity in self.profile.commodities:
             name_en = self.profile.commodities[rec.commodity].name_en
-        self.receipts.append(Receipt(stall.get("market_name", ""), rec.stall, stall.get("vendor_name", ""), rec.time,
-                                     rec.order_no, [ReceiptLine(rec.commodity_name, rec.weight_g, rec.unit_price_fen,
-                                                                rec.amount_fen,
-                                                                "" if self.faults.on("receipt_no_trace")
-                                                                else rec.trace_code, name_en)],
-                                     qr, blank=self.faults.on("ink_out")))
+        self.receipts.append(
+            Receipt(
+                stall.get("market_name", ""),
+                rec.stall,
+                stall.get("vendor_name", ""),
+                rec.time,
+                rec.order_no,
+                [
+                    ReceiptLine(
+                        rec.commodity_name,
+                        rec.weight_g,
+                        rec.unit_price_fen,
+                        rec.amount_fen,
+                        "" if self.faults.on("receipt_no_trace") else rec.trace_code,
+                        name_en,
+                    )
+                ],
+                qr,
+                blank=self.faults.on("ink_out"),
+            )
+        )
 
     # -- upload ---------------------------------------------------------------------------
     def read_records(self, from_index: int, max_count: int, max_bytes: int = 1900) -> m.ReadRecordsResponse:
@@ -314,7 +410,7 @@ class ScaleModel:
             size += n
         cont = recs[-1].index + 1 if recs else max(from_index, 1)
         if self.faults.on("free_on_read") and recs:
-            self.store.acknowledge(recs[-1].index)          # the bug: freed before the host acknowledged
+            self.store.acknowledge(recs[-1].index)  # the bug: freed before the host acknowledged
         return m.ReadRecordsResponse(cont, self.store.count_from(cont), recs)
 
     def ack_records(self, up_to_index: int) -> m.AckRecordsResponse:
@@ -335,28 +431,52 @@ class ScaleModel:
         self.powered = False
         self.events.clear()
         if self.faults.on("lose_on_power_cut") and self.store.durable:
-            self.store.drop_newest()                                         # the bug
+            self.store.drop_newest()  # the bug
         self.weigh.clear_tare()
         self.store.power_cut()
 
     def restart(self) -> None:
         """Power back: reopen storage (the durable state is whatever was committed)."""
         self.store = self.store.reopen()
-        if self.faults.on("seq_reset_on_power_cut"):                         # the bug: sequence goes back
+        if self.faults.on("seq_reset_on_power_cut"):  # the bug: sequence goes back
             self.store.reset_trace_seq(max(0, self.store.last_trace_seq - 1))
-        if self.faults.on("binding_volatile"):                               # the bug: binding in RAM only
+        if self.faults.on("binding_volatile"):  # the bug: binding in RAM only
             self.store.forget_stall()
         self.faults.clear("power_loss")
         self.powered = True
 
 
 def _record(row: dict) -> m.SaleRecord:
-    return m.SaleRecord(row["idx"], row["trace_code"], row["batch_trace"], row["commodity"], row["commodity_name"],
-                        row["weight_g"], row["unit_price_fen"], row["amount_fen"], row["time"], row["order_no"],
-                        row["operator_code"], row["stall"])
+    return m.SaleRecord(
+        row["idx"],
+        row["trace_code"],
+        row["batch_trace"],
+        row["commodity"],
+        row["commodity_name"],
+        row["weight_g"],
+        row["unit_price_fen"],
+        row["amount_fen"],
+        row["time"],
+        row["order_no"],
+        row["operator_code"],
+        row["stall"],
+    )
 
 
 def _record_size(r: m.SaleRecord) -> int:
     enc = "gb18030"
-    return 4 + 20 + 20 + 8 + 1 + len(r.commodity_name.encode(enc)) + 12 + 14 + 1 + len(r.order_no.encode(enc)) \
-        + 13 + 1 + len(r.stall.encode(enc))
+    return (
+        4
+        + 20
+        + 20
+        + 8
+        + 1
+        + len(r.commodity_name.encode(enc))
+        + 12
+        + 14
+        + 1
+        + len(r.order_no.encode(enc))
+        + 13
+        + 1
+        + len(r.stall.encode(enc))
+    )

@@ -19,6 +19,7 @@ cost dominated; it models battery-backed RAM (a power cut loses the sale in
 progress, nothing committed).  Both are checked by the same contract tests.  A store
 is used from one thread at a time (the device runner serialises access).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,10 +41,31 @@ CREATE TABLE IF NOT EXISTS sales (
 CREATE INDEX IF NOT EXISTS sales_request ON sales(request_id) WHERE request_id IS NOT NULL;
 """
 
-SALE_COLUMNS = ("idx", "trace_code", "batch_trace", "commodity", "commodity_name", "weight_g", "unit_price_fen",
-                "amount_fen", "time", "order_no", "operator_code", "stall")
-BATCH_COLUMNS = ("batch_trace", "commodity", "commodity_name", "limit_g", "sold_g", "unit_price_fen", "stopped",
-                 "stop_reason", "slot")
+SALE_COLUMNS = (
+    "idx",
+    "trace_code",
+    "batch_trace",
+    "commodity",
+    "commodity_name",
+    "weight_g",
+    "unit_price_fen",
+    "amount_fen",
+    "time",
+    "order_no",
+    "operator_code",
+    "stall",
+)
+BATCH_COLUMNS = (
+    "batch_trace",
+    "commodity",
+    "commodity_name",
+    "limit_g",
+    "sold_g",
+    "unit_price_fen",
+    "stopped",
+    "stop_reason",
+    "slot",
+)
 _TFMT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -52,8 +74,9 @@ class ScaleStore:
 
     def __init__(self, path: str | Path | None = None):
         self.path = None if path is None else Path(path)
-        self.db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
-                                  check_same_thread=False)
+        self.db = sqlite3.connect(
+            ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
+        )
         if path is not None:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -108,32 +131,52 @@ class ScaleStore:
         return [dict(zip(BATCH_COLUMNS, r)) for r in cur]
 
     def batch(self, batch_trace: str) -> dict | None:
-        r = self.db.execute(f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches WHERE batch_trace=?",
-                            (batch_trace,)).fetchone()
+        r = self.db.execute(
+            f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches WHERE batch_trace=?", (batch_trace,)
+        ).fetchone()
         return None if r is None else dict(zip(BATCH_COLUMNS, r))
 
     def load_batch(self, b: dict) -> None:
         """Insert or replace a batch (a reload keeps what was already sold and a stop)."""
         with self.tx():
             old = self.batch(b["batch_trace"])
-            slot = old["slot"] if old else (self.db.execute("SELECT COALESCE(MAX(slot), 0) + 1 FROM batches")
-                                            .fetchone()[0])
+            slot = (
+                old["slot"]
+                if old
+                else (self.db.execute("SELECT COALESCE(MAX(slot), 0) + 1 FROM batches").fetchone()[0])
+            )
             self.db.execute(
                 "INSERT OR REPLACE INTO batches(batch_trace, commodity, commodity_name, limit_g, sold_g, "
                 "unit_price_fen, stopped, stop_reason, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (b["batch_trace"], b["commodity"], b["commodity_name"], b["limit_g"],
-                 old["sold_g"] if old else 0, b["unit_price_fen"], old["stopped"] if old else 0,
-                 old["stop_reason"] if old else "", slot))
+                (
+                    b["batch_trace"],
+                    b["commodity"],
+                    b["commodity_name"],
+                    b["limit_g"],
+                    old["sold_g"] if old else 0,
+                    b["unit_price_fen"],
+                    old["stopped"] if old else 0,
+                    old["stop_reason"] if old else "",
+                    slot,
+                ),
+            )
 
     def stop_batch(self, batch_trace: str, reason: str) -> bool:
         with self.tx():
-            cur = self.db.execute("UPDATE batches SET stopped=1, stop_reason=? WHERE batch_trace=?",
-                                  (reason, batch_trace))
+            cur = self.db.execute(
+                "UPDATE batches SET stopped=1, stop_reason=? WHERE batch_trace=?", (reason, batch_trace)
+            )
             return cur.rowcount == 1
 
     # -- sales ----------------------------------------------------------------------
-    def commit_sale(self, sale: dict, trace_seq: int, request_id: int | None = None,
-                    batch_trace: str | None = None, before_commit=None) -> dict:
+    def commit_sale(
+        self,
+        sale: dict,
+        trace_seq: int,
+        request_id: int | None = None,
+        batch_trace: str | None = None,
+        before_commit=None,
+    ) -> dict:
         """Store one sale line atomically; returns it with its ``idx``.
 
         ``sale`` has every :data:`SALE_COLUMNS` field but ``idx``; ``batch_trace``
@@ -146,9 +189,12 @@ class ScaleStore:
             row = dict(sale, idx=idx)
             self.db.execute(
                 f"INSERT INTO sales({', '.join(SALE_COLUMNS)}, request_id) VALUES ({', '.join('?' * 13)})",
-                tuple(row[c] if c != "time" else row[c].strftime(_TFMT) for c in SALE_COLUMNS) + (request_id,))
-            self.db.execute("UPDATE batches SET sold_g = sold_g + ? WHERE batch_trace=?",
-                            (sale["weight_g"], batch_trace or sale["batch_trace"]))
+                tuple(row[c] if c != "time" else row[c].strftime(_TFMT) for c in SALE_COLUMNS) + (request_id,),
+            )
+            self.db.execute(
+                "UPDATE batches SET sold_g = sold_g + ? WHERE batch_trace=?",
+                (sale["weight_g"], batch_trace or sale["batch_trace"]),
+            )
             self._set_meta("next_index", str(idx + 1))
             self._set_meta("last_trace_seq", str(max(trace_seq, self.last_trace_seq)))
             if before_commit is not None:
@@ -156,8 +202,7 @@ class ScaleStore:
         return row
 
     def sale_by_request(self, request_id: int) -> dict | None:
-        r = self.db.execute(f"SELECT {', '.join(SALE_COLUMNS)} FROM sales WHERE request_id=?",
-                            (request_id,)).fetchone()
+        r = self.db.execute(f"SELECT {', '.join(SALE_COLUMNS)} FROM sales WHERE request_id=?", (request_id,)).fetchone()
         return None if r is None else self._sale(r)
 
     @staticmethod
@@ -171,8 +216,9 @@ class ScaleStore:
 
     def read_from(self, index: int, limit: int) -> list[dict]:
         """Unacknowledged sales with ``idx >= index``, ascending, at most ``limit``."""
-        cur = self.db.execute(f"SELECT {', '.join(SALE_COLUMNS)} FROM sales WHERE idx >= ? ORDER BY idx LIMIT ?",
-                              (index, limit))
+        cur = self.db.execute(
+            f"SELECT {', '.join(SALE_COLUMNS)} FROM sales WHERE idx >= ? ORDER BY idx LIMIT ?", (index, limit)
+        )
         return [self._sale(r) for r in cur]
 
     def count_from(self, index: int) -> int:
@@ -258,9 +304,9 @@ class MemoryScaleStore:
         self.last_trace_seq = 0
         self._stall: dict | None = None
         self._batches: dict[str, dict] = {}
-        self._sales: dict[int, dict] = {}           # idx -> row (``time`` a datetime), insertion = idx order
-        self._request_of: dict[int, int] = {}      # idx -> request id, for sales that had one
-        self._by_request: dict[int, int] = {}      # request id -> oldest stored idx (what SQLite's index finds)
+        self._sales: dict[int, dict] = {}  # idx -> row (``time`` a datetime), insertion = idx order
+        self._request_of: dict[int, int] = {}  # idx -> request id, for sales that had one
+        self._by_request: dict[int, int] = {}  # request id -> oldest stored idx (what SQLite's index finds)
 
     def close(self) -> None:
         """Nothing to release (no file, no connection)."""
@@ -283,9 +329,16 @@ class MemoryScaleStore:
         old = self._batches.get(b["batch_trace"])
         slot = old["slot"] if old else max((x["slot"] for x in self._batches.values()), default=0) + 1
         self._batches[b["batch_trace"]] = {
-            "batch_trace": b["batch_trace"], "commodity": b["commodity"], "commodity_name": b["commodity_name"],
-            "limit_g": b["limit_g"], "sold_g": old["sold_g"] if old else 0, "unit_price_fen": b["unit_price_fen"],
-            "stopped": old["stopped"] if old else 0, "stop_reason": old["stop_reason"] if old else "", "slot": slot}
+            "batch_trace": b["batch_trace"],
+            "commodity": b["commodity"],
+            "commodity_name": b["commodity_name"],
+            "limit_g": b["limit_g"],
+            "sold_g": old["sold_g"] if old else 0,
+            "unit_price_fen": b["unit_price_fen"],
+            "stopped": old["stopped"] if old else 0,
+            "stop_reason": old["stop_reason"] if old else "",
+            "slot": slot,
+        }
 
     def stop_batch(self, batch_trace: str, reason: str) -> bool:
         b = self._batches.get(batch_trace)
@@ -295,12 +348,18 @@ class MemoryScaleStore:
         return True
 
     # -- sales ----------------------------------------------------------------------------
-    def commit_sale(self, sale: dict, trace_seq: int, request_id: int | None = None,
-                    batch_trace: str | None = None, before_commit=None) -> dict:
+    def commit_sale(
+        self,
+        sale: dict,
+        trace_seq: int,
+        request_id: int | None = None,
+        batch_trace: str | None = None,
+        before_commit=None,
+    ) -> dict:
         """As :meth:`ScaleStore.commit_sale`."""
         idx = self.next_index
         row = dict(sale, idx=idx)
-        if row["time"].microsecond:                      # what the SQLite text column keeps
+        if row["time"].microsecond:  # what the SQLite text column keeps
             row["time"] = row["time"].replace(microsecond=0)
         batch = self._batches.get(batch_trace or sale["batch_trace"])
         if before_commit is not None:

@@ -12,6 +12,7 @@ tare.  Zero is allowed within ±``zero_range_fraction`` × Max.
 
 Units: grams (int on the wire, float internally for the true load).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,11 +44,18 @@ class Metrology:
     def from_profile(cls, data: dict, model: str) -> "Metrology":
         s = data["scale"]
         m, d = s["models"][model], s["defaults"]
-        return cls(name=model, max_g=int(m["max_g"]), e1_g=int(m["e1_g"]), e2_g=int(m["e2_g"]),
-                   switch_g=int(m["switch_g"]), min_divisions=int(m.get("min_divisions", 20)),
-                   noise_sigma_divisions=float(d["noise_sigma_divisions"]), settle_s=float(d["settle_s"]),
-                   zero_range_fraction=float(d["zero_range_fraction"]),
-                   overload_divisions=int(d["overload_divisions"]))
+        return cls(
+            name=model,
+            max_g=int(m["max_g"]),
+            e1_g=int(m["e1_g"]),
+            e2_g=int(m["e2_g"]),
+            switch_g=int(m["switch_g"]),
+            min_divisions=int(m.get("min_divisions", 20)),
+            noise_sigma_divisions=float(d["noise_sigma_divisions"]),
+            settle_s=float(d["settle_s"]),
+            zero_range_fraction=float(d["zero_range_fraction"]),
+            overload_divisions=int(d["overload_divisions"]),
+        )
 
 
 @dataclass(frozen=True)

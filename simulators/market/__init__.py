@@ -7,6 +7,7 @@
 See ``model.py`` (the model), ``ledger.py`` (the truth and its queries), ``rates.toml``
 (every rate with its source) and docs/market-model.md.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,10 +21,22 @@ from .rates import Rates
 __all__ = ["run_market", "MarketModel", "Ledger", "Rates", "MarketConfigError"]
 
 
-def run_market(preset: str, seed: int, start: dt.date, days: int = 1, *, city_seed: int | None = None,
-               profile=None, fault_rates: dict | None = None, stream: IO[str] | None = None,
-               ledger_sink: IO[str] | None = None, env=None, progress=None, mode: str = "fast",
-               record_hooks: list | None = None) -> Ledger:
+def run_market(
+    preset: str,
+    seed: int,
+    start: dt.date,
+    days: int = 1,
+    *,
+    city_seed: int | None = None,
+    profile=None,
+    fault_rates: dict | None = None,
+    stream: IO[str] | None = None,
+    ledger_sink: IO[str] | None = None,
+    env=None,
+    progress=None,
+    mode: str = "fast",
+    record_hooks: list | None = None,
+) -> Ledger:
     """Generate the city of ``preset`` (seed ``city_seed``, default ``seed``) and run the days.
 
     :raises MarketConfigError: impossible configuration (nothing has run yet).
@@ -31,13 +44,26 @@ def run_market(preset: str, seed: int, start: dt.date, days: int = 1, *, city_se
     """
     from profiles import load_profile
     from simulators.city import generate_city
+
     prof = profile or load_profile()
     city = generate_city(preset, seed if city_seed is None else city_seed, prof)
     rates = Rates.load()
     ledger = Ledger(ledger_sink, deadline_grace_s=rates.upload["deadline_grace_s"])
-    model = MarketModel(city, prof, seed=seed, start=start, days=days, rates=rates, fault_rates=fault_rates,
-                        ledger=ledger, stream=stream, env=env, progress=progress, mode=mode,
-                        record_hooks=record_hooks)
+    model = MarketModel(
+        city,
+        prof,
+        seed=seed,
+        start=start,
+        days=days,
+        rates=rates,
+        fault_rates=fault_rates,
+        ledger=ledger,
+        stream=stream,
+        env=env,
+        progress=progress,
+        mode=mode,
+        record_hooks=record_hooks,
+    )
     led = model.run()
     led.finish()
     return led

@@ -17,6 +17,7 @@ days from the date use ``closed``.  Factors of several windows multiply.
 A festival applies only where its ``regions`` list is empty or holds a prefix of
 the city's region code.
 """
+
 from __future__ import annotations
 
 import datetime as dt

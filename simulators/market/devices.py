@@ -36,6 +36,7 @@ business records in both modes.
   which moves upload jitter.  Every NAK and timeout of a host transaction is counted in
   :attr:`DeviceScales.stats` (``host_errors``, ``naks`` by reason, ``timeouts``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,6 +64,7 @@ class FastScales:
 
     def __init__(self, model):
         from simulators.devices.weighing import Metrology
+
         self.m = model
         self.metro = Metrology.from_profile(model.p.data("device_protocol"), "counter")
         #: grams a line must leave in its lot: a reading may round up by a division
@@ -72,7 +74,7 @@ class FastScales:
         self.base = dt.datetime.combine(model.start, dt.time())
 
     def seed_of(self, a) -> int:
-        return random.Random(f"{self.m.seed}:scale:{a.code}").randrange(2 ** 32)
+        return random.Random(f"{self.m.seed}:scale:{a.code}").randrange(2**32)
 
     def clock_base(self, a) -> dt.datetime:
         return self.base + dt.timedelta(seconds=self.m.faults.drift(a.node.code))
@@ -81,6 +83,7 @@ class FastScales:
         u = self._units.get(a.code)
         if u is None:
             from simulators.devices.weighing import WeighingUnit
+
             env = self.m.env
             u = self._units[a.code] = WeighingUnit(self.metro, random.Random(self.seed_of(a)), lambda: env.now)
         return u
@@ -96,9 +99,24 @@ class FastScales:
         code = self.m.issuer.issue(a.code)
         when = (self.clock_base(a) + dt.timedelta(seconds=self.m.env.now)).replace(microsecond=0)
         amount = (r.net_g * price_fen + 500) // 1000
-        self.m.record("scale_sale", a.node.code, sale_data(self.m, a, code, lot.ref, lot.goods_code,
-                                                           self.m.commodities[lot.goods_code].name_zh, r.net_g,
-                                                           price_fen, amount, when, printed), scale=True)
+        self.m.record(
+            "scale_sale",
+            a.node.code,
+            sale_data(
+                self.m,
+                a,
+                code,
+                lot.ref,
+                lot.goods_code,
+                self.m.commodities[lot.goods_code].name_zh,
+                r.net_g,
+                price_fen,
+                amount,
+                when,
+                printed,
+            ),
+            scale=True,
+        )
         return r.net_g, code, amount, when
 
     def load(self, a, lot, price_fen: int):
@@ -114,12 +132,21 @@ class FastScales:
 
 
 def sale_data(m, a, code, batch, goods, name, g, price_fen, amount_fen, when, printed) -> dict:
-    return {"scale_id": a.scale or "", "node_id": a.node.code, "position_id": a.position or "",
-            "retailer_id": a.code, "trace_code": code, "batch_id": batch, "goods_code": goods, "goods_name": name,
-            "weight": fmt_g(g), "price": fmt_fen(price_fen), "amount": fmt_fen(amount_fen),
-            "sale_time": f"{when.year:04d}{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}"
-                         f"{when.second:02d}",
-            "printed": "1" if printed else "0"}
+    return {
+        "scale_id": a.scale or "",
+        "node_id": a.node.code,
+        "position_id": a.position or "",
+        "retailer_id": a.code,
+        "trace_code": code,
+        "batch_id": batch,
+        "goods_code": goods,
+        "goods_name": name,
+        "weight": fmt_g(g),
+        "price": fmt_fen(price_fen),
+        "amount": fmt_fen(amount_fen),
+        "sale_time": f"{when.year:04d}{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}{when.second:02d}",
+        "printed": "1" if printed else "0",
+    }
 
 
 class DeviceScales(FastScales):
@@ -137,6 +164,7 @@ class DeviceScales(FastScales):
         from simulators.devices.scale import ScaleModel
         from simulators.devices.storage import MemoryScaleStore
         from simulators.serial import LineSettings, SimClock, open_line
+
         env = model.env
         #: bytes take their wire time at 9600 baud (True) or arrive at once (False, the default: paced
         #: lines cost ~10x the CPU and a LOAD_BATCH's wire time would move sale times off the fast mode's)
@@ -145,30 +173,52 @@ class DeviceScales(FastScales):
         self.scales: dict[str, object] = {}
         self.runners: dict[str, object] = {}
         self.lines = []
-        self.loaded: dict[str, dict] = {}      # stall -> {batch: unit price asked (fen); None: the load failed}
+        self.loaded: dict[str, dict] = {}  # stall -> {batch: unit price asked (fen); None: the load failed}
         self.printed: dict[str, bool] = {}
         #: ``naks``: NAK reason -> count over all host transactions (a timeout counts in ``timeouts``)
-        self.stats = {"sales": 0, "refused": 0, "uploaded": 0, "transactions": 0, "host_errors": 0,
-                      "loads": 0, "stops": 0, "timeouts": 0, "naks": {}}
-        self._queues: dict[str, deque] = {}     # stall -> host commands waiting: (request, done event)
-        self._reads: dict[str, object] = {}     # stall -> the idle host's pending read (cancelled to wake it)
+        self.stats = {
+            "sales": 0,
+            "refused": 0,
+            "uploaded": 0,
+            "transactions": 0,
+            "host_errors": 0,
+            "loads": 0,
+            "stops": 0,
+            "timeouts": 0,
+            "naks": {},
+        }
+        self._queues: dict[str, deque] = {}  # stall -> host commands waiting: (request, done event)
+        self._reads: dict[str, object] = {}  # stall -> the idle host's pending read (cancelled to wake it)
         run_id = next(_LINE_IDS)
         clock = SimClock(env)
         for i, a in enumerate(model.topo.stalls):
-            line = open_line(f"market-{run_id}-{i}", clock=clock, settings=LineSettings(baudrate=9600),
-                             paced=self.paced)
+            line = open_line(
+                f"market-{run_id}-{i}", clock=clock, settings=LineSettings(baudrate=9600), paced=self.paced
+            )
             self.lines.append(line)
-            scale = ScaleModel(MemoryScaleStore(), profile=model.p, seed=self.seed_of(a), time_source=lambda: env.now,
-                               clock=DeviceClock(lambda: env.now, start=self.clock_base(a)),
-                               paper_receipts=10 ** 9, keep_receipts=1,
-                               max_batches=100_000)
+            scale = ScaleModel(
+                MemoryScaleStore(),
+                profile=model.p,
+                seed=self.seed_of(a),
+                time_source=lambda: env.now,
+                clock=DeviceClock(lambda: env.now, start=self.clock_base(a)),
+                paper_receipts=10**9,
+                keep_receipts=1,
+                max_batches=100_000,
+            )
             scale.bind_stall(a.node.code, a.code, a.position or "0", a.node.name[:40], a.name[:20])
             self.scales[a.code] = scale
             self.loaded[a.code] = {}
             self._queues[a.code] = deque()
             self.runners[a.code] = SimRunner(env, DeviceEndpoint(self.proto, scale), line.device)
-            env.process(self._host(a, line.host, HostSession(self.proto, seq_start=i % 255),
-                                   random.Random(f"{model.seed}:host:{a.code}")))
+            env.process(
+                self._host(
+                    a,
+                    line.host,
+                    HostSession(self.proto, seq_start=i % 255),
+                    random.Random(f"{model.seed}:host:{a.code}"),
+                )
+            )
 
     # -- the market model asks the host ----------------------------------------------------
     def load(self, a, lot, price_fen: int):
@@ -177,25 +227,32 @@ class DeviceScales(FastScales):
         price keeps the batch's sold grams).  Returns the transaction's event (value: ``None`` or the
         :class:`~simulators.devices.driver.DeviceError`) for the sale to wait on, or ``None``."""
         from profiles.device import messages as msg
+
         loaded = self.loaded[a.code]
         if loaded.get(lot.ref) == price_fen:
             return None
         loaded[lot.ref] = price_fen
         self.stats["loads"] += 1
-        req = msg.LoadBatchRequest(lot.ref, lot.goods_code, self.m.commodities[lot.goods_code].name_zh,
-                                   max(1, int(round(lot.received * 1000))), price_fen)
+        req = msg.LoadBatchRequest(
+            lot.ref,
+            lot.goods_code,
+            self.m.commodities[lot.goods_code].name_zh,
+            max(1, int(round(lot.received * 1000))),
+            price_fen,
+        )
         return self._submit(a.code, req, lambda ev: self._load_done(a.code, lot.ref, ev))
 
     def stop(self, lot, reason: str = STOP_REASON) -> None:
         """Tell the scale of ``lot``'s holder that trade of the batch is stopped (STOP_TRADE), if the
         host ever loaded it there; nobody waits for the answer (its outcome lands in ``stats``)."""
         from profiles.device import messages as msg
+
         if lot.ref in self.loaded.get(lot.holder, ()):
             self.stats["stops"] += 1
             self._submit(lot.holder, msg.StopTradeRequest(lot.ref, reason))
 
     def _load_done(self, stall: str, ref: str, ev) -> None:
-        if ev.value is not None:                  # refused or unanswered: the next sale asks again
+        if ev.value is not None:  # refused or unanswered: the next sale asks again
             self.loaded[stall][ref] = None
 
     def _submit(self, stall: str, req, on_done=None):
@@ -205,12 +262,13 @@ class DeviceScales(FastScales):
         self._queues[stall].append((req, done))
         rd = self._reads.get(stall)
         if rd is not None and not rd.triggered:
-            rd.succeed(b"")                       # wakes the idle host; the line end drops a triggered read
+            rd.succeed(b"")  # wakes the idle host; the line end drops a triggered read
         return done
 
     # -- the vendor ----------------------------------------------------------------------
     def sell(self, a, lot, want_g: int, price_fen: int, printed: bool):
         from simulators.devices.refusal import Refused
+
         if lot.ref not in self.loaded[a.code]:
             raise RuntimeError(f"stall {a.code} sells {lot.ref} before the host was asked to load it")
         scale = self.scales[a.code]
@@ -246,6 +304,7 @@ class DeviceScales(FastScales):
         on the event heap."""
         from profiles.device import messages as msg
         from simulators.devices.driver import DeviceError, sim_transact
+
         env = self.m.env
         queue = self._queues[a.code]
         reads = self._reads
@@ -283,16 +342,32 @@ class DeviceScales(FastScales):
                     self._count_error(exc)
                 done.succeed(outcome)
             for ev in events:
-                for r in (ev.record if isinstance(ev, msg.SaleEvent) else ()):
-                    self.m.record("scale_sale", a.node.code, sale_data(
-                        self.m, a, r.trace_code, r.batch_trace, r.commodity, r.commodity_name, r.weight_g,
-                        r.unit_price_fen, r.amount_fen, r.time, self.printed.pop(r.trace_code, True)), scale=True)
+                for r in ev.record if isinstance(ev, msg.SaleEvent) else ():
+                    self.m.record(
+                        "scale_sale",
+                        a.node.code,
+                        sale_data(
+                            self.m,
+                            a,
+                            r.trace_code,
+                            r.batch_trace,
+                            r.commodity,
+                            r.commodity_name,
+                            r.weight_g,
+                            r.unit_price_fen,
+                            r.amount_fen,
+                            r.time,
+                            self.printed.pop(r.trace_code, True),
+                        ),
+                        scale=True,
+                    )
                     self.stats["uploaded"] += 1
                     last_index = max(last_index, r.index)
             events.clear()
 
     def _count_error(self, exc) -> None:
         from simulators.devices.driver import DeviceNak, DeviceTimeout
+
         st = self.stats
         st["host_errors"] += 1
         if isinstance(exc, DeviceNak):
@@ -321,4 +396,5 @@ def attach(model) -> None:
     model.scales = DeviceScales(model)
     model.mode = "devices"
     from .terminals import attach as attach_terminals
-    attach_terminals(model)                 # card readers at the wholesale counters, handhelds at the gates
+
+    attach_terminals(model)  # card readers at the wholesale counters, handhelds at the gates

@@ -1,4 +1,5 @@
 """The one error the market model raises for a bad configuration."""
+
 from __future__ import annotations
 
 from profiles.errors import RoucaiError
@@ -9,4 +10,3 @@ class MarketConfigError(RoucaiError, ValueError):
 
     Carries the message in Chinese and English (the CLI turns it into exit 2).
     """
-

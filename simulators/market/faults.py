@@ -29,6 +29,7 @@ Every decision comes from ``random.Random(f"{seed}:fault:{name}:{subject}:{day}"
 switching one fault on or off never changes another fault's draws, nor the business
 flows (which use their own streams).
 """
+
 from __future__ import annotations
 
 import random
@@ -36,8 +37,15 @@ import random
 from .errors import MarketConfigError
 from .recordfaults import RECORD_SWITCHES
 
-SWITCHES = ("network_outage", "scale_no_paper", "second_scale", "late_upload", "duplicate_upload", "clock_drift",
-            *RECORD_SWITCHES)
+SWITCHES = (
+    "network_outage",
+    "scale_no_paper",
+    "second_scale",
+    "late_upload",
+    "duplicate_upload",
+    "clock_drift",
+    *RECORD_SWITCHES,
+)
 PARAMETERS = ("second_scale_use",)
 
 
@@ -50,14 +58,16 @@ def parse_fault_options(items: list[str] | None, base: dict[str, float], none: b
         if not sep or name not in SWITCHES + PARAMETERS:
             raise MarketConfigError(
                 f"故障开关格式为 NAME=RATE，NAME 取 {', '.join(SWITCHES + PARAMETERS)}（收到 {item!r}）",
-                f"a fault switch is NAME=RATE with NAME one of {', '.join(SWITCHES + PARAMETERS)} (got {item!r})")
+                f"a fault switch is NAME=RATE with NAME one of {', '.join(SWITCHES + PARAMETERS)} (got {item!r})",
+            )
         try:
             rate = float(val)
         except ValueError:
             rate = -1.0
         if not 0.0 <= rate <= 1.0:
-            raise MarketConfigError(f"故障 {name} 的比率须在0到1之间（收到 {val!r}）",
-                                    f"fault {name}: the rate must be 0..1 (got {val!r})")
+            raise MarketConfigError(
+                f"故障 {name} 的比率须在0到1之间（收到 {val!r}）", f"fault {name}: the rate must be 0..1 (got {val!r})"
+            )
         out[name] = rate
     return out
 

@@ -6,6 +6,7 @@ ones reuse the validated operator prefix with plain formatting, which gives the 
 string (tested) at a fraction of the cost.  Sequences start at 1 and never repeat within
 a run; running out (9,999,999 codes for one operator) raises ``OverflowError``.
 """
+
 from __future__ import annotations
 
 
@@ -22,8 +23,8 @@ class TraceIssuer:
             self._width = len(code) - len(operator)
             self._next[operator] = 2
             return code
-        if seq >= 10 ** self._width:
-            raise OverflowError(f"operator {operator} has used all {10 ** self._width - 1} trace codes")
+        if seq >= 10**self._width:
+            raise OverflowError(f"operator {operator} has used all {10**self._width - 1} trace codes")
         self._next[operator] = seq + 1
         return f"{operator}{seq:0{self._width}d}"
 

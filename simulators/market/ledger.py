@@ -31,6 +31,7 @@ Queries (available live during a run and after :meth:`Ledger.load`):
 :meth:`kpis` (追溯秤使用率 and 追溯数据上报率, profile definitions in docs/market-model.md),
 :meth:`conservation` (every lot: received = moved + withdrawn + spoiled + remaining).
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,7 @@ class Ledger:
         self.grace = float(deadline_grace_s)
         self.header: dict = {}
         self.nodes: dict[str, dict] = {}
-        self.entries: dict[str, dict] = {}        # lot and sale entries by id
+        self.entries: dict[str, dict] = {}  # lot and sale entries by id
         self.children: dict[str, list[str]] = defaultdict(list)
         self.events: list[dict] = []
         self.faults: list[dict] = []
@@ -65,7 +66,7 @@ class Ledger:
         self.stall_node: dict[str, str] = {}
         self.records_by_node: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # [generated, on time, duplicates]
         self.records_by_type: dict[str, int] = defaultdict(int)
-        self.hourly: dict[str, list[int]] = defaultdict(lambda: [0] * 24)   # node -> records per clock hour
+        self.hourly: dict[str, list[int]] = defaultdict(lambda: [0] * 24)  # node -> records per clock hour
         self.lines_written = 0
         self._dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
@@ -256,12 +257,23 @@ class Ledger:
         ok = sum(per_type[t][1] for t in RETAIL_TYPES)
         r = lambda a, b: round(a / b, 4) if b else None
         return {
-            "scale_usage": {"overall": r(traced, all_s), "stall_mean": r(sum(stall_rates), len(stall_rates)),
-                            "sales": all_s, "traced": traced, "untraceable": all_s - traced},
-            "upload_rate": {"overall": r(ok, gen), "node_mean": r(sum(node_rates), len(node_rates)),
-                            "records": gen, "on_time": ok,
-                            "by_node_type": {t: {"records": c[0], "on_time": c[1], "duplicated": c[2],
-                                                 "rate": r(c[1], c[0])} for t, c in sorted(per_type.items())}},
+            "scale_usage": {
+                "overall": r(traced, all_s),
+                "stall_mean": r(sum(stall_rates), len(stall_rates)),
+                "sales": all_s,
+                "traced": traced,
+                "untraceable": all_s - traced,
+            },
+            "upload_rate": {
+                "overall": r(ok, gen),
+                "node_mean": r(sum(node_rates), len(node_rates)),
+                "records": gen,
+                "on_time": ok,
+                "by_node_type": {
+                    t: {"records": c[0], "on_time": c[1], "duplicated": c[2], "rate": r(c[1], c[0])}
+                    for t, c in sorted(per_type.items())
+                },
+            },
         }
 
     def conservation(self) -> list[str]:
@@ -297,7 +309,11 @@ class Ledger:
         for f in self.faults:
             faults[f["name"]] += 1
         stops = sum(1 for e in self.events if e["name"] == "stop_trade")
-        return {"records_by_node_type": dict(sorted(rec_by_type.items())),
-                "records_by_type": dict(sorted(self.records_by_type.items())),
-                "retail_tonnes_by_category": {k: round(v, 3) for k, v in sorted(tons.items())},
-                "faults": dict(sorted(faults.items())), "stop_trades": stops, "kpis": self.kpis()}
+        return {
+            "records_by_node_type": dict(sorted(rec_by_type.items())),
+            "records_by_type": dict(sorted(self.records_by_type.items())),
+            "retail_tonnes_by_category": {k: round(v, 3) for k, v in sorted(tons.items())},
+            "faults": dict(sorted(faults.items())),
+            "stop_trades": stops,
+            "kpis": self.kpis(),
+        }

@@ -14,6 +14,7 @@ Shared things are SimPy objects: each retail stall is a ``Resource`` (one custom
 time); a holder's restocking is an ``Event`` that buyers waiting on a short supplier
 wait for (with a deadline).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -52,10 +53,23 @@ class MarketModel:
     :raises MarketConfigError: impossible configuration (checked before any event runs).
     """
 
-    def __init__(self, city, profile, *, seed: int, start: dt.date, days: int = 1, rates: Rates | None = None,
-                 fault_rates: dict[str, float] | None = None, ledger: Ledger | None = None,
-                 stream: IO[str] | None = None, env: simpy.Environment | None = None,
-                 progress: Callable | None = None, mode: str = "fast", record_hooks: list | None = None):
+    def __init__(
+        self,
+        city,
+        profile,
+        *,
+        seed: int,
+        start: dt.date,
+        days: int = 1,
+        rates: Rates | None = None,
+        fault_rates: dict[str, float] | None = None,
+        ledger: Ledger | None = None,
+        stream: IO[str] | None = None,
+        env: simpy.Environment | None = None,
+        progress: Callable | None = None,
+        mode: str = "fast",
+        record_hooks: list | None = None,
+    ):
         if not 1 <= days <= MAX_DAYS:
             raise MarketConfigError(f"--days 须在1到{MAX_DAYS}之间", f"--days must be 1..{MAX_DAYS}")
         self.city = city
@@ -68,8 +82,12 @@ class MarketModel:
         self.fault_rates = dict(self.rates.faults if fault_rates is None else fault_rates)
         self.faults = Faults(self.fault_rates, self.rates.upload, self.seed)
         self.topo = build_topology(city, profile.commodities, self.seed)
-        self.record_faults = RecordFaults(self.faults, {n.code: n.role for n in self.topo.nodes}, self.fault,
-                                          {(a.node.code, a.position): a.scale for a in self.topo.stalls if a.scale})
+        self.record_faults = RecordFaults(
+            self.faults,
+            {n.code: n.role for n in self.topo.nodes},
+            self.fault,
+            {(a.node.code, a.position): a.scale for a in self.topo.stalls if a.scale},
+        )
         self.env = env if env is not None else simpy.Environment()
         self.ledger = ledger if ledger is not None else Ledger(deadline_grace_s=self.rates.upload["deadline_grace_s"])
         self.stream = stream
@@ -93,10 +111,11 @@ class MarketModel:
         self.species_of: dict[str, str] = self._species_map()
         self.counters = {"records": 0, "sales": 0, "untraceable": 0, "stockouts": 0}
         self.day_info: list[dict] = []
-        self.slaughter_choice: dict[tuple, object] = {}   # (buyer, species) -> slaughterhouse actor
-        self.samples: dict[str, int] = {}                 # node -> detection samples taken
+        self.slaughter_choice: dict[tuple, object] = {}  # (buyer, species) -> slaughterhouse actor
+        self.samples: dict[str, int] = {}  # node -> detection samples taken
         self._check()
         from .devices import FastScales
+
         self.scales = FastScales(self)
         #: device mode: card readers and handhelds (:class:`simulators.market.terminals.DeviceTerminals`)
         self.terminals = None
@@ -123,8 +142,9 @@ class MarketModel:
                 raise MarketConfigError(f"摊位 {a.code} 没有可售商品", f"stall {a.code} has nothing it could sell")
             for g in a.assortment:
                 if self.commodities[g].kind == "meat" and self.species_of.get(g) not in self.topo.slaughter_by_species:
-                    raise MarketConfigError(f"摊位 {a.code} 的商品 {g} 没有屠宰厂供货",
-                                            f"stall {a.code}: no slaughterhouse supplies {g}")
+                    raise MarketConfigError(
+                        f"摊位 {a.code} 的商品 {g} 没有屠宰厂供货", f"stall {a.code}: no slaughterhouse supplies {g}"
+                    )
 
     # -- randomness, time, text --------------------------------------------
     def rng(self, name: str) -> random.Random:
@@ -177,7 +197,9 @@ class MarketModel:
         n = self._cert_serial.get(key, 0) + 1
         self._cert_serial[key] = n
         if n >= 10000:
-            raise MarketConfigError("同一地区同日证明编号超过9999", f"more than 9999 {kind} certificates in {region} on day {day}")
+            raise MarketConfigError(
+                "同一地区同日证明编号超过9999", f"more than 9999 {kind} certificates in {region} on day {day}"
+            )
         return self.ids.new_certificate(kind, region, self.date_of(day), n)
 
     # -- stock ---------------------------------------------------------------
@@ -198,14 +220,37 @@ class MarketModel:
         if ev is not None and not ev.triggered:
             ev.succeed()
 
-    def new_lot(self, *, ref: str, kind: str, goods: str, kg: float, holder, parent: str | None,
-                from_node: str | None = None, cert: dict | None = None, origin: dict | None = None,
-                supplier: tuple | None = None, price: float | None = None, sink: bool = False,
-                extra: dict | None = None) -> Lot:
+    def new_lot(
+        self,
+        *,
+        ref: str,
+        kind: str,
+        goods: str,
+        kg: float,
+        holder,
+        parent: str | None,
+        from_node: str | None = None,
+        cert: dict | None = None,
+        origin: dict | None = None,
+        supplier: tuple | None = None,
+        price: float | None = None,
+        sink: bool = False,
+        extra: dict | None = None,
+    ) -> Lot:
         """Create a lot (and its ledger line).  ``holder`` is an Actor, or ``None`` for a sink."""
         node = holder.node.code if holder is not None else None
-        lot = Lot(ref, goods, holder.code if holder is not None else "", node or "", kg3(kg), kg3(kg), parent,
-                  dict(cert or {}), dict(origin or {}), supplier)
+        lot = Lot(
+            ref,
+            goods,
+            holder.code if holder is not None else "",
+            node or "",
+            kg3(kg),
+            kg3(kg),
+            parent,
+            dict(cert or {}),
+            dict(origin or {}),
+            supplier,
+        )
         day = int(self.env.now // DAY_S)
         lot.day_in = day
         if price is not None:
@@ -213,8 +258,18 @@ class MarketModel:
         self.lots[ref] = lot
         if parent is not None and parent in self.lots:
             self.lot_children.setdefault(parent, []).append(ref)
-        obj = {"k": "lot", "id": ref, "kind": kind, "parent": parent, "node": node, "holder": lot.holder,
-               "goods_code": goods, "kg": lot.received, "t": round(self.env.now, 3), "day": day}
+        obj = {
+            "k": "lot",
+            "id": ref,
+            "kind": kind,
+            "parent": parent,
+            "node": node,
+            "holder": lot.holder,
+            "goods_code": goods,
+            "kg": lot.received,
+            "t": round(self.env.now, 3),
+            "day": day,
+        }
         if from_node:
             obj["from_node"] = from_node
         if price is not None:
@@ -231,9 +286,21 @@ class MarketModel:
         oid = f"O{origin.id}"
         if oid not in self._origins_seen:
             self._origins_seen.add(oid)
-            obj = {"k": "lot", "id": oid, "kind": "origin", "parent": None, "node": None, "holder": "",
-                   "goods_code": "", "kg": 0.0, "t": round(self.env.now, 3), "day": int(self.env.now // DAY_S),
-                   "origin_type": origin.type, "name": origin.name, "region": origin.region_code}
+            obj = {
+                "k": "lot",
+                "id": oid,
+                "kind": "origin",
+                "parent": None,
+                "node": None,
+                "holder": "",
+                "goods_code": "",
+                "kg": 0.0,
+                "t": round(self.env.now, 3),
+                "day": int(self.env.now // DAY_S),
+                "origin_type": origin.type,
+                "name": origin.name,
+                "region": origin.region_code,
+            }
             base_id = self.sources.base_id(origin)
             if base_id:
                 obj["base_id"] = base_id
@@ -288,13 +355,22 @@ class MarketModel:
         """Emit one record made at ``node`` now: ledger line + stream line (same text)."""
         t = self.env.now
         rf = self.record_faults
-        silent = rf.active and (rf.silent(node, int(t // DAY_S), self.ymd(t))
-                                or rf.scale_silent(rtype, node, data, int(t // DAY_S), self.ymd(t)))
-        if rf.active and not silent:   # record-level faults (recordfaults.py): all rates 0 by default
+        silent = rf.active and (
+            rf.silent(node, int(t // DAY_S), self.ymd(t))
+            or rf.scale_silent(rtype, node, data, int(t // DAY_S), self.ymd(t))
+        )
+        if rf.active and not silent:  # record-level faults (recordfaults.py): all rates 0 by default
             data = rf.apply(rtype, node, data, int(t // DAY_S), self.node_ymd(node, t))
-        obj = {"k": "record", "t": round(t, 3), "ts": self.ts(t), "type": rtype, "node": node, "data": data,
-               "upload": self.upload_times(node, t, scale)}
-        if silent:          # the node uploads nothing of this day (its mistakes cannot show either)
+        obj = {
+            "k": "record",
+            "t": round(t, 3),
+            "ts": self.ts(t),
+            "type": rtype,
+            "node": node,
+            "data": data,
+            "upload": self.upload_times(node, t, scale),
+        }
+        if silent:  # the node uploads nothing of this day (its mistakes cannot show either)
             obj["upload"] = []
         off = self.faults.drift(node)
         if off:
@@ -312,13 +388,16 @@ class MarketModel:
     def run(self) -> Ledger:
         """Run every day to its end; returns the ledger.  Deterministic for a seed."""
         from . import planning
+
         self.ledger.add(self._header())
         for n in self.topo.nodes:
             obj = {"k": "node", "code": n.code, "type": n.role, "city_type": n.type, "name": n.name, "region": n.region}
             self.ledger.add(obj, self._text(obj))
         for a in self.topo.stalls:
             if self.faults.second_scale(a.code):
-                self.fault("second_scale", node=a.node.code, holder=a.code, share=self.fault_rates.get("second_scale_use", 0))
+                self.fault(
+                    "second_scale", node=a.node.code, holder=a.code, share=self.fault_rates.get("second_scale_use", 0)
+                )
         for n in self.topo.nodes:
             off = self.faults.drift(n.code)
             if off:
@@ -329,9 +408,9 @@ class MarketModel:
             self.env.process(self._ticker())
         if hasattr(self.env, "sync"):
             self.env.sync()
-        gc.freeze()        # the city, topology and profile live all run long: the collector need not rescan them
+        gc.freeze()  # the city, topology and profile live all run long: the collector need not rescan them
         thresholds = gc.get_threshold()
-        gc.set_threshold(max(thresholds[0], 100_000), *thresholds[1:])   # events and records die young in bulk
+        gc.set_threshold(max(thresholds[0], 100_000), *thresholds[1:])  # events and records die young in bulk
         try:
             self.env.run(until=self.days * DAY_S)
         finally:
@@ -344,12 +423,23 @@ class MarketModel:
         return self.ledger
 
     def _header(self) -> dict:
-        return {"k": "run", "format": "roucai-ledger", "version": 1, "preset": self.city.preset, "seed": self.seed,
-                "city_seed": self.city.seed, "city": self.city.city_code, "start": self.start.isoformat(),
-                "days": self.days, "mode": self.mode, "profile": self.p.lineage[0],
-                "faults": {k: v for k, v in sorted(self.fault_rates.items())
-                           if v or k not in RECORD_SWITCHES},    # a default ledger stays byte-identical
-                "deadline_grace_s": self.rates.upload["deadline_grace_s"]}
+        return {
+            "k": "run",
+            "format": "roucai-ledger",
+            "version": 1,
+            "preset": self.city.preset,
+            "seed": self.seed,
+            "city_seed": self.city.seed,
+            "city": self.city.city_code,
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "mode": self.mode,
+            "profile": self.p.lineage[0],
+            "faults": {
+                k: v for k, v in sorted(self.fault_rates.items()) if v or k not in RECORD_SWITCHES
+            },  # a default ledger stays byte-identical
+            "deadline_grace_s": self.rates.upload["deadline_grace_s"],
+        }
 
     def _ticker(self):
         while self.env.now < self.days * DAY_S:

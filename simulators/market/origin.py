@@ -12,6 +12,7 @@ On arrival the market registers the entry (``market_in_info_base`` + ``_detail``
 share of batches is tested for pesticide residues (``qmarket_detection_info``); a failed
 test stops trade of the batch and everything sold from it (:func:`wholesale.stop_trade`).
 """
+
 from __future__ import annotations
 
 from . import wholesale
@@ -57,21 +58,47 @@ def truck(m, w, base, goods: str, kg: float, t_at: float, d: int):
     cert = m.certificate("veg_origin", base.region_code, d)
     batch = m.issuer.issue(w.code)
     base_id = m.sources.base_id(base)
-    origin_info = {"area_origin_id": base.region_code, "area_origin_name": base.region_name[:100],
-                   "base_name": base.name[:100], "base_id": base_id}
-    lot = m.new_lot(ref=batch, kind="veg_batch", goods=goods, kg=kg, holder=w, parent=oid,
-                    cert={"prov_id": cert}, origin=origin_info, extra={"prov_id": cert, "base_id": base_id})
-    if m.terminals is not None:       # device mode: the market's handheld registers the entry
+    origin_info = {
+        "area_origin_id": base.region_code,
+        "area_origin_name": base.region_name[:100],
+        "base_name": base.name[:100],
+        "base_id": base_id,
+    }
+    lot = m.new_lot(
+        ref=batch,
+        kind="veg_batch",
+        goods=goods,
+        kg=kg,
+        holder=w,
+        parent=oid,
+        cert={"prov_id": cert},
+        origin=origin_info,
+        extra={"prov_id": cert, "base_id": base_id},
+    )
+    if m.terminals is not None:  # device mode: the market's handheld registers the entry
         m.terminals.veg_entry(w, base, cert, batch, goods, kg, base_id)
     else:
         day_txt = m.node_ymd(node.code, env.now)
-        base_rec = {"market_id": node.code, "market_name": node.name[:100], "in_date": day_txt,
-                    "wholesaler_id": w.code, "wholesaler_name": w.name[:50], "prov_id": cert, "batch_id": batch}
+        base_rec = {
+            "market_id": node.code,
+            "market_name": node.name[:100],
+            "in_date": day_txt,
+            "wholesaler_id": w.code,
+            "wholesaler_name": w.name[:50],
+            "prov_id": cert,
+            "batch_id": batch,
+        }
         if w.plate:
             base_rec["transporter_id"] = w.plate
         m.record("market_in_info_base", node.code, base_rec)
-        detail = {"prov_id": cert, "batch_id": batch, "goods_code": goods,
-                  "goods_name": m.commodities[goods].name_zh, "weight": m.w3(kg), **origin_info}
+        detail = {
+            "prov_id": cert,
+            "batch_id": batch,
+            "goods_code": goods,
+            "goods_name": m.commodities[goods].name_zh,
+            "weight": m.w3(kg),
+            **origin_info,
+        }
         m.record("market_in_info_detail", node.code, detail)
     m.holding(w).add(lot)
     m.notify_restock(w.code)

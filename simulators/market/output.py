@@ -14,6 +14,7 @@ each with ``p.envelope.build`` (RequestTime = the upload time, Beijing clock) an
 ``DIR/<node>/<nnnnnn>-<Index>-<type>.xml``.  The key is one development key for every node
 (``--envelope-key``; a platform derives real per-node keys).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -52,7 +53,7 @@ class EnvelopeBatcher:
             node, _w, rtype, date = key
             items = self._groups[key]
             for i in range(0, len(items), maxc):
-                chunk = items[i:i + maxc]
+                chunk = items[i : i + maxc]
                 t_up = max(u for u, _ in chunk)
                 ddate = date or (self.start + dt.timedelta(seconds=t_up)).strftime("%Y%m%d")
                 yield t_up, node, rtype, ddate, [r for _, r in chunk]

@@ -10,6 +10,7 @@ truck from origins, meat from the slaughterhouses.  A slaughterhouse takes in en
 animals of each species for its orders (heads = ceil(kg / dressed kg per head)) and cuts
 to order (output per commodity proportional to the orders).
 """
+
 from __future__ import annotations
 
 import math
@@ -77,8 +78,14 @@ def day(m, d: int):
     if env.now < t0:
         yield env.timeout(t0 - env.now)
     f = day_factors(m.rates, m.date_of(d), m.topo.city_code)
-    m.day_info.append({"day": d, "date": m.date_of(d).isoformat(), "labels": f.labels,
-                       "demand": {k: round(x, 3) for k, x in f.demand.items()}})
+    m.day_info.append(
+        {
+            "day": d,
+            "date": m.date_of(d).isoformat(),
+            "labels": f.labels,
+            "demand": {k: round(x, 3) for k, x in f.demand.items()},
+        }
+    )
     m.event("day", day=d, date=m.date_of(d).isoformat(), labels=f.labels)
     for n in m.topo.nodes:
         o = m.outage(n.code, d)
@@ -90,13 +97,19 @@ def day(m, d: int):
         np = m.faults.no_paper(a.code, d)
         a.no_paper = None if np is None else (t0 + np[0], t0 + np[1])
         if np is not None:
-            m.fault("scale_no_paper", node=a.node.code, holder=a.code, scale=a.scale,
-                    start=round(t0 + np[0], 3), end=round(t0 + np[1], 3))
+            m.fault(
+                "scale_no_paper",
+                node=a.node.code,
+                holder=a.code,
+                scale=a.scale,
+                start=round(t0 + np[0], 3),
+                end=round(t0 + np[1], 3),
+            )
 
     v = m.rates.volume
     rp = m.rng(f"plan:{d}")
     deadline = t0 + TRIP_DEADLINE_H * HOUR_S
-    orders: dict[str, list] = defaultdict(list)       # supplier code -> [(buyer, {goods: kg}, entry kind)]
+    orders: dict[str, list] = defaultdict(list)  # supplier code -> [(buyer, {goods: kg}, entry kind)]
     suppliers: dict[str, object] = {}
     # 1. stalls
     for a in m.topo.stalls:
@@ -113,8 +126,11 @@ def day(m, d: int):
             orders[sc].append((a, goods))
     # 2. canteens
     veg_codes = [c.code for c in m.commodities.of_kind("vegetable")]
-    meat_codes = sorted(c for c in m.species_of if m.species_of[c] in m.topo.slaughter_by_species
-                        and m.commodities[c].category != "副产品")
+    meat_codes = sorted(
+        c
+        for c in m.species_of
+        if m.species_of[c] in m.topo.slaughter_by_species and m.commodities[c].category != "副产品"
+    )
     for c in m.topo.canteens:
         rc = m.rng(f"canteen:{c.code}:{d}")
         k = rc.randint(*v["canteen_lines"])
@@ -122,7 +138,9 @@ def day(m, d: int):
         for _ in range(k):
             pool = veg_codes if (rc.random() < 0.7 or not meat_codes) else meat_codes
             g = pool[rc.randrange(len(pool))]
-            kg = rc.uniform(*v["canteen_line_kg"]) * f.demand["canteen"] * f.category.get(m.commodities[g].category, 1.0)
+            kg = (
+                rc.uniform(*v["canteen_line_kg"]) * f.demand["canteen"] * f.category.get(m.commodities[g].category, 1.0)
+            )
             if kg < 0.5:
                 continue
             sup = _supplier_for(m, c.self_actor, g)
@@ -135,7 +153,9 @@ def day(m, d: int):
     # 3. wholesalers and distribution centres: buy in for orders (+ cash buyers)
     share = float(v["cash_buyer_share"])
     cover = float(v["wholesale_cover"])
-    ws_all = [w for role in ("meat_wholesale", "veg_wholesale", "distribution_centre") for w in m.topo.wholesalers[role]]
+    ws_all = [
+        w for role in ("meat_wholesale", "veg_wholesale", "distribution_centre") for w in m.topo.wholesalers[role]
+    ]
     cash: dict[str, dict] = {}
     for w in ws_all:
         total: dict = defaultdict(float)

@@ -8,6 +8,7 @@ sorted) and ``lang`` is ``zh``; otherwise English in pillow's built-in font (it 
 glyphs and no CJK font is shipped).  Deterministic: the same counts and the same font give the
 same bytes.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,12 +19,26 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-LABELS = {"slaughterhouse": "slaughterhouses", "meat_wholesale": "meat wholesale", "veg_wholesale":
-          "vegetable wholesale", "distribution_centre": "distribution centres", "farmers_market": "farmers' markets",
-          "shop": "shops / outlets", "supermarket": "supermarkets", "canteen": "canteens"}
-LABELS_ZH = {"slaughterhouse": "屠宰厂", "meat_wholesale": "肉品批发市场", "veg_wholesale": "蔬菜批发市场",
-             "distribution_centre": "蔬菜配送中心", "farmers_market": "农贸市场", "shop": "社区直销店",
-             "supermarket": "超市", "canteen": "团体消费单位"}
+LABELS = {
+    "slaughterhouse": "slaughterhouses",
+    "meat_wholesale": "meat wholesale",
+    "veg_wholesale": "vegetable wholesale",
+    "distribution_centre": "distribution centres",
+    "farmers_market": "farmers' markets",
+    "shop": "shops / outlets",
+    "supermarket": "supermarkets",
+    "canteen": "canteens",
+}
+LABELS_ZH = {
+    "slaughterhouse": "屠宰厂",
+    "meat_wholesale": "肉品批发市场",
+    "veg_wholesale": "蔬菜批发市场",
+    "distribution_centre": "蔬菜配送中心",
+    "farmers_market": "农贸市场",
+    "shop": "社区直销店",
+    "supermarket": "超市",
+    "canteen": "团体消费单位",
+}
 ORDER = list(LABELS)
 COLOURS = ["#8c2d04", "#d94801", "#238b45", "#41ab5d", "#2171b5", "#6baed6", "#6a51a3", "#737373"]
 PANEL_W, PANEL_H, MARGIN = 460, 200, 16
@@ -61,8 +76,9 @@ def _font(lang: str):
     return ImageFont.load_default(), False
 
 
-def render(hourly: dict[str, list[int]], title: str, path: str | Path, *, lang: str = "zh",
-           title_zh: str | None = None) -> Path:
+def render(
+    hourly: dict[str, list[int]], title: str, path: str | Path, *, lang: str = "zh", title_zh: str | None = None
+) -> Path:
     """Draw ``hourly`` (node type → 24 counts) to ``path`` (PNG); returns the path.
 
     ``lang`` "zh" uses Chinese labels (and ``title_zh`` if given) when a CJK font is found, else

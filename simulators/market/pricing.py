@@ -12,6 +12,7 @@ Model (parameters in ``rates.toml`` ``[price]``):
 
 All prices are yuan/kg rounded to 0.01 (the records' 2 decimals).
 """
+
 from __future__ import annotations
 
 import datetime as dt

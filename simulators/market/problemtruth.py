@@ -26,6 +26,7 @@ of :func:`problem_key` values that are true:
 business day for ``silent-node`` and ``silent-scale`` (one node or scale can be silent on several days).  Raises ``ValueError`` for a file
 that is not a complete ledger.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,18 +57,19 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
     roles_of = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))["node_roles"]
     if rules is None:
         from profiles import load_profile
+
         rules = load_profile().problems
     silent_roles = rules.kind("silent-node").get("node_roles", [])
     stock = rules.kind("stock-imbalance")
     out: dict[str, set] = {k: set() for k in kinds}
     injected: dict[str, int] = {k: 0 for k in kinds}
-    understated: dict[str, tuple[str, float]] = {}     # subject -> (day, recorded kg)
-    sold: dict[str, float] = {}                         # node:batch -> kg of uploaded sale summaries
-    fewer_heads: dict[str, tuple[str, int]] = {}        # node:certificate -> (day, recorded heads)
-    origin_of: dict[tuple[str, str], set] = {}          # (node, product certificate) -> origin certificates
-    meat_out: list[tuple] = []                          # (node, product cert, meat code, kg, upload day) uploaded
+    understated: dict[str, tuple[str, float]] = {}  # subject -> (day, recorded kg)
+    sold: dict[str, float] = {}  # node:batch -> kg of uploaded sale summaries
+    fewer_heads: dict[str, tuple[str, int]] = {}  # node:certificate -> (day, recorded heads)
+    origin_of: dict[tuple[str, str], set] = {}  # (node, product certificate) -> origin certificates
+    meat_out: list[tuple] = []  # (node, product cert, meat code, kg, upload day) uploaded
     sales_spec = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))["scale_usage"]["sales"]
-    used: set = set()                                   # (day, node, operator, stall or "")
+    used: set = set()  # (day, node, operator, stall or "")
     header, nodes, heard, lines, end = {}, {}, set(), 0, None
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -101,11 +103,18 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
                     sold[at] = sold.get(at, 0.0) + float(o["data"].get("weight") or 0)
                 elif o["type"] == "quarantine_info" and o["data"].get("quarantine_animal_products_id"):
                     origin_of.setdefault((o["node"], o["data"]["quarantine_animal_products_id"]), set()).add(
-                        o["data"].get("quarantine_id"))
-                elif o["type"] == "meat_out_info_detail":     # no date of its own: dated by its upload's day
-                    meat_out.append((o["node"], o["data"].get("quarantine_animal_products_id") or "",
-                                     o["data"].get("meat_code") or "", float(o["data"].get("weight") or 0),
-                                     int(min(o["upload"]) // DAY_S)))
+                        o["data"].get("quarantine_id")
+                    )
+                elif o["type"] == "meat_out_info_detail":  # no date of its own: dated by its upload's day
+                    meat_out.append(
+                        (
+                            o["node"],
+                            o["data"].get("quarantine_animal_products_id") or "",
+                            o["data"].get("meat_code") or "",
+                            float(o["data"].get("weight") or 0),
+                            int(min(o["upload"]) // DAY_S),
+                        )
+                    )
             elif k == "fault" and o.get("kind") in out:
                 injected[o["kind"]] += 1
                 if o["kind"] == "stock-imbalance":
@@ -124,18 +133,26 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
             if sold.get(subject, 0.0) > recorded * (1 + tol) + tol_kg:
                 out["stock-imbalance"].add(problem_key("stock-imbalance", subject, day))
     if "certificate-overuse" in out:
-        _exposed_overuse(rules.kind("certificate-overuse"), fewer_heads, origin_of, meat_out,
-                         int(header.get("days", 1)), out)
+        _exposed_overuse(
+            rules.kind("certificate-overuse"), fewer_heads, origin_of, meat_out, int(header.get("days", 1)), out
+        )
     if "silent-scale" in out:
         from profiles import load_profile
         from simulators.city import generate_city
-        city = generate_city(header["preset"], int(header.get("city_seed", header["seed"])),
-                             load_profile(str(header.get("profile", "reference")).split("@")[0]))
+
+        city = generate_city(
+            header["preset"],
+            int(header.get("city_seed", header["seed"])),
+            load_profile(str(header.get("profile", "reference")).split("@")[0]),
+        )
         scale_roles = rules.kind("silent-scale").get("node_roles", [])
         for day in run_days(header):
             for sc in city.scales:
-                if (roles_of.get(nodes.get(sc.node_code)) in scale_roles and (sc.node_code, day) in heard
-                        and (day, sc.node_code, sc.operator_code, sc.stall if sc.stall else None) not in used):
+                if (
+                    roles_of.get(nodes.get(sc.node_code)) in scale_roles
+                    and (sc.node_code, day) in heard
+                    and (day, sc.node_code, sc.operator_code, sc.stall if sc.stall else None) not in used
+                ):
                     out["silent-scale"].add(problem_key("silent-scale", sc.id, day))
     if "silent-node" in out:
         for day in run_days(header):
@@ -150,6 +167,7 @@ def _exposed_overuse(rule, fewer_heads: dict, origin_of: dict, meat_out: list, d
     record counts when it was first uploaded within the run's ``days`` (its envelope's DataDate is its upload's
     simulated day, so a later one falls on a day detection never ran for)."""
     from simulators.platform.problems import max_kg_per_head
+
     table, tol = dict(rule.get("max_carcass_kg") or {}), float(rule.get("tolerance"))
     kg: dict[str, float] = {}
     bound: dict[str, float] = {}
@@ -167,7 +185,12 @@ def _exposed_overuse(rule, fewer_heads: dict, origin_of: dict, meat_out: list, d
 def score(expected: set, flagged: set) -> dict:
     """Counts, precision and recall of ``flagged`` against ``expected`` (``None`` where undefined)."""
     hit = len(expected & flagged)
-    return {"expected": len(expected), "flagged": len(flagged), "matched": hit,
-            "precision": round(hit / len(flagged), 4) if flagged else None,
-            "recall": round(hit / len(expected), 4) if expected else None,
-            "missed": sorted(map(list, expected - flagged))[:20], "extra": sorted(map(list, flagged - expected))[:20]}
+    return {
+        "expected": len(expected),
+        "flagged": len(flagged),
+        "matched": hit,
+        "precision": round(hit / len(flagged), 4) if flagged else None,
+        "recall": round(hit / len(expected), 4) if expected else None,
+        "missed": sorted(map(list, expected - flagged))[:20],
+        "extra": sorted(map(list, flagged - expected))[:20],
+    }

@@ -12,6 +12,7 @@ Contract:
   positive sum, volumes are non-negative, shares lie in [0, 1].  A bad file raises
   :class:`~simulators.market.errors.MarketConfigError` before any run starts.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,16 @@ RATES_FILE = Path(__file__).with_name("rates.toml")
 DAY_S = 86400.0
 HOUR_S = 3600.0
 
-_SHARES = ("stock_cover", "wholesale_cover", "veg_spoilage", "cash_buyer_share", "regular_share",
-           "detection_sample_share", "detection_pass_rate", "quarantine_sample_share")
+_SHARES = (
+    "stock_cover",
+    "wholesale_cover",
+    "veg_spoilage",
+    "cash_buyer_share",
+    "regular_share",
+    "detection_sample_share",
+    "detection_pass_rate",
+    "quarantine_sample_share",
+)
 
 
 class Rates:
@@ -44,7 +53,8 @@ class Rates:
         self.faults: dict[str, float] = {k: float(v) for k, v in data["faults"].items() if k != "source"}
         self.upload: dict[str, Any] = data["upload"]
         self.fault_sets: dict[str, dict[str, float]] = {
-            name: {k: float(v) for k, v in t.items() if k != "source"} for name, t in data.get("fault_sets", {}).items()}
+            name: {k: float(v) for k, v in t.items() if k != "source"} for name, t in data.get("fault_sets", {}).items()
+        }
 
     @classmethod
     def load(cls, path: Path | None = None, overrides: dict | None = None) -> "Rates":
@@ -69,14 +79,20 @@ class Rates:
         for name, table in d["hourly"].items():
             w = table.get("weights")
             if not isinstance(w, list) or len(w) != 24:
-                raise MarketConfigError(f"[hourly.{name}] weights 须为24个数", f"[hourly.{name}] weights must be 24 numbers")
+                raise MarketConfigError(
+                    f"[hourly.{name}] weights 须为24个数", f"[hourly.{name}] weights must be 24 numbers"
+                )
             if any((not isinstance(x, (int, float))) or x < 0 or math.isnan(x) for x in w) or sum(w) <= 0:
-                raise MarketConfigError(f"[hourly.{name}] 权重须非负且总和为正",
-                                        f"[hourly.{name}] weights must be non-negative with a positive sum")
+                raise MarketConfigError(
+                    f"[hourly.{name}] 权重须非负且总和为正",
+                    f"[hourly.{name}] weights must be non-negative with a positive sum",
+                )
         for key, val in d["volume"].items():
             for x in _numbers(val):
                 if x < 0:
-                    raise MarketConfigError(f"[volume] {key} 不能为负数（{x}）", f"[volume] {key} must not be negative ({x})")
+                    raise MarketConfigError(
+                        f"[volume] {key} 不能为负数（{x}）", f"[volume] {key} must not be negative ({x})"
+                    )
         for key in _SHARES:
             x = d["volume"].get(key)
             if x is None:
@@ -86,12 +102,16 @@ class Rates:
                 raise MarketConfigError(f"[volume] {key} 超出范围（{x}）", f"[volume] {key} out of range ({x})")
         for key, x in d["faults"].items():
             if key != "source" and not (isinstance(x, (int, float)) and 0 <= x <= 1):
-                raise MarketConfigError(f"故障 {key} 的比率须在0到1之间（{x}）", f"fault {key}: rate must be 0..1 ({x})")
+                raise MarketConfigError(
+                    f"故障 {key} 的比率须在0到1之间（{x}）", f"fault {key}: rate must be 0..1 ({x})"
+                )
         for name, t in d.get("fault_sets", {}).items():
-            for key, x in (t.items() if isinstance(t, dict) else [("", None)]):
+            for key, x in t.items() if isinstance(t, dict) else [("", None)]:
                 if key != "source" and not (key in d["faults"] and isinstance(x, (int, float)) and 0 <= x <= 1):
-                    raise MarketConfigError(f"故障集 {name}：{key} 须为 [faults] 中的开关，比率在0到1之间",
-                                            f"fault set {name}: {key} must be a [faults] switch with a rate 0..1")
+                    raise MarketConfigError(
+                        f"故障集 {name}：{key} 须为 [faults] 中的开关，比率在0到1之间",
+                        f"fault set {name}: {key} must be a [faults] switch with a rate 0..1",
+                    )
         for key, x in d["upload"].items():
             for v in _numbers(x):
                 if v < 0:

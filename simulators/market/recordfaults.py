@@ -31,10 +31,18 @@ certificate_overuse   chance per slaughterhouse intake (``animal_in_info``) that
 Decisions use the same streams as :class:`~.faults.Faults` (``{seed}:fault:{name}:{subject}:{day}``):
 switching one on never changes another switch's draws, nor the business flows.
 """
+
 from __future__ import annotations
 
-RECORD_SWITCHES = ("silent_node", "price_outlier", "duplicate_trace_code", "chain_break", "stock_imbalance",
-                   "silent_scale", "certificate_overuse")
+RECORD_SWITCHES = (
+    "silent_node",
+    "price_outlier",
+    "duplicate_trace_code",
+    "chain_break",
+    "stock_imbalance",
+    "silent_scale",
+    "certificate_overuse",
+)
 SILENT_ROLES = ("farmers_market", "supermarket", "shop", "canteen")
 _SUMM = "retail_market_tran_info_summ"
 _ENTRY = ("retail_market_in_info_base", "retail_market_in_info_detail")
@@ -46,22 +54,23 @@ class RecordFaults:
 
     def __init__(self, faults, roles: dict[str, str], emit, scales: dict[tuple[str, str], str] | None = None):
         self.f = faults
-        self.roles = roles                      # node code -> role
+        self.roles = roles  # node code -> role
         self.emit = emit
         self.scales = scales or {}
         self._quiet_scale: dict[tuple[str, int], bool] = {}
         self.active = any(faults.rate(n) > 0 for n in RECORD_SWITCHES)
         self._silent: dict[tuple[str, int], bool] = {}
-        self._last_sale: dict[str, tuple[str, str]] = {}     # node -> (retailer, sale code)
-        self._entry: dict[tuple[str, str], tuple[str, str | None]] = {}   # (node, code) -> (fault, mistyped)
+        self._last_sale: dict[str, tuple[str, str]] = {}  # node -> (retailer, sale code)
+        self._entry: dict[tuple[str, str], tuple[str, str | None]] = {}  # (node, code) -> (fault, mistyped)
 
     def silent(self, node: str, day: int, ymd: str) -> bool:
         """Whether ``node`` uploads nothing of ``day`` (decided once per node and day)."""
         key = (node, day)
         v = self._silent.get(key)
         if v is None:
-            v = (self.roles.get(node) in SILENT_ROLES
-                 and self.f._rng("silent_node", node, day).random() < self.f.rate("silent_node"))
+            v = self.roles.get(node) in SILENT_ROLES and self.f._rng("silent_node", node, day).random() < self.f.rate(
+                "silent_node"
+            )
             self._silent[key] = v
             if v:
                 self.emit("silent_node", node=node, kind="silent-node", subject=node, day=ymd)
@@ -79,8 +88,15 @@ class RecordFaults:
         if v is None:
             v = self._quiet_scale[key] = self.f._rng("silent_scale", scale, day).random() < self.f.rate("silent_scale")
             if v:
-                self.emit("silent_scale", node=node, kind="silent-scale", subject=scale, day=ymd,
-                          stall=data.get("position_id"), operator=data.get("retailer_id"))
+                self.emit(
+                    "silent_scale",
+                    node=node,
+                    kind="silent-scale",
+                    subject=scale,
+                    day=ymd,
+                    stall=data.get("position_id"),
+                    operator=data.get("retailer_id"),
+                )
         return v
 
     def apply(self, rtype: str, node: str, data: dict, day: int, ymd: str) -> dict:
@@ -99,8 +115,15 @@ class RecordFaults:
         if heads <= 1 or not self.f.rate("certificate_overuse") or r.random() >= self.f.rate("certificate_overuse"):
             return data
         recorded = str(max(1, int(heads * r.uniform(0.1, 0.3))))
-        self.emit("certificate_overuse", node=node, kind="certificate-overuse", subject=f"{node}:{cert}", day=ymd,
-                  heads=heads, recorded=recorded)
+        self.emit(
+            "certificate_overuse",
+            node=node,
+            kind="certificate-overuse",
+            subject=f"{node}:{cert}",
+            day=ymd,
+            heads=heads,
+            recorded=recorded,
+        )
         return {**data, "quarantine_num": recorded}
 
     def _summary(self, node: str, data: dict, day: int, ymd: str) -> dict:
@@ -112,15 +135,32 @@ class RecordFaults:
             price = float(data["price"])
             wrong = price * k if r.random() < 0.5 else price / k
             out = {**out, "price": f"{max(0.01, wrong):.2f}"}
-            self.emit("price_outlier", node=node, kind="price-outlier", subject=f"{node}:{code}", day=ymd,
-                      price=data["price"], recorded=out["price"])
+            self.emit(
+                "price_outlier",
+                node=node,
+                kind="price-outlier",
+                subject=f"{node}:{code}",
+                day=ymd,
+                price=data["price"],
+                recorded=out["price"],
+            )
         prev = self._last_sale.get(node)
         r = self.f._rng("duplicate_trace_code", f"{node}:{code}", day)
-        if (self.f.rate("duplicate_trace_code") and prev is not None and prev[0] != data.get("retailer_id")
-                and r.random() < self.f.rate("duplicate_trace_code")):
+        if (
+            self.f.rate("duplicate_trace_code")
+            and prev is not None
+            and prev[0] != data.get("retailer_id")
+            and r.random() < self.f.rate("duplicate_trace_code")
+        ):
             out = {**out, "sale_tran_id": prev[1]}
-            self.emit("duplicate_trace_code", node=node, kind="duplicate-trace-code", subject=prev[1], day=ymd,
-                      instead_of=code)
+            self.emit(
+                "duplicate_trace_code",
+                node=node,
+                kind="duplicate-trace-code",
+                subject=prev[1],
+                day=ymd,
+                instead_of=code,
+            )
         else:
             self._last_sale[node] = (data.get("retailer_id", ""), code)
         return out
@@ -135,8 +175,9 @@ class RecordFaults:
             if self.f.rate("chain_break") and r.random() < self.f.rate("chain_break"):
                 wrong = f"{code[:13]}9{r.randrange(10**6):06d}"
                 got = ("chain_break", wrong)
-                self.emit("chain_break", node=node, kind="chain-break", subject=f"{node}:{wrong}", day=ymd,
-                          instead_of=code)
+                self.emit(
+                    "chain_break", node=node, kind="chain-break", subject=f"{node}:{wrong}", day=ymd, instead_of=code
+                )
             else:
                 r = self.f._rng("stock_imbalance", f"{node}:{code}", day)
                 if self.f.rate("stock_imbalance") and r.random() < self.f.rate("stock_imbalance"):
@@ -148,7 +189,14 @@ class RecordFaults:
         if fault == "stock_imbalance" and rtype.endswith("_detail") and data.get("weight"):
             true_kg = float(data["weight"])
             recorded = f"{true_kg * float(value):.3f}"
-            self.emit("stock_imbalance", node=node, kind="stock-imbalance", subject=f"{node}:{code}", day=ymd,
-                      kg=data["weight"], recorded=recorded)
+            self.emit(
+                "stock_imbalance",
+                node=node,
+                kind="stock-imbalance",
+                subject=f"{node}:{code}",
+                day=ymd,
+                kg=data["weight"],
+                recorded=recorded,
+            )
             return {**data, "weight": recorded}
         return data

@@ -25,6 +25,7 @@ At 23:30 each farmers' market and shop stall reports its day: one
 new code of the market's own operator record), from the scale's data (so second-scale sales are missing, as in
 the field); vegetables still held at stalls and wholesalers lose ``veg_spoilage``.
 """
+
 from __future__ import annotations
 
 import math
@@ -195,9 +196,21 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random):
     taken = hold.take_one(g, net_g / 1000.0)
     kg = taken[1] if taken else 0.0
     amount = amount_fen / 100.0
-    obj = {"k": "sale", "id": code, "parent": lot.ref, "node": node.code, "holder": a.code, "goods_code": g,
-           "category": m.commodities[g].category, "kg": kg, "price": price, "amount": amount, "traced": traced,
-           "t": round(now, 3), "day": d}
+    obj = {
+        "k": "sale",
+        "id": code,
+        "parent": lot.ref,
+        "node": node.code,
+        "holder": a.code,
+        "goods_code": g,
+        "category": m.commodities[g].category,
+        "kg": kg,
+        "price": price,
+        "amount": amount,
+        "traced": traced,
+        "t": round(now, 3),
+        "day": d,
+    }
     if cid:
         obj["customer"] = cid
     if traced and not printed:
@@ -236,12 +249,22 @@ def end_of_day(m, d: int):
             kg = kg3(kg)
             if kg <= 0:
                 continue
-            rec = {"retail_market_id": node.code, "retail_market_name": node.name[:100],
-                   "in_date": m.ymd(lot.day_in * DAY_S), "sale_date": sale_date, "retailer_id": a.code,
-                   "retailer_name": a.name[:50], "position_id": a.position or "0", "tran_id": ref[:20],
-                   "batch_id": ref[:20], "goods_code": lot.goods_code,
-                   "goods_name": m.commodities[lot.goods_code].name_zh, "weight": m.w3(kg),
-                   "price": m.p2(max(0.01, amount / kg)), "sale_tran_id": m.issuer.issue(node.self_actor.code)}
+            rec = {
+                "retail_market_id": node.code,
+                "retail_market_name": node.name[:100],
+                "in_date": m.ymd(lot.day_in * DAY_S),
+                "sale_date": sale_date,
+                "retailer_id": a.code,
+                "retailer_name": a.name[:50],
+                "position_id": a.position or "0",
+                "tran_id": ref[:20],
+                "batch_id": ref[:20],
+                "goods_code": lot.goods_code,
+                "goods_name": m.commodities[lot.goods_code].name_zh,
+                "weight": m.w3(kg),
+                "price": m.p2(max(0.01, amount / kg)),
+                "sale_tran_id": m.issuer.issue(node.self_actor.code),
+            }
             q = lot.cert.get("quarantine_animal_products_id")
             if q:
                 rec["quarantine_animal_products_id"] = q

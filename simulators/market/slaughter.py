@@ -12,6 +12,7 @@ operator record, cut to order (output per commodity ∝ the day's orders).
 Meat leaves through :func:`wholesale.trip` (``meat_out_info_base`` / ``_detail``); each sale's product
 certificates are recorded against the intakes the meat came from (:func:`certificates_issued`).
 """
+
 from __future__ import annotations
 
 import math
@@ -68,24 +69,45 @@ def truck(m, node, farm, seller, species: str, heads: int, shares: dict[str, flo
     if tags:
         extra["ear_tags"] = list(tags)
     m.new_lot(ref=cert, kind="intake", goods="", kg=heads * live, holder=node.self_actor, parent=oid, extra=extra)
-    if m.terminals is not None:       # device mode: the house's handheld registers the intake
+    if m.terminals is not None:  # device mode: the house's handheld registers the intake
         m.terminals.animal_intake(node, seller, cert, heads, farm, tags)
     else:
-        rec = {"butcher_fac_id": node.code, "butcher_fac_name": node.name[:100],
-               "in_date": m.node_ymd(node.code, env.now), "seller_id": seller.code, "seller_name": seller.name[:50],
-               "quarantine_id": cert, "quarantine_num": str(heads), "check_result": "1",
-               "area_origin_id": farm.region_code, "area_origin_name": farm.region_name[:100],
-               "farm_name": farm.name[:100], "dead_num": "0"}
+        rec = {
+            "butcher_fac_id": node.code,
+            "butcher_fac_name": node.name[:100],
+            "in_date": m.node_ymd(node.code, env.now),
+            "seller_id": seller.code,
+            "seller_name": seller.name[:50],
+            "quarantine_id": cert,
+            "quarantine_num": str(heads),
+            "check_result": "1",
+            "area_origin_id": farm.region_code,
+            "area_origin_name": farm.region_name[:100],
+            "farm_name": farm.name[:100],
+            "dead_num": "0",
+        }
         if tags:
             rec["ear_tag_start"], rec["ear_tag_end"] = tags
         m.record("animal_in_info", node.code, rec)
     yield env.timeout(r.uniform(600, 1800))
     sample = max(1, math.ceil(heads * float(m.rates.volume["quarantine_sample_share"])))
-    m.record("quarantine_info", node.code, {
-        "butcher_fac_id": node.code, "butcher_fac_name": node.name[:100], "seller_id": seller.code,
-        "seller_name": seller.name[:50], "quarantine_id": cert, "sample_num": str(sample),
-        "sample_id": f"S{cert}"[:30], "detector": f"{node.name[:20]}检疫员", "check_date": m.node_ymd(node.code, env.now),
-        "positive_num": "0", "check_num": str(heads)})
+    m.record(
+        "quarantine_info",
+        node.code,
+        {
+            "butcher_fac_id": node.code,
+            "butcher_fac_name": node.name[:100],
+            "seller_id": seller.code,
+            "seller_name": seller.name[:50],
+            "quarantine_id": cert,
+            "sample_num": str(sample),
+            "sample_id": f"S{cert}"[:30],
+            "detector": f"{node.name[:20]}检疫员",
+            "check_date": m.node_ymd(node.code, env.now),
+            "positive_num": "0",
+            "check_num": str(heads),
+        },
+    )
     yield env.timeout(r.uniform(2400, 5400))
     meat = heads * dressed_kg(m, species)
     hold = m.holding(node.self_actor)
@@ -108,6 +130,16 @@ def certificates_issued(m, node, intake: str, certs: dict, day_txt: str) -> None
     if e is None or e.get("kind") != "intake":
         return
     seller = next((a for a in node.actors if a.code == e.get("seller")), node.self_actor)
-    m.record("quarantine_info", node.code, {
-        "butcher_fac_id": node.code, "butcher_fac_name": node.name[:100], "seller_id": seller.code,
-        "seller_name": seller.name[:50], "quarantine_id": intake, "check_date": day_txt, **certs})
+    m.record(
+        "quarantine_info",
+        node.code,
+        {
+            "butcher_fac_id": node.code,
+            "butcher_fac_name": node.name[:100],
+            "seller_id": seller.code,
+            "seller_name": seller.name[:50],
+            "quarantine_id": intake,
+            "check_date": day_txt,
+            **certs,
+        },
+    )

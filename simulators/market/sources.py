@@ -13,6 +13,7 @@ its rank among the county's vegetable bases (1, 2, …), in id order.
 
 Deterministic for a city and seed; running out of a block raises :class:`MarketConfigError`.
 """
+
 from __future__ import annotations
 
 import random
@@ -39,9 +40,11 @@ class SourceBook:
             if o.type in LIVESTOCK:
                 k = farms.get(o.region_code, 0)
                 farms[o.region_code] = k + 1
-                if (k + 1) * BLOCK >= 10 ** 8:
-                    raise MarketConfigError(f"县 {o.region_code} 的养殖场过多，耳标号段不足",
-                                            f"county {o.region_code} has too many farms for distinct ear-tag blocks")
+                if (k + 1) * BLOCK >= 10**8:
+                    raise MarketConfigError(
+                        f"县 {o.region_code} 的养殖场过多，耳标号段不足",
+                        f"county {o.region_code} has too many farms for distinct ear-tag blocks",
+                    )
                 self._block[o.id] = k * BLOCK
             elif o.type == "vegetable_base":
                 k = bases.get(o.region_code, 0) + 1
@@ -61,8 +64,10 @@ class SourceBook:
             raise MarketConfigError(f"养殖场 {farm.name} 的耳标号段已用完", f"farm {farm.id} ran out of ear tags")
         self._next[key] = last + 1
         base = self._block[farm.id]
-        return (self.ids.new_ear_tag(species, farm.region_code, base + first),
-                self.ids.new_ear_tag(species, farm.region_code, base + last))
+        return (
+            self.ids.new_ear_tag(species, farm.region_code, base + first),
+            self.ids.new_ear_tag(species, farm.region_code, base + last),
+        )
 
     def base_id(self, base) -> str | None:
         """The production base id of a vegetable base (``None`` for any other origin)."""

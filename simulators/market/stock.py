@@ -10,6 +10,7 @@ Conservation, per lot: ``received == moved_out + withdrawn + spoiled + remaining
 reproduce exactly from the records).  Nothing here goes below zero: a request larger
 than what is held is cut to what is held (``take``) and the caller decides.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -25,16 +26,16 @@ def kg3(x: float) -> float:
 class Lot:
     ref: str
     goods_code: str
-    holder: str            #: operator code
-    node: str              #: node code of the holder
-    received: float        #: kg
-    remaining: float       #: kg
-    parent: str | None     #: the lot (or certificate) this came from
+    holder: str  #: operator code
+    node: str  #: node code of the holder
+    received: float  #: kg
+    remaining: float  #: kg
+    parent: str | None  #: the lot (or certificate) this came from
     cert: dict = field(default_factory=dict)  #: certificates carried along (animal products, meat inspection, vege)
     origin: dict = field(default_factory=dict)  #: area_origin_id/name, base_name
     supplier: tuple[str, str] | None = None  #: (ws_supplier_id, ws_supplier_name)
-    day_in: int = 0        #: simulated day index the lot was made
-    price: float = 0.0     #: yuan/kg paid for it (lines)
+    day_in: int = 0  #: simulated day index the lot was made
+    price: float = 0.0  #: yuan/kg paid for it (lines)
     stopped: bool = False  #: under a stop-trade order
     moved: float = 0.0
     withdrawn: float = 0.0

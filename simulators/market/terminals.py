@@ -37,6 +37,7 @@ The same seed gives the same business records as the fast mode (with no reader f
 buyers the cards name are the model's buyers, the handhelds build the fast mode's records, and
 the card reads take no simulated time.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,10 +79,12 @@ class CardReader:
         from simulators.devices.reader import ReaderModel
         from simulators.devices.runner import SimRunner
         from simulators.serial import LineSettings, SimClock, open_line
+
         self.node = node
         self.model = ReaderModel(profile=profile, faults=faults, seed=seed, time_source=lambda: env.now, layout=layout)
-        self.line = open_line(f"market-reader-{run_id}-{index}", clock=SimClock(env),
-                              settings=LineSettings(baudrate=9600), paced=False)
+        self.line = open_line(
+            f"market-reader-{run_id}-{index}", clock=SimClock(env), settings=LineSettings(baudrate=9600), paced=False
+        )
         self.endpoint = DeviceEndpoint(proto, self.model)
         self.runner = SimRunner(env, self.endpoint, self.line.device)
         self.session = HostSession(proto, seq_start=index % 255)
@@ -104,6 +107,7 @@ class DeviceTerminals:
         from profiles.device.card_layout import CardHolder, load_card_layout
         from simulators.devices.card import MifareCard
         from simulators.devices.faults import FaultSet
+
         self.m = model
         env = model.env
         self.proto = get_protocol(profile=model.p)
@@ -114,8 +118,13 @@ class DeviceTerminals:
         self.cards: dict[str, MifareCard] = {}
         for c in model.city.cards:
             op = ops.get(c.operator_code)
-            holder = CardHolder(c.operator_code, op.node_code if op else c.operator_code[:9],
-                                fit_gb18030(op.name if op else "", name_bytes), int(c.card_kind), int(c.card_type))
+            holder = CardHolder(
+                c.operator_code,
+                op.node_code if op else c.operator_code[:9],
+                fit_gb18030(op.name if op else "", name_bytes),
+                int(c.card_kind),
+                int(c.card_type),
+            )
             self.cards[c.uid] = MifareCard.issued(self.layout, bytes.fromhex(c.uid), holder)
         #: the market's register of operators (备案): operator code -> actor
         self.register = {}
@@ -125,28 +134,34 @@ class DeviceTerminals:
         run_id = next(_LINE_IDS)
         self.readers: dict[str, CardReader] = {}
         for i, n in enumerate(x for x in model.topo.nodes if x.role in ENTRY_ROLES):
-            seed = random.Random(f"{model.seed}:reader:{n.code}").randrange(2 ** 32)
-            self.readers[n.code] = CardReader(env, n, self.proto, self.layout, model.p,
-                                              FaultSet(), seed, run_id, i)
+            seed = random.Random(f"{model.seed}:reader:{n.code}").randrange(2**32)
+            self.readers[n.code] = CardReader(env, n, self.proto, self.layout, model.p, FaultSet(), seed, run_id, i)
         self.handhelds: dict[str, object] = {}
         for n in model.topo.nodes:
             if n.role == "slaughterhouse" or n.role in ENTRY_ROLES:
                 self.handhelds[n.code] = self._handheld(n)
         #: ``unreadable``: reason -> trades whose card could not be read (they went ahead as cash)
-        self.stats = {"card_trades": 0, "cash_trades": 0, "no_card": 0, "reads": 0, "unreadable": {},
-                      "entries": {}}
+        self.stats = {"card_trades": 0, "cash_trades": 0, "no_card": 0, "reads": 0, "unreadable": {}, "entries": {}}
 
     # -- handhelds ------------------------------------------------------------------------
     def _handheld(self, node):
         from simulators.devices.handheld import HandheldTerminal
+
         m = self.m
         base = dt.datetime.combine(m.start, dt.time())
         drift = m.faults.drift(node.code)
         env = m.env
         kind = "slaughterhouse" if node.role == "slaughterhouse" else "wholesale"
         # the node's own clock (naive local time; drift applied as the fast mode's node_ymd does)
-        return HandheldTerminal(node.code, node.name[:100], "", "", node_kind=kind, profile=m.p,
-                                now=lambda: base + dt.timedelta(seconds=max(0.0, env.now + drift)))
+        return HandheldTerminal(
+            node.code,
+            node.name[:100],
+            "",
+            "",
+            node_kind=kind,
+            profile=m.p,
+            now=lambda: base + dt.timedelta(seconds=max(0.0, env.now + drift)),
+        )
 
     def _emit(self, node, hh) -> None:
         """Emit what the handheld queued (its outbox), in order, as records of ``node``."""
@@ -160,17 +175,32 @@ class DeviceTerminals:
         """A truck of ``heads`` animals from ``farm`` with 产地检疫证明 ``cert`` (and ``ear_tags``: first and last
         tag, or ``None``) entered slaughterhouse ``node``."""
         hh = self.handhelds[node.code]
-        hh.register_animal_intake(seller.code, seller.name[:50], cert, heads, origin_region=farm.region_code,
-                                  farm_name=farm.name[:100], ear_tags=ear_tags)
+        hh.register_animal_intake(
+            seller.code,
+            seller.name[:50],
+            cert,
+            heads,
+            origin_region=farm.region_code,
+            farm_name=farm.name[:100],
+            ear_tags=ear_tags,
+        )
         self._emit(node, hh)
 
     def veg_entry(self, w, base, cert: str, batch: str, goods: str, kg: float, base_id: str | None = None) -> None:
         """A vegetable truck (no upstream ledger: 产地证明 ``cert``) entered for wholesaler ``w``; ``batch``
         is the batch code the node's system issued under ``w``'s operator code."""
         hh = self.handhelds[w.node.code]
-        hh.register_market_entry(w.code, w.name[:50], [(goods, self.m.w3(kg))], prov_id=cert, plate=w.plate,
-                                 origin_region=base.region_code, base_name=base.name[:100], base_id=base_id,
-                                 batch_id=batch)
+        hh.register_market_entry(
+            w.code,
+            w.name[:50],
+            [(goods, self.m.w3(kg))],
+            prov_id=cert,
+            plate=w.plate,
+            origin_region=base.region_code,
+            base_name=base.name[:100],
+            base_id=base_id,
+            batch_id=batch,
+        )
         self._emit(w.node, hh)
 
     def market_entry(self, node, buyer, lines, supplier_node) -> None:
@@ -183,11 +213,16 @@ class DeviceTerminals:
         hh = self.handhelds[node.code]
         o = first.origin
         hh.register_market_entry(
-            buyer.code, buyer.name[:50], [(ln.goods_code, self.m.w3(ln.received), ln.ref) for ln in lines],
-            plate=buyer.plate, origin_region=o.get("area_origin_id"), base_name=o.get("base_name"),
+            buyer.code,
+            buyer.name[:50],
+            [(ln.goods_code, self.m.w3(ln.received), ln.ref) for ln in lines],
+            plate=buyer.plate,
+            origin_region=o.get("area_origin_id"),
+            base_name=o.get("base_name"),
             base_id=o.get("base_id"),
             supplier=(supplier_node.code, supplier_node.name[:100]),
-            **{k: v for k, v in first.cert.items() if v})
+            **{k: v for k, v in first.cert.items() if v},
+        )
         self._emit(node, hh)
 
     # -- the counter ------------------------------------------------------------------------
@@ -230,8 +265,14 @@ class DeviceTerminals:
             reason = UNREGISTERED
         un = self.stats["unreadable"]
         un[reason] = un.get(reason, 0) + 1
-        self.m.fault("card_unreadable", node=seller.node.code, holder=seller.code, buyer=buyer.code,
-                     uid=buyer.card, reason=reason)
+        self.m.fault(
+            "card_unreadable",
+            node=seller.node.code,
+            holder=seller.code,
+            buyer=buyer.code,
+            uid=buyer.card,
+            reason=reason,
+        )
         return None
 
     def leave(self, seller) -> None:
@@ -245,11 +286,12 @@ class DeviceTerminals:
         """Present ``card`` and read it over the line: ``(None, reading)`` or ``(reason, reading or None)``."""
         from profiles.device import messages as msg
         from simulators.devices.driver import DeviceNak, DeviceTimeout, sim_transact
+
         env = self.m.env
         L = self.layout
         end, session = rd.line.host, rd.session
         rd.model.present(card)
-        rd.runner.kick()                       # the CARD_EVENT leaves now
+        rd.runner.kick()  # the CARD_EVENT leaves now
         events: list = []
         blocks: dict[int, bytes] = {}
 
@@ -263,7 +305,7 @@ class DeviceTerminals:
                 return "NO_CARD", None
             for s in [0] + L.base_sectors:
                 yield from tx(msg.AuthRequest(s, 0x60, L.key_a))
-                for b in ([1] if s == 0 else L.data_blocks(s)):
+                for b in [1] if s == 0 else L.data_blocks(s):
                     blocks[b] = (yield from tx(msg.ReadBlockRequest(b))).data
             yield from tx(msg.HaltRequest())
         except DeviceNak as exc:

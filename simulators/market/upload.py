@@ -27,6 +27,7 @@ Verdict counts are per record *send*: the model's own duplicate uploads (fault
 platform already had the day).  ``lost`` = sends that never got a verdict (retries exhausted or an
 unreadable answer).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,8 +54,10 @@ def ingest_url(url: str) -> str:
     """The ingest endpoint for ``--to URL``; raises MarketConfigError unless it is an http(s) URL with a host."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MarketConfigError(f"--to 须为 http:// 或 https:// 开头的网址，收到 {url!r}",
-                                f"--to must be an http:// or https:// URL, got {url!r}")
+        raise MarketConfigError(
+            f"--to 须为 http:// 或 https:// 开头的网址，收到 {url!r}",
+            f"--to must be an http:// or https:// URL, got {url!r}",
+        )
     path = parts.path if parts.path not in ("", "/") else INGEST_PATH
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
@@ -100,17 +103,17 @@ class RequestClock:
 
 @dataclass
 class UploadResult:
-    envelopes: int = 0            # envelopes answered with per-record verdicts or a refusal
-    attempts: int = 0             # HTTP requests made (retries included)
-    records: int = 0              # record sends planned
+    envelopes: int = 0  # envelopes answered with per-record verdicts or a refusal
+    attempts: int = 0  # HTTP requests made (retries included)
+    records: int = 0  # record sends planned
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
-    lost: int = 0                 # sends with no verdict after the retries
-    unsent: int = 0               # not sent before the time limit
+    lost: int = 0  # sends with no verdict after the retries
+    unsent: int = 0  # not sent before the time limit
     unexpected_duplicates: int = 0
-    reasons: Counter = field(default_factory=Counter)   # "code message" -> rejected records
-    answered: bool = False        # the platform answered at least once
+    reasons: Counter = field(default_factory=Counter)  # "code message" -> rejected records
+    answered: bool = False  # the platform answered at least once
     timed_out: bool = False
     wall_s: float = 0.0
 
@@ -119,12 +122,22 @@ class UploadResult:
         return not (self.rejected or self.lost or self.unsent)
 
     def to_dict(self) -> dict:
-        return {"envelopes": self.envelopes, "attempts": self.attempts, "records": self.records,
-                "accepted": self.accepted, "duplicate": self.duplicate, "rejected": self.rejected,
-                "lost": self.lost, "unsent": self.unsent, "unexpected_duplicates": self.unexpected_duplicates,
-                "top_reasons": [{"reason": r, "records": n} for r, n in self.reasons.most_common(5)],
-                "answered": self.answered, "timed_out": self.timed_out, "wall_s": round(self.wall_s, 3),
-                "records_per_s": round(self.records / self.wall_s, 1) if self.wall_s > 0 else None}
+        return {
+            "envelopes": self.envelopes,
+            "attempts": self.attempts,
+            "records": self.records,
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "lost": self.lost,
+            "unsent": self.unsent,
+            "unexpected_duplicates": self.unexpected_duplicates,
+            "top_reasons": [{"reason": r, "records": n} for r, n in self.reasons.most_common(5)],
+            "answered": self.answered,
+            "timed_out": self.timed_out,
+            "wall_s": round(self.wall_s, 3),
+            "records_per_s": round(self.records / self.wall_s, 1) if self.wall_s > 0 else None,
+        }
 
 
 class Uploader:
@@ -135,9 +148,21 @@ class Uploader:
     :param progress: called as ``progress(result, done, total)`` after every envelope.
     """
 
-    def __init__(self, spec, url: str, keys: dict[str, str], *, factor: float | None = None,
-                 limit_s: float = 3600.0, timeout_s: float = 30.0, retries: int = 4, backoff_s: float = 0.5,
-                 progress=None, clock=time.monotonic, sleep=time.sleep):
+    def __init__(
+        self,
+        spec,
+        url: str,
+        keys: dict[str, str],
+        *,
+        factor: float | None = None,
+        limit_s: float = 3600.0,
+        timeout_s: float = 30.0,
+        retries: int = 4,
+        backoff_s: float = 0.5,
+        progress=None,
+        clock=time.monotonic,
+        sleep=time.sleep,
+    ):
         self.spec = spec
         self.url = url
         self.keys = keys
@@ -150,12 +175,12 @@ class Uploader:
         self._clock, self._sleep = clock, sleep
         self._request_time = RequestClock(spec.utc_offset)
 
-
     def run(self, batches) -> UploadResult:
         batches = sorted(batches, key=lambda b: (b[0], b[1], b[2], b[3]))
         res = UploadResult(records=sum(len(b[4]) for b in batches))
-        sent_times = Counter(json.dumps([b[1], b[2], r], sort_keys=True, ensure_ascii=False)
-                             for b in batches for r in b[4])
+        sent_times = Counter(
+            json.dumps([b[1], b[2], r], sort_keys=True, ensure_ascii=False) for b in batches for r in b[4]
+        )
         t0 = self._clock()
         deadline = t0 + self.limit_s
         t_first = batches[0][0] if batches else 0.0
@@ -170,8 +195,9 @@ class Uploader:
                     res.timed_out = True
                     res.unsent = sum(len(b[4]) for b in batches[i:])
                     break
-                once = [sent_times[json.dumps([node, rtype, r], sort_keys=True, ensure_ascii=False)] < 2
-                        for r in records]
+                once = [
+                    sent_times[json.dumps([node, rtype, r], sort_keys=True, ensure_ascii=False)] < 2 for r in records
+                ]
                 self._send(client, res, node, rtype, date, records, once, deadline)
                 if self.progress:
                     self.progress(res, i + 1, len(batches))
@@ -214,7 +240,7 @@ class Uploader:
                     res.accepted += 1
                 elif v.verdict == "duplicate":
                     if uncertain:
-                        res.accepted += 1      # an earlier attempt stored it; its answer was lost
+                        res.accepted += 1  # an earlier attempt stored it; its answer was lost
                     else:
                         res.duplicate += 1
                         res.unexpected_duplicates += single
@@ -245,6 +271,7 @@ def run_sharded(make_uploader, batches, workers: int) -> UploadResult:
             results[w] = make_uploader().run(parts[w])
         except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread below)
             errors.append(exc)
+
     t0 = time.monotonic()
     threads = [threading.Thread(target=go, args=(w,), name=f"upload-{w}", daemon=True) for w in range(n)]
     for t in threads:
@@ -255,8 +282,17 @@ def run_sharded(make_uploader, batches, workers: int) -> UploadResult:
         raise errors[0]
     out = UploadResult()
     for r in results:
-        for f in ("envelopes", "attempts", "records", "accepted", "duplicate", "rejected", "lost", "unsent",
-                  "unexpected_duplicates"):
+        for f in (
+            "envelopes",
+            "attempts",
+            "records",
+            "accepted",
+            "duplicate",
+            "rejected",
+            "lost",
+            "unsent",
+            "unexpected_duplicates",
+        ):
             setattr(out, f, getattr(out, f) + getattr(r, f))
         out.reasons.update(r.reasons)
         out.answered |= r.answered

@@ -35,6 +35,7 @@ row stops; its rows stay ``pending`` and are reported with the refusal.  Transpo
 Node logs (JSON lines, :mod:`simulators.node.logs`) go to ``DIR/node.log``.  ``DIR/run.json`` holds the
 identity of the run; :func:`prepare_dir` refuses a directory holding another run's outboxes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,8 +57,8 @@ from .upload import RequestClock
 
 RUN_FILE = "run.json"
 LOG_FILE = "node.log"
-FDS_PER_OUTBOX = 3          # the SQLite file, its -wal and its -shm
-NODE_BATCH_WAIT_S = 5.0     # the reference node's default [upload] batch_wait_s (wall seconds)
+FDS_PER_OUTBOX = 3  # the SQLite file, its -wal and its -shm
+NODE_BATCH_WAIT_S = 5.0  # the reference node's default [upload] batch_wait_s (wall seconds)
 
 
 # -- the model's side ---------------------------------------------------------------------------------
@@ -101,26 +102,34 @@ def prepare_dir(path: str | Path, run_id: dict) -> Path:
             if old != run_id:
                 raise MarketConfigError(
                     f"--node-dir {d} 存有另一次运行的节点出站队列（{RUN_FILE} 不同）；请换一个空目录",
-                    f"--node-dir {d} holds the node outboxes of another run ({RUN_FILE} differs); use an empty directory")
+                    f"--node-dir {d} holds the node outboxes of another run ({RUN_FILE} differs); use an empty directory",
+                )
         elif any(d.glob("*.db")):
-            raise MarketConfigError(f"--node-dir {d} 存有来历不明的出站队列（没有 {RUN_FILE}）；请换一个空目录",
-                                    f"--node-dir {d} holds outboxes of unknown origin (no {RUN_FILE}); use an empty directory")
+            raise MarketConfigError(
+                f"--node-dir {d} 存有来历不明的出站队列（没有 {RUN_FILE}）；请换一个空目录",
+                f"--node-dir {d} holds outboxes of unknown origin (no {RUN_FILE}); use an empty directory",
+            )
         marker.write_text(json.dumps(run_id, ensure_ascii=False, sort_keys=True), "utf-8")
     except OSError as exc:
-        raise MarketConfigError(f"--node-dir {d} 不可用：{exc.strerror}", f"--node-dir {d} is not usable: {exc.strerror}") from None
+        raise MarketConfigError(
+            f"--node-dir {d} 不可用：{exc.strerror}", f"--node-dir {d} is not usable: {exc.strerror}"
+        ) from None
     return d
 
 
 def ensure_fd_limit(n_nodes: int) -> None:
     """Raise the soft open-files limit to what ``n_nodes`` outboxes need; MarketConfigError if the hard limit is lower."""
     import resource
+
     need = FDS_PER_OUTBOX * n_nodes + 256
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= need:
         return
     if hard != resource.RLIM_INFINITY and hard < need:
-        raise MarketConfigError(f"{n_nodes} 个节点出站队列需要约 {need} 个文件描述符，系统上限为 {hard}（ulimit -n）",
-                                f"{n_nodes} node outboxes need about {need} open files; the hard limit is {hard} (ulimit -n)")
+        raise MarketConfigError(
+            f"{n_nodes} 个节点出站队列需要约 {need} 个文件描述符，系统上限为 {hard}（ulimit -n）",
+            f"{n_nodes} node outboxes need about {need} open files; the hard limit is {hard} (ulimit -n)",
+        )
     resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
 
 
@@ -128,22 +137,22 @@ def ensure_fd_limit(n_nodes: int) -> None:
 @dataclass
 class ViaNodeResult:
     nodes: int = 0
-    generated: int = 0            # catalogue records the model uploads (each counted once)
-    offered: int = 0              # uploads offered to the outboxes (the model's duplicate uploads included)
-    deduplicated: int = 0         # offers whose record the outbox already held
-    entered: int = 0              # rows in the outboxes (any state)
+    generated: int = 0  # catalogue records the model uploads (each counted once)
+    offered: int = 0  # uploads offered to the outboxes (the model's duplicate uploads included)
+    deduplicated: int = 0  # offers whose record the outbox already held
+    entered: int = 0  # rows in the outboxes (any state)
     acknowledged: int = 0
-    accepted: int = 0             # acknowledged with verdict accepted
-    duplicate: int = 0            # acknowledged with verdict duplicate (the platform had it)
+    accepted: int = 0  # acknowledged with verdict accepted
+    duplicate: int = 0  # acknowledged with verdict duplicate (the platform had it)
     rejected: int = 0
     invalid: int = 0
-    pending: int = 0              # left pending or sent (never settled)
-    envelopes: int = 0            # envelopes answered per record (this run)
-    settled: int = 0              # records those envelopes settled (this run)
-    failures: int = 0             # failed attempts (transport, 5xx, refusal)
-    reasons: Counter = field(default_factory=Counter)     # "reason message" -> rejected rows
-    findings: Counter = field(default_factory=Counter)    # "rule field" -> invalid rows
-    refused: list = field(default_factory=list)          # [{"node", "code", "error", "records"}] nodes given up
+    pending: int = 0  # left pending or sent (never settled)
+    envelopes: int = 0  # envelopes answered per record (this run)
+    settled: int = 0  # records those envelopes settled (this run)
+    failures: int = 0  # failed attempts (transport, 5xx, refusal)
+    reasons: Counter = field(default_factory=Counter)  # "reason message" -> rejected rows
+    findings: Counter = field(default_factory=Counter)  # "rule field" -> invalid rows
+    refused: list = field(default_factory=list)  # [{"node", "code", "error", "records"}] nodes given up
     answered: bool = False
     timed_out: bool = False
     wall_s: float = 0.0
@@ -151,19 +160,34 @@ class ViaNodeResult:
 
     @property
     def ok(self) -> bool:
-        return (self.entered == self.generated == self.acknowledged and not self.timed_out)
+        return self.entered == self.generated == self.acknowledged and not self.timed_out
 
     def to_dict(self) -> dict:
-        return {"nodes": self.nodes, "generated": self.generated, "offered": self.offered,
-                "deduplicated": self.deduplicated, "entered": self.entered, "acknowledged": self.acknowledged,
-                "accepted": self.accepted, "duplicate": self.duplicate, "rejected": self.rejected,
-                "invalid": self.invalid, "pending": self.pending, "not_entered": self.generated - self.entered,
-                "envelopes": self.envelopes, "settled": self.settled, "failures": self.failures,
-                "top_reasons": [{"reason": r, "records": n} for r, n in self.reasons.most_common(5)],
-                "top_findings": [{"finding": r, "records": n} for r, n in self.findings.most_common(5)],
-                "refused": self.refused, "answered": self.answered, "timed_out": self.timed_out,
-                "wall_s": round(self.wall_s, 3), "work_dir": self.work_dir,
-                "records_per_s": round(self.settled / self.wall_s, 1) if self.wall_s > 0 else None}
+        return {
+            "nodes": self.nodes,
+            "generated": self.generated,
+            "offered": self.offered,
+            "deduplicated": self.deduplicated,
+            "entered": self.entered,
+            "acknowledged": self.acknowledged,
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "invalid": self.invalid,
+            "pending": self.pending,
+            "not_entered": self.generated - self.entered,
+            "envelopes": self.envelopes,
+            "settled": self.settled,
+            "failures": self.failures,
+            "top_reasons": [{"reason": r, "records": n} for r, n in self.reasons.most_common(5)],
+            "top_findings": [{"finding": r, "records": n} for r, n in self.findings.most_common(5)],
+            "refused": self.refused,
+            "answered": self.answered,
+            "timed_out": self.timed_out,
+            "wall_s": round(self.wall_s, 3),
+            "work_dir": self.work_dir,
+            "records_per_s": round(self.settled / self.wall_s, 1) if self.wall_s > 0 else None,
+        }
 
 
 # -- the nodes ---------------------------------------------------------------------------------------------
@@ -179,7 +203,7 @@ class _Slot:
         self.gen = 0
         self.next_try = 0.0
         self.refusals = 0
-        self.gave_up: tuple[str, str] | None = None     # (ResultCode, the uploader's error text)
+        self.gave_up: tuple[str, str] | None = None  # (ResultCode, the uploader's error text)
 
 
 class ViaNode:
@@ -192,12 +216,27 @@ class ViaNode:
     Raises MarketConfigError from the constructor if a node's configuration is refused by the node.
     """
 
-    def __init__(self, profile, url: str, keys: dict[str, str], nodes, work_dir: str | Path, start: dt.date, *,
-                 factor: float | None = None, tick_s: float = 600.0, limit_s: float = 3600.0, threads: int = 4,
-                 max_refusals: int = 3, backoff_first_s: float | None = None, progress=None):
+    def __init__(
+        self,
+        profile,
+        url: str,
+        keys: dict[str, str],
+        nodes,
+        work_dir: str | Path,
+        start: dt.date,
+        *,
+        factor: float | None = None,
+        tick_s: float = 600.0,
+        limit_s: float = 3600.0,
+        threads: int = 4,
+        max_refusals: int = 3,
+        backoff_first_s: float | None = None,
+        progress=None,
+    ):
         from simulators.node.config import ConfigError, parse_config
+
         self.p = profile
-        self.dir = Path(work_dir).resolve()     # the node config resolves paths against it: keep them absolute
+        self.dir = Path(work_dir).resolve()  # the node config resolves paths against it: keep them absolute
         self.start = dt.datetime.combine(start, dt.time())
         self.factor = factor
         self.tick_s = float(tick_s)
@@ -214,15 +253,20 @@ class ViaNode:
             upload["backoff_first_s"] = float(backoff_first_s)
         self.slots: dict[str, _Slot] = {}
         for code, name, ntype in nodes:
-            data = {"node": {"code": code, "name": name, "type": ntype, "report_operators": False},
-                    "platform": {"url": base, "path": path, "key": keys[code]},
-                    "outbox": {"path": str(self.dir / f"{code}.db")}, "upload": upload,
-                    "stoptrade": {"enabled": False}}
+            data = {
+                "node": {"code": code, "name": name, "type": ntype, "report_operators": False},
+                "platform": {"url": base, "path": path, "key": keys[code]},
+                "outbox": {"path": str(self.dir / f"{code}.db")},
+                "upload": upload,
+                "stoptrade": {"enabled": False},
+            }
             try:
                 cfg = parse_config(data, self.dir, profile, source=f"simulate --via-node ({code})")
             except ConfigError as exc:
-                raise MarketConfigError(f"节点 {code} 的配置被参考节点拒绝：{exc.zh}",
-                                        f"the reference node refuses node {code}'s configuration: {exc.en}") from None
+                raise MarketConfigError(
+                    f"节点 {code} 的配置被参考节点拒绝：{exc.zh}",
+                    f"the reference node refuses node {code}'s configuration: {exc.en}",
+                ) from None
             self.slots[code] = _Slot(code, cfg)
         self._cond = threading.Condition()
         self._busy = 0
@@ -239,6 +283,7 @@ class ViaNode:
         from simulators.node.uploader import Uploader
         from simulators.node.outbox import Outbox
         from simulators.platform.logs import JsonLineFormatter
+
         res = ViaNodeResult(nodes=len(self.slots), generated=log.generated, work_dir=str(self.dir))
         entries = sorted(log.entries, key=lambda e: (e[0], e[1]))
         res.offered = len(entries)
@@ -254,19 +299,21 @@ class ViaNode:
         workers: list[threading.Thread] = []
         t0 = self._clock()
         try:
-            def open_node(s: _Slot) -> None:     # each open is a few fsyncs: done by the pool, in parallel
+
+            def open_node(s: _Slot) -> None:  # each open is a few fsyncs: done by the pool, in parallel
                 s.outbox = Outbox(s.cfg.outbox_path)
                 s.uploader = Uploader(s.cfg, s.outbox, self.p, clock=lambda c=s.code: clocks(c), client=client)
-                s.ready = s.outbox.counts()["pending"] > 0     # a resumed run: rows left by the last one
+                s.ready = s.outbox.counts()["pending"] > 0  # a resumed run: rows left by the last one
 
             with ThreadPoolExecutor(self.threads) as pool:
                 list(pool.map(open_node, self.slots.values()))
-            workers = [threading.Thread(target=self._work, name=f"vianode-{i}", daemon=True)
-                       for i in range(self.threads)]
+            workers = [
+                threading.Thread(target=self._work, name=f"vianode-{i}", daemon=True) for i in range(self.threads)
+            ]
             for w in workers:
                 w.start()
             deadline = t0 + self.limit_s
-            self._feed(entries, res, self._clock(), deadline)     # paced from now: opening took its time
+            self._feed(entries, res, self._clock(), deadline)  # paced from now: opening took its time
             if not self._drain(deadline, res, res.offered):
                 res.timed_out = True
         finally:
@@ -278,7 +325,7 @@ class ViaNode:
             res.wall_s = self._clock() - t0
             try:
                 self._tally(res)
-                res.answered = self._answered or res.failures == 0    # nothing to send needs no answer
+                res.answered = self._answered or res.failures == 0  # nothing to send needs no answer
             finally:
                 for s in self.slots.values():
                     if s.outbox is not None:
@@ -322,6 +369,7 @@ class ViaNode:
     def _enter(self, chunk, res: ViaNodeResult) -> None:
         from simulators.node.outbox import Item
         from simulators.node.sales import in_catalogue_order
+
         catalog = self.p.records
         per_node: dict[str, list] = defaultdict(list)
         for t_up, num, node, rtype, data in chunk:
@@ -384,9 +432,10 @@ class ViaNode:
             try:
                 result = slot.uploader.step()
                 pending = slot.outbox.counts()["pending"] if result == "idle" else None
-            except Exception as exc:   # a storage error: the node's loop backs off the same way
-                slot.uploader.status.update(last_error=f"{type(exc).__name__}",
-                                            retry_in_s=slot.uploader.backoff.next(), refused=None)
+            except Exception as exc:  # a storage error: the node's loop backs off the same way
+                slot.uploader.status.update(
+                    last_error=f"{type(exc).__name__}", retry_in_s=slot.uploader.backoff.next(), refused=None
+                )
                 result, pending = "failed", None
             self._settle(slot, result, pending, gen)
 
@@ -403,7 +452,7 @@ class ViaNode:
             elif result == "idle":
                 if pending == 0 and s.gen == gen:
                     s.ready = False
-                else:       # a group still filling (paced) or rows entered meanwhile
+                else:  # a group still filling (paced) or rows entered meanwhile
                     s.next_try = now + max(0.005, min(s.cfg.interval_s, s.cfg.batch_wait_s / 2))
             else:
                 code = st.get("refused")
@@ -425,8 +474,15 @@ class ViaNode:
             return
         self._last_report = self._clock()
         sts = [s.uploader.status for s in self.slots.values()]
-        self.progress({"offered": fed, "total": res.offered, "envelopes": sum(x["envelopes"] for x in sts),
-                       "acknowledged": sum(x["acknowledged"] for x in sts), "rejected": sum(x["rejected"] for x in sts)})
+        self.progress(
+            {
+                "offered": fed,
+                "total": res.offered,
+                "envelopes": sum(x["envelopes"] for x in sts),
+                "acknowledged": sum(x["acknowledged"] for x in sts),
+                "rejected": sum(x["rejected"] for x in sts),
+            }
+        )
 
     def _tally(self, res: ViaNodeResult) -> None:
         for s in self.slots.values():

@@ -19,6 +19,7 @@ supermarket → ``super_market_in_info_*``; canteen → ``team_buy_acceptance_in
 canteen's receiving hour; the goods are consumed there).  ``batch_id`` of every entry line
 is the upstream line's trace code.
 """
+
 from __future__ import annotations
 
 from . import slaughter as slaughterhouse
@@ -35,7 +36,7 @@ def trip(m, seller, buyer, goods: dict[str, float], t_at: float, deadline: float
     want = {g: kg for g, kg in goods.items() if kg > 0}
     hold = m.holding(seller)
     r = m.rng(f"trip:{seller.code}")
-    term = m.terminals                  # device mode: card readers (one buyer at a time at their counters)
+    term = m.terminals  # device mode: card readers (one buyer at a time at their counters)
     while want:
         if term is not None:
             yield from term.step_up(seller)
@@ -47,7 +48,7 @@ def trip(m, seller, buyer, goods: dict[str, float], t_at: float, deadline: float
         want = {g: kg for g, kg in want.items() if kg > 0}
         if pieces:
             who = buyer
-            if term is not None:        # the buyer as read from the service card (None: trades as cash)
+            if term is not None:  # the buyer as read from the service card (None: trades as cash)
                 who = yield from term.identify(seller, buyer)
             lines = sell(m, seller, who, pieces, d)
             if who is not None:
@@ -62,9 +63,13 @@ def trip(m, seller, buyer, goods: dict[str, float], t_at: float, deadline: float
             return
         if env.now >= deadline:
             m.counters["stockouts"] += 1
-            m.event("stockout", node=seller.node.code, holder=seller.code,
-                    buyer=buyer.code if buyer is not None else CASH_BUYER_ZH,
-                    short={g: kg for g, kg in sorted(want.items())})
+            m.event(
+                "stockout",
+                node=seller.node.code,
+                holder=seller.code,
+                buyer=buyer.code if buyer is not None else CASH_BUYER_ZH,
+                short={g: kg for g, kg in sorted(want.items())},
+            )
             return
         yield m.restocked(seller.code) | env.timeout(deadline - env.now)
 
@@ -77,8 +82,10 @@ def sell(m, seller, buyer, pieces, d: int) -> list:
     slaughter = node.role == "slaughterhouse"
     extra_cert = {}
     if slaughter:
-        extra_cert = {"quarantine_animal_products_id": m.certificate("product_quarantine", node.region, d),
-                      "inspection_meat_id": m.certificate("meat_quality", node.region, d)}
+        extra_cert = {
+            "quarantine_animal_products_id": m.certificate("product_quarantine", node.region, d),
+            "inspection_meat_id": m.certificate("meat_quality", node.region, d),
+        }
     buyer_code = buyer.code if buyer is not None else node.self_actor.code
     buyer_name = buyer.name[:50] if buyer is not None else CASH_BUYER_ZH
     dest = buyer.node.name[:100] if buyer is not None else None
@@ -89,27 +96,62 @@ def sell(m, seller, buyer, pieces, d: int) -> list:
         g = lot.goods_code
         price = m.prices.ex_slaughter(g, d) if slaughter else m.prices.wholesale(g, d)
         cert = {**lot.cert, **extra_cert}
-        line = m.new_lot(ref=code, kind="line", goods=g, kg=kg, holder=buyer, parent=lot.ref, from_node=node.code,
-                         cert=cert, origin=lot.origin, supplier=(node.code, node.name[:100]), price=price,
-                         sink=buyer is None)
+        line = m.new_lot(
+            ref=code,
+            kind="line",
+            goods=g,
+            kg=kg,
+            holder=buyer,
+            parent=lot.ref,
+            from_node=node.code,
+            cert=cert,
+            origin=lot.origin,
+            supplier=(node.code, node.name[:100]),
+            price=price,
+            sink=buyer is None,
+        )
         lines.append(line)
         name = m.commodities[g].name_zh
         if slaughter:
-            det = {"tran_id": code, **extra_cert, "meat_code": g, "meat_name": name, "weight": m.w3(kg),
-                   "price": m.p2(price)}
+            det = {
+                "tran_id": code,
+                **extra_cert,
+                "meat_code": g,
+                "meat_name": name,
+                "weight": m.w3(kg),
+                "price": m.p2(price),
+            }
         else:
-            det = {"market_id": node.code, "market_name": node.name[:100], "tran_date": day_txt,
-                   "wholesaler_id": seller.code, "wholesaler_name": seller.name[:50], "retailer_id": buyer_code,
-                   "retailer_name": buyer_name, "tran_id": code, "batch_id": lot.ref[:20], "goods_code": g,
-                   "goods_name": name, "weight": m.w3(kg), "price": m.p2(price)}
+            det = {
+                "market_id": node.code,
+                "market_name": node.name[:100],
+                "tran_date": day_txt,
+                "wholesaler_id": seller.code,
+                "wholesaler_name": seller.name[:50],
+                "retailer_id": buyer_code,
+                "retailer_name": buyer_name,
+                "tran_id": code,
+                "batch_id": lot.ref[:20],
+                "goods_code": g,
+                "goods_name": name,
+                "weight": m.w3(kg),
+                "price": m.p2(price),
+            }
         if dest:
             det["dest"] = dest
         details.append(det)
     voucher = lines[0].ref
     if slaughter:
-        base = {"butcher_fac_id": node.code, "butcher_fac_name": node.name[:100], "tran_date": day_txt,
-                "seller_id": seller.code, "seller_name": seller.name[:50], "buyer_id": buyer_code,
-                "buyer_name": buyer_name, "tran_id": voucher}
+        base = {
+            "butcher_fac_id": node.code,
+            "butcher_fac_name": node.name[:100],
+            "tran_date": day_txt,
+            "seller_id": seller.code,
+            "seller_name": seller.name[:50],
+            "buyer_id": buyer_code,
+            "buyer_name": buyer_name,
+            "tran_id": voucher,
+        }
         if dest:
             base["dest"] = dest
         m.record("meat_out_info_base", node.code, base)
@@ -118,10 +160,20 @@ def sell(m, seller, buyer, pieces, d: int) -> list:
         for intake in sorted({lot.parent for lot, _kg in pieces if lot.parent}):
             slaughterhouse.certificates_issued(m, node, intake, extra_cert, day_txt)
     else:
-        m.record("market_tran_info_base", node.code, {
-            "market_id": node.code, "market_name": node.name[:100], "tran_date": day_txt, "wholesaler_id": seller.code,
-            "wholesaler_name": seller.name[:50], "retailer_id": buyer_code, "retailer_name": buyer_name,
-            "tran_id": voucher})
+        m.record(
+            "market_tran_info_base",
+            node.code,
+            {
+                "market_id": node.code,
+                "market_name": node.name[:100],
+                "tran_date": day_txt,
+                "wholesaler_id": seller.code,
+                "wholesaler_name": seller.name[:50],
+                "retailer_id": buyer_code,
+                "retailer_name": buyer_name,
+                "tran_id": voucher,
+            },
+        )
         for det in details:
             m.record("market_tran_info_detail", node.code, det)
     if buyer is None:
@@ -141,21 +193,51 @@ _ALL_CERTS = (*_MEAT_CERTS, "prov_id", "quarantine_vege_id")
 _ORIGIN = ("area_origin_id", "area_origin_name")
 #: entry records per kind of receiving node: record types, element names, which certificates go where
 _ENTRY = {
-    "wholesale": {"base": "market_in_info_base", "detail": "market_in_info_detail",
-                  "node_keys": ("market_id", "market_name"), "party_keys": ("wholesaler_id", "wholesaler_name"),
-                  "party": "buyer", "base_certs": _ALL_CERTS, "detail_certs": _ALL_CERTS, "price": False,
-                  "origin_keys": (*_ORIGIN, "base_name", "base_id"), "plate": True},
-    "retail": {"base": "retail_market_in_info_base", "detail": "retail_market_in_info_detail",
-               "node_keys": ("retail_market_id", "retail_market_name"), "party_keys": ("retailer_id", "retailer_name"),
-               "party": "buyer", "base_certs": (*_MEAT_CERTS, "prov_id"), "detail_certs": _MEAT_CERTS[:1],
-               "price": True, "origin_keys": _ORIGIN, "plate": False},
-    "supermarket": {"base": "super_market_in_info_base", "detail": "super_market_in_info_detail",
-                    "node_keys": ("supermarket_id", "supermarket_name"), "party_keys": ("supplier_id", "supplier_name"),
-                    "party": "seller", "base_certs": _ALL_CERTS, "detail_certs": _ALL_CERTS, "price": True,
-                    "origin_keys": _ORIGIN, "plate": False},
+    "wholesale": {
+        "base": "market_in_info_base",
+        "detail": "market_in_info_detail",
+        "node_keys": ("market_id", "market_name"),
+        "party_keys": ("wholesaler_id", "wholesaler_name"),
+        "party": "buyer",
+        "base_certs": _ALL_CERTS,
+        "detail_certs": _ALL_CERTS,
+        "price": False,
+        "origin_keys": (*_ORIGIN, "base_name", "base_id"),
+        "plate": True,
+    },
+    "retail": {
+        "base": "retail_market_in_info_base",
+        "detail": "retail_market_in_info_detail",
+        "node_keys": ("retail_market_id", "retail_market_name"),
+        "party_keys": ("retailer_id", "retailer_name"),
+        "party": "buyer",
+        "base_certs": (*_MEAT_CERTS, "prov_id"),
+        "detail_certs": _MEAT_CERTS[:1],
+        "price": True,
+        "origin_keys": _ORIGIN,
+        "plate": False,
+    },
+    "supermarket": {
+        "base": "super_market_in_info_base",
+        "detail": "super_market_in_info_detail",
+        "node_keys": ("supermarket_id", "supermarket_name"),
+        "party_keys": ("supplier_id", "supplier_name"),
+        "party": "seller",
+        "base_certs": _ALL_CERTS,
+        "detail_certs": _ALL_CERTS,
+        "price": True,
+        "origin_keys": _ORIGIN,
+        "plate": False,
+    },
 }
-_ENTRY_KIND = {"meat_wholesale": "wholesale", "veg_wholesale": "wholesale", "distribution_centre": "wholesale",
-               "farmers_market": "retail", "shop": "retail", "supermarket": "supermarket"}
+_ENTRY_KIND = {
+    "meat_wholesale": "wholesale",
+    "veg_wholesale": "wholesale",
+    "distribution_centre": "wholesale",
+    "farmers_market": "retail",
+    "shop": "retail",
+    "supermarket": "supermarket",
+}
 
 
 def arrive(m, seller, buyer, lines, arrive_at: float, d: int):
@@ -169,11 +251,23 @@ def arrive(m, seller, buyer, lines, arrive_at: float, d: int):
     ws = {"ws_supplier_id": sup_node.code, "ws_supplier_name": sup_node.name[:100]}
     if role == "canteen":
         for line in lines:
-            m.record("team_buy_acceptance_info", node.code, {
-                "team_consume_id": node.code, "team_consume_name": node.name[:100], "in_date": day_txt,
-                "supplier_id": seller.code, "supplier_name": seller.name[:50], "tran_id": line.ref,
-                "goods_code": line.goods_code, "goods_name": m.commodities[line.goods_code].name_zh,
-                "weight": m.w3(line.received), "price": m.p2(line.price), **ws})
+            m.record(
+                "team_buy_acceptance_info",
+                node.code,
+                {
+                    "team_consume_id": node.code,
+                    "team_consume_name": node.name[:100],
+                    "in_date": day_txt,
+                    "supplier_id": seller.code,
+                    "supplier_name": seller.name[:50],
+                    "tran_id": line.ref,
+                    "goods_code": line.goods_code,
+                    "goods_name": m.commodities[line.goods_code].name_zh,
+                    "weight": m.w3(line.received),
+                    "price": m.p2(line.price),
+                    **ws,
+                },
+            )
             kg = line.remaining
             if kg > 0:
                 m.event("consume", lot=line.ref, kg=kg, node=node.code, who=node.code)
@@ -189,20 +283,32 @@ def arrive(m, seller, buyer, lines, arrive_at: float, d: int):
     (node_id, node_name), (party_id, party_name) = spec["node_keys"], spec["party_keys"]
     for key in sorted(groups):
         glines = groups[key]
-        if m.terminals is not None and spec is _ENTRY["wholesale"]:   # device mode: the market's handheld
+        if m.terminals is not None and spec is _ENTRY["wholesale"]:  # device mode: the market's handheld
             m.terminals.market_entry(node, buyer, glines, sup_node)
             continue
         first = glines[0]
-        base = {node_id: node.code, node_name: node.name[:100], "in_date": day_txt, party_id: party.code,
-                party_name: party.name[:50], "tran_id": first.ref, **_cert_fields(first.cert, spec["base_certs"]),
-                "batch_id": first.ref}
+        base = {
+            node_id: node.code,
+            node_name: node.name[:100],
+            "in_date": day_txt,
+            party_id: party.code,
+            party_name: party.name[:50],
+            "tran_id": first.ref,
+            **_cert_fields(first.cert, spec["base_certs"]),
+            "batch_id": first.ref,
+        }
         if spec["plate"] and buyer.plate:
             base["transporter_id"] = buyer.plate
         m.record(spec["base"], node.code, base)
         for line in glines:
-            det = {"tran_id": line.ref, **_cert_fields(line.cert, spec["detail_certs"]), "batch_id": line.ref,
-                   "goods_code": line.goods_code, "goods_name": m.commodities[line.goods_code].name_zh,
-                   "weight": m.w3(line.received)}
+            det = {
+                "tran_id": line.ref,
+                **_cert_fields(line.cert, spec["detail_certs"]),
+                "batch_id": line.ref,
+                "goods_code": line.goods_code,
+                "goods_name": m.commodities[line.goods_code].name_zh,
+                "weight": m.w3(line.received),
+            }
             if spec["price"]:
                 det["price"] = m.p2(line.price)
             det.update({k: line.origin[k] for k in spec["origin_keys"] if k in line.origin})
@@ -221,12 +327,20 @@ def detection(m, w, lot, passed: bool, delay: float, d: int):
     node = w.node
     n = m.samples.get(node.code, 0) + 1
     m.samples[node.code] = n
-    rec = {"market_id": node.code, "market_name": node.name[:100], "wholesaler_id": w.code,
-           "wholesaler_name": w.name[:50], "batch_id": lot.ref, "goods_code": lot.goods_code,
-           "goods_name": m.commodities[lot.goods_code].name_zh, "sample_id": f"D{node.code}{d:03d}{n:05d}",
-           "detector": f"{node.name[:20]}检测室", "detection_date": m.node_ymd(node.code, env.now),
-           "detection_result": "1" if passed else "0",
-           "result_expl": "农药残留快速检测合格" if passed else "农药残留快速检测不合格（抑制率超标）"}
+    rec = {
+        "market_id": node.code,
+        "market_name": node.name[:100],
+        "wholesaler_id": w.code,
+        "wholesaler_name": w.name[:50],
+        "batch_id": lot.ref,
+        "goods_code": lot.goods_code,
+        "goods_name": m.commodities[lot.goods_code].name_zh,
+        "sample_id": f"D{node.code}{d:03d}{n:05d}",
+        "detector": f"{node.name[:20]}检测室",
+        "detection_date": m.node_ymd(node.code, env.now),
+        "detection_result": "1" if passed else "0",
+        "result_expl": "农药残留快速检测合格" if passed else "农药残留快速检测不合格（抑制率超标）",
+    }
     m.record("qmarket_detection_info", node.code, rec)
     if passed:
         lot.cert["quarantine_vege_id"] = m.certificate("veg_test", node.region, d)
@@ -252,7 +366,7 @@ def stop_trade(m, lot) -> None:
         seen.add(ref)
         L = m.lots[ref]
         L.stopped = True
-        m.scales.stop(L)                  # device mode: STOP_TRADE to the stall scale holding it
+        m.scales.stop(L)  # device mode: STOP_TRADE to the stall scale holding it
         if L.holder:
             holders.add((L.node, L.holder))
         if L.remaining > 0:
@@ -261,6 +375,13 @@ def stop_trade(m, lot) -> None:
             L.withdrawn = kg3(L.withdrawn + L.remaining)
             L.remaining = 0.0
         todo.extend(m.lot_children.get(ref, []))
-    m.event("stop_trade", stream=True, batch=lot.ref, node=lot.node, goods_code=lot.goods_code,
-            holders=[{"node": n, "holder": h} for n, h in sorted(holders)], lots=len(seen),
-            withdrawn_kg=round(withdrawn, 3))
+    m.event(
+        "stop_trade",
+        stream=True,
+        batch=lot.ref,
+        node=lot.node,
+        goods_code=lot.goods_code,
+        holders=[{"node": n, "holder": h} for n, h in sorted(holders)],
+        lots=len(seen),
+        withdrawn_kg=round(withdrawn, 3),
+    )

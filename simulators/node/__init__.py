@@ -13,6 +13,7 @@ outbox, batched uploads to the city platform, stop-trade relay.
 (envelopes, verdicts, backoff), :mod:`.stoptrade` (fetch, push, acknowledge),
 :mod:`.handheld_api` (handheld envelopes in).
 """
+
 from .config import ConfigError, DeviceConfig, NodeConfig, load_config, parse_config
 from .outbox import Outbox
 from .runtime import NodeRuntime

@@ -12,6 +12,7 @@ Endpoints (bind 127.0.0.1 unless configured otherwise):
 
 Errors are ``{"error": {"zh", "en"}}``; internals are never returned.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,9 +41,12 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
         yield
         await anyio.to_thread.run_sync(runtime.stop)
 
-    app = FastAPI(title="roucai reference node / 肉菜追溯参考节点", lifespan=lifespan,
-                  description="The reference node subsystem of roucai-harness: scales over serial lines, "
-                              "handheld uploads, a durable outbox, uploads to the city platform.")
+    app = FastAPI(
+        title="roucai reference node / 肉菜追溯参考节点",
+        lifespan=lifespan,
+        description="The reference node subsystem of roucai-harness: scales over serial lines, "
+        "handheld uploads, a durable outbox, uploads to the city platform.",
+    )
 
     install_http_error_handler(app)
 

@@ -12,6 +12,7 @@ shared by the scale workers; each :class:`~.collector.ScaleWorker` asks for its 
 entry date (``in_date``, Beijing) is today or yesterday and loads (LOAD_BATCH, PERC-SCALE-07) those its
 scale does not hold yet.  Entry records rejected by the node's checks (state ``invalid``) are ignored.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -22,8 +23,10 @@ from decimal import Decimal, InvalidOperation
 from profiles.envelope import beijing
 
 #: node role -> (entry base type, entry detail type, operator field of the base)
-ENTRY = {"wholesale": ("market_in_info_base", "market_in_info_detail", "wholesaler_id"),
-         "retail": ("retail_market_in_info_base", "retail_market_in_info_detail", "retailer_id")}
+ENTRY = {
+    "wholesale": ("market_in_info_base", "market_in_info_detail", "wholesaler_id"),
+    "retail": ("retail_market_in_info_base", "retail_market_in_info_detail", "retailer_id"),
+}
 #: how many days back (Beijing dates) an entered batch is still pushed to a scale
 PUSH_DAYS = 1
 
@@ -34,9 +37,9 @@ class EntryBatch:
     operator: str
     commodity: str
     commodity_name: str
-    limit_g: int            #: the weight that entered, in grams (> 0)
-    price_fen: int | None   #: fen per kg from the entry record, ``None`` when it carries none
-    in_date: str            #: yyyyMMdd
+    limit_g: int  #: the weight that entered, in grams (> 0)
+    price_fen: int | None  #: fen per kg from the entry record, ``None`` when it carries none
+    in_date: str  #: yyyyMMdd
 
 
 def scaled(text: str | None, factor: int) -> int | None:
@@ -62,8 +65,8 @@ class EntryBatches:
         self.types = ENTRY.get(role)
         self._lock = threading.Lock()
         self._after = {t: 0 for t in (self.types or ())[:2]}
-        self._bases: dict[str, list[tuple[str, str, str]]] = {}   #: batch -> [(operator, in_date, tran_id)]
-        self._details: dict[tuple[str, str], dict] = {}           #: (batch, tran_id) -> its first detail
+        self._bases: dict[str, list[tuple[str, str, str]]] = {}  #: batch -> [(operator, in_date, tran_id)]
+        self._details: dict[tuple[str, str], dict] = {}  #: (batch, tran_id) -> its first detail
         self._order: list[str] = []
 
     def refresh(self) -> None:
@@ -105,10 +108,16 @@ class EntryBatches:
                     limit = self._weight(b, tran)
                     if op != operator or d is None or day < since or limit is None or not d.get("goods_code"):
                         continue
-                    limit -= sum(self._weight(b, t2) or 0 for (op2, _d2, t2) in holders
-                                 if op2 != operator and t2.startswith(operator))      # transferred out
+                    limit -= sum(
+                        self._weight(b, t2) or 0
+                        for (op2, _d2, t2) in holders
+                        if op2 != operator and t2.startswith(operator)
+                    )  # transferred out
                     if limit > 0:
-                        out.append(EntryBatch(b, op, d["goods_code"], d.get("goods_name", ""), limit,
-                                              scaled(d.get("price"), 100), day))
-                    break                   # one line per batch and operator: its first entry
+                        out.append(
+                            EntryBatch(
+                                b, op, d["goods_code"], d.get("goods_name", ""), limit, scaled(d.get("price"), 100), day
+                            )
+                        )
+                    break  # one line per batch and operator: its first entry
         return out

@@ -24,6 +24,7 @@ cursor moves only with the records) and nothing is read twice into the outbox
 (the source key is the sale's trace code).  Between rounds the worker listens
 for pushed SALE_EVENTs, which end the wait early.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -45,6 +46,7 @@ from .variants import active as _active
 def active_variant(config, name: str) -> bool:
     return config is not None and _active(config, name)
 
+
 MAX_RETRY_S = 30.0
 _REASON_CHARS = 60
 
@@ -52,27 +54,45 @@ _REASON_CHARS = 60
 class ScaleWorker:
     """:param device: a :class:`~.config.DeviceConfig`.  :param mapper: a :class:`SaleMapper`."""
 
-    def __init__(self, device, outbox: Outbox, mapper: SaleMapper, profile, node_code: str, node_name: str,
-                 clock=None, variant_of=None, entries=None, default_price_fen: int = 1000):
+    def __init__(
+        self,
+        device,
+        outbox: Outbox,
+        mapper: SaleMapper,
+        profile,
+        node_code: str,
+        node_name: str,
+        clock=None,
+        variant_of=None,
+        entries=None,
+        default_price_fen: int = 1000,
+    ):
         """:param entries: an :class:`~.batchpush.EntryBatches` to push from, or ``None`` (no pushing)."""
         self.dev = device
         self.entries = entries
         self.default_price_fen = default_price_fen
-        self.pushed: dict[str, int] = {}      #: batch -> limit the scale holds (as pushed or found)
+        self.pushed: dict[str, int] = {}  #: batch -> limit the scale holds (as pushed or found)
         self.table_full = False
-        self.variant_of = variant_of      #: the node config (its ``variant``), for the broken variants only
+        self.variant_of = variant_of  #: the node config (its ``variant``), for the broken variants only
         self.outbox = outbox
         self.mapper = mapper
         self.catalog = profile.records
-        self.form = profile.envelope.city_form    #: a dialect's record forms: a sale keeps what its form carries
+        self.form = profile.envelope.city_form  #: a dialect's record forms: a sale keeps what its form carries
         self.node_code, self.node_name = node_code, node_name
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.source = f"scale:{device.id}"
         self.driver: ScaleDriver | None = None
         self.stops_applied: set[str] = set()
-        self.status = {"id": device.id, "url": device.url, "connected": False, "serial_no": None,
-                       "records_read": 0, "acked_index": outbox.cursor(device.id)[1], "last_error": None,
-                       "last_ok_ms": None}
+        self.status = {
+            "id": device.id,
+            "url": device.url,
+            "connected": False,
+            "serial_no": None,
+            "records_read": 0,
+            "acked_index": outbox.cursor(device.id)[1],
+            "last_error": None,
+            "last_ok_ms": None,
+        }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
@@ -85,8 +105,13 @@ class ScaleWorker:
             ident = drv.identify()
             drv.set_clock(beijing(self.clock()))
             if self.dev.operator:
-                drv.bind_stall(self.node_code, self.dev.operator, self.dev.stall, self.node_name,
-                               self.mapper.operator_name(self.dev.operator))
+                drv.bind_stall(
+                    self.node_code,
+                    self.dev.operator,
+                    self.dev.stall,
+                    self.node_name,
+                    self.mapper.operator_name(self.dev.operator),
+                )
         except BaseException:
             drv.close()
             raise
@@ -121,10 +146,13 @@ class ScaleWorker:
         if self.entries is None or not self.dev.operator:
             return
         if active_variant(self.variant_of, "no-batch-push"):
-            return                                      # broken: the scales get no batch from the node
+            return  # broken: the scales get no batch from the node
         self.entries.refresh()
-        new = [b for b in self.entries.of_operator(self.dev.operator, self.clock())
-               if self.pushed.get(b.batch) != b.limit_g and (b.batch in self.pushed or not self.table_full)]
+        new = [
+            b
+            for b in self.entries.of_operator(self.dev.operator, self.clock())
+            if self.pushed.get(b.batch) != b.limit_g and (b.batch in self.pushed or not self.table_full)
+        ]
         if not new:
             return
         held = {b.batch_trace: b for b in self.driver.status().batches}
@@ -136,9 +164,13 @@ class ScaleWorker:
                 self.pushed[b.batch] = b.limit_g
                 continue
             try:
-                self.driver.load_batch(b.batch, b.commodity, b.limit_g,
-                                       h.unit_price_fen if h else (b.price_fen or self.default_price_fen),
-                                       b.commodity_name)
+                self.driver.load_batch(
+                    b.batch,
+                    b.commodity,
+                    b.limit_g,
+                    h.unit_price_fen if h else (b.price_fen or self.default_price_fen),
+                    b.commodity_name,
+                )
             except DeviceNak as exc:
                 if exc.reason == "BATCH_TABLE_FULL":
                     self.table_full = True
@@ -148,8 +180,13 @@ class ScaleWorker:
                     raise
                 logs.event("batch_refused", logging.WARNING, device=self.dev.id, batch=b.batch, reason=exc.reason)
             else:
-                logs.event("batch_pushed" if h is None else "batch_limit_changed", device=self.dev.id,
-                           batch=b.batch, commodity=b.commodity, limit_g=b.limit_g)
+                logs.event(
+                    "batch_pushed" if h is None else "batch_limit_changed",
+                    device=self.dev.id,
+                    batch=b.batch,
+                    commodity=b.commodity,
+                    limit_g=b.limit_g,
+                )
             self.pushed[b.batch] = b.limit_g
 
     def _enforce_stops(self) -> None:
@@ -159,7 +196,7 @@ class ScaleWorker:
         st = self.driver.status()
         for b in st.batches:
             if active_variant(self.variant_of, "stop-trade-not-pushed"):
-                break                                   # broken: nothing reaches the scale
+                break  # broken: nothing reaches the scale
             if b.batch_trace in stops and not b.stopped:
                 self.driver.stop_trade(b.batch_trace, stops[b.batch_trace][:_REASON_CHARS])
                 logs.event("stop_trade_pushed", device=self.dev.id, batch=b.batch_trace)
@@ -168,7 +205,7 @@ class ScaleWorker:
     def _collect(self) -> int:
         nxt, _ = self.outbox.cursor(self.dev.id)
         total = 0
-        for _ in range(1000):   # bounded: 1000 reads of up to read_max lines per round
+        for _ in range(1000):  # bounded: 1000 reads of up to read_max lines per round
             try:
                 resp = self.driver.read_records(nxt, self.dev.read_max)
             except DeviceNak as exc:
@@ -186,14 +223,29 @@ class ScaleWorker:
                     rt = self.catalog.types[rtype]
                     rec = in_catalogue_order(rt, self.form.narrow(rtype, rec))
                     errs = tuple(f for f in self.catalog.validate(rtype, rec) if f.severity == "error")
-                    items.append(Item(rtype, rec, rt.business_date(rec) or sale.time.strftime("%Y%m%d"), self.source,
-                                      f"sale:{sale.trace_code}:{rtype}", sale.index, errs))
+                    items.append(
+                        Item(
+                            rtype,
+                            rec,
+                            rt.business_date(rec) or sale.time.strftime("%Y%m%d"),
+                            self.source,
+                            f"sale:{sale.trace_code}:{rtype}",
+                            sale.index,
+                            errs,
+                        )
+                    )
             if resp.records or resp.next_index != nxt:
                 self.outbox.add(items, cursor=(self.dev.id, resp.next_index))
             for it in items:
                 if it.findings:
-                    logs.event("record_invalid", logging.WARNING, device=self.dev.id, rtype=it.rtype,
-                               rule=it.findings[0].rule, field=it.findings[0].field)
+                    logs.event(
+                        "record_invalid",
+                        logging.WARNING,
+                        device=self.dev.id,
+                        rtype=it.rtype,
+                        rule=it.findings[0].rule,
+                        field=it.findings[0].field,
+                    )
             total += len(resp.records)
             nxt = resp.next_index
             if not resp.records or resp.remaining == 0:
@@ -204,7 +256,7 @@ class ScaleWorker:
     def _acknowledge(self) -> None:
         idx = self.outbox.ackable_index(self.source)
         if active_variant(self.variant_of, "acks-scale-before-upload"):
-            idx = self.outbox.cursor(self.dev.id)[0] - 1      # broken: everything read, uploaded or not
+            idx = self.outbox.cursor(self.dev.id)[0] - 1  # broken: everything read, uploaded or not
         _, acked = self.outbox.cursor(self.dev.id)
         if idx > acked:
             try:

@@ -31,6 +31,7 @@ Defaults that come from the profile's requirement catalogue are read from it
 (``profile_values`` of TRAN-UPL-01/06/07 and the envelope's ``max_count``), so a
 variant profile changes them in one place.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -58,8 +59,8 @@ class ConfigError(RoucaiError):
 class DeviceConfig:
     id: str
     kind: str
-    url: str                 #: as written in the file
-    port_url: str            #: what pyserial opens (path or sim:// / socket:// URL)
+    url: str  #: as written in the file
+    port_url: str  #: what pyserial opens (path or sim:// / socket:// URL)
     baud: int = 9600
     poll_s: float = 1.0
     read_max: int = 20
@@ -94,9 +95,9 @@ class NodeConfig:
     source: str = ""
     #: details of operators for manager_base_info (code -> {property, type, reg_id, legal_represent, tel})
     operator_info: dict[str, dict[str, str]] = field(default_factory=dict)
-    report_operators: bool = True   #: queue manager_base_info per operator at start (NODE-REC-06)
-    variant: str | None = None    #: a broken variant's name (simulators/node/variants.py); None = clean
-    push_batches: bool = True     #: load entered batches onto the operators' bound scales (NODE-WHOL-05)
+    report_operators: bool = True  #: queue manager_base_info per operator at start (NODE-REC-06)
+    variant: str | None = None  #: a broken variant's name (simulators/node/variants.py); None = clean
+    push_batches: bool = True  #: load entered batches onto the operators' bound scales (NODE-WHOL-05)
     default_price_fen: int = 1000  #: fen/kg pushed when an entry record has no price
 
     @property
@@ -117,8 +118,14 @@ def _typed(v, name: str, kind):
     if kind is float and isinstance(v, int) and not isinstance(v, bool):
         v = float(v)
     if kind is int and isinstance(v, bool) or not isinstance(v, kind):
-        want = {str: "字符串/string", float: "数值/number", int: "整数/integer", bool: "true/false",
-                list: "数组/array", dict: "表/table"}[kind]
+        want = {
+            str: "字符串/string",
+            float: "数值/number",
+            int: "整数/integer",
+            bool: "true/false",
+            list: "数组/array",
+            dict: "表/table",
+        }[kind]
         raise ConfigError(f"{name} 应为 {want.split('/')[0]}", f"{name} must be a {want.split('/')[1]}")
     return v
 
@@ -129,8 +136,10 @@ def _opt(section: dict, key: str, where: str, default, kind):
 
 def _range(v: float, lo: float, hi: float, name: str, why_zh: str = "", why_en: str = "") -> None:
     if not lo <= v <= hi:
-        raise ConfigError(f"{name} 应在 {lo:g}–{hi:g} 之间（{v:g}）{why_zh}",
-                          f"{name} must be within {lo:g}..{hi:g} (got {v:g}){why_en}")
+        raise ConfigError(
+            f"{name} 应在 {lo:g}–{hi:g} 之间（{v:g}）{why_zh}",
+            f"{name} must be within {lo:g}..{hi:g} (got {v:g}){why_en}",
+        )
 
 
 def _requirement_value(profile, rid: str, key: str, default):
@@ -145,8 +154,10 @@ def device_port_url(url: str, where: str) -> tuple[str, int | None]:
     u = urlsplit(url)
     scheme = u.scheme.lower()
     if scheme not in _DEVICE_SCHEMES:
-        raise ConfigError(f"{where}：不支持的设备地址 {url!r}（可用 sim://、socket://、serial://、设备路径）",
-                          f"{where}: unsupported device URL {url!r} (use sim://, socket://, serial:// or a path)")
+        raise ConfigError(
+            f"{where}：不支持的设备地址 {url!r}（可用 sim://、socket://、serial://、设备路径）",
+            f"{where}: unsupported device URL {url!r} (use sim://, socket://, serial:// or a path)",
+        )
     baud = None
     q = parse_qs(u.query)
     if "baud" in q:
@@ -157,12 +168,16 @@ def device_port_url(url: str, where: str) -> tuple[str, int | None]:
     if scheme == "serial":
         path = u.path or u.netloc
         if not path.startswith("/"):
-            raise ConfigError(f"{where}：serial:// 后应为绝对路径，如 serial:///dev/ttyUSB0",
-                              f"{where}: serial:// needs an absolute path, e.g. serial:///dev/ttyUSB0")
+            raise ConfigError(
+                f"{where}：serial:// 后应为绝对路径，如 serial:///dev/ttyUSB0",
+                f"{where}: serial:// needs an absolute path, e.g. serial:///dev/ttyUSB0",
+            )
         return path, baud
     if scheme == "":
         if not url.startswith("/"):
-            raise ConfigError(f"{where}：设备路径应为绝对路径：{url!r}", f"{where}: a device path must be absolute: {url!r}")
+            raise ConfigError(
+                f"{where}：设备路径应为绝对路径：{url!r}", f"{where}: a device path must be absolute: {url!r}"
+            )
         return u.path, baud
     if scheme == "socket":
         if not u.hostname or not u.port:
@@ -181,8 +196,10 @@ def _load_key(plat: dict, base: Path, node_code: str) -> str:
         try:
             text = path.read_text("utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"无法读取 [platform] key_file {path}：{exc.strerror}",
-                              f"cannot read [platform] key_file {path}: {exc.strerror}") from None
+            raise ConfigError(
+                f"无法读取 [platform] key_file {path}：{exc.strerror}",
+                f"cannot read [platform] key_file {path}: {exc.strerror}",
+            ) from None
         if text.startswith("{"):
             try:
                 key = json.loads(text).get(node_code)
@@ -195,10 +212,14 @@ def _load_key(plat: dict, base: Path, node_code: str) -> str:
     elif os.environ.get(KEY_ENV):
         key = os.environ[KEY_ENV]
     else:
-        raise ConfigError(f"缺少节点密钥：[platform] key、key_file 或环境变量 {KEY_ENV}",
-                          f"no node key: set [platform] key, key_file or the environment variable {KEY_ENV}")
+        raise ConfigError(
+            f"缺少节点密钥：[platform] key、key_file 或环境变量 {KEY_ENV}",
+            f"no node key: set [platform] key, key_file or the environment variable {KEY_ENV}",
+        )
     if not key or len(key) > 512 or any(ord(c) < 0x21 for c in key):
-        raise ConfigError("节点密钥为空或含空白/控制字符", "the node key is empty or holds whitespace/control characters")
+        raise ConfigError(
+            "节点密钥为空或含空白/控制字符", "the node key is empty or holds whitespace/control characters"
+        )
     return key
 
 
@@ -220,12 +241,23 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
     """Validate a parsed TOML document (relative paths against ``base``)."""
     from profiles import ProfileError, load_profile
     from profiles.profile import default_profile_name
-    known = {"node", "operators", "platform", "outbox", "upload", "stoptrade", "batches", "server", "devices",
-             "profile"}
+
+    known = {
+        "node",
+        "operators",
+        "platform",
+        "outbox",
+        "upload",
+        "stoptrade",
+        "batches",
+        "server",
+        "devices",
+        "profile",
+    }
     for k in data:
         if k not in known:
             raise ConfigError(f"未知的配置项 {k!r}", f"unknown configuration key {k!r}")
-    prof_name = _typed(data.get("profile", default_profile_name()), "profile", str)   # else the command's --profile
+    prof_name = _typed(data.get("profile", default_profile_name()), "profile", str)  # else the command's --profile
     if profile is None:
         try:
             profile = load_profile(prof_name)
@@ -236,8 +268,10 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
     code = _req(node, "code", "node")
     if not codes.is_valid(code, "node"):
         fs = codes.findings(code, "node")
-        raise ConfigError(f"[node] code {code!r} 不是有效的节点编码：{fs[0].zh}",
-                          f"[node] code {code!r} is not a valid node code: {fs[0].en}")
+        raise ConfigError(
+            f"[node] code {code!r} 不是有效的节点编码：{fs[0].zh}",
+            f"[node] code {code!r} is not a valid node code: {fs[0].en}",
+        )
     name = _req(node, "name", "node")
     ntype = _req(node, "type", "node")
     report_operators = _opt(node, "report_operators", "node", True, bool)
@@ -247,9 +281,10 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
         op = _typed(op, f"[[operators]] #{i}", dict)
         oc = _req(op, "code", f"operators #{i}")
         if not codes.is_valid(oc, "operator"):
-            raise ConfigError(f"[[operators]] #{i} code {oc!r} 不是有效的经营者编码：{codes.findings(oc, 'operator')[0].zh}",
-                              f"[[operators]] #{i} code {oc!r} is not a valid operator code: "
-                              f"{codes.findings(oc, 'operator')[0].en}")
+            raise ConfigError(
+                f"[[operators]] #{i} code {oc!r} 不是有效的经营者编码：{codes.findings(oc, 'operator')[0].zh}",
+                f"[[operators]] #{i} code {oc!r} is not a valid operator code: {codes.findings(oc, 'operator')[0].en}",
+            )
         operators[oc] = _req(op, "name", f"operators #{i}")
         info = {k: _opt(op, k, f"operators #{i}", "", str) for k in OPERATOR_DETAILS if k in op}
         if info:
@@ -260,7 +295,9 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
     url = _req(plat, "url", "platform")
     u = urlsplit(url)
     if u.scheme not in ("http", "https") or not u.hostname:
-        raise ConfigError(f"[platform] url 应为 http(s)://主机:端口：{url!r}", f"[platform] url must be http(s)://host:port: {url!r}")
+        raise ConfigError(
+            f"[platform] url 应为 http(s)://主机:端口：{url!r}", f"[platform] url must be http(s)://host:port: {url!r}"
+        )
     ppath = _opt(plat, "path", "platform", "/api/v1/exchange", str)
     if not ppath.startswith("/"):
         raise ConfigError("[platform] path 应以 / 开头", "[platform] path must start with /")
@@ -278,27 +315,53 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
     if opath.is_dir():
         raise ConfigError(f"[outbox] path 是目录：{opath}", f"[outbox] path is a directory: {opath}")
     if not opath.parent.is_dir() or not os.access(opath.parent, os.W_OK):
-        raise ConfigError(f"[outbox] path 所在目录不存在或不可写：{opath.parent}",
-                          f"[outbox] path: directory missing or not writable: {opath.parent}")
+        raise ConfigError(
+            f"[outbox] path 所在目录不存在或不可写：{opath.parent}",
+            f"[outbox] path: directory missing or not writable: {opath.parent}",
+        )
 
     up = _typed(data.get("upload", {}), "[upload]", dict)
     limit = profile.envelope.max_count
     max_count = _opt(up, "max_count", "upload", min(100, limit), int)
-    _range(max_count, 1, limit, "[upload] max_count", "（报文 Count 上限，TRAN-ENV-07）", " (the envelope Count limit, TRAN-ENV-07)")
+    _range(
+        max_count,
+        1,
+        limit,
+        "[upload] max_count",
+        "（报文 Count 上限，TRAN-ENV-07）",
+        " (the envelope Count limit, TRAN-ENV-07)",
+    )
     deadline = _requirement_value(profile, "TRAN-UPL-01", "deadline_s", 600)
     wait = _opt(up, "batch_wait_s", "upload", 5.0, float)
-    _range(wait, 0, deadline / 2, "[upload] batch_wait_s", "（须远小于上传时限 TRAN-UPL-01）",
-           " (must stay well inside the upload deadline, TRAN-UPL-01)")
+    _range(
+        wait,
+        0,
+        deadline / 2,
+        "[upload] batch_wait_s",
+        "（须远小于上传时限 TRAN-UPL-01）",
+        " (must stay well inside the upload deadline, TRAN-UPL-01)",
+    )
     interval = _opt(up, "interval_s", "upload", 0.2, float)
     _range(interval, 0.01, 60, "[upload] interval_s")
-    first = _opt(up, "backoff_first_s", "upload", float(_requirement_value(profile, "TRAN-UPL-06", "first_retry_s", 1)), float)
-    cap = _opt(up, "backoff_max_s", "upload", float(_requirement_value(profile, "TRAN-UPL-06", "max_backoff_s", 300)), float)
+    first = _opt(
+        up, "backoff_first_s", "upload", float(_requirement_value(profile, "TRAN-UPL-06", "first_retry_s", 1)), float
+    )
+    cap = _opt(
+        up, "backoff_max_s", "upload", float(_requirement_value(profile, "TRAN-UPL-06", "max_backoff_s", 300)), float
+    )
     _range(first, 0.01, 60, "[upload] backoff_first_s")
     _range(cap, first, 3600, "[upload] backoff_max_s")
 
     st = _typed(data.get("stoptrade", {}), "[stoptrade]", dict)
     stop_poll = _opt(st, "poll_s", "stoptrade", 30.0, float)
-    _range(stop_poll, 0.05, 60, "[stoptrade] poll_s", "（至少每60秒取一次，NODE-STOP-01）", " (fetch at least every 60 s, NODE-STOP-01)")
+    _range(
+        stop_poll,
+        0.05,
+        60,
+        "[stoptrade] poll_s",
+        "（至少每60秒取一次，NODE-STOP-01）",
+        " (fetch at least every 60 s, NODE-STOP-01)",
+    )
     stop_enabled = _opt(st, "enabled", "stoptrade", True, bool)
 
     bt = _typed(data.get("batches", {}), "[batches]", dict)
@@ -311,7 +374,9 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise ConfigError(f"[server] host 应为 IP 地址：{host!r}", f"[server] host must be an IP address: {host!r}") from None
+        raise ConfigError(
+            f"[server] host 应为 IP 地址：{host!r}", f"[server] host must be an IP address: {host!r}"
+        ) from None
     port = _opt(srv, "port", "server", 0, int)
     _range(port, 0, 65535, "[server] port")
 
@@ -324,8 +389,10 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
             raise ConfigError(f"{where}：设备 id {did!r} 重复", f"{where}: device id {did!r} is used twice")
         kind = _opt(d, "kind", where, "scale", str)
         if kind != "scale":
-            raise ConfigError(f"{where}：节点只从电子秤采集数据（kind = \"scale\"），不支持 {kind!r}",
-                              f"{where}: the node collects from scales only (kind = \"scale\"), not {kind!r}")
+            raise ConfigError(
+                f'{where}：节点只从电子秤采集数据（kind = "scale"），不支持 {kind!r}',
+                f'{where}: the node collects from scales only (kind = "scale"), not {kind!r}',
+            )
         durl = _req(d, "url", where)
         port_url, qbaud = device_port_url(durl, where)
         baud = _opt(d, "baud", where, qbaud or 9600, int)
@@ -340,18 +407,47 @@ def parse_config(data: dict, base: Path, profile=None, source: str = "") -> Node
         op = _opt(d, "operator", where, None, str) if "operator" in d else None
         stall = _opt(d, "stall", where, None, str) if "stall" in d else None
         if op is not None and op not in operators:
-            raise ConfigError(f"{where}：operator {op!r} 不在 [[operators]] 中",
-                              f"{where}: operator {op!r} is not listed in [[operators]]")
+            raise ConfigError(
+                f"{where}：operator {op!r} 不在 [[operators]] 中",
+                f"{where}: operator {op!r} is not listed in [[operators]]",
+            )
         if (op is None) != (stall is None):
-            raise ConfigError(f"{where}：operator 与 stall 须同时给出", f"{where}: give both operator and stall, or neither")
+            raise ConfigError(
+                f"{where}：operator 与 stall 须同时给出", f"{where}: give both operator and stall, or neither"
+            )
         devices.append(DeviceConfig(did, kind, durl, port_url, baud, poll, read_max, rto, op, stall))
     if devices:
         from .sales import SaleMapper, SaleMappingError
+
         try:
             SaleMapper.role_for(ntype)
         except SaleMappingError as exc:
             raise ConfigError(exc.zh, exc.en) from None
-    return NodeConfig(code, name, ntype, operators, url, key, str(opath), ppath, timeout_s, fmt, max_count, wait,
-                      interval, first, cap, stop_poll, stop_enabled, host, port, devices, prof_name, source,
-                      operator_info, report_operators, push_batches=push_batches,
-                      default_price_fen=round(price * 100))
+    return NodeConfig(
+        code,
+        name,
+        ntype,
+        operators,
+        url,
+        key,
+        str(opath),
+        ppath,
+        timeout_s,
+        fmt,
+        max_count,
+        wait,
+        interval,
+        first,
+        cap,
+        stop_poll,
+        stop_enabled,
+        host,
+        port,
+        devices,
+        prof_name,
+        source,
+        operator_info,
+        report_operators,
+        push_batches=push_batches,
+        default_price_fen=round(price * 100),
+    )

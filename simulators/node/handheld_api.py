@@ -16,6 +16,7 @@ answers a ``DataExchangeResp`` whose verdicts mean:
 The answer is sent only after the outbox transaction committed.  Envelopes for
 another NodeId are refused whole (1111).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -55,15 +56,20 @@ class HandheldIntake:
         self.recmap = RecordMap(profile, guests=guests)
         self.guard = self.spec.replay_guard()
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
-        self.ledger = CertificateLedger(outbox)     #: NODE-WHOL-03, wholesale entries without a voucher
-        self._admit = threading.Lock()               #: one envelope at a time through the ledger
+        self.ledger = CertificateLedger(outbox)  #: NODE-WHOL-03, wholesale entries without a voucher
+        self._admit = threading.Lock()  #: one envelope at a time through the ledger
         self._field_cap = field_cap(profile)
 
     def _answer(self, resp, fmt: str, status: int) -> Answer:
         t = resp.tally()
-        return Answer(status, self.spec.build_response(resp, fmt),
-                      "application/json" if fmt == "json" else "application/xml",
-                      t["accepted"], t["duplicate"], t["rejected"])
+        return Answer(
+            status,
+            self.spec.build_response(resp, fmt),
+            "application/json" if fmt == "json" else "application/xml",
+            t["accepted"],
+            t["duplicate"],
+            t["rejected"],
+        )
 
     def refuse(self, code: str, fmt: str = "xml") -> Answer:
         return self._answer(self.spec.refuse(code, self.clock()), fmt, STATUS.get(code, 400))
@@ -114,7 +120,7 @@ class HandheldIntake:
             rec = in_catalogue_order(rtype, canonical)
             ddate = rtype.business_date(rec) or res.header.get("DataDate", "")
             if rtype.name == "qmarket_detection_info" and active(self.cfg, "drops-detection-records"):
-                continue                                # broken: answered accepted, never queued
+                continue  # broken: answered accepted, never queued
             items.append(Item(rtype.name, rec, ddate, "handheld", content_key(rtype.name, rec)))
             positions.append(r.position)
         try:
@@ -124,6 +130,12 @@ class HandheldIntake:
             return self.refuse("1199", res.format)
         dups = [pos for pos, (state, _) in zip(positions, results) if state == "duplicate"]
         out = self._answer(self.spec.respond(res, now, duplicates=dups, overrides=overrides), res.format, 200)
-        logs.event("handheld_upload", index=res.index, count=len(res.records), accepted=out.accepted,
-                   duplicate=out.duplicate, rejected=out.rejected)
+        logs.event(
+            "handheld_upload",
+            index=res.index,
+            count=len(res.records),
+            accepted=out.accepted,
+            duplicate=out.duplicate,
+            rejected=out.rejected,
+        )
         return out

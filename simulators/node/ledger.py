@@ -14,6 +14,7 @@ accepted entries, ``(wholesaler, certificate) -> batch`` and ``batch -> (wholesa
 Entries with a ``tran_id`` (an upstream voucher) are not judged here.  Thread-safe; the ledger is read from the
 outbox incrementally, and entries accepted in the same envelope count for the ones after them.
 """
+
 from __future__ import annotations
 
 import threading
@@ -55,16 +56,22 @@ class CertificateLedger:
             return None
         cert = certificate_of(rec)
         if not cert:
-            return ("2002", "无上游电子台账（无tran_id）时须有检疫证、产地证明或检疫编号 / without an upstream voucher "
-                            "(tran_id) a certificate number is required (NODE-WHOL-03)")
+            return (
+                "2002",
+                "无上游电子台账（无tran_id）时须有检疫证、产地证明或检疫编号 / without an upstream voucher "
+                "(tran_id) a certificate number is required (NODE-WHOL-03)",
+            )
         pair, batch = (rec.get("wholesaler_id", ""), cert), rec.get("batch_id", "")
         with self._lock:
             known = self.by_pair.get(pair)
             owner = self.by_batch.get(batch)
             if (known is not None and known != batch) or (owner is not None and owner != pair):
-                return ("2011", f"批发商{pair[0]}+证明{cert}的批次为{known or '（无）'}，批次{batch}属于"
-                                f"{owner[0] + '+' + owner[1] if owner else '（无）'} / wholesaler+certificate maps to "
-                                f"batch {known}, batch {batch} belongs to {owner}")
+                return (
+                    "2011",
+                    f"批发商{pair[0]}+证明{cert}的批次为{known or '（无）'}，批次{batch}属于"
+                    f"{owner[0] + '+' + owner[1] if owner else '（无）'} / wholesaler+certificate maps to "
+                    f"batch {known}, batch {batch} belongs to {owner}",
+                )
             self.by_pair.setdefault(pair, batch)
             self.by_batch.setdefault(batch, pair)
         return None

@@ -2,6 +2,7 @@
 
 Keys, VerifyCodes and record bodies are never logged.
 """
+
 from __future__ import annotations
 
 import logging

@@ -15,6 +15,7 @@ time the operator was first queued, kept in the outbox row.
 NODE-WHOL-01: an operator configured with a code of another node was registered there; it keeps that code
 and this node uploads no ``manager_base_info`` for it.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -28,7 +29,7 @@ from .sales import in_catalogue_order
 from .variants import active
 
 RTYPE = "manager_base_info"
-_DEFAULT_TYPE = "1001"      # business type when the configuration gives none (4 digits, profile: free-form)
+_DEFAULT_TYPE = "1001"  # business type when the configuration gives none (4 digits, profile: free-form)
 
 
 def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
@@ -39,17 +40,24 @@ def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> l
         code = src
         if not src.startswith(config.node_code):
             if not active(config, "registers-operators-again"):
-                continue                                # registered at its own node: not registered again
-            code = _local_code(config, src)             # broken: a second registration under a new code
+                continue  # registered at its own node: not registered again
+            code = _local_code(config, src)  # broken: a second registration under a new code
         info = config.operator_info.get(src, {})
         own = code.endswith("0000")
-        details = {"name": config.operators[src] or config.node_name,
-                   "property": info.get("property") or ("1" if own else "2"),
-                   "type": info.get("type") or _DEFAULT_TYPE,
-                   **{k: info[k] for k in ("reg_id", "legal_represent", "tel") if info.get(k)}}
+        details = {
+            "name": config.operators[src] or config.node_name,
+            "property": info.get("property") or ("1" if own else "2"),
+            "type": info.get("type") or _DEFAULT_TYPE,
+            **{k: info[k] for k in ("reg_id", "legal_represent", "tel") if info.get(k)},
+        }
         digest = hashlib.sha256(json.dumps(details, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-        rec = {"butcher_fac_id": config.node_code, "butcher_fac_name": config.node_name, "id": code,
-               "record_date": first_seen.get(code, stamp), **details}
+        rec = {
+            "butcher_fac_id": config.node_code,
+            "butcher_fac_name": config.node_name,
+            "id": code,
+            "record_date": first_seen.get(code, stamp),
+            **details,
+        }
         if code in first_seen:
             rec["info_update_date"] = stamp
         out.append((f"op:{code}:{digest}", rec))
@@ -59,6 +67,7 @@ def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> l
 def _local_code(config, code: str) -> str:
     """The broken variant's new local operator code for an operator of another node (9000 + its position)."""
     from profiles import load_profile
+
     foreign = sorted(c for c in config.operators if not c.startswith(config.node_code))
     return load_profile(config.profile).codes.operator_code(config.node_code, 9000 + foreign.index(code))
 
@@ -70,7 +79,7 @@ def queue_operators(config, outbox: Outbox, catalog, now: _dt.datetime) -> int:
     items = []
     for key, rec in operator_records(config, now, first_seen):
         if rec["id"] in first_seen and active(config, "no-operator-reupload"):
-            continue                                    # broken: a change is never uploaded again
+            continue  # broken: a change is never uploaded again
         rec = in_catalogue_order(rt, rec)
         errs = tuple(f for f in catalog.validate(RTYPE, rec) if f.severity == "error")
         items.append(Item(RTYPE, rec, beijing(now).strftime("%Y%m%d"), "operators", key, None, errs))

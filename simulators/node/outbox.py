@@ -22,6 +22,7 @@ certificates seen per batch code (for the meat rule of sale records), and
 stop-trade instructions with their delivery state.  Thread-safe (one
 connection behind a lock).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,7 +68,7 @@ class Item:
     source: str
     source_key: str
     device_index: int | None = None
-    findings: tuple = ()        #: error findings: the row is stored ``invalid``
+    findings: tuple = ()  #: error findings: the row is stored ``invalid``
 
 
 @dataclass(slots=True)
@@ -124,15 +125,28 @@ class Outbox:
                 if self.drop_every and state == "pending":
                     self._added += 1
                     if self._added % self.drop_every == 0:
-                        state = "acknowledged"      # the broken variant's silent loss
+                        state = "acknowledged"  # the broken variant's silent loss
                 f = it.findings[0] if it.findings else None
                 cur = self.db.execute(
                     "INSERT INTO outbox (rtype, data_date, body, source, source_key, device_index, state, verdict,"
                     " reason, field, message, created_ms, done_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
                     " ON CONFLICT (source_key) DO NOTHING",
-                    (it.rtype, it.data_date, body, it.source, it.source_key, it.device_index, state,
-                     "invalid" if f else None, f.rule if f else None, f.field if f else None,
-                     f.zh if f else None, t, t if f else None))
+                    (
+                        it.rtype,
+                        it.data_date,
+                        body,
+                        it.source,
+                        it.source_key,
+                        it.device_index,
+                        state,
+                        "invalid" if f else None,
+                        f.rule if f else None,
+                        f.field if f else None,
+                        f.zh if f else None,
+                        t,
+                        t if f else None,
+                    ),
+                )
                 if cur.rowcount == 0:
                     rid = self.db.execute("SELECT id FROM outbox WHERE source_key = ?", (it.source_key,)).fetchone()[0]
                     out.append(("duplicate", rid))
@@ -141,11 +155,17 @@ class Outbox:
                 certs = certificates_of(it.record)
                 if certs and not f:
                     for code in {it.record.get("batch_id"), it.record.get("tran_id")} - {None, ""}:
-                        self.db.execute("INSERT INTO batch_certs (code, certs) VALUES (?, ?) ON CONFLICT (code)"
-                                        " DO UPDATE SET certs = excluded.certs", (code, json.dumps(certs)))
+                        self.db.execute(
+                            "INSERT INTO batch_certs (code, certs) VALUES (?, ?) ON CONFLICT (code)"
+                            " DO UPDATE SET certs = excluded.certs",
+                            (code, json.dumps(certs)),
+                        )
             if cursor is not None:
-                self.db.execute("INSERT INTO cursors (device, next_index) VALUES (?, ?) ON CONFLICT (device)"
-                                " DO UPDATE SET next_index = excluded.next_index", cursor)
+                self.db.execute(
+                    "INSERT INTO cursors (device, next_index) VALUES (?, ?) ON CONFLICT (device)"
+                    " DO UPDATE SET next_index = excluded.next_index",
+                    cursor,
+                )
         return out
 
     def batch_certificates(self, code: str) -> dict[str, str]:
@@ -164,31 +184,43 @@ class Outbox:
         """
         now = now_ms() if now is None else now
         with self._tx():
-            head = self.db.execute("SELECT rtype, data_date, created_ms FROM outbox WHERE state = 'pending'"
-                                   f" ORDER BY id {'DESC' if newest_first else ''} LIMIT 1").fetchone()
+            head = self.db.execute(
+                "SELECT rtype, data_date, created_ms FROM outbox WHERE state = 'pending'"
+                f" ORDER BY id {'DESC' if newest_first else ''} LIMIT 1"
+            ).fetchone()
             if head is None:
                 return None
             rtype, ddate, created = head
-            rows = self.db.execute("SELECT id, body FROM outbox WHERE state = 'pending' AND rtype = ? AND data_date = ?"
-                                   " ORDER BY id LIMIT ?", (rtype, ddate, max_count)).fetchall()
+            rows = self.db.execute(
+                "SELECT id, body FROM outbox WHERE state = 'pending' AND rtype = ? AND data_date = ?"
+                " ORDER BY id LIMIT ?",
+                (rtype, ddate, max_count),
+            ).fetchall()
             if len(rows) < max_count and now - created < wait_ms:
                 return None
             ids = [r[0] for r in rows]
-            self.db.executemany("UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_ms = ? WHERE id = ?",
-                                [(now, i) for i in ids])
+            self.db.executemany(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_ms = ? WHERE id = ?",
+                [(now, i) for i in ids],
+            )
         return Batch(rtype, ddate, ids, [json.loads(r[1]) for r in rows])
 
     def requeue_once(self, ids: list[int]) -> int:
         """Broken variant ``resends-accepted-records`` only: acknowledged rows sent once go back to pending."""
         with self._tx():
-            return sum(self.db.execute("UPDATE outbox SET state = 'pending' WHERE id = ? AND state = 'acknowledged'"
-                                       " AND attempts = 1", (i,)).rowcount for i in ids)
+            return sum(
+                self.db.execute(
+                    "UPDATE outbox SET state = 'pending' WHERE id = ? AND state = 'acknowledged' AND attempts = 1", (i,)
+                ).rowcount
+                for i in ids
+            )
 
     def release(self, ids: list[int]) -> None:
         """The envelope did not get a per-record answer: back to ``pending``."""
         with self._tx():
-            self.db.executemany("UPDATE outbox SET state = 'pending' WHERE id = ? AND state = 'sent'",
-                                [(i,) for i in ids])
+            self.db.executemany(
+                "UPDATE outbox SET state = 'pending' WHERE id = ? AND state = 'sent'", [(i,) for i in ids]
+            )
 
     def settle(self, ids: list[int], verdicts: list[tuple[str, str, str | None, str | None]]) -> None:
         """Per-record verdicts ``(verdict, reason, field, message)`` in the order of ``ids``."""
@@ -196,9 +228,11 @@ class Outbox:
         with self._tx():
             for i, (verdict, reason, field, message) in zip(ids, verdicts):
                 state = "rejected" if verdict == "rejected" else "acknowledged"
-                self.db.execute("UPDATE outbox SET state = ?, verdict = ?, reason = ?, field = ?, message = ?,"
-                                " done_ms = ? WHERE id = ? AND state = 'sent'",
-                                (state, verdict, reason, field, message, t, i))
+                self.db.execute(
+                    "UPDATE outbox SET state = ?, verdict = ?, reason = ?, field = ?, message = ?,"
+                    " done_ms = ? WHERE id = ? AND state = 'sent'",
+                    (state, verdict, reason, field, message, t, i),
+                )
 
     # -- scales ---------------------------------------------------------------------
     def cursor(self, device: str) -> tuple[int, int]:
@@ -214,12 +248,16 @@ class Outbox:
     def ackable_index(self, source: str) -> int:
         """Highest scale index whose records (and all before it) have a final verdict (0: none)."""
         with self._lock:
-            open_min = self.db.execute("SELECT MIN(device_index) FROM outbox WHERE source = ? AND device_index IS NOT"
-                                       " NULL AND state IN ('pending', 'sent')", (source,)).fetchone()[0]
+            open_min = self.db.execute(
+                "SELECT MIN(device_index) FROM outbox WHERE source = ? AND device_index IS NOT"
+                " NULL AND state IN ('pending', 'sent')",
+                (source,),
+            ).fetchone()[0]
             if open_min is not None:
                 return open_min - 1
-            done = self.db.execute("SELECT MAX(device_index) FROM outbox WHERE source = ? AND device_index IS NOT NULL",
-                                   (source,)).fetchone()[0]
+            done = self.db.execute(
+                "SELECT MAX(device_index) FROM outbox WHERE source = ? AND device_index IS NOT NULL", (source,)
+            ).fetchone()[0]
         return done or 0
 
     def set_acked(self, device: str, index: int) -> None:
@@ -229,13 +267,18 @@ class Outbox:
     # -- stop-trade -------------------------------------------------------------------
     def remember_stop(self, instruction_id: int, batch_code: str, reason: str) -> None:
         with self._tx():
-            self.db.execute("INSERT INTO stop_instructions (id, batch_code, reason, received_ms) VALUES (?,?,?,?)"
-                            " ON CONFLICT (id) DO NOTHING", (instruction_id, batch_code, reason, now_ms()))
+            self.db.execute(
+                "INSERT INTO stop_instructions (id, batch_code, reason, received_ms) VALUES (?,?,?,?)"
+                " ON CONFLICT (id) DO NOTHING",
+                (instruction_id, batch_code, reason, now_ms()),
+            )
 
     def stop_applied(self, instruction_id: int, devices: list[str]) -> None:
         with self._tx():
-            self.db.execute("UPDATE stop_instructions SET applied_ms = ?, devices = ? WHERE id = ?",
-                            (now_ms(), json.dumps(devices), instruction_id))
+            self.db.execute(
+                "UPDATE stop_instructions SET applied_ms = ?, devices = ? WHERE id = ?",
+                (now_ms(), json.dumps(devices), instruction_id),
+            )
 
     def stop_acked(self, instruction_id: int) -> None:
         with self._tx():
@@ -248,10 +291,22 @@ class Outbox:
 
     def stop_instructions(self) -> list[dict]:
         with self._lock:
-            rows = self.db.execute("SELECT id, batch_code, reason, received_ms, applied_ms, acked_ms, devices"
-                                   " FROM stop_instructions ORDER BY id").fetchall()
-        return [{"id": r[0], "batch_code": r[1], "reason": r[2], "received_ms": r[3], "applied_ms": r[4],
-                 "acked_ms": r[5], "devices": json.loads(r[6])} for r in rows]
+            rows = self.db.execute(
+                "SELECT id, batch_code, reason, received_ms, applied_ms, acked_ms, devices"
+                " FROM stop_instructions ORDER BY id"
+            ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "batch_code": r[1],
+                "reason": r[2],
+                "received_ms": r[3],
+                "applied_ms": r[4],
+                "acked_ms": r[5],
+                "devices": json.loads(r[6]),
+            }
+            for r in rows
+        ]
 
     # -- reporting ----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -262,21 +317,39 @@ class Outbox:
     def rows_of_type(self, rtype: str, after_id: int = 0) -> list[dict]:
         """Every row of one record type (any state) with an id above ``after_id``, oldest first."""
         with self._lock:
-            rows = self.db.execute("SELECT id, state, body FROM outbox WHERE rtype = ? AND id > ? ORDER BY id",
-                                   (rtype, after_id)).fetchall()
+            rows = self.db.execute(
+                "SELECT id, state, body FROM outbox WHERE rtype = ? AND id > ? ORDER BY id", (rtype, after_id)
+            ).fetchall()
         return [{"id": r[0], "state": r[1], "record": json.loads(r[2])} for r in rows]
 
     def rows(self, state: str | None = None, limit: int = 100) -> list[dict]:
-        q = ("SELECT id, rtype, data_date, body, source, device_index, state, attempts, verdict, reason, field,"
-             " message, created_ms, sent_ms, done_ms FROM outbox")
+        q = (
+            "SELECT id, rtype, data_date, body, source, device_index, state, attempts, verdict, reason, field,"
+            " message, created_ms, sent_ms, done_ms FROM outbox"
+        )
         args: tuple = ()
         if state:
             q += " WHERE state = ?"
             args = (state,)
         with self._lock:
             rows = self.db.execute(q + " ORDER BY id LIMIT ?", (*args, limit)).fetchall()
-        keys = ("id", "rtype", "data_date", "record", "source", "device_index", "state", "attempts", "verdict",
-                "reason", "field", "message", "created_ms", "sent_ms", "done_ms")
+        keys = (
+            "id",
+            "rtype",
+            "data_date",
+            "record",
+            "source",
+            "device_index",
+            "state",
+            "attempts",
+            "verdict",
+            "reason",
+            "field",
+            "message",
+            "created_ms",
+            "sent_ms",
+            "done_ms",
+        )
         return [dict(zip(keys, (*r[:3], json.loads(r[3]), *r[4:]))) for r in rows]
 
 

@@ -6,6 +6,7 @@ nothing new is read; the poller; then the uploader, which finishes the envelope
 in flight within the client timeout) and closes the outbox.  Usable without the
 HTTP server (tests embed it); :mod:`.app` serves it.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -29,27 +30,53 @@ class NodeRuntime:
         self.profile = profile or load_profile(config.profile)
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         variants.check(config.variant)
-        self.outbox = Outbox(config.outbox_path,
-                             drop_every=100 if variants.active(config, "drops-every-100th-record") else 0)
+        self.outbox = Outbox(
+            config.outbox_path, drop_every=100 if variants.active(config, "drops-every-100th-record") else 0
+        )
         self.workers: list[ScaleWorker] = []
         if config.devices:
-            mapper = SaleMapper(config.node_code, config.node_name, config.node_type, config.operator_name,
-                                self.profile.codes)
+            mapper = SaleMapper(
+                config.node_code, config.node_name, config.node_type, config.operator_name, self.profile.codes
+            )
             entries = EntryBatches(self.outbox, mapper.role) if config.push_batches else None
-            self.workers = [ScaleWorker(d, self.outbox, mapper, self.profile, config.node_code, config.node_name,
-                                        self.clock, config, entries, config.default_price_fen)
-                            for d in config.devices]
+            self.workers = [
+                ScaleWorker(
+                    d,
+                    self.outbox,
+                    mapper,
+                    self.profile,
+                    config.node_code,
+                    config.node_name,
+                    self.clock,
+                    config,
+                    entries,
+                    config.default_price_fen,
+                )
+                for d in config.devices
+            ]
         self.uploader = Uploader(config, self.outbox, self.profile, self.clock)
-        self.poller = StopTradePoller(config, self.outbox, self.workers, self.profile, self.clock) \
-            if config.stop_enabled else None
+        self.poller = (
+            StopTradePoller(config, self.outbox, self.workers, self.profile, self.clock)
+            if config.stop_enabled
+            else None
+        )
         self.intake = HandheldIntake(config, self.outbox, self.profile, self.clock)
         self.started = False
 
     def start(self) -> "NodeRuntime":
-        logs.event("node_starting", node=self.cfg.node_code, devices=len(self.workers), platform=self.cfg.upload_url,
-                   outbox=self.cfg.outbox_path, recovered=self.outbox.recovered, variant=self.cfg.variant,
-                   **self.outbox.counts())
-        if self.cfg.report_operators and not variants.active(self.cfg, "no-operator-info"):   # NODE-REC-06: operators before their business
+        logs.event(
+            "node_starting",
+            node=self.cfg.node_code,
+            devices=len(self.workers),
+            platform=self.cfg.upload_url,
+            outbox=self.cfg.outbox_path,
+            recovered=self.outbox.recovered,
+            variant=self.cfg.variant,
+            **self.outbox.counts(),
+        )
+        if self.cfg.report_operators and not variants.active(
+            self.cfg, "no-operator-info"
+        ):  # NODE-REC-06: operators before their business
             queue_operators(self.cfg, self.outbox, self.profile.records, self.clock())
         for w in self.workers:
             w.start()
@@ -84,6 +111,11 @@ class NodeRuntime:
         devices = [dict(w.status) for w in self.workers]
         up = dict(self.uploader.status)
         ok = all(d["connected"] for d in devices) and up["last_error"] is None
-        return {"status": "ok" if ok else "degraded", "node": self.cfg.node_code, "outbox": counts,
-                "uploader": up, "devices": devices,
-                "stoptrade": dict(self.poller.status) if self.poller else None}
+        return {
+            "status": "ok" if ok else "degraded",
+            "node": self.cfg.node_code,
+            "outbox": counts,
+            "uploader": up,
+            "devices": devices,
+            "stoptrade": dict(self.poller.status) if self.poller else None,
+        }

@@ -23,6 +23,7 @@ the mapper looks it up by batch code in the certificates the node has seen on en
 records (:meth:`~.outbox.Outbox.batch_certificates`).  A line whose batch is unknown
 maps to a record without it and is kept locally as invalid (never sent).
 """
+
 from __future__ import annotations
 
 from profiles.device.messages import SaleRecord
@@ -49,8 +50,15 @@ def yuan_text(fen: int) -> str:
 class SaleMapper:
     """:param node_code / node_name / node_type: the node.  :param operator_name: code -> name."""
 
-    def __init__(self, node_code: str, node_name: str, node_type: str, operator_name, codes,
-                 walk_in: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        node_code: str,
+        node_name: str,
+        node_type: str,
+        operator_name,
+        codes,
+        walk_in: tuple[str, str] | None = None,
+    ):
         self.node_code, self.node_name = node_code, node_name
         self.role = self.role_for(node_type)
         self.operator_name = operator_name
@@ -60,12 +68,14 @@ class SaleMapper:
     def role_for(node_type: str) -> str:
         """``retail`` or ``wholesale`` for a city node type; :class:`SaleMappingError` if scales make no record there."""
         from simulators.platform.recordmap import load_rules
+
         role = load_rules().get("node_roles", {}).get(node_type, node_type)
         if role not in (RETAIL, WHOLESALE):
             raise SaleMappingError(
                 f"节点类型 {node_type!r} 在配置（profile）中没有电子秤销售记录（仅零售市场与批发市场有），不能接电子秤",
                 f"node type {node_type!r} has no scale sale record in the profile (only retail and wholesale markets do); "
-                "scales cannot be attached")
+                "scales cannot be attached",
+            )
         return role
 
     def records(self, sale: SaleRecord, certs: dict[str, str] | None = None) -> list[tuple[str, dict[str, str]]]:
@@ -74,20 +84,43 @@ class SaleMapper:
         cert = {k: v for k, v in (certs or {}).items() if k in _CERTS and v}
         name = self.operator_name(sale.operator_code)
         if self.role == RETAIL:
-            rec = {"retail_market_id": self.node_code, "retail_market_name": self.node_name, "sale_date": day,
-                   "retailer_id": sale.operator_code, "retailer_name": name, "position_id": sale.stall,
-                   "tran_id": sale.batch_trace, "batch_id": sale.batch_trace, "goods_code": sale.commodity,
-                   "goods_name": sale.commodity_name, "weight": kg_text(sale.weight_g),
-                   "price": yuan_text(sale.unit_price_fen), "sale_tran_id": sale.trace_code}
+            rec = {
+                "retail_market_id": self.node_code,
+                "retail_market_name": self.node_name,
+                "sale_date": day,
+                "retailer_id": sale.operator_code,
+                "retailer_name": name,
+                "position_id": sale.stall,
+                "tran_id": sale.batch_trace,
+                "batch_id": sale.batch_trace,
+                "goods_code": sale.commodity,
+                "goods_name": sale.commodity_name,
+                "weight": kg_text(sale.weight_g),
+                "price": yuan_text(sale.unit_price_fen),
+                "sale_tran_id": sale.trace_code,
+            }
             if cert.get("quarantine_animal_products_id"):
                 rec["quarantine_animal_products_id"] = cert["quarantine_animal_products_id"]
             return [("retail_market_tran_info_summ", _drop_empty(rec))]
         buyer, buyer_name = self.walk_in
-        head = {"market_id": self.node_code, "market_name": self.node_name, "tran_date": day,
-                "wholesaler_id": sale.operator_code, "wholesaler_name": name, "retailer_id": buyer,
-                "retailer_name": buyer_name, "tran_id": sale.trace_code}
-        detail = {**head, "batch_id": sale.batch_trace, "goods_code": sale.commodity, "goods_name": sale.commodity_name,
-                  "weight": kg_text(sale.weight_g), "price": yuan_text(sale.unit_price_fen)}
+        head = {
+            "market_id": self.node_code,
+            "market_name": self.node_name,
+            "tran_date": day,
+            "wholesaler_id": sale.operator_code,
+            "wholesaler_name": name,
+            "retailer_id": buyer,
+            "retailer_name": buyer_name,
+            "tran_id": sale.trace_code,
+        }
+        detail = {
+            **head,
+            "batch_id": sale.batch_trace,
+            "goods_code": sale.commodity,
+            "goods_name": sale.commodity_name,
+            "weight": kg_text(sale.weight_g),
+            "price": yuan_text(sale.unit_price_fen),
+        }
         return [("market_tran_info_base", _drop_empty(head)), ("market_tran_info_detail", _drop_empty(detail))]
 
 

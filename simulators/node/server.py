@@ -8,6 +8,7 @@ outbox.  Anything not yet acknowledged stays in the outbox for the next start.
 The first ``{"event": "listening", "host", "port", "url"}`` log line carries the
 real port (``port = 0`` picks a free one).
 """
+
 from __future__ import annotations
 
 import signal
@@ -24,7 +25,7 @@ GRACE_S = 10
 
 
 class _Server(uvicorn.Server):
-    stop_signal: str | None = None       #: the signal that stopped the node (SIGINT, SIGTERM), if one did
+    stop_signal: str | None = None  #: the signal that stopped the node (SIGINT, SIGTERM), if one did
 
     def handle_exit(self, sig, frame) -> None:
         """Graceful stop on SIGINT/SIGTERM, not re-raised afterwards as uvicorn would: the command reports
@@ -48,7 +49,18 @@ class _Server(uvicorn.Server):
 
 def build_server(config, runtime: NodeRuntime | None = None) -> uvicorn.Server:
     app = create_app(runtime or NodeRuntime(config))
-    return _Server(uvicorn.Config(app, host=config.host, port=config.port, log_config=None, access_log=False,
-                                  lifespan="on", timeout_graceful_shutdown=GRACE_S, timeout_keep_alive=5,
-                                  limit_concurrency=200, server_header=False,
-                                  http=slowloris.protocol()))  # header deadline (issue 13)
+    return _Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=GRACE_S,
+            timeout_keep_alive=5,
+            limit_concurrency=200,
+            server_header=False,
+            http=slowloris.protocol(),
+        )
+    )  # header deadline (issue 13)

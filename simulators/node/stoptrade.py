@@ -8,6 +8,7 @@ outbox database (so a restart keeps enforcing it), and acknowledges an instructi
 (stopped the batch if it holds it; see :mod:`.collector`).  A scale that is
 offline holds the acknowledgement back until it has been reached.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -41,8 +42,9 @@ class StopTradePoller(BackgroundLoop):
 
     def _request(self, method: str, path: str) -> httpx.Response:
         headers = sign(self.spec, self.cfg.key, self.cfg.node_code, method, path, b"", now=self.clock())
-        return self.client.request(method, self.cfg.platform_url.rstrip("/") + path, headers=headers,
-                                   timeout=self.cfg.timeout_s)
+        return self.client.request(
+            method, self.cfg.platform_url.rstrip("/") + path, headers=headers, timeout=self.cfg.timeout_s
+        )
 
     def step(self) -> None:
         """One poll: fetch new instructions, acknowledge those every scale has applied.  Raises on failure."""
@@ -54,7 +56,9 @@ class StopTradePoller(BackgroundLoop):
         if not isinstance(items, list):
             raise RuntimeError(f"GET {PENDING_PATH}: no instruction list")
         for ins in items:
-            if not (isinstance(ins, dict) and isinstance(ins.get("id"), int) and isinstance(ins.get("batch_code"), str)):
+            if not (
+                isinstance(ins, dict) and isinstance(ins.get("id"), int) and isinstance(ins.get("batch_code"), str)
+            ):
                 continue
             self.outbox.remember_stop(ins["id"], ins["batch_code"], str(ins.get("reason") or ""))
         self.status["received"] = len(self.outbox.stop_instructions())
@@ -67,7 +71,7 @@ class StopTradePoller(BackgroundLoop):
                 self.outbox.stop_applied(ins["id"], [w.dev.id for w in self.workers])
             path = f"{PENDING_PATH}/{ins['id']}/ack"
             r = self._request("POST", path)
-            if r.status_code in (200, 404):   # 404: the platform no longer has it for us; nothing to acknowledge
+            if r.status_code in (200, 404):  # 404: the platform no longer has it for us; nothing to acknowledge
                 self.outbox.stop_acked(ins["id"])
                 self.status["acked"] += 1
                 logs.event("stop_trade_acked", id=ins["id"], batch=ins["batch_code"], http=r.status_code)
@@ -84,4 +88,3 @@ class StopTradePoller(BackgroundLoop):
                 self.status["last_error"] = f"{type(exc).__name__}: {exc}"[:200]
                 logs.event("stop_trade_poll_failed", logging.WARNING, error=self.status["last_error"])
             self._stop.wait(self.cfg.stop_poll_s)
-

@@ -20,6 +20,7 @@ A kill at any point leaves rows ``pending`` or ``sent``; the outbox turns ``sent
 back into ``pending`` on open, and the platform answers ``duplicate`` for what it
 had already committed (TRAN-UPL-03/04).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -65,8 +66,16 @@ class Uploader(BackgroundLoop):
         self.client = client or httpx.Client(timeout=config.timeout_s, trust_env=False)
         self.backoff = Backoff(config.backoff_first_s, config.backoff_max_s)
         #: ``refused``: the ResultCode of the last attempt if the platform refused the envelope whole, else None
-        self.status = {"envelopes": 0, "acknowledged": 0, "rejected": 0, "failures": 0, "last_ok_ms": None,
-                       "last_error": None, "retry_in_s": 0.0, "refused": None}
+        self.status = {
+            "envelopes": 0,
+            "acknowledged": 0,
+            "rejected": 0,
+            "failures": 0,
+            "last_ok_ms": None,
+            "last_error": None,
+            "retry_in_s": 0.0,
+            "refused": None,
+        }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ctype = "application/json" if config.fmt == "json" else "application/xml; charset=utf-8"
@@ -75,8 +84,8 @@ class Uploader(BackgroundLoop):
     def step(self) -> str:
         """Try one envelope: ``idle`` (nothing due), ``sent`` (answered per record) or ``failed``."""
         cfg = self.cfg
-        max_count = 10 ** 6 if active(cfg, "ignores-count-limit") else cfg.max_count
-        wait_ms = 10 ** 12 if active(cfg, "misses-deadline") else int(cfg.batch_wait_s * 1000)
+        max_count = 10**6 if active(cfg, "ignores-count-limit") else cfg.max_count
+        wait_ms = 10**12 if active(cfg, "misses-deadline") else int(cfg.batch_wait_s * 1000)
         batch = self.outbox.claim(max_count, wait_ms, newest_first=active(cfg, "uploads-out-of-order"))
         if batch is None:
             return "idle"
@@ -88,15 +97,21 @@ class Uploader(BackgroundLoop):
             self.backoff.reset()
             self.status.update(last_ok_ms=now_ms(), last_error=None, retry_in_s=0.0)
             return "sent"
-        if active(cfg, "no-resume-after-outage"):   # broken: the batch is given up as if uploaded
+        if active(cfg, "no-resume-after-outage"):  # broken: the batch is given up as if uploaded
             self.outbox.settle(batch.ids, [("accepted", "0000", None, "discarded")] * len(batch.ids))
         else:
             self.outbox.release(batch.ids)
         delay = cfg.interval_s if active(cfg, "no-backoff") else self.backoff.next()
         self.status["failures"] += 1
         self.status.update(last_error=error, retry_in_s=delay)
-        logs.event("upload_failed", logging.WARNING, index=self.spec.records.types[batch.rtype].index,
-                   count=len(batch.ids), error=error, retry_in_s=delay)
+        logs.event(
+            "upload_failed",
+            logging.WARNING,
+            index=self.spec.records.types[batch.rtype].index,
+            count=len(batch.ids),
+            error=error,
+            retry_in_s=delay,
+        )
         return "failed"
 
     def _send(self, batch: Batch) -> str | None:
@@ -107,14 +122,22 @@ class Uploader(BackgroundLoop):
         if active(self.cfg, "wrong-datadate"):
             data_date = (_dt.datetime.strptime(data_date, "%Y%m%d") - _dt.timedelta(days=1)).strftime("%Y%m%d")
         try:
-            body = self.spec.build(self.cfg.node_code, batch.rtype, batch.records, key,
-                                   request_time=self.clock(), data_date=data_date, fmt=self.cfg.fmt)
+            body = self.spec.build(
+                self.cfg.node_code,
+                batch.rtype,
+                batch.records,
+                key,
+                request_time=self.clock(),
+                data_date=data_date,
+                fmt=self.cfg.fmt,
+            )
         except (ValueError, KeyError) as exc:  # cannot happen for rows that passed validation on entry
             return f"cannot build envelope: {type(exc).__name__}"
         t0 = time.perf_counter()
         try:
-            resp = self.client.post(self.cfg.upload_url, content=body, headers={"Content-Type": self._ctype},
-                                    timeout=self.cfg.timeout_s)
+            resp = self.client.post(
+                self.cfg.upload_url, content=body, headers={"Content-Type": self._ctype}, timeout=self.cfg.timeout_s
+            )
         except httpx.TimeoutException:
             return "timeout"
         except httpx.HTTPError as exc:
@@ -133,8 +156,15 @@ class Uploader(BackgroundLoop):
         self.status["envelopes"] += 1
         self.status["acknowledged"] += t["accepted"] + t["duplicate"]
         self.status["rejected"] += t["rejected"]
-        logs.event("upload", index=parsed.index, count=len(batch.ids), accepted=t["accepted"],
-                   duplicate=t["duplicate"], rejected=t["rejected"], ms=round((time.perf_counter() - t0) * 1000, 1))
+        logs.event(
+            "upload",
+            index=parsed.index,
+            count=len(batch.ids),
+            accepted=t["accepted"],
+            duplicate=t["duplicate"],
+            rejected=t["rejected"],
+            ms=round((time.perf_counter() - t0) * 1000, 1),
+        )
         for r in parsed.results:
             if r.verdict == "rejected":
                 logs.event("record_rejected", logging.WARNING, index=parsed.index, reason=r.reason, field=r.field)
@@ -152,4 +182,3 @@ class Uploader(BackgroundLoop):
             if result == "sent":
                 continue
             self._stop.wait(self.status["retry_in_s"] if result == "failed" else self.cfg.interval_s)
-

@@ -4,6 +4,7 @@ A subclass sets ``thread_name``, ``cfg`` (with ``timeout_s``), ``client`` (an ht
 (a ``threading.Event``) and ``_thread = None``, and implements ``run()``, a loop that ends when ``_stop``
 is set.  :meth:`stop` waits at most one request timeout plus a second for the loop to end.
 """
+
 from __future__ import annotations
 
 import threading

@@ -4,6 +4,7 @@
 parses what it prints (the layers point down: conformance → simulators, never → the CLI).  Errors are the
 registry's and storage's own bilingual errors (``RegistryError``, ``StoreError``, ``ConfigError``…).
 """
+
 from __future__ import annotations
 
 import json

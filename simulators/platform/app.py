@@ -11,6 +11,7 @@ Errors never leak internals: every error body is ``{"error": {"zh", "en"}}``
 (or a ``DataExchangeResp`` on the upload endpoints); unexpected exceptions are
 logged (type only) and answered 500 with a generic message.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,10 @@ API = "/api/v1"
 #: the path the Changchun city platform used in practice (standards.md §4.3); same handler
 PRACTICE_PATH = "/dts_if/servlet/IfRevSubServlet"
 #: a calendar day yyyyMMdd, 1900-2099, leap years included (a schema-valid date is a real day)
-_DATE_RE = (r"^(?:(?:19|20)[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
-            r"|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:(?:19|20)(?:0[48]|[2468][048]|[13579][26])|2000)0229)$")
+_DATE_RE = (
+    r"^(?:(?:19|20)[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
+    r"|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:(?:19|20)(?:0[48]|[2468][048]|[13579][26])|2000)0229)$"
+)
 _QUARTER_RE = r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})Q[1-4]$"
 
 
@@ -62,6 +65,7 @@ def _err(status: int, zh: str, en: str) -> JSONResponse:
 
 def install_http_error_handler(app: FastAPI) -> None:
     """404/405/other HTTP errors as the bilingual ``{"error": {"zh", "en"}}`` body (platform and node alike)."""
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_exc(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 404:
@@ -104,7 +108,7 @@ def build_services(config: PlatformConfig, store: Store | None = None) -> Servic
     recmap = RecordMap(profile)
     rules = recmap.rules
     registry = Registry(store, secret, profile)
-    recmap.guests = GuestRule(rules, registry, recmap.role_of)     # NODE-WHOL-01: a wholesale market's guests
+    recmap.guests = GuestRule(rules, registry, recmap.role_of)  # NODE-WHOL-01: a wholesale market's guests
     stop = StopTrade(rules, profile.codes)
     ingestor = Ingestor(store, registry, profile, recmap, stop, int(rules["timeliness"]["grace_s"]))
     offline_after = config.offline_after_s or int(rules["monitor"]["offline_after_s"])
@@ -113,36 +117,65 @@ def build_services(config: PlatformConfig, store: Store | None = None) -> Servic
     verifier = RequestVerifier(spec, registry.current_key, remember=StoredReplayMemory(store).seen_first)
     pusher = None
     if config.upstream:
-        pusher = feedmod.FeedPusher(store, spec, config.upstream, config.platform_id, config.upstream_key,
-                                    config.feed_interval_s)
+        pusher = feedmod.FeedPusher(
+            store, spec, config.upstream, config.platform_id, config.upstream_key, config.feed_interval_s
+        )
     max_body = min(config.max_body, spec.limits.max_bytes)
-    return Services(config, profile, store, registry, recmap, ingestor, Tracer(store, profile), monitor,
-                    Stats(store, recmap, profile), stop, verifier, pusher, max_body, secret)
+    return Services(
+        config,
+        profile,
+        store,
+        registry,
+        recmap,
+        ingestor,
+        Tracer(store, profile),
+        monitor,
+        Stats(store, recmap, profile),
+        stop,
+        verifier,
+        pusher,
+        max_body,
+        secret,
+    )
 
 
-_XML_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?><DataExchangeReq><NodeId>650102001</NodeId>'
-                '<RequestTime>20250601083000123</RequestTime><VerifyCode>0123456789abcdef0123456789abcdef</VerifyCode>'
-                '<Index>A03003</Index><Count>1</Count><DataDate>20250601</DataDate><Address>'
-                '<retail_market_tran_info_summ>…</retail_market_tran_info_summ></Address></DataExchangeReq>')
-_RESP_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?><DataExchangeResp><NodeId>650102001</NodeId>'
-                 '<RequestTime>20250601083000123</RequestTime><ResponseTime>20250601083000456</ResponseTime>'
-                 '<Index>A03003</Index><ResultCode>0000</ResultCode><ResultMsg>成功 / accepted</ResultMsg><Count>1</Count>'
-                 '<Accepted>1</Accepted><Duplicate>0</Duplicate><Rejected>0</Rejected><Results><Result><Seq>1</Seq>'
-                 '<Verdict>accepted</Verdict><Reason>0000</Reason><Findings><Finding><Rule>CODE-BATCH-02</Rule>'
-                 '<Field>batch_id</Field><Severity>warning</Severity><Zh>…</Zh><En>…</En></Finding></Findings>'
-                 '</Result></Results></DataExchangeResp>')
+_XML_EXAMPLE = (
+    '<?xml version="1.0" encoding="UTF-8"?><DataExchangeReq><NodeId>650102001</NodeId>'
+    "<RequestTime>20250601083000123</RequestTime><VerifyCode>0123456789abcdef0123456789abcdef</VerifyCode>"
+    "<Index>A03003</Index><Count>1</Count><DataDate>20250601</DataDate><Address>"
+    "<retail_market_tran_info_summ>…</retail_market_tran_info_summ></Address></DataExchangeReq>"
+)
+_RESP_EXAMPLE = (
+    '<?xml version="1.0" encoding="UTF-8"?><DataExchangeResp><NodeId>650102001</NodeId>'
+    "<RequestTime>20250601083000123</RequestTime><ResponseTime>20250601083000456</ResponseTime>"
+    "<Index>A03003</Index><ResultCode>0000</ResultCode><ResultMsg>成功 / accepted</ResultMsg><Count>1</Count>"
+    "<Accepted>1</Accepted><Duplicate>0</Duplicate><Rejected>0</Rejected><Results><Result><Seq>1</Seq>"
+    "<Verdict>accepted</Verdict><Reason>0000</Reason><Findings><Finding><Rule>CODE-BATCH-02</Rule>"
+    "<Field>batch_id</Field><Severity>warning</Severity><Zh>…</Zh><En>…</En></Finding></Findings>"
+    "</Result></Results></DataExchangeResp>"
+)
 _UPLOAD_DOC = {
-    "requestBody": {"required": True, "description": (
-        "A DataExchangeReq envelope of the profile (profiles/reference/envelope.toml): XML, or the JSON variant "
-        "{\"DataExchangeReq\": {…}}. The format is detected from the body (first non-blank byte '<' = XML). "
-        "Bodies over the size limit are refused before they are read (413)."),
-        "content": {"application/xml": {"schema": {"type": "string", "format": "xml"}, "example": _XML_EXAMPLE},
-                    "application/json": {"schema": {"type": "object", "required": ["DataExchangeReq"]}}}},
+    "requestBody": {
+        "required": True,
+        "description": (
+            "A DataExchangeReq envelope of the profile (profiles/reference/envelope.toml): XML, or the JSON variant "
+            "{\"DataExchangeReq\": {…}}. The format is detected from the body (first non-blank byte '<' = XML). "
+            "Bodies over the size limit are refused before they are read (413)."
+        ),
+        "content": {
+            "application/xml": {"schema": {"type": "string", "format": "xml"}, "example": _XML_EXAMPLE},
+            "application/json": {"schema": {"type": "object", "required": ["DataExchangeReq"]}},
+        },
+    },
     "responses": {
-        "200": {"description": "Processed: a DataExchangeResp with ResultCode 0000 and one Result per record "
-                               "(accepted / duplicate / rejected + reason). Sent only after the transaction committed.",
-                "content": {"application/xml": {"schema": {"type": "string", "format": "xml"}, "example": _RESP_EXAMPLE},
-                            "application/json": {"schema": {"type": "object"}}}},
+        "200": {
+            "description": "Processed: a DataExchangeResp with ResultCode 0000 and one Result per record "
+            "(accepted / duplicate / rejected + reason). Sent only after the transaction committed.",
+            "content": {
+                "application/xml": {"schema": {"type": "string", "format": "xml"}, "example": _RESP_EXAMPLE},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        },
         "400": {"description": "Refused whole (envelope-level reason 1001/1002/1101-1108); nothing stored."},
         "401": {"description": "Refused: VerifyCode wrong (1105) or node unknown / without key (1111)."},
         "409": {"description": "Refused: replayed envelope (1110)."},
@@ -150,8 +183,10 @@ _UPLOAD_DOC = {
         "503": {"description": "Not stored (1199): storage failure; build a new envelope and retry."},
     },
 }
-_SIGNED = ("Signed request: headers X-Node-Id, X-Request-Time (yyyyMMddHHmmssSSS), X-Verify-Code "
-           "(see simulators/platform/nodeauth.py). 401 without a valid signature, 409 for a replay.")
+_SIGNED = (
+    "Signed request: headers X-Node-Id, X-Request-Time (yyyyMMddHHmmssSSS), X-Verify-Code "
+    "(see simulators/platform/nodeauth.py). 401 without a valid signature, 409 for a replay."
+)
 
 
 def create_app(config: PlatformConfig, services: Services | None = None) -> FastAPI:
@@ -159,8 +194,12 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
     p = svc.profile
 
     async def lifespan(app):
-        logs.event("starting", role=config.role, db=svc.store.display_url if svc.store.dialect == "sqlite"
-                   else "postgresql", profile=p.lineage[0])
+        logs.event(
+            "starting",
+            role=config.role,
+            db=svc.store.display_url if svc.store.dialect == "sqlite" else "postgresql",
+            profile=p.lineage[0],
+        )
         if svc.pusher:
             svc.pusher.start()
         yield
@@ -169,20 +208,32 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         svc.store.close()
         logs.event("store_closed")
 
-    app = FastAPI(title="roucai reference traceability platform / 肉菜追溯参考平台",
-                  version=p.lineage[0], lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=("The reference city (or central) platform of roucai-harness. Uploads follow the "
-                               "profile's DataExchangeReq envelope; everything else is this platform's own API. "
-                               "Read-only monitoring endpoints are unauthenticated: bind to 127.0.0.1 "
-                               "(the default) or put a proxy in front."))
+    app = FastAPI(
+        title="roucai reference traceability platform / 肉菜追溯参考平台",
+        version=p.lineage[0],
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description=(
+            "The reference city (or central) platform of roucai-harness. Uploads follow the "
+            "profile's DataExchangeReq envelope; everything else is this platform's own API. "
+            "Read-only monitoring endpoints are unauthenticated: bind to 127.0.0.1 "
+            "(the default) or put a proxy in front."
+        ),
+    )
     app.state.services = svc
 
     install_http_error_handler(app)
     install_docs(app)
-    document_errors(app, {("GET", f"{API}/nodes/{{node_id}}"): {"404": "Node not registered"},
-                          ("POST", f"{API}/stoptrade/{{instruction_id}}/ack"): {"404": "No such instruction for this node"},
-                          ("GET", f"{API}/kpis/scales"): {"400": "Not exactly one of date / quarter, or a bad one"},
-                          ("POST", f"{API}/feed"): {"403": "The caller is not a registered city platform"}})
+    document_errors(
+        app,
+        {
+            ("GET", f"{API}/nodes/{{node_id}}"): {"404": "Node not registered"},
+            ("POST", f"{API}/stoptrade/{{instruction_id}}/ack"): {"404": "No such instruction for this node"},
+            ("GET", f"{API}/kpis/scales"): {"400": "Not exactly one of date / quarter, or a bad one"},
+            ("POST", f"{API}/feed"): {"403": "The caller is not a registered city platform"},
+        },
+    )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -202,21 +253,31 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
     @app.get("/healthz", tags=["operations"], summary="Liveness and storage health")
     def healthz():
         ok = svc.store.ping()
-        body = {"status": "ok" if ok else "degraded", "role": config.role, "db": svc.store.dialect,
-                "profile": p.lineage[0]}
+        body = {
+            "status": "ok" if ok else "degraded",
+            "role": config.role,
+            "db": svc.store.dialect,
+            "profile": p.lineage[0],
+        }
         if ok:
             body["schema_version"] = max(applied_versions(svc.store), default=0)
-            body["writes"] = svc.store.write_figures()   # group-commit counters: the load test's storage figure
+            body["writes"] = svc.store.write_figures()  # group-commit counters: the load test's storage figure
         return JSONResponse(body, status_code=200 if ok else 503)
 
     # -- time service (PLAT-TIME-01) ------------------------------------------------
-    @app.get(f"{API}/time", tags=["operations"],
-             summary="Beijing time with milliseconds, for nodes and scales to set their clocks",
-             description=("beijing_time: yyyyMMddHHmmssSSS (China Standard Time, the RequestTime format); "
-                          "iso: ISO 8601 with milliseconds and +08:00; epoch_ms: the same instant. "
-                          "In practice scales ask at boot (GetServerTime, getSysTime: devices.md §1.2)."))
+    @app.get(
+        f"{API}/time",
+        tags=["operations"],
+        summary="Beijing time with milliseconds, for nodes and scales to set their clocks",
+        description=(
+            "beijing_time: yyyyMMddHHmmssSSS (China Standard Time, the RequestTime format); "
+            "iso: ISO 8601 with milliseconds and +08:00; epoch_ms: the same instant. "
+            "In practice scales ask at boot (GetServerTime, getSysTime: devices.md §1.2)."
+        ),
+    )
     def server_time():
         from .clock import now_ms, time_answer
+
         return JSONResponse(time_answer(now_ms()), headers={"Cache-Control": "no-store"})
 
     # -- upload -----------------------------------------------------------------
@@ -237,31 +298,59 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         out = await anyio.to_thread.run_sync(ing.ingest, b"".join(chunks))
         return Response(out.body, status_code=out.status, media_type=out.media_type + "; charset=utf-8")
 
-    app.post(f"{API}/exchange", tags=["upload"], summary="Upload a DataExchangeReq envelope (XML or JSON)",
-             openapi_extra=_UPLOAD_DOC, response_class=Response)(_upload)
-    app.post(PRACTICE_PATH, tags=["upload"], summary="Same as /api/v1/exchange, at the path seen in practice",
-             openapi_extra=_UPLOAD_DOC, response_class=Response)(_upload)
+    app.post(
+        f"{API}/exchange",
+        tags=["upload"],
+        summary="Upload a DataExchangeReq envelope (XML or JSON)",
+        openapi_extra=_UPLOAD_DOC,
+        response_class=Response,
+    )(_upload)
+    app.post(
+        PRACTICE_PATH,
+        tags=["upload"],
+        summary="Same as /api/v1/exchange, at the path seen in practice",
+        openapi_extra=_UPLOAD_DOC,
+        response_class=Response,
+    )(_upload)
 
     # -- trace ------------------------------------------------------------------
-    @app.get(f"{API}/trace/{{code}}", tags=["trace"], summary="The chain behind a 20-digit trace code (JSON)",
-             description=(f"Paged: every hop, but at most `limit` records (default {PAGE_DEFAULT}, at most "
-                          f"{PAGE_MAX}) counted across the chain; `next_cursor` (null on the last page) is the "
-                          "`cursor` of the next page; `records_total` counts them all."),
-             responses={200: {"description": "status=found: chain from the sale back to the origin"},
-                        400: {"description": "status=invalid: the code is malformed (findings from the profile)"},
-                        404: {"description": "status=unknown: a valid code no node issued"}})
-    def trace_json(code: str, limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX,
-                                                 description="records in this answer (across the chain)"),
-                   cursor: str = Query("0", pattern="^[0-9]{1,9}$", description="next_cursor of the previous page")):
+    @app.get(
+        f"{API}/trace/{{code}}",
+        tags=["trace"],
+        summary="The chain behind a 20-digit trace code (JSON)",
+        description=(
+            f"Paged: every hop, but at most `limit` records (default {PAGE_DEFAULT}, at most "
+            f"{PAGE_MAX}) counted across the chain; `next_cursor` (null on the last page) is the "
+            "`cursor` of the next page; `records_total` counts them all."
+        ),
+        responses={
+            200: {"description": "status=found: chain from the sale back to the origin"},
+            400: {"description": "status=invalid: the code is malformed (findings from the profile)"},
+            404: {"description": "status=unknown: a valid code no node issued"},
+        },
+    )
+    def trace_json(
+        code: str,
+        limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="records in this answer (across the chain)"),
+        cursor: str = Query("0", pattern="^[0-9]{1,9}$", description="next_cursor of the previous page"),
+    ):
         ans = svc.tracer.trace(code[:64])
         status = {"found": 200, "invalid": 400, "unknown": 404}[ans["status"]]
         return JSONResponse(page(ans, int(cursor), limit), status_code=status)
 
-    @app.get("/trace", tags=["trace"], summary="Consumer trace page (HTML, zh; lang=en for English)",
-             response_class=HTMLResponse, responses={
-                 400: {"description": "The page saying the code is malformed; or invalid parameters (JSON)",
-                       "content": {"text/html": {}, "application/json": {"schema": ERROR_SCHEMA}}},
-                 404: {"description": "The page saying no node issued the code", "content": {"text/html": {}}}})
+    @app.get(
+        "/trace",
+        tags=["trace"],
+        summary="Consumer trace page (HTML, zh; lang=en for English)",
+        response_class=HTMLResponse,
+        responses={
+            400: {
+                "description": "The page saying the code is malformed; or invalid parameters (JSON)",
+                "content": {"text/html": {}, "application/json": {"schema": ERROR_SCHEMA}},
+            },
+            404: {"description": "The page saying no node issued the code", "content": {"text/html": {}}},
+        },
+    )
     def trace_page(code: str = Query("", max_length=64), lang: str = Query("zh", pattern="^(zh|en)$")):
         code = code.strip()
         if not code:
@@ -282,10 +371,16 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             return _err(404, "节点未登记", "node not registered")
         return found[0]
 
-    @app.get(f"{API}/stats/daily", tags=["statistics"],
-             summary="Records, kg and on-time records per node, record type and commodity for one business day")
-    def stats_daily(date: str = Query(..., pattern=_DATE_RE), node_id: str | None = Query(None, max_length=20),
-                    goods_code: str | None = Query(None, max_length=20)):
+    @app.get(
+        f"{API}/stats/daily",
+        tags=["statistics"],
+        summary="Records, kg and on-time records per node, record type and commodity for one business day",
+    )
+    def stats_daily(
+        date: str = Query(..., pattern=_DATE_RE),
+        node_id: str | None = Query(None, max_length=20),
+        goods_code: str | None = Query(None, max_length=20),
+    ):
         period_bounds(date=date)
         return {"date": date, "rows": svc.stats.daily(date, node_id, goods_code)}
 
@@ -294,15 +389,21 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         period_bounds(date=date)
         return svc.stats.totals(date)
 
-    @app.get(f"{API}/kpis", tags=["statistics"],
-             summary="KPIs of a day: 追溯数据上报率, 上传及时率, 完整率, 追溯链完整率 (definitions in stats.py)")
+    @app.get(
+        f"{API}/kpis",
+        tags=["statistics"],
+        summary="KPIs of a day: 追溯数据上报率, 上传及时率, 完整率, 追溯链完整率 (definitions in stats.py)",
+    )
     def kpis(date: str = Query(..., pattern=_DATE_RE)):
         period_bounds(date=date)
         return svc.stats.kpis(date)
 
-    @app.get(f"{API}/kpis/scales", tags=["statistics"],
-             summary="追溯秤使用率 (scale usage rate) of a business day or a quarter, per node, node type and role",
-             description="Exactly one of date=yyyyMMdd or quarter=YYYYQn (e.g. 2025Q1). Definition in stats.py.")
+    @app.get(
+        f"{API}/kpis/scales",
+        tags=["statistics"],
+        summary="追溯秤使用率 (scale usage rate) of a business day or a quarter, per node, node type and role",
+        description="Exactly one of date=yyyyMMdd or quarter=YYYYQn (e.g. 2025Q1). Definition in stats.py.",
+    )
     def kpi_scales(date: str | None = Query(None, max_length=8), quarter: str | None = Query(None, max_length=6)):
         try:
             first, last = period_bounds(date, quarter)
@@ -310,10 +411,13 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             return _err(400, "统计期须为 date=yyyyMMdd 或 quarter=YYYYQn 之一", str(exc))
         return svc.stats.scale_usage(first, last)
 
-    @app.get(f"{API}/kpis/quarter", tags=["statistics"],
-             summary="企业覆盖率 and 追溯环节使用率 of a quarter per node type, with their composites (means)",
-             description="quarter=YYYYQn. Coverage needs the enterprise counts entered with "
-                         "`roucai serve admin set-enterprises`. Definitions in stats.py.")
+    @app.get(
+        f"{API}/kpis/quarter",
+        tags=["statistics"],
+        summary="企业覆盖率 and 追溯环节使用率 of a quarter per node type, with their composites (means)",
+        description="quarter=YYYYQn. Coverage needs the enterprise counts entered with "
+        "`roucai serve admin set-enterprises`. Definitions in stats.py.",
+    )
     def kpi_quarter(quarter: str = Query(..., pattern=_QUARTER_RE)):
         try:
             return svc.stats.quarter_kpis(quarter)
@@ -322,6 +426,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
 
     # -- regulator: statistics and district assessment (regulator_api.py) ----------
     from .regulator_api import install as install_regulator
+
     reg, assess = install_regulator(app, svc)
 
     # -- stop-trade ---------------------------------------------------------------
@@ -332,8 +437,12 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         await anyio.to_thread.run_sync(svc.monitor.touch, node_id)
         return node_id, body
 
-    @app.get(f"{API}/stoptrade", tags=["stop-trade"], summary="Pending stop-trade instructions for the calling node",
-             description=_SIGNED)
+    @app.get(
+        f"{API}/stoptrade",
+        tags=["stop-trade"],
+        summary="Pending stop-trade instructions for the calling node",
+        description=_SIGNED,
+    )
     async def stop_pending(request: Request):
         try:
             node_id, _ = await _verified(request)
@@ -343,10 +452,15 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         def work():
             with svc.store.read() as tx:
                 return StopTrade.pending(tx, node_id)
+
         return {"node_id": node_id, "instructions": await anyio.to_thread.run_sync(work)}
 
-    @app.post(f"{API}/stoptrade/{{instruction_id}}/ack", tags=["stop-trade"],
-              summary="Acknowledge a stop-trade instruction", description=_SIGNED)
+    @app.post(
+        f"{API}/stoptrade/{{instruction_id}}/ack",
+        tags=["stop-trade"],
+        summary="Acknowledge a stop-trade instruction",
+        description=_SIGNED,
+    )
     async def stop_ack(request: Request, instruction_id: int = Path(..., ge=1, le=2**63 - 1)):
         try:
             node_id, _ = await _verified(request)
@@ -357,32 +471,46 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         def work():
             with svc.store.write() as tx:
                 return StopTrade.ack(tx, node_id, instruction_id, now_ms())
+
         result = await anyio.to_thread.run_sync(work)
         if result == "unknown":
             return _err(404, "没有发给本节点的该指令", "no such instruction for this node")
         return {"id": instruction_id, "result": result}
 
-    @app.get(f"{API}/stoptrade/broadcasts", tags=["stop-trade"],
-             summary="All stop-trade instructions and their acknowledgements (monitoring)",
-             description="Each instruction is flagged overdue when it was not acknowledged within ack_deadline_s "
-                         "(--stop-ack-deadline, default 600 s); overdue = how many are overdue and still unacknowledged "
-                         "(the alert).")
+    @app.get(
+        f"{API}/stoptrade/broadcasts",
+        tags=["stop-trade"],
+        summary="All stop-trade instructions and their acknowledgements (monitoring)",
+        description="Each instruction is flagged overdue when it was not acknowledged within ack_deadline_s "
+        "(--stop-ack-deadline, default 600 s); overdue = how many are overdue and still unacknowledged "
+        "(the alert).",
+    )
     def stop_list(root: str | None = Query(None, max_length=30)):
         from .clock import now_ms
+
         with svc.store.read() as tx:
             items = StopTrade.listing(tx, root)
         deadline_ms = int(config.stop_ack_deadline_s * 1000)
         overdue = StopTrade.flag_overdue(items, now_ms(), deadline_ms)
-        return {"instructions": items, "pending": sum(1 for i in items if i["acked_ms"] is None),
-                "ack_deadline_s": config.stop_ack_deadline_s, "overdue": overdue}
+        return {
+            "instructions": items,
+            "pending": sum(1 for i in items if i["acked_ms"] is None),
+            "ack_deadline_s": config.stop_ack_deadline_s,
+            "overdue": overdue,
+        }
 
-    install_problem_routes(app, svc, API, _err, _DATE_RE)   # problem discovery (issue 14): problem_routes.py
-    install_dashboard(app, svc, reg, assess)                # the regulator's dashboard (issue 14): dashboard.py
+    install_problem_routes(app, svc, API, _err, _DATE_RE)  # problem discovery (issue 14): problem_routes.py
+    install_dashboard(app, svc, reg, assess)  # the regulator's dashboard (issue 14): dashboard.py
 
     # -- upward feed --------------------------------------------------------------
     if config.role == "central":
-        @app.post(f"{API}/feed", tags=["feed"], summary="A city platform's daily aggregates (central role)",
-                  description=_SIGNED + " The caller must be registered as node_type city_platform.")
+
+        @app.post(
+            f"{API}/feed",
+            tags=["feed"],
+            summary="A city platform's daily aggregates (central role)",
+            description=_SIGNED + " The caller must be registered as node_type city_platform.",
+        )
         async def feed_in(request: Request):
             try:
                 city, body = await _verified(request)
@@ -404,16 +532,23 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         def feed_summary(date: str | None = Query(None, pattern=_DATE_RE)):
             return feedmod.summary(svc.store, date)
     else:
+
         @app.get(f"{API}/feed/status", tags=["feed"], summary="The upward feed's cursor and last error (city role)")
         def feed_status():
             with svc.store.read() as tx:
-                row = tx.one("SELECT cursor_ms, pushed_ms, last_error FROM feed_cursor WHERE name = ?",
-                             (feedmod.CURSOR,))
-            return {"upstream": feedmod.without_credentials(config.upstream), "cursor_ms": row[0] if row else None,
-                    "pushed_ms": row[1] if row else None, "last_error": feedmod.without_credentials(row[2] if row else None),
-                    "pushed_rows": svc.pusher.pushed if svc.pusher else 0}
+                row = tx.one(
+                    "SELECT cursor_ms, pushed_ms, last_error FROM feed_cursor WHERE name = ?", (feedmod.CURSOR,)
+                )
+            return {
+                "upstream": feedmod.without_credentials(config.upstream),
+                "cursor_ms": row[0] if row else None,
+                "pushed_ms": row[1] if row else None,
+                "last_error": feedmod.without_credentials(row[2] if row else None),
+                "pushed_rows": svc.pusher.pushed if svc.pusher else 0,
+            }
 
     from .variants import apply_from_env  # conformance proofs only: ROUCAI_PLATFORM_VARIANT (variants.py)
+
     apply_from_env(svc, app)
     return _wrap(app, svc.max_body)
 

@@ -16,6 +16,7 @@ from detection to closing over the closed ones, 2 decimals; ``None`` if none is 
 ``closure`` 问题结案率 is closed ÷ flagged.  Detection runs when a regulator asks for it (``POST
 /api/v1/problems/detect``): a day never detected has no flags.  :meth:`Assessment.problem_columns` is the seam.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -28,7 +29,7 @@ from .stats import Stats
 from .storage import Store
 
 INDICATORS = ("coverage", "scale_usage", "report_rate", "timeliness", "completeness", "chain", "closure")
-MAX_PAGES = 1000     #: bound on the problem listing's pages (LIST_MAX each) read for one period
+MAX_PAGES = 1000  #: bound on the problem listing's pages (LIST_MAX each) read for one period
 
 
 def _ind(num, den) -> dict:
@@ -45,7 +46,7 @@ class Assessment:
         self.digits = int(self.rules["district"]["digits"])
 
     def district_of(self, node_id: str) -> str:
-        return node_id[:self.digits]
+        return node_id[: self.digits]
 
     def problem_columns(self, period: Period) -> dict | None:
         """district -> ``{"flagged", "open", "closed", "mean_close_h"}`` of the problems flagged for the period's
@@ -66,28 +67,39 @@ class Assessment:
                 if len(rows) < LIST_MAX:
                     break
                 after = rows[-1]["id"]
-        return {k: {"flagged": v["flagged"], "open": v["open"], "closed": v["closed"],
-                    "mean_close_h": round(sum(v["_h"]) / len(v["_h"]), 2) if v["_h"] else None}
-                for k, v in per.items()}
+        return {
+            k: {
+                "flagged": v["flagged"],
+                "open": v["open"],
+                "closed": v["closed"],
+                "mean_close_h": round(sum(v["_h"]) / len(v["_h"]), 2) if v["_h"] else None,
+            }
+            for k, v in per.items()
+        }
 
     def districts(self, period: Period) -> dict:
         """The assessment of every district for ``period`` (see the module docstring)."""
         days = period.days
         with self.store.read() as tx:
-            nodes = tx.all("SELECT node_id, node_type FROM nodes WHERE status = 'active' AND node_type <> ?",
-                           ("city_platform",))
-            sent = tx.all("SELECT node_id, data_date, rtype, SUM(records), SUM(timely) FROM daily_stats"
-                          " WHERE data_date >= ? AND data_date <= ? AND records > 0"
-                          " GROUP BY node_id, data_date, rtype", (period.first, period.last))
+            nodes = tx.all(
+                "SELECT node_id, node_type FROM nodes WHERE status = 'active' AND node_type <> ?", ("city_platform",)
+            )
+            sent = tx.all(
+                "SELECT node_id, data_date, rtype, SUM(records), SUM(timely) FROM daily_stats"
+                " WHERE data_date >= ? AND data_date <= ? AND records > 0"
+                " GROUP BY node_id, data_date, rtype",
+                (period.first, period.last),
+            )
             chain = tx.all(
                 "SELECT r.node_id, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM records u"
                 " WHERE u.own_code = r.upstream) THEN 1 ELSE 0 END), 0) FROM records r"
                 " WHERE r.data_date >= ? AND r.data_date <= ? AND r.upstream IS NOT NULL"
                 " AND substr(r.upstream, 1, length(r.node_id)) <> r.node_id GROUP BY r.node_id",
-                (period.first, period.last))
+                (period.first, period.last),
+            )
         role = {n: self.recmap.role_of(t) or t for n, t in nodes}
-        acc = defaultdict(lambda: defaultdict(lambda: [0, 0]))   # district -> indicator -> [num, den]
-        node_days: dict = defaultdict(set)                       # (node, day) -> record types
+        acc = defaultdict(lambda: defaultdict(lambda: [0, 0]))  # district -> indicator -> [num, den]
+        node_days: dict = defaultdict(set)  # (node, day) -> record types
         for node, date, rtype, n, timely in sent:
             node_days[(node, date)].add(rtype)
             d = acc[self.district_of(node)]["timeliness"]
@@ -129,14 +141,26 @@ class Assessment:
                 num, den = a.get(k, (0, 0))
                 ind[k] = _ind(round(num, 4) if k == "completeness" else num, den)
             r = regions.get(code)
-            row = {"code": code, "name": r.name if r else None, "nodes": a["coverage"][1], "indicators": ind,
-                   **self.score(ind)}
+            row = {
+                "code": code,
+                "name": r.name if r else None,
+                "nodes": a["coverage"][1],
+                "indicators": ind,
+                **self.score(ind),
+            }
             if problems is not None:
                 row["problems"] = problems.get(code, {"flagged": 0, "open": 0, "closed": 0, "mean_close_h": None})
             out.append(row)
-        return {"period": period.label, "from": period.first, "to": period.last, "days": len(days),
-                "weights": dict(self.rules["assessment"]["weights"]), "indicators": list(INDICATORS),
-                "problems": "included" if problems is not None else None, "districts": out}
+        return {
+            "period": period.label,
+            "from": period.first,
+            "to": period.last,
+            "days": len(days),
+            "weights": dict(self.rules["assessment"]["weights"]),
+            "indicators": list(INDICATORS),
+            "problems": "included" if problems is not None else None,
+            "districts": out,
+        }
 
     def score(self, ind: dict) -> dict:
         """``{"score", "grade": {"zh", "en"} | None}`` of one district's indicators (profile weights)."""

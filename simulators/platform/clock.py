@@ -3,6 +3,7 @@
 Business dates (yyyyMMdd) and RequestTime (yyyyMMddHHmmssSSS) are read in
 China Standard Time (UTC+8, no DST), the time zone of every node.
 """
+
 from __future__ import annotations
 
 import time
@@ -40,5 +41,9 @@ def time_answer(ms: int) -> dict:
     ``beijing_time``: yyyyMMddHHmmssSSS in China Standard Time (the RequestTime format, so a node can copy it);
     ``iso``: ISO 8601 with milliseconds and ``+08:00``; ``epoch_ms``: the same instant as an integer."""
     t = datetime.fromtimestamp(ms / 1000, CST)
-    return {"beijing_time": t.strftime("%Y%m%d%H%M%S") + f"{ms % 1000:03d}",
-            "iso": t.isoformat(timespec="milliseconds"), "epoch_ms": ms, "utc_offset": "+08:00"}
+    return {
+        "beijing_time": t.strftime("%Y%m%d%H%M%S") + f"{ms % 1000:03d}",
+        "iso": t.isoformat(timespec="milliseconds"),
+        "epoch_ms": ms,
+        "utc_offset": "+08:00",
+    }

@@ -4,6 +4,7 @@ Every problem is a :class:`ConfigError` with a Chinese and an English message;
 the CLI reports it and exits 2.  Nothing is bound or opened by validation
 except the secret file, which is created (0600) on first start when missing.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 from profiles.errors import RoucaiError
 
 #: defaults (profile-independent; each is the platform's own choice, see docs/platform.md)
-DEFAULT_PORT = 8553            # the port of the Changchun platform in practice (standards.md §4.3)
+DEFAULT_PORT = 8553  # the port of the Changchun platform in practice (standards.md §4.3)
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 DEFAULT_FEED_INTERVAL_S = 60.0
 
@@ -56,7 +57,7 @@ class PlatformConfig:
     stop_ack_deadline_s: float = 600.0
     offline_after_s: int | None = None
     log_level: str = "info"
-    tls_cert: str | None = None    #: PEM certificate: serve HTTPS (with tls_key); see simulators/tls.py
+    tls_cert: str | None = None  #: PEM certificate: serve HTTPS (with tls_key); see simulators/tls.py
     tls_key: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -72,12 +73,14 @@ class PlatformConfig:
         if self.secret_file:
             return self.secret_file
         if self.is_postgres or self.db == ":memory:":
-            raise ConfigError("使用 PostgreSQL 或内存数据库时必须给出 --secret-file FILE（文件不存在时自动创建，权限 0600；"
-                              "同一数据库须始终用同一个文件，节点密钥由它派生）",
-                              "--secret-file FILE is required with PostgreSQL or an in-memory database (created, "
-                              "mode 0600, if it does not exist; keep the same file for the same database: node keys "
-                              "derive from it)")
-        path = self.db[len("sqlite:///"):] if self.db.startswith("sqlite:///") else self.db
+            raise ConfigError(
+                "使用 PostgreSQL 或内存数据库时必须给出 --secret-file FILE（文件不存在时自动创建，权限 0600；"
+                "同一数据库须始终用同一个文件，节点密钥由它派生）",
+                "--secret-file FILE is required with PostgreSQL or an in-memory database (created, "
+                "mode 0600, if it does not exist; keep the same file for the same database: node keys "
+                "derive from it)",
+            )
+        path = self.db[len("sqlite:///") :] if self.db.startswith("sqlite:///") else self.db
         return path + ".secret"
 
     def validate(self) -> "PlatformConfig":
@@ -92,19 +95,27 @@ class PlatformConfig:
             raise ConfigError("--role 只能是 city 或 central", "--role is city or central")
         if self.upstream is not None:
             if self.role != "city":
-                raise ConfigError("只有城市平台（--role city）可以设置 --upstream",
-                                  "only a city platform (--role city) has an --upstream")
+                raise ConfigError(
+                    "只有城市平台（--role city）可以设置 --upstream",
+                    "only a city platform (--role city) has an --upstream",
+                )
             u = urlsplit(self.upstream)
             if u.scheme not in ("http", "https") or not u.hostname:
-                raise ConfigError(f"--upstream 应为 http(s)://主机:端口：{self.upstream!r}",
-                                  f"--upstream must be http(s)://host:port: {self.upstream!r}")
+                raise ConfigError(
+                    f"--upstream 应为 http(s)://主机:端口：{self.upstream!r}",
+                    f"--upstream must be http(s)://host:port: {self.upstream!r}",
+                )
             if not (self.platform_id and len(self.platform_id) == 6 and self.platform_id.isdigit()):
-                raise ConfigError("使用 --upstream 时须给出 --platform-id（6位行政区划代码）",
-                                  "--upstream needs --platform-id (a 6-digit GB/T 2260 code)")
+                raise ConfigError(
+                    "使用 --upstream 时须给出 --platform-id（6位行政区划代码）",
+                    "--upstream needs --platform-id (a 6-digit GB/T 2260 code)",
+                )
             if not self.upstream_key:
-                raise ConfigError("使用 --upstream 时须给出中央平台签发的密钥：--upstream-key-file 或环境变量 ROUCAI_UPSTREAM_KEY",
-                                  "--upstream needs the key the central platform issued: --upstream-key-file or "
-                                  "the environment variable ROUCAI_UPSTREAM_KEY")
+                raise ConfigError(
+                    "使用 --upstream 时须给出中央平台签发的密钥：--upstream-key-file 或环境变量 ROUCAI_UPSTREAM_KEY",
+                    "--upstream needs the key the central platform issued: --upstream-key-file or "
+                    "the environment variable ROUCAI_UPSTREAM_KEY",
+                )
         if not 1024 <= self.max_body <= 512 * 1024 * 1024:
             raise ConfigError("--max-body 应在 1 KiB 到 512 MiB 之间", "--max-body must be 1 KiB..512 MiB")
         if not 0.2 <= self.feed_interval_s <= 86400:
@@ -116,7 +127,7 @@ class PlatformConfig:
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("--log-level 只能是 debug/info/warning/error", "--log-level: debug|info|warning|error")
         if not self.is_postgres and self.db != ":memory:":
-            path = Path(self.db[len("sqlite:///"):] if self.db.startswith("sqlite:///") else self.db)
+            path = Path(self.db[len("sqlite:///") :] if self.db.startswith("sqlite:///") else self.db)
             if path.is_dir():
                 raise ConfigError(f"--db 是目录而不是文件：{path}", f"--db is a directory, not a file: {path}")
             parent = path.resolve().parent
@@ -126,6 +137,7 @@ class PlatformConfig:
                 raise ConfigError(f"--db 所在目录不可写：{parent}", f"--db directory is not writable: {parent}")
         self.resolved_secret_file()
         from profiles import ProfileError, load_profile
+
         try:
             prof = load_profile(self.profile)
         except ProfileError as exc:
@@ -137,6 +149,7 @@ class PlatformConfig:
         """Both of tls_cert/tls_key or neither, loadable; a profile whose transport requires TLS needs them
         to serve (``extra["serving"]``: the admin commands work on the database without a certificate)."""
         from simulators.tls import TlsError, check_pair
+
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("--tls-cert 与 --tls-key 须同时给出", "--tls-cert and --tls-key go together")
         if self.tls_cert:
@@ -145,5 +158,7 @@ class PlatformConfig:
             except TlsError as exc:
                 raise ConfigError(exc.zh, exc.en) from None
         elif prof.transport.get("tls", {}).get("mode") == "required" and self.extra.get("serving"):
-            raise ConfigError(f"配置 {prof.name} 要求 HTTPS：请加 --tls-self-signed DIR 或 --tls-cert/--tls-key",
-                              f"profile {prof.name} requires HTTPS: add --tls-self-signed DIR or --tls-cert/--tls-key")
+            raise ConfigError(
+                f"配置 {prof.name} 要求 HTTPS：请加 --tls-self-signed DIR 或 --tls-cert/--tls-key",
+                f"profile {prof.name} requires HTTPS: add --tls-self-signed DIR or --tls-cert/--tls-key",
+            )

@@ -14,6 +14,7 @@ The key travels in a POST body only, never in a URL.  An action needs a live ses
 The dashboard shows only the regulator's jurisdiction (:func:`.regulators.covers`), except the trend, which is the
 city's (statistics by day are not split by district).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -38,24 +39,41 @@ FORM_MAX = 4096
 FORM_FIELDS = 10
 _HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 _HTML_OR_JSON = {"content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"schema": ERROR_SCHEMA}}}
-_REDIRECT = {"description": "To the dashboard (Location), with the session cookie on login", "headers": {
-    "Location": {"schema": {"type": "string"}}}}
+_REDIRECT = {
+    "description": "To the dashboard (Location), with the session cookie on login",
+    "headers": {"Location": {"schema": {"type": "string"}}},
+}
 
 
 def _form_doc(required: list[str], fields: dict[str, int]) -> dict:
     """OpenAPI of an url-encoded form: string fields with their maximum length."""
-    return {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-        "type": "object", "required": required,
-        "properties": {k: {"type": "string", "maxLength": n} for k, n in fields.items()}}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": required,
+                        "properties": {k: {"type": "string", "maxLength": n} for k, n in fields.items()},
+                    }
+                }
+            },
+        }
+    }
 
 
-_ACT_DOC = {200: {"description": "The dashboard, with the action's message", **_HTML},
-            400: {"description": "The dashboard: closing without a note (1-500 characters); invalid parameters "
-                                 "(JSON)", **_HTML_OR_JSON},
-            401: {"description": "The login form: no live session", **_HTML},
-            403: {"description": "A wrong CSRF token, or a problem outside the jurisdiction", **_HTML},
-            404: {"description": "The dashboard: no such problem", **_HTML},
-            409: {"description": "The dashboard: the problem is already closed", **_HTML}}
+_ACT_DOC = {
+    200: {"description": "The dashboard, with the action's message", **_HTML},
+    400: {
+        "description": "The dashboard: closing without a note (1-500 characters); invalid parameters (JSON)",
+        **_HTML_OR_JSON,
+    },
+    401: {"description": "The login form: no live session", **_HTML},
+    403: {"description": "A wrong CSRF token, or a problem outside the jurisdiction", **_HTML},
+    404: {"description": "The dashboard: no such problem", **_HTML},
+    409: {"description": "The dashboard: the problem is already closed", **_HTML},
+}
 _DONE = {"ack": ("问题 {id} 已受理", "problem {id} acknowledged"), "close": ("问题 {id} 已办结", "problem {id} closed")}
 
 
@@ -94,8 +112,11 @@ def install_dashboard(app: FastAPI, svc, reg, assess) -> DashboardSessions:
         a = {**a, "districts": [d for d in a.get("districts") or [] if covers(regulator_id, str(d.get("code", "")))]}
         with svc.store.read() as tx:
             row = tx.one("SELECT name FROM regulators WHERE regulator_id = ?", (regulator_id,))
-            queue = [q for state in ("open", "acknowledged")
-                     for q in listing(tx, prefix, None, state, None, None, None, 0, LIST_MAX + 1)]
+            queue = [
+                q
+                for state in ("open", "acknowledged")
+                for q in listing(tx, prefix, None, state, None, None, None, 0, LIST_MAX + 1)
+            ]
         queue.sort(key=lambda q: q["id"])
         nodes = [n for n in svc.monitor.nodes() if covers(regulator_id, str(n["node_id"])[:6])]
         names = {d["code"]: d.get("name") for d in a["districts"]}
@@ -103,43 +124,74 @@ def install_dashboard(app: FastAPI, svc, reg, assess) -> DashboardSessions:
             region = svc.profile.regions.get(code)
             names.setdefault(code, region.name if region else code)
         days = sorted(reg.table(p, "day")["groups"], key=lambda g: str(g.get("key")))
-        return {"regulator": {"id": regulator_id, "name": row[0] if row else regulator_id}, "period": p.label,
-                "assessment": a, "problems": queue[:LIST_MAX], "problems_more": len(queue) > LIST_MAX,
-                "kinds": {k.id: {"zh": k.name_zh, "en": k.name_en} for k in svc.profile.problems.kinds.values()},
-                "names": names, "days": days, "nodes": nodes,
-                "offline_after_s": svc.monitor.offline_after_ms // 1000}
+        return {
+            "regulator": {"id": regulator_id, "name": row[0] if row else regulator_id},
+            "period": p.label,
+            "assessment": a,
+            "problems": queue[:LIST_MAX],
+            "problems_more": len(queue) > LIST_MAX,
+            "kinds": {k.id: {"zh": k.name_zh, "en": k.name_en} for k in svc.profile.problems.kinds.values()},
+            "names": names,
+            "days": days,
+            "nodes": nodes,
+            "offline_after_s": svc.monitor.offline_after_ms // 1000,
+        }
 
-    async def show(request: Request, session, period: str, lang: str, message: str | None = None,
-                   status: int = 200) -> HTMLResponse:
+    async def show(
+        request: Request, session, period: str, lang: str, message: str | None = None, status: int = 200
+    ) -> HTMLResponse:
         try:
             p = periods.parse(period)
         except PeriodError:
-            p, message, status = periods.parse(current_week()), (
-                f"统计期无效：{period}" if lang == "zh" else f"invalid period: {period}"), 400
+            p, message, status = (
+                periods.parse(current_week()),
+                (f"统计期无效：{period}" if lang == "zh" else f"invalid period: {period}"),
+                400,
+            )
         data = await anyio.to_thread.run_sync(gather, session.regulator_id, p)
-        return HTMLResponse(render_dashboard(data, lang, session.csrf, message), status_code=status,
-                            headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            render_dashboard(data, lang, session.csrf, message),
+            status_code=status,
+            headers={"Cache-Control": "no-store"},
+        )
 
     def login_page(lang: str, period: str, error: bool = False, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(render_login(lang, period, error), status_code=status, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            render_login(lang, period, error), status_code=status, headers={"Cache-Control": "no-store"}
+        )
 
-    @app.get("/regulator", tags=["regulator"], response_class=HTMLResponse,
-             summary="The regulator's dashboard (监管驾驶舱; zh, lang=en for English): the login form without a session",
-             responses={400: {"description": "The dashboard: a period of the right shape that is no real period; "
-                                             "invalid parameters (JSON)", **_HTML_OR_JSON}})
-    async def dashboard(request: Request, period: str | None = Query(None, max_length=10, pattern=PERIOD_RE),
-                        lang: str = Query("zh", pattern="^(zh|en)$")):
+    @app.get(
+        "/regulator",
+        tags=["regulator"],
+        response_class=HTMLResponse,
+        summary="The regulator's dashboard (监管驾驶舱; zh, lang=en for English): the login form without a session",
+        responses={
+            400: {
+                "description": "The dashboard: a period of the right shape that is no real period; "
+                "invalid parameters (JSON)",
+                **_HTML_OR_JSON,
+            }
+        },
+    )
+    async def dashboard(
+        request: Request,
+        period: str | None = Query(None, max_length=10, pattern=PERIOD_RE),
+        lang: str = Query("zh", pattern="^(zh|en)$"),
+    ):
         period = period or current_week()
         session = sessions.get(request.cookies.get(COOKIE))
         if session is None:
             return login_page(lang, period)
         return await show(request, session, period, lang)
 
-    @app.post("/regulator/login", tags=["regulator"], response_class=HTMLResponse,
-              summary="Log in to the dashboard (form: regulator_id, key): 303 with a session cookie, else 401",
-              responses={303: _REDIRECT, 401: {"description": "The login form again: a wrong id or key", **_HTML}},
-              openapi_extra=_form_doc(["regulator_id", "key"], {"regulator_id": 6, "key": 200, "period": 10,
-                                                                 "lang": 2}))
+    @app.post(
+        "/regulator/login",
+        tags=["regulator"],
+        response_class=HTMLResponse,
+        summary="Log in to the dashboard (form: regulator_id, key): 303 with a session cookie, else 401",
+        responses={303: _REDIRECT, 401: {"description": "The login form again: a wrong id or key", **_HTML}},
+        openapi_extra=_form_doc(["regulator_id", "key"], {"regulator_id": 6, "key": 200, "period": 10, "lang": 2}),
+    )
     async def login(request: Request):
         form = await _form(request) or {}
         lang = _lang(form.get("lang"))
@@ -153,8 +205,15 @@ def install_dashboard(app: FastAPI, svc, reg, assess) -> DashboardSessions:
             return login_page(lang, period, error=True, status=401)
         token, _ = got
         resp = RedirectResponse(f"/regulator?period={quote(period)}&lang={lang}", status_code=303)
-        resp.set_cookie(COOKIE, token, max_age=sessions.ttl_s, path="/regulator", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+        resp.set_cookie(
+            COOKIE,
+            token,
+            max_age=sessions.ttl_s,
+            path="/regulator",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
         return resp
 
     async def _session_form(request: Request):
@@ -167,7 +226,7 @@ def install_dashboard(app: FastAPI, svc, reg, assess) -> DashboardSessions:
 
     async def _act(request: Request, problem_id: int, action: str):
         session, form, lang = await _session_form(request)
-        if session is None:      # 401 without a live session, 403 with one but a wrong CSRF token
+        if session is None:  # 401 without a live session, 403 with one but a wrong CSRF token
             status = 403 if sessions.get(request.cookies.get(COOKIE)) else 401
             return login_page(lang, form.get("period") or current_week(), error=False, status=status)
         period = form.get("period") or current_week()
@@ -184,22 +243,35 @@ def install_dashboard(app: FastAPI, svc, reg, assess) -> DashboardSessions:
         done = _DONE[action][lang == "en"].format(id=problem_id)
         return await show(request, session, period, lang, done)
 
-    @app.post("/regulator/problems/{problem_id}/ack", tags=["regulator"], response_class=HTMLResponse,
-              summary="Dashboard: acknowledge a problem (session and CSRF token; 403 without)", responses=_ACT_DOC,
-              openapi_extra=_form_doc(["csrf"], {"csrf": 64, "period": 10, "lang": 2}))
+    @app.post(
+        "/regulator/problems/{problem_id}/ack",
+        tags=["regulator"],
+        response_class=HTMLResponse,
+        summary="Dashboard: acknowledge a problem (session and CSRF token; 403 without)",
+        responses=_ACT_DOC,
+        openapi_extra=_form_doc(["csrf"], {"csrf": 64, "period": 10, "lang": 2}),
+    )
     async def dash_ack(request: Request, problem_id: int = Path(..., ge=1, le=2**63 - 1)):
         return await _act(request, problem_id, "ack")
 
-    @app.post("/regulator/problems/{problem_id}/close", tags=["regulator"], response_class=HTMLResponse,
-              summary="Dashboard: close a problem with a note (form field note, 1-500 characters)",
-              responses=_ACT_DOC, openapi_extra=_form_doc(["csrf", "note"], {"csrf": 64, "note": NOTE_MAX,
-                                                                            "period": 10, "lang": 2}))
+    @app.post(
+        "/regulator/problems/{problem_id}/close",
+        tags=["regulator"],
+        response_class=HTMLResponse,
+        summary="Dashboard: close a problem with a note (form field note, 1-500 characters)",
+        responses=_ACT_DOC,
+        openapi_extra=_form_doc(["csrf", "note"], {"csrf": 64, "note": NOTE_MAX, "period": 10, "lang": 2}),
+    )
     async def dash_close(request: Request, problem_id: int = Path(..., ge=1, le=2**63 - 1)):
         return await _act(request, problem_id, "close")
 
-    @app.post("/regulator/logout", tags=["regulator"], summary="Dashboard: end the session (session and CSRF token; 401 without)",
-              responses={303: _REDIRECT, 401: {"description": "The login form: no live session", **_HTML}},
-              openapi_extra=_form_doc(["csrf"], {"csrf": 64, "lang": 2}))
+    @app.post(
+        "/regulator/logout",
+        tags=["regulator"],
+        summary="Dashboard: end the session (session and CSRF token; 401 without)",
+        responses={303: _REDIRECT, 401: {"description": "The login form: no live session", **_HTML}},
+        openapi_extra=_form_doc(["csrf"], {"csrf": 64, "lang": 2}),
+    )
     async def logout(request: Request):
         session, form, lang = await _session_form(request)
         if session is None:

@@ -7,6 +7,7 @@ field of every form).  Sessions live in memory only: they end after ``ttl_s``, a
 issued to the regulator (checked at every use), and when the platform restarts.  At most ``max_sessions`` are
 kept; the oldest is dropped first.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -30,8 +31,9 @@ class Session:
 
 
 class DashboardSessions:
-    def __init__(self, regulators: Regulators, ttl_s: int = TTL_S, max_sessions: int = MAX_SESSIONS,
-                 clock=time.monotonic):
+    def __init__(
+        self, regulators: Regulators, ttl_s: int = TTL_S, max_sessions: int = MAX_SESSIONS, clock=time.monotonic
+    ):
         self.regulators = regulators
         self.ttl_s = ttl_s
         self.max_sessions = max_sessions

@@ -15,6 +15,7 @@ It returns ``None`` (go on with the full parse) or a :class:`Refusal` (the reaso
 rule-to-reason table, and a finding whose value is at most 40 characters).  Malformed input is left to the full
 parse, which reports it precisely.  The limits are this project's choices (evidence ``profile``).
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,7 @@ class Refusal:
 
 def field_cap(profile) -> int:
     """Longest field text that can still be worth validating: 4 x the longest ``max`` in the catalogue, >= 1024."""
-    longest = max((int(getattr(f, "max", 0) or 0) for t in profile.records.types.values() for f in t.fields),
-                  default=0)
+    longest = max((int(getattr(f, "max", 0) or 0) for t in profile.records.types.values() for f in t.fields), default=0)
     return max(1024, 4 * longest)
 
 
@@ -56,13 +56,27 @@ def _refuse(spec, rule: str, field: str, zh: str, en: str, node: str | None, val
 
 def _too_many(spec, node: str | None) -> Refusal:
     n = spec.max_count
-    return _refuse(spec, "TRAN-ENV-07", "Count", f"记录超过每个报文上限 {n} 条", f"more than {n} records per envelope",
-                   node, str(n + 1))
+    return _refuse(
+        spec,
+        "TRAN-ENV-07",
+        "Count",
+        f"记录超过每个报文上限 {n} 条",
+        f"more than {n} records per envelope",
+        node,
+        str(n + 1),
+    )
 
 
 def _too_long(spec, field: str, n: int, node: str | None) -> Refusal:
-    return _refuse(spec, "TRAN-ENC-03", field[:40], f"{field[:40]} 过长（{n} 字符）", f"{field[:40]} is too long ({n} characters)",
-                   node, str(n))
+    return _refuse(
+        spec,
+        "TRAN-ENC-03",
+        field[:40],
+        f"{field[:40]} 过长（{n} 字符）",
+        f"{field[:40]} is too long ({n} characters)",
+        node,
+        str(n),
+    )
 
 
 def _gate_xml(spec, data: bytes, key_of, field_chars: int) -> Refusal | None:
@@ -73,8 +87,15 @@ def _gate_xml(spec, data: bytes, key_of, field_chars: int) -> Refusal | None:
             if depth == 2:
                 in_payload = el.tag == spec.payload
                 if in_payload and node is not None and key_of is not None and key_of(node) is None:
-                    out = _refuse(spec, "TRAN-ENV-05", "NodeId", f"节点 {node} 未注册或无密钥",
-                                  f"node {node} is not registered or has no key", node, node)
+                    out = _refuse(
+                        spec,
+                        "TRAN-ENV-05",
+                        "NodeId",
+                        f"节点 {node} 未注册或无密钥",
+                        f"node {node} is not registered or has no key",
+                        node,
+                        node,
+                    )
                     # the profile's own reason for "node unknown / without key", where it has one
                     return Refusal(UNKNOWN_NODE, out.finding, out.node_id) if UNKNOWN_NODE in spec.reasons else out
             elif depth == 3 and in_payload:

@@ -16,6 +16,7 @@ nodes inside its own region) and upserts ``feed_stats``.  JSON body::
     {"city_id": "650100", "rows": [{"node_id", "node_type", "data_date", "rtype",
                                     "goods_code", "records", "weight_kg"}]}
 """
+
 from __future__ import annotations
 
 import json
@@ -54,12 +55,25 @@ class FeedError(RoucaiError):
 
 def rows_since(store: Store, cursor_ms: int, limit: int = BATCH) -> list[dict]:
     with store.read() as tx:
-        rows = tx.all("SELECT s.node_id, COALESCE(n.node_type, 'unregistered'), s.data_date, s.rtype, s.goods_code,"
-                      " s.records, s.weight_g, s.updated_ms FROM daily_stats s LEFT JOIN nodes n"
-                      " ON n.node_id = s.node_id WHERE s.updated_ms > ? ORDER BY s.updated_ms LIMIT ?",
-                      (cursor_ms - OVERLAP_MS, limit))
-    return [{"node_id": r[0], "node_type": r[1], "data_date": r[2], "rtype": r[3], "goods_code": r[4],
-             "records": r[5], "weight_kg": kg(r[6]), "updated_ms": r[7]} for r in rows]
+        rows = tx.all(
+            "SELECT s.node_id, COALESCE(n.node_type, 'unregistered'), s.data_date, s.rtype, s.goods_code,"
+            " s.records, s.weight_g, s.updated_ms FROM daily_stats s LEFT JOIN nodes n"
+            " ON n.node_id = s.node_id WHERE s.updated_ms > ? ORDER BY s.updated_ms LIMIT ?",
+            (cursor_ms - OVERLAP_MS, limit),
+        )
+    return [
+        {
+            "node_id": r[0],
+            "node_type": r[1],
+            "data_date": r[2],
+            "rtype": r[3],
+            "goods_code": r[4],
+            "records": r[5],
+            "weight_kg": kg(r[6]),
+            "updated_ms": r[7],
+        }
+        for r in rows
+    ]
 
 
 class FeedPusher:
@@ -81,10 +95,12 @@ class FeedPusher:
 
     def _save(self, cursor: int, error: str | None) -> None:
         with self.store.write() as tx:
-            tx.execute("INSERT INTO feed_cursor (name, cursor_ms, pushed_ms, last_error) VALUES (?, ?, ?, ?)"
-                       " ON CONFLICT (name) DO UPDATE SET cursor_ms = excluded.cursor_ms,"
-                       " pushed_ms = excluded.pushed_ms, last_error = excluded.last_error",
-                       (CURSOR, cursor, now_ms(), error))
+            tx.execute(
+                "INSERT INTO feed_cursor (name, cursor_ms, pushed_ms, last_error) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET cursor_ms = excluded.cursor_ms,"
+                " pushed_ms = excluded.pushed_ms, last_error = excluded.last_error",
+                (CURSOR, cursor, now_ms(), error),
+            )
 
     def push_once(self, client: httpx.Client) -> int:
         """Send one batch; returns rows sent (raises on failure, cursor untouched)."""
@@ -92,9 +108,11 @@ class FeedPusher:
         rows = rows_since(self.store, cursor)
         if not rows:
             return 0
-        body = json.dumps({"city_id": self.city_id,
-                           "rows": [{k: v for k, v in r.items() if k != "updated_ms"} for r in rows]},
-                          ensure_ascii=False, separators=(",", ":")).encode()
+        body = json.dumps(
+            {"city_id": self.city_id, "rows": [{k: v for k, v in r.items() if k != "updated_ms"} for r in rows]},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
         headers = nodeauth.sign(self.spec, self.key, self.city_id, "POST", "/api/v1/feed", body)
         headers["Content-Type"] = "application/json"
         r = client.post(self.url, content=body, headers=headers)
@@ -133,14 +151,15 @@ class FeedPusher:
 def receive(store: Store, profile, city_id: str, payload) -> int:
     """Validate and store a city's rows at the central platform; returns rows stored."""
     if not isinstance(payload, dict) or payload.get("city_id") != city_id or not isinstance(payload.get("rows"), list):
-        raise FeedError("报文应为 {\"city_id\": 本城市编号, \"rows\": [...]}",
-                        'body must be {"city_id": <your id>, "rows": [...]}')
+        raise FeedError(
+            '报文应为 {"city_id": 本城市编号, "rows": [...]}', 'body must be {"city_id": <your id>, "rows": [...]}'
+        )
     rows = payload["rows"]
     if len(rows) > BATCH:
         raise FeedError(f"每次最多 {BATCH} 行", f"at most {BATCH} rows per request")
     codes, regions = profile.codes, profile.regions
     spec = profile.records.fields.get("goods_code")
-    placeholders = spec.placeholders if spec is not None else ()    # Ningbo's '0': commodity not identified
+    placeholders = spec.placeholders if spec is not None else ()  # Ningbo's '0': commodity not identified
     out = []
     for i, r in enumerate(rows):
         where = f"rows[{i}]"
@@ -158,7 +177,9 @@ def receive(store: Store, profile, city_id: str, payload) -> int:
             raise FeedError(f"{where}.rtype 未知", f"{where}.rtype is unknown")
         # a code outside the profile's table is a warning at the city (CODE-COMM-03, Ningbo's 21113011), not a
         # reason to refuse the city's statistics
-        if not (goods == "" or goods in placeholders or (isinstance(goods, str) and codes.check(goods, "commodity").ok)):
+        if not (
+            goods == "" or goods in placeholders or (isinstance(goods, str) and codes.check(goods, "commodity").ok)
+        ):
             raise FeedError(f"{where}.goods_code 无效", f"{where}.goods_code is invalid")
         if not (isinstance(ntype, str) and _TYPE.match(ntype)):
             raise FeedError(f"{where}.node_type 无效", f"{where}.node_type is invalid")
@@ -166,22 +187,29 @@ def receive(store: Store, profile, city_id: str, payload) -> int:
             raise FeedError(f"{where}.records 应为非负整数", f"{where}.records must be a non-negative integer")
         grams = kg_to_g(w) if isinstance(w, str) else None
         if grams is None:
-            raise FeedError(f"{where}.weight_kg 应为最多3位小数的数字文本", f"{where}.weight_kg must be decimal text, ≤ 3 decimals")
+            raise FeedError(
+                f"{where}.weight_kg 应为最多3位小数的数字文本", f"{where}.weight_kg must be decimal text, ≤ 3 decimals"
+            )
         out.append((city_id, node, date, rtype, goods, ntype, n, grams))
     t = now_ms()
     with store.write() as tx:
-        tx.executemany("INSERT INTO feed_stats (city_id, node_id, data_date, rtype, goods_code, node_type, records,"
-                       " weight_g, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                       " ON CONFLICT (city_id, node_id, data_date, rtype, goods_code) DO UPDATE SET"
-                       " node_type = excluded.node_type, records = excluded.records, weight_g = excluded.weight_g,"
-                       " received_ms = excluded.received_ms", [row + (t,) for row in out])
+        tx.executemany(
+            "INSERT INTO feed_stats (city_id, node_id, data_date, rtype, goods_code, node_type, records,"
+            " weight_g, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (city_id, node_id, data_date, rtype, goods_code) DO UPDATE SET"
+            " node_type = excluded.node_type, records = excluded.records, weight_g = excluded.weight_g,"
+            " received_ms = excluded.received_ms",
+            [row + (t,) for row in out],
+        )
     return len(out)
 
 
 def summary(store: Store, date: str | None = None) -> dict:
     """Central view: per city and node type, records and kg (of one day, or all days)."""
-    sql = ("SELECT city_id, node_type, COUNT(DISTINCT node_id), SUM(records), SUM(weight_g), MAX(received_ms)"
-           " FROM feed_stats")
+    sql = (
+        "SELECT city_id, node_type, COUNT(DISTINCT node_id), SUM(records), SUM(weight_g), MAX(received_ms)"
+        " FROM feed_stats"
+    )
     params: tuple = ()
     if date:
         sql += " WHERE data_date = ?"

@@ -7,6 +7,7 @@
 
 Special paths (``:memory:``, SQLite URIs) are left alone.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,7 @@ def private_file(path: str | Path) -> None:
 def write_private(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically with mode 0600 (replacing any existing file)."""
     p = Path(path)
-    if is_special(p):                  # /dev/null or a FIFO: written through, never renamed over (see atomic_file)
+    if is_special(p):  # /dev/null or a FIFO: written through, never renamed over (see atomic_file)
         with open(p, "wb") as f:
             f.write(data)
         return

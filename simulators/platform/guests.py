@@ -15,6 +15,7 @@ Anything else naming another node's operator as seller stays "not your record" (
 :meth:`.recordmap.RecordMap.facts`).  A guest's sale voucher issued under its home code is still judged by the
 ``own`` rule (the trace code must begin with the uploading node's code).
 """
+
 from __future__ import annotations
 
 

@@ -32,6 +32,7 @@ If anything fails before COMMIT nothing is stored and the node gets reason
 content is answered ``duplicate`` with a message saying the content differs
 (the stored version is kept; the profile has no reason code for it).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -52,8 +53,21 @@ from .stoptrade import StopTrade
 from .storage import Store
 
 #: HTTP status for an envelope refused as a whole, by reason code
-STATUS = {"1001": 400, "1002": 400, "1003": 413, "1101": 400, "1102": 400, "1103": 400, "1104": 400,
-          "1105": 401, "1106": 400, "1107": 400, "1110": 409, "1111": 401, "1199": 503}
+STATUS = {
+    "1001": 400,
+    "1002": 400,
+    "1003": 413,
+    "1101": 400,
+    "1102": 400,
+    "1103": 400,
+    "1104": 400,
+    "1105": 401,
+    "1106": 400,
+    "1107": 400,
+    "1110": 409,
+    "1111": 401,
+    "1199": 503,
+}
 
 
 @dataclass(slots=True)
@@ -79,8 +93,16 @@ def _dumps(rec: dict) -> str:
 
 
 class Ingestor:
-    def __init__(self, store: Store, registry: Registry, profile, recmap: RecordMap, stoptrade: StopTrade,
-                 grace_s: int, clock=None):
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        profile,
+        recmap: RecordMap,
+        stoptrade: StopTrade,
+        grace_s: int,
+        clock=None,
+    ):
         self.store = store
         self.registry = registry
         self.spec = profile.envelope
@@ -92,8 +114,10 @@ class Ingestor:
         self._last_prune = 0
         #: sale record type -> (seller field, stall field or "", issuer field or ""): the scale usage rate's
         #: input (PLAT-KPI-01); see :meth:`_seller`
-        self.sales = {t: (v["seller"], v.get("stall", ""), v.get("issuer", "")) for t, v in
-                      recmap.rules.get("scale_usage", {}).get("sales", {}).items()}
+        self.sales = {
+            t: (v["seller"], v.get("stall", ""), v.get("issuer", ""))
+            for t, v in recmap.rules.get("scale_usage", {}).get("sales", {}).items()
+        }
         self.codes = profile.codes
         self._prune_lock = threading.Lock()
         self._field_cap = field_cap(profile)
@@ -129,8 +153,14 @@ class Ingestor:
         early = gate(self.spec, data, key_of, self._field_cap)  # record count and sizes, before the full parse
         if early is not None:
             fmt = "xml" if data.lstrip()[:1] == b"<" else "json"
-            logs.event("envelope_refused", logging.WARNING, node=early.node_id, code=early.code,
-                       rule=early.finding.rule, field=early.finding.field)
+            logs.event(
+                "envelope_refused",
+                logging.WARNING,
+                node=early.node_id,
+                code=early.code,
+                rule=early.finding.rule,
+                field=early.finding.field,
+            )
             return self.refuse(early.code, fmt, {"NodeId": early.node_id} if early.node_id else None)
         res = self.spec.parse(data, key=key_of, now=now)
         fmt = res.format
@@ -142,13 +172,14 @@ class Ingestor:
             else:
                 resp = self.spec.respond(res, now)
                 out = self._answer(resp, fmt, STATUS.get(resp.code, 400), node)
-            logs.event("envelope_refused", logging.WARNING, node=node, code=out.code,
-                       rule=errs[0].rule, field=errs[0].field)
+            logs.event(
+                "envelope_refused", logging.WARNING, node=node, code=out.code, rule=errs[0].rule, field=errs[0].field
+            )
             return out
         rt_name = res.record_type
         data_date_env = res.header.get("DataDate", "")
         overrides: dict[int, tuple[str, str]] = {}
-        originals: dict[int, dict] = {}     # position -> the record as sent, when its canonical form differs
+        originals: dict[int, dict] = {}  # position -> the record as sent, when its canonical form differs
         rows = []
         for r, rf in zip(res.records, res.record_findings):
             if any(f.severity == "error" for f in rf):
@@ -180,8 +211,15 @@ class Ingestor:
                 rv.message = "与已存记录标识相同但内容不同，保留已存版本"
                 rv.message_en = "same identity as a stored record but different content; the stored version is kept"
         out = self._answer(resp, fmt, 200, node)
-        logs.event("envelope", node=node, index=res.index, count=len(res.records), accepted=out.accepted,
-                   duplicate=out.duplicate, rejected=out.rejected)
+        logs.event(
+            "envelope",
+            node=node,
+            index=res.index,
+            count=len(res.records),
+            accepted=out.accepted,
+            duplicate=out.duplicate,
+            rejected=out.rejected,
+        )
         self._maybe_prune()
         return out
 
@@ -197,8 +235,12 @@ class Ingestor:
             if bad is None:
                 kept.append(row)
             else:
-                overrides[row[0]] = ("2010", f"{bad[0]}「{bad[1]}」未在本平台备案",
-                                     f"{bad[0]} {bad[1]!r} is not registered at this platform", "PLAT-REG-01")
+                overrides[row[0]] = (
+                    "2010",
+                    f"{bad[0]}「{bad[1]}」未在本平台备案",
+                    f"{bad[0]} {bad[1]!r} is not registered at this platform",
+                    "PLAT-REG-01",
+                )
         return kept
 
     def _authorised_stops(self, node: str, rtype: str, rows: list, overrides: dict[int, tuple[str, str]]) -> list:
@@ -227,8 +269,9 @@ class Ingestor:
         code = rec.get(issuer) if issuer else None
         return self.codes.operator_of(code) if self.codes.is_valid(code, "trace") else None
 
-    def _commit(self, node: str, res, rtype: str, rows: list, originals: dict | None = None
-                ) -> tuple[set[int], set[int]]:
+    def _commit(
+        self, node: str, res, rtype: str, rows: list, originals: dict | None = None
+    ) -> tuple[set[int], set[int]]:
         originals = originals or {}
         request_id = uuid.uuid4().hex[:16]
         sale = self.sales.get(rtype)
@@ -238,12 +281,14 @@ class Ingestor:
             conflicts: set[int] = set()
             seen_keys: dict[str, str] = {}
             stats: dict[tuple[str, str], list[int]] = {}
-            sellers: dict[tuple[str, str, str], int] = {}   # (operator, stall, business date) -> accepted sales
+            sellers: dict[tuple[str, str, str], int] = {}  # (operator, stall, business date) -> accepted sales
             t = now_ms()  # taken under the write lock: commit order = time order (the feed cursor relies on it)
-            n = tx.execute("INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
-                           " duplicate, rejected) VALUES (?, ?, ?, ?, 0, 0, 0)"
-                           " ON CONFLICT (node_id, request_time, verify_code) DO NOTHING",
-                           (node, res.request_time, res.header.get("VerifyCode", "").lower(), t))
+            n = tx.execute(
+                "INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
+                " duplicate, rejected) VALUES (?, ?, ?, ?, 0, 0, 0)"
+                " ON CONFLICT (node_id, request_time, verify_code) DO NOTHING",
+                (node, res.request_time, res.header.get("VerifyCode", "").lower(), t),
+            )
             if n == 0:
                 raise _Replay()
             for pos, rec, facts, ddate in rows:
@@ -255,24 +300,43 @@ class Ingestor:
                         conflicts.add(pos)
                     continue
                 seen_keys[facts.rkey] = sha
-                row = tx.one("INSERT INTO records (node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
-                             " goods_code, weight_g, body_sha, body, received_ms, request_id, original)"
-                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                             " ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING id",
-                             (node, rtype, facts.rkey, ddate, facts.own_code, facts.received, facts.batch_local,
-                              facts.goods_code, facts.weight_g, sha, body, t, request_id,
-                              _dumps(originals[pos]) if pos in originals else None))
+                row = tx.one(
+                    "INSERT INTO records (node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
+                    " goods_code, weight_g, body_sha, body, received_ms, request_id, original)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING id",
+                    (
+                        node,
+                        rtype,
+                        facts.rkey,
+                        ddate,
+                        facts.own_code,
+                        facts.received,
+                        facts.batch_local,
+                        facts.goods_code,
+                        facts.weight_g,
+                        sha,
+                        body,
+                        t,
+                        request_id,
+                        _dumps(originals[pos]) if pos in originals else None,
+                    ),
+                )
                 if row is None:
                     duplicates.add(pos)
-                    old = tx.scalar("SELECT body_sha FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?",
-                                    (node, rtype, facts.rkey))
+                    old = tx.scalar(
+                        "SELECT body_sha FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?",
+                        (node, rtype, facts.rkey),
+                    )
                     if old != sha:
                         conflicts.add(pos)
                     continue
                 rid = row[0]
                 if facts.links:
-                    tx.executemany("INSERT INTO record_links (record_id, node_id, kind, value) VALUES (?, ?, ?, ?)",
-                                   [(rid, node, k, v) for k, v in facts.links])
+                    tx.executemany(
+                        "INSERT INTO record_links (record_id, node_id, kind, value) VALUES (?, ?, ?, ?)",
+                        [(rid, node, k, v) for k, v in facts.links],
+                    )
                 agg = stats.setdefault((ddate, facts.goods_code or ""), [0, 0, 0])
                 agg[0] += 1
                 agg[1] += facts.weight_g or 0
@@ -290,19 +354,30 @@ class Ingestor:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id, data_date, rtype, goods_code) DO UPDATE SET"
                 " records = daily_stats.records + excluded.records, weight_g = daily_stats.weight_g + excluded.weight_g,"
                 " timely = daily_stats.timely + excluded.timely, updated_ms = excluded.updated_ms",
-                [(node, d, rtype, g, a[0], a[1], a[2], t) for (d, g), a in sorted(stats.items())])
+                [(node, d, rtype, g, a[0], a[1], a[2], t) for (d, g), a in sorted(stats.items())],
+            )
             tx.executemany(
                 "INSERT INTO seller_days (node_id, operator_id, stall, data_date, records) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (node_id, operator_id, stall, data_date) DO UPDATE SET"
                 " records = seller_days.records + excluded.records",
-                [(node, o, st, d, n) for (o, st, d), n in sorted(sellers.items())])
+                [(node, o, st, d, n) for (o, st, d), n in sorted(sellers.items())],
+            )
             accepted = sum(a[0] for a in stats.values())
-            tx.execute("UPDATE requests SET accepted = ?, duplicate = ?, rejected = ? WHERE node_id = ?"
-                       " AND request_time = ? AND verify_code = ?",
-                       (accepted, len(duplicates), len(res.records) - accepted - len(duplicates), node,
-                        res.request_time, res.header.get("VerifyCode", "").lower()))
+            tx.execute(
+                "UPDATE requests SET accepted = ?, duplicate = ?, rejected = ? WHERE node_id = ?"
+                " AND request_time = ? AND verify_code = ?",
+                (
+                    accepted,
+                    len(duplicates),
+                    len(res.records) - accepted - len(duplicates),
+                    node,
+                    res.request_time,
+                    res.header.get("VerifyCode", "").lower(),
+                ),
+            )
             tx.execute("UPDATE nodes SET last_upload_ms = ?, last_seen_ms = ? WHERE node_id = ?", (t, t, node))
             return duplicates, conflicts
+
         # group commit: concurrent envelopes share one transaction and one fsync; this returns after COMMIT
         return self.store.grouped(work)
 

@@ -12,6 +12,7 @@
 Both are context managers and bound every wait (``timeout``), raising
 :class:`LaunchError` instead of hanging.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,6 +40,7 @@ class ThreadedPlatform:
     def __init__(self, config: PlatformConfig, timeout: float = 10.0):
         from .app import build_services, create_app
         from .server import build_server
+
         config.host, config.port = "127.0.0.1", config.port or 0
         self.config = config
         self.services = build_services(config)
@@ -74,8 +76,17 @@ class ThreadedPlatform:
 
 
 class PlatformProcess:
-    def __init__(self, db: str, *, args: list[str] = (), cwd: str | None = None, timeout: float = 20.0,
-                 env: dict | None = None, log_file: str | Path | None = None, command: list[str] | None = None):
+    def __init__(
+        self,
+        db: str,
+        *,
+        args: list[str] = (),
+        cwd: str | None = None,
+        timeout: float = 20.0,
+        env: dict | None = None,
+        log_file: str | Path | None = None,
+        command: list[str] | None = None,
+    ):
         """``command``: what to run instead of ``python -m roucai.cli serve platform`` (the bench's no-op
         server, built from the same factories); it gets ``--db DB --port 0 *args`` and must log ``listening``."""
         self.db = db
@@ -94,8 +105,15 @@ class PlatformProcess:
 
     def start(self) -> "PlatformProcess":
         cmd = [*self.command, "--db", self.db, "--port", "0", *self.args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.cwd,
-                                     env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         ready = threading.Event()
 
         def read():

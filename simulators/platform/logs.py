@@ -3,6 +3,7 @@
 Every line has ``ts`` (ISO 8601, CST), ``level``, ``event`` and event fields.
 Secrets never reach the log: nothing logs keys, VerifyCodes or request bodies.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,11 @@ LOGGER = "roucai.platform"
 
 class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": datetime.fromtimestamp(record.created, CST).isoformat(timespec="milliseconds"),
-               "level": record.levelname.lower(),
-               "event": getattr(record, "event", None) or record.name,
-               }
+        out = {
+            "ts": datetime.fromtimestamp(record.created, CST).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", None) or record.name,
+        }
         fields = getattr(record, "fields", None)
         if fields:
             out.update(fields)
@@ -53,7 +55,6 @@ def event(name: str, level: int = logging.INFO, **fields) -> None:
 def always(name: str, **fields) -> None:
     """Log an event whatever the level (start-up lines such as ``listening`` that tools wait for)."""
     lg = logging.getLogger(LOGGER)
-    record = lg.makeRecord(LOGGER, logging.INFO, __file__, 0, name, (), None,
-                           extra={"event": name, "fields": fields})
+    record = lg.makeRecord(LOGGER, logging.INFO, __file__, 0, name, (), None, extra={"event": name, "fields": fields})
     for h in lg.handlers or [logging.lastResort]:
         h.handle(record)

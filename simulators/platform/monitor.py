@@ -5,6 +5,7 @@ any signed request) within ``offline_after_s`` (``platform.toml [monitor]``,
 15 min after practice), ``offline`` if it was heard from before that,
 ``never`` if it never was, and ``disabled`` if an administrator disabled it.
 """
+
 from __future__ import annotations
 
 from .clock import cst_iso, now_ms
@@ -29,8 +30,9 @@ class Monitor:
 
     def nodes(self, node_id: str | None = None) -> list[dict]:
         now = now_ms()
-        sql = ("SELECT node_id, name, node_type, region_code, status, last_seen_ms, last_upload_ms, key_version"
-               " FROM nodes")
+        sql = (
+            "SELECT node_id, name, node_type, region_code, status, last_seen_ms, last_upload_ms, key_version FROM nodes"
+        )
         params: tuple = ()
         if node_id:
             sql += " WHERE node_id = ?"
@@ -39,10 +41,19 @@ class Monitor:
             rows = tx.all(sql + " ORDER BY node_id", params)
         out = []
         for nid, name, ntype, region, status, seen, upload, kv in rows:
-            out.append({"node_id": nid, "name": name, "node_type": ntype, "region_code": region,
-                        "state": self.status_of(status, seen, now), "key_issued": kv > 0,
-                        "last_seen": cst_iso(seen), "last_upload": cst_iso(upload),
-                        "silent_s": None if seen is None else round((now - seen) / 1000, 1)})
+            out.append(
+                {
+                    "node_id": nid,
+                    "name": name,
+                    "node_type": ntype,
+                    "region_code": region,
+                    "state": self.status_of(status, seen, now),
+                    "key_issued": kv > 0,
+                    "last_seen": cst_iso(seen),
+                    "last_upload": cst_iso(upload),
+                    "silent_s": None if seen is None else round((now - seen) / 1000, 1),
+                }
+            )
         return out
 
     def summary(self) -> dict:

@@ -15,6 +15,7 @@ Replays (the same three headers twice) are refused: by the platform with its
 durable memory (:mod:`.replaystore`, across restarts), else with a bounded
 in-memory :class:`~profiles.envelope.ReplayGuard`.  Comparison is constant time.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -34,8 +35,9 @@ def digest(method: str, path: str, body: bytes) -> str:
     return h.hexdigest()
 
 
-def sign(spec, key: str, node_id: str, method: str, path: str, body: bytes = b"",
-         now: _dt.datetime | None = None) -> dict[str, str]:
+def sign(
+    spec, key: str, node_id: str, method: str, path: str, body: bytes = b"", now: _dt.datetime | None = None
+) -> dict[str, str]:
     """The three headers for a request (client side: nodes, city platforms, tests)."""
     now = now or _dt.datetime.now(_dt.timezone.utc)
     rtime = format_request_time(beijing(now, spec.utc_offset))
@@ -56,7 +58,7 @@ class AuthError(RoucaiError):
 class RequestVerifier:
     def __init__(self, spec, key_of, clock=None, remember=None):
         """:param remember: ``(node, request_time, verify_code) -> bool`` (True the first time), e.g. the durable
-            :meth:`.replaystore.StoredReplayMemory.seen_first`; without it an in-memory guard is used."""
+        :meth:`.replaystore.StoredReplayMemory.seen_first`; without it an in-memory guard is used."""
         self.spec = spec
         self.key_of = key_of
         self.guard = spec.replay_guard()
@@ -69,8 +71,11 @@ class RequestVerifier:
         rtime = headers.get("x-request-time", "")
         vc = headers.get("x-verify-code", "")
         if not (node and rtime and vc):
-            raise AuthError(401, "缺少签名头 X-Node-Id / X-Request-Time / X-Verify-Code",
-                            "missing signature headers X-Node-Id / X-Request-Time / X-Verify-Code")
+            raise AuthError(
+                401,
+                "缺少签名头 X-Node-Id / X-Request-Time / X-Verify-Code",
+                "missing signature headers X-Node-Id / X-Request-Time / X-Verify-Code",
+            )
         when = parse_request_time(rtime)
         if when is None:
             raise AuthError(401, "X-Request-Time 应为 yyyyMMddHHmmssSSS", "X-Request-Time must be yyyyMMddHHmmssSSS")
@@ -82,16 +87,19 @@ class RequestVerifier:
             raise AuthError(401, "节点未注册或无密钥", "node not registered or has no key")
         try:
             want = self.spec.verify_code(key, node, rtime, INDEX, "0", rtime[:8], digest(method, path, body))
-        except RecipeUnavailable:   # the profile's recipe is unknown (a dialect): only the code's form is checkable,
-            want = None             # as on the upload path; the clock window and the replay guard still hold
+        except RecipeUnavailable:  # the profile's recipe is unknown (a dialect): only the code's form is checkable,
+            want = None  # as on the upload path; the clock window and the replay guard still hold
         if want is None:
             n = self.spec.recipe.hex_length
             if len(vc) != n or any(c not in "0123456789abcdefABCDEF" for c in vc):
                 raise AuthError(401, f"X-Verify-Code 应为 {n} 位十六进制", f"X-Verify-Code must be {n} hex characters")
         elif not hmac.compare_digest(want.encode(), vc.lower().encode("ascii", "replace")):
             raise AuthError(401, "X-Verify-Code 校验失败", "X-Verify-Code does not match")
-        first = (self.remember(node, rtime, vc) if self.remember is not None else
-                 self.guard.check_and_remember(node, rtime, vc, beijing(now, self.spec.utc_offset)))
+        first = (
+            self.remember(node, rtime, vc)
+            if self.remember is not None
+            else self.guard.check_and_remember(node, rtime, vc, beijing(now, self.spec.utc_offset))
+        )
         if not first:
             raise AuthError(409, "重复提交的请求（重放）", "replayed request")
         return node

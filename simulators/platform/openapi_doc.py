@@ -12,13 +12,22 @@
 
 Answers already documented (the upload's ``DataExchangeResp`` codes, the trace answer's 400/404) are kept.
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
-    "type": "object", "required": ["zh", "en"],
-    "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}}}}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["zh", "en"],
+            "properties": {"zh": {"type": "string"}, "en": {"type": "string"}},
+        }
+    },
+}
 
 
 def _error(description: str) -> dict:
@@ -41,7 +50,9 @@ def document_errors(app: FastAPI, extra: dict[tuple[str, str], dict[str, str]] |
                 if op.get("parameters") or "requestBody" in op:
                     responses.setdefault("400", _error("Invalid parameters (bilingual error body)"))
                 if "Signed request" in (op.get("description") or ""):
-                    responses.setdefault("401", _error("No valid signature (X-Node-Id / X-Request-Time / X-Verify-Code)"))
+                    responses.setdefault(
+                        "401", _error("No valid signature (X-Node-Id / X-Request-Time / X-Verify-Code)")
+                    )
                     responses.setdefault("409", _error("Replayed request (the same signature twice)"))
                 if method in ("post", "put", "patch"):
                     responses.setdefault("413", _error("Request body over the limit"))

@@ -5,6 +5,7 @@
 :class:`Period`: its label, first and last business day (yyyyMMdd, inclusive) and the period before it of the
 same kind (for trends).  Anything else raises :class:`.stats.PeriodError` (the platform answers 400).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -22,9 +23,9 @@ _QUARTER = re.compile(r"([0-9]{4})Q([1-4])\Z")
 @dataclass(frozen=True)
 class Period:
     label: str
-    kind: str          # day | week | month | quarter
-    first: str         # yyyyMMdd
-    last: str          # yyyyMMdd
+    kind: str  # day | week | month | quarter
+    first: str  # yyyyMMdd
+    last: str  # yyyyMMdd
 
     @property
     def days(self) -> list[str]:
@@ -79,8 +80,9 @@ def parse(text: str | None) -> Period:
         year, month = int(m.group(1)), int(m.group(2))
         if year == 0 or not 1 <= month <= 12:
             raise PeriodError(f"not a month (YYYY-MM): {t[:20]!r}")
-        return Period(t, "month", f"{year:04d}{month:02d}01",
-                      f"{year:04d}{month:02d}{calendar.monthrange(year, month)[1]:02d}")
+        return Period(
+            t, "month", f"{year:04d}{month:02d}01", f"{year:04d}{month:02d}{calendar.monthrange(year, month)[1]:02d}"
+        )
     if _QUARTER.match(t):
         first, last = period_bounds(quarter=t)
         return Period(t, "quarter", first, last)

@@ -19,6 +19,7 @@ are flagged here.  Contracts:
 * :func:`listing` is the query the API and other modules (district assessment) use: by district (a county
   code, or a prefix), kind, state, node and business-day range, ordered by id, bounded.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,10 @@ from .storage import Store, Tx
 
 MAX_EVIDENCE = 50
 LIST_MAX = 1000
-_COLS = ("id, kind, subject, data_date, node_id, district, records, codes, detail, state, detected_ms, acked_ms,"
-         " acked_by, closed_ms, closed_by, note")
+_COLS = (
+    "id, kind, subject, data_date, node_id, district, records, codes, detail, state, detected_ms, acked_ms,"
+    " acked_by, closed_ms, closed_by, note"
+)
 _KEYS = [c.strip() for c in _COLS.split(",")]
 _JSON = ("records", "codes", "detail")
 
@@ -61,9 +64,17 @@ def _row(r: tuple) -> dict:
     return d
 
 
-def listing(tx: Tx, district: str | None = None, kind: str | None = None, state: str | None = None,
-            first: str | None = None, last: str | None = None, node_id: str | None = None,
-            after_id: int = 0, limit: int = LIST_MAX) -> list[dict]:
+def listing(
+    tx: Tx,
+    district: str | None = None,
+    kind: str | None = None,
+    state: str | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    node_id: str | None = None,
+    after_id: int = 0,
+    limit: int = LIST_MAX,
+) -> list[dict]:
     """Problems matching every given filter, by id ascending, ids > ``after_id``, at most ``limit``.
 
     ``district`` is a county code or any prefix of one (``6501`` = every district of Urumqi);
@@ -105,12 +116,22 @@ class Problems:
             now = now_ms()
             new: dict[str, int] = {k: 0 for k in self.rules.detected}
             for kind, subject, date, node, recs, codes, detail in found:
-                n = tx.execute("INSERT INTO problems (kind, subject, data_date, node_id, district, records, codes,"
-                               " detail, detected_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                               " ON CONFLICT (kind, subject, data_date) DO NOTHING",
-                               (kind, subject, date, node, node[:6], json.dumps(sorted(recs)[:MAX_EVIDENCE]),
-                                json.dumps(sorted(codes)[:MAX_EVIDENCE]),
-                                json.dumps(detail, ensure_ascii=False, sort_keys=True), now))
+                n = tx.execute(
+                    "INSERT INTO problems (kind, subject, data_date, node_id, district, records, codes,"
+                    " detail, detected_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (kind, subject, data_date) DO NOTHING",
+                    (
+                        kind,
+                        subject,
+                        date,
+                        node,
+                        node[:6],
+                        json.dumps(sorted(recs)[:MAX_EVIDENCE]),
+                        json.dumps(sorted(codes)[:MAX_EVIDENCE]),
+                        json.dumps(detail, ensure_ascii=False, sort_keys=True),
+                        now,
+                    ),
+                )
                 new[kind] += 1 if n != 0 else 0
         return new
 
@@ -123,22 +144,30 @@ class Problems:
         if not types:
             return []
         marks = ",".join("?" * len(types))
-        rows = tx.all(f"SELECT r.id, r.node_id, r.upstream FROM records r WHERE r.data_date = ? AND r.rtype IN"
-                      f" ({marks}) AND r.upstream IS NOT NULL AND NOT EXISTS (SELECT 1 FROM records u WHERE"
-                      f" u.own_code = r.upstream) AND NOT (substr(r.upstream, 1, 9) = r.node_id AND EXISTS (SELECT 1"
-                      f" FROM records e WHERE e.upstream = r.upstream AND e.node_id = r.node_id AND e.rtype <> r.rtype"
-                      f" AND e.rtype IN ({marks})))", [day, *types, *types])
+        rows = tx.all(
+            f"SELECT r.id, r.node_id, r.upstream FROM records r WHERE r.data_date = ? AND r.rtype IN"
+            f" ({marks}) AND r.upstream IS NOT NULL AND NOT EXISTS (SELECT 1 FROM records u WHERE"
+            f" u.own_code = r.upstream) AND NOT (substr(r.upstream, 1, 9) = r.node_id AND EXISTS (SELECT 1"
+            f" FROM records e WHERE e.upstream = r.upstream AND e.node_id = r.node_id AND e.rtype <> r.rtype"
+            f" AND e.rtype IN ({marks})))",
+            [day, *types, *types],
+        )
         by: dict = defaultdict(list)
         for rid, node, up in rows:
-            if self._registered(nodes, up):       # a code of a node on this platform: it must be issued here
+            if self._registered(nodes, up):  # a code of a node on this platform: it must be issued here
                 by[(node, up)].append(rid)
-        return [(f"{node}:{up}", day, node, ids, [up], {"upstream": up, "issuer_node": up[:9]})
-                for (node, up), ids in sorted(by.items())]
+        return [
+            (f"{node}:{up}", day, node, ids, [up], {"upstream": up, "issuer_node": up[:9]})
+            for (node, up), ids in sorted(by.items())
+        ]
 
     def _duplicate_trace_code(self, tx: Tx, day: str, nodes: dict):
-        rows = tx.all("SELECT a.own_code, b.id, b.node_id, b.rtype, b.data_date, b.body FROM records a JOIN records b"
-                      " ON b.own_code = a.own_code AND b.rtype = a.rtype AND b.id <> a.id WHERE a.data_date = ?"
-                      " AND a.own_code IS NOT NULL", (day,))
+        rows = tx.all(
+            "SELECT a.own_code, b.id, b.node_id, b.rtype, b.data_date, b.body FROM records a JOIN records b"
+            " ON b.own_code = a.own_code AND b.rtype = a.rtype AND b.id <> a.id WHERE a.data_date = ?"
+            " AND a.own_code IS NOT NULL",
+            (day,),
+        )
         by: dict = defaultdict(dict)
         for code, rid, node, rtype, date, body in rows:
             sellers = self.recmap.rules.get("records", {}).get(rtype, {}).get("sellers", [])
@@ -152,8 +181,9 @@ class Problems:
                 continue
             first = min(v[1] for v in recs.values())
             node = code[:9] if code[:9] in nodes else min(v[2] for v in recs.values())
-            out.append((code, first, node, list(recs), [code],
-                        {"issuers": sorted([n, "/".join(s)] for n, s in issuers)}))
+            out.append(
+                (code, first, node, list(recs), [code], {"issuers": sorted([n, "/".join(s)] for n, s in issuers)})
+            )
         return out
 
     def _price_outlier(self, tx: Tx, day: str, nodes: dict):
@@ -163,8 +193,11 @@ class Problems:
         if not types:
             return []
         marks = ",".join("?" * len(types))
-        rows = tx.all(f"SELECT id, node_id, own_code, goods_code, body FROM records WHERE data_date = ? AND rtype IN"
-                      f" ({marks}) AND goods_code IS NOT NULL", [day, *types])
+        rows = tx.all(
+            f"SELECT id, node_id, own_code, goods_code, body FROM records WHERE data_date = ? AND rtype IN"
+            f" ({marks}) AND goods_code IS NOT NULL",
+            [day, *types],
+        )
         prices: dict = defaultdict(list)
         for rid, node, own, goods, body in rows:
             try:
@@ -180,51 +213,88 @@ class Problems:
             med = statistics.median(p for p, *_ in items)
             for p, rid, node, own in items:
                 if p > med * factor or p < med / factor:
-                    out.append((f"{node}:{own or rid}", day, node, [rid], [own] if own else [],
-                                {"goods_code": goods, "price": p, "median": round(med, 4), "factor": factor}))
+                    out.append(
+                        (
+                            f"{node}:{own or rid}",
+                            day,
+                            node,
+                            [rid],
+                            [own] if own else [],
+                            {"goods_code": goods, "price": p, "median": round(med, 4), "factor": factor},
+                        )
+                    )
         return out
 
     def _silent_node(self, tx: Tx, day: str, nodes: dict):
         import datetime as dt
+
         k = self.rules.kind("silent-node")
         roles = set(k.get("node_roles", []))
         n = max(1, int(k.get("days", 1)))
         d = dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
         first = (d - dt.timedelta(days=n - 1)).strftime("%Y%m%d")
-        heard = {r[0] for r in tx.all("SELECT DISTINCT node_id FROM daily_stats WHERE data_date >= ? AND"
-                                      " data_date <= ? AND records > 0", (first, day))}
+        heard = {
+            r[0]
+            for r in tx.all(
+                "SELECT DISTINCT node_id FROM daily_stats WHERE data_date >= ? AND data_date <= ? AND records > 0",
+                (first, day),
+            )
+        }
         active = tx.all("SELECT node_id, node_type FROM nodes WHERE status = 'active' ORDER BY node_id")
         out = []
         for node, ntype in active:
             if self.recmap.role_of(ntype) in roles and node not in heard:
                 last = tx.one("SELECT MAX(id) FROM records WHERE node_id = ? AND data_date < ?", (node, first))
-                out.append((node, day, node, [last[0]] if last and last[0] else [], [],
-                            {"from": first, "to": day, "days": n, "node_type": ntype}))
+                out.append(
+                    (
+                        node,
+                        day,
+                        node,
+                        [last[0]] if last and last[0] else [],
+                        [],
+                        {"from": first, "to": day, "days": n, "node_type": ntype},
+                    )
+                )
         return out
 
     def _silent_scale(self, tx: Tx, day: str, nodes: dict):
         """Registered scales of nodes (of the rule's roles) that reported on the day, unused for ``days`` days; used
         as in PLAT-KPI-01 (stats.py): a sale record names the scale's operator and, for a stall scale, its stall."""
         import datetime as dt
+
         k = self.rules.kind("silent-scale")
         roles = set(k.get("node_roles", []))
         n = max(1, int(k.get("days", 1)))
         d = dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
         first = (d - dt.timedelta(days=n - 1)).strftime("%Y%m%d")
-        reported = {r[0]: r[1] for r in tx.all("SELECT node_id, MIN(id) FROM records WHERE data_date = ?"
-                                               " GROUP BY node_id", (day,))}
-        sold = tx.all("SELECT DISTINCT node_id, operator_id, stall FROM seller_days WHERE data_date >= ?"
-                      " AND data_date <= ?", (first, day))
+        reported = {
+            r[0]: r[1]
+            for r in tx.all("SELECT node_id, MIN(id) FROM records WHERE data_date = ? GROUP BY node_id", (day,))
+        }
+        sold = tx.all(
+            "SELECT DISTINCT node_id, operator_id, stall FROM seller_days WHERE data_date >= ? AND data_date <= ?",
+            (first, day),
+        )
         at_stall = {(a, b, c) for a, b, c in sold}
         anywhere = {(a, b) for a, b, _c in sold}
         out = []
-        for sid, node, op, stall in tx.all("SELECT scale_id, node_id, operator_id, stall FROM scales ORDER BY scale_id"):
+        for sid, node, op, stall in tx.all(
+            "SELECT scale_id, node_id, operator_id, stall FROM scales ORDER BY scale_id"
+        ):
             if node not in reported or self.recmap.role_of(nodes.get(node, "")) not in roles:
                 continue
             if ((node, op, stall) in at_stall) if stall else ((node, op) in anywhere):
                 continue
-            out.append((sid, day, node, [reported[node]], [],
-                        {"operator_id": op, "stall": stall, "from": first, "to": day, "days": n}))
+            out.append(
+                (
+                    sid,
+                    day,
+                    node,
+                    [reported[node]],
+                    [],
+                    {"operator_id": op, "stall": stall, "from": first, "to": day, "days": n},
+                )
+            )
         return out
 
     def _stock_imbalance(self, tx: Tx, day: str, nodes: dict):
@@ -232,17 +302,24 @@ class Problems:
         tol, tol_g = float(k.get("tolerance")), int(round(float(k.get("tolerance_kg")) * 1000))
         out = []
         for in_type, out_type in k.get("pairs", []):
-            batches = tx.all("SELECT DISTINCT node_id, upstream FROM records WHERE data_date = ? AND rtype = ?"
-                             " AND upstream IS NOT NULL", (day, out_type))
+            batches = tx.all(
+                "SELECT DISTINCT node_id, upstream FROM records WHERE data_date = ? AND rtype = ?"
+                " AND upstream IS NOT NULL",
+                (day, out_type),
+            )
             for node, up in sorted(batches):
-                got = tx.all("SELECT id, weight_g FROM records WHERE node_id = ? AND upstream = ? AND rtype = ?",
-                             (node, up, in_type))    # entries of any day: a node's clock may date them late
+                got = tx.all(
+                    "SELECT id, weight_g FROM records WHERE node_id = ? AND upstream = ? AND rtype = ?",
+                    (node, up, in_type),
+                )  # entries of any day: a node's clock may date them late
                 received = sum(int(g or 0) for _, g in got)
                 if received <= 0:
-                    continue        # a sale of a batch never entered is a chain problem, not a stock one
-                sold_rows = tx.all("SELECT id, data_date, weight_g FROM records WHERE node_id = ? AND upstream = ?"
-                                   " AND rtype = ? AND data_date <= ? ORDER BY data_date, id",
-                                   (node, up, out_type, day))
+                    continue  # a sale of a batch never entered is a chain problem, not a stock one
+                sold_rows = tx.all(
+                    "SELECT id, data_date, weight_g FROM records WHERE node_id = ? AND upstream = ?"
+                    " AND rtype = ? AND data_date <= ? ORDER BY data_date, id",
+                    (node, up, out_type, day),
+                )
                 limit = received * (1 + tol) + tol_g
                 sold, tipped = 0, None
                 for _rid, date, g in sold_rows:
@@ -252,8 +329,16 @@ class Problems:
                 if tipped is None:
                     continue
                 ids = [r for r, _ in got] + [r for r, *_ in sold_rows]
-                out.append((f"{node}:{up}", tipped, node, ids, [up],
-                            {"received_kg": received / 1000, "sold_kg": sold / 1000, "tolerance": tol}))
+                out.append(
+                    (
+                        f"{node}:{up}",
+                        tipped,
+                        node,
+                        ids,
+                        [up],
+                        {"received_kg": received / 1000, "sold_kg": sold / 1000, "tolerance": tol},
+                    )
+                )
         return out
 
     def _certificate_overuse(self, tx: Tx, day: str, nodes: dict):
@@ -270,15 +355,22 @@ class Problems:
             return max_kg_per_head(table, goods)
 
         def origins(node: str, product: str) -> set:
-            return {v for (v,) in tx.all(
-                "SELECT DISTINCT q.value FROM record_links p JOIN record_links q ON q.record_id = p.record_id"
-                " AND q.kind = 'quarantine_id' JOIN records r ON r.id = p.record_id WHERE p.node_id = ?"
-                " AND p.kind = 'quarantine_animal_products_id' AND p.value = ? AND r.rtype = 'quarantine_info'",
-                (node, product))}
+            return {
+                v
+                for (v,) in tx.all(
+                    "SELECT DISTINCT q.value FROM record_links p JOIN record_links q ON q.record_id = p.record_id"
+                    " AND q.kind = 'quarantine_id' JOIN records r ON r.id = p.record_id WHERE p.node_id = ?"
+                    " AND p.kind = 'quarantine_animal_products_id' AND p.value = ? AND r.rtype = 'quarantine_info'",
+                    (node, product),
+                )
+            }
 
-        today = tx.all("SELECT DISTINCT l.node_id, l.value FROM record_links l JOIN records r ON r.id = l.record_id"
-                       " WHERE r.data_date = ? AND r.rtype = 'meat_out_info_detail'"
-                       " AND l.kind = 'quarantine_animal_products_id'", (day,))
+        today = tx.all(
+            "SELECT DISTINCT l.node_id, l.value FROM record_links l JOIN records r ON r.id = l.record_id"
+            " WHERE r.data_date = ? AND r.rtype = 'meat_out_info_detail'"
+            " AND l.kind = 'quarantine_animal_products_id'",
+            (day,),
+        )
         certs = set()
         for node, product in today:
             linked = origins(node, product)
@@ -286,9 +378,12 @@ class Problems:
                 certs.add((node, linked.pop()))
         out = []
         for node, cert in sorted(certs):
-            intake = tx.all("SELECT r.id, r.body FROM record_links l JOIN records r ON r.id = l.record_id"
-                            " WHERE l.node_id = ? AND l.kind = 'quarantine_id' AND l.value = ?"
-                            " AND r.rtype = 'animal_in_info' ORDER BY r.id", (node, cert))
+            intake = tx.all(
+                "SELECT r.id, r.body FROM record_links l JOIN records r ON r.id = l.record_id"
+                " WHERE l.node_id = ? AND l.kind = 'quarantine_id' AND l.value = ?"
+                " AND r.rtype = 'animal_in_info' ORDER BY r.id",
+                (node, cert),
+            )
             heads = 0
             for _rid, body in intake:
                 try:
@@ -296,20 +391,25 @@ class Problems:
                 except ValueError:
                     continue
             if heads <= 0:
-                continue            # no intake on the platform: a chain question, not an overuse
-            links = tx.all("SELECT DISTINCT r.id, p.value FROM record_links q JOIN record_links p ON"
-                           " p.record_id = q.record_id AND p.kind = 'quarantine_animal_products_id' JOIN records r"
-                           " ON r.id = q.record_id WHERE q.node_id = ? AND q.kind = 'quarantine_id' AND q.value = ?"
-                           " AND r.rtype = 'quarantine_info'", (node, cert))
+                continue  # no intake on the platform: a chain question, not an overuse
+            links = tx.all(
+                "SELECT DISTINCT r.id, p.value FROM record_links q JOIN record_links p ON"
+                " p.record_id = q.record_id AND p.kind = 'quarantine_animal_products_id' JOIN records r"
+                " ON r.id = q.record_id WHERE q.node_id = ? AND q.kind = 'quarantine_id' AND q.value = ?"
+                " AND r.rtype = 'quarantine_info'",
+                (node, cert),
+            )
             own = sorted({p for _r, p in links if origins(node, p) == {cert}})
             if not own:
                 continue
             marks = ",".join("?" * len(own))
-            rows = tx.all(f"SELECT DISTINCT r.id, r.data_date, r.goods_code, r.weight_g FROM record_links l JOIN"
-                          f" records r ON r.id = l.record_id WHERE l.node_id = ? AND l.kind ="
-                          f" 'quarantine_animal_products_id' AND l.value IN ({marks}) AND r.rtype ="
-                          f" 'meat_out_info_detail' AND r.data_date <= ? ORDER BY r.data_date, r.id",
-                          [node, *own, day])
+            rows = tx.all(
+                f"SELECT DISTINCT r.id, r.data_date, r.goods_code, r.weight_g FROM record_links l JOIN"
+                f" records r ON r.id = l.record_id WHERE l.node_id = ? AND l.kind ="
+                f" 'quarantine_animal_products_id' AND l.value IN ({marks}) AND r.rtype ="
+                f" 'meat_out_info_detail' AND r.data_date <= ? ORDER BY r.data_date, r.id",
+                [node, *own, day],
+            )
             out_g, bound, tipped = 0, 0.0, None
             for _rid, date, goods, g in rows:
                 out_g += int(g or 0)
@@ -319,9 +419,23 @@ class Problems:
             if tipped is None:
                 continue
             ids = [r for r, _ in intake] + [r for r, _ in links] + [r for r, *_ in rows]
-            out.append((f"{node}:{cert}", tipped, node, ids, [cert],
-                        {"certificate": cert, "heads": heads, "out_kg": out_g / 1000, "max_kg_per_head": bound,
-                         "tolerance": tol, "product_certificates": len(own)}))
+            out.append(
+                (
+                    f"{node}:{cert}",
+                    tipped,
+                    node,
+                    ids,
+                    [cert],
+                    {
+                        "certificate": cert,
+                        "heads": heads,
+                        "out_kg": out_g / 1000,
+                        "max_kg_per_head": bound,
+                        "tolerance": tol,
+                        "product_certificates": len(own),
+                    },
+                )
+            )
         return out
 
     # -- states ------------------------------------------------------------------
@@ -336,16 +450,22 @@ class Problems:
                 raise ActionError(404, "没有这个问题", "no such problem")
             p = _row(row)
             if not covers(regulator, p["district"]):
-                raise ActionError(403, "该问题不在本监管部门辖区内", "the problem is outside this regulator's jurisdiction")
+                raise ActionError(
+                    403, "该问题不在本监管部门辖区内", "the problem is outside this regulator's jurisdiction"
+                )
             if p["state"] == "closed":
                 raise ActionError(409, "问题已办结", "the problem is already closed")
             now = now_ms()
             if action == "ack":
                 if p["state"] == "open":
-                    tx.execute("UPDATE problems SET state = 'acknowledged', acked_ms = ?, acked_by = ? WHERE id = ?",
-                               (now, regulator, problem_id))
+                    tx.execute(
+                        "UPDATE problems SET state = 'acknowledged', acked_ms = ?, acked_by = ? WHERE id = ?",
+                        (now, regulator, problem_id),
+                    )
             else:
-                tx.execute("UPDATE problems SET state = 'closed', closed_ms = ?, closed_by = ?, note = ?,"
-                           " acked_ms = COALESCE(acked_ms, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ?",
-                           (now, regulator, note, now, regulator, problem_id))
+                tx.execute(
+                    "UPDATE problems SET state = 'closed', closed_ms = ?, closed_by = ?, note = ?,"
+                    " acked_ms = COALESCE(acked_ms, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ?",
+                    (now, regulator, note, now, regulator, problem_id),
+                )
             return _row(tx.one(f"SELECT {_COLS} FROM problems WHERE id = ?", (problem_id,)))

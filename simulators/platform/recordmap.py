@@ -24,6 +24,7 @@ type must be described and every field named must exist, else
 * ``operators``: ``(field, code)`` of every operator-code field the record fills (the catalogue's
   ``operator_code`` fields), for the registration check (PLAT-REG-01, reason 2010, see :mod:`.ingest`).
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -113,12 +114,27 @@ class RecordMap:
             # checked against the root profile's catalogue: a dialect whose form lacks a field (Guangzhou's
             # market_tran_info_detail has no wholesaler_id) simply never fills it
             names = set(rt.by_name) | _root_fields(profile, name)
-            tm = TypeMap(name, tuple(spec["key"]), spec.get("own"), tuple(spec.get("receive", ())),
-                         tuple(spec.get("links", ())), spec.get("goods"), spec.get("weight"),
-                         getattr(rt, "node_field", None), spec.get("operator"), getattr(rt, "node_type", "any"),
-                         tuple(f.name for f in rt.fields if f.type == "operator_code"), tuple(spec.get("sellers", ())))
-            used = set(tm.key) | set(tm.receive) | set(tm.links) | set(tm.sellers) | {x for x in (tm.own, tm.goods, tm.weight,
-                                                                                tm.operator) if x}
+            tm = TypeMap(
+                name,
+                tuple(spec["key"]),
+                spec.get("own"),
+                tuple(spec.get("receive", ())),
+                tuple(spec.get("links", ())),
+                spec.get("goods"),
+                spec.get("weight"),
+                getattr(rt, "node_field", None),
+                spec.get("operator"),
+                getattr(rt, "node_type", "any"),
+                tuple(f.name for f in rt.fields if f.type == "operator_code"),
+                tuple(spec.get("sellers", ())),
+            )
+            used = (
+                set(tm.key)
+                | set(tm.receive)
+                | set(tm.links)
+                | set(tm.sellers)
+                | {x for x in (tm.own, tm.goods, tm.weight, tm.operator) if x}
+            )
             missing = used - names
             if missing:
                 raise RecordMapError(f"platform.toml: {name} names unknown fields {sorted(missing)}")
@@ -143,30 +159,51 @@ class RecordMap:
         # a form without the node field (Guangzhou's market_tran_info_detail) is judged by its own code below
         if tm.node_field and rec.get(tm.node_field) and rec.get(tm.node_field) != node_id:
             v = rec.get(tm.node_field, "")
-            foreign = (tm.node_field, f"{tm.node_field}「{v}」不是上传节点 {node_id}",
-                       f"{tm.node_field} {v!r} is not the uploading node {node_id}")
+            foreign = (
+                tm.node_field,
+                f"{tm.node_field}「{v}」不是上传节点 {node_id}",
+                f"{tm.node_field} {v!r} is not the uploading node {node_id}",
+            )
         elif own and not own.startswith(node_id):
-            foreign = (tm.own, f"{tm.own}「{own}」不是本节点（{node_id}）签发的追溯码",
-                       f"{tm.own} {own!r} was not issued by the uploading node {node_id}")
+            foreign = (
+                tm.own,
+                f"{tm.own}「{own}」不是本节点（{node_id}）签发的追溯码",
+                f"{tm.own} {own!r} was not issued by the uploading node {node_id}",
+            )
         elif tm.operator and not rec.get(tm.operator, "").startswith(node_id):
             v = rec.get(tm.operator, "")
-            foreign = (tm.operator, f"经营者「{v}」不属于上传节点 {node_id}",
-                       f"operator {v!r} is not registered at the uploading node {node_id}")
+            foreign = (
+                tm.operator,
+                f"经营者「{v}」不属于上传节点 {node_id}",
+                f"operator {v!r} is not registered at the uploading node {node_id}",
+            )
         else:
-            other = next((f for f in tm.sellers if rec.get(f) and not rec[f].startswith(node_id)
-                          and not (self.guests is not None and self.guests(node_id, rec[f]))), None)
+            other = next(
+                (
+                    f
+                    for f in tm.sellers
+                    if rec.get(f)
+                    and not rec[f].startswith(node_id)
+                    and not (self.guests is not None and self.guests(node_id, rec[f]))
+                ),
+                None,
+            )
             if other is not None:
                 v = rec[other][:40]
-                foreign = (other, f"{other}「{v}」不是上传节点 {node_id} 的经营者",
-                           f"{other} {v!r} is not an operator of the uploading node {node_id}")
+                foreign = (
+                    other,
+                    f"{other}「{v}」不是上传节点 {node_id} 的经营者",
+                    f"{other} {v!r} is not an operator of the uploading node {node_id}",
+                )
         links = tuple((f, rec[f]) for f in tm.links if rec.get(f))
         if cert_batch and rec.get("batch_id"):
             links += (("batch_id", rec["batch_id"]),)
         goods = rec.get(tm.goods) if tm.goods else None
         weight = kg_to_g(rec.get(tm.weight)) if tm.weight else None
         operators = tuple((f, rec[f]) for f in tm.operator_fields if rec.get(f))
-        return Facts(rkey, own or None, received, rec.get("batch_id") or None, goods or None, weight, links, foreign,
-                     operators)
+        return Facts(
+            rkey, own or None, received, rec.get("batch_id") or None, goods or None, weight, links, foreign, operators
+        )
 
     # -- roles and KPIs -------------------------------------------------------
     def role_of(self, node_type: str) -> str | None:

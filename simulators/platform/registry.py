@@ -9,6 +9,7 @@ and a 6-digit GB/T 2260 prefecture or county code as their id.
 Errors: :class:`RegistryError` (zh, en) for a bad registration: the admin CLI
 turns it into exit 2 (usage) or 1 (non-conformant code), never a traceback.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,10 @@ class Node:
         return asdict(self)
 
 
-_NODE_COLS = ("node_id, name, node_type, region_code, status, key_version, key_fingerprint, "
-              "registered_ms, last_seen_ms, last_upload_ms")
+_NODE_COLS = (
+    "node_id, name, node_type, region_code, status, key_version, key_fingerprint, "
+    "registered_ms, last_seen_ms, last_upload_ms"
+)
 
 
 class Registry:
@@ -66,32 +69,36 @@ class Registry:
         codes = self.profile.codes
         if node_type == CITY_PLATFORM:
             region = self.profile.regions
-            if not (len(node_id) == 6 and node_id.isascii() and node_id.isdigit()
-                    and region.get(node_id) is not None):
-                raise RegistryError(f"城市平台编号应为6位 GB/T 2260 行政区划代码：{node_id!r}",
-                                    f"a city platform id is a 6-digit GB/T 2260 code: {node_id!r}")
+            if not (len(node_id) == 6 and node_id.isascii() and node_id.isdigit() and region.get(node_id) is not None):
+                raise RegistryError(
+                    f"城市平台编号应为6位 GB/T 2260 行政区划代码：{node_id!r}",
+                    f"a city platform id is a 6-digit GB/T 2260 code: {node_id!r}",
+                )
             return node_id
         findings = codes.findings(node_id, "node")
         if findings:
-            raise RegistryError(f"流通节点编码不符合：{node_id!r}", f"invalid node code {node_id!r}",
-                                findings)
+            raise RegistryError(f"流通节点编码不符合：{node_id!r}", f"invalid node code {node_id!r}", findings)
         return node_id[:6]
 
     # -- nodes -------------------------------------------------------------
     def register_node(self, node_id: str, name: str, node_type: str) -> Node:
         """Register (or update the name/type of) a node.  Idempotent; keys are untouched."""
         if not _TYPE.match(node_type or ""):
-            raise RegistryError(f"节点类型格式错误：{node_type!r}（小写字母与下划线）",
-                                f"node type must be lowercase letters and '_': {node_type!r}")
+            raise RegistryError(
+                f"节点类型格式错误：{node_type!r}（小写字母与下划线）",
+                f"node type must be lowercase letters and '_': {node_type!r}",
+            )
         name = (name or "").strip()
         if not name or len(name) > 100:
             raise RegistryError("节点名称不能为空且不超过100字", "node name must be 1..100 characters")
         region = self._check_node_id(node_id, node_type)
         with self.store.write() as tx:
-            tx.execute("INSERT INTO nodes (node_id, name, node_type, region_code, registered_ms)"
-                       " VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET"
-                       " name = excluded.name, node_type = excluded.node_type",
-                       (node_id, name, node_type, region, now_ms()))
+            tx.execute(
+                "INSERT INTO nodes (node_id, name, node_type, region_code, registered_ms)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET"
+                " name = excluded.name, node_type = excluded.node_type",
+                (node_id, name, node_type, region, now_ms()),
+            )
         return self.node(node_id)
 
     def node(self, node_id: str) -> Node | None:
@@ -121,8 +128,10 @@ class Registry:
                 raise RegistryError(f"节点未登记：{node_id}", f"node not registered: {node_id}")
             version = row[0] + 1
             key = self.secret.node_key(node_id, version)
-            tx.execute("UPDATE nodes SET key_version = ?, key_fingerprint = ? WHERE node_id = ?",
-                       (version, fingerprint(key), node_id))
+            tx.execute(
+                "UPDATE nodes SET key_version = ?, key_fingerprint = ? WHERE node_id = ?",
+                (version, fingerprint(key), node_id),
+            )
         return key
 
     def current_key(self, node_id: str) -> str | None:
@@ -134,27 +143,37 @@ class Registry:
         return self.secret.node_key(node_id, row[0])
 
     # -- operators -------------------------------------------------------------
-    def register_operator(self, operator_id: str, name: str, business_type: str | None = None,
-                          reg_id: str | None = None) -> dict:
+    def register_operator(
+        self, operator_id: str, name: str, business_type: str | None = None, reg_id: str | None = None
+    ) -> dict:
         findings = self.profile.codes.findings(operator_id, "operator")
         if findings:
-            raise RegistryError(f"经营者编码不符合：{operator_id!r}",
-                                f"invalid operator code {operator_id!r}", findings)
+            raise RegistryError(
+                f"经营者编码不符合：{operator_id!r}", f"invalid operator code {operator_id!r}", findings
+            )
         name = (name or "").strip()
         if not name or len(name) > 100:
             raise RegistryError("经营者名称不能为空且不超过100字", "operator name must be 1..100 characters")
         node_id = operator_id[:9]
         with self.store.write() as tx:
             if tx.one("SELECT 1 FROM nodes WHERE node_id = ?", (node_id,)) is None:
-                raise RegistryError(f"经营者所属节点未登记：{node_id}",
-                                    f"the operator's node is not registered: {node_id}")
-            tx.execute("INSERT INTO operators (operator_id, node_id, name, business_type, reg_id,"
-                       " registered_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (operator_id) DO UPDATE"
-                       " SET name = excluded.name, business_type = excluded.business_type,"
-                       " reg_id = excluded.reg_id",
-                       (operator_id, node_id, name, business_type, reg_id, now_ms()))
-        return {"operator_id": operator_id, "node_id": node_id, "name": name,
-                "business_type": business_type, "reg_id": reg_id}
+                raise RegistryError(
+                    f"经营者所属节点未登记：{node_id}", f"the operator's node is not registered: {node_id}"
+                )
+            tx.execute(
+                "INSERT INTO operators (operator_id, node_id, name, business_type, reg_id,"
+                " registered_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (operator_id) DO UPDATE"
+                " SET name = excluded.name, business_type = excluded.business_type,"
+                " reg_id = excluded.reg_id",
+                (operator_id, node_id, name, business_type, reg_id, now_ms()),
+            )
+        return {
+            "operator_id": operator_id,
+            "node_id": node_id,
+            "name": name,
+            "business_type": business_type,
+            "reg_id": reg_id,
+        }
 
     def operators(self, node_id: str | None = None) -> list[dict]:
         sql = "SELECT operator_id, node_id, name, business_type, reg_id FROM operators"
@@ -167,29 +186,40 @@ class Registry:
         return [dict(zip(("operator_id", "node_id", "name", "business_type", "reg_id"), r)) for r in rows]
 
     # -- scales --------------------------------------------------------------------
-    def register_scale(self, scale_id: str, node_id: str, operator_id: str, stall: str | None = None,
-                       kind: str | None = None) -> dict:
+    def register_scale(
+        self, scale_id: str, node_id: str, operator_id: str, stall: str | None = None, kind: str | None = None
+    ) -> dict:
         """Register (or update) a traceability scale of ``node_id``, used by ``operator_id`` [at ``stall``]."""
         scale_id = (scale_id or "").strip()
         if not scale_id or len(scale_id) > 40 or not scale_id.isprintable():
             raise RegistryError("秤编号须为1..40个可打印字符", "a scale id is 1..40 printable characters")
         if not operator_id.startswith(node_id):
-            raise RegistryError(f"秤的经营者 {operator_id} 不属于节点 {node_id}",
-                                f"the scale's operator {operator_id} is not under node {node_id}")
+            raise RegistryError(
+                f"秤的经营者 {operator_id} 不属于节点 {node_id}",
+                f"the scale's operator {operator_id} is not under node {node_id}",
+            )
         with self.store.write() as tx:
             if tx.one("SELECT 1 FROM nodes WHERE node_id = ?", (node_id,)) is None:
                 raise RegistryError(f"秤所属节点未登记：{node_id}", f"the scale's node is not registered: {node_id}")
-            tx.execute("INSERT INTO scales (scale_id, node_id, operator_id, stall, kind, registered_ms)"
-                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scale_id) DO UPDATE SET node_id = excluded.node_id,"
-                       " operator_id = excluded.operator_id, stall = excluded.stall, kind = excluded.kind",
-                       (scale_id, node_id, operator_id, stall or "", kind, now_ms()))
-        return {"scale_id": scale_id, "node_id": node_id, "operator_id": operator_id, "stall": stall or None,
-                "kind": kind}
+            tx.execute(
+                "INSERT INTO scales (scale_id, node_id, operator_id, stall, kind, registered_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scale_id) DO UPDATE SET node_id = excluded.node_id,"
+                " operator_id = excluded.operator_id, stall = excluded.stall, kind = excluded.kind",
+                (scale_id, node_id, operator_id, stall or "", kind, now_ms()),
+            )
+        return {
+            "scale_id": scale_id,
+            "node_id": node_id,
+            "operator_id": operator_id,
+            "stall": stall or None,
+            "kind": kind,
+        }
 
     # -- coverage denominators -------------------------------------------------------------
     def set_enterprises(self, quarter: str, node_type: str, count: int) -> dict:
         """How many enterprises of ``node_type`` the city must cover in ``quarter`` (YYYYQn), count 1..10**6."""
         from .stats import PeriodError, period_bounds
+
         try:
             period_bounds(quarter=quarter)
         except PeriodError:
@@ -199,9 +229,12 @@ class Registry:
         if not isinstance(count, int) or not 1 <= count <= 1_000_000:
             raise RegistryError("企业数应为 1..1000000 的整数", "the enterprise count is an integer 1..1000000")
         with self.store.write() as tx:
-            tx.execute("INSERT INTO enterprise_counts (quarter, node_type, enterprises, updated_ms) VALUES (?, ?, ?, ?)"
-                       " ON CONFLICT (quarter, node_type) DO UPDATE SET enterprises = excluded.enterprises,"
-                       " updated_ms = excluded.updated_ms", (quarter, node_type, count, now_ms()))
+            tx.execute(
+                "INSERT INTO enterprise_counts (quarter, node_type, enterprises, updated_ms) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (quarter, node_type) DO UPDATE SET enterprises = excluded.enterprises,"
+                " updated_ms = excluded.updated_ms",
+                (quarter, node_type, count, now_ms()),
+            )
         return {"quarter": quarter, "node_type": node_type, "enterprises": count}
 
     def unregistered_operators(self, codes) -> set[str]:
@@ -214,16 +247,21 @@ class Registry:
         unknown: set[str] = set()
         with self.store.read() as tx:
             for i in range(0, len(codes), 500):
-                part = codes[i:i + 500]
+                part = codes[i : i + 500]
                 marks = ", ".join("?" * len(part))
-                known = {r[0] for r in tx.all(f"SELECT operator_id FROM operators WHERE operator_id IN ({marks})",
-                                              part)}
+                known = {
+                    r[0] for r in tx.all(f"SELECT operator_id FROM operators WHERE operator_id IN ({marks})", part)
+                }
                 rest = [c for c in part if c not in known]
                 if not rest:
                     continue
                 heads = sorted({c[:9] for c in rest})
-                nodes = {r[0] for r in tx.all(
-                    f"SELECT node_id FROM nodes WHERE node_id IN ({', '.join('?' * len(heads))})", heads)}
+                nodes = {
+                    r[0]
+                    for r in tx.all(
+                        f"SELECT node_id FROM nodes WHERE node_id IN ({', '.join('?' * len(heads))})", heads
+                    )
+                }
                 unknown.update(c for c in rest if c[:9] in nodes)
         return unknown
 

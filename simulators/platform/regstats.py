@@ -17,6 +17,7 @@ Computed from the stored records only (``records``: accepted records, each once)
 :meth:`RegulatorStats.table` returns the answer as a dict; :func:`to_csv` flattens it (one row per group and
 commodity).  Weights are exact (integer grams); kg out as text with 3 decimals.
 """
+
 from __future__ import annotations
 
 import csv
@@ -100,10 +101,13 @@ class RegulatorStats:
             return []
         marks = ",".join("?" * len(types))
         with self.store.read() as tx:
-            rows = tx.all("SELECT r.node_id, n.node_type, r.rtype, r.data_date, r.goods_code, r.weight_g, r.body"
-                          " FROM records r LEFT JOIN nodes n ON n.node_id = r.node_id"
-                          f" WHERE r.data_date >= ? AND r.data_date <= ? AND r.rtype IN ({marks})"
-                          " ORDER BY r.id", [period.first, period.last, *types])
+            rows = tx.all(
+                "SELECT r.node_id, n.node_type, r.rtype, r.data_date, r.goods_code, r.weight_g, r.body"
+                " FROM records r LEFT JOIN nodes n ON n.node_id = r.node_id"
+                f" WHERE r.data_date >= ? AND r.data_date <= ? AND r.rtype IN ({marks})"
+                " ORDER BY r.id",
+                [period.first, period.last, *types],
+            )
         for node, ntype, rtype, date, goods, grams, body in rows:
             try:
                 rec = json.loads(body)
@@ -113,7 +117,7 @@ class RegulatorStats:
 
     def _key(self, by: str, node: str, ntype: str, rtype: str, date: str, rec: dict) -> str:
         if by == "district":
-            return node[:self.digits]
+            return node[: self.digits]
         if by == "node_type":
             return ntype
         if by == "operator":
@@ -159,11 +163,18 @@ class RegulatorStats:
                 total.priced_g += c.priced_g
                 total.value += c.value
             prev_g = sum(c.grams for c in before.get(key, {}).values())
-            g = {"key": key, "name": names(key), **total.out(), "previous_kg": kg(prev_g),
-                 "change": change(total.grams, prev_g), "_g": total.grams}
+            g = {
+                "key": key,
+                "name": names(key),
+                **total.out(),
+                "previous_kg": kg(prev_g),
+                "change": change(total.grams, prev_g),
+                "_g": total.grams,
+            }
             if by != "commodity":
-                g["commodities"] = [{"goods_code": gc, "goods_name": self._goods(gc), **c.out()}
-                                    for gc, c in sorted(per.items())]
+                g["commodities"] = [
+                    {"goods_code": gc, "goods_name": self._goods(gc), **c.out()} for gc, c in sorted(per.items())
+                ]
             groups.append(g)
         if by == "operator":
             groups.sort(key=lambda g: (-g["_g"], g["key"]))
@@ -172,8 +183,14 @@ class RegulatorStats:
             groups.sort(key=lambda g: g["key"])
         for g in groups:
             del g["_g"]
-        return {"period": period.label, "from": period.first, "to": period.last, "by": by,
-                "previous": prev_period.label if prev_period else None, "groups": groups}
+        return {
+            "period": period.label,
+            "from": period.first,
+            "to": period.last,
+            "by": by,
+            "previous": prev_period.label if prev_period else None,
+            "groups": groups,
+        }
 
     def _goods(self, code: str) -> str | None:
         c = self.profile.commodities.get(code) if code else None
@@ -186,14 +203,26 @@ class RegulatorStats:
             def name(key: str) -> str | None:
                 r = regions.get(key)
                 return r.name if r else None
+
             return name
         if by == "commodity":
             return self._goods
         return lambda key: None
 
 
-CSV_COLUMNS = ("period", "by", "key", "name", "goods_code", "goods_name", "records", "weight_kg", "avg_price",
-               "previous_kg", "change")
+CSV_COLUMNS = (
+    "period",
+    "by",
+    "key",
+    "name",
+    "goods_code",
+    "goods_name",
+    "records",
+    "weight_kg",
+    "avg_price",
+    "previous_kg",
+    "change",
+)
 
 
 def _cell(text) -> str:
@@ -211,9 +240,29 @@ def to_csv(table: dict) -> str:
     w.writerow(CSV_COLUMNS)
     for g in table["groups"]:
         base = [table["period"], table["by"], _cell(g["key"]), _cell(g["name"])]
-        w.writerow([*base, "", "", g["records"], g["weight_kg"], g["avg_price"] or "", g["previous_kg"],
-                    "" if g["change"] is None else g["change"]])
+        w.writerow(
+            [
+                *base,
+                "",
+                "",
+                g["records"],
+                g["weight_kg"],
+                g["avg_price"] or "",
+                g["previous_kg"],
+                "" if g["change"] is None else g["change"],
+            ]
+        )
         for c in g.get("commodities", []):
-            w.writerow([*base, _cell(c["goods_code"]), _cell(c["goods_name"]), c["records"], c["weight_kg"],
-                        c["avg_price"] or "", "", ""])
+            w.writerow(
+                [
+                    *base,
+                    _cell(c["goods_code"]),
+                    _cell(c["goods_name"]),
+                    c["records"],
+                    c["weight_kg"],
+                    c["avg_price"] or "",
+                    "",
+                    "",
+                ]
+            )
     return buf.getvalue()

@@ -7,6 +7,7 @@ of its jurisdiction (a prefecture such as ``650100`` covers every district of th
 (``regulator:ID``), so a node's key, even of a node with the same digits, never signs as a regulator.
 Requests are signed like the nodes' (:mod:`.nodeauth`), checked by a verifier that knows regulator keys only.
 """
+
 from __future__ import annotations
 
 from .clock import now_ms
@@ -40,10 +41,16 @@ class Regulators:
 
     def register(self, regulator_id: str, name: str) -> str:
         """Register (or rename) a regulator and issue it a new key (revoking the old one); returns the key."""
-        if not (len(regulator_id) == 6 and regulator_id.isascii() and regulator_id.isdigit()
-                and self.profile.regions.get(regulator_id) is not None):
-            raise RegistryError(f"监管部门编号应为6位 GB/T 2260 行政区划代码：{regulator_id!r}",
-                                f"a regulator id is a 6-digit GB/T 2260 code: {regulator_id!r}")
+        if not (
+            len(regulator_id) == 6
+            and regulator_id.isascii()
+            and regulator_id.isdigit()
+            and self.profile.regions.get(regulator_id) is not None
+        ):
+            raise RegistryError(
+                f"监管部门编号应为6位 GB/T 2260 行政区划代码：{regulator_id!r}",
+                f"a regulator id is a 6-digit GB/T 2260 code: {regulator_id!r}",
+            )
         name = (name or "").strip()
         if not name or len(name) > 100:
             raise RegistryError("监管部门名称不能为空且不超过100字", "a regulator's name is 1-100 characters")
@@ -52,11 +59,16 @@ class Regulators:
             version = (row[0] if row else 0) + 1
             key = self._key(regulator_id, version)
             if row is None:
-                tx.execute("INSERT INTO regulators (regulator_id, name, key_version, key_fingerprint, registered_ms)"
-                           " VALUES (?, ?, ?, ?, ?)", (regulator_id, name, version, fingerprint(key), now_ms()))
+                tx.execute(
+                    "INSERT INTO regulators (regulator_id, name, key_version, key_fingerprint, registered_ms)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (regulator_id, name, version, fingerprint(key), now_ms()),
+                )
             else:
-                tx.execute("UPDATE regulators SET name = ?, key_version = ?, key_fingerprint = ?"
-                           " WHERE regulator_id = ?", (name, version, fingerprint(key), regulator_id))
+                tx.execute(
+                    "UPDATE regulators SET name = ?, key_version = ?, key_fingerprint = ? WHERE regulator_id = ?",
+                    (name, version, fingerprint(key), regulator_id),
+                )
         return key
 
     def current_key(self, regulator_id: str) -> str | None:

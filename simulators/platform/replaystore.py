@@ -6,6 +6,7 @@ collide: a request signature is computed with the fixed Index ``HTTP``, which no
 twice the replay window are pruned with the envelope keys (:meth:`.ingest.Ingestor._maybe_prune`); an older
 request fails the clock window anyway.
 """
+
 from __future__ import annotations
 
 from .clock import now_ms
@@ -20,9 +21,13 @@ class StoredReplayMemory:
 
     def seen_first(self, node_id: str, request_time: str, verify_code: str) -> bool:
         """Durable before it returns (the key is committed, in a group commit shared with concurrent writers)."""
+
         def remember(tx) -> int:
-            return tx.execute("INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
-                              " duplicate, rejected) VALUES (?, ?, ?, ?, 0, 0, 0)"
-                              " ON CONFLICT (node_id, request_time, verify_code) DO NOTHING",
-                              (node_id, request_time, verify_code.lower(), now_ms()))
+            return tx.execute(
+                "INSERT INTO requests (node_id, request_time, verify_code, received_ms, accepted,"
+                " duplicate, rejected) VALUES (?, ?, ?, ?, 0, 0, 0)"
+                " ON CONFLICT (node_id, request_time, verify_code) DO NOTHING",
+                (node_id, request_time, verify_code.lower(), now_ms()),
+            )
+
         return self.store.grouped(remember) != 0

@@ -13,6 +13,7 @@ this is the reference platform's:
 
 Errors: :class:`RestartError` (zh, en) — no pid file, no such process, not healthy in time.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,6 +36,7 @@ class RestartError(RoucaiError):
 
 def write_pid_file_when_listening(server, path: str | os.PathLike, scheme: str = "http") -> threading.Thread:
     """Write ``path`` from a daemon thread as soon as ``server`` (a uvicorn.Server) listens (bounded: 60 s)."""
+
     def wait_and_write():
         end = time.monotonic() + 60
         while time.monotonic() < end and not server.should_exit:
@@ -45,6 +47,7 @@ def write_pid_file_when_listening(server, path: str | os.PathLike, scheme: str =
                 atomic_write_bytes(path, (json.dumps(doc) + "\n").encode("utf-8"))
                 return
             time.sleep(0.05)
+
     t = threading.Thread(target=wait_and_write, name="pid-file", daemon=True)
     t.start()
     return t
@@ -82,8 +85,10 @@ def read_pid_file(path: str | os.PathLike) -> dict:
         doc = json.loads(Path(path).read_text("utf-8"))
         return {"pid": int(doc["pid"]), "url": str(doc["url"]), "started_ns": int(doc["started_ns"])}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RestartError(f"无法读取平台的 pid 文件 {path}（平台须以 --pid-file 启动）",
-                           f"cannot read the platform's pid file {path} (start it with --pid-file): {exc}") from None
+        raise RestartError(
+            f"无法读取平台的 pid 文件 {path}（平台须以 --pid-file 启动）",
+            f"cannot read the platform's pid file {path} (start it with --pid-file): {exc}",
+        ) from None
 
 
 def restart(path: str | os.PathLike, timeout: float = 60.0) -> dict:
@@ -97,6 +102,7 @@ def restart(path: str | os.PathLike, timeout: float = 60.0) -> dict:
         raise RestartError(f"进程 {before['pid']} 不存在", f"no process {before['pid']}") from None
     end = time.monotonic() + timeout
     from simulators.tls import client_verify
+
     with httpx.Client(timeout=2, trust_env=False, verify=client_verify()) as c:
         while time.monotonic() < end:
             try:
@@ -111,5 +117,6 @@ def restart(path: str | os.PathLike, timeout: float = 60.0) -> dict:
                 except (httpx.HTTPError, ValueError):
                     pass
             time.sleep(0.1)
-    raise RestartError(f"平台在 {timeout:g} 秒内未完成重启",
-                       f"the platform did not come back healthy within {timeout:g} s")
+    raise RestartError(
+        f"平台在 {timeout:g} 秒内未完成重启", f"the platform did not come back healthy within {timeout:g} s"
+    )

@@ -15,6 +15,7 @@ the key) so an operator can confirm which key a node holds.
 
 Errors: :class:`SecretError` (configuration: unreadable, malformed, too-open file).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,8 +57,10 @@ class PlatformSecret:
             except FileExistsError:
                 return cls.load(p)  # created by a concurrent start
             except OSError as exc:
-                raise SecretError(f"无法创建平台密钥文件 {p}：{exc.strerror}",
-                                  f"cannot create platform secret file {p}: {exc.strerror}") from exc
+                raise SecretError(
+                    f"无法创建平台密钥文件 {p}：{exc.strerror}",
+                    f"cannot create platform secret file {p}: {exc.strerror}",
+                ) from exc
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32) + "\n")
         try:
@@ -66,11 +69,15 @@ class PlatformSecret:
         except (OSError, UnicodeDecodeError) as exc:
             raise SecretError(f"无法读取平台密钥文件 {p}", f"cannot read platform secret file {p}: {exc}") from exc
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SecretError(f"平台密钥文件 {p} 权限过宽（应为 600）",
-                              f"platform secret file {p} is readable by others (chmod 600 it)")
+            raise SecretError(
+                f"平台密钥文件 {p} 权限过宽（应为 600）",
+                f"platform secret file {p} is readable by others (chmod 600 it)",
+            )
         if len(text) != 64 or not set(text) <= _HEX64:
-            raise SecretError(f"平台密钥文件 {p} 格式错误（应为 64 位十六进制）",
-                              f"platform secret file {p} must hold 64 hex characters")
+            raise SecretError(
+                f"平台密钥文件 {p} 格式错误（应为 64 位十六进制）",
+                f"platform secret file {p} must hold 64 hex characters",
+            )
         return cls(bytes.fromhex(text))
 
     def node_key(self, node_id: str, version: int) -> str:

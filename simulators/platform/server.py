@@ -9,6 +9,7 @@ answered before exit, and one that did not commit stored nothing.
 The first log line after start-up is ``{"event": "listening", "host", "port",
 "url", …}`` with the real port (useful with ``--port 0``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,7 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._pconf = pconf
 
-    stop_signal: str | None = None       #: the signal that stopped the server (SIGINT, SIGTERM), if one did
+    stop_signal: str | None = None  #: the signal that stopped the server (SIGINT, SIGTERM), if one did
 
     def handle_exit(self, sig, frame) -> None:
         """Graceful stop on SIGINT/SIGTERM (uvicorn would re-raise the signal afterwards; the command
@@ -50,20 +51,38 @@ class _Server(uvicorn.Server):
         for server in getattr(self, "servers", []):
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
-                logs.always("listening", host=host, port=port, url=f"{self._pconf.scheme}://{host}:{port}",
-                           role=self._pconf.role, db=self._pconf.db if not self._pconf.is_postgres else "postgresql")
+                logs.always(
+                    "listening",
+                    host=host,
+                    port=port,
+                    url=f"{self._pconf.scheme}://{host}:{port}",
+                    role=self._pconf.role,
+                    db=self._pconf.db if not self._pconf.is_postgres else "postgresql",
+                )
                 return
 
 
 def build_server(pconf: PlatformConfig, app=None) -> uvicorn.Server:
     """A uvicorn server for ``pconf`` (the app is built from it unless given)."""
     from .app import create_app
+
     app = app or create_app(pconf)
-    config = uvicorn.Config(app, host=pconf.host, port=pconf.port, log_config=None,
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=GRACE_S,
-                            timeout_keep_alive=5, limit_concurrency=1000, server_header=False,
-                            http=slowloris.protocol(), loop="uvloop",  # header deadline (issue 13)
-                            ssl_certfile=pconf.tls_cert, ssl_keyfile=pconf.tls_key)
+    config = uvicorn.Config(
+        app,
+        host=pconf.host,
+        port=pconf.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACE_S,
+        timeout_keep_alive=5,
+        limit_concurrency=1000,
+        server_header=False,
+        http=slowloris.protocol(),
+        loop="uvloop",  # header deadline (issue 13)
+        ssl_certfile=pconf.tls_cert,
+        ssl_keyfile=pconf.tls_key,
+    )
     return _Server(config, pconf)
 
 

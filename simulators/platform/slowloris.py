@@ -7,12 +7,13 @@ request's first byte (later requests on a keep-alive connection), or whose reque
 ``MAX_HEADER_BYTES`` (httptools itself sets no bound).  The body has its own deadline in
 :class:`.webguard.Guard`.  ``HEADER_TIMEOUT_S`` is this project's choice (evidence ``profile``).
 """
+
 from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEADER_TIMEOUT_S = 10.0
-MAX_HEADER_BYTES = 64 * 1024   #: request line + headers of one request; more closes the connection
+MAX_HEADER_BYTES = 64 * 1024  #: request line + headers of one request; more closes the connection
 
 
 def protocol(seconds: float | None = None) -> type[HttpToolsProtocol]:

@@ -39,6 +39,7 @@ definitions are the profile's), per node type of the active registered nodes:
 * ``composite`` 综合: for each family, the arithmetic mean of the node types' rates (types without a rate
   left out).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -103,8 +104,10 @@ class Stats:
         self.profile = profile
 
     def daily(self, date: str, node_id: str | None = None, goods_code: str | None = None) -> list[dict]:
-        sql = ("SELECT s.node_id, n.node_type, s.rtype, s.goods_code, s.records, s.weight_g, s.timely"
-               " FROM daily_stats s LEFT JOIN nodes n ON n.node_id = s.node_id WHERE s.data_date = ?")
+        sql = (
+            "SELECT s.node_id, n.node_type, s.rtype, s.goods_code, s.records, s.weight_g, s.timely"
+            " FROM daily_stats s LEFT JOIN nodes n ON n.node_id = s.node_id WHERE s.data_date = ?"
+        )
         params: list = [date]
         if node_id:
             sql += " AND s.node_id = ?"
@@ -118,9 +121,18 @@ class Stats:
         out = []
         for node, ntype, rtype, goods, n, g, timely in rows:
             c = comm.get(goods) if goods else None
-            out.append({"node_id": node, "node_type": ntype, "type": rtype, "goods_code": goods or None,
-                        "goods_name": c.name("zh") if c else None, "records": n, "weight_kg": kg(g),
-                        "on_time": timely})
+            out.append(
+                {
+                    "node_id": node,
+                    "node_type": ntype,
+                    "type": rtype,
+                    "goods_code": goods or None,
+                    "goods_name": c.name("zh") if c else None,
+                    "records": n,
+                    "weight_kg": kg(g),
+                    "on_time": timely,
+                }
+            )
         return out
 
     def totals(self, date: str) -> dict:
@@ -130,8 +142,11 @@ class Stats:
         by_goods: dict = defaultdict(lambda: [0, 0])
         for r in self.daily(date):
             g = int(r["weight_kg"].replace(".", ""))
-            for d, k in ((by_node, r["node_id"]), (by_type, r["node_type"] or "unregistered"),
-                         (by_goods, r["goods_code"] or "")):
+            for d, k in (
+                (by_node, r["node_id"]),
+                (by_type, r["node_type"] or "unregistered"),
+                (by_goods, r["goods_code"] or ""),
+            ):
                 d[k][0] += r["records"]
                 d[k][1] += g
         fmt = lambda d: {k: {"records": v[0], "weight_kg": kg(v[1])} for k, v in sorted(d.items())}
@@ -139,13 +154,19 @@ class Stats:
 
     def kpis(self, date: str) -> dict:
         with self.store.read() as tx:
-            nodes = tx.all("SELECT node_id, node_type FROM nodes WHERE status = 'active' AND node_type <> ?",
-                           ("city_platform",))
-            sent = tx.all("SELECT node_id, rtype, SUM(records), SUM(timely) FROM daily_stats WHERE data_date = ?"
-                          " GROUP BY node_id, rtype", (date,))
+            nodes = tx.all(
+                "SELECT node_id, node_type FROM nodes WHERE status = 'active' AND node_type <> ?", ("city_platform",)
+            )
+            sent = tx.all(
+                "SELECT node_id, rtype, SUM(records), SUM(timely) FROM daily_stats WHERE data_date = ?"
+                " GROUP BY node_id, rtype",
+                (date,),
+            )
             chain_all, chain_ok = tx.one(
                 "SELECT COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM records u WHERE u.own_code = r.upstream)"
-                " THEN 1 ELSE 0 END), 0) FROM records r WHERE r.data_date = ? AND r.upstream IS NOT NULL", (date,))
+                " THEN 1 ELSE 0 END), 0) FROM records r WHERE r.data_date = ? AND r.upstream IS NOT NULL",
+                (date,),
+            )
         role_of = {n: self.recmap.role_of(t) or t for n, t in nodes}
         types_by_node: dict = defaultdict(set)
         rec = defaultdict(lambda: [0, 0])  # role -> [records, on time]
@@ -168,30 +189,52 @@ class Stats:
         all_comp = [x for v in comp.values() for x in v]
         return {
             "date": date,
-            "report_rate": {"overall": _rate(*all_rep), "reporting": all_rep[0], "nodes": all_rep[1],
-                            "by_role": {k: {"rate": _rate(*v), "reporting": v[0], "nodes": v[1]}
-                                        for k, v in sorted(report.items())}},
-            "timeliness": {"overall": _rate(all_rec[1], all_rec[0]), "records": all_rec[0], "on_time": all_rec[1],
-                           "by_role": {k: {"rate": _rate(v[1], v[0]), "records": v[0], "on_time": v[1]}
-                                       for k, v in sorted(rec.items())}},
-            "completeness": {"overall": round(sum(all_comp) / len(all_comp), 4) if all_comp else None,
-                             "by_role": {k: round(sum(v) / len(v), 4) for k, v in sorted(comp.items()) if v}},
-            "chain": {"overall": _rate(int(chain_ok), int(chain_all)), "linked": int(chain_all),
-                      "resolved": int(chain_ok)},
+            "report_rate": {
+                "overall": _rate(*all_rep),
+                "reporting": all_rep[0],
+                "nodes": all_rep[1],
+                "by_role": {
+                    k: {"rate": _rate(*v), "reporting": v[0], "nodes": v[1]} for k, v in sorted(report.items())
+                },
+            },
+            "timeliness": {
+                "overall": _rate(all_rec[1], all_rec[0]),
+                "records": all_rec[0],
+                "on_time": all_rec[1],
+                "by_role": {
+                    k: {"rate": _rate(v[1], v[0]), "records": v[0], "on_time": v[1]} for k, v in sorted(rec.items())
+                },
+            },
+            "completeness": {
+                "overall": round(sum(all_comp) / len(all_comp), 4) if all_comp else None,
+                "by_role": {k: round(sum(v) / len(v), 4) for k, v in sorted(comp.items()) if v},
+            },
+            "chain": {
+                "overall": _rate(int(chain_ok), int(chain_all)),
+                "linked": int(chain_all),
+                "resolved": int(chain_ok),
+            },
         }
 
     def scale_usage(self, first: str, last: str) -> dict:
         """追溯秤使用率 for the business days ``first``..``last`` (yyyyMMdd, inclusive); see the module docstring."""
         with self.store.read() as tx:
-            scales = tx.all("SELECT s.scale_id, s.node_id, n.node_type, s.operator_id, s.stall FROM scales s"
-                            " JOIN nodes n ON n.node_id = s.node_id WHERE n.status = 'active'"
-                            " ORDER BY s.scale_id")
-            sold = tx.all("SELECT DISTINCT node_id, operator_id, stall FROM seller_days"
-                          " WHERE data_date >= ? AND data_date <= ?", (first, last))
+            scales = tx.all(
+                "SELECT s.scale_id, s.node_id, n.node_type, s.operator_id, s.stall FROM scales s"
+                " JOIN nodes n ON n.node_id = s.node_id WHERE n.status = 'active'"
+                " ORDER BY s.scale_id"
+            )
+            sold = tx.all(
+                "SELECT DISTINCT node_id, operator_id, stall FROM seller_days WHERE data_date >= ? AND data_date <= ?",
+                (first, last),
+            )
         at_stall = {(n, o, st) for n, o, st in sold}
         anywhere = {(n, o) for n, o, _st in sold}
-        by = {"node": defaultdict(lambda: [0, 0]), "type": defaultdict(lambda: [0, 0]),
-              "role": defaultdict(lambda: [0, 0])}
+        by = {
+            "node": defaultdict(lambda: [0, 0]),
+            "type": defaultdict(lambda: [0, 0]),
+            "role": defaultdict(lambda: [0, 0]),
+        }
         total = [0, 0]
         for _sid, node, ntype, op, stall in scales:
             used = (node, op, stall) in at_stall if stall else (node, op) in anywhere
@@ -200,21 +243,32 @@ class Stats:
                 d[k][1] += 1
             total[0] += used
             total[1] += 1
-        return {"from": first, "to": last, "formula": "scales_with_sales / scales_registered",
-                "overall": {"rate": _rate(*total), "used": total[0], "scales": total[1]},
-                "by_node": _rates(by["node"]), "by_node_type": _rates(by["type"]), "by_role": _rates(by["role"])}
+        return {
+            "from": first,
+            "to": last,
+            "formula": "scales_with_sales / scales_registered",
+            "overall": {"rate": _rate(*total), "used": total[0], "scales": total[1]},
+            "by_node": _rates(by["node"]),
+            "by_node_type": _rates(by["type"]),
+            "by_role": _rates(by["role"]),
+        }
 
     def quarter_kpis(self, quarter: str) -> dict:
         """企业覆盖率, 追溯环节使用率 and their composites for ``quarter`` (YYYYQn); see the module docstring."""
         first, last = period_bounds(quarter=quarter)
         with self.store.read() as tx:
-            nodes = tx.all("SELECT node_id, node_type FROM nodes WHERE status = 'active' AND node_type <> ?",
-                           ("city_platform",))
-            sent = {r[0] for r in tx.all("SELECT DISTINCT node_id FROM daily_stats WHERE data_date >= ?"
-                                         " AND data_date <= ? AND records > 0", (first, last))}
-            targets = dict(tx.all("SELECT node_type, enterprises FROM enterprise_counts WHERE quarter = ?",
-                                  (quarter,)))
-        per = defaultdict(lambda: [0, 0])   # node type -> [uploading, registered]
+            nodes = tx.all(
+                "SELECT node_id, node_type FROM nodes WHERE status = 'active' AND node_type <> ?", ("city_platform",)
+            )
+            sent = {
+                r[0]
+                for r in tx.all(
+                    "SELECT DISTINCT node_id FROM daily_stats WHERE data_date >= ? AND data_date <= ? AND records > 0",
+                    (first, last),
+                )
+            }
+            targets = dict(tx.all("SELECT node_type, enterprises FROM enterprise_counts WHERE quarter = ?", (quarter,)))
+        per = defaultdict(lambda: [0, 0])  # node type -> [uploading, registered]
         for node, ntype in nodes:
             per[ntype][0] += node in sent
             per[ntype][1] += 1
@@ -222,12 +276,19 @@ class Stats:
         for ntype in sorted(set(per) | set(targets)):
             up, reg = per.get(ntype, (0, 0))
             ent = targets.get(ntype)
-            by_type[ntype] = {"usage": {"rate": _rate(up, reg), "uploading": up, "registered": reg},
-                              "coverage": {"rate": _rate(reg, ent) if ent else None, "registered": reg,
-                                           "enterprises": ent}}
+            by_type[ntype] = {
+                "usage": {"rate": _rate(up, reg), "uploading": up, "registered": reg},
+                "coverage": {"rate": _rate(reg, ent) if ent else None, "registered": reg, "enterprises": ent},
+            }
 
         def mean(family: str):
             rates = [v[family]["rate"] for v in by_type.values() if v[family]["rate"] is not None]
             return round(sum(rates) / len(rates), 4) if rates else None
-        return {"quarter": quarter, "from": first, "to": last, "by_node_type": by_type,
-                "composite": {"usage": mean("usage"), "coverage": mean("coverage")}}
+
+        return {
+            "quarter": quarter,
+            "from": first,
+            "to": last,
+            "by_node_type": by_type,
+            "composite": {"usage": mean("usage"), "coverage": mean("coverage")},
+        }

@@ -22,12 +22,12 @@ the platform's own design (evidence ``profile``):
   records the acknowledgement time.  Every function here runs inside the
   caller's transaction.
 """
+
 from __future__ import annotations
 
 from .storage import Tx
 
-_COLS = ("id, node_id, batch_code, root_code, goods_code, source_node, source_record, reason, created_ms, "
-         "acked_ms")
+_COLS = "id, node_id, batch_code, root_code, goods_code, source_node, source_record, reason, created_ms, acked_ms"
 _KEYS = [c.strip() for c in _COLS.split(",")]
 
 
@@ -44,54 +44,76 @@ class StopTrade:
     def is_failure(self, rtype: str, rec: dict) -> bool:
         return rtype == self.record and rec.get(self.result_field) in self.fail_values
 
-    def refusal(self, tx: Tx, node: str, role: str | None, rec: dict, upstream: str | None,
-                record_type: str) -> tuple[str, str] | None:
+    def refusal(
+        self, tx: Tx, node: str, role: str | None, rec: dict, upstream: str | None, record_type: str
+    ) -> tuple[str, str] | None:
         """Why ``node`` (of ``role``) may not stop the batch of the failed test ``rec``: ``(zh, en)``, or ``None``.
 
         Allowed only for a role in ``tester_roles`` and a batch the node received: one of its own records of
         another type names the batch (as upstream trace code, or as its local ``batch_id``)."""
         if role not in self.tester_roles:
-            return (f"节点角色「{role or '未登记'}」不是检测环节，不能发起中止交易",
-                    f"a node of role {role or 'unregistered'!r} does not test goods and may not stop trade")
+            return (
+                f"节点角色「{role or '未登记'}」不是检测环节，不能发起中止交易",
+                f"a node of role {role or 'unregistered'!r} does not test goods and may not stop trade",
+            )
         root = upstream or rec.get("batch_id")
         col = "upstream" if upstream else "batch_local"
-        held = tx.one(f"SELECT 1 FROM records WHERE node_id = ? AND {col} = ? AND rtype <> ? LIMIT 1",
-                      (node, root, record_type)) if root else None
+        held = (
+            tx.one(
+                f"SELECT 1 FROM records WHERE node_id = ? AND {col} = ? AND rtype <> ? LIMIT 1",
+                (node, root, record_type),
+            )
+            if root
+            else None
+        )
         if held is None:
-            return (f"本节点未收到批次「{(root or '')[:40]}」，不能中止其交易",
-                    f"this node never received batch {(root or '')[:40]!r} and may not stop its trade")
+            return (
+                f"本节点未收到批次「{(root or '')[:40]}」，不能中止其交易",
+                f"this node never received batch {(root or '')[:40]!r} and may not stop its trade",
+            )
         return None
 
     @staticmethod
-    def _instruct(tx: Tx, node: str, code: str, root: str, goods: str | None, src_node: str, src_rec: int,
-                  reason: str, now: int) -> None:
-        tx.execute("INSERT INTO stop_instructions (node_id, batch_code, root_code, goods_code, source_node,"
-                   " source_record, reason, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                   " ON CONFLICT (node_id, batch_code) DO NOTHING",
-                   (node, code, root, goods, src_node, src_rec, reason, now))
+    def _instruct(
+        tx: Tx, node: str, code: str, root: str, goods: str | None, src_node: str, src_rec: int, reason: str, now: int
+    ) -> None:
+        tx.execute(
+            "INSERT INTO stop_instructions (node_id, batch_code, root_code, goods_code, source_node,"
+            " source_record, reason, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (node_id, batch_code) DO NOTHING",
+            (node, code, root, goods, src_node, src_rec, reason, now),
+        )
 
-    def broadcast(self, tx: Tx, src_node: str, src_record: int, rec: dict, upstream: str | None,
-                  now: int) -> int:
+    def broadcast(self, tx: Tx, src_node: str, src_record: int, rec: dict, upstream: str | None, now: int) -> int:
         """Start a stop for the batch of a failed test record; returns the number of codes stopped."""
         root = upstream or rec.get("batch_id")
         if not root:
             return 0
-        reason = (f"{rec.get('detection_date', '')} {rec.get('market_name', src_node)} 检测不合格："
-                  f"{rec.get('goods_name', '')} {rec.get('result_expl', '')}").strip()
+        reason = (
+            f"{rec.get('detection_date', '')} {rec.get('market_name', src_node)} 检测不合格："
+            f"{rec.get('goods_name', '')} {rec.get('result_expl', '')}"
+        ).strip()
         goods = rec.get("goods_code")
-        tx.execute("INSERT INTO stop_roots (root_code, source_node, source_record, goods_code, reason, created_ms)"
-                   " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (root_code) DO NOTHING",
-                   (root, src_node, src_record, goods, reason, now))
+        tx.execute(
+            "INSERT INTO stop_roots (root_code, source_node, source_record, goods_code, reason, created_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (root_code) DO NOTHING",
+            (root, src_node, src_record, goods, reason, now),
+        )
         queue, stopped = [root], 0
         local_root = upstream is None
         while queue and stopped < self.max_codes:
             code = queue.pop()
-            tx.execute("INSERT INTO stop_codes (code, root_code, created_ms) VALUES (?, ?, ?)"
-                       " ON CONFLICT (code) DO NOTHING", (code, root, now))
+            tx.execute(
+                "INSERT INTO stop_codes (code, root_code, created_ms) VALUES (?, ?, ?) ON CONFLICT (code) DO NOTHING",
+                (code, root, now),
+            )
             stopped += 1
             if local_root and code == root:  # a local batch number means something only at the testing node
-                rows = tx.all("SELECT id, node_id, own_code FROM records WHERE batch_local = ? AND node_id = ?"
-                              " AND upstream IS NULL", (code, src_node))
+                rows = tx.all(
+                    "SELECT id, node_id, own_code FROM records WHERE batch_local = ? AND node_id = ?"
+                    " AND upstream IS NULL",
+                    (code, src_node),
+                )
             else:
                 rows = tx.all("SELECT id, node_id, own_code FROM records WHERE upstream = ?", (code,))
             for _rid, node, own in rows:
@@ -101,8 +123,7 @@ class StopTrade:
                     queue.append(own)
         return stopped
 
-    def on_record(self, tx: Tx, node: str, record_id: int, upstream: str | None, own: str | None,
-                  now: int) -> None:
+    def on_record(self, tx: Tx, node: str, record_id: int, upstream: str | None, own: str | None, now: int) -> None:
         """A record just stored: if it arrived under a stopped code, instruct its node and extend the stop."""
         if not upstream:
             return
@@ -110,19 +131,24 @@ class StopTrade:
         if row is None:
             return
         root = row[0]
-        src = tx.one("SELECT source_node, source_record, reason, goods_code FROM stop_roots WHERE root_code = ?",
-                     (root,))
+        src = tx.one(
+            "SELECT source_node, source_record, reason, goods_code FROM stop_roots WHERE root_code = ?", (root,)
+        )
         if node != src[0]:
             self._instruct(tx, node, upstream, root, src[3], src[0], src[1], src[2], now)
         if own:
-            tx.execute("INSERT INTO stop_codes (code, root_code, created_ms) VALUES (?, ?, ?)"
-                       " ON CONFLICT (code) DO NOTHING", (own, root, now))
+            tx.execute(
+                "INSERT INTO stop_codes (code, root_code, created_ms) VALUES (?, ?, ?) ON CONFLICT (code) DO NOTHING",
+                (own, root, now),
+            )
 
     # -- node side -------------------------------------------------------------
     @staticmethod
     def pending(tx: Tx, node: str, limit: int = 500) -> list[dict]:
-        rows = tx.all(f"SELECT {_COLS} FROM stop_instructions WHERE node_id = ? AND acked_ms IS NULL"
-                      " ORDER BY id LIMIT ?", (node, limit))
+        rows = tx.all(
+            f"SELECT {_COLS} FROM stop_instructions WHERE node_id = ? AND acked_ms IS NULL ORDER BY id LIMIT ?",
+            (node, limit),
+        )
         return [dict(zip(_KEYS, r)) for r in rows]
 
     @staticmethod
@@ -150,8 +176,9 @@ class StopTrade:
     @staticmethod
     def listing(tx: Tx, root: str | None = None, limit: int = 1000) -> list[dict]:
         if root:
-            rows = tx.all(f"SELECT {_COLS} FROM stop_instructions WHERE root_code = ? ORDER BY id LIMIT ?",
-                          (root, limit))
+            rows = tx.all(
+                f"SELECT {_COLS} FROM stop_instructions WHERE root_code = ? ORDER BY id LIMIT ?", (root, limit)
+            )
         else:
             rows = tx.all(f"SELECT {_COLS} FROM stop_instructions ORDER BY id LIMIT ?", (limit,))
         return [dict(zip(_KEYS, r)) for r in rows]

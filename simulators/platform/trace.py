@@ -24,6 +24,7 @@ Answers: :meth:`Tracer.trace` returns a dict with ``status``: ``found``,
 ``unknown`` (a valid code nobody issued) or ``invalid`` (findings from
 ``p.codes``: the profile's answer for a malformed code).
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,18 @@ _COLS = "id, node_id, rtype, data_date, own_code, upstream, batch_local, goods_c
 
 def _rec(row) -> dict:
     rid, node, rtype, ddate, own, up, local, goods, body, rcv = row
-    return {"id": rid, "node_id": node, "type": rtype, "data_date": ddate, "own_code": own, "upstream": up,
-            "batch_id": local, "goods_code": goods, "fields": json.loads(body), "received_at": cst_iso(rcv)}
+    return {
+        "id": rid,
+        "node_id": node,
+        "type": rtype,
+        "data_date": ddate,
+        "own_code": own,
+        "upstream": up,
+        "batch_id": local,
+        "goods_code": goods,
+        "fields": json.loads(body),
+        "received_at": cst_iso(rcv),
+    }
 
 
 class Tracer:
@@ -73,15 +84,25 @@ class Tracer:
         if node_id not in cache:
             row = tx.one("SELECT name, node_type FROM nodes WHERE node_id = ?", (node_id,))
             region = self.profile.regions.full_name(node_id[:6]) if node_id[:6] in self.profile.regions else None
-            cache[node_id] = {"node_id": node_id, "name": row[0] if row else None,
-                              "node_type": row[1] if row else None, "region": region}
+            cache[node_id] = {
+                "node_id": node_id,
+                "name": row[0] if row else None,
+                "node_type": row[1] if row else None,
+                "region": region,
+            }
         return cache[node_id]
 
     def _hop(self, tx, kind: str, code: str | None, recs: list[dict], cache: dict) -> dict:
         first = recs[0]
         zh, en = STAGES.get(first["type"], (first["type"], first["type"]))
-        return {"kind": kind, "stage_zh": zh, "stage_en": en, "code": code,
-                "node": self._node_info(tx, first["node_id"], cache), "records": recs}
+        return {
+            "kind": kind,
+            "stage_zh": zh,
+            "stage_en": en,
+            "code": code,
+            "node": self._node_info(tx, first["node_id"], cache),
+            "records": recs,
+        }
 
     def _origin(self, recs: list[dict]) -> dict | None:
         """The origin hop from the records that name one (源头衔接): one ``source`` per distinct farm or base with
@@ -95,11 +116,17 @@ class Tracer:
             code = f.get("area_origin_id")
             region = self.profile.regions.full_name(code) if code and code in self.profile.regions else None
             cert_kind = "animal_quarantine" if f.get("quarantine_id") else "veg_origin" if f.get("prov_id") else None
-            src = {"region_code": code, "region": region or f.get("area_origin_name"),
-                   "place": f.get("farm_name") or f.get("base_name"),
-                   "certificate": f.get("quarantine_id") or f.get("prov_id"), "certificate_kind": cert_kind,
-                   "ear_tag_start": f.get("ear_tag_start"), "ear_tag_end": f.get("ear_tag_end"),
-                   "base_id": f.get("base_id"), "from_record": r["id"]}
+            src = {
+                "region_code": code,
+                "region": region or f.get("area_origin_name"),
+                "place": f.get("farm_name") or f.get("base_name"),
+                "certificate": f.get("quarantine_id") or f.get("prov_id"),
+                "certificate_kind": cert_kind,
+                "ear_tag_start": f.get("ear_tag_start"),
+                "ear_tag_end": f.get("ear_tag_end"),
+                "base_id": f.get("base_id"),
+                "from_record": r["id"],
+            }
             key = tuple(v for k, v in src.items() if k != "from_record")
             if key not in seen:
                 seen.add(key)
@@ -121,14 +148,26 @@ class Tracer:
                 if c in seen:
                     continue
                 seen.add(c)
-                issuers = [_rec(r) for r in tx.all(
-                    f"SELECT {_COLS} FROM records WHERE own_code = ? AND node_id = ? ORDER BY id LIMIT ?",
-                    (c, c[:9], MAX_ROWS))]
+                issuers = [
+                    _rec(r)
+                    for r in tx.all(
+                        f"SELECT {_COLS} FROM records WHERE own_code = ? AND node_id = ? ORDER BY id LIMIT ?",
+                        (c, c[:9], MAX_ROWS),
+                    )
+                ]
                 if not issuers:
                     if c == code:
                         return {"code": code, "status": "unknown", "findings": [], "chain": []}
-                    hops.append({"kind": "missing", "stage_zh": "上游记录缺失", "stage_en": "upstream record missing",
-                                 "code": c, "node": self._node_info(tx, c[:9], cache), "records": []})
+                    hops.append(
+                        {
+                            "kind": "missing",
+                            "stage_zh": "上游记录缺失",
+                            "stage_en": "upstream record missing",
+                            "code": c,
+                            "node": self._node_info(tx, c[:9], cache),
+                            "records": [],
+                        }
+                    )
                     continue
                 hops.append(self._hop(tx, "issued", c, issuers, cache))
                 node = issuers[0]["node_id"]
@@ -138,16 +177,22 @@ class Tracer:
                 for u in ups:
                     if len(entries) >= MAX_ROWS:  # a bound per hop, not per upstream code: no fan-out blow-up
                         break
-                    for r in tx.all(f"SELECT {_COLS} FROM records WHERE upstream = ? AND node_id = ?"
-                                    " AND own_code IS NULL ORDER BY id LIMIT ?", (u, node, MAX_ROWS)):
+                    for r in tx.all(
+                        f"SELECT {_COLS} FROM records WHERE upstream = ? AND node_id = ?"
+                        " AND own_code IS NULL ORDER BY id LIMIT ?",
+                        (u, node, MAX_ROWS),
+                    ):
                         if r[0] not in got:
                             got.add(r[0])
                             entries.append(_rec(r))
                 for b in locals_:
                     if len(entries) >= MAX_ROWS:
                         break
-                    for r in tx.all(f"SELECT {_COLS} FROM records WHERE batch_local = ? AND node_id = ?"
-                                    " AND own_code IS NULL ORDER BY id LIMIT ?", (b, node, MAX_ROWS)):
+                    for r in tx.all(
+                        f"SELECT {_COLS} FROM records WHERE batch_local = ? AND node_id = ?"
+                        " AND own_code IS NULL ORDER BY id LIMIT ?",
+                        (b, node, MAX_ROWS),
+                    ):
                         if r[0] not in got:
                             got.add(r[0])
                             entries.append(_rec(r))
@@ -155,8 +200,12 @@ class Tracer:
                                 ups.append(r[5])
                 if entries:
                     hops.append(self._hop(tx, "received", ups[0] if ups else None, entries, cache))
-                links = [(k, v) for r in issuers for k, v in r["fields"].items()
-                         if k in ("quarantine_animal_products_id", "inspection_meat_id") and v]
+                links = [
+                    (k, v)
+                    for r in issuers
+                    for k, v in r["fields"].items()
+                    if k in ("quarantine_animal_products_id", "inspection_meat_id") and v
+                ]
                 # a code the node issued itself for goods it received is its own batch number, not an
                 # upstream node's code (e.g. a wholesale market numbering an origin delivery): the chain
                 # ends at that entry's origin instead of reporting the code as a missing upstream record
@@ -168,33 +217,48 @@ class Tracer:
                     if origin:
                         hops.append(origin)
                 frontier.extend(u for u in foreign if u not in seen)
-        return {"code": code, "status": "found", "findings": [], "chain": hops,
-                "complete": bool(hops) and hops[-1]["kind"] in ("origin", "intake") and
-                            not any(h["kind"] == "missing" for h in hops)}
+        return {
+            "code": code,
+            "status": "found",
+            "findings": [],
+            "chain": hops,
+            "complete": bool(hops)
+            and hops[-1]["kind"] in ("origin", "intake")
+            and not any(h["kind"] == "missing" for h in hops),
+        }
 
     def _slaughter(self, tx, node: str, links: list[tuple[str, str]], cache: dict) -> list[dict]:
         """Meat-out certificates -> quarantine records -> live-animal intake (by quarantine_id) -> origin."""
         out = []
         q_ids: set[int] = set()
         for kind, value in links:
-            for (rid,) in tx.all("SELECT l.record_id FROM record_links l JOIN records r ON r.id = l.record_id"
-                                 " WHERE l.value = ? AND l.kind = ? AND l.node_id = ? AND r.rtype = ? LIMIT ?",
-                                 (value, kind, node, "quarantine_info", MAX_ROWS)):
+            for (rid,) in tx.all(
+                "SELECT l.record_id FROM record_links l JOIN records r ON r.id = l.record_id"
+                " WHERE l.value = ? AND l.kind = ? AND l.node_id = ? AND r.rtype = ? LIMIT ?",
+                (value, kind, node, "quarantine_info", MAX_ROWS),
+            ):
                 q_ids.add(rid)
-        quarantine = [_rec(r) for r in (tx.one(f"SELECT {_COLS} FROM records WHERE id = ?", (i,)) for i in sorted(q_ids))
-                      if r]
+        quarantine = [
+            _rec(r) for r in (tx.one(f"SELECT {_COLS} FROM records WHERE id = ?", (i,)) for i in sorted(q_ids)) if r
+        ]
         if quarantine:
             out.append(self._hop(tx, "quarantine", None, quarantine, cache))
         intake_ids: set[int] = set()
         for q in quarantine:
             qid = q["fields"].get("quarantine_id")
             if qid:
-                for (rid,) in tx.all("SELECT l.record_id FROM record_links l JOIN records r ON r.id = l.record_id"
-                                     " WHERE l.value = ? AND l.kind = 'quarantine_id' AND l.node_id = ?"
-                                     " AND r.rtype = ? LIMIT ?", (qid, node, "animal_in_info", MAX_ROWS)):
+                for (rid,) in tx.all(
+                    "SELECT l.record_id FROM record_links l JOIN records r ON r.id = l.record_id"
+                    " WHERE l.value = ? AND l.kind = 'quarantine_id' AND l.node_id = ?"
+                    " AND r.rtype = ? LIMIT ?",
+                    (qid, node, "animal_in_info", MAX_ROWS),
+                ):
                     intake_ids.add(rid)
-        intake = [_rec(r) for r in (tx.one(f"SELECT {_COLS} FROM records WHERE id = ?", (i,)) for i in sorted(intake_ids))
-                  if r]
+        intake = [
+            _rec(r)
+            for r in (tx.one(f"SELECT {_COLS} FROM records WHERE id = ?", (i,)) for i in sorted(intake_ids))
+            if r
+        ]
         if intake:
             out.append(self._hop(tx, "intake", None, intake, cache))
             origin = self._origin(intake)
@@ -218,5 +282,11 @@ def page(answer: dict, cursor: int = 0, limit: int = PAGE_DEFAULT) -> dict:
         seen += len(recs)
     total = seen
     nxt = cursor + limit
-    return {**answer, "chain": chain, "records_total": total, "cursor": str(cursor), "limit": limit,
-            "next_cursor": str(nxt) if nxt < total else None}
+    return {
+        **answer,
+        "chain": chain,
+        "records_total": total,
+        "cursor": str(cursor),
+        "limit": limit,
+        "next_cursor": str(nxt) if nxt < total else None,
+    }

@@ -13,6 +13,7 @@ Each switch is a small wrapper around one method of the running services (or of 
 applied after they are built; the reference code itself has no variant branches.  The
 wrappers change behaviour only in the process that applied them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,6 +37,7 @@ def switch(name: str):
     def deco(fn):
         _SWITCHES[name] = fn
         return fn
+
     return deco
 
 
@@ -49,8 +51,12 @@ def apply(name: str, svc, app) -> None:
     if fn is None:
         raise ConfigError(f"未知的缺陷变体 {name!r}（{ENV}）", f"unknown broken variant {name!r} ({ENV})")
     fn(svc, app)
-    logs.event("broken_variant", logging.WARNING, variant=name,
-               msg="deliberately broken platform for conformance proofs; not for use")
+    logs.event(
+        "broken_variant",
+        logging.WARNING,
+        variant=name,
+        msg="deliberately broken platform for conformance proofs; not for use",
+    )
 
 
 def apply_from_env(svc, app) -> str | None:
@@ -70,6 +76,7 @@ def _spec_copy(svc):
 
 def _drop_findings(envelope: Callable = None, record: Callable = None, rewrite: Callable = None, **parse_kw):
     """A switch that parses as usual, then forgets the findings the predicates select."""
+
     def install(svc, app):
         spec = _spec_copy(svc)
         real = spec.parse
@@ -82,7 +89,9 @@ def _drop_findings(envelope: Callable = None, record: Callable = None, rewrite: 
                 for rf in res.record_findings:
                     rf[:] = [f for f in rf if not record(f)]
             return res
+
         spec.parse = parse
+
     return install
 
 
@@ -91,25 +100,36 @@ def _rule(rule: str, field: str | None = None):
 
 
 # -- envelope checks (transmission suite, the platform as the receiving server) ----------------
-switch("accepts-unknown-envelope-elements")(_drop_findings(
-    envelope=lambda f: f.rule == "TRAN-ENV-01" and f.en.startswith("unknown element")))
+switch("accepts-unknown-envelope-elements")(
+    _drop_findings(envelope=lambda f: f.rule == "TRAN-ENV-01" and f.en.startswith("unknown element"))
+)
 switch("accepts-bad-requesttime-format")(_drop_findings(envelope=_rule("TRAN-ENV-03")))
 switch("accepts-stale-requesttime")(_drop_findings(envelope=_rule("TRAN-ENV-04")))
 switch("accepts-bad-verifycode")(_drop_findings(envelope=_rule("TRAN-ENV-05", "VerifyCode")))
+
+
 @switch("accepts-unregistered-nodes")
 def _accepts_unregistered(svc, app):
     from . import ingest as ingest_mod
-    real_gate = ingest_mod.gate     # the streaming gate refuses an unknown NodeId before the parse: skip that check
+
+    real_gate = ingest_mod.gate  # the streaming gate refuses an unknown NodeId before the parse: skip that check
     ingest_mod.gate = lambda spec, data, key_of=None, *a: real_gate(spec, data, None, *a)
     _drop_findings(envelope=_rule("TRAN-ENV-05", "NodeId"))(svc, app)
+
+
 switch("ignores-index")(_drop_findings(envelope=_rule("TRAN-ENV-06")))
 switch("ignores-count")(_drop_findings(envelope=_rule("TRAN-ENV-07")))
 switch("ignores-datadate")(_drop_findings(envelope=_rule("TRAN-ENV-08"), record=_rule("TRAN-ENV-08")))
 # records: each switch forgets one rule's findings
-for _name, _r in (("accepts-unknown-fields", "TRAN-REC-01"), ("accepts-missing-required-fields", "TRAN-REC-02"),
-                  ("accepts-malformed-fields", "TRAN-REC-03"), ("accepts-wrong-decimals", "TRAN-REC-04"),
-                  ("accepts-meat-without-certificates", "TRAN-REC-05"),
-                  ("accepts-invalid-codes-in-records", "TRAN-REC-06"), ("accepts-impossible-dates", "TRAN-REC-07")):
+for _name, _r in (
+    ("accepts-unknown-fields", "TRAN-REC-01"),
+    ("accepts-missing-required-fields", "TRAN-REC-02"),
+    ("accepts-malformed-fields", "TRAN-REC-03"),
+    ("accepts-wrong-decimals", "TRAN-REC-04"),
+    ("accepts-meat-without-certificates", "TRAN-REC-05"),
+    ("accepts-invalid-codes-in-records", "TRAN-REC-06"),
+    ("accepts-impossible-dates", "TRAN-REC-07"),
+):
     switch(_name)(_drop_findings(record=_rule(_r)))
 
 
@@ -125,7 +145,9 @@ def _rejects_practice_forms(svc, app):
         for rf in res.record_findings:
             rf[:] = [dataclasses.replace(f, severity="error") for f in rf]
         return res
+
     spec.parse = parse
+
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[(?P<subset>.*?)\])?\s*>", re.S)
 _ENTITY = re.compile(rb"""<!ENTITY\s+(\w+)\s+["']([^"'&<]{0,200})["']\s*>""")
@@ -137,7 +159,7 @@ def _strip_dtd(data: bytes) -> bytes:
     if not m:
         return data
     ents = dict(_ENTITY.findall(m.group("subset") or b""))
-    body = data[:m.start()] + data[m.end():]
+    body = data[: m.start()] + data[m.end() :]
     for k, v in list(ents.items())[:50]:
         body = body.replace(b"&" + k + b";", v)
     return body
@@ -162,6 +184,7 @@ switch("guesses-encoding")(_drop_findings(rewrite=_utf8_if_it_decodes))
 @switch("no-size-limit")
 def _no_size_limit(svc, app):
     from profiles.xmlsafe import Limits
+
     big = 512 * 1024 * 1024
     svc.max_body = big
     spec = _spec_copy(svc)
@@ -180,9 +203,10 @@ def _accepts_replays(svc, app):
     real = svc.ingestor.ingest
 
     def ingest(data):
-        with svc.store.write() as tx:          # forgets every envelope it has received
+        with svc.store.write() as tx:  # forgets every envelope it has received
             tx.execute("DELETE FROM requests")
         return real(data)
+
     svc.ingestor.ingest = ingest
 
 
@@ -201,6 +225,7 @@ def _refuses_team_buy(svc, app):
         if b"team_buy_acceptance_info" in data:
             return svc.ingestor.refuse("1106", "json" if data.lstrip()[:1] == b"{" else "xml")
         return real(data)
+
     svc.ingestor.ingest = ingest
 
 
@@ -215,7 +240,8 @@ def _drops(svc, app):
             seen[0] += 1
             if seen[0] % 100:
                 kept.append(row)
-        return real(node, res, rtype, kept, *extra)     # the dropped record is still answered "accepted"
+        return real(node, res, rtype, kept, *extra)  # the dropped record is still answered "accepted"
+
     svc.ingestor._commit = commit
 
 
@@ -228,10 +254,13 @@ def _double_counts(svc, app):
         with svc.store.write() as tx:
             for pos, _rec, facts, ddate in rows:
                 if pos in duplicates:
-                    tx.execute("UPDATE daily_stats SET records = records + 1, weight_g = weight_g + ? WHERE"
-                               " node_id = ? AND data_date = ? AND rtype = ? AND goods_code = ?",
-                               (facts.weight_g or 0, node, ddate, rtype, facts.goods_code or ""))
+                    tx.execute(
+                        "UPDATE daily_stats SET records = records + 1, weight_g = weight_g + ? WHERE"
+                        " node_id = ? AND data_date = ? AND rtype = ? AND goods_code = ?",
+                        (facts.weight_g or 0, node, ddate, rtype, facts.goods_code or ""),
+                    )
         return duplicates, conflicts
+
     svc.ingestor._commit = commit
 
 
@@ -240,10 +269,11 @@ def _write_behind(svc, app):
     real = svc.ingestor._commit
 
     def commit(node, res, rtype, rows, *extra):
-        t = threading.Timer(30.0, real, (node, res, rtype, rows, *extra))   # answers before anything is committed
+        t = threading.Timer(30.0, real, (node, res, rtype, rows, *extra))  # answers before anything is committed
         t.daemon = True
         t.start()
         return set(), set()
+
     svc.ingestor._commit = commit
 
 
@@ -252,10 +282,13 @@ def _overwrites(svc, app):
     real = svc.ingestor._commit
 
     def commit(node, res, rtype, rows, *extra):
-        with svc.store.write() as tx:           # a changed record silently replaces the stored one
+        with svc.store.write() as tx:  # a changed record silently replaces the stored one
             for _pos, _rec, facts, _d in rows:
-                tx.execute("DELETE FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?", (node, rtype, facts.rkey))
+                tx.execute(
+                    "DELETE FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?", (node, rtype, facts.rkey)
+                )
         return real(node, res, rtype, rows, *extra)
+
     svc.ingestor._commit = commit
 
 
@@ -267,7 +300,7 @@ def _foreign(svc, app):
 
 @switch("accepts-unregistered-operators")
 def _unregistered_operators(svc, app):
-    svc.registry.unregistered_operators = lambda codes: set()    # never looks operators up
+    svc.registry.unregistered_operators = lambda codes: set()  # never looks operators up
 
 
 @switch("leaks-internals")
@@ -276,9 +309,12 @@ def _leaks(svc, app):
 
     def answer(resp, fmt, status, node):
         if resp.code != "0000":
-            resp.message += (' Traceback (most recent call last): File "/srv/roucai/simulators/platform/ingest.py",'
-                             ' line 131, in ingest: sqlite3.OperationalError')
+            resp.message += (
+                ' Traceback (most recent call last): File "/srv/roucai/simulators/platform/ingest.py",'
+                " line 131, in ingest: sqlite3.OperationalError"
+            )
         return real(resp, fmt, status, node)
+
     svc.ingestor._answer = answer
 
 
@@ -295,6 +331,7 @@ def _openapi(svc, app):
         doc = real()
         doc["paths"].pop("/api/v1/trace/{code}", None)
         return doc
+
     app.openapi = openapi
 
 
@@ -308,23 +345,35 @@ def _skip_wholesale(svc, app):
 
     def trace(code):
         ans = real(code)
-        ans["chain"] = [h for h in ans.get("chain", [])
-                        if not (h.get("records") and h["records"][0]["type"].startswith(_WHOLESALE))]
+        ans["chain"] = [
+            h for h in ans.get("chain", []) if not (h.get("records") and h["records"][0]["type"].startswith(_WHOLESALE))
+        ]
         return ans
+
     svc.tracer.trace = trace
 
 
 def _page_wrapper(change: Callable):
     def install(svc, app):
         from . import app as appmod
+
         real = appmod.render_trace_page
         appmod.render_trace_page = lambda ans, code="", lang="zh": real(*change(ans, code, lang))
+
     return install
 
 
-switch("trace-page-drops-origin")(_page_wrapper(lambda ans, code, lang: (
-    ans if not ans else {**ans, "chain": [h for h in ans.get("chain", []) if h["kind"] not in ("origin", "intake")]},
-    code, lang)))
+switch("trace-page-drops-origin")(
+    _page_wrapper(
+        lambda ans, code, lang: (
+            ans
+            if not ans
+            else {**ans, "chain": [h for h in ans.get("chain", []) if h["kind"] not in ("origin", "intake")]},
+            code,
+            lang,
+        )
+    )
+)
 switch("trace-page-english-only")(_page_wrapper(lambda ans, code, lang: (ans, code, "en")))
 
 
@@ -337,6 +386,7 @@ def _invalid_500(svc, app):
         if ans["status"] == "invalid":
             raise ValueError("code does not parse")
         return ans
+
     svc.tracer.trace = trace
 
 
@@ -344,8 +394,10 @@ def _invalid_500(svc, app):
 def _time_wrapper(change: Callable):
     def install(svc, app):
         from . import clock
+
         real = clock.time_answer
         clock.time_answer = lambda ms: change(real, ms)
+
     return install
 
 
@@ -358,12 +410,12 @@ switch("time-service-no-milliseconds")(_time_wrapper(lambda real, ms: real(ms - 
 # -- monitoring, stop-trade, statistics, feed ------------------------------------------------
 @switch("no-offline-status")
 def _never_offline(svc, app):
-    svc.monitor.offline_after_ms = 10 ** 15
+    svc.monitor.offline_after_ms = 10**15
 
 
 @switch("stop-trade-undelivered")
 def _undelivered(svc, app):
-    svc.stoptrade.max_codes = 1     # stops the tested batch, never the codes issued from it
+    svc.stoptrade.max_codes = 1  # stops the tested batch, never the codes issued from it
 
 
 @switch("ignores-stop-trade-acks")
@@ -372,7 +424,8 @@ def _ignores_acks(svc, app):
 
     def ack(tx, node, instruction_id, now):
         row = tx.one("SELECT 1 FROM stop_instructions WHERE id = ? AND node_id = ?", (instruction_id, node))
-        return "unknown" if row is None else "acked"        # answers, records nothing
+        return "unknown" if row is None else "acked"  # answers, records nothing
+
     StopTrade.ack = staticmethod(ack)
 
 
@@ -380,10 +433,11 @@ def _ignores_acks(svc, app):
 def _no_alert(svc, app):
     from .stoptrade import StopTrade
 
-    def flag_overdue(items, now, deadline_ms):     # never raises the alert
+    def flag_overdue(items, now, deadline_ms):  # never raises the alert
         for i in items:
             i["overdue"] = False
         return 0
+
     StopTrade.flag_overdue = staticmethod(flag_overdue)
 
 
@@ -394,21 +448,24 @@ def _wrong_kpi(svc, app):
     def kpis(date):
         k = real(date)
         for r in [k["report_rate"], *k["report_rate"]["by_role"].values()]:
-            r["nodes"] = r["reporting"]           # counts only the nodes that reported
+            r["nodes"] = r["reporting"]  # counts only the nodes that reported
             r["rate" if "rate" in r else "overall"] = 1.0 if r["reporting"] else None
         return k
+
     svc.stats.kpis = kpis
 
 
 @switch("scale-usage-quarter-overruns")
 def _quarter_overruns(svc, app):
     import datetime as dt
+
     real = svc.stats.scale_usage
 
-    def usage(first, last):              # "up to the first day of the next quarter", inclusive
+    def usage(first, last):  # "up to the first day of the next quarter", inclusive
         if first != last:
             last = (dt.datetime.strptime(last, "%Y%m%d") + dt.timedelta(days=1)).strftime("%Y%m%d")
         return real(first, last)
+
     svc.stats.scale_usage = usage
 
 
@@ -416,14 +473,18 @@ def _quarter_overruns(svc, app):
 def _counts_sellers(svc, app):
     real = svc.stats.scale_usage
 
-    def usage(first, last):              # "used" = sellers seen, whatever scale (or none) they stand at
+    def usage(first, last):  # "used" = sellers seen, whatever scale (or none) they stand at
         out = real(first, last)
         with svc.store.read() as tx:
-            n = tx.scalar("SELECT COUNT(*) FROM (SELECT DISTINCT node_id, operator_id, stall FROM seller_days"
-                          " WHERE data_date >= ? AND data_date <= ?) x", (first, last))
+            n = tx.scalar(
+                "SELECT COUNT(*) FROM (SELECT DISTINCT node_id, operator_id, stall FROM seller_days"
+                " WHERE data_date >= ? AND data_date <= ?) x",
+                (first, last),
+            )
         o = out["overall"]
         o["used"], o["rate"] = n, (round(n / o["scales"], 4) if o["scales"] else None)
         return out
+
     svc.stats.scale_usage = usage
 
 
@@ -431,16 +492,19 @@ def _counts_sellers(svc, app):
 def _usage_all_time(svc, app):
     real = svc.stats.quarter_kpis
 
-    def quarter_kpis(quarter):           # "uploading" = ever uploaded, whatever the business date
+    def quarter_kpis(quarter):  # "uploading" = ever uploaded, whatever the business date
         out = real(quarter)
         with svc.store.read() as tx:
-            rows = tx.all("SELECT n.node_type, COUNT(DISTINCT s.node_id) FROM daily_stats s JOIN nodes n"
-                          " ON n.node_id = s.node_id WHERE n.status = 'active' GROUP BY n.node_type")
+            rows = tx.all(
+                "SELECT n.node_type, COUNT(DISTINCT s.node_id) FROM daily_stats s JOIN nodes n"
+                " ON n.node_id = s.node_id WHERE n.status = 'active' GROUP BY n.node_type"
+            )
         for ntype, n in rows:
             u = out["by_node_type"].get(ntype, {}).get("usage")
             if u and u["registered"]:
                 u["uploading"], u["rate"] = n, round(n / u["registered"], 4)
         return out
+
     svc.stats.quarter_kpis = quarter_kpis
 
 
@@ -448,7 +512,7 @@ def _usage_all_time(svc, app):
 def _coverage_full(svc, app):
     real = svc.stats.quarter_kpis
 
-    def quarter_kpis(quarter):           # registered ÷ registered: always 100 %
+    def quarter_kpis(quarter):  # registered ÷ registered: always 100 %
         out = real(quarter)
         for v in out["by_node_type"].values():
             c = v["coverage"]
@@ -456,12 +520,14 @@ def _coverage_full(svc, app):
         rates = [v["coverage"]["rate"] for v in out["by_node_type"].values() if v["coverage"]["rate"] is not None]
         out["composite"]["coverage"] = round(sum(rates) / len(rates), 4) if rates else None
         return out
+
     svc.stats.quarter_kpis = quarter_kpis
 
 
 @switch("feed-drops-canteens")
 def _feed_drops(svc, app):
     from . import feed
+
     real = feed.rows_since
     feed.rows_since = lambda *a, **k: [r for r in real(*a, **k) if r["rtype"] != "team_buy_acceptance_info"]
 
@@ -470,9 +536,11 @@ def _feed_drops(svc, app):
 def _slow_ingest(svc, app):
     """Every upload is answered 0.2 s late (stored as usual): the load tests' SLO-breach proof."""
     import time
+
     real = svc.ingestor.ingest
 
     def ingest(data):
         time.sleep(0.2)
         return real(data)
+
     svc.ingestor.ingest = ingest

@@ -19,6 +19,7 @@ When the guard answers itself (413/408) the app sees ``http.disconnect`` on its 
 whatever it sends afterwards is dropped.  All values are this project's choices (evidence ``profile``;
 the headers follow the OWASP Secure Headers Project's recommendations, evidence ``practice``).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,19 +29,29 @@ import anyio
 
 from . import logs
 
-HTML_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
-DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+HTML_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 DOCS_PREFIX = "/docs"
 BODY_TIMEOUT_S = 30.0
 
 
 def _json_error(status: int, zh: str, en: str) -> tuple[dict, bytes]:
     body = json.dumps({"error": {"zh": zh, "en": en}}, ensure_ascii=False).encode()
-    start = {"type": "http.response.start", "status": status,
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                         (b"connection", b"close")]}
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ],
+    }
     return start, body
 
 
@@ -52,16 +63,20 @@ def _with_security_headers(message: dict, path: str) -> dict:
         csp = DOCS_CSP if path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/") else HTML_CSP
         drop = {b"content-security-policy", b"x-frame-options", b"referrer-policy"}
         headers = [(k, v) for k, v in headers if k.lower() not in drop]
-        headers += [(b"content-security-policy", csp.encode()), (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer")]
+        headers += [
+            (b"content-security-policy", csp.encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
     return {**message, "headers": headers}
 
 
 class Guard:
     """Pure ASGI middleware: body limit (declared and streamed), body deadline, security headers, access log."""
 
-    def __init__(self, app, max_body: int, exempt: tuple[str, ...] = (), body_timeout_s: float | None = None,
-                 log_event=None):
+    def __init__(
+        self, app, max_body: int, exempt: tuple[str, ...] = (), body_timeout_s: float | None = None, log_event=None
+    ):
         self.app = app
         self.log_event = log_event  # None: the platform's logs.event, looked up at each request
         self.max_body = int(max_body)
@@ -132,5 +147,10 @@ class Guard:
         self._log(scope, path, state, start)
 
     def _log(self, scope, path: str, state: dict, start: float) -> None:
-        (self.log_event or logs.event)("http", method=scope.get("method"), path=path[:200], status=state["status"],
-                   ms=round((time.perf_counter() - start) * 1000, 2))
+        (self.log_event or logs.event)(
+            "http",
+            method=scope.get("method"),
+            path=path[:200],
+            status=state["status"],
+            ms=round((time.perf_counter() - start) * 1000, 2),
+        )

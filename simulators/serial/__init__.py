@@ -116,13 +116,13 @@ Errors: :class:`LineError` (bad name, duplicate, wrong backend/clock combination
 :class:`ModemLinesUnsupported` (a ``serial.SerialException``), ``ValueError`` for
 impossible :class:`LineSettings`.
 """
+
 from __future__ import annotations
 
 import serial as _pyserial
 
 from .clock import SimClock, WallClock
-from .faults import (Fault, bit_errors, byte_loss, delay, fault_from_spec, noise_burst, split,
-                     unplug)
+from .faults import Fault, bit_errors, byte_loss, delay, fault_from_spec, noise_burst, split, unplug
 from .line import End, Line, LineError, ModemLinesUnsupported
 from .registry import get_line, line_names, open_line
 from .settings import LineSettings
@@ -139,6 +139,25 @@ def register() -> None:
 
 register()
 
-__all__ = ["LineSettings", "WallClock", "SimClock", "open_line", "get_line", "line_names", "Line",
-           "End", "LineError", "ModemLinesUnsupported", "WireTrace", "Fault", "byte_loss",
-           "bit_errors", "split", "delay", "noise_burst", "unplug", "fault_from_spec", "register"]
+__all__ = [
+    "LineSettings",
+    "WallClock",
+    "SimClock",
+    "open_line",
+    "get_line",
+    "line_names",
+    "Line",
+    "End",
+    "LineError",
+    "ModemLinesUnsupported",
+    "WireTrace",
+    "Fault",
+    "byte_loss",
+    "bit_errors",
+    "split",
+    "delay",
+    "noise_burst",
+    "unplug",
+    "fault_from_spec",
+    "register",
+]

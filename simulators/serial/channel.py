@@ -11,6 +11,7 @@ Waiting is left to the caller's clock: realtime ends block on :attr:`cond`;
 SimPy ends use :meth:`when_count` to schedule a wake-up.  With ``paced=False``
 characters are readable at once (faults that act on times then only reorder).
 """
+
 from __future__ import annotations
 
 import _thread
@@ -59,8 +60,17 @@ class Channel:
     :param tx, rx: the sender's and receiver's settings (changed later via attributes).
     """
 
-    def __init__(self, direction: str, tx: LineSettings, rx: LineSettings, clock,
-                 faults: list[Fault], trace: WireTrace | None, paced: bool, t_open: float) -> None:
+    def __init__(
+        self,
+        direction: str,
+        tx: LineSettings,
+        rx: LineSettings,
+        clock,
+        faults: list[Fault],
+        trace: WireTrace | None,
+        paced: bool,
+        t_open: float,
+    ) -> None:
         self.direction = direction
         self.tx = tx
         self.rx = rx
@@ -71,12 +81,18 @@ class Channel:
         #: realtime lines: readers block on it; virtual-time lines: a plain lock (SimPy waits on events)
         self.cond = threading.Condition() if clock.realtime else _VirtualCond()
         self.ready = bytearray()
-        self._pending: deque[list] = deque()       # [start, bt, data, taken]
+        self._pending: deque[list] = deque()  # [start, bt, data, taken]
         self.busy_until = t_open
         self.closed = False
         self.listeners: list[Callable[[], None]] = []
-        self.stats = {"bytes_sent": 0, "bytes_delivered": 0, "bytes_lost": 0,
-                      "framing_errors": 0, "parity_errors": 0, "overruns": 0}
+        self.stats = {
+            "bytes_sent": 0,
+            "bytes_delivered": 0,
+            "bytes_lost": 0,
+            "framing_errors": 0,
+            "parity_errors": 0,
+            "overruns": 0,
+        }
         mine = [f for f in faults if f.applies(direction)]
         self._transmit = [f.bind(direction) for f in mine if f.stage == "transmit"]
         self._wire = [f.bind(direction) for f in mine if f.stage != "transmit"]
@@ -101,7 +117,7 @@ class Channel:
         item = [start, bt, data, 0]
         if not self._pending or self._pending[-1][0] <= start:
             self._pending.append(item)
-        else:                                     # noise scheduled ahead of a write
+        else:  # noise scheduled ahead of a write
             starts = [p[0] for p in self._pending]
             self._pending.insert(bisect.bisect_right(starts, start), item)
 
@@ -114,9 +130,14 @@ class Channel:
         with self.cond:
             now = self.clock.now()
             self.stats["bytes_sent"] += len(data)
-            if not self.paced and not self._transmit and not self._wire and self.trace is None \
-                    and (self.tx is self.rx or self.tx == self.rx):
-                self.ready += data                  # fast path: benchmark and plain unit tests
+            if (
+                not self.paced
+                and not self._transmit
+                and not self._wire
+                and self.trace is None
+                and (self.tx is self.rx or self.tx == self.rx)
+            ):
+                self.ready += data  # fast path: benchmark and plain unit tests
                 self.stats["bytes_delivered"] += len(data)
                 self.cond.notify_all()
                 self._notify()
@@ -153,8 +174,9 @@ class Channel:
                 self._schedule(pstart, got, pbt)
             if self.trace is not None:
                 wire = b"".join(g for _, g, _ in out_pieces)
-                self.trace.chunk(start - self.t_open, self.direction, wire, sent=data,
-                                 faults=[n for n in names if n] or None)
+                self.trace.chunk(
+                    start - self.t_open, self.direction, wire, sent=data, faults=[n for n in names if n] or None
+                )
             self.cond.notify_all()
         self._notify()
         return len(data)

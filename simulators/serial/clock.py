@@ -4,6 +4,7 @@ Both expose ``now() -> float`` in seconds.  :class:`WallClock` uses
 ``time.monotonic()``; :class:`SimClock` uses ``env.now`` of a SimPy
 environment, whose unit this package takes to be one second.
 """
+
 from __future__ import annotations
 
 import time

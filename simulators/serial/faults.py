@@ -11,6 +11,7 @@ sent back to back at the sender's byte time ``bt`` starting at ``start_s`` (an
 absolute clock time).  Times ``at`` in fault parameters are seconds from the
 line's opening.
 """
+
 from __future__ import annotations
 
 import random
@@ -295,8 +296,7 @@ def delay(seconds: float, direction: str = "both") -> Delay:
     return Delay(seconds, direction)
 
 
-def noise_burst(duration: float, at: float, seed: int = 0, density: float = 0.3,
-                direction: str = "both") -> NoiseBurst:
+def noise_burst(duration: float, at: float, seed: int = 0, density: float = 0.3, direction: str = "both") -> NoiseBurst:
     return NoiseBurst(duration, at, seed, density, direction)
 
 
@@ -304,8 +304,14 @@ def unplug(at: float, duration: float, direction: str = "both") -> Unplug:
     return Unplug(at, duration, direction)
 
 
-FAULTS = {"byte_loss": byte_loss, "bit_errors": bit_errors, "split": split,
-          "delay": delay, "noise_burst": noise_burst, "unplug": unplug}
+FAULTS = {
+    "byte_loss": byte_loss,
+    "bit_errors": bit_errors,
+    "split": split,
+    "delay": delay,
+    "noise_burst": noise_burst,
+    "unplug": unplug,
+}
 
 
 def fault_from_spec(spec: str, default_seed: int = 0) -> Fault:
@@ -318,7 +324,7 @@ def fault_from_spec(spec: str, default_seed: int = 0) -> Fault:
     if name not in FAULTS:
         raise ValueError(f"unknown fault {name!r}; choose from {', '.join(FAULTS)}")
     fn = FAULTS[name]
-    params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+    params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
     kwargs: dict = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, val = item.partition("=")

@@ -5,6 +5,7 @@ the other's CTS, DTR the other's DSR and CD.  Each end has its own UART
 settings; the sender's settings pace a direction and a receiver with other
 settings decodes garbage (:mod:`.uart`).
 """
+
 from __future__ import annotations
 
 import threading
@@ -50,7 +51,7 @@ class End:
         self._rts = True
         self._dtr = True
         self.peer: End | None = None
-        self._waiters: list[list] = []            # SimPy: [need_fn, event, expired]
+        self._waiters: list[list] = []  # SimPy: [need_fn, event, expired]
         self._timer_at: float | None = None
         if not line.clock.realtime:
             rx.listeners.append(self._service)
@@ -194,8 +195,7 @@ class End:
     # --- modem lines (null modem) --------------------------------------------------------
     def _modem(self) -> None:
         if not self._line.modem_lines_supported:
-            raise ModemLinesUnsupported(
-                f"modem lines are not supported on the {self._line.backend!r} backend")
+            raise ModemLinesUnsupported(f"modem lines are not supported on the {self._line.backend!r} backend")
 
     @property
     def rts(self) -> bool:
@@ -250,8 +250,7 @@ class End:
             raise ValueError("terminator must not be empty")
 
         def need(ch: Channel) -> int | None:
-            with_pending = bytes(ch.ready) + b"".join(
-                p[2][p[3]:] for p in ch._pending)[:max_size]
+            with_pending = bytes(ch.ready) + b"".join(p[2][p[3] :] for p in ch._pending)[:max_size]
             idx = with_pending.find(terminator)
             if 0 <= idx and idx + len(terminator) <= max_size:
                 return idx + len(terminator)
@@ -270,9 +269,11 @@ class End:
         waiter = [need, ev, False, cap]
         self._waiters.append(waiter)
         if timeout is not None:
+
             def expire(_evt, w=waiter):
                 w[2] = True
                 self._service()
+
             env.timeout(timeout).callbacks.append(expire)
         self._service()
         return ev
@@ -300,7 +301,7 @@ class End:
                 self._waiters.pop(0)
                 ev.succeed(ch.take(min(cap, len(ch.ready))))
                 continue
-            if need is None:                  # wait for more writes (they call us)
+            if need is None:  # wait for more writes (they call us)
                 break
             when = ch.when_count(need)
             if when is not None and (self._timer_at is None or when < self._timer_at - 1e-12):
@@ -315,9 +316,15 @@ class Line:
     backend = "sim"
     modem_lines_supported = True
 
-    def __init__(self, name: str, settings: LineSettings | None = None, clock=None,
-                 faults: list[Fault] | None = None, trace: WireTrace | None = None,
-                 paced: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: LineSettings | None = None,
+        clock=None,
+        faults: list[Fault] | None = None,
+        trace: WireTrace | None = None,
+        paced: bool = True,
+    ) -> None:
         self.name = name
         self.settings = settings or LineSettings()
         self.clock = clock or WallClock()
@@ -328,8 +335,7 @@ class Line:
         self.t_open = self.clock.now()
         self._unplugs = [f for f in self.faults if f.name == "unplug"]
         self.has_unplug = bool(self._unplugs)
-        mk = lambda d: Channel(d, self.settings, self.settings, self.clock, self.faults, trace,
-                               paced, self.t_open)
+        mk = lambda d: Channel(d, self.settings, self.settings, self.clock, self.faults, trace, paced, self.t_open)
         self.h2d = mk("host->device")
         self.d2h = mk("device->host")
         self.host = End(self, "host", tx=self.h2d, rx=self.d2h, settings=self.settings)
@@ -338,8 +344,7 @@ class Line:
         self.host_attached = False
         self._lock = threading.Lock()
         if trace is not None:
-            trace.opened(name, self.backend, self.settings.to_dict(),
-                         "wall" if self.clock.realtime else "sim")
+            trace.opened(name, self.backend, self.settings.to_dict(), "wall" if self.clock.realtime else "sim")
 
     @property
     def host_url(self) -> str:
@@ -370,6 +375,7 @@ class Line:
         if self.trace is not None:
             self.trace.flush()
         from .registry import _forget
+
         _forget(self)
 
     def __enter__(self) -> "Line":

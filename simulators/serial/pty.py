@@ -22,6 +22,7 @@ Measured gotchas handled here (../shared/reference/toolchain.md §2):
   removed.  Replug creates a new pty and points the same symlink at it; like a
   USB adapter plugged back in, the host must reopen the path.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,9 @@ class PtyLine(PumpedLine):
 
     backend = "pty"
 
-    def __init__(self, name, settings=None, clock=None, faults=None, trace=None, paced=True,
-                 link: str | None = None) -> None:
+    def __init__(
+        self, name, settings=None, clock=None, faults=None, trace=None, paced=True, link: str | None = None
+    ) -> None:
         if link is None:
             d = default_link_dir()
             d.mkdir(mode=0o700, exist_ok=True)
@@ -67,9 +69,9 @@ class PtyLine(PumpedLine):
 
     def _make_pty(self) -> None:
         master, slave = os.openpty()
-        tty.setraw(slave)                 # no echo, no CR/LF mangling before the host opens
+        tty.setraw(slave)  # no echo, no CR/LF mangling before the host opens
         tty.setraw(master)
-        write_settings(slave, self.settings)   # a host that sets nothing gets the line's rate
+        write_settings(slave, self.settings)  # a host that sets nothing gets the line's rate
         os.set_blocking(master, False)
         self._master, self._slave = master, slave
         self.pts = os.ttyname(slave)
@@ -79,7 +81,7 @@ class PtyLine(PumpedLine):
         except FileNotFoundError:
             pass
         os.symlink(self.pts, tmp)
-        os.replace(tmp, self.link)        # atomic: the name never dangles while we are plugged in
+        os.replace(tmp, self.link)  # atomic: the name never dangles while we are plugged in
 
     def _fd(self):
         return self._master

@@ -8,6 +8,7 @@ a UART at the line's baud rate.  A host that does not read loses bytes beyond
 :data:`OUT_LIMIT` (counted as ``overruns``), like a UART whose buffer is full;
 the pump never blocks.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ class PumpedLine(Line):
 
     def _start_pump(self) -> None:
         self._pump_end = self.host
-        self.host = None                    # the host is the OS program, not an object here
+        self.host = None  # the host is the OS program, not an object here
         self._outbuf = bytearray()
         self._stop = False
         self._wake_r, self._wake_w = os.pipe()
@@ -44,8 +45,9 @@ class PumpedLine(Line):
         os.set_blocking(self._wake_w, False)
         self.d2h.listeners.append(self._wake)
         self._was_unplugged = False
-        self._boundaries = sorted({self.t_open + f.at for f in self._unplugs} |
-                                  {self.t_open + f.at + f.duration for f in self._unplugs})
+        self._boundaries = sorted(
+            {self.t_open + f.at for f in self._unplugs} | {self.t_open + f.at + f.duration for f in self._unplugs}
+        )
         self._thread = threading.Thread(target=self._run, name=f"serial-pump-{self.name}", daemon=True)
         self._thread.start()
 
@@ -118,7 +120,7 @@ class PumpedLine(Line):
             wlist = [fd] if (fd is not None and self._outbuf) else []
             try:
                 r, _, _ = select.select(rlist, wlist, [], wait)
-            except (OSError, ValueError):       # fd closed under us (unplug/close)
+            except (OSError, ValueError):  # fd closed under us (unplug/close)
                 continue
             for obj in r:
                 if obj == self._wake_r:

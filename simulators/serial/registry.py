@@ -3,6 +3,7 @@
 Names are what ``sim://NAME`` refers to; a name is taken from ``open_line`` until
 ``line.close()``.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,18 @@ _lines: dict[str, Line] = {}
 _lock = threading.Lock()
 
 
-def open_line(name: str, backend: str = "sim", settings: LineSettings | None = None, clock=None,
-              faults: list[Fault] | None = None, trace: WireTrace | None = None, *,
-              paced: bool = True, link: str | None = None, port: int = 0) -> Line:
+def open_line(
+    name: str,
+    backend: str = "sim",
+    settings: LineSettings | None = None,
+    clock=None,
+    faults: list[Fault] | None = None,
+    trace: WireTrace | None = None,
+    *,
+    paced: bool = True,
+    link: str | None = None,
+    port: int = 0,
+) -> Line:
     """Open a line named ``name`` (see the package docstring).
 
     :param name: 1-64 characters ``[A-Za-z0-9._-]``, not starting with ``.``/``-``/``_``.
@@ -50,9 +60,11 @@ def open_line(name: str, backend: str = "sim", settings: LineSettings | None = N
             line = Line(name, settings, clock, faults, trace, paced)
         elif backend == "pty":
             from .pty import PtyLine
+
             line = PtyLine(name, settings, clock, faults, trace, paced, link=link)
         else:
             from .socket import SocketLine
+
             line = SocketLine(name, settings, clock, faults, trace, paced, port=port)
     except BaseException:
         with _lock:

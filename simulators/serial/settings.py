@@ -6,6 +6,7 @@ stop bits (1, 1.5 or 2).  At ``baudrate`` bits per second one byte therefore
 occupies ``bits_per_byte / baudrate`` seconds on the wire: 8N1 at 9600 baud is
 10 bits = 1.0417 ms per byte, 960 bytes/s.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -35,8 +36,11 @@ class LineSettings:
     stopbits: float = 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.baudrate, bool) or not isinstance(self.baudrate, int) \
-                or not 1 <= self.baudrate <= MAX_BAUDRATE:
+        if (
+            isinstance(self.baudrate, bool)
+            or not isinstance(self.baudrate, int)
+            or not 1 <= self.baudrate <= MAX_BAUDRATE
+        ):
             raise ValueError(f"baudrate must be an int in 1..{MAX_BAUDRATE}, got {self.baudrate!r}")
         if self.bytesize not in BYTESIZES:
             raise ValueError(f"bytesize must be one of {BYTESIZES}, got {self.bytesize!r}")
@@ -85,8 +89,7 @@ class LineSettings:
         return f"{self.baudrate} {self.bytesize}{self.parity}{stop}"
 
     def to_dict(self) -> dict:
-        return {"baudrate": self.baudrate, "bytesize": self.bytesize,
-                "parity": self.parity, "stopbits": self.stopbits}
+        return {"baudrate": self.baudrate, "bytesize": self.bytesize, "parity": self.parity, "stopbits": self.stopbits}
 
     def with_(self, **changes) -> "LineSettings":
         """A copy with some fields changed (validated)."""
@@ -97,5 +100,4 @@ class LineSettings:
         """The settings of a pyserial port object (``baudrate``, ``bytesize``, ``parity``, ``stopbits``)."""
         stop = port.stopbits
         stop = 1.5 if stop == 1.5 else int(stop)
-        return cls(baudrate=int(port.baudrate), bytesize=int(port.bytesize),
-                   parity=str(port.parity), stopbits=stop)
+        return cls(baudrate=int(port.baudrate), bytesize=int(port.bytesize), parity=str(port.parity), stopbits=stop)

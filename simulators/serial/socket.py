@@ -7,6 +7,7 @@ ignores baud rates and modem lines, so the line's settings are the device's and
 modem lines are unsupported.  ``unplug`` closes the host connection (its reads
 raise ``SerialException``) and refuses new ones until replug.
 """
+
 from __future__ import annotations
 
 import socket as _socket
@@ -20,8 +21,7 @@ class SocketLine(PumpedLine):
 
     backend = "socket"
 
-    def __init__(self, name, settings=None, clock=None, faults=None, trace=None, paced=True,
-                 port: int = 0) -> None:
+    def __init__(self, name, settings=None, clock=None, faults=None, trace=None, paced=True, port: int = 0) -> None:
         super().__init__(name, settings, clock, faults, trace, paced)
         srv = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
         srv.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
@@ -69,7 +69,7 @@ class SocketLine(PumpedLine):
         except (BlockingIOError, OSError):
             return
         if self._conn is not None or self._was_unplugged:
-            conn.close()                  # one cable, one host
+            conn.close()  # one cable, one host
             return
         conn.setblocking(False)
         conn.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)

@@ -6,6 +6,7 @@ host program chose (with pyserial or ``stty``) can be read there.  Standard
 rates come from ``tcgetattr``; other rates (``BOTHER``) from the ``TCGETS2``
 ioctl.  Anything unreadable yields ``None`` (the caller keeps its settings).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -14,15 +15,47 @@ import termios
 
 from .settings import LineSettings
 
-_BAUDS = {getattr(termios, f"B{b}"): b for b in
-          (50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400,
-           57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000,
-           2000000, 2500000, 3000000, 3500000, 4000000) if hasattr(termios, f"B{b}")}
+_BAUDS = {
+    getattr(termios, f"B{b}"): b
+    for b in (
+        50,
+        75,
+        110,
+        134,
+        150,
+        200,
+        300,
+        600,
+        1200,
+        1800,
+        2400,
+        4800,
+        9600,
+        19200,
+        38400,
+        57600,
+        115200,
+        230400,
+        460800,
+        500000,
+        576000,
+        921600,
+        1000000,
+        1152000,
+        1500000,
+        2000000,
+        2500000,
+        3000000,
+        3500000,
+        4000000,
+    )
+    if hasattr(termios, f"B{b}")
+}
 _CODES = {v: k for k, v in _BAUDS.items()}
 _BOTHER = 0o010000
 _CBAUD = getattr(termios, "CBAUD", 0o010017)
 _CMSPAR = getattr(termios, "CMSPAR", 0o10000000000)
-_TCGETS2 = 0x802C542A                   # Linux x86/arm: _IOR('T', 0x2A, struct termios2)
+_TCGETS2 = 0x802C542A  # Linux x86/arm: _IOR('T', 0x2A, struct termios2)
 _SIZES = {termios.CS5: 5, termios.CS6: 6, termios.CS7: 7, termios.CS8: 8}
 
 
@@ -49,8 +82,12 @@ def read_settings(fd: int) -> LineSettings | None:
         else:
             parity = "O" if cflag & termios.PARODD else "E"
     try:
-        return LineSettings(baudrate=baud, bytesize=_SIZES[cflag & termios.CSIZE], parity=parity,
-                            stopbits=2 if cflag & termios.CSTOPB else 1)
+        return LineSettings(
+            baudrate=baud,
+            bytesize=_SIZES[cflag & termios.CSIZE],
+            parity=parity,
+            stopbits=2 if cflag & termios.CSTOPB else 1,
+        )
     except ValueError:
         return None
 

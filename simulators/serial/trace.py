@@ -11,6 +11,7 @@ dict | None`` is called on the bytes the receiver gets; a dict is stored as
 ``frame``; a decoder that raises is recorded as ``frame_error`` (the trace never
 breaks the line).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -37,8 +38,9 @@ class WireTrace:
     :param keep: also keep records in :attr:`records` when writing to a file.
     """
 
-    def __init__(self, target: str | Path | io.TextIOBase | None = None,
-                 decoder: Decoder | None = None, keep: bool | None = None) -> None:
+    def __init__(
+        self, target: str | Path | io.TextIOBase | None = None, decoder: Decoder | None = None, keep: bool | None = None
+    ) -> None:
         self.decoder = decoder
         self.records: list[dict] = []
         self._lock = threading.Lock()
@@ -62,12 +64,20 @@ class WireTrace:
                 self._fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
 
     def opened(self, line_name: str, backend: str, settings: dict, clock: str) -> None:
-        self.write({"event": "open", "line": line_name, "backend": backend, "settings": settings,
-                    "clock": clock,
-                    "wall_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")})
+        self.write(
+            {
+                "event": "open",
+                "line": line_name,
+                "backend": backend,
+                "settings": settings,
+                "clock": clock,
+                "wall_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+            }
+        )
 
-    def chunk(self, t: float, direction: str, data: bytes, sent: bytes | None = None,
-              faults: list[str] | None = None) -> None:
+    def chunk(
+        self, t: float, direction: str, data: bytes, sent: bytes | None = None, faults: list[str] | None = None
+    ) -> None:
         rec = {"t": round(t, 6), "dir": direction, "hex": hexs(data), "n": len(data)}
         if faults:
             rec["faults"] = faults

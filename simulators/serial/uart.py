@@ -15,6 +15,7 @@ mode) the sampled character is delivered anyway.  After a low stop bit the
 receiver waits for the line to go high before hunting again.  The line is idle
 (high) after the last bit given, so trailing characters complete.
 """
+
 from __future__ import annotations
 
 from .settings import LineSettings
@@ -54,7 +55,7 @@ def decode(levels: bytes | bytearray, tx_baudrate: int, rx: LineSettings) -> tup
     # cells per receiver bit = 2 * tx / rx; offset of sample k from the edge cell:
     # floor((2k+1) * tx / rx)
     tx, rxb = tx_baudrate, rx.baudrate
-    n_fields = 1 + rx.bytesize + rx.parity_bits + 1          # start, data, parity, first stop
+    n_fields = 1 + rx.bytesize + rx.parity_bits + 1  # start, data, parity, first stop
     offsets = [((2 * k + 1) * tx) // rxb for k in range(n_fields)]
 
     def level(i: int) -> int:
@@ -75,7 +76,7 @@ def decode(levels: bytes | bytearray, tx_baudrate: int, rx: LineSettings) -> tup
             edge = levels.index(0, pos)
         except ValueError:
             break
-        if level(edge + offsets[0]) != 0:          # glitch, not a start bit
+        if level(edge + offsets[0]) != 0:  # glitch, not a start bit
             pos = edge + offsets[0]
             # the sample was high, so the line is high there: a new edge may follow
             continue
@@ -102,8 +103,7 @@ def receive(data: bytes, tx: LineSettings, rx: LineSettings) -> tuple[bytes, int
     Identical settings: the data masked to ``bytesize``, no errors (fast path).
     :returns: ``(characters, framing_errors, parity_errors)``.
     """
-    if tx == rx or (tx.baudrate == rx.baudrate and tx.bytesize == rx.bytesize
-                    and tx.parity == rx.parity):
+    if tx == rx or (tx.baudrate == rx.baudrate and tx.bytesize == rx.bytesize and tx.parity == rx.parity):
         # stop-bit count alone does not matter: a receiver checks only the first one
         if tx.bytesize == 8:
             return bytes(data), 0, 0

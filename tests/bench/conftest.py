@@ -9,6 +9,7 @@ goal, met?) and written to ``out/bench/bench-<commit>.json`` (atomically; the fo
 ``ROUCAI_BENCH_OUT``), so runs of different commits can be compared file by file.  A figure
 without a goal is reported for comparison only.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,19 +30,31 @@ _FIGURES: list[dict] = []
 @pytest.fixture
 def figure(request):
     """``figure(name, value, unit, goal=None, better="higher")``: record one measured figure."""
+
     def record(name: str, value: float, unit: str, goal: float | None = None, better: str = "higher") -> None:
         if better not in ("higher", "lower"):
             raise ValueError(f"better must be 'higher' or 'lower', not {better!r}")
         met = None if goal is None else (value >= goal if better == "higher" else value <= goal)
-        _FIGURES.append({"test": request.node.nodeid, "name": name, "value": value, "unit": unit,
-                         "goal": goal, "better": better, "met": met})
+        _FIGURES.append(
+            {
+                "test": request.node.nodeid,
+                "name": name,
+                "value": value,
+                "unit": unit,
+                "goal": goal,
+                "better": better,
+                "met": met,
+            }
+        )
+
     return record
 
 
 def _commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
     except OSError:
         return "unknown"
     return out.stdout.strip() or "unknown"
@@ -69,9 +82,17 @@ def pytest_terminal_summary(terminalreporter):
     out_dir = Path(os.environ.get("ROUCAI_BENCH_OUT", ROOT / "out" / "bench"))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"bench-{commit}.json"
-    doc = {"format": "roucai-bench/1", "commit": commit, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-           "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                       "load_average": round(os.getloadavg()[0], 2)},
-           "figures": _FIGURES}
+    doc = {
+        "format": "roucai-bench/1",
+        "commit": commit,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average": round(os.getloadavg()[0], 2),
+        },
+        "figures": _FIGURES,
+    }
     atomic_write_bytes(path, json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))
     tr.write_line(f"written to {path}")

@@ -2,6 +2,7 @@
 
 Run with ``python3 tasks.py bench`` (skipped in the normal test run).
 """
+
 from __future__ import annotations
 
 import random
@@ -12,7 +13,7 @@ from profiles import load_profile
 
 P = load_profile()
 N = 20_000
-MIN_RATE = 300_000   # codes/s (issue 2, "Must show")
+MIN_RATE = 300_000  # codes/s (issue 2, "Must show")
 
 
 @pytest.fixture(scope="module")

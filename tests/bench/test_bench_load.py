@@ -10,6 +10,7 @@ so the figures are the load generator's.  Two measurements, both printed:
 
 Locust runs as a subprocess (never imported here).  Run with ``python3 tasks.py bench``.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,22 @@ def _port() -> int:
 @pytest.fixture(scope="module")
 def trivial():
     port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "loadtests.trivial:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning"], cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "loadtests.trivial:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -59,14 +74,47 @@ def trivial():
 
 def _locust(tmp: Path, host: str, plan: Path, keys: Path, name: str, classes: list[str]) -> dict[str, float]:
     out = tmp / name
-    subprocess.run([LOCUST, "-f", BENCHFILE, "--headless", "--host", host, "-u", str(USERS), "-r", str(USERS),
-                    "-t", f"{SECONDS}s", "--roucai-plan", str(plan), "--roucai-keys", str(keys), "--roucai-mode",
-                    "bench", "--json-file", str(out), "--stop-timeout", "2", "--loglevel", "WARNING",
-                    "--exit-code-on-error", "0", *classes], cwd=ROOT, timeout=SECONDS + 60, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            LOCUST,
+            "-f",
+            BENCHFILE,
+            "--headless",
+            "--host",
+            host,
+            "-u",
+            str(USERS),
+            "-r",
+            str(USERS),
+            "-t",
+            f"{SECONDS}s",
+            "--roucai-plan",
+            str(plan),
+            "--roucai-keys",
+            str(keys),
+            "--roucai-mode",
+            "bench",
+            "--json-file",
+            str(out),
+            "--stop-timeout",
+            "2",
+            "--loglevel",
+            "WARNING",
+            "--exit-code-on-error",
+            "0",
+            *classes,
+        ],
+        cwd=ROOT,
+        timeout=SECONDS + 60,
+        check=True,
+        capture_output=True,
+    )
     rows = json.loads(out.with_suffix(".json").read_text())
-    return {e["name"]: e["num_requests"] / max(1e-9, e["last_request_timestamp"] - e["start_time"])
-            for e in rows if e["num_requests"] and not e["num_failures"]}
+    return {
+        e["name"]: e["num_requests"] / max(1e-9, e["last_request_timestamp"] - e["start_time"])
+        for e in rows
+        if e["num_requests"] and not e["num_failures"]
+    }
 
 
 @pytest.mark.bench
@@ -87,10 +135,18 @@ def test_bench_uploader_vs_plain_fasthttpuser(benchmark, trivial, tmp_path, figu
     same = benchmark.pedantic(measure, rounds=1, iterations=1)
     ratio = same[OURS] / same[PLAIN]
     solo = statistics.median(solo_ours) / statistics.median(solo_plain)
-    print(f"\nsame run: uploader {same[OURS]:.0f} req/s, plain FastHttpUser {same[PLAIN]:.0f} req/s, ratio {ratio:.2f}"
-          f"\nsolo runs (median of 3): uploader {statistics.median(solo_ours):.0f} req/s, plain "
-          f"{statistics.median(solo_plain):.0f} req/s, ratio {solo:.2f}")
-    benchmark.extra_info.update({"same_run_uploader_rps": round(same[OURS]), "same_run_plain_rps": round(same[PLAIN]),
-                                 "same_run_ratio": round(ratio, 3), "solo_ratio": round(solo, 3)})
+    print(
+        f"\nsame run: uploader {same[OURS]:.0f} req/s, plain FastHttpUser {same[PLAIN]:.0f} req/s, ratio {ratio:.2f}"
+        f"\nsolo runs (median of 3): uploader {statistics.median(solo_ours):.0f} req/s, plain "
+        f"{statistics.median(solo_plain):.0f} req/s, ratio {solo:.2f}"
+    )
+    benchmark.extra_info.update(
+        {
+            "same_run_uploader_rps": round(same[OURS]),
+            "same_run_plain_rps": round(same[PLAIN]),
+            "same_run_ratio": round(ratio, 3),
+            "solo_ratio": round(solo, 3),
+        }
+    )
     figure("load generator: uploader / plain FastHttpUser (same run)", round(ratio, 3), "ratio", goal=0.8)
     assert ratio >= 0.8

@@ -7,6 +7,7 @@ bodies; goal ≥ 0.5).
 Reported, not asserted: the goals are where the platform has to get; the table says how far it is.
 Run with ``python3 tasks.py bench -k platform``.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: records per envelope -> (envelopes sent, figure name, unit, goal)
-CASES = {1: (3000, "ingest, 1-record envelopes", "envelopes/s", 2500),
-         10: (1000, "ingest, 10-record envelopes", "records/s", 12000),
-         100: (300, "ingest, 100-record envelopes", "records/s", None)}
+CASES = {
+    1: (3000, "ingest, 1-record envelopes", "envelopes/s", 2500),
+    10: (1000, "ingest, 10-record envelopes", "records/s", 12000),
+    100: (300, "ingest, 100-record envelopes", "records/s", None),
+}
 
 
 @pytest.mark.bench
@@ -30,8 +33,21 @@ def test_bench_platform_ingest(benchmark, figure, per):
     out = {}
 
     def run():
-        p = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_platform.py"), "ingest", "--per", str(per),
-                            "--envelopes", str(envelopes)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+        p = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "bench_platform.py"),
+                "ingest",
+                "--per",
+                str(per),
+                "--envelopes",
+                str(envelopes),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=ROOT,
+        )
         assert p.returncode == 0, p.stderr[-2000:]
         out.update(json.loads(p.stdout)["ingest"])
 

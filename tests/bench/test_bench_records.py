@@ -5,6 +5,7 @@
 
 Run with ``python3 tasks.py bench`` (skipped in the normal test run).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +20,7 @@ from profiles.record_examples import example_record
 P = load_profile()
 CAT, ENV = P.records, P.envelope
 N = 2_000
-MIN_RATE = 20_000            # records/s, encode + decode
+MIN_RATE = 20_000  # records/s, encode + decode
 MAX_PEAK = 100 * 1024 * 1024  # bytes, 10,000-record envelope parse
 NODE, KEY = "650102009", "bench-secret"
 WHEN = dt.datetime(2024, 5, 18, 20, 30)
@@ -76,8 +77,9 @@ def test_bench_envelope_10k_memory_and_time(benchmark, big_envelope, figure):
     assert res.ok and len(res.records) == 10_000
     benchmark.extra_info["envelope_bytes"] = len(big_envelope)
     benchmark.extra_info["peak_mb"] = round(peak / 2**20, 1)
-    figure("10,000-record envelope parse, peak memory", round(peak / 2**20, 1), "MB", goal=MAX_PEAK / 2**20,
-           better="lower")
+    figure(
+        "10,000-record envelope parse, peak memory", round(peak / 2**20, 1), "MB", goal=MAX_PEAK / 2**20, better="lower"
+    )
     assert peak <= MAX_PEAK, f"peak {peak / 2**20:.1f} MB > 100 MB"
     out = benchmark.pedantic(lambda: ENV.parse(big_envelope, key=KEY, now=WHEN, max_count=10_000), rounds=3)
     assert out.ok

@@ -5,6 +5,7 @@
   slave) on the same machine, as a ratio in ``extra_info``;
 * the same through pyserial's ``sim://`` handler (what a host program pays).
 """
+
 from __future__ import annotations
 
 import os
@@ -39,10 +40,10 @@ def raw_openpty_frames_per_s(n: int = BATCH) -> float:
 def _report(benchmark, what: str, figure=None) -> float:
     fps = BATCH / benchmark.stats.stats.median
     raw = max(raw_openpty_frames_per_s() for _ in range(3))
-    benchmark.extra_info.update({"frames_per_s": round(fps), "raw_openpty_frames_per_s": round(raw),
-                                 "ratio_to_openpty": round(fps / raw, 3)})
-    print(f"\n{what}: {fps:,.0f} frames/s (64 B); raw os.openpty(): {raw:,.0f} frames/s; "
-          f"ratio {fps / raw:.2f}")
+    benchmark.extra_info.update(
+        {"frames_per_s": round(fps), "raw_openpty_frames_per_s": round(raw), "ratio_to_openpty": round(fps / raw, 3)}
+    )
+    print(f"\n{what}: {fps:,.0f} frames/s (64 B); raw os.openpty(): {raw:,.0f} frames/s; ratio {fps / raw:.2f}")
     if figure is not None:
         figure(f"{what}", round(fps), "frames/s", goal=100_000)
         figure(f"{what}, ratio to raw os.openpty()", round(fps / raw, 3), "ratio")
@@ -58,6 +59,7 @@ def test_bench_unpaced_in_process_line(benchmark, figure):
             for _ in range(BATCH):
                 dev.write(FRAME)
                 host.read(64)
+
         benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
     assert _report(benchmark, "in-process line (End API)", figure) >= 100_000
 
@@ -71,5 +73,6 @@ def test_bench_unpaced_sim_url(benchmark):
                 for _ in range(BATCH):
                     dev.write(FRAME)
                     h.read(64)
+
             benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
     _report(benchmark, "in-process line via pyserial sim://")

@@ -1,6 +1,7 @@
 """The truth of what was acknowledged (conformance/acknowledged.py), from real envelopes and real answers of the
 profile: accepted counts once on its Beijing business day, duplicates and refused envelopes add nothing, a
 correction taken as new replaces the first version."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -19,7 +20,7 @@ RTYPE = "retail_market_tran_info_summ"
 def _answer(node: str, recs: list[dict], duplicates=()) -> Answer:
     """The profile's own answer to an envelope of ``recs`` (positions in ``duplicates`` answered duplicate)."""
     spec = P.envelope
-    body = envelope(P, node, "0" * 32, RTYPE, recs)     # DataDate: the records' business date
+    body = envelope(P, node, "0" * 32, RTYPE, recs)  # DataDate: the records' business date
     res = spec.parse(body, validate_records=False)
     resp = spec.respond(res, duplicates=duplicates)
     raw = spec.build_response(resp)
@@ -59,14 +60,14 @@ def test_resends_refusals_and_corrections():
     led = AcknowledgedLedger(P)
     led.add(node, RTYPE, recs, _answer(node, recs), "20240601")
     before = led.cells("20240601")
-    led.add(node, RTYPE, recs, _answer(node, recs, duplicates=(1, 2)), "20240601")     # re-sent: duplicate
+    led.add(node, RTYPE, recs, _answer(node, recs, duplicates=(1, 2)), "20240601")  # re-sent: duplicate
     assert led.cells("20240601") == before
     fix = [{**recs[0], "weight": "9.000"}]
-    led.add(node, RTYPE, fix, _answer(node, fix, duplicates=(1,)), "20240601")       # correction, kept version
+    led.add(node, RTYPE, fix, _answer(node, fix, duplicates=(1,)), "20240601")  # correction, kept version
     assert led.cells("20240601") == before
-    led.add(node, RTYPE, fix, Answer(503, b"busy", None), "20240601")                 # no readable answer
+    led.add(node, RTYPE, fix, Answer(503, b"busy", None), "20240601")  # no readable answer
     assert led.cells("20240601") == before
-    led.add(node, RTYPE, fix, _answer(node, fix), "20240601")                         # correction taken as new
+    led.add(node, RTYPE, fix, _answer(node, fix), "20240601")  # correction taken as new
     total = sum(v[0] for v in led.cells("20240601").values())
     grams = sum(v[1] for v in led.cells("20240601").values())
     assert (total, grams) == (2, 9000 + 1001)
@@ -102,5 +103,5 @@ def test_days_of_raw_or_unanswered_uploads_are_left_out():
 def test_a_duplicate_never_seen_accepted_makes_its_day_uncertain():
     node, recs = _sales("2024-06-07 10:00:00")
     led = AcknowledgedLedger(P)
-    led.add(node, RTYPE, recs, _answer(node, recs, duplicates=(1,)), "20240607")   # held before this run
+    led.add(node, RTYPE, recs, _answer(node, recs, duplicates=(1,)), "20240607")  # held before this run
     assert led.uncertain == {"20240607"} and led.dates() == set()

@@ -1,5 +1,6 @@
 """Operator actions: the profile's catalogue, the [actions] table of a capability statement, and how the
 harness performs them (commands detached and bounded, prompts only on a terminal, a control channel)."""
+
 from __future__ import annotations
 
 import os
@@ -39,9 +40,26 @@ def statement(actions: str, caps: str = "") -> CapabilityStatement:
 
 def test_catalogue_names_every_physical_step_in_zh_and_en():
     cat = load_actions()
-    need = {"put-load", "remove-load", "unstable-load", "overload", "below-min", "press-tare", "paper-out",
-            "paper-in", "power-off", "power-on", "power-cut-mid-sale", "tap-card", "remove-card",
-            "pull-card-mid-write", "advance-clock", "fill-store", "read-receipt", "unbind"}
+    need = {
+        "put-load",
+        "remove-load",
+        "unstable-load",
+        "overload",
+        "below-min",
+        "press-tare",
+        "paper-out",
+        "paper-in",
+        "power-off",
+        "power-on",
+        "power-cut-mid-sale",
+        "tap-card",
+        "remove-card",
+        "pull-card-mid-write",
+        "advance-clock",
+        "fill-store",
+        "read-receipt",
+        "unbind",
+    }
     assert need <= set(cat.names)
     for a in cat.actions.values():
         assert a.zh and a.en and a.kinds, a.name
@@ -55,15 +73,23 @@ def test_catalogue_names_every_physical_step_in_zh_and_en():
 
 
 def test_actions_table_forms_and_its_errors():
-    st = statement('put-load = ["rig", "load", "{grams}"]\npower-off = "relay off"\n'
-                   'power-on = { command = "prompt", timeout_s = 5 }\ncontrol = "socket://127.0.0.1:7302"\n')
+    st = statement(
+        'put-load = ["rig", "load", "{grams}"]\npower-off = "relay off"\n'
+        'power-on = { command = "prompt", timeout_s = 5 }\ncontrol = "socket://127.0.0.1:7302"\n'
+    )
     assert st.actions["put-load"].argv == ("rig", "load", "{grams}")
     assert st.actions["power-off"].argv == ("relay", "off")
     assert (st.actions["power-on"].how, st.actions["power-on"].timeout_s) == ("prompt", 5.0)
-    assert statement('fill-store = "vendor-tool fill"').actions["fill-store"].timeout_s == 3600   # the profile's
+    assert statement('fill-store = "vendor-tool fill"').actions["fill-store"].timeout_s == 3600  # the profile's
     assert st.control == "socket://127.0.0.1:7302"
-    for bad in ('nope = "x"', 'put-load = "rig {gram}"', "put-load = 3", 'control = "http://x"',
-                'put-load = { command = "x", timeout_s = -1 }', 'put-load = []'):
+    for bad in (
+        'nope = "x"',
+        'put-load = "rig {gram}"',
+        "put-load = 3",
+        'control = "http://x"',
+        'put-load = { command = "x", timeout_s = -1 }',
+        "put-load = []",
+    ):
         with pytest.raises(CapabilityError) as e:
             statement(bad)
         assert e.value.zh and e.value.en
@@ -78,8 +104,9 @@ def test_a_test_load_and_put_load_exclude_each_other():
 
 
 def test_legacy_power_commands_declare_the_power_actions():
-    st = CapabilityStatement.parse(HEAD + '[capabilities]\npower_off_command = ["relay", "0"]\n'
-                                   'power_on_command = "relay 1"\n')
+    st = CapabilityStatement.parse(
+        HEAD + '[capabilities]\npower_off_command = ["relay", "0"]\npower_on_command = "relay 1"\n'
+    )
     assert st.actions["power-off"].argv == ("relay", "0") and st.actions["power-on"].argv == ("relay", "1")
 
 
@@ -89,7 +116,7 @@ def test_a_command_runs_detached_with_its_parameters_and_its_log_kept():
     r = ActionRunner(statement(f'put-load = ["{PY}", "-c", "{code}", "{{grams}}"]'), ev)
     assert r.perform("put-load", grams=1236) is None
     [log] = ev.files.values()
-    assert "1236 ''" in log and "err" in log and "exit 0" in log   # stdin was /dev/null, not the harness's
+    assert "1236 ''" in log and "err" in log and "exit 0" in log  # stdin was /dev/null, not the harness's
     assert ev.lines[0]["action"] == "put-load" and ev.lines[0]["params"] == {"grams": "1236"}
 
 
@@ -97,9 +124,14 @@ def test_failing_missing_and_hanging_commands_are_reported_and_bounded(tmp_path)
     ev = Ev()
     pidfile = tmp_path / "child.pid"
     hang = f"import os, time; open('{pidfile}', 'w').write(str(os.getpid())); time.sleep(30)"
-    r = ActionRunner(statement(f'power-off = ["{PY}", "-c", "raise SystemExit(3)"]\n'
-                               f'power-on = ["{tmp_path / "no-such-relay"}"]\n'
-                               f'paper-out = {{ command = ["{PY}", "-c", "{hang}"], timeout_s = 1 }}\n'), ev)
+    r = ActionRunner(
+        statement(
+            f'power-off = ["{PY}", "-c", "raise SystemExit(3)"]\n'
+            f'power-on = ["{tmp_path / "no-such-relay"}"]\n'
+            f'paper-out = {{ command = ["{PY}", "-c", "{hang}"], timeout_s = 1 }}\n'
+        ),
+        ev,
+    )
     with pytest.raises(ActionFailed, match="exit 3"):
         r.perform("power-off")
     with pytest.raises(ActionFailed, match="could not run"):
@@ -110,7 +142,7 @@ def test_failing_missing_and_hanging_commands_are_reported_and_bounded(tmp_path)
     assert time.monotonic() - t0 < 5
     pid = int(pidfile.read_text())
     time.sleep(0.2)
-    with pytest.raises(ProcessLookupError):             # its process group was killed
+    with pytest.raises(ProcessLookupError):  # its process group was killed
         os.kill(pid, 0)
     with pytest.raises(ActionMissing) as e:
         r.perform("put-load", grams=5)
@@ -130,6 +162,7 @@ def test_an_output_action_returns_the_json_the_command_prints(tmp_path):
 def test_certify_allows_prompts_only_on_a_terminal(monkeypatch):
     import io
     from conformance.actions import INTERACTIVE_ENV, interactive, mark_interactive
+
     monkeypatch.setenv(INTERACTIVE_ENV, "1")
     mark_interactive(io.StringIO())
     assert not interactive()
@@ -154,20 +187,21 @@ def test_prompts_only_when_interactive_and_bounded():
         r = ActionRunner(st, Ev(), tty=name, is_interactive=True)
         seen = []
 
-        def person():                          # reads the question, presses Enter
+        def person():  # reads the question, presses Enter
             deadline = time.monotonic() + 5
             buf = b""
             while b"Enter" not in buf and time.monotonic() < deadline:
                 buf += os.read(master, 4096)
             seen.append(buf.decode("utf-8", "replace"))
             os.write(master, b"\n")
+
         th = threading.Thread(target=person)
         th.start()
         assert r.perform("tap-card", operator="6501020010001", uid="01020304") is None
         th.join(5)
         assert "6501020010001" in seen[0] and "服务卡" in seen[0] and "service card" in seen[0]
         t0 = time.monotonic()
-        with pytest.raises(TimeoutError):      # nobody answers
+        with pytest.raises(TimeoutError):  # nobody answers
             r.perform("tap-card", operator="6501020010001", uid="01020304")
         assert time.monotonic() - t0 < 3
     finally:
@@ -193,7 +227,7 @@ def test_a_control_channel_performs_the_actions_on_a_simulated_scale():
         assert model.powered
         assert r.perform("read-receipt", count=2) == []
         r.perform("remove-load")
-        with pytest.raises(ActionFailed, match="refused"):     # TARE with nothing on the pan and no tare
+        with pytest.raises(ActionFailed, match="refused"):  # TARE with nothing on the pan and no tare
             r.perform("press-tare")
     finally:
         srv.stop()

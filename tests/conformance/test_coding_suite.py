@@ -1,6 +1,7 @@
 """The coding suite against the built-in target: zero failures, every test naming CODE-* / NODE-REG-01.
 
 Shares the certify run of ``test_node_suite.py`` (one node session serves both suites)."""
+
 from __future__ import annotations
 
 import pytest

@@ -11,6 +11,7 @@ that catches a defect passes there, and the relay forwarded every frame unchange
 
 Runs go two at a time; the wall time is printed at the end (``-s``).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,16 +38,27 @@ STATEMENT = ROOT / "conformance" / "proofs" / "scale-behind-relay.toml"
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 DEFECTS = load_catalogue()
 CAUGHT = ("fail", "timeout")
-TRAFFIC = ("test_every_sale_line_reads_back_as_sold", "test_every_request_answered_in_good_frames",
-           "test_capacity_division_and_overload", "test_weighs_net_after_tare",
-           "test_clock_set_offset_and_sale_timestamps", "test_scale_invariants")
+TRAFFIC = (
+    "test_every_sale_line_reads_back_as_sold",
+    "test_every_request_answered_in_good_frames",
+    "test_capacity_division_and_overload",
+    "test_weighs_net_after_tare",
+    "test_clock_set_offset_and_sale_timestamps",
+    "test_scale_invariants",
+)
 RUN_TIMEOUT_S = 400
 WORKERS = 2
 
 
 def _tests_by_requirement() -> dict[str, list[str]]:
-    p = subprocess.run([sys.executable, "-m", "roucai.cli", "requirements", "coverage", "--json"], check=False,
-                       capture_output=True, timeout=120, cwd=ROOT, env=ENV)
+    p = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "requirements", "coverage", "--json"],
+        check=False,
+        capture_output=True,
+        timeout=120,
+        cwd=ROOT,
+        env=ENV,
+    )
     return {r["id"]: r["tests"] for r in json.loads(p.stdout)["requirements"]}
 
 
@@ -58,9 +70,24 @@ def run_behind_relay(tmp: Path, defect, k: str | None) -> dict:
     try:
         statement = tmp / "statement.toml"
         statement.write_text(STATEMENT.read_text("utf-8").replace("socket://127.0.0.1:7002", dev.control), "utf-8")
-        cmd = [sys.executable, "-m", "roucai.cli", "certify", "--lang", "en", "--target", relay.host_url,
-               "--capabilities", str(statement), "--suite", "perception", "--report", str(tmp / "report"),
-               "--timeout", "120"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "certify",
+            "--lang",
+            "en",
+            "--target",
+            relay.host_url,
+            "--capabilities",
+            str(statement),
+            "--suite",
+            "perception",
+            "--report",
+            str(tmp / "report"),
+            "--timeout",
+            "120",
+        ]
         if k:
             cmd += ["-k", k]
         t0 = time.monotonic()
@@ -75,10 +102,16 @@ def run_behind_relay(tmp: Path, defect, k: str | None) -> dict:
         dev.stop()
     res = tmp / "report" / "results.json"
     doc = json.loads(res.read_text("utf-8")) if res.is_file() else {"tests": [], "summary": {}}
-    return {"rc": rc, "out": out, "wall_s": wall, "stats": relay.stats, "error": getattr(relay, "error", None),
-            "tests": {t["nodeid"]: (t["verdict"], t["requirements"], t.get("reason_en", "")[:600])
-                      for t in doc["tests"]},
-            "verdict": doc["summary"].get("verdict"), "summary": doc["summary"]}
+    return {
+        "rc": rc,
+        "out": out,
+        "wall_s": wall,
+        "stats": relay.stats,
+        "error": getattr(relay, "error", None),
+        "tests": {t["nodeid"]: (t["verdict"], t["requirements"], t.get("reason_en", "")[:600]) for t in doc["tests"]},
+        "verdict": doc["summary"].get("verdict"),
+        "summary": doc["summary"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +126,11 @@ def runs(request, tmp_path_factory):
         jobs = {}
         for name in names:
             d = DEFECTS[name]
-            own = sorted({t.rsplit("::", 1)[-1] for t in by_req.get(d.requirement, [])
-                          if t.startswith("perception/")})
+            own = sorted({t.rsplit("::", 1)[-1] for t in by_req.get(d.requirement, []) if t.startswith("perception/")})
             jobs[name] = pool.submit(run_behind_relay, root / name, d, " or ".join([*own, *TRAFFIC]))
         out = {"clean": clean.result(), "defects": {n: f.result() for n, f in jobs.items()}}
     out["wall_s"] = time.monotonic() - t0
-    print(f"\ndevice defects: {len(names)} defect runs + 1 clean run in {out['wall_s']:.0f} s "
-          f"({WORKERS} at a time)")
+    print(f"\ndevice defects: {len(names)} defect runs + 1 clean run in {out['wall_s']:.0f} s ({WORKERS} at a time)")
     return out
 
 
@@ -137,7 +168,7 @@ def test_defect_caught_by_a_test_naming_its_requirement(runs, name):
     got = caught_by(r, d.requirement)
     failing = {n: (v, reqs, why) for n, (v, reqs, why) in r["tests"].items() if v != "pass"}
     assert got, f"{name} ({d.requirement}) not caught; non-passing tests: {failing}; {r['out'][-800:]}"
-    if r["verdict"] != "NON-CONFORMANT":    # a failed recommended requirement alone: reported, not a verdict
+    if r["verdict"] != "NON-CONFORMANT":  # a failed recommended requirement alone: reported, not a verdict
         assert d.requirement in r["summary"].get("failed_recommended", []), (r["rc"], r["verdict"], r["summary"])
     clean = runs["clean"]["tests"]
     for n in got:

@@ -2,6 +2,7 @@
 the shipped ``fixtures/capabilities/node-example.toml``, whose ``start_command`` starts the reference node as
 an outside program: CONFORMANT, every node test passing, no platform-only test run against a node.
 A ``start_command`` whose program does not exist is refused by the pre-flight: exit 2, one line."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ LINE = "roucai certify --target node --capabilities fixtures/capabilities/node-e
 
 
 def run(cwd: Path, *args: str, timeout: float = 400) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "roucai.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "roucai.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_the_docs_give_the_node_walkthrough():
@@ -32,8 +34,11 @@ def test_reference_node_as_an_outside_program_is_conformant(tmp_path):
     p = run(tmp_path, *args, "--json", "--report", "rep")
     doc = json.loads(p.stdout)
     res = json.loads((tmp_path / "rep" / "results.json").read_text("utf-8"))
-    bad = {t["nodeid"]: (t["verdict"], t["reason_en"][:300]) for t in res["tests"]
-           if t["verdict"] not in ("pass", "not-applicable")}
+    bad = {
+        t["nodeid"]: (t["verdict"], t["reason_en"][:300])
+        for t in res["tests"]
+        if t["verdict"] not in ("pass", "not-applicable")
+    }
     assert not bad and p.returncode == 0 and doc["verdict"] == "CONFORMANT", (bad, doc, p.stderr[-1500:])
     node = [t for t in res["tests"] if "test_node_" in t["nodeid"]]
     assert len(node) >= 20 and all(t["verdict"] == "pass" for t in node)
@@ -54,10 +59,24 @@ def test_node_that_does_not_come_up_is_no_verdict_exit_3(tmp_path):
     no bundle, and the results say so."""
     text = (ROOT / "fixtures/capabilities/node-example.toml").read_text("utf-8")
     cmd = 'start_command = "{python} -c \\"import sys; sys.exit(4)\\""'
-    (tmp_path / "n.toml").write_text(text.replace(
-        'start_command = "{python} -m roucai.cli serve node --config {config}"', cmd), "utf-8")
-    p = run(tmp_path, "certify", "--target", "node", "--capabilities", "n.toml", "--suite", "transmission",
-            "--lang", "en", "--report", "rep", timeout=120)
+    (tmp_path / "n.toml").write_text(
+        text.replace('start_command = "{python} -m roucai.cli serve node --config {config}"', cmd), "utf-8"
+    )
+    p = run(
+        tmp_path,
+        "certify",
+        "--target",
+        "node",
+        "--capabilities",
+        "n.toml",
+        "--suite",
+        "transmission",
+        "--lang",
+        "en",
+        "--report",
+        "rep",
+        timeout=120,
+    )
     lines = (p.stdout + p.stderr).strip().splitlines()
     assert p.returncode == 3 and len(lines) <= 5 and "did not come up" in lines[-1], lines
     assert "Traceback" not in p.stdout + p.stderr

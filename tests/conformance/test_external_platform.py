@@ -7,6 +7,7 @@ The same running platform then shows that setup problems are refused before any 
 (exit 2), a node missing from the keys file (exit 2), a statement of the wrong kind (exit 2); and that
 ``restart_command`` is detached and readiness means healthy.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,16 +60,18 @@ def reference(tmp_path_factory):
     for line in WALKTHROUGH[:2]:
         subprocess.run(roucai(*line.split()[1:]), cwd=work, check=True, capture_output=True, timeout=120)
     argv = WALKTHROUGH[2].split()[1:-2]
-    port = free_port()                  # fixed for the run: the restart must come back on the same port
+    port = free_port()  # fixed for the run: the restart must come back on the same port
     argv[argv.index(DOC_PORT)] = str(port)
     log = open(work / "platform.log", "wb")
-    proc = subprocess.Popen(roucai(*argv), cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        roucai(*argv), cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+    )
     end = time.monotonic() + 30
     while not (work / "platform.pid").is_file() and time.monotonic() < end and proc.poll() is None:
         time.sleep(0.1)
     assert (work / "platform.pid").is_file(), (
-        f"the platform did not start: {(work / 'platform.log').read_text('utf-8', 'replace')[-2000:]}")
+        f"the platform did not start: {(work / 'platform.log').read_text('utf-8', 'replace')[-2000:]}"
+    )
     shutil.copy(EXAMPLE, work / EXAMPLE.name)
     yield work, f"http://127.0.0.1:{port}"
     proc.send_signal(signal.SIGTERM)
@@ -95,19 +98,30 @@ def certify(work: Path, url: str, *extra: str, statement: str = EXAMPLE.name, ti
 def test_reference_platform_started_as_documented_is_conformant(reference):
     work, url = reference
     p = certify(work, url, "--json", "--report", "rep")
-    doc = json.loads(p.stdout)                       # --json: stdout is one JSON object, nothing else
+    doc = json.loads(p.stdout)  # --json: stdout is one JSON object, nothing else
     res = json.loads((work / "rep" / "results.json").read_text("utf-8"))
-    bad = {t["nodeid"]: (t["verdict"], t["reason_en"][:300]) for t in res["tests"]
-           if t["verdict"] not in ("pass", "not-applicable")}
+    bad = {
+        t["nodeid"]: (t["verdict"], t["reason_en"][:300])
+        for t in res["tests"]
+        if t["verdict"] not in ("pass", "not-applicable")
+    }
     assert not bad, f"the reference platform must pass every applicable test: {bad}"
     assert p.returncode == 0 and doc["verdict"] == "CONFORMANT" and doc["conformant"] is True, (doc, p.stderr[-2000:])
     verdicts = {r["id"]: r["verdict"] for r in res["requirements"]}
-    for rid in ("PLAT-MON-01", "PLAT-MAINT-01", "PLAT-STOP-02", "PLAT-ING-02", "PLAT-TRACE-01", "TRAN-ENV-05",
-                "PLAT-DUR-01"):
+    for rid in (
+        "PLAT-MON-01",
+        "PLAT-MAINT-01",
+        "PLAT-STOP-02",
+        "PLAT-ING-02",
+        "PLAT-TRACE-01",
+        "TRAN-ENV-05",
+        "PLAT-DUR-01",
+    ):
         assert verdicts.get(rid) == "pass", f"{rid}: {verdicts.get(rid)}"
     node_tests = [t for t in res["tests"] if "/test_node_" in t["nodeid"] or "test_operator_base" in t["name"]]
     assert node_tests and all(t["verdict"] == "not-applicable" and "node" in t["selection_en"] for t in node_tests), (
-        "node-only tests must not run against a platform")
+        "node-only tests must not run against a platform"
+    )
     assert verify_bundle(work / "rep" / "bundle.zip") == []
 
 
@@ -146,8 +160,9 @@ def test_wrong_keys_are_refused_before_any_test(reference):
 
 def test_statement_of_another_kind_is_refused(reference):
     work, url = reference
-    (work / "scale.toml").write_text(EXAMPLE.read_text("utf-8").replace('kind = "city_platform"', 'kind = "scale"'),
-                                     "utf-8")
+    (work / "scale.toml").write_text(
+        EXAMPLE.read_text("utf-8").replace('kind = "city_platform"', 'kind = "scale"'), "utf-8"
+    )
     _refused(certify(work, url, "--report", "rep-kind", statement="scale.toml", timeout=60), 2, "scale")
 
 
@@ -155,9 +170,13 @@ def test_restart_command_is_detached_and_waits_for_health(reference, tmp_path):
     """A restart command that leaves a daemon holding stdout/stderr returns at once (the harness does
     not wait for the daemon's pipes); readiness is the health endpoint answering healthy."""
     from conformance.platform_under_test import connect_external
+
     work, url = reference
-    caps = {"keys_file": "keys.json", "restart_command": "sh -c 'sleep 30 & echo restarted; echo err >&2'",
-            "restart_timeout_s": 20}
+    caps = {
+        "keys_file": "keys.json",
+        "restart_command": "sh -c 'sleep 30 & echo restarted; echo err >&2'",
+        "restart_timeout_s": 20,
+    }
     put = connect_external(url, caps, work)
     put.restart_log = tmp_path / "restart.log"
     t0 = time.monotonic()

@@ -12,6 +12,7 @@ clock's crystal (``clock_drift`` ppm, a property of the hardware).
 * PERC-SCALE-09: a scale that completes sales without printing.  The old test zipped sales with receipts,
   so no receipts meant nothing was checked; now the counts must be equal.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,10 +60,12 @@ class ForeignScale:
     """``model`` on a socket line plus its control channel, both on 127.0.0.1, served by threads here."""
 
     def __init__(self, model, skew):
-        self.line = open_line(f"flagged-{next(_names)}", backend="socket", settings=LineSettings(baudrate=921_600),
-                              paced=False)
-        self.runner = ThreadRunner(DeviceEndpoint(get_protocol(), model), self.line.device,
-                                   time_source=skew.source).start()
+        self.line = open_line(
+            f"flagged-{next(_names)}", backend="socket", settings=LineSettings(baudrate=921_600), paced=False
+        )
+        self.runner = ThreadRunner(
+            DeviceEndpoint(get_protocol(), model), self.line.device, time_source=skew.source
+        ).start()
         self.control = ControlServer(ScaleControl(model, self.runner.lock, self.runner.endpoint, skew)).start()
         self.url = self.line.host_url
 
@@ -81,6 +84,7 @@ def foreign():
         model = cls(MemoryScaleStore(), seed=5, time_source=skew.source, capacity=10_000, **kw)
         made.append(ForeignScale(model, skew))
         return made[-1]
+
     yield make
     for f in made:
         f.close()
@@ -91,9 +95,31 @@ def certify(tmp: Path, dev: ForeignScale, k: str, extra_caps: str = "") -> tuple
     caps = caps.replace("sell_command = true", "sell_command = true\n" + extra_caps)
     (tmp / "caps.toml").write_text(caps, "utf-8")
     out = tmp / "rep"
-    p = subprocess.run([sys.executable, "-m", "roucai.cli", "certify", "--suite", "perception", "--report", str(out),
-                        "--target", dev.url, "--capabilities", str(tmp / "caps.toml"), "-k", k, "--timeout", "150"],
-                       capture_output=True, text=True, timeout=400, env=ENV, cwd=ROOT)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "certify",
+            "--suite",
+            "perception",
+            "--report",
+            str(out),
+            "--target",
+            dev.url,
+            "--capabilities",
+            str(tmp / "caps.toml"),
+            "-k",
+            k,
+            "--timeout",
+            "150",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=ENV,
+        cwd=ROOT,
+    )
     assert (out / "results.json").is_file(), p.stdout[-2000:] + p.stderr[-2000:]
     return p.returncode, json.loads((out / "results.json").read_text("utf-8"))
 
@@ -129,8 +155,9 @@ def test_clock_drift_limit_is_exact_over_a_4_hour_window(foreign, tmp_path, ppm,
     rc, res = certify(tmp_path, dev, "clock_drift_per_day", "clock_observe_s = 14400")
     t = only(res)
     assert t["verdict"] == verdict and (failed(rc, res, "PERC-SCALE-18") if verdict == "fail" else rc == 0), t
-    drift = json.loads((tmp_path / "rep" / next(e for e in t["evidence"] if e.endswith("drift.json")))
-                       .read_text("utf-8"))
+    drift = json.loads(
+        (tmp_path / "rep" / next(e for e in t["evidence"] if e.endswith("drift.json"))).read_text("utf-8")
+    )
     assert drift["window_s"] == 14400 and drift["limit_over_window_s"] == pytest.approx(5 * 14400 / 86400, abs=1e-3)
     assert drift["drift_s"] == pytest.approx(ppm * 1e-6 * 14400, abs=0.05)
 
@@ -138,5 +165,6 @@ def test_clock_drift_limit_is_exact_over_a_4_hour_window(foreign, tmp_path, ppm,
 def test_a_scale_that_prints_no_receipts_fails(foreign, tmp_path):
     rc, res = certify(tmp_path, foreign(PrintsNothing), "receipt_prints_every_trace_code")
     t = only(res)
-    assert t["verdict"] == "fail" and failed(rc, res, "PERC-SCALE-09") and "3 sales printed 0 receipts" in \
-        t["reason_en"], t
+    assert (
+        t["verdict"] == "fail" and failed(rc, res, "PERC-SCALE-09") and "3 sales printed 0 receipts" in t["reason_en"]
+    ), t

@@ -12,6 +12,7 @@ exit 1 (or 3); exit 0 when the requirement is a recommendation, reported as fail
 The clean proxy runs every test the catalogue selects, per side and suite: exit 0.
 Runs go two at a time; the wall time is printed.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,18 @@ pytestmark = pytest.mark.slow
 DEFECTS = load_catalogue()
 CAUGHT = ("fail", "timeout")
 RUN_TIMEOUT_S = 400
-PLATFORM_CAPS = ("trace_query", "statistics", "node_monitoring", "stop_trade_broadcast", "time_service",
-                 "scale_usage", "quarterly_kpis", "problem_discovery", "regulator_statistics", "district_assessment")
+PLATFORM_CAPS = (
+    "trace_query",
+    "statistics",
+    "node_monitoring",
+    "stop_trade_broadcast",
+    "time_service",
+    "scale_usage",
+    "quarterly_kpis",
+    "problem_discovery",
+    "regulator_statistics",
+    "district_assessment",
+)
 OFFLINE_AFTER_S = 5
 NODE_START = "{python} -m conformance.proofs.node_uplink --config {config} --seed 1"
 _LAUNCH = threading.Lock()
@@ -42,8 +53,12 @@ NODE_ROLES = ("node_slaughterhouse", "node_wholesale", "node_retail", "node_supe
 
 
 def _tests_by_requirement() -> dict[str, list[str]]:
-    p = subprocess.run([sys.executable, "-m", "roucai.cli", "requirements", "coverage", "--json"], check=False,
-                       capture_output=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "requirements", "coverage", "--json"],
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
     return {r["id"]: r["tests"] for r in json.loads(p.stdout)["requirements"]}
 
 
@@ -52,8 +67,23 @@ def _names(tests: list[str]) -> list[str]:
 
 
 def _certify(target: str, caps: Path, suite: str, names: list[str], out: Path) -> dict:
-    cmd = [sys.executable, "-m", "roucai.cli", "certify", "--target", target, "--capabilities", str(caps),
-           "--suite", suite, "--report", str(out), *(["-k", " or ".join(names)] if names else []), "--timeout", "120"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        "certify",
+        "--target",
+        target,
+        "--capabilities",
+        str(caps),
+        "--suite",
+        suite,
+        "--report",
+        str(out),
+        *(["-k", " or ".join(names)] if names else []),
+        "--timeout",
+        "120",
+    ]
     try:
         # a basetemp of its own: concurrent pytest runs on this machine prune each other's numbered temp folders
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTEST_ADDOPTS": f"--basetemp={out.parent / 'tmp'}"}
@@ -67,8 +97,13 @@ def _certify(target: str, caps: Path, suite: str, names: list[str], out: Path) -
         recommended = doc["summary"].get("failed_recommended", [])
         tests = {t["nodeid"]: (t["verdict"], t["requirements"]) for t in doc["tests"]}
         reasons = {t["nodeid"]: t["reason_en"][:400] for t in doc["tests"] if t["verdict"] != "pass"}
-    return {"rc": p.returncode, "tests": tests, "reasons": reasons, "failed_recommended": recommended,
-            "stderr": p.stderr.decode("utf-8", "replace")[-1500:]}
+    return {
+        "rc": p.returncode,
+        "tests": tests,
+        "reasons": reasons,
+        "failed_recommended": recommended,
+        "stderr": p.stderr.decode("utf-8", "replace")[-1500:],
+    }
 
 
 def _platform_run(defect: str | None, suite: str, names: list[str], work: Path) -> dict:
@@ -77,24 +112,31 @@ def _platform_run(defect: str | None, suite: str, names: list[str], work: Path) 
     from conformance.proofs.proxy import ProxyThread
     from profiles import load_profile
     from simulators.city import generate_city
-    with _LAUNCH:       # launch_builtin runs the admin command in this process with stdout redirected: one at a time
+
+    with _LAUNCH:  # launch_builtin runs the admin command in this process with stdout redirected: one at a time
         city = generate_city("tiny", 1, load_profile())
-        put = launch_builtin(city, work / "platform",
-                             args=["--stop-ack-deadline", "3", "--offline-after", str(OFFLINE_AFTER_S)])
+        put = launch_builtin(
+            city, work / "platform", args=["--stop-ack-deadline", "3", "--offline-after", str(OFFLINE_AFTER_S)]
+        )
         from conformance.platform_under_test import admin
         from simulators.platform.regulators import Regulators
-        regulator = city.city_code[:4] + "00"     # the problem-discovery tests act as the city's regulator
+
+        regulator = city.city_code[:4] + "00"  # the problem-discovery tests act as the city's regulator
         with admin(put.db) as reg:
-            (work / "regulator.key").write_text(Regulators(reg.store, reg.secret, reg.profile).register(
-                regulator, "proofs"), "utf-8")
+            (work / "regulator.key").write_text(
+                Regulators(reg.store, reg.secret, reg.profile).register(regulator, "proofs"), "utf-8"
+            )
     try:
         (work / "keys.toml").write_text("[keys]\n" + "".join(f'"{n}" = "{k}"\n' for n, k in put.keys.items()), "utf-8")
         caps = work / "platform.toml"
-        caps.write_text('[target]\nkind = "city_platform"\n[capabilities]\nkeys_file = "keys.toml"\n'
-                        + "".join(f"{c} = true\n" for c in PLATFORM_CAPS)
-                        + f"stop_ack_deadline_s = 3\noffline_after_s = {OFFLINE_AFTER_S}\n"
-                        + f'regulator_id = "{regulator}"\nregulator_key_file = "regulator.key"\n'
-                        + f"log_file = {json.dumps(str(work / 'platform' / 'platform.log'))}\n", "utf-8")
+        caps.write_text(
+            '[target]\nkind = "city_platform"\n[capabilities]\nkeys_file = "keys.toml"\n'
+            + "".join(f"{c} = true\n" for c in PLATFORM_CAPS)
+            + f"stop_ack_deadline_s = 3\noffline_after_s = {OFFLINE_AFTER_S}\n"
+            + f'regulator_id = "{regulator}"\nregulator_key_file = "regulator.key"\n'
+            + f"log_file = {json.dumps(str(work / 'platform' / 'platform.log'))}\n",
+            "utf-8",
+        )
         with ProxyThread(put.url, defect, 1, put.keys) as px:
             return _certify(px.url, caps, suite, names, work / "report")
     finally:
@@ -106,8 +148,11 @@ def _node_run(defect: str | None, suite: str, names: list[str], work: Path) -> d
     work.mkdir(parents=True, exist_ok=True)
     start = NODE_START + (f" --defect {defect}" if defect else "")
     caps = work / "node.toml"
-    caps.write_text(f'[target]\nkind = "node"\nstart_command = {json.dumps(start)}\n[capabilities]\n'
-                    + "".join(f"{c} = true\n" for c in (*NODE_ROLES, "node_scales", "handheld_intake")), "utf-8")
+    caps.write_text(
+        f'[target]\nkind = "node"\nstart_command = {json.dumps(start)}\n[capabilities]\n'
+        + "".join(f"{c} = true\n" for c in (*NODE_ROLES, "node_scales", "handheld_intake")),
+        "utf-8",
+    )
     return _certify("node", caps, suite, names, work / "report")
 
 
@@ -130,8 +175,12 @@ def runs(request, tmp_path_factory):
         for name in chosen:
             d = DEFECTS[name]
             kind = "node" if d.side == "node" else "server"
-            tests = [t for t in by_req.get(d.breaks, []) if t.split("/", 1)[0] == d.suite
-                     and (d.suite != "transmission" or ("test_node_" in t) == (kind == "node"))]
+            tests = [
+                t
+                for t in by_req.get(d.breaks, [])
+                if t.split("/", 1)[0] == d.suite
+                and (d.suite != "transmission" or ("test_node_" in t) == (kind == "node"))
+            ]
             if not tests:
                 jobs[name] = None
                 continue
@@ -145,11 +194,19 @@ def runs(request, tmp_path_factory):
             work = root / key.replace(":", "-")
             # a clean platform behind the clean proxy runs the WHOLE suite (every test, not only those the
             # catalogue targets): a transparent proxy must leave a conformant platform conformant
-            jobs[key] = (pool.submit(_node_run, None, suite, sorted(names), work) if side == "node"
-                         else pool.submit(_platform_run, None, suite, [], work))
-        out = {k: (f.result() if f is not None else {"rc": None, "tests": {}, "reasons": {},
-                                                    "stderr": "no test of the suite names the requirement"})
-               for k, f in jobs.items()}
+            jobs[key] = (
+                pool.submit(_node_run, None, suite, sorted(names), work)
+                if side == "node"
+                else pool.submit(_platform_run, None, suite, [], work)
+            )
+        out = {
+            k: (
+                f.result()
+                if f is not None
+                else {"rc": None, "tests": {}, "reasons": {}, "stderr": "no test of the suite names the requirement"}
+            )
+            for k, f in jobs.items()
+        }
     out["_wall_s"] = time.monotonic() - t0
     return out
 
@@ -162,10 +219,12 @@ def _caught(name: str, r: dict) -> list[str]:
 @pytest.mark.parametrize("name", sorted(DEFECTS))
 def test_defect_is_caught_by_a_test_naming_its_requirement(name, runs):
     d, r = DEFECTS[name], runs[name]
-    assert _caught(name, r), (f"defect {name} ({d.side}, breaks {d.breaks}) was not caught by suite {d.suite}: "
-                              f"exit {r['rc']}, verdicts {r['tests']}, reasons {r['reasons']}\n{r['stderr']}")
+    assert _caught(name, r), (
+        f"defect {name} ({d.side}, breaks {d.breaks}) was not caught by suite {d.suite}: "
+        f"exit {r['rc']}, verdicts {r['tests']}, reasons {r['reasons']}\n{r['stderr']}"
+    )
     if r["rc"] == 0 and d.breaks in r.get("failed_recommended", []):
-        return      # a failed recommendation is reported, but leaves the target conformant (exit 0) by design
+        return  # a failed recommendation is reported, but leaves the target conformant (exit 0) by design
     assert r["rc"] in (1, 3), f"certify through the proxy with {name} must exit 1 (or 3), not {r['rc']}"
 
 
@@ -174,19 +233,26 @@ def test_clean_proxy_is_conformant(runs):
     (exit 0), and a clean node behind it every test the catalogue relies on."""
     cleans = {k: r for k, r in runs.items() if k.startswith("clean:")}
     assert cleans
-    bad = {k: (r["rc"], {n: v for n, (v, _r) in r["tests"].items() if v != "pass"}, r["reasons"], r["stderr"][-600:])
-           for k, r in cleans.items() if r["rc"] != 0}
+    bad = {
+        k: (r["rc"], {n: v for n, (v, _r) in r["tests"].items() if v != "pass"}, r["reasons"], r["stderr"][-600:])
+        for k, r in cleans.items()
+        if r["rc"] != 0
+    }
     assert not bad, f"the clean proxy must be CONFORMANT (exit 0): {bad}"
 
 
 def test_every_defect_is_caught(runs, capsys):
     names = [k for k in runs if k in DEFECTS]
     caught = sorted(n for n in names if _caught(n, runs[n]))
-    sides = {s: [sum(1 for n in caught if DEFECTS[n].side == s), sum(1 for n in names if DEFECTS[n].side == s)]
-             for s in ("platform", "node")}
-    line = (f"HTTP defects caught: {len(caught)}/{len(names)} — "
-            + ", ".join(f"{s} {c}/{t}" for s, (c, t) in sides.items())
-            + f"; wall time {runs['_wall_s']:.0f} s")
+    sides = {
+        s: [sum(1 for n in caught if DEFECTS[n].side == s), sum(1 for n in names if DEFECTS[n].side == s)]
+        for s in ("platform", "node")
+    }
+    line = (
+        f"HTTP defects caught: {len(caught)}/{len(names)} — "
+        + ", ".join(f"{s} {c}/{t}" for s, (c, t) in sides.items())
+        + f"; wall time {runs['_wall_s']:.0f} s"
+    )
     with capsys.disabled():
         print("\n" + line)
         for n in sorted(names):

@@ -4,6 +4,7 @@ One ``roucai certify --suite coding,transmission -k "test_node_ or test_record_c
 (real node processes, ptys, the harness platform; one node session shared by both suites), cached for
 ``test_coding_suite.py``; every node test must pass and name its requirements; the run must stay short.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,21 @@ pytestmark = pytest.mark.slow
 def certify_run() -> tuple[int, dict, float]:
     """(exit code, results JSON, seconds) of the coding + node-transmission run against builtin."""
     out = Path(tempfile.mkdtemp(prefix="roucai-node-suite-"))
-    args = [sys.executable, "-m", "roucai.cli", "certify", "--suite", "coding,transmission", "--report",
-            str(out / "r"), "--seed", "1", "--json", "-k", "test_node_ or test_record_codes"]
+    args = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        "certify",
+        "--suite",
+        "coding,transmission",
+        "--report",
+        str(out / "r"),
+        "--seed",
+        "1",
+        "--json",
+        "-k",
+        "test_node_ or test_record_codes",
+    ]
     t0 = time.monotonic()
     p = subprocess.run(args, capture_output=True, text=True, timeout=240)
     took = time.monotonic() - t0
@@ -40,7 +54,23 @@ def test_node_suite_passes_against_the_reference_node():
     assert rc == 0, res["summary"]
     assert len(tests) >= 20
     ids = {r for t in tests for r in t["requirements"]}
-    for rid in ("TRAN-UPL-01", "TRAN-UPL-02", "TRAN-UPL-03", "TRAN-UPL-04", "TRAN-UPL-05", "TRAN-UPL-06",
-                "TRAN-UPL-07", "TRAN-UPL-08", "NODE-STOP-01", "NODE-WHOL-05", "NODE-RETL-01", "NODE-WHOL-03", "NODE-WHOL-01", "NODE-DEV-01", "NODE-REC-06", "NODE-CHAIN-01"):
+    for rid in (
+        "TRAN-UPL-01",
+        "TRAN-UPL-02",
+        "TRAN-UPL-03",
+        "TRAN-UPL-04",
+        "TRAN-UPL-05",
+        "TRAN-UPL-06",
+        "TRAN-UPL-07",
+        "TRAN-UPL-08",
+        "NODE-STOP-01",
+        "NODE-WHOL-05",
+        "NODE-RETL-01",
+        "NODE-WHOL-03",
+        "NODE-WHOL-01",
+        "NODE-DEV-01",
+        "NODE-REC-06",
+        "NODE-CHAIN-01",
+    ):
         assert rid in ids
     assert took < 90, f"coding + node suites took {took:.0f} s"

@@ -6,6 +6,7 @@ defects; and the catalogue entries of the device actors.
 
 The variants themselves are run by ``test_variants.py``.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,12 @@ def test_clean_builtin_target_passes_every_perception_test(clean):
     rc, res, seconds, _ = clean
     tests = res["tests"]
     # a run-wide invariant may find nothing of its kind in a builtin run (e.g. sales at a declared test load)
-    bad = [(t["name"], t["verdict"], t["reason_en"][:300]) for t in tests if t["verdict"] != "pass"
-           and not (t["verdict"] == "not-applicable" and "/test_scale_invariants.py" in t["nodeid"])]
+    bad = [
+        (t["name"], t["verdict"], t["reason_en"][:300])
+        for t in tests
+        if t["verdict"] != "pass"
+        and not (t["verdict"] == "not-applicable" and "/test_scale_invariants.py" in t["nodeid"])
+    ]
     assert not bad, bad
     assert rc == 0 and res["summary"]["conformant"]
     assert len(tests) >= 40
@@ -76,7 +81,9 @@ def test_every_perception_requirement_a_device_can_show_is_checked(clean):
 def test_every_device_test_carries_its_wire_trace_with_decoded_frames(clean):
     _, res, _, report = clean
     for t in res["tests"]:
-        if ("/test_scale_" in t["nodeid"] or "/test_card_" in t["nodeid"]) and "/test_scale_invariants" not in t["nodeid"]:
+        if ("/test_scale_" in t["nodeid"] or "/test_card_" in t["nodeid"]) and "/test_scale_invariants" not in t[
+            "nodeid"
+        ]:
             assert any(e.endswith("wire.jsonl") for e in t["evidence"]), t["nodeid"]
     t = next(t for t in res["tests"] if t["name"] == "test_never_sells_past_the_quantity_limit")
     wire = next(e for e in t["evidence"] if e.endswith("wire.jsonl"))
@@ -84,11 +91,13 @@ def test_every_device_test_carries_its_wire_trace_with_decoded_frames(clean):
     sent = {f["message"] for rec in lines if rec.get("dir") == "host->device" for f in rec.get("frames", [])}
     got = [f for rec in lines if rec.get("dir") == "device->host" for f in rec.get("frames", [])]
     assert {"BIND_STALL", "LOAD_BATCH", "SELL", "STATUS"} <= sent, sent
-    assert any(f.get("message") == "NAK" and f.get("reason") == "LIMIT_EXCEEDED" for f in got), \
+    assert any(f.get("message") == "NAK" and f.get("reason") == "LIMIT_EXCEEDED" for f in got), (
         "the refusal the verdict rests on is in the wire trace"
+    )
 
 
 # -- a simulated scale in another process, reached as a device target ---------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -105,15 +114,39 @@ class DeviceProcess:
         self.url = f"socket://127.0.0.1:{self.port}"
         self.control = f"socket://127.0.0.1:{self.control_port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "roucai.cli", "device", "scale", "--url", self.url, "--control", self.control,
-             "--baud", str(baud), "--blank", "--load-g", "1000", "--db", str(tmp / "scale.db"),
-             "--storage-records", "10000", "--for", "300", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "roucai.cli",
+                "device",
+                "scale",
+                "--url",
+                self.url,
+                "--control",
+                self.control,
+                "--baud",
+                str(baud),
+                "--blank",
+                "--load-g",
+                "1000",
+                "--db",
+                str(tmp / "scale.db"),
+                "--storage-records",
+                "10000",
+                "--for",
+                "300",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=ENV,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                time.sleep(0.2)        # the device accepts one host at a time: let it take the next
+                time.sleep(0.2)  # the device accepts one host at a time: let it take the next
                 return
             except OSError:
                 if self.proc.poll() is not None:
@@ -139,6 +172,7 @@ def device(tmp_path):
         d = DeviceProcess(tmp_path, *extra)
         made.append(d)
         return d
+
     yield start
     for d in made:
         d.stop()
@@ -165,18 +199,37 @@ def test_simulated_scale_as_a_foreign_device_is_conformant(device, tmp_path):
     """Issue 10's must-show: the simulated scale in its own process, reached only over its socket line and
     its control channel as the example statement declares: CONFORMANT, every required requirement passed."""
     dev = device()
-    rc, res = certify(tmp_path / "rep", "--target", dev.url, "--capabilities", statement(tmp_path, dev, True),
-                      "--timeout", "150", timeout=600)
+    rc, res = certify(
+        tmp_path / "rep",
+        "--target",
+        dev.url,
+        "--capabilities",
+        statement(tmp_path, dev, True),
+        "--timeout",
+        "150",
+        timeout=600,
+    )
     s = res["summary"]
     v = {t["name"]: (t["verdict"], t["reason_en"][:200]) for t in res["tests"]}
     assert s["verdict"] == "CONFORMANT" and rc == 0, [x for x in v.items() if x[1][0] != "pass"]
     req = {r["id"]: r["verdict"] for r in res["requirements"]}
-    for rid in ("PERC-SCALE-01", "PERC-SCALE-02", "PERC-SCALE-04", "PERC-SCALE-14", "PERC-SCALE-15", "PERC-SCALE-17",
-                "PERC-SCALE-18", "PERC-SCALE-09", "PERC-SCALE-21"):
+    for rid in (
+        "PERC-SCALE-01",
+        "PERC-SCALE-02",
+        "PERC-SCALE-04",
+        "PERC-SCALE-14",
+        "PERC-SCALE-15",
+        "PERC-SCALE-17",
+        "PERC-SCALE-18",
+        "PERC-SCALE-09",
+        "PERC-SCALE-21",
+    ):
         assert req[rid] == "pass", (rid, req[rid])
     assert not [n for n, (vd, _) in v.items() if vd in ("partial", "not-tested", "fail", "error", "timeout")]
-    assert "card_reader only" in [t for t in res["tests"] if t["name"] == "test_mifare_classic_1k_geometry"][0][
-        "reason_en"]
+    assert (
+        "card_reader only"
+        in [t for t in res["tests"] if t["name"] == "test_mifare_classic_1k_geometry"][0]["reason_en"]
+    )
     assert res["capabilities"]["control"] == dev.control and res["capabilities"]["info"]["model"] == "RS-15"
 
 
@@ -185,18 +238,38 @@ def test_without_actions_the_same_scale_is_incomplete_and_lists_the_actions(devi
     declare in results.json, both HTML reports and the terminal summary."""
     dev = device()
     out = tmp_path / "rep"
-    cmd = [sys.executable, "-m", "roucai.cli", "--lang", "en", "certify", "--suite", "perception", "--report",
-           str(out), "--target", dev.url, "--capabilities", statement(tmp_path, dev)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        "--lang",
+        "en",
+        "certify",
+        "--suite",
+        "perception",
+        "--report",
+        str(out),
+        "--target",
+        dev.url,
+        "--capabilities",
+        statement(tmp_path, dev),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV, cwd=ROOT)
     res = json.loads((out / "results.json").read_text("utf-8"))
     s = res["summary"]
     assert p.returncode == 1 and s["verdict"] == "INCOMPLETE" and not s["conformant"], p.stdout[-2000:]
     assert not s["failed_required"]
     assert not [t["name"] for t in res["tests"] if t["verdict"] in ("partial", "fail", "error", "timeout")]
-    assert {"PERC-SCALE-01", "PERC-SCALE-02", "PERC-SCALE-04", "PERC-SCALE-15", "PERC-SCALE-17",
-            "PERC-SCALE-21"} <= set(s["not_tested_required"])
+    assert {
+        "PERC-SCALE-01",
+        "PERC-SCALE-02",
+        "PERC-SCALE-04",
+        "PERC-SCALE-15",
+        "PERC-SCALE-17",
+        "PERC-SCALE-21",
+    } <= set(s["not_tested_required"])
     req = {r["id"]: r["verdict"] for r in res["requirements"]}
-    assert req["PERC-SCALE-14"] == req["PERC-SCALE-18"] == "not-tested"         # recommended: listed, not blocking
+    assert req["PERC-SCALE-14"] == req["PERC-SCALE-18"] == "not-tested"  # recommended: listed, not blocking
     need = {a["action"]: a for a in s["actions_needed"]}
     assert {"put-load", "power-off", "power-on", "fill-store", "advance-clock", "read-receipt"} <= set(need)
     assert "PERC-SCALE-14" in need["fill-store"]["requirements"]
@@ -210,8 +283,9 @@ def test_without_actions_the_same_scale_is_incomplete_and_lists_the_actions(devi
 
 def test_a_broken_scale_in_another_process_is_caught(device, tmp_path):
     dev = device("--fault", "no_limit")
-    rc, res = certify(tmp_path / "rep", "--target", dev.url, "--capabilities", statement(tmp_path, dev),
-                      "-k", "quantity_limit")
+    rc, res = certify(
+        tmp_path / "rep", "--target", dev.url, "--capabilities", statement(tmp_path, dev), "-k", "quantity_limit"
+    )
     assert rc == 1
     [t] = res["tests"]
     assert t["verdict"] == "fail" and "PERC-SCALE-06" in t["requirements"], t
@@ -221,10 +295,31 @@ def test_a_silent_scale_is_unreachable_not_a_hang(device, tmp_path):
     """A scale that never answers is stopped by the pre-flight IDENTIFY: exit 3, one line, no verdict."""
     dev = device("--fault", "mute")
     t0 = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "roucai.cli", "--lang", "en", "certify", "--suite", "perception",
-                        "--report", str(tmp_path / "rep"), "--target", dev.url, "--capabilities",
-                        statement(tmp_path, dev), "-k", "test_identify_matches"],
-                       capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "--lang",
+            "en",
+            "certify",
+            "--suite",
+            "perception",
+            "--report",
+            str(tmp_path / "rep"),
+            "--target",
+            dev.url,
+            "--capabilities",
+            statement(tmp_path, dev),
+            "-k",
+            "test_identify_matches",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+        cwd=ROOT,
+    )
     assert time.monotonic() - t0 < 60
     assert p.returncode == 3 and "IDENTIFY" in p.stderr and "Traceback" not in p.stderr + p.stdout, p.stderr
     assert not (tmp_path / "rep" / "results.json").exists()
@@ -232,23 +327,28 @@ def test_a_silent_scale_is_unreachable_not_a_hang(device, tmp_path):
 
 # -- the device actors' broken variants ------------------------------------------------------------
 
+
 def test_device_variants_name_existing_switches_of_their_actor():
     mine = [v for v in load_variants().values() if v.actor in DEVICE_ACTORS]
     assert len(mine) >= 25
     for v in mine:
         assert v.suite == "perception", v.name
         for spec in v.switch.split(","):
-            FaultSet([spec], DEVICE_ACTORS[v.actor])            # raises for an unknown or misplaced switch
+            FaultSet([spec], DEVICE_ACTORS[v.actor])  # raises for an unknown or misplaced switch
             assert spec.partition("=")[0] in FAULTS
-    required = {q.id for q in load_profile().requirements
-                if q.area == "perception" and q.level == "required" and q.testable_by == "perception"}
+    required = {
+        q.id
+        for q in load_profile().requirements
+        if q.area == "perception" and q.level == "required" and q.testable_by == "perception"
+    }
     broken = {v.breaks for v in mine}
     # judged on the card or on the node's registry, not breakable by a device: see the suite's report;
     # the run-wide invariants' own requirements are broken from outside, by the relay's defect catalogue
     # (conformance/proofs/device_defects.toml), not by a switch
     from_outside = {"PERC-SCALE-24", "PERC-SCALE-25", "PERC-SCALE-26"}
-    assert required - broken <= {"PERC-CARD-01", "PERC-CARD-04", "PERC-CARD-05", "PERC-CARD-06"} | from_outside, \
+    assert required - broken <= {"PERC-CARD-01", "PERC-CARD-04", "PERC-CARD-05", "PERC-CARD-06"} | from_outside, (
         required - broken
+    )
 
 
 def test_variant_switches_reach_only_their_actor():
@@ -267,12 +367,16 @@ def test_power_cut_of_a_device_through_declared_commands(tmp_path):
     """A scale in another process whose 'power' the statement switches with the legacy keys
     power_off_command / power_on_command (kill -9 / restart on the same store): the power-cut tests run."""
     port, db, pid = free_port(), tmp_path / "scale.db", tmp_path / "scale.pid"
-    start = (f"cd {ROOT} && nohup {sys.executable} -m roucai.cli device scale --url socket://127.0.0.1:{port} "
-             f"--baud 115200 --blank --load-g 1000 --db {db} --for 150 >/dev/null 2>&1 & echo $! > {pid}")
+    start = (
+        f"cd {ROOT} && nohup {sys.executable} -m roucai.cli device scale --url socket://127.0.0.1:{port} "
+        f"--baud 115200 --blank --load-g 1000 --db {db} --for 150 >/dev/null 2>&1 & echo $! > {pid}"
+    )
     stop = f"kill -9 $(cat {pid}) && while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done"
     caps = without_actions(EXAMPLE.read_text("utf-8")).replace(
-        "sell_command = true", f"sell_command = true\npower_off_command = {json.dumps(['sh', '-c', stop])}\n"
-        f"power_on_command = {json.dumps(['sh', '-c', start])}")
+        "sell_command = true",
+        f"sell_command = true\npower_off_command = {json.dumps(['sh', '-c', stop])}\n"
+        f"power_on_command = {json.dumps(['sh', '-c', start])}",
+    )
     (tmp_path / "caps.toml").write_text(caps, "utf-8")
     subprocess.run(["sh", "-c", start], timeout=30, check=True)
     try:
@@ -285,12 +389,21 @@ def test_power_cut_of_a_device_through_declared_commands(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "the simulated scale did not start"
                 time.sleep(0.1)
-        rc, res = certify(tmp_path / "rep", "--target", f"socket://127.0.0.1:{port}", "--capabilities",
-                          str(tmp_path / "caps.toml"), "-k", "power_cut_between or stop_trade or stall_binding")
+        rc, res = certify(
+            tmp_path / "rep",
+            "--target",
+            f"socket://127.0.0.1:{port}",
+            "--capabilities",
+            str(tmp_path / "caps.toml"),
+            "-k",
+            "power_cut_between or stop_trade or stall_binding",
+        )
         v = {t["name"]: (t["verdict"], t["reason_en"][:300]) for t in res["tests"]}
-        assert v == {"test_power_cut_between_sales_loses_and_repeats_nothing": ("pass", ""),
-                     "test_stop_trade_blocks_the_batch_only_and_survives_restart": ("pass", ""),
-                     "test_stall_binding_refused_unbound_carried_and_kept": ("pass", "")}, v
+        assert v == {
+            "test_power_cut_between_sales_loses_and_repeats_nothing": ("pass", ""),
+            "test_stop_trade_blocks_the_batch_only_and_survives_restart": ("pass", ""),
+            "test_stall_binding_refused_unbound_carried_and_kept": ("pass", ""),
+        }, v
         assert rc == 0
     finally:
         subprocess.run(["sh", "-c", f"kill $(cat {pid}) 2>/dev/null"], timeout=10)
@@ -300,10 +413,28 @@ def test_simulated_reader_as_a_foreign_device_is_conformant(tmp_path):
     """The simulated reader in its own process, a card presented through its control channel (tap-card,
     tap-copied-card): the reader and card tests that a device can show run and pass; CONFORMANT."""
     port, ctl = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "roucai.cli", "device", "reader", "--url",
-                             f"socket://127.0.0.1:{port}", "--control", f"socket://127.0.0.1:{ctl}", "--no-card",
-                             "--baud", "115200", "--for", "200"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "device",
+            "reader",
+            "--url",
+            f"socket://127.0.0.1:{port}",
+            "--control",
+            f"socket://127.0.0.1:{ctl}",
+            "--no-card",
+            "--baud",
+            "115200",
+            "--for",
+            "200",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        cwd=ROOT,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -313,15 +444,22 @@ def test_simulated_reader_as_a_foreign_device_is_conformant(tmp_path):
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
                 time.sleep(0.1)
-        caps = (ROOT / "fixtures" / "capabilities" / "reader-example.toml").read_text("utf-8").replace(
-            "socket://127.0.0.1:7312", f"socket://127.0.0.1:{ctl}")
+        caps = (
+            (ROOT / "fixtures" / "capabilities" / "reader-example.toml")
+            .read_text("utf-8")
+            .replace("socket://127.0.0.1:7312", f"socket://127.0.0.1:{ctl}")
+        )
         (tmp_path / "reader.toml").write_text(caps, "utf-8")
-        rc, res = certify(tmp_path / "rep", "--target", f"socket://127.0.0.1:{port}", "--capabilities",
-                          str(tmp_path / "reader.toml"))
+        rc, res = certify(
+            tmp_path / "rep", "--target", f"socket://127.0.0.1:{port}", "--capabilities", str(tmp_path / "reader.toml")
+        )
         v = {t["name"]: t["verdict"] for t in res["tests"]}
         assert rc == 0 and res["summary"]["verdict"] == "CONFORMANT", v
-        for name in ("test_reader_commands_answered_in_time_with_status_codes", "test_mifare_classic_1k_geometry",
-                     "test_keys_required_and_data_bound_to_the_uid"):
+        for name in (
+            "test_reader_commands_answered_in_time_with_status_codes",
+            "test_mifare_classic_1k_geometry",
+            "test_keys_required_and_data_bound_to_the_uid",
+        ):
             assert v[name] == "pass", (name, v[name])
     finally:
         proc.terminate()

@@ -10,6 +10,7 @@ proxy in front of a platform is where slow connections are usually held).
 
 The clean reference, started directly (``--target builtin``), must pass every PLAT-SEC test of this list.
 """
+
 from __future__ import annotations
 
 import html
@@ -103,13 +104,16 @@ class StopTradeFromAnyone(Transform):
             return reply
 
         def as_issuer(res):
-            return [{**r.record, "market_id": r.record["batch_id"][:9], "wholesaler_id": r.record["batch_id"][:13]}
-                    for r in res.records]
+            return [
+                {**r.record, "market_id": r.record["batch_id"][:9], "wholesaler_id": r.record["batch_id"][:13]}
+                for r in res.records
+            ]
+
         res = _profile().envelope.parse(ex.body, validate_records=False)
         tester, issuer = res.header.get("NodeId"), res.records[0].record.get("batch_id", "")[:9]
         if issuer not in self.keys:
             return reply
-        keys = {**self.keys, tester: self.keys[issuer]}     # _resign signs with the key of the NodeId it parsed
+        keys = {**self.keys, tester: self.keys[issuer]}  # _resign signs with the key of the NodeId it parsed
         return _resign(ex, keys, records=as_issuer, header={"NodeId": issuer}, now=True) or reply
 
 
@@ -137,21 +141,38 @@ CAUGHT = ("fail", "timeout")
 
 def _clean(out) -> dict:
     """``roucai certify --suite platform -k <every case>`` against the built-in reference, directly."""
-    cmd = [sys.executable, "-m", "roucai.cli", "certify", "--suite", "platform", "--report", str(out),
-           "-k", " or ".join(CASES), "--seed", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        "certify",
+        "--suite",
+        "platform",
+        "--report",
+        str(out),
+        "-k",
+        " or ".join(CASES),
+        "--seed",
+        "1",
+    ]
     p = subprocess.run(cmd, capture_output=True, timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     res = out / "results.json"
     doc = json.loads(res.read_text("utf-8")) if res.is_file() else {"tests": []}
-    return {"rc": p.returncode, "tests": {t["nodeid"]: (t["verdict"], t["requirements"]) for t in doc["tests"]},
-            "reasons": {t["nodeid"]: t["reason_en"][:400] for t in doc["tests"] if t["verdict"] != "pass"},
-            "stderr": p.stderr.decode("utf-8", "replace")[-1500:]}
+    return {
+        "rc": p.returncode,
+        "tests": {t["nodeid"]: (t["verdict"], t["requirements"]) for t in doc["tests"]},
+        "reasons": {t["nodeid"]: t["reason_en"][:400] for t in doc["tests"] if t["verdict"] != "pass"},
+        "stderr": p.stderr.decode("utf-8", "replace")[-1500:],
+    }
 
 
 def _selected(request) -> tuple[list[str], bool]:
     """The cases this session needs, and whether it needs the clean run."""
     mine = items_of_module(request)
-    return (sorted({it.callspec.params["test"] for it in mine if hasattr(it, "callspec")}),
-            any(it.originalname == "test_the_clean_reference_passes_every_plat_sec_test" for it in mine))
+    return (
+        sorted({it.callspec.params["test"] for it in mine if hasattr(it, "callspec")}),
+        any(it.originalname == "test_the_clean_reference_passes_every_plat_sec_test" for it in mine),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -159,12 +180,14 @@ def runs(request, tmp_path_factory):
     """Two cases at a time; the platforms' start-ups one at a time (``launch_builtin`` runs ``serve admin`` in this
     process with its standard output redirected, which two threads at once would mix)."""
     import conformance.platform_under_test as put_mod
+
     root = tmp_path_factory.mktemp("platform-security")
     real, lock = put_mod.launch_builtin, threading.Lock()
 
     def launch_one_at_a_time(*a, **kw):
         with lock:
             return real(*a, **kw)
+
     cases, clean = _selected(request)
     with pytest.MonkeyPatch.context() as mp, ThreadPoolExecutor(max_workers=2) as pool:
         mp.setattr(put_mod, "launch_builtin", launch_one_at_a_time)
@@ -182,8 +205,10 @@ def test_the_defect_injected_from_outside_is_caught(test, runs):
     assert defect in TRANSFORMS
     r = runs[test]
     caught = [n for n, (v, reqs) in r["tests"].items() if v in CAUGHT and rid in reqs and n.endswith("::" + test)]
-    assert caught, (f"{test} ({rid}) did not fail through the proxy with {defect}: exit {r['rc']}, verdicts "
-                    f"{r['tests']}, reasons {r['reasons']}\n{r['stderr']}")
+    assert caught, (
+        f"{test} ({rid}) did not fail through the proxy with {defect}: exit {r['rc']}, verdicts "
+        f"{r['tests']}, reasons {r['reasons']}\n{r['stderr']}"
+    )
     assert r["rc"] in (1, 3), f"certify through the proxy with {defect} must exit 1 (or 3), not {r['rc']}"
 
 
@@ -192,6 +217,9 @@ def test_the_clean_reference_passes_every_plat_sec_test(runs):
     names = {n.rsplit("::", 1)[-1] for n in r["tests"]}
     assert names == set(CASES), f"tests run {sorted(names)} != {sorted(CASES)}\n{r['stderr']}"
     ok = ("pass", "not-applicable") if not (shutil.which("chromium") or shutil.which("chromium-browser")) else ("pass",)
-    bad = {n: (v, r["reasons"].get(n)) for n, (v, _reqs) in r["tests"].items()
-           if v not in (ok if n.endswith("::test_hostile_names_do_not_run_on_the_consumer_page") else ("pass",))}
+    bad = {
+        n: (v, r["reasons"].get(n))
+        for n, (v, _reqs) in r["tests"].items()
+        if v not in (ok if n.endswith("::test_hostile_names_do_not_run_on_the_consumer_page") else ("pass",))
+    }
     assert not bad and r["rc"] == 0, f"the clean reference must pass every PLAT-SEC test: exit {r['rc']}, {bad}"

@@ -1,4 +1,5 @@
 """The roucai pytest plugin, tested black-box with pytester."""
+
 import json
 import zipfile
 
@@ -25,12 +26,25 @@ def run(pytester):
         pytester.makepyfile(test_suite=src)
         report = pytester.path / "rep"
         result = pytester.runpytest_inprocess(
-            "--target", "sim://scale-01", "--capabilities", "caps.toml", "--report", str(report),
-            "--junitxml", str(report / "junit.xml"), "-o", "junit_family=xunit1", "-p", "no:cacheprovider", *extra)
+            "--target",
+            "sim://scale-01",
+            "--capabilities",
+            "caps.toml",
+            "--report",
+            str(report),
+            "--junitxml",
+            str(report / "junit.xml"),
+            "-o",
+            "junit_family=xunit1",
+            "-p",
+            "no:cacheprovider",
+            *extra,
+        )
         doc = None
         if (report / "results.json").is_file():
             doc = json.loads((report / "results.json").read_text("utf-8"))
         return result, doc, report
+
     return _run
 
 
@@ -39,7 +53,7 @@ def verdicts(doc):
 
 
 def test_verdicts_selection_and_outputs(run):
-    result, doc, report = run('''
+    result, doc, report = run("""
 import time, pytest
 
 @pytest.fixture
@@ -78,11 +92,17 @@ def test_partial(evidence):
 @pytest.mark.requirement("CODE-OPER-01")
 def test_error(nonexistent_fixture):
     pass
-''')
+""")
     v = verdicts(doc)
-    assert v == {"test_ok": "pass", "test_bad": "fail", "test_slow": "timeout",
-                 "test_platform_only": "not-applicable", "test_needs_reader": "not-applicable",
-                 "test_partial": "partial", "test_error": "error"}
+    assert v == {
+        "test_ok": "pass",
+        "test_bad": "fail",
+        "test_slow": "timeout",
+        "test_platform_only": "not-applicable",
+        "test_needs_reader": "not-applicable",
+        "test_partial": "partial",
+        "test_error": "error",
+    }
     tests = {t["name"]: t for t in doc["tests"]}
     assert tests["test_slow"]["duration_s"] < 3
     assert "city_platform" in tests["test_platform_only"]["reason_en"]
@@ -90,7 +110,7 @@ def test_error(nonexistent_fixture):
     assert "applies" in tests["test_ok"]["selection_en"]
     assert tests["test_ok"]["notes"] == [{"zh": "看到了", "en": "seen"}]
     assert any(f.endswith("x.json") for f in tests["test_ok"]["evidence"])
-    assert any(f.endswith("teardown.json") for f in tests["test_ok"]["evidence"])   # attached in teardown
+    assert any(f.endswith("teardown.json") for f in tests["test_ok"]["evidence"])  # attached in teardown
     assert doc["summary"]["conformant"] is False
     assert doc["capabilities"]["info"]["vendor"] == "测试厂商"
     reqs = {r["id"]: r["verdict"] for r in doc["requirements"]}
@@ -111,8 +131,14 @@ def test_error(nonexistent_fixture):
     bundle = report / "bundle.zip"
     assert verify_bundle(bundle) == []
     names = zipfile.ZipFile(bundle).namelist()
-    assert {"results.json", "report.zh.html", "capabilities.toml", "environment.json",
-            "profile.json", "MANIFEST.sha256"} <= set(names)
+    assert {
+        "results.json",
+        "report.zh.html",
+        "capabilities.toml",
+        "environment.json",
+        "profile.json",
+        "MANIFEST.sha256",
+    } <= set(names)
     tampered = report / "tampered.zip"
     with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(tampered, "w") as dst:
         for n in src.namelist():
@@ -122,56 +148,58 @@ def test_error(nonexistent_fixture):
 
 
 def test_declared_expected_failure_and_unexpected_pass(run):
-    _, doc, _ = run('''
+    _, doc, _ = run("""
 import pytest
 @pytest.mark.requirement("CODE-TRACE-04")
 def test_declared_fails():
     assert False
-''')
+""")
     assert verdicts(doc) == {"test_declared_fails": "expected-failure"}
     assert doc["summary"]["conformant"] is True
-    _, doc, _ = run('''
+    _, doc, _ = run("""
 import pytest
 @pytest.mark.requirement("CODE-TRACE-04")
 def test_declared_fails():
     assert True
-''')
+""")
     assert verdicts(doc) == {"test_declared_fails": "unexpected-pass"}
     assert doc["summary"]["conformant"] is False
 
 
 def test_unknown_requirement_id_is_a_collection_error(run):
-    result, doc, _ = run('''
+    result, doc, _ = run("""
 import pytest
 @pytest.mark.requirement("CODE-NOPE-99")
 def test_x():
     pass
-''')
+""")
     assert result.ret == pytest.ExitCode.USAGE_ERROR and doc is None
     result.stderr.fnmatch_lines(["*CODE-NOPE-99*"])
 
 
 def test_unmarked_test_in_a_conformance_run_is_refused(run):
-    result, _, _ = run('''
+    result, _, _ = run("""
 import pytest
 @pytest.mark.requirement("CODE-TRACE-01")
 def test_marked():
     pass
 def test_unmarked():
     pass
-''')
+""")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*test_unmarked*requirement*"])
 
 
 def test_bad_capability_statement_is_a_usage_error(pytester):
     pytester.makefile(".toml", caps='[target]\nkind = "toaster"\n')
-    pytester.makepyfile(test_suite='''
+    pytester.makepyfile(
+        test_suite="""
 import pytest
 @pytest.mark.requirement("CODE-TRACE-01")
 def test_x():
     pass
-''')
+"""
+    )
     result = pytester.runpytest_inprocess("--target", "sim://x", "--capabilities", "caps.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*toaster*"])
@@ -187,7 +215,7 @@ def test_plugin_is_inert_without_requirement_markers(pytester):
 def test_a_missing_action_is_not_tested_and_the_run_incomplete(run):
     """ActionMissing -> verdict not-tested naming the action (never pass, never partial); a required
     requirement left not-tested makes the run INCOMPLETE (not conformant) with the action listed."""
-    src = '''
+    src = """
 import pytest
 from conformance.actions import ActionMissing
 
@@ -198,7 +226,7 @@ def test_ok():
 @pytest.mark.requirement("CODE-TRACE-02")
 def test_needs_the_pan(evidence):
     raise ActionMissing(["put-load"], "秤盘上需要 1236 克", "1236 g on the platter")
-'''
+"""
     _, doc, report = run(src)
     assert verdicts(doc) == {"test_ok": "pass", "test_needs_the_pan": "not-tested"}
     t = [x for x in doc["tests"] if x["name"] == "test_needs_the_pan"][0]
@@ -209,6 +237,10 @@ def test_needs_the_pan(evidence):
     assert [a["action"] for a in s["actions_needed"]] == ["put-load"]
     assert s["actions_needed"][0]["requirements"] == ["CODE-TRACE-02"]
     assert "INCOMPLETE" in (report / "report.en.html").read_text("utf-8")
-    _, doc, _ = run(src.replace('raise ActionMissing(["put-load"], "秤盘上需要 1236 克", "1236 g on the platter")',
-                                "assert False, 'the reading is wrong'"))
-    assert doc["summary"]["verdict"] == "NON-CONFORMANT"                 # a failure outranks not-tested
+    _, doc, _ = run(
+        src.replace(
+            'raise ActionMissing(["put-load"], "秤盘上需要 1236 克", "1236 g on the platter")',
+            "assert False, 'the reading is wrong'",
+        )
+    )
+    assert doc["summary"]["verdict"] == "NON-CONFORMANT"  # a failure outranks not-tested

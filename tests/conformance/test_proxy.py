@@ -1,5 +1,6 @@
 """The HTTP fault-injecting proxy on its own: transparent without a defect, one transformation with one,
 bounded and clear when the target is unreachable or the usage is wrong."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ class Echo(QuietHandler):
 
     def _answer(self):
         n = int(self.headers.get("content-length") or 0)
-        body = json.dumps({"method": self.command, "path": self.path, "body": self.rfile.read(n).decode("utf-8"),
-                           "x-test": self.headers.get("x-test")}, ensure_ascii=False).encode("utf-8")
+        body = json.dumps(
+            {
+                "method": self.command,
+                "path": self.path,
+                "body": self.rfile.read(n).decode("utf-8"),
+                "x-test": self.headers.get("x-test"),
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
         self.send_response(201)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Target", "yes")
@@ -33,8 +41,21 @@ class Echo(QuietHandler):
 
 class Stats(QuietHandler):
     def do_GET(self):
-        body = json.dumps({"date": "20250310", "rows": [{"node_id": "650103002", "type": "t", "goods_code": None,
-                                                         "records": 5, "weight_kg": "1.250", "on_time": 5}]}).encode()
+        body = json.dumps(
+            {
+                "date": "20250310",
+                "rows": [
+                    {
+                        "node_id": "650103002",
+                        "type": "t",
+                        "goods_code": None,
+                        "records": 5,
+                        "weight_kg": "1.250",
+                        "on_time": 5,
+                    }
+                ],
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -78,10 +99,21 @@ def test_listen_is_loopback_only():
             parse_listen(bad)
 
 
-@pytest.mark.parametrize("args", [["--to", "http://127.0.0.1:1", "--defect", "no-such-defect"],
-                                  ["--to", "ftp://x"], ["--to", "http://127.0.0.1:1", "--listen", "10.0.0.1:80"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--to", "http://127.0.0.1:1", "--defect", "no-such-defect"],
+        ["--to", "ftp://x"],
+        ["--to", "http://127.0.0.1:1", "--listen", "10.0.0.1:80"],
+    ],
+)
 def test_usage_errors_exit_2_with_one_line(args):
-    p = subprocess.run([sys.executable, "-m", "roucai.cli", "serve", "proxy", *args], capture_output=True, text=True, check=False,
-                       timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "serve", "proxy", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1

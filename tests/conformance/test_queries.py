@@ -1,4 +1,5 @@
 """The suites' query helpers survive a platform that drops a connection, and report one that keeps dropping it."""
+
 from __future__ import annotations
 
 import socket
@@ -9,8 +10,10 @@ import pytest
 
 from conformance.queries import DROPPED, trace, trace_page
 
-ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 19\r\n"
-          b"Connection: close\r\n\r\n{\"status\": \"found\"}")
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 19\r\n"
+    b'Connection: close\r\n\r\n{"status": "found"}'
+)
 
 
 class FlakyServer:

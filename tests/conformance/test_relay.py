@@ -4,6 +4,7 @@ Transparent when clean (same answers as the scale gives directly, nothing change
 so the scale judges the truncation itself, a changed frame re-encoded with a good CRC, and usage errors
 refused with a bilingual message.
 """
+
 from __future__ import annotations
 
 import socket
@@ -38,7 +39,7 @@ def test_clean_relay_answers_as_the_scale_does(scale):
     direct, port = _driver(scale.url)
     want = direct.identify()
     port.close()
-    time.sleep(0.3)                       # the scale serves one host at a time
+    time.sleep(0.3)  # the scale serves one host at a time
     relay = Relay("socket://127.0.0.1:0", scale.url).start()
     try:
         drv, port = _driver(relay.host_url)
@@ -57,7 +58,7 @@ def test_partial_frame_reaches_the_scale_which_naks_it(scale):
         port = relay.host_url.rsplit(":", 1)[1]
         s = socket.create_connection(("127.0.0.1", int(port)), timeout=2)
         frame = PROTO.encode(m.StatusRequest(), seq=9)
-        s.sendall(b"\xff\x00noise" + frame[:5])       # noise, then half a frame; the line goes quiet
+        s.sendall(b"\xff\x00noise" + frame[:5])  # noise, then half a frame; the line goes quiet
         dec, got, deadline = PROTO.decoder(), [], time.monotonic() + 3
         s.settimeout(0.2)
         while not got and time.monotonic() < deadline:
@@ -86,9 +87,14 @@ def test_defect_reencodes_with_a_good_crc(scale):
     assert relay.stats["device->host"]["changed"] == 1
 
 
-@pytest.mark.parametrize("listen, to", [("tcp://127.0.0.1:1", "socket://127.0.0.1:2"),
-                                        ("socket://10.0.0.1:7000", "socket://127.0.0.1:2"),
-                                        ("socket://127.0.0.1:0", "/nonexistent/tty")])
+@pytest.mark.parametrize(
+    "listen, to",
+    [
+        ("tcp://127.0.0.1:1", "socket://127.0.0.1:2"),
+        ("socket://10.0.0.1:7000", "socket://127.0.0.1:2"),
+        ("socket://127.0.0.1:0", "/nonexistent/tty"),
+    ],
+)
 def test_usage_errors_are_bilingual(listen, to):
     with pytest.raises(RelayError) as exc:
         Relay(listen, to)

@@ -1,4 +1,5 @@
 """results.json lists every requirement of the suites that ran: the untestable ones with their reason."""
+
 from __future__ import annotations
 
 from conformance import verdicts as V
@@ -27,10 +28,13 @@ def test_only_the_suites_that_ran_and_never_twice():
 
 def test_not_testable_stays_outside_the_run_verdict():
     assert V.NOT_TESTABLE not in V.BAD
-    assert V.combine([V.NOT_TESTABLE]) == V.NOT_TESTABLE and V.label(V.NOT_TESTABLE, "en") == "not testable by the harness"
+    assert (
+        V.combine([V.NOT_TESTABLE]) == V.NOT_TESTABLE and V.label(V.NOT_TESTABLE, "en") == "not testable by the harness"
+    )
 
 
 def test_the_report_names_every_evidence_kind_in_both_languages():
     from conformance.report import _EVID
     from profiles.requirements import EVIDENCE
+
     assert set(_EVID) == set(EVIDENCE) and all(zh and en for zh, en in _EVID.values())

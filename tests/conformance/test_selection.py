@@ -5,6 +5,7 @@ under a city-platform capability statement: every test that needs the node sessi
 the target) is skipped as not applicable, with the kind as its reason; under a node statement those tests
 are selected and the platform-side ones are not.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,9 +27,23 @@ class _Grab:
 
 def _collect(target: str, statement: Path) -> list:
     grab = _Grab()
-    rc = pytest.main([str(ROOT / "transmission"), str(ROOT / "coding"), "-c", str(ROOT / "pytest.ini"),
-                      "--rootdir", str(ROOT), "--collect-only", "-qq", "--target", target,
-                      "--capabilities", str(statement)], plugins=[grab])
+    rc = pytest.main(
+        [
+            str(ROOT / "transmission"),
+            str(ROOT / "coding"),
+            "-c",
+            str(ROOT / "pytest.ini"),
+            "--rootdir",
+            str(ROOT),
+            "--collect-only",
+            "-qq",
+            "--target",
+            target,
+            "--capabilities",
+            str(statement),
+        ],
+        plugins=[grab],
+    )
     assert rc == 0
     return grab.items
 

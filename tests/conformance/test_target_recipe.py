@@ -1,6 +1,7 @@
 """A target declares its VerifyCode recipe (capability verify_code; conformance/recipe.py): the harness signs with it,
 so a platform using another recipe than the profile's is certified; a target declaring no MAC fails the message
 authentication requirement with that reason while its envelope parsing is still judged."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def test_declared_recipes_and_their_errors():
     assert p is not ref and p.envelope.recipe.algorithm == "hmac-sha256" and ref.envelope.recipe.algorithm == "hmac-md5"
     assert p.records is ref.records
     assert target_profile(ref, _statement('verify_code = "none"')) is ref
-    assert no_mac_reason(_statement('verify_code = "none"'))[1].startswith("the target declares no message authentication")
+    assert no_mac_reason(_statement('verify_code = "none"'))[1].startswith(
+        "the target declares no message authentication"
+    )
     assert no_mac_reason(_statement('verify_code = "hmac-md5"')) is None
     for bad in ('verify_code = "unknown"', 'verify_code = "crc"', 'verify_code = { algorithm = "md5" }'):
         with pytest.raises(CapabilityError):
@@ -41,12 +44,32 @@ def test_declared_recipes_and_their_errors():
 
 def _platform(d: Path, profile_args: list[str]):
     (d / "tiny.json").write_bytes(dump_bytes(generate_city("tiny", 1, load_profile())))
-    r = subprocess.run([sys.executable, "-m", "roucai.cli", "serve", "admin", "--db", str(d / "p.db"), "import-city",
-                        str(d / "tiny.json"), "--keys-out", str(d / "keys.json")], cwd=ROOT, capture_output=True,
-                       timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "serve",
+            "admin",
+            "--db",
+            str(d / "p.db"),
+            "import-city",
+            str(d / "tiny.json"),
+            "--keys-out",
+            str(d / "keys.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
-    return PlatformProcess(str(d / "p.db"), args=[*profile_args, "--offline-after", "5", "--stop-ack-deadline", "3"],
-                           cwd=str(ROOT), timeout=30, log_file=d / "platform.log")
+    return PlatformProcess(
+        str(d / "p.db"),
+        args=[*profile_args, "--offline-after", "5", "--stop-ack-deadline", "3"],
+        cwd=str(ROOT),
+        timeout=30,
+        log_file=d / "platform.log",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +78,9 @@ def sha_platform(tmp_path_factory):
     d = tmp_path_factory.mktemp("sha")
     prof = d / "sha-city"
     prof.mkdir()
-    (prof / "profile.toml").write_text('name = "sha-city"\nextends = "reference"\n[files]\nenvelope = "e.toml"\n', "utf-8")
+    (prof / "profile.toml").write_text(
+        'name = "sha-city"\nextends = "reference"\n[files]\nenvelope = "e.toml"\n', "utf-8"
+    )
     (prof / "e.toml").write_text('[verify_code]\nalgorithm = "hmac-sha256"\nhex_length = 32\n', "utf-8")
     with _platform(d, ["--profile", str(prof)]) as proc:
         yield proc, d
@@ -65,10 +90,35 @@ def _certify(proc, d, tmp_path, name, caps_line):
     text = EXAMPLE.read_text("utf-8").replace('keys_file = "keys.json"', f'keys_file = "{d / "keys.json"}"')
     text = text.replace('log_file = "platform.log"', f'log_file = "{d / "platform.log"}"')
     (tmp_path / f"{name}.toml").write_text(text + caps_line + "\n", "utf-8")
-    r = subprocess.run([sys.executable, "-m", "roucai.cli", "--lang", "en", "certify", "--target", proc.url,
-                        "--capabilities", str(tmp_path / f"{name}.toml"), "--suite", "platform", "-k", TESTS,
-                        "--report", str(tmp_path / name)], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    res = json.loads((tmp_path / name / "results.json").read_text("utf-8")) if (tmp_path / name / "results.json").is_file() else None
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "--lang",
+            "en",
+            "certify",
+            "--target",
+            proc.url,
+            "--capabilities",
+            str(tmp_path / f"{name}.toml"),
+            "--suite",
+            "platform",
+            "-k",
+            TESTS,
+            "--report",
+            str(tmp_path / name),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    res = (
+        json.loads((tmp_path / name / "results.json").read_text("utf-8"))
+        if (tmp_path / name / "results.json").is_file()
+        else None
+    )
     return r, res
 
 
@@ -106,6 +156,7 @@ def test_a_run_that_must_sign_under_an_unknown_recipe_is_a_setup_error_not_a_ver
     (exit 2, one line, no report) instead of ending in 'error' verdicts and NON-CONFORMANT; the perception suite
     signs nothing and is not refused; a declared recipe lets the run go on."""
     from conformance.recipe import check_signable
+
     cc = load_profile("changchun")
     for suites in (["platform"], ["coding"], ["transmission"], ["perception", "platform"]):
         with pytest.raises(CapabilityError) as err:
@@ -114,13 +165,32 @@ def test_a_run_that_must_sign_under_an_unknown_recipe_is_a_setup_error_not_a_ver
     check_signable(cc, _statement(""), ["perception"])
     check_signable(cc, _statement('verify_code = "hmac-md5"'), ["platform"])
     check_signable(cc, _statement('verify_code = "hmac-md5"'), ["platform", "perception"], builtin=True)
-    for suites in (["coding"], ["platform", "transmission"]):    # the reference node signs with the profile's
+    for suites in (["coding"], ["platform", "transmission"]):  # the reference node signs with the profile's
         with pytest.raises(CapabilityError, match="reference node cannot sign"):
             check_signable(cc, _statement('verify_code = "hmac-md5"'), suites, builtin=True)
     check_signable(load_profile("reference"), _statement(""), ["platform", "coding"])
-    r = subprocess.run([sys.executable, "-m", "roucai.cli", "--lang", "en", "--profile", "changchun", "certify",
-                        "--target", "builtin", "--suite", "platform", "--report", str(tmp_path / "rep")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "--lang",
+            "en",
+            "--profile",
+            "changchun",
+            "certify",
+            "--target",
+            "builtin",
+            "--suite",
+            "platform",
+            "--report",
+            str(tmp_path / "rep"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2, r.stdout + r.stderr
     assert "recipe is unknown" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "rep").exists()
 
@@ -131,12 +201,35 @@ def test_the_builtin_target_speaks_changchun_over_https_with_a_declared_recipe(t
     every record type and the time service pass (each was an 'error' or a rejected record before)."""
     caps = (ROOT / "conformance" / "builtin-capabilities.toml").read_text("utf-8")
     assert "[capabilities]\n" in caps
-    (tmp_path / "caps.toml").write_text(caps.replace("[capabilities]\n", '[capabilities]\nverify_code = "hmac-md5"\n', 1),
-                                        "utf-8")
-    r = subprocess.run([sys.executable, "-m", "roucai.cli", "--lang", "en", "--profile", "changchun", "certify",
-                        "--target", "builtin", "--capabilities", str(tmp_path / "caps.toml"), "--suite", "platform",
-                        "-k", "test_time or test_every_record_type_is_ingested", "--report", str(tmp_path / "rep")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    (tmp_path / "caps.toml").write_text(
+        caps.replace("[capabilities]\n", '[capabilities]\nverify_code = "hmac-md5"\n', 1), "utf-8"
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "--lang",
+            "en",
+            "--profile",
+            "changchun",
+            "certify",
+            "--target",
+            "builtin",
+            "--capabilities",
+            str(tmp_path / "caps.toml"),
+            "--suite",
+            "platform",
+            "-k",
+            "test_time or test_every_record_type_is_ingested",
+            "--report",
+            str(tmp_path / "rep"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     doc = json.loads((tmp_path / "rep" / "results.json").read_text("utf-8"))
     verdicts = {t["name"]: t["verdict"] for t in doc["tests"]}

@@ -1,4 +1,5 @@
 """Fresh test records: valid, owned by the city's registered operators, unique, on days of their own."""
+
 from __future__ import annotations
 
 from conformance.testrecords import RecordMaker, role_of
@@ -16,7 +17,10 @@ def test_every_type_valid_and_owned_by_registered_operators():
         rec = m.make(rtype, m.fresh_day())
         assert P.records.validate(rtype, rec) == [], (rtype, P.records.validate(rtype, rec))
         node = m.node_for(rtype)
-        assert role_of(next(n.type for n in CITY.nodes if n.code == node)) in (rt.node_type, "any") or rt.node_type == "any"
+        assert (
+            role_of(next(n.type for n in CITY.nodes if n.code == node)) in (rt.node_type, "any")
+            or rt.node_type == "any"
+        )
         for f in rt.fields:
             if f.type == "operator_code" and f.name in rec:
                 assert rec[f.name] in ops and rec[f.name].startswith(node), (rtype, f.name)

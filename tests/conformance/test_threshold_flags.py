@@ -4,6 +4,7 @@ The keys are read from the suites' own source (``capabilities….get("…_s")`` 
 conformance/transmission and the shared fixtures), so a new threshold without a flag fails here.
 ``restart_timeout_s`` bounds the harness's own wait, not the platform.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,12 @@ _KEY = re.compile(r"""capabilities(?:\.capabilities)?\.get\(\s*["']([a-z_]+_(?:s
 
 
 def declared_thresholds() -> set[str]:
-    files = [*ROOT.glob("platform/*.py"), *ROOT.glob("transmission/*.py"), ROOT / "conftest.py",
-             ROOT / "platform_under_test.py"]
+    files = [
+        *ROOT.glob("platform/*.py"),
+        *ROOT.glob("transmission/*.py"),
+        ROOT / "conftest.py",
+        ROOT / "platform_under_test.py",
+    ]
     return {k for f in files for k in _KEY.findall(f.read_text("utf-8"))} - HARNESS_SIDE
 
 
@@ -29,8 +34,9 @@ def test_every_declarable_threshold_has_a_flag():
     keys = declared_thresholds()
     assert keys >= {"offline_after_s", "stop_ack_deadline_s"}, keys
     assert keys <= set(FLAGS), f"thresholds without a flag of roucai serve platform: {sorted(keys - set(FLAGS))}"
-    helptext = subprocess.run([sys.executable, "-m", "roucai.cli", "serve", "platform", "--help"], capture_output=True,
-                              text=True, timeout=60).stdout
+    helptext = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "serve", "platform", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
     assert all(flag in helptext for flag in FLAGS.values()), helptext
     docs = (ROOT.parent / "docs" / "platform.md").read_text("utf-8")
     assert all(f"`{k}`" in docs and f"`{FLAGS[k]}" in docs for k in keys)

@@ -1,4 +1,5 @@
 """Raw-mode envelopes: what conformance/uploads.py builds is signed over exactly what it sends."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,12 +23,16 @@ def _records(rtype: str, seed: int, n: int) -> list[dict]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(rtype=st.sampled_from(TYPES), seed=st.integers(0, 10_000), n=st.integers(1, 4), fmt=st.sampled_from(["xml", "json"]))
+@given(
+    rtype=st.sampled_from(TYPES), seed=st.integers(0, 10_000), n=st.integers(1, 4), fmt=st.sampled_from(["xml", "json"])
+)
 def test_round_trip_parses_clean_and_authenticated(rtype, seed, n, fmt):
     recs = _records(rtype, seed, n)
     body = envelope(P, NODE, KEY, rtype, recs, fmt=fmt, header={"DataDate": "20250310"})
     res = P.envelope.parse(body, key=KEY, now=dt.datetime.now(dt.timezone.utc))
-    assert res.ok and res.authenticated, [f.rule for f in res.findings] + [f.rule for rf in res.record_findings for f in rf]
+    assert res.ok and res.authenticated, [f.rule for f in res.findings] + [
+        f.rule for rf in res.record_findings for f in rf
+    ]
     assert [r.record for r in res.records] == recs and res.format == fmt
 
 
@@ -46,17 +51,27 @@ def test_a_wrong_header_value_is_signed_so_only_its_own_rule_fires(field, seed):
 def test_omitted_extra_unsigned_and_encoded_variants():
     recs = _records("retail_market_in_info_base", 1, 1)
     now = dt.datetime.now(dt.timezone.utc)
-    omitted = P.envelope.parse(envelope(P, NODE, KEY, "retail_market_in_info_base", recs, omit=("DataDate",)), key=KEY, now=now)
+    omitted = P.envelope.parse(
+        envelope(P, NODE, KEY, "retail_market_in_info_base", recs, omit=("DataDate",)), key=KEY, now=now
+    )
     assert [f.rule for f in omitted.findings] == ["TRAN-ENV-01"]
     extra = envelope(P, NODE, KEY, "retail_market_in_info_base", recs, extra_xml="<Remark>x</Remark>")
     assert b"<Remark>x</Remark><Address>" in extra
     bare = envelope(P, NODE, KEY, "retail_market_in_info_base", recs, sign=False)
     assert b"<VerifyCode>" not in bare
-    gbk = envelope(P, NODE, KEY, "retail_market_in_info_base", recs, encoding="gbk",
-                   declaration='<?xml version="1.0" encoding="GBK"?>')
+    gbk = envelope(
+        P,
+        NODE,
+        KEY,
+        "retail_market_in_info_base",
+        recs,
+        encoding="gbk",
+        declaration='<?xml version="1.0" encoding="GBK"?>',
+    )
     res = P.envelope.parse(gbk, key=KEY, now=now)
     assert res.ok and res.records[0].record == recs[0]
     late = request_time(P.envelope, -3600)
-    res = P.envelope.parse(envelope(P, NODE, KEY, "retail_market_in_info_base", recs, header={"RequestTime": late}),
-                           key=KEY, now=now)
+    res = P.envelope.parse(
+        envelope(P, NODE, KEY, "retail_market_in_info_base", recs, header={"RequestTime": late}), key=KEY, now=now
+    )
     assert [f.rule for f in res.findings] == ["TRAN-ENV-04"]

@@ -8,6 +8,7 @@ caught when the results JSON has a ``fail`` or ``timeout`` verdict on such a tes
 in parallel (one per CPU); the catch rate is printed at the end.  The clean reference passing the
 same tests is ``test_platform_suite.py`` (and the other suites' own tests).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ RUN_TIMEOUT_S = 300
 
 
 def _tests_by_requirement() -> dict[str, list[str]]:
-    p = subprocess.run([sys.executable, "-m", "roucai.cli", "requirements", "coverage", "--json"],
-                       capture_output=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "requirements", "coverage", "--json"], capture_output=True, timeout=120
+    )
     doc = json.loads(p.stdout)
     return {r["id"]: r["tests"] for r in doc["requirements"]}
 
@@ -39,8 +41,22 @@ def _tests_by_requirement() -> dict[str, list[str]]:
 def _certify(variant, tests: list[str], out: Path) -> dict:
     """Run the suite against the variant; ``{"rc", "caught_by", "verdicts", "stderr"}``."""
     names = sorted({t.rsplit("::", 1)[-1].split("[", 1)[0] for t in tests})
-    cmd = [sys.executable, "-m", "roucai.cli", "certify", "--target", f"builtin?variant={variant.name}",
-           "--suite", variant.suite, "--report", str(out), "-k", " or ".join(names), "--timeout", "120"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        "certify",
+        "--target",
+        f"builtin?variant={variant.name}",
+        "--suite",
+        variant.suite,
+        "--report",
+        str(out),
+        "-k",
+        " or ".join(names),
+        "--timeout",
+        "120",
+    ]
     try:
         p = subprocess.run(cmd, capture_output=True, timeout=RUN_TIMEOUT_S, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     except subprocess.TimeoutExpired:
@@ -53,9 +69,14 @@ def _certify(variant, tests: list[str], out: Path) -> dict:
         verdicts = {t["nodeid"]: (t["verdict"], t["requirements"]) for t in doc["tests"]}
         reasons = {t["nodeid"]: t["reason_en"][:400] for t in doc["tests"] if t["verdict"] != "pass"}
     caught = [n for n, (v, reqs) in verdicts.items() if v in CAUGHT and variant.breaks in reqs]
-    return {"rc": p.returncode, "caught_by": caught, "verdicts": {n: v for n, (v, _r) in verdicts.items()},
-            "reasons": reasons, "failed_recommended": recommended,
-            "stderr": p.stderr.decode("utf-8", "replace")[-1500:]}
+    return {
+        "rc": p.returncode,
+        "caught_by": caught,
+        "verdicts": {n: v for n, (v, _r) in verdicts.items()},
+        "reasons": reasons,
+        "failed_recommended": recommended,
+        "stderr": p.stderr.decode("utf-8", "replace")[-1500:],
+    }
 
 
 def _certify_once_more_on_error(variant, tests: list[str], out: Path) -> dict:
@@ -90,20 +111,32 @@ def runs(request, tmp_path_factory):
                 jobs[name] = pool.submit(_certify_once_more_on_error, v, tests, root / name)
             else:
                 jobs[name] = None
-        return {name: (f.result() if f is not None else {"rc": None, "caught_by": [], "verdicts": {},
-                                                          "stderr": "no test of the suite names the requirement"})
-                for name, f in jobs.items()}
+        return {
+            name: (
+                f.result()
+                if f is not None
+                else {
+                    "rc": None,
+                    "caught_by": [],
+                    "verdicts": {},
+                    "stderr": "no test of the suite names the requirement",
+                }
+            )
+            for name, f in jobs.items()
+        }
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_variant_is_caught_by_a_test_naming_its_requirement(name, runs):
     v = VARIANTS[name]
     r = runs[name]
-    assert r["caught_by"], (f"variant {name} ({v.actor}, breaks {v.breaks}) was not caught by suite {v.suite}: "
-                            f"exit {r['rc']}, verdicts {r['verdicts']}, reasons {r.get('reasons')}, "
-                            f"first attempt {r.get('first_attempt')}\n{r['stderr']}")
+    assert r["caught_by"], (
+        f"variant {name} ({v.actor}, breaks {v.breaks}) was not caught by suite {v.suite}: "
+        f"exit {r['rc']}, verdicts {r['verdicts']}, reasons {r.get('reasons')}, "
+        f"first attempt {r.get('first_attempt')}\n{r['stderr']}"
+    )
     if r["rc"] == 0 and v.breaks in r.get("failed_recommended", []):
-        return      # a failed recommendation is reported, but leaves the target conformant (exit 0) by design
+        return  # a failed recommendation is reported, but leaves the target conformant (exit 0) by design
     assert r["rc"] in (1, 3), f"certify against {name} must exit non-conformant (1) or timeout (3), not {r['rc']}"
 
 
@@ -114,8 +147,10 @@ def test_catch_rate_is_complete(runs, capsys):
         c = by_actor.setdefault(v.actor, [0, 0])
         c[0] += n in caught
         c[1] += 1
-    line = (f"broken variants caught: {len(caught)}/{len(runs)} ({100 * len(caught) / max(1, len(runs)):.0f} %) — "
-            + ", ".join(f"{a} {c[0]}/{c[1]}" for a, c in sorted(by_actor.items())))
+    line = (
+        f"broken variants caught: {len(caught)}/{len(runs)} ({100 * len(caught) / max(1, len(runs)):.0f} %) — "
+        + ", ".join(f"{a} {c[0]}/{c[1]}" for a, c in sorted(by_actor.items()))
+    )
     with capsys.disabled():
         print("\n" + line)
     assert len(caught) == len(runs), line

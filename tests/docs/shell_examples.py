@@ -19,6 +19,7 @@ gives each document a setup and a teardown; this module evaluates a block line b
 
 A line's failure message carries the command, its exit code and the tail of its output.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,12 +37,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LINKED = ("conformance", "profiles", "scripts")
-COPIED = ("docs", "fixtures")          # examples write beside these (docs --out, a node's outbox)
+COPIED = ("docs", "fixtures")  # examples write beside these (docs --out, a node's outbox)
 LINE_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 30.0
 
 _SKIP = re.compile(r"<!--\s*example-skip:\s*(.+?)\s*\|\s*(.+?)\s*-->", re.S)
-_EXIT = re.compile(r"(?:^|→|->|:|\()\s*exit (\d)\b(?!\s+if\b)")   # "exit 3", "… → exit 1", "(exit 0)"; not "exit 1 if …"
+_EXIT = re.compile(r"(?:^|→|->|:|\()\s*exit (\d)\b(?!\s+if\b)")  # "exit 3", "… → exit 1", "(exit 0)"; not "exit 1 if …"
 _SERVER = re.compile(r"^roucai (serve (platform|node|proxy)|device (scale|reader|relay))\b")
 _PORT = re.compile(r"--port[ =](\d+)")
 _SOCKET = re.compile(r"socket://127\.0\.0\.1:(\d+)")
@@ -51,6 +52,7 @@ _LISTEN = re.compile(r"--listen[ =](?:socket://)?127\.0\.0\.1:(\d+)")
 @dataclass
 class Command:
     """One example: the shell text, the exit code it documents, and its line in the document."""
+
     text: str
     expect: int
     line: int
@@ -87,13 +89,14 @@ def _split_comment(text: str) -> tuple[str, str]:
         elif ch in "'\"":
             quote = ch
         elif ch == "#" and (i == 0 or text[i - 1].isspace()):
-            return text[:i].rstrip(), text[i + 1:].strip()
+            return text[:i].rstrip(), text[i + 1 :].strip()
     return text, ""
 
 
 @dataclass
 class DocRun:
     """The scratch folder and the background servers of one document."""
+
     path: Path
     work: Path
     skips: list[tuple[str, str]]
@@ -118,19 +121,31 @@ class DocRun:
             self.skipped.append(f"{self.path.name}:{cmd.line} {cmd.text} — {reason}")
             return
         self.ran += 1
-        if _SERVER.match(cmd.text) and "--check" not in cmd.text and "--for" not in cmd.text \
-                and not re.search(r"--list\b", cmd.text):
+        if (
+            _SERVER.match(cmd.text)
+            and "--check" not in cmd.text
+            and "--for" not in cmd.text
+            and not re.search(r"--list\b", cmd.text)
+        ):
             self._start(cmd)
             return
         try:
-            r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd.text], cwd=self.work, env=self.env,
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=LINE_TIMEOUT_S)
+            r = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", cmd.text],
+                cwd=self.work,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=LINE_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             raise AssertionError(f"{self.path.name}:{cmd.line}: `{cmd.text}` ran over {LINE_TIMEOUT_S:.0f} s")
         if r.returncode != cmd.expect:
             tail = (r.stdout[-1500:] + b"\n" + r.stderr[-2500:]).decode("utf-8", "replace")
-            raise AssertionError(f"{self.path.name}:{cmd.line}: `{cmd.text}` exited {r.returncode}, the document "
-                                 f"says {cmd.expect}\n{tail}")
+            raise AssertionError(
+                f"{self.path.name}:{cmd.line}: `{cmd.text}` exited {r.returncode}, the document "
+                f"says {cmd.expect}\n{tail}"
+            )
 
     # -- servers ----------------------------------------------------------------------------------
     def _port(self, text: str) -> str:
@@ -148,16 +163,24 @@ class DocRun:
         self.stop(key)
         log = self.work / f".server-{len(self.logs)}.log"
         fh = open(log, "wb")
-        proc = subprocess.Popen(["bash", "-c", f"exec {cmd.text}"], cwd=self.work, env=self.env,
-                                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", "-c", f"exec {cmd.text}"],
+            cwd=self.work,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         fh.close()
         self.servers[key], self.logs[key] = proc, log
         problem = self._wait_ready(cmd.text, key, proc, log)
         if problem:
             self.stop(key)
-            raise AssertionError(f"{self.path.name}:{cmd.line}: server `{cmd.text}` {problem}\n"
-                                 f"{log.read_bytes()[-3000:].decode('utf-8', 'replace')}")
+            raise AssertionError(
+                f"{self.path.name}:{cmd.line}: server `{cmd.text}` {problem}\n"
+                f"{log.read_bytes()[-3000:].decode('utf-8', 'replace')}"
+            )
 
     def _wait_ready(self, text: str, key: str, proc: subprocess.Popen, log: Path) -> str | None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -165,7 +188,7 @@ class DocRun:
             if proc.poll() is not None:
                 return f"exited {proc.returncode} instead of serving"
             if key.isdigit() and key != "0":
-                plain_http = text.startswith("roucai serve platform") and "--tls-" not in text   # HTTPS: port only
+                plain_http = text.startswith("roucai serve platform") and "--tls-" not in text  # HTTPS: port only
                 if plain_http and _healthy(int(key)):
                     return None
                 if not plain_http and _accepts(int(key)):
@@ -176,7 +199,7 @@ class DocRun:
         return f"was not ready after {READY_TIMEOUT_S:.0f} s"
 
     def stop(self, key: str | None = None) -> None:
-        for k in ([key] if key is not None else list(self.servers)):
+        for k in [key] if key is not None else list(self.servers):
             proc = self.servers.pop(k, None)
             if proc is None:
                 continue
@@ -191,7 +214,7 @@ class DocRun:
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:      # already gone: nothing to stop
+    except ProcessLookupError:  # already gone: nothing to stop
         pass
 
 
@@ -230,7 +253,7 @@ def teardown(namespace: dict) -> None:
 
 
 def evaluate(example) -> None:
-    if "doc_run" not in example.namespace:       # made on first use: the namespace does not name its document
+    if "doc_run" not in example.namespace:  # made on first use: the namespace does not name its document
         example.namespace["doc_run"] = _doc_run(Path(example.document.path))
     run: DocRun = example.namespace["doc_run"]
     for cmd in commands(example.parsed, example.line + 1):
@@ -241,5 +264,10 @@ def collector():
     """``pytest_collect_file`` for the repository root's conftest.py."""
     from sybil import Sybil
     from sybil.parsers.markdown import CodeBlockParser
-    return Sybil(parsers=[CodeBlockParser(language="bash", evaluator=evaluate)], path=str(ROOT),
-                 patterns=["README.md", "docs/*.md"], teardown=teardown).pytest()
+
+    return Sybil(
+        parsers=[CodeBlockParser(language="bash", evaluator=evaluate)],
+        path=str(ROOT),
+        patterns=["README.md", "docs/*.md"],
+        teardown=teardown,
+    ).pytest()

@@ -1,5 +1,6 @@
 """The load summary names the side that held the run back (issue 16 item 2): judged from CPU seconds and the
 platform's group-commit counters.  Synthetic samples check the rules; real processes check the sampler."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,16 @@ def series(n: int, *, gen=0.0, plat: float | None = 0.0, machine=0.0, storage: f
     """``n`` one-second intervals with the given per-interval utilisations (shares as in the module)."""
     out, g, p, busy, total, tx = [], 0.0, 0.0, 0.0, 0.0, [0.0, 0.0]
     for i in range(n + 1):
-        out.append(Sample(float(i), {101: g}, None if plat is None else p, busy, total,
-                          None if storage is None else (tx[0], tx[1])))
+        out.append(
+            Sample(
+                float(i),
+                {101: g},
+                None if plat is None else p,
+                busy,
+                total,
+                None if storage is None else (tx[0], tx[1]),
+            )
+        )
         g += gen
         p += plat or 0.0
         busy += machine * cores
@@ -30,16 +39,19 @@ def series(n: int, *, gen=0.0, plat: float | None = 0.0, machine=0.0, storage: f
     return out
 
 
-@pytest.mark.parametrize("kw,verdict", [
-    ({"gen": 0.97, "plat": 0.5, "machine": 0.8}, "generator"),
-    ({"gen": 0.1, "plat": 0.2, "machine": 0.99}, "machine"),
-    ({"gen": 0.1, "plat": 0.95, "machine": 0.55}, "platform-cpu"),
-    ({"gen": 0.1, "plat": 0.3, "machine": 0.25, "storage": 0.93}, "storage"),
-    ({"gen": 0.1, "plat": 0.3, "machine": 0.25, "storage": 0.2}, "none"),
-    ({"gen": 0.97, "plat": 0.95, "machine": 0.99}, "generator"),          # a saturated generator comes first
-    ({"gen": 0.95, "plat": 0.1, "machine": 1.0}, "generator"),            # ... before a busy machine
-    ({"gen": 0.1, "plat": 0.95, "machine": 1.0, "storage": 0.95}, "machine"),  # ... which comes before the platform
-])
+@pytest.mark.parametrize(
+    "kw,verdict",
+    [
+        ({"gen": 0.97, "plat": 0.5, "machine": 0.8}, "generator"),
+        ({"gen": 0.1, "plat": 0.2, "machine": 0.99}, "machine"),
+        ({"gen": 0.1, "plat": 0.95, "machine": 0.55}, "platform-cpu"),
+        ({"gen": 0.1, "plat": 0.3, "machine": 0.25, "storage": 0.93}, "storage"),
+        ({"gen": 0.1, "plat": 0.3, "machine": 0.25, "storage": 0.2}, "none"),
+        ({"gen": 0.97, "plat": 0.95, "machine": 0.99}, "generator"),  # a saturated generator comes first
+        ({"gen": 0.95, "plat": 0.1, "machine": 1.0}, "generator"),  # ... before a busy machine
+        ({"gen": 0.1, "plat": 0.95, "machine": 1.0, "storage": 0.95}, "machine"),  # ... which comes before the platform
+    ],
+)
 def test_each_resource_is_named_when_it_saturates(kw, verdict):
     got = judge(series(10, **kw), cores=2)
     assert got["verdict"] == verdict, got
@@ -72,8 +84,9 @@ def test_missing_figures_are_said_not_guessed():
     assert judge([], cores=2)["en"] == "too few samples to name a bottleneck"
 
 
-@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1.2), st.floats(0, 1), st.floats(0, 1.5)), min_size=2,
-                max_size=30))
+@given(
+    st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1.2), st.floats(0, 1), st.floats(0, 1.5)), min_size=2, max_size=30)
+)
 def test_utilisations_are_bounded_shares_of_what_was_measured(steps):
     samples, g, p, busy, total, tx = [], 0.0, 0.0, 0.0, 0.0, 0.0
     for dg, dp, dm, ds in steps:
@@ -86,14 +99,15 @@ def test_utilisations_are_bounded_shares_of_what_was_measured(steps):
 
 
 def test_the_sampler_measures_a_real_busy_process_and_a_real_listener():
-    spin = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\n"
-                             "while time.process_time() - t < 1.5: pass"])
+    spin = subprocess.Popen(
+        [sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass"]
+    )
     try:
         s = Sampler(lambda: [spin.pid], interval=0.1).start()
         while os.waitid(os.P_PID, spin.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None and len(s.samples) < 600:
-            time.sleep(0.05)                                        # exited, not reaped yet: its CPU is final
+            time.sleep(0.05)  # exited, not reaped yet: its CPU is final
         samples = s.stop()
-        _, _, usage = os.wait4(spin.pid, 0)                         # reap it, with the kernel's CPU account
+        _, _, usage = os.wait4(spin.pid, 0)  # reap it, with the kernel's CPU account
         spin.returncode = 0
     finally:
         spin.kill()
@@ -107,7 +121,7 @@ def test_the_sampler_measures_a_real_busy_process_and_a_real_listener():
         srv.listen()
         port = srv.getsockname()[1]
         assert local_pid(f"http://127.0.0.1:{port}") == os.getpid()
-    assert local_pid("http://192.0.2.1:80") is None                # not this machine: no CPU figure
+    assert local_pid("http://192.0.2.1:80") is None  # not this machine: no CPU figure
     t0 = time.monotonic()
     Sampler(lambda: [], health_url="http://127.0.0.1:9/healthz", interval=0.2, timeout=0.2).start().stop()
-    assert time.monotonic() - t0 < 5                               # a dead /healthz never hangs the sampler
+    assert time.monotonic() - t0 < 5  # a dead /healthz never hangs the sampler

@@ -6,6 +6,7 @@ issue 7 runs with ``ROUCAI_LOAD_FULL=1`` (about 2 minutes: the plan is built fir
     ROUCAI_LOAD_FULL=1 .venv/bin/pytest tests/loadtests/test_load_run.py -k full -s
     roucai load --target builtin --duration 60s        # the same from the command line
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,19 @@ def cache(tmp_path_factory):
 
 
 def load(report: Path, cache: Path, *args: str, timeout: float = 240, background: bool = False):
-    cmd = [sys.executable, "-m", "roucai.cli", "load", "--lang", "en", "--report", str(report), "--cache", str(cache),
-           *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        "load",
+        "--lang",
+        "en",
+        "--report",
+        str(report),
+        "--cache",
+        str(cache),
+        *args,
+    ]
     if background:
         return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -69,7 +81,7 @@ def test_builtin_day_passes_the_default_slos_and_reconciles(tmp_path, cache):
     assert (tmp_path / "load.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "locust.html").stat().st_size > 1000
     assert json.loads((tmp_path / "summary.json").read_text())["verdict"] == "pass"
-    assert not list(tmp_path.glob("platform.db*"))          # the platform's database only with --keep-db
+    assert not list(tmp_path.glob("platform.db*"))  # the platform's database only with --keep-db
     # the summary names the limiting side from real figures: the built-in platform runs here, so its CPU and its
     # group commit's transaction times were measured, and the group commit counted every acknowledged upload
     bn = s["bottleneck"]
@@ -82,7 +94,7 @@ def test_builtin_day_passes_the_default_slos_and_reconciles(tmp_path, cache):
 def test_distributed_run_reports_what_the_platform_stored(tmp_path, cache):
     r = load(tmp_path / "r", cache, *QUICK, "--workers", "2", "--json", "--slo", functional(tmp_path), "--keep-db")
     s = json.loads(r.stdout)
-    assert (tmp_path / "r" / "platform.db").stat().st_size > 0                # kept on request
+    assert (tmp_path / "r" / "platform.db").stat().st_size > 0  # kept on request
     assert r.returncode == 0, (s["breaches"], s["stats_check"], s["reconcile"]["reason"])
     sc = s["stats_check"]
     assert sc["ok"] and sc["parts_reported"] == [0, 1] and sc["lost_requests"] == 0
@@ -106,10 +118,22 @@ def failing(tmp_path_factory, cache):
     slo.write_text('[[latency]]\nendpoint = "POST /api/v1/exchange"\np95_ms = 150\n')
     func = base / "functional.toml"
     func.write_text(FUNCTIONAL)
-    runs = {"slow": load(base / "slow", cache, *QUICK, "--target", "builtin?variant=slow-ingest", "--slo", str(slo),
-                         background=True)}
-    runs["drops"] = load(base / "drops", cache, *QUICK, "--target", "builtin?variant=drops-every-100th-record",
-                         "--json", "--slo", str(func), background=True)
+    runs = {
+        "slow": load(
+            base / "slow", cache, *QUICK, "--target", "builtin?variant=slow-ingest", "--slo", str(slo), background=True
+        )
+    }
+    runs["drops"] = load(
+        base / "drops",
+        cache,
+        *QUICK,
+        "--target",
+        "builtin?variant=drops-every-100th-record",
+        "--json",
+        "--slo",
+        str(func),
+        background=True,
+    )
     runs["lost"] = load(base / "lost", cache, *QUICK[:-1], "4", "--workers", "2", background=True)
     killer = threading.Thread(target=_kill_worker_1, args=(base / "lost", runs["lost"]), daemon=True)
     killer.start()
@@ -132,7 +156,7 @@ def _kill_worker_1(report: Path, proc) -> None:
         time.sleep(0.2)
     if (report / "pids.json").is_file():
         victim = json.loads((report / "pids.json").read_text())["workers"][1]
-        time.sleep(5)                                     # the test is running: kill one worker outright
+        time.sleep(5)  # the test is running: kill one worker outright
         os.killpg(victim, signal.SIGKILL)
 
 
@@ -142,11 +166,11 @@ def test_slowed_platform_breaches_and_names_the_threshold(failing):
     assert 'BREACH [latency."POST /api/v1/exchange".p95_ms]' in out
     s = json.loads((report / "summary.json").read_text())
     (b,) = s["breaches"]
-    assert b["limit"] == 150 and b["actual"] >= 200            # every upload is answered 0.2 s late
+    assert b["limit"] == 150 and b["actual"] >= 200  # every upload is answered 0.2 s late
     # the 0.2 s is a sleep: neither the platform's CPU nor its storage is what held the run back
     assert s["bottleneck"]["verdict"] not in ("platform-cpu", "storage"), s["bottleneck"]
     assert "bottleneck:" in out
-    assert s["reconcile"]["ok"]                               # slow, but nothing lost
+    assert s["reconcile"]["ok"]  # slow, but nothing lost
 
 
 def test_a_platform_that_loses_acknowledged_records_fails_reconciliation(failing):
@@ -181,15 +205,18 @@ def test_a_lost_worker_is_detected_not_hidden(failing):
     _gone(report)
 
 
-@pytest.mark.parametrize("args,code,needle", [
-    (["--duration", "soon"], 2, "--duration"),
-    (["--duration", "2s"], 2, "--duration"),
-    (["--scale", "x"], 2, "--scale"),
-    (["--workers", "-1"], 2, "--workers"),
-    (["--target", "ftp://x"], 2, "--target"),
-    (["--target", "http://127.0.0.1:9"], 2, "--keys"),
-    (["--slo", "/nonexistent.toml"], 2, "SLO file not found"),
-])
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (["--duration", "soon"], 2, "--duration"),
+        (["--duration", "2s"], 2, "--duration"),
+        (["--scale", "x"], 2, "--scale"),
+        (["--workers", "-1"], 2, "--workers"),
+        (["--target", "ftp://x"], 2, "--target"),
+        (["--target", "http://127.0.0.1:9"], 2, "--keys"),
+        (["--slo", "/nonexistent.toml"], 2, "SLO file not found"),
+    ],
+)
 def test_usage_errors_exit_2_without_a_traceback(tmp_path, cache, args, code, needle):
     r = load(tmp_path, cache, "--preset", "tiny", *args, timeout=60)
     assert r.returncode == code and needle in r.stderr and "Traceback" not in r.stderr
@@ -200,8 +227,19 @@ def test_an_unreachable_target_is_a_harness_error(tmp_path, cache):
     keys = tmp_path / "keys.json"
     keys.write_text('{"650102001": "k"}')
     t = time.monotonic()
-    r = load(tmp_path / "r", cache, "--preset", "lanzhou", "--duration", "10s", "--target", "http://127.0.0.1:9",
-             "--keys", str(keys), timeout=120)
+    r = load(
+        tmp_path / "r",
+        cache,
+        "--preset",
+        "lanzhou",
+        "--duration",
+        "10s",
+        "--target",
+        "http://127.0.0.1:9",
+        "--keys",
+        str(keys),
+        timeout=120,
+    )
     assert r.returncode == 3 and "cannot reach" in r.stderr and "Traceback" not in r.stderr
     assert time.monotonic() - t < 15 and not (tmp_path / "r").exists()
 
@@ -221,7 +259,9 @@ def test_keys_that_do_not_fit_are_a_configuration_error(tmp_path, cache):
     garbage.write_text("not json at all")
     other.write_text('{"650102001": "k"}')
     with BackgroundHTTPServer(Healthy) as srv:
-        r = load(tmp_path / "r1", cache, "--preset", "tiny", "--target", srv.base_url, "--keys", str(garbage), timeout=60)
+        r = load(
+            tmp_path / "r1", cache, "--preset", "tiny", "--target", srv.base_url, "--keys", str(garbage), timeout=60
+        )
         assert r.returncode == 2 and "is not a keys file" in r.stderr and not (tmp_path / "r1").exists()
         r = load(tmp_path / "r2", cache, *QUICK, "--target", srv.base_url, "--keys", str(other), timeout=120)
         assert r.returncode == 2 and "has no key for" in r.stderr and "--preset tiny" in r.stderr, r.stderr
@@ -261,11 +301,11 @@ def test_ctrl_c_stops_every_process_and_leaves_no_summary(tmp_path, cache):
     while time.monotonic() < deadline and p.poll() is None and not (report / "pids.json").is_file():
         time.sleep(0.2)
     assert p.poll() is None, p.communicate()[1][-2000:]
-    time.sleep(2)                                   # Locust is sending
+    time.sleep(2)  # Locust is sending
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 3, err[-2000:]
     assert not (report / "summary.json").exists()
     _gone(report)
     time.sleep(1)
-    assert _processes_mentioning(str(report)) == []     # the reference platform (its db is in the report) too
+    assert _processes_mentioning(str(report)) == []  # the reference platform (its db is in the report) too

@@ -1,4 +1,5 @@
 """loadtests.plan: the market model's day as upload batches, its truth, its scale and its cache."""
+
 from __future__ import annotations
 
 import json
@@ -22,17 +23,23 @@ def test_plan_holds_every_node_type_in_send_order_with_the_truth(tiny):
     assert meta["days"] == 2 and meta["envelopes"] == len(batches)
     assert [b["at"] for b in batches] == sorted(b["at"] for b in batches)
     assert all(0 <= b["at"] <= 86400 and len(b["date"]) == 8 and b["records"] for b in batches)
-    assert {0, 1} <= {b["day"] for b in batches} <= {0, 1, 2, 3}   # late uploads may fall on later dates
+    assert {0, 1} <= {b["day"] for b in batches} <= {0, 1, 2, 3}  # late uploads may fall on later dates
     kinds = {b["rtype"] for b in batches}
-    assert {"animal_in_info", "market_in_info_base", "retail_market_tran_info_summ",
-            "super_market_in_info_base", "team_buy_acceptance_info"} <= kinds
+    assert {
+        "animal_in_info",
+        "market_in_info_base",
+        "retail_market_tran_info_summ",
+        "super_market_in_info_base",
+        "team_buy_acceptance_info",
+    } <= kinds
     unique = {(b["node"], b["rtype"], i) for b in batches for i in b["ids"]}
     assert truth["unique"] == len(unique) == sum(c[0] for c in truth["cells"].values())
     assert truth["sends"] == sum(len(b["records"]) for b in batches) == meta["sends"]
-    assert truth["sends"] > truth["unique"]            # the model's duplicated uploads are in the plan
+    assert truth["sends"] > truth["unique"]  # the model's duplicated uploads are in the plan
     assert sum(meta["curve"]["envelopes"]) == len(batches)
-    assert meta["codes"]["retail"] > 0 and all(k in ("retail", "wholesale", "slaughter")
-                                               for b in batches for k, _ in b["codes"])
+    assert meta["codes"]["retail"] > 0 and all(
+        k in ("retail", "wholesale", "slaughter") for b in batches for k, _ in b["codes"]
+    )
 
 
 def test_same_inputs_same_bytes_and_the_cache_is_reused(tiny, tmp_path):

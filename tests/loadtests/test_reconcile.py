@@ -1,4 +1,5 @@
 """loadtests.reconcile: stored vs acknowledged vs truth, record by record, and lost worker statistics."""
+
 from __future__ import annotations
 
 import json
@@ -14,17 +15,36 @@ CELL = "650103002|20250106|retail_market_tran_info_summ"
 @pytest.fixture
 def plan(tmp_path):
     recs = [{"a": "1"}, {"a": "2"}, {"a": "3"}]
-    b = {"i": 0, "at": 1.0, "day": 0, "node": "650103002", "rtype": "retail_market_tran_info_summ",
-         "date": "20250106", "records": recs, "ids": ["k1", "k2", "k3"], "codes": []}
+    b = {
+        "i": 0,
+        "at": 1.0,
+        "day": 0,
+        "node": "650103002",
+        "rtype": "retail_market_tran_info_summ",
+        "date": "20250106",
+        "records": recs,
+        "ids": ["k1", "k2", "k3"],
+        "codes": [],
+    }
     (tmp_path / "batches.jsonl").write_text(json.dumps(b) + "\n")
-    (tmp_path / "truth.json").write_text(json.dumps({"cells": {CELL: [3, 3000]}, "unique": 3, "sends": 3, "collisions": 0}))
+    (tmp_path / "truth.json").write_text(
+        json.dumps({"cells": {CELL: [3, 3000]}, "unique": 3, "sends": 3, "collisions": 0})
+    )
     (tmp_path / "meta.json").write_text(json.dumps({"version": 2, "days": 1}))
     return tmp_path
 
 
 def part(acc=3, dup=0, unsent=0, k=0, parts=1, requests=None):
-    return {"part": k, "parts": parts, "acks": {CELL: [acc, dup, 0]}, "unsent": unsent, "in_flight": 0, "lost": 0,
-            "refused": 0, "requests": requests or {"upload": [1, 0]}}
+    return {
+        "part": k,
+        "parts": parts,
+        "acks": {CELL: [acc, dup, 0]},
+        "unsent": unsent,
+        "in_flight": 0,
+        "lost": 0,
+        "refused": 0,
+        "requests": requests or {"upload": [1, 0]},
+    }
 
 
 def test_everything_stored_and_acknowledged_reconciles(plan):

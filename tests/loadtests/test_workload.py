@@ -1,4 +1,5 @@
 """loadtests.workload: re-signed envelopes, schedule, partitions, verdict bookkeeping (no locust here)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,17 @@ def _batch(i: int, at: float, rtype="retail_market_tran_info_summ", n=3, seed=1,
     for r in recs:
         if P.records.types[rtype].date_field:
             r[P.records.types[rtype].date_field] = date
-    return {"i": i, "at": at, "day": 0, "node": node, "rtype": rtype, "date": date, "records": recs,
-            "ids": [f"id{i}-{k}" for k in range(n)], "codes": []}
+    return {
+        "i": i,
+        "at": at,
+        "day": 0,
+        "node": node,
+        "rtype": rtype,
+        "date": date,
+        "records": recs,
+        "ids": [f"id{i}-{k}" for k in range(n)],
+        "codes": [],
+    }
 
 
 def _now() -> dt.datetime:
@@ -36,8 +46,12 @@ def _now() -> dt.datetime:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 12),
-       rtype=st.sampled_from(sorted(P.records.types)), skew_ms=st.integers(-120_000, 120_000))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 12),
+    rtype=st.sampled_from(sorted(P.records.types)),
+    skew_ms=st.integers(-120_000, 120_000),
+)
 def test_stamped_envelope_is_authentic_and_carries_the_records(seed, n, rtype, skew_ms):
     b = _batch(0, 0.0, rtype, n, seed)
     env = build_envelope(SPEC, b, KEY)
@@ -74,7 +88,7 @@ def test_request_times_strictly_increase_per_node(tmp_path):
 
 def test_schedule_hands_out_batches_only_when_due(tmp_path):
     batches = [_batch(0, 0.0), _batch(1, 43_200.0, seed=2), _batch(2, 86_400.0, seed=3)]
-    wl = Workload(SPEC, _plan(tmp_path, batches), {NODE: KEY}, 24.0)   # one model hour per test second
+    wl = Workload(SPEC, _plan(tmp_path, batches), {NODE: KEY}, 24.0)  # one model hour per test second
     assert wl.next_due(0.0)[0].index == 0
     env, wait = wl.next_due(1.0)
     assert env is None and wait == pytest.approx(11.0)
@@ -107,7 +121,7 @@ def _env(ids, node=NODE) -> Envelope:
 
 def test_tally_expects_each_record_accepted_exactly_once():
     t = Tally()
-    a, b = _env(["x", "y"]), _env(["y"])          # y is planned twice (a duplicated upload)
+    a, b = _env(["x", "y"]), _env(["y"])  # y is planned twice (a duplicated upload)
     t.plan(a)
     t.plan(b)
     assert t.check(a, ["accepted", "accepted"]) == []
@@ -134,8 +148,16 @@ def test_a_duplicate_after_a_lost_answer_counts_as_the_acknowledgement():
 @given(st.lists(st.sampled_from(["accepted", "duplicate", "rejected"]), max_size=40))
 def test_parse_verdicts_reads_what_the_profile_writes(verdicts):
     reasons = {"accepted": "0000", "duplicate": "2009", "rejected": "2001"}
-    resp = Response(NODE, "20250106120000000", "20250106120000001", "0001", "0000", "ok", len(verdicts),
-                    [RecordVerdict(i + 1, v, reasons[v]) for i, v in enumerate(verdicts)])
+    resp = Response(
+        NODE,
+        "20250106120000000",
+        "20250106120000001",
+        "0001",
+        "0000",
+        "ok",
+        len(verdicts),
+        [RecordVerdict(i + 1, v, reasons[v]) for i, v in enumerate(verdicts)],
+    )
     assert parse_verdicts(SPEC.build_response(resp)) == ("0000", verdicts)
 
 

@@ -1,4 +1,5 @@
 """scripts/mutation_select.py and the pure parts of scripts/mutation.py (issue 11: the mutation score)."""
+
 import ast
 import sys
 from pathlib import Path
@@ -12,27 +13,36 @@ import mutation  # noqa: E402
 import mutation_certify  # noqa: E402
 from mutation_select import annotation_spans, choose, inside  # noqa: E402
 
-SOURCE = '''from __future__ import annotations
+SOURCE = """from __future__ import annotations
 X: int | None = 3 + 4
 def f(a: str | None, /, b: list[int] = [1 - 2], *c: tuple[int, ...], d: "x" = 0, **e: dict[str, int]) -> float | int:
     y: set[int] = {a + b}
     return y - 1
 名 = 1; z: bytes | None = None
-'''
+"""
 
 
 def test_every_kind_of_annotation_is_found_and_nothing_else():
     spans = annotation_spans(SOURCE)
     lines = SOURCE.splitlines()
-    texts = [lines[s[0] - 1][s[1]:e[1]] for s, e in spans]
+    texts = [lines[s[0] - 1][s[1] : e[1]] for s, e in spans]
     assert all(s[0] == e[0] for s, e in spans)
-    assert texts == ["int | None", "str | None", "list[int]", "tuple[int, ...]", '"x"', "dict[str, int]",
-                     "float | int", "set[int]", "bytes | None"]
+    assert texts == [
+        "int | None",
+        "str | None",
+        "list[int]",
+        "tuple[int, ...]",
+        '"x"',
+        "dict[str, int]",
+        "float | int",
+        "set[int]",
+        "bytes | None",
+    ]
 
 
 def test_columns_are_characters_not_utf8_bytes():
-    (start, end), = [sp for sp in annotation_spans(SOURCE) if sp[0][0] == 6]
-    assert (start, end) == ((6, 10), (6, 22))           # "名" is one character but three UTF-8 bytes
+    ((start, end),) = [sp for sp in annotation_spans(SOURCE) if sp[0][0] == 6]
+    assert (start, end) == ((6, 10), (6, 22))  # "名" is one character but three UTF-8 bytes
 
 
 def test_without_future_annotations_nothing_is_filtered():
@@ -107,8 +117,21 @@ def test_certify_exit_code_is_read_from_the_last_marker_line():
 
 def test_the_certify_command_names_the_builtin_target_suite_seed_and_keyword():
     cmd = mutation_certify.command("platform", "rep", "not slow")
-    assert cmd[1:] == ["-m", "roucai.cli", "certify", "--target", "builtin", "--suite", "platform", "--seed", "1",
-                       "--report", "rep", "-k", "not slow"]
+    assert cmd[1:] == [
+        "-m",
+        "roucai.cli",
+        "certify",
+        "--target",
+        "builtin",
+        "--suite",
+        "platform",
+        "--seed",
+        "1",
+        "--report",
+        "rep",
+        "-k",
+        "not slow",
+    ]
     assert "-k" not in mutation_certify.command("perception", "rep", None)
 
 
@@ -123,17 +146,27 @@ def test_every_listed_module_and_unit_test_exists():
 
 
 def test_row_counts_crashes_as_killed_and_lists_them_apart():
-    r = {"module": "m.py", "mutants": 50, "filtered": 12, "killed": 7, "crashed": [{"line": 3}],
-         "survived": [{"line": 1}, {"line": 2}], "not_run": 0}
+    r = {
+        "module": "m.py",
+        "mutants": 50,
+        "filtered": 12,
+        "killed": 7,
+        "crashed": [{"line": 3}],
+        "survived": [{"line": 1}, {"line": 2}],
+        "not_run": 0,
+    }
     assert mutation.row(r) == "| m.py | 50 | 12 | 10 | 7 | 1 | 2 | 0 | 80.0 % |"
     assert mutation.row({**r, "killed": 0, "crashed": [], "survived": []}).endswith("| 0 | 0 | 0 | 0 | - |")
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--sample", "0"], "--sample"),
-    (["--oracle", "certify", "--module", "profiles/codes.py"], "profiles/codes.py"),
-    (["--oracle", "nope"], "--oracle"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--sample", "0"], "--sample"),
+        (["--oracle", "certify", "--module", "profiles/codes.py"], "profiles/codes.py"),
+        (["--oracle", "nope"], "--oracle"),
+    ],
+)
 def test_usage_errors_exit_2_with_a_bilingual_message(argv, words, capsys):
     with pytest.raises(SystemExit) as e:
         mutation.main(argv)
@@ -145,8 +178,10 @@ def test_usage_errors_exit_2_with_a_bilingual_message(argv, words, capsys):
 def test_recommended_failures_are_read_from_the_report_and_from_the_oracles_output(tmp_path):
     """A recommended requirement's failure does not change certify's exit code: the survivor is marked."""
     import json
-    (tmp_path / "results.json").write_text(json.dumps({"summary": {"failed_recommended": ["PLAT-KPI-03", "PLAT-KPI-04"],
-                                                                   "failed_required": []}}))
+
+    (tmp_path / "results.json").write_text(
+        json.dumps({"summary": {"failed_recommended": ["PLAT-KPI-03", "PLAT-KPI-04"], "failed_required": []}})
+    )
     assert mutation_certify._recommended_failures(tmp_path) == ["PLAT-KPI-03", "PLAT-KPI-04"]
     assert mutation_certify._recommended_failures(tmp_path / "absent") == []
     (tmp_path / "results.json").write_text("{not json")
@@ -162,9 +197,12 @@ def test_select_skips_every_annotation_mutant_and_all_but_the_sample_in_a_cosmic
     seeded sample of the mutants outside annotations."""
     pytest.importorskip("cosmic_ray")
     from cosmic_ray.work_db import WorkDB, use_db
+
     (tmp_path / "m.py").write_text(SOURCE, encoding="utf-8")
-    (tmp_path / "c.toml").write_text('[cosmic-ray]\nmodule-path = "m.py"\ntimeout = 10\nexcluded-modules = []\n'
-                                     'test-command = "true"\n[cosmic-ray.distributor]\nname = "local"\n')
+    (tmp_path / "c.toml").write_text(
+        '[cosmic-ray]\nmodule-path = "m.py"\ntimeout = 10\nexcluded-modules = []\n'
+        'test-command = "true"\n[cosmic-ray.distributor]\nname = "local"\n'
+    )
     assert mutation._cosmic(["init", "c.toml", "s.sqlite"], tmp_path) == 0
     total, filtered = mutation._select(tmp_path / "s.sqlite", SOURCE, 5, 1, "m.py")
     spans = annotation_spans(SOURCE)
@@ -176,5 +214,6 @@ def test_select_skips_every_annotation_mutant_and_all_but_the_sample_in_a_cosmic
     assert total == len(items) and filtered == len(items) - len(outside) and filtered >= 5
     assert len(left) == 5 and all(w in outside for w in left)
     keys = [(w.mutations[0].operator_name, w.mutations[0].occurrence) for w in left]
-    assert sorted(keys) == choose([(w.mutations[0].operator_name, w.mutations[0].occurrence) for w in outside],
-                                  5, 1, "m.py")
+    assert sorted(keys) == choose(
+        [(w.mutations[0].operator_name, w.mutations[0].occurrence) for w in outside], 5, 1, "m.py"
+    )

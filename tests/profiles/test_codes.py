@@ -1,4 +1,5 @@
 """profiles.codes: structure, explanations, generators (hypothesis for round trips)."""
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -21,21 +22,23 @@ def test_good_trace_code_from_urumqi_node_parses():
     parts = rep.details["parts"]
     assert parts["region_code"] == "650102"
     assert parts["region_name"] == "新疆维吾尔自治区乌鲁木齐市天山区"
-    assert (parts["node_code"], parts["operator_code"], parts["trace_seq"]) == (
-        "650102001", "6501020010012", "0000345")
+    assert (parts["node_code"], parts["operator_code"], parts["trace_seq"]) == ("650102001", "6501020010012", "0000345")
 
 
-@pytest.mark.parametrize("code,rule,field", [
-    ("6501020010012000034", "CODE-TRACE-01", "length"),          # 19 digits
-    ("650102001001200003451", "CODE-TRACE-01", "length"),        # 21 digits
-    ("6501020010012000034５", "CODE-TRACE-01", "[19]"),          # full-width digit
-    ("65010200100120 00345", "CODE-TRACE-01", "[14]"),           # a space
-    ("6501020010012000034A", "CODE-TRACE-01", "[19]"),           # a letter
-    ("99010200100120000345", "CODE-NODE-02", "[0:6]"),           # unknown region
-    ("65000000100120000345", "CODE-NODE-02", "[0:6]"),           # province-level region
-    ("65010000100120000345", "CODE-NODE-02", "[0:6]"),           # prefecture with counties
-    ("65010200100120000000", "CODE-TRACE-03", "[13:20]"),        # zero trace sequence
-])
+@pytest.mark.parametrize(
+    "code,rule,field",
+    [
+        ("6501020010012000034", "CODE-TRACE-01", "length"),  # 19 digits
+        ("650102001001200003451", "CODE-TRACE-01", "length"),  # 21 digits
+        ("6501020010012000034５", "CODE-TRACE-01", "[19]"),  # full-width digit
+        ("65010200100120 00345", "CODE-TRACE-01", "[14]"),  # a space
+        ("6501020010012000034A", "CODE-TRACE-01", "[19]"),  # a letter
+        ("99010200100120000345", "CODE-NODE-02", "[0:6]"),  # unknown region
+        ("65000000100120000345", "CODE-NODE-02", "[0:6]"),  # province-level region
+        ("65010000100120000345", "CODE-NODE-02", "[0:6]"),  # prefecture with counties
+        ("65010200100120000000", "CODE-TRACE-03", "[13:20]"),  # zero trace sequence
+    ],
+)
 def test_malformed_trace_codes_rejected_with_reason(code, rule, field):
     found = BOOK.findings(code, "trace")
     assert (rule, field) in [(f.rule, f.field) for f in found]
@@ -66,10 +69,10 @@ def test_kind_is_guessed_by_length():
 
 
 def test_commodity_codes():
-    assert BOOK.is_valid("21113002", "commodity")      # 羊前腿肉
+    assert BOOK.is_valid("21113002", "commodity")  # 羊前腿肉
     assert rules("21199999", "commodity") == ["CODE-COMM-02"]
-    assert rules("21119999", "commodity") == ["CODE-COMM-03"]      # outside the table: a warning (practice)
-    assert BOOK.check("21113011", "commodity").ok                      # Ningbo's pork
+    assert rules("21119999", "commodity") == ["CODE-COMM-03"]  # outside the table: a warning (practice)
+    assert BOOK.check("21113011", "commodity").ok  # Ningbo's pork
 
 
 def test_zero_node_sequence_is_a_warning():
@@ -82,7 +85,7 @@ def test_batch_codes():
     rep = BOOK.check("4401060010000001")
     assert rep.ok and rep.details["kind"] == "batch" and rep.details["parts"]["batch_seq"] == "0000001"
     assert rules("4401060010000000", "batch") == ["CODE-BATCH-01"]
-    assert rules("1000000000000123", "batch") == ["CODE-NODE-02"]      # Ningbo's local ids are no batch codes
+    assert rules("1000000000000123", "batch") == ["CODE-NODE-02"]  # Ningbo's local ids are no batch codes
 
 
 def test_generators_refuse_invalid_parts():
@@ -127,6 +130,6 @@ def test_any_text_gives_findings_never_an_exception(text):
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 19), st.characters(blacklist_categories=("Nd",)))
 def test_any_non_digit_anywhere_is_located(pos, ch):
-    code = GOOD_TRACE[:pos] + ch + GOOD_TRACE[pos + 1:]
+    code = GOOD_TRACE[:pos] + ch + GOOD_TRACE[pos + 1 :]
     fields = [f.field for f in BOOK.findings(code, "trace")]
     assert f"[{pos}]" in fields or "length" in fields

@@ -3,6 +3,7 @@ and `roucai records validate` accepts it under `reference` and under its own cit
 
 Dialect hook: a fixture named ``CITY_….xml`` is also validated under the profile ``CITY`` once that profile
 exists (guangzhou, changchun today; dppc / ningbo when someone writes them)."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,12 @@ TABLES = {
 
 
 def _validate(profile: str, *files: Path) -> tuple[int, dict]:
-    p = subprocess.run([sys.executable, "-m", "roucai.cli", "records", "validate", "--profile", profile, "--json",
-                        *map(str, files)], capture_output=True, timeout=120, cwd=ROOT)
+    p = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "records", "validate", "--profile", profile, "--json", *map(str, files)],
+        capture_output=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     return p.returncode, json.loads(p.stdout)
 
 
@@ -61,15 +66,22 @@ def test_every_deployed_table_has_its_fixture_and_nothing_else_is_there():
 
 def test_every_fixture_passes_records_validate_under_reference():
     rc, doc = _validate("reference", *FILES)
-    bad = [(f["file"], [(g["rule"], g["field"]) for r in f["records"] for g in r["findings"] if g["severity"] == "error"]
-            + [(g["rule"], g["field"]) for g in f["findings"] if g["severity"] == "error"])
-           for f in doc["files"] if not f["ok"]]
+    bad = [
+        (
+            f["file"],
+            [(g["rule"], g["field"]) for r in f["records"] for g in r["findings"] if g["severity"] == "error"]
+            + [(g["rule"], g["field"]) for g in f["findings"] if g["severity"] == "error"],
+        )
+        for f in doc["files"]
+        if not f["ok"]
+    ]
     assert rc == 0 and doc["ok"] and not bad, bad
     assert all(len(f["records"]) == 1 for f in doc["files"])
 
 
-@pytest.mark.parametrize("path", [f for f in FILES if f.name.split("_", 1)[0] in available_profiles()],
-                         ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    "path", [f for f in FILES if f.name.split("_", 1)[0] in available_profiles()], ids=lambda f: f.name
+)
 def test_every_fixture_passes_under_its_own_dialect(path):
     rc, doc = _validate(path.name.split("_", 1)[0], path)
     assert rc == 0 and doc["ok"], doc["files"][0]
@@ -89,8 +101,20 @@ def test_each_practice_form_of_the_catalogue_is_shown_by_a_fixture():
     assert declared <= shown, declared - shown
 
 
-@pytest.mark.parametrize("value", ["企业", "合格", "21113011", "13.8000", "4401060010000001", "2017-06-02",
-                                   "2018-08-23 06:12:40", "qua_id", "market_code"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "企业",
+        "合格",
+        "21113011",
+        "13.8000",
+        "4401060010000001",
+        "2017-06-02",
+        "2018-08-23 06:12:40",
+        "qua_id",
+        "market_code",
+    ],
+)
 def test_the_fixtures_keep_the_real_forms(value):
     """The real values stay as sent (a fixture 'fixed' into the profile's canonical forms proves nothing)."""
     texts = [v for f in FILES for v in _values(f)]

@@ -1,4 +1,5 @@
 """The profile's device protocol: framer, CRC, payload layouts, message table, card layout."""
+
 from __future__ import annotations
 
 import string
@@ -9,7 +10,16 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from profiles import load_profile
-from profiles.device import Frame, FrameDecoder, FrameFault, FrameSpec, PayloadError, UnknownCommand, crc16, get_protocol
+from profiles.device import (
+    Frame,
+    FrameDecoder,
+    FrameFault,
+    FrameSpec,
+    PayloadError,
+    UnknownCommand,
+    crc16,
+    get_protocol,
+)
 from profiles.device import messages as m
 from profiles.device.card_layout import CardBatch, CardHolder, CardWatch, load_card_layout
 from profiles.device.fields import Layout
@@ -22,8 +32,9 @@ CODES = load_profile().codes
 
 # -- CRC and frame vectors ------------------------------------------------------------
 
+
 def test_crc_check_value():
-    assert crc16(b"123456789") == 0x29B1          # CRC-16/CCITT-FALSE catalogue check value
+    assert crc16(b"123456789") == 0x29B1  # CRC-16/CCITT-FALSE catalogue check value
 
 
 def test_known_frame_bytes():
@@ -40,6 +51,7 @@ def test_response_code_has_flag():
 
 
 # -- table consistency ----------------------------------------------------------------
+
 
 def test_every_toml_message_has_classes():
     for wire, cmd in P.commands.items():
@@ -60,6 +72,7 @@ def test_protocol_refuses_drifted_class():
     bad = dict(data, messages=dict(data["messages"]))
     bad["messages"]["GET_CLOCK"] = dict(bad["messages"]["GET_CLOCK"], response=[{"name": "when", "type": "datetime"}])
     from profiles.device.protocol import Protocol
+
     with pytest.raises(ValueError, match="fields"):
         Protocol(bad)
 
@@ -71,6 +84,7 @@ def test_nak_codes_and_command_codes_unique():
 
 def test_protocol_registry():
     from profiles.device import available_protocols
+
     assert "roucai-dp/1" in available_protocols()
     with pytest.raises(KeyError):
         get_protocol("no-such-protocol")
@@ -78,8 +92,10 @@ def test_protocol_registry():
 
 # -- generic value strategies from the TOML layouts -----------------------------------------
 
-_GB = st.text(alphabet=st.sampled_from(list("猪牛羊肉菜萝卜白摊位张李市场") + list(string.ascii_letters + string.digits + "-_ ")),
-              max_size=20)
+_GB = st.text(
+    alphabet=st.sampled_from(list("猪牛羊肉菜萝卜白摊位张李市场") + list(string.ascii_letters + string.digits + "-_ ")),
+    max_size=20,
+)
 
 
 def _field_strategy(ftype: str):
@@ -89,9 +105,9 @@ def _field_strategy(ftype: str):
     if t == "u16":
         return st.integers(0, 65535)
     if t == "u32":
-        return st.integers(0, 2 ** 32 - 1)
+        return st.integers(0, 2**32 - 1)
     if t == "i32":
-        return st.integers(-2 ** 31, 2 ** 31 - 1)
+        return st.integers(-(2**31), 2**31 - 1)
     if t == "bool":
         return st.booleans()
     if t == "ascii":
@@ -106,7 +122,8 @@ def _field_strategy(ftype: str):
         return _GB.map(lambda s: s.strip())
     if t == "datetime":
         return st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)).map(
-            lambda d: d.replace(microsecond=0))
+            lambda d: d.replace(microsecond=0)
+        )
     if t == "list":
         lay = P.struct_layouts[arg]
         return st.lists(_layout_strategy(lay, STRUCTS[arg]), max_size=3)
@@ -202,9 +219,9 @@ def test_oversize_and_bad_values_refused_on_encode():
     with pytest.raises(PayloadError):
         P.encode(m.SetClockRequest("tomorrow"), 1)
     with pytest.raises(PayloadError):
-        P.encode(m.BindStallRequest("650102001", "６５", "A", "", ""), 1)   # full-width: not ASCII
+        P.encode(m.BindStallRequest("650102001", "６５", "A", "", ""), 1)  # full-width: not ASCII
     with pytest.raises(PayloadError):
-        P.encode(m.StopTradeRequest("1" * 20, "长" * 200), 1)              # text > 255 bytes
+        P.encode(m.StopTradeRequest("1" * 20, "长" * 200), 1)  # text > 255 bytes
 
 
 def test_text_is_gb18030_on_the_wire():
@@ -213,14 +230,38 @@ def test_text_is_gb18030_on_the_wire():
 
 
 def test_code_findings_on_messages():
-    rec = m.SaleRecord(1, "6501020010001000000X", "", "21111002", "猪前腿肉", 1000, 2000, 2000,
-                       datetime(2024, 1, 1), "x", "6501020010001", "A")
+    rec = m.SaleRecord(
+        1,
+        "6501020010001000000X",
+        "",
+        "21111002",
+        "猪前腿肉",
+        1000,
+        2000,
+        2000,
+        datetime(2024, 1, 1),
+        "x",
+        "6501020010001",
+        "A",
+    )
     fs = P.code_findings(m.SaleEvent([rec]), CODES)
     assert any(f.field.startswith("SALE_EVENT.record[0].trace_code") for f in fs)
     assert any(f.field.startswith("SALE_EVENT.record[0].batch_trace") for f in fs)
     assert all(f.rule.startswith("CODE-") for f in fs)
-    ok = m.SaleRecord(1, "65010200100010000001", "65010200100020000007", "21111002", "猪前腿肉", 1000, 2000, 2000,
-                      datetime(2024, 1, 1), "x", "6501020010001", "A")
+    ok = m.SaleRecord(
+        1,
+        "65010200100010000001",
+        "65010200100020000007",
+        "21111002",
+        "猪前腿肉",
+        1000,
+        2000,
+        2000,
+        datetime(2024, 1, 1),
+        "x",
+        "6501020010001",
+        "A",
+    )
     assert P.code_findings(m.SaleEvent([ok]), CODES) == []
 
 
@@ -248,7 +289,7 @@ def test_base_copy_torn_write_falls_back_to_older_copy():
     plan = L.plan_base_write(r, CardHolder("6501020010001", "650102001", "李四"))
     blk, data = plan[1]
     img[plan[0][0]] = plan[0][1]
-    img[blk] = data[:7] + bytes(9)         # torn in the middle of the second block
+    img[blk] = data[:7] + bytes(9)  # torn in the middle of the second block
     r2 = L.read(img, UID)
     assert r2.holder == HOLDER and r2.version == 1
     assert [f.rule for f in r2.findings] == ["PERC-CARD-02"]
@@ -265,8 +306,9 @@ def test_batch_ring_keeps_newest():
     n = len(L.batch_sectors)
     for i in range(n + 5):
         r = L.read(img, UID)
-        for blk, data in L.plan_batch_write(r, CardBatch(CODES.trace_code("6501020010002", i + 1), "21111002",
-                                                         1000 + i, 2600, 20240518)):
+        for blk, data in L.plan_batch_write(
+            r, CardBatch(CODES.trace_code("6501020010002", i + 1), "21111002", 1000 + i, 2600, 20240518)
+        ):
             img[blk] = data
     r = L.read(img, UID, CODES)
     assert len(r.batches) == n and r.ok
@@ -274,8 +316,10 @@ def test_batch_ring_keeps_newest():
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.integers(0, 63), st.binary(min_size=16, max_size=16), max_size=20),
-       st.binary(min_size=4, max_size=4))
+@given(
+    st.dictionaries(st.integers(0, 63), st.binary(min_size=16, max_size=16), max_size=20),
+    st.binary(min_size=4, max_size=4),
+)
 def test_card_read_never_raises(blocks, uid):
     img = L.issue(UID, HOLDER)
     img.update(blocks)
@@ -304,6 +348,7 @@ def test_card_watch_flags_clone():
 def test_reference_page_is_rendered_from_the_data():
     from pathlib import Path
     from profiles.device.doc import render
+
     page = Path(__file__).resolve().parents[2] / "docs" / "device-protocol.md"
     assert page.read_text("utf-8") == render(), "run: python -m profiles.device.doc > docs/device-protocol.md"
 
@@ -339,7 +384,7 @@ def _mutated(data, layout):
     for _ in range(data.draw(st.integers(0, 3))):
         if buf:
             buf[data.draw(st.integers(0, len(buf) - 1))] = data.draw(st.sampled_from(b"0 9\x00\xff\x80A"))
-    return bytes(buf[:data.draw(st.integers(0, len(buf)))]) if data.draw(st.booleans()) and buf else bytes(buf)
+    return bytes(buf[: data.draw(st.integers(0, len(buf)))]) if data.draw(st.booleans()) and buf else bytes(buf)
 
 
 @pytest.mark.parametrize("what,layout", _every_layout(), ids=[w for w, _ in _every_layout()])
@@ -347,6 +392,7 @@ def _mutated(data, layout):
 @given(data=st.data())
 def test_struct_runs_decode_as_field_by_field(what, layout, data):
     """The one-struct-call runs of fixed-width fields give exactly the values or the error the field decoders give."""
-    payload = data.draw(st.one_of(st.binary(max_size=120), st.builds(lambda: None).flatmap(
-        lambda _: st.just(_mutated(data, layout)))))
+    payload = data.draw(
+        st.one_of(st.binary(max_size=120), st.builds(lambda: None).flatmap(lambda _: st.just(_mutated(data, layout))))
+    )
     assert _outcome(layout.decode_from, payload, 0) == _outcome(_field_by_field, layout, payload)

@@ -1,4 +1,5 @@
 """Profiles that extend profiles: the overlay merge directives and the shipped dialects' declarations."""
+
 import pytest
 
 from profiles import load_profile
@@ -24,8 +25,9 @@ def test_remove_directive_drops_keys_and_directives_never_leak():
 
 
 def test_an_overlay_folder_given_by_path(tmp_path):
-    (tmp_path / "profile.toml").write_text('name = "mine"\nextends = "reference"\n[files]\nenvelope = "e.toml"\n',
-                                           "utf-8")
+    (tmp_path / "profile.toml").write_text(
+        'name = "mine"\nextends = "reference"\n[files]\nenvelope = "e.toml"\n', "utf-8"
+    )
     (tmp_path / "e.toml").write_text('[verify_code]\n_replace = true\nalgorithm = "hmac-sha256"\n', "utf-8")
     p = load_profile(str(tmp_path))
     assert p.lineage[1].startswith("reference@") and p.envelope.recipe.algorithm == "hmac-sha256"
@@ -65,8 +67,15 @@ def test_changchun_transport_and_recipe_are_what_the_envelope_shows():
 def test_changchun_narrows_property_to_words():
     cat = load_profile("changchun").records
     assert set(cat.fields["property"].values) == {"企业", "个体"}
-    rec = {"butcher_fac_id": "220122001", "butcher_fac_name": "长春众品食品有限公司", "id": "2201220010000",
-           "name": "长春众品食品有限公司", "property": "1", "type": "2002", "record_date": "20150518152310"}
+    rec = {
+        "butcher_fac_id": "220122001",
+        "butcher_fac_name": "长春众品食品有限公司",
+        "id": "2201220010000",
+        "name": "长春众品食品有限公司",
+        "property": "1",
+        "type": "2002",
+        "record_date": "20150518152310",
+    }
     assert [f.field for f in cat.validate("manager_base_info", rec)] == ["property"]
     assert cat.validate("manager_base_info", {**rec, "property": "企业"}) == []
 
@@ -74,16 +83,28 @@ def test_changchun_narrows_property_to_words():
 def test_ningbo_dates_are_days_without_a_time_of_day():
     """deployed/ningbo_yinzhou_retail.md: in_date = date_format(insertDateTime, '%Y-%m-%d'); the reference union also
     takes Guangzhou's yyyy-MM-dd HH:mm:ss in a date field, Ningbo's dialect does not."""
-    rec = {"retail_id": "330212333", "retail_name": "宁波市鄞州区示例菜市场", "in_date": "2018-08-23",
-           "sale_date": "2018-08-23", "retailer_id": "3302123331027", "retailer_name": "李四", "position_code": "1027",
-           "vege_batch_id": "1000000000000123", "goods_code": "01201001", "goods_name": "大白菜", "weight": "0.850",
-           "price": "3.0000", "sale_tran_id": "33021233310270000042"}
+    rec = {
+        "retail_id": "330212333",
+        "retail_name": "宁波市鄞州区示例菜市场",
+        "in_date": "2018-08-23",
+        "sale_date": "2018-08-23",
+        "retailer_id": "3302123331027",
+        "retailer_name": "李四",
+        "position_code": "1027",
+        "vege_batch_id": "1000000000000123",
+        "goods_code": "01201001",
+        "goods_name": "大白菜",
+        "weight": "0.850",
+        "price": "3.0000",
+        "sale_tran_id": "33021233310270000042",
+    }
     timed = {**rec, "sale_date": "2018-08-23 07:02:11"}
     nb, ref = load_profile("ningbo").records, load_profile("reference").records
-    errors = lambda cat, r: [(f.rule, f.field) for f in cat.validate("retail_market_tran_info_summ", r)
-                             if f.severity == "error"]
+    errors = lambda cat, r: [
+        (f.rule, f.field) for f in cat.validate("retail_market_tran_info_summ", r) if f.severity == "error"
+    ]
     assert errors(nb, rec) == [] and errors(ref, rec) == [] and errors(ref, timed) == []
-    assert errors(nb, timed) == [("TRAN-REC-03", "sale_date")]      # not a form of a date the dialect takes
+    assert errors(nb, timed) == [("TRAN-REC-03", "sale_date")]  # not a form of a date the dialect takes
 
 
 # -- differences between profiles (profiles/diff.py, roucai profile diff, roucai docs profile --profile) ---------

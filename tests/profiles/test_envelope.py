@@ -1,4 +1,5 @@
 """profiles.envelope: DataExchangeReq build/parse, VerifyCode, clock, Count, replay, DataExchangeResp."""
+
 import datetime as dt
 import hashlib
 import hmac
@@ -38,8 +39,14 @@ def build(t="retail_market_tran_info_summ", n=2, fmt="xml", **kw):
 
 # -- round trip -------------------------------------------------------------------
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(TYPES), st.integers(0, 6), st.integers(0, 10**6), st.sampled_from(["xml", "json"]),
-       st.text(min_size=1, max_size=40), st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2090, 1, 1)))
+@given(
+    st.sampled_from(TYPES),
+    st.integers(0, 6),
+    st.integers(0, 10**6),
+    st.sampled_from(["xml", "json"]),
+    st.text(min_size=1, max_size=40),
+    st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2090, 1, 1)),
+)
 def test_build_parse_round_trip(t, n, seed, fmt, key, when):
     records = recs(t, n, seed, day=when.date())
     data = ENV.build(NODE, t, records, key, request_time=when, fmt=fmt)
@@ -59,9 +66,15 @@ def test_verify_code_recipe_is_as_documented():
     data = build()
     res = ENV.parse(data)
     h = res.header
-    canon = "".join("<retail_market_tran_info_summ>" + "".join(
-        f"<{k}>{v.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</{k}>" for k, v in r.record.items())
-        + "</retail_market_tran_info_summ>" for r in res.records)
+    canon = "".join(
+        "<retail_market_tran_info_summ>"
+        + "".join(
+            f"<{k}>{v.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</{k}>"
+            for k, v in r.record.items()
+        )
+        + "</retail_market_tran_info_summ>"
+        for r in res.records
+    )
     digest = hashlib.sha256(canon.encode()).hexdigest()
     msg = "|".join([h["NodeId"], h["RequestTime"], h["Index"], h["Count"], h["DataDate"], digest])
     assert h["VerifyCode"] == hmac.new(KEY.encode(), msg.encode(), hashlib.md5).hexdigest()
@@ -70,9 +83,12 @@ def test_verify_code_recipe_is_as_documented():
 
 def test_changchun_shape_is_kept():
     data = build("manager_base_info", 1).decode()
-    assert re.match(r'<\?xml version="1.0" encoding="UTF-8"\?><DataExchangeReq><NodeId>\d{9}</NodeId>'
-                    r"<RequestTime>\d{17}</RequestTime><VerifyCode>[0-9a-f]{32}</VerifyCode><Index>A01002</Index>"
-                    r"<Count>1</Count><DataDate>\d{8}</DataDate><Address><manager_base_info>", data)
+    assert re.match(
+        r'<\?xml version="1.0" encoding="UTF-8"\?><DataExchangeReq><NodeId>\d{9}</NodeId>'
+        r"<RequestTime>\d{17}</RequestTime><VerifyCode>[0-9a-f]{32}</VerifyCode><Index>A01002</Index>"
+        r"<Count>1</Count><DataDate>\d{8}</DataDate><Address><manager_base_info>",
+        data,
+    )
 
 
 # -- VerifyCode ---------------------------------------------------------------------
@@ -81,7 +97,7 @@ def test_tampering_wrong_key_and_format_only():
     tampered = re.sub(rb"<weight>[0-9.]+</weight>", b"<weight>1.000</weight>", data, count=1)
     assert rules(ENV.parse(tampered, key=KEY).findings) == ["TRAN-ENV-05"]
     assert rules(ENV.parse(data, key="other").findings) == ["TRAN-ENV-05"]
-    res = ENV.parse(tampered)               # no key: format only
+    res = ENV.parse(tampered)  # no key: format only
     assert res.findings == [] and not res.authenticated
     bad = re.sub(rb"<VerifyCode>[0-9a-f]+", b"<VerifyCode>xyz", data)
     assert rules(ENV.parse(bad).findings) == ["TRAN-ENV-05"]
@@ -122,21 +138,24 @@ def sub(data: bytes, old: str, new: str) -> bytes:
     return out
 
 
-@pytest.mark.parametrize("old,new,rule", [
-    (f"<NodeId>{NODE}</NodeId>", "<NodeId>990102001</NodeId>", "TRAN-ENV-02"),
-    (f"<NodeId>{NODE}</NodeId>", "<NodeId>65010200</NodeId>", "TRAN-ENV-02"),
-    ("<RequestTime>20240518203000000</RequestTime>", "<RequestTime>20240230203000000</RequestTime>", "TRAN-ENV-03"),
-    ("<RequestTime>20240518203000000</RequestTime>", "<RequestTime>2024-05-18 20:30</RequestTime>", "TRAN-ENV-03"),
-    ("<Index>A03003</Index>", "<Index>Z99999</Index>", "TRAN-ENV-06"),
-    ("<Index>A03003</Index>", "<Index>A03001</Index>", "TRAN-ENV-06"),
-    ("<Count>2</Count>", "<Count>3</Count>", "TRAN-ENV-07"),
-    ("<Count>2</Count>", "<Count>two</Count>", "TRAN-ENV-07"),
-    ("<DataDate>20240518</DataDate>", "<DataDate>20240532</DataDate>", "TRAN-ENV-08"),
-    ("<DataDate>20240518</DataDate>", "<DataDate>20240519</DataDate>", "TRAN-ENV-08"),
-    ("<DataDate>20240518</DataDate>", "", "TRAN-ENV-01"),
-    ("<DataExchangeReq>", "<DataExchangeReq><Extra>1</Extra>", "TRAN-ENV-01"),
-    ("<Count>2</Count>", "<Count>2</Count><Count>2</Count>", "TRAN-ENV-01"),
-])
+@pytest.mark.parametrize(
+    "old,new,rule",
+    [
+        (f"<NodeId>{NODE}</NodeId>", "<NodeId>990102001</NodeId>", "TRAN-ENV-02"),
+        (f"<NodeId>{NODE}</NodeId>", "<NodeId>65010200</NodeId>", "TRAN-ENV-02"),
+        ("<RequestTime>20240518203000000</RequestTime>", "<RequestTime>20240230203000000</RequestTime>", "TRAN-ENV-03"),
+        ("<RequestTime>20240518203000000</RequestTime>", "<RequestTime>2024-05-18 20:30</RequestTime>", "TRAN-ENV-03"),
+        ("<Index>A03003</Index>", "<Index>Z99999</Index>", "TRAN-ENV-06"),
+        ("<Index>A03003</Index>", "<Index>A03001</Index>", "TRAN-ENV-06"),
+        ("<Count>2</Count>", "<Count>3</Count>", "TRAN-ENV-07"),
+        ("<Count>2</Count>", "<Count>two</Count>", "TRAN-ENV-07"),
+        ("<DataDate>20240518</DataDate>", "<DataDate>20240532</DataDate>", "TRAN-ENV-08"),
+        ("<DataDate>20240518</DataDate>", "<DataDate>20240519</DataDate>", "TRAN-ENV-08"),
+        ("<DataDate>20240518</DataDate>", "", "TRAN-ENV-01"),
+        ("<DataExchangeReq>", "<DataExchangeReq><Extra>1</Extra>", "TRAN-ENV-01"),
+        ("<Count>2</Count>", "<Count>2</Count><Count>2</Count>", "TRAN-ENV-01"),
+    ],
+)
 def test_header_rules(old, new, rule):
     res = ENV.parse(sub(build(), old, new))
     assert rule in rules(res.findings) and not res.envelope_ok
@@ -168,8 +187,12 @@ def test_max_count():
 
 
 def test_json_envelope_shape_errors():
-    for data in (b'{"DataExchangeReq": []}', b'{"X": {}}', b'{"DataExchangeReq": {"Address": [1]}}',
-                 b'{"DataExchangeReq": {"NodeId": 650102009, "Address": {"animal_in_info": []}}}'):
+    for data in (
+        b'{"DataExchangeReq": []}',
+        b'{"X": {}}',
+        b'{"DataExchangeReq": {"Address": [1]}}',
+        b'{"DataExchangeReq": {"NodeId": 650102009, "Address": {"animal_in_info": []}}}',
+    ):
         res = ENV.parse(data)
         assert "TRAN-ENV-01" in rules(res.findings)
     res = ENV.parse(b'{"DataExchangeReq": {"Address": {"animal_in_info": [1]}}}')
@@ -225,7 +248,9 @@ def test_replay_guard_is_thread_safe():
     wins = []
 
     def worker():
-        wins.append(sum(g.check_and_remember(NODE, f"20240518203000{i % 1000:03d}", "c" * 32, WHEN) for i in range(2000)))
+        wins.append(
+            sum(g.check_and_remember(NODE, f"20240518203000{i % 1000:03d}", "c" * 32, WHEN) for i in range(2000))
+        )
 
     ts = [threading.Thread(target=worker) for _ in range(4)]
     for t in ts:
@@ -242,8 +267,11 @@ def test_response_round_trip_with_verdicts():
     records[2]["weight"] = "1.2345"
     res = ENV.parse(ENV.build(NODE, t, records, KEY, request_time=WHEN), key=KEY, now=WHEN)
     resp = ENV.respond(res, now=WHEN, duplicates=[2])
-    assert [(r.verdict, r.reason) for r in resp.results] == [("accepted", "0000"), ("duplicate", "2009"),
-                                                              ("rejected", "2004")]
+    assert [(r.verdict, r.reason) for r in resp.results] == [
+        ("accepted", "0000"),
+        ("duplicate", "2009"),
+        ("rejected", "2004"),
+    ]
     for fmt in ("xml", "json"):
         back, fs = ENV.parse_response(ENV.build_response(resp, fmt))
         assert fs == [] and back == resp
@@ -261,23 +289,29 @@ def test_refused_envelope_response():
 
 
 def test_every_rule_has_a_reason_code():
-    for r in [f"TRAN-REC-0{i}" for i in range(1, 8)] + [f"TRAN-ENC-0{i}" for i in range(1, 4)] + \
-             [f"TRAN-ENV-{i:02d}" for i in (1, 2, 3, 4, 5, 6, 7, 8, 10)]:
+    for r in (
+        [f"TRAN-REC-0{i}" for i in range(1, 8)]
+        + [f"TRAN-ENC-0{i}" for i in range(1, 4)]
+        + [f"TRAN-ENV-{i:02d}" for i in (1, 2, 3, 4, 5, 6, 7, 8, 10)]
+    ):
         assert r in ENV._reason_by_rule, r
     assert all(v["zh"] and v["en"] and v["level"] in ("envelope", "record") for v in ENV.reasons.values())
 
 
-@pytest.mark.parametrize("old,new", [
-    ("<Verdict>accepted</Verdict>", "<Verdict>ok</Verdict>"),
-    ("<Reason>2009</Reason>", "<Reason>0000</Reason>"),
-    ("<Accepted>1</Accepted>", "<Accepted>2</Accepted>"),
-    ("<Seq>2</Seq>", "<Seq>7</Seq>"),
-    ("<ResultCode>0000</ResultCode>", "<ResultCode>9999</ResultCode>"),
-    ("<ResultCode>0000</ResultCode>", "<ResultCode>1105</ResultCode>"),
-    ("<ResponseTime>", "<ResponseTime>x"),
-    ("<Index>A03003</Index>", ""),
-    ("<Count>2</Count>", "<Count>2</Count><Extra/>"),
-])
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("<Verdict>accepted</Verdict>", "<Verdict>ok</Verdict>"),
+        ("<Reason>2009</Reason>", "<Reason>0000</Reason>"),
+        ("<Accepted>1</Accepted>", "<Accepted>2</Accepted>"),
+        ("<Seq>2</Seq>", "<Seq>7</Seq>"),
+        ("<ResultCode>0000</ResultCode>", "<ResultCode>9999</ResultCode>"),
+        ("<ResultCode>0000</ResultCode>", "<ResultCode>1105</ResultCode>"),
+        ("<ResponseTime>", "<ResponseTime>x"),
+        ("<Index>A03003</Index>", ""),
+        ("<Count>2</Count>", "<Count>2</Count><Extra/>"),
+    ],
+)
 def test_malformed_responses(old, new):
     res = ENV.parse(build(), key=KEY)
     good = ENV.build_response(ENV.respond(res, now=WHEN, duplicates=[2])).decode()
@@ -321,5 +355,6 @@ def test_golden_invalid_files_raise_their_rules():
 
 def test_payload_digest_is_order_sensitive():
     a, b = recs("animal_in_info", 2)
-    assert payload_digest([("animal_in_info", a), ("animal_in_info", b)]) != \
-        payload_digest([("animal_in_info", b), ("animal_in_info", a)])
+    assert payload_digest([("animal_in_info", a), ("animal_in_info", b)]) != payload_digest(
+        [("animal_in_info", b), ("animal_in_info", a)]
+    )

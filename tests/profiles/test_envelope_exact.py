@@ -3,6 +3,7 @@
 Every check compares the complete list (rule, field, severity, value and, where the text is the
 contract, the message), so an extra finding fails as surely as a missing one.
 """
+
 import datetime as dt
 import random
 
@@ -40,13 +41,22 @@ def rows(fs):
 
 
 # -- RequestTime ------------------------------------------------------------------------------
-@pytest.mark.parametrize("s,want", [
-    ("20240518235959999", dt.datetime(2024, 5, 18, 23, 59, 59, 999000)),
-    ("00010101000000000", dt.datetime(1, 1, 1)),
-    ("20240518240000000", None), ("20240518236000000", None), ("20240518235960000", None),
-    ("2024051823595999", None), ("202405182359599990", None), ("2024051823595999９", None),
-    ("2024051823595999\n", None), (20240518235959999, None), ("", None),
-])
+@pytest.mark.parametrize(
+    "s,want",
+    [
+        ("20240518235959999", dt.datetime(2024, 5, 18, 23, 59, 59, 999000)),
+        ("00010101000000000", dt.datetime(1, 1, 1)),
+        ("20240518240000000", None),
+        ("20240518236000000", None),
+        ("20240518235960000", None),
+        ("2024051823595999", None),
+        ("202405182359599990", None),
+        ("2024051823595999９", None),
+        ("2024051823595999\n", None),
+        (20240518235959999, None),
+        ("", None),
+    ],
+)
 def test_parse_request_time_boundaries(s, want):
     assert parse_request_time(s) == want
 
@@ -70,16 +80,34 @@ def test_clock_window_is_inclusive(offset):
 
 def test_clock_finding_names_the_signed_skew():
     res = ENV.parse(build(), key=KEY, now=WHEN + dt.timedelta(seconds=301))
-    assert res.findings == [Finding("TRAN-ENV-04", "RequestTime", "RequestTime 与平台时钟相差 -301 秒，超出 ±300 秒",
-                                    "RequestTime is -301 s off the receiver's clock, outside ±300 s",
-                                    value="20240518203000000")]
+    assert res.findings == [
+        Finding(
+            "TRAN-ENV-04",
+            "RequestTime",
+            "RequestTime 与平台时钟相差 -301 秒，超出 ±300 秒",
+            "RequestTime is -301 s off the receiver's clock, outside ±300 s",
+            value="20240518203000000",
+        )
+    ]
     res = ENV.parse(build(), key=KEY, now=WHEN - dt.timedelta(seconds=400))
     assert [f.en for f in res.findings] == ["RequestTime is 400 s off the receiver's clock, outside ±300 s"]
 
 
 # -- DataDate -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("ddate", ["20240230", "20231301", "20240500", "20240001", "2024051", "202405180",
-                                   "２０２４０５１８", "2024-5-18", "00000518"])
+@pytest.mark.parametrize(
+    "ddate",
+    [
+        "20240230",
+        "20231301",
+        "20240500",
+        "20240001",
+        "2024051",
+        "202405180",
+        "２０２４０５１８",
+        "2024-5-18",
+        "00000518",
+    ],
+)
 def test_impossible_data_dates_are_one_finding(ddate):
     res = ENV.parse(build(data_date=ddate), key=KEY)
     assert rows(res.findings) == [("TRAN-ENV-08", "DataDate", "error", ddate)]
@@ -90,15 +118,23 @@ def test_impossible_data_dates_are_one_finding(ddate):
 
 def test_data_date_after_the_request_date_and_on_it():
     res = ENV.parse(build(data_date="20240519"), key=KEY)
-    assert res.findings == [Finding("TRAN-ENV-08", "DataDate", "DataDate 20240519 晚于 RequestTime 的日期",
-                                    "DataDate 20240519 is after the RequestTime's date", value="20240519")]
+    assert res.findings == [
+        Finding(
+            "TRAN-ENV-08",
+            "DataDate",
+            "DataDate 20240519 晚于 RequestTime 的日期",
+            "DataDate 20240519 is after the RequestTime's date",
+            value="20240519",
+        )
+    ]
     assert ENV.parse(build(data_date="20240518"), key=KEY).findings == []
 
 
 def test_record_dates_against_a_valid_data_date():
     # every record earlier than DataDate: a warning each; later: an error each
-    early = ENV.parse(ENV.build(NODE, T, recs(), KEY, request_time=WHEN + dt.timedelta(days=1),
-                                data_date="20240519"), key=KEY)
+    early = ENV.parse(
+        ENV.build(NODE, T, recs(), KEY, request_time=WHEN + dt.timedelta(days=1), data_date="20240519"), key=KEY
+    )
     assert [rows(rf) for rf in early.record_findings] == [[("TRAN-ENV-08", "sale_date", "warning", "20240518")]] * 2
     late = ENV.parse(build(data_date="20240517"), key=KEY)
     assert [rows(rf) for rf in late.record_findings] == [[("TRAN-ENV-08", "sale_date", "error", "20240518")]] * 2
@@ -107,13 +143,16 @@ def test_record_dates_against_a_valid_data_date():
 
 
 # -- Count, Index, elements -------------------------------------------------------------------------
-@pytest.mark.parametrize("count,want", [
-    ("02", [("TRAN-ENV-07", "Count", "error", "02")]),
-    ("-2", [("TRAN-ENV-07", "Count", "error", "-2")]),
-    ("1000000000", [("TRAN-ENV-07", "Count", "error", "1000000000")]),
-    ("3", [("TRAN-ENV-07", "Count", "error", "3")]),
-    ("0", [("TRAN-ENV-07", "Count", "error", "0")]),
-])
+@pytest.mark.parametrize(
+    "count,want",
+    [
+        ("02", [("TRAN-ENV-07", "Count", "error", "02")]),
+        ("-2", [("TRAN-ENV-07", "Count", "error", "-2")]),
+        ("1000000000", [("TRAN-ENV-07", "Count", "error", "1000000000")]),
+        ("3", [("TRAN-ENV-07", "Count", "error", "3")]),
+        ("0", [("TRAN-ENV-07", "Count", "error", "0")]),
+    ],
+)
 def test_count_findings_are_exact(count, want):
     res = ENV.parse(sub(build(), "<Count>2</Count>", f"<Count>{count}</Count>"))
     assert rows(res.findings) == want
@@ -121,9 +160,15 @@ def test_count_findings_are_exact(count, want):
 
 def test_max_count_boundary():
     assert ENV.parse(build(n=3), max_count=3).findings == []
-    assert ENV.parse(build(n=3), max_count=2).findings == [Finding(
-        "TRAN-ENV-07", "Count", "记录 3 条，超过每个报文上限 2 条", "3 records, over the limit of 2 per envelope",
-        value="3")]
+    assert ENV.parse(build(n=3), max_count=2).findings == [
+        Finding(
+            "TRAN-ENV-07",
+            "Count",
+            "记录 3 条，超过每个报文上限 2 条",
+            "3 records, over the limit of 2 per envelope",
+            value="3",
+        )
+    ]
 
 
 def test_index_of_another_type_is_one_finding_at_the_first_record():
@@ -142,10 +187,15 @@ def test_missing_and_empty_header_elements():
 
 def test_node_id_findings_carry_the_code_rule():
     res = ENV.parse(sub(build(), f"<NodeId>{NODE}</NodeId>", "<NodeId>990102001</NodeId>"))
-    assert res.findings == [Finding(
-        "TRAN-ENV-02", "NodeId", "NodeId：区域码「990102」不是GB/T 2260行政区划代码（CODE-NODE-02）",
-        "NodeId: region '990102' is not a GB/T 2260 administrative division code (CODE-NODE-02)",
-        value="990102001")]
+    assert res.findings == [
+        Finding(
+            "TRAN-ENV-02",
+            "NodeId",
+            "NodeId：区域码「990102」不是GB/T 2260行政区划代码（CODE-NODE-02）",
+            "NodeId: region '990102' is not a GB/T 2260 administrative division code (CODE-NODE-02)",
+            value="990102001",
+        )
+    ]
     # a valid node code with sequence 000 is only advised about, never an envelope finding
     ok = ENV.build("650102000", T, recs(), KEY, request_time=WHEN)
     assert ENV.parse(ok, key=KEY).findings == []
@@ -156,8 +206,15 @@ def test_verify_code_form_and_key_lookup():
     data = build()
     vc = ENV.parse(data).header["VerifyCode"]
     res = ENV.parse(sub(data, vc, vc[:31]), key=KEY)
-    assert res.findings == [Finding("TRAN-ENV-05", "VerifyCode", "VerifyCode 应为32位十六进制字符",
-                                    "VerifyCode must be 32 hex characters", value=vc[:31])]
+    assert res.findings == [
+        Finding(
+            "TRAN-ENV-05",
+            "VerifyCode",
+            "VerifyCode 应为32位十六进制字符",
+            "VerifyCode must be 32 hex characters",
+            value=vc[:31],
+        )
+    ]
     res = ENV.parse(sub(data, vc, "g" + vc[1:]), key=KEY)
     assert rows(res.findings) == [("TRAN-ENV-05", "VerifyCode", "error", "g" + vc[1:])]
     res = ENV.parse(data, key=lambda node: None)
@@ -171,6 +228,7 @@ def test_verify_code_form_and_key_lookup():
 # -- JSON positions -----------------------------------------------------------------------------------
 def test_json_records_keep_their_positions_and_drop_nulls():
     import json
+
     body = json.loads(build(fmt="json"))
     good = body["DataExchangeReq"]["Address"][T]
     first = dict(good[0], extra_null=None)
@@ -179,13 +237,15 @@ def test_json_records_keep_their_positions_and_drop_nulls():
     assert [(r.type, r.position) for r in res.records] == [(T, 1), (T, 2), (T, 3)]
     assert res.records[0].record == good[0] and res.records[2].record == good[1]
     assert res.records[1].record == {} and res.records[1].findings == [
-        Finding("TRAN-REC-01", "[2]", "记录应为 JSON 对象", "a record must be a JSON object")]
+        Finding("TRAN-REC-01", "[2]", "记录应为 JSON 对象", "a record must be a JSON object")
+    ]
 
 
 def test_json_header_must_be_text_and_known():
     import json
+
     body = json.loads(build(fmt="json"))
-    body["DataExchangeReq"]["Count"] = 2          # a number is read as its literal text (profiles.jsonsafe)
+    body["DataExchangeReq"]["Count"] = 2  # a number is read as its literal text (profiles.jsonsafe)
     assert ENV.parse(json.dumps(body).encode()).findings == []
     body["DataExchangeReq"]["Count"] = ["2"]
     body["DataExchangeReq"]["Extra"] = "x"
@@ -201,13 +261,13 @@ def _rt(i):
 
 def test_replay_guard_evicts_the_oldest_inserted_first():
     g = ReplayGuard(remember_seconds=600, max_entries=2)
-    assert g.check_and_remember(NODE, _rt(5), "a", WHEN)      # inserted first, although later in time
+    assert g.check_and_remember(NODE, _rt(5), "a", WHEN)  # inserted first, although later in time
     assert g.check_and_remember(NODE, _rt(1), "b", WHEN)
-    assert g.check_and_remember(NODE, _rt(2), "c", WHEN)      # evicts a, the oldest inserted
+    assert g.check_and_remember(NODE, _rt(2), "c", WHEN)  # evicts a, the oldest inserted
     assert (len(g), g.evicted_live) == (2, 1)
     assert not g.check_and_remember(NODE, _rt(1), "b", WHEN)  # b and c are still remembered
     assert not g.check_and_remember(NODE, _rt(2), "c", WHEN)
-    assert g.check_and_remember(NODE, _rt(5), "a", WHEN)      # a was forgotten: new again (evicts b)
+    assert g.check_and_remember(NODE, _rt(5), "a", WHEN)  # a was forgotten: new again (evicts b)
     assert g.evicted_live == 2 and g.check_and_remember(NODE, _rt(1), "b", WHEN)
 
 
@@ -224,7 +284,7 @@ def test_replay_guard_key_has_all_three_parts():
 def test_replay_guard_forgets_at_the_horizon_not_before():
     g = ReplayGuard(remember_seconds=600, max_entries=10)
     assert g.check_and_remember(NODE, _rt(0), "a", WHEN)
-    assert not g.check_and_remember(NODE, _rt(0), "a", WHEN + dt.timedelta(seconds=600))   # exactly at the horizon
+    assert not g.check_and_remember(NODE, _rt(0), "a", WHEN + dt.timedelta(seconds=600))  # exactly at the horizon
     assert g.check_and_remember(NODE, _rt(0), "a", WHEN + dt.timedelta(seconds=600, microseconds=1000))
     assert g.evicted_live == 0
 
@@ -253,17 +313,33 @@ def test_respond_with_overrides_duplicates_and_rejections():
     records = recs("market_tran_info_detail", 4)
     records[3]["weight"] = "1.2345"
     res = ENV.parse(ENV.build(NODE, "market_tran_info_detail", records, KEY, request_time=WHEN), key=KEY)
-    resp = ENV.respond(res, now=WHEN, duplicates=[2, 3],
-                       overrides={1: ("2008", "卖方不符"), 3: ("2010", "某因", "some reason", "PLAT-X-01")})
+    resp = ENV.respond(
+        res,
+        now=WHEN,
+        duplicates=[2, 3],
+        overrides={1: ("2008", "卖方不符"), 3: ("2010", "某因", "some reason", "PLAT-X-01")},
+    )
     got = [(r.seq, r.verdict, r.reason, r.field, r.message, r.message_en) for r in resp.results]
     assert got == [
         (1, "rejected", "2008", None, "卖方不符", ENV.reason_text("2008", "en")),
         (2, "duplicate", "2009", None, None, None),
         (3, "rejected", "2010", None, "某因", "some reason"),
-        (4, "rejected", "2004", res.record_findings[3][0].field, res.record_findings[3][0].zh,
-         res.record_findings[3][0].en)]
-    assert resp.results[0].findings[0] == {"rule": "", "field": "", "severity": "error", "zh": "卖方不符",
-                                           "en": ENV.reason_text("2008", "en")}
+        (
+            4,
+            "rejected",
+            "2004",
+            res.record_findings[3][0].field,
+            res.record_findings[3][0].zh,
+            res.record_findings[3][0].en,
+        ),
+    ]
+    assert resp.results[0].findings[0] == {
+        "rule": "",
+        "field": "",
+        "severity": "error",
+        "zh": "卖方不符",
+        "en": ENV.reason_text("2008", "en"),
+    }
     assert resp.results[2].findings[0]["rule"] == "PLAT-X-01"
     assert (resp.code, resp.count, resp.tally()) == ("0000", 4, {"accepted": 0, "duplicate": 1, "rejected": 3})
     assert resp.response_time == "20240518203000000" and resp.message == "成功 / accepted"
@@ -290,8 +366,10 @@ def test_refuse_only_with_a_refusal_reason():
 def test_response_counts_are_checked_against_the_results():
     res = ENV.parse(build(), key=KEY)
     good = ENV.build_response(ENV.respond(res, now=WHEN, duplicates=[2])).decode()
-    for old, new, field in (("<Count>2</Count>", "<Count>3</Count>", "Count"),
-                            ("<Duplicate>1</Duplicate>", "<Duplicate>0</Duplicate>", "Accepted")):
+    for old, new, field in (
+        ("<Count>2</Count>", "<Count>3</Count>", "Count"),
+        ("<Duplicate>1</Duplicate>", "<Duplicate>0</Duplicate>", "Accepted"),
+    ):
         resp, fs = ENV.parse_response(good.replace(old, new, 1).encode())
         assert resp is None and rows(fs) == [("TRAN-ENV-09", field, "error", None)]
 
@@ -338,7 +416,8 @@ def test_a_response_of_300_records_reads_back_without_findings():
 
 def test_a_record_error_read_from_data_refuses_the_record():
     from profiles.envelope import EnvelopeResult
-    severity = "".join(["err", "or"])                   # as read from a profile's data, not the literal
+
+    severity = "".join(["err", "or"])  # as read from a profile's data, not the literal
     bad = EnvelopeResult("xml", record_findings=[[], [Finding("TRAN-REC-02", "weight", "z", "e", severity)]])
     assert bad.envelope_ok and not bad.ok
     assert EnvelopeResult("xml", record_findings=[[Finding("X", "f", "z", "e", "warning")]]).ok

@@ -1,5 +1,6 @@
 """One bilingual error base: every exception class of the five packages derives from RoucaiError,
 unless the allow-list below says why it must not (issue 17 item 3)."""
+
 from __future__ import annotations
 
 import functools
@@ -61,15 +62,16 @@ print(json.dumps(out))
 def exception_classes() -> dict[str, tuple[bool, int | None]]:
     """Every exception class defined (not imported) in a module of the five packages: ``(derives from
     RoucaiError, exit_code)``.  In a child process: importing locust monkey-patches this one."""
-    r = subprocess.run([sys.executable, "-c", _WALK, str(ROOT), *PACKAGES], capture_output=True, text=True,
-                       timeout=240, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-c", _WALK, str(ROOT), *PACKAGES], capture_output=True, text=True, timeout=240, cwd=ROOT
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return {k: tuple(v) for k, v in json.loads(r.stdout.strip().splitlines()[-1]).items()}
 
 
 def test_every_error_class_derives_from_the_base_or_is_allowed():
     classes = exception_classes()
-    assert len(classes) > 40, sorted(classes)        # the walk itself works
+    assert len(classes) > 40, sorted(classes)  # the walk itself works
     missing = sorted(q for q, (based, _) in classes.items() if not based and q not in ALLOWED)
     assert not missing, f"error classes without RoucaiError (derive from it or add to ALLOWED with a reason): {missing}"
 
@@ -100,7 +102,8 @@ def test_classes_keep_their_bases_and_attributes():
     from simulators.devices.driver import DeviceTimeout
     from simulators.market.errors import MarketConfigError
     from simulators.platform.registry import RegistryError
-    assert issubclass(MarketConfigError, ValueError)            # callers catch ValueError
+
+    assert issubclass(MarketConfigError, ValueError)  # callers catch ValueError
     t = DeviceTimeout("COM1", 3, 1.0)
     assert (t.wire, t.attempts, t.exit_code) == ("COM1", 3, 3) and "设备无应答" in t.zh and "no answer" in t.en
     assert LoadError("甲", "a", 3).code == 3 == LoadError("甲", "a", 3).exit_code
@@ -113,8 +116,17 @@ def test_classes_keep_their_bases_and_attributes():
 @pytest.mark.parametrize("lang, text", [(None, "错误：没有故障集 'nosuch'"), ("en", "error: no fault set 'nosuch'")])
 def test_the_cli_says_a_domain_error_in_one_place(lang, text):
     """A MarketConfigError (no command re-wraps it) reaches roucai's main: one line in the run's language, exit 2."""
-    argv = [sys.executable, "-m", "roucai.cli", *(["--lang", lang] if lang else []),
-            "simulate", "--preset", "tiny", "--fault-set", "nosuch"]
+    argv = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        *(["--lang", lang] if lang else []),
+        "simulate",
+        "--preset",
+        "tiny",
+        "--fault-set",
+        "nosuch",
+    ]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=ROOT, stdin=subprocess.DEVNULL)
     assert (r.returncode, r.stdout) == (2, "") and r.stderr.splitlines()[0].startswith(text), r.stderr
     assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr

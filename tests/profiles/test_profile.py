@@ -1,4 +1,5 @@
 """profiles.profile: loading, data files, and variants that extend the reference profile."""
+
 import pytest
 
 from profiles import ProfileError, load_profile, available_profiles
@@ -11,7 +12,15 @@ def test_reference_profile_loads_its_parts():
     assert len(p.regions) == 3212
     assert p.regions.get("650102").name == "天山区"
     assert [r.code for r in p.regions.counties_of("650100")] == [
-        "650102", "650103", "650104", "650105", "650106", "650107", "650109", "650121"]
+        "650102",
+        "650103",
+        "650104",
+        "650105",
+        "650106",
+        "650107",
+        "650109",
+        "650121",
+    ]
     assert len(p.commodities) >= 60
     assert len(p.commodities.of_kind("vegetable")) >= 40
     mutton = [c for c in p.commodities.of_kind("meat") if c.category == "羊肉"]
@@ -26,16 +35,17 @@ def test_unknown_profile_is_a_profile_error():
 
 def test_variant_extends_reference_without_touching_it(tmp_path):
     (tmp_path / "profile.toml").write_text(
-        'name = "city-x"\nversion = "0.1"\nextends = "reference"\n[files]\ncodes = "codes.toml"\n', "utf-8")
+        'name = "city-x"\nversion = "0.1"\nextends = "reference"\n[files]\ncodes = "codes.toml"\n', "utf-8"
+    )
     # a stricter local rule: only the meat prefix 2111 and a different vegetable prefix
     (tmp_path / "codes.toml").write_text('[commodity]\nvegetable_prefix = "013"\n', "utf-8")
     ref = load_profile()
     var = Profile(tmp_path, base=ref)
     assert var.lineage == ["city-x@0.1", "reference@1.0.0"]
     assert var.data("codes")["commodity"]["vegetable_prefix"] == "013"
-    assert var.data("codes")["trace"]["length"] == 20                  # inherited
-    assert var.path("regions") == ref.path("regions")                  # inherited file
-    assert ref.data("codes")["commodity"]["vegetable_prefix"] == "012" # base untouched
+    assert var.data("codes")["trace"]["length"] == 20  # inherited
+    assert var.path("regions") == ref.path("regions")  # inherited file
+    assert ref.data("codes")["commodity"]["vegetable_prefix"] == "012"  # base untouched
     assert var.codes.findings("99999999", "commodity")[0].rule == "CODE-COMM-02"
 
 

@@ -1,4 +1,5 @@
 """profiles.records: catalogue, validation TRAN-REC-01..07, XML/JSON round trips (hypothesis)."""
+
 import datetime as dt
 import random
 import re
@@ -16,10 +17,22 @@ P = load_profile()
 CAT = P.records
 TYPES = sorted(CAT.types)
 EXPECTED_TYPES = {
-    "animal_in_info", "quarantine_info", "meat_out_info_base", "meat_out_info_detail", "market_in_info_base",
-    "market_in_info_detail", "retail_market_in_info_base", "retail_market_in_info_detail",
-    "super_market_in_info_base", "super_market_in_info_detail", "qmarket_detection_info", "market_tran_info_detail",
-    "retail_market_tran_info_summ", "team_buy_acceptance_info", "manager_base_info"}
+    "animal_in_info",
+    "quarantine_info",
+    "meat_out_info_base",
+    "meat_out_info_detail",
+    "market_in_info_base",
+    "market_in_info_detail",
+    "retail_market_in_info_base",
+    "retail_market_in_info_detail",
+    "super_market_in_info_base",
+    "super_market_in_info_detail",
+    "qmarket_detection_info",
+    "market_tran_info_detail",
+    "retail_market_tran_info_summ",
+    "team_buy_acceptance_info",
+    "manager_base_info",
+}
 COUNTIES = sorted(P.regions.node_prefixes)[:400]
 MEAT = [c.code for c in P.commodities.of_kind("meat")]
 VEG = [c.code for c in P.commodities.of_kind("vegetable")]
@@ -45,18 +58,40 @@ def test_every_type_is_described():
         if t.node_field:
             assert t.by_name[t.node_field].type == "node_code"
     assert len({t.index for t in CAT.types.values()}) == len(CAT.types)
-    assert CAT.types["manager_base_info"].index == "A01002"   # the one Index seen in practice
+    assert CAT.types["manager_base_info"].index == "A01002"  # the one Index seen in practice
 
 
 def test_standard_field_lists_are_verbatim():
     # standards.md §4.1 (12) and (14): order and names as seen
     assert [f.name for f in CAT["retail_market_in_info_base"].fields] == [
-        "retail_market_id", "retail_market_name", "in_date", "retailer_id", "retailer_name", "tran_id",
-        "quarantine_animal_products_id", "inspection_meat_id", "prov_id", "batch_id"]
+        "retail_market_id",
+        "retail_market_name",
+        "in_date",
+        "retailer_id",
+        "retailer_name",
+        "tran_id",
+        "quarantine_animal_products_id",
+        "inspection_meat_id",
+        "prov_id",
+        "batch_id",
+    ]
     assert [f.name for f in CAT["retail_market_tran_info_summ"].fields] == [
-        "retail_market_id", "retail_market_name", "in_date", "sale_date", "retailer_id", "retailer_name",
-        "position_id", "tran_id", "quarantine_animal_products_id", "batch_id", "goods_code", "goods_name", "weight",
-        "price", "sale_tran_id"]
+        "retail_market_id",
+        "retail_market_name",
+        "in_date",
+        "sale_date",
+        "retailer_id",
+        "retailer_name",
+        "position_id",
+        "tran_id",
+        "quarantine_animal_products_id",
+        "batch_id",
+        "goods_code",
+        "goods_name",
+        "weight",
+        "price",
+        "sale_tran_id",
+    ]
 
 
 def test_units_are_the_profile_definition():
@@ -79,7 +114,7 @@ def field_value(draw, f):
         return draw(node_codes())
     if t == "operator_code":
         return draw(node_codes()) + f"{draw(st.integers(0, 9999)):04d}"
-    if t in ("trace_code", "batch"):   # a batch id is valid in any form; a trace code links it without a warning
+    if t in ("trace_code", "batch"):  # a batch id is valid in any form; a trace code links it without a warning
         return draw(node_codes()) + f"{draw(st.integers(0, 9999)):04d}" + f"{draw(st.integers(1, 9_999_999)):07d}"
     if t == "commodity_code":
         return draw(st.sampled_from(MEAT if f.kind == "meat" else MEAT + VEG))
@@ -97,11 +132,12 @@ def field_value(draw, f):
         q = f.quantity
         k = draw(st.integers(0, q.decimals))
         n = draw(st.integers(1, 10 ** (q.int_digits + k) - 1))
-        return f"{n // 10 ** k}.{n % 10 ** k:0{k}d}" if k else str(n)
+        return f"{n // 10**k}.{n % 10**k:0{k}d}" if k else str(n)
     if f.pattern is not None:
         return draw(st.from_regex(f.pattern, fullmatch=True))
-    return draw(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn")), min_size=1,
-                        max_size=f.max or 50))
+    return draw(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn")), min_size=1, max_size=f.max or 50)
+    )
 
 
 @st.composite
@@ -114,8 +150,7 @@ def valid_records(draw, type_name):
     for a, b in rt.not_greater:
         if a in rec and b in rec and int(rec[a]) > int(rec[b]):
             rec[a], rec[b] = rec[b], rec[a]
-    if rt.meat_rule and rt.meat_certs and CAT.is_meat(rec[rt.meat_rule]) and not any(
-            rec.get(c) for c in rt.meat_certs):
+    if rt.meat_rule and rt.meat_certs and CAT.is_meat(rec[rt.meat_rule]) and not any(rec.get(c) for c in rt.meat_certs):
         c = draw(st.sampled_from(rt.meat_certs))
         rec[c] = draw(field_value(rt.by_name[c]))
     return type_name, rec
@@ -149,8 +184,14 @@ def test_list_round_trips(items):
         assert [x.position for x in d.items] == list(range(1, len(items) + 1))
 
 
-_junk = st.one_of(st.text(max_size=30), st.integers(), st.none(), st.lists(st.integers(), max_size=2),
-                  st.booleans(), st.floats(allow_nan=True))
+_junk = st.one_of(
+    st.text(max_size=30),
+    st.integers(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+    st.booleans(),
+    st.floats(allow_nan=True),
+)
 
 
 @settings(max_examples=250, deadline=None)
@@ -169,8 +210,10 @@ def test_random_mutation_gives_findings_not_exceptions(item, data):
     else:
         rec[key] = rec[key][: data.draw(st.integers(0, max(0, len(rec[key]) - 1)))]
     found = CAT.validate(t, rec)
-    assert all(isinstance(f, Finding) and f.zh and f.en and re.fullmatch(r"TRAN-REC-0[1-8]|CODE-[A-Z]+-0[0-9]", f.rule)
-               for f in found)
+    assert all(
+        isinstance(f, Finding) and f.zh and f.en and re.fullmatch(r"TRAN-REC-0[1-8]|CODE-[A-Z]+-0[0-9]", f.rule)
+        for f in found
+    )
     if op == "unknown":
         assert "TRAN-REC-01" in rules(found)
     # a record is judged against the union of evidenced forms (records.toml [[types.X.forms]]): dropping a field
@@ -201,10 +244,22 @@ def test_example_records_validate_for_every_type_and_seed():
             assert CAT.validate(t, example_record(CAT, t, random.Random(seed), optional=seed % 2 == 0)) == [], (t, seed)
 
 
-@pytest.mark.parametrize("value,rule", [
-    ("12.5001", "TRAN-REC-04"), ("-1.5", "TRAN-REC-04"), ("0", "TRAN-REC-04"), ("0.000", "TRAN-REC-04"),
-    ("1e3", "TRAN-REC-03"), ("12,5", "TRAN-REC-03"), ("+3", "TRAN-REC-03"), ("007.5", "TRAN-REC-03"),
-    ("１２.5", "TRAN-REC-03"), ("1234567890.5", "TRAN-REC-03"), (" 12.5", "TRAN-REC-03")])
+@pytest.mark.parametrize(
+    "value,rule",
+    [
+        ("12.5001", "TRAN-REC-04"),
+        ("-1.5", "TRAN-REC-04"),
+        ("0", "TRAN-REC-04"),
+        ("0.000", "TRAN-REC-04"),
+        ("1e3", "TRAN-REC-03"),
+        ("12,5", "TRAN-REC-03"),
+        ("+3", "TRAN-REC-03"),
+        ("007.5", "TRAN-REC-03"),
+        ("１２.5", "TRAN-REC-03"),
+        ("1234567890.5", "TRAN-REC-03"),
+        (" 12.5", "TRAN-REC-03"),
+    ],
+)
 def test_weight_format_and_decimals(value, rule):
     assert rules(CAT.validate("retail_market_in_info_detail", good(weight=value))) == [rule]
 
@@ -232,10 +287,14 @@ def test_meat_code_field_must_be_meat():
     assert f.rule == "TRAN-REC-06" and f.field == "meat_code"
 
 
-@pytest.mark.parametrize("field,value,code_rule", [
-    ("tran_id", "6501020010012000000", "CODE-TRACE-01"),
-    ("tran_id", "99010200100120000345", "CODE-NODE-02"),
-    ("area_origin_id", "990000", None)])
+@pytest.mark.parametrize(
+    "field,value,code_rule",
+    [
+        ("tran_id", "6501020010012000000", "CODE-TRACE-01"),
+        ("tran_id", "99010200100120000345", "CODE-NODE-02"),
+        ("area_origin_id", "990000", None),
+    ],
+)
 def test_codes_inside_records(field, value, code_rule):
     found = CAT.validate("retail_market_in_info_detail", good(**{field: value}))
     assert rules(found)[:1] == ["TRAN-REC-06"] and found[0].field.startswith(field)
@@ -243,12 +302,22 @@ def test_codes_inside_records(field, value, code_rule):
         assert code_rule in found[0].en
 
 
-@pytest.mark.parametrize("value,rule", [("20240230", "TRAN-REC-07"), ("20241301", "TRAN-REC-07"),
-                                        ("18991231", "TRAN-REC-07"), ("2024/05/18", "TRAN-REC-03"),
-                                        ("2024051", "TRAN-REC-03"), ("2024-02-30", "TRAN-REC-07"),
-                                        ("2024-5-18", "TRAN-REC-03")])
+@pytest.mark.parametrize(
+    "value,rule",
+    [
+        ("20240230", "TRAN-REC-07"),
+        ("20241301", "TRAN-REC-07"),
+        ("18991231", "TRAN-REC-07"),
+        ("2024/05/18", "TRAN-REC-03"),
+        ("2024051", "TRAN-REC-03"),
+        ("2024-02-30", "TRAN-REC-07"),
+        ("2024-5-18", "TRAN-REC-03"),
+    ],
+)
 def test_dates(value, rule):
-    assert rules(CAT.validate("retail_market_in_info_base", good("retail_market_in_info_base", in_date=value))) == [rule]
+    assert rules(CAT.validate("retail_market_in_info_base", good("retail_market_in_info_base", in_date=value))) == [
+        rule
+    ]
 
 
 def test_datetimes():
@@ -263,11 +332,16 @@ def test_required_unknown_length_enum_control():
     del rec["seller_id"]
     rec["pig_colour"] = "pink"
     rec["butcher_fac_name"] = "厂" * 151
-    rec["check_result"] = "2" * 101                       # free text is a warning up to its practice length
+    rec["check_result"] = "2" * 101  # free text is a warning up to its practice length
     rec["farm_name"] = "a\nb"
     found = {(f.rule, f.field) for f in CAT.validate(t, rec)}
-    assert found == {("TRAN-REC-02", "seller_id"), ("TRAN-REC-01", "pig_colour"), ("TRAN-REC-03", "butcher_fac_name"),
-                     ("TRAN-REC-03", "check_result"), ("TRAN-REC-03", "farm_name")}
+    assert found == {
+        ("TRAN-REC-02", "seller_id"),
+        ("TRAN-REC-01", "pig_colour"),
+        ("TRAN-REC-03", "butcher_fac_name"),
+        ("TRAN-REC-03", "check_result"),
+        ("TRAN-REC-03", "farm_name"),
+    }
 
 
 def test_empty_required_counts_as_missing_and_empty_optional_is_fine():
@@ -294,10 +368,15 @@ def test_non_text_values_are_findings():
 
 # -- decoding structure -------------------------------------------------------------
 def test_duplicate_and_nested_elements_are_reported():
-    x = (b"<retail_market_in_info_base><retail_market_id>650102001</retail_market_id>"
-         b"<retail_market_id>650102002</retail_market_id><batch_id><b>1</b></batch_id></retail_market_in_info_base>")
+    x = (
+        b"<retail_market_in_info_base><retail_market_id>650102001</retail_market_id>"
+        b"<retail_market_id>650102002</retail_market_id><batch_id><b>1</b></batch_id></retail_market_in_info_base>"
+    )
     (item,) = CAT.decode_xml(x).items
-    assert [(f.rule, f.field) for f in item.findings] == [("TRAN-REC-01", "retail_market_id"), ("TRAN-REC-01", "batch_id")]
+    assert [(f.rule, f.field) for f in item.findings] == [
+        ("TRAN-REC-01", "retail_market_id"),
+        ("TRAN-REC-01", "batch_id"),
+    ]
 
 
 def test_wrong_root_and_type_mismatch():
@@ -315,7 +394,7 @@ def test_json_numbers_and_null():
 def test_json_bare_fields_need_type():
     d = CAT.decode_json(b'{"weight": "1.000"}', "team_buy_acceptance_info")
     assert d.items[0].type == "team_buy_acceptance_info" and d.items[0].record == {"weight": "1.000"}
-    d = CAT.decode_json(b'[1, 2]')
+    d = CAT.decode_json(b"[1, 2]")
     assert [i.type for i in d.items] == ["?", "?"] and all(i.findings for i in d.items)
 
 
@@ -337,11 +416,22 @@ def test_encoder_refuses_what_xml_cannot_carry():
 # -- Python values --------------------------------------------------------------------
 def test_normalize_and_typed():
     rt = CAT["team_buy_acceptance_info"]
-    rec = rt.normalize({"weight": Decimal("1.23456"), "price": 12, "in_date": dt.date(2024, 5, 18),
-                        "goods_name": "白菜", "ws_supplier_name": None})
+    rec = rt.normalize(
+        {
+            "weight": Decimal("1.23456"),
+            "price": 12,
+            "in_date": dt.date(2024, 5, 18),
+            "goods_name": "白菜",
+            "ws_supplier_name": None,
+        }
+    )
     assert rec == {"in_date": "20240518", "goods_name": "白菜", "weight": "1.235", "price": "12.00"}
-    assert rt.typed(rec) == {"in_date": dt.date(2024, 5, 18), "goods_name": "白菜", "weight": Decimal("1.235"),
-                             "price": Decimal("12.00")}
+    assert rt.typed(rec) == {
+        "in_date": dt.date(2024, 5, 18),
+        "goods_name": "白菜",
+        "weight": Decimal("1.235"),
+        "price": Decimal("12.00"),
+    }
     with pytest.raises(KeyError):
         rt.normalize({"colour": "red"})
     with pytest.raises(ValueError):
@@ -354,19 +444,30 @@ def test_business_date():
 
 
 # -- practice outranks the profile (issue 12) ------------------------------------------
-@pytest.mark.parametrize("field,value,code_rule", [
-    ("ws_supplier_id", "650102000", "CODE-NODE-03"),      # node sequence 000: seen in Guangzhou's codes
-    ("goods_code", "21113011", "CODE-COMM-03")])          # Ningbo's pork: outside the profile's table
+@pytest.mark.parametrize(
+    "field,value,code_rule",
+    [
+        ("ws_supplier_id", "650102000", "CODE-NODE-03"),  # node sequence 000: seen in Guangzhou's codes
+        ("goods_code", "21113011", "CODE-COMM-03"),
+    ],
+)  # Ningbo's pork: outside the profile's table
 def test_practice_codes_inside_records_are_warnings(field, value, code_rule):
-    rec = good(**{field: value, "quarantine_animal_products_id": "4401234567"})   # 21113011 is meat
+    rec = good(**{field: value, "quarantine_animal_products_id": "4401234567"})  # 21113011 is meat
     found = CAT.validate("retail_market_in_info_detail", rec)
     assert [(f.rule, f.severity) for f in found] == [(code_rule, "warning")] and found[0].field.startswith(field)
     assert CAT.is_valid("retail_market_in_info_detail", rec)
 
 
-@pytest.mark.parametrize("field,sent,stored", [
-    ("in_date", "2024-05-18", "20240518"), ("in_date", "2024-05-18 08:30:00", "20240518"),
-    ("weight", "13.8000", "13.800"), ("price", "13.8000", "13.80"), ("price", "12.5", "12.5")])
+@pytest.mark.parametrize(
+    "field,sent,stored",
+    [
+        ("in_date", "2024-05-18", "20240518"),
+        ("in_date", "2024-05-18 08:30:00", "20240518"),
+        ("weight", "13.8000", "13.800"),
+        ("price", "13.8000", "13.80"),
+        ("price", "12.5", "12.5"),
+    ],
+)
 def test_practice_forms_accepted_and_stored_canonically(field, sent, stored):
     t = "retail_market_in_info_base" if field == "in_date" else "retail_market_in_info_detail"
     rec = good(t, **{field: sent})
@@ -379,7 +480,7 @@ def test_result_words_are_codes(field, word, code):
     t = "animal_in_info"
     assert CAT.validate(t, good(t, **{field: word})) == []
     assert CAT.canonical(t, good(t, **{field: word}))[field] == code
-    (f,) = CAT.validate(t, good(t, **{field: "阴性，未检出"}))      # free text: kept, a recommendation
+    (f,) = CAT.validate(t, good(t, **{field: "阴性，未检出"}))  # free text: kept, a recommendation
     assert (f.rule, f.severity) == ("TRAN-REC-08", "warning")
 
 
@@ -394,8 +495,16 @@ def test_property_words_and_canonical_manager():
 
 def test_aliases_and_a_form_without_header_fields():
     t = "market_tran_info_detail"
-    rec = {"tran_id": "44010600100010000001", "qua_id": "A4401234567", "batch_id": "4401060010000001",
-           "goods_code": "21111001", "goods_name": "白条猪", "weight": "100.5", "price": "13.8000", "dest": "广州"}
+    rec = {
+        "tran_id": "44010600100010000001",
+        "qua_id": "A4401234567",
+        "batch_id": "4401060010000001",
+        "goods_code": "21111001",
+        "goods_name": "白条猪",
+        "weight": "100.5",
+        "price": "13.8000",
+        "dest": "广州",
+    }
     assert CAT.validate(t, rec) == []
     c = CAT.canonical(t, rec)
     assert "qua_id" not in c and c["quarantine_animal_products_id"] == "A4401234567" and c["price"] == "13.80"
@@ -408,9 +517,9 @@ def test_aliases_and_a_form_without_header_fields():
 
 def test_batch_ids_of_every_evidenced_kind():
     t = "market_in_info_detail"
-    for batch in ("4401060010000001", "65010200100120000345"):          # 16-digit batch code, 20-digit trace code
+    for batch in ("4401060010000001", "65010200100120000345"):  # 16-digit batch code, 20-digit trace code
         assert CAT.validate(t, good(t, batch_id=batch)) == []
-    (f,) = CAT.validate(t, good(t, batch_id="1000000000000000123"))     # Ningbo-style local id: recommended only
+    (f,) = CAT.validate(t, good(t, batch_id="1000000000000000123"))  # Ningbo-style local id: recommended only
     assert (f.rule, f.severity) == ("CODE-BATCH-02", "warning")
     cert = good(t, goods_code="21111001", batch_id="A44012345678", voucher_type="2")
     cert.pop("quarantine_animal_products_id", None)
@@ -422,7 +531,7 @@ def test_ningbos_placeholder_commodity_code_is_a_warning():
     t = "retail_market_in_info_detail"
     found = CAT.validate(t, good(t, goods_code="0"))
     assert [(f.rule, f.severity, f.field) for f in found] == [("TRAN-REC-08", "warning", "goods_code")]
-    assert rules(CAT.validate(t, good(t, goods_code="00"))) == ["TRAN-REC-06"]      # only the evidenced placeholder
+    assert rules(CAT.validate(t, good(t, goods_code="00"))) == ["TRAN-REC-06"]  # only the evidenced placeholder
 
 
 def _practice_form(rt, rec: dict, data) -> dict:
@@ -451,10 +560,10 @@ def test_practice_forms_of_valid_records_are_valid_and_canonical_is_stable(item,
     assert CAT.is_valid(t, sent), CAT.validate(t, sent)
     stored = CAT.canonical(t, sent)
     assert CAT.is_valid(t, stored) and CAT.canonical(t, stored) == stored
-    for k, v in stored.items():                # the canonical form is the profile's own wire form
+    for k, v in stored.items():  # the canonical form is the profile's own wire form
         f = rt.by_name[k]
         if f.type in ("date", "datetime"):
             assert v.isdigit() and len(v) == (8 if f.type == "date" else 14)
         if f.type == "enum" and f.synonyms:
             assert v in f.values
-    assert rt.typed(stored) == rt.typed(CAT.canonical(t, rec)) == rt.typed(rec)   # same values, any form
+    assert rt.typed(stored) == rt.typed(CAT.canonical(t, rec)) == rt.typed(rec)  # same values, any form

@@ -1,4 +1,5 @@
 """The profile rendered as Markdown: committed docs never drift, sections follow the data, tables are well-formed."""
+
 import re
 import shutil
 from pathlib import Path
@@ -46,8 +47,13 @@ def test_summary_counts_match_catalogue(docs):
 
 
 def test_sections_present(docs):
-    for heading in ("## Evidence levels", "## Code structures", "## Commodity table", "## Region table",
-                    "## Requirement catalogue"):
+    for heading in (
+        "## Evidence levels",
+        "## Code structures",
+        "## Commodity table",
+        "## Region table",
+        "## Requirement catalogue",
+    ):
         assert heading in docs["en"]
     assert "## 证据等级" in docs["zh"] and "## 需求目录" in docs["zh"]
     assert "`证据: 实践`" in docs["zh"] and "`evidence: practice`" in docs["en"]
@@ -97,8 +103,9 @@ def test_parts_without_data_are_skipped_then_rendered_once_present(tmp_path):
     for absent in ("## Records", "## Upload envelope", "## Requirement catalogue", "## Identifiers"):
         assert absent not in text
     shutil.copy(load_profile().path("envelope"), root / "envelope.toml")
-    (root / "profile.toml").write_text((root / "profile.toml").read_text("utf-8") + 'envelope = "envelope.toml"\n',
-                                       encoding="utf-8")
+    (root / "profile.toml").write_text(
+        (root / "profile.toml").read_text("utf-8") + 'envelope = "envelope.toml"\n', encoding="utf-8"
+    )
     text = render_profile(Profile(root), "en")
     assert "## Upload envelope" in text and "DataExchangeReq" in text
 
@@ -106,8 +113,9 @@ def test_parts_without_data_are_skipped_then_rendered_once_present(tmp_path):
 def test_unknown_record_layout_falls_back_to_generic(tmp_path):
     root = _standalone(tmp_path, ["regions", "commodities", "codes"])
     (root / "records.toml").write_text('[widgets]\ncolour = "red|blue"\n', encoding="utf-8")
-    (root / "profile.toml").write_text((root / "profile.toml").read_text("utf-8") + 'records = "records.toml"\n',
-                                       encoding="utf-8")
+    (root / "profile.toml").write_text(
+        (root / "profile.toml").read_text("utf-8") + 'records = "records.toml"\n', encoding="utf-8"
+    )
     text = render_profile(Profile(root), "zh")
     assert "## 记录" in text and "- colour: red\\|blue" in text
 

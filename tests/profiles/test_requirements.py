@@ -1,4 +1,5 @@
 """The requirement catalogue: contents of the reference catalogue, validation of malformed ones, round trips."""
+
 import copy
 import re
 import tomllib
@@ -8,8 +9,16 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from profiles import ProfileError, load_profile
-from profiles.requirements import (ACTORS, AREAS, CONDITION_KINDS, EVIDENCE, LEVELS, TESTABLE_BY,
-                                   Requirement, RequirementCatalog)
+from profiles.requirements import (
+    ACTORS,
+    AREAS,
+    CONDITION_KINDS,
+    EVIDENCE,
+    LEVELS,
+    TESTABLE_BY,
+    Requirement,
+    RequirementCatalog,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,9 +27,12 @@ MUST_HAVE = (
     "CODE-NODE-01 CODE-NODE-02 CODE-NODE-03 CODE-OPER-01 CODE-OPER-02 CODE-TRACE-01 CODE-TRACE-02 "
     "CODE-TRACE-03 CODE-TRACE-04 CODE-TRACE-05 CODE-COMM-01 CODE-COMM-02 CODE-USCC-01 CODE-USCC-02 "
     "CODE-USCC-03 CODE-PLATE-01 CODE-PLATE-02 CODE-CERT-01 "
-    + " ".join(f"TRAN-REC-0{i}" for i in range(1, 8)) + " "
-    + " ".join(f"TRAN-ENC-0{i}" for i in range(1, 4)) + " "
-    + " ".join(f"TRAN-ENV-{i:02d}" for i in range(1, 11))).split()
+    + " ".join(f"TRAN-REC-0{i}" for i in range(1, 8))
+    + " "
+    + " ".join(f"TRAN-ENC-0{i}" for i in range(1, 4))
+    + " "
+    + " ".join(f"TRAN-ENV-{i:02d}" for i in range(1, 11))
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +41,17 @@ def cat():
 
 
 def _valid(**over):
-    raw = {"area": "coding", "level": "required", "actors": ["node"], "evidence": "practice",
-           "source": "standards.md §2.2", "title_zh": "标题", "title_en": "title",
-           "statement_zh": "要求", "statement_en": "statement"}
+    raw = {
+        "area": "coding",
+        "level": "required",
+        "actors": ["node"],
+        "evidence": "practice",
+        "source": "standards.md §2.2",
+        "title_zh": "标题",
+        "title_en": "title",
+        "statement_zh": "要求",
+        "statement_en": "statement",
+    }
     raw.update(over)
     return raw
 
@@ -139,31 +159,34 @@ def test_select_filters_combine(cat):
 # -- validation of malformed catalogues ---------------------------------------------
 
 
-@pytest.mark.parametrize("rid, raw, needle", [
-    ("CODE-X-01", _valid(), "AREA-TOPIC-NN"),
-    ("FOO-NODE-01", _valid(), "AREA-TOPIC-NN"),
-    ("CODE-NODE-1", _valid(), "AREA-TOPIC-NN"),
-    ("PERC-NODE-01", _valid(), "prefix"),
-    ("CODE-NODE-01", _valid(area="coding-ish"), "area"),
-    ("CODE-NODE-01", _valid(level="must"), "level"),
-    ("CODE-NODE-01", _valid(evidence="rumour"), "evidence"),
-    ("CODE-NODE-01", _valid(actors=[]), "actors"),
-    ("CODE-NODE-01", _valid(actors=["robot"]), "actor"),
-    ("CODE-NODE-01", _valid(actors=["node", "node"]), "repeats"),
-    ("CODE-NODE-01", _valid(title_en="  "), "title_en"),
-    ("CODE-NODE-01", {k: v for k, v in _valid().items() if k != "source"}, "source"),
-    ("CODE-NODE-01", _valid(level="conditional"), "condition"),
-    ("CODE-NODE-01", _valid(level="conditional", condition="when it rains"), "condition"),
-    ("CODE-NODE-01", _valid(condition="capability printer"), "condition"),
-    ("CODE-NODE-01", _valid(testable_by="someday"), "testable_by"),
-    ("CODE-NODE-01", _valid(testable_by="not-tested"), "not_tested_reason"),
-    ("CODE-NODE-01", _valid(testable_by="not-tested", not_tested_reason={"zh": "原因"}), "not_tested_reason"),
-    ("CODE-NODE-01", _valid(not_tested_reason={"zh": "原因", "en": "why"}), "not_tested_reason"),
-    ("CODE-NODE-01", _valid(profile_values=[1, 2]), "profile_values"),
-    ("CODE-NODE-01", _valid(colour="red"), "unknown keys"),
-    ("CODE-NODE-01", _valid(id="CODE-NODE-02"), "differs"),
-    ("CODE-NODE-01", "not a table", "table"),
-])
+@pytest.mark.parametrize(
+    "rid, raw, needle",
+    [
+        ("CODE-X-01", _valid(), "AREA-TOPIC-NN"),
+        ("FOO-NODE-01", _valid(), "AREA-TOPIC-NN"),
+        ("CODE-NODE-1", _valid(), "AREA-TOPIC-NN"),
+        ("PERC-NODE-01", _valid(), "prefix"),
+        ("CODE-NODE-01", _valid(area="coding-ish"), "area"),
+        ("CODE-NODE-01", _valid(level="must"), "level"),
+        ("CODE-NODE-01", _valid(evidence="rumour"), "evidence"),
+        ("CODE-NODE-01", _valid(actors=[]), "actors"),
+        ("CODE-NODE-01", _valid(actors=["robot"]), "actor"),
+        ("CODE-NODE-01", _valid(actors=["node", "node"]), "repeats"),
+        ("CODE-NODE-01", _valid(title_en="  "), "title_en"),
+        ("CODE-NODE-01", {k: v for k, v in _valid().items() if k != "source"}, "source"),
+        ("CODE-NODE-01", _valid(level="conditional"), "condition"),
+        ("CODE-NODE-01", _valid(level="conditional", condition="when it rains"), "condition"),
+        ("CODE-NODE-01", _valid(condition="capability printer"), "condition"),
+        ("CODE-NODE-01", _valid(testable_by="someday"), "testable_by"),
+        ("CODE-NODE-01", _valid(testable_by="not-tested"), "not_tested_reason"),
+        ("CODE-NODE-01", _valid(testable_by="not-tested", not_tested_reason={"zh": "原因"}), "not_tested_reason"),
+        ("CODE-NODE-01", _valid(not_tested_reason={"zh": "原因", "en": "why"}), "not_tested_reason"),
+        ("CODE-NODE-01", _valid(profile_values=[1, 2]), "profile_values"),
+        ("CODE-NODE-01", _valid(colour="red"), "unknown keys"),
+        ("CODE-NODE-01", _valid(id="CODE-NODE-02"), "differs"),
+        ("CODE-NODE-01", "not a table", "table"),
+    ],
+)
 def test_malformed_entry_raises_with_its_id(rid, raw, needle):
     with pytest.raises(ProfileError) as exc:
         RequirementCatalog.from_data({"requirement": {rid: raw}})
@@ -194,10 +217,13 @@ def test_reference_file_mutations_are_caught():
 def test_variant_overrides_one_field(tmp_path):
     (tmp_path / "profile.toml").write_text(
         'name = "city"\nversion = "0.1"\nextends = "reference"\n[files]\nrequirements = "requirements.toml"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (tmp_path / "requirements.toml").write_text(
-        '[requirement.TRAN-ENV-04]\nprofile_values = { clock_window_s = 120 }\n', encoding="utf-8")
+        "[requirement.TRAN-ENV-04]\nprofile_values = { clock_window_s = 120 }\n", encoding="utf-8"
+    )
     from profiles.profile import Profile
+
     variant = Profile(tmp_path, base=load_profile())
     base = load_profile().requirements
     assert variant.requirements["TRAN-ENV-04"].profile_values == {"clock_window_s": 120}
@@ -216,14 +242,22 @@ def entries(draw):
     area = draw(st.sampled_from(list(AREAS)))
     rid = f"{AREAS[area][0]}-{draw(st.from_regex(r'[A-Z]{2,6}', fullmatch=True))}-{draw(st.integers(0, 99)):02d}"
     level = draw(st.sampled_from(list(LEVELS)))
-    raw = {"area": area, "level": level, "evidence": draw(st.sampled_from(list(EVIDENCE))),
-           "actors": draw(st.lists(st.sampled_from(list(ACTORS)), min_size=1, max_size=4, unique=True)),
-           "source": draw(_text), "title_zh": draw(_text), "title_en": draw(_text),
-           "statement_zh": draw(_text), "statement_en": draw(_text),
-           "profile_values": draw(st.dictionaries(_name, st.integers() | _text, max_size=3))}
+    raw = {
+        "area": area,
+        "level": level,
+        "evidence": draw(st.sampled_from(list(EVIDENCE))),
+        "actors": draw(st.lists(st.sampled_from(list(ACTORS)), min_size=1, max_size=4, unique=True)),
+        "source": draw(_text),
+        "title_zh": draw(_text),
+        "title_en": draw(_text),
+        "statement_zh": draw(_text),
+        "statement_en": draw(_text),
+        "profile_values": draw(st.dictionaries(_name, st.integers() | _text, max_size=3)),
+    }
     if level == "conditional":
         raw["condition"] = f"{draw(st.sampled_from(CONDITION_KINDS))} " + "|".join(
-            draw(st.lists(_name, min_size=1, max_size=3)))
+            draw(st.lists(_name, min_size=1, max_size=3))
+        )
     tb = draw(st.none() | st.sampled_from(TESTABLE_BY))
     if tb is not None:
         raw["testable_by"] = tb

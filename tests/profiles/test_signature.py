@@ -1,4 +1,5 @@
 """The declared VerifyCode recipe (profiles/signature.py) and its use by the envelope."""
+
 import hashlib
 import hmac
 import re
@@ -12,30 +13,48 @@ from profiles.signature import Recipe, RecipeUnavailable
 ROOT = Path(__file__).resolve().parents[2]
 CHANGCHUN = ROOT / "fixtures" / "records" / "deployed" / "changchun_2015_manager_base_info.envelope.xml"
 STANDARDS = Path("/work/shared/reference/standards.md")
-VALUES = {"NodeId": "220122001", "RequestTime": "20150603145201692", "Index": "A01002", "Count": "1",
-          "DataDate": "20150603", "PayloadDigest": "ab" * 32}
+VALUES = {
+    "NodeId": "220122001",
+    "RequestTime": "20150603145201692",
+    "Index": "A01002",
+    "Count": "1",
+    "DataDate": "20150603",
+    "PayloadDigest": "ab" * 32,
+}
 MSG = "220122001|20150603145201692|A01002|1|20150603|" + "ab" * 32
 
 
-@pytest.mark.parametrize("decl, want", [
-    ({"algorithm": "hmac-md5"}, hmac.new(b"k", MSG.encode(), hashlib.md5).hexdigest()),
-    ("ours", hmac.new(b"k", MSG.encode(), hashlib.md5).hexdigest()),
-    ({"algorithm": "hmac-sha256"}, hmac.new(b"k", MSG.encode(), hashlib.sha256).hexdigest()),
-    ({"algorithm": "hmac-sha256", "hex_length": 32}, hmac.new(b"k", MSG.encode(), hashlib.sha256).hexdigest()[:32]),
-    ({"algorithm": "md5", "inputs": ["NodeId", "RequestTime", "Key"], "separator": ""},
-     hashlib.md5(b"22012200120150603145201692k").hexdigest()),
-    ({"algorithm": "sha256", "inputs": ["Key", "NodeId"], "separator": "&"}, hashlib.sha256(b"k&220122001").hexdigest()),
-])
+@pytest.mark.parametrize(
+    "decl, want",
+    [
+        ({"algorithm": "hmac-md5"}, hmac.new(b"k", MSG.encode(), hashlib.md5).hexdigest()),
+        ("ours", hmac.new(b"k", MSG.encode(), hashlib.md5).hexdigest()),
+        ({"algorithm": "hmac-sha256"}, hmac.new(b"k", MSG.encode(), hashlib.sha256).hexdigest()),
+        ({"algorithm": "hmac-sha256", "hex_length": 32}, hmac.new(b"k", MSG.encode(), hashlib.sha256).hexdigest()[:32]),
+        (
+            {"algorithm": "md5", "inputs": ["NodeId", "RequestTime", "Key"], "separator": ""},
+            hashlib.md5(b"22012200120150603145201692k").hexdigest(),
+        ),
+        (
+            {"algorithm": "sha256", "inputs": ["Key", "NodeId"], "separator": "&"},
+            hashlib.sha256(b"k&220122001").hexdigest(),
+        ),
+    ],
+)
 def test_recipes_compute_what_they_declare(decl, want):
     assert Recipe.from_data(decl).compute("k", VALUES) == want
 
 
-@pytest.mark.parametrize("decl", [
-    {"algorithm": "crc32"}, {"algorithm": "md5"},                      # unknown name; plain digest without a key
-    {"algorithm": "hmac-md5", "inputs": ["NodeId", "Key"]},            # an HMAC does not hash its key
-    {"algorithm": "hmac-md5", "inputs": ["NodeId", "Secret"]},         # unknown input
-    {"algorithm": "hmac-md5", "hex_length": 40},                       # longer than MD5
-])
+@pytest.mark.parametrize(
+    "decl",
+    [
+        {"algorithm": "crc32"},
+        {"algorithm": "md5"},  # unknown name; plain digest without a key
+        {"algorithm": "hmac-md5", "inputs": ["NodeId", "Key"]},  # an HMAC does not hash its key
+        {"algorithm": "hmac-md5", "inputs": ["NodeId", "Secret"]},  # unknown input
+        {"algorithm": "hmac-md5", "hex_length": 40},  # longer than MD5
+    ],
+)
 def test_malformed_declarations_are_refused(decl):
     with pytest.raises(ValueError):
         Recipe.from_data(decl)
@@ -52,17 +71,21 @@ def test_unknown_and_none_cannot_sign(algo):
 def test_reference_declares_its_own_recipe_and_it_is_todays():
     spec = load_profile("reference").envelope
     assert spec.recipe.algorithm == "hmac-md5" and spec.recipe.evidence == "profile"
-    assert spec.verify_code("k", *(VALUES[k] for k in ("NodeId", "RequestTime", "Index", "Count", "DataDate",
-                                                       "PayloadDigest"))) == hmac.new(b"k", MSG.encode(),
-                                                                                      hashlib.md5).hexdigest()
+    assert (
+        spec.verify_code(
+            "k", *(VALUES[k] for k in ("NodeId", "RequestTime", "Index", "Count", "DataDate", "PayloadDigest"))
+        )
+        == hmac.new(b"k", MSG.encode(), hashlib.md5).hexdigest()
+    )
 
 
 def test_a_target_recipe_replaces_the_profiles():
     """A real node certified with the recipe it declares: an envelope signed with it verifies, ours does not."""
     ref = load_profile("reference").envelope
     theirs = ref.with_recipe(Recipe.from_data({"algorithm": "hmac-sha256", "hex_length": 32}))
-    body = theirs.build("110101001", "manager_base_info", [], "k", request_time="20240518203000000",
-                        data_date="20240518")
+    body = theirs.build(
+        "110101001", "manager_base_info", [], "k", request_time="20240518203000000", data_date="20240518"
+    )
     assert theirs.parse(body, key="k").authenticated
     res = ref.parse(body, key="k")
     assert not res.authenticated and [f.rule for f in res.findings] == ["TRAN-ENV-05"]

@@ -1,4 +1,5 @@
 """profiles.xmlsafe / jsonsafe: hostile input gives findings, never a crash, never a hang."""
+
 import time
 
 from hypothesis import given, settings, strategies as st
@@ -61,9 +62,11 @@ def test_invalid_bytes_for_gbk_give_offset():
 
 
 def test_unsupported_encodings_are_refused():
-    for data in ('<?xml version="1.0" encoding="ISO-8859-1"?><a/>'.encode(),
-                 "<a>x</a>".encode("utf-16"),
-                 '<?xml version="1.0" encoding="Big5"?><a/>'.encode()):
+    for data in (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><a/>'.encode(),
+        "<a>x</a>".encode("utf-16"),
+        '<?xml version="1.0" encoding="Big5"?><a/>'.encode(),
+    ):
         src, root = parse(data)
         assert root is None and rules(src) == ["TRAN-ENC-01"]
 
@@ -74,9 +77,10 @@ def test_bom_contradicting_declaration():
 
 
 def test_billion_laughs_is_refused_quickly():
-    ents = ['<!ENTITY lol "lol">'] + [f'<!ENTITY lol{i} "{("&lol%s;" % ("" if i == 1 else i - 1)) * 10}">'
-                                      for i in range(1, 10)]
-    data = ('<?xml version="1.0"?><!DOCTYPE lolz [' + "".join(ents) + ']><lolz>&lol9;</lolz>').encode()
+    ents = ['<!ENTITY lol "lol">'] + [
+        f'<!ENTITY lol{i} "{("&lol%s;" % ("" if i == 1 else i - 1)) * 10}">' for i in range(1, 10)
+    ]
+    data = ('<?xml version="1.0"?><!DOCTYPE lolz [' + "".join(ents) + "]><lolz>&lol9;</lolz>").encode()
     t = time.perf_counter()
     src, root = parse(data)
     assert time.perf_counter() - t < 1.0
@@ -84,8 +88,9 @@ def test_billion_laughs_is_refused_quickly():
 
 
 def test_quadratic_blowup_is_refused():
-    data = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "' + "x" * 50_000 + '">]><r>'
-            + "&a;" * 50_000 + "</r>").encode()
+    data = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "' + "x" * 50_000 + '">]><r>' + "&a;" * 50_000 + "</r>"
+    ).encode()
     src, root = parse(data)
     assert root is None and rules(src) == ["TRAN-ENC-02"]
 
@@ -98,9 +103,11 @@ def test_xxe_file_is_refused_and_nothing_is_read():
 
 
 def test_external_dtd_and_parameter_entities_are_refused():
-    for data in (b'<?xml version="1.0"?><!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd"><r/>',
-                 b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "file:///etc/hosts"> %p;]><r/>',
-                 b'<!DOCTYPE r><r/>'):
+    for data in (
+        b'<?xml version="1.0"?><!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd"><r/>',
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "file:///etc/hosts"> %p;]><r/>',
+        b"<!DOCTYPE r><r/>",
+    ):
         src, root = parse(data)
         assert root is None and rules(src) == ["TRAN-ENC-02"], data
 
@@ -140,8 +147,16 @@ def test_element_count_limit():
 def test_events_stream_with_depth():
     src = XmlSource(b"<a><b><c/></b><d/></a>")
     evs = [(ev, el.tag, d) for ev, el, d in src.events()]
-    assert evs == [("start", "a", 1), ("start", "b", 2), ("start", "c", 3), ("end", "c", 3), ("end", "b", 2),
-                   ("start", "d", 2), ("end", "d", 2), ("end", "a", 1)]
+    assert evs == [
+        ("start", "a", 1),
+        ("start", "b", 2),
+        ("start", "c", 3),
+        ("end", "c", 3),
+        ("end", "b", 2),
+        ("start", "d", 2),
+        ("end", "d", 2),
+        ("end", "a", 1),
+    ]
 
 
 def test_looks_like_xml():
@@ -162,6 +177,7 @@ def test_arbitrary_bytes_never_raise(data):
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn")), max_size=40))
 def test_text_round_trips_in_both_encodings(text):
     from xml.sax.saxutils import escape
+
     body = f"<a>{escape(text)}</a>"
     src, root = parse(('<?xml version="1.0" encoding="UTF-8"?>' + body).encode())
     assert src.ok and (root.text or "") == text
@@ -186,12 +202,14 @@ def test_json_numbers_keep_their_literal_text():
 
 def test_json_bad_input():
     deep = b"[" * 100_000 + b"]" * 100_000
-    cases = [(b'{"a": NaN}', Limits(), "TRAN-ENC-01"),
-             (b"{'a': 1}", Limits(), "TRAN-ENC-01"),
-             (b'{"a": "\xff"}', Limits(), "TRAN-ENC-01"),
-             (b"{" + b" " * 200 + b"}", Limits(max_bytes=100), "TRAN-ENC-03"),
-             (deep, Limits(max_bytes=300_000), "TRAN-ENC-03"),
-             (b"[" * 20 + b"1" + b"]" * 20, Limits(max_depth=16), "TRAN-ENC-03")]
+    cases = [
+        (b'{"a": NaN}', Limits(), "TRAN-ENC-01"),
+        (b"{'a': 1}", Limits(), "TRAN-ENC-01"),
+        (b'{"a": "\xff"}', Limits(), "TRAN-ENC-01"),
+        (b"{" + b" " * 200 + b"}", Limits(max_bytes=100), "TRAN-ENC-03"),
+        (deep, Limits(max_bytes=300_000), "TRAN-ENC-03"),
+        (b"[" * 20 + b"1" + b"]" * 20, Limits(max_depth=16), "TRAN-ENC-03"),
+    ]
     for data, limits, rule in cases:
         v, f = read_json(data, limits)
         assert v is None and [x.rule for x in f] == [rule], data[:30]

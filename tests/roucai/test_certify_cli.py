@@ -4,6 +4,7 @@
 Every run is a real subprocess (as a user runs it); the built-in runs use the platform suite's two
 quickest tests (``-k``), so the reference platform really starts and really answers.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ QUICK = ("--suite", "platform", "-k", "test_time or test_health")
 
 
 def certify(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "roucai.cli", "certify", "--report", str(tmp_path / "rep"), *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "certify", "--report", str(tmp_path / "rep"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+    )
 
 
 def dead_port() -> int:
@@ -57,13 +63,16 @@ def test_dead_port_exits_3_in_at_most_five_lines(tmp_path, port, lang):
         assert "Connection refused" in (tmp_path / "rep" / "certify.log").read_text("utf-8")
 
 
-@pytest.mark.parametrize("statement, code, word", [
-    ("nope.toml", 2, "nope.toml"),                                    # a missing file
-    ("[target\n", 2, "TOML"),                                         # malformed
-    ('[target]\nkind = "teapot"\n', 2, "teapot"),                     # unknown kind
-    ('[target]\nkind = "city_platform"\n[capabilities]\n', 2, "keys_file"),
-    ('[target]\nkind = "city_platform"\n[capabilities]\nkeys_file = "k.json"\n', 2, "k.json"),
-])
+@pytest.mark.parametrize(
+    "statement, code, word",
+    [
+        ("nope.toml", 2, "nope.toml"),  # a missing file
+        ("[target\n", 2, "TOML"),  # malformed
+        ('[target]\nkind = "teapot"\n', 2, "teapot"),  # unknown kind
+        ('[target]\nkind = "city_platform"\n[capabilities]\n', 2, "keys_file"),
+        ('[target]\nkind = "city_platform"\n[capabilities]\nkeys_file = "k.json"\n', 2, "k.json"),
+    ],
+)
 def test_bad_statement_exits_2_in_one_line(tmp_path, statement, code, word):
     """Against a live platform-like port (the statement is judged before the platform is asked anything)."""
     with socket.socket() as srv:
@@ -73,11 +82,20 @@ def test_bad_statement_exits_2_in_one_line(tmp_path, statement, code, word):
         if statement != "nope.toml":
             (tmp_path / "st.toml").write_text(statement, "utf-8")
             path = "st.toml"
-        p = certify(tmp_path, "--target", f"http://127.0.0.1:{srv.getsockname()[1]}", "--capabilities", path,
-                    "--lang", "en", "--json", timeout=60)
+        p = certify(
+            tmp_path,
+            "--target",
+            f"http://127.0.0.1:{srv.getsockname()[1]}",
+            "--capabilities",
+            path,
+            "--lang",
+            "en",
+            "--json",
+            timeout=60,
+        )
     lines = p.stderr.strip().splitlines()
     assert p.returncode == code and len(lines) == 1 and word in lines[0], (p.returncode, lines)
-    assert json.loads(p.stdout)["exit"] == code                       # --json: still JSON on stdout
+    assert json.loads(p.stdout)["exit"] == code  # --json: still JSON on stdout
 
 
 def test_json_stdout_is_one_json_document(tmp_path):
@@ -85,7 +103,7 @@ def test_json_stdout_is_one_json_document(tmp_path):
     doc = json.loads(p.stdout)
     assert p.returncode == 0 and doc["verdict"] == "CONFORMANT" and doc["conformant"] is True, (doc, p.stderr[-2000:])
     assert doc["status"] == "finished" and verify_bundle(Path(doc["bundle"])) == []
-    assert "[2/2]" in p.stderr                                        # progress went to stderr
+    assert "[2/2]" in p.stderr  # progress went to stderr
 
 
 def test_english_summary_is_a_table_with_no_chinese(tmp_path):
@@ -97,7 +115,7 @@ def test_english_summary_is_a_table_with_no_chinese(tmp_path):
         assert label not in everything
     rows = [line for line in p.stdout.splitlines() if " | " in line]
     assert rows[0].split(" | ")[0].strip() == "requirement" and any(r.startswith("PLAT-TIME-01 ") for r in rows)
-    assert "verdict: CONFORMANT" in p.stdout and "{'" not in p.stdout   # a table, not a Python dict
+    assert "verdict: CONFORMANT" in p.stdout and "{'" not in p.stdout  # a table, not a Python dict
     zh = certify(tmp_path, *QUICK)
     assert "结论：符合" in zh.stdout and "PLAT-TIME-01" in zh.stdout and "通过" in zh.stdout
 
@@ -106,8 +124,13 @@ def test_english_summary_is_a_table_with_no_chinese(tmp_path):
 def test_interrupt_mid_run_is_interrupted_exit_3_without_a_verifying_bundle(tmp_path, sig):
     """The signal arrives after the third test finished (read from the progress lines on stderr)."""
     rep = tmp_path / "rep"
-    proc = subprocess.Popen([sys.executable, "-m", "roucai.cli", "certify", "--suite", "platform", "--report", str(rep),
-                             "--lang", "en"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roucai.cli", "certify", "--suite", "platform", "--report", str(rep), "--lang", "en"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     seen = []
     end = time.monotonic() + 240
     while time.monotonic() < end:
@@ -125,8 +148,9 @@ def test_interrupt_mid_run_is_interrupted_exit_3_without_a_verifying_bundle(tmp_
     assert "Traceback" not in out + err
     res = json.loads((rep / "results.json").read_text("utf-8"))
     assert res["status"] == "interrupted" and res["summary"]["conformant"] is None
-    assert res["summary"]["verdict"] == "INTERRUPTED" and res["interrupted_by"] == ("SIGTERM" if sig == signal.SIGTERM
-                                                                                     else res["interrupted_by"])
+    assert res["summary"]["verdict"] == "INTERRUPTED" and res["interrupted_by"] == (
+        "SIGTERM" if sig == signal.SIGTERM else res["interrupted_by"]
+    )
     assert not (rep / "bundle.zip").exists()
     assert not list(rep.glob("*.partial"))
     assert "INTERRUPTED" in (rep / "report.en.html").read_text("utf-8")
@@ -135,6 +159,7 @@ def test_interrupt_mid_run_is_interrupted_exit_3_without_a_verifying_bundle(tmp_
 def test_verify_bundle_refuses_an_interrupted_runs_bundle(tmp_path):
     """Even a hash-consistent bundle is refused when its results say the run was interrupted."""
     from conformance.bundle import write_bundle
+
     folder = tmp_path / "r"
     folder.mkdir()
     (folder / "results.json").write_text(json.dumps({"status": "interrupted"}), "utf-8")
@@ -143,8 +168,12 @@ def test_verify_bundle_refuses_an_interrupted_runs_bundle(tmp_path):
     (folder / "results.json").write_text(json.dumps({"status": "finished"}), "utf-8")
     write_bundle(folder, tmp_path / "b.zip")
     assert verify_bundle(tmp_path / "b.zip") == []
-    p = subprocess.run([sys.executable, "-m", "roucai.cli", "certify", "--verify-bundle", str(tmp_path / "b.zip")],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "certify", "--verify-bundle", str(tmp_path / "b.zip")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0
 
 
@@ -154,8 +183,19 @@ SCALE_EXAMPLE = ROOT / "fixtures" / "capabilities" / "scale-example.toml"
 def test_device_that_is_not_there_or_silent_exits_3_in_one_line(tmp_path):
     """A socket:// device: nothing listening -> cannot open; a listener that never answers -> no IDENTIFY."""
     import threading
-    p = certify(tmp_path, "--target", f"socket://127.0.0.1:{dead_port()}", "--capabilities", str(SCALE_EXAMPLE),
-                "--suite", "perception", "--lang", "en", timeout=60)
+
+    p = certify(
+        tmp_path,
+        "--target",
+        f"socket://127.0.0.1:{dead_port()}",
+        "--capabilities",
+        str(SCALE_EXAMPLE),
+        "--suite",
+        "perception",
+        "--lang",
+        "en",
+        timeout=60,
+    )
     assert p.returncode == 3 and len(screen(p)) == 1 and "cannot open the device port" in p.stderr, screen(p)
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
@@ -163,8 +203,16 @@ def test_device_that_is_not_there_or_silent_exits_3_in_one_line(tmp_path):
         held = []
         threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()
         t0 = time.monotonic()
-        p = certify(tmp_path, "--target", f"socket://127.0.0.1:{srv.getsockname()[1]}", "--capabilities",
-                    str(SCALE_EXAMPLE), "--suite", "perception", timeout=60)
+        p = certify(
+            tmp_path,
+            "--target",
+            f"socket://127.0.0.1:{srv.getsockname()[1]}",
+            "--capabilities",
+            str(SCALE_EXAMPLE),
+            "--suite",
+            "perception",
+            timeout=60,
+        )
         assert time.monotonic() - t0 < 30
     lines = screen(p)
     assert p.returncode == 3 and len(lines) == 1 and "IDENTIFY" in lines[0] and CJK.search(lines[0]), lines
@@ -174,10 +222,30 @@ def test_device_that_is_not_there_or_silent_exits_3_in_one_line(tmp_path):
 def test_live_simulated_scale_passes_the_preflight(tmp_path):
     """The simulated scale in its own process: the pre-flight's IDENTIFY leaves it ready for the suite."""
     port, control = dead_port(), dead_port()
-    dev = subprocess.Popen([sys.executable, "-m", "roucai.cli", "device", "scale", "--url", f"socket://127.0.0.1:{port}",
-                            "--control", f"socket://127.0.0.1:{control}", "--blank", "--load-g", "1000", "--db",
-                            str(tmp_path / "scale.db"), "--storage-records", "10000", "--for", "120"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dev = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "device",
+            "scale",
+            "--url",
+            f"socket://127.0.0.1:{port}",
+            "--control",
+            f"socket://127.0.0.1:{control}",
+            "--blank",
+            "--load-g",
+            "1000",
+            "--db",
+            str(tmp_path / "scale.db"),
+            "--storage-records",
+            "10000",
+            "--for",
+            "120",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         end = time.monotonic() + 20
         while time.monotonic() < end:
@@ -186,11 +254,22 @@ def test_live_simulated_scale_passes_the_preflight(tmp_path):
                 break
             except OSError:
                 time.sleep(0.1)
-        time.sleep(0.3)                      # the device takes one host at a time
+        time.sleep(0.3)  # the device takes one host at a time
         statement = SCALE_EXAMPLE.read_text("utf-8").replace("socket://127.0.0.1:7302", f"socket://127.0.0.1:{control}")
         (tmp_path / "scale.toml").write_text(statement, "utf-8")
-        p = certify(tmp_path, "--target", f"socket://127.0.0.1:{port}", "--capabilities", "scale.toml",
-                    "--suite", "perception", "-k", "test_identify_matches", "--json", timeout=120)
+        p = certify(
+            tmp_path,
+            "--target",
+            f"socket://127.0.0.1:{port}",
+            "--capabilities",
+            "scale.toml",
+            "--suite",
+            "perception",
+            "-k",
+            "test_identify_matches",
+            "--json",
+            timeout=120,
+        )
         doc = json.loads(p.stdout)
         assert p.returncode == 0 and doc["verdict"] == "CONFORMANT", (doc, p.stderr[-1500:])
         assert "IDENTIFY" in (tmp_path / "rep" / "certify.log").read_text("utf-8")

@@ -1,4 +1,5 @@
 """`roucai codes`: exit codes, zh/en output, stable JSON."""
+
 import json
 
 from roucai.cli import main
@@ -61,7 +62,9 @@ def test_batch_codes_are_a_kind(capsys):
 
 def test_check_reads_ear_tags_their_ranges_and_base_ids(capsys):
     """源头衔接 identifiers through `codes check --kind ear_tag|base_id` (profiles/identifiers.py)."""
-    rc, out, _ = run(capsys, "codes", "check", "--kind", "ear_tag", "165012100496650", "165012100496650..165012100496659")
+    rc, out, _ = run(
+        capsys, "codes", "check", "--kind", "ear_tag", "165012100496650", "165012100496650..165012100496659"
+    )
     assert rc == 0 and out.count("符合") == 2 and "畜种: 猪" in out and "头数: 10" in out and "乌鲁木齐县" in out
     rc, out, _ = run(capsys, "codes", "check", "--kind", "ear_tag", "465012100496650", "--lang", "en")
     assert rc == 1 and "INVALID" in out and "CODE-EARTAG-01" in out and "species code '4'" in out

@@ -1,4 +1,5 @@
 """``roucai device``: run, drive, receipt, faults; exit codes; zh/en; --json."""
+
 from __future__ import annotations
 
 import json
@@ -49,15 +50,16 @@ def test_drive_timeout_exit_3(capsys):
     scale = ScaleModel(None, faults=FaultSet(["mute"]))
     with open_line("cli-mute") as line, serve(scale, line.device):
         t = time.monotonic()
-        code, out, _ = run(capsys, "device", "drive", line.host_url, "status", "--timeout", "0.1", "--retries", "1",
-                           "--json")
+        code, out, _ = run(
+            capsys, "device", "drive", line.host_url, "status", "--timeout", "0.1", "--retries", "1", "--json"
+        )
     assert code == 3 and json.loads(out)["error"]["kind"] == "timeout" and time.monotonic() - t < 2
 
 
 def test_drive_usage_errors_and_unreachable_ports(capsys):
     code, _, err = run(capsys, "--lang", "en", "device", "drive", "sim://no-such-line", "identify")
     assert code == 2 and "exists only inside the process that made it" in err and "socket://" in err
-    assert run(capsys, "device", "drive", "/dev/does-not-exist", "identify")[0] == 3      # nothing there: unreachable
+    assert run(capsys, "device", "drive", "/dev/does-not-exist", "identify")[0] == 3  # nothing there: unreachable
     code, _, err = run(capsys, "--lang", "en", "device", "drive", "socket://127.0.0.1:1", "identify")
     assert code == 3 and err.count("\n") == 1 and "cannot open port" in err
     code, _, err = run(capsys, "device", "drive", "sim://x", "dance")
@@ -79,14 +81,17 @@ def drive_a_served_device(capsys, serve_argv: list[str], line: str, drive_argv: 
     code = main(["device", "drive", f"sim://{line}", *drive_argv, "--json"])
     t.join(10)
     out = capsys.readouterr().out
-    answer, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "ok"'):])
+    answer, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "ok"') :])
     return result["code"], code, answer
 
 
 def test_run_scale_for_a_while_and_drive_it(capsys):
     served, code, status = drive_a_served_device(
-        capsys, ["device", "scale", "--url", "sim://cli-run", "--for", "1.5", "--seed", "4", "--baud", "115200"],
-        "cli-run", ["status", "--baud", "115200"])
+        capsys,
+        ["device", "scale", "--url", "sim://cli-run", "--for", "1.5", "--seed", "4", "--baud", "115200"],
+        "cli-run",
+        ["status", "--baud", "115200"],
+    )
     assert code == 0 and served == 0
     assert status["result"]["bound"] and len(status["result"]["batches"]) == 2
 
@@ -115,9 +120,21 @@ def test_faults_list(capsys):
 def test_handheld_bad_url_and_node(capsys):
     assert run(capsys, "device", "handheld", "--url", "ftp://x", "--key", "k")[0] == 2
     assert run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9/", "--key", "k", "--node", "123")[0] == 2
-    code, out, _ = run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9/", "--key", "k", "--entries", "1",
-                       "--timeout", "0.5", "--json")
-    assert code == 3 and json.loads(out)["pending"] == 2          # nothing answers: unreachable, not a verdict
+    code, out, _ = run(
+        capsys,
+        "device",
+        "handheld",
+        "--url",
+        "http://127.0.0.1:9/",
+        "--key",
+        "k",
+        "--entries",
+        "1",
+        "--timeout",
+        "0.5",
+        "--json",
+    )
+    assert code == 3 and json.loads(out)["pending"] == 2  # nothing answers: unreachable, not a verdict
 
 
 def test_handheld_node_and_key_from_the_city_and_keys_files(capsys, tmp_path):
@@ -127,23 +144,55 @@ def test_handheld_node_and_key_from_the_city_and_keys_files(capsys, tmp_path):
     nodes = json.loads((tmp_path / "tiny.json").read_text("utf-8"))["nodes"]
     slaughter = next(n["code"] for n in nodes if n["type"].startswith("slaughter"))
     keys.write_text(json.dumps({"999999999": "k"}), "utf-8")
-    code, _, err = run(capsys, "--lang", "en", "device", "handheld", "--url", "http://127.0.0.1:9", "--city", city,
-                       "--keys", str(keys), "--kind", "slaughterhouse")
+    code, _, err = run(
+        capsys,
+        "--lang",
+        "en",
+        "device",
+        "handheld",
+        "--url",
+        "http://127.0.0.1:9",
+        "--city",
+        city,
+        "--keys",
+        str(keys),
+        "--kind",
+        "slaughterhouse",
+    )
     assert code == 2 and f"no key for node {slaughter}" in err
     keys.write_text(json.dumps({slaughter: "k"}), "utf-8")
-    code, out, _ = run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9", "--city", city, "--keys", str(keys),
-                       "--kind", "slaughterhouse", "--entries", "1", "--timeout", "0.5", "--json")
+    code, out, _ = run(
+        capsys,
+        "device",
+        "handheld",
+        "--url",
+        "http://127.0.0.1:9",
+        "--city",
+        city,
+        "--keys",
+        str(keys),
+        "--kind",
+        "slaughterhouse",
+        "--entries",
+        "1",
+        "--timeout",
+        "0.5",
+        "--json",
+    )
     assert code == 3 and json.loads(out)["pending"] == 1
-    code, _, err = run(capsys, "--lang", "en", "device", "handheld", "--url", "http://127.0.0.1:9", "--city", str(keys),
-                       "--key", "k")
+    code, _, err = run(
+        capsys, "--lang", "en", "device", "handheld", "--url", "http://127.0.0.1:9", "--city", str(keys), "--key", "k"
+    )
     assert code == 2 and "not a city file" in err
-    assert run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9")[0] == 2     # no key at all
+    assert run(capsys, "device", "handheld", "--url", "http://127.0.0.1:9")[0] == 2  # no key at all
 
 
 def test_drive_accepts_the_harness_serial_url_form(capsys):
     scale = ScaleModel(None, seed=2)
-    with open_line("cli-serial-url", backend="pty", settings=LineSettings(baudrate=9600)) as line, \
-            serve(scale, line.device):
+    with (
+        open_line("cli-serial-url", backend="pty", settings=LineSettings(baudrate=9600)) as line,
+        serve(scale, line.device),
+    ):
         code, out, _ = run(capsys, "device", "drive", f"serial://{line.host_url}?baud=9600", "status", "--json")
         assert code == 0 and json.loads(out)["ok"]
         code, _, err = run(capsys, "device", "drive", f"serial://{line.host_url}?speed=9600", "status")
@@ -153,7 +202,10 @@ def test_drive_accepts_the_harness_serial_url_form(capsys):
 def test_read_card_prints_the_uid_in_upper_case(capsys):
     """CODE-CARD-01: the card UID as upper-case hex text (read-card printed it lower case)."""
     served, code, card = drive_a_served_device(
-        capsys, ["device", "reader", "--url", "sim://cli-reader", "--for", "3", "--seed", "5", "--baud", "115200",
-                 "--json"], "cli-reader", ["read-card", "--baud", "115200"])
+        capsys,
+        ["device", "reader", "--url", "sim://cli-reader", "--for", "3", "--seed", "5", "--baud", "115200", "--json"],
+        "cli-reader",
+        ["read-card", "--baud", "115200"],
+    )
     uid = card["result"]["uid"]
     assert code == 0 and served == 0 and len(uid) == 8 and uid == uid.upper() and not uid.isdigit()

@@ -1,4 +1,5 @@
 """`roucai fixtures city|check|presets`: exit codes, zh/en output, JSON, byte-identical files."""
+
 from __future__ import annotations
 
 import json
@@ -50,13 +51,33 @@ def test_urumqi_twice_gives_identical_bytes_via_the_console_script(tmp_path):
     files = []
     for i in (1, 2):
         f = tmp_path / f"u{i}.json"
-        r = subprocess.run([sys.executable, "-m", "roucai.cli", "fixtures", "city", "--preset", "urumqi",
-                            "--seed", "1", "--out", str(f)], cwd=ROOT, capture_output=True, timeout=60)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "roucai.cli",
+                "fixtures",
+                "city",
+                "--preset",
+                "urumqi",
+                "--seed",
+                "1",
+                "--out",
+                str(f),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr.decode()
         files.append(f.read_bytes())
     assert files[0] == files[1] and len(files[0]) > 100_000
-    r = subprocess.run([sys.executable, "-m", "roucai.cli", "fixtures", "check", str(tmp_path / "u1.json"),
-                        "--json"], cwd=ROOT, capture_output=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "fixtures", "check", str(tmp_path / "u1.json"), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
     doc = json.loads(r.stdout)
     assert r.returncode == 0 and doc["ok"] and doc["counts"]["node"] == 149
 
@@ -85,9 +106,15 @@ def test_check_bad_files_exit_2(capsys, tmp_path, content):
     assert rc == 2 and "错误" in se and "Traceback" not in se + so
 
 
-@pytest.mark.parametrize("argv", [["--preset", "atlantis"], ["--preset", "tiny", "--seed", "-1"],
-                                  ["--preset", "tiny", "--seed", "x"],
-                                  ["--preset", "tiny", "--out", "/nonexistent-dir/x.json"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--preset", "atlantis"],
+        ["--preset", "tiny", "--seed", "-1"],
+        ["--preset", "tiny", "--seed", "x"],
+        ["--preset", "tiny", "--out", "/nonexistent-dir/x.json"],
+    ],
+)
 def test_city_usage_errors_exit_2(capsys, argv):
     rc, so, se = run(capsys, "fixtures", "city", *argv)
     assert rc == 2 and se and "Traceback" not in se

@@ -1,4 +1,5 @@
 """Progress: a live line on a terminal, plain throttled lines otherwise, nothing when quiet."""
+
 from __future__ import annotations
 
 import io
@@ -26,6 +27,7 @@ def test_quiet_writes_nothing():
 def _drain(fd: int) -> bytes:
     """Everything the terminal has to read (one read may return only the first of rich's writes)."""
     import select
+
     out = b""
     while select.select([fd], [], [], 0.3)[0] and len(out) < 1 << 20:
         out += os.read(fd, 65536)

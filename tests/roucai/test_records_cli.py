@@ -1,4 +1,5 @@
 """`roucai records validate|types|example`: exit codes, zh/en output, stable JSON."""
+
 import json
 from pathlib import Path
 
@@ -38,8 +39,14 @@ def test_invalid_golden_files_fail_with_their_rules(capsys, path):
 
 
 def test_json_output_is_stable(capsys):
-    rc, out, _ = run(capsys, "records", "validate", GOLDEN / "valid" / "animal_in_info.xml",
-                     GOLDEN / "invalid" / "wrong_decimals.json", "--json")
+    rc, out, _ = run(
+        capsys,
+        "records",
+        "validate",
+        GOLDEN / "valid" / "animal_in_info.xml",
+        GOLDEN / "invalid" / "wrong_decimals.json",
+        "--json",
+    )
     doc = json.loads(out)
     assert rc == 1 and set(doc) == {"profile", "ok", "files"} and doc["profile"] == "reference@1.0.0"
     env, lst = doc["files"]
@@ -109,14 +116,34 @@ def test_example_output_validates(capsys, tmp_path, fmt):
 def test_readme_example_envelope_validates_now(capsys, tmp_path):
     """README: `records example … --envelope --key demo-secret --request-time now > env.xml`, then
     `records validate env.xml --key demo-secret --now now` is conformant (the clock window holds)."""
-    rc, out, _ = run(capsys, "records", "example", "market_in_info_detail", "--count", "3", "--envelope",
-                     "--key", "demo-secret", "--request-time", "now")
+    rc, out, _ = run(
+        capsys,
+        "records",
+        "example",
+        "market_in_info_detail",
+        "--count",
+        "3",
+        "--envelope",
+        "--key",
+        "demo-secret",
+        "--request-time",
+        "now",
+    )
     f = tmp_path / "env.xml"
     f.write_text(out, "utf-8")
     rc, out, _ = run(capsys, "records", "validate", f, "--key", "demo-secret", "--now", "now")
     assert rc == 0, out
-    rc, _, err = run(capsys, "--lang", "en", "records", "example", "market_in_info_detail", "--envelope",
-                     "--request-time", "yesterday")
+    rc, _, err = run(
+        capsys,
+        "--lang",
+        "en",
+        "records",
+        "example",
+        "market_in_info_detail",
+        "--envelope",
+        "--request-time",
+        "yesterday",
+    )
     assert rc == 2 and "--request-time" in err
 
 

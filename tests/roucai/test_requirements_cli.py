@@ -1,12 +1,28 @@
 """`roucai requirements list|show` and `roucai docs profile`: exit codes, zh/en output, stable JSON."""
+
 import json
 
 import pytest
 
 from roucai.cli import main
 
-FIELDS = {"id", "area", "level", "condition", "actors", "evidence", "source", "title_zh", "title_en",
-          "statement_zh", "statement_en", "profile_values", "testable_by", "not_tested_reason", "justification"}
+FIELDS = {
+    "id",
+    "area",
+    "level",
+    "condition",
+    "actors",
+    "evidence",
+    "source",
+    "title_zh",
+    "title_en",
+    "statement_zh",
+    "statement_en",
+    "profile_values",
+    "testable_by",
+    "not_tested_reason",
+    "justification",
+}
 
 
 def run(capsys, *argv):
@@ -27,8 +43,10 @@ def test_list_json_has_every_field_and_evidence(capsys):
         assert r["source"] and r["title_zh"] and r["statement_en"]
 
 
-@pytest.mark.parametrize("opt, val, key", [("--area", "perception", "area"), ("--level", "conditional", "level"),
-                                           ("--evidence", "standard-toc", "evidence")])
+@pytest.mark.parametrize(
+    "opt, val, key",
+    [("--area", "perception", "area"), ("--level", "conditional", "level"), ("--evidence", "standard-toc", "evidence")],
+)
 def test_list_filters(capsys, opt, val, key):
     rc, out, _ = run(capsys, "requirements", "list", opt, val, "--json")
     reqs = json.loads(out)["requirements"]

@@ -1,4 +1,5 @@
 """`roucai simulate` and `roucai truth`: files, summaries, exit codes, bad options refused before the run."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,25 @@ def run(capsys, *argv):
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     d = tmp_path_factory.mktemp("sim")
-    argv = ["simulate", "--preset", "tiny", "--seed", "3", "--date", "2025-03-10", "--out", d / "s.jsonl",
-            "--ledger", d / "l.jsonl", "--envelopes", d / "env", "--plot", d / "p.png", "--json", "--quiet"]
+    argv = [
+        "simulate",
+        "--preset",
+        "tiny",
+        "--seed",
+        "3",
+        "--date",
+        "2025-03-10",
+        "--out",
+        d / "s.jsonl",
+        "--ledger",
+        d / "l.jsonl",
+        "--envelopes",
+        d / "env",
+        "--plot",
+        d / "p.png",
+        "--json",
+        "--quiet",
+    ]
     rc = main([str(a) for a in argv])
     return rc, d
 
@@ -29,7 +47,9 @@ def test_simulate_writes_every_output_and_a_json_summary(simulated, capsys):
     for name in ("s.jsonl", "l.jsonl", "p.png"):
         assert (d / name).stat().st_size > 0
     assert any((d / "env").rglob("*.xml"))
-    rc, out, err = run(capsys, "simulate", "--preset", "tiny", "--seed", "3", "--date", "2025-03-10", "--json", "--quiet")
+    rc, out, err = run(
+        capsys, "simulate", "--preset", "tiny", "--seed", "3", "--date", "2025-03-10", "--json", "--quiet"
+    )
     s = json.loads(out)
     assert rc == 0 and s["preset"] == "tiny" and s["records_by_node_type"]["farmers_market"] > 0
     assert 0 < s["kpis"]["scale_usage"]["overall"] <= 1 and s["retail_tonnes_by_category"]
@@ -42,21 +62,24 @@ def test_human_summary_in_both_languages(capsys):
     assert rc == 0 and "traceability-scale usage (true): 100.0%" in out and "faults injected" not in out
 
 
-@pytest.mark.parametrize("argv, word", [
-    (["--preset", "atlantis"], "unknown preset"),
-    (["--preset", "tiny", "--date", "2025-02-30"], "--date"),
-    (["--preset", "tiny", "--date", "yesterday"], "--date"),
-    (["--preset", "tiny", "--days", "0"], "--days"),
-    (["--preset", "tiny", "--days", "400"], "--days"),
-    (["--preset", "tiny", "--speed", "fast"], "--speed"),
-    (["--preset", "tiny", "--speed", "x0"], "--speed"),
-    (["--preset", "tiny", "--speed", "x-5"], "--speed"),
-    (["--preset", "tiny", "--fault", "gremlins=0.5"], "NAME=RATE"),
-    (["--preset", "tiny", "--fault", "late_upload=1.5"], "0..1"),
-    (["--preset", "tiny", "--seed", "-1"], "non-negative"),
-    (["--preset", "tiny", "--plot", "day.jpg"], ".png"),
-    (["--preset", "tiny", "--out", "/nonexistent-dir/x.jsonl"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, word",
+    [
+        (["--preset", "atlantis"], "unknown preset"),
+        (["--preset", "tiny", "--date", "2025-02-30"], "--date"),
+        (["--preset", "tiny", "--date", "yesterday"], "--date"),
+        (["--preset", "tiny", "--days", "0"], "--days"),
+        (["--preset", "tiny", "--days", "400"], "--days"),
+        (["--preset", "tiny", "--speed", "fast"], "--speed"),
+        (["--preset", "tiny", "--speed", "x0"], "--speed"),
+        (["--preset", "tiny", "--speed", "x-5"], "--speed"),
+        (["--preset", "tiny", "--fault", "gremlins=0.5"], "NAME=RATE"),
+        (["--preset", "tiny", "--fault", "late_upload=1.5"], "0..1"),
+        (["--preset", "tiny", "--seed", "-1"], "non-negative"),
+        (["--preset", "tiny", "--plot", "day.jpg"], ".png"),
+        (["--preset", "tiny", "--out", "/nonexistent-dir/x.jsonl"], "does not exist"),
+    ],
+)
 def test_bad_options_exit_2_with_a_message(capsys, argv, word):
     rc, out, err = run(capsys, "--lang", "en", "simulate", *argv, "--quiet")
     assert rc == 2 and word in err and "Traceback" not in err
@@ -64,6 +87,7 @@ def test_bad_options_exit_2_with_a_message(capsys, argv, word):
 
 def test_realtime_speed_factor(capsys):
     import time
+
     t = time.monotonic()
     rc, out, _ = run(capsys, "simulate", "--preset", "tiny", "--speed", "x400000", "--quiet", "--json")
     assert rc == 0 and time.monotonic() - t >= 86400 / 400000
@@ -72,8 +96,9 @@ def test_realtime_speed_factor(capsys):
 def test_truth_chain_totals_kpis_check(simulated, capsys):
     rc, d = simulated
     ledger = d / "l.jsonl"
-    sale = next(json.loads(x) for x in (d / "s.jsonl").read_text().splitlines()
-                if '"scale_sale"' in x)["data"]["trace_code"]
+    sale = next(json.loads(x) for x in (d / "s.jsonl").read_text().splitlines() if '"scale_sale"' in x)["data"][
+        "trace_code"
+    ]
     rc, out, _ = run(capsys, "truth", "chain", sale, "--ledger", ledger)
     assert rc == 0 and "零售" in out and "产地" in out
     rc, out, _ = run(capsys, "truth", "chain", sale, "--ledger", ledger, "--json")
@@ -103,8 +128,21 @@ def test_truth_with_a_missing_or_bad_ledger_exits_2(capsys, tmp_path):
 def test_device_mode_gives_the_same_stream(capsys, tmp_path):
     fast, dev = tmp_path / "f.jsonl", tmp_path / "d.jsonl"
     rc1, _, _ = run(capsys, "simulate", "--preset", "tiny", "--seed", "5", "--out", fast, "--quiet")
-    rc2, out, _ = run(capsys, "simulate", "--preset", "tiny", "--seed", "5", "--out", dev, "--quiet", "--mode",
-                      "devices", "--lang", "en")
+    rc2, out, _ = run(
+        capsys,
+        "simulate",
+        "--preset",
+        "tiny",
+        "--seed",
+        "5",
+        "--out",
+        dev,
+        "--quiet",
+        "--mode",
+        "devices",
+        "--lang",
+        "en",
+    )
     assert rc1 == rc2 == 0 and "mode devices" in out
     assert fast.read_bytes() == dev.read_bytes()
     assert "SALE_EVENT frames" in out and "card readers" in out
@@ -127,13 +165,27 @@ def test_ctrl_c_leaves_no_output_under_a_final_name(tmp_path):
     import subprocess
     import sys
     import time
+
     out, led = tmp_path / "day.jsonl", tmp_path / "ledger.jsonl"
-    cmd = [sys.executable, "-m", "roucai.cli", "simulate", "--preset", "lanzhou", "--seed", "1", "--quiet",
-           "--out", str(out), "--ledger", str(led)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "roucai.cli",
+        "simulate",
+        "--preset",
+        "lanzhou",
+        "--seed",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+        "--ledger",
+        str(led),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=os.getcwd())
     partial = tmp_path / "ledger.jsonl.partial"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:   # wait until records are being written
+    while time.monotonic() < deadline and proc.poll() is None:  # wait until records are being written
         if any(f.exists() and f.stat().st_size > 100_000 for f in (partial, led)):
             break
         time.sleep(0.05)

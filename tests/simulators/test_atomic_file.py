@@ -1,6 +1,7 @@
 """Outputs written atomically (simulators/atomic_file.py, simulators/platform/filemode.py), and a path that is no
 regular file (/dev/null, a FIFO) written through instead of renamed over: a rename replaced the machine's
 /dev/null with a regular file during a session (then initdb, and every '>/dev/null', broke)."""
+
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ def _fifo_reader(path, got: list) -> threading.Thread:
     def read():
         with open(path, "rb") as f:
             got.append(f.read())
+
     t = threading.Thread(target=read, daemon=True)
     t.start()
     return t

@@ -1,5 +1,6 @@
 """The one keys-file reader (simulators/keysfile.py): what import-city --keys-out writes reads back, in JSON or
 TOML [keys]; anything else is a bilingual KeysFileError naming the file, never a traceback."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,12 @@ from hypothesis import strategies as st
 
 from simulators.keysfile import KeysFileError, read_keys
 
-keys = st.dictionaries(st.from_regex(r"[0-9]{9,12}", fullmatch=True), st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
-                       min_size=1, max_size=20)
+keys = st.dictionaries(
+    st.from_regex(r"[0-9]{9,12}", fullmatch=True),
+    st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+    min_size=1,
+    max_size=20,
+)
 
 
 @settings(max_examples=50, deadline=None)
@@ -24,17 +29,20 @@ def test_what_keys_out_writes_reads_back_in_json_and_toml(tmp_path_factory, k):
     assert read_keys(d / "k.json") == k == read_keys(str(d / "k.toml"))
 
 
-@pytest.mark.parametrize("content,needle", [
-    (None, "not found"),
-    ("", "not a keys file"),
-    ("not json at all", "not a keys file"),
-    ("{}", "not a keys file"),
-    ('{"650103001": 5}', "not a keys file"),
-    ('{"650103001": ""}', "not a keys file"),
-    ("[1, 2]", "not a keys file"),
-    ('[other]\n"650103001" = "k"\n', "not a keys file"),
-    (b"\xff\xfe{", "UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (None, "not found"),
+        ("", "not a keys file"),
+        ("not json at all", "not a keys file"),
+        ("{}", "not a keys file"),
+        ('{"650103001": 5}', "not a keys file"),
+        ('{"650103001": ""}', "not a keys file"),
+        ("[1, 2]", "not a keys file"),
+        ('[other]\n"650103001" = "k"\n', "not a keys file"),
+        (b"\xff\xfe{", "UTF-8"),
+    ],
+)
 def test_unusable_files_are_refused_naming_the_file(tmp_path, content, needle):
     f = tmp_path / "k.json"
     if isinstance(content, bytes):

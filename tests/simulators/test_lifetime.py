@@ -1,4 +1,5 @@
 """Children started with die_with_parent end when their parent dies (no leaked servers after a killed run)."""
+
 import os
 import signal
 import subprocess

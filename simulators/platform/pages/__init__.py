@@ -1,4 +1,5 @@
 """Server-rendered pages for consumers (查询机 / phone): the trace page in Chinese."""
+
 from .docs_page import install_docs
 from .trace_page import render_trace_page
 

@@ -6,6 +6,7 @@ a dependency of roucai-harness).  The page's Content-Security-Policy (:data:`~si
 allows scripts from this server only.  Without the package, ``/docs`` answers 503 with a bilingual message
 and ``/openapi.json`` still works.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -34,14 +35,21 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def docs():
         if swagger_ui_path is None:
-            return JSONResponse({"error": {"zh": "未安装 swagger-ui-bundle，/openapi.json 仍可用",
-                                           "en": "swagger-ui-bundle is not installed; /openapi.json still works"}},
-                                status_code=503)
+            return JSONResponse(
+                {
+                    "error": {
+                        "zh": "未安装 swagger-ui-bundle，/openapi.json 仍可用",
+                        "en": "swagger-ui-bundle is not installed; /openapi.json still works",
+                    }
+                },
+                status_code=503,
+            )
         return HTMLResponse(
             f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
             '<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="swagger-ui"></div>'
             '<script src="/docs/static/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script>'
-            "</body></html>")
+            "</body></html>"
+        )
 
     @app.get("/docs/init.js", include_in_schema=False)
     def docs_init():

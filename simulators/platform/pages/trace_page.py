@@ -7,6 +7,7 @@ through from a string.  The answer's HTTP headers (CSP and friends) come from
 :mod:`simulators.platform.webguard`.  Chinese by default, English with
 ``lang="en"``.  Input: the :meth:`~simulators.platform.trace.Tracer.trace` answer.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -25,29 +26,45 @@ _T = {
     "code": ("追溯码", "Trace code"),
     "query": ("查询", "Search"),
     "placeholder": ("请输入20位追溯码", "enter the 20-digit trace code"),
-    "unknown": ("未查询到该追溯码的信息。请核对小票上的追溯码；如仍查询不到，该商品可能未纳入追溯体系。",
-                "No information for this trace code. Check the code on the receipt; if it is still not found, "
-                "the product may not be in the traceability system."),
+    "unknown": (
+        "未查询到该追溯码的信息。请核对小票上的追溯码；如仍查询不到，该商品可能未纳入追溯体系。",
+        "No information for this trace code. Check the code on the receipt; if it is still not found, "
+        "the product may not be in the traceability system.",
+    ),
     "invalid": ("追溯码格式不正确：", "The trace code is malformed:"),
     "complete": ("追溯链完整：已追溯至源头。", "Complete chain: traced back to the source."),
     "incomplete": ("追溯链不完整：部分环节的数据尚未上传。", "Incomplete chain: some links have not been uploaded."),
-    "node": ("经营单位", "Business"), "date": ("日期", "Date"), "goods": ("商品", "Product"),
-    "weight": ("重量", "Weight"), "price": ("单价", "Unit price"), "seller": ("经营者", "Seller"),
+    "node": ("经营单位", "Business"),
+    "date": ("日期", "Date"),
+    "goods": ("商品", "Product"),
+    "weight": ("重量", "Weight"),
+    "price": ("单价", "Unit price"),
+    "seller": ("经营者", "Seller"),
     "stall": ("摊位号", "Stall"),
     "cert_q": ("动物产品检疫合格证号", "Animal product quarantine cert."),
     "cert_m": ("肉品品质检验合格证号", "Meat inspection cert."),
     "cert_v": ("产地证明号", "Origin certificate"),
-    "test": ("检测结果", "Test result"), "region": ("产地", "Origin"), "place": ("养殖场/生产基地", "Farm / base"),
+    "test": ("检测结果", "Test result"),
+    "region": ("产地", "Origin"),
+    "place": ("养殖场/生产基地", "Farm / base"),
     "cert_a": ("产地检疫证号（动物检疫合格证明）", "Origin quarantine certificate"),
-    "ear_tags": ("畜禽标识（耳标号段）", "Ear tags (range)"), "base_id": ("生产基地编号", "Production base id"),
-    "pass": ("合格", "pass"), "fail": ("不合格", "FAIL"),
+    "ear_tags": ("畜禽标识（耳标号段）", "Ear tags (range)"),
+    "base_id": ("生产基地编号", "Production base id"),
+    "pass": ("合格", "pass"),
+    "fail": ("不合格", "FAIL"),
     "missing": ("该环节数据未上传", "this link has not been uploaded"),
 }
 
-_FIELDS = [("goods", ("goods_name", "meat_name")), ("weight", ("weight",)), ("price", ("price",)),
-           ("seller", ("retailer_name", "wholesaler_name", "seller_name", "supplier_name")), ("stall", ("position_id",)),
-           ("cert_q", ("quarantine_animal_products_id",)), ("cert_m", ("inspection_meat_id",)),
-           ("cert_v", ("prov_id",))]
+_FIELDS = [
+    ("goods", ("goods_name", "meat_name")),
+    ("weight", ("weight",)),
+    ("price", ("price",)),
+    ("seller", ("retailer_name", "wholesaler_name", "seller_name", "supplier_name")),
+    ("stall", ("position_id",)),
+    ("cert_q", ("quarantine_animal_products_id",)),
+    ("cert_m", ("inspection_meat_id",)),
+    ("cert_v", ("prov_id",)),
+]
 
 
 def _t(key: str, lang: str) -> str:
@@ -70,9 +87,13 @@ def _source_rows(src: dict, lang: str) -> list[tuple[str, str]]:
     cert_key = "cert_a" if src.get("certificate_kind") == "animal_quarantine" else "cert_v"
     first, last = src.get("ear_tag_start") or "", src.get("ear_tag_end") or ""
     tags = f"{first} – {last}" if first and last and first != last else first or last
-    return [(_t("region", lang), src.get("region") or ""), (_t("place", lang), src.get("place") or ""),
-            (_t(cert_key, lang), src.get("certificate") or ""), (_t("ear_tags", lang), tags),
-            (_t("base_id", lang), src.get("base_id") or "")]
+    return [
+        (_t("region", lang), src.get("region") or ""),
+        (_t("place", lang), src.get("place") or ""),
+        (_t(cert_key, lang), src.get("certificate") or ""),
+        (_t("ear_tags", lang), tags),
+        (_t("base_id", lang), src.get("base_id") or ""),
+    ]
 
 
 def _hop_html(hop: dict, lang: str) -> str:
@@ -88,16 +109,25 @@ def _hop_html(hop: dict, lang: str) -> str:
         head += f" · {e(node['region'])}"
     head += "</div>"
     if kind == "missing":
-        return (f'<section class="hop missing">{head}<p class="bad">{e(_t("missing", lang))}'
-                f'（{e(hop.get("code") or "")}）</p></section>')
+        return (
+            f'<section class="hop missing">{head}<p class="bad">{e(_t("missing", lang))}'
+            f"（{e(hop.get('code') or '')}）</p></section>"
+        )
     rec = hop["records"][0]
     f = rec["fields"]
     rows: list[tuple[str, str] | tuple[str, str, str]] = [(_t("date", lang), _date(rec.get("data_date")))]
     for key, names in _FIELDS:
         for n in names:
             if f.get(n):
-                v = f[n] + (" kg" if n == "weight" else " 元/kg" if n == "price" and lang != "en" else
-                            " yuan/kg" if n == "price" else "")
+                v = f[n] + (
+                    " kg"
+                    if n == "weight"
+                    else " 元/kg"
+                    if n == "price" and lang != "en"
+                    else " yuan/kg"
+                    if n == "price"
+                    else ""
+                )
                 rows.append((_t(key, lang), v))
                 break
     for r in hop["records"]:
@@ -113,13 +143,15 @@ def _hop_html(hop: dict, lang: str) -> str:
 def render_trace_page(answer: dict | None, code: str = "", lang: str = "zh") -> str:
     """A complete HTML document for the answer (``None``: the empty search form)."""
     e = escape
-    parts = [f'<!DOCTYPE html><html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{e(_t('title', lang))}</title><style>{_CSS}</style></head><body>",
-             f"<header><h1>{e(_t('title', lang))}</h1></header><main>",
-             f'<form method="get" action="/trace"><input name="code" inputmode="numeric" maxlength="40" '
-             f'value="{e(code)}" placeholder="{e(_t("placeholder", lang))}" aria-label="{e(_t("code", lang))}">'
-             f'<input type="hidden" name="lang" value="{e(lang)}"><button type="submit">{e(_t("query", lang))}</button></form>']
+    parts = [
+        f'<!DOCTYPE html><html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(_t('title', lang))}</title><style>{_CSS}</style></head><body>",
+        f"<header><h1>{e(_t('title', lang))}</h1></header><main>",
+        f'<form method="get" action="/trace"><input name="code" inputmode="numeric" maxlength="40" '
+        f'value="{e(code)}" placeholder="{e(_t("placeholder", lang))}" aria-label="{e(_t("code", lang))}">'
+        f'<input type="hidden" name="lang" value="{e(lang)}"><button type="submit">{e(_t("query", lang))}</button></form>',
+    ]
     if answer is not None:
         status = answer["status"]
         parts.append(f'<p class="muted">{e(_t("code", lang))}：{e(code)}</p>')

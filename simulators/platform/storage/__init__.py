@@ -15,6 +15,7 @@ parameterised; no value is ever formatted into SQL text.
 Errors: :class:`StoreError` when the database cannot be opened or migrated
 (a configuration problem: exit 2 in the CLI).
 """
+
 from __future__ import annotations
 
 from .base import Store, StoreError, Tx
@@ -30,10 +31,12 @@ def open_store(url: str, *, migrate_schema: bool = True) -> Store:
     """
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
+
         store: Store = PostgresStore(url)
     else:
         from .sqlite import SQLiteStore
-        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
+
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
         store = SQLiteStore(path)
     if migrate_schema:
         try:
@@ -44,5 +47,4 @@ def open_store(url: str, *, migrate_schema: bool = True) -> Store:
     return store
 
 
-__all__ = ["Store", "StoreError", "Tx", "open_store", "migrate", "pending", "applied_versions",
-           "MIGRATIONS_DIR"]
+__all__ = ["Store", "StoreError", "Tx", "open_store", "migrate", "pending", "applied_versions", "MIGRATIONS_DIR"]

@@ -6,6 +6,7 @@ A :class:`Tx` is a transaction handle: ``execute`` / ``executemany`` /
 block exits normally and rolls back if it raises; the commit has happened when
 the ``with`` statement returns (the platform acknowledges only after that).
 """
+
 from __future__ import annotations
 
 import threading
@@ -71,6 +72,7 @@ class Store:
         group = self.__dict__.get("_group")
         if group is None:
             from .groupcommit import GroupCommit
+
             with Store._group_lock:
                 group = self.__dict__.setdefault("_group", GroupCommit(self))
         return group.run(fn)

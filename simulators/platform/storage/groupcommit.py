@@ -16,6 +16,7 @@ Within a group the ``fn`` run one after the other, in arrival order, so what one
 envelope replayed inside the same group is still refused).  ``fn`` must write only through ``tx`` (it runs
 in the leader's thread, under the store's write lock: calling ``store.write()`` inside it would deadlock).
 """
+
 from __future__ import annotations
 
 import threading
@@ -57,8 +58,12 @@ class GroupCommit:
 
     def figures(self) -> dict:
         """Cumulative counters since start: ``groups``, ``writers``, ``tx_s``, ``tx_cpu_s`` (seconds)."""
-        return {"groups": self.groups, "writers": self.writers, "tx_s": round(self.tx_s, 4),
-                "tx_cpu_s": round(self.tx_cpu_s, 4)}
+        return {
+            "groups": self.groups,
+            "writers": self.writers,
+            "tx_s": round(self.tx_s, 4),
+            "tx_cpu_s": round(self.tx_cpu_s, 4),
+        }
 
     def run(self, fn: Callable[[Tx], Any]) -> Any:
         """``fn(tx)``'s result once committed; its exception (or the group's) otherwise."""

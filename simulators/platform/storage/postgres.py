@@ -3,6 +3,7 @@
 ``?`` placeholders are translated to ``%s`` (our SQL holds no literal ``?`` or
 ``%``).  Connect timeout 5 s and a 30 s statement timeout bound every wait.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,7 @@ class PostgresStore(Store):
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
             try:
-                conn = self._psycopg.connect(self.url, connect_timeout=5,
-                                             options="-c statement_timeout=30000")
+                conn = self._psycopg.connect(self.url, connect_timeout=5, options="-c statement_timeout=30000")
             except self._psycopg.Error as exc:
                 raise StoreError(f"cannot connect to {self.display_url}: {exc}".strip()) from exc
             self._local.conn = conn

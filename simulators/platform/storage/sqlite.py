@@ -4,6 +4,7 @@ Durability: with WAL + FULL a transaction is on disk when COMMIT returns, so
 an acknowledged upload survives ``kill -9`` of the platform (tested) and power
 loss.  ``busy_timeout`` 10 s bounds every wait for the lock (no hang).
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,14 @@ from pathlib import Path
 
 from .base import Store, StoreError, Tx
 
-_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000",
-            "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY")
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+)
 
 
 class SQLiteStore(Store):

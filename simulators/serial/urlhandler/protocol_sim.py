@@ -9,6 +9,7 @@ receives garbage, as on a real line.  ``rts``/``dtr`` drive the device's
 ``cts``/``dsr``; ``cts``/``dsr``/``cd``/``ri`` read the device's lines.
 Only one pyserial object may hold a line's host end at a time.
 """
+
 from __future__ import annotations
 
 import urllib.parse
@@ -23,8 +24,28 @@ from simulators.serial.settings import LineSettings
 class Serial(SerialBase):
     """The host end of a simulated line, as a pyserial port."""
 
-    BAUDRATES = (50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800,
-                 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+    BAUDRATES = (
+        50,
+        75,
+        110,
+        134,
+        150,
+        200,
+        300,
+        600,
+        1200,
+        1800,
+        2400,
+        4800,
+        9600,
+        19200,
+        38400,
+        57600,
+        115200,
+        230400,
+        460800,
+        921600,
+    )
 
     def __init__(self, *args, **kwargs):
         self._line = None
@@ -80,9 +101,12 @@ class Serial(SerialBase):
         if self._end is None:
             return
         try:
-            s = LineSettings(baudrate=int(self._baudrate), bytesize=int(self._bytesize),
-                             parity=str(self._parity),
-                             stopbits=1.5 if self._stopbits == 1.5 else int(self._stopbits))
+            s = LineSettings(
+                baudrate=int(self._baudrate),
+                bytesize=int(self._bytesize),
+                parity=str(self._parity),
+                stopbits=1.5 if self._stopbits == 1.5 else int(self._stopbits),
+            )
         except (TypeError, ValueError) as e:
             raise ValueError(f"invalid settings for sim://: {e}") from None
         self._end.settings = s
@@ -111,7 +135,7 @@ class Serial(SerialBase):
         return end.write(bytes(memoryview(data).tobytes() if not isinstance(data, bytes) else data))
 
     def flush(self):
-        if self.is_open and self._end is not None:      # io.RawIOBase.close() calls flush()
+        if self.is_open and self._end is not None:  # io.RawIOBase.close() calls flush()
             self._end.flush()
 
     def reset_input_buffer(self):

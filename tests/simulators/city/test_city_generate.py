@@ -1,4 +1,5 @@
 """simulators/city/generate.py: determinism, exact counts, every code valid, no Faker leaks."""
+
 from __future__ import annotations
 
 import re
@@ -28,13 +29,14 @@ def test_urumqi_is_byte_identical_across_runs(cities):
 
 def test_canonical_text_shape(cities):
     text = dumps(cities["tiny"])
-    assert text.endswith("}\n") and "\\u" not in text          # ensure_ascii=False
+    assert text.endswith("}\n") and "\\u" not in text  # ensure_ascii=False
     keys = re.findall(r'^ "(\w+)":', text, re.M)
-    assert keys == sorted(keys)                                  # sorted keys at the top level
+    assert keys == sorted(keys)  # sorted keys at the top level
 
 
 def test_json_round_trip(cities):
     import json
+
     c = cities["tiny"]
     back = City.from_dict(json.loads(dumps(c)))
     assert dumps(back) == dumps(c)
@@ -44,7 +46,7 @@ def test_json_round_trip(cities):
 def test_every_code_and_identifier_validates(cities, name):
     res = check_city(cities[name])
     assert res.ok, [f.to_dict() for f in res.findings[:5]]
-    assert res.findings == []                                    # not even warnings
+    assert res.findings == []  # not even warnings
     c = cities[name]
     assert res.counts["node"] == len(c.nodes) and res.counts["operator"] == len(c.operators)
     assert res.counts["card_uid"] == len(c.cards) and res.counts["plate"] == len(c.vehicles)
@@ -56,8 +58,13 @@ def test_lanzhou_counts_are_exact(cities):
     assert len(c.nodes) == 428 and len(c.stalls) == 1046
     mix = c.nodes_by_type()
     assert mix["slaughter_pig"] + mix["slaughter_cattle_sheep"] + mix["slaughter_poultry"] == 15
-    assert (mix["vegetable_wholesale"], mix["farmers_market"], mix["supermarket"], mix["community_outlet"],
-            mix["canteen"]) == (4, 34, 28, 101, 200)
+    assert (
+        mix["vegetable_wholesale"],
+        mix["farmers_market"],
+        mix["supermarket"],
+        mix["community_outlet"],
+        mix["canteen"],
+    ) == (4, 34, 28, 101, 200)
     lanzhou_counties = {r.code for r in P.regions.counties_of("620100")}
     assert {n.district_code for n in c.nodes} <= lanzhou_counties
     assert all(s.startswith("甘A") for s in (v.plate for v in c.vehicles))
@@ -65,8 +72,16 @@ def test_lanzhou_counts_are_exact(cities):
 
 def test_urumqi_districts_and_plan(cities):
     c = cities["urumqi"]
-    assert [d["code"] for d in c.districts] == ["650102", "650103", "650104", "650105", "650106", "650107",
-                                               "650109", "650121"]
+    assert [d["code"] for d in c.districts] == [
+        "650102",
+        "650103",
+        "650104",
+        "650105",
+        "650106",
+        "650107",
+        "650109",
+        "650121",
+    ]
     mix = c.nodes_by_type()
     assert mix["slaughter_pig"] + mix["slaughter_cattle_sheep"] + mix["slaughter_poultry"] == 11
     assert mix["vegetable_wholesale"] == 4
@@ -115,8 +130,14 @@ def test_structure_links(cities):
             assert (o.code, "01") in kinds and (o.code, "02") in kinds
     handheld_nodes = {h.node_code for h in c.handhelds}
     types = {n.code: n.type for n in c.nodes}
-    assert {types[x] for x in handheld_nodes} <= {"slaughter_pig", "slaughter_cattle_sheep", "slaughter_poultry",
-                                                    "meat_wholesale", "vegetable_wholesale", "distribution_centre"}
+    assert {types[x] for x in handheld_nodes} <= {
+        "slaughter_pig",
+        "slaughter_cattle_sheep",
+        "slaughter_poultry",
+        "meat_wholesale",
+        "vegetable_wholesale",
+        "distribution_centre",
+    }
 
 
 def test_resident_ids_do_not_depend_on_the_clock(cities):
@@ -132,5 +153,5 @@ def test_resident_ids_do_not_depend_on_the_clock(cities):
 def test_origins_cover_local_and_other_provinces(cities):
     c = cities["urumqi"]
     provinces = {o.region_code[:2] for o in c.origins}
-    assert "65" in provinces and "37" in provinces     # Xinjiang and 山东 (寿光)
+    assert "65" in provinces and "37" in provinces  # Xinjiang and 山东 (寿光)
     assert any(o.region_code == "370783" and o.type == "vegetable_base" for o in c.origins)

@@ -1,4 +1,5 @@
 """fixtures/cities/tiny-seed1.json is what `generate_city("tiny", 1)` gives, byte for byte."""
+
 from __future__ import annotations
 
 import json
@@ -16,6 +17,8 @@ def test_regenerating_tiny_seed1_gives_the_golden_bytes():
     want = GOLDEN.read_bytes()
     made_with = json.loads(want)["generator"]["faker"]
     if made_with != FAKER_VERSION:
-        pytest.skip(f"golden made with Faker {made_with}, installed {FAKER_VERSION}: names may differ; "
-                    f"regenerate with `roucai fixtures city --preset tiny --seed 1 --out {GOLDEN.name}`")
+        pytest.skip(
+            f"golden made with Faker {made_with}, installed {FAKER_VERSION}: names may differ; "
+            f"regenerate with `roucai fixtures city --preset tiny --seed 1 --out {GOLDEN.name}`"
+        )
     assert dump_bytes(generate_city("tiny", 1)) == want

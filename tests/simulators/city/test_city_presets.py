@@ -1,4 +1,5 @@
 """simulators/city/presets.py: validation before generation."""
+
 from __future__ import annotations
 
 import copy
@@ -31,26 +32,29 @@ def _bad(mutate):
     return exc.value
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda r: r["nodes"]["farmers_market"].update(count=-1),
-    lambda r: r["nodes"]["farmers_market"].update(stalls=-5),
-    lambda r: r["nodes"]["farmers_market"].update(count="3"),
-    lambda r: r["nodes"]["farmers_market"].update(stalls=0),
-    lambda r: r["nodes"]["slaughter_pig"].update(registered=[3, 1]),
-    lambda r: r["nodes"]["canteen"].update(registered=[1, 2]),
-    lambda r: r["nodes"]["canteen"].update(stalls=3),
-    lambda r: r["nodes"]["supermarket"].update(hours=["25:00", "10:00"]),
-    lambda r: r["nodes"].update(spaceship={"count": 1}),
-    lambda r: r["nodes"]["canteen"].update(cout=1),
-    lambda r: r.update(city="650102"),
-    lambda r: r.update(city="999900"),
-    lambda r: r.update(districts=["620102"]),
-    lambda r: r.update(reference_date="2025-02-30"),
-    lambda r: r["origins"][0].update(regions=["650100"]),
-    lambda r: r["origins"][0].update(type="fish_farm"),
-    lambda r: r["origins"][0].update(count=-2),
-    lambda r: r["nodes"]["vegetable_wholesale"].update(named=[{"name": "X", "district": "650121"}]),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda r: r["nodes"]["farmers_market"].update(count=-1),
+        lambda r: r["nodes"]["farmers_market"].update(stalls=-5),
+        lambda r: r["nodes"]["farmers_market"].update(count="3"),
+        lambda r: r["nodes"]["farmers_market"].update(stalls=0),
+        lambda r: r["nodes"]["slaughter_pig"].update(registered=[3, 1]),
+        lambda r: r["nodes"]["canteen"].update(registered=[1, 2]),
+        lambda r: r["nodes"]["canteen"].update(stalls=3),
+        lambda r: r["nodes"]["supermarket"].update(hours=["25:00", "10:00"]),
+        lambda r: r["nodes"].update(spaceship={"count": 1}),
+        lambda r: r["nodes"]["canteen"].update(cout=1),
+        lambda r: r.update(city="650102"),
+        lambda r: r.update(city="999900"),
+        lambda r: r.update(districts=["620102"]),
+        lambda r: r.update(reference_date="2025-02-30"),
+        lambda r: r["origins"][0].update(regions=["650100"]),
+        lambda r: r["origins"][0].update(type="fish_farm"),
+        lambda r: r["origins"][0].update(count=-2),
+        lambda r: r["nodes"]["vegetable_wholesale"].update(named=[{"name": "X", "district": "650121"}]),
+    ],
+)
 def test_bad_presets_are_refused(mutate):
     _bad(mutate)
 

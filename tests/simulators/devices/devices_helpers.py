@@ -1,4 +1,5 @@
 """Shared helpers for the device simulator tests (imported by name: the test dir is on sys.path)."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,7 @@ from profiles import load_profile
 
 NODE = "650102001"
 OPERATOR = "6501020010001"
-BATCH = "65010200200010000007"      # an incoming batch's trace code (upstream operator 6501020020001)
+BATCH = "65010200200010000007"  # an incoming batch's trace code (upstream operator 6501020020001)
 BATCH2 = "65010200200010000008"
 
 
@@ -19,6 +20,7 @@ def prof():
 def bound_scale(store=None, **kw):
     """A scale with a stall bound and two batches loaded (10 kg and 5 kg)."""
     from simulators.devices.scale import ScaleModel
+
     s = ScaleModel(store, seed=kw.pop("seed", 1), **kw)
     s.bind_stall(NODE, OPERATOR, "A-12", "北园春农贸市场", "张建国")
     s.load_batch(BATCH, "21111002", "", 10_000, 2800)

@@ -1,4 +1,5 @@
 """Service card (Mifare-1K-like chip + the profile's layout) and the reader over a line."""
+
 from __future__ import annotations
 
 import random
@@ -26,10 +27,11 @@ def card() -> MifareCard:
 
 # -- the chip -------------------------------------------------------------------------------
 
+
 def test_access_bits_decode():
-    assert access_conditions(bytes.fromhex("FF0780")) == [(0, 0, 0)] * 3 + [(0, 0, 1)]   # transport
-    assert access_conditions(bytes.fromhex("787788")) == [(1, 0, 0)] * 3 + [(0, 1, 1)]   # the profile's
-    assert access_conditions(bytes.fromhex("787789")) is None                              # copies disagree
+    assert access_conditions(bytes.fromhex("FF0780")) == [(0, 0, 0)] * 3 + [(0, 0, 1)]  # transport
+    assert access_conditions(bytes.fromhex("787788")) == [(1, 0, 0)] * 3 + [(0, 1, 1)]  # the profile's
+    assert access_conditions(bytes.fromhex("787789")) is None  # copies disagree
 
 
 def test_key_a_reads_key_b_writes():
@@ -61,7 +63,7 @@ def test_auth_needed_and_wrong_key():
         c.authenticate(1, KEY_A, bytes(6))
     c.authenticate(1, KEY_A, L.key_a)
     with pytest.raises(CardError, match="NOT_AUTHENTICATED"):
-        c.read(8)                                          # another sector
+        c.read(8)  # another sector
 
 
 def test_torn_write_keeps_prefix():
@@ -69,16 +71,19 @@ def test_torn_write_keeps_prefix():
     c.authenticate(1, KEY_B, L.key_b)
     before = c.block(5)
     with pytest.raises(CardLost):
-        c.write(5, b"\xAA" * 16, tear_after=6)
-    assert c.block(5) == b"\xAA" * 6 + before[6:]
+        c.write(5, b"\xaa" * 16, tear_after=6)
+    assert c.block(5) == b"\xaa" * 6 + before[6:]
 
 
 # -- reader + driver over a line ----------------------------------------------------------------
 
+
 def _session(model, fn, name):
     with open_line(name, settings=LineSettings(baudrate=115200)) as line:
-        with serve(model, line.device) as runner, ReaderDriver(line.host_url, baudrate=115200,
-                                                               response_timeout_s=0.2) as d:
+        with (
+            serve(model, line.device) as runner,
+            ReaderDriver(line.host_url, baudrate=115200, response_timeout_s=0.2) as d,
+        ):
             return fn(d, runner)
 
 
@@ -93,6 +98,7 @@ def test_read_and_write_card_through_reader():
         d.add_batch(r, BATCH)
         d.write_holder(d.read_card(), CardHolder("6501020010001", "650102001", "张建国", kind=2))
         return d.read_card(CODES)
+
     r = _session(model, go, "rd-ok")
     assert r.ok and r.batches == [BATCH] and r.holder.kind == 2 and r.version == 2
     assert L.read(c.blocks(), UID).batches == [BATCH]
@@ -104,6 +110,7 @@ def test_no_card():
         with pytest.raises(DeviceNak) as e:
             d.read_block(4)
         return e.value.reason
+
     assert _session(ReaderModel(), go, "rd-none") == "NO_CARD"
 
 
@@ -117,11 +124,12 @@ def test_card_pulled_mid_write_is_detected_and_older_copy_survives():
             d.write_holder(r, CardHolder("6501020010001", "650102001", "李四"))
         assert e.value.reason == "CARD_LOST" and not d.poll().present
         with runner.lock:
-            model.present(c)                              # the customer taps again
+            model.present(c)  # the customer taps again
         return d.read_card(CODES)
+
     r = _session(model, go, "rd-torn")
-    assert r.holder == HOLDER and r.version == 1                   # the old copy wins
-    assert [f.rule for f in r.findings] == ["PERC-CARD-02"]        # the torn copy is reported
+    assert r.holder == HOLDER and r.version == 1  # the old copy wins
+    assert [f.rule for f in r.findings] == ["PERC-CARD-02"]  # the torn copy is reported
 
 
 def test_wrong_key_refused():
@@ -132,6 +140,7 @@ def test_wrong_key_refused():
         with pytest.raises(DeviceNak) as e:
             d.read_card()
         return e.value.reason
+
     assert _session(model, go, "rd-key") == "AUTH_FAILED"
 
 
@@ -155,12 +164,13 @@ def test_cloned_uid_caught_by_the_host_watch():
         assert watch.observe(r2) == []
         with runner.lock:
             model.remove()
-            model.present(original)                       # the fault puts the stale clone in the field
+            model.present(original)  # the fault puts the stale clone in the field
         r3 = d.read_card()
         return r3, watch.observe(r3)
+
     r3, found = _session(model, go, "rd-clone")
-    assert r3.ok                                          # the clone's data is self-consistent …
-    assert [f.rule for f in found] == ["PERC-CARD-05"]    # … only the host's memory catches it
+    assert r3.ok  # the clone's data is self-consistent …
+    assert [f.rule for f in found] == ["PERC-CARD-05"]  # … only the host's memory catches it
 
 
 def test_card_events_pushed():
@@ -171,6 +181,7 @@ def test_card_events_pushed():
             model.present(card())
         ev = d.wait_event(1.0)
         return ev
+
     ev = _session(model, go, "rd-ev")
     assert ev is not None and ev.event == 1 and ev.uid == UID
 
@@ -189,4 +200,5 @@ def test_random_block_writes_never_crash_the_reader():
             except DeviceNak:
                 pass
         return d.identify()
+
     assert _session(model, go, "rd-rand").device_kind == "reader"

@@ -1,4 +1,5 @@
 """The device side of the wire, byte for byte: answers, NAK reasons, replays, pushed events."""
+
 from __future__ import annotations
 
 from devices_helpers import BATCH, bound_scale
@@ -22,7 +23,7 @@ def test_request_gets_response():
     e = ep()
     [resp] = decode(e.receive(P.encode(m.IdentifyRequest(), 1), 0.0))
     assert isinstance(resp, m.IdentifyResponse) and resp.device_kind == "scale"
-    assert decode(e.receive(P.encode(m.TareRequest(), 2), 0.0)) == [m.Nak(0x2A, 0x19)]   # nothing on the platter
+    assert decode(e.receive(P.encode(m.TareRequest(), 2), 0.0)) == [m.Nak(0x2A, 0x19)]  # nothing on the platter
 
 
 def test_ack_for_commands_without_data():
@@ -42,7 +43,7 @@ def test_bad_crc_naks_and_keeps_serving():
 def test_truncated_frame_nak_after_idle_gap():
     e = ep()
     assert e.receive(P.encode(m.StatusRequest(), 9)[:-3], 1.0) == b""
-    assert e.poll(1.05) == b""                                  # within the inter-byte timeout
+    assert e.poll(1.05) == b""  # within the inter-byte timeout
     assert e.next_deadline(1.05) == 1.0 + P.timing.inter_byte_timeout_s
     assert decode(e.poll(1.2)) == [m.Nak(0x26, P.nak_by_name["TRUNCATED"].code)]
 
@@ -87,7 +88,7 @@ def test_sale_event_pushed_retransmitted_then_dropped():
         assert isinstance(decode(out)[0], m.SaleEvent)
         sends += 1
     assert sends == 1 + P.timing.event_retries and e.stats["events_dropped"] == 1
-    assert e.device.read_records(1, 5).records == ev.record        # still stored for polling
+    assert e.device.read_records(1, 5).records == ev.record  # still stored for polling
 
 
 def test_event_ack_stops_retransmission():

@@ -1,4 +1,5 @@
 """Scales under SimPy virtual time: sales go over paced lines and are uploaded exactly once."""
+
 from __future__ import annotations
 
 import simpy
@@ -19,8 +20,12 @@ def test_fleet_uploads_every_sale_once_and_is_deterministic():
     b = run_fleet(5, 0.25, seed=3, sales_per_hour=120, poll_s=30)
     assert a.sales > 100 and a.duplicates == 0 and a.host_errors == 0
     assert a.uploaded + a.pending == a.sales and a.pending <= 5 * 10
-    assert (a.sales, a.uploaded, a.transactions, a.bytes_on_wire) == (b.sales, b.uploaded, b.transactions,
-                                                                      b.bytes_on_wire)
+    assert (a.sales, a.uploaded, a.transactions, a.bytes_on_wire) == (
+        b.sales,
+        b.uploaded,
+        b.transactions,
+        b.bytes_on_wire,
+    )
 
 
 def test_sim_transact_takes_the_wire_time():
@@ -39,9 +44,10 @@ def test_sim_transact_takes_the_wire_time():
                 yield from sim_transact(env, line.host, s, m.SellRequest(BATCH))
             except DeviceNak as e:
                 out["nak"] = e.reason
+
         env.process(host())
         env.run(until=5)
     req = len(proto.encode(m.IdentifyRequest(), 1))
     resp = len(proto.encode(out["ident"], 1))
     assert out["ident"].device_kind == "scale" and out["nak"] == "WEIGHT_INVALID"
-    assert abs(out["t"] - (req + resp) * 10 / 9600) < 0.002          # virtual time = bytes on a 9600 8N1 line
+    assert abs(out["t"] - (req + resp) * 10 / 9600) < 0.002  # virtual time = bytes on a 9600 8N1 line

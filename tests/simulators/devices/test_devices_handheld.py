@@ -1,4 +1,5 @@
 """Handheld entry registration uploading envelopes to a real HTTP server on 127.0.0.1."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,9 +56,14 @@ def terminal(url, kind="wholesale", **kw) -> HandheldTerminal:
 
 def wholesale_entries(h: HandheldTerminal, n: int = 3):
     for i in range(n):
-        h.register_market_entry(P.codes.operator_code(NODE, i + 1), f"批发商{i}", [("21111001", "812.500")],
-                                quarantine_animal_products_id=f"65{i:08d}", plate="新A12345",
-                                origin_region="650121")
+        h.register_market_entry(
+            P.codes.operator_code(NODE, i + 1),
+            f"批发商{i}",
+            [("21111001", "812.500")],
+            quarantine_animal_products_id=f"65{i:08d}",
+            plate="新A12345",
+            origin_region="650121",
+        )
 
 
 def test_wholesale_entries_upload_and_duplicates():
@@ -66,7 +72,9 @@ def test_wholesale_entries_upload_and_duplicates():
         wholesale_entries(h)
         out = h.upload()
         assert [(o.record_type, o.status, o.accepted) for o in out] == [
-            ("market_in_info_base", "accepted", 3), ("market_in_info_detail", "accepted", 3)]
+            ("market_in_info_base", "accepted", 3),
+            ("market_in_info_detail", "accepted", 3),
+        ]
         assert h.outbox == [] and h.uploaded == 6
         h2 = terminal(plat.url, faults=FaultSet(["duplicate_upload"], "handheld"))
         wholesale_entries(h2, 1)
@@ -77,8 +85,9 @@ def test_wholesale_entries_upload_and_duplicates():
 def test_slaughterhouse_intake():
     with Platform() as plat:
         h = terminal(plat.url, kind="slaughterhouse")
-        rec = h.register_animal_intake(P.codes.operator_code(NODE, 7), "王建国", "6500000123", 42, dead=1,
-                                       plate="新A12345", origin_region="650121")
+        rec = h.register_animal_intake(
+            P.codes.operator_code(NODE, 7), "王建国", "6500000123", 42, dead=1, plate="新A12345", origin_region="650121"
+        )
         assert rec["quarantine_num"] == "42" and P.records.validate("animal_in_info", rec) == []
         [o] = h.upload()
         assert o.status == "accepted" and o.accepted == 1
@@ -103,7 +112,7 @@ def test_missing_fields_fault_is_rejected_by_the_server():
 
 
 def test_server_down_and_timeout_keep_the_outbox():
-    h = terminal("http://127.0.0.1:9/upload", timeout_s=0.5)          # port 9: nothing listens
+    h = terminal("http://127.0.0.1:9/upload", timeout_s=0.5)  # port 9: nothing listens
     wholesale_entries(h, 1)
     assert {o.status for o in h.upload()} == {"error"} and len(h.outbox) == 2
     with Platform(delay_s=0.4) as plat:
@@ -125,6 +134,7 @@ def test_link_down_fault():
 def test_default_clock_gives_a_request_time_inside_the_window():
     """The default clock must be zone-aware: a naive local clock is read as Beijing time by the envelope."""
     import datetime as dt
+
     t = HandheldTerminal(NODE, "北园春农产品批发市场", "http://127.0.0.1:9", KEY)
     stamp = t.now()
     assert stamp.tzinfo is not None

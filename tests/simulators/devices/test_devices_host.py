@@ -4,6 +4,7 @@ The first test is the issue's "must show": a host using plain pyserial (and
 the profile's framer, nothing of the driver) reads a sale record from a
 simulated scale, with the same code over a pty and over ``sim://``.
 """
+
 from __future__ import annotations
 
 import threading
@@ -64,7 +65,7 @@ def test_driver_full_session(backend):
             ev = d.events.popleft() if d.events else d.wait_event(2.0)
             assert isinstance(ev, m.SaleEvent) and ev.record[0] == rec
             with pytest.raises(DeviceNak) as e:
-                d.sell("65010200200010000009")              # 2 kg more than the 3 kg limit allows
+                d.sell("65010200200010000009")  # 2 kg more than the 3 kg limit allows
                 d.sell("65010200200010000009")
                 d.sell("65010200200010000009")
             assert e.value.reason == "LIMIT_EXCEEDED"
@@ -76,7 +77,10 @@ def test_driver_full_session(backend):
 def test_timeout_is_reported_not_hung():
     scale = bound_scale(faults=FaultSet(["mute"]))
     with open_line("mute", settings=LineSettings(baudrate=115200)) as line:
-        with serve(scale, line.device), ScaleDriver(line.host_url, baudrate=115200, response_timeout_s=0.1, retries=2) as d:
+        with (
+            serve(scale, line.device),
+            ScaleDriver(line.host_url, baudrate=115200, response_timeout_s=0.1, retries=2) as d,
+        ):
             t = time.monotonic()
             with pytest.raises(DeviceTimeout) as e:
                 d.identify()
@@ -97,9 +101,12 @@ def test_noisy_line_resyncs_and_counts():
     scale = bound_scale(faults=FaultSet(["no_events"]))
     for _ in range(60):
         scale.sell(BATCH, 100)
-    faults = [bit_errors(5e-5, seed=7), byte_loss(1e-4, seed=8)]    # roughly 1 answer in 5 damaged
+    faults = [bit_errors(5e-5, seed=7), byte_loss(1e-4, seed=8)]  # roughly 1 answer in 5 damaged
     with open_line("noisy", settings=LineSettings(baudrate=115200), faults=faults) as line:
-        with serve(scale, line.device), ScaleDriver(line.host_url, baudrate=115200, response_timeout_s=0.15, retries=6) as d:
+        with (
+            serve(scale, line.device),
+            ScaleDriver(line.host_url, baudrate=115200, response_timeout_s=0.15, retries=6) as d,
+        ):
             got = d.upload_all(batch=3)
     assert [r.index for r in got] == list(range(1, 61))
     assert scale.status().memory_used == 0
@@ -118,6 +125,7 @@ def test_garbage_from_device_is_skipped():
                 while not stop.wait(0.02):
                     with runner.lock:
                         line.device.write(b"\x02\xff\x13\x10noise\x03")
+
             t = threading.Thread(target=noise)
             t.start()
             try:
@@ -134,7 +142,7 @@ def test_event_right_after_the_answer_is_kept():
     (an earlier driver returned the answer and dropped the event it had already acknowledged)."""
     scale = bound_scale(faults=FaultSet(["no_events"]))
     rec = scale.sell(BATCH, 700)
-    with open_line("answer-then-event", settings=LineSettings(baudrate=115200), paced=False) as line:   # one burst
+    with open_line("answer-then-event", settings=LineSettings(baudrate=115200), paced=False) as line:  # one burst
         acks = []
 
         def device():
@@ -142,11 +150,13 @@ def test_event_right_after_the_answer_is_kept():
             while time.monotonic() < deadline:
                 for f in dec.feed(line.device.read(256)):
                     if isinstance(f, Frame) and f.cmd == P.commands["GET_CLOCK"].code:
-                        line.device.write(P.encode(m.GetClockResponse(rec.time), f.seq)
-                                          + P.encode(m.SaleEvent([rec]), 9))
+                        line.device.write(
+                            P.encode(m.GetClockResponse(rec.time), f.seq) + P.encode(m.SaleEvent([rec]), 9)
+                        )
                     elif isinstance(f, Frame) and f.cmd == P.ack_code:
                         acks.append(f.seq)
                         return
+
         line.device.timeout = 0.02
         t = threading.Thread(target=device)
         t.start()

@@ -8,6 +8,7 @@ exactly once, indices run 1..1000 with no gap, trace codes are 1..1000 of the
 operator with none reused, and the batch's sold quantity is the sum of the
 stored sales.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,14 @@ print("DONE", flush=True)
 
 def _run(db: Path, kill_after: int | None) -> tuple[list[tuple[int, str, int]], bool]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(TOTAL)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    p = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), str(TOTAL)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     committed, done = [], False
     deadline = time.monotonic() + 60
     try:
@@ -87,11 +94,11 @@ def test_power_cut_mid_sales_loses_nothing_committed_and_duplicates_nothing(tmp_
     sold = con.execute("SELECT sold_g FROM batches").fetchone()[0]
     con.close()
     codes = load_profile().codes
-    assert [r[0] for r in rows] == list(range(1, TOTAL + 1))                      # no gap, no duplicate index
+    assert [r[0] for r in rows] == list(range(1, TOTAL + 1))  # no gap, no duplicate index
     assert [r[1] for r in rows] == [codes.trace_code("6501020010001", i) for i in range(1, TOTAL + 1)]
     stored = {r[0]: r for r in rows}
-    assert len({r[0] for r in reported}) == len(reported)                          # never committed twice
-    for idx, trace, w in reported:                                                 # every reported sale is there
+    assert len({r[0] for r in reported}) == len(reported)  # never committed twice
+    for idx, trace, w in reported:  # every reported sale is there
         assert stored[idx] == (idx, trace, w)
-    assert sold == sum(r[2] for r in rows)                                         # quantity committed with the sale
+    assert sold == sum(r[2] for r in rows)  # quantity committed with the sale
     assert len(reported) <= TOTAL

@@ -1,4 +1,5 @@
 """追溯小票: text layout and the PNG with its QR code."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,15 +13,32 @@ TRACE = "65010200100010000042"
 
 
 def receipt(**kw) -> Receipt:
-    return Receipt("北园春农贸市场", "A-12", "张建国", datetime(2024, 5, 18, 7, 31, 5), "RS00000000012405180731050042",
-                   [ReceiptLine("猪前腿肉", 1234, 2800, 3455, TRACE, "pork shoulder")],
-                   f"https://trace.example.invalid/q?code={TRACE}", **kw)
+    return Receipt(
+        "北园春农贸市场",
+        "A-12",
+        "张建国",
+        datetime(2024, 5, 18, 7, 31, 5),
+        "RS00000000012405180731050042",
+        [ReceiptLine("猪前腿肉", 1234, 2800, 3455, TRACE, "pork shoulder")],
+        f"https://trace.example.invalid/q?code={TRACE}",
+        **kw,
+    )
 
 
 def test_text_has_every_field_within_32_columns():
     t = receipt().text()
-    for needle in ("市场名称：北园春农贸市场", "摊位号：A-12", "商户：张建国", "2024-05-18 07:31:05", "1.234", "28.00",
-                   "34.55", "追溯码：" + TRACE, "合计: 1笔 34.55元", "code=" + TRACE):
+    for needle in (
+        "市场名称：北园春农贸市场",
+        "摊位号：A-12",
+        "商户：张建国",
+        "2024-05-18 07:31:05",
+        "1.234",
+        "28.00",
+        "34.55",
+        "追溯码：" + TRACE,
+        "合计: 1笔 34.55元",
+        "code=" + TRACE,
+    ):
         assert needle in t.replace("\n", "") or needle in t
     assert all(_width(line) <= 32 for line in t.splitlines())
 
@@ -56,6 +74,7 @@ def test_png_prints_every_character_of_a_long_order_number(tmp_path):
     """The 28-character order number did not fit one row at 384 px and was cut off: every row fits now,
     and the rows joined still hold the whole order number."""
     from PIL import ImageFont
+
     info = receipt().png(tmp_path / "r.png")
     font = ImageFont.truetype(info["font"], 20) if info["font"] else ImageFont.load_default()
     assert all(font.getlength(row) <= 384 - 12 for row in info["rows"])

@@ -1,4 +1,5 @@
 """The scale model: weighing, batches, 限量控制, stop-trade, storage policy, faults."""
+
 from __future__ import annotations
 
 import random
@@ -32,6 +33,7 @@ def store(request):
 
 # -- weighing ------------------------------------------------------------------------------
 
+
 def _unit(model="counter", seed=0, t=None):
     clock = t or [100.0]
     return WeighingUnit(Metrology.from_profile(DATA, model), random.Random(seed), lambda: clock[0]), clock
@@ -58,10 +60,10 @@ def test_overload_and_minimum():
     w, _ = _unit()
     w.place(15_000 + 9 * 5 + 20, settled=True)
     assert w.read().overload
-    w.place(15_030, settled=True)            # above Max, below Max + 9e: shown, not saleable
+    w.place(15_030, settled=True)  # above Max, below Max + 9e: shown, not saleable
     r = w.read()
     assert not r.overload and not w.saleable(r)
-    w.place(30, settled=True)                 # below Min = 20 e1 = 40 g
+    w.place(30, settled=True)  # below Min = 20 e1 = 40 g
     assert not w.saleable(w.read())
 
 
@@ -89,10 +91,11 @@ def test_noise_is_seeded():
     for w in (w1, w2, w3):
         w.place(777.3)
     a, b, c = ([w.read().gross_g for _ in range(20)] for w in (w1, w2, w3))
-    assert a == b and a != c and len(set(a)) > 1      # noisy while unstable, same seed same noise
+    assert a == b and a != c and len(set(a)) > 1  # noisy while unstable, same seed same noise
 
 
 # -- selling ------------------------------------------------------------------------------
+
 
 def test_sale_issues_sequential_valid_trace_codes(store):
     s = bound_scale(store)
@@ -114,7 +117,7 @@ def test_limit_control_refuses_oversell(store):
     s = bound_scale(store)
     s.sell(BATCH, 6000)
     assert refused(s.sell, BATCH, 4100) == "LIMIT_EXCEEDED"
-    s.sell(BATCH, 3990)        # what is left (noise ≤ 2 divisions)
+    s.sell(BATCH, 3990)  # what is left (noise ≤ 2 divisions)
     st = {b.batch_trace: b for b in s.status().batches}
     assert st[BATCH].sold_g <= 10_000
 
@@ -139,7 +142,7 @@ def test_refusals_before_setup(store):
     assert refused(s.sell, BATCH, 500) == "NOT_BOUND"
     s.bind_stall(NODE, OPERATOR, "A-1")
     assert refused(s.sell, BATCH, 500) == "UNKNOWN_BATCH"
-    assert refused(s.bind_stall, NODE, "6501020020001", "A") == "BAD_CODE"      # operator not under node
+    assert refused(s.bind_stall, NODE, "6501020020001", "A") == "BAD_CODE"  # operator not under node
     assert refused(s.load_batch, "123", "21111002", "", 100, 100) == "BAD_CODE"
     assert refused(s.load_batch, BATCH, "21111002", "", 0, 100) == "BAD_PAYLOAD"
 
@@ -147,7 +150,7 @@ def test_refusals_before_setup(store):
 def test_batch_table_full(store):
     s = bound_scale(store, max_batches=2)
     assert refused(s.load_batch, "65010200200010000009", "21111002", "", 100, 100) == "BATCH_TABLE_FULL"
-    s.load_batch(BATCH, "21111002", "", 20_000, 2900)          # reloading a known batch is fine
+    s.load_batch(BATCH, "21111002", "", 20_000, 2900)  # reloading a known batch is fine
     assert {b.batch_trace: b.limit_g for b in s.status().batches}[BATCH] == 20_000
 
 
@@ -155,11 +158,12 @@ def test_weight_invalid_refused(store):
     s = bound_scale(store)
     s.place(20, settled=True)
     assert refused(s.sell, BATCH) == "WEIGHT_INVALID"
-    s.place(1000)                                             # not yet stable
+    s.place(1000)  # not yet stable
     assert refused(s.sell, BATCH) == "WEIGHT_INVALID"
 
 
 # -- storage policy -----------------------------------------------------------------------
+
 
 def test_memory_full_refuses_and_ack_frees(store):
     s = bound_scale(store, capacity=3)
@@ -167,7 +171,7 @@ def test_memory_full_refuses_and_ack_frees(store):
         s.sell(BATCH, 100)
     assert refused(s.sell, BATCH, 100) == "MEMORY_FULL"
     assert s.status().memory_free == 0
-    assert s.read_records(1, 10).records[0].index == 1          # nothing was overwritten
+    assert s.read_records(1, 10).records[0].index == 1  # nothing was overwritten
     assert s.ack_records(2).freed == 2
     assert s.sell(BATCH, 100).index == 4
     assert [r.index for r in s.read_records(1, 10).records] == [3, 4]
@@ -193,7 +197,7 @@ def test_read_records_resumable_and_bounded(store):
             break
     assert [x.index for x in got] == list(range(1, 31))
     first = s.read_records(1, 255)
-    assert 0 < len(first.records) < 30 and first.remaining == 30 - len(first.records)   # bounded by frame size
+    assert 0 < len(first.records) < 30 and first.remaining == 30 - len(first.records)  # bounded by frame size
 
 
 def test_request_id_idempotent(store):
@@ -204,6 +208,7 @@ def test_request_id_idempotent(store):
 
 
 # -- faults -------------------------------------------------------------------------------
+
 
 def test_unknown_fault_and_bad_value():
     with pytest.raises(FaultError):

@@ -1,4 +1,5 @@
 """Shared runs of the market model on the tiny city (each takes well under a second)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +13,7 @@ from simulators.market.ledger import Ledger
 from simulators.market.model import MarketModel
 from simulators.market.rates import Rates
 
-DAY = dt.date(2025, 3, 10)   # a Monday, no festival
+DAY = dt.date(2025, 3, 10)  # a Monday, no festival
 
 
 def run_tiny(seed=1, start=DAY, days=1, faults=None, overrides=None, city=None, hooks=None, keep_ledger_text=False):
@@ -22,8 +23,18 @@ def run_tiny(seed=1, start=DAY, days=1, faults=None, overrides=None, city=None, 
     stream = io.StringIO()
     led_sink = io.StringIO() if keep_ledger_text else None
     ledger = Ledger(led_sink, deadline_grace_s=rates.upload["deadline_grace_s"])
-    m = MarketModel(city or generate_city("tiny", 1, prof), prof, seed=seed, start=start, days=days, rates=rates,
-                    fault_rates=faults, ledger=ledger, stream=stream, record_hooks=hooks)
+    m = MarketModel(
+        city or generate_city("tiny", 1, prof),
+        prof,
+        seed=seed,
+        start=start,
+        days=days,
+        rates=rates,
+        fault_rates=faults,
+        ledger=ledger,
+        stream=stream,
+        record_hooks=hooks,
+    )
     m.run()
     if led_sink is not None:
         ledger.finish()

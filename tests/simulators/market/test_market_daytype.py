@@ -18,9 +18,9 @@ def test_weekend_raises_retail_and_lowers_canteens():
 
 
 def test_spring_festival_before_during_and_clock_shift():
-    before = day_factors(R, dt.date(2025, 1, 25), "620100")      # festival day 2025-01-29
+    before = day_factors(R, dt.date(2025, 1, 25), "620100")  # festival day 2025-01-29
     assert "spring:before" in before.labels and before.demand["retail"] > 1.5
-    assert before.shift_h["slaughter_intake"] < 0              # slaughter earlier (Liuzhou 03:30 -> 02:00)
+    assert before.shift_h["slaughter_intake"] < 0  # slaughter earlier (Liuzhou 03:30 -> 02:00)
     closed = day_factors(R, dt.date(2025, 1, 31), "620100")
     assert "spring:closed" in closed.labels and closed.demand["retail"] < 0.5
     after = day_factors(R, dt.date(2025, 2, 10), "620100")

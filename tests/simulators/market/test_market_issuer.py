@@ -26,10 +26,11 @@ def test_fast_formatting_equals_the_validated_generator(n):
 
 def test_an_invalid_operator_is_refused_and_exhaustion_raises():
     from profiles.codes import CodeError
+
     iss = TraceIssuer(P.codes)
     with pytest.raises(CodeError):
         iss.issue("999999")
     iss.issue(OP)
-    iss._next[OP] = 10 ** 7
+    iss._next[OP] = 10**7
     with pytest.raises(OverflowError):
         iss.issue(OP)

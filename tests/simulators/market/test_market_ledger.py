@@ -30,7 +30,7 @@ def test_unknown_codes_and_broken_files(tmp_path):
     with pytest.raises(ValueError, match="header"):
         Ledger.load(headless)
     notobj = tmp_path / "list.jsonl"
-    notobj.write_text('[1, 2]\n', encoding="utf-8")
+    notobj.write_text("[1, 2]\n", encoding="utf-8")
     with pytest.raises(ValueError):
         Ledger.load(notobj)
 
@@ -56,8 +56,12 @@ def test_a_truncated_export_is_refused(tiny_day, tmp_path):
 
 def test_chain_walk_stops_on_a_cycle():
     led = Ledger()
-    led.add({"k": "lot", "id": "a", "kind": "line", "parent": "b", "node": "n", "holder": "h", "goods_code": "g", "kg": 1.0})
-    led.add({"k": "lot", "id": "b", "kind": "line", "parent": "a", "node": "n", "holder": "h", "goods_code": "g", "kg": 1.0})
+    led.add(
+        {"k": "lot", "id": "a", "kind": "line", "parent": "b", "node": "n", "holder": "h", "goods_code": "g", "kg": 1.0}
+    )
+    led.add(
+        {"k": "lot", "id": "b", "kind": "line", "parent": "a", "node": "n", "holder": "h", "goods_code": "g", "kg": 1.0}
+    )
     assert [e["id"] for e in led.chain("a")] == ["a", "b"]
     assert led.chain_ends("a") == "line"
 
@@ -66,8 +70,20 @@ def test_kpis_follow_the_profile_definitions():
     led = Ledger(deadline_grace_s=3600)
     led.add({"k": "node", "code": "N1", "type": "farmers_market"})
     for i, traced in enumerate([True, True, True, False]):
-        led.add({"k": "sale", "id": f"S{i}", "parent": "L", "node": "N1", "holder": "H1", "goods_code": "g",
-                 "kg": 1.0, "traced": traced, "t": 100.0, "day": 0})
+        led.add(
+            {
+                "k": "sale",
+                "id": f"S{i}",
+                "parent": "L",
+                "node": "N1",
+                "holder": "H1",
+                "goods_code": "g",
+                "kg": 1.0,
+                "traced": traced,
+                "t": 100.0,
+                "day": 0,
+            }
+        )
     led.add({"k": "record", "t": 100.0, "type": "scale_sale", "node": "N1", "data": {}, "upload": [200.0]})
     led.add({"k": "record", "t": 86000.0, "type": "scale_sale", "node": "N1", "data": {}, "upload": [86400 + 3500.0]})
     led.add({"k": "record", "t": 100.0, "type": "scale_sale", "node": "N1", "data": {}, "upload": [86400 + 3700.0]})

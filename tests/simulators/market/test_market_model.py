@@ -1,4 +1,5 @@
 """The market day on the tiny city: determinism, truth, conservation, shapes, faults."""
+
 import dataclasses
 import datetime as dt
 import json
@@ -46,11 +47,24 @@ def test_stream_is_time_ordered_and_every_catalogue_record_validates(tiny_day):
             assert P.codes.is_valid(o["data"]["trace_code"], "trace")
             continue
         assert P.records.validate(o["type"], o["data"]) == [], o
-    expected = {"animal_in_info", "quarantine_info", "meat_out_info_base", "meat_out_info_detail",
-                "market_in_info_base", "market_in_info_detail", "qmarket_detection_info", "market_tran_info_base",
-                "market_tran_info_detail", "retail_market_in_info_base", "retail_market_in_info_detail",
-                "retail_market_tran_info_summ", "super_market_in_info_base", "super_market_in_info_detail",
-                "team_buy_acceptance_info", "scale_sale"}
+    expected = {
+        "animal_in_info",
+        "quarantine_info",
+        "meat_out_info_base",
+        "meat_out_info_detail",
+        "market_in_info_base",
+        "market_in_info_detail",
+        "qmarket_detection_info",
+        "market_tran_info_base",
+        "market_tran_info_detail",
+        "retail_market_in_info_base",
+        "retail_market_in_info_detail",
+        "retail_market_tran_info_summ",
+        "super_market_in_info_base",
+        "super_market_in_info_detail",
+        "team_buy_acceptance_info",
+        "scale_sale",
+    }
     assert expected <= set(types), expected - set(types)
 
 
@@ -66,13 +80,13 @@ def test_every_retail_sale_resolves_to_an_intake_or_a_vegetable_origin(tiny_day)
             assert kinds[-3:] == ["carcass", "intake", "origin"]
         else:
             assert kinds[-2:] == ["veg_batch", "origin"]
-        assert all(k == "line" for k in kinds[:-3 if "intake" in kinds else -2])
+        assert all(k == "line" for k in kinds[: -3 if "intake" in kinds else -2])
 
 
 def test_inventory_is_conserved_at_every_lot_and_node(tiny_day):
     m, led, _, _ = tiny_day
     assert led.conservation() == []
-    for lot in m.lots.values():       # the model's own accounting agrees
+    for lot in m.lots.values():  # the model's own accounting agrees
         assert lot.remaining >= 0
         if lot.parent is not None and lot.goods_code:
             assert abs(lot.received - lot.moved - lot.withdrawn - lot.spoiled - lot.remaining) < 1e-6
@@ -81,7 +95,7 @@ def test_inventory_is_conserved_at_every_lot_and_node(tiny_day):
     for nodes in tot["days"].values():
         for node, goods in nodes.items():
             if led.node_type(node) == "slaughterhouse":
-                continue            # it makes meat from animals (intake counted in heads, not per commodity)
+                continue  # it makes meat from animals (intake counted in heads, not per commodity)
             for g, cell in goods.items():
                 assert cell["out"] <= cell["in"] + 1e-6, (node, g, cell)
 
@@ -126,9 +140,9 @@ def test_hourly_profile_has_the_expected_peaks(tiny_day):
     for o in led.entries.values():
         if o.get("kind") == "intake":
             slaughter[int(o["t"] // 3600)] += 1
-    assert sum(slaughter[0:4]) == sum(slaughter)           # night intake
+    assert sum(slaughter[0:4]) == sum(slaughter)  # night intake
     vw = hourly["veg_wholesale"]
-    assert max(range(24), key=vw.__getitem__) <= 6 and sum(vw[12:24]) == 0   # pre-dawn wholesale
+    assert max(range(24), key=vw.__getitem__) <= 6 and sum(vw[12:24]) == 0  # pre-dawn wholesale
 
 
 def test_no_faults_means_full_usage_and_upload_rates():
@@ -145,14 +159,15 @@ def test_second_scale_makes_untraceable_sales_and_lowers_usage():
     un = [s for s in led.sales(traced=False)]
     assert un and all(s["id"].startswith("U") for s in un)
     codes = {o["data"].get("trace_code") for o in lines(stream) if o["k"] == "record"}
-    assert not any(s["id"] in codes for s in un)            # no record exists for them
-    assert all(led.chain_ends(s["id"]) == "origin" for s in un)   # but the truth knows their chain
+    assert not any(s["id"] in codes for s in un)  # no record exists for them
+    assert all(led.chain_ends(s["id"]) == "origin" for s in un)  # but the truth knows their chain
     assert led.conservation() == []
 
 
 def test_outages_late_and_duplicate_uploads_and_drift_show_in_upload_times():
-    m, led, stream, _ = run_tiny(faults={**NO_FAULTS, "network_outage": 1.0, "late_upload": 0.2,
-                                          "duplicate_upload": 0.2, "clock_drift": 1.0})
+    m, led, stream, _ = run_tiny(
+        faults={**NO_FAULTS, "network_outage": 1.0, "late_upload": 0.2, "duplicate_upload": 0.2, "clock_drift": 1.0}
+    )
     outages = {f["node"]: (f["start"], f["end"]) for f in led.faults if f["name"] == "network_outage"}
     assert len(outages) == len(m.topo.nodes)
     recs = [o for o in lines(stream) if o["k"] == "record"]
@@ -166,8 +181,9 @@ def test_outages_late_and_duplicate_uploads_and_drift_show_in_upload_times():
 
 
 def test_failed_detection_stops_trade_downstream():
-    m, led, stream, _ = run_tiny(faults=NO_FAULTS, overrides={"volume": {"detection_sample_share": 1.0,
-                                                                        "detection_pass_rate": 0.0}})
+    m, led, stream, _ = run_tiny(
+        faults=NO_FAULTS, overrides={"volume": {"detection_sample_share": 1.0, "detection_pass_rate": 0.0}}
+    )
     stops = [e for e in led.events if e["name"] == "stop_trade"]
     assert stops
     assert any(e["k"] == "event" and e["name"] == "stop_trade" for e in lines(stream))
@@ -178,10 +194,10 @@ def test_failed_detection_stops_trade_downstream():
             sub.add(x)
             todo.extend(k for k in led.children.get(x, []) if led.entries[k]["k"] == "lot")
         holders = {(h["node"], h["holder"]) for h in st["holders"]}
-        for x in sub:                                   # every downstream holder is told
+        for x in sub:  # every downstream holder is told
             e = led.entries[x]
             assert (e["node"], e["holder"]) in holders or e.get("sink")
-        for s in led.sales():                           # nothing from the batch is sold after the order
+        for s in led.sales():  # nothing from the batch is sold after the order
             if s["parent"] in sub:
                 assert s["t"] <= st["t"]
     assert led.conservation() == []
@@ -195,12 +211,12 @@ def test_several_days_carry_stock_over_and_stay_conserved():
     assert all(led.chain_ends(s["id"]) == "origin" for s in led.sales())
     weekday = sum(1 for s in led.sales() if s["day"] == 0)
     saturday = sum(1 for s in led.sales() if s["day"] == 1)
-    assert saturday > weekday                            # weekend factor 1.15
+    assert saturday > weekday  # weekend factor 1.15
 
 
 def test_festival_eve_sells_more_than_an_ordinary_day():
     _, ordinary, _, _ = run_tiny(start=dt.date(2025, 1, 13), faults=NO_FAULTS)
-    _, eve, _, _ = run_tiny(start=dt.date(2025, 1, 27), faults=NO_FAULTS)   # 2 days before Spring Festival
+    _, eve, _, _ = run_tiny(start=dt.date(2025, 1, 27), faults=NO_FAULTS)  # 2 days before Spring Festival
     kg = lambda led: sum(s["kg"] for s in led.sales())
     assert kg(eve) > 1.3 * kg(ordinary)
 
@@ -224,6 +240,7 @@ def test_impossible_cities_are_refused_before_the_run():
 def test_realtime_environment_runs_with_a_speed_factor():
     import time
     import simpy.rt
+
     prof = P
     env = simpy.rt.RealtimeEnvironment(factor=1.0 / 200000, strict=False)
     m = MarketModel(generate_city("tiny", 1, prof), prof, seed=1, start=DAY, env=env, fault_rates=NO_FAULTS)

@@ -1,4 +1,3 @@
-
 from profiles import load_profile
 from simulators.market.output import DEFAULT_KEY, EnvelopeBatcher
 
@@ -30,6 +29,7 @@ def test_envelopes_are_signed_batched_per_node_and_parse_clean(tmp_path):
 def test_plot_is_a_deterministic_png(tiny_day, tmp_path):
     from PIL import Image
     from simulators.market.plot import render
+
     _, led, _, _ = tiny_day
     a = render(led.hourly_by_node_type(), "tiny", tmp_path / "a.png")
     b = render(led.hourly_by_node_type(), "tiny", tmp_path / "b.png")

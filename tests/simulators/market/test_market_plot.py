@@ -1,4 +1,5 @@
 """The activity plot's labels: Chinese with a CJK font (``$ROUCAI_CJK_FONT`` or fontconfig), English otherwise."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,6 +33,7 @@ def test_a_cjk_font_gives_chinese_labels_deterministically(tmp_path, monkeypatch
     assert zh != _render(tmp_path, "en.png", lang="en")
     # the Chinese label is drawn: the panel header area of the zh image has ink where the English one differs
     from PIL import Image
+
     a = Image.open(tmp_path / "zh.png").convert("L").crop((16, 56, 300, 75))
     b = Image.open(tmp_path / "en.png").convert("L").crop((16, 56, 300, 75))
     assert a.tobytes() != b.tobytes() and a.getextrema()[0] < 128

@@ -1,5 +1,6 @@
 """Record-level faults (simulators/market/recordfaults.py): off by default, each one visible in the records the
 nodes upload and named in the ledger with its problem kind and subject; one switch never moves another's draws."""
+
 import datetime as dt
 import io
 import json
@@ -13,8 +14,15 @@ from simulators.market.recordfaults import RECORD_SWITCHES
 
 R = Rates.load()
 DAY = dt.date(2025, 3, 10)
-MISTAKES = {**R.faults, "price_outlier": 0.1, "duplicate_trace_code": 0.3, "chain_break": 0.1, "stock_imbalance": 0.1,
-            "silent_scale": 0.1, "certificate_overuse": 1.0}     # the tiny city has 2 intakes in 2 days
+MISTAKES = {
+    **R.faults,
+    "price_outlier": 0.1,
+    "duplicate_trace_code": 0.3,
+    "chain_break": 0.1,
+    "stock_imbalance": 0.1,
+    "silent_scale": 0.1,
+    "certificate_overuse": 1.0,
+}  # the tiny city has 2 intakes in 2 days
 HIGH = {**MISTAKES, "silent_node": 0.2}
 
 
@@ -48,8 +56,12 @@ def test_every_fault_is_in_the_ledger_with_kind_subject_and_day(faulty):
 def test_each_fault_is_what_the_node_uploads(faulty):
     recs = [o for o in faulty if o["k"] == "record"]
     sales = {o["id"]: o for o in faulty if o["k"] == "sale"}
-    issued = {r["data"].get(f) for r in recs for f in ("tran_id", "sale_tran_id")
-              if r["type"] in ("market_tran_info_detail", "market_tran_info_base", "retail_market_tran_info_summ")}
+    issued = {
+        r["data"].get(f)
+        for r in recs
+        for f in ("tran_id", "sale_tran_id")
+        if r["type"] in ("market_tran_info_detail", "market_tran_info_base", "retail_market_tran_info_summ")
+    }
     by_code = defaultdict(list)
     for r in recs:
         if r["type"] == "retail_market_tran_info_summ":
@@ -59,8 +71,13 @@ def test_each_fault_is_what_the_node_uploads(faulty):
             day = [r for r in recs if r["node"] == f["node"] and r["ts"][:10].replace("-", "") == f["day"]]
             assert day and all(r["upload"] == [] for r in day)
         elif f["name"] == "price_outlier":
-            [r] = [r for r in recs if r["type"] == "retail_market_tran_info_summ"
-                   and f"{r['node']}:{r['data']['sale_tran_id']}" == f["subject"] and r["data"]["price"] == f["recorded"]]
+            [r] = [
+                r
+                for r in recs
+                if r["type"] == "retail_market_tran_info_summ"
+                and f"{r['node']}:{r['data']['sale_tran_id']}" == f["subject"]
+                and r["data"]["price"] == f["recorded"]
+            ]
             ratio = float(f["recorded"]) / float(f["price"])
             assert ratio >= 3.9 or ratio <= 1 / 3.9
         elif f["name"] == "duplicate_trace_code":
@@ -70,16 +87,25 @@ def test_each_fault_is_what_the_node_uploads(faulty):
             assert wrong not in issued and wrong not in sales
             assert any(r["data"].get("batch_id") == wrong for r in recs if r["type"].startswith("retail_market_in"))
         elif f["name"] == "silent_scale":
-            mine = [r for r in recs if r["type"] == "retail_market_tran_info_summ" and r["node"] == f["node"]
-                    and r["data"]["position_id"] == f["stall"] and r["ts"][:10].replace("-", "") == f["day"]]
+            mine = [
+                r
+                for r in recs
+                if r["type"] == "retail_market_tran_info_summ"
+                and r["node"] == f["node"]
+                and r["data"]["position_id"] == f["stall"]
+                and r["ts"][:10].replace("-", "") == f["day"]
+            ]
             assert mine and all(r["upload"] == [] for r in mine)
         elif f["name"] == "stock_imbalance":
             assert float(f["recorded"]) < 0.51 * float(f["kg"])
         elif f["name"] == "certificate_overuse":
-            [r] = [r for r in recs if r["type"] == "animal_in_info"
-                   and f"{r['node']}:{r['data']['quarantine_id']}" == f["subject"]]
+            [r] = [
+                r
+                for r in recs
+                if r["type"] == "animal_in_info" and f"{r['node']}:{r['data']['quarantine_id']}" == f["subject"]
+            ]
             assert r["data"]["quarantine_num"] == f["recorded"] and 1 <= int(f["recorded"]) <= 0.3 * f["heads"]
-            tags = int(r["data"]["ear_tag_end"]) - int(r["data"]["ear_tag_start"]) + 1   # the truth stays in the tags
+            tags = int(r["data"]["ear_tag_end"]) - int(r["data"]["ear_tag_start"]) + 1  # the truth stays in the tags
             assert tags == f["heads"]
 
 
@@ -92,5 +118,8 @@ def test_one_switch_does_not_move_anothers_draws():
 def test_a_silent_node_shows_no_mistakes_of_that_day(faulty):
     silent = {(o["node"], o["day"]) for o in faulty if o["k"] == "fault" and o["name"] == "silent_node"}
     assert silent
-    assert not [o for o in faulty if o["k"] == "fault" and o.get("kind") not in (None, "silent-node")
-                and (o["node"], o["day"]) in silent]
+    assert not [
+        o
+        for o in faulty
+        if o["k"] == "fault" and o.get("kind") not in (None, "silent-node") and (o["node"], o["day"]) in silent
+    ]

@@ -1,4 +1,5 @@
 """Device mode at the wholesale counters and gates: service cards read over the wire, entries on handhelds."""
+
 import io
 import json
 from collections import Counter
@@ -21,8 +22,15 @@ from marketkit import DAY
 P = load_profile()
 LAYOUT = load_card_layout(P)
 ENTRY_TYPES = ("animal_in_info", "market_in_info_base", "market_in_info_detail")
-CARD_READ = ["PollRequest"] + ["AuthRequest", "ReadBlockRequest"] + ["AuthRequest"] + ["ReadBlockRequest"] * 3 + \
-    ["AuthRequest"] + ["ReadBlockRequest"] * 3 + ["HaltRequest"]
+CARD_READ = (
+    ["PollRequest"]
+    + ["AuthRequest", "ReadBlockRequest"]
+    + ["AuthRequest"]
+    + ["ReadBlockRequest"] * 3
+    + ["AuthRequest"]
+    + ["ReadBlockRequest"] * 3
+    + ["HaltRequest"]
+)
 
 
 def device_run(days=1, prepare=None):
@@ -32,18 +40,23 @@ def device_run(days=1, prepare=None):
     devices.attach(m)
     log = {"wire": [], "handheld": []}
     for code, rd in m.terminals.readers.items():
+
         def handle(msg, _orig=rd.model.handle, _rd=rd, _code=code):
             card = _rd.model.card
-            log["wire"].append((round(m.env.now, 3), _code, type(msg).__name__,
-                                card.uid.hex().upper() if card is not None else None))
+            log["wire"].append(
+                (round(m.env.now, 3), _code, type(msg).__name__, card.uid.hex().upper() if card is not None else None)
+            )
             return _orig(msg)
+
         rd.model.handle = handle
     for hh in m.terminals.handhelds.values():
         for name in ("register_animal_intake", "register_market_entry"):
+
             def reg(*a, _orig=getattr(hh, name), **kw):
                 out = _orig(*a, **kw)
                 log["handheld"] += [out] if isinstance(out, dict) else [out[0], *out[1]]
                 return out
+
             setattr(hh, name, reg)
     if prepare is not None:
         prepare(m)
@@ -81,8 +94,10 @@ def test_every_card_holder_trade_reads_the_card_over_the_line_and_cash_trades_re
     for node in readers:
         n = sum(1 for r in card_trades if r["node"] == node)
         assert [c for _, nd, c, _ in log["wire"] if nd == node] == CARD_READ * n
-    assert sum(rd.endpoint.stats["requests"] for rd in m.terminals.readers.values()) == len(CARD_READ) * len(card_trades)
-    assert sum(rd.stats["card_events"] for rd in m.terminals.readers.values()) == len(card_trades)   # CARD_EVENT pushed
+    assert sum(rd.endpoint.stats["requests"] for rd in m.terminals.readers.values()) == len(CARD_READ) * len(
+        card_trades
+    )
+    assert sum(rd.stats["card_events"] for rd in m.terminals.readers.values()) == len(card_trades)  # CARD_EVENT pushed
     # a cash trade presents nothing: no reader command at an instant with only cash trades there
     card_instants = {(r["t"], r["node"]) for r in card_trades}
     assert {(t, node) for t, node, _, _ in log["wire"]} <= card_instants
@@ -97,8 +112,11 @@ def test_the_trade_record_names_the_operator_read_from_the_card(day):
     m0, _, records0, _ = day
     cards = card_holders(m0)
     readers = set(m0.terminals.readers)
-    counted = Counter(r["data"]["retailer_id"] for r in records0
-                      if r["type"] == "market_tran_info_base" and r["node"] in readers and r["data"]["retailer_id"] in cards)
+    counted = Counter(
+        r["data"]["retailer_id"]
+        for r in records0
+        if r["type"] == "market_tran_info_base" and r["node"] in readers and r["data"]["retailer_id"] in cards
+    )
     x = counted.most_common(1)[0][0]
     y = next(a for a in m0.topo.stalls if a.card and a.code != x and a.node.role == m0.terminals.register[x].node.role)
 
@@ -111,22 +129,25 @@ def test_the_trade_record_names_the_operator_read_from_the_card(day):
     assert not [r for r in trades if r["data"]["retailer_id"] == x]
     x_reads = [(t, node) for t, node, uid in reads_of(log) if uid == cards[x]]
     y_reads = [(t, node) for t, node, uid in reads_of(log) if uid == cards[y.code]]
-    assert x_reads and sorted(x_reads + y_reads) == sorted((r["t"], r["node"]) for r in trades
-                                                           if r["data"]["retailer_id"] == y.code)
+    assert x_reads and sorted(x_reads + y_reads) == sorted(
+        (r["t"], r["node"]) for r in trades if r["data"]["retailer_id"] == y.code
+    )
     named = {r["data"]["retailer_name"] for r in trades if r["data"]["retailer_id"] == y.code}
-    assert named == {y.name[:50]}                       # the name comes from the market's register, not the card
+    assert named == {y.name[:50]}  # the name comes from the market's register, not the card
 
 
 def test_every_entry_record_came_from_a_handheld(day):
     m, _, records, log = day
     entries = [r["data"] for r in records if r["type"] in ENTRY_TYPES]
     assert len(entries) >= 20 and any(r["type"] == "animal_in_info" for r in records)
-    assert entries == log["handheld"]                   # the same dicts, in order: built by the handhelds
+    assert entries == log["handheld"]  # the same dicts, in order: built by the handhelds
     assert sum(m.terminals.stats["entries"].values()) == len(entries)
-    assert all(not hh.outbox for hh in m.terminals.handhelds.values())     # taken from the outbox
+    assert all(not hh.outbox for hh in m.terminals.handhelds.values())  # taken from the outbox
     # meat entries keep the upstream line's trace code (the chain link) and name the supplier
     meat = [r["data"] for r in records if r["type"] == "market_in_info_detail" and "ws_supplier_id" in r["data"]]
-    trade_codes = {r["data"]["tran_id"] for r in records if r["type"] in ("market_tran_info_detail", "meat_out_info_detail")}
+    trade_codes = {
+        r["data"]["tran_id"] for r in records if r["type"] in ("market_tran_info_detail", "meat_out_info_detail")
+    }
     assert meat and all(d["batch_id"] == d["tran_id"] and d["tran_id"] in trade_codes for d in meat)
 
 
@@ -135,13 +156,15 @@ def test_same_business_records_as_fast_mode(tiny_day, day):
     m, stream, _, _ = day
     assert stream == fast_stream
     assert m.ledger.conservation() == []
-    assert sorted((s["id"], s["kg"], s["parent"]) for s in m.ledger.sales()) == \
-        sorted((s["id"], s["kg"], s["parent"]) for s in fast_led.sales())
+    assert sorted((s["id"], s["kg"], s["parent"]) for s in m.ledger.sales()) == sorted(
+        (s["id"], s["kg"], s["parent"]) for s in fast_led.sales()
+    )
 
 
 def test_a_card_with_foreign_keys_is_a_counted_cash_trade_not_a_crash():
     """Reader fault ``wrong_key``: AUTH_FAILED.  The market lets the trade go ahead as cash (散户): the record
     cannot name the buyer, the goods leave the traced chain, the outcome is counted and in the ledger."""
+
     def broken(m):
         for rd in m.terminals.readers.values():
             rd.model.faults.add("wrong_key", "reader")
@@ -157,17 +180,22 @@ def test_a_card_with_foreign_keys_is_a_counted_cash_trade_not_a_crash():
     readers = set(m.terminals.readers)
     trades = [r for r in records if r["type"] == "market_tran_info_base" and r["node"] in readers]
     assert not [r for r in trades if r["data"]["retailer_id"] in cards]
-    assert sum(1 for r in trades if r["data"]["retailer_name"] == CASH_BUYER_ZH) == st_["card_trades"] + st_["cash_trades"]
+    assert (
+        sum(1 for r in trades if r["data"]["retailer_name"] == CASH_BUYER_ZH) == st_["card_trades"] + st_["cash_trades"]
+    )
     # the host stopped at the refused AUTH (POLL, AUTH), once per trade, and the run stayed consistent
-    assert Counter(c for _, _, c, _ in log["wire"]) == {"PollRequest": st_["card_trades"], "AuthRequest": st_["card_trades"]}
+    assert Counter(c for _, _, c, _ in log["wire"]) == {
+        "PollRequest": st_["card_trades"],
+        "AuthRequest": st_["card_trades"],
+    }
     assert m.ledger.conservation() == []
 
 
 # -- issuing: the city's data on the card, the holder name cut to the layout ------------------------------
 
+
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x9FFF), max_size=20),
-       st.integers(0, 14))
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x9FFF), max_size=20), st.integers(0, 14))
 def test_fit_gb18030_is_the_longest_prefix_that_fits(text, n):
     out = fit_gb18030(text, n)
     assert len(out.encode("gb18030")) <= n

@@ -1,6 +1,7 @@
 """``roucai truth problems``: the tiny city simulated with record faults, uploaded to a real reference platform,
 detection run by a registered regulator, the flags matched against the ledger; a platform that lost one kind's
 flags fails; bad input and an unreachable platform give exit 2 and 3."""
+
 import json
 import sqlite3
 import subprocess
@@ -8,13 +9,26 @@ import sys
 
 from uploadkit import ROOT, city_file, platform, simulate_cli  # noqa: F401  (fixtures)
 
-FAULTS = ["--fault", "silent_node=0.2", "--fault", "duplicate_trace_code=0.3", "--fault", "chain_break=0.1",
-          "--fault", "stock_imbalance=0.1", "--fault", "silent_scale=0.1", "--fault", "certificate_overuse=1"]
+FAULTS = [
+    "--fault",
+    "silent_node=0.2",
+    "--fault",
+    "duplicate_trace_code=0.3",
+    "--fault",
+    "chain_break=0.1",
+    "--fault",
+    "stock_imbalance=0.1",
+    "--fault",
+    "silent_scale=0.1",
+    "--fault",
+    "certificate_overuse=1",
+]
 
 
 def cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "roucai.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "roucai.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_truth_problems_on_the_tiny_city(platform, tmp_path):
@@ -29,8 +43,14 @@ def test_truth_problems_on_the_tiny_city(platform, tmp_path):
     r = cli(*args, "--regulator", "650100", "--key-file", str(tmp_path / "reg.key"), "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     kinds = json.loads(r.stdout)["kinds"]
-    for k in ("chain-break", "stock-imbalance", "duplicate-trace-code", "silent-node", "silent-scale",
-              "certificate-overuse"):
+    for k in (
+        "chain-break",
+        "stock-imbalance",
+        "duplicate-trace-code",
+        "silent-node",
+        "silent-scale",
+        "certificate-overuse",
+    ):
         assert kinds[k]["expected"] > 0 and kinds[k]["precision"] == kinds[k]["recall"] == 1.0, (k, kinds[k])
     assert kinds["price-outlier"]["expected"] == kinds["price-outlier"]["flagged"] == 0
     r = cli(*args, "--lang", "en")
@@ -45,8 +65,13 @@ def test_truth_problems_on_the_tiny_city(platform, tmp_path):
     # a truncated ledger is refused (exit 2), an unreachable platform is exit 3
     (tmp_path / "cut.jsonl").write_text("".join(ledger.read_text().splitlines(True)[:-1]))
     r = cli("truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"), "--platform", proc.url)
-    assert r.returncode == 2 and "truncated" in cli("truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"),
-                                                    "--platform", proc.url, "--lang", "en").stderr
+    assert (
+        r.returncode == 2
+        and "truncated"
+        in cli(
+            "truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"), "--platform", proc.url, "--lang", "en"
+        ).stderr
+    )
     r = cli("truth", "problems", "--ledger", str(ledger), "--platform", "http://127.0.0.1:9")
     assert r.returncode == 3 and "平台不可达" in r.stderr
     r = cli(*args, "--regulator", "650100")
@@ -59,16 +84,20 @@ def test_overuse_truth_counts_meat_out_uploaded_within_the_run_only():
     meat under a product certificate shared with another intake is not counted."""
     from profiles import load_profile
     from simulators.market.problemtruth import _exposed_overuse
+
     rule = load_profile().problems.kind("certificate-overuse")
     origin_of = {("S", "P1"): {"AQ1"}, ("S", "P2"): {"AQ1", "AQ2"}}
 
     def truth(late_day, shared_kg=0.0):
         out = {"certificate-overuse": set()}
-        meat = [("S", "P1", "21111001", 100.0, 0), ("S", "P1", "21111002", 50.0, late_day),
-                ("S", "P2", "21111001", shared_kg, 0)]
+        meat = [
+            ("S", "P1", "21111001", 100.0, 0),
+            ("S", "P1", "21111002", 50.0, late_day),
+            ("S", "P2", "21111001", shared_kg, 0),
+        ]
         _exposed_overuse(rule, {"S:AQ1": ("20250106", 1)}, origin_of, meat, 2, out)
         return out["certificate-overuse"]
 
     assert truth(1) == {("certificate-overuse", "S:AQ1")}
-    assert truth(2) == set()                       # uploaded on day 3 of a 2-day run: never detected
+    assert truth(2) == set()  # uploaded on day 3 of a 2-day run: never detected
     assert truth(2, shared_kg=500.0) == set()

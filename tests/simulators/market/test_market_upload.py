@@ -4,6 +4,7 @@ uploader's pacing and its retries through a real HTTP proxy that fails on purpos
 
 Real processes, real HTTP, real SQLite; every wait is bounded.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,16 @@ from simulators.city import generate_city
 from simulators.market.errors import MarketConfigError
 from simulators.market.upload import INGEST_PATH, Uploader, ingest_url, load_keys
 from tests.httpkit import BackgroundHTTPServer, QuietHandler
-from uploadkit import (DATE, P, city_file, expected_identities, platform, simulate_cli,  # noqa: F401 (fixtures)
-                       stored_records, wrong_key_file)
+from uploadkit import (
+    DATE,
+    P,
+    city_file,  # noqa: F401 (fixture)
+    expected_identities,
+    platform,  # noqa: F401 (fixture)
+    simulate_cli,  # noqa: F401 (fixtures)
+    stored_records,
+    wrong_key_file,
+)
 
 
 def test_a_day_uploaded_live_is_stored_exactly(platform, tmp_path):
@@ -29,11 +38,11 @@ def test_a_day_uploaded_live_is_stored_exactly(platform, tmp_path):
     up = json.loads(r.stdout)["upload"]
     expected = expected_identities(stream)
     stored = stored_records(db)
-    assert len(stored) == len(set(stored))                        # each record once
-    assert set(stored) == expected                                # exactly the day's records
+    assert len(stored) == len(set(stored))  # each record once
+    assert set(stored) == expected  # exactly the day's records
     assert up["accepted"] == len(expected) > 300
     assert up["rejected"] == up["lost"] == up["unsent"] == up["unexpected_duplicates"] == 0
-    assert up["accepted"] + up["duplicate"] == up["records"]      # the model's duplicate uploads come back duplicate
+    assert up["accepted"] + up["duplicate"] == up["records"]  # the model's duplicate uploads come back duplicate
     assert up["url"] == proc.url + INGEST_PATH
     # the same day again: all held already, nothing new stored, still a success (duplicates are not losses)
     again = simulate_cli("--to", proc.url, "--keys", str(keys_path), "--json", "--lang", "en")
@@ -49,8 +58,9 @@ def test_parallel_uploaders_store_the_day_exactly(platform, tmp_path):
     duplicate (a node's envelopes stay with one uploader: in order, RequestTimes increasing)."""
     proc, db, _keys, keys_path = platform
     stream = tmp_path / "day.jsonl"
-    r = simulate_cli("--to", proc.url, "--keys", str(keys_path), "--out", str(stream), "--json",
-                     "--upload-workers", "3")
+    r = simulate_cli(
+        "--to", proc.url, "--keys", str(keys_path), "--out", str(stream), "--json", "--upload-workers", "3"
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     up = json.loads(r.stdout)["upload"]
     stored = stored_records(db)
@@ -80,8 +90,22 @@ def test_a_wrong_key_gets_that_nodes_records_rejected_and_exit_1(platform, tmp_p
 
 def _main(capsys, *argv):
     from roucai.cli import main
-    rc = main(["simulate", "--preset", "tiny", "--seed", "1", "--date", DATE, "--quiet", "--lang", "en",
-               *[str(a) for a in argv]])
+
+    rc = main(
+        [
+            "simulate",
+            "--preset",
+            "tiny",
+            "--seed",
+            "1",
+            "--date",
+            DATE,
+            "--quiet",
+            "--lang",
+            "en",
+            *[str(a) for a in argv],
+        ]
+    )
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -90,25 +114,29 @@ def test_unreachable_platform_is_exit_3_before_the_run(tmp_path, capsys):
     keys = {n.code: "k" for n in generate_city("tiny", 1, P).nodes}
     (tmp_path / "k.json").write_text(json.dumps(keys))
     t = time.monotonic()
-    rc, out, err = _main(capsys, "--to", "http://127.0.0.1:9", "--keys", tmp_path / "k.json", "--out",
-                         tmp_path / "s.jsonl")
+    rc, out, err = _main(
+        capsys, "--to", "http://127.0.0.1:9", "--keys", tmp_path / "k.json", "--out", tmp_path / "s.jsonl"
+    )
     assert rc == 3 and "cannot reach" in err
     assert time.monotonic() - t < 30
-    assert not (tmp_path / "s.jsonl").exists() or (tmp_path / "s.jsonl").stat().st_size == 0   # refused before the run
+    assert not (tmp_path / "s.jsonl").exists() or (tmp_path / "s.jsonl").stat().st_size == 0  # refused before the run
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--to", "ftp://127.0.0.1/x", "--keys", "{keys}"], "http"),
-    (["--to", "http://127.0.0.1:9"], "--keys"),
-    (["--keys", "{keys}"], "--to"),
-    (["--to", "http://127.0.0.1:9", "--keys", "{missing}"], "not found"),
-    (["--to", "http://127.0.0.1:9", "--keys", "{notjson}"], "JSON"),
-    (["--to", "http://127.0.0.1:9", "--keys", "{partial}"], "no key for 1 node"),
-    (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-limit", "0"], "--upload-limit"),
-    (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-workers", "17"], "--upload-workers"),
-    (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-workers", "2", "--speed", "x144"], "--speed max"),
-    (["--upload-workers", "2"], "--to"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--to", "ftp://127.0.0.1/x", "--keys", "{keys}"], "http"),
+        (["--to", "http://127.0.0.1:9"], "--keys"),
+        (["--keys", "{keys}"], "--to"),
+        (["--to", "http://127.0.0.1:9", "--keys", "{missing}"], "not found"),
+        (["--to", "http://127.0.0.1:9", "--keys", "{notjson}"], "JSON"),
+        (["--to", "http://127.0.0.1:9", "--keys", "{partial}"], "no key for 1 node"),
+        (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-limit", "0"], "--upload-limit"),
+        (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-workers", "17"], "--upload-workers"),
+        (["--to", "http://127.0.0.1:9", "--keys", "{keys}", "--upload-workers", "2", "--speed", "x144"], "--speed max"),
+        (["--upload-workers", "2"], "--to"),
+    ],
+)
 def test_usage_errors_are_exit_2(tmp_path, capsys, args, words):
     nodes = sorted(n.code for n in generate_city("tiny", 1, P).nodes)
     files = {"keys": {n: "k" for n in nodes}, "partial": {n: "k" for n in nodes[1:]}}
@@ -121,8 +149,11 @@ def test_usage_errors_are_exit_2(tmp_path, capsys, args, words):
     assert words in err and "Traceback" not in err
 
 
-@given(host=st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,6}){0,2}", fullmatch=True),
-       port=st.integers(1, 65535), scheme=st.sampled_from(["http", "https"]))
+@given(
+    host=st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,6}){0,2}", fullmatch=True),
+    port=st.integers(1, 65535),
+    scheme=st.sampled_from(["http", "https"]),
+)
 def test_ingest_url_adds_the_reference_path_to_a_bare_base(host, port, scheme):
     assert ingest_url(f"{scheme}://{host}:{port}") == f"{scheme}://{host}:{port}{INGEST_PATH}"
     assert ingest_url(f"{scheme}://{host}:{port}/") == f"{scheme}://{host}:{port}{INGEST_PATH}"
@@ -161,8 +192,9 @@ class _FlakyProxy(BackgroundHTTPServer):
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                r = httpx.post(target + self.path, content=body, headers={"Content-Type": "application/xml"},
-                               timeout=10)
+                r = httpx.post(
+                    target + self.path, content=body, headers={"Content-Type": "application/xml"}, timeout=10
+                )
                 if outer.seen <= fail + drop:
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -183,6 +215,7 @@ def day_batches():
     import datetime as dt
     from simulators.market import run_market
     from simulators.market.output import EnvelopeBatcher
+
     b = EnvelopeBatcher(P, dt.date.fromisoformat(DATE), 600)
     run_market("tiny", 1, dt.date.fromisoformat(DATE), profile=P, record_hooks=[b.add])
     return list(b.batches())
@@ -214,15 +247,20 @@ def test_uploads_are_paced_to_the_simulated_clock(platform, day_batches):
     batches = day_batches[:6]
     span = max(x[0] for x in batches) - min(x[0] for x in batches)
     assert span > 0
-    factor = 1.0 / span            # the whole span in one wall second
+    factor = 1.0 / span  # the whole span in one wall second
     sent_at = []
     start = time.monotonic()
-    res = Uploader(P.envelope, proc.url + INGEST_PATH, keys, factor=factor,
-                   progress=lambda r, done, total: sent_at.append(time.monotonic())).run(batches)
+    res = Uploader(
+        P.envelope,
+        proc.url + INGEST_PATH,
+        keys,
+        factor=factor,
+        progress=lambda r, done, total: sent_at.append(time.monotonic()),
+    ).run(batches)
     assert res.ok and len(sent_at) == len(batches)
     t0 = min(x[0] for x in batches)
     for (t_up, *_), at in zip(sorted(batches, key=lambda b: b[:4]), sent_at):
-        assert at - start >= (t_up - t0) * factor - 0.01     # never before it is due
+        assert at - start >= (t_up - t0) * factor - 0.01  # never before it is due
     assert res.wall_s >= 0.99
-    fast = Uploader(P.envelope, proc.url + INGEST_PATH, keys).run(batches)   # all duplicates now, no pacing
+    fast = Uploader(P.envelope, proc.url + INGEST_PATH, keys).run(batches)  # all duplicates now, no pacing
     assert fast.wall_s < res.wall_s and fast.duplicate == fast.records

@@ -4,6 +4,7 @@ rows; a node whose key the platform refuses; pacing and the step-by-step order (
 
 Kill-safety of the outbox and uploader is the node's own test (tests/simulators/node/test_kill.py), not redone here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,16 @@ from simulators.market import run_market
 from simulators.market.errors import MarketConfigError
 from simulators.market.upload import INGEST_PATH
 from simulators.market.vianode import RUN_FILE, UploadLog, ViaNode, prepare_dir
-from uploadkit import (DATE, P, city_file, expected_identities, platform, simulate_cli,  # noqa: F401 (fixtures)
-                       stored_records, wrong_key_file)
+from uploadkit import (
+    DATE,
+    P,
+    city_file,  # noqa: F401 (fixture)
+    expected_identities,
+    platform,  # noqa: F401 (fixture)
+    simulate_cli,  # noqa: F401 (fixtures)
+    stored_records,
+    wrong_key_file,
+)
 
 CITY = generate_city("tiny", 1, P)
 NODES = [(n.code, n.name, n.type) for n in CITY.nodes]
@@ -35,28 +44,39 @@ def _outbox_rows(work: Path) -> dict[str, list[tuple]]:
     out = {}
     for f in sorted(work.glob("*.db")):
         with sqlite3.connect(f) as c:
-            out[f.stem] = c.execute("SELECT source_key, state, created_ms, done_ms, verdict FROM outbox"
-                                    " ORDER BY id").fetchall()
+            out[f.stem] = c.execute(
+                "SELECT source_key, state, created_ms, done_ms, verdict FROM outbox ORDER BY id"
+            ).fetchall()
     return out
 
 
 def test_a_day_via_the_node_arrives_complete(platform, tmp_path):
     proc, db, _keys, keys_path = platform
     stream, work = tmp_path / "day.jsonl", tmp_path / "nodes"
-    r = simulate_cli("--to", proc.url, "--keys", str(keys_path), "--via-node", "--node-dir", str(work),
-                     "--out", str(stream), "--json")
+    r = simulate_cli(
+        "--to",
+        proc.url,
+        "--keys",
+        str(keys_path),
+        "--via-node",
+        "--node-dir",
+        str(work),
+        "--out",
+        str(stream),
+        "--json",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     via = json.loads(r.stdout)["via_node"]
     expected = expected_identities(stream)
     stored = stored_records(db)
-    assert len(stored) == len(set(stored)) and set(stored) == expected        # the platform holds exactly the day
+    assert len(stored) == len(set(stored)) and set(stored) == expected  # the platform holds exactly the day
     assert via["generated"] == via["entered"] == via["acknowledged"] == via["accepted"] == len(expected) > 300
     assert via["rejected"] == via["invalid"] == via["pending"] == via["not_entered"] == 0
-    assert via["offered"] == via["generated"] + via["deduplicated"]           # the model's repeats stopped at the outbox
+    assert via["offered"] == via["generated"] + via["deduplicated"]  # the model's repeats stopped at the outbox
     assert via["url"] == proc.url + INGEST_PATH and via["work_dir"] == str(work)
-    assert via["settled"] == via["acknowledged"] and 0 < via["envelopes"] < via["acknowledged"]   # batched
+    assert via["settled"] == via["acknowledged"] and 0 < via["envelopes"] < via["acknowledged"]  # batched
     rows = _outbox_rows(work)
-    assert set(rows) == {n[0] for n in NODES}                                  # one outbox per node
+    assert set(rows) == {n[0] for n in NODES}  # one outbox per node
     assert sum(len(v) for v in rows.values()) == len(expected)
     assert {row[1] for v in rows.values() for row in v} == {"acknowledged"}
     log = [json.loads(line) for line in (work / "node.log").read_text("utf-8").splitlines()]
@@ -79,12 +99,15 @@ def test_a_refused_key_leaves_that_nodes_records_pending_and_exit_1(platform, tm
     expected = expected_identities(stream)
     victims = {i for i in expected if i[0] == victim}
     assert victims and set(stored_records(db)) == expected - victims
-    assert via["refused"] == [{"node": victim, "code": "1105", "error": via["refused"][0]["error"],
-                               "records": len(victims)}]
+    assert via["refused"] == [
+        {"node": victim, "code": "1105", "error": via["refused"][0]["error"], "records": len(victims)}
+    ]
     assert via["pending"] == len(victims) and via["acknowledged"] == len(expected) - len(victims)
     assert via["entered"] == via["generated"] and via["work_dir"] is None
-    for lang, words in (("en", [f"node {victim}: envelopes refused whole", "1105", f"left pending {len(victims)}"]),
-                        ("zh", [f"节点 {victim} 的报文被平台整体拒收（1105）", f"滞留 {len(victims)}"])):
+    for lang, words in (
+        ("en", [f"node {victim}: envelopes refused whole", "1105", f"left pending {len(victims)}"]),
+        ("zh", [f"节点 {victim} 的报文被平台整体拒收（1105）", f"滞留 {len(victims)}"]),
+    ):
         out = io.StringIO()
         _report_via_node(Console(lang, stream=out), via, argparse.Namespace(node_dir=None))
         assert all(w in out.getvalue() for w in words), out.getvalue()
@@ -113,7 +136,7 @@ def test_entries_are_paced_to_the_simulated_clock(platform, day_log, tmp_path):
     part = _first_hours(day_log, 4)
     t_first = min(e[0] for e in part.entries)
     span = max(e[0] for e in part.entries) - t_first
-    factor = 1.5 / span                       # the span in 1.5 wall seconds
+    factor = 1.5 / span  # the span in 1.5 wall seconds
     work = prepare_dir(tmp_path / "w", {"test": "paced"})
     via = ViaNode(P, proc.url + INGEST_PATH, keys, NODES, work, dt.date.fromisoformat(DATE), factor=factor)
     start_ms = time.time() * 1000
@@ -125,7 +148,7 @@ def test_entries_are_paced_to_the_simulated_clock(platform, day_log, tmp_path):
     for node_rows in _outbox_rows(work).values():
         for key, _state, created_ms, _done, _v in node_rows:
             due_ms = start_ms + (first_up[int(key[4:])] - t_first) * factor * 1000
-            assert created_ms >= due_ms - 5              # never entered before it is due
+            assert created_ms >= due_ms - 5  # never entered before it is due
     assert res.wall_s >= 1.4
 
 
@@ -145,26 +168,43 @@ def test_as_fast_as_possible_keeps_the_step_order_across_nodes(platform, day_log
             by_step.setdefault(step[int(key[4:])], []).append((created_ms, done_ms))
     steps = sorted(by_step)
     assert len(steps) > 5
-    for a, b in zip(steps, steps[1:]):     # every record of a step was acknowledged before the next step entered
+    for a, b in zip(steps, steps[1:]):  # every record of a step was acknowledged before the next step entered
         assert max(d for _, d in by_step[a]) <= min(c for c, _ in by_step[b])
 
 
 def _main(capsys, *argv):
     from roucai.cli import main
-    rc = main(["simulate", "--preset", "tiny", "--seed", "1", "--date", DATE, "--quiet", "--lang", "en",
-               *[str(a) for a in argv]])
+
+    rc = main(
+        [
+            "simulate",
+            "--preset",
+            "tiny",
+            "--seed",
+            "1",
+            "--date",
+            DATE,
+            "--quiet",
+            "--lang",
+            "en",
+            *[str(a) for a in argv],
+        ]
+    )
     out, err = capsys.readouterr()
     return rc, out, err
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--via-node"], "--to only"),
-    (["--to", "{url}", "--keys", "{keys}", "--node-dir", "{dir}"], "--via-node only"),
-    (["--to", "{url}", "--keys", "{keys}", "--via-node", "--node-dir", "{file}"], "must be a directory"),
-    (["--to", "{url}", "--keys", "{keys}", "--via-node", "--node-dir", "{other}"], "another run"),
-    (["--to", "{url}", "--keys", "{keys}", "--via-node", "--node-dir", "{stray}"], "unknown origin"),
-    (["--to", "{url}", "--keys", "{keys}", "--via-node", "--speed", "x0"], "--speed"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--via-node"], "--to only"),
+        (["--to", "{url}", "--keys", "{keys}", "--node-dir", "{dir}"], "--via-node only"),
+        (["--to", "{url}", "--keys", "{keys}", "--via-node", "--node-dir", "{file}"], "must be a directory"),
+        (["--to", "{url}", "--keys", "{keys}", "--via-node", "--node-dir", "{other}"], "another run"),
+        (["--to", "{url}", "--keys", "{keys}", "--via-node", "--node-dir", "{stray}"], "unknown origin"),
+        (["--to", "{url}", "--keys", "{keys}", "--via-node", "--speed", "x0"], "--speed"),
+    ],
+)
 def test_usage_errors_are_exit_2_before_anything_is_sent(tmp_path, capsys, args, words):
     (tmp_path / "keys.json").write_text(json.dumps({n[0]: "k" for n in NODES}))
     (tmp_path / "file").write_text("x")
@@ -172,33 +212,52 @@ def test_usage_errors_are_exit_2_before_anything_is_sent(tmp_path, capsys, args,
     (tmp_path / "other" / RUN_FILE).write_text(json.dumps({"preset": "lanzhou"}))
     (tmp_path / "stray").mkdir()
     (tmp_path / "stray" / "650102001.db").write_bytes(b"")
-    subst = {"url": "http://127.0.0.1:9", "keys": tmp_path / "keys.json", "dir": tmp_path / "d",
-             "file": tmp_path / "file", "other": tmp_path / "other", "stray": tmp_path / "stray"}
+    subst = {
+        "url": "http://127.0.0.1:9",
+        "keys": tmp_path / "keys.json",
+        "dir": tmp_path / "d",
+        "file": tmp_path / "file",
+        "other": tmp_path / "other",
+        "stray": tmp_path / "stray",
+    }
     rc, _out, err = _main(capsys, *[a.format(**subst) for a in args])
     assert rc == 2, err
     assert words in err and "Traceback" not in err
-    assert json.loads((tmp_path / "other" / RUN_FILE).read_text()) == {"preset": "lanzhou"}   # left alone
+    assert json.loads((tmp_path / "other" / RUN_FILE).read_text()) == {"preset": "lanzhou"}  # left alone
 
 
 def test_a_key_the_node_refuses_is_a_configuration_error(tmp_path):
     keys = {n[0]: "k" for n in NODES}
     keys[NODES[0][0]] = "has space"
     with pytest.raises(MarketConfigError) as exc:
-        ViaNode(P, "http://127.0.0.1:9" + INGEST_PATH, keys, NODES, prepare_dir(tmp_path / "w", {}),
-                dt.date.fromisoformat(DATE))
+        ViaNode(
+            P,
+            "http://127.0.0.1:9" + INGEST_PATH,
+            keys,
+            NODES,
+            prepare_dir(tmp_path / "w", {}),
+            dt.date.fromisoformat(DATE),
+        )
     assert NODES[0][0] in exc.value.en and "whitespace" in exc.value.en
 
 
 def test_a_relative_node_dir_holds_the_outboxes_once(tmp_path, monkeypatch):
     """--node-dir nodes/ (relative): each outbox is nodes/CODE.db, not nodes/nodes/CODE.db."""
     monkeypatch.chdir(tmp_path)
-    via = ViaNode(P, "http://127.0.0.1:9" + INGEST_PATH, {n[0]: "k" for n in NODES}, NODES,
-                  prepare_dir("nodes/", {}), dt.date.fromisoformat(DATE))
+    via = ViaNode(
+        P,
+        "http://127.0.0.1:9" + INGEST_PATH,
+        {n[0]: "k" for n in NODES},
+        NODES,
+        prepare_dir("nodes/", {}),
+        dt.date.fromisoformat(DATE),
+    )
     assert {Path(s.cfg.outbox_path) for s in via.slots.values()} == {tmp_path / "nodes" / f"{n[0]}.db" for n in NODES}
 
 
 def test_unreachable_platform_is_exit_3_and_the_temporary_dir_is_removed(tmp_path, capsys, monkeypatch):
     import tempfile
+
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     (tmp_path / "keys.json").write_text(json.dumps({n[0]: "k" for n in NODES}))
     rc, _out, err = _main(capsys, "--to", "http://127.0.0.1:9", "--keys", tmp_path / "keys.json", "--via-node")
@@ -212,9 +271,11 @@ def test_a_foreign_record_is_rejected_and_a_malformed_one_kept_invalid(platform,
     t_up, _n, node, rtype, data = part.entries[0]
     other = next(code for code, *_ in NODES if code != node)
     bad = dict(data)
-    bad[P.records.types[rtype].fields[0].name] = "x"                      # a code field that is not a code
-    part.entries += [(t_up, part.generated, other, rtype, data),          # node A's record sent by node B: 2008
-                     (t_up, part.generated + 1, node, rtype, bad)]        # fails the profile: never sent
+    bad[P.records.types[rtype].fields[0].name] = "x"  # a code field that is not a code
+    part.entries += [
+        (t_up, part.generated, other, rtype, data),  # node A's record sent by node B: 2008
+        (t_up, part.generated + 1, node, rtype, bad),
+    ]  # fails the profile: never sent
     part.generated += 2
     work = prepare_dir(tmp_path / "w", {"test": "bad"})
     res = ViaNode(P, proc.url + INGEST_PATH, keys, NODES, work, dt.date.fromisoformat(DATE)).run(part)

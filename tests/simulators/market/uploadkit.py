@@ -1,5 +1,6 @@
 """A reference platform with the tiny city imported, and what it stored: shared by the ``simulate --to`` tests
 (direct and ``--via-node``).  A uniquely named module (see conftest.py)."""
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,26 @@ DATE = "2025-03-10"
 
 def simulate_cli(*args, timeout=120):
     """``roucai simulate --preset tiny --seed 1 --date DATE --quiet ARGS`` as a subprocess."""
-    return subprocess.run([sys.executable, "-m", "roucai.cli", "simulate", "--preset", "tiny", "--seed", "1",
-                           "--date", DATE, "--quiet", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "simulate",
+            "--preset",
+            "tiny",
+            "--seed",
+            "1",
+            "--date",
+            DATE,
+            "--quiet",
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +57,24 @@ def platform(tmp_path, city_file):
     """A fresh reference platform with the tiny city imported: ``(process, db path, keys dict, keys path)``."""
     db = tmp_path / "p.db"
     keys_path = tmp_path / "keys.json"
-    r = subprocess.run([sys.executable, "-m", "roucai.cli", "serve", "admin", "--db", str(db), "import-city",
-                        str(city_file), "--keys-out", str(keys_path)], cwd=ROOT, capture_output=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roucai.cli",
+            "serve",
+            "admin",
+            "--db",
+            str(db),
+            "import-city",
+            str(city_file),
+            "--keys-out",
+            str(keys_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     with PlatformProcess(str(db), cwd=str(ROOT), timeout=30) as proc:
         yield proc, db, json.loads(keys_path.read_text()), keys_path

@@ -1,4 +1,5 @@
 """Fixtures of the node tests; helpers live in ``nodekit.py``."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,4 +8,5 @@ import pytest
 @pytest.fixture
 def profile():
     from profiles import load_profile
+
     return load_profile()

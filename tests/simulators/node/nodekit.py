@@ -2,6 +2,7 @@
 
 Every wait is bounded (``wait_until``); every server binds 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,6 +47,7 @@ OPERATORS_PER_NODE = 5
 def registered_operators(node: str) -> list[str]:
     """The operator codes ``node``'s test records may name (all registered by the test platforms)."""
     from profiles import load_profile
+
     codes = load_profile().codes
     return [codes.operator_code(node, i) for i in range(1, OPERATORS_PER_NODE + 1)]
 
@@ -63,6 +65,7 @@ class ThreadPlatform:
         from simulators.platform.app import build_services, create_app
         from simulators.platform.config import PlatformConfig
         from simulators.platform.server import build_server
+
         self.db = str(tmp / "platform.db")
         cfg = PlatformConfig(db=self.db, port=port, log_level="warning")
         self.svc = build_services(cfg)
@@ -95,8 +98,9 @@ class Proc:
         self.args = args
         self.lines: list[dict] = []
         self.raw: list[str] = []
-        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env={**os.environ, **(env or {})}, cwd=cwd)
+        self.p = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=cwd
+        )
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
 
@@ -115,6 +119,7 @@ class Proc:
             if self.p.poll() is not None and not any(e.get("event") == name for e in self.lines):
                 raise AssertionError(f"{self.args[:4]} exited {self.p.returncode}: {''.join(self.raw)[-2000:]}")
             return next((e for e in self.lines if e.get("event") == name), None)
+
         return wait_until(find, timeout, what=f"log event {name}")
 
     def kill9(self):
@@ -133,8 +138,9 @@ class Proc:
 
 
 def admin(db: str, *args: str) -> dict:
-    r = subprocess.run([ROUCAI, "serve", "admin", "--db", db, *args, "--json"], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [ROUCAI, "serve", "admin", "--db", db, *args, "--json"], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -157,6 +163,7 @@ def node_http(cfg):
     server stops and the lifespan stops the runtime (asserted)."""
     from simulators.node.runtime import NodeRuntime
     from simulators.node.server import build_server
+
     rt = NodeRuntime(cfg)
     server = build_server(cfg, rt)
     server.config.install_signal_handlers = False
@@ -168,15 +175,33 @@ def node_http(cfg):
     finally:
         server.should_exit = True
         t.join(15)
-    assert not rt.started                              # lifespan stopped the runtime
+    assert not rt.started  # lifespan stopped the runtime
 
 
-def write_config(path: Path, node: str, name: str, ntype: str, url: str, key: str, *, operators=(), devices=(),
-                 upload: dict | None = None, stop_poll_s: float = 0.2, port: int = 0) -> Path:
+def write_config(
+    path: Path,
+    node: str,
+    name: str,
+    ntype: str,
+    url: str,
+    key: str,
+    *,
+    operators=(),
+    devices=(),
+    upload: dict | None = None,
+    stop_poll_s: float = 0.2,
+    port: int = 0,
+) -> Path:
     """A node TOML file (values written with json.dumps: valid TOML strings and numbers)."""
     d = json.dumps
-    up = {"max_count": 50, "batch_wait_s": 0.05, "interval_s": 0.02, "backoff_first_s": 0.05,
-          "backoff_max_s": 0.5, **(upload or {})}
+    up = {
+        "max_count": 50,
+        "batch_wait_s": 0.05,
+        "interval_s": 0.02,
+        "backoff_first_s": 0.05,
+        "backoff_max_s": 0.5,
+        **(upload or {}),
+    }
     # these tests count business records exactly: the operators' manager_base_info (NODE-REC-06) is off here
     out = [f"[node]\ncode = {d(node)}\nname = {d(name)}\ntype = {d(ntype)}\nreport_operators = false\n"]
     for code, oname in operators:
@@ -198,6 +223,7 @@ def entry_records(profile, n: int, node: str, seed: int = 0) -> list[dict]:
     """``n`` valid retail entry records of ``node`` with distinct platform identities (batch, tran, retailer)."""
     import random
     from profiles.record_examples import example_record
+
     rng = random.Random(seed)
     out, keys = [], set()
     while len(out) < n:
@@ -212,10 +238,12 @@ def entry_records(profile, n: int, node: str, seed: int = 0) -> list[dict]:
 def post_envelopes(url: str, profile, node: str, key: str, rtype: str, recs: list[dict], size: int = 500) -> None:
     """POST ``recs`` as envelopes of at most ``size`` to ``url``; every record must be accepted or duplicate."""
     import datetime as dt
+
     with httpx.Client(timeout=30, trust_env=False) as c:
         for i in range(0, len(recs), size):
-            body = profile.envelope.build(node, rtype, recs[i:i + size], key,
-                                          request_time=dt.datetime.now(dt.timezone.utc))
+            body = profile.envelope.build(
+                node, rtype, recs[i : i + size], key, request_time=dt.datetime.now(dt.timezone.utc)
+            )
             r = c.post(url, content=body, headers={"Content-Type": "application/xml"})
             resp, findings = profile.envelope.parse_response(r.content)
             assert resp is not None and resp.code == "0000", (r.status_code, findings)
@@ -225,6 +253,7 @@ def post_envelopes(url: str, profile, node: str, key: str, rtype: str, recs: lis
 def db_rows(path: str, sql: str, args: tuple = ()) -> list[tuple]:
     """Rows of a query on a SQLite file opened read-only (safe while its owner runs or after kill -9)."""
     import sqlite3
+
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         return con.execute(sql, args).fetchall()
@@ -234,8 +263,10 @@ def db_rows(path: str, sql: str, args: tuple = ()) -> list[tuple]:
 
 def platform_bodies(db: str, node: str) -> list[str]:
     """Canonical JSON of every record the platform stored for ``node`` (one entry per stored row)."""
-    return [json.dumps(json.loads(b), sort_keys=True, ensure_ascii=False)
-            for (b,) in db_rows(db, "SELECT body FROM records WHERE node_id = ?", (node,))]
+    return [
+        json.dumps(json.loads(b), sort_keys=True, ensure_ascii=False)
+        for (b,) in db_rows(db, "SELECT body FROM records WHERE node_id = ?", (node,))
+    ]
 
 
 def canon(rec: dict) -> str:

@@ -1,5 +1,6 @@
 """Entered batches pushed to the bound scale (NODE-WHOL-05): a real ScaleWorker on a sim:// line, an outbox holding
 entry records as the handheld intake stores them, one round at a time."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -32,15 +33,31 @@ def _batch(op: str, seq: int) -> str:
     return P.codes.trace_code(op, seq)
 
 
-def _entry(op: str, seq: int, day: _dt.date, grams: int = 12_000, goods=("01202002", "小白菜"),
-           batch: str | None = None, tran: str | None = None) -> list[Item]:
+def _entry(
+    op: str,
+    seq: int,
+    day: _dt.date,
+    grams: int = 12_000,
+    goods=("01202002", "小白菜"),
+    batch: str | None = None,
+    tran: str | None = None,
+) -> list[Item]:
     b = batch or _batch(op, seq)
     t = {"tran_id": tran} if tran else {}
-    base = {"market_id": NODE, "market_name": "北园批发市场", "in_date": day.strftime("%Y%m%d"),
-            "wholesaler_id": op, "wholesaler_name": "王杨", **t, "batch_id": b}
+    base = {
+        "market_id": NODE,
+        "market_name": "北园批发市场",
+        "in_date": day.strftime("%Y%m%d"),
+        "wholesaler_id": op,
+        "wholesaler_name": "王杨",
+        **t,
+        "batch_id": b,
+    }
     detail = {**t, "batch_id": b, "goods_code": goods[0], "goods_name": goods[1], "weight": kg_text(grams)}
-    return [Item("market_in_info_base", base, base["in_date"], "handheld", content_key("b", base)),
-            Item("market_in_info_detail", detail, base["in_date"], "handheld", content_key("d", detail))]
+    return [
+        Item("market_in_info_base", base, base["in_date"], "handheld", content_key("b", base)),
+        Item("market_in_info_detail", detail, base["in_date"], "handheld", content_key("d", detail)),
+    ]
 
 
 class _Cfg:
@@ -55,8 +72,18 @@ def _bench(tmp_path, name: str, max_batches: int = 8, variant=None, op: str = OP
     outbox = outbox or Outbox(tmp_path / f"{name}.outbox.db")
     mapper = SaleMapper(NODE, "北园批发市场", "vegetable_wholesale", {OP: "王杨"}.get, P.codes)
     dev = DeviceConfig("S1", "scale", line.host_url, line.host_url, 115200, 0.05, 20, 1.0, op, "A01")
-    worker = ScaleWorker(dev, outbox, mapper, P, NODE, "北园批发市场", lambda: NOW, _Cfg(variant),
-                         EntryBatches(outbox, mapper.role), default_price_fen=1234)
+    worker = ScaleWorker(
+        dev,
+        outbox,
+        mapper,
+        P,
+        NODE,
+        "北园批发市场",
+        lambda: NOW,
+        _Cfg(variant),
+        EntryBatches(outbox, mapper.role),
+        default_price_fen=1234,
+    )
     return line, scale, runner, outbox, worker
 
 
@@ -75,17 +102,25 @@ def _close(line, runner, outbox, worker):
 def test_the_operators_entered_batches_of_the_day_are_loaded(tmp_path):
     line, scale, runner, outbox, worker = _bench(tmp_path, "push-1")
     try:
-        outbox.add(_entry(OP, 1, TODAY, 12_345) + _entry(OP, 2, TODAY - _dt.timedelta(days=1))
-                   + _entry(OTHER, 3, TODAY) + _entry(OP, 4, TODAY - _dt.timedelta(days=3)))
+        outbox.add(
+            _entry(OP, 1, TODAY, 12_345)
+            + _entry(OP, 2, TODAY - _dt.timedelta(days=1))
+            + _entry(OTHER, 3, TODAY)
+            + _entry(OP, 4, TODAY - _dt.timedelta(days=3))
+        )
         bad = _entry(OP, 5, TODAY)
-        bad[1] = replace(bad[1], findings=(Finding("TRAN-REC-04", "weight", "重量无效", "bad weight"),))   # never pushed
+        bad[1] = replace(bad[1], findings=(Finding("TRAN-REC-04", "weight", "重量无效", "bad weight"),))  # never pushed
         outbox.add(bad)
         worker.round()
         got = _table(scale, runner)
         assert set(got) == {_batch(OP, 1), _batch(OP, 2)}
         b = got[_batch(OP, 1)]
-        assert (b["commodity"], b["commodity_name"], b["limit_g"], b["unit_price_fen"]) == \
-            ("01202002", "小白菜", 12_345, 1234)
+        assert (b["commodity"], b["commodity_name"], b["limit_g"], b["unit_price_fen"]) == (
+            "01202002",
+            "小白菜",
+            12_345,
+            1234,
+        )
         # a batch entered later is pushed on the next round; one already held is not loaded again
         outbox.add(_entry(OP, 6, TODAY, 5_000))
         with runner.lock:
@@ -125,9 +160,9 @@ def test_a_full_batch_table_stops_pushing_without_a_device_error(tmp_path):
     try:
         outbox.add([it for seq in range(1, 5) for it in _entry(OP, seq, TODAY)])
         worker.round()
-        assert set(_table(scale, runner)) == {_batch(OP, 1), _batch(OP, 2)}     # entry order, up to the room
+        assert set(_table(scale, runner)) == {_batch(OP, 1), _batch(OP, 2)}  # entry order, up to the room
         assert worker.table_full and worker.driver is not None
-        worker.round()                                                         # no new attempt, no error
+        worker.round()  # no new attempt, no error
         assert len(_table(scale, runner)) == 2
     finally:
         _close(line, runner, outbox, worker)

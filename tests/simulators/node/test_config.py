@@ -1,4 +1,5 @@
 """Node configuration: the example loads; every mistake is a ConfigError naming the key (zh + en); CLI exit 2."""
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,12 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "fixtures" / "nodes" / "example-
 
 
 def base(tmp_path) -> dict:
-    return {"node": {"code": "650103002", "name": "昊嘉农贸市场", "type": "farmers_market"},
-            "operators": [{"code": "6501030020001", "name": "王杨"}],
-            "platform": {"url": "http://127.0.0.1:8553", "key": "k-123"},
-            "outbox": {"path": str(tmp_path / "o.db")}}
+    return {
+        "node": {"code": "650103002", "name": "昊嘉农贸市场", "type": "farmers_market"},
+        "operators": [{"code": "6501030020001", "name": "王杨"}],
+        "platform": {"url": "http://127.0.0.1:8553", "key": "k-123"},
+        "outbox": {"path": str(tmp_path / "o.db")},
+    }
 
 
 def test_example_config_is_valid_and_documented():
@@ -29,35 +32,42 @@ def test_example_config_is_valid_and_documented():
     assert cfg.host == "127.0.0.1" and cfg.upload_url.endswith("/api/v1/exchange")
     # defaults from the profile's requirement catalogue (TRAN-UPL-06/07)
     assert (cfg.backoff_first_s, cfg.backoff_max_s, cfg.timeout_s) == (1.0, 300.0, 7.0)
-    assert cfg.operator_name("6501030020000") == cfg.node_name        # the node's own 0000 record
+    assert cfg.operator_name("6501030020000") == cfg.node_name  # the node's own 0000 record
 
 
-@pytest.mark.parametrize("patch, key", [
-    (lambda d: d["node"].update(code="65010300"), "[node] code"),
-    (lambda d: d["node"].update(code="000000001"), "[node] code"),
-    (lambda d: d["node"].pop("name"), "[node] name"),
-    (lambda d: d["operators"][0].update(code="650103002001"), "[[operators]] #1"),   # 12 digits
-    (lambda d: d["platform"].update(url="ftp://x"), "[platform] url"),
-    (lambda d: d["platform"].pop("key"), "ROUCAI_NODE_KEY"),
-    (lambda d: d["platform"].update(key="a b"), "key"),
-    (lambda d: d["platform"].update(format="csv"), "[platform] format"),
-    (lambda d: d.update(upload={"max_count": 501}), "[upload] max_count"),
-    (lambda d: d.update(upload={"max_count": "10"}), "[upload] max_count"),
-    (lambda d: d.update(upload={"batch_wait_s": 900}), "[upload] batch_wait_s"),
-    (lambda d: d.update(upload={"backoff_first_s": 2, "backoff_max_s": 1}), "[upload] backoff_max_s"),
-    (lambda d: d.update(stoptrade={"poll_s": 120}), "[stoptrade] poll_s"),
-    (lambda d: d.update(server={"host": "example.org"}), "[server] host"),
-    (lambda d: d.update(devices=[{"id": "a", "url": "http://x"}]), "[[devices]] #1"),
-    (lambda d: d.update(devices=[{"id": "a", "url": "relative/path"}]), "[[devices]] #1"),
-    (lambda d: d.update(devices=[{"id": "a", "url": "sim://x"}, {"id": "a", "url": "sim://y"}]), "[[devices]] #2"),
-    (lambda d: d.update(devices=[{"id": "a", "url": "sim://x", "kind": "reader"}]), "[[devices]] #1"),
-    (lambda d: d.update(devices=[{"id": "a", "url": "sim://x", "operator": "6501030020001"}]), "stall"),
-    (lambda d: d.update(devices=[{"id": "a", "url": "sim://x", "operator": "6501030020009", "stall": "B1"}]),
-     "[[devices]] #1"),
-    (lambda d: (d["node"].update(type="supermarket"), d.update(devices=[{"id": "a", "url": "sim://x"}])),
-     "supermarket"),
-    (lambda d: d.update(surprise=1), "surprise"),
-])
+@pytest.mark.parametrize(
+    "patch, key",
+    [
+        (lambda d: d["node"].update(code="65010300"), "[node] code"),
+        (lambda d: d["node"].update(code="000000001"), "[node] code"),
+        (lambda d: d["node"].pop("name"), "[node] name"),
+        (lambda d: d["operators"][0].update(code="650103002001"), "[[operators]] #1"),  # 12 digits
+        (lambda d: d["platform"].update(url="ftp://x"), "[platform] url"),
+        (lambda d: d["platform"].pop("key"), "ROUCAI_NODE_KEY"),
+        (lambda d: d["platform"].update(key="a b"), "key"),
+        (lambda d: d["platform"].update(format="csv"), "[platform] format"),
+        (lambda d: d.update(upload={"max_count": 501}), "[upload] max_count"),
+        (lambda d: d.update(upload={"max_count": "10"}), "[upload] max_count"),
+        (lambda d: d.update(upload={"batch_wait_s": 900}), "[upload] batch_wait_s"),
+        (lambda d: d.update(upload={"backoff_first_s": 2, "backoff_max_s": 1}), "[upload] backoff_max_s"),
+        (lambda d: d.update(stoptrade={"poll_s": 120}), "[stoptrade] poll_s"),
+        (lambda d: d.update(server={"host": "example.org"}), "[server] host"),
+        (lambda d: d.update(devices=[{"id": "a", "url": "http://x"}]), "[[devices]] #1"),
+        (lambda d: d.update(devices=[{"id": "a", "url": "relative/path"}]), "[[devices]] #1"),
+        (lambda d: d.update(devices=[{"id": "a", "url": "sim://x"}, {"id": "a", "url": "sim://y"}]), "[[devices]] #2"),
+        (lambda d: d.update(devices=[{"id": "a", "url": "sim://x", "kind": "reader"}]), "[[devices]] #1"),
+        (lambda d: d.update(devices=[{"id": "a", "url": "sim://x", "operator": "6501030020001"}]), "stall"),
+        (
+            lambda d: d.update(devices=[{"id": "a", "url": "sim://x", "operator": "6501030020009", "stall": "B1"}]),
+            "[[devices]] #1",
+        ),
+        (
+            lambda d: (d["node"].update(type="supermarket"), d.update(devices=[{"id": "a", "url": "sim://x"}])),
+            "supermarket",
+        ),
+        (lambda d: d.update(surprise=1), "surprise"),
+    ],
+)
 def test_mistakes_are_config_errors_naming_the_key(tmp_path, patch, key):
     d = base(tmp_path)
     patch(d)
@@ -101,13 +111,18 @@ def test_bad_toml_and_missing_file(tmp_path):
 
 
 def test_cli_check_and_usage_errors(tmp_path):
-    r = subprocess.run([ROUCAI, "serve", "node", "--config", str(EXAMPLE), "--check", "--json"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [ROUCAI, "serve", "node", "--config", str(EXAMPLE), "--check", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and json.loads(r.stdout)["node"] == "650103002"
     bad = tmp_path / "bad.toml"
     bad.write_text('[node]\ncode = "123"\nname = "x"\ntype = "farmers_market"\n')
-    r = subprocess.run([ROUCAI, "serve", "node", "--config", str(bad), "--lang", "en"], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [ROUCAI, "serve", "node", "--config", str(bad), "--lang", "en"], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 2 and "[node] code" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run([ROUCAI, "serve", "node", "--config", str(bad)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "节点配置错误" in r.stderr
@@ -120,8 +135,16 @@ def test_operator_of_another_node_is_kept_and_not_registered_again(tmp_path):
 
     from simulators.node.operators import operator_records
     from nodekit import write_config
-    path = write_config(tmp_path / "n.toml", "650104002", "北园批发市场", "vegetable_wholesale", "http://127.0.0.1:9",
-                        "k", operators=[("6501040020001", "王杨"), ("6501030010001", "天益公司")])
+
+    path = write_config(
+        tmp_path / "n.toml",
+        "650104002",
+        "北园批发市场",
+        "vegetable_wholesale",
+        "http://127.0.0.1:9",
+        "k",
+        operators=[("6501040020001", "王杨"), ("6501030010001", "天益公司")],
+    )
     cfg = load_config(path)
     assert cfg.operator_name("6501030010001") == "天益公司"
     now = dt.datetime(2024, 5, 18, tzinfo=dt.timezone.utc)
@@ -136,6 +159,7 @@ def test_the_node_speaks_the_commands_profile_unless_its_config_names_one(tmp_pa
     """`roucai --profile guangzhou serve node` (the CLI sets $ROUCAI_PROFILE): the node speaks guangzhou, its
     record forms and envelope; a `profile` key in the configuration names the node's own."""
     from profiles.profile import ENV_PROFILE
+
     monkeypatch.setenv(ENV_PROFILE, "guangzhou")
     assert parse_config(base(tmp_path), tmp_path).profile == "guangzhou"
     assert parse_config({**base(tmp_path), "profile": "reference"}, tmp_path).profile == "reference"

@@ -4,6 +4,7 @@ then a failed test at the wholesale market stops the batch on the scale that hol
 
 Real processes, real ptys, real HTTP on 127.0.0.1; every wait is bounded.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,7 +25,7 @@ from simulators.serial import LineSettings, open_line
 from nodekit import ROUCAI, Proc, admin, start_platform_proc, wait_until, write_config
 
 SEED = 1
-FM = "650103002"            # the tiny city's farmers' market (seed 1)
+FM = "650103002"  # the tiny city's farmers' market (seed 1)
 MEAT_OP, MEAT_STALL = "6501030020003", "A01"
 BAUD = 115200
 pytestmark = pytest.mark.slow
@@ -45,7 +46,7 @@ def _groups(records):
         out.setdefault((rec["node"], rec["type"]), []).append(rec["data"])
     for (node, rtype), recs in out.items():
         for i in range(0, len(recs), 200):
-            yield node, rtype, recs[i:i + 200]
+            yield node, rtype, recs[i : i + 200]
 
 
 def _with_certificates(records, ledger):
@@ -73,6 +74,7 @@ def _with_certificates(records, ledger):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     from profiles import load_profile
+
     profile = load_profile()
     tmp = tmp_path_factory.mktemp("flow")
     city = generate_city("tiny", SEED, profile)
@@ -85,10 +87,19 @@ def world(tmp_path_factory):
     keys = json.loads((tmp / "keys.json").read_text())
     plat, url = start_platform_proc(db)
     try:
-        yield {"profile": profile, "city": city, "ledger": ledger, "objs": objs, "db": db, "keys": keys,
-               "url": url, "tmp": tmp, "platform": plat}
+        yield {
+            "profile": profile,
+            "city": city,
+            "ledger": ledger,
+            "objs": objs,
+            "db": db,
+            "keys": keys,
+            "url": url,
+            "tmp": tmp,
+            "platform": plat,
+        }
     finally:
-        assert plat.terminate() == 3            # stopped by SIGTERM: interrupted, exit 3 (README)
+        assert plat.terminate() == 3  # stopped by SIGTERM: interrupted, exit 3 (README)
 
 
 def test_scales_node_platform_trace_and_stop_trade(world):
@@ -104,14 +115,19 @@ def test_scales_node_platform_trace_and_stop_trade(world):
     with httpx.Client(timeout=10, trust_env=False) as c:
         for node, rtype, recs in _groups(upstream):
             resp = _post(c, url + "/api/v1/exchange", p, node, world["keys"][node], rtype, recs, now)
-            assert resp.tally()["rejected"] == 0, [(v.reason, v.message) for v in resp.results if v.verdict == "rejected"][:3]
+            assert resp.tally()["rejected"] == 0, [
+                (v.reason, v.message) for v in resp.results if v.verdict == "rejected"
+            ][:3]
 
     # 2. the stall batches: a meat lot of operator A01 and a vegetable lot of another stall, from the ledger
     entries = {r["data"]["batch_id"]: r for r in fm_entries if r["type"] == "retail_market_in_info_base"}
     details = {r["data"]["batch_id"]: r["data"] for r in fm_entries if r["type"] == "retail_market_in_info_detail"}
     meat_batch = next(b for b, r in entries.items() if r["data"]["retailer_id"] == MEAT_OP)
-    veg = next(r["data"] for b, r in entries.items() if r["data"]["retailer_id"] != MEAT_OP
-               and ledger.chain(b)[1].get("kind") == "veg_batch")
+    veg = next(
+        r["data"]
+        for b, r in entries.items()
+        if r["data"]["retailer_id"] != MEAT_OP and ledger.chain(b)[1].get("kind") == "veg_batch"
+    )
     veg_op, veg_batch = veg["retailer_id"], veg["batch_id"]
     veg_stall = next(s.number for s in world["city"].stalls if s.operator_code == veg_op)
     ops = {o.code: o.name for o in world["city"].operators if o.node_code == FM}
@@ -121,21 +137,33 @@ def test_scales_node_platform_trace_and_stop_trade(world):
     try:
         devices = []
         for i, (op, stall, batch) in enumerate([(MEAT_OP, MEAT_STALL, meat_batch), (veg_op, veg_stall, veg_batch)]):
-            line = open_line(f"flow-scale-{i}", backend="pty", settings=LineSettings(baudrate=BAUD),
-                             link=str(tmp / f"scale{i}"))
+            line = open_line(
+                f"flow-scale-{i}", backend="pty", settings=LineSettings(baudrate=BAUD), link=str(tmp / f"scale{i}")
+            )
             lines.append(line)
             scale = ScaleModel(tmp / f"scale{i}.db", seed=i, trace_seq_start=9_000_001)
             d = details[batch]
-            scale.load_batch(batch, d["goods_code"], d["goods_name"], 20_000, int(d.get("price", "10.00").replace(".", "")))
+            scale.load_batch(
+                batch, d["goods_code"], d["goods_name"], 20_000, int(d.get("price", "10.00").replace(".", ""))
+            )
             runner = serve(scale, line.device)
             runner.start()
             runners.append(runner)
             scales[batch] = (scale, runner)
-            devices.append({"id": f"SC{i}", "url": line.host_url, "baud": BAUD, "poll_s": 0.2,
-                            "operator": op, "stall": stall})
-        cfg = write_config(tmp / "fm.toml", FM, world["city"].nodes[[n.code for n in world["city"].nodes].index(FM)].name,
-                           "farmers_market", url, world["keys"][FM], operators=sorted(ops.items()), devices=devices,
-                           stop_poll_s=0.2)
+            devices.append(
+                {"id": f"SC{i}", "url": line.host_url, "baud": BAUD, "poll_s": 0.2, "operator": op, "stall": stall}
+            )
+        cfg = write_config(
+            tmp / "fm.toml",
+            FM,
+            world["city"].nodes[[n.code for n in world["city"].nodes].index(FM)].name,
+            "farmers_market",
+            url,
+            world["keys"][FM],
+            operators=sorted(ops.items()),
+            devices=devices,
+            stop_poll_s=0.2,
+        )
         proc = Proc([ROUCAI, "serve", "node", "--config", str(cfg)])
         node_url = f"http://127.0.0.1:{proc.event('listening')['port']}"
         hc = httpx.Client(timeout=10, trust_env=False)
@@ -147,8 +175,11 @@ def test_scales_node_platform_trace_and_stop_trade(world):
             assert resp.tally()["accepted"] == len(recs)
 
         # 4. sales on both scales, once the node has bound them
-        wait_until(lambda: all(d["connected"] for d in hc.get(node_url + "/healthz").json()["devices"]), 20,
-                   what="scales connected")
+        wait_until(
+            lambda: all(d["connected"] for d in hc.get(node_url + "/healthz").json()["devices"]),
+            20,
+            what="scales connected",
+        )
         sold = {}
         for batch, (scale, runner) in scales.items():
             with runner.lock:
@@ -157,6 +188,7 @@ def test_scales_node_platform_trace_and_stop_trade(world):
         def settled():
             c = hc.get(node_url + "/api/v1/outbox").json()["counts"]
             return c["pending"] == 0 and c["sent"] == 0 and c["acknowledged"] >= 6 + len(fm_entries) and c
+
         counts = wait_until(settled, 30, what="outbox drained")
         assert counts["invalid"] == 0 and counts["rejected"] == 0
         # the scales free their memory only after the platform answered
@@ -164,8 +196,9 @@ def test_scales_node_platform_trace_and_stop_trade(world):
 
         # 5. every record sent is at the platform exactly once, as built from the scale's sale
         con = sqlite3.connect(f"file:{world['db']}?mode=ro", uri=True)
-        rows = con.execute("SELECT own_code, body FROM records WHERE node_id = ? AND rtype = ?",
-                           (FM, "retail_market_tran_info_summ")).fetchall()
+        rows = con.execute(
+            "SELECT own_code, body FROM records WHERE node_id = ? AND rtype = ?", (FM, "retail_market_tran_info_summ")
+        ).fetchall()
         by_code = {code: json.loads(body) for code, body in rows}
         assert len(rows) == len(by_code) == 6
         for batch, recs in sold.items():
@@ -198,28 +231,45 @@ def test_scales_node_platform_trace_and_stop_trade(world):
         vcode = sold[veg_batch][0].trace_code
         vans = hc.get(f"{url}/api/v1/trace/{vcode}").json()
         vtruth = ledger.chain(veg_batch)
-        assert [h["code"] for h in vans["chain"] if h["kind"] == "issued"] == \
-            [vcode] + [e["id"] for e in vtruth if e.get("kind") == "line"]
-        assert [h["code"] for h in vans["chain"] if h["kind"] == "received"][-1] == \
-            next(e["id"] for e in vtruth if e.get("kind") == "veg_batch")
+        assert [h["code"] for h in vans["chain"] if h["kind"] == "issued"] == [vcode] + [
+            e["id"] for e in vtruth if e.get("kind") == "line"
+        ]
+        assert [h["code"] for h in vans["chain"] if h["kind"] == "received"][-1] == next(
+            e["id"] for e in vtruth if e.get("kind") == "veg_batch"
+        )
 
         # 7. a failed test of the vegetable lot's wholesale batch stops it on the scale that holds it
         true_veg = ledger.chain(veg_batch)
-        vb = true_veg[1]["id"]                                  # the wholesale market's batch (veg_batch lot)
+        vb = true_veg[1]["id"]  # the wholesale market's batch (veg_batch lot)
         ws = veg_batch[:9]
         tmpl = next(r["data"] for r in upstream if r["type"] == "qmarket_detection_info" and r["node"] == ws)
-        failed = {**tmpl, "batch_id": vb, "goods_code": details[veg_batch]["goods_code"],
-                  "goods_name": details[veg_batch]["goods_name"], "sample_id": "DFLOWFAIL0001",
-                  "detection_result": "0", "result_expl": "农药残留超标"}
+        failed = {
+            **tmpl,
+            "batch_id": vb,
+            "goods_code": details[veg_batch]["goods_code"],
+            "goods_name": details[veg_batch]["goods_name"],
+            "sample_id": "DFLOWFAIL0001",
+            "detection_result": "0",
+            "result_expl": "农药残留超标",
+        }
         failed.pop("tran_id", None)
-        resp = _post(hc, url + "/api/v1/exchange", p, ws, world["keys"][ws], "qmarket_detection_info", [failed],
-                     dt.datetime.now(dt.timezone.utc))
+        resp = _post(
+            hc,
+            url + "/api/v1/exchange",
+            p,
+            ws,
+            world["keys"][ws],
+            "qmarket_detection_info",
+            [failed],
+            dt.datetime.now(dt.timezone.utc),
+        )
         assert resp.tally()["accepted"] == 1
 
         def acked():
             items = hc.get(f"{url}/api/v1/stoptrade/broadcasts").json()["instructions"]
             mine = [i for i in items if i["node_id"] == FM and i["batch_code"] == veg_batch]
             return mine and all(i["acked_ms"] for i in mine)
+
         wait_until(acked, 20, what="stop-trade acknowledged by the node")
         vscale, vrunner = scales[veg_batch]
         with vrunner.lock:
@@ -228,10 +278,10 @@ def test_scales_node_platform_trace_and_stop_trade(world):
             assert exc.value.reason == "TRADE_STOPPED"
             mscale, mrunner = scales[meat_batch]
         with mrunner.lock:
-            assert mscale.sell(meat_batch, weight_g=400).batch_trace == meat_batch   # other batches unaffected
+            assert mscale.sell(meat_batch, weight_g=400).batch_trace == meat_batch  # other batches unaffected
         hc.close()
         # graceful stop: the runtime logs its last line, then the command exits 3 (stopped by a signal)
-        assert proc.terminate() == 3            # stopped by SIGTERM: interrupted, exit 3 (README)
+        assert proc.terminate() == 3  # stopped by SIGTERM: interrupted, exit 3 (README)
         assert any(e.get("event") == "node_stopped" for e in proc.lines)
     finally:
         if proc is not None and proc.p.poll() is None:

@@ -1,4 +1,5 @@
 """NODE-WHOL-03: the wholesaler + certificate ledger of entries without an upstream voucher."""
+
 from __future__ import annotations
 
 from hypothesis import given, settings
@@ -29,18 +30,20 @@ def test_ledger_from_the_outbox_refuses_contradictions(tmp_path):
         _store(ob, [_rec(WS[0], "VO1", "B1"), _rec(WS[1], "VO2", "B2")])
         led = CertificateLedger(ob)
         led.refresh()
-        assert led.check(_rec(WS[0], "VO1", "B1")) is None                   # the same lot again
-        assert led.check(_rec(WS[0], "VO1", "B9"))[0] == "2011"              # that certificate is batch B1
-        assert led.check(_rec(WS[0], "VO3", "B2"))[0] == "2011"              # B2 is WS[1] + VO2
-        assert led.check(_rec(WS[1], "VO1", "B5")) is None                   # another wholesaler: its own pair
-        assert led.check(_rec(WS[0], None, "B6"))[0] == "2002"               # no certificate, no voucher
-        assert led.check(_rec(WS[0], None, "B7", tran="65010300100010000001")) is None   # upstream voucher
-        assert led.check(_rec(WS[1], "VO1", "B8"))[0] == "2011"              # remembered within the session
+        assert led.check(_rec(WS[0], "VO1", "B1")) is None  # the same lot again
+        assert led.check(_rec(WS[0], "VO1", "B9"))[0] == "2011"  # that certificate is batch B1
+        assert led.check(_rec(WS[0], "VO3", "B2"))[0] == "2011"  # B2 is WS[1] + VO2
+        assert led.check(_rec(WS[1], "VO1", "B5")) is None  # another wholesaler: its own pair
+        assert led.check(_rec(WS[0], None, "B6"))[0] == "2002"  # no certificate, no voucher
+        assert led.check(_rec(WS[0], None, "B7", tran="65010300100010000001")) is None  # upstream voucher
+        assert led.check(_rec(WS[1], "VO1", "B8"))[0] == "2011"  # remembered within the session
     finally:
         ob.close()
 
 
-pairs = st.tuples(st.sampled_from(WS), st.sampled_from(["VO1", "VO2", "VO3"]), st.sampled_from(["B1", "B2", "B3", "B4"]))
+pairs = st.tuples(
+    st.sampled_from(WS), st.sampled_from(["VO1", "VO2", "VO3"]), st.sampled_from(["B1", "B2", "B3", "B4"])
+)
 
 
 @settings(deadline=None)

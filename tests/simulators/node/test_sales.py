@@ -1,4 +1,5 @@
 """Sale line -> records: exact unit conversion, always valid records (hypothesis), wholesale pairs."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,12 +34,29 @@ def test_yuan_text_is_exact(f):
 def sales(commodities):
     return st.builds(
         lambda idx, seq, bseq, code, w, price, t, op, stall: SaleRecord(
-            idx, P.codes.trace_code(op, seq), P.codes.trace_code("6501040020003", bseq), code,
-            P.commodities[code].name_zh, w, price, (w * price + 500) // 1000, t, "RS1", op, stall),
-        st.integers(1, 10**6), st.integers(1, 9_999_999), st.integers(1, 9_999_999), st.sampled_from(commodities),
-        st.integers(1, 150_000), st.integers(1, 999_999),
-        st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2099, 12, 31)), st.sampled_from(sorted(OPS)),
-        st.from_regex(r"[A-Z][0-9]{2}", fullmatch=True))
+            idx,
+            P.codes.trace_code(op, seq),
+            P.codes.trace_code("6501040020003", bseq),
+            code,
+            P.commodities[code].name_zh,
+            w,
+            price,
+            (w * price + 500) // 1000,
+            t,
+            "RS1",
+            op,
+            stall,
+        ),
+        st.integers(1, 10**6),
+        st.integers(1, 9_999_999),
+        st.integers(1, 9_999_999),
+        st.sampled_from(commodities),
+        st.integers(1, 150_000),
+        st.integers(1, 999_999),
+        st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2099, 12, 31)),
+        st.sampled_from(sorted(OPS)),
+        st.from_regex(r"[A-Z][0-9]{2}", fullmatch=True),
+    )
 
 
 @settings(max_examples=150, deadline=None)

@@ -1,6 +1,7 @@
 """Issue 13 on the reference node: the exchange endpoint refuses a record-flooded envelope with a zero VerifyCode
 before parsing it in full (bounded time and memory; the node shares the platform's gate), and answers with
 the security headers."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,10 +23,11 @@ def test_record_flood_is_refused_before_the_full_parse(node):  # noqa: F811
     _rt, url = node
     n = 270_587
     now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
-    body = (f"<DataExchangeReq><NodeId>{NODE}</NodeId><RequestTime>{now:%Y%m%d%H%M%S}000</RequestTime>"
-            f"<VerifyCode>{'0' * 32}</VerifyCode><Index>A02002</Index><Count>{n}</Count>"
-            f"<DataDate>{now:%Y%m%d}</DataDate><Address>" + "<market_in_info_detail/>" * n +
-            "</Address></DataExchangeReq>").encode()
+    body = (
+        f"<DataExchangeReq><NodeId>{NODE}</NodeId><RequestTime>{now:%Y%m%d%H%M%S}000</RequestTime>"
+        f"<VerifyCode>{'0' * 32}</VerifyCode><Index>A02002</Index><Count>{n}</Count>"
+        f"<DataDate>{now:%Y%m%d}</DataDate><Address>" + "<market_in_info_detail/>" * n + "</Address></DataExchangeReq>"
+    ).encode()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     before = _peak_mib()

@@ -1,4 +1,5 @@
 """Uploader against a real platform (uvicorn on 127.0.0.1 in a thread): batching, verdicts, backoff, outages."""
+
 from __future__ import annotations
 
 import random
@@ -40,8 +41,9 @@ def platform(tmp_path):
 
 
 def make(tmp_path, profile, url, key, **upload):
-    cfg = load_config(write_config(tmp_path / "node.toml", NODE, "昊嘉农贸市场", "farmers_market", url, key,
-                                   upload=upload))
+    cfg = load_config(
+        write_config(tmp_path / "node.toml", NODE, "昊嘉农贸市场", "farmers_market", url, key, upload=upload)
+    )
     ob = Outbox(cfg.outbox_path)
     return cfg, ob, Uploader(cfg, ob, profile)
 
@@ -68,7 +70,7 @@ def test_backoff_doubles_from_first_to_cap():
 def test_batches_within_max_count_and_all_acknowledged(tmp_path, profile, platform):
     cfg, ob, up = make(tmp_path, profile, platform.url, platform.keys[NODE], max_count=10, batch_wait_s=0)
     enqueue(ob, records(profile, 25))
-    assert drain(up) == ["sent", "sent", "sent"]          # 10 + 10 + 5
+    assert drain(up) == ["sent", "sent", "sent"]  # 10 + 10 + 5
     assert ob.counts()["acknowledged"] == 25
     assert up.status["envelopes"] == 3
     with platform.svc.store.read() as tx:
@@ -79,7 +81,7 @@ def test_batches_within_max_count_and_all_acknowledged(tmp_path, profile, platfo
 def test_part_filled_batch_waits_for_batch_wait(tmp_path, profile, platform):
     cfg, ob, up = make(tmp_path, profile, platform.url, platform.keys[NODE], max_count=10, batch_wait_s=0.3)
     enqueue(ob, records(profile, 3))
-    assert up.step() == "idle"                            # 3 < 10 and younger than 0.3 s
+    assert up.step() == "idle"  # 3 < 10 and younger than 0.3 s
     wait_until(lambda: up.step() == "sent", 3, what="the deadline to release the batch")
     assert ob.counts()["acknowledged"] == 3
     up.client.close()
@@ -104,20 +106,27 @@ def test_resend_after_lost_answer_is_duplicate_not_stored_twice(tmp_path, profil
 def test_rejected_record_kept_with_reason_and_not_resent(tmp_path, profile, platform):
     cfg, ob, up = make(tmp_path, profile, platform.url, platform.keys[NODE], batch_wait_s=0)
     good = records(profile, 2)
-    foreign = records(profile, 1, seed=9, node="650103001")[0]   # another node's record: 2008
+    foreign = records(profile, 1, seed=9, node="650103001")[0]  # another node's record: 2008
     enqueue(ob, [good[0], foreign, good[1]])
     assert up.step() == "sent"
     rej = ob.rows("rejected")
     assert len(rej) == 1 and rej[0]["reason"] == "2008" and rej[0]["record"] == foreign and rej[0]["message"]
     assert ob.counts()["acknowledged"] == 2
-    assert up.step() == "idle"                            # never resent
+    assert up.step() == "idle"  # never resent
     assert ob.rows("rejected")[0]["attempts"] == 1
     up.client.close()
 
 
 def test_platform_unreachable_rows_back_to_pending_with_growing_backoff(tmp_path, profile):
-    cfg, ob, up = make(tmp_path, profile, f"http://127.0.0.1:{free_port()}", "k" * 20, batch_wait_s=0,
-                       backoff_first_s=0.05, backoff_max_s=0.2)
+    cfg, ob, up = make(
+        tmp_path,
+        profile,
+        f"http://127.0.0.1:{free_port()}",
+        "k" * 20,
+        batch_wait_s=0,
+        backoff_first_s=0.05,
+        backoff_max_s=0.2,
+    )
     enqueue(ob, records(profile, 4))
     delays = []
     for _ in range(4):

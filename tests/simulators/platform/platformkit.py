@@ -1,5 +1,6 @@
 """Fixtures for the platform tests: a real uvicorn server on 127.0.0.1, nodes with keys, and
 hand-built record chains (meat: slaughter -> wholesale -> retail; vegetables: origin -> wholesale -> retail)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,9 +17,14 @@ from simulators.platform.launcher import ThreadedPlatform
 P = load_profile()
 CST = dt.timezone(dt.timedelta(hours=8))
 S, W, V, R, M, C = "650104001", "650103001", "650104002", "650103002", "650109001", "650103003"
-NODES = {S: ("创汇生猪定点屠宰厂", "slaughter_pig"), W: ("迪摩冷冻肉品批发市场", "meat_wholesale"),
-         V: ("超艺蔬菜批发市场", "vegetable_wholesale"), R: ("昊嘉农贸市场", "farmers_market"),
-         M: ("荣永超市", "supermarket"), C: ("行政服务中心食堂", "canteen")}
+NODES = {
+    S: ("创汇生猪定点屠宰厂", "slaughter_pig"),
+    W: ("迪摩冷冻肉品批发市场", "meat_wholesale"),
+    V: ("超艺蔬菜批发市场", "vegetable_wholesale"),
+    R: ("昊嘉农贸市场", "farmers_market"),
+    M: ("荣永超市", "supermarket"),
+    C: ("行政服务中心食堂", "canteen"),
+}
 
 
 def today() -> str:
@@ -65,8 +71,11 @@ class Platform:
         if operators:
             self.register_operators(rtype, records)
         body = self.envelope(node, rtype, records, fmt, **kw)
-        r = self.client.post("/api/v1/exchange", content=body,
-                             headers={"Content-Type": "application/json" if fmt == "json" else "application/xml"})
+        r = self.client.post(
+            "/api/v1/exchange",
+            content=body,
+            headers={"Content-Type": "application/json" if fmt == "json" else "application/xml"},
+        )
         resp, findings = P.envelope.parse_response(r.content)
         assert not findings, findings
         return r, resp
@@ -93,7 +102,7 @@ def rec(rtype: str, node: str, day: str | None = None, seed: int = 0, **fields) 
     r.update({k: v for k, v in fields.items() if v is not None})
     for k in [k for k, v in fields.items() if v is None]:
         r.pop(k, None)
-    assert P.records.is_valid(rtype, r), (rtype, P.records.validate(rtype, r))   # warnings allowed (local batch ids)
+    assert P.records.is_valid(rtype, r), (rtype, P.records.validate(rtype, r))  # warnings allowed (local batch ids)
     return r
 
 
@@ -117,35 +126,187 @@ def meat_chain(day: str | None = None, n: int = 1) -> dict:
     t1, t2, t3 = code(S + "0000", n), code(W + "0001", n), code(R + "0001", n)
     qid, qap, im = f"AQ{n:08d}", f"QA{n:08d}", f"IM{n:08d}"
     up = [
-        (S, "animal_in_info", [rec("animal_in_info", S, day, butcher_fac_id=S, quarantine_id=qid,
-                                   area_origin_id="650121", area_origin_name="乌鲁木齐县", farm_name="南山养殖场",
-                                   seller_id=S + "0001", ear_tag_start=EAR_TAGS[0], ear_tag_end=EAR_TAGS[1])]),
-        (S, "quarantine_info", [rec("quarantine_info", S, day, butcher_fac_id=S, quarantine_id=qid,
-                                    quarantine_animal_products_id=qap, inspection_meat_id=im, seller_id=S + "0001")]),
-        (S, "meat_out_info_base", [rec("meat_out_info_base", S, day, butcher_fac_id=S, tran_id=t1,
-                                       buyer_id=W + "0001")]),
-        (S, "meat_out_info_detail", [rec("meat_out_info_detail", S, day, tran_id=t1, quarantine_animal_products_id=qap,
-                                         inspection_meat_id=im, meat_code=MEAT.code, meat_name=MEAT.name_zh,
-                                         weight="100.000")]),
-        (W, "market_in_info_base", [rec("market_in_info_base", W, day, market_id=W, wholesaler_id=W + "0001",
-                                        tran_id=t1, batch_id=t1, quarantine_animal_products_id=qap)]),
-        (W, "market_in_info_detail", [rec("market_in_info_detail", W, day, tran_id=t1, batch_id=t1, **g,
-                                          quarantine_animal_products_id=qap, weight="100.000", ws_supplier_id=S,
-                                          area_origin_id=None, area_origin_name=None, base_name=None,
-                                          base_id=None)]),
-        (W, "qmarket_detection_info", [rec("qmarket_detection_info", W, day, market_id=W, batch_id=t1,
-                                           wholesaler_id=W + "0001", tran_id=t1, detection_result="1",
-                                           quarantine_animal_products_id=qap, **g)]),
-        (W, "market_tran_info_detail", [rec("market_tran_info_detail", W, day, market_id=W, wholesaler_id=W + "0001",
-                                            retailer_id=R + "0001", tran_id=t2, batch_id=t1, weight="40.000", **g)]),
-        (R, "retail_market_in_info_base", [rec("retail_market_in_info_base", R, day, retail_market_id=R,
-                                               retailer_id=R + "0001", tran_id=t2, batch_id=t2,
-                                               quarantine_animal_products_id=qap)]),
-        (R, "retail_market_in_info_detail", [rec("retail_market_in_info_detail", R, day, tran_id=t2, batch_id=t2,
-                                                 quarantine_animal_products_id=qap, weight="40.000", **g)]),
-        (R, "retail_market_tran_info_summ", [rec("retail_market_tran_info_summ", R, day, retail_market_id=R,
-                                                 retailer_id=R + "0001", batch_id=t2, sale_tran_id=t3, tran_id=t2,
-                                                 quarantine_animal_products_id=qap, weight="2.500", **g)]),
+        (
+            S,
+            "animal_in_info",
+            [
+                rec(
+                    "animal_in_info",
+                    S,
+                    day,
+                    butcher_fac_id=S,
+                    quarantine_id=qid,
+                    area_origin_id="650121",
+                    area_origin_name="乌鲁木齐县",
+                    farm_name="南山养殖场",
+                    seller_id=S + "0001",
+                    ear_tag_start=EAR_TAGS[0],
+                    ear_tag_end=EAR_TAGS[1],
+                )
+            ],
+        ),
+        (
+            S,
+            "quarantine_info",
+            [
+                rec(
+                    "quarantine_info",
+                    S,
+                    day,
+                    butcher_fac_id=S,
+                    quarantine_id=qid,
+                    quarantine_animal_products_id=qap,
+                    inspection_meat_id=im,
+                    seller_id=S + "0001",
+                )
+            ],
+        ),
+        (
+            S,
+            "meat_out_info_base",
+            [rec("meat_out_info_base", S, day, butcher_fac_id=S, tran_id=t1, buyer_id=W + "0001")],
+        ),
+        (
+            S,
+            "meat_out_info_detail",
+            [
+                rec(
+                    "meat_out_info_detail",
+                    S,
+                    day,
+                    tran_id=t1,
+                    quarantine_animal_products_id=qap,
+                    inspection_meat_id=im,
+                    meat_code=MEAT.code,
+                    meat_name=MEAT.name_zh,
+                    weight="100.000",
+                )
+            ],
+        ),
+        (
+            W,
+            "market_in_info_base",
+            [
+                rec(
+                    "market_in_info_base",
+                    W,
+                    day,
+                    market_id=W,
+                    wholesaler_id=W + "0001",
+                    tran_id=t1,
+                    batch_id=t1,
+                    quarantine_animal_products_id=qap,
+                )
+            ],
+        ),
+        (
+            W,
+            "market_in_info_detail",
+            [
+                rec(
+                    "market_in_info_detail",
+                    W,
+                    day,
+                    tran_id=t1,
+                    batch_id=t1,
+                    **g,
+                    quarantine_animal_products_id=qap,
+                    weight="100.000",
+                    ws_supplier_id=S,
+                    area_origin_id=None,
+                    area_origin_name=None,
+                    base_name=None,
+                    base_id=None,
+                )
+            ],
+        ),
+        (
+            W,
+            "qmarket_detection_info",
+            [
+                rec(
+                    "qmarket_detection_info",
+                    W,
+                    day,
+                    market_id=W,
+                    batch_id=t1,
+                    wholesaler_id=W + "0001",
+                    tran_id=t1,
+                    detection_result="1",
+                    quarantine_animal_products_id=qap,
+                    **g,
+                )
+            ],
+        ),
+        (
+            W,
+            "market_tran_info_detail",
+            [
+                rec(
+                    "market_tran_info_detail",
+                    W,
+                    day,
+                    market_id=W,
+                    wholesaler_id=W + "0001",
+                    retailer_id=R + "0001",
+                    tran_id=t2,
+                    batch_id=t1,
+                    weight="40.000",
+                    **g,
+                )
+            ],
+        ),
+        (
+            R,
+            "retail_market_in_info_base",
+            [
+                rec(
+                    "retail_market_in_info_base",
+                    R,
+                    day,
+                    retail_market_id=R,
+                    retailer_id=R + "0001",
+                    tran_id=t2,
+                    batch_id=t2,
+                    quarantine_animal_products_id=qap,
+                )
+            ],
+        ),
+        (
+            R,
+            "retail_market_in_info_detail",
+            [
+                rec(
+                    "retail_market_in_info_detail",
+                    R,
+                    day,
+                    tran_id=t2,
+                    batch_id=t2,
+                    quarantine_animal_products_id=qap,
+                    weight="40.000",
+                    **g,
+                )
+            ],
+        ),
+        (
+            R,
+            "retail_market_tran_info_summ",
+            [
+                rec(
+                    "retail_market_tran_info_summ",
+                    R,
+                    day,
+                    retail_market_id=R,
+                    retailer_id=R + "0001",
+                    batch_id=t2,
+                    sale_tran_id=t3,
+                    tran_id=t2,
+                    quarantine_animal_products_id=qap,
+                    weight="2.500",
+                    **g,
+                )
+            ],
+        ),
     ]
     return {"uploads": up, "sale": t3, "codes": {"meat_out": t1, "wholesale": t2, "sale": t3}}
 
@@ -156,16 +317,66 @@ def veg_chain(day: str | None = None, n: int = 1) -> dict:
     g = dict(goods_code=VEG.code, goods_name=VEG.name_zh)
     batch, t4, t5 = f"VB{n:06d}", code(V + "0002", n), code(R + "0002", n)
     up = [
-        (V, "market_in_info_detail", [rec("market_in_info_detail", V, day, tran_id=None, batch_id=batch, **g,
-                                          weight="500.000", area_origin_id="370783", area_origin_name="寿光市",
-                                          base_name="寿光蔬菜基地", base_id=BASE_ID, prov_id=VEG_CERT,
-                                          quarantine_animal_products_id=None,
-                                          inspection_meat_id=None, sale_tran_id=None)]),
-        (V, "market_tran_info_detail", [rec("market_tran_info_detail", V, day, market_id=V, wholesaler_id=V + "0002",
-                                            retailer_id=R + "0002", tran_id=t4, batch_id=batch, weight="30.000", **g)]),
-        (R, "retail_market_tran_info_summ", [rec("retail_market_tran_info_summ", R, day, retail_market_id=R,
-                                                 retailer_id=R + "0002", batch_id=t4, sale_tran_id=t5, tran_id=None,
-                                                 quarantine_animal_products_id=None, weight="1.200", **g)]),
+        (
+            V,
+            "market_in_info_detail",
+            [
+                rec(
+                    "market_in_info_detail",
+                    V,
+                    day,
+                    tran_id=None,
+                    batch_id=batch,
+                    **g,
+                    weight="500.000",
+                    area_origin_id="370783",
+                    area_origin_name="寿光市",
+                    base_name="寿光蔬菜基地",
+                    base_id=BASE_ID,
+                    prov_id=VEG_CERT,
+                    quarantine_animal_products_id=None,
+                    inspection_meat_id=None,
+                    sale_tran_id=None,
+                )
+            ],
+        ),
+        (
+            V,
+            "market_tran_info_detail",
+            [
+                rec(
+                    "market_tran_info_detail",
+                    V,
+                    day,
+                    market_id=V,
+                    wholesaler_id=V + "0002",
+                    retailer_id=R + "0002",
+                    tran_id=t4,
+                    batch_id=batch,
+                    weight="30.000",
+                    **g,
+                )
+            ],
+        ),
+        (
+            R,
+            "retail_market_tran_info_summ",
+            [
+                rec(
+                    "retail_market_tran_info_summ",
+                    R,
+                    day,
+                    retail_market_id=R,
+                    retailer_id=R + "0002",
+                    batch_id=t4,
+                    sale_tran_id=t5,
+                    tran_id=None,
+                    quarantine_animal_products_id=None,
+                    weight="1.200",
+                    **g,
+                )
+            ],
+        ),
     ]
     return {"uploads": up, "sale": t5, "batch": batch, "codes": {"wholesale": t4, "sale": t5}}
 

@@ -9,6 +9,7 @@ of the assessment with its score, exactly the open problems the API lists, chart
 equal to the monitor's; a click on 受理 must acknowledge the problem in the API.  A node's key must not log in.
 Skipped only when no Chromium is installed; `.ci/run` installs it.
 """
+
 import json
 import re
 import shutil
@@ -28,10 +29,31 @@ from simulators.platform.regulators import Regulators
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DAYS, WEEK, RID, NODE = ("20250310", "20250311"), "2025-W11", "650100", "650103002"
-FAULTS = ["--fault-set", "regulator", "--fault", "silent_node=0.2", "--fault", "duplicate_trace_code=0.3",
-          "--fault", "chain_break=0.1", "--fault", "stock_imbalance=0.1", "--fault", "silent_scale=0.1"]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+FAULTS = [
+    "--fault-set",
+    "regulator",
+    "--fault",
+    "silent_node=0.2",
+    "--fault",
+    "duplicate_trace_code=0.3",
+    "--fault",
+    "chain_break=0.1",
+    "--fault",
+    "stock_imbalance=0.1",
+    "--fault",
+    "silent_scale=0.1",
+]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 class Browser:
@@ -39,9 +61,18 @@ class Browser:
 
     def __init__(self, tmp_path):
         profile = tmp_path / "chrome-profile"
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                                      "--window-size=1200,900", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                CHROMIUM,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "--window-size=1200,900",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port_file, deadline = profile / "DevToolsActivePort", time.monotonic() + 30
         while not (port_file.is_file() and port_file.read_text().strip()):
             assert time.monotonic() < deadline and self.proc.poll() is None, "chromium did not start"
@@ -78,8 +109,10 @@ class Browser:
 
     def click(self, selector):
         """Click the element (a real mouse press at its centre) and wait for the page it loads."""
-        box = self.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;"
-                      " e.scrollIntoView(); const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        box = self.js(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;"
+            " e.scrollIntoView(); const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
         assert box, f"nothing to click: {selector}"
         self.events.clear()
         for kind in ("mousePressed", "mouseReleased"):
@@ -88,8 +121,10 @@ class Browser:
 
     def login(self, url, rid, key):
         self.goto(url)
-        self.js(f"document.querySelector('[name=regulator_id]').value = {json.dumps(rid)};"
-                f"document.querySelector('[name=key]').value = {json.dumps(key)}")
+        self.js(
+            f"document.querySelector('[name=regulator_id]').value = {json.dumps(rid)};"
+            f"document.querySelector('[name=key]').value = {json.dumps(key)}"
+        )
         self.click("#login button")
 
     def close(self):
@@ -127,13 +162,35 @@ def city(tmp_path, capsys):
     """The tiny city's platform with one simulated day uploaded and detected (see the module docstring)."""
     assert main(["fixtures", "city", "--preset", "tiny", "--seed", "1", "--out", str(tmp_path / "tiny.json")]) == 0
     db, keys = tmp_path / "city.db", tmp_path / "keys.json"
-    assert main(["serve", "admin", "--db", str(db), "import-city", str(tmp_path / "tiny.json"),
-                 "--keys-out", str(keys)]) == 0
+    assert (
+        main(["serve", "admin", "--db", str(db), "import-city", str(tmp_path / "tiny.json"), "--keys-out", str(keys)])
+        == 0
+    )
     with ThreadedPlatform(PlatformConfig(db=str(db), port=0, log_level="warning")) as tp:
         svc = tp.services
         key = Regulators(svc.store, svc.secret, svc.profile).register(RID, "乌鲁木齐市商务局")
-        assert main(["simulate", "--preset", "tiny", "--seed", "1", "--date", "2025-03-10", "--days", "2", *FAULTS,
-                     "--to", tp.url, "--keys", str(keys), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "simulate",
+                    "--preset",
+                    "tiny",
+                    "--seed",
+                    "1",
+                    "--date",
+                    "2025-03-10",
+                    "--days",
+                    "2",
+                    *FAULTS,
+                    "--to",
+                    tp.url,
+                    "--keys",
+                    str(keys),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         capsys.readouterr()
         c = City(tp, json.loads(keys.read_text("utf-8")), key)
         found = 0
@@ -158,7 +215,7 @@ def test_dashboard_in_chromium_shows_the_regulators_data_and_acknowledges_by_cli
     url = f"{city.url}/regulator?period={WEEK}"
     b = Browser(tmp_path)
     try:
-        b.login(url, RID, city.keys[NODE])                    # a node's key: refused, nothing shown
+        b.login(url, RID, city.keys[NODE])  # a node's key: refused, nothing shown
         seen = b.js(READ.replace("Number(document.querySelector('#health-' + s + ' b').textContent)", "0"))
         assert seen["login_error"] and seen["districts"] == [] and seen["problems"] == [], seen
         b.login(url, RID, city.key)
@@ -210,8 +267,8 @@ def test_anonymous_and_node_keys_see_nothing_and_actions_need_the_session(city):
     [p] = [p for p in api_problems(city) if p["id"] == target]
     assert p["state"] == "closed" and p["note"] == "已核实，错录" and p["closed_by"] == RID
     assert c.post(f"/regulator/problems/{target}/close", data={"csrf": csrf, "note": "x"}).status_code == 409
-    bad = c.get("/regulator?period=2025-W53")                   # the shape of a week, but 2025 has 52
-    assert bad.status_code == 400 and "统计期无效：2025-W53" in bad.text and '<tr data-district' in bad.text
+    bad = c.get("/regulator?period=2025-W53")  # the shape of a week, but 2025 has 52
+    assert bad.status_code == 400 and "统计期无效：2025-W53" in bad.text and "<tr data-district" in bad.text
     c.post("/regulator/logout", data={"csrf": csrf})
     assert 'id="login"' in c.get("/regulator").text
 
@@ -224,7 +281,9 @@ def test_a_district_regulator_sees_and_acts_on_its_district_only_and_english_wor
     with RegulatorClient(city, "650104") as (c, key):
         board = c.get(f"/regulator?period={WEEK}&lang=en")
         assert re.findall(r'<tr data-district="(\d+)"', board.text) == ["650104"]
-        assert sorted(int(x) for x in re.findall(r'<tr data-problem="(\d+)"', board.text)) == sorted(p["id"] for p in inside)
+        assert sorted(int(x) for x in re.findall(r'<tr data-problem="(\d+)"', board.text)) == sorted(
+            p["id"] for p in inside
+        )
         nodes = re.findall(r'<tr data-node="(\d+)"', board.text)
         assert nodes and all(n.startswith("650104") for n in nodes)
         for word in ("Regulator's dashboard", "District assessment", "Problem queue", "Node health", "Score"):
@@ -242,7 +301,9 @@ class RegulatorClient:
         self.city, self.rid = city, rid
 
     def __enter__(self):
-        key = Regulators(self.city.svc.store, self.city.svc.secret, self.city.svc.profile).register(self.rid, "区商务局")
+        key = Regulators(self.city.svc.store, self.city.svc.secret, self.city.svc.profile).register(
+            self.rid, "区商务局"
+        )
         self.c = httpx.Client(base_url=self.city.url, timeout=10, follow_redirects=False)
         r = self.c.post("/regulator/login", data={"regulator_id": self.rid, "key": key, "period": WEEK})
         assert r.status_code == 303, r.text

@@ -4,6 +4,7 @@ report.  Checks the rendered DOM: every district's name, the score column with a
 laid out with a non-zero size (a copy of the page gets a script that writes the layout boxes into the DOM; the
 report itself has none).  Skipped only when no Chromium is installed; `.ci/run` installs it.
 """
+
 import json
 import re
 import shutil
@@ -29,9 +30,20 @@ document.body.setAttribute('data-layout', JSON.stringify({score: box('chart-scor
 def _dom(tmp_path, page):
     probe = tmp_path / "probe.html"
     probe.write_text(page.read_text("utf-8").replace("</body>", MEASURE), "utf-8")
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'chrome'}",
-           "--window-size=1200,900", "--dump-dom", probe.as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chrome'}",
+        "--window-size=1200,900",
+        "--dump-dom",
+        probe.as_uri(),
+    ]
     return subprocess.run(cmd, capture_output=True, timeout=60, check=True).stdout.decode("utf-8")
 
 
@@ -40,8 +52,12 @@ def test_rendered_report_shows_every_district_its_score_and_charts(platform, tmp
     upload_all(platform, meat_chain())
     upload_all(platform, veg_chain())
     out = tmp_path / "rep"
-    assert main(["report", "districts", "--platform", platform.url, "--period", today(), "--out", str(out),
-                 "--lang", lang]) == 0
+    assert (
+        main(
+            ["report", "districts", "--platform", platform.url, "--period", today(), "--out", str(out), "--lang", lang]
+        )
+        == 0
+    )
     capsys.readouterr()
     doc = json.loads((out / "districts.json").read_text("utf-8"))
     names = [d["name"] for d in doc["assessment"]["districts"]]
@@ -58,13 +74,41 @@ def test_rendered_report_shows_every_district_its_score_and_charts(platform, tmp
     layout = json.loads(re.search(r'data-layout="([^"]+)"', dom).group(1).replace("&quot;", '"'))
     assert layout["score"][0] > 100 and layout["score"][1] > 50, layout
     assert layout["volume"][0] > 100 and layout["volume"][1] > 50, layout
-    assert len(layout["bars"]) == 3 and max(layout["bars"]) > 10, layout   # the best district's bar is drawn
+    assert len(layout["bars"]) == 3 and max(layout["bars"]) > 10, layout  # the best district's bar is drawn
 
 
 def test_report_command_errors(tmp_path, capsys):
-    assert main(["report", "districts", "--platform", "http://127.0.0.1:9", "--period", "2026-W49",
-                 "--out", str(tmp_path / "r")]) == 3
+    assert (
+        main(
+            [
+                "report",
+                "districts",
+                "--platform",
+                "http://127.0.0.1:9",
+                "--period",
+                "2026-W49",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 3
+    )
     assert "平台不可达" in capsys.readouterr().err and not (tmp_path / "r").exists()
-    assert main(["--lang", "en", "report", "districts", "--platform", "http://127.0.0.1:9", "--period", "2026-W60",
-                 "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "--lang",
+                "en",
+                "report",
+                "districts",
+                "--platform",
+                "http://127.0.0.1:9",
+                "--period",
+                "2026-W60",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "ISO week" in capsys.readouterr().err

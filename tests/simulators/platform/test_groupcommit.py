@@ -2,6 +2,7 @@
 COMMIT; a writer returns only once its writes are committed; one writer's failure rolls back its writes alone;
 a failed COMMIT fails every writer of the group and stores nothing.  SQLite always, PostgreSQL with
 ROUCAI_PG_URL (the ``store`` fixture of test_platform_storage)."""
+
 from __future__ import annotations
 
 import threading
@@ -65,21 +66,22 @@ def _insert(name):
     def fn(tx):
         tx.execute(INSERT, (name, 1, 1))
         return name
+
     return fn
 
 
 def test_queued_writers_share_one_commit(store):  # noqa: F811
     gc, out, seen = _queued_group(store, [_insert(f"w{i}") for i in range(7)])
     assert out == {0: "first", **{i: f"w{i - 1}" for i in range(1, 8)}}
-    assert all(out[i] in seen[i] for i in out)   # committed (visible elsewhere) when its writer returned
-    assert (gc.groups, gc.writers) == (2, 8)   # the leader alone, then the 7 that queued in one transaction
+    assert all(out[i] in seen[i] for i in out)  # committed (visible elsewhere) when its writer returned
+    assert (gc.groups, gc.writers) == (2, 8)  # the leader alone, then the 7 that queued in one transaction
     assert _names(store) == sorted(["first"] + [f"w{i}" for i in range(7)])
 
 
 def test_a_writer_returns_after_its_commit(store):  # noqa: F811
     gc = GroupCommit(store)
     assert gc.run(_insert("mine")) == "mine"
-    assert _names(store) == ["mine"]          # another connection: only committed rows are visible
+    assert _names(store) == ["mine"]  # another connection: only committed rows are visible
 
 
 def test_a_failing_writer_is_rolled_back_alone(store):  # noqa: F811
@@ -99,9 +101,11 @@ def test_a_failing_writer_is_rolled_back_alone(store):  # noqa: F811
 
 def test_a_failed_commit_fails_the_whole_group(store):  # noqa: F811
     """A deferred constraint fails at COMMIT: every writer of the group gets the error, nothing is stored."""
-    ddl = ["CREATE TABLE gc_parent (id INTEGER PRIMARY KEY)",
-           "CREATE TABLE gc_child (id INTEGER PRIMARY KEY, parent INTEGER"
-           " REFERENCES gc_parent (id) DEFERRABLE INITIALLY DEFERRED)"]
+    ddl = [
+        "CREATE TABLE gc_parent (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE gc_child (id INTEGER PRIMARY KEY, parent INTEGER"
+        " REFERENCES gc_parent (id) DEFERRABLE INITIALLY DEFERRED)",
+    ]
     with store.write() as tx:
         for stmt in ddl:
             tx.execute(stmt)
@@ -111,7 +115,7 @@ def test_a_failed_commit_fails_the_whole_group(store):  # noqa: F811
         return "orphan"
 
     _gc, out, _seen = _queued_group(store, [_insert("w0"), orphan, _insert("w1")])
-    assert out[0] == "first"                       # the leader's own group committed before
+    assert out[0] == "first"  # the leader's own group committed before
     assert all(isinstance(out[i], Exception) for i in (1, 2, 3)), out
     assert _names(store) == ["first"]
     with store.read() as tx:

@@ -3,24 +3,34 @@ operator code (standards.md §3.3, wholesale step 1: not registered again), so t
 seller.  Issue 13 finding 7 still holds for everything else (platform.toml [guests], evidence profile): the host must
 be a node whose role takes guests (wholesale), the guest must be a registered operator of a registered node whose role
 supplies a wholesale market (slaughterhouse, wholesale); any other seller of another node is rejected (2008)."""
+
 import pytest
 
 from platformkit import MEAT, R, S, V, W, code, rec
 
 # (host node, record type, seller field, a registered operator of another node that may trade there)
 GUESTS = [
-    (V, "market_in_info_base", "wholesaler_id", W + "0001"),      # a meat wholesaler enters a lot at the veg market
-    (W, "market_in_info_base", "wholesaler_id", S + "0001"),      # a slaughterhouse's operator sells at the market
+    (V, "market_in_info_base", "wholesaler_id", W + "0001"),  # a meat wholesaler enters a lot at the veg market
+    (W, "market_in_info_base", "wholesaler_id", S + "0001"),  # a slaughterhouse's operator sells at the market
     (V, "market_tran_info_detail", "wholesaler_id", W + "0001"),  # and sells there (a voucher the market issues:
-]                                                                 # one under the guest's home code is refused)
+]  # one under the guest's home code is refused)
 
 
 def _record(host: str, rtype: str, field: str, seller: str, seq: int) -> dict:
     if rtype == "market_in_info_base":
-        return rec(rtype, host, market_id=host, **{field: seller},
-                   tran_id=None, batch_id=code(host + "0000", 6_000_000 + seq))
-    return rec(rtype, host, market_id=host, **{field: seller}, retailer_id=R + "0001",
-               tran_id=code(host + "0000", 6_000_000 + seq), batch_id=code(S + "0000", seq), goods_code=MEAT.code)
+        return rec(
+            rtype, host, market_id=host, **{field: seller}, tran_id=None, batch_id=code(host + "0000", 6_000_000 + seq)
+        )
+    return rec(
+        rtype,
+        host,
+        market_id=host,
+        **{field: seller},
+        retailer_id=R + "0001",
+        tran_id=code(host + "0000", 6_000_000 + seq),
+        batch_id=code(S + "0000", seq),
+        goods_code=MEAT.code,
+    )
 
 
 @pytest.mark.parametrize("host,rtype,field,guest", GUESTS, ids=[f"{c[0]}-{c[1]}" for c in GUESTS])

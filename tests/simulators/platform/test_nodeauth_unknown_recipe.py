@@ -1,6 +1,7 @@
 """Signed HTTP requests (X-Verify-Code) under a profile whose VerifyCode recipe is unknown (changchun): the
 platform checks what it can (headers, clock window, the code's form, replay) instead of failing with a 500, as
 its upload path does; under a known recipe a wrong code is still refused."""
+
 from __future__ import annotations
 
 import datetime as dt

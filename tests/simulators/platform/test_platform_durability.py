@@ -2,6 +2,7 @@
 
 SQLite always; PostgreSQL too when ROUCAI_PG_URL is set (its ``public`` schema is dropped and recreated), both
 with group commit (simulators/platform/storage/groupcommit.py): four senders, so envelopes share COMMITs."""
+
 import os
 import threading
 import time
@@ -29,8 +30,19 @@ def _setup(db: str, secret: str, batches: list[list[dict]]) -> str:
 
 
 def _batches(n_env: int, per: int) -> list[list[dict]]:
-    return [[rec("retail_market_tran_info_summ", R, seed=e * per + i, retail_market_id=R,
-                 sale_tran_id=code(R + "0001", e * per + i + 1)) for i in range(per)] for e in range(n_env)]
+    return [
+        [
+            rec(
+                "retail_market_tran_info_summ",
+                R,
+                seed=e * per + i,
+                retail_market_id=R,
+                sale_tran_id=code(R + "0001", e * per + i + 1),
+            )
+            for i in range(per)
+        ]
+        for e in range(n_env)
+    ]
 
 
 def _send(url: str, key: str, batch: list[dict]) -> list[str] | None:

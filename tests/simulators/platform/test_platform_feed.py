@@ -1,4 +1,5 @@
 """Upward feed: a city platform pushes its daily aggregates to a central instance."""
+
 import httpx
 
 from platformkit import P, meat_chain, today, upload_all, veg_chain
@@ -24,7 +25,8 @@ def test_city_feeds_central_and_central_totals_equal_the_city(platform, tmp_path
         city = platform.client.get("/api/v1/stats/totals", params={"date": today()}).json()
         assert got["records"] == sum(v["records"] for v in city["by_node"].values()) == 2 * 11 + 3
         assert {t: v["records"] for t, v in got["by_node_type"].items()} == {
-            t: v["records"] for t, v in city["by_node_type"].items()}
+            t: v["records"] for t, v in city["by_node_type"].items()
+        }
         assert got["by_node_type"]["slaughter_pig"]["weight_kg"] == city["by_node_type"]["slaughter_pig"]["weight_kg"]
         # resending is harmless (absolute values)
         with httpx.Client(timeout=10) as c:
@@ -45,12 +47,20 @@ def test_central_refuses_unsigned_unknown_and_out_of_region_feeds(tmp_path):
 
         def post(node, k, payload):
             import json
+
             body = json.dumps(payload).encode()
             h = nodeauth.sign(P.envelope, k, node, "POST", "/api/v1/feed", body)
             return httpx.post(central.url + "/api/v1/feed", content=body, headers=h, timeout=10)
 
-        row = {"node_id": "650102001", "node_type": "farmers_market", "data_date": today(),
-               "rtype": "retail_market_tran_info_summ", "goods_code": "21111001", "records": 3, "weight_kg": "1.500"}
+        row = {
+            "node_id": "650102001",
+            "node_type": "farmers_market",
+            "data_date": today(),
+            "rtype": "retail_market_tran_info_summ",
+            "goods_code": "21111001",
+            "records": 3,
+            "weight_kg": "1.500",
+        }
         assert httpx.post(central.url + "/api/v1/feed", content=b"{}", timeout=10).status_code == 401
         assert post("650102001", node_key, {"city_id": "650102001", "rows": [row]}).status_code == 403
         lanzhou = dict(row, node_id="620102001")

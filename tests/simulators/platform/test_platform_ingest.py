@@ -1,4 +1,5 @@
 """Ingest over real HTTP: verdicts, idempotency, ownership, authentication, clock, replay, limits, hostile input."""
+
 import datetime as dt
 import socket
 
@@ -7,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from platformkit import CST, P, R, S, W, code, meat_chain, rec, today
 
-LEAKS = ("Traceback", "sqlite", "SELECT", "INSERT", "psycopg", "File \"", "Error:")
+LEAKS = ("Traceback", "sqlite", "SELECT", "INSERT", "psycopg", 'File "', "Error:")
 
 
 def _no_leak(text: str) -> None:
@@ -107,6 +108,7 @@ def test_replayed_envelope_is_refused_even_after_a_restart(platform, tmp_path):
     # a second server on the same database (fresh memory) still refuses it
     from simulators.platform.config import PlatformConfig
     from simulators.platform.launcher import ThreadedPlatform
+
     with ThreadedPlatform(PlatformConfig(db=platform.tp.config.db, port=0, log_level="warning")) as tp2:
         r = httpx.post(tp2.url + "/api/v1/exchange", content=body, timeout=10)
         assert r.status_code == 409
@@ -115,8 +117,10 @@ def test_replayed_envelope_is_refused_even_after_a_restart(platform, tmp_path):
 def test_oversized_body_refused_before_it_is_read(platform):
     host, port = platform.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as s:
-        s.sendall(b"POST /api/v1/exchange HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
-                  b"Content-Length: 1000000000\r\n\r\n<DataExchangeReq>")
+        s.sendall(
+            b"POST /api/v1/exchange HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
+            b"Content-Length: 1000000000\r\n\r\n<DataExchangeReq>"
+        )
         s.settimeout(5)
         head = s.recv(65536).decode("utf-8", "replace")  # answered without sending the gigabyte
     assert head.startswith("HTTP/1.1 413") and "<ResultCode>1003</ResultCode>" in head
@@ -126,17 +130,22 @@ def test_oversized_chunked_body_is_cut_off(platform):
     def gen():
         for _ in range(200):
             yield b"<a>" + b"x" * 65536 + b"</a>"
+
     r = platform.client.post("/api/v1/exchange", content=gen())
     assert r.status_code == 413
 
 
 def test_hostile_xml_refused_cleanly(platform):
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
-            b"<DataExchangeReq>&lol2;</DataExchangeReq>")
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+        b"<DataExchangeReq>&lol2;</DataExchangeReq>"
+    )
     r = platform.client.post("/api/v1/exchange", content=bomb)
     assert r.status_code == 400 and "<ResultCode>1002</ResultCode>" in r.text
-    xxe = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-           b"<DataExchangeReq>&x;</DataExchangeReq>")
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<DataExchangeReq>&x;</DataExchangeReq>"
+    )
     r = platform.client.post("/api/v1/exchange", content=xxe)
     assert r.status_code == 400 and "root:" not in r.text
     r = platform.client.post("/api/v1/exchange", content=b"<DataExchangeReq><NodeId>6501")
@@ -145,9 +154,13 @@ def test_hostile_xml_refused_cleanly(platform):
 
 
 def test_error_bodies_do_not_leak_internals(platform):
-    for method, path, kw in [("GET", "/api/v1/stats/daily", {"params": {"date": "x' OR 1=1 --"}}),
-                             ("GET", "/nope", {}), ("POST", "/api/v1/trace/1", {}),
-                             ("GET", "/api/v1/stoptrade", {}), ("POST", "/api/v1/stoptrade/abc/ack", {})]:
+    for method, path, kw in [
+        ("GET", "/api/v1/stats/daily", {"params": {"date": "x' OR 1=1 --"}}),
+        ("GET", "/nope", {}),
+        ("POST", "/api/v1/trace/1", {}),
+        ("GET", "/api/v1/stoptrade", {}),
+        ("POST", "/api/v1/stoptrade/abc/ack", {}),
+    ]:
         r = platform.client.request(method, path, **kw)
         assert 400 <= r.status_code < 500, (path, r.status_code)
         _no_leak(r.text)
@@ -156,8 +169,13 @@ def test_error_bodies_do_not_leak_internals(platform):
 
 def test_sql_metacharacters_are_data_not_sql(platform):
     evil = "x'); DROP TABLE records; --"
-    r1 = rec("retail_market_tran_info_summ", R, retail_market_id=R, retailer_name=evil[:50],
-             sale_tran_id=code(R + "0001", 77))
+    r1 = rec(
+        "retail_market_tran_info_summ",
+        R,
+        retail_market_id=R,
+        retailer_name=evil[:50],
+        sale_tran_id=code(R + "0001", 77),
+    )
     _, resp = platform.upload(R, "retail_market_tran_info_summ", [r1])
     assert resp.results[0].verdict == "accepted"
     ans = platform.client.get(f"/api/v1/trace/{code(R + '0001', 77)}").json()
@@ -172,21 +190,26 @@ def test_sql_metacharacters_are_data_not_sql(platform):
 def test_fuzzed_envelopes_get_a_clean_answer_and_store_only_valid_records(platform, data):
     """Random mutations of a valid envelope: always a DataExchangeResp (never 5xx, never a traceback), and
     every stored record is valid, owned by the uploader and counted once."""
-    recs = [rec("retail_market_tran_info_summ", R, seed=i, retail_market_id=R,
-                sale_tran_id=code(R + "0001", 1000 + i)) for i in range(3)]
-    body = bytearray(platform.envelope(R, "retail_market_tran_info_summ", recs,
-                                       fmt=data.draw(st.sampled_from(["xml", "json"]))))
+    recs = [
+        rec("retail_market_tran_info_summ", R, seed=i, retail_market_id=R, sale_tran_id=code(R + "0001", 1000 + i))
+        for i in range(3)
+    ]
+    body = bytearray(
+        platform.envelope(R, "retail_market_tran_info_summ", recs, fmt=data.draw(st.sampled_from(["xml", "json"])))
+    )
     for _ in range(data.draw(st.integers(1, 4))):
         op = data.draw(st.sampled_from(["flip", "cut", "insert", "dup"]))
         i = data.draw(st.integers(0, max(0, len(body) - 1)))
         if op == "flip" and body:
             body[i] = data.draw(st.integers(0, 255))
         elif op == "cut":
-            del body[i:i + data.draw(st.integers(1, 40))]
+            del body[i : i + data.draw(st.integers(1, 40))]
         elif op == "insert":
-            body[i:i] = data.draw(st.sampled_from([b"<x>", b"&", b"]]>", b"\xff\xfe", "摊".encode(), b"0", b'"', b"<!DOCTYPE a>"]))
+            body[i:i] = data.draw(
+                st.sampled_from([b"<x>", b"&", b"]]>", b"\xff\xfe", "摊".encode(), b"0", b'"', b"<!DOCTYPE a>"])
+            )
         else:
-            body[i:i] = body[i:i + 30]
+            body[i:i] = body[i : i + 30]
     r = platform.client.post("/api/v1/exchange", content=bytes(body))
     assert r.status_code in (200, 400, 401, 409, 413), r.status_code
     _no_leak(r.text)
@@ -195,6 +218,7 @@ def test_fuzzed_envelopes_get_a_clean_answer_and_store_only_valid_records(platfo
     with platform.svc.store.read() as tx:
         rows = tx.all("SELECT node_id, rtype, body FROM records")
     import json
+
     for node, rtype, b in rows:
         assert node == R and P.records.validate(rtype, json.loads(b)) == []
     assert len(rows) == len({b for _, _, b in rows})
@@ -204,16 +228,42 @@ def test_records_naming_unregistered_operators_are_rejected_2010(platform):
     """Operators under a registered node must be registered (PLAT-REG-01); codes under an unknown node pass."""
     seller = P.codes.operator_code(W, 7)
     platform.svc.registry.register_operator(seller, "批发商七")
-    stranger = P.codes.operator_code("650102099", 5)          # node not registered here: not judged
-    recs = [rec("market_tran_info_base", W, seed=1, market_id=W, wholesaler_id=seller, retailer_id=stranger,
-                tran_id=code(seller, 1)),
-            rec("market_tran_info_base", W, seed=2, market_id=W, wholesaler_id=P.codes.operator_code(W, 8),
-                retailer_id=stranger, tran_id=code(seller, 2)),
-            rec("market_tran_info_base", W, seed=3, market_id=W, wholesaler_id=seller,
-                retailer_id=P.codes.operator_code(R, 9), tran_id=code(seller, 3))]
+    stranger = P.codes.operator_code("650102099", 5)  # node not registered here: not judged
+    recs = [
+        rec(
+            "market_tran_info_base",
+            W,
+            seed=1,
+            market_id=W,
+            wholesaler_id=seller,
+            retailer_id=stranger,
+            tran_id=code(seller, 1),
+        ),
+        rec(
+            "market_tran_info_base",
+            W,
+            seed=2,
+            market_id=W,
+            wholesaler_id=P.codes.operator_code(W, 8),
+            retailer_id=stranger,
+            tran_id=code(seller, 2),
+        ),
+        rec(
+            "market_tran_info_base",
+            W,
+            seed=3,
+            market_id=W,
+            wholesaler_id=seller,
+            retailer_id=P.codes.operator_code(R, 9),
+            tran_id=code(seller, 3),
+        ),
+    ]
     _, resp = platform.upload(W, "market_tran_info_base", recs, operators=False)
-    assert [(x.verdict, x.reason) for x in resp.results] == [("accepted", "0000"), ("rejected", "2010"),
-                                                             ("rejected", "2010")]
+    assert [(x.verdict, x.reason) for x in resp.results] == [
+        ("accepted", "0000"),
+        ("rejected", "2010"),
+        ("rejected", "2010"),
+    ]
     assert "未在本平台备案" in resp.results[1].message
     assert platform.count() == 1
     platform.svc.registry.register_operator(P.codes.operator_code(R, 9), "零售商九")

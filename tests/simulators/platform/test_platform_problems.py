@@ -1,5 +1,6 @@
 """Problem discovery on the reference platform (issue 14): each detected kind over hand-built records, stable
 identity on re-runs, the listing's filters, and who may acknowledge or close a problem."""
+
 import json
 
 import pytest
@@ -40,19 +41,26 @@ def test_a_clean_chain_is_not_flagged_and_nodes_without_records_are_silent(platf
     key = regulator(platform)
     upload_all(platform, meat_chain(DAY))
     new = detect(platform, key)
-    assert new == {"chain-break": 0, "stock-imbalance": 0, "silent-node": 3, "silent-scale": 0,
-                   "duplicate-trace-code": 0, "price-outlier": 0, "certificate-overuse": 0}
+    assert new == {
+        "chain-break": 0,
+        "stock-imbalance": 0,
+        "silent-node": 3,
+        "silent-scale": 0,
+        "duplicate-trace-code": 0,
+        "price-outlier": 0,
+        "certificate-overuse": 0,
+    }
     silent = {p["subject"] for p in by_kind(platform, "silent-node")}
-    assert silent == {V, M, C}                     # the three registered nodes that sent nothing that day
+    assert silent == {V, M, C}  # the three registered nodes that sent nothing that day
     p = by_kind(platform, "silent-node")[0]
     assert p["district"] == p["node_id"][:6] and p["state"] == "open" and p["data_date"] == DAY
-    assert detect(platform, key) == {k: 0 for k in new}   # re-running adds nothing
+    assert detect(platform, key) == {k: 0 for k in new}  # re-running adds nothing
 
 
 def test_chain_break_names_the_records_and_the_unissued_code(platform):
     key = regulator(platform)
     chain = meat_chain(DAY)
-    ghost = code(W + "0001", 9999)                  # a wholesale code no record issued
+    ghost = code(W + "0001", 9999)  # a wholesale code no record issued
     for node, rtype, recs in chain["uploads"]:
         if rtype.startswith("retail_market_in_info"):
             recs[0].update(tran_id=ghost, batch_id=ghost)
@@ -61,9 +69,13 @@ def test_chain_break_names_the_records_and_the_unissued_code(platform):
     [p] = by_kind(platform, "chain-break")
     assert p["subject"] == f"{R}:{ghost}" and p["codes"] == [ghost] and p["node_id"] == R
     with platform.svc.store.read() as tx:
-        types = {t for (t,) in tx.all(f"SELECT rtype FROM records WHERE id IN ({','.join('?' * len(p['records']))})",
-                                      p["records"])}
-    assert types == {"retail_market_in_info_base"}   # the detail carries no date: its business day is the upload's
+        types = {
+            t
+            for (t,) in tx.all(
+                f"SELECT rtype FROM records WHERE id IN ({','.join('?' * len(p['records']))})", p["records"]
+            )
+        }
+    assert types == {"retail_market_in_info_base"}  # the detail carries no date: its business day is the upload's
 
 
 def test_stock_imbalance_when_a_batch_sells_more_than_it_took_in(platform):
@@ -71,7 +83,7 @@ def test_stock_imbalance_when_a_batch_sells_more_than_it_took_in(platform):
     chain = meat_chain(DAY)
     for node, rtype, recs in chain["uploads"]:
         if rtype == "retail_market_tran_info_summ":
-            recs[0].update(weight="45.000")          # 40 kg in (tolerance 5% + 0.5 kg = 42.5)
+            recs[0].update(weight="45.000")  # 40 kg in (tolerance 5% + 0.5 kg = 42.5)
     upload_all(platform, chain)
     detect(platform, key)
     [p] = by_kind(platform, "stock-imbalance")
@@ -115,14 +127,14 @@ def _overuse_flags(platform, chain):
 def test_certificate_overuse_when_meat_out_outgrows_the_certified_heads(platform):
     key = regulator(platform)
     chain = meat_chain(DAY)
-    _meat_out(chain, "1", "150.000")                # 1 pig: at most 130 kg × 1.1 = 143 kg
+    _meat_out(chain, "1", "150.000")  # 1 pig: at most 130 kg × 1.1 = 143 kg
     _upload_on_day(platform, chain)
     assert detect(platform, key)["certificate-overuse"] == 1
     [p] = by_kind(platform, "certificate-overuse")
     assert p["subject"] == f"{S}:AQ00000001" and p["node_id"] == S and p["district"] == S[:6]
     assert p["data_date"] == DAY and p["codes"] == ["AQ00000001"] and len(p["records"]) == 3
     assert p["detail"]["heads"] == 1 and p["detail"]["out_kg"] == 150.0 and p["detail"]["max_kg_per_head"] == 130.0
-    assert detect(platform, key)["certificate-overuse"] == 0      # re-running adds nothing
+    assert detect(platform, key)["certificate-overuse"] == 0  # re-running adds nothing
 
 
 @pytest.mark.parametrize("heads, kg", [("1", "143.000"), ("2", "200.000")])
@@ -145,14 +157,20 @@ def test_a_product_certificate_of_two_intakes_is_not_counted_against_either(plat
 
 def test_meat_under_a_shared_product_certificate_is_left_out_of_the_sum(platform):
     chain = meat_chain(DAY)
-    _meat_out(chain, "1", "100.000")                # 100 kg under QA1 (AQ1 only) + 100 kg under QA2 (AQ1 and AQ2)
+    _meat_out(chain, "1", "100.000")  # 100 kg under QA1 (AQ1 only) + 100 kg under QA2 (AQ1 and AQ2)
     for node, rtype, recs in chain["uploads"]:
         if rtype == "animal_in_info":
             recs.append({**recs[0], "quarantine_id": "AQ00000002"})
         if rtype == "quarantine_info":
-            recs += [{**recs[0], "quarantine_animal_products_id": "QA00000002", "inspection_meat_id": "IM2"},
-                     {**recs[0], "quarantine_id": "AQ00000002", "quarantine_animal_products_id": "QA00000002",
-                      "inspection_meat_id": "IM2"}]
+            recs += [
+                {**recs[0], "quarantine_animal_products_id": "QA00000002", "inspection_meat_id": "IM2"},
+                {
+                    **recs[0],
+                    "quarantine_id": "AQ00000002",
+                    "quarantine_animal_products_id": "QA00000002",
+                    "inspection_meat_id": "IM2",
+                },
+            ]
         if rtype == "meat_out_info_detail":
             recs.append({**recs[0], "quarantine_animal_products_id": "QA00000002", "inspection_meat_id": "IM2"})
     assert _overuse_flags(platform, chain) == []
@@ -160,9 +178,24 @@ def test_meat_under_a_shared_product_certificate_is_left_out_of_the_sum(platform
 
 def _sales(n, price=lambda i: "30.00", seller=lambda i: R + "0001", sale=lambda i: code(R + "0001", 100 + i)):
     g = dict(goods_code=VEG.code, goods_name=VEG.name_zh)
-    return [rec("retail_market_tran_info_summ", R, DAY, retail_market_id=R, retailer_id=seller(i), position_id=f"A{i}",
-                batch_id=code(W + "0001", 1), tran_id=None, sale_tran_id=sale(i), weight="1.000", price=price(i),
-                quarantine_animal_products_id=None, **g) for i in range(n)]
+    return [
+        rec(
+            "retail_market_tran_info_summ",
+            R,
+            DAY,
+            retail_market_id=R,
+            retailer_id=seller(i),
+            position_id=f"A{i}",
+            batch_id=code(W + "0001", 1),
+            tran_id=None,
+            sale_tran_id=sale(i),
+            weight="1.000",
+            price=price(i),
+            quarantine_animal_products_id=None,
+            **g,
+        )
+        for i in range(n)
+    ]
 
 
 def test_price_outlier_against_the_citys_median_of_the_commodity(platform):
@@ -183,8 +216,9 @@ def test_too_few_prices_are_not_judged(platform):
 def test_one_trace_code_issued_for_two_operators_is_a_duplicate(platform):
     key = regulator(platform)
     same = code(R + "0001", 500)
-    platform.upload(R, "retail_market_tran_info_summ",
-                    _sales(2, seller=lambda i: R + f"000{i + 1}", sale=lambda i: same))
+    platform.upload(
+        R, "retail_market_tran_info_summ", _sales(2, seller=lambda i: R + f"000{i + 1}", sale=lambda i: same)
+    )
     detect(platform, key)
     [p] = by_kind(platform, "duplicate-trace-code")
     assert p["subject"] == same and len(p["records"]) == 2 and len(p["detail"]["issuers"]) == 2
@@ -195,7 +229,7 @@ def test_listing_filters_by_district_kind_state_and_days(platform):
     upload_all(platform, meat_chain(DAY))
     detect(platform, key)
     detect(platform, key, "20250311")
-    assert {p["node_id"] for p in problems(platform, district=V[:6])} == {V, S}   # 650104: 头屯河区 nodes
+    assert {p["node_id"] for p in problems(platform, district=V[:6])} == {V, S}  # 650104: 头屯河区 nodes
     assert {p["node_id"][:4] for p in problems(platform, district="6501")} == {"6501"}
     assert all(p["data_date"] == "20250311" for p in problems(platform, **{"from": "20250311"}))
     assert len(problems(platform, to=DAY)) == 3 and problems(platform, kind="price-outlier") == []
@@ -215,7 +249,7 @@ def test_only_a_regulator_of_the_district_moves_a_problem_and_closing_needs_a_no
     assert signed(platform, V, platform.keys[V], f"{path}/ack").status_code == 401
     assert signed(platform, V, platform.keys[V], f"/api/v1/problems/detect?date={DAY}").status_code == 401
     assert signed(platform, "650100", platform.keys[V], f"{path}/close", b'{"note": "x"}').status_code == 401
-    assert signed(platform, "650102", district_other, f"{path}/ack").status_code == 403   # 天山区 ≠ 头屯河区
+    assert signed(platform, "650102", district_other, f"{path}/ack").status_code == 403  # 天山区 ≠ 头屯河区
     assert problems(platform, state="open")[0]["state"] == "open"
     r = signed(platform, "650100", city, f"{path}/ack")
     assert r.status_code == 200 and r.json()["state"] == "acknowledged" and r.json()["acked_by"] == "650100"
@@ -225,19 +259,27 @@ def test_only_a_regulator_of_the_district_moves_a_problem_and_closing_needs_a_no
     assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["note"] == "已电话核实，节点停业装修"
     assert signed(platform, "650100", city, f"{path}/close", b'{"note": "again"}').status_code == 409
     assert signed(platform, "650100", city, "/api/v1/problems/999999/ack").status_code == 404
-    detect(platform, city)                          # re-detection keeps the closed state
+    detect(platform, city)  # re-detection keeps the closed state
     assert next(p for p in problems(platform) if p["id"] == pid)["state"] == "closed"
 
 
-@pytest.mark.parametrize("rid, district, yes", [("650100", "650104", True), ("650104", "650104", True),
-                                                ("650102", "650104", False), ("650000", "650121", True),
-                                                ("650100", "650204", False)])
+@pytest.mark.parametrize(
+    "rid, district, yes",
+    [
+        ("650100", "650104", True),
+        ("650104", "650104", True),
+        ("650102", "650104", False),
+        ("650000", "650121", True),
+        ("650100", "650204", False),
+    ],
+)
 def test_jurisdiction(rid, district, yes):
     assert covers(rid, district) is yes
 
 
 def test_register_regulator_refuses_a_non_region(platform):
     from simulators.platform.registry import RegistryError
+
     with pytest.raises(RegistryError):
         regulator(platform, "659999")
 
@@ -248,12 +290,14 @@ def test_detection_and_actions_on_postgresql(tmp_path):
     re-detection adds nothing, the regulator closes one."""
     import os
     from test_platform_storage import PG_URL, _pg_store
+
     if not PG_URL:
         pytest.skip("set ROUCAI_PG_URL to run the PostgreSQL tests")
     _pg_store().close()
     from platformkit import NODES, Platform
     from simulators.platform.config import PlatformConfig
     from simulators.platform.launcher import ThreadedPlatform
+
     assert os.environ.get("ROUCAI_PG_URL") == PG_URL
     cfg = PlatformConfig(db=PG_URL, secret_file=str(tmp_path / "s"), port=0, log_level="warning")
     with ThreadedPlatform(cfg) as tp:
@@ -281,18 +325,26 @@ def test_detection_and_actions_on_postgresql(tmp_path):
 def test_a_registered_scale_without_sales_on_a_reporting_day_is_silent(platform):
     key = regulator(platform)
     reg = platform.svc.registry
-    for sid, op, stall in (("SC-A1", R + "0001", "A1"), ("SC-A2", R + "0002", "A2"), ("SC-W", W + "0001", ""),
-                           ("SC-M", M + "0001", "")):
+    for sid, op, stall in (
+        ("SC-A1", R + "0001", "A1"),
+        ("SC-A2", R + "0002", "A2"),
+        ("SC-W", W + "0001", ""),
+        ("SC-M", M + "0001", ""),
+    ):
         if op[:9] == M:
             reg.register_operator(op, "超市柜台")
         with platform.svc.store.write() as tx:
-            tx.execute("INSERT INTO scales (scale_id, node_id, operator_id, stall, registered_ms) VALUES (?, ?, ?, ?, 0)",
-                       (sid, op[:9], op, stall))
-    platform.upload(R, "retail_market_tran_info_summ", _sales(1, seller=lambda i: R + "0001", sale=lambda i: code(R + "0001", 700)))
-    with platform.svc.store.write() as tx:       # the sale was made at stall A1 (position_id A0 in _sales)
+            tx.execute(
+                "INSERT INTO scales (scale_id, node_id, operator_id, stall, registered_ms) VALUES (?, ?, ?, ?, 0)",
+                (sid, op[:9], op, stall),
+            )
+    platform.upload(
+        R, "retail_market_tran_info_summ", _sales(1, seller=lambda i: R + "0001", sale=lambda i: code(R + "0001", 700))
+    )
+    with platform.svc.store.write() as tx:  # the sale was made at stall A1 (position_id A0 in _sales)
         tx.execute("UPDATE seller_days SET stall = 'A1' WHERE operator_id = ?", (R + "0001",))
-    upload_all(platform, meat_chain(DAY))         # the wholesale market trades under W0001; the supermarket is silent
+    upload_all(platform, meat_chain(DAY))  # the wholesale market trades under W0001; the supermarket is silent
     detect(platform, key)
     got = {p["subject"]: p for p in by_kind(platform, "silent-scale")}
-    assert set(got) == {"SC-A2"}                  # A1 sold, W's gate scale sold, M's node sent nothing (and is a supermarket)
+    assert set(got) == {"SC-A2"}  # A1 sold, W's gate scale sold, M's node sent nothing (and is a supermarket)
     assert got["SC-A2"]["node_id"] == R and got["SC-A2"]["detail"]["stall"] == "A2" and got["SC-A2"]["records"]

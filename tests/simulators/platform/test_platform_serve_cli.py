@@ -1,4 +1,5 @@
 """`roucai serve`: admin commands, configuration errors (exit 2), JSON logs, graceful shutdown, OpenAPI."""
+
 import json
 import os
 import stat
@@ -22,6 +23,7 @@ def run(capsys, *argv):
 def city(tmp_path_factory):
     from simulators.city import generate_city
     from simulators.city.canonical import dumps
+
     path = tmp_path_factory.mktemp("city") / "tiny.json"
     path.write_text(dumps(generate_city("tiny", 1)), "utf-8")
     return path
@@ -47,6 +49,7 @@ def test_admin_import_city_registers_everything_and_writes_keys_0600(tmp_path, c
     rc, out, _ = run(capsys, "--lang", "en", "serve", "admin", "--db", db, "issue-key", node, "--json")
     assert rc == 0 and json.loads(out)["key"] != k[node]
     from simulators.platform.storage import open_store
+
     want = json.loads(city.read_text("utf-8"))
     store = open_store(db)
     try:
@@ -57,26 +60,34 @@ def test_admin_import_city_registers_everything_and_writes_keys_0600(tmp_path, c
         store.close()
     assert scales == {s["id"]: (s["node_code"], s["operator_code"], s["stall"] or "") for s in want["scales"]}
     assert scales and operators == len(want["operators"])
-    rc, out, _ = run(capsys, "serve", "admin", "--db", db, "set-enterprises", "2025Q1", "farmers_market", "12", "--json")
+    rc, out, _ = run(
+        capsys, "serve", "admin", "--db", db, "set-enterprises", "2025Q1", "farmers_market", "12", "--json"
+    )
     assert rc == 0 and json.loads(out) == {"quarter": "2025Q1", "node_type": "farmers_market", "enterprises": 12}
     rc, _, err = run(capsys, "serve", "admin", "--db", db, "set-enterprises", "2025Q5", "farmers_market", "12")
     assert rc == 2 and "YYYYQn" in err
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["serve", "admin", "register-node", "12345", "--name", "x", "--type", "shop"], "流通节点编码"),
-    (["serve", "admin", "register-node", "650102001", "--name", "x", "--type", "Bad Type"], "节点类型"),
-    (["serve", "admin", "register-operator", "6501020019999", "--name", "x"], "节点未登记"),
-    (["serve", "admin", "issue-key", "650102001"], "节点未登记"),
-    (["serve", "admin", "import-city", "/nonexistent.json"], "找不到城市文件"),
-    (["serve", "platform", "--db", "/nonexistent/dir/p.db"], "目录不存在"),
-    (["serve", "platform", "--host", "not-an-ip"], "IP"),
-    (["serve", "platform", "--upstream", "http://127.0.0.1:1"], "--platform-id"),
-    (["serve", "platform", "--role", "central", "--upstream", "http://127.0.0.1:1"], "--upstream"),
-    (["serve", "platform", "--db", "postgresql://nobody@127.0.0.1:1/none"], "--secret-file"),
-    (["serve", "platform", "--db", "postgresql://nobody@127.0.0.1:1/none", "--secret-file", "SECRET"], "数据库错误"),
-    (["serve", "platform", "--max-body", "10"], "--max-body"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["serve", "admin", "register-node", "12345", "--name", "x", "--type", "shop"], "流通节点编码"),
+        (["serve", "admin", "register-node", "650102001", "--name", "x", "--type", "Bad Type"], "节点类型"),
+        (["serve", "admin", "register-operator", "6501020019999", "--name", "x"], "节点未登记"),
+        (["serve", "admin", "issue-key", "650102001"], "节点未登记"),
+        (["serve", "admin", "import-city", "/nonexistent.json"], "找不到城市文件"),
+        (["serve", "platform", "--db", "/nonexistent/dir/p.db"], "目录不存在"),
+        (["serve", "platform", "--host", "not-an-ip"], "IP"),
+        (["serve", "platform", "--upstream", "http://127.0.0.1:1"], "--platform-id"),
+        (["serve", "platform", "--role", "central", "--upstream", "http://127.0.0.1:1"], "--upstream"),
+        (["serve", "platform", "--db", "postgresql://nobody@127.0.0.1:1/none"], "--secret-file"),
+        (
+            ["serve", "platform", "--db", "postgresql://nobody@127.0.0.1:1/none", "--secret-file", "SECRET"],
+            "数据库错误",
+        ),
+        (["serve", "platform", "--max-body", "10"], "--max-body"),
+    ],
+)
 def test_configuration_errors_exit_2_with_a_clear_message(tmp_path, capsys, argv, needle):
     argv = [a.replace("SECRET", str(tmp_path / "s")) for a in argv]
     if "--db" not in argv:
@@ -102,27 +113,45 @@ def test_server_logs_json_lines_binds_loopback_and_stops_gracefully(tmp_path):
         assert h["status"] == "ok" and h["db"] == "sqlite" and h["schema_version"] >= 2
     finally:
         rc = proc.stop()
-    assert rc == 3                       # README's exit-code table: stopped by a signal = interrupted = 3
+    assert rc == 3  # README's exit-code table: stopped by a signal = interrupted = 3
     events = [json.loads(line)["event"] for line in proc.log_lines if line.startswith("{")]
     assert {"starting", "listening", "http", "shutdown_requested", "store_closed"} <= set(events)
     assert events.index("shutdown_requested") < events.index("store_closed")
     assert all(line.startswith("{") for line in proc.log_lines[:-1]), proc.log_lines[:3]
-    assert proc.log_lines[-1] == "已停止（SIGTERM）"                  # then one plain line says why it ended
+    assert proc.log_lines[-1] == "已停止（SIGTERM）"  # then one plain line says why it ended
 
 
 def test_a_port_in_use_is_one_line_before_any_log_and_exit_3(tmp_path):
     import subprocess
     import sys
+
     with PlatformProcess(str(tmp_path / "a.db")) as first:
         port = first.url.rsplit(":", 1)[1]
-        r = subprocess.run([sys.executable, "-m", "roucai.cli", "--lang", "en", "serve", "platform", "--db",
-                            str(tmp_path / "b.db"), "--port", port], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "roucai.cli",
+                "--lang",
+                "en",
+                "serve",
+                "platform",
+                "--db",
+                str(tmp_path / "b.db"),
+                "--port",
+                port,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 3 and r.stdout == ""
     assert r.stderr.strip().splitlines() == [f"cannot listen on 127.0.0.1:{port}: Address already in use"]
 
 
 def test_ctrl_c_stops_the_platform_with_exit_3(tmp_path):
     import signal
+
     proc = PlatformProcess(str(tmp_path / "c.db")).start()
     proc.proc.send_signal(signal.SIGINT)
     assert proc.proc.wait(30) == 3
@@ -147,6 +176,16 @@ def test_admin_help_lists_every_action(capsys):
     with pytest.raises(SystemExit):
         main(["serve", "admin", "--help"])
     out = capsys.readouterr().out
-    for action in ("init", "register-node", "register-operator", "issue-key", "disable-node", "enable-node",
-                   "list-nodes", "import-city", "set-enterprises", "register-city"):
+    for action in (
+        "init",
+        "register-node",
+        "register-operator",
+        "issue-key",
+        "disable-node",
+        "enable-node",
+        "list-nodes",
+        "import-city",
+        "set-enterprises",
+        "register-city",
+    ):
         assert f"    {action} " in out, action

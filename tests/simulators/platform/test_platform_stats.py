@@ -1,4 +1,5 @@
 """Statistics equal the stored records; KPIs; node monitoring."""
+
 import json
 
 from platformkit import P, R, S, V, W, code, meat_chain, rec, today, upload_all, veg_chain
@@ -75,6 +76,7 @@ def test_period_bounds_cover_each_day_once():
         nxt = dt.datetime.strptime(last, "%Y%m%d").date() + dt.timedelta(days=1)
         assert period_bounds(date=nxt.strftime("%Y%m%d"))[0] == nxt.strftime("%Y%m%d")
         assert nxt.month in (1, 4, 7, 10) and nxt.day == 1
+
     check()
     for bad in (dict(), dict(date="20250230"), dict(quarter="2025Q5"), dict(date="20250101", quarter="2025Q1")):
         try:
@@ -91,10 +93,17 @@ def test_scale_usage_counts_scales_whose_operator_sold_at_their_stall(platform):
         reg.register_operator(o, "经营者")
     reg.register_scale("SC-R-A01", R, op1, "A01", "counter")
     reg.register_scale("SC-R-A02", R, op2, "A02", "counter")
-    reg.register_scale("SC-R-A03", R, op1, "A03", "counter")     # op1's second stall: no sale there
+    reg.register_scale("SC-R-A03", R, op1, "A03", "counter")  # op1's second stall: no sale there
     reg.register_scale("SC-W-1", W, wop, None, "platform")
-    sale = lambda op, stall, seq: rec("retail_market_tran_info_summ", R, seed=seq, retail_market_id=R, retailer_id=op,
-                                      position_id=stall, sale_tran_id=code(op, seq))
+    sale = lambda op, stall, seq: rec(
+        "retail_market_tran_info_summ",
+        R,
+        seed=seq,
+        retail_market_id=R,
+        retailer_id=op,
+        position_id=stall,
+        sale_tran_id=code(op, seq),
+    )
     platform.upload(R, "retail_market_tran_info_summ", [sale(op1, "A01", 1), sale(op1, "A01", 2), sale(op2, "B09", 3)])
     q = f"{today()[:4]}Q{(int(today()[4:6]) - 1) // 3 + 1}"
     for params in ({"date": today()}, {"quarter": q}):
@@ -102,8 +111,11 @@ def test_scale_usage_counts_scales_whose_operator_sold_at_their_stall(platform):
         assert k["overall"] == {"rate": 0.25, "used": 1, "scales": 4}, k
         assert k["by_node"][R] == {"rate": 0.3333, "used": 1, "scales": 3}
         assert k["by_role"]["wholesale"] == {"rate": 0.0, "used": 0, "scales": 1}
-    platform.upload(W, "market_tran_info_detail", [rec("market_tran_info_detail", W, seed=4, market_id=W,
-                                                       wholesaler_id=wop, tran_id=code(wop, 4))])
+    platform.upload(
+        W,
+        "market_tran_info_detail",
+        [rec("market_tran_info_detail", W, seed=4, market_id=W, wholesaler_id=wop, tran_id=code(wop, 4))],
+    )
     assert platform.client.get("/api/v1/kpis/scales", params={"date": today()}).json()["overall"]["used"] == 2
     assert platform.client.get("/api/v1/kpis/scales", params={"date": "19990101"}).json()["overall"]["used"] == 0
     r = platform.client.get("/api/v1/kpis/scales", params={"quarter": "2025Q9"})
@@ -111,16 +123,18 @@ def test_scale_usage_counts_scales_whose_operator_sold_at_their_stall(platform):
 
 
 def test_quarter_kpis_usage_coverage_and_composites(platform):
-    upload_all(platform, meat_chain())          # today: slaughterhouse, meat wholesale, farmers' market
+    upload_all(platform, meat_chain())  # today: slaughterhouse, meat wholesale, farmers' market
     q = f"{today()[:4]}Q{(int(today()[4:6]) - 1) // 3 + 1}"
     platform.svc.registry.set_enterprises(q, "farmers_market", 4)
     platform.svc.registry.set_enterprises(q, "slaughter_pig", 1)
     k = platform.client.get("/api/v1/kpis/quarter", params={"quarter": q}).json()
     t = k["by_node_type"]
-    assert t["farmers_market"] == {"usage": {"rate": 1.0, "uploading": 1, "registered": 1},
-                                   "coverage": {"rate": 0.25, "registered": 1, "enterprises": 4}}
+    assert t["farmers_market"] == {
+        "usage": {"rate": 1.0, "uploading": 1, "registered": 1},
+        "coverage": {"rate": 0.25, "registered": 1, "enterprises": 4},
+    }
     assert t["canteen"]["usage"]["rate"] == 0.0 and t["canteen"]["coverage"]["rate"] is None
-    assert k["composite"] == {"usage": 0.5, "coverage": 0.625}     # 3 of 6 types used; (0.25 + 1) / 2
+    assert k["composite"] == {"usage": 0.5, "coverage": 0.625}  # 3 of 6 types used; (0.25 + 1) / 2
     other = platform.client.get("/api/v1/kpis/quarter", params={"quarter": "1999Q1"}).json()
     assert other["composite"] == {"usage": 0.0, "coverage": None}
     r = platform.client.get("/api/v1/kpis/quarter", params={"quarter": "2025Q0"})
@@ -129,8 +143,13 @@ def test_quarter_kpis_usage_coverage_and_composites(platform):
 
 def test_set_enterprises_refuses_bad_values(platform):
     from simulators.platform.registry import RegistryError
-    for args in (("2025Q5", "farmers_market", 3), ("2025Q1", "Farmers", 3), ("2025Q1", "farmers_market", 0),
-                 ("2025Q1", "city_platform", 3)):
+
+    for args in (
+        ("2025Q5", "farmers_market", 3),
+        ("2025Q1", "Farmers", 3),
+        ("2025Q1", "farmers_market", 0),
+        ("2025Q1", "city_platform", 3),
+    ):
         try:
             platform.svc.registry.set_enterprises(*args)
         except RegistryError as exc:

@@ -3,6 +3,7 @@
 Quarter and day bounds, zero denominators, the daily filters, late records and the exact shape of
 every figure: each test compares whole dicts, so an extra or a wrong figure fails it.
 """
+
 import datetime as dt
 
 import pytest
@@ -11,24 +12,42 @@ from platformkit import CST, NODES, R, S, W, meat_chain, rec, today, upload_all
 from simulators.platform.stats import PeriodError, _rate, kg, period_bounds
 
 
-@pytest.mark.parametrize("grams,text", [(None, "0.000"), (0, "0.000"), (1, "0.001"), (999, "0.999"),
-                                        (1000, "1.000"), (1001, "1.001"), (1234567, "1234.567")])
+@pytest.mark.parametrize(
+    "grams,text",
+    [
+        (None, "0.000"),
+        (0, "0.000"),
+        (1, "0.001"),
+        (999, "0.999"),
+        (1000, "1.000"),
+        (1001, "1.001"),
+        (1234567, "1234.567"),
+    ],
+)
 def test_kg_text_is_exact(grams, text):
     assert kg(grams) == text
 
 
-@pytest.mark.parametrize("a,b,rate", [(0, 0, None), (5, 0, None), (0, 5, 0.0), (1, 3, 0.3333), (2, 3, 0.6667),
-                                      (3, 3, 1.0)])
+@pytest.mark.parametrize(
+    "a,b,rate", [(0, 0, None), (5, 0, None), (0, 5, 0.0), (1, 3, 0.3333), (2, 3, 0.6667), (3, 3, 1.0)]
+)
 def test_rate_and_zero_denominators(a, b, rate):
     assert _rate(a, b) == rate
 
 
-@pytest.mark.parametrize("quarter,first,last", [
-    ("2024Q1", "20240101", "20240331"), ("2024Q2", "20240401", "20240630"),
-    ("2024Q3", "20240701", "20240930"), ("2024Q4", "20241001", "20241231"),
-    ("2025Q1", "20250101", "20250331"), ("9999Q4", "99991001", "99991231"),
-    ("0001Q1", "00010101", "00010331"), ("0999Q2", "09990401", "09990630"),
-])
+@pytest.mark.parametrize(
+    "quarter,first,last",
+    [
+        ("2024Q1", "20240101", "20240331"),
+        ("2024Q2", "20240401", "20240630"),
+        ("2024Q3", "20240701", "20240930"),
+        ("2024Q4", "20241001", "20241231"),
+        ("2025Q1", "20250101", "20250331"),
+        ("9999Q4", "99991001", "99991231"),
+        ("0001Q1", "00010101", "00010331"),
+        ("0999Q2", "09990401", "09990630"),
+    ],
+)
 def test_quarter_bounds_are_exact_yyyymmdd(quarter, first, last):
     assert period_bounds(quarter=quarter) == (first, last)
 
@@ -38,13 +57,29 @@ def test_a_day_is_its_own_bounds(date):
     assert period_bounds(date=date) == (date, date)
 
 
-@pytest.mark.parametrize("kw", [
-    dict(), dict(date="20250101", quarter="2025Q1"),
-    dict(date="20230229"), dict(date="20251301"), dict(date="20250100"), dict(date="2025011"),
-    dict(date="202501011"), dict(date="2025-1-1"), dict(date="２０２４０２２９"), dict(date="00000101"),
-    dict(quarter="2025Q0"), dict(quarter="2025Q5"), dict(quarter="0000Q1"), dict(quarter="25Q1"),
-    dict(quarter="2025q1"), dict(quarter="2025Q1\n"), dict(quarter="x2025Q1"), dict(quarter="２０２５Q1"),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(date="20250101", quarter="2025Q1"),
+        dict(date="20230229"),
+        dict(date="20251301"),
+        dict(date="20250100"),
+        dict(date="2025011"),
+        dict(date="202501011"),
+        dict(date="2025-1-1"),
+        dict(date="２０２４０２２９"),
+        dict(date="00000101"),
+        dict(quarter="2025Q0"),
+        dict(quarter="2025Q5"),
+        dict(quarter="0000Q1"),
+        dict(quarter="25Q1"),
+        dict(quarter="2025q1"),
+        dict(quarter="2025Q1\n"),
+        dict(quarter="x2025Q1"),
+        dict(quarter="２０２５Q1"),
+    ],
+)
 def test_what_is_not_one_day_or_one_quarter_is_refused(kw):
     with pytest.raises(PeriodError):
         period_bounds(**kw)
@@ -68,16 +103,29 @@ def test_kpis_of_an_empty_day_have_no_rate_where_nothing_was_counted(platform):
     roles = {platform.svc.recmap.role_of(t) or t for _n, t in NODES.values()}
     assert k == {
         "date": "19990101",
-        "report_rate": {"overall": 0.0, "reporting": 0, "nodes": 6,
-                        "by_role": {r: {"rate": 0.0, "reporting": 0,
-                                        "nodes": sum(1 for _n, t in NODES.values()
-                                                     if (platform.svc.recmap.role_of(t) or t) == r)}
-                                    for r in sorted(roles)}},
+        "report_rate": {
+            "overall": 0.0,
+            "reporting": 0,
+            "nodes": 6,
+            "by_role": {
+                r: {
+                    "rate": 0.0,
+                    "reporting": 0,
+                    "nodes": sum(1 for _n, t in NODES.values() if (platform.svc.recmap.role_of(t) or t) == r),
+                }
+                for r in sorted(roles)
+            },
+        },
         "timeliness": {"overall": None, "records": 0, "on_time": 0, "by_role": {}},
         "completeness": {"overall": None, "by_role": {}},
-        "chain": {"overall": None, "linked": 0, "resolved": 0}}
-    assert platform.svc.stats.totals("19990101") == {"date": "19990101", "by_node": {}, "by_node_type": {},
-                                                     "by_commodity": {}}
+        "chain": {"overall": None, "linked": 0, "resolved": 0},
+    }
+    assert platform.svc.stats.totals("19990101") == {
+        "date": "19990101",
+        "by_node": {},
+        "by_node_type": {},
+        "by_commodity": {},
+    }
     assert platform.svc.stats.daily("19990101") == []
 
 
@@ -87,8 +135,13 @@ def test_kpis_with_no_active_node(platform):
     k = platform.svc.stats.kpis(today())
     assert k["report_rate"] == {"overall": None, "reporting": 0, "nodes": 0, "by_role": {}}
     q = platform.svc.stats.quarter_kpis("2025Q1")
-    assert q == {"quarter": "2025Q1", "from": "20250101", "to": "20250331", "by_node_type": {},
-                 "composite": {"usage": None, "coverage": None}}
+    assert q == {
+        "quarter": "2025Q1",
+        "from": "20250101",
+        "to": "20250331",
+        "by_node_type": {},
+        "composite": {"usage": None, "coverage": None},
+    }
 
 
 def test_late_records_count_in_records_but_not_on_time(platform):
@@ -105,13 +158,16 @@ def test_daily_filters_and_totals_agree(platform):
     upload_all(platform, meat_chain())
     stats = platform.svc.stats
     rows = stats.daily(today())
-    assert rows and all(set(r) == {"node_id", "node_type", "type", "goods_code", "goods_name", "records",
-                                   "weight_kg", "on_time"} for r in rows)
+    assert rows and all(
+        set(r) == {"node_id", "node_type", "type", "goods_code", "goods_name", "records", "weight_kg", "on_time"}
+        for r in rows
+    )
     assert stats.daily(today(), node_id=R) == [r for r in rows if r["node_id"] == R] != []
     goods = next(r["goods_code"] for r in rows if r["goods_code"])
     assert stats.daily(today(), goods_code=goods) == [r for r in rows if r["goods_code"] == goods]
     assert stats.daily(today(), node_id=R, goods_code=goods) == [
-        r for r in rows if r["goods_code"] == goods and r["node_id"] == R]
+        r for r in rows if r["goods_code"] == goods and r["node_id"] == R
+    ]
     for r in rows:
         assert (r["goods_name"] is None) == (r["goods_code"] is None)
     tot = stats.totals(today())
@@ -145,6 +201,7 @@ def test_quarter_usage_counts_only_days_inside_the_quarter(platform):
 
 def test_completeness_is_the_mean_over_the_nodes_of_a_role(platform):
     from platformkit import V, veg_chain
+
     upload_all(platform, meat_chain())
     upload_all(platform, veg_chain())
     recmap, stats = platform.svc.recmap, platform.svc.stats
@@ -156,7 +213,7 @@ def test_completeness_is_the_mean_over_the_nodes_of_a_role(platform):
         role = recmap.role_of(NODES[node][1])
         expected = set(recmap.expected_types(role))
         share.setdefault(role, []).append(len(types & expected) / len(expected))
-    assert len(share["wholesale"]) == 2 and {W, V} <= set(sent)        # two nodes of one role
+    assert len(share["wholesale"]) == 2 and {W, V} <= set(sent)  # two nodes of one role
     k = stats.kpis(today())["completeness"]
     assert k["by_role"] == {role: round(sum(v) / len(v), 4) for role, v in sorted(share.items())}
     every = [x for v in share.values() for x in v]
@@ -165,32 +222,49 @@ def test_completeness_is_the_mean_over_the_nodes_of_a_role(platform):
 
 def test_scale_usage_by_node_type_is_exact(platform):
     from platformkit import code
+
     reg, codes = platform.svc.registry, platform.svc.profile.codes
     op, wop = codes.operator_code(R, 1), codes.operator_code(W, 3)
     for o in (op, wop):
         reg.register_operator(o, "经营者")
     reg.register_scale("SC-R-A01", R, op, "A01", "counter")
     reg.register_scale("SC-W-1", W, wop, None, "platform")
-    platform.upload(R, "retail_market_tran_info_summ", [rec("retail_market_tran_info_summ", R, seed=1,
-                                                            retail_market_id=R, retailer_id=op, position_id="A01",
-                                                            sale_tran_id=code(op, 1))])
+    platform.upload(
+        R,
+        "retail_market_tran_info_summ",
+        [
+            rec(
+                "retail_market_tran_info_summ",
+                R,
+                seed=1,
+                retail_market_id=R,
+                retailer_id=op,
+                position_id="A01",
+                sale_tran_id=code(op, 1),
+            )
+        ],
+    )
     k = platform.svc.stats.scale_usage(today(), today())
-    assert k["by_node_type"] == {"farmers_market": {"rate": 1.0, "used": 1, "scales": 1},
-                                 "meat_wholesale": {"rate": 0.0, "used": 0, "scales": 1}}
+    assert k["by_node_type"] == {
+        "farmers_market": {"rate": 1.0, "used": 1, "scales": 1},
+        "meat_wholesale": {"rate": 0.0, "used": 0, "scales": 1},
+    }
     assert k["by_node"] == {R: {"rate": 1.0, "used": 1, "scales": 1}, W: {"rate": 0.0, "used": 0, "scales": 1}}
     assert k["overall"] == {"rate": 0.5, "used": 1, "scales": 2}
 
 
 def test_quarter_coverage_of_a_type_with_no_registered_node(platform):
-    platform.svc.registry.set_status("650109001", "disabled")          # the only supermarket
+    platform.svc.registry.set_status("650109001", "disabled")  # the only supermarket
     platform.svc.registry.set_enterprises("2025Q1", "supermarket", 3)
     q = platform.svc.stats.quarter_kpis("2025Q1")
-    assert q["by_node_type"]["supermarket"] == {"usage": {"rate": None, "uploading": 0, "registered": 0},
-                                                "coverage": {"rate": 0.0, "registered": 0, "enterprises": 3}}
+    assert q["by_node_type"]["supermarket"] == {
+        "usage": {"rate": None, "uploading": 0, "registered": 0},
+        "coverage": {"rate": 0.0, "registered": 0, "enterprises": 3},
+    }
 
 
 def test_quarter_composite_keeps_four_decimals(platform):
-    platform.svc.registry.set_enterprises("2025Q1", "farmers_market", 3)   # 1 registered of 3: 0.3333
+    platform.svc.registry.set_enterprises("2025Q1", "farmers_market", 3)  # 1 registered of 3: 0.3333
     q = platform.svc.stats.quarter_kpis("2025Q1")
     assert q["by_node_type"]["farmers_market"]["coverage"] == {"rate": 0.3333, "registered": 1, "enterprises": 3}
     assert q["composite"] == {"usage": 0.0, "coverage": 0.3333}

@@ -21,7 +21,8 @@ def test_failed_test_instructs_downstream_holders_who_fetch_and_ack(platform):
     upload_all(platform, chain)
     pending = signed(platform, R, "GET", "/api/v1/stoptrade").json()["instructions"]
     assert [(i["node_id"], i["batch_code"], i["root_code"]) for i in pending] == [
-        (R, chain["codes"]["wholesale"], chain["codes"]["meat_out"])]
+        (R, chain["codes"]["wholesale"], chain["codes"]["meat_out"])
+    ]
     assert "不合格" in pending[0]["reason"] and pending[0]["goods_code"] == MEAT.code
     # the testing wholesale market is not "downstream"; nodes without the batch get nothing
     assert signed(platform, W, "GET", "/api/v1/stoptrade").json()["instructions"] == []
@@ -43,11 +44,34 @@ def test_holder_whose_entry_arrives_after_the_test_is_instructed_too(platform):
     assert signed(platform, R, "GET", "/api/v1/stoptrade").json()["instructions"] == []
     # a second trade line of the stopped batch to the supermarket, uploaded after the test
     t = code(W + "0001", 50)
-    upload_all(platform, {"uploads": [
-        (W, "market_tran_info_detail", [rec("market_tran_info_detail", W, market_id=W, wholesaler_id=W + "0001",
-                                            tran_id=t, batch_id=chain["codes"]["meat_out"], goods_code=MEAT.code)]),
-        (M, "super_market_in_info_base", [rec("super_market_in_info_base", M, supermarket_id=M, tran_id=t,
-                                              batch_id=t)])] + late})
+    upload_all(
+        platform,
+        {
+            "uploads": [
+                (
+                    W,
+                    "market_tran_info_detail",
+                    [
+                        rec(
+                            "market_tran_info_detail",
+                            W,
+                            market_id=W,
+                            wholesaler_id=W + "0001",
+                            tran_id=t,
+                            batch_id=chain["codes"]["meat_out"],
+                            goods_code=MEAT.code,
+                        )
+                    ],
+                ),
+                (
+                    M,
+                    "super_market_in_info_base",
+                    [rec("super_market_in_info_base", M, supermarket_id=M, tran_id=t, batch_id=t)],
+                ),
+            ]
+            + late
+        },
+    )
     assert len(signed(platform, R, "GET", "/api/v1/stoptrade").json()["instructions"]) == 1
     got = signed(platform, M, "GET", "/api/v1/stoptrade").json()["instructions"]
     assert [(i["batch_code"], i["root_code"]) for i in got] == [(t, chain["codes"]["meat_out"])]
@@ -72,8 +96,13 @@ def test_fetch_requires_a_valid_signature_and_refuses_replays(platform):
 
 def test_overdue_flag_is_the_ack_delay_against_the_deadline():
     from simulators.platform.stoptrade import StopTrade
-    items = [{"created_ms": 0, "acked_ms": 600_000}, {"created_ms": 0, "acked_ms": 600_001},
-             {"created_ms": 0, "acked_ms": None}, {"created_ms": 500_000, "acked_ms": None}]
+
+    items = [
+        {"created_ms": 0, "acked_ms": 600_000},
+        {"created_ms": 0, "acked_ms": 600_001},
+        {"created_ms": 0, "acked_ms": None},
+        {"created_ms": 500_000, "acked_ms": None},
+    ]
     assert StopTrade.flag_overdue(items, now=700_000, deadline_ms=600_000) == 1
     assert [i["overdue"] for i in items] == [False, True, True, False]
 
@@ -82,6 +111,7 @@ def test_stop_ack_deadline_is_bounded(tmp_path):
     import pytest as _pytest
 
     from simulators.platform.config import ConfigError, PlatformConfig
+
     db = str(tmp_path / "p.db")
     for bad in (0, 0.5, 86401):
         with _pytest.raises(ConfigError, match="stop-ack-deadline"):

@@ -1,4 +1,5 @@
 """Repository layer: migrations, transactions; the same tests against PostgreSQL when ROUCAI_PG_URL is set."""
+
 import os
 import shutil
 
@@ -54,8 +55,10 @@ def test_write_rolls_back_on_error_and_commits_otherwise(store):
 
 
 def test_upsert_and_returning_behave_alike(store):
-    sql = ("INSERT INTO records (node_id, rtype, rkey, data_date, body_sha, body, received_ms, request_id)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING id")
+    sql = (
+        "INSERT INTO records (node_id, rtype, rkey, data_date, body_sha, body, received_ms, request_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING id"
+    )
     row = ("650102001", "t", "k", "20250101", "x", "{}", 1, "r")
     with store.write() as tx:
         first = tx.one(sql, row)
@@ -98,7 +101,9 @@ def test_badly_named_or_gapped_migrations_are_refused(tmp_path):
 
 def test_split_statements_drops_comments():
     assert split_statements("-- c\nCREATE TABLE a (x INT); -- tail\n\nINSERT INTO a VALUES (1);\n") == [
-        "CREATE TABLE a (x INT)", "INSERT INTO a VALUES (1)"]
+        "CREATE TABLE a (x INT)",
+        "INSERT INTO a VALUES (1)",
+    ]
 
 
 @pytest.mark.pg
@@ -110,6 +115,7 @@ def test_platform_ingest_and_trace_on_postgresql(tmp_path):
     from platformkit import NODES, Platform, meat_chain, upload_all
     from simulators.platform.config import PlatformConfig
     from simulators.platform.launcher import ThreadedPlatform
+
     cfg = PlatformConfig(db=PG_URL, secret_file=str(tmp_path / "s"), port=0, log_level="warning")
     with ThreadedPlatform(cfg) as tp:
         p = Platform(tp)

@@ -1,4 +1,5 @@
 """Trace query: the whole chain behind a trace code, as JSON and as the consumer's Chinese page."""
+
 from platformkit import BASE_ID, EAR_TAGS, MEAT, R, S, V, VEG_CERT, W, meat_chain, upload_all, veg_chain
 
 
@@ -9,8 +10,10 @@ def test_meat_sale_traces_back_through_wholesale_and_slaughter_to_the_farm(platf
     assert r.status_code == 200
     ans = r.json()
     assert ans["status"] == "found" and ans["complete"] is True
-    steps = [(h["kind"], h.get("node", {}).get("node_id"), sorted({x["type"] for x in h.get("records", [])}))
-             for h in ans["chain"]]
+    steps = [
+        (h["kind"], h.get("node", {}).get("node_id"), sorted({x["type"] for x in h.get("records", [])}))
+        for h in ans["chain"]
+    ]
     assert steps == [
         ("issued", R, ["retail_market_tran_info_summ"]),
         ("received", R, ["retail_market_in_info_base", "retail_market_in_info_detail"]),
@@ -23,9 +26,12 @@ def test_meat_sale_traces_back_through_wholesale_and_slaughter_to_the_farm(platf
     ]
     assert ans["chain"][-1]["region_code"] == "650121" and ans["chain"][-1]["place"] == "南山养殖场"
     assert ans["chain"][2]["code"] == chain["codes"]["wholesale"]
-    origin = ans["chain"][-1]      # 源头衔接: the farm's ear-tag range and the origin quarantine certificate
+    origin = ans["chain"][-1]  # 源头衔接: the farm's ear-tag range and the origin quarantine certificate
     assert (origin["ear_tag_start"], origin["ear_tag_end"], origin["certificate"], origin["certificate_kind"]) == (
-        *EAR_TAGS, "AQ00000001", "animal_quarantine")
+        *EAR_TAGS,
+        "AQ00000001",
+        "animal_quarantine",
+    )
     assert [s["place"] for s in origin["sources"]] == ["南山养殖场"] and origin["base_id"] is None
 
 
@@ -45,9 +51,13 @@ def test_vegetable_sale_ends_at_the_origin_base(platform):
     assert kinds == ["issued", "issued", "received", "origin"], kinds
     assert ans["chain"][1]["node"]["node_id"] == V
     assert ans["chain"][-1]["region_code"] == "370783" and ans["complete"]
-    origin = ans["chain"][-1]      # 源头衔接: the production base and its origin certificate
+    origin = ans["chain"][-1]  # 源头衔接: the production base and its origin certificate
     assert (origin["base_id"], origin["certificate"], origin["certificate_kind"], origin["ear_tag_start"]) == (
-        BASE_ID, VEG_CERT, "veg_origin", None)
+        BASE_ID,
+        VEG_CERT,
+        "veg_origin",
+        None,
+    )
     html = platform.client.get("/trace", params={"code": chain["sale"]}).text
     for text in ("生产基地编号", BASE_ID, "产地证明号", VEG_CERT, "寿光蔬菜基地"):
         assert text in html, text
@@ -77,11 +87,27 @@ def test_consumer_page_is_chinese_html_with_every_stage(platform):
     r = platform.client.get("/trace", params={"code": chain["sale"]})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
-    for text in ("追溯链完整", "零售销售", "批发交易", "批发市场进场", "检测结果", "肉品出厂", "生猪进厂", "产地", MEAT.name_zh,
-                 "合格", "昊嘉农贸市场", 'lang="zh-CN"', "畜禽标识（耳标号段）", f"{EAR_TAGS[0]} – {EAR_TAGS[1]}",
-                 "产地检疫证号（动物检疫合格证明）", "AQ00000001", "南山养殖场"):
+    for text in (
+        "追溯链完整",
+        "零售销售",
+        "批发交易",
+        "批发市场进场",
+        "检测结果",
+        "肉品出厂",
+        "生猪进厂",
+        "产地",
+        MEAT.name_zh,
+        "合格",
+        "昊嘉农贸市场",
+        'lang="zh-CN"',
+        "畜禽标识（耳标号段）",
+        f"{EAR_TAGS[0]} – {EAR_TAGS[1]}",
+        "产地检疫证号（动物检疫合格证明）",
+        "AQ00000001",
+        "南山养殖场",
+    ):
         assert text in html, text
-    assert html.index("南山养殖场") < html.index(EAR_TAGS[0])    # in the origin hop, after the farm
+    assert html.index("南山养殖场") < html.index(EAR_TAGS[0])  # in the origin hop, after the farm
     en = platform.client.get("/trace", params={"code": chain["sale"], "lang": "en"}).text
     assert "retail sale" in en and "Complete chain" in en and "Ear tags (range)" in en
 

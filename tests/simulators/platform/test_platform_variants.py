@@ -1,4 +1,5 @@
 """The platform's broken variants: catalogued, refused when unknown, and each actually changes behaviour."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Issue 13 finding 9: every secret and data file is 0600 - the keys file even when it existed before with
 wider permissions, the platform's database with its WAL/SHM files, the node's outbox database."""
+
 import os
 import stat
 

@@ -1,5 +1,6 @@
 """HTTP-level security of the reference platform (issue 13 findings 4, 8, 11, 12): body limits on every
 endpoint (chunked included), 4xx for bad parameters, ``Allow`` on 405, 500s in the access log, no huge echoes."""
+
 import logging
 import select
 import socket
@@ -30,8 +31,10 @@ def _chunked(url: str, method: str, path: str, total: int, extra: str = "") -> t
     host, port = url.removeprefix("http://").split(":")
     s = socket.create_connection((host, int(port)), timeout=10)
     try:
-        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n{extra}"
-                  "Content-Type: application/json\r\n\r\n".encode())
+        s.sendall(
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n{extra}"
+            "Content-Type: application/json\r\n\r\n".encode()
+        )
         chunk = b"%x\r\n" % 16384 + b"a" * 16384 + b"\r\n"
         sent = 0
         while sent < total:
@@ -53,9 +56,14 @@ def _chunked(url: str, method: str, path: str, total: int, extra: str = "") -> t
         s.close()
 
 
-@pytest.mark.parametrize("method,path,status", [("GET", "/api/v1/stoptrade", b"413"),
-                                                ("POST", "/api/v1/stoptrade/1/ack", b"413"),
-                                                ("GET", "/api/v1/nodes", b"200")])  # reads no body: answers at once
+@pytest.mark.parametrize(
+    "method,path,status",
+    [
+        ("GET", "/api/v1/stoptrade", b"413"),
+        ("POST", "/api/v1/stoptrade/1/ack", b"413"),
+        ("GET", "/api/v1/nodes", b"200"),
+    ],
+)  # reads no body: answers at once
 def test_chunked_body_over_the_limit_is_refused_early(small, method, path, status):
     head, sent = _chunked(small.url, method, path, 32 * 1024 * 1024)
     assert head.startswith(b"HTTP/1.1 " + status), head[:200]
@@ -64,14 +72,24 @@ def test_chunked_body_over_the_limit_is_refused_early(small, method, path, statu
 
 def test_declared_length_over_the_limit_is_refused_unread(small):
     import httpx
+
     r = httpx.post(small.url + "/api/v1/stoptrade/1/ack", content=b"x" * (LIMIT + 1), timeout=10)
     assert r.status_code == 413 and r.json()["error"]["en"].startswith("request body over the limit")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/kpis/quarter?quarter=0000Q1", "/api/v1/kpis/scales?quarter=0000Q1",
-                                  "/api/v1/kpis/quarter?quarter=2025Q5", "/api/v1/kpis/quarter?quarter=",
-                                  "/api/v1/kpis/scales?date=00000101", "/api/v1/kpis?date=00000101",
-                                  "/api/v1/stats/daily?date=20251399", "/api/v1/stats/totals?date=00000000"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/kpis/quarter?quarter=0000Q1",
+        "/api/v1/kpis/scales?quarter=0000Q1",
+        "/api/v1/kpis/quarter?quarter=2025Q5",
+        "/api/v1/kpis/quarter?quarter=",
+        "/api/v1/kpis/scales?date=00000101",
+        "/api/v1/kpis?date=00000101",
+        "/api/v1/stats/daily?date=20251399",
+        "/api/v1/stats/totals?date=00000000",
+    ],
+)
 def test_bad_period_is_a_400_not_a_500(platform, path):
     r = platform.client.get(path)
     assert r.status_code == 400, (path, r.status_code, r.text[:200])
@@ -113,6 +131,7 @@ def test_a_request_ending_in_500_is_in_the_access_log(platform, monkeypatch):
 
     def boom(*a, **k):  # a fault injected from outside: the statistics store fails
         raise RuntimeError("injected")
+
     monkeypatch.setattr(platform.svc.stats, "totals", boom)
     try:
         r = platform.client.get("/api/v1/stats/totals", params={"date": "20250101"})
@@ -129,9 +148,11 @@ def test_a_request_ending_in_500_is_in_the_access_log(platform, monkeypatch):
 
 def test_refusal_does_not_echo_a_huge_node_id(platform):
     big = "6" * (4 * 1024 * 1024)
-    body = (f"<DataExchangeReq><NodeId>{big}</NodeId><RequestTime>20250101000000000</RequestTime>"
-            "<VerifyCode>00000000000000000000000000000000</VerifyCode><Index>A03003</Index><Count>0</Count>"
-            "<DataDate>20250101</DataDate><Address></Address></DataExchangeReq>").encode()
+    body = (
+        f"<DataExchangeReq><NodeId>{big}</NodeId><RequestTime>20250101000000000</RequestTime>"
+        "<VerifyCode>00000000000000000000000000000000</VerifyCode><Index>A03003</Index><Count>0</Count>"
+        "<DataDate>20250101</DataDate><Address></Address></DataExchangeReq>"
+    ).encode()
     r = platform.client.post("/api/v1/exchange", content=body, headers={"Content-Type": "application/xml"})
     assert r.status_code in (400, 401, 413)
     assert len(r.content) < 4096, len(r.content)
@@ -139,9 +160,20 @@ def test_refusal_does_not_echo_a_huge_node_id(platform):
 
 def test_json_refusal_does_not_echo_a_long_node_id(platform):
     import json
-    body = json.dumps({"DataExchangeReq": {"NodeId": "6" * 3000, "RequestTime": "20250101000000000",
-                                           "VerifyCode": "0" * 32, "Index": "A03003", "Count": "0",
-                                           "DataDate": "20250101", "Address": {}}}).encode()
+
+    body = json.dumps(
+        {
+            "DataExchangeReq": {
+                "NodeId": "6" * 3000,
+                "RequestTime": "20250101000000000",
+                "VerifyCode": "0" * 32,
+                "Index": "A03003",
+                "Count": "0",
+                "DataDate": "20250101",
+                "Address": {},
+            }
+        }
+    ).encode()
     r = platform.client.post("/api/v1/exchange", content=body, headers={"Content-Type": "application/json"})
     assert 400 <= r.status_code < 500
     assert len(r.content) < 2048 and "6" * 100 not in r.text, r.text[:300]

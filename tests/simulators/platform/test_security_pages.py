@@ -1,10 +1,11 @@
 """Security of the HTML pages (issue 13 findings 1 and 12): hostile record values are shown as text, never as
 markup, and every HTML answer carries the security headers (CSP, nosniff, frame denial, referrer policy)."""
+
 import pytest
 
 from platformkit import meat_chain, upload_all
 
-HOSTILE = '<span><img src=x onerror=alert(1)>'
+HOSTILE = "<span><img src=x onerror=alert(1)>"
 
 
 def _hostile_chain():
@@ -34,7 +35,7 @@ def test_hostile_seller_name_is_rendered_as_text(platform):
     chain = meat_chain()
     for node, rtype, recs in chain["uploads"]:
         if rtype == "retail_market_tran_info_summ":
-            recs[0]["retailer_name"] = '<span><img src=x onerror=alert(3)>'
+            recs[0]["retailer_name"] = "<span><img src=x onerror=alert(3)>"
     upload_all(platform, chain)
     html = platform.client.get("/trace", params={"code": chain["sale"]}).text
     assert "<img" not in html and "&lt;img src=x onerror=alert(3)&gt;" in html

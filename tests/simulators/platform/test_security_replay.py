@@ -1,5 +1,6 @@
 """Issue 13 finding 6: a signed request (GET /api/v1/stoptrade, an acknowledgement) cannot be replayed, also
 after the platform restarted - the replay memory is in the platform's database."""
+
 import httpx
 import pytest
 

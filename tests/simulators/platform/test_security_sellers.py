@@ -1,6 +1,7 @@
 """Issue 13 finding 7: the operator a record names as its seller (or owner) must belong to the uploading node, in
 every record type that names one (platform.toml [records.TYPE] sellers, evidence profile) - not only in
 manager_base_info.  A record naming another node's operator is rejected (2008) and not stored."""
+
 import pytest
 
 from platformkit import MEAT, R, S, W, code, meat_chain, rec, upload_all
@@ -35,7 +36,20 @@ def test_own_operators_as_sellers_are_accepted(platform):
 
 
 def test_buyer_fields_may_name_other_nodes(platform):
-    r, resp = platform.upload(W, "market_tran_info_detail", [rec(
-        "market_tran_info_detail", W, market_id=W, wholesaler_id=W + "0001", retailer_id=R + "0001",
-        tran_id=code(W + "0001", 5), batch_id=code(S + "0000", 5), goods_code=MEAT.code)])
+    r, resp = platform.upload(
+        W,
+        "market_tran_info_detail",
+        [
+            rec(
+                "market_tran_info_detail",
+                W,
+                market_id=W,
+                wholesaler_id=W + "0001",
+                retailer_id=R + "0001",
+                tran_id=code(W + "0001", 5),
+                batch_id=code(S + "0000", 5),
+                goods_code=MEAT.code,
+            )
+        ],
+    )
     assert resp.results[0].verdict == "accepted", resp.results[0]

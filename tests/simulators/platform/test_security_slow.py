@@ -1,5 +1,6 @@
 """Issue 13 finding 5 (slow-loris): 200 connections holding partial headers and 20 holding partial bodies do not
 stop the platform from serving others quickly, and the server closes them at its header / body deadlines."""
+
 import socket
 import time
 

@@ -1,13 +1,24 @@
 """Issue 13 finding 2: stop-trade only from a node whose role may test (platform.toml [stoptrade] tester_roles,
 evidence profile) and only for a batch that node received; otherwise the detection record is rejected with the
 profile's reason 2012 and nobody is instructed."""
+
 from platformkit import MEAT, C, R, V, W, meat_chain, rec, upload_all
 
 
 def _fail_record(node: str, batch: str, **kw) -> dict:
-    return rec("qmarket_detection_info", node, market_id=node, batch_id=batch, tran_id=batch,
-               wholesaler_id=node + "0001", detection_result="0", result_expl="攻击者自选的理由",
-               goods_code=MEAT.code, goods_name=MEAT.name_zh, **kw)
+    return rec(
+        "qmarket_detection_info",
+        node,
+        market_id=node,
+        batch_id=batch,
+        tran_id=batch,
+        wholesaler_id=node + "0001",
+        detection_result="0",
+        result_expl="攻击者自选的理由",
+        goods_code=MEAT.code,
+        goods_name=MEAT.name_zh,
+        **kw,
+    )
 
 
 def _instructions(platform) -> list:
@@ -36,8 +47,9 @@ def test_a_wholesale_market_cannot_stop_a_batch_it_never_received(platform):
 def test_the_wholesale_market_that_received_the_batch_still_stops_it(platform):
     chain = meat_chain()
     upload_all(platform, chain)
-    r, resp = platform.upload(W, "qmarket_detection_info", [_fail_record(W, chain["codes"]["meat_out"],
-                                                                          sample_id="S2")])
+    r, resp = platform.upload(
+        W, "qmarket_detection_info", [_fail_record(W, chain["codes"]["meat_out"], sample_id="S2")]
+    )
     assert resp.results[0].verdict == "accepted", resp.results[0]
     got = _instructions(platform)
     assert [(i["node_id"], i["root_code"]) for i in got] == [(R, chain["codes"]["meat_out"])]

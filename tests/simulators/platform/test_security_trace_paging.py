@@ -1,5 +1,6 @@
 """Issue 13 finding 10: one trace answer is bounded - at most `limit` records (default 100, at most 500) with a
 `next_cursor` for the next page - so a node's crafted fan-out cannot make a public query expensive."""
+
 from platformkit import MEAT, R, W, code, rec
 
 N = 300
@@ -8,15 +9,38 @@ N = 300
 def _fan_out(platform) -> str:
     """A sale at R whose batch arrived in N entry lines; returns the sale's trace code."""
     batch = code(W + "0001", 1)
-    entries = [rec("retail_market_in_info_detail", R, tran_id=code(W + "0001", 100 + i), batch_id=batch,
-                   goods_code=MEAT.code, goods_name=MEAT.name_zh, weight="1.000") for i in range(N)]
+    entries = [
+        rec(
+            "retail_market_in_info_detail",
+            R,
+            tran_id=code(W + "0001", 100 + i),
+            batch_id=batch,
+            goods_code=MEAT.code,
+            goods_name=MEAT.name_zh,
+            weight="1.000",
+        )
+        for i in range(N)
+    ]
     for part in (entries[:150], entries[150:]):
         r, resp = platform.upload(R, "retail_market_in_info_detail", part)
         assert r.status_code == 200 and resp.tally()["accepted"] == len(part), resp.results[:2]
     sale = code(R + "0001", 1)
-    r, resp = platform.upload(R, "retail_market_tran_info_summ", [rec(
-        "retail_market_tran_info_summ", R, retail_market_id=R, retailer_id=R + "0001", batch_id=batch,
-        sale_tran_id=sale, tran_id=None, goods_code=MEAT.code)])
+    r, resp = platform.upload(
+        R,
+        "retail_market_tran_info_summ",
+        [
+            rec(
+                "retail_market_tran_info_summ",
+                R,
+                retail_market_id=R,
+                retailer_id=R + "0001",
+                batch_id=batch,
+                sale_tran_id=sale,
+                tran_id=None,
+                goods_code=MEAT.code,
+            )
+        ],
+    )
     assert resp.tally()["accepted"] == 1, resp.results
     return sale
 

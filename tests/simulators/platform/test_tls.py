@@ -1,4 +1,5 @@
 """HTTPS on the reference platform: a self-signed certificate made on request, the real path, the clients' trust."""
+
 import os
 import ssl
 import stat
@@ -24,7 +25,7 @@ def test_self_signed_pair_is_private_loadable_and_reused(tmp_path):
     assert stat.S_IMODE(d.stat().st_mode) == 0o700
     assert stat.S_IMODE(cert.stat().st_mode) == 0o600 and stat.S_IMODE(key.stat().st_mode) == 0o600
     check_pair(cert, key)
-    ctx = ssl.create_default_context(cafile=str(cert))   # it is its own CA: a client can trust it with --ca
+    ctx = ssl.create_default_context(cafile=str(cert))  # it is its own CA: a client can trust it with --ca
     assert ctx.cert_store_stats()["x509_ca"] == 1
     before = cert.read_bytes()
     assert self_signed(d) == (cert, key) and cert.read_bytes() == before
@@ -62,8 +63,9 @@ def test_client_trust_is_scoped_and_exclusive(tmp_path):
 @pytest.fixture(scope="module")
 def https_platform(tmp_path_factory):
     d = tmp_path_factory.mktemp("https")
-    with PlatformProcess(str(d / "p.db"), args=["--tls-self-signed", str(d / "tls")], cwd=str(ROOT),
-                         timeout=30) as proc:
+    with PlatformProcess(
+        str(d / "p.db"), args=["--tls-self-signed", str(d / "tls")], cwd=str(ROOT), timeout=30
+    ) as proc:
         yield proc, d / "tls" / "cert.pem"
 
 
@@ -72,9 +74,9 @@ def test_platform_serves_https_with_the_certificate_it_made(https_platform):
     assert proc.url.startswith("https://127.0.0.1:")
     assert httpx.get(proc.url + "/healthz", verify=ssl.create_default_context(cafile=str(cert))).status_code == 200
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        httpx.get(proc.url + "/healthz")                      # not trusted without --ca
+        httpx.get(proc.url + "/healthz")  # not trusted without --ca
     with pytest.raises(httpx.HTTPError):
-        httpx.get(proc.url.replace("https://", "http://") + "/healthz", timeout=5)   # no plain HTTP on that port
+        httpx.get(proc.url.replace("https://", "http://") + "/healthz", timeout=5)  # no plain HTTP on that port
 
 
 @pytest.mark.parametrize("path", [REAL_PATH, "/api/v1/exchange"])
@@ -82,31 +84,52 @@ def test_both_upload_paths_answer_over_https(https_platform, path):
     """The Changchun envelope, byte for byte, on the real path and on ours: a DataExchangeResp comes back
     (refused 1111: node 220122001 is not registered at this platform)."""
     proc, cert = https_platform
-    r = httpx.post(proc.url + path, content=CHANGCHUN.read_bytes(), verify=ssl.create_default_context(cafile=str(cert)),
-                   headers={"Content-Type": "application/xml; charset=utf-8"})
+    r = httpx.post(
+        proc.url + path,
+        content=CHANGCHUN.read_bytes(),
+        verify=ssl.create_default_context(cafile=str(cert)),
+        headers={"Content-Type": "application/xml; charset=utf-8"},
+    )
     assert r.status_code == 401 and b"<DataExchangeResp>" in r.content and b"<ResultCode>1111</ResultCode>" in r.content
 
 
 def _serve(*args, timeout=30):
-    return subprocess.run([sys.executable, "-m", "roucai.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "roucai.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_a_profile_that_requires_https_refuses_to_serve_plain_http(tmp_path):
-    r = _serve("--profile", "changchun", "--lang", "en", "serve", "platform", "--db", str(tmp_path / "p.db"),
-               "--port", "0")
+    r = _serve(
+        "--profile", "changchun", "--lang", "en", "serve", "platform", "--db", str(tmp_path / "p.db"), "--port", "0"
+    )
     assert r.returncode == 2 and "requires HTTPS" in r.stderr and "Traceback" not in r.stderr
     # administering its database needs no certificate
-    r = _serve("--profile", "changchun", "serve", "admin", "--db", str(tmp_path / "p.db"), "register-node",
-               "220122001", "--name", "长春众品", "--type", "slaughter_pig")
+    r = _serve(
+        "--profile",
+        "changchun",
+        "serve",
+        "admin",
+        "--db",
+        str(tmp_path / "p.db"),
+        "register-node",
+        "220122001",
+        "--name",
+        "长春众品",
+        "--type",
+        "slaughter_pig",
+    )
     assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--tls-cert", "c.pem"], "go together"),
-    (["--tls-self-signed", "d", "--tls-key", "k.pem"], "excludes"),
-    (["--tls-cert", "nope.pem", "--tls-key", "nope.pem"], "cannot load"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--tls-cert", "c.pem"], "go together"),
+        (["--tls-self-signed", "d", "--tls-key", "k.pem"], "excludes"),
+        (["--tls-cert", "nope.pem", "--tls-key", "nope.pem"], "cannot load"),
+    ],
+)
 def test_bad_tls_options_are_usage_errors(tmp_path, args, words):
     r = _serve("--lang", "en", "serve", "platform", "--db", str(tmp_path / "p.db"), "--port", "0", *args)
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
@@ -124,6 +147,7 @@ def test_profile_option_is_scoped_to_the_command(capsys):
     the same bytes under the reference recipe with a key: the code does not match (exit 1).  The profile of
     one command does not leak into the next."""
     from profiles.profile import ENV_PROFILE
+
     assert main(["--profile", "changchun", "--lang", "en", "records", "validate", str(CHANGCHUN), "--key", "k"]) == 0
     out = capsys.readouterr().out
     assert "cannot be verified without the city's recipe" in out and "warning" in out
@@ -137,12 +161,14 @@ def test_browser_args_pin_the_ca_key(tmp_path):
     import base64
     import hashlib
     from simulators.tls import browser_args
+
     cert, key = self_signed(tmp_path / "tls")
     assert browser_args() == []
     with client_trust(insecure=True):
         assert browser_args() == ["--ignore-certificate-errors"]
-    spki = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "der"], capture_output=True,
-                          check=True).stdout
+    spki = subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "der"], capture_output=True, check=True
+    ).stdout
     want = base64.b64encode(hashlib.sha256(spki).digest()).decode()
     with client_trust(ca=str(cert)):
         assert browser_args() == [f"--ignore-certificate-errors-spki-list={want}"]

@@ -1,4 +1,5 @@
 """Shared fixtures for the serial-line tests: every test must leave no line, thread or fd behind."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Host programs never know which backend they have: one pyserial function, three backends."""
+
 from __future__ import annotations
 
 import time
@@ -29,6 +30,7 @@ def device_answers(line, request: bytes, answer: bytes) -> None:
 @pytest.mark.parametrize("backend", ["sim", "pty", "socket"])
 def test_same_host_code_on_every_backend(backend):
     import threading
+
     answer = "\x02SALE 猪肉 1.234kg 24.68元\x03".encode("gb18030")
     with open_line(f"same-{backend}", backend=backend, settings=LineSettings(115200)) as line:
         t = threading.Thread(target=device_answers, args=(line, b"\x02READ 1\x03", answer))
@@ -40,7 +42,7 @@ def test_same_host_code_on_every_backend(backend):
 
 @pytest.mark.parametrize("backend", ["sim", "pty", "socket"])
 def test_every_backend_is_paced(backend):
-    n = 96                                          # 100 ms at 9600 8N1
+    n = 96  # 100 ms at 9600 8N1
     with open_line(f"paced-{backend}", backend=backend, settings=LineSettings(9600)) as line:
         with serial.serial_for_url(line.host_url, baudrate=9600, timeout=2) as h:
             if backend == "socket":

@@ -1,4 +1,5 @@
 """Each line fault, its determinism (same seed -> same bytes) and the CLI spec parser."""
+
 from __future__ import annotations
 
 import time
@@ -8,8 +9,19 @@ import serial
 import simpy
 from hypothesis import given, settings as hsettings, strategies as st
 
-from simulators.serial import (LineSettings, SimClock, WireTrace, bit_errors, byte_loss, delay,
-                               fault_from_spec, noise_burst, open_line, split, unplug)
+from simulators.serial import (
+    LineSettings,
+    SimClock,
+    WireTrace,
+    bit_errors,
+    byte_loss,
+    delay,
+    fault_from_spec,
+    noise_burst,
+    open_line,
+    split,
+    unplug,
+)
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 BT = LineSettings(9600).byte_time
@@ -21,6 +33,7 @@ def run_virtual(faults, chunks, until=5.0, name="vf", settings=None):
     trace = WireTrace()
     got, times = bytearray(), []
     with open_line(name, clock=SimClock(env), faults=faults, trace=trace, settings=settings) as line:
+
         def device(env):
             for c in chunks:
                 line.device.write(c)
@@ -33,6 +46,7 @@ def run_virtual(faults, chunks, until=5.0, name="vf", settings=None):
                     return
                 got.extend(b)
                 times.append(env.now)
+
         env.process(device(env))
         env.process(host(env))
         env.run(until=until + 1)
@@ -61,7 +75,7 @@ def test_split_inserts_a_gap_inside_each_write():
     got, times, _ = run_virtual([split(0.05, every=4)], [b"ABCDEFGH"])
     assert got == b"ABCDEFGH"
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert gaps[3] == pytest.approx(0.05 + BT)          # after the 4th byte
+    assert gaps[3] == pytest.approx(0.05 + BT)  # after the 4th byte
     assert gaps[0] == pytest.approx(BT)
 
 
@@ -84,7 +98,7 @@ def test_noise_burst_garbles_the_window_and_puts_bytes_on_the_idle_line():
     inside = [b for b, t in zip(got, times) if 0.5 <= t < 0.7 + BT]
     after = [b for b, t in zip(got, times) if t >= 1.0]
     assert bytes(before) == b"A" * 20 and bytes(after) == b"A" * 20
-    assert len(inside) > 20                              # idle-line noise added
+    assert len(inside) > 20  # idle-line noise added
     assert inside.count(ord("A")) < 5
 
 
@@ -100,7 +114,7 @@ def test_unplug_host_gets_serial_exception_then_replug_restores():
             assert h.read(6) == b"before"
             t0 = time.monotonic()
             with pytest.raises(serial.SerialException, match="disconnected"):
-                h.read(1)                                # blocks into the unplug window
+                h.read(1)  # blocks into the unplug window
             assert time.monotonic() - t0 < 0.3
             with pytest.raises(serial.SerialException):
                 h.write(b"x")
@@ -126,8 +140,12 @@ chunks_st = st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=5)
 @given(chunks_st, st.integers(0, 2**32), st.floats(0, 0.3))
 @hsettings(max_examples=25, deadline=None)
 def test_same_seed_same_corrupted_bytes_and_trace(chunks, seed, rate):
-    faults = [byte_loss(rate, seed=seed), bit_errors(rate / 4, seed=seed), split(0.01, seed=seed),
-              noise_burst(0.1, at=0.2, seed=seed)]
+    faults = [
+        byte_loss(rate, seed=seed),
+        bit_errors(rate / 4, seed=seed),
+        split(0.01, seed=seed),
+        noise_burst(0.1, at=0.2, seed=seed),
+    ]
     a = run_virtual(faults, chunks, until=3)
     b = run_virtual(faults, chunks, until=3)
     assert a[0] == b[0] and a[1] == b[1]
@@ -146,7 +164,14 @@ def test_fault_from_spec():
     assert fault_from_spec("split:gap_s=0.02,every=8", default_seed=9) == split(0.02, every=8, seed=9)
     assert fault_from_spec("unplug:at=5,duration=2") == unplug(5, 2)
     assert fault_from_spec("delay:seconds=0.1,direction=host->device") == delay(0.1, "host->device")
-    for bad in ["nothing", "byte_loss:rate", "byte_loss:speed=3", "byte_loss:rate=2",
-                "delay", "split:gap_s=-1", "delay:seconds=0.1,direction=sideways"]:
+    for bad in [
+        "nothing",
+        "byte_loss:rate",
+        "byte_loss:speed=3",
+        "byte_loss:rate=2",
+        "delay",
+        "split:gap_s=-1",
+        "delay:seconds=0.1,direction=sideways",
+    ]:
         with pytest.raises(ValueError):
             fault_from_spec(bad)

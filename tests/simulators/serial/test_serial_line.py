@@ -1,4 +1,5 @@
 """The in-process line ("sim" backend) through pyserial's sim:// handler and the device End."""
+
 from __future__ import annotations
 
 import time
@@ -31,8 +32,8 @@ def test_paced_delivery_takes_the_wire_time():
     with open_line("pace", settings=LineSettings(9600)) as line:
         with serial.serial_for_url(line.host_url, baudrate=9600, timeout=2) as h:
             t0 = time.monotonic()
-            line.device.write(b"x" * 48)              # 48 * 10 bits / 9600 = 50 ms
-            assert h.in_waiting == 0                  # nothing has arrived yet
+            line.device.write(b"x" * 48)  # 48 * 10 bits / 9600 = 50 ms
+            assert h.in_waiting == 0  # nothing has arrived yet
             assert h.read(48) == b"x" * 48
             assert 0.045 <= time.monotonic() - t0 < 0.2
 
@@ -40,16 +41,17 @@ def test_paced_delivery_takes_the_wire_time():
 def test_timeouts_zero_float_and_partial():
     with open_line("to") as line:
         with serial.serial_for_url(line.host_url, timeout=0) as h:
-            assert h.read(10) == b""                     # non-blocking
+            assert h.read(10) == b""  # non-blocking
             h.timeout = 0.1
             t0 = time.monotonic()
             line.device.write(b"abc")
-            assert h.read(10) == b"abc"                  # partial after timeout
+            assert h.read(10) == b"abc"  # partial after timeout
             assert 0.09 <= time.monotonic() - t0 < 0.5
 
 
 def test_device_read_timeout_none_blocks_until_data():
     import threading
+
     with open_line("blk") as line:
         with serial.serial_for_url(line.host_url) as h:
             line.device.timeout = None
@@ -65,7 +67,7 @@ def test_mismatched_baud_gives_garbage_and_matching_again_cures_it():
             line.device.write(b"hello")
             got = h.read(5)
             assert got != b"hello"
-            h.baudrate = 9600                            # _reconfigure_port applies it
+            h.baudrate = 9600  # _reconfigure_port applies it
             line.device.write(b"hello")
             assert h.read(5) == b"hello"
 
@@ -84,7 +86,7 @@ def test_each_mismatched_setting_garbles_deterministically(host_kw):
     assert stats["framing_errors"] + stats["parity_errors"] > 0
 
 
-FRAME = "\x02猪肉 1.234kg\x03".encode("gb18030")     # GB18030 text has high bits set
+FRAME = "\x02猪肉 1.234kg\x03".encode("gb18030")  # GB18030 text has high bits set
 
 
 def test_parity_errors_are_counted():
@@ -110,10 +112,10 @@ def test_null_modem_wiring():
 def test_reset_buffers_and_out_waiting():
     with open_line("rst", settings=LineSettings(1200)) as line:
         with serial.serial_for_url(line.host_url, baudrate=1200, timeout=0.3) as h:
-            line.device.write(b"x" * 100)                # ~0.83 s at 1200 baud
+            line.device.write(b"x" * 100)  # ~0.83 s at 1200 baud
             assert line.device.out_waiting > 90
             line.device.reset_output_buffer()
-            assert h.read(100) == b""                    # cancelled before reaching the wire
+            assert h.read(100) == b""  # cancelled before reaching the wire
             h.write(b"abc")
             time.sleep(0.05)
             line.device.reset_input_buffer()
@@ -124,7 +126,7 @@ def test_reset_buffers_and_out_waiting():
 def test_flush_waits_for_the_wire():
     with open_line("fl", settings=LineSettings(9600)) as line:
         t0 = time.monotonic()
-        line.device.write(b"y" * 96)                     # 100 ms
+        line.device.write(b"y" * 96)  # 100 ms
         line.device.flush()
         assert time.monotonic() - t0 >= 0.095
 
@@ -165,7 +167,7 @@ def test_closed_line_raises_serial_exception_for_both_ends():
     line = open_line("gone")
     h = serial.serial_for_url(line.host_url, timeout=1)
     line.close()
-    line.close()                                         # idempotent
+    line.close()  # idempotent
     with pytest.raises(serial.SerialException):
         h.read(1)
     with pytest.raises(serial.SerialException):
@@ -175,6 +177,7 @@ def test_closed_line_raises_serial_exception_for_both_ends():
 
 def test_close_wakes_a_blocked_reader():
     import threading
+
     line = open_line("wake")
     line.device.timeout = None
     err = []
@@ -184,6 +187,7 @@ def test_close_wakes_a_blocked_reader():
             line.device.read(1)
         except serial.SerialException as e:
             err.append(e)
+
     t = threading.Thread(target=reader)
     t.start()
     time.sleep(0.05)

@@ -3,6 +3,7 @@
 Regression: with a fixed 1e-9 tolerance, float rounding at t ≈ 25,000 s made a reader woken at the due time
 find the character not yet due, and it waited Timeout(0) forever (seen in a full market day in device mode).
 """
+
 import simpy
 import pytest
 
@@ -15,6 +16,7 @@ def test_paced_read_completes_late_in_a_long_virtual_run(t0, baud):
     env = simpy.Environment(initial_time=t0)
     got = {}
     with open_line(f"late-{baud}-{int(t0)}", clock=SimClock(env), settings=LineSettings(baudrate=baud)) as line:
+
         def device():
             line.device.write(b"x" * 64)
             yield env.timeout(0)
@@ -26,7 +28,7 @@ def test_paced_read_completes_late_in_a_long_virtual_run(t0, baud):
         env.process(device())
         env.process(host())
         events = 0
-        while env.peek() != float("inf") and events < 10_000:   # bounded: a livelock fails, it does not hang
+        while env.peek() != float("inf") and events < 10_000:  # bounded: a livelock fails, it does not hang
             env.step()
             events += 1
     assert got.get("data") == b"x" * 64, f"read did not complete ({events} events)"

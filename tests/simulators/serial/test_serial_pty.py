@@ -1,4 +1,5 @@
 """The pty backend: symlink lifecycle, EIO gotcha, reopen, unplug/replug, modem lines unsupported."""
+
 from __future__ import annotations
 
 import os
@@ -59,12 +60,12 @@ def test_host_can_open_close_reopen_without_eio_and_binary_is_clean():
                 assert line.device.read(len(frame)) == frame
                 line.device.write(frame)
                 assert h.read(len(frame)) == frame
-        line.device.write(b"before-open")     # no host: bytes wait in the slave's queue ...
+        line.device.write(b"before-open")  # no host: bytes wait in the slave's queue ...
         time.sleep(0.05)
         line.device.timeout = 0
-        assert line.device.read(100) == b""   # ... and are not echoed back (slave is raw)
+        assert line.device.read(100) == b""  # ... and are not echoed back (slave is raw)
         with serial.serial_for_url(line.host_url, timeout=0.1) as h:
-            assert h.read(11) == b""          # pyserial flushes input on open, as on a real port
+            assert h.read(11) == b""  # pyserial flushes input on open, as on a real port
 
 
 def test_modem_lines_are_reported_unsupported():
@@ -75,7 +76,7 @@ def test_modem_lines_are_reported_unsupported():
         with pytest.raises(ModemLinesUnsupported):
             _ = line.device.cts
         with serial.serial_for_url(line.host_url) as h:
-            with pytest.raises(OSError):      # the kernel says the same (ENOTTY)
+            with pytest.raises(OSError):  # the kernel says the same (ENOTTY)
                 _ = h.cts
 
 
@@ -94,9 +95,9 @@ def test_unplug_destroys_pty_and_replug_restores_the_same_name(tmp_path):
         first = os.readlink(link)
         h = serial.serial_for_url(link, timeout=1)
         with pytest.raises(serial.SerialException):
-            h.read(1)                         # the cable goes at 0.15 s
+            h.read(1)  # the cable goes at 0.15 s
         h.close()
-        assert not os.path.lexists(link)      # like /dev/ttyUSB0 disappearing
+        assert not os.path.lexists(link)  # like /dev/ttyUSB0 disappearing
         deadline = time.monotonic() + 2
         while not os.path.lexists(link) and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -109,8 +110,10 @@ def test_unplug_destroys_pty_and_replug_restores_the_same_name(tmp_path):
 
 def test_host_baud_rate_is_seen_through_termios_and_mismatch_garbles():
     from simulators.serial import LineSettings
+
     with open_line("pt-baud", backend="pty", settings=LineSettings(9600)) as line:
-        def device_sees(baud):   # the pump re-reads the host's termios periodically: wait for it (bounded)
+
+        def device_sees(baud):  # the pump re-reads the host's termios periodically: wait for it (bounded)
             deadline = time.monotonic() + 5
             while line._pump_end.settings.baudrate != baud and time.monotonic() < deadline:
                 time.sleep(0.005)
@@ -132,11 +135,12 @@ def test_host_baud_rate_is_seen_through_termios_and_mismatch_garbles():
 def test_termios_settings_round_trip_on_a_pty():
     from simulators.serial import LineSettings
     from simulators.serial.termios_settings import read_settings, write_settings
+
     m, s = os.openpty()
     try:
         write_settings(s, LineSettings(115200, stopbits=2))
         assert read_settings(s) == LineSettings(115200, stopbits=2)
-        with serial.Serial(os.ttyname(s), baudrate=12345):   # non-standard rate: BOTHER
+        with serial.Serial(os.ttyname(s), baudrate=12345):  # non-standard rate: BOTHER
             assert read_settings(s).baudrate == 12345
     finally:
         os.close(m)

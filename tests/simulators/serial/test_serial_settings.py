@@ -1,4 +1,5 @@
 """LineSettings: validation and the bit-timing maths."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,13 @@ from hypothesis import given, strategies as st
 
 from simulators.serial.settings import BYTESIZES, PARITIES, STOPBITS, LineSettings
 
-settings_st = st.builds(LineSettings, baudrate=st.integers(1, 4_000_000), bytesize=st.sampled_from(BYTESIZES),
-                        parity=st.sampled_from(PARITIES), stopbits=st.sampled_from(STOPBITS))
+settings_st = st.builds(
+    LineSettings,
+    baudrate=st.integers(1, 4_000_000),
+    bytesize=st.sampled_from(BYTESIZES),
+    parity=st.sampled_from(PARITIES),
+    stopbits=st.sampled_from(STOPBITS),
+)
 
 
 def test_8n1_9600_is_ten_bits_and_960_bytes_per_second():
@@ -34,11 +40,20 @@ def test_bits_per_byte_counts_start_data_parity_stop(s):
 def test_transmit_time_is_linear_and_consistent_with_throughput(s, n):
     assert s.transmit_time(n) == pytest.approx(n * s.bits_per_byte / s.baudrate)
     assert s.bytes_per_second * s.byte_time == pytest.approx(1.0)
-    assert s.data_mask == 2 ** s.bytesize - 1
+    assert s.data_mask == 2**s.bytesize - 1
 
 
-@pytest.mark.parametrize("kw", [dict(baudrate=0), dict(baudrate=9600.5), dict(baudrate=True),
-                                dict(bytesize=9), dict(parity="X"), dict(stopbits=3)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(baudrate=0),
+        dict(baudrate=9600.5),
+        dict(baudrate=True),
+        dict(bytesize=9),
+        dict(parity="X"),
+        dict(stopbits=3),
+    ],
+)
 def test_impossible_settings_raise_value_error(kw):
     with pytest.raises(ValueError):
         LineSettings(**kw)
@@ -46,6 +61,8 @@ def test_impossible_settings_raise_value_error(kw):
 
 def test_from_serial_reads_pyserial_attributes():
     import serial
-    p = serial.serial_for_url("loop://", do_not_open=True, baudrate=4800, bytesize=7,
-                              parity=serial.PARITY_EVEN, stopbits=serial.STOPBITS_TWO)
+
+    p = serial.serial_for_url(
+        "loop://", do_not_open=True, baudrate=4800, bytesize=7, parity=serial.PARITY_EVEN, stopbits=serial.STOPBITS_TWO
+    )
     assert LineSettings.from_serial(p) == LineSettings(4800, 7, "E", 2)

@@ -1,4 +1,5 @@
 """Lines on SimPy virtual time: events, pacing in env time, many lines in one thread."""
+
 from __future__ import annotations
 
 import threading
@@ -26,6 +27,7 @@ def test_read_event_fires_after_the_paced_time():
             line.host.write(b"hello")
             got = yield line.host.read_event(9)
             out.append((env.now, got))
+
         env.process(device(env))
         env.process(host(env))
         env.run()
@@ -44,6 +46,7 @@ def test_read_until_event_and_timeouts():
             out.append((yield line.device.read_until_event(b"\r\n", max_size=3, timeout=1)))
             out.append((yield line.device.read_event(10, timeout=0.5)))
             out.append(env.now)
+
         env.process(device(env))
         line.host.write(b"AT\r\nlonger")
         env.run(until=5)
@@ -53,6 +56,7 @@ def test_read_until_event_and_timeouts():
 
 def test_sim_clock_refuses_pty_and_blocking_url():
     import serial
+
     env = simpy.Environment()
     with pytest.raises(LineError):
         open_line("vp", backend="pty", clock=SimClock(env))
@@ -62,6 +66,7 @@ def test_sim_clock_refuses_pty_and_blocking_url():
         with pytest.raises(LineError):
             open_line("rt-ev").device.read_event(1)
     from simulators.serial import get_line
+
     get_line("rt-ev").close()
 
 
@@ -86,6 +91,7 @@ def test_a_thousand_lines_echo_in_one_thread(n_lines):
             assert ans == f"OK W{i}:{k}\n".encode()
             yield env.timeout(10)
         done.append(i)
+
     for i, line in enumerate(lines):
         env.process(device(env, line.device))
         env.process(host(env, line.host, i))

@@ -1,4 +1,5 @@
 """The socket backend: pyserial socket:// on 127.0.0.1, one host at a time, unplug."""
+
 from __future__ import annotations
 
 import socket
@@ -33,7 +34,7 @@ def test_second_connection_is_closed_at_once():
             assert line.wait_connected(2)
             s = socket.create_connection(("127.0.0.1", line.port), timeout=1)
             s.settimeout(1)
-            assert s.recv(10) == b""          # closed by the line
+            assert s.recv(10) == b""  # closed by the line
             s.close()
 
 

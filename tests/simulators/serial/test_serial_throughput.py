@@ -5,6 +5,7 @@ pyserial; rate = N / (time of the last byte - time of the write).  The host
 never sees the data faster than the wire allows (pacing) nor much slower
 (scheduling latency, a few ms, is the only error term: < 2 % of the window).
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Wire trace: JSON lines, both directions, decoded frames, decoder failures recorded."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The UART bit model: matched settings are transparent, mismatched ones give deterministic garbage."""
+
 from __future__ import annotations
 
 from hypothesis import given, settings as hsettings, strategies as st
@@ -6,9 +7,13 @@ from hypothesis import given, settings as hsettings, strategies as st
 from simulators.serial import uart
 from simulators.serial.settings import BYTESIZES, PARITIES, STOPBITS, LineSettings
 
-settings_st = st.builds(LineSettings, baudrate=st.sampled_from([1200, 2400, 4800, 9600, 19200, 57600, 115200]),
-                        bytesize=st.sampled_from(BYTESIZES), parity=st.sampled_from(PARITIES),
-                        stopbits=st.sampled_from(STOPBITS))
+settings_st = st.builds(
+    LineSettings,
+    baudrate=st.sampled_from([1200, 2400, 4800, 9600, 19200, 57600, 115200]),
+    bytesize=st.sampled_from(BYTESIZES),
+    parity=st.sampled_from(PARITIES),
+    stopbits=st.sampled_from(STOPBITS),
+)
 
 
 @given(settings_st, st.binary(max_size=64))
