@@ -66,7 +66,8 @@ def main_job(extra: list[str]) -> int:
 
 
 def test(extra: list[str]) -> int:
-    rc = _run([PY, "-m", "pytest", *(extra or ["-q"])])
+    # the whole suite also lists its 30 slowest tests, so CI time (issue 17 item 8) can be followed per test
+    rc = _run([PY, "-m", "pytest", *(extra or ["-q", "--durations=30"])])
     if rc == 5:
         print("pytest collected no tests: failing / 未收集到任何测试", file=sys.stderr)
         return 1
