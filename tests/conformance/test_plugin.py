@@ -26,6 +26,8 @@ def run(pytester):
         pytester.makepyfile(test_suite=src)
         report = pytester.path / "rep"
         result = pytester.runpytest_inprocess(
+            "-p",
+            "conformance.plugin",
             "--target",
             "sim://scale-01",
             "--capabilities",
@@ -200,14 +202,16 @@ def test_x():
     pass
 """
     )
-    result = pytester.runpytest_inprocess("--target", "sim://x", "--capabilities", "caps.toml")
+    result = pytester.runpytest_inprocess(
+        "-p", "conformance.plugin", "--target", "sim://x", "--capabilities", "caps.toml"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*toaster*"])
 
 
 def test_plugin_is_inert_without_requirement_markers(pytester):
     pytester.makepyfile(test_plain="def test_x():\n    assert True\n")
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess("-p", "conformance.plugin")
     result.assert_outcomes(passed=1)
     assert "roucai conformance" not in result.stdout.str()
 
@@ -244,3 +248,16 @@ def test_needs_the_pan(evidence):
         )
     )
     assert doc["summary"]["verdict"] == "NON-CONFORMANT"  # a failure outranks not-tested
+
+
+def test_plugin_is_not_loaded_by_a_plain_pytest_run(pytester):
+    """Issue 17 item 6: installing roucai-harness adds nothing to another project's pytest runs. Without
+    ``-p conformance.plugin`` (which conformance/pytest.ini and this repository's pyproject add) there is no
+    ``--seed`` option and no ``seed`` / ``target`` / ``profile`` fixture (no pytest11 entry point)."""
+    pytester.makepyfile(test_plain="def test_x(seed):\n    assert seed\n")
+    result = pytester.runpytest_inprocess("--seed", "1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    assert "unrecognized arguments: --seed" in result.stderr.str()
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(errors=1)
+    assert "fixture 'seed' not found" in result.stdout.str()
