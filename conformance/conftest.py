@@ -104,15 +104,35 @@ def acknowledged(profile):
     return AcknowledgedLedger(profile)
 
 
+@pytest.fixture(scope="session")
+def accepted_envelopes():
+    """One :class:`~conformance.accepted_envelopes.AcceptedEnvelopes` for the run: the signed uploads through
+    ``uploader`` that the platform accepted whole (the late replay probe of TRAN-ENV-10)."""
+    from conformance.accepted_envelopes import AcceptedEnvelopes
+
+    return AcceptedEnvelopes()
+
+
 @pytest.fixture
-def uploader(http, profile, platform, acknowledged):
+def uploader(http, profile, platform, acknowledged, accepted_envelopes):
     from conformance.uploads import Uploader
 
-    return Uploader(http, profile, platform.url, platform.upload_path, platform.keys, ledger=acknowledged)
+    return Uploader(
+        http,
+        profile,
+        platform.url,
+        platform.upload_path,
+        platform.keys,
+        ledger=acknowledged,
+        accepted=accepted_envelopes,
+    )
 
 
 #: tests that judge what every other test of the run sent: they run last
-RUN_LAST = ("test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged",)
+RUN_LAST = (
+    "test_an_envelope_replayed_minutes_later_is_still_refused",
+    "test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged",
+)
 
 
 def pytest_collection_modifyitems(items):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -122,14 +123,19 @@ class Answer:
 class Uploader:
     """Posts envelopes to the platform's upload endpoint through ``http`` (an ``httpx.Client``)."""
 
-    def __init__(self, http: httpx.Client, profile, url: str, path: str, keys: dict[str, str], ledger=None):
+    def __init__(
+        self, http: httpx.Client, profile, url: str, path: str, keys: dict[str, str], ledger=None, accepted=None
+    ):
         """``ledger``: an :class:`~conformance.acknowledged.AcknowledgedLedger` told of every upload and its answer
-        (the run-wide statistics invariant), or ``None``."""
+        (the run-wide statistics invariant), or ``None``; ``accepted``: an
+        :class:`~conformance.accepted_envelopes.AcceptedEnvelopes` told of every signed upload (the late replay
+        probe), or ``None``."""
         self.http = http
         self.profile = profile
         self.endpoint = url.rstrip("/") + path
         self.keys = keys
         self.ledger = ledger
+        self.accepted = accepted
 
     def _send(self, body: bytes, content_type: str | None) -> Answer:
         """Post ``body``; an answer lost to a transport error or timeout makes its days uncertain in the ledger."""
@@ -158,7 +164,10 @@ class Uploader:
         (if any) is told of the records and the answer."""
         key = kw.pop("key", None) or self.keys[node]
         body = envelope(self.profile, node, key, rtype, records, **kw)
+        sent_at = time.monotonic()
         a = self._send(body, None)
+        if self.accepted is not None:
+            self.accepted.note(body, a, sent_at)
         if self.ledger is not None and a.response is None:
             self.ledger.uncertain_body(body)  # no readable answer: what was stored is unknown
         elif self.ledger is not None:

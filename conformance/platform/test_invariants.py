@@ -23,9 +23,11 @@ from html import unescape
 
 import pytest
 
-from conformance.platform.conftest import cite_day_upload
-from conformance.queries import DROPPED, day_rows, kpis, quarter_kpis, trace, trace_page
+from conformance.platform.conftest import cite_day_upload, registered_nodes
+from conformance.platform.test_districts import _platform_rules
+from conformance.queries import DROPPED, day_rows, kpis, quarter_kpis, stats_totals, trace, trace_page
 from conformance.simday import OWN_CODE, grams
+from conformance.testrecords import role_of
 
 PLATFORM = ("city_platform",)
 ACKED = ("accepted", "duplicate")
@@ -435,18 +437,71 @@ def _boundary_probe(profile, records, uploader) -> list[_dt.date]:
     return days if sent else []
 
 
+def _completeness_truth(truth: dict, registered: dict[str, str], expected: dict[str, set]) -> dict:
+    """``{"by_role": {role: mean share}, "overall": mean}`` of the registered nodes with records in ``truth``
+    (cells of one day): each node's share of its role's expected record types that it sent (the platform's
+    definition, simulators/platform/stats.py; the expected types are the role's catalogue types without the
+    occasional ones of platform.toml [completeness]); roles without expected types are left out."""
+    sent: dict[str, set] = {}
+    for node, rtype, _g in truth:
+        sent.setdefault(node, set()).add(rtype)
+    shares: dict[str, list[float]] = {}
+    for node, types in sent.items():
+        exp = expected.get(role_of(registered[node])) if node in registered else None
+        if exp:
+            shares.setdefault(role_of(registered[node]), []).append(len(types & exp) / len(exp))
+    every = [x for v in shares.values() for x in v]
+    return {
+        "by_role": {r: round(sum(v) / len(v), 4) for r, v in sorted(shares.items())},
+        "overall": round(sum(every) / len(every), 4) if every else None,
+    }
+
+
+def _completeness_differs(want: dict, got) -> bool:
+    got = got if isinstance(got, dict) else {}
+    by_role = got.get("by_role") if isinstance(got.get("by_role"), dict) else {}
+    pairs = [(want["overall"], got.get("overall"))] + [(v, by_role.get(r)) for r, v in want["by_role"].items()]
+    pairs += [(None, v) for r, v in by_role.items() if r not in want["by_role"]]
+    return any(
+        (w is None) != (g is None) or (w is not None and (not isinstance(g, (int, float)) or abs(g - w) > 1e-3))
+        for w, g in pairs
+    )
+
+
+def _totals_truth(truth: dict, node_types: dict[str, str]) -> dict:
+    """Records and kg of one day's cells per node, node type (``node_types``; "unregistered" for a node it does
+    not name) and commodity ("" for records without one), as ``GET /api/v1/stats/totals`` answers them."""
+    out: dict = {"by_node": {}, "by_node_type": {}, "by_commodity": {}}
+    for (node, _rtype, goods), (n, g) in truth.items():
+        for part, key in (
+            ("by_node", node),
+            ("by_node_type", node_types.get(node, "unregistered")),
+            ("by_commodity", goods),
+        ):
+            cell = out[part].setdefault(key, [0, 0])
+            cell[0] += n
+            cell[1] += g
+    return {
+        part: {k: {"records": n, "weight_kg": f"{g // 1000}.{g % 1000:03d}"} for k, (n, g) in sorted(d.items())}
+        for part, d in out.items()
+    }
+
+
 @pytest.mark.requirement("PLAT-KPI-04")
 @pytest.mark.applies(kinds=PLATFORM, needs=("statistics",))
 def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(
-    day_upload, records, uploader, acknowledged, http, platform, profile, evidence
+    day_upload, city, records, uploader, acknowledged, http, platform, profile, evidence
 ):
     """Runs last.  The truth is computed from exactly what the harness sent and the platform acknowledged over the
     whole run (every envelope of the simulated day with its re-sends, every upload of every other test, and a probe
     of the business-day boundary in Beijing time with a re-send and a correction): a record answered accepted
     counts once on the day its business date names, a duplicate not at all.  Every (node, record type, commodity)
     cell of every such day, and of the empty days around the probe, equals it: records and grams; and each day's
-    KPI answer counts the same records and reporting nodes.  Days a raw or unanswered upload may have touched, and
-    today (live traffic of a platform in service), are left out."""
+    KPI answer counts the same records and reporting nodes and gives each role's data completeness (the share of the
+    role's expected record types each reporting node sent, averaged), and the day's totals per node, node type and
+    commodity (``/api/v1/stats/totals``, where the platform serves it) add up the same records and kilograms.
+    Days a raw or unanswered upload may have touched, and today (live traffic of a platform in service), are
+    left out."""
     cite_day_upload(evidence, day_upload)
     ledger = acknowledged
     for node, rtype, recs, _rep, a in day_upload.answers:
@@ -460,7 +515,13 @@ def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(
     today = _dt.datetime.now(_dt.timezone(_dt.timedelta(hours=8))).strftime("%Y%m%d")
     left_out = sorted(ledger.uncertain | {today})
     dates = sorted((ledger.dates() | {d.strftime("%Y%m%d") for d in probe}) - set(left_out))
-    diff, kpi_diff, cells = {}, {}, 0
+    registered = registered_nodes(http, platform.url, city, evidence)
+    occasional = set(_platform_rules().get("completeness", {}).get("occasional", []))
+    expected = {
+        role: {n for n, t in profile.records.types.items() if t.node_type == role and n not in occasional}
+        for role in {role_of(t) for t in registered.values()}
+    }
+    diff, kpi_diff, totals_diff, cells, no_totals = {}, {}, {}, 0, None
     for date in dates:
         truth = ledger.cells(date)
         got = day_rows(http, platform.url, date)
@@ -478,19 +539,36 @@ def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(
             continue
         want = (sum(v[0] for v in truth.values()), len({n for n, _t, _g in truth}))
         seen = ((k.get("timeliness") or {}).get("records"), (k.get("report_rate") or {}).get("reporting"))
-        if seen != want:
+        comp = _completeness_truth(truth, registered, expected)
+        if seen != want or _completeness_differs(comp, k.get("completeness")):
             kpi_diff[date] = {
-                "truth": {"records": want[0], "reporting_nodes": want[1]},
-                "platform": {"records": seen[0], "reporting_nodes": seen[1]},
+                "truth": {"records": want[0], "reporting_nodes": want[1], "completeness": comp},
+                "platform": {"records": seen[0], "reporting_nodes": seen[1], "completeness": k.get("completeness")},
             }
+        if no_totals is None:
+            status, tot = stats_totals(http, platform.url, date)
+            if status in (404, 405):
+                no_totals = f"HTTP {status}"  # the profile names no totals endpoint: the reference's own
+                continue
+            want_t = _totals_truth(truth, {**{n.code: n.type for n in city.nodes}, **registered})
+            got_t = {p: tot.get(p) for p in want_t} if status == 200 and isinstance(tot, dict) else None
+            if got_t != want_t:
+                totals_diff[date] = {"truth": want_t, "platform": got_t if got_t is not None else f"HTTP {status}"}
     evidence.attach_json(
-        "statistics-vs-acknowledged.json", {"dates": dates, "left_out": left_out, "cells": diff, "kpis": kpi_diff}
+        "statistics-vs-acknowledged.json",
+        {"dates": dates, "left_out": left_out, "cells": diff, "kpis": kpi_diff, "totals": totals_diff},
     )
     evidence.note(
-        f"{len(dates)} 个营业日的 {cells} 个统计单元逐一核对；{len(diff)} 个单元、{len(kpi_diff)} 天的 KPI 不符",
-        f"{cells} statistics cells of {len(dates)} business days checked one by one; {len(diff)} cells and "
-        f"the KPIs of {len(kpi_diff)} days differ",
+        f"{len(dates)} 个营业日的 {cells} 个统计单元逐一核对；{len(diff)} 个单元、{len(kpi_diff)} 天的 KPI、"
+        f"{len(totals_diff)} 天的合计不符",
+        f"{cells} statistics cells of {len(dates)} business days checked one by one; {len(diff)} cells, "
+        f"the KPIs of {len(kpi_diff)} days and the totals of {len(totals_diff)} days differ",
     )
+    if no_totals:
+        evidence.note(
+            f"平台不提供 /api/v1/stats/totals（{no_totals}）：合计未核对",
+            f"the platform serves no /api/v1/stats/totals ({no_totals}): totals not checked",
+        )
     assert cells, "nothing acknowledged: no statistics cell was judged"
     assert not diff, (
         f"{len(diff)} daily statistics cells differ from the records acknowledged (each record once, on "
@@ -498,5 +576,10 @@ def test_statistics_of_every_day_node_and_commodity_equal_what_was_acknowledged(
         f"{dict(list(diff.items())[:3])}"
     )
     assert not kpi_diff, (
-        f"the KPIs of {len(kpi_diff)} days count other records or nodes: {dict(list(kpi_diff.items())[:3])}"
+        f"the KPIs of {len(kpi_diff)} days count other records or nodes, or another data completeness: "
+        f"{dict(list(kpi_diff.items())[:3])}"
+    )
+    assert not totals_diff, (
+        f"the totals of {len(totals_diff)} days differ from the records acknowledged: "
+        f"{dict(list(totals_diff.items())[:2])}"
     )

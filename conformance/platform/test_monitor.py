@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import os
+import re
 import time
 
 import pytest
@@ -129,11 +131,41 @@ def test_health_endpoint_and_structured_operating_logs(records, uploader, http, 
 _PATH_VALUES = {"code": None, "node_id": None, "instruction_id": "999999999"}
 
 
+#: a leap day: a real calendar day that a date check reading the year wrong (or ignoring leap years) refuses
+LEAP_DAY = "20240229"
+
+
+def _valid_values(schema: dict, day: str) -> list[str]:
+    """The values among a business day with records (``day``, yyyyMMdd), the leap day, and their quarters that
+    the parameter's schema ``pattern`` admits ([] when it has none, or none fits: the probe then sends "1")."""
+    pattern = schema.get("pattern") if isinstance(schema, dict) else None
+    if not isinstance(pattern, str):
+        return []
+    quarter = f"{day[:4]}Q{(int(day[4:6]) - 1) // 3 + 1}"
+    try:
+        return [v for v in (day, LEAP_DAY, quarter, "2024Q1") if re.search(pattern, v)]
+    except re.error:
+        return []
+
+
+def _probes(op: dict, day: str) -> list[tuple[dict, bool]]:
+    """``(query, valid)`` for each probe of an operation's required query parameters: every combination of the
+    values its schema admits (``valid``: each parameter got one), else "1" for each (``valid`` false)."""
+    req = [p for p in op.get("parameters", []) if p.get("in") == "query" and p.get("required")]
+    choices = {p["name"]: _valid_values(p.get("schema", {}), day) for p in req}
+    if not req or not all(choices.values()):
+        return [({p["name"]: "1" for p in req}, False)]
+    return [(dict(zip(choices, combo)), True) for combo in itertools.product(*choices.values())]
+
+
 @pytest.mark.requirement("PLAT-IF-01")
 @pytest.mark.applies(kinds=PLATFORM)
-def test_openapi_describes_every_endpoint_it_serves(records, http, platform, capabilities, evidence):
+def test_openapi_describes_every_endpoint_it_serves(day_upload, records, http, platform, capabilities, evidence):
     """``/openapi.json`` is an OpenAPI document describing the upload endpoint and every query interface
-    the platform declares; each described operation exists (never 404/405 unless documented, never 5xx)."""
+    the platform declares; each described operation exists (never 404/405 unless documented, never 5xx).  Query
+    parameters are probed with values their schema admits where one fits: the simulated day (a business day with
+    records), the leap day 29 February 2024, and their quarters; a value the description admits must not be
+    refused as a bad parameter (400/422)."""
     r = http.get(platform.url + "/openapi.json")
     assert r.status_code == 200, f"GET /openapi.json answered {r.status_code}"
     doc = r.json()
@@ -162,20 +194,23 @@ def test_openapi_describes_every_endpoint_it_serves(records, http, platform, cap
             "node_id": records.node_for("retail_market_in_info_base"),
         },
     )
-    wrong = []
+    wrong, probed = [], 0
     for path, ops in paths.items():
         url = platform.url + path.format_map(values) if "{" in path else platform.url + path
         for method, op in ops.items():
             if method not in ("get", "post"):
                 continue
-            params = {
-                p["name"]: ("20250310" if "[0-9]{8}" in json.dumps(p.get("schema", {})) else "1")
-                for p in op.get("parameters", [])
-                if p.get("in") == "query" and p.get("required")
-            }
-            resp = http.request(method.upper(), url, params=params, content=b"" if method == "post" else None)
-            documented = set(op.get("responses", {}))
-            if resp.status_code >= 500 or (resp.status_code in (404, 405) and str(resp.status_code) not in documented):
-                wrong.append(f"{method.upper()} {path}: HTTP {resp.status_code}")
-    evidence.note(f"探测了 {len(paths)} 个已描述的地址", f"probed {len(paths)} described paths")
+            for params, valid in _probes(op, day_upload.day.date):
+                probed += 1
+                resp = http.request(method.upper(), url, params=params, content=b"" if method == "post" else None)
+                documented = set(op.get("responses", {}))
+                status = resp.status_code
+                if status >= 500 or (status in (404, 405) and str(status) not in documented):
+                    wrong.append(f"{method.upper()} {path} {params}: HTTP {status}")
+                elif valid and status in (400, 422):
+                    wrong.append(f"{method.upper()} {path} {params}: HTTP {status}, a value its schema admits refused")
+    evidence.note(
+        f"探测了 {len(paths)} 个已描述的地址（{probed} 个请求）",
+        f"probed {len(paths)} described paths ({probed} requests)",
+    )
     assert not wrong, "operations described in /openapi.json do not behave as described: " + "; ".join(wrong)

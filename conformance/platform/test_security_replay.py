@@ -87,3 +87,69 @@ def test_signed_requests_cannot_be_replayed_across_a_restart(
             problems.append(f"after the restart a freshly signed fetch answered HTTP {status}: {doc!r:.200}")
     evidence.attach_json("replayed.json", [{"method": m, "path": p, "headers": h} for m, p, h in sent])
     assert not problems, "signed requests must not be accepted twice: " + "; ".join(problems)
+
+
+#: a replay this long after the original: longer than a minute, so a memory of received envelopes that is emptied
+#: by a once-a-minute housekeeping (or kept for a minute only) lets it in
+LATE_S = 65.0
+#: how close to the clock window's edge the replay may come: nearer, a refusal for the clock could be the reason
+WINDOW_MARGIN_S = 30.0
+
+
+def _replay_reason(profile) -> str:
+    """The profile's refusal reason for a replayed envelope (the reason whose rules name TRAN-ENV-10)."""
+    return next((c for c, v in profile.envelope.reasons.items() if "TRAN-ENV-10" in v.get("rules", [])), "1110")
+
+
+@pytest.mark.requirement("TRAN-ENV-10")
+@pytest.mark.applies(kinds=PLATFORM)
+@pytest.mark.conformance_timeout(LATE_S + 120)
+def test_an_envelope_replayed_minutes_later_is_still_refused(records, uploader, accepted_envelopes, profile, evidence):
+    """Runs last.  An envelope the platform accepted whole earlier in the run (the youngest one at least 65 s
+    old and still inside the clock window; without one, one sent now and waited for) is sent again, byte for
+    byte, after a fresh upload from another node (other traffic, which also gives a platform's housekeeping its
+    turn): it must be refused with the replay reason, since the platform remembers envelopes for twice the clock
+    window.  A replay past the clock window minus 30 s could be refused for the clock alone: then not testable."""
+    window = profile.envelope.window.total_seconds()
+    limit = window - WINDOW_MARGIN_S
+    if limit <= LATE_S:
+        pytest.skip(f"not testable: the clock window ({window:.0f} s) leaves no room for a replay {LATE_S:.0f} s late")
+    rtype = "retail_market_in_info_base"
+    node = records.node_for(rtype)
+    picked = accepted_envelopes.pick(LATE_S, limit)
+    if picked is None:
+        d = records.fresh_day()
+        a = uploader.upload(node, rtype, [records.make(rtype, d)], header={"DataDate": d.strftime("%Y%m%d")})
+        assert a.verdicts == ["accepted"], f"set-up: the envelope to replay later was not accepted: {a}"
+        picked = accepted_envelopes.pick(LATE_S, limit)
+        assert picked is not None, "set-up: the accepted envelope was not recorded"
+    wait = LATE_S - (time.monotonic() - picked.at)
+    if wait > 0:
+        time.sleep(min(wait, LATE_S))  # bounded: at most LATE_S
+    other = records.node_for("animal_in_info")
+    d = records.fresh_day()
+    a = uploader.upload(
+        other, "animal_in_info", [records.make("animal_in_info", d)], header={"DataDate": d.strftime("%Y%m%d")}
+    )
+    assert a.verdicts == ["accepted"], f"set-up: the upload between the original and its replay failed: {a}"
+    age = time.monotonic() - picked.at
+    if age > limit:
+        pytest.skip(
+            f"not testable: the replay would come {age:.0f} s after the original, past the clock window "
+            f"({window:.0f} s) minus {WINDOW_MARGIN_S:.0f} s / 重放距原报文 {age:.0f} 秒，已近时钟窗口，无法区分"
+        )
+    again = uploader.post(picked.body)
+    want = _replay_reason(profile)
+    evidence.attach_json(
+        "late-replay.json",
+        {"seconds_after_the_original": round(age, 1), "status": again.status, "code": again.code},
+    )
+    evidence.note(
+        f"原报文被接收 {age:.0f} 秒后原样重放（时钟窗口 {window:.0f} 秒）：应答 {again.code}",
+        f"replayed unchanged {age:.0f} s after it was accepted (clock window {window:.0f} s): answered {again.code}",
+    )
+    assert again.code == want and not again.verdicts, (
+        f"an envelope accepted {age:.0f} s earlier (inside the {window:.0f} s clock window) and sent again unchanged "
+        f"must be refused as a replay ({want}): the platform must remember received envelopes for twice the clock "
+        f"window; got {again}"
+    )

@@ -258,3 +258,40 @@ def test_every_trace_answer_reaches_the_farm_or_the_base(day_upload, http, platf
         f"certificate of the first entry, e.g. "
         + "; ".join(f"{c}: {', '.join(d)}" for c, d in list({**wrong, **pages}.items())[:3])
     )
+
+
+@pytest.mark.requirement("PLAT-TRACE-01")
+@pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
+def test_a_chain_that_stops_before_the_origin_is_not_complete(records, uploader, http, platform, evidence):
+    """A retail market uploads a sale whose lot it numbered itself (batch_id: its own code, no upstream voucher,
+    no certificate) and the entry of that lot without origin, certificate or upstream code: the chain has no
+    missing hop, yet it ends at the market, not at an intake or origin.  The answer must not call it complete
+    (``complete``: the trace answer's own flag, docs/platform.md, which the day's chains are judged by in
+    :func:`test_every_code_of_the_day_traces_to_the_truth`)."""
+    d = records.fresh_day()
+    date = d.strftime("%Y%m%d")
+    node = records.node_for("retail_market_tran_info_summ")
+    batch = records.trace_code(node)
+    bare = ("tran_id", "quarantine_animal_products_id", "inspection_meat_id", "prov_id")  # optional in both
+    entry = records.make("retail_market_in_info_base", d, node=node, batch_id=batch)
+    sale = records.make("retail_market_tran_info_summ", d, node=node, batch_id=batch)
+    for rec in (entry, sale):
+        for k in bare:
+            rec.pop(k, None)
+    sale["retailer_id"] = entry["retailer_id"]
+    for rtype, rec in (("retail_market_in_info_base", entry), ("retail_market_tran_info_summ", sale)):
+        a = uploader.upload(node, rtype, [rec], header={"DataDate": date})
+        assert a.verdicts == ["accepted"], f"set-up: {rtype} not accepted: {a}"
+    code = sale["sale_tran_id"]
+    status, ans = trace(http, platform.url, code)
+    evidence.attach_json("trace-answer.json", {"code": code, "status": status, "answer": ans})
+    assert status == 200 and isinstance(ans, dict), f"{code} was acknowledged but its trace answer is HTTP {status}"
+    kinds = [h.get("kind") for h in ans.get("chain") or []]
+    evidence.note(
+        f"{code} 的链：{kinds}，complete={ans.get('complete')!r}",
+        f"chain of {code}: {kinds}, complete={ans.get('complete')!r}",
+    )
+    assert ans.get("complete") is not True, (
+        f"the chain of {code} ends at the retail market (hops {kinds}: no intake, no origin), yet the answer "
+        "calls it complete"
+    )
