@@ -85,6 +85,11 @@ def stats_daily(http, base: str, date: str, node_id: str | None = None):
     return _get(http, f"{base}/api/v1/stats/daily", {"date": date, **({"node_id": node_id} if node_id else {})})
 
 
+def stats_totals(http, base: str, date: str):
+    """The day's totals per node, node type and commodity: ``GET /api/v1/stats/totals?date=`` (the reference's)."""
+    return _get(http, f"{base}/api/v1/stats/totals", {"date": date})
+
+
 def kpis(http, base: str, date: str):
     return _get(http, f"{base}/api/v1/kpis", {"date": date})
 
