@@ -175,6 +175,18 @@ class TraceTruncate(_TraceJson):
         return doc
 
 
+@transform("trace-complete-without-origin")
+class TraceCompleteWithoutOrigin(_TraceJson):
+    """A chain without a missing hop is answered ``complete`` even when it ends before the intake or origin
+    (the completeness flag tests "no missing hop" only)."""
+
+    def change(self, code, doc):
+        chain = doc.get("chain") or []
+        if chain and not any(isinstance(h, dict) and h.get("kind") == "missing" for h in chain):
+            doc["complete"] = True
+        return doc
+
+
 @transform("trace-swap-hops")
 class TraceSwapHops(_TraceJson):
     """The first two trade hops of the chain change places (a sort on the wrong key)."""
@@ -596,6 +608,77 @@ class RateNullAsZero(_Rates):
         return value
 
 
+@transform("server-error-on-data")
+class ServerErrorOnData(Transform):
+    """A GET of ``params.path`` that the platform answered 200 is answered 500 when its JSON member
+    ``params.member`` is non-empty (a day or quarter with data), or always without ``params.member``."""
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != self.params.get("path") or reply.status != 200:
+            return reply
+        member = self.params.get("member")
+        doc = _doc(reply)
+        if member and not (isinstance(doc, dict) and doc.get(member)):
+            return reply
+        return Reply(500, [("content-type", "text/plain")], b"Internal Server Error")
+
+
+@transform("leap-day-refused")
+class LeapDayRefused(Transform):
+    """A query whose ``date`` is 29 February (of any year) is refused 400 "not a calendar day" on the statistics
+    and KPI paths (a calendar check that reads the year wrong)."""
+
+    PATHS = ("/api/v1/stats/", "/api/v1/kpis")
+
+    def request(self, ex):
+        if ex.method != "GET" or not ex.path.startswith(self.PATHS):
+            return ex
+        from urllib.parse import parse_qs
+
+        date = (parse_qs(ex.query).get("date") or [""])[0]
+        if len(date) == 8 and date[4:] == "0229":
+            body = {"error": {"zh": f"不是日历日：{date}", "en": f"not a calendar day (yyyyMMdd): {date!r}"}}
+            return Reply(400, [("content-type", "application/json")], json.dumps(body, ensure_ascii=False).encode())
+        return ex
+
+
+@transform("kpi-completeness-scaled")
+class KpiCompletenessScaled(Transform):
+    """The data completeness of every role (and overall) of the daily KPIs is ``params.factor`` times the true
+    share: a denominator counting record types the role is not expected to send."""
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != "/api/v1/kpis" or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        comp = doc.get("completeness") if isinstance(doc, dict) else None
+        if not isinstance(comp, dict):
+            return reply
+        f = float(self.params.get("factor", 0.75))
+        if isinstance(comp.get("overall"), (int, float)):
+            comp["overall"] = round(comp["overall"] * f, 4)
+        for k, v in (comp.get("by_role") or {}).items():
+            if isinstance(v, (int, float)):
+                comp["by_role"][k] = round(v * f, 4)
+        return reply.with_json(doc)
+
+
+@transform("totals-off-by-one")
+class TotalsOffByOne(Transform):
+    """The day's totals (``GET /api/v1/stats/totals``) count one record too many for the seeded node."""
+
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != "/api/v1/stats/totals" or reply.status != 200:
+            return reply
+        doc = _doc(reply)
+        by_node = doc.get("by_node") if isinstance(doc, dict) else None
+        if not isinstance(by_node, dict) or not by_node:
+            return reply
+        keys = sorted(by_node)
+        by_node[keys[zlib.crc32(str(self.seed).encode()) % len(keys)]]["records"] += 1
+        return reply.with_json(doc)
+
+
 # --- operations: time, monitoring, interface description ------------------------------------------------------------
 @transform("time-utc")
 class TimeUtc(Transform):
@@ -721,6 +804,25 @@ class DuplicateAsAccepted(Transform):
         return reply
 
 
+@transform("duplicates-content-blind")
+class DuplicatesContentBlind(Transform):
+    """Every record answered ``duplicate`` is answered alike, without a message: the platform compares identities
+    only, so a second sale line under a stored trace code is answered like a plain re-send."""
+
+    def response(self, ex, reply):
+        if not _is_upload(ex) or reply.status != 200:
+            return reply
+        spec = _profile().envelope
+        resp, _f = spec.parse_response(reply.body)
+        if resp is None or not any(r.verdict == "duplicate" for r in resp.results):
+            return reply
+        for r in resp.results:
+            if r.verdict == "duplicate":
+                r.message = r.message_en = None
+        reply.body = spec.build_response(resp, _fmt(reply.body))
+        return reply
+
+
 @transform("ack-then-lose")
 class AckThenLose(Transform):
     """One well-formed envelope in ``params.every`` is acknowledged (0000, every record accepted) and never stored."""
@@ -837,6 +939,36 @@ class AcceptsStaleRequestTime(_RetryRefused):
     """A RequestTime outside the clock window (1104) is not refused."""
 
     codes = ("1104",)
+
+
+@transform("replay-forgotten-after")
+class ReplayForgottenAfter(Transform):
+    """The memory of received envelopes is emptied once a minute: an envelope sent again more than
+    ``params.seconds`` (default 60) after the proxy saw it accepted is taken again (re-signed with a fresh
+    RequestTime, as if the platform had processed it); a replay sooner is still refused."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.first: dict[tuple, float] = {}
+
+    def response(self, ex, reply):
+        if not _is_upload(ex):
+            return reply
+        import time
+
+        spec = _profile().envelope
+        resp, _f = spec.parse_response(reply.body)
+        if resp is None:
+            return reply
+        h = spec.parse(ex.body, validate_records=False).header
+        key = (h.get("NodeId"), h.get("RequestTime"), (h.get("VerifyCode") or "").lower())
+        if resp.code == "0000":
+            self.first.setdefault(key, time.monotonic())
+        elif key in self.first and time.monotonic() - self.first[key] > float(self.params.get("seconds", 60)):
+            again = _resign(ex, self.keys, now=True)
+            if again is not None:
+                return again
+        return reply
 
 
 @transform("signed-endpoints-open")
