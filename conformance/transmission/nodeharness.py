@@ -298,6 +298,9 @@ class NodeSession:
         self.nodes: dict[str, NodeUnderTest] = {}
         self.timeouts: dict[str, str] = {}
         self.phases: dict[str, tuple[float, float]] = {}
+        #: (stopped, started again) epoch seconds of each time the harness platform was down: the node's attempts
+        #: then fail unseen at the platform side
+        self.platform_down: list[tuple[float, float]] = []
         self.keys: dict[str, str] = {}
         self.day = None
         self.backlog: list[str] = []  #: canonical records of the outage backlog (retail node)
