@@ -824,6 +824,7 @@ class NodeSession:
             with b.runner.lock:
                 b.unacked_during_outage = b.model.store.unacked_count()
         self.platform.start()
+        self.platform_down.append((t_down, time.time()))
         self._wait("outage", self._all_at_platform, 40, "every record at the platform after the outage")
 
     def _backoff(self) -> None:
