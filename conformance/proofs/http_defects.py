@@ -1059,29 +1059,20 @@ class NodeHeaderShifted(Transform):
         return _resign(ex, self.keys, header=h) or ex
 
 
-@transform("node-loses-retry")
-class NodeLosesRetry(Transform):
-    """After an upload of a node was answered with a failure (HTTP 5xx or a transport error), the node's next
-    envelope is lost: the proxy acknowledges it (0000, all accepted) and never forwards it."""
+class _AfterNodeFailure(Transform):
+    """Base of node-side defects that act on a node's next upload after one of its uploads was answered HTTP 5xx
+    (:meth:`take` says whether ``ex`` is that upload, and forgets the failure)."""
 
     def __init__(self, *a):
         super().__init__(*a)
         self.failed: set[str] = set()
 
-    def request(self, ex):
-        if not _is_upload(ex):
-            return ex
-        spec = _profile().envelope
-        res = spec.parse(ex.body)
-        node = res.header.get("NodeId") or ""
-        if node in self.failed and res.records:
+    def take(self, ex) -> bool:
+        node = _profile().envelope.parse(ex.body, validate_records=False).header.get("NodeId") or ""
+        if node in self.failed:
             self.failed.discard(node)
-            return Reply(
-                200,
-                [("content-type", "application/xml; charset=utf-8")],
-                spec.build_response(spec.respond(res), _fmt(ex.body)),
-            )
-        return ex
+            return True
+        return False
 
     def response(self, ex, reply):
         if _is_upload(ex) and reply.status >= 500:
@@ -1089,6 +1080,37 @@ class NodeLosesRetry(Transform):
             if node:
                 self.failed.add(node)
         return reply
+
+
+@transform("node-loses-retry")
+class NodeLosesRetry(_AfterNodeFailure):
+    """After an upload of a node was answered with a failure (HTTP 5xx or a transport error), the node's next
+    envelope is lost: the proxy acknowledges it (0000, all accepted) and never forwards it."""
+
+    def request(self, ex):
+        if not _is_upload(ex):
+            return ex
+        spec = _profile().envelope
+        res = spec.parse(ex.body)
+        if res.records and self.take(ex):
+            return Reply(
+                200,
+                [("content-type", "application/xml; charset=utf-8")],
+                spec.build_response(spec.respond(res), _fmt(ex.body)),
+            )
+        return ex
+
+
+@transform("node-retry-late")
+class NodeRetryLate(_AfterNodeFailure):
+    """After an upload of a node was answered HTTP 5xx, the node's next upload is held ``seconds`` before it goes
+    on (default 0.75): the first retry after a failure arrives that much later than the node's backoff, as from a
+    node whose backoff starts too high (``first × 2^(n+1)`` instead of ``2^(n-1)``).  Nothing is changed."""
+
+    def delay(self, ex):
+        if _is_upload(ex) and self.take(ex):
+            return float(self.params.get("seconds", 0.75))
+        return 0.0
 
 
 class _NodeRecordEdit(Transform):
