@@ -385,3 +385,24 @@ def test_node_self_follows_the_profile_and_a_kind_read_from_input():
     other = CodeBook(BOOK.regions, spec)
     assert other.check("6501020010001", "operator").details["node_self"] is True
     assert "node_self" not in other.check("6501020010000", "operator").details
+
+
+def test_a_refused_code_is_a_non_conformance_exit_1():
+    with pytest.raises(CodeError) as e:
+        BOOK.node_code("650102", 1000)
+    assert e.value.exit_code == 1
+
+
+def test_operator_width_follows_another_layout():
+    """A profile whose lengths differ from the reference's (operator 12 = node 9 + 3, trace 19): the operator
+    sequence's width is the difference of the lengths, whatever the numbers (13 - 9 and 13 ^ 9 are both 4)."""
+    spec = dict(
+        BOOK.spec,
+        operator=dict(BOOK.spec["operator"], length=12, seq_digits=3, self_seq="000"),
+        trace=dict(BOOK.spec["trace"], length=19),
+    )
+    book = CodeBook(BOOK.regions, spec)
+    assert book.operator_code("650102001", 1) == "650102001001"
+    with pytest.raises(CodeError) as e:
+        book.operator_code("650102001", 1000)
+    assert [(f.field, f.en, f.value) for f in e.value.findings] == [("seq", "operator sequence must be 0..999", "1000")]

@@ -421,3 +421,26 @@ def test_a_record_error_read_from_data_refuses_the_record():
     bad = EnvelopeResult("xml", record_findings=[[], [Finding("TRAN-REC-02", "weight", "z", "e", severity)]])
     assert bad.envelope_ok and not bad.ok
     assert EnvelopeResult("xml", record_findings=[[Finding("X", "f", "z", "e", "warning")]]).ok
+
+
+def test_records_of_a_type_that_sorts_before_the_index_type_are_one_finding():
+    """The type check is inequality, not an order: records of retail_market_in_info_base under the Index of
+    retail_market_tran_info_summ (a name that sorts after theirs)."""
+    t = "retail_market_in_info_base"
+    res = ENV.parse(sub(build(t), "<Index>A03001</Index>", "<Index>A03003</Index>"))
+    assert rows(res.findings) == [("TRAN-ENV-06", "Address[1]", "error", t)]
+    assert res.record_type == T
+
+
+def test_a_rejection_that_carries_the_accepted_or_duplicate_reason_is_one_finding():
+    """A row answered ``rejected`` whose Reason is 0000 (accepted) or 2009 (duplicate); the verdict is read from
+    the document (not an interned literal), and the counts agree, so it is the only finding."""
+    res = ENV.parse(build(), key=KEY)
+    good = ENV.build_response(ENV.respond(res, now=WHEN, overrides={2: ("2008", "卖方不符")})).decode()
+    assert "<Verdict>rejected</Verdict><Reason>2008</Reason>" in good
+    for reason in ("0000", "2009"):
+        bad = good.replace("<Reason>2008</Reason>", f"<Reason>{reason}</Reason>", 1).encode()
+        resp, fs = ENV.parse_response(bad)
+        assert resp is None and rows(fs) == [("TRAN-ENV-09", "Results[2]", "error", reason)]
+    resp, fs = ENV.parse_response(good.encode())
+    assert fs == [] and [(r.verdict, r.reason) for r in resp.results] == [("accepted", "0000"), ("rejected", "2008")]
