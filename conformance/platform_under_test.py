@@ -3,8 +3,9 @@
 Built-in (``--target builtin``, ``builtin?variant=NAME``): :func:`launch_builtin` writes the
 seeded city to a temporary folder, registers it with ``roucai serve admin import-city`` (run in-process; keys
 issued there), and starts ``roucai serve platform`` on 127.0.0.1 with a temporary SQLite
-database; a variant whose actor is ``city_platform`` is applied through
-``ROUCAI_PLATFORM_VARIANT`` (``simulators/platform/variants.py``).  It can be restarted (kill -9
+database; a variant whose actor is ``city_platform`` is served instead by
+``python -m conformance.proofs.platform_variant NAME`` (the fault installed from outside, through the
+platform's public seams: ``conformance/proofs/platform_faults.py``).  It can be restarted (kill -9
 or graceful) on the same port and database, and a node's last contact can be moved into the past
 in its database (:meth:`PlatformUnderTest.age_contact`: the only way to see "offline" without
 waiting 15 minutes).
@@ -55,6 +56,8 @@ from profiles.errors import RoucaiError
 from simulators import keysfile
 from simulators.tls import client_verify
 
+from .proofs import platform_variant
+
 UPLOAD_PATH = "/api/v1/exchange"
 HEALTH_PATH = "/healthz"
 HEALTHY = ("ok", "healthy", "up", "pass")
@@ -90,7 +93,7 @@ class PlatformUnderTest:
         self.proc = None  # builtin: the PlatformProcess
         self.db: str | None = None
         self.workdir: Path | None = None
-        self.env: dict = {}
+        self.command: list[str] | None = None  #: the launcher argv of a broken variant (None: the reference)
         self.args: list[str] = []
         self.restart_command: str | None = self.capabilities.get("restart_command")
         self.health_path = str(self.capabilities.get("health_path", HEALTH_PATH))
@@ -119,7 +122,7 @@ class PlatformUnderTest:
             self.proc.kill() if kill else self.proc.stop()
             try:
                 self.proc = PlatformProcess(
-                    self.db, args=[*self.args, "--port", port], env=self.env, timeout=20
+                    self.db, args=[*self.args, "--port", port], command=self.command, timeout=20
                 ).start()
             except LaunchError as exc:
                 raise PlatformError("参考平台重启失败", f"the reference platform did not restart: {exc}")
@@ -199,14 +202,16 @@ def launch_builtin(city, workdir: Path, variant: str | None = None, args: list[s
     with admin(db) as reg:
         keys = import_city(reg, json.loads((workdir / "city.json").read_text("utf-8")))
     write_keys(keys_file, keys)
-    env = {"ROUCAI_PLATFORM_VARIANT": variant} if variant else {"ROUCAI_PLATFORM_VARIANT": ""}
+    command = platform_variant.command(variant) if variant else None
     args = [*args, *_tls_args(workdir, args)]
     try:
-        proc = PlatformProcess(db, args=list(args), env=env, timeout=20, log_file=workdir / "platform.log").start()
+        proc = PlatformProcess(
+            db, args=list(args), command=command, timeout=20, log_file=workdir / "platform.log"
+        ).start()
     except LaunchError as exc:
         raise PlatformError("参考平台未能启动", f"the reference platform did not start: {exc}")
     put = PlatformUnderTest(proc.url, keys, builtin=True)
-    put.proc, put.db, put.workdir, put.env, put.args = proc, db, workdir, env, list(args)
+    put.proc, put.db, put.workdir, put.command, put.args = proc, db, workdir, command, list(args)
     return put
 
 
@@ -240,7 +245,6 @@ def launch_central(workdir: Path, city_id: str, city_name: str) -> tuple[object,
         proc = PlatformProcess(
             db,
             args=["--role", "central"],
-            env={"ROUCAI_PLATFORM_VARIANT": ""},
             timeout=20,
             log_file=workdir / "central.log",
         ).start()

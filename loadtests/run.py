@@ -92,9 +92,14 @@ def parse_duration(text: str) -> float:
     return secs
 
 
+#: the proof-side launcher of a broken platform (a process, named, not imported: loadtests and conformance are
+#: independent layers); it exits 2 with a bilingual line for an unknown variant
+VARIANT_LAUNCHER = "conformance.proofs.platform_variant"
+
+
 def parse_target(text: str) -> tuple[str | None, str | None]:
     """``(url, variant)``: ``url`` is ``None`` for ``builtin`` (``builtin?variant=NAME`` names a
-    deliberately broken reference platform, ``simulators/platform/variants.py``)."""
+    deliberately broken reference platform, served by :data:`VARIANT_LAUNCHER`)."""
     u = urlsplit(text or "builtin")
     if u.scheme == "" and u.path == "builtin":
         q = parse_qs(u.query)
@@ -310,14 +315,14 @@ def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int,
                 Path(str(db) + suffix).unlink(missing_ok=True)
             keys = report / "keys.json"
             _import_city(plan_dir, db, keys)
-            env = {"ROUCAI_PLATFORM_VARIANT": variant or "", **opts.extra_env}
             try:
                 plat = stack.enter_context(
                     PlatformProcess(
                         str(db),
                         args=["--log-level", "warning"],
                         cwd=str(ROOT),
-                        env=env,
+                        env=opts.extra_env,
+                        command=[sys.executable, "-m", VARIANT_LAUNCHER, variant] if variant else None,
                         log_file=report / "platform.log",
                     )
                 )

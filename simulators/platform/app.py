@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import anyio
 from fastapi import FastAPI, Path, Query, Request
@@ -29,6 +30,7 @@ from profiles import load_profile
 
 from . import feed as feedmod
 from . import logs
+from .clock import time_answer
 from .config import PlatformConfig
 from .dashboard import install_dashboard
 from .guests import GuestRule
@@ -98,6 +100,10 @@ class Services:
     pusher: feedmod.FeedPusher | None
     max_body: int
     secret: PlatformSecret | None = None
+    #: the time service's answer for an instant in ms (GET /api/v1/time); a public seam, like every field
+    time_answer: Callable[[int], dict] = time_answer
+    #: the public trace page's renderer ``(answer, code, lang) -> html`` (GET /trace)
+    trace_page: Callable[..., str] = render_trace_page
 
 
 def build_services(config: PlatformConfig, store: Store | None = None) -> Services:
@@ -158,7 +164,7 @@ _UPLOAD_DOC = {
     "requestBody": {
         "required": True,
         "description": (
-            "A DataExchangeReq envelope of the profile (profiles/reference/envelope.toml): XML, or the JSON variant "
+            "A DataExchangeReq envelope of the profile (profiles/reference/envelope.toml): XML, or its JSON form "
             "{\"DataExchangeReq\": {…}}. The format is detected from the body (first non-blank byte '<' = XML). "
             "Bodies over the size limit are refused before they are read (413)."
         ),
@@ -276,9 +282,9 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         ),
     )
     def server_time():
-        from .clock import now_ms, time_answer
+        from .clock import now_ms
 
-        return JSONResponse(time_answer(now_ms()), headers={"Cache-Control": "no-store"})
+        return JSONResponse(svc.time_answer(now_ms()), headers={"Cache-Control": "no-store"})
 
     # -- upload -----------------------------------------------------------------
     async def _upload(request: Request) -> Response:
@@ -354,10 +360,10 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
     def trace_page(code: str = Query("", max_length=64), lang: str = Query("zh", pattern="^(zh|en)$")):
         code = code.strip()
         if not code:
-            return HTMLResponse(render_trace_page(None, "", lang))
+            return HTMLResponse(svc.trace_page(None, "", lang))
         ans = svc.tracer.trace(code)
         status = {"found": 200, "invalid": 400, "unknown": 404}[ans["status"]]
-        return HTMLResponse(render_trace_page(ans, code, lang), status_code=status)
+        return HTMLResponse(svc.trace_page(ans, code, lang), status_code=status)
 
     # -- monitoring and statistics ------------------------------------------------
     @app.get(f"{API}/nodes", tags=["monitoring"], summary="Registered nodes with online status")
@@ -470,7 +476,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
 
         def work():
             with svc.store.write() as tx:
-                return StopTrade.ack(tx, node_id, instruction_id, now_ms())
+                return svc.stoptrade.ack(tx, node_id, instruction_id, now_ms())
 
         result = await anyio.to_thread.run_sync(work)
         if result == "unknown":
@@ -491,7 +497,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         with svc.store.read() as tx:
             items = StopTrade.listing(tx, root)
         deadline_ms = int(config.stop_ack_deadline_s * 1000)
-        overdue = StopTrade.flag_overdue(items, now_ms(), deadline_ms)
+        overdue = svc.stoptrade.flag_overdue(items, now_ms(), deadline_ms)
         return {
             "instructions": items,
             "pending": sum(1 for i in items if i["acked_ms"] is None),
@@ -547,9 +553,6 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
                 "pushed_rows": svc.pusher.pushed if svc.pusher else 0,
             }
 
-    from .variants import apply_from_env  # conformance proofs only: ROUCAI_PLATFORM_VARIANT (variants.py)
-
-    apply_from_env(svc, app)
     return _wrap(app, svc.max_body)
 
 

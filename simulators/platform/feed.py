@@ -102,10 +102,15 @@ class FeedPusher:
                 (CURSOR, cursor, now_ms(), error),
             )
 
+    def rows(self, cursor_ms: int) -> list[dict]:
+        """The next batch to push: the daily rows changed after ``cursor_ms`` (:func:`rows_since`); a public
+        seam: a caller may replace it on the instance."""
+        return rows_since(self.store, cursor_ms)
+
     def push_once(self, client: httpx.Client) -> int:
         """Send one batch; returns rows sent (raises on failure, cursor untouched)."""
         cursor = self._cursor()
-        rows = rows_since(self.store, cursor)
+        rows = self.rows(cursor)
         if not rows:
             return 0
         body = json.dumps(

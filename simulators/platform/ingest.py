@@ -1,6 +1,6 @@
 """Ingest: a ``DataExchangeReq`` in, per-record verdicts out, committed before the answer.
 
-Order of work for one envelope (XML or the JSON variant):
+Order of work for one envelope (XML or its JSON form):
 
 0. a streaming gate (:mod:`.envelope_gate`) refuses, before anything is parsed in full, an envelope with more
    records than the profile allows, an absurdly long header element or field, or a NodeId without a key;
@@ -121,13 +121,18 @@ class Ingestor:
         self.codes = profile.codes
         self._prune_lock = threading.Lock()
         self._field_cap = field_cap(profile)
+        #: the streaming pre-parse check ``gate(spec, data, key_of, field_chars)`` (:func:`.envelope_gate.gate`);
+        #: a public seam: a caller may replace it on the instance before serving
+        self.gate = gate
 
     # -- helpers ---------------------------------------------------------------
     def _deadline_ms(self, data_date: str) -> int | None:
         start = _day_start_ms(data_date) if isinstance(data_date, str) else None
         return None if start is None else start + 86_400_000 + self.grace_ms
 
-    def _answer(self, resp, fmt: str, status: int, node: str | None) -> Outcome:
+    def answer(self, resp, fmt: str, status: int, node: str | None) -> Outcome:
+        """The HTTP outcome of response ``resp`` (body in ``fmt``, ``status``, tallies); every upload's answer
+        passes here (a public seam: a caller may wrap it on the instance)."""
         body = self.spec.build_response(resp, fmt)
         media = "application/json" if fmt == "json" else "application/xml"
         t = resp.tally()
@@ -135,7 +140,7 @@ class Ingestor:
 
     def refuse(self, code: str, fmt: str = "xml", header: dict | None = None) -> Outcome:
         resp = self.spec.refuse(code, self.clock(), header)
-        return self._answer(resp, fmt, STATUS.get(code, 400), (header or {}).get("NodeId"))
+        return self.answer(resp, fmt, STATUS.get(code, 400), (header or {}).get("NodeId"))
 
     # -- the work ----------------------------------------------------------------
     def ingest(self, data: bytes) -> Outcome:
@@ -150,7 +155,7 @@ class Ingestor:
                 lookups[node_id] = keys[node_id] is not None
             return keys[node_id]
 
-        early = gate(self.spec, data, key_of, self._field_cap)  # record count and sizes, before the full parse
+        early = self.gate(self.spec, data, key_of, self._field_cap)  # record count and sizes, before the full parse
         if early is not None:
             fmt = "xml" if data.lstrip()[:1] == b"<" else "json"
             logs.event(
@@ -171,7 +176,7 @@ class Ingestor:
                 out = self.refuse("1111", fmt, res.header)
             else:
                 resp = self.spec.respond(res, now)
-                out = self._answer(resp, fmt, STATUS.get(resp.code, 400), node)
+                out = self.answer(resp, fmt, STATUS.get(resp.code, 400), node)
             logs.event(
                 "envelope_refused", logging.WARNING, node=node, code=out.code, rule=errs[0].rule, field=errs[0].field
             )
@@ -196,7 +201,7 @@ class Ingestor:
         rows = self._registered_operators_only(rows, overrides)
         rows = self._authorised_stops(node, rt_name, rows, overrides)
         try:
-            duplicates, conflicts = self._commit(node, res, rt_name, rows, originals)
+            duplicates, conflicts = self.commit(node, res, rt_name, rows, originals)
         except _Replay:
             out = self.refuse("1110", fmt, res.header)
             logs.event("envelope_refused", logging.WARNING, node=node, code="1110", rule="TRAN-ENV-10")
@@ -210,7 +215,7 @@ class Ingestor:
             if rv.seq in conflicts:
                 rv.message = "与已存记录标识相同但内容不同，保留已存版本"
                 rv.message_en = "same identity as a stored record but different content; the stored version is kept"
-        out = self._answer(resp, fmt, 200, node)
+        out = self.answer(resp, fmt, 200, node)
         logs.event(
             "envelope",
             node=node,
@@ -269,9 +274,12 @@ class Ingestor:
         code = rec.get(issuer) if issuer else None
         return self.codes.operator_of(code) if self.codes.is_valid(code, "trace") else None
 
-    def _commit(
+    def commit(
         self, node: str, res, rtype: str, rows: list, originals: dict | None = None
     ) -> tuple[set[int], set[int]]:
+        """Store the accepted ``rows`` ``(position, record, facts, business date)`` of one envelope in one
+        transaction; returns (duplicate positions, conflicting positions).  Raises on a replay or a storage
+        failure (nothing stored).  A public seam: a caller may wrap it on the instance."""
         originals = originals or {}
         request_id = uuid.uuid4().hex[:16]
         sale = self.sales.get(rtype)

@@ -86,10 +86,11 @@ def build_server(pconf: PlatformConfig, app=None) -> uvicorn.Server:
     return _Server(config, pconf)
 
 
-def serve(pconf: PlatformConfig) -> int:
-    """Validate, start, block until a signal; returns the process exit code."""
+def serve(pconf: PlatformConfig, app=None) -> int:
+    """Validate, start, block until a signal; returns the process exit code (the app is built from ``pconf``
+    unless given)."""
     logs.setup(pconf.log_level)
-    server = build_server(pconf)
+    server = build_server(pconf, app)
     try:
         server.run()
     except OSError as exc:  # port in use, permission denied…

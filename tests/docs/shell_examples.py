@@ -109,7 +109,6 @@ class DocRun:
     def env(self) -> dict:
         env = dict(os.environ)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env.pop("ROUCAI_PLATFORM_VARIANT", None)
         return env
 
     def skip_reason(self, text: str) -> str | None:

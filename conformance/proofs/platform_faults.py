@@ -1,69 +1,91 @@
-"""Deliberately broken variants of the reference platform: one named switch, one broken requirement.
+"""Deliberately broken reference platforms, installed from outside: one named fault, one broken requirement.
 
-They exist only to prove that the conformance suites can fail (``conformance/variants.toml``
-lists them with the requirement each breaks; ``tests/conformance/test_variants.py`` runs the
-suites against each and requires a failing test that names that requirement).
+They exist only to prove that the conformance suites can fail: ``conformance/variants.toml`` lists each
+(actor ``city_platform``) with the requirement it breaks, and ``tests/conformance/test_variants.py`` runs the
+suites against each and requires a failing test that names that requirement.  The reference platform holds no
+fault and reads no switch: a fault is applied the way pymodbus tests do it, by the test, through the platform's
+public seams (the :class:`~simulators.platform.app.Services` it is built from: their public methods and
+attributes, ``Ingestor.gate`` / ``commit`` / ``answer``, ``FeedPusher.rows``, ``Services.time_answer`` /
+``trace_page``; the stdlib logger; ``FastAPI.openapi``).  :mod:`.platform_variant` serves a platform with one
+fault installed.
 
-A platform process applies a variant when the environment variable ``ROUCAI_PLATFORM_VARIANT``
-names one (the conformance fixtures set it for ``--target builtin?variant=NAME``); it then logs
-a ``broken_variant`` warning line.  Never set it on a platform anyone relies on.  An unknown
-name is a :class:`~.config.ConfigError` (the process refuses to start).
-
-Each switch is a small wrapper around one method of the running services (or of the app),
-applied after they are built; the reference code itself has no variant branches.  The
-wrappers change behaviour only in the process that applied them.
+A fault has up to two stages: ``services`` (called with the services before the app is built, so that a
+size limit, for instance, reaches the middleware) and ``app`` (called with the built FastAPI app).
+Each changes behaviour only in the process that installed it.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import logging
-import os
 import re
 import threading
+import time
 import uuid
 from typing import Callable
 
-from . import logs
-from .config import ConfigError
+from profiles.errors import RoucaiError
+from profiles.xmlsafe import Limits
+from simulators.platform import logs
 
-ENV = "ROUCAI_PLATFORM_VARIANT"
+_SERVICES: dict[str, Callable] = {}
+_APP: dict[str, Callable] = {}
 
-_SWITCHES: dict[str, Callable] = {}
+
+class UnknownFault(RoucaiError):
+    """No fault of that name (a usage error, exit 2)."""
+
+    exit_code = 2
 
 
 def switch(name: str):
+    """Register ``fn(svc)`` as the services stage of fault ``name``."""
+
     def deco(fn):
-        _SWITCHES[name] = fn
+        _SERVICES[name] = fn
+        return fn
+
+    return deco
+
+
+def app_switch(name: str):
+    """Register ``fn(app)`` as the app stage of fault ``name``."""
+
+    def deco(fn):
+        _APP[name] = fn
         return fn
 
     return deco
 
 
 def names() -> list[str]:
-    return sorted(_SWITCHES)
+    return sorted({*_SERVICES, *_APP})
 
 
-def apply(name: str, svc, app) -> None:
-    """Break ``svc`` / ``app`` the way variant ``name`` says; :class:`ConfigError` if unknown."""
-    fn = _SWITCHES.get(name)
-    if fn is None:
-        raise ConfigError(f"未知的缺陷变体 {name!r}（{ENV}）", f"unknown broken variant {name!r} ({ENV})")
-    fn(svc, app)
+def check(name: str) -> None:
+    """:class:`UnknownFault` unless ``name`` is a fault of this catalogue."""
+    if name not in _SERVICES and name not in _APP:
+        raise UnknownFault(f"未知的平台缺陷 {name!r}", f"unknown platform fault {name!r}")
+
+
+def install_services(name: str, svc) -> None:
+    """Break ``svc`` the way fault ``name`` says (before the app is built); :class:`UnknownFault` if unknown."""
+    check(name)
     logs.event(
         "broken_variant",
         logging.WARNING,
         variant=name,
         msg="deliberately broken platform for conformance proofs; not for use",
     )
+    _SERVICES.get(name, lambda svc: None)(svc)
 
 
-def apply_from_env(svc, app) -> str | None:
-    name = os.environ.get(ENV, "").strip()
-    if name:
-        apply(name, svc, app)
-    return name or None
+def install_app(name: str, app) -> None:
+    """Break the built ``app`` the way fault ``name`` says (most faults have no app stage)."""
+    check(name)
+    _APP.get(name, lambda app: None)(app)
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -77,7 +99,7 @@ def _spec_copy(svc):
 def _drop_findings(envelope: Callable = None, record: Callable = None, rewrite: Callable = None, **parse_kw):
     """A switch that parses as usual, then forgets the findings the predicates select."""
 
-    def install(svc, app):
+    def install(svc):
         spec = _spec_copy(svc)
         real = spec.parse
 
@@ -109,12 +131,10 @@ switch("accepts-bad-verifycode")(_drop_findings(envelope=_rule("TRAN-ENV-05", "V
 
 
 @switch("accepts-unregistered-nodes")
-def _accepts_unregistered(svc, app):
-    from . import ingest as ingest_mod
-
-    real_gate = ingest_mod.gate  # the streaming gate refuses an unknown NodeId before the parse: skip that check
-    ingest_mod.gate = lambda spec, data, key_of=None, *a: real_gate(spec, data, None, *a)
-    _drop_findings(envelope=_rule("TRAN-ENV-05", "NodeId"))(svc, app)
+def _accepts_unregistered(svc):
+    real_gate = svc.ingestor.gate  # the streaming gate refuses an unknown NodeId before the parse: skip that check
+    svc.ingestor.gate = lambda spec, data, key_of=None, *a: real_gate(spec, data, None, *a)
+    _drop_findings(envelope=_rule("TRAN-ENV-05", "NodeId"))(svc)
 
 
 switch("ignores-index")(_drop_findings(envelope=_rule("TRAN-ENV-06")))
@@ -134,7 +154,7 @@ for _name, _r in (
 
 
 @switch("rejects-practice-forms")
-def _rejects_practice_forms(svc, app):
+def _rejects_practice_forms(svc):
     """Every recommended finding counts as an error: records in forms practice sends (a locally generated batch id,
     a stall number outside the profile's pattern, free-text results) are rejected (breaks TRAN-REC-08)."""
     spec = _spec_copy(svc)
@@ -182,9 +202,7 @@ switch("guesses-encoding")(_drop_findings(rewrite=_utf8_if_it_decodes))
 
 
 @switch("no-size-limit")
-def _no_size_limit(svc, app):
-    from profiles.xmlsafe import Limits
-
+def _no_size_limit(svc):
     big = 512 * 1024 * 1024
     svc.max_body = big
     spec = _spec_copy(svc)
@@ -192,14 +210,14 @@ def _no_size_limit(svc, app):
 
 
 @switch("no-per-record-verdicts")
-def _no_verdicts(svc, app):
+def _no_verdicts(svc):
     spec = _spec_copy(svc)
     real = spec.build_response
     spec.build_response = lambda resp, fmt="xml": real(dataclasses.replace(resp, results=[]), fmt)
 
 
 @switch("accepts-replays")
-def _accepts_replays(svc, app):
+def _accepts_replays(svc):
     real = svc.ingestor.ingest
 
     def ingest(data):
@@ -211,14 +229,14 @@ def _accepts_replays(svc, app):
 
 
 @switch("stores-duplicates")
-def _stores_duplicates(svc, app):
+def _stores_duplicates(svc):
     real = svc.recmap.facts
     svc.recmap.facts = lambda *a: dataclasses.replace(real(*a), rkey=uuid.uuid4().hex)
 
 
 # -- platform functions --------------------------------------------------------------
 @switch("refuses-team-buy-records")
-def _refuses_team_buy(svc, app):
+def _refuses_team_buy(svc):
     real = svc.ingestor.ingest
 
     def ingest(data):
@@ -230,8 +248,8 @@ def _refuses_team_buy(svc, app):
 
 
 @switch("drops-every-100th-record")
-def _drops(svc, app):
-    real = svc.ingestor._commit
+def _drops(svc):
+    real = svc.ingestor.commit
     seen = [0]
 
     def commit(node, res, rtype, rows, *extra):
@@ -242,12 +260,12 @@ def _drops(svc, app):
                 kept.append(row)
         return real(node, res, rtype, kept, *extra)  # the dropped record is still answered "accepted"
 
-    svc.ingestor._commit = commit
+    svc.ingestor.commit = commit
 
 
 @switch("double-counts-duplicates")
-def _double_counts(svc, app):
-    real = svc.ingestor._commit
+def _double_counts(svc):
+    real = svc.ingestor.commit
 
     def commit(node, res, rtype, rows, *extra):
         duplicates, conflicts = real(node, res, rtype, rows, *extra)
@@ -261,12 +279,12 @@ def _double_counts(svc, app):
                     )
         return duplicates, conflicts
 
-    svc.ingestor._commit = commit
+    svc.ingestor.commit = commit
 
 
 @switch("loses-data-on-restart")
-def _write_behind(svc, app):
-    real = svc.ingestor._commit
+def _write_behind(svc):
+    real = svc.ingestor.commit
 
     def commit(node, res, rtype, rows, *extra):
         t = threading.Timer(30.0, real, (node, res, rtype, rows, *extra))  # answers before anything is committed
@@ -274,12 +292,12 @@ def _write_behind(svc, app):
         t.start()
         return set(), set()
 
-    svc.ingestor._commit = commit
+    svc.ingestor.commit = commit
 
 
 @switch("overwrites-records")
-def _overwrites(svc, app):
-    real = svc.ingestor._commit
+def _overwrites(svc):
+    real = svc.ingestor.commit
 
     def commit(node, res, rtype, rows, *extra):
         with svc.store.write() as tx:  # a changed record silently replaces the stored one
@@ -289,23 +307,23 @@ def _overwrites(svc, app):
                 )
         return real(node, res, rtype, rows, *extra)
 
-    svc.ingestor._commit = commit
+    svc.ingestor.commit = commit
 
 
 @switch("accepts-other-nodes-records")
-def _foreign(svc, app):
+def _foreign(svc):
     real = svc.recmap.facts
     svc.recmap.facts = lambda *a: dataclasses.replace(real(*a), foreign=None)
 
 
 @switch("accepts-unregistered-operators")
-def _unregistered_operators(svc, app):
+def _unregistered_operators(svc):
     svc.registry.unregistered_operators = lambda codes: set()  # never looks operators up
 
 
 @switch("leaks-internals")
-def _leaks(svc, app):
-    real = svc.ingestor._answer
+def _leaks(svc):
+    real = svc.ingestor.answer
 
     def answer(resp, fmt, status, node):
         if resp.code != "0000":
@@ -315,16 +333,17 @@ def _leaks(svc, app):
             )
         return real(resp, fmt, status, node)
 
-    svc.ingestor._answer = answer
+    svc.ingestor.answer = answer
 
 
 @switch("no-operating-logs")
-def _silent(svc, app):
-    logs.event = lambda *a, **k: None
+def _silent(svc):
+    logging.getLogger(logs.LOGGER).addFilter(lambda record: False)  # every event dropped (the start-up line is not
+    # an event: logs.always reaches the handlers directly, so harnesses still learn the port)
 
 
-@switch("openapi-incomplete")
-def _openapi(svc, app):
+@app_switch("openapi-incomplete")
+def _openapi(app):
     real = app.openapi
 
     def openapi():
@@ -340,7 +359,7 @@ _WHOLESALE = ("market_in_info", "market_tran_info", "qmarket_detection_info")
 
 
 @switch("trace-skips-wholesale-hop")
-def _skip_wholesale(svc, app):
+def _skip_wholesale(svc):
     real = svc.tracer.trace
 
     def trace(code):
@@ -354,11 +373,9 @@ def _skip_wholesale(svc, app):
 
 
 def _page_wrapper(change: Callable):
-    def install(svc, app):
-        from . import app as appmod
-
-        real = appmod.render_trace_page
-        appmod.render_trace_page = lambda ans, code="", lang="zh": real(*change(ans, code, lang))
+    def install(svc):
+        real = svc.trace_page
+        svc.trace_page = lambda ans, code="", lang="zh": real(*change(ans, code, lang))
 
     return install
 
@@ -378,7 +395,7 @@ switch("trace-page-english-only")(_page_wrapper(lambda ans, code, lang: (ans, co
 
 
 @switch("trace-invalid-code-500")
-def _invalid_500(svc, app):
+def _invalid_500(svc):
     real = svc.tracer.trace
 
     def trace(code):
@@ -392,11 +409,9 @@ def _invalid_500(svc, app):
 
 # -- time service -------------------------------------------------------------------------
 def _time_wrapper(change: Callable):
-    def install(svc, app):
-        from . import clock
-
-        real = clock.time_answer
-        clock.time_answer = lambda ms: change(real, ms)
+    def install(svc):
+        real = svc.time_answer
+        svc.time_answer = lambda ms: change(real, ms)
 
     return install
 
@@ -409,40 +424,36 @@ switch("time-service-no-milliseconds")(_time_wrapper(lambda real, ms: real(ms - 
 
 # -- monitoring, stop-trade, statistics, feed ------------------------------------------------
 @switch("no-offline-status")
-def _never_offline(svc, app):
+def _never_offline(svc):
     svc.monitor.offline_after_ms = 10**15
 
 
 @switch("stop-trade-undelivered")
-def _undelivered(svc, app):
+def _undelivered(svc):
     svc.stoptrade.max_codes = 1  # stops the tested batch, never the codes issued from it
 
 
 @switch("ignores-stop-trade-acks")
-def _ignores_acks(svc, app):
-    from .stoptrade import StopTrade
-
+def _ignores_acks(svc):
     def ack(tx, node, instruction_id, now):
         row = tx.one("SELECT 1 FROM stop_instructions WHERE id = ? AND node_id = ?", (instruction_id, node))
         return "unknown" if row is None else "acked"  # answers, records nothing
 
-    StopTrade.ack = staticmethod(ack)
+    svc.stoptrade.ack = ack
 
 
 @switch("no-stop-ack-alert")
-def _no_alert(svc, app):
-    from .stoptrade import StopTrade
-
+def _no_alert(svc):
     def flag_overdue(items, now, deadline_ms):  # never raises the alert
         for i in items:
             i["overdue"] = False
         return 0
 
-    StopTrade.flag_overdue = staticmethod(flag_overdue)
+    svc.stoptrade.flag_overdue = flag_overdue
 
 
 @switch("wrong-kpi")
-def _wrong_kpi(svc, app):
+def _wrong_kpi(svc):
     real = svc.stats.kpis
 
     def kpis(date):
@@ -456,9 +467,7 @@ def _wrong_kpi(svc, app):
 
 
 @switch("scale-usage-quarter-overruns")
-def _quarter_overruns(svc, app):
-    import datetime as dt
-
+def _quarter_overruns(svc):
     real = svc.stats.scale_usage
 
     def usage(first, last):  # "up to the first day of the next quarter", inclusive
@@ -470,7 +479,7 @@ def _quarter_overruns(svc, app):
 
 
 @switch("scale-usage-counts-sellers")
-def _counts_sellers(svc, app):
+def _counts_sellers(svc):
     real = svc.stats.scale_usage
 
     def usage(first, last):  # "used" = sellers seen, whatever scale (or none) they stand at
@@ -489,7 +498,7 @@ def _counts_sellers(svc, app):
 
 
 @switch("node-usage-ignores-quarter")
-def _usage_all_time(svc, app):
+def _usage_all_time(svc):
     real = svc.stats.quarter_kpis
 
     def quarter_kpis(quarter):  # "uploading" = ever uploaded, whatever the business date
@@ -509,7 +518,7 @@ def _usage_all_time(svc, app):
 
 
 @switch("coverage-ignores-enterprises")
-def _coverage_full(svc, app):
+def _coverage_full(svc):
     real = svc.stats.quarter_kpis
 
     def quarter_kpis(quarter):  # registered ÷ registered: always 100 %
@@ -525,18 +534,16 @@ def _coverage_full(svc, app):
 
 
 @switch("feed-drops-canteens")
-def _feed_drops(svc, app):
-    from . import feed
-
-    real = feed.rows_since
-    feed.rows_since = lambda *a, **k: [r for r in real(*a, **k) if r["rtype"] != "team_buy_acceptance_info"]
+def _feed_drops(svc):
+    if svc.pusher is None:  # a city platform without --upstream pushes nothing
+        return
+    real = svc.pusher.rows
+    svc.pusher.rows = lambda cursor_ms: [r for r in real(cursor_ms) if r["rtype"] != "team_buy_acceptance_info"]
 
 
 @switch("slow-ingest")
-def _slow_ingest(svc, app):
+def _slow_ingest(svc):
     """Every upload is answered 0.2 s late (stored as usual): the load tests' SLO-breach proof."""
-    import time
-
     real = svc.ingestor.ingest
 
     def ingest(data):
