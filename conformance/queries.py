@@ -159,11 +159,22 @@ def quarter_kpis(http, base: str, quarter: str):
     return _get(http, f"{base}/api/v1/kpis/quarter", {"quarter": quarter})
 
 
-def regulator_stats(http, base: str, period: str, by: str):
+def regulator_get(http, base: str, path: str, params: dict, profile=None, regulator=None):
+    """A GET of the regulator's read endpoints, signed as ``regulator`` = ``(id, key)`` when given (they answer a
+    registered regulator only: docs/regulator.md; reference definition ``simulators/platform/nodeauth.py``)."""
+    if regulator is None:
+        return _get(http, base + path, params)
+    from simulators.platform.nodeauth import signed_get
+
+    target, headers = signed_get(profile.envelope, regulator[1], regulator[0], path, params)
+    return _get(http, base + target, headers=headers)
+
+
+def regulator_stats(http, base: str, period: str, by: str, profile=None, regulator=None):
     """Regulator statistics (capability ``regulator_statistics``): ``GET /api/v1/regulator/stats?period=&by=``."""
-    return _get(http, f"{base}/api/v1/regulator/stats", {"period": period, "by": by})
+    return regulator_get(http, base, "/api/v1/regulator/stats", {"period": period, "by": by}, profile, regulator)
 
 
-def district_assessment(http, base: str, period: str):
+def district_assessment(http, base: str, period: str, profile=None, regulator=None):
     """District assessment (capability ``district_assessment``): ``GET /api/v1/regulator/districts?period=``."""
-    return _get(http, f"{base}/api/v1/regulator/districts", {"period": period})
+    return regulator_get(http, base, "/api/v1/regulator/districts", {"period": period}, profile, regulator)

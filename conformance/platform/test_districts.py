@@ -1,7 +1,8 @@
 """District figures (属地管理) equal the truth the harness computes from what it uploaded: the simulated day.
 
 The period is the ISO week of the simulated day (no other test uploads records of that week), so the week's
-figures are the day's.  Definitions: ``profiles/reference/assessment.toml`` (read here as data, not through the
+figures are the day's.  The endpoints answer a registered regulator only: the requests are signed as the
+``regulator`` fixture (conftest.py), whose jurisdiction is the whole city.  Definitions: ``profiles/reference/assessment.toml`` (read here as data, not through the
 reference platform's code), docs/regulator.md.
 """
 
@@ -92,7 +93,9 @@ def _compare(label: str, truth: dict, got, with_price: bool) -> list[str]:
 
 @pytest.mark.requirement("PLAT-DIST-01")
 @pytest.mark.applies(kinds=PLATFORM, needs=("regulator_statistics",))
-def test_district_and_node_type_volumes_and_prices_equal_the_truth(day_upload, city, http, platform, evidence):
+def test_district_and_node_type_volumes_and_prices_equal_the_truth(
+    day_upload, city, http, platform, evidence, profile, regulator
+):
     """For the week of the simulated day, per district (the node code's first 6 digits) and per node type, every
     commodity's kg, record count and weighted average price equal those of the volume records the harness
     uploaded (each record once)."""
@@ -106,7 +109,7 @@ def test_district_and_node_type_volumes_and_prices_equal_the_truth(day_upload, c
         ("node_type", lambda r: ntype.get(r["node"], "unregistered")),
     ):
         truth = _truth_cells(recs, key_of, types)
-        status, got = regulator_stats(http, platform.url, WEEK, by)
+        status, got = regulator_stats(http, platform.url, WEEK, by, profile, regulator)
         seen[by] = {
             "platform": got,
             "truth": {k: {g: [v[0], _kg(v[1]), _avg(v[3], v[2])] for g, v in c.items()} for k, c in truth.items()},
@@ -123,7 +126,7 @@ def test_district_and_node_type_volumes_and_prices_equal_the_truth(day_upload, c
 
 @pytest.mark.requirement("PLAT-DIST-02")
 @pytest.mark.applies(kinds=PLATFORM, needs=("regulator_statistics",))
-def test_inflow_by_province_of_origin_equals_the_truth(day_upload, http, platform, evidence):
+def test_inflow_by_province_of_origin_equals_the_truth(day_upload, http, platform, evidence, profile, regulator):
     """For the week of the simulated day, the kg entering wholesale markets per province of origin (the origin
     code's first 2 digits) equal the entry records the harness uploaded."""
     cite_day_upload(evidence, day_upload)
@@ -134,7 +137,7 @@ def test_inflow_by_province_of_origin_equals_the_truth(day_upload, http, platfor
         return c[:2] + "0000" if len(c) == 6 and c.isdigit() else "unknown"
 
     truth = _truth_cells(day_upload.day.records, province, set(st["origin_types"]))
-    status, got = regulator_stats(http, platform.url, WEEK, "origin")
+    status, got = regulator_stats(http, platform.url, WEEK, "origin", profile, regulator)
     evidence.attach_json(
         "origin-inflow.json",
         {"platform": got, "truth": {k: {g: [v[0], _kg(v[1])] for g, v in c.items()} for k, c in truth.items()}},
@@ -148,7 +151,7 @@ def test_inflow_by_province_of_origin_equals_the_truth(day_upload, http, platfor
 @pytest.mark.requirement("PLAT-DIST-03")
 @pytest.mark.applies(kinds=PLATFORM, needs=("district_assessment",))
 def test_district_indicators_and_score_equal_the_truth(
-    day_upload, city, records, uploader, http, platform, profile, evidence
+    day_upload, city, records, uploader, http, platform, profile, evidence, regulator
 ):
     """For the week of the simulated day (7 days), per district of the registered nodes: coverage = nodes that
     uploaded ÷ nodes, report rate = node-days with records ÷ (nodes × 7), timeliness = 0 ÷ the records (all sent
@@ -199,7 +202,7 @@ def test_district_indicators_and_score_equal_the_truth(
     for d, n in records_of.items():
         if d in truth:
             truth[d]["timeliness"][1] = n
-    status, got = district_assessment(http, platform.url, WEEK)
+    status, got = district_assessment(http, platform.url, WEEK, profile, regulator)
     evidence.attach_json("district-assessment.json", {"platform": got, "truth": truth})
     assert status == 200 and isinstance(got, dict), (
         f"GET /api/v1/regulator/districts?period={WEEK}: HTTP {status} {got!r:.300}"

@@ -2,8 +2,8 @@
 injected (:mod:`conformance.problemday`), runs the platform's detection for that day as a regulator, and checks
 that every injected problem is flagged with its records and that nothing else is (no flag on clean nodes).
 
-The regulator: built-in, one is registered for the city (``roucai serve admin register-regulator``); an external
-platform declares ``regulator_id`` and ``regulator_key_file`` (a file holding the key, relative to the statement)
+The regulator (fixture ``regulator``, conftest.py): built-in, one is registered for the city (``roucai serve admin
+register-regulator``); an external platform declares ``regulator_id`` and ``regulator_key_file`` (a file holding the key, relative to the statement)
 in ``[capabilities]``, with ``problem_discovery = true``; the API is the reference platform's
 (``GET /api/v1/problems``, ``POST /api/v1/problems/detect``, ``/{id}/ack``, ``/{id}/close``: docs/problems.md).
 """
@@ -11,8 +11,6 @@ in ``[capabilities]``, with ``problem_discovery = true``; the API is the referen
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -22,27 +20,6 @@ from simulators.tls import client_verify
 PLATFORM = ("city_platform",)
 NEEDS = ("problem_discovery",)
 API = "/api/v1/problems"
-
-
-def _region_of(city) -> str:
-    return city.city_code[:4] + "00"
-
-
-@pytest.fixture(scope="session")
-def regulator(platform, capabilities, city):
-    """``(regulator id, key)`` of a regulator whose jurisdiction covers the city."""
-    caps = capabilities.capabilities
-    if platform.builtin:
-        from conformance.platform_under_test import admin
-        from simulators.platform.regulators import Regulators
-
-        rid = _region_of(city)
-        with admin(platform.db) as reg:
-            return rid, Regulators(reg.store, reg.secret, reg.profile).register(rid, "一致性测试监管部门")
-    if not (caps.get("regulator_id") and caps.get("regulator_key_file")):
-        pytest.skip("not applicable: the capability statement declares no regulator_id / regulator_key_file")
-    path = (Path(platform.statement_dir or ".") / str(caps["regulator_key_file"])).resolve()
-    return str(caps["regulator_id"]), path.read_text("utf-8").strip()
 
 
 def _signed(client, platform, profile, regulator, path: str, body: bytes = b"", who=None, key=None):

@@ -10,14 +10,18 @@ entries in ``http_defects.toml``.  Each rewrites the JSON answers of ``GET /api/
 * ``regulator-origin-lost``: the first province's inflow is reported under ``unknown`` (origin codes not parsed);
 * ``district-report-rate-per-day``: the report rate's denominator is the nodes, not nodes × days (the daily
   definition applied to a longer period), the score left as the platform computed it;
-* ``district-score-unweighted``: the score is the plain mean of the rates (the profile's weights ignored).
+* ``district-score-unweighted``: the score is the plain mean of the rates (the profile's weights ignored);
+* ``regulator-credentials-unchecked``: a refused read of either endpoint (401, 403) is answered 200 with an empty
+  table of the period, as a platform that serves them to anyone (PLAT-SEC-12).
 """
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_DOWN, Decimal
 
 from .http_defects import Transform, _doc, transform
+from .proxy import Reply
 
 STATS = "/api/v1/regulator/stats"
 DISTRICTS = "/api/v1/regulator/districts"
@@ -123,3 +127,12 @@ class ScoreUnweighted(_Answer):
             if rates:
                 d["score"] = round(100 * sum(rates) / len(rates), 2)
         return doc
+
+
+@transform("regulator-credentials-unchecked")
+class CredentialsUnchecked(Transform):
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path not in (STATS, DISTRICTS) or reply.status not in (401, 403):
+            return reply
+        doc = {"groups": []} if ex.path == STATS else {"districts": []}
+        return Reply(200, [("content-type", "application/json")], json.dumps(doc).encode("utf-8"))

@@ -20,12 +20,13 @@ kind in the ledger; ``expected``: true problems, see problemtruth.py; ``missed``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from profiles.errors import RoucaiError
 
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, UsageError
+from ._regulator import add_arguments as add_regulator_arguments
+from ._regulator import key_of
 
 MAX_PAGES = 10_000
 
@@ -44,31 +45,10 @@ def add_parser(s, common) -> None:
     )
     x.add_argument("--ledger", required=True, help="ledger file written by roucai simulate --ledger")
     x.add_argument("--platform", required=True, metavar="URL", help="the platform, e.g. http://127.0.0.1:8553")
-    x.add_argument("--regulator", metavar="ID", help="run detection first as this regulator (6-digit id)")
-    x.add_argument("--key-file", metavar="FILE", help="the regulator's key (or env ROUCAI_REGULATOR_KEY)")
+    add_regulator_arguments(x, "run detection first as this regulator (6-digit id)")
     x.add_argument("--threshold", type=float, default=0.95, help="precision and recall each kind must reach (0.95)")
     x.add_argument("--timeout", type=float, default=300.0, help="seconds per request (detection of a big day)")
     x.set_defaults(func=run_problems)
-
-
-def _key(args) -> str | None:
-    if not args.regulator:
-        return None
-    if args.key_file:
-        try:
-            return Path(args.key_file).read_text("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(
-                f"无法读取监管部门密钥文件 {args.key_file}：{exc}",
-                f"cannot read the regulator key file {args.key_file}: {exc}",
-            ) from None
-    key = os.environ.get("ROUCAI_REGULATOR_KEY")
-    if not key:
-        raise UsageError(
-            "--regulator 需要 --key-file 或环境变量 ROUCAI_REGULATOR_KEY",
-            "--regulator needs --key-file or env ROUCAI_REGULATOR_KEY",
-        )
-    return key
 
 
 def _fetch(client, base: str, days: list[str], regulator: str | None, key: str | None, spec) -> dict[str, set]:
@@ -131,7 +111,7 @@ def run_problems(args, con) -> int:
         )
     if not Path(args.ledger).is_file():
         raise UsageError(f"找不到真值台账文件：{args.ledger}", f"ledger file not found: {args.ledger}")
-    key = _key(args)
+    key = key_of(args)
     prof = load_profile(getattr(args, "profile", None) or "reference")
     rules = prof.problems
     kinds = rules.detected

@@ -25,7 +25,7 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from . import periods
-from .dashboard_sessions import DashboardSessions
+from .dashboard_sessions import COOKIE, DashboardSessions
 from .pages.dashboard_page import render_dashboard, render_login
 from .openapi_doc import ERROR_SCHEMA
 from .problems import LIST_MAX, ActionError, listing
@@ -34,7 +34,6 @@ from .regulator_api import PERIOD_RE
 from .regulators import Regulators, covers, jurisdiction_prefix
 from .stats import PeriodError
 
-COOKIE = "roucai_regulator"
 FORM_MAX = 4096
 FORM_FIELDS = 10
 _HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
@@ -104,6 +103,7 @@ def install_dashboard(app: FastAPI, svc, reg, assess) -> DashboardSessions:
     """Add the routes above; ``reg``/``assess`` are the statistics and assessment services of :mod:`.regulator_api`."""
     regulators = Regulators(svc.store, svc.secret, svc.profile)
     sessions = DashboardSessions(regulators)
+    app.state.dashboard_sessions = sessions  # the regulator read endpoints accept its cookie (regulator_gate.py)
     problems = app.state.problems
 
     def gather(regulator_id: str, p: periods.Period) -> dict:

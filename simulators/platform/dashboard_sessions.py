@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from .regulators import Regulators
 
+#: the session cookie (path /regulator)
+COOKIE = "roucai_regulator"
 TTL_S = 8 * 3600
 MAX_SESSIONS = 1000
 

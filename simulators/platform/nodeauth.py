@@ -45,6 +45,16 @@ def sign(
     return {"X-Node-Id": node_id, "X-Request-Time": rtime, "X-Verify-Code": vc}
 
 
+def signed_get(spec, key: str, node_id: str, path: str, params: dict | None = None) -> tuple[str, dict[str, str]]:
+    """``(path with its query string, headers)`` of a signed GET: the query is encoded once (urlencode, keys in
+    the given order, ``None`` values left out) so that what is signed is exactly what is sent."""
+    from urllib.parse import urlencode
+
+    query = urlencode([(k, str(v)) for k, v in (params or {}).items() if v is not None])
+    target = f"{path}?{query}" if query else path
+    return target, sign(spec, key, node_id, "GET", target)
+
+
 class AuthError(RoucaiError):
     """A signed request refused with HTTP ``status`` (answered over HTTP; if it ever reached the CLI: exit 1)."""
 

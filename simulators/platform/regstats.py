@@ -95,18 +95,25 @@ class RegulatorStats:
         self.digits = int(self.rules["district"]["digits"])
 
     # -- rows ----------------------------------------------------------------------
-    def _rows(self, period: Period, types: list[str]):
-        """``(node, node_type, rtype, date, goods, grams, body dict)`` of the stored records of ``types``."""
+    def _rows(self, period: Period, types: list[str], scope: str = ""):
+        """``(node, node_type, rtype, date, goods, grams, body dict)`` of the stored records of ``types`` (of nodes
+        whose code starts with ``scope``, a county-code prefix; all nodes when empty)."""
         if not types:
             return []
         marks = ",".join("?" * len(types))
+        where = " AND r.node_id LIKE ?" if scope else ""
         with self.store.read() as tx:
             rows = tx.all(
                 "SELECT r.node_id, n.node_type, r.rtype, r.data_date, r.goods_code, r.weight_g, r.body"
                 " FROM records r LEFT JOIN nodes n ON n.node_id = r.node_id"
-                f" WHERE r.data_date >= ? AND r.data_date <= ? AND r.rtype IN ({marks})"
+                f" WHERE r.data_date >= ? AND r.data_date <= ? AND r.rtype IN ({marks}){where}"
                 " ORDER BY r.id",
-                [period.first, period.last, *types],
+                [
+                    period.first,
+                    period.last,
+                    *types,
+                    *([scope.replace("%", "").replace("_", "") + "%"] if scope else []),
+                ],
             )
         for node, ntype, rtype, date, goods, grams, body in rows:
             try:
@@ -127,30 +134,32 @@ class RegulatorStats:
             return date
         return ""
 
-    def cells(self, period: Period, by: str) -> dict[str, dict[str, _Cell]]:
-        """group key -> commodity code -> cell, for one period (see the module docstring)."""
+    def cells(self, period: Period, by: str, scope: str = "") -> dict[str, dict[str, _Cell]]:
+        """group key -> commodity code -> cell, for one period (see the module docstring); ``scope``: as
+        :meth:`_rows`."""
         st = self.rules["statistics"]
         out: dict = defaultdict(lambda: defaultdict(_Cell))
         if by == "origin":
-            for node, ntype, rtype, date, goods, grams, rec in self._rows(period, list(st["origin_types"])):
+            for node, ntype, rtype, date, goods, grams, rec in self._rows(period, list(st["origin_types"]), scope):
                 out[province_of(rec.get(st["origin_field"]))][goods].add(grams, None)
             return out
         pf = st["price_field"]
-        for node, ntype, rtype, date, goods, grams, rec in self._rows(period, list(st["volume_types"])):
+        for node, ntype, rtype, date, goods, grams, rec in self._rows(period, list(st["volume_types"]), scope):
             key = goods if by == "commodity" else self._key(by, node, ntype, rtype, date, rec)
             out[key][goods].add(grams, price_of(rec.get(pf)))
         return out
 
     # -- the answer ----------------------------------------------------------------
-    def table(self, period: Period, by: str, top: int | None = None) -> dict:
+    def table(self, period: Period, by: str, top: int | None = None, scope: str = "") -> dict:
         """Groups of ``period`` by ``by`` (one of :data:`GROUPINGS`), largest kg first for ``operator`` (at most
-        ``top``), else by key; each with totals, per-commodity cells and the trend against the previous period."""
+        ``top``), else by key; each with totals, per-commodity cells and the trend against the previous period.
+        ``scope``: only the records of nodes whose code starts with it (a county-code prefix; empty: all)."""
         if by not in GROUPINGS:
             raise ValueError(by)
-        now = self.cells(period, by)
+        now = self.cells(period, by, scope)
         try:
             prev_period = period.previous()
-            before = self.cells(prev_period, by)
+            before = self.cells(prev_period, by, scope)
         except PeriodError:
             prev_period, before = None, {}
         names = self._namer(by)

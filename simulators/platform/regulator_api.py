@@ -1,30 +1,57 @@
 """The regulator's read endpoints: statistics (统计分析) and the district assessment (运行评价).
 
-``install(app, svc)`` adds, unauthenticated like the platform's other read-only monitoring endpoints (bind to
-127.0.0.1 or put a proxy in front, as the app's description says):
+``install(app, svc)`` adds, each for a registered regulator only (:mod:`.regulator_gate`: a signed request or the
+dashboard's session; 401 without, 403 for a ``district`` outside its jurisdiction) and answered for its
+jurisdiction only (``district``, a county code or prefix, narrows it):
 
-* ``GET /api/v1/regulator/stats?period=P&by=G[&top=N][&format=csv]``: :class:`.regstats.RegulatorStats`;
-* ``GET /api/v1/regulator/districts?period=P``: :class:`.assessment.Assessment`;
-* ``GET /regulator/districts?period=P[&lang=en]``: the district report page (HTML, print-ready, zh default).
+* ``GET /api/v1/regulator/stats?period=P&by=G[&top=N][&format=csv][&district=D]``: :class:`.regstats.RegulatorStats`;
+* ``GET /api/v1/regulator/districts?period=P[&district=D]``: :class:`.assessment.Assessment`;
+* ``GET /regulator/districts?period=P[&lang=en][&district=D]``: the district report page (HTML, print-ready, zh
+  default; a browser reaches it with the dashboard's session cookie).
 
-``P``: yyyyMMdd, YYYY-Www, YYYY-MM or YYYYQn (:mod:`.periods`); a bad one is 400 with the bilingual error.
+``P``: yyyyMMdd, YYYY-Www, YYYY-MM or YYYYQn (:mod:`.periods`); a bad one is 400 with the bilingual error (checked
+after the credentials).
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Query
+import anyio
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from . import periods
 from .assessment import Assessment
 from .pages.district_report import render_district_report
+from .nodeauth import AuthError
+from .openapi_doc import ERROR_SCHEMA
 from .regstats import GROUPINGS, RegulatorStats, to_csv
+from .regulator_gate import CREDENTIALS_DOC, RegulatorGate, scope
 from .stats import PeriodError
 
 API = "/api/v1"
 #: the shapes of a period (a real day, week 53 of a year that has one, … are checked by periods.parse: 400 otherwise)
 PERIOD_RE = r"^(?:[0-9]{8}|[0-9]{4}-W(?:0[1-9]|[1-4][0-9]|5[0-3])|[0-9]{4}-(?:0[1-9]|1[0-2])|[0-9]{4}Q[1-4])$"
 _PERIOD_ZH = "统计期须为 yyyyMMdd（日）、YYYY-Www（ISO 周）、YYYY-MM（月）或 YYYYQn（季度）"
+_DISTRICT = r"^[0-9]{2,6}$"
+_DISTRICT_DOC = "a county code or a prefix of one (6501 = Urumqi), inside the regulator's jurisdiction"
+_ERR = {"content": {"application/json": {"schema": ERROR_SCHEMA}}}
+_AUTH_ERRORS = {
+    401: {"description": "No regulator's credentials (unsigned, a node's key, a bad signature)", **_ERR},
+    403: {"description": "The district asked for is outside the regulator's jurisdiction", **_ERR},
+    409: {"description": "A replayed signature", **_ERR},
+}
+_SIGNATURE_HEADERS = [
+    {"name": h, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 40}, "description": d}
+    for h, d in (
+        ("X-Node-Id", "the regulator's 6-digit id"),
+        ("X-Request-Time", "yyyyMMddHHmmssSSS, Beijing time"),
+        ("X-Verify-Code", "the request's signature (simulators/platform/nodeauth.py)"),
+    )
+]
+
+
+def _refused(exc: AuthError) -> JSONResponse:
+    return JSONResponse({"error": {"zh": exc.zh, "en": exc.en}}, status_code=exc.status)
 
 
 def _bad_period(exc: PeriodError) -> JSONResponse:
@@ -36,6 +63,25 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
     columns (the problem store).  Returns the two services."""
     reg = RegulatorStats(svc.store, svc.profile)
     assess = assessment_cls(svc.store, svc.recmap, svc.stats, svc.profile)
+    gate = RegulatorGate(svc)
+
+    async def allowed(request: Request, district: str | None) -> str:
+        """The county-code prefix the caller may see (raises AuthError 401/403/409)."""
+        return scope(await gate.regulator(request), district)
+
+    async def checked(request: Request, district: str | None, period: str):
+        """``(prefix, period)`` of a regulator's request, else the error answer: 401/403/409, then 400."""
+        try:
+            prefix = await allowed(request, district)
+        except AuthError as exc:
+            return _refused(exc)
+        try:
+            return prefix, periods.parse(period)
+        except PeriodError as exc:
+            return _bad_period(exc)
+
+    def within(answer: dict, prefix: str) -> dict:
+        return {**answer, "districts": [d for d in answer["districts"] if d["code"].startswith(prefix)]}
 
     @app.get(
         f"{API}/regulator/stats",
@@ -45,7 +91,7 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
             "period = yyyyMMdd | YYYY-Www | YYYY-MM | YYYYQn; by = "
             + " | ".join(GROUPINGS)
             + "; top = at most N groups (by=operator); format=csv for a CSV file. Definitions: "
-            "profiles/reference/assessment.toml [statistics], docs/regulator.md."
+            "profiles/reference/assessment.toml [statistics], docs/regulator.md. " + CREDENTIALS_DOC
         ),
         responses={
             200: {
@@ -53,18 +99,22 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
                 "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
             },
             400: {"description": "A bad period or grouping"},
+            **_AUTH_ERRORS,
         },
+        openapi_extra={"parameters": _SIGNATURE_HEADERS},
     )
-    def regulator_stats(
+    async def regulator_stats(
+        request: Request,
         period: str = Query(..., max_length=10, pattern=PERIOD_RE),
         by: str = Query("district", pattern="^(?:" + "|".join(GROUPINGS) + ")$"),
         top: int | None = Query(None, ge=1, le=1000),
         format: str = Query("json", pattern="^(json|csv)$"),
+        district: str | None = Query(None, pattern=_DISTRICT, description=_DISTRICT_DOC),
     ):
-        try:
-            p = periods.parse(period)
-        except PeriodError as exc:
-            return _bad_period(exc)
+        got = await checked(request, district, period)
+        if isinstance(got, Response):
+            return got
+        prefix, p = got
         if by not in GROUPINGS:
             return JSONResponse(
                 {
@@ -75,7 +125,7 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
                 },
                 status_code=400,
             )
-        table = reg.table(p, by, top)
+        table = await anyio.to_thread.run_sync(reg.table, p, by, top, prefix)
         if format == "csv":
             name = f"regulator-stats-{p.label}-{by}.csv"
             return Response(
@@ -91,30 +141,47 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
         summary="运行评价: every district's indicators and score for a period",
         description=(
             "period = yyyyMMdd | YYYY-Www | YYYY-MM | YYYYQn. Indicators, weights and grades: "
-            "profiles/reference/assessment.toml [assessment], docs/regulator.md."
+            "profiles/reference/assessment.toml [assessment], docs/regulator.md. " + CREDENTIALS_DOC
         ),
-        responses={400: {"description": "A bad period"}},
+        responses={400: {"description": "A bad period"}, **_AUTH_ERRORS},
+        openapi_extra={"parameters": _SIGNATURE_HEADERS},
     )
-    def regulator_districts(period: str = Query(..., max_length=10, pattern=PERIOD_RE)):
-        try:
-            p = periods.parse(period)
-        except PeriodError as exc:
-            return _bad_period(exc)
-        return assess.districts(p)
+    async def regulator_districts(
+        request: Request,
+        period: str = Query(..., max_length=10, pattern=PERIOD_RE),
+        district: str | None = Query(None, pattern=_DISTRICT, description=_DISTRICT_DOC),
+    ):
+        got = await checked(request, district, period)
+        if isinstance(got, Response):
+            return got
+        prefix, p = got
+        return within(await anyio.to_thread.run_sync(assess.districts, p), prefix)
 
     @app.get(
         "/regulator/districts",
         tags=["regulator"],
         response_class=HTMLResponse,
         summary="The district report (HTML, print-ready A4; zh, lang=en for English)",
+        description=CREDENTIALS_DOC + " A browser logs in at /regulator first (the session cookie).",
+        responses={400: {"description": "A bad period"}, **_AUTH_ERRORS},
+        openapi_extra={"parameters": _SIGNATURE_HEADERS},
     )
-    def regulator_page(
-        period: str = Query(..., max_length=10, pattern=PERIOD_RE), lang: str = Query("zh", pattern="^(zh|en)$")
+    async def regulator_page(
+        request: Request,
+        period: str = Query(..., max_length=10, pattern=PERIOD_RE),
+        lang: str = Query("zh", pattern="^(zh|en)$"),
+        district: str | None = Query(None, pattern=_DISTRICT, description=_DISTRICT_DOC),
     ):
-        try:
-            p = periods.parse(period)
-        except PeriodError as exc:
-            return _bad_period(exc)
-        return HTMLResponse(render_district_report(assess.districts(p), reg.table(p, "district"), lang))
+        got = await checked(request, district, period)
+        if isinstance(got, Response):
+            return got
+        prefix, p = got
+
+        def render() -> str:
+            return render_district_report(
+                within(assess.districts(p), prefix), reg.table(p, "district", None, prefix), lang
+            )
+
+        return HTMLResponse(await anyio.to_thread.run_sync(render))
 
     return reg, assess

@@ -11,9 +11,10 @@ import shutil
 import subprocess
 
 import pytest
-from platformkit import meat_chain, today, upload_all, veg_chain
+from platformkit import P, S, meat_chain, today, upload_all, veg_chain
 
 from roucai.cli import main
+from simulators.platform.regulators import Regulators
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
@@ -51,13 +52,10 @@ def _dom(tmp_path, page):
 def test_rendered_report_shows_every_district_its_score_and_charts(platform, tmp_path, capsys, lang, score_head):
     upload_all(platform, meat_chain())
     upload_all(platform, veg_chain())
-    out = tmp_path / "rep"
-    assert (
-        main(
-            ["report", "districts", "--platform", platform.url, "--period", today(), "--out", str(out), "--lang", lang]
-        )
-        == 0
-    )
+    out, key = tmp_path / "rep", tmp_path / "regulator.key"
+    key.write_text(Regulators(platform.svc.store, platform.svc.secret, P).register("650100", "乌鲁木齐市商务局"))
+    cmd = ["report", "districts", "--platform", platform.url, "--period", today(), "--out", str(out), "--lang", lang]
+    assert main([*cmd, "--regulator", "650100", "--key-file", str(key)]) == 0
     capsys.readouterr()
     doc = json.loads((out / "districts.json").read_text("utf-8"))
     names = [d["name"] for d in doc["assessment"]["districts"]]
@@ -77,7 +75,29 @@ def test_rendered_report_shows_every_district_its_score_and_charts(platform, tmp
     assert len(layout["bars"]) == 3 and max(layout["bars"]) > 10, layout  # the best district's bar is drawn
 
 
-def test_report_command_errors(tmp_path, capsys):
+def test_report_command_needs_a_regulators_key(platform, tmp_path, capsys):
+    upload_all(platform, meat_chain())
+    key = tmp_path / "regulator.key"
+    key.write_text(Regulators(platform.svc.store, platform.svc.secret, P).register("650103", "沙依巴克区商务局"))
+    out = tmp_path / "rep"
+    cmd = ["report", "districts", "--platform", platform.url, "--period", today(), "--out", str(out)]
+    assert main(cmd) == 2 and "--regulator" in capsys.readouterr().err and not out.exists()
+    assert main([*cmd, "--regulator", "650103", "--key-file", str(tmp_path / "none")]) == 2
+    capsys.readouterr()
+    (tmp_path / "node.key").write_text(platform.keys[S])
+    assert main([*cmd, "--regulator", "650103", "--key-file", str(tmp_path / "node.key")]) == 2
+    assert "HTTP 401" in capsys.readouterr().err and not out.exists()
+    assert main([*cmd, "--regulator", "650103", "--key-file", str(key), "--district", "650104"]) == 2
+    assert "HTTP 403" in capsys.readouterr().err and not out.exists()
+    assert main([*cmd, "--regulator", "650103", "--key-file", str(key)]) == 0
+    capsys.readouterr()
+    doc = json.loads((out / "districts.json").read_text("utf-8"))
+    assert [d["code"] for d in doc["assessment"]["districts"]] == ["650103"]
+    assert [g["key"] for g in doc["volumes"]["groups"]] == ["650103"]
+
+
+def test_report_command_errors(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ROUCAI_REGULATOR_KEY", "k" * 32)
     assert (
         main(
             [
@@ -89,6 +109,8 @@ def test_report_command_errors(tmp_path, capsys):
                 "2026-W49",
                 "--out",
                 str(tmp_path / "r"),
+                "--regulator",
+                "650100",
             ]
         )
         == 3

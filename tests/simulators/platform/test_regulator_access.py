@@ -1,0 +1,126 @@
+"""Credentials on the regulator's read endpoints (issue 14): statistics, the district assessment, their CSV and the
+district report page answer a registered regulator only, and only for its jurisdiction (simulators/platform/
+regulator_gate.py).  A real platform on 127.0.0.1; the meat chain puts records in 650103, 650104 and 650109."""
+
+import re
+
+import httpx
+import pytest
+from platformkit import P, S, W, meat_chain, today, upload_all
+
+from simulators.platform.nodeauth import sign, signed_get
+from simulators.platform.regulators import Regulators
+
+STATS, DISTRICTS, PAGE = "/api/v1/regulator/stats", "/api/v1/regulator/districts", "/regulator/districts"
+ENDPOINTS = [
+    (STATS, {"by": "district"}),
+    (STATS, {"by": "district", "format": "csv"}),
+    (STATS, {"by": "origin"}),
+    (DISTRICTS, {}),
+    (PAGE, {}),
+]
+
+
+@pytest.fixture
+def city(platform):
+    upload_all(platform, meat_chain())
+    reg = Regulators(platform.svc.store, platform.svc.secret, platform.svc.profile)
+    platform.regulators = {rid: reg.register(rid, f"商务局{rid}") for rid in ("650100", "650103")}
+    return platform
+
+
+def get(platform, who: str, key: str, path: str, **params) -> httpx.Response:
+    target, headers = signed_get(P.envelope, key, who, path, {"period": today(), **params})
+    return platform.client.get(target, headers=headers)
+
+
+def districts_in(r: httpx.Response) -> set[str]:
+    if r.headers["content-type"].startswith("text/html"):
+        return set(re.findall(r"\b(6501[0-9]{2})\b", r.text))
+    if r.headers["content-type"].startswith("text/csv"):
+        return {line.split(",")[2] for line in r.text.lstrip("\ufeff").splitlines()[1:]}
+    doc = r.json()
+    if "districts" in doc:
+        return {d["code"] for d in doc["districts"]}
+    return {g["key"] for g in doc["groups"]} if doc["by"] == "district" else {"?"}
+
+
+@pytest.mark.parametrize("path,params", ENDPOINTS)
+def test_no_credentials_or_a_nodes_key_get_401_and_no_data(city, path, params):
+    r = city.client.get(path, params={"period": today(), **params})
+    assert r.status_code == 401, (r.status_code, r.text[:200])
+    assert r.json()["error"]["zh"] and "650103" not in r.text
+    r = get(city, S, city.keys[S], path, **params)  # a node's key, signed correctly: not a regulator
+    assert r.status_code == 401, (r.status_code, r.text[:200])
+    rid, key = "650100", city.regulators["650100"]
+    target, headers = signed_get(P.envelope, key, rid, path, {"period": today(), **params})
+    assert city.client.get(target + "&by=operator", headers=headers).status_code == 401  # the query is signed
+    headers["X-Verify-Code"] = headers["X-Verify-Code"][::-1]
+    assert city.client.get(target, headers=headers).status_code == 401
+
+
+def seen_by(city, rid: str, path: str, params: dict, district: str | None = None) -> set[str] | None:
+    """The districts of ``rid``'s answer (``None`` for the origin table, which has no district); asserts 200."""
+    r = get(city, rid, city.regulators[rid], path, district=district, **params)
+    assert r.status_code == 200, r.text[:300]
+    return None if params.get("by") == "origin" else districts_in(r)
+
+
+@pytest.mark.parametrize("path,params", ENDPOINTS)
+def test_a_district_regulator_sees_its_district_only_and_another_gets_403(city, path, params):
+    assert seen_by(city, "650103", path, params) in ({"650103"}, None)
+    r = get(city, "650103", city.regulators["650103"], path, district="650104", **params)
+    assert r.status_code == 403 and "650104" in r.json()["error"]["zh"], r.text[:200]
+    r = get(city, "650103", city.regulators["650103"], path, district="6501", **params)  # wider than its own
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize("path,params", ENDPOINTS)
+def test_the_city_regulator_sees_every_district_and_narrows_by_district(city, path, params):
+    want = {"650103", "650104"} if path == STATS else {"650103", "650104", "650109"}
+    assert seen_by(city, "650100", path, params) in (want, None)
+    assert seen_by(city, "650100", path, params, "650104") in ({"650104"}, None)
+
+
+def test_statistics_of_a_district_count_only_its_nodes(city):
+    """By node type: 650104 holds the slaughterhouse S only; the city's table is 650103's and 650104's together."""
+    key = city.regulators["650100"]
+
+    def kg(district=None):
+        r = get(city, "650100", key, STATS, by="node_type", district=district)
+        return {g["key"]: g["weight_kg"] for g in r.json()["groups"]}
+
+    whole, w, s = kg(), kg("650103"), kg("650104")
+    assert S[:6] == "650104" and W[:6] == "650103"
+    assert s == {"slaughter_pig": "100.000"}, s
+    assert "slaughter_pig" not in w and {**w, **s} == whole, (w, whole)
+
+
+def test_a_replayed_signature_is_refused(city):
+    key = city.regulators["650100"]
+    target, headers = signed_get(P.envelope, key, "650100", DISTRICTS, {"period": today()})
+    assert city.client.get(target, headers=headers).status_code == 200
+    assert city.client.get(target, headers=headers).status_code == 409
+
+
+def test_the_report_page_opens_with_the_dashboard_session(city):
+    c = httpx.Client(base_url=city.url, timeout=10, follow_redirects=False)
+    try:
+        assert c.get(PAGE, params={"period": today()}).status_code == 401
+        r = c.post("/regulator/login", data={"regulator_id": "650103", "key": city.regulators["650103"]})
+        assert r.status_code == 303
+        page = c.get(PAGE, params={"period": today()})
+        assert page.status_code == 200 and "沙依巴克区" in page.text and "新市区" not in page.text
+        assert c.get(PAGE, params={"period": today(), "district": "650104"}).status_code == 403
+        # the signed API is not opened by the cookie: its path (/api/v1) is outside the cookie's (/regulator)
+        assert c.get(DISTRICTS, params={"period": today()}).status_code == 401
+    finally:
+        c.close()
+
+
+def test_problem_actions_keep_their_own_signature_check(city):
+    """The POST signature of the problem API is unchanged: a regulator's signed detect still works."""
+    path = f"/api/v1/problems/detect?date={today()}"
+    key = city.regulators["650100"]
+    r = city.client.post(path, headers=sign(P.envelope, key, "650100", "POST", path))
+    assert r.status_code == 200, r.text
