@@ -5,9 +5,12 @@ A benchmark reports each figure it measures through the ``figure`` fixture::
     figure("lanzhou fast day", wall_s, "s", goal=30, better="lower")
 
 At the end of ``python3 tasks.py bench`` the figures are printed as one table (figure, value,
-goal, met?) and written to ``out/bench/bench-<commit>.json`` (atomically; the folder is set by
-``ROUCAI_BENCH_OUT``), so runs of different commits can be compared file by file.  A figure
-without a goal is reported for comparison only.
+goal, met?, the 1-minute load average when the figure was recorded) and written to
+``out/bench/bench-<commit>.json`` (atomically; the folder is set by ``ROUCAI_BENCH_OUT``), so runs of
+different commits can be compared file by file.  A figure without a goal is reported for comparison
+only.  The load average stands beside every figure because the machine may be shared: compare a
+figure across runs only at similar load, or compare ratios measured within one run (the ingest
+figures' ratio to a no-op endpoint).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ def figure(request):
                 "goal": goal,
                 "better": better,
                 "met": met,
+                "load_1m": round(os.getloadavg()[0], 2),
             }
         )
 
@@ -72,12 +76,14 @@ def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.section("bench figures / 基准数据")
     width = max(len(f["name"]) for f in _FIGURES)
-    tr.write_line(f"{'figure':<{width}}  {'value':>12}  {'unit':<10} {'goal':>12}  met")
+    tr.write_line(f"{'figure':<{width}}  {'value':>12}  {'unit':<10} {'goal':>12}  met  {'load':>5}")
     for f in _FIGURES:
         sign = ">=" if f["better"] == "higher" else "<="
         goal = f"{sign} {_fmt(f['goal'])}" if f["goal"] is not None else "-"
         met = {True: "yes", False: "NO", None: "-"}[f["met"]]
-        tr.write_line(f"{f['name']:<{width}}  {_fmt(f['value']):>12}  {f['unit']:<10} {goal:>12}  {met}")
+        tr.write_line(
+            f"{f['name']:<{width}}  {_fmt(f['value']):>12}  {f['unit']:<10} {goal:>12}  {met:<3}  {f['load_1m']:>5.2f}"
+        )
     commit = _commit()
     out_dir = Path(os.environ.get("ROUCAI_BENCH_OUT", ROOT / "out" / "bench"))
     out_dir.mkdir(parents=True, exist_ok=True)
