@@ -15,6 +15,7 @@ from dataclasses import asdict
 import pytest
 
 from conformance.actions import ActionMissing
+from simulators.devices.driver import DeviceNak
 
 from .bench import DeviceSilent
 from .test_scale_weighing import assert_refused
@@ -168,6 +169,42 @@ def test_records_freed_only_after_acknowledgement(scale, evidence):
     rest = scale.read_all(first)
     assert [r.index for r in rest] == [s.index for s in sold[3:]], (
         "reading after the acknowledgement does not resume at the first unacknowledged record"
+    )
+
+
+@pytest.mark.requirement("PERC-SCALE-16")
+@pytest.mark.applies(kinds=("scale",))
+def test_reading_at_and_past_the_end(scale, evidence):
+    """Reading from the index the scale gives to continue from, with nothing new stored (what a node asks an idle
+    scale all day), answers no records, none remaining and the same index to continue from; an index past it,
+    one the scale never assigned, is refused BAD_INDEX (the profile's NAK for an invalid record index; storage
+    indices are monotonic and never reused)."""
+    batch = scale.new_batch(20 * (scale.unit_g or 1000))
+    sold = [scale.sell(batch) for _ in range(2)]
+    end = scale.drv.status().next_index
+    got = scale.read_all(sold[0].index)
+    assert got == sold, "READ_RECORDS from the first new sale does not give back the two sales just made"
+    answers, refusals = {}, {}
+    for idx in (end, end + 1, end + 1000):
+        try:
+            r = scale.drv.read_records(idx, 10)
+        except DeviceNak as exc:
+            refusals[idx] = exc.reason
+        else:
+            answers[idx] = {"next_index": r.next_index, "remaining": r.remaining, "records": len(r.records)}
+    evidence.attach_json("read_at_end.json", {"next_index": end, "answers": answers, "refusals": refusals})
+    scale.drv.ack_records(end - 1)  # leave the device as found: these sales acknowledged
+    assert end not in refusals, (
+        f"READ_RECORDS at the index to continue from ({end}, nothing new stored) was refused {refusals.get(end)}; "
+        "it must answer no records. Fix: refuse only an index past the next storage index"
+    )
+    assert answers[end] == {"next_index": end, "remaining": 0, "records": 0}, (
+        f"READ_RECORDS at the index to continue from ({end}, nothing new stored) answered {answers[end]}; "
+        f"expected no records, none remaining and next_index {end}"
+    )
+    past = {i: refusals.get(i) or answers[i] for i in (end + 1, end + 1000)}
+    assert all(v == "BAD_INDEX" for v in past.values()), (
+        f"READ_RECORDS past the next storage index {end}: {past}; each must be refused BAD_INDEX"
     )
 
 

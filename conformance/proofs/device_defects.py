@@ -224,6 +224,31 @@ class ReadSkipsFirst(Transform):
         return None
 
 
+class ReadEndOffByOne(Transform):
+    """READ_RECORDS compares ``from_index`` with the next storage index off by one (``==`` for ``>``): a read at
+    the end, with nothing new stored, is refused BAD_INDEX, and a read past the end is answered as if empty."""
+
+    def __init__(self, protocol, rng, **params):
+        super().__init__(protocol, rng, **params)
+        self.asked: dict[int, int] = {}  #: frame seq of a READ_RECORDS request -> its from_index
+
+    def frame(self, direction, frame, msg, now):
+        if direction == H2D and isinstance(msg, m.ReadRecordsRequest):
+            self.asked[frame.seq] = msg.from_index
+            return None
+        if direction != D2H or frame.seq not in self.asked:
+            return None
+        asked = self.asked.pop(frame.seq)
+        bad = self.protocol.nak_by_name["BAD_INDEX"].code
+        if isinstance(msg, m.ReadRecordsResponse) and not msg.records and msg.remaining == 0:
+            self.applied += 1
+            return self.send(m.Nak(self.protocol.commands["READ_RECORDS"].code, bad), frame.seq)
+        if isinstance(msg, m.Nak) and msg.reason == bad:
+            self.applied += 1
+            return self.send(m.ReadRecordsResponse(asked, 0, []), frame.seq)
+        return None
+
+
 # -- weighing ------------------------------------------------------------------------------------------
 
 
@@ -388,6 +413,7 @@ TRANSFORMS: dict[str, type[Transform]] = {
     "trace_rewound": TraceRewound,
     "batch_swapped": BatchSwapped,
     "read_skips_first": ReadSkipsFirst,
+    "read_end_off_by_one": ReadEndOffByOne,
     "weigh_answer": WeighAnswer,
     "clock_answer": ClockAnswer,
     "event_dropped": EventDropped,
