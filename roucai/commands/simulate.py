@@ -5,6 +5,7 @@
     roucai simulate --preset urumqi --speed x144      # one day in ten minutes of wall time
     roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json   # live uploads
     roucai simulate --preset urumqi --fault-set regulator --ledger truth.jsonl  # every problem kind injected
+    roucai simulate --preset urumqi --retail-upload lines --to http://127.0.0.1:8553 --keys keys.json  # receipts traceable
     roucai simulate --preset tiny --to http://127.0.0.1:8553 --keys keys.json --via-node --node-dir nodes/
     roucai simulate --profile guangzhou --preset tiny \
         --to https://127.0.0.1:8553/dts_if/servlet/IfRevSubServlet --keys keys.json --ca tls/cert.pem
@@ -46,6 +47,7 @@ from simulators.city import available_presets
 from simulators.market.errors import MarketConfigError
 from simulators.market.faults import parse_fault_options
 from simulators.market.model import MAX_DAYS
+from simulators.market.retail import RETAIL_UPLOADS
 
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, UsageError
 from ..progress import Progress
@@ -100,6 +102,14 @@ def register(sub, common):
         default="fast",
         help="fast: records directly; devices: sales, batch loads and stop-trades as frames to "
         "simulated scales, buyers' cards read on simulated readers, entries on simulated handhelds",
+    )
+    p.add_argument(
+        "--retail-upload",
+        choices=list(RETAIL_UPLOADS),
+        default=RETAIL_UPLOADS[0],
+        help="what farmers' markets and shops upload of their sales: summary (a stall's day per lot, the "
+        "market's own sale code; default) or lines (one record per receipt line, sale code = the receipt's "
+        "trace code, so a consumer's receipt traces at the platform) / 零售上传方式",
     )
     p.add_argument("--speed", default="max", help="max (as fast as possible), realtime, or xFACTOR (e.g. x144)")
     p.add_argument("--out", help="JSON-lines stream of records")
@@ -346,6 +356,7 @@ def _run(args, con) -> int:
             progress=progress,
             mode=args.mode,
             record_hooks=hooks,
+            retail_upload=args.retail_upload,
         )
         if args.mode == "devices":
             from simulators.market import devices

@@ -31,6 +31,7 @@ from .faults import Faults
 from .issuer import TraceIssuer
 from .ledger import Ledger
 from .recordfaults import RECORD_SWITCHES, RecordFaults
+from .retail import RETAIL_UPLOADS
 from .pricing import PriceBook
 from .rates import DAY_S, Rates
 from .sources import SourceBook
@@ -50,6 +51,8 @@ class MarketModel:
         ``Environment``).
     :param stream: text stream for the record JSON lines (``None``: no stream).
     :param progress: called as ``progress(t, model)`` every simulated hour.
+    :param retail_upload: ``summary`` (a stall's day per lot) or ``lines`` (one record per receipt line),
+        :mod:`.retail`; the ledger header names it only when it is not the default.
     :raises MarketConfigError: impossible configuration (checked before any event runs).
     """
 
@@ -69,15 +72,23 @@ class MarketModel:
         progress: Callable | None = None,
         mode: str = "fast",
         record_hooks: list | None = None,
+        retail_upload: str = RETAIL_UPLOADS[0],
     ):
         if not 1 <= days <= MAX_DAYS:
             raise MarketConfigError(f"--days 须在1到{MAX_DAYS}之间", f"--days must be 1..{MAX_DAYS}")
+        if retail_upload not in RETAIL_UPLOADS:
+            raise MarketConfigError(
+                f"--retail-upload 须为 {' 或 '.join(RETAIL_UPLOADS)}，收到 {retail_upload!r}",
+                f"--retail-upload must be {' or '.join(RETAIL_UPLOADS)}, got {retail_upload!r}",
+            )
         self.city = city
         self.p = profile
         self.seed = int(seed)
         self.start = start
         self.days = days
         self.mode = mode
+        #: what retail nodes upload of their sales (:data:`.retail.RETAIL_UPLOADS`)
+        self.retail_upload = retail_upload
         self.rates = rates or Rates.load()
         self.fault_rates = dict(self.rates.faults if fault_rates is None else fault_rates)
         self.faults = Faults(self.fault_rates, self.rates.upload, self.seed)
@@ -439,7 +450,7 @@ class MarketModel:
                 k: v for k, v in sorted(self.fault_rates.items()) if v or k not in RECORD_SWITCHES
             },  # a default ledger stays byte-identical
             "deadline_grace_s": self.rates.upload["deadline_grace_s"],
-        }
+        } | ({"retail_upload": self.retail_upload} if self.retail_upload != RETAIL_UPLOADS[0] else {})
 
     def _ticker(self):
         while self.env.now < self.days * DAY_S:

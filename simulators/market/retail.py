@@ -20,10 +20,20 @@ vendor with a second, non-traceability scale (fault ``second_scale``) makes some
 on it: no code, no record (``traced = false``).  With the fault ``scale_no_paper`` on,
 the scale records the sale but prints no receipt (``printed = "0"``).
 
-At 23:30 each farmers' market and shop stall reports its day: one
-``retail_market_tran_info_summ`` per lot sold from (weight, mean price, ``sale_tran_id`` a
-new code of the market's own operator record), from the scale's data (so second-scale sales are missing, as in
-the field); vegetables still held at stalls and wholesalers lose ``veg_spoilage``.
+What a farmers' market or shop uploads of its retail sales is the run's ``retail_upload``
+(:data:`RETAIL_UPLOADS`, ``roucai simulate --retail-upload``):
+
+* ``summary`` (default): at 23:30 each stall reports its day: one ``retail_market_tran_info_summ`` per
+  lot sold from (weight, mean price, ``sale_tran_id`` a new code of the market's own operator record);
+  a receipt's code is then not on the platform.
+* ``lines``: one ``retail_market_tran_info_summ`` per traced sale line, made at the sale and uploaded on
+  the scale's cycle, ``sale_tran_id`` = the receipt's trace code, ``price`` = the scale's unit price,
+  ``weight`` = the line's net weight (practice: Ningbo 鄞州's trigger turns each scale sale into one
+  ``tran_summ`` row with ``sale_tran_id`` = the scale's ``traceCode``, deployed/ningbo_yinzhou_retail.md;
+  as the reference node does, ``simulators/node/sales.py``).
+
+Both come from the scale's data (so second-scale sales are missing, as in the field).  At 23:30
+vegetables still held at stalls and wholesalers lose ``veg_spoilage``.
 """
 
 from __future__ import annotations
@@ -36,6 +46,9 @@ import simpy
 from .rates import DAY_S, HOUR_S
 from .stock import kg3
 
+#: what a retail node uploads of its sales (module docstring); the first is the default
+RETAIL_UPLOADS = ("summary", "lines")
+SUMMARY = "retail_market_tran_info_summ"
 ACTIVITY = {"farmers_market": "farmers_market_sales", "shop": "shop_sales", "supermarket": "supermarket_sales"}
 END_OF_DAY_H = 23.5
 
@@ -220,7 +233,13 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random):
     if not traced:
         m.counters["untraceable"] += 1
         return
-    if node.role != "supermarket":
+    if node.role == "supermarket":
+        return
+    if m.retail_upload == "lines":
+        rec = sale_record(m, a, lot, kg, price, code, m.node_ymd(node.code, now))
+        if rec is not None:
+            m.record(SUMMARY, node.code, rec, scale=True)
+    else:
         day_sold = a.sold
         cell = day_sold.get(lot.ref)
         if cell is None:
@@ -228,6 +247,35 @@ def sale(m, a, g: str, kg: float, d: int, cid: str, r: random.Random):
         else:
             cell[0] += kg
             cell[1] += amount
+
+
+def sale_record(m, a, lot, kg: float, price: float, code: str | None, sale_date: str) -> dict | None:
+    """The ``retail_market_tran_info_summ`` of ``kg`` of ``lot`` sold by stall ``a`` at ``price`` yuan/kg on
+    ``sale_date``: ``sale_tran_id`` = ``code`` (a receipt's) or, when ``None``, a new code of the market's own
+    operator record (a daily summary).  ``None`` for nothing sold (``kg`` 0)."""
+    if kg <= 0:
+        return None
+    node = a.node
+    rec = {
+        "retail_market_id": node.code,
+        "retail_market_name": node.name[:100],
+        "in_date": m.ymd(lot.day_in * DAY_S),
+        "sale_date": sale_date,
+        "retailer_id": a.code,
+        "retailer_name": a.name[:50],
+        "position_id": a.position or "0",
+        "tran_id": lot.ref[:20],
+        "batch_id": lot.ref[:20],
+        "goods_code": lot.goods_code,
+        "goods_name": m.commodities[lot.goods_code].name_zh,
+        "weight": m.w3(kg),
+        "price": m.p2(max(0.01, price)),
+        "sale_tran_id": code if code is not None else m.issuer.issue(node.self_actor.code),
+    }
+    q = lot.cert.get("quarantine_animal_products_id")
+    if q:
+        rec["quarantine_animal_products_id"] = q
+    return rec
 
 
 def end_of_day(m, d: int):
@@ -249,26 +297,8 @@ def end_of_day(m, d: int):
             kg = kg3(kg)
             if kg <= 0:
                 continue
-            rec = {
-                "retail_market_id": node.code,
-                "retail_market_name": node.name[:100],
-                "in_date": m.ymd(lot.day_in * DAY_S),
-                "sale_date": sale_date,
-                "retailer_id": a.code,
-                "retailer_name": a.name[:50],
-                "position_id": a.position or "0",
-                "tran_id": ref[:20],
-                "batch_id": ref[:20],
-                "goods_code": lot.goods_code,
-                "goods_name": m.commodities[lot.goods_code].name_zh,
-                "weight": m.w3(kg),
-                "price": m.p2(max(0.01, amount / kg)),
-                "sale_tran_id": m.issuer.issue(node.self_actor.code),
-            }
-            q = lot.cert.get("quarantine_animal_products_id")
-            if q:
-                rec["quarantine_animal_products_id"] = q
-            m.record("retail_market_tran_info_summ", node.code, rec)
+            rec = sale_record(m, a, lot, kg, amount / kg, None, sale_date)
+            m.record(SUMMARY, node.code, rec)
     spoil = float(m.rates.volume["veg_spoilage"])
     if spoil <= 0:
         return

@@ -16,7 +16,17 @@ from simulators.market.rates import Rates
 DAY = dt.date(2025, 3, 10)  # a Monday, no festival
 
 
-def run_tiny(seed=1, start=DAY, days=1, faults=None, overrides=None, city=None, hooks=None, keep_ledger_text=False):
+def run_tiny(
+    seed=1,
+    start=DAY,
+    days=1,
+    faults=None,
+    overrides=None,
+    city=None,
+    hooks=None,
+    keep_ledger_text=False,
+    retail_upload="summary",
+):
     """Run tiny; returns (model, ledger, stream text, ledger text or None)."""
     prof = load_profile()
     rates = Rates.load(overrides=overrides)
@@ -34,6 +44,7 @@ def run_tiny(seed=1, start=DAY, days=1, faults=None, overrides=None, city=None, 
         ledger=ledger,
         stream=stream,
         record_hooks=hooks,
+        retail_upload=retail_upload,
     )
     m.run()
     if led_sink is not None:

@@ -1,0 +1,53 @@
+"""A consumer's receipt traced at the platform (issue 14 item 7): the tiny day (a slice of Urumqi) simulated with
+``--retail-upload lines`` and uploaded live to the reference platform (a subprocess on 127.0.0.1); then every traced
+pork receipt line of the ledger is asked of ``GET /api/v1/trace/<code>`` and of the consumer page ``/trace?code=``,
+and each must end at the farm the ledger knows: its name, the intake's 动物检疫合格证明 and ear-tag range.
+
+With the default ``--retail-upload summary`` the receipts' codes are never uploaded: the same checks fail on the
+first receipt (``unknown``), which is how this test was seen failing."""
+
+from __future__ import annotations
+
+import html
+
+import httpx
+
+from simulators.market.ledger import Ledger
+from uploadkit import (
+    city_file,  # noqa: F401 (fixture)
+    platform,  # noqa: F401 (fixture)
+    simulate_cli,
+)
+
+RETAIL_TYPES = ("farmers_market", "shop")
+
+
+def test_every_pork_receipt_traces_to_its_farm_ear_tags_and_certificate(platform, tmp_path):
+    proc, _db, _keys, keys_path = platform
+    truth = tmp_path / "truth.jsonl"
+    r = simulate_cli("--retail-upload", "lines", "--to", proc.url, "--keys", str(keys_path), "--ledger", str(truth))
+    assert r.returncode == 0, r.stderr[-2000:]
+    led = Ledger.load(truth)
+    pork = [s for s in led.sales(traced=True) if s["category"] == "猪肉" and led.node_type(s["node"]) in RETAIL_TYPES]
+    assert len(pork) > 20
+    with httpx.Client(base_url=proc.url, timeout=30.0, trust_env=False) as c:
+        for s in pork:
+            chain = led.chain(s["id"])
+            intake = next(e for e in chain if e.get("kind") == "intake")
+            farm = chain[-1]
+            assert farm["kind"] == "origin" and len(intake["ear_tags"]) == 2
+            want = (farm["name"], intake["id"], *intake["ear_tags"])
+            ans = c.get(f"/api/v1/trace/{s['id']}")
+            assert ans.status_code == 200, (s["id"], ans.text[:300])
+            doc = ans.json()
+            assert doc["status"] == "found" and doc["complete"] is True, (s["id"], doc.get("status"))
+            first, origin = doc["chain"][0], doc["chain"][-1]
+            assert first["code"] == s["id"] and first["node"]["node_id"] == s["node"]
+            assert first["records"][0]["fields"]["weight"] == f"{s['kg']:.3f}"
+            assert origin["kind"] == "origin"
+            sources = {(x["place"], x["certificate"], x["ear_tag_start"], x["ear_tag_end"]) for x in origin["sources"]}
+            assert want in sources, (s["id"], want, sources)
+            page = c.get("/trace", params={"code": s["id"]})
+            assert page.status_code == 200
+            text = html.unescape(page.text)
+            assert all(v in text for v in want), (s["id"], want)
