@@ -4,6 +4,7 @@
     .venv/bin/python scripts/bench_platform.py ingest  [--envelopes 300] [--per 100] [--senders 2] [--threads 2]
     .venv/bin/python scripts/bench_platform.py trace   [--records 1000000] [--queries 2000]
     .venv/bin/python scripts/bench_platform.py all     (both; prints one JSON summary)
+    .venv/bin/python scripts/bench_platform.py ingest --store postgresql   (the same against PostgreSQL)
     .venv/bin/python scripts/bench_platform.py noop-server --db FILE --port 0   (used by ingest; see below)
 
 ingest: a fresh SQLite platform (subprocess, `roucai serve platform`), 50 registered retail
@@ -19,18 +20,28 @@ trace: ``--records`` records are bulk-loaded into a fresh database through the p
   platform's RecordMap exactly as ingest does), the platform is started on it, and a generator
   process queries /api/v1/trace/{code} for random retail sale codes; latency is measured by the
   generator per request (p50/p95/p99).  The platform's peak RSS (VmHWM) is read from /proc.
+--store postgresql: the same benches against a throwaway PostgreSQL cluster that the script starts (initdb in
+  /tmp/roucai-pg.*, 127.0.0.1, a free port, ``fsync`` and ``synchronous_commit`` at their defaults, on: an
+  acknowledged COMMIT is on disk, as with SQLite's ``synchronous=FULL``), one fresh database per bench, stopped and
+  removed at the end.  The binaries: ``ROUCAI_PG_BIN`` or the newest /usr/lib/postgresql/*/bin.  The trace bench
+  runs ``ANALYZE`` after the bulk load (what autovacuum would do on a live database).
 Targets (issue 5): ≥ 5,000 records/s ingest; trace p95 ≤ 20 ms at 1,000,000 records; RSS ≤ 500 MB.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 import json
 import multiprocessing as mp
 import os
 import platform as pyplatform
 import random
+import shutil
+import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,13 +78,13 @@ def rss_mb(pid: int) -> dict:
     return out
 
 
-def _setup_nodes(db: str, nodes: list[tuple[str, str, str]]) -> dict[str, str]:
+def _setup_nodes(db: str, nodes: list[tuple[str, str, str]], secret: str) -> dict[str, str]:
     from simulators.platform.registry import Registry
     from simulators.platform.secret import PlatformSecret
     from simulators.platform.storage import open_store
 
     store = open_store(db)
-    reg = Registry(store, PlatformSecret.load(db + ".secret", create=True), P)
+    reg = Registry(store, PlatformSecret.load(secret, create=True), P)
     keys = {}
     for code, name, ntype in nodes:
         reg.register_node(code, name, ntype)
@@ -83,12 +94,126 @@ def _setup_nodes(db: str, nodes: list[tuple[str, str, str]]) -> dict[str, str]:
     return keys
 
 
+# -- databases ---------------------------------------------------------------------------------
+class BenchError(Exception):
+    """The bench cannot run (no PostgreSQL, a cluster that does not start): exit 3 with the message."""
+
+
+class SQLiteDatabases:
+    """Fresh SQLite databases in ``workdir``: ``new(name)`` gives (database, secret file)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+
+    def new(self, name: str) -> tuple[str, str]:
+        db = os.path.join(self.workdir, name + ".db")
+        return db, db + ".secret"
+
+    def size_mb(self, db: str) -> float:
+        d, base = os.path.split(db)
+        return round(sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.startswith(base)) / 2**20, 1)
+
+    def close(self) -> None:
+        pass
+
+
+def _pg_bin() -> str:
+    """``ROUCAI_PG_BIN``, else the newest /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("ROUCAI_PG_BIN"):
+        found = [os.environ["ROUCAI_PG_BIN"]]
+    else:
+        found = [p for p in glob.glob("/usr/lib/postgresql/*/bin") if p.split("/")[-2].isdigit()]
+    found = [p for p in found if os.access(os.path.join(p, "initdb"), os.X_OK)]
+    if not found:
+        raise BenchError(
+            "未找到 PostgreSQL 程序（设置 ROUCAI_PG_BIN）/ no PostgreSQL binaries found (set ROUCAI_PG_BIN)"
+        )
+    return max(found, key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0)
+
+
+class PostgresDatabases:
+    """A throwaway PostgreSQL cluster (see the module doc): ``new(name)`` creates database ``name`` and gives
+    (URL, secret file); ``close()`` stops the cluster and removes its directory.  Durability settings are
+    PostgreSQL's defaults (``fsync=on``, ``synchronous_commit=on``): the figures are those of durable COMMITs."""
+
+    dialect = "postgresql"
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+        self.bin = _pg_bin()
+        self.dir = tempfile.mkdtemp(prefix="roucai-pg.", dir="/tmp")
+        self.data = os.path.join(self.dir, "data")
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses root
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._started = False
+        try:
+            self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres")
+            opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir}"
+            self._run(
+                "pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-t", "60", "-o", opts, "start"
+            )
+            self._started = True
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self, prog: str, *args: str) -> None:
+        p = subprocess.run(
+            [*self._as, os.path.join(self.bin, prog), *args], capture_output=True, text=True, timeout=120
+        )
+        if p.returncode != 0:
+            raise BenchError(f"PostgreSQL: {prog} 失败 / failed ({p.returncode}): {p.stderr.strip()[-500:]}")
+
+    def url(self, name: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def new(self, name: str) -> tuple[str, str]:
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return self.url(name), os.path.join(self.workdir, name + ".secret")
+
+    def size_mb(self, db: str) -> float:
+        from simulators.platform.storage import open_store
+
+        store = open_store(db, migrate_schema=False)
+        try:
+            with store.read() as tx:
+                return round(tx.scalar("SELECT pg_database_size(current_database())") / 2**20, 1)
+        finally:
+            store.close()
+
+    def close(self) -> None:
+        if self._started:
+            self._started = False
+            subprocess.run(
+                [*self._as, os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"],
+                capture_output=True,
+                timeout=120,
+            )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def databases(store: str, workdir: str):
+    """Where the benches' databases come from: ``sqlite`` (files in ``workdir``) or ``postgresql`` (a cluster)."""
+    dbs = PostgresDatabases(workdir) if store == "postgresql" else SQLiteDatabases(workdir)
+    try:
+        yield dbs
+    finally:
+        dbs.close()
+
+
 # -- ingest ------------------------------------------------------------------------------------
 NOOP_PATH = "/bench/noop"
 NOOP_BODY = b'<?xml version="1.0" encoding="UTF-8"?><DataExchangeResp><ResultCode>0000</ResultCode></DataExchangeResp>'
 
 
-def serve_noop(db: str, port: int, log_level: str) -> int:
+def serve_noop(db: str, port: int, log_level: str, secret_file: str | None = None) -> int:
     """The no-op baseline server: the platform app (``create_app``) plus ``POST /bench/noop``, served by the
     platform's ``build_server``.  Bench-only: the route is never part of the product app."""
     from starlette.responses import Response
@@ -98,7 +223,7 @@ def serve_noop(db: str, port: int, log_level: str) -> int:
     from simulators.platform.config import PlatformConfig
     from simulators.platform.server import build_server
 
-    cfg = PlatformConfig(db=db, port=port, log_level=log_level)
+    cfg = PlatformConfig(db=db, port=port, log_level=log_level, secret_file=secret_file)
     app = create_app(cfg)
 
     async def noop(request):
@@ -165,13 +290,13 @@ def _send_all(proc, keys: dict, envelopes: int, per: int, senders: int, threads:
     return res, max(r[2] for r in res) - min(r[1] for r in res)
 
 
-def bench_ingest(envelopes: int, per: int, senders: int, workdir: str, threads: int = 2) -> dict:
+def bench_ingest(envelopes: int, per: int, senders: int, dbs, threads: int = 2) -> dict:
     from simulators.platform.launcher import PlatformProcess
 
-    db = os.path.join(workdir, "ingest.db")
+    db, secret = dbs.new("ingest")
     nodes = [(P.codes.node_code("650102", i + 1), f"农贸市场{i + 1}", "farmers_market") for i in range(50)]
-    keys = _setup_nodes(db, nodes)
-    quiet = ["--log-level", "warning"]
+    keys = _setup_nodes(db, nodes, secret)
+    quiet = ["--log-level", "warning", "--secret-file", secret]
     noop_cmd = [sys.executable, str(Path(__file__).resolve()), "noop-server"]
     with PlatformProcess(db, args=quiet, cwd=str(ROOT), command=noop_cmd) as proc:  # the baseline first
         res, noop_s = _send_all(proc, keys, envelopes, per, senders, threads, NOOP_PATH)
@@ -182,6 +307,7 @@ def bench_ingest(envelopes: int, per: int, senders: int, workdir: str, threads: 
     accepted = sum(r[0] for r in res)
     env_s, noop_rps = sum(r[4] for r in res) / secs, noop_ok / noop_s
     return {
+        "store": dbs.dialect,
         "envelopes": envelopes,
         "records_per_envelope": per,
         "sender_processes": senders,
@@ -325,6 +451,9 @@ def bulk_load(db: str, records: int) -> tuple[list[str], float]:
             flush()
     if batch:
         flush()
+    if store.dialect == "postgresql":
+        with store.write() as tx:  # the planner's statistics, as autovacuum would gather them on a live database
+            tx.execute("ANALYZE")
     store.close()
     return sales, time.time() - t0
 
@@ -344,10 +473,10 @@ def _querier(args):
     return lat
 
 
-def bench_trace(records: int, queries: int, workdir: str) -> dict:
+def bench_trace(records: int, queries: int, dbs) -> dict:
     from simulators.platform.launcher import PlatformProcess
 
-    db = os.path.join(workdir, "trace.db")
+    db, secret = dbs.new("trace")
     _setup_nodes(
         db,
         [
@@ -355,20 +484,19 @@ def bench_trace(records: int, queries: int, workdir: str) -> dict:
             (W, "冷冻肉品批发市场", "meat_wholesale"),
             (R, "农贸市场", "farmers_market"),
         ],
+        secret,
     )
     sales, load_s = bulk_load(db, records)
-    with PlatformProcess(db, args=["--log-level", "warning"], cwd=str(ROOT)) as proc:
+    with PlatformProcess(db, args=["--log-level", "warning", "--secret-file", secret], cwd=str(ROOT)) as proc:
         ctx = mp.get_context("spawn")
         with ctx.Pool(1) as pool:
             pool.map(_querier, [(proc.url, sales, 50, 99)])  # warm-up
             lat = sorted(pool.map(_querier, [(proc.url, sales, queries, 1)])[0])
         mem = rss_mb(proc.proc.pid)
-    size_mb = round(
-        sum(os.path.getsize(os.path.join(workdir, f)) for f in os.listdir(workdir) if f.startswith("trace.db")) / 2**20,
-        1,
-    )
+    size_mb = dbs.size_mb(db)
     pct = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 2)
     return {
+        "store": dbs.dialect,
         "records_stored": len(sales) * 11,
         "bulk_load_s": round(load_s, 1),
         "db_mb": size_mb,
@@ -385,6 +513,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["ingest", "trace", "all", "noop-server"])
     ap.add_argument("--db", help="noop-server: the database (as for roucai serve platform)")
+    ap.add_argument("--secret-file", help="noop-server: the platform secret (as for roucai serve platform)")
+    ap.add_argument(
+        "--store",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="ingest/trace: SQLite files, or a throwaway PostgreSQL cluster started by this script",
+    )
     ap.add_argument("--port", type=int, default=0, help="noop-server: the port (0: any free one)")
     ap.add_argument("--log-level", default="warning", help="noop-server: the log level")
     ap.add_argument("--envelopes", type=int, default=300)
@@ -400,15 +535,20 @@ def main() -> int:
     if a.what == "noop-server":
         if not a.db:
             ap.error("noop-server needs --db")
-        return serve_noop(a.db, a.port, a.log_level)
+        return serve_noop(a.db, a.port, a.log_level, a.secret_file)
     out = {"machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
         wd = a.workdir or tmp
         os.makedirs(wd, exist_ok=True)
-        if a.what in ("ingest", "all"):
-            out["ingest"] = bench_ingest(a.envelopes, a.per, a.senders, wd, a.threads)
-        if a.what in ("trace", "all"):
-            out["trace"] = bench_trace(a.records, a.queries, wd)
+        try:
+            with databases(a.store, wd) as dbs:
+                if a.what in ("ingest", "all"):
+                    out["ingest"] = bench_ingest(a.envelopes, a.per, a.senders, dbs, a.threads)
+                if a.what in ("trace", "all"):
+                    out["trace"] = bench_trace(a.records, a.queries, dbs)
+        except BenchError as exc:
+            print(exc, file=sys.stderr)
+            return 3
     print(json.dumps(out, ensure_ascii=False, indent=1))
     ing = out.get("ingest")
     if ing and (ing["accepted"] != a.envelopes * a.per or ing["errors"] or ing["noop_errors"]):
