@@ -69,8 +69,10 @@ ROLE_CAPS = {
     "supermarket": "node_supermarket",
     "canteen": "node_canteen",
 }
-#: upload timing the harness writes into every node config (seconds); scaled down so a run is short
-UPLOAD_CFG = {"max_count": 100, "batch_wait_s": 0.2, "interval_s": 0.05, "backoff_first_s": 0.25, "backoff_max_s": 1.0}
+#: upload settings the harness writes into every node config: timings (seconds) scaled down so a run is short;
+#: ``max_count`` the profile's maximum Count (reference envelope.toml ``max_count``), so the outage backlog (more
+#: records than that) makes the node send and settle a full envelope: answers of 500 results must be read right
+UPLOAD_CFG = {"max_count": 500, "batch_wait_s": 0.2, "interval_s": 0.05, "backoff_first_s": 0.25, "backoff_max_s": 1.0}
 STOP_POLL_S = 0.25
 SALES_PER_SCALE = 12
 OUTAGE_SALES = 6
