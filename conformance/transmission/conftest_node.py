@@ -17,7 +17,7 @@ import pytest
 
 from conformance.preflight import TargetDown
 
-from .nodeharness import BUILTIN_COMMAND, ROLE_CAPS, HarnessError, NodeSession
+from .nodeharness import BUILTIN_COMMAND, FAULT_COMMAND, ROLE_CAPS, HarnessError, NodeSession
 
 
 def node_session_for(request, target, capabilities, seed, profile, tmp_path_factory) -> NodeSession:
@@ -36,14 +36,14 @@ def node_session_for(request, target, capabilities, seed, profile, tmp_path_fact
             "(node_retail, node_wholesale, …)",
             pytrace=False,
         )
-    variant = None
     if target.is_builtin:
         command = BUILTIN_COMMAND
         if target.variant:
             from conformance.variants import load_variants
 
             v = load_variants()[target.variant]
-            variant = v.switch if v.actor == "node" else None
+            if v.actor == "node":
+                command = FAULT_COMMAND.format(fault=v.switch)
     else:
         command = capabilities.info.get("start_command")
         if not command:
@@ -60,7 +60,6 @@ def node_session_for(request, target, capabilities, seed, profile, tmp_path_fact
         str(command),
         handheld=bool(caps.get("handheld_intake")),
         scales=bool(caps.get("node_scales")),
-        variant=variant,
     )
     config.add_cleanup(sess.close)
     try:

@@ -31,7 +31,7 @@ The node under test is started with ``start_command`` from the capability statem
 writes, in the reference node's format), ``{platform_url}``, ``{node_code}``, ``{key}``,
 ``{node_port}``, ``{scale_ports}`` (comma-separated pty paths), ``{workdir}`` and
 ``{python}``.  The built-in target runs ``{python} -m roucai.cli serve node --config {config}``
-(plus ``--variant NAME`` for a broken variant).
+(:data:`FAULT_COMMAND` for a broken variant: the node with a defect installed from outside).
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ from .recorder import Recorder, analyse_upload, canon, canon_stored
 
 UPLOAD_PATH = "/api/v1/exchange"
 BUILTIN_COMMAND = "{python} -m roucai.cli serve node --config {config}"
+#: the built-in node with one defect of conformance/proofs/node_faults.py (``{fault}``: its name)
+FAULT_COMMAND = "{{python}} -m conformance.proofs.node_variant {fault} --config {{config}}"
 #: node roles (records.toml node_type) -> the capability that declares the node software handles it
 ROLE_CAPS = {
     "slaughterhouse": "node_slaughterhouse",
@@ -282,7 +284,6 @@ class NodeSession:
         start_command: str,
         handheld: bool = True,
         scales: bool = True,
-        variant: str | None = None,
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -294,7 +295,6 @@ class NodeSession:
         self.start_command = start_command
         self.with_handheld = handheld
         self.with_scales = scales
-        self.variant = variant
         self.recorder = Recorder()
         self.platform = HarnessPlatform(self.workdir, self.recorder)
         self.nodes: dict[str, NodeUnderTest] = {}
@@ -565,8 +565,6 @@ class NodeSession:
             cmd = [part.format(**values) for part in shlex.split(self.start_command)]
         except (KeyError, IndexError, ValueError) as exc:
             raise HarnessError(f"start_command {self.start_command!r}: bad placeholder {exc}") from None
-        if self.variant:
-            cmd += ["--variant", self.variant]
         n.command = cmd
         n.log = n.workdir / "node.log"
         with open(n.log, "wb") as fh:

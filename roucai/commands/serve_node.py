@@ -23,11 +23,6 @@ def add_parser(sub, common) -> None:
     p.add_argument("--host", help="bind address (overrides [server] host; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (overrides [server] port; 0 = any free port)")
     p.add_argument("--check", action="store_true", help="validate the configuration and exit / 只检查配置")
-    p.add_argument(
-        "--variant",
-        help="a deliberately broken variant (conformance self-test only; "
-        "simulators/node/variants.py) / 缺陷变体（仅用于测试自检）",
-    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run_node)
 
@@ -52,13 +47,6 @@ def run_node(args, con) -> int:
             if not 0 <= args.port <= 65535:
                 raise ConfigError(f"--port 超出范围：{args.port}", f"--port out of range: {args.port}")
             cfg.port = args.port
-        if args.variant is not None:
-            from simulators.node.variants import VariantError, check
-
-            try:
-                cfg.variant = check(args.variant)
-            except VariantError as exc:
-                raise ConfigError(exc.zh, exc.en) from None
     except ConfigError as exc:
         raise UsageError(f"节点配置错误：{exc.zh}", f"node configuration error: {exc.en}") from None
     if args.check:

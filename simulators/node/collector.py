@@ -40,19 +40,16 @@ from simulators.devices.driver import DeviceError, DeviceNak, ScaleDriver
 from . import logs
 from .outbox import Item, Outbox
 from .sales import SaleMapper, in_catalogue_order
-from .variants import active as _active
-
-
-def active_variant(config, name: str) -> bool:
-    return config is not None and _active(config, name)
-
 
 MAX_RETRY_S = 30.0
 _REASON_CHARS = 60
 
 
 class ScaleWorker:
-    """:param device: a :class:`~.config.DeviceConfig`.  :param mapper: a :class:`SaleMapper`."""
+    """:param device: a :class:`~.config.DeviceConfig`.  :param mapper: a :class:`SaleMapper`.
+
+    A round's steps are methods a subclass may replace (a test lab installs a defect that way, from outside
+    the product): :meth:`push_batches`, :meth:`change_limit`, :meth:`enforce_stops` and :meth:`ackable`."""
 
     def __init__(
         self,
@@ -63,7 +60,6 @@ class ScaleWorker:
         node_code: str,
         node_name: str,
         clock=None,
-        variant_of=None,
         entries=None,
         default_price_fen: int = 1000,
     ):
@@ -73,7 +69,6 @@ class ScaleWorker:
         self.default_price_fen = default_price_fen
         self.pushed: dict[str, int] = {}  #: batch -> limit the scale holds (as pushed or found)
         self.table_full = False
-        self.variant_of = variant_of  #: the node config (its ``variant``), for the broken variants only
         self.outbox = outbox
         self.mapper = mapper
         self.catalog = profile.records
@@ -134,19 +129,17 @@ class ScaleWorker:
         """Stop-trade, collect, acknowledge once; returns the number of sale lines read."""
         if self.driver is None:
             self._connect()
-        self._push_batches()
-        self._enforce_stops()
+        self.push_batches()
+        self.enforce_stops()
         n = self._collect()
         self._acknowledge()
         self.status["last_ok_ms"] = time.time_ns() // 1_000_000
         return n
 
-    def _push_batches(self) -> None:
+    def push_batches(self) -> None:
         """Load entered batches the scale lacks, and reload a held batch whose limit changed (a transfer out)."""
         if self.entries is None or not self.dev.operator:
             return
-        if active_variant(self.variant_of, "no-batch-push"):
-            return  # broken: the scales get no batch from the node
         self.entries.refresh()
         new = [
             b
@@ -160,43 +153,51 @@ class ScaleWorker:
             h = held.get(b.batch)
             if h is None and self.table_full:
                 continue
-            if h is not None and (h.limit_g == b.limit_g or active_variant(self.variant_of, "no-stall-transfer")):
+            done = self._load(b, None) if h is None else h.limit_g == b.limit_g or self.change_limit(h, b)
+            if done:
                 self.pushed[b.batch] = b.limit_g
-                continue
-            try:
-                self.driver.load_batch(
-                    b.batch,
-                    b.commodity,
-                    b.limit_g,
-                    h.unit_price_fen if h else (b.price_fen or self.default_price_fen),
-                    b.commodity_name,
-                )
-            except DeviceNak as exc:
-                if exc.reason == "BATCH_TABLE_FULL":
-                    self.table_full = True
-                    logs.event("batch_table_full", logging.WARNING, device=self.dev.id, batch=b.batch)
-                    continue
-                if exc.reason not in ("BAD_CODE", "BAD_PAYLOAD"):
-                    raise
-                logs.event("batch_refused", logging.WARNING, device=self.dev.id, batch=b.batch, reason=exc.reason)
-            else:
-                logs.event(
-                    "batch_pushed" if h is None else "batch_limit_changed",
-                    device=self.dev.id,
-                    batch=b.batch,
-                    commodity=b.commodity,
-                    limit_g=b.limit_g,
-                )
-            self.pushed[b.batch] = b.limit_g
 
-    def _enforce_stops(self) -> None:
+    def change_limit(self, held, batch) -> bool:
+        """Reload ``held`` (the scale's batch) with the entered ``batch``'s lower limit, keeping its price
+        (NODE-RETL-01).  Whether the batch counts as pushed (False: try again next round)."""
+        return self._load(batch, held)
+
+    def _load(self, b, held) -> bool:
+        """LOAD_BATCH ``b`` (``held``: the scale's copy, reloaded); False only when the batch table is full."""
+        try:
+            self.driver.load_batch(
+                b.batch,
+                b.commodity,
+                b.limit_g,
+                held.unit_price_fen if held else (b.price_fen or self.default_price_fen),
+                b.commodity_name,
+            )
+        except DeviceNak as exc:
+            if exc.reason == "BATCH_TABLE_FULL":
+                self.table_full = True
+                logs.event("batch_table_full", logging.WARNING, device=self.dev.id, batch=b.batch)
+                return False
+            if exc.reason not in ("BAD_CODE", "BAD_PAYLOAD"):
+                raise
+            logs.event("batch_refused", logging.WARNING, device=self.dev.id, batch=b.batch, reason=exc.reason)
+        else:
+            logs.event(
+                "batch_pushed" if held is None else "batch_limit_changed",
+                device=self.dev.id,
+                batch=b.batch,
+                commodity=b.commodity,
+                limit_g=b.limit_g,
+            )
+        return True
+
+    def enforce_stops(self) -> None:
+        """STOP_TRADE every batch the scale holds and sells that the platform stopped (NODE-STOP-01);
+        :attr:`stops_applied` then names every instruction the scale has (the poller acknowledges those)."""
         stops = self.outbox.stopped_batches()
         if not stops:
             return
         st = self.driver.status()
         for b in st.batches:
-            if active_variant(self.variant_of, "stop-trade-not-pushed"):
-                break  # broken: nothing reaches the scale
             if b.batch_trace in stops and not b.stopped:
                 self.driver.stop_trade(b.batch_trace, stops[b.batch_trace][:_REASON_CHARS])
                 logs.event("stop_trade_pushed", device=self.dev.id, batch=b.batch_trace)
@@ -253,10 +254,12 @@ class ScaleWorker:
         self.status["records_read"] += total
         return total
 
+    def ackable(self) -> int:
+        """The highest index the scale may free: all its records have a final verdict (NODE-DEV-01)."""
+        return self.outbox.ackable_index(self.source)
+
     def _acknowledge(self) -> None:
-        idx = self.outbox.ackable_index(self.source)
-        if active_variant(self.variant_of, "acks-scale-before-upload"):
-            idx = self.outbox.cursor(self.dev.id)[0] - 1  # broken: everything read, uploaded or not
+        idx = self.ackable()
         _, acked = self.outbox.cursor(self.dev.id)
         if idx > acked:
             try:

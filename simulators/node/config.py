@@ -29,7 +29,7 @@ naming the key (the CLI prints it and exits 2).  See
 
 Defaults that come from the profile's requirement catalogue are read from it
 (``profile_values`` of TRAN-UPL-01/06/07 and the envelope's ``max_count``), so a
-variant profile changes them in one place.
+city's profile changes them in one place.
 """
 
 from __future__ import annotations
@@ -96,7 +96,6 @@ class NodeConfig:
     #: details of operators for manager_base_info (code -> {property, type, reg_id, legal_represent, tel})
     operator_info: dict[str, dict[str, str]] = field(default_factory=dict)
     report_operators: bool = True  #: queue manager_base_info per operator at start (NODE-REC-06)
-    variant: str | None = None  #: a broken variant's name (simulators/node/variants.py); None = clean
     push_batches: bool = True  #: load entered batches onto the operators' bound scales (NODE-WHOL-05)
     default_price_fen: int = 1000  #: fen/kg pushed when an entry record has no price
 
@@ -145,7 +144,7 @@ def _range(v: float, lo: float, hi: float, name: str, why_zh: str = "", why_en: 
 def _requirement_value(profile, rid: str, key: str, default):
     try:
         return profile.requirements.get(rid).profile_values.get(key, default)
-    except Exception:  # a variant without the requirement keeps the built-in default
+    except Exception:  # a profile without the requirement keeps the built-in default
         return default
 
 

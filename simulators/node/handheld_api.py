@@ -32,7 +32,6 @@ from . import logs
 from .ledger import RTYPE as LEDGER_RTYPE, CertificateLedger
 from .outbox import Item, Outbox, content_key
 from .sales import in_catalogue_order
-from .variants import active
 
 
 @dataclass(slots=True)
@@ -52,8 +51,7 @@ class HandheldIntake:
         self.spec = profile.envelope
         self.catalog = profile.records
         # NODE-WHOL-01: an operator of another node configured here (its card, its home code) trades here as a guest
-        guests = None if active(config, "rejects-guest-operators") else (lambda _node, code: code in config.operators)
-        self.recmap = RecordMap(profile, guests=guests)
+        self.recmap = RecordMap(profile, guests=lambda _node, code: code in config.operators)
         self.guard = self.spec.replay_guard()
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.ledger = CertificateLedger(outbox)  #: NODE-WHOL-03, wholesale entries without a voucher
@@ -100,7 +98,7 @@ class HandheldIntake:
         rtype = self.catalog.types[res.record_type]
         overrides: dict[int, tuple[str, str]] = {}
         items, positions = [], []
-        ledger = rtype.name == LEDGER_RTYPE and not active(self.cfg, "no-certificate-ledger")
+        ledger = rtype.name == LEDGER_RTYPE
         if ledger:
             self.ledger.refresh()
         for r, rf in zip(res.records, res.record_findings):
@@ -119,8 +117,6 @@ class HandheldIntake:
                 continue
             rec = in_catalogue_order(rtype, canonical)
             ddate = rtype.business_date(rec) or res.header.get("DataDate", "")
-            if rtype.name == "qmarket_detection_info" and active(self.cfg, "drops-detection-records"):
-                continue  # broken: answered accepted, never queued
             items.append(Item(rtype.name, rec, ddate, "handheld", content_key(rtype.name, rec)))
             positions.append(r.position)
         try:

@@ -26,7 +26,6 @@ from profiles.envelope import beijing
 
 from .outbox import Item, Outbox
 from .sales import in_catalogue_order
-from .variants import active
 
 RTYPE = "manager_base_info"
 _DEFAULT_TYPE = "1001"  # business type when the configuration gives none (4 digits, profile: free-form)
@@ -36,16 +35,13 @@ def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> l
     """``(source key, record)`` per configured operator; ``first_seen`` maps code -> record_date already used."""
     stamp = beijing(now).strftime("%Y%m%d%H%M%S")
     out = []
-    for src in sorted(config.operators):
-        code = src
-        if not src.startswith(config.node_code):
-            if not active(config, "registers-operators-again"):
-                continue  # registered at its own node: not registered again
-            code = _local_code(config, src)  # broken: a second registration under a new code
-        info = config.operator_info.get(src, {})
+    for code in sorted(config.operators):
+        if not code.startswith(config.node_code):
+            continue  # registered at its own node: not registered again
+        info = config.operator_info.get(code, {})
         own = code.endswith("0000")
         details = {
-            "name": config.operators[src] or config.node_name,
+            "name": config.operators[code] or config.node_name,
             "property": info.get("property") or ("1" if own else "2"),
             "type": info.get("type") or _DEFAULT_TYPE,
             **{k: info[k] for k in ("reg_id", "legal_represent", "tel") if info.get(k)},
@@ -64,23 +60,20 @@ def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> l
     return out
 
 
-def _local_code(config, code: str) -> str:
-    """The broken variant's new local operator code for an operator of another node (9000 + its position)."""
-    from profiles import load_profile
-
-    foreign = sorted(c for c in config.operators if not c.startswith(config.node_code))
-    return load_profile(config.profile).codes.operator_code(config.node_code, 9000 + foreign.index(code))
-
-
-def queue_operators(config, outbox: Outbox, catalog, now: _dt.datetime) -> int:
-    """Queue the operators' records not yet in the outbox; returns how many were queued."""
+def operator_items(config, outbox: Outbox, catalog, now: _dt.datetime) -> list[Item]:
+    """The outbox items of the operators' records now (an operator already in ``outbox`` keeps its
+    ``record_date`` and gets ``info_update_date``; an unchanged one has the same key, a duplicate there)."""
     first_seen = {r["record"]["id"]: r["record"]["record_date"] for r in outbox.rows_of_type(RTYPE)}
     rt = catalog.types[RTYPE]
     items = []
     for key, rec in operator_records(config, now, first_seen):
-        if rec["id"] in first_seen and active(config, "no-operator-reupload"):
-            continue  # broken: a change is never uploaded again
         rec = in_catalogue_order(rt, rec)
         errs = tuple(f for f in catalog.validate(RTYPE, rec) if f.severity == "error")
         items.append(Item(RTYPE, rec, beijing(now).strftime("%Y%m%d"), "operators", key, None, errs))
+    return items
+
+
+def queue_operators(config, outbox: Outbox, catalog, now: _dt.datetime) -> int:
+    """Queue the operators' records not yet in the outbox; returns how many were queued."""
+    items = operator_items(config, outbox, catalog, now)
     return sum(1 for state, _ in outbox.add(items) if state != "duplicate")

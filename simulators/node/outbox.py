@@ -87,12 +87,8 @@ def content_key(rtype: str, record: dict[str, str]) -> str:
 
 
 class Outbox:
-    def __init__(self, path: str | Path, drop_every: int = 0):
-        """:param drop_every: broken variant ``drops-every-100th-record`` only: every Nth item added is
-        stored as already acknowledged (never sent).  0 (the default) drops nothing."""
+    def __init__(self, path: str | Path):
         self.path = str(path)
-        self.drop_every = int(drop_every)
-        self._added = 0
         self._lock = threading.RLock()
         private_file(self.path)  # 0600: SQLite gives the -wal / -shm files the same mode
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
@@ -122,10 +118,6 @@ class Outbox:
             for it in items:
                 body = json.dumps(it.record, ensure_ascii=False, separators=(",", ":"))
                 state = "invalid" if it.findings else "pending"
-                if self.drop_every and state == "pending":
-                    self._added += 1
-                    if self._added % self.drop_every == 0:
-                        state = "acknowledged"  # the broken variant's silent loss
                 f = it.findings[0] if it.findings else None
                 cur = self.db.execute(
                     "INSERT INTO outbox (rtype, data_date, body, source, source_key, device_index, state, verdict,"
@@ -174,20 +166,15 @@ class Outbox:
         return json.loads(row[0]) if row else {}
 
     # -- uploading ----------------------------------------------------------------
-    def claim(self, max_count: int, wait_ms: int, now: int | None = None, newest_first: bool = False) -> Batch | None:
+    def claim(self, max_count: int, wait_ms: int, now: int | None = None) -> Batch | None:
         """The next envelope's rows (marked ``sent``), or ``None``.
 
-        The group is the oldest pending row's (record type, business date), so
-        records go in the order they arrived (TRAN-UPL-05).  A group smaller than
-        ``max_count`` waits until its oldest row is ``wait_ms`` old (TRAN-UPL-02).
-        ``newest_first`` (broken variant ``uploads-out-of-order`` only) takes the newest group instead.
+        The group is :meth:`next_group`'s.  A group smaller than ``max_count`` waits
+        until its oldest row is ``wait_ms`` old (TRAN-UPL-02).
         """
         now = now_ms() if now is None else now
         with self._tx():
-            head = self.db.execute(
-                "SELECT rtype, data_date, created_ms FROM outbox WHERE state = 'pending'"
-                f" ORDER BY id {'DESC' if newest_first else ''} LIMIT 1"
-            ).fetchone()
+            head = self.next_group()
             if head is None:
                 return None
             rtype, ddate, created = head
@@ -205,15 +192,15 @@ class Outbox:
             )
         return Batch(rtype, ddate, ids, [json.loads(r[1]) for r in rows])
 
-    def requeue_once(self, ids: list[int]) -> int:
-        """Broken variant ``resends-accepted-records`` only: acknowledged rows sent once go back to pending."""
-        with self._tx():
-            return sum(
-                self.db.execute(
-                    "UPDATE outbox SET state = 'pending' WHERE id = ? AND state = 'acknowledged' AND attempts = 1", (i,)
-                ).rowcount
-                for i in ids
-            )
+    def next_group(self) -> tuple[str, str, int] | None:
+        """``(record type, business date, created_ms)`` of the group to send next, or ``None`` (nothing pending).
+
+        The oldest pending row's group, so records go in the order they arrived (TRAN-UPL-05).  Called by
+        :meth:`claim` inside its transaction."""
+        with self._lock:
+            return self.db.execute(
+                "SELECT rtype, data_date, created_ms FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1"
+            ).fetchone()
 
     def release(self, ids: list[int]) -> None:
         """The envelope did not get a per-record answer: back to ``pending``."""

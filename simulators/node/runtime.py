@@ -13,7 +13,7 @@ import datetime as _dt
 
 from profiles import load_profile
 
-from . import logs, variants
+from . import logs
 from .batchpush import EntryBatches
 from .collector import ScaleWorker
 from .handheld_api import HandheldIntake
@@ -25,14 +25,19 @@ from .uploader import Uploader
 
 
 class NodeRuntime:
+    """The node's parts, built from the classes named below: a subclass may name its own (a test lab
+    installs a defect that way, from outside the product; ``conformance/proofs/node_faults.py``)."""
+
+    outbox_class = Outbox
+    worker_class = ScaleWorker
+    uploader_class = Uploader
+    intake_class = HandheldIntake
+
     def __init__(self, config, profile=None, clock=None):
         self.cfg = config
         self.profile = profile or load_profile(config.profile)
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
-        variants.check(config.variant)
-        self.outbox = Outbox(
-            config.outbox_path, drop_every=100 if variants.active(config, "drops-every-100th-record") else 0
-        )
+        self.outbox = self.outbox_class(config.outbox_path)
         self.workers: list[ScaleWorker] = []
         if config.devices:
             mapper = SaleMapper(
@@ -40,7 +45,7 @@ class NodeRuntime:
             )
             entries = EntryBatches(self.outbox, mapper.role) if config.push_batches else None
             self.workers = [
-                ScaleWorker(
+                self.worker_class(
                     d,
                     self.outbox,
                     mapper,
@@ -48,19 +53,18 @@ class NodeRuntime:
                     config.node_code,
                     config.node_name,
                     self.clock,
-                    config,
                     entries,
                     config.default_price_fen,
                 )
                 for d in config.devices
             ]
-        self.uploader = Uploader(config, self.outbox, self.profile, self.clock)
+        self.uploader = self.uploader_class(config, self.outbox, self.profile, self.clock)
         self.poller = (
             StopTradePoller(config, self.outbox, self.workers, self.profile, self.clock)
             if config.stop_enabled
             else None
         )
-        self.intake = HandheldIntake(config, self.outbox, self.profile, self.clock)
+        self.intake = self.intake_class(config, self.outbox, self.profile, self.clock)
         self.started = False
 
     def start(self) -> "NodeRuntime":
@@ -71,13 +75,10 @@ class NodeRuntime:
             platform=self.cfg.upload_url,
             outbox=self.cfg.outbox_path,
             recovered=self.outbox.recovered,
-            variant=self.cfg.variant,
             **self.outbox.counts(),
         )
-        if self.cfg.report_operators and not variants.active(
-            self.cfg, "no-operator-info"
-        ):  # NODE-REC-06: operators before their business
-            queue_operators(self.cfg, self.outbox, self.profile.records, self.clock())
+        if self.cfg.report_operators:
+            self.announce_operators()
         for w in self.workers:
             w.start()
         if self.poller:
@@ -85,6 +86,10 @@ class NodeRuntime:
         self.uploader.start()
         self.started = True
         return self
+
+    def announce_operators(self) -> int:
+        """Queue the operators' base information before their business (NODE-REC-06); how many were queued."""
+        return queue_operators(self.cfg, self.outbox, self.profile.records, self.clock())
 
     def stop(self) -> None:
         if not self.started:

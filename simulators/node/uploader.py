@@ -31,9 +31,8 @@ import time
 import httpx
 
 from . import logs
-from .worker import BackgroundLoop
-from .variants import active
 from .outbox import Batch, Outbox, now_ms
+from .worker import BackgroundLoop
 
 
 class Backoff:
@@ -54,7 +53,12 @@ class Backoff:
 
 
 class Uploader(BackgroundLoop):
-    """:param config: a :class:`~.config.NodeConfig`.  :param clock: ``() -> aware datetime`` for RequestTime."""
+    """:param config: a :class:`~.config.NodeConfig`.  :param clock: ``() -> aware datetime`` for RequestTime.
+
+    One attempt (:meth:`step`) is made of named steps a subclass may replace (a test lab installs a
+    defect that way, from outside the product): :meth:`claim` (which rows go next), :meth:`envelope` (the
+    signed request), :meth:`send` (POST and settle), :meth:`give_back` (rows of a failed attempt) and
+    :meth:`retry_delay` (how long to wait after a failure)."""
 
     thread_name = "node-uploader"
 
@@ -83,25 +87,17 @@ class Uploader(BackgroundLoop):
     # -- one attempt -------------------------------------------------------------
     def step(self) -> str:
         """Try one envelope: ``idle`` (nothing due), ``sent`` (answered per record) or ``failed``."""
-        cfg = self.cfg
-        max_count = 10**6 if active(cfg, "ignores-count-limit") else cfg.max_count
-        wait_ms = 10**12 if active(cfg, "misses-deadline") else int(cfg.batch_wait_s * 1000)
-        batch = self.outbox.claim(max_count, wait_ms, newest_first=active(cfg, "uploads-out-of-order"))
+        batch = self.claim()
         if batch is None:
             return "idle"
         self.status["refused"] = None
-        error = self._send(batch)
+        error = self.send(batch)
         if error is None:
-            if active(cfg, "resends-accepted-records"):
-                self.outbox.requeue_once(batch.ids)
             self.backoff.reset()
             self.status.update(last_ok_ms=now_ms(), last_error=None, retry_in_s=0.0)
             return "sent"
-        if active(cfg, "no-resume-after-outage"):  # broken: the batch is given up as if uploaded
-            self.outbox.settle(batch.ids, [("accepted", "0000", None, "discarded")] * len(batch.ids))
-        else:
-            self.outbox.release(batch.ids)
-        delay = cfg.interval_s if active(cfg, "no-backoff") else self.backoff.next()
+        self.give_back(batch)
+        delay = self.retry_delay()
         self.status["failures"] += 1
         self.status.update(last_error=error, retry_in_s=delay)
         logs.event(
@@ -114,23 +110,36 @@ class Uploader(BackgroundLoop):
         )
         return "failed"
 
-    def _send(self, batch: Batch) -> str | None:
+    def claim(self) -> Batch | None:
+        """The rows of the next envelope: at most ``max_count``, a partial group once ``batch_wait_s`` old."""
+        return self.outbox.claim(self.cfg.max_count, int(self.cfg.batch_wait_s * 1000))
+
+    def give_back(self, batch: Batch) -> None:
+        """The rows of an attempt without a per-record answer go back to pending (resent later, TRAN-UPL-03)."""
+        self.outbox.release(batch.ids)
+
+    def retry_delay(self) -> float:
+        """Seconds to wait after a failed attempt: the next exponential backoff step (TRAN-UPL-06)."""
+        return self.backoff.next()
+
+    def envelope(self, batch: Batch) -> bytes:
+        """``batch`` signed with the node's key into a ``DataExchangeReq`` (a new RequestTime each call).
+
+        :raises ValueError, KeyError: the rows do not make an envelope of the profile."""
+        return self.spec.build(
+            self.cfg.node_code,
+            batch.rtype,
+            batch.records,
+            self.cfg.key,
+            request_time=self.clock(),
+            data_date=batch.data_date,
+            fmt=self.cfg.fmt,
+        )
+
+    def send(self, batch: Batch) -> str | None:
         """POST one envelope; settle its rows on a per-record answer.  Returns an error text or ``None``."""
-        key, data_date = self.cfg.key, batch.data_date
-        if active(self.cfg, "wrong-verifycode"):
-            key = key + "x"
-        if active(self.cfg, "wrong-datadate"):
-            data_date = (_dt.datetime.strptime(data_date, "%Y%m%d") - _dt.timedelta(days=1)).strftime("%Y%m%d")
         try:
-            body = self.spec.build(
-                self.cfg.node_code,
-                batch.rtype,
-                batch.records,
-                key,
-                request_time=self.clock(),
-                data_date=data_date,
-                fmt=self.cfg.fmt,
-            )
+            body = self.envelope(batch)
         except (ValueError, KeyError) as exc:  # cannot happen for rows that passed validation on entry
             return f"cannot build envelope: {type(exc).__name__}"
         t0 = time.perf_counter()

@@ -14,6 +14,7 @@ from profiles import load_profile
 from profiles.envelope import beijing
 from profiles.findings import Finding
 from simulators.devices import ScaleModel, serve
+from conformance.proofs.node_faults import NoBatchPush, NoStallTransfer
 from simulators.node.batchpush import EntryBatches, scaled
 from simulators.node.collector import ScaleWorker
 from simulators.node.config import ConfigError, DeviceConfig, load_config
@@ -60,19 +61,14 @@ def _entry(
     ]
 
 
-class _Cfg:
-    def __init__(self, variant=None):
-        self.variant = variant
-
-
-def _bench(tmp_path, name: str, max_batches: int = 8, variant=None, op: str = OP, outbox: Outbox | None = None):
+def _bench(tmp_path, name: str, max_batches: int = 8, worker_class=ScaleWorker, op: str = OP, outbox=None):
     line = open_line(name, settings=LineSettings(baudrate=115200))
     scale = ScaleModel(tmp_path / f"{name}.db", seed=1, trace_seq_start=9_300_001, max_batches=max_batches)
     runner = serve(scale, line.device).start()
     outbox = outbox or Outbox(tmp_path / f"{name}.outbox.db")
     mapper = SaleMapper(NODE, "北园批发市场", "vegetable_wholesale", {OP: "王杨"}.get, P.codes)
     dev = DeviceConfig("S1", "scale", line.host_url, line.host_url, 115200, 0.05, 20, 1.0, op, "A01")
-    worker = ScaleWorker(
+    worker = worker_class(
         dev,
         outbox,
         mapper,
@@ -80,7 +76,6 @@ def _bench(tmp_path, name: str, max_batches: int = 8, variant=None, op: str = OP
         NODE,
         "北园批发市场",
         lambda: NOW,
-        _Cfg(variant),
         EntryBatches(outbox, mapper.role),
         default_price_fen=1234,
     )
@@ -132,12 +127,13 @@ def test_the_operators_entered_batches_of_the_day_are_loaded(tmp_path):
         _close(line, runner, outbox, worker)
 
 
-@pytest.mark.parametrize("variant", [None, "no-stall-transfer"])
-def test_stall_transfer_moves_quantity_to_the_receiving_scale(tmp_path, variant):
+@pytest.mark.parametrize("worker_class", [ScaleWorker, NoStallTransfer])
+def test_stall_transfer_moves_quantity_to_the_receiving_scale(tmp_path, worker_class):
     """A's batch (12 kg) entered again by B under a transfer voucher A issued (3 kg): B's scale gets the batch
-    with 3 kg, A's scale keeps what it sold and its limit falls to 9 kg (not with the broken variant)."""
-    line, scale, runner, outbox, wa = _bench(tmp_path, "push-t1", variant=variant)
-    lb, sb, rb, _, wb = _bench(tmp_path, "push-t2", op=OTHER, outbox=outbox, variant=variant)
+    with 3 kg, A's scale keeps what it sold and its limit falls to 9 kg (not with the defect no-stall-transfer,
+    conformance/proofs/node_faults.py)."""
+    line, scale, runner, outbox, wa = _bench(tmp_path, "push-t1", worker_class=worker_class)
+    lb, sb, rb, _, wb = _bench(tmp_path, "push-t2", op=OTHER, outbox=outbox, worker_class=worker_class)
     try:
         outbox.add(_entry(OP, 1, TODAY, 12_000))
         wa.round()
@@ -149,7 +145,7 @@ def test_stall_transfer_moves_quantity_to_the_receiving_scale(tmp_path, variant)
         a, b = _table(scale, runner)[_batch(OP, 1)], _table(sb, rb)[_batch(OP, 1)]
         assert b["limit_g"] == 3_000 and b["sold_g"] == 0
         assert a["sold_g"] == 1_500
-        assert a["limit_g"] == (12_000 if variant else 9_000)
+        assert a["limit_g"] == (9_000 if worker_class is ScaleWorker else 12_000)
     finally:
         _close(lb, rb, outbox, wb)
         _close(line, runner, outbox, wa)
@@ -168,8 +164,8 @@ def test_a_full_batch_table_stops_pushing_without_a_device_error(tmp_path):
         _close(line, runner, outbox, worker)
 
 
-def test_variant_no_batch_push_leaves_the_scale_empty(tmp_path):
-    line, scale, runner, outbox, worker = _bench(tmp_path, "push-3", variant="no-batch-push")
+def test_defect_no_batch_push_leaves_the_scale_empty(tmp_path):
+    line, scale, runner, outbox, worker = _bench(tmp_path, "push-3", worker_class=NoBatchPush)
     try:
         outbox.add(_entry(OP, 1, TODAY))
         worker.round()

@@ -130,10 +130,12 @@ def test_cli_check_and_usage_errors(tmp_path):
 
 def test_operator_of_another_node_is_kept_and_not_registered_again(tmp_path):
     """NODE-WHOL-01: an operator code of another node is accepted as is; no manager_base_info is made for it,
-    unless the broken variant registers it again under a new local code."""
+    unless the defect registers-operators-again (installed from outside) registers it under a new local code."""
     import datetime as dt
 
-    from simulators.node.operators import operator_records
+    from conformance.proofs.node_faults import RegistersOperatorsAgain
+    from simulators.node.operators import RTYPE, operator_records
+    from simulators.node.runtime import NodeRuntime
     from nodekit import write_config
 
     path = write_config(
@@ -150,9 +152,21 @@ def test_operator_of_another_node_is_kept_and_not_registered_again(tmp_path):
     now = dt.datetime(2024, 5, 18, tzinfo=dt.timezone.utc)
     ids = {r["id"] for _, r in operator_records(cfg, now, {})}
     assert ids == {"6501040020001", "6501040020000"}
-    cfg.variant = "registers-operators-again"
-    again = {r["id"]: r["name"] for _, r in operator_records(cfg, now, {})}
-    assert again.get("6501040029000") == "天益公司" and "6501030010001" not in again
+    for runtime_class, expected in [
+        (NodeRuntime, {"6501040020001": "王杨", "6501040020000": "北园批发市场"}),
+        (
+            RegistersOperatorsAgain,
+            {"6501040020001": "王杨", "6501040020000": "北园批发市场", "6501040029000": "天益公司"},
+        ),
+    ]:
+        cfg.outbox_path = str(tmp_path / f"{runtime_class.__name__}.db")
+        runtime = runtime_class(cfg)
+        try:
+            runtime.announce_operators()
+            queued = {r["record"]["id"]: r["record"]["name"] for r in runtime.outbox.rows_of_type(RTYPE)}
+        finally:
+            runtime.stop()
+        assert queued == expected, runtime_class.__name__
 
 
 def test_the_node_speaks_the_commands_profile_unless_its_config_names_one(tmp_path, monkeypatch):
