@@ -1,7 +1,9 @@
 """Device faults as named switches (``--fault NAME[=VALUE]``).
 
-Each fault is something a vendor's device does wrong in the field (devices.md
-§1.4, §6; standards.md §6) or a firmware bug a conformance suite must catch.
+Two catalogues, kept apart: :data:`FIELD_FAULTS`, what a device meets in the field or on its line
+(devices.md §1.4, §6; standards.md §6: paper out, a power cut, clock drift, CRC errors, a
+silent device), which a correct host must cope with; and :data:`FIRMWARE_BUGS`, defects of the
+device itself that break a requirement, which a conformance suite must catch.
 A :class:`FaultSet` is parsed from CLI-style specs and asked by the device
 models (``faults.on("paper_out")``, ``faults.value("clock_drift")``).
 
@@ -33,9 +35,14 @@ class FaultKind:
     unit: str = ""
 
 
-FAULTS: dict[str, FaultKind] = {
-    f.name: f
-    for f in [
+def _catalogue(kinds: list[FaultKind]) -> dict[str, FaultKind]:
+    return {k.name: k for k in kinds}
+
+
+#: conditions a device meets in the field or on its line (paper, ink, memory, power, clock, CRC errors,
+#: a silent device, cards): a correct host must cope with them
+FIELD_FAULTS = _catalogue(
+    [
         FaultKind(
             "paper_out",
             ("scale",),
@@ -77,25 +84,13 @@ FAULTS: dict[str, FaultKind] = {
         ),
         FaultKind("clock_drift", ("scale", "reader"), "时钟漂移（ppm）", "clock drift (ppm)", "float", 500.0, "ppm"),
         FaultKind(
-            "dup_seq",
-            ("scale",),
-            "固件缺陷：追溯码流水号重复使用（每两笔共用一个）",
-            "firmware bug: trace sequence numbers reused (every two sales share one)",
-        ),
-        FaultKind(
             "bad_crc",
             ("scale", "reader"),
-            "固件缺陷：每N帧应答的CRC错误",
-            "firmware bug: every Nth response frame has a bad CRC",
+            "线路或固件：每N帧应答的CRC错误",
+            "on the line or in the firmware: every Nth response frame has a bad CRC",
             "int",
             5,
             "frames",
-        ),
-        FaultKind(
-            "missing_fields",
-            ("scale", "handheld"),
-            "固件缺陷：记录缺少批次追溯码和商品编码",
-            "firmware bug: records lack the batch trace code and commodity code",
         ),
         FaultKind("tamper", ("scale",), "防拆开关触发", "tamper switch tripped"),
         FaultKind("battery_low", ("scale",), "电池电量低", "battery low"),
@@ -135,7 +130,26 @@ FAULTS: dict[str, FaultKind] = {
             "读卡器上是一张克隆卡（同UID，复制的旧数据）",
             "the card in the field is a clone (same UID, copied old data)",
         ),
-        # Firmware bugs the conformance suites must catch (the broken variants of conformance/variants.toml).
+        FaultKind("http_timeout", ("handheld",), "上传无应答（超时）", "uploads get no answer (timeout)"),
+    ]
+)
+
+#: firmware bugs: a device that breaks a requirement, the defects the perception suite must catch (its proofs
+#: turn them on one at a time); kept apart from the field faults
+FIRMWARE_BUGS = _catalogue(
+    [
+        FaultKind(
+            "dup_seq",
+            ("scale",),
+            "固件缺陷：追溯码流水号重复使用（每两笔共用一个）",
+            "firmware bug: trace sequence numbers reused (every two sales share one)",
+        ),
+        FaultKind(
+            "missing_fields",
+            ("scale", "handheld"),
+            "固件缺陷：记录缺少批次追溯码和商品编码",
+            "firmware bug: records lack the batch trace code and commodity code",
+        ),
         FaultKind(
             "no_limit",
             ("scale",),
@@ -253,10 +267,12 @@ FAULTS: dict[str, FaultKind] = {
             "固件缺陷：上传失败时仍删除本地登记",
             "firmware bug: local entries are deleted even when the upload failed",
         ),
-        FaultKind("http_timeout", ("handheld",), "上传无应答（超时）", "uploads get no answer (timeout)"),
         FaultKind("duplicate_upload", ("handheld",), "每个报文重复上传两次", "every envelope is uploaded twice"),
     ]
-}
+)
+
+#: every fault, field faults first
+FAULTS: dict[str, FaultKind] = {**FIELD_FAULTS, **FIRMWARE_BUGS}
 
 
 class FaultSet:
