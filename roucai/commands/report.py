@@ -8,7 +8,9 @@ platform, each signed as the regulator (the endpoints answer a registered regula
 simulators/platform/regulator_gate.py; the key as for ``roucai truth problems``: ``--key-file`` or env
 ``ROUCAI_REGULATOR_KEY``), and writes, each atomically (``simulators/atomic_file.py``): ``districts.json`` (both answers as
 received), ``districts.html`` (print-ready A4, inline SVG charts, Chinese unless ``--lang en``) and
-``districts.csv`` (the statistics by district and commodity).  Prints one line per district (score, grade).
+``districts.csv`` (the statistics by district and commodity) and ``districts.xlsx`` (the same cells as an Excel
+workbook, made here from the JSON answer: ``simulators/platform/regxlsx.py``).  Prints one line per district (score,
+grade).
 
 Exit codes: 0 written; 2 bad period, URL, output folder or credentials (no key, or the platform answers 401/403);
 3 platform unreachable or not answering the regulator endpoints (nothing written).
@@ -85,6 +87,16 @@ def _json(r, url: str) -> dict:
     return doc
 
 
+def _xlsx(volumes: dict, lang: str) -> bytes | None:
+    """The statistics answer as an XLSX workbook; ``None`` when the answer has not the shape of the table."""
+    from simulators.platform.regxlsx import to_xlsx
+
+    try:
+        return to_xlsx(volumes, lang)
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
+        return None
+
+
 def run_districts(args, con) -> int:
     import httpx
 
@@ -140,6 +152,13 @@ def run_districts(args, con) -> int:
         except _Unreachable as exc:
             con.err(exc.zh, exc.en)
             return EXIT_HARNESS
+    xlsx_bytes = _xlsx(volumes, con.lang)
+    if xlsx_bytes is None:
+        con.err(
+            "平台的统计答复（/api/v1/regulator/stats）不是统计表的结构，未写入任何文件",
+            "the platform's statistics answer (/api/v1/regulator/stats) has not the table's shape; nothing written",
+        )
+        return EXIT_HARNESS
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(
@@ -154,6 +173,7 @@ def run_districts(args, con) -> int:
             out / "districts.html", render_district_report(assessment, volumes, con.lang).encode("utf-8")
         )
         atomic_write_bytes(out / "districts.csv", csv_bytes)
+        atomic_write_bytes(out / "districts.xlsx", xlsx_bytes)
     except OSError as exc:
         raise UsageError(f"无法写入 {out}：{exc.strerror}", f"cannot write {out}: {exc.strerror}") from None
     rows = assessment.get("districts") or []
@@ -162,7 +182,7 @@ def run_districts(args, con) -> int:
             {
                 "period": period,
                 "out": str(out),
-                "files": ["districts.json", "districts.html", "districts.csv"],
+                "files": ["districts.json", "districts.html", "districts.csv", "districts.xlsx"],
                 "districts": [{"code": d.get("code"), "name": d.get("name"), "score": d.get("score")} for d in rows],
             }
         )
@@ -174,8 +194,8 @@ def run_districts(args, con) -> int:
         con.say(f"  {d.get('code', '')} {d.get('name') or '':<8} {'—' if score is None else f'{score:6.2f}'}  {grade}")
     con.say(
         con.t(
-            f"报告：{out / 'districts.html'}（另有 districts.json、districts.csv）",
-            f"report: {out / 'districts.html'} (also districts.json, districts.csv)",
+            f"报告：{out / 'districts.html'}（另有 districts.json、districts.csv、districts.xlsx）",
+            f"report: {out / 'districts.html'} (also districts.json, districts.csv, districts.xlsx)",
         )
     )
     return EXIT_OK

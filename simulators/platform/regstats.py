@@ -241,37 +241,34 @@ def _cell(text) -> str:
     return "'" + t if t[:1] in ("=", "+", "-", "@", "\t", "\r") else t
 
 
+#: the columns of :func:`rows` that hold text (the others are counts, kg, prices and ratios)
+TEXT_COLUMNS = frozenset({"key", "name", "goods_code", "goods_name"})
+
+
+def rows(table: dict):
+    """The table flat, as :data:`CSV_COLUMNS` values: one row per group (``goods_code`` empty: the group's
+    total) and per commodity of the group; values as in the JSON answer (``None`` where the JSON has none or the
+    column does not apply).  The one flattening :func:`to_csv` and the XLSX export (``regxlsx.py``) share."""
+    for g in table["groups"]:
+        base = [table["period"], table["by"], g["key"], g["name"]]
+        yield [*base, None, None, g["records"], g["weight_kg"], g["avg_price"], g["previous_kg"], g["change"]]
+        for c in g.get("commodities", []):
+            yield [*base, c["goods_code"], c["goods_name"], c["records"], c["weight_kg"], c["avg_price"], None, None]
+
+
 def to_csv(table: dict) -> str:
-    """One row per group (``goods_code`` empty: the group's total) and per commodity of the group (UTF-8 text;
-    the columns :data:`CSV_COLUMNS`; text cells through :func:`_cell`)."""
+    """:func:`rows` under a header of :data:`CSV_COLUMNS` (UTF-8 text; ``None`` and a zero price as empty
+    cells; text cells through :func:`_cell`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
-    for g in table["groups"]:
-        base = [table["period"], table["by"], _cell(g["key"]), _cell(g["name"])]
+    text = [c in TEXT_COLUMNS for c in CSV_COLUMNS]
+    price = CSV_COLUMNS.index("avg_price")
+    for row in rows(table):
         w.writerow(
             [
-                *base,
-                "",
-                "",
-                g["records"],
-                g["weight_kg"],
-                g["avg_price"] or "",
-                g["previous_kg"],
-                "" if g["change"] is None else g["change"],
+                _cell(v) if t else "" if v is None or (i == price and not v) else v
+                for i, (v, t) in enumerate(zip(row, text))
             ]
         )
-        for c in g.get("commodities", []):
-            w.writerow(
-                [
-                    *base,
-                    _cell(c["goods_code"]),
-                    _cell(c["goods_name"]),
-                    c["records"],
-                    c["weight_kg"],
-                    c["avg_price"] or "",
-                    "",
-                    "",
-                ]
-            )
     return buf.getvalue()

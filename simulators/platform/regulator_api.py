@@ -4,7 +4,7 @@
 dashboard's session; 401 without, 403 for a ``district`` outside its jurisdiction) and answered for its
 jurisdiction only (``district``, a county code or prefix, narrows it):
 
-* ``GET /api/v1/regulator/stats?period=P&by=G[&top=N][&format=csv][&district=D]``: :class:`.regstats.RegulatorStats`;
+* ``GET /api/v1/regulator/stats?period=P&by=G[&top=N][&format=csv|xlsx][&district=D]``: :class:`.regstats.RegulatorStats`;
 * ``GET /api/v1/regulator/districts?period=P[&district=D]``: :class:`.assessment.Assessment`;
 * ``GET /regulator/districts?period=P[&lang=en][&district=D]``: the district report page (HTML, print-ready, zh
   default; a browser reaches it with the dashboard's session cookie).
@@ -25,10 +25,12 @@ from .pages.district_report import render_district_report
 from .nodeauth import AuthError
 from .openapi_doc import ERROR_SCHEMA
 from .regstats import GROUPINGS, RegulatorStats, to_csv
+from .regxlsx import to_xlsx
 from .regulator_gate import CREDENTIALS_DOC, RegulatorGate, scope
 from .stats import PeriodError
 
 API = "/api/v1"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: the shapes of a period (a real day, week 53 of a year that has one, … are checked by periods.parse: 400 otherwise)
 PERIOD_RE = r"^(?:[0-9]{8}|[0-9]{4}-W(?:0[1-9]|[1-4][0-9]|5[0-3])|[0-9]{4}-(?:0[1-9]|1[0-2])|[0-9]{4}Q[1-4])$"
 _PERIOD_ZH = "统计期须为 yyyyMMdd（日）、YYYY-Www（ISO 周）、YYYY-MM（月）或 YYYYQn（季度）"
@@ -90,13 +92,19 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
         description=(
             "period = yyyyMMdd | YYYY-Www | YYYY-MM | YYYYQn; by = "
             + " | ".join(GROUPINGS)
-            + "; top = at most N groups (by=operator); format=csv for a CSV file. Definitions: "
+            + "; top = at most N groups (by=operator); format=csv for a CSV file, format=xlsx for an Excel workbook (the same cells). "
+            "Definitions: "
             "profiles/reference/assessment.toml [statistics], docs/regulator.md. " + CREDENTIALS_DOC
         ),
         responses={
             200: {
-                "description": "The table (JSON), or with format=csv the CSV file (UTF-8 with BOM)",
-                "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+                "description": "The table (JSON), or with format=csv the CSV file (UTF-8 with BOM), with format=xlsx "
+                "the Excel workbook",
+                "content": {
+                    "application/json": {},
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX: {"schema": {"type": "string", "format": "binary"}},
+                },
             },
             400: {"description": "A bad period or grouping"},
             **_AUTH_ERRORS,
@@ -108,7 +116,7 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
         period: str = Query(..., max_length=10, pattern=PERIOD_RE),
         by: str = Query("district", pattern="^(?:" + "|".join(GROUPINGS) + ")$"),
         top: int | None = Query(None, ge=1, le=1000),
-        format: str = Query("json", pattern="^(json|csv)$"),
+        format: str = Query("json", pattern="^(json|csv|xlsx)$"),
         district: str | None = Query(None, pattern=_DISTRICT, description=_DISTRICT_DOC),
     ):
         got = await checked(request, district, period)
@@ -131,6 +139,13 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
             return Response(
                 ("\ufeff" + to_csv(table)).encode("utf-8"),
                 media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        if format == "xlsx":
+            name = f"regulator-stats-{p.label}-{by}.xlsx"
+            return Response(
+                await anyio.to_thread.run_sync(to_xlsx, table),
+                media_type=XLSX,
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )
         return table
