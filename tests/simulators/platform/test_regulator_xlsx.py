@@ -20,6 +20,7 @@ from simulators.platform.nodeauth import signed_get
 from simulators.platform.regstats import CSV_COLUMNS, GROUPINGS, TEXT_COLUMNS, RegulatorStats, rows, to_csv
 from simulators.platform.regulators import Regulators
 from simulators.platform.regxlsx import to_xlsx
+from tests.httpkit import BackgroundHTTPServer, QuietHandler
 
 HOSTILE = '=HYPERLINK("http://x","y")'
 TEXT = TEXT_COLUMNS | {"period", "by"}
@@ -133,3 +134,29 @@ def test_report_districts_writes_an_xlsx_beside_the_csv(city, tmp_path, capsys):
     assert len(sheet) > 3
     _same_as_json(sheet, volumes)
     _same_as_csv(sheet, (out / "districts.csv").read_text("utf-8"))
+
+
+class _ShapelessStats(QuietHandler):
+    """A platform whose regulator endpoints answer JSON objects, the statistics without their table's shape."""
+
+    def do_GET(self):
+        body = b'{"districts": []}' if "/districts" in self.path else b'{"groups": [{"key": "650103"}]}'
+        if "format=csv" in self.path:
+            body = b"period,by\r\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.parametrize("lang,words", [("zh", "统计表的结构"), ("en", "has not the table's shape")])
+def test_report_refuses_statistics_without_the_tables_shape_and_writes_nothing(tmp_path, capsys, lang, words):
+    key = tmp_path / "regulator.key"
+    key.write_text("k" * 32)
+    out = tmp_path / "rep"
+    with BackgroundHTTPServer(_ShapelessStats) as srv:
+        cmd = ["report", "districts", "--platform", srv.base_url, "--period", "2026-W49", "--out", str(out)]
+        assert main([*cmd, "--regulator", "650100", "--key-file", str(key), "--lang", lang]) == 3
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and not out.exists()
