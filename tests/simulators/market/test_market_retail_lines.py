@@ -3,12 +3,13 @@ code is the receipt's trace code (simulators/market/retail.py), while the defaul
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 
 import pytest
-from marketkit import run_tiny
+from marketkit import DAY, run_tiny
 
 from profiles import load_profile
 from simulators.market.errors import MarketConfigError
@@ -83,3 +84,19 @@ def test_an_unknown_retail_upload_is_refused_bilingually(capsys):
         timeout=60,
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr and "--retail-upload" in r.stderr, r.stderr
+
+
+def test_device_mode_uploads_the_same_receipt_lines(lines_day):
+    from simulators.city import generate_city
+    from simulators.market import devices
+    from simulators.market.model import MarketModel
+
+    stream = io.StringIO()
+    m = MarketModel(
+        generate_city("tiny", 1, P), P, seed=1, start=DAY, stream=stream, mode="devices", retail_upload="lines"
+    )
+    devices.attach(m)
+    m.run()
+    got = sorted(json.dumps(r["data"], sort_keys=True) for r in _records(stream.getvalue(), SUMM))
+    want = sorted(json.dumps(r["data"], sort_keys=True) for r in _records(lines_day[2], SUMM))
+    assert got and got == want  # the scales on their serial lines sold and coded the same lines
