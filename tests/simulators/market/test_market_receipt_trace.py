@@ -13,7 +13,12 @@ import html
 import httpx
 
 from simulators.market.ledger import Ledger
+from simulators.platform import periods
+from simulators.platform.regstats import RegulatorStats
+from simulators.platform.storage import open_store
 from uploadkit import (
+    DATE,
+    P,
     city_file,  # noqa: F401 (fixture)
     platform,  # noqa: F401 (fixture)
     simulate_cli,
@@ -23,7 +28,7 @@ RETAIL_TYPES = ("farmers_market", "shop")
 
 
 def test_every_pork_receipt_traces_to_its_farm_ear_tags_and_certificate(platform, tmp_path):
-    proc, _db, _keys, keys_path = platform
+    proc, db, _keys, keys_path = platform
     truth = tmp_path / "truth.jsonl"
     r = simulate_cli("--retail-upload", "lines", "--to", proc.url, "--keys", str(keys_path), "--ledger", str(truth))
     assert r.returncode == 0, r.stderr[-2000:]
@@ -51,3 +56,12 @@ def test_every_pork_receipt_traces_to_its_farm_ear_tags_and_certificate(platform
             assert page.status_code == 200
             text = html.unescape(page.text)
             assert all(v in text for v in want), (s["id"], want)
+    # the regulator's retail volumes are the receipts' kg, to the gram, per node type (the truth: traced sales)
+    sold: dict[str, int] = {}
+    for s in led.sales(traced=True):
+        if led.node_type(s["node"]) in RETAIL_TYPES:
+            kind = led.nodes[s["node"]]["city_type"]
+            sold[kind] = sold.get(kind, 0) + round(s["kg"] * 1000)
+    table = RegulatorStats(open_store(f"sqlite:///{db}"), P).table(periods.parse(DATE[:7]), "node_type")
+    stored = {g["key"]: g["weight_kg"] for g in table["groups"] if g["key"] in sold}
+    assert stored == {k: f"{g // 1000}.{g % 1000:03d}" for k, g in sold.items()}
