@@ -47,7 +47,7 @@ from simulators.city import available_presets
 from simulators.market.errors import MarketConfigError
 from simulators.market.faults import parse_fault_options
 from simulators.market.model import MAX_DAYS
-from simulators.market.retail import RETAIL_UPLOADS
+from simulators.market.retail import RETAIL_UPLOADS, check_retail_upload
 
 from ..console import EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, UsageError
 from ..progress import Progress
@@ -105,8 +105,8 @@ def register(sub, common):
     )
     p.add_argument(
         "--retail-upload",
-        choices=list(RETAIL_UPLOADS),
         default=RETAIL_UPLOADS[0],
+        metavar="summary|lines",
         help="what farmers' markets and shops upload of their sales: summary (a stall's day per lot, the "
         "market's own sale code; default) or lines (one record per receipt line, sale code = the receipt's "
         "trace code, so a consumer's receipt traces at the platform) / 零售上传方式",
@@ -284,6 +284,7 @@ def _run(args, con) -> int:
     from simulators.market.output import DEFAULT_KEY, EnvelopeBatcher
     from simulators.market.rates import Rates
 
+    check_retail_upload(args.retail_upload)
     prof = profile_of(args)
     start, factor = _options(args, con, prof)
     target = _upload_target(args)

@@ -31,7 +31,7 @@ from .faults import Faults
 from .issuer import TraceIssuer
 from .ledger import Ledger
 from .recordfaults import RECORD_SWITCHES, RecordFaults
-from .retail import RETAIL_UPLOADS
+from .retail import RETAIL_UPLOADS, check_retail_upload
 from .pricing import PriceBook
 from .rates import DAY_S, Rates
 from .sources import SourceBook
@@ -76,11 +76,7 @@ class MarketModel:
     ):
         if not 1 <= days <= MAX_DAYS:
             raise MarketConfigError(f"--days 须在1到{MAX_DAYS}之间", f"--days must be 1..{MAX_DAYS}")
-        if retail_upload not in RETAIL_UPLOADS:
-            raise MarketConfigError(
-                f"--retail-upload 须为 {' 或 '.join(RETAIL_UPLOADS)}，收到 {retail_upload!r}",
-                f"--retail-upload must be {' or '.join(RETAIL_UPLOADS)}, got {retail_upload!r}",
-            )
+        check_retail_upload(retail_upload)
         self.city = city
         self.p = profile
         self.seed = int(seed)

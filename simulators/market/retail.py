@@ -43,12 +43,25 @@ import random
 
 import simpy
 
+from .errors import MarketConfigError
 from .rates import DAY_S, HOUR_S
 from .stock import kg3
 
 #: what a retail node uploads of its sales (module docstring); the first is the default
 RETAIL_UPLOADS = ("summary", "lines")
 SUMMARY = "retail_market_tran_info_summ"
+
+
+def check_retail_upload(value: str) -> str:
+    """``value`` if it is one of :data:`RETAIL_UPLOADS`; else raises the bilingual MarketConfigError (exit 2)."""
+    if value not in RETAIL_UPLOADS:
+        raise MarketConfigError(
+            f"--retail-upload 须为 {' 或 '.join(RETAIL_UPLOADS)}，收到 {str(value)[:40]!r}",
+            f"--retail-upload must be {' or '.join(RETAIL_UPLOADS)}, got {str(value)[:40]!r}",
+        )
+    return value
+
+
 ACTIVITY = {"farmers_market": "farmers_market_sales", "shop": "shop_sales", "supermarket": "supermarket_sales"}
 END_OF_DAY_H = 23.5
 

@@ -77,13 +77,28 @@ def test_an_unknown_retail_upload_is_refused_bilingually(capsys):
     with pytest.raises(MarketConfigError) as exc:
         run_tiny(retail_upload="daily")
     assert "--retail-upload" in exc.value.zh and "summary or lines" in exc.value.en
-    r = subprocess.run(
-        [sys.executable, "-m", "roucai.cli", "simulate", "--preset", "tiny", "--retail-upload", "daily", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 2 and "Traceback" not in r.stderr and "--retail-upload" in r.stderr, r.stderr
+    for lang, words in (
+        ("zh", "--retail-upload 须为 summary 或 lines"),
+        ("en", "--retail-upload must be summary or lines"),
+    ):
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "roucai.cli",
+                "--lang",
+                lang,
+                "simulate",
+                "--preset",
+                "tiny",
+                "--retail-upload",
+                "daily",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 2 and "Traceback" not in r.stderr and words in r.stderr, r.stderr
 
 
 def test_device_mode_uploads_the_same_receipt_lines(lines_day):
