@@ -187,17 +187,21 @@ class TracedPort:
         self._port.close()
 
 
-def variant_faults(target, actor: str, device: str) -> FaultSet:
-    """The fault switches of ``target``'s variant when it belongs to ``actor`` (else none)."""
-    faults = FaultSet()
+def variant_switch(target, actor: str) -> str | None:
+    """The ``switch`` of ``target``'s variant when it belongs to ``actor`` (else ``None``)."""
     if target.variant:
         from conformance.variants import load_variants
 
         v = load_variants()[target.variant]
         if v.actor == actor:
-            for spec in v.switch.split(","):
-                faults.add(spec.strip(), device)
-    return faults
+            return v.switch
+    return None
+
+
+def variant_faults(target, actor: str, device: str) -> FaultSet:
+    """The fault switches of ``target``'s variant when it belongs to ``actor`` (else none)."""
+    switch = variant_switch(target, actor)
+    return FaultSet([spec.strip() for spec in switch.split(",")] if switch else [], device)
 
 
 class Bench:
@@ -529,10 +533,10 @@ class ReaderBench(Bench):
         self.layout = load_card_layout(self.profile)
         self.model = None
         if self.builtin:
+            from conformance.proofs.device_firmware import reader_model
             from simulators.devices import serve
-            from simulators.devices.reader import ReaderModel
 
-            self.model = ReaderModel(faults=variant_faults(target, "card_reader", "reader"), seed=seed)
+            self.model = reader_model(variant_switch(target, "card_reader"), seed)
             self.line = open_line(
                 f"perc-reader-{next(_line_ids)}", backend="sim", settings=LineSettings(baudrate=BUILTIN_BAUD)
             )

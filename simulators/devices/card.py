@@ -120,7 +120,9 @@ class MifareCard:
             raise CardError("AUTH_FAILED")
         self.auth_state = (sector, which)
 
-    def _check(self, block: int) -> tuple[int, str, tuple[int, int, int]]:
+    def check(self, block: int) -> tuple[int, str, tuple[int, int, int]]:
+        """``(sector, key used, access condition)`` of ``block`` under the current authentication; CardError
+        (BAD_BLOCK, NOT_AUTHENTICATED, ACCESS_DENIED) otherwise."""
         if not 0 <= block < self.sectors * self.bps:
             raise CardError("BAD_BLOCK")
         sector = block // self.bps
@@ -132,7 +134,7 @@ class MifareCard:
         return sector, self.auth_state[1], conds[block % self.bps]
 
     def read(self, block: int) -> bytes:
-        sector, key, cond = self._check(block)
+        sector, key, cond = self.check(block)
         if block % self.bps == self.bps - 1:
             t = self._trailer(sector)
             kb_r = key in _TRAILER[cond][3]
@@ -146,7 +148,7 @@ class MifareCard:
         data = bytes(data)
         if len(data) != 16:
             raise CardError("BAD_PAYLOAD")
-        sector, key, cond = self._check(block)
+        sector, key, cond = self.check(block)
         if block == 0 and not self.magic:
             raise CardError("ACCESS_DENIED")
         if block % self.bps == self.bps - 1:

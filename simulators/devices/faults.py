@@ -135,7 +135,9 @@ FIELD_FAULTS = _catalogue(
 )
 
 #: firmware bugs: a device that breaks a requirement, the defects the perception suite must catch (its proofs
-#: turn them on one at a time); kept apart from the field faults
+#: turn them on one at a time); kept apart from the field faults.  The card reader's have moved out of the
+#: product: subclasses installed from outside (conformance/proofs/device_firmware.py); the scale's and the
+#: handheld's are still here, to move the same way
 FIRMWARE_BUGS = _catalogue(
     [
         FaultKind(
@@ -239,27 +241,6 @@ FIRMWARE_BUGS = _catalogue(
             ("scale",),
             "固件缺陷：二维码内容为订单号而非追溯码",
             "firmware bug: the QR code carries the order number instead of the trace code",
-        ),
-        FaultKind(
-            "ack_torn_write",
-            ("reader",),
-            "固件缺陷：写卡中卡片离开仍应答成功",
-            "firmware bug: a write torn by the card leaving is answered as success",
-        ),
-        FaultKind(
-            "skip_auth",
-            ("reader",),
-            "固件缺陷：任意密钥都通过扇区认证",
-            "firmware bug: any key passes sector authentication",
-        ),
-        FaultKind(
-            "lost_writes",
-            ("reader",),
-            "固件缺陷：写块应答成功但数据未写入卡片",
-            "firmware bug: block writes are acknowledged but never reach the card",
-        ),
-        FaultKind(
-            "half_card", ("reader",), "固件缺陷：只能访问前8个扇区", "firmware bug: only sectors 0-7 can be accessed"
         ),
         FaultKind(
             "drops_unacked",

@@ -62,9 +62,7 @@ class ReaderModel:
             m.StatusRequest: lambda q: m.StatusResponse(0, 0, 0, 0, 0, False, False, [], 0),
             m.PollRequest: lambda q: self.poll(),
             m.AuthRequest: lambda q: self.auth(q.sector, q.key_type, q.key),
-            m.ReadBlockRequest: lambda q: m.ReadBlockResponse(
-                q.block, self._card_op(lambda c: c.read(q.block), q.block)
-            ),
+            m.ReadBlockRequest: lambda q: m.ReadBlockResponse(q.block, self.read_block(q.block)),
             m.WriteBlockRequest: lambda q: self.write_block(q.block, q.data),
             m.HaltRequest: lambda q: self.halt(),
         }
@@ -123,17 +121,18 @@ class ReaderModel:
             return m.PollResponse(False, b"", 0)
         return m.PollResponse(True, c.uid, c.sak)
 
+    # The card commands: AUTH, READ_BLOCK, WRITE_BLOCK (a firmware's bug replaces one of them in a subclass,
+    # installed from outside by a proof: conformance/proofs/device_firmware.py).
     def auth(self, sector: int, key_type: int, key: bytes) -> None:
-        if self.faults.on("skip_auth") and self.card is not None and 0 <= sector < self.card.sectors:
-            self.card.auth_state = (sector, "B" if key_type == 0x61 else "A")  # the bug: any key passes
-            return
-        self._card_op(lambda c: c.authenticate(sector, key_type, key), sector * self.layout.bps)
+        self.on_card(lambda c: c.authenticate(sector, key_type, key))
 
-    def _card_op(self, fn, block: int | None = None):
+    def read_block(self, block: int) -> bytes:
+        return self.on_card(lambda c: c.read(block))
+
+    def on_card(self, fn):
+        """``fn(the card in the field)``; NO_CARD without one, a card's refusal as its NAK reason."""
         if self.card is None or self.card.halted:
             raise Refused("NO_CARD")
-        if self.faults.on("half_card") and block is not None and block >= 8 * self.layout.bps:
-            raise Refused("BAD_BLOCK", "firmware handles sectors 0-7 only")
         try:
             return fn(self.card)
         except CardError as e:
@@ -144,16 +143,11 @@ class ReaderModel:
         if self.faults.on("card_pulled"):
             tear = int(self.faults.value("card_pulled"))
             self.faults.clear("card_pulled")
-        if self.faults.on("lost_writes"):  # the bug: checked, acknowledged, never written
-            self._card_op(lambda c: c._check(block), block)
-            return
         try:
-            self._card_op(lambda c: c.write(block, data, tear), block)
+            self.on_card(lambda c: c.write(block, data, tear))
         except Refused as r:
             if r.reason == "CARD_LOST":
                 self.remove()
-                if self.faults.on("ack_torn_write"):  # the bug: the torn write is answered as success
-                    return
             raise
 
     def halt(self) -> None:

@@ -21,10 +21,12 @@ from pathlib import Path
 import pytest
 
 from conformance.perception.bench import HARNESS_CAPABILITIES, variant_faults
+from conformance.proofs.device_firmware import READER_BUGS, reader_model
 from conformance.targets import parse_target
 from conformance.variants import load_variants
 from profiles import load_profile
 from simulators.devices.faults import FAULTS, FaultSet
+from simulators.devices.reader import ReaderModel
 
 pytestmark = pytest.mark.slow
 
@@ -333,6 +335,8 @@ def test_device_variants_name_existing_switches_of_their_actor():
     assert len(mine) >= 25
     for v in mine:
         assert v.suite == "perception", v.name
+        if v.actor == "card_reader" and v.switch in READER_BUGS:
+            continue  # a firmware bug installed from outside (conformance/proofs/device_firmware.py)
         for spec in v.switch.split(","):
             FaultSet([spec], DEVICE_ACTORS[v.actor])  # raises for an unknown or misplaced switch
             assert spec.partition("=")[0] in FAULTS
@@ -349,6 +353,18 @@ def test_device_variants_name_existing_switches_of_their_actor():
     assert required - broken <= {"PERC-CARD-01", "PERC-CARD-04", "PERC-CARD-05", "PERC-CARD-06"} | from_outside, (
         required - broken
     )
+
+
+def test_reader_firmware_bugs_are_outside_the_product_and_each_has_its_variant():
+    """The card reader's firmware bugs are proof-side subclasses, not switches of the device model."""
+    reader_switches = {v.switch for v in load_variants().values() if v.actor == "card_reader"}
+    assert set(READER_BUGS) <= reader_switches and not set(READER_BUGS) & set(FAULTS)
+    assert len(reader_switches - set(READER_BUGS)) == 1  # bad_crc=40: a line fault of the clean model
+    for switch, cls in READER_BUGS.items():
+        model = reader_model(switch, seed=1)
+        assert type(model) is cls and not model.faults
+    assert reader_model("bad_crc=40", seed=1).faults.value("bad_crc") == 40
+    assert type(reader_model(None, seed=1)) is ReaderModel
 
 
 def test_variant_switches_reach_only_their_actor():

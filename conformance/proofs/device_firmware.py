@@ -1,0 +1,81 @@
+"""Firmware bugs of the reference devices, installed from outside: the proof that the perception suite's card
+reader tests can fail.
+
+The reader model (:class:`~simulators.devices.reader.ReaderModel`) has no bug switch.  Each bug here is a
+subclass that replaces one of its card commands (``auth``, ``read_block``, ``write_block``); :data:`READER_BUGS`
+maps the ``switch`` of each ``card_reader`` entry of ``conformance/variants.toml`` to its class, and the
+perception bench builds the built-in reader from it (:func:`reader_model`).  What the host sees is only what
+the broken firmware really answers on the wire.
+"""
+
+from __future__ import annotations
+
+from simulators.devices.faults import FaultSet
+from simulators.devices.reader import ReaderModel
+from simulators.devices.refusal import Refused
+
+
+class AcceptsAnyKey(ReaderModel):
+    """``skip_auth`` (PERC-CARD-03): any key passes sector authentication."""
+
+    def auth(self, sector: int, key_type: int, key: bytes) -> None:
+        if self.card is not None and 0 <= sector < self.card.sectors:
+            self.card.auth_state = (sector, "B" if key_type == 0x61 else "A")
+            return
+        super().auth(sector, key_type, key)
+
+
+class HalfCard(ReaderModel):
+    """``half_card`` (PERC-READER-02): the firmware handles sectors 0-7 only."""
+
+    def _beyond(self, block: int) -> None:
+        if self.card is not None and not self.card.halted and block >= 8 * self.layout.bps:
+            raise Refused("BAD_BLOCK", "firmware handles sectors 0-7 only")
+
+    def auth(self, sector: int, key_type: int, key: bytes) -> None:
+        self._beyond(sector * self.layout.bps)
+        super().auth(sector, key_type, key)
+
+    def read_block(self, block: int) -> bytes:
+        self._beyond(block)
+        return super().read_block(block)
+
+    def write_block(self, block: int, data: bytes) -> None:
+        self._beyond(block)
+        super().write_block(block, data)
+
+
+class DropsCardWrites(ReaderModel):
+    """``lost_writes`` (PERC-CARD-08): a block write is checked and acknowledged but never reaches the card."""
+
+    def write_block(self, block: int, data: bytes) -> None:
+        self.on_card(lambda c: c.check(block))
+
+
+class TornWriteUndetected(ReaderModel):
+    """``ack_torn_write`` (PERC-CARD-02): a write torn by the card leaving the field is answered as success."""
+
+    def write_block(self, block: int, data: bytes) -> None:
+        try:
+            super().write_block(block, data)
+        except Refused as r:
+            if r.reason != "CARD_LOST":
+                raise
+
+
+#: switch of a card_reader variant -> the reader with that firmware bug
+READER_BUGS: dict[str, type[ReaderModel]] = {
+    "skip_auth": AcceptsAnyKey,
+    "half_card": HalfCard,
+    "lost_writes": DropsCardWrites,
+    "ack_torn_write": TornWriteUndetected,
+}
+
+
+def reader_model(switch: str | None, seed: int) -> ReaderModel:
+    """The built-in reader for a variant's ``switch`` (``None``: clean): a firmware bug of :data:`READER_BUGS`,
+    else the clean model with the switch's field faults (``bad_crc=40``…; :class:`FaultSet` checks them)."""
+    if switch in READER_BUGS:
+        return READER_BUGS[switch](seed=seed)
+    specs = [s.strip() for s in switch.split(",")] if switch else []
+    return ReaderModel(faults=FaultSet(specs, "reader"), seed=seed)
