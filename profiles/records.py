@@ -227,6 +227,11 @@ class RecordType:
     extra: tuple[FieldSpec, ...] = ()  #: fields of the other forms that the profile's own list lacks
     by_name: dict[str, FieldSpec] = dc_field(default_factory=dict)
     by_wire: dict[str, FieldSpec] = dc_field(default_factory=dict)
+    #: per form, from ``forms``: its required fields as (name, wire name) and the wire names of its fields
+    #: (computed once: :meth:`best_form` runs twice for every record validated)
+    form_wires: tuple[tuple[tuple[tuple[str, str], ...], frozenset[str]], ...] = dc_field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         every = self.fields + self.extra
@@ -234,6 +239,10 @@ class RecordType:
         self.by_wire = {f.wire or f.name: f for f in every}
         if not self.forms:
             self.forms = (("profile", self.evidence, self.source, tuple(f.name for f in self.fields), self.required),)
+        self.form_wires = tuple(
+            (tuple((n, self.wire_name(n)) for n in form[4]), frozenset(self.wire_name(n) for n in form[3]))
+            for form in self.forms
+        )
 
     def label(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
@@ -308,9 +317,8 @@ class RecordType:
         the form; ties go to the earlier form, the profile's own first) and the required fields it misses."""
         best: tuple[Form, list[str]] | None = None
         best_cost = 0
-        for form in self.forms:
-            missing = [n for n in form[4] if record.get(self.wire_name(n)) in (None, "")]
-            names = {self.wire_name(n) for n in form[3]}
+        for form, (required, names) in zip(self.forms, self.form_wires):
+            missing = [n for n, wire in required if record.get(wire) in (None, "")]
             # elements outside the form count against it: a record is in a form by what it carries, too
             cost = len(missing) + sum(1 for k in record if k not in names)
             if best is None or cost < best_cost:
