@@ -18,7 +18,14 @@ outside the platform; the platform under test knows nothing of them):
   the day's price, one of them keyed ×6;
 * ``certificate-overuse``: one slaughterhouse intake (``animal_in_info``) records the most heads (at least 1,
   fewer than the truth) for which the day's meat out under product certificates linked to it alone still exceeds
-  heads × the most meat per head × (1 + tolerance) of the profile's rule.
+  heads × the most meat per head × (1 + tolerance) of the profile's rule;
+* ``trade-after-stop``: one vegetable batch of a wholesale market whose lines (the ledger's lot tree) were sold on
+  by other nodes that day failed its test the day before (:attr:`ProblemDay.after`: the failed test record, dated
+  :data:`STOP_DAY`, uploaded after the day, since the tester must hold the batch): every sale record of the rule's
+  types at another node naming a code of the batch's tree is trade after the stop (subject node + code);
+* ``late-upload``: one retail node's record of :data:`LATE_DAY` (the problem day + 2, a copy of one of its sales
+  under a new code) is uploaded before everything else (:attr:`ProblemDay.before`), so all its records of the
+  problem day arrive after it (subject: that node).
 
 :attr:`ProblemDay.expected` is ``{kind: {subject}}`` (the subjects a conforming platform flags for the day and no
 others); :meth:`ProblemDay.envelopes` gives what to upload.  Subjects follow ``problems.toml``.
@@ -35,6 +42,8 @@ from collections import defaultdict
 from pathlib import Path
 
 PROBLEM_DAY = _dt.date(2025, 9, 1)
+STOP_DAY = PROBLEM_DAY - _dt.timedelta(days=1)
+LATE_DAY = PROBLEM_DAY + _dt.timedelta(days=2)
 SHIFT = 5_000_000
 _PLATFORM_TOML = Path(__file__).resolve().parents[1] / "simulators" / "platform" / "platform.toml"
 _SUMM = "retail_market_tran_info_summ"
@@ -54,7 +63,7 @@ class ProblemDay:
         self.date = PROBLEM_DAY.strftime("%Y%m%d")
         self.rng = random.Random(f"{seed}:problem-day")
         sink = io.StringIO()
-        run_market(preset, seed=seed, start=PROBLEM_DAY, ledger_sink=sink, profile=profile)
+        self.ledger = run_market(preset, seed=seed, start=PROBLEM_DAY, ledger_sink=sink, profile=profile)
         rules = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))
         fail = set(rules["stoptrade"]["fail_values"])
         objs = [json.loads(x) for x in sink.getvalue().splitlines()]
@@ -69,7 +78,10 @@ class ProblemDay:
         self.role = {n.code: roles.get(n.type) for n in city.nodes}
         self.city = city
         self.sales_spec = rules["scale_usage"]["sales"]
+        self.receive = {t: r.get("receive", []) for t, r in rules["records"].items()}
         self.expected: dict[str, set] = defaultdict(set)
+        self.before: list[tuple[str, str, list[dict], str]] = []  # (node, type, records, DataDate) sent first
+        self.after: list[tuple[str, str, list[dict], str]] = []  # … sent after the day
         self._chain_break()
         self._stock()
         self._duplicate()
@@ -78,6 +90,8 @@ class ProblemDay:
         self._silent()
         self._silent_scales()
         self._overuse()
+        self._stop()
+        self._late()
 
     # -- helpers -------------------------------------------------------------------------
     def _shift(self, data: dict) -> dict:
@@ -261,6 +275,59 @@ class ProblemDay:
         r, heads = self.rng.choice(room)
         r["data"] = {**r["data"], "quarantine_num": str(heads)}
         self.expected["certificate-overuse"].add(f"{r['node']}:{r['data']['quarantine_id']}")
+
+    def _stop(self) -> None:
+        led = self.ledger
+        stop_types = self.p.problems.kind("trade-after-stop").get("record_types", [])
+
+        def code(v: str) -> str:
+            return self._shift({"v": v})["v"]
+
+        def upstream(r: dict) -> str | None:
+            return next((r["data"][f] for f in self.receive.get(r["type"], []) if r["data"].get(f)), None)
+
+        tests = {
+            (r["node"], r["data"].get("batch_id")): r for r in self.records if r["type"] == "qmarket_detection_info"
+        }
+        room = []
+        for lid, e in sorted(led.entries.items()):
+            if e.get("kind") != "veg_batch" or (e["node"], code(lid)) not in tests:
+                continue
+            codes, todo = {code(lid)}, list(led.children.get(lid, []))
+            while todo:
+                c = led.entries[todo.pop()]
+                if c["k"] == "lot" and c.get("kind") == "line":
+                    codes.add(code(c["id"]))
+                    todo.extend(led.children.get(c["id"], []))
+            sales = {
+                f"{r['node']}:{upstream(r)}"
+                for r in self.records
+                if r["type"] in stop_types and r["node"] != e["node"] and upstream(r) in codes
+            }
+            if sales:
+                room.append((lid, e["node"], sales))
+        lid, ws, sales = self.rng.choice(room)
+        rec = {
+            **tests[(ws, code(lid))]["data"],
+            "sample_id": f"DSTOP{self.date}",
+            "detection_date": STOP_DAY.strftime("%Y%m%d"),
+            "detection_result": "0",
+            "result_expl": "农药残留快速检测不合格（一致性测试）",
+        }
+        self.after.append((ws, "qmarket_detection_info", [rec], STOP_DAY.strftime("%Y%m%d")))
+        self.stop_holders = {s.split(":", 1)[0] for s in sales}
+        self.expected["trade-after-stop"] |= sales
+
+    def _late(self) -> None:
+        sellers = {r["node"] for r in self._retail(_SUMM)} - {self.silenced}
+        taken = self.stop_holders | {n for n, _ in self.busy} | {self.broken[0], self.understated[0]}
+        node = self.rng.choice(sorted(sellers - taken) or sorted(sellers))  # the tiny city has few markets
+        tmpl = next(r["data"] for r in self._retail(_SUMM) if r["node"] == node)
+        late = LATE_DAY.strftime("%Y%m%d")
+        copy = {**tmpl, "sale_date": late, "sale_tran_id": f"{tmpl['sale_tran_id'][:13]}7{0:06d}", "weight": "0.100"}
+        self.before.append((node, _SUMM, [copy], late))
+        self.late_node = node
+        self.expected["late-upload"].add(node)
 
     def envelopes(self, max_count: int) -> list[tuple[str, str, list[dict]]]:
         """``(node, record type, records)`` per node and type, chunks of at most ``max_count``."""

@@ -44,8 +44,13 @@ def problem_day(request, profile, city, capabilities, seed, platform, regulator)
         timeout=httpx.Timeout(60.0, connect=5.0), event_hooks=ev.httpx_hooks(), trust_env=False, verify=client_verify()
     ) as c:
         up = Uploader(c, profile, platform.url, platform.upload_path, platform.keys)
-        for node, rtype, recs in day.envelopes(min(profile.envelope.max_count, 200)):
-            a = up.upload(node, rtype, recs, header={"DataDate": day.date})
+        envelopes = [
+            *day.before,
+            *((n, t, recs, day.date) for n, t, recs in day.envelopes(min(profile.envelope.max_count, 200))),
+            *day.after,
+        ]
+        for node, rtype, recs, date in envelopes:
+            a = up.upload(node, rtype, recs, header={"DataDate": date})
             assert a.code == "0000" and "rejected" not in a.verdicts, f"the problem day's upload was refused: {a}"
         r = _signed(c, platform, profile, regulator, f"{API}/detect?date={day.date}")
         assert r.status_code == 200, f"detection for {day.date} failed: HTTP {r.status_code} {r.text[:300]}"
@@ -139,6 +144,24 @@ def test_certificate_overuse_is_found(problem_day, evidence):
     """One slaughterhouse intake records too few heads for the meat sent out under its certificate: that
     (node, certificate) is flagged with its records; no other certificate of the day is."""
     _judge(problem_day, "certificate-overuse", evidence)
+
+
+@pytest.mark.requirement("PLAT-PROB-09")
+@pytest.mark.applies(kinds=PLATFORM, needs=NEEDS)
+def test_trade_after_a_stop_is_found(problem_day, evidence):
+    """A vegetable batch failed its test the day before (the test record uploaded after the day, dated then): every
+    other node's sale of the day naming a code of the batch's tree is flagged (node + code), with the records that
+    prove it; no other sale is."""
+    _judge(problem_day, "trade-after-stop", evidence)
+
+
+@pytest.mark.requirement("PLAT-PROB-10")
+@pytest.mark.applies(kinds=PLATFORM, needs=NEEDS)
+def test_late_uploads_are_found(problem_day, evidence):
+    """One retail node's sale of the problem day + 2 arrives before its records of the problem day: that node is
+    flagged as late for the problem day (judged by the order of its data and their dates, not by the wall clock:
+    the whole day is sent after the fact); no other node is."""
+    _judge(problem_day, "late-upload", evidence)
 
 
 @pytest.mark.requirement("PLAT-PROB-01")

@@ -36,8 +36,10 @@ def run_market(
     progress=None,
     mode: str = "fast",
     record_hooks: list | None = None,
+    rates: Rates | None = None,
 ) -> Ledger:
-    """Generate the city of ``preset`` (seed ``city_seed``, default ``seed``) and run the days.
+    """Generate the city of ``preset`` (seed ``city_seed``, default ``seed``) and run the days (``rates``: the
+    model's rates, default ``rates.toml``).
 
     :raises MarketConfigError: impossible configuration (nothing has run yet).
     :raises simulators.city.PresetError: unknown or bad preset.
@@ -47,7 +49,7 @@ def run_market(
 
     prof = profile or load_profile()
     city = generate_city(preset, seed if city_seed is None else city_seed, prof)
-    rates = Rates.load()
+    rates = rates or Rates.load()
     ledger = Ledger(ledger_sink, deadline_grace_s=rates.upload["deadline_grace_s"])
     model = MarketModel(
         city,

@@ -21,6 +21,15 @@ of :func:`problem_key` values that are true:
   counts only when first uploaded within the run (the platform dates it by its upload's day).
   A record's business day here is its true calendar day (a drifting clock near midnight may move a record's
   own date: a known, small source of disagreement).
+* ``late-upload``: every (node, business day D) with a record that was first uploaded after the node's first
+  upload of a record of a business day D + ``after_days`` or later (uploads in the order the uploader sends them:
+  time, then record type, then date); a record's business day is the platform's: its own date field, else the
+  envelope's DataDate (the simulated upload day).  ``injected`` counts the (node, day) with any record first
+  uploaded after the day's deadline (end of day + ``grace_s``): the late uploads the data cannot show stay visible.
+* ``trade-after-stop`` only where the run exposes the ignored order: the failed test of the stopped batch
+  (``tested`` of the fault line) was uploaded, and the holder uploaded a sale record (the rule's
+  ``record_types``) naming the lot's code as upstream (platform.toml ``receive`` fields) on a business day after
+  the stop's (a lot sold out the same day shows nothing).
 
 :func:`problem_key` is how a platform's flag and a true problem are matched: ``(kind, subject)``, plus the
 business day for ``silent-node`` and ``silent-scale`` (one node or scale can be silent on several days).  Raises ``ValueError`` for a file
@@ -40,7 +49,7 @@ _PLATFORM_TOML = Path(__file__).resolve().parents[1] / "platform" / "platform.to
 
 
 def problem_key(kind: str, subject: str, day: str) -> tuple:
-    return (kind, subject, day) if kind in ("silent-node", "silent-scale") else (kind, subject)
+    return (kind, subject, day) if kind in ("silent-node", "silent-scale", "late-upload") else (kind, subject)
 
 
 def run_days(header: dict) -> list[str]:
@@ -68,7 +77,15 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
     fewer_heads: dict[str, tuple[str, int]] = {}  # node:certificate -> (day, recorded heads)
     origin_of: dict[tuple[str, str], set] = {}  # (node, product certificate) -> origin certificates
     meat_out: list[tuple] = []  # (node, product cert, meat code, kg, upload day) uploaded
-    sales_spec = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))["scale_usage"]["sales"]
+    platform_rules = tomllib.loads(_PLATFORM_TOML.read_text("utf-8"))
+    sales_spec = platform_rules["scale_usage"]["sales"]
+    stop_sales = set(rules.kind("trade-after-stop").get("record_types", []))
+    fail_values = set(platform_rules["stoptrade"]["fail_values"])
+    failed: set = set()  # batch ids of uploaded failed tests
+    sold_on: set = set()  # (node, upstream code, day) of uploaded sale records of the trade-after-stop rule
+    ignored: dict[str, tuple[str, str]] = {}  # node:code -> (stop day, tested batch)
+    arrivals: dict[str, list[tuple]] = {}  # node -> [(first upload s, rtype, business day)] of uploaded records
+    record_types = None
     used: set = set()  # (day, node, operator, stall or "")
     header, nodes, heard, lines, end = {}, {}, set(), 0, None
     with open(path, encoding="utf-8") as fh:
@@ -92,12 +109,27 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
                 nodes[o["code"]] = o.get("city_type") or o.get("type")
             elif k == "record" and o.get("upload"):
                 day = o["ts"][:10].replace("-", "")
+                if "late-upload" in out:
+                    if record_types is None:
+                        from profiles import load_profile
+
+                        record_types = load_profile(str(header.get("profile", "reference")).split("@")[0]).records
+                    if o["type"] in record_types.types:  # what a platform receives (not device-level sales)
+                        arrivals.setdefault(o["node"], []).append(
+                            (min(o["upload"]), o["type"], _business_day(record_types, o, header))
+                        )
                 heard.add((o["node"], day))
                 spec = sales_spec.get(o["type"])
                 if spec:
                     op = o["data"].get(spec["seller"]) or ""
                     used.add((day, o["node"], op, o["data"].get(spec["stall"]) or "" if spec["stall"] else ""))
                     used.add((day, o["node"], op, None))
+                if o["type"] == "qmarket_detection_info" and o["data"].get("detection_result") in fail_values:
+                    failed.add(o["data"].get("batch_id"))
+                if o["type"] in stop_sales:
+                    receive = platform_rules["records"].get(o["type"], {}).get("receive", [])
+                    up = next((o["data"][f] for f in receive if o["data"].get(f)), None)
+                    sold_on.add((o["node"], up, day))
                 if o["type"] == "retail_market_tran_info_summ":
                     at = f"{o['node']}:{o['data'].get('batch_id')}"
                     sold[at] = sold.get(at, 0.0) + float(o["data"].get("weight") or 0)
@@ -121,6 +153,8 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
                     understated[o["subject"]] = (o["day"], float(o["recorded"]))
                 elif o["kind"] == "certificate-overuse":
                     fewer_heads[o["subject"]] = (o["day"], int(o["recorded"]))
+                elif o["kind"] == "trade-after-stop":
+                    ignored[o["subject"]] = (o["day"], o.get("tested", ""))
                 else:
                     out[o["kind"]].add(problem_key(o["kind"], o["subject"], o["day"]))
     if not header:
@@ -132,6 +166,13 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
         for subject, (day, recorded) in understated.items():
             if sold.get(subject, 0.0) > recorded * (1 + tol) + tol_kg:
                 out["stock-imbalance"].add(problem_key("stock-imbalance", subject, day))
+    if "late-upload" in out:
+        _late(rules.kind("late-upload"), arrivals, header, out, injected)
+    if "trade-after-stop" in out:
+        for subject, (day, tested) in ignored.items():
+            node, code = subject.split(":", 1)
+            if tested in failed and any((node, code, d) in sold_on for d in run_days(header) if d > day):
+                out["trade-after-stop"].add(problem_key("trade-after-stop", subject, day))
     if "certificate-overuse" in out:
         _exposed_overuse(
             rules.kind("certificate-overuse"), fewer_heads, origin_of, meat_out, int(header.get("days", 1)), out
@@ -160,6 +201,43 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
                 if roles_of.get(ctype) in silent_roles and (node, day) not in heard:
                     out["silent-node"].add(problem_key("silent-node", node, day))
     return header, out, injected
+
+
+def _business_day(record_types, o: dict, header: dict) -> str:
+    """The platform's business day of a ledger record: its type's date field, else the simulated upload day (the
+    envelope's DataDate for types without one)."""
+    rt = record_types.types.get(o["type"])
+    got = rt.business_date(o["data"]) if rt is not None else None
+    if got:
+        return got
+    start = dt.date.fromisoformat(header["start"])
+    return (start + dt.timedelta(days=int(min(o["upload"]) // DAY_S))).strftime("%Y%m%d")
+
+
+def _late(rule, arrivals: dict, header: dict, out: dict, injected: dict) -> None:
+    """Add the (node, day) whose records arrived after the node's first record ``after_days`` later; count in
+    ``injected`` every (node, day) with a record first uploaded after the day's deadline (module docstring)."""
+    n = max(1, int(rule.get("after_days", 2)))
+    grace = float(rule.get("grace_s", 3600))
+    start = dt.date.fromisoformat(header["start"])
+    for node, items in arrivals.items():
+        items.sort()
+        late_days: set = set()
+        first_at: dict[str, int] = {}  # business day -> position of the node's first record of it
+        for i, (_u, _t, d) in enumerate(items):
+            first_at.setdefault(d, i)
+        for i, (u, _t, d) in enumerate(items):
+            try:
+                day = dt.date(int(d[:4]), int(d[4:6]), int(d[6:8]))
+            except ValueError:
+                continue
+            if u > ((day - start).days + 1) * DAY_S + grace:
+                late_days.add(d)
+            later = (day + dt.timedelta(days=n)).strftime("%Y%m%d")
+            mark = min((p for dd, p in first_at.items() if dd >= later), default=None)
+            if mark is not None and i > mark:
+                out["late-upload"].add(problem_key("late-upload", node, d))
+        injected["late-upload"] += len(late_days)
 
 
 def _exposed_overuse(rule, fewer_heads: dict, origin_of: dict, meat_out: list, days: int, out: dict) -> None:

@@ -26,6 +26,11 @@ stock_imbalance       chance per farmers' market entry batch not already chain-b
 certificate_overuse   chance per slaughterhouse intake (``animal_in_info``) that it records ``U(0.1, 0.3)`` of
                       the true head count (at least 1) in ``quarantine_num``: the meat out under its
                       certificate then outgrows the heads it certifies (certificate-overuse; node:certificate)
+trade_after_stop      chance per farmers' market lot reached by a stop-trade order (a failed wholesale test,
+                      :func:`~.wholesale.stop_trade`) that its holder ignores the order: the lot is neither
+                      stopped nor withdrawn and is sold on as usual, its sales naming the stopped code
+                      (trade-after-stop; node:lot code; the day of the stop).  Only sales on a later business
+                      day show it (:mod:`.problemtruth`)
 ====================  =====================================================================================
 
 Decisions use the same streams as :class:`~.faults.Faults` (``{seed}:fault:{name}:{subject}:{day}``):
@@ -42,6 +47,7 @@ RECORD_SWITCHES = (
     "stock_imbalance",
     "silent_scale",
     "certificate_overuse",
+    "trade_after_stop",
 )
 SILENT_ROLES = ("farmers_market", "supermarket", "shop", "canteen")
 _SUMM = "retail_market_tran_info_summ"
@@ -98,6 +104,20 @@ class RecordFaults:
                     operator=data.get("retailer_id"),
                 )
         return v
+
+    def ignores_stop(self, node: str, code: str, day: int, ymd: str, tested: str = "") -> bool:
+        """Whether the holder ``node`` of the farmers' market lot ``code`` ignores a stop-trade order made on
+        ``day`` after the failed test of batch ``tested`` (decided once per lot and day; a ledger fault line, naming
+        the tested batch, when it does)."""
+        rate = self.f.rate("trade_after_stop")
+        if not rate or self.roles.get(node) != "farmers_market":
+            return False
+        if self.f._rng("trade_after_stop", f"{node}:{code}", day).random() >= rate:
+            return False
+        self.emit(
+            "trade_after_stop", node=node, kind="trade-after-stop", subject=f"{node}:{code}", day=ymd, tested=tested
+        )
+        return True
 
     def apply(self, rtype: str, node: str, data: dict, day: int, ymd: str) -> dict:
         """The record as the node uploads it (``data`` itself when no fault hits it)."""

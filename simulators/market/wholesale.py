@@ -365,10 +365,13 @@ def stop_trade(m, lot) -> None:
             continue
         seen.add(ref)
         L = m.lots[ref]
-        L.stopped = True
-        m.scales.stop(L)  # device mode: STOP_TRADE to the stall scale holding it
         if L.holder:
             holders.add((L.node, L.holder))
+        day = int(m.env.now // DAY_S)
+        if ref != lot.ref and m.record_faults.ignores_stop(L.node, ref, day, m.ymd(m.env.now), lot.ref):
+            continue  # the holder ignores the order (fault trade_after_stop): the lot is sold on
+        L.stopped = True
+        m.scales.stop(L)  # device mode: STOP_TRADE to the stall scale holding it
         if L.remaining > 0:
             m.event("withdraw", lot=ref, node=L.node, holder=L.holder, kg=L.remaining)
             withdrawn += L.remaining

@@ -6,7 +6,9 @@ are flagged here.  Contracts:
 * :meth:`Problems.detect` runs every detected kind for one business day ``D`` (yyyyMMdd, Beijing time) over
   the records stored so far, in one write transaction; cost is bounded by the day's records (queries by
   ``data_date``, indexed) plus, for duplicate codes and stock, the records sharing the day's codes, and for
-  certificate overuse the records linked (``record_links``, indexed by value) to the day's certificates.
+  certificate overuse the records linked (``record_links``, indexed by value) to the day's certificates, and for
+  trade after a stop the day's sales of instructed holders and their earlier sales of the stopped code; late
+  uploads read the day's records of each node and its first record of a business day ``after_days`` later.
   It returns the number of new flags per kind.  A flag's identity is ``(kind, subject, data_date)``
   (``INSERT … ON CONFLICT DO NOTHING``): re-running never duplicates a flag and never resets its state.
   Where a flag's day is not ``D`` by nature (a code reused on two days, a batch that tipped over earlier),
@@ -138,12 +140,15 @@ class Problems:
     def _registered(self, nodes: dict, code: str) -> bool:
         return code[:9] in nodes
 
+    def _typed(self, kind: str) -> tuple[list[str], str]:
+        """The record types a rule names and their SQL placeholders (``[]`` when it names none)."""
+        types = list(self.rules.kind(kind).get("record_types", []))
+        return types, ",".join("?" * len(types))
+
     def _chain_break(self, tx: Tx, day: str, nodes: dict):
-        k = self.rules.kind("chain-break")
-        types = list(k.get("record_types", []))
+        types, marks = self._typed("chain-break")
         if not types:
             return []
-        marks = ",".join("?" * len(types))
         rows = tx.all(
             f"SELECT r.id, r.node_id, r.upstream FROM records r WHERE r.data_date = ? AND r.rtype IN"
             f" ({marks}) AND r.upstream IS NOT NULL AND NOT EXISTS (SELECT 1 FROM records u WHERE"
@@ -339,6 +344,81 @@ class Problems:
                         {"received_kg": received / 1000, "sold_kg": sold / 1000, "tolerance": tol},
                     )
                 )
+        return out
+
+    def _late_upload(self, tx: Tx, day: str, nodes: dict):
+        """Nodes whose records of ``day`` arrived (record id order = the platform's arrival order) after one of
+        their records of ``day`` + ``after_days`` or later: the watermark is the node's first such record, so
+        the verdict depends on the data's dates and its order, never on the wall clock of a replay."""
+        import datetime as dt
+
+        n = max(1, int(self.rules.kind("late-upload").get("after_days", 2)))
+        d = dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
+        later = (d + dt.timedelta(days=n)).strftime("%Y%m%d")
+        out = []
+        for node, mark in tx.all(
+            "SELECT r.node_id, (SELECT MIN(w.id) FROM records w WHERE w.node_id = r.node_id AND w.data_date >= ?)"
+            " FROM records r WHERE r.data_date = ? GROUP BY r.node_id ORDER BY r.node_id",
+            (later, day),
+        ):
+            if mark is None:
+                continue
+            late = tx.all(
+                "SELECT id FROM records WHERE node_id = ? AND data_date = ? AND id > ? ORDER BY id", (node, day, mark)
+            )
+            if late:
+                watermark = tx.one("SELECT data_date FROM records WHERE id = ?", (mark,))[0]
+                out.append(
+                    (
+                        node,
+                        day,
+                        node,
+                        [r for (r,) in late],
+                        [],
+                        {"late_records": len(late), "after_record": mark, "after_day": watermark, "after_days": n},
+                    )
+                )
+        return out
+
+    def _trade_after_stop(self, tx: Tx, day: str, nodes: dict):
+        """Holders instructed to stop a code (``stop_instructions``) whose sale records (the rule's types) name that
+        code as upstream on a business day after the one of the failed test behind the instruction; cost bounded
+        by the day's sales of instructed (node, code) pairs.  The flag's day is the first such sale day up to
+        ``day``, so its identity does not depend on the order of runs."""
+        types, marks = self._typed("trade-after-stop")
+        if not types:
+            return []
+        stopped = tx.all(
+            f"SELECT DISTINCT i.node_id, i.batch_code, i.root_code, i.source_node, i.source_record, s.data_date"
+            f" FROM records r JOIN stop_instructions i ON i.node_id = r.node_id AND i.batch_code = r.upstream"
+            f" JOIN records s ON s.id = i.source_record WHERE r.data_date = ? AND r.rtype IN ({marks})"
+            f" AND r.data_date > s.data_date",
+            [day, *types],
+        )
+        out = []
+        for node, code, root, src_node, src_rec, stop_day in sorted(stopped):
+            sales = tx.all(
+                f"SELECT id, data_date, weight_g FROM records WHERE node_id = ? AND upstream = ? AND rtype IN"
+                f" ({marks}) AND data_date > ? AND data_date <= ? ORDER BY data_date, id",
+                [node, code, *types, stop_day, day],
+            )
+            out.append(
+                (
+                    f"{node}:{code}",
+                    sales[0][1],
+                    node,
+                    [src_rec] + [r for r, *_ in sales],
+                    [code],
+                    {
+                        "stopped_code": code,
+                        "root_code": root,
+                        "tested_by": src_node,
+                        "test_day": stop_day,
+                        "sales": len(sales),
+                        "sold_kg": sum(int(g or 0) for *_, g in sales) / 1000,
+                    },
+                )
+            )
         return out
 
     def _certificate_overuse(self, tx: Tx, day: str, nodes: dict):

@@ -37,9 +37,16 @@ def by_kind(platform, kind):
     return [p for p in problems(platform) if p["kind"] == kind]
 
 
+def upload_dated(platform, chain: dict, day: str) -> None:
+    """``upload_all`` with the envelopes' DataDate = ``day`` (the date of records whose type has no date field)."""
+    for node, rtype, recs in chain["uploads"]:
+        _r, resp = platform.upload(node, rtype, recs, data_date=day)
+        assert [x.verdict for x in resp.results] == ["accepted"] * len(recs), (rtype, resp.results)
+
+
 def test_a_clean_chain_is_not_flagged_and_nodes_without_records_are_silent(platform):
     key = regulator(platform)
-    upload_all(platform, meat_chain(DAY))
+    upload_dated(platform, meat_chain(DAY), DAY)
     new = detect(platform, key)
     assert new == {
         "chain-break": 0,
@@ -48,6 +55,8 @@ def test_a_clean_chain_is_not_flagged_and_nodes_without_records_are_silent(platf
         "silent-scale": 0,
         "duplicate-trace-code": 0,
         "price-outlier": 0,
+        "late-upload": 0,
+        "trade-after-stop": 0,
         "certificate-overuse": 0,
     }
     silent = {p["subject"] for p in by_kind(platform, "silent-node")}
@@ -226,7 +235,7 @@ def test_one_trace_code_issued_for_two_operators_is_a_duplicate(platform):
 
 def test_listing_filters_by_district_kind_state_and_days(platform):
     key = regulator(platform)
-    upload_all(platform, meat_chain(DAY))
+    upload_dated(platform, meat_chain(DAY), DAY)
     detect(platform, key)
     detect(platform, key, "20250311")
     assert {p["node_id"] for p in problems(platform, district=V[:6])} == {V, S}  # 650104: 头屯河区 nodes
@@ -240,7 +249,7 @@ def test_listing_filters_by_district_kind_state_and_days(platform):
 
 def test_only_a_regulator_of_the_district_moves_a_problem_and_closing_needs_a_note(platform):
     city, district_other = regulator(platform), regulator(platform, "650102")
-    upload_all(platform, meat_chain(DAY))
+    upload_dated(platform, meat_chain(DAY), DAY)
     detect(platform, city)
     pid = next(p["id"] for p in problems(platform) if p["node_id"] == V)
     path = f"/api/v1/problems/{pid}"
@@ -343,8 +352,87 @@ def test_a_registered_scale_without_sales_on_a_reporting_day_is_silent(platform)
     )
     with platform.svc.store.write() as tx:  # the sale was made at stall A1 (position_id A0 in _sales)
         tx.execute("UPDATE seller_days SET stall = 'A1' WHERE operator_id = ?", (R + "0001",))
-    upload_all(platform, meat_chain(DAY))  # the wholesale market trades under W0001; the supermarket is silent
+    upload_dated(platform, meat_chain(DAY), DAY)  # the wholesale market trades under W0001; the supermarket is silent
     detect(platform, key)
     got = {p["subject"]: p for p in by_kind(platform, "silent-scale")}
     assert set(got) == {"SC-A2"}  # A1 sold, W's gate scale sold, M's node sent nothing (and is a supermarket)
     assert got["SC-A2"]["node_id"] == R and got["SC-A2"]["detail"]["stall"] == "A2" and got["SC-A2"]["records"]
+
+
+def _failed_meat_chain(day: str, n: int = 1) -> dict:
+    """The meat chain of ``day`` whose wholesale test fails: R, which entered the traded code, is instructed."""
+    chain = meat_chain(day, n)
+    for _node, rtype, recs in chain["uploads"]:
+        if rtype == "qmarket_detection_info":
+            recs[0].update(detection_result="0", result_expl="瘦肉精阳性")
+    return chain
+
+
+def _sale_at_r(chain: dict, day: str, seq: int, **fields) -> list[dict]:
+    """Another sale summary of R of ``day`` from the chain's traded code (``fields`` override)."""
+    [tmpl] = [recs[0] for _n, t, recs in chain["uploads"] if t == "retail_market_tran_info_summ"]
+    return [{**tmpl, "sale_date": day, "sale_tran_id": code(R + "0001", seq), "weight": "1.500", **fields}]
+
+
+def test_sales_of_a_stopped_code_on_a_later_day_are_trade_after_stop(platform):
+    key = regulator(platform)
+    chain = _failed_meat_chain(DAY)
+    upload_all(platform, chain)
+    traded = chain["codes"]["wholesale"]
+    later = "20250311"
+    r, resp = platform.upload(R, "retail_market_tran_info_summ", _sale_at_r(chain, later, 50), data_date=later)
+    assert [x.verdict for x in resp.results] == ["accepted"], resp.results
+    assert detect(platform, key, DAY)["trade-after-stop"] == 0  # the test's own day: its sales may precede it
+    assert detect(platform, key, later)["trade-after-stop"] == 1
+    [p] = by_kind(platform, "trade-after-stop")
+    assert p["subject"] == f"{R}:{traded}" and p["data_date"] == later and p["node_id"] == R
+    assert p["codes"] == [traded] and p["detail"]["test_day"] == DAY and p["detail"]["sales"] == 1
+    assert p["detail"]["sold_kg"] == 1.5 and len(p["records"]) == 2  # the failed test and the later sale
+    r, resp = platform.upload(
+        R, "retail_market_tran_info_summ", _sale_at_r(chain, "20250312", 51), data_date="20250312"
+    )
+    assert detect(platform, key, "20250312")["trade-after-stop"] == 0  # the same problem: its first day stays
+    assert [x["data_date"] for x in by_kind(platform, "trade-after-stop")] == [later]
+
+
+def test_no_trade_after_stop_without_a_stop_or_for_other_codes(platform):
+    key = regulator(platform)
+    clean = meat_chain(DAY, 2)  # a passed test: no instruction
+    upload_all(platform, clean)
+    stopped = _failed_meat_chain(DAY, 3)
+    upload_all(platform, stopped)
+    later = "20250311"
+    other = _sale_at_r(clean, later, 60)  # a later sale of the passed batch
+    r, resp = platform.upload(R, "retail_market_tran_info_summ", other, data_date=later)
+    assert [x.verdict for x in resp.results] == ["accepted"], resp.results
+    assert detect(platform, key, later)["trade-after-stop"] == 0
+    assert by_kind(platform, "trade-after-stop") == []
+
+
+def _sale(day: str, seq: int) -> list[dict]:
+    return [rec("retail_market_tran_info_summ", R, day, seed=seq, sale_tran_id=code(R + "0001", seq))]
+
+
+def _send(platform, day: str, seq: int) -> None:
+    r, resp = platform.upload(R, "retail_market_tran_info_summ", _sale(day, seq), data_date=day)
+    assert [x.verdict for x in resp.results] == ["accepted"], resp.results
+
+
+def test_a_record_arriving_after_the_nodes_records_two_days_later_is_a_late_upload(platform):
+    """Judged by arrival order and business dates, never by the receive time: everything here is sent now, days
+    after its business day, yet only the record that came after R's records of DAY+2 is late."""
+    key = regulator(platform)
+    _send(platform, DAY, 1)  # on time by its order
+    _send(platform, "20250311", 2)  # D+1: not yet a proof of lateness
+    _send(platform, DAY, 3)
+    assert detect(platform, key, DAY)["late-upload"] == 0
+    _send(platform, "20250312", 4)  # D+2 arrives: the node's clock is a full day past DAY's deadline
+    _send(platform, DAY, 5)  # late
+    _send(platform, "20250311", 6)  # D+1 after D+3? no: only after D+2 of 20250310 - for 20250311 D+2 is 20250313
+    assert detect(platform, key, DAY)["late-upload"] == 1
+    assert detect(platform, key, "20250311")["late-upload"] == 0
+    [p] = by_kind(platform, "late-upload")
+    late_id = platform.count("SELECT MAX(id) FROM records WHERE node_id = ? AND data_date = ?", (R, DAY))
+    assert p["subject"] == R and p["data_date"] == DAY and p["records"] == [late_id]
+    assert p["detail"]["late_records"] == 1 and p["detail"]["after_day"] == "20250312"
+    assert detect(platform, key, DAY)["late-upload"] == 0  # re-running adds nothing
