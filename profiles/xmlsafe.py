@@ -40,7 +40,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, cast
 import xml.etree.ElementTree as _ET
 from xml.etree.ElementTree import Element, ParseError
 
@@ -105,12 +105,12 @@ def _pull_events(data: bytes) -> Iterator[tuple[str, Element]]:
     """``ElementTree.iterparse(BytesIO(data), ("start", "end"))`` without its per-call cost: the same loop (feed
     16 KiB, hand out the events parsed so far; a ``ParseError`` is raised where iterparse raises it), but iterparse
     builds a new iterator class on every call, a measurable share of the parse of a one-record envelope."""
-    pull = _ET.XMLPullParser(events=("start", "end"))
+    pull: _ET.XMLPullParser[Element] = _ET.XMLPullParser(events=("start", "end"))
     for i in range(0, len(data), _CHUNK):
         pull.feed(data[i : i + _CHUNK])
-        yield from pull.read_events()
+        yield from cast(Iterator[tuple[str, Element]], pull.read_events())  # only start/end were asked for
     pull.close()
-    yield from pull.read_events()
+    yield from cast(Iterator[tuple[str, Element]], pull.read_events())
 
 
 class XmlSource:
