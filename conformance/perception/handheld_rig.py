@@ -1,7 +1,7 @@
 """The handheld's counterpart: a receiving server the harness runs on 127.0.0.1.
 
 The handheld under test (the built-in reference terminal, with the variant's
-switch) uploads ``DataExchangeReq`` envelopes by HTTP POST; the receiver parses
+switch or firmware bug: conformance/proofs/device_firmware.py) uploads ``DataExchangeReq`` envelopes by HTTP POST; the receiver parses
 them with the profile (VerifyCode with the node's key, every record checked),
 answers one verdict per record, and remembers what it accepted, so a test can
 compare what the operator entered with what arrived.  ``online = False`` makes
@@ -17,9 +17,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from conformance.proofs.device_firmware import handheld_class
 from profiles import load_profile
 
-from .bench import NODE, variant_faults
+from .bench import NODE, variant_switch
 
 KEY = "perception-suite-node-key"
 
@@ -29,7 +30,7 @@ class HandheldRig:
         self.profile = load_profile()
         self.evidence = evidence
         self.seed = seed
-        self.faults = variant_faults(target, "handheld", "handheld")
+        self.terminal_class, self.faults = handheld_class(variant_switch(target, "handheld"))
         self.online = True
         self.accepted: list[tuple[str, dict]] = []
         self.rejected: list[tuple[str, dict, str]] = []
@@ -62,10 +63,8 @@ class HandheldRig:
         self._thread.start()
 
     def terminal(self, kind: str = "wholesale", **kw):
-        """The handheld under test, pointed at this receiver."""
-        from simulators.devices.handheld import HandheldTerminal
-
-        return HandheldTerminal(
+        """The handheld under test, pointed at this receiver (with the variant's firmware bug, if any)."""
+        return self.terminal_class(
             NODE,
             "北园春农产品批发市场",
             self.url,

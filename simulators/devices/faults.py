@@ -135,9 +135,9 @@ FIELD_FAULTS = _catalogue(
 )
 
 #: firmware bugs: a device that breaks a requirement, the defects the perception suite must catch (its proofs
-#: turn them on one at a time); kept apart from the field faults.  The card reader's have moved out of the
-#: product: subclasses installed from outside (conformance/proofs/device_firmware.py); the scale's and the
-#: handheld's are still here, to move the same way
+#: turn them on one at a time); kept apart from the field faults.  The card reader's and the handheld's have
+#: moved out of the product: subclasses installed from outside (conformance/proofs/device_firmware.py); the
+#: scale's (and missing_fields, which the handheld shares with it) are still here, to move the same way
 FIRMWARE_BUGS = _catalogue(
     [
         FaultKind(
@@ -242,13 +242,6 @@ FIRMWARE_BUGS = _catalogue(
             "固件缺陷：二维码内容为订单号而非追溯码",
             "firmware bug: the QR code carries the order number instead of the trace code",
         ),
-        FaultKind(
-            "drops_unacked",
-            ("handheld",),
-            "固件缺陷：上传失败时仍删除本地登记",
-            "firmware bug: local entries are deleted even when the upload failed",
-        ),
-        FaultKind("duplicate_upload", ("handheld",), "每个报文重复上传两次", "every envelope is uploaded twice"),
     ]
 )
 

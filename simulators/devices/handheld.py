@@ -267,7 +267,7 @@ class HandheldTerminal:
                     o, left = self._post(client, t, chunk)
                     outcomes.append(o)
                     keep += [(t, r) for r in left]
-            self.outbox = [] if self.faults.on("drops_unacked") else keep
+            self.outbox = keep
         finally:
             if own:
                 client.close()
@@ -281,8 +281,6 @@ class HandheldTerminal:
             return UploadOutcome(t, len(recs), "timeout", detail="link down (fault http_timeout)"), recs
         try:
             resp = client.post(self.url, content=body, headers={"Content-Type": ctype}, timeout=self.timeout_s)
-            if self.faults.on("duplicate_upload"):
-                resp = client.post(self.url, content=body, headers={"Content-Type": ctype}, timeout=self.timeout_s)
         except httpx.TimeoutException as exc:
             return UploadOutcome(t, len(recs), "timeout", detail=str(exc)), recs
         except httpx.HTTPError as exc:

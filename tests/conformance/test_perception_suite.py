@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 
 from conformance.perception.bench import HARNESS_CAPABILITIES, variant_faults
-from conformance.proofs.device_firmware import READER_BUGS, reader_model
+from conformance.proofs.device_firmware import HANDHELD_BUGS, READER_BUGS, handheld_class, reader_model
 from conformance.targets import parse_target
 from conformance.variants import load_variants
 from profiles import load_profile
 from simulators.devices.faults import FAULTS, FaultSet
+from simulators.devices.handheld import HandheldTerminal
 from simulators.devices.reader import ReaderModel
 
 pytestmark = pytest.mark.slow
@@ -335,7 +336,7 @@ def test_device_variants_name_existing_switches_of_their_actor():
     assert len(mine) >= 25
     for v in mine:
         assert v.suite == "perception", v.name
-        if v.actor == "card_reader" and v.switch in READER_BUGS:
+        if (v.actor, v.switch) in {("card_reader", s) for s in READER_BUGS} | {("handheld", s) for s in HANDHELD_BUGS}:
             continue  # a firmware bug installed from outside (conformance/proofs/device_firmware.py)
         for spec in v.switch.split(","):
             FaultSet([spec], DEVICE_ACTORS[v.actor])  # raises for an unknown or misplaced switch
@@ -355,8 +356,8 @@ def test_device_variants_name_existing_switches_of_their_actor():
     )
 
 
-def test_reader_firmware_bugs_are_outside_the_product_and_each_has_its_variant():
-    """The card reader's firmware bugs are proof-side subclasses, not switches of the device model."""
+def test_reader_and_handheld_firmware_bugs_are_outside_the_product():
+    """The card reader's and the handheld's firmware bugs are proof-side subclasses, not switches of the models."""
     reader_switches = {v.switch for v in load_variants().values() if v.actor == "card_reader"}
     assert set(READER_BUGS) <= reader_switches and not set(READER_BUGS) & set(FAULTS)
     assert len(reader_switches - set(READER_BUGS)) == 1  # bad_crc=40: a line fault of the clean model
@@ -365,6 +366,12 @@ def test_reader_firmware_bugs_are_outside_the_product_and_each_has_its_variant()
         assert type(model) is cls and not model.faults
     assert reader_model("bad_crc=40", seed=1).faults.value("bad_crc") == 40
     assert type(reader_model(None, seed=1)) is ReaderModel
+    handheld_switches = {v.switch for v in load_variants().values() if v.actor == "handheld"}
+    assert "drops_unacked" in handheld_switches and not set(HANDHELD_BUGS) & set(FAULTS)
+    cls, faults = handheld_class("drops_unacked")
+    assert cls is HANDHELD_BUGS["drops_unacked"] and faults.names == []
+    cls, faults = handheld_class("missing_fields")  # shared with the scale: still a switch of the model
+    assert cls is HandheldTerminal and faults.names == ["missing_fields"]
 
 
 def test_variant_switches_reach_only_their_actor():

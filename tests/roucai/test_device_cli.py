@@ -116,7 +116,7 @@ def test_faults_list(capsys):
     kinds = {f["name"]: f["kind"] for f in json.loads(out)}
     assert code == 0 and {"paper_out", "power_loss", "card_pulled", "dup_seq", "bad_crc"} <= set(kinds)
     # firmware bugs are kept apart from what a device meets in the field or on its line
-    assert kinds["dup_seq"] == kinds["no_limit"] == kinds["amount_truncated"] == kinds["drops_unacked"] == "firmware"
+    assert kinds["dup_seq"] == kinds["no_limit"] == kinds["amount_truncated"] == kinds["missing_fields"] == "firmware"
     assert kinds["bad_crc"] == kinds["paper_out"] == kinds["power_loss"] == kinds["clock_drift"] == "field"
     code, text, _ = run(capsys, "--lang", "en", "device", "faults")
     field, firmware = text.split("# firmware bugs")

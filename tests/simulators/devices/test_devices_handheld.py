@@ -8,6 +8,7 @@ import time
 import pytest
 
 from profiles import load_profile
+from conformance.proofs.device_firmware import UploadsTwice
 from simulators.devices.faults import FaultSet
 from simulators.devices.handheld import EntryError, HandheldTerminal
 from tests.httpkit import BackgroundHTTPServer, QuietHandler
@@ -76,7 +77,7 @@ def test_wholesale_entries_upload_and_duplicates():
             ("market_in_info_detail", "accepted", 3),
         ]
         assert h.outbox == [] and h.uploaded == 6
-        h2 = terminal(plat.url, faults=FaultSet(["duplicate_upload"], "handheld"))
+        h2 = UploadsTwice(NODE, "北园春农产品批发市场", plat.url, KEY, node_kind="wholesale", now=lambda: NOW)
         wholesale_entries(h2, 1)
         out = h2.upload()
         assert all(o.duplicate == 1 and o.accepted == 0 for o in out) and h2.outbox == []
