@@ -406,3 +406,21 @@ def test_operator_width_follows_another_layout():
     with pytest.raises(CodeError) as e:
         book.operator_code("650102001", 1000)
     assert [(f.field, f.en, f.value) for f in e.value.findings] == [("seq", "operator sequence must be 0..999", "1000")]
+
+
+def test_zero_batch_sequence_width_follows_another_layout():
+    """Batch codes of node 9 + a 10-digit sequence (length 19): the all-zero sequence is the 10 digits after the
+    node code, a difference of the lengths (19 - 9), not a remainder (19 % 9 = 1)."""
+    spec = dict(BOOK.spec, batch=dict(BOOK.spec["batch"], length=19, seq_digits=10))
+    book = CodeBook(BOOK.regions, spec)
+    assert [(f.rule, f.field, f.value) for f in book.findings("650102001" + "0" * 10, "batch")] == [
+        ("CODE-BATCH-01", "[9:19]", "0" * 10)
+    ]
+    assert not book.is_valid("650102001" + "0" * 10, "batch")
+    assert book.findings("650102001" + "0" * 9 + "1", "batch") == []
+
+
+def test_is_valid_refuses_a_zero_batch_sequence_for_a_kind_read_from_input():
+    kind = "".join(["bat", "ch"])  # not the interned literal: read from input
+    assert not BOOK.is_valid("6501020010000000", kind)
+    assert BOOK.is_valid("6501020010000001", kind)
