@@ -27,7 +27,8 @@ of :func:`problem_key` values that are true:
   envelope's DataDate (the simulated upload day).  ``injected`` counts the (node, day) with any record first
   uploaded after the day's deadline (end of day + ``grace_s``): the late uploads the data cannot show stay visible.
 * ``trade-after-stop`` only where the run exposes the ignored order: the failed test of the stopped batch
-  (``tested`` of the fault line) was uploaded, and the holder uploaded a sale record (the rule's
+  (``tested`` of the fault line) was uploaded after another record of the tester naming the batch (else the
+  platform refuses it: the tester never received the batch, reason 2012), and the holder uploaded a sale record (the rule's
   ``record_types``) naming the lot's code as upstream (platform.toml ``receive`` fields) on a business day after
   the stop's (a lot sold out the same day shows nothing).
 
@@ -81,7 +82,8 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
     sales_spec = platform_rules["scale_usage"]["sales"]
     stop_sales = set(rules.kind("trade-after-stop").get("record_types", []))
     fail_values = set(platform_rules["stoptrade"]["fail_values"])
-    failed: set = set()  # batch ids of uploaded failed tests
+    failed: dict[tuple[str, str], float] = {}  # (tester, batch id) -> first upload of its failed test
+    held: dict[tuple[str, str], float] = {}  # (node, batch id) -> first upload of another record naming it
     sold_on: set = set()  # (node, upstream code, day) of uploaded sale records of the trade-after-stop rule
     ignored: dict[str, tuple[str, str]] = {}  # node:code -> (stop day, tested batch)
     arrivals: dict[str, list[tuple]] = {}  # node -> [(first upload s, rtype, business day)] of uploaded records
@@ -124,8 +126,11 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
                     op = o["data"].get(spec["seller"]) or ""
                     used.add((day, o["node"], op, o["data"].get(spec["stall"]) or "" if spec["stall"] else ""))
                     used.add((day, o["node"], op, None))
+                at, first = (o["node"], o["data"].get("batch_id")), min(o["upload"])
                 if o["type"] == "qmarket_detection_info" and o["data"].get("detection_result") in fail_values:
-                    failed.add(o["data"].get("batch_id"))
+                    failed[at] = min(failed.get(at, first), first)
+                elif at[1] and "trade-after-stop" in out:
+                    held[at] = min(held.get(at, first), first)
                 if o["type"] in stop_sales:
                     receive = platform_rules["records"].get(o["type"], {}).get("receive", [])
                     up = next((o["data"][f] for f in receive if o["data"].get(f)), None)
@@ -169,9 +174,11 @@ def expected_problems(path: str | Path, kinds, rules=None) -> tuple[dict, dict[s
     if "late-upload" in out:
         _late(rules.kind("late-upload"), arrivals, header, out, injected)
     if "trade-after-stop" in out:
+        # a test the platform accepts: the tester had sent a record naming the batch before (else refused, 2012)
+        stopped = {b for (n, b), t in failed.items() if held.get((n, b), float("inf")) <= t}
         for subject, (day, tested) in ignored.items():
             node, code = subject.split(":", 1)
-            if tested in failed and any((node, code, d) in sold_on for d in run_days(header) if d > day):
+            if tested in stopped and any((node, code, d) in sold_on for d in run_days(header) if d > day):
                 out["trade-after-stop"].add(problem_key("trade-after-stop", subject, day))
     if "certificate-overuse" in out:
         _exposed_overuse(

@@ -101,3 +101,53 @@ def test_overuse_truth_counts_meat_out_uploaded_within_the_run_only():
     assert truth(1) == {("certificate-overuse", "S:AQ1")}
     assert truth(2) == set()  # uploaded on day 3 of a 2-day run: never detected
     assert truth(2, shared_kg=500.0) == set()
+
+
+def test_trade_after_stop_and_late_uploads_agree_with_the_truth(platform, tmp_path):
+    """Tiny, 4 days, every sampled vegetable batch failing its test, every stopped farmers' market lot sold on
+    (trade_after_stop = 1) and 30 % of the records uploaded late: the ledger's true cases of both new kinds are
+    exactly what the platform flags (each kind has cases); a platform that lost one kind's flags fails."""
+    import datetime as dt
+
+    from simulators.city import generate_city
+    from simulators.market.ledger import Ledger
+    from simulators.market.model import MarketModel
+    from simulators.market.output import EnvelopeBatcher
+    from simulators.market.rates import Rates
+    from simulators.market.upload import Uploader, ingest_url, run_sharded
+    from uploadkit import P
+
+    proc, db, keys, _keys_path = platform
+    rates = Rates.load(overrides={"volume": {"detection_pass_rate": 0.0}})
+    start = dt.date(2025, 3, 10)
+    live = EnvelopeBatcher(P, start, rates.upload["node_batch_s"])
+    ledger_path = tmp_path / "truth.jsonl"
+    with ledger_path.open("w", encoding="utf-8") as fh:
+        ledger = Ledger(fh, deadline_grace_s=rates.upload["deadline_grace_s"])
+        MarketModel(
+            generate_city("tiny", 1, P),
+            P,
+            seed=1,
+            start=start,
+            days=4,
+            rates=rates,
+            fault_rates={**rates.faults, "trade_after_stop": 1.0, "late_upload": 0.3},
+            ledger=ledger,
+            record_hooks=[live.add],
+        ).run()
+        ledger.finish()
+    up = run_sharded(lambda: Uploader(P.envelope, ingest_url(proc.url), keys), list(live.batches()), 1)
+    assert up.accepted > 0 and all(r.startswith("2012") for r in up.reasons), up.to_dict()  # tests before entries
+    r = cli("serve", "admin", "--db", str(db), "register-regulator", "650100", "--name", "市商务局", "--json")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "reg.key").write_text(json.loads(r.stdout)["key"])
+    args = ["truth", "problems", "--ledger", str(ledger_path), "--platform", proc.url, "--json"]
+    r = cli(*args, "--regulator", "650100", "--key-file", str(tmp_path / "reg.key"), timeout=300)
+    kinds = json.loads(r.stdout)["kinds"]
+    for k in ("trade-after-stop", "late-upload"):
+        assert kinds[k]["expected"] > 0 and kinds[k]["precision"] == kinds[k]["recall"] == 1.0, (k, kinds[k])
+    assert kinds["late-upload"]["injected"] >= kinds["late-upload"]["expected"]
+    with sqlite3.connect(db) as c:
+        c.execute("DELETE FROM problems WHERE kind = 'trade-after-stop'")
+    r = cli(*args)
+    assert r.returncode == 1 and json.loads(r.stdout)["kinds"]["trade-after-stop"]["recall"] == 0.0
