@@ -77,6 +77,9 @@ FAULT_ZH = {
     "duplicate_trace_code": "追溯码重复使用",
     "chain_break": "进货记录追溯码录错",
     "stock_imbalance": "进货重量少录",
+    "silent_scale": "追溯秤整日未用",
+    "certificate_overuse": "进场检疫头数少录",
+    "trade_after_stop": "中止交易后继续销售",
 }
 MAX_SPEED = 1_000_000.0
 
