@@ -43,7 +43,6 @@ from conformance.actions import ActionMissing, ActionRunner
 from profiles.device import Frame, get_protocol
 from simulators.devices.control import ControlServer, ScaleControl, TimeSkew, receipt_from_dict
 from simulators.devices.driver import DeviceNak, DeviceTimeout, ReaderDriver, ScaleDriver
-from simulators.devices.faults import FaultSet
 from simulators.serial import LineSettings, WireTrace, open_line
 
 from . import observations
@@ -198,12 +197,6 @@ def variant_switch(target, actor: str) -> str | None:
     return None
 
 
-def variant_faults(target, actor: str, device: str) -> FaultSet:
-    """The fault switches of ``target``'s variant when it belongs to ``actor`` (else none)."""
-    switch = variant_switch(target, actor)
-    return FaultSet([spec.strip() for spec in switch.split(",")] if switch else [], device)
-
-
 class Bench:
     """What every bench has: the driver, the capability statement, the evidence."""
 
@@ -310,10 +303,10 @@ class ScaleBench(Bench):
 
     # -- set-up -----------------------------------------------------------------------
     def _start_builtin(self, durable: bool, tmpdir: Path | None, paced: bool = True) -> None:
+        from conformance.proofs.device_firmware import device_class
         from simulators.devices import serve
-        from simulators.devices.scale import ScaleModel
 
-        self.faults = variant_faults(self.target, "scale", "scale")
+        model_class, self.faults = device_class("scale", variant_switch(self.target, "scale"))
         self._tmp = None
         store = None
         if durable:
@@ -322,7 +315,7 @@ class ScaleBench(Bench):
                 tmpdir = Path(self._tmp.name)
             store = tmpdir / "scale.db"
         self._time = TimeSkew()
-        self.model = ScaleModel(store, seed=self.seed, faults=self.faults, time_source=self._time.source)
+        self.model = model_class(store, seed=self.seed, faults=self.faults, time_source=self._time.source)
         self.line = open_line(
             f"perc-scale-{next(_line_ids)}", backend="sim", settings=LineSettings(baudrate=BUILTIN_BAUD), paced=paced
         )

@@ -134,113 +134,17 @@ FIELD_FAULTS = _catalogue(
     ]
 )
 
-#: firmware bugs: a device that breaks a requirement, the defects the perception suite must catch (its proofs
-#: turn them on one at a time); kept apart from the field faults.  The card reader's and the handheld's have
-#: moved out of the product: subclasses installed from outside (conformance/proofs/device_firmware.py); the
-#: scale's (and missing_fields, which the handheld shares with it) are still here, to move the same way
+#: firmware bugs: a device that breaks a requirement, the defects the perception suite must catch.  All but
+#: one have moved out of the product, to subclasses of the device models installed from outside
+#: (conformance/proofs/device_firmware.py); ``missing_fields`` (scale and handheld) is still here, to move the
+#: same way
 FIRMWARE_BUGS = _catalogue(
     [
-        FaultKind(
-            "dup_seq",
-            ("scale",),
-            "固件缺陷：追溯码流水号重复使用（每两笔共用一个）",
-            "firmware bug: trace sequence numbers reused (every two sales share one)",
-        ),
         FaultKind(
             "missing_fields",
             ("scale", "handheld"),
             "固件缺陷：记录缺少批次追溯码和商品编码",
             "firmware bug: records lack the batch trace code and commodity code",
-        ),
-        FaultKind(
-            "no_limit",
-            ("scale",),
-            "固件缺陷：不执行限量控制（可超售批次数量）",
-            "firmware bug: no quantity limit (a batch can be oversold)",
-        ),
-        FaultKind(
-            "ignore_stop",
-            ("scale",),
-            "固件缺陷：忽略中止交易指令（已中止批次仍可销售）",
-            "firmware bug: stop-trade ignored (a stopped batch still sells)",
-        ),
-        FaultKind(
-            "overwrite_full",
-            ("scale",),
-            "固件缺陷：存储满时覆盖最早的未确认记录",
-            "firmware bug: when full, the oldest unacknowledged record is overwritten",
-        ),
-        FaultKind(
-            "free_on_read",
-            ("scale",),
-            "固件缺陷：记录一经读出即释放（不等确认）",
-            "firmware bug: records are freed as soon as they are read (no acknowledgement awaited)",
-        ),
-        FaultKind(
-            "lose_on_power_cut",
-            ("scale",),
-            "固件缺陷：断电时丢失最后一笔已成交记录（写缓存未落盘）",
-            "firmware bug: a power cut loses the last committed sale (write cache not flushed)",
-        ),
-        FaultKind(
-            "seq_reset_on_power_cut",
-            ("scale",),
-            "固件缺陷：断电重启后追溯流水号回退一位（重复签发）",
-            "firmware bug: after a power cut the trace sequence goes back by one (a code is issued twice)",
-        ),
-        FaultKind(
-            "binding_volatile",
-            ("scale",),
-            "固件缺陷：摊位绑定只存于内存，重启后丢失",
-            "firmware bug: the stall binding is kept in RAM only and lost at a restart",
-        ),
-        FaultKind(
-            "accepts_bad_codes",
-            ("scale",),
-            "固件缺陷：下发批次不校验编码",
-            "firmware bug: loaded batches' codes are not validated",
-        ),
-        FaultKind(
-            "sells_unstable",
-            ("scale",),
-            "固件缺陷：重量未稳定即可成交",
-            "firmware bug: sales complete on an unstable reading",
-        ),
-        FaultKind(
-            "no_overload", ("scale",), "固件缺陷：超载时仍可成交", "firmware bug: sales complete while overloaded"
-        ),
-        FaultKind(
-            "one_batch",
-            ("scale",),
-            "固件缺陷：实际只能持有1个批次（识别命令仍声明更多）",
-            "firmware bug: holds one batch only (while IDENTIFY declares more)",
-        ),
-        FaultKind(
-            "caps_misreported",
-            ("scale",),
-            "固件缺陷：识别命令报告的最大秤量与实际不符（30 kg）",
-            "firmware bug: IDENTIFY reports a capacity the scale does not have (30 kg)",
-        ),
-        FaultKind(
-            "hides_paper_out",
-            ("scale",),
-            "固件缺陷：缺纸时状态仍报告纸正常",
-            "firmware bug: status says paper ok while the paper is out",
-        ),
-        FaultKind(
-            "amount_truncated",
-            ("scale",),
-            "固件缺陷：金额截尾而非四舍五入到分",
-            "firmware bug: amounts truncated instead of rounded half-up to the fen",
-        ),
-        FaultKind(
-            "receipt_no_trace", ("scale",), "固件缺陷：小票不打印追溯码", "firmware bug: receipts lack the trace code"
-        ),
-        FaultKind(
-            "qr_order_no",
-            ("scale",),
-            "固件缺陷：二维码内容为订单号而非追溯码",
-            "firmware bug: the QR code carries the order number instead of the trace code",
         ),
     ]
 )

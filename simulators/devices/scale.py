@@ -160,7 +160,7 @@ class ScaleModel:
     def capabilities(self) -> dict[str, str]:
         mt = self.metro
         return {
-            "max_g": "30000" if self.faults.on("caps_misreported") else str(mt.max_g),
+            "max_g": str(mt.max_g),
             "min_g": str(mt.min_g),
             "e1_g": str(mt.e1_g),
             "e2_g": str(mt.e2_g),
@@ -215,15 +215,10 @@ class ScaleModel:
     def load_batch(
         self, batch_trace: str, commodity: str, commodity_name: str, limit_g: int, unit_price_fen: int
     ) -> None:
-        codes = self.profile.codes
-        if not self.faults.on("accepts_bad_codes") and (
-            not codes.is_valid(batch_trace, "trace") or not codes.is_valid(commodity, "commodity")
-        ):
-            raise Refused("BAD_CODE", f"{batch_trace}/{commodity}")
+        self.check_codes(batch_trace, commodity)
         if limit_g <= 0 or unit_price_fen <= 0:
             raise Refused("BAD_PAYLOAD", "limit and price must be positive")
-        room = 1 if self.faults.on("one_batch") else self.max_batches
-        if self.store.batch(batch_trace) is None and len(self.store.batches()) >= room:
+        if self.store.batch(batch_trace) is None and len(self.store.batches()) >= self.max_batches:
             raise Refused("BATCH_TABLE_FULL")
         if not commodity_name and commodity in self.profile.commodities:
             commodity_name = self.profile.commodities[commodity].name_zh
@@ -257,8 +252,6 @@ class ScaleModel:
     def status(self) -> m.StatusResponse:
         used = self.store.unacked_count()
         paper = 2 if self.paper <= 0 else (1 if self.paper <= 20 else 0)
-        if self.faults.on("hides_paper_out"):
-            paper = 0
         power = 2 if self.faults.on("battery_low") else 0
         batches = [
             m.BatchEntry(
@@ -296,30 +289,25 @@ class ScaleModel:
         batch = self.store.batch(batch_trace)
         if batch is None:
             raise Refused("UNKNOWN_BATCH", batch_trace)
-        if batch["stopped"] and not self.faults.on("ignore_stop"):
-            raise Refused("TRADE_STOPPED", batch["stop_reason"])
+        self.check_stopped(batch)
         if self.paper <= 0:
             raise Refused("PAPER_OUT")
         if self.store.unacked_count() >= self.capacity:
-            if not self.faults.on("overwrite_full"):
-                raise Refused("MEMORY_FULL", f"{self.capacity} records")
-            self.store.acknowledge(self.store.read_from(0, 1)[0]["idx"])  # the bug: drops the oldest
+            self.memory_full()
         if weight_g is not None:
             self.weigh.place(weight_g + self.weigh.tare_g, settled=True)
         r = self.weigh.read()
-        if not self.weigh.saleable(r) and not self._fault_saleable(r):
+        if not self.saleable(r):
             raise Refused("WEIGHT_INVALID", f"net {r.net_g} g stable={r.stable} overload={r.overload}")
-        if batch["sold_g"] + r.net_g > batch["limit_g"] and not self.faults.on("no_limit"):
-            raise Refused("LIMIT_EXCEEDED", f"{batch['sold_g']} + {r.net_g} > {batch['limit_g']} g")
+        self.check_limit(batch, r.net_g)
         self.sale_attempts += 1
-        last = max(self.store.last_trace_seq, self.trace_seq_start - 1)
-        seq = last if (self.faults.on("dup_seq") and last > 0 and self.sale_attempts % 2 == 0) else last + 1
+        seq = self.next_trace_seq(max(self.store.last_trace_seq, self.trace_seq_start - 1))
         try:
             trace = self.profile.codes.trace_code(stall["operator_code"], seq)
         except CodeError as exc:
             raise Refused("BAD_CODE", str(exc)) from exc
         now = self.clock.now().replace(microsecond=0)
-        amount = (r.net_g * batch["unit_price_fen"] + (0 if self.faults.on("amount_truncated") else 500)) // 1000
+        amount = self.amount_fen(r.net_g, batch["unit_price_fen"])
         missing = self.faults.on("missing_fields")
         idx = self.store.next_index
         sale = {
@@ -345,28 +333,55 @@ class ScaleModel:
             self.power_cut()
             raise
         rec = _record(row)
-        self._print(rec, stall)
+        self.print_receipt(rec, stall)
         if not self.faults.on("no_events"):
             self.events.append(m.SaleEvent([rec]))
         return rec
 
-    def _fault_saleable(self, r) -> bool:
-        """Firmware bugs ``sells_unstable`` / ``no_overload``: a reading the clean scale refuses passes."""
-        mt, f = self.metro, self.faults
-        if r.net_g < mt.min_g or (not r.stable and not f.on("sells_unstable")):
-            return False
-        return f.on("no_overload") or (not r.overload and r.gross_g <= mt.max_g)
+    # The steps of a sale a firmware's bug may replace (in a subclass installed from outside by a proof:
+    # conformance/proofs/device_firmware.py).
+    def check_codes(self, batch_trace: str, commodity: str) -> None:
+        """Refuse a batch whose trace or commodity code is not valid (BAD_CODE, PERC-SCALE-11)."""
+        codes = self.profile.codes
+        if not codes.is_valid(batch_trace, "trace") or not codes.is_valid(commodity, "commodity"):
+            raise Refused("BAD_CODE", f"{batch_trace}/{commodity}")
+
+    def check_stopped(self, batch: dict) -> None:
+        """Refuse a sale of a batch the platform stopped (TRADE_STOPPED, PERC-SCALE-19)."""
+        if batch["stopped"]:
+            raise Refused("TRADE_STOPPED", batch["stop_reason"])
+
+    def memory_full(self) -> None:
+        """Storage holds ``capacity`` unacknowledged records: the sale is refused (MEMORY_FULL)."""
+        raise Refused("MEMORY_FULL", f"{self.capacity} records")
+
+    def saleable(self, r) -> bool:
+        """Whether reading ``r`` may be sold: stable, within min..max, not overloaded (PERC-SCALE-01/05)."""
+        return self.weigh.saleable(r)
+
+    def check_limit(self, batch: dict, net_g: int) -> None:
+        """Refuse a sale over the batch's remaining quantity (LIMIT_EXCEEDED, PERC-SCALE-06)."""
+        if batch["sold_g"] + net_g > batch["limit_g"]:
+            raise Refused("LIMIT_EXCEEDED", f"{batch['sold_g']} + {net_g} > {batch['limit_g']} g")
+
+    def next_trace_seq(self, last: int) -> int:
+        """The trace sequence of the next sale after ``last`` (each code issued once)."""
+        return last + 1
+
+    @staticmethod
+    def amount_fen(net_g: int, unit_price_fen: int) -> int:
+        """The amount of ``net_g`` at ``unit_price_fen`` per kg, rounded half-up to the fen."""
+        return (net_g * unit_price_fen + 500) // 1000
 
     @staticmethod
     def _cut_power() -> None:
         raise PowerLost()
 
-    def _print(self, rec: m.SaleRecord, stall: dict) -> None:
+    def print_receipt(self, rec: m.SaleRecord, stall: dict) -> None:
+        """Print the sale's receipt (kept in :attr:`receipts`): its trace code and a QR of it (PERC-SCALE-21)."""
         self.paper -= 1
         qr = self.receipt_cfg["qr_template"].format(
-            url=self.receipt_cfg["qr_url"],
-            order_no=rec.order_no,
-            trace_code=rec.order_no if self.faults.on("qr_order_no") else rec.trace_code,
+            url=self.receipt_cfg["qr_url"], order_no=rec.order_no, trace_code=rec.trace_code
         )
         name_en = ""
         if rec.commodity in self.profile.commodities:
@@ -384,7 +399,7 @@ class ScaleModel:
                         rec.weight_g,
                         rec.unit_price_fen,
                         rec.amount_fen,
-                        "" if self.faults.on("receipt_no_trace") else rec.trace_code,
+                        rec.trace_code,
                         name_en,
                     )
                 ],
@@ -409,8 +424,6 @@ class ScaleModel:
             recs.append(rec)
             size += n
         cont = recs[-1].index + 1 if recs else max(from_index, 1)
-        if self.faults.on("free_on_read") and recs:
-            self.store.acknowledge(recs[-1].index)  # the bug: freed before the host acknowledged
         return m.ReadRecordsResponse(cont, self.store.count_from(cont), recs)
 
     def ack_records(self, up_to_index: int) -> m.AckRecordsResponse:
@@ -430,18 +443,12 @@ class ScaleModel:
         """Power is gone: uncommitted work, tare and unsent events are lost; storage and RTC stay."""
         self.powered = False
         self.events.clear()
-        if self.faults.on("lose_on_power_cut") and self.store.durable:
-            self.store.drop_newest()  # the bug
         self.weigh.clear_tare()
         self.store.power_cut()
 
     def restart(self) -> None:
         """Power back: reopen storage (the durable state is whatever was committed)."""
         self.store = self.store.reopen()
-        if self.faults.on("seq_reset_on_power_cut"):  # the bug: sequence goes back
-            self.store.reset_trace_seq(max(0, self.store.last_trace_seq - 1))
-        if self.faults.on("binding_volatile"):  # the bug: binding in RAM only
-            self.store.forget_stall()
         self.faults.clear("power_loss")
         self.powered = True
 

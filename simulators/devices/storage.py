@@ -250,17 +250,18 @@ class ScaleStore:
         return ScaleStore(self.path) if self.path is not None else self
 
     def drop_newest(self) -> None:
-        """Firmware bug ``lose_on_power_cut``: the newest committed record is gone."""
+        """The newest committed record is gone (the firmware bug ``lose_on_power_cut`` of a proof,
+        conformance/proofs/device_firmware.py; no clean path calls it)."""
         if not self.db.in_transaction:
             self.db.execute("DELETE FROM sales WHERE idx = (SELECT MAX(idx) FROM sales)")
 
     def reset_trace_seq(self, seq: int) -> None:
-        """Firmware bug ``seq_reset_on_power_cut``: the last trace sequence goes back to ``seq``."""
+        """The last trace sequence goes back to ``seq`` (the firmware bug ``seq_reset_on_power_cut`` of a proof)."""
         with self.tx():
             self._set_meta("last_trace_seq", str(seq))
 
     def forget_stall(self) -> None:
-        """Firmware bug ``binding_volatile``: the stall binding was kept in RAM only."""
+        """The stall binding is lost (the firmware bug ``binding_volatile`` of a proof: kept in RAM only)."""
         with self.tx():
             self._set_meta("stall", "null")
 

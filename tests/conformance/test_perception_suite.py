@@ -20,14 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from conformance.perception.bench import HARNESS_CAPABILITIES, variant_faults
-from conformance.proofs.device_firmware import HANDHELD_BUGS, READER_BUGS, handheld_class, reader_model
+from conformance.perception.bench import HARNESS_CAPABILITIES, variant_switch
+from conformance.proofs.device_firmware import HANDHELD_BUGS, READER_BUGS, SCALE_BUGS, device_class, reader_model
 from conformance.targets import parse_target
 from conformance.variants import load_variants
 from profiles import load_profile
-from simulators.devices.faults import FAULTS, FaultSet
+from simulators.devices.faults import FAULTS, FIELD_FAULTS, FIRMWARE_BUGS, FaultSet
 from simulators.devices.handheld import HandheldTerminal
 from simulators.devices.reader import ReaderModel
+from simulators.devices.scale import ScaleModel
 
 pytestmark = pytest.mark.slow
 
@@ -285,10 +286,26 @@ def test_without_actions_the_same_scale_is_incomplete_and_lists_the_actions(devi
 
 
 def test_a_broken_scale_in_another_process_is_caught(device, tmp_path):
-    dev = device("--fault", "no_limit")
-    rc, res = certify(
-        tmp_path / "rep", "--target", dev.url, "--capabilities", statement(tmp_path, dev), "-k", "quantity_limit"
-    )
+    """The scale's firmware has no bug switch: the defect (a quantity limit read 1000 times too large) is put on
+    its line from outside by the relay, in the harness's process."""
+    from conformance.proofs.device_defects import load_catalogue
+    from conformance.proofs.relay import Relay
+
+    dev = device()
+    defect = load_catalogue()["limit-units-confused"]
+    relay = Relay("socket://127.0.0.1:0", dev.url, defect, seed=7).start()
+    try:
+        rc, res = certify(
+            tmp_path / "rep",
+            "--target",
+            relay.host_url,
+            "--capabilities",
+            statement(tmp_path, dev),
+            "-k",
+            "quantity_limit",
+        )
+    finally:
+        relay.stop()
     assert rc == 1
     [t] = res["tests"]
     assert t["verdict"] == "fail" and "PERC-SCALE-06" in t["requirements"], t
@@ -336,10 +353,11 @@ def test_device_variants_name_existing_switches_of_their_actor():
     assert len(mine) >= 25
     for v in mine:
         assert v.suite == "perception", v.name
-        if (v.actor, v.switch) in {("card_reader", s) for s in READER_BUGS} | {("handheld", s) for s in HANDHELD_BUGS}:
+        device = DEVICE_ACTORS[v.actor]
+        if v.switch in BUGS[device]:
             continue  # a firmware bug installed from outside (conformance/proofs/device_firmware.py)
         for spec in v.switch.split(","):
-            FaultSet([spec], DEVICE_ACTORS[v.actor])  # raises for an unknown or misplaced switch
+            FaultSet([spec], device)  # raises for an unknown or misplaced switch
             assert spec.partition("=")[0] in FAULTS
     required = {
         q.id
@@ -356,30 +374,35 @@ def test_device_variants_name_existing_switches_of_their_actor():
     )
 
 
-def test_reader_and_handheld_firmware_bugs_are_outside_the_product():
-    """The card reader's and the handheld's firmware bugs are proof-side subclasses, not switches of the models."""
-    reader_switches = {v.switch for v in load_variants().values() if v.actor == "card_reader"}
-    assert set(READER_BUGS) <= reader_switches and not set(READER_BUGS) & set(FAULTS)
-    assert len(reader_switches - set(READER_BUGS)) == 1  # bad_crc=40: a line fault of the clean model
-    for switch, cls in READER_BUGS.items():
-        model = reader_model(switch, seed=1)
-        assert type(model) is cls and not model.faults
+BUGS = {"scale": SCALE_BUGS, "reader": READER_BUGS, "handheld": HANDHELD_BUGS}
+CLEAN = {"scale": ScaleModel, "reader": ReaderModel, "handheld": HandheldTerminal}
+
+
+def test_firmware_bugs_are_outside_the_device_models():
+    """Every firmware bug of a device variant is a proof-side subclass, not a switch of the model; only
+    missing_fields (shared by the scale and the handheld) is still a switch."""
+    for device, bugs in BUGS.items():
+        switches = {v.switch for v in load_variants().values() if DEVICE_ACTORS.get(v.actor) == device}
+        assert set(bugs) - {"duplicate_upload"} <= switches and not set(bugs) & set(FAULTS), device
+        for switch, cls in bugs.items():
+            got, faults = device_class(device, switch)
+            assert got is cls and issubclass(cls, CLEAN[device]) and faults.names == [], switch
+        leftover = {s.partition("=")[0] for s in switches - set(bugs)}
+        assert leftover <= set(FIELD_FAULTS) | {"missing_fields"}, (device, leftover)
+    assert set(FIRMWARE_BUGS) == {"missing_fields"}
+    assert type(reader_model("skip_auth", seed=1)) is READER_BUGS["skip_auth"]
     assert reader_model("bad_crc=40", seed=1).faults.value("bad_crc") == 40
-    assert type(reader_model(None, seed=1)) is ReaderModel
-    handheld_switches = {v.switch for v in load_variants().values() if v.actor == "handheld"}
-    assert "drops_unacked" in handheld_switches and not set(HANDHELD_BUGS) & set(FAULTS)
-    cls, faults = handheld_class("drops_unacked")
-    assert cls is HANDHELD_BUGS["drops_unacked"] and faults.names == []
-    cls, faults = handheld_class("missing_fields")  # shared with the scale: still a switch of the model
+    cls, faults = device_class("handheld", "missing_fields")
     assert cls is HandheldTerminal and faults.names == ["missing_fields"]
 
 
 def test_variant_switches_reach_only_their_actor():
     t = parse_target("builtin?variant=ignores-stop-trade")
-    assert variant_faults(t, "scale", "scale").names == ["ignore_stop"]
-    assert variant_faults(t, "card_reader", "reader").names == []
-    assert variant_faults(parse_target("builtin"), "scale", "scale").names == []
-    assert variant_faults(parse_target("builtin?variant=clock-drift"), "scale", "scale").value("clock_drift") == 500
+    assert variant_switch(t, "scale") == "ignore_stop" and variant_switch(t, "card_reader") is None
+    assert device_class("scale", variant_switch(t, "scale"))[0] is SCALE_BUGS["ignore_stop"]
+    assert device_class("scale", variant_switch(parse_target("builtin"), "scale"))[0] is ScaleModel
+    cls, faults = device_class("scale", variant_switch(parse_target("builtin?variant=clock-drift"), "scale"))
+    assert cls is ScaleModel and faults.value("clock_drift") == 500
 
 
 def test_harness_capabilities_name_the_legacy_keys():

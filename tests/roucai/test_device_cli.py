@@ -114,13 +114,14 @@ def test_receipt_png(tmp_path, capsys):
 def test_faults_list(capsys):
     code, out, _ = run(capsys, "device", "faults", "--json")
     kinds = {f["name"]: f["kind"] for f in json.loads(out)}
-    assert code == 0 and {"paper_out", "power_loss", "card_pulled", "dup_seq", "bad_crc"} <= set(kinds)
+    assert code == 0 and {"paper_out", "power_loss", "card_pulled", "missing_fields", "bad_crc"} <= set(kinds)
     # firmware bugs are kept apart from what a device meets in the field or on its line
-    assert kinds["dup_seq"] == kinds["no_limit"] == kinds["amount_truncated"] == kinds["missing_fields"] == "firmware"
+    assert kinds["missing_fields"] == "firmware" and "dup_seq" not in kinds  # the others: conformance/proofs
     assert kinds["bad_crc"] == kinds["paper_out"] == kinds["power_loss"] == kinds["clock_drift"] == "field"
     code, text, _ = run(capsys, "--lang", "en", "device", "faults")
     field, firmware = text.split("# firmware bugs")
-    assert "\nbad_crc=" in field and "\ndup_seq " in firmware and "dup_seq" not in field and "bad_crc" not in firmware
+    assert "\nbad_crc=" in field and "\nmissing_fields " in firmware
+    assert "missing_fields" not in field and "bad_crc" not in firmware
 
 
 def test_handheld_bad_url_and_node(capsys):

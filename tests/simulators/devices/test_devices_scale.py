@@ -235,8 +235,10 @@ def test_ink_out_prints_blank(store):
     assert s.receipts[-1].blank and s.receipts[-1].text().strip() == "" and s.status().ink == 1
 
 
-def test_dup_seq_fault_duplicates_trace_codes(store):
-    s = bound_scale(store, faults=FaultSet(["dup_seq"]))
+def test_dup_seq_firmware_bug_duplicates_trace_codes(store):
+    from conformance.proofs.device_firmware import ReusesTraceCodes
+
+    s = bound_scale(store, model_class=ReusesTraceCodes)
     codes = [s.sell(BATCH, 100).trace_code for _ in range(4)]
     assert len(set(codes)) == 2
 

@@ -166,7 +166,7 @@ def test_stop_trade_reaches_the_scales_that_hold_the_batch_and_they_refuse_it(st
 def test_a_load_the_scale_refuses_is_counted_and_its_sales_are_refused():
     def one_batch(m):
         for scale in m.scales.scales.values():
-            scale.faults.add("one_batch")  # firmware bug: the scale holds one batch only
+            scale.max_batches = 1  # a scale whose batch table holds one batch
 
     m, stream, _ = run("devices", prepare=one_batch)
     st = m.scales.stats
