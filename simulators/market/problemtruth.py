@@ -22,7 +22,7 @@ of :func:`problem_key` values that are true:
   A record's business day here is its true calendar day (a drifting clock near midnight may move a record's
   own date: a known, small source of disagreement).
 * ``late-upload``: every (node, business day D) with a record that was first uploaded after the node's first
-  upload of a record of a business day D + ``after_days`` or later (uploads in the order the uploader sends them:
+  upload of a record of a business day D + ``after_days`` … D + ``max_days`` (uploads in the order the uploader sends them:
   time, then record type, then date); a record's business day is the platform's: its own date field, else the
   envelope's DataDate (the simulated upload day).  ``injected`` counts the (node, day) with any record first
   uploaded after the day's deadline (end of day + ``grace_s``): the late uploads the data cannot show stay visible.
@@ -225,6 +225,7 @@ def _late(rule, arrivals: dict, header: dict, out: dict, injected: dict) -> None
     """Add the (node, day) whose records arrived after the node's first record ``after_days`` later; count in
     ``injected`` every (node, day) with a record first uploaded after the day's deadline (module docstring)."""
     n = max(1, int(rule.get("after_days", 2)))
+    top = max(n, int(rule.get("max_days", 7)))
     grace = float(rule.get("grace_s", 3600))
     start = dt.date.fromisoformat(header["start"])
     for node, items in arrivals.items():
@@ -241,7 +242,8 @@ def _late(rule, arrivals: dict, header: dict, out: dict, injected: dict) -> None
             if u > ((day - start).days + 1) * DAY_S + grace:
                 late_days.add(d)
             later = (day + dt.timedelta(days=n)).strftime("%Y%m%d")
-            mark = min((p for dd, p in first_at.items() if dd >= later), default=None)
+            latest = (day + dt.timedelta(days=top)).strftime("%Y%m%d")
+            mark = min((p for dd, p in first_at.items() if later <= dd <= latest), default=None)
             if mark is not None and i > mark:
                 out["late-upload"].add(problem_key("late-upload", node, d))
         injected["late-upload"] += len(late_days)

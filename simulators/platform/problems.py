@@ -348,18 +348,20 @@ class Problems:
 
     def _late_upload(self, tx: Tx, day: str, nodes: dict):
         """Nodes whose records of ``day`` arrived (record id order = the platform's arrival order) after one of
-        their records of ``day`` + ``after_days`` or later: the watermark is the node's first such record, so
-        the verdict depends on the data's dates and its order, never on the wall clock of a replay."""
+        their records of ``day`` + ``after_days`` … ``day`` + ``max_days``: the watermark is the node's first such
+        record, so the verdict depends on the data's dates and its order, never on the wall clock of a replay."""
         import datetime as dt
 
-        n = max(1, int(self.rules.kind("late-upload").get("after_days", 2)))
+        k = self.rules.kind("late-upload")
+        n = max(1, int(k.get("after_days", 2)))
         d = dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
         later = (d + dt.timedelta(days=n)).strftime("%Y%m%d")
+        latest = (d + dt.timedelta(days=max(n, int(k.get("max_days", 7))))).strftime("%Y%m%d")
         out = []
         for node, mark in tx.all(
-            "SELECT r.node_id, (SELECT MIN(w.id) FROM records w WHERE w.node_id = r.node_id AND w.data_date >= ?)"
-            " FROM records r WHERE r.data_date = ? GROUP BY r.node_id ORDER BY r.node_id",
-            (later, day),
+            "SELECT r.node_id, (SELECT MIN(w.id) FROM records w WHERE w.node_id = r.node_id AND w.data_date >= ?"
+            " AND w.data_date <= ?) FROM records r WHERE r.data_date = ? GROUP BY r.node_id ORDER BY r.node_id",
+            (later, latest, day),
         ):
             if mark is None:
                 continue

@@ -436,3 +436,17 @@ def test_a_record_arriving_after_the_nodes_records_two_days_later_is_a_late_uplo
     assert p["subject"] == R and p["data_date"] == DAY and p["records"] == [late_id]
     assert p["detail"]["late_records"] == 1 and p["detail"]["after_day"] == "20250312"
     assert detect(platform, key, DAY)["late-upload"] == 0  # re-running adds nothing
+
+
+def test_a_date_beyond_max_days_is_no_evidence_of_lateness(platform):
+    """A record dated a month later (a mistyped date, or the live day before a backfill of old data) arriving first
+    does not make the node's records of DAY late: only D+2 … D+max_days count (problems.toml)."""
+    key = regulator(platform)
+    _send(platform, "20250410", 7)
+    _send(platform, DAY, 8)
+    assert detect(platform, key, DAY)["late-upload"] == 0
+    _send(platform, "20250317", 9)  # D+7: within the window
+    _send(platform, DAY, 10)
+    assert detect(platform, key, DAY)["late-upload"] == 1
+    [p] = by_kind(platform, "late-upload")
+    assert p["detail"]["after_day"] == "20250317" and p["detail"]["late_records"] == 1
