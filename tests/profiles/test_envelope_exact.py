@@ -444,3 +444,57 @@ def test_a_rejection_that_carries_the_accepted_or_duplicate_reason_is_one_findin
         assert resp is None and rows(fs) == [("TRAN-ENV-09", "Results[2]", "error", reason)]
     resp, fs = ENV.parse_response(good.encode())
     assert fs == [] and [(r.verdict, r.reason) for r in resp.results] == [("accepted", "0000"), ("rejected", "2008")]
+
+
+def test_an_envelope_error_read_from_data_makes_the_envelope_not_ok():
+    from profiles.envelope import EnvelopeResult
+
+    severity = "".join(["err", "or"])  # as read from a profile's data, not the literal
+    bad = EnvelopeResult("xml", findings=[Finding("TRAN-ENV-02", "NodeId", "z", "e", severity)])
+    assert not bad.envelope_ok and not bad.ok
+
+
+def test_respond_rejects_a_record_whose_error_was_read_from_data():
+    severity = "".join(["err", "or"])
+    res = ENV.parse(build(), key=KEY)
+    res.record_findings[1] = [Finding("TRAN-REC-02", "weight", "重量错", "bad weight", severity)]
+    resp = ENV.respond(res, now=WHEN)
+    assert [(r.seq, r.verdict, r.field) for r in resp.results] == [(1, "accepted", None), (2, "rejected", "weight")]
+
+
+def test_an_override_with_its_english_text_and_no_rule():
+    res = ENV.parse(build(), key=KEY)
+    resp = ENV.respond(res, now=WHEN, overrides={1: ("2008", "卖方不符", "seller mismatch")})
+    r = resp.results[0]
+    assert (r.verdict, r.reason, r.message, r.message_en) == ("rejected", "2008", "卖方不符", "seller mismatch")
+    assert r.findings == [{"rule": "", "field": "", "severity": "error", "zh": "卖方不符", "en": "seller mismatch"}]
+
+
+@pytest.mark.parametrize("root", ["AnAnswer", "Zz"])  # sorts before and after DataExchangeResp
+def test_a_response_with_another_root_is_one_finding(root):
+    res = ENV.parse(build(), key=KEY)
+    good = ENV.build_response(ENV.respond(res, now=WHEN)).decode()
+    bad = good.replace("DataExchangeResp>", f"{root}>")
+    assert bad != good
+    resp, fs = ENV.parse_response(bad.encode())
+    assert resp is None and rows(fs) == [("TRAN-ENV-09", root, "error", None)]
+
+
+def test_only_finding_children_of_findings_are_read():
+    res = ENV.parse(build(), key=KEY)
+    good = ENV.build_response(
+        ENV.respond(res, now=WHEN, overrides={1: ("2008", "卖方不符", "seller mismatch")})
+    ).decode()
+    assert good.count("</Finding></Findings>") == 1
+    extra = good.replace("</Finding></Findings>", "</Finding><Note><Rule>X</Rule></Note></Findings>", 1)
+    resp, fs = ENV.parse_response(extra.encode())
+    assert fs == []
+    assert resp.results[0].findings == [
+        {"rule": "", "field": "", "severity": "error", "zh": "卖方不符", "en": "seller mismatch"}
+    ]
+
+
+def test_a_long_node_id_is_quoted_to_40_characters():
+    node = "6501020" + "9" * 43
+    res = ENV.parse(sub(build(), f"<NodeId>{NODE}</NodeId>", f"<NodeId>{node}</NodeId>"))
+    assert [f.value for f in res.findings if f.field == "NodeId"] == [node[:40]]
