@@ -8,8 +8,8 @@ replaces one public step: a step of a scale's sale, status, read or power cycle;
 (``auth``, ``read_block``, ``write_block``); a handheld's ``upload``.  :data:`SCALE_BUGS`, :data:`READER_BUGS`
 and :data:`HANDHELD_BUGS` map the ``switch`` of each device entry of ``conformance/variants.toml`` to its
 class; the perception bench and the handheld rig build the built-in device from them (:func:`device_class`).
-What the host (or the platform) sees is only what the broken firmware really sends.  One firmware bug is still a
-switch of the models: ``missing_fields`` (``simulators/devices/faults.py`` ``FIRMWARE_BUGS``).
+What the host (or the platform) sees is only what the broken firmware really sends.  The models' own fault
+switches (``simulators/devices/faults.py``) are field and line faults only.
 """
 
 from __future__ import annotations
@@ -156,6 +156,14 @@ class TraceSeqBackAfterPowerCut(ScaleModel):
         self.store.reset_trace_seq(max(0, self.store.last_trace_seq - 1))
 
 
+class StoresRecordsWithoutCodes(ScaleModel):
+    """``missing_fields``: sale records lack the batch trace code and the commodity code."""
+
+    @staticmethod
+    def as_stored(sale: dict) -> dict:
+        return {**sale, "batch_trace": "", "commodity": ""}
+
+
 class ForgetsStallBinding(ScaleModel):
     """``binding_volatile``: the stall binding is kept in RAM only and lost at a restart."""
 
@@ -183,6 +191,7 @@ SCALE_BUGS: dict[str, type[ScaleModel]] = {
     "lose_on_power_cut": LosesSaleOnPowerCut,
     "seq_reset_on_power_cut": TraceSeqBackAfterPowerCut,
     "binding_volatile": ForgetsStallBinding,
+    "missing_fields": StoresRecordsWithoutCodes,
 }
 
 # -- the card reader ---------------------------------------------------------------------------------------
@@ -263,6 +272,19 @@ class DropsUnacknowledgedEntries(HandheldTerminal):
         return outcomes
 
 
+class DropsARequiredField(HandheldTerminal):
+    """``missing_fields``: each entry loses one of its required fields (a seeded choice) after the checks."""
+
+    def check_entry(self, type_name: str, rec: dict) -> dict:
+        rec = super().check_entry(type_name, rec)
+        rt = self.p.records.types[type_name]
+        drop = sorted(n for n in rt.required if n in rec and n != rt.node_field)
+        if drop:
+            rec = dict(rec)
+            rec.pop(self.rng.choice(drop))
+        return rec
+
+
 class _PostsTwice:
     """An HTTP client whose every POST is sent twice (the second answer is returned)."""
 
@@ -291,6 +313,7 @@ class UploadsTwice(HandheldTerminal):
 HANDHELD_BUGS: dict[str, type[HandheldTerminal]] = {
     "drops_unacked": DropsUnacknowledgedEntries,
     "duplicate_upload": UploadsTwice,
+    "missing_fields": DropsARequiredField,
 }
 
 
@@ -304,7 +327,7 @@ _BUGS = {
 def device_class(device: str, switch: str | None) -> tuple[type, FaultSet]:
     """The built-in ``device`` (scale, reader, handheld) for a variant's ``switch`` (``None``: clean) and the faults
     to give it: a firmware bug's class and no fault, else the clean model with the switch's field faults
-    (``bad_crc=40``, ``memory_full=5000``…, and ``missing_fields``; :class:`FaultSet` checks them)."""
+    (``bad_crc=40``, ``memory_full=5000``…; :class:`FaultSet` checks them)."""
     clean, bugs = _BUGS[device]
     if switch in bugs:
         return bugs[switch], FaultSet()

@@ -889,14 +889,13 @@ def run_receipt(args, con) -> int:
 
 
 def run_faults(args, con) -> int:
-    from simulators.devices.faults import FAULTS, FIELD_FAULTS, FIRMWARE_BUGS
+    from simulators.devices.faults import FAULTS
 
     if con.as_json:
         con.json(
             [
                 {
                     "name": f.name,
-                    "kind": "firmware" if f.name in FIRMWARE_BUGS else "field",
                     "devices": list(f.devices),
                     "zh": f.zh,
                     "en": f.en,
@@ -908,14 +907,9 @@ def run_faults(args, con) -> int:
             ]
         )
         return EXIT_OK
-    for title, catalogue in (
-        (con.t("现场与线路故障（正确的主机须能应对）", "field and line faults (a correct host copes)"), FIELD_FAULTS),
-        (con.t("固件缺陷（一致性测试须能发现）", "firmware bugs (a conformance suite must catch)"), FIRMWARE_BUGS),
-    ):
-        con.say(f"# {title}")
-        for f in catalogue.values():
-            par = f"={f.param}({f.default}{f.unit and ' ' + f.unit})" if f.param else ""
-            con.say(f"{f.name}{par}  [{','.join(f.devices)}]  {con.t(f.zh, f.en)}")
+    for f in FAULTS.values():
+        par = f"={f.param}({f.default}{f.unit and ' ' + f.unit})" if f.param else ""
+        con.say(f"{f.name}{par}  [{','.join(f.devices)}]  {con.t(f.zh, f.en)}")
     return EXIT_OK
 
 

@@ -1,9 +1,10 @@
 """Device faults as named switches (``--fault NAME[=VALUE]``).
 
-Two catalogues, kept apart: :data:`FIELD_FAULTS`, what a device meets in the field or on its line
-(devices.md §1.4, §6; standards.md §6: paper out, a power cut, clock drift, CRC errors, a
-silent device), which a correct host must cope with; and :data:`FIRMWARE_BUGS`, defects of the
-device itself that break a requirement, which a conformance suite must catch.
+Each fault is what a device meets in the field or on its line (devices.md §1.4, §6; standards.md
+§6: paper out, a power cut, clock drift, CRC errors, a silent device), which a correct host must
+cope with.  Firmware bugs (defects of the device itself that break a requirement, which a
+conformance suite must catch) are no switch of the models: they are subclasses a proof installs
+from outside (conformance/proofs/device_firmware.py).
 A :class:`FaultSet` is parsed from CLI-style specs and asked by the device
 models (``faults.on("paper_out")``, ``faults.value("clock_drift")``).
 
@@ -35,14 +36,9 @@ class FaultKind:
     unit: str = ""
 
 
-def _catalogue(kinds: list[FaultKind]) -> dict[str, FaultKind]:
-    return {k.name: k for k in kinds}
-
-
-#: conditions a device meets in the field or on its line (paper, ink, memory, power, clock, CRC errors,
-#: a silent device, cards): a correct host must cope with them
-FIELD_FAULTS = _catalogue(
-    [
+FAULTS: dict[str, FaultKind] = {
+    f.name: f
+    for f in [
         FaultKind(
             "paper_out",
             ("scale",),
@@ -132,25 +128,7 @@ FIELD_FAULTS = _catalogue(
         ),
         FaultKind("http_timeout", ("handheld",), "上传无应答（超时）", "uploads get no answer (timeout)"),
     ]
-)
-
-#: firmware bugs: a device that breaks a requirement, the defects the perception suite must catch.  All but
-#: one have moved out of the product, to subclasses of the device models installed from outside
-#: (conformance/proofs/device_firmware.py); ``missing_fields`` (scale and handheld) is still here, to move the
-#: same way
-FIRMWARE_BUGS = _catalogue(
-    [
-        FaultKind(
-            "missing_fields",
-            ("scale", "handheld"),
-            "固件缺陷：记录缺少批次追溯码和商品编码",
-            "firmware bug: records lack the batch trace code and commodity code",
-        ),
-    ]
-)
-
-#: every fault, field faults first
-FAULTS: dict[str, FaultKind] = {**FIELD_FAULTS, **FIRMWARE_BUGS}
+}
 
 
 class FaultSet:

@@ -16,8 +16,7 @@ connection refused, HTTP error, unreadable response) keeps them for the next
 :meth:`HandheldTerminal.upload`.  Every request has a timeout.
 
 An entry the catalogue rejects is refused at the keyboard (:class:`EntryError`
-with findings), except under the ``missing_fields`` fault (a firmware bug that
-drops a required field after the check, so the server must reject it).
+with findings; :meth:`HandheldTerminal.check_entry`).
 """
 
 from __future__ import annotations
@@ -96,16 +95,12 @@ class HandheldTerminal:
         self._batch_seq = batch_seq_start - 1
 
     # -- registration -----------------------------------------------------------------
-    def _check(self, type_name: str, rec: dict) -> dict:
+    def check_entry(self, type_name: str, rec: dict) -> dict:
+        """The entry as kept for upload, once the profile's checks pass; EntryError (refused at the keyboard)
+        otherwise."""
         fs = [f for f in self.p.records.validate(type_name, rec) if f.severity == "error"]
         if fs:
             raise EntryError(fs)
-        if self.faults.on("missing_fields"):
-            rt = self.p.records.types[type_name]
-            drop = sorted(n for n in rt.required if n in rec and n != rt.node_field)
-            if drop:
-                rec = dict(rec)
-                rec.pop(self.rng.choice(drop))
         return rec
 
     def _day(self, day: _dt.date | None) -> str:
@@ -153,7 +148,7 @@ class HandheldTerminal:
             rec["farm_name"] = farm_name
         if ear_tags:
             rec["ear_tag_start"], rec["ear_tag_end"] = ear_tags
-        rec = self._check("animal_in_info", rec)
+        rec = self.check_entry("animal_in_info", rec)
         self.outbox.append(("animal_in_info", rec))
         return rec
 
@@ -244,8 +239,8 @@ class HandheldTerminal:
             if supplier:
                 d["ws_supplier_id"], d["ws_supplier_name"] = supplier
             details.append(d)
-        base = self._check("market_in_info_base", base)
-        details = [self._check("market_in_info_detail", d) for d in details]
+        base = self.check_entry("market_in_info_base", base)
+        details = [self.check_entry("market_in_info_detail", d) for d in details]
         self.outbox.append(("market_in_info_base", base))
         self.outbox += [("market_in_info_detail", d) for d in details]
         return base, details

@@ -308,12 +308,11 @@ class ScaleModel:
             raise Refused("BAD_CODE", str(exc)) from exc
         now = self.clock.now().replace(microsecond=0)
         amount = self.amount_fen(r.net_g, batch["unit_price_fen"])
-        missing = self.faults.on("missing_fields")
         idx = self.store.next_index
         sale = {
             "trace_code": trace,
-            "batch_trace": "" if missing else batch_trace,
-            "commodity": "" if missing else batch["commodity"],
+            "batch_trace": batch_trace,
+            "commodity": batch["commodity"],
             "commodity_name": batch["commodity_name"],
             "weight_g": r.net_g,
             "unit_price_fen": batch["unit_price_fen"],
@@ -327,7 +326,7 @@ class ScaleModel:
         cut = self.faults.on("power_loss") and self.sale_attempts == int(self.faults.value("power_loss"))
         try:
             row = self.store.commit_sale(
-                sale, seq, request_id, batch_trace, before_commit=self._cut_power if cut else None
+                self.as_stored(sale), seq, request_id, batch_trace, before_commit=self._cut_power if cut else None
             )
         except PowerLost:
             self.power_cut()
@@ -367,6 +366,11 @@ class ScaleModel:
     def next_trace_seq(self, last: int) -> int:
         """The trace sequence of the next sale after ``last`` (each code issued once)."""
         return last + 1
+
+    @staticmethod
+    def as_stored(sale: dict) -> dict:
+        """The sale record as the firmware writes it to storage: every field (PERC-SCALE-13)."""
+        return sale
 
     @staticmethod
     def amount_fen(net_g: int, unit_price_fen: int) -> int:

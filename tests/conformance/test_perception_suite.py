@@ -25,7 +25,7 @@ from conformance.proofs.device_firmware import HANDHELD_BUGS, READER_BUGS, SCALE
 from conformance.targets import parse_target
 from conformance.variants import load_variants
 from profiles import load_profile
-from simulators.devices.faults import FAULTS, FIELD_FAULTS, FIRMWARE_BUGS, FaultSet
+from simulators.devices.faults import FAULTS, FaultSet
 from simulators.devices.handheld import HandheldTerminal
 from simulators.devices.reader import ReaderModel
 from simulators.devices.scale import ScaleModel
@@ -379,8 +379,8 @@ CLEAN = {"scale": ScaleModel, "reader": ReaderModel, "handheld": HandheldTermina
 
 
 def test_firmware_bugs_are_outside_the_device_models():
-    """Every firmware bug of a device variant is a proof-side subclass, not a switch of the model; only
-    missing_fields (shared by the scale and the handheld) is still a switch."""
+    """Every firmware bug of a device variant is a proof-side subclass, not a switch of the model; the models'
+    switches are field and line faults only."""
     for device, bugs in BUGS.items():
         switches = {v.switch for v in load_variants().values() if DEVICE_ACTORS.get(v.actor) == device}
         assert set(bugs) - {"duplicate_upload"} <= switches and not set(bugs) & set(FAULTS), device
@@ -388,12 +388,10 @@ def test_firmware_bugs_are_outside_the_device_models():
             got, faults = device_class(device, switch)
             assert got is cls and issubclass(cls, CLEAN[device]) and faults.names == [], switch
         leftover = {s.partition("=")[0] for s in switches - set(bugs)}
-        assert leftover <= set(FIELD_FAULTS) | {"missing_fields"}, (device, leftover)
-    assert set(FIRMWARE_BUGS) == {"missing_fields"}
+        assert leftover <= set(FAULTS), (device, leftover)  # field and line faults of the clean model
     assert type(reader_model("skip_auth", seed=1)) is READER_BUGS["skip_auth"]
     assert reader_model("bad_crc=40", seed=1).faults.value("bad_crc") == 40
-    cls, faults = device_class("handheld", "missing_fields")
-    assert cls is HandheldTerminal and faults.names == ["missing_fields"]
+    assert not any("firmware bug" in f.en for f in FAULTS.values())
 
 
 def test_variant_switches_reach_only_their_actor():

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from profiles import load_profile
-from conformance.proofs.device_firmware import UploadsTwice
+from conformance.proofs.device_firmware import DropsARequiredField, UploadsTwice
 from simulators.devices.faults import FaultSet
 from simulators.devices.handheld import EntryError, HandheldTerminal
 from tests.httpkit import BackgroundHTTPServer, QuietHandler
@@ -103,9 +103,9 @@ def test_invalid_entry_refused_at_the_keyboard():
         h.register_market_entry(P.codes.operator_code(NODE, 1), "x", [])
 
 
-def test_missing_fields_fault_is_rejected_by_the_server():
+def test_missing_fields_firmware_bug_is_rejected_by_the_server():
     with Platform() as plat:
-        h = terminal(plat.url, faults=FaultSet(["missing_fields"], "handheld"))
+        h = DropsARequiredField(NODE, "北园春农产品批发市场", plat.url, KEY, node_kind="wholesale", now=lambda: NOW)
         wholesale_entries(h, 2)
         out = h.upload()
         assert all(o.rejected == o.count and o.status == "rejected" for o in out)

@@ -243,8 +243,10 @@ def test_dup_seq_firmware_bug_duplicates_trace_codes(store):
     assert len(set(codes)) == 2
 
 
-def test_missing_fields_fault(store):
-    s = bound_scale(store, faults=FaultSet(["missing_fields"]))
+def test_missing_fields_firmware_bug(store):
+    from conformance.proofs.device_firmware import StoresRecordsWithoutCodes
+
+    s = bound_scale(store, model_class=StoresRecordsWithoutCodes)
     r = s.sell(BATCH, 100)
     assert r.batch_trace == "" and r.commodity == ""
     assert {b.batch_trace: b.sold_g for b in s.status().batches}[BATCH] == r.weight_g
