@@ -74,16 +74,43 @@ def node_keys(platform) -> dict[str, str]:
     return platform.keys
 
 
+def _unverified(target, capabilities):
+    from conformance.recipe import unverified_reason
+    from profiles import load_profile
+
+    return unverified_reason(load_profile(), capabilities, target.is_builtin)
+
+
 @pytest.fixture
-def message_authentication(capabilities):
+def message_authentication(target, capabilities):
     """A check to call first in a test of message authentication: it fails the test, with the reason, when
-    the target declares none (capability verify_code = "none"; conformance/recipe.py)."""
-    from conformance.recipe import no_mac_reason
+    the target verifies no VerifyCode (capability verify_code = "none", or the built-in platform under a
+    profile whose recipe is unknown; conformance/recipe.py :func:`~conformance.recipe.unverified_reason`)."""
 
     def check() -> None:
-        why = no_mac_reason(capabilities)
+        why = _unverified(target, capabilities)
         if why is not None:  # an AssertionError: the verdict is fail (the requirement is not met), not error
             raise AssertionError(f"{why[0]} / {why[1]}")
+
+    return check
+
+
+@pytest.fixture
+def forgery_refused(target, capabilities):
+    """A check to call in a test whose *set-up* needs the platform to refuse a wrongly signed request (its
+    requirement is not message authentication): when the target verifies no VerifyCode the test cannot judge
+    its requirement, so its verdict is not applicable with the reason
+    (:class:`~conformance.notjudgeable.NotJudgeable`), never a fail; PLAT-SEC-01 fails for it instead."""
+    from conformance.notjudgeable import NotJudgeable
+
+    def check() -> None:
+        why = _unverified(target, capabilities)
+        if why is not None:
+            raise NotJudgeable(
+                f"无法判定：本测试的准备步骤需要平台拒绝错误签名的请求，而{why[0]}（见 PLAT-SEC-01）",
+                f"not judgeable: this test's set-up needs the platform to refuse a wrongly signed request, and "
+                f"{why[1]} (see PLAT-SEC-01)",
+            )
 
     return check
 

@@ -35,6 +35,7 @@ from . import verdicts as V
 from .actions import ActionMissing
 from .capabilities import CapabilityError, CapabilityStatement
 from .evidence import Evidence
+from .notjudgeable import NA_PREFIX, NotJudgeable
 from .preflight import TargetDown
 from .targets import TargetError, parse_target
 
@@ -42,7 +43,6 @@ from .targets import TargetError, parse_target
 RESULTS_KEY = pytest.StashKey[dict]()
 
 PLUGIN_NAME = "roucai-conformance"
-NA_PREFIX = "roucai-not-applicable: "
 BUILTIN_CAPABILITIES = Path(__file__).resolve().parent / "builtin-capabilities.toml"
 
 
@@ -333,6 +333,8 @@ def _verdict_of(rep, call):
     if rep.skipped:
         if exc is not None and exc.errisinstance(ActionMissing):
             return V.NOT_TESTED, exc.value.zh, exc.value.en
+        if exc is not None and exc.errisinstance(NotJudgeable):
+            return V.NOT_APPLICABLE, exc.value.zh, exc.value.en
         if hasattr(rep, "wasxfail"):
             return V.EXPECTED_FAILURE, "已声明的预期失败：" + rep.wasxfail, "expected failure: " + rep.wasxfail
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)

@@ -70,6 +70,28 @@ def no_mac_reason(capabilities) -> tuple[str, str] | None:
     )
 
 
+def unverified_reason(run_profile, capabilities, builtin: bool) -> tuple[str, str] | None:
+    """(zh, en) why the platform under test refuses no request for a wrong VerifyCode, else ``None``.
+
+    Either the target declares ``verify_code = "none"`` (:func:`no_mac_reason`), or it is the built-in platform
+    under a profile whose recipe is ``unknown`` (``run_profile``, the run's own profile, not the one the harness
+    signs with): the reference platform verifies with its profile's recipe, so it checks the code's form, the
+    clock window and replay, never the MAC (docs/dialects.md).  A test of message authentication fails with this
+    reason (the requirement is not met); a test whose set-up merely needs a forged request refused cannot judge
+    its own requirement (:class:`~conformance.notjudgeable.NotJudgeable`)."""
+    why = no_mac_reason(capabilities)
+    if why is not None or not builtin or run_profile.envelope.recipe.algorithm != "unknown":
+        return why
+    name = run_profile.name
+    return (
+        f"内置参考平台在配置 {name} 下不知道 VerifyCode 算法（unknown），只校验其格式、时钟窗口与重放，"
+        "无法校验认证码：以错误密钥签名的请求会被接受，报文认证要求不满足",
+        f"the built-in platform under profile {name} does not know the VerifyCode recipe (unknown): it checks the "
+        "code's form, the clock window and replay, never the MAC, so a request signed with a wrong key is "
+        "accepted and message authentication is not met",
+    )
+
+
 #: suites in which the harness (or the reference node it runs) signs uploads (coding: its simulated day)
 SIGNING_SUITES = ("coding", "platform", "transmission")
 

@@ -133,6 +133,18 @@ def handheld_rig(request, target, evidence, seed):
             "a handheld under test uploads over HTTP and is operated by hand; the harness drives only the "
             "built-in handheld / 手持终端需人工操作，本版本只自动测试内置手持终端"
         )
+    from profiles import load_profile
+
+    profile = load_profile()
+    if profile.envelope.recipe.algorithm == "unknown":
+        from conformance.notjudgeable import NotJudgeable
+
+        raise NotJudgeable(
+            f"无法判定：内置手持终端用配置的 VerifyCode 算法为上传签名，而配置 {profile.name} 的算法未知（unknown），"
+            "它无法上传；设置问题，不是判定",
+            f"not judgeable: the built-in handheld signs its uploads with the profile's VerifyCode recipe, and profile "
+            f"{profile.name}'s is unknown, so it cannot upload; a set-up problem, not a verdict",
+        )
     rig = HandheldRig(target, evidence, seed)
     request.addfinalizer(rig.close)
     return rig

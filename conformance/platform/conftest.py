@@ -100,6 +100,19 @@ def central(platform, city, capabilities, tmp_path_factory):
             pytest.skip("not applicable: the capability statement declares no central_url")
         yield str(url).rstrip("/"), str(capabilities.capabilities.get("city_id", city.city_code))
         return
+    from profiles import load_profile
+
+    run_profile = load_profile()
+    if run_profile.envelope.recipe.algorithm == "unknown":  # the reference city platform signs its feed with it
+        from conformance.notjudgeable import NotJudgeable
+
+        raise NotJudgeable(
+            f"无法判定：内置城市平台用配置的 VerifyCode 算法为上报中央平台的数据签名，而配置 {run_profile.name} 的算法"
+            "未知（unknown），它无法上报；设置问题，不是判定（外部平台声明 central_url 时照常判定）",
+            f"not judgeable: the built-in city platform signs its upward feed with the profile's VerifyCode recipe, "
+            f"and profile {run_profile.name}'s is unknown, so it cannot feed; a set-up problem, not a verdict (judged "
+            "as usual for an external platform declaring central_url)",
+        )
     try:
         proc, key = launch_central(tmp_path_factory.mktemp("central"), city.city_code, city.city_name + "平台")
         from simulators.platform.filemode import write_private

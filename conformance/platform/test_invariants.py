@@ -219,11 +219,15 @@ def _signed_get(profile, key: str, node: str, path: str, now=None) -> dict:
 
 @pytest.mark.requirement("PLAT-SEC-01")
 @pytest.mark.applies(kinds=PLATFORM, needs=("stop_trade_broadcast",))
-def test_every_node_facing_endpoint_authenticates_every_request(profile, records, uploader, http, platform, evidence):
+def test_every_node_facing_endpoint_authenticates_every_request(
+    message_authentication, profile, records, uploader, http, platform, evidence
+):
     """Upload, stop-trade fetch and stop-trade acknowledgement each refuse: no signature, a wrong VerifyCode,
     another node's key, a RequestTime outside the clock window, and a replay of a request that was accepted.
     The correctly signed request is accepted (so the refusals are for the signature, not the request)."""
     from conformance.uploads import envelope
+
+    message_authentication()
 
     keys = platform.keys
     node, other = sorted(keys)[:2]

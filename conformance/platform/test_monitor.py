@@ -77,15 +77,19 @@ def _log_objects(lines: list[str]) -> list[dict]:
 
 @pytest.mark.requirement("PLAT-MAINT-01")
 @pytest.mark.applies(kinds=PLATFORM)
-def test_health_endpoint_and_structured_operating_logs(records, uploader, http, platform, capabilities, evidence):
+def test_health_endpoint_and_structured_operating_logs(
+    forgery_refused, records, uploader, http, platform, capabilities, evidence
+):
     """The health endpoint answers 200 with a JSON status; every envelope — accepted or refused — leaves a
-    structured log line with its time, node and verdict."""
+    structured log line with its time, node and verdict.  The refused envelope is one signed with a wrong key:
+    when the platform verifies no VerifyCode the logs are not judged (not applicable, with the reason)."""
     path = str(capabilities.capabilities.get("health_path", "/healthz"))
     r = http.get(platform.url + path)
     assert r.status_code == 200, f"GET {path} answered {r.status_code}"
     assert r.headers.get("content-type", "").startswith("application/json") and r.json().get("status"), (
         f"GET {path} must answer a JSON object with a status: {r.text[:200]}"
     )
+    forgery_refused()
     lines = platform.log_lines
     if lines is None:
         log = platform.log_file  # [capabilities] log_file, relative to the statement

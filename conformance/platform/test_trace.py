@@ -262,19 +262,24 @@ def test_every_trace_answer_reaches_the_farm_or_the_base(day_upload, http, platf
 
 @pytest.mark.requirement("PLAT-TRACE-01")
 @pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
-def test_a_chain_that_stops_before_the_origin_is_not_complete(records, uploader, http, platform, evidence):
+def test_a_chain_that_stops_before_the_origin_is_not_complete(profile, records, uploader, http, platform, evidence):
     """A retail market uploads a sale whose lot it numbered itself (batch_id: its own code, no upstream voucher,
     no certificate) and the entry of that lot without origin, certificate or upstream code: the chain has no
     missing hop, yet it ends at the market, not at an intake or origin.  The answer must not call it complete
     (``complete``: the trace answer's own flag, docs/platform.md, which the day's chains are judged by in
-    :func:`test_every_code_of_the_day_traces_to_the_truth`)."""
+    :func:`test_every_code_of_the_day_traces_to_the_truth`).  The lot is a vegetable: meat without a
+    certificate is rightly rejected (findings rule R_MEAT), which would make the chain impossible to build."""
     d = records.fresh_day()
     date = d.strftime("%Y%m%d")
     node = records.node_for("retail_market_tran_info_summ")
     batch = records.trace_code(node)
-    bare = ("tran_id", "quarantine_animal_products_id", "inspection_meat_id", "prov_id")  # optional in both
+    # optional in both (the entry has no quarantine_vege_id)
+    bare = ("tran_id", "quarantine_animal_products_id", "inspection_meat_id", "prov_id", "quarantine_vege_id")
+    veg = profile.commodities.of_kind("vegetable")[0]
     entry = records.make("retail_market_in_info_base", d, node=node, batch_id=batch)
-    sale = records.make("retail_market_tran_info_summ", d, node=node, batch_id=batch)
+    sale = records.make(
+        "retail_market_tran_info_summ", d, node=node, batch_id=batch, goods_code=veg.code, goods_name=veg.name_zh
+    )
     for rec in (entry, sale):
         for k in bare:
             rec.pop(k, None)

@@ -17,6 +17,8 @@ from profiles import load_profile
 from simulators.city import dump_bytes, generate_city
 from simulators.platform.launcher import PlatformProcess
 
+from tests.conformance.changchun_run import certify_changchun
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "fixtures" / "capabilities" / "platform-example.toml"
 TESTS = "test_every_record_type_is_ingested or test_uploads_without_the_right_verifycode"
@@ -199,37 +201,7 @@ def test_the_builtin_target_speaks_changchun_over_https_with_a_declared_recipe(t
     """Under changchun (HTTPS required, property written in words) the built-in platform starts with a
     self-signed certificate the run trusts, and the harness writes 企业 where the reference writes 1: ingest of
     every record type and the time service pass (each was an 'error' or a rejected record before)."""
-    caps = (ROOT / "conformance" / "builtin-capabilities.toml").read_text("utf-8")
-    assert "[capabilities]\n" in caps
-    (tmp_path / "caps.toml").write_text(
-        caps.replace("[capabilities]\n", '[capabilities]\nverify_code = "hmac-md5"\n', 1), "utf-8"
-    )
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "roucai.cli",
-            "--lang",
-            "en",
-            "--profile",
-            "changchun",
-            "certify",
-            "--target",
-            "builtin",
-            "--capabilities",
-            str(tmp_path / "caps.toml"),
-            "--suite",
-            "platform",
-            "-k",
-            "test_time or test_every_record_type_is_ingested",
-            "--report",
-            str(tmp_path / "rep"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = certify_changchun(tmp_path, "test_time or test_every_record_type_is_ingested")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     doc = json.loads((tmp_path / "rep" / "results.json").read_text("utf-8"))
     verdicts = {t["name"]: t["verdict"] for t in doc["tests"]}
