@@ -1,9 +1,12 @@
 """The catalogue of deliberately broken variants of the reference implementations.
 
-Each variant (``conformance/variants.toml``) is a named switch of one
+Each variant (``conformance/variants.toml``) is a named defect of one
 reference actor (scale, card reader, handheld, node, city platform) that
-breaks one requirement.  ``--target builtin?variant=NAME`` runs the suites
-against the built-in target with that switch on; CI runs every variant and
+breaks one requirement.  The products hold no defect switch: a proof installs
+the defect from outside (``conformance/proofs/``: ``device_firmware.py``,
+``node_faults.py``, ``platform_faults.py``), or, for a device, turns on a field
+or line fault the model has.  ``--target builtin?variant=NAME`` runs the suites
+against the built-in target with that defect; CI runs every variant and
 requires it to be caught — a ``fail`` (or ``timeout``) verdict on a test that
 names the broken requirement — and the clean reference to pass (the proof
 that each test can fail, see ``tests/conformance/test_variants.py``).
