@@ -498,3 +498,35 @@ def test_a_long_node_id_is_quoted_to_40_characters():
     node = "6501020" + "9" * 43
     res = ENV.parse(sub(build(), f"<NodeId>{NODE}</NodeId>", f"<NodeId>{node}</NodeId>"))
     assert [f.value for f in res.findings if f.field == "NodeId"] == [node[:40]]
+
+
+def test_records_of_another_type_are_not_dated_against_the_index_type():
+    """market_tran_info_detail records (dated by tran_date, a name that sorts after the base's) under the Index
+    of market_tran_info_base, with a DataDate before their date: one type finding, and no record is judged by
+    the Index type's date rule."""
+    t = "market_tran_info_detail"
+    data = build(t, data_date=(WHEN.date() - dt.timedelta(days=1)).strftime("%Y%m%d"))
+    res = ENV.parse(sub(data, "<Index>A02005</Index>", "<Index>A02004</Index>"))
+    assert rows(res.findings) == [("TRAN-ENV-06", "Address[1]", "error", t)]
+    assert res.record_findings == [[], []]
+
+
+def test_beijing_time_is_the_default_when_the_profile_names_no_offset():
+    import copy
+
+    from profiles.envelope import EnvelopeSpec
+
+    class WithoutOffset:  # the reference profile, its envelope data without clock.utc_offset_hours
+        def __getattr__(self, name):
+            return getattr(P, name)
+
+        def data(self, name):
+            d = copy.deepcopy(P.data(name))
+            if name == "envelope":
+                del d["clock"]["utc_offset_hours"]
+            return d
+
+    spec = EnvelopeSpec(WithoutOffset())
+    noon_utc = dt.datetime(2024, 5, 18, 12, 0, tzinfo=dt.timezone.utc)
+    body = spec.build(NODE, T, recs(), KEY, request_time=noon_utc)
+    assert spec.parse(body).header["RequestTime"] == "20240518200000000"
