@@ -5,6 +5,7 @@
     roucai truth kpis --ledger truth.jsonl
     roucai truth check --ledger truth.jsonl    # every sale resolves to an origin; stock conserved
     roucai truth problems --ledger truth.jsonl --platform URL   # problem discovery: truth_problems.py
+    roucai truth receipts --ledger truth.jsonl --platform URL   # consumer traces of receipts: truth_receipts.py
 
 ``chain`` prints the true chain of a trace code (a retail sale or any traded line),
 from the code back to the slaughterhouse intake and the farm, or to the vegetable base.
@@ -34,7 +35,7 @@ KIND_ZH = {
 
 def register(sub, common):
     p = sub.add_parser("truth", parents=[common], help="query a simulation's ground truth / 查询仿真真值")
-    s = p.add_subparsers(dest="truth_cmd", metavar="chain|totals|kpis|check|problems")
+    s = p.add_subparsers(dest="truth_cmd", metavar="chain|totals|kpis|check|problems|receipts")
     c = s.add_parser("chain", parents=[common], help="the true chain of a trace code / 追溯链真值")
     c.add_argument("code", metavar="TRACE_CODE")
     c.add_argument("--ledger", required=True, help="ledger file written by roucai simulate --ledger")
@@ -53,6 +54,9 @@ def register(sub, common):
     from .truth_problems import add_parser as add_problems  # roucai truth problems (issue 14)
 
     add_problems(s, common)
+    from .truth_receipts import add_parser as add_receipts  # roucai truth receipts (issue 14 item 7)
+
+    add_receipts(s, common)
     p.set_defaults(func=lambda a, c: (p.print_help(), 2)[1])
 
 

@@ -9,6 +9,10 @@ first receipt (``unknown``), which is how this test was seen failing."""
 from __future__ import annotations
 
 import html
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 
@@ -27,12 +31,18 @@ from uploadkit import (
 RETAIL_TYPES = ("farmers_market", "shop")
 
 
-def test_every_pork_receipt_traces_to_its_farm_ear_tags_and_certificate(platform, tmp_path):
-    proc, db, _keys, keys_path = platform
+def _uploaded_lines(platform, tmp_path) -> tuple[Path, Ledger]:
+    """The tiny day simulated with ``--retail-upload lines`` and uploaded to ``platform``: (ledger file, ledger)."""
+    proc, _db, _keys, keys_path = platform
     truth = tmp_path / "truth.jsonl"
     r = simulate_cli("--retail-upload", "lines", "--to", proc.url, "--keys", str(keys_path), "--ledger", str(truth))
     assert r.returncode == 0, r.stderr[-2000:]
-    led = Ledger.load(truth)
+    return truth, Ledger.load(truth)
+
+
+def test_every_pork_receipt_traces_to_its_farm_ear_tags_and_certificate(platform, tmp_path):
+    proc, db = platform[0], platform[1]
+    _truth, led = _uploaded_lines(platform, tmp_path)
     pork = [s for s in led.sales(traced=True) if s["category"] == "猪肉" and led.node_type(s["node"]) in RETAIL_TYPES]
     assert len(pork) > 20
     with httpx.Client(base_url=proc.url, timeout=30.0, trust_env=False) as c:
@@ -65,3 +75,41 @@ def test_every_pork_receipt_traces_to_its_farm_ear_tags_and_certificate(platform
     table = RegulatorStats(open_store(f"sqlite:///{db}"), P).table(periods.parse(DATE[:7]), "node_type")
     stored = {g["key"]: g["weight_kg"] for g in table["groups"] if g["key"] in sold}
     assert stored == {k: f"{g // 1000}.{g % 1000:03d}" for k, g in sold.items()}
+
+
+def _truth_receipts(ledger, url: str):
+    r = subprocess.run(
+        [sys.executable, "-m", "roucai.cli", "truth", "receipts", "--ledger", str(ledger), "--platform", url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return r.returncode, (json.loads(r.stdout) if r.stdout.strip() else None), r.stderr
+
+
+def test_truth_receipts_judges_every_meat_receipt_and_sees_a_wrong_source(platform, tmp_path):
+    proc = platform[0]
+    truth, led = _uploaded_lines(platform, tmp_path)
+    meat = [
+        s
+        for s in led.sales(traced=True)
+        if led.node_type(s["node"]) in RETAIL_TYPES and any(e.get("kind") == "intake" for e in led.chain(s["id"]))
+    ]
+    code, doc, err = _truth_receipts(truth, proc.url)
+    assert code == 0, err
+    assert (doc["judged"], doc["ok"], doc["not_uploaded"]) == (len(meat), len(meat), 0)
+    # the same platform judged against a ledger whose first pig intake has other ear tags: its receipts fail
+    intake = next(e for e in led.entries.values() if e.get("kind") == "intake" and e.get("ear_tags"))
+    first, last = intake["ear_tags"]
+    tampered = tmp_path / "tampered.jsonl"
+    text = truth.read_text("utf-8")
+    tampered.write_text(text.replace(f'["{first}","{last}"]', f'["{first}","{int(last) + 1}"]'), "utf-8")
+    under = [s for s in meat if any(e["id"] == intake["id"] for e in led.chain(s["id"]))]
+    code, doc, err = _truth_receipts(tampered, proc.url)
+    assert code == 1 and under, err
+    assert (doc["other_source"], doc["ok"]) == (len(under), len(meat) - len(under))
+    # a run that uploaded no receipt under its code: nothing to judge (exit 2, bilingual)
+    summary = tmp_path / "summary.jsonl"
+    assert simulate_cli("--ledger", str(summary)).returncode == 0
+    code, doc, err = _truth_receipts(summary, proc.url)
+    assert code == 2 and "--retail-upload lines" in err and "Traceback" not in err
