@@ -15,6 +15,9 @@ ingest: a fresh SQLite platform (subprocess, `roucai serve platform`), 50 regist
   bench-only server (``noop-server``: the product app from ``create_app`` plus that one route, served by
   ``build_server``: same uvicorn, slow-loris protocol, middleware; the route reads the body and answers
   a constant).  ``ratio_to_noop`` = ingest envelopes/s ÷ no-op requests/s (issue 16's goal: ≥ 0.5).
+  ``platform_cpu_ms_per_envelope`` / ``noop_cpu_ms_per_request``: CPU (user + system, /proc) the server process
+  used per answered request while the generators sent; ``cpu_ratio_to_noop`` = no-op CPU ÷ platform CPU per
+  request, the ceiling of ``ratio_to_noop`` once the server is CPU-bound, and steadier on a shared machine.
 trace: ``--records`` records are bulk-loaded into a fresh database through the platform's own
   storage layer (meat chains of 11 records: intake … retail sale, columns computed by the
   platform's RecordMap exactly as ingest does), the platform is started on it, and a generator
@@ -76,6 +79,12 @@ def rss_mb(pid: int) -> dict:
             k, v = line.split(":")
             out[k] = round(int(v.split()[0]) / 1024, 1)
     return out
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _setup_nodes(db: str, nodes: list[tuple[str, str, str]], secret: str) -> dict[str, str]:
@@ -299,13 +308,18 @@ def bench_ingest(envelopes: int, per: int, senders: int, dbs, threads: int = 2) 
     quiet = ["--log-level", "warning", "--secret-file", secret]
     noop_cmd = [sys.executable, str(Path(__file__).resolve()), "noop-server"]
     with PlatformProcess(db, args=quiet, cwd=str(ROOT), command=noop_cmd) as proc:  # the baseline first
+        c0 = cpu_s(proc.proc.pid)
         res, noop_s = _send_all(proc, keys, envelopes, per, senders, threads, NOOP_PATH)
+        noop_cpu = cpu_s(proc.proc.pid) - c0
     noop_ok, noop_errors = sum(r[4] for r in res), sum(r[3] for r in res)
     with PlatformProcess(db, args=quiet, cwd=str(ROOT)) as proc:
+        c0 = cpu_s(proc.proc.pid)
         res, secs = _send_all(proc, keys, envelopes, per, senders, threads, "/api/v1/exchange")
+        cpu = cpu_s(proc.proc.pid) - c0
         mem = rss_mb(proc.proc.pid)
     accepted = sum(r[0] for r in res)
-    env_s, noop_rps = sum(r[4] for r in res) / secs, noop_ok / noop_s
+    answered = sum(r[4] for r in res)
+    env_s, noop_rps = answered / secs, noop_ok / noop_s
     return {
         "store": dbs.dialect,
         "envelopes": envelopes,
@@ -320,6 +334,12 @@ def bench_ingest(envelopes: int, per: int, senders: int, dbs, threads: int = 2) 
         "noop_requests_per_s": round(noop_rps),
         "noop_errors": noop_errors,
         "ratio_to_noop": round(env_s / noop_rps, 3),
+        # CPU the server process used per answered request (the generators run elsewhere): less sensitive to a
+        # shared machine's load than the rates; noop ÷ platform is the most the rate ratio can reach once the
+        # server is CPU-bound
+        "platform_cpu_ms_per_envelope": round(cpu / max(answered, 1) * 1000, 3),
+        "noop_cpu_ms_per_request": round(noop_cpu / max(noop_ok, 1) * 1000, 3),
+        "cpu_ratio_to_noop": round((noop_cpu / max(noop_ok, 1)) / max(cpu / max(answered, 1), 1e-9), 3),
         "platform_rss_mb": mem,
     }
 

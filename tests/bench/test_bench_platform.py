@@ -11,7 +11,8 @@ skipped when no PostgreSQL binaries are installed):
   (≤ 500 MB).
 
 Reported, not asserted: the goals are where the platform has to get; the table says how far it is (with the
-load average beside each figure: on a shared machine compare the ratios).
+load average beside each figure: on a shared machine compare the ratios, and the server's CPU per envelope, which
+the load disturbs least).
 Run with ``python3 tasks.py bench -k platform`` (``-k "platform and sqlite"`` for one store).
 """
 
@@ -78,6 +79,9 @@ def test_bench_platform_ingest(benchmark, figure, case, store):
     name = name if store == "sqlite" else f"{name} ({store})"
     figure(name, round(value), unit, goal=goal)
     figure(f"{name} ÷ no-op endpoint", out["ratio_to_noop"], "ratio", goal=0.5)
+    # server CPU per request: steadier than the rates on a shared machine (compare these across commits)
+    figure(f"{name}, platform CPU per envelope", out["platform_cpu_ms_per_envelope"], "ms", better="lower")
+    figure(f"{name}, no-op CPU ÷ platform CPU per request", out["cpu_ratio_to_noop"], "ratio")
     assert out["accepted"] == envelopes * per and out["errors"] == 0
     assert out["noop_errors"] == 0
 
