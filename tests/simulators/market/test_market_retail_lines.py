@@ -115,3 +115,8 @@ def test_device_mode_uploads_the_same_receipt_lines(lines_day):
     got = sorted(json.dumps(r["data"], sort_keys=True) for r in _records(stream.getvalue(), SUMM))
     want = sorted(json.dumps(r["data"], sort_keys=True) for r in _records(lines_day[2], SUMM))
     assert got and got == want  # the scales on their serial lines sold and coded the same lines
+
+
+def test_the_same_seed_gives_the_same_bytes_with_lines(lines_day):
+    _m, _led, stream, ledger_text = run_tiny(retail_upload="lines", keep_ledger_text=True)
+    assert stream == lines_day[2] and ledger_text == lines_day[3]
