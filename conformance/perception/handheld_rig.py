@@ -17,7 +17,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conformance.proofs.device_firmware import handheld_class
+from conformance.proofs.device_firmware import device_class
 from profiles import load_profile
 
 from .bench import NODE, variant_switch
@@ -30,7 +30,7 @@ class HandheldRig:
         self.profile = load_profile()
         self.evidence = evidence
         self.seed = seed
-        self.terminal_class, self.faults = handheld_class(variant_switch(target, "handheld"))
+        self.terminal_class, self.faults = device_class("handheld", variant_switch(target, "handheld"))
         self.online = True
         self.accepted: list[tuple[str, dict]] = []
         self.rejected: list[tuple[str, dict, str]] = []
