@@ -43,6 +43,7 @@ class DeviceEndpoint:
     def __init__(self, protocol: Protocol, device, faults: FaultSet | None = None):
         self.protocol = protocol
         self.device = device
+        self._pop_events = getattr(device, "pop_events", None)  # the device's pushed events (None: it pushes none)
         self.faults = faults or getattr(device, "faults", None) or FaultSet()
         self.timing = protocol.timing
         self.decoder = protocol.decoder()
@@ -88,12 +89,14 @@ class DeviceEndpoint:
 
     def next_deadline(self, now: float) -> float | None:
         """When :meth:`poll` next has something to do (``None``: only on input or new events)."""
-        t = []
+        dl = None
         if self.decoder.pending:
-            t.append(self._last_rx + self.timing.inter_byte_timeout_s)
+            dl = self._last_rx + self.timing.inter_byte_timeout_s
         if self._outstanding is not None:
-            t.append(self._sent_at + self.timing.event_ack_timeout_s)
-        return min(t) if t else None
+            ack = self._sent_at + self.timing.event_ack_timeout_s
+            if dl is None or ack < dl:
+                dl = ack
+        return dl
 
     def _on_item(self, item, now: float) -> bytes:
         if isinstance(item, FrameFault):
@@ -164,8 +167,11 @@ class DeviceEndpoint:
 
     # -- events -------------------------------------------------------------------
     def _collect_events(self) -> None:
-        if hasattr(self.device, "pop_events"):
-            self._events.extend(self.device.pop_events())
+        pop = self._pop_events
+        if pop is not None:
+            got = pop()
+            if got:
+                self._events.extend(got)
 
     def _on_host_ack(self, frame: Frame) -> None:
         o = self._outstanding

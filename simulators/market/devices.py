@@ -160,6 +160,7 @@ class DeviceScales(FastScales):
         from simulators.devices.clock import DeviceClock
         from simulators.devices.driver import HostSession
         from simulators.devices.endpoint import DeviceEndpoint
+        from simulators.devices.refusal import Refused
         from simulators.devices.runner import SimRunner
         from simulators.devices.scale import ScaleModel
         from simulators.devices.storage import MemoryScaleStore
@@ -175,6 +176,7 @@ class DeviceScales(FastScales):
         self.lines = []
         self.loaded: dict[str, dict] = {}  # stall -> {batch: unit price asked (fen); None: the load failed}
         self.printed: dict[str, bool] = {}
+        self._refused = Refused  # imported here: device mode may be unavailable (see unavailable())
         #: ``naks``: NAK reason -> count over all host transactions (a timeout counts in ``timeouts``)
         self.stats = {
             "sales": 0,
@@ -267,8 +269,7 @@ class DeviceScales(FastScales):
 
     # -- the vendor ----------------------------------------------------------------------
     def sell(self, a, lot, want_g: int, price_fen: int, printed: bool):
-        from simulators.devices.refusal import Refused
-
+        Refused = self._refused
         if lot.ref not in self.loaded[a.code]:
             raise RuntimeError(f"stall {a.code} sells {lot.ref} before the host was asked to load it")
         scale = self.scales[a.code]

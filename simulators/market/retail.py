@@ -138,7 +138,12 @@ def customer(m, a, d: int, cid: str):
         # the stall stays busy until the last line is sold (in device mode a sale may wait for
         # the scale's LOAD_BATCH: the next customer must not draw from the stall's stream meanwhile)
         hold = m.holding(a)
-        goods = [g for g in a.assortment if hold.first_lot(g) is not None]
+        lots = hold.lots
+        goods = []
+        for g in a.assortment:  # what hold.first_lot(g) finds, without the call when the oldest lot sells
+            q = lots.get(g)
+            if q and ((q[0].remaining > 0 and not q[0].stopped) or hold.first_lot(g) is not None):
+                goods.append(g)
         if not goods:
             a.missed += 1
             return

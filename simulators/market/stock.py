@@ -70,8 +70,7 @@ class Holding:
             lot = q[0]
             if lot.remaining > 0 and not lot.stopped:
                 return lot
-            if lot.remaining <= 0 or lot.stopped:
-                q.popleft()
+            q.popleft()
         return None
 
     def take(self, goods_code: str, kg: float, max_pieces: int = 50) -> list[tuple[Lot, float]]:

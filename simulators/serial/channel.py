@@ -128,7 +128,6 @@ class Channel:
         if not data:
             return 0
         with self.cond:
-            now = self.clock.now()
             self.stats["bytes_sent"] += len(data)
             if (
                 not self.paced
@@ -142,6 +141,7 @@ class Channel:
                 self.cond.notify_all()
                 self._notify()
                 return len(data)
+            now = self.clock.now()
             bt = self.tx.byte_time if self.paced else 0.0
             start = max(now, self.busy_until) if self.paced else now
             pieces: list[Piece] = [(start, data)]
