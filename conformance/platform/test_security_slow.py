@@ -1,7 +1,8 @@
 """Security against an anonymous client: slow connections do not stop service (PLAT-SEC-09).
 
 50 raw TCP connections (the profile's count: enough to see the platform still serve, far below any machine's
-limits) are opened to the platform and left incomplete, the way slow-loris clients do:
+limits) are opened to the platform and left incomplete, the way slow-loris clients do (over TLS, trusting what the
+run trusts, when the platform is reached over HTTPS: the handshake completes, then the request stalls):
 
 * 20 send part of a request's headers, then nothing;
 * 15 send part of the headers, then one more header line every 2 s (an idle timeout alone never fires);
@@ -16,11 +17,14 @@ from __future__ import annotations
 
 import selectors
 import socket
+import ssl
 import time
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from simulators.tls import client_verify
 
 PLATFORM = ("city_platform",)
 IDLE_HEADERS, TRICKLE_HEADERS, PARTIAL_BODIES = 20, 15, 15
@@ -33,8 +37,8 @@ RTYPE = "retail_market_in_info_base"
 class SlowClients:
     """The held connections; :meth:`wait_closed` trickles and watches them until the platform closes each."""
 
-    def __init__(self, host: str, port: int, upload_path: str):
-        self.host, self.port, self.path = host, port, upload_path
+    def __init__(self, host: str, port: int, upload_path: str, tls: ssl.SSLContext | None = None):
+        self.host, self.port, self.path, self.tls = host, port, upload_path, tls
         self.socks: dict[socket.socket, str] = {}
         self.closed_after: dict[str, float] = {}
         self.opened = 0.0
@@ -50,7 +54,11 @@ class SlowClients:
         for i, (kind, data) in enumerate(plan):
             try:
                 s = socket.create_connection((self.host, self.port), timeout=5)
+                if self.tls is not None:
+                    s = self.tls.wrap_socket(s, server_hostname=self.host)
                 s.sendall(data)
+            except ssl.SSLCertVerificationError:  # the run does not trust the platform: a set-up problem, raised
+                raise
             except OSError:  # refused or reset at once (a per-client connection limit): closed, not held
                 self.closed_after[f"{kind} #{i}"] = 0.0
                 continue
@@ -69,8 +77,8 @@ class SlowClients:
                 s = key.fileobj
                 try:
                     data = s.recv(65536)
-                except (BlockingIOError, InterruptedError):
-                    continue
+                except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    continue  # (TLS: a record not complete yet, or a post-handshake message: no data)
                 except OSError:
                     data = b""
                 if not data:  # closed (an answer such as 408 may come first: read on until EOF)
@@ -90,6 +98,20 @@ class SlowClients:
     def close(self) -> None:
         for s in self.socks:
             s.close()
+
+
+def _tls(scheme: str) -> ssl.SSLContext | None:
+    """The client context for an ``https`` platform, trusting what the run's HTTP clients trust (``--ca``, or no
+    check under ``--insecure``); ``None`` for plain HTTP."""
+    if scheme != "https":
+        return None
+    verify = client_verify()
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    ctx = ssl.create_default_context()
+    if verify is False:
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    return ctx
 
 
 def _answered(what: str, fn) -> tuple[str | None, float]:
@@ -112,11 +134,7 @@ def test_slow_connections_do_not_stop_service(records, uploader, http, platform,
     the health check and an ordinary upload are answered within 5 s; every slow connection is closed by the
     platform within 60 s."""
     u = urlsplit(platform.url)
-    if u.scheme != "http":
-        pytest.skip(
-            f"not applicable: the slow-connection probe speaks plain HTTP; the platform is reached over {u.scheme}"
-        )
-    slow = SlowClients(u.hostname, u.port or 80, platform.upload_path)
+    slow = SlowClients(u.hostname, u.port or (443 if u.scheme == "https" else 80), platform.upload_path, _tls(u.scheme))
     health = str(capabilities.capabilities.get("health_path", "/healthz"))
     problems, timings = [], {}
     try:
