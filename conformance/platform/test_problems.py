@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from conformance.problemday import ProblemDay
+from conformance.queries import regulator_get
 from simulators.tls import client_verify
 
 PLATFORM = ("city_platform",)
@@ -57,9 +58,9 @@ def problem_day(request, profile, city, capabilities, seed, platform, regulator)
         found: dict = {}
         cursor = "0"
         for _ in range(1000):
-            r = c.get(platform.url + API, params={"from": day.date, "to": day.date, "cursor": cursor, "limit": 1000})
-            assert r.status_code == 200, f"the problem list failed: HTTP {r.status_code} {r.text[:300]}"
-            body = r.json()
+            query = {"from": day.date, "to": day.date, "cursor": cursor, "limit": 1000}
+            status, body = regulator_get(c, platform.url, API, query, profile, regulator)
+            assert status == 200, f"the problem list failed: HTTP {status} {str(body)[:300]}"
             for p in body["problems"]:
                 found.setdefault(p["kind"], {})[p["subject"]] = p
             cursor = body.get("next_cursor")
@@ -177,15 +178,18 @@ def test_problem_list_by_district_and_only_a_regulator_closes(
     node = day.silenced
     prob = found.get("silent-node", {}).get(node)
     assert prob is not None, f"the silenced node {node} is not in the problem list"
-    listed = http.get(
-        platform.url + API, params={"district": node[:6], "kind": "silent-node", "from": day.date, "to": day.date}
-    ).json()["problems"]
-    assert prob["id"] in [p["id"] for p in listed], "not listed under its own district"
-    assert all(p["district"].startswith(node[:6]) for p in listed), "the district filter lets other districts through"
+
+    def listed(**query) -> tuple[int, list]:
+        status, body = regulator_get(http, platform.url, API, query, profile, regulator)
+        return status, body.get("problems", []) if isinstance(body, dict) else []
+
+    status, mine = listed(district=node[:6], kind="silent-node", **{"from": day.date, "to": day.date})
+    assert status == 200, f"the problem list of district {node[:6]}: HTTP {status}"
+    assert prob["id"] in [p["id"] for p in mine], "not listed under its own district"
+    assert all(p["district"].startswith(node[:6]) for p in mine), "the district filter lets other districts through"
     other = next((c for c in ("659001", "110101") if c != node[:6]), "110101")
-    assert prob["id"] not in [
-        p["id"] for p in http.get(platform.url + API, params={"district": other}).json()["problems"]
-    ]
+    status, theirs = listed(district=other)  # outside the regulator's jurisdiction: 403 (PLAT-SEC-12) or nothing
+    assert prob["id"] not in [p["id"] for p in theirs], f"listed under district {other} (HTTP {status})"
     path = f"{API}/{prob['id']}"
     some_node = sorted(platform.keys)[0]
     note = json.dumps({"note": "一致性测试：已核实"}).encode()
@@ -216,11 +220,5 @@ def test_problem_list_by_district_and_only_a_regulator_closes(
     assert r.status_code >= 400, "closed without a note"
     r = _signed(http, platform, profile, regulator, path + "/close", note)
     assert r.status_code == 200, f"close: {r.status_code} {r.text[:200]}"
-    now = [
-        p
-        for p in http.get(platform.url + API, params={"state": "closed", "district": prob["district"]}).json()[
-            "problems"
-        ]
-        if p["id"] == prob["id"]
-    ]
+    now = [p for p in listed(state="closed", district=prob["district"])[1] if p["id"] == prob["id"]]
     assert now and now[0]["note"] == "一致性测试：已核实", "the closed problem and its note are not in the list"

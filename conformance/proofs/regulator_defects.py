@@ -11,8 +11,9 @@ entries in ``http_defects.toml``.  Each rewrites the JSON answers of ``GET /api/
 * ``district-report-rate-per-day``: the report rate's denominator is the nodes, not nodes × days (the daily
   definition applied to a longer period), the score left as the platform computed it;
 * ``district-score-unweighted``: the score is the plain mean of the rates (the profile's weights ignored);
-* ``regulator-credentials-unchecked``: a refused read of either endpoint (401, 403) is answered 200 with an empty
-  table of the period, as a platform that serves them to anyone (PLAT-SEC-12).
+* ``regulator-credentials-unchecked``: a refused read of either endpoint or of the problem list ``GET
+  /api/v1/problems`` (401, 403, 409) is answered 200 with an empty table or list, as a platform that serves them to
+  anyone (PLAT-SEC-12).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .proxy import Reply
 
 STATS = "/api/v1/regulator/stats"
 DISTRICTS = "/api/v1/regulator/districts"
+PROBLEMS = "/api/v1/problems"
 
 
 def _g(kg) -> int:
@@ -132,7 +134,8 @@ class ScoreUnweighted(_Answer):
 @transform("regulator-credentials-unchecked")
 class CredentialsUnchecked(Transform):
     def response(self, ex, reply):
-        if ex.method != "GET" or ex.path not in (STATS, DISTRICTS) or reply.status not in (401, 403):
+        empty = {STATS: {"groups": []}, DISTRICTS: {"districts": []}, PROBLEMS: {"problems": [], "next_cursor": None}}
+        if ex.method != "GET" or ex.path not in empty or reply.status not in (401, 403, 409):
             return reply
-        doc = {"groups": []} if ex.path == STATS else {"districts": []}
+        doc = empty[ex.path]
         return Reply(200, [("content-type", "application/json")], json.dumps(doc).encode("utf-8"))

@@ -1,17 +1,20 @@
 """``roucai truth problems``: a platform's problems (问题发现) judged against a simulation's ledger.
 
     roucai truth problems --ledger truth.jsonl --platform http://127.0.0.1:8553 \\
-        --regulator 650100 --key-file regulator.key [--threshold 0.95] [--json]
+        --regulator 650100 --key-file regulator.key [--no-detect] [--threshold 0.95] [--json]
 
-With ``--regulator`` (and its key: ``--key-file`` or env ``ROUCAI_REGULATOR_KEY``) detection is first run on the
-platform for every business day of the run (``POST /api/v1/problems/detect``, signed); without it the problems
-already there are read.  The platform's flags of those days (``GET /api/v1/problems``, every page) are matched
+The platform is read as the regulator ``--regulator`` (required: its key from ``--key-file`` or env
+``ROUCAI_REGULATOR_KEY``; the problem list answers a registered regulator only, for its jurisdiction).  Detection
+is first run for every business day of the run (``POST /api/v1/problems/detect``, signed); with ``--no-detect``
+the problems already there are read.  The platform's flags of those days (``GET /api/v1/problems``, signed, every
+page) are matched
 with the ledger's true problems (:mod:`simulators.market.problemtruth`) per kind the profile detects, and
 precision and recall printed per kind.
 
 Exit codes: 0 every kind reaches ``--threshold`` in precision and recall (a kind with nothing expected and
-nothing flagged passes); 1 one does not; 2 bad options, missing or invalid ledger or key file; 3 the platform
-cannot be reached or answers something else than the problems API.
+nothing flagged passes); 1 one does not; 2 bad options, missing or invalid ledger or key file, no ``--regulator``,
+or the platform refuses the regulator the problem list (401/403); 3 the platform cannot be reached or answers
+something else than the problems API.
 
 JSON (``--json``): ``{"platform", "days", "threshold", "ok", "kinds": {kind: {"name_zh", "name_en", "injected",
 "expected", "flagged", "matched", "precision", "recall", "missed", "extra"}}}`` (``injected``: faults of that
@@ -45,20 +48,21 @@ def add_parser(s, common) -> None:
     )
     x.add_argument("--ledger", required=True, help="ledger file written by roucai simulate --ledger")
     x.add_argument("--platform", required=True, metavar="URL", help="the platform, e.g. http://127.0.0.1:8553")
-    add_regulator_arguments(x, "run detection first as this regulator (6-digit id)")
+    add_regulator_arguments(x, "the regulator (6-digit id) that runs detection and reads the problem list (required)")
+    x.add_argument("--no-detect", action="store_true", help="read the problems already there, run no detection")
     x.add_argument("--threshold", type=float, default=0.95, help="precision and recall each kind must reach (0.95)")
     x.add_argument("--timeout", type=float, default=300.0, help="seconds per request (detection of a big day)")
     x.set_defaults(func=run_problems)
 
 
-def _fetch(client, base: str, days: list[str], regulator: str | None, key: str | None, spec) -> dict[str, set]:
+def _fetch(client, base: str, days: list[str], regulator: str, key: str, spec, detect: bool) -> dict[str, set]:
     import httpx
 
     from simulators.market.problemtruth import problem_key
-    from simulators.platform.nodeauth import sign
+    from simulators.platform.nodeauth import sign, signed_get
 
     try:
-        if regulator:
+        if detect:
             for day in days:
                 path = f"/api/v1/problems/detect?date={day}"
                 r = client.post(base + path, headers=sign(spec, key, regulator, "POST", path))
@@ -70,9 +74,15 @@ def _fetch(client, base: str, days: list[str], regulator: str | None, key: str |
         flagged: dict[str, set] = {}
         cursor = "0"
         for _ in range(MAX_PAGES):
-            r = client.get(
-                base + "/api/v1/problems", params={"from": days[0], "to": days[-1], "cursor": cursor, "limit": 1000}
-            )
+            query = {"from": days[0], "to": days[-1], "cursor": cursor, "limit": 1000}
+            target, headers = signed_get(spec, key, regulator, "/api/v1/problems", query)
+            r = client.get(base + target, headers=headers)
+            if r.status_code in (401, 403):
+                raise UsageError(
+                    f"平台拒绝了监管部门 {regulator} 读取问题列表（HTTP {r.status_code}）：{r.text[:200]}",
+                    f"the platform refused regulator {regulator} the problem list (HTTP {r.status_code}): "
+                    f"{r.text[:200]}",
+                )
             body = r.json() if r.status_code == 200 else None
             if not isinstance(body, dict) or not isinstance(body.get("problems"), list):
                 raise _Unreachable(
@@ -112,6 +122,11 @@ def run_problems(args, con) -> int:
     if not Path(args.ledger).is_file():
         raise UsageError(f"找不到真值台账文件：{args.ledger}", f"ledger file not found: {args.ledger}")
     key = key_of(args)
+    if key is None:
+        raise UsageError(
+            "问题列表只答复监管部门：须给出 --regulator 与 --key-file（或环境变量 ROUCAI_REGULATOR_KEY）",
+            "the problem list answers a regulator only: give --regulator and --key-file (or env ROUCAI_REGULATOR_KEY)",
+        )
     prof = load_profile(getattr(args, "profile", None) or "reference")
     rules = prof.problems
     kinds = rules.detected
@@ -126,7 +141,7 @@ def run_problems(args, con) -> int:
         with httpx.Client(
             timeout=httpx.Timeout(args.timeout, connect=5.0), trust_env=False, verify=client_verify()
         ) as c:
-            flagged = _fetch(c, base, days, args.regulator, key, prof.envelope)
+            flagged = _fetch(c, base, days, args.regulator, key, prof.envelope, not args.no_detect)
     except _Unreachable as exc:
         con.err(exc.zh, exc.en)
         return EXIT_HARNESS

@@ -1,7 +1,8 @@
 """HTTP routes of problem discovery (问题发现, issue 14): the problem list, detection and a regulator's actions.
 
-* ``GET  /api/v1/problems?district=&kind=&state=&node_id=&from=&to=&cursor=&limit=`` — read-only, unauthenticated
-  like the platform's other monitoring endpoints (bind to 127.0.0.1 or put a proxy in front);
+* ``GET  /api/v1/problems?district=&kind=&state=&node_id=&from=&to=&cursor=&limit=`` — read-only, for a registered
+  regulator only (:mod:`.regulator_gate`: a signed GET or the dashboard's session; 401 without, 409 replay, 403 for
+  a ``district`` outside its jurisdiction) and answered for its jurisdiction only (``district`` narrows it);
 * ``POST /api/v1/problems/detect?date=yyyyMMdd`` — run detection for a business day;
 * ``POST /api/v1/problems/{id}/ack`` and ``POST /api/v1/problems/{id}/close`` (JSON body ``{"note": "…"}``,
   1-500 characters) — move a problem along open → acknowledged → closed.
@@ -18,11 +19,10 @@ import json
 import anyio
 from fastapi import FastAPI, Path, Query, Request
 
-from .nodeauth import AuthError, RequestVerifier
+from .nodeauth import AuthError
 from .openapi_doc import ERROR_SCHEMA
 from .problems import LIST_MAX, ActionError, Problems, listing
-from .regulators import Regulators
-from .replaystore import StoredReplayMemory
+from .regulator_gate import AUTH_ERRORS, CREDENTIALS_DOC, SIGNATURE_HEADERS, RegulatorGate, scope
 from .stats import period_bounds
 
 _KIND = r"^[a-z][a-z-]{1,39}$"
@@ -45,16 +45,14 @@ _ACT_ERRORS = {
 def install_problem_routes(app: FastAPI, svc, api: str, err, date_re: str) -> None:
     """Add the routes to ``app``; ``err(status, zh, en)`` builds the error answer, ``date_re`` matches a calendar day."""
     problems = Problems(svc.store, svc.recmap, svc.profile)
-    regulators = Regulators(svc.store, svc.secret, svc.profile)
-    verifier = RequestVerifier(
-        svc.profile.envelope, regulators.current_key, remember=StoredReplayMemory(svc.store).seen_first
-    )
+    gate = RegulatorGate(svc)
     app.state.problems = problems
 
     async def _regulator(request: Request) -> tuple[str, bytes]:
+        """The signing regulator and the body of a POST (signature only: no session cookie acts)."""
         body = await request.body()
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return verifier.verify(request.headers, request.method, path, body), body
+        return gate.verifier.verify(request.headers, request.method, path, body), body
 
     @app.get(
         f"{api}/problems",
@@ -63,10 +61,15 @@ def install_problem_routes(app: FastAPI, svc, api: str, err, date_re: str) -> No
         description=(
             "district: a 6-digit county code or a prefix (6501 = a whole city); from/to: business days "
             "yyyyMMdd inclusive; ordered by id; next_cursor (null on the last page) is the cursor of "
-            f"the next page; limit at most {LIST_MAX}. Kinds and rules: profiles/reference/problems.toml."
+            f"the next page; limit at most {LIST_MAX}. Kinds and rules: profiles/reference/problems.toml. "
+            + CREDENTIALS_DOC
         ),
+        responses={400: {"description": "A bad day", "content": {"application/json": {"schema": ERROR_SCHEMA}}}}
+        | AUTH_ERRORS,
+        openapi_extra={"parameters": SIGNATURE_HEADERS},
     )
-    def problem_list(
+    async def problem_list(
+        request: Request,
         district: str | None = Query(None, pattern=r"^[0-9]{1,6}$"),
         kind: str | None = Query(None, pattern=_KIND),
         state: str | None = Query(None, pattern="^(open|acknowledged|closed)$"),
@@ -76,11 +79,19 @@ def install_problem_routes(app: FastAPI, svc, api: str, err, date_re: str) -> No
         cursor: str = Query("0", pattern="^[0-9]{1,12}$"),
         limit: int = Query(200, ge=1, le=LIST_MAX),
     ):
+        try:
+            prefix = scope(await gate.regulator(request), district)
+        except AuthError as exc:
+            return err(exc.status, exc.zh, exc.en)
         for d in (first, last):
             if d:
                 period_bounds(date=d)
-        with svc.store.read() as tx:
-            items = listing(tx, district, kind, state, first, last, node_id, int(cursor), limit + 1)
+
+        def read() -> list[dict]:
+            with svc.store.read() as tx:
+                return listing(tx, prefix, kind, state, first, last, node_id, int(cursor), limit + 1)
+
+        items = await anyio.to_thread.run_sync(read)
         more = len(items) > limit
         items = items[:limit]
         return {

@@ -23,10 +23,9 @@ from . import periods
 from .assessment import Assessment
 from .pages.district_report import render_district_report
 from .nodeauth import AuthError
-from .openapi_doc import ERROR_SCHEMA
 from .regstats import GROUPINGS, RegulatorStats, to_csv
 from .regxlsx import to_xlsx
-from .regulator_gate import CREDENTIALS_DOC, RegulatorGate, scope
+from .regulator_gate import AUTH_ERRORS, CREDENTIALS_DOC, SIGNATURE_HEADERS, RegulatorGate, scope
 from .stats import PeriodError
 
 API = "/api/v1"
@@ -36,20 +35,6 @@ PERIOD_RE = r"^(?:[0-9]{8}|[0-9]{4}-W(?:0[1-9]|[1-4][0-9]|5[0-3])|[0-9]{4}-(?:0[
 _PERIOD_ZH = "统计期须为 yyyyMMdd（日）、YYYY-Www（ISO 周）、YYYY-MM（月）或 YYYYQn（季度）"
 _DISTRICT = r"^[0-9]{2,6}$"
 _DISTRICT_DOC = "a county code or a prefix of one (6501 = Urumqi), inside the regulator's jurisdiction"
-_ERR = {"content": {"application/json": {"schema": ERROR_SCHEMA}}}
-_AUTH_ERRORS = {
-    401: {"description": "No regulator's credentials (unsigned, a node's key, a bad signature)", **_ERR},
-    403: {"description": "The district asked for is outside the regulator's jurisdiction", **_ERR},
-    409: {"description": "A replayed signature", **_ERR},
-}
-_SIGNATURE_HEADERS = [
-    {"name": h, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 40}, "description": d}
-    for h, d in (
-        ("X-Node-Id", "the regulator's 6-digit id"),
-        ("X-Request-Time", "yyyyMMddHHmmssSSS, Beijing time"),
-        ("X-Verify-Code", "the request's signature (simulators/platform/nodeauth.py)"),
-    )
-]
 
 
 def _refused(exc: AuthError) -> JSONResponse:
@@ -107,9 +92,9 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
                 },
             },
             400: {"description": "A bad period or grouping"},
-            **_AUTH_ERRORS,
+            **AUTH_ERRORS,
         },
-        openapi_extra={"parameters": _SIGNATURE_HEADERS},
+        openapi_extra={"parameters": SIGNATURE_HEADERS},
     )
     async def regulator_stats(
         request: Request,
@@ -158,8 +143,8 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
             "period = yyyyMMdd | YYYY-Www | YYYY-MM | YYYYQn. Indicators, weights and grades: "
             "profiles/reference/assessment.toml [assessment], docs/regulator.md. " + CREDENTIALS_DOC
         ),
-        responses={400: {"description": "A bad period"}, **_AUTH_ERRORS},
-        openapi_extra={"parameters": _SIGNATURE_HEADERS},
+        responses={400: {"description": "A bad period"}, **AUTH_ERRORS},
+        openapi_extra={"parameters": SIGNATURE_HEADERS},
     )
     async def regulator_districts(
         request: Request,
@@ -178,8 +163,8 @@ def install(app: FastAPI, svc, assessment_cls: type[Assessment] = Assessment) ->
         response_class=HTMLResponse,
         summary="The district report (HTML, print-ready A4; zh, lang=en for English)",
         description=CREDENTIALS_DOC + " A browser logs in at /regulator first (the session cookie).",
-        responses={400: {"description": "A bad period"}, **_AUTH_ERRORS},
-        openapi_extra={"parameters": _SIGNATURE_HEADERS},
+        responses={400: {"description": "A bad period"}, **AUTH_ERRORS},
+        openapi_extra={"parameters": SIGNATURE_HEADERS},
     )
     async def regulator_page(
         request: Request,

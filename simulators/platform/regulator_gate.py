@@ -19,6 +19,7 @@ from fastapi import Request
 
 from .dashboard_sessions import COOKIE
 from .nodeauth import AuthError, RequestVerifier
+from .openapi_doc import ERROR_SCHEMA
 from .regulators import Regulators, jurisdiction_prefix
 from .replaystore import StoredReplayMemory
 
@@ -30,6 +31,22 @@ CREDENTIALS_DOC = (
     "cookie. 401 without (a node's key is refused), 409 for a replayed signature, 403 for a district outside the "
     "regulator's jurisdiction. The answer covers the regulator's jurisdiction only (district narrows it)."
 )
+_ERR = {"content": {"application/json": {"schema": ERROR_SCHEMA}}}
+#: the OpenAPI answers of a refused read (``responses=``)
+AUTH_ERRORS = {
+    401: {"description": "No regulator's credentials (unsigned, a node's key, a bad signature)", **_ERR},
+    403: {"description": "The district asked for is outside the regulator's jurisdiction", **_ERR},
+    409: {"description": "A replayed signature", **_ERR},
+}
+#: the OpenAPI header parameters of a signed read (``openapi_extra={"parameters": ...}``)
+SIGNATURE_HEADERS = [
+    {"name": h, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 40}, "description": d}
+    for h, d in (
+        ("X-Node-Id", "the regulator's 6-digit id"),
+        ("X-Request-Time", "yyyyMMddHHmmssSSS, Beijing time"),
+        ("X-Verify-Code", "the request's signature (simulators/platform/nodeauth.py)"),
+    )
+]
 
 
 def scope(regulator_id: str, district: str | None) -> str:

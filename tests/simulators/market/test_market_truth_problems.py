@@ -39,8 +39,9 @@ def test_truth_problems_on_the_tiny_city(platform, tmp_path):
     r = cli("serve", "admin", "--db", str(db), "register-regulator", "650100", "--name", "市商务局", "--json")
     assert r.returncode == 0, r.stderr
     (tmp_path / "reg.key").write_text(json.loads(r.stdout)["key"])
-    args = ["truth", "problems", "--ledger", str(ledger), "--platform", proc.url]
-    r = cli(*args, "--regulator", "650100", "--key-file", str(tmp_path / "reg.key"), "--json")
+    creds = ("--regulator", "650100", "--key-file", str(tmp_path / "reg.key"))
+    args = ["truth", "problems", "--ledger", str(ledger), "--platform", proc.url, *creds]
+    r = cli(*args, "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     kinds = json.loads(r.stdout)["kinds"]
     for k in (
@@ -53,29 +54,39 @@ def test_truth_problems_on_the_tiny_city(platform, tmp_path):
     ):
         assert kinds[k]["expected"] > 0 and kinds[k]["precision"] == kinds[k]["recall"] == 1.0, (k, kinds[k])
     assert kinds["price-outlier"]["expected"] == kinds["price-outlier"]["flagged"] == 0
-    r = cli(*args, "--lang", "en")
+    r = cli(*args, "--no-detect", "--lang", "en")
     assert r.returncode == 0 and "chain break" in r.stdout and "100.0%" in r.stdout
     # a platform that lost its chain-break flags: recall 0 for that kind, exit 1
     with sqlite3.connect(db) as c:
         c.execute("DELETE FROM problems WHERE kind = 'chain-break'")
-    r = cli(*args, "--json")
+    r = cli(*args, "--no-detect", "--json")
     assert r.returncode == 1
     bad = json.loads(r.stdout)["kinds"]["chain-break"]
     assert bad["recall"] == 0.0 and bad["flagged"] == 0 and len(bad["missed"]) == min(20, bad["expected"])
     # a truncated ledger is refused (exit 2), an unreachable platform is exit 3
     (tmp_path / "cut.jsonl").write_text("".join(ledger.read_text().splitlines(True)[:-1]))
-    r = cli("truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"), "--platform", proc.url)
+    r = cli("truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"), "--platform", proc.url, *creds)
     assert (
         r.returncode == 2
         and "truncated"
         in cli(
-            "truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"), "--platform", proc.url, "--lang", "en"
+            "truth", "problems", "--ledger", str(tmp_path / "cut.jsonl"), "--platform", proc.url, *creds, "--lang", "en"
         ).stderr
     )
-    r = cli("truth", "problems", "--ledger", str(ledger), "--platform", "http://127.0.0.1:9")
+    r = cli("truth", "problems", "--ledger", str(ledger), "--platform", "http://127.0.0.1:9", *creds)
     assert r.returncode == 3 and "平台不可达" in r.stderr
-    r = cli(*args, "--regulator", "650100")
+    r = cli("truth", "problems", "--ledger", str(ledger), "--platform", proc.url, "--regulator", "650100")
     assert r.returncode == 2 and "ROUCAI_REGULATOR_KEY" in r.stderr
+    # the list answers a regulator only (none given: exit 2), for its jurisdiction: another city's sees nothing
+    r = cli("truth", "problems", "--ledger", str(ledger), "--platform", proc.url)
+    assert r.returncode == 2 and "--regulator" in r.stderr, r.stderr
+    r = cli("serve", "admin", "--db", str(db), "register-regulator", "659001", "--name", "石河子市商务局", "--json")
+    (tmp_path / "other.key").write_text(json.loads(r.stdout)["key"])
+    other = ("--regulator", "659001", "--key-file", str(tmp_path / "other.key"))
+    r = cli(*args[:6], *other, "--no-detect", "--json")
+    assert r.returncode == 1 and all(k["flagged"] == 0 for k in json.loads(r.stdout)["kinds"].values()), r.stdout
+    r = cli(*args[:6], "--regulator", "650100", "--key-file", str(tmp_path / "other.key"), "--no-detect")
+    assert r.returncode == 2 and "HTTP 401" in r.stderr, r.stderr  # a wrong key: refused
 
 
 def test_overuse_truth_counts_meat_out_uploaded_within_the_run_only():
@@ -141,13 +152,14 @@ def test_trade_after_stop_and_late_uploads_agree_with_the_truth(platform, tmp_pa
     r = cli("serve", "admin", "--db", str(db), "register-regulator", "650100", "--name", "市商务局", "--json")
     assert r.returncode == 0, r.stderr
     (tmp_path / "reg.key").write_text(json.loads(r.stdout)["key"])
-    args = ["truth", "problems", "--ledger", str(ledger_path), "--platform", proc.url, "--json"]
-    r = cli(*args, "--regulator", "650100", "--key-file", str(tmp_path / "reg.key"), timeout=300)
+    creds = ("--regulator", "650100", "--key-file", str(tmp_path / "reg.key"))
+    args = ["truth", "problems", "--ledger", str(ledger_path), "--platform", proc.url, "--json", *creds]
+    r = cli(*args, timeout=300)
     kinds = json.loads(r.stdout)["kinds"]
     for k in ("trade-after-stop", "late-upload"):
         assert kinds[k]["expected"] > 0 and kinds[k]["precision"] == kinds[k]["recall"] == 1.0, (k, kinds[k])
     assert kinds["late-upload"]["injected"] >= kinds["late-upload"]["expected"]
     with sqlite3.connect(db) as c:
         c.execute("DELETE FROM problems WHERE kind = 'trade-after-stop'")
-    r = cli(*args)
+    r = cli(*args, "--no-detect")
     assert r.returncode == 1 and json.loads(r.stdout)["kinds"]["trade-after-stop"]["recall"] == 0.0

@@ -213,9 +213,7 @@ def api_regulator(city, path, **q) -> dict:
 
 
 def api_problems(city, **q):
-    r = city.client.get("/api/v1/problems", params={"district": "6501", **q})
-    assert r.status_code == 200, r.text
-    return r.json()["problems"]
+    return api_regulator(city, "/api/v1/problems", district="6501", **q)["problems"]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")

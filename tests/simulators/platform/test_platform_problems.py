@@ -27,8 +27,16 @@ def detect(platform, key, day=DAY, who="650100"):
     return r.json()["new"]
 
 
+def listed(platform, **q):
+    """``GET /api/v1/problems`` signed by a province-level regulator (650000: sees every district of the tests)."""
+    if getattr(platform, "reader_key", None) is None:
+        platform.reader_key = regulator(platform, "650000")
+    target, headers = nodeauth.signed_get(P.envelope, platform.reader_key, "650000", "/api/v1/problems", q)
+    return platform.client.get(target, headers=headers)
+
+
 def problems(platform, **q):
-    r = platform.client.get("/api/v1/problems", params=q)
+    r = listed(platform, **q)
     assert r.status_code == 200, r.text
     return r.json()["problems"]
 
@@ -242,9 +250,9 @@ def test_listing_filters_by_district_kind_state_and_days(platform):
     assert {p["node_id"][:4] for p in problems(platform, district="6501")} == {"6501"}
     assert all(p["data_date"] == "20250311" for p in problems(platform, **{"from": "20250311"}))
     assert len(problems(platform, to=DAY)) == 3 and problems(platform, kind="price-outlier") == []
-    page = platform.client.get("/api/v1/problems", params={"limit": 2}).json()
+    page = listed(platform, limit=2).json()
     assert len(page["problems"]) == 2 and page["next_cursor"] == str(page["problems"][-1]["id"])
-    assert platform.client.get("/api/v1/problems", params={"from": "20251399"}).status_code == 400
+    assert listed(platform, **{"from": "20251399"}).status_code == 400
 
 
 def test_only_a_regulator_of_the_district_moves_a_problem_and_closing_needs_a_note(platform):

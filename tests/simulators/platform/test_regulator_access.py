@@ -124,3 +124,48 @@ def test_problem_actions_keep_their_own_signature_check(city):
     key = city.regulators["650100"]
     r = city.client.post(path, headers=sign(P.envelope, key, "650100", "POST", path))
     assert r.status_code == 200, r.text
+
+
+PROBLEMS = "/api/v1/problems"
+
+
+def test_the_problem_list_needs_a_regulator_and_stops_at_its_jurisdiction(city):
+    """GET /api/v1/problems: unsigned, a node's key, a bad signature 401 (no problem in the answer); a replay 409;
+    a district outside the jurisdiction 403; the city regulator sees every district's problems, a district's
+    regulator its own only."""
+    path = f"/api/v1/problems/detect?date={today()}"
+    key = city.regulators["650100"]
+    assert city.client.post(path, headers=sign(P.envelope, key, "650100", "POST", path)).status_code == 200
+
+    def listed(rid, rkey, **q):
+        target, headers = signed_get(P.envelope, rkey, rid, PROBLEMS, q)
+        return city.client.get(target, headers=headers)
+
+    r = city.client.get(PROBLEMS)
+    assert r.status_code == 401 and r.json()["error"]["zh"] and "problems" not in r.json(), r.text[:200]
+    r = listed(S, city.keys[S])
+    assert r.status_code == 401 and "problems" not in r.json(), r.text[:200]
+    target, headers = signed_get(P.envelope, key, "650100", PROBLEMS, {"kind": "silent-node"})
+    assert city.client.get(target.replace("silent-node", "chain-break"), headers=headers).status_code == 401
+    assert city.client.get(target, headers=headers).status_code == 200
+    assert city.client.get(target, headers=headers).status_code == 409
+    whole = {p["district"] for p in listed("650100", key).json()["problems"]}
+    assert len(whole) >= 2 and "650103" in whole and "650104" in whole, whole
+    own = listed("650103", city.regulators["650103"])
+    assert own.status_code == 200 and {p["district"] for p in own.json()["problems"]} == whole & {"650103"}
+    narrowed = {p["district"] for p in listed("650100", key, district="650104").json()["problems"]}
+    assert narrowed == whole & {"650104"}
+    r = listed("650103", city.regulators["650103"], district="650104")
+    assert r.status_code == 403 and "650104" in r.json()["error"]["zh"] and "problems" not in r.json()
+    assert listed("650103", city.regulators["650103"], district="65").status_code == 403  # wider than its own
+
+
+def test_openapi_lists_the_credentials_of_every_regulator_read(city):
+    """Each regulator read endpoint, the problem list included, documents the three signature headers and the
+    401/403/409 answers."""
+    spec = city.client.get("/openapi.json").json()
+    for path in (STATS, DISTRICTS, PAGE, PROBLEMS):
+        op = spec["paths"][path]["get"]
+        headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
+        assert {"X-Node-Id", "X-Request-Time", "X-Verify-Code"} <= headers, (path, headers)
+        assert {"401", "403", "409"} <= set(op["responses"]), (path, sorted(op["responses"]))
