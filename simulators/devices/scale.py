@@ -68,6 +68,8 @@ class ScaleModel:
     :param faults: a :class:`FaultSet` (``scale`` faults).
     :param capacity: offline storage capacity in records (default from the profile).
     :param paper_receipts: receipts left on the roll.
+    :param keep_receipts: the last receipts kept to read back (:attr:`receipts`); ``0``: each is printed (paper
+        counted) and none is built or kept (a market simulation's scales, where nobody reads them back).
     """
 
     kind = "scale"
@@ -384,6 +386,8 @@ class ScaleModel:
     def print_receipt(self, rec: m.SaleRecord, stall: dict) -> None:
         """Print the sale's receipt (kept in :attr:`receipts`): its trace code and a QR of it (PERC-SCALE-21)."""
         self.paper -= 1
+        if self.receipts.maxlen == 0:  # keep_receipts=0: nothing is read back, so nothing is built
+            return
         qr = self.receipt_cfg["qr_template"].format(
             url=self.receipt_cfg["qr_url"], order_no=rec.order_no, trace_code=rec.trace_code
         )

@@ -205,7 +205,7 @@ class DeviceScales(FastScales):
                 time_source=lambda: env.now,
                 clock=DeviceClock(lambda: env.now, start=self.clock_base(a)),
                 paper_receipts=10**9,
-                keep_receipts=1,
+                keep_receipts=0,  # receipts are printed, never read back
                 max_batches=100_000,
             )
             scale.bind_stall(a.node.code, a.code, a.position or "0", a.node.name[:40], a.name[:20])

@@ -289,3 +289,16 @@ def test_tamper_and_battery_in_status():
     s = bound_scale(faults=FaultSet(["tamper", "battery_low"]))
     st = s.status()
     assert st.tamper and st.power == 2 and st.bound
+
+
+def test_keep_no_receipts_still_uses_paper(store):
+    """keep_receipts=0 (a market simulation's scales): each sale still takes a receipt's paper and runs out,
+    nothing is kept; the default keeps the last receipts, one per sale."""
+    s = bound_scale(store, keep_receipts=0, paper_receipts=2)
+    s.sell(BATCH, 500)
+    s.sell(BATCH, 500)
+    assert s.paper == 0 and len(s.receipts) == 0
+    assert refused(s.sell, BATCH, 500) == "PAPER_OUT"
+    kept = bound_scale(store if store is None else type(store)(), paper_receipts=5)
+    rec = kept.sell(BATCH, 500)
+    assert kept.paper == 4 and [r.lines[0].trace_code for r in kept.receipts] == [rec.trace_code]
