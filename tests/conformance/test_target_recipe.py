@@ -21,7 +21,10 @@ from tests.conformance.changchun_run import certify_changchun
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "fixtures" / "capabilities" / "platform-example.toml"
-TESTS = "test_every_record_type_is_ingested or test_uploads_without_the_right_verifycode"
+TESTS = (
+    "test_every_record_type_is_ingested or test_uploads_without_the_right_verifycode or "
+    "test_health_endpoint_and_structured_operating_logs"
+)
 
 
 def _statement(extra: str) -> CapabilityStatement:
@@ -140,7 +143,8 @@ def test_a_platform_using_another_recipe_is_certified_with_the_declared_one(sha_
 
 def test_a_target_without_mac_fails_authentication_with_the_reason_and_is_still_judged(tmp_path):
     """Declared "none" against the reference platform: the uploads (signed with the profile's recipe, which the
-    target is said to ignore) are judged as usual and pass; the authentication test fails with the reason."""
+    target is said to ignore) are judged as usual and pass; the authentication test fails with the reason; the
+    operating-log test, whose set-up needs a forged upload refused, is not judged."""
     d = tmp_path / "ref"
     d.mkdir()
     with _platform(d, []) as proc:
@@ -150,6 +154,10 @@ def test_a_target_without_mac_fails_authentication_with_the_reason_and_is_still_
     verdict, reason = v["test_uploads_without_the_right_verifycode_are_refused"]
     assert verdict == "fail" and "declares no message authentication" in reason, v
     assert v["test_every_record_type_is_ingested_in_xml_and_json"][0] == "pass", v
+    # PLAT-MAINT-01 reads the log line of a refused forged upload: not judgeable when nothing is authenticated
+    verdict, reason = v["test_health_endpoint_and_structured_operating_logs"]
+    assert verdict == "not-applicable" and reason.startswith("not judgeable: this test's set-up needs"), v
+    assert "declares no message authentication" in reason, v
     assert r.returncode == 1
 
 
