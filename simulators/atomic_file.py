@@ -20,18 +20,18 @@ import contextlib
 import os
 import stat
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 PARTIAL_SUFFIX = ".partial"
 
 
-def partial_path(path: str | os.PathLike) -> Path:
+def partial_path(path: str | os.PathLike[str]) -> Path:
     """Where the data of ``path`` are written until complete."""
     p = Path(path)
     return p.with_name(p.name + PARTIAL_SUFFIX)
 
 
-def is_special(path: str | os.PathLike) -> bool:
+def is_special(path: str | os.PathLike[str]) -> bool:
     """``path`` exists and is not a regular file (a device, FIFO or socket): written in place, never renamed over."""
     try:
         mode = os.stat(path).st_mode
@@ -55,13 +55,13 @@ def _fsync_dir(directory: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_open(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     mode: str = "w",
     *,
     encoding: str | None = "utf-8",
     newline: str | None = "\n",
     perms: int | None = None,
-) -> Iterator[IO]:
+) -> Iterator[IO[Any]]:
     """Open ``path`` for writing (``mode`` ``"w"`` or ``"wb"``); it appears only on a clean exit.
 
     :param perms: file mode bits to set before the rename (e.g. ``0o600`` for secrets).
@@ -70,7 +70,7 @@ def atomic_open(
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open writes whole files: mode 'w' or 'wb', not {mode!r}")
     final = Path(path)
-    kw = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+    kw: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
     if is_special(final):  # /dev/null, /dev/stdout, a FIFO: there is no file to replace
         with open(final, mode, **kw) as direct:
             yield direct
@@ -93,7 +93,7 @@ def atomic_open(
     _fsync_dir(final.parent if str(final.parent) else Path("."))
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, perms: int | None = None) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, perms: int | None = None) -> None:
     """Write ``data`` as the whole content of ``path``, atomically (see :func:`atomic_open`)."""
     with atomic_open(path, "wb", perms=perms) as fh:
         fh.write(data)

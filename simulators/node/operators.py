@@ -23,7 +23,9 @@ import hashlib
 import json
 
 from profiles.envelope import beijing
+from profiles.records import RecordCatalog
 
+from .config import NodeConfig
 from .outbox import Item, Outbox
 from .sales import in_catalogue_order
 
@@ -31,7 +33,9 @@ RTYPE = "manager_base_info"
 _DEFAULT_TYPE = "1001"  # business type when the configuration gives none (4 digits, profile: free-form)
 
 
-def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+def operator_records(
+    config: NodeConfig, now: _dt.datetime, first_seen: dict[str, str]
+) -> list[tuple[str, dict[str, str]]]:
     """``(source key, record)`` per configured operator; ``first_seen`` maps code -> record_date already used."""
     stamp = beijing(now).strftime("%Y%m%d%H%M%S")
     out = []
@@ -60,7 +64,7 @@ def operator_records(config, now: _dt.datetime, first_seen: dict[str, str]) -> l
     return out
 
 
-def operator_items(config, outbox: Outbox, catalog, now: _dt.datetime) -> list[Item]:
+def operator_items(config: NodeConfig, outbox: Outbox, catalog: RecordCatalog, now: _dt.datetime) -> list[Item]:
     """The outbox items of the operators' records now (an operator already in ``outbox`` keeps its
     ``record_date`` and gets ``info_update_date``; an unchanged one has the same key, a duplicate there)."""
     first_seen = {r["record"]["id"]: r["record"]["record_date"] for r in outbox.rows_of_type(RTYPE)}
@@ -73,7 +77,7 @@ def operator_items(config, outbox: Outbox, catalog, now: _dt.datetime) -> list[I
     return items
 
 
-def queue_operators(config, outbox: Outbox, catalog, now: _dt.datetime) -> int:
+def queue_operators(config: NodeConfig, outbox: Outbox, catalog: RecordCatalog, now: _dt.datetime) -> int:
     """Queue the operators' records not yet in the outbox; returns how many were queued."""
     items = operator_items(config, outbox, catalog, now)
     return sum(1 for state, _ in outbox.add(items) if state != "duplicate")

@@ -10,12 +10,16 @@ HTTP server (tests embed it); :mod:`.app` serves it.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
+from typing import Any
 
 from profiles import load_profile
+from profiles.profile import Profile
 
 from . import logs
 from .batchpush import EntryBatches
 from .collector import ScaleWorker
+from .config import NodeConfig
 from .handheld_api import HandheldIntake
 from .operators import queue_operators
 from .outbox import Outbox
@@ -33,7 +37,12 @@ class NodeRuntime:
     uploader_class = Uploader
     intake_class = HandheldIntake
 
-    def __init__(self, config, profile=None, clock=None):
+    def __init__(
+        self,
+        config: NodeConfig,
+        profile: Profile | None = None,
+        clock: Callable[[], _dt.datetime] | None = None,
+    ) -> None:
         self.cfg = config
         self.profile = profile or load_profile(config.profile)
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
@@ -108,10 +117,10 @@ class NodeRuntime:
     def __enter__(self) -> "NodeRuntime":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         counts = self.outbox.counts()
         devices = [dict(w.status) for w in self.workers]
         up = dict(self.uploader.status)

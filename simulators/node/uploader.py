@@ -27,10 +27,15 @@ import datetime as _dt
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
+from profiles.profile import Profile
+
 from . import logs
+from .config import NodeConfig
 from .outbox import Batch, Outbox, now_ms
 from .worker import BackgroundLoop
 
@@ -38,7 +43,7 @@ from .worker import BackgroundLoop
 class Backoff:
     """Exponential backoff: ``first``, ``2·first``, ``4·first``… capped at ``cap`` seconds."""
 
-    def __init__(self, first: float, cap: float):
+    def __init__(self, first: float, cap: float) -> None:
         if not 0 < first <= cap:
             raise ValueError("0 < first <= cap")
         self.first, self.cap = float(first), float(cap)
@@ -46,7 +51,8 @@ class Backoff:
 
     def next(self) -> float:
         self.failures += 1
-        return min(self.cap, self.first * 2 ** min(self.failures - 1, 62))
+        factor: int = 2 ** min(self.failures - 1, 62)
+        return min(self.cap, self.first * factor)
 
     def reset(self) -> None:
         self.failures = 0
@@ -62,7 +68,14 @@ class Uploader(BackgroundLoop):
 
     thread_name = "node-uploader"
 
-    def __init__(self, config, outbox: Outbox, profile, clock=None, client: httpx.Client | None = None):
+    def __init__(
+        self,
+        config: NodeConfig,
+        outbox: Outbox,
+        profile: Profile,
+        clock: Callable[[], _dt.datetime] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.cfg = config
         self.outbox = outbox
         self.spec = profile.envelope
@@ -70,7 +83,7 @@ class Uploader(BackgroundLoop):
         self.client = client or httpx.Client(timeout=config.timeout_s, trust_env=False)
         self.backoff = Backoff(config.backoff_first_s, config.backoff_max_s)
         #: ``refused``: the ResultCode of the last attempt if the platform refused the envelope whole, else None
-        self.status = {
+        self.status: dict[str, Any] = {
             "envelopes": 0,
             "acknowledged": 0,
             "rejected": 0,

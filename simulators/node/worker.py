@@ -8,12 +8,22 @@ is set.  :meth:`stop` waits at most one request timeout plus a second for the lo
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any, Self
+
+import httpx
 
 
 class BackgroundLoop:
     thread_name = "node-worker"
+    # what a subclass sets (see the module doc); declared for the type checker only
+    cfg: Any
+    client: httpx.Client
+    _stop: threading.Event
+    _thread: threading.Thread | None
+    run: Callable[[], None]
 
-    def start(self):
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self.run, name=self.thread_name, daemon=True)
         self._thread.start()
         return self

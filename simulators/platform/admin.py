@@ -8,9 +8,10 @@ registry's and storage's own bilingual errors (``RegistryError``, ``StoreError``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from profiles import load_profile
 from profiles.profile import default_profile_name
@@ -35,14 +36,16 @@ def registry(db: str, profile: str | None = None, secret_file: str | None = None
         store.close()
 
 
-def import_city(reg: Registry, city: dict) -> dict[str, str]:
+def import_city(reg: Registry, city: dict[str, Any]) -> dict[str, str | None]:
     """Register every node, operator and scale of a city fixture (``roucai fixtures city``); returns each
-    node's key (its current one when it already had a key, so importing twice changes nothing).
+    node's key (its current one when it already had a key, so importing twice changes nothing; ``None`` for
+    a node already registered whose key is not active, as ``Registry.current_key`` answers).
     Raises ``KeyError``/``TypeError`` when ``city`` is not a city fixture."""
-    keys = {}
+    keys: dict[str, str | None] = {}
     for n in city["nodes"]:
         reg.register_node(n["code"], n["name"], n["type"])
         existing = reg.node(n["code"])
+        assert existing is not None  # registered just above
         keys[n["code"]] = reg.current_key(n["code"]) if existing.key_version else reg.issue_key(n["code"])
     for o in city["operators"]:
         reg.register_operator(o["code"], o["name"], o.get("business_type"), o.get("uscc"))
@@ -51,12 +54,12 @@ def import_city(reg: Registry, city: dict) -> dict[str, str]:
     return keys
 
 
-def register_city(reg: Registry, city_id: str, name: str) -> tuple[dict, str]:
+def register_city(reg: Registry, city_id: str, name: str) -> tuple[dict[str, Any], str]:
     """Register a city platform at a central platform: (its registry entry, the key issued to it)."""
     n = reg.register_node(city_id, name, CITY_PLATFORM)
     return n.to_dict(), reg.issue_key(n.node_id)
 
 
-def write_keys(path: str | Path, keys: dict[str, str]) -> None:
+def write_keys(path: str | Path, keys: Mapping[str, str | None]) -> None:
     """The keys as JSON (node code → key), atomically, mode 0600 even over a wider existing file."""
     write_private(str(path), (json.dumps(keys, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8"))

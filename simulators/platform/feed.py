@@ -23,10 +23,13 @@ import json
 import logging
 import re
 import threading
+from typing import Any
 
 import httpx
 
+from profiles.envelope import EnvelopeSpec
 from profiles.errors import RoucaiError
+from profiles.profile import Profile
 
 from . import logs, nodeauth
 from .clock import now_ms
@@ -53,7 +56,7 @@ class FeedError(RoucaiError):
     """The upward feed cannot be used (configuration, exit 2)."""
 
 
-def rows_since(store: Store, cursor_ms: int, limit: int = BATCH) -> list[dict]:
+def rows_since(store: Store, cursor_ms: int, limit: int = BATCH) -> list[dict[str, Any]]:
     with store.read() as tx:
         rows = tx.all(
             "SELECT s.node_id, COALESCE(n.node_type, 'unregistered'), s.data_date, s.rtype, s.goods_code,"
@@ -77,7 +80,7 @@ def rows_since(store: Store, cursor_ms: int, limit: int = BATCH) -> list[dict]:
 
 
 class FeedPusher:
-    def __init__(self, store: Store, spec, upstream: str, city_id: str, key: str, interval_s: float):
+    def __init__(self, store: Store, spec: EnvelopeSpec, upstream: str, city_id: str, key: str, interval_s: float):
         self.store = store
         self.spec = spec
         self.url = upstream.rstrip("/") + "/api/v1/feed"
@@ -91,7 +94,7 @@ class FeedPusher:
 
     def _cursor(self) -> int:
         with self.store.read() as tx:
-            return tx.scalar("SELECT cursor_ms FROM feed_cursor WHERE name = ?", (CURSOR,), 0)
+            return int(tx.scalar("SELECT cursor_ms FROM feed_cursor WHERE name = ?", (CURSOR,), 0))
 
     def _save(self, cursor: int, error: str | None) -> None:
         with self.store.write() as tx:
@@ -102,7 +105,7 @@ class FeedPusher:
                 (CURSOR, cursor, now_ms(), error),
             )
 
-    def rows(self, cursor_ms: int) -> list[dict]:
+    def rows(self, cursor_ms: int) -> list[dict[str, Any]]:
         """The next batch to push: the daily rows changed after ``cursor_ms`` (:func:`rows_since`); a public
         seam: a caller may replace it on the instance."""
         return rows_since(self.store, cursor_ms)
@@ -153,7 +156,7 @@ class FeedPusher:
             self._thread.join(timeout)
 
 
-def receive(store: Store, profile, city_id: str, payload) -> int:
+def receive(store: Store, profile: Profile, city_id: str, payload: object) -> int:
     """Validate and store a city's rows at the central platform; returns rows stored."""
     if not isinstance(payload, dict) or payload.get("city_id") != city_id or not isinstance(payload.get("rows"), list):
         raise FeedError(
@@ -209,19 +212,19 @@ def receive(store: Store, profile, city_id: str, payload) -> int:
     return len(out)
 
 
-def summary(store: Store, date: str | None = None) -> dict:
+def summary(store: Store, date: str | None = None) -> dict[str, Any]:
     """Central view: per city and node type, records and kg (of one day, or all days)."""
     sql = (
         "SELECT city_id, node_type, COUNT(DISTINCT node_id), SUM(records), SUM(weight_g), MAX(received_ms)"
         " FROM feed_stats"
     )
-    params: tuple = ()
+    params: tuple[str, ...] = ()
     if date:
         sql += " WHERE data_date = ?"
         params = (date,)
     with store.read() as tx:
         rows = tx.all(sql + " GROUP BY city_id, node_type ORDER BY city_id, node_type", params)
-    cities: dict = {}
+    cities: dict[str, dict[str, Any]] = {}
     for city, ntype, nodes, n, g, last in rows:
         c = cities.setdefault(city, {"records": 0, "weight_g": 0, "by_node_type": {}, "last_received_ms": 0})
         c["records"] += int(n)

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
+from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from . import logs, slowloris
 from .config import PlatformConfig
@@ -32,7 +35,7 @@ class _Server(uvicorn.Server):
 
     stop_signal: str | None = None  #: the signal that stopped the server (SIGINT, SIGTERM), if one did
 
-    def handle_exit(self, sig, frame) -> None:
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Graceful stop on SIGINT/SIGTERM (uvicorn would re-raise the signal afterwards; the command
         reports it and exits 3, the project's code for interrupted work).
 
@@ -44,7 +47,7 @@ class _Server(uvicorn.Server):
             self.stop_signal = self.stop_signal or signal.Signals(sig).name
             logs.event("shutdown_requested", signal=signal.Signals(sig).name)
 
-    async def startup(self, sockets=None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.should_exit:
             return
@@ -62,7 +65,7 @@ class _Server(uvicorn.Server):
                 return
 
 
-def build_server(pconf: PlatformConfig, app=None) -> uvicorn.Server:
+def build_server(pconf: PlatformConfig, app: ASGIApp | None = None) -> uvicorn.Server:
     """A uvicorn server for ``pconf`` (the app is built from it unless given)."""
     from .app import create_app
 
@@ -86,7 +89,7 @@ def build_server(pconf: PlatformConfig, app=None) -> uvicorn.Server:
     return _Server(config, pconf)
 
 
-def serve(pconf: PlatformConfig, app=None) -> int:
+def serve(pconf: PlatformConfig, app: ASGIApp | None = None) -> int:
     """Validate, start, block until a signal; returns the process exit code (the app is built from ``pconf``
     unless given)."""
     logs.setup(pconf.log_level)
