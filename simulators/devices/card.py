@@ -54,7 +54,7 @@ class CardError(Exception):
 
 
 class CardLost(CardError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("CARD_LOST")
 
 
@@ -101,7 +101,7 @@ class MifareCard:
     def _trailer(self, sector: int) -> bytes:
         return self.block(sector * self.bps + self.bps - 1)
 
-    def _conds(self, sector: int):
+    def _conds(self, sector: int) -> list[tuple[int, int, int]] | None:
         return access_conditions(self._trailer(sector)[6:9])
 
     def _key_b_readable(self, sector: int) -> bool:

@@ -25,12 +25,13 @@ import datetime as _dt
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable
 
 import httpx
 
 from profiles import Finding, load_profile
 from profiles.errors import RoucaiError
+from profiles.profile import Profile
 
 from .faults import FaultSet
 
@@ -69,14 +70,14 @@ class HandheldTerminal:
         key: str,
         *,
         node_kind: str = "wholesale",
-        profile=None,
+        profile: Profile | None = None,
         faults: FaultSet | None = None,
         seed: int = 0,
         timeout_s: float = 5.0,
         fmt: str = "xml",
         now: Callable[[], _dt.datetime] | None = None,
         batch_seq_start: int = 1,
-    ):
+    ) -> None:
         if node_kind not in ("slaughterhouse", "wholesale"):
             raise ValueError("node_kind must be 'slaughterhouse' or 'wholesale'")
         self.p = profile or load_profile()
@@ -89,13 +90,13 @@ class HandheldTerminal:
         # aware UTC by default: the envelope converts it to Beijing time (a naive local clock would be
         # read as Beijing time and be refused on a machine whose local zone is not UTC+8)
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
-        self.outbox: list[tuple[str, dict]] = []
-        self.rejected: list[tuple[str, dict, str, str]] = []
+        self.outbox: list[tuple[str, dict[str, str]]] = []
+        self.rejected: list[tuple[str, dict[str, str], str, str]] = []
         self.uploaded = 0
         self._batch_seq = batch_seq_start - 1
 
     # -- registration -----------------------------------------------------------------
-    def check_entry(self, type_name: str, rec: dict) -> dict:
+    def check_entry(self, type_name: str, rec: dict[str, str]) -> dict[str, str]:
         """The entry as kept for upload, once the profile's checks pass; EntryError (refused at the keyboard)
         otherwise."""
         fs = [f for f in self.p.records.validate(type_name, rec) if f.severity == "error"]
@@ -121,7 +122,7 @@ class HandheldTerminal:
         price_yuan_per_kg: Decimal | str | None = None,
         ear_tags: tuple[str, str] | None = None,
         day: _dt.date | None = None,
-    ) -> dict:
+    ) -> dict[str, str]:
         """Slaughterhouse: pigs arrive with a 产地检疫证明 (``quarantine_id``) and their ear tags (``ear_tags``:
         first and last of the lot's consecutive 畜禽标识 numbers). Returns the queued record."""
         if self.node_kind != "slaughterhouse":
@@ -161,7 +162,7 @@ class HandheldTerminal:
         self,
         wholesaler_id: str,
         wholesaler_name: str,
-        goods: list[tuple],
+        goods: list[tuple[Any, ...]],
         *,
         quarantine_animal_products_id: str | None = None,
         inspection_meat_id: str | None = None,
@@ -175,7 +176,7 @@ class HandheldTerminal:
         upstream_tran_id: str | None = None,
         batch_id: str | None = None,
         day: _dt.date | None = None,
-    ) -> tuple[dict, list[dict]]:
+    ) -> tuple[dict[str, str], list[dict[str, str]]]:
         """Wholesale 入场登记 of one batch (批次 = the same wholesaler + the same certificate). Returns (base, details).
 
         ``goods``: lines ``(commodity code, weight kg)``, or ``(code, kg, upstream trace code)`` when the
@@ -252,10 +253,10 @@ class HandheldTerminal:
         own = client is None
         client = client or httpx.Client(timeout=self.timeout_s, trust_env=False)
         try:
-            groups: dict[str, list[dict]] = {}
+            groups: dict[str, list[dict[str, str]]] = {}
             for t, r in self.outbox:
                 groups.setdefault(t, []).append(r)
-            keep: list[tuple[str, dict]] = []
+            keep: list[tuple[str, dict[str, str]]] = []
             for t, recs in groups.items():
                 for i in range(0, len(recs), max_per_envelope):
                     chunk = recs[i : i + max_per_envelope]
@@ -268,7 +269,9 @@ class HandheldTerminal:
                 client.close()
         return outcomes
 
-    def _post(self, client: httpx.Client, t: str, recs: list[dict]) -> tuple[UploadOutcome, list[dict]]:
+    def _post(
+        self, client: httpx.Client, t: str, recs: list[dict[str, str]]
+    ) -> tuple[UploadOutcome, list[dict[str, str]]]:
         env = self.p.envelope
         body = env.build(self.node_code, t, recs, self.key, request_time=self.now(), fmt=self.fmt)
         ctype = "application/json" if self.fmt == "json" else "application/xml; charset=utf-8"

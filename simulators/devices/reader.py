@@ -18,17 +18,20 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 from profiles import load_profile
 from profiles.device import get_protocol
 from profiles.device import messages as m
 from profiles.device.card_layout import CardLayout
+from profiles.profile import Profile
 
 from .card import CardError, MifareCard
 from .clock import DeviceClock
 from .faults import FaultSet
 from .refusal import Refused
+
+T = TypeVar("T")
 
 
 class ReaderModel:
@@ -37,12 +40,12 @@ class ReaderModel:
     def __init__(
         self,
         *,
-        profile=None,
+        profile: Profile | None = None,
         faults: FaultSet | None = None,
         seed: int = 0,
         time_source: Callable[[], float] = time.monotonic,
         layout: CardLayout | None = None,
-    ):
+    ) -> None:
         self.profile = profile or load_profile()
         data = get_protocol(profile=self.profile).data  # parsed once per profile
         self.protocol_name = data["protocol"]["name"]
@@ -55,7 +58,7 @@ class ReaderModel:
         self.events: deque[m.Message] = deque()
         self._first_seen: dict[bytes, MifareCard] = {}
         self.powered = True
-        self._handlers = {
+        self._handlers: dict[type[m.Message], Callable[[Any], m.Message | None]] = {
             m.IdentifyRequest: lambda q: self.identify(),
             m.GetClockRequest: lambda q: m.GetClockResponse(self.clock.now().replace(microsecond=0)),
             m.SetClockRequest: lambda q: self.clock.set(q.time),
@@ -129,7 +132,7 @@ class ReaderModel:
     def read_block(self, block: int) -> bytes:
         return self.on_card(lambda c: c.read(block))
 
-    def on_card(self, fn):
+    def on_card(self, fn: Callable[[MifareCard], T]) -> T:
         """``fn(the card in the field)``; NO_CARD without one, a card's refusal as its NAK reason."""
         if self.card is None or self.card.halted:
             raise Refused("NO_CARD")
