@@ -8,7 +8,8 @@ SimPy loop scheduling the same number of events in this process: the overhead ra
 
 Device mode (``test_bench_devices``): ``tiny`` for three days and ``urumqi`` for one, fast and device
 mode of the same seed timed side by side in this process; sales/s counts the traceability-scale sales
-that crossed a virtual serial line as SALE_EVENT frames (issue 4: >= 5,000 sales/s).
+that crossed a virtual serial line as SALE_EVENT frames (issue 4: >= 5,000 sales/s), per wall second and
+per CPU second of this process (the CPU figure does not count what other processes take on a shared machine).
 Run with ``python3 tasks.py bench``.
 """
 
@@ -102,8 +103,8 @@ def test_bench_lanzhou_day_fast(benchmark, tmp_path, figure):
 
 MIN_DEVICE_SALES_PER_S = 5000  # issue 4: device mode >= 5,000 sales/s through simulated serial lines
 #: floors asserted per preset: tiny meets the issue's figure (about 6,000/s measured on the 2-core dev machine);
-#: urumqi's larger working set costs ~40 % more per sale (about 4,000-4,400/s measured): below the target,
-#: reported as such, asserted only against a regression floor
+#: urumqi costs ~10-15 % more CPU per sale than tiny (about 4,500-4,650 sales per CPU second measured, see
+#: docs/market-model.md "Measured"): below the target, reported as such, asserted only against a regression floor
 DEVICE_FLOOR = {"tiny": MIN_DEVICE_SALES_PER_S, "urumqi": 3500}
 
 
@@ -136,6 +137,7 @@ def _device_run(preset: str, days: int) -> dict:
         "device_wall_s": round(wall, 2),
         "device_cpu_s": round(cpu, 2),
         "device_sales_per_s": round(sales / wall),
+        "device_sales_per_cpu_s": round(sales / cpu),
         "fast_wall_s": round(fast_wall, 2),
         "fast_sales_per_s": round(fm.counters["sales"] / fast_wall),
         "device_over_fast": round(wall / fast_wall, 2),
@@ -154,6 +156,13 @@ def test_bench_devices(benchmark, preset, days, figure):
     benchmark.extra_info.update(info)
     print(json.dumps(info))
     figure(f"device mode, {preset} x{days} day(s)", info["device_sales_per_s"], "sales/s", goal=MIN_DEVICE_SALES_PER_S)
+    # per CPU second of this process: on a shared, loaded machine the wall figure measures the load too
+    figure(
+        f"device mode, {preset} x{days} day(s), per CPU second",
+        info["device_sales_per_cpu_s"],
+        "sales/CPU-s",
+        goal=MIN_DEVICE_SALES_PER_S,
+    )
     figure(f"fast mode, {preset} x{days} day(s) (baseline)", info["fast_sales_per_s"], "sales/s")
     assert info["sale_event_frames"] == info["device_sales"] > 0
     assert info["device_sales_per_s"] >= DEVICE_FLOOR[preset], info
