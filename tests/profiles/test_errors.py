@@ -30,6 +30,7 @@ ALLOWED = {
     "simulators.serial.line.ModemLinesUnsupported": "a serial.SerialException, as pyserial callers expect",
     "conformance.plugin.ConformanceTimeout": "a verdict (timeout) of the pytest plugin, not an error of the run",
     "conformance.actions.ActionMissing": "a pytest skip: a declared action is absent",
+    "conformance.notjudgeable.NotJudgeable": "a pytest skip: the requirement cannot be judged in this run (a verdict)",
     "conformance.actions.ActionFailed": "a declared action's command failed: turned into a verdict by the suites",
     "loadtests.exchange.UploadError": "a failed request reported to Locust's statistics, never raised",
 }
