@@ -31,13 +31,19 @@ import datetime as _dt
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import serial
 
+from profiles.device.messages import BatchEntry
 from profiles.envelope import beijing
+from profiles.profile import Profile
 from simulators.devices.driver import DeviceError, DeviceNak, ScaleDriver
 
 from . import logs
+from .batchpush import EntryBatch, EntryBatches
+from .config import DeviceConfig
 from .outbox import Item, Outbox
 from .sales import SaleMapper, in_catalogue_order
 
@@ -53,16 +59,16 @@ class ScaleWorker:
 
     def __init__(
         self,
-        device,
+        device: DeviceConfig,
         outbox: Outbox,
         mapper: SaleMapper,
-        profile,
+        profile: Profile,
         node_code: str,
         node_name: str,
-        clock=None,
-        entries=None,
+        clock: Callable[[], _dt.datetime] | None = None,
+        entries: EntryBatches | None = None,
         default_price_fen: int = 1000,
-    ):
+    ) -> None:
         """:param entries: an :class:`~.batchpush.EntryBatches` to push from, or ``None`` (no pushing)."""
         self.dev = device
         self.entries = entries
@@ -78,7 +84,7 @@ class ScaleWorker:
         self.source = f"scale:{device.id}"
         self.driver: ScaleDriver | None = None
         self.stops_applied: set[str] = set()
-        self.status = {
+        self.status: dict[str, Any] = {
             "id": device.id,
             "url": device.url,
             "connected": False,
@@ -94,12 +100,15 @@ class ScaleWorker:
 
     # -- connection -----------------------------------------------------------------
     def _connect(self) -> None:
-        kw = {} if self.dev.response_timeout_s is None else {"response_timeout_s": self.dev.response_timeout_s}
+        kw: dict[str, Any] = (
+            {} if self.dev.response_timeout_s is None else {"response_timeout_s": self.dev.response_timeout_s}
+        )
         drv = ScaleDriver(self.dev.port_url, baudrate=self.dev.baud, **kw)
         try:
             ident = drv.identify()
             drv.set_clock(beijing(self.clock()))
             if self.dev.operator:
+                assert self.dev.stall is not None  # the configuration gives operator and stall together
                 drv.bind_stall(
                     self.node_code,
                     self.dev.operator,
@@ -123,6 +132,11 @@ class ScaleWorker:
                 pass
             self.driver = None
         self.status.update(connected=False, last_error=error)
+
+    def connected(self) -> ScaleDriver:
+        """The open driver: a round's steps run after :meth:`round` connected it (asserted)."""
+        assert self.driver is not None, "a round's step runs on a connected scale"
+        return self.driver
 
     # -- one round ------------------------------------------------------------------
     def round(self) -> int:
@@ -148,7 +162,7 @@ class ScaleWorker:
         ]
         if not new:
             return
-        held = {b.batch_trace: b for b in self.driver.status().batches}
+        held = {b.batch_trace: b for b in self.connected().status().batches}
         for b in new:
             h = held.get(b.batch)
             if h is None and self.table_full:
@@ -157,15 +171,15 @@ class ScaleWorker:
             if done:
                 self.pushed[b.batch] = b.limit_g
 
-    def change_limit(self, held, batch) -> bool:
+    def change_limit(self, held: BatchEntry, batch: EntryBatch) -> bool:
         """Reload ``held`` (the scale's batch) with the entered ``batch``'s lower limit, keeping its price
         (NODE-RETL-01).  Whether the batch counts as pushed (False: try again next round)."""
         return self._load(batch, held)
 
-    def _load(self, b, held) -> bool:
+    def _load(self, b: EntryBatch, held: BatchEntry | None) -> bool:
         """LOAD_BATCH ``b`` (``held``: the scale's copy, reloaded); False only when the batch table is full."""
         try:
-            self.driver.load_batch(
+            self.connected().load_batch(
                 b.batch,
                 b.commodity,
                 b.limit_g,
@@ -196,10 +210,10 @@ class ScaleWorker:
         stops = self.outbox.stopped_batches()
         if not stops:
             return
-        st = self.driver.status()
+        st = self.connected().status()
         for b in st.batches:
             if b.batch_trace in stops and not b.stopped:
-                self.driver.stop_trade(b.batch_trace, stops[b.batch_trace][:_REASON_CHARS])
+                self.connected().stop_trade(b.batch_trace, stops[b.batch_trace][:_REASON_CHARS])
                 logs.event("stop_trade_pushed", device=self.dev.id, batch=b.batch_trace)
         self.stops_applied = set(stops)
 
@@ -208,7 +222,7 @@ class ScaleWorker:
         total = 0
         for _ in range(1000):  # bounded: 1000 reads of up to read_max lines per round
             try:
-                resp = self.driver.read_records(nxt, self.dev.read_max)
+                resp = self.connected().read_records(nxt, self.dev.read_max)
             except DeviceNak as exc:
                 if exc.reason != "BAD_INDEX":
                     raise
@@ -263,7 +277,7 @@ class ScaleWorker:
         _, acked = self.outbox.cursor(self.dev.id)
         if idx > acked:
             try:
-                self.driver.ack_records(idx)
+                self.connected().ack_records(idx)
             except DeviceNak as exc:
                 if exc.reason != "BAD_INDEX":
                     raise

@@ -32,6 +32,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from profiles import Finding
 
 from simulators.platform.filemode import private_file
 
@@ -68,7 +72,7 @@ class Item:
     source: str
     source_key: str
     device_index: int | None = None
-    findings: tuple = ()  #: error findings: the row is stored ``invalid``
+    findings: tuple[Finding, ...] = ()  #: error findings: the row is stored ``invalid``
 
 
 @dataclass(slots=True)
@@ -87,7 +91,7 @@ def content_key(rtype: str, record: dict[str, str]) -> str:
 
 
 class Outbox:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
         private_file(self.path)  # 0600: SQLite gives the -wal / -shm files the same mode
@@ -102,7 +106,7 @@ class Outbox:
         with self._lock:
             self.db.close()
 
-    def _tx(self):
+    def _tx(self) -> _Tx:
         return _Tx(self.db, self._lock)
 
     # -- adding -----------------------------------------------------------------
@@ -198,9 +202,10 @@ class Outbox:
         The oldest pending row's group, so records go in the order they arrived (TRAN-UPL-05).  Called by
         :meth:`claim` inside its transaction."""
         with self._lock:
-            return self.db.execute(
+            head: tuple[str, str, int] | None = self.db.execute(
                 "SELECT rtype, data_date, created_ms FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1"
             ).fetchone()
+            return head
 
     def release(self, ids: list[int]) -> None:
         """The envelope did not get a per-record answer: back to ``pending``."""
@@ -235,14 +240,14 @@ class Outbox:
     def ackable_index(self, source: str) -> int:
         """Highest scale index whose records (and all before it) have a final verdict (0: none)."""
         with self._lock:
-            open_min = self.db.execute(
+            open_min: int | None = self.db.execute(
                 "SELECT MIN(device_index) FROM outbox WHERE source = ? AND device_index IS NOT"
                 " NULL AND state IN ('pending', 'sent')",
                 (source,),
             ).fetchone()[0]
             if open_min is not None:
                 return open_min - 1
-            done = self.db.execute(
+            done: int | None = self.db.execute(
                 "SELECT MAX(device_index) FROM outbox WHERE source = ? AND device_index IS NOT NULL", (source,)
             ).fetchone()[0]
         return done or 0
@@ -276,7 +281,7 @@ class Outbox:
         with self._lock:
             return dict(self.db.execute("SELECT batch_code, reason FROM stop_instructions ORDER BY id"))
 
-    def stop_instructions(self) -> list[dict]:
+    def stop_instructions(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self.db.execute(
                 "SELECT id, batch_code, reason, received_ms, applied_ms, acked_ms, devices"
@@ -301,7 +306,7 @@ class Outbox:
             got = dict(self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
         return {s: got.get(s, 0) for s in STATES}
 
-    def rows_of_type(self, rtype: str, after_id: int = 0) -> list[dict]:
+    def rows_of_type(self, rtype: str, after_id: int = 0) -> list[dict[str, Any]]:
         """Every row of one record type (any state) with an id above ``after_id``, oldest first."""
         with self._lock:
             rows = self.db.execute(
@@ -309,12 +314,12 @@ class Outbox:
             ).fetchall()
         return [{"id": r[0], "state": r[1], "record": json.loads(r[2])} for r in rows]
 
-    def rows(self, state: str | None = None, limit: int = 100) -> list[dict]:
+    def rows(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         q = (
             "SELECT id, rtype, data_date, body, source, device_index, state, attempts, verdict, reason, field,"
             " message, created_ms, sent_ms, done_ms FROM outbox"
         )
-        args: tuple = ()
+        args: tuple[str, ...] = ()
         if state:
             q += " WHERE state = ?"
             args = (state,)
@@ -341,10 +346,10 @@ class Outbox:
 
 
 class _Tx:
-    def __init__(self, db: sqlite3.Connection, lock):
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self.db, self.lock = db, lock
 
-    def __enter__(self):
+    def __enter__(self) -> sqlite3.Connection:
         self.lock.acquire()
         try:
             self.db.execute("BEGIN IMMEDIATE")
@@ -353,7 +358,9 @@ class _Tx:
             raise
         return self.db
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
