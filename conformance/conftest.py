@@ -140,12 +140,13 @@ def accepted_envelopes():
     return AcceptedEnvelopes()
 
 
-@pytest.fixture
-def uploader(http, profile, platform, acknowledged, accepted_envelopes):
+def run_uploader(client, profile, platform, acknowledged, accepted_envelopes):
+    """An :class:`~conformance.uploads.Uploader` over ``client`` that tells the run's ledgers (the run-wide statistics
+    invariant, the late replay probe) of every upload: what the ``uploader`` fixture returns, for any HTTP client."""
     from conformance.uploads import Uploader
 
     return Uploader(
-        http,
+        client,
         profile,
         platform.url,
         platform.upload_path,
@@ -153,6 +154,11 @@ def uploader(http, profile, platform, acknowledged, accepted_envelopes):
         ledger=acknowledged,
         accepted=accepted_envelopes,
     )
+
+
+@pytest.fixture
+def uploader(http, profile, platform, acknowledged, accepted_envelopes):
+    return run_uploader(http, profile, platform, acknowledged, accepted_envelopes)
 
 
 #: tests that judge what every other test of the run sent: they run last

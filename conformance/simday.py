@@ -42,13 +42,18 @@ def grams(kg: str | None) -> int:
 
 
 class SimulatedDay:
-    def __init__(self, profile, preset: str, seed: int):
+    def __init__(self, profile, preset: str, seed: int, retail_upload: str = "summary"):
+        """``retail_upload``: what retail nodes upload of their sales (``summary``: a stall's day per lot; ``lines``:
+        one record per receipt line, ``sale_tran_id`` the receipt's code; ``simulators.market.retail``).  The ledger
+        (the truth) and every other record are the same either way."""
         from simulators.market import run_market
 
         self.p = profile
         self.date = DAY.strftime("%Y%m%d")
         sink = io.StringIO()
-        self.ledger = run_market(preset, seed=seed, start=DAY, ledger_sink=sink, profile=profile)
+        self.ledger = run_market(
+            preset, seed=seed, start=DAY, ledger_sink=sink, profile=profile, retail_upload=retail_upload
+        )
         objs = [json.loads(x) for x in sink.getvalue().splitlines()]
         recs = [o for o in objs if o["k"] == "record" and o["type"] in profile.records.types]
         form = profile.envelope.city_form  # a dialect: what its city's form carries of each record

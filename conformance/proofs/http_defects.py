@@ -18,6 +18,7 @@ catalogue (:class:`HttpDefect`: name, zh/en, the requirement expected to catch i
 from __future__ import annotations
 
 import copy
+import html
 import json
 import random
 import re
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from .proxy import Exchange, ProxyError, Reply
 
@@ -215,6 +217,38 @@ class TraceSourceStripped(_TraceJson):
                 for k in self.GONE:
                     (r.get("fields") or {}).pop(k, None)
         return doc
+
+
+@transform("trace-receipts-unknown")
+class TraceReceiptsUnknown(Transform):
+    """Receipt codes are not traceable: a retail sale record whose ``sale_tran_id`` was issued by the stall's own
+    operator (it begins with ``retailer_id``: a scale's receipt line, not the market's daily summary) is stored and
+    acknowledged, but the trace index only knows the market's codes, so the JSON answer is ``unknown`` (404, the
+    reference's unknown answer) and the consumer page a 404 page saying so.  Every other code answers as before."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.receipts: set[str] = set()
+
+    def response(self, ex, reply):
+        if ex.method == "POST" and ex.path in UPLOAD_PATHS and reply.status == 200:
+            for _h, rec, verdict in _answered_records(ex, reply):
+                f = rec.record
+                code, seller = f.get("sale_tran_id") or "", f.get("retailer_id") or ""
+                if rec.type == "retail_market_tran_info_summ" and seller and code.startswith(seller):
+                    self.receipts.add(code)
+            return reply
+        if ex.method != "GET" or reply.status != 200:
+            return reply
+        if ex.path.startswith(TRACE_JSON) and ex.path[len(TRACE_JSON) :] in self.receipts:
+            code = ex.path[len(TRACE_JSON) :]
+            reply.status = 404
+            return reply.with_json({"code": code, "status": "unknown", "findings": [], "chain": []})
+        code = next((v for k, v in parse_qsl(ex.query) if k == "code"), "").strip()
+        if ex.path == "/trace" and code in self.receipts:
+            reply.status = 404
+            reply.body = f"<html><body><p>未找到追溯码 {html.escape(code)}</p></body></html>".encode()
+        return reply
 
 
 @transform("trace-names-mojibake")

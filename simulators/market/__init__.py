@@ -17,6 +17,7 @@ from .errors import MarketConfigError
 from .ledger import Ledger
 from .model import MarketModel
 from .rates import Rates
+from .retail import RETAIL_UPLOADS
 
 __all__ = ["run_market", "MarketModel", "Ledger", "Rates", "MarketConfigError"]
 
@@ -37,9 +38,11 @@ def run_market(
     mode: str = "fast",
     record_hooks: list | None = None,
     rates: Rates | None = None,
+    retail_upload: str = RETAIL_UPLOADS[0],
 ) -> Ledger:
     """Generate the city of ``preset`` (seed ``city_seed``, default ``seed``) and run the days (``rates``: the
-    model's rates, default ``rates.toml``).
+    model's rates, default ``rates.toml``; ``retail_upload``: what retail nodes upload of their sales,
+    :data:`~simulators.market.retail.RETAIL_UPLOADS`).
 
     :raises MarketConfigError: impossible configuration (nothing has run yet).
     :raises simulators.city.PresetError: unknown or bad preset.
@@ -65,6 +68,7 @@ def run_market(
         progress=progress,
         mode=mode,
         record_hooks=record_hooks,
+        retail_upload=retail_upload,
     )
     led = model.run()
     led.finish()
