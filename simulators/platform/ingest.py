@@ -299,6 +299,7 @@ class Ingestor:
             )
             if n == 0:
                 raise _Replay()
+            fresh = []  # the first of each identity in the envelope, in order: (pos, rec, facts, ddate, sha, body)
             for pos, rec, facts, ddate in rows:
                 body = _dumps(rec)
                 sha = hashlib.sha256(body.encode()).hexdigest()
@@ -308,55 +309,35 @@ class Ingestor:
                         conflicts.add(pos)
                     continue
                 seen_keys[facts.rkey] = sha
-                row = tx.one(
-                    "INSERT INTO records (node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
-                    " goods_code, weight_g, body_sha, body, received_ms, request_id, original)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING id",
-                    (
-                        node,
-                        rtype,
-                        facts.rkey,
-                        ddate,
-                        facts.own_code,
-                        facts.received,
-                        facts.batch_local,
-                        facts.goods_code,
-                        facts.weight_g,
-                        sha,
-                        body,
-                        t,
-                        request_id,
-                        _dumps(originals[pos]) if pos in originals else None,
-                    ),
+                fresh.append((pos, rec, facts, ddate, sha, body))
+            for run in self._runs(rtype, fresh):
+                ids = self._insert_run(tx, node, rtype, run, t, request_id, originals, duplicates, conflicts)
+                stored = [
+                    (pos, rec, facts, ddate, ids[facts.rkey])
+                    for pos, rec, facts, ddate, _s, _b in run
+                    if facts.rkey in ids
+                ]
+                tx.executemany(
+                    "INSERT INTO record_links (record_id, node_id, kind, value) VALUES (?, ?, ?, ?)",
+                    [(rid, node, k, v) for _p, _r, facts, _d, rid in stored for k, v in facts.links],
                 )
-                if row is None:
-                    duplicates.add(pos)
-                    old = tx.scalar(
-                        "SELECT body_sha FROM records WHERE node_id = ? AND rtype = ? AND rkey = ?",
-                        (node, rtype, facts.rkey),
-                    )
-                    if old != sha:
-                        conflicts.add(pos)
-                    continue
-                rid = row[0]
-                if facts.links:
-                    tx.executemany(
-                        "INSERT INTO record_links (record_id, node_id, kind, value) VALUES (?, ?, ?, ?)",
-                        [(rid, node, k, v) for k, v in facts.links],
-                    )
-                agg = stats.setdefault((ddate, facts.goods_code or ""), [0, 0, 0])
-                agg[0] += 1
-                agg[1] += facts.weight_g or 0
-                deadline = self._deadline_ms(ddate)
-                agg[2] += 1 if deadline is not None and t <= deadline else 0
-                seller = self._seller(sale, rec) if sale else None
-                if seller:
-                    k = (seller, rec.get(sale[1], "") if sale[1] else "", ddate)
-                    sellers[k] = sellers.get(k, 0) + 1
-                if self.stoptrade.is_failure(rtype, rec):
-                    self.stoptrade.broadcast(tx, node, rid, rec, facts.received, t)
-                self.stoptrade.on_record(tx, node, rid, facts.received, facts.own_code, t)
+                known = self.stoptrade.stopped(
+                    tx, {facts.received for _p, _r, facts, _d, _i in stored if facts.received}
+                )
+                for pos, rec, facts, ddate, rid in stored:
+                    agg = stats.setdefault((ddate, facts.goods_code or ""), [0, 0, 0])
+                    agg[0] += 1
+                    agg[1] += facts.weight_g or 0
+                    deadline = self._deadline_ms(ddate)
+                    agg[2] += 1 if deadline is not None and t <= deadline else 0
+                    seller = self._seller(sale, rec) if sale else None
+                    if seller:
+                        k = (seller, rec.get(sale[1], "") if sale[1] else "", ddate)
+                        sellers[k] = sellers.get(k, 0) + 1
+                    if self.stoptrade.is_failure(rtype, rec):  # the last of its run: the stop changes what is known
+                        self.stoptrade.broadcast(tx, node, rid, rec, facts.received, t)
+                        known = None
+                    self.stoptrade.on_record(tx, node, rid, facts.received, facts.own_code, t, known)
             tx.executemany(
                 "INSERT INTO daily_stats (node_id, data_date, rtype, goods_code, records, weight_g, timely, updated_ms)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id, data_date, rtype, goods_code) DO UPDATE SET"
@@ -388,6 +369,68 @@ class Ingestor:
 
         # group commit: concurrent envelopes share one transaction and one fsync; this returns after COMMIT
         return self.store.grouped(work)
+
+    def _runs(self, rtype: str, fresh: list) -> list[list]:
+        """``fresh`` cut after each failed test: within a run the records can be inserted together before the
+        stop-trade hooks run in order (those hooks read no record), while a failed test's broadcast must see
+        exactly the records before it and itself, as if stored one by one."""
+        runs, run = [], []
+        for row in fresh:
+            run.append(row)
+            if self.stoptrade.is_failure(rtype, row[1]):
+                runs.append(run)
+                run = []
+        return runs + [run] if run else runs
+
+    @staticmethod
+    def _insert_run(
+        tx, node: str, rtype: str, run: list, t: int, request_id: str, originals: dict, duplicates: set, conflicts: set
+    ) -> dict[str, int]:
+        """Insert the records of ``run`` (distinct identities) in multi-row statements; returns ``{rkey: id}`` of
+        those stored.  The others had a stored twin: their positions go to ``duplicates``, and to ``conflicts``
+        when the stored content differs (one query for all of them)."""
+        rows = [
+            (
+                node,
+                rtype,
+                facts.rkey,
+                ddate,
+                facts.own_code,
+                facts.received,
+                facts.batch_local,
+                facts.goods_code,
+                facts.weight_g,
+                sha,
+                body,
+                t,
+                request_id,
+                _dumps(originals[pos]) if pos in originals else None,
+            )
+            for pos, _rec, facts, ddate, sha, body in run
+        ]
+        ids = dict(
+            (rkey, rid)
+            for rid, rkey in tx.insert_values(
+                "INSERT INTO records (node_id, rtype, rkey, data_date, own_code, upstream, batch_local,"
+                " goods_code, weight_g, body_sha, body, received_ms, request_id, original)",
+                rows,
+                "ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING id, rkey",
+            )
+        )
+        twins = [(pos, facts.rkey, sha) for pos, _rec, facts, _d, sha, _b in run if facts.rkey not in ids]
+        if twins:
+            old = dict(
+                tx.all_in(
+                    "SELECT rkey, body_sha FROM records WHERE node_id = ? AND rtype = ? AND rkey IN ({marks})",
+                    (node, rtype),
+                    [rkey for _p, rkey, _s in twins],
+                )
+            )
+            for pos, rkey, sha in twins:
+                duplicates.add(pos)
+                if old.get(rkey) != sha:
+                    conflicts.add(pos)
+        return ids
 
     def _maybe_prune(self) -> None:
         """Forget envelope keys older than twice the replay memory (they fail the clock window anyway)."""

@@ -123,14 +123,37 @@ class StopTrade:
                     queue.append(own)
         return stopped
 
-    def on_record(self, tx: Tx, node: str, record_id: int, upstream: str | None, own: str | None, now: int) -> None:
-        """A record just stored: if it arrived under a stopped code, instruct its node and extend the stop."""
+    @staticmethod
+    def stopped(tx: Tx, codes) -> dict[str, str]:
+        """``{code: root code}`` for those of ``codes`` under a stop (one query per :attr:`~.storage.Tx.CHUNK`
+        codes): what :meth:`on_record` may be given as ``known`` for records arriving under these codes."""
+        return dict(tx.all_in("SELECT code, root_code FROM stop_codes WHERE code IN ({marks})", (), sorted(codes)))
+
+    def on_record(
+        self,
+        tx: Tx,
+        node: str,
+        record_id: int,
+        upstream: str | None,
+        own: str | None,
+        now: int,
+        known: dict[str, str] | None = None,
+    ) -> None:
+        """A record just stored: if it arrived under a stopped code, instruct its node and extend the stop.
+
+        ``known``: :meth:`stopped` of the upstream codes of the records about to be passed here, taken after
+        the last :meth:`broadcast`; this method keeps it up to date with the codes it stops, so a run of
+        records needs no query per record (the answers are those of the database: every other write to
+        ``stop_codes`` is a :meth:`broadcast`).  ``None``: ask the database."""
         if not upstream:
             return
-        row = tx.one("SELECT root_code FROM stop_codes WHERE code = ?", (upstream,))
-        if row is None:
+        if known is None:
+            row = tx.one("SELECT root_code FROM stop_codes WHERE code = ?", (upstream,))
+            root = row[0] if row is not None else None
+        else:
+            root = known.get(upstream)
+        if root is None:
             return
-        root = row[0]
         src = tx.one(
             "SELECT source_node, source_record, reason, goods_code FROM stop_roots WHERE root_code = ?", (root,)
         )
@@ -141,6 +164,8 @@ class StopTrade:
                 "INSERT INTO stop_codes (code, root_code, created_ms) VALUES (?, ?, ?) ON CONFLICT (code) DO NOTHING",
                 (own, root, now),
             )
+            if known is not None:
+                known.setdefault(own, root)  # a code stopped before keeps its root, as ON CONFLICT DO NOTHING does
 
     # -- node side -------------------------------------------------------------
     @staticmethod

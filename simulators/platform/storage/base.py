@@ -37,6 +37,39 @@ class Tx:
         if rows:
             self._cur.executemany(self._translate(sql), rows)
 
+    #: rows per statement of :meth:`insert_values` / values per statement of :meth:`all_in` (14 columns × 500 =
+    #: 7,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535)
+    CHUNK = 500
+
+    def insert_values(self, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> list[tuple]:
+        """``head VALUES (?, …), (?, …) … tail`` for ``rows`` (all of one width), in order, at most :attr:`CHUNK`
+        rows per statement: one round trip per chunk instead of one per row.  ``head`` is ``INSERT INTO t (a, b)``;
+        ``tail`` may hold ``ON CONFLICT …`` and ``RETURNING …``.  Returns what a ``RETURNING`` produced (every
+        chunk, each in the order the database answered: map rows by a returned key, not by position); ``[]``
+        without one."""
+        out: list[tuple] = []
+        returning = "RETURNING" in tail.upper()
+        for i in range(0, len(rows), self.CHUNK):
+            chunk = rows[i : i + self.CHUNK]
+            one = "(" + ", ".join("?" * len(chunk[0])) + ")"
+            sql = f"{head} VALUES {', '.join([one] * len(chunk))} {tail}".rstrip()
+            params = [v for r in chunk for v in r]
+            if returning:
+                out.extend(self.all(sql, params))
+            else:
+                self.execute(sql, params)
+        return out
+
+    def all_in(self, sql: str, params: Sequence[Any], values: Sequence[Any]) -> list[tuple]:
+        """The rows of ``sql`` with its ``{marks}`` replaced by ``?, ?, …`` for ``values`` (bound after
+        ``params``), at most :attr:`CHUNK` values per statement, the answers concatenated; ``[]`` for no values."""
+        out: list[tuple] = []
+        values = list(values)
+        for i in range(0, len(values), self.CHUNK):
+            chunk = values[i : i + self.CHUNK]
+            out.extend(self.all(sql.format(marks=", ".join("?" * len(chunk))), [*params, *chunk]))
+        return out
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         self._cur.execute(self._translate(sql), tuple(params))
         return self._cur.fetchone()

@@ -66,6 +66,21 @@ def test_upsert_and_returning_behave_alike(store):
     assert first is not None and again is None
 
 
+def test_multi_row_insert_and_in_list_chunk_and_keep_every_row(store):
+    """``insert_values`` / ``all_in`` cut at ``CHUNK``: every row inserted, every conflict skipped, every match read."""
+    head = "INSERT INTO records (node_id, rtype, rkey, data_date, body_sha, body, received_ms, request_id)"
+    rows = [("650102001", "t", f"k{i}", "20250101", f"s{i}", "{}", 1, "r") for i in range(7)]
+    with store.write() as tx:
+        tx.CHUNK = 3
+        assert tx.insert_values(head, rows[:2]) == []
+        got = tx.insert_values(head, rows, "ON CONFLICT (node_id, rtype, rkey) DO NOTHING RETURNING rkey, body_sha")
+        sql = "SELECT rkey, body_sha FROM records WHERE node_id = ? AND rkey IN ({marks})"
+        found = tx.all_in(sql, ("650102001",), [f"k{i}" for i in range(9)])
+        assert tx.all_in(sql, ("650102001",), []) == []
+    assert sorted(got) == [(f"k{i}", f"s{i}") for i in range(2, 7)]
+    assert sorted(found) == [(f"k{i}", f"s{i}") for i in range(7)]
+
+
 def test_unknown_newer_schema_is_refused(tmp_path):
     db = str(tmp_path / "s.db")
     s = open_store(db)
