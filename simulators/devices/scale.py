@@ -34,19 +34,20 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from profiles import load_profile
 from profiles.codes import CodeError
 from profiles.device import get_protocol
 from profiles.device import messages as m
+from profiles.profile import Profile
 
 from .clock import DeviceClock
 from .faults import FaultSet
 from .receipt import Receipt, ReceiptLine
 from .refusal import PowerLost, Refused
 from .storage import MemoryScaleStore, ScaleStore
-from .weighing import Metrology, WeighingUnit
+from .weighing import Metrology, Reading, WeighingUnit
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class ScaleModel:
         self,
         store: ScaleStore | MemoryScaleStore | str | Path | None = None,
         *,
-        profile=None,
+        profile: Profile | None = None,
         model: str = "counter",
         seed: int = 0,
         time_source: Callable[[], float] = time.monotonic,
@@ -91,7 +92,7 @@ class ScaleModel:
         card_reader: bool = True,
         identity: Identity | None = None,
         keep_receipts: int = 20,
-    ):
+    ) -> None:
         self.profile = profile or load_profile()
         data = get_protocol(profile=self.profile).data  # parsed once per profile
         self.protocol_name = data["protocol"]["name"]
@@ -124,7 +125,7 @@ class ScaleModel:
         self.events: deque[m.Message] = deque()
         self.receipts: deque[Receipt] = deque(maxlen=keep_receipts)
         self.sale_attempts = 0
-        self._handlers = {
+        self._handlers: dict[type[m.Message], Callable[[Any], m.Message | None]] = {
             m.IdentifyRequest: lambda q: self.identify(),
             m.GetClockRequest: lambda q: m.GetClockResponse(self.clock.now().replace(microsecond=0)),
             m.SetClockRequest: lambda q: self.set_clock(q.time),
@@ -347,7 +348,7 @@ class ScaleModel:
         if not codes.is_valid(batch_trace, "trace") or not codes.is_valid(commodity, "commodity"):
             raise Refused("BAD_CODE", f"{batch_trace}/{commodity}")
 
-    def check_stopped(self, batch: dict) -> None:
+    def check_stopped(self, batch: dict[str, Any]) -> None:
         """Refuse a sale of a batch the platform stopped (TRADE_STOPPED, PERC-SCALE-19)."""
         if batch["stopped"]:
             raise Refused("TRADE_STOPPED", batch["stop_reason"])
@@ -356,11 +357,11 @@ class ScaleModel:
         """Storage holds ``capacity`` unacknowledged records: the sale is refused (MEMORY_FULL)."""
         raise Refused("MEMORY_FULL", f"{self.capacity} records")
 
-    def saleable(self, r) -> bool:
+    def saleable(self, r: Reading) -> bool:
         """Whether reading ``r`` may be sold: stable, within min..max, not overloaded (PERC-SCALE-01/05)."""
         return self.weigh.saleable(r)
 
-    def check_limit(self, batch: dict, net_g: int) -> None:
+    def check_limit(self, batch: dict[str, Any], net_g: int) -> None:
         """Refuse a sale over the batch's remaining quantity (LIMIT_EXCEEDED, PERC-SCALE-06)."""
         if batch["sold_g"] + net_g > batch["limit_g"]:
             raise Refused("LIMIT_EXCEEDED", f"{batch['sold_g']} + {net_g} > {batch['limit_g']} g")
@@ -370,7 +371,7 @@ class ScaleModel:
         return last + 1
 
     @staticmethod
-    def as_stored(sale: dict) -> dict:
+    def as_stored(sale: dict[str, Any]) -> dict[str, Any]:
         """The sale record as the firmware writes it to storage: every field (PERC-SCALE-13)."""
         return sale
 
@@ -383,7 +384,7 @@ class ScaleModel:
     def _cut_power() -> None:
         raise PowerLost()
 
-    def print_receipt(self, rec: m.SaleRecord, stall: dict) -> None:
+    def print_receipt(self, rec: m.SaleRecord, stall: dict[str, Any]) -> None:
         """Print the sale's receipt (kept in :attr:`receipts`): its trace code and a QR of it (PERC-SCALE-21)."""
         self.paper -= 1
         if self.receipts.maxlen == 0:  # keep_receipts=0: nothing is read back, so nothing is built
@@ -423,7 +424,8 @@ class ScaleModel:
         if from_index > nxt:
             raise Refused("BAD_INDEX", f"{from_index} > next {nxt}")
         rows = self.store.read_from(from_index, max(0, min(max_count, 255)))
-        recs, size = [], 0
+        recs: list[m.SaleRecord] = []
+        size = 0
         for row in rows:
             rec = _record(row)
             n = _record_size(rec)
@@ -461,7 +463,7 @@ class ScaleModel:
         self.powered = True
 
 
-def _record(row: dict) -> m.SaleRecord:
+def _record(row: dict[str, Any]) -> m.SaleRecord:
     return m.SaleRecord(
         row["idx"],
         row["trace_code"],
