@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import anyio
 from fastapi import FastAPI, Path, Query, Request
@@ -27,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from profiles import load_profile
+from profiles.profile import Profile
 
 from . import feed as feedmod
 from . import logs
@@ -69,7 +72,7 @@ def install_http_error_handler(app: FastAPI) -> None:
     """404/405/other HTTP errors as the bilingual ``{"error": {"zh", "en"}}`` body (platform and node alike)."""
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_exc(request: Request, exc: StarletteHTTPException):
+    async def _http_exc(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return _err(404, "没有这个地址", "no such endpoint")
         if exc.status_code == 405:
@@ -79,7 +82,7 @@ def install_http_error_handler(app: FastAPI) -> None:
         return _err(exc.status_code, "请求错误", "request error")
 
     @app.exception_handler(ClientDisconnect)
-    async def _gone(request: Request, exc: ClientDisconnect):
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
         # the client left, or webguard.Guard already answered 408/413: nobody reads this answer
         return _err(400, "请求中断", "request interrupted")
 
@@ -87,7 +90,7 @@ def install_http_error_handler(app: FastAPI) -> None:
 @dataclass
 class Services:
     config: PlatformConfig
-    profile: object
+    profile: Profile
     store: Store
     registry: Registry
     recmap: RecordMap
@@ -101,7 +104,7 @@ class Services:
     max_body: int
     secret: PlatformSecret | None = None
     #: the time service's answer for an instant in ms (GET /api/v1/time); a public seam, like every field
-    time_answer: Callable[[int], dict] = time_answer
+    time_answer: Callable[[int], dict[str, Any]] = time_answer
     #: the public trace page's renderer ``(answer, code, lang) -> html`` (GET /trace)
     trace_page: Callable[..., str] = render_trace_page
 
@@ -123,6 +126,7 @@ def build_services(config: PlatformConfig, store: Store | None = None) -> Servic
     verifier = RequestVerifier(spec, registry.current_key, remember=StoredReplayMemory(store).seen_first)
     pusher = None
     if config.upstream:
+        assert config.platform_id and config.upstream_key  # validate() requires both with an upstream
         pusher = feedmod.FeedPusher(
             store, spec, config.upstream, config.platform_id, config.upstream_key, config.feed_interval_s
         )
@@ -199,7 +203,8 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
     svc = services or build_services(config)
     p = svc.profile
 
-    async def lifespan(app):
+    @asynccontextmanager  # what Starlette wraps an async generator lifespan in itself
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.event(
             "starting",
             role=config.role,
@@ -242,24 +247,24 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
     )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         where = ", ".join(".".join(str(x) for x in e.get("loc", ())) for e in exc.errors()[:5])
         return _err(400, f"参数错误：{where}", f"invalid parameters: {where}")
 
     @app.exception_handler(PeriodError)
-    async def _period(request: Request, exc: PeriodError):
+    async def _period(request: Request, exc: PeriodError) -> JSONResponse:
         return _err(400, "统计期须为有效的 yyyyMMdd 日期或 YYYYQn 季度", str(exc))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logs.event("internal_error", logging.ERROR, path=request.url.path, error=type(exc).__name__)
         return _err(500, "平台内部错误", "internal platform error")
 
     # -- health -----------------------------------------------------------------
     @app.get("/healthz", tags=["operations"], summary="Liveness and storage health")
-    def healthz():
+    def healthz() -> JSONResponse:
         ok = svc.store.ping()
-        body = {
+        body: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "role": config.role,
             "db": svc.store.dialect,
@@ -281,7 +286,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             "In practice scales ask at boot (GetServerTime, getSysTime: devices.md §1.2)."
         ),
     )
-    def server_time():
+    def server_time() -> JSONResponse:
         from .clock import now_ms
 
         return JSONResponse(svc.time_answer(now_ms()), headers={"Cache-Control": "no-store"})
@@ -339,7 +344,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         code: str,
         limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="records in this answer (across the chain)"),
         cursor: str = Query("0", pattern="^[0-9]{1,9}$", description="next_cursor of the previous page"),
-    ):
+    ) -> JSONResponse:
         ans = svc.tracer.trace(code[:64])
         status = {"found": 200, "invalid": 400, "unknown": 404}[ans["status"]]
         return JSONResponse(page(ans, int(cursor), limit), status_code=status)
@@ -357,7 +362,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             404: {"description": "The page saying no node issued the code", "content": {"text/html": {}}},
         },
     )
-    def trace_page(code: str = Query("", max_length=64), lang: str = Query("zh", pattern="^(zh|en)$")):
+    def trace_page(code: str = Query("", max_length=64), lang: str = Query("zh", pattern="^(zh|en)$")) -> HTMLResponse:
         code = code.strip()
         if not code:
             return HTMLResponse(svc.trace_page(None, "", lang))
@@ -366,12 +371,12 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         return HTMLResponse(svc.trace_page(ans, code, lang), status_code=status)
 
     # -- monitoring and statistics ------------------------------------------------
-    @app.get(f"{API}/nodes", tags=["monitoring"], summary="Registered nodes with online status")
-    def nodes():
+    @app.get(f"{API}/nodes", tags=["monitoring"], summary="Registered nodes with online status", response_model=None)
+    def nodes() -> dict[str, Any]:
         return {"summary": svc.monitor.summary(), "nodes": svc.monitor.nodes()}
 
-    @app.get(f"{API}/nodes/{{node_id}}", tags=["monitoring"], summary="One node's status")
-    def node(node_id: str):
+    @app.get(f"{API}/nodes/{{node_id}}", tags=["monitoring"], summary="One node's status", response_model=None)
+    def node(node_id: str) -> dict[str, Any] | JSONResponse:
         found = svc.monitor.nodes(node_id[:20])
         if not found:
             return _err(404, "节点未登记", "node not registered")
@@ -381,17 +386,23 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         f"{API}/stats/daily",
         tags=["statistics"],
         summary="Records, kg and on-time records per node, record type and commodity for one business day",
+        response_model=None,
     )
     def stats_daily(
         date: str = Query(..., pattern=_DATE_RE),
         node_id: str | None = Query(None, max_length=20),
         goods_code: str | None = Query(None, max_length=20),
-    ):
+    ) -> dict[str, Any]:
         period_bounds(date=date)
         return {"date": date, "rows": svc.stats.daily(date, node_id, goods_code)}
 
-    @app.get(f"{API}/stats/totals", tags=["statistics"], summary="Totals per node, node type and commodity")
-    def stats_totals(date: str = Query(..., pattern=_DATE_RE)):
+    @app.get(
+        f"{API}/stats/totals",
+        tags=["statistics"],
+        summary="Totals per node, node type and commodity",
+        response_model=None,
+    )
+    def stats_totals(date: str = Query(..., pattern=_DATE_RE)) -> dict[str, Any]:
         period_bounds(date=date)
         return svc.stats.totals(date)
 
@@ -399,8 +410,9 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         f"{API}/kpis",
         tags=["statistics"],
         summary="KPIs of a day: 追溯数据上报率, 上传及时率, 完整率, 追溯链完整率 (definitions in stats.py)",
+        response_model=None,
     )
-    def kpis(date: str = Query(..., pattern=_DATE_RE)):
+    def kpis(date: str = Query(..., pattern=_DATE_RE)) -> dict[str, Any]:
         period_bounds(date=date)
         return svc.stats.kpis(date)
 
@@ -409,8 +421,11 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         tags=["statistics"],
         summary="追溯秤使用率 (scale usage rate) of a business day or a quarter, per node, node type and role",
         description="Exactly one of date=yyyyMMdd or quarter=YYYYQn (e.g. 2025Q1). Definition in stats.py.",
+        response_model=None,
     )
-    def kpi_scales(date: str | None = Query(None, max_length=8), quarter: str | None = Query(None, max_length=6)):
+    def kpi_scales(
+        date: str | None = Query(None, max_length=8), quarter: str | None = Query(None, max_length=6)
+    ) -> dict[str, Any] | JSONResponse:
         try:
             first, last = period_bounds(date, quarter)
         except PeriodError as exc:
@@ -423,8 +438,9 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         summary="企业覆盖率 and 追溯环节使用率 of a quarter per node type, with their composites (means)",
         description="quarter=YYYYQn. Coverage needs the enterprise counts entered with "
         "`roucai serve admin set-enterprises`. Definitions in stats.py.",
+        response_model=None,
     )
-    def kpi_quarter(quarter: str = Query(..., pattern=_QUARTER_RE)):
+    def kpi_quarter(quarter: str = Query(..., pattern=_QUARTER_RE)) -> dict[str, Any] | JSONResponse:
         try:
             return svc.stats.quarter_kpis(quarter)
         except PeriodError as exc:
@@ -448,14 +464,15 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         tags=["stop-trade"],
         summary="Pending stop-trade instructions for the calling node",
         description=_SIGNED,
+        response_model=None,
     )
-    async def stop_pending(request: Request):
+    async def stop_pending(request: Request) -> dict[str, Any] | JSONResponse:
         try:
             node_id, _ = await _verified(request)
         except AuthError as exc:
             return _err(exc.status, exc.zh, exc.en)
 
-        def work():
+        def work() -> list[dict[str, Any]]:
             with svc.store.read() as tx:
                 return StopTrade.pending(tx, node_id)
 
@@ -466,15 +483,18 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         tags=["stop-trade"],
         summary="Acknowledge a stop-trade instruction",
         description=_SIGNED,
+        response_model=None,
     )
-    async def stop_ack(request: Request, instruction_id: int = Path(..., ge=1, le=2**63 - 1)):
+    async def stop_ack(
+        request: Request, instruction_id: int = Path(..., ge=1, le=2**63 - 1)
+    ) -> dict[str, Any] | JSONResponse:
         try:
             node_id, _ = await _verified(request)
         except AuthError as exc:
             return _err(exc.status, exc.zh, exc.en)
         from .clock import now_ms
 
-        def work():
+        def work() -> str:
             with svc.store.write() as tx:
                 return svc.stoptrade.ack(tx, node_id, instruction_id, now_ms())
 
@@ -490,8 +510,9 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         description="Each instruction is flagged overdue when it was not acknowledged within ack_deadline_s "
         "(--stop-ack-deadline, default 600 s); overdue = how many are overdue and still unacknowledged "
         "(the alert).",
+        response_model=None,
     )
-    def stop_list(root: str | None = Query(None, max_length=30)):
+    def stop_list(root: str | None = Query(None, max_length=30)) -> dict[str, Any]:
         from .clock import now_ms
 
         with svc.store.read() as tx:
@@ -516,8 +537,9 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             tags=["feed"],
             summary="A city platform's daily aggregates (central role)",
             description=_SIGNED + " The caller must be registered as node_type city_platform.",
+            response_model=None,
         )
-        async def feed_in(request: Request):
+        async def feed_in(request: Request) -> dict[str, Any] | JSONResponse:
             try:
                 city, body = await _verified(request)
             except AuthError as exc:
@@ -534,13 +556,20 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
                 return _err(400, exc.zh, exc.en)
             return {"stored": stored}
 
-        @app.get(f"{API}/feed/summary", tags=["feed"], summary="What the cities sent (central role)")
-        def feed_summary(date: str | None = Query(None, pattern=_DATE_RE)):
+        @app.get(
+            f"{API}/feed/summary", tags=["feed"], summary="What the cities sent (central role)", response_model=None
+        )
+        def feed_summary(date: str | None = Query(None, pattern=_DATE_RE)) -> dict[str, Any]:
             return feedmod.summary(svc.store, date)
     else:
 
-        @app.get(f"{API}/feed/status", tags=["feed"], summary="The upward feed's cursor and last error (city role)")
-        def feed_status():
+        @app.get(
+            f"{API}/feed/status",
+            tags=["feed"],
+            summary="The upward feed's cursor and last error (city role)",
+            response_model=None,
+        )
+        def feed_status() -> dict[str, Any]:
             with svc.store.read() as tx:
                 row = tx.one(
                     "SELECT cursor_ms, pushed_ms, last_error FROM feed_cursor WHERE name = ?", (feedmod.CURSOR,)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
+from collections.abc import Callable
 
-from profiles.envelope import beijing, format_request_time, parse_request_time
+from profiles.envelope import EnvelopeSpec, beijing, format_request_time, parse_request_time
 from profiles.errors import RoucaiError
 from profiles.signature import RecipeUnavailable
 
@@ -66,7 +67,13 @@ class AuthError(RoucaiError):
 
 
 class RequestVerifier:
-    def __init__(self, spec, key_of, clock=None, remember=None):
+    def __init__(
+        self,
+        spec: EnvelopeSpec,
+        key_of: Callable[[str], str | None],
+        clock: Callable[[], _dt.datetime] | None = None,
+        remember: Callable[[str, str, str], bool] | None = None,
+    ) -> None:
         """:param remember: ``(node, request_time, verify_code) -> bool`` (True the first time), e.g. the durable
         :meth:`.replaystore.StoredReplayMemory.seen_first`; without it an in-memory guard is used."""
         self.spec = spec
