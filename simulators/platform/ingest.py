@@ -338,37 +338,43 @@ class Ingestor:
                         self.stoptrade.broadcast(tx, node, rid, rec, facts.received, t)
                         known = None
                     self.stoptrade.on_record(tx, node, rid, facts.received, facts.own_code, t, known)
-            tx.executemany(
-                "INSERT INTO daily_stats (node_id, data_date, rtype, goods_code, records, weight_g, timely, updated_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id, data_date, rtype, goods_code) DO UPDATE SET"
-                " records = daily_stats.records + excluded.records, weight_g = daily_stats.weight_g + excluded.weight_g,"
-                " timely = daily_stats.timely + excluded.timely, updated_ms = excluded.updated_ms",
-                [(node, d, rtype, g, a[0], a[1], a[2], t) for (d, g), a in sorted(stats.items())],
-            )
-            tx.executemany(
-                "INSERT INTO seller_days (node_id, operator_id, stall, data_date, records) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (node_id, operator_id, stall, data_date) DO UPDATE SET"
-                " records = seller_days.records + excluded.records",
-                [(node, o, st, d, n) for (o, st, d), n in sorted(sellers.items())],
-            )
-            accepted = sum(a[0] for a in stats.values())
-            tx.execute(
-                "UPDATE requests SET accepted = ?, duplicate = ?, rejected = ? WHERE node_id = ?"
-                " AND request_time = ? AND verify_code = ?",
-                (
-                    accepted,
-                    len(duplicates),
-                    len(res.records) - accepted - len(duplicates),
-                    node,
-                    res.request_time,
-                    res.header.get("VerifyCode", "").lower(),
-                ),
-            )
-            tx.execute("UPDATE nodes SET last_upload_ms = ?, last_seen_ms = ? WHERE node_id = ?", (t, t, node))
+            with tx.pipeline():  # the rest reads no answer: one round trip on PostgreSQL
+                self._write_tallies(tx, node, res, rtype, t, stats, sellers, duplicates)
             return duplicates, conflicts
 
         # group commit: concurrent envelopes share one transaction and one fsync; this returns after COMMIT
         return self.store.grouped(work)
+
+    @staticmethod
+    def _write_tallies(tx, node: str, res, rtype: str, t: int, stats: dict, sellers: dict, duplicates: set) -> None:
+        """The envelope's daily statistics, sellers of the day, request tallies and the node's upload time."""
+        tx.executemany(
+            "INSERT INTO daily_stats (node_id, data_date, rtype, goods_code, records, weight_g, timely, updated_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id, data_date, rtype, goods_code) DO UPDATE SET"
+            " records = daily_stats.records + excluded.records, weight_g = daily_stats.weight_g + excluded.weight_g,"
+            " timely = daily_stats.timely + excluded.timely, updated_ms = excluded.updated_ms",
+            [(node, d, rtype, g, a[0], a[1], a[2], t) for (d, g), a in sorted(stats.items())],
+        )
+        tx.executemany(
+            "INSERT INTO seller_days (node_id, operator_id, stall, data_date, records) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (node_id, operator_id, stall, data_date) DO UPDATE SET"
+            " records = seller_days.records + excluded.records",
+            [(node, o, st, d, n) for (o, st, d), n in sorted(sellers.items())],
+        )
+        accepted = sum(a[0] for a in stats.values())
+        tx.execute(
+            "UPDATE requests SET accepted = ?, duplicate = ?, rejected = ? WHERE node_id = ?"
+            " AND request_time = ? AND verify_code = ?",
+            (
+                accepted,
+                len(duplicates),
+                len(res.records) - accepted - len(duplicates),
+                node,
+                res.request_time,
+                res.header.get("VerifyCode", "").lower(),
+            ),
+        )
+        tx.execute("UPDATE nodes SET last_upload_ms = ?, last_seen_ms = ? WHERE node_id = ?", (t, t, node))
 
     def _runs(self, rtype: str, fresh: list) -> list[list]:
         """``fresh`` cut after each failed test: within a run the records can be inserted together before the

@@ -10,8 +10,8 @@ the ``with`` statement returns (the platform acknowledges only after that).
 from __future__ import annotations
 
 import threading
-from contextlib import AbstractContextManager
-from typing import Any, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from profiles.errors import RoucaiError
 
@@ -69,6 +69,13 @@ class Tx:
             chunk = values[i : i + self.CHUNK]
             out.extend(self.all(sql.format(marks=", ".join("?" * len(chunk))), [*params, *chunk]))
         return out
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """A block of statements whose results are not read (the counts ``execute`` returns inside it mean
+        nothing): the store may send them together and wait once at the end (PostgreSQL: pipeline mode, one
+        round trip); an error of any of them is raised at the latest when the block ends.  Here: a plain block."""
+        yield
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         self._cur.execute(self._translate(sql), tuple(params))

@@ -24,6 +24,13 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+class _PgTx(Tx):
+    @contextmanager
+    def pipeline(self):
+        with self._cur.connection.pipeline():
+            yield
+
+
 class PostgresStore(Store):
     dialect = "postgresql"
 
@@ -57,14 +64,14 @@ class PostgresStore(Store):
         conn = self._conn()
         with conn.transaction():
             with conn.cursor() as cur:
-                yield Tx(cur, _translate)
+                yield _PgTx(cur, _translate)
 
     @contextmanager
     def read(self):
         conn = self._conn()
         with conn.transaction():
             with conn.cursor() as cur:
-                yield Tx(cur, _translate)
+                yield _PgTx(cur, _translate)
 
     def advisory_lock(self, tx: Tx, key: int) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(?)", (key,))

@@ -81,6 +81,24 @@ def test_multi_row_insert_and_in_list_chunk_and_keep_every_row(store):
     assert sorted(found) == [(f"k{i}", f"s{i}") for i in range(7)]
 
 
+def test_pipeline_writes_everything_and_raises_the_error_of_any_statement(store):
+    """``Tx.pipeline`` (PostgreSQL pipeline mode): its statements are all written; a failing one raises by the
+    end of the block and its transaction stores nothing."""
+    sql = "INSERT INTO records (node_id, rtype, rkey, data_date, body_sha, body, received_ms, request_id)"
+    sql += " VALUES (?, 't', ?, '20250101', 'x', '{}', 1, 'r')"
+    with store.write() as tx:
+        with tx.pipeline():
+            tx.execute(sql, ("650102001", "k1"))
+            tx.execute(sql, ("650102001", "k2"))
+    with pytest.raises(Exception):
+        with store.write() as tx:
+            with tx.pipeline():
+                tx.execute(sql, ("650102001", "k3"))
+                tx.execute(sql, ("650102001", "k1"))  # the identity is taken: the unique index refuses it
+    with store.read() as tx:
+        assert [r for (r,) in tx.all("SELECT rkey FROM records ORDER BY rkey")] == ["k1", "k2"]
+
+
 def test_unknown_newer_schema_is_refused(tmp_path):
     db = str(tmp_path / "s.db")
     s = open_store(db)
