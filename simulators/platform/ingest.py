@@ -42,15 +42,19 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from profiles.envelope import EnvelopeResult, Response
+from profiles.profile import Profile
 
 from . import logs
 from .clock import now_ms, parse_cst
 from .envelope_gate import field_cap, gate
-from .recordmap import RecordMap
+from .recordmap import Facts, RecordMap
 from .registry import Registry
 from .stoptrade import StopTrade
-from .storage import Store
+from .storage import Store, Tx
 
 #: HTTP status for an envelope refused as a whole, by reason code
 STATUS = {
@@ -88,7 +92,15 @@ def _day_start_ms(data_date: str) -> int | None:
     return parse_cst(data_date, "%Y%m%d")
 
 
-def _dumps(rec: dict) -> str:
+#: an accepted record of an envelope: (position, canonical record, facts, business date)
+Row = tuple[int, dict[str, str], Facts, str]
+#: a row first of its identity in the envelope, with its body's sha256 and the body: (… , sha, body)
+FreshRow = tuple[int, dict[str, str], Facts, str, str, str]
+#: position -> (reason code, zh, [en, rule]): a record refused by the platform's own checks
+Overrides = dict[int, tuple[str, ...]]
+
+
+def _dumps(rec: dict[str, str]) -> str:
     return json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
@@ -97,12 +109,12 @@ class Ingestor:
         self,
         store: Store,
         registry: Registry,
-        profile,
+        profile: Profile,
         recmap: RecordMap,
         stoptrade: StopTrade,
         grace_s: int,
-        clock=None,
-    ):
+        clock: Callable[[], _dt.datetime] | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.spec = profile.envelope
@@ -130,7 +142,7 @@ class Ingestor:
         start = _day_start_ms(data_date) if isinstance(data_date, str) else None
         return None if start is None else start + 86_400_000 + self.grace_ms
 
-    def answer(self, resp, fmt: str, status: int, node: str | None) -> Outcome:
+    def answer(self, resp: Response, fmt: str, status: int, node: str | None) -> Outcome:
         """The HTTP outcome of response ``resp`` (body in ``fmt``, ``status``, tallies); every upload's answer
         passes here (a public seam: a caller may wrap it on the instance)."""
         body = self.spec.build_response(resp, fmt)
@@ -138,7 +150,7 @@ class Ingestor:
         t = resp.tally()
         return Outcome(status, body, media, resp.code, node, t["accepted"], t["duplicate"], t["rejected"])
 
-    def refuse(self, code: str, fmt: str = "xml", header: dict | None = None) -> Outcome:
+    def refuse(self, code: str, fmt: str = "xml", header: dict[str, str] | None = None) -> Outcome:
         resp = self.spec.refuse(code, self.clock(), header)
         return self.answer(resp, fmt, STATUS.get(code, 400), (header or {}).get("NodeId"))
 
@@ -148,7 +160,7 @@ class Ingestor:
         lookups: dict[str, bool] = {}
         keys: dict[str, str | None] = {}
 
-        def key_of(node_id: str):
+        def key_of(node_id: str) -> str | None:
             # the gate and the parse both ask: one registry read per envelope (the key of this request)
             if node_id not in keys:
                 keys[node_id] = self.registry.current_key(node_id)
@@ -182,10 +194,12 @@ class Ingestor:
             )
             return out
         rt_name = res.record_type
+        # a parse without errors had NodeId and a known Index (required header elements, TRAN-ENV-01/06)
+        assert node is not None and rt_name is not None
         data_date_env = res.header.get("DataDate", "")
-        overrides: dict[int, tuple[str, str]] = {}
-        originals: dict[int, dict] = {}  # position -> the record as sent, when its canonical form differs
-        rows = []
+        overrides: Overrides = {}
+        originals: dict[int, dict[str, str]] = {}  # position -> the record as sent, when its canonical form differs
+        rows: list[Row] = []
         for r, rf in zip(res.records, res.record_findings):
             if any(f.severity == "error" for f in rf):
                 continue
@@ -228,13 +242,13 @@ class Ingestor:
         self._maybe_prune()
         return out
 
-    def _registered_operators_only(self, rows: list, overrides: dict[int, tuple[str, str]]) -> list:
+    def _registered_operators_only(self, rows: list[Row], overrides: Overrides) -> list[Row]:
         """Rows whose operator fields name no unregistered operator; the others go to ``overrides`` (2010)."""
         named = {code for _pos, _rec, facts, _d in rows for _f, code in facts.operators}
         unknown = self.registry.unregistered_operators(named) if named else set()
         if not unknown:
             return rows
-        kept = []
+        kept: list[Row] = []
         for row in rows:
             bad = next(((f, c) for f, c in row[2].operators if c in unknown), None)
             if bad is None:
@@ -248,14 +262,14 @@ class Ingestor:
                 )
         return kept
 
-    def _authorised_stops(self, node: str, rtype: str, rows: list, overrides: dict[int, tuple[str, str]]) -> list:
+    def _authorised_stops(self, node: str, rtype: str, rows: list[Row], overrides: Overrides) -> list[Row]:
         """Rows without a failed test the node may not send (:meth:`.StopTrade.refusal`; reason 2012)."""
         failing = [row for row in rows if self.stoptrade.is_failure(rtype, row[1])]
         if not failing:
             return rows
         n = self.registry.node(node)
         role = self.recmap.role_of(n.node_type) if n else None
-        refused = set()
+        refused: set[int] = set()
         with self.store.read() as tx:
             for pos, rec, facts, _d in failing:
                 why = self.stoptrade.refusal(tx, node, role, rec, facts.received, rtype)
@@ -264,7 +278,7 @@ class Ingestor:
                     refused.add(pos)
         return [row for row in rows if row[0] not in refused]
 
-    def _seller(self, sale: tuple[str, str, str], rec: dict) -> str | None:
+    def _seller(self, sale: tuple[str, str, str], rec: dict[str, str]) -> str | None:
         """The seller of sale record ``rec`` (canonical form): its seller field; when the record's form carries
         none (Guangzhou's wholesale detail), the operator that issued the trace code in its issuer field (the
         code's operator part), if that is a valid trace code; else None (the sale counts for no scale)."""
@@ -272,10 +286,15 @@ class Ingestor:
         if rec.get(seller_field):
             return rec[seller_field]
         code = rec.get(issuer) if issuer else None
-        return self.codes.operator_of(code) if self.codes.is_valid(code, "trace") else None
+        return self.codes.operator_of(code) if code is not None and self.codes.is_valid(code, "trace") else None
 
     def commit(
-        self, node: str, res, rtype: str, rows: list, originals: dict | None = None
+        self,
+        node: str,
+        res: EnvelopeResult,
+        rtype: str,
+        rows: list[Row],
+        originals: dict[int, dict[str, str]] | None = None,
     ) -> tuple[set[int], set[int]]:
         """Store the accepted ``rows`` ``(position, record, facts, business date)`` of one envelope in one
         transaction; returns (duplicate positions, conflicting positions).  Raises on a replay or a storage
@@ -284,7 +303,7 @@ class Ingestor:
         request_id = uuid.uuid4().hex[:16]
         sale = self.sales.get(rtype)
 
-        def work(tx) -> tuple[set[int], set[int]]:
+        def work(tx: Tx) -> tuple[set[int], set[int]]:
             duplicates: set[int] = set()
             conflicts: set[int] = set()
             seen_keys: dict[str, str] = {}
@@ -299,7 +318,9 @@ class Ingestor:
             )
             if n == 0:
                 raise _Replay()
-            fresh = []  # the first of each identity in the envelope, in order: (pos, rec, facts, ddate, sha, body)
+            fresh: list[
+                FreshRow
+            ] = []  # the first of each identity in the envelope, in order: (pos, rec, facts, ddate, sha, body)
             for pos, rec, facts, ddate in rows:
                 body = _dumps(rec)
                 sha = hashlib.sha256(body.encode()).hexdigest()
@@ -321,7 +342,7 @@ class Ingestor:
                     "INSERT INTO record_links (record_id, node_id, kind, value) VALUES (?, ?, ?, ?)",
                     [(rid, node, k, v) for _p, _r, facts, _d, rid in stored for k, v in facts.links],
                 )
-                known = self.stoptrade.stopped(
+                known: dict[str, str] | None = self.stoptrade.stopped(
                     tx, {facts.received for _p, _r, facts, _d, _i in stored if facts.received}
                 )
                 for pos, rec, facts, ddate, rid in stored:
@@ -331,7 +352,7 @@ class Ingestor:
                     deadline = self._deadline_ms(ddate)
                     agg[2] += 1 if deadline is not None and t <= deadline else 0
                     seller = self._seller(sale, rec) if sale else None
-                    if seller:
+                    if seller and sale:  # (a seller is found only for a sale type)
                         k = (seller, rec.get(sale[1], "") if sale[1] else "", ddate)
                         sellers[k] = sellers.get(k, 0) + 1
                     if self.stoptrade.is_failure(rtype, rec):  # the last of its run: the stop changes what is known
@@ -343,10 +364,20 @@ class Ingestor:
             return duplicates, conflicts
 
         # group commit: concurrent envelopes share one transaction and one fsync; this returns after COMMIT
-        return self.store.grouped(work)
+        result: tuple[set[int], set[int]] = self.store.grouped(work)
+        return result
 
     @staticmethod
-    def _write_tallies(tx, node: str, res, rtype: str, t: int, stats: dict, sellers: dict, duplicates: set) -> None:
+    def _write_tallies(
+        tx: Tx,
+        node: str,
+        res: EnvelopeResult,
+        rtype: str,
+        t: int,
+        stats: dict[tuple[str, str], list[int]],
+        sellers: dict[tuple[str, str, str], int],
+        duplicates: set[int],
+    ) -> None:
         """The envelope's daily statistics, sellers of the day, request tallies and the node's upload time."""
         tx.executemany(
             "INSERT INTO daily_stats (node_id, data_date, rtype, goods_code, records, weight_g, timely, updated_ms)"
@@ -376,11 +407,12 @@ class Ingestor:
         )
         tx.execute("UPDATE nodes SET last_upload_ms = ?, last_seen_ms = ? WHERE node_id = ?", (t, t, node))
 
-    def _runs(self, rtype: str, fresh: list) -> list[list]:
+    def _runs(self, rtype: str, fresh: list[FreshRow]) -> list[list[FreshRow]]:
         """``fresh`` cut after each failed test: within a run the records can be inserted together before the
         stop-trade hooks run in order (those hooks read no record), while a failed test's broadcast must see
         exactly the records before it and itself, as if stored one by one."""
-        runs, run = [], []
+        runs: list[list[FreshRow]] = []
+        run: list[FreshRow] = []
         for row in fresh:
             run.append(row)
             if self.stoptrade.is_failure(rtype, row[1]):
@@ -390,7 +422,15 @@ class Ingestor:
 
     @staticmethod
     def _insert_run(
-        tx, node: str, rtype: str, run: list, t: int, request_id: str, originals: dict, duplicates: set, conflicts: set
+        tx: Tx,
+        node: str,
+        rtype: str,
+        run: list[FreshRow],
+        t: int,
+        request_id: str,
+        originals: dict[int, dict[str, str]],
+        duplicates: set[int],
+        conflicts: set[int],
     ) -> dict[str, int]:
         """Insert the records of ``run`` (distinct identities) in multi-row statements; returns ``{rkey: id}`` of
         those stored.  The others had a stored twin: their positions go to ``duplicates``, and to ``conflicts``
