@@ -52,7 +52,7 @@ class LosesOneRecordOnReadout(ScaleModel):
 class PrintsNothing(ScaleModel):
     """Firmware bug: the sale completes but no receipt comes out of the printer."""
 
-    def _print(self, rec, stall):
+    def print_receipt(self, rec, stall):
         self.paper -= 1
 
 
