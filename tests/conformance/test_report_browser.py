@@ -66,6 +66,8 @@ def report(tmp_path_factory):
             "-m",
             "pytest",
             "test_suite.py",
+            "-p",
+            "conformance.plugin",  # loaded by name: the package registers no pytest11 entry point
             "--target",
             "sim://scale-01",
             "--capabilities",
