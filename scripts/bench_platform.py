@@ -125,7 +125,8 @@ class SQLiteDatabases:
         return round(sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.startswith(base)) / 2**20, 1)
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the database files stay in ``workdir``, which the caller removes (the
+        PostgreSQL counterpart stops its throwaway cluster here)."""
 
 
 def _pg_bin() -> str:

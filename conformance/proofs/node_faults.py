@@ -33,6 +33,8 @@ class _DroppingOutbox(Outbox):
     """Answers every item :meth:`drops` chooses as stored, and never stores it (never uploaded)."""
 
     def drops(self, item: Item) -> bool:
+        """Whether this item is lost: each fault below (DropsEvery100th, DropsDetectionRecords) says which.
+        The base class is never installed on its own."""
         raise NotImplementedError
 
     def add(self, items: list[Item], cursor: tuple[str, int] | None = None) -> list[tuple[str, int | None]]:
