@@ -9,8 +9,8 @@ log lines on stderr, the first a ``broken_variant`` warning, then ``listening`` 
 SIGINT stops it gracefully.  ``--list`` prints the fault names, one a line.
 
 :func:`command` is the argv prefix a harness passes as ``PlatformProcess(command=…)`` (``builtin?variant=NAME``
-targets).  Exit 0 after a stop, 2 for a usage error (unknown fault or option, bad configuration: one line on
-stderr, Chinese, English with ``--lang en``), 3 when the server cannot start.
+targets).  Exit 3 when stopped by SIGINT/SIGTERM or when the server cannot start, 2 for a usage error (unknown
+fault or option, bad configuration: one line on stderr, Chinese, English with ``--lang en``), 0 otherwise.
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ def build_server(pconf: PlatformConfig, app: ASGIApp | None = None) -> uvicorn.S
 
 def serve(pconf: PlatformConfig, app: ASGIApp | None = None) -> int:
     """Validate, start, block until a signal; returns the process exit code (the app is built from ``pconf``
-    unless given)."""
+    unless given): 3 if it could not start or a signal (SIGINT, SIGTERM) stopped it, the house's code for
+    interrupted work; 0 otherwise."""
     logs.setup(pconf.log_level)
     server = build_server(pconf, app)
     try:
@@ -102,7 +103,7 @@ def serve(pconf: PlatformConfig, app: ASGIApp | None = None) -> int:
     if not server.started:
         return 3
     logs.event("stopped")
-    return 0
+    return 3 if server.stop_signal else 0
 
 
 async def serve_async(pconf: PlatformConfig) -> None:  # pragma: no cover - convenience for embedding

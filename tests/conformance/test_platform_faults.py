@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -137,6 +138,20 @@ def test_launcher_serves_the_fault_and_the_reference_has_none(tmp_path):
     assert seen["utc"][:2] == (-8, True) and '"broken_variant"' in seen["utc"][2]
     assert seen["doc"][:2] == (0, False) and '"broken_variant"' in seen["doc"][2]
     assert seen["ref"][:2] == (0, True) and "broken_variant" not in seen["ref"][2]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_the_launcher_stopped_by_a_signal_exits_3(tmp_path, sig):
+    """SIGTERM or SIGINT stops the launcher gracefully with the house's code for interrupted work, 3 (as
+    ``roucai serve platform`` and the node's launcher do), after logging the stop request."""
+    p = PlatformProcess(str(tmp_path / "p.db"), command=command("time-service-utc"), timeout=30).start()
+    try:
+        p.proc.send_signal(sig)
+        rc = p.proc.wait(30)
+    finally:
+        p.stop()
+    assert rc == 3, f"{sig.name}: exit {rc}; log: {p.log_lines[-3:]}"
+    assert any('"shutdown_requested"' in line and sig.name in line for line in p.log_lines), p.log_lines[-3:]
 
 
 def test_dtd_rewrite_and_encoding_guess_are_what_they_claim():
