@@ -8,9 +8,11 @@ day's (checked as set-up), so the upstream chain (slaughter intake with ear tags
 entry and trade, retail entry; or the vegetable base's first entry) is what ``day_upload`` already sent; only the
 per-line retail records are uploaded (:func:`receipt_lines`).  Several receipts come from one lot, as at a stall.
 
-Their business date is moved to :data:`RECEIPT_DAY` (a week after the day, a date no other test uses) so that the
-day's statistics stay exactly the day's; the run-wide statistics invariant counts them on their own date (they go
-through an uploader that feeds the ``acknowledged`` ledger).  Then, for EVERY receipt code sent (no sample):
+Their business date is moved to :data:`RECEIPT_DAY` (five weeks after the day: another ISO week, month and quarter
+than the day's, a date no other test uses) so that the day's statistics, and those of its week, month and quarter,
+stay exactly the day's whatever order the tests run in (tests/conformance/test_platform_periods.py); the run-wide
+statistics invariant counts them on their own date (they go through an uploader that feeds the ``acknowledged``
+ledger).  Then, for EVERY receipt code sent (no sample):
 
 * PLAT-TRACE-01: the JSON answer is ``found`` and its hops equal the ledger's truth (the receipt's own code first,
   every trade hop, the wholesale batch, the slaughter intake's certificate, the origin), ``complete``;
@@ -35,8 +37,8 @@ from simulators.tls import client_verify
 
 PLATFORM = ("city_platform",)
 RETAIL = "retail_market_tran_info_summ"
-#: the business date the receipt lines are uploaded on (module docstring)
-RECEIPT_DAY = DAY + _dt.timedelta(days=7)
+#: the business date the receipt lines are uploaded on (module docstring): 20250414, in 2025Q2, not the day's 2025Q1
+RECEIPT_DAY = DAY + _dt.timedelta(days=35)
 
 
 @dataclass
