@@ -57,7 +57,7 @@ import httpx
 from profiles.errors import RoucaiError
 from simulators.lifetime import die_with_parent
 
-from .recorder import Recorder, analyse_upload, canon, canon_stored
+from ..recorder import Recorder, analyse_upload, canon, canon_stored
 
 UPLOAD_PATH = "/api/v1/exchange"
 BUILTIN_COMMAND = "{python} -m roucai.cli serve node --config {config}"
