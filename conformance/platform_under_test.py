@@ -200,7 +200,7 @@ def launch_builtin(city, workdir: Path, variant: str | None = None, args: list[s
     from simulators.platform.admin import import_city, write_keys
 
     with admin(db) as reg:
-        keys = import_city(reg, json.loads((workdir / "city.json").read_text("utf-8")))
+        keys = import_city(reg, json.loads((workdir / "city.json").read_text("utf-8"))).keys
     write_keys(keys_file, keys)
     command = platform_variant.command(variant) if variant else None
     args = [*args, *_tls_args(workdir, args)]

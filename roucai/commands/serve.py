@@ -432,12 +432,20 @@ def _import_city(args, con, reg) -> dict:
     from simulators.platform.admin import import_city
 
     try:
-        keys = import_city(reg, city)
+        result = import_city(reg, city)
     except (KeyError, TypeError):
         raise UsageError(
             f"{path} 不是城市文件（roucai fixtures city 的输出）",
             f"{path} is not a city file (output of roucai fixtures city)",
         ) from None
+    keys = result.keys
+    if result.disabled:  # no key to give: said, not written as null (a keys file with null is refused whole)
+        off = "、".join(result.disabled)
+        con.err(
+            f"{len(result.disabled)} 个节点已停用，没有可用密钥，未列入密钥：{off}（enable-node 后再导入即可）",
+            f"{len(result.disabled)} nodes are disabled and have no usable key, so they are left out of the keys: "
+            f"{', '.join(result.disabled)} (enable-node, then import again)",
+        )
     if args.keys_out:
         _write_keys(args.keys_out, keys)
     con.say(
@@ -450,5 +458,6 @@ def _import_city(args, con, reg) -> dict:
         "nodes": len(nodes),
         "operators": len(operators),
         "keys_out": args.keys_out,
+        "disabled": list(result.disabled),
         **({"keys": keys} if not args.keys_out else {}),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +37,37 @@ def registry(db: str, profile: str | None = None, secret_file: str | None = None
         store.close()
 
 
-def import_city(reg: Registry, city: dict[str, Any]) -> dict[str, str | None]:
+@dataclass(frozen=True)
+class CityImport:
+    """What importing a city yields: ``keys`` maps every node that has an active key to it (never ``None``: what
+    is here can be written to a keys file and signed with); ``disabled`` names the city's nodes that are
+    registered but disabled (``roucai serve admin disable-node``), which have no usable key until enabled."""
+
+    keys: dict[str, str]
+    disabled: tuple[str, ...] = ()
+
+
+def import_city(reg: Registry, city: dict[str, Any]) -> CityImport:
     """Register every node, operator and scale of a city fixture (``roucai fixtures city``); returns each
-    node's key (its current one when it already had a key, so importing twice changes nothing; ``None`` for
-    a node already registered whose key is not active, as ``Registry.current_key`` answers).
-    Raises ``KeyError``/``TypeError`` when ``city`` is not a city fixture."""
-    keys: dict[str, str | None] = {}
+    active node's key (its current one when it already had a key, so importing twice changes nothing) and
+    the nodes left without one because they are disabled (:class:`CityImport`; a disabled node is not
+    re-enabled by an import).  Raises ``KeyError``/``TypeError`` when ``city`` is not a city fixture."""
+    keys: dict[str, str] = {}
+    disabled: list[str] = []
     for n in city["nodes"]:
         reg.register_node(n["code"], n["name"], n["type"])
         existing = reg.node(n["code"])
         assert existing is not None  # registered just above
-        keys[n["code"]] = reg.current_key(n["code"]) if existing.key_version else reg.issue_key(n["code"])
+        key = reg.current_key(n["code"]) if existing.key_version else reg.issue_key(n["code"])
+        if key is None:  # registered earlier, with a key, and disabled since
+            disabled.append(n["code"])
+        else:
+            keys[n["code"]] = key
     for o in city["operators"]:
         reg.register_operator(o["code"], o["name"], o.get("business_type"), o.get("uscc"))
     for sc in city.get("scales", []):
         reg.register_scale(sc["id"], sc["node_code"], sc["operator_code"], sc.get("stall"), sc.get("kind"))
-    return keys
+    return CityImport(keys, tuple(disabled))
 
 
 def register_city(reg: Registry, city_id: str, name: str) -> tuple[dict[str, Any], str]:
@@ -60,6 +76,6 @@ def register_city(reg: Registry, city_id: str, name: str) -> tuple[dict[str, Any
     return n.to_dict(), reg.issue_key(n.node_id)
 
 
-def write_keys(path: str | Path, keys: Mapping[str, str | None]) -> None:
+def write_keys(path: str | Path, keys: Mapping[str, str]) -> None:
     """The keys as JSON (node code → key), atomically, mode 0600 even over a wider existing file."""
     write_private(str(path), (json.dumps(keys, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8"))

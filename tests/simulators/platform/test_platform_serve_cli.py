@@ -29,6 +29,33 @@ def city(tmp_path_factory):
     return path
 
 
+def test_import_city_after_a_node_is_disabled_writes_a_usable_keys_file_and_says_why_one_is_missing(
+    tmp_path, capsys, city
+):
+    """A disabled node has no active key: importing the city again leaves it out of the keys (the library's result
+    holds no None, so no ``null`` reaches the keys file, which every reader would refuse as a whole) and says so on
+    stderr, zh by default, en with --lang en; the other nodes' keys are written and readable."""
+    from simulators.keysfile import read_keys
+    from simulators.platform.admin import import_city, registry
+
+    db, keys = str(tmp_path / "p.db"), tmp_path / "keys.json"
+    assert run(capsys, "serve", "admin", "--db", db, "import-city", str(city), "--keys-out", str(keys))[0] == 0
+    first = read_keys(keys)
+    off = sorted(first)[1]
+    assert run(capsys, "serve", "admin", "--db", db, "disable-node", off)[0] == 0
+    for lang, word in (("zh", "已停用"), ("en", "disabled")):
+        again = tmp_path / f"keys-{lang}.json"
+        rc, out, err = run(capsys, "--lang", lang, "serve", "admin", "--db", db, "import-city", str(city),
+                           "--keys-out", str(again))  # fmt: skip
+        assert rc == 0, err
+        assert word in err and off in err and "Traceback" not in err, err
+        assert read_keys(again) == {n: k for n, k in first.items() if n != off}
+    with registry(db) as reg:
+        got = import_city(reg, json.loads(city.read_text("utf-8")))
+    assert got.keys == {n: k for n, k in first.items() if n != off} and got.disabled == (off,)
+    assert all(isinstance(v, str) and v for v in got.keys.values())
+
+
 def test_admin_import_city_registers_everything_and_writes_keys_0600(tmp_path, capsys, city):
     db, keys = str(tmp_path / "p.db"), str(tmp_path / "keys.json")
     rc, out, _ = run(capsys, "serve", "admin", "--db", db, "import-city", str(city), "--keys-out", keys)
