@@ -16,6 +16,10 @@ records, see ``envelope.toml``); verified with :func:`hmac.compare_digest`.
 Under a recipe declared ``unknown`` the code is checked for its form only and
 the finding says it cannot be verified (severity warning), never "tampered".
 
+Checks: after parsing, :attr:`EnvelopeSpec.checks` runs, an ordered table of
+named rule functions (:mod:`profiles.envelope_checks`) a dialect can drop or
+replace by name (``envelope.toml [checks]``).
+
 Times: RequestTime is Beijing time (UTC+8).  A ``now`` given as a naive
 ``datetime`` is read as Beijing time; an aware one is converted.
 """
@@ -25,19 +29,19 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import hashlib
-import hmac
 import json
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field as dc_field
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from .envelope_checks import DIGITS, E01, E09, CheckContext, CheckTable, table_from_data
 from .findings import Finding
 from .forms import CityForm
 from .jsonsafe import read_json
 from .records import DecodedRecord, _escape
+from .requesttime import beijing, format_request_time, parse_request_time
 from .signature import Recipe
 from .xmlsafe import Limits, XmlSource, looks_like_xml
 
@@ -46,10 +50,6 @@ if TYPE_CHECKING:  # typing only: the profile imports this module
 
     from .profile import Profile
 
-E01, E02, E03, E04, E05, E06, E07, E08, E09, E10 = (f"TRAN-ENV-{i:02d}" for i in range(1, 11))
-_REQ_TIME = re.compile(r"[0-9]{17}\Z")
-_HEX = re.compile(r"[0-9a-fA-F]+\Z")
-_DIGITS = re.compile(r"(0|[1-9][0-9]{0,8})\Z")
 VERDICTS = ("accepted", "duplicate", "rejected")
 
 KeySource = str | bytes | Callable[[str], "str | bytes | None"] | None
@@ -69,51 +69,6 @@ def payload_digest(items: Iterable[tuple[str, dict[str, Any]]]) -> str:
     for t, r in items:
         h.update(_canonical(t, r).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
-
-
-def _not_verifiable(recipe: Recipe) -> Finding:
-    """TRAN-ENV-05 as a warning: the declared recipe cannot verify a VerifyCode (not a sign of tampering)."""
-    if recipe.algorithm == "none":
-        return Finding(
-            E05,
-            "VerifyCode",
-            "声明为无报文认证：VerifyCode 不作校验，报文来源与完整性无法确认",
-            "declared without message authentication: the VerifyCode is not checked, so the sender and "
-            "the content's integrity cannot be confirmed",
-            severity="warning",
-        )
-    return Finding(
-        E05,
-        "VerifyCode",
-        "VerifyCode 无法校验：未掌握该城市的签名算法（配置声明 unknown），并非判定报文被篡改",
-        "the VerifyCode cannot be verified without the city's recipe (the profile declares it unknown); "
-        "this does not mean the message was altered",
-        severity="warning",
-    )
-
-
-def beijing(now: _dt.datetime, offset_hours: int = 8) -> _dt.datetime:
-    """``now`` as naive Beijing wall time (naive input is taken to be Beijing time already)."""
-    if now.tzinfo is None:
-        return now
-    return now.astimezone(_dt.timezone(_dt.timedelta(hours=offset_hours))).replace(tzinfo=None)
-
-
-def format_request_time(t: _dt.datetime) -> str:
-    """yyyyMMddHHmmssSSS of a (naive Beijing) datetime."""
-    return t.strftime("%Y%m%d%H%M%S") + f"{t.microsecond // 1000:03d}"
-
-
-def parse_request_time(s: str) -> _dt.datetime | None:
-    """The datetime of a yyyyMMddHHmmssSSS string, or ``None`` if it is not a valid one."""
-    if not isinstance(s, str) or not _REQ_TIME.match(s):
-        return None
-    try:
-        return _dt.datetime(
-            int(s[:4]), int(s[4:6]), int(s[6:8]), int(s[8:10]), int(s[10:12]), int(s[12:14]), int(s[14:17]) * 1000
-        )
-    except ValueError:
-        return None
 
 
 @dataclass(slots=True)
@@ -270,6 +225,8 @@ class EnvelopeSpec:
             from .profile import ProfileError
 
             raise ProfileError(f"envelope.toml [verify_code]: {exc}") from exc
+        #: the checks :meth:`parse` runs, in order (``[checks]``: a dialect drops or replaces rules by name)
+        self.checks: CheckTable = table_from_data(d.get("checks"))
 
     @cached_property
     def city_form(self) -> CityForm:
@@ -280,6 +237,12 @@ class EnvelopeSpec:
         """The same envelope with another VerifyCode recipe (e.g. the one a target declares)."""
         other = copy.copy(self)
         other.recipe = recipe
+        return other
+
+    def with_checks(self, checks: CheckTable) -> "EnvelopeSpec":
+        """The same envelope checked by another table (e.g. ``self.checks.swapped(...)`` from a proof)."""
+        other = copy.copy(self)
+        other.checks = checks
         return other
 
     def replay_guard(self) -> ReplayGuard:
@@ -549,201 +512,11 @@ class EnvelopeSpec:
         validate_records: bool,
         max_count: int,
     ) -> None:
-        h, fs = res.header, res.findings
-        for e in self.header_elements:
-            if e not in h or h[e] == "":
-                fs.append(Finding(E01, e, f"缺少 <{e}>", f"<{e}> is missing"))
-        codes = self.profile.codes
-        node = h.get("NodeId", "")
-        if node and not codes.is_valid(node, "node"):
-            for c in codes.findings(node, "node"):
-                fs.append(
-                    Finding(E02, "NodeId", f"NodeId：{c.zh}（{c.rule}）", f"NodeId: {c.en} ({c.rule})", value=node[:40])
-                )
-        rtime = h.get("RequestTime", "")
-        when = parse_request_time(rtime) if rtime else None
-        if rtime and when is None:
-            fs.append(
-                Finding(
-                    E03,
-                    "RequestTime",
-                    "RequestTime 应为 yyyyMMddHHmmssSSS（17位数字，有效时间）",
-                    "RequestTime must be yyyyMMddHHmmssSSS (17 digits, a valid time)",
-                    value=rtime[:40],
-                )
-            )
-        if when is not None and now is not None:
-            skew = when - beijing(now, self.utc_offset)
-            if abs(skew) > self.window:
-                secs = int(skew.total_seconds())
-                fs.append(
-                    Finding(
-                        E04,
-                        "RequestTime",
-                        f"RequestTime 与平台时钟相差 {secs} 秒，超出 ±{int(self.window.total_seconds())} 秒",
-                        f"RequestTime is {secs} s off the receiver's clock, outside ±{int(self.window.total_seconds())} s",
-                        value=rtime,
-                    )
-                )
-        index = h.get("Index", "")
-        rt = self.records.by_index.get(index) if index else None
-        if index and rt is None:
-            fs.append(Finding(E06, "Index", f"未知的 Index「{index}」", f"unknown Index {index!r}", value=index[:40]))
-        if rt is not None:
-            res.record_type = rt.name
-            for r in res.records:
-                if r.type != rt.name:
-                    fs.append(
-                        Finding(
-                            E06,
-                            f"{self.payload}[{r.position}]",
-                            f"Index {index} 表示 {rt.name}，第 {r.position} 条记录却是 {r.type}",
-                            f"Index {index} means {rt.name}, but record {r.position} is {r.type}",
-                            value=str(r.type)[:40],
-                        )
-                    )
-                    break
-        count = h.get("Count", "")
-        if count:
-            if not _DIGITS.match(count):
-                fs.append(
-                    Finding(
-                        E07, "Count", "Count 应为非负整数", "Count must be a non-negative integer", value=count[:40]
-                    )
-                )
-            else:
-                if int(count) != len(res.records):
-                    fs.append(
-                        Finding(
-                            E07,
-                            "Count",
-                            f"Count 为 {count}，实际记录 {len(res.records)} 条",
-                            f"Count says {count} but there are {len(res.records)} records",
-                            value=count,
-                        )
-                    )
-                if len(res.records) > max_count:
-                    fs.append(
-                        Finding(
-                            E07,
-                            "Count",
-                            f"记录 {len(res.records)} 条，超过每个报文上限 {max_count} 条",
-                            f"{len(res.records)} records, over the limit of {max_count} per envelope",
-                            value=str(len(res.records)),
-                        )
-                    )
-        ddate = h.get("DataDate", "")
-        ddate_ok = False
-        if ddate:
-            try:
-                ok_fmt = len(ddate) == 8 and ddate.isascii() and ddate.isdigit()
-                ddate_ok = ok_fmt and bool(_dt.date(int(ddate[:4]), int(ddate[4:6]), int(ddate[6:])))
-            except ValueError:
-                ddate_ok = False
-            if not ddate_ok:
-                fs.append(
-                    Finding(
-                        E08,
-                        "DataDate",
-                        "DataDate 应为有效的 yyyyMMdd 日期",
-                        "DataDate must be a valid yyyyMMdd date",
-                        value=ddate[:40],
-                    )
-                )
-            elif when is not None and ddate > rtime[:8]:
-                fs.append(
-                    Finding(
-                        E08,
-                        "DataDate",
-                        f"DataDate {ddate} 晚于 RequestTime 的日期",
-                        f"DataDate {ddate} is after the RequestTime's date",
-                        value=ddate,
-                    )
-                )
-        # VerifyCode last among header checks: it needs the payload digest
-        vc = h.get("VerifyCode", "")
+        ctx = CheckContext(self, res, key, now, replay, validate_records, max_count)
+        if ctx.record_type is not None:
+            res.record_type = ctx.record_type.name
         res.digest = payload_digest((r.type, r.record) for r in res.records)
-        n = self.recipe.hex_length
-        if vc and not (len(vc) == n and _HEX.match(vc)):
-            fs.append(
-                Finding(
-                    E05,
-                    "VerifyCode",
-                    f"VerifyCode 应为{n}位十六进制字符",
-                    f"VerifyCode must be {n} hex characters",
-                    value=vc[:40],
-                )
-            )
-        elif vc and not self.recipe.verifiable:
-            fs.append(_not_verifiable(self.recipe))
-        elif vc and key is not None and all(h.get(e) for e in self.header_elements):
-            k = key(node) if callable(key) else key
-            if k is None:
-                fs.append(
-                    Finding(
-                        E05,
-                        "NodeId",
-                        f"节点 {node} 未注册或无密钥，无法校验 VerifyCode",
-                        f"node {node} is not registered or has no key; VerifyCode cannot be checked",
-                        value=node[:40],
-                    )
-                )
-            else:
-                want = self.verify_code(k, node, rtime, index, count, ddate, res.digest)
-                if hmac.compare_digest(want.encode("ascii"), vc.lower().encode("ascii")):
-                    res.authenticated = True
-                else:
-                    fs.append(
-                        Finding(
-                            E05,
-                            "VerifyCode",
-                            "VerifyCode 校验失败（密钥或报文内容不符）",
-                            "VerifyCode does not match (wrong key or altered content)",
-                        )
-                    )
-        if res.authenticated and replay is not None and now is not None and not fs:
-            if not replay.check_and_remember(node, rtime, vc, beijing(now, self.utc_offset)):
-                fs.append(
-                    Finding(
-                        E10,
-                        "RequestTime",
-                        "重复提交的报文（NodeId+RequestTime+VerifyCode 已出现过）",
-                        "replayed envelope (NodeId+RequestTime+VerifyCode seen before)",
-                        value=rtime,
-                    )
-                )
-        # per record
-        cat = self.records
-        for r in res.records:
-            rf = list(r.findings)
-            if validate_records:
-                rf += cat.validate(r.type, r.record)
-            if ddate_ok and rt is not None and rt.date_field is not None and r.type == rt.name:
-                bd = rt.business_date(r.record)  # None without a date field
-                if bd and bd > ddate and rt.date_field not in {f.field for f in rf}:
-                    rf.append(
-                        Finding(
-                            E08,
-                            rt.date_field,
-                            f"记录业务日期 {bd} 晚于 DataDate {ddate}",
-                            f"the record's business date {bd} is after the DataDate {ddate}",
-                            value=bd,
-                        )
-                    )
-                elif bd and bd != ddate and rt.date_field not in {f.field for f in rf}:
-                    # earlier: only a warning, in practice DataDate is the upload day (Changchun 2015, standards.md §4.3)
-                    rf.append(
-                        Finding(
-                            E08,
-                            rt.date_field,
-                            f"记录业务日期 {bd} 早于 DataDate {ddate}（实践中 DataDate 可为上传日）",
-                            f"the record's business date {bd} is before the DataDate {ddate} (in practice "
-                            "DataDate may be the upload day)",
-                            "warning",
-                            value=bd,
-                        )
-                    )
-            res.record_findings.append(rf)
+        self.checks.run(ctx)
 
     # -- responses ---------------------------------------------------------
     def reason_for(self, finding: Finding) -> str:
@@ -953,7 +726,7 @@ class EnvelopeSpec:
             )
         nums = {}
         for e in ("Count", "Accepted", "Duplicate", "Rejected"):
-            if not _DIGITS.match(head[e]):
+            if not DIGITS.match(head[e]):
                 fs.append(
                     Finding(E09, e, f"{e} 应为非负整数", f"{e} must be a non-negative integer", value=head[e][:40])
                 )
