@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from conformance.evidence import Evidence
+from conformance.notjudgeable import NotJudgeable
 from conformance.simday import SimulatedDay
 from conformance.uploads import Uploader
 from simulators.tls import client_verify
@@ -97,15 +98,15 @@ def central(platform, city, capabilities, tmp_path_factory):
     if not platform.builtin:
         url = capabilities.capabilities.get("central_url")
         if not url:
-            pytest.skip("not applicable: the capability statement declares no central_url")
+            raise NotJudgeable(
+                "不适用：能力声明未给出 central_url", "not applicable: the capability statement declares no central_url"
+            )
         yield str(url).rstrip("/"), str(capabilities.capabilities.get("city_id", city.city_code))
         return
     from profiles import load_profile
 
     run_profile = load_profile()
     if run_profile.envelope.recipe.algorithm == "unknown":  # the reference city platform signs its feed with it
-        from conformance.notjudgeable import NotJudgeable
-
         raise NotJudgeable(
             f"无法判定：内置城市平台用配置的 VerifyCode 算法为上报中央平台的数据签名，而配置 {run_profile.name} 的算法"
             "未知（unknown），它无法上报；设置问题，不是判定（外部平台声明 central_url 时照常判定）",
@@ -158,6 +159,9 @@ def regulator(platform, capabilities, city):
         with admin(platform.db) as reg:
             return rid, Regulators(reg.store, reg.secret, reg.profile).register(rid, "一致性测试监管部门")
     if not (caps.get("regulator_id") and caps.get("regulator_key_file")):
-        pytest.skip("not applicable: the capability statement declares no regulator_id / regulator_key_file")
+        raise NotJudgeable(
+            "不适用：能力声明未给出 regulator_id / regulator_key_file",
+            "not applicable: the capability statement declares no regulator_id / regulator_key_file",
+        )
     path = (Path(platform.statement_dir or ".") / str(caps["regulator_key_file"])).resolve()
     return str(caps["regulator_id"]), path.read_text("utf-8").strip()
