@@ -234,6 +234,8 @@ class ConformanceSession:
             self.target_down = call.excinfo.value  # the target did not come up: no verdict, stop here
             item.session.shouldstop = "target down"
         verdict, zh, en = _verdict_of(rep, call)
+        if verdict == V.NOT_APPLICABLE and rec["selection_zh"] and en == rec["selection_en"]:
+            zh = rec["selection_zh"]  # skipped by its capability marker (one text): the reason in Chinese too
         ev = self.evidence.get(item.nodeid)
         if ev is not None:  # files attached in any phase, teardown included
             rec["evidence"], rec["notes"] = list(ev.files), list(ev.notes)

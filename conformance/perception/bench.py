@@ -36,9 +36,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 import serial
 
+from conformance.notjudgeable import NotJudgeable
 from conformance.actions import ActionMissing, ActionRunner
 from profiles.device import Frame, get_protocol
 from simulators.devices.control import ControlServer, ScaleControl, TimeSkew, receipt_from_dict
@@ -218,9 +218,9 @@ class Bench:
         """The declared harness capability ``key`` (a device target), or not-applicable with the reason."""
         val = self.declared(key)
         if not val:
-            pytest.skip(
-                f"{why_en}; the capability statement does not declare {key!r} "
-                f"({HARNESS_CAPABILITIES.get(key, '')}) / {why_zh}"
+            raise NotJudgeable(
+                f"{why_zh}；能力声明未给出 {key}（{HARNESS_CAPABILITIES.get(key, '')}）",
+                f"{why_en}; the capability statement does not declare {key!r} ({HARNESS_CAPABILITIES.get(key, '')})",
             )
         return val
 
@@ -248,7 +248,7 @@ class Bench:
     def require_builtin(self, why_zh: str, why_en: str) -> None:
         """Only the built-in reference device lets the harness do this (e.g. pull a card mid-write)."""
         if not self.builtin:
-            pytest.skip(f"{why_en} — possible with the built-in device only / {why_zh}（仅内置设备可做）")
+            raise NotJudgeable(f"{why_zh}（仅内置设备可做）", f"{why_en} — possible with the built-in device only")
 
 
 class ScaleBench(Bench):

@@ -15,6 +15,8 @@ import time
 import pytest
 import serial
 
+from conformance.notjudgeable import NotJudgeable
+
 from profiles.device import get_protocol
 
 from . import observations
@@ -93,7 +95,10 @@ def _listen_for_owed_events(bench, nodeid: str) -> None:
 
 def _bench(cls, request, target, capabilities, evidence, seed, device_port, **kw):
     if not (target.is_builtin or target.is_device):
-        pytest.skip(f"the perception suite judges devices; target {target.url} is not one / 感知层测试只针对设备")
+        raise NotJudgeable(
+            f"感知层测试只针对设备，目标 {target.url} 不是设备",
+            f"the perception suite judges devices; target {target.url} is not one",
+        )
     bench = cls(target, capabilities, evidence, seed, port=device_port, **kw)
     request.addfinalizer(bench.close)
     return bench
@@ -129,16 +134,15 @@ def handheld_rig(request, target, evidence, seed):
     from .handheld_rig import HandheldRig
 
     if not target.is_builtin:
-        pytest.skip(
+        raise NotJudgeable(
+            "手持终端经 HTTP 上传、需人工操作，本版本只自动测试内置手持终端",
             "a handheld under test uploads over HTTP and is operated by hand; the harness drives only the "
-            "built-in handheld / 手持终端需人工操作，本版本只自动测试内置手持终端"
+            "built-in handheld",
         )
     from profiles import load_profile
 
     profile = load_profile()
     if profile.envelope.recipe.algorithm == "unknown":
-        from conformance.notjudgeable import NotJudgeable
-
         raise NotJudgeable(
             f"无法判定：内置手持终端用配置的 VerifyCode 算法为上传签名，而配置 {profile.name} 的算法未知（unknown），"
             "它无法上传；设置问题，不是判定",

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conformance.notjudgeable import NotJudgeable
 from conformance.queries import day_rows, trace
 from conformance.uploads import envelope
 
@@ -22,7 +23,10 @@ def test_acknowledged_records_survive_a_kill(profile, records, uploader, http, p
     there exactly once: re-sent, each is answered duplicate; a replay of an acknowledged envelope is
     refused; the statistics count every record once."""
     if not platform.can_restart:
-        pytest.skip("not applicable: the capability statement declares no restart_command")
+        raise NotJudgeable(
+            "不适用：能力声明未给出 restart_command",
+            "not applicable: the capability statement declares no restart_command",
+        )
     d = records.fresh_day()
     date = d.strftime("%Y%m%d")
     rtype = "retail_market_in_info_base"

@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
+from conformance.notjudgeable import NotJudgeable
 from conformance.queries import trace_page
 from simulators.tls import browser_args  # the run's --ca / --insecure, for Chromium too
 
@@ -149,9 +150,9 @@ def test_hostile_names_do_not_run_on_the_consumer_page(records, uploader, http, 
     title, an attribute or a script element.  A platform may refuse such names at upload (that is safe too);
     if it refuses them all, the page is not observed and the verdict is partial."""
     if CHROMIUM is None:
-        pytest.skip(
-            "not applicable: no Chromium installed to render the page (apt-get install chromium); "
-            "未安装 Chromium，无法在浏览器中检查查询网页"
+        raise NotJudgeable(
+            "不适用：未安装 Chromium，无法在浏览器中检查查询网页（apt-get install chromium）",
+            "not applicable: no Chromium installed to render the page (apt-get install chromium)",
         )
     codes, refused = _upload_hostile_sales(records, uploader, evidence)
     problems = []

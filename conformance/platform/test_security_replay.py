@@ -16,6 +16,7 @@ import time
 import httpx
 import pytest
 
+from conformance.notjudgeable import NotJudgeable
 from conformance.platform.conftest import cite_day_upload
 from conformance.platform.test_stoptrade import _fail_test, _holders
 from conformance.platform_under_test import PlatformError
@@ -67,9 +68,10 @@ def test_signed_requests_cannot_be_replayed_across_a_restart(
     problems = _replays(http, platform.url, sent, "before the restart")
     if not platform.can_restart:
         assert not problems, "signed requests must not be accepted twice: " + "; ".join(problems)
-        pytest.skip(
+        raise NotJudgeable(
+            "不适用：能力声明未给出 restart_command，未测重启后的重放（重启前的重放均被拒绝）",
             "not applicable: the capability statement declares no restart_command (replays after a restart "
-            "not tested; the replays before it were refused) / 能力声明未给出 restart_command，未测重启后的重放"
+            "not tested; the replays before it were refused)",
         )
     else:
         try:
@@ -113,7 +115,10 @@ def test_an_envelope_replayed_minutes_later_is_still_refused(records, uploader, 
     window = profile.envelope.window.total_seconds()
     limit = window - WINDOW_MARGIN_S
     if limit <= LATE_S:
-        pytest.skip(f"not testable: the clock window ({window:.0f} s) leaves no room for a replay {LATE_S:.0f} s late")
+        raise NotJudgeable(
+            f"无法测试：时钟窗口（{window:.0f} 秒）容不下迟到 {LATE_S:.0f} 秒的重放",
+            f"not testable: the clock window ({window:.0f} s) leaves no room for a replay {LATE_S:.0f} s late",
+        )
     rtype = "retail_market_in_info_base"
     node = records.node_for(rtype)
     picked = accepted_envelopes.pick(LATE_S, limit)
@@ -134,9 +139,10 @@ def test_an_envelope_replayed_minutes_later_is_still_refused(records, uploader, 
     assert a.verdicts == ["accepted"], f"set-up: the upload between the original and its replay failed: {a}"
     age = time.monotonic() - picked.at
     if age > limit:
-        pytest.skip(
+        raise NotJudgeable(
+            f"无法测试：重放距原报文 {age:.0f} 秒，超过时钟窗口（{window:.0f} 秒）减 {WINDOW_MARGIN_S:.0f} 秒，无法区分",
             f"not testable: the replay would come {age:.0f} s after the original, past the clock window "
-            f"({window:.0f} s) minus {WINDOW_MARGIN_S:.0f} s / 重放距原报文 {age:.0f} 秒，已近时钟窗口，无法区分"
+            f"({window:.0f} s) minus {WINDOW_MARGIN_S:.0f} s",
         )
     again = uploader.post(picked.body)
     want = _replay_reason(profile)

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import pytest
 
+from conformance.notjudgeable import NotJudgeable
 from conformance.platform.conftest import cite_day_upload, registered_nodes
 from conformance.queries import day_rows, kpis, quarter_kpis, scale_usage
 from conformance.simday import grams
@@ -178,7 +179,10 @@ def test_scale_usage_rate_equals_the_truth(city, records, uploader, http, platfo
         key=lambda s: s.id,
     )
     if not stalls and not flat:
-        pytest.skip("not applicable: the city registers no scale at a retail stall or a wholesaler")
+        raise NotJudgeable(
+            "不适用：城市未在任何零售摊位或批发商处登记追溯秤",
+            "not applicable: the city registers no scale at a retail stall or a wholesaler",
+        )
     taken = {s.stall for s in stalls}
     stray = next(f"Z{i:02d}" for i in range(1, 100) if f"Z{i:02d}" not in taken)
     d = records.fresh_day()

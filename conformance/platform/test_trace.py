@@ -7,6 +7,7 @@ from html import unescape
 
 import pytest
 
+from conformance.notjudgeable import NotJudgeable
 from conformance.platform.conftest import cite_day_upload
 from conformance.queries import DROPPED, trace, trace_page
 
@@ -249,8 +250,9 @@ def test_every_trace_answer_reaches_the_farm_or_the_base(day_upload, http, platf
     )
     evidence.attach_json("missing-sources.json", {"json": wrong, "page": pages})
     if judged == 0:
-        pytest.skip(
-            "roucai-not-applicable: the city's form carries no source identifier (ear tags, certificates, base id)"
+        raise NotJudgeable(
+            "该城市的记录格式不带源头标识（耳标号、检疫证号、基地编号）",
+            "the city's form carries no source identifier (ear tags, certificates, base id)",
         )
     assert not wrong and not pages, (
         f"{len(wrong)} of {judged} trace answers (and {len(pages)} consumer pages) lose the link to the source: the "

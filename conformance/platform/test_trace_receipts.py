@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from conformance.notjudgeable import NotJudgeable
 from conformance.platform.conftest import cite_day_upload
 from conformance.platform.test_trace import _answer_text, _compare, _page_text
 from conformance.conftest import run_uploader
@@ -100,9 +101,10 @@ def _cite(evidence, day_upload, got: ReceiptLines) -> None:
         if f not in evidence.files:
             evidence.files.append(f)
     if not got.codes:
-        pytest.skip(
-            "roucai-not-applicable: the city's retail sale record carries no per-line trace code (sale_tran_id), so "
-            "no receipt code reaches the platform"
+        raise NotJudgeable(
+            "该城市的零售记录不带逐笔追溯码（sale_tran_id），没有小票追溯码送达平台",
+            "the city's retail sale record carries no per-line trace code (sale_tran_id), so no receipt code "
+            "reaches the platform",
         )
 
 
@@ -172,8 +174,9 @@ def test_every_receipt_code_reaches_the_farm_or_the_base(day_upload, receipt_lin
     )
     evidence.attach_json("missing-sources.json", wrong)
     if judged == 0:
-        pytest.skip(
-            "roucai-not-applicable: the city's form carries no source identifier (ear tags, certificates, base id)"
+        raise NotJudgeable(
+            "该城市的记录格式不带源头标识（耳标号、检疫证号、基地编号）",
+            "the city's form carries no source identifier (ear tags, certificates, base id)",
         )
     assert not wrong, (
         f"{len(wrong)} of {judged} receipt codes lose the link to the farm or base (JSON answer or consumer page): "

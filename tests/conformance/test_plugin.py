@@ -109,6 +109,9 @@ def test_error(nonexistent_fixture):
     assert tests["test_slow"]["duration_s"] < 3
     assert "city_platform" in tests["test_platform_only"]["reason_en"]
     assert "card_reader" in tests["test_needs_reader"]["reason_en"]
+    for name in ("test_platform_only", "test_needs_reader"):  # the zh report gives the reason in Chinese
+        t = tests[name]
+        assert t["reason_zh"] == t["selection_zh"] and t["reason_zh"] != t["reason_en"], t
     assert "applies" in tests["test_ok"]["selection_en"]
     assert tests["test_ok"]["notes"] == [{"zh": "看到了", "en": "seen"}]
     assert any(f.endswith("x.json") for f in tests["test_ok"]["evidence"])
