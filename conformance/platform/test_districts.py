@@ -20,11 +20,10 @@ from conformance.platform.conftest import cite_day_upload, registered_nodes
 from conformance.queries import district_assessment, regulator_stats
 from conformance.simday import DAY, grams
 from conformance.testrecords import role_of
+from profiles.assessment import load_assessment
 
 PLATFORM = ("city_platform",)
-RULES = tomllib.loads(
-    (Path(__file__).resolve().parents[2] / "profiles" / "reference" / "assessment.toml").read_text("utf-8")
-)
+RULES = load_assessment()
 DIGITS = int(RULES["district"]["digits"])
 _y, _w, _ = DAY.isocalendar()
 WEEK = f"{_y:04d}-W{_w:02d}"

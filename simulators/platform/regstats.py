@@ -28,17 +28,19 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
+from profiles.assessment import load_assessment
+
 from .periods import Period
 from .stats import PeriodError, kg
 from .storage import Store
 
-RULES = Path(__file__).resolve().parents[2] / "profiles" / "reference" / "assessment.toml"
 GROUPINGS = ("district", "node_type", "commodity", "origin", "operator", "day")
 
 
-def load_rules(path: Path = RULES) -> dict:
-    """The ``assessment.toml`` tables (``district``, ``statistics``, ``assessment``)."""
-    return tomllib.loads(path.read_text("utf-8"))
+def load_rules(path: Path | None = None) -> dict:
+    """The ``assessment.toml`` tables (``district``, ``statistics``, ``assessment``): the package's own, read as
+    package data (:func:`profiles.assessment.load_assessment`), or the file ``path``."""
+    return tomllib.loads(path.read_text("utf-8")) if path is not None else load_assessment()
 
 
 def province_of(code: str | None) -> str:
