@@ -117,10 +117,39 @@ def forgery_refused(target, capabilities):
     return check
 
 
+@pytest.fixture(scope="session")
+def reader(platform, capabilities, city):
+    """``(regulator id, key)`` of a regulator whose jurisdiction covers the city, or ``None``: built-in, registered
+    here (the city's prefecture); an external platform declares ``regulator_id`` and ``regulator_key_file``
+    (relative to the statement) in ``[capabilities]``, else ``None`` and its reads are sent unsigned, as before the
+    reference platform required them signed (docs/regulator.md)."""
+    caps = capabilities.capabilities
+    if platform.builtin:
+        from conformance.platform_under_test import admin
+        from simulators.platform.regulators import Regulators
+
+        rid = city.city_code[:4] + "00"
+        with admin(platform.db) as reg:
+            return rid, Regulators(reg.store, reg.secret, reg.profile).register(rid, "一致性测试监管部门")
+    if not (caps.get("regulator_id") and caps.get("regulator_key_file")):
+        return None
+    path = (Path(platform.statement_dir or ".") / str(caps["regulator_key_file"])).resolve()
+    return str(caps["regulator_id"]), path.read_text("utf-8").strip()
+
+
 @pytest.fixture
-def http(evidence):
+def http(evidence, request):
+    """In a test of a platform with a regulator (fixture ``reader``), its monitoring and statistics reads are signed
+    as that regulator (:class:`~simulators.platform.reader_auth.RegulatorReads`); ``auth=None`` sends one unsigned."""
+    auth = None
+    if "platform" in request.fixturenames:
+        who = request.getfixturevalue("reader")
+        if who is not None:
+            from simulators.platform.reader_auth import RegulatorReads
+
+            auth = RegulatorReads(request.getfixturevalue("profile").envelope, *who)
     with httpx.Client(
-        timeout=HTTP_TIMEOUT, event_hooks=evidence.httpx_hooks(), trust_env=False, verify=client_verify()
+        timeout=HTTP_TIMEOUT, event_hooks=evidence.httpx_hooks(), trust_env=False, verify=client_verify(), auth=auth
     ) as c:
         yield c
 

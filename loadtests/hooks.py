@@ -61,6 +61,7 @@ def _options(parser):
     g = parser.add_argument_group("roucai")
     g.add_argument("--roucai-plan", default="", help="load plan directory (loadtests.plan)")
     g.add_argument("--roucai-keys", default="", help="JSON file: node code -> key")
+    g.add_argument("--roucai-regulator", default="", help="JSON file {regulator_id, key}: the monitor signs as it")
     g.add_argument("--roucai-duration", type=float, default=60.0, help="seconds the day is compressed into")
     g.add_argument("--roucai-drain", type=float, default=30.0, help="most seconds to wait for the last answers")
     g.add_argument("--roucai-parts", type=int, default=1, help="load-generating processes (workers, or 1)")
@@ -91,6 +92,9 @@ def _init(environment, runner=None, **_kw):
     STATE.meta = read_meta(o.roucai_plan)
     STATE.duration = HOOKS.duration
     STATE.profile = load_profile()
+    if o.roucai_regulator:
+        who = json.loads(Path(o.roucai_regulator).read_text("utf-8"))
+        STATE.regulator = (who["regulator_id"], who["key"])
     if isinstance(runner, MasterRunner):
         HOOKS.is_master = True
         runner.register_message("roucai_summary", _on_summary)

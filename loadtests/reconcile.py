@@ -46,10 +46,18 @@ def _g(kg: str) -> int:
     return int(whole or 0) * 1000 + int((frac + "000")[:3])
 
 
-def stored_by_api(url: str, dates: list[str], timeout: float = 30.0) -> dict[str, list[int]]:
-    """``{NODE|DATE|RTYPE: [records, grams]}`` from the platform's statistics API."""
+def stored_by_api(url: str, dates: list[str], timeout: float = 30.0, regulator=None) -> dict[str, list[int]]:
+    """``{NODE|DATE|RTYPE: [records, grams]}`` from the platform's statistics API, signed as the regulator of the
+    JSON file ``regulator`` (``{"regulator_id", "key"}``: run.regulator_file) when given, else unsigned."""
+    auth = None
+    if regulator is not None:
+        from profiles import load_profile
+        from simulators.platform.reader_auth import RegulatorReads
+
+        who = json.loads(Path(regulator).read_text("utf-8"))
+        auth = RegulatorReads(load_profile().envelope, who["regulator_id"], who["key"])
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    with httpx.Client(base_url=url, timeout=timeout, verify=client_verify()) as c:
+    with httpx.Client(base_url=url, timeout=timeout, verify=client_verify(), auth=auth) as c:
         for d in dates:
             r = c.get("/api/v1/stats/daily", params={"date": d})
             r.raise_for_status()

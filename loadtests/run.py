@@ -74,6 +74,10 @@ class LoadOptions:
     traffic: str | None = None
     extra_env: dict = field(default_factory=dict)
     keep_db: bool = False
+    #: an external target's regulator (id, key file) the monitor and the reconciliation sign their reads as
+    #: (docs/regulator.md); without it they read unsigned.  The built-in platform registers its own.
+    regulator: str | None = None
+    regulator_key_file: str | None = None
 
 
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|)\s*$")
@@ -149,12 +153,21 @@ def _kill(procs: list[subprocess.Popen]) -> None:
 
 
 def locust_commands(
-    opts: LoadOptions, url: str, plan_dir: Path, keys: Path, report: Path, drain: float, master_port: int
+    opts: LoadOptions,
+    url: str,
+    plan_dir: Path,
+    keys: Path,
+    report: Path,
+    drain: float,
+    master_port: int,
+    regulator: Path | None = None,
 ) -> tuple[list[str], list[list[str]]]:
-    """The master (or local) command and the worker commands."""
+    """The master (or local) command and the worker commands; ``regulator``: the JSON file of the regulator the
+    monitor signs its reads as (:func:`regulator_file`), or ``None`` (unsigned)."""
     loc = _locust_bin()
     parts = max(1, opts.workers)
     ours = [
+        *(["--roucai-regulator", str(regulator)] if regulator else []),
         "--roucai-plan",
         str(plan_dir),
         "--roucai-keys",
@@ -252,6 +265,40 @@ def _import_city(plan_dir: Path, db: Path, keys: Path) -> None:
         )
 
 
+def regulator_file(opts: LoadOptions, report: Path, db: Path | None, keys: Path) -> Path | None:
+    """``report/regulator.json`` = ``{"regulator_id", "key"}`` (owner-only) of the regulator the monitor and the
+    reconciliation read as: the built-in platform's (``db``), registered here for the city of the plan's nodes
+    (its prefecture), else ``--regulator`` / ``--regulator-key-file``; ``None`` when an external target has none."""
+    from simulators.platform.filemode import write_private
+
+    if db is not None:
+        from simulators.platform import admin
+        from simulators.platform.regulators import Regulators
+
+        nodes = json.loads(keys.read_text("utf-8"))
+        rid = next(iter(nodes.get("keys", nodes)), "650100")[:4] + "00"
+        with admin.registry(str(db)) as reg:
+            key = Regulators(reg.store, reg.secret, reg.profile).register(rid, "负载测试监管部门")
+    elif opts.regulator and opts.regulator_key_file:
+        rid = opts.regulator
+        try:
+            key = Path(opts.regulator_key_file).read_text("utf-8").strip()
+        except OSError as exc:
+            raise LoadError(
+                f"无法读取监管部门密钥文件 {opts.regulator_key_file}：{exc}",
+                f"cannot read the regulator key file {opts.regulator_key_file}: {exc}",
+            ) from None
+    elif opts.regulator or opts.regulator_key_file:
+        raise LoadError(
+            "--regulator 与 --regulator-key-file 须同时给出", "--regulator and --regulator-key-file go together"
+        )
+    else:
+        return None
+    out = report / "regulator.json"
+    write_private(out, json.dumps({"regulator_id": rid, "key": key}).encode("utf-8"))
+    return out
+
+
 def _health(url: str) -> None:
     try:
         r = httpx.get(url + "/healthz", timeout=10, verify=client_verify())
@@ -337,8 +384,9 @@ def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int,
             )
         else:
             keys = Path(opts.keys)
+        regulator = regulator_file(opts, report, db, keys)
         _health(url)
-        main, workers = locust_commands(opts, url, plan_dir, keys, report, drain, _free_port())
+        main, workers = locust_commands(opts, url, plan_dir, keys, report, drain, _free_port(), regulator)
         (report / "commands.json").write_text(json.dumps({"master": main, "workers": workers}, indent=1), "utf-8")
         say(
             f"Locust：{'本地单进程' if not workers else f'主控 + {len(workers)} 个工作进程'}，{opts.duration:g} 秒 + 收尾 ≤ {drain:g} 秒",
@@ -391,7 +439,7 @@ def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int,
         say("对账中", "reconciling")
         dates = sorted({c.split("|")[1] for c in read_truth(plan_dir)["cells"]})
         try:
-            stored = rec.stored_by_api(url, dates)
+            stored = rec.stored_by_api(url, dates, regulator=regulator)
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             raise LoadError(
                 f"读取平台统计失败：{exc}", f"reading the platform's statistics failed: {exc}", EXIT_HARNESS

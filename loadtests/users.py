@@ -31,6 +31,7 @@ from locust import User, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from profiles.envelope import beijing
+from simulators.platform.nodeauth import sign
 from simulators.tls import gevent_options
 
 from .exchange import ExchangeClient, Outcome
@@ -49,6 +50,8 @@ class ProcessState:
         self.profile = None
         self.workload = None
         self.traffic: dict = {}
+        #: (id, key) of the regulator the monitor signs its reads as (--roucai-regulator), else None: unsigned
+        self.regulator: tuple[str, str] | None = None
         self.meta: dict = {}
         self.duration = 60.0
         self.t0: float | None = None
@@ -315,7 +318,10 @@ class Monitor(FastHttpUser):
             (f"/api/v1/kpis?date={date}", "GET /api/v1/kpis", "report_rate"),
             ("/api/v1/nodes", "GET /api/v1/nodes", "nodes"),
         ):
-            with self.client.get(path, name=name, catch_response=True) as resp:
+            headers = None
+            if STATE.regulator is not None:  # the reads answer a regulator only (docs/regulator.md)
+                headers = sign(STATE.profile.envelope, STATE.regulator[1], STATE.regulator[0], "GET", path)
+            with self.client.get(path, name=name, catch_response=True, headers=headers) as resp:
                 problem = None if resp.status_code == 200 else f"HTTP {resp.status_code}"
                 if problem is None:
                     try:

@@ -11,7 +11,6 @@ so the day's statistics stay exactly the day's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -140,28 +139,14 @@ def central(platform, city, capabilities, tmp_path_factory):
     proc.stop()
 
 
-def _region_of(city) -> str:
-    return city.city_code[:4] + "00"
-
-
 @pytest.fixture(scope="session")
-def regulator(platform, capabilities, city):
-    """``(regulator id, key)`` of a regulator whose jurisdiction covers the city: built-in, registered here; an
-    external platform declares ``regulator_id`` and ``regulator_key_file`` (relative to the statement) in
-    ``[capabilities]``, else the tests that need it are skipped (problem discovery, the regulator's read
+def regulator(reader):
+    """``(regulator id, key)`` of a regulator whose jurisdiction covers the city (fixture ``reader``,
+    conformance/conftest.py), else the tests that need it are skipped (problem discovery, the regulator's read
     endpoints)."""
-    caps = capabilities.capabilities
-    if platform.builtin:
-        from conformance.platform_under_test import admin
-        from simulators.platform.regulators import Regulators
-
-        rid = _region_of(city)
-        with admin(platform.db) as reg:
-            return rid, Regulators(reg.store, reg.secret, reg.profile).register(rid, "一致性测试监管部门")
-    if not (caps.get("regulator_id") and caps.get("regulator_key_file")):
+    if reader is None:
         raise NotJudgeable(
             "不适用：能力声明未给出 regulator_id / regulator_key_file",
             "not applicable: the capability statement declares no regulator_id / regulator_key_file",
         )
-    path = (Path(platform.statement_dir or ".") / str(caps["regulator_key_file"])).resolve()
-    return str(caps["regulator_id"]), path.read_text("utf-8").strip()
+    return reader

@@ -14,6 +14,8 @@ entries in ``http_defects.toml``.  Each rewrites the JSON answers of ``GET /api/
 * ``regulator-credentials-unchecked``: a refused read of either endpoint or of the problem list ``GET
   /api/v1/problems`` (401, 403, 409) is answered 200 with an empty table or list, as a platform that serves them to
   anyone (PLAT-SEC-12).
+* ``node-list-unchecked``: a refused read of the node list ``GET /api/v1/nodes`` (401, 403) is answered 200 with an
+  empty list, as a platform that shows its nodes to anyone (PLAT-SEC-12, the monitoring reads).
 """
 
 from __future__ import annotations
@@ -138,4 +140,13 @@ class CredentialsUnchecked(Transform):
         if ex.method != "GET" or ex.path not in empty or reply.status not in (401, 403, 409):
             return reply
         doc = empty[ex.path]
+        return Reply(200, [("content-type", "application/json")], json.dumps(doc).encode("utf-8"))
+
+
+@transform("node-list-unchecked")
+class NodeListUnchecked(Transform):
+    def response(self, ex, reply):
+        if ex.method != "GET" or ex.path != "/api/v1/nodes" or reply.status not in (401, 403):
+            return reply
+        doc = {"summary": {"online": 0, "offline": 0, "never": 0, "disabled": 0}, "nodes": []}
         return Reply(200, [("content-type", "application/json")], json.dumps(doc).encode("utf-8"))

@@ -27,6 +27,12 @@ def register(sub, common):
         "--target", default="builtin", help="builtin, builtin?variant=NAME or http://host:port (default builtin)"
     )
     p.add_argument("--keys", help="JSON file node code -> key (needed for an external --target)")
+    p.add_argument(
+        "--regulator",
+        help="an external target's regulator id: the monitor and the reconciliation sign their reads as it "
+        "(with --regulator-key-file; docs/load.md)",
+    )
+    p.add_argument("--regulator-key-file", help="file holding the --regulator's key")
     add_tls_arguments(p)
     p.add_argument("--preset", default="lanzhou", help="city preset (default lanzhou)")
     p.add_argument("--scale", default="1", help="times the city's daily traffic, 0 < F <= 31 (default 1)")
@@ -74,6 +80,8 @@ def run_load(args, con) -> int:
             cache=_abs(args.cache),
             drain=_num(args.drain, "--drain") if args.drain else None,
             keep_db=args.keep_db,
+            regulator=args.regulator,
+            regulator_key_file=_abs(args.regulator_key_file),
         )
         if opts.seed < 0:
             raise UsageError("--seed 不能为负数", "--seed must not be negative")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import anyio
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -45,6 +45,7 @@ from .pages import install_docs, render_trace_page
 from .problem_routes import install_problem_routes
 from .recordmap import RecordMap
 from .registry import CITY_PLATFORM, Registry
+from .regulator_gate import AUTH_ERRORS, CREDENTIALS_DOC, SIGNATURE_HEADERS, RegulatorGate, whole_platform
 from .replaystore import StoredReplayMemory
 from .secret import PlatformSecret
 from .stats import PeriodError, Stats, period_bounds
@@ -62,6 +63,9 @@ _DATE_RE = (
     r"|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:(?:19|20)(?:0[48]|[2468][048]|[13579][26])|2000)0229)$"
 )
 _QUARTER_RE = r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})Q[1-4]$"
+
+
+CITY_WIDE = "City-wide figures: 403 for a regulator whose jurisdiction does not cover every registered node."
 
 
 def _err(status: int, zh: str, en: str) -> JSONResponse:
@@ -251,6 +255,10 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         where = ", ".join(".".join(str(x) for x in e.get("loc", ())) for e in exc.errors()[:5])
         return _err(400, f"参数错误：{where}", f"invalid parameters: {where}")
 
+    @app.exception_handler(AuthError)
+    async def _refused(request: Request, exc: AuthError) -> JSONResponse:
+        return _err(exc.status, exc.zh, exc.en)  # a signed read's credentials (regulator_gate.RegulatorGate.reader)
+
     @app.exception_handler(PeriodError)
     async def _period(request: Request, exc: PeriodError) -> JSONResponse:
         return _err(400, "统计期须为有效的 yyyyMMdd 日期或 YYYYQn 季度", str(exc))
@@ -371,76 +379,108 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
         return HTMLResponse(svc.trace_page(ans, code, lang), status_code=status)
 
     # -- monitoring and statistics ------------------------------------------------
-    @app.get(f"{API}/nodes", tags=["monitoring"], summary="Registered nodes with online status", response_model=None)
-    def nodes() -> dict[str, Any]:
-        return {"summary": svc.monitor.summary(), "nodes": svc.monitor.nodes()}
+    # every read below answers a registered regulator only, within its jurisdiction (regulator_gate.py,
+    # docs/regulator.md "Monitoring and statistics reads"); the consumer trace query above stays public
+    gate = RegulatorGate(svc)
+    reader = Depends(gate.reader)
 
-    @app.get(f"{API}/nodes/{{node_id}}", tags=["monitoring"], summary="One node's status", response_model=None)
-    def node(node_id: str) -> dict[str, Any] | JSONResponse:
-        found = svc.monitor.nodes(node_id[:20])
+    def signed_read(path: str, tag: str, summary: str, about: str = ""):
+        """``@app.get`` of a regulator's read: its credentials and refusals documented after ``about``."""
+        return app.get(
+            path,
+            tags=[tag],
+            summary=summary,
+            description=(about + " " if about else "") + CREDENTIALS_DOC,
+            response_model=None,
+            responses=AUTH_ERRORS,
+            openapi_extra={"parameters": SIGNATURE_HEADERS},
+        )
+
+    def city_wide(prefix: str) -> None:
+        whole_platform(prefix, (n.node_id for n in svc.registry.nodes()))
+
+    @signed_read(f"{API}/nodes", "monitoring", "Registered nodes with online status (the regulator's jurisdiction)")
+    def nodes(prefix: str = reader) -> dict[str, Any]:
+        listed = [n for n in svc.monitor.nodes() if str(n["node_id"]).startswith(prefix)]
+        counts = {"online": 0, "offline": 0, "never": 0, "disabled": 0}
+        for n in listed:
+            counts[n["state"]] += 1
+        return {"summary": {"offline_after_s": svc.monitor.offline_after_ms // 1000, **counts}, "nodes": listed}
+
+    @signed_read(
+        f"{API}/nodes/{{node_id}}",
+        "monitoring",
+        "One node's status",
+        "A node outside the jurisdiction is 404, as unknown.",
+    )
+    def node(node_id: str, prefix: str = reader) -> dict[str, Any] | JSONResponse:
+        found = svc.monitor.nodes(node_id[:20]) if node_id.startswith(prefix) else []
         if not found:
             return _err(404, "节点未登记", "node not registered")
         return found[0]
 
-    @app.get(
+    @signed_read(
         f"{API}/stats/daily",
-        tags=["statistics"],
-        summary="Records, kg and on-time records per node, record type and commodity for one business day",
-        response_model=None,
+        "statistics",
+        "Records, kg and on-time records per node, record type and commodity for one business day",
+        "The rows of the regulator's jurisdiction.",
     )
     def stats_daily(
         date: str = Query(..., pattern=_DATE_RE),
         node_id: str | None = Query(None, max_length=20),
         goods_code: str | None = Query(None, max_length=20),
+        prefix: str = reader,
     ) -> dict[str, Any]:
         period_bounds(date=date)
-        return {"date": date, "rows": svc.stats.daily(date, node_id, goods_code)}
+        rows = svc.stats.daily(date, node_id, goods_code)
+        return {"date": date, "rows": [r for r in rows if str(r["node_id"]).startswith(prefix)]}
 
-    @app.get(
-        f"{API}/stats/totals",
-        tags=["statistics"],
-        summary="Totals per node, node type and commodity",
-        response_model=None,
-    )
-    def stats_totals(date: str = Query(..., pattern=_DATE_RE)) -> dict[str, Any]:
+    @signed_read(f"{API}/stats/totals", "statistics", "Totals per node, node type and commodity", CITY_WIDE)
+    def stats_totals(date: str = Query(..., pattern=_DATE_RE), prefix: str = reader) -> dict[str, Any]:
+        city_wide(prefix)
         period_bounds(date=date)
         return svc.stats.totals(date)
 
-    @app.get(
+    @signed_read(
         f"{API}/kpis",
-        tags=["statistics"],
-        summary="KPIs of a day: 追溯数据上报率, 上传及时率, 完整率, 追溯链完整率 (definitions in stats.py)",
-        response_model=None,
+        "statistics",
+        "KPIs of a day: 追溯数据上报率, 上传及时率, 完整率, 追溯链完整率 (definitions in stats.py)",
+        CITY_WIDE,
     )
-    def kpis(date: str = Query(..., pattern=_DATE_RE)) -> dict[str, Any]:
+    def kpis(date: str = Query(..., pattern=_DATE_RE), prefix: str = reader) -> dict[str, Any]:
+        city_wide(prefix)
         period_bounds(date=date)
         return svc.stats.kpis(date)
 
-    @app.get(
+    @signed_read(
         f"{API}/kpis/scales",
-        tags=["statistics"],
-        summary="追溯秤使用率 (scale usage rate) of a business day or a quarter, per node, node type and role",
-        description="Exactly one of date=yyyyMMdd or quarter=YYYYQn (e.g. 2025Q1). Definition in stats.py.",
-        response_model=None,
+        "statistics",
+        "追溯秤使用率 (scale usage rate) of a business day or a quarter, per node, node type and role",
+        "Exactly one of date=yyyyMMdd or quarter=YYYYQn (e.g. 2025Q1). Definition in stats.py. " + CITY_WIDE,
     )
     def kpi_scales(
-        date: str | None = Query(None, max_length=8), quarter: str | None = Query(None, max_length=6)
+        date: str | None = Query(None, max_length=8),
+        quarter: str | None = Query(None, max_length=6),
+        prefix: str = reader,
     ) -> dict[str, Any] | JSONResponse:
+        city_wide(prefix)
         try:
             first, last = period_bounds(date, quarter)
         except PeriodError as exc:
             return _err(400, "统计期须为 date=yyyyMMdd 或 quarter=YYYYQn 之一", str(exc))
         return svc.stats.scale_usage(first, last)
 
-    @app.get(
+    @signed_read(
         f"{API}/kpis/quarter",
-        tags=["statistics"],
-        summary="企业覆盖率 and 追溯环节使用率 of a quarter per node type, with their composites (means)",
-        description="quarter=YYYYQn. Coverage needs the enterprise counts entered with "
-        "`roucai serve admin set-enterprises`. Definitions in stats.py.",
-        response_model=None,
+        "statistics",
+        "企业覆盖率 and 追溯环节使用率 of a quarter per node type, with their composites (means)",
+        "quarter=YYYYQn. Coverage needs the enterprise counts entered with `roucai serve admin set-enterprises`. "
+        "Definitions in stats.py. " + CITY_WIDE,
     )
-    def kpi_quarter(quarter: str = Query(..., pattern=_QUARTER_RE)) -> dict[str, Any] | JSONResponse:
+    def kpi_quarter(
+        quarter: str = Query(..., pattern=_QUARTER_RE), prefix: str = reader
+    ) -> dict[str, Any] | JSONResponse:
+        city_wide(prefix)
         try:
             return svc.stats.quarter_kpis(quarter)
         except PeriodError as exc:
@@ -503,20 +543,19 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
             return _err(404, "没有发给本节点的该指令", "no such instruction for this node")
         return {"id": instruction_id, "result": result}
 
-    @app.get(
+    @signed_read(
         f"{API}/stoptrade/broadcasts",
-        tags=["stop-trade"],
-        summary="All stop-trade instructions and their acknowledgements (monitoring)",
-        description="Each instruction is flagged overdue when it was not acknowledged within ack_deadline_s "
+        "stop-trade",
+        "All stop-trade instructions and their acknowledgements (monitoring)",
+        "Each instruction is flagged overdue when it was not acknowledged within ack_deadline_s "
         "(--stop-ack-deadline, default 600 s); overdue = how many are overdue and still unacknowledged "
-        "(the alert).",
-        response_model=None,
+        "(the alert). Only the instructions to nodes of the regulator's jurisdiction.",
     )
-    def stop_list(root: str | None = Query(None, max_length=30)) -> dict[str, Any]:
+    def stop_list(root: str | None = Query(None, max_length=30), prefix: str = reader) -> dict[str, Any]:
         from .clock import now_ms
 
         with svc.store.read() as tx:
-            items = StopTrade.listing(tx, root)
+            items = [i for i in StopTrade.listing(tx, root) if str(i["node_id"]).startswith(prefix)]
         deadline_ms = int(config.stop_ack_deadline_s * 1000)
         overdue = svc.stoptrade.flag_overdue(items, now_ms(), deadline_ms)
         return {

@@ -82,8 +82,9 @@ class RequestVerifier:
         self.remember = remember
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
 
-    def verify(self, headers, method: str, path: str, body: bytes) -> str:
-        """The authenticated node id; raises :class:`AuthError` (401/409) otherwise."""
+    def verify(self, headers, method: str, path: str, body: bytes, replay: bool = True) -> str:
+        """The authenticated node id; raises :class:`AuthError` (401/409) otherwise.  ``replay=False`` leaves the
+        replay memory out (a caller's reads that may be repeated: :mod:`.regulator_gate`); the clock window holds."""
         node = headers.get("x-node-id", "")
         rtime = headers.get("x-request-time", "")
         vc = headers.get("x-verify-code", "")
@@ -112,6 +113,8 @@ class RequestVerifier:
                 raise AuthError(401, f"X-Verify-Code 应为 {n} 位十六进制", f"X-Verify-Code must be {n} hex characters")
         elif not hmac.compare_digest(want.encode(), vc.lower().encode("ascii", "replace")):
             raise AuthError(401, "X-Verify-Code 校验失败", "X-Verify-Code does not match")
+        if not replay:
+            return node
         first = (
             self.remember(node, rtime, vc)
             if self.remember is not None

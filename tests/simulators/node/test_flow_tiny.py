@@ -16,6 +16,7 @@ from collections import defaultdict
 import httpx
 import pytest
 
+from simulators.platform.reader_auth import RegulatorReads
 from simulators.city import dumps, generate_city
 from simulators.devices import ScaleModel, serve
 from simulators.devices.refusal import Refused
@@ -85,6 +86,12 @@ def world(tmp_path_factory):
     db = str(tmp / "platform.db")
     admin(db, "import-city", str(tmp / "city.json"), "--keys-out", str(tmp / "keys.json"))
     keys = json.loads((tmp / "keys.json").read_text())
+    from simulators.platform import admin as platform_admin
+    from simulators.platform.regulators import Regulators
+
+    regulator = city.city_code[:4] + "00"  # the broadcast listing answers a regulator only (regulator_gate.py)
+    with platform_admin.registry(db) as reg:
+        regulator_key = Regulators(reg.store, reg.secret, reg.profile).register(regulator, "市商务局")
     plat, url = start_platform_proc(db)
     try:
         yield {
@@ -97,6 +104,7 @@ def world(tmp_path_factory):
             "url": url,
             "tmp": tmp,
             "platform": plat,
+            "regulator": (regulator, regulator_key),
         }
     finally:
         assert plat.terminate() == 3  # stopped by SIGTERM: interrupted, exit 3 (README)
@@ -266,7 +274,8 @@ def test_scales_node_platform_trace_and_stop_trade(world):
         assert resp.tally()["accepted"] == 1
 
         def acked():
-            items = hc.get(f"{url}/api/v1/stoptrade/broadcasts").json()["instructions"]
+            auth = RegulatorReads(p.envelope, *world["regulator"])
+            items = hc.get(f"{url}/api/v1/stoptrade/broadcasts", auth=auth).json()["instructions"]
             mine = [i for i in items if i["node_id"] == FM and i["batch_code"] == veg_batch]
             return mine and all(i["acked_ms"] for i in mine)
 

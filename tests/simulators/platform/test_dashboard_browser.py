@@ -25,6 +25,7 @@ from roucai.cli import main
 from simulators.platform import nodeauth
 from simulators.platform.config import PlatformConfig
 from simulators.platform.launcher import ThreadedPlatform
+from simulators.platform.reader_auth import RegulatorReads
 from simulators.platform.regulators import Regulators
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -237,7 +238,7 @@ def test_dashboard_in_chromium_shows_the_regulators_data_and_acknowledges_by_cli
         for chart in ("volume", "price"):
             w, h, bars, widest = seen[chart]
             assert w > 100 and h > 20 and bars == len(days) > 0 and widest > 10, (chart, seen[chart])
-        summary = city.client.get("/api/v1/nodes").json()["summary"]
+        summary = city.client.get("/api/v1/nodes", auth=RegulatorReads(P.envelope, RID, city.key)).json()["summary"]
         assert seen["health"] == {s: summary[s] for s in ("online", "offline", "never", "disabled")}, seen["health"]
         assert sum(seen["health"].values()) == len(city.keys) == 6
         target = next(pid for pid, state in seen["problems"] if state == "open")
