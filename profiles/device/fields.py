@@ -20,9 +20,10 @@ import operator
 import struct
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence, final
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import RoucaiError
+from .compiled import compile_decoder, compile_encoder, datetime_of_digits
 
 ENCODING = "gb18030"
 
@@ -185,7 +186,7 @@ def _datetime_codec(name: str) -> tuple[Encoder, Decoder]:
         _need(buf, pos, 14, name)
         raw = bytes(buf[pos : pos + 14])
         try:
-            return _datetime_post(raw), pos + 14
+            return datetime_of_digits(raw), pos + 14
         except ValueError as exc:
             raise PayloadError(
                 name, f"字段「{name}」不是有效时间 yyyyMMddHHmmss", f"{name} is not a valid yyyyMMddHHmmss time"
@@ -215,7 +216,9 @@ class Layout:
             self._codecs.append((f.name, *self._codec(f, structs or {}, make or {})))
         self._encoders = tuple(enc for _, enc, _ in self._codecs)
         self._attrs = operator.attrgetter(*self.names) if len(self.names) > 1 else None
-        self._plan = _decode_plan(fields, self._codecs)
+        # straight-line versions of the two loops below: exact when they return, else the loops decide
+        self._fast_encode = compile_encoder(fields, structs or {})
+        self._fast_decode = compile_decoder(fields, structs or {}, make or {})
 
     @staticmethod
     def _codec(
@@ -252,6 +255,10 @@ class Layout:
             values = self._attrs(obj)  # one C call for every field
         else:
             values = [getattr(obj, n) for n in self.names]
+        try:
+            return self._fast_encode(values)
+        except Exception:
+            pass  # the field encoders give the bytes or raise the precise error
         for enc, v in zip(self._encoders, values):
             enc(v, out)
         return bytes(out)
@@ -266,22 +273,14 @@ class Layout:
         return values
 
     def decode_from(self, buf: bytes, pos: int) -> tuple[dict[str, Any], int]:
+        """Field values of ``buf`` from ``pos`` and the position after them."""
+        try:
+            return self._fast_decode(buf, pos)
+        except Exception:
+            pass  # the field decoders give the values or raise the precise error
         values = {}
-        for step in self._plan:
-            if type(step) is _Run:
-                try:
-                    raw = step.st.unpack_from(buf, pos)
-                    for name, post, v in zip(step.names, step.posts, raw):
-                        values[name] = v if post is None else post(v)
-                    pos += step.st.size
-                    continue
-                except (struct.error, ValueError):
-                    pass  # the field-by-field decoders raise the precise error
-                for name, dec in step.decoders:
-                    values[name], pos = dec(buf, pos)
-            else:
-                name, dec = step
-                values[name], pos = dec(buf, pos)
+        for name, _, dec in self._codecs:
+            values[name], pos = dec(buf, pos)
         return values, pos
 
     @property
@@ -301,76 +300,6 @@ class Layout:
             else:
                 return None
         return size
-
-
-@final  # decode_from tests `type(step) is _Run` (fast): no subclass may exist
-class _Run:
-    """Consecutive fixed-width fields decoded with one ``struct`` call.
-
-    ``posts`` turn each raw value into the field's value and raise ``ValueError`` wherever the field's own
-    decoder raises (so on any error :meth:`Layout.decode_from` re-reads the run field by field and raises
-    that decoder's :class:`PayloadError`)."""
-
-    __slots__ = ("st", "names", "posts", "decoders")
-
-    def __init__(
-        self, fmt: str, names: list[str], posts: list[Callable[[Any], Any] | None], decoders: list[tuple[str, Decoder]]
-    ):
-        self.st = struct.Struct(">" + fmt)
-        self.names, self.posts, self.decoders = tuple(names), tuple(posts), tuple(decoders)
-
-
-def _ascii_post(raw: bytes) -> str:
-    return raw.decode("ascii").rstrip(" ")
-
-
-def _bool_post(raw: int) -> bool:
-    if raw > 1:
-        raise ValueError(raw)
-    return bool(raw)
-
-
-def _datetime_post(raw: bytes) -> datetime:
-    if not raw.isdigit():
-        raise ValueError(raw)
-    return datetime(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]), int(raw[12:14]))
-
-
-_INT_FMT = {"u8": "B", "u16": "H", "u32": "I", "i32": "i"}
-
-
-def _decode_plan(
-    fields: list[FieldSpec], codecs: list[tuple[str, Encoder, Decoder]]
-) -> list[_Run | tuple[str, Decoder]]:
-    """Steps of :meth:`Layout.decode_from`: a :class:`_Run` for each stretch of two or more fixed-width
-    fields (integers, bool, ascii, datetime), ``(name, decoder)`` for every other field."""
-    plan: list[_Run | tuple[str, Decoder]] = []
-    run: list[tuple[str, str, Any, Decoder]] = []
-
-    def close() -> None:
-        if len(run) >= 2:
-            plan.append(
-                _Run("".join(r[1] for r in run), [r[0] for r in run], [r[2] for r in run], [(r[0], r[3]) for r in run])
-            )
-        else:
-            plan.extend((r[0], r[3]) for r in run)
-        run.clear()
-
-    for f, (name, _, dec) in zip(fields, codecs):
-        t, _, arg = f.type.partition(":")
-        if t in _INT_FMT:
-            run.append((name, _INT_FMT[t], None, dec))
-        elif t == "bool":
-            run.append((name, "B", _bool_post, dec))
-        elif t == "ascii":
-            run.append((name, f"{int(arg)}s", _ascii_post, dec))
-        elif t == "datetime":
-            run.append((name, "14s", _datetime_post, dec))
-        else:
-            close()
-            plan.append((name, dec))
-    close()
-    return plan
 
 
 def _list_codec(name: str, layout: Layout, make: Callable[..., Any] | None) -> tuple[Encoder, Decoder]:

@@ -391,8 +391,75 @@ def _mutated(data, layout):
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_struct_runs_decode_as_field_by_field(what, layout, data):
-    """The one-struct-call runs of fixed-width fields give exactly the values or the error the field decoders give."""
+    """``decode_from`` (the generated decoder, the field decoders where it gives up) gives exactly the values or
+    the error the field decoders give."""
     payload = data.draw(
         st.one_of(st.binary(max_size=120), st.builds(lambda: None).flatmap(lambda _: st.just(_mutated(data, layout))))
     )
     assert _outcome(layout.decode_from, payload, 0) == _outcome(_field_by_field, layout, payload)
+
+
+def _raised(fn, *a):
+    """Like :func:`_outcome`, for any exception (the field encoders also let ``TypeError`` through)."""
+    try:
+        return ("ok", fn(*a))
+    except Exception as e:
+        return ("error", type(e), getattr(e, "field", None), str(e))
+
+
+def _encode_field_by_field(layout, values):
+    out = bytearray()
+    for (_, enc, _), v in zip(layout._codecs, values):
+        enc(v, out)
+    return bytes(out)
+
+
+#: values no field type accepts everywhere: wrong types, out of range, too long, not encodable
+_ODD_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**33), 2**33),
+    st.floats(allow_nan=False),
+    st.text(alphabet="ab9 é张\0", max_size=300),
+    st.binary(max_size=300),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+    st.lists(st.none(), max_size=2),
+)
+
+
+@pytest.mark.parametrize("what,layout", _every_layout(), ids=[w for w, _ in _every_layout()])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_compiled_encoder_is_the_field_encoders(what, layout, data):
+    """The generated encoder returns exactly the field encoders' bytes, on valid values always; on values the
+    field encoders refuse it never returns, so ``Layout.encode`` raises their precise error."""
+    odd = [data.draw(st.booleans()) and data.draw(st.booleans()) for _ in layout.fields]
+    values = [data.draw(_ODD_VALUE if o else _field_strategy(f.type)) for f, o in zip(layout.fields, odd)]
+    slow = _raised(_encode_field_by_field, layout, values)
+    try:
+        fast = ("ok", layout._fast_encode(values))
+    except Exception:
+        fast = None
+    if fast is not None:
+        assert fast == slow
+    if not any(odd):
+        assert fast == slow, "valid values must take the generated path"
+    assert _raised(layout.encode, {f.name: v for f, v in zip(layout.fields, values)}) == slow
+
+
+@pytest.mark.parametrize("what,layout", _every_layout(), ids=[w for w, _ in _every_layout()])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_compiled_decoder_is_the_field_decoders(what, layout, data):
+    """The generated decoder returns exactly the field decoders' values (same dict order) whenever it
+    returns, and it does return on every valid encoding (else the speed-up would silently be gone)."""
+    valid = layout.encode(data.draw(st.fixed_dictionaries({f.name: _field_strategy(f.type) for f in layout.fields})))
+    every_cut = [valid[:k] for k in range(len(valid))]
+    for payload in [valid, _mutated(data, layout), data.draw(st.binary(max_size=120)), *every_cut]:
+        slow = _outcome(_field_by_field, layout, payload)
+        try:
+            fast = layout._fast_decode(payload, 0)
+        except Exception:
+            assert payload != valid, "a valid encoding must take the generated path"
+            continue
+        assert slow[0] == "ok" and list(fast[0].items()) == list(slow[1][0].items()) and fast[1] == slow[1][1]
