@@ -31,7 +31,9 @@ statement's ``[capabilities]`` table:
                    (monitoring test waits that long when it is at most 120, else partial;
                    the reference: ``roucai serve platform --offline-after``)
 ``log_file``       the platform's JSON-lines operating log (path relative to the statement)
-``central_url``    the central platform this city platform feeds (upward feed test)
+``central_url``    the central platform this city platform feeds (upward feed test); its summary is read
+                   signed as ``central_regulator_id`` with the key in ``central_regulator_key_file`` when
+                   declared, else unsigned
 ================== =======================================================================
 
 Every wait is bounded; errors are :class:`PlatformError` (an ``error`` verdict: the harness

@@ -11,6 +11,7 @@ so the day's statistics stay exactly the day's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -87,11 +88,14 @@ def day_upload(request, day, profile, platform):
 
 @pytest.fixture(scope="session")
 def central(platform, city, capabilities, tmp_path_factory):
-    """The central platform the city platform under test feeds: ``(summary URL base, city id)``.
+    """The central platform the city platform under test feeds: ``(summary URL base, city id, regulator)``.
 
     Built-in: a reference central platform is started, the city registered there, and the city platform
-    under test restarted (gracefully) with ``--upstream`` and a 0.5 s feed interval.  External: the
-    ``central_url`` capability (its ``/api/v1/feed/summary`` is read); without it, not applicable."""
+    under test restarted (gracefully) with ``--upstream`` and a 0.5 s feed interval; ``regulator`` is the
+    province's regulator registered there (the summary answers a regulator: docs/regulator.md).  External: the
+    ``central_url`` capability (its ``/api/v1/feed/summary`` is read); ``regulator`` from ``central_regulator_id``
+    and ``central_regulator_key_file`` (relative to the statement), else ``None`` and the summary is read unsigned;
+    without ``central_url``, not applicable."""
     from conformance.platform_under_test import PlatformError, launch_central
 
     if not platform.builtin:
@@ -100,7 +104,12 @@ def central(platform, city, capabilities, tmp_path_factory):
             raise NotJudgeable(
                 "不适用：能力声明未给出 central_url", "not applicable: the capability statement declares no central_url"
             )
-        yield str(url).rstrip("/"), str(capabilities.capabilities.get("city_id", city.city_code))
+        caps = capabilities.capabilities
+        who = None
+        if caps.get("central_regulator_id") and caps.get("central_regulator_key_file"):
+            path = Path(platform.statement_dir or ".") / str(caps["central_regulator_key_file"])
+            who = (str(caps["central_regulator_id"]), path.resolve().read_text("utf-8").strip())
+        yield str(url).rstrip("/"), str(caps.get("city_id", city.city_code)), who
         return
     from profiles import load_profile
 
@@ -114,7 +123,14 @@ def central(platform, city, capabilities, tmp_path_factory):
             "as usual for an external platform declaring central_url)",
         )
     try:
-        proc, key = launch_central(tmp_path_factory.mktemp("central"), city.city_code, city.city_name + "平台")
+        work = tmp_path_factory.mktemp("central")
+        proc, key = launch_central(work, city.city_code, city.city_name + "平台")
+        from conformance.platform_under_test import admin
+        from simulators.platform.regulators import Regulators
+
+        province = city.city_code[:2] + "0000"
+        with admin(str(work / "central.db")) as reg:
+            who = province, Regulators(reg.store, reg.secret, reg.profile).register(province, "一致性测试省级监管部门")
         from simulators.platform.filemode import write_private
 
         key_file = tmp_path_factory.mktemp("upstream") / "upstream.key"
@@ -135,7 +151,7 @@ def central(platform, city, capabilities, tmp_path_factory):
         )
     except PlatformError as exc:
         pytest.fail(str(exc), pytrace=False)
-    yield proc.url, city.city_code
+    yield proc.url, city.city_code, who
     proc.stop()
 
 

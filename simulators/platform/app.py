@@ -595,11 +595,15 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
                 return _err(400, exc.zh, exc.en)
             return {"stored": stored}
 
-        @app.get(
-            f"{API}/feed/summary", tags=["feed"], summary="What the cities sent (central role)", response_model=None
+        @signed_read(
+            f"{API}/feed/summary",
+            "feed",
+            "What the cities sent (central role)",
+            "Only the cities of the regulator's jurisdiction (a province's regulator: its cities).",
         )
-        def feed_summary(date: str | None = Query(None, pattern=_DATE_RE)) -> dict[str, Any]:
-            return feedmod.summary(svc.store, date)
+        def feed_summary(date: str | None = Query(None, pattern=_DATE_RE), prefix: str = reader) -> dict[str, Any]:
+            answer = feedmod.summary(svc.store, date)
+            return {**answer, "cities": {c: v for c, v in answer["cities"].items() if c.startswith(prefix)}}
     else:
 
         @app.get(

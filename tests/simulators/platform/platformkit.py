@@ -90,6 +90,19 @@ class Platform:
             return tx.scalar(sql, params, 0)
 
 
+def feed_summary(central, date: str, regulator: str = "650000", **kw) -> httpx.Response:
+    """``GET /api/v1/feed/summary?date=`` of a central platform (``ThreadedPlatform``), signed as ``regulator`` (a
+    province's, registered there anew: the summary answers a regulator only, docs/regulator.md)."""
+    key = Regulators(central.services.store, central.services.secret, P).register(regulator, f"商务厅{regulator}")
+    return httpx.get(
+        central.url + "/api/v1/feed/summary",
+        params={"date": date},
+        auth=RegulatorReads(P.envelope, regulator, key, paths=("/api/v1/feed/summary",)),
+        timeout=10,
+        **kw,
+    )
+
+
 @pytest.fixture
 def platform(tmp_path):
     cfg = PlatformConfig(db=str(tmp_path / "platform.db"), port=0, log_level="warning")

@@ -2,7 +2,7 @@
 
 import httpx
 
-from platformkit import P, meat_chain, today, upload_all, veg_chain
+from platformkit import P, feed_summary, meat_chain, today, upload_all, veg_chain
 from simulators.platform import nodeauth
 from simulators.platform.config import PlatformConfig
 from simulators.platform.feed import FeedPusher
@@ -21,7 +21,7 @@ def test_city_feeds_central_and_central_totals_equal_the_city(platform, tmp_path
             assert pusher.push_once(c) > 0
             upload_all(platform, meat_chain(n=2))  # more data, pushed on the next round
             assert pusher.push_once(c) > 0
-        got = httpx.get(central.url + "/api/v1/feed/summary", params={"date": today()}).json()["cities"]["650100"]
+        got = feed_summary(central, today()).json()["cities"]["650100"]
         city = platform.client.get("/api/v1/stats/totals", params={"date": today()}).json()
         assert got["records"] == sum(v["records"] for v in city["by_node"].values()) == 2 * 11 + 3
         assert {t: v["records"] for t, v in got["by_node_type"].items()} == {
@@ -32,8 +32,13 @@ def test_city_feeds_central_and_central_totals_equal_the_city(platform, tmp_path
         with httpx.Client(timeout=10) as c:
             pusher._save(0, None)
             pusher.push_once(c)
-        again = httpx.get(central.url + "/api/v1/feed/summary", params={"date": today()}).json()["cities"]["650100"]
+        again = feed_summary(central, today()).json()["cities"]["650100"]
         assert again["records"] == got["records"]
+        # the summary answers a regulator only, and only the cities of its province (regulator_gate.py)
+        r = httpx.get(central.url + "/api/v1/feed/summary", params={"date": today()}, timeout=10)
+        assert r.status_code == 401 and "cities" not in r.json(), r.text[:200]
+        assert feed_summary(central, today(), "650100").json()["cities"].keys() == {"650100"}
+        assert feed_summary(central, today(), "620000").json()["cities"] == {}  # 甘肃: not Urumqi's province
 
 
 def test_central_refuses_unsigned_unknown_and_out_of_region_feeds(tmp_path):

@@ -4,7 +4,7 @@ practice forms accepted and stored in one canonical form with the original kept.
 import datetime as dt
 import json
 
-from platformkit import CST, P, R, W, code, rec, today
+from platformkit import CST, P, R, W, code, feed_summary, rec, today
 
 
 def _iso(day: str) -> str:
@@ -152,7 +152,7 @@ def test_the_city_feeds_statistics_of_codes_outside_the_table_to_central(platfor
         pusher = FeedPusher(platform.svc.store, P.envelope, central.url, "650100", key, 1.0)
         with httpx.Client(timeout=10) as c:
             assert pusher.push_once(c) > 0
-        got = httpx.get(central.url + "/api/v1/feed/summary", params={"date": today()}).json()["cities"]["650100"]
+        got = feed_summary(central, today()).json()["cities"]["650100"]
         assert got["records"] == 2
 
 
