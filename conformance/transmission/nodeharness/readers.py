@@ -12,14 +12,24 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
-from ..recorder import analyse_upload, canon
+from ..recorder import Recorder, analyse_upload, canon
+from .city_platform import HarnessPlatform
 from .settings import UPLOAD_PATH
 from .under_test import NodeUnderTest
 
 
 class SessionReaders:
     """The accessors the node tests judge with (a base of :class:`~.state.SessionState`)."""
+
+    # given by SessionState (annotations only, for the type checker)
+    platform: HarnessPlatform
+    recorder: Recorder
+    spec: Any
+    keys: dict[str, str]
+    nodes: dict[str, NodeUnderTest]
+    _uploads: list | None
 
     # -- what the platform has -----------------------------------------------------------------------
     def stored(self, node: str | None = None) -> list[tuple[str, str, str | None, str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 from ..recorder import Recorder
 from .city_platform import HarnessPlatform
@@ -23,6 +24,11 @@ from .waiting import wait_for
 
 class SessionState(SessionReaders):
     """Everything a run of the scenario records; :class:`~.session.NodeSession` adds running and closing."""
+
+    # set by the start phase (annotations only: before it ran they are absent, as they always were)
+    city: Any  #: the generated city (simulators.city)
+    ledger: Any  #: the market model's ledger of the simulated day
+    day_records: list[dict]  #: the day's records ({"node", "type", "data", …}), certificates added
 
     def __init__(
         self,
