@@ -4,8 +4,9 @@ The reference platform answers its monitoring and statistics reads (:data:`READS
 (:mod:`.regulator_gate`).  A client holding a regulator's id and key (the harness's suites, the load test's
 reconciliation, tests) passes ``auth=RegulatorReads(spec, regulator_id, key)`` to its :class:`httpx.Client`: every
 GET of those paths that carries no signature of its own is signed as :mod:`.nodeauth` defines (the path with its
-query string exactly as sent; a central platform's summary: ``paths``).  Other requests pass unchanged, so a trace query stays unsigned and a request the
-caller signed itself (a node's fetch, a probe) keeps its headers; ``auth=None`` on a request sends it unsigned.
+query string exactly as sent; a central platform's summary: ``paths``).  Other requests pass unchanged, so a trace
+query stays unsigned and a request the caller signed itself (a node's fetch, a probe) keeps its headers;
+``auth=None`` on a request sends it unsigned.
 """
 
 from __future__ import annotations

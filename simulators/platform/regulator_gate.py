@@ -11,8 +11,8 @@ follows 属地管理, the scheme the seed document organises the work by).  Cont
   a live dashboard session cookie (:mod:`.dashboard_sessions`, set by ``POST /regulator/login``).  A node's key,
   an unknown id or no credentials raise :class:`~.nodeauth.AuthError` 401.
 * :meth:`RegulatorGate.reader` is the FastAPI dependency of the monitoring and statistics reads (``GET
-  /api/v1/nodes``, ``/stats/*``, ``/kpis*``, ``/stoptrade/broadcasts``): the
-  regulator's jurisdiction prefix, checked before the query parameters; :func:`whole_platform` refuses (403) a
+  /api/v1/nodes``, ``/stats/*``, ``/kpis*``, ``/stoptrade/broadcasts``, a central platform's ``/feed/summary``):
+  the regulator's jurisdiction prefix, checked before the query parameters; :func:`whole_platform` refuses (403) a
   city-wide aggregate to a regulator whose jurisdiction does not cover every registered node.
 * :func:`scope` is the county-code prefix an answer is limited to: the regulator's jurisdiction
   (:func:`.regulators.jurisdiction_prefix`), or the narrower ``district`` asked for; a ``district`` outside the
