@@ -16,6 +16,7 @@ from conformance.recipe import declared, no_mac_reason, target_profile
 from profiles import load_profile
 from simulators.city import dump_bytes, generate_city
 from simulators.platform.launcher import PlatformProcess
+from tests.regulatorkit import declare_regulator
 
 from tests.conformance.changchun_run import certify_changchun
 
@@ -94,6 +95,7 @@ def sha_platform(tmp_path_factory):
 def _certify(proc, d, tmp_path, name, caps_line):
     text = EXAMPLE.read_text("utf-8").replace('keys_file = "keys.json"', f'keys_file = "{d / "keys.json"}"')
     text = text.replace('log_file = "platform.log"', f'log_file = "{d / "platform.log"}"')
+    text = declare_regulator(text, d / "p.db", d)  # the statistics reads answer a regulator only
     (tmp_path / f"{name}.toml").write_text(text + caps_line + "\n", "utf-8")
     r = subprocess.run(
         [

@@ -22,6 +22,7 @@ import pytest
 from profiles import load_profile
 from simulators.city import dump_bytes, generate_city
 from simulators.platform.launcher import PlatformProcess
+from tests.regulatorkit import declare_regulator
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_PATH = "/dts_if/servlet/IfRevSubServlet"
@@ -180,6 +181,7 @@ def test_a_dialect_platform_is_certified_over_https_on_the_whole_platform_suite(
         caps = caps.replace('log_file = "platform.log"', f'log_file = "{d / "platform.log"}"')
         caps = caps.replace('upload_path = "/api/v1/exchange"', f'upload_path = "{REAL_PATH}"')
         caps = caps.replace("--pid-file platform.pid", f"--pid-file {d / 'platform.pid'}")
+        caps = declare_regulator(caps, d / "p.db", d, ("--profile", "guangzhou"))  # the signed reads
         (tmp_path / "caps.toml").write_text(caps, "utf-8")
         base = [
             "--profile",
