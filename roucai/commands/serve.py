@@ -25,9 +25,10 @@ sets when a silent node shows offline; with ``--pid-file FILE`` it writes
   denominator (PLAT-KPI-03), entered per quarter;
 * ``register-city ID --name N`` — at a *central* platform: a city platform
   (6-digit GB/T 2260 id) and its key;
-* ``register-regulator ID --name N`` — a regulator (6-digit GB/T 2260 code of its
+* ``register-regulator ID --name N [--key-out FILE]`` — a regulator (6-digit GB/T 2260 code of its
   jurisdiction) who runs problem detection and acknowledges or closes problems; a new
-  key each time (the previous one revoked), printed once.
+  key each time (the previous one revoked), printed once, or written to FILE (mode 0600, the
+  key alone: a capability statement's ``regulator_key_file``) and not printed.
 
 Keys are derived from the platform secret (``--secret-file``, default
 ``<db>.secret``); the database holds only a version and a fingerprint.
@@ -146,6 +147,7 @@ def register(sub, common):
     )
     x.add_argument("regulator_id")
     x.add_argument("--name", required=True)
+    x.add_argument("--key-out", help="write the key here (mode 0600) instead of printing it / 密钥写入文件")
     sa.set_defaults(func=run_admin)
     from .serve_node import add_parser as add_node_parser  # roucai serve node (simulators/node)
 
@@ -376,11 +378,28 @@ def _admin(action, args, con, reg, cfg) -> int:
         from simulators.platform.regulators import Regulators
 
         key = Regulators(reg.store, reg.secret, reg.profile).register(args.regulator_id, args.name)
-        out = {"regulator_id": args.regulator_id, "name": args.name, "key": key}
-        con.say(
-            f"已登记监管部门 {args.regulator_id}，密钥（仅显示一次）：{key}",
-            f"registered regulator {args.regulator_id}; key (shown once): {key}",
-        )
+        out = {"regulator_id": args.regulator_id, "name": args.name}
+        if args.key_out:
+            from simulators.platform.filemode import write_private
+
+            try:
+                write_private(args.key_out, (key + "\n").encode("utf-8"))
+            except OSError as exc:  # the key is issued but unwritten: registering again issues a fresh one
+                raise UsageError(
+                    f"无法写入密钥文件 {args.key_out}：{exc.strerror or exc}（再次登记即换发新密钥）",
+                    f"cannot write the key file {args.key_out}: {exc.strerror or exc} (register again for a new key)",
+                ) from None
+            out["key_out"] = args.key_out
+            con.say(
+                f"已登记监管部门 {args.regulator_id}，密钥已写入 {args.key_out}",
+                f"registered regulator {args.regulator_id}; key written to {args.key_out}",
+            )
+        else:
+            out["key"] = key
+            con.say(
+                f"已登记监管部门 {args.regulator_id}，密钥（仅显示一次）：{key}",
+                f"registered regulator {args.regulator_id}; key (shown once): {key}",
+            )
     elif action == "register-operator":
         out = reg.register_operator(args.operator, args.name, args.business_type, args.reg_id)
         con.say(f"已登记经营者 {args.operator}", f"registered operator {args.operator}")

@@ -1,7 +1,8 @@
 """An external platform certified as a contractor does it: the reference platform started EXACTLY as
 docs/platform.md says (import-city -> keys-out -> serve platform, in its own process), then
 ``roucai certify --target http://127.0.0.1:PORT --suite platform,transmission`` with the shipped
-``fixtures/capabilities/platform-example.toml`` (node monitoring declared): CONFORMANT.
+``fixtures/capabilities/platform-example.toml`` (node monitoring and a regulator declared): CONFORMANT, with
+problem discovery, the district figures and the regulator-only reads judged (pass), not "not applicable".
 
 The same running platform then shows that setup problems are refused before any test: wrong keys
 (exit 2), a node missing from the keys file (exit 2), a statement of the wrong kind (exit 2); and that
@@ -33,6 +34,7 @@ DOC_PORT = "8553"
 WALKTHROUGH = [
     "roucai fixtures city --preset tiny --seed 1 --out tiny.json",
     "roucai serve admin --db cert.db import-city tiny.json --keys-out keys.json",
+    "roucai serve admin --db cert.db register-regulator 650100 --name 乌鲁木齐市商务局 --key-out regulator.key",
     "roucai serve platform --db cert.db --port 8553 --offline-after 5 --stop-ack-deadline 3 --pid-file platform.pid"
     " 2> platform.log",
     "cp fixtures/capabilities/platform-example.toml .",
@@ -57,9 +59,9 @@ def reference(tmp_path_factory):
     """The walk-through's first four steps in a fresh folder; the platform on a free port instead of 8553
     (ready when its pid file appears).  Yields (folder, base URL)."""
     work = tmp_path_factory.mktemp("contractor")
-    for line in WALKTHROUGH[:2]:
+    for line in WALKTHROUGH[:3]:
         subprocess.run(roucai(*line.split()[1:]), cwd=work, check=True, capture_output=True, timeout=120)
-    argv = WALKTHROUGH[2].split()[1:-2]
+    argv = WALKTHROUGH[3].split()[1:-2]
     port = free_port()  # fixed for the run: the restart must come back on the same port
     argv[argv.index(DOC_PORT)] = str(port)
     log = open(work / "platform.log", "wb")
@@ -90,7 +92,7 @@ def free_port() -> int:
 
 
 def certify(work: Path, url: str, *extra: str, statement: str = EXAMPLE.name, timeout: float = 400):
-    argv = WALKTHROUGH[4].replace(f"http://127.0.0.1:{DOC_PORT}", url).split()[1:]
+    argv = WALKTHROUGH[5].replace(f"http://127.0.0.1:{DOC_PORT}", url).split()[1:]
     argv[argv.index(EXAMPLE.name)] = statement
     return subprocess.run(roucai(*argv, *extra), cwd=work, capture_output=True, text=True, timeout=timeout)
 
@@ -116,6 +118,10 @@ def test_reference_platform_started_as_documented_is_conformant(reference):
         "PLAT-TRACE-01",
         "TRAN-ENV-05",
         "PLAT-DUR-01",
+        # the declared regulator: problem discovery, district figures, and everyone else refused
+        *(f"PLAT-PROB-{i:02d}" for i in range(1, 11)),
+        *(f"PLAT-DIST-{i:02d}" for i in range(1, 4)),
+        "PLAT-SEC-12",
     ):
         assert verdicts.get(rid) == "pass", f"{rid}: {verdicts.get(rid)}"
     node_tests = [t for t in res["tests"] if "/test_node_" in t["nodeid"] or "test_operator_base" in t["name"]]

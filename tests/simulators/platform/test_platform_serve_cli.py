@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import stat
 
 import httpx
@@ -54,6 +55,24 @@ def test_import_city_after_a_node_is_disabled_writes_a_usable_keys_file_and_says
         got = import_city(reg, json.loads(city.read_text("utf-8")))
     assert got.keys == {n: k for n, k in first.items() if n != off} and got.disabled == (off,)
     assert all(isinstance(v, str) and v for v in got.keys.values())
+
+
+def test_register_regulator_key_out_writes_the_key_alone_0600_and_refuses_an_unwritable_path(tmp_path, capsys):
+    db, key = str(tmp_path / "p.db"), tmp_path / "regulator.key"
+    rc, out, _ = run(capsys, "serve", "admin", "--db", db, "register-regulator", "650100", "--name", "市商务局",
+                     "--key-out", str(key), "--json")  # fmt: skip
+    text = key.read_text("utf-8")
+    assert rc == 0 and stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert re.fullmatch(r"\S{16,}\n", text) and text.strip() not in out and "key" not in json.loads(out), out
+    from simulators.platform.admin import registry
+    from simulators.platform.regulators import Regulators
+
+    with registry(db) as reg:  # the key written is the one the platform verifies
+        assert Regulators(reg.store, reg.secret, reg.profile).current_key("650100") == text.strip()
+    for lang, word in (("zh", "无法写入密钥文件"), ("en", "cannot write the key file")):
+        rc, _, err = run(capsys, "--lang", lang, "serve", "admin", "--db", db, "register-regulator", "650100",
+                         "--name", "x", "--key-out", str(tmp_path / "no" / "such" / "k"))  # fmt: skip
+        assert rc == 2 and word in err and "Traceback" not in err, err
 
 
 def test_admin_import_city_registers_everything_and_writes_keys_0600(tmp_path, capsys, city):
