@@ -40,6 +40,7 @@ from .envelope_checks import DIGITS, E01, E09, CheckContext, CheckTable, table_f
 from .findings import Finding
 from .forms import CityForm
 from .jsonsafe import read_json
+from .profile import ProfileError
 from .records import DecodedRecord, _escape
 from .requesttime import beijing, format_request_time, parse_request_time
 from .signature import Recipe
@@ -222,8 +223,6 @@ class EnvelopeSpec:
         try:
             self.recipe: Recipe = Recipe.from_data(d.get("verify_code"))
         except ValueError as exc:
-            from .profile import ProfileError
-
             raise ProfileError(f"envelope.toml [verify_code]: {exc}") from exc
         #: the checks :meth:`parse` runs, in order (``[checks]``: a dialect drops or replaces rules by name)
         self.checks: CheckTable = table_from_data(d.get("checks"))
