@@ -6,11 +6,13 @@ not) is parsed under the reference and under the dialect, and the two finding li
 """
 
 import datetime as dt
+import functools
 import random
 import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from profiles import load_profile
 from profiles.envelope_checks import DEFAULT_TABLE, RULES, CheckContext, NamedRule
@@ -39,7 +41,8 @@ BREAKS = [
 ]
 
 
-def envelopes() -> list[bytes]:
+@functools.cache
+def envelopes() -> tuple[bytes, ...]:
     """A valid envelope, each break alone, and 20 seeded combinations of three."""
     rng = random.Random(5)
     recs = [example_record(REF.records, T, rng, node=NODE, day=WHEN.date()) for _ in range(3)]
@@ -50,7 +53,7 @@ def envelopes() -> list[bytes]:
         for p, reps in rng.sample(BREAKS, 3):
             s = re.sub(p, rng.choice(reps), s, count=1)
         out.append(s)
-    return [s.encode() for s in out]
+    return tuple(s.encode() for s in out)
 
 
 def findings(spec, data, key, now):
@@ -179,3 +182,23 @@ def test_dialects_md_holds_the_table_as_rendered_from_the_registry():
     assert table in doc
     assert all(f"`{name}`" in table for name in RULES)
     assert isinstance(RULES["replay"], NamedRule)
+
+
+ENVELOPE_RULES = [r.name for r in DEFAULT_TABLE.envelope]
+REF_FINDINGS = {
+    (i, key, now): findings(REF.envelope, data, key, now)
+    for i, data in enumerate(envelopes())
+    for key, now in ((KEY, WHEN), (None, None))
+}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.sets(st.sampled_from(ENVELOPE_RULES)))
+def test_dropping_any_set_of_envelope_rules_removes_exactly_their_findings(dropped):
+    spec = REF.envelope.with_checks(DEFAULT_TABLE.swapped(drop=dropped))
+    gone = {rid for name in dropped for rid in RULES[name].reports}
+    for i, data in enumerate(envelopes()):
+        for key, now in ((KEY, WHEN), (None, None)):
+            ref_env, ref_rec = REF_FINDINGS[(i, key, now)]
+            got_env, got_rec = findings(spec, data, key, now)
+            assert got_env == [f for f in ref_env if f[0] not in gone] and got_rec == ref_rec
