@@ -42,7 +42,9 @@ from .forms import CityForm
 from .jsonsafe import read_json
 from .profile import ProfileError
 from .records import DecodedRecord, _escape
-from .requesttime import beijing, format_request_time, parse_request_time
+from .requesttime import beijing as beijing  # re-exported: callers import the clock helpers from here
+from .requesttime import format_request_time as format_request_time
+from .requesttime import parse_request_time as parse_request_time
 from .signature import Recipe
 from .xmlsafe import Limits, XmlSource, looks_like_xml
 
