@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import tomllib
 from importlib.resources import files
+from typing import Any
 
 #: the resource, relative to the ``profiles`` package
 RESOURCE = ("reference", "assessment.toml")
 
 
-def load_assessment() -> dict:
+def load_assessment() -> dict[str, Any]:
     """The ``assessment.toml`` tables, parsed."""
     return tomllib.loads(files("profiles").joinpath(*RESOURCE).read_text("utf-8"))
