@@ -10,8 +10,9 @@ Contract of both generated functions: **when they return, they return exactly wh
 return** (same bytes; same values, same dict order); on any input the field codecs would refuse, and on
 anything unusual (a negative offset, a short buffer, a wrong type), they raise some exception and the
 caller falls back to the field codecs, which give the result or the precise error.  So the generated
-code never decides an error and never weakens a check.  ``tests/profiles/test_device_compiled.py``
-compares both paths on valid and broken input for every layout of the profile.
+code never decides an error and never weakens a check.  ``test_compiled_*`` in
+``tests/profiles/test_device_protocol.py`` compare both paths on valid and broken input for every layout of
+the profile.
 """
 
 from __future__ import annotations
