@@ -265,10 +265,33 @@ def _import_city(plan_dir: Path, db: Path, keys: Path) -> None:
         )
 
 
-def regulator_file(opts: LoadOptions, report: Path, db: Path | None, keys: Path) -> Path | None:
+def external_regulator(opts: LoadOptions) -> tuple[str, str] | None:
+    """``(id, key)`` of ``--regulator`` / ``--regulator-key-file`` (an external target's), ``None`` without them;
+    LoadError (exit 2) when only one is given or the key file cannot be read or is empty."""
+    if not (opts.regulator or opts.regulator_key_file):
+        return None
+    if not (opts.regulator and opts.regulator_key_file):
+        raise LoadError(
+            "--regulator 与 --regulator-key-file 须同时给出", "--regulator and --regulator-key-file go together"
+        )
+    try:
+        key = Path(opts.regulator_key_file).read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        key, why = "", str(exc)
+    else:
+        why = "empty"
+    if not key:
+        raise LoadError(
+            f"无法读取监管部门密钥文件 {opts.regulator_key_file}：{why}",
+            f"cannot read the regulator key file {opts.regulator_key_file}: {why}",
+        )
+    return opts.regulator, key
+
+
+def regulator_file(report: Path, db: Path | None, keys: Path, external: tuple[str, str] | None) -> Path | None:
     """``report/regulator.json`` = ``{"regulator_id", "key"}`` (owner-only) of the regulator the monitor and the
     reconciliation read as: the built-in platform's (``db``), registered here for the city of the plan's nodes
-    (its prefecture), else ``--regulator`` / ``--regulator-key-file``; ``None`` when an external target has none."""
+    (its prefecture), else ``external`` (:func:`external_regulator`); ``None`` when an external target has none."""
     from simulators.platform.filemode import write_private
 
     if db is not None:
@@ -279,19 +302,8 @@ def regulator_file(opts: LoadOptions, report: Path, db: Path | None, keys: Path)
         rid = next(iter(nodes.get("keys", nodes)), "650100")[:4] + "00"
         with admin.registry(str(db)) as reg:
             key = Regulators(reg.store, reg.secret, reg.profile).register(rid, "负载测试监管部门")
-    elif opts.regulator and opts.regulator_key_file:
-        rid = opts.regulator
-        try:
-            key = Path(opts.regulator_key_file).read_text("utf-8").strip()
-        except OSError as exc:
-            raise LoadError(
-                f"无法读取监管部门密钥文件 {opts.regulator_key_file}：{exc}",
-                f"cannot read the regulator key file {opts.regulator_key_file}: {exc}",
-            ) from None
-    elif opts.regulator or opts.regulator_key_file:
-        raise LoadError(
-            "--regulator 与 --regulator-key-file 须同时给出", "--regulator and --regulator-key-file go together"
-        )
+    elif external is not None:
+        rid, key = external
     else:
         return None
     out = report / "regulator.json"
@@ -329,6 +341,7 @@ def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int,
             "an external target needs --keys (JSON file: node code -> key)",
         )
     ext_keys = _external_keys(opts.keys) if url else None
+    ext_regulator = external_regulator(opts) if url else None
     if url:
         _health(url)  # unreachable: exit 3 before minutes of planning
     drain = opts.drain if opts.drain is not None else max(10.0, min(120.0, 0.25 * opts.duration))
@@ -384,7 +397,7 @@ def run(opts: LoadOptions, say=lambda zh, en: None, progress=None) -> tuple[int,
             )
         else:
             keys = Path(opts.keys)
-        regulator = regulator_file(opts, report, db, keys)
+        regulator = regulator_file(report, db, keys, ext_regulator)
         _health(url)
         main, workers = locust_commands(opts, url, plan_dir, keys, report, drain, _free_port(), regulator)
         (report / "commands.json").write_text(json.dumps({"master": main, "workers": workers}, indent=1), "utf-8")
