@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import anyio
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -65,6 +65,7 @@ _DATE_RE = (
 _QUARTER_RE = r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})Q[1-4]$"
 
 
+_Route = TypeVar("_Route", bound=Callable[..., Any])
 CITY_WIDE = "City-wide figures: 403 for a regulator whose jurisdiction does not cover every registered node."
 
 
@@ -384,7 +385,7 @@ def create_app(config: PlatformConfig, services: Services | None = None) -> Fast
     gate = RegulatorGate(svc)
     reader = Depends(gate.reader)
 
-    def signed_read(path: str, tag: str, summary: str, about: str = ""):
+    def signed_read(path: str, tag: str, summary: str, about: str = "") -> Callable[[_Route], _Route]:
         """``@app.get`` of a regulator's read: its credentials and refusals documented after ``about``."""
         return app.get(
             path,

@@ -22,6 +22,7 @@ follows 属地管理, the scheme the seed document organises the work by).  Cont
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import Request
 
@@ -42,7 +43,7 @@ CREDENTIALS_DOC = (
 )
 _ERR = {"content": {"application/json": {"schema": ERROR_SCHEMA}}}
 #: the OpenAPI answers of a refused read (``responses=``)
-AUTH_ERRORS = {
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No regulator's credentials (unsigned, a node's key, a bad signature)", **_ERR},
     403: {"description": "The district asked for is outside the regulator's jurisdiction", **_ERR},
 }
@@ -85,7 +86,7 @@ def whole_platform(prefix: str, node_ids: Iterable[str]) -> None:
 
 
 class RegulatorGate:
-    def __init__(self, svc):
+    def __init__(self, svc: Any) -> None:
         self.regulators = Regulators(svc.store, svc.secret, svc.profile)
         self.verifier = RequestVerifier(
             svc.profile.envelope, self.regulators.current_key, remember=StoredReplayMemory(svc.store).seen_first
