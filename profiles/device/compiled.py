@@ -8,8 +8,8 @@ length-prefixed ones.
 
 Contract of both generated functions: **when they return, they return exactly what the field codecs
 return** (same bytes; same values, same dict order); on any input the field codecs would refuse, and on
-anything unusual (a negative offset, a short buffer, a wrong type), they raise some exception and the
-caller falls back to the field codecs, which give the result or the precise error.  So the generated
+anything unusual (a negative offset, a short buffer, a wrong type), they raise some exception (``ValueError``
+where they check themselves) and the caller falls back to the field codecs, which give the result or the precise error.  So the generated
 code never decides an error and never weakens a check.  ``test_compiled_*`` in
 ``tests/profiles/test_device_protocol.py`` compare both paths on valid and broken input for every layout of
 the profile.
@@ -28,13 +28,9 @@ _FIXED = set(_INT_FMT) | {"bool", "ascii", "gb18030", "bytes", "datetime"}
 _LEN = tuple(bytes((k,)) for k in range(256))
 
 
-class _Fallback(Exception):
-    """Raised by generated code where the field codecs must decide (never escapes the caller)."""
-
-
 def _bool_post(raw: int) -> bool:
     if raw > 1:
-        raise _Fallback
+        raise ValueError
     return bool(raw)
 
 
@@ -73,7 +69,7 @@ def _fmt(t: str, arg: str) -> str:
 
 def compile_encoder(fields, structs: dict[str, Any]) -> Callable[[Sequence[Any]], bytes]:
     """``encode(values) -> bytes`` for ``values`` in field order (see the module's contract)."""
-    ns: dict[str, Any] = {"_Fallback": _Fallback, "_LEN": _LEN, "_datetime": datetime}
+    ns: dict[str, Any] = {"_LEN": _LEN, "_datetime": datetime}
     body = [f"    ({''.join(f'v{i}, ' for i in range(len(fields)))}) = values"]
     pieces: list[str] = []
     for kind, group in _split(fields):
@@ -90,22 +86,22 @@ def compile_encoder(fields, structs: dict[str, Any]) -> Callable[[Sequence[Any]]
                     n = int(arg)
                     enc = "ascii" if t == "ascii" else "gb18030"
                     body.append(f"    b{i} = (v{i} or '').encode({enc!r})")
-                    body.append(f"    if len(b{i}) > {n}: raise _Fallback")
+                    body.append(f"    if len(b{i}) > {n}: raise ValueError")
                     # ascii pads with spaces; struct pads ``Ns`` with NUL, which is gb18030's padding
                     args.append(f"b{i}.ljust({n}, b' ')" if t == "ascii" else f"b{i}")
                 elif t == "bytes":
                     body.append(f"    b{i} = bytes(v{i})")
-                    body.append(f"    if len(b{i}) != {int(arg)}: raise _Fallback")
+                    body.append(f"    if len(b{i}) != {int(arg)}: raise ValueError")
                     args.append(f"b{i}")
                 else:  # datetime
                     body.append(
-                        f"    if not isinstance(v{i}, _datetime) or not 1 <= v{i}.year <= 9999: raise _Fallback"
+                        f"    if not isinstance(v{i}, _datetime) or not 1 <= v{i}.year <= 9999: raise ValueError"
                     )
                     body.append(
                         f"    b{i} = f'{{v{i}.year:04d}}{{v{i}.month:02d}}{{v{i}.day:02d}}"
                         f"{{v{i}.hour:02d}}{{v{i}.minute:02d}}{{v{i}.second:02d}}'.encode()"
                     )
-                    body.append(f"    if len(b{i}) != 14: raise _Fallback")
+                    body.append(f"    if len(b{i}) != 14: raise ValueError")
                     args.append(f"b{i}")
             ns[f"_s{len(pieces)}"] = struct.Struct(">" + fmt)
             pieces.append(f"_s{len(pieces)}.pack({', '.join(args)})")
@@ -115,13 +111,13 @@ def compile_encoder(fields, structs: dict[str, Any]) -> Callable[[Sequence[Any]]
         if t in ("blob", "text"):
             src = f"(v{i} or '').encode('gb18030')" if t == "text" else f"bytes(v{i})"
             body.append(f"    b{i} = {src}")
-            body.append(f"    if len(b{i}) > 255: raise _Fallback")
+            body.append(f"    if len(b{i}) > 255: raise ValueError")
             pieces.append(f"_LEN[len(b{i})]")
             pieces.append(f"b{i}")
         elif t == "list":
             ns[f"_L{i}"] = structs[arg].encode
             body.append(f"    b{i} = list(v{i} or [])")
-            body.append(f"    if len(b{i}) > 255: raise _Fallback")
+            body.append(f"    if len(b{i}) > 255: raise ValueError")
             pieces.append(f"_LEN[len(b{i})]")
             pieces.append(f"b''.join([_L{i}(x) for x in b{i}])")
         else:
@@ -136,11 +132,10 @@ def compile_decoder(fields, structs: dict[str, Any], make) -> Callable[[Any, int
     """``decode_from(buf, pos) -> (values, pos)`` (see the module's contract); ``structs[name].decode_from``
     decodes ``list:name`` items, ``make[name]`` builds them (dicts when absent)."""
     ns: dict[str, Any] = {
-        "_Fallback": _Fallback,
         "_bool_post": _bool_post,
         "_datetime_post": datetime_of_digits,
     }
-    body = ["    if pos < 0: raise _Fallback", "    n = len(buf)"]
+    body = ["    if pos < 0: raise ValueError", "    n = len(buf)"]
     values: list[str] = []
     for kind, group in _split(fields):
         if kind == "run":
@@ -165,7 +160,7 @@ def compile_decoder(fields, structs: dict[str, Any], make) -> Callable[[Any, int
         t, _, arg = f.type.partition(":")
         if t in ("blob", "text"):
             body.append("    e = pos + 1 + buf[pos]")
-            body.append("    if e > n: raise _Fallback")
+            body.append("    if e > n: raise ValueError")
             conv = ".decode('gb18030')" if t == "text" else ""
             body.append(f"    r{i} = bytes(buf[pos + 1 : e]){conv}")
             body.append("    pos = e")
