@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 
-import httpx
 import pytest
 
+from conformance.notjudgeable import NotJudgeable
 from conformance.platform.conftest import cite_day_upload
+from conformance.platform.crowd import run_crowd
+from conformance.platform.timing_gate import judge_crowd
+from conformance.platform.trivial_endpoint import TrivialEndpoint
 from simulators.tls import client_verify
 
 PLATFORM = ("city_platform",)
@@ -44,36 +46,56 @@ def test_trace_queries_answer_within_3_seconds(day_upload, http, platform, evide
 
 @pytest.mark.requirement("PLAT-PERF-02")
 @pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
-@pytest.mark.conformance_timeout(60)
-def test_300_concurrent_users_answered_within_3_seconds(day_upload, platform, evidence):
+@pytest.mark.conformance_timeout(90)
+def test_300_concurrent_users_answered_within_3_seconds(day_upload, http, platform, evidence, tmp_path):
     """300 users, arriving within one second (up to 300 connections at once), query a trace code: every
-    one is answered 200 in under 3 s."""
+    one is answered 200 in under 3 s.  The harness's own time is measured beside it (a calibration crowd of the
+    same shape against a trivial endpoint right before and after, the event-loop lag during) and the verdict
+    blames the platform only for the platform's time (:func:`~conformance.platform.timing_gate.judge_crowd`):
+    a harness too busy to generate or time the load gives *not judgeable*, never a fail."""
     codes = sorted(day_upload.day.own_codes())
     users = 300
-
-    async def crowd() -> list[tuple[int, float]]:
-        limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-        async with httpx.AsyncClient(timeout=10, trust_env=False, limits=limits, verify=client_verify()) as c:
-
-            async def one(i: int) -> tuple[int, float]:
-                await asyncio.sleep(i * RAMP_S / users)  # the users arrive within RAMP_S, then all wait
-                t0 = time.perf_counter()
-                r = await c.get(f"{platform.url}/api/v1/trace/{codes[i % len(codes)]}")
-                return r.status_code, time.perf_counter() - t0
-
-            return await asyncio.gather(*(one(i) for i in range(users)))
-
-    got = asyncio.run(crowd())
-    bad = [s for s, _ in got if s != 200]
-    slowest = max(t for _, t in got)
+    size = len(http.get(f"{platform.url}/api/v1/trace/{codes[0]}").content)  # the calibration answers as much
+    tls_dir = tmp_path / "tls" if platform.url.startswith("https://") else None
+    with TrivialEndpoint(body_bytes=size, tls_dir=tls_dir) as ep:
+        before = run_crowd(lambda i: f"{ep.url}/api/v1/trace/{codes[i % len(codes)]}", users, RAMP_S, ep.verify)
+        got = run_crowd(
+            lambda i: f"{platform.url}/api/v1/trace/{codes[i % len(codes)]}", users, RAMP_S, client_verify()
+        )
+        after = run_crowd(lambda i: f"{ep.url}/api/v1/trace/{codes[i % len(codes)]}", users, RAMP_S, ep.verify)
+    calibration = max(before.slowest, after.slowest)
+    refused = sum(1 for s in got.statuses if s not in (200, 0))
+    unanswered = got.statuses.count(0)
+    evidence.attach_json(
+        "crowd-timing.json",
+        {
+            "users": users,
+            "ramp_s": RAMP_S,
+            "platform": {"slowest_s": got.slowest, "send_lag_s": got.send_lag_s, "tick_lag_s": got.tick_lag_s},
+            "platform_times_s": got.times,
+            "platform_statuses": got.statuses,
+            "calibration_before": {
+                "slowest_s": before.slowest,
+                "loop_lag_s": before.loop_lag,
+                "not_ok": before.not_ok(),
+            },
+            "calibration_after": {"slowest_s": after.slowest, "loop_lag_s": after.loop_lag, "not_ok": after.not_ok()},
+            "calibration_s": calibration,
+        },
+    )
     evidence.note(
-        f"{users} 个并发用户，最慢 {slowest:.2f} 秒，非200答复 {len(bad)} 个",
-        f"{users} concurrent users: slowest {slowest:.2f} s, {len(bad)} answers not 200",
+        f"{users} 个并发用户：平台最慢 {got.slowest:.2f} 秒，非200答复 {refused} 个，无答复 {unanswered} 个；"
+        f"工具自校准（同形负载打本机空端点）之前最慢 {before.slowest:.2f} 秒、之后 {after.slowest:.2f} 秒，"
+        f"期间事件循环延迟 {got.loop_lag:.2f} 秒",
+        f"{users} concurrent users: platform slowest {got.slowest:.2f} s, {refused} answers not 200, {unanswered} "
+        f"not answered; the harness's calibration (the same crowd against a trivial local endpoint) slowest "
+        f"{before.slowest:.2f} s before, {after.slowest:.2f} s after, event-loop lag during {got.loop_lag:.2f} s",
     )
-    assert not bad and slowest < SIMPLE_QUERY_S, (
-        f"with {users} concurrent users: {len(bad)} failed answers, slowest "
-        f"{slowest:.2f} s (each must be 200 within {SIMPLE_QUERY_S} s)"
-    )
+    j = judge_crowd(SIMPLE_QUERY_S, got.slowest, refused, got.loop_lag, calibration)
+    evidence.note(j.zh, j.en)
+    if j.verdict == "not_judgeable":
+        raise NotJudgeable(j.zh, j.en)
+    assert j.verdict == "pass", f"with {users} concurrent users: {j.en}"
 
 
 @pytest.mark.requirement("PLAT-PERF-03")
