@@ -268,8 +268,8 @@ SECTIONS: tuple[Section, ...] = (
             Field(
                 "name",
                 str,
-                "节点名称，写入记录的 *_name 字段",
-                "node name, written into the records' *_name fields",
+                "节点名称，写入记录的 `*_name` 字段",
+                "node name, written into the records' `*_name` fields",
                 attr="node_name",
             ),
             Field(
@@ -424,7 +424,7 @@ SECTIONS: tuple[Section, ...] = (
                 "重试等待的上限",
                 "the cap of the retry wait",
                 default=from_profile("TRAN-UPL-06", "max_backoff_s", 300),
-                lo=Derived(lambda ctx, row: row["backoff_first_s"], "backoff_first_s", "backoff_first_s"),
+                lo=Derived(lambda ctx, row: row["backoff_first_s"], "`backoff_first_s`", "`backoff_first_s`"),
                 hi=3600,
                 late=True,
             ),
