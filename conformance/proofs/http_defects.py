@@ -22,6 +22,7 @@ import html
 import json
 import random
 import re
+import time
 import tomllib
 import zlib
 from dataclasses import dataclass, field
@@ -313,6 +314,25 @@ class TraceSlow(Transform):
             if (self.n - 1) % int(self.params.get("every", 1000)) == 0:
                 return float(self.params.get("seconds", 3.5))
         return 0.0
+
+
+@transform("trace-serialized")
+class TraceSerialized(Transform):
+    """Trace queries run one at a time, each ``params.service_ms`` (one database connection shared by all): a
+    query waits for every query before it.  Alone a query takes ``service_ms``; 300 arriving within a second wait
+    seconds.  ``delay`` runs under the proxy's lock, so ``free_at`` (when the one connection is next free) is
+    consistent."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.free_at = 0.0
+
+    def delay(self, ex):
+        if ex.method != "GET" or not ex.path.startswith(TRACE_JSON):
+            return 0.0
+        now = time.monotonic()
+        self.free_at = max(self.free_at, now) + float(self.params.get("service_ms", 30)) / 1000
+        return self.free_at - now
 
 
 # --- the consumer page ----------------------------------------------------------------------------------------
