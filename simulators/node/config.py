@@ -14,9 +14,10 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from profiles import ProfileError, load_profile
-from profiles.profile import default_profile_name
+from profiles.profile import Profile, default_profile_name
 
 from .config_spec import KEY_ENV, OPERATOR_DETAILS, SECTIONS, device_port_url, node_operators, scales_allowed
 from .tomlspec import ConfigError, Context, read_sections, typed
@@ -87,7 +88,7 @@ class NodeConfig:
         return self.operators.get(code, "")
 
 
-def load_config(path: str | Path, profile=None) -> NodeConfig:
+def load_config(path: str | Path, profile: Profile | None = None) -> NodeConfig:
     """Read and validate a node configuration file.  Raises :class:`ConfigError` only."""
     path = Path(path)
     try:
@@ -101,7 +102,7 @@ def load_config(path: str | Path, profile=None) -> NodeConfig:
     return parse_config(data, path.resolve().parent, profile, str(path))
 
 
-def parse_config(data: dict, base: Path, profile=None, source: str = "") -> NodeConfig:
+def parse_config(data: dict[str, Any], base: Path, profile: Profile | None = None, source: str = "") -> NodeConfig:
     """Validate a parsed TOML document (relative paths against ``base``) against
     :data:`~simulators.node.config_spec.SECTIONS`; the first problem raises :class:`ConfigError`."""
     for k in data:

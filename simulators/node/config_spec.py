@@ -13,17 +13,18 @@ import ipaddress
 import json
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .sales import SaleMapper, SaleMappingError
-from .tomlspec import OMIT, ConfigError, Context, Derived, Field, Section, typed
+from .tomlspec import OMIT, Check, ConfigError, Context, Derived, Field, Row, Section, typed
 
 #: scheme-less device URLs that are paths (a pty symlink or /dev/tty*)
 _DEVICE_SCHEMES = ("sim", "socket", "serial", "")
 KEY_ENV = "ROUCAI_NODE_KEY"
 
 
-def _requirement_value(profile, rid: str, key: str, default):
+def _requirement_value(profile: Any, rid: str, key: str, default: float) -> Any:
     try:
         return profile.requirements.get(rid).profile_values.get(key, default)
     except Exception:  # a profile without the requirement keeps the built-in default
@@ -69,7 +70,7 @@ def device_port_url(url: str, where: str) -> tuple[str, int | None]:
     return f"sim://{u.netloc}", baud
 
 
-def load_key(plat: dict, base: Path, node_code: str) -> str:
+def load_key(plat: dict[str, Any], base: Path, node_code: str) -> str:
     """The node key: ``[platform] key``, else ``key_file`` (plain or JSON by node code), else ``$ROUCAI_NODE_KEY``."""
     if "key" in plat:
         key = typed(plat["key"], "[platform] key", str)
@@ -102,7 +103,7 @@ def load_key(plat: dict, base: Path, node_code: str) -> str:
         raise ConfigError(
             "节点密钥为空或含空白/控制字符", "the node key is empty or holds whitespace/control characters"
         )
-    return key
+    return str(key)  # a str here (checked above); str() for the type checker
 
 
 def from_profile(rid: str, key: str, fallback: float, scale: float = 1.0) -> Derived:
@@ -115,8 +116,8 @@ def from_profile(rid: str, key: str, fallback: float, scale: float = 1.0) -> Der
     )
 
 
-def _valid_code(kind: str, zh_kind: str, en_kind: str):
-    def check(code: str, where: str, row: dict, ctx: Context) -> str:
+def _valid_code(kind: str, zh_kind: str, en_kind: str) -> Check:
+    def check(code: str, where: str, row: Row, ctx: Context) -> str:
         codes = ctx.profile.codes
         if not codes.is_valid(code, kind):
             fs = codes.findings(code, kind)
@@ -129,7 +130,7 @@ def _valid_code(kind: str, zh_kind: str, en_kind: str):
     return check
 
 
-def _platform_url(url: str, where: str, row: dict, ctx: Context) -> str:
+def _platform_url(url: str, where: str, row: Row, ctx: Context) -> str:
     u = urlsplit(url)
     if u.scheme not in ("http", "https") or not u.hostname:
         raise ConfigError(
@@ -138,14 +139,14 @@ def _platform_url(url: str, where: str, row: dict, ctx: Context) -> str:
     return url
 
 
-def _absolute_path(path: str, where: str, row: dict, ctx: Context) -> str:
+def _absolute_path(path: str, where: str, row: Row, ctx: Context) -> str:
     if not path.startswith("/"):
         raise ConfigError(f"{where} path 应以 / 开头", f"{where} path must start with /")
     return path
 
 
-def _one_of(*allowed: str):
-    def check(value: str, where: str, row: dict, ctx: Context) -> str:
+def _one_of(*allowed: str) -> Check:
+    def check(value: str, where: str, row: Row, ctx: Context) -> str:
         if value not in allowed:
             raise ConfigError(f"{where} format 只能是 xml 或 json", f"{where} format is xml or json")
         return value
@@ -153,7 +154,7 @@ def _one_of(*allowed: str):
     return check
 
 
-def _outbox_file(path: str, where: str, row: dict, ctx: Context) -> str:
+def _outbox_file(path: str, where: str, row: Row, ctx: Context) -> str:
     opath = Path(path)
     opath = opath if opath.is_absolute() else ctx.base / opath
     if opath.is_dir():
@@ -166,7 +167,7 @@ def _outbox_file(path: str, where: str, row: dict, ctx: Context) -> str:
     return str(opath)
 
 
-def _ip_address(host: str, where: str, row: dict, ctx: Context) -> str:
+def _ip_address(host: str, where: str, row: Row, ctx: Context) -> str:
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -176,17 +177,17 @@ def _ip_address(host: str, where: str, row: dict, ctx: Context) -> str:
     return host
 
 
-def _to_fen(yuan: float, where: str, row: dict, ctx: Context) -> int:
+def _to_fen(yuan: float, where: str, row: Row, ctx: Context) -> int:
     return round(yuan * 100)
 
 
-def _unique_id(did: str, where: str, row: dict, ctx: Context) -> str:
+def _unique_id(did: str, where: str, row: Row, ctx: Context) -> str:
     if any(x["id"] == did for x in ctx.items):
         raise ConfigError(f"{where}：设备 id {did!r} 重复", f"{where}: device id {did!r} is used twice")
     return did
 
 
-def _scale_kind(kind: str, where: str, row: dict, ctx: Context) -> str:
+def _scale_kind(kind: str, where: str, row: Row, ctx: Context) -> str:
     if kind != "scale":
         raise ConfigError(
             f'{where}：节点只从电子秤采集数据（kind = "scale"），不支持 {kind!r}',
@@ -195,7 +196,7 @@ def _scale_kind(kind: str, where: str, row: dict, ctx: Context) -> str:
     return kind
 
 
-def _device_url(url: str, where: str, row: dict, ctx: Context) -> str:
+def _device_url(url: str, where: str, row: Row, ctx: Context) -> str:
     row["port_url"], row["url_baud"] = device_port_url(url, where)
     return url
 
@@ -208,7 +209,7 @@ def node_operators(ctx: Context) -> dict[str, str]:
     return operators
 
 
-def _listed_operator(where: str, row: dict, ctx: Context) -> None:
+def _listed_operator(where: str, row: Row, ctx: Context) -> None:
     op = row["operator"]
     if op is not None and op not in node_operators(ctx):
         raise ConfigError(
@@ -217,7 +218,7 @@ def _listed_operator(where: str, row: dict, ctx: Context) -> None:
         )
 
 
-def _operator_with_stall(where: str, row: dict, ctx: Context) -> None:
+def _operator_with_stall(where: str, row: Row, ctx: Context) -> None:
     if (row["operator"] is None) != (row["stall"] is None):
         raise ConfigError(
             f"{where}：operator 与 stall 须同时给出", f"{where}: give both operator and stall, or neither"
@@ -232,7 +233,7 @@ def scales_allowed(node_type: str) -> None:
         raise ConfigError(exc.zh, exc.en) from None
 
 
-def _node_key(table: dict, ctx: Context) -> str:
+def _node_key(table: dict[str, Any], ctx: Context) -> str:
     return load_key(table, ctx.base, ctx.doc["node"]["node_code"])
 
 

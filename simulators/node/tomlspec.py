@@ -62,6 +62,8 @@ class Derived:
         return self.fn(ctx, row)
 
 
+#: the values of one table read so far, by field name
+Row = dict[str, Any]
 #: check(value, where, row, ctx) -> the value to keep (converted or as is); raises ConfigError
 Check = Callable[[Any, str, dict[str, Any], Context], Any]
 #: rule(where, row, ctx): a condition over several fields of one row; raises ConfigError
