@@ -139,6 +139,8 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
             EXIT_USAGE,
         )
     log(f"every node of the city fixture ({preset}, seed {seed}) has a key: {', '.join(nodes)}")
+    for prefix in ("", "central_"):
+        _declared_regulator(statement.capabilities, base, prefix, log)
     with httpx.Client(
         timeout=httpx.Timeout(HEALTH_BUDGET_S, connect=HEALTH_BUDGET_S), trust_env=False, verify=client_verify()
     ) as c:
@@ -169,6 +171,38 @@ def _platform(target: Target, statement: CapabilityStatement, seed: int, log) ->
                 f"(e.g. {', '.join(refused[:3])}): wrong keys",
                 EXIT_USAGE,
             )
+
+
+def _declared_regulator(caps: dict, base: Path, prefix: str, log) -> None:
+    """A regulator the statement declares (``{prefix}regulator_id`` + ``{prefix}regulator_key_file``) must be
+    whole and its key readable: half a declaration or a missing key file is a setup problem (exit 2), never 401
+    answers judged as the platform's fault.  Declaring neither is fine (those reads are sent unsigned)."""
+    rid, key_file = caps.get(f"{prefix}regulator_id"), caps.get(f"{prefix}regulator_key_file")
+    if not rid and not key_file:
+        return
+    if not (rid and key_file):
+        raise PreflightError(
+            f"能力声明须同时给出 {prefix}regulator_id 与 {prefix}regulator_key_file（或都不给）",
+            f"the capability statement must declare both {prefix}regulator_id and {prefix}regulator_key_file "
+            "(or neither)",
+            EXIT_USAGE,
+        )
+    path = (base / str(key_file)).resolve()
+    try:
+        key = path.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        key, why = "", type(exc).__name__
+    else:
+        why = "empty"
+    if not key:
+        raise PreflightError(
+            f"监管部门 {rid} 的密钥文件 {path} 不可读或为空（{why}）：先登记监管部门，例如 "
+            f"roucai serve admin --db 平台.db register-regulator {rid} --name 名称 --key-out {key_file}",
+            f"the key file {path} of regulator {rid} cannot be read or is empty ({why}): register the regulator "
+            f"first, e.g. roucai serve admin --db PLATFORM.db register-regulator {rid} --name NAME --key-out {key_file}",
+            EXIT_USAGE,
+        )
+    log(f"{prefix}regulator {rid}: key file {path} read")
 
 
 # -- device -----------------------------------------------------------------------------------------

@@ -164,6 +164,23 @@ def test_wrong_keys_are_refused_before_any_test(reference):
         assert "refused" in (work / f"rep-{name}" / "certify.log").read_text("utf-8")
 
 
+def test_a_declared_regulator_without_its_key_is_refused_before_any_test(reference):
+    """The walk-through's statement declares regulator 650100 and its key file: a missing key file, or only half
+    the declaration, is a setup problem (exit 2, one line), never a run of 401 answers judged as the platform's."""
+    work, url = reference
+    text = EXAMPLE.read_text("utf-8")
+    assert 'regulator_key_file = "regulator.key"' in text and 'regulator_id = "650100"' in text
+    cases = {
+        "no-key-file": (text.replace('"regulator.key"', '"absent.key"'), ("absent.key", "register-regulator")),
+        "half": (text.replace('regulator_id = "650100"', "# no regulator id"), ("regulator_id", "both")),
+    }
+    for name, (statement, words) in cases.items():
+        (work / f"st-{name}.toml").write_text(statement, "utf-8")
+        p = certify(work, url, "--lang", "en", "--report", f"rep-{name}", statement=f"st-{name}.toml", timeout=60)
+        _refused(p, 2, *words)
+        assert not (work / f"rep-{name}" / "results.json").exists()
+
+
 def test_statement_of_another_kind_is_refused(reference):
     work, url = reference
     (work / "scale.toml").write_text(
