@@ -65,7 +65,7 @@ class _Server(uvicorn.Server):
                 return
 
 
-def build_server(pconf: PlatformConfig, app: ASGIApp | None = None) -> uvicorn.Server:
+def build_server(pconf: PlatformConfig, app: ASGIApp | None = None) -> _Server:
     """A uvicorn server for ``pconf`` (the app is built from it unless given)."""
     from .app import create_app
 
