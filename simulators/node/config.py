@@ -89,7 +89,8 @@ class NodeConfig:
 
 
 def load_config(path: str | Path, profile: Profile | None = None) -> NodeConfig:
-    """Read and validate a node configuration file.  Raises :class:`ConfigError` only."""
+    """Read and validate a node configuration file.  Raises :class:`ConfigError` only; a problem in the
+    document is :func:`parse_config`'s error with the file's path in front (``node.toml: [upload] …``)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text("utf-8"))
@@ -99,7 +100,10 @@ def load_config(path: str | Path, profile: Profile | None = None) -> NodeConfig:
         raise ConfigError(f"无法读取配置文件 {path}：{exc}", f"cannot read config file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"配置文件不是有效的 TOML：{exc}", f"config file is not valid TOML: {exc}") from None
-    return parse_config(data, path.resolve().parent, profile, str(path))
+    try:
+        return parse_config(data, path.resolve().parent, profile, str(path))
+    except ConfigError as exc:  # the same error, naming the file too
+        raise ConfigError(f"{path}：{exc.zh}", f"{path}: {exc.en}") from None
 
 
 def parse_config(data: dict[str, Any], base: Path, profile: Profile | None = None, source: str = "") -> NodeConfig:

@@ -347,8 +347,8 @@ SECTIONS: tuple[Section, ...] = (
             Field(
                 "format",
                 str,
-                "xml 或 json（配置的 JSON 变体）",
-                "xml or json (the profile's JSON variant)",
+                "xml 或 json（配置的 JSON 形式）",
+                "xml or json (the profile's JSON form)",
                 default="xml",
                 attr="fmt",
                 check=_one_of("xml", "json"),

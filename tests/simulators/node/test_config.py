@@ -110,6 +110,15 @@ def test_bad_toml_and_missing_file(tmp_path):
         load_config(tmp_path / "nope.toml")
 
 
+def test_a_file_s_error_names_the_file_and_the_key(tmp_path):
+    p = tmp_path / "n.toml"
+    p.write_text(EXAMPLE.read_text("utf-8").replace("max_count = 100", "max_count = 501"), "utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    assert exc.value.en.startswith(f"{p}: [upload] max_count must be within 1..500 (got 501)")
+    assert exc.value.zh.startswith(f"{p}：[upload] max_count 应在 1–500 之间（501）")
+
+
 def test_cli_check_and_usage_errors(tmp_path):
     r = subprocess.run(
         [ROUCAI, "serve", "node", "--config", str(EXAMPLE), "--check", "--json"],
