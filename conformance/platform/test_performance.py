@@ -18,6 +18,8 @@ from simulators.tls import client_verify
 PLATFORM = ("city_platform",)
 SIMPLE_QUERY_S = 3.0
 RAMP_S = 1.0
+#: how long a crowd's user waits for an answer: well over the limit, so an overrun is measured, not cut off
+ANSWER_TIMEOUT_S = 30.0
 
 
 @pytest.mark.requirement("PLAT-PERF-01")
@@ -46,7 +48,7 @@ def test_trace_queries_answer_within_3_seconds(day_upload, http, platform, evide
 
 @pytest.mark.requirement("PLAT-PERF-02")
 @pytest.mark.applies(kinds=PLATFORM, needs=("trace_query",))
-@pytest.mark.conformance_timeout(90)
+@pytest.mark.conformance_timeout(150)
 def test_300_concurrent_users_answered_within_3_seconds(day_upload, http, platform, evidence, tmp_path):
     """300 users, arriving within one second (up to 300 connections at once), query a trace code: every
     one is answered 200 in under 3 s.  The harness's own time is measured beside it (a calibration crowd of the
@@ -57,12 +59,11 @@ def test_300_concurrent_users_answered_within_3_seconds(day_upload, http, platfo
     users = 300
     size = len(http.get(f"{platform.url}/api/v1/trace/{codes[0]}").content)  # the calibration answers as much
     tls_dir = tmp_path / "tls" if platform.url.startswith("https://") else None
+    path = [f"/api/v1/trace/{codes[i % len(codes)]}" for i in range(users)]
     with TrivialEndpoint(body_bytes=size, tls_dir=tls_dir) as ep:
-        before = run_crowd(lambda i: f"{ep.url}/api/v1/trace/{codes[i % len(codes)]}", users, RAMP_S, ep.verify)
-        got = run_crowd(
-            lambda i: f"{platform.url}/api/v1/trace/{codes[i % len(codes)]}", users, RAMP_S, client_verify()
-        )
-        after = run_crowd(lambda i: f"{ep.url}/api/v1/trace/{codes[i % len(codes)]}", users, RAMP_S, ep.verify)
+        before = run_crowd(lambda i: ep.url + path[i], users, RAMP_S, ep.verify, ANSWER_TIMEOUT_S)
+        got = run_crowd(lambda i: platform.url + path[i], users, RAMP_S, client_verify(), ANSWER_TIMEOUT_S)
+        after = run_crowd(lambda i: ep.url + path[i], users, RAMP_S, ep.verify, ANSWER_TIMEOUT_S)
     calibration = max(before.slowest, after.slowest)
     refused = sum(1 for s in got.statuses if s not in (200, 0))
     unanswered = got.statuses.count(0)
