@@ -206,11 +206,12 @@ def test_a_dialect_platform_is_certified_over_https_on_the_whole_platform_suite(
     assert res["summary"]["verdict"] == "CONFORMANT" and res["profile"]["name"] == "guangzhou"
     level = {q["id"]: q["level"] for q in res["requirements"]}
     # the recommended response-time tests (300 TLS handshakes within 3 s…) ran and gave a verdict; on this shared
-    # two-core machine their timing is not asserted here (test_external_platform.py asserts them, over HTTP)
+    # two-core machine their timing is not asserted here (test_external_platform.py asserts them, over HTTP), nor
+    # whether the harness was fit to judge them (conformance/platform/timing_gate.py: not judgeable otherwise)
     timing = {
         t["nodeid"]
         for t in res["tests"]
-        if t["verdict"] == "fail"
+        if (t["verdict"] == "fail" or t["reason_en"].startswith("not judgeable: the harness could not"))
         and all(r.startswith("PLAT-PERF-") and level.get(r) == "recommended" for r in t["requirements"])
     }
     bad = {
@@ -224,7 +225,11 @@ def test_a_dialect_platform_is_certified_over_https_on_the_whole_platform_suite(
     # the transport (the slow-connection probe holds its connections over TLS)
     files = {p.name for p in (ROOT / "conformance" / "platform").glob("test_*.py")}
     assert {t["nodeid"].split("::")[0].rsplit("/", 1)[-1] for t in res["tests"]} == files
-    na = {t["nodeid"]: t["reason_en"] for t in res["tests"] if t["verdict"] == "not-applicable"}
+    na = {
+        t["nodeid"]: t["reason_en"]
+        for t in res["tests"]
+        if t["verdict"] == "not-applicable" and t["nodeid"] not in timing
+    }
     by_statement = re.compile(
         r"capability '\w+' is not declared|not applicable: the capability statement declares no .+"
     )
