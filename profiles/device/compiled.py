@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import struct
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+if TYPE_CHECKING:  # fields imports this module
+    from .fields import FieldSpec
 
 _INT_FMT = {"u8": "B", "u16": "H", "u32": "I", "i32": "i"}
 #: field types packed inside a fixed-width ``struct`` run
@@ -41,7 +44,7 @@ def datetime_of_digits(raw: bytes) -> datetime:
     return datetime(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]), int(raw[12:14]))
 
 
-def _split(fields) -> list[tuple[str, list[tuple[int, Any]]]]:
+def _split(fields: Sequence["FieldSpec"]) -> list[tuple[str, list[tuple[int, Any]]]]:
     """Fields in order as ``("run", [(i, field), ...])`` stretches of fixed-width fields or
     ``("var", [(i, field)])`` single length-prefixed ones."""
     out: list[tuple[str, list[tuple[int, Any]]]] = []
@@ -67,7 +70,7 @@ def _fmt(t: str, arg: str) -> str:
     return f"{int(arg)}s"
 
 
-def compile_encoder(fields, structs: dict[str, Any]) -> Callable[[Sequence[Any]], bytes]:
+def compile_encoder(fields: Sequence["FieldSpec"], structs: dict[str, Any]) -> Callable[[Sequence[Any]], bytes]:
     """``encode(values) -> bytes`` for ``values`` in field order (see the module's contract)."""
     ns: dict[str, Any] = {"_LEN": _LEN, "_datetime": datetime}
     body = [f"    ({''.join(f'v{i}, ' for i in range(len(fields)))}) = values"]
@@ -125,10 +128,13 @@ def compile_encoder(fields, structs: dict[str, Any]) -> Callable[[Sequence[Any]]
     body.append(f"    return b''.join(({''.join(p + ', ' for p in pieces)}))")
     src = "def encode(values):\n" + "\n".join(body) + "\n"
     exec(compile(src, f"<layout encoder {[f.name for f in fields]}>", "exec"), ns)  # noqa: S102 - our own source
-    return ns["encode"]
+    encode: Callable[[Sequence[Any]], bytes] = ns["encode"]
+    return encode
 
 
-def compile_decoder(fields, structs: dict[str, Any], make) -> Callable[[Any, int], tuple[dict[str, Any], int]]:
+def compile_decoder(
+    fields: Sequence["FieldSpec"], structs: dict[str, Any], make: Mapping[str, Callable[..., Any]]
+) -> Callable[[Any, int], tuple[dict[str, Any], int]]:
     """``decode_from(buf, pos) -> (values, pos)`` (see the module's contract); ``structs[name].decode_from``
     decodes ``list:name`` items, ``make[name]`` builds them (dicts when absent)."""
     ns: dict[str, Any] = {
@@ -180,4 +186,5 @@ def compile_decoder(fields, structs: dict[str, Any], make) -> Callable[[Any, int
     body.append(f"    return {{{''.join(f'{f.name!r}: {v}, ' for f, v in zip(fields, values))}}}, pos")
     src = "def decode_from(buf, pos):\n" + "\n".join(body) + "\n"
     exec(compile(src, f"<layout decoder {[f.name for f in fields]}>", "exec"), ns)  # noqa: S102 - our own source
-    return ns["decode_from"]
+    decode_from: Callable[[Any, int], tuple[dict[str, Any], int]] = ns["decode_from"]
+    return decode_from
