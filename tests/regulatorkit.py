@@ -15,11 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def declare_regulator(statement: str, db: Path, folder: Path, profile_args: tuple[str, ...] = ()) -> str:
+def register_regulator(db: Path, folder: Path, profile_args: tuple[str, ...] = ()) -> Path:
     """Register regulator 650100 (the tiny city, 乌鲁木齐) on the reference platform database ``db`` with ``roucai
-    serve admin register-regulator``, write its key to ``folder/regulator.key`` and return ``statement`` (a
-    capability statement's text) declaring it (``regulator_id``, the key file's absolute path) in place of any
-    regulator it declared."""
+    serve admin register-regulator``; its key is written to ``folder/regulator.key``, whose path is returned."""
     r = subprocess.run(
         [sys.executable, "-m", "roucai.cli", *profile_args, "serve", "admin", "--db", str(db)]
         + ["register-regulator", "650100", "--name", "乌鲁木齐市商务局", "--json"],
@@ -31,6 +29,13 @@ def declare_regulator(statement: str, db: Path, folder: Path, profile_args: tupl
     assert r.returncode == 0, r.stderr
     key_file = folder / "regulator.key"
     key_file.write_text(json.loads(r.stdout)["key"], "utf-8")
+    return key_file
+
+
+def declare_regulator(statement: str, db: Path, folder: Path, profile_args: tuple[str, ...] = ()) -> str:
+    """:func:`register_regulator`, then ``statement`` (a capability statement's text) declaring it
+    (``regulator_id``, the key file's absolute path) in place of any regulator it declared."""
+    key_file = register_regulator(db, folder, profile_args)
     text = re.sub(r"(?m)^regulator_(id|key_file) = .*\n", "", statement)
     assert text.count("[capabilities]\n") == 1, "the statement has one [capabilities] table"
     return text.replace(

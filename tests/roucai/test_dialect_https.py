@@ -22,7 +22,7 @@ import pytest
 from profiles import load_profile
 from simulators.city import dump_bytes, generate_city
 from simulators.platform.launcher import PlatformProcess
-from tests.regulatorkit import declare_regulator
+from tests.regulatorkit import declare_regulator, register_regulator
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_PATH = "/dts_if/servlet/IfRevSubServlet"
@@ -248,12 +248,18 @@ def test_a_dialect_load_test_over_https_reconciles(tmp_path):
     slo = tmp_path / "slo.toml"
     slo.write_text("[correctness]\nmax_failed = 0\nmax_wrong_verdicts = 0\n[reconcile]\nrequired = true\n", "utf-8")
     with guangzhou_platform(d) as proc:
+        # the reconciliation reads the platform's statistics, which answer a registered regulator only
+        key_file = register_regulator(d / "p.db", d, ("--profile", "guangzhou"))
         base = [
             "--profile",
             "guangzhou",
             "--lang",
             "en",
             "load",
+            "--regulator",
+            "650100",
+            "--regulator-key-file",
+            str(key_file),
             "--target",
             proc.url,
             "--keys",
