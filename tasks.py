@@ -66,10 +66,8 @@ def main_job(extra: list[str]) -> int:
 
 
 def test(extra: list[str]) -> int:
-    # The whole suite runs on every core, one test file per worker at a time (conftest.py: loadgroup), and
-    # lists its 30 slowest tests, so CI time (issue 17 item 8) can be followed per test.  With arguments,
-    # exactly those arguments (one process unless they say -n).
-    rc = _run([PY, "-m", "pytest", *(extra or ["-q", "--durations=30", "-n", "auto", "--dist", "loadgroup"])])
+    # the whole suite also lists its 30 slowest tests, so CI time (issue 17 item 8) can be followed per test
+    rc = _run([PY, "-m", "pytest", *(extra or ["-q", "--durations=30"])])
     if rc == 5:
         print("pytest collected no tests: failing / 未收集到任何测试", file=sys.stderr)
         return 1
